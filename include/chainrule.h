@@ -1,0 +1,13 @@
+/*
+ * chainrule.h - the one header users include. It pulls in every public
+ * module of chainrule; see each module header for its functions.
+ */
+#ifndef CHAINRULE_H
+#define CHAINRULE_H
+
+#include "chainrule/common.h"
+#include "chainrule/tensor.h"
+#include "chainrule/graph.h"
+#include "chainrule/ops.h"
+
+#endif

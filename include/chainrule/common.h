@@ -1,0 +1,85 @@
+/*
+ * chainrule/common.h - status codes, the error-detail struct, the allocator
+ * hook and the export macro shared by every chainrule module.
+ *
+ * Every fallible chainrule call returns a cr_status (or NULL for
+ * constructors) and leaves the detail in a cr_error: either one the caller
+ * passes in, or the one its graph keeps (cr_graph_error()).
+ */
+#ifndef CHAINRULE_COMMON_H
+#define CHAINRULE_COMMON_H
+
+#include <stddef.h>
+
+#if defined(CR_BUILDING_LIBRARY) && defined(__GNUC__)
+#define CR_API __attribute__((visibility("default")))
+#else
+#define CR_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status of a chainrule call. CR_OK is zero; errors are negative and are
+ * never renumbered, so they may be stored or compared across versions. */
+typedef enum cr_status {
+    CR_OK = 0,
+    CR_ENOMEM = -1,     /* an allocation failed */
+    CR_EINVAL = -2,     /* an argument is invalid (NULL, out of range, ...) */
+    CR_ESHAPE = -3,     /* tensor shapes do not fit the operation */
+    CR_ENAME = -4,      /* a name is taken, empty or otherwise unusable */
+    CR_ENOTFOUND = -5,  /* a name or file does not exist */
+    CR_ERANGE = -6,     /* a size overflows or exceeds a limit */
+    CR_EDOMAIN = -7,    /* a value is NaN or infinite, or outside a domain */
+    CR_EIO = -8,        /* reading or writing a file failed */
+    CR_EFORMAT = -9,    /* a file or text is malformed */
+    CR_ESTATE = -10,    /* the call does not fit the object's state */
+    CR_ENOTSUP = -11,   /* the feature was not built in or is not supported */
+    CR_ESYNTAX = -12,   /* an expression has a syntax error */
+    CR_ECHECK = -13     /* a verification (gradient check) failed */
+} cr_status;
+
+/* Returns a static, human-readable description of a status ("out of
+ * memory"). Never NULL; unknown codes give "unknown status". */
+CR_API const char *cr_strerror(cr_status status);
+
+/* Detail about the last failure. Callers may pass their own cr_error to the
+ * calls that accept one (it may also be NULL); graphs keep one each.
+ * line and column are 1-based and 0 when they do not apply; where names the
+ * node, file or function involved (may be empty). Strings are always
+ * NUL-terminated, truncated if needed. */
+typedef struct cr_error {
+    cr_status status;
+    int line;
+    int column;
+    char where[128];
+    char message[384];
+} cr_error;
+
+/* Resets err to "no error" (status CR_OK, empty strings). err may be NULL. */
+CR_API void cr_error_clear(cr_error *err);
+
+/* The allocator every chainrule allocation goes through. malloc_fn and
+ * realloc_fn return NULL on failure; free_fn accepts NULL. ctx is passed
+ * back unchanged. */
+typedef struct cr_allocator {
+    void *(*malloc_fn)(size_t size, void *ctx);
+    void *(*realloc_fn)(void *ptr, size_t size, void *ctx);
+    void (*free_fn)(void *ptr, void *ctx);
+    void *ctx;
+} cr_allocator;
+
+/* Installs the allocator (copied); NULL restores the C library's malloc,
+ * realloc and free. Call it before creating any chainrule object, and not
+ * while another thread uses chainrule: memory must be freed by the allocator
+ * that made it. Returns CR_EINVAL if a function pointer is missing. */
+CR_API cr_status cr_set_allocator(const cr_allocator *allocator);
+
+/* The library's version as "MAJOR.MINOR.PATCH" (static string). */
+CR_API const char *cr_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,149 @@
+/*
+ * chainrule/graph.h - computational graphs: creation, leaves (constants,
+ * inputs, parameters), names, forward evaluation and reverse-mode autodiff.
+ *
+ * Ownership: a cr_graph owns every node built in it and every tensor those
+ * nodes hold; users free only the graph. Node pointers and the tensors
+ * returned by cr_node_value()/cr_node_grad() are borrowed and stay valid
+ * until the graph is freed (their contents change on the next forward or
+ * backward). Graphs are append-only: nodes are never removed, so creation
+ * order is a topological order.
+ *
+ * Errors: constructors return NULL and record the detail in the graph
+ * (cr_graph_error()). A constructor given a NULL input returns NULL and keeps
+ * the error that produced the NULL, so a whole expression can be built and
+ * checked once at the end. A failed constructor leaves the graph unchanged.
+ * Values: an op node's value is computed when it is built, from the values
+ * its inputs have at that moment; after changing inputs or parameters, call
+ * cr_graph_forward() to recompute.
+ */
+#ifndef CHAINRULE_GRAPH_H
+#define CHAINRULE_GRAPH_H
+
+#include "chainrule/common.h"
+#include "chainrule/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cr_graph cr_graph;
+typedef struct cr_node cr_node;
+
+typedef enum cr_node_kind {
+    CR_NODE_CONSTANT = 0, /* fixed value, set when built */
+    CR_NODE_INPUT = 1,    /* value set by the caller before each run */
+    CR_NODE_PARAM = 2,    /* trainable; gets a gradient from cr_graph_backward */
+    CR_NODE_OP = 3        /* computed from its inputs by an op */
+} cr_node_kind;
+
+/* New empty graph (caller frees with cr_graph_free). NULL on out of memory. */
+CR_API cr_graph *cr_graph_new(void);
+
+/* Frees the graph, its nodes and all their memory. NULL is accepted. */
+CR_API void cr_graph_free(cr_graph *g);
+
+/* The graph's last error (borrowed; status CR_OK if none since the last
+ * cr_graph_clear_error). */
+CR_API const cr_error *cr_graph_error(const cr_graph *g);
+CR_API void cr_graph_clear_error(cr_graph *g);
+
+/* Number of nodes, and the node at a creation index (NULL if out of range;
+ * borrowed). Creation order is a topological order. */
+CR_API size_t cr_graph_size(const cr_graph *g);
+CR_API cr_node *cr_graph_node(const cr_graph *g, size_t index);
+
+/* The node with this name, or NULL; O(1). Borrowed. */
+CR_API cr_node *cr_graph_find(const cr_graph *g, const char *name);
+
+/* Trainable parameters in creation order (borrowed). */
+CR_API size_t cr_graph_num_params(const cr_graph *g);
+CR_API cr_node *cr_graph_param(const cr_graph *g, size_t index);
+
+/* Leaves. Values are copied in; name may be NULL (unnamed) and must be
+ * unique in the graph otherwise (CR_ENAME). cr_input creates a zero-filled
+ * input of the given shape. Return a borrowed node, or NULL (error in g). */
+CR_API cr_node *cr_constant(cr_graph *g, const cr_tensor *value);
+CR_API cr_node *cr_scalar(cr_graph *g, double value);
+CR_API cr_node *cr_input(cr_graph *g, const char *name, int rank, const size_t *shape);
+CR_API cr_node *cr_input_scalar(cr_graph *g, const char *name, double value);
+CR_API cr_node *cr_param(cr_graph *g, const char *name, const cr_tensor *init);
+CR_API cr_node *cr_param_scalar(cr_graph *g, const char *name, double value);
+
+/* Names a node (copied). CR_ENAME if the name is empty, too long (over 255
+ * bytes) or taken by another node; renaming a named node is allowed. */
+CR_API cr_status cr_node_set_name(cr_node *n, const char *name);
+
+/* Node introspection. Strings and nodes are borrowed. cr_node_name returns
+ * NULL for an unnamed node; cr_node_label returns the name or, if unnamed,
+ * the op name with the index ("sigmoid#4"), in a buffer the caller gives. */
+CR_API const char *cr_node_name(const cr_node *n);
+CR_API int cr_node_label(const cr_node *n, char *buf, size_t size);
+CR_API cr_node_kind cr_node_kind_of(const cr_node *n);
+CR_API const char *cr_node_op_name(const cr_node *n);
+CR_API size_t cr_node_index(const cr_node *n);
+CR_API size_t cr_node_num_inputs(const cr_node *n);
+CR_API cr_node *cr_node_input(const cr_node *n, size_t i);
+CR_API cr_graph *cr_node_graph(const cr_node *n);
+
+/* The node's current value (borrowed, never NULL for a valid node), and its
+ * first element for scalars. */
+CR_API const cr_tensor *cr_node_value(const cr_node *n);
+CR_API double cr_node_scalar(const cr_node *n);
+
+/* Sets the value of an input or parameter (copied; shapes must match, else
+ * CR_ESHAPE; constants and op nodes give CR_ESTATE). cr_node_set_data takes
+ * count row-major elements (CR_ESHAPE if count differs from the size). */
+CR_API cr_status cr_node_set_value(cr_node *n, const cr_tensor *value);
+CR_API cr_status cr_node_set_data(cr_node *n, const double *data, size_t count);
+CR_API cr_status cr_node_set_scalar(cr_node *n, double value);
+
+/* Asks cr_graph_backward to compute this node's gradient too (parameters
+ * always get one). on = 0 withdraws the request (parameters excepted). */
+CR_API cr_status cr_node_require_grad(cr_node *n, int on);
+
+/* The gradient d(loss)/d(n) from the last cr_graph_backward, shaped like
+ * the node's value (borrowed), or NULL if no backward has computed it. */
+CR_API const cr_tensor *cr_node_grad(const cr_node *n);
+
+/* Recomputes target and every node it depends on, in creation order, from
+ * the current values of inputs and parameters. The evaluation order is
+ * computed on first use and cached, so repeated calls allocate nothing. */
+CR_API cr_status cr_graph_forward(cr_graph *g, cr_node *target);
+
+enum {
+    /* Add this backward's gradients to those already held (see
+     * cr_graph_zero_grad) instead of replacing them. */
+    CR_BACKWARD_ACCUMULATE = 1u << 0
+};
+
+/* Reverse mode: computes d(loss)/d(n) for every parameter and every node
+ * that asked for its gradient (cr_node_require_grad), from the values of
+ * the last forward. loss must be a scalar (CR_ESHAPE otherwise).
+ *
+ * Gradients replace the previous ones unless flags has
+ * CR_BACKWARD_ACCUMULATE. Only nodes on a path from loss to a node that
+ * needs a gradient are visited; contributions of a node feeding several
+ * others are summed. The first call for a loss builds the gradients as nodes
+ * of this graph (see cr_grad); later calls re-evaluate them without
+ * allocating. A node with no path to loss gets a zero gradient. */
+CR_API cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags);
+
+/* Sets every held gradient to zero (for use with CR_BACKWARD_ACCUMULATE). */
+CR_API void cr_graph_zero_grad(cr_graph *g);
+
+/* Builds d(y)/d(x) as a node of the graph, shaped like x, and computes its
+ * value. y must be a scalar. The result is an ordinary node: it may be
+ * differentiated again (second derivatives), re-evaluated with
+ * cr_graph_forward, named and drawn. A zero constant if y does not depend on
+ * x. Returns a borrowed node, or NULL with the error in g. */
+CR_API cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x);
+
+/* The gradient node that the last cr_graph_backward built for n (borrowed),
+ * or NULL. Its value is what cr_node_grad returns in replace mode. */
+CR_API cr_node *cr_node_grad_node(const cr_node *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

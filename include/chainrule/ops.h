@@ -1,0 +1,114 @@
+/*
+ * chainrule/ops.h - constructors for the built-in operations.
+ *
+ * Each returns a new node of graph g (borrowed: the graph owns it) whose
+ * value is computed at once, or NULL with the error recorded in g (see
+ * chainrule/graph.h: a NULL input propagates the earlier error; a shape
+ * mismatch gives CR_ESHAPE with a message naming the op and both shapes,
+ * such as "matmul: [2,3] x [4,1]", and leaves the graph unchanged).
+ *
+ * Broadcasting (add, sub, mul, div, pow): the two operands have the same
+ * shape, or one is a scalar (one element), or one's shape is a suffix of
+ * the other's (a row vector [n] over the rows of a matrix [m,n]). The
+ * gradient of a broadcast operand is summed back to its shape.
+ *
+ * After each constructor: the function and its partial derivatives.
+ */
+#ifndef CHAINRULE_OPS_H
+#define CHAINRULE_OPS_H
+
+#include "chainrule/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y = a + b;  dy/da = 1, dy/db = 1 */
+CR_API cr_node *cr_add(cr_graph *g, cr_node *a, cr_node *b);
+/* y = a - b;  dy/da = 1, dy/db = -1 */
+CR_API cr_node *cr_sub(cr_graph *g, cr_node *a, cr_node *b);
+/* y = a * b (elementwise);  dy/da = b, dy/db = a */
+CR_API cr_node *cr_mul(cr_graph *g, cr_node *a, cr_node *b);
+/* y = a / b;  dy/da = 1/b, dy/db = -a/b^2 */
+CR_API cr_node *cr_div(cr_graph *g, cr_node *a, cr_node *b);
+/* y = a ^ b (elementwise);  dy/da = b*a^(b-1), dy/db = y*log(a) */
+CR_API cr_node *cr_pow(cr_graph *g, cr_node *a, cr_node *b);
+
+/* y = -x;  dy/dx = -1 */
+CR_API cr_node *cr_neg(cr_graph *g, cr_node *x);
+/* y = c*x for a constant c;  dy/dx = c */
+CR_API cr_node *cr_scale(cr_graph *g, cr_node *x, double c);
+/* y = x^p for a constant p;  dy/dx = p*x^(p-1) */
+CR_API cr_node *cr_powc(cr_graph *g, cr_node *x, double p);
+/* y = exp(x);  dy/dx = y */
+CR_API cr_node *cr_exp(cr_graph *g, cr_node *x);
+/* y = log(x);  dy/dx = 1/x */
+CR_API cr_node *cr_log(cr_graph *g, cr_node *x);
+/* y = sqrt(x);  dy/dx = 1/(2*y) */
+CR_API cr_node *cr_sqrt(cr_graph *g, cr_node *x);
+/* y = |x|;  dy/dx = sign(x) (0 at the kink x = 0) */
+CR_API cr_node *cr_abs(cr_graph *g, cr_node *x);
+/* y = sin(x);  dy/dx = cos(x) */
+CR_API cr_node *cr_sin(cr_graph *g, cr_node *x);
+/* y = cos(x);  dy/dx = -sin(x) */
+CR_API cr_node *cr_cos(cr_graph *g, cr_node *x);
+/* y = tanh(x);  dy/dx = 1 - y^2 */
+CR_API cr_node *cr_tanh(cr_graph *g, cr_node *x);
+/* y = 1/(1+exp(-x));  dy/dx = y*(1-y) */
+CR_API cr_node *cr_sigmoid(cr_graph *g, cr_node *x);
+/* y = max(x, 0);  dy/dx = 1 if x > 0 else 0 (0 at the kink x = 0) */
+CR_API cr_node *cr_relu(cr_graph *g, cr_node *x);
+/* y = log(1+exp(x));  dy/dx = sigmoid(x) */
+CR_API cr_node *cr_softplus(cr_graph *g, cr_node *x);
+
+/* y = sum of all elements (a scalar);  dy/dx_i = 1 */
+CR_API cr_node *cr_sum(cr_graph *g, cr_node *x);
+/* y = sum over one axis (the axis is removed);  dy/dx = 1 along the axis */
+CR_API cr_node *cr_sum_axis(cr_graph *g, cr_node *x, int axis);
+/* y = mean of all elements;  dy/dx_i = 1/n */
+CR_API cr_node *cr_mean(cr_graph *g, cr_node *x);
+/* y = mean over one axis (removed);  dy/dx = 1/n along the axis */
+CR_API cr_node *cr_mean_axis(cr_graph *g, cr_node *x, int axis);
+
+enum {
+    CR_TRANS_A = 1u << 0, /* use the transpose of a without copying it */
+    CR_TRANS_B = 1u << 1  /* use the transpose of b without copying it */
+};
+/* Y = op(A) op(B) for matrices (rank 2; a rank-1 a is a row, a rank-1 b a
+ * column), through CBLAS;  dY/dA: dA = dY op(B)^T, dB = op(A)^T dY */
+CR_API cr_node *cr_matmul(cr_graph *g, cr_node *a, cr_node *b, unsigned flags);
+/* Y = X^T for a matrix;  dX = dY^T */
+CR_API cr_node *cr_transpose(cr_graph *g, cr_node *x);
+
+/* The article's sum of products: y = x_1 w_1 + ... + x_n w_n + b.
+ * Each product contracts the last axis of x_i with the first of w_i (plain
+ * products for scalars, a dot product for vectors, a matrix product for a
+ * batch [m,k] times weights [k,n]); b may be NULL, a scalar, or broadcast
+ * over the result like add's operand. ds/dw_i = x_i, ds/dx_i = w_i,
+ * ds/db = 1. */
+CR_API cr_node *cr_sop(cr_graph *g, size_t n, cr_node *const *xs, cr_node *const *ws,
+                       cr_node *b);
+
+/* E = 1/2 * sum (d - y)^2, the article's squared error (a scalar);
+ * dE/dy = y - d, dE/dd = d - y */
+CR_API cr_node *cr_sq_error(cr_graph *g, cr_node *y, cr_node *d);
+/* E = mean (y - d)^2;  dE/dy = 2 (y - d) / n */
+CR_API cr_node *cr_mse(cr_graph *g, cr_node *y, cr_node *d);
+/* Row-wise softmax of a vector or of each row of a matrix:
+ * y_i = exp(x_i) / sum_j exp(x_j);  dx = y * (dy - sum(dy * y)) */
+CR_API cr_node *cr_softmax(cr_graph *g, cr_node *x);
+/* E = mean over rows of -sum_i t_i log softmax(z)_i, computed stably from
+ * logits z and target distributions t (one-hot rows);
+ * dE/dz = (softmax(z) - t) / rows */
+CR_API cr_node *cr_softmax_xent(cr_graph *g, cr_node *logits, cr_node *targets);
+/* E = mean of -(t log p + (1-t) log(1-p)) for probabilities p (clamped away
+ * from 0 and 1 by 1e-12);  dE/dp = (p - t) / (p (1-p) n) */
+CR_API cr_node *cr_bce(cr_graph *g, cr_node *p, cr_node *t);
+/* E = mean of the same loss with p = sigmoid(z), computed stably from
+ * logits: max(z,0) - z t + log(1 + exp(-|z|));  dE/dz = (sigmoid(z) - t) / n */
+CR_API cr_node *cr_bce_logits(cr_graph *g, cr_node *z, cr_node *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

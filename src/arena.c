@@ -1,0 +1,95 @@
+/*
+ * arena.c - the bump allocator a graph draws its nodes, names and tensor
+ * storage from. Chunks grow geometrically; everything is freed at once
+ * when the graph is freed, and a failed node creation rewinds to a mark so
+ * the graph is left unchanged.
+ */
+#include "internal.h"
+
+#include <stdint.h>
+#include <string.h>
+
+struct cr_arena_chunk {
+    cr_arena_chunk *next;
+    size_t size; /* usable bytes after the header */
+    size_t used;
+    /* data follows the header */
+};
+
+#define CHUNK_HEADER 64 /* room for the header, keeping malloc's alignment */
+#define CHUNK_MIN (64u * 1024u)
+#define CHUNK_MAX (8u * 1024u * 1024u)
+
+static unsigned char *chunk_data(cr_arena_chunk *c)
+{
+    return (unsigned char *)c + CHUNK_HEADER;
+}
+
+void cr_arena_init(cr_arena *a)
+{
+    a->head = NULL;
+    a->total = 0;
+}
+
+void cr_arena_release(cr_arena *a)
+{
+    cr_arena_chunk *c = a->head;
+    while (c) {
+        cr_arena_chunk *next = c->next;
+        cr_free(c);
+        c = next;
+    }
+    a->head = NULL;
+    a->total = 0;
+}
+
+void *cr_arena_alloc(cr_arena *a, size_t size, size_t align)
+{
+    cr_arena_chunk *c = a->head;
+    if (c) {
+        uintptr_t base = (uintptr_t)chunk_data(c);
+        size_t start = (size_t)(((base + c->used + align - 1) & ~(uintptr_t)(align - 1)) - base);
+        if (start <= c->size && size <= c->size - start) {
+            c->used = start + size;
+            return memset(chunk_data(c) + start, 0, size);
+        }
+    }
+    /* New chunk: at least the request, growing with the arena. */
+    size_t want = a->total < CHUNK_MIN ? CHUNK_MIN : a->total;
+    if (want > CHUNK_MAX)
+        want = CHUNK_MAX;
+    if (size > SIZE_MAX - CHUNK_HEADER - 64)
+        return NULL;
+    if (want < size + align)
+        want = size + align;
+    c = cr_malloc(CHUNK_HEADER + want);
+    if (!c)
+        return NULL;
+    c->next = a->head;
+    c->size = want;
+    c->used = 0;
+    a->head = c;
+    a->total += want;
+    uintptr_t base = (uintptr_t)chunk_data(c);
+    size_t start = (size_t)(((base + align - 1) & ~(uintptr_t)(align - 1)) - base);
+    c->used = start + size;
+    return memset(chunk_data(c) + start, 0, size);
+}
+
+cr_arena_mark cr_arena_get_mark(const cr_arena *a)
+{
+    cr_arena_mark m = {a->head, a->head ? a->head->used : 0};
+    return m;
+}
+
+void cr_arena_rewind(cr_arena *a, cr_arena_mark mark)
+{
+    while (a->head && a->head != mark.head) {
+        cr_arena_chunk *next = a->head->next;
+        a->total -= a->head->size;
+        cr_free(a->head);
+        a->head = next;
+    }
+    if (a->head)
+        a->head->used = mark.used;
+}

@@ -1,0 +1,252 @@
+/*
+ * autodiff.c - reverse mode. Gradients are built as nodes of the same graph
+ * by one generic driver: it visits the nodes on a path from the loss to a
+ * node that needs a gradient, in reverse creation order (a topological
+ * order, so no recursion), asks each op's vjp for its inputs' contributions
+ * and sums contributions where a node feeds several others. The built
+ * gradient nodes are cached per loss and re-evaluated by later backward
+ * calls without allocating.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+struct cr_backward_cache {
+    cr_backward_cache *next;
+    cr_node *loss;
+    unsigned wants_version;
+    size_t n_wanted;
+    cr_node **wanted;
+    cr_node **grads;
+    cr_node **plan; /* gradient op nodes to evaluate, in creation order */
+    size_t n_plan;
+};
+
+enum { MARK_LOSS_ANCESTOR = 1, MARK_DEPENDS_ON_WANTED = 2 };
+
+static cr_status require_scalar(cr_graph *g, const char *what, const cr_node *y)
+{
+    if (y->value.size != 1) {
+        char label[300];
+        cr_node_label(y, label, sizeof label);
+        return cr_graph_fail(g, CR_ESHAPE, "%s: %s must be a scalar, got %s", what, label,
+                             cr_shape_str(&y->value).text);
+    }
+    return CR_OK;
+}
+
+cr_status cr_reduce_to_operand(cr_graph *g, cr_node *dy, const cr_node *operand,
+                               cr_node **out)
+{
+    if (cr_tensor_same_shape(&dy->value, &operand->value)) {
+        *out = dy;
+        return CR_OK;
+    }
+    *out = cr_sum_to_shape(g, dy, operand->value.rank, operand->value.shape);
+    return *out ? CR_OK : g->err.status;
+}
+
+/* Builds d(loss)/d(wanted[k]) into grads[k] (a zero constant where there is
+ * no path). All-or-nothing: on failure the graph is truncated back. */
+static cr_status build_gradients(cr_graph *g, cr_node *loss, cr_node *const *wanted,
+                                 size_t n_wanted, cr_node **grads)
+{
+    size_t n_before = g->n_nodes;
+    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    size_t top = loss->id;
+    cr_node **acc = NULL;
+    cr_status st = cr_graph_marks_reset(g);
+    if (st != CR_OK)
+        return st;
+    acc = cr_calloc(top + 1, sizeof *acc);
+    if (!acc)
+        return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory for %zu nodes", top + 1);
+
+    /* Ancestors of the loss (bit 1), then nodes depending on a wanted one
+     * (bit 2), in one sweep each. */
+    cr_graph_mark_ancestors(g, &loss, 1);
+    for (size_t k = 0; k < n_wanted; k++)
+        if (wanted[k]->id <= top)
+            g->marks[wanted[k]->id] |= MARK_DEPENDS_ON_WANTED;
+    for (size_t id = 0; id <= top; id++) {
+        cr_node *n = g->nodes[id];
+        for (size_t i = 0; i < n->n_inputs && !(g->marks[id] & MARK_DEPENDS_ON_WANTED); i++)
+            if (g->marks[n->inputs[i]->id] & MARK_DEPENDS_ON_WANTED)
+                g->marks[id] |= MARK_DEPENDS_ON_WANTED;
+    }
+    const unsigned char active = MARK_LOSS_ANCESTOR | MARK_DEPENDS_ON_WANTED;
+
+    acc[top] = cr_constant_fill(g, loss->value.rank, loss->value.shape, 1.0);
+    if (!acc[top])
+        goto fail;
+    for (size_t id = top + 1; id-- > 0;) {
+        cr_node *n = g->nodes[id];
+        if ((g->marks[id] & active) != active || !acc[id] || n->kind != CR_NODE_OP)
+            continue;
+        for (size_t i = 0; i < n->n_inputs; i++) {
+            cr_node *in = n->inputs[i];
+            if ((g->marks[in->id] & active) != active)
+                continue;
+            cr_node *contribution = NULL;
+            if (!n->op->vjp) {
+                cr_graph_fail(g, CR_ENOTSUP, "%s: this op has no derivative", n->op->name);
+                goto fail;
+            }
+            if (n->op->vjp(g, n, i, acc[id], &contribution) != CR_OK)
+                goto fail;
+            if (!contribution)
+                continue;
+            acc[in->id] = acc[in->id] ? cr_add(g, acc[in->id], contribution) : contribution;
+            if (!acc[in->id])
+                goto fail;
+        }
+    }
+    for (size_t k = 0; k < n_wanted; k++) {
+        cr_node *w = wanted[k];
+        grads[k] = w->id <= top ? acc[w->id] : NULL;
+        if (!grads[k])
+            grads[k] = cr_constant_fill(g, w->value.rank, w->value.shape, 0.0);
+        if (!grads[k])
+            goto fail;
+    }
+    cr_free(acc);
+    return CR_OK;
+
+fail:
+    st = g->err.status != CR_OK ? g->err.status : CR_ENOMEM;
+    cr_free(acc);
+    cr_graph_truncate(g, n_before, mark);
+    return st;
+}
+
+cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x)
+{
+    if (!g)
+        return NULL;
+    if (!y || !x) {
+        if (g->err.status == CR_OK)
+            cr_graph_fail(g, CR_EINVAL, "grad: %s is NULL", y ? "x" : "y");
+        return NULL;
+    }
+    if (y->graph != g || x->graph != g) {
+        cr_graph_fail(g, CR_EINVAL, "grad: nodes belong to another graph");
+        return NULL;
+    }
+    if (require_scalar(g, "grad", y) != CR_OK)
+        return NULL;
+    cr_node *out = NULL;
+    if (build_gradients(g, y, &x, 1, &out) != CR_OK)
+        return NULL;
+    return out;
+}
+
+static void cache_free(cr_backward_cache *c)
+{
+    cr_free(c->wanted);
+    cr_free(c->grads);
+    cr_free(c->plan);
+    cr_free(c);
+}
+
+void cr_backward_cache_free_all(cr_graph *g)
+{
+    while (g->backwards) {
+        cr_backward_cache *next = g->backwards->next;
+        cache_free(g->backwards);
+        g->backwards = next;
+    }
+}
+
+/* Builds and caches the gradients of loss for every node wanting one. */
+static cr_backward_cache *cache_build(cr_graph *g, cr_node *loss)
+{
+    cr_backward_cache *c = cr_calloc(1, sizeof *c);
+    if (!c) {
+        cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
+        return NULL;
+    }
+    c->loss = loss;
+    c->wants_version = g->wants_version;
+    for (size_t id = 0; id < g->n_nodes; id++)
+        if (g->nodes[id]->flags & CR_NODE_WANTS_GRAD)
+            c->n_wanted++;
+    c->wanted = cr_malloc((c->n_wanted ? c->n_wanted : 1) * sizeof *c->wanted);
+    c->grads = cr_calloc(c->n_wanted ? c->n_wanted : 1, sizeof *c->grads);
+    if (!c->wanted || !c->grads) {
+        cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
+        goto fail;
+    }
+    size_t k = 0;
+    for (size_t id = 0; id < g->n_nodes; id++)
+        if (g->nodes[id]->flags & CR_NODE_WANTS_GRAD)
+            c->wanted[k++] = g->nodes[id];
+
+    size_t first_new = g->n_nodes;
+    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    if (build_gradients(g, loss, c->wanted, c->n_wanted, c->grads) != CR_OK)
+        goto fail;
+    if (c->n_wanted > 0 &&
+        cr_graph_collect_ops(g, c->grads, c->n_wanted, first_new, &c->plan, &c->n_plan) !=
+            CR_OK) {
+        cr_graph_truncate(g, first_new, mark);
+        goto fail;
+    }
+    c->next = g->backwards;
+    g->backwards = c;
+    return c;
+
+fail:
+    cache_free(c);
+    return NULL;
+}
+
+static cr_status accumulate(cr_graph *g, cr_node *w, const cr_tensor *grad)
+{
+    if (!w->accum) {
+        cr_error err;
+        w->accum = cr_tensor_new(w->value.rank, w->value.shape, &err);
+        if (!w->accum)
+            return cr_graph_fail(g, err.status, "backward: %s", err.message);
+    }
+    for (size_t i = 0; i < grad->size; i++)
+        w->accum->data[i] += grad->data[i];
+    w->flags |= CR_NODE_GRAD_ACCUM;
+    return CR_OK;
+}
+
+cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
+{
+    if (!g || !loss)
+        return CR_EINVAL;
+    if (loss->graph != g)
+        return cr_graph_fail(g, CR_EINVAL, "backward: loss belongs to another graph");
+    cr_status st = require_scalar(g, "backward", loss);
+    if (st != CR_OK)
+        return st;
+    cr_backward_cache *c = g->backwards;
+    while (c && !(c->loss == loss && c->wants_version == g->wants_version))
+        c = c->next;
+    if (c) {
+        cr_eval_nodes(c->plan, c->n_plan);
+    } else if (!(c = cache_build(g, loss))) {
+        return g->err.status;
+    }
+    for (size_t k = 0; k < c->n_wanted; k++) {
+        cr_node *w = c->wanted[k];
+        w->grad = c->grads[k];
+        if (flags & CR_BACKWARD_ACCUMULATE) {
+            if ((st = accumulate(g, w, &c->grads[k]->value)) != CR_OK)
+                return st;
+        } else {
+            w->flags &= ~(unsigned)CR_NODE_GRAD_ACCUM;
+        }
+    }
+    return CR_OK;
+}
+
+void cr_graph_zero_grad(cr_graph *g)
+{
+    for (size_t id = 0; id < g->n_nodes; id++)
+        if (g->nodes[id]->accum)
+            cr_tensor_fill(g->nodes[id]->accum, 0.0);
+}

@@ -1,0 +1,37 @@
+/*
+ * blas.c - the one place chainrule calls CBLAS (OpenBLAS or GSL's reference
+ * CBLAS, chosen at configure time). Tiny products, such as the scalar and
+ * few-neuron graphs of the seed article, use a plain loop instead, where a
+ * BLAS call costs more than the arithmetic.
+ */
+#include "internal.h"
+
+#include <gsl/gsl_cblas.h>
+
+#define SMALL_PRODUCT 4096 /* m*n*k below which the loop beats the call */
+
+static void gemm_small(unsigned flags, size_t m, size_t n, size_t k, double alpha,
+                       const double *a, const double *b, double beta, double *c)
+{
+    const int ta = (flags & CR_TRANS_A) != 0, tb = (flags & CR_TRANS_B) != 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0.0;
+            for (size_t p = 0; p < k; p++)
+                s += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+            c[i * n + j] = (beta == 0.0 ? 0.0 : beta * c[i * n + j]) + alpha * s;
+        }
+}
+
+void cr_gemm(unsigned flags, size_t m, size_t n, size_t k, double alpha, const double *a,
+             const double *b, double beta, double *c)
+{
+    if (m * n * k <= SMALL_PRODUCT) {
+        gemm_small(flags, m, n, k, alpha, a, b, beta, c);
+        return;
+    }
+    const int ta = (flags & CR_TRANS_A) != 0, tb = (flags & CR_TRANS_B) != 0;
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)m, (int)n, (int)k, alpha, a, ta ? (int)m : (int)k, b,
+                tb ? (int)k : (int)n, beta, c, (int)n);
+}

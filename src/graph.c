@@ -1,0 +1,569 @@
+/*
+ * graph.c - graphs and nodes: creation of leaves and op nodes (all memory
+ * from the graph's arena, failed creations rewound), names (uthash),
+ * accessors, setting values, and forward evaluation with cached plans.
+ */
+#include "internal.h"
+#include "uthash_cr.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CR_NAME_MAX 255
+
+struct cr_name_entry {
+    const char *name;
+    cr_node *node;
+    UT_hash_handle hh;
+};
+
+struct cr_plan {
+    cr_node *target;
+    cr_node **nodes;
+    size_t n;
+    unsigned long last_use;
+};
+
+/* Leaves are nodes whose op has no forward and no inputs. */
+const cr_op cr_op_constant = {.name = "const", .min_inputs = 0, .max_inputs = 0,
+                              .flags = CR_OP_LEAF, .formula = "constant"};
+const cr_op cr_op_input = {.name = "input", .min_inputs = 0, .max_inputs = 0,
+                           .flags = CR_OP_LEAF, .formula = "input"};
+const cr_op cr_op_param = {.name = "param", .min_inputs = 0, .max_inputs = 0,
+                           .flags = CR_OP_LEAF, .formula = "parameter"};
+
+/* ---- graph lifetime and errors ---- */
+
+cr_graph *cr_graph_new(void)
+{
+    cr_graph *g = cr_calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    cr_arena_init(&g->arena);
+    cr_error_clear(&g->err);
+    return g;
+}
+
+static void plans_free(cr_graph *g)
+{
+    for (int i = 0; i < CR_PLAN_CACHE; i++) {
+        if (g->plans[i]) {
+            cr_free(g->plans[i]->nodes);
+            cr_free(g->plans[i]);
+            g->plans[i] = NULL;
+        }
+    }
+}
+
+void cr_graph_free(cr_graph *g)
+{
+    if (!g)
+        return;
+    cr_name_entry *e, *tmp;
+    HASH_ITER(hh, g->names, e, tmp) { HASH_DEL(g->names, e); }
+    for (size_t i = 0; i < g->n_nodes; i++)
+        cr_tensor_free(g->nodes[i]->accum);
+    plans_free(g);
+    cr_backward_cache_free_all(g);
+    cr_free(g->marks);
+    cr_free(g->params);
+    cr_free(g->nodes);
+    cr_arena_release(&g->arena);
+    cr_free(g);
+}
+
+const cr_error *cr_graph_error(const cr_graph *g) { return &g->err; }
+void cr_graph_clear_error(cr_graph *g) { cr_error_clear(&g->err); }
+
+cr_status cr_graph_fail(cr_graph *g, cr_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cr_error_setv(&g->err, status, NULL, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+size_t cr_graph_size(const cr_graph *g) { return g->n_nodes; }
+
+cr_node *cr_graph_node(const cr_graph *g, size_t index)
+{
+    return index < g->n_nodes ? g->nodes[index] : NULL;
+}
+
+size_t cr_graph_num_params(const cr_graph *g) { return g->n_params; }
+
+cr_node *cr_graph_param(const cr_graph *g, size_t index)
+{
+    return index < g->n_params ? g->params[index] : NULL;
+}
+
+cr_node *cr_graph_find(const cr_graph *g, const char *name)
+{
+    if (!g || !name)
+        return NULL;
+    cr_name_entry *e = NULL;
+    HASH_FIND_STR(g->names, name, e);
+    return e ? e->node : NULL;
+}
+
+/* ---- names ---- */
+
+static cr_status check_name(cr_graph *g, const char *name, const cr_node *self)
+{
+    size_t len = strlen(name);
+    if (len == 0)
+        return cr_graph_fail(g, CR_ENAME, "a node name cannot be empty");
+    if (len > CR_NAME_MAX)
+        return cr_graph_fail(g, CR_ENAME, "node name is %zu bytes long; the limit is %d",
+                             len, CR_NAME_MAX);
+    cr_node *other = cr_graph_find(g, name);
+    if (other && other != self)
+        return cr_graph_fail(g, CR_ENAME, "name '%s' is already used by node #%zu", name,
+                             other->id);
+    return CR_OK;
+}
+
+/* Adds name -> n to the table, with the name and entry in the arena.
+ * On failure nothing is added (arena memory is reclaimed by the caller's
+ * rewind, or stays unused). */
+static cr_status name_add(cr_graph *g, cr_node *n, const char *name)
+{
+    int cr_uthash_oom = 0;
+    size_t len = strlen(name);
+    char *copy = cr_arena_alloc(&g->arena, len + 1, 1);
+    cr_name_entry *e = cr_arena_alloc(&g->arena, sizeof *e, 16);
+    if (!copy || !e)
+        return cr_graph_fail(g, CR_ENOMEM, "out of memory naming a node '%s'", name);
+    memcpy(copy, name, len + 1);
+    e->name = copy;
+    e->node = n;
+    HASH_ADD_KEYPTR(hh, g->names, e->name, len, e);
+    if (cr_uthash_oom)
+        return cr_graph_fail(g, CR_ENOMEM, "out of memory naming a node '%s'", name);
+    return CR_OK;
+}
+
+static void name_remove(cr_graph *g, const char *name)
+{
+    cr_name_entry *e = NULL;
+    HASH_FIND_STR(g->names, name, e);
+    if (e)
+        HASH_DEL(g->names, e);
+}
+
+cr_status cr_node_set_name(cr_node *n, const char *name)
+{
+    if (!n || !name)
+        return CR_EINVAL;
+    cr_graph *g = n->graph;
+    if (n->name && strcmp(n->name, name) == 0)
+        return CR_OK;
+    cr_status st = check_name(g, name, n);
+    if (st != CR_OK)
+        return st;
+    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    const char *old = n->name;
+    st = name_add(g, n, name);
+    if (st != CR_OK) {
+        cr_arena_rewind(&g->arena, mark);
+        return st;
+    }
+    if (old)
+        name_remove(g, old);
+    /* point at the arena copy the table holds */
+    cr_name_entry *e = NULL;
+    HASH_FIND_STR(g->names, name, e);
+    n->name = e->name;
+    return CR_OK;
+}
+
+/* ---- node creation ---- */
+
+static cr_status check_inputs(cr_graph *g, const cr_op *op, cr_node *const *inputs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!inputs[i]) {
+            if (g->err.status != CR_OK)
+                return g->err.status; /* propagate the error that made the NULL */
+            return cr_graph_fail(g, CR_EINVAL, "%s: input %zu is NULL", op->name, i + 1);
+        }
+        if (inputs[i]->graph != g)
+            return cr_graph_fail(g, CR_EINVAL, "%s: input %zu belongs to another graph",
+                                 op->name, i + 1);
+    }
+    if ((int)n < op->min_inputs || (op->max_inputs >= 0 && (int)n > op->max_inputs))
+        return cr_graph_fail(g, CR_EINVAL, "%s: takes %d to %d inputs, not %zu", op->name,
+                             op->min_inputs, op->max_inputs, n);
+    return CR_OK;
+}
+
+/* The one place nodes are made. shape == NULL with rank < 0 asks op->shape
+ * for the output shape. All-or-nothing: on failure the arena is rewound
+ * and the graph is as before. */
+static cr_node *node_new(cr_graph *g, const cr_op *op, cr_node_kind kind,
+                         cr_node *const *inputs, size_t n, const cr_node_args *args,
+                         int rank, const size_t *shape, const char *name)
+{
+    if (!g)
+        return NULL;
+    if (n > 0 && !inputs) {
+        cr_graph_fail(g, CR_EINVAL, "%s: inputs are NULL", op->name);
+        return NULL;
+    }
+    if (check_inputs(g, op, inputs, n) != CR_OK)
+        return NULL;
+    if (name && check_name(g, name, NULL) != CR_OK)
+        return NULL;
+
+    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    cr_status st = CR_ENOMEM;
+    cr_node *node = cr_arena_alloc(&g->arena, sizeof *node, 16);
+    if (!node)
+        goto fail;
+    node->inputs = n ? cr_arena_alloc(&g->arena, n * sizeof *node->inputs, 16) : NULL;
+    if (n && !node->inputs)
+        goto fail;
+    if (n)
+        memcpy(node->inputs, inputs, n * sizeof *inputs);
+    node->op = op;
+    node->graph = g;
+    node->n_inputs = n;
+    node->kind = kind;
+    node->id = g->n_nodes;
+    if (args)
+        node->args = *args;
+    if (kind == CR_NODE_PARAM)
+        node->flags |= CR_NODE_WANTS_GRAD;
+
+    if (rank >= 0)
+        st = cr_tensor_set_shape(&node->value, rank, shape, &g->err);
+    else
+        st = op->shape(g, node);
+    if (st != CR_OK)
+        goto fail_quiet;
+    if (node->value.size == 1) {
+        node->value.data = &node->scalar_store;
+    } else {
+        node->value.data = cr_arena_alloc(&g->arena, node->value.size * sizeof(double), 64);
+        if (!node->value.data) {
+            st = CR_ENOMEM;
+            goto fail;
+        }
+    }
+    if ((st = cr_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1,
+                      sizeof *g->nodes)) != CR_OK)
+        goto fail;
+    if (kind == CR_NODE_PARAM &&
+        (st = cr_grow((void **)&g->params, &g->cap_params, g->n_params + 1,
+                      sizeof *g->params)) != CR_OK)
+        goto fail;
+    if (name) {
+        if ((st = name_add(g, node, name)) != CR_OK)
+            goto fail_quiet;
+        cr_name_entry *e = NULL;
+        HASH_FIND_STR(g->names, name, e);
+        node->name = e->name;
+    }
+    g->nodes[g->n_nodes++] = node;
+    if (kind == CR_NODE_PARAM) {
+        g->params[g->n_params++] = node;
+        g->wants_version++;
+    }
+    if (kind == CR_NODE_OP)
+        op->forward(node);
+    return node;
+
+fail:
+    if (st == CR_ENOMEM)
+        cr_graph_fail(g, CR_ENOMEM, "%s: out of memory", op->name);
+    else
+        cr_graph_fail(g, st, "%s: size out of range", op->name);
+fail_quiet:
+    cr_arena_rewind(&g->arena, mark);
+    return NULL;
+}
+
+cr_node *cr_node_create(cr_graph *g, const cr_op *op, cr_node *const *inputs, size_t n,
+                        const cr_node_args *args)
+{
+    return node_new(g, op, CR_NODE_OP, inputs, n, args, -1, NULL, NULL);
+}
+
+cr_node *cr_node_create_shaped(cr_graph *g, const cr_op *op, cr_node *const *inputs,
+                               size_t n, const cr_node_args *args, int rank,
+                               const size_t *shape)
+{
+    return node_new(g, op, CR_NODE_OP, inputs, n, args, rank, shape, NULL);
+}
+
+static cr_node *leaf_new(cr_graph *g, const cr_op *op, cr_node_kind kind, const char *name,
+                         int rank, const size_t *shape, const double *data)
+{
+    if (!g)
+        return NULL;
+    cr_node *n = node_new(g, op, kind, NULL, 0, NULL, rank, shape, name);
+    if (n && data)
+        memcpy(n->value.data, data, n->value.size * sizeof(double));
+    return n;
+}
+
+cr_node *cr_constant_fill(cr_graph *g, int rank, const size_t *shape, double value)
+{
+    cr_node *n = leaf_new(g, &cr_op_constant, CR_NODE_CONSTANT, NULL, rank, shape, NULL);
+    if (n)
+        cr_tensor_fill(&n->value, value);
+    return n;
+}
+
+cr_node *cr_constant(cr_graph *g, const cr_tensor *value)
+{
+    if (g && !value) {
+        cr_graph_fail(g, CR_EINVAL, "const: value is NULL");
+        return NULL;
+    }
+    return g ? leaf_new(g, &cr_op_constant, CR_NODE_CONSTANT, NULL, value->rank,
+                        value->shape, value->data)
+             : NULL;
+}
+
+cr_node *cr_scalar(cr_graph *g, double value)
+{
+    return leaf_new(g, &cr_op_constant, CR_NODE_CONSTANT, NULL, 0, NULL, &value);
+}
+
+cr_node *cr_input(cr_graph *g, const char *name, int rank, const size_t *shape)
+{
+    return leaf_new(g, &cr_op_input, CR_NODE_INPUT, name, rank, shape, NULL);
+}
+
+cr_node *cr_input_scalar(cr_graph *g, const char *name, double value)
+{
+    return leaf_new(g, &cr_op_input, CR_NODE_INPUT, name, 0, NULL, &value);
+}
+
+cr_node *cr_param(cr_graph *g, const char *name, const cr_tensor *init)
+{
+    if (g && !init) {
+        cr_graph_fail(g, CR_EINVAL, "param: initial value is NULL");
+        return NULL;
+    }
+    return g ? leaf_new(g, &cr_op_param, CR_NODE_PARAM, name, init->rank, init->shape,
+                        init->data)
+             : NULL;
+}
+
+cr_node *cr_param_scalar(cr_graph *g, const char *name, double value)
+{
+    return leaf_new(g, &cr_op_param, CR_NODE_PARAM, name, 0, NULL, &value);
+}
+
+/* ---- accessors ---- */
+
+const char *cr_node_name(const cr_node *n) { return n->name; }
+
+int cr_node_label(const cr_node *n, char *buf, size_t size)
+{
+    if (n->name)
+        return snprintf(buf, size, "%s", n->name);
+    return snprintf(buf, size, "%s#%zu", n->op->name, n->id);
+}
+
+cr_node_kind cr_node_kind_of(const cr_node *n) { return (cr_node_kind)n->kind; }
+const char *cr_node_op_name(const cr_node *n) { return n->op->name; }
+size_t cr_node_index(const cr_node *n) { return n->id; }
+size_t cr_node_num_inputs(const cr_node *n) { return n->n_inputs; }
+
+cr_node *cr_node_input(const cr_node *n, size_t i)
+{
+    return i < n->n_inputs ? n->inputs[i] : NULL;
+}
+
+cr_graph *cr_node_graph(const cr_node *n) { return n->graph; }
+const cr_tensor *cr_node_value(const cr_node *n) { return &n->value; }
+double cr_node_scalar(const cr_node *n) { return n->value.data[0]; }
+
+static cr_status check_settable(cr_node *n)
+{
+    if (n->kind != CR_NODE_INPUT && n->kind != CR_NODE_PARAM) {
+        char label[300];
+        cr_node_label(n, label, sizeof label);
+        return cr_graph_fail(n->graph, CR_ESTATE,
+                             "%s: only inputs and parameters can be set", label);
+    }
+    return CR_OK;
+}
+
+cr_status cr_node_set_data(cr_node *n, const double *data, size_t count)
+{
+    if (!n || (!data && count))
+        return CR_EINVAL;
+    cr_status st = check_settable(n);
+    if (st != CR_OK)
+        return st;
+    if (count != n->value.size) {
+        char label[300];
+        cr_node_label(n, label, sizeof label);
+        return cr_graph_fail(n->graph, CR_ESHAPE, "%s: expected %zu values %s, got %zu",
+                             label, n->value.size, cr_shape_str(&n->value).text, count);
+    }
+    memcpy(n->value.data, data, count * sizeof(double));
+    return CR_OK;
+}
+
+cr_status cr_node_set_value(cr_node *n, const cr_tensor *value)
+{
+    if (!n || !value)
+        return CR_EINVAL;
+    cr_status st = check_settable(n);
+    if (st != CR_OK)
+        return st;
+    if (!cr_tensor_same_shape(&n->value, value)) {
+        char label[300];
+        cr_node_label(n, label, sizeof label);
+        return cr_graph_fail(n->graph, CR_ESHAPE, "%s: cannot set a %s value to %s", label,
+                             cr_shape_str(&n->value).text, cr_shape_str(value).text);
+    }
+    memcpy(n->value.data, value->data, value->size * sizeof(double));
+    return CR_OK;
+}
+
+cr_status cr_node_set_scalar(cr_node *n, double value)
+{
+    return cr_node_set_data(n, &value, 1);
+}
+
+cr_status cr_node_require_grad(cr_node *n, int on)
+{
+    if (!n)
+        return CR_EINVAL;
+    unsigned before = n->flags;
+    if (on || n->kind == CR_NODE_PARAM)
+        n->flags |= CR_NODE_WANTS_GRAD;
+    else
+        n->flags &= ~(unsigned)CR_NODE_WANTS_GRAD;
+    if (before != n->flags)
+        n->graph->wants_version++;
+    return CR_OK;
+}
+
+const cr_tensor *cr_node_grad(const cr_node *n)
+{
+    if ((n->flags & CR_NODE_GRAD_ACCUM) && n->accum)
+        return n->accum;
+    return n->grad ? &n->grad->value : NULL;
+}
+
+cr_node *cr_node_grad_node(const cr_node *n) { return n->grad; }
+
+/* ---- marks and forward evaluation ---- */
+
+cr_status cr_graph_marks_reset(cr_graph *g)
+{
+    if (cr_grow((void **)&g->marks, &g->cap_marks, g->n_nodes, 1) != CR_OK)
+        return cr_graph_fail(g, CR_ENOMEM, "out of memory marking %zu nodes", g->n_nodes);
+    memset(g->marks, 0, g->n_nodes);
+    return CR_OK;
+}
+
+void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n)
+{
+    size_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        g->marks[targets[i]->id] = 1;
+        if (targets[i]->id > top)
+            top = targets[i]->id;
+    }
+    for (size_t id = top + 1; id-- > 0;) {
+        if (!g->marks[id])
+            continue;
+        cr_node *node = g->nodes[id];
+        for (size_t k = 0; k < node->n_inputs; k++)
+            g->marks[node->inputs[k]->id] = 1;
+    }
+}
+
+/* The op nodes target depends on, in creation order. New array (cr_free). */
+cr_status cr_graph_collect_ops(cr_graph *g, cr_node *const *targets, size_t n_targets,
+                               size_t first_id, cr_node ***out, size_t *n_out)
+{
+    cr_status st = cr_graph_marks_reset(g);
+    if (st != CR_OK)
+        return st;
+    cr_graph_mark_ancestors(g, targets, n_targets);
+    size_t top = 0, count = 0;
+    for (size_t i = 0; i < n_targets; i++)
+        if (targets[i]->id > top)
+            top = targets[i]->id;
+    for (size_t id = first_id; id <= top; id++)
+        if (g->marks[id] && g->nodes[id]->kind == CR_NODE_OP)
+            count++;
+    cr_node **list = cr_malloc((count ? count : 1) * sizeof *list);
+    if (!list)
+        return cr_graph_fail(g, CR_ENOMEM, "out of memory planning an evaluation");
+    size_t k = 0;
+    for (size_t id = first_id; id <= top; id++)
+        if (g->marks[id] && g->nodes[id]->kind == CR_NODE_OP)
+            list[k++] = g->nodes[id];
+    *out = list;
+    *n_out = count;
+    return CR_OK;
+}
+
+static cr_plan *plan_get(cr_graph *g, cr_node *target)
+{
+    int victim = 0;
+    for (int i = 0; i < CR_PLAN_CACHE; i++) {
+        cr_plan *p = g->plans[i];
+        if (p && p->target == target) {
+            p->last_use = ++g->plan_tick;
+            return p;
+        }
+        if (!p || (g->plans[victim] && p->last_use < g->plans[victim]->last_use))
+            victim = i;
+    }
+    cr_plan *p = cr_calloc(1, sizeof *p);
+    if (!p) {
+        cr_graph_fail(g, CR_ENOMEM, "out of memory planning an evaluation");
+        return NULL;
+    }
+    if (cr_graph_collect_ops(g, &target, 1, 0, &p->nodes, &p->n) != CR_OK) {
+        cr_free(p);
+        return NULL;
+    }
+    p->target = target;
+    p->last_use = ++g->plan_tick;
+    if (g->plans[victim]) {
+        cr_free(g->plans[victim]->nodes);
+        cr_free(g->plans[victim]);
+    }
+    g->plans[victim] = p;
+    return p;
+}
+
+void cr_eval_nodes(cr_node *const *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        nodes[i]->op->forward(nodes[i]);
+}
+
+cr_status cr_graph_forward(cr_graph *g, cr_node *target)
+{
+    if (!g || !target)
+        return CR_EINVAL;
+    if (target->graph != g)
+        return cr_graph_fail(g, CR_EINVAL, "forward: target belongs to another graph");
+    cr_plan *p = plan_get(g, target);
+    if (!p)
+        return g->err.status;
+    cr_eval_nodes(p->nodes, p->n);
+    return CR_OK;
+}
+
+/* Drops every node created after n_nodes (used when building gradients
+ * fails half-way): nodes made since were unnamed op/constant nodes. */
+void cr_graph_truncate(cr_graph *g, size_t n_nodes, cr_arena_mark mark)
+{
+    g->n_nodes = n_nodes;
+    cr_arena_rewind(&g->arena, mark);
+}

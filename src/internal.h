@@ -1,0 +1,228 @@
+/*
+ * internal.h - private structures shared by chainrule's own source files:
+ * the allocator wrappers, the arena, tensors, nodes, graphs and the op
+ * descriptor. Nothing here is installed; the public API is in include/.
+ */
+#ifndef CR_INTERNAL_H
+#define CR_INTERNAL_H
+
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+#include "chainrule.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+
+/* ---- allocation (alloc.c): every allocation of the library goes here ---- */
+void *cr_malloc(size_t size);
+void *cr_calloc(size_t count, size_t size); /* overflow-checked, zeroed */
+void *cr_realloc(void *ptr, size_t size);
+void cr_free(void *ptr);
+char *cr_strdup(const char *s);
+/* Grows *array (of elem_size items, capacity *cap) to hold at least need
+ * items, doubling. CR_OK, CR_ENOMEM or CR_ERANGE; *array unchanged on error. */
+cr_status cr_grow(void **array, size_t *cap, size_t need, size_t elem_size);
+
+/* ---- errors (error.c) ---- */
+/* Fills err (if not NULL) and returns status. where may be NULL. */
+cr_status cr_error_set(cr_error *err, cr_status status, const char *where, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+cr_status cr_error_setv(cr_error *err, cr_status status, const char *where, const char *fmt,
+                        va_list ap);
+
+/* ---- arena (arena.c): bump allocation in chunks, freed all at once ---- */
+typedef struct cr_arena_chunk cr_arena_chunk;
+typedef struct cr_arena {
+    cr_arena_chunk *head; /* newest chunk first */
+    size_t total;         /* bytes held in chunks */
+} cr_arena;
+typedef struct cr_arena_mark {
+    cr_arena_chunk *head;
+    size_t used;
+} cr_arena_mark;
+
+void cr_arena_init(cr_arena *a);
+void cr_arena_release(cr_arena *a);
+/* Zeroed memory aligned to align (a power of two up to 64); NULL on
+ * failure. */
+void *cr_arena_alloc(cr_arena *a, size_t size, size_t align);
+cr_arena_mark cr_arena_get_mark(const cr_arena *a);
+/* Frees everything allocated after mark. */
+void cr_arena_rewind(cr_arena *a, cr_arena_mark mark);
+
+/* ---- tensors (tensor.c) ---- */
+enum { CR_TENSOR_OWNS_DATA = 1u << 0 };
+
+struct cr_tensor {
+    double *data;
+    size_t size;
+    size_t shape[CR_MAX_RANK];
+    int rank;
+    unsigned flags;
+};
+
+/* Sets t's rank/shape/size (no storage), checking dims and overflow. */
+cr_status cr_tensor_set_shape(cr_tensor *t, int rank, const size_t *shape, cr_error *err);
+/* "[2,3]" into a small static-size buffer owned by the caller. */
+typedef struct { char text[96]; } cr_shape_text;
+cr_shape_text cr_shape_str(const cr_tensor *t);
+
+/* ---- ops ---- */
+typedef struct cr_op cr_op;
+
+/* Flags of an op descriptor. */
+enum {
+    CR_OP_ELEMENTWISE = 1u << 0, /* local Jacobian is diagonal (with broadcasting) */
+    CR_OP_KINK = 1u << 1,        /* not differentiable at some points (relu, abs) */
+    CR_OP_LEAF = 1u << 2,        /* constant, input, param */
+    CR_OP_BACKWARD = 1u << 3     /* a helper that appears in gradient graphs */
+};
+
+/* One op = one descriptor. shape() checks the inputs (and the node's
+ * parameters) and sets n->value's shape, or records an error in the graph
+ * and returns it. forward() computes n->value from the inputs' values; it
+ * never allocates and never fails. vjp() builds, as nodes of g, the
+ * contribution of upstream gradient dy (shaped like n) to input i's
+ * gradient, shaped like input i, into *dx; *dx = NULL means "no
+ * contribution" (a zero Jacobian). deriv[i] is the text of the local
+ * derivative d(n)/d(input i) for the chain view, written with the roles x
+ * (the input of a unary op), a and b (the inputs of a binary op), y (the
+ * output) and c (the op's constant); jacobian describes its structure for
+ * tensors. */
+struct cr_op {
+    const char *name;
+    int min_inputs;
+    int max_inputs; /* -1: no maximum */
+    unsigned flags;
+    const char *formula; /* "y = 1/(1+exp(-x))" */
+    const char *deriv[2];  /* for input 0 and for the others; NULL if none */
+    const char *jacobian;  /* "diagonal", "W^T (matrix product)" ... */
+    /* Optional: writes the local derivative of input i as text when it
+     * depends on which input it is (sop); overrides deriv. */
+    int (*deriv_text)(const cr_node *n, size_t i, char *buf, size_t size);
+    cr_status (*shape)(cr_graph *g, cr_node *n);
+    void (*forward)(cr_node *n);
+    cr_status (*vjp)(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
+};
+
+/* The table of built-in ops, for introspection and the op-table tests. */
+extern const cr_op *const cr_builtin_ops[];
+extern const size_t cr_builtin_op_count;
+const cr_op *cr_op_find(const char *name);
+
+/* Leaf descriptors (graph.c). */
+extern const cr_op cr_op_constant, cr_op_input, cr_op_param;
+
+/* ---- nodes and graphs (graph.c) ---- */
+enum {
+    CR_NODE_WANTS_GRAD = 1u << 0, /* gradient requested (params always) */
+    CR_NODE_GRAD_ACCUM = 1u << 1, /* cr_node_grad reads accum */
+    CR_NODE_HIDDEN = 1u << 2      /* internal helper node (chain probes) */
+};
+
+/* Integer and real parameters of an op node (axis, transpose flags, matmul
+ * dimensions, exponent, scale factor...). Meaning is per op. */
+typedef struct cr_node_args {
+    int64_t i[6];
+    double f;
+} cr_node_args;
+
+struct cr_node {
+    const cr_op *op;
+    cr_graph *graph;
+    cr_node **inputs;
+    size_t n_inputs;
+    cr_tensor value;   /* data in the arena, or &scalar_store for one element */
+    cr_node *grad;     /* gradient node from the last backward, or NULL */
+    cr_tensor *accum;  /* accumulated gradient (CR_BACKWARD_ACCUMULATE) */
+    const char *name;  /* arena string, or NULL */
+    cr_node_args args;
+    size_t id;         /* creation index */
+    unsigned kind;     /* cr_node_kind */
+    unsigned flags;
+    double scalar_store;
+};
+
+typedef struct cr_name_entry cr_name_entry; /* uthash entry, graph.c */
+typedef struct cr_plan cr_plan;             /* cached evaluation orders */
+typedef struct cr_backward_cache cr_backward_cache;
+
+#define CR_PLAN_CACHE 4
+
+struct cr_graph {
+    cr_arena arena;
+    cr_node **nodes;
+    size_t n_nodes, cap_nodes;
+    cr_node **params;
+    size_t n_params, cap_params;
+    cr_name_entry *names;        /* uthash head */
+    cr_error err;
+    unsigned wants_version;      /* bumps when the set of wanted grads changes */
+    unsigned char *marks;        /* scratch, one byte per node */
+    size_t cap_marks;
+    cr_plan *plans[CR_PLAN_CACHE];
+    unsigned long plan_tick;     /* orders plan uses for eviction */
+    cr_backward_cache *backwards; /* list */
+};
+
+/* Records an error in g and returns status. */
+cr_status cr_graph_fail(cr_graph *g, cr_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Creates an op node: checks the inputs (non-NULL, same graph), copies
+ * them and args, runs op->shape, allocates the value and runs
+ * op->forward. On any failure the graph is unchanged and NULL returned. */
+cr_node *cr_node_create(cr_graph *g, const cr_op *op, cr_node *const *inputs, size_t n,
+                        const cr_node_args *args);
+/* Same, with the output shape given instead of computed by op->shape
+ * (op->shape may then be NULL). */
+cr_node *cr_node_create_shaped(cr_graph *g, const cr_op *op, cr_node *const *inputs,
+                               size_t n, const cr_node_args *args, int rank,
+                               const size_t *shape);
+/* A constant filled with value, shaped like the given tensor. */
+cr_node *cr_constant_fill(cr_graph *g, int rank, const size_t *shape, double value);
+
+/* Ensures g->marks covers every node and zeroes it. */
+cr_status cr_graph_marks_reset(cr_graph *g);
+/* Marks (1) every ancestor of the targets, targets included. Needs marks
+ * reset. No recursion: one sweep down the creation order. */
+void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n);
+
+/* Collects the op nodes with id >= first_id that the targets depend on, in
+ * creation order, into a new array (*out, freed with cr_free). */
+cr_status cr_graph_collect_ops(cr_graph *g, cr_node *const *targets, size_t n_targets,
+                               size_t first_id, cr_node ***out, size_t *n_out);
+/* Runs op->forward on each node, in order. */
+void cr_eval_nodes(cr_node *const *nodes, size_t n);
+/* Drops the nodes created after n_nodes and rewinds the arena to mark. */
+void cr_graph_truncate(cr_graph *g, size_t n_nodes, cr_arena_mark mark);
+/* Frees the cached gradient builds (autodiff.c). */
+void cr_backward_cache_free_all(cr_graph *g);
+
+/* ---- autodiff helpers used by the ops' vjp (autodiff.c) ---- */
+/* Sums dy (shaped like the broadcast result) back to the shape of operand:
+ * returns dy itself when shapes agree. */
+cr_status cr_reduce_to_operand(cr_graph *g, cr_node *dy, const cr_node *operand,
+                               cr_node **out);
+/* Internal builders of backward helper ops (ops/reduce.c, ops/linalg.c).
+ * cr_sum_to_shape sums x down to a broadcast operand's shape (a suffix of
+ * x's shape, or one element); cr_expand_axis repeats x (shaped like
+ * `shape` without axis) len times along axis, giving `shape`. */
+cr_node *cr_sum_to_shape(cr_graph *g, cr_node *x, int rank, const size_t *shape);
+cr_node *cr_expand_axis(cr_graph *g, cr_node *x, int axis, size_t n, int rank,
+                        const size_t *shape);
+/* Y[m,n] = op(A) op(B) where A and B are read as row-major matrices of the
+ * given dimensions regardless of their ranks; the result has the given
+ * shape (m*n elements). Shapes were checked by the caller. */
+cr_node *cr_matmul_dims(cr_graph *g, cr_node *a, cr_node *b, unsigned flags, size_t m,
+                        size_t n, size_t k, int rank, const size_t *shape);
+
+/* ---- CBLAS (blas.c): the one place that calls it ---- */
+/* C[m,n] = alpha op(A) op(B) + beta C, row-major, no aliasing. */
+void cr_gemm(unsigned flags, size_t m, size_t n, size_t k, double alpha, const double *a,
+             const double *b, double beta, double *c);
+
+#define CR_UNUSED(x) ((void)(x))
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * elementwise.c - elementwise ops: add, sub, mul, div, pow (with
+ * broadcasting), neg, scale, powc, exp, log, sqrt, abs, sign, sin, cos,
+ * tanh, sigmoid, relu, softplus, and the fused backward helpers
+ * sigmoid_bwd, tanh_bwd and relu_bwd. Also the shared shape rules.
+ */
+#include "ops_common.h"
+
+#include <string.h>
+
+/* ---- shape rules ---- */
+
+cr_status cr_shape_same(cr_graph *g, cr_node *n)
+{
+    const cr_tensor *x = INT(n, 0);
+    return cr_tensor_set_shape(&n->value, x->rank, x->shape, &g->err);
+}
+
+static int is_suffix(const cr_tensor *small, const cr_tensor *big)
+{
+    if (small->rank > big->rank)
+        return 0;
+    for (int i = 1; i <= small->rank; i++)
+        if (small->shape[small->rank - i] != big->shape[big->rank - i])
+            return 0;
+    return 1;
+}
+
+cr_status cr_shape_broadcast(cr_graph *g, cr_node *n)
+{
+    const cr_tensor *a = INT(n, 0), *b = INT(n, 1);
+    const cr_tensor *big = a, *small = b;
+    if (b->size > a->size || (b->size == a->size && b->rank > a->rank)) {
+        big = b;
+        small = a;
+    }
+    if (cr_tensor_same_shape(a, b) || small->size == 1 ||
+        (is_suffix(small, big) && big->size % small->size == 0))
+        return cr_tensor_set_shape(&n->value, big->rank, big->shape, &g->err);
+    return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s do not broadcast", n->op->name,
+                         cr_shape_str(a).text, cr_shape_str(b).text);
+}
+
+cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
+{
+    const cr_tensor *a = INT(n, 0), *b = INT(n, 1);
+    if (!cr_tensor_same_shape(a, b))
+        return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s differ", n->op->name,
+                             cr_shape_str(a).text, cr_shape_str(b).text);
+    return cr_tensor_set_shape(&n->value, 0, NULL, &g->err);
+}
+
+/* ---- binary ops ---- */
+
+#define CR_BINARY_OP(NAME, EXPR, FORMULA, DA, DB)                                         \
+    CR_BINARY_KERNEL(NAME, EXPR)                                                          \
+    static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
+                                cr_node **dx);                                            \
+    const cr_op cr_op_##NAME = {.name = #NAME,                                            \
+                                .min_inputs = 2,                                          \
+                                .max_inputs = 2,                                          \
+                                .flags = CR_OP_ELEMENTWISE,                               \
+                                .formula = FORMULA,                                       \
+                                .deriv = {DA, DB},                                        \
+                                .jacobian = "diagonal (summed over broadcast axes)",      \
+                                .shape = cr_shape_broadcast,                              \
+                                .forward = NAME##_forward,                                \
+                                .vjp = NAME##_vjp};                                       \
+    cr_node *cr_##NAME(cr_graph *g, cr_node *a, cr_node *b)                               \
+    {                                                                                     \
+        cr_node *in[2] = {a, b};                                                          \
+        return cr_node_create(g, &cr_op_##NAME, in, 2, NULL);                             \
+    }
+
+CR_BINARY_OP(add, a + b, "y = a + b", "1", "1")
+CR_BINARY_OP(sub, a - b, "y = a - b", "1", "-1")
+CR_BINARY_OP(mul, a * b, "y = a * b", "b", "a")
+CR_BINARY_OP(div, a / b, "y = a / b", "1/b", "-a/b^2")
+CR_BINARY_OP(pow, pow(a, b), "y = a ^ b", "b*a^(b-1)", "y*log(a)")
+
+/* Sums a contribution back to the shape of input i (broadcasting). */
+static cr_status to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx)
+{
+    if (!full)
+        return g->err.status;
+    return cr_reduce_to_operand(g, full, n->inputs[i], dx);
+}
+
+static cr_status add_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    return to_input(g, n, i, dy, dx);
+}
+
+static cr_status sub_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    return to_input(g, n, i, i == 0 ? dy : cr_neg(g, dy), dx);
+}
+
+static cr_status mul_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    return to_input(g, n, i, cr_mul(g, dy, n->inputs[1 - i]), dx);
+}
+
+static cr_status div_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    cr_node *b = n->inputs[1];
+    if (i == 0)
+        return to_input(g, n, i, cr_div(g, dy, b), dx);
+    /* d(a/b)/db = -y/b */
+    return to_input(g, n, i, cr_neg(g, cr_mul(g, dy, cr_div(g, n, b))), dx);
+}
+
+static cr_status pow_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    cr_node *a = n->inputs[0], *b = n->inputs[1];
+    if (i == 0) {
+        cr_node *bm1 = cr_sub(g, b, cr_scalar(g, 1.0));
+        return to_input(g, n, i, cr_mul(g, dy, cr_mul(g, b, cr_pow(g, a, bm1))), dx);
+    }
+    return to_input(g, n, i, cr_mul(g, dy, cr_mul(g, n, cr_log(g, a))), dx);
+}
+
+/* ---- unary ops ---- */
+
+static double sigmoid(double v)
+{
+    if (v >= 0)
+        return 1.0 / (1.0 + exp(-v));
+    double e = exp(v);
+    return e / (1.0 + e);
+}
+
+static double softplus(double v)
+{
+    return v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
+}
+
+static double sign(double v)
+{
+    return (double)((v > 0) - (v < 0));
+}
+
+CR_UNARY_OP(neg, -v, "y = -x", "-1", 0)
+CR_UNARY_OP(scale, c * v, "y = c*x", "c", 0)
+CR_UNARY_OP(powc, pow(v, c), "y = x^c", "c*x^(c-1)", 0)
+CR_UNARY_OP(exp, exp(v), "y = exp(x)", "y", 0)
+CR_UNARY_OP(log, log(v), "y = log(x)", "1/x", 0)
+CR_UNARY_OP(sqrt, sqrt(v), "y = sqrt(x)", "1/(2*y)", 0)
+CR_UNARY_OP(abs, fabs(v), "y = |x|", "sign(x)", CR_OP_KINK)
+CR_UNARY_OP(sign, sign(v), "y = sign(x)", "0", CR_OP_KINK)
+CR_UNARY_OP(sin, sin(v), "y = sin(x)", "cos(x)", 0)
+CR_UNARY_OP(cos, cos(v), "y = cos(x)", "-sin(x)", 0)
+CR_UNARY_OP(tanh, tanh(v), "y = tanh(x)", "1-y^2", 0)
+CR_UNARY_OP(sigmoid, sigmoid(v), "y = 1/(1+exp(-x))", "y*(1-y)", 0)
+CR_UNARY_OP(relu, v > 0 ? v : 0.0, "y = max(x, 0)", "x > 0 ? 1 : 0", CR_OP_KINK)
+CR_UNARY_OP(softplus, softplus(v), "y = log(1+exp(x))", "sigmoid(x)", 0)
+
+static cr_node *unary(cr_graph *g, const cr_op *op, cr_node *x, double c)
+{
+    cr_node_args args = {.f = c};
+    return cr_node_create(g, op, &x, 1, &args);
+}
+
+cr_node *cr_neg(cr_graph *g, cr_node *x) { return unary(g, &cr_op_neg, x, 0); }
+cr_node *cr_scale(cr_graph *g, cr_node *x, double c) { return unary(g, &cr_op_scale, x, c); }
+cr_node *cr_powc(cr_graph *g, cr_node *x, double p) { return unary(g, &cr_op_powc, x, p); }
+cr_node *cr_exp(cr_graph *g, cr_node *x) { return unary(g, &cr_op_exp, x, 0); }
+cr_node *cr_log(cr_graph *g, cr_node *x) { return unary(g, &cr_op_log, x, 0); }
+cr_node *cr_sqrt(cr_graph *g, cr_node *x) { return unary(g, &cr_op_sqrt, x, 0); }
+cr_node *cr_abs(cr_graph *g, cr_node *x) { return unary(g, &cr_op_abs, x, 0); }
+cr_node *cr_sin(cr_graph *g, cr_node *x) { return unary(g, &cr_op_sin, x, 0); }
+cr_node *cr_cos(cr_graph *g, cr_node *x) { return unary(g, &cr_op_cos, x, 0); }
+cr_node *cr_tanh(cr_graph *g, cr_node *x) { return unary(g, &cr_op_tanh, x, 0); }
+cr_node *cr_sigmoid(cr_graph *g, cr_node *x) { return unary(g, &cr_op_sigmoid, x, 0); }
+cr_node *cr_relu(cr_graph *g, cr_node *x) { return unary(g, &cr_op_relu, x, 0); }
+cr_node *cr_softplus(cr_graph *g, cr_node *x) { return unary(g, &cr_op_softplus, x, 0); }
+static cr_node *cr_sign(cr_graph *g, cr_node *x) { return unary(g, &cr_op_sign, x, 0); }
+
+static cr_status neg_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_neg(g, dy));
+}
+
+static cr_status scale_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_scale(g, dy, n->args.f));
+}
+
+static cr_status powc_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    double p = n->args.f;
+    if (p == 0.0) {
+        *dx = NULL;
+        return CR_OK;
+    }
+    if (p == 1.0)
+        CR_VJP_RETURN(dy);
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_powc(g, n->inputs[0], p - 1.0), p)));
+}
+
+static cr_status exp_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_mul(g, dy, n));
+}
+
+static cr_status log_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_div(g, dy, n->inputs[0]));
+}
+
+static cr_status sqrt_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_div(g, cr_scale(g, dy, 0.5), n));
+}
+
+static cr_status abs_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_mul(g, dy, cr_sign(g, n->inputs[0])));
+}
+
+static cr_status sign_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    *dx = NULL; /* zero almost everywhere */
+    return CR_OK;
+}
+
+static cr_status sin_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_mul(g, dy, cr_cos(g, n->inputs[0])));
+}
+
+static cr_status cos_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_neg(g, cr_mul(g, dy, cr_sin(g, n->inputs[0]))));
+}
+
+static cr_status softplus_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_mul(g, dy, cr_sigmoid(g, n->inputs[0])));
+}
+
+/* ---- fused backward helpers: f(y_or_x, dy) in one pass ---- */
+
+#define CR_BACKWARD_OP(NAME, EXPR, FORMULA)                                               \
+    CR_BINARY_KERNEL(NAME, EXPR)                                                          \
+    static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
+                                cr_node **dx);                                            \
+    const cr_op cr_op_##NAME = {.name = #NAME,                                            \
+                                .min_inputs = 2,                                          \
+                                .max_inputs = 2,                                          \
+                                .flags = CR_OP_ELEMENTWISE | CR_OP_BACKWARD,              \
+                                .formula = FORMULA,                                       \
+                                .jacobian = "diagonal",                                   \
+                                .shape = cr_shape_same,                                   \
+                                .forward = NAME##_forward,                                \
+                                .vjp = NAME##_vjp};                                       \
+    static cr_node *NAME(cr_graph *g, cr_node *a, cr_node *b)                             \
+    {                                                                                     \
+        cr_node *in[2] = {a, b};                                                          \
+        return cr_node_create(g, &cr_op_##NAME, in, 2, NULL);                             \
+    }
+
+CR_BACKWARD_OP(sigmoid_bwd, b * a * (1.0 - a), "y = b*a*(1-a), a = sigmoid output")
+CR_BACKWARD_OP(tanh_bwd, b * (1.0 - a * a), "y = b*(1-a^2), a = tanh output")
+CR_BACKWARD_OP(relu_bwd, a > 0 ? b : 0.0, "y = a > 0 ? b : 0")
+
+static cr_status sigmoid_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(sigmoid_bwd(g, n, dy));
+}
+
+static cr_status tanh_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(tanh_bwd(g, n, dy));
+}
+
+static cr_status relu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(relu_bwd(g, n->inputs[0], dy));
+}
+
+static cr_status sigmoid_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                 cr_node **dx)
+{
+    cr_node *a = n->inputs[0], *b = n->inputs[1];
+    if (i == 1)
+        CR_VJP_RETURN(sigmoid_bwd(g, a, dy));
+    /* d/da [b a (1-a)] = b (1 - 2a) */
+    cr_node *one_minus_2a = cr_sub(g, cr_scalar(g, 1.0), cr_scale(g, a, 2.0));
+    CR_VJP_RETURN(cr_mul(g, dy, cr_mul(g, b, one_minus_2a)));
+}
+
+static cr_status tanh_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    cr_node *a = n->inputs[0], *b = n->inputs[1];
+    if (i == 1)
+        CR_VJP_RETURN(tanh_bwd(g, a, dy));
+    /* d/da [b (1 - a^2)] = -2 a b */
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_mul(g, a, b), -2.0)));
+}
+
+static cr_status relu_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    if (i == 0) {
+        *dx = NULL; /* a step function of a: zero almost everywhere */
+        return CR_OK;
+    }
+    CR_VJP_RETURN(relu_bwd(g, n->inputs[0], dy));
+}

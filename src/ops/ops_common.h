@@ -1,0 +1,101 @@
+/*
+ * ops_common.h - what the op files share: shape rules, input/output
+ * accessors and the macros that define an elementwise op (kernel,
+ * descriptor and constructor) in one place.
+ */
+#ifndef CR_OPS_COMMON_H
+#define CR_OPS_COMMON_H
+
+#include "internal.h"
+
+#include <math.h>
+
+#define IN(n, i) ((const double *)(n)->inputs[i]->value.data)
+#define INT(n, i) (&(n)->inputs[i]->value)
+#define OUT(n) ((n)->value.data)
+
+/* Output shaped like input 0. */
+cr_status cr_shape_same(cr_graph *g, cr_node *n);
+/* Output shaped like the broadcast of inputs 0 and 1 (see ops.h). */
+cr_status cr_shape_broadcast(cr_graph *g, cr_node *n);
+/* Inputs 0 and 1 have the same shape; output is a scalar. */
+cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n);
+
+/* Every elementwise op descriptor, defined in its file. */
+#define CR_DECLARE_OP(NAME) extern const cr_op cr_op_##NAME
+
+/* A unary elementwise op: y[i] = EXPR with v = x[i] and c = n->args.f.
+ * The vjp NAME##_vjp is written by hand next to it. */
+#define CR_UNARY_OP(NAME, EXPR, FORMULA, DERIV, FLAGS)                                   \
+    static void NAME##_forward(cr_node *n)                                                \
+    {                                                                                     \
+        const double *x = IN(n, 0);                                                       \
+        double *y = OUT(n);                                                               \
+        const double c = n->args.f;                                                       \
+        (void)c;                                                                          \
+        for (size_t i = 0, len = n->value.size; i < len; i++) {                           \
+            const double v = x[i];                                                        \
+            y[i] = (EXPR);                                                                \
+        }                                                                                 \
+    }                                                                                     \
+    static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
+                                cr_node **dx);                                            \
+    const cr_op cr_op_##NAME = {.name = #NAME,                                            \
+                                .min_inputs = 1,                                          \
+                                .max_inputs = 1,                                          \
+                                .flags = CR_OP_ELEMENTWISE | (FLAGS),                     \
+                                .formula = FORMULA,                                       \
+                                .deriv = {DERIV, NULL},                                   \
+                                .jacobian = "diagonal",                                   \
+                                .shape = cr_shape_same,                                   \
+                                .forward = NAME##_forward,                                \
+                                .vjp = NAME##_vjp};
+
+/* A binary elementwise op with broadcasting: y = EXPR of a and b. */
+#define CR_BINARY_KERNEL(NAME, EXPR)                                                      \
+    static void NAME##_forward(cr_node *n)                                                \
+    {                                                                                     \
+        const double *pa = IN(n, 0), *pb = IN(n, 1);                                      \
+        double *y = OUT(n);                                                               \
+        const size_t len = n->value.size, na = INT(n, 0)->size, nb = INT(n, 1)->size;     \
+        if (na == len && nb == len) {                                                     \
+            for (size_t i = 0; i < len; i++) {                                            \
+                const double a = pa[i], b = pb[i];                                        \
+                y[i] = (EXPR);                                                            \
+            }                                                                             \
+        } else if (nb == 1) {                                                             \
+            const double b = pb[0];                                                       \
+            for (size_t i = 0; i < len; i++) {                                            \
+                const double a = pa[i % na];                                              \
+                y[i] = (EXPR);                                                            \
+            }                                                                             \
+        } else if (na == 1) {                                                             \
+            const double a = pa[0];                                                       \
+            for (size_t i = 0; i < len; i++) {                                            \
+                const double b = pb[i % nb];                                              \
+                y[i] = (EXPR);                                                            \
+            }                                                                             \
+        } else if (na == len) { /* b is a suffix of a's shape */                          \
+            for (size_t blk = 0; blk < len; blk += nb)                                    \
+                for (size_t j = 0; j < nb; j++) {                                         \
+                    const double a = pa[blk + j], b = pb[j];                              \
+                    y[blk + j] = (EXPR);                                                  \
+                }                                                                         \
+        } else { /* a is a suffix of b's shape */                                         \
+            for (size_t blk = 0; blk < len; blk += na)                                    \
+                for (size_t j = 0; j < na; j++) {                                         \
+                    const double a = pa[j], b = pb[blk + j];                              \
+                    y[blk + j] = (EXPR);                                                  \
+                }                                                                         \
+        }                                                                                 \
+    }
+
+/* Shorthand for vjp bodies: fail with the graph's status when a builder
+ * returned NULL. */
+#define CR_VJP_RETURN(expr)                                                               \
+    do {                                                                                  \
+        *dx = (expr);                                                                     \
+        return *dx ? CR_OK : g->err.status;                                               \
+    } while (0)
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * check_main.c - the one Check test program: runs every module's suite.
+ * CK_FORK=no (for valgrind) and CK_RUN_SUITE/CK_RUN_CASE work as usual.
+ */
+#include "testutil.h"
+
+#include <stdlib.h>
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tensor_suite());
+    srunner_add_suite(sr, graph_suite());
+    srunner_add_suite(sr, ops_suite());
+    srunner_add_suite(sr, autodiff_suite());
+    srunner_add_suite(sr, alloc_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
