@@ -9,5 +9,6 @@
 #include "chainrule/tensor.h"
 #include "chainrule/graph.h"
 #include "chainrule/ops.h"
+#include "chainrule/expr.h"
 
 #endif
