@@ -722,6 +722,12 @@ static cr_status parse_statement(parser *ps, const token *name)
         return fail_at(ps->err, CR_ESYNTAX, name->line, name->col,
                        "'%.*s' is already defined on line %d", shown, s,
                        ps->p->stmts[e->index].line);
+    char cname[NAME_MAX_BYTES + 1];
+    memcpy(cname, s, name->len);
+    cname[name->len] = '\0';
+    if (!e && cr_graph_find(ps->g, cname))
+        return fail_at(ps->err, CR_ENAME, name->line, name->col,
+                       "'%s' is already the name of a node in the graph", cname);
     ps->n_items = 0;
     ps->n_ops = 0;
     ps->depth = 0;
