@@ -196,6 +196,8 @@ static int kinks_hit(const kink_set *k, double h, char *reason, size_t size)
         const cr_tensor *t = &node->inputs[0]->value;
         for (size_t e = 0; e < t->size; e++) {
             const double lo = k->lo[at + e], mid = k->base[at + e], hi = t->data[e];
+            if (lo == mid && mid == hi)
+                continue; /* not moved by this perturbation */
             if (mid == 0.0 || lo == 0.0 || hi == 0.0 || (lo < 0) != (mid < 0) ||
                 (mid < 0) != (hi < 0)) {
                 char label[300];
