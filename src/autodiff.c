@@ -110,6 +110,8 @@ static cr_status build_gradients(cr_graph *g, cr_node *loss, cr_node *const *wan
             goto fail;
     }
     cr_free(acc);
+    for (size_t id = n_before; id < g->n_nodes; id++)
+        g->nodes[id]->flags |= CR_NODE_BACKWARD; /* so drawings can tell them apart */
     return CR_OK;
 
 fail:
