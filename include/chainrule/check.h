@@ -3,7 +3,8 @@
  * mode against GSL's central differences (element by element, or along
  * random directions for large parameter sets, and on gradient nodes for
  * second derivatives), and the comparison of hand-derived gradients and
- * local derivatives with the library's.
+ * local derivatives with the library's (cr_check_claims), which names the
+ * first wrong local factor of a chain.
  *
  * Ownership: reports are new objects that the caller frees with their
  * _free function; the nodes they point to are borrowed from the graph and
@@ -147,6 +148,79 @@ CR_API const cr_gradcheck_suspect *cr_gradcheck_report_suspect(const cr_gradchec
  * relative error, result and reason), the worst entry and the suspects. Returns CR_OK or
  * CR_EIO if writing failed (CR_EINVAL for NULL arguments). */
 CR_API cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f);
+
+/* ---- hand-derived gradients, factor by factor ---- */
+
+/* One hand-derived value: d(of)/d(wrt), element index of wrt. Nodes are
+ * named by their name or their label ("sigmoid#7", see cr_node_label). */
+typedef struct cr_claim {
+    const char *of;  /* the numerator, a scalar node; NULL: the loss */
+    const char *wrt; /* the denominator: a parameter, input or any node */
+    size_t index;    /* row-major element of wrt (0 for a scalar) */
+    double value;    /* what was derived by hand */
+} cr_claim;
+
+/* The verdict on one claim. The claim is right (CR_CHECK_PASS) when
+ * |claimed - autodiff| <= atol + rtol * |autodiff|. */
+typedef struct cr_claim_result {
+    const cr_node *of, *wrt; /* borrowed */
+    size_t index;
+    double claimed;
+    double autodiff;         /* the chain rule, summed over every path (cr_chain) */
+    double numerical;        /* gsl_deriv_central, perturbing wrt alone */
+    double error_estimate;   /* GSL's abserr */
+    int numerical_agrees;    /* autodiff and numerical agree (cr_gradcheck's
+                                default tolerances) */
+    int local;               /* of is computed directly from wrt: a local factor */
+    cr_check_result result;  /* CR_CHECK_PASS or CR_CHECK_FAIL */
+    size_t culprit;          /* for a wrong claim spanning several factors: the
+                                index (in the report) of the first claimed
+                                local factor on its chain, from the output,
+                                that is wrong; (size_t)-1 if none */
+    char label[96];          /* "dpredicted/ds", "dE/dW[3]" */
+    char formula[128];       /* local factors: the derivative's text with the
+                                nodes' labels, "predicted*(1-predicted)" */
+    char explanation[640];   /* for people: what is wrong and what it should be */
+} cr_claim_result;
+
+typedef struct cr_claim_report cr_claim_report;
+
+/* Checks n hand-derived values against reverse mode and the numerical
+ * derivative. For each claim: the true value d(of)/d(wrt) from the chain
+ * of local derivatives (cr_chain_new; a node of wrt that is computed by an
+ * op is treated as independent, as in the chain rule) and the numerical
+ * one (wrt's element perturbed and the nodes between wrt and of
+ * recomputed). For a wrong claim whose chain has several factors, the
+ * report names the first local factor on the chain (from the output) that
+ * the user also claimed and got wrong, with both values; if no claimed
+ * factor is wrong it shows the whole chain with every factor's value.
+ * Claims of local factors say the factor's formula and true value.
+ *
+ * The graph's values are recomputed first (cr_graph_forward on loss) and
+ * left as they were. On CR_OK (all right) and CR_ECHECK (some claim wrong)
+ * *report is a new report (caller frees with cr_claim_report_free);
+ * otherwise *report is NULL and g's error says why: CR_EINVAL (NULL
+ * arguments, negative or non-finite tolerances), CR_ENOTFOUND (no node
+ * has that name), CR_ESHAPE (of is not a scalar), CR_ERANGE (index beyond
+ * wrt's size), CR_ENOTSUP, CR_ENOMEM. */
+CR_API cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, size_t n,
+                                 double atol, double rtol, cr_claim_report **report);
+
+/* Frees a report. NULL is accepted. */
+CR_API void cr_claim_report_free(cr_claim_report *r);
+
+/* Number of results (one per claim, in order), and result i (borrowed;
+ * NULL if out of range). */
+CR_API size_t cr_claim_report_size(const cr_claim_report *r);
+CR_API const cr_claim_result *cr_claim_report_entry(const cr_claim_report *r, size_t i);
+
+/* Number of results with the given verdict. */
+CR_API size_t cr_claim_report_count(const cr_claim_report *r, cr_check_result result);
+
+/* Writes the report for people to f: a summary, one line per claim
+ * (claimed, chain rule, numerical, verdict) and the explanation of each
+ * wrong one. Returns CR_OK, CR_EINVAL (NULL argument) or CR_EIO. */
+CR_API cr_status cr_claim_report_print(const cr_claim_report *r, FILE *f);
 
 #ifdef __cplusplus
 }
