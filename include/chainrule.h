@@ -12,5 +12,7 @@
 #include "chainrule/chain.h"
 #include "chainrule/dot.h"
 #include "chainrule/expr.h"
+#include "chainrule/check.h"
+#include "chainrule/custom.h"
 
 #endif
