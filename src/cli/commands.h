@@ -14,7 +14,7 @@
     X(eval, "evaluate a program's statements at given inputs")                    \
     X(grad, "the output's value and its gradient with respect to each input")     \
     X(chain, "each gradient as the chain of local derivatives that produced it")  \
-    X(dot, "the graph as Graphviz DOT (or a picture), edges labelled with d/d")   \
+    X(dot, "the graph in DOT or as a picture, with local derivatives on edges")   \
     X(check, "reverse-mode gradients checked against central differences")       \
     /* end of the table */
 
