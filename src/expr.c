@@ -47,9 +47,9 @@ static const struct func_def {
     int arity;
     unary_ctor build; /* NULL for pow */
 } funcs[] = {
-    {"exp", 1, cr_exp},   {"log", 1, cr_log},         {"sqrt", 1, cr_sqrt},
-    {"abs", 1, cr_abs},   {"sin", 1, cr_sin},         {"cos", 1, cr_cos},
-    {"tanh", 1, cr_tanh}, {"sigmoid", 1, cr_sigmoid}, {"relu", 1, cr_relu},
+    {"exp", 1, cr_exp},           {"log", 1, cr_log},         {"sqrt", 1, cr_sqrt},
+    {"abs", 1, cr_abs},           {"sin", 1, cr_sin},         {"cos", 1, cr_cos},
+    {"tanh", 1, cr_tanh},         {"sigmoid", 1, cr_sigmoid}, {"relu", 1, cr_relu},
     {"softplus", 1, cr_softplus}, {"pow", 2, NULL},
 };
 enum { N_FUNCS = sizeof funcs / sizeof funcs[0] };
@@ -115,17 +115,24 @@ static int lx_peekc(const lexer *lx, size_t ahead)
     return lx->pos + ahead < lx->len ? (unsigned char)lx->text[lx->pos + ahead] : -1;
 }
 
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
+static int is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
 static int is_ident_start(int c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
-static int is_ident_char(int c) { return is_ident_start(c) || is_digit(c); }
+static int is_ident_char(int c)
+{
+    return is_ident_start(c) || is_digit(c);
+}
 
-static cr_status fail_at(cr_error *err, cr_status st, int line, int col, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static cr_status fail_at(cr_error *err, cr_status st, int line, int col, const char *fmt,
+                         ...) __attribute__((format(printf, 5, 6)));
 
-static cr_status fail_at(cr_error *err, cr_status st, int line, int col, const char *fmt, ...)
+static cr_status fail_at(cr_error *err, cr_status st, int line, int col, const char *fmt,
+                         ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -212,9 +219,9 @@ static cr_status lex_number(lexer *lx, token *t, cr_error *err)
     if (p < lx->len && (is_ident_char((unsigned char)s[p]) || s[p] == '.'))
         ok = 0;
     if (!ok)
-        while (p < lx->len && (is_ident_char((unsigned char)s[p]) || s[p] == '.' ||
-                               ((s[p] == '+' || s[p] == '-') &&
-                                (s[p - 1] == 'e' || s[p - 1] == 'E'))))
+        while (p < lx->len &&
+               (is_ident_char((unsigned char)s[p]) || s[p] == '.' ||
+                ((s[p] == '+' || s[p] == '-') && (s[p - 1] == 'e' || s[p - 1] == 'E'))))
             p++;
     t->len = p - lx->pos;
     int shown = t->len > 40 ? 40 : (int)t->len;
@@ -276,19 +283,13 @@ static cr_status lex_next(lexer *lx, token *t, cr_error *err)
             lex_advance(lx);
         return CR_OK;
     }
-    switch (c) {
-    case '\n': t->kind = T_NEWLINE; break;
-    case ';': t->kind = T_SEMI; break;
-    case '+': t->kind = T_PLUS; break;
-    case '-': t->kind = T_MINUS; break;
-    case '*': t->kind = T_STAR; break;
-    case '/': t->kind = T_SLASH; break;
-    case '^': t->kind = T_CARET; break;
-    case '(': t->kind = T_LPAREN; break;
-    case ')': t->kind = T_RPAREN; break;
-    case ',': t->kind = T_COMMA; break;
-    case '=': t->kind = T_ASSIGN; break;
-    default: {
+    /* one-character tokens, in the order of their kinds */
+    static const char punct[] = "\n;+-*/^(),=";
+    static const enum tok_kind punct_kind[] = {T_NEWLINE, T_SEMI,  T_PLUS,  T_MINUS,
+                                               T_STAR,    T_SLASH, T_CARET, T_LPAREN,
+                                               T_RPAREN,  T_COMMA, T_ASSIGN};
+    const char *hit = c > 0 ? strchr(punct, c) : NULL;
+    if (!hit) {
         size_t n = utf8_seq((const unsigned char *)lx->text + lx->pos, lx->len - lx->pos);
         if (c >= 0x80 || (c > 0x20 && c < 0x7F))
             return fail_at(err, CR_ESYNTAX, t->line, t->col, "unexpected character '%.*s'",
@@ -296,13 +297,15 @@ static cr_status lex_next(lexer *lx, token *t, cr_error *err)
         return fail_at(err, CR_ESYNTAX, t->line, t->col,
                        "unexpected character (byte 0x%02x)", (unsigned)c);
     }
-    }
+    t->kind = punct_kind[hit - punct];
     lex_advance(lx);
     return CR_OK;
 }
 
 /* How a token reads in a message: 'x', end of line, end of program. */
-typedef struct { char text[64]; } tok_text;
+typedef struct {
+    char text[64];
+} tok_text;
 
 static tok_text tok_describe(const lexer *lx, const token *t)
 {
@@ -333,8 +336,8 @@ enum op_kind { O_ADD, O_SUB, O_MUL, O_DIV, O_POW, O_NEG, O_PAREN, O_CALL };
 
 typedef struct pending {
     enum op_kind op;
-    int func;  /* O_CALL: index into funcs */
-    int argc;  /* O_CALL: arguments completed so far */
+    int func; /* O_CALL: index into funcs */
+    int argc; /* O_CALL: arguments completed so far */
     int line, col;
 } pending;
 
@@ -354,12 +357,17 @@ static int op_prec(enum op_kind op)
 {
     switch (op) {
     case O_ADD:
-    case O_SUB: return 1;
+    case O_SUB:
+        return 1;
     case O_MUL:
-    case O_DIV: return 2;
-    case O_NEG: return 3;
-    case O_POW: return 4;
-    default: return 0; /* parentheses and calls are barriers */
+    case O_DIV:
+        return 2;
+    case O_NEG:
+        return 3;
+    case O_POW:
+        return 4;
+    default:
+        return 0; /* parentheses and calls are barriers */
     }
 }
 
@@ -431,10 +439,18 @@ static cr_status reduce(parser *ps)
         cr_node *na = materialize(ps, a);
         cr_node *nb = na ? materialize(ps, b) : NULL;
         switch (op.op) {
-        case O_ADD: res.node = cr_add(ps->g, na, nb); break;
-        case O_SUB: res.node = cr_sub(ps->g, na, nb); break;
-        case O_MUL: res.node = cr_mul(ps->g, na, nb); break;
-        default: res.node = cr_div(ps->g, na, nb); break;
+        case O_ADD:
+            res.node = cr_add(ps->g, na, nb);
+            break;
+        case O_SUB:
+            res.node = cr_sub(ps->g, na, nb);
+            break;
+        case O_MUL:
+            res.node = cr_mul(ps->g, na, nb);
+            break;
+        default:
+            res.node = cr_div(ps->g, na, nb);
+            break;
         }
     }
     if (!res.node)
@@ -503,13 +519,14 @@ static cr_status sym_add(parser *ps, cr_expr_kind kind, const token *t, cr_node 
     HASH_ADD_KEYPTR(hh, p->table, e->name, t->len, e);
     if (cr_uthash_oom)
         goto oom;
-    (*arr)[(*n)++] = (cr_expr_symbol){name, node, kind, t->line, t->col, 0,
-                                      kind == CR_EXPR_STATEMENT || has_value};
+    (*arr)[(*n)++] = (cr_expr_symbol){
+        name, node, kind, t->line, t->col, 0, kind == CR_EXPR_STATEMENT || has_value};
     return CR_OK;
 oom:
     cr_free(e);
     cr_free(name);
-    return fail_at(ps->err, CR_ENOMEM, t->line, t->col, "out of memory parsing the program");
+    return fail_at(ps->err, CR_ENOMEM, t->line, t->col,
+                   "out of memory parsing the program");
 }
 
 static cr_status check_name_length(parser *ps, const token *t)
@@ -604,7 +621,9 @@ static cr_status parse_expression(parser *ps)
                 expect_operand = 0;
                 break;
             }
-            case T_MINUS: st = push_op(ps, O_NEG, 0, &t); break;
+            case T_MINUS:
+                st = push_op(ps, O_NEG, 0, &t);
+                break;
             case T_LPAREN:
                 if (ps->depth >= CR_EXPR_MAX_NESTING)
                     return fail_at(ps->err, CR_ERANGE, t.line, t.col,
@@ -622,7 +641,8 @@ static cr_status parse_expression(parser *ps)
                     break;
                 }
                 return expect_fail(ps, &t, "an expression");
-            default: return expect_fail(ps, &t, "an expression");
+            default:
+                return expect_fail(ps, &t, "an expression");
             }
             if (st != CR_OK)
                 return st;
@@ -632,11 +652,21 @@ static cr_status parse_expression(parser *ps)
 
         enum op_kind bin;
         switch (t.kind) {
-        case T_PLUS: bin = O_ADD; break;
-        case T_MINUS: bin = O_SUB; break;
-        case T_STAR: bin = O_MUL; break;
-        case T_SLASH: bin = O_DIV; break;
-        case T_CARET: bin = O_POW; break;
+        case T_PLUS:
+            bin = O_ADD;
+            break;
+        case T_MINUS:
+            bin = O_SUB;
+            break;
+        case T_STAR:
+            bin = O_MUL;
+            break;
+        case T_SLASH:
+            bin = O_DIV;
+            break;
+        case T_CARET:
+            bin = O_POW;
+            break;
         case T_RPAREN:
         case T_COMMA:
             while (ps->n_ops > 0 && op_prec(ps->ops[ps->n_ops - 1].op) > 0)
@@ -709,9 +739,10 @@ static cr_status parse_statement(parser *ps, const token *name)
     const char *s = ps->lx.text + name->start;
     int shown = name->len > 40 ? 40 : (int)name->len;
     if (t.kind != T_ASSIGN)
-        return fail_at(ps->err, CR_ESYNTAX, t.line, t.col,
-                       "expected '=' after '%.*s' (a statement is NAME = EXPRESSION), got %s",
-                       shown, s, tok_describe(&ps->lx, &t).text);
+        return fail_at(
+            ps->err, CR_ESYNTAX, t.line, t.col,
+            "expected '=' after '%.*s' (a statement is NAME = EXPRESSION), got %s", shown,
+            s, tok_describe(&ps->lx, &t).text);
     if ((st = check_name_length(ps, name)) != CR_OK)
         return st;
     if (func_find(s, name->len) >= 0)
@@ -737,10 +768,11 @@ static cr_status parse_statement(parser *ps, const token *name)
     e = sym_find(ps->p, s, name->len);
     if (e) {
         const cr_expr_symbol *in = &ps->p->inputs[e->index];
-        return fail_at(ps->err, CR_ESYNTAX, name->line, name->col,
-                       "'%.*s' is used before its statement defines it (first use: line %d, "
-                       "column %d)",
-                       shown, s, in->line, in->column);
+        return fail_at(
+            ps->err, CR_ESYNTAX, name->line, name->col,
+            "'%.*s' is used before its statement defines it (first use: line %d, "
+            "column %d)",
+            shown, s, in->line, in->column);
     }
     item *res = &ps->items[0];
     cr_node *node = materialize(ps, res);
@@ -815,7 +847,9 @@ cr_status cr_expr_parse(cr_graph *g, const char *text, size_t len, cr_expr_progr
         *out = NULL;
     if (!g || !text || !out)
         return cr_error_set(err, CR_EINVAL, "expr", "cr_expr_parse: %s is NULL",
-                            !g ? "the graph" : !text ? "the text" : "out");
+                            !g      ? "the graph"
+                            : !text ? "the text"
+                                    : "out");
     cr_error_clear(err);
     cr_status st = validate_text(text, len, err);
     if (st != CR_OK)
@@ -858,7 +892,8 @@ void cr_expr_free(cr_expr_program *p)
     if (!p)
         return;
     sym_entry *e, *tmp;
-    HASH_ITER(hh, p->table, e, tmp) {
+    HASH_ITER(hh, p->table, e, tmp)
+    {
         HASH_DEL(p->table, e);
         cr_free(e->name);
         cr_free(e);
@@ -869,9 +904,18 @@ void cr_expr_free(cr_expr_program *p)
     cr_free(p);
 }
 
-cr_graph *cr_expr_graph(const cr_expr_program *p) { return p->g; }
-size_t cr_expr_num_inputs(const cr_expr_program *p) { return p->n_inputs; }
-size_t cr_expr_num_statements(const cr_expr_program *p) { return p->n_stmts; }
+cr_graph *cr_expr_graph(const cr_expr_program *p)
+{
+    return p->g;
+}
+size_t cr_expr_num_inputs(const cr_expr_program *p)
+{
+    return p->n_inputs;
+}
+size_t cr_expr_num_statements(const cr_expr_program *p)
+{
+    return p->n_stmts;
+}
 
 const cr_expr_symbol *cr_expr_input(const cr_expr_program *p, size_t i)
 {
@@ -920,8 +964,8 @@ cr_status cr_expr_set_output(cr_expr_program *p, const char *name, cr_error *err
     if (!e || e->kind != CR_EXPR_STATEMENT) {
         char list[256];
         list_statements(p, list, sizeof list);
-        return cr_error_set(err, CR_ENOTFOUND, name, "'%s' is not a statement (statements: %s)",
-                            name, list);
+        return cr_error_set(err, CR_ENOTFOUND, name,
+                            "'%s' is not a statement (statements: %s)", name, list);
     }
     p->output = e->index;
     if (mark_used(p) != CR_OK)
@@ -935,15 +979,17 @@ cr_status cr_expr_set(cr_expr_program *p, const char *name, double value, cr_err
         return cr_error_set(err, CR_EINVAL, "expr", "cr_expr_set: NULL argument");
     sym_entry *e = sym_find(p, name, strlen(name));
     if (!e)
-        return cr_error_set(err, CR_ENOTFOUND, name, "'%s' is not a variable of the program",
-                            name);
+        return cr_error_set(err, CR_ENOTFOUND, name,
+                            "'%s' is not a variable of the program", name);
     if (e->kind == CR_EXPR_STATEMENT)
-        return cr_error_set(err, CR_ESTATE, name,
-                            "'%s' is computed by its statement on line %d; only inputs take "
-                            "values",
-                            name, p->stmts[e->index].line);
+        return cr_error_set(
+            err, CR_ESTATE, name,
+            "'%s' is computed by its statement on line %d; only inputs take "
+            "values",
+            name, p->stmts[e->index].line);
     if (!isfinite(value))
-        return cr_error_set(err, CR_EDOMAIN, name, "the value of '%s' must be finite", name);
+        return cr_error_set(err, CR_EDOMAIN, name, "the value of '%s' must be finite",
+                            name);
     cr_expr_symbol *in = &p->inputs[e->index];
     cr_status st = cr_node_set_scalar(in->node, value);
     if (st != CR_OK)
@@ -971,8 +1017,8 @@ cr_status cr_expr_eval(cr_expr_program *p, cr_error *err)
             return cr_error_set(err, CR_ENOMEM, "expr", "out of memory evaluating");
         for (size_t i = 0; i < p->n_stmts; i++)
             targets[i] = p->stmts[i].node;
-        cr_status st = cr_graph_collect_ops(p->g, targets, p->n_stmts, 0, &p->plan,
-                                            &p->n_plan);
+        cr_status st =
+            cr_graph_collect_ops(p->g, targets, p->n_stmts, 0, &p->plan, &p->n_plan);
         cr_free(targets);
         if (st != CR_OK)
             return cr_error_set(err, st, "expr", "out of memory evaluating");
@@ -984,8 +1030,9 @@ cr_status cr_expr_eval(cr_expr_program *p, cr_error *err)
         for (size_t k = 0; k < v->size; k++) {
             if (isfinite(v->data[k]))
                 continue;
-            cr_error_set(err, CR_EDOMAIN, p->stmts[i].name, "statement '%s' evaluates to %s",
-                         p->stmts[i].name, nonfinite_text(v->data[k]));
+            cr_error_set(err, CR_EDOMAIN, p->stmts[i].name,
+                         "statement '%s' evaluates to %s", p->stmts[i].name,
+                         nonfinite_text(v->data[k]));
             if (err) {
                 err->line = p->stmts[i].line;
                 err->column = p->stmts[i].column;

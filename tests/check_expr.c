@@ -85,7 +85,8 @@ START_TEST(test_seed_program)
 
     ck_assert_int_eq(cr_expr_eval(p, NULL), CR_OK);
     ck_assert_double_eq_tol(cr_node_scalar(cr_graph_find(g, "s")), 1.94, 1e-15);
-    ck_assert_double_eq_tol(cr_node_scalar(cr_graph_find(g, "predicted")), 0.874352143, 5e-10);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_graph_find(g, "predicted")), 0.874352143,
+                            5e-10);
     ck_assert_double_eq_tol(cr_node_scalar(cr_graph_find(g, "E")), 0.356465271, 5e-10);
 
     const char *wrt[] = {"w1", "w2", "b"};
@@ -94,8 +95,9 @@ START_TEST(test_seed_program)
         cr_node_require_grad(cr_expr_lookup(p, wrt[i])->node, 1);
     ck_assert_int_eq(cr_graph_backward(g, cr_expr_output(p)->node, 0), CR_OK);
     for (size_t i = 0; i < 3; i++)
-        ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(cr_expr_lookup(p, wrt[i])->node)),
-                                grads[i], 5e-10);
+        ck_assert_double_eq_tol(
+            cr_tensor_scalar(cr_node_grad(cr_expr_lookup(p, wrt[i])->node)), grads[i],
+            5e-10);
 
     /* New inputs, same program: the article's updated weights. */
     ck_assert_int_eq(cr_expr_set(p, "w1", 0.49990723907, NULL), CR_OK);
@@ -132,10 +134,13 @@ END_TEST
 
 START_TEST(test_numbers)
 {
-    const struct { const char *text; double v; } cases[] = {
-        {"y = 12", 12.0},       {"y = 0.5", 0.5},        {"y = .5", 0.5},
-        {"y = 1e-3", 1e-3},     {"y = 2.5E+4", 2.5e4},   {"y = 7.", 7.0},
-        {"y = 3e2", 300.0},     {"y = 0.125e1", 1.25},   {"y = 000123", 123.0},
+    const struct {
+        const char *text;
+        double v;
+    } cases[] = {
+        {"y = 12", 12.0},   {"y = 0.5", 0.5},      {"y = .5", 0.5},
+        {"y = 1e-3", 1e-3}, {"y = 2.5E+4", 2.5e4}, {"y = 7.", 7.0},
+        {"y = 3e2", 300.0}, {"y = 0.125e1", 1.25}, {"y = 000123", 123.0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         ck_assert_double_eq_tol(value_at(cases[i].text, 0.0), cases[i].v, 1e-15);
@@ -145,7 +150,10 @@ END_TEST
 START_TEST(test_functions)
 {
     const double x = 0.7;
-    const struct { const char *text; double v; } cases[] = {
+    const struct {
+        const char *text;
+        double v;
+    } cases[] = {
         {"y = exp(x)", exp(x)},
         {"y = log(x)", log(x)},
         {"y = sqrt(x)", sqrt(x)},
@@ -176,8 +184,10 @@ START_TEST(test_ops_chosen)
     cr_expr_program *p = parse_ok("a = x^2; b = x^y; c = pow(x, -1.5); d = pow(x, y)\n"
                                   "e = x^(3); f = x; h = a; k = 4; m = -x",
                                   &g);
-    const struct { const char *name, *op; } cases[] = {
-        {"a", "powc"}, {"b", "pow"}, {"c", "powc"}, {"d", "pow"}, {"e", "powc"},
+    const struct {
+        const char *name, *op;
+    } cases[] = {
+        {"a", "powc"},  {"b", "pow"},   {"c", "powc"},  {"d", "pow"}, {"e", "powc"},
         {"f", "scale"}, {"h", "scale"}, {"k", "const"}, {"m", "neg"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -231,7 +241,8 @@ static const struct parse_error_case {
     int line, col;
     const char *message;
 } parse_errors[] = {
-    {"", 0, CR_ESYNTAX, 0, 0, "empty program: no statements (a statement is NAME = EXPRESSION)"},
+    {"", 0, CR_ESYNTAX, 0, 0,
+     "empty program: no statements (a statement is NAME = EXPRESSION)"},
     {"# nothing\n;\n", 0, CR_ESYNTAX, 0, 0,
      "empty program: no statements (a statement is NAME = EXPRESSION)"},
     {"y = foo(x)", 0, CR_ESYNTAX, 1, 5,
@@ -276,7 +287,8 @@ static const struct parse_error_case {
      "invalid UTF-8 in the program text (byte 0xc0)"},
     {"y = 1 # \xed\xa0\x80 surrogate", 0, CR_EFORMAT, 1, 9,
      "invalid UTF-8 in the program text (byte 0xed)"},
-    {"y = 1 # \xe2\x82", 0, CR_EFORMAT, 1, 9, "invalid UTF-8 in the program text (byte 0xe2)"},
+    {"y = 1 # \xe2\x82", 0, CR_EFORMAT, 1, 9,
+     "invalid UTF-8 in the program text (byte 0xe2)"},
 };
 
 START_TEST(test_parse_errors)
@@ -329,7 +341,8 @@ START_TEST(test_nesting)
         cr_expr_program *p;
         cr_error err;
         ck_assert_int_eq(cr_expr_parse(g, t, strlen(t), &p, &err), CR_ERANGE);
-        ck_assert_str_eq(err.message, "nesting too deep (more than 1000 levels of parentheses)");
+        ck_assert_str_eq(err.message,
+                         "nesting too deep (more than 1000 levels of parentheses)");
         ck_assert_int_eq(err.line, 1);
         ck_assert_int_eq(err.column, 5 + CR_EXPR_MAX_NESTING);
         ck_assert_uint_eq(cr_graph_size(g), 0);
@@ -516,7 +529,8 @@ START_TEST(test_alloc_failures)
         cr_graph *g = cr_graph_new();
         cr_expr_program *p = NULL;
         cr_error err;
-        cr_status st = g ? cr_expr_parse(g, seed_text, strlen(seed_text), &p, &err) : CR_ENOMEM;
+        cr_status st =
+            g ? cr_expr_parse(g, seed_text, strlen(seed_text), &p, &err) : CR_ENOMEM;
         if (st == CR_OK) {
             for (size_t i = 0; i < cr_expr_num_inputs(p); i++)
                 cr_expr_set(p, cr_expr_input(p, i)->name, 0.5, NULL);

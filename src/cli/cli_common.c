@@ -109,7 +109,8 @@ int cli_fail(cli *c, int code, int line, int col, const char *fmt, ...)
 
 int cli_fail_error(cli *c, int code, const cr_error *err)
 {
-    return cli_fail(c, code, err->line > 0 ? err->line : -1, err->column, "%s", err->message);
+    return cli_fail(c, code, err->line > 0 ? err->line : -1, err->column, "%s",
+                    err->message);
 }
 
 static void warn_at(const cli *c, int line, int col, const char *fmt, ...)
@@ -141,18 +142,22 @@ static const char *render_format(const char *path)
     return NULL;
 }
 
-
 static const struct opt_def {
     const char *name;
     char short_name;
     unsigned flag; /* 0: every subcommand */
     int takes_value;
 } opt_defs[] = {
-    {"at", 0, CLI_OPT_AT, 1},         {"wrt", 0, CLI_OPT_WRT, 1},
-    {"of", 0, CLI_OPT_OF, 1},         {"json", 0, CLI_OPT_JSON, 0},
-    {"chain", 0, CLI_OPT_CHAIN, 0},   {"check", 0, CLI_OPT_CHECK, 0},
-    {"dot", 0, CLI_OPT_DOT, 1},       {"render", 0, CLI_OPT_RENDER, 1},
-    {"output", 'o', CLI_OPT_OUTPUT, 1}, {"file", 'f', 0, 1},
+    {"at", 0, CLI_OPT_AT, 1},
+    {"wrt", 0, CLI_OPT_WRT, 1},
+    {"of", 0, CLI_OPT_OF, 1},
+    {"json", 0, CLI_OPT_JSON, 0},
+    {"chain", 0, CLI_OPT_CHAIN, 0},
+    {"check", 0, CLI_OPT_CHECK, 0},
+    {"dot", 0, CLI_OPT_DOT, 1},
+    {"render", 0, CLI_OPT_RENDER, 1},
+    {"output", 'o', CLI_OPT_OUTPUT, 1},
+    {"file", 'f', 0, 1},
     {"help", 'h', 0, 0},
 };
 enum { N_OPT_DEFS = sizeof opt_defs / sizeof opt_defs[0] };
@@ -240,15 +245,31 @@ static int add_wrt(cli *c, const char *list)
 static int set_option(cli *c, const struct opt_def *d, const char *value)
 {
     switch (d->flag) {
-    case CLI_OPT_AT: return add_at(c, value);
-    case CLI_OPT_WRT: return add_wrt(c, value);
-    case CLI_OPT_OF: c->of = value; break;
-    case CLI_OPT_JSON: c->json = 1; break;
-    case CLI_OPT_CHAIN: c->chain = 1; break;
-    case CLI_OPT_CHECK: c->check = 1; break;
-    case CLI_OPT_DOT: c->dot = value; break;
-    case CLI_OPT_RENDER: c->render = value; break;
-    case CLI_OPT_OUTPUT: c->output = value; break;
+    case CLI_OPT_AT:
+        return add_at(c, value);
+    case CLI_OPT_WRT:
+        return add_wrt(c, value);
+    case CLI_OPT_OF:
+        c->of = value;
+        break;
+    case CLI_OPT_JSON:
+        c->json = 1;
+        break;
+    case CLI_OPT_CHAIN:
+        c->chain = 1;
+        break;
+    case CLI_OPT_CHECK:
+        c->check = 1;
+        break;
+    case CLI_OPT_DOT:
+        c->dot = value;
+        break;
+    case CLI_OPT_RENDER:
+        c->render = value;
+        break;
+    case CLI_OPT_OUTPUT:
+        c->output = value;
+        break;
     default:
         if (d->short_name == 'f')
             c->file = value;
@@ -362,7 +383,8 @@ static int read_text(cli *c)
     c->source = is_stdin ? "<stdin>" : c->file;
     FILE *f = is_stdin ? stdin : fopen(c->file, "rb");
     if (!f)
-        return cli_fail(c, CLI_USAGE, 0, 0, "cannot open '%s': %s", c->file, strerror(errno));
+        return cli_fail(c, CLI_USAGE, 0, 0, "cannot open '%s': %s", c->file,
+                        strerror(errno));
     size_t cap = 0;
     int rc = CLI_OK;
     for (;;) {
@@ -457,8 +479,8 @@ int cli_load(cli *c)
         const cr_expr_symbol *in = cr_expr_input(p, i);
         if (!in->has_value)
             rc = cli_fail(c, CLI_USAGE, in->line, in->column,
-                          "variable '%s' has no value; give it with --at %s=VALUE", in->name,
-                          in->name);
+                          "variable '%s' has no value; give it with --at %s=VALUE",
+                          in->name, in->name);
     }
     if (rc != CLI_OK || (rc = resolve_wrt(c)) != CLI_OK)
         return rc;
@@ -467,8 +489,9 @@ int cli_load(cli *c)
         for (size_t i = 0; i < cr_expr_num_statements(p); i++) {
             const cr_expr_symbol *s = cr_expr_statement(p, i);
             if (!s->used)
-                warn_at(c, s->line, s->column, "statement '%s' is not used by the output '%s'",
-                        s->name, out->name);
+                warn_at(c, s->line, s->column,
+                        "statement '%s' is not used by the output '%s'", s->name,
+                        out->name);
         }
     }
     if (cr_expr_eval(p, &err) != CR_OK)
@@ -722,9 +745,10 @@ static const char *check_result_text(cr_check_result r)
 void cli_check_json(const cr_gradcheck_report *r)
 {
     size_t failed = cr_gradcheck_report_count(r, CR_CHECK_FAIL);
-    printf("\"check\": {\"passed\": %s, \"checked\": %zu, \"failed\": %zu, \"skipped\": %zu",
-           failed ? "false" : "true", cr_gradcheck_report_size(r), failed,
-           cr_gradcheck_report_count(r, CR_CHECK_SKIP));
+    printf(
+        "\"check\": {\"passed\": %s, \"checked\": %zu, \"failed\": %zu, \"skipped\": %zu",
+        failed ? "false" : "true", cr_gradcheck_report_size(r), failed,
+        cr_gradcheck_report_count(r, CR_CHECK_SKIP));
     printf(", \"entries\": [");
     for (size_t i = 0; i < cr_gradcheck_report_size(r); i++) {
         const cr_gradcheck_entry *e = cr_gradcheck_report_entry(r, i);

@@ -22,8 +22,10 @@ const char cli_help_chain[] =
     "  --of NAME     the output statement (default: the last one)\n"
     "  --unicode     write the chains with the symbols of the article (∂, ·, ×)\n"
     "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-    "                \"chains\": {NAME: {\"text\", \"derivative\", \"paths\", \"omitted\",\n"
-    "                \"listed\": [{\"product\", \"edges\": [{\"of\", \"wrt\", \"formula\",\n"
+    "                \"chains\": {NAME: {\"text\", \"derivative\", \"paths\", "
+    "\"omitted\",\n"
+    "                \"listed\": [{\"product\", \"edges\": [{\"of\", \"wrt\", "
+    "\"formula\",\n"
     "                \"value\"}]}]}}}\n"
     "  -f FILE       read the program from FILE ('-': standard input)\n"
     "\n"
@@ -50,8 +52,8 @@ static int chain_body(cli *c)
         printf("}\n");
         c->json_done = 1;
     } else {
-        rc = cli_chains_print(c, chains,
-                              CR_CHAIN_PRINT_FORMULAS | (unicode ? CR_CHAIN_PRINT_UNICODE : 0));
+        rc = cli_chains_print(
+            c, chains, CR_CHAIN_PRINT_FORMULAS | (unicode ? CR_CHAIN_PRINT_UNICODE : 0));
     }
     cli_chains_free(c, chains);
     return rc;
@@ -74,6 +76,6 @@ int cli_cmd_chain(int argc, char **argv)
             argv[kept++] = argv[i];
     }
     return cli_run("chain", cli_help_chain,
-                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_WARN_UNUSED, kept,
-                   argv, chain_body);
+                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_WARN_UNUSED,
+                   kept, argv, chain_body);
 }

@@ -49,9 +49,10 @@ static int check_body(cli *c)
     }
     size_t failed = cr_gradcheck_report_count(report, CR_CHECK_FAIL);
     if (rc == CLI_OK && failed > 0)
-        rc = cli_fail(c, CLI_EVAL, 0, 0,
-                      "the numerical check disagrees with reverse mode for %zu of %zu values",
-                      failed, cr_gradcheck_report_size(report));
+        rc = cli_fail(
+            c, CLI_EVAL, 0, 0,
+            "the numerical check disagrees with reverse mode for %zu of %zu values", failed,
+            cr_gradcheck_report_size(report));
     cr_gradcheck_report_free(report);
     return rc;
 }
@@ -59,6 +60,6 @@ static int check_body(cli *c)
 int cli_cmd_check(int argc, char **argv)
 {
     return cli_run("check", cli_help_check,
-                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_WARN_UNUSED, argc,
-                   argv, check_body);
+                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_WARN_UNUSED,
+                   argc, argv, check_body);
 }

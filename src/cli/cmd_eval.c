@@ -14,7 +14,8 @@ const char cli_help_eval[] =
     "  --at NAME=VALUE[,NAME=VALUE...]  values of the inputs (repeatable)\n"
     "  --of NAME     the output statement (default: the last one)\n"
     "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-    "                \"values\": {STATEMENT: NUMBER, ...}, \"inputs\": {NAME: NUMBER, ...}}\n"
+    "                \"values\": {STATEMENT: NUMBER, ...}, \"inputs\": {NAME: NUMBER, "
+    "...}}\n"
     "  -f FILE       read the program from FILE\n"
     "\n"
     "Example:\n"
@@ -65,6 +66,6 @@ static int eval_body(cli *c)
 
 int cli_cmd_eval(int argc, char **argv)
 {
-    return cli_run("eval", cli_help_eval, CLI_OPT_AT | CLI_OPT_OF | CLI_OPT_JSON, argc, argv,
-                   eval_body);
+    return cli_run("eval", cli_help_eval, CLI_OPT_AT | CLI_OPT_OF | CLI_OPT_JSON, argc,
+                   argv, eval_body);
 }

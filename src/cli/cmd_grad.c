@@ -120,7 +120,9 @@ static int grad_body(cli *c)
             double v = grad_of(c->wrt_syms[i]);
             if (!isfinite(v))
                 rc = cli_fail(c, CLI_EVAL, 0, 0, "d%s/d%s is %s", out, c->wrt_syms[i]->name,
-                              isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+                              isnan(v) ? "nan"
+                              : v > 0  ? "inf"
+                                       : "-inf");
         }
         if (report && cr_gradcheck_report_count(report, CR_CHECK_FAIL) > 0)
             rc = cli_fail(c, CLI_EVAL, 0, 0,

@@ -10,16 +10,16 @@
 #ifndef CR_CLI_COMMANDS_H
 #define CR_CLI_COMMANDS_H
 
-#define CLI_COMMANDS(X)                                                           \
-    X(eval, "evaluate a program's statements at given inputs")                    \
-    X(grad, "the output's value and its gradient with respect to each input")     \
-    X(chain, "each gradient as the chain of local derivatives that produced it")  \
-    X(dot, "the graph in DOT or as a picture, with local derivatives on edges")   \
-    X(check, "reverse-mode gradients checked against central differences")       \
+#define CLI_COMMANDS(X)                                                                    \
+    X(eval, "evaluate a program's statements at given inputs")                             \
+    X(grad, "the output's value and its gradient with respect to each input")              \
+    X(chain, "each gradient as the chain of local derivatives that produced it")           \
+    X(dot, "the graph in DOT or as a picture, with local derivatives on edges")            \
+    X(check, "reverse-mode gradients checked against central differences")                 \
     /* end of the table */
 
-#define CLI_DECLARE(name, summary)                                                \
-    int cli_cmd_##name(int argc, char **argv);                                    \
+#define CLI_DECLARE(name, summary)                                                         \
+    int cli_cmd_##name(int argc, char **argv);                                             \
     extern const char cli_help_##name[];
 CLI_COMMANDS(CLI_DECLARE)
 #undef CLI_DECLARE

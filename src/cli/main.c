@@ -34,11 +34,13 @@ static const cli_command *find_command(const char *name)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: chainrule SUBCOMMAND [OPTIONS] 'PROGRAM'\n"
-                 "       chainrule SUBCOMMAND [OPTIONS] -f FILE\n\n"
-                 "Values, gradients and derivative chains of small programs such as\n"
-                 "  's = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2'\n\n"
-                 "Subcommands:\n");
+    fprintf(
+        out,
+        "Usage: chainrule SUBCOMMAND [OPTIONS] 'PROGRAM'\n"
+        "       chainrule SUBCOMMAND [OPTIONS] -f FILE\n\n"
+        "Values, gradients and derivative chains of small programs such as\n"
+        "  's = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2'\n\n"
+        "Subcommands:\n");
     for (int i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nOther forms:\n"
@@ -59,8 +61,9 @@ static void list_commands(FILE *out)
 static int unknown_command(const char *name)
 {
     if (name[0] == '-')
-        fprintf(stderr, "chainrule: unknown option '%s' (options go after the subcommand; "
-                        "subcommands: ",
+        fprintf(stderr,
+                "chainrule: unknown option '%s' (options go after the subcommand; "
+                "subcommands: ",
                 name);
     else
         fprintf(stderr, "chainrule: unknown subcommand '%s' (subcommands: ", name);
