@@ -594,6 +594,34 @@ void cli_json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
+void cli_json_field(const char *key, double v)
+{
+    printf(", \"%s\": ", key);
+    cli_json_number(stdout, v);
+}
+
+void cli_json_member(size_t i, const char *name, double v)
+{
+    printf("%s", i ? ", " : "");
+    cli_json_string(stdout, name);
+    printf(": ");
+    cli_json_number(stdout, v);
+}
+
+void cli_json_begin(const cli *c)
+{
+    const cr_expr_symbol *out = cr_expr_output(c->prog);
+    printf("{\"output\": ");
+    cli_json_string(stdout, out->name);
+    cli_json_field("value", cr_node_scalar(out->node));
+}
+
+void cli_json_end(cli *c)
+{
+    printf("}\n");
+    c->json_done = 1;
+}
+
 void cli_grad_label(char *buf, size_t size, const char *out, const char *var)
 {
     snprintf(buf, size, "d%s/d%s", out, var);
@@ -675,12 +703,9 @@ void cli_chains_json(const cli *c, cr_chain **chains)
             printf("null");
         }
         free(text);
-        printf(", \"derivative\": ");
-        cli_json_number(stdout, cr_chain_value(ch));
-        printf(", \"paths\": ");
-        cli_json_number(stdout, cr_chain_num_paths(ch));
-        printf(", \"omitted\": ");
-        cli_json_number(stdout, cr_chain_num_omitted(ch));
+        cli_json_field("derivative", cr_chain_value(ch));
+        cli_json_field("paths", cr_chain_num_paths(ch));
+        cli_json_field("omitted", cr_chain_num_omitted(ch));
         printf(", \"listed\": [");
         for (size_t k = 0; k < cr_chain_num_listed(ch); k++) {
             const cr_chain_path *path = cr_chain_path_at(ch, k);
@@ -695,8 +720,7 @@ void cli_chains_json(const cli *c, cr_chain **chains)
                 json_label(stdout, edge->child);
                 printf(", \"formula\": ");
                 cli_json_string(stdout, edge->formula);
-                printf(", \"value\": ");
-                cli_json_number(stdout, edge->value);
+                cli_json_field("value", edge->value);
                 printf("}");
             }
             printf("]}");
@@ -757,18 +781,13 @@ void cli_check_json(const cr_gradcheck_report *r)
             json_label(stdout, e->node);
         else
             printf("null");
-        printf(", \"index\": %zu, \"analytic\": ", e->index);
-        cli_json_number(stdout, e->analytic);
-        printf(", \"numerical\": ");
-        cli_json_number(stdout, e->numerical);
-        printf(", \"error_estimate\": ");
-        cli_json_number(stdout, e->error_estimate);
-        printf(", \"abs_err\": ");
-        cli_json_number(stdout, e->abs_err);
-        printf(", \"rel_err\": ");
-        cli_json_number(stdout, e->rel_err);
-        printf(", \"tolerance\": ");
-        cli_json_number(stdout, e->tolerance);
+        printf(", \"index\": %zu", e->index);
+        cli_json_field("analytic", e->analytic);
+        cli_json_field("numerical", e->numerical);
+        cli_json_field("error_estimate", e->error_estimate);
+        cli_json_field("abs_err", e->abs_err);
+        cli_json_field("rel_err", e->rel_err);
+        cli_json_field("tolerance", e->tolerance);
         printf(", \"result\": \"%s\", \"reason\": ", check_result_text(e->result));
         cli_json_string(stdout, e->reason);
         printf("}");

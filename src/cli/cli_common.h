@@ -146,6 +146,14 @@ void cli_print_number(FILE *out, double v);
  * numbers as the strings "nan", "inf" and "-inf". */
 void cli_json_number(FILE *out, double v);
 void cli_json_string(FILE *out, const char *s);
+/* On stdout: `, "key": NUMBER`; and `"name": NUMBER` preceded by ", "
+ * unless it is member 0 of its object. */
+void cli_json_field(const char *key, double v);
+void cli_json_member(size_t i, const char *name, double v);
+/* Opens the subcommand's object with `{"output": NAME, "value": NUMBER`,
+ * and closes it (marking that stdout has its one object). */
+void cli_json_begin(const cli *c);
+void cli_json_end(cli *c);
 
 /* Writes "d<out>/d<var>" into buf. */
 void cli_grad_label(char *buf, size_t size, const char *out, const char *var);

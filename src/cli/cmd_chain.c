@@ -42,15 +42,10 @@ static int chain_body(cli *c)
         return CLI_EVAL;
     int rc = CLI_OK;
     if (c->json) {
-        const cr_expr_symbol *out = cr_expr_output(c->prog);
-        printf("{\"output\": ");
-        cli_json_string(stdout, out->name);
-        printf(", \"value\": ");
-        cli_json_number(stdout, cr_node_scalar(out->node));
+        cli_json_begin(c);
         printf(", ");
         cli_chains_json(c, chains);
-        printf("}\n");
-        c->json_done = 1;
+        cli_json_end(c);
     } else {
         rc = cli_chains_print(
             c, chains, CR_CHAIN_PRINT_FORMULAS | (unicode ? CR_CHAIN_PRINT_UNICODE : 0));

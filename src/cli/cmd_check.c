@@ -35,15 +35,10 @@ static int check_body(cli *c)
     if (rc != CLI_OK)
         return rc;
     if (c->json) {
-        const cr_expr_symbol *out = cr_expr_output(c->prog);
-        printf("{\"output\": ");
-        cli_json_string(stdout, out->name);
-        printf(", \"value\": ");
-        cli_json_number(stdout, cr_node_scalar(out->node));
+        cli_json_begin(c);
         printf(", ");
         cli_check_json(report);
-        printf("}\n");
-        c->json_done = 1;
+        cli_json_end(c);
     } else if (cr_gradcheck_report_print(report, stdout) != CR_OK) {
         rc = cli_fail(c, CLI_USAGE, 0, 0, "cannot write the report");
     }

@@ -26,29 +26,19 @@ static int eval_body(cli *c)
     const cr_expr_program *p = c->prog;
     size_t n = cr_expr_num_statements(p);
     if (c->json) {
-        const cr_expr_symbol *out = cr_expr_output(p);
-        printf("{\"output\": ");
-        cli_json_string(stdout, out->name);
-        printf(", \"value\": ");
-        cli_json_number(stdout, cr_node_scalar(out->node));
+        cli_json_begin(c);
         printf(", \"values\": {");
         for (size_t i = 0; i < n; i++) {
             const cr_expr_symbol *s = cr_expr_statement(p, i);
-            printf("%s", i ? ", " : "");
-            cli_json_string(stdout, s->name);
-            printf(": ");
-            cli_json_number(stdout, cr_node_scalar(s->node));
+            cli_json_member(i, s->name, cr_node_scalar(s->node));
         }
         printf("}, \"inputs\": {");
         for (size_t i = 0; i < cr_expr_num_inputs(p); i++) {
             const cr_expr_symbol *s = cr_expr_input(p, i);
-            printf("%s", i ? ", " : "");
-            cli_json_string(stdout, s->name);
-            printf(": ");
-            cli_json_number(stdout, cr_node_scalar(s->node));
+            cli_json_member(i, s->name, cr_node_scalar(s->node));
         }
-        printf("}}\n");
-        c->json_done = 1;
+        printf("}");
+        cli_json_end(c);
         return CLI_OK;
     }
     cli_rows rows = {0};

@@ -44,18 +44,10 @@ static double grad_of(const cr_expr_symbol *s)
 
 static void print_json(cli *c, cr_chain **chains, const cr_gradcheck_report *report)
 {
-    const cr_expr_symbol *out = cr_expr_output(c->prog);
-    printf("{\"output\": ");
-    cli_json_string(stdout, out->name);
-    printf(", \"value\": ");
-    cli_json_number(stdout, cr_node_scalar(out->node));
+    cli_json_begin(c);
     printf(", \"gradient\": {");
-    for (size_t i = 0; i < c->n_wrt_syms; i++) {
-        printf("%s", i ? ", " : "");
-        cli_json_string(stdout, c->wrt_syms[i]->name);
-        printf(": ");
-        cli_json_number(stdout, grad_of(c->wrt_syms[i]));
-    }
+    for (size_t i = 0; i < c->n_wrt_syms; i++)
+        cli_json_member(i, c->wrt_syms[i]->name, grad_of(c->wrt_syms[i]));
     printf("}");
     if (chains) {
         printf(", ");
@@ -65,8 +57,7 @@ static void print_json(cli *c, cr_chain **chains, const cr_gradcheck_report *rep
         printf(", ");
         cli_check_json(report);
     }
-    printf("}\n");
-    c->json_done = 1;
+    cli_json_end(c);
 }
 
 static int print_text(cli *c, cr_chain **chains, const cr_gradcheck_report *report)
