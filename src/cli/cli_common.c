@@ -157,6 +157,7 @@ static const struct opt_def {
     {"dot", 0, CLI_OPT_DOT, 1},
     {"render", 0, CLI_OPT_RENDER, 1},
     {"output", 'o', CLI_OPT_OUTPUT, 1},
+    {"claim", 0, CLI_OPT_CLAIM, 1},
     {"file", 'f', 0, 1},
     {"help", 'h', 0, 0},
 };
@@ -224,18 +225,20 @@ static int add_at(cli *c, const char *list)
     }
 }
 
-static int add_wrt(cli *c, const char *list)
+/* Adds the comma-separated items of one --wrt or --claim value. */
+static int add_list(cli *c, const char *option, const char *list, char ***items, size_t *n,
+                    size_t *cap)
 {
     const char *p = list;
     for (;;) {
         const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        if (n == 0)
-            return cli_fail(c, CLI_USAGE, 0, 0, "--wrt: empty name in '%s'", list);
-        if (grow((void **)&c->wrt, &c->cap_wrt, c->n_wrt + 1, sizeof *c->wrt) != 0 ||
-            !(c->wrt[c->n_wrt] = dup_n(p, n)))
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0)
+            return cli_fail(c, CLI_USAGE, 0, 0, "%s: empty item in '%s'", option, list);
+        if (grow((void **)items, cap, *n + 1, sizeof **items) != 0 ||
+            !((*items)[*n] = dup_n(p, len)))
             return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
-        c->n_wrt++;
+        (*n)++;
         if (!comma)
             return CLI_OK;
         p = comma + 1;
@@ -248,7 +251,9 @@ static int set_option(cli *c, const struct opt_def *d, const char *value)
     case CLI_OPT_AT:
         return add_at(c, value);
     case CLI_OPT_WRT:
-        return add_wrt(c, value);
+        return add_list(c, "--wrt", value, &c->wrt, &c->n_wrt, &c->cap_wrt);
+    case CLI_OPT_CLAIM:
+        return add_list(c, "--claim", value, &c->claims, &c->n_claims, &c->cap_claims);
     case CLI_OPT_OF:
         c->of = value;
         break;
@@ -362,6 +367,9 @@ void cli_free(cli *c)
     for (size_t i = 0; i < c->n_wrt; i++)
         free(c->wrt[i]);
     free(c->wrt);
+    for (size_t i = 0; i < c->n_claims; i++)
+        free(c->claims[i]);
+    free(c->claims);
     free(c->wrt_syms);
     free(c->text);
     cr_expr_free(c->prog);

@@ -29,6 +29,7 @@ enum {
     CLI_OPT_DOT = 1u << 6,     /* --dot FILE */
     CLI_OPT_RENDER = 1u << 7,  /* --render FILE.svg|png|pdf */
     CLI_OPT_OUTPUT = 1u << 8,  /* -o FILE */
+    CLI_OPT_CLAIM = 1u << 9,   /* --claim dOF/dWRT=VALUE[,...] (repeatable) */
     CLI_WARN_UNUSED = 1u << 16 /* not an option: warn about unused statements */
 };
 
@@ -46,6 +47,8 @@ typedef struct cli {
     size_t n_at, cap_at;
     char **wrt;
     size_t n_wrt, cap_wrt;
+    char **claims; /* "dE/dw1=0.009276093", as given */
+    size_t n_claims, cap_claims;
     const char *of;
     const char *file; /* -f FILE ("-" for stdin) */
     const char *arg;  /* the program as an argument */
