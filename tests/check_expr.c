@@ -520,6 +520,30 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* After the first evaluation, new values and evaluations allocate nothing. */
+START_TEST(test_eval_no_allocation)
+{
+    test_alloc_install(0);
+    cr_graph *g;
+    cr_expr_program *p = parse_ok(seed_text, &g);
+    for (size_t i = 0; i < cr_expr_num_inputs(p); i++)
+        ck_assert_int_eq(cr_expr_set(p, cr_expr_input(p, i)->name, 0.5, NULL), CR_OK);
+    ck_assert_int_eq(cr_expr_eval(p, NULL), CR_OK);
+    size_t before = test_alloc.allocations;
+    for (int k = 0; k < 100; k++) {
+        ck_assert_int_eq(cr_expr_set(p, "w1", 0.01 * k, NULL), CR_OK);
+        ck_assert_int_eq(cr_expr_eval(p, NULL), CR_OK);
+    }
+    ck_assert_uint_eq(test_alloc.allocations, before);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_graph_find(g, "s")),
+                            0.5 * 0.99 + 0.5 * 0.5 + 0.5, 1e-15);
+    cr_expr_free(p);
+    cr_graph_free(g);
+    ck_assert_int_eq(test_alloc.live, 0);
+    test_alloc_uninstall();
+}
+END_TEST
+
 /* Failing the k-th allocation: the parse reports CR_ENOMEM (or succeeds)
  * and nothing leaks. */
 START_TEST(test_alloc_failures)
@@ -568,6 +592,7 @@ Suite *expr_suite(void)
     tcase_add_test(tc, test_existing_nodes);
     tcase_add_test(tc, test_set_and_eval_errors);
     tcase_add_test(tc, test_names);
+    tcase_add_test(tc, test_eval_no_allocation);
     tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);
     return s;

@@ -638,8 +638,9 @@ void cli_grad_label(char *buf, size_t size, const char *out, const char *var)
 int cli_finish(cli *c, int code)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "chainrule %s: error writing the output: %s\n", c->cmd,
-                strerror(errno));
+        if (code == CLI_OK) /* else the failure was reported already */
+            fprintf(stderr, "chainrule %s: error writing the output: %s\n", c->cmd,
+                    strerror(errno));
         return CLI_USAGE;
     }
     return code;
