@@ -1,0 +1,2 @@
+#include "testutil.h"
+Suite *autodiff_suite(void) { return suite_create("autodiff"); }
