@@ -264,14 +264,6 @@ static cr_node *random_constant(cr_graph *g, const cr_tensor *like, double lo, d
     return c;
 }
 
-static double max_abs(const cr_tensor *t)
-{
-    double m = 0.0;
-    for (size_t i = 0; i < cr_tensor_size(t); i++)
-        m = fmax(m, fabs(cr_tensor_get(t, i)));
-    return m;
-}
-
 /* Runs one case: builds the inputs (inputs asking for their gradients),
  * loss = sum(op * W) for random W; checks every input's gradient from
  * cr_graph_backward against finite differences (and that it is not all
@@ -311,9 +303,9 @@ static void run_case(const op_case *c, size_t index)
         ck_assert(cr_tensor_same_shape(gr, cr_node_value(in[i])));
         snprintf(what, sizeof what, "case %zu (%s) d/d input %d", index, c->op, i);
         if (c->zero_mask & (1u << i))
-            ck_assert_msg(max_abs(gr) == 0.0, "%s: expected a zero gradient", what);
+            ck_assert_msg(test_max_abs(gr) == 0.0, "%s: expected a zero gradient", what);
         else
-            ck_assert_msg(max_abs(gr) > 1e-6, "%s: gradient is all zeros", what);
+            ck_assert_msg(test_max_abs(gr) > 1e-6, "%s: gradient is all zeros", what);
         test_assert_fd(g, loss, in[i], cr_tensor_data(gr), FD_TOL, what);
     }
 

@@ -107,3 +107,11 @@ void test_assert_fd(cr_graph *g, cr_node *f, cr_node *x, const double *analytic,
     cr_graph_forward(g, f);
     free(buf);
 }
+
+double test_max_abs(const cr_tensor *t)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < cr_tensor_size(t); i++)
+        m = fmax(m, fabs(cr_tensor_get(t, i)));
+    return m;
+}

@@ -44,6 +44,9 @@ double test_rand_uniform(double lo, double hi);
  * before returning. what names the check in failure messages. */
 void test_assert_fd(cr_graph *g, cr_node *f, cr_node *x, const double *analytic, double tol,
                     const char *what);
+/* The largest absolute element of t (0 for all zeros). */
+double test_max_abs(const cr_tensor *t);
+
 /* Relative comparison |a - b| <= rel * |b| with a readable message. */
 #define test_assert_rel(a, b, rel)                                                        \
     do {                                                                                  \
