@@ -26,7 +26,7 @@ static void gemm_small(unsigned flags, size_t m, size_t n, size_t k, double alph
 void cr_gemm(unsigned flags, size_t m, size_t n, size_t k, double alpha, const double *a,
              const double *b, double beta, double *c)
 {
-    if (m * n * k <= SMALL_PRODUCT) {
+    if ((double)m * (double)n * (double)k <= SMALL_PRODUCT) {
         gemm_small(flags, m, n, k, alpha, a, b, beta, c);
         return;
     }

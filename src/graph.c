@@ -192,7 +192,10 @@ static cr_status check_inputs(cr_graph *g, const cr_op *op, cr_node *const *inpu
             return cr_graph_fail(g, CR_EINVAL, "%s: input %zu belongs to another graph",
                                  op->name, i + 1);
     }
-    if ((int)n < op->min_inputs || (op->max_inputs >= 0 && (int)n > op->max_inputs))
+    if (op->max_inputs < 0 && n < (size_t)op->min_inputs)
+        return cr_graph_fail(g, CR_EINVAL, "%s: takes at least %d inputs, not %zu", op->name,
+                             op->min_inputs, n);
+    if (op->max_inputs >= 0 && (n < (size_t)op->min_inputs || n > (size_t)op->max_inputs))
         return cr_graph_fail(g, CR_EINVAL, "%s: takes %d to %d inputs, not %zu", op->name,
                              op->min_inputs, op->max_inputs, n);
     return CR_OK;
