@@ -212,6 +212,9 @@ cr_status cr_reduce_to_operand(cr_graph *g, cr_node *dy, const cr_node *operand,
 cr_node *cr_sum_to_shape(cr_graph *g, cr_node *x, int rank, const size_t *shape);
 cr_node *cr_expand_axis(cr_graph *g, cr_node *x, int axis, size_t n, int rank,
                         const size_t *shape);
+/* The sum of n same-shaped nodes as one add_n node (the node itself when
+ * n is 1); used to accumulate gradient contributions. */
+cr_node *cr_add_n(cr_graph *g, size_t n, cr_node *const *inputs);
 /* Y[m,n] = op(A) op(B) where A and B are read as row-major matrices of the
  * given dimensions regardless of their ranks; the result has the given
  * shape (m*n elements). Shapes were checked by the caller. */
