@@ -281,9 +281,13 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
     while (c && !(c->loss == loss && c->wants_version == g->wants_version))
         c = c->next;
     if (c) {
-        cr_eval_nodes(c->plan, c->n_plan);
+        if ((st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK)
+            return st;
     } else if (!(c = cache_build(g, loss))) {
         return g->err.status;
+    } else if ((g->flags & CR_GRAPH_TRAP_NONFINITE) &&
+               (st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK) {
+        return st; /* the first build computed values eagerly; check them */
     }
     for (size_t k = 0; k < c->n_wanted; k++) {
         cr_node *w = c->wanted[k];

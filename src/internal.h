@@ -163,6 +163,7 @@ struct cr_graph {
     size_t cap_marks;
     cr_plan *plans[CR_PLAN_CACHE];
     unsigned long plan_tick;     /* orders plan uses for eviction */
+    unsigned flags;              /* CR_GRAPH_* */
     cr_backward_cache *backwards; /* list */
 };
 
@@ -193,8 +194,9 @@ void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n);
  * creation order, into a new array (*out, freed with cr_free). */
 cr_status cr_graph_collect_ops(cr_graph *g, cr_node *const *targets, size_t n_targets,
                                size_t first_id, cr_node ***out, size_t *n_out);
-/* Runs op->forward on each node, in order. */
-void cr_eval_nodes(cr_node *const *nodes, size_t n);
+/* Runs op->forward on each node, in order; with CR_GRAPH_TRAP_NONFINITE
+ * stops at the first node producing NaN or Inf (CR_EDOMAIN, detail in g). */
+cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n);
 /* Drops the nodes created after n_nodes and rewinds the arena to mark. */
 void cr_graph_truncate(cr_graph *g, size_t n_nodes, cr_arena_mark mark);
 /* Frees the cached gradient builds (autodiff.c). */
