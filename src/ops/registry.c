@@ -7,6 +7,7 @@
 #include <string.h>
 
 CR_DECLARE_OP(add);
+CR_DECLARE_OP(add_n);
 CR_DECLARE_OP(sub);
 CR_DECLARE_OP(mul);
 CR_DECLARE_OP(div);
@@ -44,7 +45,7 @@ CR_DECLARE_OP(bce);
 CR_DECLARE_OP(bce_logits);
 
 const cr_op *const cr_builtin_ops[] = {
-    &cr_op_add,      &cr_op_sub,          &cr_op_mul,          &cr_op_div,
+    &cr_op_add,      &cr_op_add_n,        &cr_op_sub,          &cr_op_mul,          &cr_op_div,
     &cr_op_pow,      &cr_op_neg,          &cr_op_scale,        &cr_op_powc,
     &cr_op_exp,      &cr_op_log,          &cr_op_sqrt,         &cr_op_abs,
     &cr_op_sign,     &cr_op_sin,          &cr_op_cos,          &cr_op_tanh,
