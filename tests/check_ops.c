@@ -97,6 +97,7 @@ static cr_node *b_internal(cr_graph *g, const char *name, cr_node *const *in, si
 static cr_node *b_sigmoid_bwd(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "sigmoid_bwd", in, 2); }
 static cr_node *b_tanh_bwd(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "tanh_bwd", in, 2); }
 static cr_node *b_relu_bwd(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "relu_bwd", in, 2); }
+static cr_node *b_add_n(cr_graph *g, cr_node *const *in, double c) { return cr_add_n(g, (size_t)c, in); }
 static cr_node *b_sign(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "sign", in, 1); }
 static cr_node *b_softmax_bwd(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "softmax_bwd", in, 2); }
 static cr_node *b_softmax_xent_bwd(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "softmax_xent_bwd", in, 3); }
@@ -159,6 +160,10 @@ static cr_node *b_sum_to_shape(cr_graph *g, cr_node *const *in, double c)
 
 static const op_case cases[] = {
     BINARY_CASES(add, -2, 2, -2, 2),
+    /* add_n (internal: sums gradient contributions; arg: input count) */
+    CASE("add_n", b_add_n, 3, 0, 3, M(3, 4, -2, 2), M(3, 4, -2, 2), M(3, 4, -2, 2)),
+    CASE("add_n", b_add_n, 2, 0, 2, SC(-2, 2), SC(-2, 2)),
+    CASE("add_n", b_add_n, 4, 0, 4, V(5, -2, 2), V(5, -2, 2), V(5, -2, 2), V(5, -2, 2)),
     BINARY_CASES(sub, -2, 2, -2, 2),
     BINARY_CASES(mul, -2, 2, -2, 2),
     BINARY_CASES(div, -2, 2, 0.5, 2),
