@@ -98,6 +98,7 @@ static cr_node *b_sigmoid_bwd(cr_graph *g, cr_node *const *in, double c) { retur
 static cr_node *b_tanh_bwd(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "tanh_bwd", in, 2); }
 static cr_node *b_relu_bwd(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "relu_bwd", in, 2); }
 static cr_node *b_add_n(cr_graph *g, cr_node *const *in, double c) { return cr_add_n(g, (size_t)c, in); }
+static cr_node *b_log_softmax(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "log_softmax", in, 1); }
 static cr_node *b_sign(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "sign", in, 1); }
 static cr_node *b_softmax_bwd(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "softmax_bwd", in, 2); }
 static cr_node *b_softmax_xent_bwd(cr_graph *g, cr_node *const *in, double c) { return b_internal(g, "softmax_xent_bwd", in, 3); }
@@ -172,6 +173,9 @@ static const op_case cases[] = {
     UNARY_CASES(scale, -1.7, -2, 2, 0),
     UNARY_CASES(powc, 2.5, 0.3, 2, 0),
     UNARY_CASES(powc, 3.0, -2, 2, 0),
+    CASE("powc", b_powc, 1.0, 0, 1, M(3, 4, -2, 2)),
+    CASE("powc", b_powc, 0.0, 1u, 1, M(3, 4, 0.3, 2)),
+    CASE("powc", b_powc, -1.5, 0, 1, V(5, 0.3, 2)),
     UNARY_CASES(exp, 0, -2, 2, 0),
     UNARY_CASES(log, 0, 0.2, 3, 0),
     UNARY_CASES(sqrt, 0, 0.2, 3, 0),
@@ -223,6 +227,7 @@ static const op_case cases[] = {
     CASE("sop", b_sop, 1.5, 0, 3, M(2, 3, -2, 2), M(3, 4, -2, 2), V(4, -2, 2)),
     CASE("sop", b_sop, 2.0, 0, 4, M(2, 3, -2, 2), M(3, 4, -2, 2), M(2, 2, -2, 2), M(2, 4, -2, 2)),
     CASE("sop", b_sop, 1.5, 0, 3, V(3, -2, 2), M(3, 2, -2, 2), SC(-2, 2)),
+    CASE("sop", b_sop, 1.0, 0, 2, M(2, 3, -2, 2), V(3, -2, 2)),
     /* losses */
     CASE("sq_error", b_sq_error, 0, 0, 2, SC(-2, 2), SC(-2, 2)),
     CASE("sq_error", b_sq_error, 0, 0, 2, V(5, -2, 2), V(5, -2, 2)),
@@ -233,6 +238,8 @@ static const op_case cases[] = {
     CASE("softmax", b_softmax, 0, 0, 1, M(3, 4, -3, 3)),
     CASE("softmax_bwd", b_softmax_bwd, 0, 0, 2, M(3, 4, 0.05, 0.6), M(3, 4, -2, 2)),
     CASE("softmax_bwd", b_softmax_bwd, 0, 0, 2, V(5, 0.05, 0.6), V(5, -2, 2)),
+    CASE("log_softmax", b_log_softmax, 0, 0, 1, M(3, 4, -3, 3)),
+    CASE("log_softmax", b_log_softmax, 0, 0, 1, V(5, -3, 3)),
     CASE("softmax_xent", b_softmax_xent, 0, 0, 2, M(3, 4, -3, 3), M(3, 4, 0.05, 1)),
     CASE("softmax_xent", b_softmax_xent, 0, 0, 2, V(5, -3, 3), V(5, 0.05, 1)),
     CASE("softmax_xent_bwd", b_softmax_xent_bwd, 0, 0, 3, M(3, 4, -3, 3), M(3, 4, 0.05, 1), SC(-2, 2)),
@@ -376,6 +383,78 @@ START_TEST(test_every_op_has_a_case)
 }
 END_TEST
 
+/* Softmax cross-entropy far from the logits' maximum: forward and both
+ * gradients stay finite and exact (log(softmax) would give -inf). */
+START_TEST(test_softmax_xent_extreme_logits)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s3[1] = {3};
+    cr_node *z = cr_input(g, "z", 1, s3), *t = cr_input(g, "t", 1, s3);
+    ck_assert_int_eq(cr_node_set_data(z, (double[]){800, 0, -800}, 3), CR_OK);
+    ck_assert_int_eq(cr_node_set_data(t, (double[]){0.25, 0.25, 0.5}, 3), CR_OK);
+    cr_node_require_grad(z, 1);
+    cr_node_require_grad(t, 1);
+    cr_node *e = cr_softmax_xent(g, z, t);
+    ck_assert_int_eq(cr_graph_forward(g, e), CR_OK);
+    ck_assert_double_eq_tol(cr_node_scalar(e), 0.25 * 800 + 0.5 * 1600, 1e-9);
+    ck_assert_int_eq(cr_graph_backward(g, e, 0), CR_OK);
+    const double dz[3] = {1.0 - 0.25, -0.25, -0.5}, dt[3] = {0, 800, 1600};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(z), i), dz[i], 1e-12);
+        ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(t), i), dt[i], 1e-9);
+    }
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Forward values of ops against direct computation. */
+START_TEST(test_forward_values)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3}, s3[1] = {3};
+    const double a[6] = {0.5, -1.25, 2.0, 3.5, -0.75, 1.0}, r[3] = {0.1, 0.2, -0.3};
+    cr_node *A = cr_input(g, "A", 2, s23), *R = cr_input(g, "r", 1, s3);
+    cr_node_set_data(A, a, 6);
+    cr_node_set_data(R, r, 3);
+    const cr_tensor *v;
+    v = cr_node_value(cr_sub(g, A, R)); /* row vector over rows */
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_double_eq(cr_tensor_get(v, i), a[i] - r[i % 3]);
+    v = cr_node_value(cr_div(g, cr_scalar(g, 2.0), A)); /* scalar first */
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_double_eq(cr_tensor_get(v, i), 2.0 / a[i]);
+    v = cr_node_value(cr_sum_axis(g, A, 0));
+    for (size_t j = 0; j < 3; j++)
+        ck_assert_double_eq(cr_tensor_get(v, j), a[j] + a[3 + j]);
+    v = cr_node_value(cr_mean_axis(g, A, 1));
+    ck_assert_double_eq_tol(cr_tensor_get(v, 1), (3.5 - 0.75 + 1.0) / 3, 1e-15);
+    v = cr_node_value(cr_matmul(g, A, A, CR_TRANS_B)); /* A A^T */
+    ck_assert_double_eq_tol(cr_tensor_get(v, 1), 0.5 * 3.5 + 1.25 * 0.75 + 2.0, 1e-15);
+    v = cr_node_value(cr_transpose(g, A));
+    ck_assert_double_eq(cr_tensor_get(v, 1), 3.5);
+    v = cr_node_value(cr_softmax(g, A));
+    double row = 0;
+    for (size_t j = 0; j < 3; j++)
+        row += cr_tensor_get(v, j);
+    ck_assert_double_eq_tol(row, 1.0, 1e-15);
+    ck_assert_double_eq_tol(cr_tensor_get(v, 0), exp(0.5) / (exp(0.5) + exp(-1.25) + exp(2.0)),
+                            1e-15);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_mse(g, R, cr_scale(g, R, 0.5))),
+                            0.25 * (0.01 + 0.04 + 0.09) / 3, 1e-16);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_sq_error(g, R, cr_scale(g, R, 0.5))),
+                            0.5 * 0.25 * (0.01 + 0.04 + 0.09), 1e-16);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_bce_logits(g, R, R)),
+                            cr_node_scalar(cr_bce(g, cr_sigmoid(g, R), R)), 1e-15);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_softplus(g, cr_scalar(g, 40.0))), 40.0, 1e-15);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_sigmoid(g, cr_scalar(g, -800.0))), 0.0, 1e-300);
+    ck_assert_double_eq(cr_node_scalar(cr_relu(g, cr_scalar(g, -0.5))), 0.0);
+    ck_assert_double_eq(cr_node_scalar(cr_abs(g, cr_scalar(g, -0.5))), 0.5);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_pow(g, cr_scalar(g, 2.0), cr_scalar(g, 0.5))),
+                            sqrt(2.0), 1e-15);
+    cr_graph_free(g);
+}
+END_TEST
+
 Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -383,6 +462,8 @@ Suite *ops_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_op_gradients, 0, (int)cr_builtin_op_count);
     tcase_add_test(tc, test_every_op_has_a_case);
+    tcase_add_test(tc, test_softmax_xent_extreme_logits);
+    tcase_add_test(tc, test_forward_values);
     suite_add_tcase(s, tc);
     return s;
 }
