@@ -268,6 +268,28 @@ static cr_status accumulate(cr_graph *g, cr_node *w, const cr_tensor *grad)
     return CR_OK;
 }
 
+/* Whether c was built for the nodes that want a gradient now. Equal
+ * versions say so at once; after the set changed (a request made and
+ * withdrawn again, say) the set is compared with c's, so going back to an
+ * earlier set reuses its build instead of growing the graph every time. */
+static int cache_fits(cr_graph *g, cr_backward_cache *c)
+{
+    if (c->wants_version == g->wants_version)
+        return 1;
+    size_t k = 0;
+    for (size_t id = 0; id < g->n_nodes; id++) {
+        if (!(g->nodes[id]->flags & CR_NODE_WANTS_GRAD))
+            continue;
+        if (k == c->n_wanted || c->wanted[k] != g->nodes[id])
+            return 0;
+        k++;
+    }
+    if (k != c->n_wanted)
+        return 0;
+    c->wants_version = g->wants_version;
+    return 1;
+}
+
 cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
 {
     if (!g || !loss)
@@ -277,9 +299,16 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
     cr_status st = require_scalar(g, "backward", loss);
     if (st != CR_OK)
         return st;
-    cr_backward_cache *c = g->backwards;
-    while (c && !(c->loss == loss && c->wants_version == g->wants_version))
+    cr_backward_cache *c = g->backwards, **link = &g->backwards;
+    while (c && !(c->loss == loss && cache_fits(g, c))) {
+        link = &c->next;
         c = c->next;
+    }
+    if (c && c != g->backwards) { /* most recently used first */
+        *link = c->next;
+        c->next = g->backwards;
+        g->backwards = c;
+    }
     if (c) {
         if ((st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK)
             return st;

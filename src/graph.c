@@ -442,10 +442,13 @@ cr_status cr_node_require_grad(cr_node *n, int on)
     if (!n)
         return CR_EINVAL;
     unsigned before = n->flags;
-    if (on || n->kind == CR_NODE_PARAM)
+    if (on || n->kind == CR_NODE_PARAM) {
         n->flags |= CR_NODE_WANTS_GRAD;
-    else
-        n->flags &= ~(unsigned)CR_NODE_WANTS_GRAD;
+    } else {
+        /* later backwards will not update it: drop the stale gradient */
+        n->flags &= ~(unsigned)(CR_NODE_WANTS_GRAD | CR_NODE_GRAD_ACCUM);
+        n->grad = NULL;
+    }
     if (before != n->flags)
         n->graph->wants_version++;
     return CR_OK;

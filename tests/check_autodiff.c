@@ -111,6 +111,36 @@ START_TEST(test_require_grad)
     ck_assert_double_eq(cr_node_scalar(gn), cr_tensor_scalar(cr_node_grad(n.s)));
     ck_assert_int_eq(cr_node_set_name(gn, "dE/ds"), CR_OK);
     ck_assert_ptr_eq(cr_graph_find(n.g, "dE/ds"), gn);
+
+    /* withdrawing drops the gradient: no stale value after new inputs */
+    ck_assert_int_eq(cr_node_require_grad(n.x1, 0), CR_OK);
+    ck_assert_ptr_null(cr_node_grad(n.x1));
+    cr_node_set_scalar(n.x1, 0.9);
+    cr_graph_forward(n.g, n.E);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    ck_assert_ptr_null(cr_node_grad(n.x1));
+    ck_assert_ptr_nonnull(cr_node_grad(n.s));
+    ck_assert_ptr_nonnull(cr_node_grad(n.w1));
+
+    /* toggling a request back and forth reuses the earlier builds: the
+     * graph stops growing, and the gradients follow the request */
+    ck_assert_int_eq(cr_node_require_grad(n.x1, 1), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    const size_t size = cr_graph_size(n.g);
+    for (int k = 0; k < 6; k++) {
+        cr_node_require_grad(n.x1, k % 2);
+        cr_node_set_scalar(n.x1, 0.2 + 0.1 * k);
+        cr_graph_forward(n.g, n.E);
+        ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+        const double pk = cr_node_scalar(n.predicted);
+        const double dEds_k = (pk - 0.03) * pk * (1 - pk);
+        test_assert_rel(cr_tensor_scalar(cr_node_grad(n.w1)), dEds_k * (0.2 + 0.1 * k), 1e-13);
+        if (k % 2)
+            test_assert_rel(cr_tensor_scalar(cr_node_grad(n.x1)), dEds_k * 0.5, 1e-13);
+        else
+            ck_assert_ptr_null(cr_node_grad(n.x1));
+    }
+    ck_assert_uint_eq(cr_graph_size(n.g), size);
     cr_graph_free(n.g);
 }
 END_TEST

@@ -110,7 +110,9 @@ CR_API cr_status cr_node_set_data(cr_node *n, const double *data, size_t count);
 CR_API cr_status cr_node_set_scalar(cr_node *n, double value);
 
 /* Asks cr_graph_backward to compute this node's gradient too (parameters
- * always get one). on = 0 withdraws the request (parameters excepted). */
+ * always get one). on = 0 withdraws the request (parameters excepted) and
+ * drops the gradient the node held: cr_node_grad returns NULL for it until
+ * it is requested again and a backward runs. */
 CR_API cr_status cr_node_require_grad(cr_node *n, int on);
 
 /* The gradient d(loss)/d(n) from the last cr_graph_backward, shaped like
