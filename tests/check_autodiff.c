@@ -18,8 +18,8 @@ static void assert_digits(const char *what, double v, const char *text, int deci
 {
     char buf[64];
     snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    ck_assert_msg(strcmp(buf, text) == 0, "%s = %.17g prints as %s, expected %s", what, v, buf,
-                  text);
+    ck_assert_msg(strcmp(buf, text) == 0, "%s = %.17g prints as %s, expected %s", what, v,
+                  buf, text);
     const double expected = strtod(text, NULL);
     ck_assert_msg(fabs(v - expected) <= 0.5 * pow(10.0, -decimals) * (1 + 1e-9),
                   "%s = %.17g, expected %s", what, v, text);
@@ -76,7 +76,8 @@ START_TEST(test_seed_example)
     test_assert_rel(cr_tensor_scalar(cr_node_grad(n.b)), (p - 0.03) * p * (1 - p), 1e-14);
     /* the chain: dE/dw1 = dE/dpredicted * dpredicted/ds * ds/dw1 */
     test_assert_rel(cr_tensor_scalar(cr_node_grad(n.w1)),
-                    cr_node_scalar(dE_dpredicted) * cr_node_scalar(dpredicted_ds) * 0.1, 1e-15);
+                    cr_node_scalar(dE_dpredicted) * cr_node_scalar(dpredicted_ds) * 0.1,
+                    1e-15);
 
     /* the article's update, then forward */
     ck_assert_int_eq(cr_node_set_scalar(n.w1, 0.49990723907), CR_OK);
@@ -134,7 +135,8 @@ START_TEST(test_require_grad)
         ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
         const double pk = cr_node_scalar(n.predicted);
         const double dEds_k = (pk - 0.03) * pk * (1 - pk);
-        test_assert_rel(cr_tensor_scalar(cr_node_grad(n.w1)), dEds_k * (0.2 + 0.1 * k), 1e-13);
+        test_assert_rel(cr_tensor_scalar(cr_node_grad(n.w1)), dEds_k * (0.2 + 0.1 * k),
+                        1e-13);
         if (k % 2)
             test_assert_rel(cr_tensor_scalar(cr_node_grad(n.x1)), dEds_k * 0.5, 1e-13);
         else
@@ -152,7 +154,8 @@ START_TEST(test_fan_out)
     const double xv = 0.6180339887;
     cr_node *x = cr_param_scalar(g, "x", xv);
     /* f = x*x + sin(x) + exp(x) * x */
-    cr_node *f = cr_add(g, cr_add(g, cr_mul(g, x, x), cr_sin(g, x)), cr_mul(g, cr_exp(g, x), x));
+    cr_node *f =
+        cr_add(g, cr_add(g, cr_mul(g, x, x), cr_sin(g, x)), cr_mul(g, cr_exp(g, x), x));
     ck_assert_int_eq(cr_graph_backward(g, f, 0), CR_OK);
     test_assert_rel(cr_tensor_scalar(cr_node_grad(x)),
                     2 * xv + cos(xv) + exp(xv) * xv + exp(xv), 1e-14);
@@ -413,7 +416,8 @@ START_TEST(test_backward_errors)
     ck_assert_str_eq(cr_graph_error(g)->message,
                      "backward: sigmoid#1 must be a scalar, got [3]");
     ck_assert_ptr_null(cr_grad(g, sv, v));
-    ck_assert_str_eq(cr_graph_error(g)->message, "grad: sigmoid#1 must be a scalar, got [3]");
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "grad: sigmoid#1 must be a scalar, got [3]");
     ck_assert_int_eq(cr_graph_backward(g, NULL, 0), CR_EINVAL);
     cr_graph *h = cr_graph_new();
     cr_node *w = cr_param_scalar(h, "w", 1.0);

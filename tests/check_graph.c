@@ -146,7 +146,8 @@ START_TEST(test_shape_errors)
 
     ck_assert_ptr_null(cr_matmul(g, a, b, 0));
     ck_assert_int_eq(err->status, CR_ESHAPE);
-    ck_assert_str_eq(err->message, "matmul: [2,3] x [4,1]: inner dimensions 3 and 4 differ");
+    ck_assert_str_eq(err->message,
+                     "matmul: [2,3] x [4,1]: inner dimensions 3 and 4 differ");
     ck_assert_uint_eq(cr_graph_size(g), before);
 
     ck_assert_ptr_null(cr_matmul(g, a, b, CR_TRANS_A));

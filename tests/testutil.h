@@ -48,12 +48,12 @@ void test_assert_fd(cr_graph *g, cr_node *f, cr_node *x, const double *analytic,
 double test_max_abs(const cr_tensor *t);
 
 /* Relative comparison |a - b| <= rel * |b| with a readable message. */
-#define test_assert_rel(a, b, rel)                                                        \
-    do {                                                                                  \
-        const double ta_ = (a), tb_ = (b);                                               \
-        ck_assert_msg(fabs(ta_ - tb_) <= (rel) * fabs(tb_),                               \
+#define test_assert_rel(a, b, rel)                                                         \
+    do {                                                                                   \
+        const double ta_ = (a), tb_ = (b);                                                 \
+        ck_assert_msg(fabs(ta_ - tb_) <= (rel)*fabs(tb_),                                  \
                       "%s = %.17g, expected %.17g (relative %g)", #a, ta_, tb_,            \
-                      (double)(rel));                                                     \
+                      (double)(rel));                                                      \
     } while (0)
 
 #endif
