@@ -90,6 +90,24 @@ static cr_status seed_build(model *m)
     return m->loss ? CR_OK : cr_graph_error(g)->status;
 }
 
+/* Second (and, through backward, third) derivatives of
+ * f = x^3 y + sin(x y), with a named gradient node. */
+static cr_status second_order_build(model *m)
+{
+    m->g = cr_graph_new();
+    if (!m->g)
+        return CR_ENOMEM;
+    cr_graph *g = m->g;
+    m->x = cr_param_scalar(g, "x", 2.385);
+    cr_node *y = cr_param_scalar(g, "y", -0.7);
+    cr_node *f =
+        cr_add(g, cr_mul(g, cr_powc(g, m->x, 3.0), y), cr_sin(g, cr_mul(g, m->x, y)));
+    m->loss = cr_grad(g, cr_grad(g, f, m->x), y);
+    if (!m->loss)
+        return cr_graph_error(g)->status;
+    return cr_node_set_name(m->loss, "d2f/dxdy");
+}
+
 /* One SGD step: forward, backward (replace or accumulate), and
  * p -= lr * grad for every parameter, written through cr_node_set_data
  * from the caller's buffer. Returns the loss before the update. */
@@ -229,6 +247,12 @@ START_TEST(test_oom_mlp)
 }
 END_TEST
 
+START_TEST(test_oom_second_order)
+{
+    oom_loop(second_order_build, 10);
+}
+END_TEST
+
 /* After an out-of-memory failure the graph still works. */
 START_TEST(test_oom_then_recover)
 {
@@ -321,6 +345,7 @@ Suite *alloc_suite(void)
     tcase_add_test(tc, test_steady_state_zero_allocations_accumulate);
     tcase_add_test(tc, test_oom_seed);
     tcase_add_test(tc, test_oom_mlp);
+    tcase_add_test(tc, test_oom_second_order);
     tcase_add_test(tc, test_oom_then_recover);
     tcase_add_test(tc, test_tensor_oom);
     suite_add_tcase(s, tc);

@@ -344,6 +344,8 @@ START_TEST(test_second_derivatives)
     ck_assert_ptr_nonnull(d2);
     test_assert_rel(cr_node_scalar(d1), 3 * 2.385 * 2.385, 1e-15);
     test_assert_rel(cr_node_scalar(d2), 14.31, 1e-14);
+    ck_assert_double_eq(cr_node_scalar(cr_grad(g, f, f)), 1.0); /* dy/dy */
+    ck_assert_double_eq(cr_node_scalar(cr_grad(g, x, x)), 1.0);
     cr_node *d3 = cr_grad(g, d2, x);
     test_assert_rel(cr_node_scalar(d3), 6.0, 1e-15);
     cr_node *f2 = cr_mul(g, cr_mul(g, x, x), x);
