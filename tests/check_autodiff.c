@@ -431,6 +431,36 @@ START_TEST(test_backward_errors)
 }
 END_TEST
 
+/* A saturated sigmoid gives p exactly 1 (or 0): bce's value is clamped and
+ * its gradient must stay finite, and the gradient through the sigmoid is 0. */
+START_TEST(test_bce_saturated)
+{
+    cr_graph *g = cr_graph_new();
+    size_t shape[1] = {2};
+    cr_node *z = cr_input(g, "z", 1, shape);
+    cr_node_set_data(z, (double[]){40.0, -800.0}, 2);
+    cr_node_require_grad(z, 1);
+    cr_node *t = cr_input(g, "t", 1, shape);
+    cr_node_set_data(t, (double[]){1.0, 1.0}, 2);
+    cr_node *p = cr_sigmoid(g, z);
+    cr_node_require_grad(p, 1);
+    cr_node *E = cr_bce(g, p, t);
+    ck_assert_ptr_nonnull(E);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(p), 0), 1.0);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(p), 1), 0.0);
+    /* -(log(1 - 1e-12) + log(1e-12)) / 2 */
+    ck_assert_double_eq_tol(cr_node_scalar(E), -(log1p(-1e-12) + log(1e-12)) / 2, 1e-12);
+    ck_assert_int_eq(cr_graph_backward(g, E, 0), CR_OK);
+    const cr_tensor *dp = cr_node_grad(p), *dz = cr_node_grad(z);
+    /* dE/dp = (p - t) / (q (1 - q) n): 0 for the first, -1/(1e-12 * 2) for the second */
+    ck_assert_double_eq(cr_tensor_get(dp, 0), 0.0);
+    ck_assert_double_eq_tol(cr_tensor_get(dp, 1), -0.5 / (1e-12 * (1 - 1e-12)), 1e-3);
+    ck_assert(isfinite(cr_tensor_get(dz, 0)) && isfinite(cr_tensor_get(dz, 1)));
+    ck_assert_double_eq(cr_tensor_get(dz, 1), 0.0);
+    cr_graph_free(g);
+}
+END_TEST
+
 Suite *autodiff_suite(void)
 {
     Suite *s = suite_create("autodiff");
@@ -446,6 +476,7 @@ Suite *autodiff_suite(void)
     tcase_add_test(tc, test_no_path);
     tcase_add_test(tc, test_second_derivatives);
     tcase_add_test(tc, test_backward_errors);
+    tcase_add_test(tc, test_bce_saturated);
     suite_add_tcase(s, tc);
     tc = tcase_create("large");
     tcase_set_timeout(tc, 300);

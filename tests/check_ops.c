@@ -107,6 +107,7 @@ BUILDER(relu_bwd, b_internal(g, "relu_bwd", in, 2))
 BUILDER(add_n, cr_add_n(g, (size_t)c, in))
 BUILDER(log_softmax, b_internal(g, "log_softmax", in, 1))
 BUILDER(sign, b_internal(g, "sign", in, 1))
+BUILDER(clamp_prob, b_internal(g, "clamp_prob", in, 1))
 BUILDER(softmax_bwd, b_internal(g, "softmax_bwd", in, 2))
 BUILDER(softmax_xent_bwd, b_internal(g, "softmax_xent_bwd", in, 3))
 
@@ -262,6 +263,8 @@ static const op_case cases[] = {
     CASE("bce", b_bce, 0, 0, 2, V(5, 0.1, 0.9), V(5, 0.05, 0.95)),
     CASE("bce", b_bce, 0, 0, 2, M(2, 3, 0.1, 0.9), M(2, 3, 0.05, 0.95)),
     CASE("bce", b_bce, 0, 0, 2, SC(0.1, 0.9), SC(0.05, 0.95)),
+    CASE("clamp_prob", b_clamp_prob, 0, 0, 1, V(5, 0.05, 0.95)),
+    CASE("clamp_prob", b_clamp_prob, 0, 0, 1, M(2, 3, 0.05, 0.95)),
     CASE("bce_logits", b_bce_logits, 0, 0, 2, VA(5, 0.1, 3), V(5, 0.05, 0.95)),
     CASE("bce_logits", b_bce_logits, 0, 0, 2, MA(2, 3, 0.1, 3), M(2, 3, 0.05, 0.95)),
 };

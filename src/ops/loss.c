@@ -397,17 +397,30 @@ static void bce_logits_forward(cr_node *n)
     OUT(n)[0] = s / (double)len;
 }
 
+/* clamp_prob(x) = min(max(x, eps), 1 - eps), used where bce's gradient
+ * divides by p (1 - p): a saturated sigmoid gives p = 1 exactly, and the
+ * gradient must stay finite. Its derivative is taken as 1 (the clamp only
+ * guards the division), which is exact inside [eps, 1 - eps]. */
+CR_UNARY_OP(clamp_prob, clamp_prob(v), "y = min(max(x, 1e-12), 1 - 1e-12)", "1", CR_OP_KINK)
+
+static cr_status clamp_prob_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    *dx = dy;
+    return CR_OK;
+}
+
 static cr_status bce_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     cr_node *p = n->inputs[0], *t = n->inputs[1];
     const double inv_n = 1.0 / (double)p->value.size;
-    cr_node *one_minus_p = cr_sub(g, cr_scalar(g, 1.0), p);
-    if (i == 0) /* (p - t) / (p (1 - p) n) */
+    cr_node *q = cr_node_create(g, &cr_op_clamp_prob, &p, 1, NULL);
+    cr_node *one_minus_q = cr_sub(g, cr_scalar(g, 1.0), q);
+    if (i == 0) /* (p - t) / (q (1 - q) n) */
         CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_div(g, cr_sub(g, p, t),
-                                                       cr_mul(g, p, one_minus_p)),
+                                                       cr_mul(g, q, one_minus_q)),
                                              inv_n)));
-    /* (log(1-p) - log p) / n */
-    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_sub(g, cr_log(g, one_minus_p), cr_log(g, p)),
+    /* (log(1-q) - log q) / n */
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_sub(g, cr_log(g, one_minus_q), cr_log(g, q)),
                                          inv_n)));
 }
 

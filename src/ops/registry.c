@@ -43,6 +43,7 @@ CR_DECLARE_OP(log_softmax);
 CR_DECLARE_OP(softmax_xent);
 CR_DECLARE_OP(softmax_xent_bwd);
 CR_DECLARE_OP(bce);
+CR_DECLARE_OP(clamp_prob);
 CR_DECLARE_OP(bce_logits);
 
 const cr_op *const cr_builtin_ops[] = {
@@ -54,7 +55,7 @@ const cr_op *const cr_builtin_ops[] = {
     &cr_op_tanh_bwd, &cr_op_relu_bwd,     &cr_op_sum,          &cr_op_mean,
     &cr_op_expand,   &cr_op_matmul,       &cr_op_transpose,    &cr_op_sop,
     &cr_op_sq_error, &cr_op_mse,          &cr_op_softmax,      &cr_op_softmax_bwd,
-    &cr_op_softmax_xent, &cr_op_softmax_xent_bwd, &cr_op_bce,  &cr_op_bce_logits,
+    &cr_op_softmax_xent, &cr_op_softmax_xent_bwd, &cr_op_bce, &cr_op_clamp_prob,  &cr_op_bce_logits,
     &cr_op_log_softmax,
 };
 const size_t cr_builtin_op_count = sizeof cr_builtin_ops / sizeof cr_builtin_ops[0];
