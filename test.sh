@@ -6,6 +6,12 @@ set -u
 cd "$(dirname "$0")"
 top=$(pwd)
 [ -x configure ] || autoreconf -fi || exit 2
+if [ -f config.status ]; then
+    echo "test.sh builds out of tree in build/, but this source tree is configured in place;" >&2
+    echo "run 'make distclean' here first." >&2
+    echo "0 passed, 1 failed"
+    exit 2
+fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
 total_pass=0
