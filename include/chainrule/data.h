@@ -83,7 +83,8 @@ typedef struct cr_csv_options {
     size_t num_targets;
     int no_targets;              /* 1: every column is a feature, no targets */
     int one_hot;                 /* 1: the (single) target column holds class
-                                    labels 0..K-1, made into one-hot rows */
+                                    labels 0..K-1, made into one-hot rows
+                                    (K at most 65536) */
     size_t num_classes;          /* K for one_hot; 0: max label + 1 */
     size_t max_rows;             /* 0: all rows; else the first max_rows */
     size_t max_line;             /* 0: CR_CSV_MAX_LINE */
@@ -118,7 +119,9 @@ CR_API cr_dataset *cr_csv_load_mem(const void *data, size_t size, const char *na
 typedef struct cr_idx_options {
     size_t max_rows;    /* 0: all items; else the first max_rows */
     int scale;          /* 1: divide unsigned-byte values by 255 (to [0,1]) */
-    int one_hot;        /* 1: a 1-D file's labels become one-hot rows */
+    int one_hot;        /* 1: a 1-D file's labels become one-hot rows; with
+                           one_hot or num_classes, labels must be integers
+                           in 0..K-1 (K <= 65536) */
     size_t num_classes; /* K for one_hot; 0: max label + 1 */
 } cr_idx_options;
 
@@ -127,7 +130,8 @@ typedef struct cr_idx_options {
  * becomes [N, d1*...*dk]; a 1-D file (labels) becomes [N, 1], or [N, K]
  * one-hot with opts->one_hot (labels must be integers in 0..K-1). Every
  * element type of the format is read (u8, i8, i16, i32, f32, f64,
- * big-endian); opts->scale applies to u8 data only. opts may be NULL.
+ * big-endian); opts->scale applies to u8 files of 2 or more dimensions
+ * only (never to labels). opts may be NULL.
  * The header is validated: zero bytes, a known type code, 1 to 4
  * dimensions, none zero, and their product (overflow-checked) against the
  * file's size. Returns NULL with err set: CR_ENOTFOUND / CR_EIO (cannot
@@ -169,8 +173,9 @@ CR_API cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed,
 CR_API cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n,
                                 cr_tensor *dst, cr_error *err);
 
-/* cr_data_gather for a data set's features into x and targets into y (y is
- * ignored, may be NULL, when ds has no targets). Allocates nothing. */
+/* cr_data_gather for a data set's features into x and targets into y (y
+ * may be NULL to copy the features only; it is ignored when ds has no
+ * targets). Allocates nothing. */
 CR_API cr_status cr_dataset_batch(const cr_dataset *ds, const size_t *rows, size_t n,
                                   cr_tensor *x, cr_tensor *y, cr_error *err);
 
