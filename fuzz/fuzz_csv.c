@@ -10,7 +10,8 @@
  *     -D_POSIX_C_SOURCE=200809L -DPACKAGE_VERSION='"fuzz"' -Iinclude -Isrc \
  *     src/alloc.c src/error.c src/tensor.c src/data.c fuzz/fuzz_csv.c \
  *     -o fuzz_csv -lgsl -lgslcblas -lz -lm
- *   mkdir -p /tmp/csv-corpus && ./fuzz_csv -max_total_time=30 /tmp/csv-corpus fuzz/corpus/csv
+ *   mkdir -p /tmp/csv-corpus
+ *   ./fuzz_csv -max_total_time=30 /tmp/csv-corpus fuzz/corpus/csv
  */
 #include <chainrule.h>
 
@@ -21,8 +22,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
     static const char delims[4] = {0, ';', '\t', ' '};

@@ -10,7 +10,8 @@
  *     -D_POSIX_C_SOURCE=200809L -DPACKAGE_VERSION='"fuzz"' -Iinclude -Isrc \
  *     src/alloc.c src/error.c src/tensor.c src/data.c fuzz/fuzz_idx.c \
  *     -o fuzz_idx -lgsl -lgslcblas -lz -lm
- *   mkdir -p /tmp/idx-corpus && ./fuzz_idx -max_total_time=30 /tmp/idx-corpus fuzz/corpus/idx
+ *   mkdir -p /tmp/idx-corpus
+ *   ./fuzz_idx -max_total_time=30 /tmp/idx-corpus fuzz/corpus/idx
  */
 #include <chainrule.h>
 
@@ -20,8 +21,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
     unsigned sel = data[0];

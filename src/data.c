@@ -42,8 +42,7 @@ static cr_status data_fail(cr_error *err, cr_status st, const char *name, size_t
     __attribute__((format(printf, 6, 7)));
 
 static cr_status data_fail(cr_error *err, cr_status st, const char *name, size_t row,
-                           size_t col, const char *fmt, ...)
-{
+                           size_t col, const char *fmt, ...) {
     if (!err)
         return st;
     char text[sizeof err->message];
@@ -65,8 +64,7 @@ static cr_status data_fail(cr_error *err, cr_status st, const char *name, size_t
 /* ---- data sets ---- */
 
 cr_dataset *cr_dataset_new(cr_tensor *features, cr_tensor *targets, size_t num_classes,
-                           cr_error *err)
-{
+                           cr_error *err) {
     cr_status st = CR_OK;
     if (!features)
         st = cr_error_set(err, CR_EINVAL, "dataset", "features are NULL");
@@ -93,8 +91,7 @@ cr_dataset *cr_dataset_new(cr_tensor *features, cr_tensor *targets, size_t num_c
     return ds;
 }
 
-void cr_dataset_free(cr_dataset *ds)
-{
+void cr_dataset_free(cr_dataset *ds) {
     if (!ds)
         return;
     cr_tensor_free(ds->x);
@@ -104,7 +101,9 @@ void cr_dataset_free(cr_dataset *ds)
 
 size_t cr_dataset_rows(const cr_dataset *ds) { return ds->x->shape[0]; }
 size_t cr_dataset_cols(const cr_dataset *ds) { return ds->x->shape[1]; }
-size_t cr_dataset_target_cols(const cr_dataset *ds) { return ds->y ? ds->y->shape[1] : 0; }
+size_t cr_dataset_target_cols(const cr_dataset *ds) {
+    return ds->y ? ds->y->shape[1] : 0;
+}
 size_t cr_dataset_num_classes(const cr_dataset *ds) { return ds->num_classes; }
 cr_tensor *cr_dataset_features(cr_dataset *ds) { return ds->x; }
 cr_tensor *cr_dataset_targets(cr_dataset *ds) { return ds->y; }
@@ -120,20 +119,17 @@ typedef struct reader {
     int inflating, inflate_done;
 } reader;
 
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
-{
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
     CR_UNUSED(opaque);
     return cr_calloc(items, size);
 }
 
-static void z_free(voidpf opaque, voidpf p)
-{
+static void z_free(voidpf opaque, voidpf p) {
     CR_UNUSED(opaque);
     cr_free(p);
 }
 
-static cr_status reader_open_file(reader *r, const char *path, cr_error *err)
-{
+static cr_status reader_open_file(reader *r, const char *path, cr_error *err) {
     memset(r, 0, sizeof *r);
     r->name = path;
     errno = 0;
@@ -147,9 +143,8 @@ static cr_status reader_open_file(reader *r, const char *path, cr_error *err)
     return CR_OK;
 }
 
-static cr_status reader_open_mem(reader *r, const void *data, size_t size, const char *name,
-                                 cr_error *err)
-{
+static cr_status reader_open_mem(reader *r, const void *data, size_t size,
+                                 const char *name, cr_error *err) {
     memset(r, 0, sizeof *r);
     r->name = name ? name : "<memory>";
     r->mem = data ? data : (const unsigned char *)"";
@@ -158,14 +153,14 @@ static cr_status reader_open_mem(reader *r, const void *data, size_t size, const
         r->zs.zalloc = z_alloc;
         r->zs.zfree = z_free;
         if (inflateInit2(&r->zs, 15 + 16) != Z_OK)
-            return data_fail(err, CR_ENOMEM, r->name, 0, 0, "out of memory starting zlib");
+            return data_fail(err, CR_ENOMEM, r->name, 0, 0,
+                             "out of memory starting zlib");
         r->inflating = 1;
     }
     return CR_OK;
 }
 
-static void reader_close(reader *r)
-{
+static void reader_close(reader *r) {
     if (r->gz)
         gzclose(r->gz);
     if (r->inflating)
@@ -176,8 +171,7 @@ static void reader_close(reader *r)
 
 /* Reads up to n bytes into buf: the count read (0 at the end), or -1 with
  * err set. A short count is only returned at the end of the data. */
-static long long reader_read(reader *r, void *buf, size_t n, cr_error *err)
-{
+static long long reader_read(reader *r, void *buf, size_t n, cr_error *err) {
     if (n > (1u << 30))
         n = 1u << 30;
     if (r->gz) {
@@ -233,8 +227,7 @@ static long long reader_read(reader *r, void *buf, size_t n, cr_error *err)
 }
 
 /* Reads exactly n bytes unless the data ends: the count read, or -1. */
-static long long reader_fill(reader *r, void *buf, size_t n, cr_error *err)
-{
+static long long reader_fill(reader *r, void *buf, size_t n, cr_error *err) {
     size_t got = 0;
     while (got < n) {
         long long k = reader_read(r, (unsigned char *)buf + got, n - got, err);
@@ -251,8 +244,7 @@ static long long reader_fill(reader *r, void *buf, size_t n, cr_error *err)
 
 /* Parses a whole field as a double: 1 if it is a number (possibly NaN or
  * infinite), 0 otherwise. */
-static int parse_number(const char *p, size_t len, double *out)
-{
+static int parse_number(const char *p, size_t len, double *out) {
     char buf[128];
     if (len == 0 || len >= sizeof buf)
         return 0;
@@ -293,8 +285,7 @@ typedef struct csv_state {
 
 /* Next line into s->line (NUL-terminated, without CR/LF): 1, 0 at the end
  * of the data, or a negative status with err set. */
-static int csv_next_line(csv_state *s, cr_error *err)
-{
+static int csv_next_line(csv_state *s, cr_error *err) {
     s->line_len = 0;
     int any = 0;
     for (;;) {
@@ -329,7 +320,10 @@ static int csv_next_line(csv_state *s, cr_error *err)
     }
     if (!any)
         return 0;
-    s->lineno++;
+    if (s->lineno++ == 0 && s->line_len >= 3 && memcmp(s->line, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(s->line, s->line + 3, s->line_len - 3); /* a UTF-8 byte order mark */
+        s->line_len -= 3;
+    }
     if (s->line_len && s->line[s->line_len - 1] == '\r')
         s->line_len--;
     s->line[s->line_len] = '\0';
@@ -338,18 +332,16 @@ static int csv_next_line(csv_state *s, cr_error *err)
 
 static int is_blank(char c, char delim) { return (c == ' ' || c == '\t') && c != delim; }
 
-static cr_status add_field(csv_state *s, char *p, size_t len, cr_error *err)
-{
-    if (cr_grow((void **)&s->fields, &s->cap_fields, s->n_fields + 1, sizeof *s->fields) !=
-        CR_OK)
+static cr_status add_field(csv_state *s, char *p, size_t len, cr_error *err) {
+    if (cr_grow((void **)&s->fields, &s->cap_fields, s->n_fields + 1,
+                sizeof *s->fields) != CR_OK)
         return data_fail(err, CR_ENOMEM, s->name, s->lineno, 0, "out of memory");
     s->fields[s->n_fields++] = (field){p, len};
     return CR_OK;
 }
 
 /* Splits s->line into s->fields (in place: quotes are removed). */
-static cr_status csv_split(csv_state *s, cr_error *err)
-{
+static cr_status csv_split(csv_state *s, cr_error *err) {
     char *l = s->line, d = s->delim;
     size_t n = s->line_len, i = 0;
     s->n_fields = 0;
@@ -400,8 +392,7 @@ static cr_status csv_split(csv_state *s, cr_error *err)
 }
 
 /* Next non-blank line, split: 1, 0 at the end, or a negative status. */
-static int csv_next_row(csv_state *s, cr_error *err)
-{
+static int csv_next_row(csv_state *s, cr_error *err) {
     for (;;) {
         int k = csv_next_line(s, err);
         if (k <= 0)
@@ -428,8 +419,7 @@ typedef struct column_role {
 /* Resolves target specifications into roles of the ncols columns. */
 static cr_status csv_roles(csv_state *s, const cr_csv_options *o, int header,
                            column_role *roles, size_t *n_feat, size_t *n_targ,
-                           cr_error *err)
-{
+                           cr_error *err) {
     size_t ncols = s->n_fields, nt = 0;
     for (size_t j = 0; j < ncols; j++)
         roles[j] = (column_role){0, 0};
@@ -452,9 +442,9 @@ static cr_status csv_roles(csv_state *s, const cr_csv_options *o, int header,
                                  spec, ncols);
         }
         if (!col)
-            return data_fail(err, CR_ENOTFOUND, s->name, 0, 0,
-                             "no column named '%.64s'%s", spec,
-                             header ? "" : " (the file has no header; give a 1-based index)");
+            return data_fail(
+                err, CR_ENOTFOUND, s->name, 0, 0, "no column named '%.64s'%s", spec,
+                header ? "" : " (the file has no header; give a 1-based index)");
         if (roles[col - 1].is_target)
             return data_fail(err, CR_EINVAL, s->name, 0, 0,
                              "target column %zu is given twice", col);
@@ -473,12 +463,12 @@ static cr_status csv_roles(csv_state *s, const cr_csv_options *o, int header,
     return CR_OK;
 }
 
-static cr_status csv_check_options(const cr_csv_options *o, cr_error *err)
-{
+static cr_status csv_check_options(const cr_csv_options *o, cr_error *err) {
     const char *w = "csv";
     char d = o->delimiter;
     if (d == '"' || d == '\r' || d == '\n')
-        return cr_error_set(err, CR_EINVAL, w, "the delimiter cannot be a quote or line end");
+        return cr_error_set(err, CR_EINVAL, w,
+                            "the delimiter cannot be a quote or line end");
     if ((unsigned)o->header > CR_CSV_HEADER_NO)
         return cr_error_set(err, CR_EINVAL, w, "unknown header mode %d", (int)o->header);
     if (o->num_targets && !o->targets)
@@ -501,17 +491,16 @@ typedef struct numbers {
     size_t n, cap;
 } numbers;
 
-static cr_status numbers_add(numbers *a, double x)
-{
-    if (a->n == a->cap && cr_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v) != CR_OK)
+static cr_status numbers_add(numbers *a, double x) {
+    if (a->n == a->cap &&
+        cr_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v) != CR_OK)
         return CR_ENOMEM;
     a->v[a->n++] = x;
     return CR_OK;
 }
 
 /* Moves the numbers into a new [rows, cols] tensor (they are freed). */
-static cr_tensor *numbers_to_tensor(numbers *a, size_t rows, size_t cols, cr_error *err)
-{
+static cr_tensor *numbers_to_tensor(numbers *a, size_t rows, size_t cols, cr_error *err) {
     size_t shape[2] = {rows, cols};
     cr_tensor *t = cr_tensor_new(2, shape, err);
     if (t)
@@ -524,8 +513,7 @@ static cr_tensor *numbers_to_tensor(numbers *a, size_t rows, size_t cols, cr_err
 /* Labels [rows, 1] into a new one-hot [rows, K] tensor (K = num_classes or
  * max + 1); labels were checked to be integers in range while reading. */
 static cr_tensor *one_hot(const double *labels, size_t rows, size_t *num_classes,
-                          cr_error *err)
-{
+                          cr_error *err) {
     size_t k = *num_classes;
     if (k == 0)
         for (size_t i = 0; i < rows; i++)
@@ -542,14 +530,12 @@ static cr_tensor *one_hot(const double *labels, size_t rows, size_t *num_classes
 }
 
 /* A label must be an integer in 0..K-1 (K given, or the limit). */
-static int label_ok(double v, size_t k)
-{
+static int label_ok(double v, size_t k) {
     size_t limit = k ? k : CR_DATA_MAX_CLASSES;
     return v >= 0 && v < (double)limit && v == floor(v);
 }
 
-static cr_dataset *csv_load(csv_state *s, const cr_csv_options *opts, cr_error *err)
-{
+static cr_dataset *csv_load(csv_state *s, const cr_csv_options *opts, cr_error *err) {
     cr_csv_options o = {0};
     if (opts)
         o = *opts;
@@ -582,7 +568,8 @@ static cr_dataset *csv_load(csv_state *s, const cr_csv_options *opts, cr_error *
     if (o.header == CR_CSV_HEADER_AUTO) {
         double v;
         for (size_t j = 0; j < ncols && !header; j++)
-            header = s->fields[j].len && !parse_number(s->fields[j].p, s->fields[j].len, &v);
+            header =
+                s->fields[j].len && !parse_number(s->fields[j].p, s->fields[j].len, &v);
     }
     roles = cr_calloc(ncols, sizeof *roles);
     if (!roles) {
@@ -607,8 +594,9 @@ static cr_dataset *csv_load(csv_state *s, const cr_csv_options *opts, cr_error *
                 goto done;
             }
             if (!parse_number(f->p, f->len, &v)) {
-                data_fail(err, CR_EFORMAT, s->name, s->lineno, j + 1, "'%.*s%s' is not a number",
-                          SHOWN(f), f->p, f->len > 40 ? "..." : "");
+                data_fail(err, CR_EFORMAT, s->name, s->lineno, j + 1,
+                          "'%.*s%s' is not a number", SHOWN(f), f->p,
+                          f->len > 40 ? "..." : "");
                 goto done;
             }
             if (!isfinite(v)) {
@@ -674,8 +662,7 @@ done:
     return ds;
 }
 
-cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *err)
-{
+cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *err) {
     if (!path) {
         cr_error_set(err, CR_EINVAL, "csv", "path is NULL");
         return NULL;
@@ -689,8 +676,7 @@ cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *
 }
 
 cr_dataset *cr_csv_load_mem(const void *data, size_t size, const char *name,
-                            const cr_csv_options *opts, cr_error *err)
-{
+                            const cr_csv_options *opts, cr_error *err) {
     if (opts && csv_check_options(opts, err) != CR_OK)
         return NULL;
     csv_state s = {0};
@@ -702,8 +688,7 @@ cr_dataset *cr_csv_load_mem(const void *data, size_t size, const char *name,
 /* ---- IDX ---- */
 
 /* Element type codes of the IDX format and their sizes in bytes. */
-static size_t idx_type_size(unsigned char type)
-{
+static size_t idx_type_size(unsigned char type) {
     switch (type) {
     case 0x08: /* unsigned byte */
     case 0x09: /* signed byte */
@@ -721,8 +706,7 @@ static size_t idx_type_size(unsigned char type)
 }
 
 /* Big-endian element i of the raw data as a double. */
-static double idx_value(const unsigned char *p, unsigned char type)
-{
+static double idx_value(const unsigned char *p, unsigned char type) {
     uint64_t u = 0;
     size_t size = idx_type_size(type);
     for (size_t b = 0; b < size; b++)
@@ -753,8 +737,7 @@ static double idx_value(const unsigned char *p, unsigned char type)
 /* Reads an IDX source into a new tensor, as cr_idx_read documents; *rank1
  * tells whether the file was 1-D. Closes the reader. */
 static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
-                           size_t *classes, cr_error *err)
-{
+                           size_t *classes, cr_error *err) {
     cr_idx_options o = {0};
     if (opts)
         o = *opts;
@@ -775,8 +758,9 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
         goto done;
     }
     if (head[0] || head[1]) {
-        data_fail(err, CR_EFORMAT, name, 0, 0, "bad magic 0x%02x%02x%02x%02x: not an IDX file",
-                  head[0], head[1], head[2], head[3]);
+        data_fail(err, CR_EFORMAT, name, 0, 0,
+                  "bad magic 0x%02x%02x%02x%02x: not an IDX file", head[0], head[1],
+                  head[2], head[3]);
         goto done;
     }
     unsigned char type = head[2];
@@ -801,7 +785,8 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
     size_t dims[4], items = 0, row = 1;
     for (size_t i = 0; i < ndims; i++) {
         const unsigned char *p = head + 4 + 4 * i;
-        dims[i] = ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+        dims[i] =
+            ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
         if (dims[i] == 0) {
             data_fail(err, CR_EFORMAT, name, 0, 0, "dimension %zu is 0", i + 1);
             goto done;
@@ -863,8 +848,8 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
     for (size_t i = 0; i < count; i++) {
         double v = idx_value(raw + i * esize, type);
         if (!isfinite(v)) {
-            data_fail(err, CR_EDOMAIN, name, 0, 0, "item %zu, value %zu is %g", i / row + 1,
-                      i % row + 1, v);
+            data_fail(err, CR_EDOMAIN, name, 0, 0, "item %zu, value %zu is %g",
+                      i / row + 1, i % row + 1, v);
             goto fail;
         }
         t->data[i] = v * scale;
@@ -881,8 +866,10 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
                 if (!o.num_classes && (size_t)t->data[i] + 1 > k)
                     k = (size_t)t->data[i] + 1;
             } else if (check) {
-                data_fail(err, CR_EFORMAT, name, 0, 0, "item %zu: label %g is not an integer "
-                          "in 0..%zu", i + 1, t->data[i],
+                data_fail(err, CR_EFORMAT, name, 0, 0,
+                          "item %zu: label %g is not an integer "
+                          "in 0..%zu",
+                          i + 1, t->data[i],
                           (o.num_classes ? o.num_classes : CR_DATA_MAX_CLASSES) - 1);
                 goto fail;
             } else {
@@ -907,8 +894,7 @@ done:
     return t;
 }
 
-cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *err)
-{
+cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *err) {
     reader r;
     int rank1;
     size_t classes;
@@ -922,8 +908,7 @@ cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *e
 }
 
 cr_tensor *cr_idx_read_mem(const void *data, size_t size, const char *name,
-                           const cr_idx_options *opts, cr_error *err)
-{
+                           const cr_idx_options *opts, cr_error *err) {
     reader r;
     int rank1;
     size_t classes;
@@ -933,8 +918,7 @@ cr_tensor *cr_idx_read_mem(const void *data, size_t size, const char *name,
 }
 
 cr_dataset *cr_idx_load(const char *images_path, const char *labels_path,
-                        const cr_idx_options *opts, cr_error *err)
-{
+                        const cr_idx_options *opts, cr_error *err) {
     if (!images_path || !labels_path) {
         cr_error_set(err, CR_EINVAL, "idx", "a path is NULL");
         return NULL;
@@ -966,8 +950,7 @@ cr_dataset *cr_idx_load(const char *images_path, const char *labels_path,
 
 /* ---- batching ---- */
 
-cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed, cr_error *err)
-{
+cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed, cr_error *err) {
     if (!indices && n > 0)
         return cr_error_set(err, CR_EINVAL, "shuffle", "indices are NULL");
     if (n < 2)
@@ -976,16 +959,16 @@ cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed, cr_erro
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_set_error_handler(old);
     if (!rng)
-        return cr_error_set(err, CR_ENOMEM, "shuffle", "out of memory allocating a gsl_rng");
+        return cr_error_set(err, CR_ENOMEM, "shuffle",
+                            "out of memory allocating a gsl_rng");
     gsl_rng_set(rng, seed);
     gsl_ran_shuffle(rng, indices, n, sizeof *indices);
     gsl_rng_free(rng);
     return CR_OK;
 }
 
-cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n, cr_tensor *dst,
-                         cr_error *err)
-{
+cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n,
+                         cr_tensor *dst, cr_error *err) {
     const char *w = "gather";
     if (!src || !dst || (!rows && n > 0))
         return cr_error_set(err, CR_EINVAL, w, "an argument is NULL");
@@ -994,22 +977,22 @@ cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n, cr_
                             cr_shape_str(src).text, cr_shape_str(dst).text);
     size_t src_rows = src->shape[0], width = src->size / src_rows;
     if (dst->size / dst->shape[0] != width || dst->shape[0] < n)
-        return cr_error_set(err, CR_ESHAPE, w,
-                            "cannot copy %zu rows of %s into %s", n,
+        return cr_error_set(err, CR_ESHAPE, w, "cannot copy %zu rows of %s into %s", n,
                             cr_shape_str(src).text, cr_shape_str(dst).text);
     for (size_t i = 0; i < n; i++)
         if (rows[i] >= src_rows)
-            return cr_error_set(err, CR_ERANGE, w,
-                                "row index %zu at position %zu is out of range (%zu rows)",
-                                rows[i], i, src_rows);
+            return cr_error_set(
+                err, CR_ERANGE, w,
+                "row index %zu at position %zu is out of range (%zu rows)", rows[i], i,
+                src_rows);
     for (size_t i = 0; i < n; i++)
-        memcpy(dst->data + i * width, src->data + rows[i] * width, width * sizeof(double));
+        memcpy(dst->data + i * width, src->data + rows[i] * width,
+               width * sizeof(double));
     return CR_OK;
 }
 
-cr_status cr_dataset_batch(const cr_dataset *ds, const size_t *rows, size_t n, cr_tensor *x,
-                           cr_tensor *y, cr_error *err)
-{
+cr_status cr_dataset_batch(const cr_dataset *ds, const size_t *rows, size_t n,
+                           cr_tensor *x, cr_tensor *y, cr_error *err) {
     if (!ds)
         return cr_error_set(err, CR_EINVAL, "gather", "data set is NULL");
     cr_status st = cr_data_gather(ds->x, rows, n, x, err);
@@ -1020,8 +1003,7 @@ cr_status cr_dataset_batch(const cr_dataset *ds, const size_t *rows, size_t n, c
 
 /* New [n, cols of src] tensor holding src's rows rows[0..n). */
 static cr_tensor *take_rows(const cr_tensor *src, const size_t *rows, size_t n,
-                            cr_error *err)
-{
+                            cr_error *err) {
     size_t shape[2] = {n, src->shape[1]};
     cr_tensor *t = cr_tensor_new(2, shape, err);
     if (t && cr_data_gather(src, rows, n, t, err) != CR_OK) {
@@ -1032,8 +1014,7 @@ static cr_tensor *take_rows(const cr_tensor *src, const size_t *rows, size_t n,
 }
 
 cr_status cr_dataset_split(const cr_dataset *ds, double val_fraction, unsigned long seed,
-                           cr_dataset **train, cr_dataset **val, cr_error *err)
-{
+                           cr_dataset **train, cr_dataset **val, cr_error *err) {
     if (train)
         *train = NULL;
     if (val)
@@ -1043,10 +1024,11 @@ cr_status cr_dataset_split(const cr_dataset *ds, double val_fraction, unsigned l
     size_t rows = ds->x->shape[0];
     double nv = isfinite(val_fraction) ? floor(val_fraction * (double)rows + 0.5) : 0;
     if (!(val_fraction > 0 && val_fraction < 1) || nv < 1 || nv > (double)rows - 1)
-        return cr_error_set(err, CR_EINVAL, "split",
-                            "validation fraction %g of %zu rows must leave at least one row "
-                            "on each side",
-                            val_fraction, rows);
+        return cr_error_set(
+            err, CR_EINVAL, "split",
+            "validation fraction %g of %zu rows must leave at least one row "
+            "on each side",
+            val_fraction, rows);
     size_t n_val = (size_t)nv, *perm = cr_malloc(rows * sizeof *perm);
     if (!perm)
         return cr_error_set(err, CR_ENOMEM, "split", "out of memory");
@@ -1082,8 +1064,7 @@ cr_status cr_dataset_split(const cr_dataset *ds, double val_fraction, unsigned l
 
 /* ---- standardisation ---- */
 
-static cr_standardizer *standardizer_alloc(size_t cols, cr_error *err)
-{
+static cr_standardizer *standardizer_alloc(size_t cols, cr_error *err) {
     cr_standardizer *s = cr_calloc(1, sizeof *s);
     if (s) {
         s->cols = cols;
@@ -1097,8 +1078,7 @@ static cr_standardizer *standardizer_alloc(size_t cols, cr_error *err)
     return NULL;
 }
 
-cr_standardizer *cr_standardizer_fit(const cr_tensor *x, cr_error *err)
-{
+cr_standardizer *cr_standardizer_fit(const cr_tensor *x, cr_error *err) {
     if (!x || x->rank != 2) {
         cr_error_set(err, CR_EINVAL, "standardize", "features must be a matrix, got %s",
                      x ? cr_shape_str(x).text : "NULL");
@@ -1127,10 +1107,10 @@ cr_standardizer *cr_standardizer_fit(const cr_tensor *x, cr_error *err)
 }
 
 cr_standardizer *cr_standardizer_new(size_t cols, const double *mean, const double *std,
-                                     cr_error *err)
-{
+                                     cr_error *err) {
     if (cols == 0 || !mean || !std) {
-        cr_error_set(err, CR_EINVAL, "standardize", "need at least one column and two arrays");
+        cr_error_set(err, CR_EINVAL, "standardize",
+                     "need at least one column and two arrays");
         return NULL;
     }
     for (size_t j = 0; j < cols; j++) {
@@ -1149,8 +1129,7 @@ cr_standardizer *cr_standardizer_new(size_t cols, const double *mean, const doub
     return s;
 }
 
-void cr_standardizer_free(cr_standardizer *s)
-{
+void cr_standardizer_free(cr_standardizer *s) {
     if (!s)
         return;
     cr_free(s->mean);
@@ -1162,8 +1141,7 @@ size_t cr_standardizer_cols(const cr_standardizer *s) { return s->cols; }
 const double *cr_standardizer_mean(const cr_standardizer *s) { return s->mean; }
 const double *cr_standardizer_std(const cr_standardizer *s) { return s->std; }
 
-cr_status cr_standardizer_apply(const cr_standardizer *s, cr_tensor *x, cr_error *err)
-{
+cr_status cr_standardizer_apply(const cr_standardizer *s, cr_tensor *x, cr_error *err) {
     if (!s || !x)
         return cr_error_set(err, CR_EINVAL, "standardize", "an argument is NULL");
     if (x->rank != 2 || x->shape[1] != s->cols)

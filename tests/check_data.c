@@ -21,15 +21,13 @@
 
 static char tmpdir[64];
 
-static void make_tmpdir(void)
-{
+static void make_tmpdir(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/cr-check-data-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
 /* Path of a file in the test's temporary directory (static buffer). */
-static const char *tmp_path(const char *file)
-{
+static const char *tmp_path(const char *file) {
     static char path[2][128];
     static int which;
     which ^= 1;
@@ -37,8 +35,7 @@ static const char *tmp_path(const char *file)
     return path[which];
 }
 
-static void write_file(const char *path, const void *data, size_t size, int gzip)
-{
+static void write_file(const char *path, const void *data, size_t size, int gzip) {
     if (gzip) {
         gzFile gz = gzopen(path, "wb");
         ck_assert_ptr_nonnull(gz);
@@ -52,21 +49,18 @@ static void write_file(const char *path, const void *data, size_t size, int gzip
     }
 }
 
-static void remove_tmpdir(const char *const *files, size_t n)
-{
+static void remove_tmpdir(const char *const *files, size_t n) {
     for (size_t i = 0; i < n; i++)
         unlink(tmp_path(files[i]));
     rmdir(tmpdir);
 }
 
-static cr_dataset *csv_text(const char *text, const cr_csv_options *o, cr_error *err)
-{
+static cr_dataset *csv_text(const char *text, const cr_csv_options *o, cr_error *err) {
     cr_error_clear(err);
     return cr_csv_load_mem(text, strlen(text), "data.csv", o, err);
 }
 
-static void expect_matrix(const cr_tensor *t, size_t rows, size_t cols, const double *v)
-{
+static void expect_matrix(const cr_tensor *t, size_t rows, size_t cols, const double *v) {
     ck_assert_ptr_nonnull(t);
     ck_assert_int_eq(cr_tensor_rank(t), 2);
     ck_assert_uint_eq(cr_tensor_dim(t, 0), rows);
@@ -77,8 +71,7 @@ static void expect_matrix(const cr_tensor *t, size_t rows, size_t cols, const do
 
 /* ---- CSV: happy paths ---- */
 
-START_TEST(csv_header_auto)
-{
+START_TEST(csv_header_auto) {
     cr_error err;
     cr_dataset *ds = csv_text("x1,x2,y\n1.5,2,0.25\n-3,4.75e1,1\n", NULL, &err);
     ck_assert_msg(ds != NULL, "%s", err.message);
@@ -106,8 +99,7 @@ START_TEST(csv_header_auto)
 }
 END_TEST
 
-START_TEST(csv_delimiter_quotes_crlf)
-{
+START_TEST(csv_delimiter_quotes_crlf) {
     /* ';' delimiter, quoted fields (with "" inside a name), blanks around
      * fields, CRLF line ends, blank lines and no final newline. */
     const char *text = "\"a\";\"b \"\"q\"\"\";\"t\"\r\n"
@@ -135,8 +127,7 @@ START_TEST(csv_delimiter_quotes_crlf)
 }
 END_TEST
 
-START_TEST(csv_targets)
-{
+START_TEST(csv_targets) {
     const char *text = "price,area,rooms,age\n100,50,2,10\n250,120,4,3\n";
     cr_error err;
     /* By name. */
@@ -156,6 +147,17 @@ START_TEST(csv_targets)
     expect_matrix(cr_dataset_features(ds), 2, 2, (double[]){100, 2, 250, 4});
     expect_matrix(cr_dataset_targets(ds), 2, 2, (double[]){10, 50, 3, 120});
     cr_dataset_free(ds);
+    /* A column given twice. */
+    const char *twice[] = {"1", "price"};
+    o.targets = twice;
+    ck_assert_ptr_null(csv_text(text, &o, &err));
+    ck_assert_str_eq(err.message, "data.csv: target column 1 is given twice");
+    /* A byte order mark before the header does not hide the first name. */
+    o.num_targets = 1;
+    ds = csv_text("\xEF\xBB\xBFprice,area\n1,2\n", &o, &err);
+    ck_assert_msg(ds != NULL, "%s", err.message);
+    expect_matrix(cr_dataset_targets(ds), 1, 1, (double[]){1});
+    cr_dataset_free(ds);
     /* No targets at all (data to predict on). */
     o = (cr_csv_options){.no_targets = 1};
     ds = csv_text(text, &o, &err);
@@ -173,8 +175,7 @@ START_TEST(csv_targets)
 }
 END_TEST
 
-START_TEST(csv_one_hot)
-{
+START_TEST(csv_one_hot) {
     const char *text = "x,label\n0.5,2\n1.5,0\n2.5,1\n3.5,2\n";
     cr_csv_options o = {.one_hot = 1};
     cr_error err;
@@ -194,8 +195,7 @@ START_TEST(csv_one_hot)
 }
 END_TEST
 
-START_TEST(csv_files_and_streaming)
-{
+START_TEST(csv_files_and_streaming) {
     make_tmpdir();
     /* A file spanning many read chunks, plain and gzip'd: the loader streams
      * it line by line. Row i is "i,0.5*i,i%3". */
@@ -220,7 +220,8 @@ START_TEST(csv_files_and_streaming)
         const double *x = cr_tensor_data(cr_dataset_features(ds));
         ck_assert_double_eq(x[2 * 12345], 12345.0);
         ck_assert_double_eq(x[2 * 12345 + 1], 6172.5);
-        ck_assert_double_eq(cr_tensor_get(cr_dataset_targets(ds), 3 * 19999 + 19999 % 3), 1);
+        ck_assert_double_eq(cr_tensor_get(cr_dataset_targets(ds), 3 * 19999 + 19999 % 3),
+                            1);
         cr_dataset_free(ds);
     }
     remove_tmpdir(files, 2);
@@ -239,53 +240,149 @@ typedef struct csv_bad {
 } csv_bad;
 
 static const csv_bad csv_bads[] = {
-    {"a,b,c\n1,2,3\n4,abc,6\n", {0}, NULL, CR_EFORMAT, "data.csv:3:2: 'abc' is not a number",
-     3, 2},
-    {"a,b,c\n1,2,3\n4,5,6\n7,8,9\n9,9,1x\n", {0}, NULL, CR_EFORMAT,
-     "data.csv:5:3: '1x' is not a number", 5, 3},
+    {"a,b,c\n1,2,3\n4,abc,6\n",
+     {0},
+     NULL,
+     CR_EFORMAT,
+     "data.csv:3:2: 'abc' is not a number",
+     3,
+     2},
+    {"a,b,c\n1,2,3\n4,5,6\n7,8,9\n9,9,1x\n",
+     {0},
+     NULL,
+     CR_EFORMAT,
+     "data.csv:5:3: '1x' is not a number",
+     5,
+     3},
     {"1,2,3\n,5,6\n", {0}, NULL, CR_EFORMAT, "data.csv:2:1: empty field", 2, 1},
     {"1,2,3\n4,5,\n", {0}, NULL, CR_EFORMAT, "data.csv:2:3: empty field", 2, 3},
-    {"a,b,c\n1,2,3\n4,5\n", {0}, NULL, CR_EFORMAT, "data.csv:3: 2 fields, expected 3", 3, 0},
-    {"a,b\n1,2\n\n3,4,5\n", {0}, NULL, CR_EFORMAT, "data.csv:4: 3 fields, expected 2", 4, 0},
+    {"a,b,c\n1,2,3\n4,5\n",
+     {0},
+     NULL,
+     CR_EFORMAT,
+     "data.csv:3: 2 fields, expected 3",
+     3,
+     0},
+    {"a,b\n1,2\n\n3,4,5\n",
+     {0},
+     NULL,
+     CR_EFORMAT,
+     "data.csv:4: 3 fields, expected 2",
+     4,
+     0},
     {"", {0}, NULL, CR_EFORMAT, "data.csv: empty file", 0, 0},
     {"\n  \r\n\n", {0}, NULL, CR_EFORMAT, "data.csv: empty file", 0, 0},
     {"a,b,c\n", {0}, NULL, CR_EFORMAT, "data.csv: no data rows", 0, 0},
-    {"a,b\n1,nan\n", {0}, NULL, CR_EDOMAIN, "data.csv:2:2: 'nan' is not a finite number", 2,
+    {"a,b\n1,nan\n",
+     {0},
+     NULL,
+     CR_EDOMAIN,
+     "data.csv:2:2: 'nan' is not a finite number",
+     2,
      2},
-    {"a,b\n1,2\n-inf,2\n", {0}, NULL, CR_EDOMAIN,
-     "data.csv:3:1: '-inf' is not a finite number", 3, 1},
-    {"a,b\n1e999,2\n", {0}, NULL, CR_EDOMAIN, "data.csv:2:1: '1e999' is not a finite number",
-     2, 1},
-    {"a,b\n1,2\n123456789,123456789\n", {.max_line = 16}, NULL, CR_ERANGE,
-     "data.csv:3: line longer than 16 bytes", 3, 0},
+    {"a,b\n1,2\n-inf,2\n",
+     {0},
+     NULL,
+     CR_EDOMAIN,
+     "data.csv:3:1: '-inf' is not a finite number",
+     3,
+     1},
+    {"a,b\n1e999,2\n",
+     {0},
+     NULL,
+     CR_EDOMAIN,
+     "data.csv:2:1: '1e999' is not a finite number",
+     2,
+     1},
+    {"a,b\n1,2\n123456789,123456789\n",
+     {.max_line = 16},
+     NULL,
+     CR_ERANGE,
+     "data.csv:3: line longer than 16 bytes",
+     3,
+     0},
     {"a,b\n\"1,2\n", {0}, NULL, CR_EFORMAT, "data.csv:2:1: unterminated quote", 2, 1},
-    {"a,b\n1,\"2\"x\n", {0}, NULL, CR_EFORMAT, "data.csv:2:2: text after a closing quote", 2,
+    {"a,b\n1,\"2\"x\n",
+     {0},
+     NULL,
+     CR_EFORMAT,
+     "data.csv:2:2: text after a closing quote",
+     2,
      2},
     {"a,b,c\n1,2,3\n", {0}, "zz", CR_ENOTFOUND, "data.csv: no column named 'zz'", 0, 0},
-    {"1,2,3\n", {0}, "zz", CR_ENOTFOUND,
-     "data.csv: no column named 'zz' (the file has no header; give a 1-based index)", 0, 0},
-    {"a,b,c\n1,2,3\n", {0}, "9", CR_ENOTFOUND,
-     "data.csv: target column 9 does not exist (the file has 3 columns)", 0, 0},
-    {"a,b,c\n1,2,3\n", {0}, "0", CR_ENOTFOUND,
-     "data.csv: target column 0 does not exist (the file has 3 columns)", 0, 0},
-    {"a\n1\n", {0}, NULL, CR_EINVAL,
-     "data.csv: every column is a target; no feature columns are left", 0, 0},
-    {"x,y\n1,0\n2,1.5\n", {.one_hot = 1}, NULL, CR_EFORMAT,
-     "data.csv:3:2: label '1.5' is not an integer in 0..65535", 3, 2},
-    {"x,y\n1,0\n2,-1\n", {.one_hot = 1}, NULL, CR_EFORMAT,
-     "data.csv:3:2: label '-1' is not an integer in 0..65535", 3, 2},
-    {"x,y\n1,0\n2,2\n", {.one_hot = 1, .num_classes = 2}, NULL, CR_EFORMAT,
-     "data.csv:3:2: label '2' is not an integer in 0..1", 3, 2},
-    {"x,y\n1,0\n", {.delimiter = '"'}, NULL, CR_EINVAL,
-     "the delimiter cannot be a quote or line end", 0, 0},
-    {"x,y\n1,0\n", {.one_hot = 1, .no_targets = 1}, NULL, CR_EINVAL,
-     "one_hot needs exactly one target column", 0, 0},
-    {"x,y\n1,0\n", {.one_hot = 1, .num_classes = 70000}, NULL, CR_EINVAL,
-     "num_classes 70000 exceeds the limit 65536", 0, 0},
+    {"1,2,3\n",
+     {0},
+     "zz",
+     CR_ENOTFOUND,
+     "data.csv: no column named 'zz' (the file has no header; give a 1-based index)",
+     0,
+     0},
+    {"a,b,c\n1,2,3\n",
+     {0},
+     "9",
+     CR_ENOTFOUND,
+     "data.csv: target column 9 does not exist (the file has 3 columns)",
+     0,
+     0},
+    {"a,b,c\n1,2,3\n",
+     {0},
+     "0",
+     CR_ENOTFOUND,
+     "data.csv: target column 0 does not exist (the file has 3 columns)",
+     0,
+     0},
+    {"a\n1\n",
+     {0},
+     NULL,
+     CR_EINVAL,
+     "data.csv: every column is a target; no feature columns are left",
+     0,
+     0},
+    {"x,y\n1,0\n2,1.5\n",
+     {.one_hot = 1},
+     NULL,
+     CR_EFORMAT,
+     "data.csv:3:2: label '1.5' is not an integer in 0..65535",
+     3,
+     2},
+    {"x,y\n1,0\n2,-1\n",
+     {.one_hot = 1},
+     NULL,
+     CR_EFORMAT,
+     "data.csv:3:2: label '-1' is not an integer in 0..65535",
+     3,
+     2},
+    {"x,y\n1,0\n2,2\n",
+     {.one_hot = 1, .num_classes = 2},
+     NULL,
+     CR_EFORMAT,
+     "data.csv:3:2: label '2' is not an integer in 0..1",
+     3,
+     2},
+    {"x,y\n1,0\n",
+     {.delimiter = '"'},
+     NULL,
+     CR_EINVAL,
+     "the delimiter cannot be a quote or line end",
+     0,
+     0},
+    {"x,y\n1,0\n",
+     {.one_hot = 1, .no_targets = 1},
+     NULL,
+     CR_EINVAL,
+     "one_hot needs exactly one target column",
+     0,
+     0},
+    {"x,y\n1,0\n",
+     {.one_hot = 1, .num_classes = 70000},
+     NULL,
+     CR_EINVAL,
+     "num_classes 70000 exceeds the limit 65536",
+     0,
+     0},
 };
 
-START_TEST(csv_errors)
-{
+START_TEST(csv_errors) {
     const csv_bad *b = &csv_bads[_i];
     cr_csv_options o = b->opts;
     if (b->target) {
@@ -301,8 +398,7 @@ START_TEST(csv_errors)
 }
 END_TEST
 
-START_TEST(csv_file_errors)
-{
+START_TEST(csv_file_errors) {
     cr_error err;
     ck_assert_ptr_null(cr_csv_load("/nonexistent/dir/x.csv", NULL, &err));
     ck_assert_int_eq(err.status, CR_ENOTFOUND);
@@ -334,8 +430,7 @@ END_TEST
 
 /* Writes an IDX header for type and dims into buf; returns its length. */
 static size_t idx_header(unsigned char *buf, unsigned char type, int ndims,
-                         const unsigned *dims)
-{
+                         const unsigned *dims) {
     buf[0] = buf[1] = 0;
     buf[2] = type;
     buf[3] = (unsigned char)ndims;
@@ -349,16 +444,14 @@ static size_t idx_header(unsigned char *buf, unsigned char type, int ndims,
 }
 
 /* Three 2x3 u8 images, and their three labels. */
-static size_t tiny_images(unsigned char *buf)
-{
+static size_t tiny_images(unsigned char *buf) {
     size_t n = idx_header(buf, 0x08, 3, (unsigned[]){3, 2, 3});
     for (int i = 0; i < 18; i++)
         buf[n++] = (unsigned char)(i * 15);
     return n;
 }
 
-static size_t tiny_labels(unsigned char *buf)
-{
+static size_t tiny_labels(unsigned char *buf) {
     size_t n = idx_header(buf, 0x08, 1, (unsigned[]){3});
     buf[n++] = 2;
     buf[n++] = 0;
@@ -366,8 +459,7 @@ static size_t tiny_labels(unsigned char *buf)
     return n;
 }
 
-START_TEST(idx_round_trip)
-{
+START_TEST(idx_round_trip) {
     make_tmpdir();
     unsigned char img[64], lab[16];
     size_t ni = tiny_images(img), nl = tiny_labels(lab);
@@ -379,8 +471,8 @@ START_TEST(idx_round_trip)
     for (int gz = 0; gz < 2; gz++) {
         cr_idx_options o = {.scale = 1, .one_hot = 1};
         cr_error err;
-        cr_dataset *ds = cr_idx_load(tmp_path(files[2 * gz]), tmp_path(files[2 * gz + 1]),
-                                     &o, &err);
+        cr_dataset *ds =
+            cr_idx_load(tmp_path(files[2 * gz]), tmp_path(files[2 * gz + 1]), &o, &err);
         ck_assert_msg(ds != NULL, "%s", err.message);
         ck_assert_uint_eq(cr_dataset_rows(ds), 3);
         ck_assert_uint_eq(cr_dataset_cols(ds), 6);
@@ -388,7 +480,8 @@ START_TEST(idx_round_trip)
         const cr_tensor *x = cr_dataset_features(ds);
         for (size_t i = 0; i < 18; i++)
             ck_assert_double_eq_tol(cr_tensor_get(x, i), (double)(i * 15) / 255.0, TOL);
-        expect_matrix(cr_dataset_targets(ds), 3, 3, (double[]){0, 0, 1, 1, 0, 0, 0, 1, 0});
+        expect_matrix(cr_dataset_targets(ds), 3, 3,
+                      (double[]){0, 0, 1, 1, 0, 0, 0, 1, 0});
         cr_dataset_free(ds);
     }
     /* Raw values and raw labels, the first two items only. */
@@ -416,8 +509,7 @@ START_TEST(idx_round_trip)
 }
 END_TEST
 
-START_TEST(idx_types)
-{
+START_TEST(idx_types) {
     unsigned char buf[64];
     cr_error err;
     /* i16, 2 items of 2 values: -2, 300, 7, -32768 (big-endian). */
@@ -478,8 +570,7 @@ static const idx_bad idx_bads[] = {
     {"gz corrupt", CR_EFORMAT, "bad: corrupt gzip data (invalid block type)"},
 };
 
-START_TEST(idx_errors)
-{
+START_TEST(idx_errors) {
     const idx_bad *b = &idx_bads[_i];
     unsigned char buf[256];
     size_t n = 0;
@@ -554,8 +645,7 @@ START_TEST(idx_errors)
 }
 END_TEST
 
-START_TEST(idx_load_errors)
-{
+START_TEST(idx_load_errors) {
     make_tmpdir();
     unsigned char img[64], lab[16];
     size_t ni = tiny_images(img), nl = tiny_labels(lab);
@@ -592,8 +682,7 @@ END_TEST
 
 #define FASHION "/usr/share/datasets/fashion-mnist/"
 
-START_TEST(fashion_mnist_subset)
-{
+START_TEST(fashion_mnist_subset) {
     if (access(FASHION "t10k-images-idx3-ubyte.gz", R_OK) != 0 ||
         access(FASHION "t10k-labels-idx1-ubyte.gz", R_OK) != 0) {
         fprintf(stderr, "fashion_mnist_subset: skipped, %s not installed\n", FASHION);
@@ -630,8 +719,7 @@ END_TEST
 
 /* ---- batching, split, standardisation ---- */
 
-START_TEST(shuffle_deterministic)
-{
+START_TEST(shuffle_deterministic) {
     size_t a[10], b[10], c[10];
     for (size_t i = 0; i < 10; i++)
         a[i] = b[i] = c[i] = i;
@@ -656,8 +744,7 @@ START_TEST(shuffle_deterministic)
 }
 END_TEST
 
-START_TEST(gather_batches)
-{
+START_TEST(gather_batches) {
     cr_error err;
     cr_dataset *ds = csv_text("1,2,10\n3,4,20\n5,6,30\n7,8,40\n", NULL, &err);
     ck_assert_ptr_nonnull(ds);
@@ -677,11 +764,14 @@ START_TEST(gather_batches)
     ck_assert_double_eq(cr_tensor_get(x, 4), 5);
     /* Errors. */
     rows[1] = 4;
-    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 3, x, &err), CR_ERANGE);
+    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 3, x, &err),
+                     CR_ERANGE);
     ck_assert_str_eq(err.message, "row index 4 at position 1 is out of range (4 rows)");
-    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 4, x, &err), CR_ESHAPE);
+    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 4, x, &err),
+                     CR_ESHAPE);
     ck_assert_str_eq(err.message, "cannot copy 4 rows of [4,2] into [3,2]");
-    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 1, y, &err), CR_ESHAPE);
+    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 1, y, &err),
+                     CR_ESHAPE);
     ck_assert_str_eq(err.message, "cannot copy 1 rows of [4,2] into [3,1]");
     cr_tensor_free(x);
     cr_tensor_free(y);
@@ -689,8 +779,7 @@ START_TEST(gather_batches)
 }
 END_TEST
 
-START_TEST(split)
-{
+START_TEST(split) {
     /* 10 rows: feature i, target 10*i. */
     char text[256];
     size_t len = 0;
@@ -721,8 +810,9 @@ START_TEST(split)
     cr_dataset_free(tr);
     cr_dataset_free(va);
     ck_assert_int_eq(cr_dataset_split(ds, 0.01, 7, &tr, &va, &err), CR_EINVAL);
-    ck_assert_str_eq(err.message, "validation fraction 0.01 of 10 rows must leave at least "
-                                  "one row on each side");
+    ck_assert_str_eq(err.message,
+                     "validation fraction 0.01 of 10 rows must leave at least "
+                     "one row on each side");
     ck_assert_ptr_null(tr);
     ck_assert_ptr_null(va);
     ck_assert_int_eq(cr_dataset_split(ds, 1.0, 7, &tr, &va, &err), CR_EINVAL);
@@ -730,8 +820,7 @@ START_TEST(split)
 }
 END_TEST
 
-START_TEST(standardize)
-{
+START_TEST(standardize) {
     /* Columns: [1,2,3,4] (mean 2.5, population std sqrt(1.25)),
      * [10,10,10,10] (constant: std 1), [-2,0,2,4] (mean 1, std sqrt(5)). */
     double v[12] = {1, 10, -2, 2, 10, 0, 3, 10, 2, 4, 10, 4};
@@ -775,19 +864,20 @@ START_TEST(standardize)
 }
 END_TEST
 
-START_TEST(dataset_new_steals)
-{
+START_TEST(dataset_new_steals) {
     cr_error err;
     size_t a[2] = {3, 2}, b[2] = {2, 1}, c[1] = {3};
     /* On success and on failure, the tensors belong to the call. */
-    cr_dataset *ds = cr_dataset_new(cr_tensor_new(2, a, &err), cr_tensor_new(2, b, &err), 0,
-                                    &err);
+    cr_dataset *ds =
+        cr_dataset_new(cr_tensor_new(2, a, &err), cr_tensor_new(2, b, &err), 0, &err);
     ck_assert_ptr_null(ds);
     ck_assert_int_eq(err.status, CR_ESHAPE);
-    ck_assert_str_eq(err.message, "features [3,2] and targets [2,1] have different row counts");
+    ck_assert_str_eq(err.message,
+                     "features [3,2] and targets [2,1] have different row counts");
     ds = cr_dataset_new(cr_tensor_new(1, c, &err), NULL, 0, &err);
     ck_assert_ptr_null(ds);
-    ck_assert_str_eq(err.message, "features and targets must be matrices, got [3] and none");
+    ck_assert_str_eq(err.message,
+                     "features and targets must be matrices, got [3] and none");
     ds = cr_dataset_new(cr_tensor_new(2, a, &err), NULL, 2, &err);
     ck_assert_ptr_nonnull(ds);
     ck_assert_uint_eq(cr_dataset_num_classes(ds), 2);
@@ -795,8 +885,7 @@ START_TEST(dataset_new_steals)
 }
 END_TEST
 
-START_TEST(csv_out_of_memory)
-{
+START_TEST(csv_out_of_memory) {
     /* Failing each allocation in turn: an error, never a crash or a leak. */
     const char *text = "a,b,c\n1,2,0\n3,4,1\n5,6,2\n";
     cr_csv_options o = {.one_hot = 1};
@@ -818,8 +907,7 @@ START_TEST(csv_out_of_memory)
 }
 END_TEST
 
-Suite *data_suite(void)
-{
+Suite *data_suite(void) {
     Suite *s = suite_create("data");
     TCase *tc = tcase_create("csv");
     tcase_add_test(tc, csv_header_auto);

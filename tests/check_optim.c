@@ -23,8 +23,7 @@ typedef struct fixture {
     cr_optim *opt;
 } fixture;
 
-static fixture setup(enum loss_kind kind, const cr_optim_options *o)
-{
+static fixture setup(enum loss_kind kind, const cr_optim_options *o) {
     fixture f = {0};
     f.g = cr_graph_new();
     ck_assert_ptr_nonnull(f.g);
@@ -47,15 +46,13 @@ static fixture setup(enum loss_kind kind, const cr_optim_options *o)
     return f;
 }
 
-static void teardown(fixture *f)
-{
+static void teardown(fixture *f) {
     cr_optim_free(f->opt);
     cr_graph_free(f->g);
 }
 
 /* forward, backward, step; then checks w against the expected values. */
-static void step_expect(fixture *f, double w0, double w1)
-{
+static void step_expect(fixture *f, double w0, double w1) {
     ck_assert_int_eq(cr_graph_forward(f->g, f->loss), CR_OK);
     ck_assert_int_eq(cr_graph_backward(f->g, f->loss, 0), CR_OK);
     ck_assert_int_eq(cr_optim_step(f->opt), CR_OK);
@@ -64,8 +61,7 @@ static void step_expect(fixture *f, double w0, double w1)
     ck_assert_double_eq_tol(cr_tensor_get(v, 1), w1, TOL);
 }
 
-START_TEST(sgd_plain)
-{
+START_TEST(sgd_plain) {
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     fixture f = setup(QUAD, &o);
@@ -77,8 +73,7 @@ START_TEST(sgd_plain)
 }
 END_TEST
 
-START_TEST(sgd_momentum)
-{
+START_TEST(sgd_momentum) {
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     o.momentum = 0.9;
@@ -92,8 +87,7 @@ START_TEST(sgd_momentum)
 }
 END_TEST
 
-START_TEST(sgd_nesterov)
-{
+START_TEST(sgd_nesterov) {
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     o.momentum = 0.9;
@@ -110,8 +104,7 @@ START_TEST(sgd_nesterov)
 }
 END_TEST
 
-START_TEST(sgd_weight_decay)
-{
+START_TEST(sgd_weight_decay) {
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     o.weight_decay = 0.1;
@@ -126,8 +119,7 @@ START_TEST(sgd_weight_decay)
 }
 END_TEST
 
-START_TEST(adam_two_steps)
-{
+START_TEST(adam_two_steps) {
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
     o.lr = 0.1; /* beta1 0.9, beta2 0.999, eps 1e-8 */
     fixture f = setup(QUAD, &o);
@@ -151,8 +143,7 @@ START_TEST(adam_two_steps)
 }
 END_TEST
 
-START_TEST(adam_l2_vs_adamw)
-{
+START_TEST(adam_l2_vs_adamw) {
     /* The same weight decay 0.5 with lr 0.1 on LIN (g = c = [0.5, -2]):
      * Adam adds it to the gradient, AdamW shrinks the weights directly. */
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
@@ -187,8 +178,7 @@ START_TEST(adam_l2_vs_adamw)
 }
 END_TEST
 
-START_TEST(rmsprop_two_steps)
-{
+START_TEST(rmsprop_two_steps) {
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_RMSPROP);
     o.lr = 0.01; /* alpha 0.99, eps 1e-8 */
     fixture f = setup(QUAD, &o);
@@ -216,8 +206,7 @@ START_TEST(rmsprop_two_steps)
 }
 END_TEST
 
-START_TEST(clipping)
-{
+START_TEST(clipping) {
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     o.clip_norm = 1.0;
@@ -244,8 +233,7 @@ START_TEST(clipping)
 }
 END_TEST
 
-START_TEST(schedules)
-{
+START_TEST(schedules) {
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     ck_assert_double_eq(cr_optim_lr_at(&o, 0), 0.1);
@@ -319,21 +307,30 @@ static const bad_case bad_cases[] = {
     {"schedule", 7, "unknown learning-rate schedule 7"},
 };
 
-START_TEST(bad_options)
-{
+START_TEST(bad_options) {
     const bad_case *bc = &bad_cases[_i];
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     const char *f = bc->field;
-    if (!strcmp(f, "lr")) o.lr = bc->value;
-    else if (!strcmp(f, "momentum")) o.momentum = bc->value;
-    else if (!strcmp(f, "weight_decay")) o.weight_decay = bc->value;
-    else if (!strcmp(f, "beta1")) o.beta1 = bc->value;
-    else if (!strcmp(f, "beta2")) o.beta2 = bc->value;
-    else if (!strcmp(f, "eps")) o.eps = bc->value;
-    else if (!strcmp(f, "alpha")) o.alpha = bc->value;
-    else if (!strcmp(f, "clip_norm")) o.clip_norm = bc->value;
-    else if (!strcmp(f, "nesterov")) o.nesterov = (int)bc->value;
-    else if (!strcmp(f, "kind")) o.kind = (cr_optim_kind)bc->value;
+    if (!strcmp(f, "lr"))
+        o.lr = bc->value;
+    else if (!strcmp(f, "momentum"))
+        o.momentum = bc->value;
+    else if (!strcmp(f, "weight_decay"))
+        o.weight_decay = bc->value;
+    else if (!strcmp(f, "beta1"))
+        o.beta1 = bc->value;
+    else if (!strcmp(f, "beta2"))
+        o.beta2 = bc->value;
+    else if (!strcmp(f, "eps"))
+        o.eps = bc->value;
+    else if (!strcmp(f, "alpha"))
+        o.alpha = bc->value;
+    else if (!strcmp(f, "clip_norm"))
+        o.clip_norm = bc->value;
+    else if (!strcmp(f, "nesterov"))
+        o.nesterov = (int)bc->value;
+    else if (!strcmp(f, "kind"))
+        o.kind = (cr_optim_kind)bc->value;
     else if (!strcmp(f, "gamma") || !strcmp(f, "step_size")) {
         o.schedule = CR_LR_STEP;
         o.gamma = !strcmp(f, "gamma") ? bc->value : 0.5;
@@ -342,7 +339,8 @@ START_TEST(bad_options)
         o.schedule = CR_LR_COSINE;
         o.lr_min = !strcmp(f, "lr_min") ? bc->value : 0;
         o.cosine_steps = !strcmp(f, "cosine_steps") ? (size_t)bc->value : 5;
-    } else if (!strcmp(f, "schedule")) o.schedule = (cr_lr_schedule)bc->value;
+    } else if (!strcmp(f, "schedule"))
+        o.schedule = (cr_lr_schedule)bc->value;
     cr_error err;
     cr_error_clear(&err);
     ck_assert_int_eq(cr_optim_check_options(&o, &err), CR_EINVAL);
@@ -356,8 +354,7 @@ START_TEST(bad_options)
 }
 END_TEST
 
-START_TEST(names_and_defaults)
-{
+START_TEST(names_and_defaults) {
     cr_optim_kind k = CR_OPTIM_SGD;
     cr_error err;
     ck_assert_int_eq(cr_optim_kind_parse("adamw", &k, &err), CR_OK);
@@ -387,8 +384,7 @@ START_TEST(names_and_defaults)
 }
 END_TEST
 
-START_TEST(step_errors)
-{
+START_TEST(step_errors) {
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
     fixture f = setup(QUAD, &o);
     /* No backward yet. */
@@ -419,8 +415,7 @@ START_TEST(step_errors)
 }
 END_TEST
 
-START_TEST(step_allocates_nothing)
-{
+START_TEST(step_allocates_nothing) {
     static const cr_optim_kind kinds[] = {CR_OPTIM_SGD, CR_OPTIM_ADAM, CR_OPTIM_ADAMW,
                                           CR_OPTIM_RMSPROP};
     test_alloc_install(0);
@@ -445,8 +440,7 @@ START_TEST(step_allocates_nothing)
 }
 END_TEST
 
-START_TEST(new_out_of_memory)
-{
+START_TEST(new_out_of_memory) {
     /* Failing each allocation of cr_optim_new in turn gives CR_ENOMEM and
      * leaks nothing. */
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
@@ -465,8 +459,7 @@ START_TEST(new_out_of_memory)
 }
 END_TEST
 
-Suite *optim_suite(void)
-{
+Suite *optim_suite(void) {
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("updates");
     tcase_add_test(tc, sgd_plain);
@@ -480,7 +473,8 @@ Suite *optim_suite(void)
     tcase_add_test(tc, schedules);
     suite_add_tcase(s, tc);
     tc = tcase_create("api");
-    tcase_add_loop_test(tc, bad_options, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
+    tcase_add_loop_test(tc, bad_options, 0,
+                        (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(tc, names_and_defaults);
     tcase_add_test(tc, step_errors);
     tcase_add_test(tc, step_allocates_nothing);
