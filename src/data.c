@@ -499,13 +499,24 @@ static cr_status numbers_add(numbers *a, double x) {
     return CR_OK;
 }
 
-/* Moves the numbers into a new [rows, cols] tensor (they are freed). */
-static cr_tensor *numbers_to_tensor(numbers *a, size_t rows, size_t cols, cr_error *err) {
+/* Moves the numbers (rows * cols of them) into a new [rows, cols] tensor
+ * that adopts their buffer, shrunk to fit: no copy. On failure the numbers
+ * stay with the caller. */
+static cr_tensor *numbers_to_tensor(numbers *a, size_t rows, size_t cols, cr_error *err)
+{
     size_t shape[2] = {rows, cols};
-    cr_tensor *t = cr_tensor_new(2, shape, err);
-    if (t)
-        memcpy(t->data, a->v, rows * cols * sizeof(double));
-    cr_free(a->v);
+    cr_tensor *t = cr_malloc(sizeof *t);
+    if (!t) {
+        cr_error_set(err, CR_ENOMEM, "csv", "out of memory");
+        return NULL;
+    }
+    if (cr_tensor_set_shape(t, 2, shape, err) != CR_OK) {
+        cr_free(t);
+        return NULL;
+    }
+    double *fit = cr_realloc(a->v, a->n * sizeof *a->v);
+    t->data = fit ? fit : a->v; /* a failed shrink keeps the larger buffer */
+    t->flags = CR_TENSOR_OWNS_DATA;
     *a = (numbers){0};
     return t;
 }

@@ -61,7 +61,8 @@ static void step_expect(fixture *f, double w0, double w1) {
     ck_assert_double_eq_tol(cr_tensor_get(v, 1), w1, TOL);
 }
 
-START_TEST(sgd_plain) {
+START_TEST(sgd_plain)
+{
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     fixture f = setup(QUAD, &o);
@@ -73,7 +74,8 @@ START_TEST(sgd_plain) {
 }
 END_TEST
 
-START_TEST(sgd_momentum) {
+START_TEST(sgd_momentum)
+{
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     o.momentum = 0.9;
@@ -87,7 +89,8 @@ START_TEST(sgd_momentum) {
 }
 END_TEST
 
-START_TEST(sgd_nesterov) {
+START_TEST(sgd_nesterov)
+{
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     o.momentum = 0.9;
@@ -104,7 +107,8 @@ START_TEST(sgd_nesterov) {
 }
 END_TEST
 
-START_TEST(sgd_weight_decay) {
+START_TEST(sgd_weight_decay)
+{
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     o.weight_decay = 0.1;
@@ -119,7 +123,8 @@ START_TEST(sgd_weight_decay) {
 }
 END_TEST
 
-START_TEST(adam_two_steps) {
+START_TEST(adam_two_steps)
+{
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
     o.lr = 0.1; /* beta1 0.9, beta2 0.999, eps 1e-8 */
     fixture f = setup(QUAD, &o);
@@ -143,7 +148,8 @@ START_TEST(adam_two_steps) {
 }
 END_TEST
 
-START_TEST(adam_l2_vs_adamw) {
+START_TEST(adam_l2_vs_adamw)
+{
     /* The same weight decay 0.5 with lr 0.1 on LIN (g = c = [0.5, -2]):
      * Adam adds it to the gradient, AdamW shrinks the weights directly. */
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
@@ -178,7 +184,8 @@ START_TEST(adam_l2_vs_adamw) {
 }
 END_TEST
 
-START_TEST(rmsprop_two_steps) {
+START_TEST(rmsprop_two_steps)
+{
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_RMSPROP);
     o.lr = 0.01; /* alpha 0.99, eps 1e-8 */
     fixture f = setup(QUAD, &o);
@@ -206,7 +213,8 @@ START_TEST(rmsprop_two_steps) {
 }
 END_TEST
 
-START_TEST(clipping) {
+START_TEST(clipping)
+{
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     o.clip_norm = 1.0;
@@ -233,7 +241,8 @@ START_TEST(clipping) {
 }
 END_TEST
 
-START_TEST(schedules) {
+START_TEST(schedules)
+{
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     o.lr = 0.1;
     ck_assert_double_eq(cr_optim_lr_at(&o, 0), 0.1);
@@ -307,7 +316,8 @@ static const bad_case bad_cases[] = {
     {"schedule", 7, "unknown learning-rate schedule 7"},
 };
 
-START_TEST(bad_options) {
+START_TEST(bad_options)
+{
     const bad_case *bc = &bad_cases[_i];
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     const char *f = bc->field;
@@ -354,7 +364,8 @@ START_TEST(bad_options) {
 }
 END_TEST
 
-START_TEST(names_and_defaults) {
+START_TEST(names_and_defaults)
+{
     cr_optim_kind k = CR_OPTIM_SGD;
     cr_error err;
     ck_assert_int_eq(cr_optim_kind_parse("adamw", &k, &err), CR_OK);
@@ -384,7 +395,8 @@ START_TEST(names_and_defaults) {
 }
 END_TEST
 
-START_TEST(step_errors) {
+START_TEST(step_errors)
+{
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
     fixture f = setup(QUAD, &o);
     /* No backward yet. */
@@ -415,7 +427,8 @@ START_TEST(step_errors) {
 }
 END_TEST
 
-START_TEST(step_allocates_nothing) {
+START_TEST(step_allocates_nothing)
+{
     static const cr_optim_kind kinds[] = {CR_OPTIM_SGD, CR_OPTIM_ADAM, CR_OPTIM_ADAMW,
                                           CR_OPTIM_RMSPROP};
     test_alloc_install(0);
@@ -440,7 +453,8 @@ START_TEST(step_allocates_nothing) {
 }
 END_TEST
 
-START_TEST(new_out_of_memory) {
+START_TEST(new_out_of_memory)
+{
     /* Failing each allocation of cr_optim_new in turn gives CR_ENOMEM and
      * leaks nothing. */
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
