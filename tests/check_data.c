@@ -233,6 +233,40 @@ START_TEST(csv_files_and_streaming)
 }
 END_TEST
 
+/* A fixture in tests/data (top_srcdir comes from make check's environment). */
+static const char *fixture(const char *file)
+{
+    static char path[512];
+    const char *top = getenv("top_srcdir");
+    snprintf(path, sizeof path, "%s/tests/data/%s", top ? top : ".", file);
+    return path;
+}
+
+START_TEST(csv_fixtures)
+{
+    cr_error err;
+    cr_dataset *ds = cr_csv_load(fixture("xor.csv"), NULL, &err);
+    ck_assert_msg(ds != NULL, "%s", err.message);
+    expect_matrix(cr_dataset_features(ds), 4, 2, (double[]){0, 0, 0, 1, 1, 0, 1, 1});
+    expect_matrix(cr_dataset_targets(ds), 4, 1, (double[]){0, 1, 1, 0});
+    cr_dataset_free(ds);
+    /* ';'-separated, quoted names with blanks, CRLF, the class in column 3. */
+    const char *target = "species";
+    cr_csv_options o = {.delimiter = ';', .targets = &target, .num_targets = 1,
+                        .one_hot = 1};
+    ds = cr_csv_load(fixture("flowers.csv"), &o, &err);
+    ck_assert_msg(ds != NULL, "%s", err.message);
+    ck_assert_uint_eq(cr_dataset_num_classes(ds), 3);
+    ck_assert_uint_eq(cr_dataset_cols(ds), 3);
+    expect_matrix(cr_dataset_features(ds), 6, 3,
+                  (double[]){5.1, 3.5, 1.4, 7.0, 3.2, 4.7, 6.3, 3.3, 6.0, 4.9, 3.0, 1.4,
+                             6.4, 3.2, 4.5, 5.8, 2.7, 5.1});
+    expect_matrix(cr_dataset_targets(ds), 6, 3,
+                  (double[]){1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1});
+    cr_dataset_free(ds);
+}
+END_TEST
+
 /* ---- CSV: every error, with its exact message ---- */
 
 typedef struct csv_bad {
@@ -969,6 +1003,7 @@ Suite *data_suite(void) {
     tcase_add_test(tc, csv_targets);
     tcase_add_test(tc, csv_one_hot);
     tcase_add_test(tc, csv_files_and_streaming);
+    tcase_add_test(tc, csv_fixtures);
     tcase_add_loop_test(tc, csv_errors, 0, (int)(sizeof csv_bads / sizeof csv_bads[0]));
     tcase_add_test(tc, csv_file_errors);
     tcase_add_test(tc, csv_out_of_memory);
