@@ -42,7 +42,8 @@ static cr_status data_fail(cr_error *err, cr_status st, const char *name, size_t
     __attribute__((format(printf, 6, 7)));
 
 static cr_status data_fail(cr_error *err, cr_status st, const char *name, size_t row,
-                           size_t col, const char *fmt, ...) {
+                           size_t col, const char *fmt, ...)
+{
     if (!err)
         return st;
     char text[sizeof err->message];
@@ -64,7 +65,8 @@ static cr_status data_fail(cr_error *err, cr_status st, const char *name, size_t
 /* ---- data sets ---- */
 
 cr_dataset *cr_dataset_new(cr_tensor *features, cr_tensor *targets, size_t num_classes,
-                           cr_error *err) {
+                           cr_error *err)
+{
     cr_status st = CR_OK;
     if (!features)
         st = cr_error_set(err, CR_EINVAL, "dataset", "features are NULL");
@@ -91,7 +93,8 @@ cr_dataset *cr_dataset_new(cr_tensor *features, cr_tensor *targets, size_t num_c
     return ds;
 }
 
-void cr_dataset_free(cr_dataset *ds) {
+void cr_dataset_free(cr_dataset *ds)
+{
     if (!ds)
         return;
     cr_tensor_free(ds->x);
@@ -99,14 +102,30 @@ void cr_dataset_free(cr_dataset *ds) {
     cr_free(ds);
 }
 
-size_t cr_dataset_rows(const cr_dataset *ds) { return ds->x->shape[0]; }
-size_t cr_dataset_cols(const cr_dataset *ds) { return ds->x->shape[1]; }
-size_t cr_dataset_target_cols(const cr_dataset *ds) {
+size_t cr_dataset_rows(const cr_dataset *ds)
+{
+    return ds->x->shape[0];
+}
+size_t cr_dataset_cols(const cr_dataset *ds)
+{
+    return ds->x->shape[1];
+}
+size_t cr_dataset_target_cols(const cr_dataset *ds)
+{
     return ds->y ? ds->y->shape[1] : 0;
 }
-size_t cr_dataset_num_classes(const cr_dataset *ds) { return ds->num_classes; }
-cr_tensor *cr_dataset_features(cr_dataset *ds) { return ds->x; }
-cr_tensor *cr_dataset_targets(cr_dataset *ds) { return ds->y; }
+size_t cr_dataset_num_classes(const cr_dataset *ds)
+{
+    return ds->num_classes;
+}
+cr_tensor *cr_dataset_features(cr_dataset *ds)
+{
+    return ds->x;
+}
+cr_tensor *cr_dataset_targets(cr_dataset *ds)
+{
+    return ds->y;
+}
 
 /* ---- byte sources: a file through gzread (plain or gzip), or memory ---- */
 
@@ -119,17 +138,20 @@ typedef struct reader {
     int inflating, inflate_done;
 } reader;
 
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
     CR_UNUSED(opaque);
     return cr_calloc(items, size);
 }
 
-static void z_free(voidpf opaque, voidpf p) {
+static void z_free(voidpf opaque, voidpf p)
+{
     CR_UNUSED(opaque);
     cr_free(p);
 }
 
-static cr_status reader_open_file(reader *r, const char *path, cr_error *err) {
+static cr_status reader_open_file(reader *r, const char *path, cr_error *err)
+{
     memset(r, 0, sizeof *r);
     r->name = path;
     errno = 0;
@@ -143,8 +165,9 @@ static cr_status reader_open_file(reader *r, const char *path, cr_error *err) {
     return CR_OK;
 }
 
-static cr_status reader_open_mem(reader *r, const void *data, size_t size,
-                                 const char *name, cr_error *err) {
+static cr_status reader_open_mem(reader *r, const void *data, size_t size, const char *name,
+                                 cr_error *err)
+{
     memset(r, 0, sizeof *r);
     r->name = name ? name : "<memory>";
     r->mem = data ? data : (const unsigned char *)"";
@@ -153,14 +176,14 @@ static cr_status reader_open_mem(reader *r, const void *data, size_t size,
         r->zs.zalloc = z_alloc;
         r->zs.zfree = z_free;
         if (inflateInit2(&r->zs, 15 + 16) != Z_OK)
-            return data_fail(err, CR_ENOMEM, r->name, 0, 0,
-                             "out of memory starting zlib");
+            return data_fail(err, CR_ENOMEM, r->name, 0, 0, "out of memory starting zlib");
         r->inflating = 1;
     }
     return CR_OK;
 }
 
-static void reader_close(reader *r) {
+static void reader_close(reader *r)
+{
     if (r->gz)
         gzclose(r->gz);
     if (r->inflating)
@@ -171,7 +194,8 @@ static void reader_close(reader *r) {
 
 /* Reads up to n bytes into buf: the count read (0 at the end), or -1 with
  * err set. A short count is only returned at the end of the data. */
-static long long reader_read(reader *r, void *buf, size_t n, cr_error *err) {
+static long long reader_read(reader *r, void *buf, size_t n, cr_error *err)
+{
     if (n > (1u << 30))
         n = 1u << 30;
     if (r->gz) {
@@ -227,7 +251,8 @@ static long long reader_read(reader *r, void *buf, size_t n, cr_error *err) {
 }
 
 /* Reads exactly n bytes unless the data ends: the count read, or -1. */
-static long long reader_fill(reader *r, void *buf, size_t n, cr_error *err) {
+static long long reader_fill(reader *r, void *buf, size_t n, cr_error *err)
+{
     size_t got = 0;
     while (got < n) {
         long long k = reader_read(r, (unsigned char *)buf + got, n - got, err);
@@ -244,7 +269,8 @@ static long long reader_fill(reader *r, void *buf, size_t n, cr_error *err) {
 
 /* Parses a whole field as a double: 1 if it is a number (possibly NaN or
  * infinite), 0 otherwise. */
-static int parse_number(const char *p, size_t len, double *out) {
+static int parse_number(const char *p, size_t len, double *out)
+{
     char buf[128];
     if (len == 0 || len >= sizeof buf)
         return 0;
@@ -285,7 +311,8 @@ typedef struct csv_state {
 
 /* Next line into s->line (NUL-terminated, without CR/LF): 1, 0 at the end
  * of the data, or a negative status with err set. */
-static int csv_next_line(csv_state *s, cr_error *err) {
+static int csv_next_line(csv_state *s, cr_error *err)
+{
     s->line_len = 0;
     int any = 0;
     for (;;) {
@@ -330,18 +357,23 @@ static int csv_next_line(csv_state *s, cr_error *err) {
     return 1;
 }
 
-static int is_blank(char c, char delim) { return (c == ' ' || c == '\t') && c != delim; }
+static int is_blank(char c, char delim)
+{
+    return (c == ' ' || c == '\t') && c != delim;
+}
 
-static cr_status add_field(csv_state *s, char *p, size_t len, cr_error *err) {
-    if (cr_grow((void **)&s->fields, &s->cap_fields, s->n_fields + 1,
-                sizeof *s->fields) != CR_OK)
+static cr_status add_field(csv_state *s, char *p, size_t len, cr_error *err)
+{
+    if (cr_grow((void **)&s->fields, &s->cap_fields, s->n_fields + 1, sizeof *s->fields) !=
+        CR_OK)
         return data_fail(err, CR_ENOMEM, s->name, s->lineno, 0, "out of memory");
     s->fields[s->n_fields++] = (field){p, len};
     return CR_OK;
 }
 
 /* Splits s->line into s->fields (in place: quotes are removed). */
-static cr_status csv_split(csv_state *s, cr_error *err) {
+static cr_status csv_split(csv_state *s, cr_error *err)
+{
     char *l = s->line, d = s->delim;
     size_t n = s->line_len, i = 0;
     s->n_fields = 0;
@@ -392,7 +424,8 @@ static cr_status csv_split(csv_state *s, cr_error *err) {
 }
 
 /* Next non-blank line, split: 1, 0 at the end, or a negative status. */
-static int csv_next_row(csv_state *s, cr_error *err) {
+static int csv_next_row(csv_state *s, cr_error *err)
+{
     for (;;) {
         int k = csv_next_line(s, err);
         if (k <= 0)
@@ -419,7 +452,8 @@ typedef struct column_role {
 /* Resolves target specifications into roles of the ncols columns. */
 static cr_status csv_roles(csv_state *s, const cr_csv_options *o, int header,
                            column_role *roles, size_t *n_feat, size_t *n_targ,
-                           cr_error *err) {
+                           cr_error *err)
+{
     size_t ncols = s->n_fields, nt = 0;
     for (size_t j = 0; j < ncols; j++)
         roles[j] = (column_role){0, 0};
@@ -463,7 +497,8 @@ static cr_status csv_roles(csv_state *s, const cr_csv_options *o, int header,
     return CR_OK;
 }
 
-static cr_status csv_check_options(const cr_csv_options *o, cr_error *err) {
+static cr_status csv_check_options(const cr_csv_options *o, cr_error *err)
+{
     const char *w = "csv";
     char d = o->delimiter;
     if (d == '"' || d == '\r' || d == '\n')
@@ -491,9 +526,9 @@ typedef struct numbers {
     size_t n, cap;
 } numbers;
 
-static cr_status numbers_add(numbers *a, double x) {
-    if (a->n == a->cap &&
-        cr_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v) != CR_OK)
+static cr_status numbers_add(numbers *a, double x)
+{
+    if (a->n == a->cap && cr_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v) != CR_OK)
         return CR_ENOMEM;
     a->v[a->n++] = x;
     return CR_OK;
@@ -524,7 +559,8 @@ static cr_tensor *numbers_to_tensor(numbers *a, size_t rows, size_t cols, cr_err
 /* Labels [rows, 1] into a new one-hot [rows, K] tensor (K = num_classes or
  * max + 1); labels were checked to be integers in range while reading. */
 static cr_tensor *one_hot(const double *labels, size_t rows, size_t *num_classes,
-                          cr_error *err) {
+                          cr_error *err)
+{
     size_t k = *num_classes;
     if (k == 0)
         for (size_t i = 0; i < rows; i++)
@@ -541,12 +577,14 @@ static cr_tensor *one_hot(const double *labels, size_t rows, size_t *num_classes
 }
 
 /* A label must be an integer in 0..K-1 (K given, or the limit). */
-static int label_ok(double v, size_t k) {
+static int label_ok(double v, size_t k)
+{
     size_t limit = k ? k : CR_DATA_MAX_CLASSES;
     return v >= 0 && v < (double)limit && v == floor(v);
 }
 
-static cr_dataset *csv_load(csv_state *s, const cr_csv_options *opts, cr_error *err) {
+static cr_dataset *csv_load(csv_state *s, const cr_csv_options *opts, cr_error *err)
+{
     cr_csv_options o = {0};
     if (opts)
         o = *opts;
@@ -673,7 +711,8 @@ done:
     return ds;
 }
 
-cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *err) {
+cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *err)
+{
     if (!path) {
         cr_error_set(err, CR_EINVAL, "csv", "path is NULL");
         return NULL;
@@ -687,7 +726,8 @@ cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *
 }
 
 cr_dataset *cr_csv_load_mem(const void *data, size_t size, const char *name,
-                            const cr_csv_options *opts, cr_error *err) {
+                            const cr_csv_options *opts, cr_error *err)
+{
     if (opts && csv_check_options(opts, err) != CR_OK)
         return NULL;
     csv_state s = {0};
@@ -699,7 +739,8 @@ cr_dataset *cr_csv_load_mem(const void *data, size_t size, const char *name,
 /* ---- IDX ---- */
 
 /* Element type codes of the IDX format and their sizes in bytes. */
-static size_t idx_type_size(unsigned char type) {
+static size_t idx_type_size(unsigned char type)
+{
     switch (type) {
     case 0x08: /* unsigned byte */
     case 0x09: /* signed byte */
@@ -717,7 +758,8 @@ static size_t idx_type_size(unsigned char type) {
 }
 
 /* Big-endian element i of the raw data as a double. */
-static double idx_value(const unsigned char *p, unsigned char type) {
+static double idx_value(const unsigned char *p, unsigned char type)
+{
     uint64_t u = 0;
     size_t size = idx_type_size(type);
     for (size_t b = 0; b < size; b++)
@@ -748,7 +790,8 @@ static double idx_value(const unsigned char *p, unsigned char type) {
 /* Reads an IDX source into a new tensor, as cr_idx_read documents; *rank1
  * tells whether the file was 1-D. Closes the reader. */
 static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
-                           size_t *classes, cr_error *err) {
+                           size_t *classes, cr_error *err)
+{
     cr_idx_options o = {0};
     if (opts)
         o = *opts;
@@ -796,8 +839,7 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
     size_t dims[4], items = 0, row = 1;
     for (size_t i = 0; i < ndims; i++) {
         const unsigned char *p = head + 4 + 4 * i;
-        dims[i] =
-            ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+        dims[i] = ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
         if (dims[i] == 0) {
             data_fail(err, CR_EFORMAT, name, 0, 0, "dimension %zu is 0", i + 1);
             goto done;
@@ -859,8 +901,8 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
     for (size_t i = 0; i < count; i++) {
         double v = idx_value(raw + i * esize, type);
         if (!isfinite(v)) {
-            data_fail(err, CR_EDOMAIN, name, 0, 0, "item %zu, value %zu is %g",
-                      i / row + 1, i % row + 1, v);
+            data_fail(err, CR_EDOMAIN, name, 0, 0, "item %zu, value %zu is %g", i / row + 1,
+                      i % row + 1, v);
             goto fail;
         }
         t->data[i] = v * scale;
@@ -905,7 +947,8 @@ done:
     return t;
 }
 
-cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *err) {
+cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *err)
+{
     reader r;
     int rank1;
     size_t classes;
@@ -919,7 +962,8 @@ cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *e
 }
 
 cr_tensor *cr_idx_read_mem(const void *data, size_t size, const char *name,
-                           const cr_idx_options *opts, cr_error *err) {
+                           const cr_idx_options *opts, cr_error *err)
+{
     reader r;
     int rank1;
     size_t classes;
@@ -929,7 +973,8 @@ cr_tensor *cr_idx_read_mem(const void *data, size_t size, const char *name,
 }
 
 cr_dataset *cr_idx_load(const char *images_path, const char *labels_path,
-                        const cr_idx_options *opts, cr_error *err) {
+                        const cr_idx_options *opts, cr_error *err)
+{
     if (!images_path || !labels_path) {
         cr_error_set(err, CR_EINVAL, "idx", "a path is NULL");
         return NULL;
@@ -961,7 +1006,8 @@ cr_dataset *cr_idx_load(const char *images_path, const char *labels_path,
 
 /* ---- batching ---- */
 
-cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed, cr_error *err) {
+cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed, cr_error *err)
+{
     if (!indices && n > 0)
         return cr_error_set(err, CR_EINVAL, "shuffle", "indices are NULL");
     if (n < 2)
@@ -978,8 +1024,9 @@ cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed, cr_erro
     return CR_OK;
 }
 
-cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n,
-                         cr_tensor *dst, cr_error *err) {
+cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n, cr_tensor *dst,
+                         cr_error *err)
+{
     const char *w = "gather";
     if (!src || !dst || (!rows && n > 0))
         return cr_error_set(err, CR_EINVAL, w, "an argument is NULL");
@@ -992,18 +1039,17 @@ cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n,
                             cr_shape_str(src).text, cr_shape_str(dst).text);
     for (size_t i = 0; i < n; i++)
         if (rows[i] >= src_rows)
-            return cr_error_set(
-                err, CR_ERANGE, w,
-                "row index %zu at position %zu is out of range (%zu rows)", rows[i], i,
-                src_rows);
+            return cr_error_set(err, CR_ERANGE, w,
+                                "row index %zu at position %zu is out of range (%zu rows)",
+                                rows[i], i, src_rows);
     for (size_t i = 0; i < n; i++)
-        memcpy(dst->data + i * width, src->data + rows[i] * width,
-               width * sizeof(double));
+        memcpy(dst->data + i * width, src->data + rows[i] * width, width * sizeof(double));
     return CR_OK;
 }
 
-cr_status cr_dataset_batch(const cr_dataset *ds, const size_t *rows, size_t n,
-                           cr_tensor *x, cr_tensor *y, cr_error *err) {
+cr_status cr_dataset_batch(const cr_dataset *ds, const size_t *rows, size_t n, cr_tensor *x,
+                           cr_tensor *y, cr_error *err)
+{
     if (!ds)
         return cr_error_set(err, CR_EINVAL, "gather", "data set is NULL");
     cr_status st = cr_data_gather(ds->x, rows, n, x, err);
@@ -1014,7 +1060,8 @@ cr_status cr_dataset_batch(const cr_dataset *ds, const size_t *rows, size_t n,
 
 /* New [n, cols of src] tensor holding src's rows rows[0..n). */
 static cr_tensor *take_rows(const cr_tensor *src, const size_t *rows, size_t n,
-                            cr_error *err) {
+                            cr_error *err)
+{
     size_t shape[2] = {n, src->shape[1]};
     cr_tensor *t = cr_tensor_new(2, shape, err);
     if (t && cr_data_gather(src, rows, n, t, err) != CR_OK) {
@@ -1025,7 +1072,8 @@ static cr_tensor *take_rows(const cr_tensor *src, const size_t *rows, size_t n,
 }
 
 cr_status cr_dataset_split(const cr_dataset *ds, double val_fraction, unsigned long seed,
-                           cr_dataset **train, cr_dataset **val, cr_error *err) {
+                           cr_dataset **train, cr_dataset **val, cr_error *err)
+{
     if (train)
         *train = NULL;
     if (val)
@@ -1075,7 +1123,8 @@ cr_status cr_dataset_split(const cr_dataset *ds, double val_fraction, unsigned l
 
 /* ---- standardisation ---- */
 
-static cr_standardizer *standardizer_alloc(size_t cols, cr_error *err) {
+static cr_standardizer *standardizer_alloc(size_t cols, cr_error *err)
+{
     cr_standardizer *s = cr_calloc(1, sizeof *s);
     if (s) {
         s->cols = cols;
@@ -1089,7 +1138,8 @@ static cr_standardizer *standardizer_alloc(size_t cols, cr_error *err) {
     return NULL;
 }
 
-cr_standardizer *cr_standardizer_fit(const cr_tensor *x, cr_error *err) {
+cr_standardizer *cr_standardizer_fit(const cr_tensor *x, cr_error *err)
+{
     if (!x || x->rank != 2) {
         cr_error_set(err, CR_EINVAL, "standardize", "features must be a matrix, got %s",
                      x ? cr_shape_str(x).text : "NULL");
@@ -1118,7 +1168,8 @@ cr_standardizer *cr_standardizer_fit(const cr_tensor *x, cr_error *err) {
 }
 
 cr_standardizer *cr_standardizer_new(size_t cols, const double *mean, const double *std,
-                                     cr_error *err) {
+                                     cr_error *err)
+{
     if (cols == 0 || !mean || !std) {
         cr_error_set(err, CR_EINVAL, "standardize",
                      "need at least one column and two arrays");
@@ -1140,7 +1191,8 @@ cr_standardizer *cr_standardizer_new(size_t cols, const double *mean, const doub
     return s;
 }
 
-void cr_standardizer_free(cr_standardizer *s) {
+void cr_standardizer_free(cr_standardizer *s)
+{
     if (!s)
         return;
     cr_free(s->mean);
@@ -1148,11 +1200,21 @@ void cr_standardizer_free(cr_standardizer *s) {
     cr_free(s);
 }
 
-size_t cr_standardizer_cols(const cr_standardizer *s) { return s->cols; }
-const double *cr_standardizer_mean(const cr_standardizer *s) { return s->mean; }
-const double *cr_standardizer_std(const cr_standardizer *s) { return s->std; }
+size_t cr_standardizer_cols(const cr_standardizer *s)
+{
+    return s->cols;
+}
+const double *cr_standardizer_mean(const cr_standardizer *s)
+{
+    return s->mean;
+}
+const double *cr_standardizer_std(const cr_standardizer *s)
+{
+    return s->std;
+}
 
-cr_status cr_standardizer_apply(const cr_standardizer *s, cr_tensor *x, cr_error *err) {
+cr_status cr_standardizer_apply(const cr_standardizer *s, cr_tensor *x, cr_error *err)
+{
     if (!s || !x)
         return cr_error_set(err, CR_EINVAL, "standardize", "an argument is NULL");
     if (x->rank != 2 || x->shape[1] != s->cols)

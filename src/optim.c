@@ -26,11 +26,13 @@ struct cr_optim {
 static const char *const kind_names[] = {"sgd", "adam", "adamw", "rmsprop"};
 #define N_KINDS (sizeof kind_names / sizeof kind_names[0])
 
-const char *cr_optim_kind_name(cr_optim_kind kind) {
+const char *cr_optim_kind_name(cr_optim_kind kind)
+{
     return (unsigned)kind < N_KINDS ? kind_names[kind] : "unknown";
 }
 
-cr_status cr_optim_kind_parse(const char *name, cr_optim_kind *kind, cr_error *err) {
+cr_status cr_optim_kind_parse(const char *name, cr_optim_kind *kind, cr_error *err)
+{
     for (size_t i = 0; name && i < N_KINDS; i++) {
         if (strcmp(name, kind_names[i]) == 0) {
             if (kind)
@@ -43,7 +45,8 @@ cr_status cr_optim_kind_parse(const char *name, cr_optim_kind *kind, cr_error *e
                         name ? name : "(null)");
 }
 
-cr_optim_options cr_optim_defaults(cr_optim_kind kind) {
+cr_optim_options cr_optim_defaults(cr_optim_kind kind)
+{
     cr_optim_options o = {.kind = kind,
                           .lr = 0.01,
                           .beta1 = 0.9,
@@ -62,11 +65,13 @@ cr_optim_options cr_optim_defaults(cr_optim_kind kind) {
 }
 
 /* A number in [lo, hi) (hi_open) or [lo, hi]. */
-static int in_range(double x, double lo, double hi, int hi_open) {
+static int in_range(double x, double lo, double hi, int hi_open)
+{
     return isfinite(x) && x >= lo && (hi_open ? x < hi : x <= hi);
 }
 
-cr_status cr_optim_check_options(const cr_optim_options *o, cr_error *err) {
+cr_status cr_optim_check_options(const cr_optim_options *o, cr_error *err)
+{
     const char *w = "optim";
     if (!o)
         return cr_error_set(err, CR_EINVAL, w, "options are NULL");
@@ -86,11 +91,9 @@ cr_status cr_optim_check_options(const cr_optim_options *o, cr_error *err) {
                             "weight decay must be finite and not negative, got %g",
                             o->weight_decay);
     if (!in_range(o->beta1, 0, 1, 1))
-        return cr_error_set(err, CR_EINVAL, w, "beta1 must be in [0, 1), got %g",
-                            o->beta1);
+        return cr_error_set(err, CR_EINVAL, w, "beta1 must be in [0, 1), got %g", o->beta1);
     if (!in_range(o->beta2, 0, 1, 1))
-        return cr_error_set(err, CR_EINVAL, w, "beta2 must be in [0, 1), got %g",
-                            o->beta2);
+        return cr_error_set(err, CR_EINVAL, w, "beta2 must be in [0, 1), got %g", o->beta2);
     if (!(isfinite(o->eps) && o->eps > 0))
         return cr_error_set(err, CR_EINVAL, w, "eps must be positive and finite, got %g",
                             o->eps);
@@ -106,12 +109,10 @@ cr_status cr_optim_check_options(const cr_optim_options *o, cr_error *err) {
         break;
     case CR_LR_STEP:
         if (o->step_size < 1)
-            return cr_error_set(err, CR_EINVAL, w,
-                                "step schedule: step_size must be >= 1");
+            return cr_error_set(err, CR_EINVAL, w, "step schedule: step_size must be >= 1");
         if (!(isfinite(o->gamma) && o->gamma > 0 && o->gamma <= 1))
             return cr_error_set(err, CR_EINVAL, w,
-                                "step schedule: gamma must be in (0, 1], got %g",
-                                o->gamma);
+                                "step schedule: gamma must be in (0, 1], got %g", o->gamma);
         break;
     case CR_LR_COSINE:
         if (o->cosine_steps < 1)
@@ -129,7 +130,8 @@ cr_status cr_optim_check_options(const cr_optim_options *o, cr_error *err) {
     return CR_OK;
 }
 
-double cr_optim_lr_at(const cr_optim_options *o, size_t steps) {
+double cr_optim_lr_at(const cr_optim_options *o, size_t steps)
+{
     switch (o->schedule) {
     case CR_LR_STEP:
         return o->lr * pow(o->gamma, (double)(steps / o->step_size));
@@ -144,7 +146,8 @@ double cr_optim_lr_at(const cr_optim_options *o, size_t steps) {
     }
 }
 
-static size_t buffers_for(const cr_optim_options *o) {
+static size_t buffers_for(const cr_optim_options *o)
+{
     switch (o->kind) {
     case CR_OPTIM_SGD:
         return o->momentum > 0 ? 1 : 0;
@@ -155,7 +158,8 @@ static size_t buffers_for(const cr_optim_options *o) {
     }
 }
 
-cr_optim *cr_optim_new(cr_graph *g, const cr_optim_options *opts, cr_error *err) {
+cr_optim *cr_optim_new(cr_graph *g, const cr_optim_options *opts, cr_error *err)
+{
     if (!g) {
         cr_error_set(err, CR_EINVAL, "optim", "graph is NULL");
         return NULL;
@@ -199,14 +203,16 @@ cr_optim *cr_optim_new(cr_graph *g, const cr_optim_options *opts, cr_error *err)
     return opt;
 }
 
-void cr_optim_free(cr_optim *opt) {
+void cr_optim_free(cr_optim *opt)
+{
     if (!opt)
         return;
     cr_free(opt->state);
     cr_free(opt);
 }
 
-void cr_optim_reset(cr_optim *opt) {
+void cr_optim_reset(cr_optim *opt)
+{
     if (opt->state)
         memset(opt->state, 0, opt->n_buffers * opt->n_elems * sizeof *opt->state);
     opt->steps = 0;
@@ -215,21 +221,33 @@ void cr_optim_reset(cr_optim *opt) {
     opt->beta2_pow = 1;
 }
 
-size_t cr_optim_steps(const cr_optim *opt) { return opt->steps; }
-double cr_optim_grad_norm(const cr_optim *opt) { return opt->grad_norm; }
-double cr_optim_lr(const cr_optim *opt) { return cr_optim_lr_at(&opt->opts, opt->steps); }
-const cr_optim_options *cr_optim_get_options(const cr_optim *opt) { return &opt->opts; }
+size_t cr_optim_steps(const cr_optim *opt)
+{
+    return opt->steps;
+}
+double cr_optim_grad_norm(const cr_optim *opt)
+{
+    return opt->grad_norm;
+}
+double cr_optim_lr(const cr_optim *opt)
+{
+    return cr_optim_lr_at(&opt->opts, opt->steps);
+}
+const cr_optim_options *cr_optim_get_options(const cr_optim *opt)
+{
+    return &opt->opts;
+}
 
 /* Checks that every parameter has a finite gradient of its size and
  * returns the global L2 norm in *norm. */
-static cr_status check_grads(cr_optim *opt, double *norm) {
+static cr_status check_grads(cr_optim *opt, double *norm)
+{
     cr_graph *g = opt->graph;
     if (cr_graph_num_params(g) != opt->n_params)
-        return cr_graph_fail(
-            g, CR_ESTATE,
-            "optimizer step: the graph has %zu parameters, the optimizer "
-            "was created for %zu",
-            cr_graph_num_params(g), opt->n_params);
+        return cr_graph_fail(g, CR_ESTATE,
+                             "optimizer step: the graph has %zu parameters, the optimizer "
+                             "was created for %zu",
+                             cr_graph_num_params(g), opt->n_params);
     double sum = 0;
     for (size_t p = 0; p < opt->n_params; p++) {
         cr_node *n = cr_graph_param(g, p);
@@ -257,7 +275,8 @@ static cr_status check_grads(cr_optim *opt, double *norm) {
     return CR_OK;
 }
 
-cr_status cr_optim_step(cr_optim *opt) {
+cr_status cr_optim_step(cr_optim *opt)
+{
     double norm = 0;
     cr_status st = check_grads(opt, &norm);
     if (st != CR_OK)

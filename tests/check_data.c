@@ -21,13 +21,15 @@
 
 static char tmpdir[64];
 
-static void make_tmpdir(void) {
+static void make_tmpdir(void)
+{
     snprintf(tmpdir, sizeof tmpdir, "/tmp/cr-check-data-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
 /* Path of a file in the test's temporary directory (static buffer). */
-static const char *tmp_path(const char *file) {
+static const char *tmp_path(const char *file)
+{
     static char path[2][128];
     static int which;
     which ^= 1;
@@ -35,7 +37,8 @@ static const char *tmp_path(const char *file) {
     return path[which];
 }
 
-static void write_file(const char *path, const void *data, size_t size, int gzip) {
+static void write_file(const char *path, const void *data, size_t size, int gzip)
+{
     if (gzip) {
         gzFile gz = gzopen(path, "wb");
         ck_assert_ptr_nonnull(gz);
@@ -49,18 +52,21 @@ static void write_file(const char *path, const void *data, size_t size, int gzip
     }
 }
 
-static void remove_tmpdir(const char *const *files, size_t n) {
+static void remove_tmpdir(const char *const *files, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         unlink(tmp_path(files[i]));
     rmdir(tmpdir);
 }
 
-static cr_dataset *csv_text(const char *text, const cr_csv_options *o, cr_error *err) {
+static cr_dataset *csv_text(const char *text, const cr_csv_options *o, cr_error *err)
+{
     cr_error_clear(err);
     return cr_csv_load_mem(text, strlen(text), "data.csv", o, err);
 }
 
-static void expect_matrix(const cr_tensor *t, size_t rows, size_t cols, const double *v) {
+static void expect_matrix(const cr_tensor *t, size_t rows, size_t cols, const double *v)
+{
     ck_assert_ptr_nonnull(t);
     ck_assert_int_eq(cr_tensor_rank(t), 2);
     ck_assert_uint_eq(cr_tensor_dim(t, 0), rows);
@@ -252,8 +258,8 @@ START_TEST(csv_fixtures)
     cr_dataset_free(ds);
     /* ';'-separated, quoted names with blanks, CRLF, the class in column 3. */
     const char *target = "species";
-    cr_csv_options o = {.delimiter = ';', .targets = &target, .num_targets = 1,
-                        .one_hot = 1};
+    cr_csv_options o = {
+        .delimiter = ';', .targets = &target, .num_targets = 1, .one_hot = 1};
     ds = cr_csv_load(fixture("flowers.csv"), &o, &err);
     ck_assert_msg(ds != NULL, "%s", err.message);
     ck_assert_uint_eq(cr_dataset_num_classes(ds), 3);
@@ -469,7 +475,8 @@ END_TEST
 
 /* Writes an IDX header for type and dims into buf; returns its length. */
 static size_t idx_header(unsigned char *buf, unsigned char type, int ndims,
-                         const unsigned *dims) {
+                         const unsigned *dims)
+{
     buf[0] = buf[1] = 0;
     buf[2] = type;
     buf[3] = (unsigned char)ndims;
@@ -483,14 +490,16 @@ static size_t idx_header(unsigned char *buf, unsigned char type, int ndims,
 }
 
 /* Three 2x3 u8 images, and their three labels. */
-static size_t tiny_images(unsigned char *buf) {
+static size_t tiny_images(unsigned char *buf)
+{
     size_t n = idx_header(buf, 0x08, 3, (unsigned[]){3, 2, 3});
     for (int i = 0; i < 18; i++)
         buf[n++] = (unsigned char)(i * 15);
     return n;
 }
 
-static size_t tiny_labels(unsigned char *buf) {
+static size_t tiny_labels(unsigned char *buf)
+{
     size_t n = idx_header(buf, 0x08, 1, (unsigned[]){3});
     buf[n++] = 2;
     buf[n++] = 0;
@@ -520,8 +529,7 @@ START_TEST(idx_round_trip)
         const cr_tensor *x = cr_dataset_features(ds);
         for (size_t i = 0; i < 18; i++)
             ck_assert_double_eq_tol(cr_tensor_get(x, i), (double)(i * 15) / 255.0, TOL);
-        expect_matrix(cr_dataset_targets(ds), 3, 3,
-                      (double[]){0, 0, 1, 1, 0, 0, 0, 1, 0});
+        expect_matrix(cr_dataset_targets(ds), 3, 3, (double[]){0, 0, 1, 1, 0, 0, 0, 1, 0});
         cr_dataset_free(ds);
     }
     /* Raw values and raw labels, the first two items only. */
@@ -809,14 +817,11 @@ START_TEST(gather_batches)
     ck_assert_double_eq(cr_tensor_get(x, 4), 5);
     /* Errors. */
     rows[1] = 4;
-    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 3, x, &err),
-                     CR_ERANGE);
+    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 3, x, &err), CR_ERANGE);
     ck_assert_str_eq(err.message, "row index 4 at position 1 is out of range (4 rows)");
-    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 4, x, &err),
-                     CR_ESHAPE);
+    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 4, x, &err), CR_ESHAPE);
     ck_assert_str_eq(err.message, "cannot copy 4 rows of [4,2] into [3,2]");
-    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 1, y, &err),
-                     CR_ESHAPE);
+    ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 1, y, &err), CR_ESHAPE);
     ck_assert_str_eq(err.message, "cannot copy 1 rows of [4,2] into [3,1]");
     cr_tensor_free(x);
     cr_tensor_free(y);
@@ -856,9 +861,8 @@ START_TEST(split)
     cr_dataset_free(tr);
     cr_dataset_free(va);
     ck_assert_int_eq(cr_dataset_split(ds, 0.01, 7, &tr, &va, &err), CR_EINVAL);
-    ck_assert_str_eq(err.message,
-                     "validation fraction 0.01 of 10 rows must leave at least "
-                     "one row on each side");
+    ck_assert_str_eq(err.message, "validation fraction 0.01 of 10 rows must leave at least "
+                                  "one row on each side");
     ck_assert_ptr_null(tr);
     ck_assert_ptr_null(va);
     ck_assert_int_eq(cr_dataset_split(ds, 1.0, 7, &tr, &va, &err), CR_EINVAL);
@@ -966,7 +970,8 @@ START_TEST(idx_out_of_memory)
     unsigned char raw[64], z[128];
     size_t nr = tiny_labels(raw);
     z_stream zs = {0};
-    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+                     Z_OK);
     zs.next_in = raw;
     zs.avail_in = (uInt)nr;
     zs.next_out = z;
@@ -995,7 +1000,8 @@ START_TEST(idx_out_of_memory)
 }
 END_TEST
 
-Suite *data_suite(void) {
+Suite *data_suite(void)
+{
     Suite *s = suite_create("data");
     TCase *tc = tcase_create("csv");
     tcase_add_test(tc, csv_header_auto);

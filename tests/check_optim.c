@@ -23,7 +23,8 @@ typedef struct fixture {
     cr_optim *opt;
 } fixture;
 
-static fixture setup(enum loss_kind kind, const cr_optim_options *o) {
+static fixture setup(enum loss_kind kind, const cr_optim_options *o)
+{
     fixture f = {0};
     f.g = cr_graph_new();
     ck_assert_ptr_nonnull(f.g);
@@ -46,13 +47,15 @@ static fixture setup(enum loss_kind kind, const cr_optim_options *o) {
     return f;
 }
 
-static void teardown(fixture *f) {
+static void teardown(fixture *f)
+{
     cr_optim_free(f->opt);
     cr_graph_free(f->g);
 }
 
 /* forward, backward, step; then checks w against the expected values. */
-static void step_expect(fixture *f, double w0, double w1) {
+static void step_expect(fixture *f, double w0, double w1)
+{
     ck_assert_int_eq(cr_graph_forward(f->g, f->loss), CR_OK);
     ck_assert_int_eq(cr_graph_backward(f->g, f->loss, 0), CR_OK);
     ck_assert_int_eq(cr_optim_step(f->opt), CR_OK);
@@ -473,7 +476,8 @@ START_TEST(new_out_of_memory)
 }
 END_TEST
 
-Suite *optim_suite(void) {
+Suite *optim_suite(void)
+{
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("updates");
     tcase_add_test(tc, sgd_plain);
@@ -487,8 +491,7 @@ Suite *optim_suite(void) {
     tcase_add_test(tc, schedules);
     suite_add_tcase(s, tc);
     tc = tcase_create("api");
-    tcase_add_loop_test(tc, bad_options, 0,
-                        (int)(sizeof bad_cases / sizeof bad_cases[0]));
+    tcase_add_loop_test(tc, bad_options, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(tc, names_and_defaults);
     tcase_add_test(tc, step_errors);
     tcase_add_test(tc, step_allocates_nothing);

@@ -107,8 +107,7 @@ typedef struct cr_csv_options {
  * 0..K-1), CR_EDOMAIN (a NaN or infinite value, with its row and column),
  * CR_ERANGE (a line longer than max_line), CR_ENOTFOUND (a target name or
  * index that does not exist), CR_EINVAL (bad options), CR_ENOMEM. */
-CR_API cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts,
-                               cr_error *err);
+CR_API cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *err);
 
 /* The same from size bytes in memory; name is used in messages (NULL:
  * "<memory>"). */
@@ -142,8 +141,7 @@ typedef struct cr_idx_options {
  * 0x..", "truncated: N bytes of data expected, M found", "K bytes after the
  * data", a label out of range), CR_EDOMAIN (NaN or infinite float),
  * CR_ERANGE (sizes overflow), CR_ENOMEM. */
-CR_API cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts,
-                              cr_error *err);
+CR_API cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *err);
 
 /* The same from size bytes in memory (plain or gzip'd); name is used in
  * messages (NULL: "<memory>"). */
@@ -190,8 +188,8 @@ CR_API cr_status cr_dataset_batch(const cr_dataset *ds, const size_t *rows, size
  * at least one row on each side (CR_EINVAL otherwise); CR_ENOMEM. On error
  * *train and *val are NULL. */
 CR_API cr_status cr_dataset_split(const cr_dataset *ds, double val_fraction,
-                                  unsigned long seed, cr_dataset **train,
-                                  cr_dataset **val, cr_error *err);
+                                  unsigned long seed, cr_dataset **train, cr_dataset **val,
+                                  cr_error *err);
 
 /* ---- feature standardisation ---- */
 

@@ -137,8 +137,7 @@ CR_API void cr_optim_reset(cr_optim *opt);
  * static), and the reverse: CR_OK and *kind set, or CR_EINVAL (kind
  * untouched) with err naming the accepted names. */
 CR_API const char *cr_optim_kind_name(cr_optim_kind kind);
-CR_API cr_status cr_optim_kind_parse(const char *name, cr_optim_kind *kind,
-                                     cr_error *err);
+CR_API cr_status cr_optim_kind_parse(const char *name, cr_optim_kind *kind, cr_error *err);
 
 #ifdef __cplusplus
 }
