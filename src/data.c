@@ -1030,6 +1030,9 @@ cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n, cr_
     const char *w = "gather";
     if (!src || !dst || (!rows && n > 0))
         return cr_error_set(err, CR_EINVAL, w, "an argument is NULL");
+    if (src == dst)
+        return cr_error_set(err, CR_EINVAL, w,
+                            "source and destination are the same tensor");
     if (src->rank < 1 || dst->rank < 1)
         return cr_error_set(err, CR_ESHAPE, w, "source %s and destination %s need rows",
                             cr_shape_str(src).text, cr_shape_str(dst).text);

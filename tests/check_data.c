@@ -823,6 +823,8 @@ START_TEST(gather_batches)
     ck_assert_str_eq(err.message, "cannot copy 4 rows of [4,2] into [3,2]");
     ck_assert_int_eq(cr_data_gather(cr_dataset_features(ds), rows, 1, y, &err), CR_ESHAPE);
     ck_assert_str_eq(err.message, "cannot copy 1 rows of [4,2] into [3,1]");
+    ck_assert_int_eq(cr_data_gather(x, rows, 1, x, &err), CR_EINVAL);
+    ck_assert_str_eq(err.message, "source and destination are the same tensor");
     cr_tensor_free(x);
     cr_tensor_free(y);
     cr_dataset_free(ds);

@@ -171,7 +171,7 @@ CR_API cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed,
  * same row size and at least n rows; dst's other rows are left unchanged.
  * Allocates nothing. CR_ESHAPE (row sizes differ, or dst too small),
  * CR_ERANGE (an index past src's rows, with its position), CR_EINVAL
- * (NULL argument). */
+ * (NULL argument, or src and dst the same tensor). */
 CR_API cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n,
                                 cr_tensor *dst, cr_error *err);
 
