@@ -9,5 +9,7 @@
 #include "chainrule/tensor.h"
 #include "chainrule/graph.h"
 #include "chainrule/ops.h"
+#include "chainrule/optim.h"
+#include "chainrule/data.h"
 
 #endif
