@@ -246,10 +246,10 @@ cr_status cr_chain_local_value(cr_node *parent, size_t input, double *value)
     if (input >= parent->n_inputs)
         return cr_graph_fail(g, CR_EINVAL, "chain: %s has no input %zu", label, input);
     if (parent->value.size != 1 || parent->inputs[input]->value.size != 1)
-        return cr_graph_fail(g, CR_ESHAPE,
-                             "chain: d(%s)/d(input %zu) is a Jacobian %s x %s, not a scalar",
-                             label, input, cr_shape_str(&parent->value).text,
-                             cr_shape_str(&parent->inputs[input]->value).text);
+        return cr_graph_fail(
+            g, CR_ESHAPE, "chain: d(%s)/d(input %zu) is a Jacobian %s x %s, not a scalar",
+            label, input, cr_shape_str(&parent->value).text,
+            cr_shape_str(&parent->inputs[input]->value).text);
     return probe(g, parent, input, value);
 }
 
@@ -400,7 +400,8 @@ cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt
     for (size_t k = 0; k < n; k++) {
         const cr_node *node = g->nodes[p->lo + k];
         for (size_t i = 0; i < node->n_inputs && !(p->marks[k] & DEPENDS); i++)
-            if (node->inputs[i]->id >= p->lo && (p->marks[node->inputs[i]->id - p->lo] & DEPENDS))
+            if (node->inputs[i]->id >= p->lo &&
+                (p->marks[node->inputs[i]->id - p->lo] & DEPENDS))
                 p->marks[k] |= DEPENDS;
         if ((p->marks[k] & (ANCESTOR | DEPENDS)) == (ANCESTOR | DEPENDS)) {
             p->marks[k] |= CR_ON_PATH;
@@ -423,7 +424,8 @@ cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt
     cr_status st = CR_OK;
     for (size_t k = 0; k < n && st == CR_OK; k++) {
         cr_node *node = g->nodes[p->lo + k];
-        if (!(p->marks[k] & CR_ON_PATH) || node->kind != CR_NODE_OP || node->value.size != 1)
+        if (!(p->marks[k] & CR_ON_PATH) || node->kind != CR_NODE_OP ||
+            node->value.size != 1)
             continue;
         for (size_t i = 0; i < node->n_inputs && st == CR_OK; i++)
             if (on_path(p, node->inputs[i]) && node->inputs[i]->value.size == 1)
@@ -528,8 +530,8 @@ static cr_status build_named_view(builder *b)
     const cr_paths *p = &b->p;
     size_t n = b->n;
     cr_status st = CR_OK;
-    size_t *stamp = cr_calloc(n, sizeof *stamp);     /* region membership: A + 1 */
-    size_t *slot = cr_calloc(n, sizeof *slot);       /* target index + 1 */
+    size_t *stamp = cr_calloc(n, sizeof *stamp); /* region membership: A + 1 */
+    size_t *slot = cr_calloc(n, sizeof *slot);   /* target index + 1 */
     double *dA = cr_calloc(n, sizeof *dA);
     size_t *region = NULL, n_region = 0, cap_region = 0;
     size_t *stack = NULL, cap_stack = 0;
@@ -567,7 +569,8 @@ static cr_status build_named_view(builder *b)
                 region[n_region++] = k;
             }
         }
-        qsort(region, n_region, sizeof *region, cmp_desc);
+        if (n_region > 1)
+            qsort(region, n_region, sizeof *region, cmp_desc);
         /* propagate d(a)/d(x) down the region in doubles */
         size_t n_tg = 0;
         for (size_t r = 0; r <= n_region; r++) {
@@ -602,7 +605,8 @@ static cr_status build_named_view(builder *b)
         for (size_t t = 0; t < n_tg && st == CR_OK; t++) {
             if (!tg[t].via) { /* direct edges only: keep them as they are */
                 for (size_t i = 0; i < an->n_inputs && st == CR_OK; i++)
-                    if (on_path(p, an->inputs[i]) && an->inputs[i]->id - p->lo == tg[t].child)
+                    if (on_path(p, an->inputs[i]) &&
+                        an->inputs[i]->id - p->lo == tg[t].child)
                         st = push_vedge(b, tg[t].child, p->ebase[a] + i);
                 continue;
             }
@@ -837,7 +841,8 @@ void cr_chain_free(cr_chain *c)
     cr_free(c);
 }
 
-cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt, const cr_chain_options *opts)
+cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt,
+                       const cr_chain_options *opts)
 {
     if (!g)
         return NULL;
@@ -950,7 +955,8 @@ typedef struct style {
     const char *d, *dot, *times;
 } style;
 
-static void put_ratio(cr_sink *s, const style *st, const cr_node *top, const cr_node *bottom)
+static void put_ratio(cr_sink *s, const style *st, const cr_node *top,
+                      const cr_node *bottom)
 {
     cr_sink_printf(s, "%s", st->d);
     cr_sink_label(s, top);
@@ -982,7 +988,7 @@ static void print_chain(cr_sink *s, const cr_chain *c, unsigned flags)
     put_ratio(s, &st, c->output, c->wrt);
     cr_sink_put(s, " = ", 3);
     int omitted = (double)c->n_listed < c->n_paths;
-    int trivial = c->n_listed == 1 && !omitted && c->paths[0].n_edges == 1;
+    int trivial = c->n_listed == 1 && !omitted && c->paths[0].n_edges <= 1;
     if (c->n_listed > 0 && !trivial) {
         for (size_t k = 0; k < c->n_listed; k++) {
             const cr_chain_path *p = &c->paths[k];

@@ -32,7 +32,9 @@ void cr_sink_release(cr_sink *s);
 
 /* A number as the chain printer writes it: nine decimals with trailing
  * zeros dropped for magnitudes in [1e-4, 1e9), "%.9g" otherwise. */
-typedef struct { char text[40]; } cr_number_text;
+typedef struct {
+    char text[40];
+} cr_number_text;
 cr_number_text cr_number_str(double v);
 
 /* A node's label (name or "op#index") as chain text writes it: parenthesised

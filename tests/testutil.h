@@ -17,6 +17,8 @@ Suite *graph_suite(void);
 Suite *ops_suite(void);
 Suite *autodiff_suite(void);
 Suite *alloc_suite(void);
+Suite *chain_suite(void);
+Suite *dot_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).
