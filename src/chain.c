@@ -259,6 +259,9 @@ enum { ANCESTOR = 1, DEPENDS = 2 };
 
 void cr_paths_release(cr_paths *p)
 {
+    if (p->acc)
+        cr_graph_truncate(p->g, p->n_before, p->mark);
+    cr_free(p->acc);
     cr_free(p->marks);
     cr_free(p->ebase);
     cr_free(p->local);
@@ -296,7 +299,7 @@ static cr_status sweep_nodes(cr_paths *p)
 {
     cr_graph *g = p->g;
     size_t n = p->hi - p->lo + 1;
-    cr_node **acc = cr_calloc(n, sizeof *acc);
+    cr_node **acc = p->acc = cr_calloc(n, sizeof *acc);
     if (!acc)
         return oom(g);
     cr_status st = CR_OK;
@@ -336,7 +339,6 @@ static cr_status sweep_nodes(cr_paths *p)
         if (!p->gradient)
             st = oom(g);
     }
-    cr_free(acc);
     return st;
 }
 
@@ -432,10 +434,9 @@ cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt
                 st = probe(g, node, i, &p->local[p->ebase[k] + i]);
     }
     if (st == CR_OK) {
-        size_t n_before = g->n_nodes;
-        cr_arena_mark mark = cr_arena_get_mark(&g->arena);
-        st = p->all_scalar ? sweep_scalars(p) : sweep_nodes(p);
-        cr_graph_truncate(g, n_before, mark);
+        p->n_before = g->n_nodes;
+        p->mark = cr_arena_get_mark(&g->arena);
+        st = p->all_scalar ? sweep_scalars(p) : sweep_nodes(p); /* nodes kept in acc */
     }
     if (st != CR_OK)
         cr_paths_release(p);
@@ -457,7 +458,7 @@ typedef struct view_edge {
 
 typedef struct collapsed_rec {
     size_t parent, child; /* offsets */
-    double value;
+    double value, flow;
 } collapsed_rec;
 
 struct cr_chain {
@@ -518,9 +519,59 @@ static int cmp_desc(const void *x, const void *y)
  * and whether a path through unnamed nodes reaches it. */
 typedef struct target {
     size_t child;
-    double value;
+    double value, flow;
     int via;
+    cr_node *sum; /* node-based: the contribution reaching child */
 } target;
+
+/* For graphs with tensors: the derivative from kept node a to its targets
+ * through the region, propagated with the ops' vjps (a scalar a is seeded
+ * with 1, giving d(a)/d(target); a tensor a with d(output)/d(a), giving
+ * the gradient flow). racc holds one node per offset, NULL on entry and
+ * exit. The helper nodes are removed again. */
+static cr_status region_nodes(builder *b, size_t a, const size_t *region, size_t n_region,
+                              cr_node **racc, target *tg, size_t n_tg, const size_t *slot)
+{
+    const cr_paths *p = &b->p;
+    cr_graph *g = p->g;
+    size_t n_before = g->n_nodes;
+    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    cr_node *an = g->nodes[p->lo + a];
+    int scalar_a = an->value.size == 1;
+    cr_node *seed =
+        scalar_a ? cr_constant_fill(g, an->value.rank, an->value.shape, 1.0) : p->acc[a];
+    cr_status st = scalar_a && !seed ? g->err.status : CR_OK;
+    for (size_t r = 0; r <= n_region && seed && st == CR_OK; r++) {
+        size_t xk = r == 0 ? a : region[r - 1];
+        cr_node *x = g->nodes[p->lo + xk], *up = r == 0 ? seed : racc[xk];
+        for (size_t i = 0; up && i < x->n_inputs && st == CR_OK; i++) {
+            cr_node *in = x->inputs[i], *c = NULL;
+            if (!on_path(p, in) || !x->op->vjp ||
+                (st = x->op->vjp(g, x, i, up, &c)) != CR_OK || !c)
+                continue;
+            size_t k = in->id - p->lo;
+            cr_node **sum = is_kept(b, k) ? &tg[slot[k] - 1].sum : &racc[k];
+            *sum = *sum ? cr_add(g, *sum, c) : c;
+            if (!*sum)
+                st = g->err.status;
+        }
+    }
+    for (size_t t = 0; t < n_tg; t++) {
+        const cr_tensor *v = tg[t].sum ? &tg[t].sum->value : NULL;
+        if (tg[t].via && scalar_a) {
+            tg[t].value = !v ? 0.0 : v->size == 1 ? v->data[0] : NAN;
+            tg[t].flow = v ? fabs(p->grad[a]) * cr_tensor_norm(v) : 0.0;
+        } else if (tg[t].via) {
+            tg[t].value = NAN;
+            tg[t].flow = v ? cr_tensor_norm(v) : 0.0;
+        }
+        tg[t].sum = NULL;
+    }
+    for (size_t r = 0; r < n_region; r++)
+        racc[region[r]] = NULL;
+    cr_graph_truncate(g, n_before, mark);
+    return st;
+}
 
 /* The named-only view: for each kept node, the derivative to every kept
  * node it reaches through unnamed intermediates only. */
@@ -533,11 +584,12 @@ static cr_status build_named_view(builder *b)
     size_t *stamp = cr_calloc(n, sizeof *stamp); /* region membership: A + 1 */
     size_t *slot = cr_calloc(n, sizeof *slot);   /* target index + 1 */
     double *dA = cr_calloc(n, sizeof *dA);
+    cr_node **racc = p->all_scalar ? NULL : cr_calloc(n, sizeof *racc);
     size_t *region = NULL, n_region = 0, cap_region = 0;
     size_t *stack = NULL, cap_stack = 0;
     target *tg = NULL;
     size_t cap_tg = 0;
-    if (!stamp || !slot || !dA) {
+    if (!stamp || !slot || !dA || (!p->all_scalar && !racc)) {
         st = oom(g);
         goto done;
     }
@@ -592,7 +644,7 @@ static cr_status build_named_view(builder *b)
                         st = oom(g);
                         goto done;
                     }
-                    tg[n_tg] = (target){k, 0.0, 0};
+                    tg[n_tg] = (target){k, 0.0, NAN, 0, NULL};
                     slot[k] = ++n_tg;
                 }
                 tg[slot[k] - 1].value += contribution;
@@ -602,6 +654,11 @@ static cr_status build_named_view(builder *b)
         }
         for (size_t r = 0; r < n_region; r++)
             dA[region[r]] = 0.0;
+        for (size_t t = 0; t < n_tg; t++)
+            tg[t].flow = fabs(p->grad[a] * tg[t].value);
+        if (!p->all_scalar &&
+            (st = region_nodes(b, a, region, n_region, racc, tg, n_tg, slot)) != CR_OK)
+            goto done;
         for (size_t t = 0; t < n_tg && st == CR_OK; t++) {
             if (!tg[t].via) { /* direct edges only: keep them as they are */
                 for (size_t i = 0; i < an->n_inputs && st == CR_OK; i++)
@@ -615,7 +672,7 @@ static cr_status build_named_view(builder *b)
                 st = oom(g);
                 break;
             }
-            b->coll[b->n_coll] = (collapsed_rec){a, tg[t].child, tg[t].value};
+            b->coll[b->n_coll] = (collapsed_rec){a, tg[t].child, tg[t].value, tg[t].flow};
             st = push_vedge(b, tg[t].child, p->ebase[n] + b->n_coll++);
         }
     }
@@ -624,6 +681,7 @@ done:
     cr_free(stamp);
     cr_free(slot);
     cr_free(dA);
+    cr_free(racc);
     cr_free(region);
     cr_free(stack);
     cr_free(tg);
@@ -700,7 +758,7 @@ static cr_chain_edge *edge_get(builder *b, size_t parent, const view_edge *ve)
         e->input = (size_t)-1;
         e->collapsed = 1;
         e->value = r->value;
-        e->flow_norm = fabs(p->grad[parent] * r->value);
+        e->flow_norm = r->flow;
         e->jacobian = e->scalar ? "scalar" : "composite";
         cr_sink_put(&s, "d(", 2);
         cr_sink_label(&s, e->parent);
@@ -734,7 +792,7 @@ static cr_status path_norm(builder *b, cr_chain_path *path)
     cr_status st = u ? CR_OK : g->err.status;
     for (size_t k = 0; k < path->n_edges && u && st == CR_OK; k++) {
         const cr_chain_edge *e = path->edges[k];
-        if (e->collapsed) { /* its Jacobian is not formed */
+        if (e->collapsed || !e->parent->op->vjp) { /* a Jacobian not formed */
             path->norm = NAN;
             cr_graph_truncate(g, n_before, mark);
             return CR_OK;

@@ -50,6 +50,14 @@ static char *format(const cr_chain *c, unsigned flags)
     return text;
 }
 
+static double sumsq(const cr_tensor *t)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < cr_tensor_size(t); i++)
+        s += cr_tensor_get(t, i) * cr_tensor_get(t, i);
+    return s;
+}
+
 static void assert_edge(const cr_chain_edge *e, const cr_node *parent, const cr_node *child,
                         const char *formula, double value)
 {
@@ -408,6 +416,59 @@ START_TEST(test_tensor_chain)
 }
 END_TEST
 
+/* Named-only view through tensors: the collapsed edges carry the gradient
+ * flow computed through the ops' vjps. */
+START_TEST(test_tensor_named_only)
+{
+    cr_graph *g = cr_graph_new();
+    test_rand_seed(11);
+    double xd[8], w1d[6], w2d[3], td[4];
+    for (int i = 0; i < 8; i++)
+        xd[i] = test_rand_uniform(-2.0, 2.0);
+    for (int i = 0; i < 6; i++)
+        w1d[i] = test_rand_uniform(-1.0, 1.0);
+    for (int i = 0; i < 3; i++)
+        w2d[i] = test_rand_uniform(-1.0, 1.0);
+    for (int i = 0; i < 4; i++)
+        td[i] = test_rand_uniform(0.0, 1.0);
+    cr_tensor *xt = cr_tensor_new_from(2, (size_t[]){4, 2}, xd, NULL);
+    cr_tensor *w1t = cr_tensor_new_from(2, (size_t[]){2, 3}, w1d, NULL);
+    cr_tensor *w2t = cr_tensor_new_from(2, (size_t[]){3, 1}, w2d, NULL);
+    cr_tensor *tt = cr_tensor_new_from(2, (size_t[]){4, 1}, td, NULL);
+    cr_node *W1 = cr_param(g, "W1", w1t), *W2 = cr_param(g, "W2", w2t);
+    cr_node *h = cr_sigmoid(g, cr_matmul(g, cr_constant(g, xt), W1, 0));
+    cr_node *E = cr_mse(g, cr_matmul(g, h, W2, 0), cr_constant(g, tt));
+    ck_assert_ptr_nonnull(E);
+    cr_node_set_name(h, "h");
+    cr_node_set_name(E, "E");
+    cr_node *dh = cr_grad(g, E, h);
+    ck_assert_ptr_nonnull(dh);
+    ck_assert_int_eq(cr_graph_backward(g, E, 0), CR_OK);
+    size_t size = cr_graph_size(g);
+    cr_chain_options opts;
+    cr_chain_options_init(&opts);
+    opts.flags = CR_CHAIN_NAMED_ONLY;
+    cr_chain *c = cr_chain_new(g, E, W1, &opts);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(cr_graph_size(g), size);
+    const cr_chain_path *p = cr_chain_path_at(c, 0);
+    ck_assert_uint_eq(p->n_edges, 2);
+    ck_assert_str_eq(p->edges[0]->formula, "d(E)/d(h)");
+    ck_assert_str_eq(p->edges[0]->jacobian, "composite");
+    ck_assert_str_eq(p->edges[0]->shape, "[] x [4,3]");
+    ck_assert_double_eq_tol(p->edges[0]->flow_norm, sqrt(sumsq(cr_node_value(dh))), 1e-12);
+    ck_assert_str_eq(p->edges[1]->formula, "d(h)/d(W1)");
+    ck_assert_double_eq_tol(p->edges[1]->flow_norm, sqrt(sumsq(cr_node_grad(W1))), 1e-12);
+    ck_assert(isnan(p->norm));
+    cr_chain_free(c);
+    cr_tensor_free(xt);
+    cr_tensor_free(w1t);
+    cr_tensor_free(w2t);
+    cr_tensor_free(tt);
+    cr_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_no_path_and_self)
 {
     seed n = seed_build();
@@ -556,6 +617,7 @@ Suite *chain_suite(void)
     tcase_add_test(tc, test_diamond_ladder);
     tcase_add_test(tc, test_deep_chain);
     tcase_add_test(tc, test_tensor_chain);
+    tcase_add_test(tc, test_tensor_named_only);
     tcase_add_test(tc, test_no_path_and_self);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_local_derivatives);
