@@ -1038,6 +1038,27 @@ static void put_total(cr_sink *s, const cr_chain *c)
         cr_sink_printf(s, "[norm %s]", cr_number_str(cr_tensor_norm(c->gradient)).text);
 }
 
+/* The listed paths joined by " + ": each the names of its factors, or
+ * their values, joined by the style's product sign. */
+static void put_terms(cr_sink *s, const cr_chain *c, const style *st, int values)
+{
+    for (size_t k = 0; k < c->n_listed; k++) {
+        const cr_chain_path *p = &c->paths[k];
+        if (k)
+            cr_sink_put(s, " + ", 3);
+        if (p->n_edges == 0)
+            cr_sink_put(s, "1", 1);
+        for (size_t j = 0; j < p->n_edges; j++) {
+            if (j)
+                cr_sink_printf(s, "%s", values ? st->times : st->dot);
+            if (values)
+                put_value(s, p->edges[j]);
+            else
+                put_ratio(s, st, p->edges[j]->parent, p->edges[j]->child);
+        }
+    }
+}
+
 static void print_chain(cr_sink *s, const cr_chain *c, unsigned flags)
 {
     const style st = (flags & CR_CHAIN_PRINT_UNICODE)
@@ -1048,33 +1069,11 @@ static void print_chain(cr_sink *s, const cr_chain *c, unsigned flags)
     int omitted = (double)c->n_listed < c->n_paths;
     int trivial = c->n_listed == 1 && !omitted && c->paths[0].n_edges <= 1;
     if (c->n_listed > 0 && !trivial) {
-        for (size_t k = 0; k < c->n_listed; k++) {
-            const cr_chain_path *p = &c->paths[k];
-            if (k)
-                cr_sink_put(s, " + ", 3);
-            if (p->n_edges == 0)
-                cr_sink_put(s, "1", 1);
-            for (size_t j = 0; j < p->n_edges; j++) {
-                if (j)
-                    cr_sink_printf(s, "%s", st.dot);
-                put_ratio(s, &st, p->edges[j]->parent, p->edges[j]->child);
-            }
-        }
+        put_terms(s, c, &st, 0);
         if (omitted)
             cr_sink_printf(s, " + [%.0f more paths]", c->n_paths - (double)c->n_listed);
         cr_sink_put(s, " = ", 3);
-        for (size_t k = 0; k < c->n_listed; k++) {
-            const cr_chain_path *p = &c->paths[k];
-            if (k)
-                cr_sink_put(s, " + ", 3);
-            if (p->n_edges == 0)
-                cr_sink_put(s, "1", 1);
-            for (size_t j = 0; j < p->n_edges; j++) {
-                if (j)
-                    cr_sink_printf(s, "%s", st.times);
-                put_value(s, p->edges[j]);
-            }
-        }
+        put_terms(s, c, &st, 1);
         if (omitted && !isnan(c->omitted_value))
             cr_sink_printf(s, " + %s", cr_number_str(c->omitted_value).text);
         else if (omitted)
