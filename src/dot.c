@@ -105,6 +105,7 @@ enum { SHOW = 1, KEEP = 2, CONSUMED = 4, LOSS = 8 };
 typedef struct dot_writer {
     cr_graph *g;
     const cr_dot_options *o;
+    size_t n;             /* the graph's nodes (helper nodes come after) */
     unsigned char *marks; /* per node */
     cr_paths paths;       /* the highlighted chain, when asked */
     int highlighting;
@@ -214,7 +215,7 @@ static void choose(dot_writer *w)
 {
     cr_graph *g = w->g;
     size_t shown = 0;
-    for (size_t id = 0; id < g->n_nodes; id++) {
+    for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
         int show = !(n->flags & CR_NODE_HIDDEN) &&
                    (w->o->include_backward || !(n->flags & CR_NODE_BACKWARD));
@@ -226,7 +227,7 @@ static void choose(dot_writer *w)
     size_t budget = w->o->max_nodes && w->o->max_nodes < shown ? w->o->max_nodes : shown;
     /* the loss and the highlighted node, their chain, then the rest */
     for (int pass = 0; pass < 3; pass++)
-        for (size_t id = g->n_nodes; id-- > 0 && budget > 0;) {
+        for (size_t id = w->n; id-- > 0 && budget > 0;) {
             const cr_node *n = g->nodes[id];
             if (!(w->marks[id] & SHOW) || (w->marks[id] & KEEP))
                 continue;
@@ -237,7 +238,7 @@ static void choose(dot_writer *w)
             w->marks[id] |= KEEP;
             budget--;
         }
-    for (size_t id = 0; id < g->n_nodes; id++) {
+    for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
         if ((w->marks[id] & SHOW) && !(w->marks[id] & KEEP))
             w->collapsed[(n->flags & CR_NODE_BACKWARD) ? 4 : n->kind]++;
@@ -247,11 +248,11 @@ static void choose(dot_writer *w)
         w->marks[w->o->loss->id] |= LOSS;
         return;
     }
-    for (size_t id = 0; id < g->n_nodes; id++)
+    for (size_t id = 0; id < w->n; id++)
         if (w->marks[id] & SHOW)
             for (size_t i = 0; i < g->nodes[id]->n_inputs; i++)
                 w->marks[g->nodes[id]->inputs[i]->id] |= CONSUMED;
-    for (size_t id = 0; id < g->n_nodes; id++) {
+    for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
         if ((w->marks[id] & SHOW) && !(w->marks[id] & CONSUMED) && n->kind == CR_NODE_OP &&
             n->value.size == 1 && !(n->flags & CR_NODE_BACKWARD))
@@ -277,7 +278,7 @@ static void put_summary(dot_writer *w, cr_sink *s)
             cr_sink_printf(s, "\\n%zu %s", w->collapsed[k], names[k][w->collapsed[k] != 1]);
     cr_sink_printf(s, "\", shape=note, style=\"filled,dashed\", fillcolor=\"#f8f9fa\"];\n");
     cr_graph *g = w->g;
-    for (size_t id = 0; id < g->n_nodes; id++) {
+    for (size_t id = 0; id < w->n; id++) {
         if (!(w->marks[id] & KEEP))
             continue;
         const cr_node *n = g->nodes[id];
@@ -317,7 +318,8 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
     if (st != CR_OK)
         return st;
     cr_sink_init(&w.raw, NULL);
-    w.marks = cr_calloc(g->n_nodes ? g->n_nodes : 1, 1);
+    w.n = g->n_nodes;
+    w.marks = cr_calloc(w.n ? w.n : 1, 1);
     if (!w.marks)
         return cr_graph_fail(g, CR_ENOMEM, "dot: out of memory");
     if (w.o->highlight) {
@@ -335,11 +337,11 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
     }
     cr_sink_printf(s, "];\n  node [fontname=\"Helvetica\", fontsize=11];\n"
                       "  edge [fontname=\"Helvetica\", fontsize=9];\n");
-    for (size_t id = 0; id < g->n_nodes; id++)
+    for (size_t id = 0; id < w.n; id++)
         if (w.marks[id] & KEEP)
             put_node(&w, s, g->nodes[id]);
     put_summary(&w, s);
-    for (size_t id = 0; id < g->n_nodes && st == CR_OK && s->status == CR_OK; id++) {
+    for (size_t id = 0; id < w.n && st == CR_OK && s->status == CR_OK; id++) {
         if (!(w.marks[id] & KEEP))
             continue;
         cr_node *n = g->nodes[id];

@@ -418,6 +418,7 @@ START_TEST(test_write_failures)
     char *text = slurp(tmp_path("old.dot"), NULL);
     ck_assert_int_eq(strncmp(text, "digraph", 7), 0);
     free(text);
+    assert_dot_parses(tmp_path("old.dot"));
     ck_assert_uint_eq(dir_count(tmpdir), 2);
     /* a full device */
     if (access("/dev/full", W_OK) == 0) {
