@@ -372,7 +372,9 @@ START_TEST(test_tensor_dot)
     cr_dot_options_init(&opts);
     opts.loss = E;
     opts.highlight = W;
+    size_t size = cr_graph_size(g);
     char *text = dot_text(g, &opts, "tensor.dot");
+    ck_assert_uint_eq(cr_graph_size(g), size);
     ck_assert_ptr_nonnull(strstr(text, "W\\nparameter\\n[2,3]\\ngrad norm = "));
     ck_assert_ptr_nonnull(strstr(text,
                                  "∂matmul#2/∂W = A^T dY\\nlinear: dA = dY op(B)^T, "
