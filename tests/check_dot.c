@@ -398,6 +398,12 @@ START_TEST(test_write_failures)
     ck_assert_int_eq(cr_dot_write(n.g, stdout, &opts), CR_EINVAL);
     ck_assert_str_eq(cr_graph_error(n.g)->message,
                      "dot: highlighting a chain needs the loss");
+    cr_tensor *t = cr_tensor_new(1, (size_t[]){2}, NULL);
+    opts.loss = cr_param(n.g, "v", t);
+    ck_assert_int_eq(cr_dot_write(n.g, stdout, &opts), CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(n.g)->message,
+                     "dot: the loss v must be a scalar, got [2]");
+    cr_tensor_free(t);
 
     /* a directory that does not exist */
     char *path = tmp_path("missing/seed.dot");
