@@ -21,6 +21,8 @@ Suite *alloc_suite(void);
 Suite *threads_suite(void);
 Suite *optim_suite(void);
 Suite *data_suite(void);
+Suite *chain_suite(void);
+Suite *dot_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).
