@@ -856,7 +856,8 @@ static cr_status claim_evaluate(cr_graph *g, cr_node *loss, const cr_claim *clai
     for (size_t i = 0; i < of->n_inputs && !c->local; i++) {
         if (of->inputs[i] == wrt) {
             c->local = 1;
-            cr_chain_local_text(of, i, c->formula, sizeof c->formula);
+            if (cr_chain_local_text(of, i, c->formula, sizeof c->formula) < 0)
+                return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
         }
     }
     *chain = cr_chain_new(g, of, wrt, NULL);
@@ -925,7 +926,7 @@ static size_t find_culprit(const cr_claim_report *r, size_t self, const cr_chain
     return NO_CULPRIT;
 }
 
-static void claim_explain(cr_claim_report *r, size_t i, const cr_chain *chain)
+static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i, const cr_chain *chain)
 {
     cr_claim_result *c = &r->results[i];
     char truth[200], more[200] = "";
@@ -937,12 +938,12 @@ static void claim_explain(cr_claim_report *r, size_t i, const cr_chain *chain)
                  c->numerical);
     if (c->result == CR_CHECK_PASS) {
         snprintf(c->explanation, size, "%s", more + (more[0] ? 1 : 0));
-        return;
+        return CR_OK;
     }
     value_text(c, truth, sizeof truth);
     if (c->local || cr_chain_num_paths(chain) == 0) {
         snprintf(c->explanation, size, "it is %s, not %.9g%s", truth, c->claimed, more);
-        return;
+        return CR_OK;
     }
     c->culprit = find_culprit(r, i, chain);
     if (c->culprit != NO_CULPRIT) {
@@ -952,16 +953,19 @@ static void claim_explain(cr_claim_report *r, size_t i, const cr_chain *chain)
                  "it is %.9g, not %.9g; the first local factor on its chain that differs is "
                  "%s: you have %.9g, it is %s%s",
                  c->autodiff, c->claimed, w->label, w->claimed, truth, more);
-        return;
+        return CR_OK;
     }
     char text[400];
     int len = cr_chain_format(chain, 0, text, sizeof text);
+    if (len < 0)
+        return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
     while (len > 0 && (size_t)len <= sizeof text - 1 && text[len - 1] == '\n')
         text[--len] = '\0';
     snprintf(c->explanation, size,
              "it is %.9g, not %.9g; no factor you claimed on its chain is wrong; the chain rule "
              "gives %s%s",
-             c->autodiff, c->claimed, len > 0 ? text : "(no chain)", more);
+             c->autodiff, c->claimed, text, more);
+    return CR_OK;
 }
 
 cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, size_t n,
@@ -998,7 +1002,7 @@ cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, si
     for (; r->n < n && st == CR_OK; r->n++)
         st = claim_evaluate(g, loss, &claims[r->n], r, &r->results[r->n], &chains[r->n]);
     for (size_t i = 0; i < r->n && st == CR_OK; i++)
-        claim_explain(r, i, chains[i]);
+        st = claim_explain(g, r, i, chains[i]);
     for (size_t i = 0; i < n; i++)
         cr_chain_free(chains[i]);
     cr_free(chains);

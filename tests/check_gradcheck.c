@@ -728,6 +728,200 @@ START_TEST(test_allocation_failures)
 }
 END_TEST
 
+
+/* ---- hand-derived claims ---- */
+
+static const double STUDENT_FACTOR = 1.94 * (1.0 - 1.94); /* s*(1-s), the mistake */
+
+static cr_claim_report *claims_ok(neuron *n, const cr_claim *claims, size_t count,
+                                  cr_status want)
+{
+    cr_claim_report *r = NULL;
+    cr_status st = cr_check_claims(n->g, n->E, claims, count, 1e-9, 1e-7, &r);
+    ck_assert_msg(st == want, "%s: %s", cr_strerror(st), cr_graph_error(n->g)->message);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(cr_claim_report_size(r), count);
+    return r;
+}
+
+START_TEST(test_claims_article)
+{
+    neuron n = neuron_new();
+    const cr_claim claims[] = {
+        {NULL, "w1", 0, 0.009276093}, {NULL, "w2", 0, 0.027828278}, /* right */
+        {"s", "b", 0, 0.0},           {NULL, "b", 0, 0.0},          /* the article's b */
+    };
+    cr_claim_report *r = claims_ok(&n, claims, 4, CR_ECHECK);
+    ck_assert_uint_eq(cr_claim_report_count(r, CR_CHECK_PASS), 2);
+    ck_assert_uint_eq(cr_claim_report_count(r, CR_CHECK_FAIL), 2);
+    const cr_claim_result *c = cr_claim_report_entry(r, 0);
+    ck_assert_int_eq(c->result, CR_CHECK_PASS);
+    ck_assert_str_eq(c->label, "dE/dw1");
+    ck_assert_ptr_eq(c->of, n.E);
+    ck_assert_ptr_eq(c->wrt, n.w1);
+    ck_assert_double_eq_tol(c->autodiff, 0.009276093, 5e-10);
+    ck_assert_double_eq_tol(c->numerical, c->autodiff, 1e-10);
+    ck_assert_int_eq(c->numerical_agrees, 1);
+    ck_assert_int_eq(c->local, 0);
+    ck_assert_str_eq(c->explanation, "");
+    ck_assert_int_eq(cr_claim_report_entry(r, 1)->result, CR_CHECK_PASS);
+    c = cr_claim_report_entry(r, 2); /* ds/db = 0: wrong, it is 1 */
+    ck_assert_int_eq(c->result, CR_CHECK_FAIL);
+    ck_assert_int_eq(c->local, 1);
+    ck_assert_str_eq(c->label, "ds/db");
+    ck_assert_double_eq_tol(c->autodiff, 1.0, 1e-15);
+    ck_assert_double_eq_tol(c->numerical, 1.0, 1e-9);
+    ck_assert_str_eq(c->explanation, "it is 1, not 0");
+    c = cr_claim_report_entry(r, 3); /* dE/db = 0: wrong, because of ds/db */
+    ck_assert_int_eq(c->result, CR_CHECK_FAIL);
+    ck_assert_double_eq_tol(c->autodiff, 0.0927609256, 1e-10);
+    ck_assert_uint_eq(c->culprit, 2);
+    ck_assert_str_eq(c->explanation, "it is 0.0927609256, not 0; the first local factor on its "
+                                     "chain that differs is ds/db: you have 0, it is 1");
+    /* a tight tolerance rejects the article's rounding */
+    cr_claim_report_free(r);
+    ck_assert_int_eq(cr_check_claims(n.g, n.E, claims, 1, 0.0, 1e-12, &r), CR_ECHECK);
+    cr_claim_report_free(r);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+START_TEST(test_claims_wrong_sigmoid_factor)
+{
+    neuron n = neuron_new();
+    const cr_claim claims[] = {
+        {"E", "predicted", 0, 0.844352143},
+        {"predicted", "s", 0, STUDENT_FACTOR},
+        {"s", "w1", 0, 0.1},
+        {NULL, "w1", 0, 0.844352143 * STUDENT_FACTOR * 0.1},
+    };
+    cr_claim_report *r = claims_ok(&n, claims, 4, CR_ECHECK);
+    const cr_claim_result *f = cr_claim_report_entry(r, 1);
+    ck_assert_int_eq(f->result, CR_CHECK_FAIL);
+    ck_assert_str_eq(f->label, "dpredicted/ds");
+    ck_assert_str_eq(f->formula, "predicted*(1-predicted)");
+    ck_assert_double_eq_tol(f->claimed, -1.8236, 1e-12);
+    ck_assert_double_eq_tol(f->autodiff, 0.109860473, 5e-10);
+    ck_assert_str_eq(f->explanation, "it is predicted*(1-predicted) = 0.109860473, not -1.8236");
+    ck_assert_int_eq(cr_claim_report_entry(r, 0)->result, CR_CHECK_PASS);
+    ck_assert_int_eq(cr_claim_report_entry(r, 2)->result, CR_CHECK_PASS);
+    const cr_claim_result *c = cr_claim_report_entry(r, 3);
+    ck_assert_int_eq(c->result, CR_CHECK_FAIL);
+    ck_assert_uint_eq(c->culprit, 1);
+    ck_assert_str_eq(c->explanation,
+                     "it is 0.00927609256, not -0.153976057; the first local factor on its "
+                     "chain that differs is dpredicted/ds: you have -1.8236, it is "
+                     "predicted*(1-predicted) = 0.109860473");
+    FILE *out = tmpfile();
+    ck_assert_int_eq(cr_claim_report_print(r, out), CR_OK);
+    ck_assert_int_eq(cr_claim_report_print(NULL, out), CR_EINVAL);
+    rewind(out);
+    char text[4096];
+    text[fread(text, 1, sizeof text - 1, out)] = '\0';
+    fclose(out);
+    ck_assert_ptr_nonnull(strstr(text, "hand-derived derivatives of E: 4 claimed, 2 right, "
+                                       "2 wrong (atol 1e-09, rtol 1e-07)\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  dpredicted/ds      "));
+    ck_assert_ptr_nonnull(strstr(text, "-1.8236      0.109860473      0.109860473  WRONG\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  dE/dw1: it is 0.00927609256, not -0.153976057; "));
+    cr_claim_report_free(r);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+/* A wrong total with no wrong factor claimed: the whole chain is shown. */
+START_TEST(test_claims_chain_shown)
+{
+    neuron n = neuron_new();
+    const cr_claim claims[] = {{"E", "predicted", 0, 0.844352143}, {NULL, "w1", 0, 0.0093}};
+    cr_claim_report *r = claims_ok(&n, claims, 2, CR_ECHECK);
+    const cr_claim_result *c = cr_claim_report_entry(r, 1);
+    ck_assert_uint_eq(c->culprit, (size_t)-1);
+    ck_assert_str_eq(c->explanation,
+                     "it is 0.00927609256, not 0.0093; no factor you claimed on its chain is "
+                     "wrong; the chain rule gives dE/dw1 = dE/dpredicted * dpredicted/ds * "
+                     "ds/dw1 = 0.844352143 * 0.109860473 * 0.1 = 0.009276093");
+    cr_claim_report_free(r);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+START_TEST(test_claims_tensors_labels_errors)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t shape[1] = {2};
+    cr_error err;
+    cr_tensor *t = cr_tensor_new_from(1, shape, (const double[]){0.4, -0.9}, &err);
+    cr_node *W = cr_param(g, "W", t);
+    cr_tensor_free(t);
+    cr_node *r1 = cr_relu(g, W);          /* unnamed: "relu#1" */
+    cr_node *L = cr_sum(g, cr_mul(g, r1, cr_exp(g, W)));
+    cr_node_set_name(L, "L");
+    double before = cr_node_scalar(L);
+    const cr_claim claims[] = {{NULL, "W", 0, 1.4 * exp(0.4)}, {NULL, "W", 1, 0.0}};
+    cr_claim_report *r = NULL;
+    ck_assert_int_eq(cr_check_claims(g, L, claims, 2, 1e-12, 1e-12, &r), CR_OK);
+    ck_assert_str_eq(cr_claim_report_entry(r, 0)->label, "dL/dW[0]");
+    ck_assert_str_eq(cr_claim_report_entry(r, 1)->label, "dL/dW[1]");
+    cr_claim_report_free(r);
+    ck_assert(cr_node_scalar(L) == before);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(W), 0), 0.4);
+    /* a node by its label; a non-scalar numerator */
+    cr_node *s = cr_sum(g, r1);
+    char label[32];
+    cr_node_label(s, label, sizeof label);
+    const cr_claim by_label[] = {{label, "W", 1, 0.0}};
+    ck_assert_int_eq(cr_check_claims(g, L, by_label, 1, 0, 0, &r), CR_OK);
+    ck_assert_ptr_eq(cr_claim_report_entry(r, 0)->of, s);
+    cr_claim_report_free(r);
+    const cr_claim vector_of[] = {{"relu#1", "W", 0, 1.0}};
+    ck_assert_int_eq(cr_check_claims(g, L, vector_of, 1, 0, 0, &r), CR_ESHAPE);
+    ck_assert_ptr_null(r);
+    const cr_claim unknown[] = {{NULL, "V", 0, 1.0}};
+    ck_assert_int_eq(cr_check_claims(g, L, unknown, 1, 0, 0, &r), CR_ENOTFOUND);
+    ck_assert_str_eq(cr_graph_error(g)->message, "claims: claim 1: no node is called 'V'");
+    const cr_claim beyond[] = {{NULL, "W", 2, 1.0}};
+    ck_assert_int_eq(cr_check_claims(g, L, beyond, 1, 0, 0, &r), CR_ERANGE);
+    ck_assert_str_eq(cr_graph_error(g)->message, "claims: dL/dW: element 2 of a [2] node");
+    const cr_claim no_wrt[] = {{NULL, NULL, 0, 1.0}};
+    ck_assert_int_eq(cr_check_claims(g, L, no_wrt, 1, 0, 0, &r), CR_EINVAL);
+    ck_assert_int_eq(cr_check_claims(g, L, claims, 1, -1, 0, &r), CR_EINVAL);
+    ck_assert_int_eq(cr_check_claims(g, NULL, claims, 1, 0, 0, &r), CR_EINVAL);
+    ck_assert_int_eq(cr_check_claims(NULL, L, claims, 1, 0, 0, &r), CR_EINVAL);
+    ck_assert_int_eq(cr_check_claims(g, L, claims, 1, 0, 0, NULL), CR_EINVAL);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_claims_allocation_failures)
+{
+    /* a wrong total with its wrong factor, and one shown with its chain */
+    const cr_claim sets[2][2] = {{{"predicted", "s", 0, STUDENT_FACTOR},
+                                  {NULL, "w1", 0, 0.844352143 * STUDENT_FACTOR * 0.1}},
+                                 {{"s", "w1", 0, 0.1}, {NULL, "w1", 0, 0.0093}}};
+    for (int set = 0; set < 2; set++) {
+        for (size_t k = 1;; k++) {
+            test_alloc_install(0);
+            neuron n = neuron_new();
+            test_alloc.fail_at = test_alloc.allocations + k;
+            cr_claim_report *r = NULL;
+            cr_status st = cr_check_claims(n.g, n.E, sets[set], 2, 1e-9, 1e-7, &r);
+            size_t failures = test_alloc.failures;
+            ck_assert_int_eq(st, failures ? CR_ENOMEM : CR_ECHECK);
+            if (!failures)
+                ck_assert_uint_eq(cr_claim_report_entry(r, 1)->culprit,
+                                  set == 0 ? 0 : (size_t)-1);
+            cr_claim_report_free(r);
+            cr_graph_free(n.g);
+            ck_assert_int_eq(test_alloc.live, 0);
+            test_alloc_uninstall();
+            if (!failures)
+                break;
+        }
+    }
+}
+END_TEST
+
 Suite *gradcheck_suite(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -751,6 +945,13 @@ Suite *gradcheck_suite(void)
     tcase_add_test(tc, test_tolerances);
     tcase_add_test(tc, test_gsl_handler_untouched);
     tcase_add_test(tc, test_allocation_failures);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("claims");
+    tcase_add_test(tc, test_claims_article);
+    tcase_add_test(tc, test_claims_wrong_sigmoid_factor);
+    tcase_add_test(tc, test_claims_chain_shown);
+    tcase_add_test(tc, test_claims_tensors_labels_errors);
+    tcase_add_test(tc, test_claims_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
 }
