@@ -4,7 +4,7 @@
  * wrong VJP caught and its op named; second derivatives (refused for a
  * numeric VJP, working with a graph-building one); a shape rule; a kink
  * flag; an op without derivative; definition errors; the descriptor
- * fields seen by the chain view and DOT.
+ * fields, and the op in derivative chains and DOT output.
  */
 #include "testutil.h"
 
@@ -427,6 +427,48 @@ START_TEST(test_allocation_failures)
 }
 END_TEST
 
+
+/* Chains and DOT read a custom op like a built-in one. */
+START_TEST(test_chain_and_dot)
+{
+    cr_custom_op_def def = swish_def();
+    cr_error err;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    cr_graph *g = cr_graph_new();
+    cr_node *u = cr_param_scalar(g, "u", 0.6);
+    cr_node *act = cr_custom(g, op, &u, 1);
+    cr_node_set_name(act, "act");
+    cr_node *E = cr_mul(g, act, act);
+    cr_node_set_name(E, "E");
+    char text[512];
+    ck_assert_int_gt(cr_chain_local_text(act, 0, text, sizeof text), 0);
+    ck_assert_str_eq(text, "sigmoid(u)*(1 + u*(1-sigmoid(u)))");
+    double local = 0.0;
+    ck_assert_int_eq(cr_chain_local_value(act, 0, &local), CR_OK);
+    const double s = sigmoid(0.6);
+    ck_assert_double_eq_tol(local, s * (1 + 0.6 * (1 - s)), 1e-15);
+    cr_chain *c = cr_chain_new(g, E, u, NULL);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_double_eq_tol(cr_chain_value(c), 2 * 0.6 * s * local, 1e-14);
+    ck_assert_int_gt(cr_chain_format(c, 0, text, sizeof text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "dE/du = dE/dact * dact/du + dE/dact * dact/du = "));
+    cr_chain_free(c);
+    FILE *f = tmpfile();
+    cr_dot_options o;
+    cr_dot_options_init(&o);
+    o.loss = E;
+    ck_assert_int_eq(cr_dot_write(g, f, &o), CR_OK);
+    rewind(f);
+    char dot[8192];
+    dot[fread(dot, 1, sizeof dot - 1, f)] = '\0';
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(dot, "swish"));
+    ck_assert_ptr_nonnull(strstr(dot, "sigmoid(u)*(1 + u*(1-sigmoid(u)))"));
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
 Suite *custom_suite(void)
 {
     Suite *s = suite_create("custom");
@@ -440,6 +482,7 @@ Suite *custom_suite(void)
     tcase_add_test(tc, test_no_derivative);
     tcase_add_test(tc, test_definition_errors);
     tcase_add_test(tc, test_descriptor_fields);
+    tcase_add_test(tc, test_chain_and_dot);
     tcase_add_test(tc, test_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
