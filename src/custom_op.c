@@ -59,7 +59,8 @@ static cr_status custom_shape(cr_graph *g, cr_node *n)
     cr_status st = c->def.shape(n->n_inputs, in, &rank, shape, &err, c->def.user);
     if (st != CR_OK)
         return cr_graph_fail(g, st < 0 ? st : CR_ESHAPE, "%s: %s", c->op.name,
-                             err.message[0] ? err.message : "the shape rule rejects the inputs");
+                             err.message[0] ? err.message
+                                            : "the shape rule rejects the inputs");
     return cr_tensor_set_shape(&n->value, rank, shape, &g->err);
 }
 
@@ -81,10 +82,9 @@ static cr_status custom_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_n
         if (st != CR_OK)
             return g->err.status != CR_OK ? g->err.status : st;
         if (*dx && !cr_tensor_same_shape(&(*dx)->value, target))
-            return cr_graph_fail(g, CR_ESHAPE,
-                                 "%s: graph_vjp gave a %s gradient for input %zu, which is %s",
-                                 c->op.name, cr_shape_str(&(*dx)->value).text, i + 1,
-                                 cr_shape_str(target).text);
+            return cr_graph_fail(
+                g, CR_ESHAPE, "%s: graph_vjp gave a %s gradient for input %zu, which is %s",
+                c->op.name, cr_shape_str(&(*dx)->value).text, i + 1, cr_shape_str(target).text);
         return CR_OK;
     }
     cr_node *in[CR_CUSTOM_MAX_INPUTS + 2];
@@ -138,8 +138,9 @@ cr_custom_op *cr_custom_op_new(const cr_custom_op_def *def, cr_error *err)
     if (len == 0 || len > CUSTOM_NAME_MAX || cr_op_find(name)) {
         cr_error_set(err, CR_ENAME, "custom op", "'%.*s' cannot name a custom op: %s",
                      CUSTOM_NAME_MAX, name,
-                     len == 0 ? "it is empty" : len > CUSTOM_NAME_MAX ? "it is too long"
-                                                                     : "a built-in op has it");
+                     len == 0                ? "it is empty"
+                     : len > CUSTOM_NAME_MAX ? "it is too long"
+                                             : "a built-in op has it");
         return NULL;
     }
     if (def->min_inputs < 1 || def->max_inputs < def->min_inputs ||

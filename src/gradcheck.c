@@ -257,8 +257,8 @@ static void judge(cr_gradcheck_report *r, cr_gradcheck_entry *e)
             e->result = CR_CHECK_PASS;
         } else {
             e->result = CR_CHECK_FAIL;
-            snprintf(e->reason, sizeof e->reason, "differ by %.3g > tolerance %.3g",
-                     e->abs_err, e->tolerance);
+            snprintf(e->reason, sizeof e->reason, "differ by %.3g > tolerance %.3g", e->abs_err,
+                     e->tolerance);
         }
     }
     r->counts[e->result]++;
@@ -310,8 +310,7 @@ size_t cr_gradcheck_report_num_suspects(const cr_gradcheck_report *r)
     return r ? r->n_suspects : 0;
 }
 
-const cr_gradcheck_suspect *cr_gradcheck_report_suspect(const cr_gradcheck_report *r,
-                                                        size_t i)
+const cr_gradcheck_suspect *cr_gradcheck_report_suspect(const cr_gradcheck_report *r, size_t i)
 {
     return r && i < r->n_suspects ? &r->suspects[i] : NULL;
 }
@@ -337,8 +336,8 @@ cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
     if (!r || !f)
         return CR_EINVAL;
     fprintf(f, "gradcheck of %s (%s mode): %zu checked, %zu passed, %zu failed, %zu skipped\n",
-            r->output, r->opts.fast ? "directional" : "element", r->n,
-            r->counts[CR_CHECK_PASS], r->counts[CR_CHECK_FAIL], r->counts[CR_CHECK_SKIP]);
+            r->output, r->opts.fast ? "directional" : "element", r->n, r->counts[CR_CHECK_PASS],
+            r->counts[CR_CHECK_FAIL], r->counts[CR_CHECK_SKIP]);
     fprintf(f, "  tolerance: atol %g + rtol %g * |numerical| + GSL error estimate\n",
             r->opts.atol, r->opts.rtol);
     fprintf(f, "  %-20s %16s %16s %9s %9s %9s  %s\n", "element", "analytic", "numerical",
@@ -355,7 +354,8 @@ cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
     if (w) {
         char label[320];
         entry_label(w, label, sizeof label);
-        fprintf(f, "  worst: %s: analytic %.9g, numerical %.9g, abs err %.3g (tolerance %.3g)\n",
+        fprintf(f,
+                "  worst: %s: analytic %.9g, numerical %.9g, abs err %.3g (tolerance %.3g)\n",
                 label, w->analytic, w->numerical, w->abs_err, w->tolerance);
     }
     for (size_t i = 0; i < r->n_suspects; i++) {
@@ -507,8 +507,8 @@ static cr_status localise(cr_graph *g, cr_gradcheck_report *r, cr_node *out,
 
 /* ---- the two modes ---- */
 
-static cr_status check_elements(cr_graph *g, cr_gradcheck_report *r, cr_node *out,
-                                cr_node *x, cr_node *grad)
+static cr_status check_elements(cr_graph *g, cr_gradcheck_report *r, cr_node *out, cr_node *x,
+                                cr_node *grad)
 {
     kink_set kinks;
     cr_status st = kinks_collect(g, out, &x, 1, &kinks);
@@ -517,9 +517,8 @@ static cr_status check_elements(cr_graph *g, cr_gradcheck_report *r, cr_node *ou
     cr_graph_forward(g, out);
     kinks_snapshot(&kinks, kinks.base);
     const size_t size = x->value.size;
-    const size_t count = r->opts.max_elements && r->opts.max_elements < size
-                             ? r->opts.max_elements
-                             : size;
+    const size_t count =
+        r->opts.max_elements && r->opts.max_elements < size ? r->opts.max_elements : size;
     probe p = {.g = g, .out = out};
     gsl_function fn = {.function = probe_eval, .params = &p};
     for (size_t k = 0; k < count && st == CR_OK; k++) {
@@ -654,7 +653,9 @@ cr_status cr_gradcheck(cr_graph *g, cr_node *output, cr_node *const *nodes, size
         return CR_EINVAL;
     if (!output || !report || (n_nodes > 0 && !nodes))
         return cr_graph_fail(g, CR_EINVAL, "gradcheck: %s is NULL",
-                             !output ? "output" : !report ? "report" : "nodes");
+                             !output   ? "output"
+                             : !report ? "report"
+                                       : "nodes");
     const cr_gradcheck_options o = opts ? *opts : cr_gradcheck_defaults();
     if (n_nodes == 0) {
         nodes = g->params;
@@ -738,8 +739,9 @@ cr_status cr_claim_report_print(const cr_claim_report *r, FILE *f)
 {
     if (!r || !f)
         return CR_EINVAL;
-    fprintf(f, "hand-derived derivatives of %s: %zu claimed, %zu right, %zu wrong "
-               "(atol %g, rtol %g)\n",
+    fprintf(f,
+            "hand-derived derivatives of %s: %zu claimed, %zu right, %zu wrong "
+            "(atol %g, rtol %g)\n",
             r->loss, r->n, r->counts[CR_CHECK_PASS], r->counts[CR_CHECK_FAIL], r->atol,
             r->rtol);
     fprintf(f, "  %-18s %16s %16s %16s  %s\n", "derivative", "claimed", "chain rule",
@@ -818,8 +820,8 @@ static cr_status claim_numerical(cr_graph *g, cr_claim_result *c, cr_node *of, c
     cr_free(list);
     c->numerical = result;
     c->error_estimate = abserr;
-    cr_gradcheck_entry e = {.analytic = c->autodiff, .numerical = result,
-                            .error_estimate = abserr};
+    cr_gradcheck_entry e = {
+        .analytic = c->autodiff, .numerical = result, .error_estimate = abserr};
     cr_gradcheck_report scratch = {.opts = cr_gradcheck_defaults()};
     judge(&scratch, &e);
     c->numerical_agrees = e.result == CR_CHECK_PASS;
@@ -961,10 +963,11 @@ static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i, const 
         return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
     while (len > 0 && (size_t)len <= sizeof text - 1 && text[len - 1] == '\n')
         text[--len] = '\0';
-    snprintf(c->explanation, size,
-             "it is %.9g, not %.9g; no factor you claimed on its chain is wrong; the chain rule "
-             "gives %s%s",
-             c->autodiff, c->claimed, text, more);
+    snprintf(
+        c->explanation, size,
+        "it is %.9g, not %.9g; no factor you claimed on its chain is wrong; the chain rule "
+        "gives %s%s",
+        c->autodiff, c->claimed, text, more);
     return CR_OK;
 }
 
@@ -977,7 +980,9 @@ cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, si
         return CR_EINVAL;
     if (!loss || !report || (n > 0 && !claims))
         return cr_graph_fail(g, CR_EINVAL, "claims: %s is NULL",
-                             !loss ? "loss" : !report ? "report" : "claims");
+                             !loss     ? "loss"
+                             : !report ? "report"
+                                       : "claims");
     if (loss->graph != g)
         return cr_graph_fail(g, CR_EINVAL, "claims: loss belongs to another graph");
     if (!(atol >= 0 && isfinite(atol)) || !(rtol >= 0 && isfinite(rtol)))

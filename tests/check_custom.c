@@ -16,6 +16,14 @@
 
 static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
 
+/* Reads back what was written to the temporary file f, and closes it. */
+static void take_text(FILE *f, char *text, size_t size)
+{
+    rewind(f);
+    text[fread(text, 1, size - 1, f)] = '\0';
+    fclose(f);
+}
+
 static void swish_forward(size_t n, const cr_tensor *const *in, cr_tensor *out, void *user)
 {
     const double *x = cr_tensor_data(in[0]);
@@ -143,12 +151,10 @@ START_TEST(test_wrong_vjp_named)
     ck_assert_ptr_null(cr_gradcheck_report_suspect(r, 1));
     FILE *f = tmpfile();
     cr_gradcheck_report_print(r, f);
-    rewind(f);
     char text[8192];
-    text[fread(text, 1, sizeof text - 1, f)] = '\0';
-    fclose(f);
+    take_text(f, text, sizeof text);
     ck_assert_ptr_nonnull(strstr(text, "  suspect: act (op swish_bad), input 0: its "
-                                      "vector-Jacobian product gives "));
+                                       "vector-Jacobian product gives "));
     ck_assert_ptr_nonnull(strstr(text, "FAIL: differ by"));
     cr_gradcheck_report_free(r);
     cr_graph_free(g);
@@ -235,9 +241,14 @@ static void outer_vjp(size_t n, const cr_tensor *const *in, const cr_tensor *out
 
 START_TEST(test_shape_rule)
 {
-    cr_custom_op_def def = {.name = "outer", .min_inputs = 2, .max_inputs = 2,
-                            .formula = "Y = a b^T", .deriv = {"b", "a"},
-                            .shape = outer_shape, .forward = outer_forward, .vjp = outer_vjp};
+    cr_custom_op_def def = {.name = "outer",
+                            .min_inputs = 2,
+                            .max_inputs = 2,
+                            .formula = "Y = a b^T",
+                            .deriv = {"b", "a"},
+                            .shape = outer_shape,
+                            .forward = outer_forward,
+                            .vjp = outer_vjp};
     cr_error err;
     cr_custom_op *op = cr_custom_op_new(&def, &err);
     cr_graph *g = cr_graph_new();
@@ -300,9 +311,12 @@ static void hinge_vjp(size_t n, const cr_tensor *const *in, const cr_tensor *out
 
 START_TEST(test_kink_flag)
 {
-    cr_custom_op_def def = {.name = "hinge", .min_inputs = 1, .max_inputs = 1,
+    cr_custom_op_def def = {.name = "hinge",
+                            .min_inputs = 1,
+                            .max_inputs = 1,
                             .flags = CR_CUSTOM_KINK | CR_CUSTOM_ELEMENTWISE,
-                            .forward = hinge_forward, .vjp = hinge_vjp};
+                            .forward = hinge_forward,
+                            .vjp = hinge_vjp};
     cr_error err;
     cr_custom_op *op = cr_custom_op_new(&def, &err);
     cr_graph *g = cr_graph_new();
@@ -427,7 +441,6 @@ START_TEST(test_allocation_failures)
 }
 END_TEST
 
-
 /* Chains and DOT read a custom op like a built-in one. */
 START_TEST(test_chain_and_dot)
 {
@@ -458,10 +471,8 @@ START_TEST(test_chain_and_dot)
     cr_dot_options_init(&o);
     o.loss = E;
     ck_assert_int_eq(cr_dot_write(g, f, &o), CR_OK);
-    rewind(f);
     char dot[8192];
-    dot[fread(dot, 1, sizeof dot - 1, f)] = '\0';
-    fclose(f);
+    take_text(f, dot, sizeof dot);
     ck_assert_ptr_nonnull(strstr(dot, "swish"));
     ck_assert_ptr_nonnull(strstr(dot, "sigmoid(u)*(1 + u*(1-sigmoid(u)))"));
     cr_graph_free(g);

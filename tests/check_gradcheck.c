@@ -19,6 +19,14 @@
 
 /* ---- helpers ---- */
 
+/* Reads back what was written to the temporary file f, and closes it. */
+static void take_text(FILE *f, char *text, size_t size)
+{
+    rewind(f);
+    text[fread(text, 1, size - 1, f)] = '\0';
+    fclose(f);
+}
+
 static cr_node *param_vec(cr_graph *g, const char *name, int rank, const size_t *shape,
                           double lo, double hi, int away_from_zero)
 {
@@ -100,8 +108,14 @@ static cr_node *c_sigmoid_bwd(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "sigmoid_bwd", in, 2);
 }
-static cr_node *c_tanh_bwd(cr_graph *g, cr_node *const *in) { return internal(g, "tanh_bwd", in, 2); }
-static cr_node *c_relu_bwd(cr_graph *g, cr_node *const *in) { return internal(g, "relu_bwd", in, 2); }
+static cr_node *c_tanh_bwd(cr_graph *g, cr_node *const *in)
+{
+    return internal(g, "tanh_bwd", in, 2);
+}
+static cr_node *c_relu_bwd(cr_graph *g, cr_node *const *in)
+{
+    return internal(g, "relu_bwd", in, 2);
+}
 static cr_node *c_sum(cr_graph *g, cr_node *const *in) { return cr_sum_axis(g, in[0], 1); }
 static cr_node *c_mean(cr_graph *g, cr_node *const *in) { return cr_mean_axis(g, in[0], 0); }
 static cr_node *c_expand(cr_graph *g, cr_node *const *in)
@@ -119,7 +133,10 @@ static cr_node *c_sop(cr_graph *g, cr_node *const *in)
     cr_node *xs[2] = {in[0], in[2]}, *ws[2] = {in[1], in[3]};
     return cr_sop(g, 2, xs, ws, NULL);
 }
-static cr_node *c_sq_error(cr_graph *g, cr_node *const *in) { return cr_sq_error(g, in[0], in[1]); }
+static cr_node *c_sq_error(cr_graph *g, cr_node *const *in)
+{
+    return cr_sq_error(g, in[0], in[1]);
+}
 static cr_node *c_mse(cr_graph *g, cr_node *const *in) { return cr_mse(g, in[0], in[1]); }
 static cr_node *c_softmax(cr_graph *g, cr_node *const *in) { return cr_softmax(g, in[0]); }
 static cr_node *c_softmax_bwd(cr_graph *g, cr_node *const *in)
@@ -140,13 +157,18 @@ static cr_node *c_bce_logits(cr_graph *g, cr_node *const *in)
     return cr_bce_logits(g, in[0], in[1]);
 }
 
-#define M23 {2, {2, 3}
-#define SCALAR {0, {0, 0}
-#define VEC3 {1, {3, 0}
-#define ANY(S) S, -1.5, 1.5, 0}
-#define POS(S) S, 0.5, 2.0, 0}
-#define AWAY(S) S, 0.3, 1.5, 1}
-#define PROB(S) S, 0.2, 0.8, 0}
+/* An input: rank and two dimensions, then the range of its values. */
+#define SPEC(RANK, D0, D1, LO, HI, AWAY)                                                       \
+    {                                                                                          \
+        RANK, {D0, D1}, LO, HI, AWAY                                                           \
+    }
+#define M23 2, 2, 3
+#define SCALAR 0, 0, 0
+#define VEC3 1, 3, 0
+#define ANY(S) SPEC(S, -1.5, 1.5, 0)
+#define POS(S) SPEC(S, 0.5, 2.0, 0)
+#define AWAY(S) SPEC(S, 0.3, 1.5, 1)
+#define PROB(S) SPEC(S, 0.2, 0.8, 0)
 
 static const op_case cases[] = {
     {"add", c_add, 2, {ANY(M23), ANY(VEC3)}},
@@ -174,7 +196,7 @@ static const op_case cases[] = {
     {"sum", c_sum, 1, {ANY(M23)}},
     {"mean", c_mean, 1, {ANY(M23)}},
     {"expand", c_expand, 1, {ANY(VEC3)}},
-    {"matmul", c_matmul, 2, {ANY(M23), {2, {4, 3}, -1.5, 1.5, 0}}},
+    {"matmul", c_matmul, 2, {ANY(M23), SPEC(2, 4, 3, -1.5, 1.5, 0)}},
     {"transpose", c_transpose, 1, {ANY(M23)}},
     {"sop", c_sop, 4, {ANY(VEC3), ANY(VEC3), ANY(SCALAR), ANY(SCALAR)}},
     {"sq_error", c_sq_error, 2, {ANY(M23), ANY(M23)}},
@@ -289,13 +311,10 @@ START_TEST(test_report_contents)
 
     FILE *f = tmpfile();
     ck_assert_int_eq(cr_gradcheck_report_print(r, f), CR_OK);
-    rewind(f);
     char text[4096];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    text[len] = '\0';
-    fclose(f);
+    take_text(f, text, sizeof text);
     ck_assert_ptr_nonnull(strstr(text, "gradcheck of E (element mode): 3 checked, 3 passed, "
-                                      "0 failed, 0 skipped\n"));
+                                       "0 failed, 0 skipped\n"));
     ck_assert_ptr_nonnull(strstr(text, "atol 1e-05 + rtol 0.001"));
     ck_assert_ptr_nonnull(strstr(text, "  w1[0]  "));
     ck_assert_ptr_nonnull(strstr(text, "0.00927609"));
@@ -537,7 +556,8 @@ START_TEST(test_argument_errors)
     const size_t shape[1] = {2};
     cr_node *v = cr_input(n.g, "v", 1, shape);
     ck_assert_int_eq(cr_gradcheck(n.g, v, &n.b, 1, NULL, &r), CR_ESHAPE);
-    ck_assert_ptr_nonnull(strstr(cr_graph_error(n.g)->message, "output v must be a scalar, got [2]"));
+    ck_assert_ptr_nonnull(
+        strstr(cr_graph_error(n.g)->message, "output v must be a scalar, got [2]"));
     cr_node_set_scalar(n.b, NAN);
     ck_assert_int_eq(cr_gradcheck(n.g, n.E, &n.w1, 1, NULL, &r), CR_EDOMAIN);
     ck_assert_str_eq(cr_graph_error(n.g)->message, "gradcheck: output E is nan at this point");
@@ -591,8 +611,12 @@ static cr_status check_square(double bias, cr_gradcheck_options *o, cr_gradcheck
 {
     square_done();
     square_bias = bias;
-    cr_custom_op_def def = {.name = "square", .min_inputs = 1, .max_inputs = 1,
-                            .forward = sq_forward, .vjp = sq_vjp, .user = &square_bias};
+    cr_custom_op_def def = {.name = "square",
+                            .min_inputs = 1,
+                            .max_inputs = 1,
+                            .forward = sq_forward,
+                            .vjp = sq_vjp,
+                            .user = &square_bias};
     cr_error err;
     square_op = cr_custom_op_new(&def, &err);
     ck_assert_ptr_nonnull(square_op);
@@ -621,10 +645,8 @@ START_TEST(test_fast_mode)
     }
     FILE *f = tmpfile();
     cr_gradcheck_report_print(r, f);
-    rewind(f);
     char text[4096];
-    text[fread(text, 1, sizeof text - 1, f)] = '\0';
-    fclose(f);
+    take_text(f, text, sizeof text);
     ck_assert_ptr_nonnull(strstr(text, "(directional mode): 5 checked, 5 passed"));
     ck_assert_ptr_nonnull(strstr(text, "  direction 4 "));
     cr_gradcheck_report_free(r);
@@ -728,7 +750,6 @@ START_TEST(test_allocation_failures)
 }
 END_TEST
 
-
 /* ---- hand-derived claims ---- */
 
 static const double STUDENT_FACTOR = 1.94 * (1.0 - 1.94); /* s*(1-s), the mistake */
@@ -748,8 +769,10 @@ START_TEST(test_claims_article)
 {
     neuron n = neuron_new();
     const cr_claim claims[] = {
-        {NULL, "w1", 0, 0.009276093}, {NULL, "w2", 0, 0.027828278}, /* right */
-        {"s", "b", 0, 0.0},           {NULL, "b", 0, 0.0},          /* the article's b */
+        {NULL, "w1", 0, 0.009276093},
+        {NULL, "w2", 0, 0.027828278}, /* right */
+        {"s", "b", 0, 0.0},
+        {NULL, "b", 0, 0.0}, /* the article's b */
     };
     cr_claim_report *r = claims_ok(&n, claims, 4, CR_ECHECK);
     ck_assert_uint_eq(cr_claim_report_count(r, CR_CHECK_PASS), 2);
@@ -802,7 +825,8 @@ START_TEST(test_claims_wrong_sigmoid_factor)
     ck_assert_str_eq(f->formula, "predicted*(1-predicted)");
     ck_assert_double_eq_tol(f->claimed, -1.8236, 1e-12);
     ck_assert_double_eq_tol(f->autodiff, 0.109860473, 5e-10);
-    ck_assert_str_eq(f->explanation, "it is predicted*(1-predicted) = 0.109860473, not -1.8236");
+    ck_assert_str_eq(f->explanation,
+                     "it is predicted*(1-predicted) = 0.109860473, not -1.8236");
     ck_assert_int_eq(cr_claim_report_entry(r, 0)->result, CR_CHECK_PASS);
     ck_assert_int_eq(cr_claim_report_entry(r, 2)->result, CR_CHECK_PASS);
     const cr_claim_result *c = cr_claim_report_entry(r, 3);
@@ -815,10 +839,8 @@ START_TEST(test_claims_wrong_sigmoid_factor)
     FILE *out = tmpfile();
     ck_assert_int_eq(cr_claim_report_print(r, out), CR_OK);
     ck_assert_int_eq(cr_claim_report_print(NULL, out), CR_EINVAL);
-    rewind(out);
     char text[4096];
-    text[fread(text, 1, sizeof text - 1, out)] = '\0';
-    fclose(out);
+    take_text(out, text, sizeof text);
     ck_assert_ptr_nonnull(strstr(text, "hand-derived derivatives of E: 4 claimed, 2 right, "
                                        "2 wrong (atol 1e-09, rtol 1e-07)\n"));
     ck_assert_ptr_nonnull(strstr(text, "  dpredicted/ds      "));
@@ -854,7 +876,7 @@ START_TEST(test_claims_tensors_labels_errors)
     cr_tensor *t = cr_tensor_new_from(1, shape, (const double[]){0.4, -0.9}, &err);
     cr_node *W = cr_param(g, "W", t);
     cr_tensor_free(t);
-    cr_node *r1 = cr_relu(g, W);          /* unnamed: "relu#1" */
+    cr_node *r1 = cr_relu(g, W); /* unnamed: "relu#1" */
     cr_node *L = cr_sum(g, cr_mul(g, r1, cr_exp(g, W)));
     cr_node_set_name(L, "L");
     double before = cr_node_scalar(L);

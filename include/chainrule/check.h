@@ -67,7 +67,7 @@ typedef struct cr_gradcheck_entry {
     double rel_err;        /* abs_err / max(|analytic|, |numerical|); 0 if both 0 */
     double tolerance;      /* the bound abs_err was compared with */
     cr_check_result result;
-    char reason[160];      /* why it was skipped or failed; "" when it passed */
+    char reason[160]; /* why it was skipped or failed; "" when it passed */
 } cr_gradcheck_entry;
 
 typedef struct cr_gradcheck_report cr_gradcheck_report;
@@ -166,21 +166,21 @@ typedef struct cr_claim_result {
     const cr_node *of, *wrt; /* borrowed */
     size_t index;
     double claimed;
-    double autodiff;         /* the chain rule, summed over every path (cr_chain) */
-    double numerical;        /* gsl_deriv_central, perturbing wrt alone */
-    double error_estimate;   /* GSL's abserr */
-    int numerical_agrees;    /* autodiff and numerical agree (cr_gradcheck's
-                                default tolerances) */
-    int local;               /* of is computed directly from wrt: a local factor */
-    cr_check_result result;  /* CR_CHECK_PASS or CR_CHECK_FAIL */
-    size_t culprit;          /* for a wrong claim spanning several factors: the
-                                index (in the report) of the first claimed
-                                local factor on its chain, from the output,
-                                that is wrong; (size_t)-1 if none */
-    char label[96];          /* "dpredicted/ds", "dE/dW[3]" */
-    char formula[128];       /* local factors: the derivative's text with the
-                                nodes' labels, "predicted*(1-predicted)" */
-    char explanation[640];   /* for people: what is wrong and what it should be */
+    double autodiff;        /* the chain rule, summed over every path (cr_chain) */
+    double numerical;       /* gsl_deriv_central, perturbing wrt alone */
+    double error_estimate;  /* GSL's abserr */
+    int numerical_agrees;   /* autodiff and numerical agree (cr_gradcheck's
+                               default tolerances) */
+    int local;              /* of is computed directly from wrt: a local factor */
+    cr_check_result result; /* CR_CHECK_PASS or CR_CHECK_FAIL */
+    size_t culprit;         /* for a wrong claim spanning several factors: the
+                               index (in the report) of the first claimed
+                               local factor on its chain, from the output,
+                               that is wrong; (size_t)-1 if none */
+    char label[96];         /* "dpredicted/ds", "dE/dW[3]" */
+    char formula[128];      /* local factors: the derivative's text with the
+                               nodes' labels, "predicted*(1-predicted)" */
+    char explanation[640];  /* for people: what is wrong and what it should be */
 } cr_claim_result;
 
 typedef struct cr_claim_report cr_claim_report;

@@ -76,15 +76,15 @@ typedef cr_status (*cr_custom_graph_vjp_fn)(cr_graph *g, cr_node *const *inputs,
 
 /* The definition of a custom op: the fields of an op-table entry. */
 typedef struct cr_custom_op_def {
-    const char *name;       /* required, 1..200 bytes, not a built-in op's name */
-    int min_inputs;         /* 1..CR_CUSTOM_MAX_INPUTS */
-    int max_inputs;         /* min_inputs..CR_CUSTOM_MAX_INPUTS */
-    unsigned flags;         /* CR_CUSTOM_ELEMENTWISE, CR_CUSTOM_KINK */
-    const char *formula;    /* "y = x*sigmoid(x)"; may be NULL */
-    const char *deriv[2];   /* local derivative for input 0 and for the others,
-                               in the roles x (unary input), a, b (binary), y
-                               (output); either may be NULL */
-    const char *jacobian;   /* structure, e.g. "diagonal"; may be NULL */
+    const char *name;                 /* required, 1..200 bytes, not a built-in op's name */
+    int min_inputs;                   /* 1..CR_CUSTOM_MAX_INPUTS */
+    int max_inputs;                   /* min_inputs..CR_CUSTOM_MAX_INPUTS */
+    unsigned flags;                   /* CR_CUSTOM_ELEMENTWISE, CR_CUSTOM_KINK */
+    const char *formula;              /* "y = x*sigmoid(x)"; may be NULL */
+    const char *deriv[2];             /* local derivative for input 0 and for the others,
+                                         in the roles x (unary input), a, b (binary), y
+                                         (output); either may be NULL */
+    const char *jacobian;             /* structure, e.g. "diagonal"; may be NULL */
     cr_custom_shape_fn shape;         /* NULL: every input shaped like input 0,
                                          output too */
     cr_custom_forward_fn forward;     /* required */
