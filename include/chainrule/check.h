@@ -126,7 +126,8 @@ CR_API const cr_gradcheck_entry *cr_gradcheck_report_worst(const cr_gradcheck_re
 /* When some element failed, cr_gradcheck tests the vector-Jacobian product
  * of every op node between the checked nodes and the output on its own
  * (against central differences of that op's forward kernel, with a fixed
- * pseudo-random upstream gradient; ops with kinks are not tested) and lists
+ * pseudo-random upstream gradient, on up to 1024 elements of each input
+ * evenly spread; ops with kinks are not tested) and lists
  * the op nodes that disagree as suspects: the place of a wrong hand-written
  * derivative. Each suspect gives the node, which input, and the element
  * where the two disagree most. */
