@@ -96,16 +96,16 @@ static void probe_set(const probe *p, double t)
         *p->slots[k] = p->x0[k] + t * p->v[k];
 }
 
-/* The plan for out was cached by the first forward, so this cannot fail. */
+/* The plan for out was cached by the first forward, so this allocates
+ * nothing; it fails only when the graph traps non-finite values
+ * (CR_GRAPH_TRAP_NONFINITE), and then gives NaN. */
 static double probe_eval(double t, void *params)
 {
     const probe *p = params;
     probe_set(p, t);
-    if (p->list)
-        cr_eval_nodes(p->list, p->n_list);
-    else
-        cr_graph_forward(p->g, p->out);
-    return p->out->value.data[0];
+    cr_status st = p->list ? cr_eval_nodes(p->g, p->list, p->n_list)
+                           : cr_graph_forward(p->g, p->out);
+    return st == CR_OK ? p->out->value.data[0] : NAN;
 }
 
 /* ---- kinks: op nodes flagged CR_OP_KINK whose first input depends on the
@@ -819,7 +819,7 @@ static cr_status claim_numerical(cr_graph *g, cr_claim_result *c, cr_node *of, c
     if (!isfinite(save) || gsl_deriv_central(&fn, save, h, &result, &abserr) != GSL_SUCCESS)
         result = NAN;
     *slot = save;
-    cr_eval_nodes(list, n);
+    cr_eval_nodes(g, list, n);
     cr_free(list);
     c->numerical = result;
     c->error_estimate = abserr;

@@ -152,6 +152,15 @@ static cr_node *c_softmax_xent_bwd(cr_graph *g, cr_node *const *in)
     return internal(g, "softmax_xent_bwd", in, 3);
 }
 static cr_node *c_bce(cr_graph *g, cr_node *const *in) { return cr_bce(g, in[0], in[1]); }
+static cr_node *c_add_n(cr_graph *g, cr_node *const *in) { return cr_add_n(g, 3, in); }
+static cr_node *c_clamp_prob(cr_graph *g, cr_node *const *in)
+{
+    return internal(g, "clamp_prob", in, 1);
+}
+static cr_node *c_log_softmax(cr_graph *g, cr_node *const *in)
+{
+    return internal(g, "log_softmax", in, 1);
+}
 static cr_node *c_bce_logits(cr_graph *g, cr_node *const *in)
 {
     return cr_bce_logits(g, in[0], in[1]);
@@ -207,6 +216,9 @@ static const op_case cases[] = {
     {"softmax_xent_bwd", c_softmax_xent_bwd, 3, {ANY(M23), PROB(M23), ANY(SCALAR)}},
     {"bce", c_bce, 2, {PROB(M23), PROB(M23)}},
     {"bce_logits", c_bce_logits, 2, {AWAY(M23), PROB(M23)}},
+    {"add_n", c_add_n, 3, {ANY(M23), ANY(M23), ANY(M23)}},
+    {"clamp_prob", c_clamp_prob, 1, {PROB(M23)}},
+    {"log_softmax", c_log_softmax, 1, {ANY(M23)}},
 };
 static const size_t n_cases = sizeof cases / sizeof cases[0];
 

@@ -80,7 +80,9 @@ typedef struct cr_gradcheck_report cr_gradcheck_report;
  * error estimate, which widens the tolerance. An element for which some op
  * flagged as having a kink (relu, abs, sign, relu_bwd, custom ops declared
  * with CR_CUSTOM_KINK) has its first input reach or cross 0 within
- * [x-h, x+h] is reported as skipped, with the reason, not failed.
+ * [x-h, x+h] is reported as skipped, with the reason, not failed. (Kinks
+ * are taken to be at 0: clamp_prob's, at 1e-12 and 1 - 1e-12, are not
+ * detected.)
  *
  * In fast mode (opts->fast) the gradient is checked along opts->directions
  * random unit directions v drawn from a gsl_rng seeded with opts->seed: the
