@@ -103,8 +103,8 @@ static double probe_eval(double t, void *params)
 {
     const probe *p = params;
     probe_set(p, t);
-    cr_status st = p->list ? cr_eval_nodes(p->g, p->list, p->n_list)
-                           : cr_graph_forward(p->g, p->out);
+    cr_status st =
+        p->list ? cr_eval_nodes(p->g, p->list, p->n_list) : cr_graph_forward(p->g, p->out);
     return st == CR_OK ? p->out->value.data[0] : NAN;
 }
 
@@ -158,8 +158,9 @@ static cr_status kinks_collect(cr_graph *g, cr_node *out, cr_node *const *nodes,
     for (int pass = 0; pass < 2; pass++) {
         for (size_t id = 0; id <= top; id++) {
             cr_node *node = g->nodes[id];
-            if (!g->marks[id] || node->kind != CR_NODE_OP || !(node->op->flags & CR_OP_KINK) ||
-                node->n_inputs == 0 || !dep[node->inputs[0]->id])
+            if (!g->marks[id] || node->kind != CR_NODE_OP ||
+                !(node->op->flags & CR_OP_KINK) || node->n_inputs == 0 ||
+                !dep[node->inputs[0]->id])
                 continue;
             if (pass == 1) {
                 k->nodes[k->n++] = node;
@@ -216,8 +217,8 @@ static int kinks_hit(const kink_set *k, double h, char *reason, size_t size)
                 if (mid == 0.0)
                     snprintf(reason, size, "%.100s input is at its kink 0", label);
                 else
-                    snprintf(reason, size, "%.100s input reaches its kink 0 within x +- %.3g",
-                             label, h);
+                    snprintf(reason, size,
+                             "%.100s input reaches its kink 0 within x +- %.3g", label, h);
                 return 1;
             }
         }
@@ -258,8 +259,8 @@ static void judge(cr_gradcheck_report *r, cr_gradcheck_entry *e)
             e->result = CR_CHECK_PASS;
         } else {
             e->result = CR_CHECK_FAIL;
-            snprintf(e->reason, sizeof e->reason, "differ by %.3g > tolerance %.3g", e->abs_err,
-                     e->tolerance);
+            snprintf(e->reason, sizeof e->reason, "differ by %.3g > tolerance %.3g",
+                     e->abs_err, e->tolerance);
         }
     }
     r->counts[e->result]++;
@@ -274,7 +275,10 @@ void cr_gradcheck_report_free(cr_gradcheck_report *r)
     cr_free(r);
 }
 
-size_t cr_gradcheck_report_size(const cr_gradcheck_report *r) { return r ? r->n : 0; }
+size_t cr_gradcheck_report_size(const cr_gradcheck_report *r)
+{
+    return r ? r->n : 0;
+}
 
 const cr_gradcheck_entry *cr_gradcheck_report_entry(const cr_gradcheck_report *r, size_t i)
 {
@@ -311,7 +315,8 @@ size_t cr_gradcheck_report_num_suspects(const cr_gradcheck_report *r)
     return r ? r->n_suspects : 0;
 }
 
-const cr_gradcheck_suspect *cr_gradcheck_report_suspect(const cr_gradcheck_report *r, size_t i)
+const cr_gradcheck_suspect *cr_gradcheck_report_suspect(const cr_gradcheck_report *r,
+                                                        size_t i)
 {
     return r && i < r->n_suspects ? &r->suspects[i] : NULL;
 }
@@ -336,9 +341,10 @@ cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
 {
     if (!r || !f)
         return CR_EINVAL;
-    fprintf(f, "gradcheck of %s (%s mode): %zu checked, %zu passed, %zu failed, %zu skipped\n",
-            r->output, r->opts.fast ? "directional" : "element", r->n, r->counts[CR_CHECK_PASS],
-            r->counts[CR_CHECK_FAIL], r->counts[CR_CHECK_SKIP]);
+    fprintf(f,
+            "gradcheck of %s (%s mode): %zu checked, %zu passed, %zu failed, %zu skipped\n",
+            r->output, r->opts.fast ? "directional" : "element", r->n,
+            r->counts[CR_CHECK_PASS], r->counts[CR_CHECK_FAIL], r->counts[CR_CHECK_SKIP]);
     fprintf(f, "  tolerance: atol %g + rtol %g * |numerical| + GSL error estimate\n",
             r->opts.atol, r->opts.rtol);
     fprintf(f, "  %-20s %16s %16s %9s %9s %9s  %s\n", "element", "analytic", "numerical",
@@ -348,16 +354,17 @@ cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
         char label[320];
         entry_label(e, label, sizeof label);
         fprintf(f, "  %-20s %16.9g %16.9g %9.2g %9.2g %9.2g  %s%s%s\n", label, e->analytic,
-                e->numerical, e->error_estimate, e->abs_err, e->rel_err, result_text(e->result),
-                e->reason[0] ? ": " : "", e->reason);
+                e->numerical, e->error_estimate, e->abs_err, e->rel_err,
+                result_text(e->result), e->reason[0] ? ": " : "", e->reason);
     }
     const cr_gradcheck_entry *w = cr_gradcheck_report_worst(r);
     if (w) {
         char label[320];
         entry_label(w, label, sizeof label);
-        fprintf(f,
-                "  worst: %s: analytic %.9g, numerical %.9g, abs err %.3g (tolerance %.3g)\n",
-                label, w->analytic, w->numerical, w->abs_err, w->tolerance);
+        fprintf(
+            f,
+            "  worst: %s: analytic %.9g, numerical %.9g, abs err %.3g (tolerance %.3g)\n",
+            label, w->analytic, w->numerical, w->abs_err, w->tolerance);
     }
     for (size_t i = 0; i < r->n_suspects; i++) {
         const cr_gradcheck_suspect *s = &r->suspects[i];
@@ -376,14 +383,16 @@ cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
 static cr_status check_options(cr_graph *g, const cr_gradcheck_options *o)
 {
     if (!(o->atol >= 0 && isfinite(o->atol)) || !(o->rtol >= 0 && isfinite(o->rtol)))
-        return cr_graph_fail(g, CR_EINVAL,
-                             "gradcheck: tolerances must be finite and >= 0 (atol %g, rtol %g)",
-                             o->atol, o->rtol);
+        return cr_graph_fail(
+            g, CR_EINVAL,
+            "gradcheck: tolerances must be finite and >= 0 (atol %g, rtol %g)", o->atol,
+            o->rtol);
     if (!(o->step >= 0 && isfinite(o->step)))
-        return cr_graph_fail(g, CR_EINVAL, "gradcheck: step must be finite and >= 0, not %g",
-                             o->step);
+        return cr_graph_fail(g, CR_EINVAL,
+                             "gradcheck: step must be finite and >= 0, not %g", o->step);
     if (o->fast && o->directions == 0)
-        return cr_graph_fail(g, CR_EINVAL, "gradcheck: fast mode needs at least 1 direction");
+        return cr_graph_fail(g, CR_EINVAL,
+                             "gradcheck: fast mode needs at least 1 direction");
     return CR_OK;
 }
 
@@ -394,23 +403,25 @@ static cr_status check_nodes(cr_graph *g, cr_node *out, cr_node *const *nodes, s
         return cr_graph_fail(g, CR_EINVAL, "gradcheck: output belongs to another graph");
     if (out->value.size != 1) {
         cr_node_label(out, label, sizeof label);
-        return cr_graph_fail(g, CR_ESHAPE,
-                             "gradcheck: output %s must be a scalar, got %s (reduce it, e.g. "
-                             "cr_sum of its product with a constant)",
-                             label, cr_shape_str(&out->value).text);
+        return cr_graph_fail(
+            g, CR_ESHAPE,
+            "gradcheck: output %s must be a scalar, got %s (reduce it, e.g. "
+            "cr_sum of its product with a constant)",
+            label, cr_shape_str(&out->value).text);
     }
     for (size_t k = 0; k < n; k++) {
         if (!nodes[k])
             return cr_graph_fail(g, CR_EINVAL, "gradcheck: node %zu is NULL", k + 1);
         if (nodes[k]->graph != g)
-            return cr_graph_fail(g, CR_EINVAL, "gradcheck: node %zu belongs to another graph",
-                                 k + 1);
+            return cr_graph_fail(g, CR_EINVAL,
+                                 "gradcheck: node %zu belongs to another graph", k + 1);
         cr_node_label(nodes[k], label, sizeof label);
         if (nodes[k]->kind == CR_NODE_OP)
-            return cr_graph_fail(g, CR_EINVAL,
-                                 "gradcheck: %s is computed by an op; only inputs, parameters "
-                                 "and constants can be perturbed",
-                                 label);
+            return cr_graph_fail(
+                g, CR_EINVAL,
+                "gradcheck: %s is computed by an op; only inputs, parameters "
+                "and constants can be perturbed",
+                label);
         for (size_t e = 0; e < nodes[k]->value.size; e++)
             if (!isfinite(nodes[k]->value.data[e]))
                 return cr_graph_fail(g, CR_EDOMAIN, "gradcheck: %s[%zu] is %g", label, e,
@@ -510,8 +521,8 @@ static cr_status localise(cr_graph *g, cr_gradcheck_report *r, cr_node *out,
 
 /* ---- the two modes ---- */
 
-static cr_status check_elements(cr_graph *g, cr_gradcheck_report *r, cr_node *out, cr_node *x,
-                                cr_node *grad)
+static cr_status check_elements(cr_graph *g, cr_gradcheck_report *r, cr_node *out,
+                                cr_node *x, cr_node *grad)
 {
     kink_set kinks;
     cr_status st = kinks_collect(g, out, &x, 1, &kinks);
@@ -528,12 +539,14 @@ static cr_status check_elements(cr_graph *g, cr_gradcheck_report *r, cr_node *ou
         const size_t idx = count == size ? k : k * size / count;
         double *slot = &x->value.data[idx];
         const double save = *slot;
-        const double h = r->opts.step > 0 ? r->opts.step : STEP_ELEMENT * fmax(1.0, fabs(save));
+        const double h =
+            r->opts.step > 0 ? r->opts.step : STEP_ELEMENT * fmax(1.0, fabs(save));
         if (save - h == save || save + h == save) {
             char label[300];
             cr_node_label(x, label, sizeof label);
-            st = cr_graph_fail(g, CR_EINVAL, "gradcheck: step %g is too small for %s[%zu] = %g",
-                               h, label, idx, save);
+            st = cr_graph_fail(g, CR_EINVAL,
+                               "gradcheck: step %g is too small for %s[%zu] = %g", h, label,
+                               idx, save);
             break;
         }
         cr_gradcheck_entry *e = report_add(g, r);
@@ -557,7 +570,8 @@ static cr_status check_elements(cr_graph *g, cr_gradcheck_report *r, cr_node *ou
         *slot = save;
         if (gst != GSL_SUCCESS) {
             result = NAN;
-            snprintf(e->reason, sizeof e->reason, "gsl_deriv_central: %s", gsl_strerror(gst));
+            snprintf(e->reason, sizeof e->reason, "gsl_deriv_central: %s",
+                     gsl_strerror(gst));
         }
         e->numerical = result;
         e->error_estimate = abserr;
@@ -586,7 +600,8 @@ static cr_status check_directions(cr_graph *g, cr_gradcheck_report *r, cr_node *
         cr_free(x0);
         cr_free(v);
         cr_free(gr);
-        return cr_graph_fail(g, CR_ENOMEM, "gradcheck: out of memory for %zu elements", total);
+        return cr_graph_fail(g, CR_ENOMEM, "gradcheck: out of memory for %zu elements",
+                             total);
     }
     double xmax = 0.0;
     for (size_t k = 0, at = 0; k < n_nodes; k++)
@@ -674,8 +689,8 @@ cr_status cr_gradcheck(cr_graph *g, cr_node *output, cr_node *const *nodes, size
     if (!isfinite(output->value.data[0])) {
         char label[300];
         cr_node_label(output, label, sizeof label);
-        return cr_graph_fail(g, CR_EDOMAIN, "gradcheck: output %s is %g at this point", label,
-                             output->value.data[0]);
+        return cr_graph_fail(g, CR_EDOMAIN, "gradcheck: output %s is %g at this point",
+                             label, output->value.data[0]);
     }
 
     cr_gradcheck_report *r = cr_calloc(1, sizeof *r);
@@ -726,7 +741,10 @@ void cr_claim_report_free(cr_claim_report *r)
     cr_free(r);
 }
 
-size_t cr_claim_report_size(const cr_claim_report *r) { return r ? r->n : 0; }
+size_t cr_claim_report_size(const cr_claim_report *r)
+{
+    return r ? r->n : 0;
+}
 
 const cr_claim_result *cr_claim_report_entry(const cr_claim_report *r, size_t i)
 {
@@ -847,7 +865,8 @@ static cr_status claim_evaluate(cr_graph *g, cr_node *loss, const cr_claim *clai
     cr_node_label(wrt, wrt_label, sizeof wrt_label);
     if (claim->index >= wrt->value.size)
         return cr_graph_fail(g, CR_ERANGE, "claims: d%s/d%s: element %zu of a %s node",
-                             of_label, wrt_label, claim->index, cr_shape_str(&wrt->value).text);
+                             of_label, wrt_label, claim->index,
+                             cr_shape_str(&wrt->value).text);
     c->of = of;
     c->wrt = wrt;
     c->index = claim->index;
@@ -872,7 +891,8 @@ static cr_status claim_evaluate(cr_graph *g, cr_node *loss, const cr_claim *clai
     cr_status st = claim_numerical(g, c, of, wrt);
     if (st != CR_OK)
         return st;
-    const int right = fabs(c->claimed - c->autodiff) <= r->atol + r->rtol * fabs(c->autodiff);
+    const int right =
+        fabs(c->claimed - c->autodiff) <= r->atol + r->rtol * fabs(c->autodiff);
     c->result = right ? CR_CHECK_PASS : CR_CHECK_FAIL;
     r->counts[c->result]++;
     return CR_OK;
@@ -931,16 +951,18 @@ static size_t find_culprit(const cr_claim_report *r, size_t self, const cr_chain
     return NO_CULPRIT;
 }
 
-static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i, const cr_chain *chain)
+static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i,
+                               const cr_chain *chain)
 {
     cr_claim_result *c = &r->results[i];
     char truth[200], more[200] = "";
     const size_t size = sizeof c->explanation;
     if (!c->numerical_agrees)
-        snprintf(more, sizeof more,
-                 " (note: the numerical derivative %.9g disagrees with the chain rule: a kink, "
-                 "or an op with a wrong derivative; see cr_gradcheck)",
-                 c->numerical);
+        snprintf(
+            more, sizeof more,
+            " (note: the numerical derivative %.9g disagrees with the chain rule: a kink, "
+            "or an op with a wrong derivative; see cr_gradcheck)",
+            c->numerical);
     if (c->result == CR_CHECK_PASS) {
         snprintf(c->explanation, size, "%s", more + (more[0] ? 1 : 0));
         return CR_OK;
@@ -954,10 +976,11 @@ static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i, const 
     if (c->culprit != NO_CULPRIT) {
         const cr_claim_result *w = &r->results[c->culprit];
         value_text(w, truth, sizeof truth);
-        snprintf(c->explanation, size,
-                 "it is %.9g, not %.9g; the first local factor on its chain that differs is "
-                 "%s: you have %.9g, it is %s%s",
-                 c->autodiff, c->claimed, w->label, w->claimed, truth, more);
+        snprintf(
+            c->explanation, size,
+            "it is %.9g, not %.9g; the first local factor on its chain that differs is "
+            "%s: you have %.9g, it is %s%s",
+            c->autodiff, c->claimed, w->label, w->claimed, truth, more);
         return CR_OK;
     }
     char text[400];
@@ -989,9 +1012,9 @@ cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, si
     if (loss->graph != g)
         return cr_graph_fail(g, CR_EINVAL, "claims: loss belongs to another graph");
     if (!(atol >= 0 && isfinite(atol)) || !(rtol >= 0 && isfinite(rtol)))
-        return cr_graph_fail(g, CR_EINVAL,
-                             "claims: tolerances must be finite and >= 0 (atol %g, rtol %g)",
-                             atol, rtol);
+        return cr_graph_fail(
+            g, CR_EINVAL, "claims: tolerances must be finite and >= 0 (atol %g, rtol %g)",
+            atol, rtol);
     cr_status st = cr_graph_forward(g, loss);
     if (st != CR_OK)
         return st;

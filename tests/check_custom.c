@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
+static double sigmoid(double v)
+{
+    return 1.0 / (1.0 + exp(-v));
+}
 
 /* Reads back what was written to the temporary file f, and closes it. */
 static void take_text(FILE *f, char *text, size_t size)
@@ -183,9 +186,10 @@ START_TEST(test_second_order)
     size_t size = cr_graph_size(g);
     ck_assert_ptr_null(cr_grad(g, dy, x));
     ck_assert_int_eq(cr_graph_error(g)->status, CR_ENOTSUP);
-    ck_assert_str_eq(cr_graph_error(g)->message,
-                     "swish_vjp: the hand-written VJP of custom op 'swish' is a numeric kernel "
-                     "with no derivative; give the op a graph_vjp for second derivatives");
+    ck_assert_str_eq(
+        cr_graph_error(g)->message,
+        "swish_vjp: the hand-written VJP of custom op 'swish' is a numeric kernel "
+        "with no derivative; give the op a graph_vjp for second derivatives");
     ck_assert_uint_eq(cr_graph_size(g), size); /* the failed build left nothing */
     cr_gradcheck_report *r = NULL;
     ck_assert_int_eq(cr_gradcheck(g, dy, &x, 1, NULL, &r), CR_ENOTSUP);
@@ -291,7 +295,8 @@ START_TEST(test_default_shape_rule)
     cr_graph *g = cr_graph_new();
     cr_node *in[2] = {vec_param(g, "a", 3, W), vec_param(g, "b", 2, W)};
     ck_assert_ptr_null(cr_custom(g, op, in, 2));
-    ck_assert_str_eq(cr_graph_error(g)->message, "swish: input 2 is [2] but input 1 is [3]");
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "swish: input 2 is [2] but input 1 is [3]");
     cr_graph_free(g);
     cr_custom_op_free(op);
 }

@@ -85,25 +85,82 @@ static cr_node *internal(cr_graph *g, const char *name, cr_node *const *in, size
     return cr_node_create(g, cr_op_find(name), in, n, NULL);
 }
 
-static cr_node *c_add(cr_graph *g, cr_node *const *in) { return cr_add(g, in[0], in[1]); }
-static cr_node *c_sub(cr_graph *g, cr_node *const *in) { return cr_sub(g, in[0], in[1]); }
-static cr_node *c_mul(cr_graph *g, cr_node *const *in) { return cr_mul(g, in[0], in[1]); }
-static cr_node *c_div(cr_graph *g, cr_node *const *in) { return cr_div(g, in[0], in[1]); }
-static cr_node *c_pow(cr_graph *g, cr_node *const *in) { return cr_pow(g, in[0], in[1]); }
-static cr_node *c_neg(cr_graph *g, cr_node *const *in) { return cr_neg(g, in[0]); }
-static cr_node *c_scale(cr_graph *g, cr_node *const *in) { return cr_scale(g, in[0], -1.7); }
-static cr_node *c_powc(cr_graph *g, cr_node *const *in) { return cr_powc(g, in[0], 2.5); }
-static cr_node *c_exp(cr_graph *g, cr_node *const *in) { return cr_exp(g, in[0]); }
-static cr_node *c_log(cr_graph *g, cr_node *const *in) { return cr_log(g, in[0]); }
-static cr_node *c_sqrt(cr_graph *g, cr_node *const *in) { return cr_sqrt(g, in[0]); }
-static cr_node *c_abs(cr_graph *g, cr_node *const *in) { return cr_abs(g, in[0]); }
-static cr_node *c_sign(cr_graph *g, cr_node *const *in) { return internal(g, "sign", in, 1); }
-static cr_node *c_sin(cr_graph *g, cr_node *const *in) { return cr_sin(g, in[0]); }
-static cr_node *c_cos(cr_graph *g, cr_node *const *in) { return cr_cos(g, in[0]); }
-static cr_node *c_tanh(cr_graph *g, cr_node *const *in) { return cr_tanh(g, in[0]); }
-static cr_node *c_sigmoid(cr_graph *g, cr_node *const *in) { return cr_sigmoid(g, in[0]); }
-static cr_node *c_relu(cr_graph *g, cr_node *const *in) { return cr_relu(g, in[0]); }
-static cr_node *c_softplus(cr_graph *g, cr_node *const *in) { return cr_softplus(g, in[0]); }
+static cr_node *c_add(cr_graph *g, cr_node *const *in)
+{
+    return cr_add(g, in[0], in[1]);
+}
+static cr_node *c_sub(cr_graph *g, cr_node *const *in)
+{
+    return cr_sub(g, in[0], in[1]);
+}
+static cr_node *c_mul(cr_graph *g, cr_node *const *in)
+{
+    return cr_mul(g, in[0], in[1]);
+}
+static cr_node *c_div(cr_graph *g, cr_node *const *in)
+{
+    return cr_div(g, in[0], in[1]);
+}
+static cr_node *c_pow(cr_graph *g, cr_node *const *in)
+{
+    return cr_pow(g, in[0], in[1]);
+}
+static cr_node *c_neg(cr_graph *g, cr_node *const *in)
+{
+    return cr_neg(g, in[0]);
+}
+static cr_node *c_scale(cr_graph *g, cr_node *const *in)
+{
+    return cr_scale(g, in[0], -1.7);
+}
+static cr_node *c_powc(cr_graph *g, cr_node *const *in)
+{
+    return cr_powc(g, in[0], 2.5);
+}
+static cr_node *c_exp(cr_graph *g, cr_node *const *in)
+{
+    return cr_exp(g, in[0]);
+}
+static cr_node *c_log(cr_graph *g, cr_node *const *in)
+{
+    return cr_log(g, in[0]);
+}
+static cr_node *c_sqrt(cr_graph *g, cr_node *const *in)
+{
+    return cr_sqrt(g, in[0]);
+}
+static cr_node *c_abs(cr_graph *g, cr_node *const *in)
+{
+    return cr_abs(g, in[0]);
+}
+static cr_node *c_sign(cr_graph *g, cr_node *const *in)
+{
+    return internal(g, "sign", in, 1);
+}
+static cr_node *c_sin(cr_graph *g, cr_node *const *in)
+{
+    return cr_sin(g, in[0]);
+}
+static cr_node *c_cos(cr_graph *g, cr_node *const *in)
+{
+    return cr_cos(g, in[0]);
+}
+static cr_node *c_tanh(cr_graph *g, cr_node *const *in)
+{
+    return cr_tanh(g, in[0]);
+}
+static cr_node *c_sigmoid(cr_graph *g, cr_node *const *in)
+{
+    return cr_sigmoid(g, in[0]);
+}
+static cr_node *c_relu(cr_graph *g, cr_node *const *in)
+{
+    return cr_relu(g, in[0]);
+}
+static cr_node *c_softplus(cr_graph *g, cr_node *const *in)
+{
+    return cr_softplus(g, in[0]);
+}
 static cr_node *c_sigmoid_bwd(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "sigmoid_bwd", in, 2);
@@ -116,8 +173,14 @@ static cr_node *c_relu_bwd(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "relu_bwd", in, 2);
 }
-static cr_node *c_sum(cr_graph *g, cr_node *const *in) { return cr_sum_axis(g, in[0], 1); }
-static cr_node *c_mean(cr_graph *g, cr_node *const *in) { return cr_mean_axis(g, in[0], 0); }
+static cr_node *c_sum(cr_graph *g, cr_node *const *in)
+{
+    return cr_sum_axis(g, in[0], 1);
+}
+static cr_node *c_mean(cr_graph *g, cr_node *const *in)
+{
+    return cr_mean_axis(g, in[0], 0);
+}
 static cr_node *c_expand(cr_graph *g, cr_node *const *in)
 {
     static const size_t shape[2] = {4, 3};
@@ -127,7 +190,10 @@ static cr_node *c_matmul(cr_graph *g, cr_node *const *in)
 {
     return cr_matmul(g, in[0], in[1], CR_TRANS_B);
 }
-static cr_node *c_transpose(cr_graph *g, cr_node *const *in) { return cr_transpose(g, in[0]); }
+static cr_node *c_transpose(cr_graph *g, cr_node *const *in)
+{
+    return cr_transpose(g, in[0]);
+}
 static cr_node *c_sop(cr_graph *g, cr_node *const *in)
 {
     cr_node *xs[2] = {in[0], in[2]}, *ws[2] = {in[1], in[3]};
@@ -137,8 +203,14 @@ static cr_node *c_sq_error(cr_graph *g, cr_node *const *in)
 {
     return cr_sq_error(g, in[0], in[1]);
 }
-static cr_node *c_mse(cr_graph *g, cr_node *const *in) { return cr_mse(g, in[0], in[1]); }
-static cr_node *c_softmax(cr_graph *g, cr_node *const *in) { return cr_softmax(g, in[0]); }
+static cr_node *c_mse(cr_graph *g, cr_node *const *in)
+{
+    return cr_mse(g, in[0], in[1]);
+}
+static cr_node *c_softmax(cr_graph *g, cr_node *const *in)
+{
+    return cr_softmax(g, in[0]);
+}
 static cr_node *c_softmax_bwd(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "softmax_bwd", in, 2);
@@ -151,8 +223,14 @@ static cr_node *c_softmax_xent_bwd(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "softmax_xent_bwd", in, 3);
 }
-static cr_node *c_bce(cr_graph *g, cr_node *const *in) { return cr_bce(g, in[0], in[1]); }
-static cr_node *c_add_n(cr_graph *g, cr_node *const *in) { return cr_add_n(g, 3, in); }
+static cr_node *c_bce(cr_graph *g, cr_node *const *in)
+{
+    return cr_bce(g, in[0], in[1]);
+}
+static cr_node *c_add_n(cr_graph *g, cr_node *const *in)
+{
+    return cr_add_n(g, 3, in);
+}
 static cr_node *c_clamp_prob(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "clamp_prob", in, 1);
@@ -167,9 +245,9 @@ static cr_node *c_bce_logits(cr_graph *g, cr_node *const *in)
 }
 
 /* An input: rank and two dimensions, then the range of its values. */
-#define SPEC(RANK, D0, D1, LO, HI, AWAY)                                                       \
-    {                                                                                          \
-        RANK, {D0, D1}, LO, HI, AWAY                                                           \
+#define SPEC(RANK, D0, D1, LO, HI, AWAY)                                                   \
+    {                                                                                      \
+        RANK, {D0, D1}, LO, HI, AWAY                                                       \
     }
 #define M23 2, 2, 3
 #define SCALAR 0, 0, 0
@@ -325,8 +403,9 @@ START_TEST(test_report_contents)
     ck_assert_int_eq(cr_gradcheck_report_print(r, f), CR_OK);
     char text[4096];
     take_text(f, text, sizeof text);
-    ck_assert_ptr_nonnull(strstr(text, "gradcheck of E (element mode): 3 checked, 3 passed, "
-                                       "0 failed, 0 skipped\n"));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "gradcheck of E (element mode): 3 checked, 3 passed, "
+                                 "0 failed, 0 skipped\n"));
     ck_assert_ptr_nonnull(strstr(text, "atol 1e-05 + rtol 0.001"));
     ck_assert_ptr_nonnull(strstr(text, "  w1[0]  "));
     ck_assert_ptr_nonnull(strstr(text, "0.00927609"));
@@ -354,7 +433,8 @@ START_TEST(test_values_restored)
         o.fast = fast;
         cr_gradcheck_report *r = NULL;
         ck_assert_int_eq(cr_gradcheck(g, E, &W, 1, &o, &r), CR_OK);
-        ck_assert_int_eq(memcmp(before, cr_tensor_data(cr_node_value(W)), sizeof before), 0);
+        ck_assert_int_eq(memcmp(before, cr_tensor_data(cr_node_value(W)), sizeof before),
+                         0);
         ck_assert(cr_node_scalar(E) == out_before);
         cr_gradcheck_report_free(r);
     }
@@ -414,14 +494,16 @@ START_TEST(test_kink_abs_named)
     cr_gradcheck_report *r = NULL;
     ck_assert_int_eq(cr_gradcheck(g, E, &x, 1, NULL, &r), CR_OK);
     ck_assert_uint_eq(cr_gradcheck_report_count(r, CR_CHECK_SKIP), 1);
-    ck_assert_str_eq(cr_gradcheck_report_entry(r, 0)->reason, "absx input is at its kink 0");
+    ck_assert_str_eq(cr_gradcheck_report_entry(r, 0)->reason,
+                     "absx input is at its kink 0");
     ck_assert_ptr_null(cr_gradcheck_report_worst(r)); /* nothing was compared */
     cr_gradcheck_report_free(r);
     /* away from the kink it is checked */
     cr_node_set_scalar(x, -0.4);
     ck_assert_int_eq(cr_gradcheck(g, E, &x, 1, NULL, &r), CR_OK);
     ck_assert_uint_eq(cr_gradcheck_report_count(r, CR_CHECK_PASS), 1);
-    ck_assert_double_eq_tol(cr_gradcheck_report_entry(r, 0)->analytic, -1.0 + cos(-0.4), 1e-12);
+    ck_assert_double_eq_tol(cr_gradcheck_report_entry(r, 0)->analytic, -1.0 + cos(-0.4),
+                            1e-12);
     cr_gradcheck_report_free(r);
     cr_graph_free(g);
 }
@@ -490,7 +572,8 @@ START_TEST(test_second_order_kink)
     cr_gradcheck_report_free(r);
     cr_node_set_scalar(x, 0.6); /* (x e^x)'' = (x + 2) e^x */
     ck_assert_int_eq(cr_gradcheck(g, dy, &x, 1, NULL, &r), CR_OK);
-    ck_assert_double_eq_tol(cr_gradcheck_report_entry(r, 0)->analytic, 2.6 * exp(0.6), 1e-12);
+    ck_assert_double_eq_tol(cr_gradcheck_report_entry(r, 0)->analytic, 2.6 * exp(0.6),
+                            1e-12);
     cr_gradcheck_report_free(r);
     cr_graph_free(g);
 }
@@ -572,7 +655,8 @@ START_TEST(test_argument_errors)
         strstr(cr_graph_error(n.g)->message, "output v must be a scalar, got [2]"));
     cr_node_set_scalar(n.b, NAN);
     ck_assert_int_eq(cr_gradcheck(n.g, n.E, &n.w1, 1, NULL, &r), CR_EDOMAIN);
-    ck_assert_str_eq(cr_graph_error(n.g)->message, "gradcheck: output E is nan at this point");
+    ck_assert_str_eq(cr_graph_error(n.g)->message,
+                     "gradcheck: output E is nan at this point");
     ck_assert_int_eq(cr_gradcheck(n.g, n.E, &n.b, 1, NULL, &r), CR_EDOMAIN);
     ck_assert_str_eq(cr_graph_error(n.g)->message, "gradcheck: b[0] is nan");
     cr_graph *other = cr_graph_new();
@@ -811,8 +895,9 @@ START_TEST(test_claims_article)
     ck_assert_int_eq(c->result, CR_CHECK_FAIL);
     ck_assert_double_eq_tol(c->autodiff, 0.0927609256, 1e-10);
     ck_assert_uint_eq(c->culprit, 2);
-    ck_assert_str_eq(c->explanation, "it is 0.0927609256, not 0; the first local factor on its "
-                                     "chain that differs is ds/db: you have 0, it is 1");
+    ck_assert_str_eq(c->explanation,
+                     "it is 0.0927609256, not 0; the first local factor on its "
+                     "chain that differs is ds/db: you have 0, it is 1");
     /* a tight tolerance rejects the article's rounding */
     cr_claim_report_free(r);
     ck_assert_int_eq(cr_check_claims(n.g, n.E, claims, 1, 0.0, 1e-12, &r), CR_ECHECK);
@@ -856,8 +941,10 @@ START_TEST(test_claims_wrong_sigmoid_factor)
     ck_assert_ptr_nonnull(strstr(text, "hand-derived derivatives of E: 4 claimed, 2 right, "
                                        "2 wrong (atol 1e-09, rtol 1e-07)\n"));
     ck_assert_ptr_nonnull(strstr(text, "  dpredicted/ds      "));
-    ck_assert_ptr_nonnull(strstr(text, "-1.8236      0.109860473      0.109860473  WRONG\n"));
-    ck_assert_ptr_nonnull(strstr(text, "  dE/dw1: it is 0.00927609256, not -0.153976057; "));
+    ck_assert_ptr_nonnull(
+        strstr(text, "-1.8236      0.109860473      0.109860473  WRONG\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  dE/dw1: it is 0.00927609256, not -0.153976057; "));
     cr_claim_report_free(r);
     cr_graph_free(n.g);
 }
@@ -871,10 +958,11 @@ START_TEST(test_claims_chain_shown)
     cr_claim_report *r = claims_ok(&n, claims, 2, CR_ECHECK);
     const cr_claim_result *c = cr_claim_report_entry(r, 1);
     ck_assert_uint_eq(c->culprit, (size_t)-1);
-    ck_assert_str_eq(c->explanation,
-                     "it is 0.00927609256, not 0.0093; no factor you claimed on its chain is "
-                     "wrong; the chain rule gives dE/dw1 = dE/dpredicted * dpredicted/ds * "
-                     "ds/dw1 = 0.844352143 * 0.109860473 * 0.1 = 0.009276093");
+    ck_assert_str_eq(
+        c->explanation,
+        "it is 0.00927609256, not 0.0093; no factor you claimed on its chain is "
+        "wrong; the chain rule gives dE/dw1 = dE/dpredicted * dpredicted/ds * "
+        "ds/dw1 = 0.844352143 * 0.109860473 * 0.1 = 0.009276093");
     cr_claim_report_free(r);
     cr_graph_free(n.g);
 }

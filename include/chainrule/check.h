@@ -118,7 +118,8 @@ CR_API const cr_gradcheck_entry *cr_gradcheck_report_entry(const cr_gradcheck_re
                                                            size_t i);
 
 /* Number of entries with the given result. */
-CR_API size_t cr_gradcheck_report_count(const cr_gradcheck_report *r, cr_check_result result);
+CR_API size_t cr_gradcheck_report_count(const cr_gradcheck_report *r,
+                                        cr_check_result result);
 
 /* The worst checked entry: the one, among those not skipped, whose abs_err
  * is largest relative to its tolerance (borrowed), or NULL if every entry
@@ -206,8 +207,9 @@ typedef struct cr_claim_report cr_claim_report;
  * arguments, negative or non-finite tolerances), CR_ENOTFOUND (no node
  * has that name), CR_ESHAPE (of is not a scalar), CR_ERANGE (index beyond
  * wrt's size), CR_ENOTSUP, CR_ENOMEM. */
-CR_API cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, size_t n,
-                                 double atol, double rtol, cr_claim_report **report);
+CR_API cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims,
+                                 size_t n, double atol, double rtol,
+                                 cr_claim_report **report);
 
 /* Frees a report. NULL is accepted. */
 CR_API void cr_claim_report_free(cr_claim_report *r);

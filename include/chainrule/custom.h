@@ -51,20 +51,22 @@ enum {
  * (0..CR_MAX_RANK) and dimensions, or returns an error status (CR_ESHAPE)
  * and may write a message into err->message (with snprintf). */
 typedef cr_status (*cr_custom_shape_fn)(size_t n, const cr_tensor *const *inputs, int *rank,
-                                        size_t shape[CR_MAX_RANK], cr_error *err, void *user);
+                                        size_t shape[CR_MAX_RANK], cr_error *err,
+                                        void *user);
 
 /* Forward kernel: computes out from the inputs. out is shaped by the shape
  * rule; write its elements through cr_tensor_data_mut(out). Must not keep
  * the pointers after returning. */
-typedef void (*cr_custom_forward_fn)(size_t n, const cr_tensor *const *inputs, cr_tensor *out,
-                                     void *user);
+typedef void (*cr_custom_forward_fn)(size_t n, const cr_tensor *const *inputs,
+                                     cr_tensor *out, void *user);
 
 /* Numeric vector-Jacobian product: given the inputs, the output out of the
  * forward kernel and the upstream gradient dy (shaped like out), writes into
  * dx (shaped like input `which`, zero-filled on entry) the gradient
  * sum_j dy_j d(out_j)/d(input_which). */
-typedef void (*cr_custom_vjp_fn)(size_t n, const cr_tensor *const *inputs, const cr_tensor *out,
-                                 const cr_tensor *dy, size_t which, cr_tensor *dx, void *user);
+typedef void (*cr_custom_vjp_fn)(size_t n, const cr_tensor *const *inputs,
+                                 const cr_tensor *out, const cr_tensor *dy, size_t which,
+                                 cr_tensor *dx, void *user);
 
 /* Graph-building vector-Jacobian product: builds, as nodes of g, the same
  * gradient from inputs, out and dy, into *dx (shaped like input `which`;
