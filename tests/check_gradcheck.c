@@ -480,6 +480,15 @@ START_TEST(test_kink_relu_at_zero)
     ck_assert_uint_eq(cr_gradcheck_report_count(r, CR_CHECK_SKIP), 1);
     ck_assert_int_eq(cr_gradcheck_report_entry(r, 2)->result, CR_CHECK_PASS);
     cr_gradcheck_report_free(r);
+    /* fast mode: every direction moves x[0] across the kink */
+    o = cr_gradcheck_defaults();
+    o.fast = 1;
+    o.directions = 3;
+    ck_assert_int_eq(cr_gradcheck(g, E, &x, 1, &o, &r), CR_OK);
+    ck_assert_uint_eq(cr_gradcheck_report_count(r, CR_CHECK_SKIP), 3);
+    snprintf(want, sizeof want, "relu#%zu input is at its kink 0", cr_node_index(y));
+    ck_assert_str_eq(cr_gradcheck_report_entry(r, 2)->reason, want);
+    cr_gradcheck_report_free(r);
     cr_graph_free(g);
 }
 END_TEST
