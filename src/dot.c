@@ -108,8 +108,8 @@ typedef struct dot_writer {
     unsigned char *marks; /* per node */
     cr_paths paths;       /* the highlighted chain, when asked */
     int highlighting;
-    size_t collapsed[5];  /* not drawn, by kind: const, input, param, op, backward */
-    cr_sink raw;          /* scratch for labels before escaping */
+    size_t collapsed[5]; /* not drawn, by kind: const, input, param, op, backward */
+    cr_sink raw;         /* scratch for labels before escaping */
 } dot_writer;
 
 static int highlighted_node(const dot_writer *w, const cr_node *n)
@@ -224,11 +224,15 @@ static void choose(dot_writer *w)
         }
     }
     size_t budget = w->o->max_nodes && w->o->max_nodes < shown ? w->o->max_nodes : shown;
-    for (int pass = 0; pass < 2; pass++)
+    /* the loss and the highlighted node, their chain, then the rest */
+    for (int pass = 0; pass < 3; pass++)
         for (size_t id = g->n_nodes; id-- > 0 && budget > 0;) {
+            const cr_node *n = g->nodes[id];
             if (!(w->marks[id] & SHOW) || (w->marks[id] & KEEP))
                 continue;
-            if (pass == 0 && !highlighted_node(w, g->nodes[id]))
+            if (pass == 0 && n != w->o->loss && n != w->o->highlight)
+                continue;
+            if (pass == 1 && !highlighted_node(w, n))
                 continue;
             w->marks[id] |= KEEP;
             budget--;
@@ -257,8 +261,11 @@ static void choose(dot_writer *w)
 
 static void put_summary(dot_writer *w, cr_sink *s)
 {
-    static const char *const names[] = {"constants", "inputs", "parameters", "ops",
-                                        "backward nodes"};
+    static const char *const names[][2] = {{"constant", "constants"},
+                                           {"input", "inputs"},
+                                           {"parameter", "parameters"},
+                                           {"op", "ops"},
+                                           {"backward node", "backward nodes"}};
     size_t total = 0;
     for (int k = 0; k < 5; k++)
         total += w->collapsed[k];
@@ -267,7 +274,7 @@ static void put_summary(dot_writer *w, cr_sink *s)
     cr_sink_printf(s, "  collapsed [label=\"%zu more nodes not drawn", total);
     for (int k = 0; k < 5; k++)
         if (w->collapsed[k])
-            cr_sink_printf(s, "\\n%zu %s", w->collapsed[k], names[k]);
+            cr_sink_printf(s, "\\n%zu %s", w->collapsed[k], names[k][w->collapsed[k] != 1]);
     cr_sink_printf(s, "\", shape=note, style=\"filled,dashed\", fillcolor=\"#f8f9fa\"];\n");
     cr_graph *g = w->g;
     for (size_t id = 0; id < g->n_nodes; id++) {
@@ -277,8 +284,8 @@ static void put_summary(dot_writer *w, cr_sink *s)
         for (size_t i = 0; i < n->n_inputs; i++) {
             unsigned char m = w->marks[n->inputs[i]->id];
             if ((m & SHOW) && !(m & KEEP)) {
-                cr_sink_printf(s, "  collapsed -> n%zu [style=dashed, color=\"#888888\"];\n",
-                               id);
+                cr_sink_printf(
+                    s, "  collapsed -> n%zu [style=dashed, color=\"#888888\"];\n", id);
                 break;
             }
         }
@@ -363,7 +370,8 @@ cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts)
     cr_sink_init(&s, out);
     cr_status st = write_dot(g, &s, opts);
     if (st == CR_OK && (fflush(out) != 0 || ferror(out)))
-        st = cr_graph_fail(g, CR_EIO, "dot: writing the DOT text failed: %s", strerror(errno));
+        st = cr_graph_fail(g, CR_EIO, "dot: writing the DOT text failed: %s",
+                           strerror(errno));
     return st;
 }
 

@@ -13,6 +13,8 @@ int main(void)
     srunner_add_suite(sr, ops_suite());
     srunner_add_suite(sr, autodiff_suite());
     srunner_add_suite(sr, alloc_suite());
+    srunner_add_suite(sr, chain_suite());
+    srunner_add_suite(sr, dot_suite());
     srunner_add_suite(sr, gradcheck_suite());
     srunner_add_suite(sr, custom_suite());
     srunner_run_all(sr, CK_NORMAL);

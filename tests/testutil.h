@@ -18,6 +18,8 @@ Suite *graph_suite(void);
 Suite *ops_suite(void);
 Suite *autodiff_suite(void);
 Suite *alloc_suite(void);
+Suite *chain_suite(void);
+Suite *dot_suite(void);
 Suite *gradcheck_suite(void);
 Suite *custom_suite(void);
 

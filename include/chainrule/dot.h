@@ -75,7 +75,8 @@ CR_API cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts
  * it, and no temporary file is left behind on failure. Errors as
  * cr_dot_write, plus CR_EIO when the file cannot be created, written or
  * renamed (the message names the path and the system's reason). */
-CR_API cr_status cr_dot_write_file(cr_graph *g, const char *path, const cr_dot_options *opts);
+CR_API cr_status cr_dot_write_file(cr_graph *g, const char *path,
+                                   const cr_dot_options *opts);
 
 /* Lays g out with Graphviz's dot layout in process (libgvc) and renders it
  * to the file at path in format "svg", "png" or "pdf", atomically as
