@@ -13,5 +13,7 @@
 #include "chainrule/data.h"
 #include "chainrule/chain.h"
 #include "chainrule/dot.h"
+#include "chainrule/check.h"
+#include "chainrule/custom.h"
 
 #endif
