@@ -9,6 +9,8 @@
 #include "chainrule/tensor.h"
 #include "chainrule/graph.h"
 #include "chainrule/ops.h"
+#include "chainrule/optim.h"
+#include "chainrule/data.h"
 #include "chainrule/chain.h"
 #include "chainrule/dot.h"
 #include "chainrule/expr.h"

@@ -1024,7 +1024,11 @@ cr_status cr_expr_eval(cr_expr_program *p, cr_error *err)
             return cr_error_set(err, st, "expr", "out of memory evaluating");
         p->planned = 1;
     }
-    cr_eval_nodes(p->plan, p->n_plan);
+    /* With CR_GRAPH_TRAP_NONFINITE set on the graph, evaluation stops at
+     * the first non-finite node and says which. */
+    cr_status st = cr_eval_nodes(p->g, p->plan, p->n_plan);
+    if (st != CR_OK)
+        return cr_error_set(err, st, "expr", "%s", cr_graph_error(p->g)->message);
     for (size_t i = 0; i < p->n_stmts; i++) {
         const cr_tensor *v = cr_node_value(p->stmts[i].node);
         for (size_t k = 0; k < v->size; k++) {

@@ -13,6 +13,11 @@ int main(void)
     srunner_add_suite(sr, ops_suite());
     srunner_add_suite(sr, autodiff_suite());
     srunner_add_suite(sr, alloc_suite());
+    srunner_add_suite(sr, threads_suite());
+    srunner_add_suite(sr, optim_suite());
+    srunner_add_suite(sr, data_suite());
+    srunner_add_suite(sr, chain_suite());
+    srunner_add_suite(sr, dot_suite());
     srunner_add_suite(sr, expr_suite());
     srunner_add_suite(sr, gradcheck_suite());
     srunner_add_suite(sr, custom_suite());

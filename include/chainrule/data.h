@@ -1,0 +1,229 @@
+/*
+ * chainrule/data.h - data sets for training: a features matrix and a
+ * targets matrix, loaded from CSV or from IDX files (the MNIST format,
+ * plain or gzip'd), plus the helpers a training loop needs: shuffling,
+ * copying a batch of rows, a train/validation split and per-column feature
+ * standardisation.
+ *
+ * Ownership: a cr_dataset is made by cr_dataset_new, cr_csv_load*,
+ * cr_idx_load or cr_dataset_split and belongs to the caller, who frees it
+ * with cr_dataset_free; it owns its two tensors. A cr_standardizer is made
+ * by cr_standardizer_fit or cr_standardizer_new and freed with
+ * cr_standardizer_free. Tensors from cr_idx_read* belong to the caller
+ * (cr_tensor_free).
+ *
+ * Errors: every call takes an optional cr_error (may be NULL). Errors about
+ * a file's content start with "NAME:ROW:COLUMN: " (1-based, as a text
+ * editor counts them; the row is the line number in the file, header and
+ * blank lines included) or "NAME: " and set err->where to NAME and
+ * err->line/err->column to the row and column.
+ */
+#ifndef CHAINRULE_DATA_H
+#define CHAINRULE_DATA_H
+
+#include "chainrule/common.h"
+#include "chainrule/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- data sets ---- */
+
+typedef struct cr_dataset cr_dataset;
+
+/* New data set from features [rows, cols] and targets [rows, k] (targets may
+ * be NULL: a data set to predict on). Steals both tensors: they belong to
+ * the data set from now on, and are freed on failure too. Both must have
+ * rank 2 and the same number of rows, else CR_ESHAPE; CR_EINVAL if features
+ * is NULL; CR_ENOMEM. num_classes is recorded as given (0: not a
+ * classification set). Returns a new data set (caller frees) or NULL. */
+CR_API cr_dataset *cr_dataset_new(cr_tensor *features, cr_tensor *targets,
+                                  size_t num_classes, cr_error *err);
+
+/* Frees the data set and its tensors. NULL is accepted. */
+CR_API void cr_dataset_free(cr_dataset *ds);
+
+/* Number of rows, of feature columns, and of target columns (0 without
+ * targets). */
+CR_API size_t cr_dataset_rows(const cr_dataset *ds);
+CR_API size_t cr_dataset_cols(const cr_dataset *ds);
+CR_API size_t cr_dataset_target_cols(const cr_dataset *ds);
+
+/* Number of classes K when the targets are class labels (one-hot [rows, K]
+ * or raw labels 0..K-1 in [rows, 1]), 0 otherwise. */
+CR_API size_t cr_dataset_num_classes(const cr_dataset *ds);
+
+/* The features [rows, cols] and targets [rows, k] (NULL without targets).
+ * Borrowed: valid while ds lives; values may be changed in place (e.g. by
+ * cr_standardizer_apply), never freed or reshaped. */
+CR_API cr_tensor *cr_dataset_features(cr_dataset *ds);
+CR_API cr_tensor *cr_dataset_targets(cr_dataset *ds);
+
+/* ---- CSV ---- */
+
+typedef enum cr_csv_header {
+    CR_CSV_HEADER_AUTO = 0, /* the first line is a header if one of its fields
+                               is not a number */
+    CR_CSV_HEADER_YES = 1,
+    CR_CSV_HEADER_NO = 2
+} cr_csv_header;
+
+/* Options of the CSV loader. A zeroed struct is valid and means: header
+ * auto, ',' delimiter, the last column is the one target, numeric targets,
+ * all rows, lines up to CR_CSV_MAX_LINE bytes. */
+typedef struct cr_csv_options {
+    cr_csv_header header;
+    char delimiter; /* 0 means ','; not '"', CR or LF */
+    /* Target columns, each a header name or a 1-based column index written
+     * in decimal ("3"); a name that matches a header field wins over an
+     * index. NULL/0: the last column. Features are the other columns, in
+     * file order; targets keep the order given here. */
+    const char *const *targets;
+    size_t num_targets;
+    int no_targets;     /* 1: every column is a feature, no targets */
+    int one_hot;        /* 1: the (single) target column holds class
+                           labels 0..K-1, made into one-hot rows
+                           (K at most 65536) */
+    size_t num_classes; /* K for one_hot; 0: max label + 1 */
+    size_t max_rows;    /* 0: all rows; else the first max_rows */
+    size_t max_line;    /* 0: CR_CSV_MAX_LINE */
+} cr_csv_options;
+
+/* Default limit on the length of one line, in bytes (1 MiB). */
+#define CR_CSV_MAX_LINE ((size_t)1 << 20)
+
+/* Loads a CSV file into a new data set (caller frees). The file is read as
+ * a stream, line by line (gzip'd files are decompressed on the way); only
+ * the numbers are kept. Fields may be quoted with '"' ("" inside quotes is
+ * a quote) and are trimmed of blanks; CRLF line ends, blank lines and a
+ * UTF-8 byte order mark are accepted. Numbers are read with strtod (in the
+ * C locale unless the program changed it). opts may be NULL (defaults).
+ * Returns NULL with err set on: CR_ENOTFOUND / CR_EIO (the file cannot be
+ * opened or read: "PATH: No such file or directory"), CR_EFORMAT ("empty
+ * file", "no data rows", a field that is not a number "data.csv:7:3: 'abc'
+ * is not a number", an empty field, a ragged row "data.csv:4: 3 fields,
+ * expected 4", an unterminated quote, a label that is not an integer in
+ * 0..K-1), CR_EDOMAIN (a NaN or infinite value, with its row and column),
+ * CR_ERANGE (a line longer than max_line), CR_ENOTFOUND (a target name or
+ * index that does not exist), CR_EINVAL (bad options), CR_ENOMEM. */
+CR_API cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *err);
+
+/* The same from size bytes in memory; name is used in messages (NULL:
+ * "<memory>"). */
+CR_API cr_dataset *cr_csv_load_mem(const void *data, size_t size, const char *name,
+                                   const cr_csv_options *opts, cr_error *err);
+
+/* ---- IDX (MNIST format) ---- */
+
+/* Options of the IDX readers. A zeroed struct is valid: all items, no
+ * scaling, raw labels, K inferred. */
+typedef struct cr_idx_options {
+    size_t max_rows;    /* 0: all items; else the first max_rows */
+    int scale;          /* 1: divide unsigned-byte values by 255 (to [0,1]) */
+    int one_hot;        /* 1: a 1-D file's labels become one-hot rows; with
+                           one_hot or num_classes, labels must be integers
+                           in 0..K-1 (K <= 65536) */
+    size_t num_classes; /* K for one_hot; 0: max label + 1 */
+} cr_idx_options;
+
+/* Reads an IDX file, plain or gzip'd (detected from its content), into a
+ * new tensor (caller frees): a file of N items of shape d1 x ... x dk
+ * becomes [N, d1*...*dk]; a 1-D file (labels) becomes [N, 1], or [N, K]
+ * one-hot with opts->one_hot (labels must be integers in 0..K-1). Every
+ * element type of the format is read (u8, i8, i16, i32, f32, f64,
+ * big-endian); opts->scale applies to u8 files of 2 or more dimensions
+ * only (never to labels). opts may be NULL.
+ * The header is validated: zero bytes, a known type code, 1 to 4
+ * dimensions, none zero, and their product (overflow-checked) against the
+ * file's size. Returns NULL with err set: CR_ENOTFOUND / CR_EIO (cannot
+ * open or read), CR_EFORMAT ("PATH: bad magic 0x..", "unknown element type
+ * 0x..", "truncated: N bytes of data expected, M found", "K bytes after the
+ * data", a label out of range), CR_EDOMAIN (NaN or infinite float),
+ * CR_ERANGE (sizes overflow), CR_ENOMEM. */
+CR_API cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *err);
+
+/* The same from size bytes in memory (plain or gzip'd); name is used in
+ * messages (NULL: "<memory>"). */
+CR_API cr_tensor *cr_idx_read_mem(const void *data, size_t size, const char *name,
+                                  const cr_idx_options *opts, cr_error *err);
+
+/* Loads an images file and a labels file (IDX, plain or .gz) into a new
+ * data set (caller frees): features [N, h*w] (scaled as opts->scale says)
+ * and targets from the labels ([N, K] one-hot or [N, 1] raw, as
+ * opts->one_hot says); num_classes is K. opts->max_rows applies to both.
+ * Errors as cr_idx_read, plus CR_ESHAPE if the two files' item counts
+ * differ or the labels file is not 1-D. */
+CR_API cr_dataset *cr_idx_load(const char *images_path, const char *labels_path,
+                               const cr_idx_options *opts, cr_error *err);
+
+/* ---- batching ---- */
+
+/* Shuffles indices[0..n) in place with a gsl_rng (mt19937) seeded with
+ * seed: the same seed gives the same order on every machine. Fill indices
+ * with 0..n-1 first to get a random permutation. CR_EINVAL if indices is
+ * NULL and n > 0; CR_ENOMEM. */
+CR_API cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed,
+                                 cr_error *err);
+
+/* Copies rows rows[0..n) of src (read as a matrix: dimension 0 is the rows,
+ * the others one row) into the first n rows of dst, which must have the
+ * same row size and at least n rows; dst's other rows are left unchanged.
+ * Allocates nothing. CR_ESHAPE (row sizes differ, or dst too small),
+ * CR_ERANGE (an index past src's rows, with its position), CR_EINVAL
+ * (NULL argument, or src and dst the same tensor). */
+CR_API cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n,
+                                cr_tensor *dst, cr_error *err);
+
+/* cr_data_gather for a data set's features into x and targets into y (y
+ * may be NULL to copy the features only; it is ignored when ds has no
+ * targets). Allocates nothing. */
+CR_API cr_status cr_dataset_batch(const cr_dataset *ds, const size_t *rows, size_t n,
+                                  cr_tensor *x, cr_tensor *y, cr_error *err);
+
+/* Splits ds into two new data sets (caller frees both): rows are shuffled
+ * as cr_data_shuffle with seed does, the first round(val_fraction * rows)
+ * of them go to *val (in shuffled order) and the rest to *train. ds is
+ * unchanged; num_classes is kept. val_fraction must be in (0, 1) and leave
+ * at least one row on each side (CR_EINVAL otherwise); CR_ENOMEM. On error
+ * *train and *val are NULL. */
+CR_API cr_status cr_dataset_split(const cr_dataset *ds, double val_fraction,
+                                  unsigned long seed, cr_dataset **train, cr_dataset **val,
+                                  cr_error *err);
+
+/* ---- feature standardisation ---- */
+
+typedef struct cr_standardizer cr_standardizer;
+
+/* Computes per-column mean and standard deviation (population: divided by
+ * the row count) of x [rows, cols] into a new standardizer (caller frees).
+ * A column with a standard deviation of 0 (constant) gets 1, so
+ * standardising maps it to 0. CR_EINVAL (x NULL or not rank 2), CR_ENOMEM. */
+CR_API cr_standardizer *cr_standardizer_fit(const cr_tensor *x, cr_error *err);
+
+/* New standardizer from stored values (both arrays of cols numbers are
+ * copied), e.g. read back from a model file. Every mean must be finite and
+ * every std finite and > 0 (CR_EDOMAIN with the column); CR_EINVAL if cols
+ * is 0 or an array NULL; CR_ENOMEM. Caller frees. */
+CR_API cr_standardizer *cr_standardizer_new(size_t cols, const double *mean,
+                                            const double *std, cr_error *err);
+
+/* Frees s. NULL is accepted. */
+CR_API void cr_standardizer_free(cr_standardizer *s);
+
+/* Number of columns, and the borrowed arrays of cols means and standard
+ * deviations (valid while s lives), for storing them. */
+CR_API size_t cr_standardizer_cols(const cr_standardizer *s);
+CR_API const double *cr_standardizer_mean(const cr_standardizer *s);
+CR_API const double *cr_standardizer_std(const cr_standardizer *s);
+
+/* Replaces each element of x [rows, cols] by (x - mean) / std of its column,
+ * in place. Allocates nothing. CR_ESHAPE if x is not rank 2 with s's column
+ * count; CR_EINVAL if an argument is NULL. */
+CR_API cr_status cr_standardizer_apply(const cr_standardizer *s, cr_tensor *x,
+                                       cr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
