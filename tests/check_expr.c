@@ -520,6 +520,24 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* With the graph's non-finite trap on, evaluation stops at the node. */
+START_TEST(test_eval_trap)
+{
+    cr_graph *g;
+    cr_expr_program *p = parse_ok("a = x + 1; r = log(x)*2; z = r", &g);
+    cr_graph_set_flags(g, CR_GRAPH_TRAP_NONFINITE);
+    cr_error err;
+    ck_assert_int_eq(cr_expr_set(p, "x", 0.0, NULL), CR_OK);
+    ck_assert_int_eq(cr_expr_eval(p, &err), CR_EDOMAIN);
+    ck_assert_ptr_nonnull(strstr(err.message, "(op log) produced -inf"));
+    ck_assert_int_eq(cr_expr_set(p, "x", 2.0, NULL), CR_OK);
+    ck_assert_int_eq(cr_expr_eval(p, &err), CR_OK);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_expr_output(p)->node), 2 * log(2.0), 1e-15);
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
+
 /* After the first evaluation, new values and evaluations allocate nothing. */
 START_TEST(test_eval_no_allocation)
 {
@@ -592,6 +610,7 @@ Suite *expr_suite(void)
     tcase_add_test(tc, test_existing_nodes);
     tcase_add_test(tc, test_set_and_eval_errors);
     tcase_add_test(tc, test_names);
+    tcase_add_test(tc, test_eval_trap);
     tcase_add_test(tc, test_eval_no_allocation);
     tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);
