@@ -93,14 +93,18 @@ check "dot highlights the chain to w1" \
     'grep -q "^  n1 \[label=\"w1.*penwidth=2.5\]" dot-stdout.dot'
 check "dot labels the sigmoid edge with its local derivative" \
     'grep -q "predicted\*(1-predicted)" dot-stdout.dot'
-# Graphviz's renderer leaks inside fontconfig, pango and friends: under
-# LeakSanitizer, ignore leaks from those libraries for the render runs only.
-printf 'leak:%s\n' libfontconfig libgvc libcgraph libcdt libpathplan libgvplugin \
-    libpango libcairo libglib libgobject libharfbuzz libfreetype libexpat > lsan.supp
-render_env="LSAN_OPTIONS=suppressions=$scratch/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-if env "$render_env" "$bin" dot --at "$at" --render seed.svg "$seed" 2> render.err; then
+# Graphviz's renderer leaks inside fontconfig, pango and friends, and
+# fontconfig starts a thread whose races ThreadSanitizer reports: for the
+# render runs only, ignore leaks and races within those libraries.
+libs="libfontconfig libgvc libcgraph libcdt libpathplan libgvplugin libpango libcairo
+      libglib libgobject libharfbuzz libfreetype libexpat"
+for lib in $libs; do echo "leak:$lib"; done > lsan.supp
+for lib in $libs; do echo "race:$lib"; echo "thread:$lib"; done > tsan.supp
+lsan="LSAN_OPTIONS=suppressions=$scratch/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+tsan="TSAN_OPTIONS=suppressions=$scratch/tsan.supp${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+if env "$lsan" "$tsan" "$bin" dot --at "$at" --render seed.svg "$seed" 2> render.err; then
     check "dot --render writes an SVG" 'grep -q "<svg" seed.svg && [ ! -s render.err ]'
-    env "$render_env" "$bin" grad --at "$at" --render grad.pdf "$seed" > /dev/null
+    env "$lsan" "$tsan" "$bin" grad --at "$at" --render grad.pdf "$seed" > /dev/null
     check "grad --render writes a PDF" '[ "$(head -c 5 grad.pdf)" = "%PDF-" ]'
 else
     check "dot --render says why it cannot render" \
