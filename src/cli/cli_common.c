@@ -158,6 +158,7 @@ static const struct opt_def {
     {"render", 0, CLI_OPT_RENDER, 1},
     {"output", 'o', CLI_OPT_OUTPUT, 1},
     {"claim", 0, CLI_OPT_CLAIM, 1},
+    {"unicode", 0, CLI_OPT_UNICODE, 0},
     {"file", 'f', 0, 1},
     {"help", 'h', 0, 0},
 };
@@ -265,6 +266,9 @@ static int set_option(cli *c, const struct opt_def *d, const char *value)
         break;
     case CLI_OPT_CHECK:
         c->check = 1;
+        break;
+    case CLI_OPT_UNICODE:
+        c->unicode = 1;
         break;
     case CLI_OPT_DOT:
         c->dot = value;

@@ -20,17 +20,18 @@ enum { CLI_OK = 0, CLI_EVAL = 1, CLI_USAGE = 2 };
 
 /* The options a subcommand accepts (a mask for cli_parse). */
 enum {
-    CLI_OPT_AT = 1u << 0,      /* --at NAME=VALUE[,...] (repeatable) */
-    CLI_OPT_WRT = 1u << 1,     /* --wrt NAME[,...] */
-    CLI_OPT_OF = 1u << 2,      /* --of NAME */
-    CLI_OPT_JSON = 1u << 3,    /* --json */
-    CLI_OPT_CHAIN = 1u << 4,   /* --chain */
-    CLI_OPT_CHECK = 1u << 5,   /* --check */
-    CLI_OPT_DOT = 1u << 6,     /* --dot FILE */
-    CLI_OPT_RENDER = 1u << 7,  /* --render FILE.svg|png|pdf */
-    CLI_OPT_OUTPUT = 1u << 8,  /* -o FILE */
-    CLI_OPT_CLAIM = 1u << 9,   /* --claim dOF/dWRT=VALUE[,...] (repeatable) */
-    CLI_WARN_UNUSED = 1u << 16 /* not an option: warn about unused statements */
+    CLI_OPT_AT = 1u << 0,       /* --at NAME=VALUE[,...] (repeatable) */
+    CLI_OPT_WRT = 1u << 1,      /* --wrt NAME[,...] */
+    CLI_OPT_OF = 1u << 2,       /* --of NAME */
+    CLI_OPT_JSON = 1u << 3,     /* --json */
+    CLI_OPT_CHAIN = 1u << 4,    /* --chain */
+    CLI_OPT_CHECK = 1u << 5,    /* --check */
+    CLI_OPT_DOT = 1u << 6,      /* --dot FILE */
+    CLI_OPT_RENDER = 1u << 7,   /* --render FILE.svg|png|pdf */
+    CLI_OPT_OUTPUT = 1u << 8,   /* -o FILE */
+    CLI_OPT_CLAIM = 1u << 9,    /* --claim dOF/dWRT=VALUE[,...] (repeatable) */
+    CLI_OPT_UNICODE = 1u << 10, /* --unicode */
+    CLI_WARN_UNUSED = 1u << 16  /* not an option: warn about unused statements */
 };
 
 typedef struct cli_at {
@@ -55,7 +56,7 @@ typedef struct cli {
     const char *dot;
     const char *render;
     const char *output;
-    int json, chain, check;
+    int json, chain, check, unicode;
     int warn_unused;
     /* the program */
     char *text;

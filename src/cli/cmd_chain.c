@@ -6,8 +6,6 @@
 #include "cli_common.h"
 #include "commands.h"
 
-#include <string.h>
-
 const char cli_help_chain[] =
     "Usage: chainrule chain [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
     "                       [--unicode] [--json] 'PROGRAM' | -f FILE\n"
@@ -33,8 +31,6 @@ const char cli_help_chain[] =
     "  chainrule chain --at x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83 --wrt w1 \\\n"
     "    's = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2'\n";
 
-static int unicode;
-
 static int chain_body(cli *c)
 {
     cr_chain **chains = cli_chains_new(c);
@@ -48,7 +44,7 @@ static int chain_body(cli *c)
         cli_json_end(c);
     } else {
         rc = cli_chains_print(
-            c, chains, CR_CHAIN_PRINT_FORMULAS | (unicode ? CR_CHAIN_PRINT_UNICODE : 0));
+            c, chains, CR_CHAIN_PRINT_FORMULAS | (c->unicode ? CR_CHAIN_PRINT_UNICODE : 0));
     }
     cli_chains_free(c, chains);
     return rc;
@@ -56,21 +52,8 @@ static int chain_body(cli *c)
 
 int cli_cmd_chain(int argc, char **argv)
 {
-    /* --unicode is this subcommand's own switch: take it out first. */
-    int kept = 0;
-    unicode = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            while (i < argc)
-                argv[kept++] = argv[i++];
-            break;
-        }
-        if (strcmp(argv[i], "--unicode") == 0)
-            unicode = 1;
-        else
-            argv[kept++] = argv[i];
-    }
     return cli_run("chain", cli_help_chain,
-                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_WARN_UNUSED,
-                   kept, argv, chain_body);
+                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_UNICODE |
+                       CLI_WARN_UNUSED,
+                   argc, argv, chain_body);
 }
