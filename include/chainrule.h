@@ -11,5 +11,7 @@
 #include "chainrule/ops.h"
 #include "chainrule/optim.h"
 #include "chainrule/data.h"
+#include "chainrule/nn.h"
+#include "chainrule/io.h"
 
 #endif

@@ -17,6 +17,8 @@ Suite *graph_suite(void);
 Suite *ops_suite(void);
 Suite *autodiff_suite(void);
 Suite *alloc_suite(void);
+Suite *nn_suite(void);
+Suite *model_suite(void);
 Suite *optim_suite(void);
 Suite *data_suite(void);
 
