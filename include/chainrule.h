@@ -13,5 +13,6 @@
 #include "chainrule/data.h"
 #include "chainrule/nn.h"
 #include "chainrule/io.h"
+#include "chainrule/expr.h"
 
 #endif

@@ -17,6 +17,7 @@ int main(void)
     srunner_add_suite(sr, data_suite());
     srunner_add_suite(sr, nn_suite());
     srunner_add_suite(sr, model_suite());
+    srunner_add_suite(sr, expr_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

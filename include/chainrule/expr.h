@@ -1,0 +1,121 @@
+/*
+ * chainrule/expr.h - the expression language: a small program text
+ * ("s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2")
+ * parsed into nodes of a graph, with the program's inputs, statements and
+ * output. The grammar is written down in docs/expression-language.md.
+ *
+ * Each statement's name becomes the name of its node, so chains and
+ * pictures use the user's words. An identifier that is neither a statement
+ * nor the name of a node already in the graph is an input (a scalar input
+ * node named after it). An identifier naming a node that was in the graph
+ * before the parse (a parameter built in C, say) refers to that node.
+ *
+ * Ownership: the program is new (free it with cr_expr_free) and borrows the
+ * graph, which must outlive it; the graph owns every node the parse built.
+ * Symbols and nodes returned by the getters are borrowed from the program.
+ */
+#ifndef CHAINRULE_EXPR_H
+#define CHAINRULE_EXPR_H
+
+#include "chainrule/common.h"
+#include "chainrule/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Parentheses (and function calls) may nest this deep; deeper gives
+ * CR_ERANGE "nesting too deep". */
+#define CR_EXPR_MAX_NESTING 1000
+
+typedef struct cr_expr_program cr_expr_program;
+
+typedef enum cr_expr_kind {
+    CR_EXPR_INPUT = 0,    /* a variable without a statement */
+    CR_EXPR_STATEMENT = 1 /* the name of a statement `name = expr` */
+} cr_expr_kind;
+
+/* One named thing of a program (read only, borrowed from the program).
+ * line and column (1-based; the column counts characters) locate a
+ * statement's name, or an input's first use. used is 1 when the node
+ * feeds the current output (or is it), else 0. has_value is 1 for an input
+ * given a value with cr_expr_set (or bound to a node already in the graph),
+ * and always 1 for statements. */
+typedef struct cr_expr_symbol {
+    const char *name;
+    cr_node *node;
+    cr_expr_kind kind;
+    int line;
+    int column;
+    int used;
+    int has_value;
+} cr_expr_symbol;
+
+/* Parses the program text (len bytes; it need not be NUL-terminated) and
+ * builds its nodes in graph g. On success *out is a new program whose output
+ * is its last statement. On failure *out is NULL, the graph is left as it
+ * was and err (may be NULL) holds the status, the message and the line and
+ * column of the problem:
+ *   CR_ESYNTAX  a syntax error, an unknown function (the message lists the
+ *               known ones), a wrong number of arguments, a name defined
+ *               twice or used before its statement, an empty program;
+ *   CR_EFORMAT  a NUL byte or invalid UTF-8 in the text, a malformed number;
+ *   CR_ERANGE   a number out of range, nesting deeper than
+ *               CR_EXPR_MAX_NESTING, a name longer than 255 bytes;
+ *   CR_ENAME    a statement name already used by a node of g;
+ *   CR_ENOMEM   out of memory;
+ *   CR_EINVAL   g, text or out is NULL.
+ * The parser uses explicit stacks, never recursion, so no input can
+ * overflow the C stack; a long sum is built left to right. Inputs start
+ * with the value 0 and no value given (see cr_expr_set). */
+CR_API cr_status cr_expr_parse(cr_graph *g, const char *text, size_t len,
+                               cr_expr_program **out, cr_error *err);
+
+/* Frees the program (not its graph or nodes). NULL is accepted. */
+CR_API void cr_expr_free(cr_expr_program *p);
+
+/* The graph the program was parsed into (borrowed). */
+CR_API cr_graph *cr_expr_graph(const cr_expr_program *p);
+
+/* Inputs in order of first use, and statements in program order. Return a
+ * borrowed symbol, or NULL if i is out of range. */
+CR_API size_t cr_expr_num_inputs(const cr_expr_program *p);
+CR_API const cr_expr_symbol *cr_expr_input(const cr_expr_program *p, size_t i);
+CR_API size_t cr_expr_num_statements(const cr_expr_program *p);
+CR_API const cr_expr_symbol *cr_expr_statement(const cr_expr_program *p, size_t i);
+
+/* The input or statement with this name (borrowed), or NULL. */
+CR_API const cr_expr_symbol *cr_expr_lookup(const cr_expr_program *p, const char *name);
+
+/* The output statement (borrowed): the last statement unless changed by
+ * cr_expr_set_output. */
+CR_API const cr_expr_symbol *cr_expr_output(const cr_expr_program *p);
+
+/* Makes the statement called name the output and recomputes every
+ * symbol's used flag. CR_ENOTFOUND if no statement has that name (the
+ * message lists the statements), CR_ENOMEM. err may be NULL. */
+CR_API cr_status cr_expr_set_output(cr_expr_program *p, const char *name, cr_error *err);
+
+/* Gives the input called name a value. CR_ENOTFOUND if the program has no
+ * such name, CR_ESTATE if it names a statement (its value is computed),
+ * CR_EDOMAIN if value is not finite. err may be NULL. */
+CR_API cr_status cr_expr_set(cr_expr_program *p, const char *name, double value,
+                             cr_error *err);
+
+/* Evaluates every statement, in program order, from the inputs' values.
+ * CR_ESTATE if an input has no value (the message names the first one, with
+ * the line and column of its first use); CR_EDOMAIN if a statement's value
+ * is NaN or infinite: the message names the first such statement ("statement
+ * 'r' evaluates to -inf"), err->where holds its name and line/column locate it.
+ * The evaluation order is computed once, so later calls do not allocate.
+ * err may be NULL. */
+CR_API cr_status cr_expr_eval(cr_expr_program *p, cr_error *err);
+
+/* The functions the language knows, as one static string:
+ * "exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, softplus, pow". */
+CR_API const char *cr_expr_functions(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

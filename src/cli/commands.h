@@ -1,0 +1,24 @@
+/*
+ * commands.h - the table of `chainrule` subcommands. To add one: write
+ * src/cli/cmd_NAME.c defining
+ *     int cli_cmd_NAME(int argc, char **argv);   (argv[0] is the first
+ *                                                 argument after NAME)
+ *     const char cli_help_NAME[];                 (its `help NAME` text)
+ * add it to chainrule_SOURCES in Makefile.am, and add one X(...) line
+ * below (before the closing comment line). Help lists them in this order.
+ */
+#ifndef CR_CLI_COMMANDS_H
+#define CR_CLI_COMMANDS_H
+
+#define CLI_COMMANDS(X)                                                           \
+    X(eval, "evaluate a program's statements at given inputs")                    \
+    X(grad, "the output's value and its gradient with respect to each input")     \
+    /* end of the table */
+
+#define CLI_DECLARE(name, summary)                                                \
+    int cli_cmd_##name(int argc, char **argv);                                    \
+    extern const char cli_help_##name[];
+CLI_COMMANDS(CLI_DECLARE)
+#undef CLI_DECLARE
+
+#endif
