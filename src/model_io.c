@@ -170,24 +170,19 @@ static void sync_dir(const char *tmp_path)
     cr_free(dir);
 }
 
-cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err)
+cr_status cr_file_write_atomic(const char *path, const void *data, size_t size,
+                               cr_error *err)
 {
-    if (!m || !path || !*path)
-        return cr_error_set(err, CR_EINVAL, "save", "save: the model or path is missing");
-    unsigned char *buf = NULL;
-    size_t size = 0;
-    cr_status st = encode(m, &buf, &size, err);
-    if (st != CR_OK)
-        return st;
+    if (!path || !*path || (!data && size))
+        return cr_error_set(err, CR_EINVAL, "save", "save: the path or data is missing");
     static const char suffix[] = ".tmp-XXXXXX";
     const size_t plen = strlen(path);
     char *tmp = cr_malloc(plen + sizeof suffix);
-    if (!tmp) {
-        cr_free(buf);
+    if (!tmp)
         return cr_error_set(err, CR_ENOMEM, "save", "out of memory");
-    }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, suffix, sizeof suffix);
+    cr_status st = CR_OK;
     int fd = mkstemp(tmp);
     if (fd < 0) {
         st = io_fail(err, path, "cannot create a temporary file next to it: ");
@@ -201,15 +196,15 @@ cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err)
         unlink(tmp);
         goto done;
     }
-    int ok = fwrite(buf, 1, size, f) == size && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int ok = fwrite(data, 1, size, f) == size && fflush(f) == 0 && fsync(fileno(f)) == 0;
     if (!ok) {
-        st = io_fail(err, tmp, "writing: ");
+        st = io_fail(err, path, "writing: ");
         fclose(f);
         unlink(tmp);
         goto done;
     }
     if (fclose(f) != 0) {
-        st = io_fail(err, tmp, "closing: ");
+        st = io_fail(err, path, "closing: ");
         unlink(tmp);
         goto done;
     }
@@ -221,6 +216,18 @@ cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err)
     sync_dir(tmp);
 done:
     cr_free(tmp);
+    return st;
+}
+
+cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err)
+{
+    if (!m || !path || !*path)
+        return cr_error_set(err, CR_EINVAL, "save", "save: the model or path is missing");
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    cr_status st = encode(m, &buf, &size, err);
+    if (st == CR_OK)
+        st = cr_file_write_atomic(path, buf, size, err);
     cr_free(buf);
     return st;
 }

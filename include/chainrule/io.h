@@ -29,6 +29,17 @@ extern "C" {
  * CR_ENOMEM. On error path is unchanged and no temporary file is left. */
 CR_API cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err);
 
+/* Writes size bytes of data to path atomically: into a new temporary file
+ * next to path (path + ".tmp-XXXXXX", mode 0644), flushed and fsync'ed,
+ * then renamed over path, and the directory fsync'ed. Used by
+ * cr_mlp_save; also for any output file that must never be seen half
+ * written. Returns CR_OK, or with err set: CR_EINVAL (NULL argument),
+ * CR_ENOTFOUND (the directory does not exist), CR_EIO (a write, fsync or
+ * rename failed: "PATH: writing: No space left on device"), CR_ENOMEM. On
+ * error path is unchanged and no temporary file is left. */
+CR_API cr_status cr_file_write_atomic(const char *path, const void *data, size_t size,
+                                      cr_error *err);
+
 /* Loads a model file into a new MLP (free with cr_mlp_free). If expect is
  * not NULL, the file's architecture (widths, activations, loss, biases)
  * must equal expect's (its initialisation fields are ignored). Returns
