@@ -219,7 +219,7 @@ static cr_status make_params(cr_mlp *m, const double *params, cr_error *err)
     for (size_t l = 0; l < m->n_layers && st == CR_OK; l++) {
         const size_t in = layer_in(s, l), out = layer_out(s, l);
         size_t shape[2] = {in, out};
-        char name[16];
+        char name[32];
         t = cr_tensor_new(2, shape, err);
         if (!t)
             goto fail;
@@ -434,7 +434,7 @@ static cr_status build_head(cr_mlp *m, cr_mlp_head *h, size_t rows)
     h->threshold = fused ? 0.0 : 0.5;
     /* Names are a convenience: a failure to name (out of memory) is not
      * fatal to the head. */
-    char base[16];
+    char base[32];
     name_node(h->x, "x", rows, plain);
     name_node(h->t, "y", rows, plain);
     for (size_t l = 0; l < m->n_layers; l++) {
