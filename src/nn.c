@@ -208,6 +208,29 @@ static gsl_rng *rng_new(unsigned long seed)
     return r;
 }
 
+/* Adds parameter NAME of the given shape: values from *params (advanced
+ * past them) when it is not NULL, else drawn by init with r, else zeros. */
+static cr_node *add_param(cr_mlp *m, const char *name, int rank, const size_t *shape,
+                          const double **params, gsl_rng *r, cr_error *err)
+{
+    cr_tensor *t = cr_tensor_new(rank, shape, err);
+    if (!t)
+        return NULL;
+    double *d = cr_tensor_data_mut(t);
+    const size_t n = cr_tensor_size(t);
+    if (*params) {
+        memcpy(d, *params, n * sizeof(double));
+        *params += n;
+    } else if (r) {
+        init_weights(&m->spec, r, shape[0], shape[1], d);
+    }
+    cr_node *p = cr_param(m->g, name, t);
+    cr_tensor_free(t);
+    if (!p)
+        graph_error(m, err);
+    return p;
+}
+
 static cr_status make_params(cr_mlp *m, const double *params, cr_error *err)
 {
     const cr_mlp_spec *s = &m->spec;
@@ -215,51 +238,20 @@ static cr_status make_params(cr_mlp *m, const double *params, cr_error *err)
     if (!params && !r)
         return cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for the random generator");
     cr_status st = CR_OK;
-    cr_tensor *t = NULL;
     for (size_t l = 0; l < m->n_layers && st == CR_OK; l++) {
-        const size_t in = layer_in(s, l), out = layer_out(s, l);
-        size_t shape[2] = {in, out};
+        size_t shape[2] = {layer_in(s, l), layer_out(s, l)};
         char name[32];
-        t = cr_tensor_new(2, shape, err);
-        if (!t)
-            goto fail;
-        if (params) {
-            memcpy(cr_tensor_data_mut(t), params, in * out * sizeof(double));
-            params += in * out;
-        } else {
-            init_weights(s, r, in, out, cr_tensor_data_mut(t));
-        }
         snprintf(name, sizeof name, "W%zu", l + 1);
-        m->W[l] = cr_param(m->g, name, t);
-        cr_tensor_free(t);
-        t = NULL;
-        if (!m->W[l])
-            goto graph_fail;
-        if (!s->bias)
-            continue;
-        t = cr_tensor_new(1, &shape[1], err);
-        if (!t)
-            goto fail;
-        if (params) {
-            memcpy(cr_tensor_data_mut(t), params, out * sizeof(double));
-            params += out;
-        }
+        if (!(m->W[l] = add_param(m, name, 2, shape, &params, r, err)))
+            st = err->status;
         snprintf(name, sizeof name, "b%zu", l + 1);
-        m->b[l] = cr_param(m->g, name, t);
-        cr_tensor_free(t);
-        t = NULL;
-        if (!m->b[l])
-            goto graph_fail;
+        if (st == CR_OK && s->bias && !(m->b[l] = add_param(m, name, 1, &shape[1], &params,
+                                                             NULL, err)))
+            st = err->status;
     }
     if (r)
         gsl_rng_free(r);
-    return CR_OK;
-graph_fail:
-    graph_error(m, err);
-fail:
-    if (r)
-        gsl_rng_free(r);
-    return err ? err->status : CR_ENOMEM;
+    return st;
 }
 
 cr_mlp *cr_mlp_build(const cr_mlp_spec *spec, const double *params, cr_error *err)
@@ -501,13 +493,21 @@ double cr_mlp_head_loss_per_row(const cr_mlp *m, const cr_mlp_head *h)
     return m->spec.loss == CR_LOSS_SQ_ERROR ? v / (double)h->rows : v;
 }
 
-static size_t argmax(const double *v, size_t n)
+/* The class of one row: argmax, or row[0] >= threshold for one unit. */
+static size_t row_class(const double *row, size_t n, double threshold)
 {
+    if (n == 1)
+        return row[0] >= threshold;
     size_t best = 0;
     for (size_t j = 1; j < n; j++)
-        if (v[j] > v[best])
+        if (row[j] > row[best])
             best = j;
     return best;
+}
+
+size_t cr_mlp_output_class(const cr_mlp *m, const double *row)
+{
+    return cr_mlp_num_classes(m) ? row_class(row, m->spec.n_outputs, 0.5) : 0;
 }
 
 size_t cr_mlp_head_correct(const cr_mlp *m, const cr_mlp_head *h, size_t *confusion)
@@ -518,14 +518,8 @@ size_t cr_mlp_head_correct(const cr_mlp *m, const cr_mlp_head *h, size_t *confus
     const double *score = h->score->value.data, *t = h->t->value.data;
     size_t correct = 0;
     for (size_t r = 0; r < h->rows; r++) {
-        size_t truth, pred;
-        if (k == 2 && no == 1) {
-            truth = t[r] >= 0.5;
-            pred = score[r] >= h->threshold;
-        } else {
-            truth = argmax(t + r * no, no);
-            pred = argmax(score + r * no, no);
-        }
+        const size_t truth = row_class(t + r * no, no, 0.5);
+        const size_t pred = row_class(score + r * no, no, h->threshold);
         correct += truth == pred;
         if (confusion)
             confusion[truth * k + pred]++;

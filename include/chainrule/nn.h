@@ -143,6 +143,11 @@ CR_API size_t cr_mlp_num_weights(const cr_mlp *m);
  * classes (K, or 2), or 0 for a regressor. */
 CR_API size_t cr_mlp_num_classes(const cr_mlp *m);
 
+/* The class a classifier's output row (n_outputs values, as cr_mlp_predict
+ * writes them) stands for: the index of the largest value, or 1 if the
+ * single sigmoid unit is >= 0.5. 0 for a regressor. */
+CR_API size_t cr_mlp_output_class(const cr_mlp *m, const double *row);
+
 /* Sets the per-feature input statistics (n_inputs values each, copied):
  * every later call standardises an input row as (x - mean) / std. A std
  * that is 0 or not finite is stored as 1. mean == NULL removes them.

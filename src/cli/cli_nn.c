@@ -126,6 +126,44 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
     return ds;
 }
 
+int cli_nn_parse_io(cli *c, int argc, char **argv, int labels, cli_nn_data *d, cr_mlp **m)
+{
+    const char *model = NULL;
+    const char *names[5] = {"--model", "--data", "--target", "--idx-images", "--idx-labels"};
+    const char **fields[5] = {&model, &d->csv, &d->target, &d->idx_images, &d->idx_labels};
+    const int n_opts = labels ? 5 : 4;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(c->help, stdout);
+            return -1;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            c->json = 1;
+            continue;
+        }
+        int matched = 0;
+        for (int k = 0; k < n_opts && !matched; k++) {
+            const char *v;
+            int r = cli_nn_opt(c, names[k], argc, argv, &i, &v);
+            if (r < 0)
+                return CLI_USAGE;
+            if (r > 0) {
+                *fields[k] = v;
+                matched = 1;
+            }
+        }
+        if (!matched)
+            return cli_fail(c, CLI_USAGE, 0, 0, "unknown option '%s' (see chainrule help %s)",
+                            argv[i], c->cmd);
+    }
+    if (!model)
+        return cli_fail(c, CLI_USAGE, 0, 0, "--model is required");
+    cr_error err;
+    if (!(*m = cr_mlp_load(model, NULL, &err)))
+        return cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
+    return CLI_OK;
+}
+
 void cli_nn_json_number(FILE *out, double v)
 {
     if (isnan(v))

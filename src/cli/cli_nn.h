@@ -36,6 +36,12 @@ typedef struct cli_nn_data {
 cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_outputs,
                         size_t classes, int targets);
 
+/* Parses the arguments of predict and evaluate: --model M, --data F,
+ * --target COL, --idx-images F, --idx-labels F (when labels is 1), --json
+ * and --help. Then loads the model into *m (new). Returns CLI_OK,
+ * CLI_USAGE (message printed) or -1 after printing the help. */
+int cli_nn_parse_io(cli *c, int argc, char **argv, int labels, cli_nn_data *d, cr_mlp **m);
+
 /* JSON number, or null for NaN. */
 void cli_nn_json_number(FILE *out, double v);
 

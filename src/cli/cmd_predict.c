@@ -23,22 +23,9 @@ const char cli_help_predict[] =
     "  --idx-images F  IDX images (MNIST format, plain or .gz), scaled to [0, 1]\n"
     "  --json          {\"outputs\": [[...], ...]} plus \"classes\": [...] for a classifier\n";
 
-static size_t argmax_row(const double *v, size_t n)
+static void print_predictions(cli *c, const cr_mlp *m, const double *out, size_t rows)
 {
-    size_t best = 0;
-    for (size_t j = 1; j < n; j++)
-        if (v[j] > v[best])
-            best = j;
-    return best;
-}
-
-static size_t class_of(const double *row, size_t no)
-{
-    return no == 1 ? (size_t)(row[0] >= 0.5) : argmax_row(row, no);
-}
-
-static void print_predictions(cli *c, const double *out, size_t rows, size_t no, size_t k)
-{
+    const size_t no = cr_mlp_get_spec(m)->n_outputs, k = cr_mlp_num_classes(m);
     if (c->json) {
         printf("{\"outputs\": [");
         for (size_t r = 0; r < rows; r++) {
@@ -53,7 +40,7 @@ static void print_predictions(cli *c, const double *out, size_t rows, size_t no,
         if (k) {
             printf(", \"classes\": [");
             for (size_t r = 0; r < rows; r++)
-                printf("%s%zu", r ? ", " : "", class_of(out + r * no, no));
+                printf("%s%zu", r ? ", " : "", cr_mlp_output_class(m, out + r * no));
             printf("]");
         }
         printf("}\n");
@@ -67,7 +54,7 @@ static void print_predictions(cli *c, const double *out, size_t rows, size_t no,
     printf("\n");
     for (size_t r = 0; r < rows; r++) {
         if (k)
-            printf("%zu,", class_of(out + r * no, no));
+            printf("%zu,", cr_mlp_output_class(m, out + r * no));
         for (size_t j = 0; j < no; j++)
             printf("%s%.10g", j ? "," : "", out[r * no + j]);
         printf("\n");
@@ -78,43 +65,14 @@ int cli_cmd_predict(int argc, char **argv)
 {
     cli c = {.cmd = "predict", .help = cli_help_predict};
     cli_nn_data d = {0};
-    const char *model = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        int r;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(cli_help_predict, stdout);
-            return cli_finish(&c, CLI_OK);
-        }
-        if (strcmp(argv[i], "--json") == 0) {
-            c.json = 1;
-            continue;
-        }
-        const char *names[4] = {"--model", "--data", "--target", "--idx-images"};
-        const char **fields[4] = {&model, &d.csv, &d.target, &d.idx_images};
-        int matched = 0;
-        for (int k = 0; k < 4 && !matched; k++) {
-            if ((r = cli_nn_opt(&c, names[k], argc, argv, &i, &v)) < 0)
-                return CLI_USAGE;
-            if (r > 0) {
-                *fields[k] = v;
-                matched = 1;
-            }
-        }
-        if (!matched)
-            return cli_fail(&c, CLI_USAGE, 0, 0,
-                            "unknown option '%s' (see chainrule help predict)", argv[i]);
-    }
-    if (!model)
-        return cli_fail(&c, CLI_USAGE, 0, 0, "--model is required");
-    cr_error err;
-    cr_mlp *m = cr_mlp_load(model, NULL, &err);
-    if (!m)
-        return cli_fail(&c, CLI_USAGE, 0, 0, "%s", err.message);
+    cr_mlp *m = NULL;
+    int rc = cli_nn_parse_io(&c, argc, argv, 0, &d, &m);
+    if (rc != CLI_OK)
+        return cli_finish(&c, rc < 0 ? CLI_OK : rc);
     const cr_mlp_spec *s = cr_mlp_get_spec(m);
-    int rc = CLI_OK;
     cr_dataset *ds = cli_nn_load(&c, &d, s->n_inputs, s->n_outputs, 0, 0);
     double *out = NULL;
+    cr_error err;
     if (!ds) {
         rc = CLI_USAGE;
     } else if (!(out = malloc(cr_dataset_rows(ds) * s->n_outputs * sizeof *out))) {
@@ -123,7 +81,7 @@ int cli_cmd_predict(int argc, char **argv)
                               out, &err) != CR_OK) {
         rc = cli_fail(&c, CLI_USAGE, 0, 0, "%s", err.message);
     } else {
-        print_predictions(&c, out, cr_dataset_rows(ds), s->n_outputs, cr_mlp_num_classes(m));
+        print_predictions(&c, m, out, cr_dataset_rows(ds));
     }
     free(out);
     cr_dataset_free(ds);
