@@ -468,11 +468,11 @@ cr_mlp_head *cr_mlp_head_get(cr_mlp *m, size_t rows, cr_error *err)
 }
 
 void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const double *x, const double *y,
-                      const size_t *idx, size_t first)
+                      const size_t *idx, size_t first, size_t count)
 {
     const size_t ni = m->spec.n_inputs, no = m->spec.n_outputs;
     double *dx = h->x->value.data, *dt = h->t->value.data;
-    for (size_t r = 0; r < h->rows; r++) {
+    for (size_t r = 0; r < count; r++) {
         const size_t src = idx ? idx[first + r] : first + r;
         const double *row = x + src * ni;
         double *to = dx + r * ni;
@@ -485,6 +485,8 @@ void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const double *x, const double *
         if (y)
             memcpy(dt + r * no, y + src * no, no * sizeof(double));
     }
+    if (count < h->rows) /* padding rows of a prediction head */
+        memset(dx + count * ni, 0, (h->rows - count) * ni * sizeof(double));
 }
 
 double cr_mlp_head_loss_per_row(const cr_mlp *m, const cr_mlp_head *h)
@@ -547,10 +549,13 @@ cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out, c
     const size_t no = m->spec.n_outputs;
     for (size_t first = 0; st == CR_OK && first < rows; first += CR_MLP_EVAL_CHUNK) {
         const size_t n = rows - first < CR_MLP_EVAL_CHUNK ? rows - first : CR_MLP_EVAL_CHUNK;
-        cr_mlp_head *h = cr_mlp_head_get(m, n, err);
+        size_t padded = 1; /* rows are independent: pad to a power of two */
+        while (padded < n)
+            padded *= 2;
+        cr_mlp_head *h = cr_mlp_head_get(m, padded, err);
         if (!h)
             return err ? err->status : CR_ENOMEM;
-        cr_mlp_head_load(m, h, x, NULL, NULL, first);
+        cr_mlp_head_load(m, h, x, NULL, NULL, first, n);
         if ((st = cr_graph_forward(m->g, h->out)) != CR_OK)
             return graph_error(m, err);
         memcpy(out + first * no, h->out->value.data, n * no * sizeof(double));
@@ -582,7 +587,7 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const double *x, const double *y, const si
             st = err ? err->status : CR_ENOMEM;
             break;
         }
-        cr_mlp_head_load(m, h, x, y, idx, first);
+        cr_mlp_head_load(m, h, x, y, idx, first, n);
         if ((st = cr_graph_forward(m->g, h->loss)) != CR_OK) {
             graph_error(m, err);
             break;

@@ -39,11 +39,12 @@ struct cr_mlp {
  * the error in err on failure (the graph is left as before). */
 cr_mlp_head *cr_mlp_head_get(cr_mlp *m, size_t rows, cr_error *err);
 
-/* Copies rows idx[first..first+rows-1] (or first..first+rows-1 when idx
- * is NULL) of x (standardised when stats are set) and of y (when not NULL)
- * into the head's input and target nodes. Allocates nothing. */
+/* Copies count <= h->rows rows idx[first..first+count-1] (or
+ * first..first+count-1 when idx is NULL) of x (standardised when stats are
+ * set) and of y (when not NULL) into the head's input and target nodes;
+ * input rows past count are zeroed. Allocates nothing. */
 void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const double *x, const double *y,
-                      const size_t *idx, size_t first);
+                      const size_t *idx, size_t first, size_t count);
 
 /* The head's loss per row: the loss value divided by rows for sq_error
  * (which sums over the batch), the value itself for the mean losses. */

@@ -273,7 +273,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
             const size_t n = t->n_train - first < batch ? t->n_train - first : batch;
             if (!(h = train_head(t, n, err)))
                 return err ? err->status : CR_ENOMEM;
-            cr_mlp_head_load(m, h, t->x, t->y, t->order, first);
+            cr_mlp_head_load(m, h, t->x, t->y, t->order, first, n);
             if (cr_graph_forward(m->g, h->loss) != CR_OK ||
                 cr_graph_backward(m->g, h->loss, 0) != CR_OK)
                 return graph_status(m, err);

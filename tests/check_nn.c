@@ -591,6 +591,16 @@ START_TEST(test_evaluate_regression)
     ck_assert_ptr_null(r.confusion);
     ck_assert(isnan(r.accuracy));
     cr_eval_result_free(&r);
+    /* prediction pads its last chunk (44 rows) to 64; rows stay exact */
+    double out[300];
+    ck_assert_int_eq(cr_mlp_predict(m, x, 300, out, &err), CR_OK);
+    for (int i = 0; i < 300; i++)
+        ck_assert_double_eq_tol(out[i], 2.0 * x[i] + 0.5, 1e-12);
+    ck_assert_int_eq(cr_mlp_predict(m, x + 7, 3, out, &err), CR_OK);
+    ck_assert_double_eq_tol(out[2], 2.0 * x[9] + 0.5, 1e-12);
+    ck_assert_ptr_nonnull(cr_graph_find(cr_mlp_graph(m), "x@64"));
+    ck_assert_ptr_nonnull(cr_graph_find(cr_mlp_graph(m), "x@4"));
+    ck_assert_ptr_null(cr_graph_find(cr_mlp_graph(m), "x@3"));
     cr_mlp_free(m);
 }
 END_TEST

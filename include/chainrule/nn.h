@@ -14,7 +14,9 @@
  * built the first time a batch size is needed (training batch, the shorter
  * last batch of an epoch, the evaluation chunk of 256 rows and its tail)
  * and re-used afterwards, so a steady-state training step allocates
- * nothing. The first head built gets the plain names "x", "y", "s1", "a1",
+ * nothing. Heads stay in the graph until the model is freed; prediction
+ * pads its chunks to a power of two, so it needs at most 9 heads whatever
+ * the row counts, while training and evaluation use one per exact size. The first head built gets the plain names "x", "y", "s1", "a1",
  * ..., "sL", "aL" and "loss"; later heads get "@ROWS" appended ("x@32").
  *
  * Inputs are raw features: when input statistics are set
