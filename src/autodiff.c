@@ -46,6 +46,49 @@ cr_status cr_reduce_to_operand(cr_graph *g, cr_node *dy, const cr_node *operand,
     return *out ? CR_OK : g->err.status;
 }
 
+/* Contributions to one node's gradient, kept as a linked list through an
+ * index array while the sweep collects them. */
+typedef struct contribution {
+    cr_node *node;
+    size_t next; /* index + 1 of the next contribution to the same node, 0 = end */
+} contribution;
+
+typedef struct grad_build {
+    contribution *items;
+    size_t n_items, cap_items;
+    size_t *head;     /* per node id: index + 1 of its latest contribution */
+    cr_node **gather; /* scratch for summing one node's contributions */
+    size_t cap_gather;
+} grad_build;
+
+static cr_status add_contribution(cr_graph *g, grad_build *b, size_t id, cr_node *c)
+{
+    if (cr_grow((void **)&b->items, &b->cap_items, b->n_items + 1, sizeof *b->items) != CR_OK)
+        return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
+    b->items[b->n_items] = (contribution){c, b->head[id]};
+    b->head[id] = ++b->n_items;
+    return CR_OK;
+}
+
+/* The gradient of node id: its contributions summed by one add_n node (or
+ * the single contribution itself), or NULL if it has none. */
+static cr_status sum_contributions(cr_graph *g, grad_build *b, size_t id, cr_node **out)
+{
+    size_t count = 0;
+    for (size_t k = b->head[id]; k; k = b->items[k - 1].next)
+        count++;
+    *out = NULL;
+    if (count == 0)
+        return CR_OK;
+    if (cr_grow((void **)&b->gather, &b->cap_gather, count, sizeof *b->gather) != CR_OK)
+        return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
+    size_t i = count; /* in the order the contributions were made */
+    for (size_t k = b->head[id]; k; k = b->items[k - 1].next)
+        b->gather[--i] = b->items[k - 1].node;
+    *out = cr_add_n(g, count, b->gather);
+    return *out ? CR_OK : g->err.status;
+}
+
 /* Builds d(loss)/d(wanted[k]) into grads[k] (a zero constant where there is
  * no path). All-or-nothing: on failure the graph is truncated back. */
 static cr_status build_gradients(cr_graph *g, cr_node *loss, cr_node *const *wanted,
@@ -54,13 +97,17 @@ static cr_status build_gradients(cr_graph *g, cr_node *loss, cr_node *const *wan
     size_t n_before = g->n_nodes;
     cr_arena_mark mark = cr_arena_get_mark(&g->arena);
     size_t top = loss->id;
-    cr_node **acc = NULL;
+    grad_build b = {0};
+    cr_node **done = NULL; /* per node id: its summed gradient, once visited */
     cr_status st = cr_graph_marks_reset(g);
     if (st != CR_OK)
         return st;
-    acc = cr_calloc(top + 1, sizeof *acc);
-    if (!acc)
-        return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory for %zu nodes", top + 1);
+    b.head = cr_calloc(top + 1, sizeof *b.head);
+    done = cr_calloc(top + 1, sizeof *done);
+    if (!b.head || !done) {
+        cr_graph_fail(g, CR_ENOMEM, "backward: out of memory for %zu nodes", top + 1);
+        goto fail;
+    }
 
     /* Ancestors of the loss (bit 1), then nodes depending on a wanted one
      * (bit 2), in one sweep each. */
@@ -76,46 +123,53 @@ static cr_status build_gradients(cr_graph *g, cr_node *loss, cr_node *const *wan
     }
     const unsigned char active = MARK_LOSS_ANCESTOR | MARK_DEPENDS_ON_WANTED;
 
-    acc[top] = cr_constant_fill(g, loss->value.rank, loss->value.shape, 1.0);
-    if (!acc[top])
+    cr_node *seed = cr_constant_fill(g, loss->value.rank, loss->value.shape, 1.0);
+    if (!seed || add_contribution(g, &b, top, seed) != CR_OK)
         goto fail;
+    /* Parents have higher ids than their inputs, so when the sweep reaches a
+     * node every contribution to its gradient has been made. */
     for (size_t id = top + 1; id-- > 0;) {
         cr_node *n = g->nodes[id];
-        if ((g->marks[id] & active) != active || !acc[id] || n->kind != CR_NODE_OP)
+        if ((g->marks[id] & active) != active)
+            continue;
+        if (sum_contributions(g, &b, id, &done[id]) != CR_OK)
+            goto fail;
+        if (!done[id] || n->kind != CR_NODE_OP)
             continue;
         for (size_t i = 0; i < n->n_inputs; i++) {
             cr_node *in = n->inputs[i];
             if ((g->marks[in->id] & active) != active)
                 continue;
-            cr_node *contribution = NULL;
+            cr_node *c = NULL;
             if (!n->op->vjp) {
                 cr_graph_fail(g, CR_ENOTSUP, "%s: this op has no derivative", n->op->name);
                 goto fail;
             }
-            if (n->op->vjp(g, n, i, acc[id], &contribution) != CR_OK)
+            if (n->op->vjp(g, n, i, done[id], &c) != CR_OK)
                 goto fail;
-            if (!contribution)
-                continue;
-            acc[in->id] = acc[in->id] ? cr_add(g, acc[in->id], contribution) : contribution;
-            if (!acc[in->id])
+            if (c && add_contribution(g, &b, in->id, c) != CR_OK)
                 goto fail;
         }
     }
     for (size_t k = 0; k < n_wanted; k++) {
         cr_node *w = wanted[k];
-        grads[k] = w->id <= top ? acc[w->id] : NULL;
+        grads[k] = w->id <= top ? done[w->id] : NULL;
         if (!grads[k])
             grads[k] = cr_constant_fill(g, w->value.rank, w->value.shape, 0.0);
         if (!grads[k])
             goto fail;
     }
-    cr_free(acc);
-    return CR_OK;
+    st = CR_OK;
+    goto out;
 
 fail:
     st = g->err.status != CR_OK ? g->err.status : CR_ENOMEM;
-    cr_free(acc);
     cr_graph_truncate(g, n_before, mark);
+out:
+    cr_free(b.items);
+    cr_free(b.head);
+    cr_free(b.gather);
+    cr_free(done);
     return st;
 }
 
@@ -214,6 +268,28 @@ static cr_status accumulate(cr_graph *g, cr_node *w, const cr_tensor *grad)
     return CR_OK;
 }
 
+/* Whether c was built for the nodes that want a gradient now. Equal
+ * versions say so at once; after the set changed (a request made and
+ * withdrawn again, say) the set is compared with c's, so going back to an
+ * earlier set reuses its build instead of growing the graph every time. */
+static int cache_fits(cr_graph *g, cr_backward_cache *c)
+{
+    if (c->wants_version == g->wants_version)
+        return 1;
+    size_t k = 0;
+    for (size_t id = 0; id < g->n_nodes; id++) {
+        if (!(g->nodes[id]->flags & CR_NODE_WANTS_GRAD))
+            continue;
+        if (k == c->n_wanted || c->wanted[k] != g->nodes[id])
+            return 0;
+        k++;
+    }
+    if (k != c->n_wanted)
+        return 0;
+    c->wants_version = g->wants_version;
+    return 1;
+}
+
 cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
 {
     if (!g || !loss)
@@ -223,13 +299,24 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
     cr_status st = require_scalar(g, "backward", loss);
     if (st != CR_OK)
         return st;
-    cr_backward_cache *c = g->backwards;
-    while (c && !(c->loss == loss && c->wants_version == g->wants_version))
+    cr_backward_cache *c = g->backwards, **link = &g->backwards;
+    while (c && !(c->loss == loss && cache_fits(g, c))) {
+        link = &c->next;
         c = c->next;
+    }
+    if (c && c != g->backwards) { /* most recently used first */
+        *link = c->next;
+        c->next = g->backwards;
+        g->backwards = c;
+    }
     if (c) {
-        cr_eval_nodes(c->plan, c->n_plan);
+        if ((st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK)
+            return st;
     } else if (!(c = cache_build(g, loss))) {
         return g->err.status;
+    } else if ((g->flags & CR_GRAPH_TRAP_NONFINITE) &&
+               (st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK) {
+        return st; /* the first build computed values eagerly; check them */
     }
     for (size_t k = 0; k < c->n_wanted; k++) {
         cr_node *w = c->wanted[k];

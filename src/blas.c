@@ -7,6 +7,11 @@
 #include "internal.h"
 
 #include <gsl/gsl_cblas.h>
+#include <stdlib.h>
+
+#ifdef CR_HAVE_OPENBLAS
+void openblas_set_num_threads(int num_threads); /* OpenBLAS's own API */
+#endif
 
 #define SMALL_PRODUCT 4096 /* m*n*k below which the loop beats the call */
 
@@ -23,13 +28,45 @@ static void gemm_small(unsigned flags, size_t m, size_t n, size_t k, double alph
         }
 }
 
+static int num_threads; /* 0: not yet decided */
+
+static void apply_threads(int n)
+{
+    num_threads = n;
+#ifdef CR_HAVE_OPENBLAS
+    openblas_set_num_threads(n);
+#endif
+}
+
+cr_status cr_set_num_threads(int n)
+{
+    if (n < 0 || n > 1024)
+        return CR_EINVAL;
+    if (n == 0) {
+        const char *env = getenv("CR_NUM_THREADS");
+        long v = env ? strtol(env, NULL, 10) : 1;
+        n = v >= 1 && v <= 1024 ? (int)v : 1;
+    }
+    apply_threads(n);
+    return CR_OK;
+}
+
+int cr_num_threads(void)
+{
+    if (num_threads == 0)
+        cr_set_num_threads(0);
+    return num_threads;
+}
+
 void cr_gemm(unsigned flags, size_t m, size_t n, size_t k, double alpha, const double *a,
              const double *b, double beta, double *c)
 {
-    if (m * n * k <= SMALL_PRODUCT) {
+    if ((double)m * (double)n * (double)k <= SMALL_PRODUCT) {
         gemm_small(flags, m, n, k, alpha, a, b, beta, c);
         return;
     }
+    if (num_threads == 0)
+        cr_set_num_threads(0);
     const int ta = (flags & CR_TRANS_A) != 0, tb = (flags & CR_TRANS_B) != 0;
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, alpha, a, ta ? (int)m : (int)k, b,

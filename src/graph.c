@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "uthash_cr.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -192,7 +193,10 @@ static cr_status check_inputs(cr_graph *g, const cr_op *op, cr_node *const *inpu
             return cr_graph_fail(g, CR_EINVAL, "%s: input %zu belongs to another graph",
                                  op->name, i + 1);
     }
-    if ((int)n < op->min_inputs || (op->max_inputs >= 0 && (int)n > op->max_inputs))
+    if (op->max_inputs < 0 && n < (size_t)op->min_inputs)
+        return cr_graph_fail(g, CR_EINVAL, "%s: takes at least %d inputs, not %zu", op->name,
+                             op->min_inputs, n);
+    if (op->max_inputs >= 0 && (n < (size_t)op->min_inputs || n > (size_t)op->max_inputs))
         return cr_graph_fail(g, CR_EINVAL, "%s: takes %d to %d inputs, not %zu", op->name,
                              op->min_inputs, op->max_inputs, n);
     return CR_OK;
@@ -438,10 +442,13 @@ cr_status cr_node_require_grad(cr_node *n, int on)
     if (!n)
         return CR_EINVAL;
     unsigned before = n->flags;
-    if (on || n->kind == CR_NODE_PARAM)
+    if (on || n->kind == CR_NODE_PARAM) {
         n->flags |= CR_NODE_WANTS_GRAD;
-    else
-        n->flags &= ~(unsigned)CR_NODE_WANTS_GRAD;
+    } else {
+        /* later backwards will not update it: drop the stale gradient */
+        n->flags &= ~(unsigned)(CR_NODE_WANTS_GRAD | CR_NODE_GRAD_ACCUM);
+        n->grad = NULL;
+    }
     if (before != n->flags)
         n->graph->wants_version++;
     return CR_OK;
@@ -541,11 +548,46 @@ static cr_plan *plan_get(cr_graph *g, cr_node *target)
     return p;
 }
 
-void cr_eval_nodes(cr_node *const *nodes, size_t n)
+/* Reports node n's first non-finite element with the inputs that made it. */
+static cr_status report_nonfinite(cr_graph *g, const cr_node *n, size_t at)
 {
-    for (size_t i = 0; i < n; i++)
-        nodes[i]->op->forward(nodes[i]);
+    char label[300], inputs[200] = "";
+    cr_node_label(n, label, sizeof label);
+    size_t len = 0;
+    for (size_t k = 0; k < n->n_inputs && len < sizeof inputs - 40; k++) {
+        const cr_node *in = n->inputs[k];
+        char in_label[64];
+        cr_node_label(in, in_label, sizeof in_label);
+        len += (size_t)snprintf(inputs + len, sizeof inputs - len, "%s%s = %.17g",
+                                k ? ", " : "; inputs: ", in_label,
+                                in->value.data[at % in->value.size]);
+    }
+    cr_status st = cr_graph_fail(g, CR_EDOMAIN, "%s (op %s) produced %g at element %zu%s",
+                                 label, n->op->name, n->value.data[at], at, inputs);
+    snprintf(g->err.where, sizeof g->err.where, "%.127s", label);
+    return st;
 }
+
+cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n)
+{
+    if (!(g->flags & CR_GRAPH_TRAP_NONFINITE)) {
+        for (size_t i = 0; i < n; i++)
+            nodes[i]->op->forward(nodes[i]);
+        return CR_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cr_node *node = nodes[i];
+        node->op->forward(node);
+        const double *v = node->value.data;
+        for (size_t k = 0, len = node->value.size; k < len; k++)
+            if (!isfinite(v[k]))
+                return report_nonfinite(g, node, k);
+    }
+    return CR_OK;
+}
+
+void cr_graph_set_flags(cr_graph *g, unsigned flags) { g->flags = flags; }
+unsigned cr_graph_flags(const cr_graph *g) { return g->flags; }
 
 cr_status cr_graph_forward(cr_graph *g, cr_node *target)
 {
@@ -556,8 +598,7 @@ cr_status cr_graph_forward(cr_graph *g, cr_node *target)
     cr_plan *p = plan_get(g, target);
     if (!p)
         return g->err.status;
-    cr_eval_nodes(p->nodes, p->n);
-    return CR_OK;
+    return cr_eval_nodes(g, p->nodes, p->n);
 }
 
 /* Drops every node created after n_nodes (used when building gradients

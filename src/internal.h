@@ -163,6 +163,7 @@ struct cr_graph {
     size_t cap_marks;
     cr_plan *plans[CR_PLAN_CACHE];
     unsigned long plan_tick;     /* orders plan uses for eviction */
+    unsigned flags;              /* CR_GRAPH_* */
     cr_backward_cache *backwards; /* list */
 };
 
@@ -193,8 +194,9 @@ void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n);
  * creation order, into a new array (*out, freed with cr_free). */
 cr_status cr_graph_collect_ops(cr_graph *g, cr_node *const *targets, size_t n_targets,
                                size_t first_id, cr_node ***out, size_t *n_out);
-/* Runs op->forward on each node, in order. */
-void cr_eval_nodes(cr_node *const *nodes, size_t n);
+/* Runs op->forward on each node, in order; with CR_GRAPH_TRAP_NONFINITE
+ * stops at the first node producing NaN or Inf (CR_EDOMAIN, detail in g). */
+cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n);
 /* Drops the nodes created after n_nodes and rewinds the arena to mark. */
 void cr_graph_truncate(cr_graph *g, size_t n_nodes, cr_arena_mark mark);
 /* Frees the cached gradient builds (autodiff.c). */
@@ -212,6 +214,9 @@ cr_status cr_reduce_to_operand(cr_graph *g, cr_node *dy, const cr_node *operand,
 cr_node *cr_sum_to_shape(cr_graph *g, cr_node *x, int rank, const size_t *shape);
 cr_node *cr_expand_axis(cr_graph *g, cr_node *x, int axis, size_t n, int rank,
                         const size_t *shape);
+/* The sum of n same-shaped nodes as one add_n node (the node itself when
+ * n is 1); used to accumulate gradient contributions. */
+cr_node *cr_add_n(cr_graph *g, size_t n, cr_node *const *inputs);
 /* Y[m,n] = op(A) op(B) where A and B are read as row-major matrices of the
  * given dimensions regardless of their ranks; the result has the given
  * shape (m*n elements). Shapes were checked by the caller. */

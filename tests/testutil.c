@@ -4,8 +4,10 @@
  */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 test_alloc_stats test_alloc;
 
@@ -73,4 +75,43 @@ double test_rand_uniform(double lo, double hi)
     rng_state ^= rng_state >> 27;
     uint64_t r = rng_state * 0x2545f4914f6cdd1dull;
     return lo + (hi - lo) * (double)(r >> 11) / 9007199254740992.0;
+}
+
+void test_assert_fd(cr_graph *g, cr_node *f, cr_node *x, const double *analytic, double tol,
+                    const char *what)
+{
+    const size_t n = cr_tensor_size(cr_node_value(x));
+    double *buf = malloc(2 * n * sizeof *buf);
+    ck_assert_ptr_nonnull(buf);
+    double *want = buf + n;
+    memcpy(buf, cr_tensor_data(cr_node_value(x)), n * sizeof *buf);
+    memcpy(want, analytic, n * sizeof *want);
+    for (size_t j = 0; j < n; j++) {
+        const double x0 = buf[j], h = 1e-6 * fmax(1.0, fabs(x0));
+        const double xp = x0 + h, xm = x0 - h;
+        buf[j] = xp;
+        ck_assert_int_eq(cr_node_set_data(x, buf, n), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(g, f), CR_OK);
+        const double fp = cr_node_scalar(f);
+        buf[j] = xm;
+        cr_node_set_data(x, buf, n);
+        cr_graph_forward(g, f);
+        const double fm = cr_node_scalar(f);
+        buf[j] = x0;
+        const double fd = (fp - fm) / (xp - xm);
+        ck_assert_msg(fabs(want[j] - fd) <= tol * (1.0 + fabs(fd)),
+                      "%s: element %zu: analytic %.12g, finite difference %.12g", what, j,
+                      want[j], fd);
+    }
+    cr_node_set_data(x, buf, n);
+    cr_graph_forward(g, f);
+    free(buf);
+}
+
+double test_max_abs(const cr_tensor *t)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < cr_tensor_size(t); i++)
+        m = fmax(m, fabs(cr_tensor_get(t, i)));
+    return m;
 }

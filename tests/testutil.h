@@ -9,6 +9,7 @@
 #include <check.h>
 #include <chainrule.h>
 
+#include <math.h>
 #include <stddef.h>
 
 /* One constructor per suite, listed in check_main.c. */
@@ -40,5 +41,24 @@ void test_alloc_uninstall(void);
 /* Deterministic uniform numbers in [lo, hi) from a fixed-seed generator. */
 void test_rand_seed(unsigned long seed);
 double test_rand_uniform(double lo, double hi);
+
+/* Checks analytic (count elements, shaped like x) against central finite
+ * differences of the scalar node f with respect to every element of x, an
+ * input or a parameter: step 1e-6 * max(1, |x_j|), failing the test where
+ * |analytic - fd| > tol * (1 + |fd|). Restores x and re-runs forward on f
+ * before returning. what names the check in failure messages. */
+void test_assert_fd(cr_graph *g, cr_node *f, cr_node *x, const double *analytic, double tol,
+                    const char *what);
+/* The largest absolute element of t (0 for all zeros). */
+double test_max_abs(const cr_tensor *t);
+
+/* Relative comparison |a - b| <= rel * |b| with a readable message. */
+#define test_assert_rel(a, b, rel)                                                         \
+    do {                                                                                   \
+        const double ta_ = (a), tb_ = (b);                                                 \
+        ck_assert_msg(fabs(ta_ - tb_) <= (rel)*fabs(tb_),                                  \
+                      "%s = %.17g, expected %.17g (relative %g)", #a, ta_, tb_,            \
+                      (double)(rel));                                                      \
+    } while (0)
 
 #endif

@@ -76,6 +76,16 @@ typedef struct cr_allocator {
  * that made it. Returns CR_EINVAL if a function pointer is missing. */
 CR_API cr_status cr_set_allocator(const cr_allocator *allocator);
 
+/* Sets how many threads chainrule may use, for its own kernels and for the
+ * BLAS it calls (OpenBLAS's thread count is set to the same number, so the
+ * two never oversubscribe the cores). n = 0 takes the CR_NUM_THREADS
+ * environment variable, or 1 when it is unset or invalid; that is also what
+ * applies if this is never called. CR_EINVAL if n is negative or over 1024.
+ * Process-wide: call it before starting work, not concurrently with it. */
+CR_API cr_status cr_set_num_threads(int n);
+/* The thread count in force (deciding it from CR_NUM_THREADS if unset). */
+CR_API int cr_num_threads(void);
+
 /* The library's version as "MAJOR.MINOR.PATCH" (static string). */
 CR_API const char *cr_version(void);
 

@@ -48,6 +48,17 @@ CR_API void cr_graph_free(cr_graph *g);
 CR_API const cr_error *cr_graph_error(const cr_graph *g);
 CR_API void cr_graph_clear_error(cr_graph *g);
 
+enum {
+    /* Forward and backward check every value they compute and stop at the
+     * first NaN or infinity with CR_EDOMAIN; the error names the node, its
+     * op, the element index and the input values that produced it. */
+    CR_GRAPH_TRAP_NONFINITE = 1u << 0
+};
+
+/* Sets or reads the graph's CR_GRAPH_* flags (all off in a new graph). */
+CR_API void cr_graph_set_flags(cr_graph *g, unsigned flags);
+CR_API unsigned cr_graph_flags(const cr_graph *g);
+
 /* Number of nodes, and the node at a creation index (NULL if out of range;
  * borrowed). Creation order is a topological order. */
 CR_API size_t cr_graph_size(const cr_graph *g);
@@ -99,7 +110,9 @@ CR_API cr_status cr_node_set_data(cr_node *n, const double *data, size_t count);
 CR_API cr_status cr_node_set_scalar(cr_node *n, double value);
 
 /* Asks cr_graph_backward to compute this node's gradient too (parameters
- * always get one). on = 0 withdraws the request (parameters excepted). */
+ * always get one). on = 0 withdraws the request (parameters excepted) and
+ * drops the gradient the node held: cr_node_grad returns NULL for it until
+ * it is requested again and a backward runs. */
 CR_API cr_status cr_node_require_grad(cr_node *n, int on);
 
 /* The gradient d(loss)/d(n) from the last cr_graph_backward, shaped like

@@ -78,6 +78,54 @@ CR_BINARY_OP(mul, a * b, "y = a * b", "b", "a")
 CR_BINARY_OP(div, a / b, "y = a / b", "1/b", "-a/b^2")
 CR_BINARY_OP(pow, pow(a, b), "y = a ^ b", "b*a^(b-1)", "y*log(a)")
 
+/* ---- add_n: the sum of n same-shaped inputs (gradient accumulation) ---- */
+
+static cr_status add_n_shape(cr_graph *g, cr_node *n)
+{
+    for (size_t i = 1; i < n->n_inputs; i++)
+        if (!cr_tensor_same_shape(INT(n, 0), INT(n, i)))
+            return cr_graph_fail(g, CR_ESHAPE, "add_n: input %zu is %s, input 1 is %s",
+                                 i + 1, cr_shape_str(INT(n, i)).text,
+                                 cr_shape_str(INT(n, 0)).text);
+    return cr_shape_same(g, n);
+}
+
+static void add_n_forward(cr_node *n)
+{
+    double *y = OUT(n);
+    const size_t len = n->value.size;
+    memcpy(y, IN(n, 0), len * sizeof(double));
+    for (size_t k = 1; k < n->n_inputs; k++) {
+        const double *x = IN(n, k);
+        for (size_t i = 0; i < len; i++)
+            y[i] += x[i];
+    }
+}
+
+static cr_status add_n_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    *dx = dy;
+    return CR_OK;
+}
+
+const cr_op cr_op_add_n = {.name = "add_n",
+                           .min_inputs = 1,
+                           .max_inputs = -1,
+                           .flags = CR_OP_ELEMENTWISE,
+                           .formula = "y = x1 + ... + xn",
+                           .deriv = {"1", "1"},
+                           .jacobian = "identity",
+                           .shape = add_n_shape,
+                           .forward = add_n_forward,
+                           .vjp = add_n_vjp};
+
+cr_node *cr_add_n(cr_graph *g, size_t n, cr_node *const *inputs)
+{
+    if (n == 1 && inputs && inputs[0])
+        return inputs[0];
+    return cr_node_create(g, &cr_op_add_n, inputs, n, NULL);
+}
+
 /* Sums a contribution back to the shape of input i (broadcasting). */
 static cr_status to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx)
 {

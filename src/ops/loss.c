@@ -202,6 +202,41 @@ static cr_status softmax_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
     CR_VJP_RETURN(cr_sub(g, cr_mul(g, up, cr_sub(g, dy, s)), cr_mul(g, dy, t)));
 }
 
+/* ---- log_softmax: z - lse(z) per row (the stable dE/dt of softmax_xent) ---- */
+
+static void log_softmax_forward(cr_node *n)
+{
+    size_t rows, cols;
+    rows_of(&n->value, &rows, &cols);
+    const double *z = IN(n, 0);
+    double *out = OUT(n);
+    for (size_t r = 0; r < rows; r++) {
+        const size_t o = r * cols;
+        const double lse = softmax_row(z + o, out + o, cols);
+        for (size_t j = 0; j < cols; j++)
+            out[o + j] = z[o + j] - lse;
+    }
+}
+
+/* dz = dy - softmax(z) * sum_row(dy) */
+static cr_status log_softmax_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                 cr_node **dx)
+{
+    cr_node *p = cr_softmax(g, n->inputs[0]);
+    CR_VJP_RETURN(cr_sub(g, dy, cr_mul(g, p, row_sum_expanded(g, dy))));
+}
+
+const cr_op cr_op_log_softmax = {.name = "log_softmax",
+                                 .min_inputs = 1,
+                                 .max_inputs = 1,
+                                 .flags = CR_OP_BACKWARD,
+                                 .formula = "y_i = x_i - log sum_j exp(x_j) (per row)",
+                                 .deriv = {"I - softmax(x) 1^T", NULL},
+                                 .jacobian = "per row: I - 1 softmax(x)^T",
+                                 .shape = softmax_shape,
+                                 .forward = log_softmax_forward,
+                                 .vjp = log_softmax_vjp};
+
 /* ---- softmax cross-entropy: E = mean_rows(sum t (lse - z)) ---- */
 
 static cr_status xent_shape(cr_graph *g, cr_node *n)
@@ -303,8 +338,11 @@ static cr_status softmax_xent_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy
         cr_node *in[3] = {z, t, dy};
         CR_VJP_RETURN(cr_node_create(g, &cr_op_softmax_xent_bwd, in, 3, NULL));
     }
-    /* dE/dt = (lse - z) / rows = -log softmax(z) / rows */
-    cr_node *neg_logp = cr_scale(g, cr_log(g, cr_softmax(g, z)), -1.0 / rows_in(z));
+    /* dE/dt = (lse - z) / rows = -log_softmax(z) / rows, computed stably:
+     * log(softmax(z)) would be log(0) = -inf for a logit far below its
+     * row's maximum, where the true value is finite. */
+    cr_node *neg_logp =
+        cr_scale(g, cr_node_create(g, &cr_op_log_softmax, &z, 1, NULL), -1.0 / rows_in(z));
     CR_VJP_RETURN(cr_mul(g, dy, neg_logp));
 }
 
@@ -359,17 +397,30 @@ static void bce_logits_forward(cr_node *n)
     OUT(n)[0] = s / (double)len;
 }
 
+/* clamp_prob(x) = min(max(x, eps), 1 - eps), used where bce's gradient
+ * divides by p (1 - p): a saturated sigmoid gives p = 1 exactly, and the
+ * gradient must stay finite. Its derivative is taken as 1 (the clamp only
+ * guards the division), which is exact inside [eps, 1 - eps]. */
+CR_UNARY_OP(clamp_prob, clamp_prob(v), "y = min(max(x, 1e-12), 1 - 1e-12)", "1", CR_OP_KINK)
+
+static cr_status clamp_prob_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    *dx = dy;
+    return CR_OK;
+}
+
 static cr_status bce_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     cr_node *p = n->inputs[0], *t = n->inputs[1];
     const double inv_n = 1.0 / (double)p->value.size;
-    cr_node *one_minus_p = cr_sub(g, cr_scalar(g, 1.0), p);
-    if (i == 0) /* (p - t) / (p (1 - p) n) */
+    cr_node *q = cr_node_create(g, &cr_op_clamp_prob, &p, 1, NULL);
+    cr_node *one_minus_q = cr_sub(g, cr_scalar(g, 1.0), q);
+    if (i == 0) /* (p - t) / (q (1 - q) n) */
         CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_div(g, cr_sub(g, p, t),
-                                                       cr_mul(g, p, one_minus_p)),
+                                                       cr_mul(g, q, one_minus_q)),
                                              inv_n)));
-    /* (log(1-p) - log p) / n */
-    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_sub(g, cr_log(g, one_minus_p), cr_log(g, p)),
+    /* (log(1-q) - log q) / n */
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_sub(g, cr_log(g, one_minus_q), cr_log(g, q)),
                                          inv_n)));
 }
 

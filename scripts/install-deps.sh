@@ -1,0 +1,32 @@
+#!/bin/sh
+# install-deps.sh - installs the Debian 12 packages chainrule needs to build,
+# test, render and train, when any is missing. Idempotent; uses sudo when not
+# run as root. Used by setup.sh and by CI.
+set -eu
+
+PACKAGES="build-essential autoconf automake libtool pkg-config \
+libgsl-dev libopenblas-dev check uthash-dev zlib1g-dev \
+graphviz libgraphviz-dev dataset-fashion-mnist clang valgrind"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -z "$missing" ]; then
+    echo "install-deps: all Debian packages present"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+        echo "install-deps: need root (or sudo) to install:$missing" >&2
+        exit 1
+    fi
+fi
+echo "install-deps: installing:$missing"
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,65 @@
+#!/bin/sh
+# test.sh - README command 2: runs the whole test suite twice, in a normal
+# build (build/normal) and in an AddressSanitizer + UndefinedBehaviorSanitizer
+# build (build/sanitize), and ends with one line: "N passed, N failed".
+set -u
+cd "$(dirname "$0")"
+top=$(pwd)
+[ -x configure ] || autoreconf -fi || exit 2
+if [ -f config.status ]; then
+    echo "test.sh builds out of tree in build/, but this source tree is configured in place;" >&2
+    echo "run 'make distclean' here first." >&2
+    echo "0 passed, 1 failed"
+    exit 2
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+total_pass=0
+total_fail=0
+
+# Counts the results of one build's `make check`: Check's own per-test
+# count for the Check program, one result per script test.
+count_results() {
+    dir=$1
+    for trs in "$dir"/tests/*.trs; do
+        [ -f "$trs" ] || continue
+        name=${trs%.trs}
+        result=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
+        if [ "$(basename "$name")" = check_chainrule ] && [ -f "$name.log" ]; then
+            line=$(grep -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$name.log" | tail -n 1)
+            if [ -n "$line" ]; then
+                checks=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+                fails=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
+                errs=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
+                total_pass=$((total_pass + checks - fails - errs))
+                total_fail=$((total_fail + fails + errs))
+                continue
+            fi
+        fi
+        case "$result" in
+            PASS|XFAIL) total_pass=$((total_pass + 1)) ;;
+            SKIP) ;;
+            *) total_fail=$((total_fail + 1)) ;;
+        esac
+    done
+}
+
+run_build() {
+    name=$1; shift
+    dir="$top/build/$name"
+    echo "== $name build: configure $* && make check =="
+    mkdir -p "$dir"
+    (cd "$dir" && { [ -f Makefile ] || "$top/configure" -q "$@"; } &&
+        make -j"$jobs" >/dev/null && make -j"$jobs" check) || echo "== $name build: make check failed =="
+    if ! ls "$dir"/tests/*.trs >/dev/null 2>&1; then
+        total_fail=$((total_fail + 1)) # did not build or run at all
+    fi
+    count_results "$dir"
+}
+
+run_build normal
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_build sanitize --enable-sanitizers
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

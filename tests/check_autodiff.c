@@ -1,0 +1,486 @@
+/*
+ * check_autodiff.c - tests of reverse mode: the seed article's worked
+ * example to its printed digits, fan-out, broadcasting gradients, re-runs
+ * with new inputs, accumulate/zero-grad semantics, gradients requested for
+ * inputs and intermediate nodes, nodes with no path to the loss, second
+ * derivatives through cr_grad, a 1,000,000-node chain, and backward errors.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* v printed with `decimals` decimals is exactly `text`, and v is within
+ * half a unit of the last printed digit of it. */
+static void assert_digits(const char *what, double v, const char *text, int decimals)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    ck_assert_msg(strcmp(buf, text) == 0, "%s = %.17g prints as %s, expected %s", what, v,
+                  buf, text);
+    const double expected = strtod(text, NULL);
+    ck_assert_msg(fabs(v - expected) <= 0.5 * pow(10.0, -decimals) * (1 + 1e-9),
+                  "%s = %.17g, expected %s", what, v, text);
+}
+
+/* ---- the seed article's neuron ---- */
+
+typedef struct seed {
+    cr_graph *g;
+    cr_node *x1, *x2, *desired, *w1, *w2, *b, *s, *predicted, *E;
+} seed;
+
+static void seed_build(seed *n)
+{
+    n->g = cr_graph_new();
+    ck_assert_ptr_nonnull(n->g);
+    n->x1 = cr_input_scalar(n->g, "x1", 0.1);
+    n->x2 = cr_input_scalar(n->g, "x2", 0.3);
+    n->desired = cr_input_scalar(n->g, "desired", 0.03);
+    n->w1 = cr_param_scalar(n->g, "w1", 0.5);
+    n->w2 = cr_param_scalar(n->g, "w2", 0.2);
+    n->b = cr_param_scalar(n->g, "b", 1.83);
+    n->s = cr_sop(n->g, 2, (cr_node *[]){n->x1, n->x2}, (cr_node *[]){n->w1, n->w2}, n->b);
+    n->predicted = cr_sigmoid(n->g, n->s);
+    n->E = cr_sq_error(n->g, n->predicted, n->desired);
+    ck_assert_msg(n->E != NULL, "%s", cr_graph_error(n->g)->message);
+}
+
+START_TEST(test_seed_example)
+{
+    seed n;
+    seed_build(&n);
+    cr_node *dE_dpredicted = cr_grad(n.g, n.E, n.predicted);
+    cr_node *dpredicted_ds = cr_grad(n.g, n.predicted, n.s);
+    ck_assert_ptr_nonnull(dpredicted_ds);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+
+    assert_digits("s", cr_node_scalar(n.s), "1.94", 2);
+    ck_assert_double_eq_tol(cr_node_scalar(n.s), 1.94, 1e-15);
+    assert_digits("predicted", cr_node_scalar(n.predicted), "0.874352143", 9);
+    assert_digits("E", cr_node_scalar(n.E), "0.356465271", 9);
+    assert_digits("dE/dpredicted", cr_node_scalar(dE_dpredicted), "0.844352143", 9);
+    assert_digits("dpredicted/ds", cr_node_scalar(dpredicted_ds), "0.109860473", 9);
+    assert_digits("dE/dw1", cr_tensor_scalar(cr_node_grad(n.w1)), "0.009276093", 9);
+    assert_digits("dE/dw2", cr_tensor_scalar(cr_node_grad(n.w2)), "0.027828278", 9);
+    assert_digits("dE/db", cr_tensor_scalar(cr_node_grad(n.b)), "0.0927609256", 10);
+
+    /* the same numbers from closed forms, to double precision */
+    const double s = 0.1 * 0.5 + 0.3 * 0.2 + 1.83, p = 1.0 / (1.0 + exp(-s));
+    test_assert_rel(cr_node_scalar(n.predicted), p, 1e-15);
+    test_assert_rel(cr_node_scalar(n.E), 0.5 * (0.03 - p) * (0.03 - p), 1e-14);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(n.w1)), (p - 0.03) * p * (1 - p) * 0.1,
+                    1e-14);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(n.b)), (p - 0.03) * p * (1 - p), 1e-14);
+    /* the chain: dE/dw1 = dE/dpredicted * dpredicted/ds * ds/dw1 */
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(n.w1)),
+                    cr_node_scalar(dE_dpredicted) * cr_node_scalar(dpredicted_ds) * 0.1,
+                    1e-15);
+
+    /* the article's update, then forward */
+    ck_assert_int_eq(cr_node_set_scalar(n.w1, 0.49990723907), CR_OK);
+    ck_assert_int_eq(cr_node_set_scalar(n.w2, 0.1997217172), CR_OK);
+    ck_assert_int_eq(cr_node_set_scalar(n.b, 1.821556479), CR_OK);
+    ck_assert_int_eq(cr_graph_forward(n.g, n.E), CR_OK);
+    test_assert_rel(cr_node_scalar(n.E), 0.35567134660719907, 1e-15);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+/* Gradients requested for an input and an intermediate node; withdrawing
+ * a parameter's request is refused. */
+START_TEST(test_require_grad)
+{
+    seed n;
+    seed_build(&n);
+    ck_assert_int_eq(cr_node_require_grad(n.x1, 1), CR_OK);
+    ck_assert_int_eq(cr_node_require_grad(n.s, 1), CR_OK);
+    ck_assert_int_eq(cr_node_require_grad(n.w1, 0), CR_OK); /* params always get one */
+    ck_assert_int_eq(cr_node_require_grad(NULL, 1), CR_EINVAL);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    const double p = cr_node_scalar(n.predicted), dEds = (p - 0.03) * p * (1 - p);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(n.s)), dEds, 1e-14);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(n.x1)), dEds * 0.5, 1e-14);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(n.w1)), dEds * 0.1, 1e-14);
+    ck_assert_ptr_null(cr_node_grad(n.x2)); /* not asked for */
+    ck_assert_ptr_null(cr_node_grad(n.desired));
+    /* the gradient node is an ordinary node whose value is the gradient */
+    cr_node *gn = cr_node_grad_node(n.s);
+    ck_assert_ptr_nonnull(gn);
+    ck_assert_double_eq(cr_node_scalar(gn), cr_tensor_scalar(cr_node_grad(n.s)));
+    ck_assert_int_eq(cr_node_set_name(gn, "dE/ds"), CR_OK);
+    ck_assert_ptr_eq(cr_graph_find(n.g, "dE/ds"), gn);
+
+    /* withdrawing drops the gradient: no stale value after new inputs */
+    ck_assert_int_eq(cr_node_require_grad(n.x1, 0), CR_OK);
+    ck_assert_ptr_null(cr_node_grad(n.x1));
+    cr_node_set_scalar(n.x1, 0.9);
+    cr_graph_forward(n.g, n.E);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    ck_assert_ptr_null(cr_node_grad(n.x1));
+    ck_assert_ptr_nonnull(cr_node_grad(n.s));
+    ck_assert_ptr_nonnull(cr_node_grad(n.w1));
+
+    /* toggling a request back and forth reuses the earlier builds: the
+     * graph stops growing, and the gradients follow the request */
+    ck_assert_int_eq(cr_node_require_grad(n.x1, 1), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    const size_t size = cr_graph_size(n.g);
+    for (int k = 0; k < 6; k++) {
+        cr_node_require_grad(n.x1, k % 2);
+        cr_node_set_scalar(n.x1, 0.2 + 0.1 * k);
+        cr_graph_forward(n.g, n.E);
+        ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+        const double pk = cr_node_scalar(n.predicted);
+        const double dEds_k = (pk - 0.03) * pk * (1 - pk);
+        test_assert_rel(cr_tensor_scalar(cr_node_grad(n.w1)), dEds_k * (0.2 + 0.1 * k),
+                        1e-13);
+        if (k % 2)
+            test_assert_rel(cr_tensor_scalar(cr_node_grad(n.x1)), dEds_k * 0.5, 1e-13);
+        else
+            ck_assert_ptr_null(cr_node_grad(n.x1));
+    }
+    ck_assert_uint_eq(cr_graph_size(n.g), size);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+/* x feeds several nodes: contributions are summed. */
+START_TEST(test_fan_out)
+{
+    cr_graph *g = cr_graph_new();
+    const double xv = 0.6180339887;
+    cr_node *x = cr_param_scalar(g, "x", xv);
+    /* f = x*x + sin(x) + exp(x) * x */
+    cr_node *f =
+        cr_add(g, cr_add(g, cr_mul(g, x, x), cr_sin(g, x)), cr_mul(g, cr_exp(g, x), x));
+    ck_assert_int_eq(cr_graph_backward(g, f, 0), CR_OK);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(x)),
+                    2 * xv + cos(xv) + exp(xv) * xv + exp(xv), 1e-14);
+
+    /* a vector used by three branches, one of them broadcast */
+    size_t s3[1] = {3};
+    const double vv[3] = {0.5, -1.25, 2.0};
+    cr_error e;
+    cr_tensor *t = cr_tensor_new_from(1, s3, vv, &e);
+    cr_node *v = cr_param(g, "v", t);
+    cr_node *loss = cr_add(g, cr_sum(g, cr_mul(g, v, v)),
+                           cr_add(g, cr_mean(g, v), cr_sum(g, cr_scale(g, v, 3.0))));
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(v), i), 2 * vv[i] + 1.0 / 3 + 3,
+                                1e-14);
+    test_assert_fd(g, loss, v, cr_tensor_data(cr_node_grad(v)), 1e-7, "fan-out");
+    cr_tensor_free(t);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* A row vector over the rows of a matrix and a scalar over a matrix: the
+ * gradient is summed back to the operand's shape. */
+START_TEST(test_broadcast_gradients)
+{
+    cr_graph *g = cr_graph_new();
+    cr_error e;
+    size_t s34[2] = {3, 4}, s4[1] = {4};
+    double xd[12], cd[12];
+    const double bd[4] = {0.25, -0.5, 1.5, 2.0};
+    test_rand_seed(7);
+    for (int i = 0; i < 12; i++) {
+        xd[i] = test_rand_uniform(-2, 2);
+        cd[i] = test_rand_uniform(-2, 2);
+    }
+    cr_tensor *tx = cr_tensor_new_from(2, s34, xd, &e);
+    cr_tensor *tc = cr_tensor_new_from(2, s34, cd, &e);
+    cr_tensor *tb = cr_tensor_new_from(1, s4, bd, &e);
+    cr_node *X = cr_param(g, "X", tx);
+    cr_node *C = cr_constant(g, tc);
+    cr_node *b = cr_param(g, "b", tb);
+    cr_node *k = cr_param_scalar(g, "k", 0.75);
+    /* loss = sum(((X + b) * b * k) * C) */
+    cr_node *loss = cr_sum(g, cr_mul(g, cr_mul(g, cr_mul(g, cr_add(g, X, b), b), k), C));
+    ck_assert_ptr_nonnull(loss);
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    const cr_tensor *gb = cr_node_grad(b), *gk = cr_node_grad(k), *gX = cr_node_grad(X);
+    ck_assert_int_eq(cr_tensor_rank(gb), 1);
+    ck_assert_uint_eq(cr_tensor_dim(gb, 0), 4);
+    ck_assert_int_eq(cr_tensor_rank(gk), 0);
+    double want_k = 0.0;
+    for (int j = 0; j < 4; j++) {
+        double want_b = 0.0;
+        for (int i = 0; i < 3; i++) {
+            const double xij = xd[i * 4 + j], cij = cd[i * 4 + j];
+            want_b += (xij + 2 * bd[j]) * 0.75 * cij;
+            want_k += (xij + bd[j]) * bd[j] * cij;
+            ck_assert_double_eq_tol(cr_tensor_get(gX, (size_t)(i * 4 + j)),
+                                    bd[j] * 0.75 * cij, 1e-14);
+        }
+        ck_assert_double_eq_tol(cr_tensor_get(gb, (size_t)j), want_b, 1e-13);
+    }
+    ck_assert_double_eq_tol(cr_tensor_scalar(gk), want_k, 1e-13);
+    test_assert_fd(g, loss, b, cr_tensor_data(gb), 1e-7, "row-vector broadcast");
+    test_assert_fd(g, loss, k, cr_tensor_data(gk), 1e-7, "scalar broadcast");
+    cr_tensor_free(tx);
+    cr_tensor_free(tc);
+    cr_tensor_free(tb);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* New inputs and parameters, forward, backward: the new gradient, with no
+ * rebuilding (the graph does not grow). */
+START_TEST(test_rerun_new_inputs)
+{
+    seed n;
+    seed_build(&n);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    const size_t size = cr_graph_size(n.g);
+    const cr_node *grad_w1 = cr_node_grad_node(n.w1);
+    test_rand_seed(11);
+    for (int run = 0; run < 5; run++) {
+        const double x1 = test_rand_uniform(-1, 1), x2 = test_rand_uniform(-1, 1),
+                     d = test_rand_uniform(0, 1), w1 = test_rand_uniform(-1, 1),
+                     w2 = test_rand_uniform(-1, 1), b = test_rand_uniform(-1, 1);
+        cr_node_set_scalar(n.x1, x1);
+        cr_node_set_scalar(n.x2, x2);
+        cr_node_set_scalar(n.desired, d);
+        cr_node_set_scalar(n.w1, w1);
+        cr_node_set_scalar(n.w2, w2);
+        cr_node_set_scalar(n.b, b);
+        ck_assert_int_eq(cr_graph_forward(n.g, n.E), CR_OK);
+        ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+        const double p = 1.0 / (1.0 + exp(-(x1 * w1 + x2 * w2 + b)));
+        const double dEds = (p - d) * p * (1 - p);
+        test_assert_rel(cr_node_scalar(n.E), 0.5 * (d - p) * (d - p), 1e-13);
+        ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), dEds * x1, 1e-15);
+        ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w2)), dEds * x2, 1e-15);
+        ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.b)), dEds, 1e-15);
+    }
+    ck_assert_uint_eq(cr_graph_size(n.g), size);
+    ck_assert_ptr_eq(cr_node_grad_node(n.w1), grad_w1);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+START_TEST(test_accumulate_and_zero)
+{
+    seed n;
+    seed_build(&n);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    const double g1 = cr_tensor_scalar(cr_node_grad(n.w1));
+    const double gb = cr_tensor_scalar(cr_node_grad(n.b));
+    /* accumulate twice: twice the gradient */
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, CR_BACKWARD_ACCUMULATE), CR_OK);
+    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), g1, 1e-17);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, CR_BACKWARD_ACCUMULATE), CR_OK);
+    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), 2 * g1, 1e-17);
+    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.b)), 2 * gb, 1e-17);
+    /* accumulating a different input's gradient sums the two */
+    cr_node_set_scalar(n.x1, 0.7);
+    cr_graph_forward(n.g, n.E);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    const double g1b = cr_tensor_scalar(cr_node_grad(n.w1)); /* replace mode: this one */
+    ck_assert_double_ne(g1b, g1);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, CR_BACKWARD_ACCUMULATE), CR_OK);
+    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), 2 * g1 + g1b, 1e-16);
+    /* zero_grad clears the accumulators */
+    cr_graph_zero_grad(n.g);
+    ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(n.w1)), 0.0);
+    ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(n.w2)), 0.0);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, CR_BACKWARD_ACCUMULATE), CR_OK);
+    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), g1b, 1e-17);
+    /* a replacing backward shows the fresh gradient again */
+    cr_node_set_scalar(n.x1, 0.1);
+    cr_graph_forward(n.g, n.E);
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), g1, 1e-17);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+/* Parameters without a path to the loss get a zero gradient of their own
+ * shape, including one created after the loss. */
+START_TEST(test_no_path)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 1.5);
+    size_t s23[2] = {2, 3};
+    cr_error e;
+    cr_tensor *t = cr_tensor_new(2, s23, &e);
+    cr_tensor_fill(t, 0.5);
+    cr_node *unused = cr_param(g, "unused", t);
+    cr_node *other = cr_sum(g, cr_exp(g, unused)); /* depends on unused, not on loss */
+    cr_node *loss = cr_mul(g, x, cr_sin(g, x));
+    cr_node *late = cr_param_scalar(g, "late", 2.0);
+    ck_assert_ptr_nonnull(other);
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(x)), sin(1.5) + 1.5 * cos(1.5), 1e-15);
+    const cr_tensor *gu = cr_node_grad(unused);
+    ck_assert_ptr_nonnull(gu);
+    ck_assert(cr_tensor_same_shape(gu, t));
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_double_eq(cr_tensor_get(gu, i), 0.0);
+    ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(late)), 0.0);
+    /* cr_grad with no dependence is a zero constant */
+    cr_node *z = cr_grad(g, loss, unused);
+    ck_assert_ptr_nonnull(z);
+    ck_assert_int_eq(cr_node_kind_of(z), CR_NODE_CONSTANT);
+    ck_assert_double_eq(test_max_abs(cr_node_value(z)), 0.0);
+    cr_tensor_free(t);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_second_derivatives)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 2.385);
+    /* d2/dx2 x^3 = 6x = 14.31, through powc and through products */
+    cr_node *f = cr_powc(g, x, 3.0);
+    cr_node *d1 = cr_grad(g, f, x);
+    cr_node *d2 = cr_grad(g, d1, x);
+    ck_assert_ptr_nonnull(d2);
+    test_assert_rel(cr_node_scalar(d1), 3 * 2.385 * 2.385, 1e-15);
+    test_assert_rel(cr_node_scalar(d2), 14.31, 1e-14);
+    ck_assert_double_eq(cr_node_scalar(cr_grad(g, f, f)), 1.0); /* dy/dy */
+    ck_assert_double_eq(cr_node_scalar(cr_grad(g, x, x)), 1.0);
+    cr_node *d3 = cr_grad(g, d2, x);
+    test_assert_rel(cr_node_scalar(d3), 6.0, 1e-15);
+    cr_node *f2 = cr_mul(g, cr_mul(g, x, x), x);
+    cr_node *e2 = cr_grad(g, cr_grad(g, f2, x), x);
+    test_assert_rel(cr_node_scalar(e2), 14.31, 1e-14);
+    /* gradient nodes re-evaluate with forward */
+    cr_node_set_scalar(x, -1.25);
+    ck_assert_int_eq(cr_graph_forward(g, d2), CR_OK);
+    test_assert_rel(cr_node_scalar(d2), -7.5, 1e-15);
+
+    /* mixed: f = x^2 y + sin(x y) */
+    const double xv = 0.8, yv = -1.3;
+    cr_node_set_scalar(x, xv);
+    cr_node *y = cr_param_scalar(g, "y", yv);
+    cr_node *xy = cr_mul(g, x, y);
+    cr_node *h = cr_add(g, cr_mul(g, cr_mul(g, x, x), y), cr_sin(g, xy));
+    cr_node *hx = cr_grad(g, h, x);
+    cr_node *hxy = cr_grad(g, hx, y);
+    cr_node *hxx = cr_grad(g, hx, x);
+    cr_node *hyx = cr_grad(g, cr_grad(g, h, y), x);
+    ck_assert_ptr_nonnull(hyx);
+    test_assert_rel(cr_node_scalar(hx), 2 * xv * yv + yv * cos(xv * yv), 1e-14);
+    const double mixed = 2 * xv + cos(xv * yv) - xv * yv * sin(xv * yv);
+    test_assert_rel(cr_node_scalar(hxy), mixed, 1e-14);
+    test_assert_rel(cr_node_scalar(hyx), mixed, 1e-14);
+    test_assert_rel(cr_node_scalar(hxx), 2 * yv - yv * yv * sin(xv * yv), 1e-14);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* A 1,000,000-node chain x -> sin -> scale -> sin -> ... builds, runs
+ * forward and backward (twice) without recursion, with the right value and
+ * derivative. */
+START_TEST(test_million_node_chain)
+{
+    enum { STEPS = 500000 }; /* two nodes per step */
+    const double c = -0.9999999;
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 1.2);
+    cr_node *y = x;
+    for (int k = 0; k < STEPS; k++)
+        y = cr_scale(g, cr_sin(g, y), c);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_uint_eq(cr_graph_size(g), 1 + 2 * STEPS);
+    for (int run = 0; run < 2; run++) {
+        const double x0 = run == 0 ? 1.2 : -0.4;
+        ck_assert_int_eq(cr_node_set_scalar(x, x0), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+        ck_assert_int_eq(cr_graph_backward(g, y, 0), CR_OK);
+        double v = x0, d = 1.0;
+        for (int k = 0; k < STEPS; k++) {
+            d *= cos(v) * c;
+            v = c * sin(v);
+        }
+        test_assert_rel(cr_node_scalar(y), v, 1e-12);
+        test_assert_rel(cr_tensor_scalar(cr_node_grad(x)), d, 1e-9);
+        ck_assert_double_ne(d, 0.0);
+    }
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_backward_errors)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s3[1] = {3};
+    cr_node *v = cr_input(g, "v", 1, s3);
+    cr_node *sv = cr_sigmoid(g, v);
+    ck_assert_int_eq(cr_graph_backward(g, sv, 0), CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "backward: sigmoid#1 must be a scalar, got [3]");
+    ck_assert_ptr_null(cr_grad(g, sv, v));
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "grad: sigmoid#1 must be a scalar, got [3]");
+    ck_assert_int_eq(cr_graph_backward(g, NULL, 0), CR_EINVAL);
+    cr_graph *h = cr_graph_new();
+    cr_node *w = cr_param_scalar(h, "w", 1.0);
+    ck_assert_int_eq(cr_graph_backward(g, w, 0), CR_EINVAL);
+    ck_assert_ptr_null(cr_grad(g, cr_sum(g, v), w));
+    ck_assert_str_eq(cr_graph_error(g)->message, "grad: nodes belong to another graph");
+    cr_graph_free(h);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* A saturated sigmoid gives p exactly 1 (or 0): bce's value is clamped and
+ * its gradient must stay finite, and the gradient through the sigmoid is 0. */
+START_TEST(test_bce_saturated)
+{
+    cr_graph *g = cr_graph_new();
+    size_t shape[1] = {2};
+    cr_node *z = cr_input(g, "z", 1, shape);
+    cr_node_set_data(z, (double[]){40.0, -800.0}, 2);
+    cr_node_require_grad(z, 1);
+    cr_node *t = cr_input(g, "t", 1, shape);
+    cr_node_set_data(t, (double[]){1.0, 1.0}, 2);
+    cr_node *p = cr_sigmoid(g, z);
+    cr_node_require_grad(p, 1);
+    cr_node *E = cr_bce(g, p, t);
+    ck_assert_ptr_nonnull(E);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(p), 0), 1.0);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(p), 1), 0.0);
+    /* -(log(1 - 1e-12) + log(1e-12)) / 2 */
+    ck_assert_double_eq_tol(cr_node_scalar(E), -(log1p(-1e-12) + log(1e-12)) / 2, 1e-12);
+    ck_assert_int_eq(cr_graph_backward(g, E, 0), CR_OK);
+    const cr_tensor *dp = cr_node_grad(p), *dz = cr_node_grad(z);
+    /* dE/dp = (p - t) / (q (1 - q) n): 0 for the first, -1/(1e-12 * 2) for the second */
+    ck_assert_double_eq(cr_tensor_get(dp, 0), 0.0);
+    ck_assert_double_eq_tol(cr_tensor_get(dp, 1), -0.5 / (1e-12 * (1 - 1e-12)), 1e-3);
+    ck_assert(isfinite(cr_tensor_get(dz, 0)) && isfinite(cr_tensor_get(dz, 1)));
+    ck_assert_double_eq(cr_tensor_get(dz, 1), 0.0);
+    cr_graph_free(g);
+}
+END_TEST
+
+Suite *autodiff_suite(void)
+{
+    Suite *s = suite_create("autodiff");
+    TCase *tc = tcase_create("seed");
+    tcase_add_test(tc, test_seed_example);
+    tcase_add_test(tc, test_require_grad);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("reverse");
+    tcase_add_test(tc, test_fan_out);
+    tcase_add_test(tc, test_broadcast_gradients);
+    tcase_add_test(tc, test_rerun_new_inputs);
+    tcase_add_test(tc, test_accumulate_and_zero);
+    tcase_add_test(tc, test_no_path);
+    tcase_add_test(tc, test_second_derivatives);
+    tcase_add_test(tc, test_backward_errors);
+    tcase_add_test(tc, test_bce_saturated);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("large");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_million_node_chain);
+    suite_add_tcase(s, tc);
+    return s;
+}

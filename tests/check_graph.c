@@ -1,0 +1,310 @@
+/*
+ * check_graph.c - tests of graphs and nodes: leaves, introspection, names
+ * (uniqueness, renaming, lookup), setting values, forward re-evaluation,
+ * shape errors with their exact messages (graph left unchanged), NULL-input
+ * propagation, and inputs from another graph.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+START_TEST(test_leaves_and_introspection)
+{
+    cr_graph *g = cr_graph_new();
+    ck_assert_ptr_nonnull(g);
+    ck_assert_uint_eq(cr_graph_size(g), 0);
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_OK);
+    cr_node *c = cr_scalar(g, 2.385);
+    cr_node *x = cr_input_scalar(g, "x", 0.75);
+    size_t shape[2] = {2, 3};
+    cr_node *in = cr_input(g, "batch", 2, shape);
+    cr_node *w = cr_param_scalar(g, "w", -1.25);
+    cr_node *y = cr_mul(g, cr_add(g, x, c), w);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_uint_eq(cr_graph_size(g), 6);
+    ck_assert_int_eq(cr_node_kind_of(c), CR_NODE_CONSTANT);
+    ck_assert_int_eq(cr_node_kind_of(x), CR_NODE_INPUT);
+    ck_assert_int_eq(cr_node_kind_of(w), CR_NODE_PARAM);
+    ck_assert_int_eq(cr_node_kind_of(y), CR_NODE_OP);
+    ck_assert_str_eq(cr_node_op_name(y), "mul");
+    ck_assert_str_eq(cr_node_op_name(c), "const");
+    ck_assert_uint_eq(cr_node_index(y), 5);
+    ck_assert_ptr_eq(cr_graph_node(g, 3), w);
+    ck_assert_ptr_null(cr_graph_node(g, 6));
+    ck_assert_uint_eq(cr_node_num_inputs(y), 2);
+    ck_assert_ptr_eq(cr_node_input(y, 1), w);
+    ck_assert_ptr_null(cr_node_input(y, 2));
+    ck_assert_str_eq(cr_node_op_name(cr_node_input(y, 0)), "add");
+    ck_assert_ptr_eq(cr_node_graph(y), g);
+    ck_assert_uint_eq(cr_graph_num_params(g), 1);
+    ck_assert_ptr_eq(cr_graph_param(g, 0), w);
+    ck_assert_ptr_null(cr_graph_param(g, 1));
+    /* value computed at build time */
+    ck_assert_double_eq_tol(cr_node_scalar(y), (0.75 + 2.385) * -1.25, 1e-15);
+    /* a zero-filled input */
+    ck_assert_uint_eq(cr_tensor_size(cr_node_value(in)), 6);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(in), 5), 0.0);
+    /* labels */
+    char buf[64];
+    cr_node_label(y, buf, sizeof buf);
+    ck_assert_str_eq(buf, "mul#5");
+    cr_node_label(x, buf, sizeof buf);
+    ck_assert_str_eq(buf, "x");
+    ck_assert_ptr_null(cr_node_name(y));
+    ck_assert_str_eq(cr_node_name(x), "x");
+    /* no gradient before a backward */
+    ck_assert_ptr_null(cr_node_grad(w));
+    ck_assert_ptr_null(cr_node_grad_node(w));
+    cr_graph_free(g);
+    cr_graph_free(NULL);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_input_scalar(g, "x", 1.0);
+    size_t before = cr_graph_size(g);
+    ck_assert_ptr_null(cr_input_scalar(g, "x", 2.0));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_ENAME);
+    ck_assert_str_eq(cr_graph_error(g)->message, "name 'x' is already used by node #0");
+    ck_assert_uint_eq(cr_graph_size(g), before);
+    ck_assert_ptr_null(cr_param_scalar(g, "x", 2.0));
+    ck_assert_uint_eq(cr_graph_num_params(g), 0);
+    ck_assert_ptr_eq(cr_graph_find(g, "x"), x);
+
+    cr_node *s = cr_sin(g, x);
+    ck_assert_int_eq(cr_node_set_name(s, "x"), CR_ENAME);
+    ck_assert_int_eq(cr_node_set_name(s, ""), CR_ENAME);
+    ck_assert_str_eq(cr_graph_error(g)->message, "a node name cannot be empty");
+    char longname[300];
+    memset(longname, 'n', 256);
+    longname[256] = '\0';
+    ck_assert_int_eq(cr_node_set_name(s, longname), CR_ENAME);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "node name is 256 bytes long; the limit is 255");
+    longname[255] = '\0';
+    ck_assert_int_eq(cr_node_set_name(s, longname), CR_OK);
+    ck_assert_ptr_eq(cr_graph_find(g, longname), s);
+
+    /* renaming frees the old name; setting the same name again is fine */
+    ck_assert_int_eq(cr_node_set_name(s, "sine"), CR_OK);
+    ck_assert_ptr_null(cr_graph_find(g, longname));
+    ck_assert_ptr_eq(cr_graph_find(g, "sine"), s);
+    ck_assert_int_eq(cr_node_set_name(s, "sine"), CR_OK);
+    ck_assert_str_eq(cr_node_name(s), "sine");
+    ck_assert_int_eq(cr_node_set_name(x, "x0"), CR_OK);
+    ck_assert_ptr_null(cr_graph_find(g, "x"));
+    cr_node *x2 = cr_input_scalar(g, "x", 3.0); /* the old name is free again */
+    ck_assert_ptr_nonnull(x2);
+    ck_assert_ptr_eq(cr_graph_find(g, "x"), x2);
+    ck_assert_ptr_eq(cr_graph_find(g, "x0"), x);
+    ck_assert_ptr_null(cr_graph_find(g, "nope"));
+    ck_assert_ptr_null(cr_graph_find(g, NULL));
+    ck_assert_int_eq(cr_node_set_name(NULL, "a"), CR_EINVAL);
+    ck_assert_int_eq(cr_node_set_name(s, NULL), CR_EINVAL);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Lookup by name goes through a hash table: 100,000 named nodes, every
+ * one found (and the graph does not store them in name order). */
+START_TEST(test_find_many)
+{
+    enum { N = 100000 };
+    cr_graph *g = cr_graph_new();
+    char name[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "v%d", (i * 7919) % N);
+        ck_assert_ptr_nonnull(cr_input_scalar(g, name, (double)i));
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "v%d", (i * 7919) % N);
+        cr_node *n = cr_graph_find(g, name);
+        ck_assert_ptr_nonnull(n);
+        ck_assert_uint_eq(cr_node_index(n), (size_t)i);
+        ck_assert_double_eq(cr_node_scalar(n), (double)i);
+    }
+    ck_assert_ptr_null(cr_graph_find(g, "v100000"));
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_shape_errors)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3}, s41[2] = {4, 1}, s4[1] = {4}, s3[1] = {3}, s2[1] = {2};
+    cr_node *a = cr_input(g, "a", 2, s23);
+    cr_node *b = cr_input(g, "b", 2, s41);
+    cr_node *v4 = cr_input(g, "v4", 1, s4);
+    cr_node *v3 = cr_input(g, "v3", 1, s3);
+    cr_node *v2 = cr_input(g, "v2", 1, s2);
+    const size_t before = cr_graph_size(g);
+    const cr_error *err = cr_graph_error(g);
+
+    ck_assert_ptr_null(cr_matmul(g, a, b, 0));
+    ck_assert_int_eq(err->status, CR_ESHAPE);
+    ck_assert_str_eq(err->message,
+                     "matmul: [2,3] x [4,1]: inner dimensions 3 and 4 differ");
+    ck_assert_uint_eq(cr_graph_size(g), before);
+
+    ck_assert_ptr_null(cr_matmul(g, a, b, CR_TRANS_A));
+    ck_assert_str_eq(err->message,
+                     "matmul: [2,3]^T x [4,1]: inner dimensions 2 and 4 differ");
+    ck_assert_ptr_nonnull(cr_matmul(g, a, a, CR_TRANS_B)); /* [2,3] x [3,2] fits */
+    const size_t mid = cr_graph_size(g);
+    ck_assert_uint_eq(mid, before + 1);
+
+    ck_assert_ptr_null(cr_add(g, a, v4));
+    ck_assert_int_eq(err->status, CR_ESHAPE);
+    ck_assert_str_eq(err->message, "add: [2,3] and [4] do not broadcast");
+    ck_assert_ptr_null(cr_mul(g, v2, a));
+    ck_assert_str_eq(err->message, "mul: [2] and [2,3] do not broadcast");
+    ck_assert_ptr_null(cr_sq_error(g, v3, v4));
+    ck_assert_str_eq(err->message, "sq_error: [3] and [4] differ");
+    ck_assert_ptr_null(cr_transpose(g, v3));
+    ck_assert_str_eq(err->message, "transpose: needs a matrix, got [3]");
+    ck_assert_ptr_null(cr_softmax_xent(g, a, v3));
+    ck_assert_str_eq(err->message, "softmax_xent: [2,3] and [3] differ");
+    ck_assert_ptr_null(cr_sop(g, 1, &v4, &a, NULL));
+    ck_assert_str_eq(err->message, "sop: pair 1: [4] x [2,3] do not contract");
+    ck_assert_ptr_null(cr_sop(g, 1, &a, &v3, v4));
+    ck_assert_str_eq(err->message, "sop: bias [4] does not broadcast over [2]");
+    ck_assert_ptr_null(cr_sum_axis(g, a, 2));
+    ck_assert_int_eq(err->status, CR_EINVAL);
+    ck_assert_str_eq(err->message, "sum: axis 2 out of range for [2,3]");
+    ck_assert_uint_eq(cr_graph_size(g), mid);
+
+    /* broadcasting that is allowed: row vector over rows, and a scalar */
+    ck_assert_ptr_nonnull(cr_add(g, a, v3));
+    ck_assert_ptr_nonnull(cr_sub(g, cr_scalar(g, 1.0), a));
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_null_propagation)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3}, s41[2] = {4, 1};
+    cr_node *a = cr_input(g, "a", 2, s23);
+    cr_node *b = cr_input(g, "b", 2, s41);
+    cr_node *x = cr_input_scalar(g, "x", 0.5);
+    const size_t before = cr_graph_size(g);
+    /* one expression, checked once at the end: the first error survives */
+    cr_node *loss = cr_sum(g, cr_sigmoid(g, cr_add(g, cr_matmul(g, a, b, 0), x)));
+    ck_assert_ptr_null(loss);
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "matmul: [2,3] x [4,1]: inner dimensions 3 and 4 differ");
+    ck_assert_ptr_null(cr_mse(g, NULL, x));
+    ck_assert_ptr_null(cr_sop(g, 1, (cr_node *[]){NULL}, &x, NULL));
+    ck_assert_ptr_null(cr_grad(g, NULL, x));
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "matmul: [2,3] x [4,1]: inner dimensions 3 and 4 differ");
+    ck_assert_uint_eq(cr_graph_size(g), before);
+
+    /* with no earlier error, a NULL input is itself the error */
+    cr_graph_clear_error(g);
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_OK);
+    ck_assert_ptr_null(cr_add(g, x, NULL));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(g)->message, "add: input 2 is NULL");
+
+    /* nodes of another graph are refused */
+    cr_graph *h = cr_graph_new();
+    cr_node *y = cr_input_scalar(h, "y", 1.0);
+    ck_assert_ptr_null(cr_add(g, x, y));
+    ck_assert_str_eq(cr_graph_error(g)->message, "add: input 2 belongs to another graph");
+    ck_assert_uint_eq(cr_graph_size(g), before);
+    ck_assert_int_eq(cr_graph_forward(g, y), CR_EINVAL);
+    cr_graph_free(h);
+    /* NULL graphs give NULL, not a crash */
+    ck_assert_ptr_null(cr_add(NULL, x, x));
+    ck_assert_ptr_null(cr_scalar(NULL, 1.0));
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_set_values_and_forward)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3};
+    cr_node *a = cr_input(g, "a", 2, s23);
+    cr_node *w = cr_param_scalar(g, "w", 2.0);
+    cr_node *y = cr_sum(g, cr_mul(g, a, w));
+    ck_assert_double_eq(cr_node_scalar(y), 0.0);
+    const double data[6] = {1.5, -2.0, 0.25, 3.0, 4.5, -1.0};
+    ck_assert_int_eq(cr_node_set_data(a, data, 6), CR_OK);
+    ck_assert_double_eq(cr_node_scalar(y), 0.0); /* not recomputed yet */
+    ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+    ck_assert_double_eq_tol(cr_node_scalar(y), 2.0 * 6.25, 1e-14);
+    ck_assert_int_eq(cr_node_set_scalar(w, -0.5), CR_OK);
+    ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+    ck_assert_double_eq_tol(cr_node_scalar(y), -0.5 * 6.25, 1e-14);
+
+    cr_error e;
+    cr_tensor *t = cr_tensor_new_from(2, s23, data, &e);
+    cr_tensor_fill(t, 1.0);
+    ck_assert_int_eq(cr_node_set_value(a, t), CR_OK);
+    ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+    ck_assert_double_eq_tol(cr_node_scalar(y), -3.0, 1e-14);
+
+    /* errors */
+    ck_assert_int_eq(cr_node_set_data(a, data, 5), CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(g)->message, "a: expected 6 values [2,3], got 5");
+    ck_assert_int_eq(cr_node_set_value(w, t), CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(g)->message, "w: cannot set a [] value to [2,3]");
+    ck_assert_int_eq(cr_node_set_scalar(y, 1.0), CR_ESTATE);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "sum#3: only inputs and parameters can be set");
+    ck_assert_int_eq(cr_node_set_scalar(cr_scalar(g, 1.0), 2.0), CR_ESTATE);
+    ck_assert_int_eq(cr_node_set_data(a, NULL, 6), CR_EINVAL);
+    ck_assert_int_eq(cr_node_set_value(a, NULL), CR_EINVAL);
+    ck_assert_int_eq(cr_graph_forward(g, NULL), CR_EINVAL);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(a), 0), 1.0); /* unchanged */
+    cr_tensor_free(t);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Forward recomputes only what the target depends on; plans are cached
+ * per target (more targets than the cache holds still evaluate right). */
+START_TEST(test_forward_targets)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_input_scalar(g, "x", 0.3);
+    cr_node *outs[8];
+    for (int k = 0; k < 8; k++)
+        outs[k] = cr_scale(g, cr_sin(g, x), (double)(k + 1));
+    for (int round = 0; round < 3; round++) {
+        double xv = 0.3 + 0.7 * round;
+        cr_node_set_scalar(x, xv);
+        for (int k = 0; k < 8; k++) {
+            ck_assert_int_eq(cr_graph_forward(g, outs[k]), CR_OK);
+            ck_assert_double_eq_tol(cr_node_scalar(outs[k]), (k + 1) * sin(xv), 1e-15);
+        }
+    }
+    /* forwarding one target leaves unrelated nodes alone */
+    cr_node_set_scalar(x, 2.0);
+    cr_graph_forward(g, outs[0]);
+    ck_assert_double_eq_tol(cr_node_scalar(outs[1]), 2 * sin(1.7), 1e-15);
+    cr_graph_free(g);
+}
+END_TEST
+
+Suite *graph_suite(void)
+{
+    Suite *s = suite_create("graph");
+    TCase *tc = tcase_create("graph");
+    tcase_add_test(tc, test_leaves_and_introspection);
+    tcase_add_test(tc, test_names);
+    tcase_add_test(tc, test_find_many);
+    tcase_add_test(tc, test_shape_errors);
+    tcase_add_test(tc, test_null_propagation);
+    tcase_add_test(tc, test_set_values_and_forward);
+    tcase_add_test(tc, test_forward_targets);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,491 @@
+/*
+ * check_ops.c - the op-table tests: a loop test over cr_builtin_ops checks
+ * every op's gradient (first order against central finite differences, and
+ * second order: a Hessian-vector product built with cr_grad twice against
+ * finite differences of the first gradient) on random inputs of several
+ * shapes, including broadcasting; a coverage test fails when an op of the
+ * table has no case here. Also forward values of the ops against direct
+ * computation.
+ */
+#include "internal.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_IN 5
+#define FD_TOL 1e-6
+
+/* How to draw an input: uniform in [lo, hi]; AWAY draws the magnitude in
+ * [lo, hi] with a random sign (keeps kinks at 0 out of reach of the
+ * finite-difference step). */
+enum { PLAIN = 0, AWAY = 1 };
+
+typedef struct in_spec {
+    int rank;
+    size_t shape[CR_MAX_RANK];
+    double lo, hi;
+    int draw;
+} in_spec;
+
+typedef cr_node *(*build_fn)(cr_graph *g, cr_node *const *in, double arg);
+
+typedef struct op_case {
+    const char *op;     /* the op name in cr_builtin_ops */
+    build_fn build;     /* builds the op from the inputs */
+    double arg;         /* scale factor, exponent, axis ... */
+    unsigned zero_mask; /* bit i: the true derivative w.r.t. input i is zero */
+    int n_in;
+    in_spec in[MAX_IN];
+} op_case;
+
+/* ---- builders ---- */
+
+/* One line per builder, read as a table: b_NAME(g, in, c) returns EXPR. */
+#define BUILDER(NAME, ...)                                                                 \
+    static cr_node *b_##NAME(cr_graph *g, cr_node *const *in, double c)                    \
+    {                                                                                      \
+        return __VA_ARGS__;                                                                \
+    }
+// clang-format off
+
+BUILDER(add, cr_add(g, in[0], in[1]))
+BUILDER(sub, cr_sub(g, in[0], in[1]))
+BUILDER(mul, cr_mul(g, in[0], in[1]))
+BUILDER(div, cr_div(g, in[0], in[1]))
+BUILDER(pow, cr_pow(g, in[0], in[1]))
+BUILDER(neg, cr_neg(g, in[0]))
+BUILDER(scale, cr_scale(g, in[0], c))
+BUILDER(powc, cr_powc(g, in[0], c))
+BUILDER(exp, cr_exp(g, in[0]))
+BUILDER(log, cr_log(g, in[0]))
+BUILDER(sqrt, cr_sqrt(g, in[0]))
+BUILDER(abs, cr_abs(g, in[0]))
+BUILDER(sin, cr_sin(g, in[0]))
+BUILDER(cos, cr_cos(g, in[0]))
+BUILDER(tanh, cr_tanh(g, in[0]))
+BUILDER(sigmoid, cr_sigmoid(g, in[0]))
+BUILDER(relu, cr_relu(g, in[0]))
+BUILDER(softplus, cr_softplus(g, in[0]))
+BUILDER(sum, cr_sum(g, in[0]))
+BUILDER(mean, cr_mean(g, in[0]))
+BUILDER(sum_axis, cr_sum_axis(g, in[0], (int)c))
+BUILDER(mean_axis, cr_mean_axis(g, in[0], (int)c))
+BUILDER(matmul, cr_matmul(g, in[0], in[1], (unsigned)c))
+BUILDER(transpose, cr_transpose(g, in[0]))
+BUILDER(sq_error, cr_sq_error(g, in[0], in[1]))
+BUILDER(mse, cr_mse(g, in[0], in[1]))
+BUILDER(softmax, cr_softmax(g, in[0]))
+BUILDER(softmax_xent, cr_softmax_xent(g, in[0], in[1]))
+BUILDER(bce, cr_bce(g, in[0], in[1]))
+BUILDER(bce_logits, cr_bce_logits(g, in[0], in[1]))
+
+/* sop of c pairs (inputs x1, w1, x2, w2, ...); c = pairs + 0.5 adds the
+ * input after the pairs as the bias. */
+static cr_node *b_sop(cr_graph *g, cr_node *const *in, double c)
+{
+    size_t pairs = (size_t)c;
+    cr_node *xs[4], *ws[4];
+    for (size_t p = 0; p < pairs; p++) {
+        xs[p] = in[2 * p];
+        ws[p] = in[2 * p + 1];
+    }
+    return cr_sop(g, pairs, xs, ws, c - (double)pairs > 0.25 ? in[2 * pairs] : NULL);
+}
+
+/* Internal helper ops, built as the backward driver builds them. */
+static cr_node *b_internal(cr_graph *g, const char *name, cr_node *const *in, size_t n)
+{
+    const cr_op *op = cr_op_find(name);
+    ck_assert_ptr_nonnull(op);
+    return cr_node_create(g, op, in, n, NULL);
+}
+BUILDER(sigmoid_bwd, b_internal(g, "sigmoid_bwd", in, 2))
+BUILDER(tanh_bwd, b_internal(g, "tanh_bwd", in, 2))
+BUILDER(relu_bwd, b_internal(g, "relu_bwd", in, 2))
+BUILDER(add_n, cr_add_n(g, (size_t)c, in))
+BUILDER(log_softmax, b_internal(g, "log_softmax", in, 1))
+BUILDER(sign, b_internal(g, "sign", in, 1))
+BUILDER(clamp_prob, b_internal(g, "clamp_prob", in, 1))
+BUILDER(softmax_bwd, b_internal(g, "softmax_bwd", in, 2))
+BUILDER(softmax_xent_bwd, b_internal(g, "softmax_xent_bwd", in, 3))
+
+/* expand along axis c of the output [2,3] (the input lacks that axis). */
+static cr_node *b_expand_axis(cr_graph *g, cr_node *const *in, double c)
+{
+    static const size_t shape[2] = {2, 3};
+    int axis = (int)c;
+    return cr_expand_axis(g, in[0], axis, shape[axis], 2, shape);
+}
+/* expand with a factor: x [3] repeated 4 times as [4,3], times 0.37 */
+static cr_node *b_expand_scaled(cr_graph *g, cr_node *const *in, double c)
+{
+    const size_t shape[2] = {4, 3};
+    cr_node_args args = {.i = {1, 4, 3}, .f = 0.37};
+    return cr_node_create_shaped(g, cr_op_find("expand"), in, 1, &args, 2, shape);
+}
+/* the internal sum used to reduce broadcast gradients: [3,4] -> [4] */
+static cr_node *b_sum_to_shape(cr_graph *g, cr_node *const *in, double c)
+{
+    const size_t shape[1] = {4};
+    return cr_sum_to_shape(g, in[0], 1, shape);
+}
+
+// clang-format on
+
+/* ---- the case table ---- */
+
+// clang-format off
+
+/* Input specs: {rank, {dims}, lo, hi, draw}. */
+#define SPEC(R, DRAW, LO, HI, ...)                                                         \
+    {.rank = R, .shape = {__VA_ARGS__}, .lo = LO, .hi = HI, .draw = DRAW}
+#define SC(LO, HI) SPEC(0, PLAIN, LO, HI, 0)
+#define V(N, LO, HI) SPEC(1, PLAIN, LO, HI, N)
+#define M(R, C, LO, HI) SPEC(2, PLAIN, LO, HI, R, C)
+#define T3(A, B, C, LO, HI) SPEC(3, PLAIN, LO, HI, A, B, C)
+#define SCA(LO, HI) SPEC(0, AWAY, LO, HI, 0)
+#define VA(N, LO, HI) SPEC(1, AWAY, LO, HI, N)
+#define MA(R, C, LO, HI) SPEC(2, AWAY, LO, HI, R, C)
+#define CASE(OP, BUILD, ARG, MASK, N, ...)                                                 \
+    {.op = OP, .build = BUILD, .arg = ARG, .zero_mask = MASK, .n_in = N,                   \
+     .in = {__VA_ARGS__}}
+
+/* Binary broadcasting ops get the same six layouts (same shape, row vector, scalar, each way round). */
+#define BINARY_CASES(NAME, ALO, AHI, BLO, BHI)                                             \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), M(3, 4, BLO, BHI)),                  \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), V(4, BLO, BHI)),                     \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), SC(BLO, BHI)),                       \
+    CASE(#NAME, b_##NAME, 0, 0, 2, SC(ALO, AHI), V(5, BLO, BHI)),                          \
+    CASE(#NAME, b_##NAME, 0, 0, 2, V(4, ALO, AHI), M(3, 4, BLO, BHI)),                     \
+    CASE(#NAME, b_##NAME, 0, 0, 2, SC(ALO, AHI), SC(BLO, BHI))
+
+/* Unary ops: a scalar, a vector, a matrix and a rank-3 tensor. */
+#define UNARY_CASES(NAME, ARG, LO, HI, MASK)                                               \
+    CASE(#NAME, b_##NAME, ARG, MASK, 1, SC(LO, HI)),                                       \
+    CASE(#NAME, b_##NAME, ARG, MASK, 1, V(5, LO, HI)),                                     \
+    CASE(#NAME, b_##NAME, ARG, MASK, 1, M(3, 4, LO, HI)),                                  \
+    CASE(#NAME, b_##NAME, ARG, MASK, 1, T3(2, 3, 2, LO, HI))
+#define UNARY_CASES_AWAY(NAME, LO, HI, MASK)                                               \
+    CASE(#NAME, b_##NAME, 0, MASK, 1, SCA(LO, HI)),                                        \
+    CASE(#NAME, b_##NAME, 0, MASK, 1, VA(5, LO, HI)),                                      \
+    CASE(#NAME, b_##NAME, 0, MASK, 1, MA(3, 4, LO, HI))
+
+static const op_case cases[] = {
+    BINARY_CASES(add, -2, 2, -2, 2),
+    /* add_n (internal: sums gradient contributions; arg: input count) */
+    CASE("add_n", b_add_n, 3, 0, 3, M(3, 4, -2, 2), M(3, 4, -2, 2), M(3, 4, -2, 2)),
+    CASE("add_n", b_add_n, 2, 0, 2, SC(-2, 2), SC(-2, 2)),
+    CASE("add_n", b_add_n, 4, 0, 4, V(5, -2, 2), V(5, -2, 2), V(5, -2, 2), V(5, -2, 2)),
+    BINARY_CASES(sub, -2, 2, -2, 2),
+    BINARY_CASES(mul, -2, 2, -2, 2),
+    BINARY_CASES(div, -2, 2, 0.5, 2),
+    BINARY_CASES(pow, 0.5, 2, -1.5, 2),
+    UNARY_CASES(neg, 0, -2, 2, 0),
+    UNARY_CASES(scale, -1.7, -2, 2, 0),
+    UNARY_CASES(powc, 2.5, 0.3, 2, 0),
+    UNARY_CASES(powc, 3.0, -2, 2, 0),
+    CASE("powc", b_powc, 1.0, 0, 1, M(3, 4, -2, 2)),
+    CASE("powc", b_powc, 0.0, 1u, 1, M(3, 4, 0.3, 2)),
+    CASE("powc", b_powc, -1.5, 0, 1, V(5, 0.3, 2)),
+    UNARY_CASES(exp, 0, -2, 2, 0),
+    UNARY_CASES(log, 0, 0.2, 3, 0),
+    UNARY_CASES(sqrt, 0, 0.2, 3, 0),
+    UNARY_CASES_AWAY(abs, 0.1, 2, 0),
+    UNARY_CASES_AWAY(sign, 0.1, 2, 1u),
+    UNARY_CASES(sin, 0, -3, 3, 0),
+    UNARY_CASES(cos, 0, -3, 3, 0),
+    UNARY_CASES(tanh, 0, -2, 2, 0),
+    UNARY_CASES(sigmoid, 0, -3, 3, 0),
+    UNARY_CASES_AWAY(relu, 0.1, 2, 0),
+    UNARY_CASES(softplus, 0, -3, 3, 0),
+    /* backward helpers: a is the op's output (or input for relu), b the
+     * upstream gradient; relu_bwd is a step function of a */
+    CASE("sigmoid_bwd", b_sigmoid_bwd, 0, 0, 2, M(3, 4, 0.05, 0.95), M(3, 4, -2, 2)),
+    CASE("sigmoid_bwd", b_sigmoid_bwd, 0, 0, 2, SC(0.05, 0.95), SC(-2, 2)),
+    CASE("tanh_bwd", b_tanh_bwd, 0, 0, 2, M(3, 4, -0.95, 0.95), M(3, 4, -2, 2)),
+    CASE("tanh_bwd", b_tanh_bwd, 0, 0, 2, V(5, -0.95, 0.95), V(5, -2, 2)),
+    CASE("relu_bwd", b_relu_bwd, 0, 1u, 2, MA(3, 4, 0.1, 2), M(3, 4, -2, 2)),
+    CASE("relu_bwd", b_relu_bwd, 0, 1u, 2, SC(0.1, 2), SC(-2, 2)),
+    /* reductions */
+    CASE("sum", b_sum, 0, 0, 1, M(3, 4, -2, 2)),
+    CASE("sum", b_sum, 0, 0, 1, SC(-2, 2)),
+    CASE("sum", b_sum_axis, 0, 0, 1, M(3, 4, -2, 2)),
+    CASE("sum", b_sum_axis, 1, 0, 1, M(3, 4, -2, 2)),
+    CASE("sum", b_sum_axis, 1, 0, 1, T3(2, 3, 2, -2, 2)),
+    CASE("sum", b_sum_axis, 0, 0, 1, V(5, -2, 2)),
+    CASE("sum", b_sum_to_shape, 0, 0, 1, M(3, 4, -2, 2)),
+    CASE("mean", b_mean, 0, 0, 1, M(3, 4, -2, 2)),
+    CASE("mean", b_mean, 0, 0, 1, V(5, -2, 2)),
+    CASE("mean", b_mean_axis, 0, 0, 1, M(3, 4, -2, 2)),
+    CASE("mean", b_mean_axis, -1, 0, 1, T3(2, 3, 2, -2, 2)),
+    CASE("expand", b_expand_axis, 0, 0, 1, V(3, -2, 2)),
+    CASE("expand", b_expand_axis, 1, 0, 1, V(2, -2, 2)),
+    CASE("expand", b_expand_scaled, 0, 0, 1, V(3, -2, 2)),
+    /* matrix products (arg: transpose flags) */
+    CASE("matmul", b_matmul, 0, 0, 2, M(2, 3, -2, 2), M(3, 4, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_A, 0, 2, M(3, 2, -2, 2), M(3, 4, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_B, 0, 2, M(2, 3, -2, 2), M(4, 3, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_A | CR_TRANS_B, 0, 2, M(3, 2, -2, 2), M(4, 3, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, V(3, -2, 2), M(3, 4, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, M(2, 3, -2, 2), V(3, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, V(3, -2, 2), V(3, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_B, 0, 2, V(3, -2, 2), M(4, 3, -2, 2)),
+    CASE("transpose", b_transpose, 0, 0, 1, M(2, 3, -2, 2)),
+    CASE("transpose", b_transpose, 0, 0, 1, M(1, 4, -2, 2)),
+    /* sop (arg: pairs, + 0.5 with a bias) */
+    CASE("sop", b_sop, 2.5, 0, 5, SC(-2, 2), SC(-2, 2), SC(-2, 2), SC(-2, 2), SC(-2, 2)),
+    CASE("sop", b_sop, 1.5, 0, 3, V(3, -2, 2), V(3, -2, 2), SC(-2, 2)),
+    CASE("sop", b_sop, 1.5, 0, 3, M(2, 3, -2, 2), M(3, 4, -2, 2), V(4, -2, 2)),
+    CASE("sop", b_sop, 2.0, 0, 4, M(2, 3, -2, 2), M(3, 4, -2, 2), M(2, 2, -2, 2),
+         M(2, 4, -2, 2)),
+    CASE("sop", b_sop, 1.5, 0, 3, V(3, -2, 2), M(3, 2, -2, 2), SC(-2, 2)),
+    CASE("sop", b_sop, 1.0, 0, 2, M(2, 3, -2, 2), V(3, -2, 2)),
+    /* losses */
+    CASE("sq_error", b_sq_error, 0, 0, 2, SC(-2, 2), SC(-2, 2)),
+    CASE("sq_error", b_sq_error, 0, 0, 2, V(5, -2, 2), V(5, -2, 2)),
+    CASE("sq_error", b_sq_error, 0, 0, 2, M(2, 3, -2, 2), M(2, 3, -2, 2)),
+    CASE("mse", b_mse, 0, 0, 2, V(5, -2, 2), V(5, -2, 2)),
+    CASE("mse", b_mse, 0, 0, 2, M(2, 3, -2, 2), M(2, 3, -2, 2)),
+    CASE("softmax", b_softmax, 0, 0, 1, V(5, -3, 3)),
+    CASE("softmax", b_softmax, 0, 0, 1, M(3, 4, -3, 3)),
+    CASE("softmax_bwd", b_softmax_bwd, 0, 0, 2, M(3, 4, 0.05, 0.6), M(3, 4, -2, 2)),
+    CASE("softmax_bwd", b_softmax_bwd, 0, 0, 2, V(5, 0.05, 0.6), V(5, -2, 2)),
+    CASE("log_softmax", b_log_softmax, 0, 0, 1, M(3, 4, -3, 3)),
+    CASE("log_softmax", b_log_softmax, 0, 0, 1, V(5, -3, 3)),
+    CASE("softmax_xent", b_softmax_xent, 0, 0, 2, M(3, 4, -3, 3), M(3, 4, 0.05, 1)),
+    CASE("softmax_xent", b_softmax_xent, 0, 0, 2, V(5, -3, 3), V(5, 0.05, 1)),
+    CASE("softmax_xent_bwd", b_softmax_xent_bwd, 0, 0, 3, M(3, 4, -3, 3), M(3, 4, 0.05, 1),
+         SC(-2, 2)),
+    CASE("softmax_xent_bwd", b_softmax_xent_bwd, 0, 0, 3, V(5, -3, 3), V(5, 0.05, 1),
+         SC(-2, 2)),
+    CASE("bce", b_bce, 0, 0, 2, V(5, 0.1, 0.9), V(5, 0.05, 0.95)),
+    CASE("bce", b_bce, 0, 0, 2, M(2, 3, 0.1, 0.9), M(2, 3, 0.05, 0.95)),
+    CASE("bce", b_bce, 0, 0, 2, SC(0.1, 0.9), SC(0.05, 0.95)),
+    CASE("clamp_prob", b_clamp_prob, 0, 0, 1, V(5, 0.05, 0.95)),
+    CASE("clamp_prob", b_clamp_prob, 0, 0, 1, M(2, 3, 0.05, 0.95)),
+    CASE("bce_logits", b_bce_logits, 0, 0, 2, VA(5, 0.1, 3), V(5, 0.05, 0.95)),
+    CASE("bce_logits", b_bce_logits, 0, 0, 2, MA(2, 3, 0.1, 3), M(2, 3, 0.05, 0.95)),
+};
+// clang-format on
+static const size_t n_cases = sizeof cases / sizeof cases[0];
+
+/* ---- the checks ---- */
+
+static double draw(const in_spec *s)
+{
+    double v = test_rand_uniform(s->lo, s->hi);
+    if (s->draw == AWAY && test_rand_uniform(0, 1) < 0.5)
+        v = -v;
+    return v;
+}
+
+/* A constant of the given shape filled with random values in [lo, hi]. */
+static cr_node *random_constant(cr_graph *g, const cr_tensor *like, double lo, double hi)
+{
+    cr_error err;
+    cr_tensor *t = cr_tensor_new(cr_tensor_rank(like), cr_tensor_shape(like), &err);
+    ck_assert_ptr_nonnull(t);
+    double *d = cr_tensor_data_mut(t);
+    for (size_t i = 0; i < cr_tensor_size(t); i++)
+        d[i] = test_rand_uniform(lo, hi);
+    cr_node *c = cr_constant(g, t);
+    cr_tensor_free(t);
+    return c;
+}
+
+/* Runs one case: builds the inputs (inputs asking for their gradients),
+ * loss = sum(op * W) for random W; checks every input's gradient from
+ * cr_graph_backward against finite differences (and that it is not all
+ * zeros unless the true derivative is zero), then every Hessian-vector
+ * product d/dx_j sum(d loss/dx_i * v) against finite differences. */
+static void run_case(const op_case *c, size_t index)
+{
+    char what[128];
+    test_rand_seed(1000 + index);
+    cr_graph *g = cr_graph_new();
+    ck_assert_ptr_nonnull(g);
+    cr_node *in[MAX_IN];
+    for (int i = 0; i < c->n_in; i++) {
+        const in_spec *s = &c->in[i];
+        in[i] = cr_input(g, NULL, s->rank, s->shape);
+        ck_assert_ptr_nonnull(in[i]);
+        size_t n = cr_tensor_size(cr_node_value(in[i]));
+        double vals[64];
+        ck_assert_uint_le(n, 64);
+        for (size_t j = 0; j < n; j++)
+            vals[j] = draw(s);
+        ck_assert_int_eq(cr_node_set_data(in[i], vals, n), CR_OK);
+        ck_assert_int_eq(cr_node_require_grad(in[i], 1), CR_OK);
+    }
+    cr_node *y = c->build(g, in, c->arg);
+    ck_assert_msg(y != NULL, "case %zu (%s): %s", index, c->op, cr_graph_error(g)->message);
+    ck_assert_str_eq(cr_node_op_name(y), c->op);
+    cr_node *w = random_constant(g, cr_node_value(y), -1.5, 1.5);
+    cr_node *loss = cr_sum(g, cr_mul(g, y, w));
+    ck_assert_ptr_nonnull(loss);
+
+    /* first order: backward against finite differences */
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    for (int i = 0; i < c->n_in; i++) {
+        const cr_tensor *gr = cr_node_grad(in[i]);
+        ck_assert_ptr_nonnull(gr);
+        ck_assert(cr_tensor_same_shape(gr, cr_node_value(in[i])));
+        snprintf(what, sizeof what, "case %zu (%s) d/d input %d", index, c->op, i);
+        if (c->zero_mask & (1u << i))
+            ck_assert_msg(test_max_abs(gr) == 0.0, "%s: expected a zero gradient", what);
+        else
+            ck_assert_msg(test_max_abs(gr) > 1e-6, "%s: gradient is all zeros", what);
+        test_assert_fd(g, loss, in[i], cr_tensor_data(gr), FD_TOL, what);
+    }
+
+    /* second order: Hessian-vector products through cr_grad twice */
+    for (int i = 0; i < c->n_in; i++) {
+        cr_node *gi = cr_grad(g, loss, in[i]);
+        ck_assert_msg(gi != NULL, "case %zu (%s): %s", index, c->op,
+                      cr_graph_error(g)->message);
+        /* cr_grad agrees with backward */
+        const cr_tensor *gb = cr_node_grad(in[i]);
+        for (size_t j = 0; j < cr_tensor_size(gb); j++)
+            ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(gi), j),
+                                    cr_tensor_get(gb, j), 1e-12);
+        cr_node *v = random_constant(g, cr_node_value(in[i]), -1.0, 1.0);
+        cr_node *h = cr_sum(g, cr_mul(g, gi, v));
+        ck_assert_ptr_nonnull(h);
+        for (int j = 0; j < c->n_in; j++) {
+            cr_node *hv = cr_grad(g, h, in[j]);
+            ck_assert_msg(hv != NULL, "case %zu (%s): %s", index, c->op,
+                          cr_graph_error(g)->message);
+            snprintf(what, sizeof what, "case %zu (%s) d2/d input %d d input %d", index,
+                     c->op, j, i);
+            test_assert_fd(g, h, in[j], cr_tensor_data(cr_node_value(hv)), FD_TOL, what);
+        }
+    }
+    cr_graph_free(g);
+}
+
+/* One iteration per op of the table: every case of that op. */
+START_TEST(test_op_gradients)
+{
+    const cr_op *op = cr_builtin_ops[_i];
+    size_t found = 0;
+    for (size_t k = 0; k < n_cases; k++) {
+        if (strcmp(cases[k].op, op->name) == 0) {
+            run_case(&cases[k], k);
+            found++;
+        }
+    }
+    ck_assert_msg(found > 0, "op '%s' has no gradient test case", op->name);
+}
+END_TEST
+
+/* Every op of the table has a case, and every case names an op of the
+ * table: adding an op without a test fails here. */
+START_TEST(test_every_op_has_a_case)
+{
+    for (size_t i = 0; i < cr_builtin_op_count; i++) {
+        size_t found = 0;
+        for (size_t k = 0; k < n_cases; k++)
+            found += strcmp(cases[k].op, cr_builtin_ops[i]->name) == 0;
+        ck_assert_msg(found > 0, "op '%s' has no gradient test case",
+                      cr_builtin_ops[i]->name);
+        ck_assert_ptr_eq(cr_op_find(cr_builtin_ops[i]->name), cr_builtin_ops[i]);
+        ck_assert_ptr_nonnull(cr_builtin_ops[i]->forward);
+        ck_assert_ptr_nonnull(cr_builtin_ops[i]->vjp);
+        ck_assert_ptr_nonnull(cr_builtin_ops[i]->formula);
+    }
+    for (size_t k = 0; k < n_cases; k++)
+        ck_assert_msg(cr_op_find(cases[k].op) != NULL, "case %zu names unknown op '%s'", k,
+                      cases[k].op);
+    ck_assert_ptr_null(cr_op_find("no_such_op"));
+    ck_assert_uint_ge(cr_builtin_op_count, 36);
+}
+END_TEST
+
+/* Softmax cross-entropy far from the logits' maximum: forward and both
+ * gradients stay finite and exact (log(softmax) would give -inf). */
+START_TEST(test_softmax_xent_extreme_logits)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s3[1] = {3};
+    cr_node *z = cr_input(g, "z", 1, s3), *t = cr_input(g, "t", 1, s3);
+    ck_assert_int_eq(cr_node_set_data(z, (double[]){800, 0, -800}, 3), CR_OK);
+    ck_assert_int_eq(cr_node_set_data(t, (double[]){0.25, 0.25, 0.5}, 3), CR_OK);
+    cr_node_require_grad(z, 1);
+    cr_node_require_grad(t, 1);
+    cr_node *e = cr_softmax_xent(g, z, t);
+    ck_assert_int_eq(cr_graph_forward(g, e), CR_OK);
+    ck_assert_double_eq_tol(cr_node_scalar(e), 0.25 * 800 + 0.5 * 1600, 1e-9);
+    ck_assert_int_eq(cr_graph_backward(g, e, 0), CR_OK);
+    const double dz[3] = {1.0 - 0.25, -0.25, -0.5}, dt[3] = {0, 800, 1600};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(z), i), dz[i], 1e-12);
+        ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(t), i), dt[i], 1e-9);
+    }
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Forward values of ops against direct computation. */
+START_TEST(test_forward_values)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3}, s3[1] = {3};
+    const double a[6] = {0.5, -1.25, 2.0, 3.5, -0.75, 1.0}, r[3] = {0.1, 0.2, -0.3};
+    cr_node *A = cr_input(g, "A", 2, s23), *R = cr_input(g, "r", 1, s3);
+    cr_node_set_data(A, a, 6);
+    cr_node_set_data(R, r, 3);
+    const cr_tensor *v;
+    v = cr_node_value(cr_sub(g, A, R)); /* row vector over rows */
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_double_eq(cr_tensor_get(v, i), a[i] - r[i % 3]);
+    v = cr_node_value(cr_div(g, cr_scalar(g, 2.0), A)); /* scalar first */
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_double_eq(cr_tensor_get(v, i), 2.0 / a[i]);
+    v = cr_node_value(cr_sum_axis(g, A, 0));
+    for (size_t j = 0; j < 3; j++)
+        ck_assert_double_eq(cr_tensor_get(v, j), a[j] + a[3 + j]);
+    v = cr_node_value(cr_mean_axis(g, A, 1));
+    ck_assert_double_eq_tol(cr_tensor_get(v, 1), (3.5 - 0.75 + 1.0) / 3, 1e-15);
+    v = cr_node_value(cr_matmul(g, A, A, CR_TRANS_B)); /* A A^T */
+    ck_assert_double_eq_tol(cr_tensor_get(v, 1), 0.5 * 3.5 + 1.25 * 0.75 + 2.0, 1e-15);
+    v = cr_node_value(cr_transpose(g, A));
+    ck_assert_double_eq(cr_tensor_get(v, 1), 3.5);
+    v = cr_node_value(cr_softmax(g, A));
+    double row = 0;
+    for (size_t j = 0; j < 3; j++)
+        row += cr_tensor_get(v, j);
+    ck_assert_double_eq_tol(row, 1.0, 1e-15);
+    ck_assert_double_eq_tol(cr_tensor_get(v, 0),
+                            exp(0.5) / (exp(0.5) + exp(-1.25) + exp(2.0)), 1e-15);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_mse(g, R, cr_scale(g, R, 0.5))),
+                            0.25 * (0.01 + 0.04 + 0.09) / 3, 1e-16);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_sq_error(g, R, cr_scale(g, R, 0.5))),
+                            0.5 * 0.25 * (0.01 + 0.04 + 0.09), 1e-16);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_bce_logits(g, R, R)),
+                            cr_node_scalar(cr_bce(g, cr_sigmoid(g, R), R)), 1e-15);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_softplus(g, cr_scalar(g, 40.0))), 40.0,
+                            1e-15);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_sigmoid(g, cr_scalar(g, -800.0))), 0.0,
+                            1e-300);
+    ck_assert_double_eq(cr_node_scalar(cr_relu(g, cr_scalar(g, -0.5))), 0.0);
+    ck_assert_double_eq(cr_node_scalar(cr_abs(g, cr_scalar(g, -0.5))), 0.5);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_pow(g, cr_scalar(g, 2.0), cr_scalar(g, 0.5))),
+                            sqrt(2.0), 1e-15);
+    cr_graph_free(g);
+}
+END_TEST
+
+Suite *ops_suite(void)
+{
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("gradients");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_op_gradients, 0, (int)cr_builtin_op_count);
+    tcase_add_test(tc, test_every_op_has_a_case);
+    tcase_add_test(tc, test_softmax_xent_extreme_logits);
+    tcase_add_test(tc, test_forward_values);
+    suite_add_tcase(s, tc);
+    return s;
+}
