@@ -102,12 +102,30 @@ void cr_dataset_free(cr_dataset *ds)
     cr_free(ds);
 }
 
-size_t cr_dataset_rows(const cr_dataset *ds) { return ds->x->shape[0]; }
-size_t cr_dataset_cols(const cr_dataset *ds) { return ds->x->shape[1]; }
-size_t cr_dataset_target_cols(const cr_dataset *ds) { return ds->y ? ds->y->shape[1] : 0; }
-size_t cr_dataset_num_classes(const cr_dataset *ds) { return ds->num_classes; }
-cr_tensor *cr_dataset_features(cr_dataset *ds) { return ds->x; }
-cr_tensor *cr_dataset_targets(cr_dataset *ds) { return ds->y; }
+size_t cr_dataset_rows(const cr_dataset *ds)
+{
+    return ds->x->shape[0];
+}
+size_t cr_dataset_cols(const cr_dataset *ds)
+{
+    return ds->x->shape[1];
+}
+size_t cr_dataset_target_cols(const cr_dataset *ds)
+{
+    return ds->y ? ds->y->shape[1] : 0;
+}
+size_t cr_dataset_num_classes(const cr_dataset *ds)
+{
+    return ds->num_classes;
+}
+cr_tensor *cr_dataset_features(cr_dataset *ds)
+{
+    return ds->x;
+}
+cr_tensor *cr_dataset_targets(cr_dataset *ds)
+{
+    return ds->y;
+}
 
 /* ---- byte sources: a file through gzread (plain or gzip), or memory ---- */
 
@@ -329,14 +347,20 @@ static int csv_next_line(csv_state *s, cr_error *err)
     }
     if (!any)
         return 0;
-    s->lineno++;
+    if (s->lineno++ == 0 && s->line_len >= 3 && memcmp(s->line, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(s->line, s->line + 3, s->line_len - 3); /* a UTF-8 byte order mark */
+        s->line_len -= 3;
+    }
     if (s->line_len && s->line[s->line_len - 1] == '\r')
         s->line_len--;
     s->line[s->line_len] = '\0';
     return 1;
 }
 
-static int is_blank(char c, char delim) { return (c == ' ' || c == '\t') && c != delim; }
+static int is_blank(char c, char delim)
+{
+    return (c == ' ' || c == '\t') && c != delim;
+}
 
 static cr_status add_field(csv_state *s, char *p, size_t len, cr_error *err)
 {
@@ -452,9 +476,9 @@ static cr_status csv_roles(csv_state *s, const cr_csv_options *o, int header,
                                  spec, ncols);
         }
         if (!col)
-            return data_fail(err, CR_ENOTFOUND, s->name, 0, 0,
-                             "no column named '%.64s'%s", spec,
-                             header ? "" : " (the file has no header; give a 1-based index)");
+            return data_fail(
+                err, CR_ENOTFOUND, s->name, 0, 0, "no column named '%.64s'%s", spec,
+                header ? "" : " (the file has no header; give a 1-based index)");
         if (roles[col - 1].is_target)
             return data_fail(err, CR_EINVAL, s->name, 0, 0,
                              "target column %zu is given twice", col);
@@ -478,7 +502,8 @@ static cr_status csv_check_options(const cr_csv_options *o, cr_error *err)
     const char *w = "csv";
     char d = o->delimiter;
     if (d == '"' || d == '\r' || d == '\n')
-        return cr_error_set(err, CR_EINVAL, w, "the delimiter cannot be a quote or line end");
+        return cr_error_set(err, CR_EINVAL, w,
+                            "the delimiter cannot be a quote or line end");
     if ((unsigned)o->header > CR_CSV_HEADER_NO)
         return cr_error_set(err, CR_EINVAL, w, "unknown header mode %d", (int)o->header);
     if (o->num_targets && !o->targets)
@@ -509,14 +534,24 @@ static cr_status numbers_add(numbers *a, double x)
     return CR_OK;
 }
 
-/* Moves the numbers into a new [rows, cols] tensor (they are freed). */
+/* Moves the numbers (rows * cols of them) into a new [rows, cols] tensor
+ * that adopts their buffer, shrunk to fit: no copy. On failure the numbers
+ * stay with the caller. */
 static cr_tensor *numbers_to_tensor(numbers *a, size_t rows, size_t cols, cr_error *err)
 {
     size_t shape[2] = {rows, cols};
-    cr_tensor *t = cr_tensor_new(2, shape, err);
-    if (t)
-        memcpy(t->data, a->v, rows * cols * sizeof(double));
-    cr_free(a->v);
+    cr_tensor *t = cr_malloc(sizeof *t);
+    if (!t) {
+        cr_error_set(err, CR_ENOMEM, "csv", "out of memory");
+        return NULL;
+    }
+    if (cr_tensor_set_shape(t, 2, shape, err) != CR_OK) {
+        cr_free(t);
+        return NULL;
+    }
+    double *fit = cr_realloc(a->v, a->n * sizeof *a->v);
+    t->data = fit ? fit : a->v; /* a failed shrink keeps the larger buffer */
+    t->flags = CR_TENSOR_OWNS_DATA;
     *a = (numbers){0};
     return t;
 }
@@ -582,7 +617,8 @@ static cr_dataset *csv_load(csv_state *s, const cr_csv_options *opts, cr_error *
     if (o.header == CR_CSV_HEADER_AUTO) {
         double v;
         for (size_t j = 0; j < ncols && !header; j++)
-            header = s->fields[j].len && !parse_number(s->fields[j].p, s->fields[j].len, &v);
+            header =
+                s->fields[j].len && !parse_number(s->fields[j].p, s->fields[j].len, &v);
     }
     roles = cr_calloc(ncols, sizeof *roles);
     if (!roles) {
@@ -607,8 +643,9 @@ static cr_dataset *csv_load(csv_state *s, const cr_csv_options *opts, cr_error *
                 goto done;
             }
             if (!parse_number(f->p, f->len, &v)) {
-                data_fail(err, CR_EFORMAT, s->name, s->lineno, j + 1, "'%.*s%s' is not a number",
-                          SHOWN(f), f->p, f->len > 40 ? "..." : "");
+                data_fail(err, CR_EFORMAT, s->name, s->lineno, j + 1,
+                          "'%.*s%s' is not a number", SHOWN(f), f->p,
+                          f->len > 40 ? "..." : "");
                 goto done;
             }
             if (!isfinite(v)) {
@@ -775,8 +812,9 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
         goto done;
     }
     if (head[0] || head[1]) {
-        data_fail(err, CR_EFORMAT, name, 0, 0, "bad magic 0x%02x%02x%02x%02x: not an IDX file",
-                  head[0], head[1], head[2], head[3]);
+        data_fail(err, CR_EFORMAT, name, 0, 0,
+                  "bad magic 0x%02x%02x%02x%02x: not an IDX file", head[0], head[1],
+                  head[2], head[3]);
         goto done;
     }
     unsigned char type = head[2];
@@ -881,8 +919,10 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
                 if (!o.num_classes && (size_t)t->data[i] + 1 > k)
                     k = (size_t)t->data[i] + 1;
             } else if (check) {
-                data_fail(err, CR_EFORMAT, name, 0, 0, "item %zu: label %g is not an integer "
-                          "in 0..%zu", i + 1, t->data[i],
+                data_fail(err, CR_EFORMAT, name, 0, 0,
+                          "item %zu: label %g is not an integer "
+                          "in 0..%zu",
+                          i + 1, t->data[i],
                           (o.num_classes ? o.num_classes : CR_DATA_MAX_CLASSES) - 1);
                 goto fail;
             } else {
@@ -976,7 +1016,8 @@ cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed, cr_erro
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_set_error_handler(old);
     if (!rng)
-        return cr_error_set(err, CR_ENOMEM, "shuffle", "out of memory allocating a gsl_rng");
+        return cr_error_set(err, CR_ENOMEM, "shuffle",
+                            "out of memory allocating a gsl_rng");
     gsl_rng_set(rng, seed);
     gsl_ran_shuffle(rng, indices, n, sizeof *indices);
     gsl_rng_free(rng);
@@ -989,13 +1030,15 @@ cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n, cr_
     const char *w = "gather";
     if (!src || !dst || (!rows && n > 0))
         return cr_error_set(err, CR_EINVAL, w, "an argument is NULL");
+    if (src == dst)
+        return cr_error_set(err, CR_EINVAL, w,
+                            "source and destination are the same tensor");
     if (src->rank < 1 || dst->rank < 1)
         return cr_error_set(err, CR_ESHAPE, w, "source %s and destination %s need rows",
                             cr_shape_str(src).text, cr_shape_str(dst).text);
     size_t src_rows = src->shape[0], width = src->size / src_rows;
     if (dst->size / dst->shape[0] != width || dst->shape[0] < n)
-        return cr_error_set(err, CR_ESHAPE, w,
-                            "cannot copy %zu rows of %s into %s", n,
+        return cr_error_set(err, CR_ESHAPE, w, "cannot copy %zu rows of %s into %s", n,
                             cr_shape_str(src).text, cr_shape_str(dst).text);
     for (size_t i = 0; i < n; i++)
         if (rows[i] >= src_rows)
@@ -1043,10 +1086,11 @@ cr_status cr_dataset_split(const cr_dataset *ds, double val_fraction, unsigned l
     size_t rows = ds->x->shape[0];
     double nv = isfinite(val_fraction) ? floor(val_fraction * (double)rows + 0.5) : 0;
     if (!(val_fraction > 0 && val_fraction < 1) || nv < 1 || nv > (double)rows - 1)
-        return cr_error_set(err, CR_EINVAL, "split",
-                            "validation fraction %g of %zu rows must leave at least one row "
-                            "on each side",
-                            val_fraction, rows);
+        return cr_error_set(
+            err, CR_EINVAL, "split",
+            "validation fraction %g of %zu rows must leave at least one row "
+            "on each side",
+            val_fraction, rows);
     size_t n_val = (size_t)nv, *perm = cr_malloc(rows * sizeof *perm);
     if (!perm)
         return cr_error_set(err, CR_ENOMEM, "split", "out of memory");
@@ -1130,7 +1174,8 @@ cr_standardizer *cr_standardizer_new(size_t cols, const double *mean, const doub
                                      cr_error *err)
 {
     if (cols == 0 || !mean || !std) {
-        cr_error_set(err, CR_EINVAL, "standardize", "need at least one column and two arrays");
+        cr_error_set(err, CR_EINVAL, "standardize",
+                     "need at least one column and two arrays");
         return NULL;
     }
     for (size_t j = 0; j < cols; j++) {
@@ -1158,9 +1203,18 @@ void cr_standardizer_free(cr_standardizer *s)
     cr_free(s);
 }
 
-size_t cr_standardizer_cols(const cr_standardizer *s) { return s->cols; }
-const double *cr_standardizer_mean(const cr_standardizer *s) { return s->mean; }
-const double *cr_standardizer_std(const cr_standardizer *s) { return s->std; }
+size_t cr_standardizer_cols(const cr_standardizer *s)
+{
+    return s->cols;
+}
+const double *cr_standardizer_mean(const cr_standardizer *s)
+{
+    return s->mean;
+}
+const double *cr_standardizer_std(const cr_standardizer *s)
+{
+    return s->std;
+}
 
 cr_status cr_standardizer_apply(const cr_standardizer *s, cr_tensor *x, cr_error *err)
 {

@@ -221,10 +221,22 @@ void cr_optim_reset(cr_optim *opt)
     opt->beta2_pow = 1;
 }
 
-size_t cr_optim_steps(const cr_optim *opt) { return opt->steps; }
-double cr_optim_grad_norm(const cr_optim *opt) { return opt->grad_norm; }
-double cr_optim_lr(const cr_optim *opt) { return cr_optim_lr_at(&opt->opts, opt->steps); }
-const cr_optim_options *cr_optim_get_options(const cr_optim *opt) { return &opt->opts; }
+size_t cr_optim_steps(const cr_optim *opt)
+{
+    return opt->steps;
+}
+double cr_optim_grad_norm(const cr_optim *opt)
+{
+    return opt->grad_norm;
+}
+double cr_optim_lr(const cr_optim *opt)
+{
+    return cr_optim_lr_at(&opt->opts, opt->steps);
+}
+const cr_optim_options *cr_optim_get_options(const cr_optim *opt)
+{
+    return &opt->opts;
+}
 
 /* Checks that every parameter has a finite gradient of its size and
  * returns the global L2 norm in *norm. */
@@ -263,6 +275,66 @@ static cr_status check_grads(cr_optim *opt, double *norm)
     return CR_OK;
 }
 
+/* The numbers one step uses, the same for every element. */
+typedef struct step_coeffs {
+    double scale; /* clipping factor applied to every gradient */
+    double lr, wd, mu;
+    double adam_step; /* Adam: lr / (1 - beta1^t) */
+    double adam_rs2;  /* Adam: 1 / sqrt(1 - beta2^t) */
+} step_coeffs;
+
+/* One kernel per rule over one parameter's n elements: w the values, g the
+ * gradient, b0 and b1 the parameter's slices of the moment buffers (NULL
+ * when the rule does not use them). */
+static void sgd_update(const cr_optim_options *o, const step_coeffs *c, double *restrict w,
+                       const double *restrict g, double *restrict v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double gi = g[i] * c->scale + c->wd * w[i];
+        if (v) {
+            v[i] = c->mu * v[i] + gi;
+            gi = o->nesterov ? gi + c->mu * v[i] : v[i];
+        }
+        w[i] -= c->lr * gi;
+    }
+}
+
+static void adam_update(const cr_optim_options *o, const step_coeffs *c, double *restrict w,
+                        const double *restrict g, double *restrict m, double *restrict s,
+                        size_t n)
+{
+    int decoupled = o->kind == CR_OPTIM_ADAMW;
+    double b1 = o->beta1, b2 = o->beta2, eps = o->eps, shrink = 1 - c->lr * c->wd;
+    for (size_t i = 0; i < n; i++) {
+        double gi = g[i] * c->scale;
+        if (decoupled)
+            w[i] *= shrink; /* w -= lr*wd*w, outside the moments */
+        else
+            gi += c->wd * w[i];
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        s[i] = b2 * s[i] + (1 - b2) * gi * gi;
+        /* lr * (m/(1-b1^t)) / (sqrt(s/(1-b2^t)) + eps) */
+        w[i] -= c->adam_step * m[i] / (sqrt(s[i]) * c->adam_rs2 + eps);
+    }
+}
+
+static void rmsprop_update(const cr_optim_options *o, const step_coeffs *c,
+                           double *restrict w, const double *restrict g, double *restrict s,
+                           double *restrict v, size_t n)
+{
+    double alpha = o->alpha, eps = o->eps;
+    for (size_t i = 0; i < n; i++) {
+        double gi = g[i] * c->scale + c->wd * w[i];
+        s[i] = alpha * s[i] + (1 - alpha) * gi * gi;
+        gi /= sqrt(s[i]) + eps;
+        if (v) {
+            v[i] = c->mu * v[i] + gi;
+            gi = v[i];
+        }
+        w[i] -= c->lr * gi;
+    }
+}
+
 cr_status cr_optim_step(cr_optim *opt)
 {
     double norm = 0;
@@ -270,57 +342,38 @@ cr_status cr_optim_step(cr_optim *opt)
     if (st != CR_OK)
         return st;
     const cr_optim_options *o = &opt->opts;
-    double scale = 1.0;
+    step_coeffs c = {
+        .scale = 1.0, .lr = cr_optim_lr(opt), .wd = o->weight_decay, .mu = o->momentum};
     if (o->clip_norm > 0 && norm > o->clip_norm)
-        scale = o->clip_norm / norm;
-    double lr = cr_optim_lr(opt), wd = o->weight_decay, mu = o->momentum;
-    double b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-    double bc1 = 1, bc2 = 1;
+        c.scale = o->clip_norm / norm;
     if (o->kind == CR_OPTIM_ADAM || o->kind == CR_OPTIM_ADAMW) {
-        opt->beta1_pow *= b1;
-        opt->beta2_pow *= b2;
-        bc1 = 1 - opt->beta1_pow;
-        bc2 = 1 - opt->beta2_pow;
+        opt->beta1_pow *= o->beta1;
+        opt->beta2_pow *= o->beta2;
+        c.adam_step = c.lr / (1 - opt->beta1_pow);
+        c.adam_rs2 = 1 / sqrt(1 - opt->beta2_pow);
     }
-    double *buf0 = opt->state, *buf1 = opt->n_buffers > 1 ? opt->state + opt->n_elems : NULL;
+    double *buf0 = opt->n_buffers > 0 ? opt->state : NULL,
+           *buf1 = opt->n_buffers > 1 ? opt->state + opt->n_elems : NULL;
     size_t k = 0; /* element offset into the state buffers */
     for (size_t p = 0; p < opt->n_params; p++) {
         cr_node *n = cr_graph_param(opt->graph, p);
-        const double *grad = cr_node_grad(n)->data;
-        double *w = n->value.data;
-        for (size_t i = 0; i < n->value.size; i++, k++) {
-            double gi = grad[i] * scale;
-            switch (o->kind) {
-            case CR_OPTIM_SGD:
-                gi += wd * w[i];
-                if (mu > 0) {
-                    buf0[k] = mu * buf0[k] + gi;
-                    gi = o->nesterov ? gi + mu * buf0[k] : buf0[k];
-                }
-                w[i] -= lr * gi;
-                break;
-            case CR_OPTIM_ADAM:
-            case CR_OPTIM_ADAMW:
-                if (o->kind == CR_OPTIM_ADAMW)
-                    w[i] -= lr * wd * w[i]; /* decoupled: not in the moments */
-                else
-                    gi += wd * w[i];
-                buf0[k] = b1 * buf0[k] + (1 - b1) * gi;
-                buf1[k] = b2 * buf1[k] + (1 - b2) * gi * gi;
-                w[i] -= lr * (buf0[k] / bc1) / (sqrt(buf1[k] / bc2) + eps);
-                break;
-            case CR_OPTIM_RMSPROP:
-                gi += wd * w[i];
-                buf0[k] = o->alpha * buf0[k] + (1 - o->alpha) * gi * gi;
-                gi /= sqrt(buf0[k]) + eps;
-                if (mu > 0) {
-                    buf1[k] = mu * buf1[k] + gi;
-                    gi = buf1[k];
-                }
-                w[i] -= lr * gi;
-                break;
-            }
+        const double *g = cr_node_grad(n)->data;
+        double *w = n->value.data, *b0 = buf0 ? buf0 + k : NULL,
+               *b1 = buf1 ? buf1 + k : NULL;
+        size_t len = n->value.size;
+        switch (o->kind) {
+        case CR_OPTIM_SGD:
+            sgd_update(o, &c, w, g, b0, len);
+            break;
+        case CR_OPTIM_ADAM:
+        case CR_OPTIM_ADAMW:
+            adam_update(o, &c, w, g, b0, b1, len);
+            break;
+        case CR_OPTIM_RMSPROP:
+            rmsprop_update(o, &c, w, g, b0, b1, len);
+            break;
         }
+        k += len;
     }
     opt->grad_norm = norm;
     opt->steps++;

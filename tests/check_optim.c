@@ -324,16 +324,26 @@ START_TEST(bad_options)
     const bad_case *bc = &bad_cases[_i];
     cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
     const char *f = bc->field;
-    if (!strcmp(f, "lr")) o.lr = bc->value;
-    else if (!strcmp(f, "momentum")) o.momentum = bc->value;
-    else if (!strcmp(f, "weight_decay")) o.weight_decay = bc->value;
-    else if (!strcmp(f, "beta1")) o.beta1 = bc->value;
-    else if (!strcmp(f, "beta2")) o.beta2 = bc->value;
-    else if (!strcmp(f, "eps")) o.eps = bc->value;
-    else if (!strcmp(f, "alpha")) o.alpha = bc->value;
-    else if (!strcmp(f, "clip_norm")) o.clip_norm = bc->value;
-    else if (!strcmp(f, "nesterov")) o.nesterov = (int)bc->value;
-    else if (!strcmp(f, "kind")) o.kind = (cr_optim_kind)bc->value;
+    if (!strcmp(f, "lr"))
+        o.lr = bc->value;
+    else if (!strcmp(f, "momentum"))
+        o.momentum = bc->value;
+    else if (!strcmp(f, "weight_decay"))
+        o.weight_decay = bc->value;
+    else if (!strcmp(f, "beta1"))
+        o.beta1 = bc->value;
+    else if (!strcmp(f, "beta2"))
+        o.beta2 = bc->value;
+    else if (!strcmp(f, "eps"))
+        o.eps = bc->value;
+    else if (!strcmp(f, "alpha"))
+        o.alpha = bc->value;
+    else if (!strcmp(f, "clip_norm"))
+        o.clip_norm = bc->value;
+    else if (!strcmp(f, "nesterov"))
+        o.nesterov = (int)bc->value;
+    else if (!strcmp(f, "kind"))
+        o.kind = (cr_optim_kind)bc->value;
     else if (!strcmp(f, "gamma") || !strcmp(f, "step_size")) {
         o.schedule = CR_LR_STEP;
         o.gamma = !strcmp(f, "gamma") ? bc->value : 0.5;
@@ -342,7 +352,8 @@ START_TEST(bad_options)
         o.schedule = CR_LR_COSINE;
         o.lr_min = !strcmp(f, "lr_min") ? bc->value : 0;
         o.cosine_steps = !strcmp(f, "cosine_steps") ? (size_t)bc->value : 5;
-    } else if (!strcmp(f, "schedule")) o.schedule = (cr_lr_schedule)bc->value;
+    } else if (!strcmp(f, "schedule"))
+        o.schedule = (cr_lr_schedule)bc->value;
     cr_error err;
     cr_error_clear(&err);
     ck_assert_int_eq(cr_optim_check_options(&o, &err), CR_EINVAL);

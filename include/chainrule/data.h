@@ -74,29 +74,31 @@ typedef enum cr_csv_header {
  * all rows, lines up to CR_CSV_MAX_LINE bytes. */
 typedef struct cr_csv_options {
     cr_csv_header header;
-    char delimiter;              /* 0 means ','; not '"', CR or LF */
+    char delimiter; /* 0 means ','; not '"', CR or LF */
     /* Target columns, each a header name or a 1-based column index written
      * in decimal ("3"); a name that matches a header field wins over an
      * index. NULL/0: the last column. Features are the other columns, in
      * file order; targets keep the order given here. */
     const char *const *targets;
     size_t num_targets;
-    int no_targets;              /* 1: every column is a feature, no targets */
-    int one_hot;                 /* 1: the (single) target column holds class
-                                    labels 0..K-1, made into one-hot rows
-                                    (K at most 65536) */
-    size_t num_classes;          /* K for one_hot; 0: max label + 1 */
-    size_t max_rows;             /* 0: all rows; else the first max_rows */
-    size_t max_line;             /* 0: CR_CSV_MAX_LINE */
+    int no_targets;     /* 1: every column is a feature, no targets */
+    int one_hot;        /* 1: the (single) target column holds class
+                           labels 0..K-1, made into one-hot rows
+                           (K at most 65536) */
+    size_t num_classes; /* K for one_hot; 0: max label + 1 */
+    size_t max_rows;    /* 0: all rows; else the first max_rows */
+    size_t max_line;    /* 0: CR_CSV_MAX_LINE */
 } cr_csv_options;
 
 /* Default limit on the length of one line, in bytes (1 MiB). */
 #define CR_CSV_MAX_LINE ((size_t)1 << 20)
 
 /* Loads a CSV file into a new data set (caller frees). The file is read as
- * a stream, line by line; only the numbers are kept. Fields may be quoted
- * with '"' ("" inside quotes is a quote) and are trimmed of blanks; CRLF
- * line ends and blank lines are accepted. opts may be NULL (defaults).
+ * a stream, line by line (gzip'd files are decompressed on the way); only
+ * the numbers are kept. Fields may be quoted with '"' ("" inside quotes is
+ * a quote) and are trimmed of blanks; CRLF line ends, blank lines and a
+ * UTF-8 byte order mark are accepted. Numbers are read with strtod (in the
+ * C locale unless the program changed it). opts may be NULL (defaults).
  * Returns NULL with err set on: CR_ENOTFOUND / CR_EIO (the file cannot be
  * opened or read: "PATH: No such file or directory"), CR_EFORMAT ("empty
  * file", "no data rows", a field that is not a number "data.csv:7:3: 'abc'
@@ -169,7 +171,7 @@ CR_API cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed,
  * same row size and at least n rows; dst's other rows are left unchanged.
  * Allocates nothing. CR_ESHAPE (row sizes differ, or dst too small),
  * CR_ERANGE (an index past src's rows, with its position), CR_EINVAL
- * (NULL argument). */
+ * (NULL argument, or src and dst the same tensor). */
 CR_API cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t n,
                                 cr_tensor *dst, cr_error *err);
 

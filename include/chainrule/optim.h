@@ -59,20 +59,20 @@ typedef enum cr_lr_schedule {
  * are ignored (but must still be valid numbers where validated below). */
 typedef struct cr_optim_options {
     cr_optim_kind kind;
-    double lr;            /* base learning rate, > 0 */
-    double momentum;      /* SGD and RMSprop, in [0, 1); 0 = none */
-    int nesterov;         /* SGD: Nesterov momentum (needs momentum > 0) */
-    double weight_decay;  /* >= 0; L2 added to the gradient, decoupled for AdamW */
-    double beta1, beta2;  /* Adam/AdamW moment decay rates, in [0, 1) */
-    double eps;           /* Adam/AdamW/RMSprop denominator term, > 0 */
-    double alpha;         /* RMSprop squared-gradient decay rate, in [0, 1) */
-    double clip_norm;     /* > 0: scale gradients so their global L2 norm is at
-                             most clip_norm; 0: no clipping */
+    double lr;           /* base learning rate, > 0 */
+    double momentum;     /* SGD and RMSprop, in [0, 1); 0 = none */
+    int nesterov;        /* SGD: Nesterov momentum (needs momentum > 0) */
+    double weight_decay; /* >= 0; L2 added to the gradient, decoupled for AdamW */
+    double beta1, beta2; /* Adam/AdamW moment decay rates, in [0, 1) */
+    double eps;          /* Adam/AdamW/RMSprop denominator term, > 0 */
+    double alpha;        /* RMSprop squared-gradient decay rate, in [0, 1) */
+    double clip_norm;    /* > 0: scale gradients so their global L2 norm is at
+                            most clip_norm; 0: no clipping */
     cr_lr_schedule schedule;
-    size_t step_size;     /* CR_LR_STEP: steps between decays, >= 1 */
-    double gamma;         /* CR_LR_STEP: decay factor, in (0, 1] */
-    size_t cosine_steps;  /* CR_LR_COSINE: T, steps to reach lr_min, >= 1 */
-    double lr_min;        /* CR_LR_COSINE: final rate, in [0, lr] */
+    size_t step_size;    /* CR_LR_STEP: steps between decays, >= 1 */
+    double gamma;        /* CR_LR_STEP: decay factor, in (0, 1] */
+    size_t cosine_steps; /* CR_LR_COSINE: T, steps to reach lr_min, >= 1 */
+    double lr_min;       /* CR_LR_COSINE: final rate, in [0, lr] */
 } cr_optim_options;
 
 /* The defaults for a kind: SGD lr 0.01; Adam lr 0.001, beta1 0.9, beta2
