@@ -13,6 +13,10 @@
 #include "chainrule/data.h"
 #include "chainrule/nn.h"
 #include "chainrule/io.h"
+#include "chainrule/chain.h"
+#include "chainrule/dot.h"
 #include "chainrule/expr.h"
+#include "chainrule/check.h"
+#include "chainrule/custom.h"
 
 #endif

@@ -159,6 +159,8 @@ static cr_status build_gradients(cr_graph *g, cr_node *loss, cr_node *const *wan
         if (!grads[k])
             goto fail;
     }
+    for (size_t id = n_before; id < g->n_nodes; id++)
+        g->nodes[id]->flags |= CR_NODE_BACKWARD; /* so drawings can tell them apart */
     st = CR_OK;
     goto out;
 

@@ -978,7 +978,7 @@ cr_status cr_expr_eval(cr_expr_program *p, cr_error *err)
             return cr_error_set(err, st, "expr", "out of memory evaluating");
         p->planned = 1;
     }
-    cr_eval_nodes(p->plan, p->n_plan);
+    (void)cr_eval_nodes(p->g, p->plan, p->n_plan);
     for (size_t i = 0; i < p->n_stmts; i++) {
         const cr_tensor *v = cr_node_value(p->stmts[i].node);
         for (size_t k = 0; k < v->size; k++) {

@@ -170,7 +170,7 @@ static void sync_dir(const char *tmp_path)
     cr_free(dir);
 }
 
-cr_status cr_file_write_atomic(const char *path, const void *data, size_t size,
+cr_status cr_io_write_atomic(const char *path, const void *data, size_t size,
                                cr_error *err)
 {
     if (!path || !*path || (!data && size))
@@ -227,7 +227,7 @@ cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err)
     size_t size = 0;
     cr_status st = encode(m, &buf, &size, err);
     if (st == CR_OK)
-        st = cr_file_write_atomic(path, buf, size, err);
+        st = cr_io_write_atomic(path, buf, size, err);
     cr_free(buf);
     return st;
 }

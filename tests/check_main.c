@@ -18,6 +18,8 @@ int main(void)
     srunner_add_suite(sr, nn_suite());
     srunner_add_suite(sr, model_suite());
     srunner_add_suite(sr, expr_suite());
+    srunner_add_suite(sr, gradcheck_suite());
+    srunner_add_suite(sr, custom_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

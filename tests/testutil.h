@@ -23,6 +23,8 @@ Suite *model_suite(void);
 Suite *optim_suite(void);
 Suite *data_suite(void);
 Suite *expr_suite(void);
+Suite *gradcheck_suite(void);
+Suite *custom_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).

@@ -126,6 +126,22 @@ static void warn_at(const cli *c, int line, int col, const char *fmt, ...)
 
 /* ---- options ---- */
 
+/* The format of a --render file from its extension, or NULL. */
+static const char *render_format(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot)
+        return NULL;
+    if (strcmp(dot, ".svg") == 0)
+        return "svg";
+    if (strcmp(dot, ".png") == 0)
+        return "png";
+    if (strcmp(dot, ".pdf") == 0)
+        return "pdf";
+    return NULL;
+}
+
+
 static const struct opt_def {
     const char *name;
     char short_name;
@@ -303,6 +319,9 @@ int cli_parse(cli *c, const char *cmd, const char *help, unsigned allowed, int a
         if (rc != CLI_OK)
             return rc;
     }
+    if (c->render && !render_format(c->render))
+        return cli_fail(c, CLI_USAGE, 0, 0, "--render: '%s' must end in .svg, .png or .pdf",
+                        c->render);
     if (c->file && c->arg)
         return cli_fail(c, CLI_USAGE, 0, 0,
                         "give the program either with -f FILE or as an argument, not both");
@@ -565,4 +584,198 @@ int cli_finish(cli *c, int code)
         return CLI_USAGE;
     }
     return code;
+}
+
+/* ---- chains ---- */
+
+cr_chain **cli_chains_new(cli *c)
+{
+    cr_chain **chains = calloc(c->n_wrt_syms ? c->n_wrt_syms : 1, sizeof *chains);
+    if (!chains) {
+        cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+        return NULL;
+    }
+    cr_chain_options opts;
+    cr_chain_options_init(&opts);
+    opts.flags |= CR_CHAIN_NAMED_ONLY;
+    cr_node *out = cr_expr_output(c->prog)->node;
+    for (size_t i = 0; i < c->n_wrt_syms; i++) {
+        chains[i] = cr_chain_new(c->g, out, c->wrt_syms[i]->node, &opts);
+        if (!chains[i]) {
+            cli_fail(c, CLI_EVAL, 0, 0, "%s", cr_graph_error(c->g)->message);
+            cli_chains_free(c, chains);
+            return NULL;
+        }
+    }
+    return chains;
+}
+
+void cli_chains_free(const cli *c, cr_chain **chains)
+{
+    if (!chains)
+        return;
+    for (size_t i = 0; i < c->n_wrt_syms; i++)
+        cr_chain_free(chains[i]);
+    free(chains);
+}
+
+int cli_chains_print(cli *c, cr_chain **chains, unsigned flags)
+{
+    for (size_t i = 0; i < c->n_wrt_syms; i++)
+        if (cr_chain_print(chains[i], stdout, flags) != CR_OK)
+            return cli_fail(c, CLI_USAGE, 0, 0, "cannot write the chains");
+    return CLI_OK;
+}
+
+static void json_label(FILE *out, const cr_node *n)
+{
+    char label[300];
+    cr_node_label(n, label, sizeof label);
+    cli_json_string(out, label);
+}
+
+void cli_chains_json(const cli *c, cr_chain **chains)
+{
+    printf("\"chains\": {");
+    for (size_t i = 0; i < c->n_wrt_syms; i++) {
+        const cr_chain *ch = chains[i];
+        printf("%s", i ? ", " : "");
+        cli_json_string(stdout, c->wrt_syms[i]->name);
+        printf(": {\"text\": ");
+        int need = cr_chain_format(ch, 0, NULL, 0);
+        char *text = need >= 0 ? malloc((size_t)need + 1) : NULL;
+        if (text && cr_chain_format(ch, 0, text, (size_t)need + 1) >= 0) {
+            if (need > 0 && text[need - 1] == '\n')
+                text[need - 1] = '\0';
+            cli_json_string(stdout, text);
+        } else {
+            printf("null");
+        }
+        free(text);
+        printf(", \"derivative\": ");
+        cli_json_number(stdout, cr_chain_value(ch));
+        printf(", \"paths\": ");
+        cli_json_number(stdout, cr_chain_num_paths(ch));
+        printf(", \"omitted\": ");
+        cli_json_number(stdout, cr_chain_num_omitted(ch));
+        printf(", \"listed\": [");
+        for (size_t k = 0; k < cr_chain_num_listed(ch); k++) {
+            const cr_chain_path *path = cr_chain_path_at(ch, k);
+            printf("%s{\"product\": ", k ? ", " : "");
+            cli_json_number(stdout, path->product);
+            printf(", \"edges\": [");
+            for (size_t e = 0; e < path->n_edges; e++) {
+                const cr_chain_edge *edge = path->edges[e];
+                printf("%s{\"of\": ", e ? ", " : "");
+                json_label(stdout, edge->parent);
+                printf(", \"wrt\": ");
+                json_label(stdout, edge->child);
+                printf(", \"formula\": ");
+                cli_json_string(stdout, edge->formula);
+                printf(", \"value\": ");
+                cli_json_number(stdout, edge->value);
+                printf("}");
+            }
+            printf("]}");
+        }
+        printf("]}");
+    }
+    printf("}");
+}
+
+/* ---- the numerical check ---- */
+
+int cli_check_run(cli *c, cr_gradcheck_report **report)
+{
+    *report = NULL;
+    cr_node **nodes = calloc(c->n_wrt_syms ? c->n_wrt_syms : 1, sizeof *nodes);
+    if (!nodes)
+        return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+    for (size_t i = 0; i < c->n_wrt_syms; i++) {
+        if (c->wrt_syms[i]->kind != CR_EXPR_INPUT) {
+            free(nodes);
+            return cli_fail(c, CLI_USAGE, 0, 0,
+                            "--wrt: '%s' is a statement; the check perturbs inputs only",
+                            c->wrt_syms[i]->name);
+        }
+        nodes[i] = c->wrt_syms[i]->node;
+    }
+    if (c->n_wrt_syms == 0) {
+        free(nodes);
+        return cli_fail(c, CLI_USAGE, 0, 0, "the program has no inputs to check");
+    }
+    cr_gradcheck_options opts = cr_gradcheck_defaults();
+    cr_status st = cr_gradcheck(c->g, cr_expr_output(c->prog)->node, nodes, c->n_wrt_syms,
+                                &opts, report);
+    free(nodes);
+    if (st != CR_OK && st != CR_ECHECK)
+        return cli_fail(c, st == CR_EDOMAIN ? CLI_EVAL : CLI_USAGE, 0, 0, "%s",
+                        cr_graph_error(c->g)->message);
+    return CLI_OK;
+}
+
+static const char *check_result_text(cr_check_result r)
+{
+    return r == CR_CHECK_PASS ? "pass" : r == CR_CHECK_FAIL ? "fail" : "skip";
+}
+
+void cli_check_json(const cr_gradcheck_report *r)
+{
+    size_t failed = cr_gradcheck_report_count(r, CR_CHECK_FAIL);
+    printf("\"check\": {\"passed\": %s, \"checked\": %zu, \"failed\": %zu, \"skipped\": %zu",
+           failed ? "false" : "true", cr_gradcheck_report_size(r), failed,
+           cr_gradcheck_report_count(r, CR_CHECK_SKIP));
+    printf(", \"entries\": [");
+    for (size_t i = 0; i < cr_gradcheck_report_size(r); i++) {
+        const cr_gradcheck_entry *e = cr_gradcheck_report_entry(r, i);
+        printf("%s{\"node\": ", i ? ", " : "");
+        if (e->node)
+            json_label(stdout, e->node);
+        else
+            printf("null");
+        printf(", \"index\": %zu, \"analytic\": ", e->index);
+        cli_json_number(stdout, e->analytic);
+        printf(", \"numerical\": ");
+        cli_json_number(stdout, e->numerical);
+        printf(", \"error_estimate\": ");
+        cli_json_number(stdout, e->error_estimate);
+        printf(", \"abs_err\": ");
+        cli_json_number(stdout, e->abs_err);
+        printf(", \"rel_err\": ");
+        cli_json_number(stdout, e->rel_err);
+        printf(", \"tolerance\": ");
+        cli_json_number(stdout, e->tolerance);
+        printf(", \"result\": \"%s\", \"reason\": ", check_result_text(e->result));
+        cli_json_string(stdout, e->reason);
+        printf("}");
+    }
+    printf("]}");
+}
+
+/* ---- pictures ---- */
+
+void cli_dot_options(const cli *c, cr_dot_options *opts)
+{
+    cr_dot_options_init(opts);
+    opts->loss = cr_expr_output(c->prog)->node;
+    if (c->n_wrt == 1 && c->n_wrt_syms == 1)
+        opts->highlight = c->wrt_syms[0]->node;
+}
+
+int cli_write_pictures(cli *c)
+{
+    cr_dot_options opts;
+    cli_dot_options(c, &opts);
+    if (c->dot && cr_dot_write_file(c->g, c->dot, &opts) != CR_OK)
+        return cli_fail(c, CLI_USAGE, 0, 0, "--dot: %s", cr_graph_error(c->g)->message);
+    if (!c->render)
+        return CLI_OK;
+    const char *format = render_format(c->render);
+    if (!cr_dot_can_render())
+        return cli_fail(c, CLI_USAGE, 0, 0,
+                        "--render: this chainrule was built without Graphviz rendering; "
+                        "use --dot FILE and run dot(1)");
+    if (cr_dot_render(c->g, &opts, c->render, format) != CR_OK)
+        return cli_fail(c, CLI_USAGE, 0, 0, "--render: %s", cr_graph_error(c->g)->message);
+    return CLI_OK;
 }

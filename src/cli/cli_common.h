@@ -87,6 +87,33 @@ int cli_run(const char *cmd, const char *help, unsigned allowed, int argc, char 
  * exit status (the error printed). */
 int cli_backward(cli *c);
 
+/* The chains of d(output)/d(v) for every --wrt symbol v, in the view
+ * through named nodes only (the parser's unnamed intermediates collapse),
+ * as a new array of n_wrt_syms chains (free with cli_chains_free), or NULL
+ * after printing the error. */
+cr_chain **cli_chains_new(cli *c);
+void cli_chains_free(const cli *c, cr_chain **chains);
+/* Prints the chains in the article's form (flags of cr_chain_print).
+ * Returns an exit status. */
+int cli_chains_print(cli *c, cr_chain **chains, unsigned flags);
+/* Writes `"chains": {VAR: {...}, ...}` (no surrounding braces). */
+void cli_chains_json(const cli *c, cr_chain **chains);
+
+/* Runs the numerical check of the gradients of the output with respect to
+ * every --wrt input (statements cannot be perturbed: a usage error).
+ * *report is the new report (cr_gradcheck_report_free) when the result is
+ * CLI_OK; the check's verdict is in the report. */
+int cli_check_run(cli *c, cr_gradcheck_report **report);
+/* Writes `"check": {...}` for a report. */
+void cli_check_json(const cr_gradcheck_report *r);
+
+/* DOT options for the program: the output styled as the loss, and the chain
+ * to the --wrt variable highlighted when exactly one was given. */
+void cli_dot_options(const cli *c, cr_dot_options *opts);
+/* Writes --dot FILE and renders --render FILE.svg|png|pdf when given.
+ * Returns an exit status. */
+int cli_write_pictures(cli *c);
+
 /* Frees what cli_parse and cli_load made. */
 void cli_free(cli *c);
 

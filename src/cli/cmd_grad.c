@@ -1,82 +1,143 @@
 /*
  * cmd_grad.c - `chainrule grad`: the output's value and its gradient with
  * respect to each --wrt variable (every input by default), for people or as
- * JSON.
+ * JSON; with --chain the derivative chains, with --check the numerical
+ * check, with --dot/--render the graph as DOT or a picture.
  */
 #include "cli_common.h"
 #include "commands.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 const char cli_help_grad[] =
     "Usage: chainrule grad [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
-    "                      [--json] 'PROGRAM'\n"
-    "       chainrule grad [OPTIONS] -f FILE      (FILE '-' reads standard input)\n"
+    "                      [--chain] [--check] [--dot FILE] [--render FILE] [--json]\n"
+    "                      'PROGRAM' | -f FILE\n"
     "\n"
     "Prints the output's value and dOUTPUT/dV for each variable V, by reverse mode.\n"
     "\n"
     "  --at NAME=VALUE[,NAME=VALUE...]  values of the inputs (repeatable)\n"
     "  --wrt NAME[,NAME...]  the variables (inputs or statements; default: every input)\n"
     "  --of NAME     the output statement (default: the last one)\n"
+    "  --chain       also print each derivative's chain of local derivatives\n"
+    "  --check       also check the gradients numerically (central differences);\n"
+    "                exit status 1 if they disagree\n"
+    "  --dot FILE    write the graph as Graphviz DOT to FILE (edges labelled with\n"
+    "                their local derivatives; the chain to a single --wrt variable\n"
+    "                highlighted)\n"
+    "  --render FILE draw the same picture into FILE.svg, FILE.png or FILE.pdf\n"
     "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-    "                \"gradient\": {NAME: NUMBER, ...}}\n"
-    "  -f FILE       read the program from FILE\n"
+    "                \"gradient\": {NAME: NUMBER, ...}}, plus \"chains\" and \"check\"\n"
+    "                with --chain and --check\n"
+    "  -f FILE       read the program from FILE ('-': standard input)\n"
     "\n"
     "Example (the seed article's neuron):\n"
-    "  chainrule grad --at x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83 --wrt w1,w2,b \\\n"
-    "    's = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2'\n";
+    "  chainrule grad --chain --at x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83 \\\n"
+    "    --wrt w1,w2,b 's = x1*w1 + x2*w2 + b; predicted = sigmoid(s);\n"
+    "    E = 0.5*(d - predicted)^2'\n";
 
 static double grad_of(const cr_expr_symbol *s)
 {
     return cr_tensor_scalar(cr_node_grad(s->node));
 }
 
+static void print_json(cli *c, cr_chain **chains, const cr_gradcheck_report *report)
+{
+    const cr_expr_symbol *out = cr_expr_output(c->prog);
+    printf("{\"output\": ");
+    cli_json_string(stdout, out->name);
+    printf(", \"value\": ");
+    cli_json_number(stdout, cr_node_scalar(out->node));
+    printf(", \"gradient\": {");
+    for (size_t i = 0; i < c->n_wrt_syms; i++) {
+        printf("%s", i ? ", " : "");
+        cli_json_string(stdout, c->wrt_syms[i]->name);
+        printf(": ");
+        cli_json_number(stdout, grad_of(c->wrt_syms[i]));
+    }
+    printf("}");
+    if (chains) {
+        printf(", ");
+        cli_chains_json(c, chains);
+    }
+    if (report) {
+        printf(", ");
+        cli_check_json(report);
+    }
+    printf("}\n");
+    c->json_done = 1;
+}
+
+static int print_text(cli *c, cr_chain **chains, const cr_gradcheck_report *report)
+{
+    const cr_expr_symbol *out = cr_expr_output(c->prog);
+    cli_rows rows = {0};
+    char label[600];
+    int bad = cli_rows_add(&rows, out->name, cr_node_scalar(out->node));
+    for (size_t i = 0; i < c->n_wrt_syms && !bad; i++) {
+        cli_grad_label(label, sizeof label, out->name, c->wrt_syms[i]->name);
+        bad = cli_rows_add(&rows, label, grad_of(c->wrt_syms[i]));
+    }
+    if (!bad)
+        cli_rows_print(&rows, stdout);
+    cli_rows_free(&rows);
+    if (bad)
+        return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+    int rc = CLI_OK;
+    if (chains) {
+        printf("\n");
+        rc = cli_chains_print(c, chains, 0);
+    }
+    if (report && rc == CLI_OK) {
+        printf("\n");
+        if (cr_gradcheck_report_print(report, stdout) != CR_OK)
+            rc = cli_fail(c, CLI_USAGE, 0, 0, "cannot write the check");
+    }
+    return rc;
+}
+
 static int grad_body(cli *c)
 {
     int rc = cli_backward(c);
-    if (rc != CLI_OK)
-        return rc;
-    const cr_expr_symbol *out = cr_expr_output(c->prog);
-    if (c->json) {
-        printf("{\"output\": ");
-        cli_json_string(stdout, out->name);
-        printf(", \"value\": ");
-        cli_json_number(stdout, cr_node_scalar(out->node));
-        printf(", \"gradient\": {");
+    cr_chain **chains = NULL;
+    cr_gradcheck_report *report = NULL;
+    if (rc == CLI_OK && c->chain && !(chains = cli_chains_new(c)))
+        rc = CLI_EVAL;
+    if (rc == CLI_OK && c->check)
+        rc = cli_check_run(c, &report);
+    if (rc == CLI_OK) {
+        if (c->json)
+            print_json(c, chains, report);
+        else
+            rc = print_text(c, chains, report);
+    }
+    if (rc == CLI_OK)
+        rc = cli_write_pictures(c);
+    if (rc == CLI_OK) {
+        const char *out = cr_expr_output(c->prog)->name;
         for (size_t i = 0; i < c->n_wrt_syms; i++) {
-            printf("%s", i ? ", " : "");
-            cli_json_string(stdout, c->wrt_syms[i]->name);
-            printf(": ");
-            cli_json_number(stdout, grad_of(c->wrt_syms[i]));
+            double v = grad_of(c->wrt_syms[i]);
+            if (!isfinite(v))
+                rc = cli_fail(c, CLI_EVAL, 0, 0, "d%s/d%s is %s", out, c->wrt_syms[i]->name,
+                              isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
         }
-        printf("}}\n");
-        c->json_done = 1;
-    } else {
-        cli_rows rows = {0};
-        char label[600];
-        int bad = cli_rows_add(&rows, out->name, cr_node_scalar(out->node));
-        for (size_t i = 0; i < c->n_wrt_syms && !bad; i++) {
-            cli_grad_label(label, sizeof label, out->name, c->wrt_syms[i]->name);
-            bad = cli_rows_add(&rows, label, grad_of(c->wrt_syms[i]));
-        }
-        if (!bad)
-            cli_rows_print(&rows, stdout);
-        cli_rows_free(&rows);
-        if (bad)
-            return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+        if (report && cr_gradcheck_report_count(report, CR_CHECK_FAIL) > 0)
+            rc = cli_fail(c, CLI_EVAL, 0, 0,
+                          "the numerical check disagrees with reverse mode for %zu of %zu "
+                          "values",
+                          cr_gradcheck_report_count(report, CR_CHECK_FAIL),
+                          cr_gradcheck_report_size(report));
     }
-    for (size_t i = 0; i < c->n_wrt_syms; i++) {
-        double v = grad_of(c->wrt_syms[i]);
-        if (!isfinite(v))
-            rc = cli_fail(c, CLI_EVAL, 0, 0, "d%s/d%s is %s", out->name,
-                          c->wrt_syms[i]->name, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-    }
+    cli_chains_free(c, chains);
+    cr_gradcheck_report_free(report);
     return rc;
 }
 
 int cli_cmd_grad(int argc, char **argv)
 {
-    return cli_run("grad", cli_help_grad, CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON |
-                                        CLI_WARN_UNUSED,
+    return cli_run("grad", cli_help_grad,
+                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_CHAIN |
+                       CLI_OPT_CHECK | CLI_OPT_DOT | CLI_OPT_RENDER | CLI_WARN_UNUSED,
                    argc, argv, grad_body);
 }

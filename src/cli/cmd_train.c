@@ -466,7 +466,7 @@ static int write_file(train_cli *t, const char *path,
         free(buf);
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s: out of memory", path);
     }
-    cr_status st = cr_file_write_atomic(path, buf, size, &err);
+    cr_status st = cr_io_write_atomic(path, buf, size, &err);
     free(buf);
     return st == CR_OK ? CLI_OK : cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
 }

@@ -56,9 +56,14 @@ static void list_commands(FILE *out)
         fprintf(out, "%s%s", i ? ", " : "", commands[i].name);
 }
 
-static int unknown_command(const char *what, const char *name)
+static int unknown_command(const char *name)
 {
-    fprintf(stderr, "chainrule: unknown %s '%s' (subcommands: ", what, name);
+    if (name[0] == '-')
+        fprintf(stderr, "chainrule: unknown option '%s' (options go after the subcommand; "
+                        "subcommands: ",
+                name);
+    else
+        fprintf(stderr, "chainrule: unknown subcommand '%s' (subcommands: ", name);
     list_commands(stderr);
     fprintf(stderr, ")\n");
     return CLI_USAGE;
@@ -89,14 +94,12 @@ int main(int argc, char **argv)
         }
         const cli_command *cmd = find_command(argv[2]);
         if (!cmd)
-            return unknown_command("subcommand", argv[2]);
+            return unknown_command(argv[2]);
         fputs(cmd->help, stdout);
         return fflush(stdout) == 0 ? CLI_OK : CLI_USAGE;
     }
     const cli_command *cmd = find_command(first);
     if (!cmd)
-        return unknown_command(first[0] == '-' ? "option (a subcommand comes first)"
-                                               : "subcommand",
-                               first);
+        return unknown_command(first);
     return cmd->run(argc - 2, argv + 2);
 }

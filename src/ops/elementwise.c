@@ -289,14 +289,14 @@ static cr_status softplus_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
 
 /* ---- fused backward helpers: f(y_or_x, dy) in one pass ---- */
 
-#define CR_BACKWARD_OP(NAME, EXPR, FORMULA)                                               \
+#define CR_BACKWARD_OP(NAME, EXPR, FORMULA, FLAGS)                                        \
     CR_BINARY_KERNEL(NAME, EXPR)                                                          \
     static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
                                 cr_node **dx);                                            \
     const cr_op cr_op_##NAME = {.name = #NAME,                                            \
                                 .min_inputs = 2,                                          \
                                 .max_inputs = 2,                                          \
-                                .flags = CR_OP_ELEMENTWISE | CR_OP_BACKWARD,              \
+                                .flags = CR_OP_ELEMENTWISE | CR_OP_BACKWARD | (FLAGS),    \
                                 .formula = FORMULA,                                       \
                                 .jacobian = "diagonal",                                   \
                                 .shape = cr_shape_same,                                   \
@@ -308,9 +308,9 @@ static cr_status softplus_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
         return cr_node_create(g, &cr_op_##NAME, in, 2, NULL);                             \
     }
 
-CR_BACKWARD_OP(sigmoid_bwd, b * a * (1.0 - a), "y = b*a*(1-a), a = sigmoid output")
-CR_BACKWARD_OP(tanh_bwd, b * (1.0 - a * a), "y = b*(1-a^2), a = tanh output")
-CR_BACKWARD_OP(relu_bwd, a > 0 ? b : 0.0, "y = a > 0 ? b : 0")
+CR_BACKWARD_OP(sigmoid_bwd, b * a * (1.0 - a), "y = b*a*(1-a), a = sigmoid output", 0)
+CR_BACKWARD_OP(tanh_bwd, b * (1.0 - a * a), "y = b*(1-a^2), a = tanh output", 0)
+CR_BACKWARD_OP(relu_bwd, a > 0 ? b : 0.0, "y = a > 0 ? b : 0", CR_OP_KINK)
 
 static cr_status sigmoid_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {

@@ -1,0 +1,98 @@
+/*
+ * chainrule/dot.h - Graphviz output: a graph as DOT text (always built in)
+ * and rendered in process to SVG, PNG or PDF through libgvc (when the
+ * library was configured with Graphviz).
+ *
+ * The DOT shows the forward graph: one node per graph node, labelled with
+ * its name (or op), its op, its value (scalars) or shape (tensors) and its
+ * gradient once a backward has computed one; parameters, inputs,
+ * constants, the loss and ops are styled distinctly. Each edge runs from
+ * an input to its consumer and is labelled with the local derivative
+ * (d(consumer)/d(input): formula and value for scalars; Jacobian structure
+ * and shape for tensors). Output is deterministic: the same graph and
+ * options give byte-identical text. Every name is escaped, so dot accepts
+ * whatever the user named a node (quotes, backslashes, newlines, control
+ * characters and invalid UTF-8 are escaped; valid UTF-8 passes through).
+ */
+#ifndef CHAINRULE_DOT_H
+#define CHAINRULE_DOT_H
+
+#include "chainrule/graph.h"
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Layout direction of the drawing. */
+typedef enum cr_dot_rankdir {
+    CR_DOT_LR = 0, /* inputs on the left, the loss on the right */
+    CR_DOT_TB = 1  /* inputs at the top, the loss at the bottom */
+} cr_dot_rankdir;
+
+/* Options of the DOT writer. Initialise with cr_dot_options_init(); a NULL
+ * options pointer means the defaults. */
+typedef struct cr_dot_options {
+    /* The loss (borrowed; may be NULL): styled as the loss, and the start
+     * of the highlighted chain. NULL styles every scalar forward node that
+     * no other forward node consumes as a loss. */
+    cr_node *loss;
+    /* Highlight every path loss -> ... -> highlight (edges and nodes drawn
+     * bold and red), with the gradient flowing along each highlighted edge;
+     * NULL highlights nothing. Needs loss. */
+    cr_node *highlight;
+    /* 1: also draw the backward nodes that cr_graph_backward and cr_grad
+     * built (dashed, grey). Default 0. */
+    int include_backward;
+    /* 0: edges show the formula only, not the value (cheaper for huge
+     * graphs). Default 1. */
+    int edge_values;
+    cr_dot_rankdir rankdir; /* default CR_DOT_LR */
+    /* At most this many graph nodes are drawn (0: no cap, the default).
+     * The ones kept are the highlighted chain, then the nodes nearest the
+     * output (latest created); the rest are replaced by one summary node
+     * saying how many nodes of each kind were collapsed. */
+    size_t max_nodes;
+    /* A title drawn above the graph (borrowed, escaped; NULL: none). */
+    const char *title;
+} cr_dot_options;
+
+/* Fills opts with the defaults (no loss, no highlight, forward nodes only,
+ * edge values on, left to right, no cap, no title). */
+CR_API void cr_dot_options_init(cr_dot_options *opts);
+
+/* Writes g as DOT text to out. Evaluating the edge values creates helper
+ * nodes that are removed again: the graph is unchanged. Returns CR_OK,
+ * CR_EINVAL (NULL g or out, highlight without loss, nodes of another
+ * graph), CR_ENOMEM, or CR_EIO if a write to out failed; details in g's
+ * error. */
+CR_API cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts);
+
+/* Writes the same text to the file at path, atomically: into a temporary
+ * file in the same directory, flushed to disk, then renamed over path, so
+ * path holds either its old content or the whole new text, never part of
+ * it, and no temporary file is left behind on failure. Errors as
+ * cr_dot_write, plus CR_EIO when the file cannot be created, written or
+ * renamed (the message names the path and the system's reason). */
+CR_API cr_status cr_dot_write_file(cr_graph *g, const char *path, const cr_dot_options *opts);
+
+/* Lays g out with Graphviz's dot layout in process (libgvc) and renders it
+ * to the file at path in format "svg", "png" or "pdf", atomically as
+ * cr_dot_write_file does. Returns CR_OK; CR_ENOTSUP with the message
+ * "built without Graphviz rendering" when chainrule was configured without
+ * libgvc; CR_EINVAL for a NULL argument or another format; CR_EFORMAT if
+ * Graphviz rejects the graph or cannot lay it out or render it (its
+ * message is kept); CR_EIO, CR_ENOMEM as cr_dot_write_file. Graphviz's
+ * messages never reach stderr. */
+CR_API cr_status cr_dot_render(cr_graph *g, const cr_dot_options *opts, const char *path,
+                               const char *format);
+
+/* 1 if this build of chainrule renders in process (cr_dot_render works),
+ * 0 if it was configured without libgvc. */
+CR_API int cr_dot_can_render(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,91 @@
+/*
+ * chain_private.h - what chain.c, dot.c and render.c share and nobody else
+ * needs: a text sink (to a FILE * or a growable buffer), number and label
+ * formatting, the analysis of the paths between two nodes (which edges lie
+ * on a path, the local derivative and the gradient flowing along each) and
+ * the atomic file writer.
+ */
+#ifndef CR_CHAIN_PRIVATE_H
+#define CR_CHAIN_PRIVATE_H
+
+#include "internal.h"
+
+#include <stdio.h>
+
+/* ---- text sink (chain.c) ---- */
+
+/* Text goes to out when it is not NULL, else into data (cr_realloc'd,
+ * always NUL-terminated once something was written). The first failure
+ * sticks in status (CR_EIO or CR_ENOMEM) and later writes do nothing. */
+typedef struct cr_sink {
+    FILE *out;
+    char *data;
+    size_t len, cap;
+    cr_status status;
+} cr_sink;
+
+void cr_sink_init(cr_sink *s, FILE *out);
+void cr_sink_printf(cr_sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cr_sink_put(cr_sink *s, const char *text, size_t len);
+/* Frees the buffer of a memory sink. */
+void cr_sink_release(cr_sink *s);
+
+/* A number as the chain printer writes it: nine decimals with trailing
+ * zeros dropped for magnitudes in [1e-4, 1e9), "%.9g" otherwise. */
+typedef struct { char text[40]; } cr_number_text;
+cr_number_text cr_number_str(double v);
+
+/* A node's label (name or "op#index") as chain text writes it: parenthesised
+ * unless made of letters, digits, '_', '#', '.' and non-ASCII bytes. */
+void cr_sink_label(cr_sink *s, const cr_node *n);
+/* The local derivative text of parent for input i (cr_chain_local_text). */
+void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i);
+
+/* The Frobenius norm of a tensor. */
+double cr_tensor_norm(const cr_tensor *t);
+
+/* ---- paths between two nodes (chain.c) ---- */
+
+enum { CR_ON_PATH = 4 }; /* bit of cr_paths.marks: on a path output -> wrt */
+
+/* The edges on the paths output -> ... -> wrt. For a node id in [lo, hi]
+ * (wrt's and output's ids), marks[id - lo] has CR_ON_PATH when the node
+ * lies on such a path; the edge (parent id, input i) is number
+ * ebase[id - lo] + i, with local[e] its local derivative (NaN unless both
+ * ends are scalars; computed only when asked) and flow[e] the gradient of
+ * output carried by it (the signed value for a scalar edge, the norm
+ * otherwise). grad[k] is d(output)/d(node lo + k) when all nodes on the
+ * paths are scalars (NaN otherwise); gradient is d(output)/d(wrt) (new
+ * tensor). */
+typedef struct cr_paths {
+    cr_graph *g;
+    cr_node *output, *wrt;
+    size_t lo, hi;
+    int any; /* some path exists */
+    int all_scalar;
+    unsigned char *marks;
+    size_t *ebase;
+    double *local, *flow, *grad;
+    cr_tensor *gradient;
+} cr_paths;
+
+/* Analyses the paths; the graph is left unchanged. CR_OK or an error
+ * recorded in g (the arrays are then released). */
+cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt);
+void cr_paths_release(cr_paths *p);
+/* 1 if the edge (parent, input i) lies on a path, with e its number. */
+int cr_paths_edge(const cr_paths *p, const cr_node *parent, size_t i, size_t *e);
+
+/* ---- atomic files (dot.c) ---- */
+
+/* Writes path through fill(out, ctx) into a temporary file of the same
+ * directory, flushes and fsyncs it and renames it over path; removes the
+ * temporary file on any failure. Errors (CR_EIO with the path and the
+ * system's reason, or fill's status) are recorded in g. */
+typedef cr_status (*cr_fill_fn)(FILE *out, void *ctx);
+cr_status cr_file_write_atomic(cr_graph *g, const char *path, cr_fill_fn fill, void *ctx);
+
+/* The whole DOT text of g into a new buffer (dot.c; cr_free it). */
+cr_status cr_dot_to_string(cr_graph *g, const void *opts, char **text, size_t *len);
+
+#endif

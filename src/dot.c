@@ -1,0 +1,449 @@
+/*
+ * dot.c - DOT text of a graph (deterministic, every string escaped), with
+ * node styles per kind, edges labelled by their local derivative, the
+ * highlighted chain from the loss to one node, a cap on drawn nodes with a
+ * summary node, and the atomic file writer (temporary file in the same
+ * directory, fsync, rename) shared with render.c.
+ */
+#include "chain_private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+void cr_dot_options_init(cr_dot_options *opts)
+{
+    if (!opts)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->edge_values = 1;
+    opts->rankdir = CR_DOT_LR;
+}
+
+/* ---- escaping ---- */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_length(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* no overlong forms */
+        if (c == 0xED)
+            hi = 0x9F; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        if (c == 0xF4)
+            hi = 0x8F; /* nothing above U+10FFFF */
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+/* Writes text as the inside of a DOT quoted string: quotes and backslashes
+ * escaped, newlines as line breaks, '&' as an entity, control characters
+ * and bytes that are not valid UTF-8 shown as \xHH. */
+static void put_escaped(cr_sink *s, const char *text, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = u[i];
+        if (c >= 0x80) {
+            size_t n = utf8_length(u + i, len - i);
+            if (n) {
+                cr_sink_put(s, text + i, n);
+                i += n;
+                continue;
+            }
+            cr_sink_printf(s, "\\\\x%02X", c);
+        } else if (c == '"') {
+            cr_sink_put(s, "\\\"", 2);
+        } else if (c == '\\') {
+            cr_sink_put(s, "\\\\", 2);
+        } else if (c == '\n') {
+            cr_sink_put(s, "\\n", 2);
+        } else if (c == '&') {
+            cr_sink_put(s, "&amp;", 5);
+        } else if (c < 0x20 || c == 0x7F) {
+            cr_sink_printf(s, "\\\\x%02X", c);
+        } else {
+            cr_sink_put(s, text + i, 1);
+        }
+        i++;
+    }
+}
+
+/* Writes the raw text of a scratch sink escaped, and empties the scratch. */
+static void flush_escaped(cr_sink *out, cr_sink *raw)
+{
+    if (raw->status != CR_OK && out->status == CR_OK)
+        out->status = raw->status;
+    if (raw->len)
+        put_escaped(out, raw->data, raw->len);
+    raw->len = 0;
+    raw->status = CR_OK;
+}
+
+/* ---- the writer ---- */
+
+enum { SHOW = 1, KEEP = 2, CONSUMED = 4, LOSS = 8 };
+
+typedef struct dot_writer {
+    cr_graph *g;
+    const cr_dot_options *o;
+    unsigned char *marks; /* per node */
+    cr_paths paths;       /* the highlighted chain, when asked */
+    int highlighting;
+    size_t collapsed[5];  /* not drawn, by kind: const, input, param, op, backward */
+    cr_sink raw;          /* scratch for labels before escaping */
+} dot_writer;
+
+static int highlighted_node(const dot_writer *w, const cr_node *n)
+{
+    return w->highlighting && n->id >= w->paths.lo && n->id <= w->paths.hi &&
+           (w->paths.marks[n->id - w->paths.lo] & CR_ON_PATH);
+}
+
+static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)
+{
+    cr_sink *r = &w->raw;
+    static const char *const kinds[] = {"constant", "input", "parameter", "op"};
+    cr_sink_label(r, n);
+    if (n->name && n->kind == CR_NODE_OP)
+        cr_sink_printf(r, "\n%s", n->op->name);
+    else if (n->kind != CR_NODE_OP)
+        cr_sink_printf(r, "\n%s", kinds[n->kind]);
+    if (n->value.size == 1)
+        cr_sink_printf(r, "\n= %s", cr_number_str(n->value.data[0]).text);
+    else
+        cr_sink_printf(r, "\n%s", cr_shape_str(&n->value).text);
+    const cr_tensor *grad = cr_node_grad(n);
+    if (grad && grad->size == 1)
+        cr_sink_printf(r, "\ngrad = %s", cr_number_str(grad->data[0]).text);
+    else if (grad)
+        cr_sink_printf(r, "\ngrad norm = %s", cr_number_str(cr_tensor_norm(grad)).text);
+    cr_sink_printf(s, "  n%zu [label=\"", n->id);
+    flush_escaped(s, r);
+    cr_sink_put(s, "\"", 1);
+    if (w->marks[n->id] & LOSS)
+        cr_sink_printf(s, ", shape=doubleoctagon, style=filled, fillcolor=\"#ffc9c9\"");
+    else if (n->kind == CR_NODE_PARAM)
+        cr_sink_printf(s, ", shape=box, style=\"rounded,filled\", fillcolor=\"#cfe2ff\"");
+    else if (n->kind == CR_NODE_INPUT)
+        cr_sink_printf(s, ", shape=box, style=filled, fillcolor=\"#fff3bf\"");
+    else if (n->kind == CR_NODE_CONSTANT)
+        cr_sink_printf(s, ", shape=box, style=filled, fillcolor=\"#eeeeee\", "
+                          "fontcolor=\"#555555\"");
+    else
+        cr_sink_printf(s, ", shape=ellipse");
+    if (n->flags & CR_NODE_BACKWARD)
+        cr_sink_printf(s, ", style=dashed, color=\"#888888\", fontcolor=\"#666666\"");
+    if (highlighted_node(w, n))
+        cr_sink_printf(s, ", color=\"#d62728\", penwidth=2.5");
+    cr_sink_put(s, "];\n", 3);
+}
+
+static cr_status put_edge(dot_writer *w, cr_sink *s, cr_node *parent, size_t i)
+{
+    cr_sink *r = &w->raw;
+    cr_node *child = parent->inputs[i];
+    size_t e = 0;
+    int on = w->highlighting && cr_paths_edge(&w->paths, parent, i, &e);
+    int scalar = parent->value.size == 1 && child->value.size == 1;
+    cr_sink_printf(r, "\xe2\x88\x82");
+    cr_sink_label(r, parent);
+    cr_sink_printf(r, "/\xe2\x88\x82");
+    cr_sink_label(r, child);
+    size_t mark = r->len;
+    cr_sink_put(r, " = ", 3);
+    cr_sink_local_text(r, parent, i);
+    if (r->len == mark + 3) /* no formula */
+        r->len = mark;
+    if (!parent->op->vjp) {
+        cr_sink_printf(r, "\n(no derivative)");
+    } else if (scalar && (w->o->edge_values || on)) {
+        double v = 0.0;
+        if (on) {
+            v = w->paths.local[e];
+        } else {
+            cr_status st = cr_chain_local_value(parent, i, &v);
+            if (st != CR_OK)
+                return st;
+        }
+        /* a formula that is already the number ("1") needs no value line */
+        cr_number_text num = cr_number_str(v);
+        size_t len = strlen(num.text);
+        if (r->len != mark + 3 + len || memcmp(r->data + mark + 3, num.text, len) != 0)
+            cr_sink_printf(r, "\n= %s", num.text);
+    } else if (!scalar) {
+        cr_sink_printf(r, "\n%s, %s x %s", parent->op->jacobian ? parent->op->jacobian : "",
+                       cr_shape_str(&parent->value).text, cr_shape_str(&child->value).text);
+    }
+    if (on && scalar)
+        cr_sink_printf(r, "\ngradient flow %s", cr_number_str(w->paths.flow[e]).text);
+    else if (on)
+        cr_sink_printf(r, "\ngradient flow norm %s", cr_number_str(w->paths.flow[e]).text);
+    cr_sink_printf(s, "  n%zu -> n%zu [label=\"", child->id, parent->id);
+    flush_escaped(s, r);
+    cr_sink_put(s, "\"", 1);
+    if (on)
+        cr_sink_printf(s, ", color=\"#d62728\", fontcolor=\"#d62728\", penwidth=2.5");
+    else if ((parent->flags & CR_NODE_BACKWARD) || (child->flags & CR_NODE_BACKWARD))
+        cr_sink_printf(s, ", style=dashed, color=\"#888888\"");
+    cr_sink_put(s, "];\n", 3);
+    return CR_OK;
+}
+
+/* Chooses the drawn nodes: every shown node, or under a cap the
+ * highlighted chain first, then the latest created. */
+static void choose(dot_writer *w)
+{
+    cr_graph *g = w->g;
+    size_t shown = 0;
+    for (size_t id = 0; id < g->n_nodes; id++) {
+        const cr_node *n = g->nodes[id];
+        int show = !(n->flags & CR_NODE_HIDDEN) &&
+                   (w->o->include_backward || !(n->flags & CR_NODE_BACKWARD));
+        if (show) {
+            w->marks[id] |= SHOW;
+            shown++;
+        }
+    }
+    size_t budget = w->o->max_nodes && w->o->max_nodes < shown ? w->o->max_nodes : shown;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t id = g->n_nodes; id-- > 0 && budget > 0;) {
+            if (!(w->marks[id] & SHOW) || (w->marks[id] & KEEP))
+                continue;
+            if (pass == 0 && !highlighted_node(w, g->nodes[id]))
+                continue;
+            w->marks[id] |= KEEP;
+            budget--;
+        }
+    for (size_t id = 0; id < g->n_nodes; id++) {
+        const cr_node *n = g->nodes[id];
+        if ((w->marks[id] & SHOW) && !(w->marks[id] & KEEP))
+            w->collapsed[(n->flags & CR_NODE_BACKWARD) ? 4 : n->kind]++;
+    }
+    /* the loss: given, or every scalar op that no drawn node consumes */
+    if (w->o->loss) {
+        w->marks[w->o->loss->id] |= LOSS;
+        return;
+    }
+    for (size_t id = 0; id < g->n_nodes; id++)
+        if (w->marks[id] & SHOW)
+            for (size_t i = 0; i < g->nodes[id]->n_inputs; i++)
+                w->marks[g->nodes[id]->inputs[i]->id] |= CONSUMED;
+    for (size_t id = 0; id < g->n_nodes; id++) {
+        const cr_node *n = g->nodes[id];
+        if ((w->marks[id] & SHOW) && !(w->marks[id] & CONSUMED) && n->kind == CR_NODE_OP &&
+            n->value.size == 1 && !(n->flags & CR_NODE_BACKWARD))
+            w->marks[id] |= LOSS;
+    }
+}
+
+static void put_summary(dot_writer *w, cr_sink *s)
+{
+    static const char *const names[] = {"constants", "inputs", "parameters", "ops",
+                                        "backward nodes"};
+    size_t total = 0;
+    for (int k = 0; k < 5; k++)
+        total += w->collapsed[k];
+    if (total == 0)
+        return;
+    cr_sink_printf(s, "  collapsed [label=\"%zu more nodes not drawn", total);
+    for (int k = 0; k < 5; k++)
+        if (w->collapsed[k])
+            cr_sink_printf(s, "\\n%zu %s", w->collapsed[k], names[k]);
+    cr_sink_printf(s, "\", shape=note, style=\"filled,dashed\", fillcolor=\"#f8f9fa\"];\n");
+    cr_graph *g = w->g;
+    for (size_t id = 0; id < g->n_nodes; id++) {
+        if (!(w->marks[id] & KEEP))
+            continue;
+        const cr_node *n = g->nodes[id];
+        for (size_t i = 0; i < n->n_inputs; i++) {
+            unsigned char m = w->marks[n->inputs[i]->id];
+            if ((m & SHOW) && !(m & KEEP)) {
+                cr_sink_printf(s, "  collapsed -> n%zu [style=dashed, color=\"#888888\"];\n",
+                               id);
+                break;
+            }
+        }
+    }
+}
+
+static cr_status check_args(cr_graph *g, const cr_dot_options *o)
+{
+    if (o->highlight && !o->loss)
+        return cr_graph_fail(g, CR_EINVAL, "dot: highlighting a chain needs the loss");
+    if ((o->loss && o->loss->graph != g) || (o->highlight && o->highlight->graph != g))
+        return cr_graph_fail(g, CR_EINVAL, "dot: nodes belong to another graph");
+    if (o->loss && o->highlight && o->loss->value.size != 1) {
+        char label[300];
+        cr_node_label(o->loss, label, sizeof label);
+        return cr_graph_fail(g, CR_ESHAPE, "dot: the loss %s must be a scalar, got %s",
+                             label, cr_shape_str(&o->loss->value).text);
+    }
+    return CR_OK;
+}
+
+/* Writes the DOT text of g into s; the status is also recorded in g. */
+static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
+{
+    cr_dot_options defaults;
+    cr_dot_options_init(&defaults);
+    dot_writer w = {.g = g, .o = opts ? opts : &defaults};
+    cr_status st = check_args(g, w.o);
+    if (st != CR_OK)
+        return st;
+    cr_sink_init(&w.raw, NULL);
+    w.marks = cr_calloc(g->n_nodes ? g->n_nodes : 1, 1);
+    if (!w.marks)
+        return cr_graph_fail(g, CR_ENOMEM, "dot: out of memory");
+    if (w.o->highlight) {
+        if ((st = cr_paths_build(&w.paths, g, w.o->loss, w.o->highlight)) != CR_OK)
+            goto done;
+        w.highlighting = w.paths.any;
+    }
+    choose(&w);
+    cr_sink_printf(s, "digraph chainrule {\n  graph [rankdir=%s, fontname=\"Helvetica\"",
+                   w.o->rankdir == CR_DOT_TB ? "TB" : "LR");
+    if (w.o->title) {
+        cr_sink_printf(s, ", labelloc=t, label=\"");
+        put_escaped(s, w.o->title, strlen(w.o->title));
+        cr_sink_put(s, "\"", 1);
+    }
+    cr_sink_printf(s, "];\n  node [fontname=\"Helvetica\", fontsize=11];\n"
+                      "  edge [fontname=\"Helvetica\", fontsize=9];\n");
+    for (size_t id = 0; id < g->n_nodes; id++)
+        if (w.marks[id] & KEEP)
+            put_node(&w, s, g->nodes[id]);
+    put_summary(&w, s);
+    for (size_t id = 0; id < g->n_nodes && st == CR_OK && s->status == CR_OK; id++) {
+        if (!(w.marks[id] & KEEP))
+            continue;
+        cr_node *n = g->nodes[id];
+        for (size_t i = 0; i < n->n_inputs && st == CR_OK; i++)
+            if (w.marks[n->inputs[i]->id] & KEEP)
+                st = put_edge(&w, s, n, i);
+    }
+    cr_sink_put(s, "}\n", 2);
+    if (st == CR_OK && s->status == CR_ENOMEM)
+        st = cr_graph_fail(g, CR_ENOMEM, "dot: out of memory");
+    else if (st == CR_OK && s->status != CR_OK)
+        st = cr_graph_fail(g, s->status, "dot: writing the DOT text failed: %s",
+                           strerror(errno));
+done:
+    cr_paths_release(&w.paths);
+    cr_sink_release(&w.raw);
+    cr_free(w.marks);
+    return st;
+}
+
+cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts)
+{
+    if (!g)
+        return CR_EINVAL;
+    if (!out)
+        return cr_graph_fail(g, CR_EINVAL, "dot: the output stream is NULL");
+    cr_sink s;
+    cr_sink_init(&s, out);
+    cr_status st = write_dot(g, &s, opts);
+    if (st == CR_OK && (fflush(out) != 0 || ferror(out)))
+        st = cr_graph_fail(g, CR_EIO, "dot: writing the DOT text failed: %s", strerror(errno));
+    return st;
+}
+
+cr_status cr_dot_to_string(cr_graph *g, const void *opts, char **text, size_t *len)
+{
+    cr_sink s;
+    cr_sink_init(&s, NULL);
+    cr_status st = write_dot(g, &s, opts);
+    if (st != CR_OK) {
+        cr_sink_release(&s);
+        return st;
+    }
+    *text = s.data;
+    *len = s.len;
+    return CR_OK;
+}
+
+/* ---- atomic files ---- */
+
+cr_status cr_file_write_atomic(cr_graph *g, const char *path, cr_fill_fn fill, void *ctx)
+{
+    static unsigned long counter;
+    size_t len = strlen(path);
+    char *tmp = cr_malloc(len + 48);
+    if (!tmp)
+        return cr_graph_fail(g, CR_ENOMEM, "%s: out of memory", path);
+    int fd = -1;
+    for (int attempt = 0; attempt < 64 && fd < 0; attempt++) {
+        snprintf(tmp, len + 48, "%s.tmp.%ld.%lu", path, (long)getpid(), counter++);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        cr_status st = cr_graph_fail(g, CR_EIO, "%s: cannot create a file there: %s", path,
+                                     strerror(errno));
+        cr_free(tmp);
+        return st;
+    }
+    cr_status st = CR_OK;
+    FILE *out = fdopen(fd, "w");
+    if (!out) {
+        st = cr_graph_fail(g, CR_EIO, "%s: %s", path, strerror(errno));
+        close(fd);
+    } else {
+        st = fill(out, ctx);
+        if (st == CR_OK && (fflush(out) != 0 || ferror(out)))
+            st = cr_graph_fail(g, CR_EIO, "%s: write failed: %s", path, strerror(errno));
+#ifdef HAVE_FSYNC
+        if (st == CR_OK && fsync(fileno(out)) != 0)
+            st = cr_graph_fail(g, CR_EIO, "%s: fsync failed: %s", path, strerror(errno));
+#endif
+        if (fclose(out) != 0 && st == CR_OK)
+            st = cr_graph_fail(g, CR_EIO, "%s: close failed: %s", path, strerror(errno));
+    }
+    if (st == CR_OK && rename(tmp, path) != 0)
+        st = cr_graph_fail(g, CR_EIO, "%s: cannot replace it: %s", path, strerror(errno));
+    if (st != CR_OK)
+        unlink(tmp);
+    cr_free(tmp);
+    return st;
+}
+
+typedef struct dot_job {
+    cr_graph *g;
+    const cr_dot_options *opts;
+} dot_job;
+
+static cr_status fill_dot(FILE *out, void *ctx)
+{
+    dot_job *job = ctx;
+    return cr_dot_write(job->g, out, job->opts);
+}
+
+cr_status cr_dot_write_file(cr_graph *g, const char *path, const cr_dot_options *opts)
+{
+    if (!g)
+        return CR_EINVAL;
+    if (!path)
+        return cr_graph_fail(g, CR_EINVAL, "dot: the path is NULL");
+    dot_job job = {g, opts};
+    return cr_file_write_atomic(g, path, fill_dot, &job);
+}

@@ -1,0 +1,116 @@
+/*
+ * render.c - in-process rendering of a graph's DOT text through Graphviz's
+ * libgvc (layout with dot, rendering to svg, png or pdf in memory, then an
+ * atomic write). Graphviz's messages are captured, never printed. Built
+ * without libgvc, cr_dot_render says so with CR_ENOTSUP.
+ */
+#include "chain_private.h"
+
+#include <string.h>
+
+#ifdef CR_HAVE_GVC
+#include <gvc.h>
+#endif
+
+int cr_dot_can_render(void)
+{
+#ifdef CR_HAVE_GVC
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#ifdef CR_HAVE_GVC
+/* Graphviz reports through a global callback; rendering is therefore not
+ * thread-safe, like Graphviz itself. */
+static char gv_message[256];
+
+static int gv_capture(char *message)
+{
+    size_t used = strlen(gv_message);
+    if (used + 1 < sizeof gv_message)
+        snprintf(gv_message + used, sizeof gv_message - used, "%s", message);
+    return 0;
+}
+
+typedef struct blob {
+    const char *data;
+    size_t len;
+} blob;
+
+static cr_status fill_blob(FILE *out, void *ctx)
+{
+    const blob *b = ctx;
+    return fwrite(b->data, 1, b->len, out) == b->len ? CR_OK : CR_EIO;
+}
+
+/* Graphviz's message without its trailing newline, or a fallback. */
+static const char *gv_reason(const char *fallback)
+{
+    size_t n = strlen(gv_message);
+    while (n > 0 && (gv_message[n - 1] == '\n' || gv_message[n - 1] == ' '))
+        gv_message[--n] = '\0';
+    return n ? gv_message : fallback;
+}
+
+static cr_status render(cr_graph *g, const char *text, const char *file, const char *format)
+{
+    cr_status st = CR_OK;
+    gv_message[0] = '\0';
+    agusererrf previous = agseterrf(gv_capture);
+    GVC_t *gvc = gvContext();
+    Agraph_t *graph = gvc ? agmemread(text) : NULL;
+    char *data = NULL;
+    unsigned int len = 0;
+    if (!gvc) {
+        st = cr_graph_fail(g, CR_ENOMEM, "render: cannot start Graphviz");
+    } else if (!graph) {
+        st = cr_graph_fail(g, CR_EFORMAT, "render: Graphviz rejected the DOT text: %s",
+                           gv_reason("syntax error"));
+    } else if (gvLayout(gvc, graph, "dot") != 0) {
+        st = cr_graph_fail(g, CR_EFORMAT, "render: Graphviz layout failed: %s",
+                           gv_reason("no reason given"));
+    } else {
+        if (gvRenderData(gvc, graph, format, &data, &len) != 0 || !data || len == 0)
+            st = cr_graph_fail(g, CR_EFORMAT, "render: Graphviz cannot render %s: %s",
+                               format, gv_reason("no renderer for this format"));
+        else
+            st = cr_file_write_atomic(g, file, fill_blob, &(blob){data, len});
+        gvFreeLayout(gvc, graph);
+    }
+    if (data)
+        gvFreeRenderData(data);
+    if (graph)
+        agclose(graph);
+    if (gvc)
+        gvFreeContext(gvc);
+    agseterrf(previous);
+    return st;
+}
+#endif
+
+cr_status cr_dot_render(cr_graph *g, const cr_dot_options *opts, const char *file,
+                        const char *format)
+{
+    if (!g)
+        return CR_EINVAL;
+    if (!file || !format)
+        return cr_graph_fail(g, CR_EINVAL, "render: %s is NULL", file ? "format" : "path");
+    if (strcmp(format, "svg") != 0 && strcmp(format, "png") != 0 && strcmp(format, "pdf") != 0)
+        return cr_graph_fail(g, CR_EINVAL, "render: format '%s' is not svg, png or pdf",
+                             format);
+#ifdef CR_HAVE_GVC
+    char *text = NULL;
+    size_t len = 0;
+    cr_status st = cr_dot_to_string(g, opts, &text, &len);
+    if (st != CR_OK)
+        return st;
+    st = render(g, text, file, format);
+    cr_free(text);
+    return st;
+#else
+    (void)opts;
+    return cr_graph_fail(g, CR_ENOTSUP, "built without Graphviz rendering");
+#endif
+}

@@ -1,0 +1,446 @@
+/*
+ * check_custom.c - tests of custom ops (chainrule/custom.h): swish with its
+ * hand-derived VJP in forward, reverse mode and the numerical check; a
+ * wrong VJP caught and its op named; second derivatives (refused for a
+ * numeric VJP, working with a graph-building one); a shape rule; a kink
+ * flag; an op without derivative; definition errors; the descriptor
+ * fields seen by the chain view and DOT.
+ */
+#include "testutil.h"
+
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
+
+static void swish_forward(size_t n, const cr_tensor *const *in, cr_tensor *out, void *user)
+{
+    const double *x = cr_tensor_data(in[0]);
+    double *y = cr_tensor_data_mut(out);
+    for (size_t i = 0; i < cr_tensor_size(out); i++)
+        y[i] = x[i] * sigmoid(x[i]);
+}
+
+/* dx = dy * sigmoid(x) * (1 + x (1 - sigmoid(x))), or, when user points
+ * at a nonzero int, the wrong dy * sigmoid(x). */
+static void swish_vjp(size_t n, const cr_tensor *const *in, const cr_tensor *out,
+                      const cr_tensor *dy, size_t which, cr_tensor *dx, void *user)
+{
+    const int wrong = user ? *(const int *)user : 0;
+    const double *x = cr_tensor_data(in[0]), *up = cr_tensor_data(dy);
+    double *d = cr_tensor_data_mut(dx);
+    for (size_t i = 0; i < cr_tensor_size(dx); i++) {
+        const double s = sigmoid(x[i]);
+        d[i] = up[i] * (wrong ? s : s * (1.0 + x[i] * (1.0 - s)));
+    }
+}
+
+/* The same derivative built from ops: dy * (s + y (1 - s)), s = sigmoid(x). */
+static cr_status swish_graph_vjp(cr_graph *g, cr_node *const *in, size_t n, cr_node *out,
+                                 cr_node *dy, size_t which, cr_node **dx, void *user)
+{
+    cr_node *s = cr_sigmoid(g, in[0]);
+    cr_node *local = cr_add(g, s, cr_mul(g, out, cr_sub(g, cr_scalar(g, 1.0), s)));
+    *dx = cr_mul(g, dy, local);
+    return *dx ? CR_OK : cr_graph_error(g)->status;
+}
+
+static cr_custom_op_def swish_def(void)
+{
+    return (cr_custom_op_def){.name = "swish",
+                              .min_inputs = 1,
+                              .max_inputs = 1,
+                              .flags = CR_CUSTOM_ELEMENTWISE,
+                              .formula = "y = x*sigmoid(x)",
+                              .deriv = {"sigmoid(x)*(1 + x*(1-sigmoid(x)))", NULL},
+                              .jacobian = "diagonal",
+                              .forward = swish_forward,
+                              .vjp = swish_vjp};
+}
+
+static cr_node *vec_param(cr_graph *g, const char *name, size_t len, const double *v)
+{
+    cr_error err;
+    cr_tensor *t = cr_tensor_new_from(1, &len, v, &err);
+    cr_node *p = cr_param(g, name, t);
+    cr_tensor_free(t);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static const double W[4] = {0.37, -1.21, 2.05, -0.08};
+
+START_TEST(test_swish_forward_backward_check)
+{
+    cr_custom_op_def def = swish_def();
+    cr_error err;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    ck_assert_ptr_nonnull(op);
+    ck_assert_str_eq(cr_custom_op_name(op), "swish");
+    cr_graph *g = cr_graph_new();
+    cr_node *w = vec_param(g, "w", 4, W);
+    cr_node *y = cr_custom(g, op, &w, 1);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_str_eq(cr_node_op_name(y), "swish");
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(y), i), W[i] * sigmoid(W[i]),
+                                1e-15);
+    cr_node *E = cr_sum(g, cr_mul(g, y, y));
+    ck_assert_int_eq(cr_graph_backward(g, E, 0), CR_OK);
+    for (size_t i = 0; i < 4; i++) {
+        const double s = sigmoid(W[i]), yi = W[i] * s;
+        ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(w), i),
+                                2 * yi * s * (1 + W[i] * (1 - s)), 1e-14);
+    }
+    /* the gradient goes through a node of the generated vjp op */
+    int found = 0;
+    for (size_t id = 0; id < cr_graph_size(g); id++)
+        found += strcmp(cr_node_op_name(cr_graph_node(g, id)), "swish_vjp") == 0;
+    ck_assert_int_eq(found, 1);
+    /* a second backward re-evaluates the same nodes with new values */
+    size_t size = cr_graph_size(g);
+    cr_node_set_data(w, (const double[]){1.0, 2.0, 3.0, 4.0}, 4);
+    cr_graph_forward(g, E);
+    ck_assert_int_eq(cr_graph_backward(g, E, 0), CR_OK);
+    ck_assert_uint_eq(cr_graph_size(g), size);
+    const double s1 = sigmoid(1.0);
+    ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(w), 0), 2 * s1 * s1 * (1 + 1 - s1),
+                            1e-14);
+    cr_gradcheck_report *r = NULL;
+    ck_assert_int_eq(cr_gradcheck(g, E, &w, 1, NULL, &r), CR_OK);
+    ck_assert_uint_eq(cr_gradcheck_report_count(r, CR_CHECK_PASS), 4);
+    cr_gradcheck_report_free(r);
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
+START_TEST(test_wrong_vjp_named)
+{
+    cr_custom_op_def def = swish_def();
+    int wrong = 1;
+    def.name = "swish_bad";
+    def.user = &wrong;
+    cr_error err;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    cr_graph *g = cr_graph_new();
+    cr_node *w = vec_param(g, "w", 4, W);
+    cr_node *h = cr_tanh(g, w);
+    cr_node *y = cr_custom(g, op, &h, 1);
+    cr_node_set_name(y, "act");
+    cr_node *E = cr_sum(g, cr_mul(g, y, cr_sin(g, w)));
+    cr_gradcheck_report *r = NULL;
+    ck_assert_int_eq(cr_gradcheck(g, E, &w, 1, NULL, &r), CR_ECHECK);
+    ck_assert_uint_ge(cr_gradcheck_report_count(r, CR_CHECK_FAIL), 3);
+    /* the suspect is the custom op's node, not tanh, sin, mul or sum */
+    ck_assert_uint_eq(cr_gradcheck_report_num_suspects(r), 1);
+    const cr_gradcheck_suspect *s = cr_gradcheck_report_suspect(r, 0);
+    ck_assert_ptr_eq(s->node, y);
+    ck_assert_uint_eq(s->input, 0);
+    ck_assert_ptr_null(cr_gradcheck_report_suspect(r, 1));
+    FILE *f = tmpfile();
+    cr_gradcheck_report_print(r, f);
+    rewind(f);
+    char text[8192];
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "  suspect: act (op swish_bad), input 0: its "
+                                      "vector-Jacobian product gives "));
+    ck_assert_ptr_nonnull(strstr(text, "FAIL: differ by"));
+    cr_gradcheck_report_free(r);
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
+START_TEST(test_second_order)
+{
+    cr_custom_op_def def = swish_def();
+    cr_error err;
+    cr_custom_op *numeric = cr_custom_op_new(&def, &err);
+    def.name = "swish_g";
+    def.vjp = NULL;
+    def.graph_vjp = swish_graph_vjp;
+    cr_custom_op *graphed = cr_custom_op_new(&def, &err);
+    ck_assert_ptr_nonnull(graphed);
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 0.83);
+    /* numeric VJP: the first derivative works, the second is refused */
+    cr_node *y = cr_custom(g, numeric, &x, 1);
+    cr_node *dy = cr_grad(g, y, x);
+    ck_assert_ptr_nonnull(dy);
+    const double s = sigmoid(0.83);
+    ck_assert_double_eq_tol(cr_node_scalar(dy), s * (1 + 0.83 * (1 - s)), 1e-15);
+    size_t size = cr_graph_size(g);
+    ck_assert_ptr_null(cr_grad(g, dy, x));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_ENOTSUP);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "swish_vjp: the hand-written VJP of custom op 'swish' is a numeric kernel "
+                     "with no derivative; give the op a graph_vjp for second derivatives");
+    ck_assert_uint_eq(cr_graph_size(g), size); /* the failed build left nothing */
+    cr_gradcheck_report *r = NULL;
+    ck_assert_int_eq(cr_gradcheck(g, dy, &x, 1, NULL, &r), CR_ENOTSUP);
+    ck_assert_ptr_null(r);
+    /* graph VJP: second derivatives verify */
+    cr_node *y2 = cr_custom(g, graphed, &x, 1);
+    cr_node *dy2 = cr_grad(g, y2, x);
+    ck_assert_double_eq_tol(cr_node_scalar(dy2), cr_node_scalar(dy), 1e-15);
+    ck_assert_int_eq(cr_gradcheck(g, dy2, &x, 1, NULL, &r), CR_OK);
+    /* swish'' = s (1-s) (2 + x (1 - 2 s)) */
+    ck_assert_double_eq_tol(cr_gradcheck_report_entry(r, 0)->analytic,
+                            s * (1 - s) * (2 + 0.83 * (1 - 2 * s)), 1e-14);
+    cr_gradcheck_report_free(r);
+    cr_graph_free(g);
+    cr_custom_op_free(numeric);
+    cr_custom_op_free(graphed);
+}
+END_TEST
+
+/* outer(a, b)[i][j] = a[i] b[j], with a shape rule */
+static cr_status outer_shape(size_t n, const cr_tensor *const *in, int *rank,
+                             size_t shape[CR_MAX_RANK], cr_error *err, void *user)
+{
+    if (cr_tensor_rank(in[0]) != 1 || cr_tensor_rank(in[1]) != 1) {
+        snprintf(err->message, sizeof err->message, "needs two vectors");
+        return CR_ESHAPE;
+    }
+    *rank = 2;
+    shape[0] = cr_tensor_dim(in[0], 0);
+    shape[1] = cr_tensor_dim(in[1], 0);
+    return CR_OK;
+}
+
+static void outer_forward(size_t n, const cr_tensor *const *in, cr_tensor *out, void *user)
+{
+    const size_t m = cr_tensor_size(in[0]), k = cr_tensor_size(in[1]);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < k; j++)
+            cr_tensor_data_mut(out)[i * k + j] =
+                cr_tensor_data(in[0])[i] * cr_tensor_data(in[1])[j];
+}
+
+static void outer_vjp(size_t n, const cr_tensor *const *in, const cr_tensor *out,
+                      const cr_tensor *dy, size_t which, cr_tensor *dx, void *user)
+{
+    const size_t m = cr_tensor_size(in[0]), k = cr_tensor_size(in[1]);
+    const double *up = cr_tensor_data(dy), *other = cr_tensor_data(in[1 - which]);
+    double *d = cr_tensor_data_mut(dx);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < k; j++)
+            d[which == 0 ? i : j] += up[i * k + j] * other[which == 0 ? j : i];
+}
+
+START_TEST(test_shape_rule)
+{
+    cr_custom_op_def def = {.name = "outer", .min_inputs = 2, .max_inputs = 2,
+                            .formula = "Y = a b^T", .deriv = {"b", "a"},
+                            .shape = outer_shape, .forward = outer_forward, .vjp = outer_vjp};
+    cr_error err;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    cr_graph *g = cr_graph_new();
+    cr_node *in[2] = {vec_param(g, "a", 3, W), vec_param(g, "b", 2, W + 1)};
+    cr_node *Y = cr_custom(g, op, in, 2);
+    ck_assert_ptr_nonnull(Y);
+    ck_assert_int_eq(cr_tensor_rank(cr_node_value(Y)), 2);
+    ck_assert_uint_eq(cr_tensor_dim(cr_node_value(Y), 0), 3);
+    ck_assert_uint_eq(cr_tensor_dim(cr_node_value(Y), 1), 2);
+    ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(Y), 5), W[2] * W[2], 1e-15);
+    cr_node *E = cr_sum(g, cr_sin(g, Y));
+    cr_gradcheck_report *r = NULL;
+    ck_assert_int_eq(cr_gradcheck(g, E, in, 2, NULL, &r), CR_OK);
+    ck_assert_uint_eq(cr_gradcheck_report_count(r, CR_CHECK_PASS), 5);
+    cr_gradcheck_report_free(r);
+    /* the rule's rejection, with its message */
+    size_t size = cr_graph_size(g);
+    cr_node *bad[2] = {Y, in[0]};
+    ck_assert_ptr_null(cr_custom(g, op, bad, 2));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(g)->message, "outer: needs two vectors");
+    ck_assert_uint_eq(cr_graph_size(g), size);
+    /* arity */
+    ck_assert_ptr_null(cr_custom(g, op, in, 1));
+    ck_assert_str_eq(cr_graph_error(g)->message, "outer: takes 2 to 2 inputs, not 1");
+    ck_assert_ptr_null(cr_custom(g, NULL, in, 1));
+    ck_assert_str_eq(cr_graph_error(g)->message, "custom op: op is NULL");
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
+/* default shape rule: every input like input 0 */
+START_TEST(test_default_shape_rule)
+{
+    cr_custom_op_def def = swish_def();
+    def.max_inputs = 2;
+    cr_error err;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    cr_graph *g = cr_graph_new();
+    cr_node *in[2] = {vec_param(g, "a", 3, W), vec_param(g, "b", 2, W)};
+    ck_assert_ptr_null(cr_custom(g, op, in, 2));
+    ck_assert_str_eq(cr_graph_error(g)->message, "swish: input 2 is [2] but input 1 is [3]");
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
+static void hinge_forward(size_t n, const cr_tensor *const *in, cr_tensor *out, void *user)
+{
+    const double v = cr_tensor_scalar(in[0]);
+    cr_tensor_data_mut(out)[0] = v > 0 ? v : 0.0;
+}
+
+static void hinge_vjp(size_t n, const cr_tensor *const *in, const cr_tensor *out,
+                      const cr_tensor *dy, size_t which, cr_tensor *dx, void *user)
+{
+    cr_tensor_data_mut(dx)[0] = cr_tensor_scalar(in[0]) > 0 ? cr_tensor_scalar(dy) : 0.0;
+}
+
+START_TEST(test_kink_flag)
+{
+    cr_custom_op_def def = {.name = "hinge", .min_inputs = 1, .max_inputs = 1,
+                            .flags = CR_CUSTOM_KINK | CR_CUSTOM_ELEMENTWISE,
+                            .forward = hinge_forward, .vjp = hinge_vjp};
+    cr_error err;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 0.0);
+    cr_node *y = cr_custom(g, op, &x, 1);
+    cr_gradcheck_report *r = NULL;
+    ck_assert_int_eq(cr_gradcheck(g, cr_exp(g, y), &x, 1, NULL, &r), CR_OK);
+    char want[64];
+    snprintf(want, sizeof want, "hinge#%zu input is at its kink 0", cr_node_index(y));
+    ck_assert_str_eq(cr_gradcheck_report_entry(r, 0)->reason, want);
+    cr_gradcheck_report_free(r);
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
+START_TEST(test_no_derivative)
+{
+    cr_custom_op_def def = swish_def();
+    def.vjp = NULL;
+    cr_error err;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 0.5);
+    cr_node *y = cr_custom(g, op, &x, 1);
+    ck_assert_double_eq_tol(cr_node_scalar(y), 0.5 * sigmoid(0.5), 1e-15);
+    ck_assert_int_eq(cr_graph_backward(g, y, 0), CR_ENOTSUP);
+    ck_assert_str_eq(cr_graph_error(g)->message, "swish: this op has no derivative");
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
+START_TEST(test_definition_errors)
+{
+    cr_error err;
+    cr_custom_op_def def = swish_def();
+    ck_assert_ptr_null(cr_custom_op_new(NULL, &err));
+    ck_assert_int_eq(err.status, CR_EINVAL);
+    ck_assert_str_eq(err.message, "the definition is NULL");
+    def.forward = NULL;
+    ck_assert_ptr_null(cr_custom_op_new(&def, &err));
+    ck_assert_str_eq(err.message, "the forward kernel is NULL");
+    def = swish_def();
+    def.name = "";
+    ck_assert_ptr_null(cr_custom_op_new(&def, &err));
+    ck_assert_int_eq(err.status, CR_ENAME);
+    ck_assert_str_eq(err.message, "'' cannot name a custom op: it is empty");
+    def.name = "relu";
+    ck_assert_ptr_null(cr_custom_op_new(&def, &err));
+    ck_assert_str_eq(err.message, "'relu' cannot name a custom op: a built-in op has it");
+    def = swish_def();
+    def.min_inputs = 0;
+    ck_assert_ptr_null(cr_custom_op_new(&def, &err));
+    ck_assert_int_eq(err.status, CR_EINVAL);
+    ck_assert_str_eq(err.message, "swish: arity 0..1 is not within 1..8");
+    def = swish_def();
+    def.max_inputs = 9;
+    ck_assert_ptr_null(cr_custom_op_new(&def, &err));
+    def = swish_def();
+    def.flags = 1u << 7;
+    ck_assert_ptr_null(cr_custom_op_new(&def, &err));
+    ck_assert_str_eq(err.message, "swish: unknown flags 0x80");
+    ck_assert_ptr_null(cr_custom_op_new(NULL, NULL)); /* err may be NULL */
+    cr_custom_op_free(NULL);
+    ck_assert_ptr_null(cr_custom_op_name(NULL));
+}
+END_TEST
+
+/* The generated descriptors carry what the chain view and DOT read. */
+START_TEST(test_descriptor_fields)
+{
+    cr_custom_op_def def = swish_def();
+    cr_error err;
+    char name[16];
+    strcpy(name, "swish");
+    def.name = name;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    strcpy(name, "xxxxx"); /* the definition's strings were copied */
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 0.5);
+    cr_node *y = cr_custom(g, op, &x, 1);
+    const cr_op *o = y->op;
+    ck_assert_str_eq(o->name, "swish");
+    ck_assert_str_eq(o->formula, "y = x*sigmoid(x)");
+    ck_assert_str_eq(o->deriv[0], "sigmoid(x)*(1 + x*(1-sigmoid(x)))");
+    ck_assert_ptr_null(o->deriv[1]);
+    ck_assert_str_eq(o->jacobian, "diagonal");
+    ck_assert_uint_eq(o->flags, CR_OP_ELEMENTWISE);
+    cr_node *dy = cr_grad(g, y, x);
+    ck_assert_str_eq(dy->op->name, "swish_vjp");
+    ck_assert_str_eq(dy->op->formula, "hand-written VJP of swish");
+    ck_assert_uint_eq(dy->op->flags, CR_OP_BACKWARD);
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
+START_TEST(test_allocation_failures)
+{
+    for (size_t k = 1;; k++) {
+        test_alloc_install(k);
+        cr_error err;
+        cr_custom_op_def def = swish_def();
+        cr_custom_op *op = cr_custom_op_new(&def, &err);
+        cr_graph *g = op ? cr_graph_new() : NULL;
+        cr_node *x = cr_param_scalar(g, "x", 0.5);
+        cr_node *dy = cr_grad(g, cr_custom(g, op, &x, 1), x);
+        if (op && g && dy)
+            ck_assert_double_eq_tol(cr_node_scalar(dy),
+                                    sigmoid(0.5) * (1 + 0.5 * (1 - sigmoid(0.5))), 1e-15);
+        else if (!op)
+            ck_assert_int_eq(err.status, CR_ENOMEM);
+        cr_graph_free(g);
+        cr_custom_op_free(op);
+        size_t failures = test_alloc.failures;
+        ck_assert_int_eq(test_alloc.live, 0);
+        test_alloc_uninstall();
+        if (failures == 0)
+            break;
+    }
+}
+END_TEST
+
+Suite *custom_suite(void)
+{
+    Suite *s = suite_create("custom");
+    TCase *tc = tcase_create("custom");
+    tcase_add_test(tc, test_swish_forward_backward_check);
+    tcase_add_test(tc, test_wrong_vjp_named);
+    tcase_add_test(tc, test_second_order);
+    tcase_add_test(tc, test_shape_rule);
+    tcase_add_test(tc, test_default_shape_rule);
+    tcase_add_test(tc, test_kink_flag);
+    tcase_add_test(tc, test_no_derivative);
+    tcase_add_test(tc, test_definition_errors);
+    tcase_add_test(tc, test_descriptor_fields);
+    tcase_add_test(tc, test_allocation_failures);
+    suite_add_tcase(s, tc);
+    return s;
+}

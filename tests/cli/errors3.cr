@@ -1,0 +1,4 @@
+# an error on line 4
+a = x + 1
+b = a * 2
+c = b +* 3
