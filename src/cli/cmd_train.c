@@ -52,7 +52,8 @@ const char cli_help_train[] =
     "  --json              final statistics as one JSON object on stdout\n"
     "  --quiet             no progress display\n"
     "  --debug             per epoch: each layer's gradient norm and the derivative\n"
-    "                      chain of --debug-param (default W1), on stderr\n"
+    "                      chain of --debug-param (default W1), on stderr; at the\n"
+    "                      end, that chain in the article's form\n"
     "\n"
     "Progress goes to stderr: a bar redrawn in place on a terminal, one line per\n"
     "epoch otherwise. Errors exit with status 2.\n"
@@ -311,6 +312,27 @@ static int on_epoch(const cr_train_progress *p, void *ctx)
         print_debug(p->debug);
     }
     return 0;
+}
+
+/* The derivative chain of the debugged parameter through the training
+ * batch's head (named x, s1, a1, ..., loss), at the values of its last
+ * step, written by the chain API as the article writes it. */
+static void print_final_chain(train_cli *t, cr_mlp *m)
+{
+    cr_graph *g = cr_mlp_graph(m);
+    const char *name = t->debug_param ? t->debug_param : "W1";
+    cr_chain_options o;
+    cr_chain_options_init(&o);
+    o.flags = CR_CHAIN_NAMED_ONLY;
+    cr_chain *c = cr_chain_new(g, cr_graph_find(g, "loss"), cr_graph_find(g, name), &o);
+    if (!c) {
+        fprintf(stderr, "chainrule train: no chain for %s: %s\n", name,
+                cr_graph_error(g)->message);
+        return;
+    }
+    fprintf(stderr, "derivative chain of %s at the last step of the training batch:\n", name);
+    cr_chain_print(c, stderr, CR_CHAIN_PRINT_FORMULAS);
+    cr_chain_free(c);
 }
 
 /* ---- history CSV and SVG chart ---- */
@@ -586,6 +608,8 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
             fputc('\n', stderr);
         return cli_fail(&t->c, CLI_EVAL, 0, 0, "training failed: %s", err.message);
     }
+    if (t->debug)
+        print_final_chain(t, *m);
     if (*test && cr_mlp_evaluate(*m, cr_tensor_data(cr_dataset_features(*test)),
                                  cr_tensor_data(cr_dataset_targets(*test)),
                                  cr_dataset_rows(*test), te, &err) != CR_OK)
