@@ -56,6 +56,13 @@ has "$tmp/out" '"classes": \[0, 1, 1, 0\]'
 run 0 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/xor.csv" --json
 has "$tmp/out" '^{"rows": 4, "loss": [0-9.e-]*, "accuracy": 1, "confusion": \[\[2, 0\], \[0, 2\]\]}$'
 
+# --standardize keeps the statistics in the model: raw features at predict time
+printf 'a,b,label\n5000,-300,0\n5000,700,1\n6000,-300,1\n6000,700,0\n' >"$tmp/big.csv"
+run 0 "$CR" train --data "$tmp/big.csv" --arch 2,8,2 --act tanh --out softmax --batch 4 \
+    --lr 0.05 --epochs 300 --quiet --standardize --model "$tmp/big.crm"
+run 0 "$CR" evaluate --model "$tmp/big.crm" --data "$tmp/big.csv" --json
+has "$tmp/out" '"accuracy": 1,'
+
 # errors: a message and exit status 2
 run 2 "$CR" train --data "$tmp/missing.csv" --arch 2,2
 has "$tmp/err" "missing.csv: No such file or directory"
