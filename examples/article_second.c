@@ -53,8 +53,8 @@ int main(void)
             cr_optim_step(opt) != CR_OK)
             return fail("training", cr_graph_error(g)->message);
         if (k % 10000 == 0)
-            printf("iteration %5d: predicted %.10f, error %.6e\n", k, cr_node_scalar(predicted),
-                   cr_node_scalar(err));
+            printf("iteration %5d: predicted %.10f, error %.6e\n", k,
+                   cr_node_scalar(predicted), cr_node_scalar(err));
     }
     if (cr_graph_forward(g, err) != CR_OK)
         return fail("forward", cr_graph_error(g)->message);

@@ -57,7 +57,8 @@ static void put_f64s(writer *w, const double *d, size_t n)
 
 static uint32_t get_u32(const unsigned char *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
 }
 
 static uint64_t get_u64(const unsigned char *p)
@@ -102,8 +103,8 @@ static cr_status encode(const cr_mlp *m, unsigned char **out, size_t *size, cr_e
     const size_t body = body_size(s, nw, has_stats);
     const size_t total = HEADER_SIZE + body + CRC_SIZE;
     if (total > MAX_FILE)
-        return cr_error_set(err, CR_ERANGE, "save", "the model needs %zu bytes; the limit is %d",
-                            total, MAX_FILE);
+        return cr_error_set(err, CR_ERANGE, "save",
+                            "the model needs %zu bytes; the limit is %d", total, MAX_FILE);
     unsigned char *buf = cr_malloc(total);
     if (!buf)
         return cr_error_set(err, CR_ENOMEM, "save", "out of memory for %zu bytes", total);
@@ -170,8 +171,7 @@ static void sync_dir(const char *tmp_path)
     cr_free(dir);
 }
 
-cr_status cr_io_write_atomic(const char *path, const void *data, size_t size,
-                               cr_error *err)
+cr_status cr_io_write_atomic(const char *path, const void *data, size_t size, cr_error *err)
 {
     if (!path || !*path || (!data && size))
         return cr_error_set(err, CR_EINVAL, "save", "save: the path or data is missing");
@@ -277,13 +277,14 @@ static cr_status parse_arch(const unsigned char *p, size_t body, const char *nam
     size_t o = 12;
     for (size_t l = 0; l < n_hidden; l++, o += 4)
         s->hidden[l] = get_u32(p + o);
-    const uint32_t hact = get_u32(p + o), oact = get_u32(p + o + 4), loss = get_u32(p + o + 8);
+    const uint32_t hact = get_u32(p + o), oact = get_u32(p + o + 4),
+                   loss = get_u32(p + o + 8);
     const uint32_t bias = get_u32(p + o + 12), stats = get_u32(p + o + 16);
     if (hact > CR_ACT_SOFTMAX || oact > CR_ACT_SOFTMAX || loss > CR_LOSS_XENT || bias > 1 ||
         stats > 1)
         return bad(err, CR_EFORMAT, name,
-                   "invalid architecture codes (activations %u/%u, loss %u, flags %u/%u)", hact,
-                   oact, loss, bias, stats);
+                   "invalid architecture codes (activations %u/%u, loss %u, flags %u/%u)",
+                   hact, oact, loss, bias, stats);
     s->hidden_act = (cr_activation)hact;
     s->out_act = (cr_activation)oact;
     s->loss = (cr_loss_kind)loss;
@@ -312,14 +313,15 @@ cr_mlp *cr_mlp_load_mem(const void *data, size_t size, const char *name,
         return NULL;
     }
     if (size < HEADER_SIZE + CRC_SIZE) {
-        bad(err, CR_EFORMAT, name, "truncated: %zu bytes, a model file has at least %d", size,
-            HEADER_SIZE + CRC_SIZE);
+        bad(err, CR_EFORMAT, name, "truncated: %zu bytes, a model file has at least %d",
+            size, HEADER_SIZE + CRC_SIZE);
         return NULL;
     }
     const uint32_t version = get_u32(p + 8), flags = get_u32(p + 12);
     if (version != CR_MODEL_VERSION) {
-        bad(err, CR_ENOTSUP, name, "format version %u is not supported (this build reads %d)",
-            version, CR_MODEL_VERSION);
+        bad(err, CR_ENOTSUP, name,
+            "format version %u is not supported (this build reads %d)", version,
+            CR_MODEL_VERSION);
         return NULL;
     }
     const uint64_t body = get_u64(p + 16);
@@ -336,8 +338,10 @@ cr_mlp *cr_mlp_load_mem(const void *data, size_t size, const char *name,
     const uint32_t stored = get_u32(p + HEADER_SIZE + body);
     const uint32_t computed = crc_of(p, HEADER_SIZE + (size_t)body);
     if (stored != computed) {
-        bad(err, CR_EFORMAT, name, "checksum mismatch (stored 0x%08x, computed 0x%08x): the "
-            "file is corrupted", stored, computed);
+        bad(err, CR_EFORMAT, name,
+            "checksum mismatch (stored 0x%08x, computed 0x%08x): the "
+            "file is corrupted",
+            stored, computed);
         return NULL;
     }
     if (flags != 0) {
@@ -354,7 +358,8 @@ cr_mlp *cr_mlp_load_mem(const void *data, size_t size, const char *name,
     if (expect && !same_arch(&s, expect)) {
         cr_mlp_spec_format(&s, have, sizeof have);
         cr_mlp_spec_format(expect, want, sizeof want);
-        bad(err, CR_ESHAPE, name, "architecture %s differs from the expected %s", have, want);
+        bad(err, CR_ESHAPE, name, "architecture %s differs from the expected %s", have,
+            want);
         return NULL;
     }
     /* count the weights of the architecture without building it */
@@ -369,7 +374,8 @@ cr_mlp *cr_mlp_load_mem(const void *data, size_t size, const char *name,
     if (nw > MAX_FILE || body_size(&s, nw, has_stats) != body) {
         cr_mlp_spec_format(&s, have, sizeof have);
         bad(err, CR_EFORMAT, name, "body is %llu bytes, but architecture %s needs %zu",
-            (unsigned long long)body, have, nw > MAX_FILE ? (size_t)-1 : body_size(&s, nw, has_stats));
+            (unsigned long long)body, have,
+            nw > MAX_FILE ? (size_t)-1 : body_size(&s, nw, has_stats));
         return NULL;
     }
     const size_t extra = has_stats ? 2 * s.n_inputs : 0;

@@ -65,7 +65,8 @@ cr_status cr_init_parse(const char *name, cr_init_kind *out, cr_error *err)
     int v;
     if (name && strcmp(name, "glorot") == 0)
         name = "xavier";
-    cr_status st = parse_name("initialisation", init_names, COUNT(init_names), name, &v, err);
+    cr_status st =
+        parse_name("initialisation", init_names, COUNT(init_names), name, &v, err);
     if (st == CR_OK)
         *out = (cr_init_kind)v;
     return st;
@@ -109,15 +110,16 @@ cr_status cr_mlp_spec_check(const cr_mlp_spec *s, cr_error *err)
     if (s->n_inputs < 1 || s->n_inputs > CR_MLP_MAX_WIDTH || s->n_outputs < 1 ||
         s->n_outputs > CR_MLP_MAX_WIDTH)
         return cr_error_set(err, CR_EINVAL, w,
-                            "%zu inputs and %zu outputs: each must be 1 to %zu", s->n_inputs,
-                            s->n_outputs, CR_MLP_MAX_WIDTH);
+                            "%zu inputs and %zu outputs: each must be 1 to %zu",
+                            s->n_inputs, s->n_outputs, CR_MLP_MAX_WIDTH);
     if (s->n_hidden > CR_MLP_MAX_HIDDEN)
         return cr_error_set(err, CR_EINVAL, w, "%zu hidden layers; at most %d", s->n_hidden,
                             CR_MLP_MAX_HIDDEN);
     for (size_t l = 0; l < s->n_hidden; l++)
         if (s->hidden[l] < 1 || s->hidden[l] > CR_MLP_MAX_WIDTH)
-            return cr_error_set(err, CR_EINVAL, w, "hidden layer %zu has width %zu (1 to %zu)",
-                                l + 1, s->hidden[l], CR_MLP_MAX_WIDTH);
+            return cr_error_set(err, CR_EINVAL, w,
+                                "hidden layer %zu has width %zu (1 to %zu)", l + 1,
+                                s->hidden[l], CR_MLP_MAX_WIDTH);
     if ((unsigned)s->hidden_act >= COUNT(act_names) || s->hidden_act == CR_ACT_SOFTMAX)
         return cr_error_set(err, CR_EINVAL, w,
                             "hidden activation %d: use linear, sigmoid, tanh or relu",
@@ -128,7 +130,8 @@ cr_status cr_mlp_spec_check(const cr_mlp_spec *s, cr_error *err)
     if ((unsigned)s->loss >= COUNT(loss_names))
         return cr_error_set(err, CR_EINVAL, w, "loss %d is unknown", (int)s->loss);
     if ((unsigned)s->init >= COUNT(init_names))
-        return cr_error_set(err, CR_EINVAL, w, "initialisation %d is unknown", (int)s->init);
+        return cr_error_set(err, CR_EINVAL, w, "initialisation %d is unknown",
+                            (int)s->init);
     if (s->loss == CR_LOSS_BCE && s->out_act != CR_ACT_SIGMOID)
         return cr_error_set(err, CR_EINVAL, w,
                             "the bce loss needs a sigmoid output, not %s",
@@ -187,12 +190,18 @@ static void init_weights(const cr_mlp_spec *s, gsl_rng *r, size_t fan_in, size_t
     const double he = sqrt(2.0 / (double)fan_in);
     for (size_t i = 0; i < n; i++) {
         switch (s->init) {
-        case CR_INIT_XAVIER: w[i] = xavier * (2.0 * gsl_rng_uniform(r) - 1.0); break;
-        case CR_INIT_HE: w[i] = gsl_ran_gaussian(r, he); break;
+        case CR_INIT_XAVIER:
+            w[i] = xavier * (2.0 * gsl_rng_uniform(r) - 1.0);
+            break;
+        case CR_INIT_HE:
+            w[i] = gsl_ran_gaussian(r, he);
+            break;
         case CR_INIT_UNIFORM:
             w[i] = s->init_lo + (s->init_hi - s->init_lo) * gsl_rng_uniform(r);
             break;
-        case CR_INIT_NORMAL: w[i] = gsl_ran_gaussian(r, s->init_std); break;
+        case CR_INIT_NORMAL:
+            w[i] = gsl_ran_gaussian(r, s->init_std);
+            break;
         }
     }
 }
@@ -236,7 +245,8 @@ static cr_status make_params(cr_mlp *m, const double *params, cr_error *err)
     const cr_mlp_spec *s = &m->spec;
     gsl_rng *r = params ? NULL : rng_new(s->seed);
     if (!params && !r)
-        return cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for the random generator");
+        return cr_error_set(err, CR_ENOMEM, "mlp",
+                            "out of memory for the random generator");
     cr_status st = CR_OK;
     for (size_t l = 0; l < m->n_layers && st == CR_OK; l++) {
         size_t shape[2] = {layer_in(s, l), layer_out(s, l)};
@@ -245,8 +255,8 @@ static cr_status make_params(cr_mlp *m, const double *params, cr_error *err)
         if (!(m->W[l] = add_param(m, name, 2, shape, &params, r, err)))
             st = err->status;
         snprintf(name, sizeof name, "b%zu", l + 1);
-        if (st == CR_OK && s->bias && !(m->b[l] = add_param(m, name, 1, &shape[1], &params,
-                                                             NULL, err)))
+        if (st == CR_OK && s->bias &&
+            !(m->b[l] = add_param(m, name, 1, &shape[1], &params, NULL, err)))
             st = err->status;
     }
     if (r)
@@ -297,9 +307,18 @@ void cr_mlp_free(cr_mlp *m)
     cr_free(m);
 }
 
-const cr_mlp_spec *cr_mlp_get_spec(const cr_mlp *m) { return &m->spec; }
-cr_graph *cr_mlp_graph(cr_mlp *m) { return m->g; }
-size_t cr_mlp_num_layers(const cr_mlp *m) { return m->n_layers; }
+const cr_mlp_spec *cr_mlp_get_spec(const cr_mlp *m)
+{
+    return &m->spec;
+}
+cr_graph *cr_mlp_graph(cr_mlp *m)
+{
+    return m->g;
+}
+size_t cr_mlp_num_layers(const cr_mlp *m)
+{
+    return m->n_layers;
+}
 
 cr_node *cr_mlp_weight(const cr_mlp *m, size_t layer)
 {
@@ -343,7 +362,8 @@ cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *st
     const size_t n = m->spec.n_inputs;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(mean[i]))
-            return cr_error_set(err, CR_EDOMAIN, "mlp", "input mean %zu is not finite", i + 1);
+            return cr_error_set(err, CR_EDOMAIN, "mlp", "input mean %zu is not finite",
+                                i + 1);
     double *nm = cr_malloc(n * sizeof *nm), *ns = cr_malloc(n * sizeof *ns);
     if (!nm || !ns) {
         cr_free(nm);
@@ -361,19 +381,30 @@ cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *st
     return CR_OK;
 }
 
-const double *cr_mlp_input_mean(const cr_mlp *m) { return m->mean; }
-const double *cr_mlp_input_std(const cr_mlp *m) { return m->std; }
+const double *cr_mlp_input_mean(const cr_mlp *m)
+{
+    return m->mean;
+}
+const double *cr_mlp_input_std(const cr_mlp *m)
+{
+    return m->std;
+}
 
 /* ---- heads ---- */
 
 static cr_node *activate(cr_graph *g, cr_activation a, cr_node *s)
 {
     switch (a) {
-    case CR_ACT_SIGMOID: return cr_sigmoid(g, s);
-    case CR_ACT_TANH: return cr_tanh(g, s);
-    case CR_ACT_RELU: return cr_relu(g, s);
-    case CR_ACT_SOFTMAX: return cr_softmax(g, s);
-    case CR_ACT_LINEAR: break;
+    case CR_ACT_SIGMOID:
+        return cr_sigmoid(g, s);
+    case CR_ACT_TANH:
+        return cr_tanh(g, s);
+    case CR_ACT_RELU:
+        return cr_relu(g, s);
+    case CR_ACT_SOFTMAX:
+        return cr_softmax(g, s);
+    case CR_ACT_LINEAR:
+        break;
     }
     return s;
 }
@@ -382,10 +413,14 @@ static cr_node *make_loss(cr_graph *g, const cr_mlp_spec *s, cr_mlp_head *h)
 {
     cr_node *logits = h->s[s->n_hidden];
     switch (s->loss) {
-    case CR_LOSS_SQ_ERROR: return cr_sq_error(g, h->out, h->t);
-    case CR_LOSS_MSE: return cr_mse(g, h->out, h->t);
-    case CR_LOSS_BCE: return cr_bce_logits(g, logits, h->t);
-    case CR_LOSS_XENT: return cr_softmax_xent(g, logits, h->t);
+    case CR_LOSS_SQ_ERROR:
+        return cr_sq_error(g, h->out, h->t);
+    case CR_LOSS_MSE:
+        return cr_mse(g, h->out, h->t);
+    case CR_LOSS_BCE:
+        return cr_bce_logits(g, logits, h->t);
+    case CR_LOSS_XENT:
+        return cr_softmax_xent(g, logits, h->t);
     }
     return NULL;
 }
@@ -541,14 +576,16 @@ static cr_status check_rows(const char *what, const void *x, const void *out, si
     return CR_OK;
 }
 
-cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out, cr_error *err)
+cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
+                         cr_error *err)
 {
     if (!m)
         return cr_error_set(err, CR_EINVAL, "predict", "predict: the model is NULL");
     cr_status st = check_rows("predict", x, out, rows, err);
     const size_t no = m->spec.n_outputs;
     for (size_t first = 0; st == CR_OK && first < rows; first += CR_MLP_EVAL_CHUNK) {
-        const size_t n = rows - first < CR_MLP_EVAL_CHUNK ? rows - first : CR_MLP_EVAL_CHUNK;
+        const size_t n =
+            rows - first < CR_MLP_EVAL_CHUNK ? rows - first : CR_MLP_EVAL_CHUNK;
         size_t padded = 1; /* rows are independent: pad to a power of two */
         while (padded < n)
             padded *= 2;
@@ -581,7 +618,8 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const double *x, const double *y, const si
     double total = 0.0;
     size_t correct = 0;
     for (size_t first = 0; first < rows; first += CR_MLP_EVAL_CHUNK) {
-        const size_t n = rows - first < CR_MLP_EVAL_CHUNK ? rows - first : CR_MLP_EVAL_CHUNK;
+        const size_t n =
+            rows - first < CR_MLP_EVAL_CHUNK ? rows - first : CR_MLP_EVAL_CHUNK;
         cr_mlp_head *h = cr_mlp_head_get(m, n, err);
         if (!h) {
             st = err ? err->status : CR_ENOMEM;
@@ -610,7 +648,8 @@ cr_status cr_mlp_evaluate(cr_mlp *m, const double *x, const double *y, size_t ro
                           cr_eval_result *res, cr_error *err)
 {
     if (!m || !res)
-        return cr_error_set(err, CR_EINVAL, "evaluate", "evaluate: the model or result is NULL");
+        return cr_error_set(err, CR_EINVAL, "evaluate",
+                            "evaluate: the model or result is NULL");
     return cr_mlp_eval_rows(m, x, y, NULL, rows, res, err);
 }
 

@@ -72,8 +72,8 @@ static cr_status check_options(const cr_mlp *m, const cr_train_options *o, size_
     if (o->debug && o->debug_param) {
         const cr_node *p = cr_graph_find(m->g, o->debug_param);
         if (!p || cr_node_kind_of(p) != CR_NODE_PARAM)
-            return cr_error_set(err, CR_EINVAL, w, "debug parameter '%s' is not in the model",
-                                o->debug_param);
+            return cr_error_set(err, CR_EINVAL, w,
+                                "debug parameter '%s' is not in the model", o->debug_param);
     }
     return cr_optim_check_options(&o->optim, err);
 }
@@ -86,12 +86,13 @@ typedef struct history {
     size_t cap_debug;
 } history;
 
-static cr_status history_push(history *h, double loss, double acc, double vloss, double vacc,
-                              cr_error *err)
+static cr_status history_push(history *h, double loss, double acc, double vloss,
+                              double vacc, cr_error *err)
 {
     cr_train_stats *s = h->s;
     size_t cap = h->cap;
-    cr_status st = cr_grow((void **)&s->loss_history, &cap, s->n_history + 1, sizeof(double));
+    cr_status st =
+        cr_grow((void **)&s->loss_history, &cap, s->n_history + 1, sizeof(double));
     if (st == CR_OK) {
         cap = h->cap;
         st = cr_grow((void **)&s->accuracy_history, &cap, s->n_history + 1, sizeof(double));
@@ -119,7 +120,7 @@ static cr_status history_push(history *h, double loss, double acc, double vloss,
 /* ---- debug: gradient norms and the derivative chain ---- */
 
 typedef struct debug_plan {
-    size_t layer;       /* 0-based layer of the parameter */
+    size_t layer; /* 0-based layer of the parameter */
     int is_bias;
     cr_node *param;
 } debug_plan;
@@ -193,10 +194,10 @@ typedef struct trainer {
     cr_mlp *m;
     const cr_train_options *o;
     const double *x, *y;
-    size_t *order;      /* all rows: training rows first, then validation */
+    size_t *order; /* all rows: training rows first, then validation */
     size_t n_train, n_val;
     cr_optim *opt;
-    double *best;       /* parameters of the best epoch (patience) */
+    double *best; /* parameters of the best epoch (patience) */
     debug_plan dp;
     cr_mlp_head *debug_heads[2];
 } trainer;
@@ -322,7 +323,8 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
             debug_record(m, h, &t->dp, &dbg);
             if (cr_grow((void **)&s->debug, &hist.cap_debug, s->n_debug + 1,
                         sizeof *s->debug) != CR_OK)
-                return cr_error_set(err, CR_ENOMEM, "train", "out of memory for debug records");
+                return cr_error_set(err, CR_ENOMEM, "train",
+                                    "out of memory for debug records");
             s->debug[s->n_debug++] = dbg;
         }
         /* early stopping on the validation loss, else the training loss */
@@ -402,7 +404,8 @@ cr_status cr_mlp_train(cr_mlp *m, const double *x, const double *y, size_t rows,
     t.n_val = o->val_split > 0 ? (size_t)llround(o->val_split * (double)rows) : 0;
     t.n_train = rows - t.n_val;
     if (o->debug && debug_plan_make(m, o, &t.dp) != CR_OK)
-        return cr_error_set(err, CR_EINVAL, "train", "debug parameter '%s' is not a layer's",
+        return cr_error_set(err, CR_EINVAL, "train",
+                            "debug parameter '%s' is not a layer's",
                             o->debug_param ? o->debug_param : "W1");
     t.order = cr_malloc(rows * sizeof *t.order);
     if (!t.order)
@@ -416,7 +419,8 @@ cr_status cr_mlp_train(cr_mlp *m, const double *x, const double *y, size_t rows,
     if (o->patience && o->restore_best) {
         t.best = cr_malloc(cr_mlp_num_weights(m) * sizeof *t.best);
         if (!t.best) {
-            st = cr_error_set(err, CR_ENOMEM, "train", "out of memory for the best parameters");
+            st = cr_error_set(err, CR_ENOMEM, "train",
+                              "out of memory for the best parameters");
             goto done;
         }
     }

@@ -213,8 +213,10 @@ START_TEST(test_refuse_truncated)
     size_t size;
     unsigned char *buf = saved_bytes(&size, &t);
     char msg[160];
-    refuse(buf, 0, NULL, CR_EFORMAT, "m.crm: truncated: 0 bytes, a model file has at least 28");
-    refuse(buf, 5, NULL, CR_EFORMAT, "m.crm: truncated: 5 bytes, a model file has at least 28");
+    refuse(buf, 0, NULL, CR_EFORMAT,
+           "m.crm: truncated: 0 bytes, a model file has at least 28");
+    refuse(buf, 5, NULL, CR_EFORMAT,
+           "m.crm: truncated: 5 bytes, a model file has at least 28");
     refuse(buf, 20, NULL, CR_EFORMAT,
            "m.crm: truncated: 20 bytes, a model file has at least 28");
     const size_t cuts[] = {28, 60, size / 2, size - 8, size - 1};
@@ -236,7 +238,8 @@ START_TEST(test_refuse_truncated)
     unsigned char *longer = malloc(size + 3);
     memcpy(longer, buf, size);
     memset(longer + size, 0, 3);
-    refuse(longer, size + 3, NULL, CR_EFORMAT, "m.crm: 3 unexpected bytes after the checksum");
+    refuse(longer, size + 3, NULL, CR_EFORMAT,
+           "m.crm: 3 unexpected bytes after the checksum");
     free(longer);
     free(buf);
     tmpdir_remove(&t);

@@ -644,7 +644,8 @@ START_TEST(test_fashion_subset)
                      CR_OK);
     cr_eval_result r;
     ck_assert_int_eq(cr_mlp_evaluate(m, cr_tensor_data(cr_dataset_features(test)),
-                                     cr_tensor_data(cr_dataset_targets(test)), 1000, &r, &err),
+                                     cr_tensor_data(cr_dataset_targets(test)), 1000, &r,
+                                     &err),
                      CR_OK);
     ck_assert_msg(r.accuracy >= 0.6, "accuracy %g", r.accuracy);
     ck_assert_uint_eq(r.n_classes, 10);
@@ -668,7 +669,8 @@ Suite *nn_suite(void)
     tcase_add_test(tc, test_builder_seeded_init);
     tcase_add_test(tc, test_spec_errors);
     tcase_add_test(tc, test_forward_by_hand);
-    tcase_add_loop_test(tc, test_gradients_fd, 0, (int)(sizeof fd_cases / sizeof *fd_cases));
+    tcase_add_loop_test(tc, test_gradients_fd, 0,
+                        (int)(sizeof fd_cases / sizeof *fd_cases));
     suite_add_tcase(s, tc);
     tc = tcase_create("train");
     tcase_set_timeout(tc, 120);

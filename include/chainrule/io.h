@@ -38,7 +38,7 @@ CR_API cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err);
  * rename failed: "PATH: writing: No space left on device"), CR_ENOMEM. On
  * error path is unchanged and no temporary file is left. */
 CR_API cr_status cr_io_write_atomic(const char *path, const void *data, size_t size,
-                                      cr_error *err);
+                                    cr_error *err);
 
 /* Loads a model file into a new MLP (free with cr_mlp_free). If expect is
  * not NULL, the file's architecture (widths, activations, loss, biases)

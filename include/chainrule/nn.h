@@ -16,8 +16,9 @@
  * and re-used afterwards, so a steady-state training step allocates
  * nothing. Heads stay in the graph until the model is freed; prediction
  * pads its chunks to a power of two, so it needs at most 9 heads whatever
- * the row counts, while training and evaluation use one per exact size. The first head built gets the plain names "x", "y", "s1", "a1",
- * ..., "sL", "aL" and "loss"; later heads get "@ROWS" appended ("x@32").
+ * the row counts, while training and evaluation use one per exact size.
+ * The first head built gets the plain names "x", "y", "s1", "a1", ...,
+ * "sL", "aL" and "loss"; later heads get "@ROWS" appended ("x@32").
  *
  * Inputs are raw features: when input statistics are set
  * (cr_mlp_set_input_stats), every call standardises rows on the fly with
@@ -70,18 +71,18 @@ typedef enum cr_loss_kind {
 /* The architecture and initialisation of an MLP. Fill it with
  * cr_mlp_spec_init, then change fields. */
 typedef struct cr_mlp_spec {
-    size_t n_inputs;                   /* width of an input row, >= 1 */
-    size_t n_outputs;                  /* width of an output row, >= 1 */
-    size_t n_hidden;                   /* hidden layers, 0..CR_MLP_MAX_HIDDEN */
-    size_t hidden[CR_MLP_MAX_HIDDEN];  /* their widths, each >= 1 */
-    cr_activation hidden_act;          /* any but softmax; default sigmoid */
-    cr_activation out_act;             /* default sigmoid */
-    cr_loss_kind loss;                 /* default sq_error */
-    int bias;                          /* 1: layers have biases b1..; 0: none */
-    cr_init_kind init;                 /* default Xavier */
-    double init_lo, init_hi;           /* CR_INIT_UNIFORM range; default [0, 1) */
-    double init_std;                   /* CR_INIT_NORMAL deviation; default 0.1 */
-    unsigned long seed;                /* seeds the gsl_rng (mt19937); default 1 */
+    size_t n_inputs;                  /* width of an input row, >= 1 */
+    size_t n_outputs;                 /* width of an output row, >= 1 */
+    size_t n_hidden;                  /* hidden layers, 0..CR_MLP_MAX_HIDDEN */
+    size_t hidden[CR_MLP_MAX_HIDDEN]; /* their widths, each >= 1 */
+    cr_activation hidden_act;         /* any but softmax; default sigmoid */
+    cr_activation out_act;            /* default sigmoid */
+    cr_loss_kind loss;                /* default sq_error */
+    int bias;                         /* 1: layers have biases b1..; 0: none */
+    cr_init_kind init;                /* default Xavier */
+    double init_lo, init_hi;          /* CR_INIT_UNIFORM range; default [0, 1) */
+    double init_std;                  /* CR_INIT_NORMAL deviation; default 0.1 */
+    unsigned long seed;               /* seeds the gsl_rng (mt19937); default 1 */
 } cr_mlp_spec;
 
 typedef struct cr_mlp cr_mlp;
@@ -237,15 +238,15 @@ typedef struct cr_train_debug {
  * regressors, validation figures NaN without validation rows or before the
  * epoch ends. */
 typedef struct cr_train_progress {
-    size_t epoch;        /* 1-based */
-    size_t iteration;    /* steps taken so far, this one included */
-    size_t rows_done;    /* training rows seen in this epoch */
+    size_t epoch;     /* 1-based */
+    size_t iteration; /* steps taken so far, this one included */
+    size_t rows_done; /* training rows seen in this epoch */
     size_t train_rows;
-    double batch_loss;   /* the last step's loss (before its update) */
-    double epoch_loss;   /* mean of the epoch's batch losses so far */
+    double batch_loss; /* the last step's loss (before its update) */
+    double epoch_loss; /* mean of the epoch's batch losses so far */
     double epoch_accuracy;
     double val_loss, val_accuracy;
-    double seconds;      /* since training started */
+    double seconds;              /* since training started */
     const cr_train_debug *debug; /* on_epoch with debug on; else NULL */
 } cr_train_progress;
 
@@ -254,28 +255,28 @@ typedef int (*cr_train_callback)(const cr_train_progress *p, void *ctx);
 
 /* Training options. Fill with cr_train_options_init, then change fields. */
 typedef struct cr_train_options {
-    size_t epochs;         /* passes over the training rows; default 10; 0 = no
-                              limit (max_iter must then be set) */
-    size_t max_iter;       /* stop after this many steps; 0 = no limit */
-    size_t batch;          /* rows per step, default 32 (capped at the rows) */
-    int shuffle;           /* 1 (default): shuffle the rows every epoch */
-    unsigned long seed;    /* shuffling and validation split; default 1 */
-    double val_split;      /* fraction of rows held out, [0, 1); default 0 */
-    size_t patience;       /* early stopping: stop after this many epochs
-                              without improvement (of the validation loss, or
-                              of the training loss without validation rows);
-                              0 (default) = off */
-    double min_delta;      /* the improvement that counts; default 0 */
-    int restore_best;      /* with patience: end with the best epoch's
-                              parameters; default 1 */
-    double target_loss;    /* stop once an epoch's training loss <= this;
-                              default -1 (off) */
-    cr_optim_options optim; /* default cr_optim_defaults(CR_OPTIM_SGD) */
+    size_t epochs;              /* passes over the training rows; default 10; 0 = no
+                                   limit (max_iter must then be set) */
+    size_t max_iter;            /* stop after this many steps; 0 = no limit */
+    size_t batch;               /* rows per step, default 32 (capped at the rows) */
+    int shuffle;                /* 1 (default): shuffle the rows every epoch */
+    unsigned long seed;         /* shuffling and validation split; default 1 */
+    double val_split;           /* fraction of rows held out, [0, 1); default 0 */
+    size_t patience;            /* early stopping: stop after this many epochs
+                                   without improvement (of the validation loss, or
+                                   of the training loss without validation rows);
+                                   0 (default) = off */
+    double min_delta;           /* the improvement that counts; default 0 */
+    int restore_best;           /* with patience: end with the best epoch's
+                                   parameters; default 1 */
+    double target_loss;         /* stop once an epoch's training loss <= this;
+                                   default -1 (off) */
+    cr_optim_options optim;     /* default cr_optim_defaults(CR_OPTIM_SGD) */
     cr_train_callback on_step;  /* after every step, or NULL */
     cr_train_callback on_epoch; /* after every epoch, or NULL */
     void *ctx;                  /* passed to the callbacks */
-    int debug;             /* 1: record a cr_train_debug per epoch */
-    const char *debug_param; /* its parameter ("W1", "b2"...); NULL: "W1" */
+    int debug;                  /* 1: record a cr_train_debug per epoch */
+    const char *debug_param;    /* its parameter ("W1", "b2"...); NULL: "W1" */
 } cr_train_options;
 
 /* Fills o with the defaults above. */
@@ -285,9 +286,9 @@ CR_API void cr_train_options_init(cr_train_options *o);
  * (the last one possibly partial), NaN where a figure does not apply; they
  * and debug (n_debug records) are new: free with cr_train_stats_free. */
 typedef struct cr_train_stats {
-    double seconds;        /* wall time (monotonic clock) */
-    size_t iterations;     /* steps taken */
-    size_t epochs;         /* epochs begun */
+    double seconds;    /* wall time (monotonic clock) */
+    size_t iterations; /* steps taken */
+    size_t epochs;     /* epochs begun */
     cr_train_stop stop;
     size_t train_rows, val_rows;
     size_t n_history;
@@ -296,7 +297,7 @@ typedef struct cr_train_stats {
     double train_loss, train_accuracy; /* of the final parameters, on the
                                           training rows */
     double val_loss, val_accuracy;     /* same on the validation rows */
-    size_t best_epoch;     /* with patience: the epoch whose parameters are kept */
+    size_t best_epoch; /* with patience: the epoch whose parameters are kept */
     size_t n_debug;
     cr_train_debug *debug;
 } cr_train_stats;

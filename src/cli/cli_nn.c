@@ -37,8 +37,10 @@ int cli_nn_double(cli *c, const char *name, const char *text, double lo, double 
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo || v > hi) {
-        cli_fail(c, CLI_USAGE, 0, 0, "%s: '%s' is not a number in [%g, %g]", name, text, lo, hi);
+    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo ||
+        v > hi) {
+        cli_fail(c, CLI_USAGE, 0, 0, "%s: '%s' is not a number in [%g, %g]", name, text, lo,
+                 hi);
         return -1;
     }
     *out = v;
@@ -52,7 +54,8 @@ int cli_nn_size(cli *c, const char *name, const char *text, size_t lo, size_t *o
     unsigned long long v = strtoull(text, &end, 10);
     if (end == text || *end != '\0' || errno == ERANGE || text[0] == '-' || v < lo ||
         v > (unsigned long long)SIZE_MAX) {
-        cli_fail(c, CLI_USAGE, 0, 0, "%s: '%s' is not a whole number >= %zu", name, text, lo);
+        cli_fail(c, CLI_USAGE, 0, 0, "%s: '%s' is not a whole number >= %zu", name, text,
+                 lo);
         return -1;
     }
     *out = (size_t)v;
@@ -112,8 +115,8 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
         return NULL;
     }
     if (cr_dataset_cols(ds) != n_inputs) {
-        cli_fail(c, CLI_USAGE, 0, 0, "%s has %zu feature columns, the model takes %zu", name,
-                 cr_dataset_cols(ds), n_inputs);
+        cli_fail(c, CLI_USAGE, 0, 0, "%s has %zu feature columns, the model takes %zu",
+                 name, cr_dataset_cols(ds), n_inputs);
         cr_dataset_free(ds);
         return NULL;
     }
@@ -129,7 +132,8 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
 int cli_nn_parse_io(cli *c, int argc, char **argv, int labels, cli_nn_data *d, cr_mlp **m)
 {
     const char *model = NULL;
-    const char *names[5] = {"--model", "--data", "--target", "--idx-images", "--idx-labels"};
+    const char *names[5] = {"--model", "--data", "--target", "--idx-images",
+                            "--idx-labels"};
     const char **fields[5] = {&model, &d->csv, &d->target, &d->idx_images, &d->idx_labels};
     const int n_opts = labels ? 5 : 4;
     for (int i = 0; i < argc; i++) {
@@ -153,8 +157,8 @@ int cli_nn_parse_io(cli *c, int argc, char **argv, int labels, cli_nn_data *d, c
             }
         }
         if (!matched)
-            return cli_fail(c, CLI_USAGE, 0, 0, "unknown option '%s' (see chainrule help %s)",
-                            argv[i], c->cmd);
+            return cli_fail(c, CLI_USAGE, 0, 0,
+                            "unknown option '%s' (see chainrule help %s)", argv[i], c->cmd);
     }
     if (!model)
         return cli_fail(c, CLI_USAGE, 0, 0, "--model is required");
@@ -195,7 +199,8 @@ void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
     fprintf(out, "rows      %zu\nloss      %.6g\n", r->rows, r->loss);
     if (!k)
         return;
-    fprintf(out, "accuracy  %.4f\nconfusion matrix (rows: true class, columns: predicted)\n",
+    fprintf(out,
+            "accuracy  %.4f\nconfusion matrix (rows: true class, columns: predicted)\n",
             r->accuracy);
     fprintf(out, "      ");
     for (size_t j = 0; j < k; j++)

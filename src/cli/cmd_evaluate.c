@@ -20,7 +20,8 @@ const char cli_help_evaluate[] =
     "                  or 1-based index, default the last); class labels 0..K-1\n"
     "                  for a softmax model\n"
     "  --idx-images F --idx-labels F   IDX files (plain or .gz)\n"
-    "  --json          {\"rows\": N, \"loss\": L, \"accuracy\": A, \"confusion\": [[...]]}\n";
+    "  --json          {\"rows\": N, \"loss\": L, \"accuracy\": A, \"confusion\": "
+    "[[...]]}\n";
 
 int cli_cmd_evaluate(int argc, char **argv)
 {
@@ -38,8 +39,8 @@ int cli_cmd_evaluate(int argc, char **argv)
     if (!ds) {
         rc = CLI_USAGE;
     } else if (cr_mlp_evaluate(m, cr_tensor_data(cr_dataset_features(ds)),
-                               cr_tensor_data(cr_dataset_targets(ds)), cr_dataset_rows(ds), &r,
-                               &err) != CR_OK) {
+                               cr_tensor_data(cr_dataset_targets(ds)), cr_dataset_rows(ds),
+                               &r, &err) != CR_OK) {
         rc = cli_fail(&c, CLI_USAGE, 0, 0, "%s", err.message);
     } else {
         if (c.json)

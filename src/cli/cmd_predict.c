@@ -21,7 +21,8 @@ const char cli_help_predict[] =
     "  --data F.csv    rows to predict (header optional)\n"
     "  --target COL    a column to ignore (name or 1-based index)\n"
     "  --idx-images F  IDX images (MNIST format, plain or .gz), scaled to [0, 1]\n"
-    "  --json          {\"outputs\": [[...], ...]} plus \"classes\": [...] for a classifier\n";
+    "  --json          {\"outputs\": [[...], ...]} plus \"classes\": [...] for a "
+    "classifier\n";
 
 static void print_predictions(cli *c, const cr_mlp *m, const double *out, size_t rows)
 {
@@ -77,8 +78,8 @@ int cli_cmd_predict(int argc, char **argv)
         rc = CLI_USAGE;
     } else if (!(out = malloc(cr_dataset_rows(ds) * s->n_outputs * sizeof *out))) {
         rc = cli_fail(&c, CLI_USAGE, 0, 0, "out of memory");
-    } else if (cr_mlp_predict(m, cr_tensor_data(cr_dataset_features(ds)), cr_dataset_rows(ds),
-                              out, &err) != CR_OK) {
+    } else if (cr_mlp_predict(m, cr_tensor_data(cr_dataset_features(ds)),
+                              cr_dataset_rows(ds), out, &err) != CR_OK) {
         rc = cli_fail(&c, CLI_USAGE, 0, 0, "%s", err.message);
     } else {
         print_predictions(&c, m, out, cr_dataset_rows(ds));

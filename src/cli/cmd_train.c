@@ -164,23 +164,23 @@ static int parse(train_cli *t, int argc, char **argv)
             fputs(cli_help_train, stdout);
             return -1;
         }
-#define STR(NAME, FIELD)                                                                  \
-    if ((r = cli_nn_opt(&t->c, NAME, argc, argv, &i, &v)) != 0) {                         \
-        if (r < 0)                                                                        \
-            return CLI_USAGE;                                                             \
-        FIELD = v;                                                                        \
-        continue;                                                                         \
+#define STR(NAME, FIELD)                                                                   \
+    if ((r = cli_nn_opt(&t->c, NAME, argc, argv, &i, &v)) != 0) {                          \
+        if (r < 0)                                                                         \
+            return CLI_USAGE;                                                              \
+        FIELD = v;                                                                         \
+        continue;                                                                          \
     }
-#define SIZE(NAME, FIELD, LO)                                                             \
-    if ((r = cli_nn_opt(&t->c, NAME, argc, argv, &i, &v)) != 0) {                         \
-        if (r < 0 || cli_nn_size(&t->c, NAME, v, LO, &FIELD) != 0)                        \
-            return CLI_USAGE;                                                             \
-        continue;                                                                         \
+#define SIZE(NAME, FIELD, LO)                                                              \
+    if ((r = cli_nn_opt(&t->c, NAME, argc, argv, &i, &v)) != 0) {                          \
+        if (r < 0 || cli_nn_size(&t->c, NAME, v, LO, &FIELD) != 0)                         \
+            return CLI_USAGE;                                                              \
+        continue;                                                                          \
     }
-#define FLAG(NAME, FIELD)                                                                 \
-    if (strcmp(a, NAME) == 0) {                                                           \
-        FIELD = 1;                                                                        \
-        continue;                                                                         \
+#define FLAG(NAME, FIELD)                                                                  \
+    if (strcmp(a, NAME) == 0) {                                                            \
+        FIELD = 1;                                                                         \
+        continue;                                                                          \
     }
         STR("--data", t->data.csv)
         STR("--target", t->data.target)
@@ -220,7 +220,8 @@ static int parse(train_cli *t, int argc, char **argv)
             continue;
         }
         if ((r = cli_nn_opt(&t->c, "--target-loss", argc, argv, &i, &v)) != 0) {
-            if (r < 0 || cli_nn_double(&t->c, "--target-loss", v, 0, 1e300, &t->o.target_loss))
+            if (r < 0 ||
+                cli_nn_double(&t->c, "--target-loss", v, 0, 1e300, &t->o.target_loss))
                 return CLI_USAGE;
             continue;
         }
@@ -234,16 +235,18 @@ static int parse(train_cli *t, int argc, char **argv)
 #undef STR
 #undef SIZE
 #undef FLAG
-        return cli_fail(&t->c, CLI_USAGE, 0, 0, "unknown option '%s' (see chainrule help train)",
-                        a);
+        return cli_fail(&t->c, CLI_USAGE, 0, 0,
+                        "unknown option '%s' (see chainrule help train)", a);
     }
     if (!t->arch)
-        return cli_fail(&t->c, CLI_USAGE, 0, 0, "--arch is required, e.g. --arch 784,128,10");
+        return cli_fail(&t->c, CLI_USAGE, 0, 0,
+                        "--arch is required, e.g. --arch 784,128,10");
     t->o.seed = t->seed;
     t->o.debug = t->debug;
     t->o.debug_param = t->debug_param;
     if (t->o.epochs == 0 && t->o.max_iter == 0)
-        return cli_fail(&t->c, CLI_USAGE, 0, 0, "give --epochs or --max-iter a positive value");
+        return cli_fail(&t->c, CLI_USAGE, 0, 0,
+                        "give --epochs or --max-iter a positive value");
     return set_optimizer(t);
 }
 
@@ -330,7 +333,8 @@ static void print_final_chain(train_cli *t, cr_mlp *m)
                 cr_graph_error(g)->message);
         return;
     }
-    fprintf(stderr, "derivative chain of %s at the last step of the training batch:\n", name);
+    fprintf(stderr, "derivative chain of %s at the last step of the training batch:\n",
+            name);
     cr_chain_print(c, stderr, CR_CHAIN_PRINT_FORMULAS);
     cr_chain_free(c);
 }
@@ -383,7 +387,8 @@ static void svg_line(FILE *f, const double *v, size_t n, double lo, double hi,
             continue;
         }
         if (!open)
-            fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
+            fprintf(f,
+                    "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
                     color, dashed ? " stroke-dasharray=\"6,4\"" : "");
         fprintf(f, "%s%.2f,%.2f", open ? " " : "", svg_x(i, n), svg_y(v[i], lo, hi));
         open = 1;
@@ -414,11 +419,13 @@ static void write_svg(FILE *f, const cr_train_stats *s, const char *title)
     lo = fmin(lo, 0.0);
     if (hi - lo < 1e-12)
         hi = lo + 1.0;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
             SVG_W, SVG_H, SVG_W, SVG_H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", SVG_W / 2);
+    fprintf(f, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">",
+            SVG_W / 2);
     for (const char *p = title; *p; p++) { /* escape for XML */
         if (*p == '<')
             fputs("&lt;", f);
@@ -429,29 +436,37 @@ static void write_svg(FILE *f, const cr_train_stats *s, const char *title)
     }
     fprintf(f, "</text>\n");
     const int x0 = PAD_L, x1 = SVG_W - PAD_R, y0 = PAD_T, y1 = SVG_H - PAD_B;
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-               "stroke=\"#444\"/>\n", x0, y0, x1 - x0, y1 - y0);
+    fprintf(f,
+            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+            "stroke=\"#444\"/>\n",
+            x0, y0, x1 - x0, y1 - y0);
     for (int k = 0; k <= 5; k++) { /* grid and axis labels */
         const double frac = k / 5.0, y = y1 - frac * (y1 - y0);
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", x0,
-                y, x1, y);
-        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%.4g</text>\n",
-                x0 - 6, y + 4, lo + frac * (hi - lo));
+        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+                x0, y, x1, y);
+        fprintf(
+            f,
+            "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%.4g</text>\n",
+            x0 - 6, y + 4, lo + frac * (hi - lo));
         if (has_acc)
-            fprintf(f, "<text x=\"%d\" y=\"%.1f\" fill=\"#d62728\">%.1f</text>\n", x1 + 6, y + 4,
-                    frac);
+            fprintf(f, "<text x=\"%d\" y=\"%.1f\" fill=\"#d62728\">%.1f</text>\n", x1 + 6,
+                    y + 4, frac);
     }
     const size_t step = n > 10 ? (n + 9) / 10 : 1;
     for (size_t i = 0; i < n; i += step)
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%zu</text>\n", svg_x(i, n),
-                y1 + 18, i + 1);
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%zu</text>\n",
+                svg_x(i, n), y1 + 18, i + 1);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">epoch</text>\n",
             (x0 + x1) / 2, SVG_H - 10);
-    fprintf(f, "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=\"middle\" "
-               "fill=\"#1f77b4\">loss</text>\n", (y0 + y1) / 2);
+    fprintf(f,
+            "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=\"middle\" "
+            "fill=\"#1f77b4\">loss</text>\n",
+            (y0 + y1) / 2);
     if (has_acc)
-        fprintf(f, "<text transform=\"translate(%d,%d) rotate(90)\" text-anchor=\"middle\" "
-                   "fill=\"#d62728\">accuracy</text>\n", SVG_W - 18, (y0 + y1) / 2);
+        fprintf(f,
+                "<text transform=\"translate(%d,%d) rotate(90)\" text-anchor=\"middle\" "
+                "fill=\"#d62728\">accuracy</text>\n",
+                SVG_W - 18, (y0 + y1) / 2);
     svg_line(f, s->loss_history, n, lo, hi, "#1f77b4", 0);
     svg_line(f, s->val_loss_history, n, lo, hi, "#1f77b4", 1);
     if (has_acc) {
@@ -463,8 +478,10 @@ static void write_svg(FILE *f, const cr_train_stats *s, const char *title)
     const char *colors[4] = {"#1f77b4", "#1f77b4", "#d62728", "#d62728"};
     for (int k = 0; k < (has_acc ? 4 : 2); k++) {
         const int lx = x0 + 10 + (k % 2) * 170, ly = y0 + 16 + (k / 2) * 16;
-        fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
-                   "stroke-width=\"2\"%s/>\n", lx, ly - 4, lx + 24, ly - 4, colors[k],
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
+                "stroke-width=\"2\"%s/>\n",
+                lx, ly - 4, lx + 24, ly - 4, colors[k],
                 k % 2 ? " stroke-dasharray=\"6,4\"" : "");
         fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", lx + 30, ly, names[k]);
     }
@@ -580,18 +597,20 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
 {
     cr_error err;
     const size_t classes = spec->out_act == CR_ACT_SOFTMAX ? spec->n_outputs : 0;
-    if (!(*train = cli_nn_load(&t->c, &t->data, spec->n_inputs, spec->n_outputs, classes, 1)))
+    if (!(*train =
+              cli_nn_load(&t->c, &t->data, spec->n_inputs, spec->n_outputs, classes, 1)))
         return CLI_USAGE;
     if ((t->test.csv || t->test.idx_images || t->test.idx_labels) &&
-        !(*test = cli_nn_load(&t->c, &t->test, spec->n_inputs, spec->n_outputs, classes, 1)))
+        !(*test =
+              cli_nn_load(&t->c, &t->test, spec->n_inputs, spec->n_outputs, classes, 1)))
         return CLI_USAGE;
     if (!(*m = cr_mlp_new(spec, &err)))
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
     cr_tensor *x = cr_dataset_features(*train), *y = cr_dataset_targets(*train);
     if (t->standardize) {
         cr_standardizer *st = cr_standardizer_fit(x, &err);
-        if (!st || cr_mlp_set_input_stats(*m, cr_standardizer_mean(st), cr_standardizer_std(st),
-                                          &err) != CR_OK) {
+        if (!st || cr_mlp_set_input_stats(*m, cr_standardizer_mean(st),
+                                          cr_standardizer_std(st), &err) != CR_OK) {
             cr_standardizer_free(st);
             return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
         }
@@ -602,8 +621,8 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
     t->o.on_step = !t->quiet && t->tty ? on_step : NULL;
     t->o.on_epoch = on_epoch;
     t->epochs_planned = t->o.epochs;
-    if (cr_mlp_train(*m, cr_tensor_data(x), cr_tensor_data(y), cr_dataset_rows(*train), &t->o,
-                     s, &err) != CR_OK) {
+    if (cr_mlp_train(*m, cr_tensor_data(x), cr_tensor_data(y), cr_dataset_rows(*train),
+                     &t->o, s, &err) != CR_OK) {
         if (t->tty && !t->quiet)
             fputc('\n', stderr);
         return cli_fail(&t->c, CLI_EVAL, 0, 0, "training failed: %s", err.message);
