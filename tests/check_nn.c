@@ -526,6 +526,60 @@ START_TEST(test_train_steps_allocate_nothing)
 }
 END_TEST
 
+/* Out of memory at every allocation of building, training (with
+ * validation, debug and early stopping), evaluating and saving: each call
+ * fails with CR_ENOMEM and a message, or succeeds; nothing leaks. */
+START_TEST(test_out_of_memory_everywhere)
+{
+    enum { ROWS = 30 };
+    double x[2 * ROWS], y[3 * ROWS];
+    blobs(x, y, ROWS);
+    size_t failures = 0;
+    int done = 0;
+    for (size_t k = 1; k < 5000 && !done; k++) {
+        test_alloc_install(k);
+        cr_error err;
+        cr_mlp_spec s;
+        cr_mlp_spec_init(&s, 2, 3);
+        s.n_hidden = 1;
+        s.hidden[0] = 4;
+        s.out_act = CR_ACT_SOFTMAX;
+        s.loss = CR_LOSS_XENT;
+        cr_mlp *m = cr_mlp_new(&s, &err);
+        cr_status st = m ? CR_OK : err.status;
+        cr_train_stats stats = {0};
+        cr_eval_result r = {0};
+        if (m) {
+            cr_train_options o;
+            cr_train_options_init(&o);
+            o.epochs = 3;
+            o.batch = 8;
+            o.val_split = 0.2;
+            o.patience = 2;
+            o.debug = 1;
+            st = cr_mlp_train(m, x, y, ROWS, &o, &stats, &err);
+            if (st == CR_OK)
+                st = cr_mlp_evaluate(m, x, y, ROWS, &r, &err);
+        }
+        if (st != CR_OK) {
+            ck_assert_int_eq(st, CR_ENOMEM);
+            ck_assert(err.message[0] != '\0');
+            failures++;
+        } else {
+            ck_assert_uint_eq(r.rows, ROWS);
+            done = test_alloc.failures == 0; /* every allocation succeeded */
+        }
+        cr_eval_result_free(&r);
+        cr_train_stats_free(&stats);
+        cr_mlp_free(m);
+        ck_assert_int_eq(test_alloc.live, 0);
+        test_alloc_uninstall();
+    }
+    ck_assert(done);
+    ck_assert_uint_gt(failures, 20);
+}
+END_TEST
+
 /* Debug records: layer gradient norms and the chain a3, s3, a2, s2, a1,
  * s1, W1 for a sigmoid stack under sq_error; for batch 1 the chain's
  * scalars multiply like the article's: dE/ds3 = dE/da3 * a3 (1 - a3). */
@@ -679,6 +733,7 @@ Suite *nn_suite(void)
     tcase_add_test(tc, test_train_validation_and_callbacks);
     tcase_add_test(tc, test_train_stops);
     tcase_add_test(tc, test_train_steps_allocate_nothing);
+    tcase_add_test(tc, test_out_of_memory_everywhere);
     tcase_add_test(tc, test_train_debug_chain);
     tcase_add_test(tc, test_evaluate_regression);
     tcase_add_test(tc, test_fashion_subset);
