@@ -1,7 +1,8 @@
 #!/bin/sh
-# test.sh - README command 2: runs the whole test suite twice, in a normal
-# build (build/normal) and in an AddressSanitizer + UndefinedBehaviorSanitizer
-# build (build/sanitize), and ends with one line: "N passed, N failed".
+# test.sh - README command 2: runs the whole test suite in a normal build
+# (build/normal) and in an AddressSanitizer + UndefinedBehaviorSanitizer build
+# (build/sanitize), the multi-threaded suite under ThreadSanitizer
+# (build/tsan), and ends with one line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")"
 top=$(pwd)
@@ -44,22 +45,29 @@ count_results() {
     done
 }
 
+# run_build NAME "VAR=VALUE ..." [CONFIGURE ARGS...]: configures build/NAME
+# once, builds it and runs `make check` with the given environment.
 run_build() {
-    name=$1; shift
+    name=$1; vars=$2; shift 2
     dir="$top/build/$name"
-    echo "== $name build: configure $* && make check =="
+    echo "== $name build: configure $* && $vars make check =="
     mkdir -p "$dir"
+    # shellcheck disable=SC2086
     (cd "$dir" && { [ -f Makefile ] || "$top/configure" -q "$@"; } &&
-        make -j"$jobs" >/dev/null && make -j"$jobs" check) || echo "== $name build: make check failed =="
+        make -j"$jobs" >/dev/null && env $vars make -j"$jobs" check) ||
+        echo "== $name build: make check failed =="
     if ! ls "$dir"/tests/*.trs >/dev/null 2>&1; then
         total_fail=$((total_fail + 1)) # did not build or run at all
     fi
     count_results "$dir"
 }
 
-run_build normal
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-    run_build sanitize --enable-sanitizers
+run_build normal ""
+run_build sanitize "ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1" \
+    --enable-sanitizers
+# ThreadSanitizer over the suite that uses graphs from several threads.
+run_build tsan "CK_RUN_SUITE=threads" \
+    CFLAGS="-g -O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread"
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -12,7 +12,10 @@
 #include <math.h>
 #include <stdio.h>
 
-static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
+static double sigmoid(double v)
+{
+    return 1.0 / (1.0 + exp(-v));
+}
 
 /* y = x * sigmoid(x), elementwise */
 static void swish_forward(size_t n, const cr_tensor *const *in, cr_tensor *out, void *user)
@@ -81,7 +84,8 @@ int main(void)
         cr_node *E = cr_sum(g, cr_mul(g, y, cr_constant(g, ct)));
         cr_tensor_free(wt);
         cr_tensor_free(ct);
-        if (!E || cr_node_set_name(y, "swish_w") != CR_OK || cr_node_set_name(E, "E") != CR_OK) {
+        if (!E || cr_node_set_name(y, "swish_w") != CR_OK ||
+            cr_node_set_name(E, "E") != CR_OK) {
             fprintf(stderr, "custom_op: %s\n", cr_graph_error(g)->message);
             status = 1;
         } else {

@@ -34,7 +34,8 @@ int main(int argc, char **argv)
     cr_node *predicted = cr_sigmoid(g, s);
     cr_node *E = cr_sq_error(g, predicted, desired);
     if (!E || cr_node_set_name(s, "s") != CR_OK ||
-        cr_node_set_name(predicted, "predicted") != CR_OK || cr_node_set_name(E, "E") != CR_OK)
+        cr_node_set_name(predicted, "predicted") != CR_OK ||
+        cr_node_set_name(E, "E") != CR_OK)
         return fail(g);
     if (cr_graph_backward(g, E, 0) != CR_OK)
         return fail(g);

@@ -45,7 +45,8 @@ int main(void)
     cr_node *predicted = cr_sigmoid(g, s);
     cr_node *E = cr_sq_error(g, predicted, desired);
     if (!E || cr_node_set_name(s, "s") != CR_OK ||
-        cr_node_set_name(predicted, "predicted") != CR_OK || cr_node_set_name(E, "E") != CR_OK) {
+        cr_node_set_name(predicted, "predicted") != CR_OK ||
+        cr_node_set_name(E, "E") != CR_OK) {
         fprintf(stderr, "verify_by_hand: %s\n", cr_graph_error(g)->message);
         cr_graph_free(g);
         return 1;
@@ -73,8 +74,8 @@ int main(void)
         {NULL, "w2", 0, 0.844352143 * wrong_factor * 0.3},
         {NULL, "b", 0, 0.844352143 * wrong_factor},
     };
-    int status = run(g, E, "the article's derivation", article,
-                     sizeof article / sizeof article[0]);
+    int status =
+        run(g, E, "the article's derivation", article, sizeof article / sizeof article[0]);
     status |= run(g, E, "a derivation with dpredicted/ds = s*(1-s)", student,
                   sizeof student / sizeof student[0]);
     cr_graph_free(g);

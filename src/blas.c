@@ -7,6 +7,8 @@
 #include "internal.h"
 
 #include <gsl/gsl_cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #ifdef CR_HAVE_OPENBLAS
@@ -28,34 +30,44 @@ static void gemm_small(unsigned flags, size_t m, size_t n, size_t k, double alph
         }
 }
 
-static int num_threads; /* 0: not yet decided */
+/* The thread count: decided once from CR_NUM_THREADS (pthread_once, so
+ * graphs used from several threads race on nothing), or set explicitly. */
+static _Atomic int num_threads;
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 
 static void apply_threads(int n)
 {
-    num_threads = n;
+    atomic_store(&num_threads, n);
 #ifdef CR_HAVE_OPENBLAS
     openblas_set_num_threads(n);
 #endif
+}
+
+static int threads_from_env(void)
+{
+    const char *env = getenv("CR_NUM_THREADS");
+    long v = env ? strtol(env, NULL, 10) : 1;
+    return v >= 1 && v <= 1024 ? (int)v : 1;
+}
+
+static void threads_default(void)
+{
+    apply_threads(threads_from_env());
 }
 
 cr_status cr_set_num_threads(int n)
 {
     if (n < 0 || n > 1024)
         return CR_EINVAL;
-    if (n == 0) {
-        const char *env = getenv("CR_NUM_THREADS");
-        long v = env ? strtol(env, NULL, 10) : 1;
-        n = v >= 1 && v <= 1024 ? (int)v : 1;
-    }
-    apply_threads(n);
+    pthread_once(&threads_once, threads_default);
+    apply_threads(n ? n : threads_from_env());
     return CR_OK;
 }
 
 int cr_num_threads(void)
 {
-    if (num_threads == 0)
-        cr_set_num_threads(0);
-    return num_threads;
+    pthread_once(&threads_once, threads_default);
+    return atomic_load(&num_threads);
 }
 
 void cr_gemm(unsigned flags, size_t m, size_t n, size_t k, double alpha, const double *a,
@@ -65,8 +77,7 @@ void cr_gemm(unsigned flags, size_t m, size_t n, size_t k, double alpha, const d
         gemm_small(flags, m, n, k, alpha, a, b, beta, c);
         return;
     }
-    if (num_threads == 0)
-        cr_set_num_threads(0);
+    pthread_once(&threads_once, threads_default);
     const int ta = (flags & CR_TRANS_A) != 0, tb = (flags & CR_TRANS_B) != 0;
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)m, (int)n, (int)k, alpha, a, ta ? (int)m : (int)k, b,

@@ -246,10 +246,10 @@ cr_status cr_chain_local_value(cr_node *parent, size_t input, double *value)
     if (input >= parent->n_inputs)
         return cr_graph_fail(g, CR_EINVAL, "chain: %s has no input %zu", label, input);
     if (parent->value.size != 1 || parent->inputs[input]->value.size != 1)
-        return cr_graph_fail(g, CR_ESHAPE,
-                             "chain: d(%s)/d(input %zu) is a Jacobian %s x %s, not a scalar",
-                             label, input, cr_shape_str(&parent->value).text,
-                             cr_shape_str(&parent->inputs[input]->value).text);
+        return cr_graph_fail(
+            g, CR_ESHAPE, "chain: d(%s)/d(input %zu) is a Jacobian %s x %s, not a scalar",
+            label, input, cr_shape_str(&parent->value).text,
+            cr_shape_str(&parent->inputs[input]->value).text);
     return probe(g, parent, input, value);
 }
 
@@ -259,6 +259,9 @@ enum { ANCESTOR = 1, DEPENDS = 2 };
 
 void cr_paths_release(cr_paths *p)
 {
+    if (p->acc)
+        cr_graph_truncate(p->g, p->n_before, p->mark);
+    cr_free(p->acc);
     cr_free(p->marks);
     cr_free(p->ebase);
     cr_free(p->local);
@@ -296,7 +299,7 @@ static cr_status sweep_nodes(cr_paths *p)
 {
     cr_graph *g = p->g;
     size_t n = p->hi - p->lo + 1;
-    cr_node **acc = cr_calloc(n, sizeof *acc);
+    cr_node **acc = p->acc = cr_calloc(n, sizeof *acc);
     if (!acc)
         return oom(g);
     cr_status st = CR_OK;
@@ -336,7 +339,6 @@ static cr_status sweep_nodes(cr_paths *p)
         if (!p->gradient)
             st = oom(g);
     }
-    cr_free(acc);
     return st;
 }
 
@@ -400,7 +402,8 @@ cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt
     for (size_t k = 0; k < n; k++) {
         const cr_node *node = g->nodes[p->lo + k];
         for (size_t i = 0; i < node->n_inputs && !(p->marks[k] & DEPENDS); i++)
-            if (node->inputs[i]->id >= p->lo && (p->marks[node->inputs[i]->id - p->lo] & DEPENDS))
+            if (node->inputs[i]->id >= p->lo &&
+                (p->marks[node->inputs[i]->id - p->lo] & DEPENDS))
                 p->marks[k] |= DEPENDS;
         if ((p->marks[k] & (ANCESTOR | DEPENDS)) == (ANCESTOR | DEPENDS)) {
             p->marks[k] |= CR_ON_PATH;
@@ -423,17 +426,17 @@ cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt
     cr_status st = CR_OK;
     for (size_t k = 0; k < n && st == CR_OK; k++) {
         cr_node *node = g->nodes[p->lo + k];
-        if (!(p->marks[k] & CR_ON_PATH) || node->kind != CR_NODE_OP || node->value.size != 1)
+        if (!(p->marks[k] & CR_ON_PATH) || node->kind != CR_NODE_OP ||
+            node->value.size != 1)
             continue;
         for (size_t i = 0; i < node->n_inputs && st == CR_OK; i++)
             if (on_path(p, node->inputs[i]) && node->inputs[i]->value.size == 1)
                 st = probe(g, node, i, &p->local[p->ebase[k] + i]);
     }
     if (st == CR_OK) {
-        size_t n_before = g->n_nodes;
-        cr_arena_mark mark = cr_arena_get_mark(&g->arena);
-        st = p->all_scalar ? sweep_scalars(p) : sweep_nodes(p);
-        cr_graph_truncate(g, n_before, mark);
+        p->n_before = g->n_nodes;
+        p->mark = cr_arena_get_mark(&g->arena);
+        st = p->all_scalar ? sweep_scalars(p) : sweep_nodes(p); /* nodes kept in acc */
     }
     if (st != CR_OK)
         cr_paths_release(p);
@@ -455,7 +458,7 @@ typedef struct view_edge {
 
 typedef struct collapsed_rec {
     size_t parent, child; /* offsets */
-    double value;
+    double value, flow;
 } collapsed_rec;
 
 struct cr_chain {
@@ -516,9 +519,59 @@ static int cmp_desc(const void *x, const void *y)
  * and whether a path through unnamed nodes reaches it. */
 typedef struct target {
     size_t child;
-    double value;
+    double value, flow;
     int via;
+    cr_node *sum; /* node-based: the contribution reaching child */
 } target;
+
+/* For graphs with tensors: the derivative from kept node a to its targets
+ * through the region, propagated with the ops' vjps (a scalar a is seeded
+ * with 1, giving d(a)/d(target); a tensor a with d(output)/d(a), giving
+ * the gradient flow). racc holds one node per offset, NULL on entry and
+ * exit. The helper nodes are removed again. */
+static cr_status region_nodes(builder *b, size_t a, const size_t *region, size_t n_region,
+                              cr_node **racc, target *tg, size_t n_tg, const size_t *slot)
+{
+    const cr_paths *p = &b->p;
+    cr_graph *g = p->g;
+    size_t n_before = g->n_nodes;
+    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    cr_node *an = g->nodes[p->lo + a];
+    int scalar_a = an->value.size == 1;
+    cr_node *seed =
+        scalar_a ? cr_constant_fill(g, an->value.rank, an->value.shape, 1.0) : p->acc[a];
+    cr_status st = scalar_a && !seed ? g->err.status : CR_OK;
+    for (size_t r = 0; r <= n_region && seed && st == CR_OK; r++) {
+        size_t xk = r == 0 ? a : region[r - 1];
+        cr_node *x = g->nodes[p->lo + xk], *up = r == 0 ? seed : racc[xk];
+        for (size_t i = 0; up && i < x->n_inputs && st == CR_OK; i++) {
+            cr_node *in = x->inputs[i], *c = NULL;
+            if (!on_path(p, in) || !x->op->vjp ||
+                (st = x->op->vjp(g, x, i, up, &c)) != CR_OK || !c)
+                continue;
+            size_t k = in->id - p->lo;
+            cr_node **sum = is_kept(b, k) ? &tg[slot[k] - 1].sum : &racc[k];
+            *sum = *sum ? cr_add(g, *sum, c) : c;
+            if (!*sum)
+                st = g->err.status;
+        }
+    }
+    for (size_t t = 0; t < n_tg; t++) {
+        const cr_tensor *v = tg[t].sum ? &tg[t].sum->value : NULL;
+        if (tg[t].via && scalar_a) {
+            tg[t].value = !v ? 0.0 : v->size == 1 ? v->data[0] : NAN;
+            tg[t].flow = v ? fabs(p->grad[a]) * cr_tensor_norm(v) : 0.0;
+        } else if (tg[t].via) {
+            tg[t].value = NAN;
+            tg[t].flow = v ? cr_tensor_norm(v) : 0.0;
+        }
+        tg[t].sum = NULL;
+    }
+    for (size_t r = 0; r < n_region; r++)
+        racc[region[r]] = NULL;
+    cr_graph_truncate(g, n_before, mark);
+    return st;
+}
 
 /* The named-only view: for each kept node, the derivative to every kept
  * node it reaches through unnamed intermediates only. */
@@ -528,14 +581,15 @@ static cr_status build_named_view(builder *b)
     const cr_paths *p = &b->p;
     size_t n = b->n;
     cr_status st = CR_OK;
-    size_t *stamp = cr_calloc(n, sizeof *stamp);     /* region membership: A + 1 */
-    size_t *slot = cr_calloc(n, sizeof *slot);       /* target index + 1 */
+    size_t *stamp = cr_calloc(n, sizeof *stamp); /* region membership: A + 1 */
+    size_t *slot = cr_calloc(n, sizeof *slot);   /* target index + 1 */
     double *dA = cr_calloc(n, sizeof *dA);
+    cr_node **racc = p->all_scalar ? NULL : cr_calloc(n, sizeof *racc);
     size_t *region = NULL, n_region = 0, cap_region = 0;
     size_t *stack = NULL, cap_stack = 0;
     target *tg = NULL;
     size_t cap_tg = 0;
-    if (!stamp || !slot || !dA) {
+    if (!stamp || !slot || !dA || (!p->all_scalar && !racc)) {
         st = oom(g);
         goto done;
     }
@@ -567,7 +621,8 @@ static cr_status build_named_view(builder *b)
                 region[n_region++] = k;
             }
         }
-        qsort(region, n_region, sizeof *region, cmp_desc);
+        if (n_region > 1)
+            qsort(region, n_region, sizeof *region, cmp_desc);
         /* propagate d(a)/d(x) down the region in doubles */
         size_t n_tg = 0;
         for (size_t r = 0; r <= n_region; r++) {
@@ -589,7 +644,7 @@ static cr_status build_named_view(builder *b)
                         st = oom(g);
                         goto done;
                     }
-                    tg[n_tg] = (target){k, 0.0, 0};
+                    tg[n_tg] = (target){k, 0.0, NAN, 0, NULL};
                     slot[k] = ++n_tg;
                 }
                 tg[slot[k] - 1].value += contribution;
@@ -599,10 +654,16 @@ static cr_status build_named_view(builder *b)
         }
         for (size_t r = 0; r < n_region; r++)
             dA[region[r]] = 0.0;
+        for (size_t t = 0; t < n_tg; t++)
+            tg[t].flow = fabs(p->grad[a] * tg[t].value);
+        if (!p->all_scalar &&
+            (st = region_nodes(b, a, region, n_region, racc, tg, n_tg, slot)) != CR_OK)
+            goto done;
         for (size_t t = 0; t < n_tg && st == CR_OK; t++) {
             if (!tg[t].via) { /* direct edges only: keep them as they are */
                 for (size_t i = 0; i < an->n_inputs && st == CR_OK; i++)
-                    if (on_path(p, an->inputs[i]) && an->inputs[i]->id - p->lo == tg[t].child)
+                    if (on_path(p, an->inputs[i]) &&
+                        an->inputs[i]->id - p->lo == tg[t].child)
                         st = push_vedge(b, tg[t].child, p->ebase[a] + i);
                 continue;
             }
@@ -611,7 +672,7 @@ static cr_status build_named_view(builder *b)
                 st = oom(g);
                 break;
             }
-            b->coll[b->n_coll] = (collapsed_rec){a, tg[t].child, tg[t].value};
+            b->coll[b->n_coll] = (collapsed_rec){a, tg[t].child, tg[t].value, tg[t].flow};
             st = push_vedge(b, tg[t].child, p->ebase[n] + b->n_coll++);
         }
     }
@@ -620,6 +681,7 @@ done:
     cr_free(stamp);
     cr_free(slot);
     cr_free(dA);
+    cr_free(racc);
     cr_free(region);
     cr_free(stack);
     cr_free(tg);
@@ -696,7 +758,7 @@ static cr_chain_edge *edge_get(builder *b, size_t parent, const view_edge *ve)
         e->input = (size_t)-1;
         e->collapsed = 1;
         e->value = r->value;
-        e->flow_norm = fabs(p->grad[parent] * r->value);
+        e->flow_norm = r->flow;
         e->jacobian = e->scalar ? "scalar" : "composite";
         cr_sink_put(&s, "d(", 2);
         cr_sink_label(&s, e->parent);
@@ -730,7 +792,7 @@ static cr_status path_norm(builder *b, cr_chain_path *path)
     cr_status st = u ? CR_OK : g->err.status;
     for (size_t k = 0; k < path->n_edges && u && st == CR_OK; k++) {
         const cr_chain_edge *e = path->edges[k];
-        if (e->collapsed) { /* its Jacobian is not formed */
+        if (e->collapsed || !e->parent->op->vjp) { /* a Jacobian not formed */
             path->norm = NAN;
             cr_graph_truncate(g, n_before, mark);
             return CR_OK;
@@ -837,7 +899,8 @@ void cr_chain_free(cr_chain *c)
     cr_free(c);
 }
 
-cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt, const cr_chain_options *opts)
+cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt,
+                       const cr_chain_options *opts)
 {
     if (!g)
         return NULL;
@@ -950,7 +1013,8 @@ typedef struct style {
     const char *d, *dot, *times;
 } style;
 
-static void put_ratio(cr_sink *s, const style *st, const cr_node *top, const cr_node *bottom)
+static void put_ratio(cr_sink *s, const style *st, const cr_node *top,
+                      const cr_node *bottom)
 {
     cr_sink_printf(s, "%s", st->d);
     cr_sink_label(s, top);
@@ -974,6 +1038,27 @@ static void put_total(cr_sink *s, const cr_chain *c)
         cr_sink_printf(s, "[norm %s]", cr_number_str(cr_tensor_norm(c->gradient)).text);
 }
 
+/* The listed paths joined by " + ": each the names of its factors, or
+ * their values, joined by the style's product sign. */
+static void put_terms(cr_sink *s, const cr_chain *c, const style *st, int values)
+{
+    for (size_t k = 0; k < c->n_listed; k++) {
+        const cr_chain_path *p = &c->paths[k];
+        if (k)
+            cr_sink_put(s, " + ", 3);
+        if (p->n_edges == 0)
+            cr_sink_put(s, "1", 1);
+        for (size_t j = 0; j < p->n_edges; j++) {
+            if (j)
+                cr_sink_printf(s, "%s", values ? st->times : st->dot);
+            if (values)
+                put_value(s, p->edges[j]);
+            else
+                put_ratio(s, st, p->edges[j]->parent, p->edges[j]->child);
+        }
+    }
+}
+
 static void print_chain(cr_sink *s, const cr_chain *c, unsigned flags)
 {
     const style st = (flags & CR_CHAIN_PRINT_UNICODE)
@@ -982,35 +1067,13 @@ static void print_chain(cr_sink *s, const cr_chain *c, unsigned flags)
     put_ratio(s, &st, c->output, c->wrt);
     cr_sink_put(s, " = ", 3);
     int omitted = (double)c->n_listed < c->n_paths;
-    int trivial = c->n_listed == 1 && !omitted && c->paths[0].n_edges == 1;
+    int trivial = c->n_listed == 1 && !omitted && c->paths[0].n_edges <= 1;
     if (c->n_listed > 0 && !trivial) {
-        for (size_t k = 0; k < c->n_listed; k++) {
-            const cr_chain_path *p = &c->paths[k];
-            if (k)
-                cr_sink_put(s, " + ", 3);
-            if (p->n_edges == 0)
-                cr_sink_put(s, "1", 1);
-            for (size_t j = 0; j < p->n_edges; j++) {
-                if (j)
-                    cr_sink_printf(s, "%s", st.dot);
-                put_ratio(s, &st, p->edges[j]->parent, p->edges[j]->child);
-            }
-        }
+        put_terms(s, c, &st, 0);
         if (omitted)
             cr_sink_printf(s, " + [%.0f more paths]", c->n_paths - (double)c->n_listed);
         cr_sink_put(s, " = ", 3);
-        for (size_t k = 0; k < c->n_listed; k++) {
-            const cr_chain_path *p = &c->paths[k];
-            if (k)
-                cr_sink_put(s, " + ", 3);
-            if (p->n_edges == 0)
-                cr_sink_put(s, "1", 1);
-            for (size_t j = 0; j < p->n_edges; j++) {
-                if (j)
-                    cr_sink_printf(s, "%s", st.times);
-                put_value(s, p->edges[j]);
-            }
-        }
+        put_terms(s, c, &st, 1);
         if (omitted && !isnan(c->omitted_value))
             cr_sink_printf(s, " + %s", cr_number_str(c->omitted_value).text);
         else if (omitted)

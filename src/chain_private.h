@@ -32,7 +32,9 @@ void cr_sink_release(cr_sink *s);
 
 /* A number as the chain printer writes it: nine decimals with trailing
  * zeros dropped for magnitudes in [1e-4, 1e9), "%.9g" otherwise. */
-typedef struct { char text[40]; } cr_number_text;
+typedef struct {
+    char text[40];
+} cr_number_text;
 cr_number_text cr_number_str(double v);
 
 /* A node's label (name or "op#index") as chain text writes it: parenthesised
@@ -55,8 +57,11 @@ enum { CR_ON_PATH = 4 }; /* bit of cr_paths.marks: on a path output -> wrt */
  * ends are scalars; computed only when asked) and flow[e] the gradient of
  * output carried by it (the signed value for a scalar edge, the norm
  * otherwise). grad[k] is d(output)/d(node lo + k) when all nodes on the
- * paths are scalars (NaN otherwise); gradient is d(output)/d(wrt) (new
- * tensor). */
+ * paths are scalars, and for the scalar nodes otherwise (NaN for the
+ * others); gradient is d(output)/d(wrt) (new tensor). When some node on
+ * the paths is a tensor, acc[k] is the node holding d(output)/d(node lo +
+ * k) (or NULL): helper nodes that stay in the graph until
+ * cr_paths_release, which removes them. */
 typedef struct cr_paths {
     cr_graph *g;
     cr_node *output, *wrt;
@@ -67,10 +72,13 @@ typedef struct cr_paths {
     size_t *ebase;
     double *local, *flow, *grad;
     cr_tensor *gradient;
+    cr_node **acc;
+    size_t n_before; /* the graph's size and arena mark to return to */
+    cr_arena_mark mark;
 } cr_paths;
 
-/* Analyses the paths; the graph is left unchanged. CR_OK or an error
- * recorded in g (the arrays are then released). */
+/* Analyses the paths. CR_OK or an error recorded in g (everything is then
+ * released); the graph is as before once cr_paths_release ran. */
 cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt);
 void cr_paths_release(cr_paths *p);
 /* 1 if the edge (parent, input i) lies on a path, with e its number. */

@@ -59,7 +59,8 @@ static cr_status custom_shape(cr_graph *g, cr_node *n)
     cr_status st = c->def.shape(n->n_inputs, in, &rank, shape, &err, c->def.user);
     if (st != CR_OK)
         return cr_graph_fail(g, st < 0 ? st : CR_ESHAPE, "%s: %s", c->op.name,
-                             err.message[0] ? err.message : "the shape rule rejects the inputs");
+                             err.message[0] ? err.message
+                                            : "the shape rule rejects the inputs");
     return cr_tensor_set_shape(&n->value, rank, shape, &g->err);
 }
 
@@ -77,14 +78,15 @@ static cr_status custom_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_n
     const cr_tensor *target = &n->inputs[i]->value;
     if (c->def.graph_vjp) {
         *dx = NULL;
-        cr_status st = c->def.graph_vjp(g, n->inputs, n->n_inputs, n, dy, i, dx, c->def.user);
+        cr_status st =
+            c->def.graph_vjp(g, n->inputs, n->n_inputs, n, dy, i, dx, c->def.user);
         if (st != CR_OK)
             return g->err.status != CR_OK ? g->err.status : st;
         if (*dx && !cr_tensor_same_shape(&(*dx)->value, target))
-            return cr_graph_fail(g, CR_ESHAPE,
-                                 "%s: graph_vjp gave a %s gradient for input %zu, which is %s",
-                                 c->op.name, cr_shape_str(&(*dx)->value).text, i + 1,
-                                 cr_shape_str(target).text);
+            return cr_graph_fail(
+                g, CR_ESHAPE, "%s: graph_vjp gave a %s gradient for input %zu, which is %s",
+                c->op.name, cr_shape_str(&(*dx)->value).text, i + 1,
+                cr_shape_str(target).text);
         return CR_OK;
     }
     cr_node *in[CR_CUSTOM_MAX_INPUTS + 2];
@@ -108,13 +110,15 @@ static void custom_vjp_forward(cr_node *n)
                (size_t)n->args.i[0], &n->value, c->def.user);
 }
 
-static cr_status custom_vjp_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+static cr_status custom_vjp_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                cr_node **dx)
 {
     const cr_custom_op *c = custom_of_vjp(n);
-    return cr_graph_fail(g, CR_ENOTSUP,
-                         "%s: the hand-written VJP of custom op '%s' is a numeric kernel with "
-                         "no derivative; give the op a graph_vjp for second derivatives",
-                         n->op->name, c->op.name);
+    return cr_graph_fail(
+        g, CR_ENOTSUP,
+        "%s: the hand-written VJP of custom op '%s' is a numeric kernel with "
+        "no derivative; give the op a graph_vjp for second derivatives",
+        n->op->name, c->op.name);
 }
 
 static cr_status copy_string(const char *s, char **out)
@@ -138,8 +142,9 @@ cr_custom_op *cr_custom_op_new(const cr_custom_op_def *def, cr_error *err)
     if (len == 0 || len > CUSTOM_NAME_MAX || cr_op_find(name)) {
         cr_error_set(err, CR_ENAME, "custom op", "'%.*s' cannot name a custom op: %s",
                      CUSTOM_NAME_MAX, name,
-                     len == 0 ? "it is empty" : len > CUSTOM_NAME_MAX ? "it is too long"
-                                                                     : "a built-in op has it");
+                     len == 0                ? "it is empty"
+                     : len > CUSTOM_NAME_MAX ? "it is too long"
+                                             : "a built-in op has it");
         return NULL;
     }
     if (def->min_inputs < 1 || def->max_inputs < def->min_inputs ||
@@ -171,17 +176,18 @@ cr_custom_op *cr_custom_op_new(const cr_custom_op_def *def, cr_error *err)
         }
     }
     c->def.name = c->strings[0];
-    c->op = (cr_op){.name = c->strings[0],
-                    .min_inputs = def->min_inputs,
-                    .max_inputs = def->max_inputs,
-                    .flags = ((def->flags & CR_CUSTOM_ELEMENTWISE) ? CR_OP_ELEMENTWISE : 0u) |
-                             ((def->flags & CR_CUSTOM_KINK) ? CR_OP_KINK : 0u),
-                    .formula = c->strings[2],
-                    .deriv = {c->strings[3], c->strings[4]},
-                    .jacobian = c->strings[5],
-                    .shape = custom_shape,
-                    .forward = custom_forward,
-                    .vjp = (def->vjp || def->graph_vjp) ? custom_vjp : NULL};
+    c->op =
+        (cr_op){.name = c->strings[0],
+                .min_inputs = def->min_inputs,
+                .max_inputs = def->max_inputs,
+                .flags = ((def->flags & CR_CUSTOM_ELEMENTWISE) ? CR_OP_ELEMENTWISE : 0u) |
+                         ((def->flags & CR_CUSTOM_KINK) ? CR_OP_KINK : 0u),
+                .formula = c->strings[2],
+                .deriv = {c->strings[3], c->strings[4]},
+                .jacobian = c->strings[5],
+                .shape = custom_shape,
+                .forward = custom_forward,
+                .vjp = (def->vjp || def->graph_vjp) ? custom_vjp : NULL};
     c->vjp_op = (cr_op){.name = c->strings[1],
                         .min_inputs = def->min_inputs + 2,
                         .max_inputs = def->max_inputs + 2,
@@ -202,7 +208,10 @@ void cr_custom_op_free(cr_custom_op *op)
     cr_free(op);
 }
 
-const char *cr_custom_op_name(const cr_custom_op *op) { return op ? op->op.name : NULL; }
+const char *cr_custom_op_name(const cr_custom_op *op)
+{
+    return op ? op->op.name : NULL;
+}
 
 cr_node *cr_custom(cr_graph *g, const cr_custom_op *op, cr_node *const *inputs, size_t n)
 {

@@ -105,11 +105,12 @@ enum { SHOW = 1, KEEP = 2, CONSUMED = 4, LOSS = 8 };
 typedef struct dot_writer {
     cr_graph *g;
     const cr_dot_options *o;
+    size_t n;             /* the graph's nodes (helper nodes come after) */
     unsigned char *marks; /* per node */
     cr_paths paths;       /* the highlighted chain, when asked */
     int highlighting;
-    size_t collapsed[5];  /* not drawn, by kind: const, input, param, op, backward */
-    cr_sink raw;          /* scratch for labels before escaping */
+    size_t collapsed[5]; /* not drawn, by kind: const, input, param, op, backward */
+    cr_sink raw;         /* scratch for labels before escaping */
 } dot_writer;
 
 static int highlighted_node(const dot_writer *w, const cr_node *n)
@@ -214,7 +215,7 @@ static void choose(dot_writer *w)
 {
     cr_graph *g = w->g;
     size_t shown = 0;
-    for (size_t id = 0; id < g->n_nodes; id++) {
+    for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
         int show = !(n->flags & CR_NODE_HIDDEN) &&
                    (w->o->include_backward || !(n->flags & CR_NODE_BACKWARD));
@@ -224,16 +225,20 @@ static void choose(dot_writer *w)
         }
     }
     size_t budget = w->o->max_nodes && w->o->max_nodes < shown ? w->o->max_nodes : shown;
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t id = g->n_nodes; id-- > 0 && budget > 0;) {
+    /* the loss and the highlighted node, their chain, then the rest */
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t id = w->n; id-- > 0 && budget > 0;) {
+            const cr_node *n = g->nodes[id];
             if (!(w->marks[id] & SHOW) || (w->marks[id] & KEEP))
                 continue;
-            if (pass == 0 && !highlighted_node(w, g->nodes[id]))
+            if (pass == 0 && n != w->o->loss && n != w->o->highlight)
+                continue;
+            if (pass == 1 && !highlighted_node(w, n))
                 continue;
             w->marks[id] |= KEEP;
             budget--;
         }
-    for (size_t id = 0; id < g->n_nodes; id++) {
+    for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
         if ((w->marks[id] & SHOW) && !(w->marks[id] & KEEP))
             w->collapsed[(n->flags & CR_NODE_BACKWARD) ? 4 : n->kind]++;
@@ -243,11 +248,11 @@ static void choose(dot_writer *w)
         w->marks[w->o->loss->id] |= LOSS;
         return;
     }
-    for (size_t id = 0; id < g->n_nodes; id++)
+    for (size_t id = 0; id < w->n; id++)
         if (w->marks[id] & SHOW)
             for (size_t i = 0; i < g->nodes[id]->n_inputs; i++)
                 w->marks[g->nodes[id]->inputs[i]->id] |= CONSUMED;
-    for (size_t id = 0; id < g->n_nodes; id++) {
+    for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
         if ((w->marks[id] & SHOW) && !(w->marks[id] & CONSUMED) && n->kind == CR_NODE_OP &&
             n->value.size == 1 && !(n->flags & CR_NODE_BACKWARD))
@@ -257,8 +262,11 @@ static void choose(dot_writer *w)
 
 static void put_summary(dot_writer *w, cr_sink *s)
 {
-    static const char *const names[] = {"constants", "inputs", "parameters", "ops",
-                                        "backward nodes"};
+    static const char *const names[][2] = {{"constant", "constants"},
+                                           {"input", "inputs"},
+                                           {"parameter", "parameters"},
+                                           {"op", "ops"},
+                                           {"backward node", "backward nodes"}};
     size_t total = 0;
     for (int k = 0; k < 5; k++)
         total += w->collapsed[k];
@@ -267,18 +275,18 @@ static void put_summary(dot_writer *w, cr_sink *s)
     cr_sink_printf(s, "  collapsed [label=\"%zu more nodes not drawn", total);
     for (int k = 0; k < 5; k++)
         if (w->collapsed[k])
-            cr_sink_printf(s, "\\n%zu %s", w->collapsed[k], names[k]);
+            cr_sink_printf(s, "\\n%zu %s", w->collapsed[k], names[k][w->collapsed[k] != 1]);
     cr_sink_printf(s, "\", shape=note, style=\"filled,dashed\", fillcolor=\"#f8f9fa\"];\n");
     cr_graph *g = w->g;
-    for (size_t id = 0; id < g->n_nodes; id++) {
+    for (size_t id = 0; id < w->n; id++) {
         if (!(w->marks[id] & KEEP))
             continue;
         const cr_node *n = g->nodes[id];
         for (size_t i = 0; i < n->n_inputs; i++) {
             unsigned char m = w->marks[n->inputs[i]->id];
             if ((m & SHOW) && !(m & KEEP)) {
-                cr_sink_printf(s, "  collapsed -> n%zu [style=dashed, color=\"#888888\"];\n",
-                               id);
+                cr_sink_printf(
+                    s, "  collapsed -> n%zu [style=dashed, color=\"#888888\"];\n", id);
                 break;
             }
         }
@@ -310,7 +318,8 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
     if (st != CR_OK)
         return st;
     cr_sink_init(&w.raw, NULL);
-    w.marks = cr_calloc(g->n_nodes ? g->n_nodes : 1, 1);
+    w.n = g->n_nodes;
+    w.marks = cr_calloc(w.n ? w.n : 1, 1);
     if (!w.marks)
         return cr_graph_fail(g, CR_ENOMEM, "dot: out of memory");
     if (w.o->highlight) {
@@ -328,11 +337,11 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
     }
     cr_sink_printf(s, "];\n  node [fontname=\"Helvetica\", fontsize=11];\n"
                       "  edge [fontname=\"Helvetica\", fontsize=9];\n");
-    for (size_t id = 0; id < g->n_nodes; id++)
+    for (size_t id = 0; id < w.n; id++)
         if (w.marks[id] & KEEP)
             put_node(&w, s, g->nodes[id]);
     put_summary(&w, s);
-    for (size_t id = 0; id < g->n_nodes && st == CR_OK && s->status == CR_OK; id++) {
+    for (size_t id = 0; id < w.n && st == CR_OK && s->status == CR_OK; id++) {
         if (!(w.marks[id] & KEEP))
             continue;
         cr_node *n = g->nodes[id];
@@ -363,7 +372,8 @@ cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts)
     cr_sink_init(&s, out);
     cr_status st = write_dot(g, &s, opts);
     if (st == CR_OK && (fflush(out) != 0 || ferror(out)))
-        st = cr_graph_fail(g, CR_EIO, "dot: writing the DOT text failed: %s", strerror(errno));
+        st = cr_graph_fail(g, CR_EIO, "dot: writing the DOT text failed: %s",
+                           strerror(errno));
     return st;
 }
 

@@ -25,6 +25,7 @@
 
 #define STEP_ELEMENT 1e-4 /* relative step of gsl_deriv_central's 5-point rule */
 #define STEP_FAST 1e-5    /* relative step of the 2-point rule (about eps^(1/3)) */
+#define LOCAL_MAX 1024    /* elements per input tested when localising an error */
 
 struct cr_gradcheck_report {
     cr_gradcheck_entry *entries;
@@ -95,16 +96,16 @@ static void probe_set(const probe *p, double t)
         *p->slots[k] = p->x0[k] + t * p->v[k];
 }
 
-/* The plan for out was cached by the first forward, so this cannot fail. */
+/* The plan for out was cached by the first forward, so this allocates
+ * nothing; it fails only when the graph traps non-finite values
+ * (CR_GRAPH_TRAP_NONFINITE), and then gives NaN. */
 static double probe_eval(double t, void *params)
 {
     const probe *p = params;
     probe_set(p, t);
-    if (p->list)
-        (void)cr_eval_nodes(p->g, p->list, p->n_list);
-    else
-        cr_graph_forward(p->g, p->out);
-    return p->out->value.data[0];
+    cr_status st =
+        p->list ? cr_eval_nodes(p->g, p->list, p->n_list) : cr_graph_forward(p->g, p->out);
+    return st == CR_OK ? p->out->value.data[0] : NAN;
 }
 
 /* ---- kinks: op nodes flagged CR_OP_KINK whose first input depends on the
@@ -157,8 +158,9 @@ static cr_status kinks_collect(cr_graph *g, cr_node *out, cr_node *const *nodes,
     for (int pass = 0; pass < 2; pass++) {
         for (size_t id = 0; id <= top; id++) {
             cr_node *node = g->nodes[id];
-            if (!g->marks[id] || node->kind != CR_NODE_OP || !(node->op->flags & CR_OP_KINK) ||
-                node->n_inputs == 0 || !dep[node->inputs[0]->id])
+            if (!g->marks[id] || node->kind != CR_NODE_OP ||
+                !(node->op->flags & CR_OP_KINK) || node->n_inputs == 0 ||
+                !dep[node->inputs[0]->id])
                 continue;
             if (pass == 1) {
                 k->nodes[k->n++] = node;
@@ -215,8 +217,8 @@ static int kinks_hit(const kink_set *k, double h, char *reason, size_t size)
                 if (mid == 0.0)
                     snprintf(reason, size, "%.100s input is at its kink 0", label);
                 else
-                    snprintf(reason, size, "%.100s input reaches its kink 0 within x +- %.3g",
-                             label, h);
+                    snprintf(reason, size,
+                             "%.100s input reaches its kink 0 within x +- %.3g", label, h);
                 return 1;
             }
         }
@@ -273,7 +275,10 @@ void cr_gradcheck_report_free(cr_gradcheck_report *r)
     cr_free(r);
 }
 
-size_t cr_gradcheck_report_size(const cr_gradcheck_report *r) { return r ? r->n : 0; }
+size_t cr_gradcheck_report_size(const cr_gradcheck_report *r)
+{
+    return r ? r->n : 0;
+}
 
 const cr_gradcheck_entry *cr_gradcheck_report_entry(const cr_gradcheck_report *r, size_t i)
 {
@@ -336,7 +341,8 @@ cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
 {
     if (!r || !f)
         return CR_EINVAL;
-    fprintf(f, "gradcheck of %s (%s mode): %zu checked, %zu passed, %zu failed, %zu skipped\n",
+    fprintf(f,
+            "gradcheck of %s (%s mode): %zu checked, %zu passed, %zu failed, %zu skipped\n",
             r->output, r->opts.fast ? "directional" : "element", r->n,
             r->counts[CR_CHECK_PASS], r->counts[CR_CHECK_FAIL], r->counts[CR_CHECK_SKIP]);
     fprintf(f, "  tolerance: atol %g + rtol %g * |numerical| + GSL error estimate\n",
@@ -348,15 +354,17 @@ cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
         char label[320];
         entry_label(e, label, sizeof label);
         fprintf(f, "  %-20s %16.9g %16.9g %9.2g %9.2g %9.2g  %s%s%s\n", label, e->analytic,
-                e->numerical, e->error_estimate, e->abs_err, e->rel_err, result_text(e->result),
-                e->reason[0] ? ": " : "", e->reason);
+                e->numerical, e->error_estimate, e->abs_err, e->rel_err,
+                result_text(e->result), e->reason[0] ? ": " : "", e->reason);
     }
     const cr_gradcheck_entry *w = cr_gradcheck_report_worst(r);
     if (w) {
         char label[320];
         entry_label(w, label, sizeof label);
-        fprintf(f, "  worst: %s: analytic %.9g, numerical %.9g, abs err %.3g (tolerance %.3g)\n",
-                label, w->analytic, w->numerical, w->abs_err, w->tolerance);
+        fprintf(
+            f,
+            "  worst: %s: analytic %.9g, numerical %.9g, abs err %.3g (tolerance %.3g)\n",
+            label, w->analytic, w->numerical, w->abs_err, w->tolerance);
     }
     for (size_t i = 0; i < r->n_suspects; i++) {
         const cr_gradcheck_suspect *s = &r->suspects[i];
@@ -375,14 +383,16 @@ cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
 static cr_status check_options(cr_graph *g, const cr_gradcheck_options *o)
 {
     if (!(o->atol >= 0 && isfinite(o->atol)) || !(o->rtol >= 0 && isfinite(o->rtol)))
-        return cr_graph_fail(g, CR_EINVAL,
-                             "gradcheck: tolerances must be finite and >= 0 (atol %g, rtol %g)",
-                             o->atol, o->rtol);
+        return cr_graph_fail(
+            g, CR_EINVAL,
+            "gradcheck: tolerances must be finite and >= 0 (atol %g, rtol %g)", o->atol,
+            o->rtol);
     if (!(o->step >= 0 && isfinite(o->step)))
-        return cr_graph_fail(g, CR_EINVAL, "gradcheck: step must be finite and >= 0, not %g",
-                             o->step);
+        return cr_graph_fail(g, CR_EINVAL,
+                             "gradcheck: step must be finite and >= 0, not %g", o->step);
     if (o->fast && o->directions == 0)
-        return cr_graph_fail(g, CR_EINVAL, "gradcheck: fast mode needs at least 1 direction");
+        return cr_graph_fail(g, CR_EINVAL,
+                             "gradcheck: fast mode needs at least 1 direction");
     return CR_OK;
 }
 
@@ -393,23 +403,25 @@ static cr_status check_nodes(cr_graph *g, cr_node *out, cr_node *const *nodes, s
         return cr_graph_fail(g, CR_EINVAL, "gradcheck: output belongs to another graph");
     if (out->value.size != 1) {
         cr_node_label(out, label, sizeof label);
-        return cr_graph_fail(g, CR_ESHAPE,
-                             "gradcheck: output %s must be a scalar, got %s (reduce it, e.g. "
-                             "cr_sum of its product with a constant)",
-                             label, cr_shape_str(&out->value).text);
+        return cr_graph_fail(
+            g, CR_ESHAPE,
+            "gradcheck: output %s must be a scalar, got %s (reduce it, e.g. "
+            "cr_sum of its product with a constant)",
+            label, cr_shape_str(&out->value).text);
     }
     for (size_t k = 0; k < n; k++) {
         if (!nodes[k])
             return cr_graph_fail(g, CR_EINVAL, "gradcheck: node %zu is NULL", k + 1);
         if (nodes[k]->graph != g)
-            return cr_graph_fail(g, CR_EINVAL, "gradcheck: node %zu belongs to another graph",
-                                 k + 1);
+            return cr_graph_fail(g, CR_EINVAL,
+                                 "gradcheck: node %zu belongs to another graph", k + 1);
         cr_node_label(nodes[k], label, sizeof label);
         if (nodes[k]->kind == CR_NODE_OP)
-            return cr_graph_fail(g, CR_EINVAL,
-                                 "gradcheck: %s is computed by an op; only inputs, parameters "
-                                 "and constants can be perturbed",
-                                 label);
+            return cr_graph_fail(
+                g, CR_EINVAL,
+                "gradcheck: %s is computed by an op; only inputs, parameters "
+                "and constants can be perturbed",
+                label);
         for (size_t e = 0; e < nodes[k]->value.size; e++)
             if (!isfinite(nodes[k]->value.data[e]))
                 return cr_graph_fail(g, CR_EDOMAIN, "gradcheck: %s[%zu] is %g", label, e,
@@ -439,7 +451,9 @@ static cr_status check_local(cr_graph *g, cr_gradcheck_report *r, cr_node *n, si
     cr_node *in = n->inputs[i];
     double worst = -1.0;
     cr_gradcheck_suspect s = {.node = n, .input = i};
-    for (size_t e = 0; e < in->value.size; e++) {
+    const size_t size = in->value.size, count = size < LOCAL_MAX ? size : LOCAL_MAX;
+    for (size_t k = 0; k < count; k++) {
+        const size_t e = count == size ? k : k * size / count;
         double *slot = &in->value.data[e];
         const double save = *slot, h = STEP_ELEMENT * fmax(1.0, fabs(save));
         double f[2];
@@ -517,21 +531,22 @@ static cr_status check_elements(cr_graph *g, cr_gradcheck_report *r, cr_node *ou
     cr_graph_forward(g, out);
     kinks_snapshot(&kinks, kinks.base);
     const size_t size = x->value.size;
-    const size_t count = r->opts.max_elements && r->opts.max_elements < size
-                             ? r->opts.max_elements
-                             : size;
+    const size_t count =
+        r->opts.max_elements && r->opts.max_elements < size ? r->opts.max_elements : size;
     probe p = {.g = g, .out = out};
     gsl_function fn = {.function = probe_eval, .params = &p};
     for (size_t k = 0; k < count && st == CR_OK; k++) {
         const size_t idx = count == size ? k : k * size / count;
         double *slot = &x->value.data[idx];
         const double save = *slot;
-        const double h = r->opts.step > 0 ? r->opts.step : STEP_ELEMENT * fmax(1.0, fabs(save));
+        const double h =
+            r->opts.step > 0 ? r->opts.step : STEP_ELEMENT * fmax(1.0, fabs(save));
         if (save - h == save || save + h == save) {
             char label[300];
             cr_node_label(x, label, sizeof label);
-            st = cr_graph_fail(g, CR_EINVAL, "gradcheck: step %g is too small for %s[%zu] = %g",
-                               h, label, idx, save);
+            st = cr_graph_fail(g, CR_EINVAL,
+                               "gradcheck: step %g is too small for %s[%zu] = %g", h, label,
+                               idx, save);
             break;
         }
         cr_gradcheck_entry *e = report_add(g, r);
@@ -555,7 +570,8 @@ static cr_status check_elements(cr_graph *g, cr_gradcheck_report *r, cr_node *ou
         *slot = save;
         if (gst != GSL_SUCCESS) {
             result = NAN;
-            snprintf(e->reason, sizeof e->reason, "gsl_deriv_central: %s", gsl_strerror(gst));
+            snprintf(e->reason, sizeof e->reason, "gsl_deriv_central: %s",
+                     gsl_strerror(gst));
         }
         e->numerical = result;
         e->error_estimate = abserr;
@@ -584,7 +600,8 @@ static cr_status check_directions(cr_graph *g, cr_gradcheck_report *r, cr_node *
         cr_free(x0);
         cr_free(v);
         cr_free(gr);
-        return cr_graph_fail(g, CR_ENOMEM, "gradcheck: out of memory for %zu elements", total);
+        return cr_graph_fail(g, CR_ENOMEM, "gradcheck: out of memory for %zu elements",
+                             total);
     }
     double xmax = 0.0;
     for (size_t k = 0, at = 0; k < n_nodes; k++)
@@ -654,7 +671,9 @@ cr_status cr_gradcheck(cr_graph *g, cr_node *output, cr_node *const *nodes, size
         return CR_EINVAL;
     if (!output || !report || (n_nodes > 0 && !nodes))
         return cr_graph_fail(g, CR_EINVAL, "gradcheck: %s is NULL",
-                             !output ? "output" : !report ? "report" : "nodes");
+                             !output   ? "output"
+                             : !report ? "report"
+                                       : "nodes");
     const cr_gradcheck_options o = opts ? *opts : cr_gradcheck_defaults();
     if (n_nodes == 0) {
         nodes = g->params;
@@ -670,8 +689,8 @@ cr_status cr_gradcheck(cr_graph *g, cr_node *output, cr_node *const *nodes, size
     if (!isfinite(output->value.data[0])) {
         char label[300];
         cr_node_label(output, label, sizeof label);
-        return cr_graph_fail(g, CR_EDOMAIN, "gradcheck: output %s is %g at this point", label,
-                             output->value.data[0]);
+        return cr_graph_fail(g, CR_EDOMAIN, "gradcheck: output %s is %g at this point",
+                             label, output->value.data[0]);
     }
 
     cr_gradcheck_report *r = cr_calloc(1, sizeof *r);
@@ -722,7 +741,10 @@ void cr_claim_report_free(cr_claim_report *r)
     cr_free(r);
 }
 
-size_t cr_claim_report_size(const cr_claim_report *r) { return r ? r->n : 0; }
+size_t cr_claim_report_size(const cr_claim_report *r)
+{
+    return r ? r->n : 0;
+}
 
 const cr_claim_result *cr_claim_report_entry(const cr_claim_report *r, size_t i)
 {
@@ -738,8 +760,9 @@ cr_status cr_claim_report_print(const cr_claim_report *r, FILE *f)
 {
     if (!r || !f)
         return CR_EINVAL;
-    fprintf(f, "hand-derived derivatives of %s: %zu claimed, %zu right, %zu wrong "
-               "(atol %g, rtol %g)\n",
+    fprintf(f,
+            "hand-derived derivatives of %s: %zu claimed, %zu right, %zu wrong "
+            "(atol %g, rtol %g)\n",
             r->loss, r->n, r->counts[CR_CHECK_PASS], r->counts[CR_CHECK_FAIL], r->atol,
             r->rtol);
     fprintf(f, "  %-18s %16s %16s %16s  %s\n", "derivative", "claimed", "chain rule",
@@ -814,12 +837,12 @@ static cr_status claim_numerical(cr_graph *g, cr_claim_result *c, cr_node *of, c
     if (!isfinite(save) || gsl_deriv_central(&fn, save, h, &result, &abserr) != GSL_SUCCESS)
         result = NAN;
     *slot = save;
-    (void)cr_eval_nodes(g, list, n);
+    cr_eval_nodes(g, list, n);
     cr_free(list);
     c->numerical = result;
     c->error_estimate = abserr;
-    cr_gradcheck_entry e = {.analytic = c->autodiff, .numerical = result,
-                            .error_estimate = abserr};
+    cr_gradcheck_entry e = {
+        .analytic = c->autodiff, .numerical = result, .error_estimate = abserr};
     cr_gradcheck_report scratch = {.opts = cr_gradcheck_defaults()};
     judge(&scratch, &e);
     c->numerical_agrees = e.result == CR_CHECK_PASS;
@@ -842,7 +865,8 @@ static cr_status claim_evaluate(cr_graph *g, cr_node *loss, const cr_claim *clai
     cr_node_label(wrt, wrt_label, sizeof wrt_label);
     if (claim->index >= wrt->value.size)
         return cr_graph_fail(g, CR_ERANGE, "claims: d%s/d%s: element %zu of a %s node",
-                             of_label, wrt_label, claim->index, cr_shape_str(&wrt->value).text);
+                             of_label, wrt_label, claim->index,
+                             cr_shape_str(&wrt->value).text);
     c->of = of;
     c->wrt = wrt;
     c->index = claim->index;
@@ -856,7 +880,8 @@ static cr_status claim_evaluate(cr_graph *g, cr_node *loss, const cr_claim *clai
     for (size_t i = 0; i < of->n_inputs && !c->local; i++) {
         if (of->inputs[i] == wrt) {
             c->local = 1;
-            cr_chain_local_text(of, i, c->formula, sizeof c->formula);
+            if (cr_chain_local_text(of, i, c->formula, sizeof c->formula) < 0)
+                return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
         }
     }
     *chain = cr_chain_new(g, of, wrt, NULL);
@@ -866,7 +891,8 @@ static cr_status claim_evaluate(cr_graph *g, cr_node *loss, const cr_claim *clai
     cr_status st = claim_numerical(g, c, of, wrt);
     if (st != CR_OK)
         return st;
-    const int right = fabs(c->claimed - c->autodiff) <= r->atol + r->rtol * fabs(c->autodiff);
+    const int right =
+        fabs(c->claimed - c->autodiff) <= r->atol + r->rtol * fabs(c->autodiff);
     c->result = right ? CR_CHECK_PASS : CR_CHECK_FAIL;
     r->counts[c->result]++;
     return CR_OK;
@@ -925,43 +951,50 @@ static size_t find_culprit(const cr_claim_report *r, size_t self, const cr_chain
     return NO_CULPRIT;
 }
 
-static void claim_explain(cr_claim_report *r, size_t i, const cr_chain *chain)
+static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i,
+                               const cr_chain *chain)
 {
     cr_claim_result *c = &r->results[i];
     char truth[200], more[200] = "";
     const size_t size = sizeof c->explanation;
     if (!c->numerical_agrees)
-        snprintf(more, sizeof more,
-                 " (note: the numerical derivative %.9g disagrees with the chain rule: a kink, "
-                 "or an op with a wrong derivative; see cr_gradcheck)",
-                 c->numerical);
+        snprintf(
+            more, sizeof more,
+            " (note: the numerical derivative %.9g disagrees with the chain rule: a kink, "
+            "or an op with a wrong derivative; see cr_gradcheck)",
+            c->numerical);
     if (c->result == CR_CHECK_PASS) {
         snprintf(c->explanation, size, "%s", more + (more[0] ? 1 : 0));
-        return;
+        return CR_OK;
     }
     value_text(c, truth, sizeof truth);
     if (c->local || cr_chain_num_paths(chain) == 0) {
         snprintf(c->explanation, size, "it is %s, not %.9g%s", truth, c->claimed, more);
-        return;
+        return CR_OK;
     }
     c->culprit = find_culprit(r, i, chain);
     if (c->culprit != NO_CULPRIT) {
         const cr_claim_result *w = &r->results[c->culprit];
         value_text(w, truth, sizeof truth);
-        snprintf(c->explanation, size,
-                 "it is %.9g, not %.9g; the first local factor on its chain that differs is "
-                 "%s: you have %.9g, it is %s%s",
-                 c->autodiff, c->claimed, w->label, w->claimed, truth, more);
-        return;
+        snprintf(
+            c->explanation, size,
+            "it is %.9g, not %.9g; the first local factor on its chain that differs is "
+            "%s: you have %.9g, it is %s%s",
+            c->autodiff, c->claimed, w->label, w->claimed, truth, more);
+        return CR_OK;
     }
     char text[400];
     int len = cr_chain_format(chain, 0, text, sizeof text);
+    if (len < 0)
+        return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
     while (len > 0 && (size_t)len <= sizeof text - 1 && text[len - 1] == '\n')
         text[--len] = '\0';
-    snprintf(c->explanation, size,
-             "it is %.9g, not %.9g; no factor you claimed on its chain is wrong; the chain rule "
-             "gives %s%s",
-             c->autodiff, c->claimed, len > 0 ? text : "(no chain)", more);
+    snprintf(
+        c->explanation, size,
+        "it is %.9g, not %.9g; no factor you claimed on its chain is wrong; the chain rule "
+        "gives %s%s",
+        c->autodiff, c->claimed, text, more);
+    return CR_OK;
 }
 
 cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, size_t n,
@@ -973,13 +1006,15 @@ cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, si
         return CR_EINVAL;
     if (!loss || !report || (n > 0 && !claims))
         return cr_graph_fail(g, CR_EINVAL, "claims: %s is NULL",
-                             !loss ? "loss" : !report ? "report" : "claims");
+                             !loss     ? "loss"
+                             : !report ? "report"
+                                       : "claims");
     if (loss->graph != g)
         return cr_graph_fail(g, CR_EINVAL, "claims: loss belongs to another graph");
     if (!(atol >= 0 && isfinite(atol)) || !(rtol >= 0 && isfinite(rtol)))
-        return cr_graph_fail(g, CR_EINVAL,
-                             "claims: tolerances must be finite and >= 0 (atol %g, rtol %g)",
-                             atol, rtol);
+        return cr_graph_fail(
+            g, CR_EINVAL, "claims: tolerances must be finite and >= 0 (atol %g, rtol %g)",
+            atol, rtol);
     cr_status st = cr_graph_forward(g, loss);
     if (st != CR_OK)
         return st;
@@ -998,7 +1033,7 @@ cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, si
     for (; r->n < n && st == CR_OK; r->n++)
         st = claim_evaluate(g, loss, &claims[r->n], r, &r->results[r->n], &chains[r->n]);
     for (size_t i = 0; i < r->n && st == CR_OK; i++)
-        claim_explain(r, i, chains[i]);
+        st = claim_explain(g, r, i, chains[i]);
     for (size_t i = 0; i < n; i++)
         cr_chain_free(chains[i]);
     cr_free(chains);

@@ -22,8 +22,8 @@ int cr_dot_can_render(void)
 }
 
 #ifdef CR_HAVE_GVC
-/* Graphviz reports through a global callback; rendering is therefore not
- * thread-safe, like Graphviz itself. */
+/* Graphviz reports through a global callback and keeps one context (see
+ * gv_context); rendering is therefore not thread-safe, like Graphviz. */
 static char gv_message[256];
 
 static int gv_capture(char *message)
@@ -54,12 +54,24 @@ static const char *gv_reason(const char *fallback)
     return n ? gv_message : fallback;
 }
 
+/* One Graphviz context for the whole process, made on first use and never
+ * freed: Graphviz 2.43's pango plugin keeps a pointer into the font cache
+ * of the context it first measured text with, so a second context, after
+ * the first was freed, reads freed memory (seen under valgrind). */
+static GVC_t *gv_context(void)
+{
+    static GVC_t *gvc;
+    if (!gvc)
+        gvc = gvContext();
+    return gvc;
+}
+
 static cr_status render(cr_graph *g, const char *text, const char *file, const char *format)
 {
     cr_status st = CR_OK;
     gv_message[0] = '\0';
     agusererrf previous = agseterrf(gv_capture);
-    GVC_t *gvc = gvContext();
+    GVC_t *gvc = gv_context();
     Agraph_t *graph = gvc ? agmemread(text) : NULL;
     char *data = NULL;
     unsigned int len = 0;
@@ -83,8 +95,6 @@ static cr_status render(cr_graph *g, const char *text, const char *file, const c
         gvFreeRenderData(data);
     if (graph)
         agclose(graph);
-    if (gvc)
-        gvFreeContext(gvc);
     agseterrf(previous);
     return st;
 }
@@ -97,7 +107,8 @@ cr_status cr_dot_render(cr_graph *g, const cr_dot_options *opts, const char *fil
         return CR_EINVAL;
     if (!file || !format)
         return cr_graph_fail(g, CR_EINVAL, "render: %s is NULL", file ? "format" : "path");
-    if (strcmp(format, "svg") != 0 && strcmp(format, "png") != 0 && strcmp(format, "pdf") != 0)
+    if (strcmp(format, "svg") != 0 && strcmp(format, "png") != 0 &&
+        strcmp(format, "pdf") != 0)
         return cr_graph_fail(g, CR_EINVAL, "render: format '%s' is not svg, png or pdf",
                              format);
 #ifdef CR_HAVE_GVC

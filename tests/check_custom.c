@@ -4,7 +4,7 @@
  * wrong VJP caught and its op named; second derivatives (refused for a
  * numeric VJP, working with a graph-building one); a shape rule; a kink
  * flag; an op without derivative; definition errors; the descriptor
- * fields seen by the chain view and DOT.
+ * fields, and the op in derivative chains and DOT output.
  */
 #include "testutil.h"
 
@@ -14,7 +14,18 @@
 #include <stdio.h>
 #include <string.h>
 
-static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
+static double sigmoid(double v)
+{
+    return 1.0 / (1.0 + exp(-v));
+}
+
+/* Reads back what was written to the temporary file f, and closes it. */
+static void take_text(FILE *f, char *text, size_t size)
+{
+    rewind(f);
+    text[fread(text, 1, size - 1, f)] = '\0';
+    fclose(f);
+}
 
 static void swish_forward(size_t n, const cr_tensor *const *in, cr_tensor *out, void *user)
 {
@@ -143,12 +154,10 @@ START_TEST(test_wrong_vjp_named)
     ck_assert_ptr_null(cr_gradcheck_report_suspect(r, 1));
     FILE *f = tmpfile();
     cr_gradcheck_report_print(r, f);
-    rewind(f);
     char text[8192];
-    text[fread(text, 1, sizeof text - 1, f)] = '\0';
-    fclose(f);
+    take_text(f, text, sizeof text);
     ck_assert_ptr_nonnull(strstr(text, "  suspect: act (op swish_bad), input 0: its "
-                                      "vector-Jacobian product gives "));
+                                       "vector-Jacobian product gives "));
     ck_assert_ptr_nonnull(strstr(text, "FAIL: differ by"));
     cr_gradcheck_report_free(r);
     cr_graph_free(g);
@@ -177,9 +186,10 @@ START_TEST(test_second_order)
     size_t size = cr_graph_size(g);
     ck_assert_ptr_null(cr_grad(g, dy, x));
     ck_assert_int_eq(cr_graph_error(g)->status, CR_ENOTSUP);
-    ck_assert_str_eq(cr_graph_error(g)->message,
-                     "swish_vjp: the hand-written VJP of custom op 'swish' is a numeric kernel "
-                     "with no derivative; give the op a graph_vjp for second derivatives");
+    ck_assert_str_eq(
+        cr_graph_error(g)->message,
+        "swish_vjp: the hand-written VJP of custom op 'swish' is a numeric kernel "
+        "with no derivative; give the op a graph_vjp for second derivatives");
     ck_assert_uint_eq(cr_graph_size(g), size); /* the failed build left nothing */
     cr_gradcheck_report *r = NULL;
     ck_assert_int_eq(cr_gradcheck(g, dy, &x, 1, NULL, &r), CR_ENOTSUP);
@@ -235,9 +245,14 @@ static void outer_vjp(size_t n, const cr_tensor *const *in, const cr_tensor *out
 
 START_TEST(test_shape_rule)
 {
-    cr_custom_op_def def = {.name = "outer", .min_inputs = 2, .max_inputs = 2,
-                            .formula = "Y = a b^T", .deriv = {"b", "a"},
-                            .shape = outer_shape, .forward = outer_forward, .vjp = outer_vjp};
+    cr_custom_op_def def = {.name = "outer",
+                            .min_inputs = 2,
+                            .max_inputs = 2,
+                            .formula = "Y = a b^T",
+                            .deriv = {"b", "a"},
+                            .shape = outer_shape,
+                            .forward = outer_forward,
+                            .vjp = outer_vjp};
     cr_error err;
     cr_custom_op *op = cr_custom_op_new(&def, &err);
     cr_graph *g = cr_graph_new();
@@ -280,7 +295,8 @@ START_TEST(test_default_shape_rule)
     cr_graph *g = cr_graph_new();
     cr_node *in[2] = {vec_param(g, "a", 3, W), vec_param(g, "b", 2, W)};
     ck_assert_ptr_null(cr_custom(g, op, in, 2));
-    ck_assert_str_eq(cr_graph_error(g)->message, "swish: input 2 is [2] but input 1 is [3]");
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "swish: input 2 is [2] but input 1 is [3]");
     cr_graph_free(g);
     cr_custom_op_free(op);
 }
@@ -300,9 +316,12 @@ static void hinge_vjp(size_t n, const cr_tensor *const *in, const cr_tensor *out
 
 START_TEST(test_kink_flag)
 {
-    cr_custom_op_def def = {.name = "hinge", .min_inputs = 1, .max_inputs = 1,
+    cr_custom_op_def def = {.name = "hinge",
+                            .min_inputs = 1,
+                            .max_inputs = 1,
                             .flags = CR_CUSTOM_KINK | CR_CUSTOM_ELEMENTWISE,
-                            .forward = hinge_forward, .vjp = hinge_vjp};
+                            .forward = hinge_forward,
+                            .vjp = hinge_vjp};
     cr_error err;
     cr_custom_op *op = cr_custom_op_new(&def, &err);
     cr_graph *g = cr_graph_new();
@@ -427,6 +446,45 @@ START_TEST(test_allocation_failures)
 }
 END_TEST
 
+/* Chains and DOT read a custom op like a built-in one. */
+START_TEST(test_chain_and_dot)
+{
+    cr_custom_op_def def = swish_def();
+    cr_error err;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    cr_graph *g = cr_graph_new();
+    cr_node *u = cr_param_scalar(g, "u", 0.6);
+    cr_node *act = cr_custom(g, op, &u, 1);
+    cr_node_set_name(act, "act");
+    cr_node *E = cr_mul(g, act, act);
+    cr_node_set_name(E, "E");
+    char text[512];
+    ck_assert_int_gt(cr_chain_local_text(act, 0, text, sizeof text), 0);
+    ck_assert_str_eq(text, "sigmoid(u)*(1 + u*(1-sigmoid(u)))");
+    double local = 0.0;
+    ck_assert_int_eq(cr_chain_local_value(act, 0, &local), CR_OK);
+    const double s = sigmoid(0.6);
+    ck_assert_double_eq_tol(local, s * (1 + 0.6 * (1 - s)), 1e-15);
+    cr_chain *c = cr_chain_new(g, E, u, NULL);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_double_eq_tol(cr_chain_value(c), 2 * 0.6 * s * local, 1e-14);
+    ck_assert_int_gt(cr_chain_format(c, 0, text, sizeof text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "dE/du = dE/dact * dact/du + dE/dact * dact/du = "));
+    cr_chain_free(c);
+    FILE *f = tmpfile();
+    cr_dot_options o;
+    cr_dot_options_init(&o);
+    o.loss = E;
+    ck_assert_int_eq(cr_dot_write(g, f, &o), CR_OK);
+    char dot[8192];
+    take_text(f, dot, sizeof dot);
+    ck_assert_ptr_nonnull(strstr(dot, "swish"));
+    ck_assert_ptr_nonnull(strstr(dot, "sigmoid(u)*(1 + u*(1-sigmoid(u)))"));
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
 Suite *custom_suite(void)
 {
     Suite *s = suite_create("custom");
@@ -440,6 +498,7 @@ Suite *custom_suite(void)
     tcase_add_test(tc, test_no_derivative);
     tcase_add_test(tc, test_definition_errors);
     tcase_add_test(tc, test_descriptor_fields);
+    tcase_add_test(tc, test_chain_and_dot);
     tcase_add_test(tc, test_allocation_failures);
     suite_add_tcase(s, tc);
     return s;

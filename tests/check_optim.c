@@ -64,74 +64,40 @@ static void step_expect(fixture *f, double w0, double w1)
     ck_assert_double_eq_tol(cr_tensor_get(v, 1), w1, TOL);
 }
 
-START_TEST(sgd_plain)
-{
-    cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
-    o.lr = 0.1;
-    fixture f = setup(QUAD, &o);
-    /* w -= 0.1*w: w1 = 0.9*w0 = [1.35, -0.36]; w2 = 0.81*w0 = [1.215, -0.324] */
-    step_expect(&f, 1.35, -0.36);
-    step_expect(&f, 1.215, -0.324);
-    ck_assert_uint_eq(cr_optim_steps(f.opt), 2);
-    teardown(&f);
-}
-END_TEST
+/* Two update steps of one rule, hand-computed: w after the first and after
+ * the second step. Options not listed are cr_optim_defaults(kind)'s. */
+typedef struct update_case {
+    const char *name;
+    cr_optim_kind kind;
+    enum loss_kind loss;
+    double lr, momentum, weight_decay;
+    int nesterov;
+    double w1[2], w2[2];
+} update_case;
 
-START_TEST(sgd_momentum)
-{
-    cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
-    o.lr = 0.1;
-    o.momentum = 0.9;
-    fixture f = setup(QUAD, &o);
+// clang-format off
+static const update_case update_cases[] = {
+    /* w -= 0.1*w: w1 = 0.9*w0 = [1.35, -0.36]; w2 = 0.81*w0 = [1.215, -0.324] */
+    {"sgd", CR_OPTIM_SGD, QUAD, 0.1, 0, 0, 0, {1.35, -0.36}, {1.215, -0.324}},
     /* v1 = g1 = w0; w1 = w0 - 0.1*w0 = 0.9*w0 = [1.35, -0.36]
      * v2 = 0.9*v1 + g2 = 0.9*w0 + 0.9*w0 = 1.8*w0;
      * w2 = 0.9*w0 - 0.1*1.8*w0 = 0.72*w0 = [1.08, -0.288] */
-    step_expect(&f, 1.35, -0.36);
-    step_expect(&f, 1.08, -0.288);
-    teardown(&f);
-}
-END_TEST
-
-START_TEST(sgd_nesterov)
-{
-    cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
-    o.lr = 0.1;
-    o.momentum = 0.9;
-    o.nesterov = 1;
-    fixture f = setup(QUAD, &o);
+    {"sgd momentum", CR_OPTIM_SGD, QUAD, 0.1, 0.9, 0, 0, {1.35, -0.36}, {1.08, -0.288}},
     /* v1 = w0; update = g + 0.9*v1 = 1.9*w0; w1 = w0 - 0.19*w0 = 0.81*w0
      *    = [1.215, -0.324]
      * g2 = 0.81*w0; v2 = 0.9*w0 + 0.81*w0 = 1.71*w0;
      * update = 0.81*w0 + 0.9*1.71*w0 = 2.349*w0;
      * w2 = 0.81*w0 - 0.2349*w0 = 0.5751*w0 = [0.86265, -0.23004] */
-    step_expect(&f, 1.215, -0.324);
-    step_expect(&f, 0.86265, -0.23004);
-    teardown(&f);
-}
-END_TEST
-
-START_TEST(sgd_weight_decay)
-{
-    cr_optim_options o = cr_optim_defaults(CR_OPTIM_SGD);
-    o.lr = 0.1;
-    o.weight_decay = 0.1;
-    fixture f = setup(LIN, &o);
+    {"sgd nesterov", CR_OPTIM_SGD, QUAD, 0.1, 0.9, 0, 1,
+     {1.215, -0.324}, {0.86265, -0.23004}},
     /* g = c + 0.1*w: g1 = [0.5+0.15, -2-0.04] = [0.65, -2.04];
      * w1 = [1.5-0.065, -0.4+0.204] = [1.435, -0.196]
      * g2 = [0.5+0.1435, -2-0.0196] = [0.6435, -2.0196];
      * w2 = [1.435-0.06435, -0.196+0.20196] = [1.37065, 0.00596] */
-    step_expect(&f, 1.435, -0.196);
-    step_expect(&f, 1.37065, 0.00596);
-    teardown(&f);
-}
-END_TEST
-
-START_TEST(adam_two_steps)
-{
-    cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
-    o.lr = 0.1; /* beta1 0.9, beta2 0.999, eps 1e-8 */
-    fixture f = setup(QUAD, &o);
-    /* step 1, g = w0 = [1.5, -0.4]:
+    {"sgd weight decay", CR_OPTIM_SGD, LIN, 0.1, 0, 0.1, 0,
+     {1.435, -0.196}, {1.37065, 0.00596}},
+    /* Adam, beta1 0.9, beta2 0.999, eps 1e-8.
+     * step 1, g = w0 = [1.5, -0.4]:
      *   m = 0.1*g = [0.15, -0.04]; s = 0.001*g^2 = [0.00225, 0.00016]
      *   m^ = m/0.1 = g; s^ = s/0.001 = g^2; update = g/(|g| + 1e-8)
      *   w1 = [1.5 - 0.1*1.5/1.50000001, -0.4 + 0.1*0.4/0.40000001]
@@ -140,27 +106,16 @@ START_TEST(adam_two_steps)
      *   m = 0.9*[0.15, -0.04] + 0.1*w1 = [0.2750000000666667, -0.06600000025]
      *   s = 0.999*[0.00225, 0.00016] + 0.001*w1^2
      *     = [0.00420775000186667, 0.0002498400015]
-     *   m^ = m/(1-0.81) = m/0.19; s^ = s/(1-0.998001) = s/0.001999
-     *   m^ = [1.447368421403509, -0.3473684223684211]
-     *   s^ = [2.104927464665668, 0.1249824920000000]
+     *   m^ = m/(1-0.81) = m/0.19 = [1.447368421403509, -0.3473684223684211]
+     *   s^ = s/(1-0.998001) = s/0.001999 = [2.104927464665668, 0.124982492]
      *   w2 = w1 - 0.1*m^/(sqrt(s^) + 1e-8)
      *      = [1.3002390629683902, -0.20174249705626704] */
-    step_expect(&f, 1.4000000006666667, -0.3000000025);
-    step_expect(&f, 1.3002390629683902, -0.20174249705626704);
-    teardown(&f);
-}
-END_TEST
-
-START_TEST(adam_l2_vs_adamw)
-{
-    /* The same weight decay 0.5 with lr 0.1 on LIN (g = c = [0.5, -2]):
-     * Adam adds it to the gradient, AdamW shrinks the weights directly. */
-    cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
-    o.lr = 0.1;
-    o.weight_decay = 0.5;
-    fixture f = setup(LIN, &o);
-    /* Adam + L2, step 1: g = c + 0.5*w0 = [1.25, -2.2]; the first Adam step is
-     *   lr*g/(|g| + 1e-8): w1 = [1.5 - 0.1*1.25/1.25000001,
+    {"adam", CR_OPTIM_ADAM, QUAD, 0.1, 0, 0, 0,
+     {1.4000000006666667, -0.3000000025}, {1.3002390629683902, -0.20174249705626704}},
+    /* Weight decay 0.5 on LIN (g = c = [0.5, -2]): Adam adds it to the
+     * gradient, AdamW shrinks the weights directly.
+     * Adam + L2, step 1: g = c + 0.5*w0 = [1.25, -2.2]; the first Adam step
+     *   is lr*g/(|g| + 1e-8): w1 = [1.5 - 0.1*1.25/1.25000001,
      *   -0.4 + 0.1*2.2/2.20000001] = [1.4000000008, -0.30000000045454545]
      * step 2: g = c + 0.5*w1 = [1.2000000004, -2.150000000227]
      *   m = 0.9*0.1*[1.25, -2.2] + 0.1*g = [0.23250000004, -0.4130000000227]
@@ -168,12 +123,8 @@ START_TEST(adam_l2_vs_adamw)
      *     = [0.00300093750096, 0.009457660000977]
      *   w2 = w1 - 0.1*(m/0.19)/(sqrt(s/0.001999) + 1e-8)
      *      = [1.3001271895912654, -0.20006652368007166] */
-    step_expect(&f, 1.4000000008, -0.30000000045454545);
-    step_expect(&f, 1.3001271895912654, -0.20006652368007166);
-    teardown(&f);
-
-    o.kind = CR_OPTIM_ADAMW;
-    f = setup(LIN, &o);
+    {"adam l2", CR_OPTIM_ADAM, LIN, 0.1, 0, 0.5, 0,
+     {1.4000000008, -0.30000000045454545}, {1.3001271895912654, -0.20006652368007166}},
     /* AdamW, step 1: w <- w - 0.1*0.5*w = 0.95*w0 = [1.425, -0.38], then the
      *   Adam step on g = c: -0.1*c/(|c| + 1e-8)
      *   w1 = [1.425 - 0.1*0.5/0.50000001, -0.38 + 0.1*2/2.00000001]
@@ -181,37 +132,40 @@ START_TEST(adam_l2_vs_adamw)
      * step 2: 0.95*w1 = [1.2587500019, -0.266000000475]; g = c again, so
      *   m^ = c, s^ = c^2 and the step is again -0.1*c/(|c| + 1e-8):
      *   w2 = [1.1587500039, -0.166000000975] */
-    step_expect(&f, 1.325000002, -0.2800000005);
-    step_expect(&f, 1.1587500039, -0.166000000975);
-    teardown(&f);
-}
-END_TEST
-
-START_TEST(rmsprop_two_steps)
-{
-    cr_optim_options o = cr_optim_defaults(CR_OPTIM_RMSPROP);
-    o.lr = 0.01; /* alpha 0.99, eps 1e-8 */
-    fixture f = setup(QUAD, &o);
-    /* step 1, g = w0: s = 0.01*g^2 = [0.0225, 0.0016]; sqrt(s) = [0.15, 0.04]
+    {"adamw", CR_OPTIM_ADAMW, LIN, 0.1, 0, 0.5, 0,
+     {1.325000002, -0.2800000005}, {1.1587500039, -0.166000000975}},
+    /* RMSprop, alpha 0.99, eps 1e-8.
+     * step 1, g = w0: s = 0.01*g^2 = [0.0225, 0.0016]; sqrt(s) = [0.15, 0.04]
      *   w1 = w0 - 0.01*g/(sqrt(s) + 1e-8)
      *      = [1.5 - 0.015/0.15000001, -0.4 + 0.004/0.04000001]
      *      = [1.4000000066666662, -0.300000025]
      * step 2, g = w1: s = 0.99*s + 0.01*w1^2 = [0.0418750001866667, 0.00248400015]
      *   w2 = w1 - 0.01*w1/(sqrt(s) + 1e-8)
      *      = [1.3315851209971206, -0.2398071073357448] */
-    step_expect(&f, 1.4000000066666662, -0.300000025);
-    step_expect(&f, 1.3315851209971206, -0.2398071073357448);
-    teardown(&f);
-
-    o.momentum = 0.5;
-    f = setup(QUAD, &o);
+    {"rmsprop", CR_OPTIM_RMSPROP, QUAD, 0.01, 0, 0, 0,
+     {1.4000000066666662, -0.300000025}, {1.3315851209971206, -0.2398071073357448}},
     /* With momentum 0.5 the first step is the same (v1 = u1); the second adds
-     * 0.5*v1 = 0.5*[0.09999999333, -0.09999997500] to the update:
+     * 0.5*v1 = 0.5*[9.999999333, -9.9999975] times lr 0.01 to the update:
      *   w2 = [1.3315851209971206 - 0.01*0.5*9.999999333,
      *         -0.2398071073357448 + 0.01*0.5*9.9999975]
      *      = [1.2815851243304537, -0.18980711983574172] */
-    step_expect(&f, 1.4000000066666662, -0.300000025);
-    step_expect(&f, 1.2815851243304537, -0.18980711983574172);
+    {"rmsprop momentum", CR_OPTIM_RMSPROP, QUAD, 0.01, 0.5, 0, 0,
+     {1.4000000066666662, -0.300000025}, {1.2815851243304537, -0.18980711983574172}},
+};
+// clang-format on
+
+START_TEST(two_steps)
+{
+    const update_case *u = &update_cases[_i];
+    cr_optim_options o = cr_optim_defaults(u->kind);
+    o.lr = u->lr;
+    o.momentum = u->momentum;
+    o.weight_decay = u->weight_decay;
+    o.nesterov = u->nesterov;
+    fixture f = setup(u->loss, &o);
+    step_expect(&f, u->w1[0], u->w1[1]);
+    step_expect(&f, u->w2[0], u->w2[1]);
+    ck_assert_uint_eq(cr_optim_steps(f.opt), 2);
     teardown(&f);
 }
 END_TEST
@@ -480,13 +434,8 @@ Suite *optim_suite(void)
 {
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("updates");
-    tcase_add_test(tc, sgd_plain);
-    tcase_add_test(tc, sgd_momentum);
-    tcase_add_test(tc, sgd_nesterov);
-    tcase_add_test(tc, sgd_weight_decay);
-    tcase_add_test(tc, adam_two_steps);
-    tcase_add_test(tc, adam_l2_vs_adamw);
-    tcase_add_test(tc, rmsprop_two_steps);
+    tcase_add_loop_test(tc, two_steps, 0,
+                        (int)(sizeof update_cases / sizeof update_cases[0]));
     tcase_add_test(tc, clipping);
     tcase_add_test(tc, schedules);
     suite_add_tcase(s, tc);

@@ -78,7 +78,8 @@ typedef struct cr_chain_edge {
     double flow_norm;     /* Frobenius norm of the gradient flowing along the
                            * edge: d(output)/d(parent) carried to child
                            * through this edge (|dE/dparent * value| for a
-                           * scalar edge) */
+                           * scalar edge; for a collapsed edge, through all
+                           * its unnamed sub-paths) */
 } cr_chain_edge;
 
 /* One path output -> ... -> wrt, edges in order from the output. A
@@ -89,7 +90,9 @@ typedef struct cr_chain_path {
     double product; /* product of the edge values (the path's share of the
                      * derivative) when every edge is scalar; NaN otherwise */
     double norm;    /* Frobenius norm of the path's share of d(output)/d(wrt)
-                     * (|product| for a scalar path) */
+                     * (|product| for a scalar path; NaN for a path with
+                     * both a tensor and a collapsed edge, whose share is
+                     * not formed) */
 } cr_chain_path;
 
 /* Fills opts with the defaults: CR_CHAIN_DEFAULT_PATHS paths, no flags. */

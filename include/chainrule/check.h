@@ -67,7 +67,7 @@ typedef struct cr_gradcheck_entry {
     double rel_err;        /* abs_err / max(|analytic|, |numerical|); 0 if both 0 */
     double tolerance;      /* the bound abs_err was compared with */
     cr_check_result result;
-    char reason[160];      /* why it was skipped or failed; "" when it passed */
+    char reason[160]; /* why it was skipped or failed; "" when it passed */
 } cr_gradcheck_entry;
 
 typedef struct cr_gradcheck_report cr_gradcheck_report;
@@ -80,7 +80,9 @@ typedef struct cr_gradcheck_report cr_gradcheck_report;
  * error estimate, which widens the tolerance. An element for which some op
  * flagged as having a kink (relu, abs, sign, relu_bwd, custom ops declared
  * with CR_CUSTOM_KINK) has its first input reach or cross 0 within
- * [x-h, x+h] is reported as skipped, with the reason, not failed.
+ * [x-h, x+h] is reported as skipped, with the reason, not failed. (Kinks
+ * are taken to be at 0: clamp_prob's, at 1e-12 and 1 - 1e-12, are not
+ * detected.)
  *
  * In fast mode (opts->fast) the gradient is checked along opts->directions
  * random unit directions v drawn from a gsl_rng seeded with opts->seed: the
@@ -116,7 +118,8 @@ CR_API const cr_gradcheck_entry *cr_gradcheck_report_entry(const cr_gradcheck_re
                                                            size_t i);
 
 /* Number of entries with the given result. */
-CR_API size_t cr_gradcheck_report_count(const cr_gradcheck_report *r, cr_check_result result);
+CR_API size_t cr_gradcheck_report_count(const cr_gradcheck_report *r,
+                                        cr_check_result result);
 
 /* The worst checked entry: the one, among those not skipped, whose abs_err
  * is largest relative to its tolerance (borrowed), or NULL if every entry
@@ -126,7 +129,8 @@ CR_API const cr_gradcheck_entry *cr_gradcheck_report_worst(const cr_gradcheck_re
 /* When some element failed, cr_gradcheck tests the vector-Jacobian product
  * of every op node between the checked nodes and the output on its own
  * (against central differences of that op's forward kernel, with a fixed
- * pseudo-random upstream gradient; ops with kinks are not tested) and lists
+ * pseudo-random upstream gradient, on up to 1024 elements of each input
+ * evenly spread; ops with kinks are not tested) and lists
  * the op nodes that disagree as suspects: the place of a wrong hand-written
  * derivative. Each suspect gives the node, which input, and the element
  * where the two disagree most. */
@@ -166,21 +170,21 @@ typedef struct cr_claim_result {
     const cr_node *of, *wrt; /* borrowed */
     size_t index;
     double claimed;
-    double autodiff;         /* the chain rule, summed over every path (cr_chain) */
-    double numerical;        /* gsl_deriv_central, perturbing wrt alone */
-    double error_estimate;   /* GSL's abserr */
-    int numerical_agrees;    /* autodiff and numerical agree (cr_gradcheck's
-                                default tolerances) */
-    int local;               /* of is computed directly from wrt: a local factor */
-    cr_check_result result;  /* CR_CHECK_PASS or CR_CHECK_FAIL */
-    size_t culprit;          /* for a wrong claim spanning several factors: the
-                                index (in the report) of the first claimed
-                                local factor on its chain, from the output,
-                                that is wrong; (size_t)-1 if none */
-    char label[96];          /* "dpredicted/ds", "dE/dW[3]" */
-    char formula[128];       /* local factors: the derivative's text with the
-                                nodes' labels, "predicted*(1-predicted)" */
-    char explanation[640];   /* for people: what is wrong and what it should be */
+    double autodiff;        /* the chain rule, summed over every path (cr_chain) */
+    double numerical;       /* gsl_deriv_central, perturbing wrt alone */
+    double error_estimate;  /* GSL's abserr */
+    int numerical_agrees;   /* autodiff and numerical agree (cr_gradcheck's
+                               default tolerances) */
+    int local;              /* of is computed directly from wrt: a local factor */
+    cr_check_result result; /* CR_CHECK_PASS or CR_CHECK_FAIL */
+    size_t culprit;         /* for a wrong claim spanning several factors: the
+                               index (in the report) of the first claimed
+                               local factor on its chain, from the output,
+                               that is wrong; (size_t)-1 if none */
+    char label[96];         /* "dpredicted/ds", "dE/dW[3]" */
+    char formula[128];      /* local factors: the derivative's text with the
+                               nodes' labels, "predicted*(1-predicted)" */
+    char explanation[640];  /* for people: what is wrong and what it should be */
 } cr_claim_result;
 
 typedef struct cr_claim_report cr_claim_report;
@@ -203,8 +207,9 @@ typedef struct cr_claim_report cr_claim_report;
  * arguments, negative or non-finite tolerances), CR_ENOTFOUND (no node
  * has that name), CR_ESHAPE (of is not a scalar), CR_ERANGE (index beyond
  * wrt's size), CR_ENOTSUP, CR_ENOMEM. */
-CR_API cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, size_t n,
-                                 double atol, double rtol, cr_claim_report **report);
+CR_API cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims,
+                                 size_t n, double atol, double rtol,
+                                 cr_claim_report **report);
 
 /* Frees a report. NULL is accepted. */
 CR_API void cr_claim_report_free(cr_claim_report *r);

@@ -51,20 +51,22 @@ enum {
  * (0..CR_MAX_RANK) and dimensions, or returns an error status (CR_ESHAPE)
  * and may write a message into err->message (with snprintf). */
 typedef cr_status (*cr_custom_shape_fn)(size_t n, const cr_tensor *const *inputs, int *rank,
-                                        size_t shape[CR_MAX_RANK], cr_error *err, void *user);
+                                        size_t shape[CR_MAX_RANK], cr_error *err,
+                                        void *user);
 
 /* Forward kernel: computes out from the inputs. out is shaped by the shape
  * rule; write its elements through cr_tensor_data_mut(out). Must not keep
  * the pointers after returning. */
-typedef void (*cr_custom_forward_fn)(size_t n, const cr_tensor *const *inputs, cr_tensor *out,
-                                     void *user);
+typedef void (*cr_custom_forward_fn)(size_t n, const cr_tensor *const *inputs,
+                                     cr_tensor *out, void *user);
 
 /* Numeric vector-Jacobian product: given the inputs, the output out of the
  * forward kernel and the upstream gradient dy (shaped like out), writes into
  * dx (shaped like input `which`, zero-filled on entry) the gradient
  * sum_j dy_j d(out_j)/d(input_which). */
-typedef void (*cr_custom_vjp_fn)(size_t n, const cr_tensor *const *inputs, const cr_tensor *out,
-                                 const cr_tensor *dy, size_t which, cr_tensor *dx, void *user);
+typedef void (*cr_custom_vjp_fn)(size_t n, const cr_tensor *const *inputs,
+                                 const cr_tensor *out, const cr_tensor *dy, size_t which,
+                                 cr_tensor *dx, void *user);
 
 /* Graph-building vector-Jacobian product: builds, as nodes of g, the same
  * gradient from inputs, out and dy, into *dx (shaped like input `which`;
@@ -76,15 +78,15 @@ typedef cr_status (*cr_custom_graph_vjp_fn)(cr_graph *g, cr_node *const *inputs,
 
 /* The definition of a custom op: the fields of an op-table entry. */
 typedef struct cr_custom_op_def {
-    const char *name;       /* required, 1..200 bytes, not a built-in op's name */
-    int min_inputs;         /* 1..CR_CUSTOM_MAX_INPUTS */
-    int max_inputs;         /* min_inputs..CR_CUSTOM_MAX_INPUTS */
-    unsigned flags;         /* CR_CUSTOM_ELEMENTWISE, CR_CUSTOM_KINK */
-    const char *formula;    /* "y = x*sigmoid(x)"; may be NULL */
-    const char *deriv[2];   /* local derivative for input 0 and for the others,
-                               in the roles x (unary input), a, b (binary), y
-                               (output); either may be NULL */
-    const char *jacobian;   /* structure, e.g. "diagonal"; may be NULL */
+    const char *name;                 /* required, 1..200 bytes, not a built-in op's name */
+    int min_inputs;                   /* 1..CR_CUSTOM_MAX_INPUTS */
+    int max_inputs;                   /* min_inputs..CR_CUSTOM_MAX_INPUTS */
+    unsigned flags;                   /* CR_CUSTOM_ELEMENTWISE, CR_CUSTOM_KINK */
+    const char *formula;              /* "y = x*sigmoid(x)"; may be NULL */
+    const char *deriv[2];             /* local derivative for input 0 and for the others,
+                                         in the roles x (unary input), a, b (binary), y
+                                         (output); either may be NULL */
+    const char *jacobian;             /* structure, e.g. "diagonal"; may be NULL */
     cr_custom_shape_fn shape;         /* NULL: every input shaped like input 0,
                                          output too */
     cr_custom_forward_fn forward;     /* required */

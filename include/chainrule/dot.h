@@ -65,8 +65,8 @@ CR_API void cr_dot_options_init(cr_dot_options *opts);
 /* Writes g as DOT text to out. Evaluating the edge values creates helper
  * nodes that are removed again: the graph is unchanged. Returns CR_OK,
  * CR_EINVAL (NULL g or out, highlight without loss, nodes of another
- * graph), CR_ENOMEM, or CR_EIO if a write to out failed; details in g's
- * error. */
+ * graph), CR_ESHAPE (highlighting from a loss that is not a scalar),
+ * CR_ENOMEM, or CR_EIO if a write to out failed; details in g's error. */
 CR_API cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts);
 
 /* Writes the same text to the file at path, atomically: into a temporary
@@ -75,7 +75,8 @@ CR_API cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts
  * it, and no temporary file is left behind on failure. Errors as
  * cr_dot_write, plus CR_EIO when the file cannot be created, written or
  * renamed (the message names the path and the system's reason). */
-CR_API cr_status cr_dot_write_file(cr_graph *g, const char *path, const cr_dot_options *opts);
+CR_API cr_status cr_dot_write_file(cr_graph *g, const char *path,
+                                   const cr_dot_options *opts);
 
 /* Lays g out with Graphviz's dot layout in process (libgvc) and renders it
  * to the file at path in format "svg", "png" or "pdf", atomically as

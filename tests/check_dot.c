@@ -1,0 +1,563 @@
+/*
+ * check_dot.c - tests of the DOT writer and the renderer: the seed graph's
+ * nodes, edges and labels, hostile names, determinism, options (backward
+ * nodes, rankdir, node cap, highlight), atomic files and failures; every
+ * DOT file written is parsed by `dot -Tsvg` when /usr/bin/dot exists.
+ * The rendering tests (libgvc in process) are a TCase of their own,
+ * "render", so that valgrind's Graphviz suppressions (tests/graphviz.supp)
+ * apply to them only:
+ *   CK_FORK=no CK_RUN_CASE=render libtool --mode=execute valgrind \
+ *       --suppressions=tests/graphviz.supp tests/check_chainrule
+ */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DOT_PROGRAM "/usr/bin/dot"
+
+/* LeakSanitizer's counterpart of tests/graphviz.supp: leaks allocated
+ * inside Graphviz and the font stack it loads (only the render TCase gets
+ * there) are not chainrule's. Read by the sanitizer runtime at start-up;
+ * unused in builds without sanitizers. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libgvc.so\nleak:libcgraph.so\nleak:libcdt.so\nleak:libgvplugin_\n"
+           "leak:libfontconfig.so\nleak:libfreetype.so\nleak:libpango\nleak:libcairo.so\n"
+           "leak:libharfbuzz.so\nleak:libglib-2.0.so\nleak:libgobject-2.0.so\n"
+           "leak:libexpat.so\nleak:libltdl.so\n";
+}
+
+/* ...without listing them after every forked test. */
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void) { return "print_suppressions=0"; }
+
+/* A fresh temporary directory per test, removed with its files. */
+static char tmpdir[64];
+
+static void tmp_setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cr_dot_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static size_t dir_count(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void tmp_teardown(void)
+{
+    DIR *d = opendir(tmpdir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
+        if (remove(path) != 0)
+            rmdir(path);
+    }
+    closedir(d);
+    rmdir(tmpdir);
+}
+
+static char *tmp_path(const char *name)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    return path;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *data = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(data, 1, (size_t)n, f), (size_t)n);
+    data[n] = '\0';
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return data;
+}
+
+/* dot must accept the file without a single warning. */
+static void assert_dot_parses(const char *path)
+{
+    if (access(DOT_PROGRAM, X_OK) != 0)
+        return;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, DOT_PROGRAM " -Tsvg '%s' -o /dev/null 2>'%s.err'", path,
+             path);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s.err", path);
+    size_t len = 0;
+    char *err = slurp(cmd, &len);
+    ck_assert_msg(len == 0, "dot said: %s", err);
+    free(err);
+    remove(cmd);
+}
+
+/* Writes g with opts to name in the temp dir, checks dot parses it, and
+ * returns the text (caller frees). */
+static char *dot_text(cr_graph *g, const cr_dot_options *opts, const char *name)
+{
+    char *path = tmp_path(name);
+    ck_assert_int_eq(cr_dot_write_file(g, path, opts), CR_OK);
+    char *text = slurp(path, NULL);
+    assert_dot_parses(path);
+    return text;
+}
+
+/* The number of graph nodes drawn: lines "  n<id> [label=". */
+static size_t count_nodes(const char *text)
+{
+    size_t n = 0;
+    for (const char *p = strstr(text, "\n  n"); p; p = strstr(p + 1, "\n  n")) {
+        const char *q = p + 4;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        n += strncmp(q, " [label=", 8) == 0;
+    }
+    return n;
+}
+
+static size_t count(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+typedef struct seed {
+    cr_graph *g;
+    cr_node *w1, *E;
+} seed;
+
+static seed seed_build(void)
+{
+    seed n;
+    n.g = cr_graph_new();
+    cr_node *x1 = cr_input_scalar(n.g, "x1", 0.1), *x2 = cr_input_scalar(n.g, "x2", 0.3);
+    cr_node *desired = cr_input_scalar(n.g, "desired", 0.03);
+    n.w1 = cr_param_scalar(n.g, "w1", 0.5);
+    cr_node *w2 = cr_param_scalar(n.g, "w2", 0.2), *b = cr_param_scalar(n.g, "b", 1.83);
+    cr_node *s = cr_sop(n.g, 2, (cr_node *[]){x1, x2}, (cr_node *[]){n.w1, w2}, b);
+    cr_node *predicted = cr_sigmoid(n.g, s);
+    n.E = cr_sq_error(n.g, predicted, desired);
+    ck_assert_ptr_nonnull(n.E);
+    cr_node_set_name(s, "s");
+    cr_node_set_name(predicted, "predicted");
+    cr_node_set_name(n.E, "E");
+    return n;
+}
+
+START_TEST(test_seed_dot)
+{
+    seed n = seed_build();
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    size_t size = cr_graph_size(n.g);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.loss = n.E;
+    opts.highlight = n.w1;
+    char *text = dot_text(n.g, &opts, "seed.dot");
+    ck_assert_uint_eq(cr_graph_size(n.g), size);
+    ck_assert_int_eq(strncmp(text, "digraph chainrule {\n  graph [rankdir=LR", 39), 0);
+    /* 9 forward nodes, 8 edges, no gradient nodes */
+    ck_assert_uint_eq(count(text, " [label="), 17);
+    ck_assert_uint_eq(count(text, " -> "), 8);
+    ck_assert_ptr_nonnull(strstr(text, "  n0 [label=\"x1\\ninput\\n= 0.1\", shape=box, "
+                                       "style=filled, fillcolor=\"#fff3bf\"];\n"));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  n3 [label=\"w1\\nparameter\\n= 0.5\\ngrad = "
+                                 "0.009276093\", shape=box, style=\"rounded,filled\", "
+                                 "fillcolor=\"#cfe2ff\", color=\"#d62728\", "
+                                 "penwidth=2.5];\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  n7 [label=\"predicted\\nsigmoid\\n= 0.874352143\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n8 [label=\"E\\nsq_error\\n= 0.356465271\", "
+                                       "shape=doubleoctagon"));
+    ck_assert_ptr_nonnull(strstr(text, "  n6 -> n7 [label=\"∂predicted/∂s = "
+                                       "predicted*(1-predicted)\\n= 0.109860473\\ngradient "
+                                       "flow 0.092760926\", color=\"#d62728\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n3 -> n6 [label=\"∂s/∂w1 = x1\\n= 0.1\\ngradient "
+                                       "flow 0.009276093\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n4 -> n6 [label=\"∂s/∂w2 = x2\\n= 0.3\"];\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  n5 -> n6 [label=\"∂s/∂b = 1\"];\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  n2 -> n8 [label=\"∂E/∂desired = desired-predicted"
+                                       "\\n= -0.844352143\"];\n"));
+    ck_assert_uint_eq(count(text, ", color=\"#d62728\""), 3 + 4); /* edges, nodes */
+    free(text);
+
+    /* options: backward nodes, top to bottom, no values */
+    opts.highlight = NULL;
+    opts.include_backward = 1;
+    opts.rankdir = CR_DOT_TB;
+    opts.edge_values = 0;
+    text = dot_text(n.g, &opts, "seed_bwd.dot");
+    ck_assert_ptr_nonnull(strstr(text, "rankdir=TB"));
+    ck_assert_uint_eq(count_nodes(text), cr_graph_size(n.g));
+    ck_assert_ptr_nonnull(strstr(text, "style=dashed, color=\"#888888\""));
+    ck_assert_ptr_null(strstr(text, "\\n= 0.109860473\"")); /* no edge values */
+    ck_assert_ptr_nonnull(strstr(text, "sigmoid_bwd"));
+    free(text);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+START_TEST(test_determinism)
+{
+    seed n = seed_build();
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.title = "the \"seed\"";
+    char *a = dot_text(n.g, &opts, "a.dot");
+    char *b = dot_text(n.g, &opts, "b.dot");
+    ck_assert_str_eq(a, b);
+    /* the stream and the file give the same bytes */
+    FILE *f = tmpfile();
+    ck_assert_int_eq(cr_dot_write(n.g, f, &opts), CR_OK);
+    long len = ftell(f);
+    ck_assert_int_eq(len, (long)strlen(a));
+    rewind(f);
+    char *c = malloc((size_t)len + 1);
+    ck_assert_uint_eq(fread(c, 1, (size_t)len, f), (size_t)len);
+    c[len] = '\0';
+    ck_assert_str_eq(a, c);
+    ck_assert_ptr_nonnull(strstr(a, "label=\"the \\\"seed\\\"\""));
+    fclose(f);
+    free(a);
+    free(b);
+    free(c);
+    /* no loss given: the unconsumed scalar op is styled as the loss */
+    a = dot_text(n.g, NULL, "defaults.dot");
+    ck_assert_uint_eq(count(a, "doubleoctagon"), 1);
+    ck_assert_ptr_nonnull(strstr(a, "n8 [label=\"E\\nsq_error\\n= 0.356465271\", "
+                                    "shape=doubleoctagon"));
+    free(a);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+/* Parameters named with everything dot could choke on, multiplied into
+ * a loss that is itself badly named; opts highlight the first one. */
+static cr_graph *hostile_graph(cr_dot_options *opts)
+{
+    static const char *const names[] = {
+        "quote\"d",
+        "back\\slash",
+        "new\nline",
+        "tab\there",
+        "∂é→ünïcødé",
+        "bad\xff\xfeutf8",
+        "trunc\xe2\x88",
+        "amp&amp;",
+        "}; digraph x {",
+        "\\N\\G\\L",
+        "ends\\",
+        "bell\x07",
+        "surrogate\xed\xa0\x80",
+        "del\x7f",
+    };
+    cr_graph *g = cr_graph_new();
+    cr_node *product = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        cr_node *x = cr_param_scalar(g, names[i], 0.5 + (double)i);
+        ck_assert_ptr_nonnull(x);
+        product = product ? cr_mul(g, product, x) : x;
+    }
+    ck_assert_int_eq(cr_node_set_name(product, "E \"loss\"\n"), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(g, product, 0), CR_OK);
+    cr_dot_options_init(opts);
+    opts->loss = product;
+    opts->highlight = cr_graph_find(g, names[0]);
+    opts->title = "title\nwith \"everything\" \\ \xff";
+    return g;
+}
+
+START_TEST(test_hostile_names)
+{
+    cr_dot_options opts;
+    cr_graph *g = hostile_graph(&opts);
+    char *text = dot_text(g, &opts, "hostile.dot");
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(quote\\\"d)\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(back\\\\slash)\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(new\\nline)\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(tab\\\\x09here)\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"∂é→ünïcødé\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"bad\\\\xFF\\\\xFEutf8\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"trunc\\\\xE2\\\\x88\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(amp&amp;amp;)\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(}; digraph x {)\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(\\\\N\\\\G\\\\L)\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(ends\\\\)\\nparameter"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "label=\"surrogate\\\\xED\\\\xA0\\\\x80\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(del\\\\x7F)\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"title\\nwith \\\"everything\\\" \\\\ "
+                                       "\\\\xFF\""));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(E \\\"loss\\\"\\n)\\nmul"));
+    free(text);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_max_nodes)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 0.25);
+    cr_node *acc = x;
+    for (int i = 0; i < 300; i++)
+        acc = cr_add(g, cr_sin(g, acc), cr_scalar(g, 0.01 * i));
+    cr_node_set_name(acc, "E");
+    ck_assert_ptr_nonnull(acc);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.loss = acc;
+    opts.highlight = x;
+    opts.max_nodes = 10;
+    char *text = dot_text(g, &opts, "capped.dot");
+    /* 10 nodes and the summary node */
+    ck_assert_uint_eq(count_nodes(text), 10);
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed [label=\"891 more nodes not drawn\\n"
+                                       "300 constants\\n591 ops\""));
+    /* kept first: the loss and x, then the chain nearest the loss */
+    ck_assert_ptr_nonnull(strstr(text, "  n0 [label=\"x\\nparameter"));
+    ck_assert_ptr_nonnull(strstr(text, "  n900 [label=\"E\\nadd"));
+    ck_assert_ptr_nonnull(strstr(text, "  n893 [label=\"sin#893"));
+    ck_assert_ptr_null(strstr(text, "  n892 [label="));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n894 [style=dashed"));
+    free(text);
+    opts.max_nodes = 0;
+    opts.highlight = NULL;
+    text = dot_text(g, &opts, "full.dot");
+    ck_assert_uint_eq(count_nodes(text), cr_graph_size(g));
+    ck_assert_ptr_null(strstr(text, "collapsed"));
+    free(text);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_tensor_dot)
+{
+    cr_graph *g = cr_graph_new();
+    cr_tensor *w = cr_tensor_new(2, (size_t[]){2, 3}, NULL);
+    cr_tensor_fill(w, 0.125);
+    cr_node *X = cr_input(g, "X", 2, (size_t[]){4, 2});
+    cr_node *W = cr_param(g, "W", w);
+    cr_node *E = cr_sum(g, cr_sigmoid(g, cr_matmul(g, X, W, 0)));
+    ck_assert_ptr_nonnull(E);
+    ck_assert_int_eq(cr_graph_backward(g, E, 0), CR_OK);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.loss = E;
+    opts.highlight = W;
+    size_t size = cr_graph_size(g);
+    char *text = dot_text(g, &opts, "tensor.dot");
+    ck_assert_uint_eq(cr_graph_size(g), size);
+    ck_assert_ptr_nonnull(strstr(text, "W\\nparameter\\n[2,3]\\ngrad norm = "));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "∂matmul#2/∂W = A^T dY\\nlinear: dA = dY op(B)^T, "
+                                 "dB = op(A)^T dY, [4,3] x [2,3]\\ngradient flow norm "));
+    ck_assert_ptr_nonnull(strstr(text, "diagonal, [4,3] x [4,3]"));
+    free(text);
+    cr_tensor_free(w);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_write_failures)
+{
+    seed n = seed_build();
+    ck_assert_int_eq(cr_dot_write(NULL, stdout, NULL), CR_EINVAL);
+    ck_assert_int_eq(cr_dot_write(n.g, NULL, NULL), CR_EINVAL);
+    ck_assert_int_eq(cr_dot_write_file(n.g, NULL, NULL), CR_EINVAL);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.highlight = n.w1;
+    ck_assert_int_eq(cr_dot_write(n.g, stdout, &opts), CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(n.g)->message,
+                     "dot: highlighting a chain needs the loss");
+    cr_tensor *t = cr_tensor_new(1, (size_t[]){2}, NULL);
+    opts.loss = cr_param(n.g, "v", t);
+    ck_assert_int_eq(cr_dot_write(n.g, stdout, &opts), CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(n.g)->message,
+                     "dot: the loss v must be a scalar, got [2]");
+    cr_tensor_free(t);
+
+    /* a directory that does not exist */
+    char *path = tmp_path("missing/seed.dot");
+    ck_assert_int_eq(cr_dot_write_file(n.g, path, NULL), CR_EIO);
+    ck_assert_ptr_nonnull(strstr(cr_graph_error(n.g)->message,
+                                 "missing/seed.dot: cannot "
+                                 "create a file there: No such "
+                                 "file or directory"));
+    /* the target is a directory: written, then the rename fails; the old
+     * content stays and no temporary file is left */
+    ck_assert_int_eq(mkdir(tmp_path("taken.dot"), 0755), 0);
+    ck_assert_int_eq(cr_dot_write_file(n.g, tmp_path("taken.dot"), NULL), CR_EIO);
+    ck_assert_ptr_nonnull(strstr(cr_graph_error(n.g)->message, "cannot replace it"));
+    ck_assert_uint_eq(dir_count(tmpdir), 1);
+    /* replacing a file is atomic and complete */
+    FILE *f = fopen(tmp_path("old.dot"), "w");
+    fputs("old", f);
+    fclose(f);
+    ck_assert_int_eq(cr_dot_write_file(n.g, tmp_path("old.dot"), NULL), CR_OK);
+    char *text = slurp(tmp_path("old.dot"), NULL);
+    ck_assert_int_eq(strncmp(text, "digraph", 7), 0);
+    free(text);
+    assert_dot_parses(tmp_path("old.dot"));
+    ck_assert_uint_eq(dir_count(tmpdir), 2);
+    /* a full device */
+    if (access("/dev/full", W_OK) == 0) {
+        FILE *full = fopen("/dev/full", "w");
+        ck_assert_int_eq(cr_dot_write(n.g, full, NULL), CR_EIO);
+        fclose(full);
+    }
+    cr_graph_free(n.g);
+}
+END_TEST
+
+START_TEST(test_out_of_memory)
+{
+    for (size_t k = 1;; k++) {
+        test_alloc_install(0);
+        seed n = seed_build();
+        cr_dot_options opts;
+        cr_dot_options_init(&opts);
+        opts.loss = n.E;
+        opts.highlight = n.w1;
+        size_t size = cr_graph_size(n.g);
+        test_alloc.fail_at = test_alloc.allocations + k;
+        FILE *f = tmpfile();
+        cr_status st = cr_dot_write(n.g, f, &opts);
+        int failed = test_alloc.failures > 0;
+        fclose(f);
+        if (failed)
+            ck_assert_int_eq(st, CR_ENOMEM);
+        else
+            ck_assert_int_eq(st, CR_OK);
+        ck_assert_uint_eq(cr_graph_size(n.g), size);
+        cr_graph_free(n.g);
+        ck_assert_int_eq(test_alloc.live, 0);
+        test_alloc_uninstall();
+        if (!failed)
+            break;
+    }
+}
+END_TEST
+
+/* ---- rendering (libgvc), a TCase of its own ---- */
+
+static void assert_magic(const char *path, const char *magic)
+{
+    size_t len = 0;
+    char *data = slurp(path, &len);
+    ck_assert_uint_gt(len, 100);
+    ck_assert_msg(strstr(data, magic) != NULL && (size_t)(strstr(data, magic) - data) < 64,
+                  "%s does not start with %s", path, magic);
+    free(data);
+}
+
+START_TEST(test_render_formats)
+{
+    seed n = seed_build();
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.loss = n.E;
+    opts.highlight = n.w1;
+    if (!cr_dot_can_render()) {
+        ck_assert_int_eq(cr_dot_render(n.g, &opts, tmp_path("x.svg"), "svg"), CR_ENOTSUP);
+        ck_assert_str_eq(cr_graph_error(n.g)->message, "built without Graphviz rendering");
+        ck_assert_uint_eq(dir_count(tmpdir), 0);
+        cr_graph_free(n.g);
+        return;
+    }
+    ck_assert_int_eq(cr_dot_render(n.g, &opts, tmp_path("seed.svg"), "svg"), CR_OK);
+    assert_magic(tmp_path("seed.svg"), "<?xml");
+    char *svg = slurp(tmp_path("seed.svg"), NULL);
+    ck_assert_ptr_nonnull(strstr(svg, "<svg"));
+    ck_assert_ptr_nonnull(strstr(svg, "predicted*(1&#45;predicted)"));
+    free(svg);
+    ck_assert_int_eq(cr_dot_render(n.g, &opts, tmp_path("seed.png"), "png"), CR_OK);
+    assert_magic(tmp_path("seed.png"), "\x89PNG\r\n");
+    ck_assert_int_eq(cr_dot_render(n.g, &opts, tmp_path("seed.pdf"), "pdf"), CR_OK);
+    assert_magic(tmp_path("seed.pdf"), "%PDF-");
+    ck_assert_uint_eq(dir_count(tmpdir), 3);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+START_TEST(test_render_failures)
+{
+    seed n = seed_build();
+    ck_assert_int_eq(cr_dot_render(n.g, NULL, tmp_path("x.gif"), "gif"), CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(n.g)->message,
+                     "render: format 'gif' is not svg, png or pdf");
+    ck_assert_int_eq(cr_dot_render(n.g, NULL, NULL, "svg"), CR_EINVAL);
+    ck_assert_int_eq(cr_dot_render(n.g, NULL, tmp_path("x.svg"), NULL), CR_EINVAL);
+    cr_status expected = cr_dot_can_render() ? CR_EIO : CR_ENOTSUP;
+    ck_assert_int_eq(cr_dot_render(n.g, NULL, tmp_path("missing/x.svg"), "svg"), expected);
+    ck_assert_uint_eq(dir_count(tmpdir), 0);
+    cr_graph_free(n.g);
+}
+END_TEST
+
+START_TEST(test_render_hostile)
+{
+    if (!cr_dot_can_render())
+        return;
+    cr_dot_options opts;
+    cr_graph *g = hostile_graph(&opts);
+    ck_assert_int_eq(cr_dot_render(g, &opts, tmp_path("hostile.svg"), "svg"), CR_OK);
+    char *svg = slurp(tmp_path("hostile.svg"), NULL);
+    ck_assert_ptr_nonnull(strstr(svg, ">∂é→ünïcødé<"));
+    ck_assert_ptr_nonnull(strstr(svg, ">(quote&quot;d)<"));
+    free(svg);
+    cr_graph_free(g);
+}
+END_TEST
+
+Suite *dot_suite(void)
+{
+    Suite *s = suite_create("dot");
+    TCase *tc = tcase_create("dot");
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_seed_dot);
+    tcase_add_test(tc, test_determinism);
+    tcase_add_test(tc, test_hostile_names);
+    tcase_add_test(tc, test_max_nodes);
+    tcase_add_test(tc, test_tensor_dot);
+    tcase_add_test(tc, test_write_failures);
+    tcase_add_test(tc, test_out_of_memory);
+    suite_add_tcase(s, tc);
+    TCase *render = tcase_create("render");
+    tcase_add_checked_fixture(render, tmp_setup, tmp_teardown);
+    tcase_set_timeout(render, 60);
+    tcase_add_test(render, test_render_formats);
+    tcase_add_test(render, test_render_failures);
+    tcase_add_test(render, test_render_hostile);
+    suite_add_tcase(s, render);
+    return s;
+}
