@@ -40,6 +40,8 @@ void cr_train_stats_free(cr_train_stats *s)
     cr_free(s->accuracy_history);
     cr_free(s->val_loss_history);
     cr_free(s->val_accuracy_history);
+    for (size_t i = 0; i < s->n_debug; i++)
+        cr_free(s->debug[i].chain_text);
     cr_free(s->debug);
     memset(s, 0, sizeof *s);
 }
@@ -149,8 +151,28 @@ static void debug_request(cr_mlp *m, cr_mlp_head *h, const debug_plan *dp)
     }
 }
 
-static void debug_record(cr_mlp *m, const cr_mlp_head *h, const debug_plan *dp,
-                         cr_train_debug *d)
+/* The chain API's text of d(loss)/d(param) through the named layer nodes,
+ * in a new string (cr_free), or NULL if it cannot be made. */
+static char *chain_text(cr_graph *g, cr_node *loss, cr_node *param)
+{
+    cr_chain_options co;
+    cr_chain_options_init(&co);
+    co.flags = CR_CHAIN_NAMED_ONLY;
+    cr_chain *c = cr_chain_new(g, loss, param, &co);
+    if (!c) {
+        cr_graph_clear_error(g);
+        return NULL;
+    }
+    const unsigned flags = CR_CHAIN_PRINT_FORMULAS;
+    int len = cr_chain_format(c, flags, NULL, 0);
+    char *text = len >= 0 ? cr_malloc((size_t)len + 1) : NULL;
+    if (text)
+        cr_chain_format(c, flags, text, (size_t)len + 1);
+    cr_chain_free(c);
+    return text;
+}
+
+static void debug_record(cr_mlp *m, cr_mlp_head *h, const debug_plan *dp, cr_train_debug *d)
 {
     char label[24];
     d->n_layers = m->n_layers;
@@ -172,6 +194,10 @@ static void debug_record(cr_mlp *m, const cr_mlp_head *h, const debug_plan *dp,
     }
     link_set(&d->chain[k++], cr_node_name(dp->param), cr_node_grad(dp->param));
     d->n_links = k;
+    /* the written chain: at the parameters the epoch ends with */
+    d->chain_text = cr_graph_forward(m->g, h->loss) == CR_OK
+                        ? chain_text(m->g, h->loss, dp->param)
+                        : NULL;
 }
 
 static cr_status debug_plan_make(cr_mlp *m, const cr_train_options *o, debug_plan *dp)
@@ -317,14 +343,14 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
         if ((st = history_push(&hist, loss, acc, vloss, vacc, err)) != CR_OK)
             return st;
         if (o->debug) {
-            memset(&dbg, 0, sizeof dbg);
-            dbg.epoch = epoch;
-            dbg.iteration = s->iterations;
-            debug_record(m, h, &t->dp, &dbg);
             if (cr_grow((void **)&s->debug, &hist.cap_debug, s->n_debug + 1,
                         sizeof *s->debug) != CR_OK)
                 return cr_error_set(err, CR_ENOMEM, "train",
                                     "out of memory for debug records");
+            memset(&dbg, 0, sizeof dbg);
+            dbg.epoch = epoch;
+            dbg.iteration = s->iterations;
+            debug_record(m, h, &t->dp, &dbg);
             s->debug[s->n_debug++] = dbg;
         }
         /* early stopping on the validation loss, else the training loss */

@@ -617,6 +617,23 @@ START_TEST(test_train_debug_chain)
     const double a3 = g_a3 + 0.2;
     ck_assert_double_eq_tol(g_s3, g_a3 * a3 * (1 - a3), 1e-12);
     ck_assert(d->layer_grad_norm[0] > 0 && d->layer_grad_norm[2] > 0);
+    /* the chain API's text of the same chain, as the article writes it */
+    ck_assert_ptr_nonnull(d->chain_text);
+    const char *head = "dloss/dW1 = dloss/da3 * da3/ds3 * ds3/da2 * da2/ds2 * ds2/da1 * "
+                       "da1/ds1 * ds1/dW1 = ";
+    ck_assert_msg(strncmp(d->chain_text, head, strlen(head)) == 0, "%s", d->chain_text);
+    ck_assert(strstr(d->chain_text, "\n  da3/ds3 = a3*(1-a3) = "));
+    /* recording changes nothing: the same training without debug */
+    cr_mlp *m2 = make(&s);
+    o.debug = 0;
+    cr_train_stats st2;
+    ck_assert_int_eq(cr_mlp_train(m2, x, y, 1, &o, &st2, &err), CR_OK);
+    ck_assert_mem_eq(st.loss_history, st2.loss_history, 3 * sizeof(double));
+    ck_assert_mem_eq(cr_tensor_data(cr_node_value(cr_mlp_weight(m, 1))),
+                     cr_tensor_data(cr_node_value(cr_mlp_weight(m2, 1))),
+                     12 * sizeof(double));
+    cr_train_stats_free(&st2);
+    cr_mlp_free(m2);
     cr_train_stats_free(&st);
     cr_mlp_free(m);
 }

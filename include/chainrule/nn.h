@@ -223,7 +223,13 @@ typedef struct cr_train_link {
  * vanishing and exploding gradients of deep sigmoid stacks show up here),
  * and the derivative chain of the debugged parameter: dE/da_L, dE/ds_L,
  * dE/da_{L-1}, ..., dE/ds_k, dE/dP for P = W_k or b_k. (When the loss is
- * fused with the output activation the chain starts at s_L.) */
+ * fused with the output activation the chain starts at s_L.) chain_text is
+ * the chain written by the chain API (cr_chain_format with the formulas,
+ * chainrule/chain.h) as the article writes it, "dloss/dW1 = dloss/da3 *
+ * da3/ds3 * ... = ...", then one line per local derivative, for the
+ * epoch's last batch at the parameters the epoch ends with; NULL if it
+ * could not be made (out of memory). It belongs to the stats
+ * (cr_train_stats_free). */
 typedef struct cr_train_debug {
     size_t epoch;
     size_t iteration;
@@ -231,6 +237,7 @@ typedef struct cr_train_debug {
     double layer_grad_norm[CR_MLP_MAX_HIDDEN + 1];
     size_t n_links;
     cr_train_link chain[CR_TRAIN_MAX_LINKS];
+    char *chain_text;
 } cr_train_debug;
 
 /* Where training is, passed to the callbacks (borrowed, valid during the

@@ -317,28 +317,6 @@ static int on_epoch(const cr_train_progress *p, void *ctx)
     return 0;
 }
 
-/* The derivative chain of the debugged parameter through the training
- * batch's head (named x, s1, a1, ..., loss), at the values of its last
- * step, written by the chain API as the article writes it. */
-static void print_final_chain(train_cli *t, cr_mlp *m)
-{
-    cr_graph *g = cr_mlp_graph(m);
-    const char *name = t->debug_param ? t->debug_param : "W1";
-    cr_chain_options o;
-    cr_chain_options_init(&o);
-    o.flags = CR_CHAIN_NAMED_ONLY;
-    cr_chain *c = cr_chain_new(g, cr_graph_find(g, "loss"), cr_graph_find(g, name), &o);
-    if (!c) {
-        fprintf(stderr, "chainrule train: no chain for %s: %s\n", name,
-                cr_graph_error(g)->message);
-        return;
-    }
-    fprintf(stderr, "derivative chain of %s at the last step of the training batch:\n",
-            name);
-    cr_chain_print(c, stderr, CR_CHAIN_PRINT_FORMULAS);
-    cr_chain_free(c);
-}
-
 /* ---- history CSV and SVG chart ---- */
 
 static void csv_number(FILE *f, double v)
@@ -627,8 +605,10 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
             fputc('\n', stderr);
         return cli_fail(&t->c, CLI_EVAL, 0, 0, "training failed: %s", err.message);
     }
-    if (t->debug)
-        print_final_chain(t, *m);
+    if (t->debug && s->n_debug && s->debug[s->n_debug - 1].chain_text)
+        fprintf(stderr, "derivative chain of %s at the end (last batch):\n%s",
+                t->debug_param ? t->debug_param : "W1",
+                s->debug[s->n_debug - 1].chain_text);
     if (*test && cr_mlp_evaluate(*m, cr_tensor_data(cr_dataset_features(*test)),
                                  cr_tensor_data(cr_dataset_targets(*test)),
                                  cr_dataset_rows(*test), te, &err) != CR_OK)
