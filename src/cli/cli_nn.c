@@ -176,6 +176,12 @@ void cli_nn_json_number(FILE *out, double v)
         cli_json_number(out, v);
 }
 
+void cli_nn_json_member(FILE *out, const char *name, double v)
+{
+    fprintf(out, ", \"%s\": ", name);
+    cli_nn_json_number(out, v);
+}
+
 void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
 {
     const size_t k = r->n_classes;
@@ -183,8 +189,7 @@ void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
         fprintf(out, "\"rows\": %zu, \"loss\": ", r->rows);
         cli_nn_json_number(out, r->loss);
         if (k) {
-            fprintf(out, ", \"accuracy\": ");
-            cli_nn_json_number(out, r->accuracy);
+            cli_nn_json_member(out, "accuracy", r->accuracy);
             fprintf(out, ", \"confusion\": [");
             for (size_t i = 0; i < k; i++) {
                 fprintf(out, "%s[", i ? ", " : "");

@@ -45,6 +45,9 @@ int cli_nn_parse_io(cli *c, int argc, char **argv, int labels, cli_nn_data *d, c
 /* JSON number, or null for NaN. */
 void cli_nn_json_number(FILE *out, double v);
 
+/* Writes `, "name": v` (v as cli_nn_json_number). */
+void cli_nn_json_member(FILE *out, const char *name, double v);
+
 /* Prints an evaluation: rows, loss, accuracy and the confusion matrix for
  * people, or as the members of a JSON object (without braces) under json. */
 void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json);

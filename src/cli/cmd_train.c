@@ -512,15 +512,12 @@ static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s
         printf(", \"epochs\": %zu, \"iterations\": %zu, \"seconds\": ", s->epochs,
                s->iterations);
         cli_json_number(stdout, s->seconds);
-        printf(", \"stop\": \"%s\", \"train_rows\": %zu, \"val_rows\": %zu, \"loss\": ",
+        printf(", \"stop\": \"%s\", \"train_rows\": %zu, \"val_rows\": %zu",
                cr_train_stop_name(s->stop), s->train_rows, s->val_rows);
-        cli_nn_json_number(stdout, s->train_loss);
-        printf(", \"accuracy\": ");
-        cli_nn_json_number(stdout, s->train_accuracy);
-        printf(", \"val_loss\": ");
-        cli_nn_json_number(stdout, s->val_loss);
-        printf(", \"val_accuracy\": ");
-        cli_nn_json_number(stdout, s->val_accuracy);
+        cli_nn_json_member(stdout, "loss", s->train_loss);
+        cli_nn_json_member(stdout, "accuracy", s->train_accuracy);
+        cli_nn_json_member(stdout, "val_loss", s->val_loss);
+        cli_nn_json_member(stdout, "val_accuracy", s->val_accuracy);
         if (test) {
             printf(", \"test\": {");
             cli_nn_print_eval(stdout, test, 1);
@@ -533,14 +530,11 @@ static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s
             printf("null");
         printf(", \"history\": [");
         for (size_t i = 0; i < s->n_history; i++) {
-            printf("%s{\"epoch\": %zu, \"loss\": ", i ? ", " : "", i + 1);
-            cli_nn_json_number(stdout, s->loss_history[i]);
-            printf(", \"accuracy\": ");
-            cli_nn_json_number(stdout, s->accuracy_history[i]);
-            printf(", \"val_loss\": ");
-            cli_nn_json_number(stdout, s->val_loss_history[i]);
-            printf(", \"val_accuracy\": ");
-            cli_nn_json_number(stdout, s->val_accuracy_history[i]);
+            printf("%s{\"epoch\": %zu", i ? ", " : "", i + 1);
+            cli_nn_json_member(stdout, "loss", s->loss_history[i]);
+            cli_nn_json_member(stdout, "accuracy", s->accuracy_history[i]);
+            cli_nn_json_member(stdout, "val_loss", s->val_loss_history[i]);
+            cli_nn_json_member(stdout, "val_accuracy", s->val_accuracy_history[i]);
             printf("}");
         }
         printf("]}\n");
