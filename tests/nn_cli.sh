@@ -63,6 +63,15 @@ run 0 "$CR" train --data "$tmp/big.csv" --arch 2,8,2 --act tanh --out softmax --
 run 0 "$CR" evaluate --model "$tmp/big.crm" --data "$tmp/big.csv" --json
 has "$tmp/out" '"accuracy": 1,'
 
+# the article's third program: --max-iter alone is the only limit; --debug
+printf '0.1,0.4,4.1,0.2\n' >"$tmp/one.csv"
+run 0 "$CR" train --data "$tmp/one.csv" --arch 3,7,5,4,1 --act sigmoid --out sigmoid \
+    --loss sq_error --init xavier --opt sgd --lr 0.7 --max-iter 500 --batch 1 --debug --json
+has "$tmp/out" '"epochs": 500, "iterations": 500, '
+[ "$(grep -c '^  gradient norms: W1 .* W4 ' "$tmp/err")" -eq 500 ] || fail "expected 500 debug lines"
+has "$tmp/err" '^dloss/dW1 = dloss/da4 \* da4/ds4 \* ds4/da3 '
+has "$tmp/err" '^  da4/ds4 = a4\*(1-a4) = '
+
 # errors: a message and exit status 2
 run 2 "$CR" train --data "$tmp/missing.csv" --arch 2,2
 has "$tmp/err" "missing.csv: No such file or directory"

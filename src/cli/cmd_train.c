@@ -39,7 +39,9 @@ const char cli_help_train[] =
     "Training:\n"
     "  --opt sgd|momentum|adam|adamw|rmsprop   (default adam)\n"
     "  --lr RATE           learning rate (default: the optimizer's)\n"
-    "  --epochs N          (default 10)   --max-iter N   stop after N steps\n"
+    "  --epochs N          passes over the data (default 10, or no limit with\n"
+    "                      --max-iter alone)\n"
+    "  --max-iter N        stop after N steps\n"
     "  --batch N           rows per step (default 32)\n"
     "  --seed N            initialisation, shuffling and split (default 1)\n"
     "  --val-split F       fraction of rows held out for validation (default 0)\n"
@@ -74,6 +76,7 @@ typedef struct train_cli {
     int has_lr, standardize, no_bias, quiet, debug, tty;
     cr_train_options o;
     unsigned long seed;
+    size_t epochs; /* --epochs, (size_t)-1 when not given */
     /* progress */
     double last_draw, epoch_start, last_epoch_end;
     size_t epochs_planned, epoch_seen;
@@ -157,6 +160,7 @@ static int parse(train_cli *t, int argc, char **argv)
 {
     cr_train_options_init(&t->o);
     t->seed = 1;
+    t->epochs = (size_t)-1; /* not given */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         int r;
@@ -199,7 +203,7 @@ static int parse(train_cli *t, int argc, char **argv)
         STR("--history", t->history)
         STR("--plot", t->plot)
         STR("--debug-param", t->debug_param)
-        SIZE("--epochs", t->o.epochs, 0)
+        SIZE("--epochs", t->epochs, 0)
         SIZE("--max-iter", t->o.max_iter, 0)
         SIZE("--batch", t->o.batch, 1)
         SIZE("--patience", t->o.patience, 0)
@@ -241,6 +245,9 @@ static int parse(train_cli *t, int argc, char **argv)
     if (!t->arch)
         return cli_fail(&t->c, CLI_USAGE, 0, 0,
                         "--arch is required, e.g. --arch 784,128,10");
+    /* --max-iter alone is the only limit; --epochs alone or neither: epochs
+     * (10 by default) */
+    t->o.epochs = t->epochs != (size_t)-1 ? t->epochs : t->o.max_iter ? 0 : t->o.epochs;
     t->o.seed = t->seed;
     t->o.debug = t->debug;
     t->o.debug_param = t->debug_param;
