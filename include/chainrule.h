@@ -11,6 +11,8 @@
 #include "chainrule/ops.h"
 #include "chainrule/optim.h"
 #include "chainrule/data.h"
+#include "chainrule/nn.h"
+#include "chainrule/io.h"
 #include "chainrule/chain.h"
 #include "chainrule/dot.h"
 #include "chainrule/expr.h"

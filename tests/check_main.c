@@ -16,9 +16,11 @@ int main(void)
     srunner_add_suite(sr, threads_suite());
     srunner_add_suite(sr, optim_suite());
     srunner_add_suite(sr, data_suite());
+    srunner_add_suite(sr, nn_suite());
+    srunner_add_suite(sr, model_suite());
+    srunner_add_suite(sr, expr_suite());
     srunner_add_suite(sr, chain_suite());
     srunner_add_suite(sr, dot_suite());
-    srunner_add_suite(sr, expr_suite());
     srunner_add_suite(sr, gradcheck_suite());
     srunner_add_suite(sr, custom_suite());
     srunner_run_all(sr, CK_NORMAL);

@@ -7,7 +7,7 @@
 
 status=0
 ran=0
-for name in seed_neuron; do
+for name in seed_neuron article_second xor; do
     prog="$top_builddir/examples/$name"
     expected="$top_srcdir/examples/expected/$name.txt"
     if [ ! -x "$prog" ]; then

@@ -21,9 +21,11 @@ Suite *alloc_suite(void);
 Suite *threads_suite(void);
 Suite *optim_suite(void);
 Suite *data_suite(void);
+Suite *nn_suite(void);
+Suite *model_suite(void);
+Suite *expr_suite(void);
 Suite *chain_suite(void);
 Suite *dot_suite(void);
-Suite *expr_suite(void);
 Suite *gradcheck_suite(void);
 Suite *custom_suite(void);
 

@@ -10,12 +10,15 @@
 #ifndef CR_CLI_COMMANDS_H
 #define CR_CLI_COMMANDS_H
 
-#define CLI_COMMANDS(X)                                                                    \
-    X(eval, "evaluate a program's statements at given inputs")                             \
-    X(grad, "the output's value and its gradient with respect to each input")              \
-    X(chain, "each gradient as the chain of local derivatives that produced it")           \
-    X(dot, "the graph in DOT or as a picture, with local derivatives on edges")            \
-    X(check, "reverse-mode gradients checked against central differences")                 \
+#define CLI_COMMANDS(X)                                                           \
+    X(eval, "evaluate a program's statements at given inputs")                    \
+    X(grad, "the output's value and its gradient with respect to each input")     \
+    X(chain, "each gradient as the chain of local derivatives that produced it")  \
+    X(dot, "the graph in DOT or as a picture, with local derivatives on edges")   \
+    X(check, "reverse-mode gradients checked against central differences")       \
+    X(train, "train a multilayer perceptron on CSV or IDX data, save the model")  \
+    X(predict, "one prediction per data row from a saved model")                  \
+    X(evaluate, "a saved model's loss, accuracy and confusion matrix on data")    \
     /* end of the table */
 
 #define CLI_DECLARE(name, summary)                                                         \

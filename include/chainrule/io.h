@@ -1,0 +1,60 @@
+/*
+ * chainrule/io.h - model files: an MLP's architecture, parameters and
+ * input standardisation in a versioned, little-endian binary format with a
+ * CRC-32 checksum (documented in docs/model-format.md).
+ *
+ * Saving is atomic: the file is written to a temporary file in the same
+ * directory, flushed and fsync'ed, then renamed over the destination, so
+ * an interrupted save leaves the previous file intact. Loading refuses a
+ * file that is truncated, corrupted (checksum), not a model file (magic),
+ * of another format version, inconsistent, or (when an architecture is
+ * expected) of another architecture, with a message naming the file and
+ * the problem.
+ */
+#ifndef CHAINRULE_IO_H
+#define CHAINRULE_IO_H
+
+#include "chainrule/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The format version this build writes and reads. */
+#define CR_MODEL_VERSION 1
+
+/* Saves m (borrowed) to path atomically (see above). Returns CR_OK, or with
+ * err set: CR_EINVAL (NULL argument), CR_EIO (the directory is missing or
+ * not writable, a write or fsync failed: "PATH: No space left on device"),
+ * CR_ENOMEM. On error path is unchanged and no temporary file is left. */
+CR_API cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err);
+
+/* Writes size bytes of data to path atomically: into a new temporary file
+ * next to path (path + ".tmp-XXXXXX", mode 0644), flushed and fsync'ed,
+ * then renamed over path, and the directory fsync'ed. Used by
+ * cr_mlp_save; also for any output file that must never be seen half
+ * written. Returns CR_OK, or with err set: CR_EINVAL (NULL argument),
+ * CR_ENOTFOUND (the directory does not exist), CR_EIO (a write, fsync or
+ * rename failed: "PATH: writing: No space left on device"), CR_ENOMEM. On
+ * error path is unchanged and no temporary file is left. */
+CR_API cr_status cr_io_write_atomic(const char *path, const void *data, size_t size,
+                                    cr_error *err);
+
+/* Loads a model file into a new MLP (free with cr_mlp_free). If expect is
+ * not NULL, the file's architecture (widths, activations, loss, biases)
+ * must equal expect's (its initialisation fields are ignored). Returns
+ * NULL with err set: CR_ENOTFOUND / CR_EIO (cannot open or read),
+ * CR_EFORMAT (bad magic, truncated, checksum mismatch, trailing bytes, an
+ * invalid architecture, a non-finite parameter), CR_ENOTSUP (another
+ * format version), CR_ESHAPE (not the expected architecture), CR_ENOMEM. */
+CR_API cr_mlp *cr_mlp_load(const char *path, const cr_mlp_spec *expect, cr_error *err);
+
+/* cr_mlp_load from size bytes in memory (borrowed); name is used in
+ * messages (NULL: "<memory>"). */
+CR_API cr_mlp *cr_mlp_load_mem(const void *data, size_t size, const char *name,
+                               const cr_mlp_spec *expect, cr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,91 @@
+/*
+ * cmd_predict.c - `chainrule predict`: loads a model file and prints one
+ * prediction per data row, as CSV (the class and the outputs for a
+ * classifier, the outputs otherwise) or as JSON.
+ */
+#include "cli_nn.h"
+#include "commands.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char cli_help_predict[] =
+    "Usage: chainrule predict --model M (--data F.csv | --idx-images F) [--json]\n"
+    "\n"
+    "Prints one prediction per row of the data: for a classifier the predicted\n"
+    "class then the outputs (class probabilities), otherwise the outputs, as CSV\n"
+    "with a header line. The data's columns are the model's inputs; a CSV file\n"
+    "with one column more (or with --target COL) has that target column ignored.\n"
+    "\n"
+    "  --model M       a model file written by chainrule train --model\n"
+    "  --data F.csv    rows to predict (header optional)\n"
+    "  --target COL    a column to ignore (name or 1-based index)\n"
+    "  --idx-images F  IDX images (MNIST format, plain or .gz), scaled to [0, 1]\n"
+    "  --json          {\"outputs\": [[...], ...]} plus \"classes\": [...] for a "
+    "classifier\n";
+
+static void print_predictions(cli *c, const cr_mlp *m, const double *out, size_t rows)
+{
+    const size_t no = cr_mlp_get_spec(m)->n_outputs, k = cr_mlp_num_classes(m);
+    if (c->json) {
+        printf("{\"outputs\": [");
+        for (size_t r = 0; r < rows; r++) {
+            printf("%s[", r ? ", " : "");
+            for (size_t j = 0; j < no; j++) {
+                printf("%s", j ? ", " : "");
+                cli_json_number(stdout, out[r * no + j]);
+            }
+            printf("]");
+        }
+        printf("]");
+        if (k) {
+            printf(", \"classes\": [");
+            for (size_t r = 0; r < rows; r++)
+                printf("%s%zu", r ? ", " : "", cr_mlp_output_class(m, out + r * no));
+            printf("]");
+        }
+        printf("}\n");
+        c->json_done = 1;
+        return;
+    }
+    if (k)
+        printf("class,");
+    for (size_t j = 0; j < no; j++)
+        printf("%sy%zu", j ? "," : "", j + 1);
+    printf("\n");
+    for (size_t r = 0; r < rows; r++) {
+        if (k)
+            printf("%zu,", cr_mlp_output_class(m, out + r * no));
+        for (size_t j = 0; j < no; j++)
+            printf("%s%.10g", j ? "," : "", out[r * no + j]);
+        printf("\n");
+    }
+}
+
+int cli_cmd_predict(int argc, char **argv)
+{
+    cli c = {.cmd = "predict", .help = cli_help_predict};
+    cli_nn_data d = {0};
+    cr_mlp *m = NULL;
+    int rc = cli_nn_parse_io(&c, argc, argv, 0, &d, &m);
+    if (rc != CLI_OK)
+        return cli_finish(&c, rc < 0 ? CLI_OK : rc);
+    const cr_mlp_spec *s = cr_mlp_get_spec(m);
+    cr_dataset *ds = cli_nn_load(&c, &d, s->n_inputs, s->n_outputs, 0, 0);
+    double *out = NULL;
+    cr_error err;
+    if (!ds) {
+        rc = CLI_USAGE;
+    } else if (!(out = malloc(cr_dataset_rows(ds) * s->n_outputs * sizeof *out))) {
+        rc = cli_fail(&c, CLI_USAGE, 0, 0, "out of memory");
+    } else if (cr_mlp_predict(m, cr_tensor_data(cr_dataset_features(ds)),
+                              cr_dataset_rows(ds), out, &err) != CR_OK) {
+        rc = cli_fail(&c, CLI_USAGE, 0, 0, "%s", err.message);
+    } else {
+        print_predictions(&c, m, out, cr_dataset_rows(ds));
+    }
+    free(out);
+    cr_dataset_free(ds);
+    cr_mlp_free(m);
+    return cli_finish(&c, rc);
+}

@@ -1,0 +1,662 @@
+/*
+ * nn.c - the MLP builder on the graph's ops (cr_sop for x W + b, the
+ * activation ops, the loss ops), seeded initialisation, the per-batch-size
+ * heads, input standardisation, prediction and evaluation.
+ */
+#include "nn_internal.h"
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- names of the enums ---- */
+
+static const char *const act_names[] = {"linear", "sigmoid", "tanh", "relu", "softmax"};
+static const char *const init_names[] = {"xavier", "he", "uniform", "normal"};
+static const char *const loss_names[] = {"sq_error", "mse", "bce", "xent"};
+#define COUNT(a) (sizeof(a) / sizeof *(a))
+
+const char *cr_activation_name(cr_activation a)
+{
+    return (unsigned)a < COUNT(act_names) ? act_names[a] : "?";
+}
+
+const char *cr_init_name(cr_init_kind k)
+{
+    return (unsigned)k < COUNT(init_names) ? init_names[k] : "?";
+}
+
+const char *cr_loss_name(cr_loss_kind k)
+{
+    return (unsigned)k < COUNT(loss_names) ? loss_names[k] : "?";
+}
+
+static cr_status parse_name(const char *what, const char *const *names, size_t n,
+                            const char *name, int *out, cr_error *err)
+{
+    for (size_t i = 0; name && i < n; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            *out = (int)i;
+            return CR_OK;
+        }
+    }
+    char list[160] = "";
+    for (size_t i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                 names[i]);
+    return cr_error_set(err, CR_EINVAL, what, "unknown %s '%s' (expected one of: %s)", what,
+                        name ? name : "(null)", list);
+}
+
+cr_status cr_activation_parse(const char *name, cr_activation *out, cr_error *err)
+{
+    int v;
+    cr_status st = parse_name("activation", act_names, COUNT(act_names), name, &v, err);
+    if (st == CR_OK)
+        *out = (cr_activation)v;
+    return st;
+}
+
+cr_status cr_init_parse(const char *name, cr_init_kind *out, cr_error *err)
+{
+    int v;
+    if (name && strcmp(name, "glorot") == 0)
+        name = "xavier";
+    cr_status st =
+        parse_name("initialisation", init_names, COUNT(init_names), name, &v, err);
+    if (st == CR_OK)
+        *out = (cr_init_kind)v;
+    return st;
+}
+
+cr_status cr_loss_parse(const char *name, cr_loss_kind *out, cr_error *err)
+{
+    int v;
+    cr_status st = parse_name("loss", loss_names, COUNT(loss_names), name, &v, err);
+    if (st == CR_OK)
+        *out = (cr_loss_kind)v;
+    return st;
+}
+
+/* ---- spec ---- */
+
+void cr_mlp_spec_init(cr_mlp_spec *spec, size_t n_inputs, size_t n_outputs)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->n_inputs = n_inputs;
+    spec->n_outputs = n_outputs;
+    spec->hidden_act = CR_ACT_SIGMOID;
+    spec->out_act = CR_ACT_SIGMOID;
+    spec->loss = CR_LOSS_SQ_ERROR;
+    spec->bias = 1;
+    spec->init = CR_INIT_XAVIER;
+    spec->init_lo = 0.0;
+    spec->init_hi = 1.0;
+    spec->init_std = 0.1;
+    spec->seed = 1;
+}
+
+/* Widths are capped so that a layer's weight count and byte size fit. */
+#define CR_MLP_MAX_WIDTH ((size_t)1 << 24)
+
+cr_status cr_mlp_spec_check(const cr_mlp_spec *s, cr_error *err)
+{
+    const char *w = "mlp";
+    if (!s)
+        return cr_error_set(err, CR_EINVAL, w, "the spec is NULL");
+    if (s->n_inputs < 1 || s->n_inputs > CR_MLP_MAX_WIDTH || s->n_outputs < 1 ||
+        s->n_outputs > CR_MLP_MAX_WIDTH)
+        return cr_error_set(err, CR_EINVAL, w,
+                            "%zu inputs and %zu outputs: each must be 1 to %zu",
+                            s->n_inputs, s->n_outputs, CR_MLP_MAX_WIDTH);
+    if (s->n_hidden > CR_MLP_MAX_HIDDEN)
+        return cr_error_set(err, CR_EINVAL, w, "%zu hidden layers; at most %d", s->n_hidden,
+                            CR_MLP_MAX_HIDDEN);
+    for (size_t l = 0; l < s->n_hidden; l++)
+        if (s->hidden[l] < 1 || s->hidden[l] > CR_MLP_MAX_WIDTH)
+            return cr_error_set(err, CR_EINVAL, w,
+                                "hidden layer %zu has width %zu (1 to %zu)", l + 1,
+                                s->hidden[l], CR_MLP_MAX_WIDTH);
+    if ((unsigned)s->hidden_act >= COUNT(act_names) || s->hidden_act == CR_ACT_SOFTMAX)
+        return cr_error_set(err, CR_EINVAL, w,
+                            "hidden activation %d: use linear, sigmoid, tanh or relu",
+                            (int)s->hidden_act);
+    if ((unsigned)s->out_act >= COUNT(act_names))
+        return cr_error_set(err, CR_EINVAL, w, "output activation %d is unknown",
+                            (int)s->out_act);
+    if ((unsigned)s->loss >= COUNT(loss_names))
+        return cr_error_set(err, CR_EINVAL, w, "loss %d is unknown", (int)s->loss);
+    if ((unsigned)s->init >= COUNT(init_names))
+        return cr_error_set(err, CR_EINVAL, w, "initialisation %d is unknown",
+                            (int)s->init);
+    if (s->loss == CR_LOSS_BCE && s->out_act != CR_ACT_SIGMOID)
+        return cr_error_set(err, CR_EINVAL, w,
+                            "the bce loss needs a sigmoid output, not %s",
+                            cr_activation_name(s->out_act));
+    if (s->loss == CR_LOSS_XENT && (s->out_act != CR_ACT_SOFTMAX || s->n_outputs < 2))
+        return cr_error_set(err, CR_EINVAL, w,
+                            "the xent loss needs a softmax output with at least 2 classes "
+                            "(got %s with %zu outputs)",
+                            cr_activation_name(s->out_act), s->n_outputs);
+    if (s->out_act == CR_ACT_SOFTMAX && s->n_outputs < 2)
+        return cr_error_set(err, CR_EINVAL, w, "a softmax output needs at least 2 units");
+    if (!isfinite(s->init_lo) || !isfinite(s->init_hi) || s->init_lo > s->init_hi ||
+        !isfinite(s->init_std) || s->init_std < 0)
+        return cr_error_set(err, CR_EINVAL, w,
+                            "initialisation range [%g, %g] or deviation %g is invalid",
+                            s->init_lo, s->init_hi, s->init_std);
+    return CR_OK;
+}
+
+int cr_mlp_spec_format(const cr_mlp_spec *s, char *buf, size_t size)
+{
+    char widths[CR_MLP_MAX_HIDDEN * 12 + 32];
+    int len = snprintf(widths, sizeof widths, "%zu", s->n_inputs);
+    for (size_t l = 0; l < s->n_hidden && l < CR_MLP_MAX_HIDDEN; l++)
+        len += snprintf(widths + len, sizeof widths - (size_t)len, "-%zu", s->hidden[l]);
+    snprintf(widths + len, sizeof widths - (size_t)len, "-%zu", s->n_outputs);
+    return snprintf(buf, size, "%s %s/%s %s %s", widths, cr_activation_name(s->hidden_act),
+                    cr_activation_name(s->out_act), cr_loss_name(s->loss),
+                    s->bias ? "bias" : "no-bias");
+}
+
+/* ---- building ---- */
+
+static size_t layer_in(const cr_mlp_spec *s, size_t l)
+{
+    return l == 0 ? s->n_inputs : s->hidden[l - 1];
+}
+
+static size_t layer_out(const cr_mlp_spec *s, size_t l)
+{
+    return l == s->n_hidden ? s->n_outputs : s->hidden[l];
+}
+
+static cr_status graph_error(cr_mlp *m, cr_error *err)
+{
+    const cr_error *ge = cr_graph_error(m->g);
+    return cr_error_set(err, ge->status, "mlp", "%s", ge->message);
+}
+
+/* Draws a layer's weights. */
+static void init_weights(const cr_mlp_spec *s, gsl_rng *r, size_t fan_in, size_t fan_out,
+                         double *w)
+{
+    const size_t n = fan_in * fan_out;
+    const double xavier = sqrt(6.0 / (double)(fan_in + fan_out));
+    const double he = sqrt(2.0 / (double)fan_in);
+    for (size_t i = 0; i < n; i++) {
+        switch (s->init) {
+        case CR_INIT_XAVIER:
+            w[i] = xavier * (2.0 * gsl_rng_uniform(r) - 1.0);
+            break;
+        case CR_INIT_HE:
+            w[i] = gsl_ran_gaussian(r, he);
+            break;
+        case CR_INIT_UNIFORM:
+            w[i] = s->init_lo + (s->init_hi - s->init_lo) * gsl_rng_uniform(r);
+            break;
+        case CR_INIT_NORMAL:
+            w[i] = gsl_ran_gaussian(r, s->init_std);
+            break;
+        }
+    }
+}
+
+/* A gsl_rng without GSL's abort-on-error handler: NULL on failure. */
+static gsl_rng *rng_new(unsigned long seed)
+{
+    gsl_error_handler_t *prev = gsl_set_error_handler_off();
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_set_error_handler(prev);
+    if (r)
+        gsl_rng_set(r, seed);
+    return r;
+}
+
+/* Adds parameter NAME of the given shape: values from *params (advanced
+ * past them) when it is not NULL, else drawn by init with r, else zeros. */
+static cr_node *add_param(cr_mlp *m, const char *name, int rank, const size_t *shape,
+                          const double **params, gsl_rng *r, cr_error *err)
+{
+    cr_tensor *t = cr_tensor_new(rank, shape, err);
+    if (!t)
+        return NULL;
+    double *d = cr_tensor_data_mut(t);
+    const size_t n = cr_tensor_size(t);
+    if (*params) {
+        memcpy(d, *params, n * sizeof(double));
+        *params += n;
+    } else if (r) {
+        init_weights(&m->spec, r, shape[0], shape[1], d);
+    }
+    cr_node *p = cr_param(m->g, name, t);
+    cr_tensor_free(t);
+    if (!p)
+        graph_error(m, err);
+    return p;
+}
+
+static cr_status make_params(cr_mlp *m, const double *params, cr_error *err)
+{
+    const cr_mlp_spec *s = &m->spec;
+    gsl_rng *r = params ? NULL : rng_new(s->seed);
+    if (!params && !r)
+        return cr_error_set(err, CR_ENOMEM, "mlp",
+                            "out of memory for the random generator");
+    cr_status st = CR_OK;
+    for (size_t l = 0; l < m->n_layers && st == CR_OK; l++) {
+        size_t shape[2] = {layer_in(s, l), layer_out(s, l)};
+        char name[32];
+        snprintf(name, sizeof name, "W%zu", l + 1);
+        if (!(m->W[l] = add_param(m, name, 2, shape, &params, r, err)))
+            st = err->status;
+        snprintf(name, sizeof name, "b%zu", l + 1);
+        if (st == CR_OK && s->bias &&
+            !(m->b[l] = add_param(m, name, 1, &shape[1], &params, NULL, err)))
+            st = err->status;
+    }
+    if (r)
+        gsl_rng_free(r);
+    return st;
+}
+
+cr_mlp *cr_mlp_build(const cr_mlp_spec *spec, const double *params, cr_error *err)
+{
+    cr_mlp *m = cr_calloc(1, sizeof *m);
+    if (!m) {
+        cr_error_set(err, CR_ENOMEM, "mlp", "out of memory");
+        return NULL;
+    }
+    m->spec = *spec;
+    m->n_layers = spec->n_hidden + 1;
+    m->g = cr_graph_new();
+    if (!m->g) {
+        cr_error_set(err, CR_ENOMEM, "mlp", "out of memory");
+        cr_free(m);
+        return NULL;
+    }
+    cr_error local;
+    if (make_params(m, params, err ? err : &local) != CR_OK) {
+        cr_mlp_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+cr_mlp *cr_mlp_new(const cr_mlp_spec *spec, cr_error *err)
+{
+    if (cr_mlp_spec_check(spec, err) != CR_OK)
+        return NULL;
+    return cr_mlp_build(spec, NULL, err);
+}
+
+void cr_mlp_free(cr_mlp *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_heads; i++)
+        cr_free(m->heads[i]);
+    cr_free(m->heads);
+    cr_free(m->mean);
+    cr_free(m->std);
+    cr_graph_free(m->g);
+    cr_free(m);
+}
+
+const cr_mlp_spec *cr_mlp_get_spec(const cr_mlp *m)
+{
+    return &m->spec;
+}
+cr_graph *cr_mlp_graph(cr_mlp *m)
+{
+    return m->g;
+}
+size_t cr_mlp_num_layers(const cr_mlp *m)
+{
+    return m->n_layers;
+}
+
+cr_node *cr_mlp_weight(const cr_mlp *m, size_t layer)
+{
+    return layer >= 1 && layer <= m->n_layers ? m->W[layer - 1] : NULL;
+}
+
+cr_node *cr_mlp_bias(const cr_mlp *m, size_t layer)
+{
+    return layer >= 1 && layer <= m->n_layers ? m->b[layer - 1] : NULL;
+}
+
+size_t cr_mlp_num_weights(const cr_mlp *m)
+{
+    size_t n = 0;
+    for (size_t l = 0; l < m->n_layers; l++)
+        n += layer_in(&m->spec, l) * layer_out(&m->spec, l) +
+             (m->spec.bias ? layer_out(&m->spec, l) : 0);
+    return n;
+}
+
+size_t cr_mlp_num_classes(const cr_mlp *m)
+{
+    if (m->spec.out_act == CR_ACT_SOFTMAX && m->spec.n_outputs >= 2)
+        return m->spec.n_outputs;
+    if (m->spec.out_act == CR_ACT_SIGMOID && m->spec.n_outputs == 1)
+        return 2;
+    return 0;
+}
+
+/* ---- input statistics ---- */
+
+cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *std,
+                                 cr_error *err)
+{
+    if (!mean) {
+        cr_free(m->mean);
+        cr_free(m->std);
+        m->mean = m->std = NULL;
+        return CR_OK;
+    }
+    const size_t n = m->spec.n_inputs;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(mean[i]))
+            return cr_error_set(err, CR_EDOMAIN, "mlp", "input mean %zu is not finite",
+                                i + 1);
+    double *nm = cr_malloc(n * sizeof *nm), *ns = cr_malloc(n * sizeof *ns);
+    if (!nm || !ns) {
+        cr_free(nm);
+        cr_free(ns);
+        return cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for input statistics");
+    }
+    for (size_t i = 0; i < n; i++) {
+        nm[i] = mean[i];
+        ns[i] = std && isfinite(std[i]) && std[i] != 0.0 ? std[i] : 1.0;
+    }
+    cr_free(m->mean);
+    cr_free(m->std);
+    m->mean = nm;
+    m->std = ns;
+    return CR_OK;
+}
+
+const double *cr_mlp_input_mean(const cr_mlp *m)
+{
+    return m->mean;
+}
+const double *cr_mlp_input_std(const cr_mlp *m)
+{
+    return m->std;
+}
+
+/* ---- heads ---- */
+
+static cr_node *activate(cr_graph *g, cr_activation a, cr_node *s)
+{
+    switch (a) {
+    case CR_ACT_SIGMOID:
+        return cr_sigmoid(g, s);
+    case CR_ACT_TANH:
+        return cr_tanh(g, s);
+    case CR_ACT_RELU:
+        return cr_relu(g, s);
+    case CR_ACT_SOFTMAX:
+        return cr_softmax(g, s);
+    case CR_ACT_LINEAR:
+        break;
+    }
+    return s;
+}
+
+static cr_node *make_loss(cr_graph *g, const cr_mlp_spec *s, cr_mlp_head *h)
+{
+    cr_node *logits = h->s[s->n_hidden];
+    switch (s->loss) {
+    case CR_LOSS_SQ_ERROR:
+        return cr_sq_error(g, h->out, h->t);
+    case CR_LOSS_MSE:
+        return cr_mse(g, h->out, h->t);
+    case CR_LOSS_BCE:
+        return cr_bce_logits(g, logits, h->t);
+    case CR_LOSS_XENT:
+        return cr_softmax_xent(g, logits, h->t);
+    }
+    return NULL;
+}
+
+static void name_node(cr_node *n, const char *base, size_t rows, int plain)
+{
+    char name[64];
+    if (plain)
+        snprintf(name, sizeof name, "%s", base);
+    else
+        snprintf(name, sizeof name, "%s@%zu", base, rows);
+    if (!n->name) /* an identity activation shares s's node */
+        cr_node_set_name(n, name);
+}
+
+static cr_status build_head(cr_mlp *m, cr_mlp_head *h, size_t rows)
+{
+    cr_graph *g = m->g;
+    const cr_mlp_spec *s = &m->spec;
+    const int plain = m->n_heads == 0;
+    size_t shape[2] = {rows, s->n_inputs};
+    h->rows = rows;
+    h->x = cr_input(g, NULL, 2, shape);
+    shape[1] = s->n_outputs;
+    h->t = cr_input(g, NULL, 2, shape);
+    cr_node *a = h->x;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        const int last = l + 1 == m->n_layers;
+        h->s[l] = cr_sop(g, 1, &a, &m->W[l], m->b[l]);
+        a = h->a[l] = activate(g, last ? s->out_act : s->hidden_act, h->s[l]);
+    }
+    h->out = a;
+    h->loss = h->out ? make_loss(g, s, h) : NULL;
+    if (!h->loss)
+        return cr_graph_error(g)->status;
+    const int fused = s->loss == CR_LOSS_BCE || s->loss == CR_LOSS_XENT;
+    h->score = fused ? h->s[m->n_layers - 1] : h->out;
+    h->threshold = fused ? 0.0 : 0.5;
+    /* Names are a convenience: a failure to name (out of memory) is not
+     * fatal to the head. */
+    char base[32];
+    name_node(h->x, "x", rows, plain);
+    name_node(h->t, "y", rows, plain);
+    for (size_t l = 0; l < m->n_layers; l++) {
+        snprintf(base, sizeof base, "s%zu", l + 1);
+        name_node(h->s[l], base, rows, plain);
+        snprintf(base, sizeof base, "a%zu", l + 1);
+        name_node(h->a[l], base, rows, plain);
+    }
+    name_node(h->loss, "loss", rows, plain);
+    return CR_OK;
+}
+
+cr_mlp_head *cr_mlp_head_get(cr_mlp *m, size_t rows, cr_error *err)
+{
+    for (size_t i = 0; i < m->n_heads; i++)
+        if (m->heads[i]->rows == rows)
+            return m->heads[i];
+    if (cr_grow((void **)&m->heads, &m->cap_heads, m->n_heads + 1, sizeof *m->heads) !=
+        CR_OK) {
+        cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for a batch of %zu rows", rows);
+        return NULL;
+    }
+    cr_mlp_head *h = cr_calloc(1, sizeof *h);
+    if (!h) {
+        cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for a batch of %zu rows", rows);
+        return NULL;
+    }
+    cr_graph_clear_error(m->g);
+    if (build_head(m, h, rows) != CR_OK) {
+        /* Op constructors leave the graph unchanged on failure, but the
+         * nodes built before the failing one stay; they are unreachable and
+         * harmless. */
+        graph_error(m, err);
+        cr_free(h);
+        return NULL;
+    }
+    m->heads[m->n_heads++] = h;
+    return h;
+}
+
+void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const double *x, const double *y,
+                      const size_t *idx, size_t first, size_t count)
+{
+    const size_t ni = m->spec.n_inputs, no = m->spec.n_outputs;
+    double *dx = h->x->value.data, *dt = h->t->value.data;
+    for (size_t r = 0; r < count; r++) {
+        const size_t src = idx ? idx[first + r] : first + r;
+        const double *row = x + src * ni;
+        double *to = dx + r * ni;
+        if (m->mean) {
+            for (size_t j = 0; j < ni; j++)
+                to[j] = (row[j] - m->mean[j]) / m->std[j];
+        } else {
+            memcpy(to, row, ni * sizeof(double));
+        }
+        if (y)
+            memcpy(dt + r * no, y + src * no, no * sizeof(double));
+    }
+    if (count < h->rows) /* padding rows of a prediction head */
+        memset(dx + count * ni, 0, (h->rows - count) * ni * sizeof(double));
+}
+
+double cr_mlp_head_loss_per_row(const cr_mlp *m, const cr_mlp_head *h)
+{
+    const double v = cr_node_scalar(h->loss);
+    return m->spec.loss == CR_LOSS_SQ_ERROR ? v / (double)h->rows : v;
+}
+
+/* The class of one row: argmax, or row[0] >= threshold for one unit. */
+static size_t row_class(const double *row, size_t n, double threshold)
+{
+    if (n == 1)
+        return row[0] >= threshold;
+    size_t best = 0;
+    for (size_t j = 1; j < n; j++)
+        if (row[j] > row[best])
+            best = j;
+    return best;
+}
+
+size_t cr_mlp_output_class(const cr_mlp *m, const double *row)
+{
+    return cr_mlp_num_classes(m) ? row_class(row, m->spec.n_outputs, 0.5) : 0;
+}
+
+size_t cr_mlp_head_correct(const cr_mlp *m, const cr_mlp_head *h, size_t *confusion)
+{
+    const size_t k = cr_mlp_num_classes(m), no = m->spec.n_outputs;
+    if (k == 0)
+        return 0;
+    const double *score = h->score->value.data, *t = h->t->value.data;
+    size_t correct = 0;
+    for (size_t r = 0; r < h->rows; r++) {
+        const size_t truth = row_class(t + r * no, no, 0.5);
+        const size_t pred = row_class(score + r * no, no, h->threshold);
+        correct += truth == pred;
+        if (confusion)
+            confusion[truth * k + pred]++;
+    }
+    return correct;
+}
+
+/* ---- predict and evaluate ---- */
+
+static cr_status check_rows(const char *what, const void *x, const void *out, size_t rows,
+                            cr_error *err)
+{
+    if (!x || !out)
+        return cr_error_set(err, CR_EINVAL, what, "%s: a data pointer is NULL", what);
+    if (rows == 0)
+        return cr_error_set(err, CR_EINVAL, what, "%s: no rows", what);
+    return CR_OK;
+}
+
+cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
+                         cr_error *err)
+{
+    if (!m)
+        return cr_error_set(err, CR_EINVAL, "predict", "predict: the model is NULL");
+    cr_status st = check_rows("predict", x, out, rows, err);
+    const size_t no = m->spec.n_outputs;
+    for (size_t first = 0; st == CR_OK && first < rows; first += CR_MLP_EVAL_CHUNK) {
+        const size_t n =
+            rows - first < CR_MLP_EVAL_CHUNK ? rows - first : CR_MLP_EVAL_CHUNK;
+        size_t padded = 1; /* rows are independent: pad to a power of two */
+        while (padded < n)
+            padded *= 2;
+        cr_mlp_head *h = cr_mlp_head_get(m, padded, err);
+        if (!h)
+            return err ? err->status : CR_ENOMEM;
+        cr_mlp_head_load(m, h, x, NULL, NULL, first, n);
+        if ((st = cr_graph_forward(m->g, h->out)) != CR_OK)
+            return graph_error(m, err);
+        memcpy(out + first * no, h->out->value.data, n * no * sizeof(double));
+    }
+    return st;
+}
+
+cr_status cr_mlp_eval_rows(cr_mlp *m, const double *x, const double *y, const size_t *idx,
+                           size_t rows, cr_eval_result *res, cr_error *err)
+{
+    memset(res, 0, sizeof *res);
+    res->accuracy = NAN;
+    cr_status st = check_rows("evaluate", x, y, rows, err);
+    if (st != CR_OK)
+        return st;
+    const size_t k = cr_mlp_num_classes(m);
+    if (k) {
+        res->confusion = cr_calloc(k * k, sizeof *res->confusion);
+        if (!res->confusion)
+            return cr_error_set(err, CR_ENOMEM, "evaluate", "out of memory");
+        res->n_classes = k;
+    }
+    double total = 0.0;
+    size_t correct = 0;
+    for (size_t first = 0; first < rows; first += CR_MLP_EVAL_CHUNK) {
+        const size_t n =
+            rows - first < CR_MLP_EVAL_CHUNK ? rows - first : CR_MLP_EVAL_CHUNK;
+        cr_mlp_head *h = cr_mlp_head_get(m, n, err);
+        if (!h) {
+            st = err ? err->status : CR_ENOMEM;
+            break;
+        }
+        cr_mlp_head_load(m, h, x, y, idx, first, n);
+        if ((st = cr_graph_forward(m->g, h->loss)) != CR_OK) {
+            graph_error(m, err);
+            break;
+        }
+        total += cr_mlp_head_loss_per_row(m, h) * (double)n;
+        correct += cr_mlp_head_correct(m, h, res->confusion);
+    }
+    if (st != CR_OK) {
+        cr_eval_result_free(res);
+        return st;
+    }
+    res->rows = rows;
+    res->loss = total / (double)rows;
+    if (k)
+        res->accuracy = (double)correct / (double)rows;
+    return CR_OK;
+}
+
+cr_status cr_mlp_evaluate(cr_mlp *m, const double *x, const double *y, size_t rows,
+                          cr_eval_result *res, cr_error *err)
+{
+    if (!m || !res)
+        return cr_error_set(err, CR_EINVAL, "evaluate",
+                            "evaluate: the model or result is NULL");
+    return cr_mlp_eval_rows(m, x, y, NULL, rows, res, err);
+}
+
+void cr_eval_result_free(cr_eval_result *res)
+{
+    if (!res)
+        return;
+    cr_free(res->confusion);
+    memset(res, 0, sizeof *res);
+}

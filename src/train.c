@@ -1,0 +1,468 @@
+/*
+ * train.c - the MLP training loop: mini-batches over shuffled row indices,
+ * forward / backward / optimizer step on the batch's head, validation
+ * split, early stopping, target loss, callbacks, the statistics and
+ * history, and the debug record of gradient norms and derivative chains.
+ */
+#include "nn_internal.h"
+#include "chainrule/data.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const stop_names[] = {"epochs", "max_iter", "target_loss",
+                                         "early_stopping", "callback"};
+
+const char *cr_train_stop_name(cr_train_stop stop)
+{
+    return (unsigned)stop < sizeof stop_names / sizeof *stop_names ? stop_names[stop] : "?";
+}
+
+void cr_train_options_init(cr_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = 10;
+    o->batch = 32;
+    o->shuffle = 1;
+    o->seed = 1;
+    o->restore_best = 1;
+    o->target_loss = -1.0;
+    o->optim = cr_optim_defaults(CR_OPTIM_SGD);
+}
+
+void cr_train_stats_free(cr_train_stats *s)
+{
+    if (!s)
+        return;
+    cr_free(s->loss_history);
+    cr_free(s->accuracy_history);
+    cr_free(s->val_loss_history);
+    cr_free(s->val_accuracy_history);
+    for (size_t i = 0; i < s->n_debug; i++)
+        cr_free(s->debug[i].chain_text);
+    cr_free(s->debug);
+    memset(s, 0, sizeof *s);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static cr_status check_options(const cr_mlp *m, const cr_train_options *o, size_t rows,
+                               cr_error *err)
+{
+    const char *w = "train";
+    if (o->epochs == 0 && o->max_iter == 0)
+        return cr_error_set(err, CR_EINVAL, w, "set an epoch count or an iteration limit");
+    if (o->batch == 0)
+        return cr_error_set(err, CR_EINVAL, w, "the batch size must be at least 1");
+    if (!(o->val_split >= 0.0 && o->val_split < 1.0))
+        return cr_error_set(err, CR_EINVAL, w, "validation split %g is not in [0, 1)",
+                            o->val_split);
+    if (!(o->min_delta >= 0.0))
+        return cr_error_set(err, CR_EINVAL, w, "min_delta %g must be >= 0", o->min_delta);
+    size_t n_val = (size_t)llround(o->val_split * (double)rows);
+    if (o->val_split > 0 && (n_val == 0 || n_val >= rows))
+        return cr_error_set(err, CR_EINVAL, w,
+                            "validation split %g of %zu rows leaves an empty side",
+                            o->val_split, rows);
+    if (o->debug && o->debug_param) {
+        const cr_node *p = cr_graph_find(m->g, o->debug_param);
+        if (!p || cr_node_kind_of(p) != CR_NODE_PARAM)
+            return cr_error_set(err, CR_EINVAL, w,
+                                "debug parameter '%s' is not in the model", o->debug_param);
+    }
+    return cr_optim_check_options(&o->optim, err);
+}
+
+/* ---- history ---- */
+
+typedef struct history {
+    cr_train_stats *s;
+    size_t cap;
+    size_t cap_debug;
+} history;
+
+static cr_status history_push(history *h, double loss, double acc, double vloss,
+                              double vacc, cr_error *err)
+{
+    cr_train_stats *s = h->s;
+    size_t cap = h->cap;
+    cr_status st =
+        cr_grow((void **)&s->loss_history, &cap, s->n_history + 1, sizeof(double));
+    if (st == CR_OK) {
+        cap = h->cap;
+        st = cr_grow((void **)&s->accuracy_history, &cap, s->n_history + 1, sizeof(double));
+    }
+    if (st == CR_OK) {
+        cap = h->cap;
+        st = cr_grow((void **)&s->val_loss_history, &cap, s->n_history + 1, sizeof(double));
+    }
+    if (st == CR_OK) {
+        cap = h->cap;
+        st = cr_grow((void **)&s->val_accuracy_history, &cap, s->n_history + 1,
+                     sizeof(double));
+    }
+    if (st != CR_OK)
+        return cr_error_set(err, st, "train", "out of memory for the loss history");
+    h->cap = cap;
+    s->loss_history[s->n_history] = loss;
+    s->accuracy_history[s->n_history] = acc;
+    s->val_loss_history[s->n_history] = vloss;
+    s->val_accuracy_history[s->n_history] = vacc;
+    s->n_history++;
+    return CR_OK;
+}
+
+/* ---- debug: gradient norms and the derivative chain ---- */
+
+typedef struct debug_plan {
+    size_t layer; /* 0-based layer of the parameter */
+    int is_bias;
+    cr_node *param;
+} debug_plan;
+
+static void link_set(cr_train_link *l, const char *label, const cr_tensor *g)
+{
+    snprintf(l->label, sizeof l->label, "%s", label);
+    l->norm = 0.0;
+    l->first = NAN;
+    if (!g)
+        return;
+    const double *d = cr_tensor_data(g);
+    double s = 0.0;
+    for (size_t i = 0, n = cr_tensor_size(g); i < n; i++)
+        s += d[i] * d[i];
+    l->norm = sqrt(s);
+    l->first = d[0];
+}
+
+/* Asks the head's layer nodes for their gradients (once per head). */
+static void debug_request(cr_mlp *m, cr_mlp_head *h, const debug_plan *dp)
+{
+    for (size_t l = dp->layer; l < m->n_layers; l++) {
+        cr_node_require_grad(h->s[l], 1);
+        cr_node_require_grad(h->a[l], 1);
+    }
+}
+
+/* The chain API's text of d(loss)/d(param) through the named layer nodes,
+ * in a new string (cr_free), or NULL if it cannot be made. */
+static char *chain_text(cr_graph *g, cr_node *loss, cr_node *param)
+{
+    cr_chain_options co;
+    cr_chain_options_init(&co);
+    co.flags = CR_CHAIN_NAMED_ONLY;
+    cr_chain *c = cr_chain_new(g, loss, param, &co);
+    if (!c) {
+        cr_graph_clear_error(g);
+        return NULL;
+    }
+    const unsigned flags = CR_CHAIN_PRINT_FORMULAS;
+    int len = cr_chain_format(c, flags, NULL, 0);
+    char *text = len >= 0 ? cr_malloc((size_t)len + 1) : NULL;
+    if (text)
+        cr_chain_format(c, flags, text, (size_t)len + 1);
+    cr_chain_free(c);
+    return text;
+}
+
+static void debug_record(cr_mlp *m, cr_mlp_head *h, const debug_plan *dp, cr_train_debug *d)
+{
+    char label[24];
+    d->n_layers = m->n_layers;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        cr_train_link tmp;
+        link_set(&tmp, "", cr_node_grad(m->W[l]));
+        d->layer_grad_norm[l] = tmp.norm;
+    }
+    const int fused = m->spec.loss == CR_LOSS_BCE || m->spec.loss == CR_LOSS_XENT;
+    size_t k = 0;
+    for (size_t l = m->n_layers; l-- > dp->layer;) {
+        const int top = l + 1 == m->n_layers;
+        if (h->a[l] != h->s[l] && !(top && fused)) {
+            snprintf(label, sizeof label, "a%zu", l + 1);
+            link_set(&d->chain[k++], label, cr_node_grad(h->a[l]));
+        }
+        snprintf(label, sizeof label, "s%zu", l + 1);
+        link_set(&d->chain[k++], label, cr_node_grad(h->s[l]));
+    }
+    link_set(&d->chain[k++], cr_node_name(dp->param), cr_node_grad(dp->param));
+    d->n_links = k;
+    /* the written chain: at the parameters the epoch ends with */
+    d->chain_text = cr_graph_forward(m->g, h->loss) == CR_OK
+                        ? chain_text(m->g, h->loss, dp->param)
+                        : NULL;
+}
+
+static cr_status debug_plan_make(cr_mlp *m, const cr_train_options *o, debug_plan *dp)
+{
+    const char *name = o->debug_param ? o->debug_param : "W1";
+    dp->param = cr_graph_find(m->g, name);
+    for (size_t l = 0; l < m->n_layers; l++) {
+        if (dp->param == m->W[l] || dp->param == m->b[l]) {
+            dp->layer = l;
+            dp->is_bias = dp->param == m->b[l];
+            return CR_OK;
+        }
+    }
+    return CR_EINVAL;
+}
+
+/* ---- the loop ---- */
+
+typedef struct trainer {
+    cr_mlp *m;
+    const cr_train_options *o;
+    const double *x, *y;
+    size_t *order; /* all rows: training rows first, then validation */
+    size_t n_train, n_val;
+    cr_optim *opt;
+    double *best; /* parameters of the best epoch (patience) */
+    debug_plan dp;
+    cr_mlp_head *debug_heads[2];
+} trainer;
+
+static void params_copy(cr_mlp *m, double *to, int restore)
+{
+    for (size_t i = 0, n = cr_graph_num_params(m->g); i < n; i++) {
+        cr_node *p = cr_graph_param(m->g, i);
+        const size_t len = p->value.size;
+        if (restore)
+            memcpy(p->value.data, to, len * sizeof(double));
+        else
+            memcpy(to, p->value.data, len * sizeof(double));
+        to += len;
+    }
+}
+
+static cr_status eval_val(trainer *t, double *loss, double *acc, cr_error *err)
+{
+    *loss = *acc = NAN;
+    if (t->n_val == 0)
+        return CR_OK;
+    cr_eval_result r;
+    cr_status st =
+        cr_mlp_eval_rows(t->m, t->x, t->y, t->order + t->n_train, t->n_val, &r, err);
+    if (st != CR_OK)
+        return st;
+    *loss = r.loss;
+    *acc = r.accuracy;
+    cr_eval_result_free(&r);
+    return CR_OK;
+}
+
+static cr_mlp_head *train_head(trainer *t, size_t rows, cr_error *err)
+{
+    cr_mlp_head *h = cr_mlp_head_get(t->m, rows, err);
+    if (h && t->o->debug && t->debug_heads[0] != h && t->debug_heads[1] != h) {
+        debug_request(t->m, h, &t->dp);
+        t->debug_heads[t->debug_heads[0] ? 1 : 0] = h;
+    }
+    return h;
+}
+
+static cr_status graph_status(cr_mlp *m, cr_error *err)
+{
+    const cr_error *ge = cr_graph_error(m->g);
+    return cr_error_set(err, ge->status != CR_OK ? ge->status : CR_ENOMEM, "train", "%s",
+                        ge->message);
+}
+
+static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
+{
+    cr_mlp *m = t->m;
+    const cr_train_options *o = t->o;
+    const size_t k = cr_mlp_num_classes(m);
+    const size_t batch = o->batch < t->n_train ? o->batch : t->n_train;
+    const double t0 = now_seconds();
+    history hist = {.s = s};
+    cr_train_debug dbg;
+    double best = INFINITY;
+    size_t since_best = 0;
+    cr_status st = CR_OK;
+    int stop = 0;
+    s->stop = CR_STOP_EPOCHS;
+    for (size_t epoch = 1; !stop && (o->epochs == 0 || epoch <= o->epochs); epoch++) {
+        if (o->shuffle &&
+            (st = cr_data_shuffle(t->order, t->n_train, o->seed + epoch, err)) != CR_OK)
+            return st;
+        s->epochs = epoch;
+        double sum = 0.0;
+        size_t correct = 0, seen = 0;
+        cr_mlp_head *h = NULL;
+        for (size_t first = 0; first < t->n_train; first += batch) {
+            const size_t n = t->n_train - first < batch ? t->n_train - first : batch;
+            if (!(h = train_head(t, n, err)))
+                return err ? err->status : CR_ENOMEM;
+            cr_mlp_head_load(m, h, t->x, t->y, t->order, first, n);
+            if (cr_graph_forward(m->g, h->loss) != CR_OK ||
+                cr_graph_backward(m->g, h->loss, 0) != CR_OK)
+                return graph_status(m, err);
+            const double bl = cr_mlp_head_loss_per_row(m, h);
+            sum += bl * (double)n;
+            seen += n;
+            correct += cr_mlp_head_correct(m, h, NULL);
+            if (cr_optim_step(t->opt) != CR_OK)
+                return graph_status(m, err);
+            s->iterations++;
+            if (o->on_step) {
+                cr_train_progress p = {.epoch = epoch,
+                                       .iteration = s->iterations,
+                                       .rows_done = seen,
+                                       .train_rows = t->n_train,
+                                       .batch_loss = bl,
+                                       .epoch_loss = sum / (double)seen,
+                                       .epoch_accuracy =
+                                           k ? (double)correct / (double)seen : NAN,
+                                       .val_loss = NAN,
+                                       .val_accuracy = NAN,
+                                       .seconds = now_seconds() - t0};
+                if (o->on_step(&p, o->ctx)) {
+                    s->stop = CR_STOP_CALLBACK;
+                    stop = 1;
+                    break;
+                }
+            }
+            if (o->max_iter && s->iterations >= o->max_iter) {
+                s->stop = CR_STOP_MAX_ITER;
+                stop = 1;
+                break;
+            }
+        }
+        const double loss = sum / (double)seen;
+        const double acc = k ? (double)correct / (double)seen : NAN;
+        double vloss, vacc;
+        if ((st = eval_val(t, &vloss, &vacc, err)) != CR_OK)
+            return st;
+        if ((st = history_push(&hist, loss, acc, vloss, vacc, err)) != CR_OK)
+            return st;
+        if (o->debug) {
+            if (cr_grow((void **)&s->debug, &hist.cap_debug, s->n_debug + 1,
+                        sizeof *s->debug) != CR_OK)
+                return cr_error_set(err, CR_ENOMEM, "train",
+                                    "out of memory for debug records");
+            memset(&dbg, 0, sizeof dbg);
+            dbg.epoch = epoch;
+            dbg.iteration = s->iterations;
+            debug_record(m, h, &t->dp, &dbg);
+            s->debug[s->n_debug++] = dbg;
+        }
+        /* early stopping on the validation loss, else the training loss */
+        const double watched = t->n_val ? vloss : loss;
+        if (watched < best - o->min_delta) {
+            best = watched;
+            since_best = 0;
+            s->best_epoch = epoch;
+            if (t->best)
+                params_copy(m, t->best, 0);
+        } else if (o->patience && ++since_best >= o->patience && !stop) {
+            s->stop = CR_STOP_EARLY;
+            stop = 1;
+        }
+        if (!stop && o->target_loss >= 0.0 && loss <= o->target_loss) {
+            s->stop = CR_STOP_TARGET_LOSS;
+            stop = 1;
+        }
+        if (o->on_epoch) {
+            cr_train_progress p = {.epoch = epoch,
+                                   .iteration = s->iterations,
+                                   .rows_done = seen,
+                                   .train_rows = t->n_train,
+                                   .batch_loss = loss,
+                                   .epoch_loss = loss,
+                                   .epoch_accuracy = acc,
+                                   .val_loss = vloss,
+                                   .val_accuracy = vacc,
+                                   .seconds = now_seconds() - t0,
+                                   .debug = o->debug ? &dbg : NULL};
+            if (o->on_epoch(&p, o->ctx) && !stop) {
+                s->stop = CR_STOP_CALLBACK;
+                stop = 1;
+            }
+        }
+    }
+    if (t->best && s->best_epoch && s->best_epoch != s->epochs)
+        params_copy(m, t->best, 1);
+    s->seconds = now_seconds() - t0;
+    return CR_OK;
+}
+
+/* The final figures, with the parameters training ends with. */
+static cr_status final_figures(trainer *t, cr_train_stats *s, cr_error *err)
+{
+    cr_eval_result r;
+    cr_status st = cr_mlp_eval_rows(t->m, t->x, t->y, t->order, t->n_train, &r, err);
+    if (st != CR_OK)
+        return st;
+    s->train_loss = r.loss;
+    s->train_accuracy = r.accuracy;
+    cr_eval_result_free(&r);
+    return eval_val(t, &s->val_loss, &s->val_accuracy, err);
+}
+
+cr_status cr_mlp_train(cr_mlp *m, const double *x, const double *y, size_t rows,
+                       const cr_train_options *o, cr_train_stats *stats, cr_error *err)
+{
+    cr_train_options defaults;
+    cr_train_stats local;
+    if (!o) {
+        cr_train_options_init(&defaults);
+        o = &defaults;
+    }
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    if (!m || !x || !y)
+        return cr_error_set(err, CR_EINVAL, "train", "the model or the data is NULL");
+    if (rows == 0)
+        return cr_error_set(err, CR_EINVAL, "train", "no training rows");
+    cr_status st = check_options(m, o, rows, err);
+    if (st != CR_OK)
+        return st;
+
+    trainer t = {.m = m, .o = o, .x = x, .y = y};
+    t.n_val = o->val_split > 0 ? (size_t)llround(o->val_split * (double)rows) : 0;
+    t.n_train = rows - t.n_val;
+    if (o->debug && debug_plan_make(m, o, &t.dp) != CR_OK)
+        return cr_error_set(err, CR_EINVAL, "train",
+                            "debug parameter '%s' is not a layer's",
+                            o->debug_param ? o->debug_param : "W1");
+    t.order = cr_malloc(rows * sizeof *t.order);
+    if (!t.order)
+        return cr_error_set(err, CR_ENOMEM, "train", "out of memory for %zu row indices",
+                            rows);
+    for (size_t i = 0; i < rows; i++)
+        t.order[i] = i;
+    /* The split: a seeded shuffle of all rows, the last n_val held out. */
+    if (t.n_val && (st = cr_data_shuffle(t.order, rows, o->seed, err)) != CR_OK)
+        goto done;
+    if (o->patience && o->restore_best) {
+        t.best = cr_malloc(cr_mlp_num_weights(m) * sizeof *t.best);
+        if (!t.best) {
+            st = cr_error_set(err, CR_ENOMEM, "train",
+                              "out of memory for the best parameters");
+            goto done;
+        }
+    }
+    if (!(t.opt = cr_optim_new(m->g, &o->optim, err))) {
+        st = err ? err->status : CR_ENOMEM;
+        goto done;
+    }
+    stats->train_rows = t.n_train;
+    stats->val_rows = t.n_val;
+    if ((st = run(&t, stats, err)) == CR_OK)
+        st = final_figures(&t, stats, err);
+done:
+    cr_optim_free(t.opt);
+    cr_free(t.best);
+    cr_free(t.order);
+    if (stats == &local)
+        cr_train_stats_free(stats);
+    return st;
+}

@@ -1,0 +1,109 @@
+#!/bin/sh
+# nn_cli.sh - end-to-end tests of `chainrule train`, `predict` and
+# `evaluate`: XOR from CSV to 100% accuracy, predictions, JSON, history
+# and SVG files, per-epoch progress lines, deterministic model files, and
+# the errors that must exit with status 2 (missing file, bad CSV field,
+# --arch not matching the data, unknown option value, corrupt model).
+set -u
+top_builddir=${top_builddir:-.}
+CR="$top_builddir/chainrule"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cr-nn-cli.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# run EXPECTED_STATUS CMD...: runs, keeps stdout/stderr in $tmp/out, $tmp/err
+run() {
+    want=$1
+    shift
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    [ "$got" -eq "$want" ] || fail "exit $got (expected $want): $* :: $(cat "$tmp/err")"
+}
+has() { grep -q -- "$2" "$1" || fail "$1 lacks '$2': $(cat "$1")"; }
+
+printf 'a,b,label\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n' >"$tmp/xor.csv"
+XOR="--data $tmp/xor.csv --arch 2,8,2 --act tanh --out softmax --batch 4 --lr 0.05"
+
+# training: one plain line per epoch on stderr when it is not a terminal
+run 0 "$CR" train $XOR --epochs 300 --model "$tmp/xor.crm" --history "$tmp/h.csv" \
+    --plot "$tmp/p.svg"
+[ "$(grep -c '^epoch [0-9]*/300: loss' "$tmp/err")" -eq 300 ] || fail "expected 300 epoch lines"
+has "$tmp/out" "accuracy 1.0000"
+[ "$(wc -l <"$tmp/h.csv")" -eq 301 ] || fail "history should have 301 lines"
+has "$tmp/h.csv" "^epoch,loss,accuracy,val_loss,val_accuracy$"
+head -c 4 "$tmp/p.svg" | grep -q '<svg' || fail "plot is not an SVG"
+tail -n 1 "$tmp/p.svg" | grep -q '</svg>' || fail "plot is not complete"
+has "$tmp/p.svg" "<polyline"
+
+# --quiet: nothing on stderr; --json: one object on stdout
+run 0 "$CR" train $XOR --epochs 5 --quiet --json
+[ ! -s "$tmp/err" ] || fail "--quiet printed: $(cat "$tmp/err")"
+has "$tmp/out" '^{"arch": "2-8-2 tanh/softmax xent bias", "epochs": 5, "iterations": 5,'
+has "$tmp/out" '"loss": '
+
+# the same seed gives the same model file
+run 0 "$CR" train $XOR --epochs 20 --quiet --model "$tmp/a.crm" --seed 4
+run 0 "$CR" train $XOR --epochs 20 --quiet --model "$tmp/b.crm" --seed 4
+cmp -s "$tmp/a.crm" "$tmp/b.crm" || fail "same seed, different model files"
+
+# predict and evaluate
+run 0 "$CR" predict --model "$tmp/xor.crm" --data "$tmp/xor.csv"
+[ "$(cut -d, -f1 "$tmp/out" | tr '\n' ' ')" = "class 0 1 1 0 " ] ||
+    fail "predicted classes: $(cat "$tmp/out")"
+run 0 "$CR" predict --model "$tmp/xor.crm" --data "$tmp/xor.csv" --json
+has "$tmp/out" '"classes": \[0, 1, 1, 0\]'
+run 0 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/xor.csv" --json
+has "$tmp/out" '^{"rows": 4, "loss": [0-9.e-]*, "accuracy": 1, "confusion": \[\[2, 0\], \[0, 2\]\]}$'
+
+# --standardize keeps the statistics in the model: raw features at predict time
+printf 'a,b,label\n5000,-300,0\n5000,700,1\n6000,-300,1\n6000,700,0\n' >"$tmp/big.csv"
+run 0 "$CR" train --data "$tmp/big.csv" --arch 2,8,2 --act tanh --out softmax --batch 4 \
+    --lr 0.05 --epochs 300 --quiet --standardize --model "$tmp/big.crm"
+run 0 "$CR" evaluate --model "$tmp/big.crm" --data "$tmp/big.csv" --json
+has "$tmp/out" '"accuracy": 1,'
+
+# the article's third program: --max-iter alone is the only limit; --debug
+printf '0.1,0.4,4.1,0.2\n' >"$tmp/one.csv"
+run 0 "$CR" train --data "$tmp/one.csv" --arch 3,7,5,4,1 --act sigmoid --out sigmoid \
+    --loss sq_error --init xavier --opt sgd --lr 0.7 --max-iter 500 --batch 1 --debug --json
+has "$tmp/out" '"epochs": 500, "iterations": 500, '
+[ "$(grep -c '^  gradient norms: W1 .* W4 ' "$tmp/err")" -eq 500 ] || fail "expected 500 debug lines"
+has "$tmp/err" '^dloss/dW1 = dloss/da4 \* da4/ds4 \* ds4/da3 '
+has "$tmp/err" '^  da4/ds4 = a4\*(1-a4) = '
+
+# errors: a message and exit status 2
+run 2 "$CR" train --data "$tmp/missing.csv" --arch 2,2
+has "$tmp/err" "missing.csv: No such file or directory"
+printf 'a,b,label\n0,0,0\n0,x,1\n' >"$tmp/bad.csv"
+run 2 "$CR" train --data "$tmp/bad.csv" --arch 2,2 --out softmax
+has "$tmp/err" "bad.csv:3:2: 'x' is not a number"
+run 2 "$CR" train --data "$tmp/xor.csv" --arch 3,2
+has "$tmp/err" "xor.csv has 2 feature columns, the model takes 3"
+run 2 "$CR" train $XOR --act swish
+has "$tmp/err" "unknown activation 'swish'"
+run 2 "$CR" train $XOR --opt nadam
+has "$tmp/err" "^chainrule train: --opt: "
+run 2 "$CR" train $XOR --epochs many
+has "$tmp/err" "epochs: 'many' is not a whole number"
+run 2 "$CR" train $XOR --frobnicate
+has "$tmp/err" "unknown option '--frobnicate'"
+run 2 "$CR" train $XOR --loss bce
+has "$tmp/err" "the bce loss needs a sigmoid output, not softmax"
+run 2 "$CR" train $XOR --epochs 1 --json --data "$tmp/missing.csv"
+has "$tmp/out" '^{"error": {"message": '
+
+# a corrupt or truncated model is refused
+cp "$tmp/xor.crm" "$tmp/bad.crm"
+printf 'X' | dd of="$tmp/bad.crm" bs=1 seek=60 conv=notrunc 2>/dev/null
+run 2 "$CR" evaluate --model "$tmp/bad.crm" --data "$tmp/xor.csv"
+has "$tmp/err" "checksum mismatch"
+head -c 50 "$tmp/xor.crm" >"$tmp/short.crm"
+run 2 "$CR" predict --model "$tmp/short.crm" --data "$tmp/xor.csv"
+has "$tmp/err" "short.crm: truncated: 50 bytes, the header announces"
+run 2 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/missing.csv"
+run 2 "$CR" predict --data "$tmp/xor.csv"
+has "$tmp/err" "model is required"
+
+[ "$failures" -eq 0 ] || { echo "$failures failure(s)" >&2; exit 1; }
+exit 0
