@@ -26,6 +26,7 @@ extern "C" {
 /* Saves m (borrowed) to path atomically (see above). Returns CR_OK, or with
  * err set: CR_EINVAL (NULL argument), CR_EIO (the directory is missing or
  * not writable, a write or fsync failed: "PATH: No space left on device"),
+ * CR_EDOMAIN (a parameter is NaN or infinite: such a file would not load),
  * CR_ENOMEM. On error path is unchanged and no temporary file is left. */
 CR_API cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err);
 
