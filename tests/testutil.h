@@ -28,6 +28,7 @@ Suite *chain_suite(void);
 Suite *dot_suite(void);
 Suite *gradcheck_suite(void);
 Suite *custom_suite(void);
+Suite *reliability_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).
