@@ -69,20 +69,6 @@ static int count_files(const char *prefix)
     return n;
 }
 
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
 static cr_mlp *small_mlp(unsigned long seed)
 {
     cr_mlp_spec s;
@@ -370,7 +356,7 @@ START_TEST(test_oom_families)
     cr_error err;
     ck_assert_int_eq(cr_mlp_save(m, tmp_path("m.crm"), &err), CR_OK);
     cr_mlp_free(m);
-    model_bytes = slurp(tmp_path("m.crm"), &model_size);
+    model_bytes = test_slurp(tmp_path("m.crm"), &model_size);
     const family families[] = {
         {"graph build, forward, backward", NULL, run_graph, NULL},
         {"optimizer (Adam) steps", setup_neuron, run_optim, teardown_neuron},
@@ -418,7 +404,7 @@ START_TEST(test_kill_during_save)
         char name[16];
         snprintf(name, sizeof name, "ref%d.crm", i);
         ck_assert_int_eq(cr_mlp_save(models[i], tmp_path(name), &err), CR_OK);
-        bytes[i] = slurp(tmp_path(name), &sizes[i]);
+        bytes[i] = test_slurp(tmp_path(name), &sizes[i]);
     }
     char path[320];
     snprintf(path, sizeof path, "%s", tmp_path("m.crm"));
@@ -445,7 +431,7 @@ START_TEST(test_kill_during_save)
         ck_assert_msg(back != NULL, "round %d: %s", round, err.message);
         cr_mlp_free(back);
         size_t n;
-        unsigned char *now = slurp(path, &n);
+        unsigned char *now = test_slurp(path, &n);
         ck_assert((n == sizes[0] && memcmp(now, bytes[0], n) == 0) ||
                   (n == sizes[1] && memcmp(now, bytes[1], n) == 0));
         free(now);
@@ -479,7 +465,7 @@ START_TEST(test_save_refuses_nonfinite)
     cr_error err;
     ck_assert_int_eq(cr_mlp_save(m, tmp_path("m.crm"), &err), CR_OK);
     size_t before_size;
-    unsigned char *before = slurp(tmp_path("m.crm"), &before_size);
+    unsigned char *before = test_slurp(tmp_path("m.crm"), &before_size);
     cr_node *b2 = cr_mlp_bias(m, 2);
     double v[2] = {0.5, NAN};
     ck_assert_int_eq(cr_node_set_data(b2, v, 2), CR_OK);
@@ -487,7 +473,7 @@ START_TEST(test_save_refuses_nonfinite)
     ck_assert_str_eq(err.message, "save: parameter b2 element 1 is nan; a model with "
                                   "non-finite parameters is not saved");
     size_t after_size;
-    unsigned char *after = slurp(tmp_path("m.crm"), &after_size);
+    unsigned char *after = test_slurp(tmp_path("m.crm"), &after_size);
     ck_assert_uint_eq(after_size, before_size);
     ck_assert_mem_eq(after, before, before_size);
     ck_assert_int_eq(count_files("m.crm.tmp-"), 0);
@@ -615,7 +601,7 @@ START_TEST(test_model_absurd_sizes)
     ck_assert_int_eq(cr_mlp_save(m, tmp_path("m.crm"), &err), CR_OK);
     cr_mlp_free(m);
     size_t n;
-    unsigned char *good = slurp(tmp_path("m.crm"), &n);
+    unsigned char *good = test_slurp(tmp_path("m.crm"), &n);
     /* offsets: 24 n_inputs, 28 n_outputs, 32 n_hidden, 36 hidden[0] */
     static const struct {
         size_t offset;

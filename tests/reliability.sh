@@ -6,21 +6,8 @@
 # the model a run stopped at that epoch writes, which loads and predicts;
 # --no-trap-nonfinite turns the trap off; no temporary file is left behind;
 # a model file that diverged before its first epoch is left as it was.
-set -u
-top_builddir=${top_builddir:-.}
-CR="$top_builddir/chainrule"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cr-rel.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-run() {
-    want=$1
-    shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "exit $got (expected $want): $* :: $(cat "$tmp/err")"
-}
-has() { grep -q -- "$2" "$1" || fail "$1 lacks '$2': $(cat "$1")"; }
+test_name=cr-rel
+. "${top_srcdir:-.}/tests/clitest.sh"
 
 # y = 3a - 2b + 1 on 40 rows; plain SGD with learning rate 2 diverges:
 # the loss grows every epoch until it overflows in epoch 37.
@@ -57,5 +44,4 @@ run 1 "$CR" grad --trap-nonfinite --at x=0 'y = sqrt(x); z = y*2'
 has "$tmp/err" "(op div) produced inf at element 0; inputs: "
 run 0 "$CR" chain --at x=0 'z = sqrt(x)*2'
 
-[ "$failures" -eq 0 ] && echo "reliability.sh: all passed"
-exit $((failures != 0))
+clitest_end

@@ -44,6 +44,10 @@ extern test_alloc_stats test_alloc;
 void test_alloc_install(size_t fail_at);
 void test_alloc_uninstall(void);
 
+/* The whole file at path in a new buffer (free it), its length in *size;
+ * fails the test if it cannot be read. */
+unsigned char *test_slurp(const char *path, size_t *size);
+
 /* Deterministic uniform numbers in [lo, hi) from a fixed-seed generator. */
 void test_rand_seed(unsigned long seed);
 double test_rand_uniform(double lo, double hi);
