@@ -47,9 +47,9 @@ static void sync_dir(const char *path)
     cr_free(dir);
 }
 
-cr_status cr_file_write_atomic(const char *path, cr_write_fn write, void *ctx, cr_error *err)
+cr_status cr_file_write_atomic(const char *path, cr_write_fn fill, void *ctx, cr_error *err)
 {
-    if (!path || !*path || !write)
+    if (!path || !*path || !fill)
         return cr_error_set(err, CR_EINVAL, "write", "write: the path is missing");
     static const char suffix[] = ".tmp-XXXXXX";
     const size_t plen = strlen(path);
@@ -71,7 +71,7 @@ cr_status cr_file_write_atomic(const char *path, cr_write_fn write, void *ctx, c
         st = cr_file_fail(err, path, "");
         close(fd);
     } else {
-        st = write(f, ctx, err);
+        st = fill(f, ctx, err);
         if (st == CR_OK && (fflush(f) != 0 || ferror(f)))
             st = cr_file_fail(err, path, "writing: ");
 #ifdef HAVE_FSYNC
