@@ -5,7 +5,8 @@
 # exits 1 and leaves --model holding the last good epoch, byte for byte
 # the model a run stopped at that epoch writes, which loads and predicts;
 # --no-trap-nonfinite turns the trap off; no temporary file is left behind;
-# a model file that diverged before its first epoch is left as it was.
+# a model file that diverged before its first epoch is left as it was; a
+# program file over 64 MiB and nesting over 1000 levels are clear errors.
 test_name=cr-rel
 . "${top_srcdir:-.}/tests/clitest.sh"
 
@@ -43,5 +44,14 @@ cmp -s "$tmp/off.crm" "$tmp/m36.crm" || fail "off.crm is not the last finite epo
 run 1 "$CR" grad --trap-nonfinite --at x=0 'y = sqrt(x); z = y*2'
 has "$tmp/err" "(op div) produced inf at element 0; inputs: "
 run 0 "$CR" chain --at x=0 'z = sqrt(x)*2'
+
+# limits: a program file over 64 MiB and deep nesting are clear errors
+head -c 70000000 /dev/zero | tr '\0' ' ' >"$tmp/big.txt"
+run 2 "$CR" eval -f "$tmp/big.txt"
+has "$tmp/err" "big.txt' is too large (over 67108864 bytes)"
+rm -f "$tmp/big.txt"
+deep=$(awk 'BEGIN { for (i = 0; i < 5000; i++) printf "("; printf "x" }')
+run 2 "$CR" eval --at x=1 "y = $deep"
+has "$tmp/err" "nesting too deep (more than 1000 levels of parentheses)"
 
 clitest_end
