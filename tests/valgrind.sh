@@ -3,7 +3,8 @@
 # memcheck (CK_FORK=no, so every test runs in the one process valgrind
 # watches), then the command's key paths (eval, grad with chains, check and
 # DOT, a rendered SVG, train with model/history/plot files, predict,
-# evaluate, a refused corrupt model). Any memory error or leak (definite,
+# evaluate, a refused corrupt model) and the article's example programs
+# (seed_neuron, article_second, xor). Any memory error or leak (definite,
 # indirect or possible) fails it; suppressions only for Graphviz and the
 # font stack it loads (tests/graphviz.supp). CK_RUN_SUITE/CK_RUN_CASE
 # select a subset of the suite as usual.
@@ -53,6 +54,9 @@ if [ "${VALGRIND_SUITE_ONLY:-0}" != 1 ]; then
     vg 0 "$CR" evaluate --model "$tmp/x.crm" --data "$tmp/xor.csv" --json
     head -c 100 "$tmp/x.crm" >"$tmp/short.crm"
     vg 2 "$CR" predict --model "$tmp/short.crm" --data "$tmp/xor.csv"
+    for ex in seed_neuron article_second xor; do
+        vg 0 "$top_builddir/examples/$ex"
+    done
 fi
 echo "valgrind.sh: $runs runs under memcheck, $failures failed"
 [ "$failures" -eq 0 ]
