@@ -96,12 +96,8 @@ check "dot labels the sigmoid edge with its local derivative" \
 # Graphviz's renderer leaks inside fontconfig, pango and friends, and
 # fontconfig starts a thread whose races ThreadSanitizer reports: for the
 # render runs only, ignore leaks and races within those libraries.
-libs="libfontconfig libgvc libcgraph libcdt libpathplan libgvplugin libpango libcairo
-      libglib libgobject libharfbuzz libfreetype libexpat"
-for lib in $libs; do echo "leak:$lib"; done > lsan.supp
-for lib in $libs; do echo "race:$lib"; echo "thread:$lib"; done > tsan.supp
-lsan="LSAN_OPTIONS=suppressions=$scratch/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-tsan="TSAN_OPTIONS=suppressions=$scratch/tsan.supp${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+lsan="LSAN_OPTIONS=suppressions=$srcdir/tests/render-lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+tsan="TSAN_OPTIONS=suppressions=$srcdir/tests/render-tsan.supp${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 if env "$lsan" "$tsan" "$bin" dot --at "$at" --render seed.svg "$seed" 2> render.err; then
     check "dot --render writes an SVG" 'grep -q "<svg" seed.svg && [ ! -s render.err ]'
     env "$lsan" "$tsan" "$bin" grad --at "$at" --render grad.pdf "$seed" > /dev/null
