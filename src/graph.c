@@ -473,7 +473,9 @@ cr_status cr_graph_marks_reset(cr_graph *g)
     return CR_OK;
 }
 
-void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n)
+/* Marks the targets and their ancestors with ids >= lowest (inputs have
+ * lower ids than their nodes, so the sweep may stop there). */
+static void mark_ancestors_from(cr_graph *g, cr_node *const *targets, size_t n, size_t lowest)
 {
     size_t top = 0;
     for (size_t i = 0; i < n; i++) {
@@ -481,13 +483,18 @@ void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n)
         if (targets[i]->id > top)
             top = targets[i]->id;
     }
-    for (size_t id = top + 1; id-- > 0;) {
+    for (size_t id = top + 1; id-- > lowest;) {
         if (!g->marks[id])
             continue;
         cr_node *node = g->nodes[id];
         for (size_t k = 0; k < node->n_inputs; k++)
             g->marks[node->inputs[k]->id] = 1;
     }
+}
+
+void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n)
+{
+    mark_ancestors_from(g, targets, n, 0);
 }
 
 /* The op nodes target depends on, in creation order. New array (cr_free). */
@@ -497,7 +504,7 @@ cr_status cr_graph_collect_ops(cr_graph *g, cr_node *const *targets, size_t n_ta
     cr_status st = cr_graph_marks_reset(g);
     if (st != CR_OK)
         return st;
-    cr_graph_mark_ancestors(g, targets, n_targets);
+    mark_ancestors_from(g, targets, n_targets, first_id);
     size_t top = 0, count = 0;
     for (size_t i = 0; i < n_targets; i++)
         if (targets[i]->id > top)

@@ -238,8 +238,28 @@ const cr_optim_options *cr_optim_get_options(const cr_optim *opt)
     return &opt->opts;
 }
 
+/* The sum of squares of n values in four independent partial sums (one
+ * running sum is bound by the latency of the additions), combined in a
+ * fixed order so the result depends only on the data. */
+static double sum_squares(const double *x, size_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += x[i] * x[i];
+        s1 += x[i + 1] * x[i + 1];
+        s2 += x[i + 2] * x[i + 2];
+        s3 += x[i + 3] * x[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += x[i] * x[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
 /* Checks that every parameter has a finite gradient of its size and
- * returns the global L2 norm in *norm. */
+ * returns the global L2 norm in *norm. A finite sum of squares proves
+ * every element finite; only a sum that is not finite is searched for the
+ * offending element (none is found when the squares merely overflowed). */
 static cr_status check_grads(cr_optim *opt, double *norm)
 {
     cr_graph *g = opt->graph;
@@ -260,16 +280,18 @@ static cr_status check_grads(cr_optim *opt, double *norm)
                                  "cr_graph_backward first",
                                  label);
         }
-        for (size_t i = 0; i < gr->size; i++) {
-            double x = gr->data[i];
-            if (!isfinite(x)) {
-                cr_node_label(n, label, sizeof label);
-                return cr_graph_fail(g, CR_EDOMAIN,
-                                     "optimizer step: gradient of '%s' element %zu is %g",
-                                     label, i, x);
+        double part = sum_squares(gr->data, gr->size);
+        if (!isfinite(part))
+            for (size_t i = 0; i < gr->size; i++) {
+                double x = gr->data[i];
+                if (!isfinite(x)) {
+                    cr_node_label(n, label, sizeof label);
+                    return cr_graph_fail(g, CR_EDOMAIN,
+                                         "optimizer step: gradient of '%s' element %zu is %g",
+                                         label, i, x);
+                }
             }
-            sum += x * x;
-        }
+        sum += part;
     }
     *norm = sqrt(sum);
     return CR_OK;
@@ -289,13 +311,18 @@ typedef struct step_coeffs {
 static void sgd_update(const cr_optim_options *o, const step_coeffs *c, double *restrict w,
                        const double *restrict g, double *restrict v, size_t n)
 {
+    const double scale = c->scale, wd = c->wd, mu = c->mu, lr = c->lr;
+    if (!v) { /* plain SGD: one vectorisable pass */
+        for (size_t i = 0; i < n; i++)
+            w[i] -= lr * (g[i] * scale + wd * w[i]);
+        return;
+    }
+    const int nesterov = o->nesterov;
     for (size_t i = 0; i < n; i++) {
-        double gi = g[i] * c->scale + c->wd * w[i];
-        if (v) {
-            v[i] = c->mu * v[i] + gi;
-            gi = o->nesterov ? gi + c->mu * v[i] : v[i];
-        }
-        w[i] -= c->lr * gi;
+        double gi = g[i] * scale + wd * w[i];
+        v[i] = mu * v[i] + gi;
+        gi = nesterov ? gi + mu * v[i] : v[i];
+        w[i] -= lr * gi;
     }
 }
 
