@@ -4,16 +4,10 @@
  * when the graph is freed, and a failed node creation rewinds to a mark so
  * the graph is left unchanged.
  */
-#ifdef __linux__
-#define _DEFAULT_SOURCE 1 /* madvise's MADV_HUGEPAGE */
-#endif
 #include "internal.h"
 
 #include <stdint.h>
 #include <string.h>
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
 
 struct cr_arena_chunk {
     cr_arena_chunk *next;
@@ -25,26 +19,6 @@ struct cr_arena_chunk {
 #define CHUNK_HEADER 64 /* room for the header, keeping malloc's alignment */
 #define CHUNK_MIN (64u * 1024u)
 #define CHUNK_MAX (8u * 1024u * 1024u)
-#define HUGE_PAGE (2u * 1024u * 1024u)
-
-/* Asks Linux to back the 2 MiB-aligned interior of a large chunk with
- * transparent huge pages (THP in "madvise" mode): a graph of a hundred
- * thousand scalar nodes otherwise spends much of its first backward pass
- * in page faults. Only advice: errors are ignored, and elsewhere it is a
- * no-op. */
-static void advise_huge(void *p, size_t size)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    uintptr_t hi = ((uintptr_t)p + size) & ~(uintptr_t)(HUGE_PAGE - 1);
-    if (hi > lo)
-        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)size;
-#endif
-}
-
 static unsigned char *chunk_data(cr_arena_chunk *c)
 {
     return (unsigned char *)c + CHUNK_HEADER;
@@ -95,8 +69,7 @@ void *cr_arena_alloc(cr_arena *a, size_t size, size_t align)
     c->used = 0;
     a->head = c;
     a->total += want;
-    if (want >= 2 * HUGE_PAGE)
-        advise_huge(c, CHUNK_HEADER + want);
+    cr_advise_huge(c, CHUNK_HEADER + want);
     uintptr_t base = (uintptr_t)chunk_data(c);
     size_t start = (size_t)(((base + align - 1) & ~(uintptr_t)(align - 1)) - base);
     c->used = start + size;

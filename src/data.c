@@ -898,7 +898,10 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
     if (!t)
         goto done;
     double scale = o.scale && type == 0x08 && ndims > 1 ? 1.0 / 255.0 : 1.0;
-    for (size_t i = 0; i < count; i++) {
+    if (type == 0x08) /* unsigned bytes: always finite, one vectorisable loop */
+        for (size_t i = 0; i < count; i++)
+            t->data[i] = (double)raw[i] * scale;
+    for (size_t i = type == 0x08 ? count : 0; i < count; i++) {
         double v = idx_value(raw + i * esize, type);
         if (!isfinite(v)) {
             data_fail(err, CR_EDOMAIN, name, 0, 0, "item %zu, value %zu is %g", i / row + 1,
