@@ -240,9 +240,14 @@ def main():
     b = Bench(a)
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = re.search(r"Model name:\s*(.*)", cpu)
-    print("chainrule vs PyTorch, %s, CPU %s, %d cores, %d repetitions, medians" % (
-        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        model.group(1) if model else "?", os.cpu_count(), a.reps), flush=True)
+    load0 = os.getloadavg()[0]
+    print("chainrule vs PyTorch, %s, CPU %s, %d cores, %d repetitions, medians; "
+          "load average %.2f at the start" % (
+              time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              model.group(1) if model else "?", os.cpu_count(), a.reps, load0), flush=True)
+    if load0 > 0.5:
+        print("warning: the machine is busy (load %.2f): other jobs share the cores, "
+              "so the 2-thread rows and the absolute figures suffer" % load0)
     if not os.path.exists(os.path.join(a.data, "train-images-idx3-ubyte.gz")):
         print("no Fashion-MNIST at %s (apt-get install dataset-fashion-mnist): "
               "W1, W2, W5 skipped" % a.data)
@@ -259,10 +264,12 @@ def main():
     if "W5" in only:
         for t in threads:
             b.w5(t)
+    load1 = os.getloadavg()[0]
     with open(a.json, "w") as f:
         json.dump({"date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
                    "cpu": model.group(1) if model else None, "reps": a.reps,
-                   "rows": b.rows}, f, indent=1)
+                   "load_start": load0, "load_end": load1, "rows": b.rows}, f, indent=1)
+    print("load average %.2f at the end" % load1)
     print("\n| row | threads | chainrule | PyTorch (best setting) | ratio |")
     print("|---|---|---|---|---|")
     for r in b.rows:
