@@ -270,12 +270,15 @@ def main():
                    "cpu": model.group(1) if model else None, "reps": a.reps,
                    "load_start": load0, "load_end": load1, "rows": b.rows}, f, indent=1)
     print("load average %.2f at the end" % load1)
+    def num(v):
+        return "{:,.0f}".format(v) if v >= 1000 else "%.3g" % v
+
     print("\n| row | threads | chainrule | PyTorch (best setting) | ratio |")
     print("|---|---|---|---|---|")
     for r in b.rows:
-        print("| %s | %d | %.4g | %s | %s |" % (
-            r["row"], r["threads"], r["chainrule"],
-            "%.4g (%s)" % (r["pytorch"], r["pytorch_setting"]) if r["pytorch"] else "-",
+        print("| %s | %d | %s | %s | %s |" % (
+            r["row"], r["threads"], num(r["chainrule"]),
+            "%s (%s)" % (num(r["pytorch"]), r["pytorch_setting"]) if r["pytorch"] else "-",
             "%.2f" % r["ratio"] if r["ratio"] else "-"))
     print("\n(ratios: chainrule/PyTorch for rates, PyTorch/chainrule for W5, "
           "chainrule/dgemm for the GFLOP/s rows; results in %s)" % a.json)

@@ -37,7 +37,6 @@ L = len(w) - 1
 
 t0 = time.perf_counter()
 total = 0.0
-steps = 0
 for first in range(0, rows, batch):
     xb, yb = x[first:first + batch], y[first:first + batch]
     h = xb
@@ -53,7 +52,6 @@ for first in range(0, rows, batch):
         for p in params:
             p.sub_(p.grad, alpha=lr)
     total += loss.item() * len(yb)
-    steps += 1
 t1 = time.perf_counter()
 secs = t1 - t0
 print(json.dumps({"bench": "W1" if L == 2 else "W2", "side": "pytorch", "threads": tthreads,
