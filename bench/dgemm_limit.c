@@ -34,7 +34,7 @@ int main(void)
         a[i] = bench_weight(i);
         b[i] = bench_weight(i + 7);
     }
-    int threads = cr_num_threads(); /* applies CR_NUM_THREADS to OpenBLAS */
+    int threads = cr_num_threads();        /* applies CR_NUM_THREADS to OpenBLAS */
     run(0, 0, B, w[1], w[0], a, b, c, 20); /* warm up */
     long reps = 1;
     double secs = 0, flops = 0;
@@ -42,8 +42,8 @@ int main(void)
         double t0 = bench_now();
         flops = 0;
         for (int l = 0; l < 3; l++) {
-            flops += run(0, 0, B, w[l + 1], w[l], a, b, c, reps);     /* X W */
-            flops += run(1, 0, w[l], w[l + 1], B, a, b, c, reps);     /* X^T dY */
+            flops += run(0, 0, B, w[l + 1], w[l], a, b, c, reps); /* X W */
+            flops += run(1, 0, w[l], w[l + 1], B, a, b, c, reps); /* X^T dY */
             if (l > 0)
                 flops += run(0, 1, B, w[l], w[l + 1], a, b, c, reps); /* dY W^T */
         }

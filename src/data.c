@@ -807,32 +807,35 @@ static cr_status idx_read_raw(reader *r, size_t max_rows, idx_raw *out, cr_error
     if (got < 0)
         goto done;
     if (got < 4) {
-        status = data_fail(err, CR_EFORMAT, name, 0, 0, "truncated header (%lld of 4 bytes)", got);
+        status = data_fail(err, CR_EFORMAT, name, 0, 0,
+                           "truncated header (%lld of 4 bytes)", got);
         goto done;
     }
     if (head[0] || head[1]) {
         status = data_fail(err, CR_EFORMAT, name, 0, 0,
-                  "bad magic 0x%02x%02x%02x%02x: not an IDX file", head[0], head[1],
-                  head[2], head[3]);
+                           "bad magic 0x%02x%02x%02x%02x: not an IDX file", head[0],
+                           head[1], head[2], head[3]);
         goto done;
     }
     unsigned char type = head[2];
     size_t esize = idx_type_size(type), ndims = head[3];
     if (!esize) {
-        status = data_fail(err, CR_EFORMAT, name, 0, 0, "unknown element type 0x%02x", type);
+        status =
+            data_fail(err, CR_EFORMAT, name, 0, 0, "unknown element type 0x%02x", type);
         goto done;
     }
     if (ndims < 1 || ndims > 4) {
         status = data_fail(err, CR_EFORMAT, name, 0, 0,
-                  "%zu dimensions; IDX files with 1 to 4 are supported", ndims);
+                           "%zu dimensions; IDX files with 1 to 4 are supported", ndims);
         goto done;
     }
     got = reader_fill(r, head + 4, 4 * ndims, err);
     if (got < 0)
         goto done;
     if ((size_t)got < 4 * ndims) {
-        status = data_fail(err, CR_EFORMAT, name, 0, 0, "truncated header (%zu of %zu bytes)",
-                  4 + (size_t)got, 4 + 4 * ndims);
+        status =
+            data_fail(err, CR_EFORMAT, name, 0, 0, "truncated header (%zu of %zu bytes)",
+                      4 + (size_t)got, 4 + 4 * ndims);
         goto done;
     }
     size_t dims[4], items = 0, row = 1;
@@ -877,7 +880,7 @@ static cr_status idx_read_raw(reader *r, size_t max_rows, idx_raw *out, cr_error
     }
     if (have < want) {
         status = data_fail(err, CR_EFORMAT, name, 0, 0,
-                  "truncated: %zu bytes of data expected, %zu found", want, have);
+                           "truncated: %zu bytes of data expected, %zu found", want, have);
         goto done;
     }
     if (n == items) {
@@ -889,12 +892,18 @@ static cr_status idx_read_raw(reader *r, size_t max_rows, idx_raw *out, cr_error
         if (k < 0)
             goto done;
         if (extra) {
-            status = data_fail(err, CR_EFORMAT, name, 0, 0, "%zu bytes after the data", extra);
+            status =
+                data_fail(err, CR_EFORMAT, name, 0, 0, "%zu bytes after the data", extra);
             goto done;
         }
     }
-    *out = (idx_raw){.type = type, .ndims = ndims, .n = n, .row = row, .count = count,
-                     .esize = esize, .raw = raw};
+    *out = (idx_raw){.type = type,
+                     .ndims = ndims,
+                     .n = n,
+                     .row = row,
+                     .count = count,
+                     .esize = esize,
+                     .raw = raw};
     return CR_OK;
 done:
     cr_free(raw);
@@ -977,7 +986,6 @@ done:
     reader_close(r);
     return t;
 }
-
 
 cr_status cr_idx_read_bytes(const char *path, size_t max_rows, cr_idx_bytes *out,
                             cr_error *err)

@@ -609,7 +609,8 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
 {
     memset(res, 0, sizeof *res);
     res->accuracy = NAN;
-    cr_status st = check_rows("evaluate", x->f64 ? (const void *)x->f64 : x->u8, y, rows, err);
+    cr_status st =
+        check_rows("evaluate", x->f64 ? (const void *)x->f64 : x->u8, y, rows, err);
     if (st != CR_OK)
         return st;
     const size_t k = cr_mlp_num_classes(m);

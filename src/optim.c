@@ -254,7 +254,8 @@ static double sum_squares(const double *x, size_t n)
             acc[j] += x[i + j] * x[i + j];
     for (; i < n; i++)
         acc[0] += x[i] * x[i];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 /* Checks that every parameter has a finite gradient of its size and
@@ -287,9 +288,9 @@ static cr_status check_grads(cr_optim *opt, double *norm)
                 double x = gr->data[i];
                 if (!isfinite(x)) {
                     cr_node_label(n, label, sizeof label);
-                    return cr_graph_fail(g, CR_EDOMAIN,
-                                         "optimizer step: gradient of '%s' element %zu is %g",
-                                         label, i, x);
+                    return cr_graph_fail(
+                        g, CR_EDOMAIN, "optimizer step: gradient of '%s' element %zu is %g",
+                        label, i, x);
                 }
             }
         sum += part;

@@ -409,8 +409,7 @@ static cr_status final_figures(trainer *t, cr_train_stats *s, cr_error *err)
 
 /* cr_mlp_train and cr_mlp_train_bytes: x holds the input rows either way. */
 static cr_status train_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y, size_t rows,
-                            const cr_train_options *o, cr_train_stats *stats,
-                            cr_error *err)
+                            const cr_train_options *o, cr_train_stats *stats, cr_error *err)
 {
     cr_train_options defaults;
     cr_train_stats local;

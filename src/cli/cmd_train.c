@@ -585,7 +585,8 @@ static int load_bytes(const train_cli *t, const cr_mlp_spec *spec, size_t classe
     cr_idx_options o = {.one_hot = classes > 0, .num_classes = classes};
     if (cr_idx_read_bytes(t->data.idx_images, 0, xb, NULL) != CR_OK)
         return 0;
-    *yb = xb->item_size == spec->n_inputs ? cr_idx_read(t->data.idx_labels, &o, NULL) : NULL;
+    *yb =
+        xb->item_size == spec->n_inputs ? cr_idx_read(t->data.idx_labels, &o, NULL) : NULL;
     if (*yb && cr_tensor_rank(*yb) == 2 && cr_tensor_shape(*yb)[0] == xb->items &&
         cr_tensor_shape(*yb)[1] == spec->n_outputs)
         return 1;
@@ -602,9 +603,8 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
     cr_error err;
     const size_t classes = spec->out_act == CR_ACT_SOFTMAX ? spec->n_outputs : 0;
     const int bytes = load_bytes(t, spec, classes, xb, yb);
-    if (!bytes &&
-        !(*train =
-              cli_nn_load(&t->c, &t->data, spec->n_inputs, spec->n_outputs, classes, 1)))
+    if (!bytes && !(*train = cli_nn_load(&t->c, &t->data, spec->n_inputs, spec->n_outputs,
+                                         classes, 1)))
         return CLI_USAGE;
     if ((t->test.csv || t->test.idx_images || t->test.idx_labels) &&
         !(*test =
@@ -628,11 +628,10 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
     t->o.on_step = !t->quiet && t->tty ? on_step : NULL;
     t->o.on_epoch = on_epoch;
     t->epochs_planned = t->o.epochs;
-    cr_status st =
-        bytes ? cr_mlp_train_bytes(*m, xb->data, 1.0 / 255.0, cr_tensor_data(y), xb->items,
-                                   &t->o, s, &err)
-              : cr_mlp_train(*m, cr_tensor_data(x), cr_tensor_data(y),
-                             cr_dataset_rows(*train), &t->o, s, &err);
+    cr_status st = bytes ? cr_mlp_train_bytes(*m, xb->data, 1.0 / 255.0, cr_tensor_data(y),
+                                              xb->items, &t->o, s, &err)
+                         : cr_mlp_train(*m, cr_tensor_data(x), cr_tensor_data(y),
+                                        cr_dataset_rows(*train), &t->o, s, &err);
     if (st != CR_OK) {
         if (t->tty && !t->quiet)
             fputc('\n', stderr);
