@@ -2,7 +2,10 @@
 # test.sh - README command 2: runs the whole test suite in a normal build
 # (build/normal) and in an AddressSanitizer + UndefinedBehaviorSanitizer build
 # (build/sanitize), the multi-threaded suite under ThreadSanitizer
-# (build/tsan), and ends with one line: "N passed, N failed".
+# (build/tsan), the whole suite and the command under valgrind memcheck
+# (make check-valgrind, about 2 minutes), every libFuzzer target for
+# FUZZ_SECONDS (default 20) each (make fuzz, fuzz/run.sh), and ends with one
+# line: "N passed, N failed". docs/reliability.md describes the checks.
 set -u
 cd "$(dirname "$0")"
 top=$(pwd)
@@ -68,6 +71,31 @@ run_build sanitize "ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 # ThreadSanitizer over the suite that uses graphs from several threads.
 run_build tsan "CK_RUN_SUITE=threads" \
     CFLAGS="-g -O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread"
+
+# step NAME CMD...: one more result, passed when CMD exits 0.
+step() {
+    name=$1; shift
+    echo "== $name =="
+    if "$@"; then
+        total_pass=$((total_pass + 1))
+    else
+        echo "== $name failed =="
+        total_fail=$((total_fail + 1))
+    fi
+}
+# valgrind memcheck over the whole Check suite and the command's key paths
+if command -v valgrind >/dev/null 2>&1; then
+    step "valgrind (make check-valgrind)" make -C "$top/build/normal" -s check-valgrind
+else
+    echo "== valgrind not installed: make check-valgrind skipped =="
+fi
+# libFuzzer targets (clang), each for FUZZ_SECONDS from its seed corpus
+if command -v clang >/dev/null 2>&1; then
+    step "fuzz (make fuzz, fuzz/run.sh ${FUZZ_SECONDS:-20})" sh -c \
+        "make -C '$top/build/normal' -s fuzz >/dev/null && cd '$top/build/normal' && sh '$top/fuzz/run.sh' '${FUZZ_SECONDS:-20}'"
+else
+    echo "== clang not installed: fuzzing skipped =="
+fi
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -3,15 +3,8 @@
  * input must give a data set or an error with a message, never a crash, a
  * leak or undefined behaviour. The first input byte picks loader options
  * (header mode, delimiter, target choice, one-hot, a small line limit), the
- * rest is the CSV text. Not part of `make check`. Build and run from the
- * source tree (seed corpus in fuzz/corpus/csv):
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
- *     -D_POSIX_C_SOURCE=200809L -DPACKAGE_VERSION='"fuzz"' -Iinclude -Isrc \
- *     src/alloc.c src/error.c src/tensor.c src/data.c fuzz/fuzz_csv.c \
- *     -o fuzz_csv -lgsl -lgslcblas -lz -lm
- *   mkdir -p /tmp/csv-corpus
- *   ./fuzz_csv -max_total_time=30 /tmp/csv-corpus fuzz/corpus/csv
+ * rest is the CSV text. Not part of `make check`:
+ * built by `make fuzz`, run by fuzz/run.sh (docs/reliability.md).
  */
 #include <chainrule.h>
 

@@ -3,15 +3,8 @@
  * or gzip'd: any input must give a tensor or an error with a message,
  * never a crash, a leak or undefined behaviour. The first input byte picks
  * options (scale, one-hot, a row limit, a class count); the rest is the
- * file. Not part of `make check`. Build and run from the source tree (seed
- * corpus in fuzz/corpus/idx):
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
- *     -D_POSIX_C_SOURCE=200809L -DPACKAGE_VERSION='"fuzz"' -Iinclude -Isrc \
- *     src/alloc.c src/error.c src/tensor.c src/data.c fuzz/fuzz_idx.c \
- *     -o fuzz_idx -lgsl -lgslcblas -lz -lm
- *   mkdir -p /tmp/idx-corpus
- *   ./fuzz_idx -max_total_time=30 /tmp/idx-corpus fuzz/corpus/idx
+ * file. Not part of `make check`:
+ * built by `make fuzz`, run by fuzz/run.sh (docs/reliability.md).
  */
 #include <chainrule.h>
 

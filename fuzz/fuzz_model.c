@@ -4,15 +4,8 @@
  * leak or undefined behaviour; a model that loads must predict a row and
  * save again. The first byte is a switch: when odd, the last 4 bytes of
  * the rest are replaced by its CRC-32, so that mutations get past the
- * checksum to the architecture and parameter checks. Not part of `make check`. Build and run from the source tree
- * after ./configure (seed corpus in fuzz/corpus/model):
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
- *     -D_POSIX_C_SOURCE=200809L -DHAVE_CONFIG_H -I. -Iinclude -Isrc \
- *     src/*.c src/ops/*.c fuzz/fuzz_model.c -o fuzz_model \
- *     -lgsl -lopenblas -lz -lm
- *   mkdir -p /tmp/model-corpus
- *   ./fuzz_model -max_total_time=60 /tmp/model-corpus fuzz/corpus/model
+ * checksum to the architecture and parameter checks. Not part of `make check`:
+ * built by `make fuzz`, run by fuzz/run.sh (docs/reliability.md).
  */
 #include <chainrule.h>
 

@@ -84,15 +84,6 @@ void cr_paths_release(cr_paths *p);
 /* 1 if the edge (parent, input i) lies on a path, with e its number. */
 int cr_paths_edge(const cr_paths *p, const cr_node *parent, size_t i, size_t *e);
 
-/* ---- atomic files (dot.c) ---- */
-
-/* Writes path through fill(out, ctx) into a temporary file of the same
- * directory, flushes and fsyncs it and renames it over path; removes the
- * temporary file on any failure. Errors (CR_EIO with the path and the
- * system's reason, or fill's status) are recorded in g. */
-typedef cr_status (*cr_fill_fn)(FILE *out, void *ctx);
-cr_status cr_file_write_atomic(cr_graph *g, const char *path, cr_fill_fn fill, void *ctx);
-
 /* The whole DOT text of g into a new buffer (dot.c; cr_free it). */
 cr_status cr_dot_to_string(cr_graph *g, const void *opts, char **text, size_t *len);
 

@@ -6,12 +6,11 @@
  * directory, fsync, rename) shared with render.c.
  */
 #include "chain_private.h"
+#include "fileio.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <string.h>
-#include <unistd.h>
 
 void cr_dot_options_init(cr_dot_options *opts)
 {
@@ -391,61 +390,18 @@ cr_status cr_dot_to_string(cr_graph *g, const void *opts, char **text, size_t *l
     return CR_OK;
 }
 
-/* ---- atomic files ---- */
-
-cr_status cr_file_write_atomic(cr_graph *g, const char *path, cr_fill_fn fill, void *ctx)
-{
-    static unsigned long counter;
-    size_t len = strlen(path);
-    char *tmp = cr_malloc(len + 48);
-    if (!tmp)
-        return cr_graph_fail(g, CR_ENOMEM, "%s: out of memory", path);
-    int fd = -1;
-    for (int attempt = 0; attempt < 64 && fd < 0; attempt++) {
-        snprintf(tmp, len + 48, "%s.tmp.%ld.%lu", path, (long)getpid(), counter++);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        cr_status st = cr_graph_fail(g, CR_EIO, "%s: cannot create a file there: %s", path,
-                                     strerror(errno));
-        cr_free(tmp);
-        return st;
-    }
-    cr_status st = CR_OK;
-    FILE *out = fdopen(fd, "w");
-    if (!out) {
-        st = cr_graph_fail(g, CR_EIO, "%s: %s", path, strerror(errno));
-        close(fd);
-    } else {
-        st = fill(out, ctx);
-        if (st == CR_OK && (fflush(out) != 0 || ferror(out)))
-            st = cr_graph_fail(g, CR_EIO, "%s: write failed: %s", path, strerror(errno));
-#ifdef HAVE_FSYNC
-        if (st == CR_OK && fsync(fileno(out)) != 0)
-            st = cr_graph_fail(g, CR_EIO, "%s: fsync failed: %s", path, strerror(errno));
-#endif
-        if (fclose(out) != 0 && st == CR_OK)
-            st = cr_graph_fail(g, CR_EIO, "%s: close failed: %s", path, strerror(errno));
-    }
-    if (st == CR_OK && rename(tmp, path) != 0)
-        st = cr_graph_fail(g, CR_EIO, "%s: cannot replace it: %s", path, strerror(errno));
-    if (st != CR_OK)
-        unlink(tmp);
-    cr_free(tmp);
-    return st;
-}
-
 typedef struct dot_job {
     cr_graph *g;
     const cr_dot_options *opts;
 } dot_job;
 
-static cr_status fill_dot(FILE *out, void *ctx)
+static cr_status fill_dot(FILE *out, void *ctx, cr_error *err)
 {
     dot_job *job = ctx;
-    return cr_dot_write(job->g, out, job->opts);
+    cr_status st = cr_dot_write(job->g, out, job->opts);
+    if (st != CR_OK && err)
+        *err = *cr_graph_error(job->g);
+    return st;
 }
 
 cr_status cr_dot_write_file(cr_graph *g, const char *path, const cr_dot_options *opts)
@@ -455,5 +411,7 @@ cr_status cr_dot_write_file(cr_graph *g, const char *path, const cr_dot_options 
     if (!path)
         return cr_graph_fail(g, CR_EINVAL, "dot: the path is NULL");
     dot_job job = {g, opts};
-    return cr_file_write_atomic(g, path, fill_dot, &job);
+    cr_error err;
+    cr_status st = cr_file_write_atomic(path, fill_dot, &job, &err);
+    return st == CR_OK ? CR_OK : cr_graph_fail(g, st, "%s", err.message);
 }

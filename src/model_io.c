@@ -6,6 +6,7 @@
  */
 #include "nn_internal.h"
 #include "chainrule/io.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,6 +96,28 @@ static size_t body_size(const cr_mlp_spec *s, size_t n_weights, int has_stats)
 
 /* ---- encoding ---- */
 
+/* A file with a NaN or infinite parameter would be refused by the loader:
+ * never write one (training that diverged keeps the previous file). */
+static cr_status check_finite(const cr_mlp *m, cr_error *err)
+{
+    for (size_t l = 0; l < m->n_layers; l++) {
+        const cr_node *p[2] = {m->W[l], m->b[l]};
+        for (int k = 0; k < 2; k++) {
+            if (!p[k])
+                continue;
+            const cr_tensor *t = cr_node_value(p[k]);
+            const double *v = cr_tensor_data(t);
+            for (size_t i = 0; i < cr_tensor_size(t); i++)
+                if (!isfinite(v[i]))
+                    return cr_error_set(err, CR_EDOMAIN, "save",
+                                        "save: parameter %s element %zu is %g; a model "
+                                        "with non-finite parameters is not saved",
+                                        cr_node_name(p[k]), i, v[i]);
+        }
+    }
+    return CR_OK;
+}
+
 static cr_status encode(const cr_mlp *m, unsigned char **out, size_t *size, cr_error *err)
 {
     const cr_mlp_spec *s = &m->spec;
@@ -102,6 +125,9 @@ static cr_status encode(const cr_mlp *m, unsigned char **out, size_t *size, cr_e
     const int has_stats = m->mean != NULL;
     const size_t body = body_size(s, nw, has_stats);
     const size_t total = HEADER_SIZE + body + CRC_SIZE;
+    cr_status st = check_finite(m, err);
+    if (st != CR_OK)
+        return st;
     if (total > MAX_FILE)
         return cr_error_set(err, CR_ERANGE, "save",
                             "the model needs %zu bytes; the limit is %d", total, MAX_FILE);
@@ -142,82 +168,7 @@ static cr_status encode(const cr_mlp *m, unsigned char **out, size_t *size, cr_e
     return CR_OK;
 }
 
-/* ---- atomic save ---- */
-
-static cr_status io_fail(cr_error *err, const char *path, const char *what)
-{
-    cr_status st = errno == ENOENT ? CR_ENOTFOUND : CR_EIO;
-    return cr_error_set(err, st, path, "%s: %s%s", path, what, strerror(errno));
-}
-
-/* fsync of the directory holding path, so the rename itself is durable.
- * Failure is not an error: some file systems do not support it. */
-static void sync_dir(const char *tmp_path)
-{
-    const char *slash = strrchr(tmp_path, '/');
-    char *dir = slash ? cr_malloc((size_t)(slash - tmp_path) + 2) : NULL;
-    if (slash && !dir)
-        return;
-    if (dir) {
-        size_t len = slash == tmp_path ? 1 : (size_t)(slash - tmp_path);
-        memcpy(dir, tmp_path, len);
-        dir[len] = '\0';
-    }
-    int fd = open(dir ? dir : ".", O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    cr_free(dir);
-}
-
-cr_status cr_io_write_atomic(const char *path, const void *data, size_t size, cr_error *err)
-{
-    if (!path || !*path || (!data && size))
-        return cr_error_set(err, CR_EINVAL, "save", "save: the path or data is missing");
-    static const char suffix[] = ".tmp-XXXXXX";
-    const size_t plen = strlen(path);
-    char *tmp = cr_malloc(plen + sizeof suffix);
-    if (!tmp)
-        return cr_error_set(err, CR_ENOMEM, "save", "out of memory");
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, suffix, sizeof suffix);
-    cr_status st = CR_OK;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = io_fail(err, path, "cannot create a temporary file next to it: ");
-        goto done;
-    }
-    fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        st = io_fail(err, tmp, "");
-        close(fd);
-        unlink(tmp);
-        goto done;
-    }
-    int ok = fwrite(data, 1, size, f) == size && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (!ok) {
-        st = io_fail(err, path, "writing: ");
-        fclose(f);
-        unlink(tmp);
-        goto done;
-    }
-    if (fclose(f) != 0) {
-        st = io_fail(err, path, "closing: ");
-        unlink(tmp);
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        st = io_fail(err, path, "cannot replace it: ");
-        unlink(tmp);
-        goto done;
-    }
-    sync_dir(tmp);
-done:
-    cr_free(tmp);
-    return st;
-}
+/* ---- saving (atomic: fileio.c) ---- */
 
 cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err)
 {
@@ -411,12 +362,12 @@ cr_mlp *cr_mlp_load(const char *path, const cr_mlp_spec *expect, cr_error *err)
     }
     FILE *f = fopen(path, "rb");
     if (!f) {
-        io_fail(err, path, "");
+        cr_file_fail(err, path, "");
         return NULL;
     }
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0) {
-        io_fail(err, path, "");
+        cr_file_fail(err, path, "");
         fclose(f);
         return NULL;
     }
@@ -443,7 +394,7 @@ cr_mlp *cr_mlp_load(const char *path, const cr_mlp_spec *expect, cr_error *err)
     fclose(f);
     cr_mlp *m = NULL;
     if (read_error)
-        io_fail(err, path, "reading: ");
+        cr_file_fail(err, path, "reading: ");
     else
         m = cr_mlp_load_mem(buf, got, path, expect, err);
     cr_free(buf);

@@ -34,17 +34,6 @@ static int gv_capture(char *message)
     return 0;
 }
 
-typedef struct blob {
-    const char *data;
-    size_t len;
-} blob;
-
-static cr_status fill_blob(FILE *out, void *ctx)
-{
-    const blob *b = ctx;
-    return fwrite(b->data, 1, b->len, out) == b->len ? CR_OK : CR_EIO;
-}
-
 /* Graphviz's message without its trailing newline, or a fallback. */
 static const char *gv_reason(const char *fallback)
 {
@@ -75,6 +64,7 @@ static cr_status render(cr_graph *g, const char *text, const char *file, const c
     Agraph_t *graph = gvc ? agmemread(text) : NULL;
     char *data = NULL;
     unsigned int len = 0;
+    cr_error werr;
     if (!gvc) {
         st = cr_graph_fail(g, CR_ENOMEM, "render: cannot start Graphviz");
     } else if (!graph) {
@@ -87,8 +77,8 @@ static cr_status render(cr_graph *g, const char *text, const char *file, const c
         if (gvRenderData(gvc, graph, format, &data, &len) != 0 || !data || len == 0)
             st = cr_graph_fail(g, CR_EFORMAT, "render: Graphviz cannot render %s: %s",
                                format, gv_reason("no renderer for this format"));
-        else
-            st = cr_file_write_atomic(g, file, fill_blob, &(blob){data, len});
+        else if ((st = cr_io_write_atomic(file, data, len, &werr)) != CR_OK)
+            st = cr_graph_fail(g, st, "%s", werr.message);
         gvFreeLayout(gvc, graph);
     }
     if (data)

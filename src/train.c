@@ -30,6 +30,7 @@ void cr_train_options_init(cr_train_options *o)
     o->restore_best = 1;
     o->target_loss = -1.0;
     o->optim = cr_optim_defaults(CR_OPTIM_SGD);
+    o->trap_nonfinite = 1;
 }
 
 void cr_train_stats_free(cr_train_stats *s)
@@ -268,11 +269,12 @@ static cr_mlp_head *train_head(trainer *t, size_t rows, cr_error *err)
     return h;
 }
 
-static cr_status graph_status(cr_mlp *m, cr_error *err)
+/* The graph's error, with the epoch and step it happened at. */
+static cr_status graph_status(cr_mlp *m, size_t epoch, size_t step, cr_error *err)
 {
     const cr_error *ge = cr_graph_error(m->g);
-    return cr_error_set(err, ge->status != CR_OK ? ge->status : CR_ENOMEM, "train", "%s",
-                        ge->message);
+    return cr_error_set(err, ge->status != CR_OK ? ge->status : CR_ENOMEM, "train",
+                        "epoch %zu, step %zu: %s", epoch, step, ge->message);
 }
 
 static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
@@ -304,13 +306,13 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
             cr_mlp_head_load(m, h, &t->x, t->y, t->order, first, n);
             if (cr_graph_forward(m->g, h->loss) != CR_OK ||
                 cr_graph_backward(m->g, h->loss, 0) != CR_OK)
-                return graph_status(m, err);
+                return graph_status(m, epoch, s->iterations + 1, err);
             const double bl = cr_mlp_head_loss_per_row(m, h);
             sum += bl * (double)n;
             seen += n;
             correct += cr_mlp_head_correct(m, h, NULL);
             if (cr_optim_step(t->opt) != CR_OK)
-                return graph_status(m, err);
+                return graph_status(m, epoch, s->iterations + 1, err);
             s->iterations++;
             if (o->on_step) {
                 cr_train_progress p = {.epoch = epoch,
@@ -458,8 +460,12 @@ static cr_status train_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y, si
     }
     stats->train_rows = t.n_train;
     stats->val_rows = t.n_val;
+    const unsigned flags = cr_graph_flags(m->g);
+    if (o->trap_nonfinite)
+        cr_graph_set_flags(m->g, flags | CR_GRAPH_TRAP_NONFINITE);
     if ((st = run(&t, stats, err)) == CR_OK)
         st = final_figures(&t, stats, err);
+    cr_graph_set_flags(m->g, flags);
 done:
     cr_optim_free(t.opt);
     cr_free(t.best);

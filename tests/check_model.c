@@ -54,20 +54,6 @@ static void tmpdir_remove(tmpdir *t)
     rmdir(t->dir);
 }
 
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
 static cr_mlp_spec small_spec(void)
 {
     cr_mlp_spec s;
@@ -120,7 +106,7 @@ START_TEST(test_round_trip)
     ck_assert_int_eq(s->hidden_act, CR_ACT_TANH);
     /* header bytes: magic, version 1, flags 0, body size */
     size_t size;
-    unsigned char *buf = slurp(t.path, &size);
+    unsigned char *buf = test_slurp(t.path, &size);
     ck_assert_mem_eq(buf, "CRMLP\r\n\x1a\x01\x00\x00\x00\x00\x00\x00\x00", 16);
     const size_t body = 4 * (3 + 2 + 5) + 8 * cr_mlp_num_weights(m) + 16 * 3;
     ck_assert_uint_eq(size, 24 + body + 4);
@@ -159,7 +145,7 @@ static unsigned char *saved_bytes(size_t *size, tmpdir *t)
     cr_error err;
     ck_assert_int_eq(cr_mlp_save(m, t->path, &err), CR_OK);
     cr_mlp_free(m);
-    return slurp(t->path, size);
+    return test_slurp(t->path, size);
 }
 
 START_TEST(test_refuse_magic_version)
@@ -293,7 +279,7 @@ START_TEST(test_save_failure_keeps_previous)
         failures++;
         ck_assert_int_eq(st, CR_ENOMEM);
         size_t now;
-        unsigned char *after = slurp(t.path, &now);
+        unsigned char *after = test_slurp(t.path, &now);
         ck_assert_uint_eq(now, size);
         ck_assert_mem_eq(after, before, size);
         free(after);

@@ -1,8 +1,10 @@
 /*
  * check_threads.c - separate graphs used from separate threads are
  * independent: two threads each train their own small network and get
- * exactly the numbers a single thread gets. test.sh also runs this suite
- * under ThreadSanitizer (build/tsan), which fails on any data race.
+ * exactly the numbers a single thread gets, with a hand-written SGD
+ * update, with the optimizer (cr_optim, Adam) and with the MLP training
+ * loop (cr_mlp_train). test.sh also runs this suite under
+ * ThreadSanitizer (build/tsan), which fails on any data race.
  */
 #include "testutil.h"
 
@@ -11,6 +13,7 @@
 
 typedef struct training {
     double scale;      /* makes the two threads' problems differ */
+    int use_optim;     /* 1: cr_optim (Adam) instead of the SGD loop */
     double final_loss; /* result */
     double first_weight;
     cr_status status;
@@ -49,10 +52,21 @@ static void *train(void *arg)
     cr_tensor_free(b2);
     t->status = E ? CR_OK : cr_graph_error(g)->status;
     double buf[24];
+    cr_optim *opt = NULL;
+    if (t->use_optim && t->status == CR_OK) {
+        cr_optim_options oo = cr_optim_defaults(CR_OPTIM_ADAM);
+        oo.lr = 0.05;
+        if (!(opt = cr_optim_new(g, &oo, NULL)))
+            t->status = CR_ENOMEM;
+    }
     for (int step = 0; step < 200 && t->status == CR_OK; step++) {
         if ((t->status = cr_graph_forward(g, E)) != CR_OK ||
             (t->status = cr_graph_backward(g, E, 0)) != CR_OK)
             break;
+        if (opt) {
+            t->status = cr_optim_step(opt);
+            continue;
+        }
         for (size_t p = 0; p < cr_graph_num_params(g); p++) {
             cr_node *P = cr_graph_param(g, p);
             const double *v = cr_tensor_data(cr_node_value(P));
@@ -66,27 +80,74 @@ static void *train(void *arg)
     cr_graph_forward(g, E);
     t->final_loss = cr_node_scalar(E);
     t->first_weight = cr_tensor_get(cr_node_value(W1), 0);
+    cr_optim_free(opt);
     cr_graph_free(g);
     return NULL;
 }
 
-START_TEST(test_two_graphs_two_threads)
+/* A 2-8-3 MLP trained by cr_mlp_train (shuffled mini-batches, Adam, a
+ * validation split) on three blobs. */
+static void *train_mlp(void *arg)
 {
-    training alone[2] = {{.scale = 1.0}, {.scale = -0.7}};
-    train(&alone[0]);
-    train(&alone[1]);
+    training *t = arg;
+    enum { ROWS = 60 };
+    double x[2 * ROWS], y[3 * ROWS] = {0};
+    for (int i = 0; i < ROWS; i++) {
+        const int c = i % 3;
+        x[2 * i] = t->scale * (c - 1.0) + 0.1 * (double)((i * 7) % 5 - 2);
+        x[2 * i + 1] = (c == 1 ? 1.0 : -0.5) + 0.1 * (double)((i * 3) % 5 - 2);
+        y[3 * i + c] = 1.0;
+    }
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, 2, 3);
+    s.n_hidden = 1;
+    s.hidden[0] = 8;
+    s.hidden_act = CR_ACT_TANH;
+    s.out_act = CR_ACT_SOFTMAX;
+    s.loss = CR_LOSS_XENT;
+    cr_error err;
+    cr_mlp *m = cr_mlp_new(&s, &err);
+    if (!m) {
+        t->status = err.status;
+        return NULL;
+    }
+    cr_train_options o;
+    cr_train_options_init(&o);
+    o.epochs = 40;
+    o.batch = 8;
+    o.val_split = 0.2;
+    o.optim = cr_optim_defaults(CR_OPTIM_ADAM);
+    o.optim.lr = 0.02;
+    cr_train_stats st;
+    t->status = cr_mlp_train(m, x, y, ROWS, &o, &st, &err);
+    t->final_loss = st.train_loss;
+    t->first_weight = cr_tensor_get(cr_node_value(cr_mlp_weight(m, 1)), 0);
+    cr_train_stats_free(&st);
+    cr_mlp_free(m);
+    return NULL;
+}
+
+/* Runs fn alone for two problems, then 3 rounds of both at once on two
+ * threads: every result must be bit-for-bit the one-thread one. */
+static void two_threads(void *(*fn)(void *), int use_optim, double max_loss)
+{
+    training alone[2] = {{.scale = 1.0, .use_optim = use_optim},
+                         {.scale = -0.7, .use_optim = use_optim}};
+    fn(&alone[0]);
+    fn(&alone[1]);
     ck_assert_int_eq(alone[0].status, CR_OK);
     ck_assert_int_eq(alone[1].status, CR_OK);
     /* the runs learn: the loss falls well below log(3) = 1.0986 */
-    ck_assert_double_lt(alone[0].final_loss, 0.5);
-    ck_assert_double_lt(alone[1].final_loss, 0.5);
+    ck_assert_double_lt(alone[0].final_loss, max_loss);
+    ck_assert_double_lt(alone[1].final_loss, max_loss);
     ck_assert_double_ne(alone[0].final_loss, alone[1].final_loss);
 
     for (int round = 0; round < 3; round++) {
-        training par[2] = {{.scale = 1.0}, {.scale = -0.7}};
+        training par[2] = {{.scale = 1.0, .use_optim = use_optim},
+                           {.scale = -0.7, .use_optim = use_optim}};
         pthread_t th[2];
-        ck_assert_int_eq(pthread_create(&th[0], NULL, train, &par[0]), 0);
-        ck_assert_int_eq(pthread_create(&th[1], NULL, train, &par[1]), 0);
+        ck_assert_int_eq(pthread_create(&th[0], NULL, fn, &par[0]), 0);
+        ck_assert_int_eq(pthread_create(&th[1], NULL, fn, &par[1]), 0);
         pthread_join(th[0], NULL);
         pthread_join(th[1], NULL);
         for (int i = 0; i < 2; i++) {
@@ -98,6 +159,23 @@ START_TEST(test_two_graphs_two_threads)
         }
     }
 }
+
+START_TEST(test_two_graphs_two_threads)
+{
+    two_threads(train, 0, 0.5);
+}
+END_TEST
+
+START_TEST(test_optimizer_two_threads)
+{
+    two_threads(train, 1, 0.5);
+}
+END_TEST
+
+START_TEST(test_mlp_train_two_threads)
+{
+    two_threads(train_mlp, 0, 0.5);
+}
 END_TEST
 
 Suite *threads_suite(void)
@@ -106,6 +184,8 @@ Suite *threads_suite(void)
     TCase *tc = tcase_create("threads");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_two_graphs_two_threads);
+    tcase_add_test(tc, test_optimizer_two_threads);
+    tcase_add_test(tc, test_mlp_train_two_threads);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,23 +4,8 @@
 # and SVG files, per-epoch progress lines, deterministic model files, and
 # the errors that must exit with status 2 (missing file, bad CSV field,
 # --arch not matching the data, unknown option value, corrupt model).
-set -u
-top_builddir=${top_builddir:-.}
-CR="$top_builddir/chainrule"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cr-nn-cli.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-
-# run EXPECTED_STATUS CMD...: runs, keeps stdout/stderr in $tmp/out, $tmp/err
-run() {
-    want=$1
-    shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "exit $got (expected $want): $* :: $(cat "$tmp/err")"
-}
-has() { grep -q -- "$2" "$1" || fail "$1 lacks '$2': $(cat "$1")"; }
+test_name=cr-nn-cli
+. "${top_srcdir:-.}/tests/clitest.sh"
 
 printf 'a,b,label\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n' >"$tmp/xor.csv"
 XOR="--data $tmp/xor.csv --arch 2,8,2 --act tanh --out softmax --batch 4 --lr 0.05"
@@ -119,5 +104,4 @@ run 2 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/missing.csv"
 run 2 "$CR" predict --data "$tmp/xor.csv"
 has "$tmp/err" "model is required"
 
-[ "$failures" -eq 0 ] || { echo "$failures failure(s)" >&2; exit 1; }
-exit 0
+clitest_end

@@ -28,6 +28,7 @@ Suite *chain_suite(void);
 Suite *dot_suite(void);
 Suite *gradcheck_suite(void);
 Suite *custom_suite(void);
+Suite *reliability_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).
@@ -42,6 +43,10 @@ typedef struct test_alloc_stats {
 extern test_alloc_stats test_alloc;
 void test_alloc_install(size_t fail_at);
 void test_alloc_uninstall(void);
+
+/* The whole file at path in a new buffer (free it), its length in *size;
+ * fails the test if it cannot be read. */
+unsigned char *test_slurp(const char *path, size_t *size);
 
 /* Deterministic uniform numbers in [lo, hi) from a fixed-seed generator. */
 void test_rand_seed(unsigned long seed);

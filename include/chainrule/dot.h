@@ -73,8 +73,11 @@ CR_API cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts
  * file in the same directory, flushed to disk, then renamed over path, so
  * path holds either its old content or the whole new text, never part of
  * it, and no temporary file is left behind on failure. Errors as
- * cr_dot_write, plus CR_EIO when the file cannot be created, written or
- * renamed (the message names the path and the system's reason). */
+ * cr_dot_write, plus CR_ENOTFOUND when the directory does not exist and
+ * CR_EIO when the file cannot be created, written or renamed (the message
+ * names the path and the system's reason). The temporary file is
+ * PATH.tmp-XXXXXX; every file chainrule writes goes through the same
+ * writer (docs/reliability.md). */
 CR_API cr_status cr_dot_write_file(cr_graph *g, const char *path,
                                    const cr_dot_options *opts);
 
@@ -84,7 +87,7 @@ CR_API cr_status cr_dot_write_file(cr_graph *g, const char *path,
  * "built without Graphviz rendering" when chainrule was configured without
  * libgvc; CR_EINVAL for a NULL argument or another format; CR_EFORMAT if
  * Graphviz rejects the graph or cannot lay it out or render it (its
- * message is kept); CR_EIO, CR_ENOMEM as cr_dot_write_file. Graphviz's
+ * message is kept); CR_ENOTFOUND, CR_EIO, CR_ENOMEM as cr_dot_write_file. Graphviz's
  * messages never reach stderr. */
 CR_API cr_status cr_dot_render(cr_graph *g, const cr_dot_options *opts, const char *path,
                                const char *format);

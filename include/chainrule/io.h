@@ -26,14 +26,17 @@ extern "C" {
 /* Saves m (borrowed) to path atomically (see above). Returns CR_OK, or with
  * err set: CR_EINVAL (NULL argument), CR_EIO (the directory is missing or
  * not writable, a write or fsync failed: "PATH: No space left on device"),
+ * CR_EDOMAIN (a parameter is NaN or infinite: such a file would not load),
  * CR_ENOMEM. On error path is unchanged and no temporary file is left. */
 CR_API cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err);
 
 /* Writes size bytes of data to path atomically: into a new temporary file
  * next to path (path + ".tmp-XXXXXX", mode 0644), flushed and fsync'ed,
- * then renamed over path, and the directory fsync'ed. Used by
- * cr_mlp_save; also for any output file that must never be seen half
- * written. Returns CR_OK, or with err set: CR_EINVAL (NULL argument),
+ * then renamed over path, and the directory fsync'ed. This is the
+ * public form of the one writer every file chainrule writes goes through
+ * (models, DOT, pictures, training history; docs/reliability.md); use it
+ * for any output file that must never be seen half written. A process
+ * killed mid-write leaves at most a stale PATH.tmp-XXXXXX, never read. Returns CR_OK, or with err set: CR_EINVAL (NULL argument),
  * CR_ENOTFOUND (the directory does not exist), CR_EIO (a write, fsync or
  * rename failed: "PATH: writing: No space left on device"), CR_ENOMEM. On
  * error path is unchanged and no temporary file is left. */

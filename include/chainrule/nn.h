@@ -284,6 +284,11 @@ typedef struct cr_train_options {
     void *ctx;                  /* passed to the callbacks */
     int debug;                  /* 1: record a cr_train_debug per epoch */
     const char *debug_param;    /* its parameter ("W1", "b2"...); NULL: "W1" */
+    int trap_nonfinite;         /* 1 (default): training runs with
+                                   CR_GRAPH_TRAP_NONFINITE and stops at the first
+                                   NaN or infinity of a forward value or gradient
+                                   with CR_EDOMAIN, naming the node, its op, the
+                                   element and its inputs; 0: off */
 } cr_train_options;
 
 /* Fills o with the defaults above. */
@@ -318,8 +323,10 @@ typedef struct cr_train_stats {
  * first of each batch size allocate nothing. o may be NULL (defaults).
  * Fills *stats (may be NULL; free with cr_train_stats_free). Returns CR_OK,
  * or with err set: CR_EINVAL (bad options, no rows, no epoch or iteration
- * limit, an unknown debug parameter), CR_EDOMAIN (a gradient became NaN or
- * infinite: the message names the parameter), CR_ENOMEM. On error the
+ * limit, an unknown debug parameter), CR_EDOMAIN (a value or gradient
+ * became NaN or infinite: "epoch 3, step 41: s2 (op add) produced nan at
+ * element 5; inputs: ..." with trap_nonfinite, else the message names the
+ * parameter whose gradient is not finite), CR_ENOMEM. On error the
  * parameters are those of the last successful step. */
 CR_API cr_status cr_mlp_train(cr_mlp *m, const double *x, const double *y, size_t rows,
                               const cr_train_options *o, cr_train_stats *stats,

@@ -159,6 +159,7 @@ static const struct opt_def {
     {"output", 'o', CLI_OPT_OUTPUT, 1},
     {"claim", 0, CLI_OPT_CLAIM, 1},
     {"unicode", 0, CLI_OPT_UNICODE, 0},
+    {"trap-nonfinite", 0, CLI_OPT_TRAP, 0},
     {"file", 'f', 0, 1},
     {"help", 'h', 0, 0},
 };
@@ -269,6 +270,9 @@ static int set_option(cli *c, const struct opt_def *d, const char *value)
         break;
     case CLI_OPT_UNICODE:
         c->unicode = 1;
+        break;
+    case CLI_OPT_TRAP:
+        c->trap = 1;
         break;
     case CLI_OPT_DOT:
         c->dot = value;
@@ -471,6 +475,8 @@ int cli_load(cli *c)
     cr_error err;
     if (!(c->g = cr_graph_new()))
         return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+    if (c->trap)
+        cr_graph_set_flags(c->g, cr_graph_flags(c->g) | CR_GRAPH_TRAP_NONFINITE);
     if (cr_expr_parse(c->g, c->text, c->len, &c->prog, &err) != CR_OK)
         return cli_fail_error(c, CLI_USAGE, &err);
     cr_expr_program *p = c->prog;
@@ -518,6 +524,9 @@ int cli_run(const char *cmd, const char *help, unsigned allowed, int argc, char 
     int rc = cli_parse(&c, cmd, help, allowed, argc, argv);
     if (rc == CLI_OK)
         rc = cli_load(&c);
+    /* --trap-nonfinite covers the gradients too, wherever they are used */
+    if (rc == CLI_OK && c.trap && (allowed & CLI_OPT_WRT))
+        rc = cli_backward(&c);
     if (rc == CLI_OK)
         rc = body(&c);
     rc = cli_finish(&c, rc < 0 ? CLI_OK : rc);

@@ -31,6 +31,7 @@ enum {
     CLI_OPT_OUTPUT = 1u << 8,   /* -o FILE */
     CLI_OPT_CLAIM = 1u << 9,    /* --claim dOF/dWRT=VALUE[,...] (repeatable) */
     CLI_OPT_UNICODE = 1u << 10, /* --unicode */
+    CLI_OPT_TRAP = 1u << 11,    /* --trap-nonfinite */
     CLI_WARN_UNUSED = 1u << 16  /* not an option: warn about unused statements */
 };
 
@@ -57,6 +58,7 @@ typedef struct cli {
     const char *render;
     const char *output;
     int json, chain, check, unicode;
+    int trap; /* --trap-nonfinite: CR_GRAPH_TRAP_NONFINITE on the graph */
     int warn_unused;
     /* the program */
     char *text;

@@ -19,6 +19,8 @@ const char cli_help_chain[] =
     "  --wrt NAME[,NAME...]  the variables (inputs or statements; default: every input)\n"
     "  --of NAME     the output statement (default: the last one)\n"
     "  --unicode     write the chains with the symbols of the article (∂, ·, ×)\n"
+    "  --trap-nonfinite  stop at the first node or gradient that gives NaN or Inf\n"
+    "                and name it, its op, the element and the input values\n"
     "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
     "                \"chains\": {NAME: {\"text\", \"derivative\", \"paths\", "
     "\"omitted\",\n"
@@ -53,7 +55,7 @@ static int chain_body(cli *c)
 int cli_cmd_chain(int argc, char **argv)
 {
     return cli_run("chain", cli_help_chain,
-                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_UNICODE |
+                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_UNICODE | CLI_OPT_TRAP |
                        CLI_WARN_UNUSED,
                    argc, argv, chain_body);
 }

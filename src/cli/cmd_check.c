@@ -35,6 +35,8 @@ const char cli_help_check[] =
     "                compared with the chain rule and the numerical derivative\n"
     "                (right when within 1e-9 + 1e-7*|value|), and for a wrong one\n"
     "                the first wrong local factor you also claimed is named\n"
+    "  --trap-nonfinite  stop at the first node or gradient that gives NaN or Inf\n"
+    "                and name it, its op, the element and the input values\n"
     "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
     "                \"check\": {\"passed\", \"checked\", \"failed\", \"skipped\",\n"
     "                \"entries\": [{\"node\", \"index\", \"analytic\", \"numerical\",\n"
@@ -157,7 +159,7 @@ static int body(cli *c)
 int cli_cmd_check(int argc, char **argv)
 {
     return cli_run("check", cli_help_check,
-                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_CLAIM |
+                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_CLAIM | CLI_OPT_TRAP |
                        CLI_WARN_UNUSED,
                    argc, argv, body);
 }

@@ -13,6 +13,8 @@ const char cli_help_eval[] =
     "\n"
     "  --at NAME=VALUE[,NAME=VALUE...]  values of the inputs (repeatable)\n"
     "  --of NAME     the output statement (default: the last one)\n"
+    "  --trap-nonfinite  stop at the first node or gradient that gives NaN or Inf\n"
+    "                and name it, its op, the element and the input values\n"
     "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
     "                \"values\": {STATEMENT: NUMBER, ...}, \"inputs\": {NAME: NUMBER, "
     "...}}\n"
@@ -56,6 +58,6 @@ static int eval_body(cli *c)
 
 int cli_cmd_eval(int argc, char **argv)
 {
-    return cli_run("eval", cli_help_eval, CLI_OPT_AT | CLI_OPT_OF | CLI_OPT_JSON, argc,
+    return cli_run("eval", cli_help_eval, CLI_OPT_AT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_TRAP, argc,
                    argv, eval_body);
 }

@@ -27,6 +27,8 @@ const char cli_help_grad[] =
     "                their local derivatives; the chain to a single --wrt variable\n"
     "                highlighted)\n"
     "  --render FILE draw the same picture into FILE.svg, FILE.png or FILE.pdf\n"
+    "  --trap-nonfinite  stop at the first node or gradient that gives NaN or Inf\n"
+    "                and name it, its op, the element and the input values\n"
     "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
     "                \"gradient\": {NAME: NUMBER, ...}}, plus \"chains\" and \"check\"\n"
     "                with --chain and --check\n"
@@ -130,7 +132,7 @@ static int grad_body(cli *c)
 int cli_cmd_grad(int argc, char **argv)
 {
     return cli_run("grad", cli_help_grad,
-                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_CHAIN |
+                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_CHAIN | CLI_OPT_TRAP |
                        CLI_OPT_CHECK | CLI_OPT_DOT | CLI_OPT_RENDER | CLI_WARN_UNUSED,
                    argc, argv, grad_body);
 }

@@ -47,8 +47,11 @@ const char cli_help_train[] =
     "  --val-split F       fraction of rows held out for validation (default 0)\n"
     "  --patience N        early stopping after N epochs without improvement\n"
     "  --target-loss L     stop once an epoch's training loss is <= L\n"
+    "  --no-trap-nonfinite do not stop at the first NaN or infinite value or gradient\n"
+    "                      (by default training stops there and names the node)\n"
     "Output:\n"
-    "  --model OUT         write the model file (atomically)\n"
+    "  --model OUT         write the model file (atomically) after every epoch and at\n"
+    "                      the end: when training fails, OUT holds the last good epoch\n"
     "  --history F.csv     per-epoch loss and accuracy\n"
     "  --plot F.svg        the loss and accuracy curves as an SVG chart\n"
     "  --json              final statistics as one JSON object on stdout\n"
@@ -73,7 +76,11 @@ typedef struct train_cli {
     const char *arch, *act, *out, *loss, *init, *opt, *model, *history, *plot;
     const char *debug_param;
     double lr;
-    int has_lr, standardize, no_bias, quiet, debug, tty;
+    int has_lr, standardize, no_bias, quiet, debug, tty, no_trap;
+    cr_mlp *mlp;        /* the model being trained, saved after every epoch */
+    size_t saved_epoch; /* the last epoch saved to --model (0: none) */
+    cr_error save_err;  /* why a checkpoint could not be written */
+    int save_failed;
     cr_train_options o;
     unsigned long seed;
     size_t epochs; /* --epochs, (size_t)-1 when not given */
@@ -212,6 +219,7 @@ static int parse(train_cli *t, int argc, char **argv)
         FLAG("--json", t->c.json)
         FLAG("--quiet", t->quiet)
         FLAG("--debug", t->debug)
+        FLAG("--no-trap-nonfinite", t->no_trap)
         if ((r = cli_nn_opt(&t->c, "--lr", argc, argv, &i, &v)) != 0) {
             if (r < 0 || cli_nn_double(&t->c, "--lr", v, 0, 1e6, &t->lr) != 0)
                 return CLI_USAGE;
@@ -251,6 +259,7 @@ static int parse(train_cli *t, int argc, char **argv)
     t->o.seed = t->seed;
     t->o.debug = t->debug;
     t->o.debug_param = t->debug_param;
+    t->o.trap_nonfinite = !t->no_trap;
     if (t->o.epochs == 0 && t->o.max_iter == 0)
         return cli_fail(&t->c, CLI_USAGE, 0, 0,
                         "give --epochs or --max-iter a positive value");
@@ -320,6 +329,19 @@ static int on_epoch(const cr_train_progress *p, void *ctx)
         if (t->quiet)
             fprintf(stderr, "epoch %zu:\n", p->epoch);
         print_debug(p->debug);
+    }
+    /* A checkpoint: the model file always holds the last good epoch. A model
+     * whose parameters are no longer finite is refused by cr_mlp_save
+     * (CR_EDOMAIN) and the previous file stays; training then stops at the
+     * next step with the trap's report. */
+    if (t->model && t->mlp) {
+        cr_status st = cr_mlp_save(t->mlp, t->model, &t->save_err);
+        if (st == CR_OK) {
+            t->saved_epoch = p->epoch;
+        } else if (st != CR_EDOMAIN) {
+            t->save_failed = 1;
+            return 1; /* stop: the model cannot be written */
+        }
     }
     return 0;
 }
@@ -628,6 +650,7 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
     t->o.on_step = !t->quiet && t->tty ? on_step : NULL;
     t->o.on_epoch = on_epoch;
     t->epochs_planned = t->o.epochs;
+    t->mlp = *m;
     cr_status st = bytes ? cr_mlp_train_bytes(*m, xb->data, 1.0 / 255.0, cr_tensor_data(y),
                                               xb->items, &t->o, s, &err)
                          : cr_mlp_train(*m, cr_tensor_data(x), cr_tensor_data(y),
@@ -635,8 +658,16 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
     if (st != CR_OK) {
         if (t->tty && !t->quiet)
             fputc('\n', stderr);
-        return cli_fail(&t->c, CLI_EVAL, 0, 0, "training failed: %s", err.message);
+        cli_fail(&t->c, CLI_EVAL, 0, 0, "training failed: %s", err.message);
+        if (t->model && t->saved_epoch)
+            fprintf(stderr, "chainrule train: %s keeps the model of epoch %zu\n", t->model,
+                    t->saved_epoch);
+        else if (t->model)
+            fprintf(stderr, "chainrule train: %s was left as it was\n", t->model);
+        return CLI_EVAL;
     }
+    if (t->save_failed)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", t->save_err.message);
     if (t->debug && s->n_debug && s->debug[s->n_debug - 1].chain_text)
         fprintf(stderr, "derivative chain of %s at the end (last batch):\n%s",
                 t->debug_param ? t->debug_param : "W1",

@@ -1,0 +1,742 @@
+/*
+ * check_reliability.c - the guarantees of docs/reliability.md that need a
+ * process of their own or cut across modules: out of memory at every
+ * allocation of each family of public calls (CR_ENOMEM, nothing leaked,
+ * the objects usable afterwards; the points covered are printed as
+ * "oom-points: FAMILY: N" for the doc), a model save killed with SIGKILL
+ * at random moments (the file always loads, as the old or the new model),
+ * saves that refuse non-finite parameters, and limits: absurd sizes in
+ * IDX and model files refused before any large allocation, huge files,
+ * long lines, deep nesting and long expressions.
+ */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* ---- helpers ---- */
+
+static char tmpdir[32];
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cr-rel-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static char *tmp_path(const char *name)
+{
+    static char path[2][320];
+    static int which;
+    which ^= 1;
+    snprintf(path[which], sizeof path[which], "%s/%s", tmpdir, name);
+    return path[which];
+}
+
+/* Removes every file of tmpdir and tmpdir itself. */
+static void remove_tmpdir(void)
+{
+    DIR *d = opendir(tmpdir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                unlink(tmp_path(e->d_name));
+        closedir(d);
+    }
+    rmdir(tmpdir);
+}
+
+/* The number of files in tmpdir whose name starts with prefix. */
+static int count_files(const char *prefix)
+{
+    int n = 0;
+    DIR *d = opendir(tmpdir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static cr_mlp *small_mlp(unsigned long seed)
+{
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, 3, 2);
+    s.n_hidden = 1;
+    s.hidden[0] = 4;
+    s.out_act = CR_ACT_SOFTMAX;
+    s.loss = CR_LOSS_XENT;
+    s.seed = seed;
+    cr_error err;
+    return cr_mlp_new(&s, &err);
+}
+
+/* ---- out of memory, family by family ---- */
+
+/* A family of calls: setup (not failed) makes what the call needs, run is
+ * the call under test (it frees what it makes), teardown frees setup's. */
+typedef struct family {
+    const char *name;
+    void *(*setup)(void);
+    cr_status (*run)(void *obj);
+    void (*teardown)(void *obj);
+} family;
+
+/* Fails the k-th allocation of run, for k = 1, 2, ... until run goes
+ * through without reaching it. Each failure must give CR_ENOMEM (or be
+ * survived: CR_OK), leak nothing, and leave setup's objects usable: run
+ * again without failures must succeed. Returns the points covered. */
+static size_t oom_sweep(const family *f)
+{
+    size_t points = 0;
+    for (size_t k = 1;; k++) {
+        test_alloc_install(0);
+        void *obj = f->setup ? f->setup() : NULL;
+        ck_assert(!f->setup || obj);
+        test_alloc.fail_at = test_alloc.allocations + k;
+        cr_status st = f->run(obj);
+        const size_t failures = test_alloc.failures;
+        test_alloc.fail_at = 0;
+        if (failures) {
+            ck_assert_msg(st == CR_ENOMEM || st == CR_OK, "%s: failing allocation %zu gave %s",
+                          f->name, k, cr_strerror(st));
+            points++;
+            ck_assert_msg(f->run(obj) == CR_OK, "%s: not usable after failure %zu", f->name,
+                          k);
+        } else {
+            ck_assert_int_eq(st, CR_OK);
+        }
+        if (f->teardown)
+            f->teardown(obj);
+        ck_assert_msg(test_alloc.live == 0, "%s: failing allocation %zu leaked %ld blocks",
+                      f->name, k, test_alloc.live);
+        test_alloc_uninstall();
+        if (!failures)
+            break;
+    }
+    fprintf(stderr, "oom-points: %s: %zu\n", f->name, points);
+    return points;
+}
+
+/* The seed article's neuron, forward and backward done. */
+typedef struct neuron {
+    cr_graph *g;
+    cr_node *w1, *E;
+} neuron;
+
+static cr_status neuron_build(neuron *n)
+{
+    if (!(n->g = cr_graph_new()))
+        return CR_ENOMEM;
+    cr_graph *g = n->g;
+    cr_node *x1 = cr_input_scalar(g, "x1", 0.1), *x2 = cr_input_scalar(g, "x2", 0.3);
+    n->w1 = cr_param_scalar(g, "w1", 0.5);
+    cr_node *w2 = cr_param_scalar(g, "w2", 0.2), *b = cr_param_scalar(g, "b", 1.83);
+    cr_node *d = cr_input_scalar(g, "d", 0.03);
+    cr_node *s = cr_sop(g, 2, (cr_node *[]){x1, x2}, (cr_node *[]){n->w1, w2}, b);
+    n->E = cr_sq_error(g, cr_sigmoid(g, s), d);
+    if (!n->E)
+        return cr_graph_error(g)->status;
+    cr_status st = cr_graph_forward(g, n->E);
+    return st != CR_OK ? st : cr_graph_backward(g, n->E, 0);
+}
+
+static cr_status run_graph(void *obj)
+{
+    (void)obj;
+    neuron n = {0};
+    cr_status st = neuron_build(&n);
+    if (st == CR_OK)
+        ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(n.w1), 0), 0.009276093, 1e-9);
+    cr_graph_free(n.g);
+    return st;
+}
+
+static void *setup_neuron(void)
+{
+    neuron *n = calloc(1, sizeof *n);
+    ck_assert_int_eq(neuron_build(n), CR_OK);
+    return n;
+}
+
+static void teardown_neuron(void *obj)
+{
+    neuron *n = obj;
+    cr_graph_free(n->g);
+    free(n);
+}
+
+/* Three Adam steps (forward, backward, update). */
+static cr_status run_optim(void *obj)
+{
+    neuron *n = obj;
+    cr_optim_options o = cr_optim_defaults(CR_OPTIM_ADAM);
+    cr_error err;
+    cr_optim *opt = cr_optim_new(n->g, &o, &err);
+    if (!opt)
+        return err.status;
+    cr_status st = CR_OK;
+    for (int i = 0; i < 3 && st == CR_OK; i++)
+        if ((st = cr_graph_forward(n->g, n->E)) == CR_OK &&
+            (st = cr_graph_backward(n->g, n->E, 0)) == CR_OK)
+            st = cr_optim_step(opt);
+    cr_optim_free(opt);
+    return st;
+}
+
+static cr_status run_dot(void *obj)
+{
+    neuron *n = obj;
+    cr_dot_options o;
+    cr_dot_options_init(&o);
+    o.loss = n->E;
+    o.highlight = n->w1;
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    cr_status st = cr_dot_write(n->g, f, &o);
+    fclose(f);
+    if (st == CR_OK)
+        st = cr_dot_write_file(n->g, tmp_path("n.dot"), &o);
+    return st;
+}
+
+static cr_status run_chain(void *obj)
+{
+    neuron *n = obj;
+    cr_chain_options o;
+    cr_chain_options_init(&o);
+    cr_chain *c = cr_chain_new(n->g, n->E, n->w1, &o);
+    if (!c)
+        return cr_graph_error(n->g)->status;
+    const int len = cr_chain_format(c, 0, NULL, 0); /* -1: out of memory */
+    cr_chain_free(c);
+    return len > 0 ? CR_OK : CR_ENOMEM;
+}
+
+static void *setup_mlp(void)
+{
+    return small_mlp(3);
+}
+
+static void teardown_mlp(void *obj)
+{
+    cr_mlp_free(obj);
+}
+
+/* Two epochs of mini-batch training with validation and early stopping. */
+static cr_status run_train(void *obj)
+{
+    enum { ROWS = 12 };
+    double x[3 * ROWS], y[2 * ROWS];
+    for (int i = 0; i < ROWS; i++) {
+        for (int j = 0; j < 3; j++)
+            x[3 * i + j] = (double)((i * 7 + j * 3) % 5) / 5.0 - 0.4;
+        y[2 * i] = i % 2;
+        y[2 * i + 1] = 1 - i % 2;
+    }
+    cr_train_options o;
+    cr_train_options_init(&o);
+    o.epochs = 2;
+    o.batch = 4;
+    o.val_split = 0.25;
+    o.patience = 1;
+    o.optim = cr_optim_defaults(CR_OPTIM_ADAM);
+    cr_train_stats s;
+    cr_error err;
+    cr_status st = cr_mlp_train(obj, x, y, ROWS, &o, &s, &err);
+    cr_train_stats_free(&s);
+    return st;
+}
+
+static cr_status run_save(void *obj)
+{
+    cr_error err;
+    return cr_mlp_save(obj, tmp_path("m.crm"), &err);
+}
+
+static unsigned char *model_bytes;
+static size_t model_size;
+
+static cr_status run_load(void *obj)
+{
+    (void)obj;
+    cr_error err;
+    cr_mlp *m = cr_mlp_load_mem(model_bytes, model_size, "m.crm", NULL, &err);
+    if (m) {
+        cr_mlp_free(m);
+        m = cr_mlp_load(tmp_path("m.crm"), NULL, &err);
+    }
+    cr_mlp_free(m);
+    return m ? CR_OK : err.status;
+}
+
+static cr_status run_parse(void *obj)
+{
+    (void)obj;
+    static const char text[] = "# the seed neuron\n"
+                               "s = x1*w1 + x2*w2 + b\ny = sigmoid(s)\nE = 0.5*(y - d)^2\n";
+    cr_graph *g = cr_graph_new();
+    if (!g)
+        return CR_ENOMEM;
+    cr_expr_program *p = NULL;
+    cr_error err;
+    cr_status st = cr_expr_parse(g, text, strlen(text), &p, &err);
+    for (size_t i = 0; st == CR_OK && i < cr_expr_num_inputs(p); i++)
+        st = cr_expr_set(p, cr_expr_input(p, i)->name, 0.5, &err);
+    if (st == CR_OK)
+        st = cr_expr_eval(p, &err);
+    cr_expr_free(p);
+    cr_graph_free(g);
+    return st;
+}
+
+static cr_status run_csv(void *obj)
+{
+    (void)obj;
+    static const char text[] = "a,\"b c\",label\n1,2,0\n3,4.5,1\n-5,6e1,2\n";
+    cr_csv_options o = {.one_hot = 1};
+    cr_error err;
+    cr_dataset *ds = cr_csv_load_mem(text, strlen(text), "t.csv", &o, &err);
+    cr_dataset_free(ds);
+    return ds ? CR_OK : err.status;
+}
+
+/* An IDX file: 0 0 TYPE NDIMS, big-endian dimensions, then the data. */
+static size_t idx_header(unsigned char *buf, int ndims, const unsigned *dims)
+{
+    size_t n = 0;
+    buf[n++] = 0;
+    buf[n++] = 0;
+    buf[n++] = 0x08; /* unsigned bytes */
+    buf[n++] = (unsigned char)ndims;
+    for (int i = 0; i < ndims; i++)
+        for (int b = 3; b >= 0; b--)
+            buf[n++] = (unsigned char)(dims[i] >> (8 * b));
+    return n;
+}
+
+static cr_status run_idx(void *obj)
+{
+    (void)obj;
+    unsigned char raw[64], z[128];
+    size_t n = idx_header(raw, 3, (unsigned[]){2, 2, 3});
+    for (int i = 0; i < 12; i++)
+        raw[n++] = (unsigned char)(i * 20);
+    z_stream zs = {0}; /* gzip'd: zlib allocates through cr_malloc too */
+    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = raw;
+    zs.avail_in = (uInt)n;
+    zs.next_out = z;
+    zs.avail_out = sizeof z;
+    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    const size_t zn = zs.total_out;
+    deflateEnd(&zs);
+    cr_idx_options o = {.scale = 1};
+    cr_error err;
+    cr_tensor *t = cr_idx_read_mem(z, zn, "img.idx.gz", &o, &err);
+    cr_tensor_free(t);
+    return t ? CR_OK : err.status;
+}
+
+START_TEST(test_oom_families)
+{
+    make_tmpdir();
+    cr_mlp *m = small_mlp(5);
+    cr_error err;
+    ck_assert_int_eq(cr_mlp_save(m, tmp_path("m.crm"), &err), CR_OK);
+    cr_mlp_free(m);
+    model_bytes = test_slurp(tmp_path("m.crm"), &model_size);
+    const family families[] = {
+        {"graph build, forward, backward", NULL, run_graph, NULL},
+        {"optimizer (Adam) steps", setup_neuron, run_optim, teardown_neuron},
+        {"nn training (cr_mlp_train)", setup_mlp, run_train, teardown_mlp},
+        {"model save", setup_mlp, run_save, teardown_mlp},
+        {"model load", NULL, run_load, NULL},
+        {"expression parse and eval", NULL, run_parse, NULL},
+        {"CSV load", NULL, run_csv, NULL},
+        {"IDX load", NULL, run_idx, NULL},
+        {"DOT write (stream and file)", setup_neuron, run_dot, teardown_neuron},
+        {"chains", setup_neuron, run_chain, teardown_neuron},
+    };
+    for (size_t i = 0; i < sizeof families / sizeof *families; i++)
+        ck_assert_uint_ge(oom_sweep(&families[i]), 2);
+    free(model_bytes);
+    /* no temporary file left by any failed save or DOT write */
+    ck_assert_int_eq(count_files("m.crm.tmp-") + count_files("n.dot.tmp-"), 0);
+    remove_tmpdir();
+}
+END_TEST
+
+/* ---- kill -9 during saves ---- */
+
+/* A child saves two models in turn, over and over, into one file; it is
+ * killed with SIGKILL at a random moment (seeded), and the file then
+ * loads and is byte for byte one of the two models. At most one temporary
+ * file (the one being written) is left; it is removed like any stale
+ * PATH.tmp-XXXXXX. */
+START_TEST(test_kill_during_save)
+{
+    make_tmpdir();
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, 256, 10);
+    s.n_hidden = 2;
+    s.hidden[0] = 512;
+    s.hidden[1] = 256; /* 265,482 weights: a 2 MB file */
+    cr_error err;
+    cr_mlp *models[2];
+    unsigned char *bytes[2];
+    size_t sizes[2];
+    for (int i = 0; i < 2; i++) {
+        s.seed = (unsigned long)i + 1;
+        models[i] = cr_mlp_new(&s, &err);
+        ck_assert_ptr_nonnull(models[i]);
+        char name[16];
+        snprintf(name, sizeof name, "ref%d.crm", i);
+        ck_assert_int_eq(cr_mlp_save(models[i], tmp_path(name), &err), CR_OK);
+        bytes[i] = test_slurp(tmp_path(name), &sizes[i]);
+    }
+    char path[320];
+    snprintf(path, sizeof path, "%s", tmp_path("m.crm"));
+    ck_assert_int_eq(cr_mlp_save(models[0], path, &err), CR_OK);
+    srand(20261129);
+    int mid_write = 0;
+    for (int round = 0; round < 8; round++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            for (unsigned long i = 0;; i++)
+                if (cr_mlp_save(models[i % 2], path, &err) != CR_OK)
+                    _exit(3);
+        }
+        struct timespec ts = {0, (long)(rand() % 200) * 1000000L}; /* 0-199 ms */
+        nanosleep(&ts, NULL);
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        /* the file loads, and is one of the two models, complete */
+        cr_mlp *back = cr_mlp_load(path, &s, &err);
+        ck_assert_msg(back != NULL, "round %d: %s", round, err.message);
+        cr_mlp_free(back);
+        size_t n;
+        unsigned char *now = test_slurp(path, &n);
+        ck_assert((n == sizes[0] && memcmp(now, bytes[0], n) == 0) ||
+                  (n == sizes[1] && memcmp(now, bytes[1], n) == 0));
+        free(now);
+        int stale = count_files("m.crm.tmp-");
+        ck_assert_int_le(stale, 1);
+        mid_write += stale;
+        /* stale temporary files are named PATH.tmp-XXXXXX: remove them */
+        DIR *d = opendir(tmpdir);
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (strncmp(e->d_name, "m.crm.tmp-", 10) == 0)
+                unlink(tmp_path(e->d_name));
+        closedir(d);
+    }
+    fprintf(stderr, "kill-during-save: 8 rounds, %d killed mid-write\n", mid_write);
+    for (int i = 0; i < 2; i++) {
+        cr_mlp_free(models[i]);
+        free(bytes[i]);
+    }
+    remove_tmpdir();
+}
+END_TEST
+
+/* ---- non-finite values ---- */
+
+/* A model with a NaN parameter is not saved: the old file stays. */
+START_TEST(test_save_refuses_nonfinite)
+{
+    make_tmpdir();
+    cr_mlp *m = small_mlp(1);
+    cr_error err;
+    ck_assert_int_eq(cr_mlp_save(m, tmp_path("m.crm"), &err), CR_OK);
+    size_t before_size;
+    unsigned char *before = test_slurp(tmp_path("m.crm"), &before_size);
+    cr_node *b2 = cr_mlp_bias(m, 2);
+    double v[2] = {0.5, NAN};
+    ck_assert_int_eq(cr_node_set_data(b2, v, 2), CR_OK);
+    ck_assert_int_eq(cr_mlp_save(m, tmp_path("m.crm"), &err), CR_EDOMAIN);
+    ck_assert_str_eq(err.message, "save: parameter b2 element 1 is nan; a model with "
+                                  "non-finite parameters is not saved");
+    size_t after_size;
+    unsigned char *after = test_slurp(tmp_path("m.crm"), &after_size);
+    ck_assert_uint_eq(after_size, before_size);
+    ck_assert_mem_eq(after, before, before_size);
+    ck_assert_int_eq(count_files("m.crm.tmp-"), 0);
+    free(before);
+    free(after);
+    cr_mlp_free(m);
+    remove_tmpdir();
+}
+END_TEST
+
+/* Training that diverges stops at the first non-finite value with the
+ * trap's report, the parameters those of the last step; with the trap off
+ * the optimizer's check stops it, with less detail. */
+START_TEST(test_train_traps_nonfinite)
+{
+    enum { ROWS = 40 };
+    double x[2 * ROWS], y[ROWS];
+    for (int i = 0; i < ROWS; i++) {
+        x[2 * i] = (i % 7) - 3;
+        x[2 * i + 1] = (i % 5) - 2;
+        y[i] = 3 * x[2 * i] - 2 * x[2 * i + 1] + 1;
+    }
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, 2, 1);
+    s.n_hidden = 1;
+    s.hidden[0] = 4;
+    s.hidden_act = CR_ACT_LINEAR;
+    s.out_act = CR_ACT_LINEAR;
+    s.loss = CR_LOSS_MSE;
+    cr_error err;
+    for (int trap = 1; trap >= 0; trap--) {
+        cr_mlp *m = cr_mlp_new(&s, &err);
+        cr_train_options o;
+        cr_train_options_init(&o);
+        ck_assert_int_eq(o.trap_nonfinite, 1); /* on by default */
+        o.trap_nonfinite = trap;
+        o.batch = 1;
+        o.epochs = 3;
+        o.optim.lr = 10;
+        cr_train_stats st;
+        ck_assert_int_eq(cr_mlp_train(m, x, y, ROWS, &o, &st, &err), CR_EDOMAIN);
+        if (trap)
+            ck_assert_msg(strstr(err.message, "epoch 1, step ") &&
+                              strstr(err.message, " produced ") &&
+                              strstr(err.message, " at element 0; inputs: "),
+                          "%s", err.message);
+        else
+            ck_assert_msg(strstr(err.message, "optimizer step: gradient of "), "%s",
+                          err.message);
+        /* the trap is only on during training */
+        ck_assert_uint_eq(cr_graph_flags(cr_mlp_graph(m)), 0);
+        cr_train_stats_free(&st);
+        cr_mlp_free(m);
+    }
+}
+END_TEST
+
+/* ---- limits ---- */
+
+/* An allocator that records the largest request. */
+static size_t largest;
+static void *big_malloc(size_t n, void *ctx)
+{
+    (void)ctx;
+    if (n > largest)
+        largest = n;
+    return malloc(n);
+}
+static void *big_realloc(void *p, size_t n, void *ctx)
+{
+    (void)ctx;
+    if (n > largest)
+        largest = n;
+    return realloc(p, n);
+}
+static void big_free(void *p, void *ctx)
+{
+    (void)ctx;
+    free(p);
+}
+static void watch_sizes(void)
+{
+    static const cr_allocator a = {big_malloc, big_realloc, big_free, NULL};
+    largest = 0;
+    ck_assert_int_eq(cr_set_allocator(&a), CR_OK);
+}
+
+/* IDX headers claiming absurd sizes: refused from the header, before any
+ * allocation larger than the file. */
+START_TEST(test_idx_absurd_sizes)
+{
+    static const struct {
+        int ndims;
+        unsigned dims[4];
+    } cases[] = {
+        {3, {60000, 28, 28}},                     /* 47 MB claimed, 16 bytes given */
+        {3, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}}, /* product overflows */
+        {4, {65536, 65536, 65536, 65536}},           /* 2^64: overflows to 0 */
+        {1, {0xFFFFFFFFu}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned char buf[64];
+        size_t n = idx_header(buf, cases[i].ndims, cases[i].dims);
+        memset(buf + n, 7, 16);
+        n += 16;
+        cr_error err;
+        watch_sizes();
+        cr_tensor *t = cr_idx_read_mem(buf, n, "absurd.idx", NULL, &err);
+        cr_set_allocator(NULL);
+        ck_assert_ptr_null(t);
+        ck_assert(err.status == CR_EFORMAT || err.status == CR_ERANGE);
+        ck_assert_msg(strncmp(err.message, "absurd.idx", 10) == 0, "%s", err.message);
+        ck_assert_uint_le(largest, (1u << 20) + 4096); /* a fixed read buffer at most */
+    }
+}
+END_TEST
+
+/* Model files with absurd layer widths (checksum fixed so the check
+ * behind it is reached), and a file over the 1 GiB limit. */
+START_TEST(test_model_absurd_sizes)
+{
+    make_tmpdir();
+    cr_mlp *m = small_mlp(2);
+    cr_error err;
+    ck_assert_int_eq(cr_mlp_save(m, tmp_path("m.crm"), &err), CR_OK);
+    cr_mlp_free(m);
+    size_t n;
+    unsigned char *good = test_slurp(tmp_path("m.crm"), &n);
+    /* offsets: 24 n_inputs, 28 n_outputs, 32 n_hidden, 36 hidden[0] */
+    static const struct {
+        size_t offset;
+        uint32_t value;
+    } cases[] = {{24, 0x7FFFFFFFu}, {28, 0xFFFFFFFFu}, {32, 0xFFFFFFFFu},
+                 {36, 0x7FFFFFFFu}, {36, 0},          {24, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned char *bad = malloc(n);
+        memcpy(bad, good, n);
+        for (int b = 0; b < 4; b++)
+            bad[cases[i].offset + (size_t)b] = (unsigned char)(cases[i].value >> (8 * b));
+        uint32_t crc = (uint32_t)crc32(0L, bad, (uInt)(n - 4));
+        for (int b = 0; b < 4; b++)
+            bad[n - 4 + (size_t)b] = (unsigned char)(crc >> (8 * b));
+        watch_sizes();
+        cr_mlp *back = cr_mlp_load_mem(bad, n, "absurd.crm", NULL, &err);
+        cr_set_allocator(NULL);
+        ck_assert_ptr_null(back);
+        ck_assert_int_eq(err.status, CR_EFORMAT);
+        ck_assert_msg(strncmp(err.message, "absurd.crm: ", 12) == 0, "%s", err.message);
+        ck_assert_uint_le(largest, 4096);
+        free(bad);
+    }
+    free(good);
+    /* a sparse file over the limit is refused from its size */
+    FILE *f = fopen(tmp_path("huge.crm"), "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(ftruncate(fileno(f), (off_t)3 << 29), 0); /* 1.5 GiB, sparse */
+    fclose(f);
+    watch_sizes();
+    ck_assert_ptr_null(cr_mlp_load(tmp_path("huge.crm"), NULL, &err));
+    cr_set_allocator(NULL);
+    ck_assert_int_eq(err.status, CR_EFORMAT);
+    ck_assert_uint_le(largest, 4096);
+    remove_tmpdir();
+}
+END_TEST
+
+/* A CSV line over the line limit is refused without holding it whole. */
+START_TEST(test_csv_long_line)
+{
+    const size_t n = CR_CSV_MAX_LINE + 100;
+    char *text = malloc(n + 16);
+    memcpy(text, "a,b\n", 4);
+    memset(text + 4, '1', n);
+    memcpy(text + 4 + n, ",2\n", 4);
+    cr_error err;
+    watch_sizes();
+    cr_dataset *ds = cr_csv_load_mem(text, strlen(text), "long.csv", NULL, &err);
+    cr_set_allocator(NULL);
+    ck_assert_ptr_null(ds);
+    ck_assert_int_eq(err.status, CR_ERANGE);
+    ck_assert_uint_le(largest, 2 * CR_CSV_MAX_LINE + 4096);
+    free(text);
+}
+END_TEST
+
+/* Deep nesting gives a clear error, never a stack overflow; long sums,
+ * products, powers and unary chains (no recursion) parse, evaluate and
+ * differentiate. */
+START_TEST(test_expr_extremes)
+{
+    enum { N = 100000 };
+    char *t = malloc(6 * N + 64);
+    cr_error err;
+    /* a million open parentheses */
+    size_t len = 0;
+    len += (size_t)sprintf(t, "y = ");
+    for (int i = 0; i < N; i++)
+        t[len++] = '(';
+    t[len++] = 'x';
+    t[len] = '\0';
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = NULL;
+    ck_assert_int_eq(cr_expr_parse(g, t, len, &p, &err), CR_ERANGE);
+    ck_assert_str_eq(err.message, "nesting too deep (more than 1000 levels of parentheses)");
+    cr_graph_free(g);
+    static const char *const ops[] = {"-", "^x", "+x", "*x"};
+    for (int k = 0; k < 4; k++) {
+        len = (size_t)sprintf(t, "y = ");
+        if (k == 0) {
+            for (int i = 0; i < N; i++)
+                t[len++] = '-';
+            t[len++] = 'x';
+        } else {
+            t[len++] = 'x';
+            for (int i = 0; i < N; i++) {
+                memcpy(t + len, ops[k], 2);
+                len += 2;
+            }
+        }
+        t[len] = '\0';
+        g = cr_graph_new();
+        p = NULL;
+        ck_assert_int_eq(cr_expr_parse(g, t, len, &p, &err), CR_OK);
+        ck_assert_int_eq(cr_expr_set(p, "x", k == 3 ? 1.0 : 0.5, &err), CR_OK);
+        ck_assert_int_eq(cr_expr_eval(p, &err), CR_OK);
+        cr_node *x = cr_expr_input(p, 0)->node;
+        cr_node_require_grad(x, 1);
+        ck_assert_int_eq(cr_graph_backward(g, cr_expr_output(p)->node, 0), CR_OK);
+        const double dy = cr_tensor_get(cr_node_grad(x), 0);
+        if (k == 0)
+            ck_assert_double_eq(dy, 1.0); /* an even number of minuses */
+        else if (k == 2)
+            ck_assert_double_eq(dy, N + 1.0);
+        else if (k == 3)
+            ck_assert_double_eq(dy, N + 1.0); /* d(x^(N+1))/dx at 1 */
+        else
+            ck_assert(isfinite(dy));
+        cr_expr_free(p);
+        cr_graph_free(g);
+    }
+    free(t);
+}
+END_TEST
+
+Suite *reliability_suite(void)
+{
+    Suite *s = suite_create("reliability");
+    TCase *tc = tcase_create("oom");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_oom_families);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("files");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_kill_during_save);
+    tcase_add_test(tc, test_save_refuses_nonfinite);
+    tcase_add_test(tc, test_train_traps_nonfinite);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("limits");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_idx_absurd_sizes);
+    tcase_add_test(tc, test_model_absurd_sizes);
+    tcase_add_test(tc, test_csv_long_line);
+    tcase_add_test(tc, test_expr_extremes);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,57 @@
+#!/bin/sh
+# reliability.sh - end-to-end reliability tests of the command
+# (docs/reliability.md): training that diverges stops at the first
+# non-finite value with the trap's report (node, op, element, inputs),
+# exits 1 and leaves --model holding the last good epoch, byte for byte
+# the model a run stopped at that epoch writes, which loads and predicts;
+# --no-trap-nonfinite turns the trap off; no temporary file is left behind;
+# a model file that diverged before its first epoch is left as it was; a
+# program file over 64 MiB and nesting over 1000 levels are clear errors.
+test_name=cr-rel
+. "${top_srcdir:-.}/tests/clitest.sh"
+
+# y = 3a - 2b + 1 on 40 rows; plain SGD with learning rate 2 diverges:
+# the loss grows every epoch until it overflows in epoch 37.
+awk 'BEGIN { print "a,b,y"; for (i = 0; i < 40; i++) {
+    a = (i % 7) - 3; b = (i % 5) - 2; printf "%d,%d,%d\n", a, b, 3 * a - 2 * b + 1 } }' \
+    >"$tmp/lin.csv"
+LIN="--data $tmp/lin.csv --arch 2,4,1 --act tanh --opt sgd --batch 8 --quiet"
+
+run 1 "$CR" train $LIN --lr 2 --epochs 40 --model "$tmp/m.crm"
+has "$tmp/err" "^chainrule train: training failed: epoch 37, step 183: loss (op mse) produced inf at element 0; inputs: s2 = "
+has "$tmp/err" "m.crm keeps the model of epoch 36$"
+# the file is the model of epoch 36, exactly
+run 0 "$CR" train $LIN --lr 2 --epochs 36 --model "$tmp/m36.crm"
+cmp -s "$tmp/m.crm" "$tmp/m36.crm" || fail "the model file is not the one of epoch 36"
+run 0 "$CR" predict --model "$tmp/m.crm" --data "$tmp/lin.csv"
+[ "$(ls "$tmp" | grep -c tmp-)" -eq 0 ] || fail "temporary files left: $(ls "$tmp")"
+
+# diverging before the first epoch ends leaves an existing file as it was
+cp "$tmp/m36.crm" "$tmp/keep.crm"
+run 1 "$CR" train --data "$tmp/lin.csv" --arch 2,4,1 --act linear --opt sgd --batch 1 \
+    --quiet --lr 10 --epochs 3 --model "$tmp/keep.crm"
+has "$tmp/err" "training failed: epoch 1, step 6: loss (op mse) produced inf at element 0; "
+has "$tmp/err" "keep.crm was left as it was$"
+cmp -s "$tmp/keep.crm" "$tmp/m36.crm" || fail "keep.crm changed"
+
+# the trap can be turned off: the optimizer's own check of the gradients
+# then stops training one step later, with less detail
+run 1 "$CR" train $LIN --lr 2 --epochs 40 --model "$tmp/off.crm" --no-trap-nonfinite
+has "$tmp/err" "training failed: epoch 37, step 184: optimizer step: gradient of 'W1' element 0 is -nan"
+cmp -s "$tmp/off.crm" "$tmp/m36.crm" || fail "off.crm is not the last finite epoch (36)"
+
+# the evaluating subcommands trap on request only
+run 1 "$CR" grad --trap-nonfinite --at x=0 'y = sqrt(x); z = y*2'
+has "$tmp/err" "(op div) produced inf at element 0; inputs: "
+run 0 "$CR" chain --at x=0 'z = sqrt(x)*2'
+
+# limits: a program file over 64 MiB and deep nesting are clear errors
+head -c 70000000 /dev/zero | tr '\0' ' ' >"$tmp/big.txt"
+run 2 "$CR" eval -f "$tmp/big.txt"
+has "$tmp/err" "big.txt' is too large (over 67108864 bytes)"
+rm -f "$tmp/big.txt"
+deep=$(awk 'BEGIN { for (i = 0; i < 5000; i++) printf "("; printf "x" }')
+run 2 "$CR" eval --at x=1 "y = $deep"
+has "$tmp/err" "nesting too deep (more than 1000 levels of parentheses)"
+
+clitest_end
