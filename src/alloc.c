@@ -4,11 +4,17 @@
  * cr_allocator (the C library's by default). Tests install a counting,
  * failing allocator through cr_set_allocator.
  */
+#ifdef __linux__
+#define _DEFAULT_SOURCE 1 /* madvise's MADV_HUGEPAGE */
+#endif
 #include "internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 static void *libc_malloc(size_t size, void *ctx)
 {
@@ -51,6 +57,9 @@ void *cr_calloc(size_t count, size_t size)
 {
     if (size != 0 && count > SIZE_MAX / size)
         return NULL;
+    if (current.malloc_fn == libc_malloc) /* the C library's calloc skips
+                                               zeroing fresh pages */
+        return calloc(count ? count : 1, size ? size : 1);
     void *p = cr_malloc(count * size);
     if (p)
         memset(p, 0, count * size);
@@ -95,4 +104,21 @@ cr_status cr_grow(void **array, size_t *cap, size_t need, size_t elem_size)
     *array = p;
     *cap = new_cap;
     return CR_OK;
+}
+
+#define HUGE_PAGE (2u * 1024u * 1024u)
+
+void cr_advise_huge(void *p, size_t size)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (size < 2 * HUGE_PAGE)
+        return;
+    uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    uintptr_t hi = ((uintptr_t)p + size) & ~(uintptr_t)(HUGE_PAGE - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    CR_UNUSED(p);
+    CR_UNUSED(size);
+#endif
 }

@@ -19,7 +19,6 @@ struct cr_arena_chunk {
 #define CHUNK_HEADER 64 /* room for the header, keeping malloc's alignment */
 #define CHUNK_MIN (64u * 1024u)
 #define CHUNK_MAX (8u * 1024u * 1024u)
-
 static unsigned char *chunk_data(cr_arena_chunk *c)
 {
     return (unsigned char *)c + CHUNK_HEADER;
@@ -70,6 +69,7 @@ void *cr_arena_alloc(cr_arena *a, size_t size, size_t align)
     c->used = 0;
     a->head = c;
     a->total += want;
+    cr_advise_huge(c, CHUNK_HEADER + want);
     uintptr_t base = (uintptr_t)chunk_data(c);
     size_t start = (size_t)(((base + align - 1) & ~(uintptr_t)(align - 1)) - base);
     c->used = start + size;

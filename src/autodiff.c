@@ -213,6 +213,25 @@ void cr_backward_cache_free_all(cr_graph *g)
     }
 }
 
+/* The re-evaluation plan of a build: every op node it made, in creation
+ * order. Each of them is an ancestor of some gradient (a contribution is
+ * made only to a node on a path to a wanted one, whose summed gradient then
+ * feeds that node's own vjps or is the wanted gradient), so no marking
+ * sweep over the graph is needed. */
+static cr_status plan_new_ops(cr_graph *g, size_t first_new, cr_backward_cache *c)
+{
+    size_t count = 0;
+    for (size_t id = first_new; id < g->n_nodes; id++)
+        count += g->nodes[id]->kind == CR_NODE_OP;
+    c->plan = cr_malloc((count ? count : 1) * sizeof *c->plan);
+    if (!c->plan)
+        return cr_graph_fail(g, CR_ENOMEM, "out of memory planning an evaluation");
+    for (size_t id = first_new; id < g->n_nodes; id++)
+        if (g->nodes[id]->kind == CR_NODE_OP)
+            c->plan[c->n_plan++] = g->nodes[id];
+    return CR_OK;
+}
+
 /* Builds and caches the gradients of loss for every node wanting one. */
 static cr_backward_cache *cache_build(cr_graph *g, cr_node *loss)
 {
@@ -241,9 +260,7 @@ static cr_backward_cache *cache_build(cr_graph *g, cr_node *loss)
     cr_arena_mark mark = cr_arena_get_mark(&g->arena);
     if (build_gradients(g, loss, c->wanted, c->n_wanted, c->grads) != CR_OK)
         goto fail;
-    if (c->n_wanted > 0 &&
-        cr_graph_collect_ops(g, c->grads, c->n_wanted, first_new, &c->plan, &c->n_plan) !=
-            CR_OK) {
+    if (c->n_wanted > 0 && plan_new_ops(g, first_new, c) != CR_OK) {
         cr_graph_truncate(g, first_new, mark);
         goto fail;
     }

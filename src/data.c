@@ -787,53 +787,55 @@ static double idx_value(const unsigned char *p, unsigned char type)
     }
 }
 
-/* Reads an IDX source into a new tensor, as cr_idx_read documents; *rank1
- * tells whether the file was 1-D. Closes the reader. */
-static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
-                           size_t *classes, cr_error *err)
+/* What the header of an IDX source says, and its raw (big-endian) data. */
+typedef struct idx_raw {
+    unsigned char type;
+    size_t ndims;
+    size_t n, row, count, esize; /* items kept, values per item, n * row */
+    unsigned char *raw;          /* count * esize bytes (cr_free) */
+} idx_raw;
+
+/* Reads and validates an IDX source's header and the data of its first
+ * max_rows items (all when 0) into *out. Does not close the reader. */
+static cr_status idx_read_raw(reader *r, size_t max_rows, idx_raw *out, cr_error *err)
 {
-    cr_idx_options o = {0};
-    if (opts)
-        o = *opts;
     const char *name = r->name;
     unsigned char head[4 + 4 * 4], *raw = NULL;
-    cr_tensor *t = NULL;
     size_t raw_cap = 0;
-    if (o.num_classes > CR_DATA_MAX_CLASSES) {
-        cr_error_set(err, CR_EINVAL, "idx", "num_classes %zu exceeds the limit %d",
-                     o.num_classes, CR_DATA_MAX_CLASSES);
-        goto done;
-    }
+    cr_status status = CR_EFORMAT;
     long long got = reader_fill(r, head, 4, err);
     if (got < 0)
         goto done;
     if (got < 4) {
-        data_fail(err, CR_EFORMAT, name, 0, 0, "truncated header (%lld of 4 bytes)", got);
+        status = data_fail(err, CR_EFORMAT, name, 0, 0,
+                           "truncated header (%lld of 4 bytes)", got);
         goto done;
     }
     if (head[0] || head[1]) {
-        data_fail(err, CR_EFORMAT, name, 0, 0,
-                  "bad magic 0x%02x%02x%02x%02x: not an IDX file", head[0], head[1],
-                  head[2], head[3]);
+        status = data_fail(err, CR_EFORMAT, name, 0, 0,
+                           "bad magic 0x%02x%02x%02x%02x: not an IDX file", head[0],
+                           head[1], head[2], head[3]);
         goto done;
     }
     unsigned char type = head[2];
     size_t esize = idx_type_size(type), ndims = head[3];
     if (!esize) {
-        data_fail(err, CR_EFORMAT, name, 0, 0, "unknown element type 0x%02x", type);
+        status =
+            data_fail(err, CR_EFORMAT, name, 0, 0, "unknown element type 0x%02x", type);
         goto done;
     }
     if (ndims < 1 || ndims > 4) {
-        data_fail(err, CR_EFORMAT, name, 0, 0,
-                  "%zu dimensions; IDX files with 1 to 4 are supported", ndims);
+        status = data_fail(err, CR_EFORMAT, name, 0, 0,
+                           "%zu dimensions; IDX files with 1 to 4 are supported", ndims);
         goto done;
     }
     got = reader_fill(r, head + 4, 4 * ndims, err);
     if (got < 0)
         goto done;
     if ((size_t)got < 4 * ndims) {
-        data_fail(err, CR_EFORMAT, name, 0, 0, "truncated header (%zu of %zu bytes)",
-                  4 + (size_t)got, 4 + 4 * ndims);
+        status =
+            data_fail(err, CR_EFORMAT, name, 0, 0, "truncated header (%zu of %zu bytes)",
+                      4 + (size_t)got, 4 + 4 * ndims);
         goto done;
     }
     size_t dims[4], items = 0, row = 1;
@@ -841,23 +843,23 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
         const unsigned char *p = head + 4 + 4 * i;
         dims[i] = ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
         if (dims[i] == 0) {
-            data_fail(err, CR_EFORMAT, name, 0, 0, "dimension %zu is 0", i + 1);
+            status = data_fail(err, CR_EFORMAT, name, 0, 0, "dimension %zu is 0", i + 1);
             goto done;
         }
         if (i == 0) {
             items = dims[0];
         } else {
             if (row > SIZE_MAX / dims[i]) {
-                data_fail(err, CR_ERANGE, name, 0, 0, "dimensions overflow");
+                status = data_fail(err, CR_ERANGE, name, 0, 0, "dimensions overflow");
                 goto done;
             }
             row *= dims[i];
         }
     }
-    size_t n = o.max_rows && o.max_rows < items ? o.max_rows : items;
+    size_t n = max_rows && max_rows < items ? max_rows : items;
     size_t shape[2] = {n, row}, count;
     if (cr_shape_count(2, shape, &count) != CR_OK || count > SIZE_MAX / esize) {
-        data_fail(err, CR_ERANGE, name, 0, 0, "dimensions overflow");
+        status = data_fail(err, CR_ERANGE, name, 0, 0, "dimensions overflow");
         goto done;
     }
     /* Read the raw bytes first, growing as they arrive, so a header that
@@ -866,7 +868,7 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
     while (have < want) {
         size_t step = want - have < CHUNK * 16 ? want - have : CHUNK * 16;
         if (cr_grow((void **)&raw, &raw_cap, have + step, 1) != CR_OK) {
-            data_fail(err, CR_ENOMEM, name, 0, 0, "out of memory");
+            status = data_fail(err, CR_ENOMEM, name, 0, 0, "out of memory");
             goto done;
         }
         long long k = reader_fill(r, raw + have, step, err);
@@ -877,8 +879,8 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
             break;
     }
     if (have < want) {
-        data_fail(err, CR_EFORMAT, name, 0, 0,
-                  "truncated: %zu bytes of data expected, %zu found", want, have);
+        status = data_fail(err, CR_EFORMAT, name, 0, 0,
+                           "truncated: %zu bytes of data expected, %zu found", want, have);
         goto done;
     }
     if (n == items) {
@@ -890,15 +892,53 @@ static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
         if (k < 0)
             goto done;
         if (extra) {
-            data_fail(err, CR_EFORMAT, name, 0, 0, "%zu bytes after the data", extra);
+            status =
+                data_fail(err, CR_EFORMAT, name, 0, 0, "%zu bytes after the data", extra);
             goto done;
         }
     }
+    *out = (idx_raw){.type = type,
+                     .ndims = ndims,
+                     .n = n,
+                     .row = row,
+                     .count = count,
+                     .esize = esize,
+                     .raw = raw};
+    return CR_OK;
+done:
+    cr_free(raw);
+    return err ? err->status : status;
+}
+
+/* Reads an IDX source into a new tensor, as cr_idx_read documents; *rank1
+ * tells whether the file was 1-D. Closes the reader. */
+static cr_tensor *idx_read(reader *r, const cr_idx_options *opts, int *rank1,
+                           size_t *classes, cr_error *err)
+{
+    cr_idx_options o = {0};
+    if (opts)
+        o = *opts;
+    const char *name = r->name;
+    cr_tensor *t = NULL;
+    idx_raw x = {0};
+    if (o.num_classes > CR_DATA_MAX_CLASSES) {
+        cr_error_set(err, CR_EINVAL, "idx", "num_classes %zu exceeds the limit %d",
+                     o.num_classes, CR_DATA_MAX_CLASSES);
+        goto done;
+    }
+    if (idx_read_raw(r, o.max_rows, &x, err) != CR_OK)
+        goto done;
+    const unsigned char type = x.type, *raw = x.raw;
+    const size_t ndims = x.ndims, n = x.n, row = x.row, count = x.count, esize = x.esize;
+    size_t shape[2] = {n, row};
     t = cr_tensor_new(2, shape, err);
     if (!t)
         goto done;
     double scale = o.scale && type == 0x08 && ndims > 1 ? 1.0 / 255.0 : 1.0;
-    for (size_t i = 0; i < count; i++) {
+    if (type == 0x08) /* unsigned bytes: always finite, one vectorisable loop */
+        for (size_t i = 0; i < count; i++)
+            t->data[i] = (double)raw[i] * scale;
+    for (size_t i = type == 0x08 ? count : 0; i < count; i++) {
         double v = idx_value(raw + i * esize, type);
         if (!isfinite(v)) {
             data_fail(err, CR_EDOMAIN, name, 0, 0, "item %zu, value %zu is %g", i / row + 1,
@@ -942,9 +982,45 @@ fail:
     cr_tensor_free(t);
     t = NULL;
 done:
-    cr_free(raw);
+    cr_free(x.raw);
     reader_close(r);
     return t;
+}
+
+cr_status cr_idx_read_bytes(const char *path, size_t max_rows, cr_idx_bytes *out,
+                            cr_error *err)
+{
+    if (!out)
+        return cr_error_set(err, CR_EINVAL, "idx", "the result is NULL");
+    memset(out, 0, sizeof *out);
+    if (!path)
+        return cr_error_set(err, CR_EINVAL, "idx", "path is NULL");
+    reader r;
+    cr_status st = reader_open_file(&r, path, err);
+    if (st != CR_OK)
+        return st;
+    idx_raw x = {0};
+    st = idx_read_raw(&r, max_rows, &x, err);
+    reader_close(&r);
+    if (st != CR_OK)
+        return st;
+    if (x.type != 0x08) {
+        cr_free(x.raw);
+        return data_fail(err, CR_EFORMAT, path, 0, 0,
+                         "element type 0x%02x: only unsigned bytes (0x08) can be kept as "
+                         "bytes",
+                         x.type);
+    }
+    *out = (cr_idx_bytes){.items = x.n, .item_size = x.row, .data = x.raw};
+    return CR_OK;
+}
+
+void cr_idx_bytes_free(cr_idx_bytes *b)
+{
+    if (!b)
+        return;
+    cr_free(b->data);
+    memset(b, 0, sizeof *b);
 }
 
 cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *err)

@@ -473,7 +473,9 @@ cr_status cr_graph_marks_reset(cr_graph *g)
     return CR_OK;
 }
 
-void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n)
+/* Marks the targets and their ancestors with ids >= lowest (inputs have
+ * lower ids than their nodes, so the sweep may stop there). */
+static void mark_ancestors_from(cr_graph *g, cr_node *const *targets, size_t n, size_t lowest)
 {
     size_t top = 0;
     for (size_t i = 0; i < n; i++) {
@@ -481,13 +483,18 @@ void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n)
         if (targets[i]->id > top)
             top = targets[i]->id;
     }
-    for (size_t id = top + 1; id-- > 0;) {
+    for (size_t id = top + 1; id-- > lowest;) {
         if (!g->marks[id])
             continue;
         cr_node *node = g->nodes[id];
         for (size_t k = 0; k < node->n_inputs; k++)
             g->marks[node->inputs[k]->id] = 1;
     }
+}
+
+void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n)
+{
+    mark_ancestors_from(g, targets, n, 0);
 }
 
 /* The op nodes target depends on, in creation order. New array (cr_free). */
@@ -497,7 +504,7 @@ cr_status cr_graph_collect_ops(cr_graph *g, cr_node *const *targets, size_t n_ta
     cr_status st = cr_graph_marks_reset(g);
     if (st != CR_OK)
         return st;
-    cr_graph_mark_ancestors(g, targets, n_targets);
+    mark_ancestors_from(g, targets, n_targets, first_id);
     size_t top = 0, count = 0;
     for (size_t i = 0; i < n_targets; i++)
         if (targets[i]->id > top)
@@ -568,6 +575,30 @@ static cr_status report_nonfinite(cr_graph *g, const cr_node *n, size_t at)
     return st;
 }
 
+/* The index of the first element of v[0..len) that is not finite, or len.
+ * x * 0 is zero for every finite x and NaN otherwise, so lanes summing
+ * those over a chunk (a fixed-length inner loop the compiler vectorises at
+ * -O2) show whether the chunk holds one; only such a chunk is searched. */
+static size_t first_nonfinite(const double *v, size_t len)
+{
+    enum { LANES = 8, CHUNK = 64 };
+    size_t k = 0;
+    for (; k + CHUNK <= len; k += CHUNK) {
+        double acc[LANES] = {0};
+        for (size_t i = k; i < k + CHUNK; i += LANES)
+            for (size_t j = 0; j < LANES; j++)
+                acc[j] += v[i + j] * 0.0;
+        double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+                     ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        if (isnan(sum))
+            break;
+    }
+    for (; k < len; k++)
+        if (!isfinite(v[k]))
+            return k;
+    return len;
+}
+
 cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n)
 {
     if (!(g->flags & CR_GRAPH_TRAP_NONFINITE)) {
@@ -578,10 +609,9 @@ cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n)
     for (size_t i = 0; i < n; i++) {
         cr_node *node = nodes[i];
         node->op->forward(node);
-        const double *v = node->value.data;
-        for (size_t k = 0, len = node->value.size; k < len; k++)
-            if (!isfinite(v[k]))
-                return report_nonfinite(g, node, k);
+        const size_t at = first_nonfinite(node->value.data, node->value.size);
+        if (at < node->value.size)
+            return report_nonfinite(g, node, at);
     }
     return CR_OK;
 }

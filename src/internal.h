@@ -31,6 +31,13 @@ cr_status cr_error_set(cr_error *err, cr_status status, const char *where, const
 cr_status cr_error_setv(cr_error *err, cr_status status, const char *where, const char *fmt,
                         va_list ap);
 
+/* Advises Linux to back the 2 MiB-aligned interior of the size bytes at p
+ * (an allocation of at least 4 MiB: arena chunks, large tensors) with
+ * transparent huge pages ("madvise" mode): page faults otherwise dominate
+ * the first pass over them (a 100,000-node graph's first backward, a data
+ * set being read). Only advice: errors are ignored; elsewhere a no-op. */
+void cr_advise_huge(void *p, size_t size);
+
 /* ---- arena (arena.c): bump allocation in chunks, freed all at once ---- */
 typedef struct cr_arena_chunk cr_arena_chunk;
 typedef struct cr_arena {

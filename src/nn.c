@@ -502,21 +502,24 @@ cr_mlp_head *cr_mlp_head_get(cr_mlp *m, size_t rows, cr_error *err)
     return h;
 }
 
-void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const double *x, const double *y,
+void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const cr_mlp_rows *x, const double *y,
                       const size_t *idx, size_t first, size_t count)
 {
     const size_t ni = m->spec.n_inputs, no = m->spec.n_outputs;
     double *dx = h->x->value.data, *dt = h->t->value.data;
     for (size_t r = 0; r < count; r++) {
         const size_t src = idx ? idx[first + r] : first + r;
-        const double *row = x + src * ni;
         double *to = dx + r * ni;
-        if (m->mean) {
+        if (x->u8) {
+            const unsigned char *row = x->u8 + src * ni;
             for (size_t j = 0; j < ni; j++)
-                to[j] = (row[j] - m->mean[j]) / m->std[j];
+                to[j] = (double)row[j] * x->scale;
         } else {
-            memcpy(to, row, ni * sizeof(double));
+            memcpy(to, x->f64 + src * ni, ni * sizeof(double));
         }
+        if (m->mean)
+            for (size_t j = 0; j < ni; j++)
+                to[j] = (to[j] - m->mean[j]) / m->std[j];
         if (y)
             memcpy(dt + r * no, y + src * no, no * sizeof(double));
     }
@@ -592,7 +595,7 @@ cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
         cr_mlp_head *h = cr_mlp_head_get(m, padded, err);
         if (!h)
             return err ? err->status : CR_ENOMEM;
-        cr_mlp_head_load(m, h, x, NULL, NULL, first, n);
+        cr_mlp_head_load(m, h, &(cr_mlp_rows){.f64 = x}, NULL, NULL, first, n);
         if ((st = cr_graph_forward(m->g, h->out)) != CR_OK)
             return graph_error(m, err);
         memcpy(out + first * no, h->out->value.data, n * no * sizeof(double));
@@ -600,12 +603,14 @@ cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
     return st;
 }
 
-cr_status cr_mlp_eval_rows(cr_mlp *m, const double *x, const double *y, const size_t *idx,
-                           size_t rows, cr_eval_result *res, cr_error *err)
+cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
+                           const size_t *idx, size_t rows, cr_eval_result *res,
+                           cr_error *err)
 {
     memset(res, 0, sizeof *res);
     res->accuracy = NAN;
-    cr_status st = check_rows("evaluate", x, y, rows, err);
+    cr_status st =
+        check_rows("evaluate", x->f64 ? (const void *)x->f64 : x->u8, y, rows, err);
     if (st != CR_OK)
         return st;
     const size_t k = cr_mlp_num_classes(m);
@@ -650,7 +655,7 @@ cr_status cr_mlp_evaluate(cr_mlp *m, const double *x, const double *y, size_t ro
     if (!m || !res)
         return cr_error_set(err, CR_EINVAL, "evaluate",
                             "evaluate: the model or result is NULL");
-    return cr_mlp_eval_rows(m, x, y, NULL, rows, res, err);
+    return cr_mlp_eval_rows(m, &(cr_mlp_rows){.f64 = x}, y, NULL, rows, res, err);
 }
 
 void cr_eval_result_free(cr_eval_result *res)

@@ -39,11 +39,19 @@ struct cr_mlp {
  * the error in err on failure (the graph is left as before). */
 cr_mlp_head *cr_mlp_head_get(cr_mlp *m, size_t rows, cr_error *err);
 
+/* Input rows: doubles (f64), or bytes (u8) that become (double)byte *
+ * scale as they are loaded: the very doubles cr_idx_read makes of them. */
+typedef struct cr_mlp_rows {
+    const double *f64;
+    const unsigned char *u8;
+    double scale;
+} cr_mlp_rows;
+
 /* Copies count <= h->rows rows idx[first..first+count-1] (or
  * first..first+count-1 when idx is NULL) of x (standardised when stats are
  * set) and of y (when not NULL) into the head's input and target nodes;
  * input rows past count are zeroed. Allocates nothing. */
-void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const double *x, const double *y,
+void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const cr_mlp_rows *x, const double *y,
                       const size_t *idx, size_t first, size_t count);
 
 /* The head's loss per row: the loss value divided by rows for sq_error
@@ -56,8 +64,9 @@ size_t cr_mlp_head_correct(const cr_mlp *m, const cr_mlp_head *h, size_t *confus
 
 /* cr_mlp_evaluate over rows idx[0..rows-1] (all rows in order when idx is
  * NULL). */
-cr_status cr_mlp_eval_rows(cr_mlp *m, const double *x, const double *y, const size_t *idx,
-                           size_t rows, cr_eval_result *res, cr_error *err);
+cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
+                           const size_t *idx, size_t rows, cr_eval_result *res,
+                           cr_error *err);
 
 /* Builds an MLP around an already-checked spec, taking the parameter
  * values from params (cr_mlp_num_weights values in the order W1, b1, W2,

@@ -79,6 +79,7 @@ cr_tensor *cr_tensor_new(int rank, const size_t *shape, cr_error *err)
                      tmp.size);
         return NULL;
     }
+    cr_advise_huge(data, tmp.size * sizeof(double));
     *t = tmp;
     t->data = data;
     t->flags = CR_TENSOR_OWNS_DATA;

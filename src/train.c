@@ -220,7 +220,8 @@ static cr_status debug_plan_make(cr_mlp *m, const cr_train_options *o, debug_pla
 typedef struct trainer {
     cr_mlp *m;
     const cr_train_options *o;
-    const double *x, *y;
+    cr_mlp_rows x;
+    const double *y;
     size_t *order; /* all rows: training rows first, then validation */
     size_t n_train, n_val;
     cr_optim *opt;
@@ -249,7 +250,7 @@ static cr_status eval_val(trainer *t, double *loss, double *acc, cr_error *err)
         return CR_OK;
     cr_eval_result r;
     cr_status st =
-        cr_mlp_eval_rows(t->m, t->x, t->y, t->order + t->n_train, t->n_val, &r, err);
+        cr_mlp_eval_rows(t->m, &t->x, t->y, t->order + t->n_train, t->n_val, &r, err);
     if (st != CR_OK)
         return st;
     *loss = r.loss;
@@ -302,7 +303,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
             const size_t n = t->n_train - first < batch ? t->n_train - first : batch;
             if (!(h = train_head(t, n, err)))
                 return err ? err->status : CR_ENOMEM;
-            cr_mlp_head_load(m, h, t->x, t->y, t->order, first, n);
+            cr_mlp_head_load(m, h, &t->x, t->y, t->order, first, n);
             if (cr_graph_forward(m->g, h->loss) != CR_OK ||
                 cr_graph_backward(m->g, h->loss, 0) != CR_OK)
                 return graph_status(m, epoch, s->iterations + 1, err);
@@ -399,7 +400,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
 static cr_status final_figures(trainer *t, cr_train_stats *s, cr_error *err)
 {
     cr_eval_result r;
-    cr_status st = cr_mlp_eval_rows(t->m, t->x, t->y, t->order, t->n_train, &r, err);
+    cr_status st = cr_mlp_eval_rows(t->m, &t->x, t->y, t->order, t->n_train, &r, err);
     if (st != CR_OK)
         return st;
     s->train_loss = r.loss;
@@ -408,8 +409,9 @@ static cr_status final_figures(trainer *t, cr_train_stats *s, cr_error *err)
     return eval_val(t, &s->val_loss, &s->val_accuracy, err);
 }
 
-cr_status cr_mlp_train(cr_mlp *m, const double *x, const double *y, size_t rows,
-                       const cr_train_options *o, cr_train_stats *stats, cr_error *err)
+/* cr_mlp_train and cr_mlp_train_bytes: x holds the input rows either way. */
+static cr_status train_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y, size_t rows,
+                            const cr_train_options *o, cr_train_stats *stats, cr_error *err)
 {
     cr_train_options defaults;
     cr_train_stats local;
@@ -420,7 +422,7 @@ cr_status cr_mlp_train(cr_mlp *m, const double *x, const double *y, size_t rows,
     if (!stats)
         stats = &local;
     memset(stats, 0, sizeof *stats);
-    if (!m || !x || !y)
+    if (!m || !(x->f64 || x->u8) || !y)
         return cr_error_set(err, CR_EINVAL, "train", "the model or the data is NULL");
     if (rows == 0)
         return cr_error_set(err, CR_EINVAL, "train", "no training rows");
@@ -428,7 +430,7 @@ cr_status cr_mlp_train(cr_mlp *m, const double *x, const double *y, size_t rows,
     if (st != CR_OK)
         return st;
 
-    trainer t = {.m = m, .o = o, .x = x, .y = y};
+    trainer t = {.m = m, .o = o, .x = *x, .y = y};
     t.n_val = o->val_split > 0 ? (size_t)llround(o->val_split * (double)rows) : 0;
     t.n_train = rows - t.n_val;
     if (o->debug && debug_plan_make(m, o, &t.dp) != CR_OK)
@@ -471,4 +473,22 @@ done:
     if (stats == &local)
         cr_train_stats_free(stats);
     return st;
+}
+
+cr_status cr_mlp_train(cr_mlp *m, const double *x, const double *y, size_t rows,
+                       const cr_train_options *o, cr_train_stats *stats, cr_error *err)
+{
+    return train_rows(m, &(cr_mlp_rows){.f64 = x}, y, rows, o, stats, err);
+}
+
+cr_status cr_mlp_train_bytes(cr_mlp *m, const unsigned char *x, double scale,
+                             const double *y, size_t rows, const cr_train_options *o,
+                             cr_train_stats *stats, cr_error *err)
+{
+    if (!isfinite(scale)) {
+        if (stats)
+            memset(stats, 0, sizeof *stats);
+        return cr_error_set(err, CR_EINVAL, "train", "the byte scale is %g", scale);
+    }
+    return train_rows(m, &(cr_mlp_rows){.u8 = x, .scale = scale}, y, rows, o, stats, err);
 }

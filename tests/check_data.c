@@ -464,6 +464,51 @@ START_TEST(idx_round_trip)
 }
 END_TEST
 
+/* Unsigned-byte files kept as bytes: the values unconverted, max_rows, the
+ * same from gzip; other element types, a missing file and NULLs refused. */
+START_TEST(idx_bytes)
+{
+    make_tmpdir();
+    unsigned char img[64], other[64];
+    size_t ni = tiny_images(img);
+    size_t no = idx_header(other, 0x0D, 1, (unsigned[]){1});
+    memset(other + no, 0, 4);
+    const char *files[] = {"img.idx", "img.idx.gz", "f32.idx"};
+    write_file(tmp_path(files[0]), img, ni, 0);
+    write_file(tmp_path(files[1]), img, ni, 1);
+    write_file(tmp_path(files[2]), other, no + 4, 0);
+    for (int gz = 0; gz < 2; gz++) {
+        cr_idx_bytes b;
+        cr_error err;
+        ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[gz]), 0, &b, &err), CR_OK);
+        ck_assert_uint_eq(b.items, 3);
+        ck_assert_uint_eq(b.item_size, 6);
+        for (size_t i = 0; i < 18; i++)
+            ck_assert_uint_eq(b.data[i], i * 15);
+        cr_idx_bytes_free(&b);
+        ck_assert_ptr_null(b.data);
+        ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[gz]), 2, &b, &err), CR_OK);
+        ck_assert_uint_eq(b.items, 2);
+        ck_assert_uint_eq(b.data[11], 165);
+        cr_idx_bytes_free(&b);
+    }
+    cr_idx_bytes b;
+    cr_error err;
+    char expect[300];
+    ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[2]), 0, &b, &err), CR_EFORMAT);
+    snprintf(expect, sizeof expect,
+             "%s: element type 0x0d: only unsigned bytes (0x08) can be kept as bytes",
+             tmp_path(files[2]));
+    ck_assert_str_eq(err.message, expect);
+    ck_assert_ptr_null(b.data);
+    ck_assert_int_eq(cr_idx_read_bytes(tmp_path("missing.idx"), 0, &b, &err), CR_ENOTFOUND);
+    ck_assert_int_eq(cr_idx_read_bytes(NULL, 0, &b, &err), CR_EINVAL);
+    ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[0]), 0, NULL, &err), CR_EINVAL);
+    cr_idx_bytes_free(NULL);
+    remove_tmpdir(files, 3);
+}
+END_TEST
+
 START_TEST(idx_types)
 {
     unsigned char buf[64];
@@ -927,6 +972,7 @@ Suite *data_suite(void)
     tc = tcase_create("idx");
     tcase_add_test(tc, idx_round_trip);
     tcase_add_test(tc, idx_types);
+    tcase_add_test(tc, idx_bytes);
     tcase_add_loop_test(tc, idx_errors, 0, (int)(sizeof idx_bads / sizeof idx_bads[0]));
     tcase_add_test(tc, idx_load_errors);
     tcase_add_test(tc, idx_out_of_memory);

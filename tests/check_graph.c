@@ -294,6 +294,39 @@ START_TEST(test_forward_targets)
 }
 END_TEST
 
+/* The non-finite trap scans long values in vectorised chunks: it still
+ * names the first bad element, in the first chunk, in a later one, in the
+ * tail after the last whole chunk, and passes finite values. */
+START_TEST(test_trap_first_nonfinite_in_chunks)
+{
+    const size_t len = 200, bad[] = {3, 130, 197};
+    for (size_t c = 0; c <= 3; c++) {
+        cr_graph *g = cr_graph_new();
+        cr_graph_set_flags(g, CR_GRAPH_TRAP_NONFINITE);
+        double v[200];
+        for (size_t i = 0; i < len; i++)
+            v[i] = 1.0 + (double)i;
+        if (c < 3) {
+            v[bad[c]] = 0.0;      /* log: -inf */
+            v[bad[c] + 2] = -1.0; /* log: nan, later */
+        }
+        cr_node *x = cr_input(g, "x", 1, &len);
+        cr_node *y = cr_log(g, x);
+        ck_assert_int_eq(cr_node_set_data(x, v, len), CR_OK);
+        if (c == 3) {
+            ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+        } else {
+            ck_assert_int_eq(cr_graph_forward(g, y), CR_EDOMAIN);
+            char want[64];
+            snprintf(want, sizeof want, "produced -inf at element %zu", bad[c]);
+            ck_assert_msg(strstr(cr_graph_error(g)->message, want) != NULL, "%s",
+                          cr_graph_error(g)->message);
+        }
+        cr_graph_free(g);
+    }
+}
+END_TEST
+
 Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -305,6 +338,7 @@ Suite *graph_suite(void)
     tcase_add_test(tc, test_null_propagation);
     tcase_add_test(tc, test_set_values_and_forward);
     tcase_add_test(tc, test_forward_targets);
+    tcase_add_test(tc, test_trap_first_nonfinite_in_chunks);
     suite_add_tcase(s, tc);
     return s;
 }

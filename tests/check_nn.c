@@ -680,6 +680,62 @@ END_TEST
  * when the data set is not installed. */
 #define FASHION "/usr/share/datasets/fashion-mnist/"
 
+/* Training on bytes scaled as they are loaded gives exactly the numbers of
+ * training on the same values as doubles (shuffled batches, a validation
+ * split, ragged last batch); a scale that is not finite and NULL rows are
+ * refused. */
+START_TEST(test_train_bytes_matches_doubles)
+{
+    enum { ROWS = 45, IN = 6 };
+    unsigned char xb[ROWS * IN];
+    double xd[ROWS * IN], y[ROWS * 3] = {0};
+    for (size_t i = 0; i < ROWS * IN; i++) {
+        xb[i] = (unsigned char)((i * 37 + 11) % 256);
+        xd[i] = (double)xb[i] * (1.0 / 255.0); /* as cr_idx_read scales */
+    }
+    for (size_t r = 0; r < ROWS; r++)
+        y[r * 3 + (xb[r * IN] + xb[r * IN + 1]) % 3] = 1.0;
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, IN, 3);
+    s.n_hidden = 1;
+    s.hidden[0] = 5;
+    s.hidden_act = CR_ACT_RELU;
+    s.out_act = CR_ACT_SOFTMAX;
+    s.loss = CR_LOSS_XENT;
+    cr_train_options o;
+    cr_train_options_init(&o);
+    o.epochs = 3;
+    o.batch = 8;
+    o.val_split = 0.2;
+    o.optim = cr_optim_defaults(CR_OPTIM_SGD);
+    o.optim.lr = 0.5;
+    cr_mlp *a = make(&s), *b = make(&s);
+    cr_train_stats sa, sb;
+    cr_error err;
+    ck_assert_int_eq(cr_mlp_train(a, xd, y, ROWS, &o, &sa, &err), CR_OK);
+    ck_assert_int_eq(cr_mlp_train_bytes(b, xb, 1.0 / 255.0, y, ROWS, &o, &sb, &err), CR_OK);
+    ck_assert_double_eq(sa.train_loss, sb.train_loss);
+    ck_assert_double_eq(sa.val_loss, sb.val_loss);
+    ck_assert_uint_eq(sa.iterations, sb.iterations);
+    for (size_t e = 0; e < sa.n_history; e++)
+        ck_assert_double_eq(sa.loss_history[e], sb.loss_history[e]);
+    for (size_t l = 1; l <= 2; l++) {
+        const cr_tensor *wa = cr_node_value(cr_mlp_weight(a, l)),
+                        *wb = cr_node_value(cr_mlp_weight(b, l));
+        for (size_t i = 0; i < cr_tensor_size(wa); i++)
+            ck_assert_double_eq(cr_tensor_data(wa)[i], cr_tensor_data(wb)[i]);
+    }
+    cr_train_stats_free(&sa);
+    cr_train_stats_free(&sb);
+    ck_assert_int_eq(cr_mlp_train_bytes(b, xb, NAN, y, ROWS, &o, &sb, &err), CR_EINVAL);
+    ck_assert_str_eq(err.message, "the byte scale is nan");
+    ck_assert_int_eq(cr_mlp_train_bytes(b, NULL, 1.0, y, ROWS, &o, &sb, &err), CR_EINVAL);
+    ck_assert_str_eq(err.message, "the model or the data is NULL");
+    cr_mlp_free(a);
+    cr_mlp_free(b);
+}
+END_TEST
+
 START_TEST(test_fashion_subset)
 {
     if (access(FASHION "train-images-idx3-ubyte.gz", R_OK) != 0 ||
@@ -753,6 +809,7 @@ Suite *nn_suite(void)
     tcase_add_test(tc, test_out_of_memory_everywhere);
     tcase_add_test(tc, test_train_debug_chain);
     tcase_add_test(tc, test_evaluate_regression);
+    tcase_add_test(tc, test_train_bytes_matches_doubles);
     tcase_add_test(tc, test_fashion_subset);
     suite_add_tcase(s, tc);
     return s;

@@ -78,6 +78,20 @@ has "$tmp/err" "the bce loss needs a sigmoid output, not softmax"
 run 2 "$CR" train $XOR --epochs 1 --json --data "$tmp/missing.csv"
 has "$tmp/out" '^{"error": {"message": '
 
+# IDX files: XOR as 1x2 byte images (trained from the bytes, scaled as each
+# batch is loaded); labels that do not match the images are reported
+printf '\000\000\010\003\000\000\000\004\000\000\000\001\000\000\000\002\000\000\000\377\377\000\377\377' \
+    >"$tmp/xor-img.idx"
+printf '\000\000\010\001\000\000\000\004\000\001\001\000' >"$tmp/xor-lab.idx"
+printf '\000\000\010\001\000\000\000\003\000\001\001' >"$tmp/xor-lab3.idx"
+IDX="--idx-images $tmp/xor-img.idx --arch 2,8,2 --act tanh --batch 4 --lr 0.05 --opt sgd"
+run 0 "$CR" train $IDX --idx-labels "$tmp/xor-lab.idx" --epochs 3000 --quiet
+has "$tmp/out" "train       4 rows, loss [0-9.e-]*, accuracy 1.0000"
+run 0 "$CR" train $IDX --idx-labels "$tmp/xor-lab.idx" --epochs 3000 --quiet --standardize
+has "$tmp/out" "accuracy 1.0000"
+run 2 "$CR" train $IDX --idx-labels "$tmp/xor-lab3.idx" --epochs 1
+has "$tmp/err" "3 labels for 4 images"
+
 # a corrupt or truncated model is refused
 cp "$tmp/xor.crm" "$tmp/bad.crm"
 printf 'X' | dd of="$tmp/bad.crm" bs=1 seek=60 conv=notrunc 2>/dev/null

@@ -148,6 +148,28 @@ CR_API cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_e
 CR_API cr_tensor *cr_idx_read_mem(const void *data, size_t size, const char *name,
                                   const cr_idx_options *opts, cr_error *err);
 
+/* An unsigned-byte IDX file kept as bytes: items rows of item_size values
+ * (data holds items * item_size bytes, row-major). Eight times smaller
+ * than the same values as doubles; cr_mlp_train_bytes trains on it. */
+typedef struct cr_idx_bytes {
+    size_t items;
+    size_t item_size;
+    unsigned char *data;
+} cr_idx_bytes;
+
+/* Reads an IDX file (plain or .gz) of unsigned bytes (element type 0x08),
+ * its first max_rows items (all when 0), into *out without converting
+ * them; free with cr_idx_bytes_free. The header is validated as by
+ * cr_idx_read. Returns CR_OK, or with err set and *out zeroed: the errors
+ * of cr_idx_read, CR_EFORMAT for another element type ("element type
+ * 0x0d: only unsigned bytes (0x08) can be kept as bytes"), CR_EINVAL for
+ * a NULL path or out. */
+CR_API cr_status cr_idx_read_bytes(const char *path, size_t max_rows, cr_idx_bytes *out,
+                                   cr_error *err);
+
+/* Frees the bytes of b and zeroes it. NULL is accepted. */
+CR_API void cr_idx_bytes_free(cr_idx_bytes *b);
+
 /* Loads an images file and a labels file (IDX, plain or .gz) into a new
  * data set (caller frees): features [N, h*w] (scaled as opts->scale says)
  * and targets from the labels ([N, K] one-hot or [N, 1] raw, as

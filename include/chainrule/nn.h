@@ -332,6 +332,16 @@ CR_API cr_status cr_mlp_train(cr_mlp *m, const double *x, const double *y, size_
                               const cr_train_options *o, cr_train_stats *stats,
                               cr_error *err);
 
+/* cr_mlp_train on input rows kept as bytes: row r's value j is
+ * (double)x[r * n_inputs + j] * scale (scale 1/255 gives the [0, 1] pixels
+ * cr_idx_read makes with opts->scale, so the two train identically), made
+ * as each batch is loaded; the rows take an eighth of the memory of
+ * doubles (cr_idx_read_bytes reads them). Same ownership, statistics and
+ * errors as cr_mlp_train, plus CR_EINVAL for a scale that is not finite. */
+CR_API cr_status cr_mlp_train_bytes(cr_mlp *m, const unsigned char *x, double scale,
+                                    const double *y, size_t rows, const cr_train_options *o,
+                                    cr_train_stats *stats, cr_error *err);
+
 /* Frees the arrays of stats and clears it. NULL is accepted. */
 CR_API void cr_train_stats_free(cr_train_stats *stats);
 

@@ -593,13 +593,40 @@ static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s
         printf("saved       %s\n", t->model);
 }
 
+/* Training images kept as bytes (an eighth of the memory of doubles) when
+ * they are unsigned-byte IDX files and need no standardising: the pixels,
+ * scaled by 1/255 as each batch is loaded, are exactly those of the
+ * double path. Returns 1 with *xb and *yb (labels) filled when every check
+ * passes; 0 otherwise, leaving the ordinary loader to read the files and
+ * report any error. */
+static int load_bytes(const train_cli *t, const cr_mlp_spec *spec, size_t classes,
+                      cr_idx_bytes *xb, cr_tensor **yb)
+{
+    if (!t->data.idx_images || !t->data.idx_labels || t->standardize)
+        return 0;
+    cr_idx_options o = {.one_hot = classes > 0, .num_classes = classes};
+    if (cr_idx_read_bytes(t->data.idx_images, 0, xb, NULL) != CR_OK)
+        return 0;
+    *yb =
+        xb->item_size == spec->n_inputs ? cr_idx_read(t->data.idx_labels, &o, NULL) : NULL;
+    if (*yb && cr_tensor_rank(*yb) == 2 && cr_tensor_shape(*yb)[0] == xb->items &&
+        cr_tensor_shape(*yb)[1] == spec->n_outputs)
+        return 1;
+    cr_tensor_free(*yb);
+    *yb = NULL;
+    cr_idx_bytes_free(xb);
+    return 0;
+}
+
 static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset **test,
-               cr_mlp **m, cr_train_stats *s, cr_eval_result *te)
+               cr_mlp **m, cr_train_stats *s, cr_eval_result *te, cr_idx_bytes *xb,
+               cr_tensor **yb)
 {
     cr_error err;
     const size_t classes = spec->out_act == CR_ACT_SOFTMAX ? spec->n_outputs : 0;
-    if (!(*train =
-              cli_nn_load(&t->c, &t->data, spec->n_inputs, spec->n_outputs, classes, 1)))
+    const int bytes = load_bytes(t, spec, classes, xb, yb);
+    if (!bytes && !(*train = cli_nn_load(&t->c, &t->data, spec->n_inputs, spec->n_outputs,
+                                         classes, 1)))
         return CLI_USAGE;
     if ((t->test.csv || t->test.idx_images || t->test.idx_labels) &&
         !(*test =
@@ -607,7 +634,8 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
         return CLI_USAGE;
     if (!(*m = cr_mlp_new(spec, &err)))
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
-    cr_tensor *x = cr_dataset_features(*train), *y = cr_dataset_targets(*train);
+    cr_tensor *x = bytes ? NULL : cr_dataset_features(*train),
+              *y = bytes ? *yb : cr_dataset_targets(*train);
     if (t->standardize) {
         cr_standardizer *st = cr_standardizer_fit(x, &err);
         if (!st || cr_mlp_set_input_stats(*m, cr_standardizer_mean(st),
@@ -623,8 +651,11 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
     t->o.on_epoch = on_epoch;
     t->epochs_planned = t->o.epochs;
     t->mlp = *m;
-    if (cr_mlp_train(*m, cr_tensor_data(x), cr_tensor_data(y), cr_dataset_rows(*train),
-                     &t->o, s, &err) != CR_OK) {
+    cr_status st = bytes ? cr_mlp_train_bytes(*m, xb->data, 1.0 / 255.0, cr_tensor_data(y),
+                                              xb->items, &t->o, s, &err)
+                         : cr_mlp_train(*m, cr_tensor_data(x), cr_tensor_data(y),
+                                        cr_dataset_rows(*train), &t->o, s, &err);
+    if (st != CR_OK) {
         if (t->tty && !t->quiet)
             fputc('\n', stderr);
         cli_fail(&t->c, CLI_EVAL, 0, 0, "training failed: %s", err.message);
@@ -677,7 +708,11 @@ int cli_cmd_train(int argc, char **argv)
     cr_mlp *m = NULL;
     cr_train_stats s = {0};
     cr_eval_result te = {0};
-    rc = run(&t, &spec, &train, &test, &m, &s, &te);
+    cr_idx_bytes xb = {0};
+    cr_tensor *yb = NULL;
+    rc = run(&t, &spec, &train, &test, &m, &s, &te, &xb, &yb);
+    cr_idx_bytes_free(&xb);
+    cr_tensor_free(yb);
     cr_eval_result_free(&te);
     cr_train_stats_free(&s);
     cr_mlp_free(m);

@@ -218,8 +218,12 @@ static void sop_forward(cr_node *n)
     if (n->n_inputs > 2 * pairs) {
         const double *b = IN(n, 2 * pairs);
         const size_t nb = INT(n, 2 * pairs)->size;
-        for (size_t i = 0; i < len; i++)
-            y[i] = b[i % nb];
+        if (len % nb == 0) /* one bias row per output row: no division per element */
+            for (size_t r = 0; r < len; r += nb)
+                memcpy(y + r, b, nb * sizeof(double));
+        else
+            for (size_t i = 0; i < len; i++)
+                y[i] = b[i % nb];
     } else {
         memset(y, 0, len * sizeof(double));
     }
