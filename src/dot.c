@@ -216,8 +216,7 @@ static void choose(dot_writer *w)
     size_t shown = 0;
     for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
-        int show = !(n->flags & CR_NODE_HIDDEN) &&
-                   (w->o->include_backward || !(n->flags & CR_NODE_BACKWARD));
+        int show = w->o->include_backward || !(n->flags & CR_NODE_BACKWARD);
         if (show) {
             w->marks[id] |= SHOW;
             shown++;

@@ -125,7 +125,6 @@ extern const cr_op cr_op_constant, cr_op_input, cr_op_param;
 enum {
     CR_NODE_WANTS_GRAD = 1u << 0, /* gradient requested (params always) */
     CR_NODE_GRAD_ACCUM = 1u << 1, /* cr_node_grad reads accum */
-    CR_NODE_HIDDEN = 1u << 2,     /* internal helper node (chain probes) */
     CR_NODE_BACKWARD = 1u << 3    /* built by a gradient (cr_grad, backward) */
 };
 

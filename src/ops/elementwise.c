@@ -52,24 +52,30 @@ cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
 
 /* ---- binary ops ---- */
 
-#define CR_BINARY_OP(NAME, EXPR, FORMULA, DA, DB)                                         \
+/* A two-input elementwise op: kernel, vjp declaration and descriptor. The
+ * vjp NAME##_vjp is written by hand below. */
+#define CR_BINARY_ENTRY(NAME, EXPR, FLAGS, FORMULA, DA, DB, JACOBIAN, SHAPE)              \
     CR_BINARY_KERNEL(NAME, EXPR)                                                          \
     static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
                                 cr_node **dx);                                            \
     const cr_op cr_op_##NAME = {.name = #NAME,                                            \
                                 .min_inputs = 2,                                          \
                                 .max_inputs = 2,                                          \
-                                .flags = CR_OP_ELEMENTWISE,                               \
+                                .flags = CR_OP_ELEMENTWISE | (FLAGS),                     \
                                 .formula = FORMULA,                                       \
                                 .deriv = {DA, DB},                                        \
-                                .jacobian = "diagonal (summed over broadcast axes)",      \
-                                .shape = cr_shape_broadcast,                              \
+                                .jacobian = JACOBIAN,                                     \
+                                .shape = SHAPE,                                           \
                                 .forward = NAME##_forward,                                \
-                                .vjp = NAME##_vjp};                                       \
+                                .vjp = NAME##_vjp};
+
+/* A public broadcasting binary op with its constructor cr_NAME(g, a, b). */
+#define CR_BINARY_OP(NAME, EXPR, FORMULA, DA, DB)                                         \
+    CR_BINARY_ENTRY(NAME, EXPR, 0, FORMULA, DA, DB, "diagonal (summed over broadcast axes)", \
+                    cr_shape_broadcast)                                                   \
     cr_node *cr_##NAME(cr_graph *g, cr_node *a, cr_node *b)                               \
     {                                                                                     \
-        cr_node *in[2] = {a, b};                                                          \
-        return cr_node_create(g, &cr_op_##NAME, in, 2, NULL);                             \
+        return cr_op_pair(g, &cr_op_##NAME, a, b);                                        \
     }
 
 CR_BINARY_OP(add, a + b, "y = a + b", "1", "1")
@@ -289,23 +295,14 @@ static cr_status softplus_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
 
 /* ---- fused backward helpers: f(y_or_x, dy) in one pass ---- */
 
+/* A backward helper f(a, dy) of two same-shaped inputs, with a static
+ * builder NAME(g, a, b). */
 #define CR_BACKWARD_OP(NAME, EXPR, FORMULA, FLAGS)                                        \
-    CR_BINARY_KERNEL(NAME, EXPR)                                                          \
-    static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
-                                cr_node **dx);                                            \
-    const cr_op cr_op_##NAME = {.name = #NAME,                                            \
-                                .min_inputs = 2,                                          \
-                                .max_inputs = 2,                                          \
-                                .flags = CR_OP_ELEMENTWISE | CR_OP_BACKWARD | (FLAGS),    \
-                                .formula = FORMULA,                                       \
-                                .jacobian = "diagonal",                                   \
-                                .shape = cr_shape_same,                                   \
-                                .forward = NAME##_forward,                                \
-                                .vjp = NAME##_vjp};                                       \
+    CR_BINARY_ENTRY(NAME, EXPR, CR_OP_BACKWARD | (FLAGS), FORMULA, NULL, NULL, "diagonal",  \
+                    cr_shape_same)                                                        \
     static cr_node *NAME(cr_graph *g, cr_node *a, cr_node *b)                             \
     {                                                                                     \
-        cr_node *in[2] = {a, b};                                                          \
-        return cr_node_create(g, &cr_op_##NAME, in, 2, NULL);                             \
+        return cr_op_pair(g, &cr_op_##NAME, a, b);                                        \
     }
 
 CR_BACKWARD_OP(sigmoid_bwd, b * a * (1.0 - a), "y = b*a*(1-a), a = sigmoid output", 0)

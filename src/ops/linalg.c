@@ -70,10 +70,8 @@ static cr_status matmul_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_n
 
 cr_node *cr_matmul(cr_graph *g, cr_node *a, cr_node *b, unsigned flags)
 {
-    if (!g || !a || !b) {
-        cr_node *in[2] = {a, b};
-        return cr_node_create(g, &cr_op_matmul, in, 2, NULL); /* reports the NULL */
-    }
+    if (!g || !a || !b)
+        return cr_op_pair(g, &cr_op_matmul, a, b); /* reports or propagates the NULL */
     const cr_tensor *ta = &a->value, *tb = &b->value;
     const int ok_rank = ta->rank >= 1 && ta->rank <= 2 && tb->rank >= 1 && tb->rank <= 2;
     if (!ok_rank || (flags & ~(unsigned)(CR_TRANS_A | CR_TRANS_B)) ||

@@ -67,18 +67,12 @@ const cr_op cr_op_mse = {.name = "mse",
                          .forward = mse_forward,
                          .vjp = mse_vjp};
 
-static cr_node *pair(cr_graph *g, const cr_op *op, cr_node *a, cr_node *b)
-{
-    cr_node *in[2] = {a, b};
-    return cr_node_create(g, op, in, 2, NULL);
-}
-
 cr_node *cr_sq_error(cr_graph *g, cr_node *y, cr_node *d)
 {
-    return pair(g, &cr_op_sq_error, y, d);
+    return cr_op_pair(g, &cr_op_sq_error, y, d);
 }
 
-cr_node *cr_mse(cr_graph *g, cr_node *y, cr_node *d) { return pair(g, &cr_op_mse, y, d); }
+cr_node *cr_mse(cr_graph *g, cr_node *y, cr_node *d) { return cr_op_pair(g, &cr_op_mse, y, d); }
 
 /* ---- softmax over the last axis of a vector or matrix ---- */
 
@@ -178,7 +172,7 @@ cr_node *cr_softmax(cr_graph *g, cr_node *x)
 
 static cr_status softmax_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    CR_VJP_RETURN(pair(g, &cr_op_softmax_bwd, n, dy));
+    CR_VJP_RETURN(cr_op_pair(g, &cr_op_softmax_bwd, n, dy));
 }
 
 /* Row sums of x (shaped like `like`), repeated across each row. */
@@ -195,7 +189,7 @@ static cr_status softmax_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
 {
     cr_node *y = n->inputs[0], *dy = n->inputs[1];
     if (i == 1) /* linear in dy, and self-adjoint */
-        CR_VJP_RETURN(pair(g, &cr_op_softmax_bwd, y, up));
+        CR_VJP_RETURN(cr_op_pair(g, &cr_op_softmax_bwd, y, up));
     /* d/dy_j: up_j (dy_j - s) - dy_j sum(up * y), s = sum(dy * y) */
     cr_node *s = row_sum_expanded(g, cr_mul(g, dy, y));
     cr_node *t = row_sum_expanded(g, cr_mul(g, up, y));
@@ -320,7 +314,7 @@ const cr_op cr_op_softmax_xent_bwd = {.name = "softmax_xent_bwd",
 
 cr_node *cr_softmax_xent(cr_graph *g, cr_node *logits, cr_node *targets)
 {
-    return pair(g, &cr_op_softmax_xent, logits, targets);
+    return cr_op_pair(g, &cr_op_softmax_xent, logits, targets);
 }
 
 static double rows_in(const cr_node *x)
@@ -359,7 +353,7 @@ static cr_status softmax_xent_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node
     cr_node *k = cr_scale(g, dE, inv_rows);
     cr_node *p = cr_softmax(g, z);
     if (i == 0) { /* k * sum_row(t) * softmax_bwd(p, up) */
-        cr_node *jvp = pair(g, &cr_op_softmax_bwd, p, up);
+        cr_node *jvp = cr_op_pair(g, &cr_op_softmax_bwd, p, up);
         CR_VJP_RETURN(cr_mul(g, k, cr_mul(g, row_sum_expanded(g, t), jvp)));
     }
     /* d/dt_j = k (sum_i up_i p_i - up_j) */
@@ -452,9 +446,9 @@ const cr_op cr_op_bce_logits = {.name = "bce_logits",
                                 .forward = bce_logits_forward,
                                 .vjp = bce_logits_vjp};
 
-cr_node *cr_bce(cr_graph *g, cr_node *p, cr_node *t) { return pair(g, &cr_op_bce, p, t); }
+cr_node *cr_bce(cr_graph *g, cr_node *p, cr_node *t) { return cr_op_pair(g, &cr_op_bce, p, t); }
 
 cr_node *cr_bce_logits(cr_graph *g, cr_node *z, cr_node *t)
 {
-    return pair(g, &cr_op_bce_logits, z, t);
+    return cr_op_pair(g, &cr_op_bce_logits, z, t);
 }

@@ -21,6 +21,13 @@ cr_status cr_shape_broadcast(cr_graph *g, cr_node *n);
 /* Inputs 0 and 1 have the same shape; output is a scalar. */
 cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n);
 
+/* A node of a two-input op with no parameters. */
+static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_node *b)
+{
+    cr_node *in[2] = {a, b};
+    return cr_node_create(g, op, in, 2, NULL);
+}
+
 /* Every elementwise op descriptor, defined in its file. */
 #define CR_DECLARE_OP(NAME) extern const cr_op cr_op_##NAME
 
