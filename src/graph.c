@@ -575,30 +575,6 @@ static cr_status report_nonfinite(cr_graph *g, const cr_node *n, size_t at)
     return st;
 }
 
-/* The index of the first element of v[0..len) that is not finite, or len.
- * x * 0 is zero for every finite x and NaN otherwise, so lanes summing
- * those over a chunk (a fixed-length inner loop the compiler vectorises at
- * -O2) show whether the chunk holds one; only such a chunk is searched. */
-static size_t first_nonfinite(const double *v, size_t len)
-{
-    enum { LANES = 8, CHUNK = 64 };
-    size_t k = 0;
-    for (; k + CHUNK <= len; k += CHUNK) {
-        double acc[LANES] = {0};
-        for (size_t i = k; i < k + CHUNK; i += LANES)
-            for (size_t j = 0; j < LANES; j++)
-                acc[j] += v[i + j] * 0.0;
-        double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-                     ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        if (isnan(sum))
-            break;
-    }
-    for (; k < len; k++)
-        if (!isfinite(v[k]))
-            return k;
-    return len;
-}
-
 cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n)
 {
     if (!(g->flags & CR_GRAPH_TRAP_NONFINITE)) {
@@ -609,7 +585,7 @@ cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n)
     for (size_t i = 0; i < n; i++) {
         cr_node *node = nodes[i];
         node->op->forward(node);
-        const size_t at = first_nonfinite(node->value.data, node->value.size);
+        const size_t at = cr_first_nonfinite(node->value.data, node->value.size);
         if (at < node->value.size)
             return report_nonfinite(g, node, at);
     }

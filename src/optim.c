@@ -238,26 +238,6 @@ const cr_optim_options *cr_optim_get_options(const cr_optim *opt)
     return &opt->opts;
 }
 
-/* Loops below work in blocks of BLOCK elements with a fixed-length inner
- * loop, which the compiler turns into vector instructions even at -O2. */
-#define BLOCK 8
-
-/* The sum of squares of n values in BLOCK independent partial sums (one
- * running sum is bound by the latency of the additions), combined in a
- * fixed order so the result depends only on the data. */
-static double sum_squares(const double *x, size_t n)
-{
-    double acc[BLOCK] = {0};
-    size_t i = 0;
-    for (; i + BLOCK <= n; i += BLOCK)
-        for (size_t j = 0; j < BLOCK; j++)
-            acc[j] += x[i + j] * x[i + j];
-    for (; i < n; i++)
-        acc[0] += x[i] * x[i];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
 /* Checks that every parameter has a finite gradient of its size and
  * returns the global L2 norm in *norm. A finite sum of squares proves
  * every element finite; only a sum that is not finite is searched for the
@@ -282,7 +262,7 @@ static cr_status check_grads(cr_optim *opt, double *norm)
                                  "cr_graph_backward first",
                                  label);
         }
-        double part = sum_squares(gr->data, gr->size);
+        double part = cr_sum_squares(gr->data, gr->size);
         if (!isfinite(part))
             for (size_t i = 0; i < gr->size; i++) {
                 double x = gr->data[i];
@@ -316,8 +296,9 @@ static void sgd_update(const cr_optim_options *o, const step_coeffs *c, double *
     const double scale = c->scale, wd = c->wd, mu = c->mu, lr = c->lr;
     if (!v) { /* plain SGD: one vectorised pass */
         size_t i = 0;
-        for (; i + BLOCK <= n; i += BLOCK)
-            for (size_t j = 0; j < BLOCK; j++)
+        for (; i + CR_BLOCK <= n; i += CR_BLOCK)
+            CR_UNROLL_BLOCK
+            for (size_t j = 0; j < CR_BLOCK; j++)
                 w[i + j] -= lr * (g[i + j] * scale + wd * w[i + j]);
         for (; i < n; i++)
             w[i] -= lr * (g[i] * scale + wd * w[i]);

@@ -1,0 +1,47 @@
+/*
+ * kernels.c - scans over arrays of doubles that the hot paths share: the
+ * sum of squares (the optimizer's gradient norm and finiteness check) and
+ * the search for the first NaN or infinity (the graph's non-finite trap).
+ * Both run in blocks of CR_BLOCK elements (see internal.h) so that they
+ * vectorise at -O2.
+ */
+#include "internal.h"
+
+#include <math.h>
+
+double cr_sum_squares(const double *x, size_t n)
+{
+    double acc[CR_BLOCK] = {0};
+    size_t i = 0;
+    for (; i + CR_BLOCK <= n; i += CR_BLOCK)
+        CR_UNROLL_BLOCK
+        for (size_t j = 0; j < CR_BLOCK; j++)
+            acc[j] += x[i + j] * x[i + j];
+    for (; i < n; i++)
+        acc[0] += x[i] * x[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* x * 0 is zero for every finite x and NaN otherwise, so partial sums of
+ * those over a chunk show whether the chunk holds a non-finite element;
+ * only such a chunk is searched element by element. */
+size_t cr_first_nonfinite(const double *x, size_t n)
+{
+    enum { CHUNK = 8 * CR_BLOCK };
+    size_t k = 0;
+    for (; k + CHUNK <= n; k += CHUNK) {
+        double acc[CR_BLOCK] = {0};
+        for (size_t i = k; i < k + CHUNK; i += CR_BLOCK)
+            CR_UNROLL_BLOCK
+            for (size_t j = 0; j < CR_BLOCK; j++)
+                acc[j] += x[i + j] * 0.0;
+        const double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+                           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        if (isnan(sum))
+            break;
+    }
+    for (; k < n; k++)
+        if (!isfinite(x[k]))
+            return k;
+    return n;
+}
