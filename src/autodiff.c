@@ -318,6 +318,7 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
     cr_status st = require_scalar(g, "backward", loss);
     if (st != CR_OK)
         return st;
+    g->values_version++; /* a first build computes gradients without cr_eval_nodes */
     cr_backward_cache *c = g->backwards, **link = &g->backwards;
     while (c && !(c->loss == loss && cache_fits(g, c))) {
         link = &c->next;
@@ -337,9 +338,19 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
                (st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK) {
         return st; /* the first build computed values eagerly; check them */
     }
+    /* The trap scanned the plan, every op node the build made: gradients
+     * among them are known finite (others, such as zero constants, are
+     * left to whoever reads them). */
+    const int scanned =
+        (g->flags & CR_GRAPH_TRAP_NONFINITE) && !(flags & CR_BACKWARD_ACCUMULATE);
+    const size_t first_planned = c->n_plan ? c->plan[0]->id : SIZE_MAX;
     for (size_t k = 0; k < c->n_wanted; k++) {
         cr_node *w = c->wanted[k];
         w->grad = c->grads[k];
+        if (scanned && w->grad->kind == CR_NODE_OP && w->grad->id >= first_planned)
+            w->flags |= CR_NODE_GRAD_FINITE;
+        else
+            w->flags &= ~(unsigned)CR_NODE_GRAD_FINITE;
         if (flags & CR_BACKWARD_ACCUMULATE) {
             if ((st = accumulate(g, w, &c->grads[k]->value)) != CR_OK)
                 return st;
@@ -347,7 +358,15 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
             w->flags &= ~(unsigned)CR_NODE_GRAD_ACCUM;
         }
     }
+    g->grads_checked = g->values_version;
     return CR_OK;
+}
+
+int cr_grad_known_finite(const cr_node *w)
+{
+    const cr_graph *g = w->graph;
+    return (w->flags & CR_NODE_GRAD_FINITE) && !(w->flags & CR_NODE_GRAD_ACCUM) &&
+           g->grads_checked == g->values_version;
 }
 
 void cr_graph_zero_grad(cr_graph *g)

@@ -577,6 +577,7 @@ static cr_status report_nonfinite(cr_graph *g, const cr_node *n, size_t at)
 
 cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n)
 {
+    g->values_version++;
     if (!(g->flags & CR_GRAPH_TRAP_NONFINITE)) {
         for (size_t i = 0; i < n; i++)
             nodes[i]->op->forward(nodes[i]);

@@ -49,6 +49,11 @@ void cr_advise_huge(void *p, size_t size);
 #define CR_BLOCK 8
 #define CR_UNROLL_BLOCK _Pragma("GCC unroll 8")
 
+/* The sum of a block's CR_BLOCK partial sums, in a fixed order. */
+static inline double cr_sum_of_block(const double acc[CR_BLOCK])
+{
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
 /* The sum of squares of x[0..n), in CR_BLOCK partial sums added in a fixed
  * order, so the result depends only on the data. It is not finite when an
  * element is not finite (or when the squares overflow). */
@@ -143,6 +148,7 @@ extern const cr_op cr_op_constant, cr_op_input, cr_op_param;
 enum {
     CR_NODE_WANTS_GRAD = 1u << 0, /* gradient requested (params always) */
     CR_NODE_GRAD_ACCUM = 1u << 1, /* cr_node_grad reads accum */
+    CR_NODE_GRAD_FINITE = 1u << 2, /* the last backward's trap scanned grad */
     CR_NODE_BACKWARD = 1u << 3    /* built by a gradient (cr_grad, backward) */
 };
 
@@ -190,6 +196,10 @@ struct cr_graph {
     unsigned long plan_tick;     /* orders plan uses for eviction */
     unsigned flags;              /* CR_GRAPH_* */
     cr_backward_cache *backwards; /* list */
+    /* Bumped by every evaluation and backward; a trapped backward records
+     * it in grads_checked, so the gradients it scanned are known finite
+     * while the two are equal (cr_grad_known_finite). */
+    unsigned long values_version, grads_checked;
 };
 
 /* Records an error in g and returns status. */
@@ -219,6 +229,9 @@ void cr_graph_mark_ancestors(cr_graph *g, cr_node *const *targets, size_t n);
  * creation order, into a new array (*out, freed with cr_free). */
 cr_status cr_graph_collect_ops(cr_graph *g, cr_node *const *targets, size_t n_targets,
                                size_t first_id, cr_node ***out, size_t *n_out);
+/* Whether w's gradient was proved finite by the trap of the last backward,
+ * with no evaluation since: the optimizer then need not scan it again. */
+int cr_grad_known_finite(const cr_node *w);
 /* Runs op->forward on each node, in order; with CR_GRAPH_TRAP_NONFINITE
  * stops at the first node producing NaN or Inf (CR_EDOMAIN, detail in g). */
 cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n);

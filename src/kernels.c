@@ -19,7 +19,7 @@ double cr_sum_squares(const double *x, size_t n)
             acc[j] += x[i + j] * x[i + j];
     for (; i < n; i++)
         acc[0] += x[i] * x[i];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    return cr_sum_of_block(acc);
 }
 
 /* x * 0 is zero for every finite x and NaN otherwise, so partial sums of
@@ -35,9 +35,7 @@ size_t cr_first_nonfinite(const double *x, size_t n)
             CR_UNROLL_BLOCK
             for (size_t j = 0; j < CR_BLOCK; j++)
                 acc[j] += x[i + j] * 0.0;
-        const double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-                           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        if (isnan(sum))
+        if (isnan(cr_sum_of_block(acc)))
             break;
     }
     for (; k < n; k++)

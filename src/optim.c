@@ -238,11 +238,10 @@ const cr_optim_options *cr_optim_get_options(const cr_optim *opt)
     return &opt->opts;
 }
 
-/* Checks that every parameter has a finite gradient of its size and
- * returns the global L2 norm in *norm. A finite sum of squares proves
- * every element finite; only a sum that is not finite is searched for the
- * offending element (none is found when the squares merely overflowed). */
-static cr_status check_grads(cr_optim *opt, double *norm)
+/* Checks that every parameter has a gradient of its size. *known_finite
+ * says whether the last backward's trap already proved every one finite
+ * (cr_grad_known_finite), so that nothing needs scanning for NaN. */
+static cr_status check_grads_present(cr_optim *opt, int *known_finite)
 {
     cr_graph *g = opt->graph;
     if (cr_graph_num_params(g) != opt->n_params)
@@ -250,29 +249,45 @@ static cr_status check_grads(cr_optim *opt, double *norm)
                              "optimizer step: the graph has %zu parameters, the optimizer "
                              "was created for %zu",
                              cr_graph_num_params(g), opt->n_params);
-    double sum = 0;
+    *known_finite = 1;
     for (size_t p = 0; p < opt->n_params; p++) {
         cr_node *n = cr_graph_param(g, p);
         const cr_tensor *gr = cr_node_grad(n);
-        char label[64];
         if (!gr || gr->size != n->value.size) {
+            char label[64];
             cr_node_label(n, label, sizeof label);
             return cr_graph_fail(g, CR_ESTATE,
                                  "optimizer step: parameter '%s' has no gradient; call "
                                  "cr_graph_backward first",
                                  label);
         }
-        double part = cr_sum_squares(gr->data, gr->size);
-        if (!isfinite(part))
-            for (size_t i = 0; i < gr->size; i++) {
-                double x = gr->data[i];
-                if (!isfinite(x)) {
-                    cr_node_label(n, label, sizeof label);
-                    return cr_graph_fail(
-                        g, CR_EDOMAIN, "optimizer step: gradient of '%s' element %zu is %g",
-                        label, i, x);
-                }
+        *known_finite = *known_finite && cr_grad_known_finite(n);
+    }
+    return CR_OK;
+}
+
+/* The global L2 norm of the gradients in *norm, refusing a NaN or an
+ * infinity. A finite sum of squares proves every element finite; only a
+ * sum that is not finite is searched for the offending element (none is
+ * found when the squares merely overflowed). */
+static cr_status grads_norm(cr_optim *opt, double *norm)
+{
+    cr_graph *g = opt->graph;
+    double sum = 0;
+    for (size_t p = 0; p < opt->n_params; p++) {
+        cr_node *n = cr_graph_param(g, p);
+        const cr_tensor *gr = cr_node_grad(n);
+        const double part = cr_sum_squares(gr->data, gr->size);
+        if (!isfinite(part)) {
+            const size_t i = cr_first_nonfinite(gr->data, gr->size);
+            if (i < gr->size) {
+                char label[64];
+                cr_node_label(n, label, sizeof label);
+                return cr_graph_fail(g, CR_EDOMAIN,
+                                     "optimizer step: gradient of '%s' element %zu is %g",
+                                     label, i, gr->data[i]);
             }
+        }
         sum += part;
     }
     *norm = sqrt(sum);
@@ -290,27 +305,45 @@ typedef struct step_coeffs {
 /* One kernel per rule over one parameter's n elements: w the values, g the
  * gradient, b0 and b1 the parameter's slices of the moment buffers (NULL
  * when the rule does not use them). */
-static void sgd_update(const cr_optim_options *o, const step_coeffs *c, double *restrict w,
-                       const double *restrict g, double *restrict v, size_t n)
+
+/* SGD, with momentum when v is not NULL. Returns the sum of squares of g,
+ * computed exactly as cr_sum_squares does, so a step whose gradients are
+ * known finite gets its norm from this one pass. */
+static double sgd_update(const cr_optim_options *o, const step_coeffs *c, double *restrict w,
+                         const double *restrict g, double *restrict v, size_t n)
 {
     const double scale = c->scale, wd = c->wd, mu = c->mu, lr = c->lr;
-    if (!v) { /* plain SGD: one vectorised pass */
-        size_t i = 0;
+    double acc[CR_BLOCK] = {0};
+    size_t i = 0;
+    if (!v) {
         for (; i + CR_BLOCK <= n; i += CR_BLOCK)
             CR_UNROLL_BLOCK
-            for (size_t j = 0; j < CR_BLOCK; j++)
+            for (size_t j = 0; j < CR_BLOCK; j++) {
+                acc[j] += g[i + j] * g[i + j];
                 w[i + j] -= lr * (g[i + j] * scale + wd * w[i + j]);
-        for (; i < n; i++)
+            }
+        for (; i < n; i++) {
+            acc[0] += g[i] * g[i];
             w[i] -= lr * (g[i] * scale + wd * w[i]);
-        return;
+        }
+        return cr_sum_of_block(acc);
     }
     const int nesterov = o->nesterov;
-    for (size_t i = 0; i < n; i++) {
-        double gi = g[i] * scale + wd * w[i];
+    for (; i + CR_BLOCK <= n; i += CR_BLOCK)
+        CR_UNROLL_BLOCK
+        for (size_t j = 0; j < CR_BLOCK; j++) {
+            const double gi = g[i + j] * scale + wd * w[i + j];
+            acc[j] += g[i + j] * g[i + j];
+            v[i + j] = mu * v[i + j] + gi;
+            w[i + j] -= lr * (nesterov ? gi + mu * v[i + j] : v[i + j]);
+        }
+    for (; i < n; i++) {
+        const double gi = g[i] * scale + wd * w[i];
+        acc[0] += g[i] * g[i];
         v[i] = mu * v[i] + gi;
-        gi = nesterov ? gi + mu * v[i] : v[i];
-        w[i] -= lr * gi;
+        w[i] -= lr * (nesterov ? gi + mu * v[i] : v[i]);
     }
+    return cr_sum_of_block(acc);
 }
 
 static void adam_update(const cr_optim_options *o, const step_coeffs *c, double *restrict w,
@@ -351,11 +384,18 @@ static void rmsprop_update(const cr_optim_options *o, const step_coeffs *c,
 
 cr_status cr_optim_step(cr_optim *opt)
 {
-    double norm = 0;
-    cr_status st = check_grads(opt, &norm);
+    const cr_optim_options *o = &opt->opts;
+    int known_finite = 0;
+    cr_status st = check_grads_present(opt, &known_finite);
     if (st != CR_OK)
         return st;
-    const cr_optim_options *o = &opt->opts;
+    /* Gradients the trap already scanned need no pass of their own unless
+     * clipping needs their norm first: SGD's update pass then sums the
+     * squares too. */
+    const int norm_in_update = known_finite && o->kind == CR_OPTIM_SGD && !(o->clip_norm > 0);
+    double norm = 0;
+    if (!norm_in_update && (st = grads_norm(opt, &norm)) != CR_OK)
+        return st;
     step_coeffs c = {
         .scale = 1.0, .lr = cr_optim_lr(opt), .wd = o->weight_decay, .mu = o->momentum};
     if (o->clip_norm > 0 && norm > o->clip_norm)
@@ -369,6 +409,7 @@ cr_status cr_optim_step(cr_optim *opt)
     double *buf0 = opt->n_buffers > 0 ? opt->state : NULL,
            *buf1 = opt->n_buffers > 1 ? opt->state + opt->n_elems : NULL;
     size_t k = 0; /* element offset into the state buffers */
+    double sum_squares = 0;
     for (size_t p = 0; p < opt->n_params; p++) {
         cr_node *n = cr_graph_param(opt->graph, p);
         const double *g = cr_node_grad(n)->data;
@@ -377,7 +418,7 @@ cr_status cr_optim_step(cr_optim *opt)
         size_t len = n->value.size;
         switch (o->kind) {
         case CR_OPTIM_SGD:
-            sgd_update(o, &c, w, g, b0, len);
+            sum_squares += sgd_update(o, &c, w, g, b0, len);
             break;
         case CR_OPTIM_ADAM:
         case CR_OPTIM_ADAMW:
@@ -389,7 +430,7 @@ cr_status cr_optim_step(cr_optim *opt)
         }
         k += len;
     }
-    opt->grad_norm = norm;
+    opt->grad_norm = norm_in_update ? sqrt(sum_squares) : norm;
     opt->steps++;
     return CR_OK;
 }

@@ -2,9 +2,11 @@
  * check_graph.c - tests of graphs and nodes: leaves, introspection, names
  * (uniqueness, renaming, lookup), setting values, forward re-evaluation,
  * shape errors with their exact messages (graph left unchanged), NULL-input
- * propagation, and inputs from another graph.
+ * propagation, inputs from another graph, and the blocked scans over
+ * doubles (kernels.c) against plain loops.
  */
 #include "testutil.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -327,6 +329,40 @@ START_TEST(test_trap_first_nonfinite_in_chunks)
 }
 END_TEST
 
+/* The blocked scans give what plain loops give, for every length across
+ * whole blocks, whole chunks and tails: the first NaN or infinity at each
+ * position (also with a later one behind it), and the sum of squares. */
+START_TEST(test_blocked_scans)
+{
+    const double bad[] = {NAN, INFINITY, -INFINITY};
+    double v[150];
+    for (size_t n = 0; n <= 150; n++) {
+        double plain = 0;
+        for (size_t i = 0; i < n; i++) {
+            v[i] = 0.5 + 0.25 * sin(1.3 * (double)i);
+            plain += v[i] * v[i];
+        }
+        ck_assert_uint_eq(cr_first_nonfinite(v, n), n);
+        ck_assert_double_eq_tol(cr_sum_squares(v, n), plain, 1e-13 * (1 + plain));
+        for (size_t p = 0; p < n; p++)
+            for (size_t b = 0; b < 3; b++) {
+                const double keep = v[p], keep_last = v[n - 1];
+                v[n - 1] = NAN;
+                v[p] = bad[b];
+                ck_assert_uint_eq(cr_first_nonfinite(v, n), p);
+                ck_assert(!isfinite(cr_sum_squares(v, n)));
+                v[n - 1] = keep_last;
+                v[p] = keep;
+            }
+    }
+    /* Squares that overflow give an infinite sum but no non-finite element. */
+    for (size_t i = 0; i < 20; i++)
+        v[i] = 1e200;
+    ck_assert(isinf(cr_sum_squares(v, 20)));
+    ck_assert_uint_eq(cr_first_nonfinite(v, 20), 20);
+}
+END_TEST
+
 Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -339,6 +375,7 @@ Suite *graph_suite(void)
     tcase_add_test(tc, test_set_values_and_forward);
     tcase_add_test(tc, test_forward_targets);
     tcase_add_test(tc, test_trap_first_nonfinite_in_chunks);
+    tcase_add_test(tc, test_blocked_scans);
     suite_add_tcase(s, tc);
     return s;
 }

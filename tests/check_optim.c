@@ -2,7 +2,9 @@
  * check_optim.c - tests of the optimizers: two hand-computed update steps
  * of each rule, clipping, schedules, weight decay against AdamW, option
  * validation with its messages, step errors, and a step that allocates
- * nothing.
+ * nothing. Steps after a backward with the non-finite trap (which lets SGD
+ * take the gradient norm from its update pass) must match steps without
+ * it bit for bit.
  *
  * Every test trains w = [1.5, -0.4] on one of two losses:
  *   QUAD  L = 0.5 * sum(w*w)    so the gradient is g = w
@@ -167,6 +169,37 @@ START_TEST(two_steps)
     step_expect(&f, u->w2[0], u->w2[1]);
     ck_assert_uint_eq(cr_optim_steps(f.opt), 2);
     teardown(&f);
+}
+END_TEST
+
+/* The same two steps with CR_GRAPH_TRAP_NONFINITE set: SGD then skips its
+ * own scan of the gradients and sums their squares in the update pass. The
+ * parameters and the reported norm must be exactly those without the trap. */
+START_TEST(trapped_steps_match)
+{
+    const update_case *u = &update_cases[_i];
+    cr_optim_options o = cr_optim_defaults(u->kind);
+    o.lr = u->lr;
+    o.momentum = u->momentum;
+    o.weight_decay = u->weight_decay;
+    o.nesterov = u->nesterov;
+    fixture plain = setup(u->loss, &o), trapped = setup(u->loss, &o);
+    cr_graph_set_flags(trapped.g, CR_GRAPH_TRAP_NONFINITE);
+    for (int step = 0; step < 3; step++) {
+        fixture *fs[2] = {&plain, &trapped};
+        for (int k = 0; k < 2; k++) {
+            ck_assert_int_eq(cr_graph_forward(fs[k]->g, fs[k]->loss), CR_OK);
+            ck_assert_int_eq(cr_graph_backward(fs[k]->g, fs[k]->loss, 0), CR_OK);
+            ck_assert_int_eq(cr_optim_step(fs[k]->opt), CR_OK);
+        }
+        for (size_t i = 0; i < 2; i++)
+            ck_assert_double_eq(cr_tensor_get(cr_node_value(trapped.w), i),
+                                cr_tensor_get(cr_node_value(plain.w), i));
+        ck_assert_double_eq(cr_optim_grad_norm(trapped.opt), cr_optim_grad_norm(plain.opt));
+        ck_assert(cr_optim_grad_norm(plain.opt) > 0);
+    }
+    teardown(&plain);
+    teardown(&trapped);
 }
 END_TEST
 
@@ -381,6 +414,25 @@ START_TEST(step_errors)
                      "optimizer step: gradient of 'w' element 0 is nan");
     ck_assert_double_eq(cr_tensor_get(cr_node_value(f.w), 1), 1.0);
     teardown(&f);
+
+    /* A trapped backward proves the gradient finite, but an evaluation after
+     * it (here without the trap) may change it: the step must scan again,
+     * refuse the infinity and leave w alone. */
+    o = cr_optim_defaults(CR_OPTIM_SGD);
+    f = setup(QUAD, &o);
+    cr_graph_set_flags(f.g, CR_GRAPH_TRAP_NONFINITE);
+    ck_assert_int_eq(cr_graph_forward(f.g, f.loss), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(f.g, f.loss, 0), CR_OK);
+    cr_graph_set_flags(f.g, 0);
+    double inf2[2] = {INFINITY, 1.0};
+    ck_assert_int_eq(cr_node_set_data(f.w, inf2, 2), CR_OK);
+    ck_assert_int_eq(cr_graph_forward(f.g, cr_node_grad_node(f.w)), CR_OK);
+    ck_assert_double_eq(cr_tensor_get(cr_node_grad(f.w), 0), INFINITY);
+    ck_assert_int_eq(cr_optim_step(f.opt), CR_EDOMAIN);
+    ck_assert_str_eq(cr_graph_error(f.g)->message,
+                     "optimizer step: gradient of 'w' element 0 is inf");
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(f.w), 1), 1.0);
+    teardown(&f);
 }
 END_TEST
 
@@ -435,6 +487,8 @@ Suite *optim_suite(void)
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("updates");
     tcase_add_loop_test(tc, two_steps, 0,
+                        (int)(sizeof update_cases / sizeof update_cases[0]));
+    tcase_add_loop_test(tc, trapped_steps_match, 0,
                         (int)(sizeof update_cases / sizeof update_cases[0]));
     tcase_add_test(tc, clipping);
     tcase_add_test(tc, schedules);
