@@ -281,8 +281,7 @@ static cr_status accumulate(cr_graph *g, cr_node *w, const cr_tensor *grad)
         if (!w->accum)
             return cr_graph_fail(g, err.status, "backward: %s", err.message);
     }
-    for (size_t i = 0; i < grad->size; i++)
-        w->accum->data[i] += grad->data[i];
+    cr_add_into(w->accum->data, grad->data, grad->size);
     w->flags |= CR_NODE_GRAD_ACCUM;
     return CR_OK;
 }

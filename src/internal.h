@@ -49,6 +49,22 @@ void cr_advise_huge(void *p, size_t size);
 #define CR_BLOCK 8
 #define CR_UNROLL_BLOCK _Pragma("GCC unroll 8")
 
+/* for (size_t i = 0; i < n; i++) { body } in blocks of CR_BLOCK, then the
+ * remaining tail; body (the macro's last arguments) is compiled twice. */
+#define CR_FOR_BLOCKED(i, n, ...)                                                         \
+    do {                                                                                  \
+        const size_t i##_end_ = (n);                                                      \
+        size_t i##_blk_ = 0;                                                              \
+        for (; i##_blk_ + CR_BLOCK <= i##_end_; i##_blk_ += CR_BLOCK)                     \
+            CR_UNROLL_BLOCK                                                               \
+            for (size_t i = i##_blk_; i < i##_blk_ + CR_BLOCK; i++) {                     \
+                __VA_ARGS__                                                               \
+            }                                                                             \
+        for (size_t i = i##_blk_; i < i##_end_; i++) {                                    \
+            __VA_ARGS__                                                                   \
+        }                                                                                 \
+    } while (0)
+
 /* The sum of a block's CR_BLOCK partial sums, in a fixed order. */
 static inline double cr_sum_of_block(const double acc[CR_BLOCK])
 {
@@ -60,6 +76,8 @@ static inline double cr_sum_of_block(const double acc[CR_BLOCK])
 double cr_sum_squares(const double *x, size_t n);
 /* The index of the first NaN or infinity in x[0..n), or n if none. */
 size_t cr_first_nonfinite(const double *x, size_t n);
+/* y[i] += x[i] for i < n; the arrays must not overlap. */
+void cr_add_into(double *restrict y, const double *restrict x, size_t n);
 
 /* ---- arena (arena.c): bump allocation in chunks, freed all at once ---- */
 typedef struct cr_arena_chunk cr_arena_chunk;

@@ -1,9 +1,9 @@
 /*
- * kernels.c - scans over arrays of doubles that the hot paths share: the
- * sum of squares (the optimizer's gradient norm and finiteness check) and
- * the search for the first NaN or infinity (the graph's non-finite trap).
- * Both run in blocks of CR_BLOCK elements (see internal.h) so that they
- * vectorise at -O2.
+ * kernels.c - loops over arrays of doubles that the hot paths share: the
+ * sum of squares (the optimizer's gradient norm and finiteness check), the
+ * search for the first NaN or infinity (the graph's non-finite trap) and
+ * y += x (sums of gradients, reductions). All run in blocks of CR_BLOCK
+ * elements (see internal.h) so that they vectorise at -O2.
  */
 #include "internal.h"
 
@@ -42,4 +42,9 @@ size_t cr_first_nonfinite(const double *x, size_t n)
         if (!isfinite(x[k]))
             return k;
     return n;
+}
+
+void cr_add_into(double *restrict y, const double *restrict x, size_t n)
+{
+    CR_FOR_BLOCKED(i, n, y[i] += x[i];);
 }

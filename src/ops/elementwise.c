@@ -101,11 +101,8 @@ static void add_n_forward(cr_node *n)
     double *y = OUT(n);
     const size_t len = n->value.size;
     memcpy(y, IN(n, 0), len * sizeof(double));
-    for (size_t k = 1; k < n->n_inputs; k++) {
-        const double *x = IN(n, k);
-        for (size_t i = 0; i < len; i++)
-            y[i] += x[i];
-    }
+    for (size_t k = 1; k < n->n_inputs; k++)
+        cr_add_into(y, IN(n, k), len);
 }
 
 static cr_status add_n_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)

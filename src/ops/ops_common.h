@@ -36,14 +36,11 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
 #define CR_UNARY_OP(NAME, EXPR, FORMULA, DERIV, FLAGS)                                   \
     static void NAME##_forward(cr_node *n)                                                \
     {                                                                                     \
-        const double *x = IN(n, 0);                                                       \
-        double *y = OUT(n);                                                               \
+        const double *restrict x = IN(n, 0);                                              \
+        double *restrict y = OUT(n);                                                      \
         const double c = n->args.f;                                                       \
         (void)c;                                                                          \
-        for (size_t i = 0, len = n->value.size; i < len; i++) {                           \
-            const double v = x[i];                                                        \
-            y[i] = (EXPR);                                                                \
-        }                                                                                 \
+        CR_FOR_BLOCKED(i, n->value.size, const double v = x[i]; y[i] = (EXPR););          \
     }                                                                                     \
     static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
                                 cr_node **dx);                                            \
@@ -62,38 +59,32 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
 #define CR_BINARY_KERNEL(NAME, EXPR)                                                      \
     static void NAME##_forward(cr_node *n)                                                \
     {                                                                                     \
-        const double *pa = IN(n, 0), *pb = IN(n, 1);                                      \
-        double *y = OUT(n);                                                               \
+        const double *restrict pa = IN(n, 0), *restrict pb = IN(n, 1);                    \
+        double *restrict y = OUT(n);                                                      \
         const size_t len = n->value.size, na = INT(n, 0)->size, nb = INT(n, 1)->size;     \
         if (na == len && nb == len) {                                                     \
-            for (size_t i = 0; i < len; i++) {                                            \
-                const double a = pa[i], b = pb[i];                                        \
-                y[i] = (EXPR);                                                            \
-            }                                                                             \
-        } else if (nb == 1) {                                                             \
+            CR_FOR_BLOCKED(i, len, const double a = pa[i]; const double b = pb[i];        \
+                           y[i] = (EXPR););                                               \
+        } else if (na == len && nb == 1) {                                                \
             const double b = pb[0];                                                       \
-            for (size_t i = 0; i < len; i++) {                                            \
-                const double a = pa[i % na];                                              \
-                y[i] = (EXPR);                                                            \
-            }                                                                             \
-        } else if (na == 1) {                                                             \
+            CR_FOR_BLOCKED(i, len, const double a = pa[i]; y[i] = (EXPR););               \
+        } else if (nb == len && na == 1) {                                                \
             const double a = pa[0];                                                       \
-            for (size_t i = 0; i < len; i++) {                                            \
-                const double b = pb[i % nb];                                              \
-                y[i] = (EXPR);                                                            \
-            }                                                                             \
+            CR_FOR_BLOCKED(i, len, const double b = pb[i]; y[i] = (EXPR););               \
         } else if (na == len) { /* b is a suffix of a's shape */                          \
-            for (size_t blk = 0; blk < len; blk += nb)                                    \
-                for (size_t j = 0; j < nb; j++) {                                         \
-                    const double a = pa[blk + j], b = pb[j];                              \
-                    y[blk + j] = (EXPR);                                                  \
-                }                                                                         \
+            for (size_t blk = 0; blk < len; blk += nb) {                                  \
+                const double *restrict ra = pa + blk;                                     \
+                double *restrict ry = y + blk;                                            \
+                CR_FOR_BLOCKED(j, nb, const double a = ra[j]; const double b = pb[j];     \
+                               ry[j] = (EXPR););                                          \
+            }                                                                             \
         } else { /* a is a suffix of b's shape */                                         \
-            for (size_t blk = 0; blk < len; blk += na)                                    \
-                for (size_t j = 0; j < na; j++) {                                         \
-                    const double a = pa[j], b = pb[blk + j];                              \
-                    y[blk + j] = (EXPR);                                                  \
-                }                                                                         \
+            for (size_t blk = 0; blk < len; blk += na) {                                  \
+                const double *restrict rb = pb + blk;                                     \
+                double *restrict ry = y + blk;                                            \
+                CR_FOR_BLOCKED(j, na, const double a = pa[j]; const double b = rb[j];     \
+                               ry[j] = (EXPR););                                          \
+            }                                                                             \
         }                                                                                 \
     }
 

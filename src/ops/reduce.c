@@ -22,11 +22,8 @@ static void sum_forward(cr_node *n)
     memset(y, 0, outer * inner * sizeof(double));
     for (size_t o = 0; o < outer; o++) {
         double *yo = y + o * inner;
-        for (size_t k = 0; k < len; k++) {
-            const double *xk = x + (o * len + k) * inner;
-            for (size_t j = 0; j < inner; j++)
-                yo[j] += xk[j];
-        }
+        for (size_t k = 0; k < len; k++)
+            cr_add_into(yo, x + (o * len + k) * inner, inner);
         if (f != 1.0)
             for (size_t j = 0; j < inner; j++)
                 yo[j] *= f;
