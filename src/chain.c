@@ -130,23 +130,74 @@ static int is_ident(char ch, int first)
            (!first && ch >= '0' && ch <= '9');
 }
 
-/* Writes the op's derivative text for input i with the role letters
- * replaced: x, a (input 0), b (input 1), y (the node), c (the constant). */
-void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i)
+/* Whether text, written inside a longer formula, needs parentheses: it
+ * does when an operator or a space stands outside its own parentheses
+ * (the '-' of a number's exponent, as in 1e-05, does not count). With
+ * factor set, '*', '/' and '^' do not count either (a factor of a
+ * product), but a leading '-' does. */
+static int needs_parens(const char *t, size_t len, int factor)
 {
-    const cr_op *op = p->op;
-    if ((op->flags & CR_OP_LEAF) || i >= p->n_inputs)
-        return;
-    if (op->deriv_text) {
-        char small[512];
-        int len = op->deriv_text(p, i, small, sizeof small);
-        if (len > 0)
-            cr_sink_put(s, small, strlen(small));
+    int depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char ch = t[i];
+        if (ch == '(') {
+            depth++;
+        } else if (ch == ')') {
+            depth--;
+        } else if (depth == 0 && strchr(" +-*/^<>?:=,|", ch)) {
+            if (ch == '-' && i >= 2 && (t[i - 1] == 'e' || t[i - 1] == 'E') &&
+                t[i - 2] >= '0' && t[i - 2] <= '9')
+                continue;
+            if (factor && (ch == '*' || ch == '/' || ch == '^'))
+                continue;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void sink_expr(cr_sink *s, const cr_node *n, int depth);
+
+/* A role that is already in parentheses, a function's argument. */
+static void sink_role_bare(cr_sink *s, const cr_node *n, int expressions, int depth)
+{
+    if (expressions)
+        sink_expr(s, n, depth);
+    else
+        cr_sink_label(s, n);
+}
+
+/* A role of a formula: the node's label, or with expressions set what an
+ * unnamed node computes, in parentheses unless it stands alone. */
+static void sink_role(cr_sink *s, const cr_node *n, int expressions, int depth)
+{
+    if (!expressions) {
+        cr_sink_label(s, n);
         return;
     }
-    const char *t = op->deriv[i == 0 ? 0 : 1];
-    if (!t)
+    cr_sink sub;
+    cr_sink_init(&sub, NULL);
+    sink_expr(&sub, n, depth);
+    if (sub.status != CR_OK) {
+        s->status = s->status != CR_OK ? s->status : sub.status;
+        cr_sink_release(&sub);
         return;
+    }
+    const int parens = needs_parens(sub.data, sub.len, 0);
+    if (parens)
+        cr_sink_put(s, "(", 1);
+    cr_sink_put(s, sub.data, sub.len);
+    if (parens)
+        cr_sink_put(s, ")", 1);
+    cr_sink_release(&sub);
+}
+
+/* Writes template t with the role letters replaced: x, a (input 0), b
+ * (input 1), y (the node p), c (the op's constant). */
+static void sink_template(cr_sink *s, const cr_node *p, const char *t, int expressions,
+                          int depth)
+{
+    const char *start = t;
     while (*t) {
         if (!is_ident(*t, 1)) {
             /* copy numbers whole, so "1e5" keeps its 'e' */
@@ -170,14 +221,56 @@ void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i)
             else if (*t == 'b' && p->n_inputs >= 2)
                 role = p->inputs[1];
         }
-        if (role)
-            cr_sink_label(s, role);
+        if (role && t > start && t[-1] == '(' && t[len] == ')') /* an argument */
+            sink_role_bare(s, role, expressions, depth + 1);
+        else if (role)
+            sink_role(s, role, expressions, depth + 1);
         else if (len == 1 && *t == 'c')
             cr_sink_printf(s, "%s", cr_number_str(p->args.f).text);
         else
             cr_sink_put(s, t, len);
         t += len;
     }
+}
+
+/* What node n computes, for a formula that has no line of its own for it:
+ * its label when it has a name or its op no expression (or the nesting is
+ * deep), the value of a scalar constant, else its op's expression of its
+ * inputs, written the same way. */
+static void sink_expr(cr_sink *s, const cr_node *n, int depth)
+{
+    if (!n->name && n->kind == CR_NODE_CONSTANT && n->value.size == 1)
+        cr_sink_printf(s, "%s", cr_number_str(n->value.data[0]).text);
+    else if (n->name || !n->op->expr || depth > 4)
+        cr_sink_label(s, n);
+    else
+        sink_template(s, n, n->op->expr, 1, depth);
+}
+
+/* The local derivative text of p for input i; with expressions set,
+ * unnamed inputs appear as what they compute instead of their labels. */
+static void sink_local(cr_sink *s, const cr_node *p, size_t i, int expressions)
+{
+    const cr_op *op = p->op;
+    if ((op->flags & CR_OP_LEAF) || i >= p->n_inputs)
+        return;
+    if (op->deriv_text) {
+        char small[512];
+        int len = op->deriv_text(p, i, small, sizeof small);
+        if (len > 0)
+            cr_sink_put(s, small, strlen(small));
+        return;
+    }
+    const char *t = op->deriv[i == 0 ? 0 : 1];
+    if (t)
+        sink_template(s, p, t, expressions, 0);
+}
+
+/* Writes the op's derivative text for input i with the role letters
+ * replaced by the nodes' labels. */
+void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i)
+{
+    sink_local(s, p, i, 0);
 }
 
 /* Copies a memory sink into the caller's buffer, snprintf-style. */
@@ -459,6 +552,7 @@ typedef struct view_edge {
 typedef struct collapsed_rec {
     size_t parent, child; /* offsets */
     double value, flow;
+    char *formula; /* the composed derivative text, or NULL (owned) */
 } collapsed_rec;
 
 struct cr_chain {
@@ -517,11 +611,87 @@ static int cmp_desc(const void *x, const void *y)
 
 /* Target of a collapse from one kept node: a kept child, its summed value
  * and whether a path through unnamed nodes reaches it. */
+/* A derivative written out while the named view collapses a region: the
+ * sum over the paths it covers of the products of their local derivative
+ * texts. Empty until a path reaches it; too_long once it outgrows
+ * CHAIN_TEXT_MAX, when the edge falls back to "d(a)/d(b)". */
+typedef struct dtext {
+    cr_sink s;
+    int too_long;
+} dtext;
+
+enum { CHAIN_TEXT_MAX = 120 }; /* bytes; longer ones stop being read */
+
+static int is_one(const char *t, size_t len)
+{
+    return len == 1 && t[0] == '1';
+}
+
+/* Writes text, in parentheses when paren is set. */
+static void put_paren(cr_sink *s, const char *text, size_t len, int paren)
+{
+    cr_sink_printf(s, "%s%.*s%s", paren ? "(" : "", (int)len, text, paren ? ")" : "");
+}
+
+/* Appends to d the term left * right, where left is the text of the
+ * derivative reaching a node (NULL or empty: the seed, 1) and right is a
+ * local derivative text. Factors of 1 are dropped, a factor of -1 becomes
+ * a sign, a factor that would change meaning inside a product is
+ * parenthesised, and a negative term is subtracted. */
+static void dtext_add_term(dtext *d, const dtext *left, const char *right, size_t right_len)
+{
+    if (d->too_long || (left && left->too_long) || right_len == 0) {
+        d->too_long = 1; /* or a factor without text (a custom op's) */
+        return;
+    }
+    const char *l = left && left->s.len ? left->s.data : "1";
+    const size_t l_len = left && left->s.len ? left->s.len : 1;
+    cr_sink term;
+    cr_sink_init(&term, NULL);
+    if (is_one(right, right_len)) {
+        cr_sink_put(&term, l, l_len);
+    } else if (is_one(l, l_len)) {
+        cr_sink_put(&term, right, right_len);
+    } else if (l_len == 2 && memcmp(l, "-1", 2) == 0) {
+        cr_sink_put(&term, "-", 1);
+        put_paren(&term, right, right_len, needs_parens(right, right_len, 1));
+    } else if (right_len == 2 && memcmp(right, "-1", 2) == 0) {
+        cr_sink_put(&term, "-", 1);
+        put_paren(&term, l, l_len, needs_parens(l, l_len, 1));
+    } else {
+        put_paren(&term, l, l_len, needs_parens(l, l_len, 1));
+        cr_sink_put(&term, "*", 1);
+        put_paren(&term, right, right_len, needs_parens(right, right_len, 1));
+    }
+    if (term.status != CR_OK) {
+        d->s.status = term.status;
+    } else if (d->s.len && term.data[0] == '-') {
+        cr_sink_put(&d->s, " - ", 3);
+        cr_sink_put(&d->s, term.data + 1, term.len - 1);
+    } else {
+        if (d->s.len)
+            cr_sink_put(&d->s, " + ", 3);
+        cr_sink_put(&d->s, term.data, term.len);
+    }
+    cr_sink_release(&term);
+    if (d->s.len > CHAIN_TEXT_MAX)
+        d->too_long = 1;
+}
+
+static void dtext_reset(dtext *d)
+{
+    cr_sink_release(&d->s);
+    cr_sink_init(&d->s, NULL);
+    d->too_long = 0;
+}
+
 typedef struct target {
     size_t child;
     double value, flow;
-    int via;
+    int via;       /* reached through unnamed nodes */
+    int n_direct;  /* edges straight from the kept node */
     cr_node *sum; /* node-based: the contribution reaching child */
+    dtext text;   /* all-scalar paths: the derivative written out */
 } target;
 
 /* For graphs with tensors: the derivative from kept node a to its targets
@@ -585,11 +755,15 @@ static cr_status build_named_view(builder *b)
     size_t *slot = cr_calloc(n, sizeof *slot);   /* target index + 1 */
     double *dA = cr_calloc(n, sizeof *dA);
     cr_node **racc = p->all_scalar ? NULL : cr_calloc(n, sizeof *racc);
+    /* scalar paths: d(a)/d(x) written out for each x of the region */
+    dtext *dt = p->all_scalar ? cr_calloc(n, sizeof *dt) : NULL;
     size_t *region = NULL, n_region = 0, cap_region = 0;
     size_t *stack = NULL, cap_stack = 0;
     target *tg = NULL;
-    size_t cap_tg = 0;
-    if (!stamp || !slot || !dA || (!p->all_scalar && !racc)) {
+    size_t n_tg = 0, cap_tg = 0;
+    cr_sink local;
+    cr_sink_init(&local, NULL);
+    if (!stamp || !slot || !dA || (!p->all_scalar && !racc) || (p->all_scalar && !dt)) {
         st = oom(g);
         goto done;
     }
@@ -623,8 +797,8 @@ static cr_status build_named_view(builder *b)
         }
         if (n_region > 1)
             qsort(region, n_region, sizeof *region, cmp_desc);
-        /* propagate d(a)/d(x) down the region in doubles */
-        size_t n_tg = 0;
+        /* propagate d(a)/d(x) down the region in doubles (and as text) */
+        n_tg = 0;
         for (size_t r = 0; r <= n_region; r++) {
             size_t xk = r == 0 ? a : region[r - 1];
             const cr_node *x = g->nodes[p->lo + xk];
@@ -635,49 +809,84 @@ static cr_status build_named_view(builder *b)
                     continue;
                 size_t k = in->id - p->lo;
                 double contribution = dx * p->local[p->ebase[xk] + i];
+                dtext *to;
                 if (!is_kept(b, k)) {
                     dA[k] += contribution;
-                    continue;
+                    to = dt ? &dt[k] : NULL;
+                } else {
+                    if (slot[k] == 0 || slot[k] > n_tg || tg[slot[k] - 1].child != k) {
+                        if (cr_grow((void **)&tg, &cap_tg, n_tg + 1, sizeof *tg) != CR_OK) {
+                            st = oom(g);
+                            goto done;
+                        }
+                        tg[n_tg] = (target){.child = k, .flow = NAN};
+                        cr_sink_init(&tg[n_tg].text.s, NULL);
+                        slot[k] = ++n_tg;
+                    }
+                    target *t = &tg[slot[k] - 1];
+                    t->value += contribution;
+                    if (r > 0)
+                        t->via = 1;
+                    else
+                        t->n_direct++;
+                    to = dt ? &t->text : NULL;
                 }
-                if (slot[k] == 0 || slot[k] > n_tg || tg[slot[k] - 1].child != k) {
-                    if (cr_grow((void **)&tg, &cap_tg, n_tg + 1, sizeof *tg) != CR_OK) {
+                if (to) {
+                    local.len = 0;
+                    sink_local(&local, x, i, 1);
+                    dtext_add_term(to, r == 0 ? NULL : &dt[xk], local.data, local.len);
+                    if (local.status != CR_OK || to->s.status != CR_OK) {
                         st = oom(g);
                         goto done;
                     }
-                    tg[n_tg] = (target){k, 0.0, NAN, 0, NULL};
-                    slot[k] = ++n_tg;
                 }
-                tg[slot[k] - 1].value += contribution;
-                if (r > 0)
-                    tg[slot[k] - 1].via = 1;
             }
         }
-        for (size_t r = 0; r < n_region; r++)
+        for (size_t r = 0; r < n_region; r++) {
             dA[region[r]] = 0.0;
+            if (dt)
+                dtext_reset(&dt[region[r]]);
+        }
         for (size_t t = 0; t < n_tg; t++)
             tg[t].flow = fabs(p->grad[a] * tg[t].value);
         if (!p->all_scalar &&
             (st = region_nodes(b, a, region, n_region, racc, tg, n_tg, slot)) != CR_OK)
             goto done;
         for (size_t t = 0; t < n_tg && st == CR_OK; t++) {
-            if (!tg[t].via) { /* direct edges only: keep them as they are */
+            if (!tg[t].via && tg[t].n_direct == 1) { /* one direct edge: keep it */
                 for (size_t i = 0; i < an->n_inputs && st == CR_OK; i++)
                     if (on_path(p, an->inputs[i]) &&
                         an->inputs[i]->id - p->lo == tg[t].child)
                         st = push_vedge(b, tg[t].child, p->ebase[a] + i);
                 continue;
             }
+            /* through unnamed nodes, or several edges to one node: one edge */
             if (cr_grow((void **)&b->coll, &b->cap_coll, b->n_coll + 1, sizeof *b->coll) !=
                 CR_OK) {
                 st = oom(g);
                 break;
             }
-            b->coll[b->n_coll] = (collapsed_rec){a, tg[t].child, tg[t].value, tg[t].flow};
+            char *formula = NULL;
+            if (dt && !tg[t].text.too_long && tg[t].text.s.data) {
+                formula = tg[t].text.s.data; /* handed over */
+                cr_sink_init(&tg[t].text.s, NULL);
+            }
+            b->coll[b->n_coll] =
+                (collapsed_rec){a, tg[t].child, tg[t].value, tg[t].flow, formula};
             st = push_vedge(b, tg[t].child, p->ebase[n] + b->n_coll++);
         }
+        for (size_t t = 0; t < n_tg; t++)
+            dtext_reset(&tg[t].text);
+        n_tg = 0;
     }
     b->vstart[n] = b->n_vedges;
 done:
+    for (size_t t = 0; t < n_tg; t++)
+        cr_sink_release(&tg[t].text.s);
+    for (size_t k = 0; dt && k < n; k++)
+        cr_sink_release(&dt[k].s);
+    cr_free(dt);
+    cr_sink_release(&local);
     cr_free(stamp);
     cr_free(slot);
     cr_free(dA);
@@ -760,11 +969,15 @@ static cr_chain_edge *edge_get(builder *b, size_t parent, const view_edge *ve)
         e->value = r->value;
         e->flow_norm = r->flow;
         e->jacobian = e->scalar ? "scalar" : "composite";
-        cr_sink_put(&s, "d(", 2);
-        cr_sink_label(&s, e->parent);
-        cr_sink_put(&s, ")/d(", 4);
-        cr_sink_label(&s, e->child);
-        cr_sink_put(&s, ")", 1);
+        if (r->formula) {
+            cr_sink_put(&s, r->formula, strlen(r->formula));
+        } else {
+            cr_sink_put(&s, "d(", 2);
+            cr_sink_label(&s, e->parent);
+            cr_sink_put(&s, ")/d(", 4);
+            cr_sink_label(&s, e->child);
+            cr_sink_put(&s, ")", 1);
+        }
     }
     e->formula = sink_string(&s);
     cr_sink_init(&s, NULL);
@@ -899,6 +1112,17 @@ void cr_chain_free(cr_chain *c)
     cr_free(c);
 }
 
+static void builder_release(builder *b)
+{
+    cr_paths_release(&b->p);
+    cr_free(b->vstart);
+    cr_free(b->vedges);
+    for (size_t k = 0; k < b->n_coll; k++)
+        cr_free(b->coll[k].formula);
+    cr_free(b->coll);
+    cr_free(b->memo);
+}
+
 cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt,
                        const cr_chain_options *opts)
 {
@@ -976,19 +1200,11 @@ cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt,
             listed += c->paths[k].product;
         c->omitted_value = c->value - listed;
     }
-    cr_paths_release(&b.p);
-    cr_free(b.vstart);
-    cr_free(b.vedges);
-    cr_free(b.coll);
-    cr_free(b.memo);
+    builder_release(&b);
     return c;
 
 fail:
-    cr_paths_release(&b.p);
-    cr_free(b.vstart);
-    cr_free(b.vedges);
-    cr_free(b.coll);
-    cr_free(b.memo);
+    builder_release(&b);
     cr_chain_free(c);
     return NULL;
 }

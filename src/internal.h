@@ -144,6 +144,10 @@ struct cr_op {
     int max_inputs; /* -1: no maximum */
     unsigned flags;
     const char *formula; /* "y = 1/(1+exp(-x))" */
+    /* The node as an expression of its roles ("a - b", "sigmoid(x)"), for
+     * chain text that names an unnamed node by what it computes; NULL: the
+     * node's label stands for it. */
+    const char *expr;
     const char *deriv[2];  /* for input 0 and for the others; NULL if none */
     const char *jacobian;  /* "diagonal", "W^T (matrix product)" ... */
     /* Optional: writes the local derivative of input i as text when it

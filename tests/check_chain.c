@@ -1,6 +1,8 @@
 /*
  * check_chain.c - tests of derivative chains: the seed article's chains
- * (values, formula text, printed form), the named-only view, sums over
+ * (values, formula text, printed form), the named-only view and the
+ * formulas it composes for collapsed edges (evaluated back through the
+ * expression language), sums over
  * paths against reverse mode on graphs with fan-out, exact path counting
  * on a 2^40-path diamond ladder, tensor chains, deep graphs, errors, the
  * graph left unchanged, and allocation failures.
@@ -198,11 +200,12 @@ START_TEST(test_named_only)
     ck_assert_uint_eq(p->n_edges, 3);
     ck_assert_int_eq(p->edges[0]->collapsed, 1);
     ck_assert_uint_eq(p->edges[0]->input, (size_t)-1);
-    ck_assert_str_eq(p->edges[0]->formula, "d(E)/d(predicted)");
+    ck_assert_str_eq(p->edges[0]->formula, "-0.5*2*(d - predicted)^(2-1)");
     ck_assert_double_eq_tol(p->edges[0]->value, 0.844352143, TOL);
     ck_assert_int_eq(p->edges[1]->collapsed, 0);
     ck_assert_str_eq(p->edges[1]->formula, "predicted*(1-predicted)");
     ck_assert_int_eq(p->edges[2]->collapsed, 1);
+    ck_assert_str_eq(p->edges[2]->formula, "x1");
     ck_assert_double_eq_tol(p->edges[2]->value, 0.1, TOL);
     char *text = format(c, 0);
     ck_assert_str_eq(text,
@@ -221,6 +224,104 @@ START_TEST(test_named_only)
     ck_assert_double_eq_tol(p->product, 0.009276093, TOL);
     ck_assert_double_eq_tol(cr_chain_value(c), 0.009276093, TOL);
     cr_chain_free(c);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* A collapsed edge of the named view writes its derivative out: the sum
+ * over the paths through unnamed nodes of the products of their local
+ * derivatives, unnamed nodes written as what they compute. Each program is
+ * parsed, each edge's formula is checked (where given) and then evaluated
+ * back through the expression language at the program's values: it must
+ * give the edge's value. */
+typedef struct composed_case {
+    const char *program, *wrt;
+    const char *inputs;          /* "name=value,..." */
+    const char *formulas[4];     /* of the first path's edges, NULL: not checked */
+    double paths;
+} composed_case;
+
+static const composed_case composed_cases[] = {
+    {"s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2", "w1",
+     "x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83",
+     {"-0.5*2*(d - predicted)^(2-1)", "predicted*(1-predicted)", "x1", NULL}, 1},
+    /* two edges between the same named nodes become one */
+    {"y = x^2; z = sin(y) + y; E = z*z", "x", "x=2", {"z + z", "1 + cos(y)", "2*x^(2-1)"},
+     1},
+    /* a negative term is subtracted; y stands for the node itself */
+    {"u = exp(x)*x; E = u/(1+u) - log(x)", "x", "x=0.5", {"-1/x", NULL}, 2},
+    {"u = exp(x)*x; E = u/(1+u) - log(x)", "u", "x=0.5", {"1/(1 + u) - u/(1 + u)^2"}, 1},
+    {"u = exp(x)*x; E = u", "x", "x=0.5", {"1", "exp(x) + x*exp(x)"}, 1},
+    {"t = tanh(x*w) - 3*x; E = sqrt(t*t + 1) / (2 + cos(t))", "w", "x=0.7,w=-1.3",
+     {NULL, "(1-tanh(x*w)^2)*x"}, 1},
+    {"t = tanh(x*w) - 3*x; E = sqrt(t*t + 1) / (2 + cos(t))", "x", "x=0.7,w=-1.3",
+     {NULL}, 1},
+    /* too long to write out: the placeholder */
+    {"E = sigmoid(tanh(x*x) + 1)^2", "x", "x=0.5", {"d(E)/d(x)"}, 1},
+};
+
+static cr_expr_program *parse_at(cr_graph *g, const char *program, const char *inputs)
+{
+    cr_expr_program *p = NULL;
+    cr_error err;
+    ck_assert_int_eq(cr_expr_parse(g, program, strlen(program), &p, &err), CR_OK);
+    char buf[200];
+    snprintf(buf, sizeof buf, "%s", inputs);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        *eq = '\0';
+        ck_assert_int_eq(cr_expr_set(p, tok, strtod(eq + 1, NULL), &err), CR_OK);
+    }
+    ck_assert_msg(cr_expr_eval(p, &err) == CR_OK, "%s", err.message);
+    return p;
+}
+
+START_TEST(test_composed_formulas)
+{
+    const composed_case *k = &composed_cases[_i];
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *prog = parse_at(g, k->program, k->inputs);
+    cr_chain_options opts;
+    cr_chain_options_init(&opts);
+    opts.flags = CR_CHAIN_NAMED_ONLY;
+    cr_chain *c = cr_chain_new(g, cr_expr_output(prog)->node,
+                               cr_expr_lookup(prog, k->wrt)->node, &opts);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_double_eq(cr_chain_num_paths(c), k->paths);
+    for (size_t pi = 0; pi < cr_chain_num_listed(c); pi++) {
+        const cr_chain_path *path = cr_chain_path_at(c, pi);
+        for (size_t e = 0; e < path->n_edges; e++) {
+            const cr_chain_edge *edge = path->edges[e];
+            if (pi == 0 && e < 4 && k->formulas[e])
+                ck_assert_str_eq(edge->formula, k->formulas[e]);
+            if (strncmp(edge->formula, "d(", 2) == 0)
+                continue;
+            /* every named value, then the formula */
+            char text[1024];
+            size_t len = 0;
+            for (size_t i = 0; i < cr_expr_num_inputs(prog); i++) {
+                const cr_expr_symbol *sym = cr_expr_input(prog, i);
+                len += (size_t)snprintf(text + len, sizeof text - len, "%s = %.17g; ",
+                                        sym->name, cr_node_scalar(sym->node));
+            }
+            for (size_t i = 0; i < cr_expr_num_statements(prog); i++) {
+                const cr_expr_symbol *sym = cr_expr_statement(prog, i);
+                len += (size_t)snprintf(text + len, sizeof text - len, "%s = %.17g; ",
+                                        sym->name, cr_node_scalar(sym->node));
+            }
+            snprintf(text + len, sizeof text - len, "formula__ = %s", edge->formula);
+            cr_graph *g2 = cr_graph_new();
+            cr_expr_program *check = parse_at(g2, text, "");
+            const double v = cr_node_scalar(cr_expr_output(check)->node);
+            ck_assert_msg(fabs(v - edge->value) <= 1e-12 * (1 + fabs(edge->value)),
+                          "%s: %s = %.17g, the edge says %.17g", k->program, edge->formula,
+                          v, edge->value);
+            cr_expr_free(check);
+            cr_graph_free(g2);
+        }
+    }
+    cr_chain_free(c);
+    cr_expr_free(prog);
     cr_graph_free(g);
 }
 END_TEST
@@ -613,6 +714,8 @@ Suite *chain_suite(void)
     tcase_add_test(tc, test_seed_chains);
     tcase_add_test(tc, test_seed_print_forms);
     tcase_add_test(tc, test_named_only);
+    tcase_add_loop_test(tc, test_composed_formulas, 0,
+                        (int)(sizeof composed_cases / sizeof composed_cases[0]));
     tcase_add_test(tc, test_fan_out_sum);
     tcase_add_test(tc, test_diamond_ladder);
     tcase_add_test(tc, test_deep_chain);

@@ -54,7 +54,7 @@ cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
 
 /* A two-input elementwise op: kernel, vjp declaration and descriptor. The
  * vjp NAME##_vjp is written by hand below. */
-#define CR_BINARY_ENTRY(NAME, EXPR, FLAGS, FORMULA, DA, DB, JACOBIAN, SHAPE)              \
+#define CR_BINARY_ENTRY(NAME, EXPR, FLAGS, FORMULA, TEXT, DA, DB, JACOBIAN, SHAPE)        \
     CR_BINARY_KERNEL(NAME, EXPR)                                                          \
     static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
                                 cr_node **dx);                                            \
@@ -63,6 +63,7 @@ cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
                                 .max_inputs = 2,                                          \
                                 .flags = CR_OP_ELEMENTWISE | (FLAGS),                     \
                                 .formula = FORMULA,                                       \
+                                .expr = TEXT,                                             \
                                 .deriv = {DA, DB},                                        \
                                 .jacobian = JACOBIAN,                                     \
                                 .shape = SHAPE,                                           \
@@ -70,19 +71,20 @@ cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
                                 .vjp = NAME##_vjp};
 
 /* A public broadcasting binary op with its constructor cr_NAME(g, a, b). */
-#define CR_BINARY_OP(NAME, EXPR, FORMULA, DA, DB)                                         \
-    CR_BINARY_ENTRY(NAME, EXPR, 0, FORMULA, DA, DB, "diagonal (summed over broadcast axes)", \
+#define CR_BINARY_OP(NAME, EXPR, FORMULA, TEXT, DA, DB)                                   \
+    CR_BINARY_ENTRY(NAME, EXPR, 0, FORMULA, TEXT, DA, DB,                                 \
+                    "diagonal (summed over broadcast axes)",                              \
                     cr_shape_broadcast)                                                   \
     cr_node *cr_##NAME(cr_graph *g, cr_node *a, cr_node *b)                               \
     {                                                                                     \
         return cr_op_pair(g, &cr_op_##NAME, a, b);                                        \
     }
 
-CR_BINARY_OP(add, a + b, "y = a + b", "1", "1")
-CR_BINARY_OP(sub, a - b, "y = a - b", "1", "-1")
-CR_BINARY_OP(mul, a * b, "y = a * b", "b", "a")
-CR_BINARY_OP(div, a / b, "y = a / b", "1/b", "-a/b^2")
-CR_BINARY_OP(pow, pow(a, b), "y = a ^ b", "b*a^(b-1)", "y*log(a)")
+CR_BINARY_OP(add, a + b, "y = a + b", "a + b", "1", "1")
+CR_BINARY_OP(sub, a - b, "y = a - b", "a - b", "1", "-1")
+CR_BINARY_OP(mul, a * b, "y = a * b", "a*b", "b", "a")
+CR_BINARY_OP(div, a / b, "y = a / b", "a/b", "1/b", "-a/b^2")
+CR_BINARY_OP(pow, pow(a, b), "y = a ^ b", "a^b", "b*a^(b-1)", "y*log(a)")
 
 /* ---- add_n: the sum of n same-shaped inputs (gradient accumulation) ---- */
 
@@ -191,20 +193,21 @@ static double sign(double v)
     return (double)((v > 0) - (v < 0));
 }
 
-CR_UNARY_OP(neg, -v, "y = -x", "-1", 0)
-CR_UNARY_OP(scale, c * v, "y = c*x", "c", 0)
-CR_UNARY_OP(powc, pow(v, c), "y = x^c", "c*x^(c-1)", 0)
-CR_UNARY_OP(exp, exp(v), "y = exp(x)", "y", 0)
-CR_UNARY_OP(log, log(v), "y = log(x)", "1/x", 0)
-CR_UNARY_OP(sqrt, sqrt(v), "y = sqrt(x)", "1/(2*y)", 0)
-CR_UNARY_OP(abs, fabs(v), "y = |x|", "sign(x)", CR_OP_KINK)
-CR_UNARY_OP(sign, sign(v), "y = sign(x)", "0", CR_OP_KINK)
-CR_UNARY_OP(sin, sin(v), "y = sin(x)", "cos(x)", 0)
-CR_UNARY_OP(cos, cos(v), "y = cos(x)", "-sin(x)", 0)
-CR_UNARY_OP(tanh, tanh(v), "y = tanh(x)", "1-y^2", 0)
-CR_UNARY_OP(sigmoid, sigmoid(v), "y = 1/(1+exp(-x))", "y*(1-y)", 0)
-CR_UNARY_OP(relu, v > 0 ? v : 0.0, "y = max(x, 0)", "x > 0 ? 1 : 0", CR_OP_KINK)
-CR_UNARY_OP(softplus, softplus(v), "y = log(1+exp(x))", "sigmoid(x)", 0)
+CR_UNARY_OP(neg, -v, "y = -x", "-x", "-1", 0)
+CR_UNARY_OP(scale, c * v, "y = c*x", "c*x", "c", 0)
+CR_UNARY_OP(powc, pow(v, c), "y = x^c", "x^c", "c*x^(c-1)", 0)
+CR_UNARY_OP(exp, exp(v), "y = exp(x)", "exp(x)", "y", 0)
+CR_UNARY_OP(log, log(v), "y = log(x)", "log(x)", "1/x", 0)
+CR_UNARY_OP(sqrt, sqrt(v), "y = sqrt(x)", "sqrt(x)", "1/(2*y)", 0)
+CR_UNARY_OP(abs, fabs(v), "y = |x|", "abs(x)", "sign(x)", CR_OP_KINK)
+CR_UNARY_OP(sign, sign(v), "y = sign(x)", "sign(x)", "0", CR_OP_KINK)
+CR_UNARY_OP(sin, sin(v), "y = sin(x)", "sin(x)", "cos(x)", 0)
+CR_UNARY_OP(cos, cos(v), "y = cos(x)", "cos(x)", "-sin(x)", 0)
+CR_UNARY_OP(tanh, tanh(v), "y = tanh(x)", "tanh(x)", "1-y^2", 0)
+CR_UNARY_OP(sigmoid, sigmoid(v), "y = 1/(1+exp(-x))", "sigmoid(x)", "y*(1-y)", 0)
+CR_UNARY_OP(relu, v > 0 ? v : 0.0, "y = max(x, 0)", "relu(x)", "x > 0 ? 1 : 0",
+            CR_OP_KINK)
+CR_UNARY_OP(softplus, softplus(v), "y = log(1+exp(x))", "softplus(x)", "sigmoid(x)", 0)
 
 static cr_node *unary(cr_graph *g, const cr_op *op, cr_node *x, double c)
 {
@@ -295,7 +298,8 @@ static cr_status softplus_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
 /* A backward helper f(a, dy) of two same-shaped inputs, with a static
  * builder NAME(g, a, b). */
 #define CR_BACKWARD_OP(NAME, EXPR, FORMULA, FLAGS)                                        \
-    CR_BINARY_ENTRY(NAME, EXPR, CR_OP_BACKWARD | (FLAGS), FORMULA, NULL, NULL, "diagonal",  \
+    CR_BINARY_ENTRY(NAME, EXPR, CR_OP_BACKWARD | (FLAGS), FORMULA, NULL, NULL, NULL,        \
+                    "diagonal",                                                           \
                     cr_shape_same)                                                        \
     static cr_node *NAME(cr_graph *g, cr_node *a, cr_node *b)                             \
     {                                                                                     \

@@ -395,7 +395,8 @@ static void bce_logits_forward(cr_node *n)
  * divides by p (1 - p): a saturated sigmoid gives p = 1 exactly, and the
  * gradient must stay finite. Its derivative is taken as 1 (the clamp only
  * guards the division), which is exact inside [eps, 1 - eps]. */
-CR_UNARY_OP(clamp_prob, clamp_prob(v), "y = min(max(x, 1e-12), 1 - 1e-12)", "1", CR_OP_KINK)
+CR_UNARY_OP(clamp_prob, clamp_prob(v), "y = min(max(x, 1e-12), 1 - 1e-12)", NULL, "1",
+            CR_OP_KINK)
 
 static cr_status clamp_prob_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {

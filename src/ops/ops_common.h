@@ -31,9 +31,10 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
 /* Every elementwise op descriptor, defined in its file. */
 #define CR_DECLARE_OP(NAME) extern const cr_op cr_op_##NAME
 
-/* A unary elementwise op: y[i] = EXPR with v = x[i] and c = n->args.f.
- * The vjp NAME##_vjp is written by hand next to it. */
-#define CR_UNARY_OP(NAME, EXPR, FORMULA, DERIV, FLAGS)                                   \
+/* A unary elementwise op: y[i] = EXPR with v = x[i] and c = n->args.f;
+ * TEXT is the op's cr_op.expr. The vjp NAME##_vjp is written by hand next
+ * to it. */
+#define CR_UNARY_OP(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS)                             \
     static void NAME##_forward(cr_node *n)                                                \
     {                                                                                     \
         const double *restrict x = IN(n, 0);                                              \
@@ -49,6 +50,7 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
                                 .max_inputs = 1,                                          \
                                 .flags = CR_OP_ELEMENTWISE | (FLAGS),                     \
                                 .formula = FORMULA,                                       \
+                                .expr = TEXT,                                             \
                                 .deriv = {DERIV, NULL},                                   \
                                 .jacobian = "diagonal",                                   \
                                 .shape = cr_shape_same,                                   \
