@@ -1,12 +1,13 @@
 #!/bin/sh
 # install-deps.sh - installs the Debian 12 packages chainrule needs to build,
-# test, render and train, when any is missing. Idempotent; uses sudo when not
-# run as root. Used by setup.sh and by CI.
+# test, render and train, when any is missing (locales provides the
+# decimal-comma locale one test builds). Idempotent; uses sudo when not run
+# as root. Used by setup.sh and by CI.
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libgsl-dev libopenblas-dev check uthash-dev zlib1g-dev \
-graphviz libgraphviz-dev dataset-fashion-mnist clang valgrind"
+graphviz libgraphviz-dev dataset-fashion-mnist clang valgrind locales"
 
 missing=""
 for p in $PACKAGES; do

@@ -293,7 +293,7 @@ static int sink_to_buffer(cr_sink *s, char *buf, size_t size)
     return len;
 }
 
-int cr_chain_local_text(const cr_node *parent, size_t input, char *buf, size_t size)
+static int chain_local_text_body(const cr_node *parent, size_t input, char *buf, size_t size)
 {
     if (!parent) {
         if (buf && size)
@@ -304,6 +304,13 @@ int cr_chain_local_text(const cr_node *parent, size_t input, char *buf, size_t s
     cr_sink_init(&s, NULL);
     cr_sink_local_text(&s, parent, input);
     return sink_to_buffer(&s, buf, size);
+}
+
+int cr_chain_local_text(const cr_node *parent, size_t input, char *buf, size_t size)
+{
+    int result;
+    CR_IN_C_LOCALE(result, chain_local_text_body(parent, input, buf, size));
+    return result;
 }
 
 /* ---- local derivative values ---- */
@@ -1123,8 +1130,8 @@ static void builder_release(builder *b)
     cr_free(b->memo);
 }
 
-cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt,
-                       const cr_chain_options *opts)
+static cr_chain *chain_new_body(cr_graph *g, cr_node *output, cr_node *wrt,
+                                const cr_chain_options *opts)
 {
     if (!g)
         return NULL;
@@ -1207,6 +1214,14 @@ fail:
     builder_release(&b);
     cr_chain_free(c);
     return NULL;
+}
+
+cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt,
+                       const cr_chain_options *opts)
+{
+    cr_chain *result;
+    CR_IN_C_LOCALE(result, chain_new_body(g, output, wrt, opts));
+    return result;
 }
 
 cr_node *cr_chain_output(const cr_chain *c) { return c->output; }
@@ -1318,7 +1333,7 @@ static void print_chain(cr_sink *s, const cr_chain *c, unsigned flags)
     }
 }
 
-cr_status cr_chain_print(const cr_chain *c, FILE *out, unsigned flags)
+static cr_status chain_print_body(const cr_chain *c, FILE *out, unsigned flags)
 {
     if (!c || !out)
         return CR_EINVAL;
@@ -1330,7 +1345,14 @@ cr_status cr_chain_print(const cr_chain *c, FILE *out, unsigned flags)
     return s.status;
 }
 
-int cr_chain_format(const cr_chain *c, unsigned flags, char *buf, size_t size)
+cr_status cr_chain_print(const cr_chain *c, FILE *out, unsigned flags)
+{
+    cr_status result;
+    CR_IN_C_LOCALE(result, chain_print_body(c, out, flags));
+    return result;
+}
+
+static int chain_format_body(const cr_chain *c, unsigned flags, char *buf, size_t size)
 {
     if (!c) {
         if (buf && size)
@@ -1341,4 +1363,11 @@ int cr_chain_format(const cr_chain *c, unsigned flags, char *buf, size_t size)
     cr_sink_init(&s, NULL);
     print_chain(&s, c, flags);
     return sink_to_buffer(&s, buf, size);
+}
+
+int cr_chain_format(const cr_chain *c, unsigned flags, char *buf, size_t size)
+{
+    int result;
+    CR_IN_C_LOCALE(result, chain_format_body(c, flags, buf, size));
+    return result;
 }

@@ -711,7 +711,7 @@ done:
     return ds;
 }
 
-cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *err)
+static cr_dataset *csv_load_body(const char *path, const cr_csv_options *opts, cr_error *err)
 {
     if (!path) {
         cr_error_set(err, CR_EINVAL, "csv", "path is NULL");
@@ -725,8 +725,15 @@ cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *
     return csv_load(&s, opts, err);
 }
 
-cr_dataset *cr_csv_load_mem(const void *data, size_t size, const char *name,
-                            const cr_csv_options *opts, cr_error *err)
+cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *err)
+{
+    cr_dataset *result;
+    CR_IN_C_LOCALE(result, csv_load_body(path, opts, err));
+    return result;
+}
+
+static cr_dataset *csv_load_mem_body(const void *data, size_t size, const char *name,
+                                     const cr_csv_options *opts, cr_error *err)
 {
     if (opts && csv_check_options(opts, err) != CR_OK)
         return NULL;
@@ -734,6 +741,14 @@ cr_dataset *cr_csv_load_mem(const void *data, size_t size, const char *name,
     if (reader_open_mem(&s.r, data, size, name, err) != CR_OK)
         return NULL;
     return csv_load(&s, opts, err);
+}
+
+cr_dataset *cr_csv_load_mem(const void *data, size_t size, const char *name,
+                            const cr_csv_options *opts, cr_error *err)
+{
+    cr_dataset *result;
+    CR_IN_C_LOCALE(result, csv_load_mem_body(data, size, name, opts, err));
+    return result;
 }
 
 /* ---- IDX ---- */

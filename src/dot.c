@@ -360,7 +360,7 @@ done:
     return st;
 }
 
-cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts)
+static cr_status dot_write_body(cr_graph *g, FILE *out, const cr_dot_options *opts)
 {
     if (!g)
         return CR_EINVAL;
@@ -373,6 +373,13 @@ cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts)
         st = cr_graph_fail(g, CR_EIO, "dot: writing the DOT text failed: %s",
                            strerror(errno));
     return st;
+}
+
+cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts)
+{
+    cr_status result;
+    CR_IN_C_LOCALE(result, dot_write_body(g, out, opts));
+    return result;
 }
 
 cr_status cr_dot_to_string(cr_graph *g, const void *opts, char **text, size_t *len)
@@ -403,7 +410,7 @@ static cr_status fill_dot(FILE *out, void *ctx, cr_error *err)
     return st;
 }
 
-cr_status cr_dot_write_file(cr_graph *g, const char *path, const cr_dot_options *opts)
+static cr_status dot_write_file_body(cr_graph *g, const char *path, const cr_dot_options *opts)
 {
     if (!g)
         return CR_EINVAL;
@@ -413,4 +420,11 @@ cr_status cr_dot_write_file(cr_graph *g, const char *path, const cr_dot_options 
     cr_error err;
     cr_status st = cr_file_write_atomic(path, fill_dot, &job, &err);
     return st == CR_OK ? CR_OK : cr_graph_fail(g, st, "%s", err.message);
+}
+
+cr_status cr_dot_write_file(cr_graph *g, const char *path, const cr_dot_options *opts)
+{
+    cr_status result;
+    CR_IN_C_LOCALE(result, dot_write_file_body(g, path, opts));
+    return result;
 }

@@ -840,8 +840,8 @@ static cr_status name_nodes(cr_expr_program *p, size_t first_id, cr_error *err)
     return CR_OK;
 }
 
-cr_status cr_expr_parse(cr_graph *g, const char *text, size_t len, cr_expr_program **out,
-                        cr_error *err)
+static cr_status expr_parse_body(cr_graph *g, const char *text, size_t len, cr_expr_program **out,
+                                 cr_error *err)
 {
     if (out)
         *out = NULL;
@@ -885,6 +885,14 @@ cr_status cr_expr_parse(cr_graph *g, const char *text, size_t len, cr_expr_progr
     g->err = saved_graph_err;
     cr_expr_free(p);
     return st;
+}
+
+cr_status cr_expr_parse(cr_graph *g, const char *text, size_t len, cr_expr_program **out,
+                        cr_error *err)
+{
+    cr_status result;
+    CR_IN_C_LOCALE(result, expr_parse_body(g, text, len, out, err));
+    return result;
 }
 
 void cr_expr_free(cr_expr_program *p)

@@ -337,7 +337,7 @@ static void entry_label(const cr_gradcheck_entry *e, char *buf, size_t size)
     snprintf(buf, size, "%s[%zu]", label, e->index);
 }
 
-cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
+static cr_status gradcheck_report_print_body(const cr_gradcheck_report *r, FILE *f)
 {
     if (!r || !f)
         return CR_EINVAL;
@@ -376,6 +376,13 @@ cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
                 label, s->node->op->name, s->input, s->analytic, s->numerical, s->index);
     }
     return ferror(f) ? CR_EIO : CR_OK;
+}
+
+cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f)
+{
+    cr_status result;
+    CR_IN_C_LOCALE(result, gradcheck_report_print_body(r, f));
+    return result;
 }
 
 /* ---- argument checks ---- */
@@ -662,8 +669,8 @@ done:
     return st;
 }
 
-cr_status cr_gradcheck(cr_graph *g, cr_node *output, cr_node *const *nodes, size_t n_nodes,
-                       const cr_gradcheck_options *opts, cr_gradcheck_report **report)
+static cr_status gradcheck_body(cr_graph *g, cr_node *output, cr_node *const *nodes, size_t n_nodes,
+                                const cr_gradcheck_options *opts, cr_gradcheck_report **report)
 {
     if (report)
         *report = NULL;
@@ -719,6 +726,14 @@ cr_status cr_gradcheck(cr_graph *g, cr_node *output, cr_node *const *nodes, size
     }
     *report = r;
     return r->counts[CR_CHECK_FAIL] > 0 ? CR_ECHECK : CR_OK;
+}
+
+cr_status cr_gradcheck(cr_graph *g, cr_node *output, cr_node *const *nodes, size_t n_nodes,
+                       const cr_gradcheck_options *opts, cr_gradcheck_report **report)
+{
+    cr_status result;
+    CR_IN_C_LOCALE(result, gradcheck_body(g, output, nodes, n_nodes, opts, report));
+    return result;
 }
 
 /* ---- hand-derived claims ---- */
@@ -997,8 +1012,8 @@ static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i,
     return CR_OK;
 }
 
-cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, size_t n,
-                          double atol, double rtol, cr_claim_report **report)
+static cr_status check_claims_body(cr_graph *g, cr_node *loss, const cr_claim *claims, size_t n,
+                                   double atol, double rtol, cr_claim_report **report)
 {
     if (report)
         *report = NULL;
@@ -1043,4 +1058,12 @@ cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, si
     }
     *report = r;
     return r->counts[CR_CHECK_FAIL] > 0 ? CR_ECHECK : CR_OK;
+}
+
+cr_status cr_check_claims(cr_graph *g, cr_node *loss, const cr_claim *claims, size_t n,
+                          double atol, double rtol, cr_claim_report **report)
+{
+    cr_status result;
+    CR_IN_C_LOCALE(result, check_claims_body(g, loss, claims, n, atol, rtol, report));
+    return result;
 }

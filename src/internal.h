@@ -11,6 +11,7 @@
 #endif
 #include "chainrule.h"
 
+#include <locale.h>
 #include <stdarg.h>
 #include <stdint.h>
 
@@ -78,6 +79,19 @@ double cr_sum_squares(const double *x, size_t n);
 size_t cr_first_nonfinite(const double *x, size_t n);
 /* y[i] += x[i] for i < n; the arrays must not overlap. */
 void cr_add_into(double *restrict y, const double *restrict x, size_t n);
+
+/* ---- the C locale for numbers in text (clocale.c) ----
+ * Switches the calling thread to the C locale and returns the locale to go
+ * back to with cr_c_locale_leave ((locale_t)0: nothing was switched). */
+locale_t cr_c_locale_enter(void);
+void cr_c_locale_leave(locale_t previous);
+/* result = call, run in the C locale. */
+#define CR_IN_C_LOCALE(result, call)                                                      \
+    do {                                                                                  \
+        const locale_t cr_previous_locale_ = cr_c_locale_enter();                         \
+        (result) = (call);                                                                \
+        cr_c_locale_leave(cr_previous_locale_);                                           \
+    } while (0)
 
 /* ---- arena (arena.c): bump allocation in chunks, freed all at once ---- */
 typedef struct cr_arena_chunk cr_arena_chunk;

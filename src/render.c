@@ -90,8 +90,8 @@ static cr_status render(cr_graph *g, const char *text, const char *file, const c
 }
 #endif
 
-cr_status cr_dot_render(cr_graph *g, const cr_dot_options *opts, const char *file,
-                        const char *format)
+static cr_status dot_render_body(cr_graph *g, const cr_dot_options *opts, const char *file,
+                                 const char *format)
 {
     if (!g)
         return CR_EINVAL;
@@ -114,4 +114,12 @@ cr_status cr_dot_render(cr_graph *g, const cr_dot_options *opts, const char *fil
     (void)opts;
     return cr_graph_fail(g, CR_ENOTSUP, "built without Graphviz rendering");
 #endif
+}
+
+cr_status cr_dot_render(cr_graph *g, const cr_dot_options *opts, const char *file,
+                        const char *format)
+{
+    cr_status result;
+    CR_IN_C_LOCALE(result, dot_render_body(g, opts, file, format));
+    return result;
 }

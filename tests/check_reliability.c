@@ -7,11 +7,13 @@
  * at random moments (the file always loads, as the old or the new model),
  * saves that refuse non-finite parameters, and limits: absurd sizes in
  * IDX and model files refused before any large allocation, huge files,
- * long lines, deep nesting and long expressions.
+ * long lines, deep nesting and long expressions; and numbers read and
+ * written the C way under a host locale with a decimal comma.
  */
 #include "testutil.h"
 
 #include <dirent.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -718,6 +720,80 @@ START_TEST(test_expr_extremes)
 }
 END_TEST
 
+/* A host program that set a locale with a decimal comma (de_DE) must still
+ * get numbers read and written the C way by the expression parser, the CSV
+ * reader, chains and DOT, and must find its own locale in force afterwards.
+ * The locale is compiled into a scratch directory (localedef, from Debian's
+ * locales package) and found through LOCPATH. */
+START_TEST(test_numbers_ignore_the_locale)
+{
+    make_tmpdir();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 2>/dev/null",
+             tmpdir);
+    int rc = system(cmd);
+    (void)rc; /* localedef warns with status 1 and still writes the locale */
+    ck_assert_int_eq(setenv("LOCPATH", tmpdir, 1), 0);
+    ck_assert_msg(setlocale(LC_ALL, "de_DE.UTF-8") != NULL,
+                  "cannot build or load the de_DE.UTF-8 locale (localedef, package "
+                  "locales)");
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.2f", 1.25);
+    ck_assert_str_eq(buf, "1,25"); /* the host's locale is in force */
+
+    /* the expression parser */
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = NULL;
+    cr_error err;
+    const char *prog = "x = 0.5; E = 0.25*(x - 2.5e-1)^2";
+    ck_assert_msg(cr_expr_parse(g, prog, strlen(prog), &p, &err) == CR_OK, "%s", err.message);
+    ck_assert_int_eq(cr_expr_eval(p, &err), CR_OK);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_expr_output(p)->node), 0.015625, 1e-15);
+
+    /* a chain's formula and text */
+    cr_chain_options co;
+    cr_chain_options_init(&co);
+    co.flags = CR_CHAIN_NAMED_ONLY;
+    cr_chain *c = cr_chain_new(g, cr_expr_output(p)->node, cr_expr_lookup(p, "x")->node, &co);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(cr_chain_path_at(c, 0)->edges[0]->formula, "0.25*2*(x - 0.25)^(2-1)");
+    ck_assert_int_gt(cr_chain_format(c, 0, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "dE/dx = 0.125\n");
+    cr_chain_free(c);
+
+    /* DOT */
+    char *dot = NULL;
+    size_t dot_len = 0;
+    FILE *f = open_memstream(&dot, &dot_len);
+    ck_assert_int_eq(cr_dot_write(g, f, NULL), CR_OK);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(dot, "= 0.5\""));
+    ck_assert_ptr_null(strstr(dot, "0,5"));
+    free(dot);
+    cr_expr_free(p);
+    cr_graph_free(g);
+
+    /* the CSV reader */
+    const char csv[] = "a,b,y\n0.5,1.25,0\n-2.5e-1,3,1\n";
+    cr_dataset *ds = cr_csv_load_mem(csv, strlen(csv), "comma.csv", NULL, &err);
+    ck_assert_msg(ds != NULL, "%s", err.message);
+    const cr_tensor *x = cr_dataset_features(ds);
+    ck_assert_double_eq(cr_tensor_get(x, 0), 0.5);
+    ck_assert_double_eq(cr_tensor_get(x, 1), 1.25);
+    ck_assert_double_eq(cr_tensor_get(x, 2), -0.25);
+    cr_dataset_free(ds);
+
+    /* and the host's locale is back */
+    snprintf(buf, sizeof buf, "%.2f", 1.25);
+    ck_assert_str_eq(buf, "1,25");
+    setlocale(LC_ALL, "C");
+    unsetenv("LOCPATH");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    rc = system(cmd);
+    (void)rc;
+}
+END_TEST
+
 Suite *reliability_suite(void)
 {
     Suite *s = suite_create("reliability");
@@ -737,6 +813,7 @@ Suite *reliability_suite(void)
     tcase_add_test(tc, test_model_absurd_sizes);
     tcase_add_test(tc, test_csv_long_line);
     tcase_add_test(tc, test_expr_extremes);
+    tcase_add_test(tc, test_numbers_ignore_the_locale);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -97,8 +97,9 @@ typedef struct cr_csv_options {
  * a stream, line by line (gzip'd files are decompressed on the way); only
  * the numbers are kept. Fields may be quoted with '"' ("" inside quotes is
  * a quote) and are trimmed of blanks; CRLF line ends, blank lines and a
- * UTF-8 byte order mark are accepted. Numbers are read with strtod (in the
- * C locale unless the program changed it). opts may be NULL (defaults).
+ * UTF-8 byte order mark are accepted. Numbers are read the C way ('.'
+ * before the decimals) whatever locale the program set. opts may be NULL
+ * (defaults).
  * Returns NULL with err set on: CR_ENOTFOUND / CR_EIO (the file cannot be
  * opened or read: "PATH: No such file or directory"), CR_EFORMAT ("empty
  * file", "no data rows", a field that is not a number "data.csv:7:3: 'abc'
