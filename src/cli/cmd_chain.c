@@ -35,6 +35,10 @@ const char cli_help_chain[] =
 
 static int chain_body(cli *c)
 {
+    if (c->n_wrt_syms == 0) /* printing nothing would look like success */
+        return cli_fail(c, CLI_USAGE, 0, 0,
+                        "the program has no inputs to differentiate by; name statements "
+                        "with --wrt");
     cr_chain **chains = cli_chains_new(c);
     if (!chains)
         return CLI_EVAL;
