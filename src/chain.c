@@ -965,7 +965,7 @@ static cr_chain_edge *edge_get(builder *b, size_t parent, const view_edge *ve)
         e->input = ve->rec - p->ebase[parent];
         e->value = p->local[ve->rec];
         e->flow_norm = fabs(p->flow[ve->rec]);
-        e->jacobian = e->scalar ? "scalar" : e->parent->op->jacobian;
+        e->jacobian = e->scalar ? "scalar" : cr_op_jacobian(e->parent, e->input);
         if (!e->jacobian)
             e->jacobian = "unknown";
         cr_sink_local_text(&s, e->parent, e->input);

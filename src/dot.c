@@ -190,7 +190,8 @@ static cr_status put_edge(dot_writer *w, cr_sink *s, cr_node *parent, size_t i)
         if (r->len != mark + 3 + len || memcmp(r->data + mark + 3, num.text, len) != 0)
             cr_sink_printf(r, "\n= %s", num.text);
     } else if (!scalar) {
-        cr_sink_printf(r, "\n%s, %s x %s", parent->op->jacobian ? parent->op->jacobian : "",
+        const char *jacobian = cr_op_jacobian(parent, i);
+        cr_sink_printf(r, "\n%s, %s x %s", jacobian ? jacobian : "",
                        cr_shape_str(&parent->value).text, cr_shape_str(&child->value).text);
     }
     if (on && scalar)

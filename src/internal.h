@@ -167,10 +167,18 @@ struct cr_op {
     /* Optional: writes the local derivative of input i as text when it
      * depends on which input it is (sop); overrides deriv. */
     int (*deriv_text)(const cr_node *n, size_t i, char *buf, size_t size);
+    /* Optional: the Jacobian's description for input i when it differs
+     * between inputs (sop, matmul); overrides jacobian. */
+    const char *(*jacobian_of)(const cr_node *n, size_t i);
     cr_status (*shape)(cr_graph *g, cr_node *n);
     void (*forward)(cr_node *n);
     cr_status (*vjp)(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
 };
+
+/* What the Jacobian of node n with respect to its input i is, for chains
+ * and DOT labels ("diagonal", "linear: dX = dS W^T ..."); NULL if the op
+ * does not say. */
+const char *cr_op_jacobian(const cr_node *n, size_t i);
 
 /* The table of built-in ops, for introspection and the op-table tests. */
 extern const cr_op *const cr_builtin_ops[];

@@ -505,12 +505,28 @@ START_TEST(test_tensor_chain)
     char *text = format(c, 0);
     const char *expected =
         "dE/dW = dE/dZ * dZ/dY * dY/dW = [ones (each output sums its inputs) [] x [4,3]] * "
-        "[diagonal [4,3] x [4,3]] * [linear: dA = dY op(B)^T, dB = op(A)^T dY [4,3] x "
+        "[diagonal [4,3] x [4,3]] * [linear: dB = op(A)^T dY [4,3] x "
         "[2,3]] = [norm ";
     ck_assert_int_eq(strncmp(text, expected, strlen(expected)), 0);
     ck_assert_double_eq_tol(strtod(text + strlen(expected), NULL), sqrt(norm), 1e-8);
     free(text);
     cr_chain_free(c);
+
+    /* sop describes the Jacobian of each of its inputs: X, W and the bias */
+    cr_node *V = cr_param(g, "V", wt), *bias = cr_param_scalar(g, "c", 0.5);
+    cr_node *F = cr_sum(g, cr_sop(g, 1, (cr_node *[]){X}, (cr_node *[]){V}, bias));
+    ck_assert_ptr_nonnull(F);
+    cr_node *of[3] = {X, V, bias};
+    const char *want[3] = {"linear: dX = dS W^T (matrix product)",
+                           "linear: dW = X^T dS (matrix product)",
+                           "bias: dB = dS summed over the broadcast rows"};
+    for (size_t k = 0; k < 3; k++) {
+        c = cr_chain_new(g, F, of[k], NULL);
+        ck_assert_ptr_nonnull(c);
+        p = cr_chain_path_at(c, 0);
+        ck_assert_str_eq(p->edges[p->n_edges - 1]->jacobian, want[k]);
+        cr_chain_free(c);
+    }
     cr_tensor_free(xt);
     cr_tensor_free(wt);
     cr_graph_free(g);

@@ -19,12 +19,19 @@ static void matmul_forward(cr_node *n)
 
 static cr_status matmul_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
 
+static const char *matmul_jacobian(const cr_node *n, size_t i)
+{
+    (void)n;
+    return i == 0 ? "linear: dA = dY op(B)^T" : "linear: dB = op(A)^T dY";
+}
+
 const cr_op cr_op_matmul = {.name = "matmul",
                             .min_inputs = 2,
                             .max_inputs = 2,
                             .formula = "Y = op(A) op(B)",
                             .deriv = {"dY B^T", "A^T dY"},
                             .jacobian = "linear: dA = dY op(B)^T, dB = op(A)^T dY",
+                            .jacobian_of = matmul_jacobian,
                             .forward = matmul_forward,
                             .vjp = matmul_vjp};
 
@@ -261,6 +268,15 @@ static int sop_deriv_text(const cr_node *n, size_t i, char *buf, size_t size)
     return cr_node_label(n->inputs[i % 2 ? i - 1 : i + 1], buf, size);
 }
 
+/* Per input: x_p, w_p, or the bias (summed over the rows it is added to). */
+static const char *sop_jacobian(const cr_node *n, size_t i)
+{
+    if (i == 2 * (size_t)n->args.i[0])
+        return "bias: dB = dS summed over the broadcast rows";
+    return i % 2 == 0 ? "linear: dX = dS W^T (matrix product)"
+                      : "linear: dW = X^T dS (matrix product)";
+}
+
 const cr_op cr_op_sop = {.name = "sop",
                          .min_inputs = 2,
                          .max_inputs = -1,
@@ -268,6 +284,7 @@ const cr_op cr_op_sop = {.name = "sop",
                          .deriv = {"w", "x"},
                          .jacobian = "linear: ds/dx = w (W^T for matrices), ds/dw = x",
                          .deriv_text = sop_deriv_text,
+                         .jacobian_of = sop_jacobian,
                          .shape = sop_shape,
                          .forward = sop_forward,
                          .vjp = sop_vjp};

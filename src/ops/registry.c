@@ -67,3 +67,8 @@ const cr_op *cr_op_find(const char *name)
             return cr_builtin_ops[i];
     return NULL;
 }
+
+const char *cr_op_jacobian(const cr_node *n, size_t i)
+{
+    return n->op->jacobian_of ? n->op->jacobian_of(n, i) : n->op->jacobian;
+}
