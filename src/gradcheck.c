@@ -109,7 +109,8 @@ static double probe_eval(double t, void *params)
 }
 
 /* ---- kinks: op nodes flagged CR_OP_KINK whose first input depends on the
- * perturbed values; the input reaching or crossing 0 means a kink ---- */
+ * perturbed values; the input reaching or crossing one of the op's kink
+ * points (cr_op.kinks; 0 by default) means a kink ---- */
 
 typedef struct kink_set {
     cr_node **nodes;
@@ -198,32 +199,63 @@ static void kinks_snapshot(const kink_set *k, double *buf)
     }
 }
 
+/* The values of input 0 where a CR_OP_KINK op has kinks: its own list, or
+ * 0. */
+static const double *kink_points(const cr_op *op, size_t *n)
+{
+    static const double at_zero = 0.0;
+    *n = op->kinks ? op->n_kinks : 1;
+    return op->kinks ? op->kinks : &at_zero;
+}
+
 /* With the values at x - h in k->lo, at x in k->base and the current ones
  * at x + h: writes the reason and returns 1 if a kink input reaches or
- * crosses 0 on the way. */
+ * crosses one of its op's kink points on the way. */
 static int kinks_hit(const kink_set *k, double h, char *reason, size_t size)
 {
     for (size_t j = 0, at = 0; j < k->n; j++) {
         const cr_node *node = k->nodes[j];
         const cr_tensor *t = &node->inputs[0]->value;
+        size_t n_points;
+        const double *points = kink_points(node->op, &n_points);
         for (size_t e = 0; e < t->size; e++) {
             const double lo = k->lo[at + e], mid = k->base[at + e], hi = t->data[e];
             if (lo == mid && mid == hi)
                 continue; /* not moved by this perturbation */
-            if (mid == 0.0 || lo == 0.0 || hi == 0.0 || (lo < 0) != (mid < 0) ||
-                (mid < 0) != (hi < 0)) {
+            for (size_t q = 0; q < n_points; q++) {
+                const double c = points[q];
+                if (mid != c && lo != c && hi != c && (lo < c) == (mid < c) &&
+                    (mid < c) == (hi < c))
+                    continue;
                 char label[300];
                 cr_node_label(node, label, sizeof label);
-                if (mid == 0.0)
-                    snprintf(reason, size, "%.100s input is at its kink 0", label);
+                if (mid == c)
+                    snprintf(reason, size, "%.80s input is at its kink %.12g", label, c);
                 else
                     snprintf(reason, size,
-                             "%.100s input reaches its kink 0 within x +- %.3g", label, h);
+                             "%.80s input reaches its kink %.12g within x +- %.3g", label, c,
+                             h);
                 return 1;
             }
         }
         at += t->size;
     }
+    return 0;
+}
+
+/* Whether n's op has kinks and an element of its first input lies within
+ * two element steps of one: its local check would straddle the kink. */
+static int near_kink(const cr_node *n)
+{
+    if (!(n->op->flags & CR_OP_KINK))
+        return 0;
+    size_t n_points;
+    const double *points = kink_points(n->op, &n_points);
+    const cr_tensor *t = &n->inputs[0]->value;
+    for (size_t e = 0; e < t->size; e++)
+        for (size_t q = 0; q < n_points; q++)
+            if (fabs(t->data[e] - points[q]) <= 2 * STEP_ELEMENT * fmax(1.0, fabs(t->data[e])))
+                return 1;
     return 0;
 }
 
@@ -514,7 +546,7 @@ static cr_status localise(cr_graph *g, cr_gradcheck_report *r, cr_node *out,
         for (size_t id = 0; id <= top && st == CR_OK; id++) {
             cr_node *n = g->nodes[id];
             if (!g->marks[id] || !dep[id] || n->kind != CR_NODE_OP || !n->op->vjp ||
-                (n->op->flags & CR_OP_KINK))
+                near_kink(n))
                 continue;
             for (size_t i = 0; i < n->n_inputs && st == CR_OK; i++)
                 if (dep[n->inputs[i]->id])

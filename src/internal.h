@@ -170,6 +170,10 @@ struct cr_op {
     /* Optional: the Jacobian's description for input i when it differs
      * between inputs (sop, matmul); overrides jacobian. */
     const char *(*jacobian_of)(const cr_node *n, size_t i);
+    /* For a CR_OP_KINK op: the values of input 0 where it is not
+     * differentiable (n_kinks of them); NULL means at 0 only. */
+    const double *kinks;
+    size_t n_kinks;
     cr_status (*shape)(cr_graph *g, cr_node *n);
     void (*forward)(cr_node *n);
     cr_status (*vjp)(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);

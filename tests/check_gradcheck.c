@@ -493,6 +493,40 @@ START_TEST(test_kink_relu_at_zero)
 }
 END_TEST
 
+/* bce clamps its probability to [1e-12, 1 - 1e-12] before dividing by
+ * p (1 - p): those are kinks too. A saturated p (0, or within 1e-12 of 1)
+ * is skipped with the kink named, not reported as a wrong gradient. */
+START_TEST(test_kink_bce_clamp)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t shape[1] = {3};
+    const double pv[3] = {0.0, 0.5, 1.0 - 5e-13}, tv[3] = {1.0, 0.0, 0.0};
+    cr_error err;
+    cr_tensor *pt = cr_tensor_new_from(1, shape, pv, &err),
+              *tt = cr_tensor_new_from(1, shape, tv, &err);
+    cr_node *p = cr_param(g, "p", pt);
+    cr_node *E = cr_bce(g, p, cr_constant(g, tt));
+    cr_tensor_free(pt);
+    cr_tensor_free(tt);
+    ck_assert_ptr_nonnull(E);
+    cr_gradcheck_report *r = NULL;
+    ck_assert_int_eq(cr_gradcheck(g, E, &p, 1, NULL, &r), CR_OK);
+    ck_assert_uint_eq(cr_gradcheck_report_count(r, CR_CHECK_FAIL), 0);
+    ck_assert_uint_eq(cr_gradcheck_report_count(r, CR_CHECK_SKIP), 2);
+    const cr_gradcheck_entry *e = cr_gradcheck_report_entry(r, 0);
+    ck_assert_int_eq(e->result, CR_CHECK_SKIP);
+    ck_assert_msg(strstr(e->reason, "input reaches its kink 1e-12 within x +- 0.0001") != NULL,
+                  "%s", e->reason);
+    ck_assert_int_eq(cr_gradcheck_report_entry(r, 1)->result, CR_CHECK_PASS);
+    e = cr_gradcheck_report_entry(r, 2);
+    ck_assert_int_eq(e->result, CR_CHECK_SKIP);
+    ck_assert_msg(strstr(e->reason, "its kink 0.999999999999 within") != NULL, "%s",
+                  e->reason);
+    cr_gradcheck_report_free(r);
+    cr_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_kink_abs_named)
 {
     cr_graph *g = cr_graph_new();
@@ -1066,6 +1100,7 @@ Suite *gradcheck_suite(void)
     tcase_add_test(tc, test_values_restored);
     tcase_add_test(tc, test_kink_relu_at_zero);
     tcase_add_test(tc, test_kink_abs_named);
+    tcase_add_test(tc, test_kink_bce_clamp);
     tcase_add_test(tc, test_second_order_cube);
     tcase_add_test(tc, test_second_order_mixed);
     tcase_add_test(tc, test_second_order_kink);

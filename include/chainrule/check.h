@@ -78,11 +78,10 @@ typedef struct cr_gradcheck_report cr_gradcheck_report;
  * the graph). Each element x is perturbed and the output recomputed with
  * cr_graph_forward; gsl_deriv_central gives the numerical derivative and its
  * error estimate, which widens the tolerance. An element for which some op
- * flagged as having a kink (relu, abs, sign, relu_bwd, custom ops declared
- * with CR_CUSTOM_KINK) has its first input reach or cross 0 within
- * [x-h, x+h] is reported as skipped, with the reason, not failed. (Kinks
- * are taken to be at 0: clamp_prob's, at 1e-12 and 1 - 1e-12, are not
- * detected.)
+ * flagged as having a kink (relu, abs, sign, relu_bwd and custom ops
+ * declared with CR_CUSTOM_KINK at 0; the probability clamp inside bce at
+ * 1e-12 and 1 - 1e-12) has its first input reach or cross a kink within
+ * [x-h, x+h] is reported as skipped, with the reason, not failed.
  *
  * In fast mode (opts->fast) the gradient is checked along opts->directions
  * random unit directions v drawn from a gsl_rng seeded with opts->seed: the
@@ -130,7 +129,8 @@ CR_API const cr_gradcheck_entry *cr_gradcheck_report_worst(const cr_gradcheck_re
  * of every op node between the checked nodes and the output on its own
  * (against central differences of that op's forward kernel, with a fixed
  * pseudo-random upstream gradient, on up to 1024 elements of each input
- * evenly spread; ops with kinks are not tested) and lists
+ * evenly spread; an op with kinks is not tested when an element of its
+ * first input lies within two steps of one) and lists
  * the op nodes that disagree as suspects: the place of a wrong hand-written
  * derivative. Each suspect gives the node, which input, and the element
  * where the two disagree most. */

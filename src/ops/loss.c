@@ -395,8 +395,9 @@ static void bce_logits_forward(cr_node *n)
  * divides by p (1 - p): a saturated sigmoid gives p = 1 exactly, and the
  * gradient must stay finite. Its derivative is taken as 1 (the clamp only
  * guards the division), which is exact inside [eps, 1 - eps]. */
-CR_UNARY_OP(clamp_prob, clamp_prob(v), "y = min(max(x, 1e-12), 1 - 1e-12)", NULL, "1",
-            CR_OP_KINK)
+static const double clamp_prob_kinks[2] = {BCE_EPS, 1.0 - BCE_EPS};
+CR_UNARY_OP_KINKS(clamp_prob, clamp_prob(v), "y = min(max(x, 1e-12), 1 - 1e-12)", NULL, "1",
+                  CR_OP_KINK, clamp_prob_kinks, 2)
 
 static cr_status clamp_prob_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
@@ -431,6 +432,9 @@ static cr_status bce_logits_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, 
 const cr_op cr_op_bce = {.name = "bce",
                          .min_inputs = 2,
                          .max_inputs = 2,
+                         .flags = CR_OP_KINK, /* p is clamped to [eps, 1 - eps] */
+                         .kinks = clamp_prob_kinks,
+                         .n_kinks = 2,
                          .formula = "E = mean -(t log p + (1-t) log(1-p))",
                          .deriv = {"(a-b)/(a(1-a)n)", "(log(1-a)-log a)/n"},
                          .jacobian = "row: dE/dp = (p - t) / (p (1-p) n)",

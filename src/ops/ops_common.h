@@ -35,6 +35,11 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
  * TEXT is the op's cr_op.expr. The vjp NAME##_vjp is written by hand next
  * to it. */
 #define CR_UNARY_OP(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS)                             \
+    CR_UNARY_OP_KINKS(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, NULL, 0)
+
+/* The same, for an op with kinks elsewhere than at 0: KINKS points to
+ * N_KINKS values of x (cr_op.kinks). */
+#define CR_UNARY_OP_KINKS(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, KINKS, N_KINKS)        \
     static void NAME##_forward(cr_node *n)                                                \
     {                                                                                     \
         const double *restrict x = IN(n, 0);                                              \
@@ -53,6 +58,8 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
                                 .expr = TEXT,                                             \
                                 .deriv = {DERIV, NULL},                                   \
                                 .jacobian = "diagonal",                                   \
+                                .kinks = KINKS,                                           \
+                                .n_kinks = N_KINKS,                                       \
                                 .shape = cr_shape_same,                                   \
                                 .forward = NAME##_forward,                                \
                                 .vjp = NAME##_vjp};
