@@ -13,6 +13,10 @@
 
 #ifdef CR_HAVE_OPENBLAS
 void openblas_set_num_threads(int num_threads); /* OpenBLAS's own API */
+/* Not in OpenBLAS's header: stops its worker threads, which it starts again
+ * when a threaded call needs them. Weak, so that a BLAS without it (or an
+ * OpenBLAS built another way) still links; then it is NULL. */
+void blas_thread_shutdown_(void) __attribute__((weak));
 #endif
 
 #define SMALL_PRODUCT 4096 /* m*n*k below which the loop beats the call */
@@ -40,6 +44,13 @@ static void apply_threads(int n)
     atomic_store(&num_threads, n);
 #ifdef CR_HAVE_OPENBLAS
     openblas_set_num_threads(n);
+    /* OpenBLAS starts its workers when it loads, and an idle worker spins
+     * for about 0.1 s before it sleeps, taking the second core (or the
+     * caller's hyperthread sibling): a short run on one thread (the
+     * command, the 91,803-node W4 graph's first backward) ran up to 2.4x
+     * slower. One thread needs no workers. */
+    if (n == 1 && blas_thread_shutdown_)
+        blas_thread_shutdown_();
 #endif
 }
 

@@ -37,6 +37,7 @@ const cr_op cr_op_param = {.name = "param", .min_inputs = 0, .max_inputs = 0,
 
 cr_graph *cr_graph_new(void)
 {
+    (void)cr_num_threads(); /* settles the thread count (and BLAS's) early */
     cr_graph *g = cr_calloc(1, sizeof *g);
     if (!g)
         return NULL;

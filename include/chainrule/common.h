@@ -80,7 +80,10 @@ CR_API cr_status cr_set_allocator(const cr_allocator *allocator);
  * BLAS it calls (OpenBLAS's thread count is set to the same number, so the
  * two never oversubscribe the cores). n = 0 takes the CR_NUM_THREADS
  * environment variable, or 1 when it is unset or invalid; that is also what
- * applies if this is never called. CR_EINVAL if n is negative or over 1024.
+ * applies if this is never called. With one thread, OpenBLAS's idle worker
+ * threads are stopped (they would spin for about 0.1 s after it loads; it
+ * starts them again when a later setting asks for more threads); the first
+ * cr_graph_new settles this. CR_EINVAL if n is negative or over 1024.
  * Process-wide: call it before starting work, not concurrently with it. */
 CR_API cr_status cr_set_num_threads(int n);
 /* The thread count in force (deciding it from CR_NUM_THREADS if unset). */
