@@ -3,13 +3,14 @@
  * sum of squares (the optimizer's gradient norm and finiteness check), the
  * search for the first NaN or infinity (the graph's non-finite trap) and
  * y += x (sums of gradients, reductions). All run in blocks of CR_BLOCK
- * elements (see internal.h) so that they vectorise at -O2.
+ * elements (see internal.h) so that they vectorise at -O2, and have AVX2
+ * clones (CR_AVX2_CLONE).
  */
 #include "internal.h"
 
 #include <math.h>
 
-double cr_sum_squares(const double *x, size_t n)
+CR_AVX2_CLONE double cr_sum_squares(const double *x, size_t n)
 {
     double acc[CR_BLOCK] = {0};
     size_t i = 0;
@@ -25,7 +26,7 @@ double cr_sum_squares(const double *x, size_t n)
 /* x * 0 is zero for every finite x and NaN otherwise, so partial sums of
  * those over a chunk show whether the chunk holds a non-finite element;
  * only such a chunk is searched element by element. */
-size_t cr_first_nonfinite(const double *x, size_t n)
+CR_AVX2_CLONE size_t cr_first_nonfinite(const double *x, size_t n)
 {
     enum { CHUNK = 8 * CR_BLOCK };
     size_t k = 0;
@@ -44,7 +45,7 @@ size_t cr_first_nonfinite(const double *x, size_t n)
     return n;
 }
 
-void cr_add_into(double *restrict y, const double *restrict x, size_t n)
+CR_AVX2_CLONE void cr_add_into(double *restrict y, const double *restrict x, size_t n)
 {
     CR_FOR_BLOCKED(i, n, y[i] += x[i];);
 }

@@ -309,8 +309,9 @@ typedef struct step_coeffs {
 /* SGD, with momentum when v is not NULL. Returns the sum of squares of g,
  * computed exactly as cr_sum_squares does, so a step whose gradients are
  * known finite gets its norm from this one pass. */
-static double sgd_update(const cr_optim_options *o, const step_coeffs *c, double *restrict w,
-                         const double *restrict g, double *restrict v, size_t n)
+CR_AVX2_CLONE static double sgd_update(const cr_optim_options *o, const step_coeffs *c,
+                                       double *restrict w, const double *restrict g,
+                                       double *restrict v, size_t n)
 {
     const double scale = c->scale, wd = c->wd, mu = c->mu, lr = c->lr;
     double acc[CR_BLOCK] = {0};
