@@ -226,7 +226,7 @@ static void sink_template(cr_sink *s, const cr_node *p, const char *t, int expre
         else if (role)
             sink_role(s, role, expressions, depth + 1);
         else if (len == 1 && *t == 'c')
-            cr_sink_printf(s, "%s", cr_number_str(p->args.f).text);
+            cr_sink_printf(s, "%s", cr_number_str(p->args->f).text);
         else
             cr_sink_put(s, t, len);
         t += len;

@@ -107,7 +107,7 @@ static void custom_vjp_forward(cr_node *n)
     input_values(n, count, in);
     memset(n->value.data, 0, n->value.size * sizeof *n->value.data);
     c->def.vjp(count, in, &n->inputs[count]->value, &n->inputs[count + 1]->value,
-               (size_t)n->args.i[0], &n->value, c->def.user);
+               (size_t)n->args->i[0], &n->value, c->def.user);
 }
 
 static cr_status custom_vjp_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,

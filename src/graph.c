@@ -35,6 +35,8 @@ const cr_op cr_op_param = {.name = "param", .min_inputs = 0, .max_inputs = 0,
 
 /* ---- graph lifetime and errors ---- */
 
+const cr_node_args cr_no_args;
+
 cr_graph *cr_graph_new(void)
 {
     (void)cr_num_threads(); /* settles the thread count (and BLAS's) early */
@@ -236,8 +238,14 @@ static cr_node *node_new(cr_graph *g, const cr_op *op, cr_node_kind kind,
     node->n_inputs = n;
     node->kind = kind;
     node->id = g->n_nodes;
-    if (args)
-        node->args = *args;
+    node->args = &cr_no_args;
+    if (args) {
+        cr_node_args *copy = cr_arena_alloc(&g->arena, sizeof *copy, 8);
+        if (!copy)
+            goto fail;
+        *copy = *args;
+        node->args = copy;
+    }
     if (kind == CR_NODE_PARAM)
         node->flags |= CR_NODE_WANTS_GRAD;
 

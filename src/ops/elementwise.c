@@ -237,12 +237,12 @@ static cr_status neg_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
 
 static cr_status scale_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    CR_VJP_RETURN(cr_scale(g, dy, n->args.f));
+    CR_VJP_RETURN(cr_scale(g, dy, n->args->f));
 }
 
 static cr_status powc_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    double p = n->args.f;
+    double p = n->args->f;
     if (p == 0.0) {
         *dx = NULL;
         return CR_OK;

@@ -13,8 +13,8 @@
 
 static void matmul_forward(cr_node *n)
 {
-    cr_gemm((unsigned)n->args.i[0], (size_t)n->args.i[1], (size_t)n->args.i[2],
-            (size_t)n->args.i[3], 1.0, IN(n, 0), IN(n, 1), 0.0, OUT(n));
+    cr_gemm((unsigned)n->args->i[0], (size_t)n->args->i[1], (size_t)n->args->i[2],
+            (size_t)n->args->i[3], 1.0, IN(n, 0), IN(n, 1), 0.0, OUT(n));
 }
 
 static cr_status matmul_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
@@ -54,8 +54,8 @@ cr_node *cr_matmul_dims(cr_graph *g, cr_node *a, cr_node *b, unsigned flags, siz
 
 static cr_status matmul_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    const unsigned flags = (unsigned)n->args.i[0];
-    const size_t m = (size_t)n->args.i[1], nn = (size_t)n->args.i[2], k = (size_t)n->args.i[3];
+    const unsigned flags = (unsigned)n->args->i[0];
+    const size_t m = (size_t)n->args->i[1], nn = (size_t)n->args->i[2], k = (size_t)n->args->i[3];
     const int ta = (flags & CR_TRANS_A) != 0, tb = (flags & CR_TRANS_B) != 0;
     cr_node *a = n->inputs[0], *b = n->inputs[1];
     const cr_tensor *shape = &n->inputs[i]->value;
@@ -171,7 +171,7 @@ static void pair_dims(const cr_node *node, size_t p, size_t *m, size_t *k, size_
 
 static cr_status sop_shape(cr_graph *g, cr_node *n)
 {
-    const size_t pairs = (size_t)n->args.i[0];
+    const size_t pairs = (size_t)n->args->i[0];
     size_t shape[CR_MAX_RANK];
     int rank = -1;
     for (size_t p = 0; p < pairs; p++) {
@@ -218,7 +218,7 @@ static cr_status sop_shape(cr_graph *g, cr_node *n)
 
 static void sop_forward(cr_node *n)
 {
-    const size_t pairs = (size_t)n->args.i[0], len = n->value.size;
+    const size_t pairs = (size_t)n->args->i[0], len = n->value.size;
     double *y = OUT(n);
     if (n->n_inputs > 2 * pairs) {
         const double *b = IN(n, 2 * pairs);
@@ -244,7 +244,7 @@ static void sop_forward(cr_node *n)
 
 static cr_status sop_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    const size_t pairs = (size_t)n->args.i[0];
+    const size_t pairs = (size_t)n->args->i[0];
     if (i == 2 * pairs)
         return cr_reduce_to_operand(g, dy, n->inputs[i], dx);
     size_t p = i / 2, m, k, nn;
@@ -262,7 +262,7 @@ static cr_status sop_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
 /* ds/dx_i = w_i, ds/dw_i = x_i, ds/db = 1, with the partner's label. */
 static int sop_deriv_text(const cr_node *n, size_t i, char *buf, size_t size)
 {
-    const size_t pairs = (size_t)n->args.i[0];
+    const size_t pairs = (size_t)n->args->i[0];
     if (i == 2 * pairs)
         return snprintf(buf, size, "1");
     return cr_node_label(n->inputs[i % 2 ? i - 1 : i + 1], buf, size);
@@ -271,7 +271,7 @@ static int sop_deriv_text(const cr_node *n, size_t i, char *buf, size_t size)
 /* Per input: x_p, w_p, or the bias (summed over the rows it is added to). */
 static const char *sop_jacobian(const cr_node *n, size_t i)
 {
-    if (i == 2 * (size_t)n->args.i[0])
+    if (i == 2 * (size_t)n->args->i[0])
         return "bias: dB = dS summed over the broadcast rows";
     return i % 2 == 0 ? "linear: dX = dS W^T (matrix product)"
                       : "linear: dW = X^T dS (matrix product)";

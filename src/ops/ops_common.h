@@ -31,7 +31,7 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
 /* Every elementwise op descriptor, defined in its file. */
 #define CR_DECLARE_OP(NAME) extern const cr_op cr_op_##NAME
 
-/* A unary elementwise op: y[i] = EXPR with v = x[i] and c = n->args.f;
+/* A unary elementwise op: y[i] = EXPR with v = x[i] and c = n->args->f;
  * TEXT is the op's cr_op.expr. The vjp NAME##_vjp is written by hand next
  * to it. */
 #define CR_UNARY_OP(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS)                             \
@@ -44,7 +44,7 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
     {                                                                                     \
         const double *restrict x = IN(n, 0);                                              \
         double *restrict y = OUT(n);                                                      \
-        const double c = n->args.f;                                                       \
+        const double c = n->args->f;                                                       \
         (void)c;                                                                          \
         CR_FOR_BLOCKED(i, n->value.size, const double v = x[i]; y[i] = (EXPR););          \
     }                                                                                     \

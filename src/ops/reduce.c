@@ -14,11 +14,11 @@
 
 static void sum_forward(cr_node *n)
 {
-    const size_t outer = (size_t)n->args.i[0], len = (size_t)n->args.i[1],
-                 inner = (size_t)n->args.i[2];
+    const size_t outer = (size_t)n->args->i[0], len = (size_t)n->args->i[1],
+                 inner = (size_t)n->args->i[2];
     const double *x = IN(n, 0);
     double *y = OUT(n);
-    const double f = n->args.f;
+    const double f = n->args->f;
     memset(y, 0, outer * inner * sizeof(double));
     for (size_t o = 0; o < outer; o++) {
         double *yo = y + o * inner;
@@ -32,11 +32,11 @@ static void sum_forward(cr_node *n)
 
 static void expand_forward(cr_node *n)
 {
-    const size_t outer = (size_t)n->args.i[0], len = (size_t)n->args.i[1],
-                 inner = (size_t)n->args.i[2];
+    const size_t outer = (size_t)n->args->i[0], len = (size_t)n->args->i[1],
+                 inner = (size_t)n->args->i[2];
     const double *x = IN(n, 0);
     double *y = OUT(n);
-    const double f = n->args.f;
+    const double f = n->args->f;
     for (size_t o = 0; o < outer; o++)
         for (size_t k = 0; k < len; k++) {
             double *yk = y + (o * len + k) * inner;
@@ -85,15 +85,15 @@ static cr_node *view_node(cr_graph *g, const cr_op *op, cr_node *x, size_t outer
 static cr_status sum_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     const cr_tensor *x = INT(n, 0);
-    CR_VJP_RETURN(view_node(g, &cr_op_expand, dy, (size_t)n->args.i[0], (size_t)n->args.i[1],
-                            (size_t)n->args.i[2], n->args.f, x->rank, x->shape));
+    CR_VJP_RETURN(view_node(g, &cr_op_expand, dy, (size_t)n->args->i[0], (size_t)n->args->i[1],
+                            (size_t)n->args->i[2], n->args->f, x->rank, x->shape));
 }
 
 static cr_status expand_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     const cr_tensor *x = INT(n, 0);
-    CR_VJP_RETURN(view_node(g, &cr_op_sum, dy, (size_t)n->args.i[0], (size_t)n->args.i[1],
-                            (size_t)n->args.i[2], n->args.f, x->rank, x->shape));
+    CR_VJP_RETURN(view_node(g, &cr_op_sum, dy, (size_t)n->args->i[0], (size_t)n->args->i[1],
+                            (size_t)n->args->i[2], n->args->f, x->rank, x->shape));
 }
 
 static cr_node *reduce_all(cr_graph *g, const cr_op *op, cr_node *x)
