@@ -670,8 +670,15 @@ static void dtext_add_term(dtext *d, const dtext *left, const char *right, size_
         cr_sink_put(&term, "*", 1);
         put_paren(&term, right, right_len, needs_parens(right, right_len, 1));
     }
+    /* a conditional (relu's "x > 0 ? 1 : 0") reads wrongly inside a sum */
+    const int conditional = term.status == CR_OK && strpbrk(term.data, "?<>") != NULL &&
+                            needs_parens(term.data, term.len, 1);
     if (term.status != CR_OK) {
         d->s.status = term.status;
+    } else if (conditional) {
+        if (d->s.len)
+            cr_sink_put(&d->s, " + ", 3);
+        put_paren(&d->s, term.data, term.len, 1);
     } else if (d->s.len && term.data[0] == '-') {
         cr_sink_put(&d->s, " - ", 3);
         cr_sink_put(&d->s, term.data + 1, term.len - 1);
@@ -735,10 +742,12 @@ static cr_status region_nodes(builder *b, size_t a, const size_t *region, size_t
     }
     for (size_t t = 0; t < n_tg; t++) {
         const cr_tensor *v = tg[t].sum ? &tg[t].sum->value : NULL;
-        if (tg[t].via && scalar_a) {
+        /* the targets that become one collapsed edge (see build_named_view) */
+        const int collapsed = tg[t].via || tg[t].n_direct > 1;
+        if (collapsed && scalar_a) {
             tg[t].value = !v ? 0.0 : v->size == 1 ? v->data[0] : NAN;
             tg[t].flow = v ? fabs(p->grad[a]) * cr_tensor_norm(v) : 0.0;
-        } else if (tg[t].via) {
+        } else if (collapsed) {
             tg[t].value = NAN;
             tg[t].flow = v ? cr_tensor_norm(v) : 0.0;
         }

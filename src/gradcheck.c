@@ -803,7 +803,7 @@ size_t cr_claim_report_count(const cr_claim_report *r, cr_check_result result)
     return r && (unsigned)result <= CR_CHECK_FAIL ? r->counts[result] : 0;
 }
 
-cr_status cr_claim_report_print(const cr_claim_report *r, FILE *f)
+static cr_status claim_report_print_body(const cr_claim_report *r, FILE *f)
 {
     if (!r || !f)
         return CR_EINVAL;
@@ -825,6 +825,13 @@ cr_status cr_claim_report_print(const cr_claim_report *r, FILE *f)
             fprintf(f, "  %s: %s\n", c->label, c->explanation);
     }
     return ferror(f) ? CR_EIO : CR_OK;
+}
+
+cr_status cr_claim_report_print(const cr_claim_report *r, FILE *f)
+{
+    cr_status result;
+    CR_IN_C_LOCALE(result, claim_report_print_body(r, f));
+    return result;
 }
 
 /* A node by name, or by label "op#index". */

@@ -11,6 +11,7 @@
  *   LIN   L = sum(c*w), c = [0.5, -2.0], so the gradient is g = c
  */
 #include "testutil.h"
+#include "internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -190,6 +191,8 @@ START_TEST(trapped_steps_match)
         for (int k = 0; k < 2; k++) {
             ck_assert_int_eq(cr_graph_forward(fs[k]->g, fs[k]->loss), CR_OK);
             ck_assert_int_eq(cr_graph_backward(fs[k]->g, fs[k]->loss, 0), CR_OK);
+            /* the trapped side takes the path without its own scan */
+            ck_assert_int_eq(cr_grad_known_finite(fs[k]->w), k == 1);
             ck_assert_int_eq(cr_optim_step(fs[k]->opt), CR_OK);
         }
         for (size_t i = 0; i < 2; i++)

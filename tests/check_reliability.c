@@ -761,6 +761,21 @@ START_TEST(test_numbers_ignore_the_locale)
     ck_assert_str_eq(buf, "dE/dx = 0.125\n");
     cr_chain_free(c);
 
+    /* a claim report (the claim 1.5 is wrong: dE/dx = 0.125) */
+    cr_claim claim = {.wrt = "x", .value = 1.5};
+    cr_claim_report *cr = NULL;
+    ck_assert_int_eq(cr_check_claims(g, cr_expr_output(p)->node, &claim, 1, 1e-9, 1e-9, &cr),
+                     CR_ECHECK);
+    char *report = NULL;
+    size_t report_len = 0;
+    FILE *rf = open_memstream(&report, &report_len);
+    ck_assert_int_eq(cr_claim_report_print(cr, rf), CR_OK);
+    fclose(rf);
+    ck_assert_msg(strstr(report, "1.5") && !strstr(report, "1,5") && strstr(report, "0.125"),
+                  "%s", report);
+    free(report);
+    cr_claim_report_free(cr);
+
     /* DOT */
     char *dot = NULL;
     size_t dot_len = 0;

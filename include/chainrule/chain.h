@@ -45,7 +45,11 @@ enum {
     /* Express the chain only through named nodes (plus output and wrt):
      * the unnamed intermediates between two kept nodes are collapsed into
      * one edge whose value is the derivative between the two (the sum over
-     * the unnamed sub-paths) and whose formula reads "d(E)/d(predicted)". */
+     * the unnamed sub-paths), and so are several edges straight between the
+     * same two kept nodes (z*z). Its formula writes the derivative out over
+     * the sub-paths ("-0.5*2*(d - predicted)^(2-1)", "z + z"), unnamed
+     * nodes as what they compute; through tensors, or beyond 120 bytes, it
+     * reads "d(E)/d(predicted)". */
     CR_CHAIN_NAMED_ONLY = 1u << 0
 };
 
@@ -65,8 +69,9 @@ typedef struct cr_chain_edge {
                            * collapsed edge, (size_t)-1 */
     const char *formula;  /* the local derivative's text with the nodes'
                            * labels for the op's roles: "predicted*(1-predicted)",
-                           * "x1", "predicted-desired"; "d(E)/d(predicted)" for
-                           * a collapsed edge; "" if the op gives none */
+                           * "x1", "predicted-desired"; for a collapsed edge
+                           * the derivative written out, or "d(E)/d(predicted)"
+                           * (see CR_CHAIN_NAMED_ONLY); "" if the op gives none */
     const char *jacobian; /* "scalar" for scalar edges; otherwise the op's
                            * structure ("diagonal", ...), or "composite" for a
                            * collapsed edge */

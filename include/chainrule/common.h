@@ -81,10 +81,13 @@ CR_API cr_status cr_set_allocator(const cr_allocator *allocator);
  * two never oversubscribe the cores). n = 0 takes the CR_NUM_THREADS
  * environment variable, or 1 when it is unset or invalid; that is also what
  * applies if this is never called. With one thread, OpenBLAS's idle worker
- * threads are stopped (they would spin for about 0.1 s after it loads; it
- * starts them again when a later setting asks for more threads); the first
- * cr_graph_new settles this. CR_EINVAL if n is negative or over 1024.
- * Process-wide: call it before starting work, not concurrently with it. */
+ * threads are stopped (they would spin for about 0.1 s after it loads;
+ * OpenBLAS starts them again for its next threaded call). The first
+ * cr_graph_new settles this, so a program that also runs threaded OpenBLAS
+ * work of its own should call this (or create its first graph) before
+ * starting that work, not while it runs. CR_EINVAL if n is negative or over
+ * 1024. Process-wide: call it before starting work, not concurrently with
+ * it. */
 CR_API cr_status cr_set_num_threads(int n);
 /* The thread count in force (deciding it from CR_NUM_THREADS if unset). */
 CR_API int cr_num_threads(void);

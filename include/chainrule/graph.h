@@ -37,7 +37,9 @@ typedef enum cr_node_kind {
     CR_NODE_OP = 3        /* computed from its inputs by an op */
 } cr_node_kind;
 
-/* New empty graph (caller frees with cr_graph_free). NULL on out of memory. */
+/* New empty graph (caller frees with cr_graph_free). NULL on out of memory.
+ * The first call in a process settles the thread count (see
+ * cr_set_num_threads), which may stop OpenBLAS's idle worker threads. */
 CR_API cr_graph *cr_graph_new(void);
 
 /* Frees the graph, its nodes and all their memory. NULL is accepted. */
