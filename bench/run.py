@@ -31,6 +31,7 @@ import sys
 import time
 
 PY = "/usr/bin/python3"
+UNSTEADY = 1.3  # max/min of a row's repetitions beyond which the row is flagged
 
 
 def have_torch():
@@ -129,6 +130,8 @@ class Bench:
         row = {"row": name, "threads": threads, "unit": unit, "chainrule": cm,
                "pytorch": best, "pytorch_setting": "T%d+B%d" % bests if bests else None,
                "ratio": ratio, "note": note,
+               "chainrule_range": [min(cvals), max(cvals)],
+               "pytorch_range": [min(pvals[bests]), max(pvals[bests])] if bests else None,
                "pytorch_all": {"T%d+B%d" % s: statistics.median(v)
                                for s, v in pvals.items() if v}}
         self.rows.append(row)
@@ -136,6 +139,13 @@ class Bench:
             name, threads, cm, "%.5g" % best if best else "-",
             row["pytorch_setting"] or "-", "%.2fx" % ratio if ratio else "-", note),
             flush=True)
+        # Repetitions far apart mean the machine changed under the run (on a
+        # shared or virtual machine, minutes-long slow spells): say so.
+        for side, vals in (("chainrule", cvals), ("pytorch", pvals.get(bests, []))):
+            if len(vals) > 1 and min(vals) > 0 and max(vals) / min(vals) > UNSTEADY:
+                print("    unsteady: %s's repetitions ranged %.5g to %.5g; the machine "
+                      "may be in a slow spell, re-run this row" % (side, min(vals),
+                                                                    max(vals)), flush=True)
         return row
 
     def dgemm(self, threads):
