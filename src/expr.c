@@ -1039,18 +1039,16 @@ cr_status cr_expr_eval(cr_expr_program *p, cr_error *err)
         return cr_error_set(err, st, "expr", "%s", cr_graph_error(p->g)->message);
     for (size_t i = 0; i < p->n_stmts; i++) {
         const cr_tensor *v = cr_node_value(p->stmts[i].node);
-        for (size_t k = 0; k < v->size; k++) {
-            if (isfinite(v->data[k]))
-                continue;
-            cr_error_set(err, CR_EDOMAIN, p->stmts[i].name,
-                         "statement '%s' evaluates to %s", p->stmts[i].name,
-                         nonfinite_text(v->data[k]));
-            if (err) {
-                err->line = p->stmts[i].line;
-                err->column = p->stmts[i].column;
-            }
-            return CR_EDOMAIN;
+        const size_t k = cr_first_nonfinite(v->data, v->size);
+        if (k == v->size)
+            continue;
+        cr_error_set(err, CR_EDOMAIN, p->stmts[i].name, "statement '%s' evaluates to %s",
+                     p->stmts[i].name, nonfinite_text(v->data[k]));
+        if (err) {
+            err->line = p->stmts[i].line;
+            err->column = p->stmts[i].column;
         }
+        return CR_EDOMAIN;
     }
     return CR_OK;
 }

@@ -461,10 +461,11 @@ static cr_status check_nodes(cr_graph *g, cr_node *out, cr_node *const *nodes, s
                 "gradcheck: %s is computed by an op; only inputs, parameters "
                 "and constants can be perturbed",
                 label);
-        for (size_t e = 0; e < nodes[k]->value.size; e++)
-            if (!isfinite(nodes[k]->value.data[e]))
-                return cr_graph_fail(g, CR_EDOMAIN, "gradcheck: %s[%zu] is %g", label, e,
-                                     nodes[k]->value.data[e]);
+        const cr_tensor *v = &nodes[k]->value;
+        const size_t e = cr_first_nonfinite(v->data, v->size);
+        if (e < v->size)
+            return cr_graph_fail(g, CR_EDOMAIN, "gradcheck: %s[%zu] is %g", label, e,
+                                 v->data[e]);
     }
     return CR_OK;
 }

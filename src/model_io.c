@@ -106,13 +106,12 @@ static cr_status check_finite(const cr_mlp *m, cr_error *err)
             if (!p[k])
                 continue;
             const cr_tensor *t = cr_node_value(p[k]);
-            const double *v = cr_tensor_data(t);
-            for (size_t i = 0; i < cr_tensor_size(t); i++)
-                if (!isfinite(v[i]))
-                    return cr_error_set(err, CR_EDOMAIN, "save",
-                                        "save: parameter %s element %zu is %g; a model "
-                                        "with non-finite parameters is not saved",
-                                        cr_node_name(p[k]), i, v[i]);
+            const size_t i = cr_first_nonfinite(t->data, t->size);
+            if (i < t->size)
+                return cr_error_set(err, CR_EDOMAIN, "save",
+                                    "save: parameter %s element %zu is %g; a model with "
+                                    "non-finite parameters is not saved",
+                                    cr_node_name(p[k]), i, t->data[i]);
         }
     }
     return CR_OK;
