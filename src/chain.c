@@ -158,21 +158,17 @@ static int needs_parens(const char *t, size_t len, int factor)
 
 static void sink_expr(cr_sink *s, const cr_node *n, int depth);
 
-/* A role that is already in parentheses, a function's argument. */
-static void sink_role_bare(cr_sink *s, const cr_node *n, int expressions, int depth)
-{
-    if (expressions)
-        sink_expr(s, n, depth);
-    else
-        cr_sink_label(s, n);
-}
-
 /* A role of a formula: the node's label, or with expressions set what an
- * unnamed node computes, in parentheses unless it stands alone. */
-static void sink_role(cr_sink *s, const cr_node *n, int expressions, int depth)
+ * unnamed node computes, in parentheses unless it stands alone or is
+ * already enclosed (bare: a function's argument). */
+static void sink_role(cr_sink *s, const cr_node *n, int expressions, int bare, int depth)
 {
     if (!expressions) {
         cr_sink_label(s, n);
+        return;
+    }
+    if (bare) {
+        sink_expr(s, n, depth);
         return;
     }
     cr_sink sub;
@@ -221,10 +217,9 @@ static void sink_template(cr_sink *s, const cr_node *p, const char *t, int expre
             else if (*t == 'b' && p->n_inputs >= 2)
                 role = p->inputs[1];
         }
-        if (role && t > start && t[-1] == '(' && t[len] == ')') /* an argument */
-            sink_role_bare(s, role, expressions, depth + 1);
-        else if (role)
-            sink_role(s, role, expressions, depth + 1);
+        if (role)
+            sink_role(s, role, expressions, t > start && t[-1] == '(' && t[len] == ')',
+                      depth + 1);
         else if (len == 1 && *t == 'c')
             cr_sink_printf(s, "%s", cr_number_str(p->args->f).text);
         else
@@ -616,8 +611,6 @@ static int cmp_desc(const void *x, const void *y)
     return (a < c) - (a > c);
 }
 
-/* Target of a collapse from one kept node: a kept child, its summed value
- * and whether a path through unnamed nodes reaches it. */
 /* A derivative written out while the named view collapses a region: the
  * sum over the paths it covers of the products of their local derivative
  * texts. Empty until a path reaches it; too_long once it outgrows
@@ -699,6 +692,8 @@ static void dtext_reset(dtext *d)
     d->too_long = 0;
 }
 
+/* Target of a collapse from one kept node: a kept child, its summed value
+ * and how it is reached. */
 typedef struct target {
     size_t child;
     double value, flow;
@@ -707,6 +702,14 @@ typedef struct target {
     cr_node *sum; /* node-based: the contribution reaching child */
     dtext text;   /* all-scalar paths: the derivative written out */
 } target;
+
+/* Whether the paths from a kept node to target t become one collapsed
+ * edge: they pass unnamed nodes, or several edges go straight to t (z*z).
+ * A single direct edge stays as it is. */
+static int target_collapses(const target *t)
+{
+    return t->via || t->n_direct > 1;
+}
 
 /* For graphs with tensors: the derivative from kept node a to its targets
  * through the region, propagated with the ops' vjps (a scalar a is seeded
@@ -742,8 +745,7 @@ static cr_status region_nodes(builder *b, size_t a, const size_t *region, size_t
     }
     for (size_t t = 0; t < n_tg; t++) {
         const cr_tensor *v = tg[t].sum ? &tg[t].sum->value : NULL;
-        /* the targets that become one collapsed edge (see build_named_view) */
-        const int collapsed = tg[t].via || tg[t].n_direct > 1;
+        const int collapsed = target_collapses(&tg[t]);
         if (collapsed && scalar_a) {
             tg[t].value = !v ? 0.0 : v->size == 1 ? v->data[0] : NAN;
             tg[t].flow = v ? fabs(p->grad[a]) * cr_tensor_norm(v) : 0.0;
@@ -869,14 +871,13 @@ static cr_status build_named_view(builder *b)
             (st = region_nodes(b, a, region, n_region, racc, tg, n_tg, slot)) != CR_OK)
             goto done;
         for (size_t t = 0; t < n_tg && st == CR_OK; t++) {
-            if (!tg[t].via && tg[t].n_direct == 1) { /* one direct edge: keep it */
+            if (!target_collapses(&tg[t])) { /* one direct edge: keep it */
                 for (size_t i = 0; i < an->n_inputs && st == CR_OK; i++)
                     if (on_path(p, an->inputs[i]) &&
                         an->inputs[i]->id - p->lo == tg[t].child)
                         st = push_vedge(b, tg[t].child, p->ebase[a] + i);
                 continue;
             }
-            /* through unnamed nodes, or several edges to one node: one edge */
             if (cr_grow((void **)&b->coll, &b->cap_coll, b->n_coll + 1, sizeof *b->coll) !=
                 CR_OK) {
                 st = oom(g);

@@ -304,9 +304,9 @@ typedef struct step_coeffs {
 
 /* One kernel per rule over one parameter's n elements: w the values, g the
  * gradient, b0 and b1 the parameter's slices of the moment buffers (NULL
- * when the rule does not use them). */
-
-/* SGD, with momentum when v is not NULL. Returns the sum of squares of g,
+ * when the rule does not use them).
+ *
+ * SGD, with momentum when v is not NULL, returns the sum of squares of g,
  * computed exactly as cr_sum_squares does, so a step whose gradients are
  * known finite gets its norm from this one pass. */
 CR_AVX2_CLONE static double sgd_update(const cr_optim_options *o, const step_coeffs *c,

@@ -44,7 +44,7 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
     {                                                                                     \
         const double *restrict x = IN(n, 0);                                              \
         double *restrict y = OUT(n);                                                      \
-        const double c = n->args->f;                                                       \
+        const double c = n->args->f;                                                      \
         (void)c;                                                                          \
         CR_FOR_BLOCKED(i, n->value.size, const double v = x[i]; y[i] = (EXPR););          \
     }                                                                                     \
