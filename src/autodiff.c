@@ -334,7 +334,7 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
     } else if (!(c = cache_build(g, loss))) {
         return g->err.status;
     } else if ((g->flags & CR_GRAPH_TRAP_NONFINITE) &&
-               (st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK) {
+               (st = cr_trap_nodes(g, c->plan, c->n_plan)) != CR_OK) {
         return st; /* the first build computed values eagerly; check them */
     }
     /* The trap scanned the plan, every op node the build made: gradients

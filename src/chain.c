@@ -94,14 +94,6 @@ cr_number_text cr_number_str(double v)
     return t;
 }
 
-double cr_tensor_norm(const cr_tensor *t)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < t->size; i++)
-        s += t->data[i] * t->data[i];
-    return sqrt(s);
-}
-
 /* ---- labels and local derivative text ---- */
 
 /* A label usable inside a formula or a "dE/dx" name: names made of
@@ -337,14 +329,17 @@ cr_status cr_chain_local_value(cr_node *parent, size_t input, double *value)
         return CR_EINVAL;
     cr_graph *g = parent->graph;
     char label[300];
-    cr_node_label(parent, label, sizeof label);
-    if (input >= parent->n_inputs)
+    if (input >= parent->n_inputs) {
+        cr_node_label(parent, label, sizeof label);
         return cr_graph_fail(g, CR_EINVAL, "chain: %s has no input %zu", label, input);
-    if (parent->value.size != 1 || parent->inputs[input]->value.size != 1)
+    }
+    if (parent->value.size != 1 || parent->inputs[input]->value.size != 1) {
+        cr_node_label(parent, label, sizeof label);
         return cr_graph_fail(
             g, CR_ESHAPE, "chain: d(%s)/d(input %zu) is a Jacobian %s x %s, not a scalar",
             label, input, cr_shape_str(&parent->value).text,
             cr_shape_str(&parent->inputs[input]->value).text);
+    }
     return probe(g, parent, input, value);
 }
 

@@ -3,12 +3,13 @@
  * needs: a text sink (to a FILE * or a growable buffer), number and label
  * formatting, the analysis of the paths between two nodes (which edges lie
  * on a path, the local derivative and the gradient flowing along each) and
- * the atomic file writer.
+ * the DOT text as a string (for render.c).
  */
 #ifndef CR_CHAIN_PRIVATE_H
 #define CR_CHAIN_PRIVATE_H
 
 #include "internal.h"
+#include "chainrule/dot.h"
 
 #include <stdio.h>
 
@@ -43,8 +44,6 @@ void cr_sink_label(cr_sink *s, const cr_node *n);
 /* The local derivative text of parent for input i (cr_chain_local_text). */
 void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i);
 
-/* The Frobenius norm of a tensor. */
-double cr_tensor_norm(const cr_tensor *t);
 
 /* ---- paths between two nodes (chain.c) ---- */
 
@@ -85,6 +84,7 @@ void cr_paths_release(cr_paths *p);
 int cr_paths_edge(const cr_paths *p, const cr_node *parent, size_t i, size_t *e);
 
 /* The whole DOT text of g into a new buffer (dot.c; cr_free it). */
-cr_status cr_dot_to_string(cr_graph *g, const void *opts, char **text, size_t *len);
+cr_status cr_dot_to_string(cr_graph *g, const cr_dot_options *opts, char **text,
+                           size_t *len);
 
 #endif

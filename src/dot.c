@@ -2,8 +2,8 @@
  * dot.c - DOT text of a graph (deterministic, every string escaped), with
  * node styles per kind, edges labelled by their local derivative, the
  * highlighted chain from the loss to one node, a cap on drawn nodes with a
- * summary node, and the atomic file writer (temporary file in the same
- * directory, fsync, rename) shared with render.c.
+ * summary node, written to a stream, a string or (through fileio.c's
+ * atomic writer) a file.
  */
 #include "chain_private.h"
 #include "fileio.h"
@@ -383,7 +383,8 @@ cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts)
     return result;
 }
 
-cr_status cr_dot_to_string(cr_graph *g, const void *opts, char **text, size_t *len)
+cr_status cr_dot_to_string(cr_graph *g, const cr_dot_options *opts, char **text,
+                           size_t *len)
 {
     cr_sink s;
     cr_sink_init(&s, NULL);

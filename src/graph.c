@@ -128,9 +128,9 @@ static cr_status check_name(cr_graph *g, const char *name, const cr_node *self)
     return CR_OK;
 }
 
-/* Adds name -> n to the table, with the name and entry in the arena.
- * On failure nothing is added (arena memory is reclaimed by the caller's
- * rewind, or stays unused). */
+/* Adds name -> n to the table, with the name and entry in the arena, and
+ * points n->name at that copy. On failure nothing is added and n is left
+ * as it was (arena memory is reclaimed by the caller's rewind). */
 static cr_status name_add(cr_graph *g, cr_node *n, const char *name)
 {
     int cr_uthash_oom = 0;
@@ -145,6 +145,7 @@ static cr_status name_add(cr_graph *g, cr_node *n, const char *name)
     HASH_ADD_KEYPTR(hh, g->names, e->name, len, e);
     if (cr_uthash_oom)
         return cr_graph_fail(g, CR_ENOMEM, "out of memory naming a node '%s'", name);
+    n->name = e->name; /* the arena copy the table holds */
     return CR_OK;
 }
 
@@ -175,10 +176,6 @@ cr_status cr_node_set_name(cr_node *n, const char *name)
     }
     if (old)
         name_remove(g, old);
-    /* point at the arena copy the table holds */
-    cr_name_entry *e = NULL;
-    HASH_FIND_STR(g->names, name, e);
-    n->name = e->name;
     return CR_OK;
 }
 
@@ -274,9 +271,6 @@ static cr_node *node_new(cr_graph *g, const cr_op *op, cr_node_kind kind,
     if (name) {
         if ((st = name_add(g, node, name)) != CR_OK)
             goto fail_quiet;
-        cr_name_entry *e = NULL;
-        HASH_FIND_STR(g->names, name, e);
-        node->name = e->name;
     }
     g->nodes[g->n_nodes++] = node;
     if (kind == CR_NODE_PARAM) {
@@ -584,20 +578,32 @@ static cr_status report_nonfinite(cr_graph *g, const cr_node *n, size_t at)
     return st;
 }
 
+/* The non-finite trap's check of one evaluated node. */
+static cr_status trap_node(cr_graph *g, cr_node *node)
+{
+    const size_t at = cr_first_nonfinite(node->value.data, node->value.size);
+    return at < node->value.size ? report_nonfinite(g, node, at) : CR_OK;
+}
+
 cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n)
 {
     g->values_version++;
-    if (!(g->flags & CR_GRAPH_TRAP_NONFINITE)) {
-        for (size_t i = 0; i < n; i++)
-            nodes[i]->op->forward(nodes[i]);
-        return CR_OK;
-    }
+    const int trap = (g->flags & CR_GRAPH_TRAP_NONFINITE) != 0;
     for (size_t i = 0; i < n; i++) {
-        cr_node *node = nodes[i];
-        node->op->forward(node);
-        const size_t at = cr_first_nonfinite(node->value.data, node->value.size);
-        if (at < node->value.size)
-            return report_nonfinite(g, node, at);
+        nodes[i]->op->forward(nodes[i]);
+        cr_status st = trap ? trap_node(g, nodes[i]) : CR_OK;
+        if (st != CR_OK)
+            return st;
+    }
+    return CR_OK;
+}
+
+cr_status cr_trap_nodes(cr_graph *g, cr_node *const *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cr_status st = trap_node(g, nodes[i]);
+        if (st != CR_OK)
+            return st;
     }
     return CR_OK;
 }

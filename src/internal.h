@@ -93,6 +93,8 @@ double cr_sum_squares(const double *x, size_t n);
 size_t cr_first_nonfinite(const double *x, size_t n);
 /* y[i] += x[i] for i < n; the arrays must not overlap. */
 void cr_add_into(double *restrict y, const double *restrict x, size_t n);
+/* The Frobenius norm of a tensor: sqrt(cr_sum_squares). */
+double cr_tensor_norm(const cr_tensor *t);
 
 /* ---- the C locale for numbers in text (clocale.c) ----
  * Switches the calling thread to the C locale and returns the locale to go
@@ -302,6 +304,9 @@ int cr_grad_known_finite(const cr_node *w);
 /* Runs op->forward on each node, in order; with CR_GRAPH_TRAP_NONFINITE
  * stops at the first node producing NaN or Inf (CR_EDOMAIN, detail in g). */
 cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n);
+/* The trap's check alone, for nodes whose values are already computed (a
+ * gradient build evaluates its nodes as it makes them). */
+cr_status cr_trap_nodes(cr_graph *g, cr_node *const *nodes, size_t n);
 /* Drops the nodes created after n_nodes and rewinds the arena to mark. */
 void cr_graph_truncate(cr_graph *g, size_t n_nodes, cr_arena_mark mark);
 /* Frees the cached gradient builds (autodiff.c). */

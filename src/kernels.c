@@ -1,10 +1,10 @@
 /*
  * kernels.c - loops over arrays of doubles that the hot paths share: the
- * sum of squares (the optimizer's gradient norm and finiteness check), the
- * search for the first NaN or infinity (the graph's non-finite trap) and
- * y += x (sums of gradients, reductions). All run in blocks of CR_BLOCK
- * elements (see internal.h) so that they vectorise at -O2, and have AVX2
- * clones (CR_AVX2_CLONE).
+ * sum of squares (the optimizer's gradient norm and finiteness check, and
+ * every tensor norm), the search for the first NaN or infinity (the graph's
+ * non-finite trap, input checks) and y += x (sums of gradients,
+ * reductions). All run in blocks of CR_BLOCK elements (see internal.h) so
+ * that they vectorise at -O2, and have AVX2 clones (CR_AVX2_CLONE).
  */
 #include "internal.h"
 
@@ -48,4 +48,9 @@ CR_AVX2_CLONE size_t cr_first_nonfinite(const double *x, size_t n)
 CR_AVX2_CLONE void cr_add_into(double *restrict y, const double *restrict x, size_t n)
 {
     CR_FOR_BLOCKED(i, n, y[i] += x[i];);
+}
+
+double cr_tensor_norm(const cr_tensor *t)
+{
+    return sqrt(cr_sum_squares(t->data, t->size));
 }

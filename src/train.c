@@ -135,12 +135,8 @@ static void link_set(cr_train_link *l, const char *label, const cr_tensor *g)
     l->first = NAN;
     if (!g)
         return;
-    const double *d = cr_tensor_data(g);
-    double s = 0.0;
-    for (size_t i = 0, n = cr_tensor_size(g); i < n; i++)
-        s += d[i] * d[i];
-    l->norm = sqrt(s);
-    l->first = d[0];
+    l->norm = cr_tensor_norm(g);
+    l->first = cr_tensor_data(g)[0];
 }
 
 /* Asks the head's layer nodes for their gradients (once per head). */

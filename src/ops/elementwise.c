@@ -16,7 +16,7 @@ cr_status cr_shape_same(cr_graph *g, cr_node *n)
     return cr_tensor_set_shape(&n->value, x->rank, x->shape, &g->err);
 }
 
-static int is_suffix(const cr_tensor *small, const cr_tensor *big)
+int cr_shape_is_suffix(const cr_tensor *small, const cr_tensor *big)
 {
     if (small->rank > big->rank)
         return 0;
@@ -35,7 +35,7 @@ cr_status cr_shape_broadcast(cr_graph *g, cr_node *n)
         small = a;
     }
     if (cr_tensor_same_shape(a, b) || small->size == 1 ||
-        (is_suffix(small, big) && big->size % small->size == 0))
+        (cr_shape_is_suffix(small, big) && big->size % small->size == 0))
         return cr_tensor_set_shape(&n->value, big->rank, big->shape, &g->err);
     return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s do not broadcast", n->op->name,
                          cr_shape_str(a).text, cr_shape_str(b).text);

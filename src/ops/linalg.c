@@ -205,12 +205,7 @@ static cr_status sop_shape(cr_graph *g, cr_node *n)
     if (st != CR_OK || n->n_inputs == 2 * pairs)
         return st;
     const cr_tensor *b = INT(n, 2 * pairs);
-    if (b->size == 1)
-        return CR_OK;
-    int suffix = b->rank <= rank;
-    for (int d = 1; suffix && d <= b->rank; d++)
-        suffix = b->shape[b->rank - d] == shape[rank - d];
-    if (!suffix)
+    if (b->size != 1 && !cr_shape_is_suffix(b, &n->value))
         return cr_graph_fail(g, CR_ESHAPE, "sop: bias %s does not broadcast over %s",
                              cr_shape_str(b).text, cr_shape_str(&n->value).text);
     return CR_OK;
@@ -222,13 +217,9 @@ static void sop_forward(cr_node *n)
     double *y = OUT(n);
     if (n->n_inputs > 2 * pairs) {
         const double *b = IN(n, 2 * pairs);
-        const size_t nb = INT(n, 2 * pairs)->size;
-        if (len % nb == 0) /* one bias row per output row: no division per element */
-            for (size_t r = 0; r < len; r += nb)
-                memcpy(y + r, b, nb * sizeof(double));
-        else
-            for (size_t i = 0; i < len; i++)
-                y[i] = b[i % nb];
+        const size_t nb = INT(n, 2 * pairs)->size; /* a suffix: len is a multiple */
+        for (size_t r = 0; r < len; r += nb)
+            memcpy(y + r, b, nb * sizeof(double));
     } else {
         memset(y, 0, len * sizeof(double));
     }

@@ -18,6 +18,8 @@
 cr_status cr_shape_same(cr_graph *g, cr_node *n);
 /* Output shaped like the broadcast of inputs 0 and 1 (see ops.h). */
 cr_status cr_shape_broadcast(cr_graph *g, cr_node *n);
+/* Whether small's shape is a suffix of big's ([n] of [m,n]; [] of any). */
+int cr_shape_is_suffix(const cr_tensor *small, const cr_tensor *big);
 /* Inputs 0 and 1 have the same shape; output is a scalar. */
 cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n);
 
