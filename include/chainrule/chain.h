@@ -186,8 +186,9 @@ CR_API int cr_chain_format(const cr_chain *c, unsigned flags, char *buf, size_t 
  * by the nodes' labels (x, a, b: the inputs; y: the node itself; c: the
  * op's constant), e.g. sigmoid's "y*(1-y)" -> "predicted*(1-predicted)".
  * Writes into buf (NUL-terminated when size > 0) and returns the length it
- * needs, like snprintf; 0 and "" for leaves, an input out of range, or an
- * op without derivative text. */
+ * needs, like snprintf; 0 and "" for a NULL parent, leaves, an input out
+ * of range, or an op without derivative text; -1 (and "") when out of
+ * memory. */
 CR_API int cr_chain_local_text(const cr_node *parent, size_t input, char *buf, size_t size);
 
 /* The value of the local derivative d(parent)/d(input number `input`) for
@@ -196,7 +197,7 @@ CR_API int cr_chain_local_text(const cr_node *parent, size_t input, char *buf, s
  * helper nodes are removed again: the graph is unchanged. Returns CR_OK,
  * CR_EINVAL (NULL, a leaf, input out of range), CR_ESHAPE (not a scalar
  * edge), CR_ENOTSUP (the op has no derivative) or CR_ENOMEM, with the
- * error in the node's graph. */
+ * error in the node's graph (a NULL parent or value is recorded nowhere). */
 CR_API cr_status cr_chain_local_value(cr_node *parent, size_t input, double *value);
 
 #ifdef __cplusplus

@@ -200,7 +200,8 @@ CR_API cr_status cr_data_gather(const cr_tensor *src, const size_t *rows, size_t
 
 /* cr_data_gather for a data set's features into x and targets into y (y
  * may be NULL to copy the features only; it is ignored when ds has no
- * targets). Allocates nothing. */
+ * targets). Allocates nothing. Errors as cr_data_gather's, with err set
+ * (NULL arguments give CR_EINVAL). */
 CR_API cr_status cr_dataset_batch(const cr_dataset *ds, const size_t *rows, size_t n,
                                   cr_tensor *x, cr_tensor *y, cr_error *err);
 

@@ -54,8 +54,9 @@ typedef struct cr_expr_symbol {
 /* Parses the program text (len bytes; it need not be NUL-terminated) and
  * builds its nodes in graph g. On success *out is a new program whose output
  * is its last statement. On failure *out is NULL, the graph is left as it
- * was and err (may be NULL) holds the status, the message and the line and
- * column of the problem:
+ * was (except after running out of memory while naming the statements: the
+ * nodes built so far stay, unreachable) and err (may be NULL) holds the
+ * status, the message and the line and column of the problem:
  *   CR_ESYNTAX  a syntax error, an unknown function (the message lists the
  *               known ones), a wrong number of arguments, a name defined
  *               twice or used before its statement, an empty program;

@@ -106,7 +106,9 @@ CR_API double cr_node_scalar(const cr_node *n);
 
 /* Sets the value of an input or parameter (copied; shapes must match, else
  * CR_ESHAPE; constants and op nodes give CR_ESTATE). cr_node_set_data takes
- * count row-major elements (CR_ESHAPE if count differs from the size). */
+ * count row-major elements (CR_ESHAPE if count differs from the size). A
+ * NULL node or value gives CR_EINVAL, recorded nowhere; other errors are
+ * also recorded in the node's graph (cr_graph_error) with a message. */
 CR_API cr_status cr_node_set_value(cr_node *n, const cr_tensor *value);
 CR_API cr_status cr_node_set_data(cr_node *n, const double *data, size_t count);
 CR_API cr_status cr_node_set_scalar(cr_node *n, double value);
@@ -114,7 +116,7 @@ CR_API cr_status cr_node_set_scalar(cr_node *n, double value);
 /* Asks cr_graph_backward to compute this node's gradient too (parameters
  * always get one). on = 0 withdraws the request (parameters excepted) and
  * drops the gradient the node held: cr_node_grad returns NULL for it until
- * it is requested again and a backward runs. */
+ * it is requested again and a backward runs. CR_EINVAL for a NULL node. */
 CR_API cr_status cr_node_require_grad(cr_node *n, int on);
 
 /* The gradient d(loss)/d(n) from the last cr_graph_backward, shaped like
@@ -123,7 +125,11 @@ CR_API const cr_tensor *cr_node_grad(const cr_node *n);
 
 /* Recomputes target and every node it depends on, in creation order, from
  * the current values of inputs and parameters. The evaluation order is
- * computed on first use and cached, so repeated calls allocate nothing. */
+ * computed on first use and cached, so repeated calls allocate nothing.
+ * Returns CR_OK; CR_EINVAL for a NULL g or target (recorded nowhere) or a
+ * target of another graph; CR_ENOMEM while planning the first call;
+ * CR_EDOMAIN when the graph traps non-finite values and a node gives one.
+ * Errors other than the NULL ones are recorded in g with a message. */
 CR_API cr_status cr_graph_forward(cr_graph *g, cr_node *target);
 
 enum {
@@ -141,7 +147,14 @@ enum {
  * needs a gradient are visited; contributions of a node feeding several
  * others are summed. The first call for a loss builds the gradients as nodes
  * of this graph (see cr_grad); later calls re-evaluate them without
- * allocating. A node with no path to loss gets a zero gradient. */
+ * allocating. A node with no path to loss gets a zero gradient.
+ *
+ * Returns CR_OK; CR_EINVAL for a NULL g or loss (recorded nowhere) or a loss
+ * of another graph; CR_ESHAPE for a loss that is not a scalar; CR_ENOTSUP
+ * when an op on the way has no derivative; CR_ENOMEM while building; and
+ * CR_EDOMAIN when the graph traps non-finite values and a gradient node
+ * gives one. Errors other than the NULL ones are recorded in g with a
+ * message; a failed first build leaves the graph as it was. */
 CR_API cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags);
 
 /* Sets every held gradient to zero (for use with CR_BACKWARD_ACCUMULATE). */

@@ -165,7 +165,9 @@ CR_API const double *cr_mlp_input_std(const cr_mlp *m);
 /* Predicts rows input rows x (rows * n_inputs values, row-major) into out
  * (rows * n_outputs values, caller-allocated): the activated output a_L.
  * Runs in chunks of up to 256 rows. CR_OK, or CR_EINVAL (NULL pointer or
- * rows == 0) / CR_ENOMEM with err set. */
+ * rows == 0) / CR_ENOMEM with err set. Not read-only: the first use of a
+ * batch size adds that size's nodes to the model's graph for good, so do
+ * not call it on one model from several threads at once. */
 CR_API cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
                                 cr_error *err);
 
@@ -184,7 +186,8 @@ typedef struct cr_eval_result {
 /* Evaluates the model on rows rows of x and targets y (rows * n_outputs
  * values; one-hot rows for a softmax classifier). Fills *res (its previous
  * contents are ignored; free it with cr_eval_result_free). CR_OK, or
- * CR_EINVAL / CR_ENOMEM with err set. */
+ * CR_EINVAL / CR_ENOMEM with err set. Like cr_mlp_predict, it adds nodes
+ * to the model's graph for each new batch size. */
 CR_API cr_status cr_mlp_evaluate(cr_mlp *m, const double *x, const double *y, size_t rows,
                                  cr_eval_result *res, cr_error *err);
 

@@ -62,7 +62,7 @@ int cli_nn_size(cli *c, const char *name, const char *text, size_t lo, size_t *o
     return 0;
 }
 
-static cr_dataset *load_csv(cli *c, const cli_nn_data *d, size_t classes, int targets,
+static cr_dataset *load_csv(const cli_nn_data *d, size_t classes, int targets,
                             cr_error *err)
 {
     const char *const tcols[1] = {d->target};
@@ -74,7 +74,6 @@ static cr_dataset *load_csv(cli *c, const cli_nn_data *d, size_t classes, int ta
     }
     o.one_hot = targets && classes > 0;
     o.num_classes = classes;
-    (void)c;
     return cr_csv_load(d->csv, &o, err);
 }
 
@@ -92,10 +91,10 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
         /* predict: a file with one column more than the model takes, or
          * with --target, carries targets to be dropped */
         int with_targets = targets || d->target;
-        ds = load_csv(c, d, with_targets ? classes : 0, with_targets, &err);
+        ds = load_csv(d, with_targets ? classes : 0, with_targets, &err);
         if (ds && !targets && !d->target && cr_dataset_cols(ds) == n_inputs + 1) {
             cr_dataset_free(ds);
-            ds = load_csv(c, d, 0, 1, &err);
+            ds = load_csv(d, 0, 1, &err);
         }
     } else if (d->idx_images && (d->idx_labels || !targets)) {
         cr_idx_options o = {.scale = 1, .one_hot = classes > 0, .num_classes = classes};
