@@ -100,13 +100,30 @@ static cr_status softmax_shape(cr_graph *g, cr_node *n)
     return st != CR_OK ? st : cr_shape_same(g, n);
 }
 
-/* Writes softmax(x) of one row into p; returns log sum exp of the row. */
-static double softmax_row(const double *x, double *p, size_t cols)
+static double row_max(const double *x, size_t cols)
 {
     double m = x[0];
     for (size_t j = 1; j < cols; j++)
         if (x[j] > m)
             m = x[j];
+    return m;
+}
+
+/* log sum exp of one row, shifted by its maximum so exp cannot overflow. */
+static double row_lse(const double *x, size_t cols)
+{
+    const double m = row_max(x, cols);
+    double s = 0.0;
+    for (size_t j = 0; j < cols; j++)
+        s += exp(x[j] - m);
+    return m + log(s);
+}
+
+/* Writes softmax(x) of one row into p; returns log sum exp of the row
+ * (the very value row_lse gives). */
+static double softmax_row(const double *x, double *p, size_t cols)
+{
+    const double m = row_max(x, cols);
     double s = 0.0;
     for (size_t j = 0; j < cols; j++) {
         p[j] = exp(x[j] - m);
@@ -206,7 +223,7 @@ static void log_softmax_forward(cr_node *n)
     double *out = OUT(n);
     for (size_t r = 0; r < rows; r++) {
         const size_t o = r * cols;
-        const double lse = softmax_row(z + o, out + o, cols);
+        const double lse = row_lse(z + o, cols);
         for (size_t j = 0; j < cols; j++)
             out[o + j] = z[o + j] - lse;
     }
@@ -247,14 +264,7 @@ static void softmax_xent_forward(cr_node *n)
     double total = 0.0;
     for (size_t r = 0; r < rows; r++) {
         const double *zr = z + r * cols, *tr = t + r * cols;
-        double m = zr[0];
-        for (size_t j = 1; j < cols; j++)
-            if (zr[j] > m)
-                m = zr[j];
-        double s = 0.0;
-        for (size_t j = 0; j < cols; j++)
-            s += exp(zr[j] - m);
-        const double lse = m + log(s);
+        const double lse = row_lse(zr, cols);
         for (size_t j = 0; j < cols; j++)
             if (tr[j] != 0.0)
                 total += tr[j] * (lse - zr[j]);
