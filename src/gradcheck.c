@@ -143,18 +143,30 @@ static void mark_dependents(cr_graph *g, size_t top, cr_node *const *nodes, size
     }
 }
 
+/* The nodes between the given ones and out: g->marks flags out's ancestors
+ * and the returned array (one byte per node up to out, cr_free it) those
+ * depending on one of nodes. NULL when out of memory (nothing recorded). */
+static unsigned char *mark_between(cr_graph *g, cr_node *out, cr_node *const *nodes,
+                                   size_t n)
+{
+    unsigned char *dep = cr_malloc(out->id + 1);
+    if (!dep || cr_graph_marks_reset(g) != CR_OK) {
+        cr_free(dep);
+        return NULL;
+    }
+    cr_graph_mark_ancestors(g, &out, 1);
+    mark_dependents(g, out->id, nodes, n, dep);
+    return dep;
+}
+
 static cr_status kinks_collect(cr_graph *g, cr_node *out, cr_node *const *nodes, size_t n,
                                kink_set *k)
 {
     memset(k, 0, sizeof *k);
     const size_t top = out->id;
-    unsigned char *dep = cr_malloc(top + 1);
-    if (!dep || cr_graph_marks_reset(g) != CR_OK) {
-        cr_free(dep);
+    unsigned char *dep = mark_between(g, out, nodes, n);
+    if (!dep)
         return cr_graph_fail(g, CR_ENOMEM, "gradcheck: out of memory finding kinks");
-    }
-    cr_graph_mark_ancestors(g, &out, 1);
-    mark_dependents(g, top, nodes, n, dep);
     size_t count = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (size_t id = 0; id <= top; id++) {
@@ -275,9 +287,8 @@ static cr_gradcheck_entry *report_add(cr_graph *g, cr_gradcheck_report *r)
 /* Fills the errors, the tolerance and the result of an entry whose
  * analytic, numerical and error_estimate are set (result is CR_CHECK_SKIP
  * already if a kink was found). */
-static void judge(cr_gradcheck_report *r, cr_gradcheck_entry *e)
+static void judge_entry(const cr_gradcheck_options *o, cr_gradcheck_entry *e)
 {
-    const cr_gradcheck_options *o = &r->opts;
     e->abs_err = fabs(e->analytic - e->numerical);
     const double scale = fmax(fabs(e->analytic), fabs(e->numerical));
     e->rel_err = scale > 0 ? e->abs_err / scale : 0.0;
@@ -295,6 +306,12 @@ static void judge(cr_gradcheck_report *r, cr_gradcheck_entry *e)
                      e->abs_err, e->tolerance);
         }
     }
+}
+
+/* judge_entry with the report's options, counted in the report. */
+static void judge(cr_gradcheck_report *r, cr_gradcheck_entry *e)
+{
+    judge_entry(&r->opts, e);
     r->counts[e->result]++;
 }
 
@@ -534,16 +551,12 @@ static cr_status localise(cr_graph *g, cr_gradcheck_report *r, cr_node *out,
                           cr_node *const *nodes, size_t n_nodes)
 {
     const size_t top = out->id;
-    unsigned char *dep = cr_malloc(top + 1);
+    unsigned char *dep = mark_between(g, out, nodes, n_nodes);
     seeded_rng rng = {0};
-    if (!dep || cr_graph_marks_reset(g) != CR_OK) {
-        cr_free(dep);
+    if (!dep)
         return cr_graph_fail(g, CR_ENOMEM, "gradcheck: out of memory localising an error");
-    }
     cr_status st = rng_open(g, &rng, r->opts.seed);
     if (st == CR_OK) {
-        cr_graph_mark_ancestors(g, &out, 1);
-        mark_dependents(g, top, nodes, n_nodes, dep);
         for (size_t id = 0; id <= top && st == CR_OK; id++) {
             cr_node *n = g->nodes[id];
             if (!g->marks[id] || !dep[id] || n->kind != CR_NODE_OP || !n->op->vjp ||
@@ -858,17 +871,13 @@ static cr_status nodes_between(cr_graph *g, cr_node *of, cr_node *wrt, cr_node *
                                size_t *n)
 {
     const size_t top = of->id;
-    unsigned char *dep = cr_malloc(top + 1);
-    *list = cr_malloc((top + 1) * sizeof **list);
+    unsigned char *dep = mark_between(g, of, &wrt, 1);
+    *list = dep ? cr_malloc((top + 1) * sizeof **list) : NULL;
     *n = 0;
-    if (!dep || !*list || cr_graph_marks_reset(g) != CR_OK) {
+    if (!*list) {
         cr_free(dep);
-        cr_free(*list);
-        *list = NULL;
         return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
     }
-    cr_graph_mark_ancestors(g, &of, 1);
-    mark_dependents(g, top, &wrt, 1, dep);
     for (size_t id = wrt->id + 1; id <= top; id++)
         if (g->marks[id] && dep[id] && g->nodes[id]->kind == CR_NODE_OP)
             (*list)[(*n)++] = g->nodes[id];
@@ -898,8 +907,8 @@ static cr_status claim_numerical(cr_graph *g, cr_claim_result *c, cr_node *of, c
     c->error_estimate = abserr;
     cr_gradcheck_entry e = {
         .analytic = c->autodiff, .numerical = result, .error_estimate = abserr};
-    cr_gradcheck_report scratch = {.opts = cr_gradcheck_defaults()};
-    judge(&scratch, &e);
+    const cr_gradcheck_options defaults = cr_gradcheck_defaults();
+    judge_entry(&defaults, &e);
     c->numerical_agrees = e.result == CR_CHECK_PASS;
     return CR_OK;
 }
