@@ -23,36 +23,6 @@ void cr_dot_options_init(cr_dot_options *opts)
 
 /* ---- escaping ---- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_length(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* no overlong forms */
-        if (c == 0xED)
-            hi = 0x9F; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F; /* nothing above U+10FFFF */
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
 /* Writes text as the inside of a DOT quoted string: quotes and backslashes
  * escaped, newlines as line breaks, '&' as an entity, control characters
  * and bytes that are not valid UTF-8 shown as \xHH. */
@@ -62,7 +32,7 @@ static void put_escaped(cr_sink *s, const char *text, size_t len)
     for (size_t i = 0; i < len;) {
         unsigned char c = u[i];
         if (c >= 0x80) {
-            size_t n = utf8_length(u + i, len - i);
+            size_t n = cr_utf8_length(u + i, len - i);
             if (n) {
                 cr_sink_put(s, text + i, n);
                 i += n;

@@ -145,8 +145,7 @@ static cr_status fail_at(cr_error *err, cr_status st, int line, int col, const c
     return st;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t cr_utf8_length(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     size_t len;
@@ -184,7 +183,7 @@ static cr_status validate_text(const char *text, size_t len, cr_error *err)
         if (*s == 0)
             return fail_at(err, CR_EFORMAT, lx.line, lx.col,
                            "NUL byte in the program text (not allowed)");
-        size_t n = utf8_seq(s, len - lx.pos);
+        size_t n = cr_utf8_length(s, len - lx.pos);
         if (n == 0)
             return fail_at(err, CR_EFORMAT, lx.line, lx.col,
                            "invalid UTF-8 in the program text (byte 0x%02x)", *s);
@@ -290,7 +289,7 @@ static cr_status lex_next(lexer *lx, token *t, cr_error *err)
                                                T_RPAREN,  T_COMMA, T_ASSIGN};
     const char *hit = c > 0 ? strchr(punct, c) : NULL;
     if (!hit) {
-        size_t n = utf8_seq((const unsigned char *)lx->text + lx->pos, lx->len - lx->pos);
+        size_t n = cr_utf8_length((const unsigned char *)lx->text + lx->pos, lx->len - lx->pos);
         if (c >= 0x80 || (c > 0x20 && c < 0x7F))
             return fail_at(err, CR_ESYNTAX, t->line, t->col, "unexpected character '%.*s'",
                            (int)n, lx->text + lx->pos);

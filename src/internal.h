@@ -96,6 +96,12 @@ void cr_add_into(double *restrict y, const double *restrict x, size_t n);
 /* The Frobenius norm of a tensor: sqrt(cr_sum_squares). */
 double cr_tensor_norm(const cr_tensor *t);
 
+/* ---- text (expr.c) ----
+ * Length of the valid UTF-8 sequence at s (at most n bytes: 1 for ASCII),
+ * or 0 for a malformed, overlong or surrogate sequence or one above
+ * U+10FFFF. */
+size_t cr_utf8_length(const unsigned char *s, size_t n);
+
 /* ---- the C locale for numbers in text (clocale.c) ----
  * Switches the calling thread to the C locale and returns the locale to go
  * back to with cr_c_locale_leave ((locale_t)0: nothing was switched). */
