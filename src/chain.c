@@ -280,7 +280,8 @@ static int sink_to_buffer(cr_sink *s, char *buf, size_t size)
     return len;
 }
 
-static int chain_local_text_body(const cr_node *parent, size_t input, char *buf, size_t size)
+static int chain_local_text_body(const cr_node *parent, size_t input, char *buf,
+                                 size_t size)
 {
     if (!parent) {
         if (buf && size)
@@ -692,8 +693,8 @@ static void dtext_reset(dtext *d)
 typedef struct target {
     size_t child;
     double value, flow;
-    int via;       /* reached through unnamed nodes */
-    int n_direct;  /* edges straight from the kept node */
+    int via;      /* reached through unnamed nodes */
+    int n_direct; /* edges straight from the kept node */
     cr_node *sum; /* node-based: the contribution reaching child */
     dtext text;   /* all-scalar paths: the derivative written out */
 } target;

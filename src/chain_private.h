@@ -44,7 +44,6 @@ void cr_sink_label(cr_sink *s, const cr_node *n);
 /* The local derivative text of parent for input i (cr_chain_local_text). */
 void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i);
 
-
 /* ---- paths between two nodes (chain.c) ---- */
 
 enum { CR_ON_PATH = 4 }; /* bit of cr_paths.marks: on a path output -> wrt */

@@ -711,7 +711,8 @@ done:
     return ds;
 }
 
-static cr_dataset *csv_load_body(const char *path, const cr_csv_options *opts, cr_error *err)
+static cr_dataset *csv_load_body(const char *path, const cr_csv_options *opts,
+                                 cr_error *err)
 {
     if (!path) {
         cr_error_set(err, CR_EINVAL, "csv", "path is NULL");

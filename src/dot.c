@@ -382,7 +382,8 @@ static cr_status fill_dot(FILE *out, void *ctx, cr_error *err)
     return st;
 }
 
-static cr_status dot_write_file_body(cr_graph *g, const char *path, const cr_dot_options *opts)
+static cr_status dot_write_file_body(cr_graph *g, const char *path,
+                                     const cr_dot_options *opts)
 {
     if (!g)
         return CR_EINVAL;

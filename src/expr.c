@@ -289,7 +289,8 @@ static cr_status lex_next(lexer *lx, token *t, cr_error *err)
                                                T_RPAREN,  T_COMMA, T_ASSIGN};
     const char *hit = c > 0 ? strchr(punct, c) : NULL;
     if (!hit) {
-        size_t n = cr_utf8_length((const unsigned char *)lx->text + lx->pos, lx->len - lx->pos);
+        size_t n =
+            cr_utf8_length((const unsigned char *)lx->text + lx->pos, lx->len - lx->pos);
         if (c >= 0x80 || (c > 0x20 && c < 0x7F))
             return fail_at(err, CR_ESYNTAX, t->line, t->col, "unexpected character '%.*s'",
                            (int)n, lx->text + lx->pos);
@@ -839,8 +840,8 @@ static cr_status name_nodes(cr_expr_program *p, size_t first_id, cr_error *err)
     return CR_OK;
 }
 
-static cr_status expr_parse_body(cr_graph *g, const char *text, size_t len, cr_expr_program **out,
-                                 cr_error *err)
+static cr_status expr_parse_body(cr_graph *g, const char *text, size_t len,
+                                 cr_expr_program **out, cr_error *err)
 {
     if (out)
         *out = NULL;

@@ -245,8 +245,8 @@ static int kinks_hit(const kink_set *k, double h, char *reason, size_t size)
                     snprintf(reason, size, "%.80s input is at its kink %.12g", label, c);
                 else
                     snprintf(reason, size,
-                             "%.80s input reaches its kink %.12g within x +- %.3g", label, c,
-                             h);
+                             "%.80s input reaches its kink %.12g within x +- %.3g", label,
+                             c, h);
                 return 1;
             }
         }
@@ -266,7 +266,8 @@ static int near_kink(const cr_node *n)
     const cr_tensor *t = &n->inputs[0]->value;
     for (size_t e = 0; e < t->size; e++)
         for (size_t q = 0; q < n_points; q++)
-            if (fabs(t->data[e] - points[q]) <= 2 * STEP_ELEMENT * fmax(1.0, fabs(t->data[e])))
+            if (fabs(t->data[e] - points[q]) <=
+                2 * STEP_ELEMENT * fmax(1.0, fabs(t->data[e])))
                 return 1;
     return 0;
 }
@@ -715,8 +716,9 @@ done:
     return st;
 }
 
-static cr_status gradcheck_body(cr_graph *g, cr_node *output, cr_node *const *nodes, size_t n_nodes,
-                                const cr_gradcheck_options *opts, cr_gradcheck_report **report)
+static cr_status gradcheck_body(cr_graph *g, cr_node *output, cr_node *const *nodes,
+                                size_t n_nodes, const cr_gradcheck_options *opts,
+                                cr_gradcheck_report **report)
 {
     if (report)
         *report = NULL;
@@ -1061,8 +1063,9 @@ static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i,
     return CR_OK;
 }
 
-static cr_status check_claims_body(cr_graph *g, cr_node *loss, const cr_claim *claims, size_t n,
-                                   double atol, double rtol, cr_claim_report **report)
+static cr_status check_claims_body(cr_graph *g, cr_node *loss, const cr_claim *claims,
+                                   size_t n, double atol, double rtol,
+                                   cr_claim_report **report)
 {
     if (report)
         *report = NULL;

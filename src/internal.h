@@ -83,7 +83,8 @@ void cr_advise_huge(void *p, size_t size);
 /* The sum of a block's CR_BLOCK partial sums, in a fixed order. */
 static inline double cr_sum_of_block(const double acc[CR_BLOCK])
 {
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+           ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 /* The sum of squares of x[0..n), in CR_BLOCK partial sums added in a fixed
  * order, so the result depends only on the data. It is not finite when an

@@ -393,7 +393,8 @@ cr_status cr_optim_step(cr_optim *opt)
     /* Gradients the trap already scanned need no pass of their own unless
      * clipping needs their norm first: SGD's update pass then sums the
      * squares too. */
-    const int norm_in_update = known_finite && o->kind == CR_OPTIM_SGD && !(o->clip_norm > 0);
+    const int norm_in_update =
+        known_finite && o->kind == CR_OPTIM_SGD && !(o->clip_norm > 0);
     double norm = 0;
     if (!norm_in_update && (st = grads_norm(opt, &norm)) != CR_OK)
         return st;

@@ -236,11 +236,12 @@ END_TEST
  * give the edge's value. */
 typedef struct composed_case {
     const char *program, *wrt;
-    const char *inputs;          /* "name=value,..." */
-    const char *formulas[4];     /* of the first path's edges, NULL: not checked */
+    const char *inputs;      /* "name=value,..." */
+    const char *formulas[4]; /* of the first path's edges, NULL: not checked */
     double paths;
 } composed_case;
 
+// clang-format off
 static const composed_case composed_cases[] = {
     {"s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2", "w1",
      "x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83",
@@ -261,6 +262,7 @@ static const composed_case composed_cases[] = {
     /* too long to write out: the placeholder */
     {"E = sigmoid(tanh(x*x) + 1)^2", "x", "x=0.5", {"d(E)/d(x)"}, 1},
 };
+// clang-format on
 
 static cr_expr_program *parse_at(cr_graph *g, const char *program, const char *inputs)
 {

@@ -376,9 +376,8 @@ START_TEST(test_tensor_dot)
     char *text = dot_text(g, &opts, "tensor.dot");
     ck_assert_uint_eq(cr_graph_size(g), size);
     ck_assert_ptr_nonnull(strstr(text, "W\\nparameter\\n[2,3]\\ngrad norm = "));
-    ck_assert_ptr_nonnull(strstr(text,
-                                 "∂matmul#2/∂W = A^T dY\\nlinear: dB = op(A)^T dY, "
-                                 "[4,3] x [2,3]\\ngradient flow norm "));
+    ck_assert_ptr_nonnull(strstr(text, "∂matmul#2/∂W = A^T dY\\nlinear: dB = op(A)^T dY, "
+                                       "[4,3] x [2,3]\\ngradient flow norm "));
     ck_assert_ptr_nonnull(strstr(text, "diagonal, [4,3] x [4,3]"));
     free(text);
     cr_tensor_free(w);

@@ -515,7 +515,8 @@ START_TEST(test_kink_bce_clamp)
     ck_assert_uint_eq(cr_gradcheck_report_count(r, CR_CHECK_SKIP), 2);
     const cr_gradcheck_entry *e = cr_gradcheck_report_entry(r, 0);
     ck_assert_int_eq(e->result, CR_CHECK_SKIP);
-    ck_assert_msg(strstr(e->reason, "input reaches its kink 1e-12 within x +- 0.0001") != NULL,
+    ck_assert_msg(strstr(e->reason, "input reaches its kink 1e-12 within x +- 0.0001") !=
+                      NULL,
                   "%s", e->reason);
     ck_assert_int_eq(cr_gradcheck_report_entry(r, 1)->result, CR_CHECK_PASS);
     e = cr_gradcheck_report_entry(r, 2);

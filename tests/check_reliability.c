@@ -746,7 +746,8 @@ START_TEST(test_numbers_ignore_the_locale)
     cr_expr_program *p = NULL;
     cr_error err;
     const char *prog = "x = 0.5; E = 0.25*(x - 2.5e-1)^2";
-    ck_assert_msg(cr_expr_parse(g, prog, strlen(prog), &p, &err) == CR_OK, "%s", err.message);
+    ck_assert_msg(cr_expr_parse(g, prog, strlen(prog), &p, &err) == CR_OK, "%s",
+                  err.message);
     ck_assert_int_eq(cr_expr_eval(p, &err), CR_OK);
     ck_assert_double_eq_tol(cr_node_scalar(cr_expr_output(p)->node), 0.015625, 1e-15);
 
@@ -754,7 +755,8 @@ START_TEST(test_numbers_ignore_the_locale)
     cr_chain_options co;
     cr_chain_options_init(&co);
     co.flags = CR_CHAIN_NAMED_ONLY;
-    cr_chain *c = cr_chain_new(g, cr_expr_output(p)->node, cr_expr_lookup(p, "x")->node, &co);
+    cr_chain *c =
+        cr_chain_new(g, cr_expr_output(p)->node, cr_expr_lookup(p, "x")->node, &co);
     ck_assert_ptr_nonnull(c);
     ck_assert_str_eq(cr_chain_path_at(c, 0)->edges[0]->formula, "0.25*2*(x - 0.25)^(2-1)");
     ck_assert_int_gt(cr_chain_format(c, 0, buf, sizeof buf), 0);
@@ -764,14 +766,15 @@ START_TEST(test_numbers_ignore_the_locale)
     /* a claim report (the claim 1.5 is wrong: dE/dx = 0.125) */
     cr_claim claim = {.wrt = "x", .value = 1.5};
     cr_claim_report *cr = NULL;
-    ck_assert_int_eq(cr_check_claims(g, cr_expr_output(p)->node, &claim, 1, 1e-9, 1e-9, &cr),
-                     CR_ECHECK);
+    ck_assert_int_eq(
+        cr_check_claims(g, cr_expr_output(p)->node, &claim, 1, 1e-9, 1e-9, &cr), CR_ECHECK);
     char *report = NULL;
     size_t report_len = 0;
     FILE *rf = open_memstream(&report, &report_len);
     ck_assert_int_eq(cr_claim_report_print(cr, rf), CR_OK);
     fclose(rf);
-    ck_assert_msg(strstr(report, "1.5") && !strstr(report, "1,5") && strstr(report, "0.125"),
+    ck_assert_msg(strstr(report, "1.5") && !strstr(report, "1,5") &&
+                      strstr(report, "0.125"),
                   "%s", report);
     free(report);
     cr_claim_report_free(cr);

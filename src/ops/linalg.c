@@ -55,7 +55,8 @@ cr_node *cr_matmul_dims(cr_graph *g, cr_node *a, cr_node *b, unsigned flags, siz
 static cr_status matmul_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     const unsigned flags = (unsigned)n->args->i[0];
-    const size_t m = (size_t)n->args->i[1], nn = (size_t)n->args->i[2], k = (size_t)n->args->i[3];
+    const size_t m = (size_t)n->args->i[1], nn = (size_t)n->args->i[2],
+                 k = (size_t)n->args->i[3];
     const int ta = (flags & CR_TRANS_A) != 0, tb = (flags & CR_TRANS_B) != 0;
     cr_node *a = n->inputs[0], *b = n->inputs[1];
     const cr_tensor *shape = &n->inputs[i]->value;

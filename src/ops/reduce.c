@@ -85,8 +85,9 @@ static cr_node *view_node(cr_graph *g, const cr_op *op, cr_node *x, size_t outer
 static cr_status sum_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     const cr_tensor *x = INT(n, 0);
-    CR_VJP_RETURN(view_node(g, &cr_op_expand, dy, (size_t)n->args->i[0], (size_t)n->args->i[1],
-                            (size_t)n->args->i[2], n->args->f, x->rank, x->shape));
+    CR_VJP_RETURN(view_node(g, &cr_op_expand, dy, (size_t)n->args->i[0],
+                            (size_t)n->args->i[1], (size_t)n->args->i[2], n->args->f,
+                            x->rank, x->shape));
 }
 
 static cr_status expand_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
