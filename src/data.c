@@ -2,14 +2,13 @@
  * data.c - data sets: the cr_dataset object, the streaming CSV loader, the
  * IDX (MNIST format) reader, plain or gzip'd, from files (zlib's gzread,
  * which reads both) or memory (zlib's inflate), shuffling with a seeded
- * gsl_rng, batch gathering, train/validation split and per-column feature
- * standardisation.
+ * generator (rng.h), batch gathering, train/validation split and
+ * per-column feature standardisation.
  */
 #include "internal.h"
+#include "rng.h"
 
-#include <gsl/gsl_errno.h>
 #include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 #include <zlib.h>
 
 #include <errno.h>
@@ -1104,15 +1103,11 @@ cr_status cr_data_shuffle(size_t *indices, size_t n, unsigned long seed, cr_erro
         return cr_error_set(err, CR_EINVAL, "shuffle", "indices are NULL");
     if (n < 2)
         return CR_OK;
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_set_error_handler(old);
-    if (!rng)
-        return cr_error_set(err, CR_ENOMEM, "shuffle",
-                            "out of memory allocating a gsl_rng");
-    gsl_rng_set(rng, seed);
-    gsl_ran_shuffle(rng, indices, n, sizeof *indices);
-    gsl_rng_free(rng);
+    gsl_rng rng;
+    if (cr_rng_open(&rng, seed) != CR_OK)
+        return cr_error_set(err, CR_ENOMEM, "shuffle", "out of memory for the generator");
+    gsl_ran_shuffle(&rng, indices, n, sizeof *indices);
+    cr_rng_close(&rng);
     return CR_OK;
 }
 

@@ -9,6 +9,7 @@
  * first wrong local factor.
  */
 #include "internal.h"
+#include "rng.h"
 
 #include "chainrule/chain.h"
 
@@ -46,31 +47,6 @@ cr_gradcheck_options cr_gradcheck_defaults(void)
                                   .fast = 0,
                                   .directions = 8,
                                   .seed = 42};
-}
-
-/* ---- a seeded generator whose state comes from cr_malloc ----
- * gsl_rng_alloc would call GSL's error handler (abort by default) when out
- * of memory; filling the public gsl_rng struct ourselves keeps every
- * allocation in the library's allocator and every failure a status. */
-
-typedef struct seeded_rng {
-    gsl_rng rng;
-} seeded_rng;
-
-static cr_status rng_open(cr_graph *g, seeded_rng *r, unsigned long seed)
-{
-    r->rng.type = gsl_rng_mt19937;
-    r->rng.state = cr_calloc(1, gsl_rng_mt19937->size);
-    if (!r->rng.state)
-        return cr_graph_fail(g, CR_ENOMEM, "gradcheck: out of memory for the generator");
-    gsl_rng_set(&r->rng, seed);
-    return CR_OK;
-}
-
-static void rng_close(seeded_rng *r)
-{
-    cr_free(r->rng.state);
-    r->rng.state = NULL;
 }
 
 /* ---- evaluation of the output as a function of perturbed values ---- */
@@ -553,10 +529,12 @@ static cr_status localise(cr_graph *g, cr_gradcheck_report *r, cr_node *out,
 {
     const size_t top = out->id;
     unsigned char *dep = mark_between(g, out, nodes, n_nodes);
-    seeded_rng rng = {0};
+    gsl_rng rng = {0};
     if (!dep)
         return cr_graph_fail(g, CR_ENOMEM, "gradcheck: out of memory localising an error");
-    cr_status st = rng_open(g, &rng, r->opts.seed);
+    cr_status st = CR_OK;
+    if (cr_rng_open(&rng, r->opts.seed) != CR_OK)
+        st = cr_graph_fail(g, CR_ENOMEM, "gradcheck: out of memory for the generator");
     if (st == CR_OK) {
         for (size_t id = 0; id <= top && st == CR_OK; id++) {
             cr_node *n = g->nodes[id];
@@ -565,10 +543,10 @@ static cr_status localise(cr_graph *g, cr_gradcheck_report *r, cr_node *out,
                 continue;
             for (size_t i = 0; i < n->n_inputs && st == CR_OK; i++)
                 if (dep[n->inputs[i]->id])
-                    st = check_local(g, r, n, i, &rng.rng);
+                    st = check_local(g, r, n, i, &rng);
         }
     }
-    rng_close(&rng);
+    cr_rng_close(&rng);
     cr_free(dep);
     return st;
 }
@@ -644,7 +622,7 @@ static cr_status check_directions(cr_graph *g, cr_gradcheck_report *r, cr_node *
     for (size_t k = 0; k < n_nodes; k++)
         total += nodes[k]->value.size;
     kink_set kinks;
-    seeded_rng rng = {0};
+    gsl_rng rng = {0};
     double **slots = cr_malloc(total * sizeof *slots);
     double *x0 = cr_malloc(total * sizeof *x0), *v = cr_malloc(total * sizeof *v);
     const double **gr = cr_malloc(total * sizeof *gr);
@@ -668,8 +646,10 @@ static cr_status check_directions(cr_graph *g, cr_gradcheck_report *r, cr_node *
     const double h = r->opts.step > 0 ? r->opts.step : STEP_FAST * fmax(1.0, xmax);
     if ((st = kinks_collect(g, out, nodes, n_nodes, &kinks)) != CR_OK)
         goto done;
-    if ((st = rng_open(g, &rng, r->opts.seed)) != CR_OK)
+    if (cr_rng_open(&rng, r->opts.seed) != CR_OK) {
+        st = cr_graph_fail(g, CR_ENOMEM, "gradcheck: out of memory for the generator");
         goto done;
+    }
     cr_graph_forward(g, out);
     kinks_snapshot(&kinks, kinks.base);
     probe p = {.g = g, .out = out, .n_dims = total, .slots = slots, .x0 = x0, .v = v};
@@ -677,7 +657,7 @@ static cr_status check_directions(cr_graph *g, cr_gradcheck_report *r, cr_node *
         double norm = 0.0;
         while (norm == 0.0) {
             for (size_t k = 0; k < total; k++) {
-                v[k] = gsl_ran_ugaussian(&rng.rng);
+                v[k] = gsl_ran_ugaussian(&rng);
                 norm += v[k] * v[k];
             }
         }
@@ -707,7 +687,7 @@ static cr_status check_directions(cr_graph *g, cr_gradcheck_report *r, cr_node *
         *slots[k] = x0[k];
     cr_graph_forward(g, out);
 done:
-    rng_close(&rng);
+    cr_rng_close(&rng);
     kinks_free(&kinks);
     cr_free(slots);
     cr_free(x0);

@@ -4,10 +4,9 @@
  * heads, input standardisation, prediction and evaluation.
  */
 #include "nn_internal.h"
+#include "rng.h"
 
-#include <gsl/gsl_errno.h>
 #include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -206,17 +205,6 @@ static void init_weights(const cr_mlp_spec *s, gsl_rng *r, size_t fan_in, size_t
     }
 }
 
-/* A gsl_rng without GSL's abort-on-error handler: NULL on failure. */
-static gsl_rng *rng_new(unsigned long seed)
-{
-    gsl_error_handler_t *prev = gsl_set_error_handler_off();
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_set_error_handler(prev);
-    if (r)
-        gsl_rng_set(r, seed);
-    return r;
-}
-
 /* Adds parameter NAME of the given shape: values from *params (advanced
  * past them) when it is not NULL, else drawn by init with r, else zeros. */
 static cr_node *add_param(cr_mlp *m, const char *name, int rank, const size_t *shape,
@@ -243,8 +231,9 @@ static cr_node *add_param(cr_mlp *m, const char *name, int rank, const size_t *s
 static cr_status make_params(cr_mlp *m, const double *params, cr_error *err)
 {
     const cr_mlp_spec *s = &m->spec;
-    gsl_rng *r = params ? NULL : rng_new(s->seed);
-    if (!params && !r)
+    gsl_rng rng = {0};
+    gsl_rng *r = params ? NULL : &rng;
+    if (r && cr_rng_open(r, s->seed) != CR_OK)
         return cr_error_set(err, CR_ENOMEM, "mlp",
                             "out of memory for the random generator");
     cr_status st = CR_OK;
@@ -259,8 +248,7 @@ static cr_status make_params(cr_mlp *m, const double *params, cr_error *err)
             !(m->b[l] = add_param(m, name, 1, &shape[1], &params, NULL, err)))
             st = err->status;
     }
-    if (r)
-        gsl_rng_free(r);
+    cr_rng_close(&rng);
     return st;
 }
 

@@ -1,0 +1,22 @@
+/*
+ * rng.h - the one way chainrule makes a seeded random generator (weight
+ * initialisation, shuffles, gradient-check directions): GSL's Mersenne
+ * Twister with its state from cr_calloc. gsl_rng_alloc would bypass the
+ * library's allocator hook and call GSL's error handler (abort by default)
+ * when out of memory; filling the public gsl_rng struct here keeps every
+ * allocation in the hook and every failure a status.
+ */
+#ifndef CR_RNG_H
+#define CR_RNG_H
+
+#include "internal.h"
+
+#include <gsl/gsl_rng.h>
+
+/* Seeds *r. CR_ENOMEM (nothing to close) or CR_OK; close it with
+ * cr_rng_close. */
+cr_status cr_rng_open(gsl_rng *r, unsigned long seed);
+/* Frees the state; r may be one that failed to open or was zeroed. */
+void cr_rng_close(gsl_rng *r);
+
+#endif
