@@ -8,7 +8,7 @@
  */
 #include "testutil.h"
 
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdio.h>

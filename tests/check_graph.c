@@ -6,7 +6,7 @@
  * doubles (kernels.c) against plain loops.
  */
 #include "testutil.h"
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
  * table has no case here. Also forward values of the ops against direct
  * computation.
  */
-#include "internal.h"
+#include "core/internal.h"
 #include "testutil.h"
 
 #include <math.h>

@@ -11,7 +11,7 @@
  *   LIN   L = sum(c*w), c = [0.5, -2.0], so the gradient is g = c
  */
 #include "testutil.h"
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * tanh, sigmoid, relu, softplus, and the fused backward helpers
  * sigmoid_bwd, tanh_bwd and relu_bwd. Also the shared shape rules.
  */
-#include "ops_common.h"
+#include "ops/ops_common.h"
 
 #include <string.h>
 

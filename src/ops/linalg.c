@@ -3,7 +3,7 @@
  * materialised transposes), transpose, and the article's sum of products
  * sop(x, w, b). All products go through cr_gemm (blas.c).
  */
-#include "ops_common.h"
+#include "ops/ops_common.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * probabilities and, stably, from logits), with the fused backward helpers
  * softmax_bwd and softmax_xent_bwd.
  */
-#include "ops_common.h"
+#include "ops/ops_common.h"
 
 #include <float.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 #ifndef CR_OPS_COMMON_H
 #define CR_OPS_COMMON_H
 
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 

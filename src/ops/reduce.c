@@ -6,7 +6,7 @@
  * one is the other with the same view and factor. Broadcast operands'
  * gradients are summed back with the same "sum" op.
  */
-#include "ops_common.h"
+#include "ops/ops_common.h"
 
 #include <string.h>
 

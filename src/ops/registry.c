@@ -2,7 +2,7 @@
  * registry.c - the table of built-in ops (for introspection, the chain view
  * and the op-table tests) and lookup by name.
  */
-#include "ops_common.h"
+#include "ops/ops_common.h"
 
 #include <string.h>
 

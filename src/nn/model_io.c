@@ -4,9 +4,9 @@
  * file in the same directory, fflush, fsync, rename, fsync of the
  * directory), and the checked load.
  */
-#include "nn_internal.h"
+#include "nn/nn_internal.h"
 #include "chainrule/io.h"
-#include "fileio.h"
+#include "io/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>

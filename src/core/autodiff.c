@@ -7,7 +7,7 @@
  * gradient nodes are cached per loss and re-evaluated by later backward
  * calls without allocating.
  */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <string.h>
 

@@ -8,8 +8,8 @@
  * which compares them with the derivative chains of chain.c and names the
  * first wrong local factor.
  */
-#include "internal.h"
-#include "rng.h"
+#include "core/internal.h"
+#include "io/rng.h"
 
 #include "chainrule/chain.h"
 

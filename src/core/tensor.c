@@ -3,7 +3,7 @@
  * sizes, copy, fill, reshape, shape queries and shape formatting. Node
  * values use the same struct with storage in their graph's arena.
  */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdint.h>

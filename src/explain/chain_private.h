@@ -8,7 +8,7 @@
 #ifndef CR_CHAIN_PRIVATE_H
 #define CR_CHAIN_PRIVATE_H
 
-#include "internal.h"
+#include "core/internal.h"
 #include "chainrule/dot.h"
 
 #include <stdio.h>

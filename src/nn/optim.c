@@ -5,7 +5,7 @@
  * out in include/chainrule/optim.h. State is one buffer allocated at
  * creation; a step allocates nothing and writes parameter values in place.
  */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * atomic write). Graphviz's messages are captured, never printed. Built
  * without libgvc, cr_dot_render says so with CR_ENOTSUP.
  */
-#include "chain_private.h"
+#include "explain/chain_private.h"
 
 #include <string.h>
 

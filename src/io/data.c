@@ -5,8 +5,8 @@
  * generator (rng.h), batch gathering, train/validation split and
  * per-column feature standardisation.
  */
-#include "internal.h"
-#include "rng.h"
+#include "core/internal.h"
+#include "io/rng.h"
 
 #include <gsl/gsl_randist.h>
 #include <zlib.h>

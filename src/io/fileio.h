@@ -5,7 +5,7 @@
 #ifndef CR_FILEIO_H
 #define CR_FILEIO_H
 
-#include "internal.h"
+#include "core/internal.h"
 
 #include <stdio.h>
 

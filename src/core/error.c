@@ -2,7 +2,7 @@
  * error.c - status texts (cr_strerror), the cr_error detail struct and the
  * library version string.
  */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <stdio.h>
 #include <string.h>

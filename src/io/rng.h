@@ -9,7 +9,7 @@
 #ifndef CR_RNG_H
 #define CR_RNG_H
 
-#include "internal.h"
+#include "core/internal.h"
 
 #include <gsl/gsl_rng.h>
 

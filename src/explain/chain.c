@@ -6,7 +6,7 @@
  * derivative text with role letters replaced by labels, and the text sink
  * shared with dot.c. Everything is iterative: graphs may be 1M nodes deep.
  */
-#include "chain_private.h"
+#include "explain/chain_private.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -5,8 +5,8 @@
  * (inputs and statements) and its evaluation. The grammar is in
  * docs/expression-language.md.
  */
-#include "internal.h"
-#include "uthash_cr.h"
+#include "core/internal.h"
+#include "core/uthash_cr.h"
 
 #include <errno.h>
 #include <math.h>

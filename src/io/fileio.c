@@ -8,7 +8,7 @@
  * leaves PATH either as it was or complete, plus at most one stray
  * PATH.tmp-XXXXXX (never read by chainrule; safe to delete).
  */
-#include "fileio.h"
+#include "io/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>

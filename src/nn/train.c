@@ -4,7 +4,7 @@
  * split, early stopping, target loss, callbacks, the statistics and
  * history, and the debug record of gradient norms and derivative chains.
  */
-#include "nn_internal.h"
+#include "nn/nn_internal.h"
 #include "chainrule/data.h"
 
 #include <math.h>

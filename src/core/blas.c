@@ -4,7 +4,7 @@
  * few-neuron graphs of the seed article, use a plain loop instead, where a
  * BLAS call costs more than the arithmetic.
  */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <gsl/gsl_cblas.h>
 #include <pthread.h>

@@ -3,8 +3,8 @@
  * activation ops, the loss ops), seeded initialisation, the per-batch-size
  * heads, input standardisation, prediction and evaluation.
  */
-#include "nn_internal.h"
-#include "rng.h"
+#include "nn/nn_internal.h"
+#include "io/rng.h"
 
 #include <gsl/gsl_randist.h>
 #include <math.h>

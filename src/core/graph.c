@@ -3,8 +3,8 @@
  * from the graph's arena, failed creations rewound), names (uthash),
  * accessors, setting values, and forward evaluation with cached plans.
  */
-#include "internal.h"
-#include "uthash_cr.h"
+#include "core/internal.h"
+#include "core/uthash_cr.h"
 
 #include <math.h>
 #include <stdio.h>

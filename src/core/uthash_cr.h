@@ -7,7 +7,7 @@
 #ifndef CR_UTHASH_CR_H
 #define CR_UTHASH_CR_H
 
-#include "internal.h"
+#include "core/internal.h"
 
 #define uthash_malloc(sz) cr_malloc(sz)
 #define uthash_free(ptr, sz) cr_free(ptr)

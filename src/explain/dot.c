@@ -5,8 +5,8 @@
  * summary node, written to a stream, a string or (through fileio.c's
  * atomic writer) a file.
  */
-#include "chain_private.h"
-#include "fileio.h"
+#include "explain/chain_private.h"
+#include "io/fileio.h"
 
 #include <errno.h>
 #include <math.h>

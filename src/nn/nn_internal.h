@@ -6,7 +6,7 @@
 #ifndef CR_NN_INTERNAL_H
 #define CR_NN_INTERNAL_H
 
-#include "internal.h"
+#include "core/internal.h"
 #include "chainrule/nn.h"
 
 #define CR_MLP_MAX_LAYERS (CR_MLP_MAX_HIDDEN + 1)

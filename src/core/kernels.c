@@ -6,7 +6,7 @@
  * reductions). All run in blocks of CR_BLOCK elements (see internal.h) so
  * that they vectorise at -O2, and have AVX2 clones (CR_AVX2_CLONE).
  */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 

@@ -6,7 +6,7 @@
  * with the calling thread switched to the C locale (uselocale, POSIX
  * 2008) and switch back before they return. Other threads are unaffected.
  */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <pthread.h>
 

@@ -2,7 +2,7 @@
  * rng.c - seeded generators whose state comes from the library's allocator
  * (see rng.h).
  */
-#include "rng.h"
+#include "io/rng.h"
 
 cr_status cr_rng_open(gsl_rng *r, unsigned long seed)
 {

@@ -7,7 +7,7 @@
 #ifdef __linux__
 #define _DEFAULT_SOURCE 1 /* madvise's MADV_HUGEPAGE */
 #endif
-#include "internal.h"
+#include "core/internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * the user's callbacks, plus a second entry "<name>_vjp" whose nodes run
  * the user's numeric vector-Jacobian product during reverse mode.
  */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * when the graph is freed, and a failed node creation rewinds to a mark so
  * the graph is left unchanged.
  */
-#include "internal.h"
+#include "core/internal.h"
 
 #include <stdint.h>
 #include <string.h>
