@@ -158,6 +158,7 @@ START_TEST(test_functions)
         {"y = log(x)", log(x)},
         {"y = sqrt(x)", sqrt(x)},
         {"y = abs(-x)", x},
+        {"y = sign(-x) + 2*sign(x) + sign(x - x)", 1.0},
         {"y = sin(x)", sin(x)},
         {"y = cos(x)", cos(x)},
         {"y = tanh(x)", tanh(x)},
@@ -172,7 +173,7 @@ START_TEST(test_functions)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         ck_assert_double_eq_tol(value_at(cases[i].text, x), cases[i].v, 1e-14);
     ck_assert_str_eq(cr_expr_functions(),
-                     "exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, softplus, pow");
+                     "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, pow");
 }
 END_TEST
 
@@ -246,7 +247,7 @@ static const struct parse_error_case {
     {"# nothing\n;\n", 0, CR_ESYNTAX, 0, 0,
      "empty program: no statements (a statement is NAME = EXPRESSION)"},
     {"y = foo(x)", 0, CR_ESYNTAX, 1, 5,
-     "unknown function 'foo'; known functions: exp, log, sqrt, abs, sin, cos, tanh, "
+     "unknown function 'foo'; known functions: exp, log, sqrt, abs, sign, sin, cos, tanh, "
      "sigmoid, relu, softplus, pow"},
     {"y = sin(x, 2)", 0, CR_ESYNTAX, 1, 5, "sin() takes 1 argument, got 2"},
     {"y = pow(x)", 0, CR_ESYNTAX, 1, 5, "pow() takes 2 arguments, got 1"},

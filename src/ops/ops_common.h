@@ -7,6 +7,7 @@
 #define CR_OPS_COMMON_H
 
 #include "core/internal.h"
+#include "ops/oplist.h"
 
 #include <math.h>
 
@@ -30,8 +31,12 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
     return cr_node_create(g, op, in, 2, NULL);
 }
 
-/* Every elementwise op descriptor, defined in its file. */
-#define CR_DECLARE_OP(NAME) extern const cr_op cr_op_##NAME
+/* The descriptor of every op of the op list (ops/oplist.h), defined in its
+ * family's file. */
+#define CR_DECLARE_OP_(NAME) extern const cr_op cr_op_##NAME;
+#define CR_DECLARE_OP_FN_(NAME, MIN, MAX, BUILD) CR_DECLARE_OP_(NAME)
+#define CR_NOT_AN_OP_(NAME, MIN, MAX, BUILD)
+CR_OP_LIST(CR_DECLARE_OP_, CR_DECLARE_OP_FN_, CR_NOT_AN_OP_)
 
 /* A unary elementwise op: y[i] = EXPR with v = x[i] and c = n->args->f;
  * TEXT is the op's cr_op.expr. The vjp NAME##_vjp is written by hand next

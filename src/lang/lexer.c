@@ -1,0 +1,224 @@
+/*
+ * lexer.c - the expression language's lexer: checks that a program text is
+ * valid UTF-8 without NUL bytes, cuts it into tokens (numbers read in the C
+ * locale, names, one-character punctuation) with their line and column, and
+ * describes a token for messages. Also the library's one UTF-8 validator
+ * (cr_utf8_length).
+ */
+#include "lang/lang_private.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void lex_advance(cr_lexer *lx)
+{
+    unsigned char c = (unsigned char)lx->text[lx->pos++];
+    if (c == '\n') {
+        lx->line++;
+        lx->col = 1;
+    } else if ((c & 0xC0) != 0x80) {
+        lx->col++;
+    }
+}
+
+static int lx_peekc(const cr_lexer *lx, size_t ahead)
+{
+    return lx->pos + ahead < lx->len ? (unsigned char)lx->text[lx->pos + ahead] : -1;
+}
+
+static int is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+static int is_ident_start(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+static int is_ident_char(int c)
+{
+    return is_ident_start(c) || is_digit(c);
+}
+
+cr_status cr_lang_fail(cr_error *err, cr_status st, int line, int col, const char *fmt,
+                         ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cr_error_setv(err, st, "expr", fmt, ap);
+    va_end(ap);
+    if (err) {
+        err->line = line;
+        err->column = col;
+    }
+    return st;
+}
+
+size_t cr_utf8_length(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, min = 0x80, cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, min = 0x800, cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, min = 0x10000, cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+cr_status cr_lex_validate(const char *text, size_t len, cr_error *err)
+{
+    cr_lexer lx = {text, len, 0, 1, 1};
+    while (lx.pos < len) {
+        const unsigned char *s = (const unsigned char *)text + lx.pos;
+        if (*s == 0)
+            return cr_lang_fail(err, CR_EFORMAT, lx.line, lx.col,
+                           "NUL byte in the program text (not allowed)");
+        size_t n = cr_utf8_length(s, len - lx.pos);
+        if (n == 0)
+            return cr_lang_fail(err, CR_EFORMAT, lx.line, lx.col,
+                           "invalid UTF-8 in the program text (byte 0x%02x)", *s);
+        while (n--)
+            lex_advance(&lx);
+    }
+    return CR_OK;
+}
+
+static cr_status lex_number(cr_lexer *lx, cr_token *t, cr_error *err)
+{
+    const char *s = lx->text;
+    size_t p = lx->pos;
+    int ok = 1;
+    while (p < lx->len && is_digit((unsigned char)s[p]))
+        p++;
+    if (p < lx->len && s[p] == '.') {
+        p++;
+        while (p < lx->len && is_digit((unsigned char)s[p]))
+            p++;
+    }
+    if (p < lx->len && (s[p] == 'e' || s[p] == 'E')) {
+        p++;
+        if (p < lx->len && (s[p] == '+' || s[p] == '-'))
+            p++;
+        if (p >= lx->len || !is_digit((unsigned char)s[p]))
+            ok = 0;
+        while (p < lx->len && is_digit((unsigned char)s[p]))
+            p++;
+    }
+    /* "1.2.3", "12abc", "1e": take the whole run and call it malformed. */
+    if (p < lx->len && (is_ident_char((unsigned char)s[p]) || s[p] == '.'))
+        ok = 0;
+    if (!ok)
+        while (p < lx->len &&
+               (is_ident_char((unsigned char)s[p]) || s[p] == '.' ||
+                ((s[p] == '+' || s[p] == '-') && (s[p - 1] == 'e' || s[p - 1] == 'E'))))
+            p++;
+    t->len = p - lx->pos;
+    int shown = t->len > 40 ? 40 : (int)t->len;
+    if (!ok)
+        return cr_lang_fail(err, CR_EFORMAT, t->line, t->col, "malformed number '%.*s%s'", shown,
+                       s + lx->pos, t->len > 40 ? "..." : "");
+    char *buf = cr_malloc(t->len + 1);
+    if (!buf)
+        return cr_lang_fail(err, CR_ENOMEM, t->line, t->col, "out of memory reading a number");
+    memcpy(buf, s + lx->pos, t->len);
+    buf[t->len] = '\0';
+    errno = 0;
+    t->num = strtod(buf, NULL);
+    cr_free(buf);
+    if (!isfinite(t->num))
+        return cr_lang_fail(err, CR_ERANGE, t->line, t->col, "number '%.*s%s' is out of range",
+                       shown, s + lx->pos, t->len > 40 ? "..." : "");
+    while (lx->pos < p)
+        lex_advance(lx);
+    return CR_OK;
+}
+
+cr_status cr_lex_next(cr_lexer *lx, cr_token *t, cr_error *err)
+{
+    for (;;) {
+        int c = lx_peekc(lx, 0);
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+            lex_advance(lx);
+        } else if (c == '#') {
+            while (lx->pos < lx->len && lx->text[lx->pos] != '\n')
+                lex_advance(lx);
+        } else {
+            break;
+        }
+    }
+    t->start = lx->pos;
+    t->line = lx->line;
+    t->col = lx->col;
+    t->len = 1;
+    int c = lx_peekc(lx, 0);
+    if (c < 0) {
+        t->kind = T_EOF;
+        t->len = 0;
+        return CR_OK;
+    }
+    if (is_digit(c) || (c == '.' && is_digit(lx_peekc(lx, 1)))) {
+        t->kind = T_NUMBER;
+        return lex_number(lx, t, err);
+    }
+    if (is_ident_start(c)) {
+        size_t p = lx->pos;
+        while (p < lx->len && is_ident_char((unsigned char)lx->text[p]))
+            p++;
+        t->kind = T_IDENT;
+        t->len = p - lx->pos;
+        while (lx->pos < p)
+            lex_advance(lx);
+        return CR_OK;
+    }
+    /* one-character tokens, in the order of their kinds */
+    static const char punct[] = "\n;+-*/^(),=";
+    static const enum cr_tok_kind punct_kind[] = {T_NEWLINE, T_SEMI,  T_PLUS,  T_MINUS,
+                                               T_STAR,    T_SLASH, T_CARET, T_LPAREN,
+                                               T_RPAREN,  T_COMMA, T_ASSIGN};
+    const char *hit = c > 0 ? strchr(punct, c) : NULL;
+    if (!hit) {
+        size_t n =
+            cr_utf8_length((const unsigned char *)lx->text + lx->pos, lx->len - lx->pos);
+        if (c >= 0x80 || (c > 0x20 && c < 0x7F))
+            return cr_lang_fail(err, CR_ESYNTAX, t->line, t->col, "unexpected character '%.*s'",
+                           (int)n, lx->text + lx->pos);
+        return cr_lang_fail(err, CR_ESYNTAX, t->line, t->col,
+                       "unexpected character (byte 0x%02x)", (unsigned)c);
+    }
+    t->kind = punct_kind[hit - punct];
+    lex_advance(lx);
+    return CR_OK;
+}
+
+cr_tok_text cr_lex_describe(const cr_lexer *lx, const cr_token *t)
+{
+    cr_tok_text d;
+    if (t->kind == T_EOF)
+        snprintf(d.text, sizeof d.text, "the end of the program");
+    else if (t->kind == T_NEWLINE)
+        snprintf(d.text, sizeof d.text, "the end of the line");
+    else
+        snprintf(d.text, sizeof d.text, "'%.*s%s'", t->len > 40 ? 40 : (int)t->len,
+                 lx->text + t->start, t->len > 40 ? "..." : "");
+    return d;
+}

@@ -1,0 +1,73 @@
+/*
+ * oplist.h - THE list of chainrule's built-in ops and of the expression
+ * language's functions. Every other list is generated from this one: the
+ * descriptor declarations (ops_common.h), the table cr_builtin_ops
+ * (registry.c), and the language's function table and its list of names
+ * (lang/functions.c). docs/design.md, "Adding an op", says how to add one.
+ *
+ * CR_OP_LIST(OP, OP_FN, FN) calls, for each entry,
+ *   OP(NAME)                        an op whose descriptor is cr_op_NAME,
+ *                                   not callable by name from the language
+ *                                   (an operator such as add, or a helper);
+ *   OP_FN(NAME, MIN, MAX, BUILD)    an op the language also calls as
+ *                                   NAME(...) with MIN to MAX arguments;
+ *                                   BUILD (lang/functions.c) makes the node:
+ *                                   cr_lang_unary for a one-input op
+ *                                   without parameters;
+ *   FN(NAME, MIN, MAX, BUILD)       a function of the language that is no op
+ *                                   of its own (built from other ops).
+ * The descriptor itself (forward, vector-Jacobian product, derivative text)
+ * is defined in its family's file under src/ops/. The language lists its
+ * functions in the order they appear here.
+ */
+#ifndef CR_OPLIST_H
+#define CR_OPLIST_H
+
+#define CR_OP_LIST(OP, OP_FN, FN)                                                         \
+    /* elementwise, one input (elementwise.c) */                                          \
+    OP(neg)                                                                               \
+    OP(scale)                                                                             \
+    OP(powc)                                                                              \
+    OP_FN(exp, 1, 1, cr_lang_unary)                                                       \
+    OP_FN(log, 1, 1, cr_lang_unary)                                                       \
+    OP_FN(sqrt, 1, 1, cr_lang_unary)                                                      \
+    OP_FN(abs, 1, 1, cr_lang_unary)                                                       \
+    OP_FN(sign, 1, 1, cr_lang_unary)                                                      \
+    OP_FN(sin, 1, 1, cr_lang_unary)                                                       \
+    OP_FN(cos, 1, 1, cr_lang_unary)                                                       \
+    OP_FN(tanh, 1, 1, cr_lang_unary)                                                      \
+    OP_FN(sigmoid, 1, 1, cr_lang_unary)                                                   \
+    OP_FN(relu, 1, 1, cr_lang_unary)                                                      \
+    OP_FN(softplus, 1, 1, cr_lang_unary)                                                  \
+    /* elementwise, two inputs with broadcasting (elementwise.c) */                       \
+    OP(add)                                                                               \
+    OP(sub)                                                                               \
+    OP(mul)                                                                               \
+    OP(div)                                                                               \
+    OP_FN(pow, 2, 2, cr_lang_pow)                                                         \
+    OP(add_n)                                                                             \
+    /* fused backward helpers (elementwise.c) */                                          \
+    OP(sigmoid_bwd)                                                                       \
+    OP(tanh_bwd)                                                                          \
+    OP(relu_bwd)                                                                          \
+    /* reductions (reduce.c) */                                                           \
+    OP(sum)                                                                               \
+    OP(mean)                                                                              \
+    OP(expand)                                                                            \
+    /* linear algebra (linalg.c) */                                                       \
+    OP(matmul)                                                                            \
+    OP(transpose)                                                                         \
+    OP(sop)                                                                               \
+    /* losses and softmax (loss.c) */                                                     \
+    OP(sq_error)                                                                          \
+    OP(mse)                                                                               \
+    OP(softmax)                                                                           \
+    OP(softmax_bwd)                                                                       \
+    OP(log_softmax)                                                                       \
+    OP(softmax_xent)                                                                      \
+    OP(softmax_xent_bwd)                                                                  \
+    OP(bce)                                                                               \
+    OP(clamp_prob)                                                                        \
+    OP(bce_logits)
+
+#endif
