@@ -46,7 +46,8 @@ typedef enum cr_activation {
     CR_ACT_SIGMOID = 1, /* a = 1/(1+exp(-s)) */
     CR_ACT_TANH = 2,    /* a = tanh(s) */
     CR_ACT_RELU = 3,    /* a = max(s, 0) */
-    CR_ACT_SOFTMAX = 4  /* a = softmax(s) per row; output layer only */
+    CR_ACT_SOFTMAX = 4, /* a = softmax(s) per row; output layer only */
+    CR_ACT_COUNT        /* how many there are (not an activation) */
 } cr_activation;
 
 /* Weight initialisation (biases start at 0). fan_in and fan_out are the
@@ -55,7 +56,8 @@ typedef enum cr_init_kind {
     CR_INIT_XAVIER = 0,  /* Glorot uniform: U(-r, r), r = sqrt(6/(fan_in+fan_out)) */
     CR_INIT_HE = 1,      /* He normal: N(0, 2/fan_in) */
     CR_INIT_UNIFORM = 2, /* U(lo, hi) with the spec's init_lo, init_hi */
-    CR_INIT_NORMAL = 3   /* N(0, init_std^2) */
+    CR_INIT_NORMAL = 3,  /* N(0, init_std^2) */
+    CR_INIT_COUNT        /* how many there are (not a kind) */
 } cr_init_kind;
 
 /* Losses, on the output a_L and the targets t (numbers stored in files). */
@@ -64,8 +66,9 @@ typedef enum cr_loss_kind {
     CR_LOSS_MSE = 1,      /* mean (a - t)^2 over every element */
     CR_LOSS_BCE = 2,      /* binary cross-entropy; needs a sigmoid output, and is
                              computed stably from the logits (cr_bce_logits) */
-    CR_LOSS_XENT = 3      /* softmax cross-entropy; needs a softmax output, fused
+    CR_LOSS_XENT = 3,     /* softmax cross-entropy; needs a softmax output, fused
                              with it on the logits (cr_softmax_xent) */
+    CR_LOSS_COUNT         /* how many there are (not a loss) */
 } cr_loss_kind;
 
 /* The architecture and initialisation of an MLP. Fill it with
@@ -202,7 +205,8 @@ typedef enum cr_train_stop {
     CR_STOP_MAX_ITER = 1,    /* the iteration limit was reached */
     CR_STOP_TARGET_LOSS = 2, /* the epoch's training loss reached target_loss */
     CR_STOP_EARLY = 3,       /* patience ran out (early stopping) */
-    CR_STOP_CALLBACK = 4     /* a callback asked to stop */
+    CR_STOP_CALLBACK = 4,    /* a callback asked to stop */
+    CR_STOP_COUNT            /* how many there are (not a reason) */
 } cr_train_stop;
 
 /* Static name of a stop reason ("epochs", "max_iter", "target_loss",

@@ -39,7 +39,8 @@ typedef enum cr_optim_kind {
     CR_OPTIM_SGD = 0,
     CR_OPTIM_ADAM = 1,
     CR_OPTIM_ADAMW = 2,
-    CR_OPTIM_RMSPROP = 3
+    CR_OPTIM_RMSPROP = 3,
+    CR_OPTIM_COUNT /* how many there are (not a kind) */
 } cr_optim_kind;
 
 /* The learning-rate schedule, a function of the number of steps already

@@ -13,10 +13,15 @@
 
 /* ---- names of the enums ---- */
 
+/* Indexed by the enums; the static assertions fail when an enum grows
+ * without its name. */
 static const char *const act_names[] = {"linear", "sigmoid", "tanh", "relu", "softmax"};
 static const char *const init_names[] = {"xavier", "he", "uniform", "normal"};
 static const char *const loss_names[] = {"sq_error", "mse", "bce", "xent"};
 #define COUNT(a) (sizeof(a) / sizeof *(a))
+_Static_assert(COUNT(act_names) == CR_ACT_COUNT, "act_names and cr_activation differ");
+_Static_assert(COUNT(init_names) == CR_INIT_COUNT, "init_names and cr_init_kind differ");
+_Static_assert(COUNT(loss_names) == CR_LOSS_COUNT, "loss_names and cr_loss_kind differ");
 
 const char *cr_activation_name(cr_activation a)
 {
@@ -200,6 +205,8 @@ static void init_weights(const cr_mlp_spec *s, gsl_rng *r, size_t fan_in, size_t
             break;
         case CR_INIT_NORMAL:
             w[i] = gsl_ran_gaussian(r, s->init_std);
+            break;
+        case CR_INIT_COUNT: /* not a kind; the spec was validated */
             break;
         }
     }
@@ -392,6 +399,7 @@ static cr_node *activate(cr_graph *g, cr_activation a, cr_node *s)
     case CR_ACT_SOFTMAX:
         return cr_softmax(g, s);
     case CR_ACT_LINEAR:
+    case CR_ACT_COUNT: /* not an activation; the spec was validated */
         break;
     }
     return s;
@@ -409,6 +417,8 @@ static cr_node *make_loss(cr_graph *g, const cr_mlp_spec *s, cr_mlp_head *h)
         return cr_bce_logits(g, logits, h->t);
     case CR_LOSS_XENT:
         return cr_softmax_xent(g, logits, h->t);
+    case CR_LOSS_COUNT: /* not a loss; the spec was validated */
+        break;
     }
     return NULL;
 }

@@ -25,6 +25,7 @@ struct cr_optim {
 
 static const char *const kind_names[] = {"sgd", "adam", "adamw", "rmsprop"};
 #define N_KINDS (sizeof kind_names / sizeof kind_names[0])
+_Static_assert(N_KINDS == CR_OPTIM_COUNT, "kind_names and cr_optim_kind differ");
 
 const char *cr_optim_kind_name(cr_optim_kind kind)
 {
@@ -428,6 +429,8 @@ cr_status cr_optim_step(cr_optim *opt)
             break;
         case CR_OPTIM_RMSPROP:
             rmsprop_update(o, &c, w, g, b0, b1, len);
+            break;
+        case CR_OPTIM_COUNT: /* not a kind; the options were validated */
             break;
         }
         k += len;

@@ -14,6 +14,8 @@
 
 static const char *const stop_names[] = {"epochs", "max_iter", "target_loss",
                                          "early_stopping", "callback"};
+_Static_assert(sizeof stop_names / sizeof *stop_names == CR_STOP_COUNT,
+               "stop_names and cr_train_stop differ");
 
 const char *cr_train_stop_name(cr_train_stop stop)
 {
