@@ -48,6 +48,8 @@ CR_API cr_node *cr_log(cr_graph *g, cr_node *x);
 CR_API cr_node *cr_sqrt(cr_graph *g, cr_node *x);
 /* y = |x|;  dy/dx = sign(x) (0 at the kink x = 0) */
 CR_API cr_node *cr_abs(cr_graph *g, cr_node *x);
+/* y = sign(x) (-1, 0 or 1);  dy/dx = 0 (undefined at the jump x = 0) */
+CR_API cr_node *cr_sign(cr_graph *g, cr_node *x);
 /* y = sin(x);  dy/dx = cos(x) */
 CR_API cr_node *cr_sin(cr_graph *g, cr_node *x);
 /* y = cos(x);  dy/dx = -sin(x) */

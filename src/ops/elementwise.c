@@ -228,7 +228,7 @@ cr_node *cr_tanh(cr_graph *g, cr_node *x) { return unary(g, &cr_op_tanh, x, 0); 
 cr_node *cr_sigmoid(cr_graph *g, cr_node *x) { return unary(g, &cr_op_sigmoid, x, 0); }
 cr_node *cr_relu(cr_graph *g, cr_node *x) { return unary(g, &cr_op_relu, x, 0); }
 cr_node *cr_softplus(cr_graph *g, cr_node *x) { return unary(g, &cr_op_softplus, x, 0); }
-static cr_node *cr_sign(cr_graph *g, cr_node *x) { return unary(g, &cr_op_sign, x, 0); }
+cr_node *cr_sign(cr_graph *g, cr_node *x) { return unary(g, &cr_op_sign, x, 0); }
 
 static cr_status neg_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
