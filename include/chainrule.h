@@ -1,6 +1,10 @@
 /*
  * chainrule.h - the one header users include. It pulls in every public
  * module of chainrule; see each module header for its functions.
+ *
+ * "The article" in these headers is the seed article whose worked examples
+ * chainrule reproduces: Ahmed Gad, "A Comprehensive Guide to the
+ * Backpropagation Algorithm in Neural Networks", 2022 (README.md).
  */
 #ifndef CHAINRULE_H
 #define CHAINRULE_H

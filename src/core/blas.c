@@ -45,10 +45,9 @@ static void apply_threads(int n)
 #ifdef CR_HAVE_OPENBLAS
     openblas_set_num_threads(n);
     /* OpenBLAS starts its workers when it loads, and an idle worker spins
-     * for about 0.1 s before it sleeps, taking the second core (or the
-     * caller's hyperthread sibling): a short run on one thread (the
-     * command, the 91,803-node W4 graph's first backward) ran up to 2.4x
-     * slower. One thread needs no workers. */
+     * for a while before it sleeps, taking the second core (or the caller's
+     * hyperthread sibling) from a short run on one thread (figures in
+     * docs/performance.md, "What made it fast"). One thread needs no workers. */
     if (n == 1 && blas_thread_shutdown_)
         blas_thread_shutdown_();
 #endif

@@ -44,8 +44,8 @@ void cr_advise_huge(void *p, size_t size);
  * loop of unknown length. Hot loops therefore run in blocks of CR_BLOCK
  * elements whose fixed-length inner loop, marked CR_UNROLL_BLOCK, is
  * unrolled completely; the unrolled statements then become vector
- * instructions. (Measured on 100,352 doubles: a sum of squares takes 42 us
- * as a plain loop and 13 us in blocks.) Loops over several arrays need
+ * instructions (docs/performance.md, "What made it fast", has the figures).
+ * Loops over several arrays need
  * restrict pointers, or the compiler must assume they overlap. */
 #define CR_BLOCK 8
 #define CR_UNROLL_BLOCK _Pragma("GCC unroll 8")
@@ -53,8 +53,8 @@ void cr_advise_huge(void *p, size_t size);
 /* The library is built for the baseline x86-64 (SSE2). The loops that are
  * bound by memory traffic (the scans, y += x, the SGD update) also get an
  * AVX2 copy that the loader picks on CPUs that have it (target_clones,
- * when configure finds the compiler and linker able): twice as wide loads
- * took a W1 epoch from 0.621 s to 0.603 s. Without FMA in the clone, both
+ * when configure finds the compiler and linker able), for twice as wide
+ * loads (figures in docs/performance.md). Without FMA in the clone, both
  * copies compute bit for bit the same results. GCC only: clang 14's clones
  * do not link from a static archive (the fuzzers' build), and
  * ThreadSanitizer crashes in their resolvers. */
@@ -232,7 +232,7 @@ typedef struct cr_node_args {
 
 /* The parameters of nodes made without any: kept out of the node, so the
  * many nodes without parameters (a scalar graph's gradient is mostly mul
- * nodes) stay small: 144 bytes instead of 192. */
+ * nodes) stay small (docs/design.md gives the node's size). */
 extern const cr_node_args cr_no_args;
 
 struct cr_node {

@@ -1,7 +1,7 @@
 /*
  * nn.c - the MLP builder on the graph's ops (cr_sop for x W + b, the
  * activation ops, the loss ops), seeded initialisation, the per-batch-size
- * heads, input standardisation, prediction and evaluation.
+ * the nodes of each batch size, input standardisation, prediction and evaluation.
  */
 #include "nn/nn_internal.h"
 #include "io/rng.h"
@@ -293,9 +293,9 @@ void cr_mlp_free(cr_mlp *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n_heads; i++)
-        cr_free(m->heads[i]);
-    cr_free(m->heads);
+    for (size_t i = 0; i < m->n_batch_nodes; i++)
+        cr_free(m->batch_nodes[i]);
+    cr_free(m->batch_nodes);
     cr_free(m->mean);
     cr_free(m->std);
     cr_graph_free(m->g);
@@ -385,7 +385,7 @@ const double *cr_mlp_input_std(const cr_mlp *m)
     return m->std;
 }
 
-/* ---- heads ---- */
+/* ---- the nodes of one batch size ---- */
 
 static cr_node *activate(cr_graph *g, cr_activation a, cr_node *s)
 {
@@ -405,7 +405,7 @@ static cr_node *activate(cr_graph *g, cr_activation a, cr_node *s)
     return s;
 }
 
-static cr_node *make_loss(cr_graph *g, const cr_mlp_spec *s, cr_mlp_head *h)
+static cr_node *make_loss(cr_graph *g, const cr_mlp_spec *s, cr_mlp_batch_nodes *h)
 {
     cr_node *logits = h->s[s->n_hidden];
     switch (s->loss) {
@@ -434,11 +434,11 @@ static void name_node(cr_node *n, const char *base, size_t rows, int plain)
         cr_node_set_name(n, name);
 }
 
-static cr_status build_head(cr_mlp *m, cr_mlp_head *h, size_t rows)
+static cr_status build_batch_nodes(cr_mlp *m, cr_mlp_batch_nodes *h, size_t rows)
 {
     cr_graph *g = m->g;
     const cr_mlp_spec *s = &m->spec;
-    const int plain = m->n_heads == 0;
+    const int plain = m->n_batch_nodes == 0;
     size_t shape[2] = {rows, s->n_inputs};
     h->rows = rows;
     h->x = cr_input(g, NULL, 2, shape);
@@ -458,7 +458,7 @@ static cr_status build_head(cr_mlp *m, cr_mlp_head *h, size_t rows)
     h->score = fused ? h->s[m->n_layers - 1] : h->out;
     h->threshold = fused ? 0.0 : 0.5;
     /* Names are a convenience: a failure to name (out of memory) is not
-     * fatal to the head. */
+     * fatal to these nodes. */
     char base[32];
     name_node(h->x, "x", rows, plain);
     name_node(h->t, "y", rows, plain);
@@ -472,23 +472,23 @@ static cr_status build_head(cr_mlp *m, cr_mlp_head *h, size_t rows)
     return CR_OK;
 }
 
-cr_mlp_head *cr_mlp_head_get(cr_mlp *m, size_t rows, cr_error *err)
+cr_mlp_batch_nodes *cr_mlp_batch_nodes_get(cr_mlp *m, size_t rows, cr_error *err)
 {
-    for (size_t i = 0; i < m->n_heads; i++)
-        if (m->heads[i]->rows == rows)
-            return m->heads[i];
-    if (cr_grow((void **)&m->heads, &m->cap_heads, m->n_heads + 1, sizeof *m->heads) !=
+    for (size_t i = 0; i < m->n_batch_nodes; i++)
+        if (m->batch_nodes[i]->rows == rows)
+            return m->batch_nodes[i];
+    if (cr_grow((void **)&m->batch_nodes, &m->cap_batch_nodes, m->n_batch_nodes + 1, sizeof *m->batch_nodes) !=
         CR_OK) {
         cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for a batch of %zu rows", rows);
         return NULL;
     }
-    cr_mlp_head *h = cr_calloc(1, sizeof *h);
+    cr_mlp_batch_nodes *h = cr_calloc(1, sizeof *h);
     if (!h) {
         cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for a batch of %zu rows", rows);
         return NULL;
     }
     cr_graph_clear_error(m->g);
-    if (build_head(m, h, rows) != CR_OK) {
+    if (build_batch_nodes(m, h, rows) != CR_OK) {
         /* Op constructors leave the graph unchanged on failure, but the
          * nodes built before the failing one stay; they are unreachable and
          * harmless. */
@@ -496,11 +496,11 @@ cr_mlp_head *cr_mlp_head_get(cr_mlp *m, size_t rows, cr_error *err)
         cr_free(h);
         return NULL;
     }
-    m->heads[m->n_heads++] = h;
+    m->batch_nodes[m->n_batch_nodes++] = h;
     return h;
 }
 
-void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const cr_mlp_rows *x, const double *y,
+void cr_mlp_batch_nodes_load(cr_mlp *m, cr_mlp_batch_nodes *h, const cr_mlp_rows *x, const double *y,
                       const size_t *idx, size_t first, size_t count)
 {
     const size_t ni = m->spec.n_inputs, no = m->spec.n_outputs;
@@ -521,11 +521,11 @@ void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const cr_mlp_rows *x, const dou
         if (y)
             memcpy(dt + r * no, y + src * no, no * sizeof(double));
     }
-    if (count < h->rows) /* padding rows of a prediction head */
+    if (count < h->rows) /* padding rows of a prediction batch */
         memset(dx + count * ni, 0, (h->rows - count) * ni * sizeof(double));
 }
 
-double cr_mlp_head_loss_per_row(const cr_mlp *m, const cr_mlp_head *h)
+double cr_mlp_batch_nodes_loss_per_row(const cr_mlp *m, const cr_mlp_batch_nodes *h)
 {
     const double v = cr_node_scalar(h->loss);
     return m->spec.loss == CR_LOSS_SQ_ERROR ? v / (double)h->rows : v;
@@ -548,7 +548,7 @@ size_t cr_mlp_output_class(const cr_mlp *m, const double *row)
     return cr_mlp_num_classes(m) ? row_class(row, m->spec.n_outputs, 0.5) : 0;
 }
 
-size_t cr_mlp_head_correct(const cr_mlp *m, const cr_mlp_head *h, size_t *confusion)
+size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h, size_t *confusion)
 {
     const size_t k = cr_mlp_num_classes(m), no = m->spec.n_outputs;
     if (k == 0)
@@ -590,10 +590,10 @@ cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
         size_t padded = 1; /* rows are independent: pad to a power of two */
         while (padded < n)
             padded *= 2;
-        cr_mlp_head *h = cr_mlp_head_get(m, padded, err);
+        cr_mlp_batch_nodes *h = cr_mlp_batch_nodes_get(m, padded, err);
         if (!h)
             return err ? err->status : CR_ENOMEM;
-        cr_mlp_head_load(m, h, &(cr_mlp_rows){.f64 = x}, NULL, NULL, first, n);
+        cr_mlp_batch_nodes_load(m, h, &(cr_mlp_rows){.f64 = x}, NULL, NULL, first, n);
         if ((st = cr_graph_forward(m->g, h->out)) != CR_OK)
             return graph_error(m, err);
         memcpy(out + first * no, h->out->value.data, n * no * sizeof(double));
@@ -623,18 +623,18 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
     for (size_t first = 0; first < rows; first += CR_MLP_EVAL_CHUNK) {
         const size_t n =
             rows - first < CR_MLP_EVAL_CHUNK ? rows - first : CR_MLP_EVAL_CHUNK;
-        cr_mlp_head *h = cr_mlp_head_get(m, n, err);
+        cr_mlp_batch_nodes *h = cr_mlp_batch_nodes_get(m, n, err);
         if (!h) {
             st = err ? err->status : CR_ENOMEM;
             break;
         }
-        cr_mlp_head_load(m, h, x, y, idx, first, n);
+        cr_mlp_batch_nodes_load(m, h, x, y, idx, first, n);
         if ((st = cr_graph_forward(m->g, h->loss)) != CR_OK) {
             graph_error(m, err);
             break;
         }
-        total += cr_mlp_head_loss_per_row(m, h) * (double)n;
-        correct += cr_mlp_head_correct(m, h, res->confusion);
+        total += cr_mlp_batch_nodes_loss_per_row(m, h) * (double)n;
+        correct += cr_mlp_batch_nodes_correct(m, h, res->confusion);
     }
     if (st != CR_OK) {
         cr_eval_result_free(res);

@@ -1,7 +1,7 @@
 /*
  * nn_internal.h - what nn.c (the MLP builder, predict, evaluate), train.c
  * (the training loop) and model_io.c (model files) share: the model
- * struct, its per-batch-size heads and the row loader.
+ * struct, its per-batch-size nodes (cr_mlp_batch_nodes) and the row loader.
  */
 #ifndef CR_NN_INTERNAL_H
 #define CR_NN_INTERNAL_H
@@ -17,27 +17,27 @@
  * score is the node accuracy is read from, on the loss's path: out, or the
  * logits s[L-1] when the loss is fused with the output activation;
  * threshold is the binary decision point of score (0.5 or 0). */
-typedef struct cr_mlp_head {
+typedef struct cr_mlp_batch_nodes {
     size_t rows;
     cr_node *x, *t;
     cr_node *s[CR_MLP_MAX_LAYERS], *a[CR_MLP_MAX_LAYERS];
     cr_node *out, *loss, *score;
     double threshold;
-} cr_mlp_head;
+} cr_mlp_batch_nodes;
 
 struct cr_mlp {
     cr_mlp_spec spec;
     cr_graph *g;
     size_t n_layers;
     cr_node *W[CR_MLP_MAX_LAYERS], *b[CR_MLP_MAX_LAYERS];
-    cr_mlp_head **heads;
-    size_t n_heads, cap_heads;
+    cr_mlp_batch_nodes **batch_nodes;
+    size_t n_batch_nodes, cap_batch_nodes;
     double *mean, *std; /* input statistics, or NULL */
 };
 
-/* The head for this many rows, built on first use (borrowed). NULL with
+/* The nodes for this many rows, built on first use (borrowed). NULL with
  * the error in err on failure (the graph is left as before). */
-cr_mlp_head *cr_mlp_head_get(cr_mlp *m, size_t rows, cr_error *err);
+cr_mlp_batch_nodes *cr_mlp_batch_nodes_get(cr_mlp *m, size_t rows, cr_error *err);
 
 /* Input rows: doubles (f64), or bytes (u8) that become (double)byte *
  * scale as they are loaded: the very doubles cr_idx_read makes of them. */
@@ -49,18 +49,18 @@ typedef struct cr_mlp_rows {
 
 /* Copies count <= h->rows rows idx[first..first+count-1] (or
  * first..first+count-1 when idx is NULL) of x (standardised when stats are
- * set) and of y (when not NULL) into the head's input and target nodes;
+ * set) and of y (when not NULL) into the batch nodes' input and target nodes;
  * input rows past count are zeroed. Allocates nothing. */
-void cr_mlp_head_load(cr_mlp *m, cr_mlp_head *h, const cr_mlp_rows *x, const double *y,
+void cr_mlp_batch_nodes_load(cr_mlp *m, cr_mlp_batch_nodes *h, const cr_mlp_rows *x, const double *y,
                       const size_t *idx, size_t first, size_t count);
 
-/* The head's loss per row: the loss value divided by rows for sq_error
+/* The batch nodes' loss per row: the loss value divided by rows for sq_error
  * (which sums over the batch), the value itself for the mean losses. */
-double cr_mlp_head_loss_per_row(const cr_mlp *m, const cr_mlp_head *h);
+double cr_mlp_batch_nodes_loss_per_row(const cr_mlp *m, const cr_mlp_batch_nodes *h);
 
-/* Counts the head's rows whose predicted class (from score) matches the
+/* Counts the batch nodes' rows whose predicted class (from score) matches the
  * target; when confusion is not NULL, adds each row to it (K x K). */
-size_t cr_mlp_head_correct(const cr_mlp *m, const cr_mlp_head *h, size_t *confusion);
+size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h, size_t *confusion);
 
 /* cr_mlp_evaluate over rows idx[0..rows-1] (all rows in order when idx is
  * NULL). */

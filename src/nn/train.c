@@ -1,6 +1,6 @@
 /*
  * train.c - the MLP training loop: mini-batches over shuffled row indices,
- * forward / backward / optimizer step on the batch's head, validation
+ * forward / backward / optimizer step on the batch size's nodes, validation
  * split, early stopping, target loss, callbacks, the statistics and
  * history, and the debug record of gradient norms and derivative chains.
  */
@@ -141,8 +141,8 @@ static void link_set(cr_train_link *l, const char *label, const cr_tensor *g)
     l->first = cr_tensor_data(g)[0];
 }
 
-/* Asks the head's layer nodes for their gradients (once per head). */
-static void debug_request(cr_mlp *m, cr_mlp_head *h, const debug_plan *dp)
+/* Asks the layer nodes of one batch size for their gradients (once each). */
+static void debug_request(cr_mlp *m, cr_mlp_batch_nodes *h, const debug_plan *dp)
 {
     for (size_t l = dp->layer; l < m->n_layers; l++) {
         cr_node_require_grad(h->s[l], 1);
@@ -171,7 +171,7 @@ static char *chain_text(cr_graph *g, cr_node *loss, cr_node *param)
     return text;
 }
 
-static void debug_record(cr_mlp *m, cr_mlp_head *h, const debug_plan *dp, cr_train_debug *d)
+static void debug_record(cr_mlp *m, cr_mlp_batch_nodes *h, const debug_plan *dp, cr_train_debug *d)
 {
     char label[24];
     d->n_layers = m->n_layers;
@@ -225,7 +225,7 @@ typedef struct trainer {
     cr_optim *opt;
     double *best; /* parameters of the best epoch (patience) */
     debug_plan dp;
-    cr_mlp_head *debug_heads[2];
+    cr_mlp_batch_nodes *debug_batch_nodes[2];
 } trainer;
 
 static void params_copy(cr_mlp *m, double *to, int restore)
@@ -257,12 +257,12 @@ static cr_status eval_val(trainer *t, double *loss, double *acc, cr_error *err)
     return CR_OK;
 }
 
-static cr_mlp_head *train_head(trainer *t, size_t rows, cr_error *err)
+static cr_mlp_batch_nodes *train_batch_nodes(trainer *t, size_t rows, cr_error *err)
 {
-    cr_mlp_head *h = cr_mlp_head_get(t->m, rows, err);
-    if (h && t->o->debug && t->debug_heads[0] != h && t->debug_heads[1] != h) {
+    cr_mlp_batch_nodes *h = cr_mlp_batch_nodes_get(t->m, rows, err);
+    if (h && t->o->debug && t->debug_batch_nodes[0] != h && t->debug_batch_nodes[1] != h) {
         debug_request(t->m, h, &t->dp);
-        t->debug_heads[t->debug_heads[0] ? 1 : 0] = h;
+        t->debug_batch_nodes[t->debug_batch_nodes[0] ? 1 : 0] = h;
     }
     return h;
 }
@@ -296,19 +296,19 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
         s->epochs = epoch;
         double sum = 0.0;
         size_t correct = 0, seen = 0;
-        cr_mlp_head *h = NULL;
+        cr_mlp_batch_nodes *h = NULL;
         for (size_t first = 0; first < t->n_train; first += batch) {
             const size_t n = t->n_train - first < batch ? t->n_train - first : batch;
-            if (!(h = train_head(t, n, err)))
+            if (!(h = train_batch_nodes(t, n, err)))
                 return err ? err->status : CR_ENOMEM;
-            cr_mlp_head_load(m, h, &t->x, t->y, t->order, first, n);
+            cr_mlp_batch_nodes_load(m, h, &t->x, t->y, t->order, first, n);
             if (cr_graph_forward(m->g, h->loss) != CR_OK ||
                 cr_graph_backward(m->g, h->loss, 0) != CR_OK)
                 return graph_status(m, epoch, s->iterations + 1, err);
-            const double bl = cr_mlp_head_loss_per_row(m, h);
+            const double bl = cr_mlp_batch_nodes_loss_per_row(m, h);
             sum += bl * (double)n;
             seen += n;
-            correct += cr_mlp_head_correct(m, h, NULL);
+            correct += cr_mlp_batch_nodes_correct(m, h, NULL);
             if (cr_optim_step(t->opt) != CR_OK)
                 return graph_status(m, epoch, s->iterations + 1, err);
             s->iterations++;
