@@ -11,6 +11,7 @@ int main(void)
     SRunner *sr = srunner_create(tensor_suite());
     srunner_add_suite(sr, graph_suite());
     srunner_add_suite(sr, ops_suite());
+    srunner_add_suite(sr, nnops_suite());
     srunner_add_suite(sr, autodiff_suite());
     srunner_add_suite(sr, alloc_suite());
     srunner_add_suite(sr, threads_suite());

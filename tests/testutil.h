@@ -16,6 +16,7 @@
 Suite *tensor_suite(void);
 Suite *graph_suite(void);
 Suite *ops_suite(void);
+Suite *nnops_suite(void);
 Suite *autodiff_suite(void);
 Suite *alloc_suite(void);
 Suite *threads_suite(void);

@@ -61,6 +61,21 @@ enum {
 CR_API void cr_graph_set_flags(cr_graph *g, unsigned flags);
 CR_API unsigned cr_graph_flags(const cr_graph *g);
 
+/* Training or evaluation mode (a new graph is in training mode). In
+ * evaluation mode dropout is the identity and batch norm normalises with
+ * its running statistics instead of the batch's; the switch takes effect at
+ * the next evaluation (forward or backward), with nothing rebuilt. */
+CR_API void cr_graph_set_training(cr_graph *g, int on);
+CR_API int cr_graph_training(const cr_graph *g);
+
+/* The seed of a new graph's generator. */
+#define CR_DEFAULT_SEED 1UL
+
+/* Seeds the graph's random generator (GSL's mt19937), which draws
+ * cr_param_init's values and dropout's masks in the order they are made or
+ * evaluated: the same seed and the same calls give the same numbers. */
+CR_API void cr_graph_set_seed(cr_graph *g, unsigned long seed);
+
 /* Number of nodes, and the node at a creation index (NULL if out of range;
  * borrowed). Creation order is a topological order. */
 CR_API size_t cr_graph_size(const cr_graph *g);
@@ -82,6 +97,27 @@ CR_API cr_node *cr_input(cr_graph *g, const char *name, int rank, const size_t *
 CR_API cr_node *cr_input_scalar(cr_graph *g, const char *name, double value);
 CR_API cr_node *cr_param(cr_graph *g, const char *name, const cr_tensor *init);
 CR_API cr_node *cr_param_scalar(cr_graph *g, const char *name, double value);
+
+/* Weight initialisation. For a weight of rank 2, [fan_in, fan_out] (the x W
+ * of cr_sop); of rank 3 or 4, a convolution's [out, in, k...], both fans
+ * times the kernel's size; of rank 0 or 1, both are its size. */
+typedef enum cr_init_kind {
+    CR_INIT_XAVIER = 0,  /* Glorot uniform: U(-r, r), r = sqrt(6/(fan_in+fan_out)) */
+    CR_INIT_HE = 1,      /* He normal: N(0, 2/fan_in) */
+    CR_INIT_UNIFORM = 2, /* U(a, b) */
+    CR_INIT_NORMAL = 3,  /* N(a, b^2): mean a, deviation b */
+    CR_INIT_COUNT        /* how many there are (not a kind) */
+} cr_init_kind;
+
+/* A new parameter of the given shape (name as cr_param's) whose values are
+ * drawn from the graph's generator (cr_graph_set_seed) by init; a and b are
+ * the bounds of CR_INIT_UNIFORM (a = b = 0 gives zeros) and the mean and
+ * deviation of CR_INIT_NORMAL, unused otherwise. Returns a borrowed node,
+ * or NULL with the error in g: CR_EINVAL for an unknown kind or a > b, a
+ * negative deviation, a non-finite a or b; CR_ESHAPE for a bad shape;
+ * CR_ENAME, CR_ENOMEM. */
+CR_API cr_node *cr_param_init(cr_graph *g, const char *name, int rank, const size_t *shape,
+                              cr_init_kind init, double a, double b);
 
 /* Names a node (copied). CR_ENAME if the name is empty, too long (over 255
  * bytes) or taken by another node; renaming a named node is allowed. */
@@ -112,6 +148,16 @@ CR_API double cr_node_scalar(const cr_node *n);
 CR_API cr_status cr_node_set_value(cr_node *n, const cr_tensor *value);
 CR_API cr_status cr_node_set_data(cr_node *n, const double *data, size_t count);
 CR_API cr_status cr_node_set_scalar(cr_node *n, double value);
+
+/* The state an op node keeps between evaluations (borrowed), or NULL for
+ * an op without: batch norm's running statistics, a [2,C] tensor whose
+ * rows are the running mean and the running variance; dropout's mask
+ * (shaped like its input: 0 or 1/(1-p) per element) from its last
+ * evaluation. cr_node_set_state copies value into it (to load saved
+ * running statistics): CR_EINVAL for NULL arguments, CR_ESTATE for a node
+ * without state, CR_ESHAPE for another shape (recorded in the graph). */
+CR_API const cr_tensor *cr_node_state(const cr_node *n);
+CR_API cr_status cr_node_set_state(cr_node *n, const cr_tensor *value);
 
 /* Asks cr_graph_backward to compute this node's gradient too (parameters
  * always get one). on = 0 withdraws the request (parameters excepted) and

@@ -50,15 +50,10 @@ typedef enum cr_activation {
     CR_ACT_COUNT        /* how many there are (not an activation) */
 } cr_activation;
 
-/* Weight initialisation (biases start at 0). fan_in and fan_out are the
- * layer's input and output widths. */
-typedef enum cr_init_kind {
-    CR_INIT_XAVIER = 0,  /* Glorot uniform: U(-r, r), r = sqrt(6/(fan_in+fan_out)) */
-    CR_INIT_HE = 1,      /* He normal: N(0, 2/fan_in) */
-    CR_INIT_UNIFORM = 2, /* U(lo, hi) with the spec's init_lo, init_hi */
-    CR_INIT_NORMAL = 3,  /* N(0, init_std^2) */
-    CR_INIT_COUNT        /* how many there are (not a kind) */
-} cr_init_kind;
+/* Weight initialisation: cr_init_kind (chainrule/graph.h); an MLP's
+ * biases start at 0, its fan_in and fan_out are a layer's input and output
+ * widths, uniform draws from [init_lo, init_hi) and normal from
+ * N(0, init_std^2). */
 
 /* Losses, on the output a_L and the targets t (numbers stored in files). */
 typedef enum cr_loss_kind {

@@ -1,9 +1,12 @@
 /*
  * graph.c - graphs and nodes: creation of leaves and op nodes (all memory
- * from the graph's arena, failed creations rewound), names (uthash),
- * accessors, setting values, and forward evaluation with cached plans.
+ * from the graph's arena, failed creations rewound), parameters drawn from
+ * the graph's seeded generator, names (uthash), accessors, setting values,
+ * node state, the training/evaluation switch, the kernels' scratch space,
+ * and forward evaluation with cached plans.
  */
 #include "core/internal.h"
+#include "core/rng.h"
 #include "core/uthash_cr.h"
 
 #include <math.h>
@@ -45,6 +48,7 @@ cr_graph *cr_graph_new(void)
         return NULL;
     cr_arena_init(&g->arena);
     cr_error_clear(&g->err);
+    g->seed = CR_DEFAULT_SEED;
     return g;
 }
 
@@ -69,6 +73,11 @@ void cr_graph_free(cr_graph *g)
         cr_tensor_free(g->nodes[i]->accum);
     plans_free(g);
     cr_backward_cache_free_all(g);
+    if (g->rng) {
+        cr_rng_close(g->rng);
+        cr_free(g->rng);
+    }
+    cr_free(g->scratch);
     cr_free(g->marks);
     cr_free(g->params);
     cr_free(g->nodes);
@@ -86,6 +95,65 @@ cr_status cr_graph_fail(cr_graph *g, cr_status status, const char *fmt, ...)
     cr_error_setv(&g->err, status, NULL, fmt, ap);
     va_end(ap);
     return status;
+}
+
+/* ---- training and evaluation, the seeded generator, scratch space ---- */
+
+void cr_graph_set_training(cr_graph *g, int on) { g->evaluating = !on; }
+int cr_graph_training(const cr_graph *g) { return !g->evaluating; }
+
+void cr_graph_set_seed(cr_graph *g, unsigned long seed)
+{
+    g->seed = seed;
+    if (g->rng)
+        gsl_rng_set(g->rng, seed);
+}
+
+cr_status cr_graph_rng(cr_graph *g, gsl_rng **out)
+{
+    if (!g->rng) {
+        gsl_rng *r = cr_calloc(1, sizeof *r);
+        if (!r || cr_rng_open(r, g->seed) != CR_OK) {
+            cr_free(r);
+            return cr_graph_fail(g, CR_ENOMEM, "out of memory for the graph's generator");
+        }
+        g->rng = r;
+    }
+    *out = g->rng;
+    return CR_OK;
+}
+
+cr_status cr_graph_reserve_scratch(cr_graph *g, size_t count)
+{
+    if (count <= g->cap_scratch)
+        return CR_OK;
+    if (count > SIZE_MAX / sizeof(double))
+        return cr_graph_fail(g, CR_ERANGE, "scratch space of %zu elements is too large",
+                             count);
+    double *p = cr_realloc(g->scratch, count * sizeof(double));
+    if (!p)
+        return cr_graph_fail(g, CR_ENOMEM,
+                             "out of memory for %zu elements of scratch space", count);
+    g->scratch = p;
+    g->cap_scratch = count;
+    return CR_OK;
+}
+
+cr_tensor *cr_graph_state_new(cr_graph *g, int rank, const size_t *shape)
+{
+    cr_tensor *t = cr_arena_alloc(&g->arena, sizeof *t, 16);
+    if (!t) {
+        cr_graph_fail(g, CR_ENOMEM, "out of memory for a node's state");
+        return NULL;
+    }
+    if (cr_tensor_set_shape(t, rank, shape, &g->err) != CR_OK)
+        return NULL;
+    t->data = cr_arena_alloc(&g->arena, t->size * sizeof(double), 64);
+    if (!t->data) {
+        cr_graph_fail(g, CR_ENOMEM, "out of memory for a node's state");
+        return NULL;
+    }
+    return t;
 }
 
 size_t cr_graph_size(const cr_graph *g) { return g->n_nodes; }
@@ -261,6 +329,8 @@ static cr_node *node_new(cr_graph *g, const cr_op *op, cr_node_kind kind,
             goto fail;
         }
     }
+    if (kind == CR_NODE_OP && op->check && (st = op->check(g, node)) != CR_OK)
+        goto fail_quiet;
     if ((st = cr_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1,
                       sizeof *g->nodes)) != CR_OK)
         goto fail;
@@ -365,6 +435,49 @@ cr_node *cr_param_scalar(cr_graph *g, const char *name, double value)
     return leaf_new(g, &cr_op_param, CR_NODE_PARAM, name, 0, NULL, &value);
 }
 
+/* Fans of a weight: [fan_in, fan_out] for a matrix (x W); [out, in, k...]
+ * for a convolution's weights, each fan times the kernel's size; the size
+ * for a scalar or a vector. */
+static void fans_of(int rank, const size_t *shape, size_t size, size_t *fan_in,
+                    size_t *fan_out)
+{
+    if (rank < 2) {
+        *fan_in = *fan_out = size;
+    } else if (rank == 2) {
+        *fan_in = shape[0];
+        *fan_out = shape[1];
+    } else {
+        const size_t kernel = size / (shape[0] * shape[1]);
+        *fan_in = shape[1] * kernel;
+        *fan_out = shape[0] * kernel;
+    }
+}
+
+cr_node *cr_param_init(cr_graph *g, const char *name, int rank, const size_t *shape,
+                       cr_init_kind init, double a, double b)
+{
+    if (!g)
+        return NULL;
+    if ((unsigned)init >= CR_INIT_COUNT || !isfinite(a) || !isfinite(b) ||
+        (init == CR_INIT_UNIFORM && a > b) || (init == CR_INIT_NORMAL && b < 0)) {
+        cr_graph_fail(g, CR_EINVAL,
+                      "param: initialisation %d with a = %g, b = %g is invalid (uniform "
+                      "needs a <= b, normal a deviation b >= 0)",
+                      (int)init, a, b);
+        return NULL;
+    }
+    gsl_rng *r;
+    if (cr_graph_rng(g, &r) != CR_OK)
+        return NULL;
+    cr_node *n = leaf_new(g, &cr_op_param, CR_NODE_PARAM, name, rank, shape, NULL);
+    if (n) {
+        size_t fan_in, fan_out;
+        fans_of(rank, shape, n->value.size, &fan_in, &fan_out);
+        cr_init_draw(r, init, fan_in, fan_out, a, b, n->value.data, n->value.size);
+    }
+    return n;
+}
+
 /* ---- accessors ---- */
 
 const char *cr_node_name(const cr_node *n) { return n->name; }
@@ -454,6 +567,25 @@ cr_status cr_node_require_grad(cr_node *n, int on)
     }
     if (before != n->flags)
         n->graph->wants_version++;
+    return CR_OK;
+}
+
+const cr_tensor *cr_node_state(const cr_node *n) { return n->args->state; }
+
+cr_status cr_node_set_state(cr_node *n, const cr_tensor *value)
+{
+    if (!n || !value)
+        return CR_EINVAL;
+    char label[300];
+    cr_node_label(n, label, sizeof label);
+    cr_tensor *state = n->args->state;
+    if (!state)
+        return cr_graph_fail(n->graph, CR_ESTATE, "%s: op %s keeps no state", label,
+                             n->op->name);
+    if (!cr_tensor_same_shape(state, value))
+        return cr_graph_fail(n->graph, CR_ESHAPE, "%s: its state is %s, not %s", label,
+                             cr_shape_str(state).text, cr_shape_str(value).text);
+    memcpy(state->data, value->data, value->size * sizeof(double));
     return CR_OK;
 }
 
@@ -590,8 +722,12 @@ cr_status cr_eval_nodes(cr_graph *g, cr_node *const *nodes, size_t n)
     g->values_version++;
     const int trap = (g->flags & CR_GRAPH_TRAP_NONFINITE) != 0;
     for (size_t i = 0; i < n; i++) {
-        nodes[i]->op->forward(nodes[i]);
-        cr_status st = trap ? trap_node(g, nodes[i]) : CR_OK;
+        const cr_op *op = nodes[i]->op;
+        cr_status st = op->check ? op->check(g, nodes[i]) : CR_OK;
+        if (st != CR_OK)
+            return st;
+        op->forward(nodes[i]);
+        st = trap ? trap_node(g, nodes[i]) : CR_OK;
         if (st != CR_OK)
             return st;
     }

@@ -198,6 +198,10 @@ struct cr_op {
     const double *kinks;
     size_t n_kinks;
     cr_status (*shape)(cr_graph *g, cr_node *n);
+    /* Optional: checks the values of the inputs before each evaluation
+     * (class indices in range), recording an error in g and returning it;
+     * forward is then not run. For ops whose inputs carry integers. */
+    cr_status (*check)(cr_graph *g, const cr_node *n);
     void (*forward)(cr_node *n);
     cr_status (*vjp)(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
 };
@@ -224,10 +228,15 @@ enum {
 };
 
 /* Integer and real parameters of an op node (axis, transpose flags, matmul
- * dimensions, exponent, scale factor...). Meaning is per op. */
+ * dimensions, exponent, scale factor, a convolution's strides...). Meaning
+ * is per op. state, when not NULL, is a tensor in the graph's arena that
+ * the node keeps between evaluations (batch norm's running statistics,
+ * dropout's mask); nodes built by a vjp may share their forward node's
+ * state. cr_node_state reads it. */
 typedef struct cr_node_args {
-    int64_t i[6];
-    double f;
+    int64_t i[8];
+    double f, f2;
+    cr_tensor *state;
 } cr_node_args;
 
 /* The parameters of nodes made without any: kept out of the node, so the
@@ -276,6 +285,12 @@ struct cr_graph {
      * it in grads_checked, so the gradients it scanned are known finite
      * while the two are equal (cr_grad_known_finite). */
     unsigned long values_version, grads_checked;
+    int evaluating;     /* cr_graph_set_training(g, 0): dropout off, batch norm
+                           uses its running statistics */
+    void *rng;          /* the graph's gsl_rng (core/rng.h), opened on first use */
+    unsigned long seed; /* its seed (cr_graph_set_seed) */
+    double *scratch;    /* work space shared by the kernels (im2col columns), */
+    size_t cap_scratch; /* grown when a node needing more is built */
 };
 
 /* Records an error in g and returns status. */
@@ -294,6 +309,14 @@ cr_node *cr_node_create_shaped(cr_graph *g, const cr_op *op, cr_node *const *inp
                                const size_t *shape);
 /* A constant filled with value, shaped like the given tensor. */
 cr_node *cr_constant_fill(cr_graph *g, int rank, const size_t *shape, double value);
+/* A node's state tensor (cr_node_args.state) of the given shape, zeroed, in
+ * the graph's arena; NULL with the error recorded in g. A constructor that
+ * fails after making it rewinds the arena to a mark taken before. */
+cr_tensor *cr_graph_state_new(cr_graph *g, int rank, const size_t *shape);
+/* Makes g->scratch hold at least count doubles (kernels read it through
+ * n->graph->scratch, never across evaluations). CR_OK, or CR_ENOMEM
+ * recorded in g. */
+cr_status cr_graph_reserve_scratch(cr_graph *g, size_t count);
 
 /* Ensures g->marks covers every node and zeroes it. */
 cr_status cr_graph_marks_reset(cr_graph *g);

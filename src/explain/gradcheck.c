@@ -9,7 +9,7 @@
  * first wrong local factor.
  */
 #include "core/internal.h"
-#include "io/rng.h"
+#include "core/rng.h"
 
 #include "chainrule/chain.h"
 

@@ -6,7 +6,7 @@
  * per-column feature standardisation.
  */
 #include "core/internal.h"
-#include "io/rng.h"
+#include "core/rng.h"
 
 #include <gsl/gsl_randist.h>
 #include <zlib.h>

@@ -4,9 +4,8 @@
  * the nodes of each batch size, input standardisation, prediction and evaluation.
  */
 #include "nn/nn_internal.h"
-#include "io/rng.h"
+#include "core/rng.h"
 
-#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -185,33 +184,6 @@ static cr_status graph_error(cr_mlp *m, cr_error *err)
     return cr_error_set(err, ge->status, "mlp", "%s", ge->message);
 }
 
-/* Draws a layer's weights. */
-static void init_weights(const cr_mlp_spec *s, gsl_rng *r, size_t fan_in, size_t fan_out,
-                         double *w)
-{
-    const size_t n = fan_in * fan_out;
-    const double xavier = sqrt(6.0 / (double)(fan_in + fan_out));
-    const double he = sqrt(2.0 / (double)fan_in);
-    for (size_t i = 0; i < n; i++) {
-        switch (s->init) {
-        case CR_INIT_XAVIER:
-            w[i] = xavier * (2.0 * gsl_rng_uniform(r) - 1.0);
-            break;
-        case CR_INIT_HE:
-            w[i] = gsl_ran_gaussian(r, he);
-            break;
-        case CR_INIT_UNIFORM:
-            w[i] = s->init_lo + (s->init_hi - s->init_lo) * gsl_rng_uniform(r);
-            break;
-        case CR_INIT_NORMAL:
-            w[i] = gsl_ran_gaussian(r, s->init_std);
-            break;
-        case CR_INIT_COUNT: /* not a kind; the spec was validated */
-            break;
-        }
-    }
-}
-
 /* Adds parameter NAME of the given shape: values from *params (advanced
  * past them) when it is not NULL, else drawn by init with r, else zeros. */
 static cr_node *add_param(cr_mlp *m, const char *name, int rank, const size_t *shape,
@@ -226,7 +198,10 @@ static cr_node *add_param(cr_mlp *m, const char *name, int rank, const size_t *s
         memcpy(d, *params, n * sizeof(double));
         *params += n;
     } else if (r) {
-        init_weights(&m->spec, r, shape[0], shape[1], d);
+        cr_init_draw(r, m->spec.init, shape[0], shape[1],
+                     m->spec.init == CR_INIT_NORMAL ? 0.0 : m->spec.init_lo,
+                     m->spec.init == CR_INIT_NORMAL ? m->spec.init_std : m->spec.init_hi, d,
+                     n);
     }
     cr_node *p = cr_param(m->g, name, t);
     cr_tensor_free(t);

