@@ -66,7 +66,7 @@ static cr_node *weighted_sum(cr_graph *g, cr_node *y)
 
 typedef struct in_spec {
     int rank;
-    size_t shape[2];
+    size_t shape[4];
     double lo, hi;
     int away; /* random sign, |x| in [lo, hi] */
 } in_spec;
@@ -244,10 +244,54 @@ static cr_node *c_bce_logits(cr_graph *g, cr_node *const *in)
     return cr_bce_logits(g, in[0], in[1]);
 }
 
+/* Neural-network ops: a 3x3 image of two channels, 2x2 kernels. */
+static cr_node *c_conv(cr_graph *g, cr_node *const *in)
+{
+    return cr_conv2d(g, in[0], in[1], in[2], NULL, (size_t[]){1, 1}, NULL, 1);
+}
+/* The backward helpers with the parameters of conv2d(x [1,2,3,3], w
+ * [2,2,2,2]), a zero constant standing in for x or w. */
+static cr_node *conv_template(cr_graph *g, int weights, cr_node *given)
+{
+    static const size_t sx[4] = {1, 2, 3, 3}, sw[4] = {2, 2, 2, 2};
+    cr_node *zero = cr_constant_fill(g, 4, weights ? sw : sx, 0.0);
+    return weights ? cr_conv2d(g, given, zero, NULL, NULL, NULL, NULL, 1)
+                   : cr_conv2d(g, zero, given, NULL, NULL, NULL, NULL, 1);
+}
+static cr_node *c_conv_input_grad(cr_graph *g, cr_node *const *in)
+{
+    cr_node *t = conv_template(g, 0, in[1]);
+    return cr_conv_input_grad(g, in[0], in[1], t->args, &t->inputs[0]->value);
+}
+static cr_node *c_conv_weight_grad(cr_graph *g, cr_node *const *in)
+{
+    cr_node *t = conv_template(g, 1, in[0]);
+    return cr_conv_weight_grad(g, in[0], in[1], t->args, &t->inputs[1]->value);
+}
+/* per-channel helpers over [2,3] viewed as [2,3,1] */
+static cr_node *c_channel_sum(cr_graph *g, cr_node *const *in)
+{
+    const size_t shape[1] = {3};
+    return cr_channel_sum(g, in[0], 2, 3, 1, 0.5, 1, shape);
+}
+static cr_node *c_channel_expand(cr_graph *g, cr_node *const *in)
+{
+    const size_t shape[2] = {2, 3};
+    return cr_channel_expand(g, in[0], 2, 3, 1, 1.0, 2, shape);
+}
+static cr_node *c_channel_scale(cr_graph *g, cr_node *const *in)
+{
+    return cr_channel_scale(g, in[0], in[1], 2, 3, 1);
+}
+
 /* An input: rank and two dimensions, then the range of its values. */
 #define SPEC(RANK, D0, D1, LO, HI, AWAY)                                                   \
     {                                                                                      \
         RANK, {D0, D1}, LO, HI, AWAY                                                       \
+    }
+#define SPEC4(D0, D1, D2, D3, LO, HI)                                                      \
+    {                                                                                      \
+        4, {D0, D1, D2, D3}, LO, HI, 0                                                     \
     }
 #define M23 2, 2, 3
 #define SCALAR 0, 0, 0
@@ -297,6 +341,15 @@ static const op_case cases[] = {
     {"add_n", c_add_n, 3, {ANY(M23), ANY(M23), ANY(M23)}},
     {"clamp_prob", c_clamp_prob, 1, {PROB(M23)}},
     {"log_softmax", c_log_softmax, 1, {ANY(M23)}},
+    {"conv", c_conv, 3,
+     {SPEC4(1, 2, 3, 3, -1.5, 1.5), SPEC4(2, 2, 2, 2, -1.5, 1.5), SPEC(1, 2, 0, -1, 1, 0)}},
+    {"conv_input_grad", c_conv_input_grad, 2,
+     {SPEC4(1, 2, 2, 2, -1.5, 1.5), SPEC4(2, 2, 2, 2, -1.5, 1.5)}},
+    {"conv_weight_grad", c_conv_weight_grad, 2,
+     {SPEC4(1, 2, 3, 3, -1.5, 1.5), SPEC4(1, 2, 2, 2, -1.5, 1.5)}},
+    {"channel_sum", c_channel_sum, 1, {ANY(M23)}},
+    {"channel_expand", c_channel_expand, 1, {ANY(VEC3)}},
+    {"channel_scale", c_channel_scale, 2, {ANY(M23), ANY(VEC3)}},
 };
 static const size_t n_cases = sizeof cases / sizeof cases[0];
 

@@ -12,6 +12,15 @@
 #include <math.h>
 #include <string.h>
 
+/* An input of the given shape holding data (copied). */
+static cr_node *input_with(cr_graph *g, int rank, const size_t *shape, const double *data)
+{
+    cr_node *x = cr_input(g, NULL, rank, shape);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(cr_node_set_data(x, data, cr_tensor_size(cr_node_value(x))), CR_OK);
+    return x;
+}
+
 /* Asserts that building failed with status and a message containing text,
  * and that the graph kept its size. */
 static void assert_fails(cr_graph *g, cr_node *n, size_t size_before, cr_status status,
@@ -99,6 +108,75 @@ START_TEST(test_training_switch_and_state)
 }
 END_TEST
 
+/* ---- convolutions ---- */
+
+START_TEST(test_conv_values)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t sx[4] = {1, 1, 3, 3}, sw[4] = {1, 1, 2, 2}, sb[1] = {1};
+    double x[9];
+    for (int i = 0; i < 9; i++)
+        x[i] = i + 1;
+    cr_node *X = input_with(g, 4, sx, x);
+    cr_node *W = input_with(g, 4, sw, (double[]){1, 0, 0, -1});
+    cr_node *b = input_with(g, 1, sb, (double[]){0.5});
+    /* y[i,j] = x[i,j] - x[i+1,j+1] + 0.5 = -3.5 */
+    cr_node *y = cr_conv2d(g, X, W, b, NULL, NULL, NULL, 1);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_uint_eq(cr_tensor_dim(cr_node_value(y), 2), 2);
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(y), i), -3.5);
+    /* padding 1, stride 2: positions (-1,-1), (-1,1), (1,-1), (1,1) */
+    y = cr_conv2d(g, X, W, NULL, (size_t[]){2, 2}, (size_t[]){1, 1}, NULL, 1);
+    const double want[4] = {-1, -3, -7, -4};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(y), i), want[i]);
+    /* 1-D: [1,2,3,4] * [1,1] with dilation 2: x[i] + x[i+2] */
+    const size_t sx1[3] = {1, 1, 4}, sw1[3] = {1, 1, 2};
+    cr_node *x1 = input_with(g, 3, sx1, (double[]){1, 2, 3, 4});
+    cr_node *w1 = input_with(g, 3, sw1, (double[]){1, 1});
+    y = cr_conv1d(g, x1, w1, NULL, 1, 0, 2, 1);
+    ck_assert_uint_eq(cr_tensor_dim(cr_node_value(y), 2), 2);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(y), 0), 4);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(y), 1), 6);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_conv_errors)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t sx[4] = {1, 3, 5, 5}, sw[4] = {4, 3, 3, 3}, sw2[4] = {4, 2, 3, 3},
+                 sb[1] = {3}, s3[3] = {2, 3, 4}, sbig[4] = {1, 3, 2, 2};
+    cr_node *x = cr_input(g, "x", 4, sx), *w = cr_input(g, "w", 4, sw);
+    cr_node *w2 = cr_input(g, "w2", 4, sw2), *b = cr_input(g, "b", 1, sb);
+    cr_node *x3 = cr_input(g, "x3", 3, s3), *small = cr_input(g, "small", 4, sbig);
+    const size_t n = cr_graph_size(g);
+    assert_fails(g, cr_conv2d(g, x3, w, NULL, NULL, NULL, NULL, 1), n, CR_ESHAPE,
+                 "conv2d: input [2,3,4] is not [N,C,H,W]");
+    assert_fails(g, cr_conv2d(g, x, w2, NULL, NULL, NULL, NULL, 1), n, CR_ESHAPE,
+                 "conv2d: input [1,3,5,5] and weights [4,2,3,3] do not fit 1 group(s)");
+    assert_fails(g, cr_conv2d(g, x, w, NULL, NULL, NULL, NULL, 2), n, CR_ESHAPE,
+                 "do not fit 2 group(s)");
+    assert_fails(g, cr_conv2d(g, x, w, b, NULL, NULL, NULL, 1), n, CR_ESHAPE,
+                 "conv2d: bias [3] does not fit weights [4,3,3,3]");
+    assert_fails(g, cr_conv2d(g, small, w, NULL, NULL, NULL, NULL, 1), n, CR_ESHAPE,
+                 "conv2d: input [1,3,2,2] with padding is smaller");
+    assert_fails(g, cr_conv2d(g, x, w, NULL, (size_t[]){0, 1}, NULL, NULL, 1), n, CR_EINVAL,
+                 "conv2d: stride 0x1");
+    assert_fails(g, cr_conv2d(g, x, w, NULL, NULL, NULL, NULL, 0), n, CR_EINVAL,
+                 "groups 0");
+    assert_fails(g, cr_conv1d(g, x, w, NULL, 1, 0, 1, 1), n, CR_ESHAPE,
+                 "conv1d: input [1,3,5,5] is not [N,C,L]");
+    assert_fails(g, cr_conv1d(g, x3, x3, NULL, 1, 0, 0, 1), n, CR_EINVAL, "dilation");
+    /* a NULL input propagates the error that made it */
+    cr_node *bad = cr_conv2d(g, x3, w, NULL, NULL, NULL, NULL, 1);
+    ck_assert_ptr_null(cr_conv2d(g, bad, w, NULL, NULL, NULL, NULL, 1));
+    ck_assert_ptr_nonnull(strstr(cr_graph_error(g)->message, "is not [N,C,H,W]"));
+    cr_graph_free(g);
+}
+END_TEST
+
 Suite *nnops_suite(void)
 {
     Suite *s = suite_create("nnops");
@@ -106,6 +184,8 @@ Suite *nnops_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_param_init);
     tcase_add_test(tc, test_training_switch_and_state);
+    tcase_add_test(tc, test_conv_values);
+    tcase_add_test(tc, test_conv_errors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -134,6 +134,82 @@ static cr_node *b_sum_to_shape(cr_graph *g, cr_node *const *in, double c)
 
 // clang-format on
 
+/* ---- neural-network ops ---- */
+
+/* Convolution settings by index (the case's arg): the shapes of x and w,
+ * stride, padding, dilation, groups, and whether input 2 is the bias. */
+typedef struct conv_setting {
+    int rank;
+    size_t x[4], w[4], stride[2], padding[2], dilation[2], groups;
+    int bias;
+} conv_setting;
+// clang-format off
+static const conv_setting conv_settings[] = {
+    /* 0: 3x3, padding 1, two samples: y [2,2,3,3] */
+    {4, {2, 2, 3, 3}, {2, 2, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1, 1},
+    /* 1: strides, padding and dilation differing by axis: y [1,2,3,1] */
+    {4, {1, 2, 5, 5}, {2, 2, 2, 3}, {2, 1}, {1, 0}, {1, 2}, 1, 1},
+    /* 2: two groups, no bias: y [1,4,2,3] */
+    {4, {1, 4, 3, 4}, {4, 2, 2, 2}, {1, 1}, {0, 0}, {1, 1}, 2, 0},
+    /* 3: a 1x1 kernel (no im2col): y [2,2,3,3] */
+    {4, {2, 3, 3, 3}, {2, 3, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, 1},
+    /* 4: depthwise with stride, padding and dilation 2: y [1,2,3,3] */
+    {4, {1, 2, 5, 5}, {2, 1, 3, 3}, {2, 2}, {2, 2}, {2, 2}, 2, 0},
+    /* 5: 1-D, padding 1: y [2,4,7] */
+    {3, {2, 3, 7}, {4, 3, 3}, {1, 1}, {0, 1}, {1, 1}, 1, 1},
+    /* 6: 1-D, groups, stride, dilation: y [1,2,4] */
+    {3, {1, 4, 9}, {2, 2, 3}, {1, 2}, {0, 1}, {1, 2}, 2, 0},
+    /* 7: 1-D, a 1x1 kernel: y [2,3,5] */
+    {3, {2, 2, 5}, {3, 2, 1}, {1, 1}, {0, 0}, {1, 1}, 1, 0},
+};
+// clang-format on
+
+static cr_node *conv_of(cr_graph *g, cr_node *x, cr_node *w, cr_node *b,
+                        const conv_setting *s)
+{
+    if (s->rank == 4)
+        return cr_conv2d(g, x, w, b, s->stride, s->padding, s->dilation, s->groups);
+    return cr_conv1d(g, x, w, b, s->stride[1], s->padding[1], s->dilation[1], s->groups);
+}
+
+static cr_node *b_conv(cr_graph *g, cr_node *const *in, double c)
+{
+    const conv_setting *s = &conv_settings[(int)c];
+    return conv_of(g, in[0], in[1], s->bias ? in[2] : NULL, s);
+}
+
+/* The backward helpers, with the parameters of a convolution of x by w;
+ * a zero constant stands in for the one not among the inputs (of the
+ * setting's shape). */
+static cr_node *b_conv_helper(cr_graph *g, cr_node *const *in, double c, int weights)
+{
+    const conv_setting *s = &conv_settings[(int)c];
+    cr_node *zero = cr_constant_fill(g, s->rank, weights ? s->w : s->x, 0.0);
+    cr_node *y = weights ? conv_of(g, in[0], zero, NULL, s) : conv_of(g, zero, in[1], NULL, s);
+    ck_assert_ptr_nonnull(y);
+    if (weights)
+        return cr_conv_weight_grad(g, in[0], in[1], y->args, &zero->value);
+    return cr_conv_input_grad(g, in[0], in[1], y->args, &zero->value);
+}
+BUILDER(conv_input_grad, b_conv_helper(g, in, c, 0))
+BUILDER(conv_weight_grad, b_conv_helper(g, in, c, 1))
+
+/* channel ops over the view [2,3,4] of a [2,3,4] tensor or [3] */
+static cr_node *b_channel_sum(cr_graph *g, cr_node *const *in, double c)
+{
+    const size_t shape[1] = {3};
+    return cr_channel_sum(g, in[0], 2, 3, 4, c, 1, shape);
+}
+static cr_node *b_channel_expand(cr_graph *g, cr_node *const *in, double c)
+{
+    const size_t shape[3] = {2, 3, 2};
+    return cr_channel_expand(g, in[0], 2, 3, 2, c, 3, shape);
+}
+static cr_node *b_channel_scale(cr_graph *g, cr_node *const *in, double c)
+{
+    return cr_channel_scale(g, in[0], in[1], 2, 3, 4);
+}
+
 /* ---- the case table ---- */
 
 // clang-format off
@@ -145,6 +221,7 @@ static cr_node *b_sum_to_shape(cr_graph *g, cr_node *const *in, double c)
 #define V(N, LO, HI) SPEC(1, PLAIN, LO, HI, N)
 #define M(R, C, LO, HI) SPEC(2, PLAIN, LO, HI, R, C)
 #define T3(A, B, C, LO, HI) SPEC(3, PLAIN, LO, HI, A, B, C)
+#define T4(A, B, C, D, LO, HI) SPEC(4, PLAIN, LO, HI, A, B, C, D)
 #define SCA(LO, HI) SPEC(0, AWAY, LO, HI, 0)
 #define VA(N, LO, HI) SPEC(1, AWAY, LO, HI, N)
 #define MA(R, C, LO, HI) SPEC(2, AWAY, LO, HI, R, C)
@@ -267,6 +344,40 @@ static const op_case cases[] = {
     CASE("clamp_prob", b_clamp_prob, 0, 0, 1, M(2, 3, 0.05, 0.95)),
     CASE("bce_logits", b_bce_logits, 0, 0, 2, VA(5, 0.1, 3), V(5, 0.05, 0.95)),
     CASE("bce_logits", b_bce_logits, 0, 0, 2, MA(2, 3, 0.1, 3), M(2, 3, 0.05, 0.95)),
+    /* convolutions (arg: the index in conv_settings): x, w [, b]; the
+     * helpers get dy and w, or x and dy */
+    CASE("conv", b_conv, 0, 0, 3, T4(2, 2, 3, 3, -2, 2), T4(2, 2, 3, 3, -1, 1), V(2, -1, 1)),
+    CASE("conv", b_conv, 1, 0, 3, T4(1, 2, 5, 5, -2, 2), T4(2, 2, 2, 3, -1, 1), V(2, -1, 1)),
+    CASE("conv", b_conv, 2, 0, 2, T4(1, 4, 3, 4, -2, 2), T4(4, 2, 2, 2, -1, 1)),
+    CASE("conv", b_conv, 3, 0, 3, T4(2, 3, 3, 3, -2, 2), T4(2, 3, 1, 1, -1, 1), V(2, -1, 1)),
+    CASE("conv", b_conv, 4, 0, 2, T4(1, 2, 5, 5, -2, 2), T4(2, 1, 3, 3, -1, 1)),
+    CASE("conv", b_conv, 5, 0, 3, T3(2, 3, 7, -2, 2), T3(4, 3, 3, -1, 1), V(4, -1, 1)),
+    CASE("conv", b_conv, 6, 0, 2, T3(1, 4, 9, -2, 2), T3(2, 2, 3, -1, 1)),
+    CASE("conv", b_conv, 7, 0, 2, T3(2, 2, 5, -2, 2), T3(3, 2, 1, -1, 1)),
+    CASE("conv_input_grad", b_conv_input_grad, 0, 0, 2, T4(2, 2, 3, 3, -2, 2),
+         T4(2, 2, 3, 3, -1, 1)),
+    CASE("conv_input_grad", b_conv_input_grad, 1, 0, 2, T4(1, 2, 3, 1, -2, 2),
+         T4(2, 2, 2, 3, -1, 1)),
+    CASE("conv_input_grad", b_conv_input_grad, 4, 0, 2, T4(1, 2, 3, 3, -2, 2),
+         T4(2, 1, 3, 3, -1, 1)),
+    CASE("conv_input_grad", b_conv_input_grad, 3, 0, 2, T4(2, 2, 3, 3, -2, 2),
+         T4(2, 3, 1, 1, -1, 1)),
+    CASE("conv_input_grad", b_conv_input_grad, 6, 0, 2, T3(1, 2, 4, -2, 2), T3(2, 2, 3, -1, 1)),
+    CASE("conv_weight_grad", b_conv_weight_grad, 0, 0, 2, T4(2, 2, 3, 3, -2, 2),
+         T4(2, 2, 3, 3, -1, 1)),
+    CASE("conv_weight_grad", b_conv_weight_grad, 2, 0, 2, T4(1, 4, 3, 4, -2, 2),
+         T4(1, 4, 2, 3, -1, 1)),
+    CASE("conv_weight_grad", b_conv_weight_grad, 4, 0, 2, T4(1, 2, 5, 5, -2, 2),
+         T4(1, 2, 3, 3, -1, 1)),
+    CASE("conv_weight_grad", b_conv_weight_grad, 3, 0, 2, T4(2, 3, 3, 3, -2, 2),
+         T4(2, 2, 3, 3, -1, 1)),
+    CASE("conv_weight_grad", b_conv_weight_grad, 5, 0, 2, T3(2, 3, 7, -2, 2),
+         T3(2, 4, 7, -1, 1)),
+    /* per-channel helpers over the view [2,3,4] (arg: the factor) */
+    CASE("channel_sum", b_channel_sum, 1.0, 0, 1, T3(2, 3, 4, -2, 2)),
+    CASE("channel_sum", b_channel_sum, 0.125, 0, 1, T3(2, 3, 4, -2, 2)),
+    CASE("channel_expand", b_channel_expand, 0.5, 0, 1, V(3, -2, 2)),
+    CASE("channel_scale", b_channel_scale, 0, 0, 2, T3(2, 3, 4, -2, 2), V(3, -2, 2)),
 };
 // clang-format on
 static const size_t n_cases = sizeof cases / sizeof cases[0];

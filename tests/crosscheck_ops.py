@@ -55,7 +55,8 @@ class Case:
 
 def load_generators(srcdir):
     """Every tests/crosscheck/*.py defines GENERATORS: {op: gen(rng, torch)},
-    gen returning a list of Case."""
+    gen returning a list of Case, and may define EXEMPT: {op: reason} for
+    its family's ops that the oracle does not build (added to EXEMPT)."""
     gens = {}
     folder = os.path.join(srcdir, "tests", "crosscheck")
     sys.path.insert(0, folder)
@@ -64,6 +65,7 @@ def load_generators(srcdir):
         mod = importlib.util.module_from_spec(spec)
         mod.Case = Case  # the generators build Case objects without importing this file
         spec.loader.exec_module(mod)
+        EXEMPT.update(getattr(mod, "EXEMPT", {}))
         for op, gen in mod.GENERATORS.items():
             if op in gens:
                 sys.exit(f"crosscheck_ops.py: {op} has generators in two files")

@@ -159,6 +159,35 @@ static cr_node *build_sop(cr_graph *g, cr_node **in, const oracle_case *c)
     return cr_sop(g, pairs, xs, ws, int_param(c, "bias", 0) ? in[2 * pairs] : NULL);
 }
 
+/* ---- neural-network ops ---- */
+
+/* Integer list parameter key into out[n] (each def when absent or short). */
+static void int_list(const oracle_case *c, const char *key, size_t *out, int n, size_t def)
+{
+    const param *p = find_param(c, key);
+    for (int i = 0; i < n; i++)
+        out[i] = p && !p->is_real && i < p->n_ints ? (size_t)p->ints[i] : def;
+}
+
+/* conv2d(x, w[, b]) with int lists stride, padding, dilation (2 each),
+ * groups, and bias 1 when input 3 is the bias. */
+static cr_node *build_conv2d(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    size_t stride[2], padding[2], dilation[2];
+    int_list(c, "stride", stride, 2, 1);
+    int_list(c, "padding", padding, 2, 0);
+    int_list(c, "dilation", dilation, 2, 1);
+    return cr_conv2d(g, in[0], in[1], int_param(c, "bias", 0) ? in[2] : NULL, stride,
+                     padding, dilation, (size_t)int_param(c, "groups", 1));
+}
+static cr_node *build_conv1d(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_conv1d(g, in[0], in[1], int_param(c, "bias", 0) ? in[2] : NULL,
+                     (size_t)int_param(c, "stride", 1), (size_t)int_param(c, "padding", 0),
+                     (size_t)int_param(c, "dilation", 1),
+                     (size_t)int_param(c, "groups", 1));
+}
+
 static const struct {
     const char *name;
     builder build;
@@ -170,6 +199,8 @@ static const struct {
                 ENTRY(relu) ENTRY(softplus) ENTRY(sum) ENTRY(mean) ENTRY(transpose)
                     ENTRY(softmax) ENTRY(scale) ENTRY(powc) ENTRY(sum_axis)
                         ENTRY(mean_axis) ENTRY(matmul) ENTRY(sop)
+    /* neural-network ops */
+    ENTRY(conv2d) ENTRY(conv1d)
 #undef ENTRY
 };
 

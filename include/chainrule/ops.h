@@ -91,6 +91,28 @@ CR_API cr_node *cr_transpose(cr_graph *g, cr_node *x);
 CR_API cr_node *cr_sop(cr_graph *g, size_t n, cr_node *const *xs, cr_node *const *ws,
                        cr_node *b);
 
+/* ---- neural-network ops (PyTorch's semantics; docs/ops.md) ---- */
+
+/* 2-D convolution (PyTorch's conv2d; a cross-correlation): x [N,C,H,W],
+ * weights w [O,C/groups,KH,KW], bias b [O] or NULL;
+ *   y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] x[n, g*C/groups + c,
+ *                i*sh - ph + p*dh, j*sw - pw + q*dw]
+ * (g the group of o, zero outside x), y [N,O,OH,OW] with
+ * OH = (H + 2 ph - dh (KH-1) - 1) / sh + 1. stride, padding and dilation
+ * are {h, w} pairs; NULL gives 1, 0 and 1. Computed as im2col + dgemm.
+ * Linear in x and in w: dx is the transposed convolution of dy by w, dw
+ * the correlation of x with dy, db = dy summed over n, i, j; their own
+ * derivatives are again convolutions (any order). CR_ESHAPE when the
+ * shapes do not fit (channels, groups, a kernel larger than the padded
+ * input); CR_EINVAL for a zero stride, dilation or groups. */
+CR_API cr_node *cr_conv2d(cr_graph *g, cr_node *x, cr_node *w, cr_node *b,
+                          const size_t stride[2], const size_t padding[2],
+                          const size_t dilation[2], size_t groups);
+/* 1-D convolution: x [N,C,L], w [O,C/groups,K], b [O] or NULL, y [N,O,OL];
+ * conv2d's formula and derivatives with a kernel one row high. */
+CR_API cr_node *cr_conv1d(cr_graph *g, cr_node *x, cr_node *w, cr_node *b, size_t stride,
+                          size_t padding, size_t dilation, size_t groups);
+
 /* E = 1/2 * sum (d - y)^2, the article's squared error (a scalar);
  * dE/dy = y - d, dE/dd = d - y */
 CR_API cr_node *cr_sq_error(cr_graph *g, cr_node *y, cr_node *d);

@@ -363,6 +363,25 @@ cr_node *cr_add_n(cr_graph *g, size_t n, cr_node *const *inputs);
 cr_node *cr_matmul_dims(cr_graph *g, cr_node *a, cr_node *b, unsigned flags, size_t m,
                         size_t n, size_t k, int rank, const size_t *shape);
 
+/* Internal builders of the neural-network ops' backward helpers
+ * (ops/conv.c, ops/norm.c). cr_conv_input_grad and cr_conv_weight_grad
+ * take a convolution node's args and the shape of its input (x_like) or
+ * weights (w_like). cr_channel_sum views x as [a, c, b] and sums over a and
+ * b, times f, giving c elements in the given shape; cr_channel_expand
+ * repeats c elements (times f) over a and b into the shape [a, c, b] given
+ * as rank and shape; cr_channel_scale multiplies x viewed as [a, c, b] by
+ * s[c]. */
+cr_node *cr_conv_input_grad(cr_graph *g, cr_node *dy, cr_node *w, const cr_node_args *args,
+                            const cr_tensor *x_like);
+cr_node *cr_conv_weight_grad(cr_graph *g, cr_node *x, cr_node *dy, const cr_node_args *args,
+                             const cr_tensor *w_like);
+cr_node *cr_channel_sum(cr_graph *g, cr_node *x, size_t a, size_t c, size_t b, double f,
+                        int rank, const size_t *shape);
+cr_node *cr_channel_expand(cr_graph *g, cr_node *x, size_t a, size_t c, size_t b, double f,
+                           int rank, const size_t *shape);
+cr_node *cr_channel_scale(cr_graph *g, cr_node *x, cr_node *s, size_t a, size_t c,
+                          size_t b);
+
 /* ---- CBLAS (blas.c): the one place that calls it ---- */
 /* C[m,n] = alpha op(A) op(B) + beta C, row-major, no aliasing. */
 void cr_gemm(unsigned flags, size_t m, size_t n, size_t k, double alpha, const double *a,

@@ -58,6 +58,14 @@
     OP(matmul)                                                                            \
     OP(transpose)                                                                         \
     OP(sop)                                                                               \
+    /* neural-network ops: convolutions (conv.c) */                                       \
+    OP(conv)                                                                              \
+    OP(conv_input_grad)                                                                   \
+    OP(conv_weight_grad)                                                                  \
+    /* normalisation and per-channel helpers (norm.c) */                                  \
+    OP(channel_sum)                                                                       \
+    OP(channel_expand)                                                                    \
+    OP(channel_scale)                                                                     \
     /* losses and softmax (loss.c) */                                                     \
     OP(sq_error)                                                                          \
     OP(mse)                                                                               \

@@ -1,0 +1,460 @@
+/*
+ * conv.c - convolutions (conv1d and conv2d: one op, conv, whose 1-D form is
+ * a 2-D one with a kernel one row high) through im2col and cr_gemm, and the
+ * two products of its vjp: conv_input_grad (the transposed convolution,
+ * through col2im) and conv_weight_grad. The three are linear in each input,
+ * and each one's vjp is built from the three, so a convolution
+ * differentiates to any order. The im2col columns of one sample and group
+ * live in the graph's scratch space, reserved when a node is built, so an
+ * evaluation allocates nothing.
+ */
+#include "ops/ops_common.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* args.i = {stride h, stride w, padding h, padding w, dilation h, dilation w,
+ * groups}; the 1-D form has stride, padding and dilation 1, 0 and 1 along h. */
+enum { SH, SW, PH, PW, DH, DW, GROUPS };
+
+/* The geometry of a convolution: input [N,C,H,W], weights [O,C/groups,KH,KW],
+ * output [N,O,OH,OW] (rank 3 tensors with H = KH = OH = 1). */
+typedef struct geom {
+    size_t n, c, h, w, o, kh, kw, oh, ow;
+    size_t sh, sw, ph, pw, dh, dw, groups;
+    size_t cg, og, kc, l, hw; /* per group: channels in, out; column rows, length */
+} geom;
+
+static geom geom_of(const cr_node_args *a, const cr_tensor *x, const cr_tensor *w,
+                    const cr_tensor *y)
+{
+    const int two = x->rank == 4;
+    geom q = {.n = x->shape[0],
+              .c = x->shape[1],
+              .h = two ? x->shape[2] : 1,
+              .w = x->shape[x->rank - 1],
+              .o = w->shape[0],
+              .kh = two ? w->shape[2] : 1,
+              .kw = w->shape[w->rank - 1],
+              .oh = two ? y->shape[2] : 1,
+              .ow = y->shape[y->rank - 1],
+              .sh = (size_t)a->i[SH],
+              .sw = (size_t)a->i[SW],
+              .ph = (size_t)a->i[PH],
+              .pw = (size_t)a->i[PW],
+              .dh = (size_t)a->i[DH],
+              .dw = (size_t)a->i[DW],
+              .groups = (size_t)a->i[GROUPS]};
+    q.cg = q.c / q.groups;
+    q.og = q.o / q.groups;
+    q.kc = q.cg * q.kh * q.kw;
+    q.l = q.oh * q.ow;
+    q.hw = q.h * q.w;
+    return q;
+}
+
+/* A 1x1 kernel with stride 1 and no padding reads the input as its own
+ * columns: no im2col. */
+static int direct(const geom *q)
+{
+    return q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && q->ph == 0 && q->pw == 0;
+}
+
+/* Output positions ox whose input column ox*stride + off lies in [0, len):
+ * [*lo, *hi). */
+static void valid_range(size_t out, size_t stride, long off, size_t len, size_t *lo,
+                        size_t *hi)
+{
+    *lo = off >= 0 ? 0 : ((size_t)(-off) + stride - 1) / stride;
+    *hi = (long)len - 1 - off >= 0 ? ((size_t)((long)len - 1 - off)) / stride + 1 : 0;
+    if (*hi > out)
+        *hi = out;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* col[(c*KH + i)*KW + j][oy*OW + ox] = x[c, oy*sh - ph + i*dh, ox*sw - pw + j*dw]
+ * for the cg channels of one sample's group at x, zero in the padding. */
+static void im2col(const geom *q, const double *restrict x, double *restrict col)
+{
+    for (size_t j = 0; j < q->kw; j++) {
+        const long off = (long)(j * q->dw) - (long)q->pw;
+        size_t lo, hi;
+        valid_range(q->ow, q->sw, off, q->w, &lo, &hi);
+        for (size_t c = 0; c < q->cg; c++)
+            for (size_t i = 0; i < q->kh; i++) {
+                double *row = col + ((c * q->kh + i) * q->kw + j) * q->l;
+                for (size_t oy = 0; oy < q->oh; oy++) {
+                    double *r = row + oy * q->ow;
+                    const long iy = (long)(oy * q->sh + i * q->dh) - (long)q->ph;
+                    if (iy < 0 || iy >= (long)q->h) {
+                        memset(r, 0, q->ow * sizeof *r);
+                        continue;
+                    }
+                    const double *src = x + (c * q->h + (size_t)iy) * q->w;
+                    memset(r, 0, lo * sizeof *r);
+                    if (q->sw == 1)
+                        memcpy(r + lo, src + (long)lo + off, (hi - lo) * sizeof *r);
+                    else
+                        for (size_t ox = lo; ox < hi; ox++)
+                            r[ox] = src[(long)(ox * q->sw) + off];
+                    memset(r + hi, 0, (q->ow - hi) * sizeof *r);
+                }
+            }
+    }
+}
+
+/* The adjoint of im2col: adds each column entry to the input position it
+ * was read from (dx must be zeroed first). */
+static void col2im(const geom *q, const double *restrict col, double *restrict dx)
+{
+    for (size_t j = 0; j < q->kw; j++) {
+        const long off = (long)(j * q->dw) - (long)q->pw;
+        size_t lo, hi;
+        valid_range(q->ow, q->sw, off, q->w, &lo, &hi);
+        for (size_t c = 0; c < q->cg; c++)
+            for (size_t i = 0; i < q->kh; i++) {
+                const double *row = col + ((c * q->kh + i) * q->kw + j) * q->l;
+                for (size_t oy = 0; oy < q->oh; oy++) {
+                    const long iy = (long)(oy * q->sh + i * q->dh) - (long)q->ph;
+                    if (iy < 0 || iy >= (long)q->h)
+                        continue;
+                    const double *r = row + oy * q->ow;
+                    double *dst = dx + (c * q->h + (size_t)iy) * q->w;
+                    for (size_t ox = lo; ox < hi; ox++)
+                        dst[(long)(ox * q->sw) + off] += r[ox];
+                }
+            }
+    }
+}
+
+/* ---- conv: Y[n,o] = sum_c W[o,c] (*) X[n,c] + b[o], per group ---- */
+
+static void conv_forward(cr_node *n)
+{
+    const geom q = geom_of(n->args, INT(n, 0), INT(n, 1), &n->value);
+    const double *x = IN(n, 0), *w = IN(n, 1), *b = n->n_inputs > 2 ? IN(n, 2) : NULL;
+    double *y = OUT(n), *col = n->graph->scratch;
+    const int cols_are_input = direct(&q);
+    for (size_t s = 0; s < q.n; s++)
+        for (size_t gi = 0; gi < q.groups; gi++) {
+            const double *xg = x + (s * q.c + gi * q.cg) * q.hw;
+            if (!cols_are_input)
+                im2col(&q, xg, col);
+            double *yg = y + (s * q.o + gi * q.og) * q.l;
+            if (b)
+                for (size_t o = 0; o < q.og; o++)
+                    for (size_t k = 0; k < q.l; k++)
+                        yg[o * q.l + k] = b[gi * q.og + o];
+            cr_gemm(0, q.og, q.l, q.kc, 1.0, w + gi * q.og * q.kc,
+                    cols_are_input ? xg : col, b ? 1.0 : 0.0, yg);
+        }
+}
+
+/* conv_input_grad(dY, W) = dX: per sample and group, W^T dY, scattered back
+ * by col2im. */
+static void conv_input_grad_forward(cr_node *n)
+{
+    const geom q = geom_of(n->args, &n->value, INT(n, 1), INT(n, 0));
+    const double *dy = IN(n, 0), *w = IN(n, 1);
+    double *dx = OUT(n), *col = n->graph->scratch;
+    const int cols_are_input = direct(&q);
+    if (!cols_are_input)
+        memset(dx, 0, n->value.size * sizeof *dx);
+    for (size_t s = 0; s < q.n; s++)
+        for (size_t gi = 0; gi < q.groups; gi++) {
+            const double *dyg = dy + (s * q.o + gi * q.og) * q.l;
+            double *dxg = dx + (s * q.c + gi * q.cg) * q.hw;
+            cr_gemm(CR_TRANS_A, q.kc, q.l, q.og, 1.0, w + gi * q.og * q.kc, dyg, 0.0,
+                    cols_are_input ? dxg : col);
+            if (!cols_are_input)
+                col2im(&q, col, dxg);
+        }
+}
+
+/* conv_weight_grad(X, dY) = dW: per group, the sum over samples of
+ * dY im2col(X)^T. */
+static void conv_weight_grad_forward(cr_node *n)
+{
+    const geom q = geom_of(n->args, INT(n, 0), &n->value, INT(n, 1));
+    const double *x = IN(n, 0), *dy = IN(n, 1);
+    double *dw = OUT(n), *col = n->graph->scratch;
+    const int cols_are_input = direct(&q);
+    for (size_t s = 0; s < q.n; s++)
+        for (size_t gi = 0; gi < q.groups; gi++) {
+            const double *xg = x + (s * q.c + gi * q.cg) * q.hw;
+            if (!cols_are_input)
+                im2col(&q, xg, col);
+            cr_gemm(CR_TRANS_B, q.og, q.kc, q.l, 1.0, dy + (s * q.o + gi * q.og) * q.l,
+                    cols_are_input ? xg : col, s ? 1.0 : 0.0, dw + gi * q.og * q.kc);
+        }
+}
+
+static cr_status conv_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
+static cr_status conv_input_grad_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                     cr_node **dx);
+static cr_status conv_weight_grad_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                      cr_node **dx);
+
+static const char *conv_jacobian(const cr_node *n, size_t i)
+{
+    (void)n;
+    if (i == 0)
+        return "linear: dX = conv_input_grad(dY, W), the transposed convolution";
+    if (i == 1)
+        return "linear: dW = conv_weight_grad(X, dY), dY times im2col(X)^T";
+    return "bias: db = dY summed over samples and positions";
+}
+
+const cr_op cr_op_conv = {.name = "conv",
+                          .min_inputs = 2,
+                          .max_inputs = 3,
+                          .formula = "Y[n,o] = sum_c W[o,c] (*) X[n,c] + b[o] (per group)",
+                          .jacobian = "linear in X and in W (see conv_input_grad, "
+                                      "conv_weight_grad)",
+                          .jacobian_of = conv_jacobian,
+                          .forward = conv_forward,
+                          .vjp = conv_vjp};
+const cr_op cr_op_conv_input_grad = {.name = "conv_input_grad",
+                                     .min_inputs = 2,
+                                     .max_inputs = 2,
+                                     .flags = CR_OP_BACKWARD,
+                                     .formula = "dX = col2im(W^T dY): the transposed "
+                                                "convolution",
+                                     .jacobian = "linear in dY (adjoint: conv) and in W",
+                                     .forward = conv_input_grad_forward,
+                                     .vjp = conv_input_grad_vjp};
+const cr_op cr_op_conv_weight_grad = {.name = "conv_weight_grad",
+                                      .min_inputs = 2,
+                                      .max_inputs = 2,
+                                      .flags = CR_OP_BACKWARD,
+                                      .formula = "dW = sum_n dY[n] im2col(X[n])^T",
+                                      .jacobian = "linear in X and in dY",
+                                      .forward = conv_weight_grad_forward,
+                                      .vjp = conv_weight_grad_vjp};
+
+/* The name users know the node by. */
+static const char *conv_name(int rank)
+{
+    return rank == 3 ? "conv1d" : "conv2d";
+}
+
+/* Output length along one axis, or 0 when the dilated kernel is longer than
+ * the padded input. */
+static size_t out_len(size_t in, size_t k, size_t stride, size_t pad, size_t dil)
+{
+    const size_t span = dil * (k - 1) + 1;
+    return in + 2 * pad < span ? 0 : (in + 2 * pad - span) / stride + 1;
+}
+
+/* Checks x, w and the bias b (NULL: none) against the parameters args and
+ * writes the output shape. */
+static cr_status conv_check(cr_graph *g, const cr_tensor *x, const cr_tensor *w,
+                            const cr_tensor *b, const cr_node_args *a, size_t shape[4])
+{
+    const char *name = conv_name(x->rank);
+    const size_t groups = (size_t)a->i[GROUPS];
+    if ((x->rank != 3 && x->rank != 4) || w->rank != x->rank)
+        return cr_graph_fail(
+            g, CR_ESHAPE,
+            "%s: input %s and weights %s: needs [N,C,L] and [O,C/groups,K] "
+            "or [N,C,H,W] and [O,C/groups,KH,KW]",
+            name, cr_shape_str(x).text, cr_shape_str(w).text);
+    if (x->shape[1] % groups || w->shape[0] % groups || w->shape[1] != x->shape[1] / groups)
+        return cr_graph_fail(g, CR_ESHAPE,
+                             "%s: input %s and weights %s do not fit %zu group(s): the "
+                             "weights need [O,%zu,...] with O a multiple of the groups",
+                             name, cr_shape_str(x).text, cr_shape_str(w).text, groups,
+                             x->shape[1] / groups);
+    if (b && (b->rank != 1 || b->shape[0] != w->shape[0]))
+        return cr_graph_fail(g, CR_ESHAPE,
+                             "%s: bias %s does not fit weights %s (needs [%zu])", name,
+                             cr_shape_str(b).text, cr_shape_str(w).text, w->shape[0]);
+    const int two = x->rank == 4;
+    shape[0] = x->shape[0];
+    shape[1] = w->shape[0];
+    shape[2] = out_len(x->shape[2], w->shape[2], (size_t)a->i[two ? SH : SW],
+                       (size_t)a->i[two ? PH : PW], (size_t)a->i[two ? DH : DW]);
+    shape[3] = two ? out_len(x->shape[3], w->shape[3], (size_t)a->i[SW], (size_t)a->i[PW],
+                             (size_t)a->i[DW])
+                   : 1;
+    if (shape[2] == 0 || shape[3] == 0)
+        return cr_graph_fail(g, CR_ESHAPE,
+                             "%s: input %s with padding is smaller than the (dilated) "
+                             "kernel of weights %s",
+                             name, cr_shape_str(x).text, cr_shape_str(w).text);
+    return CR_OK;
+}
+
+/* A node of one of the three ops with the convolution's parameters args
+ * and output shape (rank like input 0's): reserves the scratch space its
+ * kernel needs (the columns of one sample and group) first, since the node
+ * is evaluated when built, and checks the products fit BLAS's integers. */
+static cr_node *conv_node(cr_graph *g, const cr_op *op, cr_node *const *in, size_t n_in,
+                          const cr_node_args *args, const size_t *shape)
+{
+    const int rank = in[0]->value.rank;
+    cr_tensor out;
+    if (cr_tensor_set_shape(&out, rank, shape, &g->err) != CR_OK)
+        return NULL;
+    geom q;
+    if (op == &cr_op_conv)
+        q = geom_of(args, &in[0]->value, &in[1]->value, &out);
+    else if (op == &cr_op_conv_input_grad)
+        q = geom_of(args, &out, &in[1]->value, &in[0]->value);
+    else
+        q = geom_of(args, &in[0]->value, &out, &in[1]->value);
+    if (q.kc > INT_MAX || q.l > INT_MAX || q.og > INT_MAX ||
+        (double)q.kc * (double)q.l > (double)SIZE_MAX / sizeof(double)) {
+        cr_graph_fail(g, CR_ERANGE, "%s: the products exceed the BLAS integer range",
+                      conv_name(rank));
+        return NULL;
+    }
+    if (!direct(&q) && cr_graph_reserve_scratch(g, q.kc * q.l) != CR_OK)
+        return NULL;
+    return cr_node_create_shaped(g, op, in, n_in, args, rank, shape);
+}
+
+/* The convolution of x by w (+ b) with parameters args; in[2] may be NULL. */
+static cr_node *conv_build(cr_graph *g, cr_node *x, cr_node *w, cr_node *b,
+                           const cr_node_args *args)
+{
+    cr_node *in[3] = {x, w, b};
+    const size_t n_in = b ? 3 : 2;
+    if (!g || !x || !w)
+        return cr_node_create(g, &cr_op_conv, in, n_in, args); /* reports the NULL */
+    size_t shape[4];
+    if (conv_check(g, &x->value, &w->value, b ? &b->value : NULL, args, shape) != CR_OK)
+        return NULL;
+    return conv_node(g, &cr_op_conv, in, n_in, args, shape);
+}
+
+/* A backward helper op (conv_input_grad or conv_weight_grad) of inputs
+ * in[2], one of them dy, for the convolution of x_like by w_like with
+ * parameters args; its output is shaped like x_like or w_like. */
+static cr_node *helper_node(cr_graph *g, const cr_op *op, cr_node *const *in,
+                            const cr_node_args *args, const cr_tensor *x_like,
+                            const cr_tensor *w_like, const cr_node *dy)
+{
+    size_t y_shape[4];
+    if (conv_check(g, x_like, w_like, NULL, args, y_shape) != CR_OK)
+        return NULL;
+    if (dy->value.size != y_shape[0] * y_shape[1] * y_shape[2] * y_shape[3] ||
+        dy->value.rank != x_like->rank) {
+        cr_graph_fail(g, CR_ESHAPE, "%s: %s is not the output shape of %s", op->name,
+                      cr_shape_str(&dy->value).text, conv_name(x_like->rank));
+        return NULL;
+    }
+    const cr_tensor *out = op == &cr_op_conv_input_grad ? x_like : w_like;
+    return conv_node(g, op, in, 2, args, out->shape);
+}
+
+cr_node *cr_conv_input_grad(cr_graph *g, cr_node *dy, cr_node *w, const cr_node_args *args,
+                            const cr_tensor *x_like)
+{
+    cr_node *in[2] = {dy, w};
+    if (!g || !dy || !w)
+        return cr_node_create(g, &cr_op_conv_input_grad, in, 2, args);
+    return helper_node(g, &cr_op_conv_input_grad, in, args, x_like, &w->value, dy);
+}
+
+cr_node *cr_conv_weight_grad(cr_graph *g, cr_node *x, cr_node *dy, const cr_node_args *args,
+                             const cr_tensor *w_like)
+{
+    cr_node *in[2] = {x, dy};
+    if (!g || !x || !dy)
+        return cr_node_create(g, &cr_op_conv_weight_grad, in, 2, args);
+    return helper_node(g, &cr_op_conv_weight_grad, in, args, &x->value, w_like, dy);
+}
+
+/* dX = conv_input_grad(dY, W), dW = conv_weight_grad(X, dY), db = dY summed
+ * over samples and positions. */
+static cr_status conv_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    cr_node *x = n->inputs[0], *w = n->inputs[1];
+    if (i == 0)
+        CR_VJP_RETURN(cr_conv_input_grad(g, dy, w, n->args, &x->value));
+    if (i == 1)
+        CR_VJP_RETURN(cr_conv_weight_grad(g, x, dy, n->args, &w->value));
+    const cr_tensor *y = &n->value;
+    CR_VJP_RETURN(cr_channel_sum(g, dy, y->shape[0], y->shape[1],
+                                 y->size / (y->shape[0] * y->shape[1]), 1.0, 1,
+                                 &y->shape[1]));
+}
+
+/* conv_input_grad(G, W) is linear in each: its vjp for an upstream U
+ * (shaped like X) is conv(U, W) for G and conv_weight_grad(U, G) for W. */
+static cr_status conv_input_grad_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
+                                     cr_node **dx)
+{
+    cr_node *dy = n->inputs[0], *w = n->inputs[1];
+    if (i == 0)
+        CR_VJP_RETURN(conv_build(g, up, w, NULL, n->args));
+    CR_VJP_RETURN(cr_conv_weight_grad(g, up, dy, n->args, &w->value));
+}
+
+/* conv_weight_grad(X, G): for an upstream V (shaped like W),
+ * conv_input_grad(G, V) for X and conv(X, V) for G. */
+static cr_status conv_weight_grad_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
+                                      cr_node **dx)
+{
+    cr_node *x = n->inputs[0], *dy = n->inputs[1];
+    if (i == 0)
+        CR_VJP_RETURN(cr_conv_input_grad(g, dy, up, n->args, &x->value));
+    CR_VJP_RETURN(conv_build(g, x, up, NULL, n->args));
+}
+
+/* ---- the public constructors ---- */
+
+/* The parameters as args, or CR_EINVAL naming the bad one. */
+static cr_status conv_args(cr_graph *g, const char *name, const size_t stride[2],
+                           const size_t padding[2], const size_t dilation[2], size_t groups,
+                           cr_node_args *a)
+{
+    const size_t s[2] = {stride ? stride[0] : 1, stride ? stride[1] : 1};
+    const size_t p[2] = {padding ? padding[0] : 0, padding ? padding[1] : 0};
+    const size_t d[2] = {dilation ? dilation[0] : 1, dilation ? dilation[1] : 1};
+    const size_t limit = (size_t)1 << 30;
+    if (s[0] == 0 || s[1] == 0 || d[0] == 0 || d[1] == 0 || groups == 0 || s[0] > limit ||
+        s[1] > limit || p[0] > limit || p[1] > limit || d[0] > limit || d[1] > limit ||
+        groups > limit)
+        return cr_graph_fail(
+            g, CR_EINVAL,
+            "%s: stride %zux%zu, padding %zux%zu, dilation %zux%zu, groups "
+            "%zu: strides, dilations and groups must be at least 1 (and "
+            "every value below 2^30)",
+            name, s[0], s[1], p[0], p[1], d[0], d[1], groups);
+    *a = (cr_node_args){.i = {(int64_t)s[0], (int64_t)s[1], (int64_t)p[0], (int64_t)p[1],
+                              (int64_t)d[0], (int64_t)d[1], (int64_t)groups}};
+    return CR_OK;
+}
+
+/* A public constructor's convolution: x of the given rank (3 or 4). */
+static cr_node *conv_public(cr_graph *g, int rank, cr_node *x, cr_node *w, cr_node *b,
+                            const size_t stride[2], const size_t padding[2],
+                            const size_t dilation[2], size_t groups)
+{
+    const char *name = conv_name(rank);
+    cr_node_args a = {0};
+    if (g && conv_args(g, name, stride, padding, dilation, groups, &a) != CR_OK)
+        return NULL;
+    if (g && x && x->value.rank != rank) {
+        cr_graph_fail(g, CR_ESHAPE, "%s: input %s is not %s", name,
+                      cr_shape_str(&x->value).text, rank == 4 ? "[N,C,H,W]" : "[N,C,L]");
+        return NULL;
+    }
+    return conv_build(g, x, w, b, &a);
+}
+
+cr_node *cr_conv2d(cr_graph *g, cr_node *x, cr_node *w, cr_node *b, const size_t stride[2],
+                   const size_t padding[2], const size_t dilation[2], size_t groups)
+{
+    return conv_public(g, 4, x, w, b, stride, padding, dilation, groups);
+}
+
+cr_node *cr_conv1d(cr_graph *g, cr_node *x, cr_node *w, cr_node *b, size_t stride,
+                   size_t padding, size_t dilation, size_t groups)
+{
+    const size_t s[2] = {1, stride}, p[2] = {0, padding}, d[2] = {1, dilation};
+    return conv_public(g, 3, x, w, b, s, p, d, groups);
+}

@@ -1,0 +1,64 @@
+"""Cases for the neural-network ops (src/ops/conv.c, pool.c, dropout.c,
+norm.c): convolutions with every parameter, pooling, dropout, layer and
+batch norm. Shapes stay small (the HVP of a convolution is a convolution
+of convolutions), values random."""
+
+EXEMPT = {
+    "conv": "checked as conv2d and conv1d, its two constructors",
+    "conv_input_grad": "backward of conv: checked by conv's gradient and HVP",
+    "conv_weight_grad": "backward of conv: checked by conv's gradient and HVP",
+    "channel_sum": "internal: bias and gain gradients, checked through conv and the norms",
+    "channel_expand": "internal: the vjp of channel_sum, checked by HVPs through it",
+    "channel_scale": "internal: gains in the norms' gradients, checked by their HVPs",
+}
+
+
+def _conv_params(rng, dims):
+    """Random stride, padding, dilation per axis and groups that give an
+    output of at least one position."""
+    stride = [rng.randint(1, 2) for _ in range(dims)]
+    dilation = [rng.randint(1, 2) for _ in range(dims)]
+    groups = rng.choice([1, 1, 2])
+    c = groups * rng.randint(1, 2)
+    o = groups * rng.randint(1, 2)
+    k = [rng.randint(1, 3) for _ in range(dims)]
+    padding = [rng.randint(0, 2) for _ in range(dims)]
+    size = [rng.randint(max(1, d * (kk - 1) + 1 - 2 * p), 6)
+            for d, kk, p in zip(dilation, k, padding)]
+    return stride, padding, dilation, groups, c, o, k, size
+
+
+def _conv2d(rng, torch):
+    stride, padding, dilation, groups, c, o, k, size = _conv_params(rng, 2)
+    n = rng.randint(1, 2)
+    x = torch.randn(n, c, *size)
+    w = torch.randn(o, c // groups, *k)
+    bias = rng.randint(0, 1)
+    inputs = [(x, True), (w, True)] + ([(torch.randn(o), True)] if bias else [])
+
+    def fn(x, w, b=None):
+        return torch.nn.functional.conv2d(x, w, b, stride, padding, dilation, groups)
+    return [Case("conv2d", inputs, fn,
+                 ints={"stride": stride, "padding": padding, "dilation": dilation,
+                       "groups": groups, "bias": bias})]
+
+
+def _conv1d(rng, torch):
+    stride, padding, dilation, groups, c, o, k, size = _conv_params(rng, 1)
+    n = rng.randint(1, 3)
+    x = torch.randn(n, c, size[0] + rng.randint(0, 3))
+    w = torch.randn(o, c // groups, k[0])
+    bias = rng.randint(0, 1)
+    inputs = [(x, True), (w, True)] + ([(torch.randn(o), True)] if bias else [])
+
+    def fn(x, w, b=None):
+        return torch.nn.functional.conv1d(x, w, b, stride[0], padding[0], dilation[0], groups)
+    return [Case("conv1d", inputs, fn,
+                 ints={"stride": stride[0], "padding": padding[0], "dilation": dilation[0],
+                       "groups": groups, "bias": bias})]
+
+
+GENERATORS = {
+    "conv2d": _conv2d,
+    "conv1d": _conv1d,
+}
