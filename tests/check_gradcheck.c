@@ -268,6 +268,39 @@ static cr_node *c_conv_weight_grad(cr_graph *g, cr_node *const *in)
     cr_node *t = conv_template(g, 1, in[0]);
     return cr_conv_weight_grad(g, in[0], in[1], t->args, &t->inputs[1]->value);
 }
+/* 2x2 pooling of [1,2,4,4]; the helpers with its parameters */
+static const size_t pool_kernel[2] = {2, 2};
+static cr_node *c_max_pool(cr_graph *g, cr_node *const *in)
+{
+    return cr_max_pool2d(g, in[0], pool_kernel, NULL, NULL);
+}
+static cr_node *c_avg_pool(cr_graph *g, cr_node *const *in)
+{
+    return cr_avg_pool2d(g, in[0], pool_kernel, NULL, NULL);
+}
+static cr_node *pool_helper(cr_graph *g, const char *name, cr_node *const *in, size_t n,
+                            cr_node *pooled, const cr_tensor *out)
+{
+    ck_assert_ptr_nonnull(pooled);
+    return cr_node_create_shaped(g, cr_op_find(name), in, n, pooled->args, out->rank,
+                                 out->shape);
+}
+static cr_node *c_max_pool_scatter(cr_graph *g, cr_node *const *in)
+{
+    return pool_helper(g, "max_pool_scatter", in, 2, c_max_pool(g, in),
+                       cr_node_value(in[0]));
+}
+static cr_node *c_max_pool_gather(cr_graph *g, cr_node *const *in)
+{
+    cr_node *pooled = c_max_pool(g, in);
+    return pool_helper(g, "max_pool_gather", in, 2, pooled, cr_node_value(pooled));
+}
+static cr_node *c_avg_pool_bwd(cr_graph *g, cr_node *const *in)
+{
+    static const size_t sx[4] = {1, 2, 4, 4};
+    cr_node *x = cr_constant_fill(g, 4, sx, 0.0);
+    return pool_helper(g, "avg_pool_bwd", in, 1, c_avg_pool(g, &x), cr_node_value(x));
+}
 /* per-channel helpers over [2,3] viewed as [2,3,1] */
 static cr_node *c_channel_sum(cr_graph *g, cr_node *const *in)
 {
@@ -347,6 +380,13 @@ static const op_case cases[] = {
      {SPEC4(1, 2, 2, 2, -1.5, 1.5), SPEC4(2, 2, 2, 2, -1.5, 1.5)}},
     {"conv_weight_grad", c_conv_weight_grad, 2,
      {SPEC4(1, 2, 3, 3, -1.5, 1.5), SPEC4(1, 2, 2, 2, -1.5, 1.5)}},
+    {"max_pool", c_max_pool, 1, {SPEC4(1, 2, 4, 4, -1.5, 1.5)}},
+    {"max_pool_scatter", c_max_pool_scatter, 2,
+     {SPEC4(1, 2, 4, 4, -1.5, 1.5), SPEC4(1, 2, 2, 2, -1.5, 1.5)}},
+    {"max_pool_gather", c_max_pool_gather, 2,
+     {SPEC4(1, 2, 4, 4, -1.5, 1.5), SPEC4(1, 2, 4, 4, -1.5, 1.5)}},
+    {"avg_pool", c_avg_pool, 1, {SPEC4(1, 2, 4, 4, -1.5, 1.5)}},
+    {"avg_pool_bwd", c_avg_pool_bwd, 1, {SPEC4(1, 2, 2, 2, -1.5, 1.5)}},
     {"channel_sum", c_channel_sum, 1, {ANY(M23)}},
     {"channel_expand", c_channel_expand, 1, {ANY(VEC3)}},
     {"channel_scale", c_channel_scale, 2, {ANY(M23), ANY(VEC3)}},

@@ -177,6 +177,69 @@ START_TEST(test_conv_errors)
 }
 END_TEST
 
+/* ---- pooling ---- */
+
+START_TEST(test_pool_values)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t sx[4] = {1, 1, 2, 4}, k2[2] = {2, 2}, p1[2] = {1, 1};
+    /* two windows: a tie (first maximal element wins) and distinct values */
+    cr_node *x = input_with(g, 4, sx, (double[]){3, 1, -2, -5, 3, 3, -1, -7});
+    cr_node_require_grad(x, 1);
+    cr_node *m = cr_max_pool2d(g, x, k2, NULL, NULL);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(m), 0), 3);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(m), 1), -1);
+    cr_node *loss = cr_sum(
+        g, cr_mul(g, m, input_with(g, 4, (size_t[]){1, 1, 1, 2}, (double[]){10, 20})));
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    const double dmax[8] = {10, 0, 0, 0, 0, 0, 20, 0};
+    for (size_t i = 0; i < 8; i++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(x), i), dmax[i]);
+    /* padding: -inf for max (negative values win), zeros counted for avg */
+    cr_node *mp = cr_max_pool2d(g, x, k2, (size_t[]){2, 2}, p1);
+    ck_assert_uint_eq(cr_tensor_dim(cr_node_value(mp), 3), 3);
+    const double want_max[6] = {3, 1, -5, 3, 3, -7};
+    cr_node *ap = cr_avg_pool2d(g, x, k2, NULL, p1);
+    const double want_avg[6] = {0.75, -0.25, -1.25, 0.75, 0.5, -1.75};
+    for (size_t i = 0; i < 6; i++) {
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(mp), i), want_max[i]);
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(ap), i), want_avg[i]);
+    }
+    /* 1-D over the last axis of [C,L] */
+    cr_node *x1 = input_with(g, 2, (size_t[]){1, 5}, (double[]){1, 4, 2, 8, 5});
+    cr_node *m1 = cr_max_pool1d(g, x1, 2, 0, 0), *a1 = cr_avg_pool1d(g, x1, 3, 2, 1);
+    ck_assert_uint_eq(cr_tensor_dim(cr_node_value(m1), 1), 2);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(m1), 1), 8);
+    ck_assert_uint_eq(cr_tensor_dim(cr_node_value(a1), 1), 3);
+    ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(a1), 0), 5.0 / 3.0, 1e-15);
+    ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(a1), 2), 13.0 / 3.0, 1e-15);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_pool_errors)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t sx[4] = {1, 2, 3, 3}, s2[2] = {3, 3}, k2[2] = {2, 2}, k4[2] = {4, 4};
+    cr_node *x = cr_input(g, "x", 4, sx), *m = cr_input(g, "m", 2, s2);
+    const size_t n = cr_graph_size(g);
+    assert_fails(g, cr_max_pool2d(g, m, k2, NULL, NULL), n, CR_ESHAPE,
+                 "max_pool2d: input [3,3] is not [N,C,H,W] or [C,H,W]");
+    assert_fails(g, cr_avg_pool2d(g, x, k4, NULL, NULL), n, CR_ESHAPE,
+                 "avg_pool2d: input [1,2,3,3] with padding is smaller than the kernel 4x4");
+    assert_fails(g, cr_max_pool2d(g, x, k2, NULL, (size_t[]){2, 0}), n, CR_EINVAL,
+                 "max_pool2d: kernel 2x2, stride 2x2, padding 2x0");
+    assert_fails(g, cr_max_pool2d(g, x, (size_t[]){0, 2}, NULL, NULL), n, CR_EINVAL,
+                 "kernels must be at least 1");
+    assert_fails(g, cr_max_pool2d(g, x, NULL, NULL, NULL), n, CR_EINVAL,
+                 "max_pool2d: kernel is NULL");
+    assert_fails(g, cr_avg_pool1d(g, x, 2, 0, 0), n, CR_ESHAPE,
+                 "avg_pool1d: input [1,2,3,3] is not [N,C,L] or [C,L]");
+    assert_fails(g, cr_max_pool1d(g, m, 3, 1, 2), n, CR_EINVAL, "max_pool1d");
+    cr_graph_free(g);
+}
+END_TEST
+
 Suite *nnops_suite(void)
 {
     Suite *s = suite_create("nnops");
@@ -186,6 +249,8 @@ Suite *nnops_suite(void)
     tcase_add_test(tc, test_training_switch_and_state);
     tcase_add_test(tc, test_conv_values);
     tcase_add_test(tc, test_conv_errors);
+    tcase_add_test(tc, test_pool_values);
+    tcase_add_test(tc, test_pool_errors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -194,6 +194,53 @@ static cr_node *b_conv_helper(cr_graph *g, cr_node *const *in, double c, int wei
 BUILDER(conv_input_grad, b_conv_helper(g, in, c, 0))
 BUILDER(conv_weight_grad, b_conv_helper(g, in, c, 1))
 
+/* Pooling settings by index: 1-D or 2-D, x's shape, kernel, stride (0:
+ * the kernel's), padding. */
+typedef struct pool_setting {
+    int dims, rank;
+    size_t x[4], kernel[2], stride[2], padding[2];
+} pool_setting;
+// clang-format off
+static const pool_setting pool_settings[] = {
+    {2, 4, {2, 2, 4, 4}, {2, 2}, {2, 2}, {0, 0}}, /* 0: 2x2, stride 2: y [2,2,2,2] */
+    {2, 4, {1, 2, 5, 5}, {3, 3}, {2, 1}, {1, 1}}, /* 1: overlapping, padded: y [1,2,3,5] */
+    {2, 4, {1, 1, 4, 5}, {2, 3}, {1, 2}, {1, 1}}, /* 2: uneven kernel: y [1,1,5,3] */
+    {2, 3, {3, 4, 4}, {2, 2}, {0, 0}, {0, 0}},    /* 3: [C,H,W], stride = kernel: [3,2,2] */
+    {1, 3, {2, 3, 6}, {1, 2}, {1, 0}, {0, 0}},    /* 4: 1-D, stride = kernel: y [2,3,3] */
+    {1, 3, {2, 2, 7}, {1, 3}, {1, 2}, {0, 1}},    /* 5: 1-D, padded: y [2,2,4] */
+    {1, 2, {3, 5}, {1, 2}, {1, 1}, {0, 1}},       /* 6: [C,L], stride 1: y [3,6] */
+};
+// clang-format on
+
+static cr_node *pool_of(cr_graph *g, cr_node *x, int max, const pool_setting *s)
+{
+    if (s->dims == 2)
+        return max ? cr_max_pool2d(g, x, s->kernel, s->stride, s->padding)
+                   : cr_avg_pool2d(g, x, s->kernel, s->stride, s->padding);
+    return max ? cr_max_pool1d(g, x, s->kernel[1], s->stride[1], s->padding[1])
+               : cr_avg_pool1d(g, x, s->kernel[1], s->stride[1], s->padding[1]);
+}
+BUILDER(max_pool, pool_of(g, in[0], 1, &pool_settings[(int)c]))
+BUILDER(avg_pool, pool_of(g, in[0], 0, &pool_settings[(int)c]))
+
+/* The pooling helpers with a pooling's parameters: which is 0 for
+ * max_pool_scatter(x, dy), 1 for max_pool_gather(x, u), 2 for
+ * avg_pool_bwd(dy) (x then a zero constant). */
+static cr_node *b_pool_helper(cr_graph *g, cr_node *const *in, double c, int which)
+{
+    const pool_setting *s = &pool_settings[(int)c];
+    cr_node *x = which == 2 ? cr_constant_fill(g, s->rank, s->x, 0.0) : in[0];
+    cr_node *pool = pool_of(g, x, which < 2, s);
+    ck_assert_ptr_nonnull(pool);
+    static const char *const names[3] = {"max_pool_scatter", "max_pool_gather",
+                                         "avg_pool_bwd"};
+    const cr_tensor *out = which == 1 ? cr_node_value(pool) : cr_node_value(x);
+    return cr_node_create_shaped(g, cr_op_find(names[which]), in, which == 2 ? 1 : 2, pool->args, out->rank, out->shape);
+}
+BUILDER(max_pool_scatter, b_pool_helper(g, in, c, 0))
+BUILDER(max_pool_gather, b_pool_helper(g, in, c, 1))
+BUILDER(avg_pool_bwd, b_pool_helper(g, in, c, 2))
+
 /* channel ops over the view [2,3,4] of a [2,3,4] tensor or [3] */
 static cr_node *b_channel_sum(cr_graph *g, cr_node *const *in, double c)
 {
@@ -373,6 +420,31 @@ static const op_case cases[] = {
          T4(2, 2, 3, 3, -1, 1)),
     CASE("conv_weight_grad", b_conv_weight_grad, 5, 0, 2, T3(2, 3, 7, -2, 2),
          T3(2, 4, 7, -1, 1)),
+    /* pooling (arg: the index in pool_settings) */
+    CASE("max_pool", b_max_pool, 0, 0, 1, T4(2, 2, 4, 4, -2, 2)),
+    CASE("max_pool", b_max_pool, 1, 0, 1, T4(1, 2, 5, 5, -2, 2)),
+    CASE("max_pool", b_max_pool, 2, 0, 1, T4(1, 1, 4, 5, -2, 2)),
+    CASE("max_pool", b_max_pool, 3, 0, 1, T3(3, 4, 4, -2, 2)),
+    CASE("max_pool", b_max_pool, 4, 0, 1, T3(2, 3, 6, -2, 2)),
+    CASE("max_pool", b_max_pool, 5, 0, 1, T3(2, 2, 7, -2, 2)),
+    CASE("max_pool", b_max_pool, 6, 0, 1, M(3, 5, -2, 2)),
+    CASE("avg_pool", b_avg_pool, 0, 0, 1, T4(2, 2, 4, 4, -2, 2)),
+    CASE("avg_pool", b_avg_pool, 1, 0, 1, T4(1, 2, 5, 5, -2, 2)),
+    CASE("avg_pool", b_avg_pool, 2, 0, 1, T4(1, 1, 4, 5, -2, 2)),
+    CASE("avg_pool", b_avg_pool, 5, 0, 1, T3(2, 2, 7, -2, 2)),
+    CASE("avg_pool", b_avg_pool, 6, 0, 1, M(3, 5, -2, 2)),
+    CASE("max_pool_scatter", b_max_pool_scatter, 0, 1u, 2, T4(2, 2, 4, 4, -2, 2),
+         T4(2, 2, 2, 2, -2, 2)),
+    CASE("max_pool_scatter", b_max_pool_scatter, 1, 1u, 2, T4(1, 2, 5, 5, -2, 2),
+         T4(1, 2, 3, 5, -2, 2)),
+    CASE("max_pool_scatter", b_max_pool_scatter, 5, 1u, 2, T3(2, 2, 7, -2, 2),
+         T3(2, 2, 4, -2, 2)),
+    CASE("max_pool_gather", b_max_pool_gather, 0, 1u, 2, T4(2, 2, 4, 4, -2, 2),
+         T4(2, 2, 4, 4, -2, 2)),
+    CASE("max_pool_gather", b_max_pool_gather, 2, 1u, 2, T4(1, 1, 4, 5, -2, 2),
+         T4(1, 1, 4, 5, -2, 2)),
+    CASE("avg_pool_bwd", b_avg_pool_bwd, 1, 0, 1, T4(1, 2, 3, 5, -2, 2)),
+    CASE("avg_pool_bwd", b_avg_pool_bwd, 6, 0, 1, M(3, 6, -2, 2)),
     /* per-channel helpers over the view [2,3,4] (arg: the factor) */
     CASE("channel_sum", b_channel_sum, 1.0, 0, 1, T3(2, 3, 4, -2, 2)),
     CASE("channel_sum", b_channel_sum, 0.125, 0, 1, T3(2, 3, 4, -2, 2)),

@@ -188,6 +188,35 @@ static cr_node *build_conv1d(cr_graph *g, cr_node **in, const oracle_case *c)
                      (size_t)int_param(c, "groups", 1));
 }
 
+/* Pooling: int lists kernel, stride (0: the kernel), padding. */
+static cr_node *build_pool2d(cr_graph *g, cr_node **in, const oracle_case *c, int max)
+{
+    size_t kernel[2], stride[2], padding[2];
+    int_list(c, "kernel", kernel, 2, 1);
+    int_list(c, "stride", stride, 2, 0);
+    int_list(c, "padding", padding, 2, 0);
+    return max ? cr_max_pool2d(g, in[0], kernel, stride, padding)
+               : cr_avg_pool2d(g, in[0], kernel, stride, padding);
+}
+static cr_node *build_max_pool2d(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return build_pool2d(g, in, c, 1);
+}
+static cr_node *build_avg_pool2d(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return build_pool2d(g, in, c, 0);
+}
+static cr_node *build_max_pool1d(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_max_pool1d(g, in[0], (size_t)int_param(c, "kernel", 1),
+                         (size_t)int_param(c, "stride", 0), (size_t)int_param(c, "padding", 0));
+}
+static cr_node *build_avg_pool1d(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_avg_pool1d(g, in[0], (size_t)int_param(c, "kernel", 1),
+                         (size_t)int_param(c, "stride", 0), (size_t)int_param(c, "padding", 0));
+}
+
 static const struct {
     const char *name;
     builder build;
@@ -200,7 +229,8 @@ static const struct {
                     ENTRY(softmax) ENTRY(scale) ENTRY(powc) ENTRY(sum_axis)
                         ENTRY(mean_axis) ENTRY(matmul) ENTRY(sop)
     /* neural-network ops */
-    ENTRY(conv2d) ENTRY(conv1d)
+    ENTRY(conv2d) ENTRY(conv1d) ENTRY(max_pool2d) ENTRY(avg_pool2d) ENTRY(max_pool1d)
+        ENTRY(avg_pool1d)
 #undef ENTRY
 };
 

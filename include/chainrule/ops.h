@@ -113,6 +113,31 @@ CR_API cr_node *cr_conv2d(cr_graph *g, cr_node *x, cr_node *w, cr_node *b,
 CR_API cr_node *cr_conv1d(cr_graph *g, cr_node *x, cr_node *w, cr_node *b, size_t stride,
                           size_t padding, size_t dilation, size_t groups);
 
+/* 2-D max pooling (PyTorch's max_pool2d) of x [N,C,H,W] or [C,H,W]:
+ *   y[..,i,j] = max over the window of x[.., i*sh - ph + p, j*sw - pw + q],
+ *   0 <= p < KH, 0 <= q < KW,
+ * padding counting as -inf, OH = (H + 2 ph - KH) / sh + 1. kernel, stride
+ * and padding are {h, w}; stride NULL (or a zero) is the kernel, padding
+ * NULL is zero, and padding may be at most half the kernel.
+ * dy/dx = 1 at the first maximal element of each window (rows, then
+ * columns; PyTorch's choice among ties), 0 elsewhere. CR_EINVAL for a zero
+ * kernel or too much padding, CR_ESHAPE for a bad rank or a kernel larger
+ * than the padded input. */
+CR_API cr_node *cr_max_pool2d(cr_graph *g, cr_node *x, const size_t kernel[2],
+                              const size_t stride[2], const size_t padding[2]);
+/* 2-D average pooling (avg_pool2d, count_include_pad as PyTorch's default):
+ * y = sum of x over the window / (KH KW), padding counting as zeros;
+ * dy/dx = 1/(KH KW) on each window. Arguments as cr_max_pool2d's. */
+CR_API cr_node *cr_avg_pool2d(cr_graph *g, cr_node *x, const size_t kernel[2],
+                              const size_t stride[2], const size_t padding[2]);
+/* 1-D pooling of x [N,C,L] or [C,L] over the last axis (max_pool1d,
+ * avg_pool1d): the 2-D formulas with a window one row high. stride 0 is
+ * the kernel. */
+CR_API cr_node *cr_max_pool1d(cr_graph *g, cr_node *x, size_t kernel, size_t stride,
+                              size_t padding);
+CR_API cr_node *cr_avg_pool1d(cr_graph *g, cr_node *x, size_t kernel, size_t stride,
+                              size_t padding);
+
 /* E = 1/2 * sum (d - y)^2, the article's squared error (a scalar);
  * dE/dy = y - d, dE/dd = d - y */
 CR_API cr_node *cr_sq_error(cr_graph *g, cr_node *y, cr_node *d);

@@ -62,6 +62,12 @@
     OP(conv)                                                                              \
     OP(conv_input_grad)                                                                   \
     OP(conv_weight_grad)                                                                  \
+    /* pooling (pool.c) */                                                                \
+    OP(max_pool)                                                                          \
+    OP(max_pool_scatter)                                                                  \
+    OP(max_pool_gather)                                                                   \
+    OP(avg_pool)                                                                          \
+    OP(avg_pool_bwd)                                                                      \
     /* normalisation and per-channel helpers (norm.c) */                                  \
     OP(channel_sum)                                                                       \
     OP(channel_expand)                                                                    \

@@ -7,6 +7,11 @@ EXEMPT = {
     "conv": "checked as conv2d and conv1d, its two constructors",
     "conv_input_grad": "backward of conv: checked by conv's gradient and HVP",
     "conv_weight_grad": "backward of conv: checked by conv's gradient and HVP",
+    "max_pool": "checked as max_pool2d and max_pool1d, its two constructors",
+    "avg_pool": "checked as avg_pool2d and avg_pool1d, its two constructors",
+    "max_pool_scatter": "backward of max_pool: checked by max_pool's gradient and HVP",
+    "max_pool_gather": "vjp of max_pool_scatter: checked by the check_ops cases",
+    "avg_pool_bwd": "backward of avg_pool: checked by avg_pool's gradient and HVP",
     "channel_sum": "internal: bias and gain gradients, checked through conv and the norms",
     "channel_expand": "internal: the vjp of channel_sum, checked by HVPs through it",
     "channel_scale": "internal: gains in the norms' gradients, checked by their HVPs",
@@ -58,7 +63,33 @@ def _conv1d(rng, torch):
                        "groups": groups, "bias": bias})]
 
 
+def _pool(dims, kind):
+    """max_pool/avg_pool, 1-D or 2-D, batched or not, with random kernel,
+    stride (0 = the kernel's) and padding up to half the kernel."""
+    def gen(rng, torch):
+        k = [rng.randint(1, 3) for _ in range(dims)]
+        s = [rng.randint(0, 3) for _ in range(dims)]
+        p = [rng.randint(0, kk // 2) for kk in k]
+        size = [rng.randint(max(1, kk - 2 * pp), 7) for kk, pp in zip(k, p)]
+        lead = [rng.randint(1, 3)] if rng.random() < 0.3 else [rng.randint(1, 2), rng.randint(1, 3)]
+        x = torch.randn(*lead, *size)
+        stride = [ss or kk for ss, kk in zip(s, k)]
+        f = getattr(torch.nn.functional, f"{kind}_pool{dims}d")
+        if dims == 2:
+            ints = {"kernel": k, "stride": s, "padding": p}
+        else:
+            ints = {"kernel": k[0], "stride": s[0], "padding": p[0]}
+        return [Case(f"{kind}_pool{dims}d", [(x, True)],
+                     lambda t: f(t, k, stride, p) if dims == 2 else f(t, k[0], stride[0], p[0]),
+                     ints=ints)]
+    return gen
+
+
 GENERATORS = {
     "conv2d": _conv2d,
     "conv1d": _conv1d,
+    "max_pool2d": _pool(2, "max"),
+    "avg_pool2d": _pool(2, "avg"),
+    "max_pool1d": _pool(1, "max"),
+    "avg_pool1d": _pool(1, "avg"),
 }

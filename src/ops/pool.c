@@ -1,0 +1,351 @@
+/*
+ * pool.c - pooling over windows of the last two axes (2-D) or the last
+ * axis (1-D), PyTorch's max_pool and avg_pool: max_pool with -inf padding,
+ * its gradient going to the first maximal element of each window
+ * (max_pool_scatter, whose vjp is max_pool_gather and back), and avg_pool
+ * with count_include_pad (its vjp avg_pool_bwd, whose vjp is avg_pool).
+ * Every leading axis is a plane pooled on its own.
+ */
+#include "ops/ops_common.h"
+
+#include <string.h>
+
+/* args.i = {kernel h, kernel w, stride h, stride w, padding h, padding w,
+ * 2 for 2-D / 1 for 1-D}; the 1-D form has kernel 1, stride 1, padding 0
+ * along h. */
+enum { KH, KW, SH, SW, PH, PW, DIMS };
+
+/* The geometry: planes of x [H,W] pooled into [OH,OW]. */
+typedef struct pool_geom {
+    size_t planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+} pool_geom;
+
+static pool_geom pool_geom_of(const cr_node_args *a, const cr_tensor *x, const cr_tensor *y)
+{
+    const int two = a->i[DIMS] == 2;
+    const int r = x->rank;
+    pool_geom q = {.h = two ? x->shape[r - 2] : 1,
+                   .w = x->shape[r - 1],
+                   .oh = two ? y->shape[r - 2] : 1,
+                   .ow = y->shape[r - 1],
+                   .kh = (size_t)a->i[KH],
+                   .kw = (size_t)a->i[KW],
+                   .sh = (size_t)a->i[SH],
+                   .sw = (size_t)a->i[SW],
+                   .ph = (size_t)a->i[PH],
+                   .pw = (size_t)a->i[PW]};
+    q.planes = x->size / (q.h * q.w);
+    return q;
+}
+
+/* The part of window (oy, ox) inside the plane: rows [*y0, *y1), columns
+ * [*x0, *x1). Padding is at most half the kernel, so it is never empty. */
+static void window(const pool_geom *q, size_t oy, size_t ox, size_t *y0, size_t *y1,
+                   size_t *x0, size_t *x1)
+{
+    const size_t top = oy * q->sh, left = ox * q->sw; /* in padded coordinates */
+    *y0 = top < q->ph ? 0 : top - q->ph;
+    *x0 = left < q->pw ? 0 : left - q->pw;
+    *y1 = top + q->kh - q->ph < q->h ? top + q->kh - q->ph : q->h;
+    *x1 = left + q->kw - q->pw < q->w ? left + q->kw - q->pw : q->w;
+}
+
+/* The index in the plane p of window (oy, ox)'s first maximal element, as
+ * PyTorch picks it: scanning rows then columns, a strictly greater value
+ * or a NaN takes over. */
+static size_t window_argmax(const pool_geom *q, const double *p, size_t oy, size_t ox)
+{
+    size_t y0, y1, x0, x1;
+    window(q, oy, ox, &y0, &y1, &x0, &x1);
+    size_t best = y0 * q->w + x0;
+    double m = -INFINITY;
+    for (size_t iy = y0; iy < y1; iy++)
+        for (size_t ix = x0; ix < x1; ix++) {
+            const double v = p[iy * q->w + ix];
+            if (v > m || isnan(v)) {
+                m = v;
+                best = iy * q->w + ix;
+            }
+        }
+    return best;
+}
+
+/* ---- max_pool: y = max over the window; dx = max_pool_scatter(x, dy) ---- */
+
+static void max_pool_forward(cr_node *n)
+{
+    const pool_geom q = pool_geom_of(n->args, INT(n, 0), &n->value);
+    const double *x = IN(n, 0);
+    double *y = OUT(n);
+    for (size_t p = 0; p < q.planes; p++) {
+        const double *xp = x + p * q.h * q.w;
+        double *yp = y + p * q.oh * q.ow;
+        for (size_t oy = 0; oy < q.oh; oy++)
+            for (size_t ox = 0; ox < q.ow; ox++)
+                yp[oy * q.ow + ox] = xp[window_argmax(&q, xp, oy, ox)];
+    }
+}
+
+/* max_pool_scatter(x, dy): dx[argmax of each window] += dy. */
+static void max_pool_scatter_forward(cr_node *n)
+{
+    const pool_geom q = pool_geom_of(n->args, INT(n, 0), INT(n, 1));
+    const double *x = IN(n, 0), *dy = IN(n, 1);
+    double *dx = OUT(n);
+    memset(dx, 0, n->value.size * sizeof *dx);
+    for (size_t p = 0; p < q.planes; p++) {
+        const double *xp = x + p * q.h * q.w, *dyp = dy + p * q.oh * q.ow;
+        double *dxp = dx + p * q.h * q.w;
+        for (size_t oy = 0; oy < q.oh; oy++)
+            for (size_t ox = 0; ox < q.ow; ox++)
+                dxp[window_argmax(&q, xp, oy, ox)] += dyp[oy * q.ow + ox];
+    }
+}
+
+/* max_pool_gather(x, u): y = u at the argmax of each window of x. */
+static void max_pool_gather_forward(cr_node *n)
+{
+    const pool_geom q = pool_geom_of(n->args, INT(n, 0), &n->value);
+    const double *x = IN(n, 0), *u = IN(n, 1);
+    double *y = OUT(n);
+    for (size_t p = 0; p < q.planes; p++) {
+        const double *xp = x + p * q.h * q.w, *up = u + p * q.h * q.w;
+        double *yp = y + p * q.oh * q.ow;
+        for (size_t oy = 0; oy < q.oh; oy++)
+            for (size_t ox = 0; ox < q.ow; ox++)
+                yp[oy * q.ow + ox] = up[window_argmax(&q, xp, oy, ox)];
+    }
+}
+
+/* ---- avg_pool: y = sum over the window (padding counted) / (kh kw) ---- */
+
+static void avg_pool_forward(cr_node *n)
+{
+    const pool_geom q = pool_geom_of(n->args, INT(n, 0), &n->value);
+    const double *x = IN(n, 0);
+    double *y = OUT(n);
+    const double inv = 1.0 / (double)(q.kh * q.kw);
+    for (size_t p = 0; p < q.planes; p++) {
+        const double *xp = x + p * q.h * q.w;
+        double *yp = y + p * q.oh * q.ow;
+        for (size_t oy = 0; oy < q.oh; oy++)
+            for (size_t ox = 0; ox < q.ow; ox++) {
+                size_t y0, y1, x0, x1;
+                window(&q, oy, ox, &y0, &y1, &x0, &x1);
+                double s = 0.0;
+                for (size_t iy = y0; iy < y1; iy++)
+                    for (size_t ix = x0; ix < x1; ix++)
+                        s += xp[iy * q.w + ix];
+                yp[oy * q.ow + ox] = s * inv;
+            }
+    }
+}
+
+/* avg_pool_bwd(dy): dx[window] += dy / (kh kw), the adjoint of avg_pool. */
+static void avg_pool_bwd_forward(cr_node *n)
+{
+    const pool_geom q = pool_geom_of(n->args, &n->value, INT(n, 0));
+    const double *dy = IN(n, 0);
+    double *dx = OUT(n);
+    const double inv = 1.0 / (double)(q.kh * q.kw);
+    memset(dx, 0, n->value.size * sizeof *dx);
+    for (size_t p = 0; p < q.planes; p++) {
+        const double *dyp = dy + p * q.oh * q.ow;
+        double *dxp = dx + p * q.h * q.w;
+        for (size_t oy = 0; oy < q.oh; oy++)
+            for (size_t ox = 0; ox < q.ow; ox++) {
+                size_t y0, y1, x0, x1;
+                window(&q, oy, ox, &y0, &y1, &x0, &x1);
+                const double v = dyp[oy * q.ow + ox] * inv;
+                for (size_t iy = y0; iy < y1; iy++)
+                    for (size_t ix = x0; ix < x1; ix++)
+                        dxp[iy * q.w + ix] += v;
+            }
+    }
+}
+
+static cr_status max_pool_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
+static cr_status max_pool_select_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                     cr_node **dx);
+static cr_status avg_pool_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
+static cr_status avg_pool_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                  cr_node **dx);
+
+const cr_op cr_op_max_pool = {.name = "max_pool",
+                              .min_inputs = 1,
+                              .max_inputs = 1,
+                              .formula = "y = max of x over each window (-inf padding)",
+                              .jacobian = "selection: 1 at the first maximal element of "
+                                          "each window",
+                              .forward = max_pool_forward,
+                              .vjp = max_pool_vjp};
+const cr_op cr_op_max_pool_scatter = {.name = "max_pool_scatter",
+                                      .min_inputs = 2,
+                                      .max_inputs = 2,
+                                      .flags = CR_OP_BACKWARD,
+                                      .formula = "dx = dy added at the first maximal "
+                                                 "element of each window of x",
+                                      .jacobian =
+                                          "linear in dy (adjoint: max_pool_gather); "
+                                          "zero in x",
+                                      .forward = max_pool_scatter_forward,
+                                      .vjp = max_pool_select_vjp};
+const cr_op cr_op_max_pool_gather = {.name = "max_pool_gather",
+                                     .min_inputs = 2,
+                                     .max_inputs = 2,
+                                     .flags = CR_OP_BACKWARD,
+                                     .formula =
+                                         "y = u at the first maximal element of each "
+                                         "window of x",
+                                     .jacobian = "linear in u (adjoint: max_pool_scatter); "
+                                                 "zero in x",
+                                     .forward = max_pool_gather_forward,
+                                     .vjp = max_pool_select_vjp};
+const cr_op cr_op_avg_pool = {.name = "avg_pool",
+                              .min_inputs = 1,
+                              .max_inputs = 1,
+                              .formula = "y = sum of x over each window / window size "
+                                         "(zero padding counted)",
+                              .jacobian = "linear: 1/(kh kw) on each window (adjoint: "
+                                          "avg_pool_bwd)",
+                              .forward = avg_pool_forward,
+                              .vjp = avg_pool_vjp};
+const cr_op cr_op_avg_pool_bwd = {.name = "avg_pool_bwd",
+                                  .min_inputs = 1,
+                                  .max_inputs = 1,
+                                  .flags = CR_OP_BACKWARD,
+                                  .formula = "dx = dy / (kh kw) added over each window",
+                                  .jacobian = "linear (adjoint: avg_pool)",
+                                  .forward = avg_pool_bwd_forward,
+                                  .vjp = avg_pool_bwd_vjp};
+
+/* A pooling node of op with the window args from x (rank like x) into
+ * shape, shaped like the pooled x or like x. */
+static cr_node *pool_node(cr_graph *g, const cr_op *op, cr_node *const *in, size_t n_in,
+                          const cr_node_args *args, const cr_tensor *shape)
+{
+    return cr_node_create_shaped(g, op, in, n_in, args, shape->rank, shape->shape);
+}
+
+static cr_status max_pool_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    cr_node *in[2] = {n->inputs[0], dy};
+    CR_VJP_RETURN(pool_node(g, &cr_op_max_pool_scatter, in, 2, n->args, INT(n, 0)));
+}
+
+/* max_pool_scatter and max_pool_gather are linear in their second input
+ * and each other's adjoint; piecewise constant in x. */
+static cr_status max_pool_select_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
+                                     cr_node **dx)
+{
+    if (i == 0) {
+        *dx = NULL;
+        return CR_OK;
+    }
+    cr_node *in[2] = {n->inputs[0], up};
+    const cr_op *other =
+        n->op == &cr_op_max_pool_scatter ? &cr_op_max_pool_gather : &cr_op_max_pool_scatter;
+    CR_VJP_RETURN(pool_node(g, other, in, 2, n->args, INT(n, 1)));
+}
+
+static cr_status avg_pool_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(pool_node(g, &cr_op_avg_pool_bwd, &dy, 1, n->args, INT(n, 0)));
+}
+
+static cr_status avg_pool_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
+                                  cr_node **dx)
+{
+    CR_VJP_RETURN(pool_node(g, &cr_op_avg_pool, &up, 1, n->args, INT(n, 0)));
+}
+
+/* ---- the public constructors ---- */
+
+/* Pools x with op over the last dims (1 or 2) axes: checks the arguments
+ * and computes the output shape. kernel, stride and padding are {h, w};
+ * a zero stride means the kernel's. */
+static cr_node *pool_build(cr_graph *g, const cr_op *op, const char *name, int dims,
+                           cr_node *x, const size_t kernel[2], const size_t stride[2],
+                           const size_t padding[2])
+{
+    if (!g || !x)
+        return cr_node_create(g, op, &x, 1, NULL); /* reports or propagates the NULL */
+    const size_t k[2] = {kernel[0], kernel[1]};
+    const size_t s[2] = {stride[0] ? stride[0] : k[0], stride[1] ? stride[1] : k[1]};
+    const size_t limit = (size_t)1 << 30;
+    for (int d = 0; d < 2; d++)
+        if (k[d] == 0 || k[d] > limit || s[d] > limit || 2 * padding[d] > k[d]) {
+            cr_graph_fail(
+                g, CR_EINVAL,
+                "%s: kernel %zux%zu, stride %zux%zu, padding %zux%zu: kernels must "
+                "be at least 1 and padding at most half the kernel",
+                name, k[0], k[1], s[0], s[1], padding[0], padding[1]);
+            return NULL;
+        }
+    const cr_tensor *t = &x->value;
+    if (t->rank < dims + 1 || t->rank > dims + 2) {
+        cr_graph_fail(g, CR_ESHAPE, "%s: input %s is not %s", name, cr_shape_str(t).text,
+                      dims == 2 ? "[N,C,H,W] or [C,H,W]" : "[N,C,L] or [C,L]");
+        return NULL;
+    }
+    size_t shape[CR_MAX_RANK];
+    memcpy(shape, t->shape, sizeof shape);
+    for (int d = 2 - dims; d < 2; d++) {
+        size_t *len = &shape[t->rank - 2 + d];
+        if (*len + 2 * padding[d] < k[d]) {
+            cr_graph_fail(g, CR_ESHAPE,
+                          "%s: input %s with padding is smaller than the "
+                          "kernel %zux%zu",
+                          name, cr_shape_str(t).text, k[0], k[1]);
+            return NULL;
+        }
+        *len = (*len + 2 * padding[d] - k[d]) / s[d] + 1;
+    }
+    cr_node_args args = {.i = {(int64_t)k[0], (int64_t)k[1], (int64_t)s[0], (int64_t)s[1],
+                               (int64_t)padding[0], (int64_t)padding[1], dims}};
+    return cr_node_create_shaped(g, op, &x, 1, &args, t->rank, shape);
+}
+
+static cr_node *pool2d(cr_graph *g, const cr_op *op, const char *name, cr_node *x,
+                       const size_t kernel[2], const size_t stride[2],
+                       const size_t padding[2])
+{
+    static const size_t zero[2] = {0, 0};
+    if (g && !kernel) {
+        cr_graph_fail(g, CR_EINVAL, "%s: kernel is NULL", name);
+        return NULL;
+    }
+    return pool_build(g, op, name, 2, x, kernel, stride ? stride : zero,
+                      padding ? padding : zero);
+}
+
+static cr_node *pool1d(cr_graph *g, const cr_op *op, const char *name, cr_node *x,
+                       size_t kernel, size_t stride, size_t padding)
+{
+    const size_t k[2] = {1, kernel}, s[2] = {1, stride}, p[2] = {0, padding};
+    return pool_build(g, op, name, 1, x, k, s, p);
+}
+
+cr_node *cr_max_pool2d(cr_graph *g, cr_node *x, const size_t kernel[2],
+                       const size_t stride[2], const size_t padding[2])
+{
+    return pool2d(g, &cr_op_max_pool, "max_pool2d", x, kernel, stride, padding);
+}
+
+cr_node *cr_avg_pool2d(cr_graph *g, cr_node *x, const size_t kernel[2],
+                       const size_t stride[2], const size_t padding[2])
+{
+    return pool2d(g, &cr_op_avg_pool, "avg_pool2d", x, kernel, stride, padding);
+}
+
+cr_node *cr_max_pool1d(cr_graph *g, cr_node *x, size_t kernel, size_t stride,
+                       size_t padding)
+{
+    return pool1d(g, &cr_op_max_pool, "max_pool1d", x, kernel, stride, padding);
+}
+
+cr_node *cr_avg_pool1d(cr_graph *g, cr_node *x, size_t kernel, size_t stride,
+                       size_t padding)
+{
+    return pool1d(g, &cr_op_avg_pool, "avg_pool1d", x, kernel, stride, padding);
+}
