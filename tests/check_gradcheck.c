@@ -301,6 +301,13 @@ static cr_node *c_avg_pool_bwd(cr_graph *g, cr_node *const *in)
     cr_node *x = cr_constant_fill(g, 4, sx, 0.0);
     return pool_helper(g, "avg_pool_bwd", in, 1, c_avg_pool(g, &x), cr_node_value(x));
 }
+/* dropout in evaluation mode (the identity; training-mode masks change
+ * at every evaluation) */
+static cr_node *c_dropout(cr_graph *g, cr_node *const *in)
+{
+    cr_graph_set_training(g, 0);
+    return cr_dropout(g, in[0], 0.5);
+}
 /* per-channel helpers over [2,3] viewed as [2,3,1] */
 static cr_node *c_channel_sum(cr_graph *g, cr_node *const *in)
 {
@@ -387,6 +394,7 @@ static const op_case cases[] = {
      {SPEC4(1, 2, 4, 4, -1.5, 1.5), SPEC4(1, 2, 4, 4, -1.5, 1.5)}},
     {"avg_pool", c_avg_pool, 1, {SPEC4(1, 2, 4, 4, -1.5, 1.5)}},
     {"avg_pool_bwd", c_avg_pool_bwd, 1, {SPEC4(1, 2, 2, 2, -1.5, 1.5)}},
+    {"dropout", c_dropout, 1, {ANY(M23)}},
     {"channel_sum", c_channel_sum, 1, {ANY(M23)}},
     {"channel_expand", c_channel_expand, 1, {ANY(VEC3)}},
     {"channel_scale", c_channel_scale, 2, {ANY(M23), ANY(VEC3)}},

@@ -240,6 +240,117 @@ START_TEST(test_pool_errors)
 }
 END_TEST
 
+/* ---- dropout ---- */
+
+enum { DROP_N = 1000 };
+
+/* A graph with x [DROP_N] (non-zero values), d = dropout(x, p), and
+ * loss = sum(d * w); x wants its gradient. */
+typedef struct drop_graph {
+    cr_graph *g;
+    cr_node *x, *d, *w, *loss;
+} drop_graph;
+
+static drop_graph drop_build(unsigned long seed, double p)
+{
+    drop_graph t;
+    t.g = cr_graph_new();
+    cr_graph_set_seed(t.g, seed);
+    static double xs[DROP_N], ws[DROP_N];
+    for (int i = 0; i < DROP_N; i++) {
+        xs[i] = 0.1 * (i % 7 + 1);
+        ws[i] = 0.5 + 0.01 * (i % 13);
+    }
+    const size_t shape[1] = {DROP_N};
+    t.x = input_with(t.g, 1, shape, xs);
+    t.w = input_with(t.g, 1, shape, ws);
+    cr_node_require_grad(t.x, 1);
+    t.d = cr_dropout(t.g, t.x, p);
+    ck_assert_ptr_nonnull(t.d);
+    t.loss = cr_sum(t.g, cr_mul(t.g, t.d, t.w));
+    return t;
+}
+
+/* The mask is 0 or 1/(1-p) everywhere, y = x * m, the gradient is w * m,
+ * and about 1 - p of the elements are kept. Returns how many. */
+static size_t check_mask(const drop_graph *t, double p)
+{
+    const cr_tensor *m = cr_node_state(t->d), *y = cr_node_value(t->d);
+    const cr_tensor *x = cr_node_value(t->x), *w = cr_node_value(t->w);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(cr_graph_backward(t->g, t->loss, 0), CR_OK);
+    const cr_tensor *gx = cr_node_grad(t->x);
+    size_t kept = 0;
+    for (size_t i = 0; i < DROP_N; i++) {
+        const double mi = cr_tensor_get(m, i);
+        ck_assert(mi == 0.0 || mi == 1.0 / (1.0 - p));
+        kept += mi != 0.0;
+        ck_assert_double_eq(cr_tensor_get(y, i), cr_tensor_get(x, i) * mi);
+        ck_assert_double_eq(cr_tensor_get(gx, i), cr_tensor_get(w, i) * mi);
+    }
+    ck_assert_msg(fabs((double)kept / DROP_N - (1 - p)) < 0.06, "kept %zu of %d, p = %g",
+                  kept, DROP_N, p);
+    return kept;
+}
+
+START_TEST(test_dropout_training)
+{
+    drop_graph a = drop_build(42, 0.3), b = drop_build(42, 0.3), c = drop_build(43, 0.3);
+    double first[DROP_N];
+    check_mask(&a, 0.3);
+    memcpy(first, cr_tensor_data(cr_node_state(a.d)), sizeof first);
+    /* the same seed draws the same masks, another seed others */
+    ck_assert_mem_eq(cr_tensor_data(cr_node_state(b.d)), first, sizeof first);
+    ck_assert(memcmp(cr_tensor_data(cr_node_state(c.d)), first, sizeof first) != 0);
+    /* each forward draws a new mask; the backward after it uses that mask */
+    for (int step = 0; step < 2; step++) {
+        ck_assert_int_eq(cr_graph_forward(a.g, a.loss), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(b.g, b.loss), CR_OK);
+        check_mask(&a, 0.3);
+        ck_assert(memcmp(cr_tensor_data(cr_node_state(a.d)), first, sizeof first) != 0);
+        ck_assert_mem_eq(cr_tensor_data(cr_node_state(a.d)),
+                         cr_tensor_data(cr_node_state(b.d)), sizeof first);
+    }
+    /* the gradient is linear in x: the second derivative is zero */
+    cr_node *gx = cr_grad(a.g, a.loss, a.x);
+    cr_node *h = cr_grad(a.g, cr_sum(a.g, cr_mul(a.g, gx, a.w)), a.x);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_double_eq(test_max_abs(cr_node_value(h)), 0.0);
+    /* evaluation mode: the identity, and its gradient is w */
+    cr_graph_set_training(a.g, 0);
+    ck_assert_int_eq(cr_graph_forward(a.g, a.loss), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(a.g, a.loss, 0), CR_OK);
+    for (size_t i = 0; i < DROP_N; i++) {
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(a.d), i),
+                            cr_tensor_get(cr_node_value(a.x), i));
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(a.x), i),
+                            cr_tensor_get(cr_node_value(a.w), i));
+    }
+    cr_graph_free(a.g);
+    cr_graph_free(b.g);
+    cr_graph_free(c.g);
+}
+END_TEST
+
+START_TEST(test_dropout_edges)
+{
+    drop_graph one = drop_build(1, 1.0), zero = drop_build(1, 0.0);
+    ck_assert_double_eq(test_max_abs(cr_node_value(one.d)), 0.0);
+    for (size_t i = 0; i < DROP_N; i++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(zero.d), i),
+                            cr_tensor_get(cr_node_value(zero.x), i));
+    const size_t n = cr_graph_size(one.g);
+    assert_fails(one.g, cr_dropout(one.g, one.x, 1.5), n, CR_EINVAL,
+                 "dropout: p = 1.5 is not in [0, 1]");
+    assert_fails(one.g, cr_dropout(one.g, one.x, NAN), n, CR_EINVAL, "dropout: p = nan");
+    /* a dropout node made without cr_dropout has no mask */
+    assert_fails(one.g, cr_node_create(one.g, one.d->op, &one.x, 1, NULL), n, CR_EINVAL,
+                 "dropout: [1000] has no mask of its shape");
+    cr_graph_free(one.g);
+    cr_graph_free(zero.g);
+}
+END_TEST
+
 Suite *nnops_suite(void)
 {
     Suite *s = suite_create("nnops");
@@ -251,6 +362,8 @@ Suite *nnops_suite(void)
     tcase_add_test(tc, test_conv_errors);
     tcase_add_test(tc, test_pool_values);
     tcase_add_test(tc, test_pool_errors);
+    tcase_add_test(tc, test_dropout_training);
+    tcase_add_test(tc, test_dropout_edges);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -241,6 +241,23 @@ BUILDER(max_pool_scatter, b_pool_helper(g, in, c, 0))
 BUILDER(max_pool_gather, b_pool_helper(g, in, c, 1))
 BUILDER(avg_pool_bwd, b_pool_helper(g, in, c, 2))
 
+/* dropout(x, p) with p = c in training mode, p = -c in evaluation mode;
+ * the mask-applying form dropout(dy, source) of its vjp (source made from
+ * input 1 with p = 0.4, in evaluation mode). */
+static cr_node *b_dropout(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_graph_set_training(g, c >= 0);
+    return cr_dropout(g, in[0], fabs(c));
+}
+static cr_node *b_dropout_apply(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_graph_set_training(g, 0);
+    cr_node *source = cr_dropout(g, in[1], 0.4);
+    ck_assert_ptr_nonnull(source);
+    cr_node *pair[2] = {in[0], source};
+    return cr_node_create(g, source->op, pair, 2, source->args);
+}
+
 /* channel ops over the view [2,3,4] of a [2,3,4] tensor or [3] */
 static cr_node *b_channel_sum(cr_graph *g, cr_node *const *in, double c)
 {
@@ -445,6 +462,11 @@ static const op_case cases[] = {
          T4(1, 1, 4, 5, -2, 2)),
     CASE("avg_pool_bwd", b_avg_pool_bwd, 1, 0, 1, T4(1, 2, 3, 5, -2, 2)),
     CASE("avg_pool_bwd", b_avg_pool_bwd, 6, 0, 1, M(3, 6, -2, 2)),
+    /* dropout: the identity cases (p = 0, or evaluation mode; arg: p, negative
+     * in evaluation mode); check_nnops.c tests the masks of training mode */
+    CASE("dropout", b_dropout, 0.0, 0, 1, M(3, 4, -2, 2)),
+    CASE("dropout", b_dropout, -0.3, 0, 1, T3(2, 3, 2, -2, 2)),
+    CASE("dropout", b_dropout_apply, 0, 2u, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),
     /* per-channel helpers over the view [2,3,4] (arg: the factor) */
     CASE("channel_sum", b_channel_sum, 1.0, 0, 1, T3(2, 3, 4, -2, 2)),
     CASE("channel_sum", b_channel_sum, 0.125, 0, 1, T3(2, 3, 4, -2, 2)),

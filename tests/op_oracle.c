@@ -217,6 +217,14 @@ static cr_node *build_avg_pool1d(cr_graph *g, cr_node **in, const oracle_case *c
                          (size_t)int_param(c, "stride", 0), (size_t)int_param(c, "padding", 0));
 }
 
+/* dropout(x, p) in training mode when training is 1 (the default), in
+ * evaluation mode when 0. */
+static cr_node *build_dropout(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    cr_graph_set_training(g, (int)int_param(c, "training", 1));
+    return cr_dropout(g, in[0], real_param(c, "p", 0.5));
+}
+
 static const struct {
     const char *name;
     builder build;
@@ -230,7 +238,7 @@ static const struct {
                         ENTRY(mean_axis) ENTRY(matmul) ENTRY(sop)
     /* neural-network ops */
     ENTRY(conv2d) ENTRY(conv1d) ENTRY(max_pool2d) ENTRY(avg_pool2d) ENTRY(max_pool1d)
-        ENTRY(avg_pool1d)
+        ENTRY(avg_pool1d) ENTRY(dropout)
 #undef ENTRY
 };
 

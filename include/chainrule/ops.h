@@ -138,6 +138,16 @@ CR_API cr_node *cr_max_pool1d(cr_graph *g, cr_node *x, size_t kernel, size_t str
 CR_API cr_node *cr_avg_pool1d(cr_graph *g, cr_node *x, size_t kernel, size_t stride,
                               size_t padding);
 
+/* Dropout (PyTorch's): y = x * m with m = 1/(1-p) for each element kept
+ * (probability 1 - p) and 0 for the others, a new mask drawn from the
+ * graph's generator (cr_graph_set_seed) at every evaluation of the node,
+ * including the one when it is built; in evaluation mode
+ * (cr_graph_set_training(g, 0)) m = 1, y = x. dy/dx = m, the mask of the
+ * last evaluation (cr_node_state reads it); gradients built after a
+ * forward use that forward's mask. p = 1 gives zeros. CR_EINVAL for p
+ * outside [0, 1]. */
+CR_API cr_node *cr_dropout(cr_graph *g, cr_node *x, double p);
+
 /* E = 1/2 * sum (d - y)^2, the article's squared error (a scalar);
  * dE/dy = y - d, dE/dd = d - y */
 CR_API cr_node *cr_sq_error(cr_graph *g, cr_node *y, cr_node *d);

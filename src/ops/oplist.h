@@ -68,6 +68,8 @@
     OP(max_pool_gather)                                                                   \
     OP(avg_pool)                                                                          \
     OP(avg_pool_bwd)                                                                      \
+    /* dropout (dropout.c) */                                                             \
+    OP(dropout)                                                                           \
     /* normalisation and per-channel helpers (norm.c) */                                  \
     OP(channel_sum)                                                                       \
     OP(channel_expand)                                                                    \

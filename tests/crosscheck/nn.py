@@ -85,7 +85,20 @@ def _pool(dims, kind):
     return gen
 
 
+def _dropout(rng, torch):
+    """Only where dropout is deterministic: p = 0 in training mode, any p
+    in evaluation mode (check_nnops.c tests training-mode masks)."""
+    from _common import shape
+    x = torch.randn(shape(rng, 4))
+    training = rng.randint(0, 1)
+    p = 0.0 if training else rng.choice([0.0, 0.2, 0.5, 0.9, 1.0])
+    return [Case("dropout", [(x, True)],
+                 lambda t: torch.nn.functional.dropout(t, p, training=bool(training)),
+                 ints={"training": training}, reals={"p": p})]
+
+
 GENERATORS = {
+    "dropout": _dropout,
     "conv2d": _conv2d,
     "conv1d": _conv1d,
     "max_pool2d": _pool(2, "max"),
