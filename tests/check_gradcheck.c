@@ -308,6 +308,26 @@ static cr_node *c_dropout(cr_graph *g, cr_node *const *in)
     cr_graph_set_training(g, 0);
     return cr_dropout(g, in[0], 0.5);
 }
+/* normalisation of [2,3] rows (layer) or of [4,3] columns (batch) */
+static cr_node *c_layer_norm(cr_graph *g, cr_node *const *in)
+{
+    return cr_layer_norm(g, in[0], 1, in[1], in[2], CR_NORM_EPS);
+}
+static cr_node *c_batch_norm(cr_graph *g, cr_node *const *in)
+{
+    return cr_batch_norm(g, in[0], in[1], in[2], CR_BATCH_NORM_MOMENTUM, CR_NORM_EPS);
+}
+static cr_node *c_norm_bwd(cr_graph *g, cr_node *const *in)
+{
+    cr_node *n = cr_layer_norm(g, in[0], 1, NULL, NULL, CR_NORM_EPS);
+    ck_assert_ptr_nonnull(n);
+    return cr_node_create_shaped(g, cr_op_find("norm_bwd"), in, 2, n->args, 2,
+                                 cr_node_value(in[0])->shape);
+}
+static cr_node *c_training_only(cr_graph *g, cr_node *const *in)
+{
+    return internal(g, "training_only", in, 1);
+}
 /* per-channel helpers over [2,3] viewed as [2,3,1] */
 static cr_node *c_channel_sum(cr_graph *g, cr_node *const *in)
 {
@@ -395,6 +415,10 @@ static const op_case cases[] = {
     {"avg_pool", c_avg_pool, 1, {SPEC4(1, 2, 4, 4, -1.5, 1.5)}},
     {"avg_pool_bwd", c_avg_pool_bwd, 1, {SPEC4(1, 2, 2, 2, -1.5, 1.5)}},
     {"dropout", c_dropout, 1, {ANY(M23)}},
+    {"layer_norm", c_layer_norm, 3, {ANY(M23), ANY(VEC3), ANY(VEC3)}},
+    {"batch_norm", c_batch_norm, 3, {SPEC(2, 4, 3, -1.5, 1.5, 0), ANY(VEC3), ANY(VEC3)}},
+    {"norm_bwd", c_norm_bwd, 2, {ANY(M23), ANY(M23)}},
+    {"training_only", c_training_only, 1, {ANY(M23)}},
     {"channel_sum", c_channel_sum, 1, {ANY(M23)}},
     {"channel_expand", c_channel_expand, 1, {ANY(VEC3)}},
     {"channel_scale", c_channel_scale, 2, {ANY(M23), ANY(VEC3)}},

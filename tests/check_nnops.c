@@ -351,6 +351,99 @@ START_TEST(test_dropout_edges)
 }
 END_TEST
 
+/* ---- layer norm and batch norm ---- */
+
+START_TEST(test_layer_norm_values)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t s24[2] = {2, 4}, s4[1] = {4}, s3[1] = {3};
+    cr_node *x = input_with(g, 2, s24, (double[]){1, 2, 3, 4, -1, -1, -1, 5});
+    cr_node *gain = input_with(g, 1, s4, (double[]){1, 2, 3, 4});
+    cr_node *bias = input_with(g, 1, s4, (double[]){0.5, 0, 0, 0});
+    cr_node *y = cr_layer_norm(g, x, 1, gain, bias, CR_NORM_EPS);
+    const double r0 = 1 / sqrt(1.25 + 1e-5), r1 = 1 / sqrt(6.75 + 1e-5);
+    const double want[8] = {-1.5 * r0 + 0.5, -0.5 * r0 * 2, 0.5 * r0 * 3,  1.5 * r0 * 4,
+                            -1.5 * r1 + 0.5, -1.5 * r1 * 2, -1.5 * r1 * 3, 4.5 * r1 * 4};
+    for (size_t i = 0; i < 8; i++)
+        ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(y), i), want[i], 1e-14);
+    /* over both axes: one group of eight */
+    cr_node *all = cr_layer_norm(g, x, 2, NULL, NULL, 0.0);
+    ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(all), 7), (5 - 1.5) / sqrt(5.0),
+                            1e-14);
+    const size_t n = cr_graph_size(g);
+    assert_fails(g, cr_layer_norm(g, x, 3, NULL, NULL, CR_NORM_EPS), n, CR_EINVAL,
+                 "layer_norm: 3 trailing axes of [2,4]");
+    assert_fails(g, cr_layer_norm(g, x, 1, NULL, NULL, -1.0), n, CR_EINVAL, "eps -1");
+    assert_fails(g, cr_layer_norm(g, x, 1, cr_input(g, NULL, 1, s3), NULL, CR_NORM_EPS),
+                 n + 1, CR_ESHAPE, "layer_norm: gain [3] does not match [4]");
+    assert_fails(g, cr_layer_norm(g, x, 2, NULL, gain, CR_NORM_EPS), n + 1, CR_ESHAPE,
+                 "layer_norm: bias [4] does not match [2,4]");
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_batch_norm_running_statistics)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t sx[3] = {2, 2, 2}, s2[1] = {2};
+    /* channel 0: 1, 2, 5, 8 (mean 4, biased var 7.5); channel 1: 0, 0, 2, 2 */
+    cr_node *x = input_with(g, 3, sx, (double[]){1, 2, 0, 0, 5, 8, 2, 2});
+    cr_node *gain = input_with(g, 1, s2, (double[]){2, 1});
+    cr_node *bias = input_with(g, 1, s2, (double[]){0, -1});
+    cr_node *y = cr_batch_norm(g, x, gain, bias, 0.25, CR_NORM_EPS);
+    ck_assert_ptr_nonnull(y);
+    const cr_tensor *stats = cr_node_state(y);
+    ck_assert_uint_eq(cr_tensor_dim(stats, 0), 2);
+    /* building evaluates the node but leaves PyTorch's initial statistics */
+    const double init[4] = {0, 0, 1, 1};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_double_eq(cr_tensor_get(stats, i), init[i]);
+    ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(y), 0),
+                            2 * (1 - 4) / sqrt(7.5 + 1e-5), 1e-14);
+    /* each forward in training mode: running = 0.75 running + 0.25 batch,
+     * with the unbiased variance (10 and 4/3) */
+    ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+    const double once[4] = {1.0, 0.25, 0.75 + 2.5, 0.75 + 1.0 / 3.0};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_double_eq_tol(cr_tensor_get(stats, i), once[i], 1e-15);
+    ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+    ck_assert_double_eq_tol(cr_tensor_get(stats, 0), 0.75 * 1.0 + 1.0, 1e-15);
+    ck_assert_double_eq_tol(cr_tensor_get(stats, 2), 0.75 * 3.25 + 2.5, 1e-15);
+    /* evaluation mode: the running statistics normalise and stay */
+    const size_t s22[2] = {2, 2};
+    cr_tensor *load = cr_tensor_new_from(2, s22, (double[]){3, -1, 4, 0.25}, NULL);
+    ck_assert_int_eq(cr_node_set_state(y, load), CR_OK);
+    cr_graph_set_training(g, 0);
+    ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+    ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(y), 4),
+                            2 * (5 - 3) / sqrt(4 + 1e-5), 1e-14);
+    ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(y), 2),
+                            (0 + 1) / sqrt(0.25 + 1e-5) - 1, 1e-14);
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_double_eq(cr_tensor_get(stats, i), cr_tensor_get(load, i));
+    /* the gradient in evaluation mode: dy gamma / sqrt(var + eps) */
+    cr_node_require_grad(x, 1);
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, y), 0), CR_OK);
+    ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(x), 0), 2 / sqrt(4 + 1e-5), 1e-14);
+    cr_tensor_free(load);
+    /* a state of another shape, and the constructor's errors */
+    cr_tensor *wrong = cr_tensor_new(1, s2, NULL);
+    ck_assert_int_eq(cr_node_set_state(y, wrong), CR_ESHAPE);
+    ck_assert_ptr_nonnull(
+        strstr(cr_graph_error(g)->message, "its state is [2,2], not [2]"));
+    cr_graph_clear_error(g);
+    cr_tensor_free(wrong);
+    const size_t n = cr_graph_size(g);
+    assert_fails(g, cr_batch_norm(g, gain, NULL, NULL, 0.1, CR_NORM_EPS), n, CR_ESHAPE,
+                 "batch_norm: input [2] is not [N,C]");
+    assert_fails(g, cr_batch_norm(g, x, bias, cr_input(g, NULL, 2, s22), 0.1, CR_NORM_EPS),
+                 n + 1, CR_ESHAPE, "batch_norm: bias [2,2] does not match [2]");
+    assert_fails(g, cr_batch_norm(g, x, NULL, NULL, 1.5, CR_NORM_EPS), n + 1, CR_EINVAL,
+                 "batch_norm: momentum 1.5");
+    cr_graph_free(g);
+}
+END_TEST
+
 Suite *nnops_suite(void)
 {
     Suite *s = suite_create("nnops");
@@ -364,6 +457,8 @@ Suite *nnops_suite(void)
     tcase_add_test(tc, test_pool_errors);
     tcase_add_test(tc, test_dropout_training);
     tcase_add_test(tc, test_dropout_edges);
+    tcase_add_test(tc, test_layer_norm_values);
+    tcase_add_test(tc, test_batch_norm_running_statistics);
     suite_add_tcase(s, tc);
     return s;
 }

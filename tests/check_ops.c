@@ -258,6 +258,60 @@ static cr_node *b_dropout_apply(cr_graph *g, cr_node *const *in, double c)
     return cr_node_create(g, source->op, pair, 2, source->args);
 }
 
+/* Normalisation. layer_norm over the last c axes; with a gain and a bias
+ * (inputs 1 and 2), only a gain (c = 1.5: one axis) or only a bias
+ * (c = 1.25). */
+BUILDER(layer_norm, cr_layer_norm(g, in[0], (int)c, NULL, NULL, CR_NORM_EPS))
+static cr_node *b_layer_norm_affine(cr_graph *g, cr_node *const *in, double c)
+{
+    if (c == 1.5)
+        return cr_layer_norm(g, in[0], 1, in[1], NULL, CR_NORM_EPS);
+    if (c == 1.25)
+        return cr_layer_norm(g, in[0], 1, NULL, in[1], CR_NORM_EPS);
+    return cr_layer_norm(g, in[0], (int)c, in[1], in[2], 0.01);
+}
+/* Running statistics for three channels, loaded into batch norm n and the
+ * graph switched to evaluation mode. */
+static void evaluate_with_stats(cr_graph *g, cr_node *n)
+{
+    const size_t shape[2] = {2, 3};
+    const double stats[6] = {0.3, -0.2, 0.1, 1.5, 0.7, 2.0};
+    cr_tensor *t = cr_tensor_new_from(2, shape, stats, NULL);
+    ck_assert_int_eq(cr_node_set_state(n, t), CR_OK);
+    cr_tensor_free(t);
+    cr_graph_set_training(g, 0);
+    ck_assert_int_eq(cr_graph_forward(g, n), CR_OK);
+}
+/* batch_norm with a gain and a bias when given (c = 1: inputs 1 and 2),
+ * in evaluation mode with loaded statistics when c = 2 (three channels). */
+static cr_node *b_batch_norm(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_node *n = cr_batch_norm(g, in[0], c > 0 ? in[1] : NULL, c > 0 ? in[2] : NULL,
+                               CR_BATCH_NORM_MOMENTUM, CR_NORM_EPS);
+    if (n && c == 2)
+        evaluate_with_stats(g, n);
+    return n;
+}
+/* norm_bwd(x, u) of layer norm over the last axis (c = 0), of batch norm
+ * (c = 1), of batch norm evaluating (c = 2) */
+static cr_node *b_norm_bwd(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_node *n = c == 0 ? cr_layer_norm(g, in[0], 1, NULL, NULL, CR_NORM_EPS)
+                        : cr_batch_norm(g, in[0], NULL, NULL, 0.1, CR_NORM_EPS);
+    ck_assert_ptr_nonnull(n);
+    if (c == 2)
+        evaluate_with_stats(g, n);
+    const cr_tensor *x = cr_node_value(in[0]);
+    return cr_node_create_shaped(g, cr_op_find("norm_bwd"), in, 2, n->args, x->rank,
+                                 x->shape);
+}
+/* training_only in training (c = 1) or evaluation (c = 0) mode */
+static cr_node *b_training_only(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_graph_set_training(g, c != 0);
+    return b_internal(g, "training_only", in, 1);
+}
+
 /* channel ops over the view [2,3,4] of a [2,3,4] tensor or [3] */
 static cr_node *b_channel_sum(cr_graph *g, cr_node *const *in, double c)
 {
@@ -467,6 +521,25 @@ static const op_case cases[] = {
     CASE("dropout", b_dropout, 0.0, 0, 1, M(3, 4, -2, 2)),
     CASE("dropout", b_dropout, -0.3, 0, 1, T3(2, 3, 2, -2, 2)),
     CASE("dropout", b_dropout_apply, 0, 2u, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),
+    /* layer norm (arg: trailing axes), batch norm (arg: 1 with gain and
+     * bias, 2 evaluating), their backward helper, the training switch */
+    CASE("layer_norm", b_layer_norm, 1, 0, 1, M(3, 4, -2, 2)),
+    CASE("layer_norm", b_layer_norm, 2, 0, 1, T3(2, 3, 4, -2, 2)),
+    CASE("layer_norm", b_layer_norm, 3, 0, 1, T4(2, 2, 2, 3, -2, 2)),
+    CASE("layer_norm", b_layer_norm_affine, 1, 0, 3, M(3, 4, -2, 2), V(4, -2, 2), V(4, -2, 2)),
+    CASE("layer_norm", b_layer_norm_affine, 2, 0, 3, T3(2, 2, 3, -2, 2), M(2, 3, -2, 2),
+         M(2, 3, -2, 2)),
+    CASE("layer_norm", b_layer_norm_affine, 1.5, 0, 2, T3(2, 3, 4, -2, 2), V(4, -2, 2)),
+    CASE("layer_norm", b_layer_norm_affine, 1.25, 0, 2, M(3, 4, -2, 2), V(4, -2, 2)),
+    CASE("batch_norm", b_batch_norm, 0, 0, 1, M(4, 3, -2, 2)),
+    CASE("batch_norm", b_batch_norm, 1, 0, 3, T3(3, 2, 4, -2, 2), V(2, -2, 2), V(2, -2, 2)),
+    CASE("batch_norm", b_batch_norm, 1, 0, 3, T4(2, 3, 2, 2, -2, 2), V(3, -2, 2), V(3, -2, 2)),
+    CASE("batch_norm", b_batch_norm, 2, 0, 3, T3(2, 3, 2, -2, 2), V(3, -2, 2), V(3, -2, 2)),
+    CASE("norm_bwd", b_norm_bwd, 0, 0, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),
+    CASE("norm_bwd", b_norm_bwd, 1, 0, 2, T3(3, 2, 2, -2, 2), T3(3, 2, 2, -2, 2)),
+    CASE("norm_bwd", b_norm_bwd, 2, 1u, 2, M(4, 3, -2, 2), M(4, 3, -2, 2)),
+    CASE("training_only", b_training_only, 1, 0, 1, M(3, 4, -2, 2)),
+    CASE("training_only", b_training_only, 0, 1u, 1, V(5, -2, 2)),
     /* per-channel helpers over the view [2,3,4] (arg: the factor) */
     CASE("channel_sum", b_channel_sum, 1.0, 0, 1, T3(2, 3, 4, -2, 2)),
     CASE("channel_sum", b_channel_sum, 0.125, 0, 1, T3(2, 3, 4, -2, 2)),

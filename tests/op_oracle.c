@@ -225,6 +225,43 @@ static cr_node *build_dropout(cr_graph *g, cr_node **in, const oracle_case *c)
     return cr_dropout(g, in[0], real_param(c, "p", 0.5));
 }
 
+/* layer_norm(x) over the last `axes` axes; affine 1: gain and bias
+ * inputs, 2: gain only, 3: bias only; real eps. */
+static cr_node *build_layer_norm(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    const long affine = int_param(c, "affine", 0);
+    return cr_layer_norm(g, in[0], (int)int_param(c, "axes", 1),
+                         affine == 1 || affine == 2 ? in[1] : NULL,
+                         affine == 1 ? in[2] : affine == 3 ? in[1] : NULL,
+                         real_param(c, "eps", 1e-5));
+}
+
+/* batch_norm(x[, gain, bias]) (affine 1); with training 0, evaluating
+ * with the running mean and variance given as the last two inputs. */
+static cr_node *build_batch_norm(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    const int affine = (int)int_param(c, "affine", 0);
+    cr_node *n = cr_batch_norm(g, in[0], affine ? in[1] : NULL, affine ? in[2] : NULL,
+                               real_param(c, "momentum", 0.1), real_param(c, "eps", 1e-5));
+    if (!n || int_param(c, "training", 1))
+        return n;
+    const int k = affine ? 3 : 1;
+    const cr_tensor *mean = cr_node_value(in[k]), *var = cr_node_value(in[k + 1]);
+    const size_t shape[2] = {2, cr_tensor_size(mean)};
+    cr_tensor *stats = cr_tensor_new(2, shape, NULL);
+    if (!stats)
+        return NULL;
+    double *d = cr_tensor_data_mut(stats);
+    for (size_t i = 0; i < shape[1]; i++) {
+        d[i] = cr_tensor_get(mean, i);
+        d[shape[1] + i] = cr_tensor_get(var, i);
+    }
+    cr_status st = cr_node_set_state(n, stats);
+    cr_tensor_free(stats);
+    cr_graph_set_training(g, 0);
+    return st == CR_OK && cr_graph_forward(g, n) == CR_OK ? n : NULL;
+}
+
 static const struct {
     const char *name;
     builder build;
@@ -238,7 +275,7 @@ static const struct {
                         ENTRY(mean_axis) ENTRY(matmul) ENTRY(sop)
     /* neural-network ops */
     ENTRY(conv2d) ENTRY(conv1d) ENTRY(max_pool2d) ENTRY(avg_pool2d) ENTRY(max_pool1d)
-        ENTRY(avg_pool1d) ENTRY(dropout)
+        ENTRY(avg_pool1d) ENTRY(dropout) ENTRY(layer_norm) ENTRY(batch_norm)
 #undef ENTRY
 };
 

@@ -148,6 +148,37 @@ CR_API cr_node *cr_avg_pool1d(cr_graph *g, cr_node *x, size_t kernel, size_t str
  * outside [0, 1]. */
 CR_API cr_node *cr_dropout(cr_graph *g, cr_node *x, double p);
 
+/* PyTorch's default eps of the normalisations and momentum of batch norm's
+ * running statistics. */
+#define CR_NORM_EPS 1e-5
+#define CR_BATCH_NORM_MOMENTUM 0.1
+
+/* Layer norm (PyTorch's layer_norm) over the last `axes` axes of x, which
+ * make one group of m elements per row:
+ *   y = (x - mean) / sqrt(var + eps) * gamma + beta,
+ * mean and the biased var over the group; gamma and beta are shaped like
+ * the normalised axes, or NULL (1 and 0). With xh the normalised x and
+ * r = 1/sqrt(var + eps): dx = r (g - mean(g) - xh mean(g xh)) for
+ * g = dy gamma; dgamma = sum over rows of dy xh; dbeta = sum of dy.
+ * CR_EINVAL for axes outside 1..rank or a negative eps, CR_ESHAPE for a
+ * gain or bias of another shape. */
+CR_API cr_node *cr_layer_norm(cr_graph *g, cr_node *x, int axes, cr_node *gamma,
+                              cr_node *beta, double eps);
+/* Batch norm (PyTorch's batch_norm) of x [N,C], [N,C,L] or [N,C,H,W] per
+ * channel c over N and the spatial axes: in training mode the layer norm
+ * formula over each channel's group, with gamma and beta [C] (or NULL);
+ * in evaluation mode (cr_graph_set_training(g, 0)) the running mean and
+ * variance replace the batch's, and dx = dy gamma / sqrt(running_var +
+ * eps). Each evaluation in training mode, but not the one when the node
+ * is built, updates the running statistics: running = (1 - momentum)
+ * running + momentum batch, with the unbiased batch variance; they start
+ * at mean 0 and variance 1. cr_node_state reads them as a [2,C] tensor
+ * (mean, variance), cr_node_set_state loads saved ones. CR_ESHAPE for a
+ * bad rank, a single value per channel or a gain or bias not [C];
+ * CR_EINVAL for momentum outside [0, 1] or a negative eps. */
+CR_API cr_node *cr_batch_norm(cr_graph *g, cr_node *x, cr_node *gamma, cr_node *beta,
+                              double momentum, double eps);
+
 /* E = 1/2 * sum (d - y)^2, the article's squared error (a scalar);
  * dE/dy = y - d, dE/dd = d - y */
 CR_API cr_node *cr_sq_error(cr_graph *g, cr_node *y, cr_node *d);

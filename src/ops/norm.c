@@ -13,23 +13,53 @@
  */
 #include "ops/ops_common.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---- sums over one group ---- */
 
-/* The sum of x[0..n), in CR_BLOCK partial sums. */
+/* The sum of x[0..n), of x*y, and of (x - mu)^2, in CR_BLOCK partial sums
+ * (clang-format mis-indents the unrolled loops). */
+// clang-format off
 static double sum_of(const double *x, size_t n)
 {
     double acc[CR_BLOCK] = {0};
     size_t i = 0;
     for (; i + CR_BLOCK <= n; i += CR_BLOCK)
         CR_UNROLL_BLOCK
-    for (size_t j = 0; j < CR_BLOCK; j++)
-        acc[j] += x[i + j];
+        for (size_t j = 0; j < CR_BLOCK; j++)
+            acc[j] += x[i + j];
     for (; i < n; i++)
         acc[0] += x[i];
     return cr_sum_of_block(acc);
 }
+
+static double dot_of(const double *x, const double *y, size_t n)
+{
+    double acc[CR_BLOCK] = {0};
+    size_t i = 0;
+    for (; i + CR_BLOCK <= n; i += CR_BLOCK)
+        CR_UNROLL_BLOCK
+        for (size_t j = 0; j < CR_BLOCK; j++)
+            acc[j] += x[i + j] * y[i + j];
+    for (; i < n; i++)
+        acc[0] += x[i] * y[i];
+    return cr_sum_of_block(acc);
+}
+
+static double sq_dev_of(const double *x, double mu, size_t n)
+{
+    double acc[CR_BLOCK] = {0};
+    size_t i = 0;
+    for (; i + CR_BLOCK <= n; i += CR_BLOCK)
+        CR_UNROLL_BLOCK
+        for (size_t j = 0; j < CR_BLOCK; j++)
+            acc[j] += (x[i + j] - mu) * (x[i + j] - mu);
+    for (; i < n; i++)
+        acc[0] += (x[i] - mu) * (x[i] - mu);
+    return cr_sum_of_block(acc);
+}
+// clang-format on
 
 /* ---- channel_sum, channel_expand, channel_scale: args.i = {A, C, B} ---- */
 
@@ -168,4 +198,379 @@ static cr_status channel_scale_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *d
     const cr_tensor *s = INT(n, 1);
     CR_VJP_RETURN(cr_channel_sum(g, cr_mul(g, dy, n->inputs[0]), VIEW_A(n), VIEW_C(n),
                                  VIEW_B(n), 1.0, s->rank, s->shape));
+}
+
+/* ---- training_only: x in training mode, 0 in evaluation mode ---- */
+
+static void training_only_forward(cr_node *n)
+{
+    const double *restrict x = IN(n, 0);
+    double *restrict y = OUT(n);
+    const double keep = n->graph->evaluating ? 0.0 : 1.0;
+    CR_FOR_BLOCKED(i, n->value.size, y[i] = keep * x[i];);
+}
+
+static cr_status training_only_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                   cr_node **dx)
+{
+    CR_VJP_RETURN(cr_node_create(g, &cr_op_training_only, &dy, 1, NULL));
+}
+
+const cr_op cr_op_training_only = {.name = "training_only",
+                                   .min_inputs = 1,
+                                   .max_inputs = 1,
+                                   .flags = CR_OP_BACKWARD,
+                                   .formula =
+                                       "y = x in training mode, 0 in evaluation mode",
+                                   .jacobian = "identity or zero, by the graph's mode",
+                                   .shape = cr_shape_same,
+                                   .forward = training_only_forward,
+                                   .vjp = training_only_vjp};
+
+/* ---- layer_norm, batch_norm and their backward norm_bwd ----
+ * args.i = {A, C, B, flags}, args.f = eps, args.f2 = momentum, args.state =
+ * batch norm's running statistics [2, C] (mean, variance). */
+
+enum {
+    NORM_BATCH = 1u << 0, /* batch norm: running statistics in evaluation mode */
+    NORM_OWNER = 1u << 1, /* updates the running statistics in training mode */
+    NORM_GAIN = 1u << 2,  /* an input gamma follows x */
+    NORM_BIAS = 1u << 3   /* an input beta follows (x and gamma) */
+};
+#define NORM_FLAGS(n) ((unsigned)(n)->args->i[3])
+
+/* sum over the group c of x viewed as [A, C, B], and of x * y */
+static double group_sum(const cr_node *n, const double *x, size_t c)
+{
+    double s = 0.0;
+    for (size_t a = 0; a < VIEW_A(n); a++)
+        s += sum_of(x + (a * VIEW_C(n) + c) * VIEW_B(n), VIEW_B(n));
+    return s;
+}
+
+static double group_dot(const cr_node *n, const double *x, const double *y, size_t c)
+{
+    double s = 0.0;
+    for (size_t a = 0; a < VIEW_A(n); a++) {
+        const size_t o = (a * VIEW_C(n) + c) * VIEW_B(n);
+        s += dot_of(x + o, y + o, VIEW_B(n));
+    }
+    return s;
+}
+
+/* The mean and 1/sqrt(variance + eps) group c is normalised with: the
+ * batch's (the biased variance), or batch norm's running statistics in
+ * evaluation mode. The owner of the running statistics updates them in
+ * training mode (momentum, and PyTorch's unbiased variance). */
+static void group_stats(const cr_node *n, const double *x, size_t c, int update,
+                        double *mean, double *rstd)
+{
+    const unsigned flags = NORM_FLAGS(n);
+    double *running = n->args->state ? n->args->state->data : NULL;
+    const size_t nc = VIEW_C(n), m = VIEW_A(n) * VIEW_B(n);
+    if ((flags & NORM_BATCH) && n->graph->evaluating) {
+        *mean = running[c];
+        *rstd = 1.0 / sqrt(running[nc + c] + n->args->f);
+        return;
+    }
+    const double mu = group_sum(n, x, c) / (double)m;
+    double q = 0.0;
+    for (size_t a = 0; a < VIEW_A(n); a++)
+        q += sq_dev_of(x + (a * nc + c) * VIEW_B(n), mu, VIEW_B(n));
+    const double var = q / (double)m;
+    *mean = mu;
+    *rstd = 1.0 / sqrt(var + n->args->f);
+    if (update && (flags & NORM_OWNER)) {
+        const double k = n->args->f2;
+        running[c] = (1.0 - k) * running[c] + k * mu;
+        running[nc + c] = (1.0 - k) * running[nc + c] + k * q / (double)(m - 1);
+    }
+}
+
+/* y = (x - mean) rstd * gamma + beta, gamma and beta indexed by c for
+ * batch norm and by b (the position in the normalised trailing axes) for
+ * layer norm. */
+static void norm_forward(cr_node *n)
+{
+    const unsigned flags = NORM_FLAGS(n);
+    const size_t na = VIEW_A(n), nc = VIEW_C(n), nb = VIEW_B(n);
+    const double *x = IN(n, 0);
+    const double *gamma = (flags & NORM_GAIN) ? IN(n, 1) : NULL;
+    const double *beta = (flags & NORM_BIAS) ? IN(n, gamma ? 2 : 1) : NULL;
+    double *y = OUT(n);
+    for (size_t c = 0; c < nc; c++) {
+        double mu, r;
+        group_stats(n, x, c, 1, &mu, &r);
+        for (size_t a = 0; a < na; a++) {
+            const size_t o = (a * nc + c) * nb;
+            const double *restrict xr = x + o;
+            double *restrict yr = y + o;
+            if (flags & NORM_BATCH) { /* one gain and bias for the group */
+                const double k = r * (gamma ? gamma[c] : 1.0);
+                const double off = (beta ? beta[c] : 0.0) - mu * k;
+                CR_FOR_BLOCKED(b, nb, yr[b] = xr[b] * k + off;);
+                continue;
+            }
+            CR_FOR_BLOCKED(b, nb, yr[b] = (xr[b] - mu) * r;);
+            if (gamma)
+                CR_FOR_BLOCKED(b, nb, yr[b] *= gamma[b];);
+            if (beta)
+                CR_FOR_BLOCKED(b, nb, yr[b] += beta[b];);
+        }
+    }
+}
+
+/* norm_bwd(x, u) = J^T u for the normalisation xh(x) without gain and bias
+ * (J is symmetric): per group, rstd (u - mean(u) - xh mean(u xh)); u rstd
+ * with running statistics (batch norm evaluating). */
+static void norm_bwd_forward(cr_node *n)
+{
+    const size_t na = VIEW_A(n), nc = VIEW_C(n), nb = VIEW_B(n), m = na * nb;
+    const double *x = IN(n, 0), *u = IN(n, 1);
+    double *z = OUT(n);
+    const int fixed = (NORM_FLAGS(n) & NORM_BATCH) && n->graph->evaluating;
+    for (size_t c = 0; c < nc; c++) {
+        double mu, r;
+        group_stats(n, x, c, 0, &mu, &r);
+        double k1 = r, k2 = 0.0, k3 = 0.0; /* z = k1 u + k2 x + k3 */
+        if (!fixed) {
+            const double su = group_sum(n, u, c), sux = group_dot(n, u, x, c);
+            const double mean_u = su / (double)m;
+            const double mean_uxh = r * (sux - mu * su) / (double)m;
+            k2 = -r * r * mean_uxh;
+            k3 = -r * mean_u - k2 * mu;
+        }
+        for (size_t a = 0; a < na; a++) {
+            const size_t o = (a * nc + c) * nb;
+            const double *restrict xr = x + o, *restrict ur = u + o;
+            double *restrict zr = z + o;
+            CR_FOR_BLOCKED(b, nb, zr[b] = k1 * ur[b] + k2 * xr[b] + k3;);
+        }
+    }
+}
+
+static cr_status norm_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
+static cr_status norm_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
+
+static const char *norm_jacobian(const cr_node *n, size_t i)
+{
+    (void)n;
+    if (i == 0)
+        return "per group: rstd (I - 1 1^T/m - xh xh^T/m), times gamma (norm_bwd)";
+    return "gain: dgamma = dY * xh, bias: dbeta = dY, summed over the other axes";
+}
+
+const cr_op cr_op_layer_norm = {.name = "layer_norm",
+                                .min_inputs = 1,
+                                .max_inputs = 3,
+                                .formula =
+                                    "y = (x - mean) / sqrt(var + eps) * gamma + beta "
+                                    "over the trailing axes",
+                                .jacobian = "per row: rstd (I - 1 1^T/D - xh xh^T/D)",
+                                .jacobian_of = norm_jacobian,
+                                .forward = norm_forward,
+                                .vjp = norm_vjp};
+const cr_op cr_op_batch_norm = {.name = "batch_norm",
+                                .min_inputs = 1,
+                                .max_inputs = 3,
+                                .formula =
+                                    "y = (x - mean) / sqrt(var + eps) * gamma + beta "
+                                    "per channel over N and space (running "
+                                    "statistics when evaluating)",
+                                .jacobian = "per channel: rstd (I - 1 1^T/m - xh xh^T/m); "
+                                            "rstd I when evaluating",
+                                .jacobian_of = norm_jacobian,
+                                .forward = norm_forward,
+                                .vjp = norm_vjp};
+const cr_op cr_op_norm_bwd = {.name = "norm_bwd",
+                              .min_inputs = 2,
+                              .max_inputs = 2,
+                              .flags = CR_OP_BACKWARD,
+                              .formula = "z = rstd (u - mean(u) - xh mean(u xh)) per group",
+                              .jacobian = "symmetric in u; second derivative of the "
+                                          "normalisation in x",
+                              .forward = norm_bwd_forward,
+                              .vjp = norm_bwd_vjp};
+
+/* The view the gain and bias are indexed in: [C] of batch norm's view, or
+ * the trailing D of layer norm's [1, rows, D] as [rows, D, 1]. */
+static void gain_view(const cr_node *n, size_t *a, size_t *c, size_t *b)
+{
+    if (NORM_FLAGS(n) & NORM_BATCH) {
+        *a = VIEW_A(n), *c = VIEW_C(n), *b = VIEW_B(n);
+    } else {
+        *a = VIEW_C(n), *c = VIEW_B(n), *b = 1;
+    }
+}
+
+/* A node of n's normalisation with other inputs and flags (the running
+ * statistics shared, never updated by it). */
+static cr_node *norm_like(cr_graph *g, const cr_node *n, const cr_op *op,
+                          cr_node *const *in, size_t n_in)
+{
+    cr_node_args args = *n->args;
+    args.i[3] = (int64_t)(NORM_FLAGS(n) & NORM_BATCH);
+    const cr_tensor *x = &in[0]->value;
+    return cr_node_create_shaped(g, op, in, n_in, &args, x->rank, x->shape);
+}
+
+static cr_status norm_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    const unsigned flags = NORM_FLAGS(n);
+    cr_node *x = n->inputs[0];
+    size_t a, c, b;
+    gain_view(n, &a, &c, &b);
+    if (i == 0) {
+        cr_node *in[2] = {x, dy};
+        if (flags & NORM_GAIN)
+            in[1] = cr_channel_scale(g, dy, n->inputs[1], a, c, b);
+        CR_VJP_RETURN(in[1] ? norm_like(g, n, &cr_op_norm_bwd, in, 2) : NULL);
+    }
+    const cr_tensor *p = INT(n, i);
+    if (i == 1 && (flags & NORM_GAIN)) { /* dgamma = sum of dy * xh */
+        cr_node *xh = norm_like(g, n, n->op, &x, 1);
+        CR_VJP_RETURN(
+            cr_channel_sum(g, cr_mul(g, dy, xh), a, c, b, 1.0, p->rank, p->shape));
+    }
+    CR_VJP_RETURN(cr_channel_sum(g, dy, a, c, b, 1.0, p->rank, p->shape));
+}
+
+/* For u: norm_bwd(x, up) (J is symmetric). For x, with v = up, z = J u,
+ * r = rstd, xh the normalised x, m the group's size and sums per group:
+ *   d<v, z>/dx = -(r/m) (xh sum(v z) + z sum(v xh)) - r mean(u xh) J v,
+ * built from graph ops; zero for batch norm evaluating (r is then
+ * constant), which training_only makes so. */
+static cr_status norm_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up, cr_node **dx)
+{
+    cr_node *x = n->inputs[0], *u = n->inputs[1];
+    cr_node *in[2] = {x, up};
+    cr_node *jv = norm_like(g, n, &cr_op_norm_bwd, in, 2);
+    if (i == 1)
+        CR_VJP_RETURN(jv);
+    const size_t na = VIEW_A(n), nc = VIEW_C(n), nb = VIEW_B(n);
+    const double inv_m = 1.0 / (double)(na * nb);
+    const size_t cs[1] = {nc};
+    const cr_tensor *xt = &x->value;
+    const int batch = (NORM_FLAGS(n) & NORM_BATCH) != 0;
+    cr_node *xh = norm_like(g, n, batch ? &cr_op_batch_norm : &cr_op_layer_norm, &x, 1);
+#define GROUP_SUM(t, f) cr_channel_sum(g, (t), na, nc, nb, (f), 1, cs)
+#define GROUP_SCALE(t, s) cr_channel_scale(g, (t), (s), na, nc, nb)
+    cr_node *mean =
+        cr_channel_expand(g, GROUP_SUM(x, inv_m), na, nc, nb, 1.0, xt->rank, xt->shape);
+    cr_node *d = cr_sub(g, x, mean);
+    cr_node *var = GROUP_SUM(cr_mul(g, d, d), inv_m);
+    cr_node *r = cr_powc(g, cr_add(g, var, cr_scalar(g, n->args->f)), -0.5);
+    cr_node *t = cr_add(g, GROUP_SCALE(xh, GROUP_SUM(cr_mul(g, up, n), 1.0)),
+                        GROUP_SCALE(n, GROUP_SUM(cr_mul(g, up, xh), 1.0)));
+    cr_node *bu = GROUP_SUM(cr_mul(g, u, xh), inv_m);
+    cr_node *grad = cr_add(g, GROUP_SCALE(t, cr_scale(g, r, -inv_m)),
+                           GROUP_SCALE(jv, cr_neg(g, cr_mul(g, r, bu))));
+#undef GROUP_SUM
+#undef GROUP_SCALE
+    CR_VJP_RETURN(batch ? cr_node_create(g, &cr_op_training_only, &grad, 1, NULL) : grad);
+}
+
+/* ---- the public constructors ---- */
+
+/* Checks a gain or bias p (NULL: none) against the shape it must have. */
+static cr_status check_affine(cr_graph *g, const char *op, const char *what,
+                              const cr_node *p, int rank, const size_t *shape)
+{
+    if (!p)
+        return CR_OK;
+    const cr_tensor *t = &p->value;
+    if (t->rank == rank && memcmp(t->shape, shape, (size_t)rank * sizeof *shape) == 0)
+        return CR_OK;
+    char want[96];
+    cr_shape_format(want, sizeof want, rank, shape);
+    return cr_graph_fail(g, CR_ESHAPE, "%s: %s %s does not match %s", op, what,
+                         cr_shape_str(t).text, want);
+}
+
+/* The normalisation node: inputs x, gamma, beta (either may be NULL). */
+static cr_node *norm_build(cr_graph *g, const cr_op *op, cr_node *x, cr_node *gamma,
+                           cr_node *beta, cr_node_args *args)
+{
+    cr_node *in[3] = {x};
+    size_t k = 1;
+    if (gamma) {
+        in[k++] = gamma;
+        args->i[3] |= NORM_GAIN;
+    }
+    if (beta) {
+        in[k++] = beta;
+        args->i[3] |= NORM_BIAS;
+    }
+    return cr_node_create_shaped(g, op, in, k, args, x->value.rank, x->value.shape);
+}
+
+cr_node *cr_layer_norm(cr_graph *g, cr_node *x, int axes, cr_node *gamma, cr_node *beta,
+                       double eps)
+{
+    if (!g || !x)
+        return cr_node_create(g, &cr_op_layer_norm, &x, 1, NULL);
+    const cr_tensor *t = &x->value;
+    if (axes < 1 || axes > t->rank || !(eps >= 0.0) || !isfinite(eps)) {
+        cr_graph_fail(g, CR_EINVAL,
+                      "layer_norm: %d trailing axes of %s with eps %g: needs 1 to %d axes "
+                      "and eps >= 0",
+                      axes, cr_shape_str(t).text, eps, t->rank);
+        return NULL;
+    }
+    const size_t *trailing = t->shape + (t->rank - axes);
+    size_t d = 1;
+    for (int k = 0; k < axes; k++)
+        d *= trailing[k];
+    if (check_affine(g, "layer_norm", "gain", gamma, axes, trailing) != CR_OK ||
+        check_affine(g, "layer_norm", "bias", beta, axes, trailing) != CR_OK)
+        return NULL;
+    cr_node_args args = {.i = {1, (int64_t)(t->size / d), (int64_t)d}, .f = eps};
+    return norm_build(g, &cr_op_layer_norm, x, gamma, beta, &args);
+}
+
+cr_node *cr_batch_norm(cr_graph *g, cr_node *x, cr_node *gamma, cr_node *beta,
+                       double momentum, double eps)
+{
+    if (!g || !x)
+        return cr_node_create(g, &cr_op_batch_norm, &x, 1, NULL);
+    const cr_tensor *t = &x->value;
+    if (t->rank < 2 || t->size / t->shape[1] < 2) {
+        cr_graph_fail(g, CR_ESHAPE,
+                      "batch_norm: input %s is not [N,C], [N,C,L] or [N,C,H,W] with more "
+                      "than one value per channel",
+                      cr_shape_str(t).text);
+        return NULL;
+    }
+    if (!(momentum >= 0.0 && momentum <= 1.0) || !(eps >= 0.0) || !isfinite(eps)) {
+        cr_graph_fail(g, CR_EINVAL,
+                      "batch_norm: momentum %g and eps %g: needs momentum in "
+                      "[0, 1] and eps >= 0",
+                      momentum, eps);
+        return NULL;
+    }
+    const size_t nc = t->shape[1];
+    if (check_affine(g, "batch_norm", "gain", gamma, 1, &nc) != CR_OK ||
+        check_affine(g, "batch_norm", "bias", beta, 1, &nc) != CR_OK)
+        return NULL;
+    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    const size_t stats_shape[2] = {2, nc};
+    cr_tensor *stats = cr_graph_state_new(g, 2, stats_shape);
+    cr_node_args args = {.i = {(int64_t)t->shape[0], (int64_t)nc,
+                               (int64_t)(t->size / (t->shape[0] * nc)),
+                               NORM_BATCH | NORM_OWNER},
+                         .f = eps,
+                         .f2 = momentum,
+                         .state = stats};
+    cr_node *n = stats ? norm_build(g, &cr_op_batch_norm, x, gamma, beta, &args) : NULL;
+    if (!n) {
+        cr_arena_rewind(&g->arena, mark);
+        return NULL;
+    }
+    /* PyTorch's initial statistics; the evaluation at build time (often of
+     * placeholder inputs) does not count as a batch */
+    for (size_t c = 0; c < nc; c++) {
+        stats->data[c] = 0.0;
+        stats->data[nc + c] = 1.0;
+    }
+    return n;
 }

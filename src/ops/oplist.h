@@ -71,6 +71,10 @@
     /* dropout (dropout.c) */                                                             \
     OP(dropout)                                                                           \
     /* normalisation and per-channel helpers (norm.c) */                                  \
+    OP(layer_norm)                                                                        \
+    OP(batch_norm)                                                                        \
+    OP(norm_bwd)                                                                          \
+    OP(training_only)                                                                     \
     OP(channel_sum)                                                                       \
     OP(channel_expand)                                                                    \
     OP(channel_scale)                                                                     \

@@ -12,6 +12,8 @@ EXEMPT = {
     "max_pool_scatter": "backward of max_pool: checked by max_pool's gradient and HVP",
     "max_pool_gather": "vjp of max_pool_scatter: checked by the check_ops cases",
     "avg_pool_bwd": "backward of avg_pool: checked by avg_pool's gradient and HVP",
+    "norm_bwd": "backward of layer_norm and batch_norm: checked by their HVPs",
+    "training_only": "internal: batch norm's HVP when evaluating, checked by it",
     "channel_sum": "internal: bias and gain gradients, checked through conv and the norms",
     "channel_expand": "internal: the vjp of channel_sum, checked by HVPs through it",
     "channel_scale": "internal: gains in the norms' gradients, checked by their HVPs",
@@ -97,7 +99,58 @@ def _dropout(rng, torch):
                  ints={"training": training}, reals={"p": p})]
 
 
+def _layer_norm(rng, torch):
+    s = tuple(rng.randint(1, 4) for _ in range(rng.randint(1, 4)))
+    if all(d == 1 for d in s[-1:]):
+        s = s[:-1] + (3,)
+    axes = rng.randint(1, len(s))
+    affine = rng.randint(0, 3)
+    eps = rng.choice([1e-5, 1e-3, 0.1])
+    norm = s[len(s) - axes:]
+    x = torch.randn(s) * rng.uniform(0.5, 3) + rng.uniform(-2, 2)
+    inputs = [(x, True)]
+    if affine in (1, 2):
+        inputs.append((torch.randn(norm), True))
+    if affine in (1, 3):
+        inputs.append((torch.randn(norm), True))
+
+    def fn(x, *p):
+        # PyTorch 1.13's double backward fails for a bias without a weight:
+        # ones stand in for the weight then (same values and gradients)
+        w = p[0] if affine in (1, 2) else torch.ones(norm) if affine == 3 else None
+        b = p[-1] if affine in (1, 3) else None
+        return torch.nn.functional.layer_norm(x, norm, w, b, eps)
+    return [Case("layer_norm", inputs, fn, ints={"axes": axes, "affine": affine},
+                 reals={"eps": eps})]
+
+
+def _batch_norm(rng, torch):
+    rank = rng.randint(2, 4)
+    c = rng.randint(1, 3)
+    s = [rng.randint(2, 3), c] + [rng.randint(1, 3) for _ in range(rank - 2)]
+    x = torch.randn(s) * rng.uniform(0.5, 3) + rng.uniform(-2, 2)
+    affine, training = rng.randint(0, 1), rng.randint(0, 1)
+    eps = rng.choice([1e-5, 1e-3])
+    inputs = [(x, True)]
+    if affine:
+        inputs += [(torch.randn(c), True), (torch.randn(c), True)]
+    if not training:
+        inputs += [(torch.randn(c), False), (torch.rand(c) + 0.5, False)]
+
+    def fn(x, *p):
+        # PyTorch 1.13's double backward fails without a weight: ones and
+        # zeros stand in (same values and gradients)
+        w, b = (p[0], p[1]) if affine else (torch.ones(c), torch.zeros(c))
+        if training:
+            return torch.nn.functional.batch_norm(x, None, None, w, b, True, 0.1, eps)
+        return torch.nn.functional.batch_norm(x, p[-2], p[-1], w, b, False, 0.1, eps)
+    return [Case("batch_norm", inputs, fn, ints={"affine": affine, "training": training},
+                 reals={"eps": eps})]
+
+
 GENERATORS = {
+    "layer_norm": _layer_norm,
+    "batch_norm": _batch_norm,
     "dropout": _dropout,
     "conv2d": _conv2d,
     "conv1d": _conv1d,
