@@ -328,6 +328,35 @@ static cr_node *c_training_only(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "training_only", in, 1);
 }
+/* cross-entropy of [2,3] logits with classes {2, 0}; its backward; huber */
+static cr_node *classes_2(cr_graph *g)
+{
+    const size_t s2[1] = {2};
+    cr_tensor *t = cr_tensor_new_from(1, s2, (double[]){2, 0}, NULL);
+    cr_node *n = cr_constant(g, t);
+    cr_tensor_free(t);
+    return n;
+}
+static cr_node *c_cross_entropy(cr_graph *g, cr_node *const *in)
+{
+    return cr_cross_entropy(g, in[0], classes_2(g));
+}
+static cr_node *c_cross_entropy_bwd(cr_graph *g, cr_node *const *in)
+{
+    cr_node *ce = c_cross_entropy(g, in);
+    ck_assert_ptr_nonnull(ce);
+    cr_node *three[3] = {in[0], ce->inputs[1], in[1]};
+    return cr_node_create(g, cr_op_find("cross_entropy_bwd"), three, 3, ce->args);
+}
+static cr_node *c_huber(cr_graph *g, cr_node *const *in)
+{
+    return cr_huber(g, in[0], in[1], 0.8);
+}
+static cr_node *c_huber_grad(cr_graph *g, cr_node *const *in)
+{
+    const cr_node_args args = {.f = 0.8};
+    return cr_node_create(g, cr_op_find("huber_grad"), in, 1, &args);
+}
 /* per-channel helpers over [2,3] viewed as [2,3,1] */
 static cr_node *c_channel_sum(cr_graph *g, cr_node *const *in)
 {
@@ -419,6 +448,10 @@ static const op_case cases[] = {
     {"batch_norm", c_batch_norm, 3, {SPEC(2, 4, 3, -1.5, 1.5, 0), ANY(VEC3), ANY(VEC3)}},
     {"norm_bwd", c_norm_bwd, 2, {ANY(M23), ANY(M23)}},
     {"training_only", c_training_only, 1, {ANY(M23)}},
+    {"cross_entropy", c_cross_entropy, 1, {ANY(M23)}},
+    {"cross_entropy_bwd", c_cross_entropy_bwd, 2, {ANY(M23), ANY(SCALAR)}},
+    {"huber", c_huber, 2, {SPEC(2, 2, 3, -2, 2, 0), ANY(M23)}},
+    {"huber_grad", c_huber_grad, 1, {SPEC(2, 2, 3, -2, 2, 0)}},
     {"channel_sum", c_channel_sum, 1, {ANY(M23)}},
     {"channel_expand", c_channel_expand, 1, {ANY(VEC3)}},
     {"channel_scale", c_channel_scale, 2, {ANY(M23), ANY(VEC3)}},

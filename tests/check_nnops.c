@@ -444,6 +444,104 @@ START_TEST(test_batch_norm_running_statistics)
 }
 END_TEST
 
+/* ---- softmax along an axis, cross-entropy from class indices, huber ---- */
+
+START_TEST(test_softmax_axis_values)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t s232[3] = {2, 3, 2};
+    double v[12];
+    for (int i = 0; i < 12; i++)
+        v[i] = sin(1.7 * i);
+    cr_node *x = input_with(g, 3, s232, v);
+    cr_node *p = cr_softmax_axis(g, x, 1), *lp = cr_log_softmax(g, x, -2);
+    /* along axis 1: elements o*6 + j*2 + k for j = 0..2 */
+    for (size_t o = 0; o < 2; o++)
+        for (size_t k = 0; k < 2; k++) {
+            double sum = 0, e = 0;
+            for (size_t j = 0; j < 3; j++) {
+                sum += cr_tensor_get(cr_node_value(p), o * 6 + j * 2 + k);
+                e += exp(v[o * 6 + j * 2 + k]);
+            }
+            ck_assert_double_eq_tol(sum, 1.0, 1e-15);
+            ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(lp), o * 6 + k),
+                                    v[o * 6 + k] - log(e), 1e-14);
+        }
+    const size_t n = cr_graph_size(g);
+    assert_fails(g, cr_softmax_axis(g, x, 3), n, CR_EINVAL,
+                 "softmax: axis 3 out of range for [2,3,2]");
+    assert_fails(g, cr_log_softmax(g, x, -4), n, CR_EINVAL, "log_softmax: axis -4");
+    assert_fails(g, cr_softmax(g, cr_scalar(g, 1.0)), n + 1, CR_ESHAPE,
+                 "softmax: axis -1 out of range for []");
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_cross_entropy_indices)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t s23[2] = {2, 3}, s2[1] = {2}, s3[1] = {3};
+    cr_node *z = input_with(g, 2, s23, (double[]){1, 2, 3, 0, 0, 0});
+    cr_node *t = input_with(g, 1, s2, (double[]){2, 0});
+    cr_node *e = cr_cross_entropy(g, z, t);
+    ck_assert_ptr_nonnull(e);
+    const double lse0 = log(exp(1) + exp(2) + exp(3)), lse1 = log(3.0);
+    ck_assert_double_eq_tol(cr_node_scalar(e), ((lse0 - 3) + lse1) / 2, 1e-15);
+    /* the same as softmax_xent with one-hot rows */
+    cr_node *onehot = input_with(g, 2, s23, (double[]){0, 0, 1, 1, 0, 0});
+    ck_assert_double_eq_tol(cr_node_scalar(cr_softmax_xent(g, z, onehot)),
+                            cr_node_scalar(e), 1e-15);
+    /* an index out of range: at build, and at an evaluation (which stops) */
+    size_t n = cr_graph_size(g);
+    cr_node *bad = input_with(g, 1, s2, (double[]){1, 3});
+    assert_fails(
+        g, cr_cross_entropy(g, z, bad), n + 1, CR_EINVAL,
+        "cross_entropy: class index 3 at row 1 of [2] is out of range for 3 classes");
+    ck_assert_int_eq(cr_node_set_data(t, (double[]){0, -1}, 2), CR_OK);
+    const double before = cr_node_scalar(e);
+    ck_assert_int_eq(cr_graph_forward(g, e), CR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(cr_graph_error(g)->message, "class index -1 at row 1"));
+    ck_assert_double_eq(cr_node_scalar(e), before);
+    cr_graph_clear_error(g);
+    ck_assert_int_eq(cr_node_set_data(t, (double[]){0, 1.5}, 2), CR_OK);
+    ck_assert_int_eq(cr_graph_forward(g, e), CR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(cr_graph_error(g)->message,
+                                 "1.5 at row 1 of [2] is not an "
+                                 "integer"));
+    cr_graph_clear_error(g);
+    ck_assert_int_eq(cr_node_set_data(t, (double[]){1, 1}, 2), CR_OK);
+    ck_assert_int_eq(cr_graph_forward(g, e), CR_OK);
+    ck_assert_double_eq_tol(cr_node_scalar(e), ((lse0 - 2) + lse1) / 2, 1e-15);
+    n = cr_graph_size(g);
+    assert_fails(g, cr_cross_entropy(g, z, input_with(g, 1, s3, (double[]){0, 0, 0})),
+                 n + 1, CR_ESHAPE,
+                 "cross_entropy: logits [2,3] need class indices [2] (the class "
+                 "axis removed), got [3]");
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_huber_values)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t s4[1] = {4};
+    cr_node *y = input_with(g, 1, s4, (double[]){0.5, -3, 1, 2});
+    cr_node *t = input_with(g, 1, s4, (double[]){0, 0, 1, -0.5});
+    /* delta 1: 0.125, 3 - 0.5, 0, 2.5 - 0.5 */
+    ck_assert_double_eq_tol(cr_node_scalar(cr_huber(g, y, t, 1.0)), (0.125 + 2.5 + 2) / 4,
+                            1e-15);
+    /* delta 3: every |d| below it but 3 itself */
+    ck_assert_double_eq_tol(cr_node_scalar(cr_huber(g, y, t, 3.0)),
+                            (0.125 + 3 * 1.5 + 0.5 * 6.25) / 4, 1e-15);
+    const size_t n = cr_graph_size(g);
+    assert_fails(g, cr_huber(g, y, t, 0.0), n, CR_EINVAL,
+                 "huber: delta 0 must be positive");
+    assert_fails(g, cr_huber(g, y, cr_scalar(g, 1.0), 1.0), n + 1, CR_ESHAPE,
+                 "huber: [4] and [] differ");
+    cr_graph_free(g);
+}
+END_TEST
+
 Suite *nnops_suite(void)
 {
     Suite *s = suite_create("nnops");
@@ -459,6 +557,9 @@ Suite *nnops_suite(void)
     tcase_add_test(tc, test_dropout_edges);
     tcase_add_test(tc, test_layer_norm_values);
     tcase_add_test(tc, test_batch_norm_running_statistics);
+    tcase_add_test(tc, test_softmax_axis_values);
+    tcase_add_test(tc, test_cross_entropy_indices);
+    tcase_add_test(tc, test_huber_values);
     suite_add_tcase(s, tc);
     return s;
 }

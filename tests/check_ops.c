@@ -312,6 +312,53 @@ static cr_node *b_training_only(cr_graph *g, cr_node *const *in, double c)
     return b_internal(g, "training_only", in, 1);
 }
 
+/* Softmax and the losses along an axis (arg: the axis); the backward
+ * helpers with the view of a softmax along it. */
+BUILDER(softmax_axis, cr_softmax_axis(g, in[0], (int)c))
+BUILDER(log_softmax_axis, cr_log_softmax(g, in[0], (int)c))
+BUILDER(softmax_xent_axis, cr_softmax_xent_axis(g, in[0], in[1], (int)c))
+static cr_node *b_softmax_helper_axis(cr_graph *g, cr_node *const *in, double c, const char *op,
+                                      size_t n)
+{
+    cr_node *view = cr_softmax_axis(g, in[0], (int)c);
+    ck_assert_ptr_nonnull(view);
+    return cr_node_create(g, cr_op_find(op), in, n, view->args);
+}
+BUILDER(softmax_bwd_axis, b_softmax_helper_axis(g, in, c, "softmax_bwd", 2))
+BUILDER(softmax_xent_bwd_axis, b_softmax_helper_axis(g, in, c, "softmax_xent_bwd", 3))
+
+/* Class indices for the cross-entropy cases, by the logits' shape: [3,4]
+ * -> [3], [2,3,2] -> [2,2], [5] -> a scalar. */
+static cr_node *classes_for(cr_graph *g, const cr_tensor *z)
+{
+    static const double c34[3] = {2, 0, 3}, c232[4] = {0, 2, 1, 1}, c5[1] = {3};
+    const size_t s3[1] = {3}, s22[2] = {2, 2};
+    cr_tensor *t = z->rank == 2   ? cr_tensor_new_from(1, s3, c34, NULL)
+                   : z->rank == 3 ? cr_tensor_new_from(2, s22, c232, NULL)
+                                  : cr_tensor_new_from(0, NULL, c5, NULL);
+    cr_node *n = cr_constant(g, t);
+    cr_tensor_free(t);
+    return n;
+}
+static cr_node *b_cross_entropy(cr_graph *g, cr_node *const *in, double c)
+{
+    return cr_cross_entropy(g, in[0], classes_for(g, cr_node_value(in[0])));
+}
+/* cross_entropy_bwd(z, classes, dE) for inputs z and dE */
+static cr_node *b_cross_entropy_bwd(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_node *ce = b_cross_entropy(g, in, c);
+    ck_assert_ptr_nonnull(ce);
+    cr_node *three[3] = {in[0], ce->inputs[1], in[1]};
+    return cr_node_create(g, cr_op_find("cross_entropy_bwd"), three, 3, ce->args);
+}
+BUILDER(huber, cr_huber(g, in[0], in[1], c))
+static cr_node *b_huber_grad(cr_graph *g, cr_node *const *in, double c)
+{
+    const cr_node_args args = {.f = c};
+    return cr_node_create(g, cr_op_find("huber_grad"), in, 1, &args);
+}
+
 /* channel ops over the view [2,3,4] of a [2,3,4] tensor or [3] */
 static cr_node *b_channel_sum(cr_graph *g, cr_node *const *in, double c)
 {
@@ -455,6 +502,31 @@ static const op_case cases[] = {
          SC(-2, 2)),
     CASE("softmax_xent_bwd", b_softmax_xent_bwd, 0, 0, 3, V(5, -3, 3), V(5, 0.05, 1),
          SC(-2, 2)),
+    /* along other axes (arg: the axis) */
+    CASE("softmax", b_softmax_axis, 0, 0, 1, T3(2, 3, 2, -3, 3)),
+    CASE("softmax", b_softmax_axis, 1, 0, 1, T3(2, 3, 2, -3, 3)),
+    CASE("softmax", b_softmax_axis, -3, 0, 1, T4(2, 2, 3, 2, -3, 3)),
+    CASE("log_softmax", b_log_softmax_axis, 1, 0, 1, T3(2, 3, 2, -3, 3)),
+    CASE("log_softmax", b_log_softmax_axis, 0, 0, 1, M(3, 4, -3, 3)),
+    CASE("softmax_bwd", b_softmax_bwd_axis, 1, 0, 2, T3(2, 3, 2, 0.05, 0.6),
+         T3(2, 3, 2, -2, 2)),
+    CASE("softmax_xent", b_softmax_xent_axis, 1, 0, 2, T3(2, 3, 2, -3, 3),
+         T3(2, 3, 2, 0.05, 1)),
+    CASE("softmax_xent", b_softmax_xent_axis, 0, 0, 2, M(3, 4, -3, 3), M(3, 4, 0.05, 1)),
+    CASE("softmax_xent_bwd", b_softmax_xent_bwd_axis, 0, 0, 3, T3(3, 2, 2, -3, 3),
+         T3(3, 2, 2, 0.05, 1), SC(-2, 2)),
+    /* cross-entropy from class indices (made by the builder) */
+    CASE("cross_entropy", b_cross_entropy, 0, 0, 1, M(3, 4, -3, 3)),
+    CASE("cross_entropy", b_cross_entropy, 0, 0, 1, T3(2, 3, 2, -3, 3)),
+    CASE("cross_entropy", b_cross_entropy, 0, 0, 1, V(5, -3, 3)),
+    CASE("cross_entropy_bwd", b_cross_entropy_bwd, 0, 0, 2, M(3, 4, -3, 3), SC(-2, 2)),
+    CASE("cross_entropy_bwd", b_cross_entropy_bwd, 0, 0, 2, T3(2, 3, 2, -3, 3), SC(-2, 2)),
+    /* huber (arg: delta) and its derivative */
+    CASE("huber", b_huber, 1.0, 0, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),
+    CASE("huber", b_huber, 0.5, 0, 2, V(5, -2, 2), V(5, -2, 2)),
+    CASE("huber", b_huber, 2.5, 0, 2, SC(-2, 2), SC(-2, 2)),
+    CASE("huber_grad", b_huber_grad, 0.7, 0, 1, M(3, 4, -2, 2)),
+    CASE("huber_grad", b_huber_grad, 1.0, 0, 1, V(5, -2, 2)),
     CASE("bce", b_bce, 0, 0, 2, V(5, 0.1, 0.9), V(5, 0.05, 0.95)),
     CASE("bce", b_bce, 0, 0, 2, M(2, 3, 0.1, 0.9), M(2, 3, 0.05, 0.95)),
     CASE("bce", b_bce, 0, 0, 2, SC(0.1, 0.9), SC(0.05, 0.95)),

@@ -159,6 +159,30 @@ static cr_node *build_sop(cr_graph *g, cr_node **in, const oracle_case *c)
     return cr_sop(g, pairs, xs, ws, int_param(c, "bias", 0) ? in[2 * pairs] : NULL);
 }
 
+/* Along an axis (int axis): softmax, log_softmax, softmax_xent. */
+static cr_node *build_softmax_axis(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_softmax_axis(g, in[0], (int)int_param(c, "axis", -1));
+}
+static cr_node *build_log_softmax(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_log_softmax(g, in[0], (int)int_param(c, "axis", -1));
+}
+static cr_node *build_softmax_xent_axis(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_softmax_xent_axis(g, in[0], in[1], (int)int_param(c, "axis", -1));
+}
+/* cross_entropy(logits, classes): the classes a const input */
+static cr_node *build_cross_entropy(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    (void)c;
+    return cr_cross_entropy(g, in[0], in[1]);
+}
+static cr_node *build_huber(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_huber(g, in[0], in[1], real_param(c, "delta", 1.0));
+}
+
 /* ---- neural-network ops ---- */
 
 /* Integer list parameter key into out[n] (each def when absent or short). */
@@ -276,6 +300,9 @@ static const struct {
     /* neural-network ops */
     ENTRY(conv2d) ENTRY(conv1d) ENTRY(max_pool2d) ENTRY(avg_pool2d) ENTRY(max_pool1d)
         ENTRY(avg_pool1d) ENTRY(dropout) ENTRY(layer_norm) ENTRY(batch_norm)
+    /* losses and softmax along an axis */
+    ENTRY(softmax_axis) ENTRY(log_softmax) ENTRY(softmax_xent_axis) ENTRY(cross_entropy)
+        ENTRY(huber)
 #undef ENTRY
 };
 

@@ -184,13 +184,40 @@ CR_API cr_node *cr_batch_norm(cr_graph *g, cr_node *x, cr_node *gamma, cr_node *
 CR_API cr_node *cr_sq_error(cr_graph *g, cr_node *y, cr_node *d);
 /* E = mean (y - d)^2;  dE/dy = 2 (y - d) / n */
 CR_API cr_node *cr_mse(cr_graph *g, cr_node *y, cr_node *d);
-/* Row-wise softmax of a vector or of each row of a matrix:
- * y_i = exp(x_i) / sum_j exp(x_j);  dx = y * (dy - sum(dy * y)) */
+/* Softmax along the last axis (each row of a matrix): y_i = exp(x_i) /
+ * sum_j exp(x_j);  dx = y * (dy - sum(dy * y)) along the axis */
 CR_API cr_node *cr_softmax(cr_graph *g, cr_node *x);
-/* E = mean over rows of -sum_i t_i log softmax(z)_i, computed stably from
- * logits z and target distributions t (one-hot rows);
- * dE/dz = (softmax(z) - t) / rows */
+/* The same along any axis (negative: counted from the end; CR_EINVAL out
+ * of range), as PyTorch's softmax(x, dim). */
+CR_API cr_node *cr_softmax_axis(cr_graph *g, cr_node *x, int axis);
+/* y_i = x_i - log sum_j exp(x_j) along axis, computed stably;
+ * dx = dy - softmax(x) * sum(dy) along the axis */
+CR_API cr_node *cr_log_softmax(cr_graph *g, cr_node *x, int axis);
+/* E = mean over the positions (every element but the last axis) of
+ * -sum_i t_i log softmax(z)_i along the last axis, computed stably from
+ * logits z and target distributions t (one-hot rows) shaped like z; for a
+ * matrix, the mean over rows; dE/dz = (softmax(z) sum(t) - t) / positions,
+ * dE/dt = -log softmax(z) / positions */
 CR_API cr_node *cr_softmax_xent(cr_graph *g, cr_node *logits, cr_node *targets);
+/* The same with the classes along any axis (PyTorch's cross_entropy with
+ * probability targets: axis 1, mean reduction). */
+CR_API cr_node *cr_softmax_xent_axis(cr_graph *g, cr_node *logits, cr_node *targets,
+                                     int axis);
+/* Cross-entropy from integer class indices (PyTorch's cross_entropy,
+ * mean reduction): logits z [N,C], [N,C,d...] or [C], classes t [N],
+ * [N,d...] or a scalar holding integers in [0, C) as doubles (no one-hot
+ * matrix);  E = mean over positions of log sum_j exp(z_j) - z_t,
+ * dE/dz = (softmax(z) - onehot(t)) / positions; none for t. CR_ESHAPE when
+ * t is not z's shape without its class axis; CR_EINVAL, naming the row,
+ * for an index that is out of range or not an integer, at build and at
+ * each evaluation (forward then stops with that error). */
+CR_API cr_node *cr_cross_entropy(cr_graph *g, cr_node *logits, cr_node *classes);
+/* Huber loss (PyTorch's huber_loss, mean reduction; smooth L1 for
+ * delta = 1): E = mean h(y - t), h(d) = d^2/2 for |d| < delta and
+ * delta (|d| - delta/2) beyond; dE/dy = clamp(y - t, -delta, delta) / n,
+ * dE/dt = -dE/dy. y and t have the same shape (CR_ESHAPE); CR_EINVAL for
+ * delta <= 0. */
+CR_API cr_node *cr_huber(cr_graph *g, cr_node *y, cr_node *t, double delta);
 /* E = mean of -(t log p + (1-t) log(1-p)) for probabilities p (clamped away
  * from 0 and 1 by 1e-12);  dE/dp = (p - t) / (p (1-p) n) */
 CR_API cr_node *cr_bce(cr_graph *g, cr_node *p, cr_node *t);

@@ -1,8 +1,10 @@
 /*
- * loss.c - losses and softmax: sq_error (the article's E), mse, row-wise
- * softmax, fused softmax cross-entropy, binary cross-entropy (from
- * probabilities and, stably, from logits), with the fused backward helpers
- * softmax_bwd and softmax_xent_bwd.
+ * loss.c - losses and softmax: sq_error (the article's E), mse, softmax
+ * and log_softmax along any axis, fused softmax cross-entropy (from target
+ * distributions along any axis, or from integer class indices), binary
+ * cross-entropy (from probabilities and, stably, from logits), huber, with
+ * the fused backward helpers softmax_bwd, softmax_xent_bwd,
+ * cross_entropy_bwd and huber_grad.
  */
 #include "ops/ops_common.h"
 
@@ -74,19 +76,61 @@ cr_node *cr_sq_error(cr_graph *g, cr_node *y, cr_node *d)
 
 cr_node *cr_mse(cr_graph *g, cr_node *y, cr_node *d) { return cr_op_pair(g, &cr_op_mse, y, d); }
 
-/* ---- softmax over the last axis of a vector or matrix ---- */
+/* ---- softmax, log_softmax and softmax cross-entropy along an axis ----
+ * args.i = {axis, outer, len, inner}: the input viewed as [outer, len,
+ * inner], the axis in the middle. All-zero args (a helper built without
+ * them) mean the last axis. */
 
-static void rows_of(const cr_tensor *t, size_t *rows, size_t *cols)
+typedef struct axis_view {
+    int axis;
+    size_t outer, len, inner;
+} axis_view;
+
+static axis_view view_along(const cr_tensor *t, int axis)
 {
-    *cols = t->rank == 0 ? 1 : t->shape[t->rank - 1];
-    *rows = t->size / *cols;
+    axis_view v = {axis, 1, t->rank ? t->shape[axis] : 1, 1};
+    for (int d = 0; d < t->rank; d++) {
+        if (d < axis)
+            v.outer *= t->shape[d];
+        else if (d > axis)
+            v.inner *= t->shape[d];
+    }
+    return v;
 }
+
+static axis_view view_of(const cr_node *n)
+{
+    const cr_node_args *a = n->args;
+    if (a->i[2] == 0)
+        return view_along(INT(n, 0), INT(n, 0)->rank - 1);
+    return (axis_view){(int)a->i[0], (size_t)a->i[1], (size_t)a->i[2], (size_t)a->i[3]};
+}
+
+static cr_node_args view_args(axis_view v)
+{
+    return (cr_node_args){
+        .i = {v.axis, (int64_t)v.outer, (int64_t)v.len, (int64_t)v.inner}};
+}
+
+/* The positions the loss averages over: every element but the class axis. */
+static double positions(const cr_node *n)
+{
+    const axis_view v = view_of(n);
+    return (double)(v.outer * v.inner);
+}
+
+/* Calls LINE(x, y, ...) for each line along the axis: the inputs' and the
+ * output's element (o, 0, k), with stride inner between the len elements. */
+#define FOR_EACH_LINE(v, o, k)                                                             \
+    for (size_t o = 0; o < (v).outer; o++)                                                 \
+        for (size_t k = 0; k < (v).inner; k++)
+#define LINE_AT(v, o, k) ((o) * (v).len * (v).inner + (k))
 
 static cr_status shape_rows(cr_graph *g, cr_node *n)
 {
     const cr_tensor *x = INT(n, 0);
-    if (x->rank < 1 || x->rank > 2)
-        return cr_graph_fail(g, CR_ESHAPE, "%s: needs a vector or a matrix, got %s",
+    if (x->rank < 1)
+        return cr_graph_fail(g, CR_ESHAPE, "%s: needs at least one axis, got %s",
                              n->op->name, cr_shape_str(x).text);
     if (n->n_inputs > 1 && !cr_tensor_same_shape(x, INT(n, 1)))
         return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s differ", n->op->name,
@@ -100,62 +144,62 @@ static cr_status softmax_shape(cr_graph *g, cr_node *n)
     return st != CR_OK ? st : cr_shape_same(g, n);
 }
 
-static double row_max(const double *x, size_t cols)
+static double line_max(const double *x, size_t len, size_t stride)
 {
     double m = x[0];
-    for (size_t j = 1; j < cols; j++)
-        if (x[j] > m)
-            m = x[j];
+    for (size_t j = 1; j < len; j++)
+        if (x[j * stride] > m)
+            m = x[j * stride];
     return m;
 }
 
-/* log sum exp of one row, shifted by its maximum so exp cannot overflow. */
-static double row_lse(const double *x, size_t cols)
+/* log sum exp of one line, shifted by its maximum so exp cannot overflow. */
+static double line_lse(const double *x, size_t len, size_t stride)
 {
-    const double m = row_max(x, cols);
+    const double m = line_max(x, len, stride);
     double s = 0.0;
-    for (size_t j = 0; j < cols; j++)
-        s += exp(x[j] - m);
+    for (size_t j = 0; j < len; j++)
+        s += exp(x[j * stride] - m);
     return m + log(s);
 }
 
-/* Writes softmax(x) of one row into p; returns log sum exp of the row
- * (the very value row_lse gives). */
-static double softmax_row(const double *x, double *p, size_t cols)
+/* Writes softmax(x) of one line into p. */
+static void softmax_line(const double *x, double *p, size_t len, size_t stride)
 {
-    const double m = row_max(x, cols);
+    const double m = line_max(x, len, stride);
     double s = 0.0;
-    for (size_t j = 0; j < cols; j++) {
-        p[j] = exp(x[j] - m);
-        s += p[j];
+    for (size_t j = 0; j < len; j++) {
+        p[j * stride] = exp(x[j * stride] - m);
+        s += p[j * stride];
     }
-    for (size_t j = 0; j < cols; j++)
-        p[j] /= s;
-    return m + log(s);
+    for (size_t j = 0; j < len; j++)
+        p[j * stride] /= s;
 }
 
 static void softmax_forward(cr_node *n)
 {
-    size_t rows, cols;
-    rows_of(&n->value, &rows, &cols);
-    for (size_t r = 0; r < rows; r++)
-        softmax_row(IN(n, 0) + r * cols, OUT(n) + r * cols, cols);
+    const axis_view v = view_of(n);
+    FOR_EACH_LINE(v, o, k)
+    {
+        const size_t at = LINE_AT(v, o, k);
+        softmax_line(IN(n, 0) + at, OUT(n) + at, v.len, v.inner);
+    }
 }
 
-/* softmax_bwd(y, dy) = y * (dy - sum_row(dy * y)) */
+/* softmax_bwd(y, dy) = y * (dy - sum_axis(dy * y)) */
 static void softmax_bwd_forward(cr_node *n)
 {
-    size_t rows, cols;
-    rows_of(&n->value, &rows, &cols);
-    const double *y = IN(n, 0), *dy = IN(n, 1);
-    double *out = OUT(n);
-    for (size_t r = 0; r < rows; r++) {
-        const size_t o = r * cols;
+    const axis_view v = view_of(n);
+    FOR_EACH_LINE(v, o, k)
+    {
+        const size_t at = LINE_AT(v, o, k), st = v.inner;
+        const double *y = IN(n, 0) + at, *dy = IN(n, 1) + at;
+        double *out = OUT(n) + at;
         double s = 0.0;
-        for (size_t j = 0; j < cols; j++)
-            s += dy[o + j] * y[o + j];
-        for (size_t j = 0; j < cols; j++)
-            out[o + j] = y[o + j] * (dy[o + j] - s);
+        for (size_t j = 0; j < v.len; j++)
+            s += dy[j * st] * y[j * st];
+        for (size_t j = 0; j < v.len; j++)
+            out[j * st] = y[j * st] * (dy[j * st] - s);
     }
 }
 
@@ -166,9 +210,8 @@ static cr_status softmax_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
 const cr_op cr_op_softmax = {.name = "softmax",
                              .min_inputs = 1,
                              .max_inputs = 1,
-                             .formula = "y_i = exp(x_i) / sum_j exp(x_j) (per row)",
-                             .deriv = {"diag(y) - y y^T", NULL},
-                             .jacobian = "per row: diag(y) - y y^T",
+                             .formula = "y_i = exp(x_i) / sum_j exp(x_j) (along the axis)",
+                             .jacobian = "per line along the axis: diag(y) - y y^T",
                              .shape = softmax_shape,
                              .forward = softmax_forward,
                              .vjp = softmax_vjp};
@@ -176,28 +219,71 @@ const cr_op cr_op_softmax_bwd = {.name = "softmax_bwd",
                                  .min_inputs = 2,
                                  .max_inputs = 2,
                                  .flags = CR_OP_BACKWARD,
-                                 .formula = "z = a * (b - sum_row(a * b))",
-                                 .jacobian = "per row",
+                                 .formula = "z = a * (b - sum_axis(a * b))",
+                                 .jacobian = "per line along the axis",
                                  .shape = softmax_shape,
                                  .forward = softmax_bwd_forward,
                                  .vjp = softmax_bwd_vjp};
 
+/* A node of op (softmax, log_softmax, softmax_bwd, ...) with n's view. */
+static cr_node *along(cr_graph *g, const cr_op *op, const cr_node *n, cr_node *const *in,
+                      size_t n_in)
+{
+    const cr_node_args args = view_args(view_of(n));
+    return cr_node_create(g, op, in, n_in, &args);
+}
+
+/* The axis of a public constructor (negative counts from the end), or
+ * CR_EINVAL; x is not NULL. */
+static cr_status axis_of(cr_graph *g, const char *name, const cr_node *x, int axis,
+                         axis_view *v)
+{
+    const cr_tensor *t = &x->value;
+    const int a = axis < 0 ? axis + t->rank : axis;
+    if (t->rank < 1 || a < 0 || a >= t->rank)
+        return cr_graph_fail(g, t->rank < 1 ? CR_ESHAPE : CR_EINVAL,
+                             "%s: axis %d out of range for %s", name, axis,
+                             cr_shape_str(t).text);
+    *v = view_along(t, a);
+    return CR_OK;
+}
+
+static cr_node *build_along(cr_graph *g, const cr_op *op, cr_node *const *in, size_t n_in,
+                            int axis)
+{
+    axis_view v = {0};
+    if (!g || !in[0] || (n_in > 1 && !in[1]))
+        return cr_node_create(g, op, in, n_in, NULL); /* reports the NULL */
+    if (axis_of(g, op->name, in[0], axis, &v) != CR_OK)
+        return NULL;
+    const cr_node_args args = view_args(v);
+    return cr_node_create(g, op, in, n_in, &args);
+}
+
+cr_node *cr_softmax_axis(cr_graph *g, cr_node *x, int axis)
+{
+    return build_along(g, &cr_op_softmax, &x, 1, axis);
+}
+
 cr_node *cr_softmax(cr_graph *g, cr_node *x)
 {
-    return cr_node_create(g, &cr_op_softmax, &x, 1, NULL);
+    return cr_softmax_axis(g, x, -1);
 }
 
 static cr_status softmax_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    CR_VJP_RETURN(cr_op_pair(g, &cr_op_softmax_bwd, n, dy));
+    cr_node *in[2] = {n, dy};
+    CR_VJP_RETURN(along(g, &cr_op_softmax_bwd, n, in, 2));
 }
 
-/* Row sums of x (shaped like `like`), repeated across each row. */
-static cr_node *row_sum_expanded(cr_graph *g, cr_node *x)
+/* Sums of x along n's axis, repeated along it. */
+static cr_node *axis_sum_expanded(cr_graph *g, const cr_node *n, cr_node *x)
 {
+    if (!x)
+        return NULL;
     const cr_tensor *t = &x->value;
-    int last = t->rank - 1;
-    return cr_expand_axis(g, cr_sum_axis(g, x, last), last, t->shape[last], t->rank,
+    const int axis = view_of(n).axis;
+    return cr_expand_axis(g, cr_sum_axis(g, x, axis), axis, t->shape[axis], t->rank,
                           t->shape);
 }
 
@@ -205,50 +291,56 @@ static cr_status softmax_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
                                  cr_node **dx)
 {
     cr_node *y = n->inputs[0], *dy = n->inputs[1];
-    if (i == 1) /* linear in dy, and self-adjoint */
-        CR_VJP_RETURN(cr_op_pair(g, &cr_op_softmax_bwd, y, up));
+    if (i == 1) { /* linear in dy, and self-adjoint */
+        cr_node *in[2] = {y, up};
+        CR_VJP_RETURN(along(g, &cr_op_softmax_bwd, n, in, 2));
+    }
     /* d/dy_j: up_j (dy_j - s) - dy_j sum(up * y), s = sum(dy * y) */
-    cr_node *s = row_sum_expanded(g, cr_mul(g, dy, y));
-    cr_node *t = row_sum_expanded(g, cr_mul(g, up, y));
+    cr_node *s = axis_sum_expanded(g, n, cr_mul(g, dy, y));
+    cr_node *t = axis_sum_expanded(g, n, cr_mul(g, up, y));
     CR_VJP_RETURN(cr_sub(g, cr_mul(g, up, cr_sub(g, dy, s)), cr_mul(g, dy, t)));
 }
 
-/* ---- log_softmax: z - lse(z) per row (the stable dE/dt of softmax_xent) ---- */
+/* ---- log_softmax: z - lse(z) along the axis (the stable dE/dt of softmax_xent) ---- */
 
 static void log_softmax_forward(cr_node *n)
 {
-    size_t rows, cols;
-    rows_of(&n->value, &rows, &cols);
-    const double *z = IN(n, 0);
-    double *out = OUT(n);
-    for (size_t r = 0; r < rows; r++) {
-        const size_t o = r * cols;
-        const double lse = row_lse(z + o, cols);
-        for (size_t j = 0; j < cols; j++)
-            out[o + j] = z[o + j] - lse;
+    const axis_view v = view_of(n);
+    FOR_EACH_LINE(v, o, k)
+    {
+        const size_t at = LINE_AT(v, o, k), st = v.inner;
+        const double *z = IN(n, 0) + at;
+        double *out = OUT(n) + at;
+        const double lse = line_lse(z, v.len, st);
+        for (size_t j = 0; j < v.len; j++)
+            out[j * st] = z[j * st] - lse;
     }
 }
 
-/* dz = dy - softmax(z) * sum_row(dy) */
+/* dz = dy - softmax(z) * sum_axis(dy) */
 static cr_status log_softmax_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                  cr_node **dx)
 {
-    cr_node *p = cr_softmax(g, n->inputs[0]);
-    CR_VJP_RETURN(cr_sub(g, dy, cr_mul(g, p, row_sum_expanded(g, dy))));
+    cr_node *p = along(g, &cr_op_softmax, n, n->inputs, 1);
+    CR_VJP_RETURN(cr_sub(g, dy, cr_mul(g, p, axis_sum_expanded(g, n, dy))));
 }
 
 const cr_op cr_op_log_softmax = {.name = "log_softmax",
                                  .min_inputs = 1,
                                  .max_inputs = 1,
-                                 .flags = CR_OP_BACKWARD,
-                                 .formula = "y_i = x_i - log sum_j exp(x_j) (per row)",
-                                 .deriv = {"I - softmax(x) 1^T", NULL},
-                                 .jacobian = "per row: I - 1 softmax(x)^T",
+                                 .formula =
+                                     "y_i = x_i - log sum_j exp(x_j) (along the axis)",
+                                 .jacobian = "per line along the axis: I - 1 softmax(x)^T",
                                  .shape = softmax_shape,
                                  .forward = log_softmax_forward,
                                  .vjp = log_softmax_vjp};
 
-/* ---- softmax cross-entropy: E = mean_rows(sum t (lse - z)) ---- */
+cr_node *cr_log_softmax(cr_graph *g, cr_node *x, int axis)
+{
+    return build_along(g, &cr_op_log_softmax, &x, 1, axis);
+}
+
+/* ---- softmax cross-entropy: E = mean over positions of sum t (lse - z) ---- */
 
 static cr_status xent_shape(cr_graph *g, cr_node *n)
 {
@@ -258,36 +350,36 @@ static cr_status xent_shape(cr_graph *g, cr_node *n)
 
 static void softmax_xent_forward(cr_node *n)
 {
-    size_t rows, cols;
-    rows_of(INT(n, 0), &rows, &cols);
-    const double *z = IN(n, 0), *t = IN(n, 1);
+    const axis_view v = view_of(n);
     double total = 0.0;
-    for (size_t r = 0; r < rows; r++) {
-        const double *zr = z + r * cols, *tr = t + r * cols;
-        const double lse = row_lse(zr, cols);
-        for (size_t j = 0; j < cols; j++)
-            if (tr[j] != 0.0)
-                total += tr[j] * (lse - zr[j]);
+    FOR_EACH_LINE(v, o, k)
+    {
+        const size_t at = LINE_AT(v, o, k), st = v.inner;
+        const double *z = IN(n, 0) + at, *t = IN(n, 1) + at;
+        const double lse = line_lse(z, v.len, st);
+        for (size_t j = 0; j < v.len; j++)
+            if (t[j * st] != 0.0)
+                total += t[j * st] * (lse - z[j * st]);
     }
-    OUT(n)[0] = total / (double)rows;
+    OUT(n)[0] = total / positions(n);
 }
 
-/* softmax_xent_bwd(z, t, dE) = dE * (softmax(z) * sum_row(t) - t) / rows */
+/* softmax_xent_bwd(z, t, dE) = dE * (softmax(z) * sum_axis(t) - t) / positions */
 static void softmax_xent_bwd_forward(cr_node *n)
 {
-    size_t rows, cols;
-    rows_of(&n->value, &rows, &cols);
-    const double *z = IN(n, 0), *t = IN(n, 1);
-    const double k = IN(n, 2)[0] / (double)rows;
-    double *out = OUT(n);
-    for (size_t r = 0; r < rows; r++) {
-        const size_t o = r * cols;
-        softmax_row(z + o, out + o, cols);
+    const axis_view v = view_of(n);
+    const double k = IN(n, 2)[0] / positions(n);
+    FOR_EACH_LINE(v, o, kk)
+    {
+        const size_t at = LINE_AT(v, o, kk), st = v.inner;
+        const double *z = IN(n, 0) + at, *t = IN(n, 1) + at;
+        double *out = OUT(n) + at;
+        softmax_line(z, out, v.len, st);
         double ts = 0.0;
-        for (size_t j = 0; j < cols; j++)
-            ts += t[o + j];
-        for (size_t j = 0; j < cols; j++)
-            out[o + j] = k * (out[o + j] * ts - t[o + j]);
+        for (size_t j = 0; j < v.len; j++)
+            ts += t[j * st];
+        for (size_t j = 0; j < v.len; j++)
+            out[j * st] = k * (out[j * st] * ts - t[j * st]);
     }
 }
 
@@ -299,16 +391,16 @@ static cr_status softmax_xent_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node
 static cr_status xent_bwd_shape(cr_graph *g, cr_node *n)
 {
     if (INT(n, 2)->size != 1)
-        return cr_graph_fail(g, CR_ESHAPE, "softmax_xent_bwd: upstream must be a scalar");
+        return cr_graph_fail(g, CR_ESHAPE, "%s: upstream must be a scalar", n->op->name);
     return softmax_shape(g, n);
 }
 
 const cr_op cr_op_softmax_xent = {.name = "softmax_xent",
                                   .min_inputs = 2,
                                   .max_inputs = 2,
-                                  .formula = "E = mean_rows(-sum t log softmax(z))",
-                                  .deriv = {"(softmax(a) - b)/rows", "-log softmax(a)/rows"},
-                                  .jacobian = "row: dE/dz = (softmax(z) - t) / rows",
+                                  .formula = "E = mean over positions of -sum t log "
+                                             "softmax(z) (along the axis)",
+                                  .jacobian = "dE/dz = (softmax(z) sum(t) - t) / positions",
                                   .shape = xent_shape,
                                   .forward = softmax_xent_forward,
                                   .vjp = softmax_xent_vjp};
@@ -316,37 +408,37 @@ const cr_op cr_op_softmax_xent_bwd = {.name = "softmax_xent_bwd",
                                       .min_inputs = 3,
                                       .max_inputs = 3,
                                       .flags = CR_OP_BACKWARD,
-                                      .formula = "dz = c * (softmax(a) sum_row(b) - b) / rows",
-                                      .jacobian = "per row",
+                                      .formula = "dz = c * (softmax(a) sum_axis(b) - b) / "
+                                                 "positions",
+                                      .jacobian = "per line along the axis",
                                       .shape = xent_bwd_shape,
                                       .forward = softmax_xent_bwd_forward,
                                       .vjp = softmax_xent_bwd_vjp};
 
-cr_node *cr_softmax_xent(cr_graph *g, cr_node *logits, cr_node *targets)
+cr_node *cr_softmax_xent_axis(cr_graph *g, cr_node *logits, cr_node *targets, int axis)
 {
-    return cr_op_pair(g, &cr_op_softmax_xent, logits, targets);
+    cr_node *in[2] = {logits, targets};
+    return build_along(g, &cr_op_softmax_xent, in, 2, axis);
 }
 
-static double rows_in(const cr_node *x)
+cr_node *cr_softmax_xent(cr_graph *g, cr_node *logits, cr_node *targets)
 {
-    size_t rows, cols;
-    rows_of(&x->value, &rows, &cols);
-    return (double)rows;
+    return cr_softmax_xent_axis(g, logits, targets, -1);
 }
 
 static cr_status softmax_xent_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                   cr_node **dx)
 {
-    cr_node *z = n->inputs[0], *t = n->inputs[1];
+    cr_node *z = n->inputs[0];
     if (i == 0) {
-        cr_node *in[3] = {z, t, dy};
-        CR_VJP_RETURN(cr_node_create(g, &cr_op_softmax_xent_bwd, in, 3, NULL));
+        cr_node *in[3] = {z, n->inputs[1], dy};
+        CR_VJP_RETURN(along(g, &cr_op_softmax_xent_bwd, n, in, 3));
     }
-    /* dE/dt = (lse - z) / rows = -log_softmax(z) / rows, computed stably:
-     * log(softmax(z)) would be log(0) = -inf for a logit far below its
-     * row's maximum, where the true value is finite. */
+    /* dE/dt = (lse - z) / positions = -log_softmax(z) / positions, computed
+     * stably: log(softmax(z)) would be log(0) = -inf for a logit far below
+     * its line's maximum, where the true value is finite. */
     cr_node *neg_logp =
-        cr_scale(g, cr_node_create(g, &cr_op_log_softmax, &z, 1, NULL), -1.0 / rows_in(z));
+        cr_scale(g, along(g, &cr_op_log_softmax, n, &z, 1), -1.0 / positions(n));
     CR_VJP_RETURN(cr_mul(g, dy, neg_logp));
 }
 
@@ -354,20 +446,20 @@ static cr_status softmax_xent_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node
                                       cr_node **dx)
 {
     cr_node *z = n->inputs[0], *t = n->inputs[1], *dE = n->inputs[2];
-    const double inv_rows = 1.0 / rows_in(z);
-    if (i == 2) { /* linear in dE: sum(up * (p sum_row(t) - t)) / rows */
-        cr_node *p_t = cr_mul(g, cr_softmax(g, z), row_sum_expanded(g, t));
-        cr_node *unit = cr_scale(g, cr_sub(g, p_t, t), inv_rows);
-        CR_VJP_RETURN(cr_sum(g, cr_mul(g, up, unit)));
+    const double inv = 1.0 / positions(n);
+    cr_node *p = along(g, &cr_op_softmax, n, &z, 1);
+    if (i == 2) { /* linear in dE: sum(up * (p sum_axis(t) - t)) / positions */
+        cr_node *p_t = cr_mul(g, p, axis_sum_expanded(g, n, t));
+        CR_VJP_RETURN(cr_sum(g, cr_mul(g, up, cr_scale(g, cr_sub(g, p_t, t), inv))));
     }
-    cr_node *k = cr_scale(g, dE, inv_rows);
-    cr_node *p = cr_softmax(g, z);
-    if (i == 0) { /* k * sum_row(t) * softmax_bwd(p, up) */
-        cr_node *jvp = cr_op_pair(g, &cr_op_softmax_bwd, p, up);
-        CR_VJP_RETURN(cr_mul(g, k, cr_mul(g, row_sum_expanded(g, t), jvp)));
+    cr_node *k = cr_scale(g, dE, inv);
+    if (i == 0) { /* k * sum_axis(t) * softmax_bwd(p, up) */
+        cr_node *in[2] = {p, up};
+        cr_node *jvp = along(g, &cr_op_softmax_bwd, n, in, 2);
+        CR_VJP_RETURN(cr_mul(g, k, cr_mul(g, axis_sum_expanded(g, n, t), jvp)));
     }
-    /* d/dt_j = k (sum_i up_i p_i - up_j) */
-    CR_VJP_RETURN(cr_mul(g, k, cr_sub(g, row_sum_expanded(g, cr_mul(g, up, p)), up)));
+    /* d/dt_j = k (sum_axis(up * p) - up_j) */
+    CR_VJP_RETURN(cr_mul(g, k, cr_sub(g, axis_sum_expanded(g, n, cr_mul(g, up, p)), up)));
 }
 
 /* ---- binary cross-entropy ---- */
@@ -466,4 +558,226 @@ cr_node *cr_bce(cr_graph *g, cr_node *p, cr_node *t) { return cr_op_pair(g, &cr_
 cr_node *cr_bce_logits(cr_graph *g, cr_node *z, cr_node *t)
 {
     return cr_op_pair(g, &cr_op_bce_logits, z, t);
+}
+
+/* ---- cross-entropy from integer class indices ----
+ * z [N,C,d...] (or [C]) and indices t [N,d...] (or a scalar), the class
+ * axis 1 (0 for a vector) as PyTorch's cross_entropy; args as softmax's. */
+
+/* The class indices must be integers in [0, C): checked at build and
+ * before each evaluation. */
+static cr_status class_check(cr_graph *g, const cr_node *n)
+{
+    const axis_view v = view_of(n);
+    const cr_tensor *t = INT(n, 1);
+    for (size_t i = 0; i < t->size; i++) {
+        const double c = t->data[i];
+        if (c >= 0 && c < (double)v.len && c == floor(c))
+            continue;
+        return cr_graph_fail(
+            g, CR_EINVAL, "%s: class index %g at %s %zu of %s is %s %zu classes",
+            n->op->name, c, t->rank == 1 ? "row" : "position", i, cr_shape_str(t).text,
+            c == floor(c) ? "out of range for" : "not an integer, of", v.len);
+    }
+    return CR_OK;
+}
+
+/* t shaped like z without its class axis (both checked by class_check's
+ * caller); out the loss (a scalar) or shaped like z. */
+static cr_status class_shape(cr_graph *g, cr_node *n, int scalar_out)
+{
+    const cr_tensor *z = INT(n, 0), *t = INT(n, 1);
+    const axis_view v = view_of(n);
+    size_t want[CR_MAX_RANK];
+    int rank = 0;
+    for (int d = 0; d < z->rank; d++)
+        if (d != v.axis)
+            want[rank++] = z->shape[d];
+    if (z->rank < 1 || t->rank != rank ||
+        memcmp(t->shape, want, (size_t)rank * sizeof *want) != 0) {
+        char w[96];
+        cr_shape_format(w, sizeof w, rank, want);
+        return cr_graph_fail(
+            g, CR_ESHAPE,
+            "%s: logits %s need class indices %s (the class axis removed), "
+            "got %s",
+            n->op->name, cr_shape_str(z).text, w, cr_shape_str(t).text);
+    }
+    if (n->n_inputs > 2 && INT(n, 2)->size != 1)
+        return cr_graph_fail(g, CR_ESHAPE, "%s: upstream must be a scalar", n->op->name);
+    return scalar_out ? cr_tensor_set_shape(&n->value, 0, NULL, &g->err)
+                      : cr_shape_same(g, n);
+}
+
+static cr_status cross_entropy_shape(cr_graph *g, cr_node *n)
+{
+    return class_shape(g, n, 1);
+}
+
+static cr_status cross_entropy_bwd_shape(cr_graph *g, cr_node *n)
+{
+    return class_shape(g, n, 0);
+}
+
+/* E = mean over positions of lse(z) - z[class] */
+static void cross_entropy_forward(cr_node *n)
+{
+    const axis_view v = view_of(n);
+    const double *t = IN(n, 1);
+    double total = 0.0;
+    FOR_EACH_LINE(v, o, k)
+    {
+        const double *z = IN(n, 0) + LINE_AT(v, o, k);
+        total += line_lse(z, v.len, v.inner) - z[(size_t)t[o * v.inner + k] * v.inner];
+    }
+    OUT(n)[0] = total / positions(n);
+}
+
+/* cross_entropy_bwd(z, t, dE) = dE (softmax(z) - onehot(t)) / positions */
+static void cross_entropy_bwd_forward(cr_node *n)
+{
+    const axis_view v = view_of(n);
+    const double *t = IN(n, 1);
+    const double k = IN(n, 2)[0] / positions(n);
+    FOR_EACH_LINE(v, o, kk)
+    {
+        const size_t at = LINE_AT(v, o, kk), st = v.inner;
+        double *out = OUT(n) + at;
+        softmax_line(IN(n, 0) + at, out, v.len, st);
+        out[(size_t)t[o * v.inner + kk] * st] -= 1.0;
+        for (size_t j = 0; j < v.len; j++)
+            out[j * st] *= k;
+    }
+}
+
+static cr_status cross_entropy_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                   cr_node **dx);
+static cr_status cross_entropy_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                       cr_node **dx);
+
+const cr_op cr_op_cross_entropy = {.name = "cross_entropy",
+                                   .min_inputs = 2,
+                                   .max_inputs = 2,
+                                   .formula = "E = mean over positions of "
+                                              "-log softmax(z)[class]",
+                                   .jacobian =
+                                       "dE/dz = (softmax(z) - onehot(t)) / positions; "
+                                       "none for the indices",
+                                   .shape = cross_entropy_shape,
+                                   .check = class_check,
+                                   .forward = cross_entropy_forward,
+                                   .vjp = cross_entropy_vjp};
+const cr_op cr_op_cross_entropy_bwd = {.name = "cross_entropy_bwd",
+                                       .min_inputs = 3,
+                                       .max_inputs = 3,
+                                       .flags = CR_OP_BACKWARD,
+                                       .formula = "dz = c (softmax(a) - onehot(b)) / "
+                                                  "positions",
+                                       .jacobian = "per line along the class axis",
+                                       .shape = cross_entropy_bwd_shape,
+                                       .check = class_check,
+                                       .forward = cross_entropy_bwd_forward,
+                                       .vjp = cross_entropy_bwd_vjp};
+
+cr_node *cr_cross_entropy(cr_graph *g, cr_node *logits, cr_node *classes)
+{
+    cr_node *in[2] = {logits, classes};
+    if (!g || !logits || !classes)
+        return cr_node_create(g, &cr_op_cross_entropy, in, 2, NULL);
+    const int rank = logits->value.rank;
+    if (rank < 1) {
+        cr_graph_fail(g, CR_ESHAPE, "cross_entropy: logits %s have no class axis",
+                      cr_shape_str(&logits->value).text);
+        return NULL;
+    }
+    const cr_node_args args = view_args(view_along(&logits->value, rank >= 2 ? 1 : 0));
+    return cr_node_create(g, &cr_op_cross_entropy, in, 2, &args);
+}
+
+static cr_status cross_entropy_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                   cr_node **dx)
+{
+    if (i == 1) { /* class indices: no derivative */
+        *dx = NULL;
+        return CR_OK;
+    }
+    cr_node *in[3] = {n->inputs[0], n->inputs[1], dy};
+    CR_VJP_RETURN(along(g, &cr_op_cross_entropy_bwd, n, in, 3));
+}
+
+static cr_status cross_entropy_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
+                                       cr_node **dx)
+{
+    cr_node *z = n->inputs[0], *t = n->inputs[1], *dE = n->inputs[2];
+    if (i == 1) {
+        *dx = NULL;
+        return CR_OK;
+    }
+    if (i == 2) { /* linear in dE: sum(up * cross_entropy_bwd(z, t, 1)) */
+        cr_node *in[3] = {z, t, cr_scalar(g, 1.0)};
+        CR_VJP_RETURN(
+            cr_sum(g, cr_mul(g, up, along(g, &cr_op_cross_entropy_bwd, n, in, 3))));
+    }
+    /* dE / positions * softmax_bwd(softmax(z), up) */
+    cr_node *in[2] = {along(g, &cr_op_softmax, n, &z, 1), up};
+    CR_VJP_RETURN(cr_mul(g, cr_scale(g, dE, 1.0 / positions(n)),
+                         along(g, &cr_op_softmax_bwd, n, in, 2)));
+}
+
+/* ---- huber (smooth L1): E = mean h(y - t), h(d) = d^2/2 for |d| < delta,
+ * delta (|d| - delta/2) beyond; args.f = delta ---- */
+
+static void huber_forward(cr_node *n)
+{
+    const double *y = IN(n, 0), *t = IN(n, 1), delta = n->args->f;
+    const size_t len = INT(n, 0)->size;
+    double s = 0.0;
+    for (size_t i = 0; i < len; i++) {
+        const double d = fabs(y[i] - t[i]);
+        s += d < delta ? 0.5 * d * d : delta * (d - 0.5 * delta);
+    }
+    OUT(n)[0] = s / (double)len;
+}
+
+/* huber_grad(x) = h'(x) = min(max(x, -c), c), c = delta */
+CR_UNARY_OP(huber_grad, v < -c ? -c : (v > c ? c : v), "y = min(max(x, -c), c)", NULL,
+            "relu(sign(c - abs(x)))", CR_OP_BACKWARD)
+
+/* dy/dx = 1 inside (-c, c), 0 outside: relu_bwd(c - |x|, up) */
+static cr_status huber_grad_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
+                                cr_node **dx)
+{
+    cr_node *inside = cr_sub(g, cr_scalar(g, n->args->f), cr_abs(g, n->inputs[0]));
+    CR_VJP_RETURN(cr_op_pair(g, &cr_op_relu_bwd, inside, up));
+}
+
+/* dE/dy = h'(y - t) / n, dE/dt = -h'(y - t) / n */
+static cr_status huber_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    cr_node *d = cr_sub(g, n->inputs[0], n->inputs[1]);
+    const cr_node_args args = {.f = n->args->f};
+    cr_node *grad = d ? cr_node_create(g, &cr_op_huber_grad, &d, 1, &args) : NULL;
+    const double k = (i == 0 ? 1.0 : -1.0) / (double)INT(n, 0)->size;
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, grad, k)));
+}
+
+const cr_op cr_op_huber = {.name = "huber",
+                           .min_inputs = 2,
+                           .max_inputs = 2,
+                           .formula = "E = mean h(y - t), h(d) = d^2/2 if |d| < delta, "
+                                      "else delta (|d| - delta/2)",
+                           .jacobian = "row: dE/dy = clamp(y - t, -delta, delta) / n",
+                           .shape = cr_shape_pair_to_scalar,
+                           .forward = huber_forward,
+                           .vjp = huber_vjp};
+
+cr_node *cr_huber(cr_graph *g, cr_node *y, cr_node *t, double delta)
+{
+    if (g && !(delta > 0.0 && isfinite(delta))) {
+        cr_graph_fail(g, CR_EINVAL, "huber: delta %g must be positive", delta);
+        return NULL;
+    }
+    cr_node *in[2] = {y, t};
+    const cr_node_args args = {.f = delta};
+    return cr_node_create(g, &cr_op_huber, in, 2, &args);
 }

@@ -88,6 +88,10 @@
     OP(softmax_xent_bwd)                                                                  \
     OP(bce)                                                                               \
     OP(clamp_prob)                                                                        \
-    OP(bce_logits)
+    OP(bce_logits)                                                                        \
+    OP(cross_entropy)                                                                     \
+    OP(cross_entropy_bwd)                                                                 \
+    OP(huber)                                                                             \
+    OP(huber_grad)
 
 #endif
