@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* An input of the given shape holding data (copied). */
@@ -542,6 +543,133 @@ START_TEST(test_huber_values)
 }
 END_TEST
 
+/* ---- a small CNN: zero allocations per training step ---- */
+
+/* conv (He) + batch norm + relu + max pool + dropout, conv + layer norm +
+ * avg pool to one logit per class, cross-entropy from class indices plus
+ * a tenth of a huber loss; parameters drawn by cr_param_init. */
+typedef struct cnn {
+    cr_graph *g;
+    cr_node *x, *classes, *loss;
+} cnn;
+
+static cnn cnn_build(void)
+{
+    cnn m;
+    m.g = cr_graph_new();
+    m.loss = NULL;
+    cr_graph *g = m.g;
+    if (!g)
+        return m;
+    cr_graph_set_seed(g, 5);
+    const size_t sx[4] = {4, 1, 8, 8}, sw1[4] = {4, 1, 3, 3}, s4[1] = {4};
+    const size_t sw2[4] = {3, 4, 3, 3}, st[3] = {4, 1, 1}, k2[2] = {2, 2}, p1[2] = {1, 1};
+    m.x = cr_input(g, "x", 4, sx);
+    m.classes = cr_input(g, "classes", 3, st);
+    cr_node *w1 = cr_param_init(g, "w1", 4, sw1, CR_INIT_HE, 0, 0);
+    cr_node *b1 = cr_param_init(g, "b1", 1, s4, CR_INIT_UNIFORM, 0, 0);
+    cr_node *gain = cr_param_init(g, "gain", 1, s4, CR_INIT_UNIFORM, 1, 1);
+    cr_node *bias = cr_param_init(g, "bias", 1, s4, CR_INIT_UNIFORM, 0, 0);
+    cr_node *w2 = cr_param_init(g, "w2", 4, sw2, CR_INIT_XAVIER, 0, 0);
+    cr_node *h = cr_conv2d(g, m.x, w1, b1, NULL, p1, NULL, 1);
+    h = cr_relu(g, cr_batch_norm(g, h, gain, bias, 0.1, CR_NORM_EPS));
+    h = cr_dropout(g, cr_max_pool2d(g, h, k2, NULL, NULL), 0.25);
+    h = cr_layer_norm(g, cr_conv2d(g, h, w2, NULL, NULL, NULL, NULL, 1), 2, NULL, NULL,
+                      CR_NORM_EPS);
+    cr_node *logits = cr_avg_pool2d(g, h, k2, NULL, NULL);
+    const size_t slogits[4] = {4, 3, 1, 1};
+    cr_node *zero = cr_constant_fill(g, 4, slogits, 0.0);
+    m.loss = cr_add(g, cr_cross_entropy(g, logits, m.classes),
+                    cr_scale(g, cr_huber(g, logits, zero, 1.0), 0.1));
+    return m;
+}
+
+static void cnn_batch(cnn *m, int which)
+{
+    double x[256], c[4];
+    for (int i = 0; i < 256; i++)
+        x[i] = sin(0.37 * i + which) + (i % 64 < 32 ? 0.5 : -0.5) * (i / 64 % 3);
+    for (int i = 0; i < 4; i++)
+        c[i] = (i + which) % 3;
+    ck_assert_int_eq(cr_node_set_data(m->x, x, 256), CR_OK);
+    ck_assert_int_eq(cr_node_set_data(m->classes, c, 4), CR_OK);
+}
+
+static double cnn_step(cnn *m, double *buf)
+{
+    ck_assert_int_eq(cr_graph_forward(m->g, m->loss), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(m->g, m->loss, 0), CR_OK);
+    for (size_t k = 0; k < cr_graph_num_params(m->g); k++) {
+        cr_node *p = cr_graph_param(m->g, k);
+        const cr_tensor *v = cr_node_value(p), *gr = cr_node_grad(p);
+        for (size_t i = 0; i < cr_tensor_size(v); i++)
+            buf[i] = cr_tensor_get(v, i) - 0.05 * cr_tensor_get(gr, i);
+        ck_assert_int_eq(cr_node_set_data(p, buf, cr_tensor_size(v)), CR_OK);
+    }
+    return cr_node_scalar(m->loss);
+}
+
+START_TEST(test_cnn_steps_allocate_nothing)
+{
+    test_alloc_install(0);
+    double *buf = malloc(128 * sizeof *buf); /* the test's own, not counted */
+    cnn m = cnn_build();
+    ck_assert_msg(m.loss != NULL, "%s", cr_graph_error(m.g)->message);
+    cnn_batch(&m, 0);
+    cnn_step(&m, buf); /* warm-up: builds the gradients */
+    cnn_batch(&m, 1);
+    cnn_step(&m, buf);
+    const size_t before = test_alloc.allocations, frees = test_alloc.frees;
+    double loss = 0;
+    for (int step = 0; step < 6; step++) {
+        cnn_batch(&m, step % 2);
+        cr_graph_set_training(m.g, step != 3); /* one evaluation-mode step */
+        loss = cnn_step(&m, buf);
+        ck_assert(isfinite(loss));
+    }
+    ck_assert_uint_eq(test_alloc.allocations, before);
+    ck_assert_uint_eq(test_alloc.frees, frees);
+    cr_graph_free(m.g);
+    ck_assert_int_eq(test_alloc.live, 0);
+    test_alloc_uninstall();
+    free(buf);
+}
+END_TEST
+
+/* Failing the k-th allocation, for every k, while building the CNN and
+ * running a step: CR_ENOMEM or success, and nothing leaked (the state,
+ * scratch space and generator of the new ops included). */
+START_TEST(test_cnn_out_of_memory)
+{
+    size_t k = 1;
+    for (;; k++) {
+        test_alloc_install(k);
+        cnn m = cnn_build();
+        cr_status st = CR_ENOMEM;
+        if (m.g && m.loss) {
+            cnn_batch(&m, 0);
+            st = cr_graph_forward(m.g, m.loss);
+            if (st == CR_OK)
+                st = cr_graph_backward(m.g, m.loss, 0);
+        } else if (m.g) {
+            st = cr_graph_error(m.g)->status;
+        }
+        const size_t failures = test_alloc.failures;
+        cr_graph_free(m.g);
+        ck_assert_msg(test_alloc.live == 0, "failing allocation %zu leaked %ld blocks", k,
+                      test_alloc.live);
+        test_alloc_uninstall();
+        if (failures == 0) {
+            ck_assert_int_eq(st, CR_OK);
+            break;
+        }
+        ck_assert_msg(st == CR_ENOMEM, "failing allocation %zu gave %s", k,
+                      cr_strerror(st));
+    }
+    ck_assert_uint_gt(k, 10);
+}
+END_TEST
+
 Suite *nnops_suite(void)
 {
     Suite *s = suite_create("nnops");
@@ -560,6 +688,8 @@ Suite *nnops_suite(void)
     tcase_add_test(tc, test_softmax_axis_values);
     tcase_add_test(tc, test_cross_entropy_indices);
     tcase_add_test(tc, test_huber_values);
+    tcase_add_test(tc, test_cnn_steps_allocate_nothing);
+    tcase_add_test(tc, test_cnn_out_of_memory);
     suite_add_tcase(s, tc);
     return s;
 }
