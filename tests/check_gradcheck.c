@@ -285,15 +285,16 @@ static cr_node *pool_helper(cr_graph *g, const char *name, cr_node *const *in, s
     return cr_node_create_shaped(g, cr_op_find(name), in, n, pooled->args, out->rank,
                                  out->shape);
 }
+/* the max_pool helpers take the max_pool node and dy (or u) */
 static cr_node *c_max_pool_scatter(cr_graph *g, cr_node *const *in)
 {
-    return pool_helper(g, "max_pool_scatter", in, 2, c_max_pool(g, in),
-                       cr_node_value(in[0]));
+    cr_node *pair[2] = {c_max_pool(g, in), in[1]};
+    return pool_helper(g, "max_pool_scatter", pair, 2, pair[0], cr_node_value(in[0]));
 }
 static cr_node *c_max_pool_gather(cr_graph *g, cr_node *const *in)
 {
-    cr_node *pooled = c_max_pool(g, in);
-    return pool_helper(g, "max_pool_gather", in, 2, pooled, cr_node_value(pooled));
+    cr_node *pair[2] = {c_max_pool(g, in), in[1]};
+    return pool_helper(g, "max_pool_gather", pair, 2, pair[0], cr_node_value(pair[0]));
 }
 static cr_node *c_avg_pool_bwd(cr_graph *g, cr_node *const *in)
 {
@@ -317,16 +318,31 @@ static cr_node *c_batch_norm(cr_graph *g, cr_node *const *in)
 {
     return cr_batch_norm(g, in[0], in[1], in[2], CR_BATCH_NORM_MOMENTUM, CR_NORM_EPS);
 }
-static cr_node *c_norm_bwd(cr_graph *g, cr_node *const *in)
+/* the helpers of layer norm over [2,3] rows: norm_bwd(x, u, norm),
+ * norm_gain_grad(x, dy, norm); training_only(t, norm) */
+static cr_node *norm_helper(cr_graph *g, cr_node *const *in, const char *op, int rank,
+                            const size_t *shape)
 {
     cr_node *n = cr_layer_norm(g, in[0], 1, NULL, NULL, CR_NORM_EPS);
     ck_assert_ptr_nonnull(n);
-    return cr_node_create_shaped(g, cr_op_find("norm_bwd"), in, 2, n->args, 2,
-                                 cr_node_value(in[0])->shape);
+    cr_node *three[3] = {in[0], in[1], n};
+    return cr_node_create_shaped(g, cr_op_find(op), three, 3, n->args, rank, shape);
+}
+static cr_node *c_norm_bwd(cr_graph *g, cr_node *const *in)
+{
+    return norm_helper(g, in, "norm_bwd", 2, cr_node_value(in[0])->shape);
+}
+static cr_node *c_norm_gain_grad(cr_graph *g, cr_node *const *in)
+{
+    const size_t s3[1] = {3};
+    return norm_helper(g, in, "norm_gain_grad", 1, s3);
 }
 static cr_node *c_training_only(cr_graph *g, cr_node *const *in)
 {
-    return internal(g, "training_only", in, 1);
+    const size_t s43[2] = {4, 3};
+    cr_node *pair[2] = {in[0], cr_batch_norm(g, cr_constant_fill(g, 2, s43, 0.5), NULL, NULL,
+                                             0.1, CR_NORM_EPS)};
+    return internal(g, "training_only", pair, 2);
 }
 /* cross-entropy of [2,3] logits with classes {2, 0}; its backward; huber */
 static cr_node *classes_2(cr_graph *g)
@@ -447,6 +463,7 @@ static const op_case cases[] = {
     {"layer_norm", c_layer_norm, 3, {ANY(M23), ANY(VEC3), ANY(VEC3)}},
     {"batch_norm", c_batch_norm, 3, {SPEC(2, 4, 3, -1.5, 1.5, 0), ANY(VEC3), ANY(VEC3)}},
     {"norm_bwd", c_norm_bwd, 2, {ANY(M23), ANY(M23)}},
+    {"norm_gain_grad", c_norm_gain_grad, 2, {ANY(M23), ANY(M23)}},
     {"training_only", c_training_only, 1, {ANY(M23)}},
     {"cross_entropy", c_cross_entropy, 1, {ANY(M23)}},
     {"cross_entropy_bwd", c_cross_entropy_bwd, 2, {ANY(M23), ANY(SCALAR)}},

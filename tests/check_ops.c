@@ -223,9 +223,9 @@ static cr_node *pool_of(cr_graph *g, cr_node *x, int max, const pool_setting *s)
 BUILDER(max_pool, pool_of(g, in[0], 1, &pool_settings[(int)c]))
 BUILDER(avg_pool, pool_of(g, in[0], 0, &pool_settings[(int)c]))
 
-/* The pooling helpers with a pooling's parameters: which is 0 for
- * max_pool_scatter(x, dy), 1 for max_pool_gather(x, u), 2 for
- * avg_pool_bwd(dy) (x then a zero constant). */
+/* The pooling helpers: 0 max_pool_scatter(max_pool(x), dy), 1
+ * max_pool_gather(max_pool(x), u), 2 avg_pool_bwd(dy) with the parameters
+ * of an avg_pool of the setting's x. */
 static cr_node *b_pool_helper(cr_graph *g, cr_node *const *in, double c, int which)
 {
     const pool_setting *s = &pool_settings[(int)c];
@@ -235,7 +235,9 @@ static cr_node *b_pool_helper(cr_graph *g, cr_node *const *in, double c, int whi
     static const char *const names[3] = {"max_pool_scatter", "max_pool_gather",
                                          "avg_pool_bwd"};
     const cr_tensor *out = which == 1 ? cr_node_value(pool) : cr_node_value(x);
-    return cr_node_create_shaped(g, cr_op_find(names[which]), in, which == 2 ? 1 : 2, pool->args, out->rank, out->shape);
+    cr_node *pair[2] = {pool, in[1]};
+    return cr_node_create_shaped(g, cr_op_find(names[which]), which == 2 ? in : pair,
+                                 which == 2 ? 1 : 2, pool->args, out->rank, out->shape);
 }
 BUILDER(max_pool_scatter, b_pool_helper(g, in, c, 0))
 BUILDER(max_pool_gather, b_pool_helper(g, in, c, 1))
@@ -292,24 +294,39 @@ static cr_node *b_batch_norm(cr_graph *g, cr_node *const *in, double c)
         evaluate_with_stats(g, n);
     return n;
 }
-/* norm_bwd(x, u) of layer norm over the last axis (c = 0), of batch norm
- * (c = 1), of batch norm evaluating (c = 2) */
-static cr_node *b_norm_bwd(cr_graph *g, cr_node *const *in, double c)
+/* norm_bwd(x, u, norm(x)) of layer norm over the last axis (c = 0), of
+ * batch norm (c = 1), of batch norm evaluating (c = 2); norm_gain_grad(x,
+ * dy, norm(x, gain)) of layer norm (c = 0) or batch norm (c = 1). */
+static cr_node *norm_of(cr_graph *g, cr_node *x, double c, cr_node *gain)
 {
-    cr_node *n = c == 0 ? cr_layer_norm(g, in[0], 1, NULL, NULL, CR_NORM_EPS)
-                        : cr_batch_norm(g, in[0], NULL, NULL, 0.1, CR_NORM_EPS);
+    cr_node *n = c == 0 ? cr_layer_norm(g, x, 1, gain, NULL, CR_NORM_EPS)
+                        : cr_batch_norm(g, x, gain, NULL, 0.1, CR_NORM_EPS);
     ck_assert_ptr_nonnull(n);
     if (c == 2)
         evaluate_with_stats(g, n);
-    const cr_tensor *x = cr_node_value(in[0]);
-    return cr_node_create_shaped(g, cr_op_find("norm_bwd"), in, 2, n->args, x->rank,
-                                 x->shape);
+    return n;
 }
-/* training_only in training (c = 1) or evaluation (c = 0) mode */
+static cr_node *b_norm_helper(cr_graph *g, cr_node *const *in, double c, const char *op)
+{
+    const cr_tensor *x = cr_node_value(in[0]);
+    const size_t d = x->shape[c == 0 ? x->rank - 1 : 1];
+    cr_node *gain = cr_constant_fill(g, 1, &d, 1.5);
+    cr_node *n = norm_of(g, in[0], c, gain);
+    cr_node *three[3] = {in[0], in[1], n};
+    const cr_tensor *out = strcmp(op, "norm_bwd") == 0 ? x : cr_node_value(gain);
+    return cr_node_create_shaped(g, cr_op_find(op), three, 3, n->args, out->rank,
+                                 out->shape);
+}
+BUILDER(norm_bwd, b_norm_helper(g, in, c, "norm_bwd"))
+BUILDER(norm_gain_grad, b_norm_helper(g, in, c, "norm_gain_grad"))
+/* training_only(t, norm) with a batch norm in training (c = 1) or
+ * evaluation (c = 0) mode */
 static cr_node *b_training_only(cr_graph *g, cr_node *const *in, double c)
 {
-    cr_graph_set_training(g, c != 0);
-    return b_internal(g, "training_only", in, 1);
+    const size_t s43[2] = {4, 3};
+    cr_node *n = norm_of(g, cr_constant_fill(g, 2, s43, 0.5), c ? 1 : 2, NULL);
+    cr_node *pair[2] = {in[0], n};
+    return b_internal(g, "training_only", pair, 2);
 }
 
 /* Softmax and the losses along an axis (arg: the axis); the backward
@@ -610,6 +627,10 @@ static const op_case cases[] = {
     CASE("norm_bwd", b_norm_bwd, 0, 0, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),
     CASE("norm_bwd", b_norm_bwd, 1, 0, 2, T3(3, 2, 2, -2, 2), T3(3, 2, 2, -2, 2)),
     CASE("norm_bwd", b_norm_bwd, 2, 1u, 2, M(4, 3, -2, 2), M(4, 3, -2, 2)),
+    CASE("norm_gain_grad", b_norm_gain_grad, 0, 0, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),
+    CASE("norm_gain_grad", b_norm_gain_grad, 1, 0, 2, T3(3, 2, 2, -2, 2),
+         T3(3, 2, 2, -2, 2)),
+    CASE("norm_gain_grad", b_norm_gain_grad, 2, 0, 2, M(4, 3, -2, 2), M(4, 3, -2, 2)),
     CASE("training_only", b_training_only, 1, 0, 1, M(3, 4, -2, 2)),
     CASE("training_only", b_training_only, 0, 1u, 1, V(5, -2, 2)),
     /* per-channel helpers over the view [2,3,4] (arg: the factor) */

@@ -156,6 +156,17 @@ cr_tensor *cr_graph_state_new(cr_graph *g, int rank, const size_t *shape)
     return t;
 }
 
+double *cr_graph_cache_new(cr_graph *g, size_t count)
+{
+    double *p = count <= SIZE_MAX / sizeof(double)
+                    ? cr_arena_alloc(&g->arena, count * sizeof(double), 64)
+                    : NULL;
+    if (!p)
+        cr_graph_fail(g, CR_ENOMEM, "out of memory for a node's cache of %zu elements",
+                      count);
+    return p;
+}
+
 size_t cr_graph_size(const cr_graph *g) { return g->n_nodes; }
 
 cr_node *cr_graph_node(const cr_graph *g, size_t index)

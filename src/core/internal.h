@@ -232,11 +232,16 @@ enum {
  * is per op. state, when not NULL, is a tensor in the graph's arena that
  * the node keeps between evaluations (batch norm's running statistics,
  * dropout's mask); nodes built by a vjp may share their forward node's
- * state. cr_node_state reads it. */
+ * state. cr_node_state reads it. cache, when not NULL, is arena memory
+ * where a forward kernel leaves what its backward helpers read instead of
+ * computing it again (max pooling's argmax, a normalisation's mean and
+ * 1/std per group); those helpers take the node as an input, so it is
+ * evaluated before them in every plan. */
 typedef struct cr_node_args {
     int64_t i[8];
     double f, f2;
     cr_tensor *state;
+    double *cache;
 } cr_node_args;
 
 /* The parameters of nodes made without any: kept out of the node, so the
@@ -313,6 +318,9 @@ cr_node *cr_constant_fill(cr_graph *g, int rank, const size_t *shape, double val
  * the graph's arena; NULL with the error recorded in g. A constructor that
  * fails after making it rewinds the arena to a mark taken before. */
 cr_tensor *cr_graph_state_new(cr_graph *g, int rank, const size_t *shape);
+/* count doubles in the graph's arena for a node's cache (cr_node_args),
+ * zeroed; NULL with the error recorded in g. Rewinding as for state. */
+double *cr_graph_cache_new(cr_graph *g, size_t count);
 /* Makes g->scratch hold at least count doubles (kernels read it through
  * n->graph->scratch, never across evaluations). CR_OK, or CR_ENOMEM
  * recorded in g. */

@@ -130,24 +130,39 @@ static void col2im(const geom *q, const double *restrict col, double *restrict d
 
 /* ---- conv: Y[n,o] = sum_c W[o,c] (*) X[n,c] + b[o], per group ---- */
 
+/* With a bias (and im2col), the bias joins the product as one more column
+ * of the weights against a row of ones under the columns, so no pass over
+ * the output adds it: scratch holds the columns, that row, then the
+ * weights with their bias column, [O, KC+1]. */
 static void conv_forward(cr_node *n)
 {
     const geom q = geom_of(n->args, INT(n, 0), INT(n, 1), &n->value);
     const double *x = IN(n, 0), *w = IN(n, 1), *b = n->n_inputs > 2 ? IN(n, 2) : NULL;
     double *y = OUT(n), *col = n->graph->scratch;
     const int cols_are_input = direct(&q);
+    const int fold_bias = b && !cols_are_input;
+    const size_t kc = q.kc + (fold_bias ? 1 : 0);
+    double *wb = col + kc * q.l;
+    if (fold_bias) {
+        for (size_t k = 0; k < q.l; k++)
+            col[q.kc * q.l + k] = 1.0;
+        for (size_t o = 0; o < q.o; o++) {
+            memcpy(wb + o * kc, w + o * q.kc, q.kc * sizeof *wb);
+            wb[o * kc + q.kc] = b[o];
+        }
+    }
     for (size_t s = 0; s < q.n; s++)
         for (size_t gi = 0; gi < q.groups; gi++) {
             const double *xg = x + (s * q.c + gi * q.cg) * q.hw;
             if (!cols_are_input)
                 im2col(&q, xg, col);
             double *yg = y + (s * q.o + gi * q.og) * q.l;
-            if (b)
+            if (b && !fold_bias)
                 for (size_t o = 0; o < q.og; o++)
                     for (size_t k = 0; k < q.l; k++)
                         yg[o * q.l + k] = b[gi * q.og + o];
-            cr_gemm(0, q.og, q.l, q.kc, 1.0, w + gi * q.og * q.kc,
-                    cols_are_input ? xg : col, b ? 1.0 : 0.0, yg);
+            cr_gemm(0, q.og, q.l, kc, 1.0, (fold_bias ? wb : w) + gi * q.og * kc,
+                    cols_are_input ? xg : col, b && !fold_bias ? 1.0 : 0.0, yg);
         }
 }
 
@@ -304,13 +319,18 @@ static cr_node *conv_node(cr_graph *g, const cr_op *op, cr_node *const *in, size
         q = geom_of(args, &out, &in[1]->value, &in[0]->value);
     else
         q = geom_of(args, &in[0]->value, &out, &in[1]->value);
-    if (q.kc > INT_MAX || q.l > INT_MAX || q.og > INT_MAX ||
-        (double)q.kc * (double)q.l > (double)SIZE_MAX / sizeof(double)) {
+    if (q.kc >= INT_MAX || q.l > INT_MAX || q.og > INT_MAX ||
+        ((double)q.kc + 1) * ((double)q.l + (double)q.o) >
+            (double)SIZE_MAX / sizeof(double)) {
         cr_graph_fail(g, CR_ERANGE, "%s: the products exceed the BLAS integer range",
                       conv_name(rank));
         return NULL;
     }
-    if (!direct(&q) && cr_graph_reserve_scratch(g, q.kc * q.l) != CR_OK)
+    /* the columns; for conv with a bias, a row of ones and the weights
+     * with their bias column */
+    const size_t need =
+        op == &cr_op_conv ? (q.kc + 1) * q.l + q.o * (q.kc + 1) : q.kc * q.l;
+    if (!direct(&q) && cr_graph_reserve_scratch(g, need) != CR_OK)
         return NULL;
     return cr_node_create_shaped(g, op, in, n_in, args, rank, shape);
 }

@@ -74,11 +74,17 @@ static void channel_sum_forward(cr_node *n)
     const double *x = IN(n, 0);
     double *y = OUT(n);
     memset(y, 0, nc * sizeof *y);
-    for (size_t a = 0; a < na; a++)
+    for (size_t a = 0; a < na; a++) {
+        if (nb == 1) { /* sums across rows: vectorised over c */
+            cr_add_into(y, x + a * nc, nc);
+            continue;
+        }
         for (size_t c = 0; c < nc; c++)
             y[c] += sum_of(x + (a * nc + c) * nb, nb);
-    for (size_t c = 0; c < nc; c++)
-        y[c] *= n->args->f;
+    }
+    if (n->args->f != 1.0)
+        for (size_t c = 0; c < nc; c++)
+            y[c] *= n->args->f;
 }
 
 /* y[a,c,b] = f x[c] */
@@ -87,12 +93,19 @@ static void channel_expand_forward(cr_node *n)
     const size_t na = VIEW_A(n), nc = VIEW_C(n), nb = VIEW_B(n);
     const double *x = IN(n, 0);
     double *y = OUT(n);
-    for (size_t a = 0; a < na; a++)
+    const double f = n->args->f;
+    for (size_t a = 0; a < na; a++) {
+        if (nb == 1) {
+            double *restrict r = y + a * nc;
+            CR_FOR_BLOCKED(c, nc, r[c] = f * x[c];);
+            continue;
+        }
         for (size_t c = 0; c < nc; c++) {
             double *restrict r = y + (a * nc + c) * nb;
-            const double v = n->args->f * x[c];
+            const double v = f * x[c];
             CR_FOR_BLOCKED(b, nb, r[b] = v;);
         }
+    }
 }
 
 /* y[a,c,b] = x[a,c,b] s[c] */
@@ -101,7 +114,13 @@ static void channel_scale_forward(cr_node *n)
     const size_t na = VIEW_A(n), nc = VIEW_C(n), nb = VIEW_B(n);
     const double *x = IN(n, 0), *s = IN(n, 1);
     double *y = OUT(n);
-    for (size_t a = 0; a < na; a++)
+    for (size_t a = 0; a < na; a++) {
+        if (nb == 1) {
+            const double *restrict xr = x + a * nc, *restrict sr = s;
+            double *restrict yr = y + a * nc;
+            CR_FOR_BLOCKED(c, nc, yr[c] = xr[c] * sr[c];);
+            continue;
+        }
         for (size_t c = 0; c < nc; c++) {
             const size_t o = (a * nc + c) * nb;
             const double *restrict xr = x + o;
@@ -109,6 +128,7 @@ static void channel_scale_forward(cr_node *n)
             const double v = s[c];
             CR_FOR_BLOCKED(b, nb, yr[b] = xr[b] * v;);
         }
+    }
 }
 
 static cr_status channel_sum_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
@@ -200,36 +220,14 @@ static cr_status channel_scale_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *d
                                  VIEW_B(n), 1.0, s->rank, s->shape));
 }
 
-/* ---- training_only: x in training mode, 0 in evaluation mode ---- */
-
-static void training_only_forward(cr_node *n)
-{
-    const double *restrict x = IN(n, 0);
-    double *restrict y = OUT(n);
-    const double keep = n->graph->evaluating ? 0.0 : 1.0;
-    CR_FOR_BLOCKED(i, n->value.size, y[i] = keep * x[i];);
-}
-
-static cr_status training_only_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
-                                   cr_node **dx)
-{
-    CR_VJP_RETURN(cr_node_create(g, &cr_op_training_only, &dy, 1, NULL));
-}
-
-const cr_op cr_op_training_only = {.name = "training_only",
-                                   .min_inputs = 1,
-                                   .max_inputs = 1,
-                                   .flags = CR_OP_BACKWARD,
-                                   .formula =
-                                       "y = x in training mode, 0 in evaluation mode",
-                                   .jacobian = "identity or zero, by the graph's mode",
-                                   .shape = cr_shape_same,
-                                   .forward = training_only_forward,
-                                   .vjp = training_only_vjp};
-
-/* ---- layer_norm, batch_norm and their backward norm_bwd ----
+/* ---- layer_norm, batch_norm and their backward helpers ----
  * args.i = {A, C, B, flags}, args.f = eps, args.f2 = momentum, args.state =
- * batch norm's running statistics [2, C] (mean, variance). */
+ * batch norm's running statistics [2, C] (mean, variance), args.cache =
+ * the mean and 1/sqrt(var + eps) of each group c from the node's last
+ * evaluation ([0, C) and [C, 2C)), then 1 if those were the running
+ * statistics (batch norm evaluating), else 0. The helpers norm_bwd,
+ * norm_gain_grad and training_only take the normalisation node as their
+ * last input and read its cache. */
 
 enum {
     NORM_BATCH = 1u << 0, /* batch norm: running statistics in evaluation mode */
@@ -239,7 +237,49 @@ enum {
 };
 #define NORM_FLAGS(n) ((unsigned)(n)->args->i[3])
 
-/* sum over the group c of x viewed as [A, C, B], and of x * y */
+/* Whether the cache holds running statistics (so the normalisation was
+ * affine in x). */
+static int cache_fixed(const cr_node *n)
+{
+    return n->args->cache[2 * VIEW_C(n)] != 0.0;
+}
+
+/* ---- training_only(t, src): t if the normalisation src used batch
+ * statistics, 0 if it used running ones (its second derivative then
+ * vanishes) ---- */
+
+static void training_only_forward(cr_node *n)
+{
+    const double *restrict x = IN(n, 0);
+    double *restrict y = OUT(n);
+    const double keep = cache_fixed(n->inputs[1]) ? 0.0 : 1.0;
+    CR_FOR_BLOCKED(i, n->value.size, y[i] = keep * x[i];);
+}
+
+static cr_status training_only_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                   cr_node **dx)
+{
+    if (i == 1) {
+        *dx = NULL;
+        return CR_OK;
+    }
+    cr_node *in[2] = {dy, n->inputs[1]};
+    CR_VJP_RETURN(cr_node_create(g, &cr_op_training_only, in, 2, NULL));
+}
+
+const cr_op cr_op_training_only = {.name = "training_only",
+                                   .min_inputs = 2,
+                                   .max_inputs = 2,
+                                   .flags = CR_OP_BACKWARD,
+                                   .formula = "y = a if normalisation b used batch "
+                                              "statistics (training), else 0",
+                                   .jacobian = "identity or zero, by b's mode",
+                                   .shape = cr_shape_same,
+                                   .forward = training_only_forward,
+                                   .vjp = training_only_vjp};
+
+/* sum over the group c of x viewed as [A, C, B], and of x and of x * y in
+ * one pass */
 static double group_sum(const cr_node *n, const double *x, size_t c)
 {
     double s = 0.0;
@@ -248,39 +288,38 @@ static double group_sum(const cr_node *n, const double *x, size_t c)
     return s;
 }
 
-static double group_dot(const cr_node *n, const double *x, const double *y, size_t c)
+static void group_sum_dot(const cr_node *n, const double *x, const double *y, size_t c,
+                          double *sx, double *sxy)
 {
-    double s = 0.0;
+    *sx = *sxy = 0.0;
     for (size_t a = 0; a < VIEW_A(n); a++) {
         const size_t o = (a * VIEW_C(n) + c) * VIEW_B(n);
-        s += dot_of(x + o, y + o, VIEW_B(n));
+        *sx += sum_of(x + o, VIEW_B(n));
+        *sxy += dot_of(x + o, y + o, VIEW_B(n));
     }
-    return s;
 }
 
-/* The mean and 1/sqrt(variance + eps) group c is normalised with: the
- * batch's (the biased variance), or batch norm's running statistics in
- * evaluation mode. The owner of the running statistics updates them in
- * training mode (momentum, and PyTorch's unbiased variance). */
-static void group_stats(const cr_node *n, const double *x, size_t c, int update,
-                        double *mean, double *rstd)
+/* The mean and 1/sqrt(variance + eps) group c is normalised with, left in
+ * the cache: the batch's (the biased variance), or batch norm's running
+ * statistics in evaluation mode. The owner of the running statistics
+ * updates them in training mode (momentum, and PyTorch's unbiased
+ * variance). */
+static void group_stats(const cr_node *n, const double *x, size_t c)
 {
-    const unsigned flags = NORM_FLAGS(n);
-    double *running = n->args->state ? n->args->state->data : NULL;
+    double *running = n->args->state ? n->args->state->data : NULL, *cache = n->args->cache;
     const size_t nc = VIEW_C(n), m = VIEW_A(n) * VIEW_B(n);
-    if ((flags & NORM_BATCH) && n->graph->evaluating) {
-        *mean = running[c];
-        *rstd = 1.0 / sqrt(running[nc + c] + n->args->f);
+    if ((NORM_FLAGS(n) & NORM_BATCH) && n->graph->evaluating) {
+        cache[c] = running[c];
+        cache[nc + c] = 1.0 / sqrt(running[nc + c] + n->args->f);
         return;
     }
     const double mu = group_sum(n, x, c) / (double)m;
     double q = 0.0;
     for (size_t a = 0; a < VIEW_A(n); a++)
         q += sq_dev_of(x + (a * nc + c) * VIEW_B(n), mu, VIEW_B(n));
-    const double var = q / (double)m;
-    *mean = mu;
-    *rstd = 1.0 / sqrt(var + n->args->f);
-    if (update && (flags & NORM_OWNER)) {
+    cache[c] = mu;
+    cache[nc + c] = 1.0 / sqrt(q / (double)m + n->args->f);
+    if (NORM_FLAGS(n) & NORM_OWNER) {
         const double k = n->args->f2;
         running[c] = (1.0 - k) * running[c] + k * mu;
         running[nc + c] = (1.0 - k) * running[nc + c] + k * q / (double)(m - 1);
@@ -294,13 +333,14 @@ static void norm_forward(cr_node *n)
 {
     const unsigned flags = NORM_FLAGS(n);
     const size_t na = VIEW_A(n), nc = VIEW_C(n), nb = VIEW_B(n);
-    const double *x = IN(n, 0);
+    const double *x = IN(n, 0), *cache = n->args->cache;
     const double *gamma = (flags & NORM_GAIN) ? IN(n, 1) : NULL;
     const double *beta = (flags & NORM_BIAS) ? IN(n, gamma ? 2 : 1) : NULL;
     double *y = OUT(n);
+    n->args->cache[2 * nc] = (flags & NORM_BATCH) && n->graph->evaluating;
     for (size_t c = 0; c < nc; c++) {
-        double mu, r;
-        group_stats(n, x, c, 1, &mu, &r);
+        group_stats(n, x, c);
+        const double mu = cache[c], r = cache[nc + c];
         for (size_t a = 0; a < na; a++) {
             const size_t o = (a * nc + c) * nb;
             const double *restrict xr = x + o;
@@ -309,36 +349,38 @@ static void norm_forward(cr_node *n)
                 const double k = r * (gamma ? gamma[c] : 1.0);
                 const double off = (beta ? beta[c] : 0.0) - mu * k;
                 CR_FOR_BLOCKED(b, nb, yr[b] = xr[b] * k + off;);
-                continue;
+            } else if (gamma && beta) {
+                const double *restrict gr = gamma, *restrict br = beta;
+                CR_FOR_BLOCKED(b, nb, yr[b] = (xr[b] - mu) * r * gr[b] + br[b];);
+            } else {
+                CR_FOR_BLOCKED(b, nb, yr[b] = (xr[b] - mu) * r;);
+                if (gamma)
+                    CR_FOR_BLOCKED(b, nb, yr[b] *= gamma[b];);
+                if (beta)
+                    CR_FOR_BLOCKED(b, nb, yr[b] += beta[b];);
             }
-            CR_FOR_BLOCKED(b, nb, yr[b] = (xr[b] - mu) * r;);
-            if (gamma)
-                CR_FOR_BLOCKED(b, nb, yr[b] *= gamma[b];);
-            if (beta)
-                CR_FOR_BLOCKED(b, nb, yr[b] += beta[b];);
         }
     }
 }
 
-/* norm_bwd(x, u) = J^T u for the normalisation xh(x) without gain and bias
- * (J is symmetric): per group, rstd (u - mean(u) - xh mean(u xh)); u rstd
- * with running statistics (batch norm evaluating). */
+/* norm_bwd(x, u, src) = J^T u for the normalisation xh(x) of src without
+ * gain and bias (J is symmetric), with src's statistics: per group,
+ * rstd (u - mean(u) - xh mean(u xh)); u rstd with running statistics. */
 static void norm_bwd_forward(cr_node *n)
 {
     const size_t na = VIEW_A(n), nc = VIEW_C(n), nb = VIEW_B(n), m = na * nb;
-    const double *x = IN(n, 0), *u = IN(n, 1);
+    const double *x = IN(n, 0), *u = IN(n, 1), *cache = n->args->cache;
     double *z = OUT(n);
-    const int fixed = (NORM_FLAGS(n) & NORM_BATCH) && n->graph->evaluating;
+    const int fixed = cache_fixed(n);
     for (size_t c = 0; c < nc; c++) {
-        double mu, r;
-        group_stats(n, x, c, 0, &mu, &r);
+        const double mu = cache[c], r = cache[nc + c];
         double k1 = r, k2 = 0.0, k3 = 0.0; /* z = k1 u + k2 x + k3 */
         if (!fixed) {
-            const double su = group_sum(n, u, c), sux = group_dot(n, u, x, c);
-            const double mean_u = su / (double)m;
+            double su, sux;
+            group_sum_dot(n, u, x, c, &su, &sux);
             const double mean_uxh = r * (sux - mu * su) / (double)m;
             k2 = -r * r * mean_uxh;
-            k3 = -r * mean_u - k2 * mu;
+            k3 = -r * su / (double)m - k2 * mu;
         }
         for (size_t a = 0; a < na; a++) {
             const size_t o = (a * nc + c) * nb;
@@ -349,8 +391,35 @@ static void norm_bwd_forward(cr_node *n)
     }
 }
 
+/* norm_gain_grad(x, dy, src) = sum of dy * xh over everything but the
+ * gain's index (c for batch norm, b for layer norm), with src's
+ * statistics. */
+static void norm_gain_grad_forward(cr_node *n)
+{
+    const size_t nc = VIEW_C(n), nb = VIEW_B(n);
+    const double *x = IN(n, 0), *dy = IN(n, 1), *cache = n->args->cache;
+    double *out = OUT(n);
+    if (NORM_FLAGS(n) & NORM_BATCH) {
+        for (size_t c = 0; c < nc; c++) {
+            double sd, sdx;
+            group_sum_dot(n, dy, x, c, &sd, &sdx);
+            out[c] = cache[nc + c] * (sdx - cache[c] * sd);
+        }
+        return;
+    }
+    memset(out, 0, nb * sizeof *out);
+    for (size_t c = 0; c < nc; c++) { /* layer norm: A = 1, one row per c */
+        const double mu = cache[c], r = cache[nc + c];
+        const double *restrict xr = x + c * nb, *restrict dr = dy + c * nb;
+        double *restrict o = out;
+        CR_FOR_BLOCKED(b, nb, o[b] += dr[b] * (xr[b] - mu) * r;);
+    }
+}
+
 static cr_status norm_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
 static cr_status norm_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
+static cr_status norm_gain_grad_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                    cr_node **dx);
 
 static const char *norm_jacobian(const cr_node *n, size_t i)
 {
@@ -383,14 +452,25 @@ const cr_op cr_op_batch_norm = {.name = "batch_norm",
                                 .forward = norm_forward,
                                 .vjp = norm_vjp};
 const cr_op cr_op_norm_bwd = {.name = "norm_bwd",
-                              .min_inputs = 2,
-                              .max_inputs = 2,
+                              .min_inputs = 3,
+                              .max_inputs = 3,
                               .flags = CR_OP_BACKWARD,
-                              .formula = "z = rstd (u - mean(u) - xh mean(u xh)) per group",
+                              .formula =
+                                  "z = rstd (u - mean(u) - xh mean(u xh)) per group, "
+                                  "with the statistics of normalisation c",
                               .jacobian = "symmetric in u; second derivative of the "
                                           "normalisation in x",
                               .forward = norm_bwd_forward,
                               .vjp = norm_bwd_vjp};
+const cr_op cr_op_norm_gain_grad = {.name = "norm_gain_grad",
+                                    .min_inputs = 3,
+                                    .max_inputs = 3,
+                                    .flags = CR_OP_BACKWARD,
+                                    .formula = "dgamma = sum of dy * xh over all but the "
+                                               "gain's axes (statistics of c)",
+                                    .jacobian = "linear in dy; through xh in x",
+                                    .forward = norm_gain_grad_forward,
+                                    .vjp = norm_gain_grad_vjp};
 
 /* The view the gain and bias are indexed in: [C] of batch norm's view, or
  * the trailing D of layer norm's [1, rows, D] as [rows, D, 1]. */
@@ -403,15 +483,24 @@ static void gain_view(const cr_node *n, size_t *a, size_t *c, size_t *b)
     }
 }
 
-/* A node of n's normalisation with other inputs and flags (the running
- * statistics shared, never updated by it). */
-static cr_node *norm_like(cr_graph *g, const cr_node *n, const cr_op *op,
-                          cr_node *const *in, size_t n_in)
+/* A node of op with the view, eps and running statistics of the
+ * normalisation src: a normalisation of in[0] without gain and bias
+ * (never updating the statistics; a cache of its own), or a helper whose
+ * last input is src (sharing its cache), shaped like shape. */
+static cr_node *norm_like(cr_graph *g, const cr_node *src, const cr_op *op,
+                          cr_node *const *in, size_t n_in, const cr_tensor *shape)
 {
-    cr_node_args args = *n->args;
-    args.i[3] = (int64_t)(NORM_FLAGS(n) & NORM_BATCH);
-    const cr_tensor *x = &in[0]->value;
-    return cr_node_create_shaped(g, op, in, n_in, &args, x->rank, x->shape);
+    cr_node_args args = *src->args;
+    args.i[3] = (int64_t)(NORM_FLAGS(src) & NORM_BATCH);
+    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    if (op == &cr_op_layer_norm || op == &cr_op_batch_norm)
+        args.cache = cr_graph_cache_new(g, 2 * VIEW_C(src) + 1);
+    cr_node *n = args.cache ? cr_node_create_shaped(g, op, in, n_in, &args, shape->rank,
+                                                    shape->shape)
+                            : NULL;
+    if (!n)
+        cr_arena_rewind(&g->arena, mark);
+    return n;
 }
 
 static cr_status norm_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
@@ -420,17 +509,16 @@ static cr_status norm_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
     cr_node *x = n->inputs[0];
     size_t a, c, b;
     gain_view(n, &a, &c, &b);
+    const cr_tensor *p = INT(n, i);
     if (i == 0) {
-        cr_node *in[2] = {x, dy};
+        cr_node *in[3] = {x, dy, n};
         if (flags & NORM_GAIN)
             in[1] = cr_channel_scale(g, dy, n->inputs[1], a, c, b);
-        CR_VJP_RETURN(in[1] ? norm_like(g, n, &cr_op_norm_bwd, in, 2) : NULL);
+        CR_VJP_RETURN(in[1] ? norm_like(g, n, &cr_op_norm_bwd, in, 3, p) : NULL);
     }
-    const cr_tensor *p = INT(n, i);
-    if (i == 1 && (flags & NORM_GAIN)) { /* dgamma = sum of dy * xh */
-        cr_node *xh = norm_like(g, n, n->op, &x, 1);
-        CR_VJP_RETURN(
-            cr_channel_sum(g, cr_mul(g, dy, xh), a, c, b, 1.0, p->rank, p->shape));
+    if (i == 1 && (flags & NORM_GAIN)) {
+        cr_node *in[3] = {x, dy, n};
+        CR_VJP_RETURN(norm_like(g, n, &cr_op_norm_gain_grad, in, 3, p));
     }
     CR_VJP_RETURN(cr_channel_sum(g, dy, a, c, b, 1.0, p->rank, p->shape));
 }
@@ -438,21 +526,24 @@ static cr_status norm_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
 /* For u: norm_bwd(x, up) (J is symmetric). For x, with v = up, z = J u,
  * r = rstd, xh the normalised x, m the group's size and sums per group:
  *   d<v, z>/dx = -(r/m) (xh sum(v z) + z sum(v xh)) - r mean(u xh) J v,
- * built from graph ops; zero for batch norm evaluating (r is then
- * constant), which training_only makes so. */
+ * built from graph ops; zero when the statistics were the running ones (r
+ * is then constant), which training_only makes so. */
 static cr_status norm_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up, cr_node **dx)
 {
-    cr_node *x = n->inputs[0], *u = n->inputs[1];
-    cr_node *in[2] = {x, up};
-    cr_node *jv = norm_like(g, n, &cr_op_norm_bwd, in, 2);
+    cr_node *x = n->inputs[0], *u = n->inputs[1], *src = n->inputs[2];
+    const cr_tensor *xt = &x->value;
+    cr_node *in[3] = {x, up, src};
+    cr_node *jv = i < 2 ? norm_like(g, src, &cr_op_norm_bwd, in, 3, xt) : NULL;
     if (i == 1)
         CR_VJP_RETURN(jv);
+    if (i == 2) { /* src only lends its statistics */
+        *dx = NULL;
+        return CR_OK;
+    }
     const size_t na = VIEW_A(n), nc = VIEW_C(n), nb = VIEW_B(n);
     const double inv_m = 1.0 / (double)(na * nb);
     const size_t cs[1] = {nc};
-    const cr_tensor *xt = &x->value;
-    const int batch = (NORM_FLAGS(n) & NORM_BATCH) != 0;
-    cr_node *xh = norm_like(g, n, batch ? &cr_op_batch_norm : &cr_op_layer_norm, &x, 1);
+    cr_node *xh = norm_like(g, src, src->op, &x, 1, xt);
 #define GROUP_SUM(t, f) cr_channel_sum(g, (t), na, nc, nb, (f), 1, cs)
 #define GROUP_SCALE(t, s) cr_channel_scale(g, (t), (s), na, nc, nb)
     cr_node *mean =
@@ -467,7 +558,30 @@ static cr_status norm_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up, cr
                            GROUP_SCALE(jv, cr_neg(g, cr_mul(g, r, bu))));
 #undef GROUP_SUM
 #undef GROUP_SCALE
-    CR_VJP_RETURN(batch ? cr_node_create(g, &cr_op_training_only, &grad, 1, NULL) : grad);
+    if (!(NORM_FLAGS(n) & NORM_BATCH))
+        CR_VJP_RETURN(grad);
+    cr_node *gate[2] = {grad, src};
+    CR_VJP_RETURN(cr_node_create(g, &cr_op_training_only, gate, 2, NULL));
+}
+
+/* Linear in dy: for an upstream v (shaped like gamma), v[gain index] * xh;
+ * in x through xh: norm_bwd(x, dy * v[gain index]). */
+static cr_status norm_gain_grad_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
+                                    cr_node **dx)
+{
+    cr_node *x = n->inputs[0], *dy = n->inputs[1], *src = n->inputs[2];
+    size_t a, c, b;
+    gain_view(n, &a, &c, &b);
+    if (i == 2) {
+        *dx = NULL;
+        return CR_OK;
+    }
+    if (i == 1) {
+        cr_node *xh = norm_like(g, src, src->op, &x, 1, &x->value);
+        CR_VJP_RETURN(cr_channel_scale(g, xh, up, a, c, b));
+    }
+    cr_node *in[3] = {x, cr_channel_scale(g, dy, up, a, c, b), src};
+    CR_VJP_RETURN(in[1] ? norm_like(g, src, &cr_op_norm_bwd, in, 3, &x->value) : NULL);
 }
 
 /* ---- the public constructors ---- */
@@ -487,7 +601,8 @@ static cr_status check_affine(cr_graph *g, const char *op, const char *what,
                          cr_shape_str(t).text, want);
 }
 
-/* The normalisation node: inputs x, gamma, beta (either may be NULL). */
+/* The normalisation node: inputs x, gamma, beta (either may be NULL), its
+ * cache allocated here (the arena rewound on failure). */
 static cr_node *norm_build(cr_graph *g, const cr_op *op, cr_node *x, cr_node *gamma,
                            cr_node *beta, cr_node_args *args)
 {
@@ -501,7 +616,14 @@ static cr_node *norm_build(cr_graph *g, const cr_op *op, cr_node *x, cr_node *ga
         in[k++] = beta;
         args->i[3] |= NORM_BIAS;
     }
-    return cr_node_create_shaped(g, op, in, k, args, x->value.rank, x->value.shape);
+    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    args->cache = cr_graph_cache_new(g, 2 * (size_t)args->i[1] + 1);
+    cr_node *n = args->cache ? cr_node_create_shaped(g, op, in, k, args, x->value.rank,
+                                                     x->value.shape)
+                             : NULL;
+    if (!n)
+        cr_arena_rewind(&g->arena, mark);
+    return n;
 }
 
 cr_node *cr_layer_norm(cr_graph *g, cr_node *x, int axes, cr_node *gamma, cr_node *beta,

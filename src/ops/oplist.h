@@ -74,6 +74,7 @@
     OP(layer_norm)                                                                        \
     OP(batch_norm)                                                                        \
     OP(norm_bwd)                                                                          \
+    OP(norm_gain_grad)                                                                    \
     OP(training_only)                                                                     \
     OP(channel_sum)                                                                       \
     OP(channel_expand)                                                                    \

@@ -50,71 +50,97 @@ static void window(const pool_geom *q, size_t oy, size_t ox, size_t *y0, size_t 
     *x1 = left + q->kw - q->pw < q->w ? left + q->kw - q->pw : q->w;
 }
 
+/* The takeover rule for one more element of a window: a greater value or a
+ * NaN. */
+#define TAKE(v, at)                                                                        \
+    do {                                                                                   \
+        if ((v) > m || isnan(v)) {                                                         \
+            m = (v);                                                                       \
+            best = (at);                                                                   \
+        }                                                                                  \
+    } while (0)
+
 /* The index in the plane p of window (oy, ox)'s first maximal element, as
- * PyTorch picks it: scanning rows then columns, a strictly greater value
- * or a NaN takes over. */
+ * PyTorch picks it: scanning rows then columns from the first element
+ * inside the plane, a strictly greater value or a NaN takes over. */
 static size_t window_argmax(const pool_geom *q, const double *p, size_t oy, size_t ox)
 {
     size_t y0, y1, x0, x1;
     window(q, oy, ox, &y0, &y1, &x0, &x1);
     size_t best = y0 * q->w + x0;
-    double m = -INFINITY;
-    for (size_t iy = y0; iy < y1; iy++)
-        for (size_t ix = x0; ix < x1; ix++) {
-            const double v = p[iy * q->w + ix];
-            if (v > m || isnan(v)) {
-                m = v;
-                best = iy * q->w + ix;
-            }
-        }
+    double m = p[best];
+    for (size_t iy = y0; iy < y1; iy++) {
+        const double *row = p + iy * q->w;
+        for (size_t ix = x0; ix < x1; ix++)
+            TAKE(row[ix], iy * q->w + ix);
+    }
     return best;
 }
 
-/* ---- max_pool: y = max over the window; dx = max_pool_scatter(x, dy) ---- */
+/* ---- max_pool: y = max over the window; dx = max_pool_scatter(pool, dy) ----
+ * The forward leaves each window's argmax (its index in x) in the node's
+ * cache; the helpers take the max_pool node as input 0 and read it. */
+
+/* One output row of 2x2 windows with stride 2 and no padding (the common
+ * case): rows r0 and r1 of the plane, starting at index base. */
+static void max_pool_row_2x2(const double *r0, const double *r1, size_t base, size_t w,
+                             size_t ow, double *y, double *arg)
+{
+    for (size_t ox = 0; ox < ow; ox++) {
+        size_t best = 2 * ox;
+        double m = r0[best];
+        TAKE(r0[2 * ox + 1], 2 * ox + 1);
+        TAKE(r1[2 * ox], w + 2 * ox);
+        TAKE(r1[2 * ox + 1], w + 2 * ox + 1);
+        y[ox] = m;
+        arg[ox] = (double)(base + best);
+    }
+}
 
 static void max_pool_forward(cr_node *n)
 {
     const pool_geom q = pool_geom_of(n->args, INT(n, 0), &n->value);
     const double *x = IN(n, 0);
-    double *y = OUT(n);
+    double *y = OUT(n), *arg = n->args->cache;
+    const int fast =
+        q.kh == 2 && q.kw == 2 && q.sh == 2 && q.sw == 2 && q.ph == 0 && q.pw == 0;
     for (size_t p = 0; p < q.planes; p++) {
-        const double *xp = x + p * q.h * q.w;
-        double *yp = y + p * q.oh * q.ow;
-        for (size_t oy = 0; oy < q.oh; oy++)
-            for (size_t ox = 0; ox < q.ow; ox++)
-                yp[oy * q.ow + ox] = xp[window_argmax(&q, xp, oy, ox)];
+        const size_t x0 = p * q.h * q.w;
+        const double *xp = x + x0;
+        for (size_t oy = 0; oy < q.oh; oy++) {
+            const size_t o = (p * q.oh + oy) * q.ow;
+            if (fast) {
+                const size_t r = 2 * oy * q.w;
+                max_pool_row_2x2(xp + r, xp + r + q.w, x0 + r, q.w, q.ow, y + o, arg + o);
+                continue;
+            }
+            for (size_t ox = 0; ox < q.ow; ox++) {
+                const size_t at = window_argmax(&q, xp, oy, ox);
+                y[o + ox] = xp[at];
+                arg[o + ox] = (double)(x0 + at);
+            }
+        }
     }
 }
 
-/* max_pool_scatter(x, dy): dx[argmax of each window] += dy. */
+/* max_pool_scatter(pool, dy): dx[argmax of each window] += dy. */
 static void max_pool_scatter_forward(cr_node *n)
 {
-    const pool_geom q = pool_geom_of(n->args, INT(n, 0), INT(n, 1));
-    const double *x = IN(n, 0), *dy = IN(n, 1);
+    const cr_node *pool = n->inputs[0];
+    const double *arg = pool->args->cache, *dy = IN(n, 1);
     double *dx = OUT(n);
     memset(dx, 0, n->value.size * sizeof *dx);
-    for (size_t p = 0; p < q.planes; p++) {
-        const double *xp = x + p * q.h * q.w, *dyp = dy + p * q.oh * q.ow;
-        double *dxp = dx + p * q.h * q.w;
-        for (size_t oy = 0; oy < q.oh; oy++)
-            for (size_t ox = 0; ox < q.ow; ox++)
-                dxp[window_argmax(&q, xp, oy, ox)] += dyp[oy * q.ow + ox];
-    }
+    for (size_t o = 0, len = pool->value.size; o < len; o++)
+        dx[(size_t)arg[o]] += dy[o];
 }
 
-/* max_pool_gather(x, u): y = u at the argmax of each window of x. */
+/* max_pool_gather(pool, u): y = u at the argmax of each window. */
 static void max_pool_gather_forward(cr_node *n)
 {
-    const pool_geom q = pool_geom_of(n->args, INT(n, 0), &n->value);
-    const double *x = IN(n, 0), *u = IN(n, 1);
+    const double *arg = n->inputs[0]->args->cache, *u = IN(n, 1);
     double *y = OUT(n);
-    for (size_t p = 0; p < q.planes; p++) {
-        const double *xp = x + p * q.h * q.w, *up = u + p * q.h * q.w;
-        double *yp = y + p * q.oh * q.ow;
-        for (size_t oy = 0; oy < q.oh; oy++)
-            for (size_t ox = 0; ox < q.ow; ox++)
-                yp[oy * q.ow + ox] = up[window_argmax(&q, xp, oy, ox)];
-    }
+    for (size_t o = 0, len = n->value.size; o < len; o++)
+        y[o] = u[(size_t)arg[o]];
 }
 
 /* ---- avg_pool: y = sum over the window (padding counted) / (kh kw) ---- */
@@ -184,7 +210,7 @@ const cr_op cr_op_max_pool_scatter = {.name = "max_pool_scatter",
                                       .max_inputs = 2,
                                       .flags = CR_OP_BACKWARD,
                                       .formula = "dx = dy added at the first maximal "
-                                                 "element of each window of x",
+                                                 "element of each window (a: the max_pool)",
                                       .jacobian =
                                           "linear in dy (adjoint: max_pool_gather); "
                                           "zero in x",
@@ -194,9 +220,8 @@ const cr_op cr_op_max_pool_gather = {.name = "max_pool_gather",
                                      .min_inputs = 2,
                                      .max_inputs = 2,
                                      .flags = CR_OP_BACKWARD,
-                                     .formula =
-                                         "y = u at the first maximal element of each "
-                                         "window of x",
+                                     .formula = "y = u at the first maximal element of "
+                                                "each window (a: the max_pool)",
                                      .jacobian = "linear in u (adjoint: max_pool_scatter); "
                                                  "zero in x",
                                      .forward = max_pool_gather_forward,
@@ -229,12 +254,13 @@ static cr_node *pool_node(cr_graph *g, const cr_op *op, cr_node *const *in, size
 
 static cr_status max_pool_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    cr_node *in[2] = {n->inputs[0], dy};
+    cr_node *in[2] = {n, dy};
     CR_VJP_RETURN(pool_node(g, &cr_op_max_pool_scatter, in, 2, n->args, INT(n, 0)));
 }
 
 /* max_pool_scatter and max_pool_gather are linear in their second input
- * and each other's adjoint; piecewise constant in x. */
+ * and each other's adjoint; the max_pool node only tells where (x's
+ * derivative through it is zero: piecewise constant). */
 static cr_status max_pool_select_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
                                      cr_node **dx)
 {
@@ -303,7 +329,17 @@ static cr_node *pool_build(cr_graph *g, const cr_op *op, const char *name, int d
     }
     cr_node_args args = {.i = {(int64_t)k[0], (int64_t)k[1], (int64_t)s[0], (int64_t)s[1],
                                (int64_t)padding[0], (int64_t)padding[1], dims}};
-    return cr_node_create_shaped(g, op, &x, 1, &args, t->rank, shape);
+    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    if (op == &cr_op_max_pool) {
+        size_t count;
+        cr_shape_count(t->rank, shape, &count);
+        if (!(args.cache = cr_graph_cache_new(g, count)))
+            return NULL;
+    }
+    cr_node *n = cr_node_create_shaped(g, op, &x, 1, &args, t->rank, shape);
+    if (!n)
+        cr_arena_rewind(&g->arena, mark);
+    return n;
 }
 
 static cr_node *pool2d(cr_graph *g, const cr_op *op, const char *name, cr_node *x,

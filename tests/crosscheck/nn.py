@@ -13,6 +13,7 @@ EXEMPT = {
     "max_pool_gather": "vjp of max_pool_scatter: checked by the check_ops cases",
     "avg_pool_bwd": "backward of avg_pool: checked by avg_pool's gradient and HVP",
     "norm_bwd": "backward of layer_norm and batch_norm: checked by their HVPs",
+    "norm_gain_grad": "backward of the norms' gains: checked by their gradients and HVPs",
     "training_only": "internal: batch norm's HVP when evaluating, checked by it",
     "channel_sum": "internal: bias and gain gradients, checked through conv and the norms",
     "channel_expand": "internal: the vjp of channel_sum, checked by HVPs through it",
