@@ -212,8 +212,10 @@ CR_API cr_node *cr_softmax_xent_axis(cr_graph *g, cr_node *logits, cr_node *targ
  * for an index that is out of range or not an integer, at build and at
  * each evaluation (forward then stops with that error). */
 CR_API cr_node *cr_cross_entropy(cr_graph *g, cr_node *logits, cr_node *classes);
+/* PyTorch's default delta of the Huber loss. */
+#define CR_HUBER_DELTA 1.0
 /* Huber loss (PyTorch's huber_loss, mean reduction; smooth L1 for
- * delta = 1): E = mean h(y - t), h(d) = d^2/2 for |d| < delta and
+ * delta = 1, CR_HUBER_DELTA): E = mean h(y - t), h(d) = d^2/2 for |d| < delta and
  * delta (|d| - delta/2) beyond; dE/dy = clamp(y - t, -delta, delta) / n,
  * dE/dt = -dE/dy. y and t have the same shape (CR_ESHAPE); CR_EINVAL for
  * delta <= 0. */
