@@ -318,6 +318,15 @@ static cr_node *b_norm_helper(cr_graph *g, cr_node *const *in, double c, const c
                                  out->shape);
 }
 BUILDER(norm_bwd, b_norm_helper(g, in, c, "norm_bwd"))
+/* norm_bwd(x, u, norm(x, gamma), gamma), the gain an input too */
+static cr_node *b_norm_bwd_gain(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_node *n = norm_of(g, in[0], c, in[2]);
+    cr_node *four[4] = {in[0], in[1], n, in[2]};
+    const cr_tensor *x = cr_node_value(in[0]);
+    return cr_node_create_shaped(g, cr_op_find("norm_bwd"), four, 4, n->args, x->rank,
+                                 x->shape);
+}
 BUILDER(norm_gain_grad, b_norm_helper(g, in, c, "norm_gain_grad"))
 /* training_only(t, norm) with a batch norm in training (c = 1) or
  * evaluation (c = 0) mode */
@@ -627,6 +636,10 @@ static const op_case cases[] = {
     CASE("norm_bwd", b_norm_bwd, 0, 0, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),
     CASE("norm_bwd", b_norm_bwd, 1, 0, 2, T3(3, 2, 2, -2, 2), T3(3, 2, 2, -2, 2)),
     CASE("norm_bwd", b_norm_bwd, 2, 1u, 2, M(4, 3, -2, 2), M(4, 3, -2, 2)),
+    CASE("norm_bwd", b_norm_bwd_gain, 0, 0, 3, M(3, 4, -2, 2), M(3, 4, -2, 2), V(4, -2, 2)),
+    CASE("norm_bwd", b_norm_bwd_gain, 1, 0, 3, T3(3, 2, 2, -2, 2), T3(3, 2, 2, -2, 2),
+         V(2, -2, 2)),
+    CASE("norm_bwd", b_norm_bwd_gain, 2, 1u, 3, M(4, 3, -2, 2), M(4, 3, -2, 2), V(3, -2, 2)),
     CASE("norm_gain_grad", b_norm_gain_grad, 0, 0, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),
     CASE("norm_gain_grad", b_norm_gain_grad, 1, 0, 2, T3(3, 2, 2, -2, 2),
          T3(3, 2, 2, -2, 2)),

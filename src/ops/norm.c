@@ -363,30 +363,51 @@ static void norm_forward(cr_node *n)
     }
 }
 
-/* norm_bwd(x, u, src) = J^T u for the normalisation xh(x) of src without
- * gain and bias (J is symmetric), with src's statistics: per group,
- * rstd (u - mean(u) - xh mean(u xh)); u rstd with running statistics. */
+/* norm_bwd(x, u, src[, gamma]) = J^T (u gamma) for the normalisation
+ * xh(x) of src without gain and bias (J is symmetric), with src's
+ * statistics: per group, rstd (g - mean(g) - xh mean(g xh)) for
+ * g = u gamma; g rstd with running statistics. gamma, indexed as src's
+ * gain, saves the pass that would make g. */
 static void norm_bwd_forward(cr_node *n)
 {
     const size_t na = VIEW_A(n), nc = VIEW_C(n), nb = VIEW_B(n), m = na * nb;
     const double *x = IN(n, 0), *u = IN(n, 1), *cache = n->args->cache;
+    const double *gamma = n->n_inputs > 3 ? IN(n, 3) : NULL;
+    const int batch = (NORM_FLAGS(n) & NORM_BATCH) != 0, fixed = cache_fixed(n);
     double *z = OUT(n);
-    const int fixed = cache_fixed(n);
     for (size_t c = 0; c < nc; c++) {
         const double mu = cache[c], r = cache[nc + c];
-        double k1 = r, k2 = 0.0, k3 = 0.0; /* z = k1 u + k2 x + k3 */
+        const double gc = gamma && batch ? gamma[c] : 1.0;
+        double k1 = r * gc, k2 = 0.0, k3 = 0.0; /* z = k1 g + k2 x + k3 */
         if (!fixed) {
-            double su, sux;
-            group_sum_dot(n, u, x, c, &su, &sux);
-            const double mean_uxh = r * (sux - mu * su) / (double)m;
-            k2 = -r * r * mean_uxh;
+            double su = 0.0, sux = 0.0; /* sums of g and g x */
+            if (gamma && !batch) {      /* layer norm: A = 1, gamma along the row */
+                const double *restrict ur = u + c * nb, *restrict xr = x + c * nb;
+                double acc_u[CR_BLOCK] = {0}, acc_ux[CR_BLOCK] = {0};
+                CR_FOR_BLOCKED(b, nb, const double gu = ur[b] * gamma[b];
+                               acc_u[b % CR_BLOCK] += gu;
+                               acc_ux[b % CR_BLOCK] += gu * xr[b];);
+                su = cr_sum_of_block(acc_u);
+                sux = cr_sum_of_block(acc_ux);
+            } else {
+                group_sum_dot(n, u, x, c, &su, &sux);
+                su *= gc;
+                sux *= gc;
+            }
+            const double mean_gxh = r * (sux - mu * su) / (double)m;
+            k2 = -r * r * mean_gxh;
             k3 = -r * su / (double)m - k2 * mu;
         }
         for (size_t a = 0; a < na; a++) {
             const size_t o = (a * nc + c) * nb;
             const double *restrict xr = x + o, *restrict ur = u + o;
             double *restrict zr = z + o;
-            CR_FOR_BLOCKED(b, nb, zr[b] = k1 * ur[b] + k2 * xr[b] + k3;);
+            if (gamma && !batch) {
+                const double *restrict gr = gamma;
+                CR_FOR_BLOCKED(b, nb, zr[b] = r * ur[b] * gr[b] + k2 * xr[b] + k3;);
+            } else {
+                CR_FOR_BLOCKED(b, nb, zr[b] = k1 * ur[b] + k2 * xr[b] + k3;);
+            }
         }
     }
 }
@@ -453,7 +474,7 @@ const cr_op cr_op_batch_norm = {.name = "batch_norm",
                                 .vjp = norm_vjp};
 const cr_op cr_op_norm_bwd = {.name = "norm_bwd",
                               .min_inputs = 3,
-                              .max_inputs = 3,
+                              .max_inputs = 4,
                               .flags = CR_OP_BACKWARD,
                               .formula =
                                   "z = rstd (u - mean(u) - xh mean(u xh)) per group, "
@@ -510,11 +531,9 @@ static cr_status norm_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
     size_t a, c, b;
     gain_view(n, &a, &c, &b);
     const cr_tensor *p = INT(n, i);
-    if (i == 0) {
-        cr_node *in[3] = {x, dy, n};
-        if (flags & NORM_GAIN)
-            in[1] = cr_channel_scale(g, dy, n->inputs[1], a, c, b);
-        CR_VJP_RETURN(in[1] ? norm_like(g, n, &cr_op_norm_bwd, in, 3, p) : NULL);
+    if (i == 0) { /* norm_bwd(x, dy, n[, gamma]) */
+        cr_node *in[4] = {x, dy, n, (flags & NORM_GAIN) ? n->inputs[1] : NULL};
+        CR_VJP_RETURN(norm_like(g, n, &cr_op_norm_bwd, in, in[3] ? 4 : 3, p));
     }
     if (i == 1 && (flags & NORM_GAIN)) {
         cr_node *in[3] = {x, dy, n};
@@ -531,15 +550,25 @@ static cr_status norm_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
 static cr_status norm_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up, cr_node **dx)
 {
     cr_node *x = n->inputs[0], *u = n->inputs[1], *src = n->inputs[2];
+    cr_node *gamma = n->n_inputs > 3 ? n->inputs[3] : NULL;
     const cr_tensor *xt = &x->value;
-    cr_node *in[3] = {x, up, src};
-    cr_node *jv = i < 2 ? norm_like(g, src, &cr_op_norm_bwd, in, 3, xt) : NULL;
-    if (i == 1)
-        CR_VJP_RETURN(jv);
     if (i == 2) { /* src only lends its statistics */
         *dx = NULL;
         return CR_OK;
     }
+    size_t ga, gc, gb;
+    gain_view(src, &ga, &gc, &gb);
+    cr_node *in[3] = {x, up, src};
+    cr_node *jv = norm_like(g, src, &cr_op_norm_bwd, in, 3, xt);
+    if (i == 1) /* gamma J up */
+        CR_VJP_RETURN(gamma ? cr_channel_scale(g, jv, gamma, ga, gc, gb) : jv);
+    if (i == 3) { /* <J up, u gamma>: sum of u J up over all but the gain's axes */
+        const cr_tensor *p = &gamma->value;
+        CR_VJP_RETURN(
+            cr_channel_sum(g, cr_mul(g, u, jv), ga, gc, gb, 1.0, p->rank, p->shape));
+    }
+    if (gamma) /* the formula below with g = u gamma */
+        u = cr_channel_scale(g, u, gamma, ga, gc, gb);
     const size_t na = VIEW_A(n), nc = VIEW_C(n), nb = VIEW_B(n);
     const double inv_m = 1.0 / (double)(na * nb);
     const size_t cs[1] = {nc};
