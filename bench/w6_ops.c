@@ -92,7 +92,8 @@ static double conv_dgemm_gflops(int n, int c, int o, int l, int input_grad, doub
                                 double *flops)
 {
     const int k = 9 * c;
-    double *w = malloc((size_t)o * k * sizeof *w), *cols = malloc((size_t)k * l * sizeof *w);
+    double *w = malloc((size_t)o * k * sizeof *w),
+           *cols = malloc((size_t)k * l * sizeof *w);
     double *y = malloc((size_t)o * l * sizeof *w), *dw = malloc((size_t)o * k * sizeof *w);
     for (long i = 0; i < (long)o * k; i++)
         w[i] = bench_weight(i);
@@ -108,11 +109,11 @@ static double conv_dgemm_gflops(int n, int c, int o, int l, int input_grad, doub
         for (int s = 0; s < n; s++) {
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, o, l, k, 1.0, w, k, cols,
                         l, 0.0, y, l);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, o, k, l, 1.0, y, l, cols, l,
-                        s ? 1.0 : 0.0, dw, k);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, o, k, l, 1.0, y, l, cols,
+                        l, s ? 1.0 : 0.0, dw, k);
             if (input_grad)
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, l, o, 1.0, w, k, y, l,
-                            0.0, cols, l);
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, l, o, 1.0, w, k, y,
+                            l, 0.0, cols, l);
         }
         steps++;
         t = bench_now();
@@ -146,7 +147,8 @@ static void report(const char *row, double per_second, const char *extra)
                "\"skipped\": true}\n",
                row);
     else
-        printf("{\"bench\": \"W6\", \"row\": \"%s\", \"side\": \"chainrule\", \"threads\": %d, "
+        printf("{\"bench\": \"W6\", \"row\": \"%s\", \"side\": \"chainrule\", \"threads\": "
+               "%d, "
                "\"per_second\": %.4f%s}\n",
                row, cr_num_threads(), per_second, extra);
     fflush(stdout);
