@@ -149,9 +149,14 @@ CR_API size_t cr_mlp_num_weights(const cr_mlp *m);
  * classes (K, or 2), or 0 for a regressor. */
 CR_API size_t cr_mlp_num_classes(const cr_mlp *m);
 
+/* What cr_mlp_output_class returns for a row that stands for no class. */
+#define CR_MLP_NO_CLASS ((size_t)-1)
+
 /* The class a classifier's output row (n_outputs values, as cr_mlp_predict
  * writes them) stands for: the index of the largest value, or 1 if the
- * single sigmoid unit is >= 0.5. 0 for a regressor. */
+ * single sigmoid unit is >= 0.5. 0 for a regressor. CR_MLP_NO_CLASS if a
+ * value of the row is NaN or infinite (or m or row is NULL): such a row has
+ * no class, never class 0. */
 CR_API size_t cr_mlp_output_class(const cr_mlp *m, const double *row);
 
 /* Sets the per-feature input statistics (n_inputs values each, copied):
@@ -168,7 +173,9 @@ CR_API const double *cr_mlp_input_std(const cr_mlp *m);
 /* Predicts rows input rows x (rows * n_inputs values, row-major) into out
  * (rows * n_outputs values, caller-allocated): the activated output a_L.
  * Runs in chunks of up to 256 rows. CR_OK, or CR_EINVAL (NULL pointer or
- * rows == 0) / CR_ENOMEM with err set. Not read-only: the first use of a
+ * rows == 0) / CR_ENOMEM with err set, or CR_EDOMAIN when a row's output is
+ * NaN or infinite (the message names the row, numbered from 1; out is then
+ * filled up to the chunk before it). Not read-only: the first use of a
  * batch size adds that size's nodes to the model's graph for good, so do
  * not call it on one model from several threads at once. */
 CR_API cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
@@ -189,7 +196,9 @@ typedef struct cr_eval_result {
 /* Evaluates the model on rows rows of x and targets y (rows * n_outputs
  * values; one-hot rows for a softmax classifier). Fills *res (its previous
  * contents are ignored; free it with cr_eval_result_free). CR_OK, or
- * CR_EINVAL / CR_ENOMEM with err set. Like cr_mlp_predict, it adds nodes
+ * CR_EINVAL / CR_ENOMEM with err set, or CR_EDOMAIN when a row's output
+ * or the loss is NaN or infinite (the message names the row; no result is
+ * given: *res is cleared). Like cr_mlp_predict, it adds nodes
  * to the model's graph for each new batch size. */
 CR_API cr_status cr_mlp_evaluate(cr_mlp *m, const double *x, const double *y, size_t rows,
                                  cr_eval_result *res, cr_error *err);
