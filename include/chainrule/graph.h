@@ -133,8 +133,10 @@ CR_API const cr_tensor *cr_node_grad(const cr_node *n);
 CR_API cr_status cr_graph_forward(cr_graph *g, cr_node *target);
 
 enum {
-    /* Add this backward's gradients to those already held (see
-     * cr_graph_zero_grad) instead of replacing them. */
+    /* Add this backward's gradients to those held now (what cr_node_grad
+     * returns: the last backward's, or the sum of the accumulating ones
+     * since, or zero after cr_graph_zero_grad) instead of replacing them,
+     * as PyTorch's backward adds to .grad. */
     CR_BACKWARD_ACCUMULATE = 1u << 0
 };
 
@@ -143,7 +145,8 @@ enum {
  * the last forward. loss must be a scalar (CR_ESHAPE otherwise).
  *
  * Gradients replace the previous ones unless flags has
- * CR_BACKWARD_ACCUMULATE. Only nodes on a path from loss to a node that
+ * CR_BACKWARD_ACCUMULATE: backward(0) and then backward(ACCUMULATE) twice
+ * hold three times the gradient. Only nodes on a path from loss to a node that
  * needs a gradient are visited; contributions of a node feeding several
  * others are summed. The first call for a loss builds the gradients as nodes
  * of this graph (see cr_grad); later calls re-evaluate them without
@@ -157,8 +160,12 @@ enum {
  * message; a failed first build leaves the graph as it was. */
 CR_API cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags);
 
-/* Sets every held gradient to zero (for use with CR_BACKWARD_ACCUMULATE). */
-CR_API void cr_graph_zero_grad(cr_graph *g);
+/* Sets every held gradient to zero: cr_node_grad then returns zeros for
+ * every node that wants a gradient (parameters, cr_node_require_grad) or
+ * held one, and an accumulating backward adds to zero. A replacing
+ * backward replaces as always. CR_OK; CR_EINVAL for a NULL g; CR_ENOMEM
+ * (recorded in g) when a node's first accumulator cannot be allocated. */
+CR_API cr_status cr_graph_zero_grad(cr_graph *g);
 
 /* Builds d(y)/d(x) as a node of the graph, shaped like x, and computes its
  * value. y must be a scalar. The result is an ordinary node: it may be

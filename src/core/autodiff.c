@@ -273,16 +273,35 @@ fail:
     return NULL;
 }
 
-static cr_status accumulate(cr_graph *g, cr_node *w, const cr_tensor *grad)
+/* Makes the gradient that w holds now (what cr_node_grad returns: its
+ * accumulator, the value of its gradient node, or nothing, which is zero)
+ * the content of its accumulator, so that an accumulating backward adds to
+ * it. Must run before the gradient nodes are evaluated again. */
+static cr_status hold_in_accumulator(cr_graph *g, const char *what, cr_node *w)
 {
+    if (w->flags & CR_NODE_GRAD_ACCUM)
+        return CR_OK;
     if (!w->accum) {
         cr_error err;
         w->accum = cr_tensor_new(w->value.rank, w->value.shape, &err);
         if (!w->accum)
-            return cr_graph_fail(g, err.status, "backward: %s", err.message);
+            return cr_graph_fail(g, err.status, "%s: %s", what, err.message);
     }
-    cr_add_into(w->accum->data, grad->data, grad->size);
+    if (w->grad)
+        memcpy(w->accum->data, w->grad->value.data, w->accum->size * sizeof(double));
+    else
+        cr_tensor_fill(w->accum, 0.0);
     w->flags |= CR_NODE_GRAD_ACCUM;
+    return CR_OK;
+}
+
+static cr_status hold_wanted(cr_graph *g, const cr_backward_cache *c)
+{
+    for (size_t k = 0; k < c->n_wanted; k++) {
+        cr_status st = hold_in_accumulator(g, "backward", c->wanted[k]);
+        if (st != CR_OK)
+            return st;
+    }
     return CR_OK;
 }
 
@@ -328,11 +347,17 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
         c->next = g->backwards;
         g->backwards = c;
     }
+    const int accumulating = (flags & CR_BACKWARD_ACCUMULATE) != 0;
     if (c) {
+        /* the gradients held now are kept before the plan overwrites them */
+        if (accumulating && (st = hold_wanted(g, c)) != CR_OK)
+            return st;
         if ((st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK)
             return st;
     } else if (!(c = cache_build(g, loss))) {
         return g->err.status;
+    } else if (accumulating && (st = hold_wanted(g, c)) != CR_OK) {
+        return st; /* a new build leaves the gradients held before untouched */
     } else if ((g->flags & CR_GRAPH_TRAP_NONFINITE) &&
                (st = cr_trap_nodes(g, c->plan, c->n_plan)) != CR_OK) {
         return st; /* the first build computed values eagerly; check them */
@@ -340,8 +365,7 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
     /* The trap scanned the plan, every op node the build made: gradients
      * among them are known finite (others, such as zero constants, are
      * left to whoever reads them). */
-    const int scanned =
-        (g->flags & CR_GRAPH_TRAP_NONFINITE) && !(flags & CR_BACKWARD_ACCUMULATE);
+    const int scanned = (g->flags & CR_GRAPH_TRAP_NONFINITE) && !accumulating;
     const size_t first_planned = c->n_plan ? c->plan[0]->id : SIZE_MAX;
     for (size_t k = 0; k < c->n_wanted; k++) {
         cr_node *w = c->wanted[k];
@@ -350,12 +374,10 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
             w->flags |= CR_NODE_GRAD_FINITE;
         else
             w->flags &= ~(unsigned)CR_NODE_GRAD_FINITE;
-        if (flags & CR_BACKWARD_ACCUMULATE) {
-            if ((st = accumulate(g, w, &c->grads[k]->value)) != CR_OK)
-                return st;
-        } else {
+        if (accumulating)
+            cr_add_into(w->accum->data, w->grad->value.data, w->accum->size);
+        else
             w->flags &= ~(unsigned)CR_NODE_GRAD_ACCUM;
-        }
     }
     g->grads_checked = g->values_version;
     return CR_OK;
@@ -368,9 +390,18 @@ int cr_grad_known_finite(const cr_node *w)
            g->grads_checked == g->values_version;
 }
 
-void cr_graph_zero_grad(cr_graph *g)
+cr_status cr_graph_zero_grad(cr_graph *g)
 {
-    for (size_t id = 0; id < g->n_nodes; id++)
-        if (g->nodes[id]->accum)
-            cr_tensor_fill(g->nodes[id]->accum, 0.0);
+    if (!g)
+        return CR_EINVAL;
+    for (size_t id = 0; id < g->n_nodes; id++) {
+        cr_node *n = g->nodes[id];
+        if (!(n->flags & CR_NODE_WANTS_GRAD) && !n->grad && !n->accum)
+            continue;
+        cr_status st = hold_in_accumulator(g, "zero_grad", n);
+        if (st != CR_OK)
+            return st;
+        cr_tensor_fill(n->accum, 0.0);
+    }
+    return CR_OK;
 }
