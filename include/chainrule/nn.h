@@ -161,7 +161,9 @@ CR_API size_t cr_mlp_output_class(const cr_mlp *m, const double *row);
 
 /* Sets the per-feature input statistics (n_inputs values each, copied):
  * every later call standardises an input row as (x - mean) / std. A std
- * that is 0 or not finite is stored as 1. mean == NULL removes them.
+ * that is 0 or not finite is stored as 1 (a constant feature); a negative
+ * or subnormal one is CR_EDOMAIN. mean == NULL removes them; a NULL m is
+ * CR_EINVAL.
  * CR_OK, CR_EDOMAIN (a non-finite mean) or CR_ENOMEM, with err set. */
 CR_API cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *std,
                                         cr_error *err);

@@ -7,6 +7,7 @@
 #include "io/rng.h"
 
 #include <gsl/gsl_randist.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -348,6 +349,8 @@ size_t cr_mlp_num_classes(const cr_mlp *m)
 cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *std,
                                  cr_error *err)
 {
+    if (!m)
+        return cr_error_set(err, CR_EINVAL, "mlp", "set_input_stats: the model is NULL");
     if (!mean) {
         cr_free(m->mean);
         cr_free(m->std);
@@ -355,10 +358,16 @@ cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *st
         return CR_OK;
     }
     const size_t n = m->spec.n_inputs;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!isfinite(mean[i]))
             return cr_error_set(err, CR_EDOMAIN, "mlp", "input mean %zu is not finite",
                                 i + 1);
+        if (std && isfinite(std[i]) && std[i] != 0.0 && !(std[i] >= DBL_MIN))
+            return cr_error_set(err, CR_EDOMAIN, "mlp",
+                                "input %zu's standard deviation %g is negative or "
+                                "subnormal",
+                                i + 1, std[i]);
+    }
     double *nm = cr_malloc(n * sizeof *nm), *ns = cr_malloc(n * sizeof *ns);
     if (!nm || !ns) {
         cr_free(nm);
