@@ -232,6 +232,34 @@ START_TEST(test_nonfinite_outputs_are_errors)
 }
 END_TEST
 
+/* Many classes: no K^2 confusion matrix, but loss and accuracy all the
+ * same (65,536 classes used to ask for 32 GiB). */
+START_TEST(test_evaluate_many_classes)
+{
+    const size_t k = CR_EVAL_CONFUSION_MAX + 1;
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, 2, k);
+    s.out_act = CR_ACT_SOFTMAX;
+    s.loss = CR_LOSS_XENT;
+    cr_mlp *m = make(&s);
+    const double x[4] = {0.5, -0.25, 1.5, 2.0};
+    double *y = calloc(2 * k, sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    y[7] = 1.0;
+    y[k + 1000] = 1.0;
+    cr_eval_result res;
+    cr_error err;
+    ck_assert_int_eq(cr_mlp_evaluate(m, x, y, 2, &res, &err), CR_OK);
+    ck_assert_uint_eq(res.n_classes, k);
+    ck_assert_ptr_null(res.confusion);
+    ck_assert(isfinite(res.loss) && res.loss > 0);
+    ck_assert(res.accuracy >= 0.0 && res.accuracy <= 1.0);
+    cr_eval_result_free(&res);
+    free(y);
+    cr_mlp_free(m);
+}
+END_TEST
+
 /* Finite-difference check of d(loss)/d(every parameter) for a loss and
  * output activation pairing, on a batch of 3 rows. */
 static const struct {
@@ -857,6 +885,7 @@ Suite *nn_suite(void)
     tcase_add_test(tc, test_train_debug_chain);
     tcase_add_test(tc, test_evaluate_regression);
     tcase_add_test(tc, test_nonfinite_outputs_are_errors);
+    tcase_add_test(tc, test_evaluate_many_classes);
     tcase_add_test(tc, test_train_bytes_matches_doubles);
     tcase_add_test(tc, test_fashion_subset);
     suite_add_tcase(s, tc);

@@ -183,10 +183,16 @@ CR_API const double *cr_mlp_input_std(const cr_mlp *m);
 CR_API cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
                                 cr_error *err);
 
-/* The result of an evaluation. For classifiers, confusion holds
- * n_classes * n_classes counts, row = true class, column = predicted
- * class (new: free with cr_eval_result_free); for regressors it is NULL,
- * n_classes is 0 and accuracy is NaN. */
+/* Classifiers with more classes than this get no confusion matrix (it
+ * needs n_classes^2 counts: 65,536 classes would take 32 GiB). */
+#define CR_EVAL_CONFUSION_MAX 1024
+
+/* The result of an evaluation. For classifiers of at most
+ * CR_EVAL_CONFUSION_MAX classes, confusion holds n_classes * n_classes
+ * counts, row = true class, column = predicted class (new: free with
+ * cr_eval_result_free); with more classes it is NULL (loss and accuracy
+ * are still given). For regressors it is NULL, n_classes is 0 and
+ * accuracy is NaN. */
 typedef struct cr_eval_result {
     size_t rows;
     double loss;     /* the model's loss per row (sq_error: summed over a row) */

@@ -187,8 +187,9 @@ void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
     if (json) {
         fprintf(out, "\"rows\": %zu, \"loss\": ", r->rows);
         cli_nn_json_number(out, r->loss);
-        if (k) {
+        if (k)
             cli_nn_json_member(out, "accuracy", r->accuracy);
+        if (k && r->confusion) {
             fprintf(out, ", \"confusion\": [");
             for (size_t i = 0; i < k; i++) {
                 fprintf(out, "%s[", i ? ", " : "");
@@ -203,9 +204,13 @@ void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
     fprintf(out, "rows      %zu\nloss      %.6g\n", r->rows, r->loss);
     if (!k)
         return;
-    fprintf(out,
-            "accuracy  %.4f\nconfusion matrix (rows: true class, columns: predicted)\n",
-            r->accuracy);
+    fprintf(out, "accuracy  %.4f\n", r->accuracy);
+    if (!r->confusion) {
+        fprintf(out, "confusion matrix not kept (%zu classes; the limit is %d)\n", k,
+                CR_EVAL_CONFUSION_MAX);
+        return;
+    }
+    fprintf(out, "confusion matrix (rows: true class, columns: predicted)\n");
     fprintf(out, "      ");
     for (size_t j = 0; j < k; j++)
         fprintf(out, " %6zu", j);

@@ -646,10 +646,10 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
         return st;
     const size_t k = cr_mlp_num_classes(m);
     if (k) {
-        res->confusion = cr_calloc(k * k, sizeof *res->confusion);
-        if (!res->confusion)
-            return cr_error_set(err, CR_ENOMEM, "evaluate", "out of memory");
         res->n_classes = k;
+        if (k <= CR_EVAL_CONFUSION_MAX &&
+            !(res->confusion = cr_calloc(k * k, sizeof *res->confusion)))
+            return cr_error_set(err, CR_ENOMEM, "evaluate", "out of memory");
     }
     double total = 0.0;
     size_t correct = 0;
