@@ -80,6 +80,8 @@ class Env:
         env = dict(os.environ)
         for v in self.unset:
             env.pop(v, None)
+        # the peers import bench/peers/bench_util.py: no __pycache__ in the sources
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
         env.update(extra)
         return env
 
