@@ -1,0 +1,71 @@
+/*
+ * data_internal.h - private: what the data readers of src/io share. Byte
+ * sources (a file or memory, plain or gzip'd) and the format of errors
+ * about their content (source.c), and class labels made one-hot
+ * (dataset.c). The CSV reader is csv.c, the IDX reader idx.c.
+ */
+#ifndef CR_DATA_INTERNAL_H
+#define CR_DATA_INTERNAL_H
+
+#include "core/internal.h"
+
+#include <zlib.h>
+
+/* Largest class count a label column may imply (one-hot rows are K wide). */
+#define CR_DATA_MAX_CLASSES 65536
+/* The readers' unit of reading, in bytes. */
+#define CR_DATA_CHUNK ((size_t)1 << 16)
+
+/* ---- errors about a file's content ---- */
+
+/* Sets err (may be NULL) and returns st: "NAME:ROW:COL: text",
+ * "NAME:ROW: text" (col 0) or "NAME: text" (row 0); where = NAME,
+ * line/column = row/col. */
+cr_status cr_data_fail(cr_error *err, cr_status st, const char *name, size_t row,
+                       size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* ---- byte sources ---- */
+
+/* A source of bytes: a file through gzread (plain or gzip), or memory. */
+typedef struct cr_source {
+    const char *name;
+    gzFile gz;
+    const unsigned char *mem; /* memory source, or NULL */
+    size_t mem_size, mem_pos;
+    z_stream zs; /* inflating a gzip'd memory source */
+    int inflating, inflate_done;
+} cr_source;
+
+/* Opens the file at path (borrowed, and used as the name in messages).
+ * CR_ENOTFOUND / CR_EIO "PATH: No such file or directory". */
+cr_status cr_source_open_file(cr_source *r, const char *path, cr_error *err);
+
+/* Opens size bytes at data (borrowed: they must outlive the source), gzip'd
+ * when they start with the gzip magic; name (NULL: "<memory>") is used in
+ * messages. CR_ENOMEM. */
+cr_status cr_source_open_mem(cr_source *r, const void *data, size_t size, const char *name,
+                             cr_error *err);
+
+/* Releases what the source holds; it may be closed twice. */
+void cr_source_close(cr_source *r);
+
+/* Reads up to n bytes into buf: the count read (0 at the end), or -1 with
+ * err set. A short count is only returned at the end of the data. */
+long long cr_source_read(cr_source *r, void *buf, size_t n, cr_error *err);
+
+/* Reads exactly n bytes unless the data ends: the count read, or -1. */
+long long cr_source_fill(cr_source *r, void *buf, size_t n, cr_error *err);
+
+/* ---- class labels ---- */
+
+/* Labels [rows, 1] into a new one-hot [rows, K] tensor (K = *num_classes,
+ * or max + 1 when it is 0, stored back); labels must have been checked
+ * with cr_label_ok. NULL with err set (CR_ENOMEM). */
+cr_tensor *cr_labels_one_hot(const double *labels, size_t rows, size_t *num_classes,
+                             cr_error *err);
+
+/* A label must be an integer in 0..K-1 (K given, or the limit). */
+int cr_label_ok(double v, size_t k);
+
+#endif
