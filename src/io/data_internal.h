@@ -27,18 +27,29 @@ cr_status cr_data_fail(cr_error *err, cr_status st, const char *name, size_t row
 
 /* ---- byte sources ---- */
 
-/* A source of bytes: a file through gzread (plain or gzip), or memory. */
+/* Size of a file source's read buffer, in bytes. */
+#define CR_SOURCE_BUFFER ((size_t)1 << 17)
+
+/* A source of bytes: a file (read with read(2) into a buffer from
+ * cr_malloc) or memory, inflated with zlib when it starts with the gzip
+ * magic (zlib allocating through cr_malloc too), so every allocation of a
+ * reader goes through the library's allocator hook. */
 typedef struct cr_source {
     const char *name;
-    gzFile gz;
-    const unsigned char *mem; /* memory source, or NULL */
-    size_t mem_size, mem_pos;
-    z_stream zs; /* inflating a gzip'd memory source */
-    int inflating, inflate_done;
+    int fd;                  /* the file, or -1 for memory */
+    unsigned char *buf;      /* the file's read buffer (CR_SOURCE_BUFFER) */
+    const unsigned char *in; /* raw bytes not yet used: in the buffer or memory */
+    size_t in_len;
+    int in_eof;    /* no raw bytes beyond in[0..in_len) */
+    z_stream zs;   /* inflating gzip'd data */
+    int inflating; /* zs is initialised */
+    int done;      /* the last gzip member ended */
 } cr_source;
 
-/* Opens the file at path (borrowed, and used as the name in messages).
- * CR_ENOTFOUND / CR_EIO "PATH: No such file or directory". */
+/* Opens the file at path (borrowed, and used as the name in messages),
+ * gzip'd when it starts with the gzip magic. CR_ENOTFOUND / CR_EIO "PATH:
+ * No such file or directory", CR_ENOMEM. On failure nothing is left to
+ * close. */
 cr_status cr_source_open_file(cr_source *r, const char *path, cr_error *err);
 
 /* Opens size bytes at data (borrowed: they must outlive the source), gzip'd
@@ -51,7 +62,9 @@ cr_status cr_source_open_mem(cr_source *r, const void *data, size_t size, const 
 void cr_source_close(cr_source *r);
 
 /* Reads up to n bytes into buf: the count read (0 at the end), or -1 with
- * err set. A short count is only returned at the end of the data. */
+ * err set (CR_EIO, CR_EFORMAT "truncated gzip data (unexpected end of
+ * file)" or "corrupt gzip data (...)", CR_ENOMEM). A short count is only
+ * returned at the end of the data. */
 long long cr_source_read(cr_source *r, void *buf, size_t n, cr_error *err);
 
 /* Reads exactly n bytes unless the data ends: the count read, or -1. */

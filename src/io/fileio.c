@@ -24,27 +24,17 @@ cr_status cr_file_fail(cr_error *err, const char *path, const char *what)
     return cr_error_set(err, st, path, "%s: %s%s", path, what, strerror(errno));
 }
 
-/* fsync of the directory holding path, so the rename itself is durable.
- * Failure is not an error: some file systems do not support it. */
-static void sync_dir(const char *path)
+/* fsync of the directory dir, so a rename in it is durable. Failure is not
+ * an error: some file systems do not support it. */
+static void sync_dir(const char *dir)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? cr_malloc((size_t)(slash - path) + 2) : NULL;
-    if (slash && !dir)
-        return;
-    if (dir) {
-        size_t len = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-    }
-    int fd = open(dir ? dir : ".", O_RDONLY);
+    int fd = open(dir, O_RDONLY);
     if (fd >= 0) {
 #ifdef HAVE_FSYNC
         fsync(fd);
 #endif
         close(fd);
     }
-    cr_free(dir);
 }
 
 cr_status cr_file_write_atomic(const char *path, cr_write_fn fill, void *ctx, cr_error *err)
@@ -53,11 +43,21 @@ cr_status cr_file_write_atomic(const char *path, cr_write_fn fill, void *ctx, cr
         return cr_error_set(err, CR_EINVAL, "write", "write: the path is missing");
     static const char suffix[] = ".tmp-XXXXXX";
     const size_t plen = strlen(path);
-    char *tmp = cr_malloc(plen + sizeof suffix);
+    /* one block: the temporary file's name, then the directory's */
+    char *tmp = cr_malloc(2 * plen + sizeof suffix + 2);
     if (!tmp)
         return cr_error_set(err, CR_ENOMEM, path, "%s: out of memory", path);
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, suffix, sizeof suffix);
+    char *dir = tmp + plen + sizeof suffix;
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else {
+        size_t len = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+    }
     cr_status st = CR_OK;
     int fd = mkstemp(tmp);
     if (fd < 0) {
@@ -86,7 +86,7 @@ cr_status cr_file_write_atomic(const char *path, cr_write_fn fill, void *ctx, cr
     if (st != CR_OK)
         unlink(tmp);
     else
-        sync_dir(path);
+        sync_dir(dir);
     cr_free(tmp);
     return st;
 }

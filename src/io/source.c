@@ -1,16 +1,21 @@
 /*
- * source.c - the byte sources the data readers read from: a file through
- * zlib's gzread (plain or gzip'd, which it detects), or bytes in memory
- * (inflated with zlib's inflate when they start with the gzip magic); and
- * the one format of errors about a source's content (cr_data_fail).
+ * source.c - the byte sources the data readers read from: a file (read(2)
+ * into a buffer of our own) or bytes in memory, either inflated with
+ * zlib's inflate when it starts with the gzip magic; and the one format of
+ * errors about a source's content (cr_data_fail). Nothing here allocates
+ * outside the library's allocator hook: zlib's gzopen/gzread (which call
+ * malloc directly) are not used, so out-of-memory tests reach every
+ * allocation of a file load.
  */
 #include "io/data_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- errors about a file's content ---- */
 
@@ -35,8 +40,9 @@ cr_status cr_data_fail(cr_error *err, cr_status st, const char *name, size_t row
     return st;
 }
 
-/* ---- byte sources: a file through gzread (plain or gzip), or memory ---- */
+/* ---- byte sources: a file or memory, plain or gzip'd ---- */
 
+/* zlib allocates through the library's allocator (cr_set_allocator). */
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
 {
     CR_UNUSED(opaque);
@@ -49,19 +55,80 @@ static void z_free(voidpf opaque, voidpf p)
     cr_free(p);
 }
 
+/* One read(2) of the file into dst: the count (0 at the end, which sets
+ * in_eof), or -1 with err set. */
+static long long source_read_fd(cr_source *r, unsigned char *dst, size_t n, cr_error *err)
+{
+    ssize_t k;
+    do
+        k = read(r->fd, dst, n);
+    while (k < 0 && errno == EINTR);
+    if (k < 0) {
+        cr_data_fail(err, CR_EIO, r->name, 0, 0, "%s", strerror(errno));
+        return -1;
+    }
+    if (k == 0)
+        r->in_eof = 1;
+    return k;
+}
+
+/* Makes at least want (1 or 2) raw bytes visible in r->in unless the raw
+ * data ends first: 1 if there are some, 0 at the end, -1 with err set. */
+static int source_input(cr_source *r, size_t want, cr_error *err)
+{
+    while (r->in_len < want && !r->in_eof) {
+        if (r->in_len && r->in != r->buf)
+            memmove(r->buf, r->in, r->in_len);
+        r->in = r->buf;
+        long long k =
+            source_read_fd(r, r->buf + r->in_len, CR_SOURCE_BUFFER - r->in_len, err);
+        if (k < 0)
+            return -1;
+        r->in_len += (size_t)k;
+    }
+    return r->in_len > 0;
+}
+
+static int gzip_magic(const cr_source *r)
+{
+    return r->in_len >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b;
+}
+
+/* Starts inflating if the data begins with the gzip magic. */
+static cr_status source_start(cr_source *r, cr_error *err)
+{
+    if (source_input(r, 2, err) < 0)
+        return err ? err->status : CR_EIO;
+    if (!gzip_magic(r))
+        return CR_OK;
+    r->zs.zalloc = z_alloc;
+    r->zs.zfree = z_free;
+    if (inflateInit2(&r->zs, 15 + 16) != Z_OK)
+        return cr_data_fail(err, CR_ENOMEM, r->name, 0, 0, "out of memory starting zlib");
+    r->inflating = 1;
+    return CR_OK;
+}
+
 cr_status cr_source_open_file(cr_source *r, const char *path, cr_error *err)
 {
     memset(r, 0, sizeof *r);
     r->name = path;
-    errno = 0;
-    r->gz = gzopen(path, "rb");
-    if (!r->gz) {
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
         int e = errno;
         return cr_data_fail(err, e == ENOENT ? CR_ENOTFOUND : CR_EIO, path, 0, 0, "%s",
-                            e ? strerror(e) : "cannot open");
+                            strerror(e));
     }
-    gzbuffer(r->gz, 1u << 17);
-    return CR_OK;
+    r->buf = cr_malloc(CR_SOURCE_BUFFER);
+    if (!r->buf) {
+        cr_source_close(r);
+        return cr_data_fail(err, CR_ENOMEM, path, 0, 0, "out of memory");
+    }
+    r->in = r->buf;
+    cr_status st = source_start(r, err);
+    if (st != CR_OK)
+        cr_source_close(r);
+    return st;
 }
 
 cr_status cr_source_open_mem(cr_source *r, const void *data, size_t size, const char *name,
@@ -69,76 +136,59 @@ cr_status cr_source_open_mem(cr_source *r, const void *data, size_t size, const 
 {
     memset(r, 0, sizeof *r);
     r->name = name ? name : "<memory>";
-    r->mem = data ? data : (const unsigned char *)"";
-    r->mem_size = data ? size : 0;
-    if (r->mem_size >= 2 && r->mem[0] == 0x1f && r->mem[1] == 0x8b) {
-        r->zs.zalloc = z_alloc;
-        r->zs.zfree = z_free;
-        if (inflateInit2(&r->zs, 15 + 16) != Z_OK)
-            return cr_data_fail(err, CR_ENOMEM, r->name, 0, 0,
-                                "out of memory starting zlib");
-        r->inflating = 1;
-    }
-    return CR_OK;
+    r->fd = -1;
+    r->in = data ? data : (const unsigned char *)"";
+    r->in_len = data ? size : 0;
+    r->in_eof = 1;
+    return source_start(r, err);
 }
 
 void cr_source_close(cr_source *r)
 {
-    if (r->gz)
-        gzclose(r->gz);
+    if (r->fd >= 0)
+        close(r->fd);
     if (r->inflating)
         inflateEnd(&r->zs);
-    r->gz = NULL;
+    cr_free(r->buf);
+    r->fd = -1;
+    r->buf = NULL;
     r->inflating = 0;
 }
 
-/* Reads up to n bytes into buf: the count read (0 at the end), or -1 with
- * err set. A short count is only returned at the end of the data. */
-long long cr_source_read(cr_source *r, void *buf, size_t n, cr_error *err)
+/* Inflates into out[0..n) from the raw input: the count made (short only
+ * at the end of the data), or -1 with err set. After a gzip member ends,
+ * another one may follow (concatenated .gz files, as gzip and gzread read
+ * them); anything else after it is ignored, as gzread ignores it. */
+static long long source_inflate(cr_source *r, unsigned char *out, size_t n, cr_error *err)
 {
-    if (n > (1u << 30))
-        n = 1u << 30;
-    if (r->gz) {
-        int got = gzread(r->gz, buf, (unsigned)n);
-        int errnum = Z_OK;
-        const char *msg = gzerror(r->gz, &errnum);
-        if (got < 0 || (errnum != Z_OK && errnum != Z_STREAM_END)) {
-            if (errnum == Z_BUF_ERROR)
-                cr_data_fail(err, CR_EFORMAT, r->name, 0, 0,
-                             "truncated gzip data (unexpected end of file)");
-            else if (errnum == Z_ERRNO)
-                cr_data_fail(err, CR_EIO, r->name, 0, 0, "%s", strerror(errno));
-            else
-                cr_error_set(err, errnum == Z_DATA_ERROR ? CR_EFORMAT : CR_EIO, r->name,
-                             "%s", msg);
+    size_t made = 0;
+    while (made < n && !r->done) {
+        int more = source_input(r, 1, err);
+        if (more < 0)
+            return -1;
+        if (!more) {
+            cr_data_fail(err, CR_EFORMAT, r->name, 0, 0,
+                         "truncated gzip data (unexpected end of file)");
             return -1;
         }
-        return got;
-    }
-    if (!r->inflating) {
-        size_t left = r->mem_size - r->mem_pos, k = n < left ? n : left;
-        memcpy(buf, r->mem + r->mem_pos, k);
-        r->mem_pos += k;
-        return (long long)k;
-    }
-    r->zs.next_out = buf;
-    r->zs.avail_out = (uInt)n;
-    while (r->zs.avail_out > 0 && !r->inflate_done) {
-        if (r->zs.avail_in == 0) {
-            size_t left = r->mem_size - r->mem_pos;
-            if (left == 0) {
-                cr_data_fail(err, CR_EFORMAT, r->name, 0, 0,
-                             "truncated gzip data (unexpected end of file)");
-                return -1;
-            }
-            r->zs.next_in = (Bytef *)(r->mem + r->mem_pos);
-            r->zs.avail_in = left < UINT_MAX ? (uInt)left : UINT_MAX;
-            r->mem_pos += r->zs.avail_in;
-        }
+        uInt in = r->in_len < UINT_MAX ? (uInt)r->in_len : UINT_MAX;
+        uInt room = n - made < UINT_MAX ? (uInt)(n - made) : UINT_MAX;
+        r->zs.next_in = (Bytef *)r->in;
+        r->zs.avail_in = in;
+        r->zs.next_out = out + made;
+        r->zs.avail_out = room;
         int z = inflate(&r->zs, Z_NO_FLUSH);
-        if (z == Z_STREAM_END)
-            r->inflate_done = 1;
-        else if (z == Z_MEM_ERROR) {
+        r->in += in - r->zs.avail_in;
+        r->in_len -= in - r->zs.avail_in;
+        made += room - r->zs.avail_out;
+        if (z == Z_STREAM_END) {
+            if (source_input(r, 2, err) < 0)
+                return -1;
+            if (gzip_magic(r))
+                inflateReset(&r->zs);
+            else
+                r->done = 1;
+        } else if (z == Z_MEM_ERROR) {
             cr_data_fail(err, CR_ENOMEM, r->name, 0, 0, "out of memory in zlib");
             return -1;
         } else if (z != Z_OK && z != Z_BUF_ERROR) {
@@ -147,7 +197,38 @@ long long cr_source_read(cr_source *r, void *buf, size_t n, cr_error *err)
             return -1;
         }
     }
-    return (long long)(n - r->zs.avail_out);
+    return (long long)made;
+}
+
+long long cr_source_read(cr_source *r, void *buf, size_t n, cr_error *err)
+{
+    if (n > (1u << 30))
+        n = 1u << 30;
+    if (r->inflating)
+        return source_inflate(r, buf, n, err);
+    unsigned char *out = buf;
+    size_t got = 0;
+    while (got < n) {
+        if (r->in_len == 0 && r->fd >= 0 && !r->in_eof && n - got >= CR_SOURCE_BUFFER) {
+            /* a large read of a plain file goes straight to the caller */
+            long long k = source_read_fd(r, out + got, n - got, err);
+            if (k < 0)
+                return -1;
+            got += (size_t)k;
+            continue;
+        }
+        int more = source_input(r, 1, err);
+        if (more < 0)
+            return -1;
+        if (!more)
+            break;
+        size_t k = n - got < r->in_len ? n - got : r->in_len;
+        memcpy(out + got, r->in, k);
+        r->in += k;
+        r->in_len -= k;
+        got += k;
+    }
+    return (long long)got;
 }
 
 /* Reads exactly n bytes unless the data ends: the count read, or -1. */
