@@ -5,20 +5,28 @@
  * the objects usable afterwards; the points covered are printed as
  * "oom-points: FAMILY: N" for the doc), a model save killed with SIGKILL
  * at random moments (the file always loads, as the old or the new model),
- * saves that refuse non-finite parameters, and limits: absurd sizes in
- * IDX and model files refused before any large allocation, huge files,
- * long lines, deep nesting and long expressions; and numbers read and
- * written the C way under a host locale with a decimal comma.
+ * what the file writer does with what a path names (modes, symbolic
+ * links, devices, FIFOs, directories, sockets, hard links, stale
+ * temporary files), saves that refuse non-finite parameters, and limits:
+ * absurd sizes in IDX and model files refused before any large
+ * allocation, huge files, long lines, deep nesting and long expressions;
+ * and numbers read and written the C way under a host locale with a
+ * decimal comma.
  */
+#define _DEFAULT_SOURCE 1 /* flock */
 #include "testutil.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -510,8 +518,7 @@ END_TEST
 /* A child saves two models in turn, over and over, into one file; it is
  * killed with SIGKILL at a random moment (seeded), and the file then
  * loads and is byte for byte one of the two models. At most one temporary
- * file (the one being written) is left; it is removed like any stale
- * PATH.tmp-XXXXXX. */
+ * file (the one being written) is left, and the next save removes it. */
 START_TEST(test_kill_during_save)
 {
     make_tmpdir();
@@ -562,22 +569,226 @@ START_TEST(test_kill_during_save)
         ck_assert((n == sizes[0] && memcmp(now, bytes[0], n) == 0) ||
                   (n == sizes[1] && memcmp(now, bytes[1], n) == 0));
         free(now);
+        /* at most the killed save's own temporary file: the next save
+         * (the next round's child) removes it */
         int stale = count_files("m.crm.tmp-");
         ck_assert_int_le(stale, 1);
         mid_write += stale;
-        /* stale temporary files are named PATH.tmp-XXXXXX: remove them */
-        DIR *d = opendir(tmpdir);
-        struct dirent *e;
-        while ((e = readdir(d)))
-            if (strncmp(e->d_name, "m.crm.tmp-", 10) == 0)
-                unlink(tmp_path(e->d_name));
-        closedir(d);
     }
     fprintf(stderr, "kill-during-save: 8 rounds, %d killed mid-write\n", mid_write);
+    ck_assert_int_eq(cr_mlp_save(models[0], path, &err), CR_OK);
+    ck_assert_int_eq(count_files("m.crm.tmp-"), 0);
     for (int i = 0; i < 2; i++) {
         cr_mlp_free(models[i]);
         free(bytes[i]);
     }
+    remove_tmpdir();
+}
+END_TEST
+
+/* ---- what the writer does with what a path names ---- */
+
+static const char new_text[] = "new content\n";
+
+static cr_status write_new(const char *path)
+{
+    cr_error err;
+    return cr_io_write_atomic(path, new_text, strlen(new_text), &err);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void expect_text(const char *path, const char *text)
+{
+    size_t n;
+    unsigned char *got = test_slurp(path, &n);
+    ck_assert_uint_eq(n, strlen(text));
+    ck_assert_mem_eq(got, text, n);
+    free(got);
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq(lstat(path, &st), 0);
+    return st.st_mode;
+}
+
+/* An existing file keeps its mode; a new one gets 0666 & ~umask. */
+START_TEST(test_write_modes)
+{
+    make_tmpdir();
+    const char *path = tmp_path("private.crm");
+    write_text(path, "old");
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(write_new(path), CR_OK);
+    expect_text(path, new_text);
+    ck_assert_uint_eq(mode_of(path) & 07777, 0600);
+    ck_assert_int_eq(chmod(path, 0640), 0);
+    ck_assert_int_eq(write_new(path), CR_OK);
+    ck_assert_uint_eq(mode_of(path) & 07777, 0640);
+    const mode_t saved = umask(077);
+    ck_assert_int_eq(write_new(tmp_path("new1")), CR_OK);
+    umask(022);
+    ck_assert_int_eq(write_new(tmp_path("new2")), CR_OK);
+    umask(saved);
+    ck_assert_uint_eq(mode_of(tmp_path("new1")) & 07777, 0600);
+    ck_assert_uint_eq(mode_of(tmp_path("new2")) & 07777, 0644);
+    ck_assert_int_eq(count_files("private.crm.tmp-") + count_files("new"), 2);
+    remove_tmpdir();
+}
+END_TEST
+
+/* A symbolic link is followed: its target is replaced (or created, for a
+ * dangling link) and the link stays a link. */
+START_TEST(test_write_follows_links)
+{
+    make_tmpdir();
+    write_text(tmp_path("real.dot"), "old");
+    ck_assert_int_eq(symlink("real.dot", tmp_path("link.dot")), 0);
+    ck_assert_int_eq(symlink("link.dot", tmp_path("link2.dot")), 0); /* two hops */
+    ck_assert_int_eq(write_new(tmp_path("link2.dot")), CR_OK);
+    ck_assert(S_ISLNK(mode_of(tmp_path("link.dot"))));
+    ck_assert(S_ISLNK(mode_of(tmp_path("link2.dot"))));
+    ck_assert(S_ISREG(mode_of(tmp_path("real.dot"))));
+    expect_text(tmp_path("real.dot"), new_text);
+    /* a dangling link, relative, into a subdirectory */
+    ck_assert_int_eq(mkdir(tmp_path("sub"), 0755), 0);
+    ck_assert_int_eq(symlink("sub/later.dot", tmp_path("dangling.dot")), 0);
+    ck_assert_int_eq(write_new(tmp_path("dangling.dot")), CR_OK);
+    ck_assert(S_ISLNK(mode_of(tmp_path("dangling.dot"))));
+    expect_text(tmp_path("sub/later.dot"), new_text);
+    ck_assert_int_eq(count_files("real.dot.tmp-"), 0);
+    unlink(tmp_path("sub/later.dot"));
+    rmdir(tmp_path("sub"));
+    remove_tmpdir();
+}
+END_TEST
+
+/* A character device is written straight through and stays a device. */
+START_TEST(test_write_char_device)
+{
+    ck_assert(S_ISCHR(mode_of("/dev/null")));
+    ck_assert_int_eq(write_new("/dev/null"), CR_OK);
+    ck_assert(S_ISCHR(mode_of("/dev/null")));
+    DIR *d = opendir("/dev");
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        ck_assert_msg(strncmp(e->d_name, "null.tmp-", 9) != 0, "/dev/%s", e->d_name);
+    closedir(d);
+}
+END_TEST
+
+/* A FIFO is written straight through to its reader and stays a FIFO. */
+START_TEST(test_write_fifo)
+{
+    make_tmpdir();
+    const char *path = tmp_path("pipe");
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char buf[64];
+        FILE *f = fopen(path, "rb");
+        size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+        _exit(n == strlen(new_text) && memcmp(buf, new_text, n) == 0 ? 0 : 1);
+    }
+    ck_assert_int_eq(write_new(path), CR_OK);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert(S_ISFIFO(mode_of(path)));
+    ck_assert_int_eq(count_files("pipe"), 1);
+    remove_tmpdir();
+}
+END_TEST
+
+/* Directories and sockets are refused, and left as they are. */
+START_TEST(test_write_refuses_other_files)
+{
+    make_tmpdir();
+    cr_error err;
+    char expect[400];
+    const char *dir = tmp_path("adir");
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    ck_assert_int_eq(cr_io_write_atomic(dir, "x", 1, &err), CR_EIO);
+    snprintf(expect, sizeof expect,
+             "%s: is a directory; chainrule writes regular files, character devices and "
+             "FIFOs only",
+             dir);
+    ck_assert_str_eq(err.message, expect);
+    ck_assert(S_ISDIR(mode_of(dir)));
+    const char *sock = tmp_path("asock");
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(cr_io_write_atomic(sock, "x", 1, &err), CR_EIO);
+    ck_assert_ptr_nonnull(strstr(err.message, "asock: is a socket;"));
+    ck_assert(S_ISSOCK(mode_of(sock)));
+    close(fd);
+    ck_assert_int_eq(count_files("a"), 2); /* no temporary file */
+    rmdir(dir);
+    remove_tmpdir();
+}
+END_TEST
+
+/* A file with two hard links is refused rather than split. */
+START_TEST(test_write_refuses_hard_links)
+{
+    make_tmpdir();
+    const char *a = tmp_path("a.crm");
+    write_text(a, "old");
+    ck_assert_int_eq(link(a, tmp_path("b.crm")), 0);
+    cr_error err;
+    ck_assert_int_eq(cr_io_write_atomic(a, "x", 1, &err), CR_EIO);
+    char expect[400];
+    snprintf(expect, sizeof expect,
+             "%s: has 2 hard links; saving renames a new file over the name, which would "
+             "split them: remove the other links or save under another name",
+             a);
+    ck_assert_str_eq(err.message, expect);
+    struct stat sa, sb;
+    ck_assert_int_eq(stat(a, &sa), 0);
+    ck_assert_int_eq(stat(tmp_path("b.crm"), &sb), 0);
+    ck_assert(sa.st_ino == sb.st_ino && sa.st_nlink == 2);
+    expect_text(tmp_path("b.crm"), "old");
+    remove_tmpdir();
+}
+END_TEST
+
+/* A save removes the temporary files a killed save to the same path left
+ * (PATH.tmp-XXXXXX that no writer holds locked), and nothing else. */
+START_TEST(test_write_removes_stale_temporaries)
+{
+    make_tmpdir();
+    write_text(tmp_path("m.crm"), "old");
+    write_text(tmp_path("m.crm.tmp-AbC123"), "killed");
+    write_text(tmp_path("m.crm.tmp-Busy42"), "being written");
+    write_text(tmp_path("m.crm.tmp-toolong"), "not ours");
+    write_text(tmp_path("n.crm.tmp-AbC123"), "another file's");
+    int busy = open(tmp_path("m.crm.tmp-Busy42"), O_RDONLY);
+    ck_assert_int_ge(busy, 0);
+    ck_assert_int_eq(flock(busy, LOCK_EX), 0); /* as a live writer holds it */
+    ck_assert_int_eq(write_new(tmp_path("m.crm")), CR_OK);
+    expect_text(tmp_path("m.crm"), new_text);
+    ck_assert_int_eq(access(tmp_path("m.crm.tmp-AbC123"), F_OK), -1);
+    ck_assert_int_eq(access(tmp_path("m.crm.tmp-Busy42"), F_OK), 0);
+    ck_assert_int_eq(access(tmp_path("m.crm.tmp-toolong"), F_OK), 0);
+    ck_assert_int_eq(access(tmp_path("n.crm.tmp-AbC123"), F_OK), 0);
+    ck_assert_int_eq(count_files("m.crm.tmp-"), 2);
+    close(busy);
+    ck_assert_int_eq(write_new(tmp_path("m.crm")), CR_OK); /* no longer locked */
+    ck_assert_int_eq(count_files("m.crm.tmp-"), 1);        /* toolong */
     remove_tmpdir();
 }
 END_TEST
@@ -948,6 +1159,13 @@ Suite *reliability_suite(void)
     tc = tcase_create("files");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_kill_during_save);
+    tcase_add_test(tc, test_write_modes);
+    tcase_add_test(tc, test_write_follows_links);
+    tcase_add_test(tc, test_write_char_device);
+    tcase_add_test(tc, test_write_fifo);
+    tcase_add_test(tc, test_write_refuses_other_files);
+    tcase_add_test(tc, test_write_refuses_hard_links);
+    tcase_add_test(tc, test_write_removes_stale_temporaries);
     tcase_add_test(tc, test_save_refuses_nonfinite);
     tcase_add_test(tc, test_train_traps_nonfinite);
     suite_add_tcase(s, tc);
