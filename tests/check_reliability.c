@@ -465,7 +465,8 @@ static cr_status run_idx_files(void *obj)
         cr_dataset_free(ds);
     }
     cr_idx_bytes b;
-    cr_status st = cr_idx_read_bytes(tmp_path("img.idx.gz"), 2, &b, &err);
+    cr_idx_options two = {.max_rows = 2};
+    cr_status st = cr_idx_read_bytes(tmp_path("img.idx.gz"), &two, &b, &err);
     if (st == CR_OK) {
         ck_assert_uint_eq(b.items * b.item_size, 8);
         ck_assert_uint_eq(b.data[7], 7 * 21);
@@ -899,33 +900,151 @@ static void watch_sizes(void)
     ck_assert_int_eq(cr_set_allocator(&a), CR_OK);
 }
 
+/* gzip'd bytes of data (a member of its own) in a new buffer (free it). */
+static unsigned char *gzip_buffer(const unsigned char *data, size_t size, size_t *zn)
+{
+    z_stream zs = {0};
+    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+                     Z_OK);
+    size_t cap = deflateBound(&zs, (uLong)size);
+    unsigned char *z = malloc(cap);
+    ck_assert_ptr_nonnull(z);
+    zs.next_in = (Bytef *)data;
+    zs.avail_in = (uInt)size;
+    zs.next_out = z;
+    zs.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    *zn = zs.total_out;
+    deflateEnd(&zs);
+    return z;
+}
+
 /* IDX headers claiming absurd sizes: refused from the header, before any
- * allocation larger than the file. */
+ * allocation for the data. Plain, the data must fit in the bytes left; a
+ * gzip'd file (here 1 MiB of zeros, 1 KB gzip'd) in 1032 times them, the
+ * most deflate expands. */
 START_TEST(test_idx_absurd_sizes)
 {
     static const struct {
         int ndims;
         unsigned dims[4];
+        const char *plain, *gzip; /* the messages after "absurd.idx: " */
     } cases[] = {
-        {3, {60000, 28, 28}},                         /* 47 MB claimed, 16 bytes given */
-        {3, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}}, /* product overflows */
-        {4, {65536, 65536, 65536, 65536}},            /* 2^64: overflows to 0 */
-        {1, {0xFFFFFFFFu}},
+        {3,
+         {60000, 28, 28}, /* 47 MB claimed */
+         "truncated: 47040000 bytes of data expected, 1048576 found",
+         "the header promises 47040000 bytes of data, more than the %d gzip'd bytes left "
+         "can hold (deflate expands at most 1032 times)"},
+        {2,
+         {0xFFFFFFFFu, 268435456u}, /* 2^60 bytes: no overflow in 64 bits */
+         "truncated: 1152921504338411520 bytes of data expected, 1048576 found",
+         "the header promises 1152921504338411520 bytes of data, more than the %d gzip'd "
+         "bytes left can hold (deflate expands at most 1032 times)"},
+        {3, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, "dimensions overflow", NULL},
+        {4, {65536, 65536, 65536, 65536}, "dimensions overflow", NULL}, /* 2^64 */
+        {1,
+         {0xFFFFFFFFu},
+         "truncated: 4294967295 bytes of data expected, 1048576 found",
+         "the header promises 4294967295 bytes of data, more than the %d gzip'd bytes left "
+         "can hold (deflate expands at most 1032 times)"},
     };
+    const size_t data = (size_t)1 << 20;
+    unsigned char *buf = calloc(64 + data, 1);
+    ck_assert_ptr_nonnull(buf);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        unsigned char buf[64];
         size_t n = idx_header(buf, cases[i].ndims, cases[i].dims);
-        memset(buf + n, 7, 16);
-        n += 16;
-        cr_error err;
-        watch_sizes();
-        cr_tensor *t = cr_idx_read_mem(buf, n, "absurd.idx", NULL, &err);
-        cr_set_allocator(NULL);
-        ck_assert_ptr_null(t);
-        ck_assert(err.status == CR_EFORMAT || err.status == CR_ERANGE);
-        ck_assert_msg(strncmp(err.message, "absurd.idx", 10) == 0, "%s", err.message);
-        ck_assert_uint_le(largest, (1u << 20) + 4096); /* a fixed read buffer at most */
+        memset(buf + n, 0, data);
+        n += data;
+        size_t zn;
+        unsigned char *z = gzip_buffer(buf, n, &zn);
+        for (int gz = 0; gz < 2; gz++) {
+            cr_error err;
+            watch_sizes();
+            cr_tensor *t =
+                cr_idx_read_mem(gz ? z : buf, gz ? zn : n, "absurd.idx", NULL, &err);
+            cr_set_allocator(NULL);
+            ck_assert_ptr_null(t);
+            /* the gzip message names the gzip'd bytes left: the size less the
+             * few that held the header */
+            const char *want = gz && cases[i].gzip ? cases[i].gzip : cases[i].plain;
+            const char *pct = strchr(want, '%');
+            ck_assert_msg(strncmp(err.message, "absurd.idx: ", 12) == 0, "%s", err.message);
+            if (!pct) {
+                ck_assert_str_eq(err.message + 12, want);
+            } else {
+                const size_t head = (size_t)(pct - want);
+                ck_assert_int_eq(strncmp(err.message + 12, want, head), 0);
+                char *end;
+                unsigned long left = strtoul(err.message + 12 + head, &end, 10);
+                ck_assert_uint_le(left, zn);
+                ck_assert_uint_gt(left, zn - 64);
+                ck_assert_str_eq(end, pct + 2);
+            }
+            ck_assert_int_eq(err.status, strstr(want, "overflow") ? CR_ERANGE : CR_EFORMAT);
+            /* zlib's state and window at most: nothing for the data */
+            ck_assert_uint_le(largest, 64 * 1024);
+        }
+        free(z);
     }
+    free(buf);
+}
+END_TEST
+
+/* The input limit: a header that promises more data than max_input allows
+ * is refused before anything is allocated for it; so is one past the
+ * default of 256 MiB (a sparse file). */
+START_TEST(test_idx_input_limit)
+{
+    make_tmpdir();
+    unsigned char buf[16 + 1000];
+    size_t n = idx_header(buf, 3, (unsigned[]){10, 10, 10});
+    for (size_t i = 0; i < 1000; i++)
+        buf[n + i] = (unsigned char)(i % 251);
+    n += 1000;
+    cr_error err;
+    cr_idx_options o = {.max_input = n};
+    cr_tensor *t = cr_idx_read_mem(buf, n, "lim.idx", &o, &err);
+    ck_assert_msg(t != NULL, "%s", err.message);
+    ck_assert_double_eq(cr_tensor_get(t, 999), 999 % 251);
+    cr_tensor_free(t);
+    o.max_input = n - 1;
+    watch_sizes();
+    t = cr_idx_read_mem(buf, n, "lim.idx", &o, &err);
+    cr_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(err.status, CR_ERANGE);
+    ck_assert_str_eq(err.message, "lim.idx: the header promises 1000 bytes of data, past "
+                                  "the input limit of 1015 bytes (max_input)");
+    ck_assert_uint_eq(largest, 0);
+    /* cr_idx_read_bytes takes the same options */
+    FILE *f = fopen(tmp_path("lim.idx"), "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+    cr_idx_bytes b;
+    ck_assert_int_eq(cr_idx_read_bytes(tmp_path("lim.idx"), &o, &b, &err), CR_ERANGE);
+    ck_assert_ptr_nonnull(strstr(err.message, "past the input limit of 1015 bytes"));
+    o.max_input = 0;
+    ck_assert_int_eq(cr_idx_read_bytes(tmp_path("lim.idx"), &o, &b, &err), CR_OK);
+    ck_assert_uint_eq(b.items * b.item_size, 1000);
+    cr_idx_bytes_free(&b);
+    /* the default: 256 MiB; a file of 2^28 + 1 bytes of data, sparse */
+    n = idx_header(buf, 1, (unsigned[]){(1u << 28) + 1});
+    f = fopen(tmp_path("huge.idx"), "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    ck_assert_int_eq(ftruncate(fileno(f), (off_t)n + (1 << 28) + 1), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    watch_sizes();
+    t = cr_idx_read(tmp_path("huge.idx"), NULL, &err);
+    cr_set_allocator(NULL);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(err.status, CR_ERANGE);
+    ck_assert_ptr_nonnull(strstr(err.message, "huge.idx: the header promises 268435457 "
+                                              "bytes of data, past the input limit of "
+                                              "268435456 bytes (max_input)"));
+    ck_assert_uint_le(largest, 1 << 17); /* the read buffer */
+    remove_tmpdir();
 }
 END_TEST
 
@@ -1172,6 +1291,7 @@ Suite *reliability_suite(void)
     tc = tcase_create("limits");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_idx_absurd_sizes);
+    tcase_add_test(tc, test_idx_input_limit);
     tcase_add_test(tc, test_model_absurd_sizes);
     tcase_add_test(tc, test_csv_long_line);
     tcase_add_test(tc, test_expr_extremes);

@@ -302,6 +302,28 @@ static cr_tensor *numbers_to_tensor(numbers *a, size_t rows, size_t cols, cr_err
     return t;
 }
 
+/* Fills *hi with how the first line (in s->fields) is read. */
+static void header_report(const csv_state *s, int header, int detected,
+                          cr_csv_header_info *hi)
+{
+    *hi = (cr_csv_header_info){.is_header = header,
+                               .detected = detected,
+                               .line = s->lineno,
+                               .fields = s->n_fields};
+    for (size_t j = 0; j < s->n_fields; j++) {
+        const field *f = &s->fields[j];
+        double v;
+        if (f->len && parse_number(f->p, f->len, &v)) {
+            hi->numbers++;
+        } else if (f->len && !hi->text_column) {
+            hi->text_column = j + 1;
+            size_t n = f->len < sizeof hi->text - 1 ? f->len : sizeof hi->text - 1;
+            memcpy(hi->text, f->p, n);
+            hi->text[n] = '\0';
+        }
+    }
+}
+
 static cr_dataset *csv_load(csv_state *s, const cr_csv_options *opts, cr_error *err)
 {
     cr_csv_options o = {0};
@@ -339,6 +361,8 @@ static cr_dataset *csv_load(csv_state *s, const cr_csv_options *opts, cr_error *
             header =
                 s->fields[j].len && !parse_number(s->fields[j].p, s->fields[j].len, &v);
     }
+    if (o.header_info)
+        header_report(s, header, o.header == CR_CSV_HEADER_AUTO, o.header_info);
     roles = cr_calloc(ncols, sizeof *roles);
     if (!roles) {
         cr_data_fail(err, CR_ENOMEM, s->name, 0, 0, "out of memory");
@@ -433,6 +457,8 @@ done:
 static cr_dataset *csv_load_body(const char *path, const cr_csv_options *opts,
                                  cr_error *err)
 {
+    if (opts && opts->header_info)
+        memset(opts->header_info, 0, sizeof *opts->header_info);
     if (!path) {
         cr_error_set(err, CR_EINVAL, "csv", "path is NULL");
         return NULL;
@@ -440,7 +466,7 @@ static cr_dataset *csv_load_body(const char *path, const cr_csv_options *opts,
     if (opts && csv_check_options(opts, err) != CR_OK)
         return NULL;
     csv_state s = {0};
-    if (cr_source_open_file(&s.r, path, err) != CR_OK)
+    if (cr_source_open_file(&s.r, path, opts ? opts->max_input : 0, err) != CR_OK)
         return NULL;
     return csv_load(&s, opts, err);
 }
@@ -455,10 +481,13 @@ cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *
 static cr_dataset *csv_load_mem_body(const void *data, size_t size, const char *name,
                                      const cr_csv_options *opts, cr_error *err)
 {
+    if (opts && opts->header_info)
+        memset(opts->header_info, 0, sizeof *opts->header_info);
     if (opts && csv_check_options(opts, err) != CR_OK)
         return NULL;
     csv_state s = {0};
-    if (cr_source_open_mem(&s.r, data, size, name, err) != CR_OK)
+    if (cr_source_open_mem(&s.r, data, size, name, opts ? opts->max_input : 0, err) !=
+        CR_OK)
         return NULL;
     return csv_load(&s, opts, err);
 }

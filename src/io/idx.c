@@ -10,6 +10,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The options' input limit (0, or no options: the default). */
+static size_t input_limit(const cr_idx_options *opts)
+{
+    return opts ? opts->max_input : 0;
+}
+
 /* ---- IDX ---- */
 
 /* Element type codes of the IDX format and their sizes in bytes. */
@@ -136,9 +142,32 @@ static cr_status idx_read_raw(cr_source *r, size_t max_rows, idx_raw *out, cr_er
         status = cr_data_fail(err, CR_ERANGE, name, 0, 0, "dimensions overflow");
         goto done;
     }
-    /* Read the raw bytes first, growing as they arrive, so a header that
-     * promises more than the file holds costs no more than the file. */
+    /* Before anything is allocated: the data must fit in what is left of
+     * the source (plain), or in what that can inflate to (gzip'd), and in
+     * the input limit. */
     size_t want = count * esize, have = 0;
+    if (want > cr_source_bound(r)) {
+        if (r->inflating)
+            status = cr_data_fail(err, CR_EFORMAT, name, 0, 0,
+                                  "the header promises %zu bytes of data, more than the "
+                                  "%zu gzip'd bytes left can hold (deflate expands at most "
+                                  "%d times)",
+                                  want, cr_source_raw_left(r), CR_DEFLATE_MAX_RATIO);
+        else
+            status = cr_data_fail(err, CR_EFORMAT, name, 0, 0,
+                                  "truncated: %zu bytes of data expected, %zu found", want,
+                                  cr_source_raw_left(r));
+        goto done;
+    }
+    if (want > r->max_input - r->out_total) {
+        status = cr_data_fail(err, CR_ERANGE, name, 0, 0,
+                              "the header promises %zu bytes of data, past the input limit "
+                              "of %zu bytes (max_input)",
+                              want, r->max_input);
+        goto done;
+    }
+    /* Read the raw bytes, growing as they arrive (from a pipe, a header
+     * that promises more than the data holds costs no more than it). */
     while (have < want) {
         size_t step = want - have < CR_DATA_CHUNK * 16 ? want - have : CR_DATA_CHUNK * 16;
         if (cr_grow((void **)&raw, &raw_cap, have + step, 1) != CR_OK) {
@@ -262,7 +291,7 @@ done:
     return t;
 }
 
-cr_status cr_idx_read_bytes(const char *path, size_t max_rows, cr_idx_bytes *out,
+cr_status cr_idx_read_bytes(const char *path, const cr_idx_options *opts, cr_idx_bytes *out,
                             cr_error *err)
 {
     if (!out)
@@ -271,11 +300,11 @@ cr_status cr_idx_read_bytes(const char *path, size_t max_rows, cr_idx_bytes *out
     if (!path)
         return cr_error_set(err, CR_EINVAL, "idx", "path is NULL");
     cr_source r;
-    cr_status st = cr_source_open_file(&r, path, err);
+    cr_status st = cr_source_open_file(&r, path, input_limit(opts), err);
     if (st != CR_OK)
         return st;
     idx_raw x = {0};
-    st = idx_read_raw(&r, max_rows, &x, err);
+    st = idx_read_raw(&r, opts ? opts->max_rows : 0, &x, err);
     cr_source_close(&r);
     if (st != CR_OK)
         return st;
@@ -308,7 +337,7 @@ cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *e
         cr_error_set(err, CR_EINVAL, "idx", "path is NULL");
         return NULL;
     }
-    if (cr_source_open_file(&r, path, err) != CR_OK)
+    if (cr_source_open_file(&r, path, input_limit(opts), err) != CR_OK)
         return NULL;
     return idx_read(&r, opts, &rank1, &classes, err);
 }
@@ -319,7 +348,7 @@ cr_tensor *cr_idx_read_mem(const void *data, size_t size, const char *name,
     cr_source r;
     int rank1;
     size_t classes;
-    if (cr_source_open_mem(&r, data, size, name, err) != CR_OK)
+    if (cr_source_open_mem(&r, data, size, name, input_limit(opts), err) != CR_OK)
         return NULL;
     return idx_read(&r, opts, &rank1, &classes, err);
 }
@@ -334,12 +363,12 @@ cr_dataset *cr_idx_load(const char *images_path, const char *labels_path,
     cr_source r;
     int rank1 = 0, labels_rank1 = 0;
     size_t classes = 0;
-    if (cr_source_open_file(&r, images_path, err) != CR_OK)
+    if (cr_source_open_file(&r, images_path, input_limit(opts), err) != CR_OK)
         return NULL;
     cr_tensor *x = idx_read(&r, opts, &rank1, &classes, err), *y = NULL;
     if (!x)
         return NULL;
-    if (cr_source_open_file(&r, labels_path, err) == CR_OK)
+    if (cr_source_open_file(&r, labels_path, input_limit(opts), err) == CR_OK)
         y = idx_read(&r, opts, &labels_rank1, &classes, err);
     if (y && !labels_rank1) {
         cr_data_fail(

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- errors about a file's content ---- */
@@ -69,6 +70,7 @@ static long long source_read_fd(cr_source *r, unsigned char *dst, size_t n, cr_e
     }
     if (k == 0)
         r->in_eof = 1;
+    r->raw_fed += (size_t)k;
     return k;
 }
 
@@ -109,15 +111,22 @@ static cr_status source_start(cr_source *r, cr_error *err)
     return CR_OK;
 }
 
-cr_status cr_source_open_file(cr_source *r, const char *path, cr_error *err)
+cr_status cr_source_open_file(cr_source *r, const char *path, size_t max_input,
+                              cr_error *err)
 {
     memset(r, 0, sizeof *r);
     r->name = path;
+    r->max_input = max_input ? max_input : CR_DATA_MAX_INPUT;
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
         int e = errno;
         return cr_data_fail(err, e == ENOENT ? CR_ENOTFOUND : CR_EIO, path, 0, 0, "%s",
                             strerror(e));
+    }
+    struct stat sb;
+    if (fstat(r->fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0) {
+        r->raw_size = (size_t)sb.st_size;
+        r->raw_known = 1;
     }
     r->buf = cr_malloc(CR_SOURCE_BUFFER);
     if (!r->buf) {
@@ -132,15 +141,40 @@ cr_status cr_source_open_file(cr_source *r, const char *path, cr_error *err)
 }
 
 cr_status cr_source_open_mem(cr_source *r, const void *data, size_t size, const char *name,
-                             cr_error *err)
+                             size_t max_input, cr_error *err)
 {
     memset(r, 0, sizeof *r);
     r->name = name ? name : "<memory>";
+    r->max_input = max_input ? max_input : CR_DATA_MAX_INPUT;
     r->fd = -1;
     r->in = data ? data : (const unsigned char *)"";
     r->in_len = data ? size : 0;
     r->in_eof = 1;
+    r->raw_size = r->raw_fed = r->in_len;
+    r->raw_known = 1;
     return source_start(r, err);
+}
+
+size_t cr_source_raw_left(const cr_source *r)
+{
+    if (!r->raw_known)
+        return SIZE_MAX;
+    const size_t used = r->raw_fed - r->in_len;
+    return r->raw_size > used ? r->raw_size - used : 0;
+}
+
+size_t cr_source_bound(const cr_source *r)
+{
+    const size_t left = cr_source_raw_left(r);
+    if (!r->inflating || left == SIZE_MAX)
+        return left;
+    if (r->done)
+        return 0;
+    /* and a little for what zlib holds: bits of a byte, a match under way */
+    const size_t slack = 1024;
+    if (left > (SIZE_MAX - slack) / CR_DEFLATE_MAX_RATIO)
+        return SIZE_MAX;
+    return left * CR_DEFLATE_MAX_RATIO + slack;
 }
 
 void cr_source_close(cr_source *r)
@@ -200,13 +234,10 @@ static long long source_inflate(cr_source *r, unsigned char *out, size_t n, cr_e
     return (long long)made;
 }
 
-long long cr_source_read(cr_source *r, void *buf, size_t n, cr_error *err)
+/* Copies plain data into out[0..n): the count (short only at the end), or
+ * -1 with err set. */
+static long long source_copy(cr_source *r, unsigned char *out, size_t n, cr_error *err)
 {
-    if (n > (1u << 30))
-        n = 1u << 30;
-    if (r->inflating)
-        return source_inflate(r, buf, n, err);
-    unsigned char *out = buf;
     size_t got = 0;
     while (got < n) {
         if (r->in_len == 0 && r->fd >= 0 && !r->in_eof && n - got >= CR_SOURCE_BUFFER) {
@@ -229,6 +260,35 @@ long long cr_source_read(cr_source *r, void *buf, size_t n, cr_error *err)
         got += k;
     }
     return (long long)got;
+}
+
+static long long source_next(cr_source *r, void *buf, size_t n, cr_error *err)
+{
+    return r->inflating ? source_inflate(r, buf, n, err) : source_copy(r, buf, n, err);
+}
+
+long long cr_source_read(cr_source *r, void *buf, size_t n, cr_error *err)
+{
+    if (n > (1u << 30))
+        n = 1u << 30;
+    if (n == 0)
+        return 0;
+    if (r->out_total == r->max_input) {
+        /* at the limit: more data is an error, the end is not */
+        unsigned char byte;
+        long long k = source_next(r, &byte, 1, err);
+        if (k > 0)
+            cr_data_fail(err, CR_ERANGE, r->name, 0, 0,
+                         "more than %zu bytes of input%s (the max_input limit)",
+                         r->max_input, r->inflating ? " once decompressed" : "");
+        return k > 0 ? -1 : k;
+    }
+    if (n > r->max_input - r->out_total)
+        n = r->max_input - r->out_total;
+    long long got = source_next(r, buf, n, err);
+    if (got > 0)
+        r->out_total += (size_t)got;
+    return got;
 }
 
 /* Reads exactly n bytes unless the data ends: the count read, or -1. */
