@@ -115,8 +115,9 @@ typedef struct cr_csv_options {
     size_t max_input;   /* the most bytes read from the file (after
                            decompression); 0: CR_DATA_MAX_INPUT; SIZE_MAX:
                            no limit */
-    cr_csv_header_info *header_info; /* not NULL: filled with how the first
-                                        line was read (zeroed if none was) */
+    /* Not NULL: filled with how the first line was read (zeroed if none
+     * was). */
+    cr_csv_header_info *header_info;
 } cr_csv_options;
 
 /* Default limit on the length of one line, in bytes (1 MiB). */
