@@ -1,9 +1,10 @@
 #!/bin/sh
 # nn_cli.sh - end-to-end tests of `chainrule train`, `predict` and
 # `evaluate`: XOR from CSV to 100% accuracy, predictions, JSON, history
-# and SVG files, per-epoch progress lines, deterministic model files, and
-# the errors that must exit with status 2 (missing file, bad CSV field,
-# --arch not matching the data, unknown option value, corrupt model).
+# and SVG files, per-epoch progress lines, deterministic model files, the
+# option parser's forms (--opt=value, abbreviations), and the errors that
+# must exit with status 2 (missing file, bad CSV field, --arch not matching
+# the data, unknown option value, ambiguous abbreviation, corrupt model).
 test_name=cr-nn-cli
 . "${top_srcdir:-.}/tests/clitest.sh"
 
@@ -77,6 +78,21 @@ run 2 "$CR" train $XOR --loss bce
 has "$tmp/err" "the bce loss needs a sigmoid output, not softmax"
 run 2 "$CR" train $XOR --epochs 1 --json --data "$tmp/missing.csv"
 has "$tmp/out" '^{"error": {"message": '
+
+# the option parser (getopt_long): --opt=value, unambiguous abbreviations,
+# an ambiguous one and a missing value
+run 0 "$CR" train $XOR --epo=2 --qui --js --mod "$tmp/abbr.crm"
+has "$tmp/out" '"epochs": 2, "iterations": 2,'
+run 0 "$CR" predict --mod="$tmp/abbr.crm" --da "$tmp/xor.csv"
+has "$tmp/out" '^class,y1,y2$'
+run 2 "$CR" train $XOR --ta=label
+has "$tmp/err" "^chainrule train: option '--ta' is ambiguous: --target or --target-loss$"
+run 2 "$CR" train $XOR --epochs
+has "$tmp/err" "^chainrule train: option '--epochs' needs a value$"
+run 2 "$CR" evaluate --model "$tmp/abbr.crm" --data "$tmp/xor.csv" --json=1
+has "$tmp/err" "^chainrule evaluate: option '--json' takes no value$"
+run 2 "$CR" predict --model "$tmp/abbr.crm" --data "$tmp/xor.csv" --idx-labels x
+has "$tmp/err" "^chainrule predict: unknown option '--idx-labels' (see 'chainrule help predict')$"
 
 # IDX files: XOR as 1x2 byte images (trained from the bytes, scaled as each
 # batch is loaded); labels that do not match the images are reported

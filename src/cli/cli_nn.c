@@ -1,66 +1,12 @@
 /*
  * cli_nn.c - helpers of the neural-network subcommands (train, predict,
- * evaluate): option matching and number parsing, data loading (CSV or
- * IDX) checked against the model's widths, and the evaluation report.
+ * evaluate): data loading (CSV or IDX) checked against the model's
+ * widths, the options of predict and evaluate, and the evaluation report.
  */
 #include "cli_nn.h"
 
-#include <errno.h>
-#include <stdint.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-int cli_nn_opt(cli *c, const char *name, int argc, char **argv, int *i, const char **value)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_fail(c, CLI_USAGE, 0, 0, "%s needs a value", name);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
-}
-
-int cli_nn_double(cli *c, const char *name, const char *text, double lo, double hi,
-                  double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo ||
-        v > hi) {
-        cli_fail(c, CLI_USAGE, 0, 0, "%s: '%s' is not a number in [%g, %g]", name, text, lo,
-                 hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_nn_size(cli *c, const char *name, const char *text, size_t lo, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (end == text || *end != '\0' || errno == ERANGE || text[0] == '-' || v < lo ||
-        v > (unsigned long long)SIZE_MAX) {
-        cli_fail(c, CLI_USAGE, 0, 0, "%s: '%s' is not a whole number >= %zu", name, text,
-                 lo);
-        return -1;
-    }
-    *out = (size_t)v;
-    return 0;
-}
 
 static cr_dataset *load_csv(const cli_nn_data *d, size_t classes, int targets,
                             cr_error *err)
@@ -128,57 +74,51 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
     return ds;
 }
 
-int cli_nn_parse_io(cli *c, int argc, char **argv, int labels, cli_nn_data *d, cr_mlp **m)
+/* The options of predict and evaluate. */
+typedef struct io_options {
+    cli_nn_data *d;
+    const char *model;
+} io_options;
+
+static int io_option(cli *c, void *ctx, cli_opt id, const char *value)
 {
-    const char *model = NULL;
-    const char *names[5] = {"--model", "--data", "--target", "--idx-images",
-                            "--idx-labels"};
-    const char **fields[5] = {&model, &d->csv, &d->target, &d->idx_images, &d->idx_labels};
-    const int n_opts = labels ? 5 : 4;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(c->help, stdout);
-            return -1;
-        }
-        if (strcmp(argv[i], "--json") == 0) {
-            c->json = 1;
-            continue;
-        }
-        int matched = 0;
-        for (int k = 0; k < n_opts && !matched; k++) {
-            const char *v;
-            int r = cli_nn_opt(c, names[k], argc, argv, &i, &v);
-            if (r < 0)
-                return CLI_USAGE;
-            if (r > 0) {
-                *fields[k] = v;
-                matched = 1;
-            }
-        }
-        if (!matched)
-            return cli_fail(c, CLI_USAGE, 0, 0,
-                            "unknown option '%s' (see chainrule help %s)", argv[i], c->cmd);
+    io_options *o = ctx;
+    switch (id) {
+    case CLI_OPT_MODEL:
+        o->model = value;
+        break;
+    case CLI_OPT_DATA:
+        o->d->csv = value;
+        break;
+    case CLI_OPT_TARGET:
+        o->d->target = value;
+        break;
+    case CLI_OPT_IDX_IMAGES:
+        o->d->idx_images = value;
+        break;
+    case CLI_OPT_IDX_LABELS:
+        o->d->idx_labels = value;
+        break;
+    default:
+        return cli_fail(c, CLI_USAGE, 0, 0, "option '%s' is not handled",
+                        cli_option_name(id));
     }
-    if (!model)
-        return cli_fail(c, CLI_USAGE, 0, 0, "--model is required");
-    cr_error err;
-    if (!(*m = cr_mlp_load(model, NULL, &err)))
-        return cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
     return CLI_OK;
 }
 
-void cli_nn_json_number(FILE *out, double v)
+int cli_nn_parse_io(cli *c, const cli_spec *spec, int argc, char **argv, cli_nn_data *d,
+                    cr_mlp **m)
 {
-    if (isnan(v))
-        fputs("null", out);
-    else
-        cli_json_number(out, v);
-}
-
-void cli_nn_json_member(FILE *out, const char *name, double v)
-{
-    fprintf(out, ", \"%s\": ", name);
-    cli_nn_json_number(out, v);
+    io_options o = {d, NULL};
+    int rc = cli_options_parse(c, spec, argc, argv, io_option, &o);
+    if (rc != CLI_OK)
+        return rc;
+    if (!o.model)
+        return cli_fail(c, CLI_USAGE, 0, 0, "--model is required");
+    cr_error err;
+    if (!(*m = cr_mlp_load(o.model, NULL, &err)))
+        return cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
+    return CLI_OK;
 }
 
 void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
@@ -186,9 +126,9 @@ void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
     const size_t k = r->n_classes;
     if (json) {
         fprintf(out, "\"rows\": %zu, \"loss\": ", r->rows);
-        cli_nn_json_number(out, r->loss);
+        cli_json_maybe(out, r->loss);
         if (k)
-            cli_nn_json_member(out, "accuracy", r->accuracy);
+            cli_json_maybe_member(out, "accuracy", r->accuracy);
         if (k && r->confusion) {
             fprintf(out, ", \"confusion\": [");
             for (size_t i = 0; i < k; i++) {
