@@ -31,6 +31,7 @@ typedef struct cli_at {
 typedef struct cli {
     const char *cmd; /* "grad" */
     const cli_spec *spec;
+    const char *files[CLI_N_OPTIONS]; /* the path given to each file option */
     /* options */
     cli_at *at;
     size_t n_at, cap_at;
@@ -119,6 +120,14 @@ int cli_run(const cli_spec *spec, int argc, char **argv, int (*body)(cli *c));
  * default). Their gradients are then cr_node_grad(sym->node). Returns an
  * exit status (the error printed). */
 int cli_backward(cli *c);
+
+/* ---- the files a subcommand reads and writes (cli_files.c) ---- */
+
+/* Checks the output files (the options of role CLI_ROLE_OUT in c->files)
+ * before any work: none may be the same file as an input (same device and
+ * inode, following symbolic links) or as another output. Returns CLI_OK,
+ * or CLI_USAGE after reporting the problem. */
+int cli_files_check(cli *c);
 
 /* ---- JSON (cli_json.c) ---- */
 

@@ -20,9 +20,11 @@ static const struct cli_option_def {
     const char *dashed; /* "--at": the name is dashed + 2 */
     char short_name;
     const char *value;
+    cli_role role;
     const char *help;
 } defs[CLI_N_OPTIONS] = {
-#define CLI_OPT_DEF(id, name, short_name, value, help) {"--" name, short_name, value, help},
+#define CLI_OPT_DEF(id, name, short_name, value, role, help)                               \
+    {"--" name, short_name, value, CLI_ROLE_##role, help},
     CLI_OPTIONS(CLI_OPT_DEF)
 #undef CLI_OPT_DEF
 };
@@ -33,6 +35,21 @@ enum { LONG_BASE = 256 };
 const char *cli_option_name(cli_opt id)
 {
     return defs[id].dashed;
+}
+
+const char *cli_option_label(cli_opt id)
+{
+    static char shorts[CLI_N_OPTIONS][3]; /* "-o" */
+    if (!defs[id].short_name)
+        return defs[id].dashed;
+    shorts[id][0] = '-';
+    shorts[id][1] = defs[id].short_name;
+    return shorts[id];
+}
+
+cli_role cli_option_role(cli_opt id)
+{
+    return defs[id].role;
 }
 
 int cli_spec_has(const cli_spec *spec, cli_opt id)
@@ -171,6 +188,8 @@ int cli_options_parse(cli *c, const cli_spec *spec, int argc, char **argv,
                 cli_help_print(spec, stdout);
                 return -1;
             }
+            if (defs[id].role != CLI_ROLE_ARG)
+                c->files[id] = optarg;
             if (id == CLI_OPT_JSON)
                 c->json = 1;
             else
@@ -184,7 +203,7 @@ int cli_options_parse(cli *c, const cli_spec *spec, int argc, char **argv,
         if (rc != CLI_OK)
             return rc;
     }
-    return CLI_OK;
+    return cli_files_check(c);
 }
 
 /* Writes text's lines, the first where the cursor is, the others from
@@ -212,8 +231,7 @@ void cli_help_print(const cli_spec *spec, FILE *out)
         }
         const struct cli_option_def *d = &defs[u->id];
         const char *value = u->value ? u->value : d->value;
-        int width = d->short_name ? fprintf(out, "  -%c", d->short_name)
-                                  : fprintf(out, "  %s", d->dashed);
+        int width = fprintf(out, "  %s", cli_option_label(u->id));
         if (value)
             width += fprintf(out, " %s", value);
         /* the text from the column, or two spaces after a long label */

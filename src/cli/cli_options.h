@@ -15,95 +15,113 @@
 #include <stdio.h>
 
 /* X(ID, long name, short name (0: none), value name (NULL: a flag),
- *   default help text (lines separated by '\n')) */
+ *   role (ARG: a value; IN: a file read; OUT: a file written),
+ *   default help text (lines separated by '\n')).
+ * Two options may share a long name when no subcommand takes both (the
+ * --model that predict reads and the one train writes). */
 #define CLI_OPTIONS(X)                                                                     \
-    X(HELP, "help", 'h', NULL, "this text")                                                \
-    X(JSON, "json", 0, NULL, "one JSON object on standard output")                         \
+    X(HELP, "help", 'h', NULL, ARG, "this text")                                           \
+    X(JSON, "json", 0, NULL, ARG, "one JSON object on standard output")                    \
     /* the program subcommands (eval, grad, chain, dot, check) */                          \
-    X(AT, "at", 0, "NAME=VALUE[,NAME=VALUE...]", "values of the inputs (repeatable)")      \
-    X(WRT, "wrt", 0, "NAME[,NAME...]",                                                     \
+    X(AT, "at", 0, "NAME=VALUE[,NAME=VALUE...]", ARG, "values of the inputs (repeatable)") \
+    X(WRT, "wrt", 0, "NAME[,NAME...]", ARG,                                                \
       "the variables (inputs or statements; default: every input)")                        \
-    X(OF, "of", 0, "NAME", "the output statement (default: the last one)")                 \
-    X(CHAIN, "chain", 0, NULL, "also print each derivative's chain of local derivatives")  \
-    X(CHECK, "check", 0, NULL,                                                             \
+    X(OF, "of", 0, "NAME", ARG, "the output statement (default: the last one)")            \
+    X(CHAIN, "chain", 0, NULL, ARG,                                                        \
+      "also print each derivative's chain of local derivatives")                           \
+    X(CHECK, "check", 0, NULL, ARG,                                                        \
       "also check the gradients numerically (central differences);\n"                      \
       "exit status 1 if they disagree")                                                    \
-    X(DOT, "dot", 0, "FILE",                                                               \
+    X(DOT, "dot", 0, "FILE", OUT,                                                          \
       "write the graph as Graphviz DOT to FILE (edges labelled with\n"                     \
       "their local derivatives; the chain to a single --wrt variable\n"                    \
       "highlighted)")                                                                      \
-    X(RENDER, "render", 0, "FILE",                                                         \
+    X(RENDER, "render", 0, "FILE", OUT,                                                    \
       "draw the same picture into FILE.svg, FILE.png or FILE.pdf")                         \
-    X(OUTPUT, "output", 'o', "FILE",                                                       \
+    X(OUTPUT, "output", 'o', "FILE", OUT,                                                  \
       "write the DOT text to FILE instead of standard output")                             \
-    X(CLAIM, "claim", 0, "dOF/dWRT=VALUE[,...]",                                           \
+    X(CLAIM, "claim", 0, "dOF/dWRT=VALUE[,...]", ARG,                                      \
       "instead, check derivatives derived by hand\n"                                       \
       "(repeatable): OF and WRT name statements or inputs; each is\n"                      \
       "compared with the chain rule and the numerical derivative\n"                        \
       "(right when within 1e-9 + 1e-7*|value|), and for a wrong one\n"                     \
       "the first wrong local factor you also claimed is named")                            \
-    X(UNICODE, "unicode", 0, NULL,                                                         \
+    X(UNICODE, "unicode", 0, NULL, ARG,                                                    \
       "write the chains with the symbols of the article (∂, ·, ×)")                        \
-    X(TRAP, "trap-nonfinite", 0, NULL,                                                     \
+    X(TRAP, "trap-nonfinite", 0, NULL, ARG,                                                \
       "stop at the first node or gradient that gives NaN or Inf\n"                         \
       "and name it, its op, the element and the input values")                             \
-    X(FILE, "file", 'f', "FILE", "read the program from FILE ('-': standard input)")       \
+    X(FILE, "file", 'f', "FILE", IN, "read the program from FILE ('-': standard input)")   \
     /* the neural-network subcommands (train, predict, evaluate) */                        \
-    X(MODEL, "model", 0, "M", "a model file written by chainrule train --model")           \
-    X(DATA, "data", 0, "F.csv", "CSV file (header optional)")                              \
-    X(TARGET, "target", 0, "COL",                                                          \
+    X(MODEL, "model", 0, "M", IN, "a model file written by chainrule train --model")       \
+    X(MODEL_OUT, "model", 0, "OUT", OUT,                                                   \
+      "write the model file (atomically) after every epoch and at\n"                       \
+      "the end: when training fails, OUT holds the last good epoch")                       \
+    X(DATA, "data", 0, "F.csv", IN, "CSV file (header optional)")                          \
+    X(TARGET, "target", 0, "COL", ARG,                                                     \
       "the target column, by name or 1-based index (default: the\n"                        \
       "last one); class labels 0..K-1 for a softmax model")                                \
-    X(IDX_IMAGES, "idx-images", 0, "F",                                                    \
+    X(IDX_IMAGES, "idx-images", 0, "F", IN,                                                \
       "IDX images (MNIST format, plain or .gz), scaled to [0, 1]")                         \
-    X(IDX_LABELS, "idx-labels", 0, "F", "IDX labels of --idx-images (plain or .gz)")       \
-    X(TEST_DATA, "test-data", 0, "F.csv", "evaluate the trained model on this CSV file")   \
-    X(TEST_IDX_IMAGES, "test-idx-images", 0, "F", "or on these IDX images")                \
-    X(TEST_IDX_LABELS, "test-idx-labels", 0, "F", "and labels")                            \
-    X(STANDARDIZE, "standardize", 0, NULL,                                                 \
+    X(IDX_LABELS, "idx-labels", 0, "F", IN, "IDX labels of --idx-images (plain or .gz)")   \
+    X(TEST_DATA, "test-data", 0, "F.csv", IN,                                              \
+      "evaluate the trained model on this CSV file")                                       \
+    X(TEST_IDX_IMAGES, "test-idx-images", 0, "F", IN, "or on these IDX images")            \
+    X(TEST_IDX_LABELS, "test-idx-labels", 0, "F", IN, "and labels")                        \
+    X(STANDARDIZE, "standardize", 0, NULL, ARG,                                            \
       "standardise features (statistics kept in the model)")                               \
-    X(ARCH, "arch", 0, "IN,H1,...,OUT", "layer widths, e.g. 784,128,10")                   \
-    X(ACT, "act", 0, "sigmoid|tanh|relu|linear", "hidden activation (default relu)")       \
-    X(OUT, "out", 0, "sigmoid|softmax|linear",                                             \
+    X(ARCH, "arch", 0, "IN,H1,...,OUT", ARG, "layer widths, e.g. 784,128,10")              \
+    X(ACT, "act", 0, "sigmoid|tanh|relu|linear", ARG, "hidden activation (default relu)")  \
+    X(OUT, "out", 0, "sigmoid|softmax|linear", ARG,                                        \
       "output activation (default softmax for IDX\n"                                       \
       "data, linear otherwise)")                                                           \
-    X(LOSS, "loss", 0, "sq_error|mse|bce|xent",                                            \
+    X(LOSS, "loss", 0, "sq_error|mse|bce|xent", ARG,                                       \
       "(default xent for softmax, bce for sigmoid,\n"                                      \
       "mse for linear)")                                                                   \
-    X(INIT, "init", 0, "xavier|he|uniform|normal",                                         \
+    X(INIT, "init", 0, "xavier|he|uniform|normal", ARG,                                    \
       "(default he for relu, xavier otherwise)")                                           \
-    X(NO_BIAS, "no-bias", 0, NULL, "layers without biases")                                \
-    X(OPT, "opt", 0, "sgd|momentum|adam|adamw|rmsprop", "(default adam)")                  \
-    X(LR, "lr", 0, "RATE", "learning rate (default: the optimizer's)")                     \
-    X(EPOCHS, "epochs", 0, "N",                                                            \
+    X(NO_BIAS, "no-bias", 0, NULL, ARG, "layers without biases")                           \
+    X(OPT, "opt", 0, "sgd|momentum|adam|adamw|rmsprop", ARG, "(default adam)")             \
+    X(LR, "lr", 0, "RATE", ARG, "learning rate (default: the optimizer's)")                \
+    X(EPOCHS, "epochs", 0, "N", ARG,                                                       \
       "passes over the data (default 10, or no limit with\n"                               \
       "--max-iter alone)")                                                                 \
-    X(MAX_ITER, "max-iter", 0, "N", "stop after N steps")                                  \
-    X(BATCH, "batch", 0, "N", "rows per step (default 32)")                                \
-    X(SEED, "seed", 0, "N", "initialisation, shuffling and split (default 1)")             \
-    X(VAL_SPLIT, "val-split", 0, "F",                                                      \
+    X(MAX_ITER, "max-iter", 0, "N", ARG, "stop after N steps")                             \
+    X(BATCH, "batch", 0, "N", ARG, "rows per step (default 32)")                           \
+    X(SEED, "seed", 0, "N", ARG, "initialisation, shuffling and split (default 1)")        \
+    X(VAL_SPLIT, "val-split", 0, "F", ARG,                                                 \
       "fraction of rows held out for validation (default 0)")                              \
-    X(PATIENCE, "patience", 0, "N", "early stopping after N epochs without improvement")   \
-    X(TARGET_LOSS, "target-loss", 0, "L", "stop once an epoch's training loss is <= L")    \
-    X(NO_TRAP, "no-trap-nonfinite", 0, NULL,                                               \
+    X(PATIENCE, "patience", 0, "N", ARG,                                                   \
+      "early stopping after N epochs without improvement")                                 \
+    X(TARGET_LOSS, "target-loss", 0, "L", ARG,                                             \
+      "stop once an epoch's training loss is <= L")                                        \
+    X(NO_TRAP, "no-trap-nonfinite", 0, NULL, ARG,                                          \
       "do not stop at the first NaN or infinite value or gradient\n"                       \
       "(by default training stops there and names the node)")                              \
-    X(HISTORY, "history", 0, "F.csv", "per-epoch loss and accuracy")                       \
-    X(PLOT, "plot", 0, "F.svg", "the loss and accuracy curves as an SVG chart")            \
-    X(QUIET, "quiet", 0, NULL, "no progress display")                                      \
-    X(DEBUG, "debug", 0, NULL,                                                             \
+    X(HISTORY, "history", 0, "F.csv", OUT, "per-epoch loss and accuracy")                  \
+    X(PLOT, "plot", 0, "F.svg", OUT, "the loss and accuracy curves as an SVG chart")       \
+    X(QUIET, "quiet", 0, NULL, ARG, "no progress display")                                 \
+    X(DEBUG, "debug", 0, NULL, ARG,                                                        \
       "per epoch: each layer's gradient norm and the derivative\n"                         \
       "chain of --debug-param (default W1), on stderr; at the\n"                           \
       "end, that chain in the article's form")                                             \
-    X(DEBUG_PARAM, "debug-param", 0, "NAME", "the parameter --debug follows (W1, b2, ...)")
+    X(DEBUG_PARAM, "debug-param", 0, "NAME", ARG,                                          \
+      "the parameter --debug follows (W1, b2, ...)")
 
 typedef enum cli_opt {
-#define CLI_OPT_ENUM(id, name, short_name, value, help) CLI_OPT_##id,
+#define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,
     CLI_OPTIONS(CLI_OPT_ENUM)
 #undef CLI_OPT_ENUM
         CLI_N_OPTIONS,
     CLI_HEADING = CLI_N_OPTIONS /* in a cli_spec: a heading line, not an option */
 } cli_opt;
+
+/* What an option's value is (the role column of CLI_OPTIONS). */
+typedef enum cli_role {
+    CLI_ROLE_ARG = 0, /* a value */
+    CLI_ROLE_IN,      /* the path of a file the subcommand reads ("-": stdin) */
+    CLI_ROLE_OUT      /* the path of a file it writes */
+} cli_role;
 
 /* One option as a subcommand takes it; value and help replace the table's
  * when not NULL. A CLI_HEADING entry prints help as a line of its own. */
@@ -147,9 +165,10 @@ typedef int (*cli_option_fn)(struct cli *c, void *ctx, cli_opt id, const char *v
  * error is then a JSON object too), --help prints the help text, and every
  * other option goes to set in the order given. Arguments that are not
  * options (and every argument after "--") are the program (c->arg) under
- * CLI_SPEC_PROGRAM, errors otherwise. Sets c->cmd and c->spec. Returns
- * CLI_OK, an exit status after printing the problem, or -1 after printing
- * the help (the caller then exits 0). */
+ * CLI_SPEC_PROGRAM, errors otherwise. The paths of the file options are
+ * kept in c->files and checked (cli_files_check) before it returns. Sets
+ * c->cmd and c->spec. Returns CLI_OK, an exit status after printing the
+ * problem, or -1 after printing the help (the caller then exits 0). */
 int cli_options_parse(struct cli *c, const cli_spec *spec, int argc, char **argv,
                       cli_option_fn set, void *ctx);
 
@@ -158,6 +177,13 @@ int cli_spec_has(const cli_spec *spec, cli_opt id);
 
 /* "--name" of an option (a string literal). */
 const char *cli_option_name(cli_opt id);
+
+/* How help and messages about a value show the option: "-o" for one with
+ * a short name, else "--name" (static storage). */
+const char *cli_option_label(cli_opt id);
+
+/* What the option's value is. */
+cli_role cli_option_role(cli_opt id);
 
 /* Writes the subcommand's help text. */
 void cli_help_print(const cli_spec *spec, FILE *out);

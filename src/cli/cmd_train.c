@@ -42,9 +42,7 @@ static const cli_option_use options[] = {
     {CLI_OPT_TARGET_LOSS, NULL, NULL},
     {CLI_OPT_NO_TRAP, NULL, NULL},
     {CLI_HEADING, NULL, "Output:"},
-    {CLI_OPT_MODEL, "OUT",
-     "write the model file (atomically) after every epoch and at\n"
-     "the end: when training fails, OUT holds the last good epoch"},
+    {CLI_OPT_MODEL_OUT, NULL, NULL},
     {CLI_OPT_HISTORY, NULL, NULL},
     {CLI_OPT_PLOT, NULL, NULL},
     {CLI_OPT_JSON, NULL, "final statistics as one JSON object on stdout"},
@@ -213,7 +211,7 @@ static int train_option(cli *c, void *ctx, cli_opt id, const char *v)
     case CLI_OPT_OPT:
         t->opt = v;
         break;
-    case CLI_OPT_MODEL:
+    case CLI_OPT_MODEL_OUT:
         t->model = v;
         break;
     case CLI_OPT_HISTORY:
