@@ -6,8 +6,9 @@
 # the model a run stopped at that epoch writes, which loads and predicts;
 # --no-trap-nonfinite turns the trap off; no temporary file is left behind;
 # a model file that diverged before its first epoch is left as it was; no
-# output overwrites an input or another output; a program file over 64 MiB
-# and nesting over 1000 levels are clear errors.
+# output overwrites an input or another output, and every output's place is
+# checked before any work; a program file over 64 MiB and nesting over 1000
+# levels are clear errors.
 test_name=cr-rel
 . "${top_srcdir:-.}/tests/clitest.sh"
 
@@ -68,6 +69,19 @@ has "$tmp/err" "^chainrule dot: -o: '.*self.cr' is the file -f reads; an output 
 cmp -s "$tmp/self.cr" "$tmp/self.orig" || fail "self.cr was overwritten"
 run 2 "$CR" grad --at x=1 --dot "$tmp/g.svg" --render "$tmp/g.svg" 'y = x'
 has "$tmp/err" "^chainrule grad: --render: '.*g.svg' is also written by --dot$"
+
+# every output is checked before the work starts: a missing directory or
+# a directory in the way is reported before the first epoch, and nothing
+# (not even the model of that epoch) is written
+run 2 "$CR" train $LIN --epochs 2 --model "$tmp/nh.crm" --history "$tmp/none/h.csv"
+has "$tmp/err" "^chainrule train: --history: cannot write '.*/none/h.csv': .*/none: No such file or directory$"
+[ -e "$tmp/nh.crm" ] && fail "the model was written before --history was found unwritable"
+mkdir "$tmp/plot.svg"
+run 2 "$CR" train $LIN --epochs 2 --model "$tmp/nh.crm" --plot "$tmp/plot.svg"
+has "$tmp/err" "^chainrule train: --plot: '.*plot.svg' is a directory, not a file$"
+[ -e "$tmp/nh.crm" ] && fail "the model was written before --plot was found unwritable"
+run 2 "$CR" train $LIN --epochs 2 --model "$tmp/lin.csv/m.crm"
+has "$tmp/err" "^chainrule train: --model: cannot write '.*lin.csv/m.crm': .*lin.csv: Not a directory$"
 
 # limits: a program file over 64 MiB and deep nesting are clear errors
 head -c 70000000 /dev/zero | tr '\0' ' ' >"$tmp/big.txt"

@@ -1,15 +1,30 @@
 /*
  * cli_files.c - the files a `chainrule` subcommand reads and writes,
- * checked before any work: an output never overwrites an input or another
- * output (see cli_common.h).
+ * checked before any work: an output goes to a writable directory and
+ * never overwrites an input or another output (see cli_common.h).
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
 #endif
 #include "cli_common.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+enum { MAX_PATH = 4096 };
+
+/* The directory part of path into dir ("." or "/" when it has none); 0, or
+ * -1 when it does not fit. */
+static int dir_of(const char *path, char *dir, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    int n = !slash          ? snprintf(dir, size, ".")
+            : slash == path ? snprintf(dir, size, "/")
+                            : snprintf(dir, size, "%.*s", (int)(slash - path), path);
+    return n >= 0 && (size_t)n < size ? 0 : -1;
+}
 
 /* Where a path leads: an existing file's device and inode, or, for a file
  * not there yet, its directory's and its name. */
@@ -32,18 +47,10 @@ static file_id identify(const char *path)
         id.ino = st.st_ino;
         return id;
     }
+    char dir[MAX_PATH];
+    if (dir_of(path, dir, sizeof dir) != 0 || stat(dir, &st) != 0)
+        return id;
     const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        strcpy(dir, ".");
-    else if (slash == path)
-        strcpy(dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return id;
-    if (stat(dir, &st) != 0)
-        return id;
     id.known = 1;
     id.dev = st.st_dev;
     id.ino = st.st_ino;
@@ -61,11 +68,40 @@ static int same_file(const file_id *a, const file_id *b)
            (a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0);
 }
 
+/* An output can be written: not a directory, and its directory exists and
+ * may be written (cr_io_write_atomic creates a file there and renames it). */
+static int writable(cli *c, cli_opt o, const char *path)
+{
+    const char *label = cli_option_label(o);
+    struct stat st;
+    char dir[MAX_PATH];
+    const size_t len = strlen(path);
+    if (len == 0 || path[len - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+        return cli_fail(c, CLI_USAGE, 0, 0, "%s: '%s' is a directory, not a file", label,
+                        path);
+    if (dir_of(path, dir, sizeof dir) != 0)
+        return cli_fail(c, CLI_USAGE, 0, 0, "%s: '%s': the name is too long", label, path);
+    int e = 0;
+    if (stat(dir, &st) != 0)
+        e = errno;
+    else if (!S_ISDIR(st.st_mode))
+        e = ENOTDIR;
+    else if (access(dir, W_OK | X_OK) != 0)
+        e = errno;
+    if (e)
+        return cli_fail(c, CLI_USAGE, 0, 0, "%s: cannot write '%s': %s: %s", label, path,
+                        dir, strerror(e));
+    return CLI_OK;
+}
+
 int cli_files_check(cli *c)
 {
     for (int o = 0; o < CLI_N_OPTIONS; o++) {
         if (!c->files[o] || cli_option_role((cli_opt)o) != CLI_ROLE_OUT)
             continue;
+        int rc = writable(c, (cli_opt)o, c->files[o]);
+        if (rc != CLI_OK)
+            return rc;
         const file_id out = identify(c->files[o]);
         for (int i = 0; i < CLI_N_OPTIONS; i++) {
             const cli_role role = cli_option_role((cli_opt)i);
