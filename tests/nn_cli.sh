@@ -42,6 +42,29 @@ has "$tmp/out" '"classes": \[0, 1, 1, 0\]'
 run 0 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/xor.csv" --json
 has "$tmp/out" '^{"rows": 4, "loss": [0-9.e-]*, "accuracy": 1, "confusion": \[\[2, 0\], \[0, 2\]\]}$'
 
+# each input is read once, so pipes and standard input ('-') work as the
+# data and the model (predict used to read its CSV twice: a pipe then
+# blocked, or gave nothing)
+mkfifo "$tmp/fifo"
+cat "$tmp/xor.csv" >"$tmp/fifo" 2>/dev/null &
+writer=$!
+run 0 timeout 60 "$CR" predict --model "$tmp/xor.crm" --data "$tmp/fifo"
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
+[ "$(cut -d, -f1 "$tmp/out" | tr '\n' ' ')" = "class 0 1 1 0 " ] ||
+    fail "predicted classes from a pipe: $(cat "$tmp/out")"
+run 0 sh -c 'cat "$3" | "$1" predict --model "$2" --data - --json' sh "$CR" "$tmp/xor.crm" \
+    "$tmp/xor.csv"
+has "$tmp/out" '"classes": \[0, 1, 1, 0\]'
+run 0 sh -c 'cat "$2" | "$1" evaluate --model - --data "$3" --json' sh "$CR" "$tmp/xor.crm" \
+    "$tmp/xor.csv"
+has "$tmp/out" '"accuracy": 1, "confusion": \[\[2, 0\], \[0, 2\]\]}$'
+run 0 sh -c 'cat "$2" | "$1" train --data - --arch 2,8,2 --out softmax --epochs 2 --quiet \
+    --json' sh "$CR" "$tmp/xor.csv"
+has "$tmp/out" '"train_rows": 4,'
+run 2 "$CR" evaluate --model - --data - </dev/null
+has "$tmp/err" "^chainrule evaluate: --model and --data both read standard input ('-'); give one a file$"
+
 # --standardize keeps the statistics in the model: raw features at predict time
 printf 'a,b,label\n5000,-300,0\n5000,700,1\n6000,-300,1\n6000,700,0\n' >"$tmp/big.csv"
 run 0 "$CR" train --data "$tmp/big.csv" --arch 2,8,2 --act tanh --out softmax --batch 4 \
@@ -101,8 +124,19 @@ printf '\000\000\010\003\000\000\000\004\000\000\000\001\000\000\000\002\000\000
 printf '\000\000\010\001\000\000\000\004\000\001\001\000' >"$tmp/xor-lab.idx"
 printf '\000\000\010\001\000\000\000\003\000\001\001' >"$tmp/xor-lab3.idx"
 IDX="--idx-images $tmp/xor-img.idx --arch 2,8,2 --act tanh --batch 4 --lr 0.05 --opt sgd"
-run 0 "$CR" train $IDX --idx-labels "$tmp/xor-lab.idx" --epochs 3000 --quiet
+run 0 "$CR" train $IDX --idx-labels "$tmp/xor-lab.idx" --epochs 3000 --quiet \
+    --model "$tmp/idx.crm"
 has "$tmp/out" "train       4 rows, loss [0-9.e-]*, accuracy 1.0000"
+run 0 sh -c 'cat "$3" | "$1" evaluate --model "$2" --idx-images - --idx-labels "$4" --json' \
+    sh "$CR" "$tmp/idx.crm" "$tmp/xor-img.idx" "$tmp/xor-lab.idx"
+has "$tmp/out" '"accuracy": 1,'
+mkfifo "$tmp/img-fifo"
+cat "$tmp/xor-img.idx" >"$tmp/img-fifo" 2>/dev/null &
+writer=$!
+run 0 timeout 60 "$CR" train $IDX --idx-labels "$tmp/xor-lab.idx" --epochs 2 --quiet \
+    --idx-images "$tmp/img-fifo"
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
 run 0 "$CR" train $IDX --idx-labels "$tmp/xor-lab.idx" --epochs 3000 --quiet --standardize
 has "$tmp/out" "accuracy 1.0000"
 run 2 "$CR" train $IDX --idx-labels "$tmp/xor-lab3.idx" --epochs 1

@@ -123,11 +123,29 @@ int cli_backward(cli *c);
 
 /* ---- the files a subcommand reads and writes (cli_files.c) ---- */
 
-/* Checks the output files (the options of role CLI_ROLE_OUT in c->files)
- * before any work: none may be the same file as an input (same device and
- * inode, following symbolic links) or as another output. Returns CLI_OK,
- * or CLI_USAGE after reporting the problem. */
+/* Checks the files given (c->files) before any work: each output (role
+ * CLI_ROLE_OUT) must not be a directory and its directory must exist and
+ * be writable; no output may be the same file as an input (same device and
+ * inode, following symbolic links) or as another output; at most one input
+ * may be "-". Returns CLI_OK, or CLI_USAGE after reporting the problem. */
 int cli_files_check(cli *c);
+
+/* An input's path for the library's loaders ("-", standard input, is
+ * "/dev/stdin"), and its name in messages ("<stdin>" for "-"). */
+const char *cli_input_path(const char *path);
+const char *cli_input_name(const char *path);
+
+/* 0 for an input that can be read only once: "-" (standard input) or an
+ * existing file that is not a regular one (a pipe, <(...), a device); 1
+ * otherwise (a missing file too: its loader reports it). A subcommand
+ * reads each input once, and the first kind never twice. */
+int cli_input_rereadable(const char *path);
+
+/* Reads the whole input path ("-": standard input) into *data (new; the
+ * caller frees it, also on failure), *size bytes; more than max bytes
+ * (0: no limit) is an error. Returns an exit status (errors reported:
+ * "cannot open 'f': No such file or directory", "'f' is too large"). */
+int cli_input_read(cli *c, const char *path, size_t max, char **data, size_t *size);
 
 /* ---- JSON (cli_json.c) ---- */
 

@@ -1,7 +1,9 @@
 /*
  * cli_files.c - the files a `chainrule` subcommand reads and writes,
  * checked before any work: an output goes to a writable directory and
- * never overwrites an input or another output (see cli_common.h).
+ * never overwrites an input or another output; an input may be "-"
+ * (standard input) or a pipe, which can be read only once (see
+ * cli_common.h).
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -96,6 +98,18 @@ static int writable(cli *c, cli_opt o, const char *path)
 
 int cli_files_check(cli *c)
 {
+    int stdin_reader = -1;
+    for (int i = 0; i < CLI_N_OPTIONS; i++) {
+        if (!c->files[i] || cli_option_role((cli_opt)i) != CLI_ROLE_IN ||
+            strcmp(c->files[i], "-") != 0)
+            continue;
+        if (stdin_reader >= 0)
+            return cli_fail(c, CLI_USAGE, 0, 0,
+                            "%s and %s both read standard input ('-'); give one a file",
+                            cli_option_label((cli_opt)stdin_reader),
+                            cli_option_label((cli_opt)i));
+        stdin_reader = i;
+    }
     for (int o = 0; o < CLI_N_OPTIONS; o++) {
         if (!c->files[o] || cli_option_role((cli_opt)o) != CLI_ROLE_OUT)
             continue;
@@ -123,4 +137,55 @@ int cli_files_check(cli *c)
         }
     }
     return CLI_OK;
+}
+
+const char *cli_input_path(const char *path)
+{
+    return strcmp(path, "-") == 0 ? "/dev/stdin" : path;
+}
+
+const char *cli_input_name(const char *path)
+{
+    return strcmp(path, "-") == 0 ? "<stdin>" : path;
+}
+
+int cli_input_rereadable(const char *path)
+{
+    struct stat st;
+    return strcmp(path, "-") != 0 && (stat(path, &st) != 0 || S_ISREG(st.st_mode));
+}
+
+int cli_input_read(cli *c, const char *path, size_t max, char **data, size_t *size)
+{
+    const int is_stdin = strcmp(path, "-") == 0;
+    const char *name = cli_input_name(path);
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f)
+        return cli_fail(c, CLI_USAGE, 0, 0, "cannot open '%s': %s", name, strerror(errno));
+    size_t cap = 0;
+    int rc = CLI_OK;
+    *data = NULL;
+    *size = 0;
+    for (;;) {
+        if (cli_grow((void **)data, &cap, *size + 65536, 1) != 0) {
+            rc = cli_fail(c, CLI_USAGE, 0, 0, "out of memory reading '%s'", name);
+            break;
+        }
+        size_t got = fread(*data + *size, 1, cap - *size, f);
+        *size += got;
+        if (max && *size > max) {
+            rc = cli_fail(c, CLI_USAGE, 0, 0, "'%s' is too large (over %zu bytes)", name,
+                          max);
+            break;
+        }
+        if (got == 0) {
+            if (ferror(f))
+                rc = cli_fail(c, CLI_USAGE, 0, 0, "cannot read '%s': %s", name,
+                              strerror(errno));
+            break;
+        }
+    }
+    if (!is_stdin)
+        fclose(f);
+    return rc;
 }

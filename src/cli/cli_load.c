@@ -167,36 +167,8 @@ static int read_text(cli *c)
         c->text = cli_strndup(c->arg, c->len);
         return c->text ? CLI_OK : cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
     }
-    int is_stdin = strcmp(c->file, "-") == 0;
-    c->source = is_stdin ? "<stdin>" : c->file;
-    FILE *f = is_stdin ? stdin : fopen(c->file, "rb");
-    if (!f)
-        return cli_fail(c, CLI_USAGE, 0, 0, "cannot open '%s': %s", c->file,
-                        strerror(errno));
-    size_t cap = 0;
-    int rc = CLI_OK;
-    for (;;) {
-        if (cli_grow((void **)&c->text, &cap, c->len + 65536, 1) != 0) {
-            rc = cli_fail(c, CLI_USAGE, 0, 0, "out of memory reading '%s'", c->source);
-            break;
-        }
-        size_t got = fread(c->text + c->len, 1, cap - c->len, f);
-        c->len += got;
-        if (c->len > MAX_PROGRAM_BYTES) {
-            rc = cli_fail(c, CLI_USAGE, 0, 0, "'%s' is too large (over %zu bytes)",
-                          c->source, MAX_PROGRAM_BYTES);
-            break;
-        }
-        if (got == 0) {
-            if (ferror(f))
-                rc = cli_fail(c, CLI_USAGE, 0, 0, "cannot read '%s': %s", c->source,
-                              strerror(errno));
-            break;
-        }
-    }
-    if (!is_stdin)
-        fclose(f);
-    return rc;
+    c->source = cli_input_name(c->file);
+    return cli_input_read(c, c->file, MAX_PROGRAM_BYTES, &c->text, &c->len);
 }
 
 /* "x1, x2, d" into buf: the program's inputs. */

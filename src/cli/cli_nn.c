@@ -20,7 +20,23 @@ static cr_dataset *load_csv(const cli_nn_data *d, size_t classes, int targets,
     }
     o.one_hot = targets && classes > 0;
     o.num_classes = classes;
-    return cr_csv_load(d->csv, &o, err);
+    return cr_csv_load(cli_input_path(d->csv), &o, err);
+}
+
+/* The data set without its last feature column (ds is freed), or NULL. */
+static cr_dataset *drop_last_column(cr_dataset *ds, cr_error *err)
+{
+    const size_t rows = cr_dataset_rows(ds), cols = cr_dataset_cols(ds);
+    const size_t shape[2] = {rows, cols - 1};
+    cr_tensor *x = cr_tensor_new(2, shape, err);
+    if (x) {
+        const double *from = cr_tensor_data(cr_dataset_features(ds));
+        double *to = cr_tensor_data_mut(x);
+        for (size_t r = 0; r < rows; r++)
+            memcpy(to + r * (cols - 1), from + r * cols, (cols - 1) * sizeof *to);
+    }
+    cr_dataset_free(ds);
+    return x ? cr_dataset_new(x, NULL, 0, err) : NULL;
 }
 
 cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_outputs,
@@ -28,26 +44,25 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
 {
     cr_error err;
     cr_dataset *ds = NULL;
-    const char *name = d->csv ? d->csv : d->idx_images;
     if (d->csv && (d->idx_images || d->idx_labels)) {
         cli_fail(c, CLI_USAGE, 0, 0, "give --data or --idx-images/--idx-labels, not both");
         return NULL;
     }
     if (d->csv) {
         /* predict: a file with one column more than the model takes, or
-         * with --target, carries targets to be dropped */
+         * with --target, carries targets to be dropped (read once: the
+         * file may be a pipe) */
         int with_targets = targets || d->target;
         ds = load_csv(d, with_targets ? classes : 0, with_targets, &err);
-        if (ds && !targets && !d->target && cr_dataset_cols(ds) == n_inputs + 1) {
-            cr_dataset_free(ds);
-            ds = load_csv(d, 0, 1, &err);
-        }
+        if (ds && !with_targets && cr_dataset_cols(ds) == n_inputs + 1)
+            ds = drop_last_column(ds, &err);
     } else if (d->idx_images && (d->idx_labels || !targets)) {
         cr_idx_options o = {.scale = 1, .one_hot = classes > 0, .num_classes = classes};
         if (d->idx_labels) {
-            ds = cr_idx_load(d->idx_images, d->idx_labels, &o, &err);
+            ds = cr_idx_load(cli_input_path(d->idx_images), cli_input_path(d->idx_labels),
+                             &o, &err);
         } else {
-            cr_tensor *x = cr_idx_read(d->idx_images, &o, &err);
+            cr_tensor *x = cr_idx_read(cli_input_path(d->idx_images), &o, &err);
             ds = x ? cr_dataset_new(x, NULL, 0, &err) : NULL;
         }
     } else {
@@ -59,6 +74,7 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
         cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
         return NULL;
     }
+    const char *name = cli_input_name(d->csv ? d->csv : d->idx_images);
     if (cr_dataset_cols(ds) != n_inputs) {
         cli_fail(c, CLI_USAGE, 0, 0, "%s has %zu feature columns, the model takes %zu",
                  name, cr_dataset_cols(ds), n_inputs);
@@ -116,7 +132,19 @@ int cli_nn_parse_io(cli *c, const cli_spec *spec, int argc, char **argv, cli_nn_
     if (!o.model)
         return cli_fail(c, CLI_USAGE, 0, 0, "--model is required");
     cr_error err;
-    if (!(*m = cr_mlp_load(o.model, NULL, &err)))
+    if (cli_input_rereadable(o.model)) {
+        *m = cr_mlp_load(o.model, NULL, &err);
+    } else { /* a model file must be regular: read it here */
+        char *data = NULL;
+        size_t size;
+        rc = cli_input_read(c, o.model, 0, &data, &size);
+        *m = rc == CLI_OK ? cr_mlp_load_mem(data, size, cli_input_name(o.model), NULL, &err)
+                          : NULL;
+        free(data);
+        if (rc != CLI_OK)
+            return rc;
+    }
+    if (!*m)
         return cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
     return CLI_OK;
 }

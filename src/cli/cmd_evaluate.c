@@ -27,7 +27,7 @@ const cli_spec cli_spec_evaluate = {
              "accuracy and the confusion matrix (rows: true class, columns: predicted).\n"
              "\n",
     CLI_SPEC_OPTIONS(options),
-    .epilogue = "",
+    .epilogue = "\nAny input may be '-' (standard input) or a pipe; each is read once.\n",
     .column = 18,
 };
 

@@ -28,7 +28,7 @@ const cli_spec cli_spec_predict = {
              "with one column more (or with --target COL) has that target column ignored.\n"
              "\n",
     CLI_SPEC_OPTIONS(options),
-    .epilogue = "",
+    .epilogue = "\nAny input may be '-' (standard input) or a pipe; each is read once.\n",
     .column = 18,
 };
 

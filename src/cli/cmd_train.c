@@ -62,6 +62,9 @@ const cli_spec cli_spec_train = {
     CLI_SPEC_OPTIONS(options),
     .epilogue =
         "\n"
+        "Any input may be '-' (standard input) or a pipe; each is read once. The\n"
+        "outputs are checked before training starts: each must be in a writable\n"
+        "directory and must not be an input or another output.\n"
         "Progress goes to stderr: a bar redrawn in place on a terminal, one line per\n"
         "epoch otherwise. Errors exit with status 2.\n"
         "\n"
@@ -446,7 +449,10 @@ static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s
 static int load_bytes(const train_cli *t, const cr_mlp_spec *spec, size_t classes,
                       cr_idx_bytes *xb, cr_tensor **yb)
 {
-    if (!t->data.idx_images || !t->data.idx_labels || t->standardize)
+    /* on any mismatch the ordinary loader reads both files again */
+    if (!t->data.idx_images || !t->data.idx_labels || t->standardize ||
+        !cli_input_rereadable(t->data.idx_images) ||
+        !cli_input_rereadable(t->data.idx_labels))
         return 0;
     cr_idx_options o = {.one_hot = classes > 0, .num_classes = classes};
     if (cr_idx_read_bytes(t->data.idx_images, 0, xb, NULL) != CR_OK)
