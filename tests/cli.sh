@@ -110,6 +110,13 @@ fi
 st=$?
 check "grad --dot to an unwritable place exits 2" \
     '[ $st = 2 ] && grep -q "^chainrule grad: --dot: " dot-bad.err'
+# a write error of dot -o names -o (it used to say --dot); a name over the
+# file system's limit fails only when the file is created
+long=$(awk 'BEGIN { for (i = 0; i < 300; i++) printf "a" }').dot
+"$bin" dot --at x=1 -o "$long" 'y = x' > /dev/null 2> long.err
+st=$?
+check "dot -o: a write error is labelled -o" \
+    '[ $st = 2 ] && grep -q "^chainrule dot: -o: a*\.dot: " long.err'
 if [ -w /dev/full ]; then
     "$bin" eval --at x=1 'y = x' > /dev/full 2> full.err
     st=$?

@@ -199,8 +199,8 @@ const char *cli_render_format(const char *path);
 /* DOT options for the program: the output styled as the loss, and the chain
  * to the --wrt variable highlighted when exactly one was given. */
 void cli_dot_options(const cli *c, cr_dot_options *opts);
-/* Writes --dot FILE and renders --render FILE.svg|png|pdf when given.
- * Returns an exit status. */
+/* Writes --dot FILE (or dot's -o FILE) and renders --render
+ * FILE.svg|png|pdf when given. Returns an exit status. */
 int cli_write_pictures(cli *c);
 
 #endif

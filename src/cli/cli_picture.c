@@ -37,8 +37,12 @@ int cli_write_pictures(cli *c)
 {
     cr_dot_options opts;
     cli_dot_options(c, &opts);
-    if (c->dot && cr_dot_write_file(c->g, c->dot, &opts) != CR_OK)
-        return cli_fail(c, CLI_USAGE, 0, 0, "--dot: %s", cr_graph_error(c->g)->message);
+    /* grad's --dot FILE, or dot's -o FILE: errors name the one given */
+    const cli_opt dot_opt = c->dot ? CLI_OPT_DOT : CLI_OPT_OUTPUT;
+    const char *dot = c->dot ? c->dot : c->output;
+    if (dot && cr_dot_write_file(c->g, dot, &opts) != CR_OK)
+        return cli_fail(c, CLI_USAGE, 0, 0, "%s: %s", cli_option_label(dot_opt),
+                        cr_graph_error(c->g)->message);
     if (!c->render)
         return CLI_OK;
     const char *format = cli_render_format(c->render);

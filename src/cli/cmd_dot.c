@@ -45,10 +45,8 @@ static int dot_body(cli *c)
     int rc = cli_backward(c);
     if (rc != CLI_OK)
         return rc;
-    if (c->render || c->output) {
-        c->dot = c->output;
+    if (c->render || c->output)
         return cli_write_pictures(c);
-    }
     cr_dot_options opts;
     cli_dot_options(c, &opts);
     if (cr_dot_write(c->g, stdout, &opts) != CR_OK)
