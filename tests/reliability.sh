@@ -36,6 +36,13 @@ has "$tmp/err" "training failed: epoch 1, step 6: loss (op mse) produced inf at 
 has "$tmp/err" "keep.crm was left as it was$"
 cmp -s "$tmp/keep.crm" "$tmp/m36.crm" || fail "keep.crm changed"
 
+# ... and says so only when there was a file: a new one is not written
+run 1 "$CR" train --data "$tmp/lin.csv" --arch 2,4,1 --act linear --opt sgd --batch 1 \
+    --quiet --lr 10 --epochs 3 --model "$tmp/new.crm"
+has "$tmp/err" "new.crm was not written (no epoch finished)$"
+grep -q "left as it was" "$tmp/err" && fail "new.crm did not exist, yet was 'left as it was'"
+[ -e "$tmp/new.crm" ] && fail "new.crm was written"
+
 # the trap can be turned off: the optimizer's own check of the gradients
 # then stops training one step later, with less detail
 run 1 "$CR" train $LIN --lr 2 --epochs 40 --model "$tmp/off.crm" --no-trap-nonfinite

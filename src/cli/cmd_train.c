@@ -501,6 +501,7 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
     t->o.on_epoch = on_epoch;
     t->epochs_planned = t->o.epochs;
     t->mlp = *m;
+    const int model_existed = t->model && access(t->model, F_OK) == 0;
     cr_status st = bytes ? cr_mlp_train_bytes(*m, xb->data, 1.0 / 255.0, cr_tensor_data(y),
                                               xb->items, &t->o, s, &err)
                          : cr_mlp_train(*m, cr_tensor_data(x), cr_tensor_data(y),
@@ -512,8 +513,11 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
         if (t->model && t->saved_epoch)
             fprintf(stderr, "chainrule train: %s keeps the model of epoch %zu\n", t->model,
                     t->saved_epoch);
-        else if (t->model)
+        else if (t->model && model_existed)
             fprintf(stderr, "chainrule train: %s was left as it was\n", t->model);
+        else if (t->model)
+            fprintf(stderr, "chainrule train: %s was not written (no epoch finished)\n",
+                    t->model);
         return CLI_EVAL;
     }
     if (t->save_failed)
