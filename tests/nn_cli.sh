@@ -95,6 +95,8 @@ run 2 "$CR" train $XOR --opt nadam
 has "$tmp/err" "^chainrule train: --opt: "
 run 2 "$CR" train $XOR --epochs many
 has "$tmp/err" "epochs: 'many' is not a whole number"
+run 2 "$CR" train $XOR --max-iter 0
+has "$tmp/err" "^chainrule train: --max-iter: '0' is not a whole number >= 1$"
 run 2 "$CR" train $XOR --frobnicate
 has "$tmp/err" "unknown option '--frobnicate'"
 run 2 "$CR" train $XOR --loss bce

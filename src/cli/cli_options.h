@@ -86,7 +86,7 @@
     X(EPOCHS, "epochs", 0, "N", ARG,                                                       \
       "passes over the data (default 10, or no limit with\n"                               \
       "--max-iter alone)")                                                                 \
-    X(MAX_ITER, "max-iter", 0, "N", ARG, "stop after N steps")                             \
+    X(MAX_ITER, "max-iter", 0, "N", ARG, "stop after N steps (N >= 1)")                    \
     X(BATCH, "batch", 0, "N", ARG, "rows per step (default 32)")                           \
     X(SEED, "seed", 0, "N", ARG, "initialisation, shuffling and split (default 1)")        \
     X(VAL_SPLIT, "val-split", 0, "F", ARG,                                                 \

@@ -228,8 +228,8 @@ static int train_option(cli *c, void *ctx, cli_opt id, const char *v)
         break;
     case CLI_OPT_EPOCHS:
         return cli_option_size(c, id, v, 0, &t->epochs) ? CLI_USAGE : CLI_OK;
-    case CLI_OPT_MAX_ITER:
-        return cli_option_size(c, id, v, 0, &t->o.max_iter) ? CLI_USAGE : CLI_OK;
+    case CLI_OPT_MAX_ITER: /* 0 would mean "no limit" to the library: refused */
+        return cli_option_size(c, id, v, 1, &t->o.max_iter) ? CLI_USAGE : CLI_OK;
     case CLI_OPT_BATCH:
         return cli_option_size(c, id, v, 1, &t->o.batch) ? CLI_USAGE : CLI_OK;
     case CLI_OPT_PATIENCE:
