@@ -150,7 +150,9 @@ int cli_input_read(cli *c, const char *path, size_t max, char **data, size_t *si
 /* ---- JSON (cli_json.c) ---- */
 
 /* Numbers with 17 significant digits (they round-trip); non-finite
- * numbers as the strings "nan", "inf" and "-inf". */
+ * numbers as the strings "nan", "inf" and "-inf". Strings are escaped;
+ * bytes that are not UTF-8 (from file names) become U+FFFD, so the output
+ * is always valid JSON. */
 void cli_json_number(FILE *out, double v);
 void cli_json_string(FILE *out, const char *s);
 /* A value that may not apply (NaN: no validation split, no classes): a
