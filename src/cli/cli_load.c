@@ -9,7 +9,7 @@
 #endif
 #include "cli_common.h"
 
-#include <errno.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,71 @@
 #define MAX_PROGRAM_BYTES ((size_t)64 << 20)
 
 /* ---- options ---- */
+
+/* What an --at value is. */
+typedef enum at_kind {
+    AT_NUMBER,
+    AT_NOT_A_NUMBER,
+    AT_NOT_FINITE,
+    AT_UNDERFLOW,
+    AT_NOMEM
+} at_kind;
+
+/* Reads text as a number the way the expression language writes one
+ * (12, 0.5, .5, 7., 1e-3, 2.5E+4), with an optional '-' in front: the
+ * language's own parser decides, on the program "v=TEXT", so --at and a
+ * program cannot disagree about what a number is (strtod alone would take
+ * 0x10, +1, nan...). Returns AT_NUMBER with *v, or why not. */
+static at_kind language_number(const char *text, double *v)
+{
+    const size_t len = strlen(text);
+    for (size_t i = 0; i < len; i++) { /* a number, not an expression */
+        const char ch = text[i];
+        const int after_e = i > 0 && (text[i - 1] == 'e' || text[i - 1] == 'E');
+        if (!strchr("0123456789.eE+-", ch) || (ch == '-' && i > 0 && !after_e) ||
+            (ch == '+' && !after_e))
+            return AT_NOT_A_NUMBER;
+    }
+    char *program = malloc(len + 3);
+    cr_graph *g = cr_graph_new();
+    if (!program || !g) {
+        free(program);
+        cr_graph_free(g);
+        return AT_NOMEM;
+    }
+    memcpy(program, "v=", 2);
+    memcpy(program + 2, text, len + 1);
+    cr_expr_program *p = NULL;
+    at_kind kind = AT_NOT_A_NUMBER;
+    if (cr_expr_parse(g, program, len + 2, &p, NULL) == CR_OK &&
+        cr_expr_num_inputs(p) == 0 && cr_expr_eval(p, NULL) == CR_OK) {
+        *v = cr_node_scalar(cr_expr_statement(p, 0)->node);
+        kind = AT_NUMBER;
+    }
+    cr_expr_free(p);
+    cr_graph_free(g);
+    free(program);
+    return kind;
+}
+
+/* Reads one --at value: nan, inf and overflowing numbers are not finite; a
+ * number the language does not write is not a number; one with a digit
+ * other than 0 before its exponent that reads as 0 underflows. */
+static at_kind at_value(const char *text, double *v)
+{
+    char *end;
+    const double any = strtod(text, &end);
+    if (text[0] != '\0' && !isspace((unsigned char)text[0]) && *end == '\0' &&
+        !isfinite(any))
+        return AT_NOT_FINITE;
+    const at_kind kind = language_number(text, v);
+    if (kind != AT_NUMBER || *v != 0)
+        return kind;
+    for (const char *p = text; *p && *p != 'e' && *p != 'E'; p++)
+        if (*p >= '1' && *p <= '9')
+            return AT_UNDERFLOW;
+    return AT_NUMBER;
+}
 
 /* Adds the pairs of one --at value "a=1,b=2". */
 static int add_at(cli *c, const char *list)
@@ -33,18 +98,19 @@ static int add_at(cli *c, const char *list)
         char *value = cli_strndup(eq + 1, vlen);
         if (!value)
             return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
-        char *endp = NULL;
-        errno = 0;
-        double v = vlen ? strtod(value, &endp) : 0.0;
-        int bad = vlen == 0 || *endp != '\0' || value[0] == ' ' || value[0] == '\t';
+        double v = 0;
+        const at_kind kind = at_value(value, &v);
         free(value);
-        if (bad)
-            return cli_fail(c, CLI_USAGE, 0, 0, "--at: '%.*s' is not a number (in '%.*s')",
-                            (int)vlen, eq + 1, (int)n, p);
-        if (!isfinite(v))
-            return cli_fail(c, CLI_USAGE, 0, 0,
-                            "--at: '%.*s' is not a finite number (in '%.*s')", (int)vlen,
-                            eq + 1, (int)n, p);
+        static const char *const why[] = {
+            [AT_NOT_A_NUMBER] = "is not a number",
+            [AT_NOT_FINITE] = "is not a finite number",
+            [AT_UNDERFLOW] = "underflows to 0",
+        };
+        if (kind == AT_NOMEM)
+            return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+        if (kind != AT_NUMBER)
+            return cli_fail(c, CLI_USAGE, 0, 0, "--at: '%.*s' %s (in '%.*s')", (int)vlen,
+                            eq + 1, why[kind], (int)n, p);
         if (cli_grow((void **)&c->at, &c->cap_at, c->n_at + 1, sizeof *c->at) != 0 ||
             !(c->at[c->n_at].name = cli_strndup(p, (size_t)(eq - p))))
             return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
