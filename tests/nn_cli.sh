@@ -65,6 +65,28 @@ has "$tmp/out" '"train_rows": 4,'
 run 2 "$CR" evaluate --model - --data - </dev/null
 has "$tmp/err" "^chainrule evaluate: --model and --data both read standard input ('-'); give one a file$"
 
+# a NaN or infinite output is an error naming its row (exit 1): predict
+# printed it ("-nan"), evaluate reported loss -nan (null in JSON) and
+# counted the row as class 0
+awk 'BEGIN { for (i = 1; i <= 20; i++) printf "%g,%d\n", i / 20, (i > 10) }' >"$tmp/step.csv"
+run 0 "$CR" train --data "$tmp/step.csv" --arch 1,2 --out softmax --opt sgd --lr 1 \
+    --epochs 100 --batch 4 --quiet --model "$tmp/step.crm"
+printf '0.2,0\n1e308,1\n' >"$tmp/huge.csv"
+run 1 "$CR" predict --model "$tmp/step.crm" --data "$tmp/huge.csv"
+has "$tmp/err" "^chainrule predict: .*huge.csv: .*row 2 gives nan as output 1"
+[ -s "$tmp/out" ] && fail "predict printed before the error: $(cat "$tmp/out")"
+run 1 "$CR" evaluate --model "$tmp/step.crm" --data "$tmp/huge.csv"
+has "$tmp/err" "^chainrule evaluate: .*huge.csv: .*row 2 gives nan as output 1"
+run 1 "$CR" evaluate --model "$tmp/step.crm" --data "$tmp/huge.csv" --json
+has "$tmp/out" '^{"error": {"message": ".*huge.csv: .*row 2 gives nan as output 1.*", "exit": 1}}$'
+awk 'BEGIN { for (i = 1; i <= 20; i++) printf "%g,%g\n", i / 20, i / 5 }' >"$tmp/four.csv"
+FOUR="--data $tmp/four.csv --arch 1,1 --out linear --opt sgd --lr 0.5 --epochs 200 --batch 4"
+run 0 "$CR" train $FOUR --quiet --model "$tmp/four.crm"
+run 1 "$CR" predict --model "$tmp/four.crm" --data "$tmp/huge.csv" --target 2 --json
+has "$tmp/out" '^{"error": {"message": ".*huge.csv: .*row 2 gives inf as output 1.*", "exit": 1}}$'
+run 1 "$CR" train $FOUR --quiet --test-data "$tmp/huge.csv"
+has "$tmp/err" "^chainrule train: .*huge.csv: .*row 2 gives inf as output 1"
+
 # --standardize keeps the statistics in the model: raw features at predict time
 printf 'a,b,label\n5000,-300,0\n5000,700,1\n6000,-300,1\n6000,700,0\n' >"$tmp/big.csv"
 run 0 "$CR" train --data "$tmp/big.csv" --arch 2,8,2 --act tanh --out softmax --batch 4 \

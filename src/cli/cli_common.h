@@ -155,9 +155,8 @@ int cli_input_read(cli *c, const char *path, size_t max, char **data, size_t *si
  * is always valid JSON. */
 void cli_json_number(FILE *out, double v);
 void cli_json_string(FILE *out, const char *s);
-/* A value that may not apply (NaN: no validation split, no classes): a
- * JSON number, or null for NaN; and `, "name": ` followed by it. */
-void cli_json_maybe(FILE *out, double v);
+/* `, "name": ` and a value that may not apply (NaN: no validation split,
+ * no classes): a JSON number, or null for NaN. */
 void cli_json_maybe_member(FILE *out, const char *name, double v);
 /* On stdout: `, "key": NUMBER`; and `"name": NUMBER` preceded by ", "
  * unless it is member 0 of its object. */

@@ -74,18 +74,13 @@ void cli_json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-void cli_json_maybe(FILE *out, double v)
+void cli_json_maybe_member(FILE *out, const char *name, double v)
 {
+    fprintf(out, ", \"%s\": ", name);
     if (isnan(v))
         fputs("null", out);
     else
         cli_json_number(out, v);
-}
-
-void cli_json_maybe_member(FILE *out, const char *name, double v)
-{
-    fprintf(out, ", \"%s\": ", name);
-    cli_json_maybe(out, v);
 }
 
 void cli_json_field(const char *key, double v)

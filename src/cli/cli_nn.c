@@ -5,6 +5,7 @@
  */
 #include "cli_nn.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +75,7 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
         cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
         return NULL;
     }
-    const char *name = cli_input_name(d->csv ? d->csv : d->idx_images);
+    const char *name = cli_nn_data_name(d);
     if (cr_dataset_cols(ds) != n_inputs) {
         cli_fail(c, CLI_USAGE, 0, 0, "%s has %zu feature columns, the model takes %zu",
                  name, cr_dataset_cols(ds), n_inputs);
@@ -88,6 +89,54 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
         return NULL;
     }
     return ds;
+}
+
+const char *cli_nn_data_name(const cli_nn_data *d)
+{
+    return cli_input_name(d->csv ? d->csv : d->idx_images ? d->idx_images : "");
+}
+
+int cli_nn_predict(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, double **out)
+{
+    const size_t rows = cr_dataset_rows(ds), no = cr_mlp_get_spec(m)->n_outputs;
+    cr_error err;
+    if (!(*out = malloc((rows ? rows : 1) * no * sizeof **out)))
+        return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+    if (cr_mlp_predict(m, cr_tensor_data(cr_dataset_features(ds)), rows, *out, &err) !=
+        CR_OK) {
+        free(*out);
+        *out = NULL;
+        return err.status == CR_EDOMAIN /* the library's own check of the outputs */
+                   ? cli_fail(c, CLI_EVAL, 0, 0, "%s: %s", name, err.message)
+                   : cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
+    }
+    for (size_t i = 0; i < rows * no; i++) {
+        const double v = (*out)[i];
+        if (!isfinite(v)) {
+            free(*out);
+            *out = NULL;
+            return cli_fail(c, CLI_EVAL, 0, 0, "%s: row %zu gives %s as output %zu", name,
+                            i / no + 1, cli_nonfinite_name(v), i % no + 1);
+        }
+    }
+    return CLI_OK;
+}
+
+int cli_nn_evaluate(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, cr_eval_result *r)
+{
+    double *out = NULL;
+    int rc = cli_nn_predict(c, m, ds, name, &out);
+    free(out);
+    if (rc != CLI_OK)
+        return rc;
+    cr_error err;
+    if (cr_mlp_evaluate(m, cr_tensor_data(cr_dataset_features(ds)),
+                        cr_tensor_data(cr_dataset_targets(ds)), cr_dataset_rows(ds), r,
+                        &err) != CR_OK)
+        return err.status == CR_EDOMAIN
+                   ? cli_fail(c, CLI_EVAL, 0, 0, "%s: %s", name, err.message)
+                   : cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
+    return CLI_OK;
 }
 
 /* The options of predict and evaluate. */
@@ -154,9 +203,11 @@ void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
     const size_t k = r->n_classes;
     if (json) {
         fprintf(out, "\"rows\": %zu, \"loss\": ", r->rows);
-        cli_json_maybe(out, r->loss);
-        if (k)
-            cli_json_maybe_member(out, "accuracy", r->accuracy);
+        cli_json_number(out, r->loss);
+        if (k) {
+            fprintf(out, ", \"accuracy\": ");
+            cli_json_number(out, r->accuracy);
+        }
         if (k && r->confusion) {
             fprintf(out, ", \"confusion\": [");
             for (size_t i = 0; i < k; i++) {
@@ -169,7 +220,11 @@ void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
         }
         return;
     }
-    fprintf(out, "rows      %zu\nloss      %.6g\n", r->rows, r->loss);
+    fprintf(out, "rows      %zu\nloss      ", r->rows);
+    if (isfinite(r->loss))
+        fprintf(out, "%.6g\n", r->loss);
+    else
+        fprintf(out, "%s\n", cli_nonfinite_name(r->loss));
     if (!k)
         return;
     fprintf(out, "accuracy  %.4f\n", r->accuracy);

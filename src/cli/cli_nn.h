@@ -25,6 +25,24 @@ typedef struct cli_nn_data {
 cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_outputs,
                         size_t classes, int targets);
 
+/* The name of the data in messages: the CSV file, or the IDX images
+ * ("<stdin>" for "-"). */
+const char *cli_nn_data_name(const cli_nn_data *d);
+
+/* The model's outputs for every row of ds, as a new array *out of rows x
+ * n_outputs (free it). A NaN or infinite output is an evaluation error
+ * (CLI_EVAL) naming the data and its row: the library's CR_EDOMAIN ("d.csv:
+ * predict: row 2 gives nan as output 1 (...)"), or, should the library let
+ * one through, the CLI's own check of every output ("d.csv: row 2 gives
+ * nan as output 1"). Returns an exit status (the problem reported; *out is
+ * then NULL). */
+int cli_nn_predict(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, double **out);
+
+/* The model's loss (and accuracy and confusion matrix for a classifier)
+ * on ds, into *r (cr_eval_result_free), after cli_nn_predict's check of
+ * the outputs. Returns an exit status (the problem reported). */
+int cli_nn_evaluate(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, cr_eval_result *r);
+
 /* Parses the arguments of predict and evaluate by spec (--model M and the
  * data options) into *d, then loads the model into *m (new). Returns
  * CLI_OK, an exit status (message printed) or -1 after printing the help. */

@@ -43,14 +43,9 @@ int cli_cmd_evaluate(int argc, char **argv)
     const size_t classes = s->out_act == CR_ACT_SOFTMAX ? s->n_outputs : 0;
     cr_dataset *ds = cli_nn_load(&c, &d, s->n_inputs, s->n_outputs, classes, 1);
     cr_eval_result r = {0};
-    cr_error err;
     if (!ds) {
         rc = CLI_USAGE;
-    } else if (cr_mlp_evaluate(m, cr_tensor_data(cr_dataset_features(ds)),
-                               cr_tensor_data(cr_dataset_targets(ds)), cr_dataset_rows(ds),
-                               &r, &err) != CR_OK) {
-        rc = cli_fail(&c, CLI_USAGE, 0, 0, "%s", err.message);
-    } else {
+    } else if ((rc = cli_nn_evaluate(&c, m, ds, cli_nn_data_name(&d), &r)) == CLI_OK) {
         if (c.json)
             printf("{");
         cli_nn_print_eval(stdout, &r, c.json);

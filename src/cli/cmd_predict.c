@@ -81,17 +81,10 @@ int cli_cmd_predict(int argc, char **argv)
     const cr_mlp_spec *s = cr_mlp_get_spec(m);
     cr_dataset *ds = cli_nn_load(&c, &d, s->n_inputs, s->n_outputs, 0, 0);
     double *out = NULL;
-    cr_error err;
-    if (!ds) {
+    if (!ds)
         rc = CLI_USAGE;
-    } else if (!(out = malloc(cr_dataset_rows(ds) * s->n_outputs * sizeof *out))) {
-        rc = cli_fail(&c, CLI_USAGE, 0, 0, "out of memory");
-    } else if (cr_mlp_predict(m, cr_tensor_data(cr_dataset_features(ds)),
-                              cr_dataset_rows(ds), out, &err) != CR_OK) {
-        rc = cli_fail(&c, CLI_USAGE, 0, 0, "%s", err.message);
-    } else {
+    else if ((rc = cli_nn_predict(&c, m, ds, cli_nn_data_name(&d), &out)) == CLI_OK)
         print_predictions(&c, m, out, cr_dataset_rows(ds));
-    }
     free(out);
     cr_dataset_free(ds);
     cr_mlp_free(m);

@@ -526,16 +526,16 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
         fprintf(stderr, "derivative chain of %s at the end (last batch):\n%s",
                 t->debug_param ? t->debug_param : "W1",
                 s->debug[s->n_debug - 1].chain_text);
-    if (*test && cr_mlp_evaluate(*m, cr_tensor_data(cr_dataset_features(*test)),
-                                 cr_tensor_data(cr_dataset_targets(*test)),
-                                 cr_dataset_rows(*test), te, &err) != CR_OK)
-        return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
+    int rc;
+    if (*test &&
+        (rc = cli_nn_evaluate(&t->c, *m, *test, cli_nn_data_name(&t->test), te)) != CLI_OK)
+        return rc;
     if (t->model && cr_mlp_save(*m, t->model, &err) != CR_OK)
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
     char title[300];
     snprintf(title, sizeof title, "chainrule train: ");
     cr_mlp_spec_format(spec, title + strlen(title), sizeof title - strlen(title));
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (t->history)
         rc = train_history_write(&t->c, t->history, s);
     if (rc == CLI_OK && t->plot)
