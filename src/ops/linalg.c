@@ -1,7 +1,7 @@
 /*
  * linalg.c - matrix products (matmul, with transpose flags instead of
- * materialised transposes), transpose, and the article's sum of products
- * sop(x, w, b). All products go through cr_gemm (blas.c).
+ * materialised transposes) and the article's sum of products sop(x, w, b).
+ * All products go through cr_gemm (blas.c).
  */
 #include "ops/ops_common.h"
 
@@ -108,51 +108,6 @@ cr_node *cr_matmul(cr_graph *g, cr_node *a, cr_node *b, unsigned flags)
     if (tb->rank == 2)
         shape[rank++] = nn;
     return cr_matmul_dims(g, a, b, flags, m, nn, ka, rank, shape);
-}
-
-/* ---- transpose ---- */
-
-static cr_status transpose_shape(cr_graph *g, cr_node *n)
-{
-    const cr_tensor *x = INT(n, 0);
-    if (x->rank != 2)
-        return cr_graph_fail(g, CR_ESHAPE, "transpose: needs a matrix, got %s",
-                             cr_shape_str(x).text);
-    size_t shape[2] = {x->shape[1], x->shape[0]};
-    return cr_tensor_set_shape(&n->value, 2, shape, &g->err);
-}
-
-static void transpose_forward(cr_node *n)
-{
-    const size_t rows = INT(n, 0)->shape[0], cols = INT(n, 0)->shape[1];
-    const double *x = IN(n, 0);
-    double *y = OUT(n);
-    enum { BLOCK = 32 };
-    for (size_t i0 = 0; i0 < rows; i0 += BLOCK)
-        for (size_t j0 = 0; j0 < cols; j0 += BLOCK)
-            for (size_t i = i0; i < i0 + BLOCK && i < rows; i++)
-                for (size_t j = j0; j < j0 + BLOCK && j < cols; j++)
-                    y[j * rows + i] = x[i * cols + j];
-}
-
-static cr_status transpose_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
-{
-    CR_VJP_RETURN(cr_transpose(g, dy));
-}
-
-const cr_op cr_op_transpose = {.name = "transpose",
-                               .min_inputs = 1,
-                               .max_inputs = 1,
-                               .formula = "Y = X^T",
-                               .deriv = {"transpose", NULL},
-                               .jacobian = "permutation: dX = dY^T",
-                               .shape = transpose_shape,
-                               .forward = transpose_forward,
-                               .vjp = transpose_vjp};
-
-cr_node *cr_transpose(cr_graph *g, cr_node *x)
-{
-    return cr_node_create(g, &cr_op_transpose, &x, 1, NULL);
 }
 
 /* ---- sop: inputs x1, w1, ..., xn, wn [, b]; args.i[0] = n ---- */

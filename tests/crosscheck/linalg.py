@@ -1,5 +1,6 @@
 """Cases for linear algebra (src/ops/linalg.c): matrix products with and
-without transposed operands, transposes."""
+without transposed operands, the sum of products sop. (Transposes are in
+shape.py.)"""
 
 CR_TRANS_A, CR_TRANS_B = 1, 2
 
@@ -15,12 +16,7 @@ def _matmul(rng, torch):
     return [Case("matmul", [(a, True), (b, True)], fn, ints={"flags": flags})]
 
 
-def _transpose(rng, torch):
-    x = torch.randn(rng.randint(1, 5), rng.randint(1, 5))
-    return [Case("transpose", [(x, True)], lambda t: t.T)]
-
-
-GENERATORS = {"matmul": _matmul, "transpose": _transpose}
+GENERATORS = {"matmul": _matmul}
 
 
 def _sop(rng, torch):
