@@ -175,7 +175,7 @@ START_TEST(test_functions)
     ck_assert_str_eq(
         cr_expr_functions(),
         "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, pow, "
-        "reshape, flatten, permute, transpose, slice, pad, index_select");
+        "reshape, flatten, permute, transpose, slice, pad, index_select, matmul");
 }
 END_TEST
 
@@ -251,7 +251,7 @@ static const struct parse_error_case {
     {"y = foo(x)", 0, CR_ESYNTAX, 1, 5,
      "unknown function 'foo'; known functions: exp, log, sqrt, abs, sign, sin, cos, tanh, "
      "sigmoid, relu, softplus, pow, reshape, flatten, permute, transpose, slice, pad, "
-     "index_select"},
+     "index_select, matmul"},
     {"y = sin(x, 2)", 0, CR_ESYNTAX, 1, 5, "sin() takes 1 argument, got 2"},
     {"y = pow(x)", 0, CR_ESYNTAX, 1, 5, "pow() takes 2 arguments, got 1"},
     {"y = 1 +\n  exp()", 0, CR_ESYNTAX, 2, 3, "exp() takes 1 argument, got 0"},

@@ -277,6 +277,18 @@ static const op_case cases[] = {
     CASE("matmul", b_matmul, 0, 0, 2, M(2, 3, -2, 2), V(3, -2, 2)),
     CASE("matmul", b_matmul, 0, 0, 2, V(3, -2, 2), V(3, -2, 2)),
     CASE("matmul", b_matmul, CR_TRANS_B, 0, 2, V(3, -2, 2), M(4, 3, -2, 2)),
+    /* batched products: batch dims broadcast, vectors, transpose flags */
+    CASE("matmul", b_matmul, 0, 0, 2, T3(2, 3, 4, -2, 2), M(4, 2, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, T3(2, 3, 4, -2, 2), T3(2, 4, 2, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_A, 0, 2, T3(2, 4, 3, -2, 2), T3(2, 4, 2, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_A, 0, 2, T3(2, 4, 3, -2, 2), M(4, 2, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_B, 0, 2, T3(2, 3, 4, -2, 2), T3(1, 2, 4, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_A | CR_TRANS_B, 0, 2, M(4, 3, -2, 2),
+         T3(2, 2, 4, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, T4(2, 1, 2, 3, -2, 2), T3(3, 3, 2, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, M(3, 4, -2, 2), T4(2, 2, 4, 2, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, V(4, -2, 2), T3(2, 4, 3, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, T3(2, 3, 4, -2, 2), V(4, -2, 2)),
     /* shapes (arg: the builder's setting) */
     CASE("transpose", b_transpose, 0, 0, 1, M(2, 3, -2, 2)),
     CASE("transpose", b_transpose, 0, 0, 1, M(1, 4, -2, 2)),
@@ -733,11 +745,12 @@ START_TEST(test_shape_errors)
 {
     cr_graph *g = cr_graph_new();
     const size_t s23[2] = {2, 3}, s32[2] = {3, 2}, s24[2] = {2, 4}, s3[1] = {3},
-                 s1111[4] = {1, 1, 1, 1}, s2222[4] = {2, 2, 2, 2}, s43[2] = {4, 3},
-                 s2[1] = {2};
+                 s1111[4] = {1, 1, 1, 1}, s2222[4] = {2, 2, 2, 2}, s234[3] = {2, 3, 4},
+                 s542[3] = {5, 4, 2}, s43[2] = {4, 3}, s2[1] = {2};
     cr_node *A = cr_input(g, "A", 2, s23), *B = cr_input(g, "B", 2, s32);
     cr_node *C = cr_input(g, "C", 2, s24), *v = cr_input(g, "v", 1, s3);
     cr_node *F = cr_input(g, "F", 4, s1111), *G = cr_input(g, "G", 4, s2222);
+    cr_node *T = cr_input(g, "T", 3, s234), *U = cr_input(g, "U", 3, s542);
     cr_node *W = cr_input(g, "W", 2, s43);
     cr_node *I = input_of(g, "I", 1, s2, (const double[]){0, 4});
     cr_node *J = input_of(g, "J", 1, s2, (const double[]){1.5, 0});
@@ -803,9 +816,112 @@ START_TEST(test_shape_errors)
         "is 4");
     assert_fails(g, cr_index_select(g, W, 2, v), CR_EINVAL,
                  "index_select: axis 2 out of range for [4,3]");
+    assert_fails(g, cr_matmul(g, T, U, 0), CR_ESHAPE,
+                 "matmul: [2,3,4] x [5,4,2]: batch dimensions 2 and 5 do not broadcast");
+    assert_fails(g, cr_matmul(g, v, T, CR_TRANS_A), CR_EINVAL,
+                 "matmul: [3] x [2,3,4]: needs vectors, matrices or batches of matrices "
+                 "(transpose flags need matrices)");
+    assert_fails(g, cr_matmul(g, cr_scalar(g, 2.0), T, 0), CR_ESHAPE,
+                 "matmul: [] x [2,3,4]: needs vectors, matrices or batches of matrices "
+                 "(transpose flags need matrices)");
+    assert_fails(g, cr_matmul(g, T, T, 0), CR_ESHAPE,
+                 "matmul: [2,3,4] x [2,3,4]: inner dimensions 4 and 3 differ");
     /* only the scalar constants of the calls above were added */
     for (size_t id = before; id < cr_graph_size(g); id++)
         ck_assert_str_eq(cr_node_op_name(cr_graph_node(g, id)), "const");
+    cr_graph_free(g);
+}
+END_TEST
+
+/* The product of the matrices a[m,k] and b[k,n] by the definition. */
+static void naive_product(const double *a, const double *b, size_t m, size_t n, size_t k,
+                          double *y)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t p = 0; p < k; p++)
+                s += a[i * k + p] * b[p * n + j];
+            y[i * n + j] = s;
+        }
+}
+
+/* Batched products against the definition, small (a loop in cr_gemm) and
+ * large (CBLAS): a stack times a matrix, stacks broadcast against each
+ * other, a vector times a stack; the gradient of a shared matrix sums over
+ * the batch. A matrix product gives the same bits as before batches. */
+START_TEST(test_matmul_batched_values)
+{
+    cr_graph *g = cr_graph_new();
+    for (size_t big = 0; big < 2; big++) {
+        const size_t m = big ? 20 : 3, k = big ? 17 : 4, n = big ? 19 : 2;
+        const size_t sa[4] = {2, 3, m, k}, sb[3] = {3, k, n}, sv[1] = {k};
+        cr_error err;
+        cr_tensor *at = cr_tensor_new(4, sa, &err), *bt = cr_tensor_new(3, sb, &err);
+        for (size_t i = 0; i < cr_tensor_size(at); i++)
+            cr_tensor_data_mut(at)[i] = sin(0.37 * (double)i + 0.2);
+        for (size_t i = 0; i < cr_tensor_size(bt); i++)
+            cr_tensor_data_mut(bt)[i] = cos(0.91 * (double)i - 0.4);
+        cr_node *A = cr_param(g, NULL, at), *B = cr_param(g, NULL, bt);
+        const double *a = cr_tensor_data(at), *b = cr_tensor_data(bt);
+        cr_node *Wn = cr_slice(g, B, 0, 1, 2, 1); /* b's second matrix, [1,k,n] */
+        cr_node *W = cr_reshape(g, Wn, 2, (const long[]){(long)k, (long)n});
+        cr_node *vk =
+            cr_reshape(g, cr_slice(g, cr_slice(g, W, 1, 0, 1, 1), 0, 0, LONG_MAX, 1), 1,
+                       (const long[]){(long)k});
+        ck_assert_ptr_nonnull(vk);
+        ck_assert_uint_eq(cr_tensor_size(cr_node_value(vk)), sv[0]);
+
+        double want[2 * 3 * 20 * 19], got;
+        /* [2,3,m,k] x [3,k,n] -> [2,3,m,n]: b broadcast over the first dim */
+        cr_node *Y = cr_matmul(g, A, B, 0);
+        for (size_t i = 0; i < 2; i++)
+            for (size_t j = 0; j < 3; j++)
+                naive_product(a + (i * 3 + j) * m * k, b + j * k * n, m, n, k,
+                              want + (i * 3 + j) * m * n);
+        for (size_t i = 0; i < 2 * 3 * m * n; i++) {
+            got = cr_tensor_get(cr_node_value(Y), i);
+            ck_assert_msg(fabs(got - want[i]) <= 1e-13 * (1 + fabs(want[i])),
+                          "Y[%zu] = %.17g, expected %.17g", i, got, want[i]);
+        }
+        /* the same per batch, by cr_matmul of the matrices: same bits */
+        cr_node *A12 = cr_reshape(g, cr_slice(g, cr_slice(g, A, 0, 1, 2, 1), 1, 2, 3, 1), 2,
+                                  (const long[]){(long)m, (long)k});
+        cr_node *B2 =
+            cr_reshape(g, cr_slice(g, B, 0, 2, 3, 1), 2, (const long[]){(long)k, (long)n});
+        cr_node *Y12 = cr_matmul(g, A12, B2, 0);
+        for (size_t i = 0; i < m * n; i++)
+            ck_assert(cr_tensor_get(cr_node_value(Y12), i) ==
+                      cr_tensor_get(cr_node_value(Y), (1 * 3 + 2) * m * n + i));
+        /* a stack times one matrix (one product), and its gradients */
+        cr_node *Z = cr_matmul(g, A, W, 0);
+        for (size_t s = 0; s < 6; s++)
+            naive_product(a + s * m * k, b + k * n, m, n, k, want + s * m * n);
+        for (size_t i = 0; i < 6 * m * n; i++)
+            ck_assert(fabs(cr_tensor_get(cr_node_value(Z), i) - want[i]) <=
+                      1e-13 * (1 + fabs(want[i])));
+        cr_node *dW = cr_grad(g, cr_sum(g, Z), W);
+        /* d sum(A W)/dW [p][j] = the sum over the batch and rows of A[.., p] */
+        for (size_t p = 0; p < k; p++) {
+            double s = 0;
+            for (size_t r = 0; r < 6 * m; r++)
+                s += a[r * k + p];
+            for (size_t j = 0; j < n; j++)
+                ck_assert(fabs(cr_tensor_get(cr_node_value(dW), p * n + j) - s) <=
+                          1e-12 * (1 + fabs(s)));
+        }
+        /* a vector times a stack: [k] x [3,k,n] -> [3,n] */
+        cr_node *V = cr_matmul(g, vk, B, 0);
+        ck_assert_int_eq(cr_tensor_rank(cr_node_value(V)), 2);
+        for (size_t s = 0; s < 3; s++)
+            naive_product(cr_tensor_data(cr_node_value(vk)), b + s * k * n, 1, n, k,
+                          want + s * n);
+        for (size_t i = 0; i < 3 * n; i++)
+            ck_assert(fabs(cr_tensor_get(cr_node_value(V), i) - want[i]) <=
+                      1e-13 * (1 + fabs(want[i])));
+        cr_tensor_free(at);
+        cr_tensor_free(bt);
+    }
     cr_graph_free(g);
 }
 END_TEST
@@ -826,6 +942,7 @@ START_TEST(test_shape_language)
                        "s = slice(X, 1, -2, 100)\n"
                        "q = pad(X, 0, 1, 0)\n"
                        "e = index_select(X, 1, I)\n"
+                       "m = matmul(X, t)\n"
                        "k = slice(X, 1, 0, 3, 2)\n";
     cr_expr_program *p = NULL;
     cr_error err;
@@ -845,6 +962,10 @@ START_TEST(test_shape_language)
                   (const double[]){a[2], a[0], a[5], a[3]});
     assert_values(cr_expr_lookup(p, "k")->node, 2, (const size_t[]){2, 2},
                   (const double[]){a[0], a[2], a[3], a[5]});
+    const cr_tensor *m = cr_node_value(cr_expr_lookup(p, "m")->node);
+    ck_assert_uint_eq(cr_tensor_size(m), 4);
+    ck_assert_double_eq_tol(cr_tensor_get(m, 1), a[0] * a[3] + a[1] * a[4] + a[2] * a[5],
+                            1e-15);
     cr_expr_free(p);
 
     const struct {
@@ -893,8 +1014,8 @@ START_TEST(test_shape_ops_zero_alloc)
     cr_node *e = cr_index_select(g, W, 0, I);                  /* [4,3] */
     cr_node *ev = cr_reshape(g, cr_matmul(g, e, V, 0), 3, (const long[]){2, 2, -1});
     cr_node *c = cr_concat(g, 2, (cr_node *[]){cr_pad(g, s, 2, 1, 1), ev}, 1); /* [2,5,4] */
-    cr_node *y = cr_matmul(g, cr_reshape(g, c, 2, (const long[]){10, 4}), e, 0); /* [10,3] */
-    cr_node *st = cr_stack(g, 2, (cr_node *[]){y, cr_tanh(g, y)}, 0); /* [2,10,3] */
+    cr_node *y = cr_matmul(g, c, e, 0);                                        /* [2,5,3] */
+    cr_node *st = cr_stack(g, 2, (cr_node *[]){y, cr_tanh(g, y)}, 0); /* [2,2,5,3] */
     cr_node *loss = cr_sum(g, cr_mul(g, cr_flatten(g, st, 1), cr_flatten(g, st, 1)));
     ck_assert_msg(loss != NULL, "%s", cr_graph_error(g)->message);
     double buf[16];
@@ -950,6 +1071,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, test_shape_values);
     tcase_add_test(tc, test_index_select_values);
     tcase_add_test(tc, test_shape_errors);
+    tcase_add_test(tc, test_matmul_batched_values);
     tcase_add_test(tc, test_shape_language);
     tcase_add_test(tc, test_shape_ops_zero_alloc);
     suite_add_tcase(s, tc);

@@ -130,8 +130,15 @@ enum {
     CR_TRANS_A = 1u << 0, /* use the transpose of a without copying it */
     CR_TRANS_B = 1u << 1  /* use the transpose of b without copying it */
 };
-/* Y = op(A) op(B) for matrices (rank 2; a rank-1 a is a row, a rank-1 b a
- * column), through CBLAS;  dY/dA: dA = dY op(B)^T, dB = op(A)^T dY */
+/* Y = op(A) op(B), as torch.matmul, through CBLAS: for matrices a matrix
+ * product; a vector a is a row [1,k] and a vector b a column [k,1], whose
+ * dimension Y then lacks (two vectors give their dot product); operands of
+ * rank 3 or 4 are batches of matrices whose batch dimensions broadcast
+ * (right-aligned, a 1 or missing dimension stretches): [B,m,k] x [k,n]
+ * gives [B,m,n]. CR_TRANS_A / CR_TRANS_B use the transpose of each matrix
+ * of a (of b) without copying it (the operand must have rank 2 or more).
+ * dA = dY op(B)^T, dB = op(A)^T dY, summed over the batch dimensions the
+ * operand was broadcast along */
 CR_API cr_node *cr_matmul(cr_graph *g, cr_node *a, cr_node *b, unsigned flags);
 
 /* The article's sum of products: y = x_1 w_1 + ... + x_n w_n + b.

@@ -65,7 +65,7 @@ cr_node *cr_lang_pow(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc
     return cr_pow(g, base, cr_lang_node(g, &args[1]));
 }
 
-/* ---- shapes and indexing ----
+/* ---- shapes, indexing and products ----
  * Their shape, axis and position arguments are whole numbers written in
  * the program (the language has no lists: reshape(x, 2, -1) and
  * permute(x, 1, 0) take them one by one). concat and stack, which take a
@@ -160,4 +160,10 @@ cr_node *cr_lang_index_select(cr_graph *g, const cr_op *op, cr_lang_value *args,
     if (!x || !lang_whole(g, op->name, args, 1, &axis))
         return NULL;
     return cr_index_select(g, x, (int)axis, cr_lang_node(g, &args[2]));
+}
+
+cr_node *cr_lang_matmul(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    cr_node *a = cr_lang_node(g, &args[0]);
+    return a ? cr_matmul(g, a, cr_lang_node(g, &args[1]), 0) : NULL;
 }

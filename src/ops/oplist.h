@@ -67,7 +67,7 @@
     OP_FN(index_select, 3, 3, cr_lang_index_select)                                       \
     OP(index_add)                                                                         \
     /* linear algebra (linalg.c) */                                                       \
-    OP(matmul)                                                                            \
+    OP_FN(matmul, 2, 2, cr_lang_matmul)                                                   \
     OP(sop)                                                                               \
     /* losses and softmax (loss.c) */                                                     \
     OP(sq_error)                                                                          \
