@@ -172,8 +172,10 @@ START_TEST(test_functions)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         ck_assert_double_eq_tol(value_at(cases[i].text, x), cases[i].v, 1e-14);
-    ck_assert_str_eq(cr_expr_functions(),
-                     "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, pow");
+    ck_assert_str_eq(
+        cr_expr_functions(),
+        "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, pow, "
+        "reshape, flatten, permute, transpose, slice, pad, index_select, matmul");
 }
 END_TEST
 
@@ -248,7 +250,8 @@ static const struct parse_error_case {
      "empty program: no statements (a statement is NAME = EXPRESSION)"},
     {"y = foo(x)", 0, CR_ESYNTAX, 1, 5,
      "unknown function 'foo'; known functions: exp, log, sqrt, abs, sign, sin, cos, tanh, "
-     "sigmoid, relu, softplus, pow"},
+     "sigmoid, relu, softplus, pow, reshape, flatten, permute, transpose, slice, pad, "
+     "index_select, matmul"},
     {"y = sin(x, 2)", 0, CR_ESYNTAX, 1, 5, "sin() takes 1 argument, got 2"},
     {"y = pow(x)", 0, CR_ESYNTAX, 1, 5, "pow() takes 2 arguments, got 1"},
     {"y = 1 +\n  exp()", 0, CR_ESYNTAX, 2, 3, "exp() takes 1 argument, got 0"},

@@ -194,6 +194,50 @@ static cr_node *c_transpose(cr_graph *g, cr_node *const *in)
 {
     return cr_transpose(g, in[0]);
 }
+static cr_node *c_reshape(cr_graph *g, cr_node *const *in)
+{
+    return cr_reshape(g, in[0], 2, (const long[]){3, -1});
+}
+static cr_node *c_permute(cr_graph *g, cr_node *const *in)
+{
+    return cr_permute(g, in[0], 2, (const int[]){1, 0});
+}
+static cr_node *c_slice(cr_graph *g, cr_node *const *in)
+{
+    return cr_slice(g, in[0], 1, 0, 3, 2);
+}
+static cr_node *c_pad(cr_graph *g, cr_node *const *in)
+{
+    return cr_pad(g, in[0], 0, 1, 2);
+}
+static cr_node *c_concat(cr_graph *g, cr_node *const *in)
+{
+    return cr_concat(g, 2, in, 0);
+}
+static cr_node *c_stack(cr_graph *g, cr_node *const *in)
+{
+    return cr_stack(g, 2, in, 1);
+}
+/* The indices [2, 0, 2] (a constant: indices have no gradient). */
+static cr_node *index_202(cr_graph *g)
+{
+    const size_t s3[1] = {3};
+    cr_tensor *t = cr_tensor_new_from(1, s3, (const double[]){2, 0, 2}, NULL);
+    cr_node *idx = cr_constant(g, t);
+    cr_tensor_free(t);
+    return idx;
+}
+static cr_node *c_index_select(cr_graph *g, cr_node *const *in)
+{
+    return cr_index_select(g, in[0], 1, index_202(g));
+}
+static cr_node *c_index_add(cr_graph *g, cr_node *const *in)
+{
+    const size_t s23[2] = {2, 3};
+    cr_node *args_in[2] = {in[0], index_202(g)};
+    cr_node_args args = {.i = {1}};
+    return cr_node_create_shaped(g, cr_op_find("index_add"), args_in, 2, &args, 2, s23);
+}
 static cr_node *c_sop(cr_graph *g, cr_node *const *in)
 {
     cr_node *xs[2] = {in[0], in[2]}, *ws[2] = {in[1], in[3]};
@@ -285,6 +329,14 @@ static const op_case cases[] = {
     {"expand", c_expand, 1, {ANY(VEC3)}},
     {"matmul", c_matmul, 2, {ANY(M23), SPEC(2, 4, 3, -1.5, 1.5, 0)}},
     {"transpose", c_transpose, 1, {ANY(M23)}},
+    {"reshape", c_reshape, 1, {ANY(M23)}},
+    {"permute", c_permute, 1, {ANY(M23)}},
+    {"slice", c_slice, 1, {ANY(M23)}},
+    {"pad", c_pad, 1, {ANY(VEC3)}},
+    {"concat", c_concat, 2, {ANY(M23), ANY(M23)}},
+    {"stack", c_stack, 2, {ANY(VEC3), ANY(VEC3)}},
+    {"index_select", c_index_select, 1, {ANY(M23)}},
+    {"index_add", c_index_add, 1, {ANY(M23)}},
     {"sop", c_sop, 4, {ANY(VEC3), ANY(VEC3), ANY(SCALAR), ANY(SCALAR)}},
     {"sq_error", c_sq_error, 2, {ANY(M23), ANY(M23)}},
     {"mse", c_mse, 2, {ANY(VEC3), ANY(VEC3)}},

@@ -169,7 +169,8 @@ START_TEST(test_shape_errors)
     ck_assert_ptr_null(cr_sq_error(g, v3, v4));
     ck_assert_str_eq(err->message, "sq_error: [3] and [4] differ");
     ck_assert_ptr_null(cr_transpose(g, v3));
-    ck_assert_str_eq(err->message, "transpose: needs a matrix, got [3]");
+    ck_assert_str_eq(err->message,
+                     "transpose: needs a matrix or a batch of matrices, got [3]");
     ck_assert_ptr_null(cr_softmax_xent(g, a, v3));
     ck_assert_str_eq(err->message, "softmax_xent: [2,3] and [3] differ");
     ck_assert_ptr_null(cr_sop(g, 1, &v4, &a, NULL));

@@ -144,6 +144,59 @@ static cr_node *build_matmul(cr_graph *g, cr_node **in, const oracle_case *c)
     return cr_matmul(g, in[0], in[1], (unsigned)int_param(c, "flags", 0));
 }
 
+/* ---- shapes and indexing ---- */
+
+/* The integer list parameter key into out (at most MAX_LIST); its length. */
+static int list_param(const oracle_case *c, const char *key, long *out)
+{
+    const param *p = find_param(c, key);
+    if (!p || p->is_real)
+        return 0;
+    memcpy(out, p->ints, (size_t)p->n_ints * sizeof *out);
+    return p->n_ints;
+}
+static cr_node *build_reshape(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    long dims[MAX_LIST];
+    int rank = list_param(c, "shape", dims);
+    return cr_reshape(g, in[0], rank, dims);
+}
+static cr_node *build_flatten(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_flatten(g, in[0], (int)int_param(c, "start", 0));
+}
+static cr_node *build_permute(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    long axes[MAX_LIST];
+    int axes_int[MAX_LIST], n = list_param(c, "axes", axes);
+    for (int i = 0; i < n; i++)
+        axes_int[i] = (int)axes[i];
+    return cr_permute(g, in[0], n, axes_int);
+}
+static cr_node *build_slice(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_slice(g, in[0], (int)int_param(c, "axis", 0), int_param(c, "start", 0),
+                    int_param(c, "stop", 0), int_param(c, "step", 1));
+}
+static cr_node *build_pad(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_pad(g, in[0], (int)int_param(c, "axis", 0), (size_t)int_param(c, "before", 0),
+                  (size_t)int_param(c, "after", 0));
+}
+static cr_node *build_concat(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_concat(g, (size_t)c->n_inputs, in, (int)int_param(c, "axis", 0));
+}
+static cr_node *build_stack(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_stack(g, (size_t)c->n_inputs, in, (int)int_param(c, "axis", 0));
+}
+/* index_select of input 1 by the indices of input 2 (a constant) */
+static cr_node *build_index_select(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_index_select(g, in[0], (int)int_param(c, "axis", 0), in[1]);
+}
+
 /* sop over `pairs` pairs of inputs (x1, w1, x2, w2, ...), with a last
  * input as the bias when `bias` is 1. */
 static cr_node *build_sop(cr_graph *g, cr_node **in, const oracle_case *c)
@@ -166,10 +219,12 @@ static const struct {
 #define ENTRY(NAME) {#NAME, build_##NAME},
     ENTRY(add) ENTRY(sub) ENTRY(mul) ENTRY(div) ENTRY(pow) ENTRY(sq_error) ENTRY(mse)
         ENTRY(softmax_xent) ENTRY(bce) ENTRY(bce_logits) ENTRY(neg) ENTRY(exp) ENTRY(log)
-            ENTRY(sqrt) ENTRY(abs) ENTRY(sign) ENTRY(sin) ENTRY(cos) ENTRY(tanh) ENTRY(sigmoid)
-                ENTRY(relu) ENTRY(softplus) ENTRY(sum) ENTRY(mean) ENTRY(transpose)
-                    ENTRY(softmax) ENTRY(scale) ENTRY(powc) ENTRY(sum_axis)
-                        ENTRY(mean_axis) ENTRY(matmul) ENTRY(sop)
+            ENTRY(sqrt) ENTRY(abs) ENTRY(sign) ENTRY(sin) ENTRY(cos) ENTRY(tanh)
+                ENTRY(sigmoid) ENTRY(relu) ENTRY(softplus) ENTRY(sum) ENTRY(mean)
+                    ENTRY(transpose) ENTRY(softmax) ENTRY(scale) ENTRY(powc) ENTRY(sum_axis)
+                        ENTRY(mean_axis) ENTRY(matmul) ENTRY(sop) ENTRY(reshape)
+                            ENTRY(flatten) ENTRY(permute) ENTRY(slice) ENTRY(pad)
+                                ENTRY(concat) ENTRY(stack) ENTRY(index_select)
 #undef ENTRY
 };
 

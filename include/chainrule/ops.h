@@ -72,15 +72,74 @@ CR_API cr_node *cr_mean(cr_graph *g, cr_node *x);
 /* y = mean over one axis (removed);  dy/dx = 1/n along the axis */
 CR_API cr_node *cr_mean_axis(cr_graph *g, cr_node *x, int axis);
 
+/* ---- shapes: the same elements in another arrangement ----
+ * Each copies its input's elements; dX is dY moved back the same way.
+ * Axes are 0-based; a negative axis counts from the end (-1 is the last).
+ * A bad axis or argument gives CR_EINVAL, shapes that do not fit
+ * CR_ESHAPE, with a message naming the op, the shape and the argument. */
+
+/* Y = X with rank/shape (row-major order kept, as torch.reshape); one
+ * dimension may be -1, inferred from the element count;  dX = dY in X's
+ * shape */
+CR_API cr_node *cr_reshape(cr_graph *g, cr_node *x, int rank, const long *shape);
+/* Y = X with the axes from start_axis on merged into one (torch.flatten(x,
+ * start_dim)); a scalar becomes [1];  dX = dY in X's shape */
+CR_API cr_node *cr_flatten(cr_graph *g, cr_node *x, int start_axis);
+/* Y = X with its axes reordered: Y's axis d is X's axis axes[d] (n_axes
+ * must be X's rank; as torch.permute);  dX = dY permuted back */
+CR_API cr_node *cr_permute(cr_graph *g, cr_node *x, int n_axes, const int *axes);
+/* Y = X^T: the last two axes swapped, for a matrix or for each matrix of a
+ * batch (rank 2 to 4; torch's x.mT);  dX = dY^T */
+CR_API cr_node *cr_transpose(cr_graph *g, cr_node *x);
+
+/* ---- indexing along one axis ---- */
+
+/* Y = X[start:stop:step] along axis, with Python's rules: a negative
+ * start or stop counts from the end, both are clamped to the axis (a stop
+ * past the end, such as LONG_MAX, means "to the end"); step >= 1. A slice
+ * that selects nothing is CR_ESHAPE (tensors have at least one element).
+ * dX = dY at the sliced positions, 0 elsewhere */
+CR_API cr_node *cr_slice(cr_graph *g, cr_node *x, int axis, long start, long stop,
+                         long step);
+/* Y = X with `before` zeros in front of it and `after` zeros behind it
+ * along axis (torch.nn.functional.pad with zeros, on any axis);
+ * dX = dY without the padding */
+CR_API cr_node *cr_pad(cr_graph *g, cr_node *x, int axis, size_t before, size_t after);
+/* Y = xs[0], ..., xs[n-1] one after the other along axis (torch.cat); the
+ * inputs have the same rank (at least 1) and the same dimensions except
+ * along axis;  dxs[i] = the part of dY that xs[i] fills */
+CR_API cr_node *cr_concat(cr_graph *g, size_t n, cr_node *const *xs, int axis);
+/* Y = xs[0], ..., xs[n-1] stacked along a new axis of Y (torch.stack; axis
+ * counts in Y, whose rank is one more than the inputs', at most 4); the
+ * inputs have the same shape;  dxs[i] = dY at index i of the new axis */
+CR_API cr_node *cr_stack(cr_graph *g, size_t n, cr_node *const *xs, int axis);
+/* Y = the slices of X at the given indices along axis: an embedding lookup
+ * for axis 0. indices holds whole numbers in 0..len-1 (len: X's length
+ * along axis), any shape; Y's shape is X's with the axis replaced by the
+ * indices' shape (torch.index_select for a vector of indices, and
+ * numpy.take in general). An index out of range or not a whole number is
+ * CR_EINVAL naming its position and value; one made so later (new data in
+ * an input) selects NaNs and gets no gradient.
+ * dX = dY scatter-added to the selected slices (repeated indices add up);
+ * no gradient for the indices */
+CR_API cr_node *cr_index_select(cr_graph *g, cr_node *x, int axis, cr_node *indices);
+
+/* ---- linear algebra ---- */
+
 enum {
     CR_TRANS_A = 1u << 0, /* use the transpose of a without copying it */
     CR_TRANS_B = 1u << 1  /* use the transpose of b without copying it */
 };
-/* Y = op(A) op(B) for matrices (rank 2; a rank-1 a is a row, a rank-1 b a
- * column), through CBLAS;  dY/dA: dA = dY op(B)^T, dB = op(A)^T dY */
+/* Y = op(A) op(B), as torch.matmul, through CBLAS: for matrices a matrix
+ * product; a vector a is a row [1,k] and a vector b a column [k,1], whose
+ * dimension Y then lacks (two vectors give their dot product); operands of
+ * rank 3 or 4 are batches of matrices whose batch dimensions broadcast
+ * (right-aligned, a 1 or missing dimension stretches): [B,m,k] x [k,n]
+ * gives [B,m,n]. CR_TRANS_A / CR_TRANS_B use the transpose of each matrix
+ * of a (of b) without copying it (the operand must have rank 2 or more).
+ * dA = dY op(B)^T, dB = op(A)^T dY, summed over the batch dimensions the
+ * operand was broadcast along */
 CR_API cr_node *cr_matmul(cr_graph *g, cr_node *a, cr_node *b, unsigned flags);
-/* Y = X^T for a matrix;  dX = dY^T */
-CR_API cr_node *cr_transpose(cr_graph *g, cr_node *x);
 
 /* The article's sum of products: y = x_1 w_1 + ... + x_n w_n + b.
  * Each product contracts the last axis of x_i with the first of w_i (plain

@@ -54,9 +54,20 @@
     OP(sum)                                                                               \
     OP(mean)                                                                              \
     OP(expand)                                                                            \
+    /* shapes (shape.c) */                                                                \
+    OP_FN(reshape, 2, 5, cr_lang_reshape)                                                 \
+    FN(flatten, 1, 2, cr_lang_flatten)                                                    \
+    OP_FN(permute, 2, 5, cr_lang_permute)                                                 \
+    OP_FN(transpose, 1, 1, cr_lang_unary)                                                 \
+    /* indexing along an axis (index.c) */                                                \
+    OP_FN(slice, 4, 5, cr_lang_slice)                                                     \
+    OP_FN(pad, 4, 4, cr_lang_pad)                                                         \
+    OP(concat)                                                                            \
+    OP(stack)                                                                             \
+    OP_FN(index_select, 3, 3, cr_lang_index_select)                                       \
+    OP(index_add)                                                                         \
     /* linear algebra (linalg.c) */                                                       \
-    OP(matmul)                                                                            \
-    OP(transpose)                                                                         \
+    OP_FN(matmul, 2, 2, cr_lang_matmul)                                                   \
     OP(sop)                                                                               \
     /* losses and softmax (loss.c) */                                                     \
     OP(sq_error)                                                                          \

@@ -23,6 +23,10 @@ cr_status cr_shape_broadcast(cr_graph *g, cr_node *n);
 int cr_shape_is_suffix(const cr_tensor *small, const cr_tensor *big);
 /* Inputs 0 and 1 have the same shape; output is a scalar. */
 cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n);
+/* The axis of a rank-`rank` tensor that axis names (negative: counting from
+ * the end), or -1 after recording CR_EINVAL "<op>: axis A out of range for
+ * <x's shape>" in g (shape.c). */
+int cr_axis_index(cr_graph *g, const char *op, int axis, int rank, const cr_tensor *x);
 
 /* A node of a two-input op with no parameters. */
 static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_node *b)
