@@ -161,6 +161,19 @@ static cr_node *b_sum_to_shape(cr_graph *g, cr_node *const *in, double c)
     CASE(#NAME, b_##NAME, 0, 0, 2, V(4, ALO, AHI), M(3, 4, BLO, BHI)),                     \
     CASE(#NAME, b_##NAME, 0, 0, 2, SC(ALO, AHI), SC(BLO, BHI))
 
+/* NumPy's broadcasts beyond the blocks above: a column [3,1] over [3,4],
+ * an outer [3,1] x [1,4], a matrix over a batch, stretched axes inside and
+ * on both sides. */
+#define T4(A, B, C, D, LO, HI) SPEC(4, PLAIN, LO, HI, A, B, C, D)
+#define BROADCAST_CASES(NAME, ALO, AHI, BLO, BHI)                                          \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), M(3, 1, BLO, BHI)),                  \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 1, ALO, AHI), M(3, 4, BLO, BHI)),                  \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 1, ALO, AHI), M(1, 4, BLO, BHI)),                  \
+    CASE(#NAME, b_##NAME, 0, 0, 2, T3(2, 3, 4, ALO, AHI), M(3, 1, BLO, BHI)),              \
+    CASE(#NAME, b_##NAME, 0, 0, 2, T3(2, 1, 4, ALO, AHI), M(3, 4, BLO, BHI)),              \
+    CASE(#NAME, b_##NAME, 0, 0, 2, T3(2, 3, 1, ALO, AHI), T3(2, 1, 4, BLO, BHI)),          \
+    CASE(#NAME, b_##NAME, 0, 0, 2, T4(2, 1, 3, 1, ALO, AHI), T3(2, 1, 2, BLO, BHI))
+
 /* Unary ops: a scalar, a vector, a matrix and a rank-3 tensor. */
 #define UNARY_CASES(NAME, ARG, LO, HI, MASK)                                               \
     CASE(#NAME, b_##NAME, ARG, MASK, 1, SC(LO, HI)),                                       \
@@ -174,14 +187,19 @@ static cr_node *b_sum_to_shape(cr_graph *g, cr_node *const *in, double c)
 
 static const op_case cases[] = {
     BINARY_CASES(add, -2, 2, -2, 2),
+    BROADCAST_CASES(add, -2, 2, -2, 2),
     /* add_n (internal: sums gradient contributions; arg: input count) */
     CASE("add_n", b_add_n, 3, 0, 3, M(3, 4, -2, 2), M(3, 4, -2, 2), M(3, 4, -2, 2)),
     CASE("add_n", b_add_n, 2, 0, 2, SC(-2, 2), SC(-2, 2)),
     CASE("add_n", b_add_n, 4, 0, 4, V(5, -2, 2), V(5, -2, 2), V(5, -2, 2), V(5, -2, 2)),
     BINARY_CASES(sub, -2, 2, -2, 2),
+    BROADCAST_CASES(sub, -2, 2, -2, 2),
     BINARY_CASES(mul, -2, 2, -2, 2),
+    BROADCAST_CASES(mul, -2, 2, -2, 2),
     BINARY_CASES(div, -2, 2, 0.5, 2),
+    BROADCAST_CASES(div, -2, 2, 0.5, 2),
     BINARY_CASES(pow, 0.5, 2, -1.5, 2),
+    BROADCAST_CASES(pow, 0.5, 2, -1.5, 2),
     UNARY_CASES(neg, 0, -2, 2, 0),
     UNARY_CASES(scale, -1.7, -2, 2, 0),
     UNARY_CASES(powc, 2.5, 0.3, 2, 0),
@@ -477,6 +495,152 @@ START_TEST(test_forward_values)
 }
 END_TEST
 
+/* ---- broadcasting ---- */
+
+/* An input of the given shape holding 0.37 * (i + 1) - 2 at flat index i. */
+static cr_node *ramp_input(cr_graph *g, int rank, const size_t *shape)
+{
+    cr_node *x = cr_input(g, NULL, rank, shape);
+    ck_assert_ptr_nonnull(x);
+    size_t n = cr_tensor_size(cr_node_value(x));
+    double v[64];
+    ck_assert_uint_le(n, 64);
+    for (size_t i = 0; i < n; i++)
+        v[i] = 0.37 * (double)(i + 1) - 2.0;
+    ck_assert_int_eq(cr_node_set_data(x, v, n), CR_OK);
+    return x;
+}
+
+/* The flat index into t of the output element at multi-index idx of a
+ * rank-`rank` broadcast (NumPy's rule, written out). */
+static size_t source_index(const cr_tensor *t, int rank, const size_t *idx)
+{
+    size_t at = 0;
+    for (int d = 0; d < cr_tensor_rank(t); d++) {
+        size_t dim = cr_tensor_dim(t, d), i = idx[rank - cr_tensor_rank(t) + d];
+        at = at * dim + (dim == 1 ? 0 : i);
+    }
+    return at;
+}
+
+/* sub and div on pairs of shapes that take every path of the kernel (same
+ * shape, scalar, block, column, outer, stretched inside), against the rule
+ * written out, and each operand's gradient against the sums written out. */
+START_TEST(test_broadcast_values)
+{
+    static const struct {
+        int ra, rb;
+        size_t a[4], b[4], out[4];
+    } pairs[] = {
+        {2, 2, {3, 4}, {3, 4}, {3, 4}},
+        {2, 0, {3, 4}, {0}, {3, 4}},
+        {0, 2, {0}, {3, 4}, {3, 4}},
+        {2, 1, {3, 4}, {4}, {3, 4}},
+        {2, 2, {3, 4}, {1, 4}, {3, 4}},
+        {1, 2, {4}, {3, 4}, {3, 4}},
+        {2, 2, {3, 4}, {3, 1}, {3, 4}},
+        {2, 2, {3, 1}, {3, 4}, {3, 4}},
+        {2, 2, {3, 1}, {1, 4}, {3, 4}},
+        {3, 2, {2, 3, 4}, {3, 1}, {2, 3, 4}},
+        {3, 3, {2, 1, 4}, {1, 3, 1}, {2, 3, 4}},
+        {4, 3, {2, 1, 3, 1}, {2, 1, 2}, {2, 2, 3, 2}},
+        {2, 2, {1, 1}, {3, 1}, {3, 1}},
+        {3, 1, {2, 3, 1}, {1}, {2, 3, 1}},
+    };
+    for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++) {
+        cr_graph *g = cr_graph_new();
+        cr_node *a = ramp_input(g, pairs[p].ra, pairs[p].a);
+        cr_node *b = cr_scale(g, ramp_input(g, pairs[p].rb, pairs[p].b), -0.5);
+        cr_node_require_grad(a, 1);
+        cr_node *y =
+            cr_div(g, cr_sub(g, a, b), cr_add(g, cr_abs(g, b), cr_scalar(g, 0.25)));
+        ck_assert_msg(y != NULL, "pair %zu: %s", p, cr_graph_error(g)->message);
+        const cr_tensor *vy = cr_node_value(y), *va = cr_node_value(a),
+                        *vb = cr_node_value(b);
+        const int rank = cr_tensor_rank(vy);
+        ck_assert_int_eq(rank, pairs[p].ra > pairs[p].rb ? pairs[p].ra : pairs[p].rb);
+        for (int d = 0; d < rank; d++)
+            ck_assert_uint_eq(cr_tensor_dim(vy, d), pairs[p].out[d]);
+        /* d sum(y * w) / da: w / (|b| + 0.25) summed over a's stretched axes */
+        cr_node *w = ramp_input(g, rank, pairs[p].out);
+        ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, cr_mul(g, y, w)), 0), CR_OK);
+        double want_grad[64] = {0};
+        size_t idx[4] = {0};
+        for (size_t i = 0; i < cr_tensor_size(vy); i++) {
+            size_t ia = source_index(va, rank, idx), ib = source_index(vb, rank, idx);
+            double bv = cr_tensor_get(vb, ib), den = fabs(bv) + 0.25;
+            ck_assert_double_eq(cr_tensor_get(vy, i), (cr_tensor_get(va, ia) - bv) / den);
+            want_grad[ia] += cr_tensor_get(cr_node_value(w), i) / den;
+            for (int d = rank - 1; d >= 0 && ++idx[d] == pairs[p].out[d]; d--)
+                idx[d] = 0;
+        }
+        for (size_t i = 0; i < cr_tensor_size(va); i++)
+            ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(a), i), want_grad[i], 1e-13);
+        cr_graph_free(g);
+    }
+}
+END_TEST
+
+/* The square-matrix case: x - mean(x, axis 1, keepdims) subtracts each
+ * row's mean; x - mean_axis(x, 1) ([N,N] - [N]) subtracts the means as a
+ * row, as NumPy does. */
+START_TEST(test_broadcast_square_rows)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s33[2] = {3, 3};
+    const double v[9] = {1, 2, 6, -3, 0.5, 4, 10, 20, 60};
+    cr_node *x = cr_input(g, "x", 2, s33);
+    cr_node_set_data(x, v, 9);
+    const double mean[3] = {3, 0.5, 30};
+    const cr_tensor *rows = cr_node_value(cr_sub(g, x, cr_mean_dim(g, x, 1, 1)));
+    const cr_tensor *as_row = cr_node_value(cr_sub(g, x, cr_mean_axis(g, x, 1)));
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 3; j++) {
+            ck_assert_double_eq_tol(cr_tensor_get(rows, 3 * i + j), v[3 * i + j] - mean[i],
+                                    1e-14);
+            ck_assert_double_eq_tol(cr_tensor_get(as_row, 3 * i + j),
+                                    v[3 * i + j] - mean[j], 1e-14);
+        }
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Shapes that do not broadcast: CR_ESHAPE naming the op and both shapes,
+ * and the graph unchanged. */
+START_TEST(test_broadcast_errors)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3}, s43[2] = {4, 3}, s2[1] = {2}, s231[3] = {2, 3, 1},
+           s22[2] = {2, 2};
+    cr_node *a = cr_input(g, "a", 2, s23), *b = cr_input(g, "b", 2, s43);
+    cr_node *v2 = cr_input(g, "v", 1, s2), *c = cr_input(g, "c", 3, s231);
+    cr_node *d = cr_input(g, "d", 2, s22);
+    size_t before = cr_graph_size(g);
+    static const struct {
+        cr_node *(*fn)(cr_graph *, cr_node *, cr_node *);
+        int a, b;
+        const char *message;
+    } bad[] = {
+        {cr_add, 0, 1, "add: [2,3] and [4,3] do not broadcast"},
+        {cr_sub, 0, 2, "sub: [2,3] and [2] do not broadcast"},
+        {cr_mul, 2, 0, "mul: [2] and [2,3] do not broadcast"},
+        {cr_div, 3, 4, "div: [2,3,1] and [2,2] do not broadcast"},
+        {cr_pow, 1, 0, "pow: [4,3] and [2,3] do not broadcast"},
+    };
+    cr_node *nodes[5] = {a, b, v2, c, d};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        ck_assert_ptr_null(bad[k].fn(g, nodes[bad[k].a], nodes[bad[k].b]));
+        ck_assert_int_eq(cr_graph_error(g)->status, CR_ESHAPE);
+        ck_assert_str_eq(cr_graph_error(g)->message, bad[k].message);
+        ck_assert_uint_eq(cr_graph_size(g), before);
+    }
+    /* [2,3,1] and [3,1] broadcast ([3,1] stretches over the batch) */
+    ck_assert_ptr_nonnull(
+        cr_add(g, c, cr_transpose(g, cr_input(g, "e", 2, (size_t[]){1, 3}))));
+    cr_graph_free(g);
+}
+END_TEST
+
 Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -486,6 +650,9 @@ Suite *ops_suite(void)
     tcase_add_test(tc, test_every_op_has_a_case);
     tcase_add_test(tc, test_softmax_xent_extreme_logits);
     tcase_add_test(tc, test_forward_values);
+    tcase_add_test(tc, test_broadcast_values);
+    tcase_add_test(tc, test_broadcast_square_rows);
+    tcase_add_test(tc, test_broadcast_errors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,10 +7,17 @@
  * mismatch gives CR_ESHAPE with a message naming the op and both shapes,
  * such as "matmul: [2,3] x [4,1]", and leaves the graph unchanged).
  *
- * Broadcasting (add, sub, mul, div, pow): the two operands have the same
- * shape, or one is a scalar (one element), or one's shape is a suffix of
- * the other's (a row vector [n] over the rows of a matrix [m,n]). The
- * gradient of a broadcast operand is summed back to its shape.
+ * Broadcasting (every elementwise op of two or more inputs: add, sub, mul,
+ * div, pow, maximum, minimum, the comparisons, where): NumPy's rule. The
+ * shapes are aligned on their last axes; along each axis the dimensions are
+ * equal, or one of them is 1 or missing and is stretched to the other. So
+ * [2,3] with [3] or [1,3] adds a row to every row, [2,3] with [2,1] a
+ * column to every column, [2,1] with [1,3] gives [2,3], and a scalar goes
+ * with anything. Note that [n,n] with [n] means rows, as in NumPy: to
+ * subtract each row's mean keep the reduced axis, x - mean_dim(x, 1, 1).
+ * Shapes that do not broadcast are CR_ESHAPE, "add: [2,3] and [4,3] do not
+ * broadcast". The gradient of a stretched operand is summed back to its
+ * shape over the stretched axes.
  *
  * After each constructor: the function and its partial derivatives.
  */
@@ -63,13 +70,23 @@ CR_API cr_node *cr_relu(cr_graph *g, cr_node *x);
 /* y = log(1+exp(x));  dy/dx = sigmoid(x) */
 CR_API cr_node *cr_softplus(cr_graph *g, cr_node *x);
 
+/* Reductions. The _dim forms reduce along one axis (a negative axis counts
+ * from the end: -1 is the last); keepdims non-zero keeps that axis with
+ * length 1 (so the result broadcasts against x: x - mean_dim(x, 1, 1)
+ * centres each row), zero removes it. An axis out of range is CR_EINVAL,
+ * "sum: axis 2 out of range for [3,4]". */
+
 /* y = sum of all elements (a scalar);  dy/dx_i = 1 */
 CR_API cr_node *cr_sum(cr_graph *g, cr_node *x);
-/* y = sum over one axis (the axis is removed);  dy/dx = 1 along the axis */
+/* y_j = sum_i x_ij along axis;  dy_j/dx_ij = 1 */
+CR_API cr_node *cr_sum_dim(cr_graph *g, cr_node *x, int axis, int keepdims);
+/* cr_sum_dim(g, x, axis, 0): the axis is removed */
 CR_API cr_node *cr_sum_axis(cr_graph *g, cr_node *x, int axis);
-/* y = mean of all elements;  dy/dx_i = 1/n */
+/* y = mean of all n elements;  dy/dx_i = 1/n */
 CR_API cr_node *cr_mean(cr_graph *g, cr_node *x);
-/* y = mean over one axis (removed);  dy/dx = 1/n along the axis */
+/* y_j = (1/n) sum_i x_ij along axis (n elements);  dy_j/dx_ij = 1/n */
+CR_API cr_node *cr_mean_dim(cr_graph *g, cr_node *x, int axis, int keepdims);
+/* cr_mean_dim(g, x, axis, 0): the axis is removed */
 CR_API cr_node *cr_mean_axis(cr_graph *g, cr_node *x, int axis);
 
 enum {

@@ -26,19 +26,101 @@ int cr_shape_is_suffix(const cr_tensor *small, const cr_tensor *big)
     return 1;
 }
 
+int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big)
+{
+    int lead = 0;
+    while (lead < small->rank && small->shape[lead] == 1)
+        lead++;
+    if (small->rank - lead > big->rank)
+        return 0;
+    for (int i = 1; i <= small->rank - lead; i++)
+        if (small->shape[small->rank - i] != big->shape[big->rank - i])
+            return 0;
+    return 1;
+}
+
+/* The dimension of t along axis d of a rank-`rank` broadcast (1 where t
+ * has no such axis). */
+static size_t aligned_dim(const cr_tensor *t, int rank, int d)
+{
+    int k = d - (rank - t->rank);
+    return k < 0 ? 1 : t->shape[k];
+}
+
 cr_status cr_shape_broadcast(cr_graph *g, cr_node *n)
 {
-    const cr_tensor *a = INT(n, 0), *b = INT(n, 1);
-    const cr_tensor *big = a, *small = b;
-    if (b->size > a->size || (b->size == a->size && b->rank > a->rank)) {
-        big = b;
-        small = a;
+    int rank = 0;
+    for (size_t k = 0; k < n->n_inputs; k++)
+        if (INT(n, k)->rank > rank)
+            rank = INT(n, k)->rank;
+    size_t shape[CR_MAX_RANK];
+    for (int d = 0; d < rank; d++) {
+        shape[d] = 1;
+        for (size_t k = 0; k < n->n_inputs; k++) {
+            size_t dim = aligned_dim(INT(n, k), rank, d);
+            if (dim == shape[d] || dim == 1)
+                continue;
+            if (shape[d] != 1)
+                goto mismatch;
+            shape[d] = dim;
+        }
     }
-    if (cr_tensor_same_shape(a, b) || small->size == 1 ||
-        (cr_shape_is_suffix(small, big) && big->size % small->size == 0))
-        return cr_tensor_set_shape(&n->value, big->rank, big->shape, &g->err);
-    return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s do not broadcast", n->op->name,
-                         cr_shape_str(a).text, cr_shape_str(b).text);
+    return cr_tensor_set_shape(&n->value, rank, shape, &g->err);
+mismatch:
+    if (n->n_inputs == 2)
+        return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s do not broadcast", n->op->name,
+                             cr_shape_str(INT(n, 0)).text, cr_shape_str(INT(n, 1)).text);
+    return cr_graph_fail(g, CR_ESHAPE, "%s: %s, %s and %s do not broadcast", n->op->name,
+                         cr_shape_str(INT(n, 0)).text, cr_shape_str(INT(n, 1)).text,
+                         cr_shape_str(INT(n, 2)).text);
+}
+
+void cr_bcast_init(cr_bcast *it, const cr_tensor *out, const cr_tensor *const *ops,
+                   int n_ops)
+{
+    const int rank = out->rank;
+    it->n_ops = n_ops;
+    it->rank = 0;
+    /* Axes of length 1 drop out; an axis merges into the one before when
+     * every operand steps across both as across one. */
+    for (int d = 0; d < rank; d++) {
+        const size_t dim = out->shape[d];
+        if (dim == 1)
+            continue;
+        size_t st[CR_BCAST_MAX];
+        for (int k = 0; k < n_ops; k++) {
+            size_t inner = 1;
+            for (int e = d + 1; e < rank; e++)
+                inner *= aligned_dim(ops[k], rank, e);
+            st[k] = aligned_dim(ops[k], rank, d) == 1 ? 0 : inner;
+        }
+        int merge = it->rank > 0;
+        for (int k = 0; k < n_ops && merge; k++)
+            merge = it->stride[k][it->rank - 1] == st[k] * dim;
+        if (merge) {
+            it->dim[it->rank - 1] *= dim;
+            for (int k = 0; k < n_ops; k++)
+                it->stride[k][it->rank - 1] = st[k];
+            continue;
+        }
+        it->dim[it->rank] = dim;
+        for (int k = 0; k < n_ops; k++)
+            it->stride[k][it->rank] = st[k];
+        it->rank++;
+    }
+    if (it->rank == 0) { /* one element */
+        it->dim[0] = 1;
+        for (int k = 0; k < n_ops; k++)
+            it->stride[k][0] = 0;
+        it->rank = 1;
+    }
+    for (int d = 0; d < it->rank; d++)
+        it->idx[d] = 0;
+    for (int k = 0; k < n_ops; k++) {
+        it->off[k] = 0;
+        it->step[k] = it->stride[k][it->rank - 1] != 0;
+    }
+    it->row = it->dim[it->rank - 1];
 }
 
 cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)

@@ -19,6 +19,16 @@ static void sum_forward(cr_node *n)
     const double *x = IN(n, 0);
     double *y = OUT(n);
     const double f = n->args->f;
+    if (inner == 1) { /* each output sums len consecutive elements, in order */
+        for (size_t o = 0; o < outer; o++) {
+            const double *xo = x + o * len;
+            double s = 0.0;
+            for (size_t k = 0; k < len; k++)
+                s += xo[k];
+            y[o] = f != 1.0 ? s * f : s;
+        }
+        return;
+    }
     memset(y, 0, outer * inner * sizeof(double));
     for (size_t o = 0; o < outer; o++) {
         double *yo = y + o * inner;
@@ -97,26 +107,22 @@ static cr_status expand_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_n
                             (size_t)n->args->i[2], n->args->f, x->rank, x->shape));
 }
 
-static cr_node *reduce_all(cr_graph *g, const cr_op *op, cr_node *x)
+/* The factor a reduction applies to the sum of len elements. */
+static double reduce_factor(const cr_op *op, size_t len)
+{
+    return op == &cr_op_mean ? 1.0 / (double)len : 1.0;
+}
+
+cr_node *cr_reduce(cr_graph *g, const cr_op *op, cr_node *x, int all, int axis,
+                   int keepdims)
 {
     if (!g || !x)
         return cr_node_create(g, op, &x, 1, NULL); /* reports/propagates the error */
-    size_t len = x->value.size;
-    return view_node(g, op, x, 1, len, 1, op == &cr_op_mean ? 1.0 / (double)len : 1.0, 0,
-                     NULL);
-}
-
-cr_node *cr_sum(cr_graph *g, cr_node *x) { return reduce_all(g, &cr_op_sum, x); }
-cr_node *cr_mean(cr_graph *g, cr_node *x) { return reduce_all(g, &cr_op_mean, x); }
-
-static cr_node *reduce_axis(cr_graph *g, const cr_op *op, cr_node *x, int axis)
-{
-    if (!g || !x)
-        return cr_node_create(g, op, &x, 1, NULL);
     const cr_tensor *t = &x->value;
-    if (axis < 0)
-        axis += t->rank;
-    if (axis < 0 || axis >= t->rank) {
+    if (all)
+        return view_node(g, op, x, 1, t->size, 1, reduce_factor(op, t->size), 0, NULL);
+    const int d0 = axis < 0 ? axis + t->rank : axis;
+    if (d0 < 0 || d0 >= t->rank) {
         cr_graph_fail(g, CR_EINVAL, "%s: axis %d out of range for %s", op->name, axis,
                       cr_shape_str(t).text);
         return NULL;
@@ -124,37 +130,92 @@ static cr_node *reduce_axis(cr_graph *g, const cr_op *op, cr_node *x, int axis)
     size_t outer = 1, inner = 1, shape[CR_MAX_RANK];
     int rank = 0;
     for (int d = 0; d < t->rank; d++) {
-        if (d < axis)
+        if (d < d0)
             outer *= t->shape[d];
-        else if (d > axis)
+        else if (d > d0)
             inner *= t->shape[d];
-        if (d != axis)
+        if (d != d0)
             shape[rank++] = t->shape[d];
+        else if (keepdims)
+            shape[rank++] = 1;
     }
-    size_t len = t->shape[axis];
-    return view_node(g, op, x, outer, len, inner,
-                     op == &cr_op_mean ? 1.0 / (double)len : 1.0, rank, shape);
+    const size_t len = t->shape[d0];
+    return view_node(g, op, x, outer, len, inner, reduce_factor(op, len), rank, shape);
+}
+
+cr_node *cr_sum(cr_graph *g, cr_node *x)
+{
+    return cr_reduce(g, &cr_op_sum, x, 1, 0, 0);
+}
+cr_node *cr_mean(cr_graph *g, cr_node *x)
+{
+    return cr_reduce(g, &cr_op_mean, x, 1, 0, 0);
+}
+
+cr_node *cr_sum_dim(cr_graph *g, cr_node *x, int axis, int keepdims)
+{
+    return cr_reduce(g, &cr_op_sum, x, 0, axis, keepdims);
+}
+
+cr_node *cr_mean_dim(cr_graph *g, cr_node *x, int axis, int keepdims)
+{
+    return cr_reduce(g, &cr_op_mean, x, 0, axis, keepdims);
 }
 
 cr_node *cr_sum_axis(cr_graph *g, cr_node *x, int axis)
 {
-    return reduce_axis(g, &cr_op_sum, x, axis);
+    return cr_sum_dim(g, x, axis, 0);
 }
-
 cr_node *cr_mean_axis(cr_graph *g, cr_node *x, int axis)
 {
-    return reduce_axis(g, &cr_op_mean, x, axis);
+    return cr_mean_dim(g, x, axis, 0);
 }
 
+/* Sums x down to a broadcast operand's shape: each run of adjacent axes
+ * along which the operand was stretched is one sum node over the view
+ * [outer, run, inner] (a suffix-shaped operand, one run from the first
+ * axis, is one node as before); the last node has the operand's shape. */
 cr_node *cr_sum_to_shape(cr_graph *g, cr_node *x, int rank, const size_t *shape)
 {
-    size_t inner;
-    if (cr_shape_count(rank, shape, &inner) != CR_OK || x->value.size % inner) {
-        cr_graph_fail(g, CR_ESHAPE, "sum: cannot reduce %s to a broadcast operand",
-                      cr_shape_str(&x->value).text);
+    if (!x)
+        return NULL;
+    const cr_tensor *t = &x->value;
+    const int r = t->rank;
+    size_t cur[CR_MAX_RANK], target[CR_MAX_RANK];
+    int ok = rank <= r && cr_shape_count(rank, shape, NULL) == CR_OK;
+    for (int d = 0; d < r && ok; d++) {
+        cur[d] = t->shape[d];
+        target[d] = d < r - rank ? 1 : shape[d - (r - rank)];
+        ok = target[d] == cur[d] || target[d] == 1;
+    }
+    if (!ok) {
+        cr_tensor want = {0};
+        cr_tensor_set_shape(&want, rank, shape, NULL);
+        cr_graph_fail(g, CR_ESHAPE, "sum: cannot reduce %s to the broadcast operand %s",
+                      cr_shape_str(t).text, cr_shape_str(&want).text);
         return NULL;
     }
-    return view_node(g, &cr_op_sum, x, 1, x->value.size / inner, inner, 1.0, rank, shape);
+    int d = 0;
+    do {
+        while (d < r && target[d] == cur[d])
+            d++;
+        const int start = d;
+        while (d < r && target[d] != cur[d])
+            d++;
+        size_t outer = 1, len = 1, inner = 1;
+        for (int e = 0; e < r; e++)
+            *(e < start ? &outer : e < d ? &len : &inner) *= cur[e];
+        for (int e = start; e < d; e++)
+            cur[e] = 1;
+        int more = 0;
+        for (int e = d; e < r; e++)
+            more |= target[e] != cur[e];
+        x = more ? view_node(g, &cr_op_sum, x, outer, len, inner, 1.0, r, cur)
+                 : view_node(g, &cr_op_sum, x, outer, len, inner, 1.0, rank, shape);
+        if (!more)
+            break;
+    } while (x);
+    return x;
 }
 
 cr_node *cr_expand_axis(cr_graph *g, cr_node *x, int axis, size_t len, int rank,
