@@ -169,11 +169,27 @@ START_TEST(test_functions)
         {"y = pow(x, x)", pow(x, x)},
         {"y = pow ( x , 2 ) + sin (x)", x * x + sin(x)},
         {"y = exp(log(x))", x},
+        {"y = square(x)", x * x},
+        {"y = log1p(x)", log1p(x)},
+        {"y = erf(x)", erf(x)},
+        {"y = leaky_relu(-x) + leaky_relu(x)", x - 0.01 * x},
+        {"y = leaky_relu(-x, 0.2)", -0.2 * x},
+        {"y = elu(-x) + elu(x)", expm1(-x) + x},
+        {"y = elu(-x, 0.5)", 0.5 * expm1(-x)},
+        {"y = gelu(x)", 0.5 * x * (1 + erf(x / sqrt(2.0)))},
+        {"y = silu(x)", x / (1 + exp(-x))},
+        {"y = maximum(x, 0.5) + minimum(x, 0.5)", x + 0.5},
+        {"y = clamp(x, -0.5, 0.25) + clamp(-x, -0.5, 0.25)", 0.25 - 0.5},
+        {"y = where(gt(x, 1), x, 2*x) + where(0, 1, 2)", 2 * x + 2},
+        {"y = gt(x, 0.7) + 2*ge(x, 0.7) + 4*lt(x, 1) + 8*le(x, 0.7) + 16*eq(x, x)",
+         2 + 4 + 8 + 16},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         ck_assert_double_eq_tol(value_at(cases[i].text, x), cases[i].v, 1e-14);
     ck_assert_str_eq(cr_expr_functions(),
-                     "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, pow");
+                     "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, "
+                     "square, log1p, erf, leaky_relu, elu, gelu, silu, pow, maximum, "
+                     "minimum, clamp, where, gt, ge, lt, le, eq");
 }
 END_TEST
 
@@ -248,8 +264,22 @@ static const struct parse_error_case {
      "empty program: no statements (a statement is NAME = EXPRESSION)"},
     {"y = foo(x)", 0, CR_ESYNTAX, 1, 5,
      "unknown function 'foo'; known functions: exp, log, sqrt, abs, sign, sin, cos, tanh, "
-     "sigmoid, relu, softplus, pow"},
+     "sigmoid, relu, softplus, square, log1p, erf, leaky_relu, elu, gelu, silu, pow, "
+     "maximum, minimum, clamp, where, gt, ge, lt, le, eq"},
     {"y = sin(x, 2)", 0, CR_ESYNTAX, 1, 5, "sin() takes 1 argument, got 2"},
+    {"y = leaky_relu(x, 1, 2)", 0, CR_ESYNTAX, 1, 5,
+     "leaky_relu() takes 1 to 2 arguments, got 3"},
+    {"y = 1 + clamp(x, x, 1)", 0, CR_EINVAL, 1, 9,
+     "clamp(): the lower bound (argument 2) must be a number"},
+    {"y = clamp(x, 0, -x)", 0, CR_EINVAL, 1, 5,
+     "clamp(): the upper bound (argument 3) must be a number"},
+    {"y = clamp(x, 1, 0)", 0, CR_EINVAL, 1, 5,
+     "clamp: bounds [1, 0]: need lo <= hi, not NaN"},
+    {"y = leaky_relu(x, x)", 0, CR_EINVAL, 1, 5,
+     "leaky_relu(): the slope (argument 2) must be a number"},
+    {"y = elu(x, 2*x)", 0, CR_EINVAL, 1, 5,
+     "elu(): the alpha (argument 2) must be a number"},
+    {"y = where(x, 1)", 0, CR_ESYNTAX, 1, 5, "where() takes 3 arguments, got 2"},
     {"y = pow(x)", 0, CR_ESYNTAX, 1, 5, "pow() takes 2 arguments, got 1"},
     {"y = 1 +\n  exp()", 0, CR_ESYNTAX, 2, 3, "exp() takes 1 argument, got 0"},
     {"y = (x + 1", 0, CR_ESYNTAX, 1, 5, "unmatched '('"},

@@ -19,8 +19,8 @@
 
 /* How to draw an input: uniform in [lo, hi]; AWAY draws the magnitude in
  * [lo, hi] with a random sign (keeps kinks at 0 out of reach of the
- * finite-difference step). */
-enum { PLAIN = 0, AWAY = 1 };
+ * finite-difference step); FLAG draws 0 or 1 (where's condition). */
+enum { PLAIN = 0, AWAY = 1, FLAG = 2 };
 
 typedef struct in_spec {
     int rank;
@@ -68,6 +68,22 @@ BUILDER(tanh, cr_tanh(g, in[0]))
 BUILDER(sigmoid, cr_sigmoid(g, in[0]))
 BUILDER(relu, cr_relu(g, in[0]))
 BUILDER(softplus, cr_softplus(g, in[0]))
+BUILDER(square, cr_square(g, in[0]))
+BUILDER(log1p, cr_log1p(g, in[0]))
+BUILDER(erf, cr_erf(g, in[0]))
+BUILDER(leaky_relu, cr_leaky_relu(g, in[0], c))
+BUILDER(elu, cr_elu(g, in[0], c))
+BUILDER(gelu, cr_gelu(g, in[0]))
+BUILDER(silu, cr_silu(g, in[0]))
+BUILDER(maximum, cr_maximum(g, in[0], in[1]))
+BUILDER(minimum, cr_minimum(g, in[0], in[1]))
+BUILDER(clamp, cr_clamp(g, in[0], -0.5, c))
+BUILDER(where, cr_where(g, in[0], in[1], in[2]))
+BUILDER(gt, cr_gt(g, in[0], in[1]))
+BUILDER(ge, cr_ge(g, in[0], in[1]))
+BUILDER(lt, cr_lt(g, in[0], in[1]))
+BUILDER(le, cr_le(g, in[0], in[1]))
+BUILDER(eq, cr_eq(g, in[0], in[1]))
 BUILDER(sum, cr_sum(g, in[0]))
 BUILDER(mean, cr_mean(g, in[0]))
 BUILDER(sum_axis, cr_sum_axis(g, in[0], (int)c))
@@ -110,6 +126,12 @@ BUILDER(sign, b_internal(g, "sign", in, 1))
 BUILDER(clamp_prob, b_internal(g, "clamp_prob", in, 1))
 BUILDER(softmax_bwd, b_internal(g, "softmax_bwd", in, 2))
 BUILDER(softmax_xent_bwd, b_internal(g, "softmax_xent_bwd", in, 3))
+/* leaky_relu_bwd(x, dy) with the slope c */
+static cr_node *b_leaky_relu_bwd(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_node_args args = {.f = c};
+    return cr_node_create(g, cr_op_find("leaky_relu_bwd"), in, 2, &args);
+}
 
 /* expand along axis c of the output [2,3] (the input lacks that axis). */
 static cr_node *b_expand_axis(cr_graph *g, cr_node *const *in, double c)
@@ -145,6 +167,9 @@ static cr_node *b_sum_to_shape(cr_graph *g, cr_node *const *in, double c)
 #define V(N, LO, HI) SPEC(1, PLAIN, LO, HI, N)
 #define M(R, C, LO, HI) SPEC(2, PLAIN, LO, HI, R, C)
 #define T3(A, B, C, LO, HI) SPEC(3, PLAIN, LO, HI, A, B, C)
+#define T3A(A, B, C, LO, HI) SPEC(3, AWAY, LO, HI, A, B, C)
+#define MF(R, C) SPEC(2, FLAG, 0, 1, R, C)
+#define VF(N) SPEC(1, FLAG, 0, 1, N)
 #define SCA(LO, HI) SPEC(0, AWAY, LO, HI, 0)
 #define VA(N, LO, HI) SPEC(1, AWAY, LO, HI, N)
 #define MA(R, C, LO, HI) SPEC(2, AWAY, LO, HI, R, C)
@@ -153,26 +178,41 @@ static cr_node *b_sum_to_shape(cr_graph *g, cr_node *const *in, double c)
      .in = {__VA_ARGS__}}
 
 /* Binary broadcasting ops get the same six layouts (same shape, row vector, scalar, each way round). */
-#define BINARY_CASES(NAME, ALO, AHI, BLO, BHI)                                             \
-    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), M(3, 4, BLO, BHI)),                  \
-    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), V(4, BLO, BHI)),                     \
-    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), SC(BLO, BHI)),                       \
-    CASE(#NAME, b_##NAME, 0, 0, 2, SC(ALO, AHI), V(5, BLO, BHI)),                          \
-    CASE(#NAME, b_##NAME, 0, 0, 2, V(4, ALO, AHI), M(3, 4, BLO, BHI)),                     \
-    CASE(#NAME, b_##NAME, 0, 0, 2, SC(ALO, AHI), SC(BLO, BHI))
+#define BINARY_CASES_M(NAME, MASK, ALO, AHI, BLO, BHI)                                     \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 4, ALO, AHI), M(3, 4, BLO, BHI)),               \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 4, ALO, AHI), V(4, BLO, BHI)),                  \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 4, ALO, AHI), SC(BLO, BHI)),                    \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, SC(ALO, AHI), V(5, BLO, BHI)),                       \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, V(4, ALO, AHI), M(3, 4, BLO, BHI)),                  \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, SC(ALO, AHI), SC(BLO, BHI))
 
 /* NumPy's broadcasts beyond the blocks above: a column [3,1] over [3,4],
  * an outer [3,1] x [1,4], a matrix over a batch, stretched axes inside and
  * on both sides. */
 #define T4(A, B, C, D, LO, HI) SPEC(4, PLAIN, LO, HI, A, B, C, D)
+#define BROADCAST_CASES_M(NAME, MASK, ALO, AHI, BLO, BHI)                                  \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 4, ALO, AHI), M(3, 1, BLO, BHI)),               \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 1, ALO, AHI), M(3, 4, BLO, BHI)),               \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 1, ALO, AHI), M(1, 4, BLO, BHI)),               \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, T3(2, 3, 4, ALO, AHI), M(3, 1, BLO, BHI)),           \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, T3(2, 1, 4, ALO, AHI), M(3, 4, BLO, BHI)),           \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, T3(2, 3, 1, ALO, AHI), T3(2, 1, 4, BLO, BHI)),       \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, T4(2, 1, 3, 1, ALO, AHI), T3(2, 1, 2, BLO, BHI))
+
+#define BINARY_CASES(NAME, ALO, AHI, BLO, BHI) BINARY_CASES_M(NAME, 0, ALO, AHI, BLO, BHI)
 #define BROADCAST_CASES(NAME, ALO, AHI, BLO, BHI)                                          \
-    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), M(3, 1, BLO, BHI)),                  \
-    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 1, ALO, AHI), M(3, 4, BLO, BHI)),                  \
-    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 1, ALO, AHI), M(1, 4, BLO, BHI)),                  \
-    CASE(#NAME, b_##NAME, 0, 0, 2, T3(2, 3, 4, ALO, AHI), M(3, 1, BLO, BHI)),              \
-    CASE(#NAME, b_##NAME, 0, 0, 2, T3(2, 1, 4, ALO, AHI), M(3, 4, BLO, BHI)),              \
-    CASE(#NAME, b_##NAME, 0, 0, 2, T3(2, 3, 1, ALO, AHI), T3(2, 1, 4, BLO, BHI)),          \
-    CASE(#NAME, b_##NAME, 0, 0, 2, T4(2, 1, 3, 1, ALO, AHI), T3(2, 1, 2, BLO, BHI))
+    BROADCAST_CASES_M(NAME, 0, ALO, AHI, BLO, BHI)
+
+/* maximum and minimum: the broadcasts, a scalar against a mix of smaller
+ * and larger elements, and two scalars apart (LOSER: the mask of the one
+ * that gets no gradient, b for maximum). */
+#define MAXMIN_CASES(NAME, LOSER)                                                          \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),                        \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, -2, 2), V(4, -2, 2)),                           \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, -2, 2), SC(-0.3, 0.3)),                         \
+    CASE(#NAME, b_##NAME, 0, 0, 2, SC(-0.3, 0.3), V(5, -2, 2)),                            \
+    CASE(#NAME, b_##NAME, 0, LOSER, 2, SC(1, 2), SC(-2, -1)),                              \
+    BROADCAST_CASES(NAME, -2, 2, -2, 2)
 
 /* Unary ops: a scalar, a vector, a matrix and a rank-3 tensor. */
 #define UNARY_CASES(NAME, ARG, LO, HI, MASK)                                               \
@@ -218,6 +258,39 @@ static const op_case cases[] = {
     UNARY_CASES(sigmoid, 0, -3, 3, 0),
     UNARY_CASES_AWAY(relu, 0.1, 2, 0),
     UNARY_CASES(softplus, 0, -3, 3, 0),
+    UNARY_CASES(square, 0, -2, 2, 0),
+    UNARY_CASES(log1p, 0, -0.6, 3, 0),
+    UNARY_CASES(erf, 0, -2, 2, 0),
+    UNARY_CASES(gelu, 0, -3, 3, 0),
+    UNARY_CASES(silu, 0, -4, 4, 0),
+    /* leaky_relu and elu (arg: slope, alpha) away from their kink at 0 */
+    CASE("leaky_relu", b_leaky_relu, 0.01, 0, 1, VA(5, 0.1, 2)),
+    CASE("leaky_relu", b_leaky_relu, 0.2, 0, 1, MA(3, 4, 0.1, 2)),
+    CASE("leaky_relu", b_leaky_relu, -0.3, 0, 1, T3A(2, 3, 2, 0.1, 2)),
+    CASE("leaky_relu", b_leaky_relu, 0.2, 0, 1, SCA(0.1, 2)),
+    CASE("elu", b_elu, 1.0, 0, 1, VA(5, 0.1, 2)),
+    CASE("elu", b_elu, 0.7, 0, 1, MA(3, 4, 0.1, 3)),
+    CASE("elu", b_elu, 1.6, 0, 1, T3A(2, 3, 2, 0.1, 2)),
+    CASE("elu", b_elu, 1.0, 0, 1, SCA(0.1, 2)),
+    /* maximum and minimum broadcast like the arithmetic ops */
+    MAXMIN_CASES(maximum, 2u),
+    MAXMIN_CASES(minimum, 1u),
+    /* clamp to [-0.5, arg] */
+    CASE("clamp", b_clamp, 0.7, 0, 1, V(5, -2, 2)),
+    CASE("clamp", b_clamp, 0.7, 0, 1, M(3, 4, -2, 2)),
+    CASE("clamp", b_clamp, 1.5, 0, 1, T3(2, 3, 2, -2, 2)),
+    CASE("clamp", b_clamp, 0.5, 0, 1, SC(-0.4, 0.4)),
+    /* where(cond, a, b): no gradient to the 0/1 condition */
+    CASE("where", b_where, 0, 1u, 3, MF(3, 4), M(3, 4, -2, 2), M(3, 4, -2, 2)),
+    CASE("where", b_where, 0, 1u, 3, MF(3, 1), M(3, 4, -2, 2), V(4, -2, 2)),
+    CASE("where", b_where, 0, 1u, 3, VF(4), T3(2, 3, 4, -2, 2), SC(-2, 2)),
+    CASE("where", b_where, 0, 1u, 3, SPEC(3, FLAG, 0, 1, 2, 1, 4), M(3, 1, -2, 2), M(1, 4, -2, 2)),
+    /* comparisons: 0/1 values, a zero gradient */
+    BINARY_CASES_M(gt, 3u, -2, 2, -2, 2),
+    BROADCAST_CASES_M(ge, 3u, -2, 2, -2, 2),
+    BINARY_CASES_M(lt, 3u, -2, 2, -2, 2),
+    BROADCAST_CASES_M(le, 3u, -2, 2, -2, 2),
+    BINARY_CASES_M(eq, 3u, -2, 2, -2, 2),
     /* backward helpers: a is the op's output (or input for relu), b the
      * upstream gradient; relu_bwd is a step function of a */
     CASE("sigmoid_bwd", b_sigmoid_bwd, 0, 0, 2, M(3, 4, 0.05, 0.95), M(3, 4, -2, 2)),
@@ -226,6 +299,8 @@ static const op_case cases[] = {
     CASE("tanh_bwd", b_tanh_bwd, 0, 0, 2, V(5, -0.95, 0.95), V(5, -2, 2)),
     CASE("relu_bwd", b_relu_bwd, 0, 1u, 2, MA(3, 4, 0.1, 2), M(3, 4, -2, 2)),
     CASE("relu_bwd", b_relu_bwd, 0, 1u, 2, SC(0.1, 2), SC(-2, 2)),
+    CASE("leaky_relu_bwd", b_leaky_relu_bwd, 0.2, 1u, 2, MA(3, 4, 0.1, 2), M(3, 4, -2, 2)),
+    CASE("leaky_relu_bwd", b_leaky_relu_bwd, -0.5, 1u, 2, VA(5, 0.1, 2), V(5, -2, 2)),
     /* reductions */
     CASE("sum", b_sum, 0, 0, 1, M(3, 4, -2, 2)),
     CASE("sum", b_sum, 0, 0, 1, SC(-2, 2)),
@@ -294,6 +369,8 @@ static const size_t n_cases = sizeof cases / sizeof cases[0];
 static double draw(const in_spec *s)
 {
     double v = test_rand_uniform(s->lo, s->hi);
+    if (s->draw == FLAG)
+        return v < 0.5 * (s->lo + s->hi) ? 0.0 : 1.0;
     if (s->draw == AWAY && test_rand_uniform(0, 1) < 0.5)
         v = -v;
     return v;
@@ -495,6 +572,209 @@ START_TEST(test_forward_values)
 }
 END_TEST
 
+/* ---- the new elementwise ops: values, ties, kinks, errors ---- */
+
+/* d sum(y)/dx for y = fn(x) at the given values, through backward. */
+static void grad_at(cr_node *(*fn)(cr_graph *, cr_node *, double), double c,
+                    const double *x, size_t n, double *value, double *grad)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *in = cr_input(g, "x", 1, &n);
+    cr_node_set_data(in, x, n);
+    cr_node_require_grad(in, 1);
+    cr_node *y = fn(g, in, c);
+    ck_assert_msg(y != NULL, "%s", cr_graph_error(g)->message);
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, y), 0), CR_OK);
+    for (size_t i = 0; i < n; i++) {
+        value[i] = cr_tensor_get(cr_node_value(y), i);
+        grad[i] = cr_tensor_get(cr_node_grad(in), i);
+    }
+    cr_graph_free(g);
+}
+
+static cr_node *f_leaky(cr_graph *g, cr_node *x, double c)
+{
+    return cr_leaky_relu(g, x, c);
+}
+static cr_node *f_elu(cr_graph *g, cr_node *x, double c)
+{
+    return cr_elu(g, x, c);
+}
+static cr_node *f_clamp(cr_graph *g, cr_node *x, double c)
+{
+    return cr_clamp(g, x, -c, c);
+}
+static cr_node *f_gelu(cr_graph *g, cr_node *x, double c)
+{
+    return cr_gelu(g, x);
+}
+static cr_node *f_silu(cr_graph *g, cr_node *x, double c)
+{
+    return cr_silu(g, x);
+}
+static cr_node *f_log1p(cr_graph *g, cr_node *x, double c)
+{
+    return cr_log1p(g, x);
+}
+static cr_node *f_erf(cr_graph *g, cr_node *x, double c)
+{
+    return cr_erf(g, x);
+}
+static cr_node *f_square(cr_graph *g, cr_node *x, double c)
+{
+    return cr_square(g, x);
+}
+
+/* Values and derivatives at chosen points, kinks included (PyTorch's
+ * choices: leaky_relu and elu take the left side at 0, clamp passes the
+ * gradient at its bounds). */
+START_TEST(test_elementwise_points)
+{
+    const double x[5] = {-1.5, -0.25, 0.0, 0.5, 2.0};
+    double y[5], d[5];
+    grad_at(f_leaky, 0.2, x, 5, y, d);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_double_eq(y[i], x[i] > 0 ? x[i] : 0.2 * x[i]);
+        ck_assert_double_eq(d[i], x[i] > 0 ? 1.0 : 0.2);
+    }
+    grad_at(f_elu, 0.5, x, 5, y, d);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_double_eq_tol(y[i], x[i] > 0 ? x[i] : 0.5 * expm1(x[i]), 1e-16);
+        ck_assert_double_eq_tol(d[i], x[i] > 0 ? 1.0 : 0.5 * exp(x[i]), 1e-16);
+    }
+    grad_at(f_clamp, 0.5, (const double[]){-1.5, -0.5, 0.0, 0.5, 2.0}, 5, y, d);
+    const double cy[5] = {-0.5, -0.5, 0.0, 0.5, 0.5}, cd[5] = {0, 1, 1, 1, 0};
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_double_eq(y[i], cy[i]);
+        ck_assert_double_eq(d[i], cd[i]);
+    }
+    grad_at(f_gelu, 0, x, 5, y, d);
+    for (size_t i = 0; i < 5; i++) {
+        const double phi = 0.5 * (1 + erf(x[i] / sqrt(2.0)));
+        ck_assert_double_eq_tol(y[i], x[i] * phi, 1e-16);
+        ck_assert_double_eq_tol(
+            d[i], phi + x[i] * exp(-0.5 * x[i] * x[i]) / sqrt(2 * acos(-1.0)), 1e-15);
+    }
+    grad_at(f_silu, 0, x, 5, y, d);
+    for (size_t i = 0; i < 5; i++) {
+        const double s = 1 / (1 + exp(-x[i]));
+        ck_assert_double_eq_tol(y[i], x[i] * s, 1e-16);
+        ck_assert_double_eq_tol(d[i], s * (1 + x[i] * (1 - s)), 1e-15);
+    }
+    grad_at(f_log1p, 0, x + 1, 4, y, d);
+    grad_at(f_erf, 0, x, 5, y, d);
+    ck_assert_double_eq_tol(d[2], 2 / sqrt(acos(-1.0)), 1e-15);
+    ck_assert_double_eq_tol(y[4], erf(2.0), 1e-16);
+    grad_at(f_square, 0, x, 5, y, d);
+    ck_assert_double_eq(y[0], 2.25);
+    ck_assert_double_eq(d[0], -3.0);
+    /* log1p keeps the digits of tiny arguments */
+    cr_graph *g = cr_graph_new();
+    ck_assert_double_eq(cr_node_scalar(cr_log1p(g, cr_scalar(g, 1e-300))), 1e-300);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* maximum/minimum: ties split the gradient evenly, NaN propagates;
+ * comparisons give 0/1; where selects with broadcasting. */
+START_TEST(test_compare_select)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s4[1] = {4};
+    cr_node *a = cr_input(g, "a", 1, s4), *b = cr_input(g, "b", 1, s4);
+    cr_node_set_data(a, (double[]){1, 2, 3, NAN}, 4);
+    cr_node_set_data(b, (double[]){1, 1, 4, 0}, 4);
+    cr_node_require_grad(a, 1);
+    cr_node_require_grad(b, 1);
+    cr_node *mx = cr_maximum(g, a, b), *mn = cr_minimum(g, a, b);
+    const double want_max[3] = {1, 2, 4}, want_min[3] = {1, 1, 3};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(mx), i), want_max[i]);
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(mn), i), want_min[i]);
+    }
+    ck_assert(isnan(cr_tensor_get(cr_node_value(mx), 3)));
+    ck_assert(isnan(cr_tensor_get(cr_node_value(mn), 3)));
+    /* the first three elements: gradient of sum(max) and sum(min) */
+    size_t s3[1] = {3};
+    cr_node *a3 = cr_input(g, "a3", 1, s3), *b3 = cr_input(g, "b3", 1, s3);
+    cr_node_set_data(a3, (double[]){1, 2, 3}, 3);
+    cr_node_set_data(b3, (double[]){1, 1, 4}, 3);
+    cr_node_require_grad(a3, 1);
+    cr_node_require_grad(b3, 1);
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, cr_maximum(g, a3, b3)), 0), CR_OK);
+    const double da_max[3] = {0.5, 1, 0}, db_max[3] = {0.5, 0, 1};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(a3), i), da_max[i]);
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(b3), i), db_max[i]);
+    }
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, cr_minimum(g, a3, b3)), 0), CR_OK);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(a3), i), db_max[i]);
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(b3), i), da_max[i]);
+    }
+    /* comparisons of [1,2,3] with [1,1,4]; NaN compares false */
+    static const struct {
+        cr_node *(*fn)(cr_graph *, cr_node *, cr_node *);
+        double want[4];
+    } cmp[] = {{cr_gt, {0, 1, 0, 0}},
+               {cr_ge, {1, 1, 0, 0}},
+               {cr_lt, {0, 0, 1, 0}},
+               {cr_le, {1, 0, 1, 0}},
+               {cr_eq, {1, 0, 0, 0}}};
+    for (size_t k = 0; k < sizeof cmp / sizeof cmp[0]; k++)
+        for (size_t i = 0; i < 4; i++)
+            ck_assert_double_eq(cr_tensor_get(cr_node_value(cmp[k].fn(g, a, b)), i),
+                                cmp[k].want[i]);
+    /* where: a [2,1] condition picks rows of a [2,3] matrix or a scalar */
+    size_t s21[2] = {2, 1}, s23[2] = {2, 3};
+    cr_node *cond = cr_input(g, "cond", 2, s21), *m = cr_input(g, "m", 2, s23);
+    cr_node_set_data(cond, (double[]){0, 1}, 2);
+    cr_node_set_data(m, (double[]){1, 2, 3, 4, 5, 6}, 6);
+    cr_node_require_grad(m, 1);
+    cr_node *w = cr_where(g, cond, m, cr_scalar(g, -7));
+    const double want_w[6] = {-7, -7, -7, 4, 5, 6};
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(w), i), want_w[i]);
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, w), 0), CR_OK);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(m), i), i < 3 ? 0.0 : 1.0);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Bad arguments: CR_ESHAPE/CR_EINVAL naming the op and the shapes or the
+ * values, the graph unchanged. */
+START_TEST(test_elementwise_errors)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3}, s4[1] = {4}, s21[2] = {2, 1};
+    cr_node *m = cr_input(g, "m", 2, s23), *v = cr_input(g, "v", 1, s4);
+    cr_node *c = cr_input(g, "c", 2, s21);
+    size_t before = cr_graph_size(g);
+    ck_assert_ptr_null(cr_maximum(g, m, v));
+    ck_assert_str_eq(cr_graph_error(g)->message, "maximum: [2,3] and [4] do not broadcast");
+    ck_assert_ptr_null(cr_ge(g, v, m));
+    ck_assert_str_eq(cr_graph_error(g)->message, "ge: [4] and [2,3] do not broadcast");
+    ck_assert_ptr_null(cr_where(g, c, m, v));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "where: [2,1], [2,3] and [4] do not broadcast");
+    ck_assert_ptr_null(cr_clamp(g, m, 1.0, -1.0));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "clamp: bounds [1, -1]: need lo <= hi, not NaN");
+    ck_assert_ptr_null(cr_clamp(g, m, NAN, 1.0));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_EINVAL);
+    ck_assert_uint_eq(cr_graph_size(g), before);
+    /* a NULL input keeps the error that made it */
+    ck_assert_ptr_null(cr_clamp(g, cr_maximum(g, m, v), 0, 1));
+    ck_assert_str_eq(cr_graph_error(g)->message, "maximum: [2,3] and [4] do not broadcast");
+    ck_assert_ptr_null(cr_leaky_relu(g, NULL, 0.1));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_ESHAPE);
+    cr_graph_free(g);
+}
+END_TEST
+
 /* ---- broadcasting ---- */
 
 /* An input of the given shape holding 0.37 * (i + 1) - 2 at flat index i. */
@@ -651,6 +931,9 @@ Suite *ops_suite(void)
     tcase_add_test(tc, test_softmax_xent_extreme_logits);
     tcase_add_test(tc, test_forward_values);
     tcase_add_test(tc, test_broadcast_values);
+    tcase_add_test(tc, test_elementwise_points);
+    tcase_add_test(tc, test_compare_select);
+    tcase_add_test(tc, test_elementwise_errors);
     tcase_add_test(tc, test_broadcast_square_rows);
     tcase_add_test(tc, test_broadcast_errors);
     suite_add_tcase(s, tc);

@@ -36,6 +36,7 @@ EXEMPT = {
     "sigmoid_bwd": "fused backward of sigmoid: checked by sigmoid's HVP",
     "tanh_bwd": "fused backward of tanh: checked by tanh's HVP",
     "relu_bwd": "fused backward of relu: checked by relu's HVP",
+    "leaky_relu_bwd": "fused backward of leaky_relu: checked by leaky_relu's HVP",
     "softmax_bwd": "fused backward of softmax: checked by softmax's HVP",
     "softmax_xent_bwd": "fused backward of softmax_xent: checked by its HVP",
     "expand": "internal: the vjp of sum over an axis, checked by sum_axis's HVP",

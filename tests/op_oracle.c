@@ -122,6 +122,37 @@ UNARY(sum)
 UNARY(mean)
 UNARY(transpose)
 UNARY(softmax)
+BINARY(maximum)
+BINARY(minimum)
+BINARY(gt)
+BINARY(ge)
+BINARY(lt)
+BINARY(le)
+BINARY(eq)
+UNARY(square)
+UNARY(log1p)
+UNARY(erf)
+UNARY(gelu)
+UNARY(silu)
+
+static cr_node *build_leaky_relu(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_leaky_relu(g, in[0], real_param(c, "slope", CR_LEAKY_RELU_SLOPE));
+}
+static cr_node *build_elu(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_elu(g, in[0], real_param(c, "alpha", CR_ELU_ALPHA));
+}
+static cr_node *build_clamp(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_clamp(g, in[0], real_param(c, "lo", 0.0), real_param(c, "hi", 1.0));
+}
+/* where(cond, a, b): cond is the first input (a `const` line) */
+static cr_node *build_where(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    (void)c;
+    return cr_where(g, in[0], in[1], in[2]);
+}
 
 static cr_node *build_scale(cr_graph *g, cr_node **in, const oracle_case *c)
 {
@@ -166,10 +197,14 @@ static const struct {
 #define ENTRY(NAME) {#NAME, build_##NAME},
     ENTRY(add) ENTRY(sub) ENTRY(mul) ENTRY(div) ENTRY(pow) ENTRY(sq_error) ENTRY(mse)
         ENTRY(softmax_xent) ENTRY(bce) ENTRY(bce_logits) ENTRY(neg) ENTRY(exp) ENTRY(log)
-            ENTRY(sqrt) ENTRY(abs) ENTRY(sign) ENTRY(sin) ENTRY(cos) ENTRY(tanh) ENTRY(sigmoid)
-                ENTRY(relu) ENTRY(softplus) ENTRY(sum) ENTRY(mean) ENTRY(transpose)
-                    ENTRY(softmax) ENTRY(scale) ENTRY(powc) ENTRY(sum_axis)
+            ENTRY(sqrt) ENTRY(abs) ENTRY(sign) ENTRY(sin) ENTRY(cos) ENTRY(tanh)
+                ENTRY(sigmoid) ENTRY(relu) ENTRY(softplus) ENTRY(sum) ENTRY(mean)
+                    ENTRY(transpose) ENTRY(softmax) ENTRY(scale) ENTRY(powc) ENTRY(sum_axis)
                         ENTRY(mean_axis) ENTRY(matmul) ENTRY(sop)
+    /* compare and select, activations (src/ops/compare.c, elementwise.c) */
+    ENTRY(maximum) ENTRY(minimum) ENTRY(clamp) ENTRY(where) ENTRY(gt) ENTRY(ge) ENTRY(lt)
+        ENTRY(le) ENTRY(eq) ENTRY(square) ENTRY(log1p) ENTRY(erf) ENTRY(leaky_relu)
+            ENTRY(elu) ENTRY(gelu) ENTRY(silu)
 #undef ENTRY
 };
 

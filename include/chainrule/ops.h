@@ -69,6 +69,53 @@ CR_API cr_node *cr_sigmoid(cr_graph *g, cr_node *x);
 CR_API cr_node *cr_relu(cr_graph *g, cr_node *x);
 /* y = log(1+exp(x));  dy/dx = sigmoid(x) */
 CR_API cr_node *cr_softplus(cr_graph *g, cr_node *x);
+/* y = x^2;  dy/dx = 2x */
+CR_API cr_node *cr_square(cr_graph *g, cr_node *x);
+/* y = log(1+x), accurate for small x;  dy/dx = 1/(1+x) */
+CR_API cr_node *cr_log1p(cr_graph *g, cr_node *x);
+/* y = erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt;
+ * dy/dx = 2/sqrt(pi) * exp(-x^2) */
+CR_API cr_node *cr_erf(cr_graph *g, cr_node *x);
+
+/* The default slope of leaky_relu (PyTorch's) and alpha of elu. */
+#define CR_LEAKY_RELU_SLOPE 0.01
+#define CR_ELU_ALPHA 1.0
+/* y = x if x > 0 else slope*x;  dy/dx = 1 if x > 0 else slope (slope at
+ * the kink x = 0, as in PyTorch) */
+CR_API cr_node *cr_leaky_relu(cr_graph *g, cr_node *x, double slope);
+/* y = x if x > 0 else alpha*(exp(x) - 1);  dy/dx = 1 if x > 0 else
+ * y + alpha (alpha at x = 0, as in PyTorch) */
+CR_API cr_node *cr_elu(cr_graph *g, cr_node *x, double alpha);
+/* y = x*Phi(x) = x/2 * (1 + erf(x/sqrt(2))), the exact (erf) GELU;
+ * dy/dx = Phi(x) + x*exp(-x^2/2)/sqrt(2 pi) */
+CR_API cr_node *cr_gelu(cr_graph *g, cr_node *x);
+/* y = x*sigmoid(x) (SiLU, swish);  dy/dx = s*(1 + x*(1-s)), s = sigmoid(x) */
+CR_API cr_node *cr_silu(cr_graph *g, cr_node *x);
+
+/* Comparisons and selection. a and b (and where's cond) broadcast. */
+
+/* y = max(a, b) elementwise (NaN if either is NaN);
+ * dy/da = 1 where a > b, 1/2 where a == b, else 0 (dy/db the same with a
+ * and b swapped: a tie splits the gradient evenly, as torch.maximum) */
+CR_API cr_node *cr_maximum(cr_graph *g, cr_node *a, cr_node *b);
+/* y = min(a, b) elementwise;  dy/da = 1 where a < b, 1/2 where a == b,
+ * else 0 */
+CR_API cr_node *cr_minimum(cr_graph *g, cr_node *a, cr_node *b);
+/* y = min(max(x, lo), hi) for constants lo <= hi (CR_EINVAL otherwise, or
+ * for a NaN bound); a NaN x stays NaN;  dy/dx = 1 where lo <= x <= hi
+ * (bounds included, as torch.clamp), else 0 */
+CR_API cr_node *cr_clamp(cr_graph *g, cr_node *x, double lo, double hi);
+/* y = a where cond != 0, else b (cond holds 0/1 values, typically a
+ * comparison); cond, a and b broadcast together;  dy/da = cond,
+ * dy/db = 1 - cond, no gradient to cond */
+CR_API cr_node *cr_where(cr_graph *g, cr_node *cond, cr_node *a, cr_node *b);
+/* y = 1 where a > b, else 0 (also ge: >=, lt: <, le: <=, eq: ==; NaN
+ * compares false);  no gradient (the Jacobian is zero) */
+CR_API cr_node *cr_gt(cr_graph *g, cr_node *a, cr_node *b);
+CR_API cr_node *cr_ge(cr_graph *g, cr_node *a, cr_node *b);
+CR_API cr_node *cr_lt(cr_graph *g, cr_node *a, cr_node *b);
+CR_API cr_node *cr_le(cr_graph *g, cr_node *a, cr_node *b);
+CR_API cr_node *cr_eq(cr_graph *g, cr_node *a, cr_node *b);
 
 /* Reductions. The _dim forms reduce along one axis (a negative axis counts
  * from the end: -1 is the last); keepdims non-zero keeps that axis with

@@ -1,8 +1,10 @@
 /*
  * elementwise.c - elementwise ops: add, sub, mul, div, pow (with
  * broadcasting), neg, scale, powc, exp, log, sqrt, abs, sign, sin, cos,
- * tanh, sigmoid, relu, softplus, and the fused backward helpers
- * sigmoid_bwd, tanh_bwd and relu_bwd. Also the shared shape rules.
+ * tanh, sigmoid, relu, softplus, square, log1p, erf, leaky_relu, elu,
+ * gelu, silu, and the fused backward helpers sigmoid_bwd, tanh_bwd,
+ * relu_bwd and leaky_relu_bwd. Also the shared shape rules and the
+ * broadcasting iterator (cr_bcast, ops_common.h).
  */
 #include "ops/ops_common.h"
 
@@ -134,34 +136,6 @@ cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
 
 /* ---- binary ops ---- */
 
-/* A two-input elementwise op: kernel, vjp declaration and descriptor. The
- * vjp NAME##_vjp is written by hand below. */
-#define CR_BINARY_ENTRY(NAME, EXPR, FLAGS, FORMULA, TEXT, DA, DB, JACOBIAN, SHAPE)        \
-    CR_BINARY_KERNEL(NAME, EXPR)                                                          \
-    static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
-                                cr_node **dx);                                            \
-    const cr_op cr_op_##NAME = {.name = #NAME,                                            \
-                                .min_inputs = 2,                                          \
-                                .max_inputs = 2,                                          \
-                                .flags = CR_OP_ELEMENTWISE | (FLAGS),                     \
-                                .formula = FORMULA,                                       \
-                                .expr = TEXT,                                             \
-                                .deriv = {DA, DB},                                        \
-                                .jacobian = JACOBIAN,                                     \
-                                .shape = SHAPE,                                           \
-                                .forward = NAME##_forward,                                \
-                                .vjp = NAME##_vjp};
-
-/* A public broadcasting binary op with its constructor cr_NAME(g, a, b). */
-#define CR_BINARY_OP(NAME, EXPR, FORMULA, TEXT, DA, DB)                                   \
-    CR_BINARY_ENTRY(NAME, EXPR, 0, FORMULA, TEXT, DA, DB,                                 \
-                    "diagonal (summed over broadcast axes)",                              \
-                    cr_shape_broadcast)                                                   \
-    cr_node *cr_##NAME(cr_graph *g, cr_node *a, cr_node *b)                               \
-    {                                                                                     \
-        return cr_op_pair(g, &cr_op_##NAME, a, b);                                        \
-    }
-
 CR_BINARY_OP(add, a + b, "y = a + b", "a + b", "1", "1")
 CR_BINARY_OP(sub, a - b, "y = a - b", "a - b", "1", "-1")
 CR_BINARY_OP(mul, a * b, "y = a * b", "a*b", "b", "a")
@@ -213,8 +187,7 @@ cr_node *cr_add_n(cr_graph *g, size_t n, cr_node *const *inputs)
     return cr_node_create(g, &cr_op_add_n, inputs, n, NULL);
 }
 
-/* Sums a contribution back to the shape of input i (broadcasting). */
-static cr_status to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx)
+cr_status cr_vjp_to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx)
 {
     if (!full)
         return g->err.status;
@@ -223,26 +196,26 @@ static cr_status to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_n
 
 static cr_status add_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return to_input(g, n, i, dy, dx);
+    return cr_vjp_to_input(g, n, i, dy, dx);
 }
 
 static cr_status sub_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return to_input(g, n, i, i == 0 ? dy : cr_neg(g, dy), dx);
+    return cr_vjp_to_input(g, n, i, i == 0 ? dy : cr_neg(g, dy), dx);
 }
 
 static cr_status mul_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return to_input(g, n, i, cr_mul(g, dy, n->inputs[1 - i]), dx);
+    return cr_vjp_to_input(g, n, i, cr_mul(g, dy, n->inputs[1 - i]), dx);
 }
 
 static cr_status div_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     cr_node *b = n->inputs[1];
     if (i == 0)
-        return to_input(g, n, i, cr_div(g, dy, b), dx);
+        return cr_vjp_to_input(g, n, i, cr_div(g, dy, b), dx);
     /* d(a/b)/db = -y/b */
-    return to_input(g, n, i, cr_neg(g, cr_mul(g, dy, cr_div(g, n, b))), dx);
+    return cr_vjp_to_input(g, n, i, cr_neg(g, cr_mul(g, dy, cr_div(g, n, b))), dx);
 }
 
 static cr_status pow_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
@@ -250,9 +223,9 @@ static cr_status pow_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
     cr_node *a = n->inputs[0], *b = n->inputs[1];
     if (i == 0) {
         cr_node *bm1 = cr_sub(g, b, cr_scalar(g, 1.0));
-        return to_input(g, n, i, cr_mul(g, dy, cr_mul(g, b, cr_pow(g, a, bm1))), dx);
+        return cr_vjp_to_input(g, n, i, cr_mul(g, dy, cr_mul(g, b, cr_pow(g, a, bm1))), dx);
     }
-    return to_input(g, n, i, cr_mul(g, dy, cr_mul(g, n, cr_log(g, a))), dx);
+    return cr_vjp_to_input(g, n, i, cr_mul(g, dy, cr_mul(g, n, cr_log(g, a))), dx);
 }
 
 /* ---- unary ops ---- */
@@ -375,6 +348,122 @@ static cr_status softplus_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
     CR_VJP_RETURN(cr_mul(g, dy, cr_sigmoid(g, n->inputs[0])));
 }
 
+/* ---- square, log1p, erf, and the activations leaky_relu, elu, gelu
+ * (erf form), silu: PyTorch's definitions, derivatives at 0 included ---- */
+
+#define CR_INV_SQRT2 0.70710678118654752440     /* 1/sqrt(2) */
+#define CR_INV_SQRT2PI 0.39894228040143267794   /* 1/sqrt(2 pi) */
+#define CR_TWO_BY_SQRTPI 1.12837916709551257390 /* 2/sqrt(pi) */
+
+static double elu(double v, double alpha)
+{
+    return v > 0 ? v : alpha * expm1(v);
+}
+
+static double gelu(double v)
+{
+    return 0.5 * v * (1.0 + erf(v * CR_INV_SQRT2));
+}
+
+CR_UNARY_OP(square, v *v, "y = x^2", "square(x)", "2*x", 0)
+CR_UNARY_OP(log1p, log1p(v), "y = log(1 + x)", "log1p(x)", "1/(1 + x)", 0)
+CR_UNARY_OP(erf, erf(v), "y = erf(x) = 2/sqrt(pi) * integral of exp(-t^2) from 0 to x",
+            "erf(x)", "1.1283791670955126*exp(-x^2)", 0)
+CR_UNARY_OP(leaky_relu, v > 0 ? v : c * v, "y = x if x > 0 else c*x", "leaky_relu(x, c)",
+            "where(gt(x, 0), 1, c)", CR_OP_KINK)
+CR_UNARY_OP(elu, elu(v, c), "y = x if x > 0 else c*(exp(x) - 1)", "elu(x, c)",
+            "where(gt(x, 0), 1, y + c)", CR_OP_KINK)
+CR_UNARY_OP(gelu, gelu(v), "y = x*Phi(x) = x/2*(1 + erf(x/sqrt(2)))", "gelu(x)",
+            "0.5*(1 + erf(x*0.7071067811865476)) + x*0.3989422804014327*exp(-0.5*x^2)", 0)
+CR_UNARY_OP(silu, v *sigmoid(v), "y = x*sigmoid(x)", "silu(x)",
+            "sigmoid(x)*(1 + x*(1 - sigmoid(x)))", 0)
+
+cr_node *cr_square(cr_graph *g, cr_node *x)
+{
+    return unary(g, &cr_op_square, x, 0);
+}
+cr_node *cr_log1p(cr_graph *g, cr_node *x)
+{
+    return unary(g, &cr_op_log1p, x, 0);
+}
+cr_node *cr_erf(cr_graph *g, cr_node *x)
+{
+    return unary(g, &cr_op_erf, x, 0);
+}
+cr_node *cr_gelu(cr_graph *g, cr_node *x)
+{
+    return unary(g, &cr_op_gelu, x, 0);
+}
+cr_node *cr_silu(cr_graph *g, cr_node *x)
+{
+    return unary(g, &cr_op_silu, x, 0);
+}
+
+cr_node *cr_leaky_relu(cr_graph *g, cr_node *x, double slope)
+{
+    return unary(g, &cr_op_leaky_relu, x, slope);
+}
+
+cr_node *cr_elu(cr_graph *g, cr_node *x, double alpha)
+{
+    return unary(g, &cr_op_elu, x, alpha);
+}
+
+static cr_status square_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, n->inputs[0], 2.0)));
+}
+
+static cr_status log1p_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_div(g, dy, cr_add(g, n->inputs[0], cr_scalar(g, 1.0))));
+}
+
+/* 2/sqrt(pi) exp(-x^2) */
+static cr_node *erf_deriv(cr_graph *g, cr_node *x)
+{
+    return cr_scale(g, cr_exp(g, cr_neg(g, cr_square(g, x))), CR_TWO_BY_SQRTPI);
+}
+
+static cr_status erf_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_mul(g, dy, erf_deriv(g, n->inputs[0])));
+}
+
+/* dy * (x > 0 ? 1 : else_value) */
+static cr_node *mul_where_positive(cr_graph *g, cr_node *dy, cr_node *x,
+                                   cr_node *else_value)
+{
+    cr_node *pos = cr_gt(g, x, cr_scalar(g, 0.0));
+    return cr_mul(g, dy, cr_where(g, pos, cr_scalar(g, 1.0), else_value));
+}
+
+static cr_status elu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    /* alpha*exp(x) = y + alpha where x <= 0 */
+    cr_node *neg_side = cr_add(g, n, cr_scalar(g, n->args->f));
+    CR_VJP_RETURN(mul_where_positive(g, dy, n->inputs[0], neg_side));
+}
+
+/* Phi(x) + x phi(x) = (1 + erf(x/sqrt 2))/2 + x exp(-x^2/2)/sqrt(2 pi) */
+static cr_status gelu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    cr_node *x = n->inputs[0];
+    cr_node *cdf = cr_scale(
+        g, cr_add(g, cr_erf(g, cr_scale(g, x, CR_INV_SQRT2)), cr_scalar(g, 1.0)), 0.5);
+    cr_node *pdf =
+        cr_scale(g, cr_exp(g, cr_scale(g, cr_square(g, x), -0.5)), CR_INV_SQRT2PI);
+    CR_VJP_RETURN(cr_mul(g, dy, cr_add(g, cdf, cr_mul(g, x, pdf))));
+}
+
+/* s (1 + x (1 - s)) with s = sigmoid(x) */
+static cr_status silu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    cr_node *x = n->inputs[0], *s = cr_sigmoid(g, x), *one = cr_scalar(g, 1.0);
+    cr_node *d = cr_mul(g, s, cr_add(g, one, cr_mul(g, x, cr_sub(g, one, s))));
+    CR_VJP_RETURN(cr_mul(g, dy, d));
+}
+
 /* ---- fused backward helpers: f(y_or_x, dy) in one pass ---- */
 
 /* A backward helper f(a, dy) of two same-shaped inputs, with a static
@@ -391,6 +480,33 @@ static cr_status softplus_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
 CR_BACKWARD_OP(sigmoid_bwd, b * a * (1.0 - a), "y = b*a*(1-a), a = sigmoid output", 0)
 CR_BACKWARD_OP(tanh_bwd, b * (1.0 - a * a), "y = b*(1-a^2), a = tanh output", 0)
 CR_BACKWARD_OP(relu_bwd, a > 0 ? b : 0.0, "y = a > 0 ? b : 0", CR_OP_KINK)
+CR_BINARY_ENTRY(leaky_relu_bwd, a > 0 ? b : c * b, CR_OP_BACKWARD | CR_OP_KINK,
+                "y = a > 0 ? b : c*b, a = leaky_relu input", NULL, NULL, NULL, "diagonal",
+                cr_shape_same)
+
+/* leaky_relu_bwd(x, dy) with the slope c */
+static cr_node *leaky_relu_bwd(cr_graph *g, cr_node *x, cr_node *dy, double slope)
+{
+    cr_node *in[2] = {x, dy};
+    cr_node_args args = {.f = slope};
+    return cr_node_create(g, &cr_op_leaky_relu_bwd, in, 2, &args);
+}
+
+static cr_status leaky_relu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                cr_node **dx)
+{
+    CR_VJP_RETURN(leaky_relu_bwd(g, n->inputs[0], dy, n->args->f));
+}
+
+static cr_status leaky_relu_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                    cr_node **dx)
+{
+    if (i == 0) {
+        *dx = NULL; /* a step function of a */
+        return CR_OK;
+    }
+    CR_VJP_RETURN(leaky_relu_bwd(g, n->inputs[0], dy, n->args->f));
+}
 
 static cr_status sigmoid_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {

@@ -39,6 +39,13 @@
     OP_FN(sigmoid, 1, 1, cr_lang_unary)                                                   \
     OP_FN(relu, 1, 1, cr_lang_unary)                                                      \
     OP_FN(softplus, 1, 1, cr_lang_unary)                                                  \
+    OP_FN(square, 1, 1, cr_lang_unary)                                                    \
+    OP_FN(log1p, 1, 1, cr_lang_unary)                                                     \
+    OP_FN(erf, 1, 1, cr_lang_unary)                                                       \
+    OP_FN(leaky_relu, 1, 2, cr_lang_leaky_relu)                                           \
+    OP_FN(elu, 1, 2, cr_lang_elu)                                                         \
+    OP_FN(gelu, 1, 1, cr_lang_unary)                                                      \
+    OP_FN(silu, 1, 1, cr_lang_unary)                                                      \
     /* elementwise, two inputs with broadcasting (elementwise.c) */                       \
     OP(add)                                                                               \
     OP(sub)                                                                               \
@@ -50,6 +57,17 @@
     OP(sigmoid_bwd)                                                                       \
     OP(tanh_bwd)                                                                          \
     OP(relu_bwd)                                                                          \
+    OP(leaky_relu_bwd)                                                                    \
+    /* compare and select, broadcasting (compare.c) */                                    \
+    OP_FN(maximum, 2, 2, cr_lang_binary)                                                  \
+    OP_FN(minimum, 2, 2, cr_lang_binary)                                                  \
+    OP_FN(clamp, 3, 3, cr_lang_clamp)                                                     \
+    OP_FN(where, 3, 3, cr_lang_where)                                                     \
+    OP_FN(gt, 2, 2, cr_lang_binary)                                                       \
+    OP_FN(ge, 2, 2, cr_lang_binary)                                                       \
+    OP_FN(lt, 2, 2, cr_lang_binary)                                                       \
+    OP_FN(le, 2, 2, cr_lang_binary)                                                       \
+    OP_FN(eq, 2, 2, cr_lang_binary)                                                       \
     /* reductions (reduce.c) */                                                           \
     OP(sum)                                                                               \
     OP(mean)                                                                              \

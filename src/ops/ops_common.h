@@ -174,6 +174,38 @@ int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
         }                                                                                  \
     }
 
+/* A two-input elementwise op: kernel, vjp declaration and descriptor. The
+ * vjp NAME##_vjp is written by hand next to it. */
+#define CR_BINARY_ENTRY(NAME, EXPR, FLAGS, FORMULA, TEXT, DA, DB, JACOBIAN, SHAPE)         \
+    CR_BINARY_KERNEL(NAME, EXPR)                                                           \
+    static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,            \
+                                cr_node **dx);                                             \
+    const cr_op cr_op_##NAME = {.name = #NAME,                                             \
+                                .min_inputs = 2,                                           \
+                                .max_inputs = 2,                                           \
+                                .flags = CR_OP_ELEMENTWISE | (FLAGS),                      \
+                                .formula = FORMULA,                                        \
+                                .expr = TEXT,                                              \
+                                .deriv = {DA, DB},                                         \
+                                .jacobian = JACOBIAN,                                      \
+                                .shape = SHAPE,                                            \
+                                .forward = NAME##_forward,                                 \
+                                .vjp = NAME##_vjp};
+
+/* A public broadcasting binary op with its constructor cr_NAME(g, a, b). */
+#define CR_BINARY_OP(NAME, EXPR, FORMULA, TEXT, DA, DB)                                    \
+    CR_BINARY_ENTRY(NAME, EXPR, 0, FORMULA, TEXT, DA, DB,                                  \
+                    "diagonal (summed over broadcast axes)", cr_shape_broadcast)           \
+    cr_node *cr_##NAME(cr_graph *g, cr_node *a, cr_node *b)                                \
+    {                                                                                      \
+        return cr_op_pair(g, &cr_op_##NAME, a, b);                                         \
+    }
+
+/* The contribution full (shaped like n, or NULL after a failed builder)
+ * summed back to the shape of n's input i over the axes it was stretched
+ * along, into *dx. */
+cr_status cr_vjp_to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx);
+
 /* Shorthand for vjp bodies: fail with the graph's status when a builder
  * returned NULL. */
 #define CR_VJP_RETURN(expr)                                                               \
