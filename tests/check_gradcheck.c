@@ -314,6 +314,30 @@ static cr_node *c_eq(cr_graph *g, cr_node *const *in)
     return cr_eq(g, in[0], in[1]);
 }
 
+static cr_node *c_max(cr_graph *g, cr_node *const *in)
+{
+    return cr_max_dim(g, in[0], 1, 0);
+}
+static cr_node *c_min(cr_graph *g, cr_node *const *in)
+{
+    return cr_min_dim(g, in[0], 0, 1);
+}
+static cr_node *c_logsumexp(cr_graph *g, cr_node *const *in)
+{
+    return cr_logsumexp_dim(g, in[0], -1, 0);
+}
+static cr_node *c_argmax(cr_graph *g, cr_node *const *in)
+{
+    return cr_argmax(g, in[0]);
+}
+static cr_node *c_select_mask(cr_graph *g, cr_node *const *in)
+{
+    cr_node *m = cr_max_dim(g, in[0], 1, 0);
+    cr_node *pair[2] = {in[0], m};
+    return cr_node_create_shaped(g, cr_op_find("select_mask"), pair, 2, m->args, 2,
+                                 cr_tensor_shape(cr_node_value(in[0])));
+}
+
 /* An input: rank and two dimensions, then the range of its values. */
 #define SPEC(RANK, D0, D1, LO, HI, AWAY)                                                   \
     {                                                                                      \
@@ -384,12 +408,18 @@ static const op_case cases[] = {
     {"lt", c_lt, 2, {ANY(VEC3), ANY(M23)}},
     {"le", c_le, 2, {ANY(M23), ANY(SCALAR)}},
     {"eq", c_eq, 2, {ANY(M23), ANY(M23)}},
+    {"max", c_max, 1, {ANY(M23)}},
+    {"min", c_min, 1, {ANY(M23)}},
+    {"logsumexp", c_logsumexp, 1, {ANY(M23)}},
+    {"argmax", c_argmax, 1, {ANY(M23)}},
+    {"select_mask", c_select_mask, 1, {ANY(M23)}},
 };
 
 /* Ops whose every derivative is zero (step functions). */
 static int zero_derivative(const char *op)
 {
-    static const char *const names[] = {"sign", "gt", "ge", "lt", "le", "eq"};
+    static const char *const names[] = {"sign", "gt", "ge",     "lt",
+                                        "le",   "eq", "argmax", "select_mask"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         if (strcmp(op, names[k]) == 0)
             return 1;

@@ -88,6 +88,17 @@ BUILDER(sum, cr_sum(g, in[0]))
 BUILDER(mean, cr_mean(g, in[0]))
 BUILDER(sum_axis, cr_sum_axis(g, in[0], (int)c))
 BUILDER(mean_axis, cr_mean_axis(g, in[0], (int)c))
+/* reductions: over all elements, along axis c, along axis c keeping it */
+#define REDUCE_BUILDERS(NAME)                                                              \
+    BUILDER(NAME, cr_##NAME(g, in[0]))                                                     \
+    BUILDER(NAME##_dim, cr_##NAME##_dim(g, in[0], (int)c, 0))                              \
+    BUILDER(NAME##_keep, cr_##NAME##_dim(g, in[0], (int)c, 1))
+REDUCE_BUILDERS(max)
+REDUCE_BUILDERS(min)
+REDUCE_BUILDERS(logsumexp)
+REDUCE_BUILDERS(argmax)
+BUILDER(sum_keep, cr_sum_dim(g, in[0], (int)c, 1))
+BUILDER(mean_keep, cr_mean_dim(g, in[0], (int)c, 1))
 BUILDER(matmul, cr_matmul(g, in[0], in[1], (unsigned)c))
 BUILDER(transpose, cr_transpose(g, in[0]))
 BUILDER(sq_error, cr_sq_error(g, in[0], in[1]))
@@ -131,6 +142,17 @@ static cr_node *b_leaky_relu_bwd(cr_graph *g, cr_node *const *in, double c)
 {
     cr_node_args args = {.f = c};
     return cr_node_create(g, cr_op_find("leaky_relu_bwd"), in, 2, &args);
+}
+
+/* the mask max's gradient goes through: x against its max along axis c */
+static cr_node *b_select_mask(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_node *m = cr_max_dim(g, in[0], (int)c, 0);
+    cr_node *pair[2] = {in[0], m};
+    return m ? cr_node_create_shaped(g, cr_op_find("select_mask"), pair, 2, m->args,
+                                     cr_tensor_rank(cr_node_value(in[0])),
+                                     cr_tensor_shape(cr_node_value(in[0])))
+             : NULL;
 }
 
 /* expand along axis c of the output [2,3] (the input lacks that axis). */
@@ -213,6 +235,20 @@ static cr_node *b_sum_to_shape(cr_graph *g, cr_node *const *in, double c)
     CASE(#NAME, b_##NAME, 0, 0, 2, SC(-0.3, 0.3), V(5, -2, 2)),                            \
     CASE(#NAME, b_##NAME, 0, LOSER, 2, SC(1, 2), SC(-2, -1)),                              \
     BROADCAST_CASES(NAME, -2, 2, -2, 2)
+
+/* A reduction over all elements, along each kind of axis (negative ones
+ * too), keeping it. */
+#define REDUCE_CASES(NAME, MASK)                                                           \
+    CASE(#NAME, b_##NAME, 0, MASK, 1, M(3, 4, -2, 2)),                                     \
+    CASE(#NAME, b_##NAME, 0, MASK, 1, SC(-2, 2)),                                          \
+    CASE(#NAME, b_##NAME, 0, MASK, 1, T3(2, 3, 2, -2, 2)),                                 \
+    CASE(#NAME, b_##NAME##_dim, 0, MASK, 1, M(3, 4, -2, 2)),                               \
+    CASE(#NAME, b_##NAME##_dim, 1, MASK, 1, M(3, 4, -2, 2)),                               \
+    CASE(#NAME, b_##NAME##_dim, -2, MASK, 1, T3(2, 3, 4, -2, 2)),                          \
+    CASE(#NAME, b_##NAME##_dim, 0, MASK, 1, V(5, -2, 2)),                                  \
+    CASE(#NAME, b_##NAME##_keep, 2, MASK, 1, T3(2, 3, 4, -2, 2)),                          \
+    CASE(#NAME, b_##NAME##_keep, -1, MASK, 1, M(3, 4, -2, 2)),                             \
+    CASE(#NAME, b_##NAME##_keep, 1, MASK, 1, T4(2, 3, 2, 2, -2, 2))
 
 /* Unary ops: a scalar, a vector, a matrix and a rank-3 tensor. */
 #define UNARY_CASES(NAME, ARG, LO, HI, MASK)                                               \
@@ -313,6 +349,18 @@ static const op_case cases[] = {
     CASE("mean", b_mean, 0, 0, 1, V(5, -2, 2)),
     CASE("mean", b_mean_axis, 0, 0, 1, M(3, 4, -2, 2)),
     CASE("mean", b_mean_axis, -1, 0, 1, T3(2, 3, 2, -2, 2)),
+    CASE("sum", b_sum_keep, 1, 0, 1, M(3, 4, -2, 2)),
+    CASE("sum", b_sum_keep, -3, 0, 1, T3(2, 3, 2, -2, 2)),
+    CASE("mean", b_mean_keep, 0, 0, 1, T4(2, 1, 3, 2, -2, 2)),
+    CASE("mean", b_mean_keep, -1, 0, 1, M(3, 4, -2, 2)),
+    /* max, min (distinct values: the first maximum is the only one),
+     * logsumexp and argmax over all, along an axis, keeping it */
+    REDUCE_CASES(max, 0),
+    REDUCE_CASES(min, 0),
+    REDUCE_CASES(logsumexp, 0),
+    REDUCE_CASES(argmax, 1u),
+    CASE("select_mask", b_select_mask, 1, 1u, 1, M(3, 4, -2, 2)),
+    CASE("select_mask", b_select_mask, 0, 1u, 1, T3(2, 3, 2, -2, 2)),
     CASE("expand", b_expand_axis, 0, 0, 1, V(3, -2, 2)),
     CASE("expand", b_expand_axis, 1, 0, 1, V(2, -2, 2)),
     CASE("expand", b_expand_scaled, 0, 0, 1, V(3, -2, 2)),
@@ -775,6 +823,122 @@ START_TEST(test_elementwise_errors)
 }
 END_TEST
 
+/* ---- reductions: values, ties, NaN, shapes, errors ---- */
+
+/* Shape of v as text, for comparisons. */
+static const char *shape_of(const cr_node *v)
+{
+    static char text[64];
+    const cr_tensor *t = cr_node_value(v);
+    cr_shape_format(text, sizeof text, cr_tensor_rank(t), cr_tensor_shape(t));
+    return text;
+}
+
+START_TEST(test_reduction_values)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3};
+    /* row 0 has its maximum twice, row 1 its minimum twice */
+    const double v[6] = {1, 5, 5, -2, -2, 0.5};
+    cr_node *x = cr_input(g, "x", 2, s23);
+    cr_node_set_data(x, v, 6);
+    cr_node_require_grad(x, 1);
+    /* shapes: removed, kept, negative axes, over everything */
+    ck_assert_str_eq(shape_of(cr_max_dim(g, x, 1, 0)), "[2]");
+    ck_assert_str_eq(shape_of(cr_max_dim(g, x, -1, 1)), "[2,1]");
+    ck_assert_str_eq(shape_of(cr_logsumexp_dim(g, x, -2, 1)), "[1,3]");
+    ck_assert_str_eq(shape_of(cr_argmax_dim(g, x, 0, 0)), "[3]");
+    ck_assert_str_eq(shape_of(cr_sum_dim(g, x, 0, 1)), "[1,3]");
+    ck_assert_str_eq(shape_of(cr_min(g, x)), "[]");
+    /* values */
+    const cr_tensor *t = cr_node_value(cr_max_dim(g, x, 1, 0));
+    ck_assert_double_eq(cr_tensor_get(t, 0), 5);
+    ck_assert_double_eq(cr_tensor_get(t, 1), 0.5);
+    t = cr_node_value(cr_min_dim(g, x, 1, 1));
+    ck_assert_double_eq(cr_tensor_get(t, 0), 1);
+    ck_assert_double_eq(cr_tensor_get(t, 1), -2);
+    t = cr_node_value(cr_argmax_dim(g, x, 1, 0)); /* the first maximum */
+    ck_assert_double_eq(cr_tensor_get(t, 0), 1);
+    ck_assert_double_eq(cr_tensor_get(t, 1), 2);
+    t = cr_node_value(cr_argmax_dim(g, x, 0, 1));
+    const double am0[3] = {0, 0, 0};
+    for (size_t j = 0; j < 3; j++)
+        ck_assert_double_eq(cr_tensor_get(t, j), am0[j]);
+    ck_assert_double_eq(cr_node_scalar(cr_argmax(g, x)), 1); /* flat index */
+    ck_assert_double_eq(cr_node_scalar(cr_max(g, x)), 5);
+    ck_assert_double_eq(cr_node_scalar(cr_min(g, x)), -2);
+    t = cr_node_value(cr_logsumexp_dim(g, x, 1, 0));
+    ck_assert_double_eq_tol(cr_tensor_get(t, 0), log(exp(1) + 2 * exp(5)), 1e-14);
+    ck_assert_double_eq_tol(cr_tensor_get(t, 1), log(2 * exp(-2) + exp(0.5)), 1e-14);
+    /* gradients: along an axis the first extreme element takes it all;
+     * over all elements the ties share it */
+    static const struct {
+        cr_node *(*dim)(cr_graph *, cr_node *, int, int);
+        cr_node *(*all)(cr_graph *, cr_node *);
+        double along[6], over_all[6];
+    } grads[] = {
+        {cr_max_dim, cr_max, {0, 1, 0, 0, 0, 1}, {0, 0.5, 0.5, 0, 0, 0}},
+        {cr_min_dim, cr_min, {1, 0, 0, 1, 0, 0}, {0, 0, 0, 0.5, 0.5, 0}},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, grads[k].dim(g, x, 1, 0)), 0),
+                         CR_OK);
+        for (size_t i = 0; i < 6; i++)
+            ck_assert_double_eq(cr_tensor_get(cr_node_grad(x), i), grads[k].along[i]);
+        ck_assert_int_eq(cr_graph_backward(g, grads[k].all(g, x), 0), CR_OK);
+        for (size_t i = 0; i < 6; i++)
+            ck_assert_double_eq(cr_tensor_get(cr_node_grad(x), i), grads[k].over_all[i]);
+    }
+    /* argmax has no gradient */
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, cr_argmax_dim(g, x, 0, 0)), 0), CR_OK);
+    ck_assert_double_eq(test_max_abs(cr_node_grad(x)), 0.0);
+    /* logsumexp of huge and of infinite values stays exact */
+    size_t s3[1] = {3};
+    cr_node *big = cr_input(g, "big", 1, s3);
+    cr_node_set_data(big, (double[]){1000, 1000, -INFINITY}, 3);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_logsumexp(g, big)), 1000 + log(2.0), 1e-12);
+    cr_node_set_data(big, (double[]){-INFINITY, -INFINITY, -INFINITY}, 3);
+    ck_assert_int_eq(cr_graph_forward(g, cr_logsumexp(g, big)), CR_OK);
+    ck_assert(isinf(cr_node_scalar(cr_logsumexp(g, big))));
+    /* NaN is maximal (and minimal) and wins, as in PyTorch */
+    cr_node_set_data(big, (double[]){1, NAN, 3}, 3);
+    ck_assert(isnan(cr_node_scalar(cr_max(g, big))));
+    ck_assert(isnan(cr_node_scalar(cr_min(g, big))));
+    ck_assert_double_eq(cr_node_scalar(cr_argmax(g, big)), 1);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_reduction_errors)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s34[2] = {3, 4};
+    cr_node *x = cr_input(g, "x", 2, s34);
+    size_t before = cr_graph_size(g);
+    static const struct {
+        cr_node *(*fn)(cr_graph *, cr_node *, int, int);
+        int axis;
+        const char *message;
+    } bad[] = {
+        {cr_sum_dim, 2, "sum: axis 2 out of range for [3,4]"},
+        {cr_mean_dim, -3, "mean: axis -3 out of range for [3,4]"},
+        {cr_max_dim, 5, "max: axis 5 out of range for [3,4]"},
+        {cr_min_dim, -7, "min: axis -7 out of range for [3,4]"},
+        {cr_logsumexp_dim, 2, "logsumexp: axis 2 out of range for [3,4]"},
+        {cr_argmax_dim, 3, "argmax: axis 3 out of range for [3,4]"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        ck_assert_ptr_null(bad[k].fn(g, x, bad[k].axis, k % 2));
+        ck_assert_int_eq(cr_graph_error(g)->status, CR_EINVAL);
+        ck_assert_str_eq(cr_graph_error(g)->message, bad[k].message);
+    }
+    ck_assert_ptr_null(cr_sum_axis(g, cr_scalar(g, 1.0), 0));
+    ck_assert_str_eq(cr_graph_error(g)->message, "sum: axis 0 out of range for []");
+    ck_assert_uint_eq(cr_graph_size(g), before + 1);
+    cr_graph_free(g);
+}
+END_TEST
+
 /* ---- broadcasting ---- */
 
 /* An input of the given shape holding 0.37 * (i + 1) - 2 at flat index i. */
@@ -934,6 +1098,8 @@ Suite *ops_suite(void)
     tcase_add_test(tc, test_elementwise_points);
     tcase_add_test(tc, test_compare_select);
     tcase_add_test(tc, test_elementwise_errors);
+    tcase_add_test(tc, test_reduction_values);
+    tcase_add_test(tc, test_reduction_errors);
     tcase_add_test(tc, test_broadcast_square_rows);
     tcase_add_test(tc, test_broadcast_errors);
     suite_add_tcase(s, tc);

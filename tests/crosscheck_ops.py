@@ -40,6 +40,8 @@ EXEMPT = {
     "softmax_bwd": "fused backward of softmax: checked by softmax's HVP",
     "softmax_xent_bwd": "fused backward of softmax_xent: checked by its HVP",
     "expand": "internal: the vjp of sum over an axis, checked by sum_axis's HVP",
+    "select_mask": "internal: the mask max's and min's gradients go through, checked "
+                   "by their gradients (ties included)",
     "clamp_prob": "internal: bce's clamp, checked through bce",
     "log_softmax": "no public constructor yet; checked through softmax_xent",
 }

@@ -170,6 +170,24 @@ static cr_node *build_mean_axis(cr_graph *g, cr_node **in, const oracle_case *c)
 {
     return cr_mean_axis(g, in[0], (int)int_param(c, "axis", 0));
 }
+/* Reductions along `axis`, keeping it when `keepdims` is 1. */
+#define REDUCE_DIM(NAME)                                                                   \
+    static cr_node *build_##NAME##_dim(cr_graph *g, cr_node **in, const oracle_case *c)    \
+    {                                                                                      \
+        return cr_##NAME##_dim(g, in[0], (int)int_param(c, "axis", 0),                     \
+                               (int)int_param(c, "keepdims", 0));                          \
+    }
+UNARY(max)
+UNARY(min)
+UNARY(logsumexp)
+UNARY(argmax)
+REDUCE_DIM(sum)
+REDUCE_DIM(mean)
+REDUCE_DIM(max)
+REDUCE_DIM(min)
+REDUCE_DIM(logsumexp)
+REDUCE_DIM(argmax)
+
 static cr_node *build_matmul(cr_graph *g, cr_node **in, const oracle_case *c)
 {
     return cr_matmul(g, in[0], in[1], (unsigned)int_param(c, "flags", 0));
@@ -205,6 +223,9 @@ static const struct {
     ENTRY(maximum) ENTRY(minimum) ENTRY(clamp) ENTRY(where) ENTRY(gt) ENTRY(ge) ENTRY(lt)
         ENTRY(le) ENTRY(eq) ENTRY(square) ENTRY(log1p) ENTRY(erf) ENTRY(leaky_relu)
             ENTRY(elu) ENTRY(gelu) ENTRY(silu)
+    /* reductions (src/ops/reduce.c) */
+    ENTRY(max) ENTRY(min) ENTRY(logsumexp) ENTRY(argmax) ENTRY(sum_dim) ENTRY(mean_dim)
+        ENTRY(max_dim) ENTRY(min_dim) ENTRY(logsumexp_dim) ENTRY(argmax_dim)
 #undef ENTRY
 };
 

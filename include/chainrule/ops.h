@@ -135,6 +135,29 @@ CR_API cr_node *cr_mean(cr_graph *g, cr_node *x);
 CR_API cr_node *cr_mean_dim(cr_graph *g, cr_node *x, int axis, int keepdims);
 /* cr_mean_dim(g, x, axis, 0): the axis is removed */
 CR_API cr_node *cr_mean_axis(cr_graph *g, cr_node *x, int axis);
+/* y = max of all elements (NaN if one is NaN);  dy/dx_i = 1/k at each of
+ * the k elements equal to the max, else 0 (PyTorch's torch.max(x) and
+ * torch.amax: ties share the gradient evenly) */
+CR_API cr_node *cr_max(cr_graph *g, cr_node *x);
+/* y_j = max_i x_ij along axis;  dy_j/dx_ij = 1 at the first maximal i
+ * (the index argmax gives), else 0 (torch.max(x, dim): ties do not share) */
+CR_API cr_node *cr_max_dim(cr_graph *g, cr_node *x, int axis, int keepdims);
+/* y = min of all elements;  dy/dx_i = 1/k at each of the k minimal
+ * elements, else 0 */
+CR_API cr_node *cr_min(cr_graph *g, cr_node *x);
+/* y_j = min_i x_ij along axis;  dy_j/dx_ij = 1 at the first minimal i */
+CR_API cr_node *cr_min_dim(cr_graph *g, cr_node *x, int axis, int keepdims);
+/* y = log(sum_i exp(x_i)), computed without overflow (from the max);
+ * dy/dx_i = exp(x_i - y), the softmax of x */
+CR_API cr_node *cr_logsumexp(cr_graph *g, cr_node *x);
+/* y_j = log(sum_i exp(x_ij)) along axis;  dy_j/dx_ij = exp(x_ij - y_j) */
+CR_API cr_node *cr_logsumexp_dim(cr_graph *g, cr_node *x, int axis, int keepdims);
+/* y = the flat (row-major) index of the first maximal element, as a
+ * double (a NaN counts as maximal);  no gradient */
+CR_API cr_node *cr_argmax(cr_graph *g, cr_node *x);
+/* y_j = the index along axis of the first maximal x_ij, as a double;  no
+ * gradient */
+CR_API cr_node *cr_argmax_dim(cr_graph *g, cr_node *x, int axis, int keepdims);
 
 enum {
     CR_TRANS_A = 1u << 0, /* use the transpose of a without copying it */

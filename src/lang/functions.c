@@ -6,6 +6,7 @@
 #include "lang/lang_private.h"
 #include "ops/ops_common.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Builders of this file named in the op list (the others are in
@@ -16,6 +17,7 @@ static cr_node *cr_lang_clamp(cr_graph *g, const cr_op *op, cr_lang_value *args,
 static cr_node *cr_lang_leaky_relu(cr_graph *g, const cr_op *op, cr_lang_value *args,
                                    int argc);
 static cr_node *cr_lang_elu(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+static cr_node *cr_lang_reduce(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
 
 /* ---- the table, generated from the op list ---- */
 
@@ -138,4 +140,21 @@ static cr_node *cr_lang_elu(cr_graph *g, const cr_op *op, cr_lang_value *args, i
     if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "alpha", &alpha)))
         return NULL;
     return cr_elu(g, x, alpha);
+}
+
+/* sum(x), sum(x, axis), sum(x, axis, keepdims) and the other reductions:
+ * the axis an integer, keepdims a number (non-zero: keep the axis). */
+static cr_node *cr_lang_reduce(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    double axis = 0, keep = 0;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "axis", &axis)) ||
+        (argc > 2 && !literal_arg(g, op, args, 2, "keepdims flag", &keep)))
+        return NULL;
+    if (axis != floor(axis) || fabs(axis) > CR_MAX_RANK) {
+        cr_graph_fail(g, CR_EINVAL, "%s(): the axis must be an integer, not %.17g",
+                      op->name, axis);
+        return NULL;
+    }
+    return cr_reduce(g, op, x, argc == 1, (int)axis, keep != 0);
 }

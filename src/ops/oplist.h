@@ -69,9 +69,14 @@
     OP_FN(le, 2, 2, cr_lang_binary)                                                       \
     OP_FN(eq, 2, 2, cr_lang_binary)                                                       \
     /* reductions (reduce.c) */                                                           \
-    OP(sum)                                                                               \
-    OP(mean)                                                                              \
+    OP_FN(sum, 1, 3, cr_lang_reduce)                                                      \
+    OP_FN(mean, 1, 3, cr_lang_reduce)                                                     \
+    OP_FN(max, 1, 3, cr_lang_reduce)                                                      \
+    OP_FN(min, 1, 3, cr_lang_reduce)                                                      \
+    OP_FN(logsumexp, 1, 3, cr_lang_reduce)                                                \
+    OP_FN(argmax, 1, 3, cr_lang_reduce)                                                   \
     OP(expand)                                                                            \
+    OP(select_mask)                                                                       \
     /* linear algebra (linalg.c) */                                                       \
     OP(matmul)                                                                            \
     OP(transpose)                                                                         \
