@@ -939,6 +939,48 @@ START_TEST(test_reduction_errors)
 }
 END_TEST
 
+/* A training step over a graph using every op of this family (general
+ * broadcasts included) allocates nothing once the first backward built the
+ * gradient graph. */
+START_TEST(test_steady_state_allocations)
+{
+    test_alloc_install(0);
+    cr_graph *g = cr_graph_new();
+    size_t s43[2] = {4, 3}, s13[2] = {1, 3}, s41[2] = {4, 1};
+    cr_node *x = cr_input(g, "x", 2, s43);
+    cr_tensor *t13 = cr_tensor_new_from(2, s13, (double[]){0.3, -0.8, 1.1}, NULL);
+    cr_tensor *t41 = cr_tensor_new_from(2, s41, (double[]){-0.6, 0.9, 0.2, 1.4}, NULL);
+    cr_node *row = cr_param(g, "row", t13), *col = cr_param(g, "col", t41);
+    cr_tensor_free(t13);
+    cr_tensor_free(t41);
+    cr_node *centred = cr_sub(g, x, cr_mean_dim(g, x, 1, 1));
+    cr_node *h = cr_maximum(g, cr_leaky_relu(g, centred, 0.1), cr_mul(g, row, col));
+    cr_node *w = cr_where(g, cr_gt(g, x, cr_scalar(g, 0.0)), h, cr_elu(g, col, 1.0));
+    cr_node *r = cr_sub(g, cr_logsumexp_dim(g, w, 1, 1), cr_max_dim(g, w, 0, 1));
+    cr_node *loss =
+        cr_add(g, cr_sum(g, cr_square(g, cr_clamp(g, r, -2.0, 2.0))),
+               cr_add(g, cr_mean(g, cr_mul(g, cr_gelu(g, row), cr_silu(g, col))),
+                      cr_log1p(g, cr_square(g, cr_minimum(g, cr_min(g, h),
+                                                          cr_erf(g, cr_max(g, w)))))));
+    ck_assert_msg(loss != NULL, "%s", cr_graph_error(g)->message);
+    double v[12];
+    for (size_t step = 0; step < 12; step++) {
+        if (step == 2)
+            test_alloc.allocations = 0; /* from here on, nothing */
+        for (size_t i = 0; i < 12; i++)
+            v[i] = sin(1.7 * (double)(i + step)) * 2.0;
+        ck_assert_int_eq(cr_node_set_data(x, v, 12), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+        ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    }
+    ck_assert_uint_eq(test_alloc.allocations, 0);
+    ck_assert_double_gt(test_max_abs(cr_node_grad(row)), 0.0);
+    ck_assert_double_gt(test_max_abs(cr_node_grad(col)), 0.0);
+    cr_graph_free(g);
+    test_alloc_uninstall();
+}
+END_TEST
+
 /* ---- broadcasting ---- */
 
 /* An input of the given shape holding 0.37 * (i + 1) - 2 at flat index i. */
@@ -1100,6 +1142,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, test_elementwise_errors);
     tcase_add_test(tc, test_reduction_values);
     tcase_add_test(tc, test_reduction_errors);
+    tcase_add_test(tc, test_steady_state_allocations);
     tcase_add_test(tc, test_broadcast_square_rows);
     tcase_add_test(tc, test_broadcast_errors);
     suite_add_tcase(s, tc);
