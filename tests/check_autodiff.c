@@ -368,6 +368,63 @@ START_TEST(test_no_path)
 }
 END_TEST
 
+/* cr_grad(g, y, x) twice gives the same node and adds none, so it can be
+ * called in a loop; the node's value follows the inputs; other pairs,
+ * second derivatives and backward keep working beside it. */
+START_TEST(test_grad_idempotent)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 0.7), *w = cr_param_scalar(g, "w", -1.3);
+    cr_node *y = cr_add(g, cr_mul(g, cr_sin(g, x), w), cr_powc(g, cr_mul(g, x, w), 2.0));
+    cr_node *d = cr_grad(g, y, x);
+    ck_assert_ptr_nonnull(d);
+    const size_t size = cr_graph_size(g);
+    /* plans y's forward before counting (blocks allocated under the
+     * counting allocator must be freed under it) */
+    ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+    test_alloc_install(0);
+    const size_t allocations = test_alloc.allocations;
+    for (int k = 0; k < 50; k++) {
+        const double xv = 0.1 * k - 2.0;
+        ck_assert_int_eq(cr_node_set_scalar(x, xv), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+        ck_assert_ptr_eq(cr_grad(g, y, x), d);
+        ck_assert_uint_eq(cr_graph_size(g), size);
+        test_assert_rel(cr_node_scalar(d), cos(xv) * -1.3 + 2 * xv * 1.3 * 1.3, 1e-14);
+    }
+    ck_assert_uint_eq(test_alloc.allocations, allocations); /* a hit allocates nothing */
+    test_alloc_uninstall();
+    /* another pair is another node, cached in turn */
+    cr_node *dw = cr_grad(g, y, w);
+    ck_assert_ptr_ne(dw, d);
+    const size_t size2 = cr_graph_size(g);
+    ck_assert_uint_gt(size2, size);
+    ck_assert_ptr_eq(cr_grad(g, y, w), dw);
+    ck_assert_ptr_eq(cr_grad(g, y, x), d);
+    /* a second derivative of the cached node, itself cached */
+    cr_node *dd = cr_grad(g, d, x);
+    ck_assert_ptr_eq(cr_grad(g, d, x), dd);
+    const double xv = cr_node_scalar(x);
+    test_assert_rel(cr_node_scalar(dd), -sin(xv) * -1.3 + 2 * 1.3 * 1.3, 1e-14);
+    /* no dependence: the same zero constant each time */
+    cr_node *u = cr_param_scalar(g, "u", 3.0);
+    cr_node *z = cr_grad(g, y, u);
+    ck_assert_ptr_eq(cr_grad(g, y, u), z);
+    ck_assert_double_eq(cr_node_scalar(z), 0.0);
+    /* backward on the same loss builds its own gradients and leaves the
+     * cached ones alone */
+    const size_t before_backward = cr_graph_size(g);
+    ck_assert_int_eq(cr_graph_backward(g, y, 0), CR_OK);
+    ck_assert_uint_gt(cr_graph_size(g), before_backward);
+    test_assert_rel(cr_tensor_get(cr_node_grad(x), 0), cr_node_scalar(d), 1e-15);
+    const size_t after_backward = cr_graph_size(g);
+    ck_assert_int_eq(cr_graph_backward(g, y, 0), CR_OK);
+    ck_assert_ptr_eq(cr_grad(g, y, x), d);
+    ck_assert_uint_eq(cr_graph_size(g), after_backward);
+    cr_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_second_derivatives)
 {
     cr_graph *g = cr_graph_new();
@@ -511,6 +568,7 @@ Suite *autodiff_suite(void)
     tcase_add_test(tc, test_accumulate_like_pytorch);
     tcase_add_test(tc, test_no_path);
     tcase_add_test(tc, test_second_derivatives);
+    tcase_add_test(tc, test_grad_idempotent);
     tcase_add_test(tc, test_backward_errors);
     tcase_add_test(tc, test_bce_saturated);
     suite_add_tcase(s, tc);

@@ -122,6 +122,37 @@ UNARY(sum)
 UNARY(mean)
 UNARY(transpose)
 UNARY(softmax)
+BINARY(maximum)
+BINARY(minimum)
+BINARY(gt)
+BINARY(ge)
+BINARY(lt)
+BINARY(le)
+BINARY(eq)
+UNARY(square)
+UNARY(log1p)
+UNARY(erf)
+UNARY(gelu)
+UNARY(silu)
+
+static cr_node *build_leaky_relu(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_leaky_relu(g, in[0], real_param(c, "slope", CR_LEAKY_RELU_SLOPE));
+}
+static cr_node *build_elu(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_elu(g, in[0], real_param(c, "alpha", CR_ELU_ALPHA));
+}
+static cr_node *build_clamp(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_clamp(g, in[0], real_param(c, "lo", 0.0), real_param(c, "hi", 1.0));
+}
+/* where(cond, a, b): cond is the first input (a `const` line) */
+static cr_node *build_where(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    (void)c;
+    return cr_where(g, in[0], in[1], in[2]);
+}
 
 static cr_node *build_scale(cr_graph *g, cr_node **in, const oracle_case *c)
 {
@@ -139,6 +170,24 @@ static cr_node *build_mean_axis(cr_graph *g, cr_node **in, const oracle_case *c)
 {
     return cr_mean_axis(g, in[0], (int)int_param(c, "axis", 0));
 }
+/* Reductions along `axis`, keeping it when `keepdims` is 1. */
+#define REDUCE_DIM(NAME)                                                                   \
+    static cr_node *build_##NAME##_dim(cr_graph *g, cr_node **in, const oracle_case *c)    \
+    {                                                                                      \
+        return cr_##NAME##_dim(g, in[0], (int)int_param(c, "axis", 0),                     \
+                               (int)int_param(c, "keepdims", 0));                          \
+    }
+UNARY(max)
+UNARY(min)
+UNARY(logsumexp)
+UNARY(argmax)
+REDUCE_DIM(sum)
+REDUCE_DIM(mean)
+REDUCE_DIM(max)
+REDUCE_DIM(min)
+REDUCE_DIM(logsumexp)
+REDUCE_DIM(argmax)
+
 static cr_node *build_matmul(cr_graph *g, cr_node **in, const oracle_case *c)
 {
     return cr_matmul(g, in[0], in[1], (unsigned)int_param(c, "flags", 0));
@@ -225,6 +274,13 @@ static const struct {
                         ENTRY(mean_axis) ENTRY(matmul) ENTRY(sop) ENTRY(reshape)
                             ENTRY(flatten) ENTRY(permute) ENTRY(slice) ENTRY(pad)
                                 ENTRY(concat) ENTRY(stack) ENTRY(index_select)
+    /* compare and select, activations (src/ops/compare.c, elementwise.c) */
+    ENTRY(maximum) ENTRY(minimum) ENTRY(clamp) ENTRY(where) ENTRY(gt) ENTRY(ge) ENTRY(lt)
+        ENTRY(le) ENTRY(eq) ENTRY(square) ENTRY(log1p) ENTRY(erf) ENTRY(leaky_relu)
+            ENTRY(elu) ENTRY(gelu) ENTRY(silu)
+    /* reductions (src/ops/reduce.c) */
+    ENTRY(max) ENTRY(min) ENTRY(logsumexp) ENTRY(argmax) ENTRY(sum_dim) ENTRY(mean_dim)
+        ENTRY(max_dim) ENTRY(min_dim) ENTRY(logsumexp_dim) ENTRY(argmax_dim)
 #undef ENTRY
 };
 

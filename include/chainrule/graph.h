@@ -171,7 +171,17 @@ CR_API cr_status cr_graph_zero_grad(cr_graph *g);
  * value. y must be a scalar. The result is an ordinary node: it may be
  * differentiated again (second derivatives), re-evaluated with
  * cr_graph_forward, named and drawn. A zero constant if y does not depend on
- * x. Returns a borrowed node, or NULL with the error in g. */
+ * x. Returns a borrowed node, or NULL with the error in g.
+ *
+ * The graph keeps the result for the pair (y, x): a later call with the
+ * same y and x returns the same node, adds no node and allocates nothing,
+ * only re-evaluating the gradient nodes from the current values of the
+ * graph (as the first call computed them; so run cr_graph_forward on y
+ * after changing inputs, as before a backward). It can therefore be called
+ * in a loop. The kept result lives as long as the graph (nodes are never
+ * removed); a re-evaluation traps non-finite values like forward when the
+ * graph has CR_GRAPH_TRAP_NONFINITE. cr_graph_backward keeps its own
+ * gradients, separately. */
 CR_API cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x);
 
 /* The gradient node that the last cr_graph_backward built for n (borrowed),

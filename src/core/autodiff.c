@@ -11,9 +11,14 @@
 
 #include <string.h>
 
+/* A cached gradient build: one per loss and set of wanted nodes for
+ * cr_graph_backward, and one per pair (y, x) for cr_grad (is_grad, with
+ * wanted = {x}). */
 struct cr_backward_cache {
     cr_backward_cache *next;
     cr_node *loss;
+    int is_grad;
+    size_t grad_id; /* cr_grad: the creation index of grads[0] */
     unsigned wants_version;
     size_t n_wanted;
     cr_node **wanted;
@@ -175,27 +180,6 @@ out:
     return st;
 }
 
-cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x)
-{
-    if (!g)
-        return NULL;
-    if (!y || !x) {
-        if (g->err.status == CR_OK)
-            cr_graph_fail(g, CR_EINVAL, "grad: %s is NULL", y ? "x" : "y");
-        return NULL;
-    }
-    if (y->graph != g || x->graph != g) {
-        cr_graph_fail(g, CR_EINVAL, "grad: nodes belong to another graph");
-        return NULL;
-    }
-    if (require_scalar(g, "grad", y) != CR_OK)
-        return NULL;
-    cr_node *out = NULL;
-    if (build_gradients(g, y, &x, 1, &out) != CR_OK)
-        return NULL;
-    return out;
-}
-
 static void cache_free(cr_backward_cache *c)
 {
     cr_free(c->wanted);
@@ -273,6 +257,72 @@ fail:
     return NULL;
 }
 
+/* The cached cr_grad build of (y, x), or NULL. The graph only grows: the
+ * one way nodes leave it is the rewind of a failed build (a constructor, a
+ * gradient build, a program that does not parse) or of the chain view's
+ * scratch nodes, and none of them rewinds past nodes that a cr_grad
+ * returned. So an entry stays valid for the graph's life; the check that
+ * its result still sits in its slot (without reading the node) guards that
+ * assumption. */
+static cr_backward_cache *grad_cache_find(cr_graph *g, const cr_node *y, const cr_node *x)
+{
+    for (cr_backward_cache *c = g->backwards; c; c = c->next)
+        if (c->is_grad && c->loss == y && c->wanted[0] == x && c->grad_id < g->n_nodes &&
+            g->nodes[c->grad_id] == c->grads[0])
+            return c;
+    return NULL;
+}
+
+cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x)
+{
+    if (!g)
+        return NULL;
+    if (!y || !x) {
+        if (g->err.status == CR_OK)
+            cr_graph_fail(g, CR_EINVAL, "grad: %s is NULL", y ? "x" : "y");
+        return NULL;
+    }
+    if (y->graph != g || x->graph != g) {
+        cr_graph_fail(g, CR_EINVAL, "grad: nodes belong to another graph");
+        return NULL;
+    }
+    if (require_scalar(g, "grad", y) != CR_OK)
+        return NULL;
+    cr_backward_cache *c = grad_cache_find(g, y, x);
+    if (c) /* the same node again, its value brought up to date */
+        return cr_eval_nodes(g, c->plan, c->n_plan) == CR_OK ? c->grads[0] : NULL;
+    c = cr_calloc(1, sizeof *c);
+    if (c) {
+        c->wanted = cr_malloc(sizeof *c->wanted);
+        c->grads = cr_calloc(1, sizeof *c->grads);
+    }
+    if (!c || !c->wanted || !c->grads) {
+        cr_graph_fail(g, CR_ENOMEM, "grad: out of memory");
+        goto fail;
+    }
+    c->loss = y;
+    c->is_grad = 1;
+    c->wanted[0] = x;
+    c->n_wanted = 1;
+    const size_t first_new = g->n_nodes;
+    const cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    if (build_gradients(g, y, &x, 1, c->grads) != CR_OK)
+        goto fail;
+    if (plan_new_ops(g, first_new, c) != CR_OK) {
+        cr_graph_truncate(g, first_new, mark);
+        goto fail;
+    }
+    c->grad_id = c->grads[0]->id;
+    c->next = g->backwards;
+    g->backwards = c;
+    return c->grads[0];
+
+fail:
+    if (c)
+        cache_free(c);
+    return NULL;
+}
+
 /* Makes the gradient that w holds now (what cr_node_grad returns: its
  * accumulator, the value of its gradient node, or nothing, which is zero)
  * the content of its accumulator, so that an accumulating backward adds to
@@ -338,7 +388,7 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
         return st;
     g->values_version++; /* a first build computes gradients without cr_eval_nodes */
     cr_backward_cache *c = g->backwards, **link = &g->backwards;
-    while (c && !(c->loss == loss && cache_fits(g, c))) {
+    while (c && (c->is_grad || c->loss != loss || !cache_fits(g, c))) {
         link = &c->next;
         c = c->next;
     }

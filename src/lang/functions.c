@@ -6,7 +6,18 @@
 #include "lang/lang_private.h"
 #include "ops/ops_common.h"
 
+#include <math.h>
 #include <string.h>
+
+/* Builders of this file named in the op list (the others are in
+ * lang_private.h). */
+static cr_node *cr_lang_binary(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+static cr_node *cr_lang_where(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+static cr_node *cr_lang_clamp(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+static cr_node *cr_lang_leaky_relu(cr_graph *g, const cr_op *op, cr_lang_value *args,
+                                   int argc);
+static cr_node *cr_lang_elu(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+static cr_node *cr_lang_reduce(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
 
 /* ---- the table, generated from the op list ---- */
 
@@ -166,4 +177,87 @@ cr_node *cr_lang_matmul(cr_graph *g, const cr_op *op, cr_lang_value *args, int a
 {
     cr_node *a = cr_lang_node(g, &args[0]);
     return a ? cr_matmul(g, a, cr_lang_node(g, &args[1]), 0) : NULL;
+}
+
+/* maximum(a, b), gt(a, b), ...: a two-input op of two values. */
+static cr_node *cr_lang_binary(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    CR_UNUSED(argc);
+    cr_node *a = cr_lang_node(g, &args[0]);
+    cr_node *b = a ? cr_lang_node(g, &args[1]) : NULL;
+    return b ? cr_op_pair(g, op, a, b) : NULL;
+}
+
+static cr_node *cr_lang_where(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    CR_UNUSED(op);
+    CR_UNUSED(argc);
+    cr_node *in[3] = {NULL, NULL, NULL};
+    for (int k = 0; k < 3; k++)
+        if (!(in[k] = cr_lang_node(g, &args[k])))
+            return NULL;
+    return cr_where(g, in[0], in[1], in[2]);
+}
+
+/* Argument k of a call of op as a number: it must be written as one. */
+static int literal_arg(cr_graph *g, const cr_op *op, const cr_lang_value *args, int k,
+                       const char *what, double *out)
+{
+    if (!args[k].is_lit) {
+        cr_graph_fail(g, CR_EINVAL, "%s(): the %s (argument %d) must be a number", op->name,
+                      what, k + 1);
+        return 0;
+    }
+    *out = args[k].lit;
+    return 1;
+}
+
+/* clamp(x, lo, hi) with numbers lo and hi. */
+static cr_node *cr_lang_clamp(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    CR_UNUSED(argc);
+    double lo, hi;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || !literal_arg(g, op, args, 1, "lower bound", &lo) ||
+        !literal_arg(g, op, args, 2, "upper bound", &hi))
+        return NULL;
+    return cr_clamp(g, x, lo, hi);
+}
+
+/* leaky_relu(x) with PyTorch's slope, or leaky_relu(x, slope). */
+static cr_node *cr_lang_leaky_relu(cr_graph *g, const cr_op *op, cr_lang_value *args,
+                                   int argc)
+{
+    double slope = CR_LEAKY_RELU_SLOPE;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "slope", &slope)))
+        return NULL;
+    return cr_leaky_relu(g, x, slope);
+}
+
+/* elu(x) with alpha 1, or elu(x, alpha). */
+static cr_node *cr_lang_elu(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    double alpha = CR_ELU_ALPHA;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "alpha", &alpha)))
+        return NULL;
+    return cr_elu(g, x, alpha);
+}
+
+/* sum(x), sum(x, axis), sum(x, axis, keepdims) and the other reductions:
+ * the axis an integer, keepdims a number (non-zero: keep the axis). */
+static cr_node *cr_lang_reduce(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    double axis = 0, keep = 0;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "axis", &axis)) ||
+        (argc > 2 && !literal_arg(g, op, args, 2, "keepdims flag", &keep)))
+        return NULL;
+    if (axis != floor(axis) || fabs(axis) > CR_MAX_RANK) {
+        cr_graph_fail(g, CR_EINVAL, "%s(): the axis must be an integer, not %.17g",
+                      op->name, axis);
+        return NULL;
+    }
+    return cr_reduce(g, op, x, argc == 1, (int)axis, keep != 0);
 }
