@@ -59,7 +59,14 @@ enum cr_tok_kind {
     T_LPAREN,
     T_RPAREN,
     T_COMMA,
-    T_ASSIGN
+    T_ASSIGN,
+    T_LT, /* < */
+    T_GT, /* > */
+    T_LE, /* <= */
+    T_GE, /* >= */
+    T_EQ, /* == */
+    T_QUESTION,
+    T_COLON
 };
 
 typedef struct cr_token {
