@@ -46,6 +46,72 @@ static double value_at(const char *text, double x)
     return v;
 }
 
+/* Comparisons give 1 or 0; c ? a : b selects, right-associative, at the
+ * loosest precedence; the gradient flows to the branch taken; comparisons
+ * do not chain. */
+START_TEST(test_comparisons_and_conditional)
+{
+    const struct {
+        const char *text;
+        double x, v;
+    } cases[] = {
+        {"y = x > 0 ? 1 : 0", 2.385, 1},
+        {"y = x > 0 ? 1 : 0", -2.385, 0},
+        {"y = x > 0 ? 1 : 0", 0, 0},
+        {"y = x >= 0 ? 1 : 0", 0, 1},
+        {"y = x < 1 + 1", 1.5, 1}, /* + binds tighter than < */
+        {"y = x <= 2 - x", 1, 1},
+        {"y = x == 0.5", 0.5, 1},
+        {"y = x == 0.5", 0.25, 0},
+        {"y = 2 + (x > 1)", 3, 3},
+        {"y = x < 0 ? -1 : x < 1 ? 0.5 : 2", 0.25, 0.5}, /* right-associative */
+        {"y = x < 0 ? -1 : x < 1 ? 0.5 : 2", 7, 2},
+        {"y = x < 0 ? -1 : x < 1 ? 0.5 : 2", -7, -1},
+        {"y = (x > 0 ? x : 0) * 2", 1.5, 3},
+        {"y = x > 0 ?\n x^2 :\n -x", -4, 4}, /* lines continue after ? and : */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_msg(value_at(cases[i].text, cases[i].x) == cases[i].v, "%s at %g",
+                      cases[i].text, cases[i].x);
+    /* the gradient of the branch taken */
+    cr_graph *g;
+    cr_expr_program *p = parse_ok("y = x > 0 ? x^2 : -3*x", &g);
+    cr_node *x = cr_expr_lookup(p, "x")->node;
+    const double at[2] = {-2, 1.5}, want[2] = {-3, 3};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(cr_expr_set(p, "x", at[k], NULL), CR_OK);
+        ck_assert_int_eq(cr_expr_eval(p, NULL), CR_OK);
+        cr_node *d = cr_grad(g, cr_expr_output(p)->node, x);
+        ck_assert_ptr_nonnull(d);
+        ck_assert_double_eq(cr_node_scalar(d), want[k]);
+    }
+    ck_assert_str_eq(cr_node_op_name(cr_expr_output(p)->node), "where");
+    cr_expr_free(p);
+    cr_graph_free(g);
+    const struct {
+        const char *text, *message;
+        int col;
+    } bad[] = {
+        {"y = 1 < x < 3", "comparisons do not chain: write (a < b) * (b < c)", 11},
+        {"y = x ? 1", "'?' without its ':' (write c ? a : b)", 7},
+        {"y = x : 1", "':' without a '?' before it (write c ? a : b)", 7},
+        {"y = (x ? 1) : 2", "'?' without its ':' (write c ? a : b)", 8},
+        {"y = x => 1", "expected an operator or the end of the statement, got '='", 7},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_graph *h = cr_graph_new();
+        cr_expr_program *q;
+        cr_error err;
+        ck_assert_int_eq(cr_expr_parse(h, bad[i].text, strlen(bad[i].text), &q, &err),
+                         CR_ESYNTAX);
+        ck_assert_str_eq(err.message, bad[i].message);
+        ck_assert_int_eq(err.column, bad[i].col);
+        ck_assert_uint_eq(cr_graph_size(h), 0);
+        cr_graph_free(h);
+    }
+}
+END_TEST
+
 START_TEST(test_seed_program)
 {
     cr_graph *g;
@@ -689,6 +755,7 @@ Suite *expr_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_seed_program);
     tcase_add_test(tc, test_precedence);
+    tcase_add_test(tc, test_comparisons_and_conditional);
     tcase_add_test(tc, test_numbers);
     tcase_add_test(tc, test_functions);
     tcase_add_test(tc, test_ops_chosen);
