@@ -3,8 +3,9 @@
  * one sigmoid neuron, s = x1*w1 + x2*w2 + b, predicted = sigmoid(s),
  * E = 1/2 (desired - predicted)^2, with x1 = 0.1, x2 = 0.3, desired = 0.03,
  * w1 = 0.5, w2 = 0.2, b = 1.83. Prints the forward values, the local
- * derivatives, the gradients (including the true dE/db, which the article
- * takes as 0), then applies the article's update and prints the new error.
+ * derivatives (each computed by the library, as a gradient node), the
+ * gradients (including the true dE/db, which the article takes as 0), then
+ * applies the article's update and prints the new error.
  */
 #include <chainrule.h>
 
@@ -40,7 +41,11 @@ int main(void)
     /* The local derivatives of the chain, as graph nodes of their own. */
     cr_node *dE_dpredicted = cr_grad(g, E, predicted);
     cr_node *dpredicted_ds = cr_grad(g, predicted, s);
-    if (!dpredicted_ds || cr_graph_backward(g, E, 0) != CR_OK)
+    cr_node *ds_dw1 = cr_grad(g, s, w1);
+    cr_node *ds_dw2 = cr_grad(g, s, w2);
+    cr_node *ds_db = cr_grad(g, s, b);
+    if (!dE_dpredicted || !dpredicted_ds || !ds_dw1 || !ds_dw2 || !ds_db ||
+        cr_graph_backward(g, E, 0) != CR_OK)
         return fail(g);
 
     printf("Forward pass\n");
@@ -50,9 +55,9 @@ int main(void)
     printf("Local derivatives\n");
     printf("  dE/dpredicted    = %.9f\n", cr_node_scalar(dE_dpredicted));
     printf("  dpredicted/ds    = %.9f\n", cr_node_scalar(dpredicted_ds));
-    printf("  ds/dw1 = x1      = %.9f\n", cr_node_scalar(x1));
-    printf("  ds/dw2 = x2      = %.9f\n", cr_node_scalar(x2));
-    printf("  ds/db            = 1 (the article says 0)\n");
+    printf("  ds/dw1 = x1      = %.9f\n", cr_node_scalar(ds_dw1));
+    printf("  ds/dw2 = x2      = %.9f\n", cr_node_scalar(ds_dw2));
+    printf("  ds/db            = %g (the article says 0)\n", cr_node_scalar(ds_db));
     printf("Gradients (reverse mode)\n");
     printf("  dE/dw1           = %.9f\n", cr_tensor_scalar(cr_node_grad(w1)));
     printf("  dE/dw2           = %.9f\n", cr_tensor_scalar(cr_node_grad(w2)));

@@ -264,6 +264,34 @@ START_TEST(test_rerun_new_inputs)
 }
 END_TEST
 
+/* The case: L = p*p at p = 3, gradient 6. */
+START_TEST(test_accumulate_like_pytorch)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *p = cr_param_scalar(g, "p", 3.0);
+    cr_node *L = cr_mul(g, p, p);
+    ck_assert_int_eq(cr_graph_backward(g, L, 0), CR_OK);
+    ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(p)), 6.0);
+    ck_assert_int_eq(cr_graph_backward(g, L, CR_BACKWARD_ACCUMULATE), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(g, L, CR_BACKWARD_ACCUMULATE), CR_OK);
+    ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(p)), 18.0);
+    ck_assert_int_eq(cr_graph_backward(g, L, 0), CR_OK);
+    ck_assert_int_eq(cr_graph_zero_grad(g), CR_OK);
+    ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(p)), 0.0);
+    /* the gradient node is still the one backward built */
+    ck_assert_ptr_nonnull(cr_node_grad_node(p));
+    ck_assert_int_eq(cr_graph_backward(g, L, CR_BACKWARD_ACCUMULATE), CR_OK);
+    ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(p)), 6.0);
+    /* a first, accumulating backward starts from zero */
+    cr_graph *h = cr_graph_new();
+    cr_node *q = cr_param_scalar(h, "q", 3.0);
+    ck_assert_int_eq(cr_graph_backward(h, cr_mul(h, q, q), CR_BACKWARD_ACCUMULATE), CR_OK);
+    ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(q)), 6.0);
+    cr_graph_free(h);
+    cr_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_accumulate_and_zero)
 {
     seed n;
@@ -271,26 +299,33 @@ START_TEST(test_accumulate_and_zero)
     ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
     const double g1 = cr_tensor_scalar(cr_node_grad(n.w1));
     const double gb = cr_tensor_scalar(cr_node_grad(n.b));
-    /* accumulate twice: twice the gradient */
-    ck_assert_int_eq(cr_graph_backward(n.g, n.E, CR_BACKWARD_ACCUMULATE), CR_OK);
-    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), g1, 1e-17);
+    /* PyTorch's semantics: accumulating adds to what is held, so backward
+     * and then two accumulating backwards hold three times the gradient */
     ck_assert_int_eq(cr_graph_backward(n.g, n.E, CR_BACKWARD_ACCUMULATE), CR_OK);
     ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), 2 * g1, 1e-17);
-    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.b)), 2 * gb, 1e-17);
-    /* accumulating a different input's gradient sums the two */
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, CR_BACKWARD_ACCUMULATE), CR_OK);
+    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), 3 * g1, 1e-17);
+    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.b)), 3 * gb, 1e-17);
+    /* a replacing backward holds only its own gradient; accumulating then
+     * adds to that one, not to an accumulator of earlier calls */
     cr_node_set_scalar(n.x1, 0.7);
     cr_graph_forward(n.g, n.E);
     ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
     const double g1b = cr_tensor_scalar(cr_node_grad(n.w1)); /* replace mode: this one */
     ck_assert_double_ne(g1b, g1);
     ck_assert_int_eq(cr_graph_backward(n.g, n.E, CR_BACKWARD_ACCUMULATE), CR_OK);
-    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), 2 * g1 + g1b, 1e-16);
-    /* zero_grad clears the accumulators */
-    cr_graph_zero_grad(n.g);
+    ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), 2 * g1b, 1e-16);
+    /* zero_grad zeroes what cr_node_grad returns */
+    ck_assert_int_eq(cr_graph_zero_grad(n.g), CR_OK);
     ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(n.w1)), 0.0);
     ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(n.w2)), 0.0);
     ck_assert_int_eq(cr_graph_backward(n.g, n.E, CR_BACKWARD_ACCUMULATE), CR_OK);
     ck_assert_double_eq_tol(cr_tensor_scalar(cr_node_grad(n.w1)), g1b, 1e-17);
+    /* zero_grad after a replacing backward zeroes that gradient too */
+    ck_assert_int_eq(cr_graph_backward(n.g, n.E, 0), CR_OK);
+    ck_assert_int_eq(cr_graph_zero_grad(n.g), CR_OK);
+    ck_assert_double_eq(cr_tensor_scalar(cr_node_grad(n.w1)), 0.0);
+    ck_assert_int_eq(cr_graph_zero_grad(NULL), CR_EINVAL);
     /* a replacing backward shows the fresh gradient again */
     cr_node_set_scalar(n.x1, 0.1);
     cr_graph_forward(n.g, n.E);
@@ -329,6 +364,63 @@ START_TEST(test_no_path)
     ck_assert_int_eq(cr_node_kind_of(z), CR_NODE_CONSTANT);
     ck_assert_double_eq(test_max_abs(cr_node_value(z)), 0.0);
     cr_tensor_free(t);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* cr_grad(g, y, x) twice gives the same node and adds none, so it can be
+ * called in a loop; the node's value follows the inputs; other pairs,
+ * second derivatives and backward keep working beside it. */
+START_TEST(test_grad_idempotent)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 0.7), *w = cr_param_scalar(g, "w", -1.3);
+    cr_node *y = cr_add(g, cr_mul(g, cr_sin(g, x), w), cr_powc(g, cr_mul(g, x, w), 2.0));
+    cr_node *d = cr_grad(g, y, x);
+    ck_assert_ptr_nonnull(d);
+    const size_t size = cr_graph_size(g);
+    /* plans y's forward before counting (blocks allocated under the
+     * counting allocator must be freed under it) */
+    ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+    test_alloc_install(0);
+    const size_t allocations = test_alloc.allocations;
+    for (int k = 0; k < 50; k++) {
+        const double xv = 0.1 * k - 2.0;
+        ck_assert_int_eq(cr_node_set_scalar(x, xv), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+        ck_assert_ptr_eq(cr_grad(g, y, x), d);
+        ck_assert_uint_eq(cr_graph_size(g), size);
+        test_assert_rel(cr_node_scalar(d), cos(xv) * -1.3 + 2 * xv * 1.3 * 1.3, 1e-14);
+    }
+    ck_assert_uint_eq(test_alloc.allocations, allocations); /* a hit allocates nothing */
+    test_alloc_uninstall();
+    /* another pair is another node, cached in turn */
+    cr_node *dw = cr_grad(g, y, w);
+    ck_assert_ptr_ne(dw, d);
+    const size_t size2 = cr_graph_size(g);
+    ck_assert_uint_gt(size2, size);
+    ck_assert_ptr_eq(cr_grad(g, y, w), dw);
+    ck_assert_ptr_eq(cr_grad(g, y, x), d);
+    /* a second derivative of the cached node, itself cached */
+    cr_node *dd = cr_grad(g, d, x);
+    ck_assert_ptr_eq(cr_grad(g, d, x), dd);
+    const double xv = cr_node_scalar(x);
+    test_assert_rel(cr_node_scalar(dd), -sin(xv) * -1.3 + 2 * 1.3 * 1.3, 1e-14);
+    /* no dependence: the same zero constant each time */
+    cr_node *u = cr_param_scalar(g, "u", 3.0);
+    cr_node *z = cr_grad(g, y, u);
+    ck_assert_ptr_eq(cr_grad(g, y, u), z);
+    ck_assert_double_eq(cr_node_scalar(z), 0.0);
+    /* backward on the same loss builds its own gradients and leaves the
+     * cached ones alone */
+    const size_t before_backward = cr_graph_size(g);
+    ck_assert_int_eq(cr_graph_backward(g, y, 0), CR_OK);
+    ck_assert_uint_gt(cr_graph_size(g), before_backward);
+    test_assert_rel(cr_tensor_get(cr_node_grad(x), 0), cr_node_scalar(d), 1e-15);
+    const size_t after_backward = cr_graph_size(g);
+    ck_assert_int_eq(cr_graph_backward(g, y, 0), CR_OK);
+    ck_assert_ptr_eq(cr_grad(g, y, x), d);
+    ck_assert_uint_eq(cr_graph_size(g), after_backward);
     cr_graph_free(g);
 }
 END_TEST
@@ -473,8 +565,10 @@ Suite *autodiff_suite(void)
     tcase_add_test(tc, test_broadcast_gradients);
     tcase_add_test(tc, test_rerun_new_inputs);
     tcase_add_test(tc, test_accumulate_and_zero);
+    tcase_add_test(tc, test_accumulate_like_pytorch);
     tcase_add_test(tc, test_no_path);
     tcase_add_test(tc, test_second_derivatives);
+    tcase_add_test(tc, test_grad_idempotent);
     tcase_add_test(tc, test_backward_errors);
     tcase_add_test(tc, test_bce_saturated);
     suite_add_tcase(s, tc);

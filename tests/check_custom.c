@@ -4,7 +4,9 @@
  * wrong VJP caught and its op named; second derivatives (refused for a
  * numeric VJP, working with a graph-building one); a shape rule; a kink
  * flag; an op without derivative; definition errors; the descriptor
- * fields, and the op in derivative chains and DOT output.
+ * fields, and the op in derivative chains and DOT output; attributes: one
+ * op applied at two settings in one graph (numeric and graph-building
+ * VJPs, second order), their errors and allocation failures.
  */
 #include "testutil.h"
 
@@ -485,6 +487,266 @@ START_TEST(test_chain_and_dot)
 }
 END_TEST
 
+/* ---- attributes: one op, several settings ---- */
+
+/* A moving sum: y[j] = x[j*stride] + ... + x[j*stride + size - 1]. */
+typedef struct window_attr {
+    size_t size, stride;
+} window_attr;
+
+static cr_status window_shape(size_t n, const cr_tensor *const *in, const void *attr,
+                              int *rank, size_t shape[CR_MAX_RANK], cr_error *err,
+                              void *user)
+{
+    const window_attr *w = attr;
+    const size_t len = cr_tensor_size(in[0]);
+    if (cr_tensor_rank(in[0]) != 1 || w->size < 1 || w->stride < 1 || w->size > len) {
+        snprintf(err->message, sizeof err->message, "window %zu does not fit %zu elements",
+                 w->size, len);
+        return CR_ESHAPE;
+    }
+    *rank = 1;
+    shape[0] = (len - w->size) / w->stride + 1;
+    return CR_OK;
+}
+
+static void window_forward(size_t n, const cr_tensor *const *in, const void *attr,
+                           cr_tensor *out, void *user)
+{
+    const window_attr *w = attr;
+    const double *x = cr_tensor_data(in[0]);
+    double *y = cr_tensor_data_mut(out);
+    for (size_t j = 0; j < cr_tensor_size(out); j++) {
+        y[j] = 0;
+        for (size_t k = 0; k < w->size; k++)
+            y[j] += x[j * w->stride + k];
+    }
+}
+
+/* dx[j*stride + k] += dy[j] */
+static void window_vjp(size_t n, const cr_tensor *const *in, const void *attr,
+                       const cr_tensor *out, const cr_tensor *dy, size_t which,
+                       cr_tensor *dx, void *user)
+{
+    const window_attr *w = attr;
+    const double *up = cr_tensor_data(dy);
+    double *d = cr_tensor_data_mut(dx);
+    for (size_t j = 0; j < cr_tensor_size(dy); j++)
+        for (size_t k = 0; k < w->size; k++)
+            d[j * w->stride + k] += up[j];
+}
+
+static cr_custom_op *window_op(void)
+{
+    cr_custom_op_def def = {.name = "window",
+                            .min_inputs = 1,
+                            .max_inputs = 1,
+                            .formula = "y[j] = sum of x over window j",
+                            .jacobian = "ones over each window",
+                            .attr_size = sizeof(window_attr),
+                            .shape_attr = window_shape,
+                            .forward_attr = window_forward,
+                            .vjp_attr = window_vjp};
+    cr_error err;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    ck_assert_msg(op != NULL, "%s", err.message);
+    return op;
+}
+
+/* y = c * x^p, elementwise, with the gradient built from ops. */
+typedef struct cpow_attr {
+    double c, p;
+} cpow_attr;
+
+static void cpow_forward(size_t n, const cr_tensor *const *in, const void *attr,
+                         cr_tensor *out, void *user)
+{
+    const cpow_attr *a = attr;
+    for (size_t i = 0; i < cr_tensor_size(out); i++)
+        cr_tensor_data_mut(out)[i] = a->c * pow(cr_tensor_get(in[0], i), a->p);
+}
+
+/* dx = dy * c * p * x^(p-1) */
+static cr_status cpow_graph_vjp(cr_graph *g, cr_node *const *in, size_t n, const void *attr,
+                                cr_node *out, cr_node *dy, size_t which, cr_node **dx,
+                                void *user)
+{
+    const cpow_attr *a = attr;
+    *dx = cr_mul(g, dy, cr_scale(g, cr_powc(g, in[0], a->p - 1), a->c * a->p));
+    return *dx ? CR_OK : cr_graph_error(g)->status;
+}
+
+/* One window op at two settings in one graph: values, gradients from the
+ * numeric VJP with each node's own attributes, the numerical check, and a
+ * second backward without allocation; the caller's struct is copied. */
+START_TEST(test_attributes_two_settings)
+{
+    cr_custom_op *op = window_op();
+    cr_graph *g = cr_graph_new();
+    const double v[7] = {0.5, -1.25, 2.0, 0.75, -0.5, 1.5, 3.0};
+    cr_node *x = vec_param(g, "x", 7, v);
+    window_attr w = {2, 1};
+    cr_node *y2 = cr_custom_attr(g, op, &x, 1, &w);
+    w = (window_attr){3, 2}; /* the first node kept its own copy */
+    cr_node *y3 = cr_custom_attr(g, op, &x, 1, &w);
+    ck_assert_ptr_nonnull(y2);
+    ck_assert_ptr_nonnull(y3);
+    ck_assert_uint_eq(cr_tensor_size(cr_node_value(y2)), 6);
+    ck_assert_uint_eq(cr_tensor_size(cr_node_value(y3)), 3);
+    for (size_t j = 0; j < 6; j++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(y2), j), v[j] + v[j + 1]);
+    for (size_t j = 0; j < 3; j++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(y3), j),
+                            v[2 * j] + v[2 * j + 1] + v[2 * j + 2]);
+    /* E = sum(y2 * c2) + sum(y3 * c3): dE/dx[i] counts the windows holding i */
+    cr_node *E =
+        cr_add(g, cr_sum(g, cr_scale(g, y2, 0.5)), cr_sum(g, cr_scale(g, y3, 2.0)));
+    ck_assert_int_eq(cr_graph_backward(g, E, 0), CR_OK);
+    const double want[7] = {0.5 + 2, 1.0 + 2, 1.0 + 4, 1.0 + 2, 1.0 + 4, 1.0 + 2, 0.5 + 2};
+    for (size_t i = 0; i < 7; i++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(x), i), want[i]);
+    cr_gradcheck_report *r = NULL;
+    ck_assert_int_eq(cr_gradcheck(g, E, &x, 1, NULL, &r), CR_OK);
+    cr_gradcheck_report_free(r);
+    /* steady state: forward and backward again allocate nothing */
+    test_alloc_install(0);
+    ck_assert_int_eq(cr_node_set_data(x, (const double[]){1, 2, 3, 4, 5, 6, 7}, 7), CR_OK);
+    ck_assert_int_eq(cr_graph_forward(g, E), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(g, E, 0), CR_OK);
+    ck_assert_uint_eq(test_alloc.allocations, 0);
+    test_alloc_uninstall();
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(y3), 2), 5.0 + 6.0 + 7.0);
+    /* the shape rule sees the attributes */
+    w = (window_attr){8, 1};
+    const size_t size = cr_graph_size(g);
+    ck_assert_ptr_null(cr_custom_attr(g, op, &x, 1, &w));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "window: window 8 does not fit 7 elements");
+    ck_assert_uint_eq(cr_graph_size(g), size);
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
+/* A graph-building VJP with attributes: second derivatives at two
+ * settings of the same op. */
+START_TEST(test_attributes_second_order)
+{
+    cr_custom_op_def def = {.name = "cpow",
+                            .min_inputs = 1,
+                            .max_inputs = 1,
+                            .flags = CR_CUSTOM_ELEMENTWISE,
+                            .formula = "y = c*x^p",
+                            .deriv = {"c*p*x^(p-1)", NULL},
+                            .attr_size = sizeof(cpow_attr),
+                            .forward_attr = cpow_forward,
+                            .graph_vjp_attr = cpow_graph_vjp};
+    cr_error err;
+    cr_custom_op *op = cr_custom_op_new(&def, &err);
+    ck_assert_ptr_nonnull(op);
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_param_scalar(g, "x", 1.3);
+    cr_node *a = cr_custom_attr(g, op, &x, 1, &(cpow_attr){2.0, 3.0});  /* 2 x^3 */
+    cr_node *b = cr_custom_attr(g, op, &x, 1, &(cpow_attr){-0.5, 4.0}); /* -x^4 / 2 */
+    cr_node *f = cr_add(g, a, b);
+    ck_assert_double_eq_tol(cr_node_scalar(f), 2 * pow(1.3, 3) - 0.5 * pow(1.3, 4), 1e-14);
+    cr_node *d1 = cr_grad(g, f, x), *d2 = cr_grad(g, d1, x);
+    ck_assert_ptr_nonnull(d2);
+    ck_assert_double_eq_tol(cr_node_scalar(d1), 6 * 1.3 * 1.3 - 2 * pow(1.3, 3), 1e-13);
+    ck_assert_double_eq_tol(cr_node_scalar(d2), 12 * 1.3 - 6 * 1.3 * 1.3, 1e-13);
+    cr_gradcheck_report *r = NULL;
+    ck_assert_int_eq(cr_gradcheck(g, d1, &x, 1, NULL, &r), CR_OK);
+    cr_gradcheck_report_free(r);
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+}
+END_TEST
+
+START_TEST(test_attribute_errors)
+{
+    cr_custom_op *op = window_op();
+    cr_graph *g = cr_graph_new();
+    cr_node *x = vec_param(g, "x", 4, W);
+    const size_t size = cr_graph_size(g);
+    ck_assert_ptr_null(cr_custom(g, op, &x, 1));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "window: takes 16 bytes of attributes; apply it with cr_custom_attr");
+    ck_assert_ptr_null(cr_custom_attr(g, op, &x, 1, NULL));
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "window: the attributes are NULL (the op takes 16 bytes)");
+    ck_assert_ptr_null(cr_custom_attr(g, NULL, &x, 1, &(window_attr){1, 1}));
+    ck_assert_str_eq(cr_graph_error(g)->message, "custom op: op is NULL");
+    ck_assert_ptr_null(cr_custom_attr(g, op, (cr_node *[]){x, x}, 2, &(window_attr){1, 1}));
+    ck_assert_str_eq(cr_graph_error(g)->message, "window: takes 1 to 1 inputs, not 2");
+    ck_assert_uint_eq(cr_graph_size(g), size);
+    cr_graph_clear_error(g);
+    /* an op without attributes ignores them */
+    cr_custom_op_def sdef = swish_def();
+    cr_error err;
+    cr_custom_op *swish = cr_custom_op_new(&sdef, &err);
+    cr_node *y = cr_custom_attr(g, swish, &x, 1, &(window_attr){1, 1});
+    ck_assert_ptr_nonnull(y);
+    ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(y), 0), W[0] * sigmoid(W[0]),
+                            1e-15);
+    cr_graph_free(g);
+    cr_custom_op_free(op);
+    cr_custom_op_free(swish);
+
+    cr_custom_op_def def = {.name = "both",
+                            .min_inputs = 1,
+                            .max_inputs = 1,
+                            .forward = swish_forward,
+                            .forward_attr = window_forward};
+    ck_assert_ptr_null(cr_custom_op_new(&def, &err));
+    ck_assert_int_eq(err.status, CR_EINVAL);
+    ck_assert_str_eq(err.message, "both: both forward and forward_attr are given");
+    def.forward = NULL;
+    def.vjp = swish_vjp;
+    def.vjp_attr = window_vjp;
+    ck_assert_ptr_null(cr_custom_op_new(&def, &err));
+    ck_assert_str_eq(err.message, "both: both vjp and vjp_attr are given");
+    def.vjp = NULL;
+    def.attr_size = CR_CUSTOM_MAX_ATTR + 1;
+    ck_assert_ptr_null(cr_custom_op_new(&def, &err));
+    ck_assert_str_eq(err.message, "both: 257 bytes of attributes (at most 256)");
+    def.attr_size = CR_CUSTOM_MAX_ATTR;
+    cr_custom_op *ok = cr_custom_op_new(&def, &err);
+    ck_assert_ptr_nonnull(ok);
+    cr_custom_op_free(ok);
+}
+END_TEST
+
+/* Out of memory while copying the attributes leaves the graph as it was. */
+START_TEST(test_attribute_allocation_failures)
+{
+    for (size_t k = 1;; k++) {
+        cr_custom_op *op = window_op();
+        test_alloc_install(k);
+        cr_graph *g = cr_graph_new();
+        cr_node *x = cr_input(g, "x", 1, (const size_t[]){7});
+        if (x)
+            cr_node_set_data(x, (const double[]){1, 1, 1, 1, 1, 1, 1}, 7);
+        const size_t size = x ? cr_graph_size(g) : 0;
+        cr_node *y = x ? cr_custom_attr(g, op, &x, 1, &(window_attr){3, 2}) : NULL;
+        if (x && !y) {
+            ck_assert_int_eq(cr_graph_error(g)->status, CR_ENOMEM);
+            ck_assert_uint_eq(cr_graph_size(g), size);
+        }
+        if (y)
+            ck_assert_double_eq(cr_tensor_get(cr_node_value(y), 0), 3.0);
+        cr_graph_free(g);
+        const size_t failures = test_alloc.failures;
+        ck_assert_int_eq(test_alloc.live, 0);
+        test_alloc_uninstall();
+        cr_custom_op_free(op);
+        if (failures == 0)
+            break;
+    }
+}
+END_TEST
+
 Suite *custom_suite(void)
 {
     Suite *s = suite_create("custom");
@@ -500,6 +762,10 @@ Suite *custom_suite(void)
     tcase_add_test(tc, test_descriptor_fields);
     tcase_add_test(tc, test_chain_and_dot);
     tcase_add_test(tc, test_allocation_failures);
+    tcase_add_test(tc, test_attributes_two_settings);
+    tcase_add_test(tc, test_attributes_second_order);
+    tcase_add_test(tc, test_attribute_errors);
+    tcase_add_test(tc, test_attribute_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
 }

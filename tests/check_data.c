@@ -1,7 +1,7 @@
 /*
  * check_data.c - tests of the data module: CSV happy paths and every error
- * with its exact message, IDX round trips (plain and gzip, files and
- * memory), corrupt and truncated IDX refused, Fashion-MNIST when
+ * with its exact message, gzip'd files of several members and from a pipe, IDX round trips
+ * (plain and gzip, files and memory), corrupt and truncated IDX refused, Fashion-MNIST when
  * installed, shuffling, batches, the train/validation split and feature
  * standardisation.
  */
@@ -9,10 +9,14 @@
 
 #include <zlib.h>
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOL 1e-12
@@ -103,6 +107,105 @@ START_TEST(csv_header_auto)
     ck_assert_ptr_nonnull(ds);
     expect_matrix(cr_dataset_features(ds), 1, 2, (double[]){4, 5});
     cr_dataset_free(ds);
+}
+END_TEST
+
+/* Checks every field of a header report. */
+static void expect_header(const cr_csv_header_info *hi, int is_header, int detected,
+                          size_t line, size_t fields, size_t numbers, size_t text_column,
+                          const char *text)
+{
+    ck_assert_int_eq(hi->is_header, is_header);
+    ck_assert_int_eq(hi->detected, detected);
+    ck_assert_uint_eq(hi->line, line);
+    ck_assert_uint_eq(hi->fields, fields);
+    ck_assert_uint_eq(hi->numbers, numbers);
+    ck_assert_uint_eq(hi->text_column, text_column);
+    ck_assert_str_eq(hi->text, text);
+}
+
+START_TEST(csv_header_info)
+{
+    /* A headerless file whose first row has a typo: AUTO takes the row for
+     * a header, and the report says why and how many numbers it had. */
+    cr_csv_header_info hi;
+    cr_csv_options o = {.header_info = &hi};
+    cr_error err;
+    cr_dataset *ds = csv_text("1.5,2x,3\n4,5,6\n7,8,9\n", &o, &err);
+    ck_assert_ptr_nonnull(ds);
+    ck_assert_uint_eq(cr_dataset_rows(ds), 2);
+    cr_dataset_free(ds);
+    expect_header(&hi, 1, 1, 1, 3, 2, 2, "2x");
+    /* A real header: no numbers; after blank lines, its own line number. */
+    ds = csv_text("\n  \nx1,\"x 2\",,y\n1,2,3,4\n", &o, &err);
+    ck_assert_ptr_nonnull(ds);
+    cr_dataset_free(ds);
+    expect_header(&hi, 1, 1, 3, 4, 0, 1, "x1");
+    /* No header detected: data from the first line. */
+    ds = csv_text("1,2\n3,4\n", &o, &err);
+    ck_assert_ptr_nonnull(ds);
+    cr_dataset_free(ds);
+    expect_header(&hi, 0, 1, 1, 2, 2, 0, "");
+    /* Forced to data, the typo is an error; the report is still filled. */
+    o.header = CR_CSV_HEADER_NO;
+    ck_assert_ptr_null(csv_text("1.5,2x,3\n4,5,6\n", &o, &err));
+    ck_assert_str_eq(err.message, "data.csv:1:2: '2x' is not a number");
+    expect_header(&hi, 0, 0, 1, 3, 2, 2, "2x");
+    /* A field longer than the report keeps is cut. */
+    o.header = CR_CSV_HEADER_AUTO;
+    char line[200];
+    memset(line, 'a', 100);
+    memcpy(line + 100, ",1\n2,3\n", 8);
+    ds = csv_text(line, &o, &err);
+    ck_assert_ptr_nonnull(ds);
+    cr_dataset_free(ds);
+    ck_assert_uint_eq(strlen(hi.text), 63);
+    /* Nothing read: zeroed. */
+    hi.line = 99;
+    ck_assert_ptr_null(cr_csv_load("/nonexistent/x.csv", &o, &err));
+    expect_header(&hi, 0, 0, 0, 0, 0, 0, "");
+}
+END_TEST
+
+START_TEST(csv_input_limit)
+{
+    /* max_input bounds the bytes read, plain or after decompression: a
+     * file of exactly the limit loads, one byte more is refused. */
+    char text[256];
+    size_t len = 0;
+    for (int i = 0; len < 150; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "%d,%d\n", i, i % 2);
+    make_tmpdir();
+    const char *files[] = {"lim.csv", "lim.csv.gz"};
+    write_file(tmp_path(files[0]), text, len, 0);
+    write_file(tmp_path(files[1]), text, len, 1);
+    for (int gz = 0; gz < 2; gz++) {
+        cr_error err;
+        cr_csv_options o = {.max_input = len};
+        cr_dataset *ds = cr_csv_load(tmp_path(files[gz]), &o, &err);
+        ck_assert_msg(ds != NULL, "%s", err.message);
+        cr_dataset_free(ds);
+        o.max_input = len - 1;
+        ck_assert_ptr_null(cr_csv_load(tmp_path(files[gz]), &o, &err));
+        ck_assert_int_eq(err.status, CR_ERANGE);
+        char expect[300];
+        snprintf(expect, sizeof expect,
+                 "%s: more than %zu bytes of input%s (the max_input limit)",
+                 tmp_path(files[gz]), len - 1, gz ? " once decompressed" : "");
+        ck_assert_str_eq(err.message, expect);
+        ck_assert_str_eq(err.where, tmp_path(files[gz]));
+        /* from memory too; max_rows stops reading before the limit */
+        ck_assert_ptr_null(cr_csv_load_mem(text, len, "m.csv", &o, &err));
+        snprintf(expect, sizeof expect,
+                 "m.csv: more than %zu bytes of input (the max_input limit)", len - 1);
+        ck_assert_str_eq(err.message, expect);
+        o.max_rows = 3;
+        ds = cr_csv_load(tmp_path(files[gz]), &o, &err);
+        ck_assert_ptr_nonnull(ds);
+        ck_assert_uint_eq(cr_dataset_rows(ds), 3);
+        cr_dataset_free(ds);
+    }
+    remove_tmpdir(files, 2);
 }
 END_TEST
 
@@ -236,6 +339,81 @@ START_TEST(csv_files_and_streaming)
         cr_dataset_free(ds);
     }
     remove_tmpdir(files, 2);
+}
+END_TEST
+
+/* gzip'd text of len bytes into out (a member of its own); its length. */
+static size_t gzip_bytes(const void *text, size_t len, unsigned char *out, size_t cap)
+{
+    z_stream zs = {0};
+    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
+                     Z_OK);
+    zs.next_in = (Bytef *)text;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t n = zs.total_out;
+    deflateEnd(&zs);
+    return n;
+}
+
+START_TEST(csv_gzip_members)
+{
+    /* Two gzip members one after the other (cat a.gz b.gz) are read as one
+     * text, as gzip -d reads them; bytes after the last member that do not
+     * start another are ignored, from a file and from memory alike. */
+    unsigned char z[256];
+    size_t n = gzip_bytes("a,b\n1,2\n", 8, z, sizeof z);
+    n += gzip_bytes("3,4\n5,6\n", 8, z + n, sizeof z - n);
+    memcpy(z + n, "junk", 4);
+    n += 4;
+    make_tmpdir();
+    const char *files[] = {"two.csv.gz"};
+    write_file(tmp_path(files[0]), z, n, 0);
+    cr_error err;
+    for (int mem = 0; mem < 2; mem++) {
+        cr_dataset *ds = mem ? cr_csv_load_mem(z, n, "two.csv.gz", NULL, &err)
+                             : cr_csv_load(tmp_path(files[0]), NULL, &err);
+        ck_assert_msg(ds != NULL, "%s", err.message);
+        expect_matrix(cr_dataset_features(ds), 3, 1, (double[]){1, 3, 5});
+        expect_matrix(cr_dataset_targets(ds), 3, 1, (double[]){2, 4, 6});
+        cr_dataset_free(ds);
+    }
+    remove_tmpdir(files, 1);
+}
+END_TEST
+
+START_TEST(csv_from_a_pipe)
+{
+    /* A gzip'd file read from a FIFO whose writer sends its first byte
+     * alone: the gzip magic is recognised across short reads. */
+    unsigned char z[128];
+    const char *text = "x,y\n0.25,1\n-2,0\n";
+    size_t n = gzip_bytes(text, strlen(text), z, sizeof z);
+    make_tmpdir();
+    const char *files[] = {"fifo.csv"};
+    ck_assert_int_eq(mkfifo(tmp_path(files[0]), 0600), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(tmp_path(files[0]), O_WRONLY);
+        int ok = fd >= 0 && write(fd, z, 1) == 1;
+        struct timespec ts = {0, 20000000}; /* the reader gets the first byte alone */
+        nanosleep(&ts, NULL);
+        ok = ok && write(fd, z + 1, n - 1) == (ssize_t)(n - 1);
+        _exit(ok ? 0 : 1);
+    }
+    cr_error err;
+    cr_dataset *ds = cr_csv_load(tmp_path(files[0]), NULL, &err);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_msg(ds != NULL, "%s", err.message);
+    expect_matrix(cr_dataset_features(ds), 2, 1, (double[]){0.25, -2});
+    cr_dataset_free(ds);
+    remove_tmpdir(files, 1);
 }
 END_TEST
 
@@ -480,14 +658,15 @@ START_TEST(idx_bytes)
     for (int gz = 0; gz < 2; gz++) {
         cr_idx_bytes b;
         cr_error err;
-        ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[gz]), 0, &b, &err), CR_OK);
+        ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[gz]), NULL, &b, &err), CR_OK);
         ck_assert_uint_eq(b.items, 3);
         ck_assert_uint_eq(b.item_size, 6);
         for (size_t i = 0; i < 18; i++)
             ck_assert_uint_eq(b.data[i], i * 15);
         cr_idx_bytes_free(&b);
         ck_assert_ptr_null(b.data);
-        ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[gz]), 2, &b, &err), CR_OK);
+        cr_idx_options two = {.max_rows = 2};
+        ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[gz]), &two, &b, &err), CR_OK);
         ck_assert_uint_eq(b.items, 2);
         ck_assert_uint_eq(b.data[11], 165);
         cr_idx_bytes_free(&b);
@@ -495,15 +674,16 @@ START_TEST(idx_bytes)
     cr_idx_bytes b;
     cr_error err;
     char expect[300];
-    ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[2]), 0, &b, &err), CR_EFORMAT);
+    ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[2]), NULL, &b, &err), CR_EFORMAT);
     snprintf(expect, sizeof expect,
              "%s: element type 0x0d: only unsigned bytes (0x08) can be kept as bytes",
              tmp_path(files[2]));
     ck_assert_str_eq(err.message, expect);
     ck_assert_ptr_null(b.data);
-    ck_assert_int_eq(cr_idx_read_bytes(tmp_path("missing.idx"), 0, &b, &err), CR_ENOTFOUND);
-    ck_assert_int_eq(cr_idx_read_bytes(NULL, 0, &b, &err), CR_EINVAL);
-    ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[0]), 0, NULL, &err), CR_EINVAL);
+    ck_assert_int_eq(cr_idx_read_bytes(tmp_path("missing.idx"), NULL, &b, &err),
+                     CR_ENOTFOUND);
+    ck_assert_int_eq(cr_idx_read_bytes(NULL, NULL, &b, &err), CR_EINVAL);
+    ck_assert_int_eq(cr_idx_read_bytes(tmp_path(files[0]), NULL, NULL, &err), CR_EINVAL);
     cr_idx_bytes_free(NULL);
     remove_tmpdir(files, 3);
 }
@@ -903,6 +1083,7 @@ START_TEST(csv_out_of_memory)
         cr_error err;
         cr_dataset *ds = csv_text(text, &o, &err);
         size_t failures = test_alloc.failures;
+        int shrink = test_alloc.failed_shrink;
         cr_dataset_free(ds);
         ck_assert_int_eq(test_alloc.live, 0);
         test_alloc_uninstall();
@@ -911,7 +1092,9 @@ START_TEST(csv_out_of_memory)
             break;
         }
         /* Only a failed shrink of a buffer is survived. */
-        if (!ds)
+        if (ds)
+            ck_assert_msg(shrink, "allocation %zu failed, yet the load succeeded", k);
+        else
             ck_assert_int_eq(err.status, CR_ENOMEM);
     }
     ck_assert_uint_lt(k, 40); /* it succeeded once nothing failed */
@@ -960,10 +1143,14 @@ Suite *data_suite(void)
     Suite *s = suite_create("data");
     TCase *tc = tcase_create("csv");
     tcase_add_test(tc, csv_header_auto);
+    tcase_add_test(tc, csv_header_info);
+    tcase_add_test(tc, csv_input_limit);
     tcase_add_test(tc, csv_delimiter_quotes_crlf);
     tcase_add_test(tc, csv_targets);
     tcase_add_test(tc, csv_one_hot);
     tcase_add_test(tc, csv_files_and_streaming);
+    tcase_add_test(tc, csv_gzip_members);
+    tcase_add_test(tc, csv_from_a_pipe);
     tcase_add_test(tc, csv_fixtures);
     tcase_add_loop_test(tc, csv_errors, 0, (int)(sizeof csv_bads / sizeof csv_bads[0]));
     tcase_add_test(tc, csv_file_errors);

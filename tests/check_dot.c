@@ -410,11 +410,12 @@ START_TEST(test_write_failures)
     ck_assert_ptr_nonnull(strstr(cr_graph_error(n.g)->message,
                                  "missing/seed.dot: cannot create a temporary "
                                  "file next to it: No such file or directory"));
-    /* the target is a directory: written, then the rename fails; the old
-     * content stays and no temporary file is left */
+    /* the target is a directory: refused before anything is written; it
+     * stays and no temporary file is left */
     ck_assert_int_eq(mkdir(tmp_path("taken.dot"), 0755), 0);
     ck_assert_int_eq(cr_dot_write_file(n.g, tmp_path("taken.dot"), NULL), CR_EIO);
-    ck_assert_ptr_nonnull(strstr(cr_graph_error(n.g)->message, "cannot replace it"));
+    ck_assert_ptr_nonnull(
+        strstr(cr_graph_error(n.g)->message, "taken.dot: is a directory"));
     ck_assert_uint_eq(dir_count(tmpdir), 1);
     /* replacing a file is atomic and complete */
     FILE *f = fopen(tmp_path("old.dot"), "w");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 typedef struct tmpdir {
     char dir[64];
@@ -193,6 +194,52 @@ START_TEST(test_refuse_every_flipped_byte)
 }
 END_TEST
 
+/* Writes v as the last input's standard deviation (the body's last double)
+ * and seals the file with a valid checksum, as a hostile writer could. */
+static void patch_last_std(unsigned char *buf, size_t size, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    for (int k = 0; k < 8; k++)
+        buf[size - 12 + k] = (unsigned char)(bits >> (8 * k));
+    const uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, (uInt)(size - 4));
+    for (int k = 0; k < 4; k++)
+        buf[size - 4 + k] = (unsigned char)(crc >> (8 * k));
+}
+
+/* A deviation the library would never store (negative, subnormal) is
+ * refused even under a valid checksum; the setter refuses it too. */
+START_TEST(test_refuse_bad_input_std)
+{
+    tmpdir t;
+    size_t size;
+    unsigned char *buf = saved_bytes(&size, &t);
+    cr_error err;
+    patch_last_std(buf, size, 1.5); /* the saved value: still loads */
+    cr_mlp *m = cr_mlp_load_mem(buf, size, "m.crm", NULL, &err);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    cr_mlp_free(m);
+    patch_last_std(buf, size, -1.5);
+    refuse(buf, size, NULL, CR_EFORMAT,
+           "m.crm: input 3's standard deviation is -1.5: it must be above 0 and not "
+           "subnormal");
+    patch_last_std(buf, size, 1e-310);
+    refuse(buf, size, NULL, CR_EFORMAT,
+           "m.crm: input 3's standard deviation is 1e-310: it must be above 0 and not "
+           "subnormal");
+    m = small_model();
+    const double mean[3] = {0, 0, 0}, neg[3] = {1, -2, 1}, sub[3] = {1, 1, 4e-320};
+    ck_assert_int_eq(cr_mlp_set_input_stats(m, mean, neg, &err), CR_EDOMAIN);
+    ck_assert_str_eq(err.message, "input 2's standard deviation -2 is negative or subnormal");
+    ck_assert_int_eq(cr_mlp_set_input_stats(m, mean, sub, &err), CR_EDOMAIN);
+    ck_assert_double_eq(cr_mlp_input_std(m)[1], 0.5); /* the earlier ones stay */
+    ck_assert_int_eq(cr_mlp_set_input_stats(NULL, mean, neg, &err), CR_EINVAL);
+    cr_mlp_free(m);
+    free(buf);
+    tmpdir_remove(&t);
+}
+END_TEST
+
 START_TEST(test_refuse_truncated)
 {
     tmpdir t;
@@ -304,6 +351,7 @@ Suite *model_suite(void)
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_refuse_magic_version);
     tcase_add_test(tc, test_refuse_every_flipped_byte);
+    tcase_add_test(tc, test_refuse_bad_input_std);
     tcase_add_test(tc, test_refuse_truncated);
     tcase_add_test(tc, test_refuse_wrong_architecture);
     tcase_add_test(tc, test_save_failure_keeps_previous);

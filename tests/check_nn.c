@@ -187,6 +187,79 @@ START_TEST(test_forward_by_hand)
 }
 END_TEST
 
+/* A non-finite output is an error naming the row, never a prediction or a
+ * class: a NaN input, and weights of 1e308 (finite, as a model file may
+ * hold them) whose products overflow to inf - inf. */
+START_TEST(test_nonfinite_outputs_are_errors)
+{
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, 2, 1);
+    s.n_hidden = 1;
+    s.hidden[0] = 2;
+    cr_mlp *m = make(&s);
+    cr_graph *g = cr_mlp_graph(m);
+    const double W1[4] = {0.35, -0.72, 1.15, 0.26};
+    ck_assert_int_eq(cr_node_set_data(cr_graph_find(g, "W1"), W1, 4), CR_OK);
+    const double x[6] = {0.5, 0.25, NAN, 0.5, 1.0, 2.0};
+    double out[3];
+    cr_error err;
+    ck_assert_int_eq(cr_mlp_predict(m, x, 1, out, &err), CR_OK);
+    ck_assert_int_eq(cr_mlp_predict(m, x, 3, out, &err), CR_EDOMAIN);
+    ck_assert_str_eq(err.message, "predict: row 2 gives nan as output 1 (an input or a "
+                                  "weight too large or not finite)");
+    const double y[3] = {0, 1, 1};
+    cr_eval_result res;
+    ck_assert_int_eq(cr_mlp_evaluate(m, x, y, 3, &res, &err), CR_EDOMAIN);
+    ck_assert_ptr_null(res.confusion);
+    ck_assert_uint_eq(res.rows, 0);
+    ck_assert(strstr(err.message, "evaluate: row 2 gives nan") == err.message);
+    ck_assert_int_eq(cr_mlp_evaluate(m, x, y, 1, &res, &err), CR_OK);
+    ck_assert_uint_eq(res.rows, 1);
+    cr_eval_result_free(&res);
+    /* finite but huge weights: every row's output is NaN */
+    const double huge[4] = {1e308, 1e308, 1e308, 1e308};
+    ck_assert_int_eq(cr_node_set_data(cr_graph_find(g, "W1"), huge, 4), CR_OK);
+    const double two[2] = {2.0, -2.0};
+    ck_assert_int_eq(cr_mlp_predict(m, two, 1, out, &err), CR_EDOMAIN);
+    ck_assert(strstr(err.message, "predict: row 1 gives") == err.message);
+    /* a NaN row has no class; a finite row still has one */
+    const double nan_row[1] = {NAN}, high[1] = {0.75}, low[1] = {0.25};
+    ck_assert_uint_eq(cr_mlp_output_class(m, nan_row), CR_MLP_NO_CLASS);
+    ck_assert_uint_eq(cr_mlp_output_class(m, high), 1);
+    ck_assert_uint_eq(cr_mlp_output_class(m, low), 0);
+    ck_assert_uint_eq(cr_mlp_output_class(NULL, high), CR_MLP_NO_CLASS);
+    cr_mlp_free(m);
+}
+END_TEST
+
+/* Many classes: no K^2 confusion matrix, but loss and accuracy all the
+ * same (65,536 classes used to ask for 32 GiB). */
+START_TEST(test_evaluate_many_classes)
+{
+    const size_t k = CR_EVAL_CONFUSION_MAX + 1;
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, 2, k);
+    s.out_act = CR_ACT_SOFTMAX;
+    s.loss = CR_LOSS_XENT;
+    cr_mlp *m = make(&s);
+    const double x[4] = {0.5, -0.25, 1.5, 2.0};
+    double *y = calloc(2 * k, sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    y[7] = 1.0;
+    y[k + 1000] = 1.0;
+    cr_eval_result res;
+    cr_error err;
+    ck_assert_int_eq(cr_mlp_evaluate(m, x, y, 2, &res, &err), CR_OK);
+    ck_assert_uint_eq(res.n_classes, k);
+    ck_assert_ptr_null(res.confusion);
+    ck_assert(isfinite(res.loss) && res.loss > 0);
+    ck_assert(res.accuracy >= 0.0 && res.accuracy <= 1.0);
+    cr_eval_result_free(&res);
+    free(y);
+    cr_mlp_free(m);
+}
+END_TEST
+
 /* Finite-difference check of d(loss)/d(every parameter) for a loss and
  * output activation pairing, on a batch of 3 rows. */
 static const struct {
@@ -811,6 +884,8 @@ Suite *nn_suite(void)
     tcase_add_test(tc, test_out_of_memory_everywhere);
     tcase_add_test(tc, test_train_debug_chain);
     tcase_add_test(tc, test_evaluate_regression);
+    tcase_add_test(tc, test_nonfinite_outputs_are_errors);
+    tcase_add_test(tc, test_evaluate_many_classes);
     tcase_add_test(tc, test_train_bytes_matches_doubles);
     tcase_add_test(tc, test_fashion_subset);
     suite_add_tcase(s, tc);

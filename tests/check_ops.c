@@ -10,6 +10,7 @@
 #include "core/internal.h"
 #include "testutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +20,10 @@
 
 /* How to draw an input: uniform in [lo, hi]; AWAY draws the magnitude in
  * [lo, hi] with a random sign (keeps kinks at 0 out of reach of the
- * finite-difference step). */
-enum { PLAIN = 0, AWAY = 1 };
+ * finite-difference step); INDEX draws whole numbers in lo..hi for an input
+ * that asks for no gradient and is not checked (indices); FLAG draws 0 or 1
+ * (where's condition). */
+enum { PLAIN = 0, AWAY = 1, INDEX = 2, FLAG = 3 };
 
 typedef struct in_spec {
     int rank;
@@ -68,12 +71,79 @@ BUILDER(tanh, cr_tanh(g, in[0]))
 BUILDER(sigmoid, cr_sigmoid(g, in[0]))
 BUILDER(relu, cr_relu(g, in[0]))
 BUILDER(softplus, cr_softplus(g, in[0]))
+BUILDER(square, cr_square(g, in[0]))
+BUILDER(log1p, cr_log1p(g, in[0]))
+BUILDER(erf, cr_erf(g, in[0]))
+BUILDER(leaky_relu, cr_leaky_relu(g, in[0], c))
+BUILDER(elu, cr_elu(g, in[0], c))
+BUILDER(gelu, cr_gelu(g, in[0]))
+BUILDER(silu, cr_silu(g, in[0]))
+BUILDER(maximum, cr_maximum(g, in[0], in[1]))
+BUILDER(minimum, cr_minimum(g, in[0], in[1]))
+BUILDER(clamp, cr_clamp(g, in[0], -0.5, c))
+BUILDER(where, cr_where(g, in[0], in[1], in[2]))
+BUILDER(gt, cr_gt(g, in[0], in[1]))
+BUILDER(ge, cr_ge(g, in[0], in[1]))
+BUILDER(lt, cr_lt(g, in[0], in[1]))
+BUILDER(le, cr_le(g, in[0], in[1]))
+BUILDER(eq, cr_eq(g, in[0], in[1]))
 BUILDER(sum, cr_sum(g, in[0]))
 BUILDER(mean, cr_mean(g, in[0]))
 BUILDER(sum_axis, cr_sum_axis(g, in[0], (int)c))
 BUILDER(mean_axis, cr_mean_axis(g, in[0], (int)c))
+/* reductions: over all elements, along axis c, along axis c keeping it */
+#define REDUCE_BUILDERS(NAME)                                                              \
+    BUILDER(NAME, cr_##NAME(g, in[0]))                                                     \
+    BUILDER(NAME##_dim, cr_##NAME##_dim(g, in[0], (int)c, 0))                              \
+    BUILDER(NAME##_keep, cr_##NAME##_dim(g, in[0], (int)c, 1))
+REDUCE_BUILDERS(max)
+REDUCE_BUILDERS(min)
+REDUCE_BUILDERS(logsumexp)
+REDUCE_BUILDERS(argmax)
+BUILDER(sum_keep, cr_sum_dim(g, in[0], (int)c, 1))
+BUILDER(mean_keep, cr_mean_dim(g, in[0], (int)c, 1))
 BUILDER(matmul, cr_matmul(g, in[0], in[1], (unsigned)c))
 BUILDER(transpose, cr_transpose(g, in[0]))
+BUILDER(flatten, cr_flatten(g, in[0], (int)c))
+BUILDER(pad_2_1, cr_pad(g, in[0], (int)c, 2, 1))
+BUILDER(pad_0_2, cr_pad(g, in[0], (int)c, 0, 2))
+BUILDER(concat2, cr_concat(g, 2, in, (int)c))
+BUILDER(concat3, cr_concat(g, 3, in, (int)c))
+BUILDER(stack2, cr_stack(g, 2, in, (int)c))
+BUILDER(stack3, cr_stack(g, 3, in, (int)c))
+BUILDER(index_select, cr_index_select(g, in[0], (int)c, in[1]))
+
+/* reshape to the shape number c of this table */
+static cr_node *b_reshape(cr_graph *g, cr_node *const *in, double c)
+{
+    static const long shapes[][CR_MAX_RANK] = {{4, -1}, {3, 2}, {1, 1}, {-1}, {2, 1, 3, 2}};
+    static const int ranks[] = {2, 2, 2, 1, 4};
+    return cr_reshape(g, in[0], ranks[(int)c], shapes[(int)c]);
+}
+/* permute by the axes number c of this table (rank 3, 2, 4) */
+static cr_node *b_permute(cr_graph *g, cr_node *const *in, double c)
+{
+    static const int axes[][CR_MAX_RANK] = {{2, 0, 1}, {1, 0}, {-1, 1, 0, 2}, {0, -1, 1}};
+    static const int n[] = {3, 2, 4, 3};
+    return cr_permute(g, in[0], n[(int)c], axes[(int)c]);
+}
+/* slice number c of this table: {axis, start, stop, step} */
+static cr_node *b_slice(cr_graph *g, cr_node *const *in, double c)
+{
+    static const long s[][4] = {{0, 1, 4, 1},    {1, -3, LONG_MAX, 2}, {0, 0, 3, 2},
+                                {-2, -5, -1, 2}, {1, 1, 2, 1},         {0, -100, 100, 3}};
+    const long *v = s[(int)c];
+    return cr_slice(g, in[0], (int)v[0], v[1], v[2], v[3]);
+}
+/* index_add (internal: index_select's vjp) of dy in[0] by indices in[1]
+ * along axis 0 into [4,3] (c = 0) or along axis 1 into [2,5,2] (c = 1) */
+static cr_node *b_index_add(cr_graph *g, cr_node *const *in, double c)
+{
+    static const size_t shapes[2][3] = {{4, 3}, {2, 5, 2}};
+    cr_node_args args = {.i = {(int)c}};
+    return cr_node_create_shaped(g, cr_op_find("index_add"), in, 2, &args, 2 + (int)c,
+                                 shapes[(int)c]);
+}
 BUILDER(sq_error, cr_sq_error(g, in[0], in[1]))
 BUILDER(mse, cr_mse(g, in[0], in[1]))
 BUILDER(softmax, cr_softmax(g, in[0]))
@@ -110,6 +180,23 @@ BUILDER(sign, b_internal(g, "sign", in, 1))
 BUILDER(clamp_prob, b_internal(g, "clamp_prob", in, 1))
 BUILDER(softmax_bwd, b_internal(g, "softmax_bwd", in, 2))
 BUILDER(softmax_xent_bwd, b_internal(g, "softmax_xent_bwd", in, 3))
+/* leaky_relu_bwd(x, dy) with the slope c */
+static cr_node *b_leaky_relu_bwd(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_node_args args = {.f = c};
+    return cr_node_create(g, cr_op_find("leaky_relu_bwd"), in, 2, &args);
+}
+
+/* the mask max's gradient goes through: x against its max along axis c */
+static cr_node *b_select_mask(cr_graph *g, cr_node *const *in, double c)
+{
+    cr_node *m = cr_max_dim(g, in[0], (int)c, 0);
+    cr_node *pair[2] = {in[0], m};
+    return m ? cr_node_create_shaped(g, cr_op_find("select_mask"), pair, 2, m->args,
+                                     cr_tensor_rank(cr_node_value(in[0])),
+                                     cr_tensor_shape(cr_node_value(in[0])))
+             : NULL;
+}
 
 /* expand along axis c of the output [2,3] (the input lacks that axis). */
 static cr_node *b_expand_axis(cr_graph *g, cr_node *const *in, double c)
@@ -412,7 +499,11 @@ static cr_node *b_channel_scale(cr_graph *g, cr_node *const *in, double c)
 #define V(N, LO, HI) SPEC(1, PLAIN, LO, HI, N)
 #define M(R, C, LO, HI) SPEC(2, PLAIN, LO, HI, R, C)
 #define T3(A, B, C, LO, HI) SPEC(3, PLAIN, LO, HI, A, B, C)
-#define T4(A, B, C, D, LO, HI) SPEC(4, PLAIN, LO, HI, A, B, C, D)
+#define IDX(N, HI) SPEC(1, INDEX, 0, HI, N)
+#define IDX2(R, C, HI) SPEC(2, INDEX, 0, HI, R, C)
+#define T3A(A, B, C, LO, HI) SPEC(3, AWAY, LO, HI, A, B, C)
+#define MF(R, C) SPEC(2, FLAG, 0, 1, R, C)
+#define VF(N) SPEC(1, FLAG, 0, 1, N)
 #define SCA(LO, HI) SPEC(0, AWAY, LO, HI, 0)
 #define VA(N, LO, HI) SPEC(1, AWAY, LO, HI, N)
 #define MA(R, C, LO, HI) SPEC(2, AWAY, LO, HI, R, C)
@@ -421,13 +512,55 @@ static cr_node *b_channel_scale(cr_graph *g, cr_node *const *in, double c)
      .in = {__VA_ARGS__}}
 
 /* Binary broadcasting ops get the same six layouts (same shape, row vector, scalar, each way round). */
-#define BINARY_CASES(NAME, ALO, AHI, BLO, BHI)                                             \
-    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), M(3, 4, BLO, BHI)),                  \
-    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), V(4, BLO, BHI)),                     \
-    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, ALO, AHI), SC(BLO, BHI)),                       \
-    CASE(#NAME, b_##NAME, 0, 0, 2, SC(ALO, AHI), V(5, BLO, BHI)),                          \
-    CASE(#NAME, b_##NAME, 0, 0, 2, V(4, ALO, AHI), M(3, 4, BLO, BHI)),                     \
-    CASE(#NAME, b_##NAME, 0, 0, 2, SC(ALO, AHI), SC(BLO, BHI))
+#define BINARY_CASES_M(NAME, MASK, ALO, AHI, BLO, BHI)                                     \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 4, ALO, AHI), M(3, 4, BLO, BHI)),               \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 4, ALO, AHI), V(4, BLO, BHI)),                  \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 4, ALO, AHI), SC(BLO, BHI)),                    \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, SC(ALO, AHI), V(5, BLO, BHI)),                       \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, V(4, ALO, AHI), M(3, 4, BLO, BHI)),                  \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, SC(ALO, AHI), SC(BLO, BHI))
+
+/* NumPy's broadcasts beyond the blocks above: a column [3,1] over [3,4],
+ * an outer [3,1] x [1,4], a matrix over a batch, stretched axes inside and
+ * on both sides. */
+#define T4(A, B, C, D, LO, HI) SPEC(4, PLAIN, LO, HI, A, B, C, D)
+#define BROADCAST_CASES_M(NAME, MASK, ALO, AHI, BLO, BHI)                                  \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 4, ALO, AHI), M(3, 1, BLO, BHI)),               \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 1, ALO, AHI), M(3, 4, BLO, BHI)),               \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, M(3, 1, ALO, AHI), M(1, 4, BLO, BHI)),               \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, T3(2, 3, 4, ALO, AHI), M(3, 1, BLO, BHI)),           \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, T3(2, 1, 4, ALO, AHI), M(3, 4, BLO, BHI)),           \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, T3(2, 3, 1, ALO, AHI), T3(2, 1, 4, BLO, BHI)),       \
+    CASE(#NAME, b_##NAME, 0, MASK, 2, T4(2, 1, 3, 1, ALO, AHI), T3(2, 1, 2, BLO, BHI))
+
+#define BINARY_CASES(NAME, ALO, AHI, BLO, BHI) BINARY_CASES_M(NAME, 0, ALO, AHI, BLO, BHI)
+#define BROADCAST_CASES(NAME, ALO, AHI, BLO, BHI)                                          \
+    BROADCAST_CASES_M(NAME, 0, ALO, AHI, BLO, BHI)
+
+/* maximum and minimum: the broadcasts, a scalar against a mix of smaller
+ * and larger elements, and two scalars apart (LOSER: the mask of the one
+ * that gets no gradient, b for maximum). */
+#define MAXMIN_CASES(NAME, LOSER)                                                          \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),                        \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, -2, 2), V(4, -2, 2)),                           \
+    CASE(#NAME, b_##NAME, 0, 0, 2, M(3, 4, -2, 2), SC(-0.3, 0.3)),                         \
+    CASE(#NAME, b_##NAME, 0, 0, 2, SC(-0.3, 0.3), V(5, -2, 2)),                            \
+    CASE(#NAME, b_##NAME, 0, LOSER, 2, SC(1, 2), SC(-2, -1)),                              \
+    BROADCAST_CASES(NAME, -2, 2, -2, 2)
+
+/* A reduction over all elements, along each kind of axis (negative ones
+ * too), keeping it. */
+#define REDUCE_CASES(NAME, MASK)                                                           \
+    CASE(#NAME, b_##NAME, 0, MASK, 1, M(3, 4, -2, 2)),                                     \
+    CASE(#NAME, b_##NAME, 0, MASK, 1, SC(-2, 2)),                                          \
+    CASE(#NAME, b_##NAME, 0, MASK, 1, T3(2, 3, 2, -2, 2)),                                 \
+    CASE(#NAME, b_##NAME##_dim, 0, MASK, 1, M(3, 4, -2, 2)),                               \
+    CASE(#NAME, b_##NAME##_dim, 1, MASK, 1, M(3, 4, -2, 2)),                               \
+    CASE(#NAME, b_##NAME##_dim, -2, MASK, 1, T3(2, 3, 4, -2, 2)),                          \
+    CASE(#NAME, b_##NAME##_dim, 0, MASK, 1, V(5, -2, 2)),                                  \
+    CASE(#NAME, b_##NAME##_keep, 2, MASK, 1, T3(2, 3, 4, -2, 2)),                          \
+    CASE(#NAME, b_##NAME##_keep, -1, MASK, 1, M(3, 4, -2, 2)),                             \
+    CASE(#NAME, b_##NAME##_keep, 1, MASK, 1, T4(2, 3, 2, 2, -2, 2))
 
 /* Unary ops: a scalar, a vector, a matrix and a rank-3 tensor. */
 #define UNARY_CASES(NAME, ARG, LO, HI, MASK)                                               \
@@ -442,14 +575,19 @@ static cr_node *b_channel_scale(cr_graph *g, cr_node *const *in, double c)
 
 static const op_case cases[] = {
     BINARY_CASES(add, -2, 2, -2, 2),
+    BROADCAST_CASES(add, -2, 2, -2, 2),
     /* add_n (internal: sums gradient contributions; arg: input count) */
     CASE("add_n", b_add_n, 3, 0, 3, M(3, 4, -2, 2), M(3, 4, -2, 2), M(3, 4, -2, 2)),
     CASE("add_n", b_add_n, 2, 0, 2, SC(-2, 2), SC(-2, 2)),
     CASE("add_n", b_add_n, 4, 0, 4, V(5, -2, 2), V(5, -2, 2), V(5, -2, 2), V(5, -2, 2)),
     BINARY_CASES(sub, -2, 2, -2, 2),
+    BROADCAST_CASES(sub, -2, 2, -2, 2),
     BINARY_CASES(mul, -2, 2, -2, 2),
+    BROADCAST_CASES(mul, -2, 2, -2, 2),
     BINARY_CASES(div, -2, 2, 0.5, 2),
+    BROADCAST_CASES(div, -2, 2, 0.5, 2),
     BINARY_CASES(pow, 0.5, 2, -1.5, 2),
+    BROADCAST_CASES(pow, 0.5, 2, -1.5, 2),
     UNARY_CASES(neg, 0, -2, 2, 0),
     UNARY_CASES(scale, -1.7, -2, 2, 0),
     UNARY_CASES(powc, 2.5, 0.3, 2, 0),
@@ -468,6 +606,39 @@ static const op_case cases[] = {
     UNARY_CASES(sigmoid, 0, -3, 3, 0),
     UNARY_CASES_AWAY(relu, 0.1, 2, 0),
     UNARY_CASES(softplus, 0, -3, 3, 0),
+    UNARY_CASES(square, 0, -2, 2, 0),
+    UNARY_CASES(log1p, 0, -0.6, 3, 0),
+    UNARY_CASES(erf, 0, -2, 2, 0),
+    UNARY_CASES(gelu, 0, -3, 3, 0),
+    UNARY_CASES(silu, 0, -4, 4, 0),
+    /* leaky_relu and elu (arg: slope, alpha) away from their kink at 0 */
+    CASE("leaky_relu", b_leaky_relu, 0.01, 0, 1, VA(5, 0.1, 2)),
+    CASE("leaky_relu", b_leaky_relu, 0.2, 0, 1, MA(3, 4, 0.1, 2)),
+    CASE("leaky_relu", b_leaky_relu, -0.3, 0, 1, T3A(2, 3, 2, 0.1, 2)),
+    CASE("leaky_relu", b_leaky_relu, 0.2, 0, 1, SCA(0.1, 2)),
+    CASE("elu", b_elu, 1.0, 0, 1, VA(5, 0.1, 2)),
+    CASE("elu", b_elu, 0.7, 0, 1, MA(3, 4, 0.1, 3)),
+    CASE("elu", b_elu, 1.6, 0, 1, T3A(2, 3, 2, 0.1, 2)),
+    CASE("elu", b_elu, 1.0, 0, 1, SCA(0.1, 2)),
+    /* maximum and minimum broadcast like the arithmetic ops */
+    MAXMIN_CASES(maximum, 2u),
+    MAXMIN_CASES(minimum, 1u),
+    /* clamp to [-0.5, arg] */
+    CASE("clamp", b_clamp, 0.7, 0, 1, V(5, -2, 2)),
+    CASE("clamp", b_clamp, 0.7, 0, 1, M(3, 4, -2, 2)),
+    CASE("clamp", b_clamp, 1.5, 0, 1, T3(2, 3, 2, -2, 2)),
+    CASE("clamp", b_clamp, 0.5, 0, 1, SC(-0.4, 0.4)),
+    /* where(cond, a, b): no gradient to the 0/1 condition */
+    CASE("where", b_where, 0, 1u, 3, MF(3, 4), M(3, 4, -2, 2), M(3, 4, -2, 2)),
+    CASE("where", b_where, 0, 1u, 3, MF(3, 1), M(3, 4, -2, 2), V(4, -2, 2)),
+    CASE("where", b_where, 0, 1u, 3, VF(4), T3(2, 3, 4, -2, 2), SC(-2, 2)),
+    CASE("where", b_where, 0, 1u, 3, SPEC(3, FLAG, 0, 1, 2, 1, 4), M(3, 1, -2, 2), M(1, 4, -2, 2)),
+    /* comparisons: 0/1 values, a zero gradient */
+    BINARY_CASES_M(gt, 3u, -2, 2, -2, 2),
+    BROADCAST_CASES_M(ge, 3u, -2, 2, -2, 2),
+    BINARY_CASES_M(lt, 3u, -2, 2, -2, 2),
+    BROADCAST_CASES_M(le, 3u, -2, 2, -2, 2),
+    BINARY_CASES_M(eq, 3u, -2, 2, -2, 2),
     /* backward helpers: a is the op's output (or input for relu), b the
      * upstream gradient; relu_bwd is a step function of a */
     CASE("sigmoid_bwd", b_sigmoid_bwd, 0, 0, 2, M(3, 4, 0.05, 0.95), M(3, 4, -2, 2)),
@@ -476,6 +647,8 @@ static const op_case cases[] = {
     CASE("tanh_bwd", b_tanh_bwd, 0, 0, 2, V(5, -0.95, 0.95), V(5, -2, 2)),
     CASE("relu_bwd", b_relu_bwd, 0, 1u, 2, MA(3, 4, 0.1, 2), M(3, 4, -2, 2)),
     CASE("relu_bwd", b_relu_bwd, 0, 1u, 2, SC(0.1, 2), SC(-2, 2)),
+    CASE("leaky_relu_bwd", b_leaky_relu_bwd, 0.2, 1u, 2, MA(3, 4, 0.1, 2), M(3, 4, -2, 2)),
+    CASE("leaky_relu_bwd", b_leaky_relu_bwd, -0.5, 1u, 2, VA(5, 0.1, 2), V(5, -2, 2)),
     /* reductions */
     CASE("sum", b_sum, 0, 0, 1, M(3, 4, -2, 2)),
     CASE("sum", b_sum, 0, 0, 1, SC(-2, 2)),
@@ -488,6 +661,18 @@ static const op_case cases[] = {
     CASE("mean", b_mean, 0, 0, 1, V(5, -2, 2)),
     CASE("mean", b_mean_axis, 0, 0, 1, M(3, 4, -2, 2)),
     CASE("mean", b_mean_axis, -1, 0, 1, T3(2, 3, 2, -2, 2)),
+    CASE("sum", b_sum_keep, 1, 0, 1, M(3, 4, -2, 2)),
+    CASE("sum", b_sum_keep, -3, 0, 1, T3(2, 3, 2, -2, 2)),
+    CASE("mean", b_mean_keep, 0, 0, 1, T4(2, 1, 3, 2, -2, 2)),
+    CASE("mean", b_mean_keep, -1, 0, 1, M(3, 4, -2, 2)),
+    /* max, min (distinct values: the first maximum is the only one),
+     * logsumexp and argmax over all, along an axis, keeping it */
+    REDUCE_CASES(max, 0),
+    REDUCE_CASES(min, 0),
+    REDUCE_CASES(logsumexp, 0),
+    REDUCE_CASES(argmax, 1u),
+    CASE("select_mask", b_select_mask, 1, 1u, 1, M(3, 4, -2, 2)),
+    CASE("select_mask", b_select_mask, 0, 1u, 1, T3(2, 3, 2, -2, 2)),
     CASE("expand", b_expand_axis, 0, 0, 1, V(3, -2, 2)),
     CASE("expand", b_expand_axis, 1, 0, 1, V(2, -2, 2)),
     CASE("expand", b_expand_scaled, 0, 0, 1, V(3, -2, 2)),
@@ -500,8 +685,61 @@ static const op_case cases[] = {
     CASE("matmul", b_matmul, 0, 0, 2, M(2, 3, -2, 2), V(3, -2, 2)),
     CASE("matmul", b_matmul, 0, 0, 2, V(3, -2, 2), V(3, -2, 2)),
     CASE("matmul", b_matmul, CR_TRANS_B, 0, 2, V(3, -2, 2), M(4, 3, -2, 2)),
+    /* batched products: batch dims broadcast, vectors, transpose flags */
+    CASE("matmul", b_matmul, 0, 0, 2, T3(2, 3, 4, -2, 2), M(4, 2, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, T3(2, 3, 4, -2, 2), T3(2, 4, 2, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_A, 0, 2, T3(2, 4, 3, -2, 2), T3(2, 4, 2, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_A, 0, 2, T3(2, 4, 3, -2, 2), M(4, 2, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_B, 0, 2, T3(2, 3, 4, -2, 2), T3(1, 2, 4, -2, 2)),
+    CASE("matmul", b_matmul, CR_TRANS_A | CR_TRANS_B, 0, 2, M(4, 3, -2, 2),
+         T3(2, 2, 4, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, T4(2, 1, 2, 3, -2, 2), T3(3, 3, 2, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, M(3, 4, -2, 2), T4(2, 2, 4, 2, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, V(4, -2, 2), T3(2, 4, 3, -2, 2)),
+    CASE("matmul", b_matmul, 0, 0, 2, T3(2, 3, 4, -2, 2), V(4, -2, 2)),
+    /* shapes (arg: the builder's setting) */
     CASE("transpose", b_transpose, 0, 0, 1, M(2, 3, -2, 2)),
     CASE("transpose", b_transpose, 0, 0, 1, M(1, 4, -2, 2)),
+    CASE("transpose", b_transpose, 0, 0, 1, T3(2, 3, 4, -2, 2)),
+    CASE("transpose", b_transpose, 0, 0, 1, T4(2, 1, 3, 2, -2, 2)),
+    CASE("reshape", b_reshape, 0, 0, 1, T3(2, 3, 4, -2, 2)),
+    CASE("reshape", b_reshape, 1, 0, 1, V(6, -2, 2)),
+    CASE("reshape", b_reshape, 2, 0, 1, SC(-2, 2)),
+    CASE("reshape", b_reshape, 3, 0, 1, T4(2, 1, 3, 2, -2, 2)),
+    CASE("reshape", b_reshape, 4, 0, 1, M(3, 4, -2, 2)),
+    CASE("reshape", b_flatten, 1, 0, 1, T3(2, 3, 2, -2, 2)),
+    CASE("reshape", b_flatten, 0, 0, 1, SC(-2, 2)),
+    CASE("reshape", b_flatten, -2, 0, 1, T4(2, 1, 3, 2, -2, 2)),
+    CASE("permute", b_permute, 0, 0, 1, T3(2, 3, 4, -2, 2)),
+    CASE("permute", b_permute, 1, 0, 1, M(3, 4, -2, 2)),
+    CASE("permute", b_permute, 2, 0, 1, T4(2, 1, 3, 2, -2, 2)),
+    CASE("permute", b_permute, 3, 0, 1, T3(2, 3, 4, -2, 2)),
+    /* indexing along an axis */
+    CASE("slice", b_slice, 0, 0, 1, V(5, -2, 2)),
+    CASE("slice", b_slice, 1, 0, 1, M(3, 4, -2, 2)),
+    CASE("slice", b_slice, 2, 0, 1, T3(3, 2, 2, -2, 2)),
+    CASE("slice", b_slice, 3, 0, 1, T3(2, 6, 2, -2, 2)),
+    CASE("slice", b_slice, 4, 0, 1, T4(2, 3, 2, 2, -2, 2)),
+    CASE("slice", b_slice, 5, 0, 1, M(4, 3, -2, 2)),
+    CASE("pad", b_pad_2_1, 0, 0, 1, V(3, -2, 2)),
+    CASE("pad", b_pad_0_2, -1, 0, 1, M(2, 3, -2, 2)),
+    CASE("pad", b_pad_2_1, 1, 0, 1, T3(2, 2, 3, -2, 2)),
+    CASE("pad", b_pad_2_1, 0, 0, 1, T4(1, 3, 2, 2, -2, 2)),
+    CASE("concat", b_concat2, 1, 0, 2, M(2, 3, -2, 2), M(2, 1, -2, 2)),
+    CASE("concat", b_concat3, 0, 0, 3, T3(1, 2, 3, -2, 2), T3(2, 2, 3, -2, 2),
+         T3(1, 2, 3, -2, 2)),
+    CASE("concat", b_concat2, -1, 0, 2, V(3, -2, 2), V(2, -2, 2)),
+    CASE("concat", b_concat2, 1, 0, 2, T4(2, 1, 2, 2, -2, 2), T4(2, 2, 2, 2, -2, 2)),
+    CASE("stack", b_stack2, 0, 0, 2, V(3, -2, 2), V(3, -2, 2)),
+    CASE("stack", b_stack3, -1, 0, 3, M(2, 3, -2, 2), M(2, 3, -2, 2), M(2, 3, -2, 2)),
+    CASE("stack", b_stack2, 1, 0, 2, T3(2, 1, 3, -2, 2), T3(2, 1, 3, -2, 2)),
+    CASE("stack", b_stack3, 0, 0, 3, SC(-2, 2), SC(-2, 2), SC(-2, 2)),
+    CASE("index_select", b_index_select, 0, 2u, 2, M(4, 3, -2, 2), IDX(5, 3)),
+    CASE("index_select", b_index_select, 1, 2u, 2, T3(2, 4, 3, -2, 2), IDX2(2, 2, 3)),
+    CASE("index_select", b_index_select, -1, 2u, 2, M(3, 4, -2, 2), IDX(6, 3)),
+    CASE("index_select", b_index_select, 1, 2u, 2, T3(2, 3, 2, -2, 2), SPEC(0, INDEX, 0, 2, 0)),
+    CASE("index_add", b_index_add, 0, 2u, 2, M(5, 3, -2, 2), IDX(5, 3)),
+    CASE("index_add", b_index_add, 1, 2u, 2, T3(2, 3, 2, -2, 2), IDX(3, 4)),
     /* sop (arg: pairs, + 0.5 with a bias) */
     CASE("sop", b_sop, 2.5, 0, 5, SC(-2, 2), SC(-2, 2), SC(-2, 2), SC(-2, 2), SC(-2, 2)),
     CASE("sop", b_sop, 1.5, 0, 3, V(3, -2, 2), V(3, -2, 2), SC(-2, 2)),
@@ -659,7 +897,11 @@ static const size_t n_cases = sizeof cases / sizeof cases[0];
 
 static double draw(const in_spec *s)
 {
+    if (s->draw == INDEX)
+        return fmin(floor(test_rand_uniform(s->lo, s->hi + 1)), s->hi);
     double v = test_rand_uniform(s->lo, s->hi);
+    if (s->draw == FLAG)
+        return v < 0.5 * (s->lo + s->hi) ? 0.0 : 1.0;
     if (s->draw == AWAY && test_rand_uniform(0, 1) < 0.5)
         v = -v;
     return v;
@@ -701,7 +943,7 @@ static void run_case(const op_case *c, size_t index)
         for (size_t j = 0; j < n; j++)
             vals[j] = draw(s);
         ck_assert_int_eq(cr_node_set_data(in[i], vals, n), CR_OK);
-        ck_assert_int_eq(cr_node_require_grad(in[i], 1), CR_OK);
+        ck_assert_int_eq(cr_node_require_grad(in[i], s->draw != INDEX), CR_OK);
     }
     cr_node *y = c->build(g, in, c->arg);
     ck_assert_msg(y != NULL, "case %zu (%s): %s", index, c->op, cr_graph_error(g)->message);
@@ -713,6 +955,8 @@ static void run_case(const op_case *c, size_t index)
     /* first order: backward against finite differences */
     ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
     for (int i = 0; i < c->n_in; i++) {
+        if (c->in[i].draw == INDEX)
+            continue;
         const cr_tensor *gr = cr_node_grad(in[i]);
         ck_assert_ptr_nonnull(gr);
         ck_assert(cr_tensor_same_shape(gr, cr_node_value(in[i])));
@@ -726,6 +970,8 @@ static void run_case(const op_case *c, size_t index)
 
     /* second order: Hessian-vector products through cr_grad twice */
     for (int i = 0; i < c->n_in; i++) {
+        if (c->in[i].draw == INDEX)
+            continue;
         cr_node *gi = cr_grad(g, loss, in[i]);
         ck_assert_msg(gi != NULL, "case %zu (%s): %s", index, c->op,
                       cr_graph_error(g)->message);
@@ -738,6 +984,8 @@ static void run_case(const op_case *c, size_t index)
         cr_node *h = cr_sum(g, cr_mul(g, gi, v));
         ck_assert_ptr_nonnull(h);
         for (int j = 0; j < c->n_in; j++) {
+            if (c->in[j].draw == INDEX)
+                continue;
             cr_node *hv = cr_grad(g, h, in[j]);
             ck_assert_msg(hv != NULL, "case %zu (%s): %s", index, c->op,
                           cr_graph_error(g)->message);
@@ -861,6 +1109,986 @@ START_TEST(test_forward_values)
 }
 END_TEST
 
+/* ---- shapes, indexing and batched products ---- */
+
+/* An input named name of the given shape holding v (row-major). */
+static cr_node *input_of(cr_graph *g, const char *name, int rank, const size_t *shape,
+                         const double *v)
+{
+    cr_node *x = cr_input(g, name, rank, shape);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(cr_node_set_data(x, v, cr_tensor_size(cr_node_value(x))), CR_OK);
+    return x;
+}
+
+/* y's shape is the given one and its values are v. */
+static void assert_values(const cr_node *y, int rank, const size_t *shape, const double *v)
+{
+    ck_assert_ptr_nonnull(y);
+    const cr_tensor *t = cr_node_value(y);
+    ck_assert_int_eq(cr_tensor_rank(t), rank);
+    for (int d = 0; d < rank; d++)
+        ck_assert_uint_eq(cr_tensor_dim(t, d), shape[d]);
+    for (size_t i = 0; i < cr_tensor_size(t); i++)
+        ck_assert_msg(cr_tensor_get(t, i) == v[i], "element %zu: %g, expected %g", i,
+                      cr_tensor_get(t, i), v[i]);
+}
+
+START_TEST(test_shape_values)
+{
+    cr_graph *g = cr_graph_new();
+    double a[24], r[10];
+    for (int i = 0; i < 24; i++)
+        a[i] = 0.25 * i - 1.5;
+    for (int i = 0; i < 10; i++)
+        r[i] = 1.5 * i + 0.125;
+    const size_t s23[2] = {2, 3}, s234[3] = {2, 3, 4}, s10[1] = {10};
+    cr_node *A = input_of(g, "A", 2, s23, a), *T = input_of(g, "T", 3, s234, a);
+    cr_node *R = input_of(g, "r", 1, s10, r);
+
+    assert_values(cr_reshape(g, A, 2, (const long[]){3, -1}), 2, (const size_t[]){3, 2}, a);
+    assert_values(cr_reshape(g, cr_scalar(g, 2.5), 3, (const long[]){1, -1, 1}), 3,
+                  (const size_t[]){1, 1, 1}, (const double[]){2.5});
+    assert_values(cr_flatten(g, T, 1), 2, (const size_t[]){2, 12}, a);
+    assert_values(cr_flatten(g, T, -3), 1, (const size_t[]){24}, a);
+    assert_values(cr_flatten(g, cr_scalar(g, 2.5), 0), 1, (const size_t[]){1},
+                  (const double[]){2.5});
+
+    /* permute (2, 0, 1): y[k][i][j] = x[i][j][k]; transpose: y[i][k][j] */
+    double want[24];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            for (int k = 0; k < 4; k++)
+                want[(k * 2 + i) * 3 + j] = a[(i * 3 + j) * 4 + k];
+    assert_values(cr_permute(g, T, 3, (const int[]){-1, 0, 1}), 3,
+                  (const size_t[]){4, 2, 3}, want);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            for (int k = 0; k < 4; k++)
+                want[(i * 4 + k) * 3 + j] = a[(i * 3 + j) * 4 + k];
+    assert_values(cr_transpose(g, T), 3, (const size_t[]){2, 4, 3}, want);
+
+    /* slices with Python's bounds */
+    assert_values(cr_slice(g, R, 0, -3, LONG_MAX, 1), 1, (const size_t[]){3}, r + 7);
+    assert_values(cr_slice(g, R, -1, 1, -1, 3), 1, (const size_t[]){3},
+                  (const double[]){r[1], r[4], r[7]});
+    assert_values(cr_slice(g, R, 0, -100, 2, 1), 1, (const size_t[]){2}, r);
+    assert_values(cr_slice(g, A, 1, 1, 3, 2), 2, (const size_t[]){2, 1},
+                  (const double[]){a[1], a[4]});
+
+    /* zeros around */
+    assert_values(
+        cr_pad(g, A, 0, 1, 2), 2, (const size_t[]){5, 3},
+        (const double[]){0, 0, 0, a[0], a[1], a[2], a[3], a[4], a[5], 0, 0, 0, 0, 0, 0});
+    assert_values(cr_pad(g, A, -1, 2, 0), 2, (const size_t[]){2, 5},
+                  (const double[]){0, 0, a[0], a[1], a[2], 0, 0, a[3], a[4], a[5]});
+
+    /* joins */
+    cr_node *col = cr_slice(g, R, 0, 0, 2, 1);
+    cr_node *col2 = cr_reshape(g, col, 2, (const long[]){2, 1});
+    assert_values(cr_concat(g, 2, (cr_node *[]){A, col2}, 1), 2, (const size_t[]){2, 4},
+                  (const double[]){a[0], a[1], a[2], r[0], a[3], a[4], a[5], r[1]});
+    assert_values(cr_concat(g, 2, (cr_node *[]){A, A}, 0), 2, (const size_t[]){4, 3},
+                  (const double[]){a[0], a[1], a[2], a[3], a[4], a[5], a[0], a[1], a[2],
+                                   a[3], a[4], a[5]});
+    cr_node *r3 = cr_slice(g, R, 0, 0, 3, 1), *r3b = cr_slice(g, R, 0, 3, 6, 1);
+    assert_values(cr_stack(g, 2, (cr_node *[]){r3, r3b}, 1), 2, (const size_t[]){3, 2},
+                  (const double[]){r[0], r[3], r[1], r[4], r[2], r[5]});
+    assert_values(cr_stack(g, 2, (cr_node *[]){r3, r3b}, 0), 2, (const size_t[]){2, 3}, r);
+    assert_values(cr_stack(g, 2, (cr_node *[]){cr_scalar(g, 1.5), cr_scalar(g, -2.0)}, 0),
+                  1, (const size_t[]){2}, (const double[]){1.5, -2.0});
+    cr_graph_free(g);
+}
+END_TEST
+
+/* index_select as an embedding lookup: repeated indices, their gradient
+ * scatter-added; indices made invalid after the build select NaNs. */
+START_TEST(test_index_select_values)
+{
+    cr_graph *g = cr_graph_new();
+    const double w[12] = {0.5, -1.0, 2.0, 1.5,   0.25, -0.75,
+                          3.0, -2.5, 1.0, 0.125, 4.0,  -0.5};
+    const size_t s43[2] = {4, 3}, s22[2] = {2, 2};
+    cr_error err;
+    cr_tensor *wt = cr_tensor_new_from(2, s43, w, &err);
+    cr_node *W = cr_param(g, "W", wt);
+    cr_tensor_free(wt);
+    cr_node *I = input_of(g, "I", 2, s22, (const double[]){3, 0, 3, 3});
+    cr_node *E = cr_index_select(g, W, 0, I);
+    double want[12];
+    const int rows[4] = {3, 0, 3, 3};
+    for (int j = 0; j < 4; j++)
+        for (int e = 0; e < 3; e++)
+            want[j * 3 + e] = w[rows[j] * 3 + e];
+    assert_values(E, 3, (const size_t[]){2, 2, 3}, want);
+    /* along axis 1, with a scalar index: the axis goes away */
+    assert_values(cr_index_select(g, W, -1, cr_scalar(g, 2.0)), 1, (const size_t[]){4},
+                  (const double[]){w[2], w[5], w[8], w[11]});
+
+    /* loss = sum(E * C): dW[row] = the sum of C's rows that picked it */
+    double c[12];
+    for (int i = 0; i < 12; i++)
+        c[i] = 0.5 + 0.25 * i;
+    const size_t s223[3] = {2, 2, 3};
+    cr_node *C = input_of(g, "C", 3, s223, c);
+    cr_node *loss = cr_sum(g, cr_mul(g, E, C));
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    const cr_tensor *dW = cr_node_grad(W);
+    for (int e = 0; e < 3; e++) {
+        ck_assert_double_eq(cr_tensor_get(dW, 0 * 3 + e), c[3 + e]);
+        ck_assert_double_eq(cr_tensor_get(dW, 1 * 3 + e), 0.0);
+        ck_assert_double_eq(cr_tensor_get(dW, 2 * 3 + e), 0.0);
+        ck_assert_double_eq(cr_tensor_get(dW, 3 * 3 + e), c[e] + c[6 + e] + c[9 + e]);
+    }
+    /* new indices, same graph; then an invalid one: NaNs, no gradient */
+    ck_assert_int_eq(cr_node_set_data(I, (const double[]){1, 1, 2, 0}, 4), CR_OK);
+    ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(E), 0), w[3]);
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    ck_assert_double_eq(cr_tensor_get(dW, 3), c[0] + c[3]);
+    ck_assert_int_eq(cr_node_set_data(I, (const double[]){1, 7, 2, 0.5}, 4), CR_OK);
+    ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+    ck_assert(isnan(cr_tensor_get(cr_node_value(E), 3)));
+    ck_assert(isnan(cr_tensor_get(cr_node_value(E), 9)));
+    ck_assert_double_eq(cr_tensor_get(cr_node_value(E), 6), w[6]);
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    ck_assert_double_eq(cr_tensor_get(dW, 3), c[0]);
+    ck_assert_double_eq(cr_tensor_get(dW, 0), 0.0);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Each bad call: NULL, the status, the message, and the graph unchanged. */
+static void assert_fails(cr_graph *g, cr_node *y, cr_status st, const char *message)
+{
+    ck_assert_ptr_null(y);
+    ck_assert_int_eq(cr_graph_error(g)->status, st);
+    ck_assert_str_eq(cr_graph_error(g)->message, message);
+    cr_graph_clear_error(g);
+}
+
+START_TEST(test_shape_errors)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t s23[2] = {2, 3}, s32[2] = {3, 2}, s24[2] = {2, 4}, s3[1] = {3},
+                 s1111[4] = {1, 1, 1, 1}, s2222[4] = {2, 2, 2, 2}, s234[3] = {2, 3, 4},
+                 s542[3] = {5, 4, 2}, s43[2] = {4, 3}, s2[1] = {2};
+    cr_node *A = cr_input(g, "A", 2, s23), *B = cr_input(g, "B", 2, s32);
+    cr_node *C = cr_input(g, "C", 2, s24), *v = cr_input(g, "v", 1, s3);
+    cr_node *F = cr_input(g, "F", 4, s1111), *G = cr_input(g, "G", 4, s2222);
+    cr_node *T = cr_input(g, "T", 3, s234), *U = cr_input(g, "U", 3, s542);
+    cr_node *W = cr_input(g, "W", 2, s43);
+    cr_node *I = input_of(g, "I", 1, s2, (const double[]){0, 4});
+    cr_node *J = input_of(g, "J", 1, s2, (const double[]){1.5, 0});
+    cr_node *K = input_of(g, "K", 2, (const size_t[]){2, 2}, (const double[]){0, 1, 1, 0});
+    const size_t before = cr_graph_size(g);
+
+    assert_fails(g, cr_reshape(g, A, 2, (const long[]){4, -1}), CR_ESHAPE,
+                 "reshape: [2,3] (6 elements) cannot become [4,-1]");
+    assert_fails(g, cr_reshape(g, A, 1, (const long[]){7}), CR_ESHAPE,
+                 "reshape: [2,3] (6 elements) cannot become [7]");
+    assert_fails(g, cr_reshape(g, A, 2, (const long[]){-1, -1}), CR_EINVAL,
+                 "reshape: [2,3] -> [-1,-1]: dimension 1 is -1 (at least 1, or one -1 to "
+                 "infer)");
+    assert_fails(
+        g, cr_reshape(g, A, 2, (const long[]){0, 6}), CR_EINVAL,
+        "reshape: [2,3] -> [0,6]: dimension 0 is 0 (at least 1, or one -1 to infer)");
+    assert_fails(g, cr_reshape(g, A, 5, (const long[]){1, 1, 1, 2, 3}), CR_EINVAL,
+                 "reshape: rank 5 is not within 0..4");
+    assert_fails(g, cr_flatten(g, A, 2), CR_EINVAL,
+                 "flatten: axis 2 out of range for [2,3]");
+    assert_fails(g, cr_permute(g, A, 3, (const int[]){0, 1, 2}), CR_EINVAL,
+                 "permute: [2,3] needs 2 axes, got 3");
+    assert_fails(g, cr_permute(g, A, 2, (const int[]){0, -2}), CR_EINVAL,
+                 "permute: [2,3]: axis 0 is given twice");
+    assert_fails(g, cr_permute(g, A, 2, (const int[]){0, 2}), CR_EINVAL,
+                 "permute: axis 2 out of range for [2,3]");
+    assert_fails(g, cr_slice(g, A, 1, 0, 3, 0), CR_EINVAL,
+                 "slice: [2,3] axis 1: step 0 (must be at least 1)");
+    assert_fails(g, cr_slice(g, A, -1, 2, 1, 1), CR_ESHAPE,
+                 "slice: [2,3] axis -1 [2:1:1] selects nothing (a tensor has at least one "
+                 "element)");
+    assert_fails(g, cr_slice(g, A, -3, 0, 1, 1), CR_EINVAL,
+                 "slice: axis -3 out of range for [2,3]");
+    assert_fails(g, cr_pad(g, v, 1, 1, 1), CR_EINVAL, "pad: axis 1 out of range for [3]");
+    assert_fails(
+        g, cr_concat(g, 2, (cr_node *[]){A, B}, 0), CR_ESHAPE,
+        "concat: input 2 is [3,2] but input 1 is [2,3] (only the concatenated axis "
+        "may differ)");
+    assert_fails(
+        g, cr_concat(g, 2, (cr_node *[]){A, v}, 0), CR_ESHAPE,
+        "concat: input 2 is [3] but input 1 is [2,3] (only the concatenated axis may "
+        "differ)");
+    assert_fails(g, cr_concat(g, 1, (cr_node *[]){cr_scalar(g, 1.0)}, 0), CR_ESHAPE,
+                 "concat: input 1 is a scalar (stack joins scalars)");
+    assert_fails(g, cr_concat(g, 0, (cr_node *[]){A}, 0), CR_EINVAL,
+                 "concat: needs at least one input");
+    assert_fails(g, cr_stack(g, 2, (cr_node *[]){A, C}, 0), CR_ESHAPE,
+                 "stack: input 2 is [2,4] but input 1 is [2,3]");
+    assert_fails(g, cr_stack(g, 1, &F, 0), CR_ESHAPE,
+                 "stack: stacking [1,1,1,1] would give rank 5; the limit is 4");
+    assert_fails(g, cr_stack(g, 2, (cr_node *[]){A, A}, 3), CR_EINVAL,
+                 "stack: axis 3 out of range for [2,3]");
+    assert_fails(g, cr_index_select(g, W, 0, I), CR_EINVAL,
+                 "index_select: index 4 at position 1 is out of range for axis 0 of [4,3] "
+                 "(0..3)");
+    assert_fails(
+        g, cr_index_select(g, W, 1, J), CR_EINVAL,
+        "index_select: index 1.5 at position 0 is not a whole number for axis 1 of "
+        "[4,3] (0..2)");
+    assert_fails(
+        g, cr_index_select(g, G, 0, K), CR_ESHAPE,
+        "index_select: [2,2] indices into axis 0 of [2,2,2,2] give rank 5; the limit "
+        "is 4");
+    assert_fails(g, cr_index_select(g, W, 2, v), CR_EINVAL,
+                 "index_select: axis 2 out of range for [4,3]");
+    assert_fails(g, cr_matmul(g, T, U, 0), CR_ESHAPE,
+                 "matmul: [2,3,4] x [5,4,2]: batch dimensions 2 and 5 do not broadcast");
+    assert_fails(g, cr_matmul(g, v, T, CR_TRANS_A), CR_EINVAL,
+                 "matmul: [3] x [2,3,4]: needs vectors, matrices or batches of matrices "
+                 "(transpose flags need matrices)");
+    assert_fails(g, cr_matmul(g, cr_scalar(g, 2.0), T, 0), CR_ESHAPE,
+                 "matmul: [] x [2,3,4]: needs vectors, matrices or batches of matrices "
+                 "(transpose flags need matrices)");
+    assert_fails(g, cr_matmul(g, T, T, 0), CR_ESHAPE,
+                 "matmul: [2,3,4] x [2,3,4]: inner dimensions 4 and 3 differ");
+    /* only the scalar constants of the calls above were added */
+    for (size_t id = before; id < cr_graph_size(g); id++)
+        ck_assert_str_eq(cr_node_op_name(cr_graph_node(g, id)), "const");
+    cr_graph_free(g);
+}
+END_TEST
+
+/* The product of the matrices a[m,k] and b[k,n] by the definition. */
+static void naive_product(const double *a, const double *b, size_t m, size_t n, size_t k,
+                          double *y)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t p = 0; p < k; p++)
+                s += a[i * k + p] * b[p * n + j];
+            y[i * n + j] = s;
+        }
+}
+
+/* Batched products against the definition, small (a loop in cr_gemm) and
+ * large (CBLAS): a stack times a matrix, stacks broadcast against each
+ * other, a vector times a stack; the gradient of a shared matrix sums over
+ * the batch. A matrix product gives the same bits as before batches. */
+START_TEST(test_matmul_batched_values)
+{
+    cr_graph *g = cr_graph_new();
+    for (size_t big = 0; big < 2; big++) {
+        const size_t m = big ? 20 : 3, k = big ? 17 : 4, n = big ? 19 : 2;
+        const size_t sa[4] = {2, 3, m, k}, sb[3] = {3, k, n}, sv[1] = {k};
+        cr_error err;
+        cr_tensor *at = cr_tensor_new(4, sa, &err), *bt = cr_tensor_new(3, sb, &err);
+        for (size_t i = 0; i < cr_tensor_size(at); i++)
+            cr_tensor_data_mut(at)[i] = sin(0.37 * (double)i + 0.2);
+        for (size_t i = 0; i < cr_tensor_size(bt); i++)
+            cr_tensor_data_mut(bt)[i] = cos(0.91 * (double)i - 0.4);
+        cr_node *A = cr_param(g, NULL, at), *B = cr_param(g, NULL, bt);
+        const double *a = cr_tensor_data(at), *b = cr_tensor_data(bt);
+        cr_node *Wn = cr_slice(g, B, 0, 1, 2, 1); /* b's second matrix, [1,k,n] */
+        cr_node *W = cr_reshape(g, Wn, 2, (const long[]){(long)k, (long)n});
+        cr_node *vk =
+            cr_reshape(g, cr_slice(g, cr_slice(g, W, 1, 0, 1, 1), 0, 0, LONG_MAX, 1), 1,
+                       (const long[]){(long)k});
+        ck_assert_ptr_nonnull(vk);
+        ck_assert_uint_eq(cr_tensor_size(cr_node_value(vk)), sv[0]);
+
+        double want[2 * 3 * 20 * 19], got;
+        /* [2,3,m,k] x [3,k,n] -> [2,3,m,n]: b broadcast over the first dim */
+        cr_node *Y = cr_matmul(g, A, B, 0);
+        for (size_t i = 0; i < 2; i++)
+            for (size_t j = 0; j < 3; j++)
+                naive_product(a + (i * 3 + j) * m * k, b + j * k * n, m, n, k,
+                              want + (i * 3 + j) * m * n);
+        for (size_t i = 0; i < 2 * 3 * m * n; i++) {
+            got = cr_tensor_get(cr_node_value(Y), i);
+            ck_assert_msg(fabs(got - want[i]) <= 1e-13 * (1 + fabs(want[i])),
+                          "Y[%zu] = %.17g, expected %.17g", i, got, want[i]);
+        }
+        /* the same per batch, by cr_matmul of the matrices: same bits */
+        cr_node *A12 = cr_reshape(g, cr_slice(g, cr_slice(g, A, 0, 1, 2, 1), 1, 2, 3, 1), 2,
+                                  (const long[]){(long)m, (long)k});
+        cr_node *B2 =
+            cr_reshape(g, cr_slice(g, B, 0, 2, 3, 1), 2, (const long[]){(long)k, (long)n});
+        cr_node *Y12 = cr_matmul(g, A12, B2, 0);
+        for (size_t i = 0; i < m * n; i++)
+            ck_assert(cr_tensor_get(cr_node_value(Y12), i) ==
+                      cr_tensor_get(cr_node_value(Y), (1 * 3 + 2) * m * n + i));
+        /* a stack times one matrix (one product), and its gradients */
+        cr_node *Z = cr_matmul(g, A, W, 0);
+        for (size_t s = 0; s < 6; s++)
+            naive_product(a + s * m * k, b + k * n, m, n, k, want + s * m * n);
+        for (size_t i = 0; i < 6 * m * n; i++)
+            ck_assert(fabs(cr_tensor_get(cr_node_value(Z), i) - want[i]) <=
+                      1e-13 * (1 + fabs(want[i])));
+        cr_node *dW = cr_grad(g, cr_sum(g, Z), W);
+        /* d sum(A W)/dW [p][j] = the sum over the batch and rows of A[.., p] */
+        for (size_t p = 0; p < k; p++) {
+            double s = 0;
+            for (size_t r = 0; r < 6 * m; r++)
+                s += a[r * k + p];
+            for (size_t j = 0; j < n; j++)
+                ck_assert(fabs(cr_tensor_get(cr_node_value(dW), p * n + j) - s) <=
+                          1e-12 * (1 + fabs(s)));
+        }
+        /* a vector times a stack: [k] x [3,k,n] -> [3,n] */
+        cr_node *V = cr_matmul(g, vk, B, 0);
+        ck_assert_int_eq(cr_tensor_rank(cr_node_value(V)), 2);
+        for (size_t s = 0; s < 3; s++)
+            naive_product(cr_tensor_data(cr_node_value(vk)), b + s * k * n, 1, n, k,
+                          want + s * n);
+        for (size_t i = 0; i < 3 * n; i++)
+            ck_assert(fabs(cr_tensor_get(cr_node_value(V), i) - want[i]) <=
+                      1e-13 * (1 + fabs(want[i])));
+        cr_tensor_free(at);
+        cr_tensor_free(bt);
+    }
+    cr_graph_free(g);
+}
+END_TEST
+
+/* The language calls the shape ops by name on tensors built in C; their
+ * numeric arguments must be written in the program. */
+START_TEST(test_shape_language)
+{
+    cr_graph *g = cr_graph_new();
+    const double a[6] = {0.5, -1.25, 2.0, 3.5, -0.75, 1.0};
+    const size_t s23[2] = {2, 3}, s2[1] = {2};
+    input_of(g, "X", 2, s23, a);
+    input_of(g, "I", 1, s2, (const double[]){2, 0});
+    const char *text = "t = transpose(X)\n"
+                       "r = reshape(X, 3, -1)\n"
+                       "f = flatten(X)\n"
+                       "p = permute(X, -1, 0)\n"
+                       "s = slice(X, 1, -2, 100)\n"
+                       "q = pad(X, 0, 1, 0)\n"
+                       "e = index_select(X, 1, I)\n"
+                       "m = matmul(X, t)\n"
+                       "k = slice(X, 1, 0, 3, 2)\n";
+    cr_expr_program *p = NULL;
+    cr_error err;
+    ck_assert_msg(cr_expr_parse(g, text, strlen(text), &p, &err) == CR_OK, "%s",
+                  err.message);
+    assert_values(cr_expr_lookup(p, "t")->node, 2, (const size_t[]){3, 2},
+                  (const double[]){a[0], a[3], a[1], a[4], a[2], a[5]});
+    assert_values(cr_expr_lookup(p, "r")->node, 2, (const size_t[]){3, 2}, a);
+    assert_values(cr_expr_lookup(p, "f")->node, 1, (const size_t[]){6}, a);
+    assert_values(cr_expr_lookup(p, "p")->node, 2, (const size_t[]){3, 2},
+                  (const double[]){a[0], a[3], a[1], a[4], a[2], a[5]});
+    assert_values(cr_expr_lookup(p, "s")->node, 2, (const size_t[]){2, 2},
+                  (const double[]){a[1], a[2], a[4], a[5]});
+    assert_values(cr_expr_lookup(p, "q")->node, 2, (const size_t[]){3, 3},
+                  (const double[]){0, 0, 0, a[0], a[1], a[2], a[3], a[4], a[5]});
+    assert_values(cr_expr_lookup(p, "e")->node, 2, (const size_t[]){2, 2},
+                  (const double[]){a[2], a[0], a[5], a[3]});
+    assert_values(cr_expr_lookup(p, "k")->node, 2, (const size_t[]){2, 2},
+                  (const double[]){a[0], a[2], a[3], a[5]});
+    const cr_tensor *m = cr_node_value(cr_expr_lookup(p, "m")->node);
+    ck_assert_uint_eq(cr_tensor_size(m), 4);
+    ck_assert_double_eq_tol(cr_tensor_get(m, 1), a[0] * a[3] + a[1] * a[4] + a[2] * a[5],
+                            1e-15);
+    cr_expr_free(p);
+
+    const struct {
+        const char *text, *message;
+    } bad[] = {
+        {"y = reshape(X, n, 2)",
+         "reshape: argument 2 must be a whole number written in the program"},
+        {"y = slice(X, 0.5, 0, 1)",
+         "slice: argument 2 must be a whole number written in the program"},
+        {"y = pad(X, 0, -1, 0)", "pad: the padding -1 and 0 must not be negative"},
+        {"y = transpose(x)", "transpose: needs a matrix or a batch of matrices, got []"},
+        {"y = flatten(X, 1, 2)", "flatten() takes 1 to 2 arguments, got 3"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_ne(cr_expr_parse(g, bad[i].text, strlen(bad[i].text), &p, &err),
+                         CR_OK);
+        ck_assert_ptr_null(p);
+        ck_assert_str_eq(err.message, bad[i].message);
+    }
+    cr_graph_free(g);
+}
+END_TEST
+
+/* ---- the new elementwise ops: values, ties, kinks, errors ---- */
+
+/* d sum(y)/dx for y = fn(x) at the given values, through backward. */
+static void grad_at(cr_node *(*fn)(cr_graph *, cr_node *, double), double c,
+                    const double *x, size_t n, double *value, double *grad)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *in = cr_input(g, "x", 1, &n);
+    cr_node_set_data(in, x, n);
+    cr_node_require_grad(in, 1);
+    cr_node *y = fn(g, in, c);
+    ck_assert_msg(y != NULL, "%s", cr_graph_error(g)->message);
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, y), 0), CR_OK);
+    for (size_t i = 0; i < n; i++) {
+        value[i] = cr_tensor_get(cr_node_value(y), i);
+        grad[i] = cr_tensor_get(cr_node_grad(in), i);
+    }
+    cr_graph_free(g);
+}
+
+static cr_node *f_leaky(cr_graph *g, cr_node *x, double c)
+{
+    return cr_leaky_relu(g, x, c);
+}
+static cr_node *f_elu(cr_graph *g, cr_node *x, double c)
+{
+    return cr_elu(g, x, c);
+}
+static cr_node *f_clamp(cr_graph *g, cr_node *x, double c)
+{
+    return cr_clamp(g, x, -c, c);
+}
+static cr_node *f_gelu(cr_graph *g, cr_node *x, double c)
+{
+    return cr_gelu(g, x);
+}
+static cr_node *f_silu(cr_graph *g, cr_node *x, double c)
+{
+    return cr_silu(g, x);
+}
+static cr_node *f_log1p(cr_graph *g, cr_node *x, double c)
+{
+    return cr_log1p(g, x);
+}
+static cr_node *f_erf(cr_graph *g, cr_node *x, double c)
+{
+    return cr_erf(g, x);
+}
+static cr_node *f_square(cr_graph *g, cr_node *x, double c)
+{
+    return cr_square(g, x);
+}
+
+/* Values and derivatives at chosen points, kinks included (PyTorch's
+ * choices: leaky_relu and elu take the left side at 0, clamp passes the
+ * gradient at its bounds). */
+START_TEST(test_elementwise_points)
+{
+    const double x[5] = {-1.5, -0.25, 0.0, 0.5, 2.0};
+    double y[5], d[5];
+    grad_at(f_leaky, 0.2, x, 5, y, d);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_double_eq(y[i], x[i] > 0 ? x[i] : 0.2 * x[i]);
+        ck_assert_double_eq(d[i], x[i] > 0 ? 1.0 : 0.2);
+    }
+    grad_at(f_elu, 0.5, x, 5, y, d);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_double_eq_tol(y[i], x[i] > 0 ? x[i] : 0.5 * expm1(x[i]), 1e-16);
+        ck_assert_double_eq_tol(d[i], x[i] > 0 ? 1.0 : 0.5 * exp(x[i]), 1e-16);
+    }
+    grad_at(f_clamp, 0.5, (const double[]){-1.5, -0.5, 0.0, 0.5, 2.0}, 5, y, d);
+    const double cy[5] = {-0.5, -0.5, 0.0, 0.5, 0.5}, cd[5] = {0, 1, 1, 1, 0};
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_double_eq(y[i], cy[i]);
+        ck_assert_double_eq(d[i], cd[i]);
+    }
+    grad_at(f_gelu, 0, x, 5, y, d);
+    for (size_t i = 0; i < 5; i++) {
+        const double phi = 0.5 * (1 + erf(x[i] / sqrt(2.0)));
+        ck_assert_double_eq_tol(y[i], x[i] * phi, 1e-16);
+        ck_assert_double_eq_tol(
+            d[i], phi + x[i] * exp(-0.5 * x[i] * x[i]) / sqrt(2 * acos(-1.0)), 1e-15);
+    }
+    grad_at(f_silu, 0, x, 5, y, d);
+    for (size_t i = 0; i < 5; i++) {
+        const double s = 1 / (1 + exp(-x[i]));
+        ck_assert_double_eq_tol(y[i], x[i] * s, 1e-16);
+        ck_assert_double_eq_tol(d[i], s * (1 + x[i] * (1 - s)), 1e-15);
+    }
+    grad_at(f_log1p, 0, x + 1, 4, y, d);
+    grad_at(f_erf, 0, x, 5, y, d);
+    ck_assert_double_eq_tol(d[2], 2 / sqrt(acos(-1.0)), 1e-15);
+    ck_assert_double_eq_tol(y[4], erf(2.0), 1e-16);
+    grad_at(f_square, 0, x, 5, y, d);
+    ck_assert_double_eq(y[0], 2.25);
+    ck_assert_double_eq(d[0], -3.0);
+    /* log1p keeps the digits of tiny arguments */
+    cr_graph *g = cr_graph_new();
+    ck_assert_double_eq(cr_node_scalar(cr_log1p(g, cr_scalar(g, 1e-300))), 1e-300);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* maximum/minimum: ties split the gradient evenly, NaN propagates;
+ * comparisons give 0/1; where selects with broadcasting. */
+START_TEST(test_compare_select)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s4[1] = {4};
+    cr_node *a = cr_input(g, "a", 1, s4), *b = cr_input(g, "b", 1, s4);
+    cr_node_set_data(a, (double[]){1, 2, 3, NAN}, 4);
+    cr_node_set_data(b, (double[]){1, 1, 4, 0}, 4);
+    cr_node_require_grad(a, 1);
+    cr_node_require_grad(b, 1);
+    cr_node *mx = cr_maximum(g, a, b), *mn = cr_minimum(g, a, b);
+    const double want_max[3] = {1, 2, 4}, want_min[3] = {1, 1, 3};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(mx), i), want_max[i]);
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(mn), i), want_min[i]);
+    }
+    ck_assert(isnan(cr_tensor_get(cr_node_value(mx), 3)));
+    ck_assert(isnan(cr_tensor_get(cr_node_value(mn), 3)));
+    /* the first three elements: gradient of sum(max) and sum(min) */
+    size_t s3[1] = {3};
+    cr_node *a3 = cr_input(g, "a3", 1, s3), *b3 = cr_input(g, "b3", 1, s3);
+    cr_node_set_data(a3, (double[]){1, 2, 3}, 3);
+    cr_node_set_data(b3, (double[]){1, 1, 4}, 3);
+    cr_node_require_grad(a3, 1);
+    cr_node_require_grad(b3, 1);
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, cr_maximum(g, a3, b3)), 0), CR_OK);
+    const double da_max[3] = {0.5, 1, 0}, db_max[3] = {0.5, 0, 1};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(a3), i), da_max[i]);
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(b3), i), db_max[i]);
+    }
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, cr_minimum(g, a3, b3)), 0), CR_OK);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(a3), i), db_max[i]);
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(b3), i), da_max[i]);
+    }
+    /* comparisons of [1,2,3] with [1,1,4]; NaN compares false */
+    static const struct {
+        cr_node *(*fn)(cr_graph *, cr_node *, cr_node *);
+        double want[4];
+    } cmp[] = {{cr_gt, {0, 1, 0, 0}},
+               {cr_ge, {1, 1, 0, 0}},
+               {cr_lt, {0, 0, 1, 0}},
+               {cr_le, {1, 0, 1, 0}},
+               {cr_eq, {1, 0, 0, 0}}};
+    for (size_t k = 0; k < sizeof cmp / sizeof cmp[0]; k++)
+        for (size_t i = 0; i < 4; i++)
+            ck_assert_double_eq(cr_tensor_get(cr_node_value(cmp[k].fn(g, a, b)), i),
+                                cmp[k].want[i]);
+    /* where: a [2,1] condition picks rows of a [2,3] matrix or a scalar */
+    size_t s21[2] = {2, 1}, s23[2] = {2, 3};
+    cr_node *cond = cr_input(g, "cond", 2, s21), *m = cr_input(g, "m", 2, s23);
+    cr_node_set_data(cond, (double[]){0, 1}, 2);
+    cr_node_set_data(m, (double[]){1, 2, 3, 4, 5, 6}, 6);
+    cr_node_require_grad(m, 1);
+    cr_node *w = cr_where(g, cond, m, cr_scalar(g, -7));
+    const double want_w[6] = {-7, -7, -7, 4, 5, 6};
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_value(w), i), want_w[i]);
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, w), 0), CR_OK);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_double_eq(cr_tensor_get(cr_node_grad(m), i), i < 3 ? 0.0 : 1.0);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Bad arguments: CR_ESHAPE/CR_EINVAL naming the op and the shapes or the
+ * values, the graph unchanged. */
+START_TEST(test_elementwise_errors)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3}, s4[1] = {4}, s21[2] = {2, 1};
+    cr_node *m = cr_input(g, "m", 2, s23), *v = cr_input(g, "v", 1, s4);
+    cr_node *c = cr_input(g, "c", 2, s21);
+    size_t before = cr_graph_size(g);
+    ck_assert_ptr_null(cr_maximum(g, m, v));
+    ck_assert_str_eq(cr_graph_error(g)->message, "maximum: [2,3] and [4] do not broadcast");
+    ck_assert_ptr_null(cr_ge(g, v, m));
+    ck_assert_str_eq(cr_graph_error(g)->message, "ge: [4] and [2,3] do not broadcast");
+    ck_assert_ptr_null(cr_where(g, c, m, v));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "where: [2,1], [2,3] and [4] do not broadcast");
+    ck_assert_ptr_null(cr_clamp(g, m, 1.0, -1.0));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(g)->message,
+                     "clamp: bounds [1, -1]: need lo <= hi, not NaN");
+    ck_assert_ptr_null(cr_clamp(g, m, NAN, 1.0));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_EINVAL);
+    ck_assert_uint_eq(cr_graph_size(g), before);
+    /* a NULL input keeps the error that made it */
+    ck_assert_ptr_null(cr_clamp(g, cr_maximum(g, m, v), 0, 1));
+    ck_assert_str_eq(cr_graph_error(g)->message, "maximum: [2,3] and [4] do not broadcast");
+    ck_assert_ptr_null(cr_leaky_relu(g, NULL, 0.1));
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_ESHAPE);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* ---- reductions: values, ties, NaN, shapes, errors ---- */
+
+/* Shape of v as text, for comparisons. */
+static const char *shape_of(const cr_node *v)
+{
+    static char text[64];
+    const cr_tensor *t = cr_node_value(v);
+    cr_shape_format(text, sizeof text, cr_tensor_rank(t), cr_tensor_shape(t));
+    return text;
+}
+
+START_TEST(test_reduction_values)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3};
+    /* row 0 has its maximum twice, row 1 its minimum twice */
+    const double v[6] = {1, 5, 5, -2, -2, 0.5};
+    cr_node *x = cr_input(g, "x", 2, s23);
+    cr_node_set_data(x, v, 6);
+    cr_node_require_grad(x, 1);
+    /* shapes: removed, kept, negative axes, over everything */
+    ck_assert_str_eq(shape_of(cr_max_dim(g, x, 1, 0)), "[2]");
+    ck_assert_str_eq(shape_of(cr_max_dim(g, x, -1, 1)), "[2,1]");
+    ck_assert_str_eq(shape_of(cr_logsumexp_dim(g, x, -2, 1)), "[1,3]");
+    ck_assert_str_eq(shape_of(cr_argmax_dim(g, x, 0, 0)), "[3]");
+    ck_assert_str_eq(shape_of(cr_sum_dim(g, x, 0, 1)), "[1,3]");
+    ck_assert_str_eq(shape_of(cr_min(g, x)), "[]");
+    /* values */
+    const cr_tensor *t = cr_node_value(cr_max_dim(g, x, 1, 0));
+    ck_assert_double_eq(cr_tensor_get(t, 0), 5);
+    ck_assert_double_eq(cr_tensor_get(t, 1), 0.5);
+    t = cr_node_value(cr_min_dim(g, x, 1, 1));
+    ck_assert_double_eq(cr_tensor_get(t, 0), 1);
+    ck_assert_double_eq(cr_tensor_get(t, 1), -2);
+    t = cr_node_value(cr_argmax_dim(g, x, 1, 0)); /* the first maximum */
+    ck_assert_double_eq(cr_tensor_get(t, 0), 1);
+    ck_assert_double_eq(cr_tensor_get(t, 1), 2);
+    t = cr_node_value(cr_argmax_dim(g, x, 0, 1));
+    const double am0[3] = {0, 0, 0};
+    for (size_t j = 0; j < 3; j++)
+        ck_assert_double_eq(cr_tensor_get(t, j), am0[j]);
+    ck_assert_double_eq(cr_node_scalar(cr_argmax(g, x)), 1); /* flat index */
+    ck_assert_double_eq(cr_node_scalar(cr_max(g, x)), 5);
+    ck_assert_double_eq(cr_node_scalar(cr_min(g, x)), -2);
+    t = cr_node_value(cr_logsumexp_dim(g, x, 1, 0));
+    ck_assert_double_eq_tol(cr_tensor_get(t, 0), log(exp(1) + 2 * exp(5)), 1e-14);
+    ck_assert_double_eq_tol(cr_tensor_get(t, 1), log(2 * exp(-2) + exp(0.5)), 1e-14);
+    /* gradients: along an axis the first extreme element takes it all;
+     * over all elements the ties share it */
+    static const struct {
+        cr_node *(*dim)(cr_graph *, cr_node *, int, int);
+        cr_node *(*all)(cr_graph *, cr_node *);
+        double along[6], over_all[6];
+    } grads[] = {
+        {cr_max_dim, cr_max, {0, 1, 0, 0, 0, 1}, {0, 0.5, 0.5, 0, 0, 0}},
+        {cr_min_dim, cr_min, {1, 0, 0, 1, 0, 0}, {0, 0, 0, 0.5, 0.5, 0}},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, grads[k].dim(g, x, 1, 0)), 0),
+                         CR_OK);
+        for (size_t i = 0; i < 6; i++)
+            ck_assert_double_eq(cr_tensor_get(cr_node_grad(x), i), grads[k].along[i]);
+        ck_assert_int_eq(cr_graph_backward(g, grads[k].all(g, x), 0), CR_OK);
+        for (size_t i = 0; i < 6; i++)
+            ck_assert_double_eq(cr_tensor_get(cr_node_grad(x), i), grads[k].over_all[i]);
+    }
+    /* argmax has no gradient */
+    ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, cr_argmax_dim(g, x, 0, 0)), 0), CR_OK);
+    ck_assert_double_eq(test_max_abs(cr_node_grad(x)), 0.0);
+    /* logsumexp of huge and of infinite values stays exact */
+    size_t s3[1] = {3};
+    cr_node *big = cr_input(g, "big", 1, s3);
+    cr_node_set_data(big, (double[]){1000, 1000, -INFINITY}, 3);
+    ck_assert_double_eq_tol(cr_node_scalar(cr_logsumexp(g, big)), 1000 + log(2.0), 1e-12);
+    cr_node_set_data(big, (double[]){-INFINITY, -INFINITY, -INFINITY}, 3);
+    ck_assert_int_eq(cr_graph_forward(g, cr_logsumexp(g, big)), CR_OK);
+    ck_assert(isinf(cr_node_scalar(cr_logsumexp(g, big))));
+    /* NaN is maximal (and minimal) and wins, as in PyTorch */
+    cr_node_set_data(big, (double[]){1, NAN, 3}, 3);
+    ck_assert(isnan(cr_node_scalar(cr_max(g, big))));
+    ck_assert(isnan(cr_node_scalar(cr_min(g, big))));
+    ck_assert_double_eq(cr_node_scalar(cr_argmax(g, big)), 1);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* A graph of every shape and indexing op and a batched product trains
+ * with no allocation per step once its first backward is built. */
+START_TEST(test_shape_ops_zero_alloc)
+{
+    test_alloc_install(0);
+    cr_graph *g = cr_graph_new();
+    const size_t sx[2] = {4, 6}, si[1] = {4}, sw[2] = {5, 3}, sv[2] = {3, 4};
+    cr_error err;
+    cr_tensor *wt = cr_tensor_new(2, sw, &err), *vt = cr_tensor_new(2, sv, &err);
+    for (size_t i = 0; i < 15; i++)
+        cr_tensor_data_mut(wt)[i] = 0.1 * sin((double)i);
+    for (size_t i = 0; i < 12; i++)
+        cr_tensor_data_mut(vt)[i] = 0.1 * cos((double)i);
+    cr_node *W = cr_param(g, "W", wt), *V = cr_param(g, "V", vt);
+    cr_tensor_free(wt);
+    cr_tensor_free(vt);
+    cr_node *X = cr_input(g, "X", 2, sx), *I = cr_input(g, "I", 1, si);
+    cr_node_set_data(I, (const double[]){4, 0, 4, 2}, 4);
+    cr_node *a = cr_reshape(g, X, 3, (const long[]){4, 2, 3}); /* [4,2,3] */
+    cr_node *p = cr_permute(g, a, 3, (const int[]){1, 0, 2});  /* [2,4,3] */
+    cr_node *t = cr_transpose(g, p);                           /* [2,3,4] */
+    cr_node *s = cr_slice(g, t, -1, 0, 4, 2);                  /* [2,3,2] */
+    cr_node *e = cr_index_select(g, W, 0, I);                  /* [4,3] */
+    cr_node *ev = cr_reshape(g, cr_matmul(g, e, V, 0), 3, (const long[]){2, 2, -1});
+    cr_node *c = cr_concat(g, 2, (cr_node *[]){cr_pad(g, s, 2, 1, 1), ev}, 1); /* [2,5,4] */
+    cr_node *y = cr_matmul(g, c, e, 0);                                        /* [2,5,3] */
+    cr_node *st = cr_stack(g, 2, (cr_node *[]){y, cr_tanh(g, y)}, 0); /* [2,2,5,3] */
+    cr_node *loss = cr_sum(g, cr_mul(g, cr_flatten(g, st, 1), cr_flatten(g, st, 1)));
+    ck_assert_msg(loss != NULL, "%s", cr_graph_error(g)->message);
+    double buf[16];
+    size_t before = 0;
+    double first = 0, last = 0;
+    for (int step = 0; step < 12; step++) {
+        double x[24];
+        for (int i = 0; i < 24; i++)
+            x[i] = sin(0.7 * i + step % 2);
+        ck_assert_int_eq(cr_node_set_data(X, x, 24), CR_OK);
+        ck_assert_int_eq(cr_node_set_data(I,
+                                          step % 2 ? (const double[]){1, 3, 3, 0}
+                                                   : (const double[]){4, 0, 4, 2},
+                                          4),
+                         CR_OK);
+        ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+        ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+        for (size_t k = 0; k < cr_graph_num_params(g); k++) {
+            cr_node *q = cr_graph_param(g, k);
+            const size_t n = cr_tensor_size(cr_node_value(q));
+            for (size_t i = 0; i < n; i++)
+                buf[i] = cr_tensor_get(cr_node_value(q), i) -
+                         0.01 * cr_tensor_get(cr_node_grad(q), i);
+            ck_assert_int_eq(cr_node_set_data(q, buf, n), CR_OK);
+        }
+        if (step == 0)
+            first = cr_node_scalar(loss);
+        if (step == 1)
+            before = test_alloc.allocations;
+        last = cr_node_scalar(loss);
+    }
+    ck_assert_uint_eq(test_alloc.allocations, before);
+    ck_assert(isfinite(last));
+    ck_assert_double_ne(first, last);
+    cr_graph_free(g);
+    ck_assert_int_eq(test_alloc.live, 0);
+    test_alloc_uninstall();
+}
+END_TEST
+
+START_TEST(test_reduction_errors)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s34[2] = {3, 4};
+    cr_node *x = cr_input(g, "x", 2, s34);
+    size_t before = cr_graph_size(g);
+    static const struct {
+        cr_node *(*fn)(cr_graph *, cr_node *, int, int);
+        int axis;
+        const char *message;
+    } bad[] = {
+        {cr_sum_dim, 2, "sum: axis 2 out of range for [3,4]"},
+        {cr_mean_dim, -3, "mean: axis -3 out of range for [3,4]"},
+        {cr_max_dim, 5, "max: axis 5 out of range for [3,4]"},
+        {cr_min_dim, -7, "min: axis -7 out of range for [3,4]"},
+        {cr_logsumexp_dim, 2, "logsumexp: axis 2 out of range for [3,4]"},
+        {cr_argmax_dim, 3, "argmax: axis 3 out of range for [3,4]"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        ck_assert_ptr_null(bad[k].fn(g, x, bad[k].axis, k % 2));
+        ck_assert_int_eq(cr_graph_error(g)->status, CR_EINVAL);
+        ck_assert_str_eq(cr_graph_error(g)->message, bad[k].message);
+    }
+    ck_assert_ptr_null(cr_sum_axis(g, cr_scalar(g, 1.0), 0));
+    ck_assert_str_eq(cr_graph_error(g)->message, "sum: axis 0 out of range for []");
+    ck_assert_uint_eq(cr_graph_size(g), before + 1);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* A training step over a graph using every op of this family (general
+ * broadcasts included) allocates nothing once the first backward built the
+ * gradient graph. */
+START_TEST(test_steady_state_allocations)
+{
+    test_alloc_install(0);
+    cr_graph *g = cr_graph_new();
+    size_t s43[2] = {4, 3}, s13[2] = {1, 3}, s41[2] = {4, 1};
+    cr_node *x = cr_input(g, "x", 2, s43);
+    cr_tensor *t13 = cr_tensor_new_from(2, s13, (double[]){0.3, -0.8, 1.1}, NULL);
+    cr_tensor *t41 = cr_tensor_new_from(2, s41, (double[]){-0.6, 0.9, 0.2, 1.4}, NULL);
+    cr_node *row = cr_param(g, "row", t13), *col = cr_param(g, "col", t41);
+    cr_tensor_free(t13);
+    cr_tensor_free(t41);
+    cr_node *centred = cr_sub(g, x, cr_mean_dim(g, x, 1, 1));
+    cr_node *h = cr_maximum(g, cr_leaky_relu(g, centred, 0.1), cr_mul(g, row, col));
+    cr_node *w = cr_where(g, cr_gt(g, x, cr_scalar(g, 0.0)), h, cr_elu(g, col, 1.0));
+    cr_node *r = cr_sub(g, cr_logsumexp_dim(g, w, 1, 1), cr_max_dim(g, w, 0, 1));
+    cr_node *loss =
+        cr_add(g, cr_sum(g, cr_square(g, cr_clamp(g, r, -2.0, 2.0))),
+               cr_add(g, cr_mean(g, cr_mul(g, cr_gelu(g, row), cr_silu(g, col))),
+                      cr_log1p(g, cr_square(g, cr_minimum(g, cr_min(g, h),
+                                                          cr_erf(g, cr_max(g, w)))))));
+    ck_assert_msg(loss != NULL, "%s", cr_graph_error(g)->message);
+    double v[12];
+    for (size_t step = 0; step < 12; step++) {
+        if (step == 2)
+            test_alloc.allocations = 0; /* from here on, nothing */
+        for (size_t i = 0; i < 12; i++)
+            v[i] = sin(1.7 * (double)(i + step)) * 2.0;
+        ck_assert_int_eq(cr_node_set_data(x, v, 12), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+        ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    }
+    ck_assert_uint_eq(test_alloc.allocations, 0);
+    ck_assert_double_gt(test_max_abs(cr_node_grad(row)), 0.0);
+    ck_assert_double_gt(test_max_abs(cr_node_grad(col)), 0.0);
+    cr_graph_free(g);
+    test_alloc_uninstall();
+}
+END_TEST
+
+/* ---- broadcasting ---- */
+
+/* An input of the given shape holding 0.37 * (i + 1) - 2 at flat index i. */
+static cr_node *ramp_input(cr_graph *g, int rank, const size_t *shape)
+{
+    cr_node *x = cr_input(g, NULL, rank, shape);
+    ck_assert_ptr_nonnull(x);
+    size_t n = cr_tensor_size(cr_node_value(x));
+    double v[64];
+    ck_assert_uint_le(n, 64);
+    for (size_t i = 0; i < n; i++)
+        v[i] = 0.37 * (double)(i + 1) - 2.0;
+    ck_assert_int_eq(cr_node_set_data(x, v, n), CR_OK);
+    return x;
+}
+
+/* The flat index into t of the output element at multi-index idx of a
+ * rank-`rank` broadcast (NumPy's rule, written out). */
+static size_t source_index(const cr_tensor *t, int rank, const size_t *idx)
+{
+    size_t at = 0;
+    for (int d = 0; d < cr_tensor_rank(t); d++) {
+        size_t dim = cr_tensor_dim(t, d), i = idx[rank - cr_tensor_rank(t) + d];
+        at = at * dim + (dim == 1 ? 0 : i);
+    }
+    return at;
+}
+
+/* sub and div on pairs of shapes that take every path of the kernel (same
+ * shape, scalar, block, column, outer, stretched inside), against the rule
+ * written out, and each operand's gradient against the sums written out. */
+START_TEST(test_broadcast_values)
+{
+    static const struct {
+        int ra, rb;
+        size_t a[4], b[4], out[4];
+    } pairs[] = {
+        {2, 2, {3, 4}, {3, 4}, {3, 4}},
+        {2, 0, {3, 4}, {0}, {3, 4}},
+        {0, 2, {0}, {3, 4}, {3, 4}},
+        {2, 1, {3, 4}, {4}, {3, 4}},
+        {2, 2, {3, 4}, {1, 4}, {3, 4}},
+        {1, 2, {4}, {3, 4}, {3, 4}},
+        {2, 2, {3, 4}, {3, 1}, {3, 4}},
+        {2, 2, {3, 1}, {3, 4}, {3, 4}},
+        {2, 2, {3, 1}, {1, 4}, {3, 4}},
+        {3, 2, {2, 3, 4}, {3, 1}, {2, 3, 4}},
+        {3, 3, {2, 1, 4}, {1, 3, 1}, {2, 3, 4}},
+        {4, 3, {2, 1, 3, 1}, {2, 1, 2}, {2, 2, 3, 2}},
+        {2, 2, {1, 1}, {3, 1}, {3, 1}},
+        {3, 1, {2, 3, 1}, {1}, {2, 3, 1}},
+    };
+    for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++) {
+        cr_graph *g = cr_graph_new();
+        cr_node *a = ramp_input(g, pairs[p].ra, pairs[p].a);
+        cr_node *b = cr_scale(g, ramp_input(g, pairs[p].rb, pairs[p].b), -0.5);
+        cr_node_require_grad(a, 1);
+        cr_node *y =
+            cr_div(g, cr_sub(g, a, b), cr_add(g, cr_abs(g, b), cr_scalar(g, 0.25)));
+        ck_assert_msg(y != NULL, "pair %zu: %s", p, cr_graph_error(g)->message);
+        const cr_tensor *vy = cr_node_value(y), *va = cr_node_value(a),
+                        *vb = cr_node_value(b);
+        const int rank = cr_tensor_rank(vy);
+        ck_assert_int_eq(rank, pairs[p].ra > pairs[p].rb ? pairs[p].ra : pairs[p].rb);
+        for (int d = 0; d < rank; d++)
+            ck_assert_uint_eq(cr_tensor_dim(vy, d), pairs[p].out[d]);
+        /* d sum(y * w) / da: w / (|b| + 0.25) summed over a's stretched axes */
+        cr_node *w = ramp_input(g, rank, pairs[p].out);
+        ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, cr_mul(g, y, w)), 0), CR_OK);
+        double want_grad[64] = {0};
+        size_t idx[4] = {0};
+        for (size_t i = 0; i < cr_tensor_size(vy); i++) {
+            size_t ia = source_index(va, rank, idx), ib = source_index(vb, rank, idx);
+            double bv = cr_tensor_get(vb, ib), den = fabs(bv) + 0.25;
+            ck_assert_double_eq(cr_tensor_get(vy, i), (cr_tensor_get(va, ia) - bv) / den);
+            want_grad[ia] += cr_tensor_get(cr_node_value(w), i) / den;
+            for (int d = rank - 1; d >= 0 && ++idx[d] == pairs[p].out[d]; d--)
+                idx[d] = 0;
+        }
+        for (size_t i = 0; i < cr_tensor_size(va); i++)
+            ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(a), i), want_grad[i], 1e-13);
+        cr_graph_free(g);
+    }
+}
+END_TEST
+
+/* The square-matrix case: x - mean(x, axis 1, keepdims) subtracts each
+ * row's mean; x - mean_axis(x, 1) ([N,N] - [N]) subtracts the means as a
+ * row, as NumPy does. */
+START_TEST(test_broadcast_square_rows)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s33[2] = {3, 3};
+    const double v[9] = {1, 2, 6, -3, 0.5, 4, 10, 20, 60};
+    cr_node *x = cr_input(g, "x", 2, s33);
+    cr_node_set_data(x, v, 9);
+    const double mean[3] = {3, 0.5, 30};
+    const cr_tensor *rows = cr_node_value(cr_sub(g, x, cr_mean_dim(g, x, 1, 1)));
+    const cr_tensor *as_row = cr_node_value(cr_sub(g, x, cr_mean_axis(g, x, 1)));
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 3; j++) {
+            ck_assert_double_eq_tol(cr_tensor_get(rows, 3 * i + j), v[3 * i + j] - mean[i],
+                                    1e-14);
+            ck_assert_double_eq_tol(cr_tensor_get(as_row, 3 * i + j),
+                                    v[3 * i + j] - mean[j], 1e-14);
+        }
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Shapes that do not broadcast: CR_ESHAPE naming the op and both shapes,
+ * and the graph unchanged. */
+START_TEST(test_broadcast_errors)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3}, s43[2] = {4, 3}, s2[1] = {2}, s231[3] = {2, 3, 1},
+           s22[2] = {2, 2};
+    cr_node *a = cr_input(g, "a", 2, s23), *b = cr_input(g, "b", 2, s43);
+    cr_node *v2 = cr_input(g, "v", 1, s2), *c = cr_input(g, "c", 3, s231);
+    cr_node *d = cr_input(g, "d", 2, s22);
+    size_t before = cr_graph_size(g);
+    static const struct {
+        cr_node *(*fn)(cr_graph *, cr_node *, cr_node *);
+        int a, b;
+        const char *message;
+    } bad[] = {
+        {cr_add, 0, 1, "add: [2,3] and [4,3] do not broadcast"},
+        {cr_sub, 0, 2, "sub: [2,3] and [2] do not broadcast"},
+        {cr_mul, 2, 0, "mul: [2] and [2,3] do not broadcast"},
+        {cr_div, 3, 4, "div: [2,3,1] and [2,2] do not broadcast"},
+        {cr_pow, 1, 0, "pow: [4,3] and [2,3] do not broadcast"},
+    };
+    cr_node *nodes[5] = {a, b, v2, c, d};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        ck_assert_ptr_null(bad[k].fn(g, nodes[bad[k].a], nodes[bad[k].b]));
+        ck_assert_int_eq(cr_graph_error(g)->status, CR_ESHAPE);
+        ck_assert_str_eq(cr_graph_error(g)->message, bad[k].message);
+        ck_assert_uint_eq(cr_graph_size(g), before);
+    }
+    /* [2,3,1] and [3,1] broadcast ([3,1] stretches over the batch) */
+    ck_assert_ptr_nonnull(
+        cr_add(g, c, cr_transpose(g, cr_input(g, "e", 2, (size_t[]){1, 3}))));
+    cr_graph_free(g);
+}
+END_TEST
+
 Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -870,6 +2098,24 @@ Suite *ops_suite(void)
     tcase_add_test(tc, test_every_op_has_a_case);
     tcase_add_test(tc, test_softmax_xent_extreme_logits);
     tcase_add_test(tc, test_forward_values);
+    tcase_add_test(tc, test_broadcast_values);
+    tcase_add_test(tc, test_elementwise_points);
+    tcase_add_test(tc, test_compare_select);
+    tcase_add_test(tc, test_elementwise_errors);
+    tcase_add_test(tc, test_reduction_values);
+    tcase_add_test(tc, test_reduction_errors);
+    tcase_add_test(tc, test_steady_state_allocations);
+    tcase_add_test(tc, test_broadcast_square_rows);
+    tcase_add_test(tc, test_broadcast_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("shapes");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_shape_values);
+    tcase_add_test(tc, test_index_select_values);
+    tcase_add_test(tc, test_shape_errors);
+    tcase_add_test(tc, test_matmul_batched_values);
+    tcase_add_test(tc, test_shape_language);
+    tcase_add_test(tc, test_shape_ops_zero_alloc);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -36,10 +36,14 @@ EXEMPT = {
     "sigmoid_bwd": "fused backward of sigmoid: checked by sigmoid's HVP",
     "tanh_bwd": "fused backward of tanh: checked by tanh's HVP",
     "relu_bwd": "fused backward of relu: checked by relu's HVP",
+    "leaky_relu_bwd": "fused backward of leaky_relu: checked by leaky_relu's HVP",
     "softmax_bwd": "fused backward of softmax: checked by softmax's HVP",
     "softmax_xent_bwd": "fused backward of softmax_xent: checked by its HVP",
     "expand": "internal: the vjp of sum over an axis, checked by sum_axis's HVP",
+    "select_mask": "internal: the mask max's and min's gradients go through, checked "
+                   "by their gradients (ties included)",
     "clamp_prob": "internal: bce's clamp, checked through bce",
+    "index_add": "internal: the vjp of index_select, checked by index_select's HVP",
 }
 
 

@@ -1,9 +1,10 @@
 #!/bin/sh
 # nn_cli.sh - end-to-end tests of `chainrule train`, `predict` and
 # `evaluate`: XOR from CSV to 100% accuracy, predictions, JSON, history
-# and SVG files, per-epoch progress lines, deterministic model files, and
-# the errors that must exit with status 2 (missing file, bad CSV field,
-# --arch not matching the data, unknown option value, corrupt model).
+# and SVG files, per-epoch progress lines, deterministic model files, the
+# option parser's forms (--opt=value, abbreviations), and the errors that
+# must exit with status 2 (missing file, bad CSV field, --arch not matching
+# the data, unknown option value, ambiguous abbreviation, corrupt model).
 test_name=cr-nn-cli
 . "${top_srcdir:-.}/tests/clitest.sh"
 
@@ -41,6 +42,51 @@ has "$tmp/out" '"classes": \[0, 1, 1, 0\]'
 run 0 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/xor.csv" --json
 has "$tmp/out" '^{"rows": 4, "loss": [0-9.e-]*, "accuracy": 1, "confusion": \[\[2, 0\], \[0, 2\]\]}$'
 
+# each input is read once, so pipes and standard input ('-') work as the
+# data and the model (predict used to read its CSV twice: a pipe then
+# blocked, or gave nothing)
+mkfifo "$tmp/fifo"
+cat "$tmp/xor.csv" >"$tmp/fifo" 2>/dev/null &
+writer=$!
+run 0 timeout 60 "$CR" predict --model "$tmp/xor.crm" --data "$tmp/fifo"
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
+[ "$(cut -d, -f1 "$tmp/out" | tr '\n' ' ')" = "class 0 1 1 0 " ] ||
+    fail "predicted classes from a pipe: $(cat "$tmp/out")"
+run 0 sh -c 'cat "$3" | "$1" predict --model "$2" --data - --json' sh "$CR" "$tmp/xor.crm" \
+    "$tmp/xor.csv"
+has "$tmp/out" '"classes": \[0, 1, 1, 0\]'
+run 0 sh -c 'cat "$2" | "$1" evaluate --model - --data "$3" --json' sh "$CR" "$tmp/xor.crm" \
+    "$tmp/xor.csv"
+has "$tmp/out" '"accuracy": 1, "confusion": \[\[2, 0\], \[0, 2\]\]}$'
+run 0 sh -c 'cat "$2" | "$1" train --data - --arch 2,8,2 --out softmax --epochs 2 --quiet \
+    --json' sh "$CR" "$tmp/xor.csv"
+has "$tmp/out" '"train_rows": 4,'
+run 2 "$CR" evaluate --model - --data - </dev/null
+has "$tmp/err" "^chainrule evaluate: --model and --data both read standard input ('-'); give one a file$"
+
+# a NaN or infinite output is an error naming its row (exit 1): predict
+# printed it ("-nan"), evaluate reported loss -nan (null in JSON) and
+# counted the row as class 0
+awk 'BEGIN { for (i = 1; i <= 20; i++) printf "%g,%d\n", i / 20, (i > 10) }' >"$tmp/step.csv"
+run 0 "$CR" train --data "$tmp/step.csv" --arch 1,2 --out softmax --opt sgd --lr 1 \
+    --epochs 100 --batch 4 --quiet --model "$tmp/step.crm"
+printf '0.2,0\n1e308,1\n' >"$tmp/huge.csv"
+run 1 "$CR" predict --model "$tmp/step.crm" --data "$tmp/huge.csv"
+has "$tmp/err" "^chainrule predict: .*huge.csv: .*row 2 gives nan as output 1"
+[ -s "$tmp/out" ] && fail "predict printed before the error: $(cat "$tmp/out")"
+run 1 "$CR" evaluate --model "$tmp/step.crm" --data "$tmp/huge.csv"
+has "$tmp/err" "^chainrule evaluate: .*huge.csv: .*row 2 gives nan as output 1"
+run 1 "$CR" evaluate --model "$tmp/step.crm" --data "$tmp/huge.csv" --json
+has "$tmp/out" '^{"error": {"message": ".*huge.csv: .*row 2 gives nan as output 1.*", "exit": 1}}$'
+awk 'BEGIN { for (i = 1; i <= 20; i++) printf "%g,%g\n", i / 20, i / 5 }' >"$tmp/four.csv"
+FOUR="--data $tmp/four.csv --arch 1,1 --out linear --opt sgd --lr 0.5 --epochs 200 --batch 4"
+run 0 "$CR" train $FOUR --quiet --model "$tmp/four.crm"
+run 1 "$CR" predict --model "$tmp/four.crm" --data "$tmp/huge.csv" --target 2 --json
+has "$tmp/out" '^{"error": {"message": ".*huge.csv: .*row 2 gives inf as output 1.*", "exit": 1}}$'
+run 1 "$CR" train $FOUR --quiet --test-data "$tmp/huge.csv"
+has "$tmp/err" "^chainrule train: .*huge.csv: .*row 2 gives inf as output 1"
+
 # --standardize keeps the statistics in the model: raw features at predict time
 printf 'a,b,label\n5000,-300,0\n5000,700,1\n6000,-300,1\n6000,700,0\n' >"$tmp/big.csv"
 run 0 "$CR" train --data "$tmp/big.csv" --arch 2,8,2 --act tanh --out softmax --batch 4 \
@@ -71,12 +117,29 @@ run 2 "$CR" train $XOR --opt nadam
 has "$tmp/err" "^chainrule train: --opt: "
 run 2 "$CR" train $XOR --epochs many
 has "$tmp/err" "epochs: 'many' is not a whole number"
+run 2 "$CR" train $XOR --max-iter 0
+has "$tmp/err" "^chainrule train: --max-iter: '0' is not a whole number >= 1$"
 run 2 "$CR" train $XOR --frobnicate
 has "$tmp/err" "unknown option '--frobnicate'"
 run 2 "$CR" train $XOR --loss bce
 has "$tmp/err" "the bce loss needs a sigmoid output, not softmax"
 run 2 "$CR" train $XOR --epochs 1 --json --data "$tmp/missing.csv"
 has "$tmp/out" '^{"error": {"message": '
+
+# the option parser (getopt_long): --opt=value, unambiguous abbreviations,
+# an ambiguous one and a missing value
+run 0 "$CR" train $XOR --epo=2 --qui --js --mod "$tmp/abbr.crm"
+has "$tmp/out" '"epochs": 2, "iterations": 2,'
+run 0 "$CR" predict --mod="$tmp/abbr.crm" --da "$tmp/xor.csv"
+has "$tmp/out" '^class,y1,y2$'
+run 2 "$CR" train $XOR --ta=label
+has "$tmp/err" "^chainrule train: option '--ta' is ambiguous: --target or --target-loss$"
+run 2 "$CR" train $XOR --epochs
+has "$tmp/err" "^chainrule train: option '--epochs' needs a value$"
+run 2 "$CR" evaluate --model "$tmp/abbr.crm" --data "$tmp/xor.csv" --json=1
+has "$tmp/err" "^chainrule evaluate: option '--json' takes no value$"
+run 2 "$CR" predict --model "$tmp/abbr.crm" --data "$tmp/xor.csv" --idx-labels x
+has "$tmp/err" "^chainrule predict: unknown option '--idx-labels' (see 'chainrule help predict')$"
 
 # IDX files: XOR as 1x2 byte images (trained from the bytes, scaled as each
 # batch is loaded); labels that do not match the images are reported
@@ -85,8 +148,19 @@ printf '\000\000\010\003\000\000\000\004\000\000\000\001\000\000\000\002\000\000
 printf '\000\000\010\001\000\000\000\004\000\001\001\000' >"$tmp/xor-lab.idx"
 printf '\000\000\010\001\000\000\000\003\000\001\001' >"$tmp/xor-lab3.idx"
 IDX="--idx-images $tmp/xor-img.idx --arch 2,8,2 --act tanh --batch 4 --lr 0.05 --opt sgd"
-run 0 "$CR" train $IDX --idx-labels "$tmp/xor-lab.idx" --epochs 3000 --quiet
+run 0 "$CR" train $IDX --idx-labels "$tmp/xor-lab.idx" --epochs 3000 --quiet \
+    --model "$tmp/idx.crm"
 has "$tmp/out" "train       4 rows, loss [0-9.e-]*, accuracy 1.0000"
+run 0 sh -c 'cat "$3" | "$1" evaluate --model "$2" --idx-images - --idx-labels "$4" --json' \
+    sh "$CR" "$tmp/idx.crm" "$tmp/xor-img.idx" "$tmp/xor-lab.idx"
+has "$tmp/out" '"accuracy": 1,'
+mkfifo "$tmp/img-fifo"
+cat "$tmp/xor-img.idx" >"$tmp/img-fifo" 2>/dev/null &
+writer=$!
+run 0 timeout 60 "$CR" train $IDX --idx-labels "$tmp/xor-lab.idx" --epochs 2 --quiet \
+    --idx-images "$tmp/img-fifo"
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
 run 0 "$CR" train $IDX --idx-labels "$tmp/xor-lab.idx" --epochs 3000 --quiet --standardize
 has "$tmp/out" "accuracy 1.0000"
 run 2 "$CR" train $IDX --idx-labels "$tmp/xor-lab3.idx" --epochs 1

@@ -122,6 +122,37 @@ UNARY(sum)
 UNARY(mean)
 UNARY(transpose)
 UNARY(softmax)
+BINARY(maximum)
+BINARY(minimum)
+BINARY(gt)
+BINARY(ge)
+BINARY(lt)
+BINARY(le)
+BINARY(eq)
+UNARY(square)
+UNARY(log1p)
+UNARY(erf)
+UNARY(gelu)
+UNARY(silu)
+
+static cr_node *build_leaky_relu(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_leaky_relu(g, in[0], real_param(c, "slope", CR_LEAKY_RELU_SLOPE));
+}
+static cr_node *build_elu(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_elu(g, in[0], real_param(c, "alpha", CR_ELU_ALPHA));
+}
+static cr_node *build_clamp(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_clamp(g, in[0], real_param(c, "lo", 0.0), real_param(c, "hi", 1.0));
+}
+/* where(cond, a, b): cond is the first input (a `const` line) */
+static cr_node *build_where(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    (void)c;
+    return cr_where(g, in[0], in[1], in[2]);
+}
 
 static cr_node *build_scale(cr_graph *g, cr_node **in, const oracle_case *c)
 {
@@ -139,9 +170,80 @@ static cr_node *build_mean_axis(cr_graph *g, cr_node **in, const oracle_case *c)
 {
     return cr_mean_axis(g, in[0], (int)int_param(c, "axis", 0));
 }
+/* Reductions along `axis`, keeping it when `keepdims` is 1. */
+#define REDUCE_DIM(NAME)                                                                   \
+    static cr_node *build_##NAME##_dim(cr_graph *g, cr_node **in, const oracle_case *c)    \
+    {                                                                                      \
+        return cr_##NAME##_dim(g, in[0], (int)int_param(c, "axis", 0),                     \
+                               (int)int_param(c, "keepdims", 0));                          \
+    }
+UNARY(max)
+UNARY(min)
+UNARY(logsumexp)
+UNARY(argmax)
+REDUCE_DIM(sum)
+REDUCE_DIM(mean)
+REDUCE_DIM(max)
+REDUCE_DIM(min)
+REDUCE_DIM(logsumexp)
+REDUCE_DIM(argmax)
+
 static cr_node *build_matmul(cr_graph *g, cr_node **in, const oracle_case *c)
 {
     return cr_matmul(g, in[0], in[1], (unsigned)int_param(c, "flags", 0));
+}
+
+/* ---- shapes and indexing ---- */
+
+/* The integer list parameter key into out (at most MAX_LIST); its length. */
+static int list_param(const oracle_case *c, const char *key, long *out)
+{
+    const param *p = find_param(c, key);
+    if (!p || p->is_real)
+        return 0;
+    memcpy(out, p->ints, (size_t)p->n_ints * sizeof *out);
+    return p->n_ints;
+}
+static cr_node *build_reshape(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    long dims[MAX_LIST];
+    int rank = list_param(c, "shape", dims);
+    return cr_reshape(g, in[0], rank, dims);
+}
+static cr_node *build_flatten(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_flatten(g, in[0], (int)int_param(c, "start", 0));
+}
+static cr_node *build_permute(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    long axes[MAX_LIST];
+    int axes_int[MAX_LIST], n = list_param(c, "axes", axes);
+    for (int i = 0; i < n; i++)
+        axes_int[i] = (int)axes[i];
+    return cr_permute(g, in[0], n, axes_int);
+}
+static cr_node *build_slice(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_slice(g, in[0], (int)int_param(c, "axis", 0), int_param(c, "start", 0),
+                    int_param(c, "stop", 0), int_param(c, "step", 1));
+}
+static cr_node *build_pad(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_pad(g, in[0], (int)int_param(c, "axis", 0), (size_t)int_param(c, "before", 0),
+                  (size_t)int_param(c, "after", 0));
+}
+static cr_node *build_concat(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_concat(g, (size_t)c->n_inputs, in, (int)int_param(c, "axis", 0));
+}
+static cr_node *build_stack(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_stack(g, (size_t)c->n_inputs, in, (int)int_param(c, "axis", 0));
+}
+/* index_select of input 1 by the indices of input 2 (a constant) */
+static cr_node *build_index_select(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return cr_index_select(g, in[0], (int)int_param(c, "axis", 0), in[1]);
 }
 
 /* sop over `pairs` pairs of inputs (x1, w1, x2, w2, ...), with a last
@@ -293,10 +395,19 @@ static const struct {
 #define ENTRY(NAME) {#NAME, build_##NAME},
     ENTRY(add) ENTRY(sub) ENTRY(mul) ENTRY(div) ENTRY(pow) ENTRY(sq_error) ENTRY(mse)
         ENTRY(softmax_xent) ENTRY(bce) ENTRY(bce_logits) ENTRY(neg) ENTRY(exp) ENTRY(log)
-            ENTRY(sqrt) ENTRY(abs) ENTRY(sign) ENTRY(sin) ENTRY(cos) ENTRY(tanh) ENTRY(sigmoid)
-                ENTRY(relu) ENTRY(softplus) ENTRY(sum) ENTRY(mean) ENTRY(transpose)
-                    ENTRY(softmax) ENTRY(scale) ENTRY(powc) ENTRY(sum_axis)
-                        ENTRY(mean_axis) ENTRY(matmul) ENTRY(sop)
+            ENTRY(sqrt) ENTRY(abs) ENTRY(sign) ENTRY(sin) ENTRY(cos) ENTRY(tanh)
+                ENTRY(sigmoid) ENTRY(relu) ENTRY(softplus) ENTRY(sum) ENTRY(mean)
+                    ENTRY(transpose) ENTRY(softmax) ENTRY(scale) ENTRY(powc) ENTRY(sum_axis)
+                        ENTRY(mean_axis) ENTRY(matmul) ENTRY(sop) ENTRY(reshape)
+                            ENTRY(flatten) ENTRY(permute) ENTRY(slice) ENTRY(pad)
+                                ENTRY(concat) ENTRY(stack) ENTRY(index_select)
+    /* compare and select, activations (src/ops/compare.c, elementwise.c) */
+    ENTRY(maximum) ENTRY(minimum) ENTRY(clamp) ENTRY(where) ENTRY(gt) ENTRY(ge) ENTRY(lt)
+        ENTRY(le) ENTRY(eq) ENTRY(square) ENTRY(log1p) ENTRY(erf) ENTRY(leaky_relu)
+            ENTRY(elu) ENTRY(gelu) ENTRY(silu)
+    /* reductions (src/ops/reduce.c) */
+    ENTRY(max) ENTRY(min) ENTRY(logsumexp) ENTRY(argmax) ENTRY(sum_dim) ENTRY(mean_dim)
+        ENTRY(max_dim) ENTRY(min_dim) ENTRY(logsumexp_dim) ENTRY(argmax_dim)
     /* neural-network ops */
     ENTRY(conv2d) ENTRY(conv1d) ENTRY(max_pool2d) ENTRY(avg_pool2d) ENTRY(max_pool1d)
         ENTRY(avg_pool1d) ENTRY(dropout) ENTRY(layer_norm) ENTRY(batch_norm)

@@ -5,8 +5,10 @@
 # exits 1 and leaves --model holding the last good epoch, byte for byte
 # the model a run stopped at that epoch writes, which loads and predicts;
 # --no-trap-nonfinite turns the trap off; no temporary file is left behind;
-# a model file that diverged before its first epoch is left as it was; a
-# program file over 64 MiB and nesting over 1000 levels are clear errors.
+# a model file that diverged before its first epoch is left as it was; no
+# output overwrites an input or another output, and every output's place is
+# checked before any work; a program file over 64 MiB and nesting over 1000
+# levels are clear errors.
 test_name=cr-rel
 . "${top_srcdir:-.}/tests/clitest.sh"
 
@@ -34,6 +36,13 @@ has "$tmp/err" "training failed: epoch 1, step 6: loss (op mse) produced inf at 
 has "$tmp/err" "keep.crm was left as it was$"
 cmp -s "$tmp/keep.crm" "$tmp/m36.crm" || fail "keep.crm changed"
 
+# ... and says so only when there was a file: a new one is not written
+run 1 "$CR" train --data "$tmp/lin.csv" --arch 2,4,1 --act linear --opt sgd --batch 1 \
+    --quiet --lr 10 --epochs 3 --model "$tmp/new.crm"
+has "$tmp/err" "new.crm was not written (no epoch finished)$"
+grep -q "left as it was" "$tmp/err" && fail "new.crm did not exist, yet was 'left as it was'"
+[ -e "$tmp/new.crm" ] && fail "new.crm was written"
+
 # the trap can be turned off: the optimizer's own check of the gradients
 # then stops training one step later, with less detail
 run 1 "$CR" train $LIN --lr 2 --epochs 40 --model "$tmp/off.crm" --no-trap-nonfinite
@@ -44,6 +53,42 @@ cmp -s "$tmp/off.crm" "$tmp/m36.crm" || fail "off.crm is not the last finite epo
 run 1 "$CR" grad --trap-nonfinite --at x=0 'y = sqrt(x); z = y*2'
 has "$tmp/err" "(op div) produced inf at element 0; inputs: "
 run 0 "$CR" chain --at x=0 'z = sqrt(x)*2'
+
+# an output never overwrites an input or another output: refused before
+# any work, whatever the spelling of the path (a symbolic link included)
+cp "$tmp/lin.csv" "$tmp/lin.orig"
+run 2 "$CR" train $LIN --epochs 2 --history "$tmp/lin.csv"
+has "$tmp/err" "^chainrule train: --history: '.*lin.csv' is the file --data reads; an output must not overwrite an input$"
+run 2 "$CR" train $LIN --epochs 2 --model "$tmp/../${tmp##*/}/lin.csv"
+has "$tmp/err" "^chainrule train: --model: .* is the file --data reads"
+ln -s lin.csv "$tmp/link.csv"
+run 2 "$CR" train $LIN --epochs 2 --plot "$tmp/link.csv"
+has "$tmp/err" "^chainrule train: --plot: .* is the file --data reads"
+grep -q epoch "$tmp/err" && fail "training started before the outputs were checked"
+cmp -s "$tmp/lin.csv" "$tmp/lin.orig" || fail "lin.csv was overwritten"
+run 2 "$CR" train $LIN --epochs 2 --model "$tmp/x" --history "$tmp/x" --plot "$tmp/x"
+has "$tmp/err" "^chainrule train: --history: '.*/x' is also written by --model$"
+[ -e "$tmp/x" ] && fail "x was written"
+printf 'y = x^2\n' >"$tmp/self.cr"
+cp "$tmp/self.cr" "$tmp/self.orig"
+run 2 "$CR" dot --at x=1 -f "$tmp/self.cr" -o "$tmp/self.cr"
+has "$tmp/err" "^chainrule dot: -o: '.*self.cr' is the file -f reads; an output must not"
+cmp -s "$tmp/self.cr" "$tmp/self.orig" || fail "self.cr was overwritten"
+run 2 "$CR" grad --at x=1 --dot "$tmp/g.svg" --render "$tmp/g.svg" 'y = x'
+has "$tmp/err" "^chainrule grad: --render: '.*g.svg' is also written by --dot$"
+
+# every output is checked before the work starts: a missing directory or
+# a directory in the way is reported before the first epoch, and nothing
+# (not even the model of that epoch) is written
+run 2 "$CR" train $LIN --epochs 2 --model "$tmp/nh.crm" --history "$tmp/none/h.csv"
+has "$tmp/err" "^chainrule train: --history: cannot write '.*/none/h.csv': .*/none: No such file or directory$"
+[ -e "$tmp/nh.crm" ] && fail "the model was written before --history was found unwritable"
+mkdir "$tmp/plot.svg"
+run 2 "$CR" train $LIN --epochs 2 --model "$tmp/nh.crm" --plot "$tmp/plot.svg"
+has "$tmp/err" "^chainrule train: --plot: '.*plot.svg' is a directory, not a file$"
+[ -e "$tmp/nh.crm" ] && fail "the model was written before --plot was found unwritable"
+run 2 "$CR" train $LIN --epochs 2 --model "$tmp/lin.csv/m.crm"
+has "$tmp/err" "^chainrule train: --model: cannot write '.*lin.csv/m.crm': .*lin.csv: Not a directory$"
 
 # limits: a program file over 64 MiB and deep nesting are clear errors
 head -c 70000000 /dev/zero | tr '\0' ' ' >"$tmp/big.txt"

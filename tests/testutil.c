@@ -1,42 +1,85 @@
 /*
- * testutil.c - the counting/failing allocator and the deterministic random
- * source shared by the test suites.
+ * testutil.c - the counting/failing allocator (and the run's count of the
+ * failures it injected) and the deterministic random source shared by the
+ * test suites.
  */
+#define _DEFAULT_SOURCE 1 /* MAP_ANONYMOUS */
 #include "testutil.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 test_alloc_stats test_alloc;
 
-/* Each block carries its size in a header so frees can be counted. */
+/* The count of injected failures over the whole run, in memory shared with
+ * Check's forked test processes (test_oom_points_open, before the run). */
+static size_t *oom_points;
+
+void test_oom_points_open(void)
+{
+    void *p = mmap(NULL, sizeof *oom_points, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    oom_points = p == MAP_FAILED ? NULL : p;
+}
+
+size_t test_oom_points(void)
+{
+    return oom_points ? *oom_points : 0;
+}
+
+/* Each block carries its size in a header, so a failed realloc can tell a
+ * shrink from a growth. */
+typedef union block_header {
+    size_t size;
+    max_align_t align;
+} block_header;
+
+/* 1 if the allocation being made is the one to fail (and counts it). */
+static int inject_failure(void)
+{
+    test_alloc.allocations++;
+    if (!test_alloc.fail_at || test_alloc.allocations != test_alloc.fail_at)
+        return 0;
+    test_alloc.failures++;
+    if (oom_points)
+        __atomic_add_fetch(oom_points, 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
 static void *count_malloc(size_t size, void *ctx)
 {
     (void)ctx;
-    test_alloc.allocations++;
-    if (test_alloc.fail_at && test_alloc.allocations == test_alloc.fail_at) {
-        test_alloc.failures++;
+    if (inject_failure() || size > SIZE_MAX - sizeof(block_header))
         return NULL;
-    }
-    void *p = malloc(size);
-    if (p)
-        test_alloc.live++;
-    return p;
+    block_header *h = malloc(sizeof *h + size);
+    if (!h)
+        return NULL;
+    h->size = size;
+    test_alloc.live++;
+    return h + 1;
 }
 
 static void *count_realloc(void *ptr, size_t size, void *ctx)
 {
     if (!ptr)
         return count_malloc(size, ctx);
-    test_alloc.allocations++;
-    if (test_alloc.fail_at && test_alloc.allocations == test_alloc.fail_at) {
-        test_alloc.failures++;
+    block_header *h = (block_header *)ptr - 1;
+    if (inject_failure()) {
+        test_alloc.failed_shrink = size < h->size;
         return NULL;
     }
-    return realloc(ptr, size);
+    if (size > SIZE_MAX - sizeof *h)
+        return NULL;
+    block_header *n = realloc(h, sizeof *n + size);
+    if (!n)
+        return NULL;
+    n->size = size;
+    return n + 1;
 }
 
 static void count_free(void *ptr, void *ctx)
@@ -46,7 +89,7 @@ static void count_free(void *ptr, void *ctx)
         return;
     test_alloc.frees++;
     test_alloc.live--;
-    free(ptr);
+    free((block_header *)ptr - 1);
 }
 
 void test_alloc_install(size_t fail_at)

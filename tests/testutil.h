@@ -34,17 +34,27 @@ Suite *oplist_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).
- * live is the number of blocks not yet freed. */
+ * live is the number of blocks not yet freed; failed_shrink is 1 when the
+ * failure was a cr_realloc to a smaller size (the one failure the library
+ * may survive, docs/reliability.md). */
 typedef struct test_alloc_stats {
     size_t allocations;
     size_t frees;
     long live;
     size_t fail_at;
     size_t failures;
+    int failed_shrink;
 } test_alloc_stats;
 extern test_alloc_stats test_alloc;
 void test_alloc_install(size_t fail_at);
 void test_alloc_uninstall(void);
+
+/* The failure points of the run: every failure the counting allocator
+ * injects is counted, in every suite, also in Check's forked test
+ * processes once test_oom_points_open has run (check_main.c, before the
+ * suites; it prints the total as "oom-points: total: N"). */
+void test_oom_points_open(void);
+size_t test_oom_points(void);
 
 /* The whole file at path in a new buffer (free it), its length in *size;
  * fails the test if it cannot be read. */

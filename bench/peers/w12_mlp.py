@@ -2,13 +2,26 @@
 60,000 Fashion-MNIST training images with PyTorch, the same network, weights
 and batches as bench/w12_mlp.c. The data is loaded before the clock starts.
 
-Usage: w12_mlp.py DATA_DIR ARCH BATCH TORCH_THREADS
+A step is what PyTorch needs and no more: two addmm and a relu forward,
+cross_entropy, backward into fresh gradients (p.grad = None, so autograd
+hands its buffers over instead of adding into old ones), and an in-place
+update per parameter. Two ways to feed the batch (VARIANT):
+
+  view    (the default) the batch is a view of the rows, no copy
+  gather  the batch is gathered into a fresh contiguous tensor
+          (index_select), as chainrule copies each batch
+
+Usage: w12_mlp.py DATA_DIR ARCH BATCH TORCH_THREADS [VARIANT]
 (BLAS threads from OPENBLAS_NUM_THREADS, read when torch loads OpenBLAS)."""
 import gzip, json, math, sys, time
 import torch
 import torch.nn.functional as F
+from bench_util import weight
 
 data_dir, arch, batch, tthreads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+variant = sys.argv[5] if len(sys.argv) > 5 else "view"
+if variant not in ("view", "gather"):
+    sys.exit("w12_mlp.py: VARIANT is view or gather")
 torch.set_num_threads(tthreads)
 w = [int(v) for v in arch.split(",")]
 
@@ -27,7 +40,7 @@ y = torch.frombuffer(bytearray(lab), dtype=torch.uint8).to(torch.int64)
 params, k, flops_per_row = [], 0, 0.0
 for l in range(1, len(w)):
     n = w[l - 1] * w[l]
-    v = [0.5 * math.sin(1.3 * (k + i) + 0.1) / math.sqrt(w[l - 1]) for i in range(n)]
+    v = [weight(k + i) / math.sqrt(w[l - 1]) for i in range(n)]
     k += n
     params.append(torch.tensor(v, dtype=torch.float64).reshape(w[l - 1], w[l]).requires_grad_())
     params.append(torch.zeros(w[l], dtype=torch.float64, requires_grad=True))
@@ -35,10 +48,15 @@ for l in range(1, len(w)):
 lr = 0.01
 L = len(w) - 1
 
+order = torch.arange(rows)
 t0 = time.perf_counter()
 total = 0.0
 for first in range(0, rows, batch):
-    xb, yb = x[first:first + batch], y[first:first + batch]
+    if variant == "gather":
+        xb = x.index_select(0, order[first:first + batch])
+    else:
+        xb = x[first:first + batch]
+    yb = y[first:first + batch]
     h = xb
     for l in range(L):
         h = torch.addmm(params[2 * l + 1], h, params[2 * l])
@@ -55,5 +73,6 @@ for first in range(0, rows, batch):
 t1 = time.perf_counter()
 secs = t1 - t0
 print(json.dumps({"bench": "W1" if L == 2 else "W2", "side": "pytorch", "threads": tthreads,
+                  "variant": variant,
                   "rows": rows, "seconds": secs, "per_second": rows / secs,
                   "gflops": flops_per_row * rows / secs * 1e-9, "epoch_loss": total / rows}))

@@ -1,8 +1,9 @@
 """W3 peer: the article's 3-7-5-4-1 sigmoid network in PyTorch float64, batch 1,
 500 SGD steps (lr 0.7) on 1/2 (y - d)^2, same initial weights as
 bench/w3_article_mlp.c. Prints one JSON line like the C side."""
-import json, math, sys, time
+import json, sys, time
 import torch
+from bench_util import weight
 
 torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
 iters = int(sys.argv[1]) if len(sys.argv) > 1 else 500
@@ -10,9 +11,9 @@ sizes = [3, 7, 5, 4, 1]
 k = 0
 params = []
 for l in range(4):
-    w = [0.5 * math.sin(1.3 * (k + i) + 0.1) for i in range(sizes[l] * sizes[l + 1])]
+    w = [weight(k + i) for i in range(sizes[l] * sizes[l + 1])]
     k += len(w)
-    b = [0.5 * math.sin(1.3 * (k + i) + 0.1) for i in range(sizes[l + 1])]
+    b = [weight(k + i) for i in range(sizes[l + 1])]
     k += len(b)
     params.append(torch.tensor(w, dtype=torch.float64).reshape(sizes[l], sizes[l + 1]).requires_grad_())
     params.append(torch.tensor(b, dtype=torch.float64).requires_grad_())

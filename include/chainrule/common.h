@@ -5,6 +5,23 @@
  * Every fallible chainrule call returns a cr_status (or NULL for
  * constructors) and leaves the detail in a cr_error: either one the caller
  * passes in, or the one its graph keeps (cr_graph_error()).
+ *
+ * NULL arguments: one policy for every public function.
+ *  - A call that returns a cr_status returns CR_EINVAL when a pointer it
+ *    needs is NULL (with a message in the caller's cr_error when one is
+ *    given).
+ *  - A call that returns a new object, a node or another pointer returns
+ *    NULL. A node constructor given a NULL input keeps the error that made
+ *    the input NULL (chainrule/graph.h), so an expression can be built in
+ *    one go and checked once.
+ *  - A getter given a NULL object returns what says "nothing": NULL, 0,
+ *    (size_t)-1 where 0 is a valid answer and its comment says so, NaN for
+ *    a double.
+ *  - Functions that free (cr_*_free) and other calls returning void accept
+ *    NULL and do nothing.
+ * Pointers that may be NULL on purpose (a cr_error *, options meaning "the
+ * defaults") say so in their function's comment. tests/null_calls checks
+ * every public function against this policy.
  */
 #ifndef CHAINRULE_COMMON_H
 #define CHAINRULE_COMMON_H

@@ -21,10 +21,18 @@
  *    cr_sigmoid, ...). Second derivatives then work like for built-ins.
  *    When both are given, graph_vjp is used.
  *
+ * Attributes: one op can serve every setting of its parameters (a kernel
+ * size, a stride, a constant). An op whose definition has attr_size > 0
+ * is applied with cr_custom_attr(), which copies that many bytes (a struct
+ * of the caller's) into the node; the callbacks of the _attr kind get them
+ * back as `attr`, and the node's "<name>_vjp" nodes see the same bytes. So
+ * one op object makes nodes of kernel size 2 and 3 in the same graph.
+ *
  * Ownership: cr_custom_op_new returns a new op that the caller frees with
  * cr_custom_op_free, after every graph that has a node of it is freed (the
  * nodes point at the op). The definition's strings are copied; user is
- * borrowed and passed back to every callback.
+ * borrowed and passed back to every callback; attributes are copied into
+ * the graph.
  */
 #ifndef CHAINRULE_CUSTOM_H
 #define CHAINRULE_CUSTOM_H
@@ -37,6 +45,8 @@ extern "C" {
 
 /* Most inputs a custom op can take. */
 #define CR_CUSTOM_MAX_INPUTS 8
+/* Most bytes of attributes a node of a custom op can hold. */
+#define CR_CUSTOM_MAX_ATTR 256
 
 /* Flags of a custom op. */
 enum {
@@ -76,7 +86,28 @@ typedef cr_status (*cr_custom_graph_vjp_fn)(cr_graph *g, cr_node *const *inputs,
                                             cr_node *out, cr_node *dy, size_t which,
                                             cr_node **dx, void *user);
 
-/* The definition of a custom op: the fields of an op-table entry. */
+/* The same four callbacks for an op with attributes: each also gets the
+ * node's attributes, attr (attr_size bytes copied by cr_custom_attr,
+ * aligned for any type; NULL when attr_size is 0). attr is borrowed for
+ * the call. */
+typedef cr_status (*cr_custom_shape_attr_fn)(size_t n, const cr_tensor *const *inputs,
+                                             const void *attr, int *rank,
+                                             size_t shape[CR_MAX_RANK], cr_error *err,
+                                             void *user);
+typedef void (*cr_custom_forward_attr_fn)(size_t n, const cr_tensor *const *inputs,
+                                          const void *attr, cr_tensor *out, void *user);
+typedef void (*cr_custom_vjp_attr_fn)(size_t n, const cr_tensor *const *inputs,
+                                      const void *attr, const cr_tensor *out,
+                                      const cr_tensor *dy, size_t which, cr_tensor *dx,
+                                      void *user);
+typedef cr_status (*cr_custom_graph_vjp_attr_fn)(cr_graph *g, cr_node *const *inputs,
+                                                 size_t n, const void *attr, cr_node *out,
+                                                 cr_node *dy, size_t which, cr_node **dx,
+                                                 void *user);
+
+/* The definition of a custom op: the fields of an op-table entry. Each
+ * callback comes in two kinds, plain and _attr; give at most one of each
+ * (forward or forward_attr is required). */
 typedef struct cr_custom_op_def {
     const char *name;                 /* required, 1..200 bytes, not a built-in op's name */
     int min_inputs;                   /* 1..CR_CUSTOM_MAX_INPUTS */
@@ -93,16 +124,25 @@ typedef struct cr_custom_op_def {
     cr_custom_vjp_fn vjp;             /* numeric backward, or NULL */
     cr_custom_graph_vjp_fn graph_vjp; /* graph-building backward, or NULL */
     void *user;                       /* passed to every callback */
+    /* Attributes: bytes of each node's copy, 0..CR_CUSTOM_MAX_ATTR (0: the
+     * op takes none and is applied with cr_custom; otherwise with
+     * cr_custom_attr), and the callbacks that read them. */
+    size_t attr_size;
+    cr_custom_shape_attr_fn shape_attr;         /* instead of shape */
+    cr_custom_forward_attr_fn forward_attr;     /* instead of forward */
+    cr_custom_vjp_attr_fn vjp_attr;             /* instead of vjp */
+    cr_custom_graph_vjp_attr_fn graph_vjp_attr; /* instead of graph_vjp */
 } cr_custom_op_def;
 
 typedef struct cr_custom_op cr_custom_op;
 
-/* Makes a custom op from def (copied). With neither vjp nor graph_vjp the
- * op has no derivative and reverse mode through it fails with CR_ENOTSUP.
- * Returns a new op (caller frees with cr_custom_op_free after the graphs
- * using it), or NULL with err set: CR_EINVAL (def NULL, no forward, bad
- * arity or unknown flags), CR_ENAME (empty, too long or a built-in op's
- * name), CR_ENOMEM. */
+/* Makes a custom op from def (copied). With no vjp or graph_vjp of either
+ * kind the op has no derivative and reverse mode through it fails with
+ * CR_ENOTSUP. Returns a new op (caller frees with cr_custom_op_free after
+ * the graphs using it), or NULL with err set: CR_EINVAL (def NULL, no
+ * forward, a callback given in both kinds, bad arity, unknown flags,
+ * attr_size above CR_CUSTOM_MAX_ATTR), CR_ENAME (empty, too long or a
+ * built-in op's name), CR_ENOMEM. */
 CR_API cr_custom_op *cr_custom_op_new(const cr_custom_op_def *def, cr_error *err);
 
 /* Frees a custom op. NULL is accepted. Every graph with a node of this op
@@ -116,9 +156,18 @@ CR_API const char *cr_custom_op_name(const cr_custom_op *op);
  * computed at once, or NULL with the error in g: CR_EINVAL (op NULL, wrong
  * number of inputs, inputs from another graph), CR_ESHAPE (the shape rule
  * rejected the inputs), CR_ENOMEM; a NULL input propagates the earlier
- * error, as for built-in ops. */
+ * error, as for built-in ops. An op with attributes (attr_size > 0) gives
+ * CR_EINVAL: apply it with cr_custom_attr. */
 CR_API cr_node *cr_custom(cr_graph *g, const cr_custom_op *op, cr_node *const *inputs,
                           size_t n);
+
+/* Applies a custom op with attributes: as cr_custom, and the op's
+ * attr_size bytes at attr (borrowed; copied into g, so the caller may
+ * change or free them afterwards) become the node's attributes, passed to
+ * the _attr callbacks. For an op without attributes attr is ignored.
+ * Errors as cr_custom, and CR_EINVAL for a NULL attr. */
+CR_API cr_node *cr_custom_attr(cr_graph *g, const cr_custom_op *op, cr_node *const *inputs,
+                               size_t n, const void *attr);
 
 #ifdef __cplusplus
 }

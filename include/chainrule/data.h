@@ -69,9 +69,33 @@ typedef enum cr_csv_header {
     CR_CSV_HEADER_NO = 2
 } cr_csv_header;
 
+/* Default limit on the input of one load, in bytes (256 MiB): the most
+ * bytes the CSV and IDX loaders read from one file or buffer, counted after
+ * decompression (the options' max_input). A load can take up to about 8
+ * times its input in memory (a CSV of one-digit fields, or IDX bytes,
+ * become 8-byte doubles), so the default keeps a gzip'd file of a few
+ * hundred kilobytes from taking more than about 2 GiB; docs/data.md. */
+#define CR_DATA_MAX_INPUT ((size_t)1 << 28)
+
+/* How the CSV loader read the first non-blank line, for a caller that
+ * wants to say it: with CR_CSV_HEADER_AUTO a data row whose field has a typo
+ * ("1.5,2x,3") is taken for a header, which is_header, detected and
+ * numbers > 0 together reveal. */
+typedef struct cr_csv_header_info {
+    int is_header;      /* 1: the line was read as column names, not data */
+    int detected;       /* 1: decided by CR_CSV_HEADER_AUTO; 0: the options said */
+    size_t line;        /* its line number in the file; 0: no line was read */
+    size_t fields;      /* how many fields it has */
+    size_t numbers;     /* how many of them are numbers */
+    size_t text_column; /* the first non-empty field that is not a number
+                           (1-based; what makes AUTO choose a header), or 0 */
+    char text[64];      /* that field, cut to 63 bytes */
+} cr_csv_header_info;
+
 /* Options of the CSV loader. A zeroed struct is valid and means: header
  * auto, ',' delimiter, the last column is the one target, numeric targets,
- * all rows, lines up to CR_CSV_MAX_LINE bytes. */
+ * all rows, lines up to CR_CSV_MAX_LINE bytes, at most CR_DATA_MAX_INPUT
+ * bytes of input. */
 typedef struct cr_csv_options {
     cr_csv_header header;
     char delimiter; /* 0 means ','; not '"', CR or LF */
@@ -88,6 +112,12 @@ typedef struct cr_csv_options {
     size_t num_classes; /* K for one_hot; 0: max label + 1 */
     size_t max_rows;    /* 0: all rows; else the first max_rows */
     size_t max_line;    /* 0: CR_CSV_MAX_LINE */
+    size_t max_input;   /* the most bytes read from the file (after
+                           decompression); 0: CR_DATA_MAX_INPUT; SIZE_MAX:
+                           no limit */
+    /* Not NULL: filled with how the first line was read (zeroed if none
+     * was). */
+    cr_csv_header_info *header_info;
 } cr_csv_options;
 
 /* Default limit on the length of one line, in bytes (1 MiB). */
@@ -107,7 +137,9 @@ typedef struct cr_csv_options {
  * expected 4", an unterminated quote, a label that is not an integer in
  * 0..K-1), CR_EDOMAIN (a NaN or infinite value, with its row and column),
  * CR_ERANGE (a line longer than max_line), CR_ENOTFOUND (a target name or
- * index that does not exist), CR_EINVAL (bad options), CR_ENOMEM. */
+ * index that does not exist; CR_ERANGE "data.csv.gz: more than N bytes of
+ * input once decompressed (the max_input limit)"), CR_EINVAL (bad options),
+ * CR_ENOMEM. */
 CR_API cr_dataset *cr_csv_load(const char *path, const cr_csv_options *opts, cr_error *err);
 
 /* The same from size bytes in memory; name is used in messages (NULL:
@@ -118,7 +150,8 @@ CR_API cr_dataset *cr_csv_load_mem(const void *data, size_t size, const char *na
 /* ---- IDX (MNIST format) ---- */
 
 /* Options of the IDX readers. A zeroed struct is valid: all items, no
- * scaling, raw labels, K inferred. */
+ * scaling, raw labels, K inferred, at most CR_DATA_MAX_INPUT bytes of
+ * input. */
 typedef struct cr_idx_options {
     size_t max_rows;    /* 0: all items; else the first max_rows */
     int scale;          /* 1: divide unsigned-byte values by 255 (to [0,1]) */
@@ -126,6 +159,9 @@ typedef struct cr_idx_options {
                            one_hot or num_classes, labels must be integers
                            in 0..K-1 (K <= 65536) */
     size_t num_classes; /* K for one_hot; 0: max label + 1 */
+    size_t max_input;   /* the most bytes read from a file (after
+                           decompression); 0: CR_DATA_MAX_INPUT; SIZE_MAX:
+                           no limit */
 } cr_idx_options;
 
 /* Reads an IDX file, plain or gzip'd (detected from its content), into a
@@ -135,13 +171,19 @@ typedef struct cr_idx_options {
  * element type of the format is read (u8, i8, i16, i32, f32, f64,
  * big-endian); opts->scale applies to u8 files of 2 or more dimensions
  * only (never to labels). opts may be NULL.
- * The header is validated: zero bytes, a known type code, 1 to 4
- * dimensions, none zero, and their product (overflow-checked) against the
- * file's size. Returns NULL with err set: CR_ENOTFOUND / CR_EIO (cannot
- * open or read), CR_EFORMAT ("PATH: bad magic 0x..", "unknown element type
- * 0x..", "truncated: N bytes of data expected, M found", "K bytes after the
- * data", a label out of range), CR_EDOMAIN (NaN or infinite float),
- * CR_ERANGE (sizes overflow), CR_ENOMEM. */
+ * The header is validated before anything is allocated: zero bytes, a
+ * known type code, 1 to 4 dimensions, none zero, their product
+ * (overflow-checked) against what is left of the file (of a gzip'd file:
+ * 1032 times that, the most deflate can expand), and against
+ * opts->max_input. Returns NULL with err set: CR_ENOTFOUND / CR_EIO
+ * (cannot open or read), CR_EFORMAT ("PATH: bad magic 0x..", "unknown
+ * element type 0x..", "truncated: N bytes of data expected, M found", "the
+ * header promises N bytes of data, more than the M gzip'd bytes left can
+ * hold (deflate expands at most 1032 times)", "K bytes after the data", a
+ * label out of range), CR_EDOMAIN (NaN or infinite float), CR_ERANGE
+ * (sizes overflow; "the header promises N bytes of data, past the input
+ * limit of L bytes (max_input)"; "more than L bytes of input once
+ * decompressed (the max_input limit)"), CR_ENOMEM. */
 CR_API cr_tensor *cr_idx_read(const char *path, const cr_idx_options *opts, cr_error *err);
 
 /* The same from size bytes in memory (plain or gzip'd); name is used in
@@ -159,14 +201,15 @@ typedef struct cr_idx_bytes {
 } cr_idx_bytes;
 
 /* Reads an IDX file (plain or .gz) of unsigned bytes (element type 0x08),
- * its first max_rows items (all when 0), into *out without converting
- * them; free with cr_idx_bytes_free. The header is validated as by
+ * its first opts->max_rows items (all when 0), into *out without
+ * converting them; free with cr_idx_bytes_free. opts may be NULL; only its
+ * max_rows and max_input apply. The header is validated as by
  * cr_idx_read. Returns CR_OK, or with err set and *out zeroed: the errors
  * of cr_idx_read, CR_EFORMAT for another element type ("element type
  * 0x0d: only unsigned bytes (0x08) can be kept as bytes"), CR_EINVAL for
  * a NULL path or out. */
-CR_API cr_status cr_idx_read_bytes(const char *path, size_t max_rows, cr_idx_bytes *out,
-                                   cr_error *err);
+CR_API cr_status cr_idx_read_bytes(const char *path, const cr_idx_options *opts,
+                                   cr_idx_bytes *out, cr_error *err);
 
 /* Frees the bytes of b and zeroes it. NULL is accepted. */
 CR_API void cr_idx_bytes_free(cr_idx_bytes *b);

@@ -113,7 +113,8 @@ CR_API cr_status cr_expr_set(cr_expr_program *p, const char *name, double value,
 CR_API cr_status cr_expr_eval(cr_expr_program *p, cr_error *err);
 
 /* The functions the language knows, as one static string:
- * "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, pow". */
+ * "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, pow,
+ * reshape, ..." (docs/expression-language.md lists them). */
 CR_API const char *cr_expr_functions(void);
 
 #ifdef __cplusplus

@@ -179,8 +179,10 @@ CR_API const cr_tensor *cr_node_grad(const cr_node *n);
 CR_API cr_status cr_graph_forward(cr_graph *g, cr_node *target);
 
 enum {
-    /* Add this backward's gradients to those already held (see
-     * cr_graph_zero_grad) instead of replacing them. */
+    /* Add this backward's gradients to those held now (what cr_node_grad
+     * returns: the last backward's, or the sum of the accumulating ones
+     * since, or zero after cr_graph_zero_grad) instead of replacing them,
+     * as PyTorch's backward adds to .grad. */
     CR_BACKWARD_ACCUMULATE = 1u << 0
 };
 
@@ -189,7 +191,8 @@ enum {
  * the last forward. loss must be a scalar (CR_ESHAPE otherwise).
  *
  * Gradients replace the previous ones unless flags has
- * CR_BACKWARD_ACCUMULATE. Only nodes on a path from loss to a node that
+ * CR_BACKWARD_ACCUMULATE: backward(0) and then backward(ACCUMULATE) twice
+ * hold three times the gradient. Only nodes on a path from loss to a node that
  * needs a gradient are visited; contributions of a node feeding several
  * others are summed. The first call for a loss builds the gradients as nodes
  * of this graph (see cr_grad); later calls re-evaluate them without
@@ -203,14 +206,28 @@ enum {
  * message; a failed first build leaves the graph as it was. */
 CR_API cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags);
 
-/* Sets every held gradient to zero (for use with CR_BACKWARD_ACCUMULATE). */
-CR_API void cr_graph_zero_grad(cr_graph *g);
+/* Sets every held gradient to zero: cr_node_grad then returns zeros for
+ * every node that wants a gradient (parameters, cr_node_require_grad) or
+ * held one, and an accumulating backward adds to zero. A replacing
+ * backward replaces as always. CR_OK; CR_EINVAL for a NULL g; CR_ENOMEM
+ * (recorded in g) when a node's first accumulator cannot be allocated. */
+CR_API cr_status cr_graph_zero_grad(cr_graph *g);
 
 /* Builds d(y)/d(x) as a node of the graph, shaped like x, and computes its
  * value. y must be a scalar. The result is an ordinary node: it may be
  * differentiated again (second derivatives), re-evaluated with
  * cr_graph_forward, named and drawn. A zero constant if y does not depend on
- * x. Returns a borrowed node, or NULL with the error in g. */
+ * x. Returns a borrowed node, or NULL with the error in g.
+ *
+ * The graph keeps the result for the pair (y, x): a later call with the
+ * same y and x returns the same node, adds no node and allocates nothing,
+ * only re-evaluating the gradient nodes from the current values of the
+ * graph (as the first call computed them; so run cr_graph_forward on y
+ * after changing inputs, as before a backward). It can therefore be called
+ * in a loop. The kept result lives as long as the graph (nodes are never
+ * removed); a re-evaluation traps non-finite values like forward when the
+ * graph has CR_GRAPH_TRAP_NONFINITE. cr_graph_backward keeps its own
+ * gradients, separately. */
 CR_API cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x);
 
 /* The gradient node that the last cr_graph_backward built for n (borrowed),

@@ -5,7 +5,8 @@
  *
  * Saving is atomic: the file is written to a temporary file in the same
  * directory, flushed and fsync'ed, then renamed over the destination, so
- * an interrupted save leaves the previous file intact. Loading refuses a
+ * an interrupted save leaves the previous file intact (cr_io_write_atomic
+ * says what happens with links, devices and other special files). Loading refuses a
  * file that is truncated, corrupted (checksum), not a model file (magic),
  * of another format version, inconsistent, or (when an architecture is
  * expected) of another architecture, with a message naming the file and
@@ -30,16 +31,28 @@ extern "C" {
  * CR_ENOMEM. On error path is unchanged and no temporary file is left. */
 CR_API cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err);
 
-/* Writes size bytes of data to path atomically: into a new temporary file
- * next to path (path + ".tmp-XXXXXX", mode 0644), flushed and fsync'ed,
- * then renamed over path, and the directory fsync'ed. This is the
- * public form of the one writer every file chainrule writes goes through
- * (models, DOT, pictures, training history; docs/reliability.md); use it
- * for any output file that must never be seen half written. A process
- * killed mid-write leaves at most a stale PATH.tmp-XXXXXX, never read. Returns CR_OK, or with err set: CR_EINVAL (NULL argument),
- * CR_ENOTFOUND (the directory does not exist), CR_EIO (a write, fsync or
- * rename failed: "PATH: writing: No space left on device"), CR_ENOMEM. On
- * error path is unchanged and no temporary file is left. */
+/* Writes size bytes of data (borrowed) to path. This is the public form of
+ * the one writer every file chainrule writes goes through (models, DOT,
+ * pictures, training history; docs/reliability.md, "Files"); use it for
+ * any output file that must never be seen half written. What it does
+ * depends on what path names, following symbolic links (a link's target is
+ * written, the link kept):
+ * - a regular file, or nothing: atomically. A new temporary file
+ *   TARGET.tmp-XXXXXX next to the target, locked while written, flushed
+ *   and fsync'ed, renamed over the target, the directory fsync'ed. An
+ *   existing file keeps its mode (and owner where allowed); a new one gets
+ *   0666 & ~umask. A killed process leaves at most a stale
+ *   TARGET.tmp-XXXXXX, never read, which the next save to the target
+ *   removes.
+ * - a character device or a FIFO: written straight through (no temporary
+ *   file; a FIFO waits for its reader).
+ * - a directory, a socket, a block device, or a regular file with more than
+ *   one hard link (a rename would split the links): refused, CR_EIO.
+ * Returns CR_OK, or with err set: CR_EINVAL (NULL argument), CR_ENOTFOUND
+ * (the directory does not exist), CR_EIO (refused as above, or a write,
+ * fsync or rename failed: "PATH: writing: No space left on device"),
+ * CR_ENOMEM. On error a regular file at path is unchanged and no temporary
+ * file is left. */
 CR_API cr_status cr_io_write_atomic(const char *path, const void *data, size_t size,
                                     cr_error *err);
 

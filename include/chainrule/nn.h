@@ -144,14 +144,21 @@ CR_API size_t cr_mlp_num_weights(const cr_mlp *m);
  * classes (K, or 2), or 0 for a regressor. */
 CR_API size_t cr_mlp_num_classes(const cr_mlp *m);
 
+/* What cr_mlp_output_class returns for a row that stands for no class. */
+#define CR_MLP_NO_CLASS ((size_t)-1)
+
 /* The class a classifier's output row (n_outputs values, as cr_mlp_predict
  * writes them) stands for: the index of the largest value, or 1 if the
- * single sigmoid unit is >= 0.5. 0 for a regressor. */
+ * single sigmoid unit is >= 0.5. 0 for a regressor. CR_MLP_NO_CLASS if a
+ * value of the row is NaN or infinite (or m or row is NULL): such a row has
+ * no class, never class 0. */
 CR_API size_t cr_mlp_output_class(const cr_mlp *m, const double *row);
 
 /* Sets the per-feature input statistics (n_inputs values each, copied):
  * every later call standardises an input row as (x - mean) / std. A std
- * that is 0 or not finite is stored as 1. mean == NULL removes them.
+ * that is 0 or not finite is stored as 1 (a constant feature); a negative
+ * or subnormal one is CR_EDOMAIN. mean == NULL removes them; a NULL m is
+ * CR_EINVAL.
  * CR_OK, CR_EDOMAIN (a non-finite mean) or CR_ENOMEM, with err set. */
 CR_API cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *std,
                                         cr_error *err);
@@ -163,16 +170,24 @@ CR_API const double *cr_mlp_input_std(const cr_mlp *m);
 /* Predicts rows input rows x (rows * n_inputs values, row-major) into out
  * (rows * n_outputs values, caller-allocated): the activated output a_L.
  * Runs in chunks of up to 256 rows. CR_OK, or CR_EINVAL (NULL pointer or
- * rows == 0) / CR_ENOMEM with err set. Not read-only: the first use of a
+ * rows == 0) / CR_ENOMEM with err set, or CR_EDOMAIN when a row's output is
+ * NaN or infinite (the message names the row, numbered from 1; out is then
+ * filled up to the chunk before it). Not read-only: the first use of a
  * batch size adds that size's nodes to the model's graph for good, so do
  * not call it on one model from several threads at once. */
 CR_API cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
                                 cr_error *err);
 
-/* The result of an evaluation. For classifiers, confusion holds
- * n_classes * n_classes counts, row = true class, column = predicted
- * class (new: free with cr_eval_result_free); for regressors it is NULL,
- * n_classes is 0 and accuracy is NaN. */
+/* Classifiers with more classes than this get no confusion matrix (it
+ * needs n_classes^2 counts: 65,536 classes would take 32 GiB). */
+#define CR_EVAL_CONFUSION_MAX 1024
+
+/* The result of an evaluation. For classifiers of at most
+ * CR_EVAL_CONFUSION_MAX classes, confusion holds n_classes * n_classes
+ * counts, row = true class, column = predicted class (new: free with
+ * cr_eval_result_free); with more classes it is NULL (loss and accuracy
+ * are still given). For regressors it is NULL, n_classes is 0 and
+ * accuracy is NaN. */
 typedef struct cr_eval_result {
     size_t rows;
     double loss;     /* the model's loss per row (sq_error: summed over a row) */
@@ -184,7 +199,9 @@ typedef struct cr_eval_result {
 /* Evaluates the model on rows rows of x and targets y (rows * n_outputs
  * values; one-hot rows for a softmax classifier). Fills *res (its previous
  * contents are ignored; free it with cr_eval_result_free). CR_OK, or
- * CR_EINVAL / CR_ENOMEM with err set. Like cr_mlp_predict, it adds nodes
+ * CR_EINVAL / CR_ENOMEM with err set, or CR_EDOMAIN when a row's output
+ * or the loss is NaN or infinite (the message names the row; no result is
+ * given: *res is cleared). Like cr_mlp_predict, it adds nodes
  * to the model's graph for each new batch size. */
 CR_API cr_status cr_mlp_evaluate(cr_mlp *m, const double *x, const double *y, size_t rows,
                                  cr_eval_result *res, cr_error *err);

@@ -1,8 +1,10 @@
 /*
- * cli_common.h - what the `chainrule` subcommands share: option parsing
- * (--at, --wrt, --of, -f, --json, ...), loading and evaluating a program,
- * error reports with the offending line and a caret, aligned human output
- * and the JSON writer.
+ * cli_common.h - what the `chainrule` subcommands share, by the file that
+ * owns it: error reports with the offending line and a caret, aligned
+ * output for people and the end of a run (cli_common.c); the option
+ * parser (cli_options.h); a program's options, loading and evaluation
+ * (cli_load.c); JSON output (cli_json.c); chains and the numerical check
+ * (cli_explain.c); DOT files and pictures (cli_picture.c).
  *
  * Exit statuses: CLI_OK (0) success, CLI_EVAL (1) an evaluation problem
  * (a NaN or infinite value, a failed check), CLI_USAGE (2) a usage or input
@@ -14,26 +16,11 @@
 #include <chainrule.h>
 #include <chainrule/expr.h>
 
+#include "cli_options.h"
+
 #include <stdio.h>
 
 enum { CLI_OK = 0, CLI_EVAL = 1, CLI_USAGE = 2 };
-
-/* The options a subcommand accepts (a mask for cli_parse). */
-enum {
-    CLI_OPT_AT = 1u << 0,       /* --at NAME=VALUE[,...] (repeatable) */
-    CLI_OPT_WRT = 1u << 1,      /* --wrt NAME[,...] */
-    CLI_OPT_OF = 1u << 2,       /* --of NAME */
-    CLI_OPT_JSON = 1u << 3,     /* --json */
-    CLI_OPT_CHAIN = 1u << 4,    /* --chain */
-    CLI_OPT_CHECK = 1u << 5,    /* --check */
-    CLI_OPT_DOT = 1u << 6,      /* --dot FILE */
-    CLI_OPT_RENDER = 1u << 7,   /* --render FILE.svg|png|pdf */
-    CLI_OPT_OUTPUT = 1u << 8,   /* -o FILE */
-    CLI_OPT_CLAIM = 1u << 9,    /* --claim dOF/dWRT=VALUE[,...] (repeatable) */
-    CLI_OPT_UNICODE = 1u << 10, /* --unicode */
-    CLI_OPT_TRAP = 1u << 11,    /* --trap-nonfinite */
-    CLI_WARN_UNUSED = 1u << 16  /* not an option: warn about unused statements */
-};
 
 typedef struct cli_at {
     char *name;
@@ -43,7 +30,8 @@ typedef struct cli_at {
 /* Everything a subcommand was asked to do, and what it loaded. */
 typedef struct cli {
     const char *cmd; /* "grad" */
-    const char *help;
+    const cli_spec *spec;
+    const char *files[CLI_N_OPTIONS]; /* the path given to each file option */
     /* options */
     cli_at *at;
     size_t n_at, cap_at;
@@ -59,7 +47,6 @@ typedef struct cli {
     const char *output;
     int json, chain, check, unicode;
     int trap; /* --trap-nonfinite: CR_GRAPH_TRAP_NONFINITE on the graph */
-    int warn_unused;
     /* the program */
     char *text;
     size_t len;
@@ -71,27 +58,119 @@ typedef struct cli {
     int json_done; /* a JSON object has been written to stdout */
 } cli;
 
-/* Parses the arguments after the subcommand name into c (zeroed first).
- * Returns CLI_OK, CLI_USAGE (message printed) or -1 when --help was given
- * and printed (the caller then exits 0). */
-int cli_parse(cli *c, const char *cmd, const char *help, unsigned allowed, int argc,
-              char **argv);
+/* ---- reports, output for people, the end of a run (cli_common.c) ---- */
 
-/* Reads and parses the program, chooses the output (--of), gives the inputs
- * their --at values, resolves --wrt and evaluates every statement. Prints
- * any problem and returns its exit status (CLI_OK when all went well). */
-int cli_load(cli *c);
+/* Reports a problem on stderr ("chainrule grad: message", or
+ * "source:line:col: message" with the offending line and a caret when line
+ * is not 0, "source: message" when it is -1) and, under --json, as
+ * {"error": ...} on stdout if nothing was written there yet. Returns code. */
+int cli_fail(cli *c, int code, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-/* The whole life of a subcommand: cli_parse, cli_load, then body (which
- * prints the results and returns an exit status), cli_finish, cli_free.
- * Returns the exit status (0 after --help). */
-int cli_run(const char *cmd, const char *help, unsigned allowed, int argc, char **argv,
-            int (*body)(cli *c));
+/* cli_fail with a cr_error's message and place. */
+int cli_fail_error(cli *c, int code, const cr_error *err);
+
+/* "source:line:col: warning: message" on stderr. */
+void cli_warn_at(const cli *c, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Aligned "label = value" blocks for people. */
+typedef struct cli_rows {
+    struct cli_row {
+        char *label;
+        double value;
+    } * rows;
+    size_t n, cap;
+} cli_rows;
+int cli_rows_add(cli_rows *r, const char *label, double value); /* 0 or -1 (no memory) */
+void cli_rows_print(const cli_rows *r, FILE *out);
+void cli_rows_free(cli_rows *r);
+
+/* "%.15g" for people; "nan", "inf", "-inf" for non-finite values. */
+void cli_print_number(FILE *out, double v);
+
+/* "nan", "inf" or "-inf" for a non-finite v (static storage). */
+const char *cli_nonfinite_name(double v);
+
+/* Writes "d<out>/d<var>" into buf. */
+void cli_grad_label(char *buf, size_t size, const char *out, const char *var);
+
+/* Flushes stdout; on a write error reports it and returns CLI_USAGE, else
+ * code. */
+int cli_finish(cli *c, int code);
+
+/* Grows the array *arr of *cap elements of elem bytes to hold need; 0, or
+ * -1 when out of memory (the array is then unchanged). */
+int cli_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+/* A new NUL-terminated copy of the n bytes at s, or NULL. */
+char *cli_strndup(const char *s, size_t n);
+
+/* ---- the program subcommands: options, loading, evaluation (cli_load.c) ---- */
+
+/* The whole life of eval, grad, chain, dot and check: the options (by
+ * spec), reading and parsing the program, choosing the output (--of),
+ * giving the inputs their --at values, resolving --wrt and evaluating
+ * every statement; then body, which prints the results and returns an exit
+ * status; then cli_finish. Every problem is reported. Returns the exit
+ * status (0 after --help). */
+int cli_run(const cli_spec *spec, int argc, char **argv, int (*body)(cli *c));
 
 /* Runs reverse mode from the output for every --wrt symbol (every input by
  * default). Their gradients are then cr_node_grad(sym->node). Returns an
  * exit status (the error printed). */
 int cli_backward(cli *c);
+
+/* ---- the files a subcommand reads and writes (cli_files.c) ---- */
+
+/* Checks the files given (c->files) before any work: each output (role
+ * CLI_ROLE_OUT) must not be a directory and its directory must exist and
+ * be writable; no output may be the same file as an input (same device and
+ * inode, following symbolic links) or as another output; at most one input
+ * may be "-". Returns CLI_OK, or CLI_USAGE after reporting the problem. */
+int cli_files_check(cli *c);
+
+/* An input's path for the library's loaders ("-", standard input, is
+ * "/dev/stdin"), and its name in messages ("<stdin>" for "-"). */
+const char *cli_input_path(const char *path);
+const char *cli_input_name(const char *path);
+
+/* 0 for an input that can be read only once: "-" (standard input) or an
+ * existing file that is not a regular one (a pipe, <(...), a device); 1
+ * otherwise (a missing file too: its loader reports it). A subcommand
+ * reads each input once, and the first kind never twice. */
+int cli_input_rereadable(const char *path);
+
+/* Reads the whole input path ("-": standard input) into *data (new; the
+ * caller frees it, also on failure), *size bytes; more than max bytes
+ * (0: no limit) is an error. Returns an exit status (errors reported:
+ * "cannot open 'f': No such file or directory", "'f' is too large"). */
+int cli_input_read(cli *c, const char *path, size_t max, char **data, size_t *size);
+
+/* ---- JSON (cli_json.c) ---- */
+
+/* Numbers with 17 significant digits (they round-trip); non-finite
+ * numbers as the strings "nan", "inf" and "-inf". Strings are escaped;
+ * bytes that are not UTF-8 (from file names) become U+FFFD, so the output
+ * is always valid JSON. */
+void cli_json_number(FILE *out, double v);
+void cli_json_string(FILE *out, const char *s);
+/* `, "name": ` and a value that may not apply (NaN: no validation split,
+ * no classes): a JSON number, or null for NaN. */
+void cli_json_maybe_member(FILE *out, const char *name, double v);
+/* On stdout: `, "key": NUMBER`; and `"name": NUMBER` preceded by ", "
+ * unless it is member 0 of its object. */
+void cli_json_field(const char *key, double v);
+void cli_json_member(size_t i, const char *name, double v);
+/* Opens the subcommand's object with `{"output": NAME, "value": NUMBER`,
+ * and closes it (marking that stdout has its one object). */
+void cli_json_begin(const cli *c);
+void cli_json_end(cli *c);
+/* Under --json, and if stdout has no object yet, writes the error object
+ * {"error": {"message", "exit", "source", "line", "column"}}. */
+void cli_json_error(cli *c, int code, int line, int col, const char *msg);
+
+/* ---- chains and the numerical check (cli_explain.c) ---- */
 
 /* The chains of d(output)/d(v) for every --wrt symbol v, in the view
  * through named nodes only (the parser's unnamed intermediates collapse),
@@ -113,59 +192,16 @@ int cli_check_run(cli *c, cr_gradcheck_report **report);
 /* Writes `"check": {...}` for a report. */
 void cli_check_json(const cr_gradcheck_report *r);
 
+/* ---- DOT files and pictures (cli_picture.c) ---- */
+
+/* The format of a --render file from its extension ("svg", "png",
+ * "pdf"), or NULL. */
+const char *cli_render_format(const char *path);
 /* DOT options for the program: the output styled as the loss, and the chain
  * to the --wrt variable highlighted when exactly one was given. */
 void cli_dot_options(const cli *c, cr_dot_options *opts);
-/* Writes --dot FILE and renders --render FILE.svg|png|pdf when given.
- * Returns an exit status. */
+/* Writes --dot FILE (or dot's -o FILE) and renders --render
+ * FILE.svg|png|pdf when given. Returns an exit status. */
 int cli_write_pictures(cli *c);
-
-/* Frees what cli_parse and cli_load made. */
-void cli_free(cli *c);
-
-/* Reports a problem on stderr ("chainrule grad: message", or
- * "source:line:col: message" with the offending line and a caret when line
- * is not 0) and, under --json, as {"error": ...} on stdout if nothing was
- * written there yet. Returns code. */
-int cli_fail(cli *c, int code, int line, int col, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-/* cli_fail with a cr_error's message and place. */
-int cli_fail_error(cli *c, int code, const cr_error *err);
-
-/* Aligned "label = value" blocks for people. */
-typedef struct cli_rows {
-    struct cli_row {
-        char *label;
-        double value;
-    } * rows;
-    size_t n, cap;
-} cli_rows;
-int cli_rows_add(cli_rows *r, const char *label, double value); /* 0 or -1 (no memory) */
-void cli_rows_print(const cli_rows *r, FILE *out);
-void cli_rows_free(cli_rows *r);
-
-/* "%.15g" for people; "nan", "inf", "-inf" for non-finite values. */
-void cli_print_number(FILE *out, double v);
-
-/* JSON: numbers with 17 significant digits (they round-trip); non-finite
- * numbers as the strings "nan", "inf" and "-inf". */
-void cli_json_number(FILE *out, double v);
-void cli_json_string(FILE *out, const char *s);
-/* On stdout: `, "key": NUMBER`; and `"name": NUMBER` preceded by ", "
- * unless it is member 0 of its object. */
-void cli_json_field(const char *key, double v);
-void cli_json_member(size_t i, const char *name, double v);
-/* Opens the subcommand's object with `{"output": NAME, "value": NUMBER`,
- * and closes it (marking that stdout has its one object). */
-void cli_json_begin(const cli *c);
-void cli_json_end(cli *c);
-
-/* Writes "d<out>/d<var>" into buf. */
-void cli_grad_label(char *buf, size_t size, const char *out, const char *var);
-
-/* Flushes stdout; on a write error reports it and returns CLI_USAGE, else
- * code. */
-int cli_finish(cli *c, int code);
 
 #endif

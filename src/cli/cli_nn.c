@@ -1,66 +1,13 @@
 /*
  * cli_nn.c - helpers of the neural-network subcommands (train, predict,
- * evaluate): option matching and number parsing, data loading (CSV or
- * IDX) checked against the model's widths, and the evaluation report.
+ * evaluate): data loading (CSV or IDX) checked against the model's
+ * widths, the options of predict and evaluate, and the evaluation report.
  */
 #include "cli_nn.h"
 
-#include <errno.h>
-#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-int cli_nn_opt(cli *c, const char *name, int argc, char **argv, int *i, const char **value)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_fail(c, CLI_USAGE, 0, 0, "%s needs a value", name);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
-}
-
-int cli_nn_double(cli *c, const char *name, const char *text, double lo, double hi,
-                  double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo ||
-        v > hi) {
-        cli_fail(c, CLI_USAGE, 0, 0, "%s: '%s' is not a number in [%g, %g]", name, text, lo,
-                 hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_nn_size(cli *c, const char *name, const char *text, size_t lo, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (end == text || *end != '\0' || errno == ERANGE || text[0] == '-' || v < lo ||
-        v > (unsigned long long)SIZE_MAX) {
-        cli_fail(c, CLI_USAGE, 0, 0, "%s: '%s' is not a whole number >= %zu", name, text,
-                 lo);
-        return -1;
-    }
-    *out = (size_t)v;
-    return 0;
-}
 
 static cr_dataset *load_csv(const cli_nn_data *d, size_t classes, int targets,
                             cr_error *err)
@@ -74,7 +21,23 @@ static cr_dataset *load_csv(const cli_nn_data *d, size_t classes, int targets,
     }
     o.one_hot = targets && classes > 0;
     o.num_classes = classes;
-    return cr_csv_load(d->csv, &o, err);
+    return cr_csv_load(cli_input_path(d->csv), &o, err);
+}
+
+/* The data set without its last feature column (ds is freed), or NULL. */
+static cr_dataset *drop_last_column(cr_dataset *ds, cr_error *err)
+{
+    const size_t rows = cr_dataset_rows(ds), cols = cr_dataset_cols(ds);
+    const size_t shape[2] = {rows, cols - 1};
+    cr_tensor *x = cr_tensor_new(2, shape, err);
+    if (x) {
+        const double *from = cr_tensor_data(cr_dataset_features(ds));
+        double *to = cr_tensor_data_mut(x);
+        for (size_t r = 0; r < rows; r++)
+            memcpy(to + r * (cols - 1), from + r * cols, (cols - 1) * sizeof *to);
+    }
+    cr_dataset_free(ds);
+    return x ? cr_dataset_new(x, NULL, 0, err) : NULL;
 }
 
 cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_outputs,
@@ -82,26 +45,25 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
 {
     cr_error err;
     cr_dataset *ds = NULL;
-    const char *name = d->csv ? d->csv : d->idx_images;
     if (d->csv && (d->idx_images || d->idx_labels)) {
         cli_fail(c, CLI_USAGE, 0, 0, "give --data or --idx-images/--idx-labels, not both");
         return NULL;
     }
     if (d->csv) {
         /* predict: a file with one column more than the model takes, or
-         * with --target, carries targets to be dropped */
+         * with --target, carries targets to be dropped (read once: the
+         * file may be a pipe) */
         int with_targets = targets || d->target;
         ds = load_csv(d, with_targets ? classes : 0, with_targets, &err);
-        if (ds && !targets && !d->target && cr_dataset_cols(ds) == n_inputs + 1) {
-            cr_dataset_free(ds);
-            ds = load_csv(d, 0, 1, &err);
-        }
+        if (ds && !with_targets && cr_dataset_cols(ds) == n_inputs + 1)
+            ds = drop_last_column(ds, &err);
     } else if (d->idx_images && (d->idx_labels || !targets)) {
         cr_idx_options o = {.scale = 1, .one_hot = classes > 0, .num_classes = classes};
         if (d->idx_labels) {
-            ds = cr_idx_load(d->idx_images, d->idx_labels, &o, &err);
+            ds = cr_idx_load(cli_input_path(d->idx_images), cli_input_path(d->idx_labels),
+                             &o, &err);
         } else {
-            cr_tensor *x = cr_idx_read(d->idx_images, &o, &err);
+            cr_tensor *x = cr_idx_read(cli_input_path(d->idx_images), &o, &err);
             ds = x ? cr_dataset_new(x, NULL, 0, &err) : NULL;
         }
     } else {
@@ -113,6 +75,7 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
         cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
         return NULL;
     }
+    const char *name = cli_nn_data_name(d);
     if (cr_dataset_cols(ds) != n_inputs) {
         cli_fail(c, CLI_USAGE, 0, 0, "%s has %zu feature columns, the model takes %zu",
                  name, cr_dataset_cols(ds), n_inputs);
@@ -128,57 +91,111 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
     return ds;
 }
 
-int cli_nn_parse_io(cli *c, int argc, char **argv, int labels, cli_nn_data *d, cr_mlp **m)
+const char *cli_nn_data_name(const cli_nn_data *d)
 {
-    const char *model = NULL;
-    const char *names[5] = {"--model", "--data", "--target", "--idx-images",
-                            "--idx-labels"};
-    const char **fields[5] = {&model, &d->csv, &d->target, &d->idx_images, &d->idx_labels};
-    const int n_opts = labels ? 5 : 4;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(c->help, stdout);
-            return -1;
-        }
-        if (strcmp(argv[i], "--json") == 0) {
-            c->json = 1;
-            continue;
-        }
-        int matched = 0;
-        for (int k = 0; k < n_opts && !matched; k++) {
-            const char *v;
-            int r = cli_nn_opt(c, names[k], argc, argv, &i, &v);
-            if (r < 0)
-                return CLI_USAGE;
-            if (r > 0) {
-                *fields[k] = v;
-                matched = 1;
-            }
-        }
-        if (!matched)
-            return cli_fail(c, CLI_USAGE, 0, 0,
-                            "unknown option '%s' (see chainrule help %s)", argv[i], c->cmd);
-    }
-    if (!model)
-        return cli_fail(c, CLI_USAGE, 0, 0, "--model is required");
+    return cli_input_name(d->csv ? d->csv : d->idx_images ? d->idx_images : "");
+}
+
+int cli_nn_predict(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, double **out)
+{
+    const size_t rows = cr_dataset_rows(ds), no = cr_mlp_get_spec(m)->n_outputs;
     cr_error err;
-    if (!(*m = cr_mlp_load(model, NULL, &err)))
-        return cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
+    if (!(*out = malloc((rows ? rows : 1) * no * sizeof **out)))
+        return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+    if (cr_mlp_predict(m, cr_tensor_data(cr_dataset_features(ds)), rows, *out, &err) !=
+        CR_OK) {
+        free(*out);
+        *out = NULL;
+        return err.status == CR_EDOMAIN /* the library's own check of the outputs */
+                   ? cli_fail(c, CLI_EVAL, 0, 0, "%s: %s", name, err.message)
+                   : cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
+    }
+    for (size_t i = 0; i < rows * no; i++) {
+        const double v = (*out)[i];
+        if (!isfinite(v)) {
+            free(*out);
+            *out = NULL;
+            return cli_fail(c, CLI_EVAL, 0, 0, "%s: row %zu gives %s as output %zu", name,
+                            i / no + 1, cli_nonfinite_name(v), i % no + 1);
+        }
+    }
     return CLI_OK;
 }
 
-void cli_nn_json_number(FILE *out, double v)
+int cli_nn_evaluate(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, cr_eval_result *r)
 {
-    if (isnan(v))
-        fputs("null", out);
-    else
-        cli_json_number(out, v);
+    double *out = NULL;
+    int rc = cli_nn_predict(c, m, ds, name, &out);
+    free(out);
+    if (rc != CLI_OK)
+        return rc;
+    cr_error err;
+    if (cr_mlp_evaluate(m, cr_tensor_data(cr_dataset_features(ds)),
+                        cr_tensor_data(cr_dataset_targets(ds)), cr_dataset_rows(ds), r,
+                        &err) != CR_OK)
+        return err.status == CR_EDOMAIN
+                   ? cli_fail(c, CLI_EVAL, 0, 0, "%s: %s", name, err.message)
+                   : cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
+    return CLI_OK;
 }
 
-void cli_nn_json_member(FILE *out, const char *name, double v)
+/* The options of predict and evaluate. */
+typedef struct io_options {
+    cli_nn_data *d;
+    const char *model;
+} io_options;
+
+static int io_option(cli *c, void *ctx, cli_opt id, const char *value)
 {
-    fprintf(out, ", \"%s\": ", name);
-    cli_nn_json_number(out, v);
+    io_options *o = ctx;
+    switch (id) {
+    case CLI_OPT_MODEL:
+        o->model = value;
+        break;
+    case CLI_OPT_DATA:
+        o->d->csv = value;
+        break;
+    case CLI_OPT_TARGET:
+        o->d->target = value;
+        break;
+    case CLI_OPT_IDX_IMAGES:
+        o->d->idx_images = value;
+        break;
+    case CLI_OPT_IDX_LABELS:
+        o->d->idx_labels = value;
+        break;
+    default:
+        return cli_fail(c, CLI_USAGE, 0, 0, "option '%s' is not handled",
+                        cli_option_name(id));
+    }
+    return CLI_OK;
+}
+
+int cli_nn_parse_io(cli *c, const cli_spec *spec, int argc, char **argv, cli_nn_data *d,
+                    cr_mlp **m)
+{
+    io_options o = {d, NULL};
+    int rc = cli_options_parse(c, spec, argc, argv, io_option, &o);
+    if (rc != CLI_OK)
+        return rc;
+    if (!o.model)
+        return cli_fail(c, CLI_USAGE, 0, 0, "--model is required");
+    cr_error err;
+    if (cli_input_rereadable(o.model)) {
+        *m = cr_mlp_load(o.model, NULL, &err);
+    } else { /* a model file must be regular: read it here */
+        char *data = NULL;
+        size_t size;
+        rc = cli_input_read(c, o.model, 0, &data, &size);
+        *m = rc == CLI_OK ? cr_mlp_load_mem(data, size, cli_input_name(o.model), NULL, &err)
+                          : NULL;
+        free(data);
+        if (rc != CLI_OK)
+            return rc;
+    }
+    if (!*m)
+        return cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
+    return CLI_OK;
 }
 
 void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
@@ -186,9 +203,12 @@ void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
     const size_t k = r->n_classes;
     if (json) {
         fprintf(out, "\"rows\": %zu, \"loss\": ", r->rows);
-        cli_nn_json_number(out, r->loss);
+        cli_json_number(out, r->loss);
         if (k) {
-            cli_nn_json_member(out, "accuracy", r->accuracy);
+            fprintf(out, ", \"accuracy\": ");
+            cli_json_number(out, r->accuracy);
+        }
+        if (k && r->confusion) {
             fprintf(out, ", \"confusion\": [");
             for (size_t i = 0; i < k; i++) {
                 fprintf(out, "%s[", i ? ", " : "");
@@ -200,12 +220,20 @@ void cli_nn_print_eval(FILE *out, const cr_eval_result *r, int json)
         }
         return;
     }
-    fprintf(out, "rows      %zu\nloss      %.6g\n", r->rows, r->loss);
+    fprintf(out, "rows      %zu\nloss      ", r->rows);
+    if (isfinite(r->loss))
+        fprintf(out, "%.6g\n", r->loss);
+    else
+        fprintf(out, "%s\n", cli_nonfinite_name(r->loss));
     if (!k)
         return;
-    fprintf(out,
-            "accuracy  %.4f\nconfusion matrix (rows: true class, columns: predicted)\n",
-            r->accuracy);
+    fprintf(out, "accuracy  %.4f\n", r->accuracy);
+    if (!r->confusion) {
+        fprintf(out, "confusion matrix not kept (%zu classes; the limit is %d)\n", k,
+                CR_EVAL_CONFUSION_MAX);
+        return;
+    }
+    fprintf(out, "confusion matrix (rows: true class, columns: predicted)\n");
     fprintf(out, "      ");
     for (size_t j = 0; j < k; j++)
         fprintf(out, " %6zu", j);

@@ -1,23 +1,12 @@
 /*
  * cli_nn.h - what `chainrule train`, `predict` and `evaluate` share:
- * option matching, loading a data set (CSV or IDX) for a model's widths,
- * JSON numbers that are null when missing, and the evaluation report.
+ * loading a data set (CSV or IDX) for a model's widths, the options of
+ * predict and evaluate, and the evaluation report.
  */
 #ifndef CR_CLI_NN_H
 #define CR_CLI_NN_H
 
 #include "cli_common.h"
-
-/* Matches argv[*i] against "--name VALUE" or "--name=VALUE". Returns 1 and
- * sets *value (advancing *i past a separate value), 0 if it is another
- * option, -1 if the value is missing (message printed). */
-int cli_nn_opt(cli *c, const char *name, int argc, char **argv, int *i, const char **value);
-
-/* Parses a number or a count for option name; prints an error and returns
- * -1 on a bad value (not a number, out of [lo, hi]), else 0. */
-int cli_nn_double(cli *c, const char *name, const char *text, double lo, double hi,
-                  double *out);
-int cli_nn_size(cli *c, const char *name, const char *text, size_t lo, size_t *out);
 
 /* Where the data comes from. */
 typedef struct cli_nn_data {
@@ -36,17 +25,29 @@ typedef struct cli_nn_data {
 cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_outputs,
                         size_t classes, int targets);
 
-/* Parses the arguments of predict and evaluate: --model M, --data F,
- * --target COL, --idx-images F, --idx-labels F (when labels is 1), --json
- * and --help. Then loads the model into *m (new). Returns CLI_OK,
- * CLI_USAGE (message printed) or -1 after printing the help. */
-int cli_nn_parse_io(cli *c, int argc, char **argv, int labels, cli_nn_data *d, cr_mlp **m);
+/* The name of the data in messages: the CSV file, or the IDX images
+ * ("<stdin>" for "-"). */
+const char *cli_nn_data_name(const cli_nn_data *d);
 
-/* JSON number, or null for NaN. */
-void cli_nn_json_number(FILE *out, double v);
+/* The model's outputs for every row of ds, as a new array *out of rows x
+ * n_outputs (free it). A NaN or infinite output is an evaluation error
+ * (CLI_EVAL) naming the data and its row: the library's CR_EDOMAIN ("d.csv:
+ * predict: row 2 gives nan as output 1 (...)"), or, should the library let
+ * one through, the CLI's own check of every output ("d.csv: row 2 gives
+ * nan as output 1"). Returns an exit status (the problem reported; *out is
+ * then NULL). */
+int cli_nn_predict(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, double **out);
 
-/* Writes `, "name": v` (v as cli_nn_json_number). */
-void cli_nn_json_member(FILE *out, const char *name, double v);
+/* The model's loss (and accuracy and confusion matrix for a classifier)
+ * on ds, into *r (cr_eval_result_free), after cli_nn_predict's check of
+ * the outputs. Returns an exit status (the problem reported). */
+int cli_nn_evaluate(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, cr_eval_result *r);
+
+/* Parses the arguments of predict and evaluate by spec (--model M and the
+ * data options) into *d, then loads the model into *m (new). Returns
+ * CLI_OK, an exit status (message printed) or -1 after printing the help. */
+int cli_nn_parse_io(cli *c, const cli_spec *spec, int argc, char **argv, cli_nn_data *d,
+                    cr_mlp **m);
 
 /* Prints an evaluation: rows, loss, accuracy and the confusion matrix for
  * people, or as the members of a JSON object (without braces) under json. */

@@ -6,32 +6,40 @@
 #include "cli_common.h"
 #include "commands.h"
 
-const char cli_help_chain[] =
-    "Usage: chainrule chain [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
-    "                       [--unicode] [--json] 'PROGRAM' | -f FILE\n"
-    "\n"
-    "Prints dOUTPUT/dV for each variable V as the chain rule builds it: the sum\n"
-    "over every path from the output to V of the product of the local\n"
-    "derivatives along it, through the program's named statements, then each\n"
-    "local derivative with its formula.\n"
-    "\n"
-    "  --at NAME=VALUE[,NAME=VALUE...]  values of the inputs (repeatable)\n"
-    "  --wrt NAME[,NAME...]  the variables (inputs or statements; default: every input)\n"
-    "  --of NAME     the output statement (default: the last one)\n"
-    "  --unicode     write the chains with the symbols of the article (∂, ·, ×)\n"
-    "  --trap-nonfinite  stop at the first node or gradient that gives NaN or Inf\n"
-    "                and name it, its op, the element and the input values\n"
-    "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-    "                \"chains\": {NAME: {\"text\", \"derivative\", \"paths\", "
-    "\"omitted\",\n"
-    "                \"listed\": [{\"product\", \"edges\": [{\"of\", \"wrt\", "
-    "\"formula\",\n"
-    "                \"value\"}]}]}}}\n"
-    "  -f FILE       read the program from FILE ('-': standard input)\n"
-    "\n"
-    "Example:\n"
-    "  chainrule chain --at x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83 --wrt w1 \\\n"
-    "    's = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2'\n";
+static const cli_option_use options[] = {
+    {CLI_OPT_AT, NULL, NULL},
+    {CLI_OPT_WRT, NULL, NULL},
+    {CLI_OPT_OF, NULL, NULL},
+    {CLI_OPT_UNICODE, NULL, NULL},
+    {CLI_OPT_TRAP, NULL, NULL},
+    {CLI_OPT_JSON, NULL,
+     "one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
+     "\"chains\": {NAME: {\"text\", \"derivative\", \"paths\", \"omitted\",\n"
+     "\"listed\": [{\"product\", \"edges\": [{\"of\", \"wrt\", \"formula\",\n"
+     "\"value\"}]}]}}}"},
+    {CLI_OPT_FILE, NULL, NULL},
+};
+
+const cli_spec cli_spec_chain = {
+    .name = "chain",
+    .usage =
+        "Usage: chainrule chain [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
+        "                       [--unicode] [--json] 'PROGRAM' | -f FILE\n"
+        "\n"
+        "Prints dOUTPUT/dV for each variable V as the chain rule builds it: the sum\n"
+        "over every path from the output to V of the product of the local\n"
+        "derivatives along it, through the program's named statements, then each\n"
+        "local derivative with its formula.\n"
+        "\n",
+    CLI_SPEC_OPTIONS(options),
+    .epilogue =
+        "\n"
+        "Example:\n"
+        "  chainrule chain --at x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83 --wrt w1 \\\n"
+        "    's = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2'\n",
+    .column = 16,
+    .flags = CLI_SPEC_PROGRAM | CLI_SPEC_WARN_UNUSED,
+};
 
 static int chain_body(cli *c)
 {
@@ -58,8 +66,5 @@ static int chain_body(cli *c)
 
 int cli_cmd_chain(int argc, char **argv)
 {
-    return cli_run("chain", cli_help_chain,
-                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_UNICODE | CLI_OPT_TRAP |
-                       CLI_WARN_UNUSED,
-                   argc, argv, chain_body);
+    return cli_run(&cli_spec_chain, argc, argv, chain_body);
 }

@@ -17,40 +17,46 @@
 #define CLAIM_ATOL 1e-9
 #define CLAIM_RTOL 1e-7
 
-const char cli_help_check[] =
-    "Usage: chainrule check [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
-    "                       [--claim dOF/dWRT=VALUE[,...]]... [--json] 'PROGRAM' | -f "
-    "FILE\n"
-    "\n"
-    "Checks dOUTPUT/dV from reverse mode against a numerical derivative (GSL's\n"
-    "central differences) for each input V. An element passes when\n"
-    "|analytic - numerical| <= 1e-5 + 1e-3*|numerical| + GSL's error estimate;\n"
-    "at a kink (relu or abs at 0) it is skipped. Exit status 1 if any fails.\n"
-    "\n"
-    "  --at NAME=VALUE[,NAME=VALUE...]  values of the inputs (repeatable)\n"
-    "  --wrt NAME[,NAME...]  the inputs to check (default: every input)\n"
-    "  --of NAME     the output statement (default: the last one)\n"
-    "  --claim dOF/dWRT=VALUE[,...]  instead, check derivatives derived by hand\n"
-    "                (repeatable): OF and WRT name statements or inputs; each is\n"
-    "                compared with the chain rule and the numerical derivative\n"
-    "                (right when within 1e-9 + 1e-7*|value|), and for a wrong one\n"
-    "                the first wrong local factor you also claimed is named\n"
-    "  --trap-nonfinite  stop at the first node or gradient that gives NaN or Inf\n"
-    "                and name it, its op, the element and the input values\n"
-    "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-    "                \"check\": {\"passed\", \"checked\", \"failed\", \"skipped\",\n"
-    "                \"entries\": [{\"node\", \"index\", \"analytic\", \"numerical\",\n"
-    "                \"error_estimate\", \"abs_err\", \"rel_err\", \"tolerance\",\n"
-    "                \"result\", \"reason\"}]}}\n"
-    "  -f FILE       read the program from FILE ('-': standard input)\n"
-    "\n"
-    "                (with --claim: \"claims\": [{\"claim\", \"claimed\", \"autodiff\",\n"
-    "                \"numerical\", \"right\", \"explanation\"}])\n"
-    "\n"
-    "Examples:\n"
-    "  chainrule check --at x=0.3 'y = tanh(x)^2 / (1 + x^2)'\n"
-    "  chainrule check --at x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83 \\\n"
-    "    --claim dpredicted/ds=0.109860473,ds/db=0,dE/db=0 -f neuron.cr\n";
+static const cli_option_use options[] = {
+    {CLI_OPT_AT, NULL, NULL},
+    {CLI_OPT_WRT, NULL, "the inputs to check (default: every input)"},
+    {CLI_OPT_OF, NULL, NULL},
+    {CLI_OPT_CLAIM, NULL, NULL},
+    {CLI_OPT_TRAP, NULL, NULL},
+    {CLI_OPT_JSON, NULL,
+     "one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
+     "\"check\": {\"passed\", \"checked\", \"failed\", \"skipped\",\n"
+     "\"entries\": [{\"node\", \"index\", \"analytic\", \"numerical\",\n"
+     "\"error_estimate\", \"abs_err\", \"rel_err\", \"tolerance\",\n"
+     "\"result\", \"reason\"}]}}"},
+    {CLI_OPT_FILE, NULL, NULL},
+};
+
+const cli_spec cli_spec_check = {
+    .name = "check",
+    .usage =
+        "Usage: chainrule check [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
+        "                       [--claim dOF/dWRT=VALUE[,...]]... [--json] 'PROGRAM' | -f "
+        "FILE\n"
+        "\n"
+        "Checks dOUTPUT/dV from reverse mode against a numerical derivative (GSL's\n"
+        "central differences) for each input V. An element passes when\n"
+        "|analytic - numerical| <= 1e-5 + 1e-3*|numerical| + GSL's error estimate;\n"
+        "at a kink (relu or abs at 0) it is skipped. Exit status 1 if any fails.\n"
+        "\n",
+    CLI_SPEC_OPTIONS(options),
+    .epilogue = "\n"
+                "                (with --claim: \"claims\": [{\"claim\", \"claimed\", "
+                "\"autodiff\",\n"
+                "                \"numerical\", \"right\", \"explanation\"}])\n"
+                "\n"
+                "Examples:\n"
+                "  chainrule check --at x=0.3 'y = tanh(x)^2 / (1 + x^2)'\n"
+                "  chainrule check --at x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83 \\\n"
+                "    --claim dpredicted/ds=0.109860473,ds/db=0,dE/db=0 -f neuron.cr\n",
+    .column = 16,
+    .flags = CLI_SPEC_PROGRAM | CLI_SPEC_WARN_UNUSED,
+};
 
 static int check_body(cli *c)
 {
@@ -158,8 +164,5 @@ static int body(cli *c)
 
 int cli_cmd_check(int argc, char **argv)
 {
-    return cli_run("check", cli_help_check,
-                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_CLAIM | CLI_OPT_TRAP |
-                       CLI_WARN_UNUSED,
-                   argc, argv, body);
+    return cli_run(&cli_spec_check, argc, argv, body);
 }

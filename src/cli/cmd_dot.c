@@ -7,36 +7,46 @@
 #include "cli_common.h"
 #include "commands.h"
 
-const char cli_help_dot[] =
-    "Usage: chainrule dot [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
-    "                     [-o FILE] [--render FILE] 'PROGRAM' | -f FILE\n"
-    "\n"
-    "Writes the program's graph as Graphviz DOT: one node per input, constant and\n"
-    "operation (statements carry their names), with values and gradients; each\n"
-    "edge is labelled with its local derivative. With a single --wrt variable the\n"
-    "chain from the output to it is highlighted.\n"
-    "\n"
-    "  --at NAME=VALUE[,NAME=VALUE...]  values of the inputs (repeatable)\n"
-    "  --wrt NAME[,NAME...]  the variables whose gradients are shown (default:\n"
-    "                every input); one name also highlights its chain\n"
-    "  --of NAME     the output statement (default: the last one)\n"
-    "  -o FILE       write the DOT text to FILE instead of standard output\n"
-    "  --render FILE draw the picture into FILE.svg, FILE.png or FILE.pdf (in\n"
-    "                process, with Graphviz) instead of writing DOT\n"
-    "  -f FILE       read the program from FILE ('-': standard input)\n"
-    "\n"
-    "Example:\n"
-    "  chainrule dot --at x=0.5 --wrt x 'y = sin(x)*x; z = y^2' | dot -Tsvg > z.svg\n";
+static const cli_option_use options[] = {
+    {CLI_OPT_AT, NULL, NULL},
+    {CLI_OPT_WRT, NULL,
+     "the variables whose gradients are shown (default:\n"
+     "every input); one name also highlights its chain"},
+    {CLI_OPT_OF, NULL, NULL},
+    {CLI_OPT_OUTPUT, NULL, NULL},
+    {CLI_OPT_RENDER, NULL,
+     "draw the picture into FILE.svg, FILE.png or FILE.pdf (in\n"
+     "process, with Graphviz) instead of writing DOT"},
+    {CLI_OPT_FILE, NULL, NULL},
+};
+
+const cli_spec cli_spec_dot = {
+    .name = "dot",
+    .usage =
+        "Usage: chainrule dot [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
+        "                     [-o FILE] [--render FILE] 'PROGRAM' | -f FILE\n"
+        "\n"
+        "Writes the program's graph as Graphviz DOT: one node per input, constant and\n"
+        "operation (statements carry their names), with values and gradients; each\n"
+        "edge is labelled with its local derivative. With a single --wrt variable the\n"
+        "chain from the output to it is highlighted.\n"
+        "\n",
+    CLI_SPEC_OPTIONS(options),
+    .epilogue =
+        "\n"
+        "Example:\n"
+        "  chainrule dot --at x=0.5 --wrt x 'y = sin(x)*x; z = y^2' | dot -Tsvg > z.svg\n",
+    .column = 16,
+    .flags = CLI_SPEC_PROGRAM | CLI_SPEC_WARN_UNUSED,
+};
 
 static int dot_body(cli *c)
 {
     int rc = cli_backward(c);
     if (rc != CLI_OK)
         return rc;
-    if (c->render || c->output) {
-        c->dot = c->output;
+    if (c->render || c->output)
         return cli_write_pictures(c);
-    }
     cr_dot_options opts;
     cli_dot_options(c, &opts);
     if (cr_dot_write(c->g, stdout, &opts) != CR_OK)
@@ -46,8 +56,5 @@ static int dot_body(cli *c)
 
 int cli_cmd_dot(int argc, char **argv)
 {
-    return cli_run("dot", cli_help_dot,
-                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_OUTPUT | CLI_OPT_RENDER |
-                       CLI_WARN_UNUSED,
-                   argc, argv, dot_body);
+    return cli_run(&cli_spec_dot, argc, argv, dot_body);
 }

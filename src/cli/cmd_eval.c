@@ -5,23 +5,31 @@
 #include "cli_common.h"
 #include "commands.h"
 
-const char cli_help_eval[] =
-    "Usage: chainrule eval [--at NAME=VALUE[,...]]... [--of NAME] [--json] 'PROGRAM'\n"
-    "       chainrule eval [OPTIONS] -f FILE      (FILE '-' reads standard input)\n"
-    "\n"
-    "Evaluates every statement of the program and prints its value.\n"
-    "\n"
-    "  --at NAME=VALUE[,NAME=VALUE...]  values of the inputs (repeatable)\n"
-    "  --of NAME     the output statement (default: the last one)\n"
-    "  --trap-nonfinite  stop at the first node or gradient that gives NaN or Inf\n"
-    "                and name it, its op, the element and the input values\n"
-    "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-    "                \"values\": {STATEMENT: NUMBER, ...}, \"inputs\": {NAME: NUMBER, "
-    "...}}\n"
-    "  -f FILE       read the program from FILE\n"
-    "\n"
-    "Example:\n"
-    "  chainrule eval --at x=2 'y = x^2; z = sin(y)'\n";
+static const cli_option_use options[] = {
+    {CLI_OPT_AT, NULL, NULL},
+    {CLI_OPT_OF, NULL, NULL},
+    {CLI_OPT_TRAP, NULL, NULL},
+    {CLI_OPT_JSON, NULL,
+     "one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
+     "\"values\": {STATEMENT: NUMBER, ...}, \"inputs\": {NAME: NUMBER, ...}}"},
+    {CLI_OPT_FILE, NULL, "read the program from FILE"},
+};
+
+const cli_spec cli_spec_eval = {
+    .name = "eval",
+    .usage =
+        "Usage: chainrule eval [--at NAME=VALUE[,...]]... [--of NAME] [--json] 'PROGRAM'\n"
+        "       chainrule eval [OPTIONS] -f FILE      (FILE '-' reads standard input)\n"
+        "\n"
+        "Evaluates every statement of the program and prints its value.\n"
+        "\n",
+    CLI_SPEC_OPTIONS(options),
+    .epilogue = "\n"
+                "Example:\n"
+                "  chainrule eval --at x=2 'y = x^2; z = sin(y)'\n",
+    .column = 16,
+    .flags = CLI_SPEC_PROGRAM,
+};
 
 static int eval_body(cli *c)
 {
@@ -58,6 +66,5 @@ static int eval_body(cli *c)
 
 int cli_cmd_eval(int argc, char **argv)
 {
-    return cli_run("eval", cli_help_eval, CLI_OPT_AT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_TRAP, argc,
-                   argv, eval_body);
+    return cli_run(&cli_spec_eval, argc, argv, eval_body);
 }

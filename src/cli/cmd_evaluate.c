@@ -8,41 +8,44 @@
 
 #include <string.h>
 
-const char cli_help_evaluate[] =
-    "Usage: chainrule evaluate --model M (--data F.csv [--target COL] |\n"
-    "                          --idx-images F --idx-labels F) [--json]\n"
-    "\n"
-    "Prints the model's loss per row on the data and, for a classifier, the\n"
-    "accuracy and the confusion matrix (rows: true class, columns: predicted).\n"
-    "\n"
-    "  --model M       a model file written by chainrule train --model\n"
-    "  --data F.csv    labelled rows; --target COL names the target column (name\n"
-    "                  or 1-based index, default the last); class labels 0..K-1\n"
-    "                  for a softmax model\n"
-    "  --idx-images F --idx-labels F   IDX files (plain or .gz)\n"
-    "  --json          {\"rows\": N, \"loss\": L, \"accuracy\": A, \"confusion\": "
-    "[[...]]}\n";
+static const cli_option_use options[] = {
+    {CLI_OPT_MODEL, NULL, NULL},
+    {CLI_OPT_DATA, NULL, "labelled rows (header optional)"},
+    {CLI_OPT_TARGET, NULL, NULL},
+    {CLI_OPT_IDX_IMAGES, NULL, NULL},
+    {CLI_OPT_IDX_LABELS, NULL, NULL},
+    {CLI_OPT_JSON, NULL,
+     "{\"rows\": N, \"loss\": L, \"accuracy\": A, \"confusion\": [[...]]}"},
+};
+
+const cli_spec cli_spec_evaluate = {
+    .name = "evaluate",
+    .usage = "Usage: chainrule evaluate --model M (--data F.csv [--target COL] |\n"
+             "                          --idx-images F --idx-labels F) [--json]\n"
+             "\n"
+             "Prints the model's loss per row on the data and, for a classifier, the\n"
+             "accuracy and the confusion matrix (rows: true class, columns: predicted).\n"
+             "\n",
+    CLI_SPEC_OPTIONS(options),
+    .epilogue = "\nAny input may be '-' (standard input) or a pipe; each is read once.\n",
+    .column = 18,
+};
 
 int cli_cmd_evaluate(int argc, char **argv)
 {
-    cli c = {.cmd = "evaluate", .help = cli_help_evaluate};
+    cli c = {0};
     cli_nn_data d = {0};
     cr_mlp *m = NULL;
-    int rc = cli_nn_parse_io(&c, argc, argv, 1, &d, &m);
+    int rc = cli_nn_parse_io(&c, &cli_spec_evaluate, argc, argv, &d, &m);
     if (rc != CLI_OK)
         return cli_finish(&c, rc < 0 ? CLI_OK : rc);
     const cr_mlp_spec *s = cr_mlp_get_spec(m);
     const size_t classes = s->out_act == CR_ACT_SOFTMAX ? s->n_outputs : 0;
     cr_dataset *ds = cli_nn_load(&c, &d, s->n_inputs, s->n_outputs, classes, 1);
     cr_eval_result r = {0};
-    cr_error err;
     if (!ds) {
         rc = CLI_USAGE;
-    } else if (cr_mlp_evaluate(m, cr_tensor_data(cr_dataset_features(ds)),
-                               cr_tensor_data(cr_dataset_targets(ds)), cr_dataset_rows(ds),
-                               &r, &err) != CR_OK) {
-        rc = cli_fail(&c, CLI_USAGE, 0, 0, "%s", err.message);
-    } else {
+    } else if ((rc = cli_nn_evaluate(&c, m, ds, cli_nn_data_name(&d), &r)) == CLI_OK) {
         if (c.json)
             printf("{");
         cli_nn_print_eval(stdout, &r, c.json);

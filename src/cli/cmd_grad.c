@@ -10,34 +10,41 @@
 #include <math.h>
 #include <stdlib.h>
 
-const char cli_help_grad[] =
-    "Usage: chainrule grad [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
-    "                      [--chain] [--check] [--dot FILE] [--render FILE] [--json]\n"
-    "                      'PROGRAM' | -f FILE\n"
-    "\n"
-    "Prints the output's value and dOUTPUT/dV for each variable V, by reverse mode.\n"
-    "\n"
-    "  --at NAME=VALUE[,NAME=VALUE...]  values of the inputs (repeatable)\n"
-    "  --wrt NAME[,NAME...]  the variables (inputs or statements; default: every input)\n"
-    "  --of NAME     the output statement (default: the last one)\n"
-    "  --chain       also print each derivative's chain of local derivatives\n"
-    "  --check       also check the gradients numerically (central differences);\n"
-    "                exit status 1 if they disagree\n"
-    "  --dot FILE    write the graph as Graphviz DOT to FILE (edges labelled with\n"
-    "                their local derivatives; the chain to a single --wrt variable\n"
-    "                highlighted)\n"
-    "  --render FILE draw the same picture into FILE.svg, FILE.png or FILE.pdf\n"
-    "  --trap-nonfinite  stop at the first node or gradient that gives NaN or Inf\n"
-    "                and name it, its op, the element and the input values\n"
-    "  --json        one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-    "                \"gradient\": {NAME: NUMBER, ...}}, plus \"chains\" and \"check\"\n"
-    "                with --chain and --check\n"
-    "  -f FILE       read the program from FILE ('-': standard input)\n"
-    "\n"
-    "Example (the seed article's neuron):\n"
-    "  chainrule grad --chain --at x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83 \\\n"
-    "    --wrt w1,w2,b 's = x1*w1 + x2*w2 + b; predicted = sigmoid(s);\n"
-    "    E = 0.5*(d - predicted)^2'\n";
+static const cli_option_use options[] = {
+    {CLI_OPT_AT, NULL, NULL},
+    {CLI_OPT_WRT, NULL, NULL},
+    {CLI_OPT_OF, NULL, NULL},
+    {CLI_OPT_CHAIN, NULL, NULL},
+    {CLI_OPT_CHECK, NULL, NULL},
+    {CLI_OPT_DOT, NULL, NULL},
+    {CLI_OPT_RENDER, NULL, NULL},
+    {CLI_OPT_TRAP, NULL, NULL},
+    {CLI_OPT_JSON, NULL,
+     "one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
+     "\"gradient\": {NAME: NUMBER, ...}}, plus \"chains\" and \"check\"\n"
+     "with --chain and --check"},
+    {CLI_OPT_FILE, NULL, NULL},
+};
+
+const cli_spec cli_spec_grad = {
+    .name = "grad",
+    .usage =
+        "Usage: chainrule grad [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
+        "                      [--chain] [--check] [--dot FILE] [--render FILE] [--json]\n"
+        "                      'PROGRAM' | -f FILE\n"
+        "\n"
+        "Prints the output's value and dOUTPUT/dV for each variable V, by reverse mode.\n"
+        "\n",
+    CLI_SPEC_OPTIONS(options),
+    .epilogue =
+        "\n"
+        "Example (the seed article's neuron):\n"
+        "  chainrule grad --chain --at x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83 \\\n"
+        "    --wrt w1,w2,b 's = x1*w1 + x2*w2 + b; predicted = sigmoid(s);\n"
+        "    E = 0.5*(d - predicted)^2'\n",
+    .column = 16,
+    .flags = CLI_SPEC_PROGRAM | CLI_SPEC_WARN_UNUSED,
+};
 
 static double grad_of(const cr_expr_symbol *s)
 {
@@ -113,9 +120,7 @@ static int grad_body(cli *c)
             double v = grad_of(c->wrt_syms[i]);
             if (!isfinite(v))
                 rc = cli_fail(c, CLI_EVAL, 0, 0, "d%s/d%s is %s", out, c->wrt_syms[i]->name,
-                              isnan(v) ? "nan"
-                              : v > 0  ? "inf"
-                                       : "-inf");
+                              cli_nonfinite_name(v));
         }
         if (report && cr_gradcheck_report_count(report, CR_CHECK_FAIL) > 0)
             rc = cli_fail(c, CLI_EVAL, 0, 0,
@@ -131,8 +136,5 @@ static int grad_body(cli *c)
 
 int cli_cmd_grad(int argc, char **argv)
 {
-    return cli_run("grad", cli_help_grad,
-                   CLI_OPT_AT | CLI_OPT_WRT | CLI_OPT_OF | CLI_OPT_JSON | CLI_OPT_CHAIN | CLI_OPT_TRAP |
-                       CLI_OPT_CHECK | CLI_OPT_DOT | CLI_OPT_RENDER | CLI_WARN_UNUSED,
-                   argc, argv, grad_body);
+    return cli_run(&cli_spec_grad, argc, argv, grad_body);
 }

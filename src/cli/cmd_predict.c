@@ -9,20 +9,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char cli_help_predict[] =
-    "Usage: chainrule predict --model M (--data F.csv | --idx-images F) [--json]\n"
-    "\n"
-    "Prints one prediction per row of the data: for a classifier the predicted\n"
-    "class then the outputs (class probabilities), otherwise the outputs, as CSV\n"
-    "with a header line. The data's columns are the model's inputs; a CSV file\n"
-    "with one column more (or with --target COL) has that target column ignored.\n"
-    "\n"
-    "  --model M       a model file written by chainrule train --model\n"
-    "  --data F.csv    rows to predict (header optional)\n"
-    "  --target COL    a column to ignore (name or 1-based index)\n"
-    "  --idx-images F  IDX images (MNIST format, plain or .gz), scaled to [0, 1]\n"
-    "  --json          {\"outputs\": [[...], ...]} plus \"classes\": [...] for a "
-    "classifier\n";
+static const cli_option_use options[] = {
+    {CLI_OPT_MODEL, NULL, NULL},
+    {CLI_OPT_DATA, NULL, "rows to predict (header optional)"},
+    {CLI_OPT_TARGET, NULL, "a column to ignore (name or 1-based index)"},
+    {CLI_OPT_IDX_IMAGES, NULL, NULL},
+    {CLI_OPT_JSON, NULL,
+     "{\"outputs\": [[...], ...]} plus \"classes\": [...] for a classifier"},
+};
+
+const cli_spec cli_spec_predict = {
+    .name = "predict",
+    .usage = "Usage: chainrule predict --model M (--data F.csv | --idx-images F) [--json]\n"
+             "\n"
+             "Prints one prediction per row of the data: for a classifier the predicted\n"
+             "class then the outputs (class probabilities), otherwise the outputs, as CSV\n"
+             "with a header line. The data's columns are the model's inputs; a CSV file\n"
+             "with one column more (or with --target COL) has that target column ignored.\n"
+             "\n",
+    CLI_SPEC_OPTIONS(options),
+    .epilogue = "\nAny input may be '-' (standard input) or a pipe; each is read once.\n",
+    .column = 18,
+};
 
 static void print_predictions(cli *c, const cr_mlp *m, const double *out, size_t rows)
 {
@@ -64,26 +72,19 @@ static void print_predictions(cli *c, const cr_mlp *m, const double *out, size_t
 
 int cli_cmd_predict(int argc, char **argv)
 {
-    cli c = {.cmd = "predict", .help = cli_help_predict};
+    cli c = {0};
     cli_nn_data d = {0};
     cr_mlp *m = NULL;
-    int rc = cli_nn_parse_io(&c, argc, argv, 0, &d, &m);
+    int rc = cli_nn_parse_io(&c, &cli_spec_predict, argc, argv, &d, &m);
     if (rc != CLI_OK)
         return cli_finish(&c, rc < 0 ? CLI_OK : rc);
     const cr_mlp_spec *s = cr_mlp_get_spec(m);
     cr_dataset *ds = cli_nn_load(&c, &d, s->n_inputs, s->n_outputs, 0, 0);
     double *out = NULL;
-    cr_error err;
-    if (!ds) {
+    if (!ds)
         rc = CLI_USAGE;
-    } else if (!(out = malloc(cr_dataset_rows(ds) * s->n_outputs * sizeof *out))) {
-        rc = cli_fail(&c, CLI_USAGE, 0, 0, "out of memory");
-    } else if (cr_mlp_predict(m, cr_tensor_data(cr_dataset_features(ds)),
-                              cr_dataset_rows(ds), out, &err) != CR_OK) {
-        rc = cli_fail(&c, CLI_USAGE, 0, 0, "%s", err.message);
-    } else {
+    else if ((rc = cli_nn_predict(&c, m, ds, cli_nn_data_name(&d), &out)) == CLI_OK)
         print_predictions(&c, m, out, cr_dataset_rows(ds));
-    }
     free(out);
     cr_dataset_free(ds);
     cr_mlp_free(m);

@@ -1,74 +1,81 @@
 /*
  * cmd_train.c - `chainrule train`: builds an MLP from --arch and friends,
  * trains it on a CSV or IDX data set with a progress display, optionally
- * evaluates it on test data, and writes the model file, the history as
- * CSV and the loss/accuracy curves as an SVG chart (all atomically).
+ * evaluates it on test data, and writes the model file (atomically, after
+ * every epoch), the history and the chart (train_plot.c).
  */
 #include "cli_nn.h"
 #include "commands.h"
+#include "train_plot.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-const char cli_help_train[] =
-    "Usage: chainrule train (--data F.csv [--target COL] | --idx-images F --idx-labels F)\n"
-    "                       --arch IN,H1,...,OUT [OPTIONS]\n"
-    "\n"
-    "Trains a multilayer perceptron and saves it with --model.\n"
-    "\n"
-    "Data:\n"
-    "  --data F.csv        CSV file (header optional); --target COL names the target\n"
-    "                      column by name or 1-based index (default: the last one).\n"
-    "                      With --out softmax the target holds class labels 0..K-1.\n"
-    "  --idx-images F --idx-labels F   IDX files (MNIST format, plain or .gz);\n"
-    "                      pixels are scaled to [0, 1]\n"
-    "  --test-data F.csv | --test-idx-images F --test-idx-labels F\n"
-    "                      evaluate the trained model on test data\n"
-    "  --standardize       standardise features (statistics kept in the model)\n"
-    "Model:\n"
-    "  --arch IN,H1,...,OUT  layer widths, e.g. 784,128,10\n"
-    "  --act sigmoid|tanh|relu|linear   hidden activation (default relu)\n"
-    "  --out sigmoid|softmax|linear     output activation (default softmax for IDX\n"
-    "                      data, linear otherwise)\n"
-    "  --loss sq_error|mse|bce|xent     (default xent for softmax, bce for sigmoid,\n"
-    "                      mse for linear)\n"
-    "  --init xavier|he|uniform|normal  (default he for relu, xavier otherwise)\n"
-    "  --no-bias           layers without biases\n"
-    "Training:\n"
-    "  --opt sgd|momentum|adam|adamw|rmsprop   (default adam)\n"
-    "  --lr RATE           learning rate (default: the optimizer's)\n"
-    "  --epochs N          passes over the data (default 10, or no limit with\n"
-    "                      --max-iter alone)\n"
-    "  --max-iter N        stop after N steps\n"
-    "  --batch N           rows per step (default 32)\n"
-    "  --seed N            initialisation, shuffling and split (default 1)\n"
-    "  --val-split F       fraction of rows held out for validation (default 0)\n"
-    "  --patience N        early stopping after N epochs without improvement\n"
-    "  --target-loss L     stop once an epoch's training loss is <= L\n"
-    "  --no-trap-nonfinite do not stop at the first NaN or infinite value or gradient\n"
-    "                      (by default training stops there and names the node)\n"
-    "Output:\n"
-    "  --model OUT         write the model file (atomically) after every epoch and at\n"
-    "                      the end: when training fails, OUT holds the last good epoch\n"
-    "  --history F.csv     per-epoch loss and accuracy\n"
-    "  --plot F.svg        the loss and accuracy curves as an SVG chart\n"
-    "  --json              final statistics as one JSON object on stdout\n"
-    "  --quiet             no progress display\n"
-    "  --debug             per epoch: each layer's gradient norm and the derivative\n"
-    "                      chain of --debug-param (default W1), on stderr; at the\n"
-    "                      end, that chain in the article's form\n"
-    "\n"
-    "Progress goes to stderr: a bar redrawn in place on a terminal, one line per\n"
-    "epoch otherwise. Errors exit with status 2.\n"
-    "\n"
-    "Example (Fashion-MNIST):\n"
-    "  D=/usr/share/datasets/fashion-mnist\n"
-    "  chainrule train --idx-images $D/train-images-idx3-ubyte.gz \\\n"
-    "    --idx-labels $D/train-labels-idx1-ubyte.gz --arch 784,256,10 --epochs 15 \\\n"
-    "    --batch 64 --test-idx-images $D/t10k-images-idx3-ubyte.gz \\\n"
-    "    --test-idx-labels $D/t10k-labels-idx1-ubyte.gz --model fashion.crm\n";
+static const cli_option_use options[] = {
+    {CLI_HEADING, NULL, "Data:"},
+    {CLI_OPT_DATA, NULL, NULL},
+    {CLI_OPT_TARGET, NULL, NULL},
+    {CLI_OPT_IDX_IMAGES, NULL, NULL},
+    {CLI_OPT_IDX_LABELS, NULL, NULL},
+    {CLI_OPT_TEST_DATA, NULL, NULL},
+    {CLI_OPT_TEST_IDX_IMAGES, NULL, NULL},
+    {CLI_OPT_TEST_IDX_LABELS, NULL, NULL},
+    {CLI_OPT_STANDARDIZE, NULL, NULL},
+    {CLI_HEADING, NULL, "Model:"},
+    {CLI_OPT_ARCH, NULL, NULL},
+    {CLI_OPT_ACT, NULL, NULL},
+    {CLI_OPT_OUT, NULL, NULL},
+    {CLI_OPT_LOSS, NULL, NULL},
+    {CLI_OPT_INIT, NULL, NULL},
+    {CLI_OPT_NO_BIAS, NULL, NULL},
+    {CLI_HEADING, NULL, "Training:"},
+    {CLI_OPT_OPT, NULL, NULL},
+    {CLI_OPT_LR, NULL, NULL},
+    {CLI_OPT_EPOCHS, NULL, NULL},
+    {CLI_OPT_MAX_ITER, NULL, NULL},
+    {CLI_OPT_BATCH, NULL, NULL},
+    {CLI_OPT_SEED, NULL, NULL},
+    {CLI_OPT_VAL_SPLIT, NULL, NULL},
+    {CLI_OPT_PATIENCE, NULL, NULL},
+    {CLI_OPT_TARGET_LOSS, NULL, NULL},
+    {CLI_OPT_NO_TRAP, NULL, NULL},
+    {CLI_HEADING, NULL, "Output:"},
+    {CLI_OPT_MODEL_OUT, NULL, NULL},
+    {CLI_OPT_HISTORY, NULL, NULL},
+    {CLI_OPT_PLOT, NULL, NULL},
+    {CLI_OPT_JSON, NULL, "final statistics as one JSON object on stdout"},
+    {CLI_OPT_QUIET, NULL, NULL},
+    {CLI_OPT_DEBUG, NULL, NULL},
+    {CLI_OPT_DEBUG_PARAM, NULL, NULL},
+};
+
+const cli_spec cli_spec_train = {
+    .name = "train",
+    .usage = "Usage: chainrule train (--data F.csv [--target COL] | --idx-images F "
+             "--idx-labels F)\n"
+             "                       --arch IN,H1,...,OUT [OPTIONS]\n"
+             "\n"
+             "Trains a multilayer perceptron and saves it with --model.\n"
+             "\n",
+    CLI_SPEC_OPTIONS(options),
+    .epilogue =
+        "\n"
+        "Any input may be '-' (standard input) or a pipe; each is read once. The\n"
+        "outputs are checked before training starts: each must be in a writable\n"
+        "directory and must not be an input or another output.\n"
+        "Progress goes to stderr: a bar redrawn in place on a terminal, one line per\n"
+        "epoch otherwise. Errors exit with status 2.\n"
+        "\n"
+        "Example (Fashion-MNIST):\n"
+        "  D=/usr/share/datasets/fashion-mnist\n"
+        "  chainrule train --idx-images $D/train-images-idx3-ubyte.gz \\\n"
+        "    --idx-labels $D/train-labels-idx1-ubyte.gz --arch 784,256,10 --epochs 15 \\\n"
+        "    --batch 64 --test-idx-images $D/t10k-images-idx3-ubyte.gz \\\n"
+        "    --test-idx-labels $D/t10k-labels-idx1-ubyte.gz --model fashion.crm\n",
+    .column = 22,
+};
 
 typedef struct train_cli {
     cli c;
@@ -163,93 +170,115 @@ static int set_optimizer(train_cli *t)
     return CLI_OK;
 }
 
+static int train_option(cli *c, void *ctx, cli_opt id, const char *v)
+{
+    train_cli *t = ctx;
+    size_t seed;
+    switch (id) {
+    case CLI_OPT_DATA:
+        t->data.csv = v;
+        break;
+    case CLI_OPT_TARGET:
+        t->data.target = v;
+        break;
+    case CLI_OPT_IDX_IMAGES:
+        t->data.idx_images = v;
+        break;
+    case CLI_OPT_IDX_LABELS:
+        t->data.idx_labels = v;
+        break;
+    case CLI_OPT_TEST_DATA:
+        t->test.csv = v;
+        break;
+    case CLI_OPT_TEST_IDX_IMAGES:
+        t->test.idx_images = v;
+        break;
+    case CLI_OPT_TEST_IDX_LABELS:
+        t->test.idx_labels = v;
+        break;
+    case CLI_OPT_ARCH:
+        t->arch = v;
+        break;
+    case CLI_OPT_ACT:
+        t->act = v;
+        break;
+    case CLI_OPT_OUT:
+        t->out = v;
+        break;
+    case CLI_OPT_LOSS:
+        t->loss = v;
+        break;
+    case CLI_OPT_INIT:
+        t->init = v;
+        break;
+    case CLI_OPT_OPT:
+        t->opt = v;
+        break;
+    case CLI_OPT_MODEL_OUT:
+        t->model = v;
+        break;
+    case CLI_OPT_HISTORY:
+        t->history = v;
+        break;
+    case CLI_OPT_PLOT:
+        t->plot = v;
+        break;
+    case CLI_OPT_DEBUG_PARAM:
+        t->debug_param = v;
+        break;
+    case CLI_OPT_EPOCHS:
+        return cli_option_size(c, id, v, 0, &t->epochs) ? CLI_USAGE : CLI_OK;
+    case CLI_OPT_MAX_ITER: /* 0 would mean "no limit" to the library: refused */
+        return cli_option_size(c, id, v, 1, &t->o.max_iter) ? CLI_USAGE : CLI_OK;
+    case CLI_OPT_BATCH:
+        return cli_option_size(c, id, v, 1, &t->o.batch) ? CLI_USAGE : CLI_OK;
+    case CLI_OPT_PATIENCE:
+        return cli_option_size(c, id, v, 0, &t->o.patience) ? CLI_USAGE : CLI_OK;
+    case CLI_OPT_SEED:
+        if (cli_option_size(c, id, v, 0, &seed))
+            return CLI_USAGE;
+        t->seed = (unsigned long)seed;
+        break;
+    case CLI_OPT_LR:
+        if (cli_option_double(c, id, v, 0, 1e6, &t->lr))
+            return CLI_USAGE;
+        t->has_lr = 1;
+        break;
+    case CLI_OPT_VAL_SPLIT:
+        return cli_option_double(c, id, v, 0, 0.99, &t->o.val_split) ? CLI_USAGE : CLI_OK;
+    case CLI_OPT_TARGET_LOSS:
+        return cli_option_double(c, id, v, 0, 1e300, &t->o.target_loss) ? CLI_USAGE
+                                                                        : CLI_OK;
+    case CLI_OPT_STANDARDIZE:
+        t->standardize = 1;
+        break;
+    case CLI_OPT_NO_BIAS:
+        t->no_bias = 1;
+        break;
+    case CLI_OPT_QUIET:
+        t->quiet = 1;
+        break;
+    case CLI_OPT_DEBUG:
+        t->debug = 1;
+        break;
+    case CLI_OPT_NO_TRAP:
+        t->no_trap = 1;
+        break;
+    default:
+        return cli_fail(c, CLI_USAGE, 0, 0, "option '%s' is not handled",
+                        cli_option_name(id));
+    }
+    return CLI_OK;
+}
+
 static int parse(train_cli *t, int argc, char **argv)
 {
     cr_train_options_init(&t->o);
     t->seed = 1;
     t->epochs = (size_t)-1; /* not given */
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        int r;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(cli_help_train, stdout);
-            return -1;
-        }
-#define STR(NAME, FIELD)                                                                   \
-    if ((r = cli_nn_opt(&t->c, NAME, argc, argv, &i, &v)) != 0) {                          \
-        if (r < 0)                                                                         \
-            return CLI_USAGE;                                                              \
-        FIELD = v;                                                                         \
-        continue;                                                                          \
-    }
-#define SIZE(NAME, FIELD, LO)                                                              \
-    if ((r = cli_nn_opt(&t->c, NAME, argc, argv, &i, &v)) != 0) {                          \
-        if (r < 0 || cli_nn_size(&t->c, NAME, v, LO, &FIELD) != 0)                         \
-            return CLI_USAGE;                                                              \
-        continue;                                                                          \
-    }
-#define FLAG(NAME, FIELD)                                                                  \
-    if (strcmp(a, NAME) == 0) {                                                            \
-        FIELD = 1;                                                                         \
-        continue;                                                                          \
-    }
-        STR("--data", t->data.csv)
-        STR("--target", t->data.target)
-        STR("--idx-images", t->data.idx_images)
-        STR("--idx-labels", t->data.idx_labels)
-        STR("--test-data", t->test.csv)
-        STR("--test-idx-images", t->test.idx_images)
-        STR("--test-idx-labels", t->test.idx_labels)
-        STR("--arch", t->arch)
-        STR("--act", t->act)
-        STR("--out", t->out)
-        STR("--loss", t->loss)
-        STR("--init", t->init)
-        STR("--opt", t->opt)
-        STR("--model", t->model)
-        STR("--history", t->history)
-        STR("--plot", t->plot)
-        STR("--debug-param", t->debug_param)
-        SIZE("--epochs", t->epochs, 0)
-        SIZE("--max-iter", t->o.max_iter, 0)
-        SIZE("--batch", t->o.batch, 1)
-        SIZE("--patience", t->o.patience, 0)
-        FLAG("--standardize", t->standardize)
-        FLAG("--no-bias", t->no_bias)
-        FLAG("--json", t->c.json)
-        FLAG("--quiet", t->quiet)
-        FLAG("--debug", t->debug)
-        FLAG("--no-trap-nonfinite", t->no_trap)
-        if ((r = cli_nn_opt(&t->c, "--lr", argc, argv, &i, &v)) != 0) {
-            if (r < 0 || cli_nn_double(&t->c, "--lr", v, 0, 1e6, &t->lr) != 0)
-                return CLI_USAGE;
-            t->has_lr = 1;
-            continue;
-        }
-        if ((r = cli_nn_opt(&t->c, "--val-split", argc, argv, &i, &v)) != 0) {
-            if (r < 0 || cli_nn_double(&t->c, "--val-split", v, 0, 0.99, &t->o.val_split))
-                return CLI_USAGE;
-            continue;
-        }
-        if ((r = cli_nn_opt(&t->c, "--target-loss", argc, argv, &i, &v)) != 0) {
-            if (r < 0 ||
-                cli_nn_double(&t->c, "--target-loss", v, 0, 1e300, &t->o.target_loss))
-                return CLI_USAGE;
-            continue;
-        }
-        if ((r = cli_nn_opt(&t->c, "--seed", argc, argv, &i, &v)) != 0) {
-            size_t seed;
-            if (r < 0 || cli_nn_size(&t->c, "--seed", v, 0, &seed) != 0)
-                return CLI_USAGE;
-            t->seed = (unsigned long)seed;
-            continue;
-        }
-#undef STR
-#undef SIZE
-#undef FLAG
-        return cli_fail(&t->c, CLI_USAGE, 0, 0,
-                        "unknown option '%s' (see chainrule help train)", a);
-    }
+    int rc = cli_options_parse(&t->c, &cli_spec_train, argc, argv, train_option, t);
+    if (rc != CLI_OK)
+        return rc;
     if (!t->arch)
         return cli_fail(&t->c, CLI_USAGE, 0, 0,
                         "--arch is required, e.g. --arch 784,128,10");
@@ -346,188 +375,6 @@ static int on_epoch(const cr_train_progress *p, void *ctx)
     return 0;
 }
 
-/* ---- history CSV and SVG chart ---- */
-
-static void csv_number(FILE *f, double v)
-{
-    if (!isnan(v))
-        fprintf(f, "%.10g", v);
-}
-
-static void write_history(FILE *f, const cr_train_stats *s)
-{
-    fprintf(f, "epoch,loss,accuracy,val_loss,val_accuracy\n");
-    for (size_t i = 0; i < s->n_history; i++) {
-        fprintf(f, "%zu,", i + 1);
-        csv_number(f, s->loss_history[i]);
-        fputc(',', f);
-        csv_number(f, s->accuracy_history[i]);
-        fputc(',', f);
-        csv_number(f, s->val_loss_history[i]);
-        fputc(',', f);
-        csv_number(f, s->val_accuracy_history[i]);
-        fputc('\n', f);
-    }
-}
-
-enum { SVG_W = 720, SVG_H = 420, PAD_L = 70, PAD_R = 70, PAD_T = 40, PAD_B = 50 };
-
-static double svg_x(size_t i, size_t n)
-{
-    return PAD_L + (n > 1 ? (double)i / (double)(n - 1) : 0.5) * (SVG_W - PAD_L - PAD_R);
-}
-
-static double svg_y(double v, double lo, double hi)
-{
-    return PAD_T + (1.0 - (v - lo) / (hi - lo)) * (SVG_H - PAD_T - PAD_B);
-}
-
-static void svg_line(FILE *f, const double *v, size_t n, double lo, double hi,
-                     const char *color, int dashed)
-{
-    int open = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(v[i])) {
-            if (open)
-                fprintf(f, "\"/>\n");
-            open = 0;
-            continue;
-        }
-        if (!open)
-            fprintf(f,
-                    "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
-                    color, dashed ? " stroke-dasharray=\"6,4\"" : "");
-        fprintf(f, "%s%.2f,%.2f", open ? " " : "", svg_x(i, n), svg_y(v[i], lo, hi));
-        open = 1;
-    }
-    if (open)
-        fprintf(f, "\"/>\n");
-}
-
-static void write_svg(FILE *f, const cr_train_stats *s, const char *title)
-{
-    const size_t n = s->n_history;
-    double lo = INFINITY, hi = -INFINITY;
-    int has_acc = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double v[2] = {s->loss_history[i], s->val_loss_history[i]};
-        for (int k = 0; k < 2; k++) {
-            if (isfinite(v[k])) {
-                lo = fmin(lo, v[k]);
-                hi = fmax(hi, v[k]);
-            }
-        }
-        has_acc |= isfinite(s->accuracy_history[i]);
-    }
-    if (!(lo <= hi)) {
-        lo = 0;
-        hi = 1;
-    }
-    lo = fmin(lo, 0.0);
-    if (hi - lo < 1e-12)
-        hi = lo + 1.0;
-    fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-            "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
-            SVG_W, SVG_H, SVG_W, SVG_H);
-    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">",
-            SVG_W / 2);
-    for (const char *p = title; *p; p++) { /* escape for XML */
-        if (*p == '<')
-            fputs("&lt;", f);
-        else if (*p == '&')
-            fputs("&amp;", f);
-        else
-            fputc(*p, f);
-    }
-    fprintf(f, "</text>\n");
-    const int x0 = PAD_L, x1 = SVG_W - PAD_R, y0 = PAD_T, y1 = SVG_H - PAD_B;
-    fprintf(f,
-            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-            "stroke=\"#444\"/>\n",
-            x0, y0, x1 - x0, y1 - y0);
-    for (int k = 0; k <= 5; k++) { /* grid and axis labels */
-        const double frac = k / 5.0, y = y1 - frac * (y1 - y0);
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-                x0, y, x1, y);
-        fprintf(
-            f,
-            "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%.4g</text>\n",
-            x0 - 6, y + 4, lo + frac * (hi - lo));
-        if (has_acc)
-            fprintf(f, "<text x=\"%d\" y=\"%.1f\" fill=\"#d62728\">%.1f</text>\n", x1 + 6,
-                    y + 4, frac);
-    }
-    const size_t step = n > 10 ? (n + 9) / 10 : 1;
-    for (size_t i = 0; i < n; i += step)
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%zu</text>\n",
-                svg_x(i, n), y1 + 18, i + 1);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">epoch</text>\n",
-            (x0 + x1) / 2, SVG_H - 10);
-    fprintf(f,
-            "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=\"middle\" "
-            "fill=\"#1f77b4\">loss</text>\n",
-            (y0 + y1) / 2);
-    if (has_acc)
-        fprintf(f,
-                "<text transform=\"translate(%d,%d) rotate(90)\" text-anchor=\"middle\" "
-                "fill=\"#d62728\">accuracy</text>\n",
-                SVG_W - 18, (y0 + y1) / 2);
-    svg_line(f, s->loss_history, n, lo, hi, "#1f77b4", 0);
-    svg_line(f, s->val_loss_history, n, lo, hi, "#1f77b4", 1);
-    if (has_acc) {
-        svg_line(f, s->accuracy_history, n, 0.0, 1.0, "#d62728", 0);
-        svg_line(f, s->val_accuracy_history, n, 0.0, 1.0, "#d62728", 1);
-    }
-    const char *names[4] = {"training loss", "validation loss", "training accuracy",
-                            "validation accuracy"};
-    const char *colors[4] = {"#1f77b4", "#1f77b4", "#d62728", "#d62728"};
-    for (int k = 0; k < (has_acc ? 4 : 2); k++) {
-        const int lx = x0 + 10 + (k % 2) * 170, ly = y0 + 16 + (k / 2) * 16;
-        fprintf(f,
-                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
-                "stroke-width=\"2\"%s/>\n",
-                lx, ly - 4, lx + 24, ly - 4, colors[k],
-                k % 2 ? " stroke-dasharray=\"6,4\"" : "");
-        fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", lx + 30, ly, names[k]);
-    }
-    fprintf(f, "</svg>\n");
-}
-
-/* Writes what fn prints to path atomically. */
-static int write_file(train_cli *t, const char *path,
-                      void (*fn)(FILE *, const cr_train_stats *, const char *),
-                      const cr_train_stats *s, const char *title)
-{
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *mem = open_memstream(&buf, &size);
-    if (!mem)
-        return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s: out of memory", path);
-    fn(mem, s, title);
-    int bad = fclose(mem) != 0;
-    cr_error err;
-    if (bad) {
-        free(buf);
-        return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s: out of memory", path);
-    }
-    cr_status st = cr_io_write_atomic(path, buf, size, &err);
-    free(buf);
-    return st == CR_OK ? CLI_OK : cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
-}
-
-static void history_fn(FILE *f, const cr_train_stats *s, const char *title)
-{
-    (void)title;
-    write_history(f, s);
-}
-
-static void svg_fn(FILE *f, const cr_train_stats *s, const char *title)
-{
-    write_svg(f, s, title);
-}
-
 /* ---- the command ---- */
 
 static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s,
@@ -543,10 +390,10 @@ static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s
         cli_json_number(stdout, s->seconds);
         printf(", \"stop\": \"%s\", \"train_rows\": %zu, \"val_rows\": %zu",
                cr_train_stop_name(s->stop), s->train_rows, s->val_rows);
-        cli_nn_json_member(stdout, "loss", s->train_loss);
-        cli_nn_json_member(stdout, "accuracy", s->train_accuracy);
-        cli_nn_json_member(stdout, "val_loss", s->val_loss);
-        cli_nn_json_member(stdout, "val_accuracy", s->val_accuracy);
+        cli_json_maybe_member(stdout, "loss", s->train_loss);
+        cli_json_maybe_member(stdout, "accuracy", s->train_accuracy);
+        cli_json_maybe_member(stdout, "val_loss", s->val_loss);
+        cli_json_maybe_member(stdout, "val_accuracy", s->val_accuracy);
         if (test) {
             printf(", \"test\": {");
             cli_nn_print_eval(stdout, test, 1);
@@ -560,10 +407,10 @@ static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s
         printf(", \"history\": [");
         for (size_t i = 0; i < s->n_history; i++) {
             printf("%s{\"epoch\": %zu", i ? ", " : "", i + 1);
-            cli_nn_json_member(stdout, "loss", s->loss_history[i]);
-            cli_nn_json_member(stdout, "accuracy", s->accuracy_history[i]);
-            cli_nn_json_member(stdout, "val_loss", s->val_loss_history[i]);
-            cli_nn_json_member(stdout, "val_accuracy", s->val_accuracy_history[i]);
+            cli_json_maybe_member(stdout, "loss", s->loss_history[i]);
+            cli_json_maybe_member(stdout, "accuracy", s->accuracy_history[i]);
+            cli_json_maybe_member(stdout, "val_loss", s->val_loss_history[i]);
+            cli_json_maybe_member(stdout, "val_accuracy", s->val_accuracy_history[i]);
             printf("}");
         }
         printf("]}\n");
@@ -602,7 +449,10 @@ static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s
 static int load_bytes(const train_cli *t, const cr_mlp_spec *spec, size_t classes,
                       cr_idx_bytes *xb, cr_tensor **yb)
 {
-    if (!t->data.idx_images || !t->data.idx_labels || t->standardize)
+    /* on any mismatch the ordinary loader reads both files again */
+    if (!t->data.idx_images || !t->data.idx_labels || t->standardize ||
+        !cli_input_rereadable(t->data.idx_images) ||
+        !cli_input_rereadable(t->data.idx_labels))
         return 0;
     cr_idx_options o = {.one_hot = classes > 0, .num_classes = classes};
     if (cr_idx_read_bytes(t->data.idx_images, 0, xb, NULL) != CR_OK)
@@ -651,6 +501,7 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
     t->o.on_epoch = on_epoch;
     t->epochs_planned = t->o.epochs;
     t->mlp = *m;
+    const int model_existed = t->model && access(t->model, F_OK) == 0;
     cr_status st = bytes ? cr_mlp_train_bytes(*m, xb->data, 1.0 / 255.0, cr_tensor_data(y),
                                               xb->items, &t->o, s, &err)
                          : cr_mlp_train(*m, cr_tensor_data(x), cr_tensor_data(y),
@@ -662,8 +513,11 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
         if (t->model && t->saved_epoch)
             fprintf(stderr, "chainrule train: %s keeps the model of epoch %zu\n", t->model,
                     t->saved_epoch);
-        else if (t->model)
+        else if (t->model && model_existed)
             fprintf(stderr, "chainrule train: %s was left as it was\n", t->model);
+        else if (t->model)
+            fprintf(stderr, "chainrule train: %s was not written (no epoch finished)\n",
+                    t->model);
         return CLI_EVAL;
     }
     if (t->save_failed)
@@ -672,20 +526,20 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
         fprintf(stderr, "derivative chain of %s at the end (last batch):\n%s",
                 t->debug_param ? t->debug_param : "W1",
                 s->debug[s->n_debug - 1].chain_text);
-    if (*test && cr_mlp_evaluate(*m, cr_tensor_data(cr_dataset_features(*test)),
-                                 cr_tensor_data(cr_dataset_targets(*test)),
-                                 cr_dataset_rows(*test), te, &err) != CR_OK)
-        return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
+    int rc;
+    if (*test &&
+        (rc = cli_nn_evaluate(&t->c, *m, *test, cli_nn_data_name(&t->test), te)) != CLI_OK)
+        return rc;
     if (t->model && cr_mlp_save(*m, t->model, &err) != CR_OK)
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
     char title[300];
     snprintf(title, sizeof title, "chainrule train: ");
     cr_mlp_spec_format(spec, title + strlen(title), sizeof title - strlen(title));
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (t->history)
-        rc = write_file(t, t->history, history_fn, s, title);
+        rc = train_history_write(&t->c, t->history, s);
     if (rc == CLI_OK && t->plot)
-        rc = write_file(t, t->plot, svg_fn, s, title);
+        rc = train_plot_write(&t->c, t->plot, s, title);
     if (rc == CLI_OK)
         print_summary(t, *m, s, *test ? te : NULL);
     return rc;
@@ -694,8 +548,6 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
 int cli_cmd_train(int argc, char **argv)
 {
     train_cli t = {0};
-    t.c.cmd = "train";
-    t.c.help = cli_help_train;
     int rc = parse(&t, argc, argv);
     if (rc < 0)
         return fflush(stdout) == 0 ? CLI_OK : CLI_USAGE;

@@ -16,11 +16,11 @@
 typedef struct cli_command {
     const char *name;
     const char *summary;
-    const char *help;
+    const cli_spec *spec;
     int (*run)(int argc, char **argv);
 } cli_command;
 
-#define CLI_ENTRY(name, summary) {#name, summary, cli_help_##name, cli_cmd_##name},
+#define CLI_ENTRY(name, summary) {#name, summary, &cli_spec_##name, cli_cmd_##name},
 static const cli_command commands[] = {CLI_COMMANDS(CLI_ENTRY)};
 #undef CLI_ENTRY
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
@@ -102,11 +102,11 @@ int main(int argc, char **argv)
         const cli_command *cmd = find_command(argv[2]);
         if (!cmd)
             return unknown_command(argv[2]);
-        fputs(cmd->help, stdout);
+        cli_help_print(cmd->spec, stdout);
         return fflush(stdout) == 0 ? CLI_OK : CLI_USAGE;
     }
     const cli_command *cmd = find_command(first);
     if (!cmd)
         return unknown_command(first);
-    return cmd->run(argc - 2, argv + 2);
+    return cmd->run(argc - 1, argv + 1);
 }

@@ -11,9 +11,14 @@
 
 #include <string.h>
 
+/* A cached gradient build: one per loss and set of wanted nodes for
+ * cr_graph_backward, and one per pair (y, x) for cr_grad (is_grad, with
+ * wanted = {x}). */
 struct cr_backward_cache {
     cr_backward_cache *next;
     cr_node *loss;
+    int is_grad;
+    size_t grad_id; /* cr_grad: the creation index of grads[0] */
     unsigned wants_version;
     size_t n_wanted;
     cr_node **wanted;
@@ -175,27 +180,6 @@ out:
     return st;
 }
 
-cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x)
-{
-    if (!g)
-        return NULL;
-    if (!y || !x) {
-        if (g->err.status == CR_OK)
-            cr_graph_fail(g, CR_EINVAL, "grad: %s is NULL", y ? "x" : "y");
-        return NULL;
-    }
-    if (y->graph != g || x->graph != g) {
-        cr_graph_fail(g, CR_EINVAL, "grad: nodes belong to another graph");
-        return NULL;
-    }
-    if (require_scalar(g, "grad", y) != CR_OK)
-        return NULL;
-    cr_node *out = NULL;
-    if (build_gradients(g, y, &x, 1, &out) != CR_OK)
-        return NULL;
-    return out;
-}
-
 static void cache_free(cr_backward_cache *c)
 {
     cr_free(c->wanted);
@@ -273,16 +257,101 @@ fail:
     return NULL;
 }
 
-static cr_status accumulate(cr_graph *g, cr_node *w, const cr_tensor *grad)
+/* The cached cr_grad build of (y, x), or NULL. The graph only grows: the
+ * one way nodes leave it is the rewind of a failed build (a constructor, a
+ * gradient build, a program that does not parse) or of the chain view's
+ * scratch nodes, and none of them rewinds past nodes that a cr_grad
+ * returned. So an entry stays valid for the graph's life; the check that
+ * its result still sits in its slot (without reading the node) guards that
+ * assumption. */
+static cr_backward_cache *grad_cache_find(cr_graph *g, const cr_node *y, const cr_node *x)
 {
+    for (cr_backward_cache *c = g->backwards; c; c = c->next)
+        if (c->is_grad && c->loss == y && c->wanted[0] == x && c->grad_id < g->n_nodes &&
+            g->nodes[c->grad_id] == c->grads[0])
+            return c;
+    return NULL;
+}
+
+cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x)
+{
+    if (!g)
+        return NULL;
+    if (!y || !x) {
+        if (g->err.status == CR_OK)
+            cr_graph_fail(g, CR_EINVAL, "grad: %s is NULL", y ? "x" : "y");
+        return NULL;
+    }
+    if (y->graph != g || x->graph != g) {
+        cr_graph_fail(g, CR_EINVAL, "grad: nodes belong to another graph");
+        return NULL;
+    }
+    if (require_scalar(g, "grad", y) != CR_OK)
+        return NULL;
+    cr_backward_cache *c = grad_cache_find(g, y, x);
+    if (c) /* the same node again, its value brought up to date */
+        return cr_eval_nodes(g, c->plan, c->n_plan) == CR_OK ? c->grads[0] : NULL;
+    c = cr_calloc(1, sizeof *c);
+    if (c) {
+        c->wanted = cr_malloc(sizeof *c->wanted);
+        c->grads = cr_calloc(1, sizeof *c->grads);
+    }
+    if (!c || !c->wanted || !c->grads) {
+        cr_graph_fail(g, CR_ENOMEM, "grad: out of memory");
+        goto fail;
+    }
+    c->loss = y;
+    c->is_grad = 1;
+    c->wanted[0] = x;
+    c->n_wanted = 1;
+    const size_t first_new = g->n_nodes;
+    const cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    if (build_gradients(g, y, &x, 1, c->grads) != CR_OK)
+        goto fail;
+    if (plan_new_ops(g, first_new, c) != CR_OK) {
+        cr_graph_truncate(g, first_new, mark);
+        goto fail;
+    }
+    c->grad_id = c->grads[0]->id;
+    c->next = g->backwards;
+    g->backwards = c;
+    return c->grads[0];
+
+fail:
+    if (c)
+        cache_free(c);
+    return NULL;
+}
+
+/* Makes the gradient that w holds now (what cr_node_grad returns: its
+ * accumulator, the value of its gradient node, or nothing, which is zero)
+ * the content of its accumulator, so that an accumulating backward adds to
+ * it. Must run before the gradient nodes are evaluated again. */
+static cr_status hold_in_accumulator(cr_graph *g, const char *what, cr_node *w)
+{
+    if (w->flags & CR_NODE_GRAD_ACCUM)
+        return CR_OK;
     if (!w->accum) {
         cr_error err;
         w->accum = cr_tensor_new(w->value.rank, w->value.shape, &err);
         if (!w->accum)
-            return cr_graph_fail(g, err.status, "backward: %s", err.message);
+            return cr_graph_fail(g, err.status, "%s: %s", what, err.message);
     }
-    cr_add_into(w->accum->data, grad->data, grad->size);
+    if (w->grad)
+        memcpy(w->accum->data, w->grad->value.data, w->accum->size * sizeof(double));
+    else
+        cr_tensor_fill(w->accum, 0.0);
     w->flags |= CR_NODE_GRAD_ACCUM;
+    return CR_OK;
+}
+
+static cr_status hold_wanted(cr_graph *g, const cr_backward_cache *c)
+{
+    for (size_t k = 0; k < c->n_wanted; k++) {
+        cr_status st = hold_in_accumulator(g, "backward", c->wanted[k]);
+        if (st != CR_OK)
+            return st;
+    }
     return CR_OK;
 }
 
@@ -319,7 +388,7 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
         return st;
     g->values_version++; /* a first build computes gradients without cr_eval_nodes */
     cr_backward_cache *c = g->backwards, **link = &g->backwards;
-    while (c && !(c->loss == loss && cache_fits(g, c))) {
+    while (c && (c->is_grad || c->loss != loss || !cache_fits(g, c))) {
         link = &c->next;
         c = c->next;
     }
@@ -328,11 +397,17 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
         c->next = g->backwards;
         g->backwards = c;
     }
+    const int accumulating = (flags & CR_BACKWARD_ACCUMULATE) != 0;
     if (c) {
+        /* the gradients held now are kept before the plan overwrites them */
+        if (accumulating && (st = hold_wanted(g, c)) != CR_OK)
+            return st;
         if ((st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK)
             return st;
     } else if (!(c = cache_build(g, loss))) {
         return g->err.status;
+    } else if (accumulating && (st = hold_wanted(g, c)) != CR_OK) {
+        return st; /* a new build leaves the gradients held before untouched */
     } else if ((g->flags & CR_GRAPH_TRAP_NONFINITE) &&
                (st = cr_trap_nodes(g, c->plan, c->n_plan)) != CR_OK) {
         return st; /* the first build computed values eagerly; check them */
@@ -340,8 +415,7 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
     /* The trap scanned the plan, every op node the build made: gradients
      * among them are known finite (others, such as zero constants, are
      * left to whoever reads them). */
-    const int scanned =
-        (g->flags & CR_GRAPH_TRAP_NONFINITE) && !(flags & CR_BACKWARD_ACCUMULATE);
+    const int scanned = (g->flags & CR_GRAPH_TRAP_NONFINITE) && !accumulating;
     const size_t first_planned = c->n_plan ? c->plan[0]->id : SIZE_MAX;
     for (size_t k = 0; k < c->n_wanted; k++) {
         cr_node *w = c->wanted[k];
@@ -350,12 +424,10 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
             w->flags |= CR_NODE_GRAD_FINITE;
         else
             w->flags &= ~(unsigned)CR_NODE_GRAD_FINITE;
-        if (flags & CR_BACKWARD_ACCUMULATE) {
-            if ((st = accumulate(g, w, &c->grads[k]->value)) != CR_OK)
-                return st;
-        } else {
+        if (accumulating)
+            cr_add_into(w->accum->data, w->grad->value.data, w->accum->size);
+        else
             w->flags &= ~(unsigned)CR_NODE_GRAD_ACCUM;
-        }
     }
     g->grads_checked = g->values_version;
     return CR_OK;
@@ -368,9 +440,18 @@ int cr_grad_known_finite(const cr_node *w)
            g->grads_checked == g->values_version;
 }
 
-void cr_graph_zero_grad(cr_graph *g)
+cr_status cr_graph_zero_grad(cr_graph *g)
 {
-    for (size_t id = 0; id < g->n_nodes; id++)
-        if (g->nodes[id]->accum)
-            cr_tensor_fill(g->nodes[id]->accum, 0.0);
+    if (!g)
+        return CR_EINVAL;
+    for (size_t id = 0; id < g->n_nodes; id++) {
+        cr_node *n = g->nodes[id];
+        if (!(n->flags & CR_NODE_WANTS_GRAD) && !n->grad && !n->accum)
+            continue;
+        cr_status st = hold_in_accumulator(g, "zero_grad", n);
+        if (st != CR_OK)
+            return st;
+        cr_tensor_fill(n->accum, 0.0);
+    }
+    return CR_OK;
 }

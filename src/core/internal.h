@@ -70,11 +70,12 @@ void cr_advise_huge(void *p, size_t size);
     do {                                                                                  \
         const size_t i##_end_ = (n);                                                      \
         size_t i##_blk_ = 0;                                                              \
-        for (; i##_blk_ + CR_BLOCK <= i##_end_; i##_blk_ += CR_BLOCK)                     \
+        for (; i##_blk_ + CR_BLOCK <= i##_end_; i##_blk_ += CR_BLOCK) {                   \
             CR_UNROLL_BLOCK                                                               \
             for (size_t i = i##_blk_; i < i##_blk_ + CR_BLOCK; i++) {                     \
                 __VA_ARGS__                                                               \
             }                                                                             \
+        }                                                                                 \
         for (size_t i = i##_blk_; i < i##_end_; i++) {                                    \
             __VA_ARGS__                                                                   \
         }                                                                                 \

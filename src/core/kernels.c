@@ -14,10 +14,11 @@ CR_AVX2_CLONE double cr_sum_squares(const double *x, size_t n)
 {
     double acc[CR_BLOCK] = {0};
     size_t i = 0;
-    for (; i + CR_BLOCK <= n; i += CR_BLOCK)
+    for (; i + CR_BLOCK <= n; i += CR_BLOCK) {
         CR_UNROLL_BLOCK
         for (size_t j = 0; j < CR_BLOCK; j++)
             acc[j] += x[i + j] * x[i + j];
+    }
     for (; i < n; i++)
         acc[0] += x[i] * x[i];
     return cr_sum_of_block(acc);
@@ -32,10 +33,11 @@ CR_AVX2_CLONE size_t cr_first_nonfinite(const double *x, size_t n)
     size_t k = 0;
     for (; k + CHUNK <= n; k += CHUNK) {
         double acc[CR_BLOCK] = {0};
-        for (size_t i = k; i < k + CHUNK; i += CR_BLOCK)
+        for (size_t i = k; i < k + CHUNK; i += CR_BLOCK) {
             CR_UNROLL_BLOCK
             for (size_t j = 0; j < CR_BLOCK; j++)
                 acc[j] += x[i + j] * 0.0;
+        }
         if (isnan(cr_sum_of_block(acc)))
             break;
     }

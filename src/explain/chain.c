@@ -1,544 +1,18 @@
 /*
- * chain.c - derivative chains: the analysis of the paths between an output
- * and a node (marks, path counts, local derivatives from each op's vjp,
- * gradient flow per edge), the named-only view that collapses unnamed
- * intermediates, path enumeration, the article-style printer, the local
- * derivative text with role letters replaced by labels, and the text sink
- * shared with dot.c. Everything is iterative: graphs may be 1M nodes deep.
+ * chain.c - derivative chains (cr_chain_new and its accessors): the view of
+ * the paths between an output and a node, either every edge or the
+ * named-only view that collapses unnamed intermediates into one edge with
+ * its composed value, flow and formula, the count of the view's paths and
+ * the enumeration of the first ones with their edges. Everything is
+ * iterative: graphs may be 1M nodes deep.
  */
 #include "explain/chain_private.h"
 
 #include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- text sink ---- */
-
-void cr_sink_init(cr_sink *s, FILE *out)
-{
-    memset(s, 0, sizeof *s);
-    s->out = out;
-}
-
-void cr_sink_put(cr_sink *s, const char *text, size_t len)
-{
-    if (s->status != CR_OK || len == 0)
-        return;
-    if (s->out) {
-        if (fwrite(text, 1, len, s->out) != len)
-            s->status = CR_EIO;
-        return;
-    }
-    if (len >= SIZE_MAX - s->len ||
-        cr_grow((void **)&s->data, &s->cap, s->len + len + 1, 1) != CR_OK) {
-        s->status = CR_ENOMEM;
-        return;
-    }
-    memcpy(s->data + s->len, text, len);
-    s->len += len;
-    s->data[s->len] = '\0';
-}
-
-void cr_sink_printf(cr_sink *s, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        s->status = s->status != CR_OK ? s->status : CR_EIO;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        cr_sink_put(s, small, (size_t)n);
-        return;
-    }
-    char *big = cr_malloc((size_t)n + 1);
-    if (!big) {
-        s->status = s->status != CR_OK ? s->status : CR_ENOMEM;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    cr_sink_put(s, big, (size_t)n);
-    cr_free(big);
-}
-
-void cr_sink_release(cr_sink *s)
-{
-    cr_free(s->data);
-    s->data = NULL;
-    s->len = s->cap = 0;
-}
-
-cr_number_text cr_number_str(double v)
-{
-    cr_number_text t;
-    double m = fabs(v);
-    if (v == 0.0) {
-        snprintf(t.text, sizeof t.text, "0");
-    } else if (isfinite(v) && m >= 1e-4 && m < 1e9) {
-        snprintf(t.text, sizeof t.text, "%.9f", v);
-        char *end = t.text + strlen(t.text);
-        while (end[-1] == '0')
-            *--end = '\0';
-        if (end[-1] == '.')
-            end[-1] = '\0';
-    } else {
-        snprintf(t.text, sizeof t.text, "%.9g", v);
-    }
-    return t;
-}
-
-/* ---- labels and local derivative text ---- */
-
-/* A label usable inside a formula or a "dE/dx" name: names made of
- * letters, digits, '_', '#', '.' and non-ASCII bytes stand as they are,
- * others are parenthesised. */
-void cr_sink_label(cr_sink *s, const cr_node *n)
-{
-    char small[300];
-    int len = cr_node_label(n, small, sizeof small);
-    int plain = len > 0;
-    for (int i = 0; i < len && plain; i++) {
-        unsigned char ch = (unsigned char)small[i];
-        plain = ch >= 0x80 || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                (ch >= '0' && ch <= '9') || ch == '_' || ch == '#' || ch == '.';
-    }
-    if (!plain)
-        cr_sink_put(s, "(", 1);
-    cr_sink_put(s, small, strlen(small));
-    if (!plain)
-        cr_sink_put(s, ")", 1);
-}
-
-static int is_ident(char ch, int first)
-{
-    return ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (!first && ch >= '0' && ch <= '9');
-}
-
-/* Whether text, written inside a longer formula, needs parentheses: it
- * does when an operator or a space stands outside its own parentheses
- * (the '-' of a number's exponent, as in 1e-05, does not count). With
- * factor set, '*', '/' and '^' do not count either (a factor of a
- * product), but a leading '-' does. */
-static int needs_parens(const char *t, size_t len, int factor)
-{
-    int depth = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char ch = t[i];
-        if (ch == '(') {
-            depth++;
-        } else if (ch == ')') {
-            depth--;
-        } else if (depth == 0 && strchr(" +-*/^<>?:=,|", ch)) {
-            if (ch == '-' && i >= 2 && (t[i - 1] == 'e' || t[i - 1] == 'E') &&
-                t[i - 2] >= '0' && t[i - 2] <= '9')
-                continue;
-            if (factor && (ch == '*' || ch == '/' || ch == '^'))
-                continue;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void sink_expr(cr_sink *s, const cr_node *n, int depth);
-
-/* A role of a formula: the node's label, or with expressions set what an
- * unnamed node computes, in parentheses unless it stands alone or is
- * already enclosed (bare: a function's argument). */
-static void sink_role(cr_sink *s, const cr_node *n, int expressions, int bare, int depth)
-{
-    if (!expressions) {
-        cr_sink_label(s, n);
-        return;
-    }
-    if (bare) {
-        sink_expr(s, n, depth);
-        return;
-    }
-    cr_sink sub;
-    cr_sink_init(&sub, NULL);
-    sink_expr(&sub, n, depth);
-    if (sub.status != CR_OK) {
-        s->status = s->status != CR_OK ? s->status : sub.status;
-        cr_sink_release(&sub);
-        return;
-    }
-    const int parens = needs_parens(sub.data, sub.len, 0);
-    if (parens)
-        cr_sink_put(s, "(", 1);
-    cr_sink_put(s, sub.data, sub.len);
-    if (parens)
-        cr_sink_put(s, ")", 1);
-    cr_sink_release(&sub);
-}
-
-/* Writes template t with the role letters replaced: x, a (input 0), b
- * (input 1), y (the node p), c (the op's constant). */
-static void sink_template(cr_sink *s, const cr_node *p, const char *t, int expressions,
-                          int depth)
-{
-    const char *start = t;
-    while (*t) {
-        if (!is_ident(*t, 1)) {
-            /* copy numbers whole, so "1e5" keeps its 'e' */
-            size_t len = 1;
-            if (*t >= '0' && *t <= '9')
-                while (is_ident(t[len], 0) || t[len] == '.')
-                    len++;
-            cr_sink_put(s, t, len);
-            t += len;
-            continue;
-        }
-        size_t len = 1;
-        while (is_ident(t[len], 0))
-            len++;
-        const cr_node *role = NULL;
-        if (len == 1) {
-            if (*t == 'y')
-                role = p;
-            else if ((*t == 'x' || *t == 'a') && p->n_inputs >= 1)
-                role = p->inputs[0];
-            else if (*t == 'b' && p->n_inputs >= 2)
-                role = p->inputs[1];
-        }
-        if (role)
-            sink_role(s, role, expressions, t > start && t[-1] == '(' && t[len] == ')',
-                      depth + 1);
-        else if (len == 1 && *t == 'c')
-            cr_sink_printf(s, "%s", cr_number_str(p->args->f).text);
-        else
-            cr_sink_put(s, t, len);
-        t += len;
-    }
-}
-
-/* What node n computes, for a formula that has no line of its own for it:
- * its label when it has a name or its op no expression (or the nesting is
- * deep), the value of a scalar constant, else its op's expression of its
- * inputs, written the same way. */
-static void sink_expr(cr_sink *s, const cr_node *n, int depth)
-{
-    if (!n->name && n->kind == CR_NODE_CONSTANT && n->value.size == 1)
-        cr_sink_printf(s, "%s", cr_number_str(n->value.data[0]).text);
-    else if (n->name || !n->op->expr || depth > 4)
-        cr_sink_label(s, n);
-    else
-        sink_template(s, n, n->op->expr, 1, depth);
-}
-
-/* The local derivative text of p for input i; with expressions set,
- * unnamed inputs appear as what they compute instead of their labels. */
-static void sink_local(cr_sink *s, const cr_node *p, size_t i, int expressions)
-{
-    const cr_op *op = p->op;
-    if ((op->flags & CR_OP_LEAF) || i >= p->n_inputs)
-        return;
-    if (op->deriv_text) {
-        char small[512];
-        int len = op->deriv_text(p, i, small, sizeof small);
-        if (len > 0)
-            cr_sink_put(s, small, strlen(small));
-        return;
-    }
-    const char *t = op->deriv[i == 0 ? 0 : 1];
-    if (t)
-        sink_template(s, p, t, expressions, 0);
-}
-
-/* Writes the op's derivative text for input i with the role letters
- * replaced by the nodes' labels. */
-void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i)
-{
-    sink_local(s, p, i, 0);
-}
-
-/* Copies a memory sink into the caller's buffer, snprintf-style. */
-static int sink_to_buffer(cr_sink *s, char *buf, size_t size)
-{
-    if (s->status != CR_OK) {
-        cr_sink_release(s);
-        if (buf && size)
-            buf[0] = '\0';
-        return -1;
-    }
-    if (buf && size) {
-        size_t n = s->len < size - 1 ? s->len : size - 1;
-        if (n)
-            memcpy(buf, s->data, n);
-        buf[n] = '\0';
-    }
-    int len = s->len > INT32_MAX ? -1 : (int)s->len;
-    cr_sink_release(s);
-    return len;
-}
-
-static int chain_local_text_body(const cr_node *parent, size_t input, char *buf,
-                                 size_t size)
-{
-    if (!parent) {
-        if (buf && size)
-            buf[0] = '\0';
-        return 0;
-    }
-    cr_sink s;
-    cr_sink_init(&s, NULL);
-    cr_sink_local_text(&s, parent, input);
-    return sink_to_buffer(&s, buf, size);
-}
-
-int cr_chain_local_text(const cr_node *parent, size_t input, char *buf, size_t size)
-{
-    int result;
-    CR_IN_C_LOCALE(result, chain_local_text_body(parent, input, buf, size));
-    return result;
-}
-
-/* ---- local derivative values ---- */
-
-/* d(parent)/d(input i) for a scalar edge: the op's vjp applied to 1, on
- * helper nodes removed again before returning. */
-static cr_status probe(cr_graph *g, cr_node *p, size_t i, double *value)
-{
-    if (!p->op->vjp) {
-        char label[300];
-        cr_node_label(p, label, sizeof label);
-        return cr_graph_fail(g, CR_ENOTSUP, "chain: %s: op %s has no derivative", label,
-                             p->op->name);
-    }
-    size_t n_before = g->n_nodes;
-    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
-    cr_node *one = cr_constant_fill(g, p->value.rank, p->value.shape, 1.0);
-    cr_node *dx = NULL;
-    cr_status st = one ? p->op->vjp(g, p, i, one, &dx) : g->err.status;
-    if (st == CR_OK)
-        *value = dx ? dx->value.data[0] : 0.0;
-    cr_graph_truncate(g, n_before, mark);
-    return st;
-}
-
-cr_status cr_chain_local_value(cr_node *parent, size_t input, double *value)
-{
-    if (!parent || !value)
-        return CR_EINVAL;
-    cr_graph *g = parent->graph;
-    char label[300];
-    if (input >= parent->n_inputs) {
-        cr_node_label(parent, label, sizeof label);
-        return cr_graph_fail(g, CR_EINVAL, "chain: %s has no input %zu", label, input);
-    }
-    if (parent->value.size != 1 || parent->inputs[input]->value.size != 1) {
-        cr_node_label(parent, label, sizeof label);
-        return cr_graph_fail(
-            g, CR_ESHAPE, "chain: d(%s)/d(input %zu) is a Jacobian %s x %s, not a scalar",
-            label, input, cr_shape_str(&parent->value).text,
-            cr_shape_str(&parent->inputs[input]->value).text);
-    }
-    return probe(g, parent, input, value);
-}
-
-/* ---- paths between two nodes ---- */
-
-enum { ANCESTOR = 1, DEPENDS = 2 };
-
-void cr_paths_release(cr_paths *p)
-{
-    if (p->acc)
-        cr_graph_truncate(p->g, p->n_before, p->mark);
-    cr_free(p->acc);
-    cr_free(p->marks);
-    cr_free(p->ebase);
-    cr_free(p->local);
-    cr_free(p->flow);
-    cr_free(p->grad);
-    cr_tensor_free(p->gradient);
-    memset(p, 0, sizeof *p);
-}
-
-int cr_paths_edge(const cr_paths *p, const cr_node *parent, size_t i, size_t *e)
-{
-    if (!p->any || parent->id < p->lo || parent->id > p->hi || i >= parent->n_inputs)
-        return 0;
-    const cr_node *child = parent->inputs[i];
-    if (child->id < p->lo || !(p->marks[parent->id - p->lo] & CR_ON_PATH) ||
-        !(p->marks[child->id - p->lo] & CR_ON_PATH))
-        return 0;
-    *e = p->ebase[parent->id - p->lo] + i;
-    return 1;
-}
-
-static int on_path(const cr_paths *p, const cr_node *n)
-{
-    return n->id >= p->lo && n->id <= p->hi && (p->marks[n->id - p->lo] & CR_ON_PATH);
-}
-
-static cr_status oom(cr_graph *g)
-{
-    return cr_graph_fail(g, CR_ENOMEM, "chain: out of memory");
-}
-
-/* Gradient flow through nodes (tensors on the paths): the reverse sweep of
- * autodiff restricted to the paths, on helper nodes the caller removes. */
-static cr_status sweep_nodes(cr_paths *p)
-{
-    cr_graph *g = p->g;
-    size_t n = p->hi - p->lo + 1;
-    cr_node **acc = p->acc = cr_calloc(n, sizeof *acc);
-    if (!acc)
-        return oom(g);
-    cr_status st = CR_OK;
-    acc[n - 1] = cr_constant_fill(g, p->output->value.rank, p->output->value.shape, 1.0);
-    if (!acc[n - 1])
-        st = g->err.status;
-    for (size_t k = n; st == CR_OK && k-- > 0;) {
-        cr_node *node = g->nodes[p->lo + k];
-        if (!(p->marks[k] & CR_ON_PATH) || !acc[k] || node->kind != CR_NODE_OP)
-            continue;
-        for (size_t i = 0; i < node->n_inputs && st == CR_OK; i++) {
-            cr_node *in = node->inputs[i];
-            if (!on_path(p, in))
-                continue;
-            cr_node *c = NULL;
-            if (!node->op->vjp) {
-                st = probe(g, node, i, &(double){0}); /* records CR_ENOTSUP */
-                break;
-            }
-            if ((st = node->op->vjp(g, node, i, acc[k], &c)) != CR_OK || !c)
-                continue;
-            size_t e = p->ebase[k] + i;
-            p->flow[e] = c->value.size == 1 ? c->value.data[0] : cr_tensor_norm(&c->value);
-            size_t kin = in->id - p->lo;
-            acc[kin] = acc[kin] ? cr_add(g, acc[kin], c) : c;
-            if (!acc[kin])
-                st = g->err.status;
-        }
-    }
-    if (st == CR_OK) {
-        for (size_t k = 0; k < n; k++)
-            if (acc[k] && acc[k]->value.size == 1)
-                p->grad[k] = acc[k]->value.data[0];
-        cr_error err;
-        p->gradient = acc[0] ? cr_tensor_copy(&acc[0]->value, &err)
-                             : cr_tensor_new(p->wrt->value.rank, p->wrt->value.shape, &err);
-        if (!p->gradient)
-            st = oom(g);
-    }
-    return st;
-}
-
-/* The same sweep in doubles when every node on the paths is a scalar. */
-static cr_status sweep_scalars(cr_paths *p)
-{
-    cr_graph *g = p->g;
-    size_t n = p->hi - p->lo + 1;
-    for (size_t k = 0; k < n; k++)
-        p->grad[k] = 0.0;
-    p->grad[n - 1] = 1.0;
-    for (size_t k = n; k-- > 0;) {
-        cr_node *node = g->nodes[p->lo + k];
-        if (!(p->marks[k] & CR_ON_PATH) || node->kind != CR_NODE_OP)
-            continue;
-        for (size_t i = 0; i < node->n_inputs; i++) {
-            cr_node *in = node->inputs[i];
-            if (!on_path(p, in))
-                continue;
-            size_t e = p->ebase[k] + i;
-            p->flow[e] = p->grad[k] * p->local[e];
-            p->grad[in->id - p->lo] += p->flow[e];
-        }
-    }
-    cr_error err;
-    p->gradient = cr_tensor_new_scalar(p->grad[0], &err);
-    return p->gradient ? CR_OK : oom(g);
-}
-
-cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt)
-{
-    memset(p, 0, sizeof *p);
-    p->g = g;
-    p->output = output;
-    p->wrt = wrt;
-    cr_error err;
-    if (wrt->id > output->id) { /* made later: cannot influence output */
-        p->gradient = cr_tensor_new(wrt->value.rank, wrt->value.shape, &err);
-        return p->gradient ? CR_OK : oom(g);
-    }
-    p->lo = wrt->id;
-    p->hi = output->id;
-    size_t n = p->hi - p->lo + 1;
-    p->marks = cr_calloc(n, 1);
-    p->ebase = cr_calloc(n + 1, sizeof *p->ebase);
-    p->grad = cr_malloc(n * sizeof *p->grad);
-    if (!p->marks || !p->ebase || !p->grad)
-        goto nomem;
-    /* ancestors of output, then descendants of wrt: one sweep each */
-    p->marks[n - 1] = ANCESTOR;
-    for (size_t k = n; k-- > 0;) {
-        if (!(p->marks[k] & ANCESTOR))
-            continue;
-        const cr_node *node = g->nodes[p->lo + k];
-        for (size_t i = 0; i < node->n_inputs; i++)
-            if (node->inputs[i]->id >= p->lo)
-                p->marks[node->inputs[i]->id - p->lo] |= ANCESTOR;
-    }
-    p->marks[0] |= DEPENDS;
-    p->all_scalar = 1;
-    for (size_t k = 0; k < n; k++) {
-        const cr_node *node = g->nodes[p->lo + k];
-        for (size_t i = 0; i < node->n_inputs && !(p->marks[k] & DEPENDS); i++)
-            if (node->inputs[i]->id >= p->lo &&
-                (p->marks[node->inputs[i]->id - p->lo] & DEPENDS))
-                p->marks[k] |= DEPENDS;
-        if ((p->marks[k] & (ANCESTOR | DEPENDS)) == (ANCESTOR | DEPENDS)) {
-            p->marks[k] |= CR_ON_PATH;
-            if (node->value.size != 1)
-                p->all_scalar = 0;
-        }
-        p->ebase[k + 1] = p->ebase[k] + ((p->marks[k] & CR_ON_PATH) ? node->n_inputs : 0);
-        p->grad[k] = NAN;
-    }
-    p->any = (p->marks[n - 1] & CR_ON_PATH) != 0;
-    size_t n_edges = p->ebase[n] ? p->ebase[n] : 1;
-    p->local = cr_malloc(n_edges * sizeof *p->local);
-    p->flow = cr_calloc(n_edges, sizeof *p->flow);
-    if (!p->local || !p->flow)
-        goto nomem;
-    for (size_t e = 0; e < n_edges; e++)
-        p->local[e] = NAN;
-
-    /* local derivatives of the scalar edges */
-    cr_status st = CR_OK;
-    for (size_t k = 0; k < n && st == CR_OK; k++) {
-        cr_node *node = g->nodes[p->lo + k];
-        if (!(p->marks[k] & CR_ON_PATH) || node->kind != CR_NODE_OP ||
-            node->value.size != 1)
-            continue;
-        for (size_t i = 0; i < node->n_inputs && st == CR_OK; i++)
-            if (on_path(p, node->inputs[i]) && node->inputs[i]->value.size == 1)
-                st = probe(g, node, i, &p->local[p->ebase[k] + i]);
-    }
-    if (st == CR_OK) {
-        p->n_before = g->n_nodes;
-        p->mark = cr_arena_get_mark(&g->arena);
-        st = p->all_scalar ? sweep_scalars(p) : sweep_nodes(p); /* nodes kept in acc */
-    }
-    if (st != CR_OK)
-        cr_paths_release(p);
-    return st;
-
-nomem:
-    cr_paths_release(p);
-    return oom(g);
-}
-
-/* ---- chains ---- */
+/* ---- the view: the edges between output and wrt, all or named-only ---- */
 
 /* An edge of the view: original edge e (< n_orig) or collapsed record
  * e - n_orig, leading to the node with offset child. */
@@ -552,18 +26,6 @@ typedef struct collapsed_rec {
     double value, flow;
     char *formula; /* the composed derivative text, or NULL (owned) */
 } collapsed_rec;
-
-struct cr_chain {
-    cr_graph *g;
-    cr_node *output, *wrt;
-    double n_paths;
-    size_t n_listed;
-    cr_chain_path *paths;
-    cr_chain_edge **edges; /* distinct edges of listed paths */
-    size_t n_edges, cap_edges;
-    double value, omitted_value;
-    cr_tensor *gradient;
-};
 
 void cr_chain_options_init(cr_chain_options *opts)
 {
@@ -590,7 +52,7 @@ static cr_status push_vedge(builder *b, size_t child, size_t rec)
 {
     if (cr_grow((void **)&b->vedges, &b->cap_vedges, b->n_vedges + 1, sizeof *b->vedges) !=
         CR_OK)
-        return oom(b->c->g);
+        return cr_chain_oom(b->c->g);
     b->vedges[b->n_vedges++] = (view_edge){child, rec};
     return CR_OK;
 }
@@ -607,96 +69,15 @@ static int cmp_desc(const void *x, const void *y)
     return (a < c) - (a > c);
 }
 
-/* A derivative written out while the named view collapses a region: the
- * sum over the paths it covers of the products of their local derivative
- * texts. Empty until a path reaches it; too_long once it outgrows
- * CHAIN_TEXT_MAX, when the edge falls back to "d(a)/d(b)". */
-typedef struct dtext {
-    cr_sink s;
-    int too_long;
-} dtext;
-
-enum { CHAIN_TEXT_MAX = 120 }; /* bytes; longer ones stop being read */
-
-static int is_one(const char *t, size_t len)
-{
-    return len == 1 && t[0] == '1';
-}
-
-/* Writes text, in parentheses when paren is set. */
-static void put_paren(cr_sink *s, const char *text, size_t len, int paren)
-{
-    cr_sink_printf(s, "%s%.*s%s", paren ? "(" : "", (int)len, text, paren ? ")" : "");
-}
-
-/* Appends to d the term left * right, where left is the text of the
- * derivative reaching a node (NULL or empty: the seed, 1) and right is a
- * local derivative text. Factors of 1 are dropped, a factor of -1 becomes
- * a sign, a factor that would change meaning inside a product is
- * parenthesised, and a negative term is subtracted. */
-static void dtext_add_term(dtext *d, const dtext *left, const char *right, size_t right_len)
-{
-    if (d->too_long || (left && left->too_long) || right_len == 0) {
-        d->too_long = 1; /* or a factor without text (a custom op's) */
-        return;
-    }
-    const char *l = left && left->s.len ? left->s.data : "1";
-    const size_t l_len = left && left->s.len ? left->s.len : 1;
-    cr_sink term;
-    cr_sink_init(&term, NULL);
-    if (is_one(right, right_len)) {
-        cr_sink_put(&term, l, l_len);
-    } else if (is_one(l, l_len)) {
-        cr_sink_put(&term, right, right_len);
-    } else if (l_len == 2 && memcmp(l, "-1", 2) == 0) {
-        cr_sink_put(&term, "-", 1);
-        put_paren(&term, right, right_len, needs_parens(right, right_len, 1));
-    } else if (right_len == 2 && memcmp(right, "-1", 2) == 0) {
-        cr_sink_put(&term, "-", 1);
-        put_paren(&term, l, l_len, needs_parens(l, l_len, 1));
-    } else {
-        put_paren(&term, l, l_len, needs_parens(l, l_len, 1));
-        cr_sink_put(&term, "*", 1);
-        put_paren(&term, right, right_len, needs_parens(right, right_len, 1));
-    }
-    /* a conditional (relu's "x > 0 ? 1 : 0") reads wrongly inside a sum */
-    const int conditional = term.status == CR_OK && strpbrk(term.data, "?<>") != NULL &&
-                            needs_parens(term.data, term.len, 1);
-    if (term.status != CR_OK) {
-        d->s.status = term.status;
-    } else if (conditional) {
-        if (d->s.len)
-            cr_sink_put(&d->s, " + ", 3);
-        put_paren(&d->s, term.data, term.len, 1);
-    } else if (d->s.len && term.data[0] == '-') {
-        cr_sink_put(&d->s, " - ", 3);
-        cr_sink_put(&d->s, term.data + 1, term.len - 1);
-    } else {
-        if (d->s.len)
-            cr_sink_put(&d->s, " + ", 3);
-        cr_sink_put(&d->s, term.data, term.len);
-    }
-    cr_sink_release(&term);
-    if (d->s.len > CHAIN_TEXT_MAX)
-        d->too_long = 1;
-}
-
-static void dtext_reset(dtext *d)
-{
-    cr_sink_release(&d->s);
-    cr_sink_init(&d->s, NULL);
-    d->too_long = 0;
-}
-
 /* Target of a collapse from one kept node: a kept child, its summed value
  * and how it is reached. */
 typedef struct target {
     size_t child;
     double value, flow;
-    int via;      /* reached through unnamed nodes */
-    int n_direct; /* edges straight from the kept node */
-    cr_node *sum; /* node-based: the contribution reaching child */
-    dtext text;   /* all-scalar paths: the derivative written out */
+    int via;       /* reached through unnamed nodes */
+    int n_direct;  /* edges straight from the kept node */
+    cr_node *sum;  /* node-based: the contribution reaching child */
+    cr_dtext text; /* all-scalar paths: the derivative written out */
 } target;
 
 /* Whether the paths from a kept node to target t become one collapsed
@@ -729,7 +110,7 @@ static cr_status region_nodes(builder *b, size_t a, const size_t *region, size_t
         cr_node *x = g->nodes[p->lo + xk], *up = r == 0 ? seed : racc[xk];
         for (size_t i = 0; up && i < x->n_inputs && st == CR_OK; i++) {
             cr_node *in = x->inputs[i], *c = NULL;
-            if (!on_path(p, in) || !x->op->vjp ||
+            if (!cr_paths_on_path(p, in) || !x->op->vjp ||
                 (st = x->op->vjp(g, x, i, up, &c)) != CR_OK || !c)
                 continue;
             size_t k = in->id - p->lo;
@@ -770,7 +151,7 @@ static cr_status build_named_view(builder *b)
     double *dA = cr_calloc(n, sizeof *dA);
     cr_node **racc = p->all_scalar ? NULL : cr_calloc(n, sizeof *racc);
     /* scalar paths: d(a)/d(x) written out for each x of the region */
-    dtext *dt = p->all_scalar ? cr_calloc(n, sizeof *dt) : NULL;
+    cr_dtext *dt = p->all_scalar ? cr_calloc(n, sizeof *dt) : NULL;
     size_t *region = NULL, n_region = 0, cap_region = 0;
     size_t *stack = NULL, cap_stack = 0;
     target *tg = NULL;
@@ -778,7 +159,7 @@ static cr_status build_named_view(builder *b)
     cr_sink local;
     cr_sink_init(&local, NULL);
     if (!stamp || !slot || !dA || (!p->all_scalar && !racc) || (p->all_scalar && !dt)) {
-        st = oom(g);
+        st = cr_chain_oom(g);
         goto done;
     }
     for (size_t a = 0; a < n && st == CR_OK; a++) {
@@ -793,7 +174,7 @@ static cr_status build_named_view(builder *b)
             const cr_node *x = pass == 0 ? an : g->nodes[p->lo + stack[--top]];
             for (size_t i = 0; i < x->n_inputs; i++) {
                 const cr_node *in = x->inputs[i];
-                if (!on_path(p, in))
+                if (!cr_paths_on_path(p, in))
                     continue;
                 size_t k = in->id - p->lo;
                 if (is_kept(b, k) || stamp[k] == a + 1)
@@ -802,7 +183,7 @@ static cr_status build_named_view(builder *b)
                 if (cr_grow((void **)&stack, &cap_stack, top + 1, sizeof *stack) != CR_OK ||
                     cr_grow((void **)&region, &cap_region, n_region + 1, sizeof *region) !=
                         CR_OK) {
-                    st = oom(g);
+                    st = cr_chain_oom(g);
                     goto done;
                 }
                 stack[top++] = k;
@@ -819,18 +200,18 @@ static cr_status build_named_view(builder *b)
             double dx = r == 0 ? 1.0 : dA[xk];
             for (size_t i = 0; i < x->n_inputs; i++) {
                 const cr_node *in = x->inputs[i];
-                if (!on_path(p, in))
+                if (!cr_paths_on_path(p, in))
                     continue;
                 size_t k = in->id - p->lo;
                 double contribution = dx * p->local[p->ebase[xk] + i];
-                dtext *to;
+                cr_dtext *to;
                 if (!is_kept(b, k)) {
                     dA[k] += contribution;
                     to = dt ? &dt[k] : NULL;
                 } else {
                     if (slot[k] == 0 || slot[k] > n_tg || tg[slot[k] - 1].child != k) {
                         if (cr_grow((void **)&tg, &cap_tg, n_tg + 1, sizeof *tg) != CR_OK) {
-                            st = oom(g);
+                            st = cr_chain_oom(g);
                             goto done;
                         }
                         tg[n_tg] = (target){.child = k, .flow = NAN};
@@ -847,10 +228,10 @@ static cr_status build_named_view(builder *b)
                 }
                 if (to) {
                     local.len = 0;
-                    sink_local(&local, x, i, 1);
-                    dtext_add_term(to, r == 0 ? NULL : &dt[xk], local.data, local.len);
+                    cr_sink_local_expr(&local, x, i);
+                    cr_dtext_add_term(to, r == 0 ? NULL : &dt[xk], local.data, local.len);
                     if (local.status != CR_OK || to->s.status != CR_OK) {
-                        st = oom(g);
+                        st = cr_chain_oom(g);
                         goto done;
                     }
                 }
@@ -859,7 +240,7 @@ static cr_status build_named_view(builder *b)
         for (size_t r = 0; r < n_region; r++) {
             dA[region[r]] = 0.0;
             if (dt)
-                dtext_reset(&dt[region[r]]);
+                cr_dtext_reset(&dt[region[r]]);
         }
         for (size_t t = 0; t < n_tg; t++)
             tg[t].flow = fabs(p->grad[a] * tg[t].value);
@@ -869,14 +250,14 @@ static cr_status build_named_view(builder *b)
         for (size_t t = 0; t < n_tg && st == CR_OK; t++) {
             if (!target_collapses(&tg[t])) { /* one direct edge: keep it */
                 for (size_t i = 0; i < an->n_inputs && st == CR_OK; i++)
-                    if (on_path(p, an->inputs[i]) &&
+                    if (cr_paths_on_path(p, an->inputs[i]) &&
                         an->inputs[i]->id - p->lo == tg[t].child)
                         st = push_vedge(b, tg[t].child, p->ebase[a] + i);
                 continue;
             }
             if (cr_grow((void **)&b->coll, &b->cap_coll, b->n_coll + 1, sizeof *b->coll) !=
                 CR_OK) {
-                st = oom(g);
+                st = cr_chain_oom(g);
                 break;
             }
             char *formula = NULL;
@@ -889,7 +270,7 @@ static cr_status build_named_view(builder *b)
             st = push_vedge(b, tg[t].child, p->ebase[n] + b->n_coll++);
         }
         for (size_t t = 0; t < n_tg; t++)
-            dtext_reset(&tg[t].text);
+            cr_dtext_reset(&tg[t].text);
         n_tg = 0;
     }
     b->vstart[n] = b->n_vedges;
@@ -919,7 +300,7 @@ static cr_status build_full_view(builder *b)
             continue;
         const cr_node *node = p->g->nodes[p->lo + k];
         for (size_t i = 0; i < node->n_inputs; i++)
-            if (on_path(p, node->inputs[i])) {
+            if (cr_paths_on_path(p, node->inputs[i])) {
                 cr_status st = push_vedge(b, node->inputs[i]->id - p->lo, p->ebase[k] + i);
                 if (st != CR_OK)
                     return st;
@@ -929,15 +310,7 @@ static cr_status build_full_view(builder *b)
     return CR_OK;
 }
 
-static char *sink_string(cr_sink *s)
-{
-    if (s->status != CR_OK || !s->data) {
-        char *d = s->status == CR_OK ? cr_strdup("") : NULL;
-        cr_sink_release(s);
-        return d;
-    }
-    return s->data; /* handed over */
-}
+/* ---- the listed paths and their edges ---- */
 
 static void edge_free(cr_chain_edge *e)
 {
@@ -992,11 +365,11 @@ static cr_chain_edge *edge_get(builder *b, size_t parent, const view_edge *ve)
             cr_sink_put(&s, ")", 1);
         }
     }
-    e->formula = sink_string(&s);
+    e->formula = cr_sink_string(&s);
     cr_sink_init(&s, NULL);
     cr_sink_printf(&s, "%s x %s", cr_shape_str(&e->parent->value).text,
                    cr_shape_str(&e->child->value).text);
-    e->shape = sink_string(&s);
+    e->shape = cr_sink_string(&s);
     if (!e->formula || !e->shape) {
         edge_free(e);
         return NULL;
@@ -1040,7 +413,7 @@ static cr_status emit_path(builder *b, const size_t *fk, const view_edge *const 
     cr_chain_path *path = &c->paths[c->n_listed];
     const cr_chain_edge **edges = cr_malloc((depth ? depth : 1) * sizeof *edges);
     if (!edges)
-        return oom(c->g);
+        return cr_chain_oom(c->g);
     path->edges = edges;
     path->n_edges = depth;
     c->n_listed++;
@@ -1048,7 +421,7 @@ static cr_status emit_path(builder *b, const size_t *fk, const view_edge *const 
     for (size_t k = 0; k < depth; k++) {
         edges[k] = edge_get(b, fk[k], fe[k]);
         if (!edges[k])
-            return oom(c->g);
+            return cr_chain_oom(c->g);
         product *= edges[k]->value;
     }
     path->product = product;
@@ -1066,14 +439,14 @@ static cr_status enumerate(builder *b, size_t max_paths)
         return CR_OK;
     c->paths = cr_calloc(n_want, sizeof *c->paths);
     if (!c->paths)
-        return oom(c->g);
+        return cr_chain_oom(c->g);
     size_t *fk = NULL, *fnext = NULL, cap_f = 0, cap_n = 0, cap_e = 0, depth = 0;
     const view_edge **fe = NULL;
     cr_status st = CR_OK;
     if (cr_grow((void **)&fk, &cap_f, 16, sizeof *fk) != CR_OK ||
         cr_grow((void **)&fnext, &cap_n, 16, sizeof *fnext) != CR_OK ||
         cr_grow((void **)&fe, &cap_e, 16, sizeof *fe) != CR_OK) {
-        st = oom(c->g);
+        st = cr_chain_oom(c->g);
         goto done;
     }
     fk[0] = b->n - 1;
@@ -1092,7 +465,7 @@ static cr_status enumerate(builder *b, size_t max_paths)
             if (cr_grow((void **)&fk, &cap_f, frames + 1, sizeof *fk) != CR_OK ||
                 cr_grow((void **)&fnext, &cap_n, frames + 1, sizeof *fnext) != CR_OK ||
                 cr_grow((void **)&fe, &cap_e, depth + 1, sizeof *fe) != CR_OK) {
-                st = oom(c->g);
+                st = cr_chain_oom(c->g);
                 break;
             }
             fe[depth++] = ve;
@@ -1110,6 +483,8 @@ done:
     cr_free(fe);
     return st;
 }
+
+/* ---- cr_chain ---- */
 
 void cr_chain_free(cr_chain *c)
 {
@@ -1165,7 +540,7 @@ static cr_chain *chain_new_body(cr_graph *g, cr_node *output, cr_node *wrt,
     builder b = {0};
     cr_chain *c = b.c = cr_calloc(1, sizeof *c);
     if (!c) {
-        oom(g);
+        cr_chain_oom(g);
         return NULL;
     }
     c->g = g;
@@ -1185,7 +560,7 @@ static cr_chain *chain_new_body(cr_graph *g, cr_node *output, cr_node *wrt,
     b.n = b.p.hi - b.p.lo + 1;
     b.vstart = cr_calloc(b.n + 1, sizeof *b.vstart);
     if (!b.vstart) {
-        st = oom(g);
+        st = cr_chain_oom(g);
         goto fail;
     }
     st = (opts->flags & CR_CHAIN_NAMED_ONLY) ? build_named_view(&b) : build_full_view(&b);
@@ -1196,7 +571,7 @@ static cr_chain *chain_new_body(cr_graph *g, cr_node *output, cr_node *wrt,
     b.memo = cr_calloc(b.p.ebase[b.n] + b.n_coll + 1, sizeof *b.memo);
     if (!count || !b.memo) {
         cr_free(count);
-        st = oom(g);
+        st = cr_chain_oom(g);
         goto fail;
     }
     count[0] = 1.0;
@@ -1242,138 +617,4 @@ const cr_tensor *cr_chain_gradient(const cr_chain *c) { return c->gradient; }
 const cr_chain_path *cr_chain_path_at(const cr_chain *c, size_t k)
 {
     return k < c->n_listed ? &c->paths[k] : NULL;
-}
-
-/* ---- printer ---- */
-
-typedef struct style {
-    const char *d, *dot, *times;
-} style;
-
-static void put_ratio(cr_sink *s, const style *st, const cr_node *top,
-                      const cr_node *bottom)
-{
-    cr_sink_printf(s, "%s", st->d);
-    cr_sink_label(s, top);
-    cr_sink_printf(s, "/%s", st->d);
-    cr_sink_label(s, bottom);
-}
-
-static void put_value(cr_sink *s, const cr_chain_edge *e)
-{
-    if (e->scalar || !isnan(e->value))
-        cr_sink_printf(s, "%s", cr_number_str(e->value).text);
-    else
-        cr_sink_printf(s, "[%s %s]", e->jacobian, e->shape);
-}
-
-static void put_total(cr_sink *s, const cr_chain *c)
-{
-    if (c->wrt->value.size == 1)
-        cr_sink_printf(s, "%s", cr_number_str(c->value).text);
-    else
-        cr_sink_printf(s, "[norm %s]", cr_number_str(cr_tensor_norm(c->gradient)).text);
-}
-
-/* The listed paths joined by " + ": each the names of its factors, or
- * their values, joined by the style's product sign. */
-static void put_terms(cr_sink *s, const cr_chain *c, const style *st, int values)
-{
-    for (size_t k = 0; k < c->n_listed; k++) {
-        const cr_chain_path *p = &c->paths[k];
-        if (k)
-            cr_sink_put(s, " + ", 3);
-        if (p->n_edges == 0)
-            cr_sink_put(s, "1", 1);
-        for (size_t j = 0; j < p->n_edges; j++) {
-            if (j)
-                cr_sink_printf(s, "%s", values ? st->times : st->dot);
-            if (values)
-                put_value(s, p->edges[j]);
-            else
-                put_ratio(s, st, p->edges[j]->parent, p->edges[j]->child);
-        }
-    }
-}
-
-static void print_chain(cr_sink *s, const cr_chain *c, unsigned flags)
-{
-    const style st = (flags & CR_CHAIN_PRINT_UNICODE)
-                         ? (style){"\xe2\x88\x82", " \xc2\xb7 ", " \xc3\x97 "}
-                         : (style){"d", " * ", " * "};
-    put_ratio(s, &st, c->output, c->wrt);
-    cr_sink_put(s, " = ", 3);
-    int omitted = (double)c->n_listed < c->n_paths;
-    int trivial = c->n_listed == 1 && !omitted && c->paths[0].n_edges <= 1;
-    if (c->n_listed > 0 && !trivial) {
-        put_terms(s, c, &st, 0);
-        if (omitted)
-            cr_sink_printf(s, " + [%.0f more paths]", c->n_paths - (double)c->n_listed);
-        cr_sink_put(s, " = ", 3);
-        put_terms(s, c, &st, 1);
-        if (omitted && !isnan(c->omitted_value))
-            cr_sink_printf(s, " + %s", cr_number_str(c->omitted_value).text);
-        else if (omitted)
-            cr_sink_put(s, " + [...]", 8);
-        cr_sink_put(s, " = ", 3);
-    } else if (c->n_listed == 0) {
-        cr_sink_put(s, "(no path) ", 10);
-    }
-    put_total(s, c);
-    cr_sink_put(s, "\n", 1);
-    if (!(flags & CR_CHAIN_PRINT_FORMULAS))
-        return;
-    for (size_t k = 0; k < c->n_edges; k++) {
-        const cr_chain_edge *e = c->edges[k];
-        cr_sink_put(s, "  ", 2);
-        put_ratio(s, &st, e->parent, e->child);
-        if (*e->formula)
-            cr_sink_printf(s, " = %s", e->formula);
-        if (e->scalar && strcmp(e->formula, cr_number_str(e->value).text) == 0)
-            cr_sink_put(s, "\n", 1);
-        else if (e->scalar)
-            cr_sink_printf(s, " = %s\n", cr_number_str(e->value).text);
-        else
-            cr_sink_printf(s, ": %s, %s, gradient flow norm %s\n", e->jacobian, e->shape,
-                           cr_number_str(e->flow_norm).text);
-    }
-}
-
-static cr_status chain_print_body(const cr_chain *c, FILE *out, unsigned flags)
-{
-    if (!c || !out)
-        return CR_EINVAL;
-    cr_sink s;
-    cr_sink_init(&s, out);
-    print_chain(&s, c, flags);
-    if (s.status == CR_OK && ferror(out))
-        s.status = CR_EIO;
-    return s.status;
-}
-
-cr_status cr_chain_print(const cr_chain *c, FILE *out, unsigned flags)
-{
-    cr_status result;
-    CR_IN_C_LOCALE(result, chain_print_body(c, out, flags));
-    return result;
-}
-
-static int chain_format_body(const cr_chain *c, unsigned flags, char *buf, size_t size)
-{
-    if (!c) {
-        if (buf && size)
-            buf[0] = '\0';
-        return -1;
-    }
-    cr_sink s;
-    cr_sink_init(&s, NULL);
-    print_chain(&s, c, flags);
-    return sink_to_buffer(&s, buf, size);
-}
-
-int cr_chain_format(const cr_chain *c, unsigned flags, char *buf, size_t size)
-{
-    int result;
-    CR_IN_C_LOCALE(result, chain_format_body(c, flags, buf, size));
-    return result;
 }

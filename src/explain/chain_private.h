@@ -1,9 +1,9 @@
 /*
- * chain_private.h - what chain.c, dot.c and render.c share and nobody else
- * needs: a text sink (to a FILE * or a growable buffer), number and label
- * formatting, the analysis of the paths between two nodes (which edges lie
- * on a path, the local derivative and the gradient flowing along each) and
- * the DOT text as a string (for render.c).
+ * chain_private.h - what the chain and DOT files of src/explain/ share and
+ * nobody else needs: the text sink (textsink.c), labels and derivative text
+ * (deriv_text.c), the analysis of the paths between two nodes (paths.c),
+ * the chain's struct (chain.c, read by chain_print.c) and the DOT text as a
+ * string (dot.c, for render.c).
  */
 #ifndef CR_CHAIN_PRIVATE_H
 #define CR_CHAIN_PRIVATE_H
@@ -13,7 +13,7 @@
 
 #include <stdio.h>
 
-/* ---- text sink (chain.c) ---- */
+/* ---- text sink (textsink.c) ---- */
 
 /* Text goes to out when it is not NULL, else into data (cr_realloc'd,
  * always NUL-terminated once something was written). The first failure
@@ -25,11 +25,22 @@ typedef struct cr_sink {
     cr_status status;
 } cr_sink;
 
+/* An empty sink writing to out, or to memory when out is NULL. */
 void cr_sink_init(cr_sink *s, FILE *out);
+/* Writes printf-formatted text. */
 void cr_sink_printf(cr_sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes len bytes of text. */
 void cr_sink_put(cr_sink *s, const char *text, size_t len);
 /* Frees the buffer of a memory sink. */
 void cr_sink_release(cr_sink *s);
+/* Copies a memory sink's text into buf (size bytes, NUL-terminated,
+ * truncated like snprintf) and releases the sink. The full length, or -1
+ * when the sink failed. */
+int cr_sink_to_buffer(cr_sink *s, char *buf, size_t size);
+/* Hands a memory sink's text to the caller (new: cr_free it; "" when
+ * nothing was written). NULL when the sink failed or out of memory; the
+ * sink is then released. */
+char *cr_sink_string(cr_sink *s);
 
 /* A number as the chain printer writes it: nine decimals with trailing
  * zeros dropped for magnitudes in [1e-4, 1e9), "%.9g" otherwise. */
@@ -38,13 +49,36 @@ typedef struct {
 } cr_number_text;
 cr_number_text cr_number_str(double v);
 
+/* ---- labels and derivative text (deriv_text.c) ---- */
+
 /* A node's label (name or "op#index") as chain text writes it: parenthesised
  * unless made of letters, digits, '_', '#', '.' and non-ASCII bytes. */
 void cr_sink_label(cr_sink *s, const cr_node *n);
-/* The local derivative text of parent for input i (cr_chain_local_text). */
+/* The local derivative text of parent for input i (cr_chain_local_text):
+ * the op's template with the role letters replaced by the nodes' labels. */
 void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i);
+/* The same with unnamed inputs written as what they compute (the text of
+ * the edges that the named-only view collapses). */
+void cr_sink_local_expr(cr_sink *s, const cr_node *p, size_t i);
 
-/* ---- paths between two nodes (chain.c) ---- */
+/* A derivative written out while the named view collapses a region: the
+ * sum over the paths it covers of the products of their local derivative
+ * texts. Empty until a path reaches it; too_long once it outgrows
+ * CHAIN_TEXT_MAX (deriv_text.c), when the edge falls back to "d(a)/d(b)". */
+typedef struct cr_dtext {
+    cr_sink s;
+    int too_long;
+} cr_dtext;
+
+/* Appends to d the term left * right, where left is the text of the
+ * derivative reaching a node (NULL or empty: the seed, 1) and right is a
+ * local derivative text (none: a custom op's, which makes d too_long). */
+void cr_dtext_add_term(cr_dtext *d, const cr_dtext *left, const char *right,
+                       size_t right_len);
+/* Empties d for reuse (its sink stays a memory sink). */
+void cr_dtext_reset(cr_dtext *d);
+
+/* ---- paths between two nodes (paths.c) ---- */
 
 enum { CR_ON_PATH = 4 }; /* bit of cr_paths.marks: on a path output -> wrt */
 
@@ -78,11 +112,38 @@ typedef struct cr_paths {
 /* Analyses the paths. CR_OK or an error recorded in g (everything is then
  * released); the graph is as before once cr_paths_release ran. */
 cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt);
+/* Frees what cr_paths_build made and removes its helper nodes. */
 void cr_paths_release(cr_paths *p);
 /* 1 if the edge (parent, input i) lies on a path, with e its number. */
 int cr_paths_edge(const cr_paths *p, const cr_node *parent, size_t i, size_t *e);
 
-/* The whole DOT text of g into a new buffer (dot.c; cr_free it). */
+/* 1 if node n lies on a path (inline: asked once per edge of large graphs). */
+static inline int cr_paths_on_path(const cr_paths *p, const cr_node *n)
+{
+    return n->id >= p->lo && n->id <= p->hi && (p->marks[n->id - p->lo] & CR_ON_PATH);
+}
+
+/* Records "chain: out of memory" in g and returns CR_ENOMEM. */
+cr_status cr_chain_oom(cr_graph *g);
+
+/* ---- chains (chain.c) ---- */
+
+/* A derivative chain: its paths and the distinct edges they use. */
+struct cr_chain {
+    cr_graph *g;
+    cr_node *output, *wrt;
+    double n_paths;
+    size_t n_listed;
+    cr_chain_path *paths;
+    cr_chain_edge **edges; /* distinct edges of listed paths */
+    size_t n_edges, cap_edges;
+    double value, omitted_value;
+    cr_tensor *gradient;
+};
+
+/* ---- DOT (dot.c) ---- */
+
+/* The whole DOT text of g into a new buffer (cr_free it). */
 cr_status cr_dot_to_string(cr_graph *g, const cr_dot_options *opts, char **text,
                            size_t *len);
 

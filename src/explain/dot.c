@@ -84,8 +84,7 @@ typedef struct dot_writer {
 
 static int highlighted_node(const dot_writer *w, const cr_node *n)
 {
-    return w->highlighting && n->id >= w->paths.lo && n->id <= w->paths.hi &&
-           (w->paths.marks[n->id - w->paths.lo] & CR_ON_PATH);
+    return w->highlighting && cr_paths_on_path(&w->paths, n);
 }
 
 static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)

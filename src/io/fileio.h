@@ -13,12 +13,15 @@
  * writes need not be checked: the writer checks ferror afterwards. */
 typedef cr_status (*cr_write_fn)(FILE *out, void *ctx, cr_error *err);
 
-/* Writes path through fill(out, ctx, err) into a new temporary file
- * PATH.tmp-XXXXXX (mkstemp, mode 0644) in the same directory, flushes and
- * fsyncs it, renames it over path and fsyncs the directory. On any failure
- * (fill's status; CR_ENOTFOUND when the directory is missing; CR_EIO
- * "PATH: writing: No space left on device"; CR_ENOMEM) the temporary file
- * is removed, path is unchanged and err (may be NULL) is set. */
+/* Writes path through fill(out, ctx, err), as cr_io_write_atomic
+ * (chainrule/io.h) documents and fileio.c's header details: atomically
+ * through a temporary file TARGET.tmp-XXXXXX renamed over a regular file or
+ * a new name (symbolic links followed), straight through for a character
+ * device or a FIFO, refused (CR_EIO) for anything else and for a file with
+ * several hard links. On any failure (fill's status; CR_ENOTFOUND when the
+ * directory is missing; CR_EIO "PATH: writing: No space left on device";
+ * CR_ENOMEM) the temporary file is removed, a regular file at path is
+ * unchanged and err (may be NULL) is set. */
 cr_status cr_file_write_atomic(const char *path, cr_write_fn fill, void *ctx, cr_error *err);
 
 /* Sets err from errno for a failed system call on path: CR_ENOTFOUND for

@@ -6,7 +6,18 @@
 #include "lang/lang_private.h"
 #include "ops/ops_common.h"
 
+#include <math.h>
 #include <string.h>
+
+/* Builders of this file named in the op list (the others are in
+ * lang_private.h). */
+static cr_node *cr_lang_binary(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+static cr_node *cr_lang_where(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+static cr_node *cr_lang_clamp(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+static cr_node *cr_lang_leaky_relu(cr_graph *g, const cr_op *op, cr_lang_value *args,
+                                   int argc);
+static cr_node *cr_lang_elu(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+static cr_node *cr_lang_reduce(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
 
 /* ---- the table, generated from the op list ---- */
 
@@ -63,4 +74,190 @@ cr_node *cr_lang_pow(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc
     if (args[1].is_lit)
         return cr_powc(g, base, args[1].lit);
     return cr_pow(g, base, cr_lang_node(g, &args[1]));
+}
+
+/* ---- shapes, indexing and products ----
+ * Their shape, axis and position arguments are whole numbers written in
+ * the program (the language has no lists: reshape(x, 2, -1) and
+ * permute(x, 1, 0) take them one by one). concat and stack, which take a
+ * list of nodes, are C only. */
+
+/* Argument k of a call of fn as a whole number, or 0 with CR_EINVAL in g. */
+static int lang_whole(cr_graph *g, const char *fn, const cr_lang_value *args, int k,
+                      long *out)
+{
+    const double v = args[k].lit;
+    if (!args[k].is_lit || floor(v) != v || fabs(v) > 1e15) {
+        cr_graph_fail(g, CR_EINVAL,
+                      "%s: argument %d must be a whole number written in the "
+                      "program",
+                      fn, k + 1);
+        return 0;
+    }
+    *out = (long)v;
+    return 1;
+}
+
+/* Arguments 1.. of a call as whole numbers into out (at most CR_MAX_RANK). */
+static int lang_wholes(cr_graph *g, const char *fn, const cr_lang_value *args, int argc,
+                       long *out)
+{
+    for (int k = 1; k < argc; k++)
+        if (!lang_whole(g, fn, args, k, &out[k - 1]))
+            return 0;
+    return 1;
+}
+
+cr_node *cr_lang_reshape(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    long dims[CR_MAX_RANK];
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || !lang_wholes(g, op->name, args, argc, dims))
+        return NULL;
+    return cr_reshape(g, x, argc - 1, dims);
+}
+
+cr_node *cr_lang_flatten(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    long start = 0;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || (argc > 1 && !lang_whole(g, "flatten", args, 1, &start)))
+        return NULL;
+    return cr_flatten(g, x, (int)start);
+}
+
+cr_node *cr_lang_permute(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    long axes[CR_MAX_RANK];
+    int iaxes[CR_MAX_RANK];
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || !lang_wholes(g, op->name, args, argc, axes))
+        return NULL;
+    for (int k = 0; k < argc - 1; k++)
+        iaxes[k] = (int)axes[k];
+    return cr_permute(g, x, argc - 1, iaxes);
+}
+
+/* slice(x, axis, start, stop) and slice(x, axis, start, stop, step) */
+cr_node *cr_lang_slice(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    long v[4] = {0, 0, 0, 1};
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || !lang_wholes(g, op->name, args, argc, v))
+        return NULL;
+    return cr_slice(g, x, (int)v[0], v[1], v[2], v[3]);
+}
+
+/* pad(x, axis, before, after) */
+cr_node *cr_lang_pad(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    long v[3];
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || !lang_wholes(g, op->name, args, argc, v))
+        return NULL;
+    if (v[1] < 0 || v[2] < 0) {
+        cr_graph_fail(g, CR_EINVAL, "pad: the padding %ld and %ld must not be negative",
+                      v[1], v[2]);
+        return NULL;
+    }
+    return cr_pad(g, x, (int)v[0], (size_t)v[1], (size_t)v[2]);
+}
+
+/* index_select(x, axis, indices) */
+cr_node *cr_lang_index_select(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    long axis;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || !lang_whole(g, op->name, args, 1, &axis))
+        return NULL;
+    return cr_index_select(g, x, (int)axis, cr_lang_node(g, &args[2]));
+}
+
+cr_node *cr_lang_matmul(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    cr_node *a = cr_lang_node(g, &args[0]);
+    return a ? cr_matmul(g, a, cr_lang_node(g, &args[1]), 0) : NULL;
+}
+
+/* maximum(a, b), gt(a, b), ...: a two-input op of two values. */
+static cr_node *cr_lang_binary(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    CR_UNUSED(argc);
+    cr_node *a = cr_lang_node(g, &args[0]);
+    cr_node *b = a ? cr_lang_node(g, &args[1]) : NULL;
+    return b ? cr_op_pair(g, op, a, b) : NULL;
+}
+
+static cr_node *cr_lang_where(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    CR_UNUSED(op);
+    CR_UNUSED(argc);
+    cr_node *in[3] = {NULL, NULL, NULL};
+    for (int k = 0; k < 3; k++)
+        if (!(in[k] = cr_lang_node(g, &args[k])))
+            return NULL;
+    return cr_where(g, in[0], in[1], in[2]);
+}
+
+/* Argument k of a call of op as a number: it must be written as one. */
+static int literal_arg(cr_graph *g, const cr_op *op, const cr_lang_value *args, int k,
+                       const char *what, double *out)
+{
+    if (!args[k].is_lit) {
+        cr_graph_fail(g, CR_EINVAL, "%s(): the %s (argument %d) must be a number", op->name,
+                      what, k + 1);
+        return 0;
+    }
+    *out = args[k].lit;
+    return 1;
+}
+
+/* clamp(x, lo, hi) with numbers lo and hi. */
+static cr_node *cr_lang_clamp(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    CR_UNUSED(argc);
+    double lo, hi;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || !literal_arg(g, op, args, 1, "lower bound", &lo) ||
+        !literal_arg(g, op, args, 2, "upper bound", &hi))
+        return NULL;
+    return cr_clamp(g, x, lo, hi);
+}
+
+/* leaky_relu(x) with PyTorch's slope, or leaky_relu(x, slope). */
+static cr_node *cr_lang_leaky_relu(cr_graph *g, const cr_op *op, cr_lang_value *args,
+                                   int argc)
+{
+    double slope = CR_LEAKY_RELU_SLOPE;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "slope", &slope)))
+        return NULL;
+    return cr_leaky_relu(g, x, slope);
+}
+
+/* elu(x) with alpha 1, or elu(x, alpha). */
+static cr_node *cr_lang_elu(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    double alpha = CR_ELU_ALPHA;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "alpha", &alpha)))
+        return NULL;
+    return cr_elu(g, x, alpha);
+}
+
+/* sum(x), sum(x, axis), sum(x, axis, keepdims) and the other reductions:
+ * the axis an integer, keepdims a number (non-zero: keep the axis). */
+static cr_node *cr_lang_reduce(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
+{
+    double axis = 0, keep = 0;
+    cr_node *x = cr_lang_node(g, &args[0]);
+    if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "axis", &axis)) ||
+        (argc > 2 && !literal_arg(g, op, args, 2, "keepdims flag", &keep)))
+        return NULL;
+    if (axis != floor(axis) || fabs(axis) > CR_MAX_RANK) {
+        cr_graph_fail(g, CR_EINVAL, "%s(): the axis must be an integer, not %.17g",
+                      op->name, axis);
+        return NULL;
+    }
+    return cr_reduce(g, op, x, argc == 1, (int)axis, keep != 0);
 }

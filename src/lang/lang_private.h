@@ -59,7 +59,14 @@ enum cr_tok_kind {
     T_LPAREN,
     T_RPAREN,
     T_COMMA,
-    T_ASSIGN
+    T_ASSIGN,
+    T_LT, /* < */
+    T_GT, /* > */
+    T_LE, /* <= */
+    T_GE, /* >= */
+    T_EQ, /* == */
+    T_QUESTION,
+    T_COLON
 };
 
 typedef struct cr_token {
@@ -129,5 +136,13 @@ const cr_lang_function *cr_lang_function_find(const char *name, size_t len);
 /* Builders named in the op list (ops/oplist.h). */
 cr_node *cr_lang_unary(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
 cr_node *cr_lang_pow(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+/* shapes, indexing and products (the section of functions.c after pow) */
+cr_node *cr_lang_reshape(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_flatten(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_permute(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_slice(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_pad(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_index_select(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_matmul(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
 
 #endif

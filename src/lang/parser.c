@@ -12,7 +12,25 @@
 
 /* ---- operators and the two stacks ---- */
 
-enum op_kind { O_ADD, O_SUB, O_MUL, O_DIV, O_POW, O_NEG, O_PAREN, O_CALL };
+/* O_QUESTION waits for the ':' of `c ? a : b`; O_COND then has c and a on
+ * the operand stack and waits for b. */
+enum op_kind {
+    O_ADD,
+    O_SUB,
+    O_MUL,
+    O_DIV,
+    O_POW,
+    O_NEG,
+    O_LT,
+    O_GT,
+    O_LE,
+    O_GE,
+    O_EQ,
+    O_QUESTION,
+    O_COND,
+    O_PAREN,
+    O_CALL
+};
 
 typedef struct pending {
     enum op_kind op;
@@ -36,16 +54,25 @@ typedef struct parser {
 static int op_prec(enum op_kind op)
 {
     switch (op) {
+    case O_QUESTION:
+    case O_COND:
+        return 1;
+    case O_LT:
+    case O_GT:
+    case O_LE:
+    case O_GE:
+    case O_EQ:
+        return 2;
     case O_ADD:
     case O_SUB:
-        return 1;
+        return 3;
     case O_MUL:
     case O_DIV:
-        return 2;
-    case O_NEG:
-        return 3;
-    case O_POW:
         return 4;
+    case O_NEG:
+        return 5;
+    case O_POW:
+        return 6;
     default:
         return 0; /* parentheses and calls are barriers */
     }
@@ -76,13 +103,50 @@ static cr_status push_op(parser *ps, enum op_kind op, const cr_lang_function *fu
     return CR_OK;
 }
 
-/* Makes a literal into a constant node. NULL on failure (error in graph). */
+static int is_comparison(enum op_kind op)
+{
+    return op >= O_LT && op <= O_EQ;
+}
+
+/* The function of the language an operator stands for: the comparisons
+ * and `c ? a : b`, which is where(c, a, b). */
+static const char *operator_function(enum op_kind op)
+{
+    static const char *const names[] = {"lt", "gt", "le", "ge", "eq"};
+    return op == O_COND ? "where" : names[op - O_LT];
+}
+
+/* Applies an operator that stands for a function to its argc operands on
+ * top of the stack. */
+static cr_status apply_function(parser *ps, const pending *op, int argc)
+{
+    const char *name = operator_function(op->op);
+    const cr_lang_function *f = cr_lang_function_find(name, strlen(name));
+    if (!f)
+        return cr_lang_fail(ps->err, CR_ESYNTAX, op->line, op->col,
+                            "this operator needs the function %s(), which is missing", name);
+    cr_lang_value *args = &ps->items[ps->n_items - (size_t)argc];
+    cr_lang_value res = {0};
+    res.node = f->build(ps->g, f->op, args, argc);
+    if (!res.node)
+        return graph_failed(ps, op->line, op->col);
+    ps->n_items -= (size_t)argc - 1;
+    ps->items[ps->n_items - 1] = res;
+    return CR_OK;
+}
 
 /* Applies the operator on top of the stack to the operands on top. */
 static cr_status reduce(parser *ps)
 {
     pending op = ps->ops[--ps->n_ops];
     cr_lang_value res = {0};
+    if (op.op == O_QUESTION)
+        return cr_lang_fail(ps->err, CR_ESYNTAX, op.line, op.col,
+                            "'?' without its ':' (write c ? a : b)");
+    if (op.op == O_COND)
+        return apply_function(ps, &op, 3);
+    if (is_comparison(op.op))
+        return apply_function(ps, &op, 2);
     if (op.op == O_NEG) {
         cr_lang_value *x = &ps->items[ps->n_items - 1];
         if (x->is_lit) {
@@ -321,6 +385,36 @@ static cr_status parse_expression(parser *ps)
         case T_CARET:
             bin = O_POW;
             break;
+        case T_LT:
+            bin = O_LT;
+            break;
+        case T_GT:
+            bin = O_GT;
+            break;
+        case T_LE:
+            bin = O_LE;
+            break;
+        case T_GE:
+            bin = O_GE;
+            break;
+        case T_EQ:
+            bin = O_EQ;
+            break;
+        case T_QUESTION:
+            bin = O_QUESTION;
+            break;
+        case T_COLON:
+            /* finish the `a` of `c ? a : b`, then wait for b */
+            while (ps->n_ops > 0 && (op_prec(ps->ops[ps->n_ops - 1].op) > 1 ||
+                                     ps->ops[ps->n_ops - 1].op == O_COND))
+                if ((st = reduce(ps)) != CR_OK)
+                    return st;
+            if (ps->n_ops == 0 || ps->ops[ps->n_ops - 1].op != O_QUESTION)
+                return cr_lang_fail(ps->err, CR_ESYNTAX, t.line, t.col,
+                                    "':' without a '?' before it (write c ? a : b)");
+            ps->ops[ps->n_ops - 1].op = O_COND;
+            expect_operand = 1;
+            continue;
         case T_RPAREN:
         case T_COMMA:
             while (ps->n_ops > 0 && op_prec(ps->ops[ps->n_ops - 1].op) > 0)
@@ -367,13 +461,17 @@ static cr_status parse_expression(parser *ps)
             return expect_fail(ps, &t, "an operator or the end of the statement");
         }
         /* A binary operator: apply what binds at least as tightly (left
-         * associative) or more tightly (^, right associative). */
+         * associative) or more tightly (^ and ?:, right associative).
+         * Comparisons do not chain. */
         int prec = op_prec(bin);
         while (ps->n_ops > 0) {
             enum op_kind top = ps->ops[ps->n_ops - 1].op;
             int tp = op_prec(top);
-            if (tp == 0 || tp < prec || (tp == prec && bin == O_POW))
+            if (tp == 0 || tp < prec || (tp == prec && (bin == O_POW || bin == O_QUESTION)))
                 break;
+            if (is_comparison(top) && is_comparison(bin))
+                return cr_lang_fail(ps->err, CR_ESYNTAX, t.line, t.col,
+                                    "comparisons do not chain: write (a < b) * (b < c)");
             if ((st = reduce(ps)) != CR_OK)
                 return st;
         }

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +340,15 @@ cr_mlp *cr_mlp_load_mem(const void *data, size_t size, const char *name,
         if (!isfinite(vals[i])) {
             bad(err, CR_EFORMAT, name, "value %zu of the %s is not finite",
                 i < nw ? i + 1 : i - nw + 1, i < nw ? "parameters" : "input statistics");
+            cr_free(vals);
+            return NULL;
+        }
+        /* a saved deviation is one the saver kept: at least DBL_MIN */
+        if (i >= nw + s.n_inputs && !(vals[i] >= DBL_MIN)) {
+            bad(err, CR_EFORMAT, name,
+                "input %zu's standard deviation is %g: it must be above 0 and not "
+                "subnormal",
+                i - nw - s.n_inputs + 1, vals[i]);
             cr_free(vals);
             return NULL;
         }

@@ -6,6 +6,7 @@
 #include "nn/nn_internal.h"
 #include "core/rng.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -323,6 +324,8 @@ size_t cr_mlp_num_classes(const cr_mlp *m)
 cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *std,
                                  cr_error *err)
 {
+    if (!m)
+        return cr_error_set(err, CR_EINVAL, "mlp", "set_input_stats: the model is NULL");
     if (!mean) {
         cr_free(m->mean);
         cr_free(m->std);
@@ -330,10 +333,16 @@ cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *st
         return CR_OK;
     }
     const size_t n = m->spec.n_inputs;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!isfinite(mean[i]))
             return cr_error_set(err, CR_EDOMAIN, "mlp", "input mean %zu is not finite",
                                 i + 1);
+        if (std && isfinite(std[i]) && std[i] != 0.0 && !(std[i] >= DBL_MIN))
+            return cr_error_set(err, CR_EDOMAIN, "mlp",
+                                "input %zu's standard deviation %g is negative or "
+                                "subnormal",
+                                i + 1, std[i]);
+    }
     double *nm = cr_malloc(n * sizeof *nm), *ns = cr_malloc(n * sizeof *ns);
     if (!nm || !ns) {
         cr_free(nm);
@@ -520,7 +529,12 @@ static size_t row_class(const double *row, size_t n, double threshold)
 
 size_t cr_mlp_output_class(const cr_mlp *m, const double *row)
 {
-    return cr_mlp_num_classes(m) ? row_class(row, m->spec.n_outputs, 0.5) : 0;
+    if (!m || !row)
+        return CR_MLP_NO_CLASS;
+    const size_t no = m->spec.n_outputs;
+    if (cr_first_nonfinite(row, no) != no)
+        return CR_MLP_NO_CLASS;
+    return cr_mlp_num_classes(m) ? row_class(row, no, 0.5) : 0;
 }
 
 size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h, size_t *confusion)
@@ -541,6 +555,23 @@ size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h, 
 }
 
 /* ---- predict and evaluate ---- */
+
+/* CR_EDOMAIN naming the first of rows output rows (numbered from first + 1)
+ * that holds a NaN or an infinity, or CR_OK: a model whose output is not
+ * finite has no prediction to give. */
+static cr_status check_outputs(const char *what, const double *out, size_t first,
+                               size_t rows, size_t n_outputs, cr_error *err)
+{
+    const size_t k = cr_first_nonfinite(out, rows * n_outputs);
+    if (k == rows * n_outputs)
+        return CR_OK;
+    const double v = out[k];
+    return cr_error_set(err, CR_EDOMAIN, what,
+                        "%s: row %zu gives %s as output %zu (an input or a weight too large "
+                        "or not finite)",
+                        what, first + k / n_outputs + 1,
+                        isnan(v) ? "nan" : v > 0 ? "inf" : "-inf", k % n_outputs + 1);
+}
 
 static cr_status check_rows(const char *what, const void *x, const void *out, size_t rows,
                             cr_error *err)
@@ -571,6 +602,8 @@ cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
         cr_mlp_batch_nodes_load(m, h, &(cr_mlp_rows){.f64 = x}, NULL, NULL, first, n);
         if ((st = cr_graph_forward(m->g, h->out)) != CR_OK)
             return graph_error(m, err);
+        if ((st = check_outputs("predict", h->out->value.data, first, n, no, err)) != CR_OK)
+            return st;
         memcpy(out + first * no, h->out->value.data, n * no * sizeof(double));
     }
     return st;
@@ -588,10 +621,10 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
         return st;
     const size_t k = cr_mlp_num_classes(m);
     if (k) {
-        res->confusion = cr_calloc(k * k, sizeof *res->confusion);
-        if (!res->confusion)
-            return cr_error_set(err, CR_ENOMEM, "evaluate", "out of memory");
         res->n_classes = k;
+        if (k <= CR_EVAL_CONFUSION_MAX &&
+            !(res->confusion = cr_calloc(k * k, sizeof *res->confusion)))
+            return cr_error_set(err, CR_ENOMEM, "evaluate", "out of memory");
     }
     double total = 0.0;
     size_t correct = 0;
@@ -608,6 +641,14 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
             graph_error(m, err);
             break;
         }
+        st = check_outputs("evaluate", h->out->value.data, first, n, m->spec.n_outputs, err);
+        if (st == CR_OK && !isfinite(h->loss->value.data[0]))
+            st = cr_error_set(err, CR_EDOMAIN, "evaluate",
+                              "evaluate: the loss of rows %zu to %zu is not finite (a target "
+                              "that is not finite, or outside the loss's domain)",
+                              first + 1, first + n);
+        if (st != CR_OK)
+            break;
         total += cr_mlp_batch_nodes_loss_per_row(m, h) * (double)n;
         correct += cr_mlp_batch_nodes_correct(m, h, res->confusion);
     }

@@ -318,12 +318,13 @@ CR_AVX2_CLONE static double sgd_update(const cr_optim_options *o, const step_coe
     double acc[CR_BLOCK] = {0};
     size_t i = 0;
     if (!v) {
-        for (; i + CR_BLOCK <= n; i += CR_BLOCK)
+        for (; i + CR_BLOCK <= n; i += CR_BLOCK) {
             CR_UNROLL_BLOCK
             for (size_t j = 0; j < CR_BLOCK; j++) {
                 acc[j] += g[i + j] * g[i + j];
                 w[i + j] -= lr * (g[i + j] * scale + wd * w[i + j]);
             }
+        }
         for (; i < n; i++) {
             acc[0] += g[i] * g[i];
             w[i] -= lr * (g[i] * scale + wd * w[i]);
@@ -331,7 +332,7 @@ CR_AVX2_CLONE static double sgd_update(const cr_optim_options *o, const step_coe
         return cr_sum_of_block(acc);
     }
     const int nesterov = o->nesterov;
-    for (; i + CR_BLOCK <= n; i += CR_BLOCK)
+    for (; i + CR_BLOCK <= n; i += CR_BLOCK) {
         CR_UNROLL_BLOCK
         for (size_t j = 0; j < CR_BLOCK; j++) {
             const double gi = g[i + j] * scale + wd * w[i + j];
@@ -339,6 +340,7 @@ CR_AVX2_CLONE static double sgd_update(const cr_optim_options *o, const step_coe
             v[i + j] = mu * v[i + j] + gi;
             w[i + j] -= lr * (nesterov ? gi + mu * v[i + j] : v[i + j]);
         }
+    }
     for (; i < n; i++) {
         const double gi = g[i] * scale + wd * w[i];
         acc[0] += g[i] * g[i];

@@ -165,8 +165,10 @@ static char *chain_text(cr_graph *g, cr_node *loss, cr_node *param)
     const unsigned flags = CR_CHAIN_PRINT_FORMULAS;
     int len = cr_chain_format(c, flags, NULL, 0);
     char *text = len >= 0 ? cr_malloc((size_t)len + 1) : NULL;
-    if (text)
-        cr_chain_format(c, flags, text, (size_t)len + 1);
+    if (text && cr_chain_format(c, flags, text, (size_t)len + 1) != len) {
+        cr_free(text); /* out of memory the second time: no text, not "" */
+        text = NULL;
+    }
     cr_chain_free(c);
     return text;
 }

@@ -1,14 +1,21 @@
 /*
- * custom_op.c - user-defined ops (chainrule/custom.h): a cr_custom_op holds
+ * custom.c - user-defined ops (chainrule/custom.h): a cr_custom_op holds
  * a generated op-table entry whose shape rule, forward kernel and vjp adapt
  * the user's callbacks, plus a second entry "<name>_vjp" whose nodes run
  * the user's numeric vector-Jacobian product during reverse mode.
+ *
+ * A node's attributes (cr_custom_attr) are an arena copy in the graph; the
+ * node's parameters hold its address (args.i[1]), and a "<name>_vjp" node
+ * reads them from the node it differentiates, its input n.
  */
 #include "core/internal.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+_Static_assert(sizeof(intptr_t) <= sizeof(int64_t), "an address fits a node parameter");
 
 #define CUSTOM_NAME_MAX 200
 
@@ -31,6 +38,12 @@ static const cr_custom_op *custom_of_vjp(const cr_node *n)
                                                 offsetof(cr_custom_op, vjp_op));
 }
 
+/* The attributes of a node of a custom op (NULL for none). */
+static const void *attr_of(const cr_node *n)
+{
+    return (const void *)(intptr_t)n->args->i[1];
+}
+
 /* The values of the first count inputs of n, for the callbacks. */
 static void input_values(const cr_node *n, size_t count,
                          const cr_tensor *values[CR_CUSTOM_MAX_INPUTS])
@@ -44,7 +57,7 @@ static cr_status custom_shape(cr_graph *g, cr_node *n)
     const cr_custom_op *c = custom_of(n);
     const cr_tensor *in[CR_CUSTOM_MAX_INPUTS];
     input_values(n, n->n_inputs, in);
-    if (!c->def.shape) {
+    if (!c->def.shape && !c->def.shape_attr) {
         for (size_t i = 1; i < n->n_inputs; i++)
             if (!cr_tensor_same_shape(in[0], in[i]))
                 return cr_graph_fail(g, CR_ESHAPE, "%s: input %zu is %s but input 1 is %s",
@@ -56,7 +69,10 @@ static cr_status custom_shape(cr_graph *g, cr_node *n)
     size_t shape[CR_MAX_RANK] = {0};
     cr_error err;
     cr_error_clear(&err);
-    cr_status st = c->def.shape(n->n_inputs, in, &rank, shape, &err, c->def.user);
+    cr_status st = c->def.shape_attr
+                       ? c->def.shape_attr(n->n_inputs, in, attr_of(n), &rank, shape, &err,
+                                           c->def.user)
+                       : c->def.shape(n->n_inputs, in, &rank, shape, &err, c->def.user);
     if (st != CR_OK)
         return cr_graph_fail(g, st < 0 ? st : CR_ESHAPE, "%s: %s", c->op.name,
                              err.message[0] ? err.message
@@ -69,17 +85,23 @@ static void custom_forward(cr_node *n)
     const cr_custom_op *c = custom_of(n);
     const cr_tensor *in[CR_CUSTOM_MAX_INPUTS];
     input_values(n, n->n_inputs, in);
-    c->def.forward(n->n_inputs, in, &n->value, c->def.user);
+    if (c->def.forward_attr)
+        c->def.forward_attr(n->n_inputs, in, attr_of(n), &n->value, c->def.user);
+    else
+        c->def.forward(n->n_inputs, in, &n->value, c->def.user);
 }
 
 static cr_status custom_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     const cr_custom_op *c = custom_of(n);
     const cr_tensor *target = &n->inputs[i]->value;
-    if (c->def.graph_vjp) {
+    if (c->def.graph_vjp || c->def.graph_vjp_attr) {
         *dx = NULL;
         cr_status st =
-            c->def.graph_vjp(g, n->inputs, n->n_inputs, n, dy, i, dx, c->def.user);
+            c->def.graph_vjp_attr
+                ? c->def.graph_vjp_attr(g, n->inputs, n->n_inputs, attr_of(n), n, dy, i, dx,
+                                        c->def.user)
+                : c->def.graph_vjp(g, n->inputs, n->n_inputs, n, dy, i, dx, c->def.user);
         if (st != CR_OK)
             return g->err.status != CR_OK ? g->err.status : st;
         if (*dx && !cr_tensor_same_shape(&(*dx)->value, target))
@@ -105,9 +127,13 @@ static void custom_vjp_forward(cr_node *n)
     const size_t count = n->n_inputs - 2;
     const cr_tensor *in[CR_CUSTOM_MAX_INPUTS];
     input_values(n, count, in);
+    const cr_tensor *out = &n->inputs[count]->value, *dy = &n->inputs[count + 1]->value;
     memset(n->value.data, 0, n->value.size * sizeof *n->value.data);
-    c->def.vjp(count, in, &n->inputs[count]->value, &n->inputs[count + 1]->value,
-               (size_t)n->args->i[0], &n->value, c->def.user);
+    if (c->def.vjp_attr)
+        c->def.vjp_attr(count, in, attr_of(n->inputs[count]), out, dy,
+                        (size_t)n->args->i[0], &n->value, c->def.user);
+    else
+        c->def.vjp(count, in, out, dy, (size_t)n->args->i[0], &n->value, c->def.user);
 }
 
 static cr_status custom_vjp_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
@@ -130,9 +156,23 @@ static cr_status copy_string(const char *s, char **out)
     return *out ? CR_OK : CR_ENOMEM;
 }
 
+/* Which callback, if any, the definition gives in both kinds. */
+static const char *given_twice(const cr_custom_op_def *def)
+{
+    if (def->shape && def->shape_attr)
+        return "shape";
+    if (def->forward && def->forward_attr)
+        return "forward";
+    if (def->vjp && def->vjp_attr)
+        return "vjp";
+    if (def->graph_vjp && def->graph_vjp_attr)
+        return "graph_vjp";
+    return NULL;
+}
+
 cr_custom_op *cr_custom_op_new(const cr_custom_op_def *def, cr_error *err)
 {
-    if (!def || !def->forward) {
+    if (!def || (!def->forward && !def->forward_attr)) {
         cr_error_set(err, CR_EINVAL, "custom op", "%s is NULL",
                      def ? "the forward kernel" : "the definition");
         return NULL;
@@ -155,6 +195,16 @@ cr_custom_op *cr_custom_op_new(const cr_custom_op_def *def, cr_error *err)
     }
     if (def->flags & ~(unsigned)(CR_CUSTOM_ELEMENTWISE | CR_CUSTOM_KINK)) {
         cr_error_set(err, CR_EINVAL, name, "%s: unknown flags 0x%x", name, def->flags);
+        return NULL;
+    }
+    if (given_twice(def)) {
+        cr_error_set(err, CR_EINVAL, name, "%s: both %s and %s_attr are given", name,
+                     given_twice(def), given_twice(def));
+        return NULL;
+    }
+    if (def->attr_size > CR_CUSTOM_MAX_ATTR) {
+        cr_error_set(err, CR_EINVAL, name, "%s: %zu bytes of attributes (at most %d)", name,
+                     def->attr_size, CR_CUSTOM_MAX_ATTR);
         return NULL;
     }
     cr_custom_op *c = cr_calloc(1, sizeof *c);
@@ -187,7 +237,9 @@ cr_custom_op *cr_custom_op_new(const cr_custom_op_def *def, cr_error *err)
                 .jacobian = c->strings[5],
                 .shape = custom_shape,
                 .forward = custom_forward,
-                .vjp = (def->vjp || def->graph_vjp) ? custom_vjp : NULL};
+                .vjp = (def->vjp || def->graph_vjp || def->vjp_attr || def->graph_vjp_attr)
+                           ? custom_vjp
+                           : NULL};
     c->vjp_op = (cr_op){.name = c->strings[1],
                         .min_inputs = def->min_inputs + 2,
                         .max_inputs = def->max_inputs + 2,
@@ -215,11 +267,42 @@ const char *cr_custom_op_name(const cr_custom_op *op)
 
 cr_node *cr_custom(cr_graph *g, const cr_custom_op *op, cr_node *const *inputs, size_t n)
 {
+    if (g && op && op->def.attr_size) {
+        cr_graph_fail(g, CR_EINVAL,
+                      "%s: takes %zu bytes of attributes; apply it with cr_custom_attr",
+                      op->op.name, op->def.attr_size);
+        return NULL;
+    }
+    return cr_custom_attr(g, op, inputs, n, NULL);
+}
+
+cr_node *cr_custom_attr(cr_graph *g, const cr_custom_op *op, cr_node *const *inputs,
+                        size_t n, const void *attr)
+{
     if (!g)
         return NULL;
     if (!op) {
         cr_graph_fail(g, CR_EINVAL, "custom op: op is NULL");
         return NULL;
     }
-    return cr_node_create(g, &op->op, inputs, n, NULL);
+    const size_t size = op->def.attr_size;
+    if (!size)
+        return cr_node_create(g, &op->op, inputs, n, NULL);
+    if (!attr) {
+        cr_graph_fail(g, CR_EINVAL, "%s: the attributes are NULL (the op takes %zu bytes)",
+                      op->op.name, size);
+        return NULL;
+    }
+    const cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    void *copy = cr_arena_alloc(&g->arena, size, 16);
+    if (!copy) {
+        cr_graph_fail(g, CR_ENOMEM, "%s: out of memory", op->op.name);
+        return NULL;
+    }
+    memcpy(copy, attr, size);
+    const cr_node_args args = {.i = {0, (int64_t)(intptr_t)copy}};
+    cr_node *node = cr_node_create(g, &op->op, inputs, n, &args);
+    if (!node)
+        cr_arena_rewind(&g->arena, mark); /* the graph as it was */
+    return node;
 }

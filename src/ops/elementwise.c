@@ -1,8 +1,10 @@
 /*
  * elementwise.c - elementwise ops: add, sub, mul, div, pow (with
  * broadcasting), neg, scale, powc, exp, log, sqrt, abs, sign, sin, cos,
- * tanh, sigmoid, relu, softplus, and the fused backward helpers
- * sigmoid_bwd, tanh_bwd and relu_bwd. Also the shared shape rules.
+ * tanh, sigmoid, relu, softplus, square, log1p, erf, leaky_relu, elu,
+ * gelu, silu, and the fused backward helpers sigmoid_bwd, tanh_bwd,
+ * relu_bwd and leaky_relu_bwd. Also the shared shape rules and the
+ * broadcasting iterator (cr_bcast, ops_common.h).
  */
 #include "ops/ops_common.h"
 
@@ -26,19 +28,101 @@ int cr_shape_is_suffix(const cr_tensor *small, const cr_tensor *big)
     return 1;
 }
 
+int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big)
+{
+    int lead = 0;
+    while (lead < small->rank && small->shape[lead] == 1)
+        lead++;
+    if (small->rank - lead > big->rank)
+        return 0;
+    for (int i = 1; i <= small->rank - lead; i++)
+        if (small->shape[small->rank - i] != big->shape[big->rank - i])
+            return 0;
+    return 1;
+}
+
+/* The dimension of t along axis d of a rank-`rank` broadcast (1 where t
+ * has no such axis). */
+static size_t aligned_dim(const cr_tensor *t, int rank, int d)
+{
+    int k = d - (rank - t->rank);
+    return k < 0 ? 1 : t->shape[k];
+}
+
 cr_status cr_shape_broadcast(cr_graph *g, cr_node *n)
 {
-    const cr_tensor *a = INT(n, 0), *b = INT(n, 1);
-    const cr_tensor *big = a, *small = b;
-    if (b->size > a->size || (b->size == a->size && b->rank > a->rank)) {
-        big = b;
-        small = a;
+    int rank = 0;
+    for (size_t k = 0; k < n->n_inputs; k++)
+        if (INT(n, k)->rank > rank)
+            rank = INT(n, k)->rank;
+    size_t shape[CR_MAX_RANK];
+    for (int d = 0; d < rank; d++) {
+        shape[d] = 1;
+        for (size_t k = 0; k < n->n_inputs; k++) {
+            size_t dim = aligned_dim(INT(n, k), rank, d);
+            if (dim == shape[d] || dim == 1)
+                continue;
+            if (shape[d] != 1)
+                goto mismatch;
+            shape[d] = dim;
+        }
     }
-    if (cr_tensor_same_shape(a, b) || small->size == 1 ||
-        (cr_shape_is_suffix(small, big) && big->size % small->size == 0))
-        return cr_tensor_set_shape(&n->value, big->rank, big->shape, &g->err);
-    return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s do not broadcast", n->op->name,
-                         cr_shape_str(a).text, cr_shape_str(b).text);
+    return cr_tensor_set_shape(&n->value, rank, shape, &g->err);
+mismatch:
+    if (n->n_inputs == 2)
+        return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s do not broadcast", n->op->name,
+                             cr_shape_str(INT(n, 0)).text, cr_shape_str(INT(n, 1)).text);
+    return cr_graph_fail(g, CR_ESHAPE, "%s: %s, %s and %s do not broadcast", n->op->name,
+                         cr_shape_str(INT(n, 0)).text, cr_shape_str(INT(n, 1)).text,
+                         cr_shape_str(INT(n, 2)).text);
+}
+
+void cr_bcast_init(cr_bcast *it, const cr_tensor *out, const cr_tensor *const *ops,
+                   int n_ops)
+{
+    const int rank = out->rank;
+    it->n_ops = n_ops;
+    it->rank = 0;
+    /* Axes of length 1 drop out; an axis merges into the one before when
+     * every operand steps across both as across one. */
+    for (int d = 0; d < rank; d++) {
+        const size_t dim = out->shape[d];
+        if (dim == 1)
+            continue;
+        size_t st[CR_BCAST_MAX];
+        for (int k = 0; k < n_ops; k++) {
+            size_t inner = 1;
+            for (int e = d + 1; e < rank; e++)
+                inner *= aligned_dim(ops[k], rank, e);
+            st[k] = aligned_dim(ops[k], rank, d) == 1 ? 0 : inner;
+        }
+        int merge = it->rank > 0;
+        for (int k = 0; k < n_ops && merge; k++)
+            merge = it->stride[k][it->rank - 1] == st[k] * dim;
+        if (merge) {
+            it->dim[it->rank - 1] *= dim;
+            for (int k = 0; k < n_ops; k++)
+                it->stride[k][it->rank - 1] = st[k];
+            continue;
+        }
+        it->dim[it->rank] = dim;
+        for (int k = 0; k < n_ops; k++)
+            it->stride[k][it->rank] = st[k];
+        it->rank++;
+    }
+    if (it->rank == 0) { /* one element */
+        it->dim[0] = 1;
+        for (int k = 0; k < n_ops; k++)
+            it->stride[k][0] = 0;
+        it->rank = 1;
+    }
+    for (int d = 0; d < it->rank; d++)
+        it->idx[d] = 0;
+    for (int k = 0; k < n_ops; k++) {
+        it->off[k] = 0;
+        it->step[k] = it->stride[k][it->rank - 1] != 0;
+    }
+    it->row = it->dim[it->rank - 1];
 }
 
 cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
@@ -51,34 +135,6 @@ cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
 }
 
 /* ---- binary ops ---- */
-
-/* A two-input elementwise op: kernel, vjp declaration and descriptor. The
- * vjp NAME##_vjp is written by hand below. */
-#define CR_BINARY_ENTRY(NAME, EXPR, FLAGS, FORMULA, TEXT, DA, DB, JACOBIAN, SHAPE)        \
-    CR_BINARY_KERNEL(NAME, EXPR)                                                          \
-    static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
-                                cr_node **dx);                                            \
-    const cr_op cr_op_##NAME = {.name = #NAME,                                            \
-                                .min_inputs = 2,                                          \
-                                .max_inputs = 2,                                          \
-                                .flags = CR_OP_ELEMENTWISE | (FLAGS),                     \
-                                .formula = FORMULA,                                       \
-                                .expr = TEXT,                                             \
-                                .deriv = {DA, DB},                                        \
-                                .jacobian = JACOBIAN,                                     \
-                                .shape = SHAPE,                                           \
-                                .forward = NAME##_forward,                                \
-                                .vjp = NAME##_vjp};
-
-/* A public broadcasting binary op with its constructor cr_NAME(g, a, b). */
-#define CR_BINARY_OP(NAME, EXPR, FORMULA, TEXT, DA, DB)                                   \
-    CR_BINARY_ENTRY(NAME, EXPR, 0, FORMULA, TEXT, DA, DB,                                 \
-                    "diagonal (summed over broadcast axes)",                              \
-                    cr_shape_broadcast)                                                   \
-    cr_node *cr_##NAME(cr_graph *g, cr_node *a, cr_node *b)                               \
-    {                                                                                     \
-        return cr_op_pair(g, &cr_op_##NAME, a, b);                                        \
-    }
 
 CR_BINARY_OP(add, a + b, "y = a + b", "a + b", "1", "1")
 CR_BINARY_OP(sub, a - b, "y = a - b", "a - b", "1", "-1")
@@ -131,8 +187,7 @@ cr_node *cr_add_n(cr_graph *g, size_t n, cr_node *const *inputs)
     return cr_node_create(g, &cr_op_add_n, inputs, n, NULL);
 }
 
-/* Sums a contribution back to the shape of input i (broadcasting). */
-static cr_status to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx)
+cr_status cr_vjp_to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx)
 {
     if (!full)
         return g->err.status;
@@ -141,26 +196,26 @@ static cr_status to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_n
 
 static cr_status add_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return to_input(g, n, i, dy, dx);
+    return cr_vjp_to_input(g, n, i, dy, dx);
 }
 
 static cr_status sub_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return to_input(g, n, i, i == 0 ? dy : cr_neg(g, dy), dx);
+    return cr_vjp_to_input(g, n, i, i == 0 ? dy : cr_neg(g, dy), dx);
 }
 
 static cr_status mul_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return to_input(g, n, i, cr_mul(g, dy, n->inputs[1 - i]), dx);
+    return cr_vjp_to_input(g, n, i, cr_mul(g, dy, n->inputs[1 - i]), dx);
 }
 
 static cr_status div_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     cr_node *b = n->inputs[1];
     if (i == 0)
-        return to_input(g, n, i, cr_div(g, dy, b), dx);
+        return cr_vjp_to_input(g, n, i, cr_div(g, dy, b), dx);
     /* d(a/b)/db = -y/b */
-    return to_input(g, n, i, cr_neg(g, cr_mul(g, dy, cr_div(g, n, b))), dx);
+    return cr_vjp_to_input(g, n, i, cr_neg(g, cr_mul(g, dy, cr_div(g, n, b))), dx);
 }
 
 static cr_status pow_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
@@ -168,9 +223,9 @@ static cr_status pow_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
     cr_node *a = n->inputs[0], *b = n->inputs[1];
     if (i == 0) {
         cr_node *bm1 = cr_sub(g, b, cr_scalar(g, 1.0));
-        return to_input(g, n, i, cr_mul(g, dy, cr_mul(g, b, cr_pow(g, a, bm1))), dx);
+        return cr_vjp_to_input(g, n, i, cr_mul(g, dy, cr_mul(g, b, cr_pow(g, a, bm1))), dx);
     }
-    return to_input(g, n, i, cr_mul(g, dy, cr_mul(g, n, cr_log(g, a))), dx);
+    return cr_vjp_to_input(g, n, i, cr_mul(g, dy, cr_mul(g, n, cr_log(g, a))), dx);
 }
 
 /* ---- unary ops ---- */
@@ -293,6 +348,122 @@ static cr_status softplus_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
     CR_VJP_RETURN(cr_mul(g, dy, cr_sigmoid(g, n->inputs[0])));
 }
 
+/* ---- square, log1p, erf, and the activations leaky_relu, elu, gelu
+ * (erf form), silu: PyTorch's definitions, derivatives at 0 included ---- */
+
+#define CR_INV_SQRT2 0.70710678118654752440     /* 1/sqrt(2) */
+#define CR_INV_SQRT2PI 0.39894228040143267794   /* 1/sqrt(2 pi) */
+#define CR_TWO_BY_SQRTPI 1.12837916709551257390 /* 2/sqrt(pi) */
+
+static double elu(double v, double alpha)
+{
+    return v > 0 ? v : alpha * expm1(v);
+}
+
+static double gelu(double v)
+{
+    return 0.5 * v * (1.0 + erf(v * CR_INV_SQRT2));
+}
+
+CR_UNARY_OP(square, v *v, "y = x^2", "square(x)", "2*x", 0)
+CR_UNARY_OP(log1p, log1p(v), "y = log(1 + x)", "log1p(x)", "1/(1 + x)", 0)
+CR_UNARY_OP(erf, erf(v), "y = erf(x) = 2/sqrt(pi) * integral of exp(-t^2) from 0 to x",
+            "erf(x)", "1.1283791670955126*exp(-x^2)", 0)
+CR_UNARY_OP(leaky_relu, v > 0 ? v : c * v, "y = x if x > 0 else c*x", "leaky_relu(x, c)",
+            "where(gt(x, 0), 1, c)", CR_OP_KINK)
+CR_UNARY_OP(elu, elu(v, c), "y = x if x > 0 else c*(exp(x) - 1)", "elu(x, c)",
+            "where(gt(x, 0), 1, y + c)", CR_OP_KINK)
+CR_UNARY_OP(gelu, gelu(v), "y = x*Phi(x) = x/2*(1 + erf(x/sqrt(2)))", "gelu(x)",
+            "0.5*(1 + erf(x*0.7071067811865476)) + x*0.3989422804014327*exp(-0.5*x^2)", 0)
+CR_UNARY_OP(silu, v *sigmoid(v), "y = x*sigmoid(x)", "silu(x)",
+            "sigmoid(x)*(1 + x*(1 - sigmoid(x)))", 0)
+
+cr_node *cr_square(cr_graph *g, cr_node *x)
+{
+    return unary(g, &cr_op_square, x, 0);
+}
+cr_node *cr_log1p(cr_graph *g, cr_node *x)
+{
+    return unary(g, &cr_op_log1p, x, 0);
+}
+cr_node *cr_erf(cr_graph *g, cr_node *x)
+{
+    return unary(g, &cr_op_erf, x, 0);
+}
+cr_node *cr_gelu(cr_graph *g, cr_node *x)
+{
+    return unary(g, &cr_op_gelu, x, 0);
+}
+cr_node *cr_silu(cr_graph *g, cr_node *x)
+{
+    return unary(g, &cr_op_silu, x, 0);
+}
+
+cr_node *cr_leaky_relu(cr_graph *g, cr_node *x, double slope)
+{
+    return unary(g, &cr_op_leaky_relu, x, slope);
+}
+
+cr_node *cr_elu(cr_graph *g, cr_node *x, double alpha)
+{
+    return unary(g, &cr_op_elu, x, alpha);
+}
+
+static cr_status square_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, n->inputs[0], 2.0)));
+}
+
+static cr_status log1p_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_div(g, dy, cr_add(g, n->inputs[0], cr_scalar(g, 1.0))));
+}
+
+/* 2/sqrt(pi) exp(-x^2) */
+static cr_node *erf_deriv(cr_graph *g, cr_node *x)
+{
+    return cr_scale(g, cr_exp(g, cr_neg(g, cr_square(g, x))), CR_TWO_BY_SQRTPI);
+}
+
+static cr_status erf_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    CR_VJP_RETURN(cr_mul(g, dy, erf_deriv(g, n->inputs[0])));
+}
+
+/* dy * (x > 0 ? 1 : else_value) */
+static cr_node *mul_where_positive(cr_graph *g, cr_node *dy, cr_node *x,
+                                   cr_node *else_value)
+{
+    cr_node *pos = cr_gt(g, x, cr_scalar(g, 0.0));
+    return cr_mul(g, dy, cr_where(g, pos, cr_scalar(g, 1.0), else_value));
+}
+
+static cr_status elu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    /* alpha*exp(x) = y + alpha where x <= 0 */
+    cr_node *neg_side = cr_add(g, n, cr_scalar(g, n->args->f));
+    CR_VJP_RETURN(mul_where_positive(g, dy, n->inputs[0], neg_side));
+}
+
+/* Phi(x) + x phi(x) = (1 + erf(x/sqrt 2))/2 + x exp(-x^2/2)/sqrt(2 pi) */
+static cr_status gelu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    cr_node *x = n->inputs[0];
+    cr_node *cdf = cr_scale(
+        g, cr_add(g, cr_erf(g, cr_scale(g, x, CR_INV_SQRT2)), cr_scalar(g, 1.0)), 0.5);
+    cr_node *pdf =
+        cr_scale(g, cr_exp(g, cr_scale(g, cr_square(g, x), -0.5)), CR_INV_SQRT2PI);
+    CR_VJP_RETURN(cr_mul(g, dy, cr_add(g, cdf, cr_mul(g, x, pdf))));
+}
+
+/* s (1 + x (1 - s)) with s = sigmoid(x) */
+static cr_status silu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    cr_node *x = n->inputs[0], *s = cr_sigmoid(g, x), *one = cr_scalar(g, 1.0);
+    cr_node *d = cr_mul(g, s, cr_add(g, one, cr_mul(g, x, cr_sub(g, one, s))));
+    CR_VJP_RETURN(cr_mul(g, dy, d));
+}
+
 /* ---- fused backward helpers: f(y_or_x, dy) in one pass ---- */
 
 /* A backward helper f(a, dy) of two same-shaped inputs, with a static
@@ -309,6 +480,33 @@ static cr_status softplus_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
 CR_BACKWARD_OP(sigmoid_bwd, b * a * (1.0 - a), "y = b*a*(1-a), a = sigmoid output", 0)
 CR_BACKWARD_OP(tanh_bwd, b * (1.0 - a * a), "y = b*(1-a^2), a = tanh output", 0)
 CR_BACKWARD_OP(relu_bwd, a > 0 ? b : 0.0, "y = a > 0 ? b : 0", CR_OP_KINK)
+CR_BINARY_ENTRY(leaky_relu_bwd, a > 0 ? b : c * b, CR_OP_BACKWARD | CR_OP_KINK,
+                "y = a > 0 ? b : c*b, a = leaky_relu input", NULL, NULL, NULL, "diagonal",
+                cr_shape_same)
+
+/* leaky_relu_bwd(x, dy) with the slope c */
+static cr_node *leaky_relu_bwd(cr_graph *g, cr_node *x, cr_node *dy, double slope)
+{
+    cr_node *in[2] = {x, dy};
+    cr_node_args args = {.f = slope};
+    return cr_node_create(g, &cr_op_leaky_relu_bwd, in, 2, &args);
+}
+
+static cr_status leaky_relu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                cr_node **dx)
+{
+    CR_VJP_RETURN(leaky_relu_bwd(g, n->inputs[0], dy, n->args->f));
+}
+
+static cr_status leaky_relu_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                    cr_node **dx)
+{
+    if (i == 0) {
+        *dx = NULL; /* a step function of a */
+        return CR_OK;
+    }
+    CR_VJP_RETURN(leaky_relu_bwd(g, n->inputs[0], dy, n->args->f));
+}
 
 static cr_status sigmoid_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {

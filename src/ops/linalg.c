@@ -1,7 +1,9 @@
 /*
  * linalg.c - matrix products (matmul, with transpose flags instead of
- * materialised transposes), transpose, and the article's sum of products
- * sop(x, w, b). All products go through cr_gemm (blas.c).
+ * materialised transposes, of matrices or of batches of them broadcast as
+ * in torch.matmul) and the article's sum of products sop(x, w, b). Every
+ * product goes through cr_gemm (blas.c): a batch is a loop of calls, or one
+ * call where the batch folds into a dimension of the matrices.
  */
 #include "ops/ops_common.h"
 
@@ -9,12 +11,90 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- matmul: args.i = {flags, m, n, k}; A, B read as matrices ---- */
+/* ---- matmul ----
+ * args.i = {flags | mranks, m, n, k, B0, B1}. Y = op(A) op(B), where A is
+ * read as an m x k matrix (k x m with CR_TRANS_A), B as k x n (n x k) and
+ * Y as m x n, whatever their ranks. With a batch loop [B0, B1] (B0*B1 > 1)
+ * the three are stacks of such matrices: the last mrank dims of each (2 for
+ * a matrix, 1 for a vector, 0 for a scalar) hold the matrix, the dims
+ * before are batch dims, right-aligned against the loop's and broadcast
+ * where they are 1 or missing. Where Y's batch is broadcast, the products
+ * add up into it (a vjp sums over the batch in the same products). The
+ * mranks of A, B and Y are bits 2-3, 4-5 and 6-7 of i[0]. */
+
+enum { MR_A = 2, MR_B = 4, MR_Y = 6 };
+
+static int mrank_of(const cr_node *n, int shift)
+{
+    return (int)((n->args->i[0] >> shift) & 3);
+}
+
+static void batch_loop(const cr_node *n, size_t loop[2])
+{
+    loop[0] = n->args->i[4] > 1 ? (size_t)n->args->i[4] : 1;
+    loop[1] = n->args->i[5] > 1 ? (size_t)n->args->i[5] : 1;
+}
+
+/* The strides of t over the loop's two batch dims, when its matrices hold
+ * mat elements: 0 where t's batch dim is 1 or missing. */
+static void batch_strides(const cr_tensor *t, int mrank, size_t mat, size_t stride[2])
+{
+    size_t s = mat;
+    stride[0] = stride[1] = 0;
+    for (int d = t->rank - mrank - 1, l = 1; d >= 0 && l >= 0; d--, l--) {
+        stride[l] = t->shape[d] == 1 ? 0 : s;
+        s *= t->shape[d];
+    }
+}
+
+/* Whether the batch of a tensor with these strides covers the whole loop,
+ * stored contiguously. */
+static int batch_full(const size_t stride[2], const size_t loop[2], size_t mat)
+{
+    return (loop[1] == 1 || stride[1] == mat) &&
+           (loop[0] == 1 || stride[0] == mat * loop[1]);
+}
 
 static void matmul_forward(cr_node *n)
 {
-    cr_gemm((unsigned)n->args->i[0], (size_t)n->args->i[1], (size_t)n->args->i[2],
-            (size_t)n->args->i[3], 1.0, IN(n, 0), IN(n, 1), 0.0, OUT(n));
+    const unsigned flags = (unsigned)n->args->i[0] & (CR_TRANS_A | CR_TRANS_B);
+    const size_t m = (size_t)n->args->i[1], nn = (size_t)n->args->i[2],
+                 k = (size_t)n->args->i[3];
+    size_t loop[2];
+    batch_loop(n, loop);
+    const size_t batches = loop[0] * loop[1];
+    const double *a = IN(n, 0), *b = IN(n, 1);
+    double *y = OUT(n);
+    if (batches == 1) {
+        cr_gemm(flags, m, nn, k, 1.0, a, b, 0.0, y);
+        return;
+    }
+    size_t sa[2], sb[2], sy[2];
+    batch_strides(INT(n, 0), mrank_of(n, MR_A), m * k, sa);
+    batch_strides(INT(n, 1), mrank_of(n, MR_B), k * nn, sb);
+    batch_strides(&n->value, mrank_of(n, MR_Y), m * nn, sy);
+    const int full_a = batch_full(sa, loop, m * k), full_b = batch_full(sb, loop, k * nn),
+              full_y = batch_full(sy, loop, m * nn);
+    const int shared_b = sb[0] == 0 && sb[1] == 0, shared_y = sy[0] == 0 && sy[1] == 0;
+    /* One product where the batch folds into the rows of A and Y (a stack
+     * of matrices times one matrix), or into the inner dimension (the sum
+     * over the batch of A_b^T B_b: a shared weight's gradient). */
+    if (shared_b && full_a && full_y && !(flags & CR_TRANS_A) && m * batches <= INT_MAX) {
+        cr_gemm(flags, m * batches, nn, k, 1.0, a, b, 0.0, y);
+        return;
+    }
+    if (shared_y && full_a && full_b && flags == CR_TRANS_A && k * batches <= INT_MAX) {
+        cr_gemm(flags, m, nn, k * batches, 1.0, a, b, 0.0, y);
+        return;
+    }
+    const int accumulate = (loop[0] > 1 && sy[0] == 0) || (loop[1] > 1 && sy[1] == 0);
+    if (accumulate)
+        memset(y, 0, n->value.size * sizeof(double));
+    for (size_t i = 0; i < loop[0]; i++)
+        for (size_t j = 0; j < loop[1]; j++)
+            cr_gemm(flags, m, nn, k, 1.0, a + i * sa[0] + j * sa[1],
+                    b + i * sb[0] + j * sb[1], accumulate ? 1.0 : 0.0,
+                    y + i * sy[0] + j * sy[1]);
 }
 
 static cr_status matmul_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
@@ -28,7 +108,7 @@ static const char *matmul_jacobian(const cr_node *n, size_t i)
 const cr_op cr_op_matmul = {.name = "matmul",
                             .min_inputs = 2,
                             .max_inputs = 2,
-                            .formula = "Y = op(A) op(B)",
+                            .formula = "Y = op(A) op(B) (for each matrix of a batch)",
                             .deriv = {"dY B^T", "A^T dY"},
                             .jacobian = "linear: dA = dY op(B)^T, dB = op(A)^T dY",
                             .jacobian_of = matmul_jacobian,
@@ -40,8 +120,12 @@ static int dims_fit_int(size_t m, size_t n, size_t k)
     return m <= INT_MAX && n <= INT_MAX && k <= INT_MAX;
 }
 
-cr_node *cr_matmul_dims(cr_graph *g, cr_node *a, cr_node *b, unsigned flags, size_t m,
-                        size_t n, size_t k, int rank, const size_t *shape)
+/* A matmul node. mr: the mranks of a, b and the output; without a batch
+ * (loop[0] * loop[1] == 1) the matrices are the whole tensors and the
+ * mranks are not kept. */
+static cr_node *matmul_node(cr_graph *g, cr_node *a, cr_node *b, unsigned flags,
+                            const int mr[3], size_t m, size_t n, size_t k,
+                            const size_t loop[2], int rank, const size_t *shape)
 {
     if (g && a && b && !dims_fit_int(m, n, k)) {
         cr_graph_fail(g, CR_ERANGE, "matmul: dimensions exceed the BLAS integer range");
@@ -49,31 +133,51 @@ cr_node *cr_matmul_dims(cr_graph *g, cr_node *a, cr_node *b, unsigned flags, siz
     }
     cr_node *in[2] = {a, b};
     cr_node_args args = {.i = {(int64_t)flags, (int64_t)m, (int64_t)n, (int64_t)k}};
+    if (loop[0] * loop[1] > 1) {
+        args.i[0] |= mr[0] << MR_A | mr[1] << MR_B | mr[2] << MR_Y;
+        args.i[4] = (int64_t)loop[0];
+        args.i[5] = (int64_t)loop[1];
+    }
     return cr_node_create_shaped(g, &cr_op_matmul, in, 2, &args, rank, shape);
 }
 
+cr_node *cr_matmul_dims(cr_graph *g, cr_node *a, cr_node *b, unsigned flags, size_t m,
+                        size_t n, size_t k, int rank, const size_t *shape)
+{
+    static const int no_mranks[3] = {0, 0, 0};
+    static const size_t no_loop[2] = {1, 1};
+    return matmul_node(g, a, b, flags, no_mranks, m, n, k, no_loop, rank, shape);
+}
+
+/* The forward's products with the roles moved: dA = dY op(B)^T (op(B) dY^T
+ * when A holds A'^T), dB = op(A)^T dY (dY^T op(A) when B holds B'^T), over
+ * the same batch loop; each is shaped like its input and, where that input
+ * was broadcast over the batch, summed over it by the product itself. */
 static cr_status matmul_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     const unsigned flags = (unsigned)n->args->i[0];
     const size_t m = (size_t)n->args->i[1], nn = (size_t)n->args->i[2],
                  k = (size_t)n->args->i[3];
+    size_t loop[2];
+    batch_loop(n, loop);
     const int ta = (flags & CR_TRANS_A) != 0, tb = (flags & CR_TRANS_B) != 0;
+    const int ra = mrank_of(n, MR_A), rb = mrank_of(n, MR_B), ry = mrank_of(n, MR_Y);
     cr_node *a = n->inputs[0], *b = n->inputs[1];
-    const cr_tensor *shape = &n->inputs[i]->value;
+    const cr_tensor *like = &n->inputs[i]->value;
     if (i == 0) {
-        if (!ta) /* dA = dY op(B)^T */
-            CR_VJP_RETURN(cr_matmul_dims(g, dy, b, tb ? 0 : CR_TRANS_B, m, k, nn, shape->rank,
-                                         shape->shape));
-        /* A holds A'^T: dA = op(B) dY^T */
-        CR_VJP_RETURN(cr_matmul_dims(g, b, dy, (tb ? CR_TRANS_A : 0) | CR_TRANS_B, k, m, nn,
-                                     shape->rank, shape->shape));
+        if (!ta)
+            CR_VJP_RETURN(matmul_node(g, dy, b, tb ? 0 : CR_TRANS_B, (int[3]){ry, rb, ra},
+                                      m, k, nn, loop, like->rank, like->shape));
+        CR_VJP_RETURN(matmul_node(g, b, dy, (tb ? CR_TRANS_A : 0) | CR_TRANS_B,
+                                  (int[3]){rb, ry, ra}, k, m, nn, loop, like->rank,
+                                  like->shape));
     }
-    if (!tb) /* dB = op(A)^T dY */
-        CR_VJP_RETURN(cr_matmul_dims(g, a, dy, ta ? 0 : CR_TRANS_A, k, nn, m, shape->rank,
-                                     shape->shape));
-    /* B holds B'^T: dB = dY^T op(A) */
-    CR_VJP_RETURN(cr_matmul_dims(g, dy, a, CR_TRANS_A | (ta ? CR_TRANS_B : 0), nn, k, m,
-                                 shape->rank, shape->shape));
+    if (!tb)
+        CR_VJP_RETURN(matmul_node(g, a, dy, ta ? 0 : CR_TRANS_A, (int[3]){ra, ry, rb}, k,
+                                  nn, m, loop, like->rank, like->shape));
+    CR_VJP_RETURN(matmul_node(g, dy, a, CR_TRANS_A | (ta ? CR_TRANS_B : 0),
+                              (int[3]){ry, ra, rb}, nn, k, m, loop, like->rank,
+                              like->shape));
 }
 
 cr_node *cr_matmul(cr_graph *g, cr_node *a, cr_node *b, unsigned flags)
@@ -81,78 +185,51 @@ cr_node *cr_matmul(cr_graph *g, cr_node *a, cr_node *b, unsigned flags)
     if (!g || !a || !b)
         return cr_op_pair(g, &cr_op_matmul, a, b); /* reports or propagates the NULL */
     const cr_tensor *ta = &a->value, *tb = &b->value;
-    const int ok_rank = ta->rank >= 1 && ta->rank <= 2 && tb->rank >= 1 && tb->rank <= 2;
+    const int ra = ta->rank, rb = tb->rank, ok_rank = ra >= 1 && rb >= 1;
     if (!ok_rank || (flags & ~(unsigned)(CR_TRANS_A | CR_TRANS_B)) ||
-        ((flags & CR_TRANS_A) && ta->rank != 2) || ((flags & CR_TRANS_B) && tb->rank != 2)) {
+        ((flags & CR_TRANS_A) && ra < 2) || ((flags & CR_TRANS_B) && rb < 2)) {
         cr_graph_fail(g, ok_rank ? CR_EINVAL : CR_ESHAPE,
-                      "matmul: %s x %s: needs vectors or matrices (transpose flags need "
-                      "matrices)",
+                      "matmul: %s x %s: needs vectors, matrices or batches of matrices "
+                      "(transpose flags need matrices)",
                       cr_shape_str(ta).text, cr_shape_str(tb).text);
         return NULL;
     }
-    /* A rank-1 a is a row [1,k]; a rank-1 b is a column [k,1]. */
-    size_t m = ta->rank == 1 ? 1 : ta->shape[(flags & CR_TRANS_A) ? 1 : 0];
-    size_t ka = ta->rank == 1 ? ta->shape[0] : ta->shape[(flags & CR_TRANS_A) ? 0 : 1];
-    size_t kb = tb->rank == 1 ? tb->shape[0] : tb->shape[(flags & CR_TRANS_B) ? 1 : 0];
-    size_t nn = tb->rank == 1 ? 1 : tb->shape[(flags & CR_TRANS_B) ? 0 : 1];
+    /* A vector a is a row [1,k]; a vector b is a column [k,1]. */
+    const int mra = ra == 1 ? 1 : 2, mrb = rb == 1 ? 1 : 2;
+    const size_t m = ra == 1 ? 1 : ta->shape[(flags & CR_TRANS_A) ? ra - 1 : ra - 2];
+    const size_t ka =
+        ra == 1 ? ta->shape[0] : ta->shape[(flags & CR_TRANS_A) ? ra - 2 : ra - 1];
+    const size_t kb =
+        rb == 1 ? tb->shape[0] : tb->shape[(flags & CR_TRANS_B) ? rb - 1 : rb - 2];
+    const size_t nn = rb == 1 ? 1 : tb->shape[(flags & CR_TRANS_B) ? rb - 2 : rb - 1];
     if (ka != kb) {
         cr_graph_fail(g, CR_ESHAPE, "matmul: %s%s x %s%s: inner dimensions %zu and %zu differ",
                       cr_shape_str(ta).text, (flags & CR_TRANS_A) ? "^T" : "",
                       cr_shape_str(tb).text, (flags & CR_TRANS_B) ? "^T" : "", ka, kb);
         return NULL;
     }
-    size_t shape[2];
-    int rank = 0;
-    if (ta->rank == 2)
+    /* the batch dims, right-aligned and broadcast as in NumPy: at most two */
+    const int nba = ra - mra, nbb = rb - mrb, nb = nba > nbb ? nba : nbb;
+    size_t shape[CR_MAX_RANK], loop[2] = {1, 1};
+    for (int d = 0; d < nb; d++) {
+        const int da_at = d - (nb - nba), db_at = d - (nb - nbb);
+        const size_t da = da_at >= 0 ? ta->shape[da_at] : 1;
+        const size_t db = db_at >= 0 ? tb->shape[db_at] : 1;
+        if (da != db && da != 1 && db != 1) {
+            cr_graph_fail(g, CR_ESHAPE,
+                          "matmul: %s x %s: batch dimensions %zu and %zu do not broadcast",
+                          cr_shape_str(ta).text, cr_shape_str(tb).text, da, db);
+            return NULL;
+        }
+        shape[d] = loop[2 - nb + d] = da == 1 ? db : da;
+    }
+    int rank = nb;
+    if (ra >= 2)
         shape[rank++] = m;
-    if (tb->rank == 2)
+    if (rb >= 2)
         shape[rank++] = nn;
-    return cr_matmul_dims(g, a, b, flags, m, nn, ka, rank, shape);
-}
-
-/* ---- transpose ---- */
-
-static cr_status transpose_shape(cr_graph *g, cr_node *n)
-{
-    const cr_tensor *x = INT(n, 0);
-    if (x->rank != 2)
-        return cr_graph_fail(g, CR_ESHAPE, "transpose: needs a matrix, got %s",
-                             cr_shape_str(x).text);
-    size_t shape[2] = {x->shape[1], x->shape[0]};
-    return cr_tensor_set_shape(&n->value, 2, shape, &g->err);
-}
-
-static void transpose_forward(cr_node *n)
-{
-    const size_t rows = INT(n, 0)->shape[0], cols = INT(n, 0)->shape[1];
-    const double *x = IN(n, 0);
-    double *y = OUT(n);
-    enum { BLOCK = 32 };
-    for (size_t i0 = 0; i0 < rows; i0 += BLOCK)
-        for (size_t j0 = 0; j0 < cols; j0 += BLOCK)
-            for (size_t i = i0; i < i0 + BLOCK && i < rows; i++)
-                for (size_t j = j0; j < j0 + BLOCK && j < cols; j++)
-                    y[j * rows + i] = x[i * cols + j];
-}
-
-static cr_status transpose_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
-{
-    CR_VJP_RETURN(cr_transpose(g, dy));
-}
-
-const cr_op cr_op_transpose = {.name = "transpose",
-                               .min_inputs = 1,
-                               .max_inputs = 1,
-                               .formula = "Y = X^T",
-                               .deriv = {"transpose", NULL},
-                               .jacobian = "permutation: dX = dY^T",
-                               .shape = transpose_shape,
-                               .forward = transpose_forward,
-                               .vjp = transpose_vjp};
-
-cr_node *cr_transpose(cr_graph *g, cr_node *x)
-{
-    return cr_node_create(g, &cr_op_transpose, &x, 1, NULL);
+    return matmul_node(g, a, b, flags, (int[3]){mra, mrb, rank - nb}, m, nn, ka, loop, rank,
+                       shape);
 }
 
 /* ---- sop: inputs x1, w1, ..., xn, wn [, b]; args.i[0] = n ---- */

@@ -39,6 +39,13 @@
     OP_FN(sigmoid, 1, 1, cr_lang_unary)                                                   \
     OP_FN(relu, 1, 1, cr_lang_unary)                                                      \
     OP_FN(softplus, 1, 1, cr_lang_unary)                                                  \
+    OP_FN(square, 1, 1, cr_lang_unary)                                                    \
+    OP_FN(log1p, 1, 1, cr_lang_unary)                                                     \
+    OP_FN(erf, 1, 1, cr_lang_unary)                                                       \
+    OP_FN(leaky_relu, 1, 2, cr_lang_leaky_relu)                                           \
+    OP_FN(elu, 1, 2, cr_lang_elu)                                                         \
+    OP_FN(gelu, 1, 1, cr_lang_unary)                                                      \
+    OP_FN(silu, 1, 1, cr_lang_unary)                                                      \
     /* elementwise, two inputs with broadcasting (elementwise.c) */                       \
     OP(add)                                                                               \
     OP(sub)                                                                               \
@@ -50,13 +57,40 @@
     OP(sigmoid_bwd)                                                                       \
     OP(tanh_bwd)                                                                          \
     OP(relu_bwd)                                                                          \
+    OP(leaky_relu_bwd)                                                                    \
+    /* compare and select, broadcasting (compare.c) */                                    \
+    OP_FN(maximum, 2, 2, cr_lang_binary)                                                  \
+    OP_FN(minimum, 2, 2, cr_lang_binary)                                                  \
+    OP_FN(clamp, 3, 3, cr_lang_clamp)                                                     \
+    OP_FN(where, 3, 3, cr_lang_where)                                                     \
+    OP_FN(gt, 2, 2, cr_lang_binary)                                                       \
+    OP_FN(ge, 2, 2, cr_lang_binary)                                                       \
+    OP_FN(lt, 2, 2, cr_lang_binary)                                                       \
+    OP_FN(le, 2, 2, cr_lang_binary)                                                       \
+    OP_FN(eq, 2, 2, cr_lang_binary)                                                       \
     /* reductions (reduce.c) */                                                           \
-    OP(sum)                                                                               \
-    OP(mean)                                                                              \
+    OP_FN(sum, 1, 3, cr_lang_reduce)                                                      \
+    OP_FN(mean, 1, 3, cr_lang_reduce)                                                     \
+    OP_FN(max, 1, 3, cr_lang_reduce)                                                      \
+    OP_FN(min, 1, 3, cr_lang_reduce)                                                      \
+    OP_FN(logsumexp, 1, 3, cr_lang_reduce)                                                \
+    OP_FN(argmax, 1, 3, cr_lang_reduce)                                                   \
     OP(expand)                                                                            \
+    /* shapes (shape.c) */                                                                \
+    OP_FN(reshape, 2, 5, cr_lang_reshape)                                                 \
+    FN(flatten, 1, 2, cr_lang_flatten)                                                    \
+    OP_FN(permute, 2, 5, cr_lang_permute)                                                 \
+    OP_FN(transpose, 1, 1, cr_lang_unary)                                                 \
+    /* indexing along an axis (index.c) */                                                \
+    OP_FN(slice, 4, 5, cr_lang_slice)                                                     \
+    OP_FN(pad, 4, 4, cr_lang_pad)                                                         \
+    OP(concat)                                                                            \
+    OP(stack)                                                                             \
+    OP_FN(index_select, 3, 3, cr_lang_index_select)                                       \
+    OP(index_add)                                                                         \
+    OP(select_mask)                                                                       \
     /* linear algebra (linalg.c) */                                                       \
-    OP(matmul)                                                                            \
-    OP(transpose)                                                                         \
+    OP_FN(matmul, 2, 2, cr_lang_matmul)                                                   \
     OP(sop)                                                                               \
     /* neural-network ops: convolutions (conv.c) */                                       \
     OP(conv)                                                                              \
