@@ -412,11 +412,6 @@ static cr_node *c_huber(cr_graph *g, cr_node *const *in)
 {
     return cr_huber(g, in[0], in[1], 0.8);
 }
-static cr_node *c_huber_grad(cr_graph *g, cr_node *const *in)
-{
-    const cr_node_args args = {.f = 0.8};
-    return cr_node_create(g, cr_op_find("huber_grad"), in, 1, &args);
-}
 /* per-channel helpers over [2,3] viewed as [2,3,1] */
 static cr_node *c_channel_sum(cr_graph *g, cr_node *const *in)
 {
@@ -635,7 +630,6 @@ static const op_case cases[] = {
     {"cross_entropy", c_cross_entropy, 1, {ANY(M23)}},
     {"cross_entropy_bwd", c_cross_entropy_bwd, 2, {ANY(M23), ANY(SCALAR)}},
     {"huber", c_huber, 2, {SPEC(2, 2, 3, -2, 2, 0), ANY(M23)}},
-    {"huber_grad", c_huber_grad, 1, {SPEC(2, 2, 3, -2, 2, 0)}},
     {"channel_sum", c_channel_sum, 1, {ANY(M23)}},
     {"channel_expand", c_channel_expand, 1, {ANY(VEC3)}},
     {"channel_scale", c_channel_scale, 2, {ANY(M23), ANY(VEC3)}},

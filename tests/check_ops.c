@@ -466,11 +466,6 @@ static cr_node *b_cross_entropy_bwd(cr_graph *g, cr_node *const *in, double c)
     return cr_node_create(g, cr_op_find("cross_entropy_bwd"), three, 3, ce->args);
 }
 BUILDER(huber, cr_huber(g, in[0], in[1], c))
-static cr_node *b_huber_grad(cr_graph *g, cr_node *const *in, double c)
-{
-    const cr_node_args args = {.f = c};
-    return cr_node_create(g, cr_op_find("huber_grad"), in, 1, &args);
-}
 
 /* channel ops over the view [2,3,4] of a [2,3,4] tensor or [3] */
 static cr_node *b_channel_sum(cr_graph *g, cr_node *const *in, double c)
@@ -785,12 +780,10 @@ static const op_case cases[] = {
     CASE("cross_entropy", b_cross_entropy, 0, 0, 1, V(5, -3, 3)),
     CASE("cross_entropy_bwd", b_cross_entropy_bwd, 0, 0, 2, M(3, 4, -3, 3), SC(-2, 2)),
     CASE("cross_entropy_bwd", b_cross_entropy_bwd, 0, 0, 2, T3(2, 3, 2, -3, 3), SC(-2, 2)),
-    /* huber (arg: delta) and its derivative */
+    /* huber (arg: delta) */
     CASE("huber", b_huber, 1.0, 0, 2, M(3, 4, -2, 2), M(3, 4, -2, 2)),
     CASE("huber", b_huber, 0.5, 0, 2, V(5, -2, 2), V(5, -2, 2)),
     CASE("huber", b_huber, 2.5, 0, 2, SC(-2, 2), SC(-2, 2)),
-    CASE("huber_grad", b_huber_grad, 0.7, 0, 1, M(3, 4, -2, 2)),
-    CASE("huber_grad", b_huber_grad, 1.0, 0, 1, V(5, -2, 2)),
     CASE("bce", b_bce, 0, 0, 2, V(5, 0.1, 0.9), V(5, 0.05, 0.95)),
     CASE("bce", b_bce, 0, 0, 2, M(2, 3, 0.1, 0.9), M(2, 3, 0.05, 0.95)),
     CASE("bce", b_bce, 0, 0, 2, SC(0.1, 0.9), SC(0.05, 0.95)),

@@ -8,6 +8,7 @@ Usage: w6_ops.py [SECONDS_PER_ROW] [ROW] [TORCH_THREADS]"""
 import json, math, sys, time
 import torch
 import torch.nn.functional as F
+from bench_util import weight
 
 seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
 only = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "all" else None
@@ -17,10 +18,10 @@ torch.set_default_dtype(torch.float64)
 
 
 def filled(shape, seed, grad=False):
-    """bench_weight(seed + i) = 0.5 sin(1.3 (seed + i) + 0.1), row-major."""
+    """bench_util.weight(seed + i) in row-major order (bench_weight in C)."""
     n = math.prod(shape)
-    k = torch.arange(seed, seed + n, dtype=torch.float64)
-    return (0.5 * torch.sin(1.3 * k + 0.1)).reshape(shape).requires_grad_(grad)
+    v = torch.tensor([weight(seed + i) for i in range(n)], dtype=torch.float64)
+    return v.reshape(shape).requires_grad_(grad)
 
 
 def time_steps(step):

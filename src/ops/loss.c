@@ -3,8 +3,8 @@
  * and log_softmax along any axis, fused softmax cross-entropy (from target
  * distributions along any axis, or from integer class indices), binary
  * cross-entropy (from probabilities and, stably, from logits), huber, with
- * the fused backward helpers softmax_bwd, softmax_xent_bwd,
- * cross_entropy_bwd and huber_grad.
+ * the fused backward helpers softmax_bwd, softmax_xent_bwd and
+ * cross_entropy_bwd.
  */
 #include "ops/ops_common.h"
 
@@ -746,25 +746,11 @@ static void huber_forward(cr_node *n)
     OUT(n)[0] = s / (double)len;
 }
 
-/* huber_grad(x) = h'(x) = min(max(x, -c), c), c = delta */
-CR_UNARY_OP(huber_grad, v < -c ? -c : (v > c ? c : v), "y = min(max(x, -c), c)", NULL,
-            "relu(sign(c - abs(x)))", CR_OP_BACKWARD)
-
-/* dy/dx = 1 inside (-c, c), 0 outside: relu_bwd(c - |x|, up) */
-static cr_status huber_grad_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
-                                cr_node **dx)
-{
-    cr_node *inside = cr_sub(g, cr_scalar(g, n->args->f), cr_abs(g, n->inputs[0]));
-    CR_VJP_RETURN(cr_op_pair(g, &cr_op_relu_bwd, inside, up));
-}
-
-/* dE/dy = h'(y - t) / n, dE/dt = -h'(y - t) / n */
+/* dE/dy = h'(y - t) / n, dE/dt = -h'(y - t) / n, h'(d) = clamp(d, -delta, delta) */
 static cr_status huber_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    cr_node *d = cr_sub(g, n->inputs[0], n->inputs[1]);
-    const cr_node_args args = {.f = n->args->f};
-    cr_node *grad = d ? cr_node_create(g, &cr_op_huber_grad, &d, 1, &args) : NULL;
-    const double k = (i == 0 ? 1.0 : -1.0) / (double)INT(n, 0)->size;
+    const double delta = n->args->f, k = (i == 0 ? 1.0 : -1.0) / (double)INT(n, 0)->size;
+    cr_node *grad = cr_clamp(g, cr_sub(g, n->inputs[0], n->inputs[1]), -delta, delta);
     CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, grad, k)));
 }
 

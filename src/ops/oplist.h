@@ -126,7 +126,6 @@
     OP(bce_logits)                                                                        \
     OP(cross_entropy)                                                                     \
     OP(cross_entropy_bwd)                                                                 \
-    OP(huber)                                                                             \
-    OP(huber_grad)
+    OP(huber)
 
 #endif

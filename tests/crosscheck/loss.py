@@ -16,7 +16,6 @@ def _pair(op, fn, p_domain=None, t_domain=None):
 
 EXEMPT = {
     "cross_entropy_bwd": "fused backward of cross_entropy: checked by its HVP",
-    "huber_grad": "backward of huber (its clamp): checked by huber's HVP",
 }
 
 
