@@ -16,8 +16,8 @@
  *                 padding 1
  *   max_pool2d    x [64,32,28,28], 2x2 windows, stride 2
  *   layer_norm    x [64,49,256] over the last axis, gain and bias [256]
- *   bmm           [64,16,64] x [64,64,16] (a batched cr_matmul; reported as
- *                 skipped where cr_matmul takes matrices only)
+ *   bmm           [64,16,64] x [64,64,16], cr_matmul's batched product (a
+ *                 row that cannot be built is reported as skipped)
  *
  * The convolutions' GFLOP/s count the flops of their three products per
  * step over the time of the convolution's own kernels: the conv node and
