@@ -295,6 +295,11 @@ START_TEST(deriv_texts_match_vjps)
     size_t checked = 0;
     for (size_t i = 0; i < cr_builtin_op_count; i++) {
         const cr_op *op = cr_builtin_ops[i];
+        /* (the fused backward helpers excepted: they only appear in
+         * gradient graphs) */
+        ck_assert_msg(!(op->flags & CR_OP_ELEMENTWISE) || (op->flags & CR_OP_BACKWARD) ||
+                          op->deriv[0] || op->deriv_text,
+                      "op %s is elementwise but has no derivative formula", op->name);
         if (!op->deriv[0] && !op->deriv_text) {
             ck_assert_msg(op->jacobian || op->jacobian_of,
                           "op %s has neither a derivative text nor a Jacobian description",
@@ -369,7 +374,10 @@ START_TEST(custom_deriv_texts_checked)
         ck_assert_msg(op != NULL, "%s", err.message);
         cr_graph *g = cr_graph_new();
         cr_node *x = cr_scalar(g, 0.5);
-        const cr_op *desc = cr_custom(g, op, &x, 1)->op;
+        cr_node *y = cr_custom(g, op, &x, 1);
+        const cr_op *desc = y->op;
+        /* no Jacobian text given: "diagonal" only when it says elementwise */
+        ck_assert_ptr_null(cr_op_jacobian(y, 0));
         cr_graph_free(g);
         char why[700] = "";
         const int compared = check_deriv_text(desc, build_custom, op, why, sizeof why);
@@ -382,6 +390,13 @@ START_TEST(custom_deriv_texts_checked)
         }
         cr_custom_op_free(op);
     }
+    def.flags = CR_CUSTOM_ELEMENTWISE;
+    cr_custom_op *op = cr_custom_op_new(&def, NULL);
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_scalar(g, 0.5);
+    ck_assert_str_eq(cr_op_jacobian(cr_custom(g, op, &x, 1), 0), "diagonal");
+    cr_graph_free(g);
+    cr_custom_op_free(op);
 }
 END_TEST
 

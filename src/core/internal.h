@@ -159,7 +159,10 @@ typedef struct cr_op cr_op;
 
 /* Flags of an op descriptor. */
 enum {
-    CR_OP_ELEMENTWISE = 1u << 0, /* local Jacobian is diagonal (with broadcasting) */
+    /* local Jacobian is diagonal (with broadcasting): chains describe it as
+     * "diagonal" when the op says nothing more, and its derivative text
+     * must be an elementwise formula (tests/check_oplist.c) */
+    CR_OP_ELEMENTWISE = 1u << 0,
     CR_OP_KINK = 1u << 1,        /* not differentiable at some points (relu, abs) */
     CR_OP_LEAF = 1u << 2,        /* constant, input, param */
     CR_OP_BACKWARD = 1u << 3     /* a helper that appears in gradient graphs */
