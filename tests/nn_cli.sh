@@ -178,4 +178,21 @@ run 2 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/missing.csv"
 run 2 "$CR" predict --data "$tmp/xor.csv"
 has "$tmp/err" "model is required"
 
+# a first line of numbers with one typo is read as a header, and said so;
+# --no-header makes it data (then the typo is the error), --header is silent
+printf '0.5,1x,1\n0,1,1\n1,0,1\n' >"$tmp/typo.csv"
+run 0 "$CR" predict --model "$tmp/xor.crm" --data "$tmp/typo.csv"
+has "$tmp/err" "^chainrule: warning: .*typo.csv: line 1 was read as a header because field 2 ('1x') is not a number, though 2 of its 3 fields are; give --no-header if it is data"
+[ "$(wc -l <"$tmp/out")" -eq 3 ] || fail "the typo line was not taken as the header"
+run 2 "$CR" predict --model "$tmp/xor.crm" --data "$tmp/typo.csv" --no-header
+has "$tmp/err" "typo.csv:1:2: '1x' is not a number"
+run 0 "$CR" predict --model "$tmp/xor.crm" --data "$tmp/typo.csv" --header
+[ -s "$tmp/err" ] && fail "--header still warned: $(cat "$tmp/err")"
+# --max-input bounds what a data file may hold (after decompression)
+run 2 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/xor.csv" --max-input 10
+has "$tmp/err" "xor.csv: more than 10 bytes of input"
+run 0 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/xor.csv" --max-input=100000
+run 2 "$CR" train --data "$tmp/xor.csv" --arch 2,2,1 --epochs 1 --max-input 0
+has "$tmp/err" "max-input: '0' is not a whole number >= 1"
+
 clitest_end

@@ -90,6 +90,32 @@ has "$tmp/err" "^chainrule train: --plot: '.*plot.svg' is a directory, not a fil
 run 2 "$CR" train $LIN --epochs 2 --model "$tmp/lin.csv/m.crm"
 has "$tmp/err" "^chainrule train: --model: cannot write '.*lin.csv/m.crm': .*lin.csv: Not a directory$"
 
+# an address-space limit (ulimit -v) never hangs a command: it ends with its
+# result or an out-of-memory error (OpenBLAS's workers, started at load,
+# used to retry a failing allocation forever and the command waited for
+# them). Below ~50 MB the dynamic loader itself cannot map the libraries
+# (exit 127, before chainrule runs). Skipped under AddressSanitizer.
+if [ -z "${CR_SANITIZED:-}" ] && command -v timeout >/dev/null; then
+    for kb in 60000 100000 150000 300000; do
+        (ulimit -v $kb && exec timeout 60 "$CR" eval 'y = 1' >"$tmp/out" 2>"$tmp/err")
+        st=$?
+        case $st in
+        0) has "$tmp/out" "^y = 1$" ;;
+        2) has "$tmp/err" "out of memory" ;;
+        124) fail "eval under ulimit -v $kb hung (killed after 60 s)" ;;
+        *) fail "eval under ulimit -v $kb: exit $st: $(cat "$tmp/err")" ;;
+        esac
+        (ulimit -v $kb && exec timeout 120 "$CR" train $LIN --epochs 2 --lr 0.1 \
+            >"$tmp/out" 2>"$tmp/err")
+        st=$?
+        case $st in
+        0 | 2) ;;
+        124) fail "train under ulimit -v $kb hung (killed after 120 s)" ;;
+        *) fail "train under ulimit -v $kb: exit $st: $(cat "$tmp/err")" ;;
+        esac
+    done
+fi
+
 # limits: a program file over 64 MiB and deep nesting are clear errors
 head -c 70000000 /dev/zero | tr '\0' ' ' >"$tmp/big.txt"
 run 2 "$CR" eval -f "$tmp/big.txt"

@@ -50,7 +50,8 @@ extern "C" {
 
 /* Flags of a custom op. */
 enum {
-    /* Elementwise: the local Jacobian is diagonal. */
+    /* Elementwise: the local Jacobian is diagonal (chains and DOT say
+     * "diagonal" when jacobian is NULL). */
     CR_CUSTOM_ELEMENTWISE = 1u << 0,
     /* Not differentiable where input 0 is 0 (like relu or abs): cr_gradcheck
      * skips elements whose perturbation moves input 0 across 0. */

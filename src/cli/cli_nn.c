@@ -9,11 +9,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+int cli_nn_data_option(cli *c, cli_opt id, const char *value, cli_nn_data *d,
+                       cli_nn_data *also)
+{
+    size_t bytes;
+    switch (id) {
+    case CLI_OPT_HEADER:
+    case CLI_OPT_NO_HEADER:
+        d->header = id == CLI_OPT_HEADER ? CR_CSV_HEADER_YES : CR_CSV_HEADER_NO;
+        break;
+    case CLI_OPT_MAX_INPUT:
+        if (cli_option_size(c, id, value, 1, &bytes) != 0)
+            return CLI_USAGE;
+        d->max_input = bytes;
+        break;
+    default:
+        return -2;
+    }
+    if (also) {
+        also->header = d->header;
+        also->max_input = d->max_input;
+    }
+    return CLI_OK;
+}
+
 static cr_dataset *load_csv(const cli_nn_data *d, size_t classes, int targets,
                             cr_error *err)
 {
     const char *const tcols[1] = {d->target};
     cr_csv_options o = {0};
+    cr_csv_header_info hi;
     o.no_targets = !targets;
     if (targets && d->target) {
         o.targets = tcols;
@@ -21,7 +46,20 @@ static cr_dataset *load_csv(const cli_nn_data *d, size_t classes, int targets,
     }
     o.one_hot = targets && classes > 0;
     o.num_classes = classes;
-    return cr_csv_load(cli_input_path(d->csv), &o, err);
+    o.header = (cr_csv_header)d->header;
+    o.max_input = d->max_input;
+    o.header_info = &hi;
+    cr_dataset *ds = cr_csv_load(cli_input_path(d->csv), &o, err);
+    /* a first line of numbers with one word in it is more likely a typo in
+     * the data than a header: say what was decided, and how to decide */
+    if (ds && hi.detected && hi.is_header && hi.numbers > 0)
+        fprintf(stderr,
+                "chainrule: warning: %s: line %zu was read as a header because field %zu "
+                "('%s') is not a number, though %zu of its %zu fields are; give "
+                "--no-header if it is data, --header to silence this\n",
+                cli_nn_data_name(d), hi.line, hi.text_column, hi.text, hi.numbers,
+                hi.fields);
+    return ds;
 }
 
 /* The data set without its last feature column (ds is freed), or NULL. */
@@ -58,7 +96,10 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
         if (ds && !with_targets && cr_dataset_cols(ds) == n_inputs + 1)
             ds = drop_last_column(ds, &err);
     } else if (d->idx_images && (d->idx_labels || !targets)) {
-        cr_idx_options o = {.scale = 1, .one_hot = classes > 0, .num_classes = classes};
+        cr_idx_options o = {.scale = 1,
+                            .one_hot = classes > 0,
+                            .num_classes = classes,
+                            .max_input = d->max_input};
         if (d->idx_labels) {
             ds = cr_idx_load(cli_input_path(d->idx_images), cli_input_path(d->idx_labels),
                              &o, &err);
@@ -164,6 +205,10 @@ static int io_option(cli *c, void *ctx, cli_opt id, const char *value)
     case CLI_OPT_IDX_LABELS:
         o->d->idx_labels = value;
         break;
+    case CLI_OPT_HEADER:
+    case CLI_OPT_NO_HEADER:
+    case CLI_OPT_MAX_INPUT:
+        return cli_nn_data_option(c, id, value, o->d, NULL);
     default:
         return cli_fail(c, CLI_USAGE, 0, 0, "option '%s' is not handled",
                         cli_option_name(id));

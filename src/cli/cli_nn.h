@@ -14,7 +14,16 @@ typedef struct cli_nn_data {
     const char *target;     /* --target COL (name or 1-based index) */
     const char *idx_images; /* --idx-images F */
     const char *idx_labels; /* --idx-labels F */
+    int header;             /* --header, --no-header: a cr_csv_header */
+    size_t max_input;       /* --max-input BYTES; 0: the library's default */
 } cli_nn_data;
+
+/* Handles the options that every data source shares (--header,
+ * --no-header, --max-input) for d and, when not NULL, also: the test
+ * data of train. Returns CLI_OK, an exit status after reporting a bad
+ * value, or -2 when id is not one of them. */
+int cli_nn_data_option(cli *c, cli_opt id, const char *value, cli_nn_data *d,
+                       cli_nn_data *also);
 
 /* Loads the data set for a model with n_inputs inputs and n_outputs
  * outputs; classes > 0 makes labels one-hot rows of that many classes.

@@ -58,6 +58,14 @@
       "write the model file (atomically) after every epoch and at\n"                       \
       "the end: when training fails, OUT holds the last good epoch")                       \
     X(DATA, "data", 0, "F.csv", IN, "CSV file (header optional)")                          \
+    X(HEADER, "header", 0, NULL, ARG, "the CSV files' first line is a header")             \
+    X(NO_HEADER, "no-header", 0, NULL, ARG,                                                \
+      "the CSV files' first line is data (default: a header\n"                             \
+      "when a field of it is not a number; said on stderr\n"                               \
+      "when the line also holds numbers)")                                                 \
+    X(MAX_INPUT, "max-input", 0, "N", ARG,                                                 \
+      "refuse a data file of more than N bytes, counted\n"                                 \
+      "after decompression (default 268435456, 256 MiB)")                                  \
     X(TARGET, "target", 0, "COL", ARG,                                                     \
       "the target column, by name or 1-based index (default: the\n"                        \
       "last one); class labels 0..K-1 for a softmax model")                                \

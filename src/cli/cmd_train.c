@@ -17,6 +17,9 @@ static const cli_option_use options[] = {
     {CLI_HEADING, NULL, "Data:"},
     {CLI_OPT_DATA, NULL, NULL},
     {CLI_OPT_TARGET, NULL, NULL},
+    {CLI_OPT_HEADER, NULL, NULL},
+    {CLI_OPT_NO_HEADER, NULL, NULL},
+    {CLI_OPT_MAX_INPUT, NULL, NULL},
     {CLI_OPT_IDX_IMAGES, NULL, NULL},
     {CLI_OPT_IDX_LABELS, NULL, NULL},
     {CLI_OPT_TEST_DATA, NULL, NULL},
@@ -187,6 +190,10 @@ static int train_option(cli *c, void *ctx, cli_opt id, const char *v)
     case CLI_OPT_IDX_LABELS:
         t->data.idx_labels = v;
         break;
+    case CLI_OPT_HEADER:
+    case CLI_OPT_NO_HEADER:
+    case CLI_OPT_MAX_INPUT:
+        return cli_nn_data_option(c, id, v, &t->data, &t->test);
     case CLI_OPT_TEST_DATA:
         t->test.csv = v;
         break;
@@ -454,8 +461,10 @@ static int load_bytes(const train_cli *t, const cr_mlp_spec *spec, size_t classe
         !cli_input_rereadable(t->data.idx_images) ||
         !cli_input_rereadable(t->data.idx_labels))
         return 0;
-    cr_idx_options o = {.one_hot = classes > 0, .num_classes = classes};
-    if (cr_idx_read_bytes(t->data.idx_images, 0, xb, NULL) != CR_OK)
+    cr_idx_options o = {
+        .one_hot = classes > 0, .num_classes = classes, .max_input = t->data.max_input};
+    const cr_idx_options bytes = {.max_input = t->data.max_input};
+    if (cr_idx_read_bytes(t->data.idx_images, &bytes, xb, NULL) != CR_OK)
         return 0;
     *yb =
         xb->item_size == spec->n_inputs ? cr_idx_read(t->data.idx_labels, &o, NULL) : NULL;

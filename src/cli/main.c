@@ -11,7 +11,10 @@
 
 #include <gsl/gsl_errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 typedef struct cli_command {
     const char *name;
@@ -73,8 +76,32 @@ static int unknown_command(const char *name)
     return CLI_USAGE;
 }
 
+/* OpenBLAS starts its worker threads when it loads, before main, and each
+ * worker allocates a large buffer; under an address-space limit (ulimit -v)
+ * that allocation fails and the worker retries forever, so the first
+ * cr_graph_new (which stops idle workers) and the exit (which joins them)
+ * wait for good. Under such a limit, with one thread wanted and no
+ * OPENBLAS_NUM_THREADS given, the program starts itself again with
+ * OPENBLAS_NUM_THREADS=1: OpenBLAS then starts no workers, and the command
+ * ends with its result or an out-of-memory error. A failed exec goes on as
+ * before. */
+static void avoid_blas_workers_under_a_memory_limit(char **argv)
+{
+    struct rlimit as;
+    if (getenv("OPENBLAS_NUM_THREADS") || getrlimit(RLIMIT_AS, &as) != 0 ||
+        as.rlim_cur == RLIM_INFINITY)
+        return;
+    const char *threads = getenv("CR_NUM_THREADS");
+    if (threads && strtol(threads, NULL, 10) > 1)
+        return;
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    avoid_blas_workers_under_a_memory_limit(argv);
     /* A closed pipe gives a write error (exit 2), never a signal; and GSL
      * reports through return codes (which chainrule checks) instead of
      * aborting: the program chooses the handler, as the library leaves it. */

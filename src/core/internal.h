@@ -159,7 +159,10 @@ typedef struct cr_op cr_op;
 
 /* Flags of an op descriptor. */
 enum {
-    CR_OP_ELEMENTWISE = 1u << 0, /* local Jacobian is diagonal (with broadcasting) */
+    /* local Jacobian is diagonal (with broadcasting): chains describe it as
+     * "diagonal" when the op says nothing more, and its derivative text
+     * must be an elementwise formula (tests/check_oplist.c) */
+    CR_OP_ELEMENTWISE = 1u << 0,
     CR_OP_KINK = 1u << 1,        /* not differentiable at some points (relu, abs) */
     CR_OP_LEAF = 1u << 2,        /* constant, input, param */
     CR_OP_BACKWARD = 1u << 3     /* a helper that appears in gradient graphs */
@@ -172,10 +175,13 @@ enum {
  * contribution of upstream gradient dy (shaped like n) to input i's
  * gradient, shaped like input i, into *dx; *dx = NULL means "no
  * contribution" (a zero Jacobian). deriv[i] is the text of the local
- * derivative d(n)/d(input i) for the chain view, written with the roles x
- * (the input of a unary op), a and b (the inputs of a binary op), y (the
- * output) and c (the op's constant); jacobian describes its structure for
- * tensors. */
+ * derivative d(n)/d(input i) for the chain view: a formula of the
+ * expression language in the roles x (the input of a unary op), a and b
+ * (the inputs of a binary op), y (the output), c (the op's constant) and n
+ * (the number of elements reduced), checked against vjp by
+ * tests/check_oplist.c. An op whose Jacobian is no elementwise formula
+ * (matmul, softmax) gives tensor_text instead, matrix notation printed as
+ * it is and never evaluated; jacobian describes the structure for tensors. */
 struct cr_op {
     const char *name;
     int min_inputs;
@@ -187,6 +193,7 @@ struct cr_op {
      * node's label stands for it. */
     const char *expr;
     const char *deriv[2];  /* for input 0 and for the others; NULL if none */
+    const char *tensor_text[2]; /* "dY B^T": when deriv is NULL; not evaluated */
     const char *jacobian;  /* "diagonal", "W^T (matrix product)" ... */
     /* Optional: writes the local derivative of input i as text when it
      * depends on which input it is (sop); overrides deriv. */

@@ -166,6 +166,8 @@ static void sink_local(cr_sink *s, const cr_node *p, size_t i, int expressions)
     const char *t = op->deriv[i == 0 ? 0 : 1];
     if (t)
         sink_template(s, p, t, expressions, 0);
+    else if ((t = op->tensor_text[i == 0 ? 0 : 1]))
+        cr_sink_put(s, t, strlen(t));
 }
 
 /* Writes the op's derivative text for input i with the role letters

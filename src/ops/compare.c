@@ -157,7 +157,8 @@ static int where_deriv_text(const cr_node *n, size_t i, char *buf, size_t size)
         return snprintf(buf, size, "0");
     char cond[300];
     cr_node_label(n->inputs[0], cond, sizeof cond);
-    return i == 1 ? snprintf(buf, size, "%s", cond) : snprintf(buf, size, "1 - %s", cond);
+    /* a where the condition is not 0, b where it is */
+    return snprintf(buf, size, i == 1 ? "%s == 0 ? 0 : 1" : "%s == 0 ? 1 : 0", cond);
 }
 
 static const char *where_jacobian(const cr_node *n, size_t i)

@@ -24,5 +24,9 @@ const cr_op *cr_op_find(const char *name)
 
 const char *cr_op_jacobian(const cr_node *n, size_t i)
 {
-    return n->op->jacobian_of ? n->op->jacobian_of(n, i) : n->op->jacobian;
+    if (n->op->jacobian_of)
+        return n->op->jacobian_of(n, i);
+    if (!n->op->jacobian && (n->op->flags & CR_OP_ELEMENTWISE))
+        return "diagonal"; /* a custom op that says only that it is elementwise */
+    return n->op->jacobian;
 }

@@ -247,7 +247,7 @@ const cr_op cr_op_transpose = {.name = "transpose",
                                .max_inputs = 1,
                                .formula =
                                    "Y = X^T (of each matrix: the last two axes swap)",
-                               .deriv = {"transpose", NULL},
+                               .tensor_text = {"transpose", NULL},
                                .jacobian = "permutation: dX = dY^T",
                                .shape = transpose_shape,
                                .forward = transpose_forward,
