@@ -187,7 +187,7 @@ static int chain_local_text_body(const cr_node *parent, size_t input, char *buf,
     if (!parent) {
         if (buf && size)
             buf[0] = '\0';
-        return 0;
+        return -1;
     }
     cr_sink s;
     cr_sink_init(&s, NULL);
