@@ -388,13 +388,10 @@ const char *cr_node_name(const cr_node *n)
 
 int cr_node_label(const cr_node *n, char *buf, size_t size)
 {
+    if (!n)
+        return cr_text_none(buf, size);
     if (!buf)
         size = 0; /* only the length is wanted */
-    if (!n) {
-        if (size > 0)
-            buf[0] = '\0';
-        return -1;
-    }
     if (n->name)
         return snprintf(buf, size, "%s", n->name);
     return snprintf(buf, size, "%s#%zu", n->op->name, n->id);

@@ -31,11 +31,8 @@ cr_status cr_shape_count(int rank, const size_t *shape, size_t *count)
 
 int cr_shape_format(char *buf, size_t size, int rank, const size_t *shape)
 {
-    if (!shape && rank > 0) {
-        if (buf && size > 0)
-            buf[0] = '\0';
-        return -1;
-    }
+    if (!shape && rank > 0)
+        return cr_text_none(buf, size);
     if (!buf)
         size = 0; /* only the length is wanted */
     char text[CR_MAX_RANK * 24 + 4];

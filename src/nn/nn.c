@@ -160,13 +160,10 @@ cr_status cr_mlp_spec_check(const cr_mlp_spec *s, cr_error *err)
 
 int cr_mlp_spec_format(const cr_mlp_spec *s, char *buf, size_t size)
 {
+    if (!s)
+        return cr_text_none(buf, size);
     if (!buf)
         size = 0; /* only the length is wanted */
-    if (!s) {
-        if (size > 0)
-            buf[0] = '\0';
-        return -1;
-    }
     char widths[CR_MLP_MAX_HIDDEN * 12 + 32];
     int len = snprintf(widths, sizeof widths, "%zu", s->n_inputs);
     for (size_t l = 0; l < s->n_hidden && l < CR_MLP_MAX_HIDDEN; l++)
