@@ -1,16 +1,17 @@
 #!/bin/sh
 # install-deps.sh - installs the Debian 12 packages chainrule needs to build,
 # test, render and train, when any is missing (locales provides the
-# decimal-comma locale one test builds), and python3-torch, which only the
-# benchmarks (make bench) and bench/crosscheck_torch.py use: the library and
-# the command never depend on it. Idempotent; uses sudo when not run as
+# decimal-comma locale one test builds; python3 generates the NULL-policy
+# test from the headers), and python3-torch, which only the benchmarks
+# (make bench) and bench/crosscheck_torch.py use: the library and the
+# command never depend on it. Idempotent; uses sudo when not run as
 # root. Used by setup.sh and by CI.
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libgsl-dev libopenblas-dev check uthash-dev zlib1g-dev \
 graphviz libgraphviz-dev dataset-fashion-mnist clang valgrind locales \
-python3-torch"
+python3 python3-torch"
 
 missing=""
 for p in $PACKAGES; do

@@ -659,6 +659,16 @@ START_TEST(test_errors)
     ck_assert_str_eq(cr_graph_error(n.g)->message,
                      "chain: output v must be a scalar, got [3]");
     cr_chain_free(NULL);
+    /* a NULL chain's getters give "nothing" */
+    ck_assert_ptr_null(cr_chain_output(NULL));
+    ck_assert_ptr_null(cr_chain_wrt(NULL));
+    ck_assert(isnan(cr_chain_num_paths(NULL)));
+    ck_assert_uint_eq(cr_chain_num_listed(NULL), 0);
+    ck_assert_ptr_null(cr_chain_path_at(NULL, 0));
+    ck_assert(isnan(cr_chain_num_omitted(NULL)));
+    ck_assert(isnan(cr_chain_value(NULL)));
+    ck_assert(isnan(cr_chain_omitted_value(NULL)));
+    ck_assert_ptr_null(cr_chain_gradient(NULL));
     cr_tensor_free(t);
     cr_graph_free(other);
     cr_graph_free(n.g);
@@ -678,6 +688,11 @@ START_TEST(test_local_derivatives)
     ck_assert_int_eq(cr_chain_local_text(n.w1, 0, buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "");
     ck_assert_int_eq(cr_chain_local_text(n.E, 7, buf, sizeof buf), 0);
+    /* a NULL parent is not a leaf: -1 (and "") as for a NULL chain */
+    strcpy(buf, "xyz");
+    ck_assert_int_eq(cr_chain_local_text(NULL, 0, buf, sizeof buf), -1);
+    ck_assert_str_eq(buf, "");
+    ck_assert_int_eq(cr_chain_local_text(n.predicted, 0, NULL, 0), 23);
     cr_node *sc = cr_scale(n.g, n.s, 2.385);
     ck_assert_int_eq(cr_chain_local_text(sc, 0, buf, sizeof buf), 5);
     ck_assert_str_eq(buf, "2.385");

@@ -1069,6 +1069,26 @@ START_TEST(dataset_new_steals)
     ck_assert_ptr_nonnull(ds);
     ck_assert_uint_eq(cr_dataset_num_classes(ds), 2);
     cr_dataset_free(ds);
+    /* The same tensor as features and targets: refused, and freed once
+     * (it was stolen twice and freed twice). */
+    test_alloc_install(0);
+    cr_tensor *t = cr_tensor_new(2, a, &err);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_ptr_null(cr_dataset_new(t, t, 0, &err));
+    ck_assert_int_eq(err.status, CR_EINVAL);
+    ck_assert_str_eq(err.message, "features and targets are the same tensor");
+    ck_assert_int_eq(test_alloc.live, 0);
+    test_alloc_uninstall();
+    /* NULL data sets and standardizers: "nothing", not a crash. */
+    ck_assert_uint_eq(cr_dataset_rows(NULL), 0);
+    ck_assert_uint_eq(cr_dataset_cols(NULL), 0);
+    ck_assert_uint_eq(cr_dataset_target_cols(NULL), 0);
+    ck_assert_uint_eq(cr_dataset_num_classes(NULL), 0);
+    ck_assert_ptr_null(cr_dataset_features(NULL));
+    ck_assert_ptr_null(cr_dataset_targets(NULL));
+    ck_assert_uint_eq(cr_standardizer_cols(NULL), 0);
+    ck_assert_ptr_null(cr_standardizer_mean(NULL));
+    ck_assert_ptr_null(cr_standardizer_std(NULL));
 }
 END_TEST
 

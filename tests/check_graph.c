@@ -2,8 +2,8 @@
  * check_graph.c - tests of graphs and nodes: leaves, introspection, names
  * (uniqueness, renaming, lookup), setting values, forward re-evaluation,
  * shape errors with their exact messages (graph left unchanged), NULL-input
- * propagation, inputs from another graph, and the blocked scans over
- * doubles (kernels.c) against plain loops.
+ * propagation, the NULL policy of the accessors, inputs from another graph,
+ * and the blocked scans over doubles (kernels.c) against plain loops.
  */
 #include "testutil.h"
 #include "core/internal.h"
@@ -232,6 +232,78 @@ START_TEST(test_null_propagation)
 }
 END_TEST
 
+/* One NULL node among valid arguments: every family of constructor
+ * returns NULL and keeps the error that made the NULL (here a shape
+ * error), adding no node. */
+START_TEST(test_null_input_keeps_error)
+{
+    cr_graph *g = cr_graph_new();
+    size_t s23[2] = {2, 3}, s41[2] = {4, 1};
+    cr_node *a = cr_input(g, "a", 2, s23);
+    cr_node *b = cr_input(g, "b", 2, s41);
+    cr_node *bad = cr_matmul(g, a, b, 0);
+    ck_assert_ptr_null(bad);
+    const char *msg = "matmul: [2,3] x [4,1]: inner dimensions 3 and 4 differ";
+    ck_assert_str_eq(cr_graph_error(g)->message, msg);
+    const size_t before = cr_graph_size(g);
+    cr_node *made[] = {
+        cr_add(g, a, bad),
+        cr_where(g, bad, a, a),
+        cr_tanh(g, bad),
+        cr_leaky_relu(g, bad, 0.01),
+        cr_sum_dim(g, bad, 0, 1),
+        cr_reshape(g, bad, 1, (const long[]){6}),
+        cr_slice(g, bad, 0, 0, 1, 1),
+        cr_concat(g, 2, (cr_node *[]){a, bad}, 0),
+        cr_index_select(g, a, 0, bad),
+        cr_matmul(g, bad, a, 0),
+        cr_softmax_xent(g, a, bad),
+        cr_grad(g, bad, a),
+    };
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        ck_assert_msg(made[i] == NULL, "constructor %zu made a node from NULL", i);
+        ck_assert_int_eq(cr_graph_error(g)->status, CR_ESHAPE);
+        ck_assert_str_eq(cr_graph_error(g)->message, msg);
+    }
+    ck_assert_uint_eq(cr_graph_size(g), before);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Getters given a NULL graph or node return the policy's "nothing". */
+START_TEST(test_null_getters)
+{
+    char buf[8] = "xyz";
+    ck_assert_ptr_null(cr_graph_error(NULL));
+    cr_graph_clear_error(NULL);
+    cr_graph_set_flags(NULL, CR_GRAPH_TRAP_NONFINITE);
+    ck_assert_uint_eq(cr_graph_flags(NULL), 0);
+    ck_assert_uint_eq(cr_graph_size(NULL), 0);
+    ck_assert_ptr_null(cr_graph_node(NULL, 0));
+    ck_assert_uint_eq(cr_graph_num_params(NULL), 0);
+    ck_assert_ptr_null(cr_graph_param(NULL, 0));
+    ck_assert_ptr_null(cr_node_name(NULL));
+    ck_assert_int_eq(cr_node_label(NULL, buf, sizeof buf), -1);
+    ck_assert_str_eq(buf, "");
+    ck_assert_int_eq(cr_node_kind_of(NULL), CR_NODE_NONE);
+    ck_assert_ptr_null(cr_node_op_name(NULL));
+    ck_assert_uint_eq(cr_node_index(NULL), (size_t)-1);
+    ck_assert_uint_eq(cr_node_num_inputs(NULL), 0);
+    ck_assert_ptr_null(cr_node_input(NULL, 0));
+    ck_assert_ptr_null(cr_node_graph(NULL));
+    ck_assert_ptr_null(cr_node_value(NULL));
+    ck_assert(isnan(cr_node_scalar(NULL)));
+    ck_assert_ptr_null(cr_node_grad(NULL));
+    ck_assert_ptr_null(cr_node_grad_node(NULL));
+    /* a NULL buffer asks for the length only */
+    cr_graph *g = cr_graph_new();
+    cr_node *s = cr_sigmoid(g, cr_input_scalar(g, NULL, 0.5));
+    ck_assert_int_eq(cr_node_label(s, NULL, 0), 9); /* "sigmoid#1" */
+    ck_assert_int_eq(cr_node_label(s, NULL, sizeof buf), 9);
+    cr_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_set_values_and_forward)
 {
     cr_graph *g = cr_graph_new();
@@ -265,10 +337,15 @@ START_TEST(test_set_values_and_forward)
     ck_assert_str_eq(cr_graph_error(g)->message,
                      "sum#3: only inputs and parameters can be set");
     ck_assert_int_eq(cr_node_set_scalar(cr_scalar(g, 1.0), 2.0), CR_ESTATE);
+    cr_graph_clear_error(g);
     ck_assert_int_eq(cr_node_set_data(a, NULL, 6), CR_EINVAL);
     ck_assert_int_eq(cr_node_set_value(a, NULL), CR_EINVAL);
     ck_assert_int_eq(cr_graph_forward(g, NULL), CR_EINVAL);
+    ck_assert_int_eq(cr_graph_error(g)->status, CR_OK);           /* recorded nowhere */
     ck_assert_double_eq(cr_tensor_get(cr_node_value(a), 0), 1.0); /* unchanged */
+    /* NULL data with a count of 0 is an empty array: the wrong size */
+    ck_assert_int_eq(cr_node_set_data(a, NULL, 0), CR_ESHAPE);
+    ck_assert_str_eq(cr_graph_error(g)->message, "a: expected 6 values [2,3], got 0");
     cr_tensor_free(t);
     cr_graph_free(g);
 }
@@ -378,6 +455,8 @@ Suite *graph_suite(void)
     tcase_add_test(tc, test_find_many);
     tcase_add_test(tc, test_shape_errors);
     tcase_add_test(tc, test_null_propagation);
+    tcase_add_test(tc, test_null_input_keeps_error);
+    tcase_add_test(tc, test_null_getters);
     tcase_add_test(tc, test_set_values_and_forward);
     tcase_add_test(tc, test_forward_targets);
     tcase_add_test(tc, test_trap_first_nonfinite_in_chunks);

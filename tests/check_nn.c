@@ -141,6 +141,13 @@ START_TEST(test_spec_errors)
     ck_assert_int_eq(cr_activation_parse("swish", &a, &err), CR_EINVAL);
     ck_assert_str_eq(err.message, "unknown activation 'swish' (expected one of: linear, "
                                   "sigmoid, tanh, relu, softmax)");
+    /* a NULL out only checks the name (it was written through) */
+    ck_assert_int_eq(cr_activation_parse("relu", NULL, &err), CR_OK);
+    ck_assert_int_eq(cr_loss_parse("bce", NULL, &err), CR_OK);
+    ck_assert_int_eq(cr_init_parse("he", NULL, &err), CR_OK);
+    ck_assert_int_eq(cr_loss_parse("hinge", NULL, &err), CR_EINVAL);
+    ck_assert_int_eq(cr_activation_parse(NULL, &a, &err), CR_EINVAL);
+    ck_assert_int_eq(a, CR_ACT_TANH); /* untouched */
     ck_assert_str_eq(cr_loss_name(CR_LOSS_SQ_ERROR), "sq_error");
     ck_assert_str_eq(cr_init_name(CR_INIT_HE), "he");
 }

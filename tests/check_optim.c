@@ -1,10 +1,10 @@
 /*
  * check_optim.c - tests of the optimizers: two hand-computed update steps
  * of each rule, clipping, schedules, weight decay against AdamW, option
- * validation with its messages, step errors, and a step that allocates
- * nothing. Steps after a backward with the non-finite trap (which lets SGD
- * take the gradient norm from its update pass) must match steps without
- * it bit for bit.
+ * validation with its messages, step errors (a NULL optimizer too), and a
+ * step that allocates nothing. Steps after a backward with the non-finite
+ * trap (which lets SGD take the gradient norm from its update pass) must
+ * match steps without it bit for bit.
  *
  * Every test trains w = [1.5, -0.4] on one of two losses:
  *   QUAD  L = 0.5 * sum(w*w)    so the gradient is g = w
@@ -436,6 +436,15 @@ START_TEST(step_errors)
                      "optimizer step: gradient of 'w' element 0 is inf");
     ck_assert_double_eq(cr_tensor_get(cr_node_value(f.w), 1), 1.0);
     teardown(&f);
+
+    /* A NULL optimizer: CR_EINVAL, and "nothing" from the getters. */
+    ck_assert_int_eq(cr_optim_step(NULL), CR_EINVAL);
+    cr_optim_reset(NULL);
+    ck_assert_uint_eq(cr_optim_steps(NULL), 0);
+    ck_assert(isnan(cr_optim_grad_norm(NULL)));
+    ck_assert(isnan(cr_optim_lr(NULL)));
+    ck_assert(isnan(cr_optim_lr_at(NULL, 3)));
+    ck_assert_ptr_null(cr_optim_get_options(NULL));
 }
 END_TEST
 

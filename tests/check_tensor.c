@@ -1,7 +1,7 @@
 /*
  * check_tensor.c - tests of caller-owned tensors: creation, copy, fill,
- * assign, reshape, shape queries, overflow-checked sizes, rejected shapes,
- * shape formatting, and status texts.
+ * assign, reshape, shape queries, NULL tensors, overflow-checked sizes,
+ * rejected shapes, shape formatting, and status texts.
  */
 #include <config.h>
 
@@ -109,6 +109,35 @@ START_TEST(test_reshape)
     ck_assert_int_eq(cr_tensor_rank(t), 1); /* unchanged */
     size_t s0[2] = {6, 0};
     ck_assert_int_eq(cr_tensor_reshape(t, 2, s0, &err), CR_EINVAL);
+    ck_assert_int_eq(cr_tensor_reshape(t, 1, NULL, &err), CR_EINVAL);
+    ck_assert_int_eq(cr_tensor_rank(t), 1); /* unchanged */
+    /* a NULL tensor: CR_EINVAL with a message, not a crash */
+    ck_assert_int_eq(cr_tensor_reshape(NULL, 1, s6, &err), CR_EINVAL);
+    ck_assert_int_eq(err.status, CR_EINVAL);
+    ck_assert_str_eq(err.message, "tensor is NULL");
+    ck_assert_int_eq(cr_tensor_reshape(NULL, 1, s6, NULL), CR_EINVAL);
+    cr_tensor_free(t);
+}
+END_TEST
+
+/* Getters given a NULL tensor return the policy's "nothing". */
+START_TEST(test_null_tensor)
+{
+    cr_tensor_fill(NULL, 2.5);
+    ck_assert_int_eq(cr_tensor_rank(NULL), -1);
+    ck_assert_uint_eq(cr_tensor_dim(NULL, 0), 0);
+    ck_assert_ptr_null(cr_tensor_shape(NULL));
+    ck_assert_uint_eq(cr_tensor_size(NULL), 0);
+    ck_assert_ptr_null(cr_tensor_data(NULL));
+    ck_assert_ptr_null(cr_tensor_data_mut(NULL));
+    ck_assert(isnan(cr_tensor_get(NULL, 0)));
+    ck_assert(isnan(cr_tensor_scalar(NULL)));
+    cr_tensor *t = cr_tensor_new_scalar(-0.75, NULL);
+    ck_assert_int_eq(cr_tensor_same_shape(t, t), 1);
+    ck_assert_int_eq(cr_tensor_same_shape(t, NULL), 0);
+    ck_assert_int_eq(cr_tensor_same_shape(NULL, t), 0);
+    ck_assert_int_eq(cr_tensor_same_shape(NULL, NULL), 0);
+    ck_assert_double_eq(cr_tensor_scalar(t), -0.75);
     cr_tensor_free(t);
 }
 END_TEST
@@ -166,6 +195,11 @@ START_TEST(test_shape_format)
     size_t big[1] = {SIZE_MAX};
     cr_shape_format(buf, sizeof buf, 1, big);
     ck_assert_str_eq(buf, "[18446744073709551615]");
+    /* a NULL buf asks for the length; a NULL shape of rank > 0 is -1 */
+    ck_assert_int_eq(cr_shape_format(NULL, 0, 2, shape), 5);
+    ck_assert_int_eq(cr_shape_format(NULL, sizeof buf, 2, shape), 5);
+    ck_assert_int_eq(cr_shape_format(buf, sizeof buf, 2, NULL), -1);
+    ck_assert_str_eq(buf, "");
 }
 END_TEST
 
@@ -199,6 +233,7 @@ Suite *tensor_suite(void)
     tcase_add_test(tc, test_scalar_and_from);
     tcase_add_test(tc, test_copy_fill_assign);
     tcase_add_test(tc, test_reshape);
+    tcase_add_test(tc, test_null_tensor);
     tcase_add_test(tc, test_bad_shapes);
     tcase_add_test(tc, test_shape_format);
     tcase_add_test(tc, test_strerror_and_error);

@@ -121,34 +121,36 @@ CR_API cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt,
 /* Frees a chain. NULL is accepted. */
 CR_API void cr_chain_free(cr_chain *c);
 
-/* The output and wrt nodes the chain was built for (borrowed). */
+/* The output and wrt nodes the chain was built for (borrowed); NULL for a
+ * NULL chain. */
 CR_API cr_node *cr_chain_output(const cr_chain *c);
 CR_API cr_node *cr_chain_wrt(const cr_chain *c);
 
 /* The number of paths from output to wrt (in the named-only view, of
  * collapsed paths), counted without enumerating them. A double: exact up
- * to 2^53, rounded above, infinite never. */
+ * to 2^53, rounded above, infinite never. NaN for a NULL chain. */
 CR_API double cr_chain_num_paths(const cr_chain *c);
 
 /* The number of paths listed (at most max_paths), and path k of them
- * (borrowed; NULL if k is out of range). */
+ * (borrowed; NULL if k is out of range). 0 and NULL for a NULL chain. */
 CR_API size_t cr_chain_num_listed(const cr_chain *c);
 CR_API const cr_chain_path *cr_chain_path_at(const cr_chain *c, size_t k);
 
-/* The number of paths counted but not listed (num_paths - num_listed). */
+/* The number of paths counted but not listed (num_paths - num_listed);
+ * NaN for a NULL chain. */
 CR_API double cr_chain_num_omitted(const cr_chain *c);
 
 /* d(output)/d(wrt) for a scalar wrt (the sum over all paths); NaN when wrt
- * is a tensor (see cr_chain_gradient). */
+ * is a tensor (see cr_chain_gradient) or the chain is NULL. */
 CR_API double cr_chain_value(const cr_chain *c);
 
 /* The part of the derivative carried by the paths that were not listed:
  * cr_chain_value minus the listed products, for a scalar wrt; NaN
- * otherwise. 0 when every path is listed. */
+ * otherwise (and for a NULL chain). 0 when every path is listed. */
 CR_API double cr_chain_omitted_value(const cr_chain *c);
 
 /* d(output)/d(wrt) as a tensor shaped like wrt (borrowed from the chain),
- * for scalars and tensors alike. */
+ * for scalars and tensors alike; NULL for a NULL chain. */
 CR_API const cr_tensor *cr_chain_gradient(const cr_chain *c);
 
 /* Flags of cr_chain_print and cr_chain_format. */
@@ -177,18 +179,19 @@ enum {
 CR_API cr_status cr_chain_print(const cr_chain *c, FILE *out, unsigned flags);
 
 /* The same text into buf (always NUL-terminated when size > 0, truncated
- * if needed); returns the length the whole text needs, like snprintf, or
- * -1 on CR_ENOMEM or a NULL chain. */
+ * if needed; buf may be NULL: only the length is wanted); returns the
+ * length the whole text needs, like snprintf, or -1 (and "") on CR_ENOMEM
+ * or a NULL chain. */
 CR_API int cr_chain_format(const cr_chain *c, unsigned flags, char *buf, size_t size);
 
 /* The text of the local derivative of parent with respect to its input
  * number `input`, from the op table, with the op's role letters replaced
  * by the nodes' labels (x, a, b: the inputs; y: the node itself; c: the
  * op's constant), e.g. sigmoid's "y*(1-y)" -> "predicted*(1-predicted)".
- * Writes into buf (NUL-terminated when size > 0) and returns the length it
- * needs, like snprintf; 0 and "" for a NULL parent, leaves, an input out
- * of range, or an op without derivative text; -1 (and "") when out of
- * memory. */
+ * Writes into buf (NUL-terminated when size > 0; buf may be NULL: only the
+ * length is wanted) and returns the length it needs, like snprintf; 0 and
+ * "" for leaves, an input out of range, or an op without derivative text;
+ * -1 (and "") for a NULL parent or when out of memory. */
 CR_API int cr_chain_local_text(const cr_node *parent, size_t input, char *buf, size_t size);
 
 /* The value of the local derivative d(parent)/d(input number `input`) for

@@ -15,13 +15,17 @@
  *    the input NULL (chainrule/graph.h), so an expression can be built in
  *    one go and checked once.
  *  - A getter given a NULL object returns what says "nothing": NULL, 0,
- *    (size_t)-1 where 0 is a valid answer and its comment says so, NaN for
- *    a double.
+ *    (size_t)-1 where 0 is a valid answer (an index, a class) and its
+ *    comment says so, -1 for an int where 0 is valid (a rank, a length
+ *    returned like snprintf's), CR_NODE_NONE for a node's kind, NaN for a
+ *    double.
  *  - Functions that free (cr_*_free) and other calls returning void accept
  *    NULL and do nothing.
  * Pointers that may be NULL on purpose (a cr_error *, options meaning "the
- * defaults") say so in their function's comment. tests/null_calls checks
- * every public function against this policy.
+ * defaults", an output that is only wanted sometimes) say so in their
+ * function's comment. tests/null_calls checks every public function
+ * against this policy: it is generated from these headers
+ * (tests/gen_null_calls.py), so a new function cannot be forgotten.
  */
 #ifndef CHAINRULE_COMMON_H
 #define CHAINRULE_COMMON_H

@@ -36,7 +36,8 @@ typedef struct cr_dataset cr_dataset;
  * be NULL: a data set to predict on). Steals both tensors: they belong to
  * the data set from now on, and are freed on failure too. Both must have
  * rank 2 and the same number of rows, else CR_ESHAPE; CR_EINVAL if features
- * is NULL; CR_ENOMEM. num_classes is recorded as given (0: not a
+ * is NULL or targets is the same tensor as features (which is freed once);
+ * CR_ENOMEM. num_classes is recorded as given (0: not a
  * classification set). Returns a new data set (caller frees) or NULL. */
 CR_API cr_dataset *cr_dataset_new(cr_tensor *features, cr_tensor *targets,
                                   size_t num_classes, cr_error *err);
@@ -45,18 +46,18 @@ CR_API cr_dataset *cr_dataset_new(cr_tensor *features, cr_tensor *targets,
 CR_API void cr_dataset_free(cr_dataset *ds);
 
 /* Number of rows, of feature columns, and of target columns (0 without
- * targets). */
+ * targets). 0 for a NULL ds. */
 CR_API size_t cr_dataset_rows(const cr_dataset *ds);
 CR_API size_t cr_dataset_cols(const cr_dataset *ds);
 CR_API size_t cr_dataset_target_cols(const cr_dataset *ds);
 
 /* Number of classes K when the targets are class labels (one-hot [rows, K]
- * or raw labels 0..K-1 in [rows, 1]), 0 otherwise. */
+ * or raw labels 0..K-1 in [rows, 1]), 0 otherwise (and for a NULL ds). */
 CR_API size_t cr_dataset_num_classes(const cr_dataset *ds);
 
 /* The features [rows, cols] and targets [rows, k] (NULL without targets).
  * Borrowed: valid while ds lives; values may be changed in place (e.g. by
- * cr_standardizer_apply), never freed or reshaped. */
+ * cr_standardizer_apply), never freed or reshaped. NULL for a NULL ds. */
 CR_API cr_tensor *cr_dataset_features(cr_dataset *ds);
 CR_API cr_tensor *cr_dataset_targets(cr_dataset *ds);
 
@@ -279,7 +280,8 @@ CR_API cr_standardizer *cr_standardizer_new(size_t cols, const double *mean,
 CR_API void cr_standardizer_free(cr_standardizer *s);
 
 /* Number of columns, and the borrowed arrays of cols means and standard
- * deviations (valid while s lives), for storing them. */
+ * deviations (valid while s lives), for storing them. 0 and NULL for a
+ * NULL s. */
 CR_API size_t cr_standardizer_cols(const cr_standardizer *s);
 CR_API const double *cr_standardizer_mean(const cr_standardizer *s);
 CR_API const double *cr_standardizer_std(const cr_standardizer *s);

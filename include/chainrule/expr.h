@@ -75,21 +75,22 @@ CR_API cr_status cr_expr_parse(cr_graph *g, const char *text, size_t len,
 /* Frees the program (not its graph or nodes). NULL is accepted. */
 CR_API void cr_expr_free(cr_expr_program *p);
 
-/* The graph the program was parsed into (borrowed). */
+/* The graph the program was parsed into (borrowed); NULL for a NULL p. */
 CR_API cr_graph *cr_expr_graph(const cr_expr_program *p);
 
 /* Inputs in order of first use, and statements in program order. Return a
- * borrowed symbol, or NULL if i is out of range. */
+ * borrowed symbol, or NULL if i is out of range. 0 and NULL for a NULL p. */
 CR_API size_t cr_expr_num_inputs(const cr_expr_program *p);
 CR_API const cr_expr_symbol *cr_expr_input(const cr_expr_program *p, size_t i);
 CR_API size_t cr_expr_num_statements(const cr_expr_program *p);
 CR_API const cr_expr_symbol *cr_expr_statement(const cr_expr_program *p, size_t i);
 
-/* The input or statement with this name (borrowed), or NULL. */
+/* The input or statement with this name (borrowed), or NULL (also for a
+ * NULL p or name). */
 CR_API const cr_expr_symbol *cr_expr_lookup(const cr_expr_program *p, const char *name);
 
 /* The output statement (borrowed): the last statement unless changed by
- * cr_expr_set_output. */
+ * cr_expr_set_output. NULL for a NULL p. */
 CR_API const cr_expr_symbol *cr_expr_output(const cr_expr_program *p);
 
 /* Makes the statement called name the output and recomputes every

@@ -31,6 +31,7 @@ typedef struct cr_graph cr_graph;
 typedef struct cr_node cr_node;
 
 typedef enum cr_node_kind {
+    CR_NODE_NONE = -1,    /* not a node: what cr_node_kind_of(NULL) returns */
     CR_NODE_CONSTANT = 0, /* fixed value, set when built */
     CR_NODE_INPUT = 1,    /* value set by the caller before each run */
     CR_NODE_PARAM = 2,    /* trainable; gets a gradient from cr_graph_backward */
@@ -46,7 +47,8 @@ CR_API cr_graph *cr_graph_new(void);
 CR_API void cr_graph_free(cr_graph *g);
 
 /* The graph's last error (borrowed; status CR_OK if none since the last
- * cr_graph_clear_error). */
+ * cr_graph_clear_error), NULL for a NULL graph. Clearing a NULL graph's
+ * error does nothing. */
 CR_API const cr_error *cr_graph_error(const cr_graph *g);
 CR_API void cr_graph_clear_error(cr_graph *g);
 
@@ -57,14 +59,16 @@ enum {
     CR_GRAPH_TRAP_NONFINITE = 1u << 0
 };
 
-/* Sets or reads the graph's CR_GRAPH_* flags (all off in a new graph). */
+/* Sets or reads the graph's CR_GRAPH_* flags (all off in a new graph).
+ * Setting does nothing for a NULL graph; reading gives 0. */
 CR_API void cr_graph_set_flags(cr_graph *g, unsigned flags);
 CR_API unsigned cr_graph_flags(const cr_graph *g);
 
 /* Training or evaluation mode (a new graph is in training mode). In
  * evaluation mode dropout is the identity and batch norm normalises with
  * its running statistics instead of the batch's; the switch takes effect at
- * the next evaluation (forward or backward), with nothing rebuilt. */
+ * the next evaluation (forward or backward), with nothing rebuilt. A NULL
+ * g: nothing is done, and cr_graph_training gives 0. */
 CR_API void cr_graph_set_training(cr_graph *g, int on);
 CR_API int cr_graph_training(const cr_graph *g);
 
@@ -73,18 +77,22 @@ CR_API int cr_graph_training(const cr_graph *g);
 
 /* Seeds the graph's random generator (GSL's mt19937), which draws
  * cr_param_init's values and dropout's masks in the order they are made or
- * evaluated: the same seed and the same calls give the same numbers. */
+ * evaluated: the same seed and the same calls give the same numbers. A
+ * NULL g: nothing is done. */
 CR_API void cr_graph_set_seed(cr_graph *g, unsigned long seed);
 
 /* Number of nodes, and the node at a creation index (NULL if out of range;
- * borrowed). Creation order is a topological order. */
+ * borrowed). Creation order is a topological order. 0 and NULL for a NULL
+ * graph. */
 CR_API size_t cr_graph_size(const cr_graph *g);
 CR_API cr_node *cr_graph_node(const cr_graph *g, size_t index);
 
-/* The node with this name, or NULL; O(1). Borrowed. */
+/* The node with this name, or NULL (also for a NULL g or name); O(1).
+ * Borrowed. */
 CR_API cr_node *cr_graph_find(const cr_graph *g, const char *name);
 
-/* Trainable parameters in creation order (borrowed). */
+/* Trainable parameters in creation order (borrowed); 0 and NULL for a NULL
+ * graph. */
 CR_API size_t cr_graph_num_params(const cr_graph *g);
 CR_API cr_node *cr_graph_param(const cr_graph *g, size_t index);
 
@@ -124,8 +132,11 @@ CR_API cr_node *cr_param_init(cr_graph *g, const char *name, int rank, const siz
 CR_API cr_status cr_node_set_name(cr_node *n, const char *name);
 
 /* Node introspection. Strings and nodes are borrowed. cr_node_name returns
- * NULL for an unnamed node; cr_node_label returns the name or, if unnamed,
- * the op name with the index ("sigmoid#4"), in a buffer the caller gives. */
+ * NULL for an unnamed node; cr_node_label writes the name or, if unnamed,
+ * the op name with the index ("sigmoid#4") into a buffer the caller gives
+ * and returns its length, like snprintf (buf may be NULL: only the length is
+ * wanted). For a NULL node: NULL strings, nodes and graph, 0 inputs, kind
+ * CR_NODE_NONE, index (size_t)-1, and a label of -1 with "" in buf. */
 CR_API const char *cr_node_name(const cr_node *n);
 CR_API int cr_node_label(const cr_node *n, char *buf, size_t size);
 CR_API cr_node_kind cr_node_kind_of(const cr_node *n);
@@ -136,7 +147,7 @@ CR_API cr_node *cr_node_input(const cr_node *n, size_t i);
 CR_API cr_graph *cr_node_graph(const cr_node *n);
 
 /* The node's current value (borrowed, never NULL for a valid node), and its
- * first element for scalars. */
+ * first element for scalars. NULL and NaN for a NULL node. */
 CR_API const cr_tensor *cr_node_value(const cr_node *n);
 CR_API double cr_node_scalar(const cr_node *n);
 
@@ -150,8 +161,8 @@ CR_API cr_status cr_node_set_data(cr_node *n, const double *data, size_t count);
 CR_API cr_status cr_node_set_scalar(cr_node *n, double value);
 
 /* The state an op node keeps between evaluations (borrowed), or NULL for
- * an op without: batch norm's running statistics, a [2,C] tensor whose
- * rows are the running mean and the running variance; dropout's mask
+ * an op without one and for a NULL node: batch norm's running statistics,
+ * a [2,C] tensor whose rows are the running mean and the running variance; dropout's mask
  * (shaped like its input: 0 or 1/(1-p) per element) from its last
  * evaluation. cr_node_set_state copies value into it (to load saved
  * running statistics): CR_EINVAL for NULL arguments, CR_ESTATE for a node
@@ -166,7 +177,8 @@ CR_API cr_status cr_node_set_state(cr_node *n, const cr_tensor *value);
 CR_API cr_status cr_node_require_grad(cr_node *n, int on);
 
 /* The gradient d(loss)/d(n) from the last cr_graph_backward, shaped like
- * the node's value (borrowed), or NULL if no backward has computed it. */
+ * the node's value (borrowed), or NULL if no backward has computed it (or n
+ * is NULL). */
 CR_API const cr_tensor *cr_node_grad(const cr_node *n);
 
 /* Recomputes target and every node it depends on, in creation order, from
@@ -231,7 +243,8 @@ CR_API cr_status cr_graph_zero_grad(cr_graph *g);
 CR_API cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x);
 
 /* The gradient node that the last cr_graph_backward built for n (borrowed),
- * or NULL. Its value is what cr_node_grad returns in replace mode. */
+ * or NULL (also for a NULL n). Its value is what cr_node_grad returns in
+ * replace mode. */
 CR_API cr_node *cr_node_grad_node(const cr_node *n);
 
 #ifdef __cplusplus

@@ -86,7 +86,8 @@ typedef struct cr_mlp_spec {
 typedef struct cr_mlp cr_mlp;
 
 /* Fills spec with n_inputs and n_outputs and the defaults above: no hidden
- * layers, sigmoid activations, sq_error, biases, Xavier, seed 1. */
+ * layers, sigmoid activations, sq_error, biases, Xavier, seed 1. Does
+ * nothing for a NULL spec. */
 CR_API void cr_mlp_spec_init(cr_mlp_spec *spec, size_t n_inputs, size_t n_outputs);
 
 /* Checks a spec: widths, counts, enum values, the activation/loss pairing
@@ -97,7 +98,8 @@ CR_API cr_status cr_mlp_spec_check(const cr_mlp_spec *spec, cr_error *err);
 
 /* Names of the enums ("sigmoid", "xavier", "sq_error", ...) as static
  * strings ("?" for an unknown value), and the reverse lookups: they set
- * *out and return CR_OK, or return CR_EINVAL with the accepted names in err.
+ * *out (out may be NULL: the name is only checked) and return CR_OK, or
+ * return CR_EINVAL (also for a NULL name) with the accepted names in err.
  * Loss names: sq_error, mse, bce, xent. Init names: xavier (or glorot), he,
  * uniform, normal. */
 CR_API const char *cr_activation_name(cr_activation a);
@@ -108,8 +110,9 @@ CR_API cr_status cr_init_parse(const char *name, cr_init_kind *out, cr_error *er
 CR_API cr_status cr_loss_parse(const char *name, cr_loss_kind *out, cr_error *err);
 
 /* Writes the architecture of spec as text into buf, like snprintf (returns
- * the length it needs): the widths, then the activations, loss and
- * biases, e.g. "3-7-5-4-1 sigmoid/sigmoid sq_error bias". */
+ * the length it needs; buf may be NULL: only the length is wanted): the
+ * widths, then the activations, loss and biases, e.g. "3-7-5-4-1
+ * sigmoid/sigmoid sq_error bias". -1 (and "") for a NULL spec. */
 CR_API int cr_mlp_spec_format(const cr_mlp_spec *spec, char *buf, size_t size);
 
 /* Builds a new MLP from spec (copied), with weights drawn from a gsl_rng
@@ -121,27 +124,28 @@ CR_API cr_mlp *cr_mlp_new(const cr_mlp_spec *spec, cr_error *err);
 /* Frees the model, its graph and its statistics. NULL is accepted. */
 CR_API void cr_mlp_free(cr_mlp *m);
 
-/* The model's spec (borrowed). */
+/* The model's spec (borrowed); NULL for a NULL m. */
 CR_API const cr_mlp_spec *cr_mlp_get_spec(const cr_mlp *m);
 
-/* The graph holding the parameters and the heads (borrowed, owned by m). */
+/* The graph holding the parameters and the heads (borrowed, owned by m);
+ * NULL for a NULL m. */
 CR_API cr_graph *cr_mlp_graph(cr_mlp *m);
 
-/* Number of layers with weights (n_hidden + 1). */
+/* Number of layers with weights (n_hidden + 1); 0 for a NULL m. */
 CR_API size_t cr_mlp_num_layers(const cr_mlp *m);
 
 /* The weight and bias nodes of layer 1..num_layers (borrowed); NULL if the
- * layer is out of range or (bias) the model has no biases. */
+ * layer is out of range, (bias) the model has no biases, or m is NULL. */
 CR_API cr_node *cr_mlp_weight(const cr_mlp *m, size_t layer);
 CR_API cr_node *cr_mlp_bias(const cr_mlp *m, size_t layer);
 
-/* Total number of trainable scalars. */
+/* Total number of trainable scalars; 0 for a NULL m. */
 CR_API size_t cr_mlp_num_weights(const cr_mlp *m);
 
 /* Whether the model is a classifier: a softmax output with K >= 2 classes
  * (targets are one-hot rows), or a sigmoid output with one unit (targets
  * are 0/1, the predicted class is output >= 0.5). Returns the number of
- * classes (K, or 2), or 0 for a regressor. */
+ * classes (K, or 2), or 0 for a regressor (and for a NULL m). */
 CR_API size_t cr_mlp_num_classes(const cr_mlp *m);
 
 /* What cr_mlp_output_class returns for a row that stands for no class. */
@@ -163,7 +167,8 @@ CR_API size_t cr_mlp_output_class(const cr_mlp *m, const double *row);
 CR_API cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *std,
                                         cr_error *err);
 
-/* The stored statistics (borrowed, n_inputs values), or NULL if unset. */
+/* The stored statistics (borrowed, n_inputs values), or NULL if unset (or m
+ * is NULL). */
 CR_API const double *cr_mlp_input_mean(const cr_mlp *m);
 CR_API const double *cr_mlp_input_std(const cr_mlp *m);
 
@@ -310,7 +315,7 @@ typedef struct cr_train_options {
                                    element and its inputs; 0: off */
 } cr_train_options;
 
-/* Fills o with the defaults above. */
+/* Fills o with the defaults above. Does nothing for a NULL o. */
 CR_API void cr_train_options_init(cr_train_options *o);
 
 /* The result of cr_mlp_train. History arrays hold one entry per epoch

@@ -109,34 +109,40 @@ CR_API void cr_optim_free(cr_optim *opt);
  * (cr_graph_error) and leave every parameter and the step count unchanged:
  * CR_ESTATE if the graph's parameter count changed since cr_optim_new or a
  * parameter has no gradient yet, CR_EDOMAIN if a gradient is NaN or
- * infinite (the message names the parameter). */
+ * infinite (the message names the parameter). CR_EINVAL for a NULL opt
+ * (recorded nowhere). */
 CR_API cr_status cr_optim_step(cr_optim *opt);
 
 /* Global L2 norm of all gradients as read by the last successful
- * cr_optim_step, before clipping (0 before the first step). */
+ * cr_optim_step, before clipping (0 before the first step); NaN for a NULL
+ * opt. */
 CR_API double cr_optim_grad_norm(const cr_optim *opt);
 
-/* Number of steps taken so far (0 after creation or reset). */
+/* Number of steps taken so far (0 after creation or reset, and for a NULL
+ * opt). */
 CR_API size_t cr_optim_steps(const cr_optim *opt);
 
 /* Learning rate the next cr_optim_step will use: the schedule at the
- * current step count. */
+ * current step count. NaN for a NULL opt. */
 CR_API double cr_optim_lr(const cr_optim *opt);
 
 /* The schedule of opts evaluated after `steps` steps (the rate of step
- * steps+1), as defined at cr_lr_schedule. opts must be valid. */
+ * steps+1), as defined at cr_lr_schedule. opts must be valid; NaN for a
+ * NULL opts. */
 CR_API double cr_optim_lr_at(const cr_optim_options *opts, size_t steps);
 
 /* The options the optimizer was created with (borrowed, valid while opt
- * lives). */
+ * lives); NULL for a NULL opt. */
 CR_API const cr_optim_options *cr_optim_get_options(const cr_optim *opt);
 
-/* Zeroes every moment buffer and the step count, as if just created. */
+/* Zeroes every moment buffer and the step count, as if just created. Does
+ * nothing for a NULL opt. */
 CR_API void cr_optim_reset(cr_optim *opt);
 
 /* The kind's name ("sgd", "adam", "adamw", "rmsprop"; "unknown" otherwise,
- * static), and the reverse: CR_OK and *kind set, or CR_EINVAL (kind
- * untouched) with err naming the accepted names. */
+ * static), and the reverse: CR_OK and *kind set (kind may be NULL: the name
+ * is only checked), or CR_EINVAL (kind untouched; also for a NULL name)
+ * with err naming the accepted names. */
 CR_API const char *cr_optim_kind_name(cr_optim_kind kind);
 CR_API cr_status cr_optim_kind_parse(const char *name, cr_optim_kind *kind, cr_error *err);
 

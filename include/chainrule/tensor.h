@@ -43,7 +43,7 @@ CR_API cr_tensor *cr_tensor_copy(const cr_tensor *src, cr_error *err);
  * says "caller frees". NULL is accepted. Never pass a borrowed tensor. */
 CR_API void cr_tensor_free(cr_tensor *t);
 
-/* Sets every element to value. */
+/* Sets every element to value. Does nothing for a NULL t. */
 CR_API void cr_tensor_fill(cr_tensor *t, double value);
 
 /* Copies src's elements into dst. Both must have the same shape, else
@@ -52,11 +52,14 @@ CR_API cr_status cr_tensor_assign(cr_tensor *dst, const cr_tensor *src, cr_error
 
 /* Changes the shape of a caller-owned tensor in place, keeping its elements
  * in row-major order. The element count must stay the same (CR_ESHAPE
- * otherwise); rank and dimensions are checked as in cr_tensor_new. */
+ * otherwise); rank and dimensions are checked as in cr_tensor_new. CR_EINVAL
+ * for a NULL t. */
 CR_API cr_status cr_tensor_reshape(cr_tensor *t, int rank, const size_t *shape, cr_error *err);
 
 /* Shape queries. cr_tensor_shape returns a borrowed array of rank entries
- * valid while t lives; cr_tensor_dim returns 0 for an axis out of range. */
+ * valid while t lives; cr_tensor_dim returns 0 for an axis out of range.
+ * For a NULL t: rank -1, dimension and size 0, shape NULL; same_shape is 0
+ * when either tensor is NULL. */
 CR_API int cr_tensor_rank(const cr_tensor *t);
 CR_API size_t cr_tensor_dim(const cr_tensor *t, int axis);
 CR_API const size_t *cr_tensor_shape(const cr_tensor *t);
@@ -66,20 +69,24 @@ CR_API int cr_tensor_same_shape(const cr_tensor *a, const cr_tensor *b);
 /* Element access. cr_tensor_data returns the borrowed, row-major elements;
  * cr_tensor_data_mut the same for writing (caller-owned tensors only).
  * cr_tensor_get returns element i in row-major order, NaN if i is out of
- * range; cr_tensor_scalar returns element 0. */
+ * range; cr_tensor_scalar returns element 0. For a NULL t: NULL data, NaN
+ * elements. */
 CR_API const double *cr_tensor_data(const cr_tensor *t);
 CR_API double *cr_tensor_data_mut(cr_tensor *t);
 CR_API double cr_tensor_get(const cr_tensor *t, size_t i);
 CR_API double cr_tensor_scalar(const cr_tensor *t);
 
 /* Writes a shape as "[2,3]" ("[]" for a scalar) into buf (always
- * NUL-terminated when size > 0). Returns the length it would need, like
- * snprintf. */
+ * NUL-terminated when size > 0; buf may be NULL: only the length is
+ * wanted; shape may be NULL when rank is 0). Returns the length it would
+ * need, like snprintf; -1 (and "") for a NULL shape with rank > 0. */
 CR_API int cr_shape_format(char *buf, size_t size, int rank, const size_t *shape);
 
 /* Multiplies the dimensions of a shape into *count, checking for overflow
- * of the element count and of its size in bytes. Returns CR_OK, CR_EINVAL
- * (bad rank or zero dimension) or CR_ERANGE. */
+ * of the element count and of its size in bytes; count may be NULL (the
+ * shape is only checked), shape too when rank is 0. Returns CR_OK,
+ * CR_EINVAL (bad rank, zero dimension, NULL shape with rank > 0) or
+ * CR_ERANGE. */
 CR_API cr_status cr_shape_count(int rank, const size_t *shape, size_t *count);
 
 #ifdef __cplusplus

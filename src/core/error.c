@@ -1,5 +1,6 @@
 /*
- * error.c - status texts (cr_strerror), the cr_error detail struct and the
+ * error.c - status texts (cr_strerror), the cr_error detail struct, the
+ * empty text of a snprintf-like call with nothing to write, and the
  * library version string.
  */
 #include "core/internal.h"
@@ -60,6 +61,13 @@ cr_status cr_error_set(cr_error *err, cr_status status, const char *where, const
     cr_error_setv(err, status, where, fmt, ap);
     va_end(ap);
     return status;
+}
+
+int cr_text_none(char *buf, size_t size)
+{
+    if (buf && size > 0)
+        buf[0] = '\0';
+    return -1;
 }
 
 const char *cr_version(void)

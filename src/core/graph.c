@@ -85,8 +85,16 @@ void cr_graph_free(cr_graph *g)
     cr_free(g);
 }
 
-const cr_error *cr_graph_error(const cr_graph *g) { return &g->err; }
-void cr_graph_clear_error(cr_graph *g) { cr_error_clear(&g->err); }
+const cr_error *cr_graph_error(const cr_graph *g)
+{
+    return g ? &g->err : NULL;
+}
+
+void cr_graph_clear_error(cr_graph *g)
+{
+    if (g)
+        cr_error_clear(&g->err);
+}
 
 cr_status cr_graph_fail(cr_graph *g, cr_status status, const char *fmt, ...)
 {
@@ -99,11 +107,17 @@ cr_status cr_graph_fail(cr_graph *g, cr_status status, const char *fmt, ...)
 
 /* ---- training and evaluation, the seeded generator, scratch space ---- */
 
-void cr_graph_set_training(cr_graph *g, int on) { g->evaluating = !on; }
-int cr_graph_training(const cr_graph *g) { return !g->evaluating; }
+void cr_graph_set_training(cr_graph *g, int on)
+{
+    if (g)
+        g->evaluating = !on;
+}
+int cr_graph_training(const cr_graph *g) { return g && !g->evaluating; }
 
 void cr_graph_set_seed(cr_graph *g, unsigned long seed)
 {
+    if (!g)
+        return;
     g->seed = seed;
     if (g->rng)
         gsl_rng_set(g->rng, seed);
@@ -167,18 +181,24 @@ double *cr_graph_cache_new(cr_graph *g, size_t count)
     return p;
 }
 
-size_t cr_graph_size(const cr_graph *g) { return g->n_nodes; }
+size_t cr_graph_size(const cr_graph *g)
+{
+    return g ? g->n_nodes : 0;
+}
 
 cr_node *cr_graph_node(const cr_graph *g, size_t index)
 {
-    return index < g->n_nodes ? g->nodes[index] : NULL;
+    return g && index < g->n_nodes ? g->nodes[index] : NULL;
 }
 
-size_t cr_graph_num_params(const cr_graph *g) { return g->n_params; }
+size_t cr_graph_num_params(const cr_graph *g)
+{
+    return g ? g->n_params : 0;
+}
 
 cr_node *cr_graph_param(const cr_graph *g, size_t index)
 {
-    return index < g->n_params ? g->params[index] : NULL;
+    return g && index < g->n_params ? g->params[index] : NULL;
 }
 
 cr_node *cr_graph_find(const cr_graph *g, const char *name)
@@ -491,28 +511,56 @@ cr_node *cr_param_init(cr_graph *g, const char *name, int rank, const size_t *sh
 
 /* ---- accessors ---- */
 
-const char *cr_node_name(const cr_node *n) { return n->name; }
+const char *cr_node_name(const cr_node *n)
+{
+    return n ? n->name : NULL;
+}
 
 int cr_node_label(const cr_node *n, char *buf, size_t size)
 {
+    if (!n)
+        return cr_text_none(buf, size);
+    if (!buf)
+        size = 0; /* only the length is wanted */
     if (n->name)
         return snprintf(buf, size, "%s", n->name);
     return snprintf(buf, size, "%s#%zu", n->op->name, n->id);
 }
 
-cr_node_kind cr_node_kind_of(const cr_node *n) { return (cr_node_kind)n->kind; }
-const char *cr_node_op_name(const cr_node *n) { return n->op->name; }
-size_t cr_node_index(const cr_node *n) { return n->id; }
-size_t cr_node_num_inputs(const cr_node *n) { return n->n_inputs; }
+cr_node_kind cr_node_kind_of(const cr_node *n)
+{
+    return n ? (cr_node_kind)n->kind : CR_NODE_NONE;
+}
+const char *cr_node_op_name(const cr_node *n)
+{
+    return n ? n->op->name : NULL;
+}
+size_t cr_node_index(const cr_node *n)
+{
+    return n ? n->id : (size_t)-1;
+}
+size_t cr_node_num_inputs(const cr_node *n)
+{
+    return n ? n->n_inputs : 0;
+}
 
 cr_node *cr_node_input(const cr_node *n, size_t i)
 {
-    return i < n->n_inputs ? n->inputs[i] : NULL;
+    return n && i < n->n_inputs ? n->inputs[i] : NULL;
 }
 
-cr_graph *cr_node_graph(const cr_node *n) { return n->graph; }
-const cr_tensor *cr_node_value(const cr_node *n) { return &n->value; }
-double cr_node_scalar(const cr_node *n) { return n->value.data[0]; }
+cr_graph *cr_node_graph(const cr_node *n)
+{
+    return n ? n->graph : NULL;
+}
+const cr_tensor *cr_node_value(const cr_node *n)
+{
+    return n ? &n->value : NULL;
+}
+double cr_node_scalar(const cr_node *n)
+{
+    return n ? n->value.data[0] : NAN;
+}
 
 static cr_status check_settable(cr_node *n)
 {
@@ -581,7 +629,7 @@ cr_status cr_node_require_grad(cr_node *n, int on)
     return CR_OK;
 }
 
-const cr_tensor *cr_node_state(const cr_node *n) { return n->args->state; }
+const cr_tensor *cr_node_state(const cr_node *n) { return n ? n->args->state : NULL; }
 
 cr_status cr_node_set_state(cr_node *n, const cr_tensor *value)
 {
@@ -602,12 +650,17 @@ cr_status cr_node_set_state(cr_node *n, const cr_tensor *value)
 
 const cr_tensor *cr_node_grad(const cr_node *n)
 {
+    if (!n)
+        return NULL;
     if ((n->flags & CR_NODE_GRAD_ACCUM) && n->accum)
         return n->accum;
     return n->grad ? &n->grad->value : NULL;
 }
 
-cr_node *cr_node_grad_node(const cr_node *n) { return n->grad; }
+cr_node *cr_node_grad_node(const cr_node *n)
+{
+    return n ? n->grad : NULL;
+}
 
 /* ---- marks and forward evaluation ---- */
 
@@ -755,8 +808,15 @@ cr_status cr_trap_nodes(cr_graph *g, cr_node *const *nodes, size_t n)
     return CR_OK;
 }
 
-void cr_graph_set_flags(cr_graph *g, unsigned flags) { g->flags = flags; }
-unsigned cr_graph_flags(const cr_graph *g) { return g->flags; }
+void cr_graph_set_flags(cr_graph *g, unsigned flags)
+{
+    if (g)
+        g->flags = flags;
+}
+unsigned cr_graph_flags(const cr_graph *g)
+{
+    return g ? g->flags : 0;
+}
 
 cr_status cr_graph_forward(cr_graph *g, cr_node *target)
 {

@@ -31,6 +31,10 @@ cr_status cr_error_set(cr_error *err, cr_status status, const char *where, const
                        ...) __attribute__((format(printf, 4, 5)));
 cr_status cr_error_setv(cr_error *err, cr_status status, const char *where, const char *fmt,
                         va_list ap);
+/* What a call that writes text like snprintf gives when it has nothing to
+ * write (a NULL object, the NULL policy of common.h; out of memory): ""
+ * in buf when buf and size allow, and -1. */
+int cr_text_none(char *buf, size_t size);
 
 /* Advises Linux to back the 2 MiB-aligned interior of the size bytes at p
  * (an allocation of at least 4 MiB: arena chunks, large tensors) with

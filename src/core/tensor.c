@@ -31,6 +31,10 @@ cr_status cr_shape_count(int rank, const size_t *shape, size_t *count)
 
 int cr_shape_format(char *buf, size_t size, int rank, const size_t *shape)
 {
+    if (!shape && rank > 0)
+        return cr_text_none(buf, size);
+    if (!buf)
+        size = 0; /* only the length is wanted */
     char text[CR_MAX_RANK * 24 + 4];
     size_t len = 0;
     text[len++] = '[';
@@ -127,6 +131,8 @@ void cr_tensor_free(cr_tensor *t)
 
 void cr_tensor_fill(cr_tensor *t, double value)
 {
+    if (!t)
+        return;
     for (size_t i = 0; i < t->size; i++)
         t->data[i] = value;
 }
@@ -145,6 +151,8 @@ cr_status cr_tensor_assign(cr_tensor *dst, const cr_tensor *src, cr_error *err)
 
 cr_status cr_tensor_reshape(cr_tensor *t, int rank, const size_t *shape, cr_error *err)
 {
+    if (!t)
+        return cr_error_set(err, CR_EINVAL, "tensor", "tensor is NULL");
     cr_tensor tmp;
     cr_status st = cr_tensor_set_shape(&tmp, rank, shape, err);
     if (st != CR_OK)
@@ -161,19 +169,28 @@ cr_status cr_tensor_reshape(cr_tensor *t, int rank, const size_t *shape, cr_erro
     return CR_OK;
 }
 
-int cr_tensor_rank(const cr_tensor *t) { return t->rank; }
+int cr_tensor_rank(const cr_tensor *t)
+{
+    return t ? t->rank : -1;
+}
 
 size_t cr_tensor_dim(const cr_tensor *t, int axis)
 {
-    return axis >= 0 && axis < t->rank ? t->shape[axis] : 0;
+    return t && axis >= 0 && axis < t->rank ? t->shape[axis] : 0;
 }
 
-const size_t *cr_tensor_shape(const cr_tensor *t) { return t->shape; }
-size_t cr_tensor_size(const cr_tensor *t) { return t->size; }
+const size_t *cr_tensor_shape(const cr_tensor *t)
+{
+    return t ? t->shape : NULL;
+}
+size_t cr_tensor_size(const cr_tensor *t)
+{
+    return t ? t->size : 0;
+}
 
 int cr_tensor_same_shape(const cr_tensor *a, const cr_tensor *b)
 {
-    if (a->rank != b->rank)
+    if (!a || !b || a->rank != b->rank)
         return 0;
     for (int i = 0; i < a->rank; i++)
         if (a->shape[i] != b->shape[i])
@@ -181,12 +198,21 @@ int cr_tensor_same_shape(const cr_tensor *a, const cr_tensor *b)
     return 1;
 }
 
-const double *cr_tensor_data(const cr_tensor *t) { return t->data; }
-double *cr_tensor_data_mut(cr_tensor *t) { return t->data; }
+const double *cr_tensor_data(const cr_tensor *t)
+{
+    return t ? t->data : NULL;
+}
+double *cr_tensor_data_mut(cr_tensor *t)
+{
+    return t ? t->data : NULL;
+}
 
 double cr_tensor_get(const cr_tensor *t, size_t i)
 {
-    return i < t->size ? t->data[i] : NAN;
+    return t && i < t->size ? t->data[i] : NAN;
 }
 
-double cr_tensor_scalar(const cr_tensor *t) { return t->data[0]; }
+double cr_tensor_scalar(const cr_tensor *t)
+{
+    return t ? t->data[0] : NAN;
+}

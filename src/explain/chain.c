@@ -605,16 +605,40 @@ cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt,
     return result;
 }
 
-cr_node *cr_chain_output(const cr_chain *c) { return c->output; }
-cr_node *cr_chain_wrt(const cr_chain *c) { return c->wrt; }
-double cr_chain_num_paths(const cr_chain *c) { return c->n_paths; }
-size_t cr_chain_num_listed(const cr_chain *c) { return c->n_listed; }
-double cr_chain_num_omitted(const cr_chain *c) { return c->n_paths - (double)c->n_listed; }
-double cr_chain_value(const cr_chain *c) { return c->value; }
-double cr_chain_omitted_value(const cr_chain *c) { return c->omitted_value; }
-const cr_tensor *cr_chain_gradient(const cr_chain *c) { return c->gradient; }
+cr_node *cr_chain_output(const cr_chain *c)
+{
+    return c ? c->output : NULL;
+}
+cr_node *cr_chain_wrt(const cr_chain *c)
+{
+    return c ? c->wrt : NULL;
+}
+double cr_chain_num_paths(const cr_chain *c)
+{
+    return c ? c->n_paths : NAN;
+}
+size_t cr_chain_num_listed(const cr_chain *c)
+{
+    return c ? c->n_listed : 0;
+}
+double cr_chain_num_omitted(const cr_chain *c)
+{
+    return c ? c->n_paths - (double)c->n_listed : NAN;
+}
+double cr_chain_value(const cr_chain *c)
+{
+    return c ? c->value : NAN;
+}
+double cr_chain_omitted_value(const cr_chain *c)
+{
+    return c ? c->omitted_value : NAN;
+}
+const cr_tensor *cr_chain_gradient(const cr_chain *c)
+{
+    return c ? c->gradient : NULL;
+}
 
 const cr_chain_path *cr_chain_path_at(const cr_chain *c, size_t k)
 {
-    return k < c->n_listed ? &c->paths[k] : NULL;
+    return c && k < c->n_listed ? &c->paths[k] : NULL;
 }

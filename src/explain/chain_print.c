@@ -123,11 +123,8 @@ cr_status cr_chain_print(const cr_chain *c, FILE *out, unsigned flags)
 
 static int chain_format_body(const cr_chain *c, unsigned flags, char *buf, size_t size)
 {
-    if (!c) {
-        if (buf && size)
-            buf[0] = '\0';
-        return -1;
-    }
+    if (!c)
+        return cr_text_none(buf, size);
     cr_sink s;
     cr_sink_init(&s, NULL);
     print_chain(&s, c, flags);

@@ -186,11 +186,8 @@ void cr_sink_local_expr(cr_sink *s, const cr_node *p, size_t i)
 static int chain_local_text_body(const cr_node *parent, size_t input, char *buf,
                                  size_t size)
 {
-    if (!parent) {
-        if (buf && size)
-            buf[0] = '\0';
-        return 0;
-    }
+    if (!parent)
+        return cr_text_none(buf, size);
     cr_sink s;
     cr_sink_init(&s, NULL);
     cr_sink_local_text(&s, parent, input);

@@ -94,9 +94,7 @@ int cr_sink_to_buffer(cr_sink *s, char *buf, size_t size)
 {
     if (s->status != CR_OK) {
         cr_sink_release(s);
-        if (buf && size)
-            buf[0] = '\0';
-        return -1;
+        return cr_text_none(buf, size);
     }
     if (buf && size) {
         size_t n = s->len < size - 1 ? s->len : size - 1;

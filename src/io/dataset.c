@@ -30,6 +30,9 @@ cr_dataset *cr_dataset_new(cr_tensor *features, cr_tensor *targets, size_t num_c
     cr_status st = CR_OK;
     if (!features)
         st = cr_error_set(err, CR_EINVAL, "dataset", "features are NULL");
+    else if (targets == features)
+        st = cr_error_set(err, CR_EINVAL, "dataset",
+                          "features and targets are the same tensor");
     else if (features->rank != 2 || (targets && targets->rank != 2))
         st = cr_error_set(err, CR_ESHAPE, "dataset",
                           "features and targets must be matrices, got %s and %s",
@@ -44,7 +47,8 @@ cr_dataset *cr_dataset_new(cr_tensor *features, cr_tensor *targets, size_t num_c
         if (st == CR_OK)
             cr_error_set(err, CR_ENOMEM, "dataset", "out of memory");
         cr_tensor_free(features);
-        cr_tensor_free(targets);
+        if (targets != features)
+            cr_tensor_free(targets);
         return NULL;
     }
     ds->x = features;
@@ -64,27 +68,27 @@ void cr_dataset_free(cr_dataset *ds)
 
 size_t cr_dataset_rows(const cr_dataset *ds)
 {
-    return ds->x->shape[0];
+    return ds ? ds->x->shape[0] : 0;
 }
 size_t cr_dataset_cols(const cr_dataset *ds)
 {
-    return ds->x->shape[1];
+    return ds ? ds->x->shape[1] : 0;
 }
 size_t cr_dataset_target_cols(const cr_dataset *ds)
 {
-    return ds->y ? ds->y->shape[1] : 0;
+    return ds && ds->y ? ds->y->shape[1] : 0;
 }
 size_t cr_dataset_num_classes(const cr_dataset *ds)
 {
-    return ds->num_classes;
+    return ds ? ds->num_classes : 0;
 }
 cr_tensor *cr_dataset_features(cr_dataset *ds)
 {
-    return ds->x;
+    return ds ? ds->x : NULL;
 }
 cr_tensor *cr_dataset_targets(cr_dataset *ds)
 {
-    return ds->y;
+    return ds ? ds->y : NULL;
 }
 
 /* ---- class labels ---- */
@@ -313,15 +317,15 @@ void cr_standardizer_free(cr_standardizer *s)
 
 size_t cr_standardizer_cols(const cr_standardizer *s)
 {
-    return s->cols;
+    return s ? s->cols : 0;
 }
 const double *cr_standardizer_mean(const cr_standardizer *s)
 {
-    return s->mean;
+    return s ? s->mean : NULL;
 }
 const double *cr_standardizer_std(const cr_standardizer *s)
 {
-    return s->std;
+    return s ? s->std : NULL;
 }
 
 cr_status cr_standardizer_apply(const cr_standardizer *s, cr_tensor *x, cr_error *err)

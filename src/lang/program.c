@@ -61,25 +61,25 @@ void cr_expr_free(cr_expr_program *p)
 
 cr_graph *cr_expr_graph(const cr_expr_program *p)
 {
-    return p->g;
+    return p ? p->g : NULL;
 }
 size_t cr_expr_num_inputs(const cr_expr_program *p)
 {
-    return p->n_inputs;
+    return p ? p->n_inputs : 0;
 }
 size_t cr_expr_num_statements(const cr_expr_program *p)
 {
-    return p->n_stmts;
+    return p ? p->n_stmts : 0;
 }
 
 const cr_expr_symbol *cr_expr_input(const cr_expr_program *p, size_t i)
 {
-    return i < p->n_inputs ? &p->inputs[i] : NULL;
+    return p && i < p->n_inputs ? &p->inputs[i] : NULL;
 }
 
 const cr_expr_symbol *cr_expr_statement(const cr_expr_program *p, size_t i)
 {
-    return i < p->n_stmts ? &p->stmts[i] : NULL;
+    return p && i < p->n_stmts ? &p->stmts[i] : NULL;
 }
 
 const cr_expr_symbol *cr_expr_lookup(const cr_expr_program *p, const char *name)
@@ -92,7 +92,7 @@ const cr_expr_symbol *cr_expr_lookup(const cr_expr_program *p, const char *name)
 
 const cr_expr_symbol *cr_expr_output(const cr_expr_program *p)
 {
-    return &p->stmts[p->output];
+    return p ? &p->stmts[p->output] : NULL;
 }
 
 /* "s, predicted, E" (truncated with "..." when long). */

@@ -59,7 +59,7 @@ cr_status cr_activation_parse(const char *name, cr_activation *out, cr_error *er
 {
     int v;
     cr_status st = parse_name("activation", act_names, COUNT(act_names), name, &v, err);
-    if (st == CR_OK)
+    if (st == CR_OK && out)
         *out = (cr_activation)v;
     return st;
 }
@@ -71,7 +71,7 @@ cr_status cr_init_parse(const char *name, cr_init_kind *out, cr_error *err)
         name = "xavier";
     cr_status st =
         parse_name("initialisation", init_names, COUNT(init_names), name, &v, err);
-    if (st == CR_OK)
+    if (st == CR_OK && out)
         *out = (cr_init_kind)v;
     return st;
 }
@@ -80,7 +80,7 @@ cr_status cr_loss_parse(const char *name, cr_loss_kind *out, cr_error *err)
 {
     int v;
     cr_status st = parse_name("loss", loss_names, COUNT(loss_names), name, &v, err);
-    if (st == CR_OK)
+    if (st == CR_OK && out)
         *out = (cr_loss_kind)v;
     return st;
 }
@@ -89,6 +89,8 @@ cr_status cr_loss_parse(const char *name, cr_loss_kind *out, cr_error *err)
 
 void cr_mlp_spec_init(cr_mlp_spec *spec, size_t n_inputs, size_t n_outputs)
 {
+    if (!spec)
+        return;
     memset(spec, 0, sizeof *spec);
     spec->n_inputs = n_inputs;
     spec->n_outputs = n_outputs;
@@ -157,6 +159,10 @@ cr_status cr_mlp_spec_check(const cr_mlp_spec *s, cr_error *err)
 
 int cr_mlp_spec_format(const cr_mlp_spec *s, char *buf, size_t size)
 {
+    if (!s)
+        return cr_text_none(buf, size);
+    if (!buf)
+        size = 0; /* only the length is wanted */
     char widths[CR_MLP_MAX_HIDDEN * 12 + 32];
     int len = snprintf(widths, sizeof widths, "%zu", s->n_inputs);
     for (size_t l = 0; l < s->n_hidden && l < CR_MLP_MAX_HIDDEN; l++)
@@ -280,31 +286,31 @@ void cr_mlp_free(cr_mlp *m)
 
 const cr_mlp_spec *cr_mlp_get_spec(const cr_mlp *m)
 {
-    return &m->spec;
+    return m ? &m->spec : NULL;
 }
 cr_graph *cr_mlp_graph(cr_mlp *m)
 {
-    return m->g;
+    return m ? m->g : NULL;
 }
 size_t cr_mlp_num_layers(const cr_mlp *m)
 {
-    return m->n_layers;
+    return m ? m->n_layers : 0;
 }
 
 cr_node *cr_mlp_weight(const cr_mlp *m, size_t layer)
 {
-    return layer >= 1 && layer <= m->n_layers ? m->W[layer - 1] : NULL;
+    return m && layer >= 1 && layer <= m->n_layers ? m->W[layer - 1] : NULL;
 }
 
 cr_node *cr_mlp_bias(const cr_mlp *m, size_t layer)
 {
-    return layer >= 1 && layer <= m->n_layers ? m->b[layer - 1] : NULL;
+    return m && layer >= 1 && layer <= m->n_layers ? m->b[layer - 1] : NULL;
 }
 
 size_t cr_mlp_num_weights(const cr_mlp *m)
 {
     size_t n = 0;
-    for (size_t l = 0; l < m->n_layers; l++)
+    for (size_t l = 0; m && l < m->n_layers; l++)
         n += layer_in(&m->spec, l) * layer_out(&m->spec, l) +
              (m->spec.bias ? layer_out(&m->spec, l) : 0);
     return n;
@@ -312,6 +318,8 @@ size_t cr_mlp_num_weights(const cr_mlp *m)
 
 size_t cr_mlp_num_classes(const cr_mlp *m)
 {
+    if (!m)
+        return 0;
     if (m->spec.out_act == CR_ACT_SOFTMAX && m->spec.n_outputs >= 2)
         return m->spec.n_outputs;
     if (m->spec.out_act == CR_ACT_SIGMOID && m->spec.n_outputs == 1)
@@ -362,11 +370,11 @@ cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *st
 
 const double *cr_mlp_input_mean(const cr_mlp *m)
 {
-    return m->mean;
+    return m ? m->mean : NULL;
 }
 const double *cr_mlp_input_std(const cr_mlp *m)
 {
-    return m->std;
+    return m ? m->std : NULL;
 }
 
 /* ---- the nodes of one batch size ---- */

@@ -133,6 +133,8 @@ cr_status cr_optim_check_options(const cr_optim_options *o, cr_error *err)
 
 double cr_optim_lr_at(const cr_optim_options *o, size_t steps)
 {
+    if (!o)
+        return NAN;
     switch (o->schedule) {
     case CR_LR_STEP:
         return o->lr * pow(o->gamma, (double)(steps / o->step_size));
@@ -214,6 +216,8 @@ void cr_optim_free(cr_optim *opt)
 
 void cr_optim_reset(cr_optim *opt)
 {
+    if (!opt)
+        return;
     if (opt->state)
         memset(opt->state, 0, opt->n_buffers * opt->n_elems * sizeof *opt->state);
     opt->steps = 0;
@@ -224,19 +228,19 @@ void cr_optim_reset(cr_optim *opt)
 
 size_t cr_optim_steps(const cr_optim *opt)
 {
-    return opt->steps;
+    return opt ? opt->steps : 0;
 }
 double cr_optim_grad_norm(const cr_optim *opt)
 {
-    return opt->grad_norm;
+    return opt ? opt->grad_norm : NAN;
 }
 double cr_optim_lr(const cr_optim *opt)
 {
-    return cr_optim_lr_at(&opt->opts, opt->steps);
+    return opt ? cr_optim_lr_at(&opt->opts, opt->steps) : NAN;
 }
 const cr_optim_options *cr_optim_get_options(const cr_optim *opt)
 {
-    return &opt->opts;
+    return opt ? &opt->opts : NULL;
 }
 
 /* Checks that every parameter has a gradient of its size. *known_finite
@@ -388,6 +392,8 @@ static void rmsprop_update(const cr_optim_options *o, const step_coeffs *c,
 
 cr_status cr_optim_step(cr_optim *opt)
 {
+    if (!opt)
+        return CR_EINVAL;
     const cr_optim_options *o = &opt->opts;
     int known_finite = 0;
     cr_status st = check_grads_present(opt, &known_finite);

@@ -24,6 +24,8 @@ const char *cr_train_stop_name(cr_train_stop stop)
 
 void cr_train_options_init(cr_train_options *o)
 {
+    if (!o)
+        return;
     memset(o, 0, sizeof *o);
     o->epochs = 10;
     o->batch = 32;
