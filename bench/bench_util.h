@@ -15,10 +15,8 @@ static inline double bench_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The k-th initial weight, identical in the Python peers (bench/peers): 0.5 sin(1.3 k + 0.1). */
-static inline double bench_weight(long k)
-{
-    return 0.5 * sin(1.3 * (double)k + 0.1);
-}
+/* The k-th initial weight, identical in the Python peers (bench/peers): 0.5 sin(1.3 k +
+ * 0.1). */
+static inline double bench_weight(long k) { return 0.5 * sin(1.3 * (double)k + 0.1); }
 
 #endif

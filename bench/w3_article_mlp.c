@@ -60,7 +60,8 @@ int main(int argc, char **argv)
     }
     double t1 = bench_now();
     cr_graph_forward(g, E);
-    printf("{\"bench\": \"W3\", \"side\": \"chainrule\", \"iterations\": %d, \"seconds\": %.6f, "
+    printf("{\"bench\": \"W3\", \"side\": \"chainrule\", \"iterations\": %d, \"seconds\": "
+           "%.6f, "
            "\"per_second\": %.1f, \"final_loss\": %.17g}\n",
            iters, t1 - t0, iters / (t1 - t0), cr_node_scalar(E));
     cr_graph_free(g);

@@ -12,10 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 
-static double sigmoid(double v)
-{
-    return 1.0 / (1.0 + exp(-v));
-}
+static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 /* y = x * sigmoid(x), elementwise */
 static void swish_forward(size_t n, const cr_tensor *const *in, cr_tensor *out, void *user)

@@ -177,16 +177,10 @@ static void zero_alloc_steps(int accumulate)
     free(buf);
 }
 
-START_TEST(test_steady_state_zero_allocations)
-{
-    zero_alloc_steps(0);
-}
+START_TEST(test_steady_state_zero_allocations) { zero_alloc_steps(0); }
 END_TEST
 
-START_TEST(test_steady_state_zero_allocations_accumulate)
-{
-    zero_alloc_steps(1);
-}
+START_TEST(test_steady_state_zero_allocations_accumulate) { zero_alloc_steps(1); }
 END_TEST
 
 /* Build, backward, forward (a second backward too) with the k-th
@@ -235,22 +229,13 @@ static void oom_loop(cr_status (*build)(model *), size_t min_points)
     ck_assert_uint_ge(k - 1, min_points); /* failure points covered */
 }
 
-START_TEST(test_oom_seed)
-{
-    oom_loop(seed_build, 10);
-}
+START_TEST(test_oom_seed) { oom_loop(seed_build, 10); }
 END_TEST
 
-START_TEST(test_oom_mlp)
-{
-    oom_loop(mlp_build, 10);
-}
+START_TEST(test_oom_mlp) { oom_loop(mlp_build, 10); }
 END_TEST
 
-START_TEST(test_oom_second_order)
-{
-    oom_loop(second_order_build, 10);
-}
+START_TEST(test_oom_second_order) { oom_loop(second_order_build, 10); }
 END_TEST
 
 /* After an out-of-memory failure the graph still works. */

@@ -16,10 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static double sigmoid(double v)
-{
-    return 1.0 / (1.0 + exp(-v));
-}
+static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 /* Reads back what was written to the temporary file f, and closes it. */
 static void take_text(FILE *f, char *text, size_t size)

@@ -85,78 +85,30 @@ static cr_node *internal(cr_graph *g, const char *name, cr_node *const *in, size
     return cr_node_create(g, cr_op_find(name), in, n, NULL);
 }
 
-static cr_node *c_add(cr_graph *g, cr_node *const *in)
-{
-    return cr_add(g, in[0], in[1]);
-}
-static cr_node *c_sub(cr_graph *g, cr_node *const *in)
-{
-    return cr_sub(g, in[0], in[1]);
-}
-static cr_node *c_mul(cr_graph *g, cr_node *const *in)
-{
-    return cr_mul(g, in[0], in[1]);
-}
-static cr_node *c_div(cr_graph *g, cr_node *const *in)
-{
-    return cr_div(g, in[0], in[1]);
-}
-static cr_node *c_pow(cr_graph *g, cr_node *const *in)
-{
-    return cr_pow(g, in[0], in[1]);
-}
-static cr_node *c_neg(cr_graph *g, cr_node *const *in)
-{
-    return cr_neg(g, in[0]);
-}
+static cr_node *c_add(cr_graph *g, cr_node *const *in) { return cr_add(g, in[0], in[1]); }
+static cr_node *c_sub(cr_graph *g, cr_node *const *in) { return cr_sub(g, in[0], in[1]); }
+static cr_node *c_mul(cr_graph *g, cr_node *const *in) { return cr_mul(g, in[0], in[1]); }
+static cr_node *c_div(cr_graph *g, cr_node *const *in) { return cr_div(g, in[0], in[1]); }
+static cr_node *c_pow(cr_graph *g, cr_node *const *in) { return cr_pow(g, in[0], in[1]); }
+static cr_node *c_neg(cr_graph *g, cr_node *const *in) { return cr_neg(g, in[0]); }
 static cr_node *c_scale(cr_graph *g, cr_node *const *in)
 {
     return cr_scale(g, in[0], -1.7);
 }
-static cr_node *c_powc(cr_graph *g, cr_node *const *in)
-{
-    return cr_powc(g, in[0], 2.5);
-}
-static cr_node *c_exp(cr_graph *g, cr_node *const *in)
-{
-    return cr_exp(g, in[0]);
-}
-static cr_node *c_log(cr_graph *g, cr_node *const *in)
-{
-    return cr_log(g, in[0]);
-}
-static cr_node *c_sqrt(cr_graph *g, cr_node *const *in)
-{
-    return cr_sqrt(g, in[0]);
-}
-static cr_node *c_abs(cr_graph *g, cr_node *const *in)
-{
-    return cr_abs(g, in[0]);
-}
+static cr_node *c_powc(cr_graph *g, cr_node *const *in) { return cr_powc(g, in[0], 2.5); }
+static cr_node *c_exp(cr_graph *g, cr_node *const *in) { return cr_exp(g, in[0]); }
+static cr_node *c_log(cr_graph *g, cr_node *const *in) { return cr_log(g, in[0]); }
+static cr_node *c_sqrt(cr_graph *g, cr_node *const *in) { return cr_sqrt(g, in[0]); }
+static cr_node *c_abs(cr_graph *g, cr_node *const *in) { return cr_abs(g, in[0]); }
 static cr_node *c_sign(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "sign", in, 1);
 }
-static cr_node *c_sin(cr_graph *g, cr_node *const *in)
-{
-    return cr_sin(g, in[0]);
-}
-static cr_node *c_cos(cr_graph *g, cr_node *const *in)
-{
-    return cr_cos(g, in[0]);
-}
-static cr_node *c_tanh(cr_graph *g, cr_node *const *in)
-{
-    return cr_tanh(g, in[0]);
-}
-static cr_node *c_sigmoid(cr_graph *g, cr_node *const *in)
-{
-    return cr_sigmoid(g, in[0]);
-}
-static cr_node *c_relu(cr_graph *g, cr_node *const *in)
-{
-    return cr_relu(g, in[0]);
-}
+static cr_node *c_sin(cr_graph *g, cr_node *const *in) { return cr_sin(g, in[0]); }
+static cr_node *c_cos(cr_graph *g, cr_node *const *in) { return cr_cos(g, in[0]); }
+static cr_node *c_tanh(cr_graph *g, cr_node *const *in) { return cr_tanh(g, in[0]); }
+static cr_node *c_sigmoid(cr_graph *g, cr_node *const *in) { return cr_sigmoid(g, in[0]); }
+static cr_node *c_relu(cr_graph *g, cr_node *const *in) { return cr_relu(g, in[0]); }
 static cr_node *c_softplus(cr_graph *g, cr_node *const *in)
 {
     return cr_softplus(g, in[0]);
@@ -173,10 +125,7 @@ static cr_node *c_relu_bwd(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "relu_bwd", in, 2);
 }
-static cr_node *c_sum(cr_graph *g, cr_node *const *in)
-{
-    return cr_sum_axis(g, in[0], 1);
-}
+static cr_node *c_sum(cr_graph *g, cr_node *const *in) { return cr_sum_axis(g, in[0], 1); }
 static cr_node *c_mean(cr_graph *g, cr_node *const *in)
 {
     return cr_mean_axis(g, in[0], 0);
@@ -206,18 +155,9 @@ static cr_node *c_slice(cr_graph *g, cr_node *const *in)
 {
     return cr_slice(g, in[0], 1, 0, 3, 2);
 }
-static cr_node *c_pad(cr_graph *g, cr_node *const *in)
-{
-    return cr_pad(g, in[0], 0, 1, 2);
-}
-static cr_node *c_concat(cr_graph *g, cr_node *const *in)
-{
-    return cr_concat(g, 2, in, 0);
-}
-static cr_node *c_stack(cr_graph *g, cr_node *const *in)
-{
-    return cr_stack(g, 2, in, 1);
-}
+static cr_node *c_pad(cr_graph *g, cr_node *const *in) { return cr_pad(g, in[0], 0, 1, 2); }
+static cr_node *c_concat(cr_graph *g, cr_node *const *in) { return cr_concat(g, 2, in, 0); }
+static cr_node *c_stack(cr_graph *g, cr_node *const *in) { return cr_stack(g, 2, in, 1); }
 /* The indices [2, 0, 2] (a constant: indices have no gradient). */
 static cr_node *index_202(cr_graph *g)
 {
@@ -247,14 +187,8 @@ static cr_node *c_sq_error(cr_graph *g, cr_node *const *in)
 {
     return cr_sq_error(g, in[0], in[1]);
 }
-static cr_node *c_mse(cr_graph *g, cr_node *const *in)
-{
-    return cr_mse(g, in[0], in[1]);
-}
-static cr_node *c_softmax(cr_graph *g, cr_node *const *in)
-{
-    return cr_softmax(g, in[0]);
-}
+static cr_node *c_mse(cr_graph *g, cr_node *const *in) { return cr_mse(g, in[0], in[1]); }
+static cr_node *c_softmax(cr_graph *g, cr_node *const *in) { return cr_softmax(g, in[0]); }
 static cr_node *c_softmax_bwd(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "softmax_bwd", in, 2);
@@ -267,14 +201,8 @@ static cr_node *c_softmax_xent_bwd(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "softmax_xent_bwd", in, 3);
 }
-static cr_node *c_bce(cr_graph *g, cr_node *const *in)
-{
-    return cr_bce(g, in[0], in[1]);
-}
-static cr_node *c_add_n(cr_graph *g, cr_node *const *in)
-{
-    return cr_add_n(g, 3, in);
-}
+static cr_node *c_bce(cr_graph *g, cr_node *const *in) { return cr_bce(g, in[0], in[1]); }
+static cr_node *c_add_n(cr_graph *g, cr_node *const *in) { return cr_add_n(g, 3, in); }
 static cr_node *c_clamp_prob(cr_graph *g, cr_node *const *in)
 {
     return internal(g, "clamp_prob", in, 1);
@@ -384,8 +312,8 @@ static cr_node *c_norm_gain_grad(cr_graph *g, cr_node *const *in)
 static cr_node *c_training_only(cr_graph *g, cr_node *const *in)
 {
     const size_t s43[2] = {4, 3};
-    cr_node *pair[2] = {in[0], cr_batch_norm(g, cr_constant_fill(g, 2, s43, 0.5), NULL, NULL,
-                                             0.1, CR_NORM_EPS)};
+    cr_node *pair[2] = {in[0], cr_batch_norm(g, cr_constant_fill(g, 2, s43, 0.5), NULL,
+                                             NULL, 0.1, CR_NORM_EPS)};
     return internal(g, "training_only", pair, 2);
 }
 /* cross-entropy of [2,3] logits with classes {2, 0}; its backward; huber */
@@ -427,34 +355,16 @@ static cr_node *c_channel_scale(cr_graph *g, cr_node *const *in)
 {
     return cr_channel_scale(g, in[0], in[1], 2, 3, 1);
 }
-static cr_node *c_square(cr_graph *g, cr_node *const *in)
-{
-    return cr_square(g, in[0]);
-}
-static cr_node *c_log1p(cr_graph *g, cr_node *const *in)
-{
-    return cr_log1p(g, in[0]);
-}
-static cr_node *c_erf(cr_graph *g, cr_node *const *in)
-{
-    return cr_erf(g, in[0]);
-}
-static cr_node *c_gelu(cr_graph *g, cr_node *const *in)
-{
-    return cr_gelu(g, in[0]);
-}
-static cr_node *c_silu(cr_graph *g, cr_node *const *in)
-{
-    return cr_silu(g, in[0]);
-}
+static cr_node *c_square(cr_graph *g, cr_node *const *in) { return cr_square(g, in[0]); }
+static cr_node *c_log1p(cr_graph *g, cr_node *const *in) { return cr_log1p(g, in[0]); }
+static cr_node *c_erf(cr_graph *g, cr_node *const *in) { return cr_erf(g, in[0]); }
+static cr_node *c_gelu(cr_graph *g, cr_node *const *in) { return cr_gelu(g, in[0]); }
+static cr_node *c_silu(cr_graph *g, cr_node *const *in) { return cr_silu(g, in[0]); }
 static cr_node *c_leaky_relu(cr_graph *g, cr_node *const *in)
 {
     return cr_leaky_relu(g, in[0], 0.1);
 }
-static cr_node *c_elu(cr_graph *g, cr_node *const *in)
-{
-    return cr_elu(g, in[0], 0.8);
-}
+static cr_node *c_elu(cr_graph *g, cr_node *const *in) { return cr_elu(g, in[0], 0.8); }
 static cr_node *c_leaky_relu_bwd(cr_graph *g, cr_node *const *in)
 {
     cr_node_args args = {.f = 0.3};
@@ -476,26 +386,11 @@ static cr_node *c_where(cr_graph *g, cr_node *const *in)
 {
     return cr_where(g, cr_gt(g, in[0], cr_scalar(g, 0.0)), in[1], in[2]);
 }
-static cr_node *c_gt(cr_graph *g, cr_node *const *in)
-{
-    return cr_gt(g, in[0], in[1]);
-}
-static cr_node *c_ge(cr_graph *g, cr_node *const *in)
-{
-    return cr_ge(g, in[0], in[1]);
-}
-static cr_node *c_lt(cr_graph *g, cr_node *const *in)
-{
-    return cr_lt(g, in[0], in[1]);
-}
-static cr_node *c_le(cr_graph *g, cr_node *const *in)
-{
-    return cr_le(g, in[0], in[1]);
-}
-static cr_node *c_eq(cr_graph *g, cr_node *const *in)
-{
-    return cr_eq(g, in[0], in[1]);
-}
+static cr_node *c_gt(cr_graph *g, cr_node *const *in) { return cr_gt(g, in[0], in[1]); }
+static cr_node *c_ge(cr_graph *g, cr_node *const *in) { return cr_ge(g, in[0], in[1]); }
+static cr_node *c_lt(cr_graph *g, cr_node *const *in) { return cr_lt(g, in[0], in[1]); }
+static cr_node *c_le(cr_graph *g, cr_node *const *in) { return cr_le(g, in[0], in[1]); }
+static cr_node *c_eq(cr_graph *g, cr_node *const *in) { return cr_eq(g, in[0], in[1]); }
 
 static cr_node *c_max(cr_graph *g, cr_node *const *in)
 {
@@ -509,10 +404,7 @@ static cr_node *c_logsumexp(cr_graph *g, cr_node *const *in)
 {
     return cr_logsumexp_dim(g, in[0], -1, 0);
 }
-static cr_node *c_argmax(cr_graph *g, cr_node *const *in)
-{
-    return cr_argmax(g, in[0]);
-}
+static cr_node *c_argmax(cr_graph *g, cr_node *const *in) { return cr_argmax(g, in[0]); }
 static cr_node *c_select_mask(cr_graph *g, cr_node *const *in)
 {
     cr_node *m = cr_max_dim(g, in[0], 1, 0);
@@ -608,16 +500,26 @@ static const op_case cases[] = {
     {"logsumexp", c_logsumexp, 1, {ANY(M23)}},
     {"argmax", c_argmax, 1, {ANY(M23)}},
     {"select_mask", c_select_mask, 1, {ANY(M23)}},
-    {"conv", c_conv, 3,
+    {"conv",
+     c_conv,
+     3,
      {SPEC4(1, 2, 3, 3, -1.5, 1.5), SPEC4(2, 2, 2, 2, -1.5, 1.5), SPEC(1, 2, 0, -1, 1, 0)}},
-    {"conv_input_grad", c_conv_input_grad, 2,
+    {"conv_input_grad",
+     c_conv_input_grad,
+     2,
      {SPEC4(1, 2, 2, 2, -1.5, 1.5), SPEC4(2, 2, 2, 2, -1.5, 1.5)}},
-    {"conv_weight_grad", c_conv_weight_grad, 2,
+    {"conv_weight_grad",
+     c_conv_weight_grad,
+     2,
      {SPEC4(1, 2, 3, 3, -1.5, 1.5), SPEC4(1, 2, 2, 2, -1.5, 1.5)}},
     {"max_pool", c_max_pool, 1, {SPEC4(1, 2, 4, 4, -1.5, 1.5)}},
-    {"max_pool_scatter", c_max_pool_scatter, 2,
+    {"max_pool_scatter",
+     c_max_pool_scatter,
+     2,
      {SPEC4(1, 2, 4, 4, -1.5, 1.5), SPEC4(1, 2, 2, 2, -1.5, 1.5)}},
-    {"max_pool_gather", c_max_pool_gather, 2,
+    {"max_pool_gather",
+     c_max_pool_gather,
+     2,
      {SPEC4(1, 2, 4, 4, -1.5, 1.5), SPEC4(1, 2, 4, 4, -1.5, 1.5)}},
     {"avg_pool", c_avg_pool, 1, {SPEC4(1, 2, 4, 4, -1.5, 1.5)}},
     {"avg_pool_bwd", c_avg_pool_bwd, 1, {SPEC4(1, 2, 2, 2, -1.5, 1.5)}},

@@ -230,7 +230,8 @@ START_TEST(test_refuse_bad_input_std)
     m = small_model();
     const double mean[3] = {0, 0, 0}, neg[3] = {1, -2, 1}, sub[3] = {1, 1, 4e-320};
     ck_assert_int_eq(cr_mlp_set_input_stats(m, mean, neg, &err), CR_EDOMAIN);
-    ck_assert_str_eq(err.message, "input 2's standard deviation -2 is negative or subnormal");
+    ck_assert_str_eq(err.message,
+                     "input 2's standard deviation -2 is negative or subnormal");
     ck_assert_int_eq(cr_mlp_set_input_stats(m, mean, sub, &err), CR_EDOMAIN);
     ck_assert_double_eq(cr_mlp_input_std(m)[1], 0.5); /* the earlier ones stay */
     ck_assert_int_eq(cr_mlp_set_input_stats(NULL, mean, neg, &err), CR_EINVAL);

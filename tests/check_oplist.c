@@ -35,7 +35,7 @@ static int has_word(const char *text, const char *word)
     const size_t len = strlen(word);
     for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
         const int before = p > text && (p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z') ||
-                                         (p[-1] >= '0' && p[-1] <= '9'));
+                                        (p[-1] >= '0' && p[-1] <= '9'));
         const char after = p[len];
         if (!before && after != '_' && !(after >= 'a' && after <= 'z') &&
             !(after >= '0' && after <= '9'))
@@ -134,8 +134,8 @@ END_TEST
 /* Values drawn for scalar inputs: away from the kinks at 0 and 1, both
  * signs, inside (0, 1) for probabilities. */
 static const double points[][3] = {
-    {0.35, 0.8, 0.6}, {0.7, 0.25, 0.45}, {-0.6, 1.7, 0.3}, {1.3, -0.45, 0.9},
-    {-1.25, -0.3, 0.15}, {2.1, 0.55, -0.7},
+    {0.35, 0.8, 0.6},  {0.7, 0.25, 0.45},   {-0.6, 1.7, 0.3},
+    {1.3, -0.45, 0.9}, {-1.25, -0.3, 0.15}, {2.1, 0.55, -0.7},
 };
 
 /* Ops that need more than scalar inputs and a constant to be built here,
@@ -183,8 +183,8 @@ static double eval_text(const char *text, const double *in, size_t n_in, double 
     cr_expr_program *p;
     cr_error err;
     cr_status st = cr_expr_parse(g, program, strlen(program), &p, &err);
-    ck_assert_msg(st == CR_OK, "%s: the derivative text '%s' does not parse: %s", what, text,
-                  err.message);
+    ck_assert_msg(st == CR_OK, "%s: the derivative text '%s' does not parse: %s", what,
+                  text, err.message);
     const char *names[] = {"u0", "u1", "u2"};
     for (size_t i = 0; i < n_in; i++)
         if (cr_expr_lookup(p, names[i]))
@@ -197,7 +197,8 @@ static double eval_text(const char *text, const double *in, size_t n_in, double 
         ck_assert_msg(cr_expr_input(p, i)->has_value,
                       "%s: the derivative text '%s' names '%s', which is no role", what,
                       text, cr_expr_input(p, i)->name);
-    double v = cr_expr_eval(p, NULL) == CR_OK ? cr_node_scalar(cr_expr_output(p)->node) : NAN;
+    double v =
+        cr_expr_eval(p, NULL) == CR_OK ? cr_node_scalar(cr_expr_output(p)->node) : NAN;
     cr_expr_free(p);
     cr_graph_free(g);
     return v;
@@ -273,11 +274,14 @@ static int check_deriv_text(const cr_op *op, op_builder build, void *ctx, char *
             double vals[3];
             for (int j = 0; j < n_in; j++)
                 vals[j] = cr_node_scalar(in[j]);
-            snprintf(what, sizeof what, "op %s, input %d, at point %zu", op->name, i + 1, k);
-            const double t = eval_text(text, vals, (size_t)n_in, cr_node_scalar(y), 1.0, what);
+            snprintf(what, sizeof what, "op %s, input %d, at point %zu", op->name, i + 1,
+                     k);
+            const double t =
+                eval_text(text, vals, (size_t)n_in, cr_node_scalar(y), 1.0, what);
             if (!(fabs(t - vjp) <= 1e-12 * (1 + fabs(vjp)))) {
-                snprintf(why, why_size, "%s: the derivative text '%s' gives %.17g, the vjp %.17g",
-                         what, text, t, vjp);
+                snprintf(why, why_size,
+                         "%s: the derivative text '%s' gives %.17g, the vjp %.17g", what,
+                         text, t, vjp);
                 cr_graph_free(g);
                 return -1;
             }

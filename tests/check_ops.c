@@ -272,7 +272,8 @@ static cr_node *b_conv_helper(cr_graph *g, cr_node *const *in, double c, int wei
 {
     const conv_setting *s = &conv_settings[(int)c];
     cr_node *zero = cr_constant_fill(g, s->rank, weights ? s->w : s->x, 0.0);
-    cr_node *y = weights ? conv_of(g, in[0], zero, NULL, s) : conv_of(g, zero, in[1], NULL, s);
+    cr_node *y =
+        weights ? conv_of(g, in[0], zero, NULL, s) : conv_of(g, zero, in[1], NULL, s);
     ck_assert_ptr_nonnull(y);
     if (weights)
         return cr_conv_weight_grad(g, in[0], in[1], y->args, &zero->value);
@@ -430,8 +431,8 @@ static cr_node *b_training_only(cr_graph *g, cr_node *const *in, double c)
 BUILDER(softmax_axis, cr_softmax_axis(g, in[0], (int)c))
 BUILDER(log_softmax_axis, cr_log_softmax(g, in[0], (int)c))
 BUILDER(softmax_xent_axis, cr_softmax_xent_axis(g, in[0], in[1], (int)c))
-static cr_node *b_softmax_helper_axis(cr_graph *g, cr_node *const *in, double c, const char *op,
-                                      size_t n)
+static cr_node *b_softmax_helper_axis(cr_graph *g, cr_node *const *in, double c,
+                                      const char *op, size_t n)
 {
     cr_node *view = cr_softmax_axis(g, in[0], (int)c);
     ck_assert_ptr_nonnull(view);
@@ -1532,34 +1533,13 @@ static cr_node *f_leaky(cr_graph *g, cr_node *x, double c)
 {
     return cr_leaky_relu(g, x, c);
 }
-static cr_node *f_elu(cr_graph *g, cr_node *x, double c)
-{
-    return cr_elu(g, x, c);
-}
-static cr_node *f_clamp(cr_graph *g, cr_node *x, double c)
-{
-    return cr_clamp(g, x, -c, c);
-}
-static cr_node *f_gelu(cr_graph *g, cr_node *x, double c)
-{
-    return cr_gelu(g, x);
-}
-static cr_node *f_silu(cr_graph *g, cr_node *x, double c)
-{
-    return cr_silu(g, x);
-}
-static cr_node *f_log1p(cr_graph *g, cr_node *x, double c)
-{
-    return cr_log1p(g, x);
-}
-static cr_node *f_erf(cr_graph *g, cr_node *x, double c)
-{
-    return cr_erf(g, x);
-}
-static cr_node *f_square(cr_graph *g, cr_node *x, double c)
-{
-    return cr_square(g, x);
-}
+static cr_node *f_elu(cr_graph *g, cr_node *x, double c) { return cr_elu(g, x, c); }
+static cr_node *f_clamp(cr_graph *g, cr_node *x, double c) { return cr_clamp(g, x, -c, c); }
+static cr_node *f_gelu(cr_graph *g, cr_node *x, double c) { return cr_gelu(g, x); }
+static cr_node *f_silu(cr_graph *g, cr_node *x, double c) { return cr_silu(g, x); }
+static cr_node *f_log1p(cr_graph *g, cr_node *x, double c) { return cr_log1p(g, x); }
+static cr_node *f_erf(cr_graph *g, cr_node *x, double c) { return cr_erf(g, x); }
+static cr_node *f_square(cr_graph *g, cr_node *x, double c) { return cr_square(g, x); }
 
 /* Values and derivatives at chosen points, kinks included (PyTorch's
  * choices: leaky_relu and elu take the left side at 0, clamp passes the

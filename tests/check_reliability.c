@@ -247,15 +247,9 @@ static cr_status run_chain(void *obj)
     return len > 0 ? CR_OK : CR_ENOMEM;
 }
 
-static void *setup_mlp(void)
-{
-    return small_mlp(3);
-}
+static void *setup_mlp(void) { return small_mlp(3); }
 
-static void teardown_mlp(void *obj)
-{
-    cr_mlp_free(obj);
-}
+static void teardown_mlp(void *obj) { cr_mlp_free(obj); }
 
 /* Two epochs of mini-batch training with validation and early stopping,
  * with a debug record per epoch when debug is 1; *s to be freed. */

@@ -153,29 +153,21 @@ static void two_threads(void *(*fn)(void *), int use_optim, double max_loss)
         for (int i = 0; i < 2; i++) {
             ck_assert_int_eq(par[i].status, CR_OK);
             /* bit-for-bit what one thread computes */
-            ck_assert(memcmp(&par[i].final_loss, &alone[i].final_loss, sizeof(double)) == 0);
-            ck_assert(memcmp(&par[i].first_weight, &alone[i].first_weight, sizeof(double)) ==
+            ck_assert(memcmp(&par[i].final_loss, &alone[i].final_loss, sizeof(double)) ==
                       0);
+            ck_assert(
+                memcmp(&par[i].first_weight, &alone[i].first_weight, sizeof(double)) == 0);
         }
     }
 }
 
-START_TEST(test_two_graphs_two_threads)
-{
-    two_threads(train, 0, 0.5);
-}
+START_TEST(test_two_graphs_two_threads) { two_threads(train, 0, 0.5); }
 END_TEST
 
-START_TEST(test_optimizer_two_threads)
-{
-    two_threads(train, 1, 0.5);
-}
+START_TEST(test_optimizer_two_threads) { two_threads(train, 1, 0.5); }
 END_TEST
 
-START_TEST(test_mlp_train_two_threads)
-{
-    two_threads(train_mlp, 0, 0.5);
-}
+START_TEST(test_mlp_train_two_threads) { two_threads(train_mlp, 0, 0.5); }
 END_TEST
 
 Suite *threads_suite(void)

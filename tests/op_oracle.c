@@ -84,17 +84,17 @@ static double real_param(const oracle_case *c, const char *key, double def)
 
 typedef cr_node *(*builder)(cr_graph *g, cr_node **in, const oracle_case *c);
 
-#define BINARY(NAME)                                                                      \
-    static cr_node *build_##NAME(cr_graph *g, cr_node **in, const oracle_case *c)         \
-    {                                                                                     \
-        (void)c;                                                                          \
-        return cr_##NAME(g, in[0], in[1]);                                                \
+#define BINARY(NAME)                                                                       \
+    static cr_node *build_##NAME(cr_graph *g, cr_node **in, const oracle_case *c)          \
+    {                                                                                      \
+        (void)c;                                                                           \
+        return cr_##NAME(g, in[0], in[1]);                                                 \
     }
-#define UNARY(NAME)                                                                       \
-    static cr_node *build_##NAME(cr_graph *g, cr_node **in, const oracle_case *c)         \
-    {                                                                                     \
-        (void)c;                                                                          \
-        return cr_##NAME(g, in[0]);                                                       \
+#define UNARY(NAME)                                                                        \
+    static cr_node *build_##NAME(cr_graph *g, cr_node **in, const oracle_case *c)          \
+    {                                                                                      \
+        (void)c;                                                                           \
+        return cr_##NAME(g, in[0]);                                                        \
     }
 BINARY(add)
 BINARY(sub)
@@ -335,12 +335,14 @@ static cr_node *build_avg_pool2d(cr_graph *g, cr_node **in, const oracle_case *c
 static cr_node *build_max_pool1d(cr_graph *g, cr_node **in, const oracle_case *c)
 {
     return cr_max_pool1d(g, in[0], (size_t)int_param(c, "kernel", 1),
-                         (size_t)int_param(c, "stride", 0), (size_t)int_param(c, "padding", 0));
+                         (size_t)int_param(c, "stride", 0),
+                         (size_t)int_param(c, "padding", 0));
 }
 static cr_node *build_avg_pool1d(cr_graph *g, cr_node **in, const oracle_case *c)
 {
     return cr_avg_pool1d(g, in[0], (size_t)int_param(c, "kernel", 1),
-                         (size_t)int_param(c, "stride", 0), (size_t)int_param(c, "padding", 0));
+                         (size_t)int_param(c, "stride", 0),
+                         (size_t)int_param(c, "padding", 0));
 }
 
 /* dropout(x, p) in training mode when training is 1 (the default), in
@@ -358,7 +360,9 @@ static cr_node *build_layer_norm(cr_graph *g, cr_node **in, const oracle_case *c
     const long affine = int_param(c, "affine", 0);
     return cr_layer_norm(g, in[0], (int)int_param(c, "axes", 1),
                          affine == 1 || affine == 2 ? in[1] : NULL,
-                         affine == 1 ? in[2] : affine == 3 ? in[1] : NULL,
+                         affine == 1   ? in[2]
+                         : affine == 3 ? in[1]
+                                       : NULL,
                          real_param(c, "eps", 1e-5));
 }
 
@@ -604,8 +608,8 @@ static int run_case(const oracle_case *c)
         if (!c->differentiable[i])
             continue;
         grads[i] = cr_grad(g, loss, in[i]);
-        cr_node *v = k < c->n_v_lines ? constant_like(g, c->inputs[i], c->v[k], c->n_v[k])
-                                      : NULL;
+        cr_node *v =
+            k < c->n_v_lines ? constant_like(g, c->inputs[i], c->v[k], c->n_v[k]) : NULL;
         k++;
         if (!grads[i] || !v) {
             if (!v)

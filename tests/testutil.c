@@ -27,10 +27,7 @@ void test_oom_points_open(void)
     oom_points = p == MAP_FAILED ? NULL : p;
 }
 
-size_t test_oom_points(void)
-{
-    return oom_points ? *oom_points : 0;
-}
+size_t test_oom_points(void) { return oom_points ? *oom_points : 0; }
 
 /* Each block carries its size in a header, so a failed realloc can tell a
  * shrink from a growth. */
@@ -99,10 +96,7 @@ void test_alloc_install(size_t fail_at)
     cr_set_allocator(&a);
 }
 
-void test_alloc_uninstall(void)
-{
-    cr_set_allocator(NULL);
-}
+void test_alloc_uninstall(void) { cr_set_allocator(NULL); }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 

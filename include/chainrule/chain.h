@@ -167,7 +167,8 @@ enum {
  * or "op#index" for unnamed nodes; labels that are not plain identifiers
  * are parenthesised), ending with a newline:
  *
- *   dE/dw1 = dE/dpredicted * dpredicted/ds * ds/dw1 = 0.844352143 * 0.109860473 * 0.1 = 0.009276093
+ *   dE/dw1 = dE/dpredicted * dpredicted/ds * ds/dw1 = 0.844352143 * 0.109860473 * 0.1 =
+ * 0.009276093
  *
  * Several paths are joined by " + "; paths not listed appear as
  * "[N more paths]" on the left and their summed value on the right.

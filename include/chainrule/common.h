@@ -46,19 +46,19 @@ extern "C" {
  * never renumbered, so they may be stored or compared across versions. */
 typedef enum cr_status {
     CR_OK = 0,
-    CR_ENOMEM = -1,     /* an allocation failed */
-    CR_EINVAL = -2,     /* an argument is invalid (NULL, out of range, ...) */
-    CR_ESHAPE = -3,     /* tensor shapes do not fit the operation */
-    CR_ENAME = -4,      /* a name is taken, empty or otherwise unusable */
-    CR_ENOTFOUND = -5,  /* a name or file does not exist */
-    CR_ERANGE = -6,     /* a size overflows or exceeds a limit */
-    CR_EDOMAIN = -7,    /* a value is NaN or infinite, or outside a domain */
-    CR_EIO = -8,        /* reading or writing a file failed */
-    CR_EFORMAT = -9,    /* a file or text is malformed */
-    CR_ESTATE = -10,    /* the call does not fit the object's state */
-    CR_ENOTSUP = -11,   /* the feature was not built in or is not supported */
-    CR_ESYNTAX = -12,   /* an expression has a syntax error */
-    CR_ECHECK = -13     /* a verification (gradient check) failed */
+    CR_ENOMEM = -1,    /* an allocation failed */
+    CR_EINVAL = -2,    /* an argument is invalid (NULL, out of range, ...) */
+    CR_ESHAPE = -3,    /* tensor shapes do not fit the operation */
+    CR_ENAME = -4,     /* a name is taken, empty or otherwise unusable */
+    CR_ENOTFOUND = -5, /* a name or file does not exist */
+    CR_ERANGE = -6,    /* a size overflows or exceeds a limit */
+    CR_EDOMAIN = -7,   /* a value is NaN or infinite, or outside a domain */
+    CR_EIO = -8,       /* reading or writing a file failed */
+    CR_EFORMAT = -9,   /* a file or text is malformed */
+    CR_ESTATE = -10,   /* the call does not fit the object's state */
+    CR_ENOTSUP = -11,  /* the feature was not built in or is not supported */
+    CR_ESYNTAX = -12,  /* an expression has a syntax error */
+    CR_ECHECK = -13    /* a verification (gradient check) failed */
 } cr_status;
 
 /* Returns a static, human-readable description of a status ("out of

@@ -54,7 +54,8 @@ CR_API cr_status cr_tensor_assign(cr_tensor *dst, const cr_tensor *src, cr_error
  * in row-major order. The element count must stay the same (CR_ESHAPE
  * otherwise); rank and dimensions are checked as in cr_tensor_new. CR_EINVAL
  * for a NULL t. */
-CR_API cr_status cr_tensor_reshape(cr_tensor *t, int rank, const size_t *shape, cr_error *err);
+CR_API cr_status cr_tensor_reshape(cr_tensor *t, int rank, const size_t *shape,
+                                   cr_error *err);
 
 /* Shape queries. cr_tensor_shape returns a borrowed array of rank entries
  * valid while t lives; cr_tensor_dim returns 0 for an axis out of range.

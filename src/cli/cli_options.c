@@ -32,10 +32,7 @@ static const struct cli_option_def {
 /* getopt_long's value for a long option without a short name. */
 enum { LONG_BASE = 256 };
 
-const char *cli_option_name(cli_opt id)
-{
-    return defs[id].dashed;
-}
+const char *cli_option_name(cli_opt id) { return defs[id].dashed; }
 
 const char *cli_option_label(cli_opt id)
 {
@@ -47,10 +44,7 @@ const char *cli_option_label(cli_opt id)
     return shorts[id];
 }
 
-cli_role cli_option_role(cli_opt id)
-{
-    return defs[id].role;
-}
+cli_role cli_option_role(cli_opt id) { return defs[id].role; }
 
 int cli_spec_has(const cli_spec *spec, cli_opt id)
 {

@@ -157,10 +157,7 @@ static int claims_body(cli *c)
     return rc;
 }
 
-static int body(cli *c)
-{
-    return c->n_claims ? claims_body(c) : check_body(c);
-}
+static int body(cli *c) { return c->n_claims ? claims_body(c) : check_body(c); }
 
 int cli_cmd_check(int argc, char **argv)
 {

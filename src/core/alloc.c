@@ -48,10 +48,7 @@ cr_status cr_set_allocator(const cr_allocator *allocator)
     return CR_OK;
 }
 
-void *cr_malloc(size_t size)
-{
-    return current.malloc_fn(size ? size : 1, current.ctx);
-}
+void *cr_malloc(size_t size) { return current.malloc_fn(size ? size : 1, current.ctx); }
 
 void *cr_calloc(size_t count, size_t size)
 {

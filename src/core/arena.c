@@ -47,7 +47,8 @@ void *cr_arena_alloc(cr_arena *a, size_t size, size_t align)
     cr_arena_chunk *c = a->head;
     if (c) {
         uintptr_t base = (uintptr_t)chunk_data(c);
-        size_t start = (size_t)(((base + c->used + align - 1) & ~(uintptr_t)(align - 1)) - base);
+        size_t start =
+            (size_t)(((base + c->used + align - 1) & ~(uintptr_t)(align - 1)) - base);
         if (start <= c->size && size <= c->size - start) {
             c->used = start + size;
             return memset(chunk_data(c) + start, 0, size);

@@ -68,7 +68,8 @@ typedef struct grad_build {
 
 static cr_status add_contribution(cr_graph *g, grad_build *b, size_t id, cr_node *c)
 {
-    if (cr_grow((void **)&b->items, &b->cap_items, b->n_items + 1, sizeof *b->items) != CR_OK)
+    if (cr_grow((void **)&b->items, &b->cap_items, b->n_items + 1, sizeof *b->items) !=
+        CR_OK)
         return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
     b->items[b->n_items] = (contribution){c, b->head[id]};
     b->head[id] = ++b->n_items;

@@ -29,7 +29,8 @@ static void gemm_small(unsigned flags, size_t m, size_t n, size_t k, double alph
         for (size_t j = 0; j < n; j++) {
             double s = 0.0;
             for (size_t p = 0; p < k; p++)
-                s += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+                s +=
+                    (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
             c[i * n + j] = (beta == 0.0 ? 0.0 : beta * c[i * n + j]) + alpha * s;
         }
 }
@@ -60,10 +61,7 @@ static int threads_from_env(void)
     return v >= 1 && v <= 1024 ? (int)v : 1;
 }
 
-static void threads_default(void)
-{
-    apply_threads(threads_from_env());
-}
+static void threads_default(void) { apply_threads(threads_from_env()); }
 
 cr_status cr_set_num_threads(int n)
 {
@@ -89,7 +87,7 @@ void cr_gemm(unsigned flags, size_t m, size_t n, size_t k, double alpha, const d
     }
     pthread_once(&threads_once, threads_default);
     const int ta = (flags & CR_TRANS_A) != 0, tb = (flags & CR_TRANS_B) != 0;
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, alpha, a, ta ? (int)m : (int)k, b,
-                tb ? (int)k : (int)n, beta, c, (int)n);
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
+                ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, beta, c, (int)n);
 }

@@ -14,10 +14,7 @@ static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 
 /* Made once and kept for the life of the process. */
-static void c_locale_make(void)
-{
-    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-}
+static void c_locale_make(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
 
 locale_t cr_c_locale_enter(void)
 {

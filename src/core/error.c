@@ -11,20 +11,34 @@
 const char *cr_strerror(cr_status status)
 {
     switch (status) {
-    case CR_OK: return "success";
-    case CR_ENOMEM: return "out of memory";
-    case CR_EINVAL: return "invalid argument";
-    case CR_ESHAPE: return "shape mismatch";
-    case CR_ENAME: return "bad or duplicate name";
-    case CR_ENOTFOUND: return "not found";
-    case CR_ERANGE: return "size out of range";
-    case CR_EDOMAIN: return "non-finite value or value out of domain";
-    case CR_EIO: return "input/output error";
-    case CR_EFORMAT: return "malformed data";
-    case CR_ESTATE: return "operation not valid in this state";
-    case CR_ENOTSUP: return "not supported by this build";
-    case CR_ESYNTAX: return "syntax error";
-    case CR_ECHECK: return "verification failed";
+    case CR_OK:
+        return "success";
+    case CR_ENOMEM:
+        return "out of memory";
+    case CR_EINVAL:
+        return "invalid argument";
+    case CR_ESHAPE:
+        return "shape mismatch";
+    case CR_ENAME:
+        return "bad or duplicate name";
+    case CR_ENOTFOUND:
+        return "not found";
+    case CR_ERANGE:
+        return "size out of range";
+    case CR_EDOMAIN:
+        return "non-finite value or value out of domain";
+    case CR_EIO:
+        return "input/output error";
+    case CR_EFORMAT:
+        return "malformed data";
+    case CR_ESTATE:
+        return "operation not valid in this state";
+    case CR_ENOTSUP:
+        return "not supported by this build";
+    case CR_ESYNTAX:
+        return "syntax error";
+    case CR_ECHECK:
+        return "verification failed";
     }
     return "unknown status";
 }
@@ -70,7 +84,4 @@ int cr_text_none(char *buf, size_t size)
     return -1;
 }
 
-const char *cr_version(void)
-{
-    return PACKAGE_VERSION;
-}
+const char *cr_version(void) { return PACKAGE_VERSION; }

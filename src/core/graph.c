@@ -29,12 +29,21 @@ struct cr_plan {
 };
 
 /* Leaves are nodes whose op has no forward and no inputs. */
-const cr_op cr_op_constant = {.name = "const", .min_inputs = 0, .max_inputs = 0,
-                              .flags = CR_OP_LEAF, .formula = "constant"};
-const cr_op cr_op_input = {.name = "input", .min_inputs = 0, .max_inputs = 0,
-                           .flags = CR_OP_LEAF, .formula = "input"};
-const cr_op cr_op_param = {.name = "param", .min_inputs = 0, .max_inputs = 0,
-                           .flags = CR_OP_LEAF, .formula = "parameter"};
+const cr_op cr_op_constant = {.name = "const",
+                              .min_inputs = 0,
+                              .max_inputs = 0,
+                              .flags = CR_OP_LEAF,
+                              .formula = "constant"};
+const cr_op cr_op_input = {.name = "input",
+                           .min_inputs = 0,
+                           .max_inputs = 0,
+                           .flags = CR_OP_LEAF,
+                           .formula = "input"};
+const cr_op cr_op_param = {.name = "param",
+                           .min_inputs = 0,
+                           .max_inputs = 0,
+                           .flags = CR_OP_LEAF,
+                           .formula = "parameter"};
 
 /* ---- graph lifetime and errors ---- */
 
@@ -68,7 +77,9 @@ void cr_graph_free(cr_graph *g)
     if (!g)
         return;
     cr_name_entry *e, *tmp;
-    HASH_ITER(hh, g->names, e, tmp) { HASH_DEL(g->names, e); }
+    HASH_ITER (hh, g->names, e, tmp) {
+        HASH_DEL(g->names, e);
+    }
     for (size_t i = 0; i < g->n_nodes; i++)
         cr_tensor_free(g->nodes[i]->accum);
     plans_free(g);
@@ -85,10 +96,7 @@ void cr_graph_free(cr_graph *g)
     cr_free(g);
 }
 
-const cr_error *cr_graph_error(const cr_graph *g)
-{
-    return g ? &g->err : NULL;
-}
+const cr_error *cr_graph_error(const cr_graph *g) { return g ? &g->err : NULL; }
 
 void cr_graph_clear_error(cr_graph *g)
 {
@@ -181,20 +189,14 @@ double *cr_graph_cache_new(cr_graph *g, size_t count)
     return p;
 }
 
-size_t cr_graph_size(const cr_graph *g)
-{
-    return g ? g->n_nodes : 0;
-}
+size_t cr_graph_size(const cr_graph *g) { return g ? g->n_nodes : 0; }
 
 cr_node *cr_graph_node(const cr_graph *g, size_t index)
 {
     return g && index < g->n_nodes ? g->nodes[index] : NULL;
 }
 
-size_t cr_graph_num_params(const cr_graph *g)
-{
-    return g ? g->n_params : 0;
-}
+size_t cr_graph_num_params(const cr_graph *g) { return g ? g->n_params : 0; }
 
 cr_node *cr_graph_param(const cr_graph *g, size_t index)
 {
@@ -280,7 +282,8 @@ cr_status cr_node_set_name(cr_node *n, const char *name)
 
 /* ---- node creation ---- */
 
-static cr_status check_inputs(cr_graph *g, const cr_op *op, cr_node *const *inputs, size_t n)
+static cr_status check_inputs(cr_graph *g, const cr_op *op, cr_node *const *inputs,
+                              size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (!inputs[i]) {
@@ -293,8 +296,8 @@ static cr_status check_inputs(cr_graph *g, const cr_op *op, cr_node *const *inpu
                                  op->name, i + 1);
     }
     if (op->max_inputs < 0 && n < (size_t)op->min_inputs)
-        return cr_graph_fail(g, CR_EINVAL, "%s: takes at least %d inputs, not %zu", op->name,
-                             op->min_inputs, n);
+        return cr_graph_fail(g, CR_EINVAL, "%s: takes at least %d inputs, not %zu",
+                             op->name, op->min_inputs, n);
     if (op->max_inputs >= 0 && (n < (size_t)op->min_inputs || n > (size_t)op->max_inputs))
         return cr_graph_fail(g, CR_EINVAL, "%s: takes %d to %d inputs, not %zu", op->name,
                              op->min_inputs, op->max_inputs, n);
@@ -511,10 +514,7 @@ cr_node *cr_param_init(cr_graph *g, const char *name, int rank, const size_t *sh
 
 /* ---- accessors ---- */
 
-const char *cr_node_name(const cr_node *n)
-{
-    return n ? n->name : NULL;
-}
+const char *cr_node_name(const cr_node *n) { return n ? n->name : NULL; }
 
 int cr_node_label(const cr_node *n, char *buf, size_t size)
 {
@@ -531,36 +531,18 @@ cr_node_kind cr_node_kind_of(const cr_node *n)
 {
     return n ? (cr_node_kind)n->kind : CR_NODE_NONE;
 }
-const char *cr_node_op_name(const cr_node *n)
-{
-    return n ? n->op->name : NULL;
-}
-size_t cr_node_index(const cr_node *n)
-{
-    return n ? n->id : (size_t)-1;
-}
-size_t cr_node_num_inputs(const cr_node *n)
-{
-    return n ? n->n_inputs : 0;
-}
+const char *cr_node_op_name(const cr_node *n) { return n ? n->op->name : NULL; }
+size_t cr_node_index(const cr_node *n) { return n ? n->id : (size_t)-1; }
+size_t cr_node_num_inputs(const cr_node *n) { return n ? n->n_inputs : 0; }
 
 cr_node *cr_node_input(const cr_node *n, size_t i)
 {
     return n && i < n->n_inputs ? n->inputs[i] : NULL;
 }
 
-cr_graph *cr_node_graph(const cr_node *n)
-{
-    return n ? n->graph : NULL;
-}
-const cr_tensor *cr_node_value(const cr_node *n)
-{
-    return n ? &n->value : NULL;
-}
-double cr_node_scalar(const cr_node *n)
-{
-    return n ? n->value.data[0] : NAN;
-}
+cr_graph *cr_node_graph(const cr_node *n) { return n ? n->graph : NULL; }
+const cr_tensor *cr_node_value(const cr_node *n) { return n ? &n->value : NULL; }
+double cr_node_scalar(const cr_node *n) { return n ? n->value.data[0] : NAN; }
 
 static cr_status check_settable(cr_node *n)
 {
@@ -657,10 +639,7 @@ const cr_tensor *cr_node_grad(const cr_node *n)
     return n->grad ? &n->grad->value : NULL;
 }
 
-cr_node *cr_node_grad_node(const cr_node *n)
-{
-    return n ? n->grad : NULL;
-}
+cr_node *cr_node_grad_node(const cr_node *n) { return n ? n->grad : NULL; }
 
 /* ---- marks and forward evaluation ---- */
 
@@ -674,7 +653,8 @@ cr_status cr_graph_marks_reset(cr_graph *g)
 
 /* Marks the targets and their ancestors with ids >= lowest (inputs have
  * lower ids than their nodes, so the sweep may stop there). */
-static void mark_ancestors_from(cr_graph *g, cr_node *const *targets, size_t n, size_t lowest)
+static void mark_ancestors_from(cr_graph *g, cr_node *const *targets, size_t n,
+                                size_t lowest)
 {
     size_t top = 0;
     for (size_t i = 0; i < n; i++) {
@@ -813,10 +793,7 @@ void cr_graph_set_flags(cr_graph *g, unsigned flags)
     if (g)
         g->flags = flags;
 }
-unsigned cr_graph_flags(const cr_graph *g)
-{
-    return g ? g->flags : 0;
-}
+unsigned cr_graph_flags(const cr_graph *g) { return g ? g->flags : 0; }
 
 cr_status cr_graph_forward(cr_graph *g, cr_node *target)
 {

@@ -70,19 +70,19 @@ void cr_advise_huge(void *p, size_t size);
 
 /* for (size_t i = 0; i < n; i++) { body } in blocks of CR_BLOCK, then the
  * remaining tail; body (the macro's last arguments) is compiled twice. */
-#define CR_FOR_BLOCKED(i, n, ...)                                                         \
-    do {                                                                                  \
-        const size_t i##_end_ = (n);                                                      \
-        size_t i##_blk_ = 0;                                                              \
-        for (; i##_blk_ + CR_BLOCK <= i##_end_; i##_blk_ += CR_BLOCK) {                   \
-            CR_UNROLL_BLOCK                                                               \
-            for (size_t i = i##_blk_; i < i##_blk_ + CR_BLOCK; i++) {                     \
-                __VA_ARGS__                                                               \
-            }                                                                             \
-        }                                                                                 \
-        for (size_t i = i##_blk_; i < i##_end_; i++) {                                    \
-            __VA_ARGS__                                                                   \
-        }                                                                                 \
+#define CR_FOR_BLOCKED(i, n, ...)                                                          \
+    do {                                                                                   \
+        const size_t i##_end_ = (n);                                                       \
+        size_t i##_blk_ = 0;                                                               \
+        for (; i##_blk_ + CR_BLOCK <= i##_end_; i##_blk_ += CR_BLOCK) {                    \
+            CR_UNROLL_BLOCK                                                                \
+            for (size_t i = i##_blk_; i < i##_blk_ + CR_BLOCK; i++) {                      \
+                __VA_ARGS__                                                                \
+            }                                                                              \
+        }                                                                                  \
+        for (size_t i = i##_blk_; i < i##_end_; i++) {                                     \
+            __VA_ARGS__                                                                    \
+        }                                                                                  \
     } while (0)
 
 /* The sum of a block's CR_BLOCK partial sums, in a fixed order. */
@@ -114,11 +114,11 @@ size_t cr_utf8_length(const unsigned char *s, size_t n);
 locale_t cr_c_locale_enter(void);
 void cr_c_locale_leave(locale_t previous);
 /* result = call, run in the C locale. */
-#define CR_IN_C_LOCALE(result, call)                                                      \
-    do {                                                                                  \
-        const locale_t cr_previous_locale_ = cr_c_locale_enter();                         \
-        (result) = (call);                                                                \
-        cr_c_locale_leave(cr_previous_locale_);                                           \
+#define CR_IN_C_LOCALE(result, call)                                                       \
+    do {                                                                                   \
+        const locale_t cr_previous_locale_ = cr_c_locale_enter();                          \
+        (result) = (call);                                                                 \
+        cr_c_locale_leave(cr_previous_locale_);                                            \
     } while (0)
 
 /* ---- arena (arena.c): bump allocation in chunks, freed all at once ---- */
@@ -155,7 +155,9 @@ struct cr_tensor {
 /* Sets t's rank/shape/size (no storage), checking dims and overflow. */
 cr_status cr_tensor_set_shape(cr_tensor *t, int rank, const size_t *shape, cr_error *err);
 /* "[2,3]" into a small static-size buffer owned by the caller. */
-typedef struct { char text[96]; } cr_shape_text;
+typedef struct {
+    char text[96];
+} cr_shape_text;
 cr_shape_text cr_shape_str(const cr_tensor *t);
 
 /* ---- ops ---- */
@@ -167,9 +169,9 @@ enum {
      * "diagonal" when the op says nothing more, and its derivative text
      * must be an elementwise formula (tests/check_oplist.c) */
     CR_OP_ELEMENTWISE = 1u << 0,
-    CR_OP_KINK = 1u << 1,        /* not differentiable at some points (relu, abs) */
-    CR_OP_LEAF = 1u << 2,        /* constant, input, param */
-    CR_OP_BACKWARD = 1u << 3     /* a helper that appears in gradient graphs */
+    CR_OP_KINK = 1u << 1,    /* not differentiable at some points (relu, abs) */
+    CR_OP_LEAF = 1u << 2,    /* constant, input, param */
+    CR_OP_BACKWARD = 1u << 3 /* a helper that appears in gradient graphs */
 };
 
 /* One op = one descriptor. shape() checks the inputs (and the node's
@@ -196,9 +198,9 @@ struct cr_op {
      * chain text that names an unnamed node by what it computes; NULL: the
      * node's label stands for it. */
     const char *expr;
-    const char *deriv[2];  /* for input 0 and for the others; NULL if none */
+    const char *deriv[2];       /* for input 0 and for the others; NULL if none */
     const char *tensor_text[2]; /* "dY B^T": when deriv is NULL; not evaluated */
-    const char *jacobian;  /* "diagonal", "W^T (matrix product)" ... */
+    const char *jacobian;       /* "diagonal", "W^T (matrix product)" ... */
     /* Optional: writes the local derivative of input i as text when it
      * depends on which input it is (sop); overrides deriv. */
     int (*deriv_text)(const cr_node *n, size_t i, char *buf, size_t size);
@@ -233,10 +235,10 @@ extern const cr_op cr_op_constant, cr_op_input, cr_op_param;
 
 /* ---- nodes and graphs (graph.c) ---- */
 enum {
-    CR_NODE_WANTS_GRAD = 1u << 0, /* gradient requested (params always) */
-    CR_NODE_GRAD_ACCUM = 1u << 1, /* cr_node_grad reads accum */
+    CR_NODE_WANTS_GRAD = 1u << 0,  /* gradient requested (params always) */
+    CR_NODE_GRAD_ACCUM = 1u << 1,  /* cr_node_grad reads accum */
     CR_NODE_GRAD_FINITE = 1u << 2, /* the last backward's trap scanned grad */
-    CR_NODE_BACKWARD = 1u << 3    /* built by a gradient (cr_grad, backward) */
+    CR_NODE_BACKWARD = 1u << 3     /* built by a gradient (cr_grad, backward) */
 };
 
 /* Integer and real parameters of an op node (axis, transpose flags, matmul
@@ -266,13 +268,13 @@ struct cr_node {
     cr_graph *graph;
     cr_node **inputs;
     size_t n_inputs;
-    cr_tensor value;   /* data in the arena, or &scalar_store for one element */
-    cr_node *grad;     /* gradient node from the last backward, or NULL */
-    cr_tensor *accum;  /* accumulated gradient (CR_BACKWARD_ACCUMULATE) */
-    const char *name;  /* arena string, or NULL */
+    cr_tensor value;          /* data in the arena, or &scalar_store for one element */
+    cr_node *grad;            /* gradient node from the last backward, or NULL */
+    cr_tensor *accum;         /* accumulated gradient (CR_BACKWARD_ACCUMULATE) */
+    const char *name;         /* arena string, or NULL */
     const cr_node_args *args; /* an arena copy, or &cr_no_args (all zero) */
-    size_t id;         /* creation index */
-    unsigned kind;     /* cr_node_kind */
+    size_t id;                /* creation index */
+    unsigned kind;            /* cr_node_kind */
     unsigned flags;
     double scalar_store;
 };
@@ -289,14 +291,14 @@ struct cr_graph {
     size_t n_nodes, cap_nodes;
     cr_node **params;
     size_t n_params, cap_params;
-    cr_name_entry *names;        /* uthash head */
+    cr_name_entry *names; /* uthash head */
     cr_error err;
-    unsigned wants_version;      /* bumps when the set of wanted grads changes */
-    unsigned char *marks;        /* scratch, one byte per node */
+    unsigned wants_version; /* bumps when the set of wanted grads changes */
+    unsigned char *marks;   /* scratch, one byte per node */
     size_t cap_marks;
     cr_plan *plans[CR_PLAN_CACHE];
-    unsigned long plan_tick;     /* orders plan uses for eviction */
-    unsigned flags;              /* CR_GRAPH_* */
+    unsigned long plan_tick;      /* orders plan uses for eviction */
+    unsigned flags;               /* CR_GRAPH_* */
     cr_backward_cache *backwards; /* list */
     /* Bumped by every evaluation and backward; a trapped backward records
      * it in grads_checked, so the gradients it scanned are known finite

@@ -52,7 +52,4 @@ CR_AVX2_CLONE void cr_add_into(double *restrict y, const double *restrict x, siz
     CR_FOR_BLOCKED(i, n, y[i] += x[i];);
 }
 
-double cr_tensor_norm(const cr_tensor *t)
-{
-    return sqrt(cr_sum_squares(t->data, t->size));
-}
+double cr_tensor_norm(const cr_tensor *t) { return sqrt(cr_sum_squares(t->data, t->size)); }

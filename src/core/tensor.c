@@ -169,24 +169,15 @@ cr_status cr_tensor_reshape(cr_tensor *t, int rank, const size_t *shape, cr_erro
     return CR_OK;
 }
 
-int cr_tensor_rank(const cr_tensor *t)
-{
-    return t ? t->rank : -1;
-}
+int cr_tensor_rank(const cr_tensor *t) { return t ? t->rank : -1; }
 
 size_t cr_tensor_dim(const cr_tensor *t, int axis)
 {
     return t && axis >= 0 && axis < t->rank ? t->shape[axis] : 0;
 }
 
-const size_t *cr_tensor_shape(const cr_tensor *t)
-{
-    return t ? t->shape : NULL;
-}
-size_t cr_tensor_size(const cr_tensor *t)
-{
-    return t ? t->size : 0;
-}
+const size_t *cr_tensor_shape(const cr_tensor *t) { return t ? t->shape : NULL; }
+size_t cr_tensor_size(const cr_tensor *t) { return t ? t->size : 0; }
 
 int cr_tensor_same_shape(const cr_tensor *a, const cr_tensor *b)
 {
@@ -198,21 +189,12 @@ int cr_tensor_same_shape(const cr_tensor *a, const cr_tensor *b)
     return 1;
 }
 
-const double *cr_tensor_data(const cr_tensor *t)
-{
-    return t ? t->data : NULL;
-}
-double *cr_tensor_data_mut(cr_tensor *t)
-{
-    return t ? t->data : NULL;
-}
+const double *cr_tensor_data(const cr_tensor *t) { return t ? t->data : NULL; }
+double *cr_tensor_data_mut(cr_tensor *t) { return t ? t->data : NULL; }
 
 double cr_tensor_get(const cr_tensor *t, size_t i)
 {
     return t && i < t->size ? t->data[i] : NAN;
 }
 
-double cr_tensor_scalar(const cr_tensor *t)
-{
-    return t ? t->data[0] : NAN;
-}
+double cr_tensor_scalar(const cr_tensor *t) { return t ? t->data[0] : NAN; }

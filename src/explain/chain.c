@@ -83,10 +83,7 @@ typedef struct target {
 /* Whether the paths from a kept node to target t become one collapsed
  * edge: they pass unnamed nodes, or several edges go straight to t (z*z).
  * A single direct edge stays as it is. */
-static int target_collapses(const target *t)
-{
-    return t->via || t->n_direct > 1;
-}
+static int target_collapses(const target *t) { return t->via || t->n_direct > 1; }
 
 /* For graphs with tensors: the derivative from kept node a to its targets
  * through the region, propagated with the ops' vjps (a scalar a is seeded
@@ -605,38 +602,17 @@ cr_chain *cr_chain_new(cr_graph *g, cr_node *output, cr_node *wrt,
     return result;
 }
 
-cr_node *cr_chain_output(const cr_chain *c)
-{
-    return c ? c->output : NULL;
-}
-cr_node *cr_chain_wrt(const cr_chain *c)
-{
-    return c ? c->wrt : NULL;
-}
-double cr_chain_num_paths(const cr_chain *c)
-{
-    return c ? c->n_paths : NAN;
-}
-size_t cr_chain_num_listed(const cr_chain *c)
-{
-    return c ? c->n_listed : 0;
-}
+cr_node *cr_chain_output(const cr_chain *c) { return c ? c->output : NULL; }
+cr_node *cr_chain_wrt(const cr_chain *c) { return c ? c->wrt : NULL; }
+double cr_chain_num_paths(const cr_chain *c) { return c ? c->n_paths : NAN; }
+size_t cr_chain_num_listed(const cr_chain *c) { return c ? c->n_listed : 0; }
 double cr_chain_num_omitted(const cr_chain *c)
 {
     return c ? c->n_paths - (double)c->n_listed : NAN;
 }
-double cr_chain_value(const cr_chain *c)
-{
-    return c ? c->value : NAN;
-}
-double cr_chain_omitted_value(const cr_chain *c)
-{
-    return c ? c->omitted_value : NAN;
-}
-const cr_tensor *cr_chain_gradient(const cr_chain *c)
-{
-    return c ? c->gradient : NULL;
-}
+double cr_chain_value(const cr_chain *c) { return c ? c->value : NAN; }
+double cr_chain_omitted_value(const cr_chain *c) { return c ? c->omitted_value : NAN; }
+const cr_tensor *cr_chain_gradient(const cr_chain *c) { return c ? c->gradient : NULL; }
 
 const cr_chain_path *cr_chain_path_at(const cr_chain *c, size_t k)
 {

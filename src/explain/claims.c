@@ -34,10 +34,7 @@ void cr_claim_report_free(cr_claim_report *r)
     cr_free(r);
 }
 
-size_t cr_claim_report_size(const cr_claim_report *r)
-{
-    return r ? r->n : 0;
-}
+size_t cr_claim_report_size(const cr_claim_report *r) { return r ? r->n : 0; }
 
 const cr_claim_result *cr_claim_report_entry(const cr_claim_report *r, size_t i)
 {

@@ -172,16 +172,10 @@ static void sink_local(cr_sink *s, const cr_node *p, size_t i, int expressions)
 
 /* Writes the op's derivative text for input i with the role letters
  * replaced by the nodes' labels. */
-void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i)
-{
-    sink_local(s, p, i, 0);
-}
+void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i) { sink_local(s, p, i, 0); }
 
 /* The same with unnamed inputs written as what they compute. */
-void cr_sink_local_expr(cr_sink *s, const cr_node *p, size_t i)
-{
-    sink_local(s, p, i, 1);
-}
+void cr_sink_local_expr(cr_sink *s, const cr_node *p, size_t i) { sink_local(s, p, i, 1); }
 
 static int chain_local_text_body(const cr_node *parent, size_t input, char *buf,
                                  size_t size)
@@ -205,10 +199,7 @@ int cr_chain_local_text(const cr_node *parent, size_t input, char *buf, size_t s
 
 enum { CHAIN_TEXT_MAX = 120 }; /* bytes; longer ones stop being read */
 
-static int is_one(const char *t, size_t len)
-{
-    return len == 1 && t[0] == '1';
-}
+static int is_one(const char *t, size_t len) { return len == 1 && t[0] == '1'; }
 
 /* Writes text, in parentheses when paren is set. */
 static void put_paren(cr_sink *s, const char *text, size_t len, int paren)

@@ -142,10 +142,7 @@ void cr_gradcheck_report_free(cr_gradcheck_report *r)
     cr_free(r);
 }
 
-size_t cr_gradcheck_report_size(const cr_gradcheck_report *r)
-{
-    return r ? r->n : 0;
-}
+size_t cr_gradcheck_report_size(const cr_gradcheck_report *r) { return r ? r->n : 0; }
 
 const cr_gradcheck_entry *cr_gradcheck_report_entry(const cr_gradcheck_report *r, size_t i)
 {

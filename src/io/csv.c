@@ -103,10 +103,7 @@ static int csv_next_line(csv_state *s, cr_error *err)
     return 1;
 }
 
-static int is_blank(char c, char delim)
-{
-    return (c == ' ' || c == '\t') && c != delim;
-}
+static int is_blank(char c, char delim) { return (c == ' ' || c == '\t') && c != delim; }
 
 static cr_status add_field(csv_state *s, char *p, size_t len, cr_error *err)
 {

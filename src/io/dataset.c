@@ -66,30 +66,15 @@ void cr_dataset_free(cr_dataset *ds)
     cr_free(ds);
 }
 
-size_t cr_dataset_rows(const cr_dataset *ds)
-{
-    return ds ? ds->x->shape[0] : 0;
-}
-size_t cr_dataset_cols(const cr_dataset *ds)
-{
-    return ds ? ds->x->shape[1] : 0;
-}
+size_t cr_dataset_rows(const cr_dataset *ds) { return ds ? ds->x->shape[0] : 0; }
+size_t cr_dataset_cols(const cr_dataset *ds) { return ds ? ds->x->shape[1] : 0; }
 size_t cr_dataset_target_cols(const cr_dataset *ds)
 {
     return ds && ds->y ? ds->y->shape[1] : 0;
 }
-size_t cr_dataset_num_classes(const cr_dataset *ds)
-{
-    return ds ? ds->num_classes : 0;
-}
-cr_tensor *cr_dataset_features(cr_dataset *ds)
-{
-    return ds ? ds->x : NULL;
-}
-cr_tensor *cr_dataset_targets(cr_dataset *ds)
-{
-    return ds ? ds->y : NULL;
-}
+size_t cr_dataset_num_classes(const cr_dataset *ds) { return ds ? ds->num_classes : 0; }
+cr_tensor *cr_dataset_features(cr_dataset *ds) { return ds ? ds->x : NULL; }
+cr_tensor *cr_dataset_targets(cr_dataset *ds) { return ds ? ds->y : NULL; }
 
 /* ---- class labels ---- */
 
@@ -315,18 +300,9 @@ void cr_standardizer_free(cr_standardizer *s)
     cr_free(s);
 }
 
-size_t cr_standardizer_cols(const cr_standardizer *s)
-{
-    return s ? s->cols : 0;
-}
-const double *cr_standardizer_mean(const cr_standardizer *s)
-{
-    return s ? s->mean : NULL;
-}
-const double *cr_standardizer_std(const cr_standardizer *s)
-{
-    return s ? s->std : NULL;
-}
+size_t cr_standardizer_cols(const cr_standardizer *s) { return s ? s->cols : 0; }
+const double *cr_standardizer_mean(const cr_standardizer *s) { return s ? s->mean : NULL; }
+const double *cr_standardizer_std(const cr_standardizer *s) { return s ? s->std : NULL; }
 
 cr_status cr_standardizer_apply(const cr_standardizer *s, cr_tensor *x, cr_error *err)
 {

@@ -22,7 +22,8 @@ typedef cr_status (*cr_write_fn)(FILE *out, void *ctx, cr_error *err);
  * directory is missing; CR_EIO "PATH: writing: No space left on device";
  * CR_ENOMEM) the temporary file is removed, a regular file at path is
  * unchanged and err (may be NULL) is set. */
-cr_status cr_file_write_atomic(const char *path, cr_write_fn fill, void *ctx, cr_error *err);
+cr_status cr_file_write_atomic(const char *path, cr_write_fn fill, void *ctx,
+                               cr_error *err);
 
 /* Sets err from errno for a failed system call on path: CR_ENOTFOUND for
  * ENOENT, CR_EIO otherwise, "PATH: WHAT<strerror>"; returns the status. */

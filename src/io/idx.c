@@ -11,10 +11,7 @@
 #include <string.h>
 
 /* The options' input limit (0, or no options: the default). */
-static size_t input_limit(const cr_idx_options *opts)
-{
-    return opts ? opts->max_input : 0;
-}
+static size_t input_limit(const cr_idx_options *opts) { return opts ? opts->max_input : 0; }
 
 /* ---- IDX ---- */
 

@@ -29,21 +29,14 @@ static int lx_peekc(const cr_lexer *lx, size_t ahead)
     return lx->pos + ahead < lx->len ? (unsigned char)lx->text[lx->pos + ahead] : -1;
 }
 
-static int is_digit(int c)
-{
-    return c >= '0' && c <= '9';
-}
+static int is_digit(int c) { return c >= '0' && c <= '9'; }
 static int is_ident_start(int c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
-static int is_ident_char(int c)
-{
-    return is_ident_start(c) || is_digit(c);
-}
+static int is_ident_char(int c) { return is_ident_start(c) || is_digit(c); }
 
-cr_status cr_lang_fail(cr_error *err, cr_status st, int line, int col, const char *fmt,
-                         ...)
+cr_status cr_lang_fail(cr_error *err, cr_status st, int line, int col, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -92,11 +85,11 @@ cr_status cr_lex_validate(const char *text, size_t len, cr_error *err)
         const unsigned char *s = (const unsigned char *)text + lx.pos;
         if (*s == 0)
             return cr_lang_fail(err, CR_EFORMAT, lx.line, lx.col,
-                           "NUL byte in the program text (not allowed)");
+                                "NUL byte in the program text (not allowed)");
         size_t n = cr_utf8_length(s, len - lx.pos);
         if (n == 0)
             return cr_lang_fail(err, CR_EFORMAT, lx.line, lx.col,
-                           "invalid UTF-8 in the program text (byte 0x%02x)", *s);
+                                "invalid UTF-8 in the program text (byte 0x%02x)", *s);
         while (n--)
             lex_advance(&lx);
     }
@@ -135,19 +128,21 @@ static cr_status lex_number(cr_lexer *lx, cr_token *t, cr_error *err)
     t->len = p - lx->pos;
     int shown = t->len > 40 ? 40 : (int)t->len;
     if (!ok)
-        return cr_lang_fail(err, CR_EFORMAT, t->line, t->col, "malformed number '%.*s%s'", shown,
-                       s + lx->pos, t->len > 40 ? "..." : "");
+        return cr_lang_fail(err, CR_EFORMAT, t->line, t->col, "malformed number '%.*s%s'",
+                            shown, s + lx->pos, t->len > 40 ? "..." : "");
     char *buf = cr_malloc(t->len + 1);
     if (!buf)
-        return cr_lang_fail(err, CR_ENOMEM, t->line, t->col, "out of memory reading a number");
+        return cr_lang_fail(err, CR_ENOMEM, t->line, t->col,
+                            "out of memory reading a number");
     memcpy(buf, s + lx->pos, t->len);
     buf[t->len] = '\0';
     errno = 0;
     t->num = strtod(buf, NULL);
     cr_free(buf);
     if (!isfinite(t->num))
-        return cr_lang_fail(err, CR_ERANGE, t->line, t->col, "number '%.*s%s' is out of range",
-                       shown, s + lx->pos, t->len > 40 ? "..." : "");
+        return cr_lang_fail(err, CR_ERANGE, t->line, t->col,
+                            "number '%.*s%s' is out of range", shown, s + lx->pos,
+                            t->len > 40 ? "..." : "");
     while (lx->pos < p)
         lex_advance(lx);
     return CR_OK;
@@ -201,17 +196,17 @@ cr_status cr_lex_next(cr_lexer *lx, cr_token *t, cr_error *err)
     /* one-character tokens, in the order of their kinds */
     static const char punct[] = "\n;+-*/^(),=<>?:";
     static const enum cr_tok_kind punct_kind[] = {
-        T_NEWLINE, T_SEMI,   T_PLUS,   T_MINUS, T_STAR, T_SLASH,    T_CARET,  T_LPAREN,
-        T_RPAREN,  T_COMMA,  T_ASSIGN, T_LT,    T_GT,   T_QUESTION, T_COLON};
+        T_NEWLINE, T_SEMI,  T_PLUS,   T_MINUS, T_STAR, T_SLASH,    T_CARET, T_LPAREN,
+        T_RPAREN,  T_COMMA, T_ASSIGN, T_LT,    T_GT,   T_QUESTION, T_COLON};
     const char *hit = c > 0 ? strchr(punct, c) : NULL;
     if (!hit) {
         size_t n =
             cr_utf8_length((const unsigned char *)lx->text + lx->pos, lx->len - lx->pos);
         if (c >= 0x80 || (c > 0x20 && c < 0x7F))
-            return cr_lang_fail(err, CR_ESYNTAX, t->line, t->col, "unexpected character '%.*s'",
-                           (int)n, lx->text + lx->pos);
+            return cr_lang_fail(err, CR_ESYNTAX, t->line, t->col,
+                                "unexpected character '%.*s'", (int)n, lx->text + lx->pos);
         return cr_lang_fail(err, CR_ESYNTAX, t->line, t->col,
-                       "unexpected character (byte 0x%02x)", (unsigned)c);
+                            "unexpected character (byte 0x%02x)", (unsigned)c);
     }
     t->kind = punct_kind[hit - punct];
     lex_advance(lx);

@@ -35,7 +35,7 @@ enum op_kind {
 typedef struct pending {
     enum op_kind op;
     const cr_lang_function *func; /* O_CALL */
-    int argc; /* O_CALL: arguments completed so far */
+    int argc;                     /* O_CALL: arguments completed so far */
     int line, col;
 } pending;
 
@@ -95,7 +95,7 @@ static cr_status push_item(parser *ps, cr_lang_value it)
 }
 
 static cr_status push_op(parser *ps, enum op_kind op, const cr_lang_function *func,
-                        const cr_token *t)
+                         const cr_token *t)
 {
     if (cr_grow((void **)&ps->ops, &ps->cap_ops, ps->n_ops + 1, sizeof *ps->ops) != CR_OK)
         return cr_lang_fail(ps->err, CR_ENOMEM, 0, 0, "out of memory parsing the program");
@@ -103,10 +103,7 @@ static cr_status push_op(parser *ps, enum op_kind op, const cr_lang_function *fu
     return CR_OK;
 }
 
-static int is_comparison(enum op_kind op)
-{
-    return op >= O_LT && op <= O_EQ;
-}
+static int is_comparison(enum op_kind op) { return op >= O_LT && op <= O_EQ; }
 
 /* The function of the language an operator stands for: the comparisons
  * and `c ? a : b`, which is where(c, a, b). */
@@ -124,7 +121,8 @@ static cr_status apply_function(parser *ps, const pending *op, int argc)
     const cr_lang_function *f = cr_lang_function_find(name, strlen(name));
     if (!f)
         return cr_lang_fail(ps->err, CR_ESYNTAX, op->line, op->col,
-                            "this operator needs the function %s(), which is missing", name);
+                            "this operator needs the function %s(), which is missing",
+                            name);
     cr_lang_value *args = &ps->items[ps->n_items - (size_t)argc];
     cr_lang_value res = {0};
     res.node = f->build(ps->g, f->op, args, argc);
@@ -243,7 +241,7 @@ oom:
     cr_free(e);
     cr_free(name);
     return cr_lang_fail(ps->err, CR_ENOMEM, t->line, t->col,
-                   "out of memory parsing the program");
+                        "out of memory parsing the program");
 }
 
 static cr_status check_name_length(parser *ps, const cr_token *t)
@@ -251,8 +249,8 @@ static cr_status check_name_length(parser *ps, const cr_token *t)
     if (t->len <= CR_LANG_NAME_MAX)
         return CR_OK;
     return cr_lang_fail(ps->err, CR_ERANGE, t->line, t->col,
-                   "name '%.32s...' is too long (%zu bytes; the limit is %d)",
-                   ps->lx.text + t->start, t->len, CR_LANG_NAME_MAX);
+                        "name '%.32s...' is too long (%zu bytes; the limit is %d)",
+                        ps->lx.text + t->start, t->len, CR_LANG_NAME_MAX);
 }
 
 /* An identifier used as a value: a statement, an input, a node already in
@@ -262,8 +260,8 @@ static cr_status resolve(parser *ps, const cr_token *t, cr_lang_value *out)
     const char *s = ps->lx.text + t->start;
     if (cr_lang_function_find(s, t->len))
         return cr_lang_fail(ps->err, CR_ESYNTAX, t->line, t->col,
-                       "'%.*s' is a function; call it as %.*s(...)", (int)t->len, s,
-                       (int)t->len, s);
+                            "'%.*s' is a function; call it as %.*s(...)", (int)t->len, s,
+                            (int)t->len, s);
     cr_status st = check_name_length(ps, t);
     if (st != CR_OK)
         return st;
@@ -287,7 +285,7 @@ static cr_status resolve(parser *ps, const cr_token *t, cr_lang_value *out)
 static cr_status expect_fail(parser *ps, const cr_token *t, const char *what)
 {
     return cr_lang_fail(ps->err, CR_ESYNTAX, t->line, t->col, "expected %s, got %s", what,
-                   cr_lex_describe(&ps->lx, t).text);
+                        cr_lex_describe(&ps->lx, t).text);
 }
 
 /* Parses the expression of one statement, up to and including the ';',
@@ -319,14 +317,14 @@ static cr_status parse_expression(parser *ps)
                         cr_lang_function_find(ps->lx.text + t.start, t.len);
                     if (!f)
                         return cr_lang_fail(ps->err, CR_ESYNTAX, t.line, t.col,
-                                       "unknown function '%.*s'; known functions: %s",
-                                       t.len > 40 ? 40 : (int)t.len, ps->lx.text + t.start,
-                                       cr_expr_functions());
+                                            "unknown function '%.*s'; known functions: %s",
+                                            t.len > 40 ? 40 : (int)t.len,
+                                            ps->lx.text + t.start, cr_expr_functions());
                     if (ps->depth >= CR_EXPR_MAX_NESTING)
                         return cr_lang_fail(ps->err, CR_ERANGE, nt.line, nt.col,
-                                       "nesting too deep (more than %d levels of "
-                                       "parentheses)",
-                                       CR_EXPR_MAX_NESTING);
+                                            "nesting too deep (more than %d levels of "
+                                            "parentheses)",
+                                            CR_EXPR_MAX_NESTING);
                     ps->lx = peek;
                     ps->depth++;
                     st = push_op(ps, O_CALL, f, &t);
@@ -344,9 +342,10 @@ static cr_status parse_expression(parser *ps)
                 break;
             case T_LPAREN:
                 if (ps->depth >= CR_EXPR_MAX_NESTING)
-                    return cr_lang_fail(ps->err, CR_ERANGE, t.line, t.col,
-                                   "nesting too deep (more than %d levels of parentheses)",
-                                   CR_EXPR_MAX_NESTING);
+                    return cr_lang_fail(
+                        ps->err, CR_ERANGE, t.line, t.col,
+                        "nesting too deep (more than %d levels of parentheses)",
+                        CR_EXPR_MAX_NESTING);
                 ps->depth++;
                 st = push_op(ps, O_PAREN, NULL, &t);
                 break;
@@ -425,7 +424,7 @@ static cr_status parse_expression(parser *ps)
             if (t.kind == T_COMMA) {
                 if (ps->n_ops == 0 || ps->ops[ps->n_ops - 1].op != O_CALL)
                     return cr_lang_fail(ps->err, CR_ESYNTAX, t.line, t.col,
-                                   "',' outside the arguments of a function call");
+                                        "',' outside the arguments of a function call");
                 ps->ops[ps->n_ops - 1].argc++;
                 expect_operand = 1;
                 continue;
@@ -449,10 +448,10 @@ static cr_status parse_expression(parser *ps)
                 pending *top = &ps->ops[ps->n_ops - 1];
                 if (top->op == O_PAREN)
                     return cr_lang_fail(ps->err, CR_ESYNTAX, top->line, top->col,
-                                   "unmatched '('");
+                                        "unmatched '('");
                 if (top->op == O_CALL)
                     return cr_lang_fail(ps->err, CR_ESYNTAX, top->line, top->col,
-                                   "unmatched '(' of %s(", top->func->name);
+                                        "unmatched '(' of %s(", top->func->name);
                 if ((st = reduce(ps)) != CR_OK)
                     return st;
             }
@@ -499,18 +498,18 @@ static cr_status parse_statement(parser *ps, const cr_token *name)
         return st;
     if (cr_lang_function_find(s, name->len))
         return cr_lang_fail(ps->err, CR_ESYNTAX, name->line, name->col,
-                       "'%.*s' is a function and cannot name a statement", shown, s);
+                            "'%.*s' is a function and cannot name a statement", shown, s);
     sym_entry *e = cr_lang_sym_find(ps->p, s, name->len);
     if (e && e->kind == CR_EXPR_STATEMENT)
         return cr_lang_fail(ps->err, CR_ESYNTAX, name->line, name->col,
-                       "'%.*s' is already defined on line %d", shown, s,
-                       ps->p->stmts[e->index].line);
+                            "'%.*s' is already defined on line %d", shown, s,
+                            ps->p->stmts[e->index].line);
     char cname[CR_LANG_NAME_MAX + 1];
     memcpy(cname, s, name->len);
     cname[name->len] = '\0';
     if (!e && cr_graph_find(ps->g, cname))
         return cr_lang_fail(ps->err, CR_ENAME, name->line, name->col,
-                       "'%s' is already the name of a node in the graph", cname);
+                            "'%s' is already the name of a node in the graph", cname);
     ps->n_items = 0;
     ps->n_ops = 0;
     ps->depth = 0;
@@ -552,8 +551,9 @@ static cr_status parse_program(parser *ps)
             return st;
     }
     if (ps->p->n_stmts == 0)
-        return cr_lang_fail(ps->err, CR_ESYNTAX, 0, 0,
-                       "empty program: no statements (a statement is NAME = EXPRESSION)");
+        return cr_lang_fail(
+            ps->err, CR_ESYNTAX, 0, 0,
+            "empty program: no statements (a statement is NAME = EXPRESSION)");
     return CR_OK;
 }
 
@@ -570,7 +570,7 @@ static cr_status name_nodes(cr_expr_program *p, size_t first_id, cr_error *err)
             if (cr_node_set_name(arr[i].node, arr[i].name) != CR_OK) {
                 const cr_error *ge = cr_graph_error(p->g);
                 return cr_lang_fail(err, ge->status, arr[i].line, arr[i].column, "%s",
-                               ge->message);
+                                    ge->message);
             }
         }
     }
@@ -631,4 +631,3 @@ cr_status cr_expr_parse(cr_graph *g, const char *text, size_t len, cr_expr_progr
     CR_IN_C_LOCALE(result, expr_parse_body(g, text, len, out, err));
     return result;
 }
-

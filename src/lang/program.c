@@ -23,7 +23,6 @@ const cr_expr_symbol *cr_lang_sym_of(const cr_expr_program *p, const sym_entry *
     return e->kind == CR_EXPR_INPUT ? &p->inputs[e->index] : &p->stmts[e->index];
 }
 
-
 cr_status cr_lang_mark_used(cr_expr_program *p)
 {
     cr_graph *g = p->g;
@@ -39,7 +38,6 @@ cr_status cr_lang_mark_used(cr_expr_program *p)
     return CR_OK;
 }
 
-
 /* ---- the public calls ---- */
 
 void cr_expr_free(cr_expr_program *p)
@@ -47,8 +45,7 @@ void cr_expr_free(cr_expr_program *p)
     if (!p)
         return;
     sym_entry *e, *tmp;
-    HASH_ITER(hh, p->table, e, tmp)
-    {
+    HASH_ITER (hh, p->table, e, tmp) {
         HASH_DEL(p->table, e);
         cr_free(e->name);
         cr_free(e);
@@ -59,18 +56,9 @@ void cr_expr_free(cr_expr_program *p)
     cr_free(p);
 }
 
-cr_graph *cr_expr_graph(const cr_expr_program *p)
-{
-    return p ? p->g : NULL;
-}
-size_t cr_expr_num_inputs(const cr_expr_program *p)
-{
-    return p ? p->n_inputs : 0;
-}
-size_t cr_expr_num_statements(const cr_expr_program *p)
-{
-    return p ? p->n_stmts : 0;
-}
+cr_graph *cr_expr_graph(const cr_expr_program *p) { return p ? p->g : NULL; }
+size_t cr_expr_num_inputs(const cr_expr_program *p) { return p ? p->n_inputs : 0; }
+size_t cr_expr_num_statements(const cr_expr_program *p) { return p ? p->n_stmts : 0; }
 
 const cr_expr_symbol *cr_expr_input(const cr_expr_program *p, size_t i)
 {
@@ -165,7 +153,7 @@ cr_status cr_expr_eval(cr_expr_program *p, cr_error *err)
     for (size_t i = 0; i < p->n_inputs; i++)
         if (!p->inputs[i].has_value)
             return cr_lang_fail(err, CR_ESTATE, p->inputs[i].line, p->inputs[i].column,
-                           "variable '%s' has no value", p->inputs[i].name);
+                                "variable '%s' has no value", p->inputs[i].name);
     if (!p->planned) {
         cr_node **targets = cr_malloc(p->n_stmts * sizeof *targets);
         if (!targets)

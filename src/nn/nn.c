@@ -284,18 +284,9 @@ void cr_mlp_free(cr_mlp *m)
     cr_free(m);
 }
 
-const cr_mlp_spec *cr_mlp_get_spec(const cr_mlp *m)
-{
-    return m ? &m->spec : NULL;
-}
-cr_graph *cr_mlp_graph(cr_mlp *m)
-{
-    return m ? m->g : NULL;
-}
-size_t cr_mlp_num_layers(const cr_mlp *m)
-{
-    return m ? m->n_layers : 0;
-}
+const cr_mlp_spec *cr_mlp_get_spec(const cr_mlp *m) { return m ? &m->spec : NULL; }
+cr_graph *cr_mlp_graph(cr_mlp *m) { return m ? m->g : NULL; }
+size_t cr_mlp_num_layers(const cr_mlp *m) { return m ? m->n_layers : 0; }
 
 cr_node *cr_mlp_weight(const cr_mlp *m, size_t layer)
 {
@@ -368,14 +359,8 @@ cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *st
     return CR_OK;
 }
 
-const double *cr_mlp_input_mean(const cr_mlp *m)
-{
-    return m ? m->mean : NULL;
-}
-const double *cr_mlp_input_std(const cr_mlp *m)
-{
-    return m ? m->std : NULL;
-}
+const double *cr_mlp_input_mean(const cr_mlp *m) { return m ? m->mean : NULL; }
+const double *cr_mlp_input_std(const cr_mlp *m) { return m ? m->std : NULL; }
 
 /* ---- the nodes of one batch size ---- */
 
@@ -469,8 +454,8 @@ cr_mlp_batch_nodes *cr_mlp_batch_nodes_get(cr_mlp *m, size_t rows, cr_error *err
     for (size_t i = 0; i < m->n_batch_nodes; i++)
         if (m->batch_nodes[i]->rows == rows)
             return m->batch_nodes[i];
-    if (cr_grow((void **)&m->batch_nodes, &m->cap_batch_nodes, m->n_batch_nodes + 1, sizeof *m->batch_nodes) !=
-        CR_OK) {
+    if (cr_grow((void **)&m->batch_nodes, &m->cap_batch_nodes, m->n_batch_nodes + 1,
+                sizeof *m->batch_nodes) != CR_OK) {
         cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for a batch of %zu rows", rows);
         return NULL;
     }
@@ -492,8 +477,8 @@ cr_mlp_batch_nodes *cr_mlp_batch_nodes_get(cr_mlp *m, size_t rows, cr_error *err
     return h;
 }
 
-void cr_mlp_batch_nodes_load(cr_mlp *m, cr_mlp_batch_nodes *h, const cr_mlp_rows *x, const double *y,
-                      const size_t *idx, size_t first, size_t count)
+void cr_mlp_batch_nodes_load(cr_mlp *m, cr_mlp_batch_nodes *h, const cr_mlp_rows *x,
+                             const double *y, const size_t *idx, size_t first, size_t count)
 {
     const size_t ni = m->spec.n_inputs, no = m->spec.n_outputs;
     double *dx = h->x->value.data, *dt = h->t->value.data;
@@ -545,7 +530,8 @@ size_t cr_mlp_output_class(const cr_mlp *m, const double *row)
     return cr_mlp_num_classes(m) ? row_class(row, no, 0.5) : 0;
 }
 
-size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h, size_t *confusion)
+size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h,
+                                  size_t *confusion)
 {
     const size_t k = cr_mlp_num_classes(m), no = m->spec.n_outputs;
     if (k == 0)
@@ -574,11 +560,15 @@ static cr_status check_outputs(const char *what, const double *out, size_t first
     if (k == rows * n_outputs)
         return CR_OK;
     const double v = out[k];
-    return cr_error_set(err, CR_EDOMAIN, what,
-                        "%s: row %zu gives %s as output %zu (an input or a weight too large "
-                        "or not finite)",
-                        what, first + k / n_outputs + 1,
-                        isnan(v) ? "nan" : v > 0 ? "inf" : "-inf", k % n_outputs + 1);
+    return cr_error_set(
+        err, CR_EDOMAIN, what,
+        "%s: row %zu gives %s as output %zu (an input or a weight too large "
+        "or not finite)",
+        what, first + k / n_outputs + 1,
+        isnan(v) ? "nan"
+        : v > 0  ? "inf"
+                 : "-inf",
+        k % n_outputs + 1);
 }
 
 static cr_status check_rows(const char *what, const void *x, const void *out, size_t rows,
@@ -649,12 +639,14 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
             graph_error(m, err);
             break;
         }
-        st = check_outputs("evaluate", h->out->value.data, first, n, m->spec.n_outputs, err);
+        st =
+            check_outputs("evaluate", h->out->value.data, first, n, m->spec.n_outputs, err);
         if (st == CR_OK && !isfinite(h->loss->value.data[0]))
-            st = cr_error_set(err, CR_EDOMAIN, "evaluate",
-                              "evaluate: the loss of rows %zu to %zu is not finite (a target "
-                              "that is not finite, or outside the loss's domain)",
-                              first + 1, first + n);
+            st = cr_error_set(
+                err, CR_EDOMAIN, "evaluate",
+                "evaluate: the loss of rows %zu to %zu is not finite (a target "
+                "that is not finite, or outside the loss's domain)",
+                first + 1, first + n);
         if (st != CR_OK)
             break;
         total += cr_mlp_batch_nodes_loss_per_row(m, h) * (double)n;

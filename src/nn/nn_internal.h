@@ -51,8 +51,9 @@ typedef struct cr_mlp_rows {
  * first..first+count-1 when idx is NULL) of x (standardised when stats are
  * set) and of y (when not NULL) into the batch nodes' input and target nodes;
  * input rows past count are zeroed. Allocates nothing. */
-void cr_mlp_batch_nodes_load(cr_mlp *m, cr_mlp_batch_nodes *h, const cr_mlp_rows *x, const double *y,
-                      const size_t *idx, size_t first, size_t count);
+void cr_mlp_batch_nodes_load(cr_mlp *m, cr_mlp_batch_nodes *h, const cr_mlp_rows *x,
+                             const double *y, const size_t *idx, size_t first,
+                             size_t count);
 
 /* The batch nodes' loss per row: the loss value divided by rows for sq_error
  * (which sums over the batch), the value itself for the mean losses. */
@@ -60,7 +61,8 @@ double cr_mlp_batch_nodes_loss_per_row(const cr_mlp *m, const cr_mlp_batch_nodes
 
 /* Counts the batch nodes' rows whose predicted class (from score) matches the
  * target; when confusion is not NULL, adds each row to it (K x K). */
-size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h, size_t *confusion);
+size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h,
+                                  size_t *confusion);
 
 /* cr_mlp_evaluate over rows idx[0..rows-1] (all rows in order when idx is
  * NULL). */

@@ -226,14 +226,8 @@ void cr_optim_reset(cr_optim *opt)
     opt->beta2_pow = 1;
 }
 
-size_t cr_optim_steps(const cr_optim *opt)
-{
-    return opt ? opt->steps : 0;
-}
-double cr_optim_grad_norm(const cr_optim *opt)
-{
-    return opt ? opt->grad_norm : NAN;
-}
+size_t cr_optim_steps(const cr_optim *opt) { return opt ? opt->steps : 0; }
+double cr_optim_grad_norm(const cr_optim *opt) { return opt ? opt->grad_norm : NAN; }
 double cr_optim_lr(const cr_optim *opt)
 {
     return opt ? cr_optim_lr_at(&opt->opts, opt->steps) : NAN;

@@ -175,7 +175,8 @@ static char *chain_text(cr_graph *g, cr_node *loss, cr_node *param)
     return text;
 }
 
-static void debug_record(cr_mlp *m, cr_mlp_batch_nodes *h, const debug_plan *dp, cr_train_debug *d)
+static void debug_record(cr_mlp *m, cr_mlp_batch_nodes *h, const debug_plan *dp,
+                         cr_train_debug *d)
 {
     char label[24];
     d->n_layers = m->n_layers;

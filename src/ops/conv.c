@@ -249,10 +249,7 @@ const cr_op cr_op_conv_weight_grad = {.name = "conv_weight_grad",
                                       .vjp = conv_weight_grad_vjp};
 
 /* The name users know the node by. */
-static const char *conv_name(int rank)
-{
-    return rank == 3 ? "conv1d" : "conv2d";
-}
+static const char *conv_name(int rank) { return rank == 3 ? "conv1d" : "conv2d"; }
 
 /* Output length along one axis, or 0 when the dilated kernel is longer than
  * the padded input. */

@@ -260,10 +260,7 @@ void cr_custom_op_free(cr_custom_op *op)
     cr_free(op);
 }
 
-const char *cr_custom_op_name(const cr_custom_op *op)
-{
-    return op ? op->op.name : NULL;
-}
+const char *cr_custom_op_name(const cr_custom_op *op) { return op ? op->op.name : NULL; }
 
 cr_node *cr_custom(cr_graph *g, const cr_custom_op *op, cr_node *const *inputs, size_t n)
 {

@@ -138,7 +138,7 @@ cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
 
 CR_BINARY_OP(add, a + b, "y = a + b", "a + b", "1", "1")
 CR_BINARY_OP(sub, a - b, "y = a - b", "a - b", "1", "-1")
-CR_BINARY_OP(mul, a * b, "y = a * b", "a*b", "b", "a")
+CR_BINARY_OP(mul, (a * b), "y = a * b", "a*b", "b", "a")
 CR_BINARY_OP(div, a / b, "y = a / b", "a/b", "1/b", "-a/b^2")
 CR_BINARY_OP(pow, pow(a, b), "y = a ^ b", "a^b", "b*a^(b-1)", "y*log(a)")
 
@@ -238,18 +238,12 @@ static double sigmoid(double v)
     return e / (1.0 + e);
 }
 
-static double softplus(double v)
-{
-    return v > 0 ? v + log1p(exp(-v)) : log1p(exp(v));
-}
+static double softplus(double v) { return v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)); }
 
-static double sign(double v)
-{
-    return (double)((v > 0) - (v < 0));
-}
+static double sign(double v) { return (double)((v > 0) - (v < 0)); }
 
 CR_UNARY_OP(neg, -v, "y = -x", "-x", "-1", 0)
-CR_UNARY_OP(scale, c * v, "y = c*x", "c*x", "c", 0)
+CR_UNARY_OP(scale, (c * v), "y = c*x", "c*x", "c", 0)
 CR_UNARY_OP(powc, pow(v, c), "y = x^c", "x^c", "c*x^(c-1)", 0)
 CR_UNARY_OP(exp, exp(v), "y = exp(x)", "exp(x)", "y", 0)
 CR_UNARY_OP(log, log(v), "y = log(x)", "log(x)", "1/x", 0)
@@ -260,8 +254,7 @@ CR_UNARY_OP(sin, sin(v), "y = sin(x)", "sin(x)", "cos(x)", 0)
 CR_UNARY_OP(cos, cos(v), "y = cos(x)", "cos(x)", "-sin(x)", 0)
 CR_UNARY_OP(tanh, tanh(v), "y = tanh(x)", "tanh(x)", "1-y^2", 0)
 CR_UNARY_OP(sigmoid, sigmoid(v), "y = 1/(1+exp(-x))", "sigmoid(x)", "y*(1-y)", 0)
-CR_UNARY_OP(relu, v > 0 ? v : 0.0, "y = max(x, 0)", "relu(x)", "x > 0 ? 1 : 0",
-            CR_OP_KINK)
+CR_UNARY_OP(relu, v > 0 ? v : 0.0, "y = max(x, 0)", "relu(x)", "x > 0 ? 1 : 0", CR_OP_KINK)
 CR_UNARY_OP(softplus, softplus(v), "y = log(1+exp(x))", "softplus(x)", "sigmoid(x)", 0)
 
 static cr_node *unary(cr_graph *g, const cr_op *op, cr_node *x, double c)
@@ -271,7 +264,10 @@ static cr_node *unary(cr_graph *g, const cr_op *op, cr_node *x, double c)
 }
 
 cr_node *cr_neg(cr_graph *g, cr_node *x) { return unary(g, &cr_op_neg, x, 0); }
-cr_node *cr_scale(cr_graph *g, cr_node *x, double c) { return unary(g, &cr_op_scale, x, c); }
+cr_node *cr_scale(cr_graph *g, cr_node *x, double c)
+{
+    return unary(g, &cr_op_scale, x, c);
+}
 cr_node *cr_powc(cr_graph *g, cr_node *x, double p) { return unary(g, &cr_op_powc, x, p); }
 cr_node *cr_exp(cr_graph *g, cr_node *x) { return unary(g, &cr_op_exp, x, 0); }
 cr_node *cr_log(cr_graph *g, cr_node *x) { return unary(g, &cr_op_log, x, 0); }
@@ -355,17 +351,11 @@ static cr_status softplus_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
 #define CR_INV_SQRT2PI 0.39894228040143267794   /* 1/sqrt(2 pi) */
 #define CR_TWO_BY_SQRTPI 1.12837916709551257390 /* 2/sqrt(pi) */
 
-static double elu(double v, double alpha)
-{
-    return v > 0 ? v : alpha * expm1(v);
-}
+static double elu(double v, double alpha) { return v > 0 ? v : alpha * expm1(v); }
 
-static double gelu(double v)
-{
-    return 0.5 * v * (1.0 + erf(v * CR_INV_SQRT2));
-}
+static double gelu(double v) { return 0.5 * v * (1.0 + erf(v * CR_INV_SQRT2)); }
 
-CR_UNARY_OP(square, v *v, "y = x^2", "square(x)", "2*x", 0)
+CR_UNARY_OP(square, (v * v), "y = x^2", "square(x)", "2*x", 0)
 CR_UNARY_OP(log1p, log1p(v), "y = log(1 + x)", "log1p(x)", "1/(1 + x)", 0)
 CR_UNARY_OP(erf, erf(v), "y = erf(x) = 2/sqrt(pi) * integral of exp(-t^2) from 0 to x",
             "erf(x)", "1.1283791670955126*exp(-x^2)", 0)
@@ -375,29 +365,14 @@ CR_UNARY_OP(elu, elu(v, c), "y = x if x > 0 else c*(exp(x) - 1)", "elu(x, c)",
             "where(gt(x, 0), 1, y + c)", CR_OP_KINK)
 CR_UNARY_OP(gelu, gelu(v), "y = x*Phi(x) = x/2*(1 + erf(x/sqrt(2)))", "gelu(x)",
             "0.5*(1 + erf(x*0.7071067811865476)) + x*0.3989422804014327*exp(-0.5*x^2)", 0)
-CR_UNARY_OP(silu, v *sigmoid(v), "y = x*sigmoid(x)", "silu(x)",
+CR_UNARY_OP(silu, (v * sigmoid(v)), "y = x*sigmoid(x)", "silu(x)",
             "sigmoid(x)*(1 + x*(1 - sigmoid(x)))", 0)
 
-cr_node *cr_square(cr_graph *g, cr_node *x)
-{
-    return unary(g, &cr_op_square, x, 0);
-}
-cr_node *cr_log1p(cr_graph *g, cr_node *x)
-{
-    return unary(g, &cr_op_log1p, x, 0);
-}
-cr_node *cr_erf(cr_graph *g, cr_node *x)
-{
-    return unary(g, &cr_op_erf, x, 0);
-}
-cr_node *cr_gelu(cr_graph *g, cr_node *x)
-{
-    return unary(g, &cr_op_gelu, x, 0);
-}
-cr_node *cr_silu(cr_graph *g, cr_node *x)
-{
-    return unary(g, &cr_op_silu, x, 0);
-}
+cr_node *cr_square(cr_graph *g, cr_node *x) { return unary(g, &cr_op_square, x, 0); }
+cr_node *cr_log1p(cr_graph *g, cr_node *x) { return unary(g, &cr_op_log1p, x, 0); }
+cr_node *cr_erf(cr_graph *g, cr_node *x) { return unary(g, &cr_op_erf, x, 0); }
+cr_node *cr_gelu(cr_graph *g, cr_node *x) { return unary(g, &cr_op_gelu, x, 0); }
+cr_node *cr_silu(cr_graph *g, cr_node *x) { return unary(g, &cr_op_silu, x, 0); }
 
 cr_node *cr_leaky_relu(cr_graph *g, cr_node *x, double slope)
 {
@@ -468,17 +443,16 @@ static cr_status silu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
 
 /* A backward helper f(a, dy) of two same-shaped inputs, with a static
  * builder NAME(g, a, b). */
-#define CR_BACKWARD_OP(NAME, EXPR, FORMULA, FLAGS)                                        \
-    CR_BINARY_ENTRY(NAME, EXPR, CR_OP_BACKWARD | (FLAGS), FORMULA, NULL, NULL, NULL,        \
-                    "diagonal",                                                           \
-                    cr_shape_same)                                                        \
-    static cr_node *NAME(cr_graph *g, cr_node *a, cr_node *b)                             \
-    {                                                                                     \
-        return cr_op_pair(g, &cr_op_##NAME, a, b);                                        \
+#define CR_BACKWARD_OP(NAME, EXPR, FORMULA, FLAGS)                                         \
+    CR_BINARY_ENTRY(NAME, EXPR, CR_OP_BACKWARD | (FLAGS), FORMULA, NULL, NULL, NULL,       \
+                    "diagonal", cr_shape_same)                                             \
+    static cr_node *NAME(cr_graph *g, cr_node *a, cr_node *b)                              \
+    {                                                                                      \
+        return cr_op_pair(g, &cr_op_##NAME, a, b);                                         \
     }
 
-CR_BACKWARD_OP(sigmoid_bwd, b * a * (1.0 - a), "y = b*a*(1-a), a = sigmoid output", 0)
-CR_BACKWARD_OP(tanh_bwd, b * (1.0 - a * a), "y = b*(1-a^2), a = tanh output", 0)
+CR_BACKWARD_OP(sigmoid_bwd, (b * a * (1.0 - a)), "y = b*a*(1-a), a = sigmoid output", 0)
+CR_BACKWARD_OP(tanh_bwd, (b * (1.0 - a * a)), "y = b*(1-a^2), a = tanh output", 0)
 CR_BACKWARD_OP(relu_bwd, a > 0 ? b : 0.0, "y = a > 0 ? b : 0", CR_OP_KINK)
 CR_BINARY_ENTRY(leaky_relu_bwd, a > 0 ? b : c * b, CR_OP_BACKWARD | CR_OP_KINK,
                 "y = a > 0 ? b : c*b, a = leaky_relu input", NULL, NULL, NULL, "diagonal",

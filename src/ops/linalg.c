@@ -203,7 +203,8 @@ cr_node *cr_matmul(cr_graph *g, cr_node *a, cr_node *b, unsigned flags)
         rb == 1 ? tb->shape[0] : tb->shape[(flags & CR_TRANS_B) ? rb - 1 : rb - 2];
     const size_t nn = rb == 1 ? 1 : tb->shape[(flags & CR_TRANS_B) ? rb - 2 : rb - 1];
     if (ka != kb) {
-        cr_graph_fail(g, CR_ESHAPE, "matmul: %s%s x %s%s: inner dimensions %zu and %zu differ",
+        cr_graph_fail(g, CR_ESHAPE,
+                      "matmul: %s%s x %s%s: inner dimensions %zu and %zu differ",
                       cr_shape_str(ta).text, (flags & CR_TRANS_A) ? "^T" : "",
                       cr_shape_str(tb).text, (flags & CR_TRANS_B) ? "^T" : "", ka, kb);
         return NULL;
@@ -274,7 +275,8 @@ static cr_status sop_shape(cr_graph *g, cr_node *n)
             cr_tensor this = {.rank = r};
             memcpy(this.shape, s, sizeof s);
             return cr_graph_fail(g, CR_ESHAPE, "sop: pair %zu gives %s but pair 1 gives %s",
-                                 p + 1, cr_shape_str(&this).text, cr_shape_str(&first).text);
+                                 p + 1, cr_shape_str(&this).text,
+                                 cr_shape_str(&first).text);
         }
         rank = r;
         memcpy(shape, s, sizeof s);
@@ -323,7 +325,8 @@ static cr_status sop_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
     if (m * k * nn == 1) /* plain products: ds/dw = x, ds/dx = w */
         CR_VJP_RETURN(cr_mul(g, dy, i % 2 ? x : w));
     if (i % 2 == 0) /* dX = dY W^T */
-        CR_VJP_RETURN(cr_matmul_dims(g, dy, w, CR_TRANS_B, m, k, nn, like->rank, like->shape));
+        CR_VJP_RETURN(
+            cr_matmul_dims(g, dy, w, CR_TRANS_B, m, k, nn, like->rank, like->shape));
     /* dW = X^T dY */
     CR_VJP_RETURN(cr_matmul_dims(g, x, dy, CR_TRANS_A, k, nn, m, like->rank, like->shape));
 }

@@ -40,8 +40,8 @@ static void mse_forward(cr_node *n)
 }
 
 /* dE/dy = k (y - d), dE/dd = k (d - y): k = 1 for sq_error, 2/n for mse */
-static cr_status difference_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx,
-                                double k)
+static cr_status difference_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                cr_node **dx, double k)
 {
     cr_node *diff = cr_sub(g, n->inputs[i], n->inputs[1 - i]);
     CR_VJP_RETURN(cr_mul(g, dy, k == 1.0 ? diff : cr_scale(g, diff, k)));
@@ -81,7 +81,10 @@ cr_node *cr_sq_error(cr_graph *g, cr_node *y, cr_node *d)
     return cr_op_pair(g, &cr_op_sq_error, y, d);
 }
 
-cr_node *cr_mse(cr_graph *g, cr_node *y, cr_node *d) { return cr_op_pair(g, &cr_op_mse, y, d); }
+cr_node *cr_mse(cr_graph *g, cr_node *y, cr_node *d)
+{
+    return cr_op_pair(g, &cr_op_mse, y, d);
+}
 
 /* ---- softmax, log_softmax and softmax cross-entropy along an axis ----
  * args.i = {axis, outer, len, inner}: the input viewed as [outer, len,
@@ -273,10 +276,7 @@ cr_node *cr_softmax_axis(cr_graph *g, cr_node *x, int axis)
     return build_along(g, &cr_op_softmax, &x, 1, axis);
 }
 
-cr_node *cr_softmax(cr_graph *g, cr_node *x)
-{
-    return cr_softmax_axis(g, x, -1);
-}
+cr_node *cr_softmax(cr_graph *g, cr_node *x) { return cr_softmax_axis(g, x, -1); }
 
 static cr_status softmax_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
@@ -404,17 +404,17 @@ static cr_status xent_bwd_shape(cr_graph *g, cr_node *n)
     return softmax_shape(g, n);
 }
 
-const cr_op cr_op_softmax_xent = {.name = "softmax_xent",
-                                  .min_inputs = 2,
-                                  .max_inputs = 2,
-                                  .formula = "E = mean over positions of -sum t log "
-                                             "softmax(z) (along the axis)",
-                                  .tensor_text = {"(softmax(a) sum(b) - b)/positions",
-                                                  "-log softmax(a)/positions"},
-                                  .jacobian = "dE/dz = (softmax(z) sum(t) - t) / positions",
-                                  .shape = xent_shape,
-                                  .forward = softmax_xent_forward,
-                                  .vjp = softmax_xent_vjp};
+const cr_op cr_op_softmax_xent = {
+    .name = "softmax_xent",
+    .min_inputs = 2,
+    .max_inputs = 2,
+    .formula = "E = mean over positions of -sum t log "
+               "softmax(z) (along the axis)",
+    .tensor_text = {"(softmax(a) sum(b) - b)/positions", "-log softmax(a)/positions"},
+    .jacobian = "dE/dz = (softmax(z) sum(t) - t) / positions",
+    .shape = xent_shape,
+    .forward = softmax_xent_forward,
+    .vjp = softmax_xent_vjp};
 const cr_op cr_op_softmax_xent_bwd = {.name = "softmax_xent_bwd",
                                       .min_inputs = 3,
                                       .max_inputs = 3,
@@ -512,7 +512,8 @@ static const double clamp_prob_kinks[2] = {BCE_EPS, 1.0 - BCE_EPS};
 CR_UNARY_OP_KINKS(clamp_prob, clamp_prob(v), "y = min(max(x, 1e-12), 1 - 1e-12)", NULL, "1",
                   CR_OP_KINK, clamp_prob_kinks, 2)
 
-static cr_status clamp_prob_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+static cr_status clamp_prob_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                cr_node **dx)
 {
     *dx = dy;
     return CR_OK;
@@ -525,15 +526,16 @@ static cr_status bce_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
     cr_node *q = cr_node_create(g, &cr_op_clamp_prob, &p, 1, NULL);
     cr_node *one_minus_q = cr_sub(g, cr_scalar(g, 1.0), q);
     if (i == 0) /* (p - t) / (q (1 - q) n) */
-        CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_div(g, cr_sub(g, p, t),
-                                                       cr_mul(g, q, one_minus_q)),
-                                             inv_n)));
+        CR_VJP_RETURN(cr_mul(
+            g, dy,
+            cr_scale(g, cr_div(g, cr_sub(g, p, t), cr_mul(g, q, one_minus_q)), inv_n)));
     /* (log(1-q) - log q) / n */
-    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_sub(g, cr_log(g, one_minus_q), cr_log(g, q)),
-                                         inv_n)));
+    CR_VJP_RETURN(
+        cr_mul(g, dy, cr_scale(g, cr_sub(g, cr_log(g, one_minus_q), cr_log(g, q)), inv_n)));
 }
 
-static cr_status bce_logits_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+static cr_status bce_logits_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
+                                cr_node **dx)
 {
     cr_node *z = n->inputs[0], *t = n->inputs[1];
     const double inv_n = 1.0 / (double)z->value.size;
@@ -564,7 +566,10 @@ const cr_op cr_op_bce_logits = {.name = "bce_logits",
                                 .forward = bce_logits_forward,
                                 .vjp = bce_logits_vjp};
 
-cr_node *cr_bce(cr_graph *g, cr_node *p, cr_node *t) { return cr_op_pair(g, &cr_op_bce, p, t); }
+cr_node *cr_bce(cr_graph *g, cr_node *p, cr_node *t)
+{
+    return cr_op_pair(g, &cr_op_bce, p, t);
+}
 
 cr_node *cr_bce_logits(cr_graph *g, cr_node *z, cr_node *t)
 {

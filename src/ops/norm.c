@@ -239,10 +239,7 @@ enum {
 
 /* Whether the cache holds running statistics (so the normalisation was
  * affine in x). */
-static int cache_fixed(const cr_node *n)
-{
-    return n->args->cache[2 * VIEW_C(n)] != 0.0;
-}
+static int cache_fixed(const cr_node *n) { return n->args->cache[2 * VIEW_C(n)] != 0.0; }
 
 /* ---- training_only(t, src): t if the normalisation src used batch
  * statistics, 0 if it used running ones (its second derivative then

@@ -52,34 +52,34 @@ CR_OP_LIST(CR_DECLARE_OP_, CR_DECLARE_OP_FN_, CR_NOT_AN_OP_)
 /* A unary elementwise op: y[i] = EXPR with v = x[i] and c = n->args->f;
  * TEXT is the op's cr_op.expr. The vjp NAME##_vjp is written by hand next
  * to it. */
-#define CR_UNARY_OP(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS)                             \
+#define CR_UNARY_OP(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS)                               \
     CR_UNARY_OP_KINKS(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, NULL, 0)
 
 /* The same, for an op with kinks elsewhere than at 0: KINKS points to
  * N_KINKS values of x (cr_op.kinks). */
-#define CR_UNARY_OP_KINKS(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, KINKS, N_KINKS)        \
-    static void NAME##_forward(cr_node *n)                                                \
-    {                                                                                     \
-        const double *restrict x = IN(n, 0);                                              \
-        double *restrict y = OUT(n);                                                      \
-        const double c = n->args->f;                                                      \
-        (void)c;                                                                          \
-        CR_FOR_BLOCKED(i, n->value.size, const double v = x[i]; y[i] = (EXPR););          \
-    }                                                                                     \
-    static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,           \
-                                cr_node **dx);                                            \
-    const cr_op cr_op_##NAME = {.name = #NAME,                                            \
-                                .min_inputs = 1,                                          \
-                                .max_inputs = 1,                                          \
-                                .flags = CR_OP_ELEMENTWISE | (FLAGS),                     \
-                                .formula = FORMULA,                                       \
-                                .expr = TEXT,                                             \
-                                .deriv = {DERIV, NULL},                                   \
-                                .jacobian = "diagonal",                                   \
-                                .kinks = KINKS,                                           \
-                                .n_kinks = N_KINKS,                                       \
-                                .shape = cr_shape_same,                                   \
-                                .forward = NAME##_forward,                                \
+#define CR_UNARY_OP_KINKS(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, KINKS, N_KINKS)         \
+    static void NAME##_forward(cr_node *n)                                                 \
+    {                                                                                      \
+        const double *restrict x = IN(n, 0);                                               \
+        double *restrict y = OUT(n);                                                       \
+        const double c = n->args->f;                                                       \
+        (void)c;                                                                           \
+        CR_FOR_BLOCKED(i, n->value.size, const double v = x[i]; y[i] = (EXPR););           \
+    }                                                                                      \
+    static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,            \
+                                cr_node **dx);                                             \
+    const cr_op cr_op_##NAME = {.name = #NAME,                                             \
+                                .min_inputs = 1,                                           \
+                                .max_inputs = 1,                                           \
+                                .flags = CR_OP_ELEMENTWISE | (FLAGS),                      \
+                                .formula = FORMULA,                                        \
+                                .expr = TEXT,                                              \
+                                .deriv = {DERIV, NULL},                                    \
+                                .jacobian = "diagonal",                                    \
+                                .kinks = KINKS,                                            \
+                                .n_kinks = N_KINKS,                                        \
+                                .shape = cr_shape_same,                                    \
+                                .forward = NAME##_forward,                                 \
                                 .vjp = NAME##_vjp};
 
 /* ---- broadcasting (NumPy's rule; elementwise.c) ----
@@ -212,10 +212,10 @@ cr_status cr_vjp_to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_n
 
 /* Shorthand for vjp bodies: fail with the graph's status when a builder
  * returned NULL. */
-#define CR_VJP_RETURN(expr)                                                               \
-    do {                                                                                  \
-        *dx = (expr);                                                                     \
-        return *dx ? CR_OK : g->err.status;                                               \
+#define CR_VJP_RETURN(expr)                                                                \
+    do {                                                                                   \
+        *dx = (expr);                                                                      \
+        return *dx ? CR_OK : g->err.status;                                                \
     } while (0)
 
 #endif

@@ -92,8 +92,8 @@ const cr_op cr_op_expand = {.name = "expand",
                             .forward = expand_forward,
                             .vjp = expand_vjp};
 
-static cr_node *view_node(cr_graph *g, const cr_op *op, cr_node *x, size_t outer, size_t len,
-                          size_t inner, double f, int rank, const size_t *shape)
+static cr_node *view_node(cr_graph *g, const cr_op *op, cr_node *x, size_t outer,
+                          size_t len, size_t inner, double f, int rank, const size_t *shape)
 {
     cr_node_args args = {.i = {(int64_t)outer, (int64_t)len, (int64_t)inner}, .f = f};
     return cr_node_create_shaped(g, op, &x, 1, &args, rank, shape);
@@ -156,18 +156,12 @@ static void extreme_forward(cr_node *n, double sign, int index)
         }
 }
 
-static void argmax_forward(cr_node *n)
-{
-    extreme_forward(n, 1.0, 1);
-}
+static void argmax_forward(cr_node *n) { extreme_forward(n, 1.0, 1); }
 
 /* select_mask(x, y): 1 at the first element of each slice of x equal to
  * y's element (NaN equal to NaN), 0 elsewhere; with VIEW_ALL, 1/count at
  * every equal element. */
-static int same(double a, double b)
-{
-    return a == b || (a != a && b != b);
-}
+static int same(double a, double b) { return a == b || (a != a && b != b); }
 
 static void select_mask_forward(cr_node *n)
 {
@@ -213,10 +207,7 @@ static cr_status no_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node 
 
 /* max or min (SIGN 1 or -1): its forward and descriptor. */
 #define CR_EXTREME_OP(NAME, SIGN, WORD)                                                    \
-    static void NAME##_forward(cr_node *n)                                                 \
-    {                                                                                      \
-        extreme_forward(n, SIGN, 0);                                                       \
-    }                                                                                      \
+    static void NAME##_forward(cr_node *n) { extreme_forward(n, SIGN, 0); }                \
     const cr_op cr_op_##NAME = {.name = #NAME,                                             \
                                 .min_inputs = 1,                                           \
                                 .max_inputs = 1,                                           \
