@@ -1,5 +1,6 @@
 #!/bin/sh
-# test.sh - README command 2: runs the whole test suite in a normal build
+# test.sh - README command 2: checks the layout of every C file against
+# .clang-format (scripts/check-format.sh), runs the whole test suite in a normal build
 # (build/normal) and in an AddressSanitizer + UndefinedBehaviorSanitizer build
 # (build/sanitize), the multi-threaded suite under ThreadSanitizer
 # (build/tsan), the whole suite and the command under valgrind memcheck
@@ -16,7 +17,7 @@
 # steps are listed by name. The last line is "N passed, N failed, N skipped".
 #
 #   ./test.sh                  every step
-#   ./test.sh normal fuzz      only those steps (normal sanitize tsan
+#   ./test.sh normal fuzz      only those steps (format normal sanitize tsan
 #                              valgrind fuzz selftest; valgrind and fuzz
 #                              use build/normal, selftest too when built)
 #   ./test.sh --count DIR      count the results of DIR's last make check
@@ -163,7 +164,7 @@ if [ -f config.status ]; then
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
-steps=${*:-"normal sanitize tsan valgrind fuzz selftest"}
+steps=${*:-"format normal sanitize tsan valgrind fuzz selftest"}
 wants() {
     case " $steps " in *" $1 "*) return 0 ;; esac
     return 1
@@ -200,6 +201,17 @@ run_build() {
     fi
     count_results "$dir" "$name" "$stamp"
 }
+
+# the layout of every C file, as .clang-format says (scripts/check-format.sh)
+if wants format; then
+    echo "== format (scripts/check-format.sh) =="
+    sh "$top/scripts/check-format.sh"
+    case $? in
+    0) total_pass=$((total_pass + 1)) ;;
+    77) skipped "format (scripts/check-format.sh): clang-format is not installed" ;;
+    *) failed "format (scripts/check-format.sh)" ;;
+    esac
+fi
 
 # Check's timeouts only catch hangs: scaled in the slower builds so that a
 # loaded machine cannot fail a test (valgrind runs Check with CK_FORK=no,
