@@ -123,11 +123,12 @@ static void where_forward(cr_node *n)
     const double *restrict pc = IN(n, 0), *restrict pa = IN(n, 1), *restrict pb = IN(n, 2);
     double *restrict y = OUT(n);
     const size_t len = n->value.size;
-    if (INT(n, 0)->size == len && INT(n, 1)->size == len && INT(n, 2)->size == len) {
+    if (IN_TENSOR(n, 0)->size == len && IN_TENSOR(n, 1)->size == len &&
+        IN_TENSOR(n, 2)->size == len) {
         CR_FOR_BLOCKED(i, len, y[i] = pc[i] != 0.0 ? pa[i] : pb[i];);
         return;
     }
-    const cr_tensor *ops[3] = {INT(n, 0), INT(n, 1), INT(n, 2)};
+    const cr_tensor *ops[3] = {IN_TENSOR(n, 0), IN_TENSOR(n, 1), IN_TENSOR(n, 2)};
     cr_bcast it;
     cr_bcast_init(&it, &n->value, ops, 3);
     for (size_t blk = 0; blk < len; blk += it.row, cr_bcast_next(&it)) {

@@ -136,7 +136,7 @@ static void col2im(const geom *q, const double *restrict col, double *restrict d
  * weights with their bias column, [O, KC+1]. */
 static void conv_forward(cr_node *n)
 {
-    const geom q = geom_of(n->args, INT(n, 0), INT(n, 1), &n->value);
+    const geom q = geom_of(n->args, IN_TENSOR(n, 0), IN_TENSOR(n, 1), &n->value);
     const double *x = IN(n, 0), *w = IN(n, 1), *b = n->n_inputs > 2 ? IN(n, 2) : NULL;
     double *y = OUT(n), *col = n->graph->scratch;
     const int cols_are_input = direct(&q);
@@ -170,7 +170,7 @@ static void conv_forward(cr_node *n)
  * by col2im. */
 static void conv_input_grad_forward(cr_node *n)
 {
-    const geom q = geom_of(n->args, &n->value, INT(n, 1), INT(n, 0));
+    const geom q = geom_of(n->args, &n->value, IN_TENSOR(n, 1), IN_TENSOR(n, 0));
     const double *dy = IN(n, 0), *w = IN(n, 1);
     double *dx = OUT(n), *col = n->graph->scratch;
     const int cols_are_input = direct(&q);
@@ -191,7 +191,7 @@ static void conv_input_grad_forward(cr_node *n)
  * dY im2col(X)^T. */
 static void conv_weight_grad_forward(cr_node *n)
 {
-    const geom q = geom_of(n->args, INT(n, 0), &n->value, INT(n, 1));
+    const geom q = geom_of(n->args, IN_TENSOR(n, 0), &n->value, IN_TENSOR(n, 1));
     const double *x = IN(n, 0), *dy = IN(n, 1);
     double *dw = OUT(n), *col = n->graph->scratch;
     const int cols_are_input = direct(&q);

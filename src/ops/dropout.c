@@ -37,7 +37,7 @@ static void dropout_forward(cr_node *n)
  * input only a dropout node of the same shape. */
 static cr_status dropout_shape(cr_graph *g, cr_node *n)
 {
-    const cr_tensor *x = INT(n, 0), *m = n->args->state;
+    const cr_tensor *x = IN_TENSOR(n, 0), *m = n->args->state;
     if (!m || m->size != x->size ||
         (n->n_inputs == 2 &&
          (n->inputs[1]->op != &cr_op_dropout || n->inputs[1]->args->state != m)))

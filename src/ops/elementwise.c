@@ -14,7 +14,7 @@
 
 cr_status cr_shape_same(cr_graph *g, cr_node *n)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     return cr_tensor_set_shape(&n->value, x->rank, x->shape, &g->err);
 }
 
@@ -53,13 +53,13 @@ cr_status cr_shape_broadcast(cr_graph *g, cr_node *n)
 {
     int rank = 0;
     for (size_t k = 0; k < n->n_inputs; k++)
-        if (INT(n, k)->rank > rank)
-            rank = INT(n, k)->rank;
+        if (IN_TENSOR(n, k)->rank > rank)
+            rank = IN_TENSOR(n, k)->rank;
     size_t shape[CR_MAX_RANK];
     for (int d = 0; d < rank; d++) {
         shape[d] = 1;
         for (size_t k = 0; k < n->n_inputs; k++) {
-            size_t dim = aligned_dim(INT(n, k), rank, d);
+            size_t dim = aligned_dim(IN_TENSOR(n, k), rank, d);
             if (dim == shape[d] || dim == 1)
                 continue;
             if (shape[d] != 1)
@@ -71,10 +71,12 @@ cr_status cr_shape_broadcast(cr_graph *g, cr_node *n)
 mismatch:
     if (n->n_inputs == 2)
         return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s do not broadcast", n->op->name,
-                             cr_shape_str(INT(n, 0)).text, cr_shape_str(INT(n, 1)).text);
+                             cr_shape_str(IN_TENSOR(n, 0)).text,
+                             cr_shape_str(IN_TENSOR(n, 1)).text);
     return cr_graph_fail(g, CR_ESHAPE, "%s: %s, %s and %s do not broadcast", n->op->name,
-                         cr_shape_str(INT(n, 0)).text, cr_shape_str(INT(n, 1)).text,
-                         cr_shape_str(INT(n, 2)).text);
+                         cr_shape_str(IN_TENSOR(n, 0)).text,
+                         cr_shape_str(IN_TENSOR(n, 1)).text,
+                         cr_shape_str(IN_TENSOR(n, 2)).text);
 }
 
 void cr_bcast_init(cr_bcast *it, const cr_tensor *out, const cr_tensor *const *ops,
@@ -127,7 +129,7 @@ void cr_bcast_init(cr_bcast *it, const cr_tensor *out, const cr_tensor *const *o
 
 cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
 {
-    const cr_tensor *a = INT(n, 0), *b = INT(n, 1);
+    const cr_tensor *a = IN_TENSOR(n, 0), *b = IN_TENSOR(n, 1);
     if (!cr_tensor_same_shape(a, b))
         return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s differ", n->op->name,
                              cr_shape_str(a).text, cr_shape_str(b).text);
@@ -147,10 +149,10 @@ CR_BINARY_OP(pow, pow(a, b), "y = a ^ b", "a^b", "b*a^(b-1)", "y*log(a)")
 static cr_status add_n_shape(cr_graph *g, cr_node *n)
 {
     for (size_t i = 1; i < n->n_inputs; i++)
-        if (!cr_tensor_same_shape(INT(n, 0), INT(n, i)))
+        if (!cr_tensor_same_shape(IN_TENSOR(n, 0), IN_TENSOR(n, i)))
             return cr_graph_fail(g, CR_ESHAPE, "add_n: input %zu is %s, input 1 is %s",
-                                 i + 1, cr_shape_str(INT(n, i)).text,
-                                 cr_shape_str(INT(n, 0)).text);
+                                 i + 1, cr_shape_str(IN_TENSOR(n, i)).text,
+                                 cr_shape_str(IN_TENSOR(n, 0)).text);
     return cr_shape_same(g, n);
 }
 

@@ -33,7 +33,7 @@ static void axis_view(const cr_tensor *t, int axis, size_t *outer, size_t *inner
 /* y[o, k, :] = x[o, start + k*step, :] */
 static void slice_forward(cr_node *n)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     const int axis = (int)n->args->i[0];
     const size_t start = (size_t)n->args->i[1], step = (size_t)n->args->i[2];
     size_t outer, inner;
@@ -61,7 +61,7 @@ static void pad_forward(cr_node *n)
     const size_t start = (size_t)n->args->i[1], step = (size_t)n->args->i[2];
     size_t outer, inner;
     axis_view(y_t, axis, &outer, &inner);
-    const size_t len = y_t->shape[axis], count = INT(n, 0)->size / (outer * inner);
+    const size_t len = y_t->shape[axis], count = IN_TENSOR(n, 0)->size / (outer * inner);
     const double *in = IN(n, 0);
     double *y = OUT(n);
     if (step != 1)
@@ -93,7 +93,7 @@ static cr_node *place_node(cr_graph *g, const cr_op *op, cr_node *x, int axis, s
 /* dX = dY put back among zeros where the slice took it */
 static cr_status slice_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     CR_VJP_RETURN(place_node(g, &cr_op_pad, dy, (int)n->args->i[0], (size_t)n->args->i[1],
                              (size_t)n->args->i[2], x->rank, x->shape));
 }
@@ -101,7 +101,7 @@ static cr_status slice_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_no
 /* dX = the rows of dY where pad put X */
 static cr_status pad_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     CR_VJP_RETURN(place_node(g, &cr_op_slice, dy, (int)n->args->i[0], (size_t)n->args->i[1],
                              (size_t)n->args->i[2], x->rank, x->shape));
 }
@@ -191,7 +191,7 @@ static void join_forward(cr_node *n)
     double *y = OUT(n);
     size_t offset = 0;
     for (size_t i = 0; i < n->n_inputs; i++) {
-        const size_t block = INT(n, i)->size / outer; /* count * inner */
+        const size_t block = IN_TENSOR(n, i)->size / outer; /* count * inner */
         const double *x = IN(n, i);
         for (size_t o = 0; o < outer; o++)
             memcpy(y + o * row + offset, x + o * block, block * sizeof(double));
@@ -206,8 +206,8 @@ static cr_status join_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
     size_t outer, inner, offset = 0;
     axis_view(&n->value, axis, &outer, &inner);
     for (size_t j = 0; j < i; j++)
-        offset += INT(n, j)->size / (outer * inner);
-    const cr_tensor *x = INT(n, i);
+        offset += IN_TENSOR(n, j)->size / (outer * inner);
+    const cr_tensor *x = IN_TENSOR(n, i);
     CR_VJP_RETURN(place_node(g, &cr_op_slice, dy, axis, offset, 1, x->rank, x->shape));
 }
 
@@ -216,10 +216,10 @@ static cr_status join_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
 static cr_status join_shape(cr_graph *g, cr_node *n)
 {
     const int stack = n->op == &cr_op_stack, axis = (int)n->args->i[0];
-    const cr_tensor *first = INT(n, 0);
+    const cr_tensor *first = IN_TENSOR(n, 0);
     size_t shape[CR_MAX_RANK], total = 0;
     for (size_t i = 0; i < n->n_inputs; i++) {
-        const cr_tensor *x = INT(n, i);
+        const cr_tensor *x = IN_TENSOR(n, i);
         int same = x->rank == first->rank;
         for (int d = 0; d < x->rank && same; d++)
             same = x->shape[d] == first->shape[d] || (!stack && d == axis);
@@ -315,11 +315,11 @@ static int index_ok(double v, size_t len, size_t *k)
 /* y[o, j, :] = x[o, idx[j], :] */
 static void index_select_forward(cr_node *n)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     const int axis = (int)n->args->i[0];
     size_t outer, inner;
     axis_view(x, axis, &outer, &inner);
-    const size_t len = x->shape[axis], count = INT(n, 1)->size;
+    const size_t len = x->shape[axis], count = IN_TENSOR(n, 1)->size;
     const double *in = IN(n, 0), *idx = IN(n, 1);
     double *y = OUT(n);
     for (size_t o = 0; o < outer; o++)
@@ -340,7 +340,7 @@ static void index_add_forward(cr_node *n)
     const int axis = (int)n->args->i[0];
     size_t outer, inner;
     axis_view(&n->value, axis, &outer, &inner);
-    const size_t len = n->value.shape[axis], count = INT(n, 1)->size;
+    const size_t len = n->value.shape[axis], count = IN_TENSOR(n, 1)->size;
     const double *in = IN(n, 0), *idx = IN(n, 1);
     double *y = OUT(n);
     memset(y, 0, n->value.size * sizeof(double));
@@ -370,8 +370,8 @@ static cr_status index_select_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy
         *dx = NULL;
         return CR_OK;
     }
-    CR_VJP_RETURN(
-        index_node(g, &cr_op_index_add, dy, n->inputs[1], (int)n->args->i[0], INT(n, 0)));
+    CR_VJP_RETURN(index_node(g, &cr_op_index_add, dy, n->inputs[1], (int)n->args->i[0],
+                             IN_TENSOR(n, 0)));
 }
 
 static cr_status index_add_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
@@ -381,14 +381,14 @@ static cr_status index_add_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, c
         return CR_OK;
     }
     CR_VJP_RETURN(index_node(g, &cr_op_index_select, dy, n->inputs[1], (int)n->args->i[0],
-                             INT(n, 0)));
+                             IN_TENSOR(n, 0)));
 }
 
 /* Output: x's shape with the axis replaced by the indices' shape; every
  * index a whole number within the axis. */
 static cr_status index_select_shape(cr_graph *g, cr_node *n)
 {
-    const cr_tensor *x = INT(n, 0), *idx = INT(n, 1);
+    const cr_tensor *x = IN_TENSOR(n, 0), *idx = IN_TENSOR(n, 1);
     const int axis = (int)n->args->i[0];
     if (x->rank - 1 + idx->rank > CR_MAX_RANK)
         return cr_graph_fail(

@@ -70,8 +70,8 @@ static void matmul_forward(cr_node *n)
         return;
     }
     size_t sa[2], sb[2], sy[2];
-    batch_strides(INT(n, 0), mrank_of(n, MR_A), m * k, sa);
-    batch_strides(INT(n, 1), mrank_of(n, MR_B), k * nn, sb);
+    batch_strides(IN_TENSOR(n, 0), mrank_of(n, MR_A), m * k, sa);
+    batch_strides(IN_TENSOR(n, 1), mrank_of(n, MR_B), k * nn, sb);
     batch_strides(&n->value, mrank_of(n, MR_Y), m * nn, sy);
     const int full_a = batch_full(sa, loop, m * k), full_b = batch_full(sb, loop, k * nn),
               full_y = batch_full(sy, loop, m * nn);
@@ -238,7 +238,7 @@ cr_node *cr_matmul(cr_graph *g, cr_node *a, cr_node *b, unsigned flags)
 /* The matrix view of pair p: x as [m,k], w as [k,nn]. */
 static void pair_dims(const cr_node *node, size_t p, size_t *m, size_t *k, size_t *nn)
 {
-    const cr_tensor *x = INT(node, 2 * p), *w = INT(node, 2 * p + 1);
+    const cr_tensor *x = IN_TENSOR(node, 2 * p), *w = IN_TENSOR(node, 2 * p + 1);
     if (x->rank == 0) {
         *m = *k = *nn = 1;
         return;
@@ -254,7 +254,7 @@ static cr_status sop_shape(cr_graph *g, cr_node *n)
     size_t shape[CR_MAX_RANK];
     int rank = -1;
     for (size_t p = 0; p < pairs; p++) {
-        const cr_tensor *x = INT(n, 2 * p), *w = INT(n, 2 * p + 1);
+        const cr_tensor *x = IN_TENSOR(n, 2 * p), *w = IN_TENSOR(n, 2 * p + 1);
         size_t s[CR_MAX_RANK];
         int r = 0;
         if (x->rank == 0 && w->rank == 0) {
@@ -284,7 +284,7 @@ static cr_status sop_shape(cr_graph *g, cr_node *n)
     cr_status st = cr_tensor_set_shape(&n->value, rank, shape, &g->err);
     if (st != CR_OK || n->n_inputs == 2 * pairs)
         return st;
-    const cr_tensor *b = INT(n, 2 * pairs);
+    const cr_tensor *b = IN_TENSOR(n, 2 * pairs);
     if (b->size != 1 && !cr_shape_is_suffix(b, &n->value))
         return cr_graph_fail(g, CR_ESHAPE, "sop: bias %s does not broadcast over %s",
                              cr_shape_str(b).text, cr_shape_str(&n->value).text);
@@ -297,7 +297,7 @@ static void sop_forward(cr_node *n)
     double *y = OUT(n);
     if (n->n_inputs > 2 * pairs) {
         const double *b = IN(n, 2 * pairs);
-        const size_t nb = INT(n, 2 * pairs)->size; /* a suffix: len is a multiple */
+        const size_t nb = IN_TENSOR(n, 2 * pairs)->size; /* a suffix: len is a multiple */
         for (size_t r = 0; r < len; r += nb)
             memcpy(y + r, b, nb * sizeof(double));
     } else {

@@ -19,7 +19,7 @@
 static double sum_sq_diff(const cr_node *n)
 {
     const double *restrict y = IN(n, 0), *restrict d = IN(n, 1);
-    const size_t len = INT(n, 0)->size;
+    const size_t len = IN_TENSOR(n, 0)->size;
     double acc[CR_BLOCK] = {0};
     size_t i = 0;
     for (; i + CR_BLOCK <= len; i += CR_BLOCK)
@@ -36,7 +36,7 @@ static void sq_error_forward(cr_node *n) { OUT(n)[0] = 0.5 * sum_sq_diff(n); }
 
 static void mse_forward(cr_node *n)
 {
-    OUT(n)[0] = sum_sq_diff(n) / (double)INT(n, 0)->size;
+    OUT(n)[0] = sum_sq_diff(n) / (double)IN_TENSOR(n, 0)->size;
 }
 
 /* dE/dy = k (y - d), dE/dd = k (d - y): k = 1 for sq_error, 2/n for mse */
@@ -54,7 +54,7 @@ static cr_status sq_error_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
 
 static cr_status mse_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return difference_vjp(g, n, i, dy, dx, 2.0 / (double)INT(n, 0)->size);
+    return difference_vjp(g, n, i, dy, dx, 2.0 / (double)IN_TENSOR(n, 0)->size);
 }
 
 const cr_op cr_op_sq_error = {.name = "sq_error",
@@ -112,7 +112,7 @@ static axis_view view_of(const cr_node *n)
 {
     const cr_node_args *a = n->args;
     if (a->i[2] == 0)
-        return view_along(INT(n, 0), INT(n, 0)->rank - 1);
+        return view_along(IN_TENSOR(n, 0), IN_TENSOR(n, 0)->rank - 1);
     return (axis_view){(int)a->i[0], (size_t)a->i[1], (size_t)a->i[2], (size_t)a->i[3]};
 }
 
@@ -138,13 +138,13 @@ static double positions(const cr_node *n)
 
 static cr_status shape_rows(cr_graph *g, cr_node *n)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     if (x->rank < 1)
         return cr_graph_fail(g, CR_ESHAPE, "%s: needs at least one axis, got %s",
                              n->op->name, cr_shape_str(x).text);
-    if (n->n_inputs > 1 && !cr_tensor_same_shape(x, INT(n, 1)))
+    if (n->n_inputs > 1 && !cr_tensor_same_shape(x, IN_TENSOR(n, 1)))
         return cr_graph_fail(g, CR_ESHAPE, "%s: %s and %s differ", n->op->name,
-                             cr_shape_str(x).text, cr_shape_str(INT(n, 1)).text);
+                             cr_shape_str(x).text, cr_shape_str(IN_TENSOR(n, 1)).text);
     return CR_OK;
 }
 
@@ -399,7 +399,7 @@ static cr_status softmax_xent_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node
 
 static cr_status xent_bwd_shape(cr_graph *g, cr_node *n)
 {
-    if (INT(n, 2)->size != 1)
+    if (IN_TENSOR(n, 2)->size != 1)
         return cr_graph_fail(g, CR_ESHAPE, "%s: upstream must be a scalar", n->op->name);
     return softmax_shape(g, n);
 }
@@ -485,7 +485,7 @@ static double clamp_prob(double p)
 static void bce_forward(cr_node *n)
 {
     const double *p = IN(n, 0), *t = IN(n, 1);
-    const size_t len = INT(n, 0)->size;
+    const size_t len = IN_TENSOR(n, 0)->size;
     double s = 0.0;
     for (size_t i = 0; i < len; i++) {
         const double q = clamp_prob(p[i]);
@@ -497,7 +497,7 @@ static void bce_forward(cr_node *n)
 static void bce_logits_forward(cr_node *n)
 {
     const double *z = IN(n, 0), *t = IN(n, 1);
-    const size_t len = INT(n, 0)->size;
+    const size_t len = IN_TENSOR(n, 0)->size;
     double s = 0.0;
     for (size_t i = 0; i < len; i++)
         s += (z[i] > 0 ? z[i] : 0.0) - z[i] * t[i] + log1p(exp(-fabs(z[i])));
@@ -585,7 +585,7 @@ cr_node *cr_bce_logits(cr_graph *g, cr_node *z, cr_node *t)
 static cr_status class_check(cr_graph *g, const cr_node *n)
 {
     const axis_view v = view_of(n);
-    const cr_tensor *t = INT(n, 1);
+    const cr_tensor *t = IN_TENSOR(n, 1);
     for (size_t i = 0; i < t->size; i++) {
         const double c = t->data[i];
         if (c >= 0 && c < (double)v.len && c == floor(c))
@@ -602,7 +602,7 @@ static cr_status class_check(cr_graph *g, const cr_node *n)
  * caller); out the loss (a scalar) or shaped like z. */
 static cr_status class_shape(cr_graph *g, cr_node *n, int scalar_out)
 {
-    const cr_tensor *z = INT(n, 0), *t = INT(n, 1);
+    const cr_tensor *z = IN_TENSOR(n, 0), *t = IN_TENSOR(n, 1);
     const axis_view v = view_of(n);
     size_t want[CR_MAX_RANK];
     int rank = 0;
@@ -619,7 +619,7 @@ static cr_status class_shape(cr_graph *g, cr_node *n, int scalar_out)
             "got %s",
             n->op->name, cr_shape_str(z).text, w, cr_shape_str(t).text);
     }
-    if (n->n_inputs > 2 && INT(n, 2)->size != 1)
+    if (n->n_inputs > 2 && IN_TENSOR(n, 2)->size != 1)
         return cr_graph_fail(g, CR_ESHAPE, "%s: upstream must be a scalar", n->op->name);
     return scalar_out ? cr_tensor_set_shape(&n->value, 0, NULL, &g->err)
                       : cr_shape_same(g, n);
@@ -746,7 +746,7 @@ static cr_status cross_entropy_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_nod
 static void huber_forward(cr_node *n)
 {
     const double *y = IN(n, 0), *t = IN(n, 1), delta = n->args->f;
-    const size_t len = INT(n, 0)->size;
+    const size_t len = IN_TENSOR(n, 0)->size;
     double s = 0.0;
     for (size_t i = 0; i < len; i++) {
         const double d = fabs(y[i] - t[i]);
@@ -758,7 +758,8 @@ static void huber_forward(cr_node *n)
 /* dE/dy = h'(y - t) / n, dE/dt = -h'(y - t) / n, h'(d) = clamp(d, -delta, delta) */
 static cr_status huber_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    const double delta = n->args->f, k = (i == 0 ? 1.0 : -1.0) / (double)INT(n, 0)->size;
+    const double delta = n->args->f,
+                 k = (i == 0 ? 1.0 : -1.0) / (double)IN_TENSOR(n, 0)->size;
     cr_node *grad = cr_clamp(g, cr_sub(g, n->inputs[0], n->inputs[1]), -delta, delta);
     CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, grad, k)));
 }

@@ -196,7 +196,7 @@ cr_node *cr_channel_scale(cr_graph *g, cr_node *x, cr_node *s, size_t a, size_t 
 static cr_status channel_sum_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                  cr_node **dx)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     CR_VJP_RETURN(cr_channel_expand(g, dy, VIEW_A(n), VIEW_C(n), VIEW_B(n), n->args->f,
                                     x->rank, x->shape));
 }
@@ -204,7 +204,7 @@ static cr_status channel_sum_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
 static cr_status channel_expand_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                     cr_node **dx)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     CR_VJP_RETURN(cr_channel_sum(g, dy, VIEW_A(n), VIEW_C(n), VIEW_B(n), n->args->f,
                                  x->rank, x->shape));
 }
@@ -215,7 +215,7 @@ static cr_status channel_scale_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *d
     if (i == 0)
         CR_VJP_RETURN(
             cr_channel_scale(g, dy, n->inputs[1], VIEW_A(n), VIEW_C(n), VIEW_B(n)));
-    const cr_tensor *s = INT(n, 1);
+    const cr_tensor *s = IN_TENSOR(n, 1);
     CR_VJP_RETURN(cr_channel_sum(g, cr_mul(g, dy, n->inputs[0]), VIEW_A(n), VIEW_C(n),
                                  VIEW_B(n), 1.0, s->rank, s->shape));
 }
@@ -527,7 +527,7 @@ static cr_status norm_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
     cr_node *x = n->inputs[0];
     size_t a, c, b;
     gain_view(n, &a, &c, &b);
-    const cr_tensor *p = INT(n, i);
+    const cr_tensor *p = IN_TENSOR(n, i);
     if (i == 0) { /* norm_bwd(x, dy, n[, gamma]) */
         cr_node *in[4] = {x, dy, n, (flags & NORM_GAIN) ? n->inputs[1] : NULL};
         CR_VJP_RETURN(norm_like(g, n, &cr_op_norm_bwd, in, in[3] ? 4 : 3, p));

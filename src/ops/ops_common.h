@@ -11,8 +11,10 @@
 
 #include <math.h>
 
+/* Input i's values, input i's tensor (shape and values), the node's output
+ * values. */
 #define IN(n, i) ((const double *)(n)->inputs[i]->value.data)
-#define INT(n, i) (&(n)->inputs[i]->value)
+#define IN_TENSOR(n, i) (&(n)->inputs[i]->value)
 #define OUT(n) ((n)->value.data)
 
 /* Output shaped like input 0. */
@@ -131,7 +133,8 @@ int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
     {                                                                                      \
         const double *restrict pa = IN(n, 0), *restrict pb = IN(n, 1);                     \
         double *restrict y = OUT(n);                                                       \
-        const size_t len = n->value.size, na = INT(n, 0)->size, nb = INT(n, 1)->size;      \
+        const size_t len = n->value.size, na = IN_TENSOR(n, 0)->size,                      \
+                     nb = IN_TENSOR(n, 1)->size;                                           \
         const double c = n->args->f;                                                       \
         (void)c;                                                                           \
         if (na == len && nb == len) {                                                      \
@@ -143,14 +146,14 @@ int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
         } else if (nb == len && na == 1) {                                                 \
             const double a = pa[0];                                                        \
             CR_FOR_BLOCKED(i, len, const double b = pb[i]; y[i] = (EXPR););                \
-        } else if (na == len && cr_shape_is_block(INT(n, 1), &n->value)) {                 \
+        } else if (na == len && cr_shape_is_block(IN_TENSOR(n, 1), &n->value)) {           \
             for (size_t blk = 0; blk < len; blk += nb) {                                   \
                 const double *restrict ra = pa + blk;                                      \
                 double *restrict ry = y + blk;                                             \
                 CR_FOR_BLOCKED(j, nb, const double a = ra[j]; const double b = pb[j];      \
                                ry[j] = (EXPR););                                           \
             }                                                                              \
-        } else if (nb == len && cr_shape_is_block(INT(n, 0), &n->value)) {                 \
+        } else if (nb == len && cr_shape_is_block(IN_TENSOR(n, 0), &n->value)) {           \
             for (size_t blk = 0; blk < len; blk += na) {                                   \
                 const double *restrict rb = pb + blk;                                      \
                 double *restrict ry = y + blk;                                             \
@@ -158,7 +161,7 @@ int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
                                ry[j] = (EXPR););                                           \
             }                                                                              \
         } else {                                                                           \
-            const cr_tensor *ops_[2] = {INT(n, 0), INT(n, 1)};                             \
+            const cr_tensor *ops_[2] = {IN_TENSOR(n, 0), IN_TENSOR(n, 1)};                 \
             cr_bcast it;                                                                   \
             cr_bcast_init(&it, &n->value, ops_, 2);                                        \
             for (size_t blk = 0; blk < len; blk += it.row, cr_bcast_next(&it)) {           \

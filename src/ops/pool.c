@@ -99,7 +99,7 @@ static void max_pool_row_2x2(const double *r0, const double *r1, size_t base, si
 
 static void max_pool_forward(cr_node *n)
 {
-    const pool_geom q = pool_geom_of(n->args, INT(n, 0), &n->value);
+    const pool_geom q = pool_geom_of(n->args, IN_TENSOR(n, 0), &n->value);
     const double *x = IN(n, 0);
     double *y = OUT(n), *arg = n->args->cache;
     const int fast =
@@ -147,7 +147,7 @@ static void max_pool_gather_forward(cr_node *n)
 
 static void avg_pool_forward(cr_node *n)
 {
-    const pool_geom q = pool_geom_of(n->args, INT(n, 0), &n->value);
+    const pool_geom q = pool_geom_of(n->args, IN_TENSOR(n, 0), &n->value);
     const double *x = IN(n, 0);
     double *y = OUT(n);
     const double inv = 1.0 / (double)(q.kh * q.kw);
@@ -170,7 +170,7 @@ static void avg_pool_forward(cr_node *n)
 /* avg_pool_bwd(dy): dx[window] += dy / (kh kw), the adjoint of avg_pool. */
 static void avg_pool_bwd_forward(cr_node *n)
 {
-    const pool_geom q = pool_geom_of(n->args, &n->value, INT(n, 0));
+    const pool_geom q = pool_geom_of(n->args, &n->value, IN_TENSOR(n, 0));
     const double *dy = IN(n, 0);
     double *dx = OUT(n);
     const double inv = 1.0 / (double)(q.kh * q.kw);
@@ -255,7 +255,7 @@ static cr_node *pool_node(cr_graph *g, const cr_op *op, cr_node *const *in, size
 static cr_status max_pool_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     cr_node *in[2] = {n, dy};
-    CR_VJP_RETURN(pool_node(g, &cr_op_max_pool_scatter, in, 2, n->args, INT(n, 0)));
+    CR_VJP_RETURN(pool_node(g, &cr_op_max_pool_scatter, in, 2, n->args, IN_TENSOR(n, 0)));
 }
 
 /* max_pool_scatter and max_pool_gather are linear in their second input
@@ -271,18 +271,18 @@ static cr_status max_pool_select_vjp(cr_graph *g, cr_node *n, size_t i, cr_node 
     cr_node *in[2] = {n->inputs[0], up};
     const cr_op *other =
         n->op == &cr_op_max_pool_scatter ? &cr_op_max_pool_gather : &cr_op_max_pool_scatter;
-    CR_VJP_RETURN(pool_node(g, other, in, 2, n->args, INT(n, 1)));
+    CR_VJP_RETURN(pool_node(g, other, in, 2, n->args, IN_TENSOR(n, 1)));
 }
 
 static cr_status avg_pool_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    CR_VJP_RETURN(pool_node(g, &cr_op_avg_pool_bwd, &dy, 1, n->args, INT(n, 0)));
+    CR_VJP_RETURN(pool_node(g, &cr_op_avg_pool_bwd, &dy, 1, n->args, IN_TENSOR(n, 0)));
 }
 
 static cr_status avg_pool_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *up,
                                   cr_node **dx)
 {
-    CR_VJP_RETURN(pool_node(g, &cr_op_avg_pool, &up, 1, n->args, INT(n, 0)));
+    CR_VJP_RETURN(pool_node(g, &cr_op_avg_pool, &up, 1, n->args, IN_TENSOR(n, 0)));
 }
 
 /* ---- the public constructors ---- */

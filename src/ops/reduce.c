@@ -102,14 +102,14 @@ static cr_node *view_node(cr_graph *g, const cr_op *op, cr_node *x, size_t outer
 /* expand(dy) to the shape of n's input, with n's view (a factor of 1). */
 static cr_node *expand_like_input(cr_graph *g, cr_node *n, cr_node *dy)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     return view_node(g, &cr_op_expand, dy, (size_t)n->args->i[0], (size_t)n->args->i[1],
                      (size_t)n->args->i[2], 1.0, x->rank, x->shape);
 }
 
 static cr_status sum_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     CR_VJP_RETURN(view_node(g, &cr_op_expand, dy, (size_t)n->args->i[0],
                             (size_t)n->args->i[1], (size_t)n->args->i[2], n->args->f,
                             x->rank, x->shape));
@@ -117,7 +117,7 @@ static cr_status sum_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
 
 static cr_status expand_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     CR_VJP_RETURN(view_node(g, &cr_op_sum, dy, (size_t)n->args->i[0], (size_t)n->args->i[1],
                             (size_t)n->args->i[2], n->args->f, x->rank, x->shape));
 }
@@ -192,7 +192,7 @@ static void select_mask_forward(cr_node *n)
 static cr_status extreme_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     cr_node *in[2] = {n->inputs[0], n};
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     cr_node *mask =
         cr_node_create_shaped(g, &cr_op_select_mask, in, 2, n->args, x->rank, x->shape);
     CR_VJP_RETURN(cr_mul(g, mask, expand_like_input(g, n, dy)));

@@ -32,7 +32,7 @@ static void reshape_forward(cr_node *n)
 /* dX = dY read in X's shape */
 static cr_status reshape_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     CR_VJP_RETURN(
         cr_node_create_shaped(g, &cr_op_reshape, &dy, 1, NULL, x->rank, x->shape));
 }
@@ -123,7 +123,7 @@ cr_node *cr_flatten(cr_graph *g, cr_node *x, int start_axis)
 
 static void permute_forward(cr_node *n)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     const int rank = x->rank;
     size_t stride[CR_MAX_RANK], dim[4] = {1, 1, 1, 1}, step[4] = {0, 0, 0, 0};
     size_t s = 1;
@@ -165,7 +165,7 @@ static cr_node *permute_node(cr_graph *g, cr_node *x, const int *axes)
 static cr_status permute_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     int inverse[CR_MAX_RANK];
-    for (int d = 0; d < INT(n, 0)->rank; d++)
+    for (int d = 0; d < IN_TENSOR(n, 0)->rank; d++)
         inverse[n->args->i[d]] = d;
     CR_VJP_RETURN(permute_node(g, dy, inverse));
 }
@@ -208,7 +208,7 @@ cr_node *cr_permute(cr_graph *g, cr_node *x, int n_axes, const int *axes)
 
 static cr_status transpose_shape(cr_graph *g, cr_node *n)
 {
-    const cr_tensor *x = INT(n, 0);
+    const cr_tensor *x = IN_TENSOR(n, 0);
     if (x->rank < 2)
         return cr_graph_fail(g, CR_ESHAPE,
                              "transpose: needs a matrix or a batch of matrices, got %s",
@@ -222,7 +222,7 @@ static cr_status transpose_shape(cr_graph *g, cr_node *n)
 
 static void transpose_forward(cr_node *n)
 {
-    const cr_tensor *t = INT(n, 0);
+    const cr_tensor *t = IN_TENSOR(n, 0);
     const size_t rows = t->shape[t->rank - 2], cols = t->shape[t->rank - 1];
     const size_t batch = t->size / (rows * cols);
     enum { BLOCK = 32 };
