@@ -16,6 +16,10 @@ the medians and the chainrule/peer ratio of every row.
   W5  chainrule train (W1) against the same PyTorch script: wall time and
       peak memory from /usr/bin/time -v, and the wall time without PyTorch's
       start-up (python + import torch, also measured alone)
+  W6  single new ops on Fashion-MNIST-sized batches (bench/w6_ops.c against
+      bench/peers/w6_ops.py): conv2d 1->32 and 32->64, max_pool2d,
+      layer_norm, batched matmul; forward + backward steps per second, and
+      the convolutions' GFLOP/s as a share of dgemm on their own products
 
 BLAS environment: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, when set, change
 which OpenBLAS kernels both sides get. The table is measured with the
@@ -295,6 +299,23 @@ class Bench:
                      {"T1+B1 dot": [ms(o) for o in outs.get("p_sop", [])]},
                      higher_better=False, note="one sop / one torch.dot per neuron")
 
+    def w6(self):
+        """The new ops (bench/w6_ops.c, bench/peers/w6_ops.py): forward +
+        backward steps per second of each, one thread; for the
+        convolutions, their kernels' GFLOP/s as a share of dgemm's on the
+        same products."""
+        for row in ("conv2d_1x32", "conv2d_32x64", "max_pool2d", "layer_norm", "bmm"):
+            c = self.prog("w6_ops") + ["2", row]
+            peers = self.torch_peers(
+                1, lambda tt, row=row: self.peer("w6_ops.py") + ["2", row, str(tt)])
+            cv, pv, last = self.measure(c, 1, peers, lambda o: o.get("per_second", 0),
+                                        self.a.reps)
+            note = ""
+            if "pct_of_dgemm" in last["chainrule"]:
+                note = "conv kernels %.1f GFLOP/s, %.0f%% of their dgemm" % (
+                    last["chainrule"]["gflops"], last["chainrule"]["pct_of_dgemm"])
+            self.add("W6 %s steps/s" % row, 1, "steps/s", cv, pv, note=note)
+
     def w5(self, threads):
         d = self.a.data
         c = [os.path.join(self.b, "chainrule"), "train",
@@ -358,7 +379,7 @@ def main():
     ap.add_argument("--builddir", default=".")
     ap.add_argument("--srcdir", default=".")
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--only", default="W1,W2,W3,W4,W5")
+    ap.add_argument("--only", default="W1,W2,W3,W4,W5,W6")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--blas-env", choices=("as-is", "unset", "both"), default="both",
                     help="measure with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as they are, "
@@ -409,6 +430,8 @@ def main():
         if "W5" in only:
             for t in threads:
                 b.w5(t)
+        if "W6" in only:
+            b.w6()
     if a.blas_env in ("unset", "both") and ("W1" in only or "W2" in only):
         if a.blas_env == "both" and not any(blas.values()):
             print("neither %s is set: no second run of W1/W2 without them" %

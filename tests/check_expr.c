@@ -303,7 +303,8 @@ START_TEST(test_reductions)
     } bad[] = {
         {"y = sum(m, x)", "sum(): the axis (argument 2) must be a number"},
         {"y = max(m, 0, x)", "max(): the keepdims flag (argument 3) must be a number"},
-        {"y = mean(m, 0.5)", "mean(): the axis must be an integer, not 0.5"},
+        {"y = mean(m, 0.5)",
+         "mean(): the axis (argument 2) must be a whole number from -4 to 4, not 0.5"},
         {"y = argmax(m, 2)", "argmax: axis 2 out of range for [2,3]"},
         {"y = min(m, 1, 1, 1)", "min() takes 1 to 3 arguments, got 4"},
     };

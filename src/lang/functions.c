@@ -82,37 +82,67 @@ cr_node *cr_lang_pow(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc
  * permute(x, 1, 0) take them one by one). concat and stack, which take a
  * list of nodes, are C only. */
 
-/* Argument k of a call of fn as a whole number, or 0 with CR_EINVAL in g. */
-static int lang_whole(cr_graph *g, const char *fn, const cr_lang_value *args, int k,
-                      long *out)
+/* Argument k of a call of fn as a number written in the program (what
+ * names it in the message: "the axis (argument 2)"); 0 with CR_EINVAL
+ * recorded in g when it is anything else. */
+static int literal_arg(cr_graph *g, const char *fn, const cr_lang_value *args, int k,
+                       const char *what, double *out)
 {
-    const double v = args[k].lit;
-    if (!args[k].is_lit || floor(v) != v || fabs(v) > 1e15) {
-        cr_graph_fail(g, CR_EINVAL,
-                      "%s: argument %d must be a whole number written in the "
-                      "program",
-                      fn, k + 1);
+    if (!args[k].is_lit) {
+        cr_graph_fail(g, CR_EINVAL, "%s(): the %s (argument %d) must be a number", fn, what,
+                      k + 1);
+        return 0;
+    }
+    *out = args[k].lit;
+    return 1;
+}
+
+/* The largest whole-number argument: sizes and positions; axes stop at
+ * CR_MAX_RANK (a larger one is out of range for every tensor). */
+#define WHOLE_MAX 1e15
+
+/* The same, for a whole number of magnitude at most limit. */
+static int whole_arg(cr_graph *g, const char *fn, const cr_lang_value *args, int k,
+                     const char *what, double limit, long *out)
+{
+    double v;
+    if (!literal_arg(g, fn, args, k, what, &v))
+        return 0;
+    if (floor(v) != v || fabs(v) > limit) {
+        cr_graph_fail(
+            g, CR_EINVAL,
+            "%s(): the %s (argument %d) must be a whole number from %.0f to %.0f, "
+            "not %.17g",
+            fn, what, k + 1, -limit, limit, v);
         return 0;
     }
     *out = (long)v;
     return 1;
 }
 
-/* Arguments 1.. of a call as whole numbers into out (at most CR_MAX_RANK). */
+/* Arguments 1.. of a call as whole numbers into out (at most CR_MAX_RANK),
+ * named by names[k - 1] (the last name for the rest); axes are the
+ * arguments named "axis". */
 static int lang_wholes(cr_graph *g, const char *fn, const cr_lang_value *args, int argc,
-                       long *out)
+                       const char *const *names, int n_names, long *out)
 {
-    for (int k = 1; k < argc; k++)
-        if (!lang_whole(g, fn, args, k, &out[k - 1]))
+    for (int k = 1; k < argc; k++) {
+        const char *what = names[k - 1 < n_names ? k - 1 : n_names - 1];
+        const double limit = strcmp(what, "axis") == 0 ? CR_MAX_RANK : WHOLE_MAX;
+        if (!whole_arg(g, fn, args, k, what, limit, &out[k - 1]))
             return 0;
+    }
     return 1;
 }
+#define NAMES(...)                                                                         \
+    (const char *const[]){__VA_ARGS__},                                                    \
+        (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *))
 
 cr_node *cr_lang_reshape(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
 {
     long dims[CR_MAX_RANK];
     cr_node *x = cr_lang_node(g, &args[0]);
-    if (!x || !lang_wholes(g, op->name, args, argc, dims))
+    if (!x || !lang_wholes(g, op->name, args, argc, NAMES("dimension"), dims))
         return NULL;
     return cr_reshape(g, x, argc - 1, dims);
 }
@@ -121,7 +151,7 @@ cr_node *cr_lang_flatten(cr_graph *g, const cr_op *op, cr_lang_value *args, int 
 {
     long start = 0;
     cr_node *x = cr_lang_node(g, &args[0]);
-    if (!x || (argc > 1 && !lang_whole(g, "flatten", args, 1, &start)))
+    if (!x || (argc > 1 && !whole_arg(g, "flatten", args, 1, "axis", CR_MAX_RANK, &start)))
         return NULL;
     return cr_flatten(g, x, (int)start);
 }
@@ -131,7 +161,7 @@ cr_node *cr_lang_permute(cr_graph *g, const cr_op *op, cr_lang_value *args, int 
     long axes[CR_MAX_RANK];
     int iaxes[CR_MAX_RANK];
     cr_node *x = cr_lang_node(g, &args[0]);
-    if (!x || !lang_wholes(g, op->name, args, argc, axes))
+    if (!x || !lang_wholes(g, op->name, args, argc, NAMES("axis"), axes))
         return NULL;
     for (int k = 0; k < argc - 1; k++)
         iaxes[k] = (int)axes[k];
@@ -143,7 +173,8 @@ cr_node *cr_lang_slice(cr_graph *g, const cr_op *op, cr_lang_value *args, int ar
 {
     long v[4] = {0, 0, 0, 1};
     cr_node *x = cr_lang_node(g, &args[0]);
-    if (!x || !lang_wholes(g, op->name, args, argc, v))
+    if (!x ||
+        !lang_wholes(g, op->name, args, argc, NAMES("axis", "start", "stop", "step"), v))
         return NULL;
     return cr_slice(g, x, (int)v[0], v[1], v[2], v[3]);
 }
@@ -153,7 +184,8 @@ cr_node *cr_lang_pad(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc
 {
     long v[3];
     cr_node *x = cr_lang_node(g, &args[0]);
-    if (!x || !lang_wholes(g, op->name, args, argc, v))
+    if (!x || !lang_wholes(g, op->name, args, argc,
+                           NAMES("axis", "padding before", "padding after"), v))
         return NULL;
     if (v[1] < 0 || v[2] < 0) {
         cr_graph_fail(g, CR_EINVAL, "pad: the padding %ld and %ld must not be negative",
@@ -168,7 +200,7 @@ cr_node *cr_lang_index_select(cr_graph *g, const cr_op *op, cr_lang_value *args,
 {
     long axis;
     cr_node *x = cr_lang_node(g, &args[0]);
-    if (!x || !lang_whole(g, op->name, args, 1, &axis))
+    if (!x || !whole_arg(g, op->name, args, 1, "axis", CR_MAX_RANK, &axis))
         return NULL;
     return cr_index_select(g, x, (int)axis, cr_lang_node(g, &args[2]));
 }
@@ -199,27 +231,14 @@ static cr_node *cr_lang_where(cr_graph *g, const cr_op *op, cr_lang_value *args,
     return cr_where(g, in[0], in[1], in[2]);
 }
 
-/* Argument k of a call of op as a number: it must be written as one. */
-static int literal_arg(cr_graph *g, const cr_op *op, const cr_lang_value *args, int k,
-                       const char *what, double *out)
-{
-    if (!args[k].is_lit) {
-        cr_graph_fail(g, CR_EINVAL, "%s(): the %s (argument %d) must be a number", op->name,
-                      what, k + 1);
-        return 0;
-    }
-    *out = args[k].lit;
-    return 1;
-}
-
 /* clamp(x, lo, hi) with numbers lo and hi. */
 static cr_node *cr_lang_clamp(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
 {
     CR_UNUSED(argc);
     double lo, hi;
     cr_node *x = cr_lang_node(g, &args[0]);
-    if (!x || !literal_arg(g, op, args, 1, "lower bound", &lo) ||
-        !literal_arg(g, op, args, 2, "upper bound", &hi))
+    if (!x || !literal_arg(g, op->name, args, 1, "lower bound", &lo) ||
+        !literal_arg(g, op->name, args, 2, "upper bound", &hi))
         return NULL;
     return cr_clamp(g, x, lo, hi);
 }
@@ -230,7 +249,7 @@ static cr_node *cr_lang_leaky_relu(cr_graph *g, const cr_op *op, cr_lang_value *
 {
     double slope = CR_LEAKY_RELU_SLOPE;
     cr_node *x = cr_lang_node(g, &args[0]);
-    if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "slope", &slope)))
+    if (!x || (argc > 1 && !literal_arg(g, op->name, args, 1, "slope", &slope)))
         return NULL;
     return cr_leaky_relu(g, x, slope);
 }
@@ -240,7 +259,7 @@ static cr_node *cr_lang_elu(cr_graph *g, const cr_op *op, cr_lang_value *args, i
 {
     double alpha = CR_ELU_ALPHA;
     cr_node *x = cr_lang_node(g, &args[0]);
-    if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "alpha", &alpha)))
+    if (!x || (argc > 1 && !literal_arg(g, op->name, args, 1, "alpha", &alpha)))
         return NULL;
     return cr_elu(g, x, alpha);
 }
@@ -249,15 +268,11 @@ static cr_node *cr_lang_elu(cr_graph *g, const cr_op *op, cr_lang_value *args, i
  * the axis an integer, keepdims a number (non-zero: keep the axis). */
 static cr_node *cr_lang_reduce(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)
 {
-    double axis = 0, keep = 0;
+    long axis = 0;
+    double keep = 0;
     cr_node *x = cr_lang_node(g, &args[0]);
-    if (!x || (argc > 1 && !literal_arg(g, op, args, 1, "axis", &axis)) ||
-        (argc > 2 && !literal_arg(g, op, args, 2, "keepdims flag", &keep)))
+    if (!x || (argc > 1 && !whole_arg(g, op->name, args, 1, "axis", CR_MAX_RANK, &axis)) ||
+        (argc > 2 && !literal_arg(g, op->name, args, 2, "keepdims flag", &keep)))
         return NULL;
-    if (axis != floor(axis) || fabs(axis) > CR_MAX_RANK) {
-        cr_graph_fail(g, CR_EINVAL, "%s(): the axis must be an integer, not %.17g",
-                      op->name, axis);
-        return NULL;
-    }
     return cr_reduce(g, op, x, argc == 1, (int)axis, keep != 0);
 }
