@@ -57,9 +57,9 @@ static void put_paragraphs(cr_sink *s, const cr_sink *lines)
 static const char page_style[] =
     "body{font-family:Helvetica,Arial,sans-serif;margin:1em;color:#222;background:#fff}\n"
     "h1{font-size:1.3em;margin:0 0 .5em}h2{font-size:1em;margin:1em 0 .3em}\n"
-    ".wrap{display:flex;gap:1.5em;align-items:flex-start}\n"
-    ".graph{flex:3;min-width:0}.graph svg{max-width:100%;height:auto}\n"
-    ".side{flex:2;min-width:18em;font-size:.95em}\n"
+    ".graph svg{max-width:100%;height:auto}\n"
+    ".side{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start;font-size:.95em}\n"
+    ".now{flex:1 1 24em}.chainbox{flex:1 1 24em}\n"
     ".side p{margin:.25em 0}#chains p{font-family:monospace;font-size:.9em}\n"
     "#step{border-left:4px solid #1f77b4;padding:.3em .8em;background:#f4f8fc}\n"
     ".nav{display:none;margin-bottom:.6em}.js .nav{display:block}\n"
@@ -188,16 +188,17 @@ static void put_page(cr_sink *s, const cr_dot_options *o, const char *svg, size_
     put_title(s, o);
     cr_sink_printf(s, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>", page_style);
     put_title(s, o);
-    cr_sink_printf(s, "</h1>\n<div class=\"wrap\">\n<div class=\"graph\">\n");
+    cr_sink_printf(s, "</h1>\n<div class=\"graph\">\n");
     put_svg(s, svg, svg_len);
     cr_sink_printf(
-        s, "</div>\n<div class=\"side\">\n<div class=\"nav\">"
+        s, "</div>\n<div class=\"side\">\n<div class=\"now\">\n<div class=\"nav\">"
            "<button id=\"prev\" type=\"button\">&#9664; Previous</button>"
            "<span id=\"pos\">final state</span>"
            "<button id=\"next\" type=\"button\">Next &#9654;</button></div>\n"
            "<div id=\"step\">\n<p>The final state: every value and gradient.</p>\n");
     put_paragraphs(s, lines);
-    cr_sink_printf(s, "</div>\n<h2>The chain rule</h2>\n<div id=\"chains\">\n");
+    cr_sink_printf(s, "</div>\n</div>\n<div class=\"chainbox\">\n<h2>The chain rule</h2>\n"
+                      "<div id=\"chains\">\n");
     put_paragraphs(s, chains);
     cr_sink_printf(s, "</div>\n</div>\n</div>\n"
                       "<script type=\"application/json\" id=\"cr-data\">\n");
