@@ -11,23 +11,20 @@
 # explain-page-png: docs/explain_page.png).
 # Exit 77 (skipped) when chromium is not installed or chainrule was built
 # without Graphviz. Chromium is slow to start: five launches in all.
-set -u
-
 srcdir=$(cd "${top_srcdir:-.}" && pwd)
-builddir=$(cd "${top_builddir:-.}" && pwd)
-bin="$builddir/chainrule"
+top_builddir=$(cd "${top_builddir:-.}" && pwd)
 chromium=${CHROMIUM:-chromium}
 if ! command -v "$chromium" > /dev/null 2>&1; then
     echo "browser.sh: $chromium is not installed (apt-get install chromium): skipped"
     exit 77
 fi
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/chainrule-browser.XXXXXX") || exit 99
-trap 'rm -rf "$scratch"' EXIT INT TERM
-cd "$scratch" || exit 99
+test_name=chainrule-browser
+. "$srcdir/tests/clitest.sh"
+cd "$tmp" || exit 99
 
 seed='s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2'
 at='x1=0.1,x2=0.3,d=0.03,w1=0.5,w2=0.2,b=1.83'
-if ! "$bin" explain --html seed.html --wrt w1 --at "$at" "$seed" 2> explain.err; then
+if ! "$CR" explain --html seed.html --wrt w1 --at "$at" "$seed" 2> explain.err; then
     if grep -q "without Graphviz" explain.err; then
         echo "browser.sh: chainrule was built without Graphviz: skipped"
         exit 77
@@ -36,16 +33,8 @@ if ! "$bin" explain --html seed.html --wrt w1 --at "$at" "$seed" 2> explain.err;
     exit 1
 fi
 
-pass=0
-fail=0
-check() {
-    if eval "$2"; then
-        pass=$((pass + 1))
-    else
-        echo "FAIL $1"
-        fail=$((fail + 1))
-    fi
-}
+# check WHAT CONDITION: fails WHAT unless the shell CONDITION holds
+check() { eval "$2" || fail "$1"; }
 
 # browse NAME URL [FLAGS...]: the DOM after the scripts ran in NAME.dom,
 # the browser's log (console messages included) in NAME.log
@@ -54,7 +43,7 @@ browse() {
     url=$2
     shift 2
     "$chromium" --headless --no-sandbox --disable-gpu --no-first-run \
-        --user-data-dir="$scratch/profile" --hide-scrollbars --window-size=1400,450 \
+        --user-data-dir="$tmp/profile" --hide-scrollbars --window-size=1400,450 \
         --enable-logging=stderr --v=0 "$@" --dump-dom "$url" > "$name.dom" 2> "$name.log"
 }
 
@@ -68,7 +57,7 @@ script_errors() {
     grep -E 'CONSOLE.*(Uncaught|Error)|ERROR:CONSOLE' "$1.log"
 }
 
-page="file://$scratch/seed.html"
+page="file://$tmp/seed.html"
 browse forward "$page#step=5"
 check "step 5 is the forward step of predicted" \
     'panel forward step | grep -q "<p>Forward 5 of 8: predicted</p><p>predicted = sigmoid(s = 1.94) = 0.874352143</p>"'
@@ -79,7 +68,7 @@ check "step 5: the three ops after predicted are faded" \
     '[ "$(grep -o "class=\"node todo\"" forward.dom | wc -l)" = 3 ]'
 check "step 5: no script error" '! script_errors forward'
 
-browse backward "$page#step=15" --screenshot="$scratch/shot.png"
+browse backward "$page#step=15" --screenshot="$tmp/shot.png"
 check "step 15: upstream, local derivative and product of the edge s -> predicted" \
     'panel backward step | grep -q "<p>Backward 6 of 14: the edge s → predicted</p><p>upstream ∂E/∂predicted = 0.844352143</p><p>local ∂predicted/∂s = predicted\*(1-predicted) = 0.109860473</p><p>product 0.844352143 × 0.109860473 = 0.092760926</p>"'
 check "step 15: the chain of s is complete, the one of w1 not yet" \
@@ -107,12 +96,12 @@ fi
 # The console check must be able to fail: the same page with a call of
 # an undefined function in its script.
 sed 's/var steps = data.steps, cur = 0;/&\n  no_such_function();/' seed.html > broken.html
-browse broken "file://$scratch/broken.html#step=3"
+browse broken "file://$tmp/broken.html#step=3"
 check "a broken script is caught in the console" \
     'grep -q no_such_function broken.html && script_errors broken | grep -q no_such_function'
 
-"$builddir/tests/html_hostile" hostile.html
-browse hostile "file://$scratch/hostile.html#step=4"
+"$top_builddir/tests/html_hostile" hostile.html
+browse hostile "file://$tmp/hostile.html#step=4"
 check "hostile names: only the page's two scripts" \
     '[ "$(grep -o "<script" hostile.dom | wc -l)" = 2 ] && ! grep -q "<img" hostile.dom'
 check "hostile names: shown as text" \
@@ -121,5 +110,4 @@ check "hostile names: shown as text" \
      grep -q "<h1>&lt;b&gt;title&lt;/b&gt; &amp; \"more\"</h1>" hostile.dom'
 check "hostile names: no script error" '! script_errors hostile'
 
-echo "browser.sh: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+clitest_end
