@@ -5,7 +5,8 @@
 # (--dump-dom): the values and chain text of that step; a screenshot is
 # checked not to be blank (tests/png_colours.py); the console must show no
 # script error, and a copy of the page with a deliberately broken script
-# must show one (so the check can fail); a page with hostile names
+# must show one (so the check can fail); Next, Previous and the arrow keys
+# move between steps and keep #step=N in the address; a page with hostile names
 # (tests/html_hostile) keeps its two scripts and shows the names as text.
 # With CR_EXPLAIN_PNG=FILE the screenshot (step 15) is kept in FILE (make
 # explain-page-png: docs/explain_page.png).
@@ -58,7 +59,17 @@ script_errors() {
 }
 
 page="file://$tmp/seed.html"
-browse forward "$page#step=5"
+# The buttons, the keys and the fragment: a copy of the page whose extra
+# script, run after the page's own, goes from step 4 to 6 with Next twice,
+# back to 5 with the left arrow key, and shows the fragment in the title.
+sed 's|</body>|<script>\
+document.getElementById("next").click(); document.getElementById("next").click();\
+document.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowLeft"}));\
+document.title = location.hash;\
+</script>\n</body>|' seed.html > clicks.html
+browse forward "file://$tmp/clicks.html#step=4"
+check "Next, Next, left arrow from step 4: step 5, and #step=5 in the address" \
+    'grep -q "<title>#step=5</title>" forward.dom'
 check "step 5 is the forward step of predicted" \
     'panel forward step | grep -q "<p>Forward 5 of 8: predicted</p><p>predicted = sigmoid(s = 1.94) = 0.874352143</p>"'
 check "step 5: the position and no chain yet" \
