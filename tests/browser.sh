@@ -61,14 +61,17 @@ script_errors() {
 page="file://$tmp/seed.html"
 # The buttons, the keys and the fragment: a copy of the page whose extra
 # script, run after the page's own, goes from step 4 to 6 with Next twice,
-# back to 5 with the left arrow key, and shows the fragment in the title.
+# to 5 with the left arrow key, 6 with the right one, 5 with Previous, and
+# shows the fragment in the title.
 sed 's|</body>|<script>\
 document.getElementById("next").click(); document.getElementById("next").click();\
 document.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowLeft"}));\
+document.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowRight"}));\
+document.getElementById("prev").click();\
 document.title = location.hash;\
 </script>\n</body>|' seed.html > clicks.html
 browse forward "file://$tmp/clicks.html#step=4"
-check "Next, Next, left arrow from step 4: step 5, and #step=5 in the address" \
+check "Next, Next, left, right, Previous from step 4: step 5, #step=5 in the address" \
     'grep -q "<title>#step=5</title>" forward.dom'
 check "step 5 is the forward step of predicted" \
     'panel forward step | grep -q "<p>Forward 5 of 8: predicted</p><p>predicted = sigmoid(s = 1.94) = 0.874352143</p>"'
