@@ -247,6 +247,37 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Failing each allocation in turn gives CR_ENOMEM, leaves the graph as it
+ * was, leaks nothing and writes no file. */
+START_TEST(test_out_of_memory)
+{
+    if (!cr_dot_can_render())
+        return;
+    for (size_t k = 1;; k++) {
+        test_alloc_install(0);
+        cr_graph *g = cr_graph_new();
+        cr_node *x = cr_input_scalar(g, "x", 0.5);
+        cr_node *y = cr_mul(g, cr_sin(g, x), x);
+        ck_assert_ptr_nonnull(y);
+        cr_dot_options o;
+        cr_dot_options_init(&o);
+        o.loss = y;
+        size_t size = cr_graph_size(g);
+        test_alloc.fail_at = test_alloc.allocations + k;
+        cr_status st = cr_explain_html(g, &o, test_tmp_path("oom.html"));
+        int failed = test_alloc.failures > 0;
+        ck_assert_int_eq(st, (failed ? CR_ENOMEM : CR_OK));
+        ck_assert_uint_eq(test_tmpdir_count(), (failed ? 0 : 1));
+        ck_assert_uint_eq(cr_graph_size(g), size);
+        cr_graph_free(g);
+        ck_assert_int_eq(test_alloc.live, 0);
+        test_alloc_uninstall();
+        if (!failed)
+            break;
+    }
+}
+END_TEST
+
 Suite *html_suite(void)
 {
     Suite *s = suite_create("html");
@@ -257,6 +288,7 @@ Suite *html_suite(void)
     tcase_add_test(tc, test_accumulation);
     tcase_add_test(tc, test_hostile_names);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -46,6 +46,13 @@ void cr_html_json_string(cr_sink *s, const char *text, size_t len)
 
 /* ---- building the steps ---- */
 
+/* One edge of the backward pass: child is input number `input` of parent,
+ * drawn as the dup-th DOT edge child -> parent (z*z draws two). */
+typedef struct step_edge {
+    cr_node *parent, *child;
+    size_t input, dup;
+} step_edge;
+
 typedef struct steps {
     cr_graph *g;
     cr_node *loss;
@@ -56,10 +63,11 @@ typedef struct steps {
     size_t *incoming; /* per order entry: edges that arrive in all */
     size_t *pos;      /* per node id in [lo, hi]: its order entry */
     size_t lo, n_ops; /* lowest id; op nodes among order */
-    size_t n_edges;   /* backward edges */
-    cr_sink json;     /* the "steps" array */
-    cr_sink chains;   /* the "chains" array */
-    cr_sink texts;    /* the same chains as lines of plain text */
+    step_edge *edges; /* the backward pass's edges, in its order */
+    size_t n_edges;
+    cr_sink json;   /* the "steps" array */
+    cr_sink chains; /* the "chains" array */
+    cr_sink texts;  /* the same chains as lines of plain text */
     size_t n_chains;
     size_t n_steps;
     cr_sink line; /* scratch for one line of text */
@@ -172,11 +180,11 @@ static cr_status add_chain(steps *st, cr_node *n)
         return st->g->err.status;
     int need = cr_chain_format(c, CR_CHAIN_PRINT_UNICODE, NULL, 0);
     char *text = need >= 0 ? cr_malloc((size_t)need + 1) : NULL;
-    if (!text) {
+    if (!text || cr_chain_format(c, CR_CHAIN_PRINT_UNICODE, text, (size_t)need + 1) < 0) {
+        cr_free(text);
         cr_chain_free(c);
         return cr_chain_oom(st->g);
     }
-    cr_chain_format(c, CR_CHAIN_PRINT_UNICODE, text, (size_t)need + 1);
     cr_chain_free(c);
     if (need > 0 && text[need - 1] == '\n')
         text[--need] = '\0';
@@ -192,10 +200,11 @@ static cr_status add_chain(steps *st, cr_node *n)
     return CR_OK;
 }
 
-/* One backward step: the edge from parent p's input i to child c. */
-static cr_status edge_step(steps *st, cr_node *p, size_t i, size_t b)
+/* Backward step b (1-based): the edge from parent p's input i to child c. */
+static cr_status edge_step(steps *st, size_t b)
 {
-    cr_node *c = p->inputs[i];
+    cr_node *p = st->edges[b - 1].parent, *c = st->edges[b - 1].child;
+    size_t i = st->edges[b - 1].input;
     cr_sink *l = &st->line;
     size_t kp = entry(st, p), kc = entry(st, c);
     int scalar = is_scalar(p) && is_scalar(c);
@@ -257,9 +266,7 @@ static cr_status edge_step(steps *st, cr_node *p, size_t i, size_t b)
     return CR_OK;
 }
 
-/* The backward steps: the seed, then every edge into the nodes behind the
- * loss, consumers in reverse creation order (so each upstream gradient is
- * complete when it is used). */
+/* The backward steps: the seed, then every edge. */
 static cr_status backward_steps(steps *st)
 {
     begin_step(st, "backward", st->n_ops, 0, st->loss, -1);
@@ -268,20 +275,17 @@ static cr_status backward_steps(steps *st)
     cr_sink_printf(&st->line, " = 1");
     end_line(st, 1);
     end_step(st);
-    size_t b = 0;
-    for (size_t k = st->n; k-- > 0;) {
-        cr_node *p = st->order[k];
-        for (size_t i = 0; p->kind == CR_NODE_OP && i < p->n_inputs; i++) {
-            cr_status s = edge_step(st, p, i, ++b);
-            if (s != CR_OK)
-                return s;
-        }
+    for (size_t b = 1; b <= st->n_edges; b++) {
+        cr_status s = edge_step(st, b);
+        if (s != CR_OK)
+            return s;
     }
     return CR_OK;
 }
 
-/* Collects the forward nodes behind the loss, and each one's count of
- * incoming backward edges. */
+/* Collects the forward nodes behind the loss, the edges between them
+ * (consumers in reverse creation order, so that each upstream gradient is
+ * complete when it is used), and each node's count of incoming edges. */
 static cr_status collect(steps *st)
 {
     cr_graph *g = st->g;
@@ -319,12 +323,22 @@ static cr_status collect(steps *st)
         if (n->kind == CR_NODE_OP)
             st->n_ops++;
     }
-    for (k = 0; k < st->n; k++) {
-        const cr_node *n = st->order[k];
-        for (size_t i = 0; n->kind == CR_NODE_OP && i < n->n_inputs; i++) {
-            st->left[entry(st, n->inputs[i])]++;
-            st->incoming[entry(st, n->inputs[i])]++;
-            st->n_edges++;
+    for (k = 0; k < st->n; k++)
+        if (st->order[k]->kind == CR_NODE_OP)
+            st->n_edges += st->order[k]->n_inputs;
+    st->edges = cr_calloc(st->n_edges ? st->n_edges : 1, sizeof *st->edges);
+    if (!st->edges)
+        return cr_chain_oom(g);
+    size_t e = 0;
+    for (k = st->n; k-- > 0;) {
+        cr_node *p = st->order[k];
+        for (size_t i = 0; p->kind == CR_NODE_OP && i < p->n_inputs; i++) {
+            size_t dup = 0;
+            for (size_t j = 0; j < i; j++)
+                dup += p->inputs[j] == p->inputs[i];
+            st->edges[e++] = (step_edge){p, p->inputs[i], i, dup};
+            st->left[entry(st, p->inputs[i])]++;
+            st->incoming[entry(st, p->inputs[i])]++;
         }
     }
     st->grad[entry(st, st->loss)] = 1.0;
@@ -344,19 +358,12 @@ static void put_data(steps *st, cr_sink *s)
         }
     /* each edge: [child, parent, which of the DOT edges child -> parent] */
     cr_sink_put(s, "],\n\"edges\": [", 13);
-    size_t e = 0;
-    for (size_t k = st->n; k-- > 0;) {
-        const cr_node *p = st->order[k];
-        for (size_t i = 0; p->kind == CR_NODE_OP && i < p->n_inputs; i++) {
-            size_t same = 0;
-            for (size_t j = 0; j < i; j++)
-                same += p->inputs[j] == p->inputs[i];
-            cr_sink_printf(s, "%s[", e++ ? ", " : "");
-            put_id(s, p->inputs[i]);
-            cr_sink_put(s, ", ", 2);
-            put_id(s, p);
-            cr_sink_printf(s, ", %zu]", same);
-        }
+    for (size_t e = 0; e < st->n_edges; e++) {
+        cr_sink_printf(s, "%s[", e ? ", " : "");
+        put_id(s, st->edges[e].child);
+        cr_sink_put(s, ", ", 2);
+        put_id(s, st->edges[e].parent);
+        cr_sink_printf(s, ", %zu]", st->edges[e].dup);
     }
     cr_sink_put(s, "],\n\"steps\": [", 13);
     if (st->json.data)
@@ -425,6 +432,7 @@ cr_status cr_html_steps(cr_graph *g, cr_node *loss, cr_sink *out, cr_sink *final
     cr_free(st.grad);
     cr_free(st.left);
     cr_free(st.incoming);
+    cr_free(st.edges);
     cr_free(st.pos);
     return s;
 }
