@@ -164,6 +164,44 @@ START_TEST(test_accumulation)
 }
 END_TEST
 
+/* Tensors: values show as shapes, tensor edges as Jacobians with their
+ * shapes, and the scalar edge into the loss keeps its numbers. */
+START_TEST(test_tensors)
+{
+    if (!cr_dot_can_render())
+        return;
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_input(g, "x", 1, (size_t[]){3});
+    cr_node *a = cr_input_scalar(g, "a", 0.5);
+    cr_node *y = cr_sum(g, cr_tanh(g, cr_mul(g, x, a)));
+    ck_assert_ptr_nonnull(y);
+    cr_node_set_name(y, "y");
+    ck_assert_int_eq(cr_node_set_data(x, (double[]){0.2, -0.4, 1.0}, 3), CR_OK);
+    ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
+    cr_dot_options o;
+    cr_dot_options_init(&o);
+    o.loss = y;
+    char *html = page(g, &o, "tensor.html");
+    char *data = between(html, "id=\"cr-data\">", "</script>");
+    ck_assert_ptr_nonnull(strstr(data, "\"tanh#3 = tanh(mul#2 = [3]) = [3]\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"upstream ∂y/∂tanh#3 = (a tensor)\""));
+    ck_assert_ptr_nonnull(strstr(data, "(a Jacobian, [3] x [3])"));
+    ck_assert_ptr_nonnull(strstr(data, "\"upstream ∂y/∂y = 1\", \"local ∂y/∂tanh#3 = 1 (a "
+                                       "Jacobian, [] x [3])\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"∂y/∂x = [norm 0.794093022]\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"∂y/∂a = 0.600043798\""));
+    ck_assert_ptr_null(strstr(data, "nan"));
+    free(data);
+    /* a scalar behind tensors: its gradient from its chain, not NaN */
+    char *fin = between(html, "<div id=\"step\">", "</div>");
+    ck_assert_ptr_nonnull(strstr(fin, "<p>a = 0.5, ∂y/∂a = 0.600043798</p>"));
+    ck_assert_ptr_null(strstr(fin, "nan"));
+    free(fin);
+    free(html);
+    cr_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_hostile_names)
 {
     if (!cr_dot_can_render())
@@ -286,6 +324,7 @@ Suite *html_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_seed_page);
     tcase_add_test(tc, test_accumulation);
+    tcase_add_test(tc, test_tensors);
     tcase_add_test(tc, test_hostile_names);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_out_of_memory);

@@ -169,7 +169,8 @@ static void forward_steps(steps *st)
     }
 }
 
-/* Records the chain of d(loss)/d(n) (n's gradient is complete). */
+/* Records the chain of d(loss)/d(n) (n's gradient is complete); a scalar
+ * reached through tensors takes its gradient from the chain. */
 static cr_status add_chain(steps *st, cr_node *n)
 {
     cr_chain_options co;
@@ -178,6 +179,8 @@ static cr_status add_chain(steps *st, cr_node *n)
     cr_chain *c = cr_chain_new(st->g, st->loss, n, &co);
     if (!c)
         return st->g->err.status;
+    if (isnan(st->grad[entry(st, n)]))
+        st->grad[entry(st, n)] = cr_chain_value(c);
     int need = cr_chain_format(c, CR_CHAIN_PRINT_UNICODE, NULL, 0);
     char *text = need >= 0 ? cr_malloc((size_t)need + 1) : NULL;
     if (!text || cr_chain_format(c, CR_CHAIN_PRINT_UNICODE, text, (size_t)need + 1) < 0) {
@@ -227,7 +230,11 @@ static cr_status edge_step(steps *st, size_t b)
     end_line(st, 1);
     cr_sink_printf(l, "upstream ");
     put_ratio(l, st->loss, p);
-    cr_sink_printf(l, " = %s", scalar ? cr_number_str(st->grad[kp]).text : "(a tensor)");
+    /* a scalar reached through tensors has no number here: its chain has */
+    cr_sink_printf(l, " = %s",
+                   !is_scalar(p)         ? "(a tensor)"
+                   : isnan(st->grad[kp]) ? "(through tensors: see its chain)"
+                                         : cr_number_str(st->grad[kp]).text);
     end_line(st, 0);
     cr_sink_printf(l, "local ");
     put_ratio(l, p, c);
@@ -245,7 +252,7 @@ static cr_status edge_step(steps *st, size_t b)
                        cr_shape_str(&c->value).text);
     }
     end_line(st, 0);
-    if (scalar) {
+    if (scalar && !isnan(product)) {
         cr_sink_printf(l, "product %s \xc3\x97 ", cr_number_str(st->grad[kp]).text);
         cr_sink_printf(l, "%s = %s", cr_number_str(local).text,
                        cr_number_str(product).text);
