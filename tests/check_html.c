@@ -64,6 +64,21 @@ static char *between(const char *text, const char *from, const char *to)
     return s;
 }
 
+/* The page of g with the defaults and loss as the loss (free it). */
+static char *page_of(cr_graph *g, cr_node *loss, const char *name)
+{
+    cr_dot_options o;
+    cr_dot_options_init(&o);
+    o.loss = loss;
+    return page(g, &o, name);
+}
+
+/* The JSON data of the page's script (a new string). */
+static char *script_data(const char *html)
+{
+    return between(html, "id=\"cr-data\">", "</script>");
+}
+
 START_TEST(test_seed_page)
 {
     cr_node *E, *w1;
@@ -141,11 +156,8 @@ START_TEST(test_accumulation)
     ck_assert_ptr_nonnull(y);
     cr_node_set_name(z, "z");
     cr_node_set_name(y, "y");
-    cr_dot_options o;
-    cr_dot_options_init(&o);
-    o.loss = y;
-    char *html = page(g, &o, "acc.html");
-    char *data = between(html, "id=\"cr-data\">", "</script>");
+    char *html = page_of(g, y, "acc.html");
+    char *data = script_data(html);
     /* the edges z -> mul#2 (twice) and z -> y, in backward order */
     ck_assert_ptr_nonnull(strstr(data, "[\"n1\", \"n2\", 0], [\"n1\", \"n2\", 1]"));
     ck_assert_ptr_nonnull(strstr(data, "\"local ∂y/∂z = 1\""));
@@ -178,11 +190,8 @@ START_TEST(test_tensors)
     cr_node_set_name(y, "y");
     ck_assert_int_eq(cr_node_set_data(x, (double[]){0.2, -0.4, 1.0}, 3), CR_OK);
     ck_assert_int_eq(cr_graph_forward(g, y), CR_OK);
-    cr_dot_options o;
-    cr_dot_options_init(&o);
-    o.loss = y;
-    char *html = page(g, &o, "tensor.html");
-    char *data = between(html, "id=\"cr-data\">", "</script>");
+    char *html = page_of(g, y, "tensor.html");
+    char *data = script_data(html);
     ck_assert_ptr_nonnull(strstr(data, "\"tanh#3 = tanh(mul#2 = [3]) = [3]\""));
     ck_assert_ptr_nonnull(strstr(data, "\"upstream ∂y/∂tanh#3 = (a tensor)\""));
     ck_assert_ptr_nonnull(strstr(data, "(a Jacobian, [3] x [3])"));
@@ -226,7 +235,7 @@ START_TEST(test_hostile_names)
     ck_assert_ptr_nonnull(
         strstr(html, "<h1>&lt;b&gt;title&lt;/b&gt; &amp; &quot;more&quot;</h1>"));
     ck_assert_ptr_null(strstr(html, "\xff"));
-    char *data = between(html, "id=\"cr-data\">", "</script>");
+    char *data = script_data(html);
     ck_assert_ptr_null(strchr(data, '<'));
     ck_assert_ptr_nonnull(
         strstr(data, "\\u003C/script\\u003E\\u003Cscript\\u003Ealert(1)"));
