@@ -19,6 +19,7 @@
 #include "chainrule/io.h"
 #include "chainrule/chain.h"
 #include "chainrule/dot.h"
+#include "chainrule/html.h"
 #include "chainrule/expr.h"
 #include "chainrule/check.h"
 #include "chainrule/custom.h"

@@ -2,7 +2,8 @@
 # install-deps.sh - installs the Debian 12 packages chainrule needs to build,
 # test, render and train, when any is missing (locales provides the
 # decimal-comma locale one test builds; python3 generates the NULL-policy
-# test from the headers; clang-format checks the code's layout), and
+# test from the headers; clang-format checks the code's layout; chromium
+# opens the step-through page in tests/browser.sh), and
 # python3-torch, which only the tests (the cross-check of every op) and the
 # benchmarks use: the library and the command never depend on it. Idempotent; uses sudo when not run as
 # root. Used by setup.sh and by CI.
@@ -11,7 +12,7 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libgsl-dev libopenblas-dev check uthash-dev zlib1g-dev \
 graphviz libgraphviz-dev dataset-fashion-mnist clang valgrind locales \
-python3 python3-torch clang-format"
+python3 python3-torch clang-format chromium"
 
 missing=""
 for p in $PACKAGES; do

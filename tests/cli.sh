@@ -102,6 +102,11 @@ if env "$lsan" "$tsan" "$bin" dot --at "$at" --render seed.svg "$seed" 2> render
     check "dot --render writes an SVG" 'grep -q "<svg" seed.svg && [ ! -s render.err ]'
     env "$lsan" "$tsan" "$bin" grad --at "$at" --render grad.pdf "$seed" > /dev/null
     check "grad --render writes a PDF" '[ "$(head -c 5 grad.pdf)" = "%PDF-" ]'
+    env "$lsan" "$tsan" "$bin" explain --at "$at" --wrt w1 --html seed.html "$seed" \
+        > explain.out 2> explain.err
+    check "explain --html writes the page, and nothing else" \
+        '[ ! -s explain.out ] && [ ! -s explain.err ] && grep -q "<svg" seed.html &&
+         grep -q "∂E/∂w1 = ∂E/∂predicted · ∂predicted/∂s · ∂s/∂w1 = 0.844352143 × 0.109860473 × 0.1 = 0.009276093" seed.html'
 else
     check "dot --render says why it cannot render" \
         'grep -q "built without Graphviz rendering" render.err'

@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 test_alloc_stats test_alloc;
 
@@ -152,6 +154,48 @@ double test_max_abs(const cr_tensor *t)
     for (size_t i = 0; i < cr_tensor_size(t); i++)
         m = fmax(m, fabs(cr_tensor_get(t, i)));
     return m;
+}
+
+static char test_tmpdir[64];
+
+void test_tmpdir_make(void)
+{
+    snprintf(test_tmpdir, sizeof test_tmpdir, "/tmp/cr_test_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(test_tmpdir));
+}
+
+void test_tmpdir_remove(void)
+{
+    DIR *d = opendir(test_tmpdir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(path, sizeof path, "%s/%s", test_tmpdir, e->d_name);
+            remove(path);
+        }
+    closedir(d);
+    rmdir(test_tmpdir);
+}
+
+const char *test_tmp_path(const char *name)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir, name);
+    return path;
+}
+
+size_t test_tmpdir_count(void)
+{
+    DIR *d = opendir(test_tmpdir);
+    ck_assert_ptr_nonnull(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
 }
 
 unsigned char *test_slurp(const char *path, size_t *size)

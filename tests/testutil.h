@@ -31,6 +31,7 @@ Suite *gradcheck_suite(void);
 Suite *custom_suite(void);
 Suite *reliability_suite(void);
 Suite *oplist_suite(void);
+Suite *html_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).
@@ -59,6 +60,16 @@ size_t test_oom_points(void);
 /* The whole file at path in a new buffer (free it), its length in *size;
  * fails the test if it cannot be read. */
 unsigned char *test_slurp(const char *path, size_t *size);
+
+/* A fresh temporary directory for the tests of a fixture:
+ * test_tmpdir_make in its setup, test_tmpdir_remove (the directory and the
+ * files in it) in its teardown. test_tmp_path is the path of a file in it
+ * (static storage, overwritten by the next call); test_tmpdir_count the
+ * number of files in it. */
+void test_tmpdir_make(void);
+void test_tmpdir_remove(void);
+const char *test_tmp_path(const char *name);
+size_t test_tmpdir_count(void);
 
 /* Deterministic uniform numbers in [lo, hi) from a fixed-seed generator. */
 void test_rand_seed(unsigned long seed);

@@ -3,8 +3,9 @@
  * owns it: error reports with the offending line and a caret, aligned
  * output for people and the end of a run (cli_common.c); the option
  * parser (cli_options.h); a program's options, loading and evaluation
- * (cli_load.c); JSON output (cli_json.c); chains and the numerical check
- * (cli_explain.c); DOT files and pictures (cli_picture.c).
+ * (cli_load.c); JSON output (cli_json.c); chains, the numerical check and
+ * the step-through page (cli_explain.c); DOT files and pictures
+ * (cli_picture.c).
  *
  * Exit statuses: CLI_OK (0) success, CLI_EVAL (1) an evaluation problem
  * (a NaN or infinite value, a failed check), CLI_USAGE (2) a usage or input
@@ -45,6 +46,7 @@ typedef struct cli {
     const char *dot;
     const char *render;
     const char *output;
+    const char *html; /* explain --html FILE */
     int json, chain, check, unicode;
     int trap; /* --trap-nonfinite: CR_GRAPH_TRAP_NONFINITE on the graph */
     /* the program */
@@ -170,7 +172,7 @@ void cli_json_end(cli *c);
  * {"error": {"message", "exit", "source", "line", "column"}}. */
 void cli_json_error(cli *c, int code, int line, int col, const char *msg);
 
-/* ---- chains and the numerical check (cli_explain.c) ---- */
+/* ---- chains, the numerical check, the page (cli_explain.c) ---- */
 
 /* The chains of d(output)/d(v) for every --wrt symbol v, in the view
  * through named nodes only (the parser's unnamed intermediates collapse),
@@ -191,6 +193,11 @@ void cli_chains_json(const cli *c, cr_chain **chains);
 int cli_check_run(cli *c, cr_gradcheck_report **report);
 /* Writes `"check": {...}` for a report. */
 void cli_check_json(const cr_gradcheck_report *r);
+
+/* Writes the step-through page (cr_explain_html) of the program to
+ * --html FILE, with the picture of cli_dot_options. Returns an exit
+ * status. */
+int cli_write_page(cli *c);
 
 /* ---- DOT files and pictures (cli_picture.c) ---- */
 

@@ -1,8 +1,8 @@
 /*
  * cli_explain.c - the explanations of the program subcommands: the
  * derivative chains (grad --chain, chain) and the numerical check (grad
- * --check, check), printed for people or written as JSON (see
- * cli_common.h).
+ * --check, check), printed for people or written as JSON, and the
+ * step-through page (explain --html) (see cli_common.h).
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -167,4 +167,19 @@ void cli_check_json(const cr_gradcheck_report *r)
         printf("}");
     }
     printf("]}");
+}
+
+/* ---- the step-through page ---- */
+
+int cli_write_page(cli *c)
+{
+    if (!cr_dot_can_render())
+        return cli_fail(c, CLI_USAGE, 0, 0,
+                        "--html: this chainrule was built without Graphviz rendering, "
+                        "which the page's picture needs");
+    cr_dot_options opts;
+    cli_dot_options(c, &opts);
+    if (cr_explain_html(c->g, &opts, c->html) != CR_OK)
+        return cli_fail(c, CLI_USAGE, 0, 0, "--html: %s", cr_graph_error(c->g)->message);
+    return CLI_OK;
 }

@@ -178,6 +178,9 @@ static int program_option(cli *c, void *ctx, cli_opt id, const char *value)
     case CLI_OPT_FILE:
         c->file = value;
         break;
+    case CLI_OPT_HTML:
+        c->html = value;
+        break;
     default: /* an option of the table the program subcommands do not use */
         return cli_fail(c, CLI_USAGE, 0, 0, "option '%s' is not handled",
                         cli_option_name(id));

@@ -52,6 +52,9 @@
       "stop at the first node or gradient that gives NaN or Inf\n"                         \
       "and name it, its op, the element and the input values")                             \
     X(FILE, "file", 'f', "FILE", IN, "read the program from FILE ('-': standard input)")   \
+    X(HTML, "html", 0, "FILE.html", OUT,                                                   \
+      "write the step-through page: the graph, the forward pass\n"                         \
+      "node by node, the backward pass edge by edge, the chains")                          \
     /* the neural-network subcommands (train, predict, evaluate) */                        \
     X(MODEL, "model", 0, "M", IN, "a model file written by chainrule train --model")       \
     X(MODEL_OUT, "model", 0, "OUT", OUT,                                                   \

@@ -2,8 +2,9 @@
  * chain_private.h - what the chain and DOT files of src/explain/ share and
  * nobody else needs: the text sink (textsink.c), labels and derivative text
  * (deriv_text.c), the analysis of the paths between two nodes (paths.c),
- * the chain's struct (chain.c, read by chain_print.c) and the DOT text as a
- * string (dot.c, for render.c).
+ * the chain's struct (chain.c, read by chain_print.c), the DOT text as a
+ * string (dot.c, for render.c) and the rendered picture in memory
+ * (render.c, for html.c).
  */
 #ifndef CR_CHAIN_PRIVATE_H
 #define CR_CHAIN_PRIVATE_H
@@ -146,5 +147,14 @@ struct cr_chain {
 /* The whole DOT text of g into a new buffer (cr_free it). */
 cr_status cr_dot_to_string(cr_graph *g, const cr_dot_options *opts, char **text,
                            size_t *len);
+
+/* ---- rendering (render.c) ---- */
+
+/* The picture of g in format ("svg", "png" or "pdf") laid out and rendered
+ * by libgvc, into a new NUL-terminated buffer (*data, cr_free it; *len
+ * bytes without the NUL). CR_ENOTSUP without libgvc, CR_EFORMAT, CR_ENOMEM
+ * and the errors of cr_dot_to_string, recorded in g. */
+cr_status cr_dot_render_data(cr_graph *g, const cr_dot_options *opts, const char *format,
+                             char **data, size_t *len);
 
 #endif

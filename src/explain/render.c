@@ -1,8 +1,8 @@
 /*
  * render.c - in-process rendering of a graph's DOT text through Graphviz's
  * libgvc (layout with dot, rendering to svg, png or pdf in memory, then an
- * atomic write). Graphviz's messages are captured, never printed. Built
- * without libgvc, cr_dot_render says so with CR_ENOTSUP.
+ * atomic write, or the picture handed over for a page). Graphviz's messages are captured,
+ * never printed. Built without libgvc, cr_dot_render says so with CR_ENOTSUP.
  */
 #include "explain/chain_private.h"
 
@@ -55,16 +55,17 @@ static GVC_t *gv_context(void)
     return gvc;
 }
 
-static cr_status render(cr_graph *g, const char *text, const char *file, const char *format)
+/* Lays text out and renders it in format into a new buffer (*data, *len). */
+static cr_status render(cr_graph *g, const char *text, const char *format, char **data,
+                        size_t *len)
 {
     cr_status st = CR_OK;
     gv_message[0] = '\0';
     agusererrf previous = agseterrf(gv_capture);
     GVC_t *gvc = gv_context();
     Agraph_t *graph = gvc ? agmemread(text) : NULL;
-    char *data = NULL;
-    unsigned int len = 0;
-    cr_error werr;
+    char *out = NULL;
+    unsigned int n = 0;
     if (!gvc) {
         st = cr_graph_fail(g, CR_ENOMEM, "render: cannot start Graphviz");
     } else if (!graph) {
@@ -74,21 +75,48 @@ static cr_status render(cr_graph *g, const char *text, const char *file, const c
         st = cr_graph_fail(g, CR_EFORMAT, "render: Graphviz layout failed: %s",
                            gv_reason("no reason given"));
     } else {
-        if (gvRenderData(gvc, graph, format, &data, &len) != 0 || !data || len == 0)
+        if (gvRenderData(gvc, graph, format, &out, &n) != 0 || !out || n == 0)
             st = cr_graph_fail(g, CR_EFORMAT, "render: Graphviz cannot render %s: %s",
                                format, gv_reason("no renderer for this format"));
-        else if ((st = cr_io_write_atomic(file, data, len, &werr)) != CR_OK)
-            st = cr_graph_fail(g, st, "%s", werr.message);
+        else if (!(*data = cr_malloc((size_t)n + 1)))
+            st = cr_graph_fail(g, CR_ENOMEM, "render: out of memory");
+        else {
+            memcpy(*data, out, n);
+            (*data)[n] = '\0';
+            *len = n;
+        }
         gvFreeLayout(gvc, graph);
     }
-    if (data)
-        gvFreeRenderData(data);
+    if (out)
+        gvFreeRenderData(out);
     if (graph)
         agclose(graph);
     agseterrf(previous);
     return st;
 }
 #endif
+
+/* The rendered picture into a new buffer (chain_private.h). */
+cr_status cr_dot_render_data(cr_graph *g, const cr_dot_options *opts, const char *format,
+                             char **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+#ifdef CR_HAVE_GVC
+    char *text = NULL;
+    size_t text_len = 0;
+    cr_status st = cr_dot_to_string(g, opts, &text, &text_len);
+    if (st != CR_OK)
+        return st;
+    st = render(g, text, format, data, len);
+    cr_free(text);
+    return st;
+#else
+    (void)opts;
+    (void)format;
+    return cr_graph_fail(g, CR_ENOTSUP, "built without Graphviz rendering");
+#endif
+}
 
 static cr_status dot_render_body(cr_graph *g, const cr_dot_options *opts, const char *file,
                                  const char *format)
@@ -101,19 +129,14 @@ static cr_status dot_render_body(cr_graph *g, const cr_dot_options *opts, const 
         strcmp(format, "pdf") != 0)
         return cr_graph_fail(g, CR_EINVAL, "render: format '%s' is not svg, png or pdf",
                              format);
-#ifdef CR_HAVE_GVC
-    char *text = NULL;
+    char *data = NULL;
     size_t len = 0;
-    cr_status st = cr_dot_to_string(g, opts, &text, &len);
-    if (st != CR_OK)
-        return st;
-    st = render(g, text, file, format);
-    cr_free(text);
+    cr_error werr;
+    cr_status st = cr_dot_render_data(g, opts, format, &data, &len);
+    if (st == CR_OK && (st = cr_io_write_atomic(file, data, len, &werr)) != CR_OK)
+        st = cr_graph_fail(g, st, "%s", werr.message);
+    cr_free(data);
     return st;
-#else
-    (void)opts;
-    return cr_graph_fail(g, CR_ENOTSUP, "built without Graphviz rendering");
-#endif
 }
 
 cr_status cr_dot_render(cr_graph *g, const cr_dot_options *opts, const char *file,
