@@ -603,7 +603,8 @@ cr_status cr_node_require_grad(cr_node *n, int on)
         n->flags |= CR_NODE_WANTS_GRAD;
     } else {
         /* later backwards will not update it: drop the stale gradient */
-        n->flags &= ~(unsigned)(CR_NODE_WANTS_GRAD | CR_NODE_GRAD_ACCUM);
+        n->flags &=
+            ~(unsigned)(CR_NODE_WANTS_GRAD | CR_NODE_GRAD_ACCUM | CR_NODE_GRAD_NODE);
         n->grad = NULL;
     }
     if (before != n->flags)
@@ -636,10 +637,8 @@ const cr_tensor *cr_node_grad(const cr_node *n)
         return NULL;
     if ((n->flags & CR_NODE_GRAD_ACCUM) && n->accum)
         return n->accum;
-    return n->grad ? &n->grad->value : NULL;
+    return n->grad;
 }
-
-cr_node *cr_node_grad_node(const cr_node *n) { return n ? n->grad : NULL; }
 
 /* ---- marks and forward evaluation ---- */
 
