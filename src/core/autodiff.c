@@ -30,18 +30,22 @@ struct cr_backward_cache {
     cr_node **grads;
     cr_node **plan; /* gradient op nodes to evaluate, in creation order */
     size_t n_plan;
-    /* A direct build (plan NULL): the active op nodes from the loss down,
-     * per node id up to the loss a gradient slot and a state byte
-     * (DIRECT_*), and the wanted nodes' gradients as rank-0 tensors. */
+    /* A direct build: the active op nodes that get a contribution, from
+     * the loss down; per node id up to the loss a gradient slot and a state
+     * byte (DIRECT_*); the wanted nodes' gradients as rank-0 tensors over
+     * their slots (or over a zero in values, for no contribution). */
     cr_node **sweep;
     size_t n_sweep;
     double *slot;
     unsigned char *state;
-    cr_tensor *direct; /* n_wanted tensors over values */
+    cr_tensor *direct;
     double *values;
 };
 
-enum { DIRECT_ACTIVE = 1, DIRECT_HAS = 2 };
+enum {
+    DIRECT_ACTIVE = 1, /* on a path from the loss to a wanted node */
+    DIRECT_HAS = 2     /* gets a contribution */
+};
 
 enum {
     MARK_LOSS_ANCESTOR = 1,
@@ -325,55 +329,58 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
         return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory for %zu nodes",
                              top + 1);
     }
+    /* Which nodes get a contribution depends on the graph alone (whether a
+     * scalar_vjp gives one depends on its node, never on values): the
+     * sweep visits only those, and a wanted node without one holds zero. */
+    for (size_t id = 0; id <= top; id++)
+        c->state[id] = (g->marks[id] & MARK_ACTIVE) == MARK_ACTIVE ? DIRECT_ACTIVE : 0;
+    c->state[top] |= c->state[top] ? DIRECT_HAS : 0;
     for (size_t id = top + 1; id-- > 0;) {
-        const int active = (g->marks[id] & MARK_ACTIVE) == MARK_ACTIVE;
-        c->state[id] = active ? DIRECT_ACTIVE : 0;
-        if (active && g->nodes[id]->kind == CR_NODE_OP)
-            c->sweep[c->n_sweep++] = g->nodes[id];
+        cr_node *n = g->nodes[id];
+        if (c->state[id] != (DIRECT_ACTIVE | DIRECT_HAS) || n->kind != CR_NODE_OP)
+            continue;
+        c->sweep[c->n_sweep++] = n;
+        for (size_t i = 0; i < n->n_inputs; i++) {
+            const size_t in = n->inputs[i]->id;
+            double d;
+            if ((c->state[in] & DIRECT_ACTIVE) && n->op->scalar_vjp(n, i, 1.0, &d))
+                c->state[in] |= DIRECT_HAS;
+        }
     }
     for (size_t k = 0; k < c->n_wanted; k++) {
+        const size_t id = c->wanted[k]->id;
         cr_tensor_set_shape(&c->direct[k], 0, NULL, NULL);
-        c->direct[k].data = &c->values[k];
+        c->values[k] = 0.0;
+        c->direct[k].data =
+            id <= top && (c->state[id] & DIRECT_HAS) ? &c->slot[id] : &c->values[k];
         c->direct[k].flags = 0;
     }
     *ok = 1;
     return CR_OK;
 }
 
-/* Computes the gradients of a direct build into c->values. Allocates
- * nothing, cannot fail. */
+/* Computes the gradients of a direct build into its slots, where the
+ * wanted nodes' tensors point. Allocates nothing, cannot fail. */
 static void direct_sweep(cr_backward_cache *c)
 {
     const size_t top = c->loss->id;
-    unsigned char *restrict state = c->state;
+    const unsigned char *restrict state = c->state;
     double *restrict slot = c->slot;
-    for (size_t id = 0; id <= top; id++)
-        state[id] &= DIRECT_ACTIVE;
-    if (state[top] & DIRECT_ACTIVE) { /* the seed, d(loss)/d(loss) = 1 */
-        slot[top] = 1.0;
-        state[top] |= DIRECT_HAS;
-    }
+    /* -0.0 + d is d, bit for bit, for every d: a slot takes its first
+     * contribution as it is, as the gradient build does, and adds the
+     * others in order */
+    CR_FOR_BLOCKED(id, top + 1, slot[id] = -0.0;);
+    slot[top] = 1.0; /* the seed, d(loss)/d(loss) */
     for (size_t k = 0; k < c->n_sweep; k++) {
         const cr_node *n = c->sweep[k];
-        if (!(state[n->id] & DIRECT_HAS))
-            continue;
+        int (*const vjp)(const cr_node *, size_t, double, double *) = n->op->scalar_vjp;
         const double dy = slot[n->id];
         for (size_t i = 0; i < n->n_inputs; i++) {
             const size_t in = n->inputs[i]->id;
             double d;
-            if (!(state[in] & DIRECT_ACTIVE) || !n->op->scalar_vjp(n, i, dy, &d))
-                continue;
-            if (state[in] & DIRECT_HAS) {
+            if ((state[in] & DIRECT_ACTIVE) && vjp(n, i, dy, &d))
                 slot[in] += d;
-            } else {
-                slot[in] = d;
-                state[in] |= DIRECT_HAS;
-            }
         }
-    }
-    for (size_t k = 0; k < c->n_wanted; k++) {
-        const size_t id = c->wanted[k]->id;
-        c->values[k] = id <= top && (state[id] & DIRECT_HAS) ? slot[id] : 0.0;
     }
 }
 

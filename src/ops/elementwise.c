@@ -55,6 +55,8 @@ cr_status cr_shape_broadcast(cr_graph *g, cr_node *n)
     for (size_t k = 0; k < n->n_inputs; k++)
         if (IN_TENSOR(n, k)->rank > rank)
             rank = IN_TENSOR(n, k)->rank;
+    if (rank == 0) /* scalars */
+        return cr_tensor_set_shape(&n->value, 0, NULL, &g->err);
     size_t shape[CR_MAX_RANK];
     for (int d = 0; d < rank; d++) {
         shape[d] = 1;
