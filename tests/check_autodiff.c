@@ -715,6 +715,38 @@ START_TEST(test_direct_scalar_backward)
 }
 END_TEST
 
+/* A scalar loss whose path reaches a vector, or an op without a
+ * scalar_vjp, below scalar ops takes the node road, with right values. */
+START_TEST(test_direct_falls_back)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *p = cr_param_scalar(g, "p", 1.7);
+    const size_t shape[1] = {3};
+    cr_node *v = cr_input(g, "v", 1, shape);
+    ck_assert_int_eq(cr_node_set_data(v, (const double[]){0.5, -2.25, 4.0}, 3), CR_OK);
+    cr_node *q = cr_param_scalar(g, "q", -0.6);
+    /* L = (p * sum(p v)) * sigmoid(q) + erf(q) */
+    cr_node *sig = cr_sigmoid(g, q);
+    cr_node *L =
+        cr_add(g, cr_mul(g, cr_mul(g, p, cr_sum(g, cr_mul(g, p, v))), sig), cr_erf(g, q));
+    ck_assert_ptr_nonnull(L);
+    const size_t size = cr_graph_size(g);
+    ck_assert_int_eq(cr_graph_backward(g, L, 0), CR_OK);
+    ck_assert_uint_gt(cr_graph_size(g), size); /* nodes built */
+    const double s = 0.5 - 2.25 + 4.0, sq = 1.0 / (1.0 + exp(0.6));
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(p)), 2 * 1.7 * s * sq, 1e-14);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(q)),
+                    1.7 * 1.7 * s * sq * (1 - sq) + 1.1283791670955126 * exp(-0.36), 1e-14);
+    /* without the vector, erf alone sends q's gradient down the node road */
+    cr_node *L2 = cr_add(g, cr_mul(g, p, sig), cr_erf(g, q));
+    const size_t size2 = cr_graph_size(g);
+    ck_assert_int_eq(cr_graph_backward(g, L2, 0), CR_OK);
+    ck_assert_uint_gt(cr_graph_size(g), size2);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(p)), sq, 1e-15);
+    cr_graph_free(g);
+}
+END_TEST
+
 /* The direct backward fails the k-th allocation of its first call with
  * CR_ENOMEM, leaking nothing, and then succeeds. */
 START_TEST(test_direct_backward_oom)
@@ -770,6 +802,7 @@ Suite *autodiff_suite(void)
     tcase_add_test(tc, test_backward_errors);
     tcase_add_test(tc, test_bce_saturated);
     tcase_add_test(tc, test_direct_scalar_backward);
+    tcase_add_test(tc, test_direct_falls_back);
     tcase_add_test(tc, test_direct_backward_oom);
     suite_add_tcase(s, tc);
     tc = tcase_create("large");

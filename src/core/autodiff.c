@@ -224,6 +224,7 @@ static void direct_free(cr_backward_cache *c)
     c->state = NULL;
     c->direct = NULL;
     c->values = NULL;
+    c->n_sweep = 0;
 }
 
 static void cache_free(cr_backward_cache *c)
@@ -279,9 +280,10 @@ static cr_status nodes_build(cr_graph *g, cr_backward_cache *c)
 }
 
 /* ---- the direct backward of scalar graphs ----
- * When every active node (on a path from the loss to a wanted node) and
- * every input of an active op is rank 0, every active op has a scalar_vjp
- * and every wanted node is rank 0, the gradients are computed as numbers:
+ * When every op node that gets a contribution (on a path from the loss to
+ * a wanted node) is rank 0 with rank-0 inputs and has a scalar_vjp, and
+ * the loss and every wanted node are rank 0, the gradients are computed as
+ * numbers:
  * one sweep down a cached list of the active op nodes, each slot taking
  * its first contribution and adding the later ones in the order the
  * gradient build makes them (as its add_n node sums them), so the results
@@ -307,18 +309,9 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
         return st;
     mark_active(g, c->loss, c->wanted, c->n_wanted);
     const size_t top = loss->id;
-    size_t count = 0;
-    for (size_t id = 0; id <= top; id++) {
-        const cr_node *n = g->nodes[id];
-        if ((g->marks[id] & MARK_ACTIVE) != MARK_ACTIVE || n->kind != CR_NODE_OP)
-            continue;
-        if (n->value.rank != 0 || !n->op->scalar_vjp)
-            return CR_OK;
-        for (size_t i = 0; i < n->n_inputs; i++)
-            if (n->inputs[i]->value.rank != 0)
-                return CR_OK;
-        count++;
-    }
+    size_t count = 0; /* active nodes: room enough for the plan */
+    for (size_t id = 0; id <= top; id++)
+        count += (g->marks[id] & MARK_ACTIVE) == MARK_ACTIVE;
     c->sweep = cr_malloc((count ? count : 1) * sizeof *c->sweep);
     c->slot = cr_malloc((top + 1) * sizeof *c->slot);
     c->state = cr_malloc(top + 1);
@@ -331,7 +324,9 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
     }
     /* Which nodes get a contribution depends on the graph alone (whether a
      * scalar_vjp gives one depends on its node, never on values): the
-     * sweep visits only those, and a wanted node without one holds zero. */
+     * sweep visits only those, and a wanted node without one holds zero.
+     * A node the sweep would visit that is not rank 0 with rank-0 inputs
+     * and a scalar_vjp sends the whole backward down the node road. */
     for (size_t id = 0; id <= top; id++)
         c->state[id] = (g->marks[id] & MARK_ACTIVE) == MARK_ACTIVE ? DIRECT_ACTIVE : 0;
     c->state[top] |= c->state[top] ? DIRECT_HAS : 0;
@@ -339,12 +334,20 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
         cr_node *n = g->nodes[id];
         if (c->state[id] != (DIRECT_ACTIVE | DIRECT_HAS) || n->kind != CR_NODE_OP)
             continue;
+        if (n->value.rank != 0 || !n->op->scalar_vjp) {
+            direct_free(c);
+            return CR_OK;
+        }
         c->sweep[c->n_sweep++] = n;
         for (size_t i = 0; i < n->n_inputs; i++) {
-            const size_t in = n->inputs[i]->id;
+            const cr_node *in = n->inputs[i];
             double d;
-            if ((c->state[in] & DIRECT_ACTIVE) && n->op->scalar_vjp(n, i, 1.0, &d))
-                c->state[in] |= DIRECT_HAS;
+            if (in->value.rank != 0) {
+                direct_free(c);
+                return CR_OK;
+            }
+            if ((c->state[in->id] & DIRECT_ACTIVE) && n->op->scalar_vjp(n, i, 1.0, &d))
+                c->state[in->id] |= DIRECT_HAS;
         }
     }
     for (size_t k = 0; k < c->n_wanted; k++) {
