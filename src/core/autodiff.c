@@ -40,6 +40,8 @@ struct cr_backward_cache {
     unsigned char *state;
     cr_tensor *direct;
     double *values;
+    double *dx; /* one node's contributions, cap_dx of them */
+    size_t cap_dx;
 };
 
 enum {
@@ -219,6 +221,9 @@ static void direct_free(cr_backward_cache *c)
     cr_free(c->state);
     cr_free(c->direct);
     cr_free(c->values);
+    cr_free(c->dx);
+    c->dx = NULL;
+    c->cap_dx = 0;
     c->sweep = NULL;
     c->slot = NULL;
     c->state = NULL;
@@ -339,16 +344,21 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
             return CR_OK;
         }
         c->sweep[c->n_sweep++] = n;
+        if (cr_grow((void **)&c->dx, &c->cap_dx, n->n_inputs, sizeof *c->dx) != CR_OK) {
+            direct_free(c);
+            return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
+        }
         for (size_t i = 0; i < n->n_inputs; i++) {
-            const cr_node *in = n->inputs[i];
-            double d;
-            if (in->value.rank != 0) {
+            if (n->inputs[i]->value.rank != 0) {
                 direct_free(c);
                 return CR_OK;
             }
-            if ((c->state[in->id] & DIRECT_ACTIVE) && n->op->scalar_vjp(n, i, 1.0, &d))
-                c->state[in->id] |= DIRECT_HAS;
         }
+        if (!n->op->scalar_vjp(n, 1.0, c->dx))
+            continue;
+        for (size_t i = 0; i < n->n_inputs; i++)
+            if (c->state[n->inputs[i]->id] & DIRECT_ACTIVE)
+                c->state[n->inputs[i]->id] |= DIRECT_HAS;
     }
     for (size_t k = 0; k < c->n_wanted; k++) {
         const size_t id = c->wanted[k]->id;
@@ -374,15 +384,15 @@ static void direct_sweep(cr_backward_cache *c)
      * others in order */
     CR_FOR_BLOCKED(id, top + 1, slot[id] = -0.0;);
     slot[top] = 1.0; /* the seed, d(loss)/d(loss) */
+    double *restrict dx = c->dx;
     for (size_t k = 0; k < c->n_sweep; k++) {
         const cr_node *n = c->sweep[k];
-        int (*const vjp)(const cr_node *, size_t, double, double *) = n->op->scalar_vjp;
-        const double dy = slot[n->id];
+        if (!n->op->scalar_vjp(n, slot[n->id], dx))
+            continue;
         for (size_t i = 0; i < n->n_inputs; i++) {
             const size_t in = n->inputs[i]->id;
-            double d;
-            if ((state[in] & DIRECT_ACTIVE) && vjp(n, i, dy, &d))
-                slot[in] += d;
+            if (state[in] & DIRECT_ACTIVE)
+                slot[in] += dx[i];
         }
     }
 }

@@ -219,11 +219,13 @@ struct cr_op {
     void (*forward)(cr_node *n);
     cr_status (*vjp)(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
     /* Optional: vjp's arithmetic for a rank-0 node whose inputs are rank 0,
-     * for the direct backward of scalar graphs (autodiff.c): *dx = the
-     * contribution of upstream gradient dy to input i, computed exactly as
-     * the nodes vjp builds would compute it (bit for bit, tested), and 1;
-     * or 0 where vjp gives no contribution. Never allocates, never fails. */
-    int (*scalar_vjp)(const cr_node *n, size_t i, double dy, double *dx);
+     * for the direct backward of scalar graphs (autodiff.c): dx[i] = the
+     * contribution of upstream gradient dy to input i, for every input,
+     * computed exactly as the nodes vjp builds would compute it (bit for
+     * bit, tested), and 1; or 0 where vjp gives no contribution to any
+     * input. Which of the two depends on the node alone (its op and
+     * parameters), never on values. Never allocates, never fails. */
+    int (*scalar_vjp)(const cr_node *n, double dy, double *dx);
 };
 
 /* What the Jacobian of node n with respect to its input i is, for chains

@@ -148,12 +148,14 @@ cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
  * contribution's expression in dy, the node's value y, its inputs a and b
  * (x for a one-input op) and its constant c. */
 #define CR_SCALAR_VJP(NAME, DX0, DX1)                                                      \
-    static int NAME##_scalar_vjp(const cr_node *n, size_t i, double dy, double *dx)        \
+    static int NAME##_scalar_vjp(const cr_node *n, double dy, double *dx)                  \
     {                                                                                      \
         const double y = n->value.data[0], a = IN(n, 0)[0], x = a, c = n->args->f;         \
         const double b = n->n_inputs > 1 ? IN(n, 1)[0] : 0.0;                              \
         (void)y, (void)a, (void)b, (void)x, (void)c;                                       \
-        *dx = i == 0 ? (DX0) : (DX1);                                                      \
+        dx[0] = (DX0);                                                                     \
+        for (size_t i = 1; i < n->n_inputs; i++)                                           \
+            dx[i] = (DX1);                                                                 \
         return 1;                                                                          \
     }
 
@@ -290,19 +292,18 @@ CR_SCALAR_VJP(softplus, dy * sigmoid(x), 0)
 
 /* powc's vjp gives nothing for c = 0, dy for c = 1, and otherwise
  * mul(dy, scale(powc(x, c - 1), c)). sign's gives nothing. */
-static int powc_scalar_vjp(const cr_node *n, size_t i, double dy, double *dx)
+static int powc_scalar_vjp(const cr_node *n, double dy, double *dx)
 {
     const double p = n->args->f;
-    CR_UNUSED(i);
     if (p == 0.0)
         return 0;
-    *dx = p == 1.0 ? dy : dy * (p * pow(IN(n, 0)[0], p - 1.0));
+    dx[0] = p == 1.0 ? dy : dy * (p * pow(IN(n, 0)[0], p - 1.0));
     return 1;
 }
 
-static int sign_scalar_vjp(const cr_node *n, size_t i, double dy, double *dx)
+static int sign_scalar_vjp(const cr_node *n, double dy, double *dx)
 {
-    CR_UNUSED(n), CR_UNUSED(i), CR_UNUSED(dy), CR_UNUSED(dx);
+    CR_UNUSED(n), CR_UNUSED(dy), CR_UNUSED(dx);
     return 0;
 }
 
