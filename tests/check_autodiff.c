@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,10 +412,14 @@ START_TEST(test_grad_idempotent)
     cr_node *z = cr_grad(g, y, u);
     ck_assert_ptr_eq(cr_grad(g, y, u), z);
     ck_assert_double_eq(cr_node_scalar(z), 0.0);
-    /* backward on the same loss builds its own gradients and leaves the
-     * cached ones alone */
+    /* backward on the same loss has gradients of its own and leaves the
+     * cached ones alone (on this scalar graph it computes them directly,
+     * and builds its nodes when they are asked for) */
     const size_t before_backward = cr_graph_size(g);
     ck_assert_int_eq(cr_graph_backward(g, y, 0), CR_OK);
+    ck_assert_uint_eq(cr_graph_size(g), before_backward);
+    ck_assert_ptr_nonnull(cr_node_grad_node(x));
+    ck_assert_ptr_ne(cr_node_grad_node(x), d);
     ck_assert_uint_gt(cr_graph_size(g), before_backward);
     test_assert_rel(cr_tensor_get(cr_node_grad(x), 0), cr_node_scalar(d), 1e-15);
     const size_t after_backward = cr_graph_size(g);
@@ -553,6 +558,231 @@ START_TEST(test_bce_saturated)
 }
 END_TEST
 
+/* ---- the direct backward of scalar graphs ---- */
+
+enum { SCALAR_PARAMS = 6, SCALAR_INPUTS = 2, SCALAR_OPS = 400 };
+
+typedef struct scalar_net {
+    cr_graph *g;
+    cr_node *leaves[SCALAR_PARAMS + SCALAR_INPUTS]; /* parameters first */
+    cr_node *loss;
+} scalar_net;
+
+/* A random scalar graph of SCALAR_OPS nodes, each of the ops that have a
+ * scalar_vjp (and sign, powc with exponents 0 and 1: no contribution or
+ * dy itself) on earlier nodes: most on the last few, some on any, so
+ * nodes fan out. Each op's input goes through tanh first where its domain
+ * or size needs it. Identical for equal seeds. */
+static void scalar_net_build(scalar_net *s, unsigned long net_seed)
+{
+    test_rand_seed(net_seed);
+    cr_graph *g = s->g = cr_graph_new();
+    ck_assert_ptr_nonnull(g);
+    cr_node *pool[SCALAR_PARAMS + SCALAR_INPUTS + SCALAR_OPS];
+    size_t n = 0;
+    for (size_t k = 0; k < SCALAR_PARAMS; k++)
+        pool[n++] = s->leaves[k] = cr_param_scalar(g, NULL, test_rand_uniform(-1.5, 1.5));
+    for (size_t k = 0; k < SCALAR_INPUTS; k++)
+        pool[n++] = s->leaves[SCALAR_PARAMS + k] =
+            cr_input_scalar(g, NULL, test_rand_uniform(-1.5, 1.5));
+    while (n < SCALAR_PARAMS + SCALAR_INPUTS + SCALAR_OPS) {
+        const size_t near = n < 4 ? n : 4;
+        const int far = test_rand_uniform(0, 1) < 0.3;
+        cr_node *a = pool[far ? (size_t)test_rand_uniform(0, (double)n)
+                              : n - 1 - (size_t)test_rand_uniform(0, (double)near)];
+        cr_node *b = pool[(size_t)test_rand_uniform(0, (double)n)];
+        /* unary ops on a, unary ops on t = tanh(a), binary ops on (a, b) */
+        static cr_node *(*const on_a[])(cr_graph *, cr_node *) = {
+            cr_neg, cr_abs, cr_sin, cr_cos, cr_tanh, cr_sigmoid, cr_relu};
+        static cr_node *(*const on_t[])(cr_graph *, cr_node *) = {cr_exp, cr_softplus,
+                                                                  cr_square};
+        static cr_node *(*const on_ab[])(cr_graph *, cr_node *,
+                                         cr_node *) = {cr_add, cr_sub, cr_mul};
+        enum { N_A = 7, N_T = 3, N_AB = 3 };
+        cr_node *t = cr_tanh(g, a), *y;
+        const int op = (int)test_rand_uniform(0, N_A + N_T + N_AB + 9);
+        if (op < N_A)
+            y = on_a[op](g, a);
+        else if (op < N_A + N_T)
+            y = on_t[op - N_A](g, t);
+        else if (op < N_A + N_T + N_AB)
+            y = on_ab[op - N_A - N_T](g, a, b);
+        else if (op == N_A + N_T + N_AB)
+            y = cr_div(g, b, cr_add(g, cr_square(g, t), cr_scalar(g, 0.5)));
+        else if (op == N_A + N_T + N_AB + 1)
+            y = cr_scale(g, a, -0.37);
+        else if (op == N_A + N_T + N_AB + 2)
+            y = cr_powc(g, t, 3.0);
+        else if (op == N_A + N_T + N_AB + 3) /* exponents 0 and 1 */
+            y = cr_powc(g, a, (double)(int)test_rand_uniform(0, 3));
+        else if (op == N_A + N_T + N_AB + 4)
+            y = cr_log(g, cr_add(g, cr_abs(g, a), cr_scalar(g, 0.25)));
+        else if (op == N_A + N_T + N_AB + 5)
+            y = cr_sqrt(g, cr_add(g, cr_square(g, t), cr_scalar(g, 0.1)));
+        else if (op == N_A + N_T + N_AB + 6)
+            y = cr_mul(g, cr_sign(g, a), b);
+        else if (op == N_A + N_T + N_AB + 7)
+            y = cr_log1p(g, cr_abs(g, t));
+        else /* micrograd's neuron */
+            y = cr_add(g, cr_mul(g, a, t), b);
+        ck_assert_ptr_nonnull(y);
+        pool[n++] = y;
+    }
+    /* every leaf reaches the loss directly too, and through the graph */
+    s->loss = cr_add(g, pool[n - 1], cr_mul(g, pool[n - 2], pool[n - 7]));
+    for (size_t k = 0; k < SCALAR_PARAMS + SCALAR_INPUTS; k++)
+        s->loss = cr_add(g, s->loss, cr_mul(g, s->leaves[k], pool[n - 3 - k]));
+    ck_assert_ptr_nonnull(s->loss);
+    ck_assert_int_eq(cr_node_require_grad(s->leaves[SCALAR_PARAMS], 1), CR_OK);
+}
+
+/* The gradient that backward left in w, as bits. */
+static uint64_t grad_bits(const cr_node *w)
+{
+    const double v = cr_tensor_scalar(cr_node_grad(w));
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return bits;
+}
+
+/* A scalar graph's backward computes its gradients directly (no node
+ * added), bit for bit what the gradient nodes compute: on the same graph
+ * (whose gradient nodes cr_node_grad_node then builds), and through
+ * re-runs with new values against a twin graph that backward differentiates
+ * with gradient nodes. The direct re-runs allocate nothing. */
+START_TEST(test_direct_scalar_backward)
+{
+    for (unsigned long net = 1; net <= 4; net++) {
+        scalar_net d, t;
+        scalar_net_build(&d, net);
+        scalar_net_build(&t, net);
+        const size_t size = cr_graph_size(d.g);
+        ck_assert_int_eq(cr_graph_backward(d.g, d.loss, 0), CR_OK);
+        ck_assert_uint_eq(cr_graph_size(d.g), size); /* direct: nothing built */
+        ck_assert_ptr_nonnull(cr_node_grad(d.leaves[0]));
+        ck_assert_int_eq(cr_tensor_rank(cr_node_grad(d.leaves[0])), 0);
+        uint64_t direct[SCALAR_PARAMS + 1];
+        for (size_t k = 0; k <= SCALAR_PARAMS; k++)
+            direct[k] = grad_bits(d.leaves[k]);
+        /* the twin builds its gradient nodes (asked for, as a drawing
+         * would), from the same values */
+        ck_assert_int_eq(cr_graph_backward(t.g, t.loss, 0), CR_OK);
+        ck_assert_ptr_nonnull(cr_node_grad_node(t.leaves[0]));
+        ck_assert_uint_gt(cr_graph_size(t.g), size);
+        int nonzero = 0;
+        for (size_t k = 0; k <= SCALAR_PARAMS; k++) {
+            ck_assert_msg(grad_bits(t.leaves[k]) == direct[k],
+                          "graph %lu, leaf %zu: direct %.17g, nodes %.17g", net, k,
+                          cr_tensor_scalar(cr_node_grad(d.leaves[k])),
+                          cr_tensor_scalar(cr_node_grad(t.leaves[k])));
+            nonzero += cr_tensor_scalar(cr_node_grad(t.leaves[k])) != 0.0;
+        }
+        ck_assert_int_eq(nonzero, SCALAR_PARAMS + 1); /* no leaf left out */
+
+        /* re-runs with new values: forward and backward on both graphs */
+        ck_assert_int_eq(cr_graph_forward(d.g, d.loss), CR_OK); /* plans them */
+        ck_assert_int_eq(cr_graph_forward(t.g, t.loss), CR_OK);
+        test_alloc_install(0);
+        for (int run = 0; run < 5; run++) {
+            for (size_t k = 0; k < SCALAR_PARAMS + SCALAR_INPUTS; k++) {
+                const double v = test_rand_uniform(-2, 2);
+                ck_assert_int_eq(cr_node_set_scalar(d.leaves[k], v), CR_OK);
+                ck_assert_int_eq(cr_node_set_scalar(t.leaves[k], v), CR_OK);
+            }
+            ck_assert_int_eq(cr_graph_forward(d.g, d.loss), CR_OK);
+            ck_assert_int_eq(cr_graph_backward(d.g, d.loss, 0), CR_OK);
+            ck_assert_int_eq(cr_graph_forward(t.g, t.loss), CR_OK);
+            ck_assert_int_eq(cr_graph_backward(t.g, t.loss, 0), CR_OK);
+            for (size_t k = 0; k <= SCALAR_PARAMS; k++)
+                ck_assert_msg(grad_bits(t.leaves[k]) == grad_bits(d.leaves[k]),
+                              "graph %lu, run %d, leaf %zu: direct %.17g, nodes %.17g", net,
+                              run, k, cr_tensor_scalar(cr_node_grad(d.leaves[k])),
+                              cr_tensor_scalar(cr_node_grad(t.leaves[k])));
+        }
+        ck_assert_uint_eq(test_alloc.allocations, 0);
+        test_alloc_uninstall();
+        ck_assert_uint_eq(cr_graph_size(d.g), size);
+
+        /* asking for the nodes afterwards builds them from the values now */
+        cr_node *gn = cr_node_grad_node(d.leaves[1]);
+        ck_assert_ptr_nonnull(gn);
+        ck_assert_uint_gt(cr_graph_size(d.g), size);
+        ck_assert_ptr_eq(cr_node_value(gn), cr_node_grad(d.leaves[1]));
+        ck_assert_msg(grad_bits(d.leaves[1]) == grad_bits(t.leaves[1]), "graph %lu", net);
+        cr_graph_free(d.g);
+        cr_graph_free(t.g);
+    }
+}
+END_TEST
+
+/* A scalar loss whose path reaches a vector, or an op without a
+ * scalar_vjp, below scalar ops takes the node road, with right values. */
+START_TEST(test_direct_falls_back)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *p = cr_param_scalar(g, "p", 1.7);
+    const size_t shape[1] = {3};
+    cr_node *v = cr_input(g, "v", 1, shape);
+    ck_assert_int_eq(cr_node_set_data(v, (const double[]){0.5, -2.25, 4.0}, 3), CR_OK);
+    cr_node *q = cr_param_scalar(g, "q", -0.6);
+    /* L = (p * sum(p v)) * sigmoid(q) + erf(q) */
+    cr_node *sig = cr_sigmoid(g, q);
+    cr_node *L =
+        cr_add(g, cr_mul(g, cr_mul(g, p, cr_sum(g, cr_mul(g, p, v))), sig), cr_erf(g, q));
+    ck_assert_ptr_nonnull(L);
+    const size_t size = cr_graph_size(g);
+    ck_assert_int_eq(cr_graph_backward(g, L, 0), CR_OK);
+    ck_assert_uint_gt(cr_graph_size(g), size); /* nodes built */
+    const double s = 0.5 - 2.25 + 4.0, sq = 1.0 / (1.0 + exp(0.6));
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(p)), 2 * 1.7 * s * sq, 1e-14);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(q)),
+                    1.7 * 1.7 * s * sq * (1 - sq) + 1.1283791670955126 * exp(-0.36), 1e-14);
+    /* without the vector, erf alone sends q's gradient down the node road */
+    cr_node *L2 = cr_add(g, cr_mul(g, p, sig), cr_erf(g, q));
+    const size_t size2 = cr_graph_size(g);
+    ck_assert_int_eq(cr_graph_backward(g, L2, 0), CR_OK);
+    ck_assert_uint_gt(cr_graph_size(g), size2);
+    test_assert_rel(cr_tensor_scalar(cr_node_grad(p)), sq, 1e-15);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* The direct backward fails the k-th allocation of its first call with
+ * CR_ENOMEM, leaking nothing, and then succeeds. */
+START_TEST(test_direct_backward_oom)
+{
+    scalar_net ref;
+    scalar_net_build(&ref, 9);
+    ck_assert_int_eq(cr_graph_backward(ref.g, ref.loss, 0), CR_OK);
+    const uint64_t expected = grad_bits(ref.leaves[0]);
+    cr_graph_free(ref.g);
+    size_t k = 1;
+    for (;; k++) {
+        test_alloc_install(0);
+        scalar_net s;
+        scalar_net_build(&s, 9);
+        test_alloc.fail_at = test_alloc.allocations + 1 + (k - 1);
+        const cr_status st = cr_graph_backward(s.g, s.loss, 0);
+        const size_t failures = test_alloc.failures;
+        if (st == CR_OK) {
+            ck_assert_uint_eq(failures, 0);
+        } else {
+            ck_assert_int_eq(st, CR_ENOMEM);
+            ck_assert_ptr_null(cr_node_grad(s.leaves[0]));
+            test_alloc.fail_at = 0;
+            ck_assert_int_eq(cr_graph_backward(s.g, s.loss, 0), CR_OK);
+        }
+        ck_assert(grad_bits(s.leaves[0]) == expected);
+        cr_graph_free(s.g);
+        ck_assert_int_eq(test_alloc.live, 0);
+        test_alloc_uninstall();
+        if (st == CR_OK)
+            break;
+    }
+    ck_assert_uint_ge(k, 4); /* the direct build's allocations were failed */
+}
+END_TEST
+
 Suite *autodiff_suite(void)
 {
     Suite *s = suite_create("autodiff");
@@ -571,6 +801,9 @@ Suite *autodiff_suite(void)
     tcase_add_test(tc, test_grad_idempotent);
     tcase_add_test(tc, test_backward_errors);
     tcase_add_test(tc, test_bce_saturated);
+    tcase_add_test(tc, test_direct_scalar_backward);
+    tcase_add_test(tc, test_direct_falls_back);
+    tcase_add_test(tc, test_direct_backward_oom);
     suite_add_tcase(s, tc);
     tc = tcase_create("large");
     tcase_set_timeout(tc, 300);

@@ -208,7 +208,12 @@ enum {
  * needs a gradient are visited; contributions of a node feeding several
  * others are summed. The first call for a loss builds the gradients as nodes
  * of this graph (see cr_grad); later calls re-evaluate them without
- * allocating. A node with no path to loss gets a zero gradient.
+ * allocating. On a scalar graph (every node on the way rank 0, made of ops
+ * that support it: the arithmetic and unary elementwise ops; see
+ * docs/design.md) it computes the same numbers, bit for bit, directly,
+ * without building nodes, until cr_node_grad_node asks for them; a graph
+ * with CR_GRAPH_TRAP_NONFINITE always builds them. A node with no path to
+ * loss gets a zero gradient.
  *
  * Returns CR_OK; CR_EINVAL for a NULL g or loss (recorded nowhere) or a loss
  * of another graph; CR_ESHAPE for a loss that is not a scalar; CR_ENOTSUP
@@ -244,7 +249,11 @@ CR_API cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x);
 
 /* The gradient node that the last cr_graph_backward built for n (borrowed),
  * or NULL (also for a NULL n). Its value is what cr_node_grad returns in
- * replace mode. */
+ * replace mode. When that backward computed the gradients directly (a
+ * scalar graph), this call builds its gradient nodes, from the graph's
+ * current values, for every node it gave a gradient, and later backward
+ * calls for that loss re-evaluate them; NULL, with the error in the graph,
+ * if that fails (CR_ENOMEM). */
 CR_API cr_node *cr_node_grad_node(const cr_node *n);
 
 #ifdef __cplusplus

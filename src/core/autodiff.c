@@ -5,10 +5,15 @@
  * order, so no recursion), asks each op's vjp for its inputs' contributions
  * and sums contributions where a node feeds several others. The built
  * gradient nodes are cached per loss and re-evaluated by later backward
- * calls without allocating.
+ * calls without allocating. A backward on a scalar graph (every node on
+ * the way rank 0, every op with a scalar_vjp) computes the same numbers
+ * directly instead, in one sweep over a cached plan, and builds the
+ * gradient nodes only when someone asks for them (cr_node_grad_node).
  */
 #include "core/internal.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* A cached gradient build: one per loss and set of wanted nodes for
@@ -25,9 +30,30 @@ struct cr_backward_cache {
     cr_node **grads;
     cr_node **plan; /* gradient op nodes to evaluate, in creation order */
     size_t n_plan;
+    /* A direct build: the active op nodes that get a contribution, from
+     * the loss down; per node id up to the loss a gradient slot and a state
+     * byte (DIRECT_*); the wanted nodes' gradients as rank-0 tensors over
+     * their slots (or over a zero in values, for no contribution). */
+    cr_node **sweep;
+    size_t n_sweep;
+    double *slot;
+    unsigned char *state;
+    cr_tensor *direct;
+    double *values;
+    double *dx; /* one node's contributions, cap_dx of them */
+    size_t cap_dx;
 };
 
-enum { MARK_LOSS_ANCESTOR = 1, MARK_DEPENDS_ON_WANTED = 2 };
+enum {
+    DIRECT_ACTIVE = 1, /* on a path from the loss to a wanted node */
+    DIRECT_HAS = 2     /* gets a contribution */
+};
+
+enum {
+    MARK_LOSS_ANCESTOR = 1,
+    MARK_DEPENDS_ON_WANTED = 2,
+    MARK_ACTIVE = MARK_LOSS_ANCESTOR | MARK_DEPENDS_ON_WANTED
+};
 
 static cr_status require_scalar(cr_graph *g, const char *what, const cr_node *y)
 {
@@ -49,6 +75,25 @@ cr_status cr_reduce_to_operand(cr_graph *g, cr_node *dy, const cr_node *operand,
     }
     *out = cr_sum_to_shape(g, dy, operand->value.rank, operand->value.shape);
     return *out ? CR_OK : g->err.status;
+}
+
+/* Marks in g->marks (reset before) the ancestors of the loss (bit 1) and
+ * the nodes depending on a wanted one (bit 2), in one sweep each: the
+ * nodes with both (MARK_ACTIVE) are on a path from the loss to a wanted
+ * node. */
+static void mark_active(cr_graph *g, cr_node *loss, cr_node *const *wanted, size_t n_wanted)
+{
+    const size_t top = loss->id;
+    cr_graph_mark_ancestors(g, &loss, 1);
+    for (size_t k = 0; k < n_wanted; k++)
+        if (wanted[k]->id <= top)
+            g->marks[wanted[k]->id] |= MARK_DEPENDS_ON_WANTED;
+    for (size_t id = 0; id <= top; id++) {
+        cr_node *n = g->nodes[id];
+        for (size_t i = 0; i < n->n_inputs && !(g->marks[id] & MARK_DEPENDS_ON_WANTED); i++)
+            if (g->marks[n->inputs[i]->id] & MARK_DEPENDS_ON_WANTED)
+                g->marks[id] |= MARK_DEPENDS_ON_WANTED;
+    }
 }
 
 /* Contributions to one node's gradient, kept as a linked list through an
@@ -114,20 +159,8 @@ static cr_status build_gradients(cr_graph *g, cr_node *loss, cr_node *const *wan
         cr_graph_fail(g, CR_ENOMEM, "backward: out of memory for %zu nodes", top + 1);
         goto fail;
     }
-
-    /* Ancestors of the loss (bit 1), then nodes depending on a wanted one
-     * (bit 2), in one sweep each. */
-    cr_graph_mark_ancestors(g, &loss, 1);
-    for (size_t k = 0; k < n_wanted; k++)
-        if (wanted[k]->id <= top)
-            g->marks[wanted[k]->id] |= MARK_DEPENDS_ON_WANTED;
-    for (size_t id = 0; id <= top; id++) {
-        cr_node *n = g->nodes[id];
-        for (size_t i = 0; i < n->n_inputs && !(g->marks[id] & MARK_DEPENDS_ON_WANTED); i++)
-            if (g->marks[n->inputs[i]->id] & MARK_DEPENDS_ON_WANTED)
-                g->marks[id] |= MARK_DEPENDS_ON_WANTED;
-    }
-    const unsigned char active = MARK_LOSS_ANCESTOR | MARK_DEPENDS_ON_WANTED;
+    mark_active(g, loss, wanted, n_wanted);
+    const unsigned char active = MARK_ACTIVE;
 
     cr_node *seed = cr_constant_fill(g, loss->value.rank, loss->value.shape, 1.0);
     if (!seed || add_contribution(g, &b, top, seed) != CR_OK)
@@ -181,8 +214,27 @@ out:
     return st;
 }
 
+static void direct_free(cr_backward_cache *c)
+{
+    cr_free(c->sweep);
+    cr_free(c->slot);
+    cr_free(c->state);
+    cr_free(c->direct);
+    cr_free(c->values);
+    cr_free(c->dx);
+    c->dx = NULL;
+    c->cap_dx = 0;
+    c->sweep = NULL;
+    c->slot = NULL;
+    c->state = NULL;
+    c->direct = NULL;
+    c->values = NULL;
+    c->n_sweep = 0;
+}
+
 static void cache_free(cr_backward_cache *c)
 {
+    direct_free(c);
     cr_free(c->wanted);
     cr_free(c->grads);
     cr_free(c->plan);
@@ -217,7 +269,171 @@ static cr_status plan_new_ops(cr_graph *g, size_t first_new, cr_backward_cache *
     return CR_OK;
 }
 
-/* Builds and caches the gradients of loss for every node wanting one. */
+/* Builds gradient nodes for c's loss and wanted nodes into c->grads, with
+ * their re-evaluation plan. All-or-nothing. */
+static cr_status nodes_build(cr_graph *g, cr_backward_cache *c)
+{
+    const size_t first_new = g->n_nodes;
+    const cr_arena_mark mark = cr_arena_get_mark(&g->arena);
+    if (build_gradients(g, c->loss, c->wanted, c->n_wanted, c->grads) != CR_OK)
+        return g->err.status;
+    if (c->n_wanted > 0 && plan_new_ops(g, first_new, c) != CR_OK) {
+        cr_graph_truncate(g, first_new, mark);
+        return g->err.status;
+    }
+    return CR_OK;
+}
+
+/* ---- the direct backward of scalar graphs ----
+ * When every op node that gets a contribution (on a path from the loss to
+ * a wanted node) is rank 0 with rank-0 inputs and has a scalar_vjp, and
+ * the loss and every wanted node are rank 0, the gradients are computed as
+ * numbers:
+ * one sweep down a cached list of the active op nodes, each slot taking
+ * its first contribution and adding the later ones in the order the
+ * gradient build makes them (as its add_n node sums them), so the results
+ * are those of the gradient nodes bit for bit. A graph that traps
+ * non-finite values builds the nodes instead: the trap names the gradient
+ * node that went wrong. */
+
+static int is_direct(const cr_backward_cache *c) { return c->state != NULL; }
+
+/* Plans c as a direct build when its graph allows one (*ok = 1), or
+ * leaves it alone (*ok = 0). CR_ENOMEM recorded in g. */
+static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
+{
+    *ok = 0;
+    const cr_node *loss = c->loss;
+    if (loss->value.rank != 0 || c->n_wanted == 0 || (g->flags & CR_GRAPH_TRAP_NONFINITE))
+        return CR_OK;
+    for (size_t k = 0; k < c->n_wanted; k++)
+        if (c->wanted[k]->value.rank != 0)
+            return CR_OK;
+    cr_status st = cr_graph_marks_reset(g);
+    if (st != CR_OK)
+        return st;
+    mark_active(g, c->loss, c->wanted, c->n_wanted);
+    const size_t top = loss->id;
+    size_t count = 0; /* active nodes: room enough for the plan */
+    for (size_t id = 0; id <= top; id++)
+        count += (g->marks[id] & MARK_ACTIVE) == MARK_ACTIVE;
+    c->sweep = cr_malloc((count ? count : 1) * sizeof *c->sweep);
+    c->slot = cr_malloc((top + 1) * sizeof *c->slot);
+    c->state = cr_malloc(top + 1);
+    c->direct = cr_malloc(c->n_wanted * sizeof *c->direct);
+    c->values = cr_malloc(c->n_wanted * sizeof *c->values);
+    if (!c->sweep || !c->slot || !c->state || !c->direct || !c->values) {
+        direct_free(c);
+        return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory for %zu nodes",
+                             top + 1);
+    }
+    /* Which nodes get a contribution depends on the graph alone (whether a
+     * scalar_vjp gives one depends on its node, never on values): the
+     * sweep visits only those, and a wanted node without one holds zero.
+     * A node the sweep would visit that is not rank 0 with rank-0 inputs
+     * and a scalar_vjp sends the whole backward down the node road. */
+    for (size_t id = 0; id <= top; id++)
+        c->state[id] = (g->marks[id] & MARK_ACTIVE) == MARK_ACTIVE ? DIRECT_ACTIVE : 0;
+    c->state[top] |= c->state[top] ? DIRECT_HAS : 0;
+    for (size_t id = top + 1; id-- > 0;) {
+        cr_node *n = g->nodes[id];
+        if (c->state[id] != (DIRECT_ACTIVE | DIRECT_HAS) || n->kind != CR_NODE_OP)
+            continue;
+        if (n->value.rank != 0 || !n->op->scalar_vjp) {
+            direct_free(c);
+            return CR_OK;
+        }
+        c->sweep[c->n_sweep++] = n;
+        if (cr_grow((void **)&c->dx, &c->cap_dx, n->n_inputs, sizeof *c->dx) != CR_OK) {
+            direct_free(c);
+            return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
+        }
+        for (size_t i = 0; i < n->n_inputs; i++) {
+            if (n->inputs[i]->value.rank != 0) {
+                direct_free(c);
+                return CR_OK;
+            }
+        }
+        if (!n->op->scalar_vjp(n, 1.0, c->dx))
+            continue;
+        for (size_t i = 0; i < n->n_inputs; i++)
+            if (c->state[n->inputs[i]->id] & DIRECT_ACTIVE)
+                c->state[n->inputs[i]->id] |= DIRECT_HAS;
+    }
+    for (size_t k = 0; k < c->n_wanted; k++) {
+        const size_t id = c->wanted[k]->id;
+        cr_tensor_set_shape(&c->direct[k], 0, NULL, NULL);
+        c->values[k] = 0.0;
+        c->direct[k].data =
+            id <= top && (c->state[id] & DIRECT_HAS) ? &c->slot[id] : &c->values[k];
+        c->direct[k].flags = 0;
+    }
+    *ok = 1;
+    return CR_OK;
+}
+
+/* Computes the gradients of a direct build into its slots, where the
+ * wanted nodes' tensors point. Allocates nothing, cannot fail. */
+static void direct_sweep(cr_backward_cache *c)
+{
+    const size_t top = c->loss->id;
+    const unsigned char *restrict state = c->state;
+    double *restrict slot = c->slot;
+    /* -0.0 + d is d, bit for bit, for every d: a slot takes its first
+     * contribution as it is, as the gradient build does, and adds the
+     * others in order */
+    CR_FOR_BLOCKED(id, top + 1, slot[id] = -0.0;);
+    slot[top] = 1.0; /* the seed, d(loss)/d(loss) */
+    double *restrict dx = c->dx;
+    for (size_t k = 0; k < c->n_sweep; k++) {
+        const cr_node *n = c->sweep[k];
+        if (!n->op->scalar_vjp(n, slot[n->id], dx))
+            continue;
+        for (size_t i = 0; i < n->n_inputs; i++) {
+            const size_t in = n->inputs[i]->id;
+            if (state[in] & DIRECT_ACTIVE)
+                slot[in] += dx[i];
+        }
+    }
+}
+
+/* Turns direct build c into one of gradient nodes, built from the graph's
+ * current values; the wanted nodes that hold c's gradients hold the new
+ * nodes' values instead. On failure c stays direct. */
+static cr_status direct_to_nodes(cr_graph *g, cr_backward_cache *c)
+{
+    cr_status st = nodes_build(g, c);
+    if (st != CR_OK)
+        return st;
+    for (size_t k = 0; k < c->n_wanted; k++) {
+        cr_node *w = c->wanted[k];
+        if (w->grad == &c->direct[k]) {
+            w->grad = &c->grads[k]->value;
+            w->flags |= CR_NODE_GRAD_NODE;
+        }
+    }
+    direct_free(c);
+    return CR_OK;
+}
+
+cr_node *cr_node_grad_node(const cr_node *n)
+{
+    if (!n || !n->grad)
+        return NULL;
+    if (!(n->flags & CR_NODE_GRAD_NODE)) { /* a direct gradient: build its nodes now */
+        const uintptr_t at = (uintptr_t)n->grad;
+        cr_backward_cache *c = n->graph->backwards;
+        while (c && !(is_direct(c) && at >= (uintptr_t)c->direct &&
+                      at < (uintptr_t)(c->direct + c->n_wanted)))
+            c = c->next;
+        if (!c || direct_to_nodes(n->graph, c) != CR_OK)
+            return NULL;
+    }
+    return (cr_node *)((const char *)n->grad - offsetof(cr_node, value));
+}
+
+/* Builds and caches the gradients of loss for every node wanting one:
+ * directly on a scalar graph, as nodes otherwise. */
 static cr_backward_cache *cache_build(cr_graph *g, cr_node *loss)
 {
     cr_backward_cache *c = cr_calloc(1, sizeof *c);
@@ -241,14 +457,13 @@ static cr_backward_cache *cache_build(cr_graph *g, cr_node *loss)
         if (g->nodes[id]->flags & CR_NODE_WANTS_GRAD)
             c->wanted[k++] = g->nodes[id];
 
-    size_t first_new = g->n_nodes;
-    cr_arena_mark mark = cr_arena_get_mark(&g->arena);
-    if (build_gradients(g, loss, c->wanted, c->n_wanted, c->grads) != CR_OK)
+    int direct;
+    if (direct_plan(g, c, &direct) != CR_OK)
         goto fail;
-    if (c->n_wanted > 0 && plan_new_ops(g, first_new, c) != CR_OK) {
-        cr_graph_truncate(g, first_new, mark);
+    if (direct)
+        direct_sweep(c);
+    else if (nodes_build(g, c) != CR_OK)
         goto fail;
-    }
     c->next = g->backwards;
     g->backwards = c;
     return c;
@@ -339,7 +554,7 @@ static cr_status hold_in_accumulator(cr_graph *g, const char *what, cr_node *w)
             return cr_graph_fail(g, err.status, "%s: %s", what, err.message);
     }
     if (w->grad)
-        memcpy(w->accum->data, w->grad->value.data, w->accum->size * sizeof(double));
+        memcpy(w->accum->data, w->grad->data, w->accum->size * sizeof(double));
     else
         cr_tensor_fill(w->accum, 0.0);
     w->flags |= CR_NODE_GRAD_ACCUM;
@@ -399,36 +614,49 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
         g->backwards = c;
     }
     const int accumulating = (flags & CR_BACKWARD_ACCUMULATE) != 0;
+    const int trap = (g->flags & CR_GRAPH_TRAP_NONFINITE) != 0;
+    if (c && is_direct(c) && trap && (st = direct_to_nodes(g, c)) != CR_OK)
+        return st; /* the trap checks gradient nodes */
     if (c) {
         /* the gradients held now are kept before the plan overwrites them */
         if (accumulating && (st = hold_wanted(g, c)) != CR_OK)
             return st;
-        if ((st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK)
+        if (is_direct(c))
+            direct_sweep(c);
+        else if ((st = cr_eval_nodes(g, c->plan, c->n_plan)) != CR_OK)
             return st;
     } else if (!(c = cache_build(g, loss))) {
         return g->err.status;
     } else if (accumulating && (st = hold_wanted(g, c)) != CR_OK) {
         return st; /* a new build leaves the gradients held before untouched */
-    } else if ((g->flags & CR_GRAPH_TRAP_NONFINITE) &&
-               (st = cr_trap_nodes(g, c->plan, c->n_plan)) != CR_OK) {
+    } else if (trap && (st = cr_trap_nodes(g, c->plan, c->n_plan)) != CR_OK) {
         return st; /* the first build computed values eagerly; check them */
     }
     /* The trap scanned the plan, every op node the build made: gradients
      * among them are known finite (others, such as zero constants, are
      * left to whoever reads them). */
-    const int scanned = (g->flags & CR_GRAPH_TRAP_NONFINITE) && !accumulating;
+    const int scanned = trap && !accumulating && !is_direct(c);
     const size_t first_planned = c->n_plan ? c->plan[0]->id : SIZE_MAX;
     for (size_t k = 0; k < c->n_wanted; k++) {
         cr_node *w = c->wanted[k];
-        w->grad = c->grads[k];
-        if (scanned && w->grad->kind == CR_NODE_OP && w->grad->id >= first_planned)
-            w->flags |= CR_NODE_GRAD_FINITE;
+        const cr_node *gn = c->grads[k];
+        const cr_tensor *grad = gn ? &gn->value : &c->direct[k];
+        unsigned f =
+            gn ? w->flags | CR_NODE_GRAD_NODE : w->flags & ~(unsigned)CR_NODE_GRAD_NODE;
+        if (scanned && gn->kind == CR_NODE_OP && gn->id >= first_planned)
+            f |= CR_NODE_GRAD_FINITE;
         else
-            w->flags &= ~(unsigned)CR_NODE_GRAD_FINITE;
+            f &= ~(unsigned)CR_NODE_GRAD_FINITE;
         if (accumulating)
-            cr_add_into(w->accum->data, w->grad->value.data, w->accum->size);
+            cr_add_into(w->accum->data, grad->data, w->accum->size);
         else
-            w->flags &= ~(unsigned)CR_NODE_GRAD_ACCUM;
+            f &= ~(unsigned)CR_NODE_GRAD_ACCUM;
+        /* written only when they change: a re-run then leaves the nodes'
+         * memory clean (50,000 parameters in a scalar network) */
+        if (w->grad != grad)
+            w->grad = grad;
+        if (w->flags != f)
+            w->flags = f;
     }
     g->grads_checked = g->values_version;
     return CR_OK;

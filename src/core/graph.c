@@ -324,12 +324,14 @@ static cr_node *node_new(cr_graph *g, const cr_op *op, cr_node_kind kind,
 
     cr_arena_mark mark = cr_arena_get_mark(&g->arena);
     cr_status st = CR_ENOMEM;
-    cr_node *node = cr_arena_alloc(&g->arena, sizeof *node, 16);
+    /* the node and its input array in one block (sizeof *node is a
+     * multiple of 16, so the array is aligned) */
+    if (n > (SIZE_MAX - sizeof(cr_node)) / sizeof *inputs)
+        goto fail;
+    cr_node *node = cr_arena_alloc(&g->arena, sizeof *node + n * sizeof *inputs, 16);
     if (!node)
         goto fail;
-    node->inputs = n ? cr_arena_alloc(&g->arena, n * sizeof *node->inputs, 16) : NULL;
-    if (n && !node->inputs)
-        goto fail;
+    node->inputs = n ? (cr_node **)(node + 1) : NULL;
     if (n)
         memcpy(node->inputs, inputs, n * sizeof *inputs);
     node->op = op;
@@ -365,10 +367,11 @@ static cr_node *node_new(cr_graph *g, const cr_op *op, cr_node_kind kind,
     }
     if (kind == CR_NODE_OP && op->check && (st = op->check(g, node)) != CR_OK)
         goto fail_quiet;
-    if ((st = cr_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1,
+    if (g->n_nodes == g->cap_nodes &&
+        (st = cr_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1,
                       sizeof *g->nodes)) != CR_OK)
         goto fail;
-    if (kind == CR_NODE_PARAM &&
+    if (kind == CR_NODE_PARAM && g->n_params == g->cap_params &&
         (st = cr_grow((void **)&g->params, &g->cap_params, g->n_params + 1,
                       sizeof *g->params)) != CR_OK)
         goto fail;
@@ -603,7 +606,8 @@ cr_status cr_node_require_grad(cr_node *n, int on)
         n->flags |= CR_NODE_WANTS_GRAD;
     } else {
         /* later backwards will not update it: drop the stale gradient */
-        n->flags &= ~(unsigned)(CR_NODE_WANTS_GRAD | CR_NODE_GRAD_ACCUM);
+        n->flags &=
+            ~(unsigned)(CR_NODE_WANTS_GRAD | CR_NODE_GRAD_ACCUM | CR_NODE_GRAD_NODE);
         n->grad = NULL;
     }
     if (before != n->flags)
@@ -636,10 +640,8 @@ const cr_tensor *cr_node_grad(const cr_node *n)
         return NULL;
     if ((n->flags & CR_NODE_GRAD_ACCUM) && n->accum)
         return n->accum;
-    return n->grad ? &n->grad->value : NULL;
+    return n->grad;
 }
-
-cr_node *cr_node_grad_node(const cr_node *n) { return n ? n->grad : NULL; }
 
 /* ---- marks and forward evaluation ---- */
 

@@ -218,6 +218,14 @@ struct cr_op {
     cr_status (*check)(cr_graph *g, const cr_node *n);
     void (*forward)(cr_node *n);
     cr_status (*vjp)(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
+    /* Optional: vjp's arithmetic for a rank-0 node whose inputs are rank 0,
+     * for the direct backward of scalar graphs (autodiff.c): dx[i] = the
+     * contribution of upstream gradient dy to input i, for every input,
+     * computed exactly as the nodes vjp builds would compute it (bit for
+     * bit, tested), and 1; or 0 where vjp gives no contribution to any
+     * input. Which of the two depends on the node alone (its op and
+     * parameters), never on values. Never allocates, never fails. */
+    int (*scalar_vjp)(const cr_node *n, double dy, double *dx);
 };
 
 /* What the Jacobian of node n with respect to its input i is, for chains
@@ -238,7 +246,8 @@ enum {
     CR_NODE_WANTS_GRAD = 1u << 0,  /* gradient requested (params always) */
     CR_NODE_GRAD_ACCUM = 1u << 1,  /* cr_node_grad reads accum */
     CR_NODE_GRAD_FINITE = 1u << 2, /* the last backward's trap scanned grad */
-    CR_NODE_BACKWARD = 1u << 3     /* built by a gradient (cr_grad, backward) */
+    CR_NODE_BACKWARD = 1u << 3,    /* built by a gradient (cr_grad, backward) */
+    CR_NODE_GRAD_NODE = 1u << 4    /* grad is the value of a gradient node */
 };
 
 /* Integer and real parameters of an op node (axis, transpose flags, matmul
@@ -268,8 +277,10 @@ struct cr_node {
     cr_graph *graph;
     cr_node **inputs;
     size_t n_inputs;
-    cr_tensor value;          /* data in the arena, or &scalar_store for one element */
-    cr_node *grad;            /* gradient node from the last backward, or NULL */
+    cr_tensor value; /* data in the arena, or &scalar_store for one element */
+    /* The last backward's gradient: a gradient node's value
+     * (CR_NODE_GRAD_NODE), a direct backward's tensor, or NULL. */
+    const cr_tensor *grad;
     cr_tensor *accum;         /* accumulated gradient (CR_BACKWARD_ACCUMULATE) */
     const char *name;         /* arena string, or NULL */
     const cr_node_args *args; /* an arena copy, or &cr_no_args (all zero) */

@@ -55,6 +55,13 @@ cr_shape_text cr_shape_str(const cr_tensor *t)
 
 cr_status cr_tensor_set_shape(cr_tensor *t, int rank, const size_t *shape, cr_error *err)
 {
+    if (rank == 0) { /* a scalar graph's every node */
+        t->rank = 0;
+        for (int i = 0; i < CR_MAX_RANK; i++)
+            t->shape[i] = 1;
+        t->size = 1;
+        return CR_OK;
+    }
     size_t n;
     cr_status st = cr_shape_count(rank, shape, &n);
     if (st == CR_EINVAL)

@@ -15,7 +15,7 @@
 /* A comparison: y = (EXPR) ? 1 : 0, broadcasting, with its constructor. */
 #define CR_COMPARE_OP(NAME, EXPR, FORMULA, TEXT)                                           \
     CR_BINARY_ENTRY(NAME, (EXPR) ? 1.0 : 0.0, 0, FORMULA, TEXT, "0", "0",                  \
-                    "zero (a step function)", cr_shape_broadcast)                          \
+                    "zero (a step function)", cr_shape_broadcast, NULL)                    \
     cr_node *cr_##NAME(cr_graph *g, cr_node *a, cr_node *b)                                \
     {                                                                                      \
         return cr_op_pair(g, &cr_op_##NAME, a, b);                                         \
@@ -36,9 +36,9 @@ CR_COMPARE_OP(eq, a == b, "y = 1 if a == b else 0", "eq(a, b)")
 /* ---- maximum and minimum: NaN wins, ties split the gradient ---- */
 
 CR_BINARY_OP(maximum, (a > b || a != a) ? a : b, "y = max(a, b)", "maximum(a, b)",
-             "gt(a, b) + 0.5*eq(a, b)", "lt(a, b) + 0.5*eq(a, b)")
+             "gt(a, b) + 0.5*eq(a, b)", "lt(a, b) + 0.5*eq(a, b)", NULL)
 CR_BINARY_OP(minimum, (a < b || a != a) ? a : b, "y = min(a, b)", "minimum(a, b)",
-             "lt(a, b) + 0.5*eq(a, b)", "gt(a, b) + 0.5*eq(a, b)")
+             "lt(a, b) + 0.5*eq(a, b)", "gt(a, b) + 0.5*eq(a, b)", NULL)
 
 /* dy times the share of input i in y = pick(a, b): 1 where wins(input i,
  * other) holds, 1/2 where they tie, 0 elsewhere. */

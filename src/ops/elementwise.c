@@ -55,6 +55,8 @@ cr_status cr_shape_broadcast(cr_graph *g, cr_node *n)
     for (size_t k = 0; k < n->n_inputs; k++)
         if (IN_TENSOR(n, k)->rank > rank)
             rank = IN_TENSOR(n, k)->rank;
+    if (rank == 0) /* scalars */
+        return cr_tensor_set_shape(&n->value, 0, NULL, &g->err);
     size_t shape[CR_MAX_RANK];
     for (int d = 0; d < rank; d++) {
         shape[d] = 1;
@@ -136,13 +138,39 @@ cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
     return cr_tensor_set_shape(&n->value, 0, NULL, &g->err);
 }
 
-/* ---- binary ops ---- */
+/* ---- binary ops ----
+ * The scalar_vjp of an op (internal.h) is the arithmetic of its vjp's nodes
+ * for one element, written in the order those nodes compute it, so that
+ * the direct backward of scalar graphs gives their results bit for bit
+ * (tests/check_autodiff.c compares the two on random graphs). */
 
-CR_BINARY_OP(add, a + b, "y = a + b", "a + b", "1", "1")
-CR_BINARY_OP(sub, a - b, "y = a - b", "a - b", "1", "-1")
-CR_BINARY_OP(mul, (a * b), "y = a * b", "a*b", "b", "a")
-CR_BINARY_OP(div, a / b, "y = a / b", "a/b", "1/b", "-a/b^2")
-CR_BINARY_OP(pow, pow(a, b), "y = a ^ b", "a^b", "b*a^(b-1)", "y*log(a)")
+/* The scalar vjp's value at input 0 and at the other inputs: the
+ * contribution's expression in dy, the node's value y, its inputs a and b
+ * (x for a one-input op) and its constant c. */
+#define CR_SCALAR_VJP(NAME, DX0, DX1)                                                      \
+    static int NAME##_scalar_vjp(const cr_node *n, double dy, double *dx)                  \
+    {                                                                                      \
+        const double y = n->value.data[0], a = IN(n, 0)[0], x = a, c = n->args->f;         \
+        const double b = n->n_inputs > 1 ? IN(n, 1)[0] : 0.0;                              \
+        (void)y, (void)a, (void)b, (void)x, (void)c;                                       \
+        dx[0] = (DX0);                                                                     \
+        for (size_t i = 1; i < n->n_inputs; i++)                                           \
+            dx[i] = (DX1);                                                                 \
+        return 1;                                                                          \
+    }
+
+/* clang-format off */
+CR_SCALAR_VJP(add, dy, dy)
+CR_SCALAR_VJP(sub, dy, -dy)                     /* neg(dy) */
+CR_SCALAR_VJP(mul, dy * b, dy * a)              /* mul(dy, other input) */
+CR_SCALAR_VJP(div, dy / b, -(dy * (y / b)))     /* div(dy, b); neg(mul(dy, div(y, b))) */
+/* clang-format on */
+
+CR_BINARY_OP(add, a + b, "y = a + b", "a + b", "1", "1", add_scalar_vjp)
+CR_BINARY_OP(sub, a - b, "y = a - b", "a - b", "1", "-1", sub_scalar_vjp)
+CR_BINARY_OP(mul, (a * b), "y = a * b", "a*b", "b", "a", mul_scalar_vjp)
+CR_BINARY_OP(div, a / b, "y = a / b", "a/b", "1/b", "-a/b^2", div_scalar_vjp)
+CR_BINARY_OP(pow, pow(a, b), "y = a ^ b", "a^b", "b*a^(b-1)", "y*log(a)", NULL)
 
 /* ---- add_n: the sum of n same-shaped inputs (gradient accumulation) ---- */
 
@@ -171,6 +199,8 @@ static cr_status add_n_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_no
     return CR_OK;
 }
 
+CR_SCALAR_VJP(add_n, dy, dy)
+
 const cr_op cr_op_add_n = {.name = "add_n",
                            .min_inputs = 1,
                            .max_inputs = -1,
@@ -180,7 +210,8 @@ const cr_op cr_op_add_n = {.name = "add_n",
                            .jacobian = "identity",
                            .shape = add_n_shape,
                            .forward = add_n_forward,
-                           .vjp = add_n_vjp};
+                           .vjp = add_n_vjp,
+                           .scalar_vjp = add_n_scalar_vjp};
 
 cr_node *cr_add_n(cr_graph *g, size_t n, cr_node *const *inputs)
 {
@@ -244,20 +275,55 @@ static double softplus(double v) { return v > 0 ? v + log1p(exp(-v)) : log1p(exp
 
 static double sign(double v) { return (double)((v > 0) - (v < 0)); }
 
-CR_UNARY_OP(neg, -v, "y = -x", "-x", "-1", 0)
-CR_UNARY_OP(scale, (c * v), "y = c*x", "c*x", "c", 0)
-CR_UNARY_OP(powc, pow(v, c), "y = x^c", "x^c", "c*x^(c-1)", 0)
-CR_UNARY_OP(exp, exp(v), "y = exp(x)", "exp(x)", "y", 0)
-CR_UNARY_OP(log, log(v), "y = log(x)", "log(x)", "1/x", 0)
-CR_UNARY_OP(sqrt, sqrt(v), "y = sqrt(x)", "sqrt(x)", "1/(2*y)", 0)
-CR_UNARY_OP(abs, fabs(v), "y = |x|", "abs(x)", "sign(x)", CR_OP_KINK)
-CR_UNARY_OP(sign, sign(v), "y = sign(x)", "sign(x)", "0", CR_OP_KINK)
-CR_UNARY_OP(sin, sin(v), "y = sin(x)", "sin(x)", "cos(x)", 0)
-CR_UNARY_OP(cos, cos(v), "y = cos(x)", "cos(x)", "-sin(x)", 0)
-CR_UNARY_OP(tanh, tanh(v), "y = tanh(x)", "tanh(x)", "1-y^2", 0)
-CR_UNARY_OP(sigmoid, sigmoid(v), "y = 1/(1+exp(-x))", "sigmoid(x)", "y*(1-y)", 0)
-CR_UNARY_OP(relu, v > 0 ? v : 0.0, "y = max(x, 0)", "relu(x)", "x > 0 ? 1 : 0", CR_OP_KINK)
-CR_UNARY_OP(softplus, softplus(v), "y = log(1+exp(x))", "softplus(x)", "sigmoid(x)", 0)
+/* clang-format off */
+CR_SCALAR_VJP(neg, -dy, 0)
+CR_SCALAR_VJP(scale, c * dy, 0)
+CR_SCALAR_VJP(exp, dy * y, 0)
+CR_SCALAR_VJP(log, dy / x, 0)
+CR_SCALAR_VJP(sqrt, (0.5 * dy) / y, 0)          /* div(scale(dy, 0.5), y) */
+CR_SCALAR_VJP(abs, dy * sign(x), 0)
+CR_SCALAR_VJP(sin, dy * cos(x), 0)
+CR_SCALAR_VJP(cos, -(dy * sin(x)), 0)
+CR_SCALAR_VJP(tanh, dy * (1.0 - y * y), 0)      /* tanh_bwd(y, dy) */
+CR_SCALAR_VJP(sigmoid, dy * y * (1.0 - y), 0)   /* sigmoid_bwd(y, dy) */
+CR_SCALAR_VJP(relu, x > 0 ? dy : 0.0, 0)        /* relu_bwd(x, dy) */
+CR_SCALAR_VJP(softplus, dy * sigmoid(x), 0)
+/* clang-format on */
+
+/* powc's vjp gives nothing for c = 0, dy for c = 1, and otherwise
+ * mul(dy, scale(powc(x, c - 1), c)). sign's gives nothing. */
+static int powc_scalar_vjp(const cr_node *n, double dy, double *dx)
+{
+    const double p = n->args->f;
+    if (p == 0.0)
+        return 0;
+    dx[0] = p == 1.0 ? dy : dy * (p * pow(IN(n, 0)[0], p - 1.0));
+    return 1;
+}
+
+static int sign_scalar_vjp(const cr_node *n, double dy, double *dx)
+{
+    CR_UNUSED(n), CR_UNUSED(dy), CR_UNUSED(dx);
+    return 0;
+}
+
+CR_UNARY_OP(neg, -v, "y = -x", "-x", "-1", 0, neg_scalar_vjp)
+CR_UNARY_OP(scale, (c * v), "y = c*x", "c*x", "c", 0, scale_scalar_vjp)
+CR_UNARY_OP(powc, pow(v, c), "y = x^c", "x^c", "c*x^(c-1)", 0, powc_scalar_vjp)
+CR_UNARY_OP(exp, exp(v), "y = exp(x)", "exp(x)", "y", 0, exp_scalar_vjp)
+CR_UNARY_OP(log, log(v), "y = log(x)", "log(x)", "1/x", 0, log_scalar_vjp)
+CR_UNARY_OP(sqrt, sqrt(v), "y = sqrt(x)", "sqrt(x)", "1/(2*y)", 0, sqrt_scalar_vjp)
+CR_UNARY_OP(abs, fabs(v), "y = |x|", "abs(x)", "sign(x)", CR_OP_KINK, abs_scalar_vjp)
+CR_UNARY_OP(sign, sign(v), "y = sign(x)", "sign(x)", "0", CR_OP_KINK, sign_scalar_vjp)
+CR_UNARY_OP(sin, sin(v), "y = sin(x)", "sin(x)", "cos(x)", 0, sin_scalar_vjp)
+CR_UNARY_OP(cos, cos(v), "y = cos(x)", "cos(x)", "-sin(x)", 0, cos_scalar_vjp)
+CR_UNARY_OP(tanh, tanh(v), "y = tanh(x)", "tanh(x)", "1-y^2", 0, tanh_scalar_vjp)
+CR_UNARY_OP(sigmoid, sigmoid(v), "y = 1/(1+exp(-x))", "sigmoid(x)", "y*(1-y)", 0,
+            sigmoid_scalar_vjp)
+CR_UNARY_OP(relu, v > 0 ? v : 0.0, "y = max(x, 0)", "relu(x)", "x > 0 ? 1 : 0", CR_OP_KINK,
+            relu_scalar_vjp)
+CR_UNARY_OP(softplus, softplus(v), "y = log(1+exp(x))", "softplus(x)", "sigmoid(x)", 0,
+            softplus_scalar_vjp)
 
 static cr_node *unary(cr_graph *g, const cr_op *op, cr_node *x, double c)
 {
@@ -357,18 +423,24 @@ static double elu(double v, double alpha) { return v > 0 ? v : alpha * expm1(v);
 
 static double gelu(double v) { return 0.5 * v * (1.0 + erf(v * CR_INV_SQRT2)); }
 
-CR_UNARY_OP(square, (v * v), "y = x^2", "square(x)", "2*x", 0)
-CR_UNARY_OP(log1p, log1p(v), "y = log(1 + x)", "log1p(x)", "1/(1 + x)", 0)
+/* clang-format off */
+CR_SCALAR_VJP(square, dy * (2.0 * x), 0)        /* mul(dy, scale(x, 2)) */
+CR_SCALAR_VJP(log1p, dy / (x + 1.0), 0)         /* div(dy, add(x, 1)) */
+/* clang-format on */
+
+CR_UNARY_OP(square, (v * v), "y = x^2", "square(x)", "2*x", 0, square_scalar_vjp)
+CR_UNARY_OP(log1p, log1p(v), "y = log(1 + x)", "log1p(x)", "1/(1 + x)", 0, log1p_scalar_vjp)
 CR_UNARY_OP(erf, erf(v), "y = erf(x) = 2/sqrt(pi) * integral of exp(-t^2) from 0 to x",
-            "erf(x)", "1.1283791670955126*exp(-x^2)", 0)
+            "erf(x)", "1.1283791670955126*exp(-x^2)", 0, NULL)
 CR_UNARY_OP(leaky_relu, v > 0 ? v : c * v, "y = x if x > 0 else c*x", "leaky_relu(x, c)",
-            "where(gt(x, 0), 1, c)", CR_OP_KINK)
+            "where(gt(x, 0), 1, c)", CR_OP_KINK, NULL)
 CR_UNARY_OP(elu, elu(v, c), "y = x if x > 0 else c*(exp(x) - 1)", "elu(x, c)",
-            "where(gt(x, 0), 1, y + c)", CR_OP_KINK)
+            "where(gt(x, 0), 1, y + c)", CR_OP_KINK, NULL)
 CR_UNARY_OP(gelu, gelu(v), "y = x*Phi(x) = x/2*(1 + erf(x/sqrt(2)))", "gelu(x)",
-            "0.5*(1 + erf(x*0.7071067811865476)) + x*0.3989422804014327*exp(-0.5*x^2)", 0)
+            "0.5*(1 + erf(x*0.7071067811865476)) + x*0.3989422804014327*exp(-0.5*x^2)", 0,
+            NULL)
 CR_UNARY_OP(silu, (v * sigmoid(v)), "y = x*sigmoid(x)", "silu(x)",
-            "sigmoid(x)*(1 + x*(1 - sigmoid(x)))", 0)
+            "sigmoid(x)*(1 + x*(1 - sigmoid(x)))", 0, NULL)
 
 cr_node *cr_square(cr_graph *g, cr_node *x) { return unary(g, &cr_op_square, x, 0); }
 cr_node *cr_log1p(cr_graph *g, cr_node *x) { return unary(g, &cr_op_log1p, x, 0); }
@@ -447,7 +519,7 @@ static cr_status silu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
  * builder NAME(g, a, b). */
 #define CR_BACKWARD_OP(NAME, EXPR, FORMULA, FLAGS)                                         \
     CR_BINARY_ENTRY(NAME, EXPR, CR_OP_BACKWARD | (FLAGS), FORMULA, NULL, NULL, NULL,       \
-                    "diagonal", cr_shape_same)                                             \
+                    "diagonal", cr_shape_same, NULL)                                       \
     static cr_node *NAME(cr_graph *g, cr_node *a, cr_node *b)                              \
     {                                                                                      \
         return cr_op_pair(g, &cr_op_##NAME, a, b);                                         \
@@ -458,7 +530,7 @@ CR_BACKWARD_OP(tanh_bwd, (b * (1.0 - a * a)), "y = b*(1-a^2), a = tanh output", 
 CR_BACKWARD_OP(relu_bwd, a > 0 ? b : 0.0, "y = a > 0 ? b : 0", CR_OP_KINK)
 CR_BINARY_ENTRY(leaky_relu_bwd, a > 0 ? b : c * b, CR_OP_BACKWARD | CR_OP_KINK,
                 "y = a > 0 ? b : c*b, a = leaky_relu input", NULL, NULL, NULL, "diagonal",
-                cr_shape_same)
+                cr_shape_same, NULL)
 
 /* leaky_relu_bwd(x, dy) with the slope c */
 static cr_node *leaky_relu_bwd(cr_graph *g, cr_node *x, cr_node *dy, double slope)

@@ -510,7 +510,7 @@ static void bce_logits_forward(cr_node *n)
  * guards the division), which is exact inside [eps, 1 - eps]. */
 static const double clamp_prob_kinks[2] = {BCE_EPS, 1.0 - BCE_EPS};
 CR_UNARY_OP_KINKS(clamp_prob, clamp_prob(v), "y = min(max(x, 1e-12), 1 - 1e-12)", NULL, "1",
-                  CR_OP_KINK, clamp_prob_kinks, 2)
+                  CR_OP_KINK, clamp_prob_kinks, 2, NULL)
 
 static cr_status clamp_prob_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                 cr_node **dx)

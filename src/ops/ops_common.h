@@ -53,19 +53,25 @@ CR_OP_LIST(CR_DECLARE_OP_, CR_DECLARE_OP_FN_, CR_NOT_AN_OP_)
 
 /* A unary elementwise op: y[i] = EXPR with v = x[i] and c = n->args->f;
  * TEXT is the op's cr_op.expr. The vjp NAME##_vjp is written by hand next
- * to it. */
-#define CR_UNARY_OP(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS)                               \
-    CR_UNARY_OP_KINKS(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, NULL, 0)
+ * to it; SCALAR_VJP is its cr_op.scalar_vjp, or NULL. */
+#define CR_UNARY_OP(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, SCALAR_VJP)                   \
+    CR_UNARY_OP_KINKS(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, NULL, 0, SCALAR_VJP)
 
 /* The same, for an op with kinks elsewhere than at 0: KINKS points to
  * N_KINKS values of x (cr_op.kinks). */
-#define CR_UNARY_OP_KINKS(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, KINKS, N_KINKS)         \
+#define CR_UNARY_OP_KINKS(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, KINKS, N_KINKS,         \
+                          SCALAR_VJP)                                                      \
     static void NAME##_forward(cr_node *n)                                                 \
     {                                                                                      \
         const double *restrict x = IN(n, 0);                                               \
         double *restrict y = OUT(n);                                                       \
         const double c = n->args->f;                                                       \
         (void)c;                                                                           \
+        if (n->value.size == 1) { /* scalar graphs: no loop */                             \
+            const double v = x[0];                                                         \
+            y[0] = (EXPR);                                                                 \
+            return;                                                                        \
+        }                                                                                  \
         CR_FOR_BLOCKED(i, n->value.size, const double v = x[i]; y[i] = (EXPR););           \
     }                                                                                      \
     static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,            \
@@ -82,7 +88,8 @@ CR_OP_LIST(CR_DECLARE_OP_, CR_DECLARE_OP_FN_, CR_NOT_AN_OP_)
                                 .n_kinks = N_KINKS,                                        \
                                 .shape = cr_shape_same,                                    \
                                 .forward = NAME##_forward,                                 \
-                                .vjp = NAME##_vjp};
+                                .vjp = NAME##_vjp,                                         \
+                                .scalar_vjp = SCALAR_VJP};
 
 /* ---- broadcasting (NumPy's rule; elementwise.c) ----
  * Shapes are aligned on their last axes; along each axis the dimensions
@@ -137,7 +144,11 @@ int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
                      nb = IN_TENSOR(n, 1)->size;                                           \
         const double c = n->args->f;                                                       \
         (void)c;                                                                           \
-        if (na == len && nb == len) {                                                      \
+        if (len == 1) { /* scalar graphs: no loop */                                       \
+            const double a = pa[0];                                                        \
+            const double b = pb[0];                                                        \
+            y[0] = (EXPR);                                                                 \
+        } else if (na == len && nb == len) {                                               \
             CR_FOR_BLOCKED(i, len, const double a = pa[i]; const double b = pb[i];         \
                            y[i] = (EXPR););                                                \
         } else if (na == len && nb == 1) {                                                 \
@@ -182,8 +193,10 @@ int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
     }
 
 /* A two-input elementwise op: kernel, vjp declaration and descriptor. The
- * vjp NAME##_vjp is written by hand next to it. */
-#define CR_BINARY_ENTRY(NAME, EXPR, FLAGS, FORMULA, TEXT, DA, DB, JACOBIAN, SHAPE)         \
+ * vjp NAME##_vjp is written by hand next to it; SCALAR_VJP is its
+ * cr_op.scalar_vjp, or NULL. */
+#define CR_BINARY_ENTRY(NAME, EXPR, FLAGS, FORMULA, TEXT, DA, DB, JACOBIAN, SHAPE,         \
+                        SCALAR_VJP)                                                        \
     CR_BINARY_KERNEL(NAME, EXPR)                                                           \
     static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,            \
                                 cr_node **dx);                                             \
@@ -197,12 +210,14 @@ int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
                                 .jacobian = JACOBIAN,                                      \
                                 .shape = SHAPE,                                            \
                                 .forward = NAME##_forward,                                 \
-                                .vjp = NAME##_vjp};
+                                .vjp = NAME##_vjp,                                         \
+                                .scalar_vjp = SCALAR_VJP};
 
 /* A public broadcasting binary op with its constructor cr_NAME(g, a, b). */
-#define CR_BINARY_OP(NAME, EXPR, FORMULA, TEXT, DA, DB)                                    \
+#define CR_BINARY_OP(NAME, EXPR, FORMULA, TEXT, DA, DB, SCALAR_VJP)                        \
     CR_BINARY_ENTRY(NAME, EXPR, 0, FORMULA, TEXT, DA, DB,                                  \
-                    "diagonal (summed over broadcast axes)", cr_shape_broadcast)           \
+                    "diagonal (summed over broadcast axes)", cr_shape_broadcast,           \
+                    SCALAR_VJP)                                                            \
     cr_node *cr_##NAME(cr_graph *g, cr_node *a, cr_node *b)                                \
     {                                                                                      \
         return cr_op_pair(g, &cr_op_##NAME, a, b);                                         \
