@@ -1243,7 +1243,8 @@ START_TEST(test_claims_wrong_sigmoid_factor)
 }
 END_TEST
 
-/* A wrong total with no wrong factor claimed: the whole chain is shown. */
+/* A wrong total with no wrong factor claimed: the whole chain through the
+ * named nodes is shown, each factor with its formula, never truncated. */
 START_TEST(test_claims_chain_shown)
 {
     neuron n = neuron_new();
@@ -1254,8 +1255,12 @@ START_TEST(test_claims_chain_shown)
     ck_assert_str_eq(
         c->explanation,
         "it is 0.00927609256, not 0.0093; no factor you claimed on its chain is "
-        "wrong; the chain rule gives dE/dw1 = dE/dpredicted * dpredicted/ds * "
-        "ds/dw1 = 0.844352143 * 0.109860473 * 0.1 = 0.009276093");
+        "wrong; the chain rule, through your named statements, gives:\n"
+        "    dE/dw1 = dE/dpredicted * dpredicted/ds * ds/dw1 = 0.844352143 * "
+        "0.109860473 * 0.1 = 0.009276093\n"
+        "      dE/dpredicted = predicted-desired = 0.844352143\n"
+        "      dpredicted/ds = predicted*(1-predicted) = 0.109860473\n"
+        "      ds/dw1 = x1 = 0.1");
     cr_claim_report_free(r);
     cr_graph_free(n.g);
 }

@@ -184,7 +184,13 @@ typedef struct cr_claim_result {
     char label[96];         /* "dpredicted/ds", "dE/dW[3]" */
     char formula[128];      /* local factors: the derivative's text with the
                                nodes' labels, "predicted*(1-predicted)" */
-    char explanation[640];  /* for people: what is wrong and what it should be */
+    const char *explanation; /* for people: what is wrong and what it should be,
+                                never truncated; "" for a right claim without
+                                a note. Borrowed from the report, valid until
+                                it is freed. A wrong total whose claimed factors
+                                are right shows its chain through the named
+                                nodes, each factor's formula on a line of its
+                                own. */
 } cr_claim_result;
 
 typedef struct cr_claim_report cr_claim_report;

@@ -4,6 +4,7 @@
  * central difference, the first wrong local factor on a wrong claim's
  * chain named as its culprit, and the claim report with its printer.
  */
+#include "explain/chain_private.h"
 #include "explain/gradcheck_private.h"
 
 #include "chainrule/chain.h"
@@ -20,6 +21,7 @@
 
 struct cr_claim_report {
     cr_claim_result *results;
+    char **texts; /* the explanations, one per result (cr_malloc'd) */
     size_t n;
     size_t counts[2];
     double atol, rtol;
@@ -30,6 +32,9 @@ void cr_claim_report_free(cr_claim_report *r)
 {
     if (!r)
         return;
+    for (size_t i = 0; r->texts && i < r->n; i++)
+        cr_free(r->texts[i]);
+    cr_free(r->texts);
     cr_free(r->results);
     cr_free(r);
 }
@@ -64,7 +69,7 @@ static cr_status claim_report_print_body(const cr_claim_report *r, FILE *f)
     }
     for (size_t i = 0; i < r->n; i++) {
         const cr_claim_result *c = &r->results[i];
-        if (c->explanation[0])
+        if (c->explanation && c->explanation[0])
             fprintf(f, "  %s: %s\n", c->label, c->explanation);
     }
     return ferror(f) ? CR_EIO : CR_OK;
@@ -244,49 +249,76 @@ static size_t find_culprit(const cr_claim_report *r, size_t self, const cr_chain
     return NO_CULPRIT;
 }
 
+/* The chain of a wrong total through the named nodes only (the view
+ * `chainrule chain` prints), each factor's formula on a line of its own,
+ * indented, into s. */
+static cr_status named_chain_text(cr_graph *g, const cr_claim_result *c, cr_sink *s)
+{
+    cr_chain_options opts;
+    cr_chain_options_init(&opts);
+    opts.flags |= CR_CHAIN_NAMED_ONLY;
+    cr_chain *chain = cr_chain_new(g, (cr_node *)c->of, (cr_node *)c->wrt, &opts);
+    if (!chain)
+        return g->err.status;
+    const int len = cr_chain_format(chain, CR_CHAIN_PRINT_FORMULAS, NULL, 0);
+    char *text = len >= 0 ? cr_malloc((size_t)len + 1) : NULL;
+    if (text && cr_chain_format(chain, CR_CHAIN_PRINT_FORMULAS, text, (size_t)len + 1) < 0) {
+        cr_free(text);
+        text = NULL;
+    }
+    cr_chain_free(chain);
+    if (!text)
+        return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        const size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        cr_sink_put(s, "\n    ", 5);
+        cr_sink_put(s, line, n);
+        line += n + (nl != NULL);
+    }
+    cr_free(text);
+    return CR_OK;
+}
+
 static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i,
                                const cr_chain *chain)
 {
     cr_claim_result *c = &r->results[i];
     char truth[200], more[200] = "";
-    const size_t size = sizeof c->explanation;
+    cr_sink s;
+    cr_sink_init(&s, NULL);
     if (!c->numerical_agrees)
         snprintf(
             more, sizeof more,
             " (note: the numerical derivative %.9g disagrees with the chain rule: a kink, "
             "or an op with a wrong derivative; see cr_gradcheck)",
             c->numerical);
-    if (c->result == CR_CHECK_PASS) {
-        snprintf(c->explanation, size, "%s", more + (more[0] ? 1 : 0));
-        return CR_OK;
-    }
     value_text(c, truth, sizeof truth);
-    if (c->local || cr_chain_num_paths(chain) == 0) {
-        snprintf(c->explanation, size, "it is %s, not %.9g%s", truth, c->claimed, more);
-        return CR_OK;
-    }
-    c->culprit = find_culprit(r, i, chain);
-    if (c->culprit != NO_CULPRIT) {
+    if (c->result == CR_CHECK_PASS) {
+        cr_sink_printf(&s, "%s", more + (more[0] ? 1 : 0));
+    } else if (c->local || cr_chain_num_paths(chain) == 0) {
+        cr_sink_printf(&s, "it is %s, not %.9g%s", truth, c->claimed, more);
+    } else if ((c->culprit = find_culprit(r, i, chain)) != NO_CULPRIT) {
         const cr_claim_result *w = &r->results[c->culprit];
         value_text(w, truth, sizeof truth);
-        snprintf(
-            c->explanation, size,
-            "it is %.9g, not %.9g; the first local factor on its chain that differs is "
-            "%s: you have %.9g, it is %s%s",
-            c->autodiff, c->claimed, w->label, w->claimed, truth, more);
-        return CR_OK;
+        cr_sink_printf(&s,
+                       "it is %.9g, not %.9g; the first local factor on its chain that "
+                       "differs is %s: you have %.9g, it is %s%s",
+                       c->autodiff, c->claimed, w->label, w->claimed, truth, more);
+    } else {
+        cr_sink_printf(&s,
+                       "it is %.9g, not %.9g%s; no factor you claimed on its chain is "
+                       "wrong; the chain rule, through your named statements, gives:",
+                       c->autodiff, c->claimed, more);
+        cr_status st = named_chain_text(g, c, &s);
+        if (st != CR_OK) {
+            cr_sink_release(&s);
+            return st;
+        }
     }
-    char text[400];
-    int len = cr_chain_format(chain, 0, text, sizeof text);
-    if (len < 0)
+    if (!(r->texts[i] = cr_sink_string(&s)))
         return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
-    while (len > 0 && (size_t)len <= sizeof text - 1 && text[len - 1] == '\n')
-        text[--len] = '\0';
-    snprintf(
-        c->explanation, size,
-        "it is %.9g, not %.9g; no factor you claimed on its chain is wrong; the chain rule "
-        "gives %s%s",
-        c->autodiff, c->claimed, text, more);
+    c->explanation = r->texts[i];
     return CR_OK;
 }
 
@@ -314,9 +346,11 @@ static cr_status check_claims_body(cr_graph *g, cr_node *loss, const cr_claim *c
         return st;
     cr_claim_report *r = cr_calloc(1, sizeof *r);
     cr_chain **chains = cr_calloc(n ? n : 1, sizeof *chains);
-    if (r)
+    if (r) {
         r->results = cr_calloc(n ? n : 1, sizeof *r->results);
-    if (!r || !chains || !r->results) {
+        r->texts = cr_calloc(n ? n : 1, sizeof *r->texts);
+    }
+    if (!r || !chains || !r->results || !r->texts) {
         cr_claim_report_free(r);
         cr_free(chains);
         return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
