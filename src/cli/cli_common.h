@@ -260,6 +260,60 @@ int cli_matrix_report(cli *c, const char *key, const char *title, const cli_matr
 int cli_product_report(cli *c, const char *key, const char *prefix, cr_node *const *v,
                        size_t n, const char *const *names, cr_node *const *result);
 
+/* ---- claims of check --claim (cli_claims.c) ---- */
+
+/* One claim "dOF/dWRT = RIGHT": a number (formula 0, value) or a formula
+ * in the program's names (formula 1). Strings are new; text is borrowed
+ * from c->claims. */
+typedef struct cli_claim {
+    const char *text;
+    char *of, *wrt, *right;
+    int formula;
+    double value;
+} cli_claim;
+/* Reads every --claim (joining back formulas that the comma lists cut
+ * at a comma inside brackets) into a new array (*out, n entries; free it
+ * with cli_claims_free also on failure). Returns an exit status. */
+int cli_claims_parse(cli *c, cli_claim **out, size_t *n);
+void cli_claims_free(cli_claim *cl, size_t n);
+
+typedef struct cli_claim_options {
+    double rtol, atol; /* right when |yours - true| <= atol + rtol*|true| */
+    size_t points;     /* random points after the --at point */
+    unsigned long seed;
+} cli_claim_options;
+
+/* The verdict on one formula claim. */
+typedef struct cli_formula_result {
+    const cli_claim *claim;
+    double rtol, atol;
+    int right;         /* at every point checked */
+    size_t points;     /* points checked (the --at point is point 0) */
+    size_t point;      /* wrong: the first point where it is */
+    char element[300]; /* wrong: the element ("w", "w[1]") */
+    double yours, truth;
+    char *inputs; /* wrong at a random point: "a = 0.3, b = -1.2" */
+    char *chain;  /* wrong, scalar: the named chain with formulas */
+    int at_kink;  /* a kink met: where a value was accepted between the
+                     one-sided derivatives, or where the claim is wrong */
+    size_t kink_point;
+    double kink_lo, kink_hi;
+} cli_formula_result;
+/* Checks the formula claims among cl (numeric ones are left alone): each
+ * formula is evaluated with the program at the --at point and at
+ * o->points random points, where the --wrt inputs (every input without
+ * --wrt) are drawn from N(0, 1) with o->seed, and compared elementwise
+ * with reverse mode. *results (free with cli_formula_results_free) has n
+ * entries. Returns an exit status (errors in a formula reported). */
+int cli_formula_claims(cli *c, const cli_claim *cl, size_t n, const cli_claim_options *o,
+                       cli_formula_result **results);
+void cli_formula_results_free(cli_formula_result *r, size_t n);
+/* Prints the verdicts for people, one line per formula claim (and the
+ * chain of a wrong one); or as JSON objects of the "claims" array, the
+ * first one without a leading comma when first is set. */
+void cli_formula_print(const cli_formula_result *r, size_t n, FILE *out);
+void cli_formula_json(const cli_formula_result *r, size_t n, int first);
+
 /* ---- DOT files and pictures (cli_picture.c) ---- */
 
 /* The format of a --render file from its extension ("svg", "png",

@@ -42,12 +42,15 @@
       "draw the same picture into FILE.svg, FILE.png or FILE.pdf")                         \
     X(OUTPUT, "output", 'o', "FILE", OUT,                                                  \
       "write the DOT text to FILE instead of standard output")                             \
-    X(CLAIM, "claim", 0, "dOF/dWRT=VALUE[,...]", ARG,                                      \
+    X(CLAIM, "claim", 0, "dOF/dWRT=VALUE|FORMULA[,...]", ARG,                              \
       "instead, check derivatives derived by hand\n"                                       \
-      "(repeatable): OF and WRT name statements or inputs; each is\n"                      \
-      "compared with the chain rule and the numerical derivative\n"                        \
-      "(right when within 1e-9 + 1e-7*|value|), and for a wrong one\n"                     \
-      "the first wrong local factor you also claimed is named")                            \
+      "(repeatable): OF and WRT name statements or inputs; a number\n"                     \
+      "is compared with the chain rule and the numerical derivative\n"                     \
+      "(right when within --atol + --rtol*|value|), and for a wrong\n"                     \
+      "one the first wrong local factor you also claimed is named;\n"                      \
+      "a formula in the program's names ('dL/dw = 2*(w*x - y)*x')\n"                       \
+      "is compared element by element at the --at point and at\n"                         \
+      "--points random points")                                                            \
     X(UNICODE, "unicode", 0, NULL, ARG,                                                    \
       "write the chains with the symbols of the article (∂, ·, ×)")                        \
     X(TRAP, "trap-nonfinite", 0, NULL, ARG,                                                \
@@ -123,7 +126,13 @@
       "fills the variable; variables not named are 0)")                                    \
     X(ORDER, "order", 0, "1|2", KEPT,                                                      \
       "2: check the Hessian against central differences of\n"                             \
-      "the gradient instead (default 1: the gradient)")
+      "the gradient instead (default 1: the gradient)")                                   \
+    X(POINTS, "points", 0, "N", KEPT,                                                      \
+      "also check formula claims at N random points, the --wrt\n"                         \
+      "inputs (default: every input) drawn from N(0, 1) (default 0)")                      \
+    X(RTOL, "rtol", 0, "R", KEPT, "relative tolerance of claims (default 1e-7)")           \
+    X(ATOL, "atol", 0, "A", KEPT, "absolute tolerance of claims (default 1e-9)")           \
+    X(SEED_POINTS, "seed", 0, "N", KEPT, "the seed of the random points (default 1)")
 
 typedef enum cli_opt {
 #define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,

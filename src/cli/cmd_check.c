@@ -22,6 +22,10 @@ static const cli_option_use options[] = {
     {CLI_OPT_WRT, NULL, "the inputs to check (default: every input)"},
     {CLI_OPT_OF, NULL, NULL},
     {CLI_OPT_CLAIM, NULL, NULL},
+    {CLI_OPT_POINTS, NULL, NULL},
+    {CLI_OPT_SEED_POINTS, NULL, NULL},
+    {CLI_OPT_RTOL, NULL, NULL},
+    {CLI_OPT_ATOL, NULL, NULL},
     {CLI_OPT_ORDER, NULL, NULL},
     {CLI_OPT_TRAP, NULL, NULL},
     {CLI_OPT_JSON, NULL,
@@ -85,29 +89,8 @@ static int check_body(cli *c)
     return rc;
 }
 
-/* Parses "dOF/dWRT=VALUE" into claim (names point into buf). */
-static int parse_claim(cli *c, const char *text, char *buf, cr_claim *claim)
-{
-    strcpy(buf, text);
-    char *slash = strchr(buf, '/'), *eq = strchr(buf, '=');
-    if (buf[0] != 'd' || !slash || !eq || slash > eq || slash[1] != 'd' ||
-        slash == buf + 1 || eq == slash + 2)
-        return cli_fail(c, CLI_USAGE, 0, 0, "--claim: expected dOF/dWRT=VALUE, got '%s'",
-                        text);
-    *slash = *eq = '\0';
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(eq + 1, &end);
-    if (eq[1] == '\0' || *end != '\0' || !isfinite(v))
-        return cli_fail(c, CLI_USAGE, 0, 0,
-                        "--claim: '%s' is not a finite number (in '%s')", eq + 1, text);
-    *claim = (cr_claim){buf + 1, slash + 2, 0, v};
-    return CLI_OK;
-}
-
 static void claims_json(const cr_claim_report *r)
 {
-    printf("\"claims\": [");
     for (size_t i = 0; i < cr_claim_report_size(r); i++) {
         const cr_claim_result *e = cr_claim_report_entry(r, i);
         printf("%s{\"claim\": ", i ? ", " : "");
@@ -120,43 +103,106 @@ static void claims_json(const cr_claim_report *r)
         cli_json_string(stdout, e->explanation);
         printf("}");
     }
-    printf("]");
+}
+
+/* --rtol, --atol, --points and --seed. Returns an exit status. */
+static int claim_options(cli *c, cli_claim_options *o)
+{
+    *o = (cli_claim_options){.rtol = CLAIM_RTOL, .atol = CLAIM_ATOL, .seed = 1};
+    size_t seed = 1;
+    const char *const *k = c->kept;
+    if ((k[CLI_OPT_RTOL] &&
+         cli_option_double(c, CLI_OPT_RTOL, k[CLI_OPT_RTOL], 0, 1, &o->rtol)) ||
+        (k[CLI_OPT_ATOL] &&
+         cli_option_double(c, CLI_OPT_ATOL, k[CLI_OPT_ATOL], 0, 1e300, &o->atol)) ||
+        (k[CLI_OPT_POINTS] &&
+         cli_option_size(c, CLI_OPT_POINTS, k[CLI_OPT_POINTS], 0, &o->points)) ||
+        (k[CLI_OPT_SEED_POINTS] &&
+         cli_option_size(c, CLI_OPT_SEED_POINTS, k[CLI_OPT_SEED_POINTS], 0, &seed)))
+        return CLI_USAGE;
+    if (o->points > 100000)
+        return cli_fail(c, CLI_USAGE, 0, 0, "--points: at most 100000, got %zu", o->points);
+    o->seed = (unsigned long)seed;
+    return CLI_OK;
+}
+
+/* The numeric claims checked by the library: a new report in *report, or
+ * NULL when there are none. Returns an exit status. */
+static int numeric_claims(cli *c, const cli_claim *cl, size_t n, const cli_claim_options *o,
+                          cr_claim_report **report)
+{
+    *report = NULL;
+    cr_claim *claims = calloc(n ? n : 1, sizeof *claims);
+    if (!claims)
+        return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!cl[i].formula)
+            claims[m++] = (cr_claim){cl[i].of, cl[i].wrt, 0, cl[i].value};
+    int rc = CLI_OK;
+    if (m > 0) {
+        cr_check_claims(c->g, cr_expr_output(c->prog)->node, claims, m, o->atol, o->rtol,
+                        report);
+        if (!*report)
+            rc = cli_fail(c, CLI_USAGE, 0, 0, "--claim: %s", cr_graph_error(c->g)->message);
+    }
+    free(claims);
+    return rc;
 }
 
 static int claims_body(cli *c)
 {
-    cr_claim *claims = calloc(c->n_claims, sizeof *claims);
-    char **bufs = calloc(c->n_claims, sizeof *bufs);
-    int rc = claims && bufs ? CLI_OK : cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
-    for (size_t i = 0; i < c->n_claims && rc == CLI_OK; i++) {
-        if (!(bufs[i] = malloc(strlen(c->claims[i]) + 1)))
-            rc = cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
-        else
-            rc = parse_claim(c, c->claims[i], bufs[i], &claims[i]);
-    }
+    cli_claim *cl = NULL;
+    size_t n = 0, formulas = 0, wrong = 0;
+    cli_claim_options o;
     cr_claim_report *report = NULL;
-    if (rc == CLI_OK) {
-        cr_status st = cr_check_claims(c->g, cr_expr_output(c->prog)->node, claims,
-                                       c->n_claims, CLAIM_ATOL, CLAIM_RTOL, &report);
-        if (!report)
-            rc = cli_fail(c, CLI_USAGE, 0, 0, "--claim: %s", cr_graph_error(c->g)->message);
-        else if (c->json) {
-            cli_json_begin(c);
-            printf(", ");
+    cli_formula_result *fr = NULL;
+    int rc = claim_options(c, &o);
+    if (rc == CLI_OK)
+        rc = cli_claims_parse(c, &cl, &n);
+    if (rc == CLI_OK)
+        rc = numeric_claims(c, cl, n, &o, &report);
+    for (size_t i = 0; i < n; i++)
+        formulas += cl[i].formula;
+    if (rc == CLI_OK && formulas)
+        rc = cli_formula_claims(c, cl, n, &o, &fr);
+    for (size_t i = 0; fr && i < n; i++)
+        wrong += cl[i].formula && !fr[i].right;
+    if (report)
+        wrong += cr_claim_report_count(report, CR_CHECK_FAIL);
+    if (rc == CLI_OK && c->json) {
+        cli_json_begin(c);
+        printf(", \"claims\": [");
+        if (report)
             claims_json(report);
-            cli_json_end(c);
-        } else if (cr_claim_report_print(report, stdout) != CR_OK) {
+        if (fr)
+            cli_formula_json(fr, n, !report);
+        printf("]");
+        cli_json_end(c);
+    } else if (rc == CLI_OK) {
+        if (report && cr_claim_report_print(report, stdout) != CR_OK)
             rc = cli_fail(c, CLI_USAGE, 0, 0, "cannot write the report");
+        if (fr) {
+            size_t bad = 0;
+            for (size_t i = 0; i < n; i++)
+                bad += cl[i].formula && !fr[i].right;
+            printf("formula claims about %s: %zu claimed, %zu right, %zu wrong (atol %g, "
+                   "rtol %g; the --at point",
+                   cr_expr_output(c->prog)->name, formulas, formulas - bad, bad, o.atol,
+                   o.rtol);
+            if (o.points)
+                printf(" and %zu random point%s, seed %lu", o.points,
+                       o.points == 1 ? "" : "s", o.seed);
+            printf(")\n");
+            cli_formula_print(fr, n, stdout);
         }
-        if (rc == CLI_OK && st == CR_ECHECK)
-            rc = cli_fail(c, CLI_EVAL, 0, 0, "%zu of %zu claimed derivatives are wrong",
-                          cr_claim_report_count(report, CR_CHECK_FAIL), c->n_claims);
     }
+    if (rc == CLI_OK && wrong)
+        rc = cli_fail(c, CLI_EVAL, 0, 0, "%zu of %zu claimed derivatives are wrong", wrong,
+                      n);
     cr_claim_report_free(report);
-    for (size_t i = 0; bufs && i < c->n_claims; i++)
-        free(bufs[i]);
-    free(bufs);
-    free(claims);
+    cli_formula_results_free(fr, n);
+    cli_claims_free(cl, n);
     return rc;
 }
 
