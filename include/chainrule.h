@@ -23,5 +23,6 @@
 #include "chainrule/expr.h"
 #include "chainrule/check.h"
 #include "chainrule/custom.h"
+#include "chainrule/higher.h"
 
 #endif

@@ -1243,7 +1243,57 @@ START_TEST(test_claims_wrong_sigmoid_factor)
 }
 END_TEST
 
-/* A wrong total with no wrong factor claimed: the whole chain is shown. */
+/* At a kink any value between the one-sided derivatives is right, and the
+ * explanation says so; one outside is wrong; a smooth point has no kink. */
+START_TEST(test_claims_at_kink)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *x = cr_input_scalar(g, "x", 0.0), *w = cr_input_scalar(g, "w", 2.0);
+    cr_node *L = cr_relu(g, cr_mul(g, w, x));
+    cr_node_set_name(L, "L");
+    cr_node *y = cr_abs(g, x);
+    cr_node_set_name(y, "y");
+    const cr_claim claims[] = {{"L", "x", 0, 1.5}, {"L", "x", 0, 2.5}, {"L", "w", 0, 0.0}};
+    cr_claim_report *r = NULL;
+    ck_assert_int_eq(cr_check_claims(g, L, claims, 3, 1e-9, 1e-7, &r), CR_ECHECK);
+    const cr_claim_result *c = cr_claim_report_entry(r, 0);
+    ck_assert_int_eq(c->result, CR_CHECK_PASS);
+    ck_assert_int_eq(c->at_kink, 1);
+    ck_assert_double_eq_tol(c->kink_low, 0.0, 1e-8);
+    ck_assert_double_eq_tol(c->kink_high, 2.0, 1e-8);
+    ck_assert_str_eq(c->explanation,
+                     "right at a kink: the one-sided derivatives are 0 and 2, "
+                     "and any value between them is a subgradient (the chain "
+                     "rule takes 0)");
+    c = cr_claim_report_entry(r, 1);
+    ck_assert_int_eq(c->result, CR_CHECK_FAIL);
+    ck_assert_str_eq(
+        c->explanation,
+        "not 2.5: at a kink the one-sided derivatives are 0 and 2, and only "
+        "values between them are right (subgradients; the chain rule takes 0)");
+    /* dL/dw = x = 0 from both sides: no kink in w */
+    c = cr_claim_report_entry(r, 2);
+    ck_assert_int_eq(c->result, CR_CHECK_PASS);
+    ck_assert_int_eq(c->at_kink, 0);
+    cr_claim_report_free(r);
+    const cr_claim abs_claims[] = {{"y", "x", 0, -1.0}, {"y", "x", 0, 0.3}};
+    ck_assert_int_eq(cr_check_claims(g, y, abs_claims, 2, 1e-9, 1e-7, &r), CR_OK);
+    ck_assert_int_eq(cr_claim_report_entry(r, 0)->at_kink, 1);
+    ck_assert_double_eq_tol(cr_claim_report_entry(r, 0)->kink_low, -1.0, 1e-8);
+    cr_claim_report_free(r);
+    /* away from the kink the claim must match */
+    cr_node_set_scalar(x, 0.25);
+    ck_assert_int_eq(cr_check_claims(g, y, abs_claims + 1, 1, 1e-9, 1e-7, &r), CR_ECHECK);
+    ck_assert_int_eq(cr_claim_report_entry(r, 0)->at_kink, 0);
+    ck_assert_str_eq(cr_claim_report_entry(r, 0)->explanation,
+                     "it is sign(x) = 1, not 0.3");
+    cr_claim_report_free(r);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* A wrong total with no wrong factor claimed: the whole chain through the
+ * named nodes is shown, each factor with its formula, never truncated. */
 START_TEST(test_claims_chain_shown)
 {
     neuron n = neuron_new();
@@ -1254,8 +1304,12 @@ START_TEST(test_claims_chain_shown)
     ck_assert_str_eq(
         c->explanation,
         "it is 0.00927609256, not 0.0093; no factor you claimed on its chain is "
-        "wrong; the chain rule gives dE/dw1 = dE/dpredicted * dpredicted/ds * "
-        "ds/dw1 = 0.844352143 * 0.109860473 * 0.1 = 0.009276093");
+        "wrong; the chain rule, through your named statements, gives:\n"
+        "    dE/dw1 = dE/dpredicted * dpredicted/ds * ds/dw1 = 0.844352143 * "
+        "0.109860473 * 0.1 = 0.009276093\n"
+        "      dE/dpredicted = predicted-desired = 0.844352143\n"
+        "      dpredicted/ds = predicted*(1-predicted) = 0.109860473\n"
+        "      ds/dw1 = x1 = 0.1");
     cr_claim_report_free(r);
     cr_graph_free(n.g);
 }
@@ -1366,6 +1420,7 @@ Suite *gradcheck_suite(void)
     tcase_add_test(tc, test_claims_article);
     tcase_add_test(tc, test_claims_wrong_sigmoid_factor);
     tcase_add_test(tc, test_claims_chain_shown);
+    tcase_add_test(tc, test_claims_at_kink);
     tcase_add_test(tc, test_claims_tensors_labels_errors);
     tcase_add_test(tc, test_claims_allocation_failures);
     suite_add_tcase(s, tc);

@@ -165,7 +165,10 @@ typedef struct cr_claim {
 } cr_claim;
 
 /* The verdict on one claim. The claim is right (CR_CHECK_PASS) when
- * |claimed - autodiff| <= atol + rtol * |autodiff|. */
+ * |claimed - autodiff| <= atol + rtol * |autodiff|, or when the derivative
+ * has a kink there (relu or abs at 0) and the claimed value lies between
+ * the one-sided derivatives: any value of the subdifferential is right,
+ * and the explanation says so. */
 typedef struct cr_claim_result {
     const cr_node *of, *wrt; /* borrowed */
     size_t index;
@@ -177,6 +180,11 @@ typedef struct cr_claim_result {
                                default tolerances) */
     int local;              /* of is computed directly from wrt: a local factor */
     cr_check_result result; /* CR_CHECK_PASS or CR_CHECK_FAIL */
+    int at_kink;            /* the derivative has a kink here: the one-sided
+                               derivatives (GSL's forward and backward
+                               differences) differ; a claimed value between
+                               them (a subgradient) is right */
+    double kink_low, kink_high; /* the one-sided derivatives, low first */
     size_t culprit;         /* for a wrong claim spanning several factors: the
                                index (in the report) of the first claimed
                                local factor on its chain, from the output,
@@ -184,7 +192,13 @@ typedef struct cr_claim_result {
     char label[96];         /* "dpredicted/ds", "dE/dW[3]" */
     char formula[128];      /* local factors: the derivative's text with the
                                nodes' labels, "predicted*(1-predicted)" */
-    char explanation[640];  /* for people: what is wrong and what it should be */
+    const char *explanation; /* for people: what is wrong and what it should be,
+                                never truncated; "" for a right claim without
+                                a note. Borrowed from the report, valid until
+                                it is freed. A wrong total whose claimed factors
+                                are right shows its chain through the named
+                                nodes, each factor's formula on a line of its
+                                own. */
 } cr_claim_result;
 
 typedef struct cr_claim_report cr_claim_report;

@@ -33,6 +33,7 @@ typedef struct cli {
     const char *cmd; /* "grad" */
     const cli_spec *spec;
     const char *files[CLI_N_OPTIONS]; /* the path given to each file option */
+    const char *kept[CLI_N_OPTIONS];  /* the value of each CLI_ROLE_KEPT option */
     /* options */
     cli_at *at;
     size_t n_at, cap_at;
@@ -191,6 +192,9 @@ void cli_chains_json(const cli *c, cr_chain **chains);
  * *report is the new report (cr_gradcheck_report_free) when the result is
  * CLI_OK; the check's verdict is in the report. */
 int cli_check_run(cli *c, cr_gradcheck_report **report);
+/* The same for the derivatives of another scalar node (check --order 2
+ * checks each element of the gradient). */
+int cli_check_node(cli *c, cr_node *output, cr_gradcheck_report **report);
 /* Writes `"check": {...}` for a report. */
 void cli_check_json(const cr_gradcheck_report *r);
 
@@ -198,6 +202,123 @@ void cli_check_json(const cr_gradcheck_report *r);
  * --html FILE, with the picture of cli_dot_options. Returns an exit
  * status. */
 int cli_write_page(cli *c);
+/* ---- higher order: jacobian, hessian, hvp, jvp, check --order 2
+ * (cli_higher.c) ---- */
+
+/* Writes the label of element k of a variable named name with t's shape
+ * into buf: "x" for one element, "x[k]" for a vector, "x[i,j]" for a
+ * matrix. */
+void cli_element_label(char *buf, size_t size, const char *name, const cr_tensor *t,
+                       size_t k);
+/* The number of elements of the --wrt variables together. */
+size_t cli_wrt_size(const cli *c);
+
+/* A matrix with labelled rows and columns (row-major values). */
+typedef struct cli_matrix {
+    size_t nr, nc;
+    char **rows, **cols;
+    double *v;
+} cli_matrix;
+/* A zero matrix whose columns are the elements of the --wrt variables and
+ * whose rows are those too (wrt_rows) or the elements of the node rows,
+ * named name. Returns an exit status (free with cli_matrix_free on
+ * CLI_OK). */
+int cli_matrix_new(cli *c, cli_matrix *m, const char *name, const cr_node *rows,
+                   int wrt_rows);
+void cli_matrix_free(cli_matrix *m);
+/* Prints the matrix for people: column labels, then one row per line. */
+void cli_matrix_print(const cli_matrix *m, FILE *out);
+/* Writes `, "key": {"rows": [...], "columns": [...], "values": [[...]]}`. */
+void cli_matrix_json(const char *key, const cli_matrix *m);
+
+/* Reports the graph's last error as "what: message" (CLI_EVAL). */
+int cli_higher_fail(cli *c, const char *what);
+/* CLI_OK when the output is a scalar, else a usage error saying so. */
+int cli_require_scalar_output(cli *c);
+/* Fills rows row0.. of m (made by cli_matrix_new) with the Jacobian of y
+ * with respect to each --wrt variable (cr_jacobian). Returns an exit
+ * status. */
+int cli_jacobian_fill(cli *c, cr_node *y, cli_matrix *m, size_t row0);
+/* The direction --v as one constant node per --wrt variable (v has
+ * n_wrt_syms entries): a number fills its variable, variables not named
+ * are 0. Returns an exit status (errors reported). */
+int cli_direction(cli *c, cr_node **v);
+/* The Jacobian-vector product of y along v (one node per --wrt
+ * variable): the sum of cr_jvp over the variables, or NULL after
+ * reporting the error. */
+cr_node *cli_jvp_sum(cli *c, cr_node *y, cr_node *const *v);
+/* JSON members `"x[0]": NUMBER, ...` for each element of n (named name),
+ * counting members in *member; and `, "key": {...}` of such members for
+ * nodes shaped like the --wrt variables. */
+void cli_node_json(size_t *member, const char *name, const cr_node *n);
+void cli_wrt_json(const cli *c, const char *key, cr_node *const *nodes);
+/* Adds a row "PREFIXlabel = value" per element of n. 0, or -1 when out of
+ * memory. */
+int cli_node_rows(cli_rows *rows, const char *prefix, const char *name, const cr_node *n);
+
+/* Prints m as "TITLE of OUT, R x C:" and the matrix, or under --json
+ * the subcommand's object with m as "key". Returns an exit status. */
+int cli_matrix_report(cli *c, const char *key, const char *title, const cli_matrix *m);
+/* Prints the output's value and one row "PREFIXlabel = value" per element
+ * of the n result nodes (named names[i]), or under --json the object
+ * with "v" (the direction, one node per --wrt variable) and "key": {label:
+ * value, ...}. Returns an exit status. */
+int cli_product_report(cli *c, const char *key, const char *prefix, cr_node *const *v,
+                       size_t n, const char *const *names, cr_node *const *result);
+
+/* ---- claims of check --claim (cli_claims.c) ---- */
+
+/* One claim "dOF/dWRT = RIGHT": a number (formula 0, value) or a formula
+ * in the program's names (formula 1). Strings are new; text is borrowed
+ * from c->claims. */
+typedef struct cli_claim {
+    const char *text;
+    char *of, *wrt, *right;
+    int formula;
+    double value;
+} cli_claim;
+/* Reads every --claim (joining back formulas that the comma lists cut
+ * at a comma inside brackets) into a new array (*out, n entries; free it
+ * with cli_claims_free also on failure). Returns an exit status. */
+int cli_claims_parse(cli *c, cli_claim **out, size_t *n);
+void cli_claims_free(cli_claim *cl, size_t n);
+
+typedef struct cli_claim_options {
+    double rtol, atol; /* right when |yours - true| <= atol + rtol*|true| */
+    size_t points;     /* random points after the --at point */
+    unsigned long seed;
+} cli_claim_options;
+
+/* The verdict on one formula claim. */
+typedef struct cli_formula_result {
+    const cli_claim *claim;
+    double rtol, atol;
+    int right;         /* at every point checked */
+    size_t points;     /* points checked (the --at point is point 0) */
+    size_t point;      /* wrong: the first point where it is */
+    char element[300]; /* wrong: the element ("w", "w[1]") */
+    double yours, truth;
+    char *inputs; /* wrong at a random point: "a = 0.3, b = -1.2" */
+    char *chain;  /* wrong, scalar: the named chain with formulas */
+    int at_kink;  /* a kink met: where a value was accepted between the
+                     one-sided derivatives, or where the claim is wrong */
+    size_t kink_point;
+    double kink_lo, kink_hi;
+} cli_formula_result;
+/* Checks the formula claims among cl (numeric ones are left alone): each
+ * formula is evaluated with the program at the --at point and at
+ * o->points random points, where the --wrt inputs (every input without
+ * --wrt) are drawn from N(0, 1) with o->seed, and compared elementwise
+ * with reverse mode. *results (free with cli_formula_results_free) has n
+ * entries. Returns an exit status (errors in a formula reported). */
+int cli_formula_claims(cli *c, const cli_claim *cl, size_t n, const cli_claim_options *o,
+                       cli_formula_result **results);
+void cli_formula_results_free(cli_formula_result *r, size_t n);
+/* Prints the verdicts for people, one line per formula claim (and the
+ * chain of a wrong one); or as JSON objects of the "claims" array, the
+ * first one without a leading comma when first is set. */
+void cli_formula_print(const cli_formula_result *r, size_t n, FILE *out);
+void cli_formula_json(const cli_formula_result *r, size_t n, int first);
 
 /* ---- DOT files and pictures (cli_picture.c) ---- */
 

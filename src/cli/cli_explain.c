@@ -108,6 +108,11 @@ void cli_chains_json(const cli *c, cr_chain **chains)
 
 int cli_check_run(cli *c, cr_gradcheck_report **report)
 {
+    return cli_check_node(c, cr_expr_output(c->prog)->node, report);
+}
+
+int cli_check_node(cli *c, cr_node *output, cr_gradcheck_report **report)
+{
     *report = NULL;
     cr_node **nodes = calloc(c->n_wrt_syms ? c->n_wrt_syms : 1, sizeof *nodes);
     if (!nodes)
@@ -126,8 +131,7 @@ int cli_check_run(cli *c, cr_gradcheck_report **report)
         return cli_fail(c, CLI_USAGE, 0, 0, "the program has no inputs to check");
     }
     cr_gradcheck_options opts = cr_gradcheck_defaults();
-    cr_status st = cr_gradcheck(c->g, cr_expr_output(c->prog)->node, nodes, c->n_wrt_syms,
-                                &opts, report);
+    cr_status st = cr_gradcheck(c->g, output, nodes, c->n_wrt_syms, &opts, report);
     free(nodes);
     if (st != CR_OK && st != CR_ECHECK)
         return cli_fail(c, st == CR_EDOMAIN ? CLI_EVAL : CLI_USAGE, 0, 0, "%s",

@@ -182,9 +182,11 @@ int cli_options_parse(cli *c, const cli_spec *spec, int argc, char **argv,
                 cli_help_print(spec, stdout);
                 return -1;
             }
-            if (defs[id].role != CLI_ROLE_ARG)
+            if (defs[id].role == CLI_ROLE_IN || defs[id].role == CLI_ROLE_OUT)
                 c->files[id] = optarg;
-            if (id == CLI_OPT_JSON)
+            if (defs[id].role == CLI_ROLE_KEPT)
+                c->kept[id] = optarg;
+            else if (id == CLI_OPT_JSON)
                 c->json = 1;
             else
                 rc = set(c, ctx, id, optarg);

@@ -15,7 +15,9 @@
 #include <stdio.h>
 
 /* X(ID, long name, short name (0: none), value name (NULL: a flag),
- *   role (ARG: a value; IN: a file read; OUT: a file written),
+ *   role (ARG: a value; IN: a file read; OUT: a file written; KEPT: a
+ *   value the parser keeps in cli.kept[ID] for the subcommand to read,
+ *   the last one given),
  *   default help text (lines separated by '\n')).
  * Two options may share a long name when no subcommand takes both (the
  * --model that predict reads and the one train writes). */
@@ -40,12 +42,15 @@
       "draw the same picture into FILE.svg, FILE.png or FILE.pdf")                         \
     X(OUTPUT, "output", 'o', "FILE", OUT,                                                  \
       "write the DOT text to FILE instead of standard output")                             \
-    X(CLAIM, "claim", 0, "dOF/dWRT=VALUE[,...]", ARG,                                      \
+    X(CLAIM, "claim", 0, "dOF/dWRT=VALUE|FORMULA[,...]", ARG,                              \
       "instead, check derivatives derived by hand\n"                                       \
-      "(repeatable): OF and WRT name statements or inputs; each is\n"                      \
-      "compared with the chain rule and the numerical derivative\n"                        \
-      "(right when within 1e-9 + 1e-7*|value|), and for a wrong one\n"                     \
-      "the first wrong local factor you also claimed is named")                            \
+      "(repeatable): OF and WRT name statements or inputs; a number\n"                     \
+      "is compared with the chain rule and the numerical derivative\n"                     \
+      "(right when within --atol + --rtol*|value|), and for a wrong\n"                     \
+      "one the first wrong local factor you also claimed is named;\n"                      \
+      "a formula in the program's names ('dL/dw = 2*(w*x - y)*x')\n"                       \
+      "is compared element by element at the --at point and at\n"                         \
+      "--points random points")                                                            \
     X(UNICODE, "unicode", 0, NULL, ARG,                                                    \
       "write the chains with the symbols of the article (∂, ·, ×)")                        \
     X(TRAP, "trap-nonfinite", 0, NULL, ARG,                                                \
@@ -117,7 +122,20 @@
       "chain of --debug-param (default W1), on stderr; at the\n"                           \
       "end, that chain in the article's form")                                             \
     X(DEBUG_PARAM, "debug-param", 0, "NAME", ARG,                                          \
-      "the parameter --debug follows (W1, b2, ...)")
+      "the parameter --debug follows (W1, b2, ...)")                                      \
+    /* the higher-order subcommands (jacobian, hessian, hvp, jvp; check --order) */       \
+    X(V, "v", 0, "NAME=VALUE[,NAME=VALUE...]", KEPT,                                       \
+      "the direction v: a value for --wrt variables (a number\n"                          \
+      "fills the variable; variables not named are 0)")                                    \
+    X(ORDER, "order", 0, "1|2", KEPT,                                                      \
+      "2: check the Hessian against central differences of\n"                             \
+      "the gradient instead (default 1: the gradient)")                                   \
+    X(POINTS, "points", 0, "N", KEPT,                                                      \
+      "also check formula claims at N random points, the --wrt\n"                         \
+      "inputs (default: every input) drawn from N(0, 1) (default 0)")                      \
+    X(RTOL, "rtol", 0, "R", KEPT, "relative tolerance of claims (default 1e-7)")           \
+    X(ATOL, "atol", 0, "A", KEPT, "absolute tolerance of claims (default 1e-9)")           \
+    X(SEED_POINTS, "seed", 0, "N", KEPT, "the seed of the random points (default 1)")
 
 typedef enum cli_opt {
 #define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,
@@ -131,7 +149,8 @@ typedef enum cli_opt {
 typedef enum cli_role {
     CLI_ROLE_ARG = 0, /* a value */
     CLI_ROLE_IN,      /* the path of a file the subcommand reads ("-": stdin) */
-    CLI_ROLE_OUT      /* the path of a file it writes */
+    CLI_ROLE_OUT,     /* the path of a file it writes */
+    CLI_ROLE_KEPT     /* a value kept in cli.kept[id], not passed to the callback */
 } cli_role;
 
 /* One option as a subcommand takes it; value and help replace the table's
@@ -174,7 +193,8 @@ typedef int (*cli_option_fn)(struct cli *c, void *ctx, cli_opt id, const char *v
 /* Parses argv[1..argc) by spec (argv[0] is the subcommand's name) with
  * getopt_long: --json is known before the first error is reported (the
  * error is then a JSON object too), --help prints the help text, and every
- * other option goes to set in the order given. Arguments that are not
+ * other option goes to set in the order given (except those of role
+ * CLI_ROLE_KEPT, whose last value is kept in c->kept). Arguments that are not
  * options (and every argument after "--") are the program (c->arg) under
  * CLI_SPEC_PROGRAM, errors otherwise. The paths of the file options are
  * kept in c->files and checked (cli_files_check) before it returns. Sets

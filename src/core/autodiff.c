@@ -141,9 +141,10 @@ static cr_status sum_contributions(cr_graph *g, grad_build *b, size_t id, cr_nod
 }
 
 /* Builds d(loss)/d(wanted[k]) into grads[k] (a zero constant where there is
- * no path). All-or-nothing: on failure the graph is truncated back. */
-static cr_status build_gradients(cr_graph *g, cr_node *loss, cr_node *const *wanted,
-                                 size_t n_wanted, cr_node **grads)
+ * no path), seeded with the cotangent seed (shaped like loss; NULL: ones).
+ * All-or-nothing: on failure the graph is truncated back. */
+static cr_status build_gradients(cr_graph *g, cr_node *loss, cr_node *seed,
+                                 cr_node *const *wanted, size_t n_wanted, cr_node **grads)
 {
     size_t n_before = g->n_nodes;
     cr_arena_mark mark = cr_arena_get_mark(&g->arena);
@@ -162,7 +163,8 @@ static cr_status build_gradients(cr_graph *g, cr_node *loss, cr_node *const *wan
     mark_active(g, loss, wanted, n_wanted);
     const unsigned char active = MARK_ACTIVE;
 
-    cr_node *seed = cr_constant_fill(g, loss->value.rank, loss->value.shape, 1.0);
+    if (!seed)
+        seed = cr_constant_fill(g, loss->value.rank, loss->value.shape, 1.0);
     if (!seed || add_contribution(g, &b, top, seed) != CR_OK)
         goto fail;
     /* Parents have higher ids than their inputs, so when the sweep reaches a
@@ -275,7 +277,7 @@ static cr_status nodes_build(cr_graph *g, cr_backward_cache *c)
 {
     const size_t first_new = g->n_nodes;
     const cr_arena_mark mark = cr_arena_get_mark(&g->arena);
-    if (build_gradients(g, c->loss, c->wanted, c->n_wanted, c->grads) != CR_OK)
+    if (build_gradients(g, c->loss, NULL, c->wanted, c->n_wanted, c->grads) != CR_OK)
         return g->err.status;
     if (c->n_wanted > 0 && plan_new_ops(g, first_new, c) != CR_OK) {
         cr_graph_truncate(g, first_new, mark);
@@ -522,7 +524,7 @@ cr_node *cr_grad(cr_graph *g, cr_node *y, cr_node *x)
     c->n_wanted = 1;
     const size_t first_new = g->n_nodes;
     const cr_arena_mark mark = cr_arena_get_mark(&g->arena);
-    if (build_gradients(g, y, &x, 1, c->grads) != CR_OK)
+    if (build_gradients(g, y, NULL, &x, 1, c->grads) != CR_OK)
         goto fail;
     if (plan_new_ops(g, first_new, c) != CR_OK) {
         cr_graph_truncate(g, first_new, mark);
@@ -537,6 +539,19 @@ fail:
     if (c)
         cache_free(c);
     return NULL;
+}
+
+cr_status cr_vjp_build(cr_graph *g, cr_node *y, cr_node *seed, cr_node *x, cr_node **out)
+{
+    *out = NULL;
+    if (!cr_tensor_same_shape(&seed->value, &y->value)) {
+        char label[300];
+        cr_node_label(y, label, sizeof label);
+        return cr_graph_fail(g, CR_ESHAPE, "vjp: the cotangent's shape %s is not %s's %s",
+                             cr_shape_str(&seed->value).text, label,
+                             cr_shape_str(&y->value).text);
+    }
+    return build_gradients(g, y, seed, &x, 1, out);
 }
 
 /* Makes the gradient that w holds now (what cr_node_grad returns: its

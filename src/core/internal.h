@@ -374,6 +374,11 @@ cr_status cr_trap_nodes(cr_graph *g, cr_node *const *nodes, size_t n);
 void cr_graph_truncate(cr_graph *g, size_t n_nodes, cr_arena_mark mark);
 /* Frees the cached gradient builds (autodiff.c). */
 void cr_backward_cache_free_all(cr_graph *g);
+/* The vector-Jacobian product seed^T dy/dx as new nodes (*out, shaped like
+ * x; a zero constant without a path), for a y of any shape and a seed node
+ * shaped like y (CR_ESHAPE otherwise). Not cached: each call builds anew;
+ * all-or-nothing on failure (core/higher.c builds on it). */
+cr_status cr_vjp_build(cr_graph *g, cr_node *y, cr_node *seed, cr_node *x, cr_node **out);
 
 /* ---- autodiff helpers used by the ops' vjp (autodiff.c) ---- */
 /* Sums dy (shaped like the broadcast result) back to the shape of operand:

@@ -46,6 +46,8 @@ typedef struct builder {
     collapsed_rec *coll;
     size_t n_coll, cap_coll;
     cr_chain_edge **memo; /* by record */
+    int named_only;       /* the named-only view: unnamed inputs in formulas are
+                             written as what they compute */
 } builder;
 
 static cr_status push_vedge(builder *b, size_t child, size_t rec)
@@ -344,7 +346,10 @@ static cr_chain_edge *edge_get(builder *b, size_t parent, const view_edge *ve)
         e->jacobian = e->scalar ? "scalar" : cr_op_jacobian(e->parent, e->input);
         if (!e->jacobian)
             e->jacobian = "unknown";
-        cr_sink_local_text(&s, e->parent, e->input);
+        if (b->named_only)
+            cr_sink_local_expr(&s, e->parent, e->input);
+        else
+            cr_sink_local_text(&s, e->parent, e->input);
     } else {
         const collapsed_rec *r = &b->coll[ve->rec - n_orig];
         e->input = (size_t)-1;
@@ -560,7 +565,8 @@ static cr_chain *chain_new_body(cr_graph *g, cr_node *output, cr_node *wrt,
         st = cr_chain_oom(g);
         goto fail;
     }
-    st = (opts->flags & CR_CHAIN_NAMED_ONLY) ? build_named_view(&b) : build_full_view(&b);
+    b.named_only = (opts->flags & CR_CHAIN_NAMED_ONLY) != 0;
+    st = b.named_only ? build_named_view(&b) : build_full_view(&b);
     if (st != CR_OK)
         goto fail;
     /* count the view's paths, from wrt up */

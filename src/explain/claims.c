@@ -4,6 +4,7 @@
  * central difference, the first wrong local factor on a wrong claim's
  * chain named as its culprit, and the claim report with its printer.
  */
+#include "explain/chain_private.h"
 #include "explain/gradcheck_private.h"
 
 #include "chainrule/chain.h"
@@ -20,6 +21,7 @@
 
 struct cr_claim_report {
     cr_claim_result *results;
+    char **texts; /* the explanations, one per result (cr_malloc'd) */
     size_t n;
     size_t counts[2];
     double atol, rtol;
@@ -30,6 +32,9 @@ void cr_claim_report_free(cr_claim_report *r)
 {
     if (!r)
         return;
+    for (size_t i = 0; r->texts && i < r->n; i++)
+        cr_free(r->texts[i]);
+    cr_free(r->texts);
     cr_free(r->results);
     cr_free(r);
 }
@@ -64,7 +69,7 @@ static cr_status claim_report_print_body(const cr_claim_report *r, FILE *f)
     }
     for (size_t i = 0; i < r->n; i++) {
         const cr_claim_result *c = &r->results[i];
-        if (c->explanation[0])
+        if (c->explanation && c->explanation[0])
             fprintf(f, "  %s: %s\n", c->label, c->explanation);
     }
     return ferror(f) ? CR_EIO : CR_OK;
@@ -129,9 +134,19 @@ static cr_status claim_numerical(cr_graph *g, cr_claim_result *c, cr_node *of, c
     double result = NAN, abserr = 0.0;
     if (!isfinite(save) || gsl_deriv_central(&fn, save, h, &result, &abserr) != GSL_SUCCESS)
         result = NAN;
+    /* one-sided derivatives, for a claim at a kink */
+    double fwd = NAN, bwd = NAN, fwd_err = 0.0, bwd_err = 0.0;
+    if (isfinite(save) && (gsl_deriv_forward(&fn, save, h, &fwd, &fwd_err) != GSL_SUCCESS ||
+                           gsl_deriv_backward(&fn, save, h, &bwd, &bwd_err) != GSL_SUCCESS))
+        fwd = bwd = NAN;
     *slot = save;
     cr_eval_nodes(g, list, n);
     cr_free(list);
+    c->kink_low = fmin(fwd, bwd) + 0.0; /* + 0.0: no -0 in the text */
+    c->kink_high = fmax(fwd, bwd) + 0.0;
+    c->at_kink = isfinite(fwd) && isfinite(bwd) &&
+                 c->kink_high - c->kink_low >
+                     1e-4 * (1.0 + fabs(fwd) + fabs(bwd)) + fwd_err + bwd_err;
     c->numerical = result;
     c->error_estimate = abserr;
     cr_gradcheck_entry e = {
@@ -184,8 +199,12 @@ static cr_status claim_evaluate(cr_graph *g, cr_node *loss, const cr_claim *clai
     cr_status st = claim_numerical(g, c, of, wrt);
     if (st != CR_OK)
         return st;
-    const int right =
-        fabs(c->claimed - c->autodiff) <= r->atol + r->rtol * fabs(c->autodiff);
+    int right = fabs(c->claimed - c->autodiff) <= r->atol + r->rtol * fabs(c->autodiff);
+    const double slack = r->atol + r->rtol * fmax(fabs(c->kink_low), fabs(c->kink_high)) +
+                         1e-6 * (1.0 + fabs(c->kink_low) + fabs(c->kink_high));
+    /* at a kink any value between the one-sided derivatives is right */
+    right = right || (c->at_kink && c->claimed >= c->kink_low - slack &&
+                      c->claimed <= c->kink_high + slack);
     c->result = right ? CR_CHECK_PASS : CR_CHECK_FAIL;
     r->counts[c->result]++;
     return CR_OK;
@@ -244,49 +263,90 @@ static size_t find_culprit(const cr_claim_report *r, size_t self, const cr_chain
     return NO_CULPRIT;
 }
 
+/* The chain of a wrong total through the named nodes only (the view
+ * `chainrule chain` prints), each factor's formula on a line of its own,
+ * indented, into s. */
+static cr_status named_chain_text(cr_graph *g, const cr_claim_result *c, cr_sink *s)
+{
+    cr_chain_options opts;
+    cr_chain_options_init(&opts);
+    opts.flags |= CR_CHAIN_NAMED_ONLY;
+    cr_chain *chain = cr_chain_new(g, (cr_node *)c->of, (cr_node *)c->wrt, &opts);
+    if (!chain)
+        return g->err.status;
+    const int len = cr_chain_format(chain, CR_CHAIN_PRINT_FORMULAS, NULL, 0);
+    char *text = len >= 0 ? cr_malloc((size_t)len + 1) : NULL;
+    if (text &&
+        cr_chain_format(chain, CR_CHAIN_PRINT_FORMULAS, text, (size_t)len + 1) < 0) {
+        cr_free(text);
+        text = NULL;
+    }
+    cr_chain_free(chain);
+    if (!text)
+        return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        const size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        cr_sink_put(s, "\n    ", 5);
+        cr_sink_put(s, line, n);
+        line += n + (nl != NULL);
+    }
+    cr_free(text);
+    return CR_OK;
+}
+
 static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i,
                                const cr_chain *chain)
 {
     cr_claim_result *c = &r->results[i];
     char truth[200], more[200] = "";
-    const size_t size = sizeof c->explanation;
-    if (!c->numerical_agrees)
+    cr_sink s;
+    cr_sink_init(&s, NULL);
+    if (!c->numerical_agrees && !c->at_kink)
         snprintf(
             more, sizeof more,
             " (note: the numerical derivative %.9g disagrees with the chain rule: a kink, "
             "or an op with a wrong derivative; see cr_gradcheck)",
             c->numerical);
-    if (c->result == CR_CHECK_PASS) {
-        snprintf(c->explanation, size, "%s", more + (more[0] ? 1 : 0));
-        return CR_OK;
-    }
     value_text(c, truth, sizeof truth);
-    if (c->local || cr_chain_num_paths(chain) == 0) {
-        snprintf(c->explanation, size, "it is %s, not %.9g%s", truth, c->claimed, more);
-        return CR_OK;
-    }
-    c->culprit = find_culprit(r, i, chain);
-    if (c->culprit != NO_CULPRIT) {
+    if (c->at_kink && c->result == CR_CHECK_PASS) {
+        cr_sink_printf(
+            &s,
+            "right at a kink: the one-sided derivatives are %.9g and %.9g, and "
+            "any value between them is a subgradient (the chain rule takes %.9g)",
+            c->kink_low, c->kink_high, c->autodiff);
+    } else if (c->at_kink) {
+        cr_sink_printf(
+            &s,
+            "not %.9g: at a kink the one-sided derivatives are %.9g and %.9g, and "
+            "only values between them are right (subgradients; the chain rule "
+            "takes %.9g)",
+            c->claimed, c->kink_low, c->kink_high, c->autodiff);
+    } else if (c->result == CR_CHECK_PASS) {
+        cr_sink_printf(&s, "%s", more + (more[0] ? 1 : 0));
+    } else if (c->local || cr_chain_num_paths(chain) == 0) {
+        cr_sink_printf(&s, "it is %s, not %.9g%s", truth, c->claimed, more);
+    } else if ((c->culprit = find_culprit(r, i, chain)) != NO_CULPRIT) {
         const cr_claim_result *w = &r->results[c->culprit];
         value_text(w, truth, sizeof truth);
-        snprintf(
-            c->explanation, size,
-            "it is %.9g, not %.9g; the first local factor on its chain that differs is "
-            "%s: you have %.9g, it is %s%s",
-            c->autodiff, c->claimed, w->label, w->claimed, truth, more);
-        return CR_OK;
+        cr_sink_printf(&s,
+                       "it is %.9g, not %.9g; the first local factor on its chain that "
+                       "differs is %s: you have %.9g, it is %s%s",
+                       c->autodiff, c->claimed, w->label, w->claimed, truth, more);
+    } else {
+        cr_sink_printf(&s,
+                       "it is %.9g, not %.9g%s; no factor you claimed on its chain is "
+                       "wrong; the chain rule, through your named statements, gives:",
+                       c->autodiff, c->claimed, more);
+        cr_status st = named_chain_text(g, c, &s);
+        if (st != CR_OK) {
+            cr_sink_release(&s);
+            return st;
+        }
     }
-    char text[400];
-    int len = cr_chain_format(chain, 0, text, sizeof text);
-    if (len < 0)
+    if (!(r->texts[i] = cr_sink_string(&s)))
         return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
-    while (len > 0 && (size_t)len <= sizeof text - 1 && text[len - 1] == '\n')
-        text[--len] = '\0';
-    snprintf(
-        c->explanation, size,
-        "it is %.9g, not %.9g; no factor you claimed on its chain is wrong; the chain rule "
-        "gives %s%s",
-        c->autodiff, c->claimed, text, more);
+    c->explanation = r->texts[i];
     return CR_OK;
 }
 
@@ -314,9 +374,11 @@ static cr_status check_claims_body(cr_graph *g, cr_node *loss, const cr_claim *c
         return st;
     cr_claim_report *r = cr_calloc(1, sizeof *r);
     cr_chain **chains = cr_calloc(n ? n : 1, sizeof *chains);
-    if (r)
+    if (r) {
         r->results = cr_calloc(n ? n : 1, sizeof *r->results);
-    if (!r || !chains || !r->results) {
+        r->texts = cr_calloc(n ? n : 1, sizeof *r->texts);
+    }
+    if (!r || !chains || !r->results || !r->texts) {
         cr_claim_report_free(r);
         cr_free(chains);
         return cr_graph_fail(g, CR_ENOMEM, "claims: out of memory");
