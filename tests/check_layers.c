@@ -607,10 +607,52 @@ START_TEST(test_corrupt_files)
 }
 END_TEST
 
+/* Every layer kind gradchecked inside a model: the loss of a batch against
+ * every parameter (and the input, except indices), by central differences
+ * (chainrule/check.h). Model 0 runs in evaluation mode, where dropout is
+ * the identity and batch norm uses its running statistics (a dropout mask
+ * redrawn at every forward has no finite difference); model 1 checks
+ * batch norm on batch statistics. */
+START_TEST(test_gradcheck_every_kind)
+{
+    for (int k = 0; k < N_FILE_MODELS; k++) {
+        double x[8 * 50], y[8 * 9];
+        cr_model *m = file_model(k, x, y, 8);
+        cr_graph *g = cr_model_graph(m);
+        cr_model_set_training(m, k != 0);
+        const size_t ni = cr_model_input_size(m), nt = cr_model_target_size(m);
+        memcpy(cr_tensor_data_mut((cr_tensor *)cr_node_value(cr_model_input(m))), x,
+               4 * ni * sizeof(double));
+        memcpy(cr_tensor_data_mut((cr_tensor *)cr_node_value(cr_model_target(m))), y,
+               4 * nt * sizeof(double));
+        cr_node *nodes[32];
+        size_t n = 0;
+        for (size_t i = 0; i < cr_model_num_layers(m); i++)
+            for (size_t j = 0; j < cr_model_layer_num_params(m, i); j++)
+                nodes[n++] = cr_model_layer_param(m, i, j);
+        if (k != 2)
+            nodes[n++] = cr_model_input(m);
+        cr_gradcheck_options o = cr_gradcheck_defaults();
+        o.atol = 1e-6;
+        o.rtol = 1e-4;
+        cr_gradcheck_report *r = NULL;
+        const cr_status st = cr_gradcheck(g, cr_model_loss(m), nodes, n, &o, &r);
+        ck_assert_msg(st == CR_OK, "model %d: %s (worst %s)", k,
+                      st == CR_ECHECK ? "gradient check failed"
+                                      : cr_graph_error(g)->message,
+                      r ? cr_gradcheck_report_worst(r)->reason : "");
+        ck_assert_int_gt(cr_gradcheck_report_count(r, CR_CHECK_PASS), 20);
+        cr_gradcheck_report_free(r);
+        cr_model_free(m);
+    }
+}
+END_TEST
+
 Suite *layers_suite(void)
 {
     Suite *s = suite_create("layers");
     TCase *tc = tcase_create("builder");
+    tcase_set_timeout(tc, 120); /* a loaded machine; the work is small */
     tcase_add_test(tc, test_kind_names);
     tcase_add_test(tc, test_spec_format);
     tcase_add_test(tc, test_from_mlp_predicts_as_mlp);
@@ -622,6 +664,7 @@ Suite *layers_suite(void)
     tcase_add_test(tc, test_v1_file_loads);
     tcase_add_test(tc, test_save_load_identical);
     tcase_add_test(tc, test_corrupt_files);
+    tcase_add_test(tc, test_gradcheck_every_kind);
     suite_add_tcase(s, tc);
     return s;
 }
