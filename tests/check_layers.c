@@ -330,6 +330,9 @@ START_TEST(test_grad_norms_and_clip)
     ck_assert_double_eq_tol(norms[1], expect, 1e-12);
     ck_assert_double_gt(norms[1], 1.0);
     ck_assert_int_eq(cr_model_grad_norms(m, norms, 1, &err), CR_EINVAL);
+    ck_assert_int_eq(cr_model_set_rows(m, 2, &err), CR_OK);
+    ck_assert_int_eq(cr_model_set_rows(m, 3, &err), CR_EINVAL);
+    ck_assert_int_eq(cr_model_set_rows(m, 1, &err), CR_ENOTSUP); /* not yet */
     cr_model_free(m);
     /* clipped to 0.5: one SGD step moves layer 2 by at most lr * 0.5 */
     l[1].clip = 0.5;

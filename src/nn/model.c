@@ -684,6 +684,9 @@ cr_status cr_model_set_rows(cr_model *m, size_t rows, cr_error *err)
             "set_rows: %zu rows: a batch smaller than the model's %zu is not "
             "supported yet",
             rows, m->opts.batch);
+    /* the main head becomes current: batch norm statistics follow */
+    if (!cr_model_head_get(m, rows, err))
+        return err ? err->status : CR_ENOMEM;
     m->active_rows = rows;
     return CR_OK;
 }
