@@ -33,6 +33,10 @@ typedef struct cr_layer_state {
     size_t in_shape[CR_MAX_RANK], out_shape[CR_MAX_RANK];
     void *priv;                 /* a builder's own data (recurrent state), or NULL */
     void (*priv_free)(void *p); /* frees priv */
+    /* called after each training step's backward, before the optimizer
+     * (after clipping), with the head that ran (carrying a recurrent state
+     * into the next window, for example); NULL: nothing */
+    void (*on_step)(cr_model *m, size_t i, cr_model_head *h);
 } cr_layer_state;
 
 struct cr_model {

@@ -93,8 +93,9 @@ static void model_debug_record(void *net, void *b, const char *param, cr_train_d
                         : NULL;
 }
 
-/* Scales each clipped layer's parameter gradients to a norm <= clip. */
-static void model_clip(void *net)
+/* Scales each clipped layer's parameter gradients to a norm <= clip, then
+ * runs the layers' on_step hooks. */
+static void model_before_step(void *net)
 {
     cr_model *m = net;
     double norms[CR_MODEL_MAX_LAYERS];
@@ -111,6 +112,9 @@ static void model_clip(void *net)
                 gt->data[e] *= f;
         }
     }
+    for (size_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].on_step)
+            m->layers[i].on_step(m, i, m->cur);
 }
 
 void cr_model_learner(cr_model *m, cr_learner *l)
@@ -132,7 +136,7 @@ void cr_model_learner(cr_model *m, cr_learner *l)
                       .debug_check = model_debug_check,
                       .debug_request = model_debug_request,
                       .debug_record = model_debug_record,
-                      .before_step = model_clip};
+                      .before_step = model_before_step};
 }
 
 cr_status cr_model_train(cr_model *m, const double *x, const double *y, size_t rows,
