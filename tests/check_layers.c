@@ -102,6 +102,31 @@ START_TEST(test_from_mlp_predicts_as_mlp)
 }
 END_TEST
 
+/* Every initialisation of an MLP spec draws the same weights as a model. */
+START_TEST(test_from_mlp_inits)
+{
+    for (int k = 0; k < CR_INIT_COUNT; k++) {
+        cr_mlp_spec spec;
+        cr_mlp_spec_init(&spec, 4, 3);
+        spec.n_hidden = 1;
+        spec.hidden[0] = 5;
+        spec.init = (cr_init_kind)k;
+        spec.init_lo = -0.25, spec.init_hi = 0.75, spec.init_std = 0.3;
+        cr_error err;
+        cr_mlp *mlp = cr_mlp_new(&spec, &err);
+        cr_model *m = cr_model_from_mlp(&spec, NULL, &err);
+        ck_assert_msg(m != NULL, "%s", err.message);
+        for (size_t l = 0; l < 2; l++)
+            ck_assert_mem_eq(
+                cr_tensor_data(cr_node_value(cr_mlp_weight(mlp, l + 1))),
+                cr_tensor_data(cr_node_value(cr_model_layer_param(m, 2 * l, 0))),
+                (l ? 15 : 20) * sizeof(double));
+        cr_model_free(m);
+        cr_mlp_free(mlp);
+    }
+}
+END_TEST
+
 START_TEST(test_bad_spec_names_layer)
 {
     cr_layer_spec l[3];
@@ -570,7 +595,7 @@ START_TEST(test_corrupt_files)
         }
         const size_t n_layers = buf[24 + 16];
         for (size_t i = 0; i < n_layers; i++) {
-            unsigned char *rec = buf + 24 + 20 + 96 * i;
+            unsigned char *rec = buf + 24 + 20 + 112 * i;
             const unsigned char kind = rec[0];
             rec[0] = 99;
             snprintf(want, sizeof want, "layer %zu: kind 99 is unknown", i + 1);
@@ -598,7 +623,7 @@ START_TEST(test_corrupt_files)
             }
         }
         /* one parameter too many announced */
-        unsigned char *np = buf + 24 + 20 + 96 * n_layers + 24;
+        unsigned char *np = buf + 24 + 20 + 112 * n_layers + 24;
         np[0]++;
         refuse_fixed(buf, size, k, CR_EFORMAT, "but the layers need");
         np[0]--;
@@ -659,6 +684,7 @@ Suite *layers_suite(void)
     tcase_add_test(tc, test_kind_names);
     tcase_add_test(tc, test_spec_format);
     tcase_add_test(tc, test_from_mlp_predicts_as_mlp);
+    tcase_add_test(tc, test_from_mlp_inits);
     tcase_add_test(tc, test_bad_spec_names_layer);
     tcase_add_test(tc, test_every_activation);
     tcase_add_test(tc, test_train_as_mlp);

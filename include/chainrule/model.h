@@ -72,33 +72,35 @@ typedef enum cr_layer_kind {
  * 2-D kinds use [0] for height and [1] for width. */
 typedef struct cr_layer_spec {
     cr_layer_kind kind;
-    size_t units;      /* dense: output width; conv: output channels; embed:
-                          vector size; rnn/gru/lstm: state size. >= 1 */
-    size_t kernel[2];  /* conv and pooling: window size, >= 1 */
-    size_t stride[2];  /* conv: default 1; pooling: 0 (default) = the kernel */
-    size_t pad[2];     /* conv and pooling: zeros on each side; default 0
-                          (pooling: at most half the kernel) */
-    size_t vocab;      /* embed: number of indices (inputs are 0..vocab-1) */
-    cr_activation act; /* activation: which one (any cr_activation) */
-    double alpha;      /* activation: leaky_relu's slope or elu's alpha;
-                          0 (default): CR_LEAKY_RELU_SLOPE, CR_ELU_ALPHA */
-    double rate;       /* dropout: probability p of dropping, [0, 1) */
-    double eps;        /* layernorm, batchnorm: default CR_NORM_EPS */
-    double momentum;   /* batchnorm: running statistics' update rate,
-                          default CR_BATCH_NORM_MOMENTUM */
-    int bias;          /* dense, conv, rnn/gru/lstm: 1 (default) adds a bias */
-    cr_init_kind init; /* weights of dense, conv, embed and the input weights
-                          of recurrent layers: default Xavier (use He before
-                          relu); drawn from the model's seed */
-    int sequences;     /* rnn/gru/lstm: 0 (default) outputs the last state
-                          [units], 1 the state of every step [T, units] */
-    size_t bptt;       /* rnn/gru/lstm: truncated backpropagation through
-                          time: gradients flow back at most this many steps,
-                          the state being carried across windows without
-                          gradient; 0 (default) = the whole sequence */
-    double clip;       /* any layer with parameters: > 0 scales the layer's
-                          parameter gradients to an L2 norm of at most clip
-                          before each training step; 0 (default) = off */
+    size_t units;          /* dense: output width; conv: output channels; embed:
+                              vector size; rnn/gru/lstm: state size. >= 1 */
+    size_t kernel[2];      /* conv and pooling: window size, >= 1 */
+    size_t stride[2];      /* conv: default 1; pooling: 0 (default) = the kernel */
+    size_t pad[2];         /* conv and pooling: zeros on each side; default 0
+                              (pooling: at most half the kernel) */
+    size_t vocab;          /* embed: number of indices (inputs are 0..vocab-1) */
+    cr_activation act;     /* activation: which one (any cr_activation) */
+    double alpha;          /* activation: leaky_relu's slope or elu's alpha;
+                              0 (default): CR_LEAKY_RELU_SLOPE, CR_ELU_ALPHA */
+    double rate;           /* dropout: probability p of dropping, [0, 1) */
+    double eps;            /* layernorm, batchnorm: default CR_NORM_EPS */
+    double momentum;       /* batchnorm: running statistics' update rate,
+                              default CR_BATCH_NORM_MOMENTUM */
+    int bias;              /* dense, conv, rnn/gru/lstm: 1 (default) adds a bias */
+    cr_init_kind init;     /* weights of dense, conv, embed and the input weights
+                              of recurrent layers: default Xavier (use He before
+                              relu); drawn from the model's seed */
+    double init_a, init_b; /* CR_INIT_UNIFORM: U(a, b); CR_INIT_NORMAL:
+                              N(a, b^2); default 0 and 1 */
+    int sequences;         /* rnn/gru/lstm: 0 (default) outputs the last state
+                              [units], 1 the state of every step [T, units] */
+    size_t bptt;           /* rnn/gru/lstm: truncated backpropagation through
+                              time: gradients flow back at most this many steps,
+                              the state being carried across windows without
+                              gradient; 0 (default) = the whole sequence */
+    double clip;           /* any layer with parameters: > 0 scales the layer's
+                              parameter gradients to an L2 norm of at most clip
+                              before each training step; 0 (default) = off */
 } cr_layer_spec;
 
 /* Fills spec with kind and the defaults above (units 1, kernel 1, stride 0

@@ -72,6 +72,7 @@ void cr_layer_spec_init(cr_layer_spec *spec, cr_layer_kind kind)
     spec->momentum = CR_BATCH_NORM_MOMENTUM;
     spec->bias = 1;
     spec->init = CR_INIT_XAVIER;
+    spec->init_b = 1.0;
 }
 
 int cr_layer_spec_format(const cr_layer_spec *s, char *buf, size_t size)
@@ -454,6 +455,13 @@ static cr_status check_args(const cr_layer_spec *layers, size_t n_layers, int in
             return cr_error_set(err, CR_EINVAL, w,
                                 "layer %zu (%s): initialisation %d is unknown", i + 1,
                                 cr_layer_kind_name(s->kind), (int)s->init);
+        if (!isfinite(s->init_a) || !isfinite(s->init_b) ||
+            (s->init == CR_INIT_UNIFORM && s->init_a > s->init_b) ||
+            (s->init == CR_INIT_NORMAL && s->init_b < 0))
+            return cr_error_set(err, CR_EINVAL, w,
+                                "layer %zu (%s): initialisation parameters %g and %g are "
+                                "invalid",
+                                i + 1, cr_layer_kind_name(s->kind), s->init_a, s->init_b);
         if (!(s->clip >= 0.0) || !isfinite(s->clip))
             return cr_error_set(err, CR_EINVAL, w, "layer %zu (%s): clip %g must be >= 0",
                                 i + 1, cr_layer_kind_name(s->kind), s->clip);
@@ -543,6 +551,8 @@ cr_model *cr_model_from_mlp(const cr_mlp_spec *spec, const cr_model_options *opt
         cr_layer_spec_init(&layers[n], CR_LAYER_DENSE);
         layers[n].units = last ? spec->n_outputs : spec->hidden[l];
         layers[n].bias = spec->bias;
+        layers[n].init_a = spec->init == CR_INIT_NORMAL ? 0.0 : spec->init_lo;
+        layers[n].init_b = spec->init == CR_INIT_NORMAL ? spec->init_std : spec->init_hi;
         layers[n++].init = spec->init;
         const cr_activation act = last ? spec->out_act : spec->hidden_act;
         if (act != CR_ACT_LINEAR) {

@@ -451,7 +451,7 @@ cr_mlp *cr_mlp_load(const char *path, const cr_mlp_spec *expect, cr_error *err)
 /* ---- layered models (version 2) ---- */
 
 enum {
-    LAYER_RECORD = 14 * 4 + 5 * 8, /* one cr_layer_spec */
+    LAYER_RECORD = 14 * 4 + 7 * 8, /* one cr_layer_spec */
     MAX_DIM = 1 << 24
 };
 
@@ -491,8 +491,9 @@ static void put_layer(writer *w, const cr_layer_spec *s)
                           s->bptt};
     for (size_t i = 0; i < 14; i++)
         put_u32(w, (uint32_t)u[i]);
-    const double d[5] = {s->alpha, s->rate, s->eps, s->momentum, s->clip};
-    put_f64s(w, d, 5);
+    const double d[7] = {s->alpha, s->rate,   s->eps,   s->momentum,
+                         s->clip,  s->init_a, s->init_b};
+    put_f64s(w, d, 7);
 }
 
 static cr_status encode_layered(const void *net, unsigned char **out, size_t *size,
@@ -570,8 +571,8 @@ static cr_status get_layer(const unsigned char *p, size_t i, const char *name,
     uint32_t u[14];
     for (size_t k = 0; k < 14; k++)
         u[k] = get_u32(p + 4 * k);
-    double d[5];
-    for (size_t k = 0; k < 5; k++)
+    double d[7];
+    for (size_t k = 0; k < 7; k++)
         d[k] = get_f64(p + 56 + 8 * k);
     if (u[0] >= CR_LAYER_COUNT)
         return bad(err, CR_EFORMAT, name, "layer %zu: kind %u is unknown", i + 1, u[0]);
@@ -583,8 +584,9 @@ static cr_status get_layer(const unsigned char *p, size_t i, const char *name,
             return bad(err, CR_EFORMAT, name,
                        "layer %zu (%s): field %s is %u, out of range", i + 1, kind,
                        fields[k], u[9 + k]);
-    static const char *const reals[] = {"alpha", "rate", "eps", "momentum", "clip"};
-    for (size_t k = 0; k < 5; k++)
+    static const char *const reals[] = {"alpha", "rate",   "eps",   "momentum",
+                                        "clip",  "init_a", "init_b"};
+    for (size_t k = 0; k < 7; k++)
         if (!isfinite(d[k]))
             return bad(err, CR_EFORMAT, name, "layer %zu (%s): field %s is not finite",
                        i + 1, kind, reals[k]);
@@ -607,6 +609,8 @@ static cr_status get_layer(const unsigned char *p, size_t i, const char *name,
     s->eps = d[2];
     s->momentum = d[3];
     s->clip = d[4];
+    s->init_a = d[5];
+    s->init_b = d[6];
     return CR_OK;
 }
 

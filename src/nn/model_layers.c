@@ -62,8 +62,8 @@ cr_status cr_layer_build_dense(cr_model *m, size_t i, cr_node *in, cr_node **out
         return cr_error_set(err, CR_ESHAPE, "model",
                             "dense needs at least one feature axis");
     const size_t shape[2] = {dim(in, r), s->units};
-    cr_node *w =
-        cr_model_param(m, i, 0, "W", 2, shape, s->init, shape[0], shape[1], 0.0, 0.0, err);
+    cr_node *w = cr_model_param(m, i, 0, "W", 2, shape, s->init, shape[0], shape[1],
+                                s->init_a, s->init_b, err);
     cr_node *b;
     if (!w || bias_param(m, i, 1, s->units, &b, err) != CR_OK)
         return err->status;
@@ -109,7 +109,7 @@ static cr_status conv(cr_model *m, size_t i, cr_node *in, cr_node **out, int n,
     if (n == 2)
         k *= s->kernel[1];
     cr_node *w = cr_model_param(m, i, 0, "W", n + 2, shape, s->init, c * k, s->units * k,
-                                0.0, 0.0, err);
+                                s->init_a, s->init_b, err);
     cr_node *b;
     if (!w || bias_param(m, i, 1, s->units, &b, err) != CR_OK)
         return err->status;
@@ -266,8 +266,8 @@ cr_status cr_layer_build_embed(cr_model *m, size_t i, cr_node *in, cr_node **out
         return cr_error_set(err, CR_ESHAPE, "model",
                             "embed needs indices: one per sample or a [steps] sequence");
     const size_t shape[2] = {s->vocab, s->units};
-    cr_node *e =
-        cr_model_param(m, i, 0, "E", 2, shape, s->init, s->vocab, s->units, 0.0, 0.0, err);
+    cr_node *e = cr_model_param(m, i, 0, "E", 2, shape, s->init, s->vocab, s->units,
+                                s->init_a, s->init_b, err);
     if (!e)
         return err->status;
     return done(m, cr_index_select(m->g, e, 0, in), out, err);
