@@ -99,6 +99,37 @@ static void put_header(writer *w, uint32_t version, size_t body)
     put_u64(w, body);
 }
 
+/* A new buffer for a file of that version and body size, its header
+ * written, w at the body. CR_ERANGE past the size limit, CR_ENOMEM. */
+static cr_status begin_file(uint32_t version, size_t body, unsigned char **buf, writer *w,
+                            cr_error *err)
+{
+    const size_t total = HEADER_SIZE + body + CRC_SIZE;
+    if (total > MAX_FILE)
+        return cr_error_set(err, CR_ERANGE, "save",
+                            "the model needs %zu bytes; the limit is %d", total, MAX_FILE);
+    if (!(*buf = cr_malloc(total)))
+        return cr_error_set(err, CR_ENOMEM, "save", "out of memory for %zu bytes", total);
+    w->p = *buf;
+    put_header(w, version, body);
+    return CR_OK;
+}
+
+/* CR_EDOMAIN if parameter p holds a NaN or an infinity: a file with one
+ * would be refused by the loader, so none is written (training that
+ * diverged keeps the previous file). */
+static cr_status check_param_finite(const cr_node *p, cr_error *err)
+{
+    const cr_tensor *t = cr_node_value(p);
+    const size_t i = cr_first_nonfinite(t->data, t->size);
+    if (i < t->size)
+        return cr_error_set(err, CR_EDOMAIN, "save",
+                            "save: parameter %s element %zu is %g; a model with "
+                            "non-finite parameters is not saved",
+                            cr_node_name(p), i, t->data[i]);
+    return CR_OK;
+}
+
 /* Size of the body for an architecture (without the parameters' doubles
  * when n_weights is counted separately). */
 static size_t body_size(const cr_mlp_spec *s, size_t n_weights, int has_stats)
@@ -108,25 +139,15 @@ static size_t body_size(const cr_mlp_spec *s, size_t n_weights, int has_stats)
 
 /* ---- encoding ---- */
 
-/* A file with a NaN or infinite parameter would be refused by the loader:
- * never write one (training that diverged keeps the previous file). */
 static cr_status check_finite(const cr_mlp *m, cr_error *err)
 {
-    for (size_t l = 0; l < m->n_layers; l++) {
-        const cr_node *p[2] = {m->W[l], m->b[l]};
-        for (int k = 0; k < 2; k++) {
-            if (!p[k])
-                continue;
-            const cr_tensor *t = cr_node_value(p[k]);
-            const size_t i = cr_first_nonfinite(t->data, t->size);
-            if (i < t->size)
-                return cr_error_set(err, CR_EDOMAIN, "save",
-                                    "save: parameter %s element %zu is %g; a model with "
-                                    "non-finite parameters is not saved",
-                                    cr_node_name(p[k]), i, t->data[i]);
-        }
+    cr_status st = CR_OK;
+    for (size_t l = 0; l < m->n_layers && st == CR_OK; l++) {
+        st = check_param_finite(m->W[l], err);
+        if (st == CR_OK && m->b[l])
+            st = check_param_finite(m->b[l], err);
     }
-    return CR_OK;
+    return st;
 }
 
 static cr_status encode(const cr_mlp *m, unsigned char **out, size_t *size, cr_error *err)
@@ -135,18 +156,11 @@ static cr_status encode(const cr_mlp *m, unsigned char **out, size_t *size, cr_e
     const size_t nw = cr_mlp_num_weights(m);
     const int has_stats = m->mean != NULL;
     const size_t body = body_size(s, nw, has_stats);
-    const size_t total = HEADER_SIZE + body + CRC_SIZE;
     cr_status st = check_finite(m, err);
-    if (st != CR_OK)
+    unsigned char *buf;
+    writer w;
+    if (st != CR_OK || (st = begin_file(CR_MODEL_VERSION, body, &buf, &w, err)) != CR_OK)
         return st;
-    if (total > MAX_FILE)
-        return cr_error_set(err, CR_ERANGE, "save",
-                            "the model needs %zu bytes; the limit is %d", total, MAX_FILE);
-    unsigned char *buf = cr_malloc(total);
-    if (!buf)
-        return cr_error_set(err, CR_ENOMEM, "save", "out of memory for %zu bytes", total);
-    writer w = {buf};
-    put_header(&w, CR_MODEL_VERSION, body);
     put_u32(&w, (uint32_t)s->n_inputs);
     put_u32(&w, (uint32_t)s->n_outputs);
     put_u32(&w, (uint32_t)s->n_hidden);
@@ -171,7 +185,7 @@ static cr_status encode(const cr_mlp *m, unsigned char **out, size_t *size, cr_e
     }
     put_u32(&w, crc_of(buf, HEADER_SIZE + body));
     *out = buf;
-    *size = total;
+    *size = HEADER_SIZE + body + CRC_SIZE;
     return CR_OK;
 }
 
@@ -504,25 +518,17 @@ static cr_status encode_layered(const void *net, unsigned char **out, size_t *si
     const size_t ni = cr_model_input_size(m);
     const int has_stats = m->mean != NULL;
     for (size_t i = 0; i < m->n_params; i++) {
-        const cr_tensor *t = cr_node_value(m->params[i]);
-        const size_t k = cr_first_nonfinite(t->data, t->size);
-        if (k < t->size)
-            return cr_error_set(err, CR_EDOMAIN, "save",
-                                "save: parameter %s element %zu is %g; a model with "
-                                "non-finite parameters is not saved",
-                                cr_node_name(m->params[i]), k, t->data[k]);
+        cr_status st = check_param_finite(m->params[i], err);
+        if (st != CR_OK)
+            return st;
     }
     const size_t body =
         layered_fixed(m->n_layers, m->n_vocab) + 8 * (np + ns + (has_stats ? 2 * ni : 0));
-    const size_t total = HEADER_SIZE + body + CRC_SIZE;
-    if (total > MAX_FILE)
-        return cr_error_set(err, CR_ERANGE, "save",
-                            "the model needs %zu bytes; the limit is %d", total, MAX_FILE);
-    unsigned char *buf = cr_malloc(total);
-    if (!buf)
-        return cr_error_set(err, CR_ENOMEM, "save", "out of memory for %zu bytes", total);
-    writer w = {buf};
-    put_header(&w, CR_MODEL_VERSION_LAYERS, body);
+    unsigned char *buf;
+    writer w;
+    cr_status st = begin_file(CR_MODEL_VERSION_LAYERS, body, &buf, &w, err);
+    if (st != CR_OK)
+        return st;
     put_u32(&w, (uint32_t)m->in_rank);
     for (int d = 0; d < 3; d++)
         put_u32(&w, d < m->in_rank ? (uint32_t)m->in_shape[d] : 0);
@@ -554,7 +560,7 @@ static cr_status encode_layered(const void *net, unsigned char **out, size_t *si
     }
     put_u32(&w, crc_of(buf, HEADER_SIZE + body));
     *out = buf;
-    *size = total;
+    *size = HEADER_SIZE + body + CRC_SIZE;
     return CR_OK;
 }
 
