@@ -195,4 +195,34 @@ run 0 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/xor.csv" --max-input=10
 run 2 "$CR" train --data "$tmp/xor.csv" --arch 2,2,1 --epochs 1 --max-input 0
 has "$tmp/err" "max-input: '0' is not a whole number >= 1"
 
+# --layers: errors in a SPEC name the layer and the column; options that
+# belong to --arch are refused with it
+L="--data $tmp/xor.csv --epochs 1 --quiet"
+run 2 "$CR" train $L --layers 'dense:8 tanh dense:2,x softmax'
+has "$tmp/err" "^chainrule train: --layers: layer 3 'dense:2,x' at column 22: unexpected 'x' (dense takes: units, init=..., clip=..., nobias)$"
+run 2 "$CR" train $L --layers 'dense:8 tahn dense:2'
+has "$tmp/err" "^chainrule train: --layers: layer 2 'tahn' at column 9: unknown layer 'tahn' (layers: dense conv1d"
+run 2 "$CR" train $L --layers 'conv2d:4,3y3 flatten dense:2'
+has "$tmp/err" "layer 1 'conv2d:4,3y3' at column 10: kernel '3y3' is not N or HxW (3 or 3x3)"
+run 2 "$CR" train $L --layers 'dense'
+has "$tmp/err" "layer 1 'dense' at column 6: dense needs its units, e.g. dense:128"
+run 2 "$CR" train $L --layers 'dense:8 tanh conv2d:3,3 dense:2 softmax'
+has "$tmp/err" "^chainrule train: --layers: 'conv2d:3,3' at column 14: layer 3 (conv2d) on input \\[8\\]: "
+run 2 "$CR" train $L --layers 'conv2d:3,3 flatten dense:2 softmax'
+has "$tmp/err" "layer 1 (conv2d) on input \\[2\\]: .*(the input shape \\[2\\] came from the data: give --shape)$"
+run 2 "$CR" train $L --layers 'dense:4 relu dense:3'
+has "$tmp/err" "xor.csv has 1 target columns, the model has 3 outputs"
+run 2 "$CR" train $L --layers 'dense:2' --shape 1,3
+has "$tmp/err" "xor.csv has 2 feature columns, the model takes 3"
+run 2 "$CR" train $L --layers 'dense:2 softmax' --arch 2,2
+has "$tmp/err" "^chainrule train: give --arch or --layers, not both$"
+run 2 "$CR" train $L --layers 'dense:2 softmax' --act tanh
+has "$tmp/err" "^chainrule train: --act goes with --arch; with --layers, write it into the layers"
+run 2 "$CR" train $L --arch 2,2 --shape 2
+has "$tmp/err" "^chainrule train: --shape goes with --layers, not --arch$"
+run 2 "$CR" train $L --layers 'dense:2 softmax' --shape 1,0
+has "$tmp/err" "^chainrule train: --shape '1,0': expected 1 to 3 sizes like 1,28,28"
+run 2 "$CR" train $L
+has "$tmp/err" "^chainrule train: --arch or --layers is required"
+
 clitest_end

@@ -114,7 +114,15 @@
       "chain of --debug-param (default W1), on stderr; at the\n"                           \
       "end, that chain in the article's form")                                             \
     X(DEBUG_PARAM, "debug-param", 0, "NAME", ARG,                                          \
-      "the parameter --debug follows (W1, b2, ...)")
+      "the parameter --debug follows (W1, b2, ...)")                                       \
+    X(LAYERS, "layers", 0, "SPEC", ARG,                                                    \
+      "the model as a list of layers instead of --arch, e.g.\n"                            \
+      "'conv2d:32,3x3,pad=1 relu maxpool:2 flatten dense:10'\n"                            \
+      "(docs/nn.md, \"Layers as text\")")                                                  \
+    X(SHAPE, "shape", 0, "D1,D2,...", ARG,                                                 \
+      "the shape of one input sample for --layers, e.g. 1,28,28\n"                         \
+      "(default: the data's width; IDX images of N*N pixels\n"                             \
+      "before a 2-D first layer: 1,N,N)")
 
 typedef enum cli_opt {
 #define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,
