@@ -225,4 +225,39 @@ has "$tmp/err" "^chainrule train: --shape '1,0': expected 1 to 3 sizes like 1,28
 run 2 "$CR" train $L
 has "$tmp/err" "^chainrule train: --arch or --layers is required"
 
+# --layers trains a small CNN: 4x4 images of a vertical (class 0) or a
+# horizontal (class 1) bright bar, as CSV rows with --shape, and as IDX
+# bytes whose shape [1,4,4] comes from the data
+awk 'BEGIN { srand(1); for (i = 0; i < 64; i++) { c = i % 2; p = int(rand() * 4); s = ""
+    for (r = 0; r < 4; r++) for (k = 0; k < 4; k++) {
+        v = ((c == 0 && k == p) || (c == 1 && r == p)) ? 0.8 + rand() * 0.2 : rand() * 0.3
+        s = s sprintf("%.3f,", v) }
+    print s c } }' >"$tmp/bars.csv"
+BARS="--data $tmp/bars.csv --no-header --shape 1,4,4 --epochs 30 --batch 16 --lr 0.01"
+run 0 "$CR" train $BARS --layers 'conv2d:4,3x3,pad=1 relu maxpool:2 flatten dense:2 softmax' \
+    --history "$tmp/cnn.csv" --plot "$tmp/cnn.svg"
+[ "$(grep -c '^epoch [0-9]*/30: loss' "$tmp/err")" -eq 30 ] || fail "expected 30 epoch lines"
+has "$tmp/out" "^model       conv2d:4,3x3,stride=1x1,pad=1x1 relu maxpool2d:2x2,stride=0x0,pad=0x0 flatten dense:2 softmax (74 weights)$"
+has "$tmp/out" "^train       64 rows, loss [0-9.e-]*, accuracy 1.0000$"
+[ "$(wc -l <"$tmp/cnn.csv")" -eq 31 ] || fail "history should have 31 lines"
+has "$tmp/cnn.svg" "<polyline"
+run 0 "$CR" train $BARS --layers 'conv2d:4,3x3,pad=1 relu maxpool:2 flatten dense:2' --epochs 2 \
+    --loss xent --quiet --json --debug --test-data "$tmp/bars.csv"
+has "$tmp/out" '^{"layers": "conv2d:4,3x3,stride=1x1,pad=1x1 relu maxpool2d:2x2,stride=0x0,pad=0x0 flatten dense:2", "epochs": 2, "iterations": 8,'
+has "$tmp/out" '"test": {"rows": 64, "loss": '
+has "$tmp/err" '^  gradient norms: L1 [0-9.e+-]* L5 [0-9.e+-]*$'
+has "$tmp/err" '^dloss/dL1.W = dloss/dL5 \* dL5/dL4 '
+# per-epoch lines carry the test figures when test data is given
+run 0 "$CR" train $BARS --layers 'flatten dense:2' --loss xent --epochs 2 --test-data "$tmp/bars.csv"
+has "$tmp/err" "^epoch 2/2: loss [0-9.e-]*, accuracy [0-9.]*, test_loss [0-9.e-]*, test_accuracy [0-9.]* ("
+awk -F, '{ for (i = 1; i <= 16; i++) printf "\\%03o", int($i * 255) }' "$tmp/bars.csv" >"$tmp/px"
+{ printf '\000\000\010\003\000\000\000\100\000\000\000\004\000\000\000\004'; printf "$(cat "$tmp/px")"; } \
+    >"$tmp/bars-img.idx"
+{ printf '\000\000\010\001\000\000\000\100'; printf "$(awk -F, '{ printf "\\%03o", $17 }' "$tmp/bars.csv")"; } \
+    >"$tmp/bars-lab.idx"
+[ "$(wc -c <"$tmp/bars-img.idx")" -eq 1040 ] || fail "bars-img.idx is not 16 + 64 * 16 bytes"
+run 0 "$CR" train --idx-images "$tmp/bars-img.idx" --idx-labels "$tmp/bars-lab.idx" --batch 16 \
+    --epochs 30 --lr 0.01 --quiet --layers 'conv2d:4,3x3,pad=1 relu maxpool:2 flatten dense:2'
+has "$tmp/out" "^train       64 rows, loss [0-9.e-]*, accuracy 1.0000$"
+
 clitest_end

@@ -97,9 +97,10 @@ typedef struct train_cli {
     char desc[1024];           /* the model as text, for the summary */
     double lr;
     int has_lr, standardize, no_bias, quiet, debug, tty, no_trap;
-    cli_model *cm;      /* the model being trained, saved after every epoch */
-    size_t saved_epoch; /* the last epoch saved to --model (0: none) */
-    cr_error save_err;  /* why a checkpoint could not be written */
+    cli_model *cm;       /* the model being trained, saved after every epoch */
+    cr_dataset *test_ds; /* test data, evaluated after every epoch */
+    size_t saved_epoch;  /* the last epoch saved to --model (0: none) */
+    cr_error save_err;   /* why a checkpoint could not be written */
     int save_failed;
     cr_train_options o;
     unsigned long seed;
@@ -355,11 +356,18 @@ static int parse(train_cli *t, int argc, char **argv)
 
 /* ---- progress and debug display (stderr) ---- */
 
-static void print_debug(const cr_train_debug *d, const char *layer)
+/* Prints one debug record; norms are per layer with weights: an MLP's
+ * W1, W2, ..., a layer model's L1, L4, ... (its layers with parameters). */
+static void print_debug(const cr_train_debug *d, const cli_model *m)
 {
     fprintf(stderr, "  gradient norms:");
-    for (size_t l = 0; l < d->n_layers; l++)
-        fprintf(stderr, " %s%zu %.3e", layer, l + 1, d->layer_grad_norm[l]);
+    for (size_t l = 0, i = 0; l < d->n_layers; l++, i++) {
+        while (m->model && i < cr_model_num_layers(m->model) &&
+               cr_model_layer_num_params(m->model, i) == 0)
+            i++;
+        fprintf(stderr, " %s%zu %.3e", m->mlp ? "W" : "L", m->mlp ? l + 1 : i + 1,
+                d->layer_grad_norm[l]);
+    }
     fprintf(stderr, "\n  chain |dE/d.|:");
     for (size_t i = 0; i < d->n_links; i++)
         fprintf(stderr, "%s %s %.3e", i ? " ->" : "", d->chain[i].label, d->chain[i].norm);
@@ -410,12 +418,21 @@ static int on_epoch(const cr_train_progress *p, void *ctx)
             fprintf(stderr, ", val_loss %.6g", p->val_loss);
         if (!isnan(p->val_accuracy))
             fprintf(stderr, ", val_accuracy %.4f", p->val_accuracy);
+        cr_eval_result r = {0};
+        cli plain = {.cmd = t->c.cmd}; /* a failure is said on stderr only */
+        if (t->test_ds && cli_nn_evaluate(&plain, t->cm, t->test_ds,
+                                          cli_nn_data_name(&t->test), &r) == CLI_OK) {
+            fprintf(stderr, ", test_loss %.6g", r.loss);
+            if (r.n_classes)
+                fprintf(stderr, ", test_accuracy %.4f", r.accuracy);
+        }
+        cr_eval_result_free(&r);
         fprintf(stderr, " (%.1f s, %zu steps)\n", p->seconds, p->iteration);
     }
     if (p->debug) {
         if (t->quiet)
             fprintf(stderr, "epoch %zu:\n", p->epoch);
-        print_debug(p->debug, t->cm->mlp ? "W" : "L");
+        print_debug(p->debug, t->cm);
     }
     /* A checkpoint: the model file always holds the last good epoch. A model
      * whose parameters are no longer finite is refused by cr_mlp_save
@@ -705,6 +722,7 @@ static int run(train_cli *t, train_data *d, cli_model *cm, cr_train_stats *s,
     t->o.on_epoch = on_epoch;
     t->epochs_planned = t->o.epochs;
     t->cm = cm;
+    t->test_ds = d->test;
     const int model_existed = t->model && access(t->model, F_OK) == 0;
     if (train_model(t, cm, d, s, &err) != CR_OK) {
         if (t->tty && !t->quiet)
@@ -724,7 +742,9 @@ static int run(train_cli *t, train_data *d, cli_model *cm, cr_train_stats *s,
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", t->save_err.message);
     if (t->debug && s->n_debug && s->debug[s->n_debug - 1].chain_text)
         fprintf(stderr, "derivative chain of %s at the end (last batch):\n%s",
-                t->debug_param ? t->debug_param : "W1",
+                t->debug_param ? t->debug_param
+                : cm->mlp      ? "W1"
+                               : "L1.W",
                 s->debug[s->n_debug - 1].chain_text);
     int rc;
     if (d->test && (rc = cli_nn_evaluate(&t->c, cm, d->test, cli_nn_data_name(&t->test),
