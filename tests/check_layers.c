@@ -7,7 +7,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 START_TEST(test_kind_names)
 {
@@ -354,10 +357,302 @@ START_TEST(test_grad_norms_and_clip)
 }
 END_TEST
 
+/* ---- model files ---- */
+
+/* An MLP file written by cr_mlp_save before layered models existed
+ * (tests/data/mlp_v1.crm: 3-4-2 tanh/softmax xent, seed 3, with input
+ * statistics) loads as a model and as an MLP, predicting what it did. */
+START_TEST(test_v1_file_loads)
+{
+    char path[512];
+    const char *top = getenv("top_srcdir");
+    snprintf(path, sizeof path, "%s/tests/data/mlp_v1.crm", top ? top : ".");
+    cr_error err;
+    cr_model *m = cr_model_load(path, &err);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    cr_mlp *mlp = cr_mlp_load(path, NULL, &err);
+    ck_assert_ptr_nonnull(mlp);
+    const double x[6] = {0.25, -1.0, 3.5, 1.75, 0.5, -2.0};
+    const double want[4] = {0.57516355925877938, 0.42483644074122057, 0.37158969980940199,
+                            0.62841030019059807};
+    double a[4], b[4];
+    ck_assert_int_eq(cr_model_predict(m, x, 2, a, &err), CR_OK);
+    ck_assert_int_eq(cr_mlp_predict(mlp, x, 2, b, &err), CR_OK);
+    ck_assert_mem_eq(a, b, sizeof a);
+    for (int i = 0; i < 4; i++)
+        ck_assert_double_eq_tol(a[i], want[i], 1e-15);
+    ck_assert_ptr_nonnull(cr_model_input_mean(m));
+    ck_assert_double_eq(cr_model_input_std(m)[1], 0.75);
+    cr_model_free(m);
+    cr_mlp_free(mlp);
+}
+END_TEST
+
+enum { N_FILE_MODELS = 3 };
+
+/* Three small models that hold every non-recurrent layer kind between
+ * them: k = 0 images, 1 sequences of channels, 2 indices (embed). */
+static cr_model *file_model(int k, double *x, double *y, size_t rows)
+{
+    cr_layer_spec l[12];
+    size_t n = 0, in[3] = {0};
+    int rank = 0;
+    cr_model_options o;
+    cr_model_options_init(&o);
+    o.batch = 4;
+    o.seed = 21 + (unsigned long)k;
+#define ADD(kind) cr_layer_spec_init(&l[n++], kind)
+    if (k == 0) {
+        rank = 3, in[0] = 2, in[1] = 5, in[2] = 5;
+        ADD(CR_LAYER_CONV2D), l[n - 1].units = 3, l[n - 1].kernel[0] = 3,
+                                    l[n - 1].kernel[1] = 2, l[n - 1].pad[0] = 1;
+        ADD(CR_LAYER_BATCHNORM);
+        ADD(CR_LAYER_ACTIVATION), l[n - 1].act = CR_ACT_ELU;
+        ADD(CR_LAYER_MAXPOOL2D), l[n - 1].kernel[0] = l[n - 1].kernel[1] = 2;
+        ADD(CR_LAYER_AVGPOOL2D), l[n - 1].kernel[0] = 2, l[n - 1].stride[0] = 1;
+        ADD(CR_LAYER_FLATTEN);
+        ADD(CR_LAYER_DROPOUT), l[n - 1].rate = 0.25;
+        ADD(CR_LAYER_LAYERNORM);
+        ADD(CR_LAYER_DENSE), l[n - 1].units = 3;
+        ADD(CR_LAYER_ACTIVATION), l[n - 1].act = CR_ACT_SOFTMAX;
+    } else if (k == 1) {
+        rank = 2, in[0] = 2, in[1] = 9;
+        o.loss = CR_LOSS_MSE;
+        ADD(CR_LAYER_CONV1D), l[n - 1].units = 4, l[n - 1].kernel[0] = 3,
+                                    l[n - 1].stride[0] = 2, l[n - 1].bias = 0;
+        ADD(CR_LAYER_ACTIVATION), l[n - 1].act = CR_ACT_LEAKY_RELU, l[n - 1].alpha = 0.2;
+        ADD(CR_LAYER_MAXPOOL1D), l[n - 1].kernel[0] = 2, l[n - 1].stride[0] = 1;
+        ADD(CR_LAYER_AVGPOOL1D), l[n - 1].kernel[0] = 2, l[n - 1].pad[0] = 1;
+        ADD(CR_LAYER_BATCHNORM);
+        ADD(CR_LAYER_FLATTEN);
+        ADD(CR_LAYER_DENSE), l[n - 1].units = 3, l[n - 1].clip = 2.0;
+    } else {
+        rank = 1, in[0] = 3;
+        o.loss = CR_LOSS_XENT_INDEX;
+        ADD(CR_LAYER_EMBED), l[n - 1].units = 2, l[n - 1].vocab = 5;
+        ADD(CR_LAYER_FLATTEN);
+        ADD(CR_LAYER_DENSE), l[n - 1].units = 5, l[n - 1].init = CR_INIT_HE;
+        ADD(CR_LAYER_ACTIVATION), l[n - 1].act = CR_ACT_GELU;
+        ADD(CR_LAYER_DENSE), l[n - 1].units = 5;
+    }
+#undef ADD
+    cr_error err;
+    cr_model *m = cr_model_new(l, n, rank, in, &o, &err);
+    ck_assert_msg(m != NULL, "model %d: %s", k, err.message);
+    const size_t ni = cr_model_input_size(m), nt = cr_model_target_size(m);
+    test_rand_seed(100 + (unsigned long)k);
+    for (size_t i = 0; i < rows * ni; i++)
+        x[i] = k == 2 ? (double)(i * 7 % 5) : test_rand_uniform(-1.5, 1.5);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < nt; j++)
+            y[r * nt + j] = k == 0   ? (double)(j == r % 3)
+                            : k == 1 ? x[r * ni + j] - x[r * ni + j + 1]
+                                     : (double)((r + j) % 5);
+    cr_train_options t;
+    cr_train_options_init(&t);
+    t.epochs = 2;
+    t.batch = 4;
+    t.optim = cr_optim_defaults(CR_OPTIM_ADAM);
+    ck_assert_msg(cr_model_train(m, x, y, rows, &t, NULL, &err) == CR_OK, "model %d: %s", k,
+                  err.message);
+    if (k == 1) {
+        double mean[18], sd[18];
+        for (size_t j = 0; j < 18; j++)
+            mean[j] = 0.125 * (double)j, sd[j] = 1.0 + 0.5 * (double)j;
+        ck_assert_int_eq(cr_model_set_input_stats(m, mean, sd, &err), CR_OK);
+    }
+    if (k == 2)
+        ck_assert_int_eq(cr_model_set_vocab(m, (const unsigned char *)"abcde", 5, &err),
+                         CR_OK);
+    return m;
+}
+
+static void file_path(char *path, size_t size, int k)
+{
+    snprintf(path, size, "/tmp/cr-layers-%d-%d.crm", (int)getpid(), k);
+}
+
+START_TEST(test_save_load_identical)
+{
+    enum { ROWS = 10 };
+    for (int k = 0; k < N_FILE_MODELS; k++) {
+        double x[ROWS * 50], y[ROWS * 9], a[ROWS * 9], b[ROWS * 9];
+        cr_model *m = file_model(k, x, y, ROWS);
+        char path[128];
+        file_path(path, sizeof path, k);
+        cr_error err;
+        ck_assert_msg(cr_model_save(m, path, &err) == CR_OK, "%s", err.message);
+        cr_model *back = cr_model_load(path, &err);
+        ck_assert_msg(back != NULL, "model %d: %s", k, err.message);
+        unlink(path);
+        ck_assert_int_eq(cr_model_num_layers(back), cr_model_num_layers(m));
+        for (size_t i = 0; i < cr_model_num_layers(m); i++)
+            ck_assert_mem_eq(cr_model_layer(back, i), cr_model_layer(m, i),
+                             sizeof(cr_layer_spec));
+        ck_assert_int_eq(cr_model_predict(m, x, ROWS, a, &err), CR_OK);
+        ck_assert_int_eq(cr_model_predict(back, x, ROWS, b, &err), CR_OK);
+        ck_assert_mem_eq(a, b, ROWS * cr_model_output_size(m) * sizeof(double));
+        cr_eval_result ra, rb;
+        ck_assert_int_eq(cr_model_evaluate(m, x, y, ROWS, &ra, &err), CR_OK);
+        ck_assert_int_eq(cr_model_evaluate(back, x, y, ROWS, &rb, &err), CR_OK);
+        ck_assert_double_eq(ra.loss, rb.loss);
+        cr_eval_result_free(&ra);
+        cr_eval_result_free(&rb);
+        size_t nv;
+        if (k == 2)
+            ck_assert_mem_eq(cr_model_vocab(back, &nv), "abcde", 5);
+        else
+            ck_assert_ptr_null(cr_model_vocab(back, &nv));
+        /* an MLP loader is told what the file is */
+        ck_assert_ptr_null(cr_mlp_load(path, NULL, &err));
+        cr_model_free(back);
+        cr_model_free(m);
+    }
+}
+END_TEST
+
+static unsigned char *saved(int k, size_t *size)
+{
+    double x[8 * 50], y[8 * 9];
+    cr_model *m = file_model(k, x, y, 8);
+    char path[128];
+    file_path(path, sizeof path, k);
+    cr_error err;
+    ck_assert_int_eq(cr_model_save(m, path, &err), CR_OK);
+    unsigned char *buf = test_slurp(path, size);
+    cr_model_free(m);
+    return buf;
+}
+
+/* Loads buf after fixing its checksum; the load must fail with status and
+ * a message containing text. */
+static void refuse_fixed(unsigned char *buf, size_t size, int k, cr_status status,
+                         const char *text)
+{
+    const uLong crc = crc32(crc32(0L, Z_NULL, 0), buf, (uInt)(size - 4));
+    for (int i = 0; i < 4; i++)
+        buf[size - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    char path[128];
+    file_path(path, sizeof path, k);
+    FILE *f = fopen(path, "wb");
+    ck_assert_int_eq(fwrite(buf, 1, size, f), size);
+    fclose(f);
+    cr_error err;
+    cr_model *m = cr_model_load(path, &err);
+    ck_assert_msg(m == NULL, "model %d loaded; wanted '%s'", k, text);
+    ck_assert_int_eq(err.status, status);
+    ck_assert_msg(strstr(err.message, text) != NULL, "model %d: '%s' lacks '%s'", k,
+                  err.message, text);
+    ck_assert_ptr_nonnull(strstr(err.message, path));
+}
+
+/* Corrupted files of every layer kind: each byte flipped (checksum), each
+ * layer's kind, a count and a real made invalid behind a valid checksum. */
+START_TEST(test_corrupt_files)
+{
+    char path[128], want[128];
+    for (int k = 0; k < N_FILE_MODELS; k++) {
+        size_t size;
+        unsigned char *buf = saved(k, &size);
+        file_path(path, sizeof path, k);
+        cr_error err;
+        for (size_t i = 0; i < size; i += 1 + i / 64) {
+            buf[i] ^= 0x10;
+            FILE *f = fopen(path, "wb");
+            ck_assert_int_eq(fwrite(buf, 1, size, f), size);
+            fclose(f);
+            ck_assert_msg(cr_model_load(path, &err) == NULL, "byte %zu", i);
+            ck_assert_int_ne(err.status, CR_OK);
+            buf[i] ^= 0x10;
+        }
+        const size_t n_layers = buf[24 + 16];
+        for (size_t i = 0; i < n_layers; i++) {
+            unsigned char *rec = buf + 24 + 20 + 96 * i;
+            const unsigned char kind = rec[0];
+            rec[0] = 99;
+            snprintf(want, sizeof want, "layer %zu: kind 99 is unknown", i + 1);
+            refuse_fixed(buf, size, k, CR_EFORMAT, want);
+            rec[0] = kind;
+            /* rate: not finite */
+            unsigned char rate[8];
+            memcpy(rate, rec + 64, 8);
+            memset(rec + 64, 0xff, 8);
+            snprintf(want, sizeof want, "layer %zu (%s): field rate is not finite", i + 1,
+                     cr_layer_kind_name((cr_layer_kind)kind));
+            refuse_fixed(buf, size, k, CR_EFORMAT, want);
+            memcpy(rec + 64, rate, 8);
+            /* units 0: only kinds that have units notice */
+            const cr_layer_kind kk = (cr_layer_kind)kind;
+            if (kk == CR_LAYER_DENSE || kk == CR_LAYER_CONV1D || kk == CR_LAYER_CONV2D ||
+                kk == CR_LAYER_EMBED) {
+                unsigned char units[4];
+                memcpy(units, rec + 4, 4);
+                memset(rec + 4, 0, 4);
+                snprintf(want, sizeof want, "invalid model: layer %zu (%s)", i + 1,
+                         cr_layer_kind_name(kk));
+                refuse_fixed(buf, size, k, CR_EFORMAT, want);
+                memcpy(rec + 4, units, 4);
+            }
+        }
+        /* one parameter too many announced */
+        unsigned char *np = buf + 24 + 20 + 96 * n_layers + 24;
+        np[0]++;
+        refuse_fixed(buf, size, k, CR_EFORMAT, "but the layers need");
+        np[0]--;
+        /* truncated */
+        refuse_fixed(buf, size - 12, k, CR_EFORMAT, "truncated");
+        unlink(path);
+        free(buf);
+    }
+}
+END_TEST
+
+/* Every layer kind gradchecked inside a model: the loss of a batch against
+ * every parameter (and the input, except indices), by central differences
+ * (chainrule/check.h). Model 0 runs in evaluation mode, where dropout is
+ * the identity and batch norm uses its running statistics (a dropout mask
+ * redrawn at every forward has no finite difference); model 1 checks
+ * batch norm on batch statistics. */
+START_TEST(test_gradcheck_every_kind)
+{
+    for (int k = 0; k < N_FILE_MODELS; k++) {
+        double x[8 * 50], y[8 * 9];
+        cr_model *m = file_model(k, x, y, 8);
+        cr_graph *g = cr_model_graph(m);
+        cr_model_set_training(m, k != 0);
+        const size_t ni = cr_model_input_size(m), nt = cr_model_target_size(m);
+        memcpy(cr_tensor_data_mut((cr_tensor *)cr_node_value(cr_model_input(m))), x,
+               4 * ni * sizeof(double));
+        memcpy(cr_tensor_data_mut((cr_tensor *)cr_node_value(cr_model_target(m))), y,
+               4 * nt * sizeof(double));
+        cr_node *nodes[32];
+        size_t n = 0;
+        for (size_t i = 0; i < cr_model_num_layers(m); i++)
+            for (size_t j = 0; j < cr_model_layer_num_params(m, i); j++)
+                nodes[n++] = cr_model_layer_param(m, i, j);
+        if (k != 2)
+            nodes[n++] = cr_model_input(m);
+        cr_gradcheck_options o = cr_gradcheck_defaults();
+        o.atol = 1e-6;
+        o.rtol = 1e-4;
+        cr_gradcheck_report *r = NULL;
+        const cr_status st = cr_gradcheck(g, cr_model_loss(m), nodes, n, &o, &r);
+        ck_assert_msg(st == CR_OK, "model %d: %s (worst %s)", k,
+                      st == CR_ECHECK ? "gradient check failed"
+                                      : cr_graph_error(g)->message,
+                      r ? cr_gradcheck_report_worst(r)->reason : "");
+        ck_assert_int_gt(cr_gradcheck_report_count(r, CR_CHECK_PASS), 20);
+        cr_gradcheck_report_free(r);
+        cr_model_free(m);
+    }
+}
+END_TEST
+
 Suite *layers_suite(void)
 {
     Suite *s = suite_create("layers");
     TCase *tc = tcase_create("builder");
+    tcase_set_timeout(tc, 120); /* a loaded machine; the work is small */
     tcase_add_test(tc, test_kind_names);
     tcase_add_test(tc, test_spec_format);
     tcase_add_test(tc, test_from_mlp_predicts_as_mlp);
@@ -366,6 +661,10 @@ Suite *layers_suite(void)
     tcase_add_test(tc, test_train_as_mlp);
     tcase_add_test(tc, test_cnn_learns);
     tcase_add_test(tc, test_grad_norms_and_clip);
+    tcase_add_test(tc, test_v1_file_loads);
+    tcase_add_test(tc, test_save_load_identical);
+    tcase_add_test(tc, test_corrupt_files);
+    tcase_add_test(tc, test_gradcheck_every_kind);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -157,9 +157,9 @@ START_TEST(test_refuse_magic_version)
     buf[0] = 'X';
     refuse(buf, size, NULL, CR_EFORMAT, "m.crm: not a chainrule model file (bad magic)");
     buf[0] = 'C';
-    buf[8] = 2; /* version 2 */
+    buf[8] = 3; /* version 3 */
     refuse(buf, size, NULL, CR_ENOTSUP,
-           "m.crm: format version 2 is not supported (this build reads 1)");
+           "m.crm: format version 3 is not supported (this build reads 1 and 2)");
     buf[8] = 1;
     cr_error err;
     cr_mlp *m = cr_mlp_load_mem(buf, size, "m.crm", NULL, &err);

@@ -1,7 +1,7 @@
 /*
  * chainrule/io.h - model files: an MLP's architecture, parameters and
- * input standardisation in a versioned, little-endian binary format with a
- * CRC-32 checksum (documented in docs/model-format.md).
+ * input standardisation (a layered model's: chainrule/model.h) in a versioned,
+ * little-endian binary format with a CRC-32 checksum (documented in docs/model-format.md).
  *
  * Saving is atomic: the file is written to a temporary file in the same
  * directory, flushed and fsync'ed, then renamed over the destination, so
@@ -21,8 +21,10 @@
 extern "C" {
 #endif
 
-/* The format version this build writes and reads. */
+/* The format version of MLP files (cr_mlp_save), and of layered models
+ * (cr_model_save, chainrule/model.h); this build reads both. */
 #define CR_MODEL_VERSION 1
+#define CR_MODEL_VERSION_LAYERS 2
 
 /* Saves m (borrowed) to path atomically (see above). Returns CR_OK, or with
  * err set: CR_EINVAL (NULL argument), CR_EIO (the directory is missing or

@@ -227,6 +227,11 @@ CR_API void cr_model_set_training(cr_model *m, int on);
 CR_API cr_status cr_model_set_input_stats(cr_model *m, const double *mean,
                                           const double *std, cr_error *err);
 
+/* The stored statistics (borrowed, input_size values), or NULL if unset
+ * (or m is NULL). */
+CR_API const double *cr_model_input_mean(const cr_model *m);
+CR_API const double *cr_model_input_std(const cr_model *m);
+
 /* A symbol table saved with the model (the vocabulary of a text model:
  * index i stands for byte symbols[i]); copied; n == 0 removes it. CR_OK,
  * CR_EINVAL (NULL m, or NULL symbols with n > 0, or n > 256), CR_ENOMEM.

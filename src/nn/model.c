@@ -721,6 +721,9 @@ cr_status cr_model_set_input_stats(cr_model *m, const double *mean, const double
     return CR_OK;
 }
 
+const double *cr_model_input_mean(const cr_model *m) { return m ? m->mean : NULL; }
+const double *cr_model_input_std(const cr_model *m) { return m ? m->std : NULL; }
+
 cr_status cr_model_set_vocab(cr_model *m, const unsigned char *symbols, size_t n,
                              cr_error *err)
 {
@@ -782,18 +785,4 @@ cr_status cr_model_evaluate(cr_model *m, const double *x, const double *y, size_
     cr_learner l;
     cr_model_learner(m, &l);
     return cr_learner_eval_rows(&l, &(cr_mlp_rows){.f64 = x}, y, NULL, rows, res, err);
-}
-
-cr_status cr_model_save(const cr_model *m, const char *path, cr_error *err)
-{
-    if (!m || !path)
-        return cr_error_set(err, CR_EINVAL, "save", "the model or path is NULL");
-    return cr_error_set(err, CR_ENOTSUP, "save", "model files are not built in yet");
-}
-
-cr_model *cr_model_load(const char *path, cr_error *err)
-{
-    cr_error_set(err, path ? CR_ENOTSUP : CR_EINVAL, "load",
-                 "model files are not built in yet");
-    return NULL;
 }

@@ -1,10 +1,11 @@
 /*
- * model_io.c - MLP model files (format in docs/model-format.md): encoding
- * to little-endian bytes with a zlib CRC-32, the atomic save (temporary
- * file in the same directory, fflush, fsync, rename, fsync of the
- * directory), and the checked load.
+ * model_io.c - model files (format in docs/model-format.md): the MLP's
+ * (version 1) and the layered model's (version 2), encoded to
+ * little-endian bytes with a zlib CRC-32 in one container, saved
+ * atomically (fileio.c), and the checked load of both; a version 1 file
+ * also loads as a model.
  */
-#include "nn/nn_internal.h"
+#include "nn/model_internal.h"
 #include "chainrule/io.h"
 #include "io/fileio.h"
 
@@ -88,6 +89,16 @@ static uint32_t crc_of(const unsigned char *p, size_t n)
     return (uint32_t)crc;
 }
 
+/* The header: magic, version, flags (0), body size. */
+static void put_header(writer *w, uint32_t version, size_t body)
+{
+    memcpy(w->p, magic, sizeof magic);
+    w->p += sizeof magic;
+    put_u32(w, version);
+    put_u32(w, 0);
+    put_u64(w, body);
+}
+
 /* Size of the body for an architecture (without the parameters' doubles
  * when n_weights is counted separately). */
 static size_t body_size(const cr_mlp_spec *s, size_t n_weights, int has_stats)
@@ -135,11 +146,7 @@ static cr_status encode(const cr_mlp *m, unsigned char **out, size_t *size, cr_e
     if (!buf)
         return cr_error_set(err, CR_ENOMEM, "save", "out of memory for %zu bytes", total);
     writer w = {buf};
-    memcpy(w.p, magic, sizeof magic);
-    w.p += sizeof magic;
-    put_u32(&w, CR_MODEL_VERSION);
-    put_u32(&w, 0);
-    put_u64(&w, body);
+    put_header(&w, CR_MODEL_VERSION, body);
     put_u32(&w, (uint32_t)s->n_inputs);
     put_u32(&w, (uint32_t)s->n_outputs);
     put_u32(&w, (uint32_t)s->n_hidden);
@@ -170,17 +177,33 @@ static cr_status encode(const cr_mlp *m, unsigned char **out, size_t *size, cr_e
 
 /* ---- saving (atomic: fileio.c) ---- */
 
-cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err)
+/* An encoder: the whole file of net in a new buffer. */
+typedef cr_status (*encoder_fn)(const void *net, unsigned char **out, size_t *size,
+                                cr_error *err);
+
+static cr_status save_file(const void *net, encoder_fn encode_net, const char *path,
+                           cr_error *err)
 {
-    if (!m || !path || !*path)
+    if (!net || !path || !*path)
         return cr_error_set(err, CR_EINVAL, "save", "save: the model or path is missing");
     unsigned char *buf = NULL;
     size_t size = 0;
-    cr_status st = encode(m, &buf, &size, err);
+    cr_status st = encode_net(net, &buf, &size, err);
     if (st == CR_OK)
         st = cr_io_write_atomic(path, buf, size, err);
     cr_free(buf);
     return st;
+}
+
+static cr_status encode_mlp(const void *net, unsigned char **out, size_t *size,
+                            cr_error *err)
+{
+    return encode(net, out, size, err);
+}
+
+cr_status cr_mlp_save(const cr_mlp *m, const char *path, cr_error *err)
+{
+    return save_file(m, encode_mlp, path, err);
 }
 
 /* ---- loading ---- */
@@ -248,6 +271,51 @@ static cr_status parse_arch(const unsigned char *p, size_t body, const char *nam
     return CR_OK;
 }
 
+/* Checks the container of size bytes at p: magic, length, version (1 or
+ * 2), announced size, CRC, flags; sets the version and the body size. */
+static cr_status open_container(const unsigned char *p, size_t size, const char *name,
+                                uint32_t *version_out, uint64_t *body_out, cr_error *err)
+{
+    const size_t head = size < sizeof magic ? size : sizeof magic;
+    if (head > 0 && memcmp(p, magic, head) != 0) {
+        return bad(err, CR_EFORMAT, name, "not a chainrule model file (bad magic)");
+    }
+    if (size < HEADER_SIZE + CRC_SIZE) {
+        return bad(err, CR_EFORMAT, name,
+                   "truncated: %zu bytes, a model file has at least %d", size,
+                   HEADER_SIZE + CRC_SIZE);
+    }
+    const uint32_t version = get_u32(p + 8), flags = get_u32(p + 12);
+    if (version != CR_MODEL_VERSION && version != CR_MODEL_VERSION_LAYERS) {
+        return bad(err, CR_ENOTSUP, name,
+                   "format version %u is not supported (this build reads %d and %d)",
+                   version, CR_MODEL_VERSION, CR_MODEL_VERSION_LAYERS);
+    }
+    const uint64_t body = get_u64(p + 16);
+    if (body > MAX_FILE || HEADER_SIZE + body + CRC_SIZE > size) {
+        return bad(err, CR_EFORMAT, name, "truncated: %zu bytes, the header announces %llu",
+                   size, (unsigned long long)(HEADER_SIZE + body + CRC_SIZE));
+    }
+    if (HEADER_SIZE + body + CRC_SIZE < size) {
+        return bad(err, CR_EFORMAT, name, "%llu unexpected bytes after the checksum",
+                   (unsigned long long)(size - (HEADER_SIZE + body + CRC_SIZE)));
+    }
+    const uint32_t stored = get_u32(p + HEADER_SIZE + body);
+    const uint32_t computed = crc_of(p, HEADER_SIZE + (size_t)body);
+    if (stored != computed) {
+        return bad(err, CR_EFORMAT, name,
+                   "checksum mismatch (stored 0x%08x, computed 0x%08x): the "
+                   "file is corrupted",
+                   stored, computed);
+    }
+    if (flags != 0) {
+        return bad(err, CR_EFORMAT, name, "unknown flags 0x%08x", flags);
+    }
+    *version_out = version;
+    *body_out = body;
+    return CR_OK;
+}
+
 cr_mlp *cr_mlp_load_mem(const void *data, size_t size, const char *name,
                         const cr_mlp_spec *expect, cr_error *err)
 {
@@ -258,45 +326,13 @@ cr_mlp *cr_mlp_load_mem(const void *data, size_t size, const char *name,
         cr_error_set(err, CR_EINVAL, name, "%s: data is NULL", name);
         return NULL;
     }
-    const size_t head = size < sizeof magic ? size : sizeof magic;
-    if (head > 0 && memcmp(p, magic, head) != 0) {
-        bad(err, CR_EFORMAT, name, "not a chainrule model file (bad magic)");
+    uint32_t version;
+    uint64_t body;
+    if (open_container(p, size, name, &version, &body, err) != CR_OK)
         return NULL;
-    }
-    if (size < HEADER_SIZE + CRC_SIZE) {
-        bad(err, CR_EFORMAT, name, "truncated: %zu bytes, a model file has at least %d",
-            size, HEADER_SIZE + CRC_SIZE);
-        return NULL;
-    }
-    const uint32_t version = get_u32(p + 8), flags = get_u32(p + 12);
     if (version != CR_MODEL_VERSION) {
         bad(err, CR_ENOTSUP, name,
-            "format version %u is not supported (this build reads %d)", version,
-            CR_MODEL_VERSION);
-        return NULL;
-    }
-    const uint64_t body = get_u64(p + 16);
-    if (body > MAX_FILE || HEADER_SIZE + body + CRC_SIZE > size) {
-        bad(err, CR_EFORMAT, name, "truncated: %zu bytes, the header announces %llu", size,
-            (unsigned long long)(HEADER_SIZE + body + CRC_SIZE));
-        return NULL;
-    }
-    if (HEADER_SIZE + body + CRC_SIZE < size) {
-        bad(err, CR_EFORMAT, name, "%llu unexpected bytes after the checksum",
-            (unsigned long long)(size - (HEADER_SIZE + body + CRC_SIZE)));
-        return NULL;
-    }
-    const uint32_t stored = get_u32(p + HEADER_SIZE + body);
-    const uint32_t computed = crc_of(p, HEADER_SIZE + (size_t)body);
-    if (stored != computed) {
-        bad(err, CR_EFORMAT, name,
-            "checksum mismatch (stored 0x%08x, computed 0x%08x): the "
-            "file is corrupted",
-            stored, computed);
-        return NULL;
-    }
-    if (flags != 0) {
-        bad(err, CR_EFORMAT, name, "unknown flags 0x%08x", flags);
+            "format version %u holds a layered model: load it with cr_model_load", version);
         return NULL;
     }
     cr_mlp_spec s;
@@ -363,49 +399,377 @@ cr_mlp *cr_mlp_load_mem(const void *data, size_t size, const char *name,
     return m;
 }
 
+/* Reads the whole regular file at path (at most MAX_FILE bytes) into a new
+ * buffer (cr_free); CR_OK or the error in err. */
+static cr_status read_file(const char *path, unsigned char **buf_out, size_t *size_out,
+                           cr_error *err)
+{
+    if (!path)
+        return cr_error_set(err, CR_EINVAL, "load", "load: the path is NULL");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cr_file_fail(err, path, "");
+    struct stat sb;
+    cr_status st = CR_OK;
+    if (fstat(fileno(f), &sb) != 0)
+        st = cr_file_fail(err, path, "");
+    else if (!S_ISREG(sb.st_mode))
+        st = bad(err, CR_EIO, path, "not a regular file");
+    else if (sb.st_size > MAX_FILE)
+        st = bad(err, CR_EFORMAT, path, "%lld bytes is too large for a model file",
+                 (long long)sb.st_size);
+    unsigned char *buf = NULL;
+    if (st == CR_OK && !(buf = cr_malloc(sb.st_size ? (size_t)sb.st_size : 1)))
+        st = cr_error_set(err, CR_ENOMEM, path, "%s: out of memory", path);
+    size_t got = 0;
+    if (st == CR_OK) {
+        got = fread(buf, 1, (size_t)sb.st_size, f);
+        if (ferror(f))
+            st = cr_file_fail(err, path, "reading: ");
+    }
+    fclose(f);
+    if (st != CR_OK) {
+        cr_free(buf);
+        return st;
+    }
+    *buf_out = buf;
+    *size_out = got;
+    return CR_OK;
+}
+
 cr_mlp *cr_mlp_load(const char *path, const cr_mlp_spec *expect, cr_error *err)
 {
-    if (!path) {
-        cr_error_set(err, CR_EINVAL, "load", "load: the path is NULL");
+    unsigned char *buf;
+    size_t size;
+    if (read_file(path, &buf, &size, err) != CR_OK)
+        return NULL;
+    cr_mlp *m = cr_mlp_load_mem(buf, size, path, expect, err);
+    cr_free(buf);
+    return m;
+}
+
+/* ---- layered models (version 2) ---- */
+
+enum {
+    LAYER_RECORD = 14 * 4 + 5 * 8, /* one cr_layer_spec */
+    MAX_DIM = 1 << 24
+};
+
+/* Bytes of a version 2 body besides the parameter, state and statistics
+ * doubles. */
+static size_t layered_fixed(size_t n_layers, size_t n_vocab)
+{
+    return 16 + 4 + LAYER_RECORD * n_layers + 16 + 8 + 16 + n_vocab;
+}
+
+/* The batch norm layers' running statistics live in the current head's
+ * nodes: 2 * channels values each. */
+static size_t state_count(const cr_model *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].spec.kind == CR_LAYER_BATCHNORM)
+            n += cr_tensor_size(cr_node_state(m->cur->out[i]));
+    return n;
+}
+
+static void put_layer(writer *w, const cr_layer_spec *s)
+{
+    const size_t u[14] = {(size_t)s->kind,
+                          s->units,
+                          s->kernel[0],
+                          s->kernel[1],
+                          s->stride[0],
+                          s->stride[1],
+                          s->pad[0],
+                          s->pad[1],
+                          s->vocab,
+                          (size_t)s->act,
+                          (size_t)(s->bias != 0),
+                          (size_t)s->init,
+                          (size_t)(s->sequences != 0),
+                          s->bptt};
+    for (size_t i = 0; i < 14; i++)
+        put_u32(w, (uint32_t)u[i]);
+    const double d[5] = {s->alpha, s->rate, s->eps, s->momentum, s->clip};
+    put_f64s(w, d, 5);
+}
+
+static cr_status encode_layered(const void *net, unsigned char **out, size_t *size,
+                                cr_error *err)
+{
+    const cr_model *m = net;
+    const size_t np = cr_model_num_weights(m), ns = state_count(m);
+    const size_t ni = cr_model_input_size(m);
+    const int has_stats = m->mean != NULL;
+    for (size_t i = 0; i < m->n_params; i++) {
+        const cr_tensor *t = cr_node_value(m->params[i]);
+        const size_t k = cr_first_nonfinite(t->data, t->size);
+        if (k < t->size)
+            return cr_error_set(err, CR_EDOMAIN, "save",
+                                "save: parameter %s element %zu is %g; a model with "
+                                "non-finite parameters is not saved",
+                                cr_node_name(m->params[i]), k, t->data[k]);
+    }
+    const size_t body =
+        layered_fixed(m->n_layers, m->n_vocab) + 8 * (np + ns + (has_stats ? 2 * ni : 0));
+    const size_t total = HEADER_SIZE + body + CRC_SIZE;
+    if (total > MAX_FILE)
+        return cr_error_set(err, CR_ERANGE, "save",
+                            "the model needs %zu bytes; the limit is %d", total, MAX_FILE);
+    unsigned char *buf = cr_malloc(total);
+    if (!buf)
+        return cr_error_set(err, CR_ENOMEM, "save", "out of memory for %zu bytes", total);
+    writer w = {buf};
+    put_header(&w, CR_MODEL_VERSION_LAYERS, body);
+    put_u32(&w, (uint32_t)m->in_rank);
+    for (int d = 0; d < 3; d++)
+        put_u32(&w, d < m->in_rank ? (uint32_t)m->in_shape[d] : 0);
+    put_u32(&w, (uint32_t)m->n_layers);
+    for (size_t i = 0; i < m->n_layers; i++)
+        put_layer(&w, &m->layers[i].spec);
+    put_u32(&w, (uint32_t)m->opts.loss);
+    put_u32(&w, (uint32_t)m->opts.batch);
+    put_u64(&w, (uint64_t)m->opts.seed);
+    put_u32(&w, has_stats ? 1 : 0);
+    put_u32(&w, (uint32_t)m->n_vocab);
+    put_u64(&w, np);
+    put_u64(&w, ns);
+    memcpy(w.p, m->vocab, m->n_vocab);
+    w.p += m->n_vocab;
+    for (size_t i = 0; i < m->n_params; i++) {
+        const cr_tensor *t = cr_node_value(m->params[i]);
+        put_f64s(&w, t->data, t->size);
+    }
+    for (size_t i = 0; i < m->n_layers; i++) {
+        if (m->layers[i].spec.kind != CR_LAYER_BATCHNORM)
+            continue;
+        const cr_tensor *t = cr_node_state(m->cur->out[i]);
+        put_f64s(&w, t->data, t->size);
+    }
+    if (has_stats) {
+        put_f64s(&w, m->mean, ni);
+        put_f64s(&w, m->std, ni);
+    }
+    put_u32(&w, crc_of(buf, HEADER_SIZE + body));
+    *out = buf;
+    *size = total;
+    return CR_OK;
+}
+
+cr_status cr_model_save(const cr_model *m, const char *path, cr_error *err)
+{
+    return save_file(m, encode_layered, path, err);
+}
+
+/* Reads layer i's record at p into s; CR_EFORMAT naming the layer and the
+ * field for a code out of range or a number that is not finite. */
+static cr_status get_layer(const unsigned char *p, size_t i, const char *name,
+                           cr_layer_spec *s, cr_error *err)
+{
+    uint32_t u[14];
+    for (size_t k = 0; k < 14; k++)
+        u[k] = get_u32(p + 4 * k);
+    double d[5];
+    for (size_t k = 0; k < 5; k++)
+        d[k] = get_f64(p + 56 + 8 * k);
+    if (u[0] >= CR_LAYER_COUNT)
+        return bad(err, CR_EFORMAT, name, "layer %zu: kind %u is unknown", i + 1, u[0]);
+    const char *kind = cr_layer_kind_name((cr_layer_kind)u[0]);
+    static const char *const fields[] = {"act", "bias", "init", "sequences"};
+    const uint32_t limit[] = {CR_ACT_COUNT, 2, CR_INIT_COUNT, 2};
+    for (size_t k = 0; k < 4; k++)
+        if (u[9 + k] >= limit[k])
+            return bad(err, CR_EFORMAT, name,
+                       "layer %zu (%s): field %s is %u, out of range", i + 1, kind,
+                       fields[k], u[9 + k]);
+    static const char *const reals[] = {"alpha", "rate", "eps", "momentum", "clip"};
+    for (size_t k = 0; k < 5; k++)
+        if (!isfinite(d[k]))
+            return bad(err, CR_EFORMAT, name, "layer %zu (%s): field %s is not finite",
+                       i + 1, kind, reals[k]);
+    cr_layer_spec_init(s, (cr_layer_kind)u[0]);
+    s->units = u[1];
+    s->kernel[0] = u[2];
+    s->kernel[1] = u[3];
+    s->stride[0] = u[4];
+    s->stride[1] = u[5];
+    s->pad[0] = u[6];
+    s->pad[1] = u[7];
+    s->vocab = u[8];
+    s->act = (cr_activation)u[9];
+    s->bias = (int)u[10];
+    s->init = (cr_init_kind)u[11];
+    s->sequences = (int)u[12];
+    s->bptt = u[13];
+    s->alpha = d[0];
+    s->rate = d[1];
+    s->eps = d[2];
+    s->momentum = d[3];
+    s->clip = d[4];
+    return CR_OK;
+}
+
+/* The saved values into the built model: parameters, batch norm states,
+ * input statistics; each checked finite. */
+static cr_status fill_layered(cr_model *m, const unsigned char *p, size_t np, size_t ns,
+                              int has_stats, const char *name, cr_error *err)
+{
+    const size_t ni = cr_model_input_size(m), total = np + ns + (has_stats ? 2 * ni : 0);
+    for (size_t i = 0; i < total; i++) {
+        const double v = get_f64(p + 8 * i);
+        if (!isfinite(v))
+            return bad(err, CR_EFORMAT, name, "value %zu of the %s is not finite",
+                       i < np        ? i + 1
+                       : i < np + ns ? i - np + 1
+                                     : i - np - ns + 1,
+                       i < np        ? "parameters"
+                       : i < np + ns ? "batch norm statistics"
+                                     : "input statistics");
+        if (i >= np + ns + ni && !(v >= DBL_MIN))
+            return bad(err, CR_EFORMAT, name,
+                       "input %zu's standard deviation is %g: it must be above 0 and not "
+                       "subnormal",
+                       i - np - ns - ni + 1, v);
+    }
+    for (size_t i = 0; i < m->n_params; i++) {
+        cr_tensor *t = &m->params[i]->value;
+        for (size_t k = 0; k < t->size; k++, p += 8)
+            t->data[k] = get_f64(p);
+    }
+    for (size_t i = 0; i < m->n_layers; i++) {
+        if (m->layers[i].spec.kind != CR_LAYER_BATCHNORM)
+            continue;
+        cr_tensor *t = (cr_tensor *)cr_node_state(m->cur->out[i]);
+        for (size_t k = 0; k < t->size; k++, p += 8)
+            t->data[k] = get_f64(p);
+    }
+    if (!has_stats)
+        return CR_OK;
+    double *v = cr_malloc(2 * ni * sizeof *v);
+    if (!v)
+        return cr_error_set(err, CR_ENOMEM, name, "%s: out of memory", name);
+    for (size_t k = 0; k < 2 * ni; k++, p += 8)
+        v[k] = get_f64(p);
+    cr_status st = cr_model_set_input_stats(m, v, v + ni, err);
+    cr_free(v);
+    return st;
+}
+
+/* A version 2 body of `body` bytes at p. */
+static cr_model *load_layered(const unsigned char *p, size_t body, const char *name,
+                              cr_error *err)
+{
+    if (body < layered_fixed(1, 0)) {
+        bad(err, CR_EFORMAT, name, "body of %zu bytes is too short", body);
         return NULL;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cr_file_fail(err, path, "");
+    const uint32_t in_rank = get_u32(p), n_layers = get_u32(p + 16);
+    size_t in_shape[3];
+    for (int d = 0; d < 3; d++)
+        in_shape[d] = get_u32(p + 4 + 4 * d);
+    if (in_rank < 1 || in_rank > 3 || n_layers < 1 || n_layers > CR_MODEL_MAX_LAYERS) {
+        bad(err, CR_EFORMAT, name, "input rank %u or layer count %u is out of range",
+            in_rank, n_layers);
         return NULL;
     }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
-        cr_file_fail(err, path, "");
-        fclose(f);
+    for (uint32_t d = 0; d < in_rank; d++)
+        if (in_shape[d] < 1 || in_shape[d] > MAX_DIM) {
+            bad(err, CR_EFORMAT, name, "input dimension %u is %zu", d + 1, in_shape[d]);
+            return NULL;
+        }
+    if (body < layered_fixed(n_layers, 0)) {
+        bad(err, CR_EFORMAT, name, "body of %zu bytes is too short for %u layers", body,
+            n_layers);
         return NULL;
     }
-    if (!S_ISREG(sb.st_mode)) {
-        bad(err, CR_EIO, path, "not a regular file");
-        fclose(f);
+    cr_layer_spec layers[CR_MODEL_MAX_LAYERS];
+    size_t o = 20;
+    for (size_t i = 0; i < n_layers; i++, o += LAYER_RECORD)
+        if (get_layer(p + o, i, name, &layers[i], err) != CR_OK)
+            return NULL;
+    cr_model_options opts;
+    cr_model_options_init(&opts);
+    const uint32_t loss = get_u32(p + o), batch = get_u32(p + o + 4);
+    opts.seed = (unsigned long)get_u64(p + o + 8);
+    const uint32_t has_stats = get_u32(p + o + 16), n_vocab = get_u32(p + o + 20);
+    const uint64_t np = get_u64(p + o + 24), ns = get_u64(p + o + 32);
+    o += 40;
+    if (loss >= CR_LOSS_COUNT || batch < 1 || batch > MAX_DIM || has_stats > 1 ||
+        n_vocab > 256) {
+        bad(err, CR_EFORMAT, name,
+            "invalid codes (loss %u, batch %u, statistics %u, vocabulary %u)", loss, batch,
+            has_stats, n_vocab);
         return NULL;
     }
-    if (sb.st_size > MAX_FILE) {
-        bad(err, CR_EFORMAT, path, "%lld bytes is too large for a model file",
-            (long long)sb.st_size);
-        fclose(f);
+    opts.loss = (cr_loss_kind)loss;
+    opts.batch = batch;
+    cr_error why;
+    cr_model *m = cr_model_new(layers, n_layers, (int)in_rank, in_shape, &opts, &why);
+    if (!m) {
+        bad(err, why.status == CR_ENOMEM ? CR_ENOMEM : CR_EFORMAT, name,
+            "invalid model: %s", why.message);
         return NULL;
     }
-    size_t size = (size_t)sb.st_size;
-    unsigned char *buf = cr_malloc(size ? size : 1);
-    if (!buf) {
-        cr_error_set(err, CR_ENOMEM, path, "%s: out of memory", path);
-        fclose(f);
+    const size_t ni = cr_model_input_size(m);
+    const size_t want_p = cr_model_num_weights(m), want_s = state_count(m);
+    const size_t need =
+        layered_fixed(n_layers, n_vocab) + 8 * (want_p + want_s + (has_stats ? 2 * ni : 0));
+    if (np != want_p || ns != want_s || need != body) {
+        bad(err, CR_EFORMAT, name,
+            "body is %zu bytes with %llu parameters and %llu statistics, but the layers "
+            "need %zu bytes with %zu and %zu",
+            body, (unsigned long long)np, (unsigned long long)ns, need, want_p, want_s);
+        cr_model_free(m);
         return NULL;
     }
-    size_t got = fread(buf, 1, size, f);
-    int read_error = ferror(f);
-    fclose(f);
-    cr_mlp *m = NULL;
-    if (read_error)
-        cr_file_fail(err, path, "reading: ");
-    else
-        m = cr_mlp_load_mem(buf, got, path, expect, err);
+    if (cr_model_set_vocab(m, p + o, n_vocab, err) != CR_OK ||
+        fill_layered(m, p + o + n_vocab, want_p, want_s, (int)has_stats, name, err) !=
+            CR_OK) {
+        cr_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* A version 1 body: the MLP as a model, with its weights and statistics. */
+static cr_model *load_mlp_as_model(const unsigned char *data, size_t size, const char *name,
+                                   cr_error *err)
+{
+    cr_mlp *mlp = cr_mlp_load_mem(data, size, name, NULL, err);
+    if (!mlp)
+        return NULL;
+    cr_model *m = cr_model_from_mlp(&mlp->spec, NULL, err);
+    size_t k = 0;
+    for (size_t l = 0; m && l < mlp->n_layers; l++) {
+        cr_node *p[2] = {mlp->W[l], mlp->b[l]};
+        for (int j = 0; j < 2; j++)
+            if (p[j]) {
+                cr_tensor *t = &m->params[k++]->value;
+                memcpy(t->data, p[j]->value.data, t->size * sizeof(double));
+            }
+    }
+    if (m && mlp->mean && cr_model_set_input_stats(m, mlp->mean, mlp->std, err) != CR_OK) {
+        cr_model_free(m);
+        m = NULL;
+    }
+    cr_mlp_free(mlp);
+    return m;
+}
+
+cr_model *cr_model_load(const char *path, cr_error *err)
+{
+    unsigned char *buf;
+    size_t size;
+    if (read_file(path, &buf, &size, err) != CR_OK)
+        return NULL;
+    uint32_t version;
+    uint64_t body;
+    cr_model *m = NULL;
+    if (open_container(buf, size, path, &version, &body, err) == CR_OK)
+        m = version == CR_MODEL_VERSION
+                ? load_mlp_as_model(buf, size, path, err)
+                : load_layered(buf + HEADER_SIZE, (size_t)body, path, err);
     cr_free(buf);
     return m;
 }
