@@ -260,4 +260,30 @@ run 0 "$CR" train --idx-images "$tmp/bars-img.idx" --idx-labels "$tmp/bars-lab.i
     --epochs 30 --lr 0.01 --quiet --layers 'conv2d:4,3x3,pad=1 relu maxpool:2 flatten dense:2'
 has "$tmp/out" "^train       64 rows, loss [0-9.e-]*, accuracy 1.0000$"
 
+# a layer model's file (format version 2): checkpointed, deterministic,
+# read by predict and evaluate; a damaged one is refused
+SPEC='conv2d:4,3x3,pad=1 relu maxpool:2 flatten dense:2 softmax'
+run 0 "$CR" train $BARS --layers "$SPEC" --quiet --model "$tmp/cnn.crm"
+has "$tmp/out" "^saved       $tmp/cnn.crm$"
+run 0 "$CR" train $BARS --layers "$SPEC" --quiet --model "$tmp/cnn2.crm"
+cmp -s "$tmp/cnn.crm" "$tmp/cnn2.crm" || fail "same seed, different layer model files"
+run 0 "$CR" predict --model "$tmp/cnn.crm" --data "$tmp/bars.csv" --no-header
+has "$tmp/out" '^class,y1,y2$'
+[ "$(tail -n +2 "$tmp/out" | cut -d, -f1 | tr -d '\n')" = "$(cut -d, -f17 "$tmp/bars.csv" | tr -d '\n')" ] ||
+    fail "predicted classes differ from the labels: $(cat "$tmp/out")"
+run 0 "$CR" evaluate --model "$tmp/cnn.crm" --data "$tmp/bars.csv" --no-header --json
+has "$tmp/out" '^{"rows": 64, "loss": [0-9.e-]*, "accuracy": 1, "confusion": \[\[32, 0\], \[0, 32\]\]}$'
+run 0 "$CR" evaluate --model "$tmp/cnn.crm" --idx-images "$tmp/bars-img.idx" \
+    --idx-labels "$tmp/bars-lab.idx" --json
+has "$tmp/out" '"rows": 64, '
+run 2 sh -c 'cat "$2" | "$1" evaluate --model - --data "$3" --no-header' sh "$CR" \
+    "$tmp/cnn.crm" "$tmp/bars.csv"
+has "$tmp/err" "<stdin>: a layer model is read from a regular file only"
+cp "$tmp/cnn.crm" "$tmp/cnn-bad.crm"
+printf 'X' | dd of="$tmp/cnn-bad.crm" bs=1 seek=100 conv=notrunc 2>/dev/null
+run 2 "$CR" predict --model "$tmp/cnn-bad.crm" --data "$tmp/bars.csv" --no-header
+has "$tmp/err" "cnn-bad.crm: checksum mismatch"
+run 2 "$CR" evaluate --model "$tmp/cnn.crm" --data "$tmp/xor.csv"
+has "$tmp/err" "xor.csv has 2 feature columns, the model takes 16"
+
 clitest_end
