@@ -20,6 +20,10 @@ the medians and the chainrule/peer ratio of every row.
       bench/peers/w6_ops.py): conv2d 1->32 and 32->64, max_pool2d,
       layer_norm, batched matmul; forward + backward steps per second, and
       the convolutions' GFLOP/s as a share of dgemm on their own products
+  W7  the README's Fashion-MNIST CNN (conv2d 32 and 64, max pooling, dense
+      128, dropout, Adam, batch 64): one epoch of `chainrule train --layers`
+      against bench/peers/w7_cnn.py on the first --cnn-rows training images
+      (written to a scratch directory), samples/s of the epoch
 
 BLAS environment: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, when set, change
 which OpenBLAS kernels both sides get. The table is measured with the
@@ -37,7 +41,7 @@ installed with apt-get when missing and run as root.
 
 Usage: run.py --builddir DIR --srcdir DIR [--reps N] [--only W1,W3,...]
               [--threads 1,2] [--blas-env as-is|unset|both] [--data DIR]
-              [--json OUT]
+              [--cnn-rows N] [--json OUT]
 """
 import argparse
 import json
@@ -49,6 +53,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 PY = "/usr/bin/python3"
@@ -357,6 +362,46 @@ class Bench:
         self.add("W5 peak MiB (lower better)", threads, "MiB", cm, pm, higher_better=False,
                  note="whole processes")
 
+    def w7(self, threads):
+        """The CNN of the README, one epoch on the first cnn_rows images
+        (both sides read the same scratch IDX files)."""
+        spec = ("conv2d:32,3x3,pad=1 relu maxpool:2 conv2d:64,3x3,pad=1 relu maxpool:2 "
+                "flatten dense:128 relu dropout:0.3 dense:10")
+        with tempfile.TemporaryDirectory(prefix="cr-w7-") as d:
+            n = idx_head(self.a.data, d, self.a.cnn_rows)
+            c = [os.path.join(self.b, "chainrule"), "train",
+                 "--idx-images", d + "/train-images-idx3-ubyte.gz",
+                 "--idx-labels", d + "/train-labels-idx1-ubyte.gz", "--layers", spec,
+                 "--shape", "1,28,28", "--epochs", "1", "--batch", "64", "--opt", "adam",
+                 "--lr", "0.001", "--quiet", "--json"]
+            peers = self.torch_peers(
+                threads, lambda tt: self.peer("w7_cnn.py") + [d, str(tt), "1", "0", "64"])
+            cv, pv, last = self.measure(
+                c, threads, peers,
+                lambda o: o["per_second"] if "per_second" in o else o["train_rows"] / o["seconds"],
+                self.a.reps)
+            note = "%d rows; epoch loss %.4g" % (n, last["chainrule"]["history"][0]["loss"])
+            if peers:
+                note += " (pytorch %.4g)" % last[peers[0].name]["epoch_loss"]
+            self.add("W7 CNN samples/s", threads, "samples/s", cv, pv, note=note)
+
+
+def idx_head(src, dst, rows):
+    """Writes the first rows Fashion-MNIST training images and labels of src
+    as gzip'd IDX files into dst; returns how many were written."""
+    import gzip
+    import struct
+    with gzip.open(os.path.join(src, "train-labels-idx1-ubyte.gz"), "rb") as f:
+        lab = f.read()
+    with gzip.open(os.path.join(src, "train-images-idx3-ubyte.gz"), "rb") as f:
+        img = f.read()
+    n = min(rows, struct.unpack(">I", lab[4:8])[0])
+    with gzip.open(os.path.join(dst, "train-labels-idx1-ubyte.gz"), "wb", 1) as f:
+        f.write(struct.pack(">II", 0x801, n) + lab[8:8 + n])
+    with gzip.open(os.path.join(dst, "train-images-idx3-ubyte.gz"), "wb", 1) as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + img[16:16 + n * 784])
+    return n
+
 
 def git_revision(srcdir):
     r = subprocess.run(["git", "-C", srcdir, "rev-parse", "--short", "HEAD"],
@@ -379,12 +424,14 @@ def main():
     ap.add_argument("--builddir", default=".")
     ap.add_argument("--srcdir", default=".")
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--only", default="W1,W2,W3,W4,W5,W6")
+    ap.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--blas-env", choices=("as-is", "unset", "both"), default="both",
                     help="measure with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as they are, "
                     "removed, or both (the removed run: W1 and W2 only)")
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--cnn-rows", type=int, default=4096,
+                    help="W7 trains on this many images (default 4096)")
     ap.add_argument("--json", default="bench-results.json")
     a = ap.parse_args()
     a.torch = ensure_torch()
@@ -411,8 +458,8 @@ def main():
               "so the 2-thread rows and the absolute figures suffer" % load0[0])
     if not os.path.exists(os.path.join(a.data, "train-images-idx3-ubyte.gz")):
         print("no Fashion-MNIST at %s (apt-get install dataset-fashion-mnist): "
-              "W1, W2, W5 skipped" % a.data)
-        only = [w for w in only if w not in ("W1", "W2", "W5")]
+              "W1, W2, W5, W7 skipped" % a.data)
+        only = [w for w in only if w not in ("W1", "W2", "W5", "W7")]
 
     def w12():
         for t in threads:
@@ -432,6 +479,9 @@ def main():
                 b.w5(t)
         if "W6" in only:
             b.w6()
+        if "W7" in only:
+            for t in threads:
+                b.w7(t)
     if a.blas_env in ("unset", "both") and ("W1" in only or "W2" in only):
         if a.blas_env == "both" and not any(blas.values()):
             print("neither %s is set: no second run of W1/W2 without them" %

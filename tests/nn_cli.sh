@@ -195,4 +195,95 @@ run 0 "$CR" evaluate --model "$tmp/xor.crm" --data "$tmp/xor.csv" --max-input=10
 run 2 "$CR" train --data "$tmp/xor.csv" --arch 2,2,1 --epochs 1 --max-input 0
 has "$tmp/err" "max-input: '0' is not a whole number >= 1"
 
+# --layers: errors in a SPEC name the layer and the column; options that
+# belong to --arch are refused with it
+L="--data $tmp/xor.csv --epochs 1 --quiet"
+run 2 "$CR" train $L --layers 'dense:8 tanh dense:2,x softmax'
+has "$tmp/err" "^chainrule train: --layers: layer 3 'dense:2,x' at column 22: unexpected 'x' (dense takes: units, init=..., clip=..., nobias)$"
+run 2 "$CR" train $L --layers 'dense:8 tahn dense:2'
+has "$tmp/err" "^chainrule train: --layers: layer 2 'tahn' at column 9: unknown layer 'tahn' (layers: dense conv1d"
+run 2 "$CR" train $L --layers 'conv2d:4,3y3 flatten dense:2'
+has "$tmp/err" "layer 1 'conv2d:4,3y3' at column 10: kernel '3y3' is not N or HxW (3 or 3x3)"
+run 2 "$CR" train $L --layers 'dense'
+has "$tmp/err" "layer 1 'dense' at column 6: dense needs its units, e.g. dense:128"
+run 2 "$CR" train $L --layers 'dense:8 tanh conv2d:3,3 dense:2 softmax'
+has "$tmp/err" "^chainrule train: --layers: 'conv2d:3,3' at column 14: layer 3 (conv2d) on input \\[8\\]: "
+run 2 "$CR" train $L --layers 'conv2d:3,3 flatten dense:2 softmax'
+has "$tmp/err" "layer 1 (conv2d) on input \\[2\\]: .*(the input shape \\[2\\] came from the data: give --shape)$"
+run 2 "$CR" train $L --layers 'dense:4 relu dense:3'
+has "$tmp/err" "xor.csv has 1 target columns, the model has 3 outputs"
+run 2 "$CR" train $L --layers 'dense:2' --shape 1,3
+has "$tmp/err" "xor.csv has 2 feature columns, the model takes 3"
+run 2 "$CR" train $L --layers 'dense:2 softmax' --arch 2,2
+has "$tmp/err" "^chainrule train: give --arch or --layers, not both$"
+run 2 "$CR" train $L --layers 'dense:2 softmax' --act tanh
+has "$tmp/err" "^chainrule train: --act goes with --arch; with --layers, write it into the layers"
+run 2 "$CR" train $L --arch 2,2 --shape 2
+has "$tmp/err" "^chainrule train: --shape goes with --layers, not --arch$"
+run 2 "$CR" train $L --layers 'dense:2 softmax' --shape 1,0
+has "$tmp/err" "^chainrule train: --shape '1,0': expected 1 to 3 sizes like 1,28,28"
+run 2 "$CR" train $L
+has "$tmp/err" "^chainrule train: --arch or --layers is required"
+
+# --layers trains a small CNN: 4x4 images of a vertical (class 0) or a
+# horizontal (class 1) bright bar, as CSV rows with --shape, and as IDX
+# bytes whose shape [1,4,4] comes from the data
+awk 'BEGIN { srand(1); for (i = 0; i < 64; i++) { c = i % 2; p = int(rand() * 4); s = ""
+    for (r = 0; r < 4; r++) for (k = 0; k < 4; k++) {
+        v = ((c == 0 && k == p) || (c == 1 && r == p)) ? 0.8 + rand() * 0.2 : rand() * 0.3
+        s = s sprintf("%.3f,", v) }
+    print s c } }' >"$tmp/bars.csv"
+BARS="--data $tmp/bars.csv --no-header --shape 1,4,4 --epochs 30 --batch 16 --lr 0.01"
+run 0 "$CR" train $BARS --layers 'conv2d:4,3x3,pad=1 relu maxpool:2 flatten dense:2 softmax' \
+    --history "$tmp/cnn.csv" --plot "$tmp/cnn.svg"
+[ "$(grep -c '^epoch [0-9]*/30: loss' "$tmp/err")" -eq 30 ] || fail "expected 30 epoch lines"
+has "$tmp/out" "^model       conv2d:4,3x3,stride=1x1,pad=1x1 relu maxpool2d:2x2,stride=0x0,pad=0x0 flatten dense:2 softmax (74 weights)$"
+has "$tmp/out" "^train       64 rows, loss [0-9.e-]*, accuracy 1.0000$"
+[ "$(wc -l <"$tmp/cnn.csv")" -eq 31 ] || fail "history should have 31 lines"
+has "$tmp/cnn.svg" "<polyline"
+run 0 "$CR" train $BARS --layers 'conv2d:4,3x3,pad=1 relu maxpool:2 flatten dense:2' --epochs 2 \
+    --loss xent --quiet --json --debug --test-data "$tmp/bars.csv"
+has "$tmp/out" '^{"layers": "conv2d:4,3x3,stride=1x1,pad=1x1 relu maxpool2d:2x2,stride=0x0,pad=0x0 flatten dense:2", "epochs": 2, "iterations": 8,'
+has "$tmp/out" '"test": {"rows": 64, "loss": '
+has "$tmp/err" '^  gradient norms: L1 [0-9.e+-]* L5 [0-9.e+-]*$'
+has "$tmp/err" '^dloss/dL1.W = dloss/dL5 \* dL5/dL4 '
+# per-epoch lines carry the test figures when test data is given
+run 0 "$CR" train $BARS --layers 'flatten dense:2' --loss xent --epochs 2 --test-data "$tmp/bars.csv"
+has "$tmp/err" "^epoch 2/2: loss [0-9.e-]*, accuracy [0-9.]*, test_loss [0-9.e-]*, test_accuracy [0-9.]* ("
+awk -F, '{ for (i = 1; i <= 16; i++) printf "\\%03o", int($i * 255) }' "$tmp/bars.csv" >"$tmp/px"
+{ printf '\000\000\010\003\000\000\000\100\000\000\000\004\000\000\000\004'; printf "$(cat "$tmp/px")"; } \
+    >"$tmp/bars-img.idx"
+{ printf '\000\000\010\001\000\000\000\100'; printf "$(awk -F, '{ printf "\\%03o", $17 }' "$tmp/bars.csv")"; } \
+    >"$tmp/bars-lab.idx"
+[ "$(wc -c <"$tmp/bars-img.idx")" -eq 1040 ] || fail "bars-img.idx is not 16 + 64 * 16 bytes"
+run 0 "$CR" train --idx-images "$tmp/bars-img.idx" --idx-labels "$tmp/bars-lab.idx" --batch 16 \
+    --epochs 30 --lr 0.01 --quiet --layers 'conv2d:4,3x3,pad=1 relu maxpool:2 flatten dense:2'
+has "$tmp/out" "^train       64 rows, loss [0-9.e-]*, accuracy 1.0000$"
+
+# a layer model's file (format version 2): checkpointed, deterministic,
+# read by predict and evaluate; a damaged one is refused
+SPEC='conv2d:4,3x3,pad=1 relu maxpool:2 flatten dense:2 softmax'
+run 0 "$CR" train $BARS --layers "$SPEC" --quiet --model "$tmp/cnn.crm"
+has "$tmp/out" "^saved       $tmp/cnn.crm$"
+run 0 "$CR" train $BARS --layers "$SPEC" --quiet --model "$tmp/cnn2.crm"
+cmp -s "$tmp/cnn.crm" "$tmp/cnn2.crm" || fail "same seed, different layer model files"
+run 0 "$CR" predict --model "$tmp/cnn.crm" --data "$tmp/bars.csv" --no-header
+has "$tmp/out" '^class,y1,y2$'
+[ "$(tail -n +2 "$tmp/out" | cut -d, -f1 | tr -d '\n')" = "$(cut -d, -f17 "$tmp/bars.csv" | tr -d '\n')" ] ||
+    fail "predicted classes differ from the labels: $(cat "$tmp/out")"
+run 0 "$CR" evaluate --model "$tmp/cnn.crm" --data "$tmp/bars.csv" --no-header --json
+has "$tmp/out" '^{"rows": 64, "loss": [0-9.e-]*, "accuracy": 1, "confusion": \[\[32, 0\], \[0, 32\]\]}$'
+run 0 "$CR" evaluate --model "$tmp/cnn.crm" --idx-images "$tmp/bars-img.idx" \
+    --idx-labels "$tmp/bars-lab.idx" --json
+has "$tmp/out" '"rows": 64, '
+run 2 sh -c 'cat "$2" | "$1" evaluate --model - --data "$3" --no-header' sh "$CR" \
+    "$tmp/cnn.crm" "$tmp/bars.csv"
+has "$tmp/err" "<stdin>: a layer model is read from a regular file only"
+cp "$tmp/cnn.crm" "$tmp/cnn-bad.crm"
+printf 'X' | dd of="$tmp/cnn-bad.crm" bs=1 seek=100 conv=notrunc 2>/dev/null
+run 2 "$CR" predict --model "$tmp/cnn-bad.crm" --data "$tmp/bars.csv" --no-header
+has "$tmp/err" "cnn-bad.crm: checksum mismatch"
+run 2 "$CR" evaluate --model "$tmp/cnn.crm" --data "$tmp/xor.csv"
+has "$tmp/err" "xor.csv has 2 feature columns, the model takes 16"
+
 clitest_end

@@ -34,6 +34,7 @@ Suite *oplist_suite(void);
 Suite *html_suite(void);
 Suite *higher_suite(void);
 Suite *layers_suite(void);
+Suite *model_spec_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).

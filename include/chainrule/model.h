@@ -296,6 +296,35 @@ CR_API cr_status cr_model_save(const cr_model *m, const char *path, cr_error *er
  * CR_ENOMEM. */
 CR_API cr_model *cr_model_load(const char *path, cr_error *err);
 
+/* ---- layers as text ---- */
+
+/* Reads a layer list written as text, the SPEC of `chainrule train
+ * --layers` (grammar in docs/nn.md, "Layers as text"): layers separated by
+ * white space, each NAME or NAME:ARG,ARG,...; e.g. "conv2d:32,3x3,pad=1
+ * relu maxpool:2 flatten dense:128 relu dropout:0.3 dense:10" or "embed:32
+ * lstm:128 dense:V". vocab is the value of V (0: V is an error). A dense
+ * or convolution layer feeding relu or leaky_relu (past any norm layer)
+ * gets He initialisation unless init= says otherwise. Fills
+ * layers[0..*n_layers) (at most max_layers) and, when offsets is not NULL,
+ * offsets[i] = where layer i starts in text (0-based). Returns CR_OK, or
+ * CR_EINVAL (also for NULL text, layers or n_layers; *n_layers is then 0)
+ * with err's message naming the layer, its text and the column ("layer 2
+ * 'conv2d:32,3y3' at column 17: kernel '3y3' is not N or HxW (3 or
+ * 3x3)") and err->line and err->column set. Only the text is checked
+ * here; values out of range are cr_model_new's errors. */
+CR_API cr_status cr_model_spec_parse(const char *text, size_t vocab, cr_layer_spec *layers,
+                                     size_t max_layers, size_t *n_layers, size_t *offsets,
+                                     cr_error *err);
+
+/* cr_model_spec_parse, then cr_model_new on its layers: a new model
+ * (cr_model_free), or NULL with err set. An error of the builder about a
+ * layer (a shape that does not fit, a value out of range) gets where the
+ * layer is in the text in front ("'dense:10' at column 40: layer 6
+ * (dense) ...") and in err->line and err->column. */
+CR_API cr_model *cr_model_new_from_spec(const char *text, size_t vocab, int in_rank,
+                                        const size_t *in_shape,
+                                        const cr_model_options *opts, cr_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,13 +1,78 @@
 /*
  * cli_nn.c - helpers of the neural-network subcommands (train, predict,
- * evaluate): data loading (CSV or IDX) checked against the model's
- * widths, the options of predict and evaluate, and the evaluation report.
+ * evaluate): a model of either kind (MLP or layers), data loading (CSV or
+ * IDX) checked against the model's widths, the options of predict and
+ * evaluate, and the evaluation report.
  */
 #include "cli_nn.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- a model of either kind ---- */
+
+void cli_model_free(cli_model *m)
+{
+    cr_mlp_free(m->mlp);
+    cr_model_free(m->model);
+    m->mlp = NULL;
+    m->model = NULL;
+}
+
+size_t cli_model_inputs(const cli_model *m)
+{
+    return m->mlp ? cr_mlp_get_spec(m->mlp)->n_inputs : cr_model_input_size(m->model);
+}
+
+size_t cli_model_outputs(const cli_model *m)
+{
+    return m->mlp ? cr_mlp_get_spec(m->mlp)->n_outputs : cr_model_output_size(m->model);
+}
+
+size_t cli_model_targets(const cli_model *m)
+{
+    return m->mlp ? cr_mlp_get_spec(m->mlp)->n_outputs : cr_model_target_size(m->model);
+}
+
+size_t cli_model_onehot(const cli_model *m)
+{
+    if (m->mlp)
+        return cr_mlp_get_spec(m->mlp)->out_act == CR_ACT_SOFTMAX ? cli_model_outputs(m)
+                                                                  : 0;
+    return cr_model_get_options(m->model)->loss == CR_LOSS_XENT ? cli_model_outputs(m) : 0;
+}
+
+size_t cli_model_classes(const cli_model *m)
+{
+    if (m->mlp)
+        return cr_mlp_num_classes(m->mlp);
+    const size_t k = cr_model_num_classes(m->model), no = cli_model_outputs(m);
+    return (k == 2 && no == 1) || (k >= 2 && k == no) ? k : 0;
+}
+
+size_t cli_model_class(const cli_model *m, const double *row)
+{
+    if (m->mlp)
+        return cr_mlp_output_class(m->mlp, row);
+    const size_t k = cli_model_classes(m), no = cli_model_outputs(m);
+    if (k == 0)
+        return 0;
+    if (no == 1)
+        return row[0] >= 0.5;
+    size_t best = 0;
+    for (size_t j = 1; j < no; j++)
+        if (row[j] > row[best])
+            best = j;
+    return best;
+}
+
+cr_status cli_model_save(const cli_model *m, const char *path, cr_error *err)
+{
+    return m->mlp ? cr_mlp_save(m->mlp, path, err) : cr_model_save(m->model, path, err);
+}
+
+/* ---- data ---- */
 
 int cli_nn_data_option(cli *c, cli_opt id, const char *value, cli_nn_data *d,
                        cli_nn_data *also)
@@ -117,13 +182,13 @@ cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_
         return NULL;
     }
     const char *name = cli_nn_data_name(d);
-    if (cr_dataset_cols(ds) != n_inputs) {
+    if (n_inputs && cr_dataset_cols(ds) != n_inputs) {
         cli_fail(c, CLI_USAGE, 0, 0, "%s has %zu feature columns, the model takes %zu",
                  name, cr_dataset_cols(ds), n_inputs);
         cr_dataset_free(ds);
         return NULL;
     }
-    if (targets && cr_dataset_target_cols(ds) != n_outputs) {
+    if (targets && n_outputs && cr_dataset_target_cols(ds) != n_outputs) {
         cli_fail(c, CLI_USAGE, 0, 0, "%s has %zu target columns, the model has %zu outputs",
                  name, cr_dataset_target_cols(ds), n_outputs);
         cr_dataset_free(ds);
@@ -137,14 +202,15 @@ const char *cli_nn_data_name(const cli_nn_data *d)
     return cli_input_name(d->csv ? d->csv : d->idx_images ? d->idx_images : "");
 }
 
-int cli_nn_predict(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, double **out)
+int cli_nn_predict(cli *c, cli_model *m, cr_dataset *ds, const char *name, double **out)
 {
-    const size_t rows = cr_dataset_rows(ds), no = cr_mlp_get_spec(m)->n_outputs;
+    const size_t rows = cr_dataset_rows(ds), no = cli_model_outputs(m);
+    const double *x = cr_tensor_data(cr_dataset_features(ds));
     cr_error err;
     if (!(*out = malloc((rows ? rows : 1) * no * sizeof **out)))
         return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
-    if (cr_mlp_predict(m, cr_tensor_data(cr_dataset_features(ds)), rows, *out, &err) !=
-        CR_OK) {
+    if ((m->mlp ? cr_mlp_predict(m->mlp, x, rows, *out, &err)
+                : cr_model_predict(m->model, x, rows, *out, &err)) != CR_OK) {
         free(*out);
         *out = NULL;
         return err.status == CR_EDOMAIN /* the library's own check of the outputs */
@@ -163,7 +229,8 @@ int cli_nn_predict(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, double *
     return CLI_OK;
 }
 
-int cli_nn_evaluate(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, cr_eval_result *r)
+int cli_nn_evaluate(cli *c, cli_model *m, cr_dataset *ds, const char *name,
+                    cr_eval_result *r)
 {
     double *out = NULL;
     int rc = cli_nn_predict(c, m, ds, name, &out);
@@ -171,9 +238,11 @@ int cli_nn_evaluate(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, cr_eval
     if (rc != CLI_OK)
         return rc;
     cr_error err;
-    if (cr_mlp_evaluate(m, cr_tensor_data(cr_dataset_features(ds)),
-                        cr_tensor_data(cr_dataset_targets(ds)), cr_dataset_rows(ds), r,
-                        &err) != CR_OK)
+    const double *x = cr_tensor_data(cr_dataset_features(ds)),
+                 *y = cr_tensor_data(cr_dataset_targets(ds));
+    const size_t rows = cr_dataset_rows(ds);
+    if ((m->mlp ? cr_mlp_evaluate(m->mlp, x, y, rows, r, &err)
+                : cr_model_evaluate(m->model, x, y, rows, r, &err)) != CR_OK)
         return err.status == CR_EDOMAIN
                    ? cli_fail(c, CLI_EVAL, 0, 0, "%s: %s", name, err.message)
                    : cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
@@ -217,7 +286,7 @@ static int io_option(cli *c, void *ctx, cli_opt id, const char *value)
 }
 
 int cli_nn_parse_io(cli *c, const cli_spec *spec, int argc, char **argv, cli_nn_data *d,
-                    cr_mlp **m)
+                    cli_model *m)
 {
     io_options o = {d, NULL};
     int rc = cli_options_parse(c, spec, argc, argv, io_option, &o);
@@ -226,19 +295,29 @@ int cli_nn_parse_io(cli *c, const cli_spec *spec, int argc, char **argv, cli_nn_
     if (!o.model)
         return cli_fail(c, CLI_USAGE, 0, 0, "--model is required");
     cr_error err;
-    if (cli_input_rereadable(o.model)) {
-        *m = cr_mlp_load(o.model, NULL, &err);
+    const int regular = cli_input_rereadable(o.model);
+    if (regular) {
+        m->mlp = cr_mlp_load(o.model, NULL, &err);
     } else { /* a model file must be regular: read it here */
         char *data = NULL;
         size_t size;
         rc = cli_input_read(c, o.model, 0, &data, &size);
-        *m = rc == CLI_OK ? cr_mlp_load_mem(data, size, cli_input_name(o.model), NULL, &err)
-                          : NULL;
+        m->mlp = rc == CLI_OK
+                     ? cr_mlp_load_mem(data, size, cli_input_name(o.model), NULL, &err)
+                     : NULL;
         free(data);
         if (rc != CLI_OK)
             return rc;
     }
-    if (!*m)
+    /* a layer model's file has a version the MLP reader does not read */
+    if (!m->mlp && err.status == CR_ENOTSUP) {
+        if (!regular)
+            return cli_fail(c, CLI_USAGE, 0, 0,
+                            "%s: a layer model is read from a regular file only",
+                            cli_input_name(o.model));
+        m->model = cr_model_load(o.model, &err);
+    }
+    if (!m->mlp && !m->model)
         return cli_fail(c, CLI_USAGE, 0, 0, "%s", err.message);
     return CLI_OK;
 }

@@ -1,12 +1,48 @@
 /*
- * cli_nn.h - what `chainrule train`, `predict` and `evaluate` share:
- * loading a data set (CSV or IDX) for a model's widths, the options of
- * predict and evaluate, and the evaluation report.
+ * cli_nn.h - what `chainrule train`, `predict` and `evaluate` share: a
+ * model of either kind (an MLP or a layer model), loading a data set (CSV
+ * or IDX) for a model's widths, the options of predict and evaluate, and
+ * the evaluation report.
  */
 #ifndef CR_CLI_NN_H
 #define CR_CLI_NN_H
 
 #include "cli_common.h"
+
+#include <chainrule/model.h>
+
+/* A model of either kind: an MLP (--arch; model files of format version
+ * 1) or a layer model (--layers; version 2). One of the two is set; the
+ * cli_model_* calls work on whichever it is. */
+typedef struct cli_model {
+    cr_mlp *mlp;
+    cr_model *model;
+} cli_model;
+
+/* Frees the model and clears m. */
+void cli_model_free(cli_model *m);
+
+/* Values in an input row, an output row and a target row. */
+size_t cli_model_inputs(const cli_model *m);
+size_t cli_model_outputs(const cli_model *m);
+size_t cli_model_targets(const cli_model *m);
+
+/* The number of classes K when the targets are one-hot rows of K (softmax
+ * cross-entropy), else 0 (the targets are read as they are). */
+size_t cli_model_onehot(const cli_model *m);
+
+/* As cr_mlp_num_classes: K for a classifier with one class per row (K
+ * outputs, or 2 for one sigmoid unit), 0 otherwise (a regressor, or a
+ * model that classifies every position of a sequence). */
+size_t cli_model_classes(const cli_model *m);
+
+/* The class a classifier's output row stands for, as cr_mlp_output_class:
+ * the largest output, or 1 for one sigmoid unit >= 0.5 (0 for a model
+ * that is not a classifier). The row must be finite. */
+size_t cli_model_class(const cli_model *m, const double *row);
+
+/* Saves the model to path (atomically). */
+cr_status cli_model_save(const cli_model *m, const char *path, cr_error *err);
 
 /* Where the data comes from. */
 typedef struct cli_nn_data {
@@ -26,7 +62,8 @@ int cli_nn_data_option(cli *c, cli_opt id, const char *value, cli_nn_data *d,
                        cli_nn_data *also);
 
 /* Loads the data set for a model with n_inputs inputs and n_outputs
- * outputs; classes > 0 makes labels one-hot rows of that many classes.
+ * target columns (0: any number of either); classes > 0 makes labels
+ * one-hot rows of that many classes.
  * targets: 1 = required, 0 = none (predict: every column is a feature unless
  * there is one column more than the model takes, or --target names it).
  * Prints the error and returns NULL on failure (the data width must match
@@ -45,18 +82,21 @@ const char *cli_nn_data_name(const cli_nn_data *d);
  * one through, the CLI's own check of every output ("d.csv: row 2 gives
  * nan as output 1"). Returns an exit status (the problem reported; *out is
  * then NULL). */
-int cli_nn_predict(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, double **out);
+int cli_nn_predict(cli *c, cli_model *m, cr_dataset *ds, const char *name, double **out);
 
 /* The model's loss (and accuracy and confusion matrix for a classifier)
  * on ds, into *r (cr_eval_result_free), after cli_nn_predict's check of
  * the outputs. Returns an exit status (the problem reported). */
-int cli_nn_evaluate(cli *c, cr_mlp *m, cr_dataset *ds, const char *name, cr_eval_result *r);
+int cli_nn_evaluate(cli *c, cli_model *m, cr_dataset *ds, const char *name,
+                    cr_eval_result *r);
 
 /* Parses the arguments of predict and evaluate by spec (--model M and the
- * data options) into *d, then loads the model into *m (new). Returns
- * CLI_OK, an exit status (message printed) or -1 after printing the help. */
+ * data options) into *d, then loads the model into *m (an MLP file, or a
+ * layer model's file when the MLP reader does not support its version).
+ * Returns CLI_OK, an exit status (message printed) or -1 after printing
+ * the help. */
 int cli_nn_parse_io(cli *c, const cli_spec *spec, int argc, char **argv, cli_nn_data *d,
-                    cr_mlp **m);
+                    cli_model *m);
 
 /* Prints an evaluation: rows, loss, accuracy and the confusion matrix for
  * people, or as the members of a JSON object (without braces) under json. */

@@ -135,7 +135,15 @@
       "inputs (default: every input) drawn from N(0, 1) (default 0)")                      \
     X(RTOL, "rtol", 0, "R", KEPT, "relative tolerance of claims (default 1e-7)")           \
     X(ATOL, "atol", 0, "A", KEPT, "absolute tolerance of claims (default 1e-9)")           \
-    X(SEED_POINTS, "seed", 0, "N", KEPT, "the seed of the random points (default 1)")
+    X(SEED_POINTS, "seed", 0, "N", KEPT, "the seed of the random points (default 1)")      \
+    X(LAYERS, "layers", 0, "SPEC", ARG,                                                    \
+      "the model as a list of layers instead of --arch, e.g.\n"                            \
+      "'conv2d:32,3x3,pad=1 relu maxpool:2 flatten dense:10'\n"                            \
+      "(docs/nn.md, \"Layers as text\")")                                                  \
+    X(SHAPE, "shape", 0, "D1,D2,...", ARG,                                                 \
+      "the shape of one input sample for --layers, e.g. 1,28,28\n"                         \
+      "(default: the data's width; IDX images of N*N pixels\n"                             \
+      "before a 2-D first layer: 1,N,N)")
 
 typedef enum cli_opt {
 #define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,

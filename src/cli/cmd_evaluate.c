@@ -38,17 +38,18 @@ int cli_cmd_evaluate(int argc, char **argv)
 {
     cli c = {0};
     cli_nn_data d = {0};
-    cr_mlp *m = NULL;
+    cli_model m = {0};
     int rc = cli_nn_parse_io(&c, &cli_spec_evaluate, argc, argv, &d, &m);
-    if (rc != CLI_OK)
+    if (rc != CLI_OK) {
+        cli_model_free(&m);
         return cli_finish(&c, rc < 0 ? CLI_OK : rc);
-    const cr_mlp_spec *s = cr_mlp_get_spec(m);
-    const size_t classes = s->out_act == CR_ACT_SOFTMAX ? s->n_outputs : 0;
-    cr_dataset *ds = cli_nn_load(&c, &d, s->n_inputs, s->n_outputs, classes, 1);
+    }
+    cr_dataset *ds = cli_nn_load(&c, &d, cli_model_inputs(&m), cli_model_targets(&m),
+                                 cli_model_onehot(&m), 1);
     cr_eval_result r = {0};
     if (!ds) {
         rc = CLI_USAGE;
-    } else if ((rc = cli_nn_evaluate(&c, m, ds, cli_nn_data_name(&d), &r)) == CLI_OK) {
+    } else if ((rc = cli_nn_evaluate(&c, &m, ds, cli_nn_data_name(&d), &r)) == CLI_OK) {
         if (c.json)
             printf("{");
         cli_nn_print_eval(stdout, &r, c.json);
@@ -59,6 +60,6 @@ int cli_cmd_evaluate(int argc, char **argv)
     }
     cr_eval_result_free(&r);
     cr_dataset_free(ds);
-    cr_mlp_free(m);
+    cli_model_free(&m);
     return cli_finish(&c, rc);
 }

@@ -35,9 +35,10 @@ const cli_spec cli_spec_predict = {
     .column = 18,
 };
 
-static void print_predictions(cli *c, const cr_mlp *m, const double *out, size_t rows)
+static void print_predictions(cli *c, const cli_model *m, const double *out, size_t rows)
 {
-    const size_t no = cr_mlp_get_spec(m)->n_outputs, k = cr_mlp_num_classes(m);
+    const size_t no = cli_model_outputs(m);
+    const size_t k = cli_model_classes(m);
     if (c->json) {
         printf("{\"outputs\": [");
         for (size_t r = 0; r < rows; r++) {
@@ -52,7 +53,7 @@ static void print_predictions(cli *c, const cr_mlp *m, const double *out, size_t
         if (k) {
             printf(", \"classes\": [");
             for (size_t r = 0; r < rows; r++)
-                printf("%s%zu", r ? ", " : "", cr_mlp_output_class(m, out + r * no));
+                printf("%s%zu", r ? ", " : "", cli_model_class(m, out + r * no));
             printf("]");
         }
         printf("}\n");
@@ -66,7 +67,7 @@ static void print_predictions(cli *c, const cr_mlp *m, const double *out, size_t
     printf("\n");
     for (size_t r = 0; r < rows; r++) {
         if (k)
-            printf("%zu,", cr_mlp_output_class(m, out + r * no));
+            printf("%zu,", cli_model_class(m, out + r * no));
         for (size_t j = 0; j < no; j++)
             printf("%s%.10g", j ? "," : "", out[r * no + j]);
         printf("\n");
@@ -77,19 +78,20 @@ int cli_cmd_predict(int argc, char **argv)
 {
     cli c = {0};
     cli_nn_data d = {0};
-    cr_mlp *m = NULL;
+    cli_model m = {0};
     int rc = cli_nn_parse_io(&c, &cli_spec_predict, argc, argv, &d, &m);
-    if (rc != CLI_OK)
+    if (rc != CLI_OK) {
+        cli_model_free(&m);
         return cli_finish(&c, rc < 0 ? CLI_OK : rc);
-    const cr_mlp_spec *s = cr_mlp_get_spec(m);
-    cr_dataset *ds = cli_nn_load(&c, &d, s->n_inputs, s->n_outputs, 0, 0);
+    }
+    cr_dataset *ds = cli_nn_load(&c, &d, cli_model_inputs(&m), cli_model_outputs(&m), 0, 0);
     double *out = NULL;
     if (!ds)
         rc = CLI_USAGE;
-    else if ((rc = cli_nn_predict(&c, m, ds, cli_nn_data_name(&d), &out)) == CLI_OK)
-        print_predictions(&c, m, out, cr_dataset_rows(ds));
+    else if ((rc = cli_nn_predict(&c, &m, ds, cli_nn_data_name(&d), &out)) == CLI_OK)
+        print_predictions(&c, &m, out, cr_dataset_rows(ds));
     free(out);
     cr_dataset_free(ds);
-    cr_mlp_free(m);
+    cli_model_free(&m);
     return cli_finish(&c, rc);
 }

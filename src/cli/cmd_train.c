@@ -1,8 +1,9 @@
 /*
  * cmd_train.c - `chainrule train`: builds an MLP from --arch and friends,
- * trains it on a CSV or IDX data set with a progress display, optionally
- * evaluates it on test data, and writes the model file (atomically, after
- * every epoch), the history and the chart (train_plot.c).
+ * or a layer model from --layers SPEC (and --shape), trains it on a CSV or
+ * IDX data set with a progress display, optionally evaluates it on test
+ * data, and writes the model file (atomically, after every epoch), the
+ * history and the chart (train_plot.c).
  */
 #include "cli_nn.h"
 #include "commands.h"
@@ -28,6 +29,8 @@ static const cli_option_use options[] = {
     {CLI_OPT_STANDARDIZE, NULL, NULL},
     {CLI_HEADING, NULL, "Model:"},
     {CLI_OPT_ARCH, NULL, NULL},
+    {CLI_OPT_LAYERS, NULL, NULL},
+    {CLI_OPT_SHAPE, NULL, NULL},
     {CLI_OPT_ACT, NULL, NULL},
     {CLI_OPT_OUT, NULL, NULL},
     {CLI_OPT_LOSS, NULL, NULL},
@@ -58,9 +61,10 @@ const cli_spec cli_spec_train = {
     .name = "train",
     .usage = "Usage: chainrule train (--data F.csv [--target COL] | --idx-images F "
              "--idx-labels F)\n"
-             "                       --arch IN,H1,...,OUT [OPTIONS]\n"
+             "                       (--arch IN,H1,...,OUT | --layers SPEC) [OPTIONS]\n"
              "\n"
-             "Trains a multilayer perceptron and saves it with --model.\n"
+             "Trains a multilayer perceptron (--arch) or a network of layers (--layers)\n"
+             "and saves it with --model.\n"
              "\n",
     CLI_SPEC_OPTIONS(options),
     .epilogue =
@@ -76,7 +80,10 @@ const cli_spec cli_spec_train = {
         "  chainrule train --idx-images $D/train-images-idx3-ubyte.gz \\\n"
         "    --idx-labels $D/train-labels-idx1-ubyte.gz --arch 784,256,10 --epochs 15 \\\n"
         "    --batch 64 --test-idx-images $D/t10k-images-idx3-ubyte.gz \\\n"
-        "    --test-idx-labels $D/t10k-labels-idx1-ubyte.gz --model fashion.crm\n",
+        "    --test-idx-labels $D/t10k-labels-idx1-ubyte.gz --model fashion.crm\n"
+        "A convolutional network of the same data: --layers 'conv2d:32,3x3,pad=1 relu\n"
+        "    maxpool:2 conv2d:64,3x3,pad=1 relu maxpool:2 flatten dense:128 relu\n"
+        "    dropout:0.3 dense:10' --shape 1,28,28 in place of --arch.\n",
     .column = 22,
 };
 
@@ -84,12 +91,16 @@ typedef struct train_cli {
     cli c;
     cli_nn_data data, test;
     const char *arch, *act, *out, *loss, *init, *opt, *model, *history, *plot;
-    const char *debug_param;
+    const char *debug_param, *layers;
+    int rank;                  /* --shape's rank; 0: from the data */
+    size_t shape[CR_MAX_RANK]; /* --shape */
+    char desc[1024];           /* the model as text, for the summary */
     double lr;
     int has_lr, standardize, no_bias, quiet, debug, tty, no_trap;
-    cr_mlp *mlp;        /* the model being trained, saved after every epoch */
-    size_t saved_epoch; /* the last epoch saved to --model (0: none) */
-    cr_error save_err;  /* why a checkpoint could not be written */
+    cli_model *cm;       /* the model being trained, saved after every epoch */
+    cr_dataset *test_ds; /* test data, evaluated after every epoch */
+    size_t saved_epoch;  /* the last epoch saved to --model (0: none) */
+    cr_error save_err;   /* why a checkpoint could not be written */
     int save_failed;
     cr_train_options o;
     unsigned long seed;
@@ -151,6 +162,29 @@ static int make_spec(train_cli *t, cr_mlp_spec *s)
     s->seed = t->seed;
     if (cr_mlp_spec_check(s, &err) != CR_OK)
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
+    return CLI_OK;
+}
+
+/* --shape D1,D2,...: one sample's shape, 1 to CR_MAX_RANK - 1 sizes. */
+static int parse_shape(train_cli *t, const char *v)
+{
+    const char *p = v;
+    t->rank = 0;
+    while (*p) {
+        char *end;
+        unsigned long long d = strtoull(p, &end, 10);
+        if (end == p || *p == '-' || d == 0 || d > (1u << 24) || (*end && *end != ',') ||
+            t->rank == CR_MAX_RANK - 1)
+            return cli_fail(&t->c, CLI_USAGE, 0, 0,
+                            "--shape '%s': expected 1 to %d sizes like 1,28,28 (each 1 to "
+                            "%u)",
+                            v, CR_MAX_RANK - 1, 1u << 24);
+        t->shape[t->rank++] = (size_t)d;
+        p = *end ? end + 1 : end;
+    }
+    if (t->rank == 0)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0,
+                        "--shape is empty: give sizes like 1,28,28");
     return CLI_OK;
 }
 
@@ -233,6 +267,11 @@ static int train_option(cli *c, void *ctx, cli_opt id, const char *v)
     case CLI_OPT_DEBUG_PARAM:
         t->debug_param = v;
         break;
+    case CLI_OPT_LAYERS:
+        t->layers = v;
+        break;
+    case CLI_OPT_SHAPE:
+        return parse_shape(t, v);
     case CLI_OPT_EPOCHS:
         return cli_option_size(c, id, v, 0, &t->epochs) ? CLI_USAGE : CLI_OK;
     case CLI_OPT_MAX_ITER: /* 0 would mean "no limit" to the library: refused */
@@ -286,9 +325,22 @@ static int parse(train_cli *t, int argc, char **argv)
     int rc = cli_options_parse(&t->c, &cli_spec_train, argc, argv, train_option, t);
     if (rc != CLI_OK)
         return rc;
-    if (!t->arch)
+    if (!t->arch == !t->layers)
         return cli_fail(&t->c, CLI_USAGE, 0, 0,
-                        "--arch is required, e.g. --arch 784,128,10");
+                        t->arch ? "give --arch or --layers, not both"
+                                : "--arch or --layers is required, e.g. --arch 784,128,10");
+    if (t->arch && t->rank)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0, "--shape goes with --layers, not --arch");
+    const char *mlp_only = t->act       ? "--act"
+                           : t->out     ? "--out"
+                           : t->init    ? "--init"
+                           : t->no_bias ? "--no-bias"
+                                        : NULL;
+    if (t->layers && mlp_only)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0,
+                        "%s goes with --arch; with --layers, write it into the layers "
+                        "(relu, softmax, dense:10,init=he,nobias)",
+                        mlp_only);
     /* --max-iter alone is the only limit; --epochs alone or neither: epochs
      * (10 by default) */
     t->o.epochs = t->epochs != (size_t)-1 ? t->epochs : t->o.max_iter ? 0 : t->o.epochs;
@@ -304,11 +356,18 @@ static int parse(train_cli *t, int argc, char **argv)
 
 /* ---- progress and debug display (stderr) ---- */
 
-static void print_debug(const cr_train_debug *d)
+/* Prints one debug record; norms are per layer with weights: an MLP's
+ * W1, W2, ..., a layer model's L1, L4, ... (its layers with parameters). */
+static void print_debug(const cr_train_debug *d, const cli_model *m)
 {
     fprintf(stderr, "  gradient norms:");
-    for (size_t l = 0; l < d->n_layers; l++)
-        fprintf(stderr, " W%zu %.3e", l + 1, d->layer_grad_norm[l]);
+    for (size_t l = 0, i = 0; l < d->n_layers; l++, i++) {
+        while (m->model && i < cr_model_num_layers(m->model) &&
+               cr_model_layer_num_params(m->model, i) == 0)
+            i++;
+        fprintf(stderr, " %s%zu %.3e", m->mlp ? "W" : "L", m->mlp ? l + 1 : i + 1,
+                d->layer_grad_norm[l]);
+    }
     fprintf(stderr, "\n  chain |dE/d.|:");
     for (size_t i = 0; i < d->n_links; i++)
         fprintf(stderr, "%s %s %.3e", i ? " ->" : "", d->chain[i].label, d->chain[i].norm);
@@ -359,19 +418,28 @@ static int on_epoch(const cr_train_progress *p, void *ctx)
             fprintf(stderr, ", val_loss %.6g", p->val_loss);
         if (!isnan(p->val_accuracy))
             fprintf(stderr, ", val_accuracy %.4f", p->val_accuracy);
+        cr_eval_result r = {0};
+        cli plain = {.cmd = t->c.cmd}; /* a failure is said on stderr only */
+        if (t->test_ds && cli_nn_evaluate(&plain, t->cm, t->test_ds,
+                                          cli_nn_data_name(&t->test), &r) == CLI_OK) {
+            fprintf(stderr, ", test_loss %.6g", r.loss);
+            if (r.n_classes)
+                fprintf(stderr, ", test_accuracy %.4f", r.accuracy);
+        }
+        cr_eval_result_free(&r);
         fprintf(stderr, " (%.1f s, %zu steps)\n", p->seconds, p->iteration);
     }
     if (p->debug) {
         if (t->quiet)
             fprintf(stderr, "epoch %zu:\n", p->epoch);
-        print_debug(p->debug);
+        print_debug(p->debug, t->cm);
     }
     /* A checkpoint: the model file always holds the last good epoch. A model
      * whose parameters are no longer finite is refused by cr_mlp_save
      * (CR_EDOMAIN) and the previous file stays; training then stops at the
      * next step with the trap's report. */
-    if (t->model && t->mlp) {
-        cr_status st = cr_mlp_save(t->mlp, t->model, &t->save_err);
+    if (t->model && t->cm) {
+        cr_status st = cli_model_save(t->cm, t->model, &t->save_err);
         if (st == CR_OK) {
             t->saved_epoch = p->epoch;
         } else if (st != CR_EDOMAIN) {
@@ -384,13 +452,12 @@ static int on_epoch(const cr_train_progress *p, void *ctx)
 
 /* ---- the command ---- */
 
-static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s,
+static void print_summary(train_cli *t, const cli_model *m, const cr_train_stats *s,
                           const cr_eval_result *test)
 {
-    char arch[256];
-    cr_mlp_spec_format(cr_mlp_get_spec(m), arch, sizeof arch);
+    const char *arch = t->desc;
     if (t->c.json) {
-        printf("{\"arch\": ");
+        printf("{\"%s\": ", m->mlp ? "arch" : "layers");
         cli_json_string(stdout, arch);
         printf(", \"epochs\": %zu, \"iterations\": %zu, \"seconds\": ", s->epochs,
                s->iterations);
@@ -424,7 +491,8 @@ static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s
         t->c.json_done = 1;
         return;
     }
-    printf("model       %s (%zu weights)\n", arch, cr_mlp_num_weights(m));
+    printf("model       %s (%zu weights)\n", arch,
+           m->mlp ? cr_mlp_num_weights(m->mlp) : cr_model_num_weights(m->model));
     printf("trained     %zu epochs, %zu iterations in %.2f s (stopped: %s)\n", s->epochs,
            s->iterations, s->seconds, cr_train_stop_name(s->stop));
     printf("train       %zu rows, loss %.6g", s->train_rows, s->train_loss);
@@ -450,10 +518,11 @@ static void print_summary(train_cli *t, const cr_mlp *m, const cr_train_stats *s
 /* Training images kept as bytes (an eighth of the memory of doubles) when
  * they are unsigned-byte IDX files and need no standardising: the pixels,
  * scaled by 1/255 as each batch is loaded, are exactly those of the
- * double path. Returns 1 with *xb and *yb (labels) filled when every check
+ * double path. n_inputs and n_outputs are the widths the model needs (0:
+ * any). Returns 1 with *xb and *yb (labels) filled when every check
  * passes; 0 otherwise, leaving the ordinary loader to read the files and
  * report any error. */
-static int load_bytes(const train_cli *t, const cr_mlp_spec *spec, size_t classes,
+static int load_bytes(const train_cli *t, size_t n_inputs, size_t n_outputs, size_t classes,
                       cr_idx_bytes *xb, cr_tensor **yb)
 {
     /* on any mismatch the ordinary loader reads both files again */
@@ -466,10 +535,10 @@ static int load_bytes(const train_cli *t, const cr_mlp_spec *spec, size_t classe
     const cr_idx_options bytes = {.max_input = t->data.max_input};
     if (cr_idx_read_bytes(t->data.idx_images, &bytes, xb, NULL) != CR_OK)
         return 0;
-    *yb =
-        xb->item_size == spec->n_inputs ? cr_idx_read(t->data.idx_labels, &o, NULL) : NULL;
+    *yb = !n_inputs || xb->item_size == n_inputs ? cr_idx_read(t->data.idx_labels, &o, NULL)
+                                                 : NULL;
     if (*yb && cr_tensor_rank(*yb) == 2 && cr_tensor_shape(*yb)[0] == xb->items &&
-        cr_tensor_shape(*yb)[1] == spec->n_outputs)
+        (!n_outputs || cr_tensor_shape(*yb)[1] == n_outputs))
         return 1;
     cr_tensor_free(*yb);
     *yb = NULL;
@@ -477,28 +546,171 @@ static int load_bytes(const train_cli *t, const cr_mlp_spec *spec, size_t classe
     return 0;
 }
 
-static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset **test,
-               cr_mlp **m, cr_train_stats *s, cr_eval_result *te, cr_idx_bytes *xb,
-               cr_tensor **yb)
+/* What run() trains on: the data sets, or the images kept as bytes. */
+typedef struct train_data {
+    cr_dataset *train, *test;
+    cr_idx_bytes xb; /* with bytes: the training images */
+    cr_tensor *yb;   /* and their labels */
+    int bytes;
+} train_data;
+
+static int load_test(train_cli *t, train_data *d, size_t n_inputs, size_t n_outputs,
+                     size_t classes)
+{
+    if ((t->test.csv || t->test.idx_images || t->test.idx_labels) &&
+        !(d->test = cli_nn_load(&t->c, &t->test, n_inputs, n_outputs, classes, 1)))
+        return CLI_USAGE;
+    return CLI_OK;
+}
+
+/* --arch: the MLP of spec and its data. */
+static int prepare_mlp(train_cli *t, const cr_mlp_spec *spec, train_data *d, cli_model *cm)
 {
     cr_error err;
     const size_t classes = spec->out_act == CR_ACT_SOFTMAX ? spec->n_outputs : 0;
-    const int bytes = load_bytes(t, spec, classes, xb, yb);
-    if (!bytes && !(*train = cli_nn_load(&t->c, &t->data, spec->n_inputs, spec->n_outputs,
-                                         classes, 1)))
+    d->bytes = load_bytes(t, spec->n_inputs, spec->n_outputs, classes, &d->xb, &d->yb);
+    if (!d->bytes && !(d->train = cli_nn_load(&t->c, &t->data, spec->n_inputs,
+                                              spec->n_outputs, classes, 1)))
         return CLI_USAGE;
-    if ((t->test.csv || t->test.idx_images || t->test.idx_labels) &&
-        !(*test =
-              cli_nn_load(&t->c, &t->test, spec->n_inputs, spec->n_outputs, classes, 1)))
+    if (load_test(t, d, spec->n_inputs, spec->n_outputs, classes) != CLI_OK)
         return CLI_USAGE;
-    if (!(*m = cr_mlp_new(spec, &err)))
+    if (!(cm->mlp = cr_mlp_new(spec, &err)))
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
-    cr_tensor *x = bytes ? NULL : cr_dataset_features(*train),
-              *y = bytes ? *yb : cr_dataset_targets(*train);
+    cr_mlp_spec_format(spec, t->desc, sizeof t->desc);
+    return CLI_OK;
+}
+
+/* The number of classes of a layer list for the xent loss: the units of
+ * its last dense layer when only activations and dropout follow it. */
+static size_t spec_classes(const cr_layer_spec *layers, size_t n)
+{
+    while (n > 0 && (layers[n - 1].kind == CR_LAYER_ACTIVATION ||
+                     layers[n - 1].kind == CR_LAYER_DROPOUT))
+        n--;
+    return n > 0 && layers[n - 1].kind == CR_LAYER_DENSE ? layers[n - 1].units : 0;
+}
+
+/* The input shape when --shape is not given: the data's width, made
+ * [1, N, N] for IDX images of N*N pixels before a 2-D first layer and
+ * [1, width] (one channel) before a 1-D one. */
+static void default_shape(train_cli *t, const cr_layer_spec *first, size_t width)
+{
+    const cr_layer_kind k = first->kind;
+    t->rank = 1;
+    t->shape[0] = width;
+    if (k == CR_LAYER_CONV2D || k == CR_LAYER_MAXPOOL2D || k == CR_LAYER_AVGPOOL2D) {
+        size_t side = (size_t)llround(sqrt((double)width));
+        if (t->data.idx_images && side * side == width) {
+            t->rank = 3;
+            t->shape[0] = 1;
+            t->shape[1] = t->shape[2] = side;
+        }
+    } else if (k == CR_LAYER_CONV1D || k == CR_LAYER_MAXPOOL1D || k == CR_LAYER_AVGPOOL1D) {
+        t->rank = 2;
+        t->shape[0] = 1;
+        t->shape[1] = width;
+    }
+}
+
+/* --layers: the layer model and its data. The loss is xent for IDX data
+ * or a softmax last, bce for a sigmoid last, mse otherwise (--loss
+ * chooses); xent's labels are one-hot rows of the last dense layer's
+ * width. */
+static int prepare_layers(train_cli *t, train_data *d, cli_model *cm)
+{
+    cr_error err;
+    cr_layer_spec layers[CR_MODEL_MAX_LAYERS];
+    size_t n;
+    if (cr_model_spec_parse(t->layers, 0, layers, CR_MODEL_MAX_LAYERS, &n, NULL, &err) !=
+        CR_OK)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0, "--layers: %s", err.message);
+    cr_model_options mo;
+    cr_model_options_init(&mo);
+    mo.seed = t->seed;
+    mo.batch = t->o.batch;
+    const cr_layer_spec *last = &layers[n - 1];
+    const int act = last->kind == CR_LAYER_ACTIVATION;
+    mo.loss = act && last->act == CR_ACT_SIGMOID                     ? CR_LOSS_BCE
+              : (act && last->act == CR_ACT_SOFTMAX) || !t->data.csv ? CR_LOSS_XENT
+                                                                     : CR_LOSS_MSE;
+    if (t->loss && cr_loss_parse(t->loss, &mo.loss, &err) != CR_OK)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
+    const size_t classes = mo.loss == CR_LOSS_XENT ? spec_classes(layers, n) : 0;
+    if (mo.loss == CR_LOSS_XENT && classes < 2)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0,
+                        "--layers: the xent loss needs a last dense layer of 2 or more "
+                        "classes (then at most an activation), e.g. ... dense:10");
+    size_t n_in = 1;
+    for (int i = 0; i < t->rank; i++)
+        n_in *= t->shape[i];
+    if (!t->rank)
+        n_in = 0;
+    d->bytes = load_bytes(t, n_in, classes, classes, &d->xb, &d->yb);
+    if (!d->bytes && !(d->train = cli_nn_load(&t->c, &t->data, n_in, classes, classes, 1)))
+        return CLI_USAGE;
+    const size_t width = d->bytes ? d->xb.item_size : cr_dataset_cols(d->train);
+    const int given = t->rank > 0;
+    if (!given)
+        default_shape(t, &layers[0], width);
+    if (!(cm->model = cr_model_new_from_spec(t->layers, 0, t->rank, t->shape, &mo, &err))) {
+        /* the first layer refusing a shape that came from the data */
+        const int hint = !given && strstr(err.message, ": layer 1 (") != NULL;
+        char shape[96];
+        cr_shape_format(shape, sizeof shape, t->rank, t->shape);
+        return cli_fail(&t->c, CLI_USAGE, 0, 0, "--layers: %s%s%s%s", err.message,
+                        hint ? " (the input shape " : "", hint ? shape : "",
+                        hint ? " came from the data: give --shape)" : "");
+    }
+    const size_t targets = cr_model_target_size(cm->model),
+                 tcols = d->bytes ? cr_tensor_shape(d->yb)[1]
+                                  : cr_dataset_target_cols(d->train);
+    if (tcols != targets)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0,
+                        "%s has %zu target columns, the model has %zu outputs",
+                        cli_nn_data_name(&t->data), tcols, targets);
+    if (load_test(t, d, width, targets, classes) != CLI_OK)
+        return CLI_USAGE;
+    size_t used = 0;
+    t->desc[0] = '\0';
+    for (size_t i = 0; i < n && used + 1 < sizeof t->desc; i++) {
+        if (i)
+            t->desc[used++] = ' ';
+        int k = cr_layer_spec_format(cr_model_layer(cm->model, i), t->desc + used,
+                                     sizeof t->desc - used);
+        used = k < 0                                ? used
+               : used + (size_t)k >= sizeof t->desc ? sizeof t->desc - 1
+                                                    : used + (size_t)k;
+    }
+    return CLI_OK;
+}
+
+static cr_status train_model(train_cli *t, cli_model *cm, const train_data *d,
+                             cr_train_stats *s, cr_error *err)
+{
+    if (d->bytes) {
+        const double *y = cr_tensor_data(d->yb), scale = 1.0 / 255.0;
+        return cm->mlp ? cr_mlp_train_bytes(cm->mlp, d->xb.data, scale, y, d->xb.items,
+                                            &t->o, s, err)
+                       : cr_model_train_bytes(cm->model, d->xb.data, scale, y, d->xb.items,
+                                              &t->o, s, err);
+    }
+    const double *x = cr_tensor_data(cr_dataset_features(d->train)),
+                 *y = cr_tensor_data(cr_dataset_targets(d->train));
+    const size_t rows = cr_dataset_rows(d->train);
+    return cm->mlp ? cr_mlp_train(cm->mlp, x, y, rows, &t->o, s, err)
+                   : cr_model_train(cm->model, x, y, rows, &t->o, s, err);
+}
+
+static int run(train_cli *t, train_data *d, cli_model *cm, cr_train_stats *s,
+               cr_eval_result *te)
+{
+    cr_error err;
     if (t->standardize) {
-        cr_standardizer *st = cr_standardizer_fit(x, &err);
-        if (!st || cr_mlp_set_input_stats(*m, cr_standardizer_mean(st),
-                                          cr_standardizer_std(st), &err) != CR_OK) {
+        cr_standardizer *st = cr_standardizer_fit(cr_dataset_features(d->train), &err);
+        const double *mean = cr_standardizer_mean(st), *sd = cr_standardizer_std(st);
+        if (!st ||
+            (cm->mlp ? cr_mlp_set_input_stats(cm->mlp, mean, sd, &err)
+                     : cr_model_set_input_stats(cm->model, mean, sd, &err)) != CR_OK) {
             cr_standardizer_free(st);
             return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
         }
@@ -509,13 +721,10 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
     t->o.on_step = !t->quiet && t->tty ? on_step : NULL;
     t->o.on_epoch = on_epoch;
     t->epochs_planned = t->o.epochs;
-    t->mlp = *m;
+    t->cm = cm;
+    t->test_ds = d->test;
     const int model_existed = t->model && access(t->model, F_OK) == 0;
-    cr_status st = bytes ? cr_mlp_train_bytes(*m, xb->data, 1.0 / 255.0, cr_tensor_data(y),
-                                              xb->items, &t->o, s, &err)
-                         : cr_mlp_train(*m, cr_tensor_data(x), cr_tensor_data(y),
-                                        cr_dataset_rows(*train), &t->o, s, &err);
-    if (st != CR_OK) {
+    if (train_model(t, cm, d, s, &err) != CR_OK) {
         if (t->tty && !t->quiet)
             fputc('\n', stderr);
         cli_fail(&t->c, CLI_EVAL, 0, 0, "training failed: %s", err.message);
@@ -533,24 +742,25 @@ static int run(train_cli *t, cr_mlp_spec *spec, cr_dataset **train, cr_dataset *
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", t->save_err.message);
     if (t->debug && s->n_debug && s->debug[s->n_debug - 1].chain_text)
         fprintf(stderr, "derivative chain of %s at the end (last batch):\n%s",
-                t->debug_param ? t->debug_param : "W1",
+                t->debug_param ? t->debug_param
+                : cm->mlp      ? "W1"
+                               : "L1.W",
                 s->debug[s->n_debug - 1].chain_text);
     int rc;
-    if (*test &&
-        (rc = cli_nn_evaluate(&t->c, *m, *test, cli_nn_data_name(&t->test), te)) != CLI_OK)
+    if (d->test && (rc = cli_nn_evaluate(&t->c, cm, d->test, cli_nn_data_name(&t->test),
+                                         te)) != CLI_OK)
         return rc;
-    if (t->model && cr_mlp_save(*m, t->model, &err) != CR_OK)
+    if (t->model && cli_model_save(cm, t->model, &err) != CR_OK)
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
-    char title[300];
-    snprintf(title, sizeof title, "chainrule train: ");
-    cr_mlp_spec_format(spec, title + strlen(title), sizeof title - strlen(title));
+    char title[sizeof t->desc + 32];
+    snprintf(title, sizeof title, "chainrule train: %s", t->desc);
     rc = CLI_OK;
     if (t->history)
         rc = train_history_write(&t->c, t->history, s);
     if (rc == CLI_OK && t->plot)
         rc = train_plot_write(&t->c, t->plot, s, title);
     if (rc == CLI_OK)
-        print_summary(t, *m, s, *test ? te : NULL);
+        print_summary(t, cm, s, d->test ? te : NULL);
     return rc;
 }
 
@@ -561,23 +771,23 @@ int cli_cmd_train(int argc, char **argv)
     if (rc < 0)
         return fflush(stdout) == 0 ? CLI_OK : CLI_USAGE;
     cr_mlp_spec spec;
-    if (rc == CLI_OK)
+    if (rc == CLI_OK && t.arch)
         rc = make_spec(&t, &spec);
     if (rc != CLI_OK)
         return rc;
-    cr_dataset *train = NULL, *test = NULL;
-    cr_mlp *m = NULL;
+    train_data d = {0};
+    cli_model cm = {0};
     cr_train_stats s = {0};
     cr_eval_result te = {0};
-    cr_idx_bytes xb = {0};
-    cr_tensor *yb = NULL;
-    rc = run(&t, &spec, &train, &test, &m, &s, &te, &xb, &yb);
-    cr_idx_bytes_free(&xb);
-    cr_tensor_free(yb);
+    rc = t.arch ? prepare_mlp(&t, &spec, &d, &cm) : prepare_layers(&t, &d, &cm);
+    if (rc == CLI_OK)
+        rc = run(&t, &d, &cm, &s, &te);
+    cr_idx_bytes_free(&d.xb);
+    cr_tensor_free(d.yb);
     cr_eval_result_free(&te);
     cr_train_stats_free(&s);
-    cr_mlp_free(m);
-    cr_dataset_free(train);
-    cr_dataset_free(test);
+    cli_model_free(&cm);
+    cr_dataset_free(d.train);
+    cr_dataset_free(d.test);
     return cli_finish(&t.c, rc);
 }

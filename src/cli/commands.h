@@ -19,7 +19,7 @@
     X(chain, "each gradient as the chain of local derivatives that produced it")           \
     X(dot, "the graph in DOT or as a picture, with local derivatives on edges")            \
     X(check, "reverse-mode gradients checked against central differences")                 \
-    X(train, "train a multilayer perceptron on CSV or IDX data, save the model")           \
+    X(train, "train an MLP or a network of layers on CSV or IDX data, save it")            \
     X(predict, "one prediction per data row from a saved model")                           \
     X(evaluate, "a saved model's loss, accuracy and confusion matrix on data")             \
     X(explain, "a page that steps through the forward and backward passes")                \
