@@ -22,5 +22,6 @@
 #include "chainrule/expr.h"
 #include "chainrule/check.h"
 #include "chainrule/custom.h"
+#include "chainrule/recurrent.h"
 
 #endif

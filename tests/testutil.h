@@ -32,6 +32,7 @@ Suite *custom_suite(void);
 Suite *reliability_suite(void);
 Suite *oplist_suite(void);
 Suite *sequence_suite(void);
+Suite *recurrent_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).
