@@ -17,6 +17,7 @@
 #include "chainrule/data.h"
 #include "chainrule/nn.h"
 #include "chainrule/io.h"
+#include "chainrule/model.h"
 #include "chainrule/chain.h"
 #include "chainrule/dot.h"
 #include "chainrule/expr.h"

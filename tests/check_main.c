@@ -32,6 +32,7 @@ int main(void)
     srunner_add_suite(sr, oplist_suite());
     srunner_add_suite(sr, sequence_suite());
     srunner_add_suite(sr, recurrent_suite());
+    srunner_add_suite(sr, layers_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

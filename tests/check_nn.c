@@ -141,7 +141,8 @@ START_TEST(test_spec_errors)
     ck_assert_int_eq(k, CR_INIT_XAVIER);
     ck_assert_int_eq(cr_activation_parse("swish", &a, &err), CR_EINVAL);
     ck_assert_str_eq(err.message, "unknown activation 'swish' (expected one of: linear, "
-                                  "sigmoid, tanh, relu, softmax)");
+                                  "sigmoid, tanh, relu, softmax, leaky_relu, elu, gelu, "
+                                  "silu, softplus, log_softmax)");
     /* a NULL out only checks the name (it was written through) */
     ck_assert_int_eq(cr_activation_parse("relu", NULL, &err), CR_OK);
     ck_assert_int_eq(cr_loss_parse("bce", NULL, &err), CR_OK);

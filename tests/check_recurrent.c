@@ -272,6 +272,75 @@ START_TEST(errors)
 }
 END_TEST
 
+/* The layer kinds of the model builder: embed -> cell (every step) ->
+ * dense, a next-symbol model on [T] indices with xent_index; and a
+ * regressor cell (last state) -> dense on [T, 2] sequences with mse.
+ * Parameter gradients of the model's loss against finite differences. */
+START_TEST(model_layers)
+{
+    const cr_rnn_cell cell = (cr_rnn_cell)(_i % CR_RNN_COUNT);
+    const int text = _i < CR_RNN_COUNT;
+    const cr_layer_kind kinds[3] = {CR_LAYER_RNN, CR_LAYER_GRU, CR_LAYER_LSTM};
+    cr_layer_spec l[3];
+    size_t n = 0, in_shape[2] = {4, 2};
+    int in_rank = 2;
+    cr_model_options o;
+    cr_model_options_init(&o);
+    o.batch = 3;
+    o.seed = 9;
+    if (text) {
+        cr_layer_spec_init(&l[n], CR_LAYER_EMBED);
+        l[n].vocab = 5;
+        l[n++].units = 3;
+        in_rank = 1;
+        o.loss = CR_LOSS_XENT_INDEX;
+    } else {
+        o.loss = CR_LOSS_MSE;
+    }
+    cr_layer_spec_init(&l[n], kinds[cell]);
+    l[n].units = 4;
+    l[n++].sequences = text;
+    cr_layer_spec_init(&l[n], CR_LAYER_DENSE);
+    l[n++].units = text ? 5 : 1;
+    cr_error err;
+    cr_model *m = cr_model_new(l, n, in_rank, in_shape, &o, &err);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    size_t shape[CR_MAX_RANK];
+    ck_assert_int_eq(cr_model_layer_shape(m, n - 2, shape), text ? 2 : 1);
+    ck_assert_uint_eq(shape[0], text ? 4 : 4); /* [T, units] or [units] */
+    ck_assert_uint_eq(cr_model_layer_num_params(m, n - 2), 4);
+    /* the recurrent blocks start orthogonal: column 0 of W_hh has norm 1 */
+    const cr_tensor *whh = cr_node_value(cr_model_layer_param(m, n - 2, 1));
+    double norm = 0;
+    for (size_t r = 0; r < 4; r++)
+        norm += pow(cr_tensor_get(whh, r * cr_tensor_dim(whh, 1)), 2);
+    ck_assert_double_eq_tol(norm, 1.0, 1e-12);
+    test_rand_seed(40 + (unsigned long)_i);
+    cr_node *x = cr_model_input(m), *t = cr_model_target(m);
+    double *xd = cr_tensor_data_mut((cr_tensor *)cr_node_value(x));
+    double *td = cr_tensor_data_mut((cr_tensor *)cr_node_value(t));
+    for (size_t j = 0; j < cr_tensor_size(cr_node_value(x)); j++)
+        xd[j] = text ? (double)((j * 7 + 3) % 5) : test_rand_uniform(-1, 1);
+    for (size_t j = 0; j < cr_tensor_size(cr_node_value(t)); j++)
+        td[j] = text ? (double)((j * 3 + 1) % 5) : test_rand_uniform(-1, 1);
+    cr_graph *g = cr_model_graph(m);
+    cr_node *loss = cr_model_loss(m);
+    ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    for (size_t j = 0; j < cr_model_layer_num_params(m, n - 2); j++) {
+        cr_node *p = cr_model_layer_param(m, n - 2, j);
+        const cr_tensor *gr = cr_node_grad(p);
+        ck_assert_double_gt(test_max_abs(gr), 1e-8);
+        size_t k = cr_tensor_size(gr);
+        double *copy = malloc(k * sizeof *copy);
+        memcpy(copy, cr_tensor_data(gr), k * sizeof *copy);
+        test_assert_fd(g, loss, p, copy, 1e-6, cr_node_name(p));
+        free(copy);
+    }
+    cr_model_free(m);
+}
+END_TEST
+
 Suite *recurrent_suite(void)
 {
     Suite *s = suite_create("recurrent");
@@ -281,6 +350,9 @@ Suite *recurrent_suite(void)
     tcase_add_test(tc, orthogonal_blocks);
     tcase_add_test(tc, truncated_bptt_carries_state);
     tcase_add_test(tc, errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("model");
+    tcase_add_loop_test(tc, model_layers, 0, 2 * CR_RNN_COUNT);
     suite_add_tcase(s, tc);
     return s;
 }

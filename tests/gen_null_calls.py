@@ -49,6 +49,8 @@ NOTHING = {
     "cr_shape_format": "-1",
     "cr_mlp_output_class": "CR_MLP_NO_CLASS",
     "cr_vocab_id": "-1",
+    "cr_layer_spec_format": "-1",
+    "cr_model_layer_shape": "-1",
 }
 
 

@@ -33,6 +33,7 @@ Suite *reliability_suite(void);
 Suite *oplist_suite(void);
 Suite *sequence_suite(void);
 Suite *recurrent_suite(void);
+Suite *layers_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).

@@ -42,12 +42,18 @@ extern "C" {
 
 /* Activation functions (numbers are stored in model files: never change). */
 typedef enum cr_activation {
-    CR_ACT_LINEAR = 0,  /* a = s */
-    CR_ACT_SIGMOID = 1, /* a = 1/(1+exp(-s)) */
-    CR_ACT_TANH = 2,    /* a = tanh(s) */
-    CR_ACT_RELU = 3,    /* a = max(s, 0) */
-    CR_ACT_SOFTMAX = 4, /* a = softmax(s) per row; output layer only */
-    CR_ACT_COUNT        /* how many there are (not an activation) */
+    CR_ACT_LINEAR = 0,       /* a = s */
+    CR_ACT_SIGMOID = 1,      /* a = 1/(1+exp(-s)) */
+    CR_ACT_TANH = 2,         /* a = tanh(s) */
+    CR_ACT_RELU = 3,         /* a = max(s, 0) */
+    CR_ACT_SOFTMAX = 4,      /* a = softmax(s) per row; output layer only */
+    CR_ACT_LEAKY_RELU = 5,   /* a = s if s > 0 else slope*s (CR_LEAKY_RELU_SLOPE) */
+    CR_ACT_ELU = 6,          /* a = s if s > 0 else alpha*(exp(s)-1) (CR_ELU_ALPHA) */
+    CR_ACT_GELU = 7,         /* a = s*Phi(s) */
+    CR_ACT_SILU = 8,         /* a = s*sigmoid(s) */
+    CR_ACT_SOFTPLUS = 9,     /* a = log(1+exp(s)) */
+    CR_ACT_LOG_SOFTMAX = 10, /* a = log softmax(s) per row; output layer only */
+    CR_ACT_COUNT             /* how many there are (not an activation) */
 } cr_activation;
 
 /* Weight initialisation: cr_init_kind (chainrule/graph.h); an MLP's
@@ -57,13 +63,16 @@ typedef enum cr_activation {
 
 /* Losses, on the output a_L and the targets t (numbers stored in files). */
 typedef enum cr_loss_kind {
-    CR_LOSS_SQ_ERROR = 0, /* 1/2 sum (t - a)^2: the article's, summed over the batch */
-    CR_LOSS_MSE = 1,      /* mean (a - t)^2 over every element */
-    CR_LOSS_BCE = 2,      /* binary cross-entropy; needs a sigmoid output, and is
-                             computed stably from the logits (cr_bce_logits) */
-    CR_LOSS_XENT = 3,     /* softmax cross-entropy; needs a softmax output, fused
-                             with it on the logits (cr_softmax_xent) */
-    CR_LOSS_COUNT         /* how many there are (not a loss) */
+    CR_LOSS_SQ_ERROR = 0,   /* 1/2 sum (t - a)^2: the article's, summed over the batch */
+    CR_LOSS_MSE = 1,        /* mean (a - t)^2 over every element */
+    CR_LOSS_BCE = 2,        /* binary cross-entropy; needs a sigmoid output, and is
+                               computed stably from the logits (cr_bce_logits) */
+    CR_LOSS_XENT = 3,       /* softmax cross-entropy; needs a softmax output, fused
+                               with it on the logits (cr_softmax_xent) */
+    CR_LOSS_XENT_INDEX = 4, /* the same with one class number per position as
+                               the target (cr_cross_entropy); models only
+                               (chainrule/model.h), not an MLP */
+    CR_LOSS_COUNT           /* how many there are (not a loss) */
 } cr_loss_kind;
 
 /* The architecture and initialisation of an MLP. Fill it with
@@ -73,7 +82,7 @@ typedef struct cr_mlp_spec {
     size_t n_outputs;                 /* width of an output row, >= 1 */
     size_t n_hidden;                  /* hidden layers, 0..CR_MLP_MAX_HIDDEN */
     size_t hidden[CR_MLP_MAX_HIDDEN]; /* their widths, each >= 1 */
-    cr_activation hidden_act;         /* any but softmax; default sigmoid */
+    cr_activation hidden_act;         /* any but (log_)softmax; default sigmoid */
     cr_activation out_act;            /* default sigmoid */
     cr_loss_kind loss;                /* default sq_error */
     int bias;                         /* 1: layers have biases b1..; 0: none */
@@ -100,7 +109,9 @@ CR_API cr_status cr_mlp_spec_check(const cr_mlp_spec *spec, cr_error *err);
  * strings ("?" for an unknown value), and the reverse lookups: they set
  * *out (out may be NULL: the name is only checked) and return CR_OK, or
  * return CR_EINVAL (also for a NULL name) with the accepted names in err.
- * Loss names: sq_error, mse, bce, xent. Init names: xavier (or glorot), he,
+ * Loss names: sq_error, mse, bce, xent, xent_index. Activation names:
+ * linear, sigmoid, tanh, relu, softmax, leaky_relu, elu, gelu, silu,
+ * softplus, log_softmax. Init names: xavier (or glorot), he,
  * uniform, normal. */
 CR_API const char *cr_activation_name(cr_activation a);
 CR_API const char *cr_init_name(cr_init_kind k);

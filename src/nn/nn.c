@@ -15,9 +15,11 @@
 
 /* Indexed by the enums; the static assertions fail when an enum grows
  * without its name. */
-static const char *const act_names[] = {"linear", "sigmoid", "tanh", "relu", "softmax"};
+static const char *const act_names[] = {"linear",  "sigmoid",    "tanh",       "relu",
+                                        "softmax", "leaky_relu", "elu",        "gelu",
+                                        "silu",    "softplus",   "log_softmax"};
 static const char *const init_names[] = {"xavier", "he", "uniform", "normal"};
-static const char *const loss_names[] = {"sq_error", "mse", "bce", "xent"};
+static const char *const loss_names[] = {"sq_error", "mse", "bce", "xent", "xent_index"};
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 _Static_assert(COUNT(act_names) == CR_ACT_COUNT, "act_names and cr_activation differ");
 _Static_assert(COUNT(init_names) == CR_INIT_COUNT, "init_names and cr_init_kind differ");
@@ -126,15 +128,19 @@ cr_status cr_mlp_spec_check(const cr_mlp_spec *s, cr_error *err)
             return cr_error_set(err, CR_EINVAL, w,
                                 "hidden layer %zu has width %zu (1 to %zu)", l + 1,
                                 s->hidden[l], CR_MLP_MAX_WIDTH);
-    if ((unsigned)s->hidden_act >= COUNT(act_names) || s->hidden_act == CR_ACT_SOFTMAX)
+    if ((unsigned)s->hidden_act >= COUNT(act_names) ||
+        cr_activation_is_softmax(s->hidden_act))
         return cr_error_set(err, CR_EINVAL, w,
-                            "hidden activation %d: use linear, sigmoid, tanh or relu",
+                            "hidden activation %d: any but softmax and log_softmax",
                             (int)s->hidden_act);
     if ((unsigned)s->out_act >= COUNT(act_names))
         return cr_error_set(err, CR_EINVAL, w, "output activation %d is unknown",
                             (int)s->out_act);
     if ((unsigned)s->loss >= COUNT(loss_names))
         return cr_error_set(err, CR_EINVAL, w, "loss %d is unknown", (int)s->loss);
+    if (s->loss == CR_LOSS_XENT_INDEX)
+        return cr_error_set(err, CR_EINVAL, w,
+                            "the xent_index loss needs a model (cr_model_new), not an MLP");
     if ((unsigned)s->init >= COUNT(init_names))
         return cr_error_set(err, CR_EINVAL, w, "initialisation %d is unknown",
                             (int)s->init);
@@ -320,6 +326,30 @@ size_t cr_mlp_num_classes(const cr_mlp *m)
 
 /* ---- input statistics ---- */
 
+cr_status cr_nn_check_stats(const double *mean, const double *std, size_t n, cr_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(mean[i]))
+            return cr_error_set(err, CR_EDOMAIN, "mlp", "input mean %zu is not finite",
+                                i + 1);
+        if (std && isfinite(std[i]) && std[i] != 0.0 && !(std[i] >= DBL_MIN))
+            return cr_error_set(err, CR_EDOMAIN, "mlp",
+                                "input %zu's standard deviation %g is negative or "
+                                "subnormal",
+                                i + 1, std[i]);
+    }
+    return CR_OK;
+}
+
+void cr_nn_copy_stats(const double *mean, const double *std, size_t n, double *to_mean,
+                      double *to_std)
+{
+    for (size_t i = 0; i < n; i++) {
+        to_mean[i] = mean[i];
+        to_std[i] = std && isfinite(std[i]) && std[i] != 0.0 ? std[i] : 1.0;
+    }
+}
+
 cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *std,
                                  cr_error *err)
 {
@@ -332,26 +362,16 @@ cr_status cr_mlp_set_input_stats(cr_mlp *m, const double *mean, const double *st
         return CR_OK;
     }
     const size_t n = m->spec.n_inputs;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(mean[i]))
-            return cr_error_set(err, CR_EDOMAIN, "mlp", "input mean %zu is not finite",
-                                i + 1);
-        if (std && isfinite(std[i]) && std[i] != 0.0 && !(std[i] >= DBL_MIN))
-            return cr_error_set(err, CR_EDOMAIN, "mlp",
-                                "input %zu's standard deviation %g is negative or "
-                                "subnormal",
-                                i + 1, std[i]);
-    }
+    cr_status st = cr_nn_check_stats(mean, std, n, err);
+    if (st != CR_OK)
+        return st;
     double *nm = cr_malloc(n * sizeof *nm), *ns = cr_malloc(n * sizeof *ns);
     if (!nm || !ns) {
         cr_free(nm);
         cr_free(ns);
         return cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for input statistics");
     }
-    for (size_t i = 0; i < n; i++) {
-        nm[i] = mean[i];
-        ns[i] = std && isfinite(std[i]) && std[i] != 0.0 ? std[i] : 1.0;
-    }
+    cr_nn_copy_stats(mean, std, n, nm, ns);
     cr_free(m->mean);
     cr_free(m->std);
     m->mean = nm;
@@ -364,7 +384,12 @@ const double *cr_mlp_input_std(const cr_mlp *m) { return m ? m->std : NULL; }
 
 /* ---- the nodes of one batch size ---- */
 
-static cr_node *activate(cr_graph *g, cr_activation a, cr_node *s)
+int cr_activation_is_softmax(cr_activation a)
+{
+    return a == CR_ACT_SOFTMAX || a == CR_ACT_LOG_SOFTMAX;
+}
+
+cr_node *cr_nn_activate(cr_graph *g, cr_activation a, double alpha, cr_node *s)
 {
     switch (a) {
     case CR_ACT_SIGMOID:
@@ -375,11 +400,28 @@ static cr_node *activate(cr_graph *g, cr_activation a, cr_node *s)
         return cr_relu(g, s);
     case CR_ACT_SOFTMAX:
         return cr_softmax(g, s);
+    case CR_ACT_LEAKY_RELU:
+        return cr_leaky_relu(g, s, alpha);
+    case CR_ACT_ELU:
+        return cr_elu(g, s, alpha);
+    case CR_ACT_GELU:
+        return cr_gelu(g, s);
+    case CR_ACT_SILU:
+        return cr_silu(g, s);
+    case CR_ACT_SOFTPLUS:
+        return cr_softplus(g, s);
+    case CR_ACT_LOG_SOFTMAX:
+        return cr_log_softmax(g, s, -1);
     case CR_ACT_LINEAR:
     case CR_ACT_COUNT: /* not an activation; the spec was validated */
         break;
     }
     return s;
+}
+
+double cr_activation_default_alpha(cr_activation a)
+{
+    return a == CR_ACT_ELU ? CR_ELU_ALPHA : CR_LEAKY_RELU_SLOPE;
 }
 
 static cr_node *make_loss(cr_graph *g, const cr_mlp_spec *s, cr_mlp_batch_nodes *h)
@@ -394,7 +436,8 @@ static cr_node *make_loss(cr_graph *g, const cr_mlp_spec *s, cr_mlp_batch_nodes 
         return cr_bce_logits(g, logits, h->t);
     case CR_LOSS_XENT:
         return cr_softmax_xent(g, logits, h->t);
-    case CR_LOSS_COUNT: /* not a loss; the spec was validated */
+    case CR_LOSS_XENT_INDEX: /* refused by cr_mlp_spec_check */
+    case CR_LOSS_COUNT:      /* not a loss; the spec was validated */
         break;
     }
     return NULL;
@@ -425,7 +468,8 @@ static cr_status build_batch_nodes(cr_mlp *m, cr_mlp_batch_nodes *h, size_t rows
     for (size_t l = 0; l < m->n_layers; l++) {
         const int last = l + 1 == m->n_layers;
         h->s[l] = cr_sop(g, 1, &a, &m->W[l], m->b[l]);
-        a = h->a[l] = activate(g, last ? s->out_act : s->hidden_act, h->s[l]);
+        const cr_activation act = last ? s->out_act : s->hidden_act;
+        a = h->a[l] = cr_nn_activate(g, act, cr_activation_default_alpha(act), h->s[l]);
     }
     h->out = a;
     h->loss = h->out ? make_loss(g, s, h) : NULL;
@@ -477,11 +521,10 @@ cr_mlp_batch_nodes *cr_mlp_batch_nodes_get(cr_mlp *m, size_t rows, cr_error *err
     return h;
 }
 
-void cr_mlp_batch_nodes_load(cr_mlp *m, cr_mlp_batch_nodes *h, const cr_mlp_rows *x,
-                             const double *y, const size_t *idx, size_t first, size_t count)
+void cr_nn_load_rows(const cr_mlp_rows *x, const double *y, const size_t *idx, size_t first,
+                     size_t count, size_t ni, size_t no, const double *mean,
+                     const double *std, double *dx, double *dt, size_t cap_rows)
 {
-    const size_t ni = m->spec.n_inputs, no = m->spec.n_outputs;
-    double *dx = h->x->value.data, *dt = h->t->value.data;
     for (size_t r = 0; r < count; r++) {
         const size_t src = idx ? idx[first + r] : first + r;
         double *to = dx + r * ni;
@@ -492,14 +535,23 @@ void cr_mlp_batch_nodes_load(cr_mlp *m, cr_mlp_batch_nodes *h, const cr_mlp_rows
         } else {
             memcpy(to, x->f64 + src * ni, ni * sizeof(double));
         }
-        if (m->mean)
+        if (mean)
             for (size_t j = 0; j < ni; j++)
-                to[j] = (to[j] - m->mean[j]) / m->std[j];
+                to[j] = (to[j] - mean[j]) / std[j];
         if (y)
             memcpy(dt + r * no, y + src * no, no * sizeof(double));
     }
-    if (count < h->rows) /* padding rows of a prediction batch */
-        memset(dx + count * ni, 0, (h->rows - count) * ni * sizeof(double));
+    if (count < cap_rows) { /* padding rows of a prediction batch */
+        memset(dx + count * ni, 0, (cap_rows - count) * ni * sizeof(double));
+        memset(dt + count * no, 0, (cap_rows - count) * no * sizeof(double));
+    }
+}
+
+void cr_mlp_batch_nodes_load(cr_mlp *m, cr_mlp_batch_nodes *h, const cr_mlp_rows *x,
+                             const double *y, const size_t *idx, size_t first, size_t count)
+{
+    cr_nn_load_rows(x, y, idx, first, count, m->spec.n_inputs, m->spec.n_outputs, m->mean,
+                    m->std, h->x->value.data, h->t->value.data, h->rows);
 }
 
 double cr_mlp_batch_nodes_loss_per_row(const cr_mlp *m, const cr_mlp_batch_nodes *h)
@@ -508,8 +560,7 @@ double cr_mlp_batch_nodes_loss_per_row(const cr_mlp *m, const cr_mlp_batch_nodes
     return m->spec.loss == CR_LOSS_SQ_ERROR ? v / (double)h->rows : v;
 }
 
-/* The class of one row: argmax, or row[0] >= threshold for one unit. */
-static size_t row_class(const double *row, size_t n, double threshold)
+size_t cr_nn_row_class(const double *row, size_t n, double threshold)
 {
     if (n == 1)
         return row[0] >= threshold;
@@ -527,7 +578,7 @@ size_t cr_mlp_output_class(const cr_mlp *m, const double *row)
     const size_t no = m->spec.n_outputs;
     if (cr_first_nonfinite(row, no) != no)
         return CR_MLP_NO_CLASS;
-    return cr_mlp_num_classes(m) ? row_class(row, no, 0.5) : 0;
+    return cr_mlp_num_classes(m) ? cr_nn_row_class(row, no, 0.5) : 0;
 }
 
 size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h,
@@ -539,8 +590,8 @@ size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h,
     const double *score = h->score->value.data, *t = h->t->value.data;
     size_t correct = 0;
     for (size_t r = 0; r < h->rows; r++) {
-        const size_t truth = row_class(t + r * no, no, 0.5);
-        const size_t pred = row_class(score + r * no, no, h->threshold);
+        const size_t truth = cr_nn_row_class(t + r * no, no, 0.5);
+        const size_t pred = cr_nn_row_class(score + r * no, no, h->threshold);
         correct += truth == pred;
         if (confusion)
             confusion[truth * k + pred]++;
@@ -553,8 +604,8 @@ size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h,
 /* CR_EDOMAIN naming the first of rows output rows (numbered from first + 1)
  * that holds a NaN or an infinity, or CR_OK: a model whose output is not
  * finite has no prediction to give. */
-static cr_status check_outputs(const char *what, const double *out, size_t first,
-                               size_t rows, size_t n_outputs, cr_error *err)
+cr_status cr_nn_check_outputs(const char *what, const double *out, size_t first,
+                              size_t rows, size_t n_outputs, cr_error *err)
 {
     const size_t k = cr_first_nonfinite(out, rows * n_outputs);
     if (k == rows * n_outputs)
@@ -571,8 +622,8 @@ static cr_status check_outputs(const char *what, const double *out, size_t first
         k % n_outputs + 1);
 }
 
-static cr_status check_rows(const char *what, const void *x, const void *out, size_t rows,
-                            cr_error *err)
+cr_status cr_nn_check_data(const char *what, const void *x, const void *out, size_t rows,
+                           cr_error *err)
 {
     if (!x || !out)
         return cr_error_set(err, CR_EINVAL, what, "%s: a data pointer is NULL", what);
@@ -586,7 +637,7 @@ cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
 {
     if (!m)
         return cr_error_set(err, CR_EINVAL, "predict", "predict: the model is NULL");
-    cr_status st = check_rows("predict", x, out, rows, err);
+    cr_status st = cr_nn_check_data("predict", x, out, rows, err);
     const size_t no = m->spec.n_outputs;
     for (size_t first = 0; st == CR_OK && first < rows; first += CR_MLP_EVAL_CHUNK) {
         const size_t n =
@@ -600,7 +651,8 @@ cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
         cr_mlp_batch_nodes_load(m, h, &(cr_mlp_rows){.f64 = x}, NULL, NULL, first, n);
         if ((st = cr_graph_forward(m->g, h->out)) != CR_OK)
             return graph_error(m, err);
-        if ((st = check_outputs("predict", h->out->value.data, first, n, no, err)) != CR_OK)
+        if ((st = cr_nn_check_outputs("predict", h->out->value.data, first, n, no, err)) !=
+            CR_OK)
             return st;
         memcpy(out + first * no, h->out->value.data, n * no * sizeof(double));
     }
@@ -614,7 +666,7 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
     memset(res, 0, sizeof *res);
     res->accuracy = NAN;
     cr_status st =
-        check_rows("evaluate", x->f64 ? (const void *)x->f64 : x->u8, y, rows, err);
+        cr_nn_check_data("evaluate", x->f64 ? (const void *)x->f64 : x->u8, y, rows, err);
     if (st != CR_OK)
         return st;
     const size_t k = cr_mlp_num_classes(m);
@@ -639,8 +691,8 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
             graph_error(m, err);
             break;
         }
-        st =
-            check_outputs("evaluate", h->out->value.data, first, n, m->spec.n_outputs, err);
+        st = cr_nn_check_outputs("evaluate", h->out->value.data, first, n,
+                                 m->spec.n_outputs, err);
         if (st == CR_OK && !isfinite(h->loss->value.data[0]))
             st = cr_error_set(
                 err, CR_EDOMAIN, "evaluate",

@@ -47,6 +47,19 @@ typedef struct cr_mlp_rows {
     double scale;
 } cr_mlp_rows;
 
+/* Copies count <= cap_rows rows idx[first..first+count-1] (or
+ * first..first+count-1 when idx is NULL) of x (ni values a row,
+ * standardised with mean and std when mean is not NULL) into dx and of y
+ * (no values a row, when not NULL) into dt; rows count..cap_rows-1 of both
+ * are zeroed. Allocates nothing. */
+void cr_nn_load_rows(const cr_mlp_rows *x, const double *y, const size_t *idx, size_t first,
+                     size_t count, size_t ni, size_t no, const double *mean,
+                     const double *std, double *dx, double *dt, size_t cap_rows);
+
+/* The class of one output row of n values: the index of the largest, or
+ * row[0] >= threshold for one unit. */
+size_t cr_nn_row_class(const double *row, size_t n, double threshold);
+
 /* Copies count <= h->rows rows idx[first..first+count-1] (or
  * first..first+count-1 when idx is NULL) of x (standardised when stats are
  * set) and of y (when not NULL) into the batch nodes' input and target nodes;
@@ -68,6 +81,31 @@ size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h,
  * NULL). */
 cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
                            const size_t *idx, size_t rows, cr_eval_result *res,
+                           cr_error *err);
+
+/* Whether a is softmax or log_softmax (an output-only activation). */
+int cr_activation_is_softmax(cr_activation a);
+
+/* The node of activation a on s (s itself for linear); alpha is leaky_relu's
+ * slope or elu's alpha (cr_activation_default_alpha gives the ops'
+ * defaults). NULL with the error in g. */
+cr_node *cr_nn_activate(cr_graph *g, cr_activation a, double alpha, cr_node *s);
+double cr_activation_default_alpha(cr_activation a);
+
+/* Checks input statistics (n values each; std may be NULL): CR_EDOMAIN for
+ * a mean that is not finite or a std that is negative or subnormal. */
+cr_status cr_nn_check_stats(const double *mean, const double *std, size_t n, cr_error *err);
+/* Copies checked statistics, a std of 0 or not finite (or none) becoming 1. */
+void cr_nn_copy_stats(const double *mean, const double *std, size_t n, double *to_mean,
+                      double *to_std);
+
+/* CR_EDOMAIN naming the first of rows output rows (numbered from first + 1)
+ * that holds a NaN or an infinity, or CR_OK. */
+cr_status cr_nn_check_outputs(const char *what, const double *out, size_t first,
+                              size_t rows, size_t n_outputs, cr_error *err);
+
+/* CR_EINVAL when x or out is NULL or rows is 0 (what names the call). */
+cr_status cr_nn_check_data(const char *what, const void *x, const void *out, size_t rows,
                            cr_error *err);
 
 /* Builds an MLP around an already-checked spec, taking the parameter

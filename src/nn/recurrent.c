@@ -4,9 +4,10 @@
  * (Glorot input weights, orthogonal recurrent blocks), and the unrolling of
  * an RNN, GRU or LSTM over the steps of a sequence out of ordinary graph
  * ops, one step after the other, so that the graph's reverse mode is
- * backpropagation through time.
+ * backpropagation through time; and the builders of the rnn, gru and lstm
+ * kinds of the model builder's layer table (CR_LAYER_LIST, model.h).
  */
-#include "core/internal.h"
+#include "nn/model_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -73,6 +74,18 @@ static void orthonormalise(double *a, size_t n, size_t cols, size_t col)
     }
 }
 
+/* What freshly drawn parameters become: every gate block of W_hh (drawn
+ * from N(0, 1)) orthonormal, and the LSTM's forget-gate bias b_ih 1. */
+static void fresh_init(const cr_rnn_params *p)
+{
+    const size_t h = p->hidden, gh = cells[p->cell].gates * h;
+    for (size_t k = 0; k < cells[p->cell].gates; k++)
+        orthonormalise(p->w_hh->value.data, h, gh, k * h);
+    if (p->cell == CR_RNN_LSTM && p->b_ih)
+        for (size_t j = h; j < 2 * h; j++)
+            p->b_ih->value.data[j] = 1.0;
+}
+
 /* One named parameter PREFIX.SUFFIX. */
 static cr_node *rnn_param(cr_graph *g, const char *prefix, const char *suffix, int rank,
                           const size_t *shape, cr_init_kind init, double a, double b)
@@ -111,11 +124,7 @@ cr_status cr_rnn_params_new(cr_graph *g, const char *prefix, cr_rnn_cell cell, s
     }
     if (!p.w_hh || (bias && !p.b_hh))
         return g->err.status;
-    for (size_t k = 0; k < cells[cell].gates; k++)
-        orthonormalise(p.w_hh->value.data, hidden, gh, k * hidden);
-    if (cell == CR_RNN_LSTM && bias)
-        for (size_t j = hidden; j < 2 * hidden; j++)
-            p.b_ih->value.data[j] = 1.0;
+    fresh_init(&p);
     *out = p;
     return CR_OK;
 }
@@ -307,4 +316,70 @@ cr_node *cr_rnn(cr_graph *g, const cr_rnn_params *p, cr_node *x, const cr_rnn_st
 done:
     cr_free(outs);
     return result;
+}
+
+/* ---- the model builder's layer kinds ---- */
+
+/* Layer i of m as a recurrent layer of the given cell: its input [B, T, F]
+ * (or [B, T], F = 1), parameters L<i+1>.W_ih, W_hh, b_ih, b_hh drawn as
+ * cr_rnn_params_new draws them (W_ih by the spec's init), its output the
+ * last state or every step (spec.sequences). */
+static cr_status build_layer(cr_model *m, size_t i, cr_node *in, cr_node **out,
+                             cr_rnn_cell cell, cr_error *err)
+{
+    const cr_layer_spec *s = &m->layers[i].spec;
+    const cr_tensor *x = cr_node_value(in);
+    const size_t h = s->units, gh = cells[cell].gates * h;
+    if (h < 1 || h > ((size_t)1 << 20))
+        return cr_error_set(err, CR_EINVAL, "model", "units %zu: must be 1 to 2^20", h);
+    if (x->rank != 2 && x->rank != 3)
+        return cr_error_set(err, CR_ESHAPE, "model",
+                            "%s needs a [steps, features] or [steps] input",
+                            cells[cell].name);
+    const size_t steps = x->shape[1], f = x->rank == 3 ? x->shape[2] : 1;
+    if (s->bptt > 0 && s->bptt < steps)
+        return cr_error_set(err, CR_ENOTSUP, "model",
+                            "bptt %zu: truncating the gradient inside a window of %zu "
+                            "steps is not built in yet (bptt 0: the whole window)",
+                            s->bptt, steps);
+    const int fresh = m->n_heads == 0 && !m->load;
+    cr_rnn_params p = {.cell = cell, .n_in = f, .hidden = h};
+    p.w_ih =
+        cr_model_param(m, i, 0, "W_ih", 2, (size_t[]){f, gh}, s->init, f, h, 0, 0, err);
+    p.w_hh = p.w_ih ? cr_model_param(m, i, 1, "W_hh", 2, (size_t[]){h, gh}, CR_INIT_NORMAL,
+                                     h, h, 0, 1, err)
+                    : NULL;
+    if (p.w_hh && s->bias) {
+        p.b_ih = cr_model_param(m, i, 2, "b_ih", 1, &gh, CR_INIT_CONST, 1, 1, 0, 0, err);
+        p.b_hh =
+            p.b_ih ? cr_model_param(m, i, 3, "b_hh", 1, &gh, CR_INIT_CONST, 1, 1, 0, 0, err)
+                   : NULL;
+    }
+    if (!p.w_hh || (s->bias && !p.b_hh))
+        return err->status;
+    if (fresh)
+        fresh_init(&p);
+    cr_node *y = cr_rnn(m->g, &p, in, NULL, s->sequences, NULL);
+    if (!y)
+        return cr_model_graph_error(m, err);
+    *out = y;
+    return CR_OK;
+}
+
+cr_status cr_layer_build_rnn(cr_model *m, size_t i, cr_node *in, cr_node **out,
+                             cr_error *err)
+{
+    return build_layer(m, i, in, out, CR_RNN_TANH, err);
+}
+
+cr_status cr_layer_build_gru(cr_model *m, size_t i, cr_node *in, cr_node **out,
+                             cr_error *err)
+{
+    return build_layer(m, i, in, out, CR_RNN_GRU, err);
+}
+
+cr_status cr_layer_build_lstm(cr_model *m, size_t i, cr_node *in, cr_node **out,
+                              cr_error *err)
+{
+    return build_layer(m, i, in, out, CR_RNN_LSTM, err);
 }
