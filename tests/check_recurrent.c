@@ -341,6 +341,91 @@ START_TEST(model_layers)
 }
 END_TEST
 
+/* A next-symbol model over "abc\n": embed -> lstm (every step) -> dense. */
+static cr_model *text_model(size_t batch, int softmax)
+{
+    cr_layer_spec l[4];
+    cr_layer_spec_init(&l[0], CR_LAYER_EMBED);
+    l[0].vocab = 4;
+    l[0].units = 3;
+    cr_layer_spec_init(&l[1], CR_LAYER_LSTM);
+    l[1].units = 5;
+    l[1].sequences = 1;
+    cr_layer_spec_init(&l[2], CR_LAYER_DENSE);
+    l[2].units = 4;
+    cr_layer_spec_init(&l[3], CR_LAYER_ACTIVATION);
+    l[3].act = CR_ACT_SOFTMAX;
+    cr_model_options o;
+    cr_model_options_init(&o);
+    o.batch = batch;
+    o.seed = 4;
+    o.loss = CR_LOSS_XENT_INDEX;
+    const size_t steps = 6;
+    cr_error err;
+    cr_model *m = cr_model_new(l, softmax ? 4 : 3, 1, &steps, &o, &err);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    /* larger output weights, so that the distribution is far from uniform */
+    cr_node *w = cr_model_layer_param(m, 2, 0);
+    double v[20];
+    for (size_t j = 0; j < 20; j++)
+        v[j] = 3.0 * sin(1.7 * (double)j + 0.4);
+    cr_node_set_data(w, v, 20);
+    return m;
+}
+
+START_TEST(generate_text)
+{
+    cr_error err;
+    cr_model *m = text_model(1, 0);
+    unsigned char out[40], again[40];
+    cr_generate_options o = {.prime = "ab", .prime_len = 2, .seed = 5};
+    ck_assert_int_eq(cr_model_generate(m, 40, &o, out, &err), CR_EINVAL);
+    ck_assert_str_eq(err.message,
+                     "the model has no vocabulary: it was not trained on text");
+    ck_assert_int_eq(cr_model_set_vocab(m, (const unsigned char *)"\nabc", 4, &err), CR_OK);
+    ck_assert_int_eq(cr_model_generate(m, 40, &o, out, &err), CR_OK);
+    for (int k = 0; k < 40; k++)
+        ck_assert_ptr_nonnull(memchr("\nabc", out[k], 4));
+    /* the same seed, the same text; another seed, another text */
+    ck_assert_int_eq(cr_model_generate(m, 40, &o, again, &err), CR_OK);
+    ck_assert_mem_eq(out, again, 40);
+    o.seed = 6;
+    ck_assert_int_eq(cr_model_generate(m, 40, &o, again, &err), CR_OK);
+    ck_assert_int_ne(memcmp(out, again, 40), 0);
+    /* a model built for 3 rows samples the same text through its one-row
+     * copy; a softmax output (probabilities) the same as its logits */
+    cr_model *m3 = text_model(3, 1);
+    cr_model_set_vocab(m3, (const unsigned char *)"\nabc", 4, &err);
+    o.seed = 5;
+    ck_assert_int_eq(cr_model_generate(m3, 40, &o, again, &err), CR_OK);
+    ck_assert_mem_eq(out, again, 40);
+    /* a temperature near 0 takes the most likely symbol: the argmax of the
+     * model's prediction for the window "\n\n\n\nab" */
+    o.temperature = 1e-3;
+    ck_assert_int_eq(cr_model_generate(m, 1, &o, again, &err), CR_OK);
+    const double win[6] = {0, 0, 0, 0, 1, 2};
+    double pred[24];
+    ck_assert_int_eq(cr_model_predict(m3, win, 1, pred, &err), CR_OK);
+    size_t best = 0;
+    for (size_t k = 1; k < 4; k++)
+        best = pred[20 + k] > pred[20 + best] ? k : best;
+    ck_assert_int_eq(again[0], "\nabc"[best]);
+    /* errors */
+    o.prime = "abz";
+    o.prime_len = 3;
+    ck_assert_int_eq(cr_model_generate(m, 4, &o, out, &err), CR_ENOTFOUND);
+    ck_assert_str_eq(err.message,
+                     "prime text: byte 0x7a ('z') at offset 2 is not in the vocabulary");
+    o.prime_len = 0;
+    o.temperature = -1;
+    ck_assert_int_eq(cr_model_generate(m, 4, &o, out, &err), CR_EINVAL);
+    ck_assert_str_eq(err.message, "temperature -1: must be > 0 and finite");
+    ck_assert_int_eq(cr_model_generate(m, 4, NULL, NULL, &err), CR_EINVAL);
+    cr_model_free(m3);
+    cr_model_free(m);
+}
+END_TEST
+
 Suite *recurrent_suite(void)
 {
     Suite *s = suite_create("recurrent");
@@ -353,6 +438,7 @@ Suite *recurrent_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("model");
     tcase_add_loop_test(tc, model_layers, 0, 2 * CR_RNN_COUNT);
+    tcase_add_test(tc, generate_text);
     suite_add_tcase(s, tc);
     return s;
 }

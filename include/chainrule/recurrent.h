@@ -20,6 +20,8 @@
  * [H, G*H] for G gates (1, 3, 4), gate blocks of H columns in the order
  * above; the transpose of PyTorch's weight_ih_l0 and weight_hh_l0.
  *
+ * Sampling text from a trained next-symbol model is cr_model_generate.
+ *
  * Ownership: the nodes belong to the graph (borrowed); the structs are the
  * caller's.
  */
@@ -27,6 +29,7 @@
 #define CHAINRULE_RECURRENT_H
 
 #include "chainrule/graph.h"
+#include "chainrule/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,6 +96,41 @@ typedef struct cr_rnn_state {
  * is x's size, so the backward pass does O(T^2 B n_in) work. */
 CR_API cr_node *cr_rnn(cr_graph *g, const cr_rnn_params *p, cr_node *x,
                        const cr_rnn_state *init, int every_step, cr_rnn_state *last);
+
+/* ---- sampling text from a next-symbol model ---- */
+
+/* Options of cr_model_generate. A zeroed struct is valid: no prime text,
+ * temperature 1, seed 0. */
+typedef struct cr_generate_options {
+    const char *prime;  /* text the sample continues (bytes of the model's
+                           vocabulary), or NULL */
+    size_t prime_len;   /* its length in bytes */
+    double temperature; /* > 0: the logits are divided by it before the
+                           softmax (below 1: safer, above 1: more varied);
+                           0 means 1 */
+    unsigned long seed; /* the sampler's generator (mt19937): the same seed,
+                           model and options give the same text */
+} cr_generate_options;
+
+/* Samples length bytes from m into out (caller-allocated, not
+ * NUL-terminated), one symbol at a time: the model reads the last T
+ * symbols (its input is T symbol indices, [T] with an embedding first;
+ * when fewer than T are known yet, the window starts with newlines, or
+ * the vocabulary's first symbol when it has no newline), and the next
+ * symbol is drawn from the softmax of its output at the last position
+ * divided by the temperature (an output of [T, V] or [V] for a vocabulary
+ * of V symbols, logits, or probabilities when the last layer is a softmax
+ * activation). The prime text fills the window first and is not copied to
+ * out. Runs in evaluation mode (dropout off), on a copy of the model built
+ * for one row when m's batch is larger and it has no batch norm. o may
+ * be NULL (defaults). CR_OK, or with err set: CR_EINVAL (NULL m, NULL out
+ * with length > 0, a model without a vocabulary (cr_model_set_vocab), an
+ * input that is not [T], an output whose last axis is not V, a
+ * temperature < 0 or not finite), CR_ENOTFOUND (a byte of the prime text
+ * that is not in the vocabulary, with its offset), CR_ENOMEM; the model's
+ * own errors (CR_EDOMAIN for a non-finite output). */
+CR_API cr_status cr_model_generate(cr_model *m, size_t length, const cr_generate_options *o,
+                                   unsigned char *out, cr_error *err);
 
 #ifdef __cplusplus
 }
