@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -162,6 +163,200 @@ START_TEST(test_every_activation)
 }
 END_TEST
 
+/* The MLP and its model train identically: same steps, same parameters. */
+START_TEST(test_train_as_mlp)
+{
+    cr_mlp_spec spec;
+    cr_mlp_spec_init(&spec, 2, 1);
+    spec.n_hidden = 1;
+    spec.hidden[0] = 3;
+    spec.hidden_act = CR_ACT_TANH;
+    spec.loss = CR_LOSS_BCE;
+    spec.seed = 5;
+    cr_error err;
+    cr_mlp *mlp = cr_mlp_new(&spec, &err);
+    cr_model_options mo;
+    cr_model_options_init(&mo);
+    mo.batch = 4;
+    cr_model *m = cr_model_from_mlp(&spec, &mo, &err);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    double x[10 * 2], y[10];
+    test_rand_seed(11);
+    for (size_t r = 0; r < 10; r++) {
+        x[2 * r] = test_rand_uniform(-1, 1);
+        x[2 * r + 1] = test_rand_uniform(-1, 1);
+        y[r] = x[2 * r] * x[2 * r + 1] > 0;
+    }
+    cr_train_options o;
+    cr_train_options_init(&o);
+    o.epochs = 5;
+    o.batch = 4; /* 4, 4, then 2 */
+    o.optim = cr_optim_defaults(CR_OPTIM_ADAM);
+    o.optim.lr = 0.05;
+    cr_train_stats sa, sb;
+    ck_assert_int_eq(cr_mlp_train(mlp, x, y, 10, &o, &sa, &err), CR_OK);
+    ck_assert_msg(cr_model_train(m, x, y, 10, &o, &sb, &err) == CR_OK, "%s", err.message);
+    ck_assert_int_eq(sa.iterations, 15);
+    ck_assert_int_eq(sb.iterations, 15);
+    ck_assert_mem_eq(sa.loss_history, sb.loss_history, 5 * sizeof(double));
+    ck_assert_mem_eq(sa.accuracy_history, sb.accuracy_history, 5 * sizeof(double));
+    for (size_t l = 0; l < 2; l++)
+        ck_assert_mem_eq(cr_tensor_data(cr_node_value(cr_mlp_weight(mlp, l + 1))),
+                         cr_tensor_data(cr_node_value(cr_model_layer_param(m, 2 * l, 0))),
+                         (l ? 3 : 6) * sizeof(double));
+    ck_assert_double_eq_tol(sa.train_loss, sb.train_loss, 1e-13);
+    /* a batch larger than the model's is refused */
+    o.batch = 5;
+    ck_assert_int_eq(cr_model_train(m, x, y, 10, &o, NULL, &err), CR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "built for"));
+    cr_train_stats_free(&sa);
+    cr_train_stats_free(&sb);
+    cr_model_free(m);
+    cr_mlp_free(mlp);
+}
+END_TEST
+
+/* Images of a bright left or right half: a small CNN with every image
+ * layer learns them, the debug record names its layers. */
+START_TEST(test_cnn_learns)
+{
+    enum { N = 24, H = 6, W = 6 };
+    double x[N * H * W], y[N * 2];
+    test_rand_seed(4);
+    for (size_t r = 0; r < N; r++) {
+        const int right = r % 2;
+        for (size_t i = 0; i < H * W; i++)
+            x[r * H * W + i] =
+                test_rand_uniform(0, 0.3) + ((i % W >= W / 2) == right ? 0.7 : 0.0);
+        y[2 * r] = !right;
+        y[2 * r + 1] = right;
+    }
+    cr_layer_spec l[9];
+    cr_layer_spec_init(&l[0], CR_LAYER_CONV2D);
+    l[0].units = 3;
+    l[0].kernel[0] = l[0].kernel[1] = 3;
+    l[0].pad[0] = l[0].pad[1] = 1;
+    l[0].init = CR_INIT_HE;
+    cr_layer_spec_init(&l[1], CR_LAYER_BATCHNORM);
+    cr_layer_spec_init(&l[2], CR_LAYER_ACTIVATION);
+    cr_layer_spec_init(&l[3], CR_LAYER_MAXPOOL2D);
+    l[3].kernel[0] = l[3].kernel[1] = 2;
+    cr_layer_spec_init(&l[4], CR_LAYER_FLATTEN);
+    cr_layer_spec_init(&l[5], CR_LAYER_DROPOUT);
+    l[5].rate = 0.1;
+    cr_layer_spec_init(&l[6], CR_LAYER_DENSE);
+    l[6].units = 2;
+    l[6].clip = 10.0;
+    cr_layer_spec_init(&l[7], CR_LAYER_ACTIVATION);
+    l[7].act = CR_ACT_SOFTMAX;
+    cr_model_options mo;
+    cr_model_options_init(&mo);
+    mo.batch = 8;
+    const size_t in[3] = {1, H, W};
+    cr_error err;
+    cr_model *m = cr_model_new(l, 8, 3, in, &mo, &err);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    size_t shape[CR_MAX_RANK];
+    ck_assert_int_eq(cr_model_layer_shape(m, 3, shape), 3);
+    ck_assert_int_eq(shape[0], 3);
+    ck_assert_int_eq(shape[1], 3);
+    ck_assert_int_eq(shape[2], 3);
+    ck_assert_int_eq(cr_model_layer_shape(m, 4, shape), 1);
+    ck_assert_int_eq(shape[0], 27);
+    ck_assert_int_eq(cr_model_num_weights(m), 3 * 9 + 3 + 3 + 3 + 27 * 2 + 2);
+    cr_train_options o;
+    cr_train_options_init(&o);
+    o.epochs = 30;
+    o.batch = 8;
+    o.optim = cr_optim_defaults(CR_OPTIM_ADAM);
+    o.optim.lr = 0.02;
+    o.debug = 1;
+    o.debug_param = "L1.W";
+    cr_train_stats st;
+    ck_assert_msg(cr_model_train(m, x, y, N, &o, &st, &err) == CR_OK, "%s", err.message);
+    ck_assert_double_gt(st.loss_history[0], st.loss_history[29]);
+    ck_assert_double_ge(st.train_accuracy, 0.95);
+    const cr_train_debug *d = &st.debug[st.n_debug - 1];
+    ck_assert_int_eq(d->n_layers, 3); /* conv, batch norm, dense */
+    ck_assert_double_gt(d->layer_grad_norm[0], 0.0);
+    ck_assert_str_eq(d->chain[d->n_links - 1].label, "L1.W");
+    ck_assert_str_eq(d->chain[0].label, "L7"); /* fused softmax: the logits */
+    ck_assert_ptr_nonnull(d->chain_text);
+    /* evaluation mode: predictions repeat despite dropout */
+    double p1[N * 2], p2[N * 2];
+    ck_assert_int_eq(cr_model_predict(m, x, N, p1, &err), CR_OK);
+    ck_assert_int_eq(cr_model_predict(m, x, N, p2, &err), CR_OK);
+    ck_assert_mem_eq(p1, p2, sizeof p1);
+    ck_assert_int_eq(cr_graph_training(cr_model_graph(m)), 1); /* restored */
+    cr_train_stats_free(&st);
+    cr_model_free(m);
+}
+END_TEST
+
+static double norm2(const cr_tensor *t)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < cr_tensor_size(t); i++)
+        s += cr_tensor_get(t, i) * cr_tensor_get(t, i);
+    return s;
+}
+
+/* A layer's clip bounds its gradient norm before the step. */
+START_TEST(test_grad_norms_and_clip)
+{
+    cr_layer_spec l[2];
+    cr_layer_spec_init(&l[0], CR_LAYER_DENSE);
+    l[0].units = 3;
+    cr_layer_spec_init(&l[1], CR_LAYER_DENSE);
+    l[1].units = 1;
+    cr_model_options mo;
+    cr_model_options_init(&mo);
+    mo.loss = CR_LOSS_SQ_ERROR;
+    mo.batch = 2;
+    const size_t in = 2;
+    cr_error err;
+    cr_model *m = cr_model_new(l, 2, 1, &in, &mo, &err);
+    double *x = cr_tensor_data_mut((cr_tensor *)cr_node_value(cr_model_input(m)));
+    double *t = cr_tensor_data_mut((cr_tensor *)cr_node_value(cr_model_target(m)));
+    x[0] = 3.5, x[1] = -2.25, x[2] = 1.5, x[3] = 4.0, t[0] = 40.0, t[1] = -30.0;
+    cr_graph *g = cr_model_graph(m);
+    ck_assert_int_eq(cr_graph_forward(g, cr_model_loss(m)), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(g, cr_model_loss(m), 0), CR_OK);
+    double norms[2];
+    ck_assert_int_eq(cr_model_grad_norms(m, norms, 2, &err), CR_OK);
+    const cr_tensor *gw = cr_node_grad(cr_model_layer_param(m, 1, 0));
+    const cr_tensor *gb = cr_node_grad(cr_model_layer_param(m, 1, 1));
+    const double expect = sqrt(norm2(gw) + norm2(gb));
+    ck_assert_double_eq_tol(norms[1], expect, 1e-12);
+    ck_assert_double_gt(norms[1], 1.0);
+    ck_assert_int_eq(cr_model_grad_norms(m, norms, 1, &err), CR_EINVAL);
+    cr_model_free(m);
+    /* clipped to 0.5: one SGD step moves layer 2 by at most lr * 0.5 */
+    l[1].clip = 0.5;
+    m = cr_model_new(l, 2, 1, &in, &mo, &err);
+    double before[4];
+    memcpy(before, cr_tensor_data(cr_node_value(cr_model_layer_param(m, 1, 0))),
+           3 * sizeof(double));
+    before[3] = cr_tensor_data(cr_node_value(cr_model_layer_param(m, 1, 1)))[0];
+    const double xs[4] = {3.5, -2.25, 1.5, 4.0}, ys[2] = {40.0, -30.0};
+    cr_train_options o;
+    cr_train_options_init(&o);
+    o.epochs = 1;
+    o.batch = 2;
+    o.shuffle = 0;
+    o.optim.lr = 1.0;
+    ck_assert_int_eq(cr_model_train(m, xs, ys, 2, &o, NULL, &err), CR_OK);
+    double moved = 0.0;
+    for (size_t i = 0; i < 3; i++)
+        moved += pow(
+            cr_tensor_data(cr_node_value(cr_model_layer_param(m, 1, 0)))[i] - before[i], 2);
+    moved +=
+        pow(cr_tensor_data(cr_node_value(cr_model_layer_param(m, 1, 1)))[0] - before[3], 2);
+    ck_assert_double_eq_tol(sqrt(moved), 0.5, 1e-12);
+    cr_model_free(m);
+}
+END_TEST
+
 Suite *layers_suite(void)
 {
     Suite *s = suite_create("layers");
@@ -171,6 +366,9 @@ Suite *layers_suite(void)
     tcase_add_test(tc, test_from_mlp_predicts_as_mlp);
     tcase_add_test(tc, test_bad_spec_names_layer);
     tcase_add_test(tc, test_every_activation);
+    tcase_add_test(tc, test_train_as_mlp);
+    tcase_add_test(tc, test_cnn_learns);
+    tcase_add_test(tc, test_grad_norms_and_clip);
     suite_add_tcase(s, tc);
     return s;
 }

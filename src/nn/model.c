@@ -234,6 +234,7 @@ static cr_status make_loss(cr_model *m, cr_model_head *h, cr_error *err)
     cr_graph *g = m->g;
     const cr_layer_state *L = &m->layers[m->n_layers - 1];
     const int fused = fused_last(m);
+    h->output = h->out[m->n_layers - 1];
     h->logits = fused ? (m->n_layers > 1 ? h->out[m->n_layers - 2] : h->x)
                       : h->out[m->n_layers - 1];
     cr_node *out = h->out[m->n_layers - 1];
@@ -767,88 +768,9 @@ cr_status cr_model_predict(cr_model *m, const double *x, size_t rows, double *ou
 {
     if (!m)
         return cr_error_set(err, CR_EINVAL, "predict", "predict: the model is NULL");
-    cr_status st = cr_nn_check_data("predict", x, out, rows, err);
-    const size_t no = cr_model_output_size(m), chunk = m->opts.batch;
-    const int training = cr_graph_training(m->g);
-    cr_graph_set_training(m->g, 0);
-    for (size_t first = 0; st == CR_OK && first < rows; first += chunk) {
-        const size_t n = rows - first < chunk ? rows - first : chunk;
-        /* rows are independent in evaluation mode: pad to the model's batch */
-        cr_model_head *h = cr_model_head_get(m, chunk, err);
-        if (!h) {
-            st = err ? err->status : CR_ENOMEM;
-            break;
-        }
-        cr_model_head_load(m, h, &(cr_mlp_rows){.f64 = x}, NULL, NULL, first, n);
-        cr_node *o = h->out[m->n_layers - 1];
-        if ((st = cr_graph_forward(m->g, o)) != CR_OK) {
-            cr_model_graph_error(m, err);
-            break;
-        }
-        if ((st = cr_nn_check_outputs("predict", o->value.data, first, n, no, err)) !=
-            CR_OK)
-            break;
-        memcpy(out + first * no, o->value.data, n * no * sizeof(double));
-    }
-    cr_graph_set_training(m->g, training);
-    return st;
-}
-
-cr_status cr_model_eval_rows(cr_model *m, const cr_mlp_rows *x, const double *y,
-                             const size_t *idx, size_t rows, cr_eval_result *res,
-                             cr_error *err)
-{
-    memset(res, 0, sizeof *res);
-    res->accuracy = NAN;
-    cr_status st =
-        cr_nn_check_data("evaluate", x->f64 ? (const void *)x->f64 : x->u8, y, rows, err);
-    if (st != CR_OK)
-        return st;
-    const size_t k = cr_model_num_classes(m), chunk = m->opts.batch;
-    if (k) {
-        res->n_classes = k;
-        if (k <= CR_EVAL_CONFUSION_MAX &&
-            !(res->confusion = cr_calloc(k * k, sizeof *res->confusion)))
-            return cr_error_set(err, CR_ENOMEM, "evaluate", "out of memory");
-    }
-    const int training = cr_graph_training(m->g);
-    cr_graph_set_training(m->g, 0);
-    double total = 0.0;
-    size_t correct = 0;
-    for (size_t first = 0; first < rows; first += chunk) {
-        const size_t n = rows - first < chunk ? rows - first : chunk;
-        cr_model_head *h = cr_model_head_get(m, n, err);
-        if (!h) {
-            st = err ? err->status : CR_ENOMEM;
-            break;
-        }
-        cr_model_head_load(m, h, x, y, idx, first, n);
-        if ((st = cr_graph_forward(m->g, h->loss)) != CR_OK) {
-            cr_model_graph_error(m, err);
-            break;
-        }
-        st = cr_nn_check_outputs("evaluate", h->out[m->n_layers - 1]->value.data, first, n,
-                                 cr_model_output_size(m), err);
-        if (st == CR_OK && !isfinite(h->loss->value.data[0]))
-            st = cr_error_set(err, CR_EDOMAIN, "evaluate",
-                              "evaluate: the loss of rows %zu to %zu is not finite (a "
-                              "target that is not finite, or outside the loss's domain)",
-                              first + 1, first + n);
-        if (st != CR_OK)
-            break;
-        total += cr_model_head_loss_per_row(m, h) * (double)n;
-        correct += cr_model_head_correct(m, h, res->confusion);
-    }
-    cr_graph_set_training(m->g, training);
-    if (st != CR_OK) {
-        cr_eval_result_free(res);
-        return st;
-    }
-    res->rows = rows;
-    res->loss = total / (double)rows;
-    if (k)
-        res->accuracy = (double)correct / (double)(rows * cr_model_positions(m));
-    return CR_OK;
+    cr_learner l;
+    cr_model_learner(m, &l);
+    return cr_learner_predict(&l, x, rows, out, err);
 }
 
 cr_status cr_model_evaluate(cr_model *m, const double *x, const double *y, size_t rows,
@@ -857,28 +779,9 @@ cr_status cr_model_evaluate(cr_model *m, const double *x, const double *y, size_
     if (!m || !res)
         return cr_error_set(err, CR_EINVAL, "evaluate",
                             "evaluate: the model or result is NULL");
-    return cr_model_eval_rows(m, &(cr_mlp_rows){.f64 = x}, y, NULL, rows, res, err);
-}
-
-/* ---- training (placeholder until the loop is shared) ---- */
-
-cr_status cr_model_train(cr_model *m, const double *x, const double *y, size_t rows,
-                         const cr_train_options *o, cr_train_stats *stats, cr_error *err)
-{
-    (void)x, (void)y, (void)rows, (void)o;
-    if (stats)
-        memset(stats, 0, sizeof *stats);
-    if (!m)
-        return cr_error_set(err, CR_EINVAL, "train", "the model is NULL");
-    return cr_error_set(err, CR_ENOTSUP, "train", "model training is not built in yet");
-}
-
-cr_status cr_model_train_bytes(cr_model *m, const unsigned char *x, double scale,
-                               const double *y, size_t rows, const cr_train_options *o,
-                               cr_train_stats *stats, cr_error *err)
-{
-    (void)scale;
-    return cr_model_train(m, (const double *)x, y, rows, o, stats, err);
+    cr_learner l;
+    cr_model_learner(m, &l);
+    return cr_learner_eval_rows(&l, &(cr_mlp_rows){.f64 = x}, y, NULL, rows, res, err);
 }
 
 cr_status cr_model_save(const cr_model *m, const char *path, cr_error *err)

@@ -20,7 +20,7 @@
 typedef struct cr_model_head {
     size_t rows;
     cr_node *x, *t;
-    cr_node *loss, *score, *logits;
+    cr_node *output, *loss, *score, *logits;
     double threshold;
     cr_node *out[]; /* n_layers outputs */
 } cr_model_head;
@@ -103,10 +103,8 @@ double cr_model_head_loss_per_row(const cr_model *m, const cr_model_head *h);
 size_t cr_model_head_correct(const cr_model *m, const cr_model_head *h, size_t *confusion);
 size_t cr_model_positions(const cr_model *m);
 
-/* cr_model_evaluate over rows idx[0..rows-1] (in order when idx is NULL). */
-cr_status cr_model_eval_rows(cr_model *m, const cr_mlp_rows *x, const double *y,
-                             const size_t *idx, size_t rows, cr_eval_result *res,
-                             cr_error *err);
+/* The learner of a model (model_train.c). */
+void cr_model_learner(cr_model *m, cr_learner *l);
 
 /* Builds a model around checked arguments; params (cr_model_num_weights
  * values, in parameter order) replaces the drawing when not NULL. */

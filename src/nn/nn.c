@@ -632,36 +632,53 @@ cr_status cr_nn_check_data(const char *what, const void *x, const void *out, siz
     return CR_OK;
 }
 
+cr_status cr_learner_predict(const cr_learner *l, const double *x, size_t rows, double *out,
+                             cr_error *err)
+{
+    cr_status st = cr_nn_check_data("predict", x, out, rows, err);
+    const size_t no = l->n_outputs, chunk = l->eval_chunk;
+    const int training = cr_graph_training(l->g);
+    cr_graph_set_training(l->g, 0);
+    for (size_t first = 0; st == CR_OK && first < rows; first += chunk) {
+        const size_t n = rows - first < chunk ? rows - first : chunk;
+        size_t padded = chunk; /* rows are independent: pad them */
+        if (l->pad_pow2)
+            for (padded = 1; padded < n;)
+                padded *= 2;
+        void *h = l->batch(l->net, padded, err);
+        if (!h) {
+            st = err ? err->status : CR_ENOMEM;
+            break;
+        }
+        l->load(l->net, h, &(cr_mlp_rows){.f64 = x}, NULL, NULL, first, n);
+        cr_node *o = l->output(h);
+        if ((st = cr_graph_forward(l->g, o)) != CR_OK) {
+            const cr_error *ge = cr_graph_error(l->g);
+            cr_error_set(err, ge->status, "predict", "%s", ge->message);
+            break;
+        }
+        if ((st = cr_nn_check_outputs("predict", o->value.data, first, n, no, err)) !=
+            CR_OK)
+            break;
+        memcpy(out + first * no, o->value.data, n * no * sizeof(double));
+    }
+    cr_graph_set_training(l->g, training);
+    return st;
+}
+
 cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
                          cr_error *err)
 {
     if (!m)
         return cr_error_set(err, CR_EINVAL, "predict", "predict: the model is NULL");
-    cr_status st = cr_nn_check_data("predict", x, out, rows, err);
-    const size_t no = m->spec.n_outputs;
-    for (size_t first = 0; st == CR_OK && first < rows; first += CR_MLP_EVAL_CHUNK) {
-        const size_t n =
-            rows - first < CR_MLP_EVAL_CHUNK ? rows - first : CR_MLP_EVAL_CHUNK;
-        size_t padded = 1; /* rows are independent: pad to a power of two */
-        while (padded < n)
-            padded *= 2;
-        cr_mlp_batch_nodes *h = cr_mlp_batch_nodes_get(m, padded, err);
-        if (!h)
-            return err ? err->status : CR_ENOMEM;
-        cr_mlp_batch_nodes_load(m, h, &(cr_mlp_rows){.f64 = x}, NULL, NULL, first, n);
-        if ((st = cr_graph_forward(m->g, h->out)) != CR_OK)
-            return graph_error(m, err);
-        if ((st = cr_nn_check_outputs("predict", h->out->value.data, first, n, no, err)) !=
-            CR_OK)
-            return st;
-        memcpy(out + first * no, h->out->value.data, n * no * sizeof(double));
-    }
-    return st;
+    cr_learner l;
+    cr_mlp_learner(m, &l);
+    return cr_learner_predict(&l, x, rows, out, err);
 }
 
-cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
-                           const size_t *idx, size_t rows, cr_eval_result *res,
-                           cr_error *err)
+cr_status cr_learner_eval_rows(const cr_learner *l, const cr_mlp_rows *x, const double *y,
+                               const size_t *idx, size_t rows, cr_eval_result *res,
+                               cr_error *err)
 {
     memset(res, 0, sizeof *res);
     res->accuracy = NAN;
@@ -669,41 +686,44 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
         cr_nn_check_data("evaluate", x->f64 ? (const void *)x->f64 : x->u8, y, rows, err);
     if (st != CR_OK)
         return st;
-    const size_t k = cr_mlp_num_classes(m);
+    const size_t k = l->n_classes, chunk = l->eval_chunk;
     if (k) {
         res->n_classes = k;
         if (k <= CR_EVAL_CONFUSION_MAX &&
             !(res->confusion = cr_calloc(k * k, sizeof *res->confusion)))
             return cr_error_set(err, CR_ENOMEM, "evaluate", "out of memory");
     }
+    const int training = cr_graph_training(l->g);
+    cr_graph_set_training(l->g, 0);
     double total = 0.0;
     size_t correct = 0;
-    for (size_t first = 0; first < rows; first += CR_MLP_EVAL_CHUNK) {
-        const size_t n =
-            rows - first < CR_MLP_EVAL_CHUNK ? rows - first : CR_MLP_EVAL_CHUNK;
-        cr_mlp_batch_nodes *h = cr_mlp_batch_nodes_get(m, n, err);
+    for (size_t first = 0; first < rows; first += chunk) {
+        const size_t n = rows - first < chunk ? rows - first : chunk;
+        void *h = l->batch(l->net, n, err);
         if (!h) {
             st = err ? err->status : CR_ENOMEM;
             break;
         }
-        cr_mlp_batch_nodes_load(m, h, x, y, idx, first, n);
-        if ((st = cr_graph_forward(m->g, h->loss)) != CR_OK) {
-            graph_error(m, err);
+        l->load(l->net, h, x, y, idx, first, n);
+        cr_node *loss = l->loss(h);
+        if ((st = cr_graph_forward(l->g, loss)) != CR_OK) {
+            const cr_error *ge = cr_graph_error(l->g);
+            cr_error_set(err, ge->status, "evaluate", "%s", ge->message);
             break;
         }
-        st = cr_nn_check_outputs("evaluate", h->out->value.data, first, n,
-                                 m->spec.n_outputs, err);
-        if (st == CR_OK && !isfinite(h->loss->value.data[0]))
-            st = cr_error_set(
-                err, CR_EDOMAIN, "evaluate",
-                "evaluate: the loss of rows %zu to %zu is not finite (a target "
-                "that is not finite, or outside the loss's domain)",
-                first + 1, first + n);
+        st = cr_nn_check_outputs("evaluate", l->output(h)->value.data, first, n,
+                                 l->n_outputs, err);
+        if (st == CR_OK && !isfinite(loss->value.data[0]))
+            st = cr_error_set(err, CR_EDOMAIN, "evaluate",
+                              "evaluate: the loss of rows %zu to %zu is not finite (a "
+                              "target that is not finite, or outside the loss's domain)",
+                              first + 1, first + n);
         if (st != CR_OK)
             break;
-        total += cr_mlp_batch_nodes_loss_per_row(m, h) * (double)n;
-        correct += cr_mlp_batch_nodes_correct(m, h, res->confusion);
+        total += l->loss_per_row(l->net, h) * (double)n;
+        correct += l->correct(l->net, h, res->confusion);
     }
+    cr_graph_set_training(l->g, training);
     if (st != CR_OK) {
         cr_eval_result_free(res);
         return st;
@@ -711,7 +731,7 @@ cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
     res->rows = rows;
     res->loss = total / (double)rows;
     if (k)
-        res->accuracy = (double)correct / (double)rows;
+        res->accuracy = (double)correct / (double)(rows * l->positions);
     return CR_OK;
 }
 
@@ -721,7 +741,9 @@ cr_status cr_mlp_evaluate(cr_mlp *m, const double *x, const double *y, size_t ro
     if (!m || !res)
         return cr_error_set(err, CR_EINVAL, "evaluate",
                             "evaluate: the model or result is NULL");
-    return cr_mlp_eval_rows(m, &(cr_mlp_rows){.f64 = x}, y, NULL, rows, res, err);
+    cr_learner l;
+    cr_mlp_learner(m, &l);
+    return cr_learner_eval_rows(&l, &(cr_mlp_rows){.f64 = x}, y, NULL, rows, res, err);
 }
 
 void cr_eval_result_free(cr_eval_result *res)

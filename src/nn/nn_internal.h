@@ -77,12 +77,6 @@ double cr_mlp_batch_nodes_loss_per_row(const cr_mlp *m, const cr_mlp_batch_nodes
 size_t cr_mlp_batch_nodes_correct(const cr_mlp *m, const cr_mlp_batch_nodes *h,
                                   size_t *confusion);
 
-/* cr_mlp_evaluate over rows idx[0..rows-1] (all rows in order when idx is
- * NULL). */
-cr_status cr_mlp_eval_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y,
-                           const size_t *idx, size_t rows, cr_eval_result *res,
-                           cr_error *err);
-
 /* Whether a is softmax or log_softmax (an output-only activation). */
 int cr_activation_is_softmax(cr_activation a);
 
@@ -107,6 +101,65 @@ cr_status cr_nn_check_outputs(const char *what, const double *out, size_t first,
 /* CR_EINVAL when x or out is NULL or rows is 0 (what names the call). */
 cr_status cr_nn_check_data(const char *what, const void *x, const void *out, size_t rows,
                            cr_error *err);
+
+/* ---- what training and evaluation need from a network ----
+ *
+ * The training loop (train.c) and evaluation (cr_learner_eval_rows) run on
+ * any network through this table: an MLP (cr_mlp_learner) or a model
+ * (cr_model_learner, model_train.c). A "batch" is the network's nodes for
+ * one batch size (cr_mlp_batch_nodes, cr_model_head). */
+typedef struct cr_learner {
+    void *net;
+    cr_graph *g;
+    size_t n_classes;  /* 0 for a regressor */
+    size_t n_outputs;  /* values in an output row */
+    size_t positions;  /* classified positions in an output row */
+    size_t eval_chunk; /* rows per evaluation batch */
+    size_t max_batch;  /* largest training batch; 0: no limit */
+    int pad_pow2;      /* prediction pads a chunk to a power of two rows (else
+                          to eval_chunk rows) */
+    size_t n_weights;  /* trainable scalars */
+    void *(*batch)(void *net, size_t rows, cr_error *err);
+    void (*load)(void *net, void *b, const cr_mlp_rows *x, const double *y,
+                 const size_t *idx, size_t first, size_t count);
+    cr_node *(*loss)(const void *b);
+    cr_node *(*output)(const void *b);
+    double (*loss_per_row)(const void *net, const void *b);
+    size_t (*correct)(const void *net, const void *b, size_t *confusion);
+    /* debug training: is param a parameter the network can debug (CR_OK or
+     * CR_EINVAL); ask batch b's nodes on the chain for their gradients; fill
+     * the record from the last backward of b */
+    cr_status (*debug_check)(void *net, const char *param);
+    void (*debug_request)(void *net, void *b, const char *param);
+    void (*debug_record)(void *net, void *b, const char *param, cr_train_debug *d);
+    /* after backward, before the optimizer's step (NULL: nothing) */
+    void (*before_step)(void *net);
+} cr_learner;
+
+/* The learner of an MLP. */
+void cr_mlp_learner(cr_mlp *m, cr_learner *l);
+
+/* Evaluation over rows idx[0..rows-1] (all rows in order when idx is NULL)
+ * in evaluation mode (the mode is restored after): as cr_mlp_evaluate. */
+cr_status cr_learner_eval_rows(const cr_learner *l, const cr_mlp_rows *x, const double *y,
+                               const size_t *idx, size_t rows, cr_eval_result *res,
+                               cr_error *err);
+
+/* cr_mlp_predict on a learner, in evaluation mode (restored after). */
+cr_status cr_learner_predict(const cr_learner *l, const double *x, size_t rows, double *out,
+                             cr_error *err);
+
+/* The training loop of cr_mlp_train on a learner. */
+cr_status cr_learner_train(const cr_learner *l, const cr_mlp_rows *x, const double *y,
+                           size_t rows, const cr_train_options *o, cr_train_stats *stats,
+                           cr_error *err);
+
+/* Debug helpers shared by the learners: a link from a node's gradient g
+ * (norm and first element; NULL: 0 and NaN), and the chain API's text of
+ * d(loss)/d(param) through the named nodes, in a new string (cr_free), or
+ * NULL if it cannot be made. */
+void cr_train_link_set(cr_train_link *l, const char *label, const cr_tensor *g);
+char *cr_train_chain_text(cr_graph *g, cr_node *loss, cr_node *param);
 
 /* Builds an MLP around an already-checked spec, taking the parameter
  * values from params (cr_mlp_num_weights values in the order W1, b1, W2,

@@ -1,8 +1,10 @@
 /*
- * train.c - the MLP training loop: mini-batches over shuffled row indices,
+ * train.c - the training loop of every network (an MLP, a model: through
+ * cr_learner, nn_internal.h): mini-batches over shuffled row indices,
  * forward / backward / optimizer step on the batch size's nodes, validation
  * split, early stopping, target loss, callbacks, the statistics and
- * history, and the debug record of gradient norms and derivative chains.
+ * history, and the debug record of gradient norms and derivative chains
+ * (the MLP's own; a model's is in model_train.c).
  */
 #include "nn/nn_internal.h"
 #include "chainrule/data.h"
@@ -58,7 +60,7 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static cr_status check_options(const cr_mlp *m, const cr_train_options *o, size_t rows,
+static cr_status check_options(const cr_learner *l, const cr_train_options *o, size_t rows,
                                cr_error *err)
 {
     const char *w = "train";
@@ -77,11 +79,18 @@ static cr_status check_options(const cr_mlp *m, const cr_train_options *o, size_
                             "validation split %g of %zu rows leaves an empty side",
                             o->val_split, rows);
     if (o->debug && o->debug_param) {
-        const cr_node *p = cr_graph_find(m->g, o->debug_param);
+        const cr_node *p = cr_graph_find(l->g, o->debug_param);
         if (!p || cr_node_kind_of(p) != CR_NODE_PARAM)
             return cr_error_set(err, CR_EINVAL, w,
                                 "debug parameter '%s' is not in the model", o->debug_param);
     }
+    if (o->debug && l->debug_check(l->net, o->debug_param) != CR_OK)
+        return cr_error_set(err, CR_EINVAL, w, "debug parameter '%s' is not a layer's",
+                            o->debug_param ? o->debug_param : "W1");
+    if (l->max_batch && o->batch > l->max_batch)
+        return cr_error_set(err, CR_EINVAL, w,
+                            "batch %zu is larger than the %zu rows the model was built for",
+                            o->batch, l->max_batch);
     return cr_optim_check_options(&o->optim, err);
 }
 
@@ -132,7 +141,7 @@ typedef struct debug_plan {
     cr_node *param;
 } debug_plan;
 
-static void link_set(cr_train_link *l, const char *label, const cr_tensor *g)
+void cr_train_link_set(cr_train_link *l, const char *label, const cr_tensor *g)
 {
     snprintf(l->label, sizeof l->label, "%s", label);
     l->norm = 0.0;
@@ -143,18 +152,9 @@ static void link_set(cr_train_link *l, const char *label, const cr_tensor *g)
     l->first = cr_tensor_data(g)[0];
 }
 
-/* Asks the layer nodes of one batch size for their gradients (once each). */
-static void debug_request(cr_mlp *m, cr_mlp_batch_nodes *h, const debug_plan *dp)
-{
-    for (size_t l = dp->layer; l < m->n_layers; l++) {
-        cr_node_require_grad(h->s[l], 1);
-        cr_node_require_grad(h->a[l], 1);
-    }
-}
-
 /* The chain API's text of d(loss)/d(param) through the named layer nodes,
  * in a new string (cr_free), or NULL if it cannot be made. */
-static char *chain_text(cr_graph *g, cr_node *loss, cr_node *param)
+char *cr_train_chain_text(cr_graph *g, cr_node *loss, cr_node *param)
 {
     cr_chain_options co;
     cr_chain_options_init(&co);
@@ -175,39 +175,12 @@ static char *chain_text(cr_graph *g, cr_node *loss, cr_node *param)
     return text;
 }
 
-static void debug_record(cr_mlp *m, cr_mlp_batch_nodes *h, const debug_plan *dp,
-                         cr_train_debug *d)
-{
-    char label[24];
-    d->n_layers = m->n_layers;
-    for (size_t l = 0; l < m->n_layers; l++) {
-        cr_train_link tmp;
-        link_set(&tmp, "", cr_node_grad(m->W[l]));
-        d->layer_grad_norm[l] = tmp.norm;
-    }
-    const int fused = m->spec.loss == CR_LOSS_BCE || m->spec.loss == CR_LOSS_XENT;
-    size_t k = 0;
-    for (size_t l = m->n_layers; l-- > dp->layer;) {
-        const int top = l + 1 == m->n_layers;
-        if (h->a[l] != h->s[l] && !(top && fused)) {
-            snprintf(label, sizeof label, "a%zu", l + 1);
-            link_set(&d->chain[k++], label, cr_node_grad(h->a[l]));
-        }
-        snprintf(label, sizeof label, "s%zu", l + 1);
-        link_set(&d->chain[k++], label, cr_node_grad(h->s[l]));
-    }
-    link_set(&d->chain[k++], cr_node_name(dp->param), cr_node_grad(dp->param));
-    d->n_links = k;
-    /* the written chain: at the parameters the epoch ends with */
-    d->chain_text = cr_graph_forward(m->g, h->loss) == CR_OK
-                        ? chain_text(m->g, h->loss, dp->param)
-                        : NULL;
-}
+/* ---- the MLP's debug hooks ---- */
 
-static cr_status debug_plan_make(cr_mlp *m, const cr_train_options *o, debug_plan *dp)
+/* Finds the layer of param (NULL: "W1"); CR_EINVAL if it is no layer's. */
+static cr_status debug_plan_make(cr_mlp *m, const char *param, debug_plan *dp)
 {
-    const char *name = o->debug_param ? o->debug_param : "W1";
-    dp->param = cr_graph_find(m->g, name);
+    dp->param = cr_graph_find(m->g, param ? param : "W1");
     for (size_t l = 0; l < m->n_layers; l++) {
         if (dp->param == m->W[l] || dp->param == m->b[l]) {
             dp->layer = l;
@@ -218,25 +191,122 @@ static cr_status debug_plan_make(cr_mlp *m, const cr_train_options *o, debug_pla
     return CR_EINVAL;
 }
 
+static cr_status mlp_debug_check(void *net, const char *param)
+{
+    debug_plan dp;
+    return debug_plan_make(net, param, &dp);
+}
+
+/* Asks the layer nodes of one batch size for their gradients (once each). */
+static void mlp_debug_request(void *net, void *b, const char *param)
+{
+    cr_mlp *m = net;
+    cr_mlp_batch_nodes *h = b;
+    debug_plan dp;
+    if (debug_plan_make(m, param, &dp) != CR_OK)
+        return;
+    for (size_t l = dp.layer; l < m->n_layers; l++) {
+        cr_node_require_grad(h->s[l], 1);
+        cr_node_require_grad(h->a[l], 1);
+    }
+}
+
+static void mlp_debug_record(void *net, void *b, const char *param, cr_train_debug *d)
+{
+    cr_mlp *m = net;
+    cr_mlp_batch_nodes *h = b;
+    debug_plan dp0, *dp = &dp0;
+    if (debug_plan_make(m, param, dp) != CR_OK)
+        return;
+    char label[24];
+    d->n_layers = m->n_layers;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        cr_train_link tmp;
+        cr_train_link_set(&tmp, "", cr_node_grad(m->W[l]));
+        d->layer_grad_norm[l] = tmp.norm;
+    }
+    const int fused = m->spec.loss == CR_LOSS_BCE || m->spec.loss == CR_LOSS_XENT;
+    size_t k = 0;
+    for (size_t l = m->n_layers; l-- > dp->layer;) {
+        const int top = l + 1 == m->n_layers;
+        if (h->a[l] != h->s[l] && !(top && fused)) {
+            snprintf(label, sizeof label, "a%zu", l + 1);
+            cr_train_link_set(&d->chain[k++], label, cr_node_grad(h->a[l]));
+        }
+        snprintf(label, sizeof label, "s%zu", l + 1);
+        cr_train_link_set(&d->chain[k++], label, cr_node_grad(h->s[l]));
+    }
+    cr_train_link_set(&d->chain[k++], cr_node_name(dp->param), cr_node_grad(dp->param));
+    d->n_links = k;
+    /* the written chain: at the parameters the epoch ends with */
+    d->chain_text = cr_graph_forward(m->g, h->loss) == CR_OK
+                        ? cr_train_chain_text(m->g, h->loss, dp->param)
+                        : NULL;
+}
+
+static void *mlp_batch(void *net, size_t rows, cr_error *err)
+{
+    return cr_mlp_batch_nodes_get(net, rows, err);
+}
+
+static void mlp_load(void *net, void *b, const cr_mlp_rows *x, const double *y,
+                     const size_t *idx, size_t first, size_t count)
+{
+    cr_mlp_batch_nodes_load(net, b, x, y, idx, first, count);
+}
+
+static cr_node *mlp_loss(const void *b) { return ((const cr_mlp_batch_nodes *)b)->loss; }
+static cr_node *mlp_output(const void *b) { return ((const cr_mlp_batch_nodes *)b)->out; }
+
+static double mlp_loss_per_row(const void *net, const void *b)
+{
+    return cr_mlp_batch_nodes_loss_per_row(net, b);
+}
+
+static size_t mlp_correct(const void *net, const void *b, size_t *confusion)
+{
+    return cr_mlp_batch_nodes_correct(net, b, confusion);
+}
+
+void cr_mlp_learner(cr_mlp *m, cr_learner *l)
+{
+    *l = (cr_learner){.net = m,
+                      .g = m->g,
+                      .n_classes = cr_mlp_num_classes(m),
+                      .n_outputs = m->spec.n_outputs,
+                      .positions = 1,
+                      .eval_chunk = CR_MLP_EVAL_CHUNK,
+                      .pad_pow2 = 1,
+                      .n_weights = cr_mlp_num_weights(m),
+                      .batch = mlp_batch,
+                      .load = mlp_load,
+                      .loss = mlp_loss,
+                      .output = mlp_output,
+                      .loss_per_row = mlp_loss_per_row,
+                      .correct = mlp_correct,
+                      .debug_check = mlp_debug_check,
+                      .debug_request = mlp_debug_request,
+                      .debug_record = mlp_debug_record};
+}
+
 /* ---- the loop ---- */
 
 typedef struct trainer {
-    cr_mlp *m;
+    const cr_learner *l;
     const cr_train_options *o;
     cr_mlp_rows x;
     const double *y;
     size_t *order; /* all rows: training rows first, then validation */
     size_t n_train, n_val;
     cr_optim *opt;
-    double *best; /* parameters of the best epoch (patience) */
-    debug_plan dp;
-    cr_mlp_batch_nodes *debug_batch_nodes[2];
+    double *best;           /* parameters of the best epoch (patience) */
+    void *debug_batches[2]; /* the batches asked for debug gradients */
 } trainer;
 
-static void params_copy(cr_mlp *m, double *to, int restore)
+static void params_copy(cr_graph *g, double *to, int restore)
 {
-    for (size_t i = 0, n = cr_graph_num_params(m->g); i < n; i++) {
-        cr_node *p = cr_graph_param(m->g, i);
+    for (size_t i = 0, n = cr_graph_num_params(g); i < n; i++) {
+        cr_node *p = cr_graph_param(g, i);
         const size_t len = p->value.size;
         if (restore)
             memcpy(p->value.data, to, len * sizeof(double));
@@ -253,7 +323,7 @@ static cr_status eval_val(trainer *t, double *loss, double *acc, cr_error *err)
         return CR_OK;
     cr_eval_result r;
     cr_status st =
-        cr_mlp_eval_rows(t->m, &t->x, t->y, t->order + t->n_train, t->n_val, &r, err);
+        cr_learner_eval_rows(t->l, &t->x, t->y, t->order + t->n_train, t->n_val, &r, err);
     if (st != CR_OK)
         return st;
     *loss = r.loss;
@@ -262,29 +332,30 @@ static cr_status eval_val(trainer *t, double *loss, double *acc, cr_error *err)
     return CR_OK;
 }
 
-static cr_mlp_batch_nodes *train_batch_nodes(trainer *t, size_t rows, cr_error *err)
+static void *train_batch(trainer *t, size_t rows, cr_error *err)
 {
-    cr_mlp_batch_nodes *h = cr_mlp_batch_nodes_get(t->m, rows, err);
-    if (h && t->o->debug && t->debug_batch_nodes[0] != h && t->debug_batch_nodes[1] != h) {
-        debug_request(t->m, h, &t->dp);
-        t->debug_batch_nodes[t->debug_batch_nodes[0] ? 1 : 0] = h;
+    void *h = t->l->batch(t->l->net, rows, err);
+    if (h && t->o->debug && t->debug_batches[0] != h && t->debug_batches[1] != h) {
+        t->l->debug_request(t->l->net, h, t->o->debug_param);
+        t->debug_batches[t->debug_batches[0] ? 1 : 0] = h;
     }
     return h;
 }
 
 /* The graph's error, with the epoch and step it happened at. */
-static cr_status graph_status(cr_mlp *m, size_t epoch, size_t step, cr_error *err)
+static cr_status graph_status(cr_graph *g, size_t epoch, size_t step, cr_error *err)
 {
-    const cr_error *ge = cr_graph_error(m->g);
+    const cr_error *ge = cr_graph_error(g);
     return cr_error_set(err, ge->status != CR_OK ? ge->status : CR_ENOMEM, "train",
                         "epoch %zu, step %zu: %s", epoch, step, ge->message);
 }
 
 static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
 {
-    cr_mlp *m = t->m;
+    const cr_learner *l = t->l;
+    cr_graph *g = l->g;
     const cr_train_options *o = t->o;
-    const size_t k = cr_mlp_num_classes(m);
+    const size_t k = l->n_classes, pos = l->positions;
     const size_t batch = o->batch < t->n_train ? o->batch : t->n_train;
     const double t0 = now_seconds();
     history hist = {.s = s};
@@ -301,21 +372,24 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
         s->epochs = epoch;
         double sum = 0.0;
         size_t correct = 0, seen = 0;
-        cr_mlp_batch_nodes *h = NULL;
+        void *h = NULL;
         for (size_t first = 0; first < t->n_train; first += batch) {
             const size_t n = t->n_train - first < batch ? t->n_train - first : batch;
-            if (!(h = train_batch_nodes(t, n, err)))
+            if (!(h = train_batch(t, n, err)))
                 return err ? err->status : CR_ENOMEM;
-            cr_mlp_batch_nodes_load(m, h, &t->x, t->y, t->order, first, n);
-            if (cr_graph_forward(m->g, h->loss) != CR_OK ||
-                cr_graph_backward(m->g, h->loss, 0) != CR_OK)
-                return graph_status(m, epoch, s->iterations + 1, err);
-            const double bl = cr_mlp_batch_nodes_loss_per_row(m, h);
+            l->load(l->net, h, &t->x, t->y, t->order, first, n);
+            cr_graph_set_training(g, 1);
+            if (cr_graph_forward(g, l->loss(h)) != CR_OK ||
+                cr_graph_backward(g, l->loss(h), 0) != CR_OK)
+                return graph_status(g, epoch, s->iterations + 1, err);
+            const double bl = l->loss_per_row(l->net, h);
             sum += bl * (double)n;
             seen += n;
-            correct += cr_mlp_batch_nodes_correct(m, h, NULL);
+            correct += l->correct(l->net, h, NULL);
+            if (l->before_step)
+                l->before_step(l->net);
             if (cr_optim_step(t->opt) != CR_OK)
-                return graph_status(m, epoch, s->iterations + 1, err);
+                return graph_status(g, epoch, s->iterations + 1, err);
             s->iterations++;
             if (o->on_step) {
                 cr_train_progress p = {.epoch = epoch,
@@ -325,7 +399,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
                                        .batch_loss = bl,
                                        .epoch_loss = sum / (double)seen,
                                        .epoch_accuracy =
-                                           k ? (double)correct / (double)seen : NAN,
+                                           k ? (double)correct / (double)(seen * pos) : NAN,
                                        .val_loss = NAN,
                                        .val_accuracy = NAN,
                                        .seconds = now_seconds() - t0};
@@ -342,7 +416,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
             }
         }
         const double loss = sum / (double)seen;
-        const double acc = k ? (double)correct / (double)seen : NAN;
+        const double acc = k ? (double)correct / (double)(seen * pos) : NAN;
         double vloss, vacc;
         if ((st = eval_val(t, &vloss, &vacc, err)) != CR_OK)
             return st;
@@ -356,7 +430,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
             memset(&dbg, 0, sizeof dbg);
             dbg.epoch = epoch;
             dbg.iteration = s->iterations;
-            debug_record(m, h, &t->dp, &dbg);
+            l->debug_record(l->net, h, o->debug_param, &dbg);
             s->debug[s->n_debug++] = dbg;
         }
         /* early stopping on the validation loss, else the training loss */
@@ -366,7 +440,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
             since_best = 0;
             s->best_epoch = epoch;
             if (t->best)
-                params_copy(m, t->best, 0);
+                params_copy(g, t->best, 0);
         } else if (o->patience && ++since_best >= o->patience && !stop) {
             s->stop = CR_STOP_EARLY;
             stop = 1;
@@ -394,7 +468,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
         }
     }
     if (t->best && s->best_epoch && s->best_epoch != s->epochs)
-        params_copy(m, t->best, 1);
+        params_copy(g, t->best, 1);
     s->seconds = now_seconds() - t0;
     return CR_OK;
 }
@@ -403,7 +477,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
 static cr_status final_figures(trainer *t, cr_train_stats *s, cr_error *err)
 {
     cr_eval_result r;
-    cr_status st = cr_mlp_eval_rows(t->m, &t->x, t->y, t->order, t->n_train, &r, err);
+    cr_status st = cr_learner_eval_rows(t->l, &t->x, t->y, t->order, t->n_train, &r, err);
     if (st != CR_OK)
         return st;
     s->train_loss = r.loss;
@@ -412,9 +486,9 @@ static cr_status final_figures(trainer *t, cr_train_stats *s, cr_error *err)
     return eval_val(t, &s->val_loss, &s->val_accuracy, err);
 }
 
-/* cr_mlp_train and cr_mlp_train_bytes: x holds the input rows either way. */
-static cr_status train_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y, size_t rows,
-                            const cr_train_options *o, cr_train_stats *stats, cr_error *err)
+cr_status cr_learner_train(const cr_learner *l, const cr_mlp_rows *x, const double *y,
+                           size_t rows, const cr_train_options *o, cr_train_stats *stats,
+                           cr_error *err)
 {
     cr_train_options defaults;
     cr_train_stats local;
@@ -425,21 +499,19 @@ static cr_status train_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y, si
     if (!stats)
         stats = &local;
     memset(stats, 0, sizeof *stats);
-    if (!m || !(x->f64 || x->u8) || !y)
+    if (x->u8 && !isfinite(x->scale))
+        return cr_error_set(err, CR_EINVAL, "train", "the byte scale is %g", x->scale);
+    if (!l->net || !(x->f64 || x->u8) || !y)
         return cr_error_set(err, CR_EINVAL, "train", "the model or the data is NULL");
     if (rows == 0)
         return cr_error_set(err, CR_EINVAL, "train", "no training rows");
-    cr_status st = check_options(m, o, rows, err);
+    cr_status st = check_options(l, o, rows, err);
     if (st != CR_OK)
         return st;
 
-    trainer t = {.m = m, .o = o, .x = *x, .y = y};
+    trainer t = {.l = l, .o = o, .x = *x, .y = y};
     t.n_val = o->val_split > 0 ? (size_t)llround(o->val_split * (double)rows) : 0;
     t.n_train = rows - t.n_val;
-    if (o->debug && debug_plan_make(m, o, &t.dp) != CR_OK)
-        return cr_error_set(err, CR_EINVAL, "train",
-                            "debug parameter '%s' is not a layer's",
-                            o->debug_param ? o->debug_param : "W1");
     t.order = cr_malloc(rows * sizeof *t.order);
     if (!t.order)
         return cr_error_set(err, CR_ENOMEM, "train", "out of memory for %zu row indices",
@@ -450,25 +522,27 @@ static cr_status train_rows(cr_mlp *m, const cr_mlp_rows *x, const double *y, si
     if (t.n_val && (st = cr_data_shuffle(t.order, rows, o->seed, err)) != CR_OK)
         goto done;
     if (o->patience && o->restore_best) {
-        t.best = cr_malloc(cr_mlp_num_weights(m) * sizeof *t.best);
+        t.best = cr_malloc(l->n_weights * sizeof *t.best);
         if (!t.best) {
             st = cr_error_set(err, CR_ENOMEM, "train",
                               "out of memory for the best parameters");
             goto done;
         }
     }
-    if (!(t.opt = cr_optim_new(m->g, &o->optim, err))) {
+    if (!(t.opt = cr_optim_new(l->g, &o->optim, err))) {
         st = err ? err->status : CR_ENOMEM;
         goto done;
     }
     stats->train_rows = t.n_train;
     stats->val_rows = t.n_val;
-    const unsigned flags = cr_graph_flags(m->g);
+    const unsigned flags = cr_graph_flags(l->g);
+    const int training = cr_graph_training(l->g);
     if (o->trap_nonfinite)
-        cr_graph_set_flags(m->g, flags | CR_GRAPH_TRAP_NONFINITE);
+        cr_graph_set_flags(l->g, flags | CR_GRAPH_TRAP_NONFINITE);
     if ((st = run(&t, stats, err)) == CR_OK)
         st = final_figures(&t, stats, err);
-    cr_graph_set_flags(m->g, flags);
+    cr_graph_set_flags(l->g, flags);
+    cr_graph_set_training(l->g, training);
 done:
     cr_optim_free(t.opt);
     cr_free(t.best);
@@ -481,17 +555,19 @@ done:
 cr_status cr_mlp_train(cr_mlp *m, const double *x, const double *y, size_t rows,
                        const cr_train_options *o, cr_train_stats *stats, cr_error *err)
 {
-    return train_rows(m, &(cr_mlp_rows){.f64 = x}, y, rows, o, stats, err);
+    cr_learner l = {0};
+    if (m)
+        cr_mlp_learner(m, &l);
+    return cr_learner_train(&l, &(cr_mlp_rows){.f64 = x}, y, rows, o, stats, err);
 }
 
 cr_status cr_mlp_train_bytes(cr_mlp *m, const unsigned char *x, double scale,
                              const double *y, size_t rows, const cr_train_options *o,
                              cr_train_stats *stats, cr_error *err)
 {
-    if (!isfinite(scale)) {
-        if (stats)
-            memset(stats, 0, sizeof *stats);
-        return cr_error_set(err, CR_EINVAL, "train", "the byte scale is %g", scale);
-    }
-    return train_rows(m, &(cr_mlp_rows){.u8 = x, .scale = scale}, y, rows, o, stats, err);
+    cr_learner l = {0};
+    if (m)
+        cr_mlp_learner(m, &l);
+    return cr_learner_train(&l, &(cr_mlp_rows){.u8 = x, .scale = scale}, y, rows, o, stats,
+                            err);
 }
