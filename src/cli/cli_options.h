@@ -114,7 +114,13 @@
       "chain of --debug-param (default W1), on stderr; at the\n"                           \
       "end, that chain in the article's form")                                             \
     X(DEBUG_PARAM, "debug-param", 0, "NAME", ARG,                                          \
-      "the parameter --debug follows (W1, b2, ...)")
+      "the parameter --debug follows (W1, b2, ...)")                                       \
+    /* generate */                                                                         \
+    X(LENGTH, "length", 0, "N", ARG, "bytes to generate (default 500)")                    \
+    X(TEMPERATURE, "temperature", 0, "T", ARG,                                             \
+      "divide the logits by T > 0 before sampling (default 1;\n"                           \
+      "lower: safer, higher: more varied)")                                                \
+    X(PRIME, "prime", 0, "TEXT", ARG, "text the sample continues (printed first)")
 
 typedef enum cli_opt {
 #define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,

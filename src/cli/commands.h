@@ -22,6 +22,7 @@
     X(train, "train a multilayer perceptron on CSV or IDX data, save the model")           \
     X(predict, "one prediction per data row from a saved model")                           \
     X(evaluate, "a saved model's loss, accuracy and confusion matrix on data")             \
+    X(generate, "sample text from a saved character model")                                \
     /* end of the table */
 
 #define CLI_DECLARE(name, summary)                                                         \
