@@ -90,10 +90,11 @@ typedef struct cr_rnn_state {
  * step's h stacked, [B, T, H], when every_step is 1; the last h, [B, H],
  * otherwise. *last (may be NULL) gets the last state. NULL with the error
  * in g: CR_EINVAL (NULL p or x, an unknown cell), CR_ESHAPE (x or a state
- * of the wrong shape, parameters not of p's sizes), CR_ENOMEM. The
- * steps' input products are made one per step from x: when x needs a
- * gradient (an embedding, a recurrent layer below), each step's gradient
- * is x's size, so the backward pass does O(T^2 B n_in) work. */
+ * of the wrong shape, parameters not of p's sizes; the graph is then
+ * unchanged), CR_ENOMEM (the steps built before it stay in the graph,
+ * unused). The steps' input products are made one per step from x: when x
+ * needs a gradient (an embedding, a recurrent layer below), each step's
+ * gradient is x's size, so the backward pass does O(T^2 B n_in) work. */
 CR_API cr_node *cr_rnn(cr_graph *g, const cr_rnn_params *p, cr_node *x,
                        const cr_rnn_state *init, int every_step, cr_rnn_state *last);
 
