@@ -24,6 +24,9 @@ the medians and the chainrule/peer ratio of every row.
       128, dropout, Adam, batch 64): one epoch of `chainrule train --layers`
       against bench/peers/w7_cnn.py on the first --cnn-rows training images
       (written to a scratch directory), samples/s of the epoch
+  W8  a character LSTM (embed 32, LSTM 128, dense V) on GPL-3's bytes in
+      windows of 64, batch 32, Adam: two epochs' training windows/s
+      (bench/w8_char_lstm.c against torch.nn.LSTM, bench/peers/w8_char_lstm.py)
 
 BLAS environment: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, when set, change
 which OpenBLAS kernels both sides get. The table is measured with the
@@ -321,6 +324,19 @@ class Bench:
                     last["chainrule"]["gflops"], last["chainrule"]["pct_of_dgemm"])
             self.add("W6 %s steps/s" % row, 1, "steps/s", cv, pv, note=note)
 
+    def w8(self, threads):
+        """The character LSTM (bench/w8_char_lstm.c, bench/peers/w8_char_lstm.py):
+        training windows per second over 2 epochs of GPL-3, embed 32,
+        LSTM 128, batch 32, windows of 64 bytes."""
+        text = "/usr/share/common-licenses/GPL-3"
+        c = self.prog("w8_char_lstm") + [text, "2", "128"]
+        peers = self.torch_peers(
+            threads, lambda tt: self.peer("w8_char_lstm.py") + [text, "2", "128", str(tt)])
+        cv, pv, last = self.measure(c, threads, peers, lambda o: o.get("per_second", 0),
+                                    self.a.reps)
+        self.add("W8 char LSTM windows/s", threads, "windows/s", cv, pv,
+                 note="embed 32, lstm 128, 64 steps, batch 32")
+
     def w5(self, threads):
         d = self.a.data
         c = [os.path.join(self.b, "chainrule"), "train",
@@ -424,7 +440,7 @@ def main():
     ap.add_argument("--builddir", default=".")
     ap.add_argument("--srcdir", default=".")
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7")
+    ap.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7,W8")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--blas-env", choices=("as-is", "unset", "both"), default="both",
                     help="measure with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as they are, "
@@ -482,6 +498,9 @@ def main():
         if "W7" in only:
             for t in threads:
                 b.w7(t)
+        if "W8" in only:
+            for t in threads:
+                b.w8(t)
     if a.blas_env in ("unset", "both") and ("W1" in only or "W2" in only):
         if a.blas_env == "both" and not any(blas.values()):
             print("neither %s is set: no second run of W1/W2 without them" %

@@ -25,5 +25,6 @@
 #include "chainrule/check.h"
 #include "chainrule/custom.h"
 #include "chainrule/higher.h"
+#include "chainrule/recurrent.h"
 
 #endif

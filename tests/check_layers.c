@@ -151,10 +151,13 @@ START_TEST(test_bad_spec_names_layer)
     l[1].act = CR_ACT_SOFTMAX;
     ck_assert_ptr_null(cr_model_new(l, 3, 1, &in, NULL, &err));
     ck_assert_msg(strstr(err.message, "layer 2 (activation)") != NULL, "%s", err.message);
-    /* recurrent kinds are not built in yet */
+    /* a recurrent layer without units */
     cr_layer_spec_init(&l[1], CR_LAYER_LSTM);
+    l[1].units = 0;
     ck_assert_ptr_null(cr_model_new(l, 2, 1, &in, NULL, &err));
-    ck_assert_int_eq(err.status, CR_ENOTSUP);
+    ck_assert_int_eq(err.status, CR_EINVAL);
+    ck_assert_msg(strstr(err.message, "layer 2 (lstm)") && strstr(err.message, "units 0"),
+                  "%s", err.message);
 }
 END_TEST
 

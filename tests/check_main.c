@@ -32,6 +32,8 @@ int main(void)
     srunner_add_suite(sr, oplist_suite());
     srunner_add_suite(sr, html_suite());
     srunner_add_suite(sr, higher_suite());
+    srunner_add_suite(sr, sequence_suite());
+    srunner_add_suite(sr, recurrent_suite());
     srunner_add_suite(sr, layers_suite());
     srunner_add_suite(sr, model_spec_suite());
     srunner_run_all(sr, CK_NORMAL);

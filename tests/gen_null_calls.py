@@ -48,6 +48,7 @@ NOTHING = {
     "cr_mlp_spec_format": "-1",
     "cr_shape_format": "-1",
     "cr_mlp_output_class": "CR_MLP_NO_CLASS",
+    "cr_vocab_id": "-1",
     "cr_layer_spec_format": "-1",
     "cr_model_layer_shape": "-1",
 }

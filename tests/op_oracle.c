@@ -392,6 +392,35 @@ static cr_node *build_batch_norm(cr_graph *g, cr_node **in, const oracle_case *c
     return st == CR_OK && cr_graph_forward(g, n) == CR_OK ? n : NULL;
 }
 
+/* Recurrent layers (src/nn/recurrent.c): inputs x [B,T,in], w_ih, w_hh,
+ * b_ih, b_hh, h0 and (LSTM) c0; int every_step. */
+static cr_node *build_recurrent(cr_graph *g, cr_node **in, const oracle_case *c,
+                                cr_rnn_cell cell)
+{
+    const cr_tensor *x = cr_node_value(in[0]), *whh = cr_node_value(in[2]);
+    cr_rnn_params p = {.cell = cell,
+                       .n_in = cr_tensor_dim(x, 2),
+                       .hidden = cr_tensor_dim(whh, 0),
+                       .w_ih = in[1],
+                       .w_hh = in[2],
+                       .b_ih = in[3],
+                       .b_hh = in[4]};
+    cr_rnn_state init = {in[5], cell == CR_RNN_LSTM ? in[6] : NULL};
+    return cr_rnn(g, &p, in[0], &init, (int)int_param(c, "every_step", 0), NULL);
+}
+static cr_node *build_rnn(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return build_recurrent(g, in, c, CR_RNN_TANH);
+}
+static cr_node *build_gru(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return build_recurrent(g, in, c, CR_RNN_GRU);
+}
+static cr_node *build_lstm(cr_graph *g, cr_node **in, const oracle_case *c)
+{
+    return build_recurrent(g, in, c, CR_RNN_LSTM);
+}
+
 static const struct {
     const char *name;
     builder build;
@@ -418,6 +447,8 @@ static const struct {
     /* losses and softmax along an axis */
     ENTRY(softmax_axis) ENTRY(log_softmax) ENTRY(softmax_xent_axis) ENTRY(cross_entropy)
         ENTRY(huber)
+    /* recurrent layers, unrolled (src/nn/recurrent.c) */
+    ENTRY(rnn) ENTRY(gru) ENTRY(lstm)
 #undef ENTRY
 };
 

@@ -33,6 +33,8 @@ Suite *reliability_suite(void);
 Suite *oplist_suite(void);
 Suite *html_suite(void);
 Suite *higher_suite(void);
+Suite *sequence_suite(void);
+Suite *recurrent_suite(void);
 Suite *layers_suite(void);
 Suite *model_spec_suite(void);
 

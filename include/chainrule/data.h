@@ -3,14 +3,17 @@
  * targets matrix, loaded from CSV or from IDX files (the MNIST format,
  * plain or gzip'd), plus the helpers a training loop needs: shuffling,
  * copying a batch of rows, a train/validation split and per-column feature
- * standardisation.
+ * standardisation; sequences for recurrent networks: a text read as bytes
+ * with its vocabulary, cut into windows for next-character prediction, and
+ * numeric sequences from CSV.
  *
  * Ownership: a cr_dataset is made by cr_dataset_new, cr_csv_load*,
  * cr_idx_load or cr_dataset_split and belongs to the caller, who frees it
  * with cr_dataset_free; it owns its two tensors. A cr_standardizer is made
  * by cr_standardizer_fit or cr_standardizer_new and freed with
  * cr_standardizer_free. Tensors from cr_idx_read* belong to the caller
- * (cr_tensor_free).
+ * (cr_tensor_free). A cr_text (cr_text_load*) and a cr_vocab
+ * (cr_vocab_new) belong to the caller (cr_text_free, cr_vocab_free).
  *
  * Errors: every call takes an optional cr_error (may be NULL). Errors about
  * a file's content start with "NAME:ROW:COLUMN: " (1-based, as a text
@@ -51,8 +54,9 @@ CR_API size_t cr_dataset_rows(const cr_dataset *ds);
 CR_API size_t cr_dataset_cols(const cr_dataset *ds);
 CR_API size_t cr_dataset_target_cols(const cr_dataset *ds);
 
-/* Number of classes K when the targets are class labels (one-hot [rows, K]
- * or raw labels 0..K-1 in [rows, 1]), 0 otherwise (and for a NULL ds). */
+/* Number of classes K when the targets are class labels (one-hot [rows, K],
+ * raw labels 0..K-1 in [rows, 1], or a label per step from
+ * cr_text_windows), 0 otherwise (and for a NULL ds). */
 CR_API size_t cr_dataset_num_classes(const cr_dataset *ds);
 
 /* The features [rows, cols] and targets [rows, k] (NULL without targets).
@@ -291,6 +295,122 @@ CR_API const double *cr_standardizer_std(const cr_standardizer *s);
  * count; CR_EINVAL if an argument is NULL. */
 CR_API cr_status cr_standardizer_apply(const cr_standardizer *s, cr_tensor *x,
                                        cr_error *err);
+
+/* ---- sequences: text for next-character prediction ----
+ * A text is read as bytes (any encoding; a UTF-8 character of several
+ * bytes is several symbols). Its vocabulary is the set of distinct bytes
+ * it holds, in increasing byte order; symbol ids are positions in that
+ * list (0..V-1), and a model file keeps the list (cr_vocab_symbols) so
+ * that generation maps ids back to the same bytes. */
+
+/* The most symbols a vocabulary has: one per byte value. */
+#define CR_VOCAB_MAX 256
+
+typedef struct cr_vocab cr_vocab;
+
+/* New vocabulary of the n distinct bytes symbols[0..n) (copied, kept in
+ * the order given: id i is symbols[i]), e.g. read back from a model file.
+ * CR_EINVAL if symbols is NULL, n is 0 or over CR_VOCAB_MAX, or a byte is
+ * repeated (naming it); CR_ENOMEM. Caller frees with cr_vocab_free. */
+CR_API cr_vocab *cr_vocab_new(const unsigned char *symbols, size_t n, cr_error *err);
+
+/* Frees v. NULL is accepted. */
+CR_API void cr_vocab_free(cr_vocab *v);
+
+/* Number of symbols V (0 for a NULL v), and the V bytes in id order
+ * (borrowed, valid while v lives; NULL for a NULL v). */
+CR_API size_t cr_vocab_size(const cr_vocab *v);
+CR_API const unsigned char *cr_vocab_symbols(const cr_vocab *v);
+
+/* The id of byte c, or -1 if c is not in the vocabulary (or v is NULL). */
+CR_API int cr_vocab_id(const cr_vocab *v, unsigned char c);
+
+/* Writes the ids of the n bytes of text into ids[0..n) (as doubles, the
+ * way a graph's input holds them). Allocates nothing. CR_ENOTFOUND for a
+ * byte that is not in the vocabulary ("byte 0x7e ('~') at offset 12 is
+ * not in the vocabulary", nothing promised about ids); CR_EINVAL for a
+ * NULL argument (text and ids may be NULL when n is 0). */
+CR_API cr_status cr_vocab_encode(const cr_vocab *v, const void *text, size_t n, double *ids,
+                                 cr_error *err);
+
+/* Options of the text reader. A zeroed struct is valid: at most
+ * CR_DATA_MAX_INPUT bytes. */
+typedef struct cr_text_options {
+    size_t max_input; /* the most bytes read (after decompression); 0:
+                         CR_DATA_MAX_INPUT; SIZE_MAX: no limit */
+} cr_text_options;
+
+typedef struct cr_text cr_text;
+
+/* Reads a text file (plain or gzip'd, detected from its content) into a new
+ * cr_text (caller frees with cr_text_free) holding its bytes and their
+ * vocabulary. opts may be NULL. Returns NULL with err set: CR_ENOTFOUND /
+ * CR_EIO (cannot open or read), CR_EFORMAT ("PATH: empty file", "PATH:3:7:
+ * a NUL byte: not a text file"), CR_ERANGE (past max_input), CR_ENOMEM. */
+CR_API cr_text *cr_text_load(const char *path, const cr_text_options *opts, cr_error *err);
+
+/* The same from size bytes in memory (copied); name is used in messages
+ * (NULL: "<memory>"). */
+CR_API cr_text *cr_text_load_mem(const void *data, size_t size, const char *name,
+                                 const cr_text_options *opts, cr_error *err);
+
+/* Frees t. NULL is accepted. */
+CR_API void cr_text_free(cr_text *t);
+
+/* The text's length in bytes and its bytes (borrowed, valid while t
+ * lives), and its vocabulary (borrowed, owned by t). 0 / NULL for a NULL
+ * t. */
+CR_API size_t cr_text_length(const cr_text *t);
+CR_API const unsigned char *cr_text_bytes(const cr_text *t);
+CR_API const cr_vocab *cr_text_vocab(const cr_text *t);
+
+/* Cuts the text into windows for next-symbol prediction, as a new data set
+ * (caller frees): row i holds the ids of the seq bytes starting at offset
+ * i * stride as features [rows, seq], and the ids of the seq bytes one
+ * further on as targets [rows, seq] (each step's next symbol);
+ * num_classes is the vocabulary's size. stride 0 means seq: windows that
+ * follow each other, so that row i + 1 continues row i (what truncated
+ * backpropagation through time carries its state across). rows is
+ * (length - seq - 1) / stride + 1. CR_EFORMAT when the text is shorter than
+ * seq + 1 bytes ("NAME: 10 bytes: a window of 64 and its next byte need
+ * 65"); CR_EINVAL (t NULL, seq 0); CR_ENOMEM. */
+CR_API cr_dataset *cr_text_windows(const cr_text *t, size_t seq, size_t stride,
+                                   cr_error *err);
+
+/* ---- sequences: numbers from CSV ---- */
+
+/* Options of the numeric sequence reader. A zeroed struct is valid: one
+ * sequence per row, header auto, ',' delimiter, CR_DATA_MAX_INPUT. */
+typedef struct cr_sequence_options {
+    /* 0: each row is one sequence x_1..x_L (L >= 2, every row as long): the
+     * features are x_1..x_{L-1} and the target is x_L. Else the file has
+     * one value per row, a series v_1..v_n, cut into windows of this many
+     * values, each followed by its target (the value after it, or with
+     * every_step the window shifted by one). */
+    size_t window;
+    size_t stride;  /* windows start every stride values; 0: 1 */
+    int every_step; /* 1: targets [rows, window], each step's next value;
+                       0: targets [rows, 1], the value after the window */
+    cr_csv_header header;
+    char delimiter;   /* as cr_csv_options' */
+    size_t max_input; /* as cr_csv_options' */
+} cr_sequence_options;
+
+/* Loads numeric sequences from a CSV file into a new data set (caller
+ * frees): features [rows, steps], one value per step, and targets as
+ * cr_sequence_options says. opts may be NULL. NULL with err set: the CSV
+ * loader's errors, and CR_EFORMAT for a file with several columns given a
+ * window ("NAME: 3 columns: a series cut into windows has one value per
+ * row"), a sequence of one value ("NAME: rows of 1 value: a sequence needs
+ * at least 2"), or a series too short for one window ("NAME: 5 values: a
+ * window of 8 and its target need 9"); CR_EINVAL (bad options). */
+CR_API cr_dataset *cr_sequence_load(const char *path, const cr_sequence_options *opts,
+                                    cr_error *err);
+
+/* The same from size bytes in memory; name is used in messages (NULL:
+ * "<memory>"). */
+CR_API cr_dataset *cr_sequence_load_mem(const void *data, size_t size, const char *name,
+                                        const cr_sequence_options *opts, cr_error *err);
 
 #ifdef __cplusplus
 }

@@ -143,7 +143,13 @@
     X(SHAPE, "shape", 0, "D1,D2,...", ARG,                                                 \
       "the shape of one input sample for --layers, e.g. 1,28,28\n"                         \
       "(default: the data's width; IDX images of N*N pixels\n"                             \
-      "before a 2-D first layer: 1,N,N)")
+      "before a 2-D first layer: 1,N,N)")                                                  \
+    /* generate */                                                                         \
+    X(LENGTH, "length", 0, "N", ARG, "bytes to generate (default 500)")                    \
+    X(TEMPERATURE, "temperature", 0, "T", ARG,                                             \
+      "divide the logits by T > 0 before sampling (default 1;\n"                           \
+      "lower: safer, higher: more varied)")                                                \
+    X(PRIME, "prime", 0, "TEXT", ARG, "text the sample continues (printed first)")
 
 typedef enum cli_opt {
 #define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,

@@ -27,6 +27,7 @@
     X(hessian, "the Hessian of a scalar output with respect to the variables")             \
     X(hvp, "a Hessian-vector product of a scalar output along a direction --v")            \
     X(jvp, "a Jacobian-vector product (forward mode) along a direction --v")               \
+    X(generate, "sample text from a saved character model")                                \
     /* end of the table */
 
 #define CLI_DECLARE(name, summary)                                                         \

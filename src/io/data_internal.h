@@ -101,4 +101,18 @@ cr_tensor *cr_labels_one_hot(const double *labels, size_t rows, size_t *num_clas
 /* A label must be an integer in 0..K-1 (K given, or the limit). */
 int cr_label_ok(double v, size_t k);
 
+/* ---- sequences (sequence.c, text.c) ---- */
+
+/* Cuts the series v[0..n) into windows, a new data set: row i holds
+ * v[i*stride .. i*stride+window) as features; its targets are the window
+ * shifted by one (every_step, [rows, window]) or the value after it
+ * ([rows, 1]). num_classes is recorded. CR_EFORMAT when n < window + 1:
+ * "NAME: N UNIT: a window of W and NEXT need W+1"; CR_ENOMEM. */
+cr_dataset *cr_series_windows(const double *v, size_t n, size_t window, size_t stride,
+                              int every_step, size_t num_classes, const char *name,
+                              const char *unit, const char *next, cr_error *err);
+
+/* The name a text was read under (borrowed); NULL for a NULL t. */
+const char *cr_text_name(const cr_text *t);
+
 #endif
