@@ -30,6 +30,7 @@ int main(void)
     srunner_add_suite(sr, custom_suite());
     srunner_add_suite(sr, reliability_suite());
     srunner_add_suite(sr, oplist_suite());
+    srunner_add_suite(sr, lang_tensor_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -31,6 +31,7 @@ Suite *gradcheck_suite(void);
 Suite *custom_suite(void);
 Suite *reliability_suite(void);
 Suite *oplist_suite(void);
+Suite *lang_tensor_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).

@@ -113,6 +113,32 @@ CR_API cr_status cr_expr_set(cr_expr_program *p, const char *name, double value,
  * err may be NULL. */
 CR_API cr_status cr_expr_eval(cr_expr_program *p, cr_error *err);
 
+/* Reads a value literal, the values the command line's --at takes (len
+ * bytes; it need not be NUL-terminated):
+ *   a number, with an optional '-' in front ("-2.5", "1e-3"), read as the
+ *     language reads one;
+ *   a nested list of numbers, "[[1, 2], [3, 4]]": rank 1 to CR_MAX_RANK,
+ *     rectangular, no empty list;
+ *   "rand(3, 4)" or "randn(3, 4)": a tensor of that shape (1 to CR_MAX_RANK
+ *     sizes) drawn uniformly from [0, 1) or from the standard normal, from
+ *     the library's generator seeded with seed (the same seed gives the same
+ *     numbers).
+ * On success *out is a new tensor (free it with cr_tensor_free): rank 0 for
+ * a number. On failure *out is NULL and err (may be NULL) holds the status,
+ * the message and the column (line 1) of the problem:
+ *   CR_ESYNTAX  not a value ("expected a number, a list [...], rand(...) or
+ *               randn(...), got 'x'"), a bad size of rand/randn;
+ *   CR_ESHAPE   a ragged list ("a ragged list: [1] has 3 items, [0] has 2"),
+ *               a number where a list belongs or the other way round, an
+ *               empty list;
+ *   CR_EFORMAT  a malformed number, a NUL byte or invalid UTF-8;
+ *   CR_ERANGE   a number out of range, more than CR_MAX_RANK levels of
+ *               brackets or sizes, a tensor too large;
+ *   CR_ENOMEM   out of memory;
+ *   CR_EINVAL   text or out is NULL. */
+CR_API cr_status cr_expr_parse_value(const char *text, size_t len, unsigned long seed,
+                                     cr_tensor **out, cr_error *err);
+
 /* The functions the language knows, as one static string:
  * "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, pow,
  * reshape, ..." (docs/expression-language.md lists them). */

@@ -22,9 +22,12 @@
 
 enum { CLI_OK = 0, CLI_EVAL = 1, CLI_USAGE = 2 };
 
+/* One --at NAME=VALUE: the text as given, and the value read from it
+ * (cr_expr_parse_value) once every option is known. */
 typedef struct cli_at {
     char *name;
-    double value;
+    char *text;
+    cr_tensor *value; /* rank 0 for a number */
 } cli_at;
 
 /* Everything a subcommand was asked to do, and what it loaded. */
@@ -46,7 +49,8 @@ typedef struct cli {
     const char *render;
     const char *output;
     int json, chain, check, unicode;
-    int trap; /* --trap-nonfinite: CR_GRAPH_TRAP_NONFINITE on the graph */
+    int trap;           /* --trap-nonfinite: CR_GRAPH_TRAP_NONFINITE on the graph */
+    unsigned long seed; /* --seed: rand() and randn() in --at (default 1) */
     /* the program */
     char *text;
     size_t len;

@@ -66,7 +66,10 @@ enum cr_tok_kind {
     T_GE, /* >= */
     T_EQ, /* == */
     T_QUESTION,
-    T_COLON
+    T_COLON,
+    T_LBRACKET, /* [ */
+    T_RBRACKET, /* ] */
+    T_AT        /* @ */
 };
 
 typedef struct cr_token {

@@ -194,10 +194,11 @@ cr_status cr_lex_next(cr_lexer *lx, cr_token *t, cr_error *err)
         return CR_OK;
     }
     /* one-character tokens, in the order of their kinds */
-    static const char punct[] = "\n;+-*/^(),=<>?:";
+    static const char punct[] = "\n;+-*/^(),=<>?:[]@";
     static const enum cr_tok_kind punct_kind[] = {
-        T_NEWLINE, T_SEMI,  T_PLUS,   T_MINUS, T_STAR, T_SLASH,    T_CARET, T_LPAREN,
-        T_RPAREN,  T_COMMA, T_ASSIGN, T_LT,    T_GT,   T_QUESTION, T_COLON};
+        T_NEWLINE, T_SEMI,     T_PLUS,   T_MINUS,    T_STAR,     T_SLASH,
+        T_CARET,   T_LPAREN,   T_RPAREN, T_COMMA,    T_ASSIGN,   T_LT,
+        T_GT,      T_QUESTION, T_COLON,  T_LBRACKET, T_RBRACKET, T_AT};
     const char *hit = c > 0 ? strchr(punct, c) : NULL;
     if (!hit) {
         size_t n =
