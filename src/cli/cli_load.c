@@ -86,7 +86,8 @@ static int read_at_csv(cli *c, cli_at *at, const char *path)
 }
 
 /* Reads the value of one --at pair into at->value: a number, a list, rand
- * or randn (cr_expr_parse_value, drawing with seed), or @FILE.csv. A
+ * or randn (cr_expr_parse_value, drawing with seed), @FILE.csv or
+ * @FILE.json. A
  * number keeps the messages of a number: nan, inf and overflowing numbers
  * are not finite, one with a digit other than 0 before its exponent that
  * reads as 0 underflows. Returns an exit status (the error reported). */
@@ -98,8 +99,15 @@ static int read_at_value(cli *c, cli_at *at, unsigned long seed)
         const char *dot = strrchr(text, '.');
         if (dot && strcmp(dot, ".csv") == 0)
             return read_at_csv(c, at, text + 1);
+        if (dot && strcmp(dot, ".json") == 0) {
+            char why[512];
+            at->value = cli_json_read_value(cli_input_path(text + 1), why, sizeof why);
+            return at->value ? CLI_OK
+                             : cli_fail(c, CLI_USAGE, 0, 0, "--at %s: %s", at->name, why);
+        }
         return cli_fail(c, CLI_USAGE, 0, 0,
-                        "--at %s: '%s': a file of values must end in .csv", at->name, text);
+                        "--at %s: '%s': a file of values must end in .csv or .json",
+                        at->name, text);
     }
     const int number = text[0] != '[' && strncmp(text, "rand", 4) != 0;
     char *end;
@@ -425,6 +433,16 @@ int cli_run(const cli_spec *spec, int argc, char **argv, int (*body)(cli *c))
 
 int cli_backward(cli *c)
 {
+    const cr_expr_symbol *out = cr_expr_output(c->prog);
+    const cr_tensor *v = cr_node_value(out->node);
+    if (cr_tensor_size(v) != 1) {
+        char shape[128];
+        cr_shape_format(shape, sizeof shape, cr_tensor_rank(v), cr_tensor_shape(v));
+        return cli_fail(c, CLI_USAGE, out->line, out->column,
+                        "the output '%s' has the shape %s; a gradient needs a scalar "
+                        "output (take sum(%s) or mean(%s), or choose one with --of)",
+                        out->name, shape, out->name, out->name);
+    }
     for (size_t i = 0; i < c->n_wrt_syms; i++)
         cr_node_require_grad(c->wrt_syms[i]->node, 1);
     if (cr_graph_backward(c->g, cr_expr_output(c->prog)->node, 0) != CR_OK)
