@@ -57,9 +57,15 @@ typedef struct cr_expr_symbol {
  * was (except after running out of memory while naming the statements: the
  * nodes built so far stay, unreachable) and err (may be NULL) holds the
  * status, the message and the line and column of the problem:
- *   CR_ESYNTAX  a syntax error, an unknown function (the message lists the
- *               known ones), a wrong number of arguments, a name defined
- *               twice or used before its statement, an empty program;
+ *   CR_ESYNTAX  a syntax error, an unknown function (the message names a
+ *               close one: "did you mean sigmoid?"), a wrong number of
+ *               arguments or a wrong keyword argument, a name defined
+ *               twice or used before its statement, an empty program, x**2
+ *               ("use ^ for powers"), 2x ("write 2*x"), a character that
+ *               is no operator (with a hint for a typeset one: ×, ², −);
+ *   CR_ESHAPE   operands whose shapes do not fit their operator (the
+ *               message names it and both shapes), an index out of range,
+ *               a ragged or empty list;
  *   CR_EFORMAT  a NUL byte or invalid UTF-8 in the text, a malformed number;
  *   CR_ERANGE   a number out of range, nesting deeper than
  *               CR_EXPR_MAX_NESTING, a name longer than 255 bytes;
@@ -133,7 +139,7 @@ CR_API cr_status cr_expr_eval(cr_expr_program *p, cr_error *err);
  *               empty list;
  *   CR_EFORMAT  a malformed number, a NUL byte or invalid UTF-8;
  *   CR_ERANGE   a number out of range, more than CR_MAX_RANK levels of
- *               brackets or sizes, a tensor too large;
+ *               brackets or sizes, rand/randn of more than 2^24 elements;
  *   CR_ENOMEM   out of memory;
  *   CR_EINVAL   text or out is NULL. */
 CR_API cr_status cr_expr_parse_value(const char *text, size_t len, unsigned long seed,

@@ -19,7 +19,8 @@
 
 /* Prints the line `line` of the program with a caret under column col
  * (characters, as the parser counts them). Long lines show a window around
- * the column; bytes that are not printable ASCII show as '?'. */
+ * the column. A UTF-8 character shows as typed (2×x²); other bytes that
+ * are not printable ASCII show as '?'. */
 static void show_line(const cli *c, int line, int col)
 {
     if (!c->text || line <= 0 || col <= 0)
@@ -33,7 +34,8 @@ static void show_line(const cli *c, int line, int col)
         e++;
     enum { BEFORE = 50, WIDTH = 100 };
     int first = col > BEFORE + 10 ? col - BEFORE : 1; /* first column shown */
-    char text[WIDTH + 1], caret[WIDTH + 2];
+    char text[4 * WIDTH + 1], caret[WIDTH + 2];
+    int bytes = 0; /* used in text */
     int n = 0, k = 0, column = 0, more = 0;
     for (const char *p = s; p < e; p++) {
         unsigned char b = (unsigned char)*p;
@@ -46,12 +48,22 @@ static void show_line(const cli *c, int line, int col)
             more = 1;
             break;
         }
+        const int len = b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 ? 2 : 1;
+        int whole = b >= 0xC2 && b <= 0xF4 && e - p >= len;
+        for (int i = 1; whole && i < len; i++)
+            whole = ((unsigned char)p[i] & 0xC0) == 0x80;
         char shown = (b >= 0x80 || (b < 0x20 && b != '\t') || b == 0x7F) ? '?' : (char)b;
-        text[n++] = shown;
+        n++;
+        if (whole) {
+            memcpy(text + bytes, p, (size_t)len);
+            bytes += len;
+        } else {
+            text[bytes++] = shown;
+        }
         if (column < col)
             caret[k++] = shown == '\t' ? '\t' : ' ';
     }
-    text[n] = '\0';
+    text[bytes] = '\0';
     if (col >= first && col - first <= WIDTH) {
         while (column < col - 1 && k < WIDTH) { /* caret past the end of the line */
             caret[k++] = ' ';
@@ -139,7 +151,7 @@ int cli_rows_add_tensor(cli_rows *r, const char *label, const cr_tensor *t)
 static int number_text(char *buf, double v)
 {
     if (isfinite(v))
-        return snprintf(buf, 32, "%.15g", v);
+        return snprintf(buf, 32, "%.15g", v == 0 ? 0.0 : v); /* no "-0" in a table */
     return snprintf(buf, 32, "%s", cli_nonfinite_name(v));
 }
 

@@ -182,6 +182,9 @@ static cr_status read_shape(value_reader *r, const cr_token *name, int *rank, si
     }
 }
 
+/* The most elements rand() and randn() draw (128 MiB of doubles). */
+#define MAX_RANDOM (1 << 24)
+
 /* Fills t (shape already set) with draws from a generator seeded with
  * seed: uniform on [0, 1), or standard normal. */
 static cr_status draw(cr_tensor *t, int normal, unsigned long seed, cr_error *err)
@@ -226,6 +229,15 @@ static cr_status parse_value_body(const char *text, size_t len, unsigned long se
     }
     if (st != CR_OK || (st = next(&r, &t)) != CR_OK)
         goto done;
+    size_t count = 1;
+    for (int k = 0; random && k < rank; k++)
+        count = shape[k] > MAX_RANDOM / count ? MAX_RANDOM + 1 : count * shape[k];
+    if (count > MAX_RANDOM) {
+        st = cr_lang_fail(err, CR_ERANGE, name.line, name.col,
+                          "%.*s(): more than %d elements", (int)name.len, text + name.start,
+                          MAX_RANDOM);
+        goto done;
+    }
     if (t.kind != T_EOF) {
         st = unexpected(&r, &t, "the end of the value");
         goto done;
