@@ -113,8 +113,12 @@ CR_API cr_status cr_expr_set(cr_expr_program *p, const char *name, double value,
 /* Evaluates every statement, in program order, from the inputs' values.
  * CR_ESTATE if an input has no value (the message names the first one, with
  * the line and column of its first use); CR_EDOMAIN if a statement's value
- * is NaN or infinite: the message names the first such statement ("statement
- * 'r' evaluates to -inf"), err->where holds its name and line/column locate it.
+ * is NaN or infinite: the message names the first such statement and the
+ * operation that made the value from finite operands ("statement 'r'
+ * evaluates to -inf: log of 0 gives -inf", with " at element k" for a
+ * tensor), err->where holds the statement's name and line/column locate
+ * that operation (the statement's name when no operation of the program
+ * made it).
  * The evaluation order is computed once, so later calls do not allocate.
  * err may be NULL. */
 CR_API cr_status cr_expr_eval(cr_expr_program *p, cr_error *err);

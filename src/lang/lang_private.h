@@ -30,7 +30,12 @@ struct cr_expr_program {
     size_t n_stmts, cap_stmts;
     sym_entry *table; /* uthash head */
     size_t output;    /* statement index */
-    cr_node **plan;   /* op nodes evaluated by cr_expr_eval, in order */
+    struct cr_lang_pos {
+        int line, col;
+    } * pos;          /* where each node the parse built comes from, by id */
+    size_t pos_first; /* the id of pos[0] */
+    size_t n_pos, cap_pos;
+    cr_node **plan; /* op nodes evaluated by cr_expr_eval, in order */
     size_t n_plan;
     int planned;
 };

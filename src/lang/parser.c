@@ -145,8 +145,33 @@ static cr_status apply_function(parser *ps, const pending *op, int argc)
     return CR_OK;
 }
 
-/* Applies the operator on top of the stack to the operands on top. */
+/* Records that the nodes from id `before` on come from line:col (the
+ * operator or call that built them), for messages about their values. */
+static cr_status record(parser *ps, size_t before, int line, int col)
+{
+    cr_expr_program *p = ps->p;
+    const size_t n = cr_graph_size(ps->g) - p->pos_first;
+    if (cr_grow((void **)&p->pos, &p->cap_pos, n, sizeof *p->pos) != CR_OK)
+        return cr_lang_fail(ps->err, CR_ENOMEM, 0, 0, "out of memory parsing the program");
+    for (size_t i = before - p->pos_first; i < n; i++)
+        p->pos[i] = (struct cr_lang_pos){line, col};
+    p->n_pos = n;
+    return CR_OK;
+}
+
+static cr_status reduce_op(parser *ps);
+
+/* Applies the operator on top of the stack to the operands on top, and
+ * records where its nodes come from. */
 static cr_status reduce(parser *ps)
+{
+    const pending op = ps->ops[ps->n_ops - 1];
+    const size_t before = cr_graph_size(ps->g);
+    cr_status st = reduce_op(ps);
+    return st == CR_OK ? record(ps, before, op.line, op.col) : st;
+}
+
+static cr_status reduce_op(parser *ps)
 {
     pending op = ps->ops[--ps->n_ops];
     cr_lang_value res = {0};
@@ -254,7 +279,17 @@ static cr_status place_keywords(parser *ps, pending *call)
     return CR_OK;
 }
 
+static cr_status finish_call_op(parser *ps);
+
 static cr_status finish_call(parser *ps)
+{
+    const pending call = ps->ops[ps->n_ops - 1];
+    const size_t before = cr_graph_size(ps->g);
+    cr_status st = finish_call_op(ps);
+    return st == CR_OK ? record(ps, before, call.line, call.col) : st;
+}
+
+static cr_status finish_call_op(parser *ps)
 {
     pending call = ps->ops[--ps->n_ops];
     const cr_lang_function *f = call.func;
@@ -291,11 +326,12 @@ static cr_status finish_list(parser *ps)
     ps->depth--;
     cr_lang_value *items = &ps->items[ps->n_items - (size_t)list.argc];
     cr_lang_value res = {0};
+    const size_t before = cr_graph_size(ps->g);
     if (!cr_lang_list(ps->g, items, (size_t)list.argc, &res))
         return graph_failed(ps, list.line, list.col);
     ps->n_items -= (size_t)list.argc;
     ps->items[ps->n_items++] = res;
-    return CR_OK;
+    return record(ps, before, list.line, list.col);
 }
 
 /* Adds a symbol (inputs or statements) and its table entry. */
@@ -509,8 +545,10 @@ static cr_status parse_expression(parser *ps)
             bin = O_MATMUL;
             break;
         case T_LBRACKET:
+            const size_t before = cr_graph_size(ps->g);
             if ((st = cr_lang_index(ps->g, &ps->lx, ps->err, &t,
-                                    &ps->items[ps->n_items - 1])) != CR_OK)
+                                    &ps->items[ps->n_items - 1])) != CR_OK ||
+                (st = record(ps, before, t.line, t.col)) != CR_OK)
                 return st;
             continue;
         case T_RBRACKET:
@@ -748,6 +786,7 @@ static cr_status expr_parse_body(cr_graph *g, const char *text, size_t len,
     p->g = g;
     parser ps = {.p = p, .g = g, .err = err, .lx = {text, len, 0, 1, 1}};
     size_t first_id = cr_graph_size(g);
+    p->pos_first = first_id;
     cr_arena_mark mark = cr_arena_get_mark(&g->arena);
     cr_error saved_graph_err = g->err;
 
