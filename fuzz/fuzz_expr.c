@@ -2,7 +2,8 @@
  * fuzz_expr.c - libFuzzer target for the expression language: parses the
  * input as a program into a fresh graph and, when it parses, gives every
  * input a value derived from the data, evaluates it, differentiates the
- * output with respect to every input and frees everything. Any crash,
+ * output with respect to every input and frees everything; then reads the
+ * same bytes as a value literal (cr_expr_parse_value). Any crash,
  * leak, sanitizer report or stack overflow is a bug. Build and run with
  * `make fuzz` (clang -fsanitize=fuzzer,address,undefined).
  */
@@ -34,5 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap(); /* positions are 1-based, or 0 when they do not apply */
     }
     cr_graph_free(g);
+    /* the same bytes as a value literal (--at's values) */
+    cr_tensor *t = NULL;
+    if (cr_expr_parse_value((const char *)data, size, 1, &t, &err) != CR_OK &&
+        (t != NULL || err.column < 0))
+        __builtin_trap(); /* a failure returns no tensor and a position */
+    cr_tensor_free(t);
     return 0;
 }

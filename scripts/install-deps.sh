@@ -10,7 +10,7 @@
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config \
-libgsl-dev libopenblas-dev check uthash-dev zlib1g-dev \
+libgsl-dev libopenblas-dev check uthash-dev zlib1g-dev libjansson-dev \
 graphviz libgraphviz-dev dataset-fashion-mnist clang valgrind locales \
 python3 python3-torch clang-format chromium"
 

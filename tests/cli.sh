@@ -25,7 +25,7 @@ fi
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/chainrule-cli.XXXXXX") || exit 99
 trap 'rm -rf "$scratch"' EXIT INT TERM
-cp "$cases"/*.cr "$scratch"/
+cp "$cases"/*.cr "$cases"/*.csv "$cases"/*.json "$scratch"/
 cd "$scratch" || exit 99
 
 # Inputs that cannot live in the source tree comfortably.

@@ -57,9 +57,15 @@ typedef struct cr_expr_symbol {
  * was (except after running out of memory while naming the statements: the
  * nodes built so far stay, unreachable) and err (may be NULL) holds the
  * status, the message and the line and column of the problem:
- *   CR_ESYNTAX  a syntax error, an unknown function (the message lists the
- *               known ones), a wrong number of arguments, a name defined
- *               twice or used before its statement, an empty program;
+ *   CR_ESYNTAX  a syntax error, an unknown function (the message names a
+ *               close one: "did you mean sigmoid?"), a wrong number of
+ *               arguments or a wrong keyword argument, a name defined
+ *               twice or used before its statement, an empty program, x**2
+ *               ("use ^ for powers"), 2x ("write 2*x"), a character that
+ *               is no operator (with a hint for a typeset one: ×, ², −);
+ *   CR_ESHAPE   operands whose shapes do not fit their operator (the
+ *               message names it and both shapes), an index out of range,
+ *               a ragged or empty list;
  *   CR_EFORMAT  a NUL byte or invalid UTF-8 in the text, a malformed number;
  *   CR_ERANGE   a number out of range, nesting deeper than
  *               CR_EXPR_MAX_NESTING, a name longer than 255 bytes;
@@ -107,11 +113,41 @@ CR_API cr_status cr_expr_set(cr_expr_program *p, const char *name, double value,
 /* Evaluates every statement, in program order, from the inputs' values.
  * CR_ESTATE if an input has no value (the message names the first one, with
  * the line and column of its first use); CR_EDOMAIN if a statement's value
- * is NaN or infinite: the message names the first such statement ("statement
- * 'r' evaluates to -inf"), err->where holds its name and line/column locate it.
+ * is NaN or infinite: the message names the first such statement and the
+ * operation that made the value from finite operands ("statement 'r'
+ * evaluates to -inf: log of 0 gives -inf", with " at element k" for a
+ * tensor), err->where holds the statement's name and line/column locate
+ * that operation (the statement's name when no operation of the program
+ * made it).
  * The evaluation order is computed once, so later calls do not allocate.
  * err may be NULL. */
 CR_API cr_status cr_expr_eval(cr_expr_program *p, cr_error *err);
+
+/* Reads a value literal, the values the command line's --at takes (len
+ * bytes; it need not be NUL-terminated):
+ *   a number, with an optional '-' in front ("-2.5", "1e-3"), read as the
+ *     language reads one;
+ *   a nested list of numbers, "[[1, 2], [3, 4]]": rank 1 to CR_MAX_RANK,
+ *     rectangular, no empty list;
+ *   "rand(3, 4)" or "randn(3, 4)": a tensor of that shape (1 to CR_MAX_RANK
+ *     sizes) drawn uniformly from [0, 1) or from the standard normal, from
+ *     the library's generator seeded with seed (the same seed gives the same
+ *     numbers).
+ * On success *out is a new tensor (free it with cr_tensor_free): rank 0 for
+ * a number. On failure *out is NULL and err (may be NULL) holds the status,
+ * the message and the column (line 1) of the problem:
+ *   CR_ESYNTAX  not a value ("expected a number, a list [...], rand(...) or
+ *               randn(...), got 'x'"), a bad size of rand/randn;
+ *   CR_ESHAPE   a ragged list ("a ragged list: [1] has 3 items, [0] has 2"),
+ *               a number where a list belongs or the other way round, an
+ *               empty list;
+ *   CR_EFORMAT  a malformed number, a NUL byte or invalid UTF-8;
+ *   CR_ERANGE   a number out of range, more than CR_MAX_RANK levels of
+ *               brackets or sizes, rand/randn of more than 2^24 elements;
+ *   CR_ENOMEM   out of memory;
+ *   CR_EINVAL   text or out is NULL. */
+CR_API cr_status cr_expr_parse_value(const char *text, size_t len, unsigned long seed,
+                                     cr_tensor **out, cr_error *err);
 
 /* The functions the language knows, as one static string:
  * "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, pow,

@@ -19,7 +19,8 @@
 
 /* Prints the line `line` of the program with a caret under column col
  * (characters, as the parser counts them). Long lines show a window around
- * the column; bytes that are not printable ASCII show as '?'. */
+ * the column. A UTF-8 character shows as typed (2×x²); other bytes that
+ * are not printable ASCII show as '?'. */
 static void show_line(const cli *c, int line, int col)
 {
     if (!c->text || line <= 0 || col <= 0)
@@ -33,7 +34,8 @@ static void show_line(const cli *c, int line, int col)
         e++;
     enum { BEFORE = 50, WIDTH = 100 };
     int first = col > BEFORE + 10 ? col - BEFORE : 1; /* first column shown */
-    char text[WIDTH + 1], caret[WIDTH + 2];
+    char text[4 * WIDTH + 1], caret[WIDTH + 2];
+    int bytes = 0; /* used in text */
     int n = 0, k = 0, column = 0, more = 0;
     for (const char *p = s; p < e; p++) {
         unsigned char b = (unsigned char)*p;
@@ -46,12 +48,22 @@ static void show_line(const cli *c, int line, int col)
             more = 1;
             break;
         }
+        const int len = b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 ? 2 : 1;
+        int whole = b >= 0xC2 && b <= 0xF4 && e - p >= len;
+        for (int i = 1; whole && i < len; i++)
+            whole = ((unsigned char)p[i] & 0xC0) == 0x80;
         char shown = (b >= 0x80 || (b < 0x20 && b != '\t') || b == 0x7F) ? '?' : (char)b;
-        text[n++] = shown;
+        n++;
+        if (whole) {
+            memcpy(text + bytes, p, (size_t)len);
+            bytes += len;
+        } else {
+            text[bytes++] = shown;
+        }
         if (column < col)
             caret[k++] = shown == '\t' ? '\t' : ' ';
     }
-    text[n] = '\0';
+    text[bytes] = '\0';
     if (col >= first && col - first <= WIDTH) {
         while (column < col - 1 && k < WIDTH) { /* caret past the end of the line */
             caret[k++] = ' ';
@@ -113,8 +125,70 @@ int cli_rows_add(cli_rows *r, const char *label, double value)
         return -1;
     if (!(r->rows[r->n].label = cli_strndup(label, strlen(label))))
         return -1;
+    r->rows[r->n].tensor = NULL;
     r->rows[r->n++].value = value;
     return 0;
+}
+
+int cli_rows_add_tensor(cli_rows *r, const char *label, const cr_tensor *t)
+{
+    if (cr_tensor_rank(t) == 0)
+        return cli_rows_add(r, label, cr_tensor_scalar(t));
+    char shape[128], *text;
+    cr_shape_format(shape, sizeof shape, cr_tensor_rank(t), cr_tensor_shape(t));
+    const size_t n = strlen(label) + strlen(shape) + 2;
+    if (!(text = malloc(n)))
+        return -1;
+    snprintf(text, n, "%s %s", label, shape);
+    const int rc = cli_rows_add(r, text, 0);
+    free(text);
+    if (rc == 0)
+        r->rows[r->n - 1].tensor = t;
+    return rc;
+}
+
+/* "%.15g" or nan, inf, -inf into buf (32 bytes); returns its length. */
+static int number_text(char *buf, double v)
+{
+    if (isfinite(v))
+        return snprintf(buf, 32, "%.15g", v == 0 ? 0.0 : v); /* no "-0" in a table */
+    return snprintf(buf, 32, "%s", cli_nonfinite_name(v));
+}
+
+void cli_print_tensor(FILE *out, const cr_tensor *t, int indent)
+{
+    const int rank = cr_tensor_rank(t);
+    const size_t n = cr_tensor_size(t);
+    const size_t *shape = cr_tensor_shape(t);
+    char buf[32];
+    int width = 0;
+    for (size_t i = 0; i < n; i++) {
+        const int w = number_text(buf, cr_tensor_get(t, i));
+        width = w > width ? w : width;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* the axes that start at element i open a bracket; those that end
+         * with it close one */
+        int open = 0, close = 0;
+        for (size_t rest = i; open < rank && rest % shape[rank - 1 - open] == 0; open++)
+            rest /= shape[rank - 1 - open];
+        for (size_t rest = i + 1; close < rank && rest % shape[rank - 1 - close] == 0;
+             close++)
+            rest /= shape[rank - 1 - close];
+        fprintf(out, "%.*s", open, "[[[[");
+        number_text(buf, cr_tensor_get(t, i));
+        fprintf(out, "%*s%.*s", width, buf, close, "]]]]");
+        if (i + 1 == n)
+            break;
+        if (close == 0) {
+            fputs(", ", out);
+            continue;
+        }
+        fputc(',', out);
+        for (int k = 0; k < close; k++) /* a blank line between blocks */
+            fputc('\n', out);
+        fprintf(out, "%*s", indent + rank - close, "");
+    }
 }
 
 void cli_rows_print(const cli_rows *r, FILE *out)
@@ -125,7 +199,10 @@ void cli_rows_print(const cli_rows *r, FILE *out)
             width = strlen(r->rows[i].label);
     for (size_t i = 0; i < r->n; i++) {
         fprintf(out, "%-*s = ", (int)width, r->rows[i].label);
-        cli_print_number(out, r->rows[i].value);
+        if (r->rows[i].tensor)
+            cli_print_tensor(out, r->rows[i].tensor, (int)width + 3);
+        else
+            cli_print_number(out, r->rows[i].value);
         fputc('\n', out);
     }
 }

@@ -23,9 +23,12 @@
 
 enum { CLI_OK = 0, CLI_EVAL = 1, CLI_USAGE = 2 };
 
+/* One --at NAME=VALUE: the text as given, and the value read from it
+ * (cr_expr_parse_value) once every option is known. */
 typedef struct cli_at {
     char *name;
-    double value;
+    char *text;
+    cr_tensor *value; /* rank 0 for a number */
 } cli_at;
 
 /* Everything a subcommand was asked to do, and what it loaded. */
@@ -49,7 +52,8 @@ typedef struct cli {
     const char *output;
     const char *html; /* explain --html FILE */
     int json, chain, check, unicode;
-    int trap; /* --trap-nonfinite: CR_GRAPH_TRAP_NONFINITE on the graph */
+    int trap;           /* --trap-nonfinite: CR_GRAPH_TRAP_NONFINITE on the graph */
+    unsigned long seed; /* --seed: rand() and randn() in --at (default 1) */
     /* the program */
     char *text;
     size_t len;
@@ -77,15 +81,24 @@ int cli_fail_error(cli *c, int code, const cr_error *err);
 void cli_warn_at(const cli *c, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Aligned "label = value" blocks for people. */
+/* Aligned "label = value" blocks for people; a tensor's rows are aligned
+ * under its first row, its label followed by its shape ("dy/dX [2,3]"). */
 typedef struct cli_rows {
     struct cli_row {
         char *label;
         double value;
+        const cr_tensor *tensor; /* borrowed; NULL for a number */
     } * rows;
     size_t n, cap;
 } cli_rows;
 int cli_rows_add(cli_rows *r, const char *label, double value); /* 0 or -1 (no memory) */
+/* A value of any rank (a number for rank 0); t is borrowed until the rows
+ * are printed. 0 or -1 (no memory). */
+int cli_rows_add_tensor(cli_rows *r, const char *label, const cr_tensor *t);
+/* A tensor as nested brackets, its numbers right-aligned in columns, each
+ * row after the first indented by indent columns plus its depth; ends
+ * without a newline. */
+void cli_print_tensor(FILE *out, const cr_tensor *t, int indent);
 void cli_rows_print(const cli_rows *r, FILE *out);
 void cli_rows_free(cli_rows *r);
 
@@ -152,26 +165,34 @@ int cli_input_read(cli *c, const char *path, size_t max, char **data, size_t *si
 
 /* ---- JSON (cli_json.c) ---- */
 
-/* Numbers with 17 significant digits (they round-trip); non-finite
- * numbers as the strings "nan", "inf" and "-inf". Strings are escaped;
- * bytes that are not UTF-8 (from file names) become U+FFFD, so the output
- * is always valid JSON. */
+/* Written with jansson. Numbers with 17 significant digits (they
+ * round-trip), whole numbers as integers; non-finite numbers as the
+ * strings "nan", "inf" and "-inf"; tensors as nested arrays (a number for
+ * rank 0). Strings are escaped; bytes that are not UTF-8 (from file names)
+ * become U+FFFD, so the output is always valid JSON. */
 void cli_json_number(FILE *out, double v);
+void cli_json_tensor(FILE *out, const cr_tensor *t);
 void cli_json_string(FILE *out, const char *s);
 /* `, "name": ` and a value that may not apply (NaN: no validation split,
  * no classes): a JSON number, or null for NaN. */
 void cli_json_maybe_member(FILE *out, const char *name, double v);
-/* On stdout: `, "key": NUMBER`; and `"name": NUMBER` preceded by ", "
- * unless it is member 0 of its object. */
+/* On stdout: `, "key": NUMBER`; and `"name": VALUE` (a number or nested
+ * arrays) preceded by ", " unless it is member 0 of its object. */
 void cli_json_field(const char *key, double v);
-void cli_json_member(size_t i, const char *name, double v);
-/* Opens the subcommand's object with `{"output": NAME, "value": NUMBER`,
+void cli_json_member_tensor(size_t i, const char *name, const cr_tensor *t);
+/* Opens the subcommand's object with `{"output": NAME, "value": VALUE`,
  * and closes it (marking that stdout has its one object). */
 void cli_json_begin(const cli *c);
 void cli_json_end(cli *c);
 /* Under --json, and if stdout has no object yet, writes the error object
  * {"error": {"message", "exit", "source", "line", "column"}}. */
 void cli_json_error(cli *c, int code, int line, int col, const char *msg);
+/* Reads a JSON file of a number or nested arrays of numbers (rank at most
+ * CR_MAX_RANK, rectangular) as a new tensor (the caller frees it), or
+ * returns NULL with why (size bytes) saying what is wrong: malformed JSON
+ * with its line and column, an element that is not a number, a ragged
+ * list with its position. */
+cr_tensor *cli_json_read_value(const char *path, char *why, size_t size);
 
 /* ---- chains, the numerical check, the page (cli_explain.c) ---- */
 
@@ -247,7 +268,7 @@ int cli_direction(cli *c, cr_node **v);
  * variable): the sum of cr_jvp over the variables, or NULL after
  * reporting the error. */
 cr_node *cli_jvp_sum(cli *c, cr_node *y, cr_node *const *v);
-/* JSON members `"x[0]": NUMBER, ...` for each element of n (named name),
+/* The JSON member `"name": VALUE` of n's value (a number or nested arrays),
  * counting members in *member; and `, "key": {...}` of such members for
  * nodes shaped like the --wrt variables. */
 void cli_node_json(size_t *member, const char *name, const cr_node *n);

@@ -291,12 +291,7 @@ cr_node *cli_jvp_sum(cli *c, cr_node *y, cr_node *const *v)
 
 void cli_node_json(size_t *member, const char *name, const cr_node *n)
 {
-    char label[600];
-    const cr_tensor *t = cr_node_value(n);
-    for (size_t k = 0; k < cr_tensor_size(t); k++) {
-        cli_element_label(label, sizeof label, name, t, k);
-        cli_json_member((*member)++, label, cr_tensor_get(t, k));
-    }
+    cli_json_member_tensor((*member)++, name, cr_node_value(n));
 }
 
 void cli_wrt_json(const cli *c, const char *key, cr_node *const *nodes)

@@ -18,107 +18,136 @@
 
 /* ---- options ---- */
 
-/* What an --at value is. */
-typedef enum at_kind {
-    AT_NUMBER,
-    AT_NOT_A_NUMBER,
-    AT_NOT_FINITE,
-    AT_UNDERFLOW,
-    AT_NOMEM
-} at_kind;
-
-/* Reads text as a number the way the expression language writes one
- * (12, 0.5, .5, 7., 1e-3, 2.5E+4), with an optional '-' in front: the
- * language's own parser decides, on the program "v=TEXT", so --at and a
- * program cannot disagree about what a number is (strtod alone would take
- * 0x10, +1, nan...). Returns AT_NUMBER with *v, or why not. */
-static at_kind language_number(const char *text, double *v)
+/* The end of the --at pair that starts at p: its first ',' outside
+ * brackets and parentheses ("X=[[1,2],[3,4]],b=0.5" is two pairs), or the
+ * end of the text. */
+static const char *pair_end(const char *p)
 {
-    const size_t len = strlen(text);
-    for (size_t i = 0; i < len; i++) { /* a number, not an expression */
-        const char ch = text[i];
-        const int after_e = i > 0 && (text[i - 1] == 'e' || text[i - 1] == 'E');
-        if (!strchr("0123456789.eE+-", ch) || (ch == '-' && i > 0 && !after_e) ||
-            (ch == '+' && !after_e))
-            return AT_NOT_A_NUMBER;
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '[' || *p == '(')
+            depth++;
+        else if ((*p == ']' || *p == ')') && depth > 0)
+            depth--;
+        else if (*p == ',' && depth == 0)
+            break;
     }
-    char *program = malloc(len + 3);
-    cr_graph *g = cr_graph_new();
-    if (!program || !g) {
-        free(program);
-        cr_graph_free(g);
-        return AT_NOMEM;
-    }
-    memcpy(program, "v=", 2);
-    memcpy(program + 2, text, len + 1);
-    cr_expr_program *p = NULL;
-    at_kind kind = AT_NOT_A_NUMBER;
-    if (cr_expr_parse(g, program, len + 2, &p, NULL) == CR_OK &&
-        cr_expr_num_inputs(p) == 0 && cr_expr_eval(p, NULL) == CR_OK) {
-        *v = cr_node_scalar(cr_expr_statement(p, 0)->node);
-        kind = AT_NUMBER;
-    }
-    cr_expr_free(p);
-    cr_graph_free(g);
-    free(program);
-    return kind;
+    return p;
 }
 
-/* Reads one --at value: nan, inf and overflowing numbers are not finite; a
- * number the language does not write is not a number; one with a digit
- * other than 0 before its exponent that reads as 0 underflows. */
-static at_kind at_value(const char *text, double *v)
-{
-    char *end;
-    const double any = strtod(text, &end);
-    if (text[0] != '\0' && !isspace((unsigned char)text[0]) && *end == '\0' &&
-        !isfinite(any))
-        return AT_NOT_FINITE;
-    const at_kind kind = language_number(text, v);
-    if (kind != AT_NUMBER || *v != 0)
-        return kind;
-    for (const char *p = text; *p && *p != 'e' && *p != 'E'; p++)
-        if (*p >= '1' && *p <= '9')
-            return AT_UNDERFLOW;
-    return AT_NUMBER;
-}
-
-/* Adds the pairs of one --at value "a=1,b=2". */
+/* Adds the pairs of one --at value "a=1,X=[[1,2],[3,4]]"; a name given
+ * again takes its new value. The values are read by read_at_values. */
 static int add_at(cli *c, const char *list)
 {
     const char *p = list;
     for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        const char *end = pair_end(p);
+        size_t n = (size_t)(end - p);
         const char *eq = memchr(p, '=', n);
         if (!eq || eq == p)
             return cli_fail(c, CLI_USAGE, 0, 0, "--at: expected NAME=VALUE, got '%.*s'",
                             (int)n, p);
-        size_t vlen = n - (size_t)(eq + 1 - p);
-        char *value = cli_strndup(eq + 1, vlen);
-        if (!value)
+        char *name = cli_strndup(p, (size_t)(eq - p));
+        char *text = cli_strndup(eq + 1, n - (size_t)(eq + 1 - p));
+        size_t i = 0;
+        while (name && i < c->n_at && strcmp(c->at[i].name, name) != 0)
+            i++;
+        if (!name || !text ||
+            (i == c->n_at && cli_grow((void **)&c->at, &c->cap_at, i + 1, sizeof *c->at))) {
+            free(name);
+            free(text);
             return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
-        double v = 0;
-        const at_kind kind = at_value(value, &v);
-        free(value);
-        static const char *const why[] = {
-            [AT_NOT_A_NUMBER] = "is not a number",
-            [AT_NOT_FINITE] = "is not a finite number",
-            [AT_UNDERFLOW] = "underflows to 0",
-        };
-        if (kind == AT_NOMEM)
-            return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
-        if (kind != AT_NUMBER)
-            return cli_fail(c, CLI_USAGE, 0, 0, "--at: '%.*s' %s (in '%.*s')", (int)vlen,
-                            eq + 1, why[kind], (int)n, p);
-        if (cli_grow((void **)&c->at, &c->cap_at, c->n_at + 1, sizeof *c->at) != 0 ||
-            !(c->at[c->n_at].name = cli_strndup(p, (size_t)(eq - p))))
-            return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
-        c->at[c->n_at++].value = v;
-        if (!comma)
+        }
+        if (i == c->n_at) {
+            c->at[c->n_at++] = (cli_at){name, text, NULL};
+        } else {
+            free(name);
+            free(c->at[i].text);
+            c->at[i].text = text;
+        }
+        if (!*end)
             return CLI_OK;
-        p = comma + 1;
+        p = end + 1;
     }
+}
+
+/* Reads the matrix of a CSV file's rows (a header line is skipped) into
+ * at->value. Returns an exit status (the error reported). */
+static int read_at_csv(cli *c, cli_at *at, const char *path)
+{
+    cr_csv_options opts = {.no_targets = 1};
+    cr_error err;
+    cr_dataset *ds = cr_csv_load(cli_input_path(path), &opts, &err);
+    if (!ds)
+        return cli_fail(c, CLI_USAGE, 0, 0, "--at %s: %s", at->name, err.message);
+    at->value = cr_tensor_copy(cr_dataset_features(ds), &err);
+    cr_dataset_free(ds);
+    return at->value ? CLI_OK : cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+}
+
+/* Reads the value of one --at pair into at->value: a number, a list, rand
+ * or randn (cr_expr_parse_value, drawing with seed), @FILE.csv or
+ * @FILE.json. A
+ * number keeps the messages of a number: nan, inf and overflowing numbers
+ * are not finite, one with a digit other than 0 before its exponent that
+ * reads as 0 underflows. Returns an exit status (the error reported). */
+static int read_at_value(cli *c, cli_at *at, unsigned long seed)
+{
+    const char *text = at->text;
+    const size_t len = strlen(text);
+    if (text[0] == '@') {
+        const char *dot = strrchr(text, '.');
+        if (dot && strcmp(dot, ".csv") == 0)
+            return read_at_csv(c, at, text + 1);
+        if (dot && strcmp(dot, ".json") == 0) {
+            char why[512];
+            at->value = cli_json_read_value(cli_input_path(text + 1), why, sizeof why);
+            return at->value ? CLI_OK
+                             : cli_fail(c, CLI_USAGE, 0, 0, "--at %s: %s", at->name, why);
+        }
+        return cli_fail(c, CLI_USAGE, 0, 0,
+                        "--at %s: '%s': a file of values must end in .csv or .json",
+                        at->name, text);
+    }
+    const int number = text[0] != '[' && strncmp(text, "rand", 4) != 0;
+    char *end;
+    const double any = strtod(text, &end);
+    const char *why = NULL;
+    cr_error err;
+    if (number && text[0] != '\0' && !isspace((unsigned char)text[0]) && *end == '\0' &&
+        !isfinite(any))
+        why = "is not a finite number";
+    else if (cr_expr_parse_value(text, len, seed, &at->value, &err) != CR_OK) {
+        if (err.status == CR_ENOMEM)
+            return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+        if (!number)
+            return cli_fail(c, CLI_USAGE, 0, 0, "--at %s: %s (column %d of '%s')", at->name,
+                            err.message, err.column, text);
+        why = "is not a number";
+    } else if (number && cr_tensor_scalar(at->value) == 0) {
+        for (const char *p = text; *p && *p != 'e' && *p != 'E'; p++)
+            if (*p >= '1' && *p <= '9')
+                why = "underflows to 0";
+    }
+    if (why)
+        return cli_fail(c, CLI_USAGE, 0, 0, "--at: '%s' %s (in '%s=%s')", text, why,
+                        at->name, text);
+    return CLI_OK;
+}
+
+/* Reads every --at value, once the options (and --seed) are known: the
+ * k-th rand or randn value draws with the seed N + k - 1. */
+static int read_at_values(cli *c)
+{
+    unsigned long seed = c->seed;
+    for (size_t i = 0; i < c->n_at; i++) {
+        int rc = read_at_value(c, &c->at[i], seed);
+        if (rc != CLI_OK)
+            return rc;
+        if (strncmp(c->at[i].text, "rand", 4) == 0)
+            seed++;
+    }
+    return CLI_OK;
 }
 
 /* Adds the comma-separated items of one --wrt or --claim value. */
@@ -181,6 +210,13 @@ static int program_option(cli *c, void *ctx, cli_opt id, const char *value)
     case CLI_OPT_HTML:
         c->html = value;
         break;
+    case CLI_OPT_SEED: {
+        size_t seed;
+        if (cli_option_size(c, id, value, 0, &seed))
+            return CLI_USAGE;
+        c->seed = (unsigned long)seed;
+        break;
+    }
     default: /* an option of the table the program subcommands do not use */
         return cli_fail(c, CLI_USAGE, 0, 0, "option '%s' is not handled",
                         cli_option_name(id));
@@ -191,8 +227,9 @@ static int program_option(cli *c, void *ctx, cli_opt id, const char *value)
 static int parse(cli *c, const cli_spec *spec, int argc, char **argv)
 {
     memset(c, 0, sizeof *c);
+    c->seed = 1;
     int rc = cli_options_parse(c, spec, argc, argv, program_option, NULL);
-    if (rc != CLI_OK)
+    if (rc != CLI_OK || (rc = read_at_values(c)) != CLI_OK)
         return rc;
     if (c->render && !cli_render_format(c->render))
         return cli_fail(c, CLI_USAGE, 0, 0, "--render: '%s' must end in .svg, .png or .pdf",
@@ -210,8 +247,11 @@ static int parse(cli *c, const cli_spec *spec, int argc, char **argv)
 
 static void program_free(cli *c)
 {
-    for (size_t i = 0; i < c->n_at; i++)
+    for (size_t i = 0; i < c->n_at; i++) {
         free(c->at[i].name);
+        free(c->at[i].text);
+        cr_tensor_free(c->at[i].value);
+    }
     free(c->at);
     for (size_t i = 0; i < c->n_wrt; i++)
         free(c->wrt[i]);
@@ -280,6 +320,42 @@ static int resolve_wrt(cli *c)
     return CLI_OK;
 }
 
+/* Makes an input node of its shape and value for every --at value that
+ * is not a number, named after it, before the parse: the program's name
+ * then refers to it (chainrule/expr.h). */
+static int bind_tensors(cli *c)
+{
+    for (size_t i = 0; i < c->n_at; i++) {
+        const cli_at *at = &c->at[i];
+        if (cr_tensor_rank(at->value) == 0)
+            continue;
+        cr_node *n =
+            cr_input(c->g, at->name, cr_tensor_rank(at->value), cr_tensor_shape(at->value));
+        if (!n || cr_node_set_value(n, at->value) != CR_OK)
+            return cli_fail(c, CLI_USAGE, 0, 0, "--at %s: %s", at->name,
+                            cr_graph_error(c->g)->message);
+    }
+    return CLI_OK;
+}
+
+/* Reports a parse error. The only nodes in the graph before the parse are
+ * the --at tensors, so a statement name taken by a node (CR_ENAME) is one
+ * of them, given a value it cannot take. */
+static int parse_failed(cli *c, const cr_error *err)
+{
+    for (size_t i = 0; err->status == CR_ENAME && i < c->n_at; i++) {
+        char quoted[300];
+        snprintf(quoted, sizeof quoted, "'%s'", c->at[i].name);
+        if (cr_tensor_rank(c->at[i].value) > 0 &&
+            strstr(err->message, quoted) == err->message)
+            return cli_fail(c, CLI_USAGE, 0, 0,
+                            "--at: '%s' is computed by its statement on line %d; only "
+                            "inputs take values",
+                            c->at[i].name, err->line);
+    }
+    return cli_fail_error(c, CLI_USAGE, err);
+}
+
 /* Reads and parses the program, chooses the output (--of), gives the inputs
  * their --at values, resolves --wrt and evaluates every statement. Prints
  * any problem and returns its exit status (CLI_OK when all went well). */
@@ -293,18 +369,27 @@ static int load(cli *c)
         return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
     if (c->trap)
         cr_graph_set_flags(c->g, cr_graph_flags(c->g) | CR_GRAPH_TRAP_NONFINITE);
+    if ((rc = bind_tensors(c)) != CLI_OK)
+        return rc;
     if (cr_expr_parse(c->g, c->text, c->len, &c->prog, &err) != CR_OK)
-        return cli_fail_error(c, CLI_USAGE, &err);
+        return parse_failed(c, &err);
     cr_expr_program *p = c->prog;
     if (c->of && cr_expr_set_output(p, c->of, &err) != CR_OK)
         return cli_fail(c, CLI_USAGE, 0, 0, "--of: %s", err.message);
     for (size_t i = 0; i < c->n_at; i++) {
-        if (cr_expr_set(p, c->at[i].name, c->at[i].value, &err) == CR_OK)
+        const cli_at *at = &c->at[i];
+        const cr_expr_symbol *s = cr_expr_lookup(p, at->name);
+        if (cr_tensor_rank(at->value) == 0 &&
+            cr_expr_set(p, at->name, cr_tensor_scalar(at->value), &err) == CR_OK)
             continue;
-        if (err.status == CR_ENOTFOUND) {
+        if (s && cr_tensor_rank(at->value) > 0)
+            continue; /* bound before the parse */
+        if (!s) {
             char list[512];
             list_inputs(p, list, sizeof list);
-            return cli_fail(c, CLI_USAGE, 0, 0, "--at: %s (inputs: %s)", err.message, list);
+            return cli_fail(c, CLI_USAGE, 0, 0,
+                            "--at: '%s' is not a variable of the program (inputs: %s)",
+                            at->name, list);
         }
         return cli_fail(c, CLI_USAGE, 0, 0, "--at: %s", err.message);
     }
@@ -351,6 +436,16 @@ int cli_run(const cli_spec *spec, int argc, char **argv, int (*body)(cli *c))
 
 int cli_backward(cli *c)
 {
+    const cr_expr_symbol *out = cr_expr_output(c->prog);
+    const cr_tensor *v = cr_node_value(out->node);
+    if (cr_tensor_size(v) != 1) {
+        char shape[128];
+        cr_shape_format(shape, sizeof shape, cr_tensor_rank(v), cr_tensor_shape(v));
+        return cli_fail(c, CLI_USAGE, out->line, out->column,
+                        "the output '%s' has the shape %s; a gradient needs a scalar "
+                        "output (take sum(%s) or mean(%s), or choose one with --of)",
+                        out->name, shape, out->name, out->name);
+    }
     for (size_t i = 0; i < c->n_wrt_syms; i++)
         cr_node_require_grad(c->wrt_syms[i]->node, 1);
     if (cr_graph_backward(c->g, cr_expr_output(c->prog)->node, 0) != CR_OK)

@@ -25,7 +25,9 @@
     X(HELP, "help", 'h', NULL, ARG, "this text")                                           \
     X(JSON, "json", 0, NULL, ARG, "one JSON object on standard output")                    \
     /* the program subcommands (eval, grad, chain, dot, check) */                          \
-    X(AT, "at", 0, "NAME=VALUE[,NAME=VALUE...]", ARG, "values of the inputs (repeatable)") \
+    X(AT, "at", 0, "NAME=VALUE[,NAME=VALUE...]", ARG,                                      \
+      "values of the inputs (repeatable); a VALUE is a\n"                                  \
+      "number, [[1,2],[3,4]], rand(3,4), randn(3,4) or @F.csv")                            \
     X(WRT, "wrt", 0, "NAME[,NAME...]", ARG,                                                \
       "the variables (inputs or statements; default: every input)")                        \
     X(OF, "of", 0, "NAME", ARG, "the output statement (default: the last one)")            \

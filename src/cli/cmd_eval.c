@@ -7,11 +7,13 @@
 
 static const cli_option_use options[] = {
     {CLI_OPT_AT, NULL, NULL},
+    {CLI_OPT_SEED, NULL, "the generator of rand() and randn() in --at (default 1)"},
     {CLI_OPT_OF, NULL, NULL},
     {CLI_OPT_TRAP, NULL, NULL},
     {CLI_OPT_JSON, NULL,
-     "one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-     "\"values\": {STATEMENT: NUMBER, ...}, \"inputs\": {NAME: NUMBER, ...}}"},
+     "one JSON object: {\"output\": NAME, \"value\": VALUE,\n"
+     "\"values\": {STATEMENT: VALUE, ...}, \"inputs\": {NAME: VALUE, ...}};\n"
+     "a VALUE is a number or, for a tensor, nested arrays"},
     {CLI_OPT_FILE, NULL, "read the program from FILE"},
 };
 
@@ -40,12 +42,12 @@ static int eval_body(cli *c)
         printf(", \"values\": {");
         for (size_t i = 0; i < n; i++) {
             const cr_expr_symbol *s = cr_expr_statement(p, i);
-            cli_json_member(i, s->name, cr_node_scalar(s->node));
+            cli_json_member_tensor(i, s->name, cr_node_value(s->node));
         }
         printf("}, \"inputs\": {");
         for (size_t i = 0; i < cr_expr_num_inputs(p); i++) {
             const cr_expr_symbol *s = cr_expr_input(p, i);
-            cli_json_member(i, s->name, cr_node_scalar(s->node));
+            cli_json_member_tensor(i, s->name, cr_node_value(s->node));
         }
         printf("}");
         cli_json_end(c);
@@ -55,7 +57,7 @@ static int eval_body(cli *c)
     int rc = CLI_OK;
     for (size_t i = 0; i < n && rc == CLI_OK; i++) {
         const cr_expr_symbol *s = cr_expr_statement(p, i);
-        if (cli_rows_add(&rows, s->name, cr_node_scalar(s->node)) != 0)
+        if (cli_rows_add_tensor(&rows, s->name, cr_node_value(s->node)) != 0)
             rc = cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
     }
     if (rc == CLI_OK)

@@ -12,6 +12,7 @@
 
 static const cli_option_use options[] = {
     {CLI_OPT_AT, NULL, NULL},
+    {CLI_OPT_SEED, NULL, "the generator of rand() and randn() in --at (default 1)"},
     {CLI_OPT_WRT, NULL, NULL},
     {CLI_OPT_OF, NULL, NULL},
     {CLI_OPT_CHAIN, NULL, NULL},
@@ -46,17 +47,12 @@ const cli_spec cli_spec_grad = {
     .flags = CLI_SPEC_PROGRAM | CLI_SPEC_WARN_UNUSED,
 };
 
-static double grad_of(const cr_expr_symbol *s)
-{
-    return cr_tensor_scalar(cr_node_grad(s->node));
-}
-
 static void print_json(cli *c, cr_chain **chains, const cr_gradcheck_report *report)
 {
     cli_json_begin(c);
     printf(", \"gradient\": {");
     for (size_t i = 0; i < c->n_wrt_syms; i++)
-        cli_json_member(i, c->wrt_syms[i]->name, grad_of(c->wrt_syms[i]));
+        cli_json_member_tensor(i, c->wrt_syms[i]->name, cr_node_grad(c->wrt_syms[i]->node));
     printf("}");
     if (chains) {
         printf(", ");
@@ -77,7 +73,7 @@ static int print_text(cli *c, cr_chain **chains, const cr_gradcheck_report *repo
     int bad = cli_rows_add(&rows, out->name, cr_node_scalar(out->node));
     for (size_t i = 0; i < c->n_wrt_syms && !bad; i++) {
         cli_grad_label(label, sizeof label, out->name, c->wrt_syms[i]->name);
-        bad = cli_rows_add(&rows, label, grad_of(c->wrt_syms[i]));
+        bad = cli_rows_add_tensor(&rows, label, cr_node_grad(c->wrt_syms[i]->node));
     }
     if (!bad)
         cli_rows_print(&rows, stdout);
@@ -117,10 +113,19 @@ static int grad_body(cli *c)
     if (rc == CLI_OK) {
         const char *out = cr_expr_output(c->prog)->name;
         for (size_t i = 0; i < c->n_wrt_syms; i++) {
-            double v = grad_of(c->wrt_syms[i]);
-            if (!isfinite(v))
-                rc = cli_fail(c, CLI_EVAL, 0, 0, "d%s/d%s is %s", out, c->wrt_syms[i]->name,
-                              cli_nonfinite_name(v));
+            const cr_tensor *gr = cr_node_grad(c->wrt_syms[i]->node);
+            for (size_t k = 0; k < cr_tensor_size(gr); k++) {
+                const double v = cr_tensor_get(gr, k);
+                if (isfinite(v))
+                    continue;
+                if (cr_tensor_size(gr) == 1)
+                    rc = cli_fail(c, CLI_EVAL, 0, 0, "d%s/d%s is %s", out,
+                                  c->wrt_syms[i]->name, cli_nonfinite_name(v));
+                else
+                    rc = cli_fail(c, CLI_EVAL, 0, 0, "d%s/d%s is %s at element %zu", out,
+                                  c->wrt_syms[i]->name, cli_nonfinite_name(v), k);
+                break;
+            }
         }
         if (report && cr_gradcheck_report_count(report, CR_CHECK_FAIL) > 0)
             rc = cli_fail(c, CLI_EVAL, 0, 0,

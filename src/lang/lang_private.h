@@ -30,7 +30,12 @@ struct cr_expr_program {
     size_t n_stmts, cap_stmts;
     sym_entry *table; /* uthash head */
     size_t output;    /* statement index */
-    cr_node **plan;   /* op nodes evaluated by cr_expr_eval, in order */
+    struct cr_lang_pos {
+        int line, col;
+    } * pos;          /* where each node the parse built comes from, by id */
+    size_t pos_first; /* the id of pos[0] */
+    size_t n_pos, cap_pos;
+    cr_node **plan; /* op nodes evaluated by cr_expr_eval, in order */
     size_t n_plan;
     int planned;
 };
@@ -66,7 +71,10 @@ enum cr_tok_kind {
     T_GE, /* >= */
     T_EQ, /* == */
     T_QUESTION,
-    T_COLON
+    T_COLON,
+    T_LBRACKET, /* [ */
+    T_RBRACKET, /* ] */
+    T_AT        /* @ */
 };
 
 typedef struct cr_token {
@@ -85,6 +93,9 @@ typedef struct cr_lexer {
 /* Fills err (may be NULL) with status st, the message and the position. */
 cr_status cr_lang_fail(cr_error *err, cr_status st, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* cr_lang_fail with the graph's error (CR_ENOMEM if it has none): a node
+ * built at line:col failed. */
+cr_status cr_lang_graph_failed(cr_graph *g, cr_error *err, int line, int col);
 /* Rejects NUL bytes and invalid UTF-8 anywhere in the text (CR_EFORMAT). */
 cr_status cr_lex_validate(const char *text, size_t len, cr_error *err);
 /* Reads the next token into t. Spaces, tabs, carriage returns and comments
@@ -110,6 +121,11 @@ typedef struct cr_lang_value {
     double lit;
     int is_lit;
     int is_ref;
+    /* a list literal [a, b, ...]: its items' nodes (in the graph's arena;
+     * node is then their stack, or a constant when every item is one) */
+    cr_node **list;
+    size_t n_list;
+    int is_missing; /* an argument skipped by a keyword argument */
 } cr_lang_value;
 
 /* The node of a value, making a literal into a constant of g first. NULL on
@@ -133,6 +149,31 @@ typedef struct cr_lang_function {
 /* The function called name (len bytes), or NULL. */
 const cr_lang_function *cr_lang_function_find(const char *name, size_t len);
 
+/* The function a user who wrote name (len bytes) probably meant: another
+ * tool's name for it (ln: log) or one within a small edit distance
+ * (sigmoud: sigmoid), or NULL. */
+const char *cr_lang_function_suggest(const char *name, size_t len);
+
+/* The position (0-based) of the argument called name (len bytes) of f, or
+ * -1; names is then "x, axis, keepdims" (f's argument names, "" when it
+ * takes no keyword arguments). */
+int cr_lang_keyword(const cr_lang_function *f, const char *name, size_t len,
+                    const char **names);
+
+/* The node of the list literal of the n values items: a constant when
+ * every item is a number or a constant node (of one shape), else their
+ * stack along a new first axis. NULL with the error in g on failure. */
+cr_node *cr_lang_list(cr_graph *g, cr_lang_value *items, size_t n, cr_lang_value *out);
+
+/* ---- indexing (index.c) ---- */
+
+/* Reads the index after its '[' (open) from lx and applies it to x (which
+ * becomes the indexed value): NumPy's basic indexing with whole numbers
+ * written in the program. Errors (CR_ESYNTAX, CR_ESHAPE, CR_ENOMEM) in
+ * err with their position. */
+cr_status cr_lang_index(cr_graph *g, cr_lexer *lx, cr_error *err, const cr_token *open,
+                        cr_lang_value *x);
+
 /* Builders named in the op list (ops/oplist.h). */
 cr_node *cr_lang_unary(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
 cr_node *cr_lang_pow(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
@@ -144,5 +185,13 @@ cr_node *cr_lang_slice(cr_graph *g, const cr_op *op, cr_lang_value *args, int ar
 cr_node *cr_lang_pad(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
 cr_node *cr_lang_index_select(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
 cr_node *cr_lang_matmul(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+/* axes, lists and the linear algebra of vectors and matrices */
+cr_node *cr_lang_softmax(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_join(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_norm(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_dot(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_outer(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_diag(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
+cr_node *cr_lang_trace(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc);
 
 #endif

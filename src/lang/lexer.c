@@ -49,6 +49,13 @@ cr_status cr_lang_fail(cr_error *err, cr_status st, int line, int col, const cha
     return st;
 }
 
+cr_status cr_lang_graph_failed(cr_graph *g, cr_error *err, int line, int col)
+{
+    const cr_error *ge = cr_graph_error(g);
+    const cr_status st = ge->status != CR_OK ? ge->status : CR_ENOMEM;
+    return cr_lang_fail(err, st, line, col, "%s", ge->message);
+}
+
 size_t cr_utf8_length(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
@@ -117,7 +124,10 @@ static cr_status lex_number(cr_lexer *lx, cr_token *t, cr_error *err)
         while (p < lx->len && is_digit((unsigned char)s[p]))
             p++;
     }
-    /* "1.2.3", "12abc", "1e": take the whole run and call it malformed. */
+    /* "1.2.3", "12abc", "1e": take the whole run and call it malformed;
+     * "2x" is a number right before a name (a product, written 2*x). */
+    const size_t number_end = p;
+    const int product = ok && p < lx->len && is_ident_start((unsigned char)s[p]);
     if (p < lx->len && (is_ident_char((unsigned char)s[p]) || s[p] == '.'))
         ok = 0;
     if (!ok)
@@ -127,6 +137,12 @@ static cr_status lex_number(cr_lexer *lx, cr_token *t, cr_error *err)
             p++;
     t->len = p - lx->pos;
     int shown = t->len > 40 ? 40 : (int)t->len;
+    if (!ok && product && t->len <= 40)
+        return cr_lang_fail(
+            err, CR_ESYNTAX, t->line, t->col,
+            "'%.*s' is not a name or a number: write %.*s*%.*s for a product", shown,
+            s + lx->pos, (int)(number_end - lx->pos), s + lx->pos,
+            (int)(lx->pos + t->len - number_end), s + number_end);
     if (!ok)
         return cr_lang_fail(err, CR_EFORMAT, t->line, t->col, "malformed number '%.*s%s'",
                             shown, s + lx->pos, t->len > 40 ? "..." : "");
@@ -146,6 +162,31 @@ static cr_status lex_number(cr_lexer *lx, cr_token *t, cr_error *err)
     while (lx->pos < p)
         lex_advance(lx);
     return CR_OK;
+}
+
+/* A hint for a character a program cannot hold (the n bytes at s): the
+ * ASCII operator of a typeset one, or "" when there is none. */
+static const char *character_hint(const char *s, size_t n)
+{
+    static const char *const hints[][2] = {
+        {"\u00d7", ": write * for a product"},
+        {"\u00b7", ": write * for a product"},
+        {"\u22c5", ": write * for a product"},
+        {"\u2219", ": write * for a product"},
+        {"\u00f7", ": write / for a division"},
+        {"\u2212", ": write - (the ASCII minus)"},
+        {"\u00b2", ": write ^2 for a square"},
+        {"\u00b3", ": write ^3 for a cube"},
+        {"\u2264", ": write <="},
+        {"\u2265", ": write >="},
+        {"\u221a", ": write sqrt(x)"},
+        {"\u2211", ": write sum(x)"},
+    };
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+        if (strlen(hints[i][0]) == n && memcmp(hints[i][0], s, n) == 0)
+            return hints[i][1];
+    return (unsigned char)s[0] >= 0x80 ? ": only ASCII operators and names are allowed"
+                                       : "";
 }
 
 cr_status cr_lex_next(cr_lexer *lx, cr_token *t, cr_error *err)
@@ -194,17 +235,19 @@ cr_status cr_lex_next(cr_lexer *lx, cr_token *t, cr_error *err)
         return CR_OK;
     }
     /* one-character tokens, in the order of their kinds */
-    static const char punct[] = "\n;+-*/^(),=<>?:";
+    static const char punct[] = "\n;+-*/^(),=<>?:[]@";
     static const enum cr_tok_kind punct_kind[] = {
-        T_NEWLINE, T_SEMI,  T_PLUS,   T_MINUS, T_STAR, T_SLASH,    T_CARET, T_LPAREN,
-        T_RPAREN,  T_COMMA, T_ASSIGN, T_LT,    T_GT,   T_QUESTION, T_COLON};
+        T_NEWLINE, T_SEMI,     T_PLUS,   T_MINUS,    T_STAR,     T_SLASH,
+        T_CARET,   T_LPAREN,   T_RPAREN, T_COMMA,    T_ASSIGN,   T_LT,
+        T_GT,      T_QUESTION, T_COLON,  T_LBRACKET, T_RBRACKET, T_AT};
     const char *hit = c > 0 ? strchr(punct, c) : NULL;
     if (!hit) {
         size_t n =
             cr_utf8_length((const unsigned char *)lx->text + lx->pos, lx->len - lx->pos);
         if (c >= 0x80 || (c > 0x20 && c < 0x7F))
             return cr_lang_fail(err, CR_ESYNTAX, t->line, t->col,
-                                "unexpected character '%.*s'", (int)n, lx->text + lx->pos);
+                                "unexpected character '%.*s'%s", (int)n, lx->text + lx->pos,
+                                character_hint(lx->text + lx->pos, n));
         return cr_lang_fail(err, CR_ESYNTAX, t->line, t->col,
                             "unexpected character (byte 0x%02x)", (unsigned)c);
     }

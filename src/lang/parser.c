@@ -2,7 +2,8 @@
  * parser.c - the expression language's parser (chainrule/expr.h): an
  * operator-precedence parser with explicit stacks (no recursion, so deep or
  * long input cannot overflow the C stack) that builds each statement's
- * nodes as it reads them, names them, and records the program's inputs and
+ * nodes as it reads them (operators, calls with keyword arguments, list
+ * literals, indexing), names them, and records the program's inputs and
  * statements. The grammar is in docs/expression-language.md.
  */
 #include "lang/lang_private.h"
@@ -19,6 +20,7 @@ enum op_kind {
     O_SUB,
     O_MUL,
     O_DIV,
+    O_MATMUL,
     O_POW,
     O_NEG,
     O_LT,
@@ -29,14 +31,24 @@ enum op_kind {
     O_QUESTION,
     O_COND,
     O_PAREN,
-    O_CALL
+    O_CALL,
+    O_LIST /* [a, b, ...]: waits for its ']' */
 };
+
+/* A call may have this many keyword arguments (name=value). */
+#define MAX_KEYWORDS 4
 
 typedef struct pending {
     enum op_kind op;
     const cr_lang_function *func; /* O_CALL */
-    int argc;                     /* O_CALL: arguments completed so far */
+    int argc;                     /* O_CALL, O_LIST: items completed so far */
     int line, col;
+    int n_kw; /* O_CALL: its keyword arguments, in order */
+    struct keyword {
+        int arg; /* the argument it names */
+        size_t start, len;
+        int line, col;
+    } kw[MAX_KEYWORDS];
 } pending;
 
 typedef struct parser {
@@ -68,6 +80,7 @@ static int op_prec(enum op_kind op)
         return 3;
     case O_MUL:
     case O_DIV:
+    case O_MATMUL:
         return 4;
     case O_NEG:
         return 5;
@@ -80,9 +93,7 @@ static int op_prec(enum op_kind op)
 
 static cr_status graph_failed(parser *ps, int line, int col)
 {
-    const cr_error *ge = cr_graph_error(ps->g);
-    cr_status st = ge->status != CR_OK ? ge->status : CR_ENOMEM;
-    return cr_lang_fail(ps->err, st, line, col, "%s", ge->message);
+    return cr_lang_graph_failed(ps->g, ps->err, line, col);
 }
 
 static cr_status push_item(parser *ps, cr_lang_value it)
@@ -99,7 +110,8 @@ static cr_status push_op(parser *ps, enum op_kind op, const cr_lang_function *fu
 {
     if (cr_grow((void **)&ps->ops, &ps->cap_ops, ps->n_ops + 1, sizeof *ps->ops) != CR_OK)
         return cr_lang_fail(ps->err, CR_ENOMEM, 0, 0, "out of memory parsing the program");
-    ps->ops[ps->n_ops++] = (pending){op, func, 0, t->line, t->col};
+    ps->ops[ps->n_ops++] =
+        (pending){.op = op, .func = func, .line = t->line, .col = t->col};
     return CR_OK;
 }
 
@@ -133,8 +145,33 @@ static cr_status apply_function(parser *ps, const pending *op, int argc)
     return CR_OK;
 }
 
-/* Applies the operator on top of the stack to the operands on top. */
+/* Records that the nodes from id `before` on come from line:col (the
+ * operator or call that built them), for messages about their values. */
+static cr_status record(parser *ps, size_t before, int line, int col)
+{
+    cr_expr_program *p = ps->p;
+    const size_t n = cr_graph_size(ps->g) - p->pos_first;
+    if (cr_grow((void **)&p->pos, &p->cap_pos, n, sizeof *p->pos) != CR_OK)
+        return cr_lang_fail(ps->err, CR_ENOMEM, 0, 0, "out of memory parsing the program");
+    for (size_t i = before - p->pos_first; i < n; i++)
+        p->pos[i] = (struct cr_lang_pos){line, col};
+    p->n_pos = n;
+    return CR_OK;
+}
+
+static cr_status reduce_op(parser *ps);
+
+/* Applies the operator on top of the stack to the operands on top, and
+ * records where its nodes come from. */
 static cr_status reduce(parser *ps)
+{
+    const pending op = ps->ops[ps->n_ops - 1];
+    const size_t before = cr_graph_size(ps->g);
+    cr_status st = reduce_op(ps);
+    return st == CR_OK ? record(ps, before, op.line, op.col) : st;
+}
+
+static cr_status reduce_op(parser *ps)
 {
     pending op = ps->ops[--ps->n_ops];
     cr_lang_value res = {0};
@@ -175,6 +212,9 @@ static cr_status reduce(parser *ps)
         case O_MUL:
             res.node = cr_mul(ps->g, na, nb);
             break;
+        case O_MATMUL:
+            res.node = na && nb ? cr_matmul(ps->g, na, nb, 0) : NULL;
+            break;
         default:
             res.node = cr_div(ps->g, na, nb);
             break;
@@ -189,11 +229,76 @@ static cr_status reduce(parser *ps)
 
 /* Closes the call on top of the operator stack, with argc arguments on the
  * operand stack. */
+/* Puts the keyword arguments of call (the last call.n_kw of its
+ * call.argc arguments on the stack) at the positions they name; the
+ * arguments they skip are missing. Updates call->argc. */
+static cr_status place_keywords(parser *ps, pending *call)
+{
+    const cr_lang_function *f = call->func;
+    const int n_pos = call->argc - call->n_kw;
+    cr_lang_value kwv[MAX_KEYWORDS];
+    int pos[MAX_KEYWORDS], argc = n_pos;
+    for (int k = 0; k < call->n_kw; k++) {
+        const struct keyword *kw = &call->kw[k];
+        const char *name = ps->lx.text + kw->start, *names;
+        if (kw->arg != n_pos + k)
+            return cr_lang_fail(ps->err, CR_ESYNTAX, call->line, call->col,
+                                "%s(): a positional argument after the keyword argument "
+                                "'%.*s'",
+                                f->name, (int)kw->len, name);
+        pos[k] = cr_lang_keyword(f, name, kw->len, &names);
+        if (pos[k] < 0 && !*names)
+            return cr_lang_fail(ps->err, CR_ESYNTAX, kw->line, kw->col,
+                                "%s() takes no keyword arguments", f->name);
+        if (pos[k] < 0)
+            return cr_lang_fail(ps->err, CR_ESYNTAX, kw->line, kw->col,
+                                "%s() has no argument '%.*s' (its arguments: %s)", f->name,
+                                (int)kw->len, name, names);
+        for (int j = 0; j < k; j++)
+            if (pos[j] == pos[k] || pos[k] < n_pos)
+                return cr_lang_fail(ps->err, CR_ESYNTAX, kw->line, kw->col,
+                                    "%s(): the argument '%.*s' is given twice", f->name,
+                                    (int)kw->len, name);
+        if (pos[k] < n_pos)
+            return cr_lang_fail(ps->err, CR_ESYNTAX, kw->line, kw->col,
+                                "%s(): the argument '%.*s' is given twice", f->name,
+                                (int)kw->len, name);
+        kwv[k] = ps->items[ps->n_items - (size_t)call->n_kw + (size_t)k];
+        argc = pos[k] + 1 > argc ? pos[k] + 1 : argc;
+    }
+    const size_t base = ps->n_items - (size_t)call->argc;
+    if (cr_grow((void **)&ps->items, &ps->cap_items, base + (size_t)argc,
+                sizeof *ps->items) != CR_OK)
+        return cr_lang_fail(ps->err, CR_ENOMEM, 0, 0, "out of memory parsing the program");
+    for (int j = n_pos; j < argc; j++)
+        ps->items[base + (size_t)j] = (cr_lang_value){.is_missing = 1};
+    for (int k = 0; k < call->n_kw; k++)
+        ps->items[base + (size_t)pos[k]] = kwv[k];
+    ps->n_items = base + (size_t)argc;
+    call->argc = argc;
+    return CR_OK;
+}
+
+static cr_status finish_call_op(parser *ps);
+
 static cr_status finish_call(parser *ps)
+{
+    const pending call = ps->ops[ps->n_ops - 1];
+    const size_t before = cr_graph_size(ps->g);
+    cr_status st = finish_call_op(ps);
+    return st == CR_OK ? record(ps, before, call.line, call.col) : st;
+}
+
+static cr_status finish_call_op(parser *ps)
 {
     pending call = ps->ops[--ps->n_ops];
     const cr_lang_function *f = call.func;
     ps->depth--;
+    if (call.n_kw > 0) {
+        cr_status st = place_keywords(ps, &call);
+        if (st != CR_OK)
+            return st;
+    }
     if (call.argc < f->min_args || call.argc > f->max_args) {
         if (f->min_args == f->max_args)
             return cr_lang_fail(ps->err, CR_ESYNTAX, call.line, call.col,
@@ -211,6 +316,22 @@ static cr_status finish_call(parser *ps)
     ps->n_items -= (size_t)call.argc;
     ps->items[ps->n_items++] = res;
     return CR_OK;
+}
+
+/* Closes the list literal on top of the operator stack, with argc items
+ * on the operand stack. */
+static cr_status finish_list(parser *ps)
+{
+    pending list = ps->ops[--ps->n_ops];
+    ps->depth--;
+    cr_lang_value *items = &ps->items[ps->n_items - (size_t)list.argc];
+    cr_lang_value res = {0};
+    const size_t before = cr_graph_size(ps->g);
+    if (!cr_lang_list(ps->g, items, (size_t)list.argc, &res))
+        return graph_failed(ps, list.line, list.col);
+    ps->n_items -= (size_t)list.argc;
+    ps->items[ps->n_items++] = res;
+    return record(ps, before, list.line, list.col);
 }
 
 /* Adds a symbol (inputs or statements) and its table entry. */
@@ -282,8 +403,30 @@ static cr_status resolve(parser *ps, const cr_token *t, cr_lang_value *out)
     return sym_add(ps, CR_EXPR_INPUT, t, out->node, existing != NULL);
 }
 
+/* "unknown function 'sigmoud'; did you mean sigmoid?", or where the
+ * functions are listed when none is close. */
+static cr_status unknown_function(parser *ps, const cr_token *t)
+{
+    const char *name = ps->lx.text + t->start;
+    const int shown = t->len > 40 ? 40 : (int)t->len;
+    const char *guess = cr_lang_function_suggest(name, t->len);
+    if (guess)
+        return cr_lang_fail(ps->err, CR_ESYNTAX, t->line, t->col,
+                            "unknown function '%.*s'; did you mean %s?", shown, name,
+                            guess);
+    return cr_lang_fail(ps->err, CR_ESYNTAX, t->line, t->col,
+                        "unknown function '%.*s' (the functions are listed in "
+                        "docs/expression-language.md and by cr_expr_functions())",
+                        shown, name);
+}
+
 static cr_status expect_fail(parser *ps, const cr_token *t, const char *what)
 {
+    /* x**2: the second '*' comes right after the first */
+    if (t->kind == T_STAR && ps->n_ops > 0 && ps->ops[ps->n_ops - 1].op == O_MUL &&
+        ps->ops[ps->n_ops - 1].line == t->line && ps->ops[ps->n_ops - 1].col == t->col - 1)
+        return cr_lang_fail(ps->err, CR_ESYNTAX, t->line, t->col - 1,
+                            "'**' is not an operator: use ^ for powers (x^2)");
     return cr_lang_fail(ps->err, CR_ESYNTAX, t->line, t->col, "expected %s, got %s", what,
                         cr_lex_describe(&ps->lx, t).text);
 }
@@ -306,20 +449,29 @@ static cr_status parse_expression(parser *ps)
                     continue;
                 return expect_fail(ps, &t, "an expression");
             case T_NUMBER:
-                st = push_item(ps, (cr_lang_value){NULL, t.num, 1, 0});
+                st = push_item(ps, (cr_lang_value){.lit = t.num, .is_lit = 1});
                 expect_operand = 0;
                 break;
             case T_IDENT: {
                 cr_lexer peek = ps->lx;
                 cr_token nt;
-                if (cr_lex_next(&peek, &nt, NULL) == CR_OK && nt.kind == T_LPAREN) {
+                pending *top = ps->n_ops > 0 ? &ps->ops[ps->n_ops - 1] : NULL;
+                if (cr_lex_next(&peek, &nt, NULL) == CR_OK && nt.kind == T_ASSIGN && top &&
+                    top->op == O_CALL) {
+                    /* a keyword argument name=value */
+                    if (top->n_kw == MAX_KEYWORDS)
+                        return cr_lang_fail(ps->err, CR_ESYNTAX, t.line, t.col,
+                                            "more than %d keyword arguments", MAX_KEYWORDS);
+                    top->kw[top->n_kw++] =
+                        (struct keyword){top->argc, t.start, t.len, t.line, t.col};
+                    ps->lx = peek;
+                    continue;
+                }
+                if (nt.kind == T_LPAREN) {
                     const cr_lang_function *f =
                         cr_lang_function_find(ps->lx.text + t.start, t.len);
                     if (!f)
-                        return cr_lang_fail(ps->err, CR_ESYNTAX, t.line, t.col,
-                                            "unknown function '%.*s'; known functions: %s",
-                                            t.len > 40 ? 40 : (int)t.len,
-                                            ps->lx.text + t.start, cr_expr_functions());
+                        return unknown_function(ps, &t);
                     if (ps->depth >= CR_EXPR_MAX_NESTING)
                         return cr_lang_fail(ps->err, CR_ERANGE, nt.line, nt.col,
                                             "nesting too deep (more than %d levels of "
@@ -340,14 +492,22 @@ static cr_status parse_expression(parser *ps)
             case T_MINUS:
                 st = push_op(ps, O_NEG, NULL, &t);
                 break;
+            case T_RBRACKET:
+                if (ps->n_ops > 0 && ps->ops[ps->n_ops - 1].op == O_LIST &&
+                    ps->ops[ps->n_ops - 1].argc == 0)
+                    return cr_lang_fail(
+                        ps->err, CR_ESHAPE, t.line, t.col,
+                        "an empty list (a tensor has at least one element)");
+                return expect_fail(ps, &t, "an expression");
             case T_LPAREN:
+            case T_LBRACKET: /* a list [a, b, ...] */
                 if (ps->depth >= CR_EXPR_MAX_NESTING)
                     return cr_lang_fail(
                         ps->err, CR_ERANGE, t.line, t.col,
                         "nesting too deep (more than %d levels of parentheses)",
                         CR_EXPR_MAX_NESTING);
                 ps->depth++;
-                st = push_op(ps, O_PAREN, NULL, &t);
+                st = push_op(ps, t.kind == T_LPAREN ? O_PAREN : O_LIST, NULL, &t);
                 break;
             case T_RPAREN:
                 /* f() with no arguments */
@@ -381,6 +541,26 @@ static cr_status parse_expression(parser *ps)
         case T_SLASH:
             bin = O_DIV;
             break;
+        case T_AT:
+            bin = O_MATMUL;
+            break;
+        case T_LBRACKET:
+            const size_t before = cr_graph_size(ps->g);
+            if ((st = cr_lang_index(ps->g, &ps->lx, ps->err, &t,
+                                    &ps->items[ps->n_items - 1])) != CR_OK ||
+                (st = record(ps, before, t.line, t.col)) != CR_OK)
+                return st;
+            continue;
+        case T_RBRACKET:
+            while (ps->n_ops > 0 && op_prec(ps->ops[ps->n_ops - 1].op) > 0)
+                if ((st = reduce(ps)) != CR_OK)
+                    return st;
+            if (ps->n_ops == 0 || ps->ops[ps->n_ops - 1].op != O_LIST)
+                return cr_lang_fail(ps->err, CR_ESYNTAX, t.line, t.col, "unmatched ']'");
+            ps->ops[ps->n_ops - 1].argc++;
+            if ((st = finish_list(ps)) != CR_OK)
+                return st;
+            continue;
         case T_CARET:
             bin = O_POW;
             break;
@@ -422,14 +602,20 @@ static cr_status parse_expression(parser *ps)
             if (ps->n_ops == 0 && t.kind == T_RPAREN)
                 return cr_lang_fail(ps->err, CR_ESYNTAX, t.line, t.col, "unmatched ')'");
             if (t.kind == T_COMMA) {
-                if (ps->n_ops == 0 || ps->ops[ps->n_ops - 1].op != O_CALL)
+                if (ps->n_ops == 0 || (ps->ops[ps->n_ops - 1].op != O_CALL &&
+                                       ps->ops[ps->n_ops - 1].op != O_LIST))
                     return cr_lang_fail(ps->err, CR_ESYNTAX, t.line, t.col,
                                         "',' outside the arguments of a function call");
                 ps->ops[ps->n_ops - 1].argc++;
                 expect_operand = 1;
                 continue;
             }
-            if (ps->ops[ps->n_ops - 1].op == O_PAREN) {
+            if (ps->ops[ps->n_ops - 1].op == O_LIST) {
+                return cr_lang_fail(ps->err, CR_ESYNTAX, t.line, t.col,
+                                    "expected ']' to close the list opened at column %d, "
+                                    "got ')'",
+                                    ps->ops[ps->n_ops - 1].col);
+            } else if (ps->ops[ps->n_ops - 1].op == O_PAREN) {
                 ps->n_ops--;
                 ps->depth--;
             } else {
@@ -452,6 +638,9 @@ static cr_status parse_expression(parser *ps)
                 if (top->op == O_CALL)
                     return cr_lang_fail(ps->err, CR_ESYNTAX, top->line, top->col,
                                         "unmatched '(' of %s(", top->func->name);
+                if (top->op == O_LIST)
+                    return cr_lang_fail(ps->err, CR_ESYNTAX, top->line, top->col,
+                                        "unmatched '['");
                 if ((st = reduce(ps)) != CR_OK)
                     return st;
             }
@@ -597,6 +786,7 @@ static cr_status expr_parse_body(cr_graph *g, const char *text, size_t len,
     p->g = g;
     parser ps = {.p = p, .g = g, .err = err, .lx = {text, len, 0, 1, 1}};
     size_t first_id = cr_graph_size(g);
+    p->pos_first = first_id;
     cr_arena_mark mark = cr_arena_get_mark(&g->arena);
     cr_error saved_graph_err = g->err;
 

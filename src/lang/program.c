@@ -53,6 +53,7 @@ void cr_expr_free(cr_expr_program *p)
     cr_free(p->inputs);
     cr_free(p->stmts);
     cr_free(p->plan);
+    cr_free(p->pos);
     cr_free(p);
 }
 
@@ -146,6 +147,67 @@ static const char *nonfinite_text(double v)
     return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
 }
 
+/* "1", or "[2,3]" for a tensor whose element k is not the one meant. */
+static void operand_text(char *buf, size_t size, const cr_tensor *v, size_t k, size_t n)
+{
+    if (v->size == 1 || v->size == n)
+        snprintf(buf, size, "%.17g", v->data[v->size == 1 ? 0 : k]);
+    else
+        snprintf(buf, size, "%s", cr_shape_str(v).text);
+}
+
+/* Says where the non-finite value of statement s comes from: the first
+ * node feeding it (in evaluation order) that makes a NaN or an infinity
+ * from finite operands, at the line and column of its operator, with its
+ * op and operand values. 0 when there is none the parse built. */
+static int explain_nonfinite(cr_expr_program *p, const cr_expr_symbol *s, cr_error *err)
+{
+    cr_graph *g = p->g;
+    cr_node *target = s->node;
+    if (cr_graph_marks_reset(g) != CR_OK)
+        return 0;
+    cr_graph_mark_ancestors(g, &target, 1);
+    for (size_t i = 0; i < p->n_plan; i++) {
+        cr_node *n = p->plan[i];
+        const size_t id = cr_node_index(n);
+        if (!g->marks[id] || id < p->pos_first || id - p->pos_first >= p->n_pos)
+            continue;
+        const cr_tensor *v = cr_node_value(n);
+        const size_t k = cr_first_nonfinite(v->data, v->size);
+        int finite_inputs = k < v->size;
+        for (size_t j = 0; finite_inputs && j < cr_node_num_inputs(n); j++) {
+            const cr_tensor *in = cr_node_value(cr_node_input(n, j));
+            finite_inputs = cr_first_nonfinite(in->data, in->size) == in->size;
+        }
+        if (!finite_inputs)
+            continue;
+        char operands[200] = "", one[96];
+        size_t used = 0;
+        for (size_t j = 0; j < cr_node_num_inputs(n) && j < 3; j++) {
+            operand_text(one, sizeof one, cr_node_value(cr_node_input(n, j)), k, v->size);
+            int w = snprintf(operands + used, sizeof operands - used, "%s%s",
+                             j == 0 ? "" : " and ", one);
+            if (w < 0 || (size_t)w >= sizeof operands - used)
+                break;
+            used += (size_t)w;
+        }
+        char element[48] = "";
+        if (v->size > 1)
+            snprintf(element, sizeof element, " at element %zu", k);
+        cr_error_set(err, CR_EDOMAIN, s->name,
+                     "statement '%s' evaluates to %s: %s of %s gives %s%s", s->name,
+                     nonfinite_text(cr_node_value(target)->data[cr_first_nonfinite(
+                         cr_node_value(target)->data, cr_node_value(target)->size)]),
+                     cr_node_op_name(n), operands, nonfinite_text(v->data[k]), element);
+        if (err) {
+            err->line = p->pos[id - p->pos_first].line;
+            err->column = p->pos[id - p->pos_first].col;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 cr_status cr_expr_eval(cr_expr_program *p, cr_error *err)
 {
     if (!p)
@@ -177,6 +239,8 @@ cr_status cr_expr_eval(cr_expr_program *p, cr_error *err)
         const size_t k = cr_first_nonfinite(v->data, v->size);
         if (k == v->size)
             continue;
+        if (explain_nonfinite(p, &p->stmts[i], err))
+            return CR_EDOMAIN;
         cr_error_set(err, CR_EDOMAIN, p->stmts[i].name, "statement '%s' evaluates to %s",
                      p->stmts[i].name, nonfinite_text(v->data[k]));
         if (err) {

@@ -84,13 +84,18 @@
     /* indexing along an axis (index.c) */                                                 \
     OP_FN(slice, 4, 5, cr_lang_slice)                                                      \
     OP_FN(pad, 4, 4, cr_lang_pad)                                                          \
-    OP(concat)                                                                             \
-    OP(stack)                                                                              \
+    OP_FN(concat, 1, 2, cr_lang_join)                                                      \
+    OP_FN(stack, 1, 2, cr_lang_join)                                                       \
     OP_FN(index_select, 3, 3, cr_lang_index_select)                                        \
     OP(index_add)                                                                          \
     OP(select_mask)                                                                        \
     /* linear algebra (linalg.c) */                                                        \
     OP_FN(matmul, 2, 2, cr_lang_matmul)                                                    \
+    FN(dot, 2, 2, cr_lang_dot)                                                             \
+    FN(outer, 2, 2, cr_lang_outer)                                                         \
+    FN(norm, 1, 1, cr_lang_norm)                                                           \
+    FN(diag, 1, 1, cr_lang_diag)                                                           \
+    FN(trace, 1, 1, cr_lang_trace)                                                         \
     OP(sop)                                                                                \
     /* neural-network ops: convolutions (conv.c) */                                        \
     OP(conv)                                                                               \
@@ -116,9 +121,9 @@
     /* losses and softmax (loss.c) */                                                      \
     OP(sq_error)                                                                           \
     OP(mse)                                                                                \
-    OP(softmax)                                                                            \
+    OP_FN(softmax, 1, 2, cr_lang_softmax)                                                  \
     OP(softmax_bwd)                                                                        \
-    OP(log_softmax)                                                                        \
+    OP_FN(log_softmax, 1, 2, cr_lang_softmax)                                              \
     OP(softmax_xent)                                                                       \
     OP(softmax_xent_bwd)                                                                   \
     OP(bce)                                                                                \
