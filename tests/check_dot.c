@@ -358,14 +358,25 @@ START_TEST(test_max_nodes)
 }
 END_TEST
 
-START_TEST(test_tensor_dot)
+/* sigmoid(X W) of an input X [4,2] and a parameter W [2,3] (0.125
+ * everywhere, returned in *W): nodes 0 to 3. */
+static cr_node *tensor_layer(cr_graph *g, cr_node **W)
 {
-    cr_graph *g = cr_graph_new();
     cr_tensor *w = cr_tensor_new(2, (size_t[]){2, 3}, NULL);
     cr_tensor_fill(w, 0.125);
     cr_node *X = cr_input(g, "X", 2, (size_t[]){4, 2});
-    cr_node *W = cr_param(g, "W", w);
-    cr_node *E = cr_sum(g, cr_sigmoid(g, cr_matmul(g, X, W, 0)));
+    *W = cr_param(g, "W", w);
+    cr_tensor_free(w);
+    cr_node *H = cr_sigmoid(g, cr_matmul(g, X, *W, 0));
+    ck_assert_ptr_nonnull(H);
+    return H;
+}
+
+START_TEST(test_tensor_dot)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *W = NULL;
+    cr_node *E = cr_sum(g, tensor_layer(g, &W));
     ck_assert_ptr_nonnull(E);
     ck_assert_int_eq(cr_graph_backward(g, E, 0), CR_OK);
     cr_dot_options opts;
@@ -380,7 +391,6 @@ START_TEST(test_tensor_dot)
                                        "[4,3] x [2,3]\\ngradient flow norm "));
     ck_assert_ptr_nonnull(strstr(text, "diagonal, [4,3] x [4,3]"));
     free(text);
-    cr_tensor_free(w);
     cr_graph_free(g);
 }
 END_TEST
@@ -439,6 +449,7 @@ END_TEST
 
 START_TEST(test_out_of_memory)
 {
+    const cr_dot_view view = _i ? CR_DOT_VIEW_STATEMENTS : CR_DOT_VIEW_OPS;
     for (size_t k = 1;; k++) {
         test_alloc_install(0);
         seed n = seed_build();
@@ -446,6 +457,7 @@ START_TEST(test_out_of_memory)
         cr_dot_options_init(&opts);
         opts.loss = n.E;
         opts.highlight = n.w1;
+        opts.view = view;
         size_t size = cr_graph_size(n.g);
         test_alloc.fail_at = test_alloc.allocations + k;
         FILE *f = tmpfile();
@@ -463,6 +475,150 @@ START_TEST(test_out_of_memory)
         if (!failed)
             break;
     }
+}
+END_TEST
+
+/* ---- the statements view ---- */
+
+/* The seed neuron built by the expression language, as the CLI builds it:
+ * unnamed constants and ops between the statements. */
+static cr_expr_program *seed_program(cr_graph *g)
+{
+    static const char text[] =
+        "s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2";
+    static const struct {
+        const char *name;
+        double value;
+    } at[] = {{"x1", 0.1}, {"x2", 0.3}, {"d", 0.03}, {"w1", 0.5}, {"w2", 0.2}, {"b", 1.83}};
+    cr_expr_program *p = NULL;
+    cr_error err;
+    ck_assert_int_eq(cr_expr_parse(g, text, strlen(text), &p, &err), CR_OK);
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        ck_assert_int_eq(cr_expr_set(p, at[i].name, at[i].value, &err), CR_OK);
+    ck_assert_int_eq(cr_expr_eval(p, &err), CR_OK);
+    return p;
+}
+
+START_TEST(test_statements_seed)
+{
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = seed_program(g);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.loss = cr_expr_output(p)->node;
+    opts.highlight = cr_expr_lookup(p, "w1")->node;
+    size_t size = cr_graph_size(g);
+    char *text = dot_text(g, &opts, "statements.dot");
+    ck_assert_uint_eq(cr_graph_size(g), size);
+    /* 6 inputs and 3 statements; no constant, no unnamed op */
+    ck_assert_uint_eq(count_nodes(text), 9);
+    ck_assert_uint_eq(count(text, " -> "), 8);
+    ck_assert_ptr_null(strstr(text, "const"));
+    ck_assert_ptr_null(strstr(text, "mul#"));
+    ck_assert_ptr_null(strstr(text, "powc#"));
+    /* micrograd-style: the value and d(E)/d(node) on every node, no
+     * backward run */
+    ck_assert_ptr_nonnull(strstr(text, "  n1 [label=\"w1\\n= 0.5\\ngrad = 0.009276093\", "
+                                       "shape=box, style=filled, fillcolor=\"#fff3bf\", "
+                                       "color=\"#d62728\", penwidth=2.5];\n"));
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"s\\n= 1.94\\ngrad = 0.092760926\""));
+    ck_assert_ptr_nonnull(
+        strstr(text, "[label=\"predicted\\n= 0.874352143\\ngrad = 0.844352143\""));
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"d\\n= 0.03\\ngrad = -0.844352143\""));
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"E\\n= 0.356465271\\ngrad = 1\", "
+                                       "shape=doubleoctagon"));
+    /* edges: the composed local derivatives, through the unnamed ops */
+    ck_assert_ptr_nonnull(strstr(text, "  n8 -> n9 [label=\"∂predicted/∂s = "
+                                       "predicted*(1-predicted)\\n= 0.109860473\\ngradient "
+                                       "flow 0.092760926\", color=\"#d62728\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n9 -> n14 [label=\"∂E/∂predicted = "
+                                       "-0.5*2*(d - predicted)^(2-1)\\n= 0.844352143\\n"
+                                       "gradient flow 0.844352143\""));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  n10 -> n14 [label=\"∂E/∂d = "
+                                 "0.5*2*(d - predicted)^(2-1)\\n= -0.844352143\"];\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  n1 -> n8 [label=\"∂s/∂w1 = x1\\n= 0.1\\ngradient "
+                                       "flow 0.009276093\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n7 -> n8 [label=\"∂s/∂b = 1\"];\n"));
+    /* edges come by consumer, then input */
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n8 [label=\"∂s/∂x1 = w1\\n= 0.5\"];\n"));
+    ck_assert(strstr(text, "  n0 -> n8") < strstr(text, "  n1 -> n8"));
+    ck_assert(strstr(text, "  n7 -> n8") < strstr(text, "  n8 -> n9"));
+    ck_assert_uint_eq(count(text, ", color=\"#d62728\""), 3 + 4);
+    free(text);
+
+    /* values only, gradients only */
+    opts.highlight = NULL;
+    opts.grads = 0;
+    text = dot_text(g, &opts, "values.dot");
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"predicted\\n= 0.874352143\", shape"));
+    ck_assert_ptr_null(strstr(text, "grad"));
+    free(text);
+    opts.grads = 1;
+    opts.values = 0;
+    text = dot_text(g, &opts, "grads.dot");
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"predicted\\ngrad = 0.844352143\", shape"));
+    free(text);
+
+    /* a cap keeps the highlighted chain and counts the rest */
+    opts.values = 1;
+    opts.highlight = cr_expr_lookup(p, "w1")->node;
+    opts.max_nodes = 4;
+    text = dot_text(g, &opts, "capped.dot");
+    ck_assert_uint_eq(count_nodes(text), 4);
+    ck_assert_ptr_nonnull(strstr(text, "\"5 more nodes not drawn\\n5 inputs\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n1 -> n8 [label="));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n8 [style=dashed"));
+    free(text);
+
+    /* errors */
+    opts.max_nodes = 0;
+    opts.loss = NULL;
+    opts.highlight = NULL;
+    ck_assert_int_eq(cr_dot_write(g, stdout, &opts), CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(g)->message, "dot: the statements view needs the loss");
+    opts.view = (cr_dot_view)7;
+    ck_assert_int_eq(cr_dot_write(g, stdout, &opts), CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(g)->message, "dot: unknown view 7");
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_statements_tensor_and_hostile)
+{
+    /* tensors: a composed Jacobian is described, not formed */
+    cr_graph *g = cr_graph_new();
+    cr_node *W = NULL;
+    cr_node *H = tensor_layer(g, &W);
+    cr_node *E = cr_sum(g, cr_mul(g, H, H));
+    ck_assert_int_eq(cr_node_set_name(H, "H"), CR_OK);
+    ck_assert_int_eq(cr_node_set_name(E, "E"), CR_OK);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.loss = E;
+    opts.highlight = W;
+    char *text = dot_text(g, &opts, "tensor.dot");
+    ck_assert_uint_eq(count_nodes(text), 4);
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"W\\n[2,3]\\ngrad norm = "));
+    ck_assert_ptr_nonnull(strstr(text, "∂H/∂W = d(H)/d(W)\\ncomposite, [4,3] x [2,3]"));
+    ck_assert_ptr_nonnull(strstr(text, "∂E/∂H = d(E)/d(H)\\ncomposite, [] x [4,3]"));
+    ck_assert_ptr_nonnull(strstr(text, "gradient flow norm "));
+    free(text);
+    cr_graph_free(g);
+
+    /* hostile names stay escaped in the composed formulas */
+    g = hostile_graph(&opts);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    text = dot_text(g, &opts, "hostile.dot");
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(quote\\\"d)\\n= 0.5\\ngrad = "));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"bad\\\\xFF\\\\xFEutf8\\n= "));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(}; digraph x {)\\n= "));
+    ck_assert_ptr_nonnull(strstr(text, "∂(E \\\"loss\\\"\\n)/∂(del\\\\x7F) = "));
+    free(text);
+    cr_graph_free(g);
 }
 END_TEST
 
@@ -549,7 +705,9 @@ Suite *dot_suite(void)
     tcase_add_test(tc, test_max_nodes);
     tcase_add_test(tc, test_tensor_dot);
     tcase_add_test(tc, test_write_failures);
-    tcase_add_test(tc, test_out_of_memory);
+    tcase_add_loop_test(tc, test_out_of_memory, 0, 2); /* ops, statements */
+    tcase_add_test(tc, test_statements_seed);
+    tcase_add_test(tc, test_statements_tensor_and_hostile);
     suite_add_tcase(s, tc);
     TCase *render = tcase_create("render");
     tcase_add_checked_fixture(render, tmp_setup, tmp_teardown);

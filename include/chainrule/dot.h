@@ -31,6 +31,20 @@ typedef enum cr_dot_rankdir {
     CR_DOT_TB = 1  /* inputs at the top, the loss at the bottom */
 } cr_dot_rankdir;
 
+/* What one drawn node stands for. */
+typedef enum cr_dot_view {
+    /* One node per graph node (every op, constant and leaf); each edge is
+     * one op's local derivative. */
+    CR_DOT_VIEW_OPS = 0,
+    /* One node per named statement, input or parameter that the loss
+     * depends on, with the loss: the unnamed nodes between two of them
+     * collapse into one edge labelled with the composed local derivative
+     * (formula and value, as the named-only chain writes it, see
+     * CR_CHAIN_NAMED_ONLY), and every node shows its value and
+     * d(loss)/d(node), computed by the writer. Needs loss. */
+    CR_DOT_VIEW_STATEMENTS = 1
+} cr_dot_view;
+
 /* Options of the DOT writer. Initialise with cr_dot_options_init(); a NULL
  * options pointer means the defaults. */
 typedef struct cr_dot_options {
@@ -56,16 +70,26 @@ typedef struct cr_dot_options {
     size_t max_nodes;
     /* A title drawn above the graph (borrowed, escaped; NULL: none). */
     const char *title;
+    cr_dot_view view; /* default CR_DOT_VIEW_OPS */
+    /* 0: nodes do not show their values. Default 1. */
+    int values;
+    /* 0: nodes do not show their gradients (in the ops view those that a
+     * backward computed; in the statements view d(loss)/d(node) for every
+     * node). Default 1. */
+    int grads;
 } cr_dot_options;
 
 /* Fills opts with the defaults (no loss, no highlight, forward nodes only,
- * edge values on, left to right, no cap, no title). */
+ * edge values on, left to right, no cap, no title, the ops view, node
+ * values and gradients shown). */
 CR_API void cr_dot_options_init(cr_dot_options *opts);
 
 /* Writes g as DOT text to out. Evaluating the edge values creates helper
  * nodes that are removed again: the graph is unchanged. Returns CR_OK,
- * CR_EINVAL (NULL g or out, highlight without loss, nodes of another
- * graph), CR_ESHAPE (highlighting from a loss that is not a scalar),
+ * CR_EINVAL (NULL g or out, highlight or the statements view without
+ * loss, nodes of another graph, an unknown view), CR_ESHAPE (highlighting
+ * or the statements view from a loss that is not a scalar), CR_ENOTSUP
+ * (the statements view through an op without derivative),
  * CR_ENOMEM, or CR_EIO if a write to out failed; details in g's error. */
 CR_API cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts);
 

@@ -114,7 +114,23 @@
       "chain of --debug-param (default W1), on stderr; at the\n"                           \
       "end, that chain in the article's form")                                             \
     X(DEBUG_PARAM, "debug-param", 0, "NAME", ARG,                                          \
-      "the parameter --debug follows (W1, b2, ...)")
+      "the parameter --debug follows (W1, b2, ...)")                                       \
+    /* pictures (dot, grad --dot/--render): cli_picture.c */                               \
+    X(VIEW, "view", 0, "statements|ops", ARG,                                              \
+      "one node per statement or input, edges labelled with\n"                             \
+      "the composed local derivative (default); or one node per op")                       \
+    X(VALUES, "values", 0, NULL, ARG,                                                      \
+      "show the nodes' values (alone: not their gradients)")                               \
+    X(GRADS, "grads", 0, NULL, ARG, "show the nodes' gradients (alone: not their values)") \
+    X(RANKDIR, "rankdir", 0, "LR|TB", ARG,                                                 \
+      "layout: left to right (default) or top to bottom")                                  \
+    X(TITLE, "title", 0, "TEXT", ARG, "a title above the picture")                         \
+    X(MAX_NODES, "max-nodes", 0, "N", ARG,                                                 \
+      "draw at most N nodes (the highlighted chain first); the rest\n"                     \
+      "are summarised")                                                                    \
+    X(HIGHLIGHT, "highlight", 0, "NAME", ARG,                                              \
+      "highlight the chain from the output to NAME (default: the\n"                        \
+      "single --wrt variable, if one)")
 
 typedef enum cli_opt {
 #define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,

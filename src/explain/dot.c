@@ -19,6 +19,8 @@ void cr_dot_options_init(cr_dot_options *opts)
     memset(opts, 0, sizeof *opts);
     opts->edge_values = 1;
     opts->rankdir = CR_DOT_LR;
+    opts->values = 1;
+    opts->grads = 1;
 }
 
 /* ---- escaping ---- */
@@ -69,7 +71,7 @@ static void flush_escaped(cr_sink *out, cr_sink *raw)
 
 /* ---- the writer ---- */
 
-enum { SHOW = 1, KEEP = 2, CONSUMED = 4, LOSS = 8 };
+enum { SHOW = 1, KEEP = 2, CONSUMED = 4, LOSS = 8, HIDDEN_INPUT = 16 };
 
 typedef struct dot_writer {
     cr_graph *g;
@@ -78,6 +80,8 @@ typedef struct dot_writer {
     unsigned char *marks; /* per node */
     cr_paths paths;       /* the highlighted chain, when asked */
     int highlighting;
+    int statements; /* the statements view, built in stm */
+    cr_statements stm;
     size_t collapsed[5]; /* not drawn, by kind: const, input, param, op, backward */
     cr_sink raw;         /* scratch for labels before escaping */
 } dot_writer;
@@ -92,19 +96,23 @@ static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)
     cr_sink *r = &w->raw;
     static const char *const kinds[] = {"constant", "input", "parameter", "op"};
     cr_sink_label(r, n);
-    if (n->name && n->kind == CR_NODE_OP)
+    if (w->statements)
+        ; /* the styles tell the kinds apart; ops are statements */
+    else if (n->name && n->kind == CR_NODE_OP)
         cr_sink_printf(r, "\n%s", n->op->name);
     else if (n->kind != CR_NODE_OP)
         cr_sink_printf(r, "\n%s", kinds[n->kind]);
-    if (n->value.size == 1)
-        cr_sink_printf(r, "\n= %s", cr_number_str(n->value.data[0]).text);
-    else
+    if (n->value.size != 1)
         cr_sink_printf(r, "\n%s", cr_shape_str(&n->value).text);
-    const cr_tensor *grad = cr_node_grad(n);
+    else if (w->o->values)
+        cr_sink_printf(r, "\n= %s", cr_number_str(n->value.data[0]).text);
+    const cr_tensor *grad = w->statements ? NULL : cr_node_grad(n);
+    double gv = w->statements ? w->stm.grad[n->id] : grad ? cr_tensor_norm(grad) : NAN;
     if (grad && grad->size == 1)
-        cr_sink_printf(r, "\ngrad = %s", cr_number_str(grad->data[0]).text);
-    else if (grad)
-        cr_sink_printf(r, "\ngrad norm = %s", cr_number_str(cr_tensor_norm(grad)).text);
+        gv = grad->data[0];
+    if (w->o->grads && !isnan(gv))
+        cr_sink_printf(r, "\ngrad%s = %s", n->value.size == 1 ? "" : " norm",
+                       cr_number_str(gv).text);
     cr_sink_printf(s, "  n%zu [label=\"", n->id);
     flush_escaped(s, r);
     cr_sink_put(s, "\"", 1);
@@ -126,6 +134,50 @@ static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)
     cr_sink_put(s, "];\n", 3);
 }
 
+/* Starts an edge's label in w->raw: "∂parent/∂child = " then the formula
+ * that write_formula writes (or nothing); returns where " = " begins. */
+static size_t edge_head(dot_writer *w, const cr_node *parent, const cr_node *child)
+{
+    cr_sink *r = &w->raw;
+    cr_sink_printf(r, "\xe2\x88\x82");
+    cr_sink_label(r, parent);
+    cr_sink_printf(r, "/\xe2\x88\x82");
+    cr_sink_label(r, child);
+    size_t mark = r->len;
+    cr_sink_put(r, " = ", 3);
+    return mark;
+}
+
+/* Ends the formula begun by edge_head (dropping " = " when it is empty)
+ * and adds the value line, unless the formula is already the number
+ * ("1"). */
+static void edge_value(dot_writer *w, size_t mark, int with_value, double v)
+{
+    cr_sink *r = &w->raw;
+    if (r->len == mark + 3) /* no formula */
+        r->len = mark;
+    if (!with_value)
+        return;
+    cr_number_text num = cr_number_str(v);
+    size_t len = strlen(num.text);
+    if (r->len != mark + 3 + len || memcmp(r->data + mark + 3, num.text, len) != 0)
+        cr_sink_printf(r, "\n= %s", num.text);
+}
+
+/* Writes the edge child -> parent with the label in w->raw. */
+static void edge_line(dot_writer *w, cr_sink *s, const cr_node *parent,
+                      const cr_node *child, int on)
+{
+    cr_sink_printf(s, "  n%zu -> n%zu [label=\"", child->id, parent->id);
+    flush_escaped(s, &w->raw);
+    cr_sink_put(s, "\"", 1);
+    if (on)
+        cr_sink_printf(s, ", color=\"#d62728\", fontcolor=\"#d62728\", penwidth=2.5");
+    else if ((parent->flags & CR_NODE_BACKWARD) || (child->flags & CR_NODE_BACKWARD))
+        cr_sink_printf(s, ", style=dashed, color=\"#888888\"");
+    cr_sink_put(s, "];\n", 3);
+}
+
 static cr_status put_edge(dot_writer *w, cr_sink *s, cr_node *parent, size_t i)
 {
     cr_sink *r = &w->raw;
@@ -133,49 +185,48 @@ static cr_status put_edge(dot_writer *w, cr_sink *s, cr_node *parent, size_t i)
     size_t e = 0;
     int on = w->highlighting && cr_paths_edge(&w->paths, parent, i, &e);
     int scalar = parent->value.size == 1 && child->value.size == 1;
-    cr_sink_printf(r, "\xe2\x88\x82");
-    cr_sink_label(r, parent);
-    cr_sink_printf(r, "/\xe2\x88\x82");
-    cr_sink_label(r, child);
-    size_t mark = r->len;
-    cr_sink_put(r, " = ", 3);
+    size_t mark = edge_head(w, parent, child);
     cr_sink_local_text(r, parent, i);
-    if (r->len == mark + 3) /* no formula */
-        r->len = mark;
+    int with_value = parent->op->vjp && scalar && (w->o->edge_values || on);
+    double v = 0.0;
+    if (with_value && on) {
+        v = w->paths.local[e];
+    } else if (with_value) {
+        cr_status st = cr_chain_local_value(parent, i, &v);
+        if (st != CR_OK)
+            return st;
+    }
+    edge_value(w, mark, with_value, v);
     if (!parent->op->vjp) {
         cr_sink_printf(r, "\n(no derivative)");
-    } else if (scalar && (w->o->edge_values || on)) {
-        double v = 0.0;
-        if (on) {
-            v = w->paths.local[e];
-        } else {
-            cr_status st = cr_chain_local_value(parent, i, &v);
-            if (st != CR_OK)
-                return st;
-        }
-        /* a formula that is already the number ("1") needs no value line */
-        cr_number_text num = cr_number_str(v);
-        size_t len = strlen(num.text);
-        if (r->len != mark + 3 + len || memcmp(r->data + mark + 3, num.text, len) != 0)
-            cr_sink_printf(r, "\n= %s", num.text);
     } else if (!scalar) {
         const char *jacobian = cr_op_jacobian(parent, i);
         cr_sink_printf(r, "\n%s, %s x %s", jacobian ? jacobian : "",
                        cr_shape_str(&parent->value).text, cr_shape_str(&child->value).text);
     }
-    if (on && scalar)
-        cr_sink_printf(r, "\ngradient flow %s", cr_number_str(w->paths.flow[e]).text);
-    else if (on)
-        cr_sink_printf(r, "\ngradient flow norm %s", cr_number_str(w->paths.flow[e]).text);
-    cr_sink_printf(s, "  n%zu -> n%zu [label=\"", child->id, parent->id);
-    flush_escaped(s, r);
-    cr_sink_put(s, "\"", 1);
     if (on)
-        cr_sink_printf(s, ", color=\"#d62728\", fontcolor=\"#d62728\", penwidth=2.5");
-    else if ((parent->flags & CR_NODE_BACKWARD) || (child->flags & CR_NODE_BACKWARD))
-        cr_sink_printf(s, ", style=dashed, color=\"#888888\"");
-    cr_sink_put(s, "];\n", 3);
+        cr_sink_printf(r, "\ngradient flow%s %s", scalar ? "" : " norm",
+                       cr_number_str(w->paths.flow[e]).text);
+    edge_line(w, s, parent, child, on);
     return CR_OK;
+}
+
+/* An edge of the statements view: the composed local derivative. */
+static void put_statement_edge(dot_writer *w, cr_sink *s, const cr_chain_edge *e)
+{
+    cr_sink *r = &w->raw;
+    int on = highlighted_node(w, e->parent) && highlighted_node(w, e->child);
+    size_t mark = edge_head(w, e->parent, e->child);
+    cr_sink_put(r, e->formula, strlen(e->formula));
+    edge_value(w, mark, e->scalar && (w->o->edge_values || on), e->value);
+    if (!e->scalar)
+        cr_sink_printf(r, "\n%s, %s", e->jacobian, e->shape);
+    if (on && e->scalar)
+        cr_sink_printf(r, "\ngradient flow %s",
+                       cr_number_str(w->stm.grad[e->parent->id] * e->value).text);
+    else if (on)
+        cr_sink_printf(r, "\ngradient flow norm %s", cr_number_str(e->flow_norm).text);
+    edge_line(w, s, e->parent, e->child, on);
 }
 
 /* Chooses the drawn nodes: every shown node, or under a cap the
@@ -186,7 +237,8 @@ static void choose(dot_writer *w)
     size_t shown = 0;
     for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
-        int show = w->o->include_backward || !(n->flags & CR_NODE_BACKWARD);
+        int show = w->statements ? w->stm.kept[id]
+                                 : w->o->include_backward || !(n->flags & CR_NODE_BACKWARD);
         if (show) {
             w->marks[id] |= SHOW;
             shown++;
@@ -246,28 +298,36 @@ static void put_summary(dot_writer *w, cr_sink *s)
             cr_sink_printf(s, "\\n%zu %s", w->collapsed[k], names[k][w->collapsed[k] != 1]);
     cr_sink_printf(s, "\", shape=note, style=\"filled,dashed\", fillcolor=\"#f8f9fa\"];\n");
     cr_graph *g = w->g;
-    for (size_t id = 0; id < w->n; id++) {
-        if (!(w->marks[id] & KEEP))
-            continue;
+    const cr_chain *c = w->stm.chain;
+    for (size_t k = 0; w->statements && k < c->n_edges; k++)
+        w->marks[c->edges[k]->parent->id] |=
+            (w->marks[c->edges[k]->child->id] & KEEP) ? 0 : HIDDEN_INPUT;
+    for (size_t id = 0; id < w->n && !w->statements; id++) {
         const cr_node *n = g->nodes[id];
         for (size_t i = 0; i < n->n_inputs; i++) {
             unsigned char m = w->marks[n->inputs[i]->id];
-            if ((m & SHOW) && !(m & KEEP)) {
-                cr_sink_printf(
-                    s, "  collapsed -> n%zu [style=dashed, color=\"#888888\"];\n", id);
-                break;
-            }
+            if ((m & SHOW) && !(m & KEEP))
+                w->marks[id] |= HIDDEN_INPUT;
         }
     }
+    for (size_t id = 0; id < w->n; id++)
+        if ((w->marks[id] & (KEEP | HIDDEN_INPUT)) == (KEEP | HIDDEN_INPUT))
+            cr_sink_printf(s, "  collapsed -> n%zu [style=dashed, color=\"#888888\"];\n",
+                           id);
 }
 
 static cr_status check_args(cr_graph *g, const cr_dot_options *o)
 {
+    int statements = o->view == CR_DOT_VIEW_STATEMENTS;
+    if ((unsigned)o->view > CR_DOT_VIEW_STATEMENTS)
+        return cr_graph_fail(g, CR_EINVAL, "dot: unknown view %d", (int)o->view);
     if (o->highlight && !o->loss)
         return cr_graph_fail(g, CR_EINVAL, "dot: highlighting a chain needs the loss");
+    if (statements && !o->loss)
+        return cr_graph_fail(g, CR_EINVAL, "dot: the statements view needs the loss");
     if ((o->loss && o->loss->graph != g) || (o->highlight && o->highlight->graph != g))
         return cr_graph_fail(g, CR_EINVAL, "dot: nodes belong to another graph");
-    if (o->loss && o->highlight && o->loss->value.size != 1) {
+    if (o->loss && (o->highlight || statements) && o->loss->value.size != 1) {
         char label[300];
         cr_node_label(o->loss, label, sizeof label);
         return cr_graph_fail(g, CR_ESHAPE, "dot: the loss %s must be a scalar, got %s",
@@ -295,6 +355,9 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
             goto done;
         w.highlighting = w.paths.any;
     }
+    w.statements = w.o->view == CR_DOT_VIEW_STATEMENTS;
+    if (w.statements && (st = cr_statements_build(&w.stm, g, w.o->loss)) != CR_OK)
+        goto done;
     choose(&w);
     cr_sink_printf(s, "digraph chainrule {\n  graph [rankdir=%s, fontname=\"Helvetica\"",
                    w.o->rankdir == CR_DOT_TB ? "TB" : "LR");
@@ -309,7 +372,14 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
         if (w.marks[id] & KEEP)
             put_node(&w, s, g->nodes[id]);
     put_summary(&w, s);
-    for (size_t id = 0; id < w.n && st == CR_OK && s->status == CR_OK; id++) {
+    for (size_t k = 0; w.statements && k < w.stm.chain->n_edges && s->status == CR_OK;
+         k++) {
+        const cr_chain_edge *e = w.stm.chain->edges[k];
+        if ((w.marks[e->parent->id] & KEEP) && (w.marks[e->child->id] & KEEP))
+            put_statement_edge(&w, s, e);
+    }
+    for (size_t id = 0; id < w.n && !w.statements && st == CR_OK && s->status == CR_OK;
+         id++) {
         if (!(w.marks[id] & KEEP))
             continue;
         cr_node *n = g->nodes[id];
@@ -324,6 +394,7 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
         st = cr_graph_fail(g, s->status, "dot: writing the DOT text failed: %s",
                            strerror(errno));
 done:
+    cr_statements_release(&w.stm);
     cr_paths_release(&w.paths);
     cr_sink_release(&w.raw);
     cr_free(w.marks);
