@@ -134,8 +134,9 @@ static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)
     cr_sink_put(s, "];\n", 3);
 }
 
-/* Starts an edge's label in w->raw: "∂parent/∂child = " then the formula
- * that write_formula writes (or nothing); returns where " = " begins. */
+/* Starts an edge's label in w->raw: "∂parent/∂child = ", for the formula
+ * that follows (on a line of its own in the statements view, keeping the
+ * label narrow); returns where " = " begins. */
 static size_t edge_head(dot_writer *w, const cr_node *parent, const cr_node *child)
 {
     cr_sink *r = &w->raw;
@@ -144,7 +145,7 @@ static size_t edge_head(dot_writer *w, const cr_node *parent, const cr_node *chi
     cr_sink_printf(r, "/\xe2\x88\x82");
     cr_sink_label(r, child);
     size_t mark = r->len;
-    cr_sink_put(r, " = ", 3);
+    cr_sink_put(r, w->statements ? "\n= " : " = ", 3);
     return mark;
 }
 
