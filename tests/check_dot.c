@@ -116,12 +116,15 @@ static void assert_dot_parses(const char *path)
     remove(cmd);
 }
 
-/* Writes g with opts to name in the temp dir, checks dot parses it, and
- * returns the text (caller frees). */
+/* Writes g with opts to name in the temp dir, checks that the graph is
+ * unchanged and that dot parses the file, and returns the text (caller
+ * frees). */
 static char *dot_text(cr_graph *g, const cr_dot_options *opts, const char *name)
 {
     char *path = tmp_path(name);
+    size_t size = cr_graph_size(g);
     ck_assert_int_eq(cr_dot_write_file(g, path, opts), CR_OK);
+    ck_assert_uint_eq(cr_graph_size(g), size);
     char *text = slurp(path, NULL);
     assert_dot_parses(path);
     return text;
@@ -508,9 +511,7 @@ START_TEST(test_statements_seed)
     opts.view = CR_DOT_VIEW_STATEMENTS;
     opts.loss = cr_expr_output(p)->node;
     opts.highlight = cr_expr_lookup(p, "w1")->node;
-    size_t size = cr_graph_size(g);
     char *text = dot_text(g, &opts, "statements.dot");
-    ck_assert_uint_eq(cr_graph_size(g), size);
     /* 6 inputs and 3 statements; no constant, no unnamed op */
     ck_assert_uint_eq(count_nodes(text), 9);
     ck_assert_uint_eq(count(text, " -> "), 8);
@@ -623,7 +624,91 @@ START_TEST(test_statements_tensor_and_hostile)
 }
 END_TEST
 
+/* The article's 3-7-5-4-1 sigmoid network as chainrule's MLP builds it
+ * (seed 1), evaluated on the article's sample: its graph holds the
+ * batch-1 head x, s1, a1, ..., a4, loss. The caller frees *m. */
+static cr_graph *article_mlp(cr_mlp **m)
+{
+    const double x[3] = {0.1, 0.4, 4.1}, y[1] = {0.2};
+    cr_mlp_spec spec;
+    cr_mlp_spec_init(&spec, 3, 1);
+    spec.n_hidden = 3;
+    spec.hidden[0] = 7;
+    spec.hidden[1] = 5;
+    spec.hidden[2] = 4;
+    cr_error err;
+    *m = cr_mlp_new(&spec, &err);
+    ck_assert_ptr_nonnull(*m);
+    cr_eval_result r;
+    ck_assert_int_eq(cr_mlp_evaluate(*m, x, y, 1, &r, &err), CR_OK);
+    cr_eval_result_free(&r);
+    return cr_mlp_graph(*m);
+}
+
+START_TEST(test_layers_and_clusters)
+{
+    cr_mlp *m = NULL;
+    cr_graph *g = article_mlp(&m);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.view = CR_DOT_VIEW_LAYERS;
+    opts.loss = cr_graph_find(g, "loss");
+    opts.highlight = cr_graph_find(g, "W1");
+    opts.rankdir = CR_DOT_TB;
+    char *text = dot_text(g, &opts, "layers.dot");
+    /* x, y, loss and four layers, drawn as the first node of each */
+    ck_assert_uint_eq(count_nodes(text), 7);
+    ck_assert_uint_eq(count(text, " -> "), 6);
+    ck_assert_ptr_nonnull(strstr(text, "  n0 [label=\"layer 1\\nW1 [3,7], grad norm = "));
+    ck_assert_ptr_nonnull(strstr(text, "\\nb1 [7], grad norm = "));
+    ck_assert_ptr_nonnull(strstr(text, "\\na1 [1,7], grad norm = "));
+    ck_assert_ptr_nonnull(strstr(text, "\\na4 = 0.379071718, grad = 0.179071718\", "
+                                       "shape=box, style=\"rounded,filled\""));
+    /* between layers: the Jacobian's kind and the gradient flowing */
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n2 [label=\"∂s2/∂a1\\n= W2\\nlinear: dX = "
+                                       "dS W^T (matrix product), [1,5] x [1,7]\\ngradient "
+                                       "flow norm "));
+    ck_assert_ptr_nonnull(strstr(text, "  n6 -> n18 [label=\"∂loss/∂a4\\n= a4-y\\n= "
+                                       "0.179071718\\ngradient flow 0.179071718\""));
+    ck_assert_ptr_null(strstr(text, "∂a1/∂s1")); /* inside a layer */
+    ck_assert_ptr_null(strstr(text, "subgraph"));
+    free(text);
+
+    /* the statements view with a box per layer */
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.clusters = 1;
+    text = dot_text(g, &opts, "clusters.dot");
+    ck_assert_uint_eq(count_nodes(text), 19);
+    ck_assert_uint_eq(count(text, "  subgraph cluster_"), 4);
+    ck_assert_ptr_nonnull(strstr(text, "  subgraph cluster_1 {\n    label=\"layer 1\"; "
+                                       "style=\"rounded,dashed\"; color=\"#888888\";\n"
+                                       "    n0; n1; n10; n11;\n  }\n"));
+    ck_assert_ptr_nonnull(strstr(text, "∂a1/∂s1\\n= a1*(1-a1)\\ndiagonal, [1,7] x [1,7]"));
+    free(text);
+    opts.view = CR_DOT_VIEW_LAYERS;
+    opts.loss = NULL;
+    opts.highlight = NULL;
+    ck_assert_int_eq(cr_dot_write(g, stdout, &opts), CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(g)->message, "dot: the layers view needs the loss");
+    cr_mlp_free(m);
+}
+END_TEST
+
 /* ---- rendering (libgvc), a TCase of its own ---- */
+
+/* The size in pixels (at 96 per inch, as Graphviz renders PNG) of an SVG
+ * that Graphviz wrote, read from its width and height in points. */
+static void svg_size_px(const char *path, double *width, double *height)
+{
+    char *svg = slurp(path, NULL);
+    const char *tag = strstr(svg, "<svg width=\"");
+    ck_assert_ptr_nonnull(tag);
+    double w = 0.0, h = 0.0;
+    ck_assert_int_eq(sscanf(tag, "<svg width=\"%lfpt\" height=\"%lfpt\"", &w, &h), 2);
+    free(svg);
+    *width = w * 96.0 / 72.0;
+    *height = h * 96.0 / 72.0;
+}
 
 static void assert_magic(const char *path, const char *magic)
 {
@@ -661,6 +746,51 @@ START_TEST(test_render_formats)
     assert_magic(tmp_path("seed.pdf"), "%PDF-");
     ck_assert_uint_eq(dir_count(tmpdir), 3);
     cr_graph_free(n.g);
+}
+END_TEST
+
+/* The issue's sizes: the seed neuron's statements view fits a 16:9 slide
+ * at 1600 px wide (the ops view of the same program does not), the
+ * article's network in the layers view is under 2000 px on its long side,
+ * and the text stays at 11 and 9 points. */
+START_TEST(test_render_sizes)
+{
+    if (!cr_dot_can_render())
+        return;
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = seed_program(g);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.loss = cr_expr_output(p)->node;
+    opts.highlight = cr_expr_lookup(p, "w1")->node;
+    double w = 0.0, h = 0.0;
+    ck_assert_int_eq(cr_dot_render(g, &opts, tmp_path("statements.svg"), "svg"), CR_OK);
+    svg_size_px(tmp_path("statements.svg"), &w, &h);
+    ck_assert_msg(w <= 1600.0 && h <= 900.0, "statements view: %.0f x %.0f px", w, h);
+    ck_assert_msg(w >= 800.0, "statements view: %.0f px wide, text too small?", w);
+    opts.view = CR_DOT_VIEW_OPS;
+    ck_assert_int_eq(cr_dot_render(g, &opts, tmp_path("ops.svg"), "svg"), CR_OK);
+    svg_size_px(tmp_path("ops.svg"), &w, &h);
+    ck_assert_msg(w > 1600.0, "ops view: %.0f x %.0f px", w, h);
+    char *text = dot_text(g, &opts, "fonts.dot");
+    ck_assert_ptr_nonnull(strstr(text, "node [fontname=\"Helvetica\", fontsize=11];"));
+    ck_assert_ptr_nonnull(strstr(text, "edge [fontname=\"Helvetica\", fontsize=9];"));
+    free(text);
+    cr_expr_free(p);
+    cr_graph_free(g);
+
+    cr_mlp *m = NULL;
+    g = article_mlp(&m);
+    cr_dot_options_init(&opts);
+    opts.view = CR_DOT_VIEW_LAYERS;
+    opts.loss = cr_graph_find(g, "loss");
+    opts.highlight = cr_graph_find(g, "W1");
+    opts.rankdir = CR_DOT_TB;
+    ck_assert_int_eq(cr_dot_render(g, &opts, tmp_path("layers.svg"), "svg"), CR_OK);
+    svg_size_px(tmp_path("layers.svg"), &w, &h);
+    ck_assert_msg(w < 2000.0 && h < 2000.0, "layers view: %.0f x %.0f px", w, h);
+    cr_mlp_free(m);
 }
 END_TEST
 
@@ -709,11 +839,13 @@ Suite *dot_suite(void)
     tcase_add_loop_test(tc, test_out_of_memory, 0, 2); /* ops, statements */
     tcase_add_test(tc, test_statements_seed);
     tcase_add_test(tc, test_statements_tensor_and_hostile);
+    tcase_add_test(tc, test_layers_and_clusters);
     suite_add_tcase(s, tc);
     TCase *render = tcase_create("render");
     tcase_add_checked_fixture(render, tmp_setup, tmp_teardown);
     tcase_set_timeout(render, 60);
     tcase_add_test(render, test_render_formats);
+    tcase_add_test(render, test_render_sizes);
     tcase_add_test(render, test_render_failures);
     tcase_add_test(render, test_render_hostile);
     suite_add_tcase(s, render);

@@ -42,7 +42,13 @@ typedef enum cr_dot_view {
      * (formula and value, as the named-only chain writes it, see
      * CR_CHAIN_NAMED_ONLY), and every node shows its value and
      * d(loss)/d(node), computed by the writer. Needs loss. */
-    CR_DOT_VIEW_STATEMENTS = 1
+    CR_DOT_VIEW_STATEMENTS = 1,
+    /* The statements view with the nodes whose names end in the same
+     * number (W1, b1, s1, a1: the MLP's layer 1) drawn as one node,
+     * "layer 1", one line per statement with its shape (or value) and
+     * gradient; every edge between two layers shows its Jacobian and the
+     * gradient flowing along it. max_nodes does not apply. Needs loss. */
+    CR_DOT_VIEW_LAYERS = 2
 } cr_dot_view;
 
 /* Options of the DOT writer. Initialise with cr_dot_options_init(); a NULL
@@ -77,17 +83,20 @@ typedef struct cr_dot_options {
      * backward computed; in the statements view d(loss)/d(node) for every
      * node). Default 1. */
     int grads;
+    /* 1: draw the nodes whose names end in the same number in one box,
+     * "layer N" (a Graphviz cluster). Default 0. */
+    int clusters;
 } cr_dot_options;
 
 /* Fills opts with the defaults (no loss, no highlight, forward nodes only,
  * edge values on, left to right, no cap, no title, the ops view, node
- * values and gradients shown). */
+ * values and gradients shown, no clusters). */
 CR_API void cr_dot_options_init(cr_dot_options *opts);
 
 /* Writes g as DOT text to out. Evaluating the edge values creates helper
  * nodes that are removed again: the graph is unchanged. Returns CR_OK,
- * CR_EINVAL (NULL g or out, highlight or the statements view without
- * loss, nodes of another graph, an unknown view), CR_ESHAPE (highlighting
+ * CR_EINVAL (NULL g or out, highlight or the statements or layers view
+ * without loss, nodes of another graph, an unknown view), CR_ESHAPE (highlighting
  * or the statements view from a loss that is not a scalar), CR_ENOTSUP
  * (the statements view through an op without derivative),
  * CR_ENOMEM, or CR_EIO if a write to out failed; details in g's error. */

@@ -47,7 +47,8 @@ typedef struct cli {
     const char *output;
     int json, chain, check, unicode;
     int trap; /* --trap-nonfinite: CR_GRAPH_TRAP_NONFINITE on the graph */
-    /* --view, --values, --grads, --rankdir, --title, --max-nodes, --highlight */
+    /* --view, --values, --grads, --rankdir, --title, --max-nodes, --highlight,
+     * --clusters */
     struct cli_picture {
         cr_dot_view view;
         int view_given;
@@ -55,6 +56,7 @@ typedef struct cli {
         const char *title, *highlight;
         size_t max_nodes;
         int values, grads; /* given */
+        int clusters;
     } pic;
     /* the program */
     char *text;
@@ -211,11 +213,12 @@ const char *cli_render_format(const char *path);
 #define CLI_PICTURE_OPTION_USES                                                            \
     {CLI_OPT_VIEW, NULL, NULL}, {CLI_OPT_VALUES, NULL, NULL}, {CLI_OPT_GRADS, NULL, NULL},  \
     {CLI_OPT_RANKDIR, NULL, NULL}, {CLI_OPT_TITLE, NULL, NULL},                            \
-    {CLI_OPT_MAX_NODES, NULL, NULL}, {CLI_OPT_HIGHLIGHT, NULL, NULL}
+    {CLI_OPT_MAX_NODES, NULL, NULL}, {CLI_OPT_HIGHLIGHT, NULL, NULL},                      \
+    {CLI_OPT_CLUSTERS, NULL, NULL}
 // clang-format on
 
 /* Takes the picture options (--view, --values, --grads, --rankdir,
- * --title, --max-nodes, --highlight) into c->pic; any other option is
+ * --title, --max-nodes, --highlight, --clusters) into c->pic; any other option is
  * reported as not handled. Returns an exit status. */
 int cli_picture_option(cli *c, cli_opt id, const char *value);
 /* DOT options for the program: the picture options, the output styled as

@@ -116,9 +116,10 @@
     X(DEBUG_PARAM, "debug-param", 0, "NAME", ARG,                                          \
       "the parameter --debug follows (W1, b2, ...)")                                       \
     /* pictures (dot, grad --dot/--render): cli_picture.c */                               \
-    X(VIEW, "view", 0, "statements|ops", ARG,                                              \
+    X(VIEW, "view", 0, "statements|ops|layers", ARG,                                       \
       "one node per statement or input, edges labelled with\n"                             \
-      "the composed local derivative (default); or one node per op")                       \
+      "the composed local derivative (default); one node per op;\n"                        \
+      "or one node per layer (statements named W1, b1, s1, a1, ...)")                      \
     X(VALUES, "values", 0, NULL, ARG,                                                      \
       "show the nodes' values (alone: not their gradients)")                               \
     X(GRADS, "grads", 0, NULL, ARG, "show the nodes' gradients (alone: not their values)") \
@@ -130,7 +131,10 @@
       "are summarised")                                                                    \
     X(HIGHLIGHT, "highlight", 0, "NAME", ARG,                                              \
       "highlight the chain from the output to NAME (default: the\n"                        \
-      "single --wrt variable, if one)")
+      "single --wrt variable, if one)")                                                    \
+    X(CLUSTERS, "clusters", 0, NULL, ARG,                                                  \
+      "draw the statements whose names end in the same number\n"                           \
+      "(W1, b1, s1, a1) in one box, \"layer 1\"")
 
 typedef enum cli_opt {
 #define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,

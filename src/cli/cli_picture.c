@@ -2,7 +2,7 @@
  * cli_picture.c - the graph of a program as a DOT file (--dot, dot -o)
  * or a picture rendered by Graphviz (--render FILE.svg|png|pdf): the
  * picture options (--view, --values, --grads, --rankdir, --title,
- * --max-nodes, --highlight), the output styled as the loss and the chain
+ * --max-nodes, --highlight, --clusters), the output styled as the loss and the chain
  * to --highlight or a single --wrt variable highlighted (see
  * cli_common.h).
  */
@@ -37,9 +37,12 @@ int cli_picture_option(cli *c, cli_opt id, const char *value)
             p->view = CR_DOT_VIEW_STATEMENTS;
         else if (strcmp(value, "ops") == 0)
             p->view = CR_DOT_VIEW_OPS;
+        else if (strcmp(value, "layers") == 0)
+            p->view = CR_DOT_VIEW_LAYERS;
         else
             return cli_fail(c, CLI_USAGE, 0, 0,
-                            "--view: '%s' is not a view (statements or ops)", value);
+                            "--view: '%s' is not a view (statements, ops or layers)",
+                            value);
         break;
     case CLI_OPT_RANKDIR:
         if (strcmp(value, "LR") == 0)
@@ -54,6 +57,9 @@ int cli_picture_option(cli *c, cli_opt id, const char *value)
         break;
     case CLI_OPT_GRADS:
         p->grads = 1;
+        break;
+    case CLI_OPT_CLUSTERS:
+        p->clusters = 1;
         break;
     case CLI_OPT_TITLE:
         p->title = value;
@@ -92,6 +98,7 @@ int cli_dot_options(cli *c, cr_dot_options *opts)
     opts->rankdir = p->rankdir;
     opts->title = p->title;
     opts->max_nodes = p->max_nodes;
+    opts->clusters = p->clusters;
     if (p->values || p->grads) {
         opts->values = p->values;
         opts->grads = p->grads;

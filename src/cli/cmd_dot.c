@@ -25,9 +25,10 @@ const cli_spec cli_spec_dot = {
     .name = "dot",
     .usage =
         "Usage: chainrule dot [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
-        "                     [-o FILE] [--render FILE] [--view statements|ops]\n"
+        "                     [-o FILE] [--render FILE] [--view statements|ops|layers]\n"
         "                     [--values] [--grads] [--rankdir LR|TB] [--title TEXT]\n"
-        "                     [--max-nodes N] [--highlight NAME] 'PROGRAM' | -f FILE\n"
+        "                     [--max-nodes N] [--highlight NAME] [--clusters]\n"
+        "                     'PROGRAM' | -f FILE\n"
         "\n"
         "Writes the program's graph as Graphviz DOT: one node per statement and input,\n"
         "with its value and gradient, each edge labelled with the local derivative of\n"

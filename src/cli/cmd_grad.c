@@ -32,9 +32,9 @@ const cli_spec cli_spec_grad = {
     .usage =
         "Usage: chainrule grad [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
         "                      [--chain] [--check] [--dot FILE] [--render FILE] [--json]\n"
-        "                      [--view statements|ops] [--values] [--grads]\n"
+        "                      [--view statements|ops|layers] [--values] [--grads]\n"
         "                      [--rankdir LR|TB] [--title TEXT] [--max-nodes N]\n"
-        "                      [--highlight NAME] 'PROGRAM' | -f FILE\n"
+        "                      [--highlight NAME] [--clusters] 'PROGRAM' | -f FILE\n"
         "\n"
         "Prints the output's value and dOUTPUT/dV for each variable V, by reverse mode.\n"
         "\n",

@@ -347,7 +347,10 @@ static cr_chain_edge *edge_get(builder *b, size_t parent, const view_edge *ve)
         e->jacobian = e->scalar ? "scalar" : cr_op_jacobian(e->parent, e->input);
         if (!e->jacobian)
             e->jacobian = "unknown";
-        cr_sink_local_text(&s, e->parent, e->input);
+        if (b->statements) /* unnamed inputs are not drawn: say what they are */
+            cr_sink_local_expr(&s, e->parent, e->input);
+        else
+            cr_sink_local_text(&s, e->parent, e->input);
     } else {
         const collapsed_rec *r = &b->coll[ve->rec - n_orig];
         e->input = (size_t)-1;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cr_dot_options_init(cr_dot_options *opts)
@@ -80,8 +81,13 @@ typedef struct dot_writer {
     unsigned char *marks; /* per node */
     cr_paths paths;       /* the highlighted chain, when asked */
     int highlighting;
-    int statements; /* the statements view, built in stm */
+    int statements; /* the statements or the layers view, built in stm */
+    int layers;     /* the layers view */
     cr_statements stm;
+    size_t *group; /* per node: the number its name ends in (0: none) */
+    size_t *rep;   /* per node: the first drawn node of its group, or itself */
+    size_t *ord;   /* the drawn nodes of groups, by group, then id */
+    size_t n_ord;
     size_t collapsed[5]; /* not drawn, by kind: const, input, param, op, backward */
     cr_sink raw;         /* scratch for labels before escaping */
 } dot_writer;
@@ -89,6 +95,26 @@ typedef struct dot_writer {
 static int highlighted_node(const dot_writer *w, const cr_node *n)
 {
     return w->highlighting && cr_paths_on_path(&w->paths, n);
+}
+
+/* Writes a node's value (or shape) and gradient into w->raw, the first
+ * after `first`, the second after `sep`. */
+static void put_facts(dot_writer *w, const cr_node *n, const char *first, const char *sep)
+{
+    cr_sink *r = &w->raw;
+    if (n->value.size != 1)
+        cr_sink_printf(r, "%s%s", first, cr_shape_str(&n->value).text);
+    else if (w->o->values)
+        cr_sink_printf(r, "%s= %s", first, cr_number_str(n->value.data[0]).text);
+    else
+        sep = first;
+    const cr_tensor *grad = w->statements ? NULL : cr_node_grad(n);
+    double gv = w->statements ? w->stm.grad[n->id] : grad ? cr_tensor_norm(grad) : NAN;
+    if (grad && grad->size == 1)
+        gv = grad->data[0];
+    if (w->o->grads && !isnan(gv))
+        cr_sink_printf(r, "%sgrad%s = %s", sep, n->value.size == 1 ? "" : " norm",
+                       cr_number_str(gv).text);
 }
 
 static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)
@@ -102,17 +128,7 @@ static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)
         cr_sink_printf(r, "\n%s", n->op->name);
     else if (n->kind != CR_NODE_OP)
         cr_sink_printf(r, "\n%s", kinds[n->kind]);
-    if (n->value.size != 1)
-        cr_sink_printf(r, "\n%s", cr_shape_str(&n->value).text);
-    else if (w->o->values)
-        cr_sink_printf(r, "\n= %s", cr_number_str(n->value.data[0]).text);
-    const cr_tensor *grad = w->statements ? NULL : cr_node_grad(n);
-    double gv = w->statements ? w->stm.grad[n->id] : grad ? cr_tensor_norm(grad) : NAN;
-    if (grad && grad->size == 1)
-        gv = grad->data[0];
-    if (w->o->grads && !isnan(gv))
-        cr_sink_printf(r, "\ngrad%s = %s", n->value.size == 1 ? "" : " norm",
-                       cr_number_str(gv).text);
+    put_facts(w, n, "\n", "\n");
     cr_sink_printf(s, "  n%zu [label=\"", n->id);
     flush_escaped(s, r);
     cr_sink_put(s, "\"", 1);
@@ -165,11 +181,17 @@ static void edge_value(dot_writer *w, size_t mark, int with_value, double v)
         cr_sink_printf(r, "\n= %s", num.text);
 }
 
+/* The DOT node that draws n: n itself, or the layer it belongs to. */
+static size_t drawn_as(const dot_writer *w, const cr_node *n)
+{
+    return w->layers ? w->rep[n->id] : n->id;
+}
+
 /* Writes the edge child -> parent with the label in w->raw. */
 static void edge_line(dot_writer *w, cr_sink *s, const cr_node *parent,
                       const cr_node *child, int on)
 {
-    cr_sink_printf(s, "  n%zu -> n%zu [label=\"", child->id, parent->id);
+    cr_sink_printf(s, "  n%zu -> n%zu [label=\"", drawn_as(w, child), drawn_as(w, parent));
     flush_escaped(s, &w->raw);
     cr_sink_put(s, "\"", 1);
     if (on)
@@ -222,10 +244,10 @@ static void put_statement_edge(dot_writer *w, cr_sink *s, const cr_chain_edge *e
     edge_value(w, mark, e->scalar && (w->o->edge_values || on), e->value);
     if (!e->scalar)
         cr_sink_printf(r, "\n%s, %s", e->jacobian, e->shape);
-    if (on && e->scalar)
+    if ((on || w->layers) && e->scalar)
         cr_sink_printf(r, "\ngradient flow %s",
                        cr_number_str(w->stm.grad[e->parent->id] * e->value).text);
-    else if (on)
+    else if (on || w->layers)
         cr_sink_printf(r, "\ngradient flow norm %s", cr_number_str(e->flow_norm).text);
     edge_line(w, s, e->parent, e->child, on);
 }
@@ -317,15 +339,113 @@ static void put_summary(dot_writer *w, cr_sink *s)
                            id);
 }
 
+/* ---- groups: layers and clusters ---- */
+
+/* The number a node's name ends in ("W1", "s12": 1, 12), when something
+ * else comes before it; 0 otherwise. */
+static size_t name_group(const cr_node *n)
+{
+    if (!n->name)
+        return 0;
+    size_t len = strlen(n->name), k = len;
+    while (k > 0 && n->name[k - 1] >= '0' && n->name[k - 1] <= '9')
+        k--;
+    if (k == 0 || k == len || len - k > 9)
+        return 0;
+    size_t v = 0;
+    for (; k < len; k++)
+        v = v * 10 + (size_t)(n->name[k] - '0');
+    return v;
+}
+
+static const size_t *order_group; /* for cmp_grouped only (qsort has no context) */
+
+static int cmp_grouped(const void *x, const void *y)
+{
+    size_t a = *(const size_t *)x, b = *(const size_t *)y;
+    if (order_group[a] != order_group[b])
+        return order_group[a] < order_group[b] ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+/* Groups the drawn nodes by the number their names end in: ord lists the
+ * grouped ones by group, then id, and rep maps each node to the first of
+ * its group (ungrouped nodes to themselves). */
+static cr_status make_groups(dot_writer *w)
+{
+    w->group = cr_calloc(w->n ? w->n : 1, sizeof *w->group);
+    w->rep = cr_calloc(w->n ? w->n : 1, sizeof *w->rep);
+    w->ord = cr_calloc(w->n ? w->n : 1, sizeof *w->ord);
+    if (!w->group || !w->rep || !w->ord)
+        return cr_graph_fail(w->g, CR_ENOMEM, "dot: out of memory");
+    for (size_t id = 0; id < w->n; id++) {
+        w->rep[id] = id;
+        if ((w->marks[id] & KEEP) && (w->group[id] = name_group(w->g->nodes[id])))
+            w->ord[w->n_ord++] = id;
+    }
+    order_group = w->group;
+    qsort(w->ord, w->n_ord, sizeof *w->ord, cmp_grouped);
+    for (size_t k = 1; k < w->n_ord; k++)
+        if (w->group[w->ord[k]] == w->group[w->ord[k - 1]])
+            w->rep[w->ord[k]] = w->rep[w->ord[k - 1]];
+    return CR_OK;
+}
+
+/* One node for the layer of the grouped nodes ord[k0..k1): its number,
+ * then one line per node with its value (or shape) and gradient. */
+static void put_layer(dot_writer *w, cr_sink *s, size_t k0, size_t k1)
+{
+    cr_sink *r = &w->raw;
+    int on = 0;
+    cr_sink_printf(r, "layer %zu", w->group[w->ord[k0]]);
+    for (size_t k = k0; k < k1; k++) {
+        const cr_node *n = w->g->nodes[w->ord[k]];
+        cr_sink_put(r, "\n", 1);
+        cr_sink_label(r, n);
+        put_facts(w, n, " ", ", ");
+        on |= highlighted_node(w, n);
+    }
+    cr_sink_printf(s, "  n%zu [label=\"", w->ord[k0]);
+    flush_escaped(s, r);
+    cr_sink_printf(s,
+                   "\", shape=box, style=\"rounded,filled\", fillcolor=\"#d3f9d8\"%s];\n",
+                   on ? ", color=\"#d62728\", penwidth=2.5" : "");
+}
+
+/* The drawn nodes: one per layer in the layers view, and a box around
+ * the nodes of each group when clusters are asked for. */
+static void put_nodes(dot_writer *w, cr_sink *s)
+{
+    for (size_t id = 0; id < w->n; id++)
+        if ((w->marks[id] & KEEP) && !(w->layers && w->group[id]))
+            put_node(w, s, w->g->nodes[id]);
+    for (size_t k0 = 0, k1; k0 < w->n_ord; k0 = k1) {
+        for (k1 = k0 + 1; k1 < w->n_ord && w->group[w->ord[k1]] == w->group[w->ord[k0]];)
+            k1++;
+        if (w->layers) {
+            put_layer(w, s, k0, k1);
+            continue;
+        }
+        cr_sink_printf(s,
+                       "  subgraph cluster_%zu {\n    label=\"layer %zu\"; "
+                       "style=\"rounded,dashed\"; color=\"#888888\";\n   ",
+                       w->group[w->ord[k0]], w->group[w->ord[k0]]);
+        for (size_t k = k0; k < k1; k++)
+            cr_sink_printf(s, " n%zu;", w->ord[k]);
+        cr_sink_printf(s, "\n  }\n");
+    }
+}
+
 static cr_status check_args(cr_graph *g, const cr_dot_options *o)
 {
-    int statements = o->view == CR_DOT_VIEW_STATEMENTS;
-    if ((unsigned)o->view > CR_DOT_VIEW_STATEMENTS)
+    int statements = o->view == CR_DOT_VIEW_STATEMENTS || o->view == CR_DOT_VIEW_LAYERS;
+    if ((unsigned)o->view > CR_DOT_VIEW_LAYERS)
         return cr_graph_fail(g, CR_EINVAL, "dot: unknown view %d", (int)o->view);
     if (o->highlight && !o->loss)
         return cr_graph_fail(g, CR_EINVAL, "dot: highlighting a chain needs the loss");
     if (statements && !o->loss)
-        return cr_graph_fail(g, CR_EINVAL, "dot: the statements view needs the loss");
+        return cr_graph_fail(g, CR_EINVAL, "dot: the %s view needs the loss",
+                             o->view == CR_DOT_VIEW_LAYERS ? "layers" : "statements");
     if ((o->loss && o->loss->graph != g) || (o->highlight && o->highlight->graph != g))
         return cr_graph_fail(g, CR_EINVAL, "dot: nodes belong to another graph");
     if (o->loss && (o->highlight || statements) && o->loss->value.size != 1) {
@@ -356,10 +476,13 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
             goto done;
         w.highlighting = w.paths.any;
     }
-    w.statements = w.o->view == CR_DOT_VIEW_STATEMENTS;
+    w.layers = w.o->view == CR_DOT_VIEW_LAYERS;
+    w.statements = w.layers || w.o->view == CR_DOT_VIEW_STATEMENTS;
     if (w.statements && (st = cr_statements_build(&w.stm, g, w.o->loss)) != CR_OK)
         goto done;
     choose(&w);
+    if ((w.layers || w.o->clusters) && (st = make_groups(&w)) != CR_OK)
+        goto done;
     cr_sink_printf(s, "digraph chainrule {\n  graph [rankdir=%s, fontname=\"Helvetica\"",
                    w.o->rankdir == CR_DOT_TB ? "TB" : "LR");
     if (w.o->title) {
@@ -369,14 +492,13 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
     }
     cr_sink_printf(s, "];\n  node [fontname=\"Helvetica\", fontsize=11];\n"
                       "  edge [fontname=\"Helvetica\", fontsize=9];\n");
-    for (size_t id = 0; id < w.n; id++)
-        if (w.marks[id] & KEEP)
-            put_node(&w, s, g->nodes[id]);
+    put_nodes(&w, s);
     put_summary(&w, s);
     for (size_t k = 0; w.statements && k < w.stm.chain->n_edges && s->status == CR_OK;
          k++) {
         const cr_chain_edge *e = w.stm.chain->edges[k];
-        if ((w.marks[e->parent->id] & KEEP) && (w.marks[e->child->id] & KEEP))
+        if ((w.marks[e->parent->id] & KEEP) && (w.marks[e->child->id] & KEEP) &&
+            (!w.layers || w.rep[e->parent->id] != w.rep[e->child->id]))
             put_statement_edge(&w, s, e);
     }
     for (size_t id = 0; id < w.n && !w.statements && st == CR_OK && s->status == CR_OK;
@@ -395,6 +517,9 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
         st = cr_graph_fail(g, s->status, "dot: writing the DOT text failed: %s",
                            strerror(errno));
 done:
+    cr_free(w.group);
+    cr_free(w.rep);
+    cr_free(w.ord);
     cr_statements_release(&w.stm);
     cr_paths_release(&w.paths);
     cr_sink_release(&w.raw);
