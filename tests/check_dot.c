@@ -624,6 +624,52 @@ START_TEST(test_statements_tensor_and_hostile)
 }
 END_TEST
 
+/* E = a + b with a = 10 w and b = 0.1 w: two paths from E to w, the one
+ * through a carrying 100 times the other's share. The strongest is drawn
+ * bold, the other thin, in the ops and the statements view. */
+START_TEST(test_highlight_strongest)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *w = cr_param_scalar(g, "w", 0.5);
+    cr_node *a = cr_mul(g, cr_scalar(g, 10.0), w);
+    cr_node *b = cr_mul(g, cr_scalar(g, 0.1), w);
+    cr_node *E = cr_add(g, a, b);
+    ck_assert_ptr_nonnull(E);
+    cr_node_set_name(a, "a");
+    cr_node_set_name(b, "b");
+    cr_node_set_name(E, "E");
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.loss = E;
+    opts.highlight = w;
+    static const char bold[] = "color=\"#d62728\", fontcolor=\"#d62728\", penwidth=2.5]";
+    static const char thin[] = "color=\"#f08c8c\", fontcolor=\"#c0504d\", penwidth=1.2]";
+    char *text = dot_text(g, &opts, "paths.dot");
+    ck_assert_uint_eq(count(text, bold), 2);
+    ck_assert_uint_eq(count(text, thin), 2);
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n2 [label=\"∂a/∂w = const#1\\n= 10\\n"
+                                       "gradient flow 10\", color=\"#d62728\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n4 [label=\"∂b/∂w = const#3\\n= 0.1\\n"
+                                       "gradient flow 0.1\", color=\"#f08c8c\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n4 [label=\"b\\nmul\\n= 0.05\", shape=ellipse, "
+                                       "color=\"#f08c8c\", penwidth=1.2];"));
+    ck_assert_ptr_nonnull(strstr(text, "  n2 [label=\"a\\nmul\\n= 5\", shape=ellipse, "
+                                       "color=\"#d62728\", penwidth=2.5];"));
+    free(text);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    text = dot_text(g, &opts, "paths_statements.dot");
+    ck_assert_uint_eq(count_nodes(text), 4);
+    ck_assert_uint_eq(count(text, bold), 2);
+    ck_assert_uint_eq(count(text, thin), 2);
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n2 [label=\"∂a/∂w\\n= 10\\n"
+                                       "gradient flow 10\", color=\"#d62728\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n4 -> n5 [label=\"∂E/∂b\\n= 1\\n"
+                                       "gradient flow 1\", color=\"#f08c8c\""));
+    free(text);
+    cr_graph_free(g);
+}
+END_TEST
+
 /* The article's 3-7-5-4-1 sigmoid network as chainrule's MLP builds it
  * (seed 1), evaluated on the article's sample: its graph holds the
  * batch-1 head x, s1, a1, ..., a4, loss. The caller frees *m. */
@@ -840,6 +886,7 @@ Suite *dot_suite(void)
     tcase_add_test(tc, test_statements_seed);
     tcase_add_test(tc, test_statements_tensor_and_hostile);
     tcase_add_test(tc, test_layers_and_clusters);
+    tcase_add_test(tc, test_highlight_strongest);
     suite_add_tcase(s, tc);
     TCase *render = tcase_create("render");
     tcase_add_checked_fixture(render, tmp_setup, tmp_teardown);

@@ -58,9 +58,11 @@ typedef struct cr_dot_options {
      * of the highlighted chain. NULL styles every scalar forward node that
      * no other forward node consumes as a loss. */
     cr_node *loss;
-    /* Highlight every path loss -> ... -> highlight (edges and nodes drawn
-     * bold and red), with the gradient flowing along each highlighted edge;
-     * NULL highlights nothing. Needs loss. */
+    /* Highlight the paths loss -> ... -> highlight, with the gradient
+     * flowing along each highlighted edge: the strongest path (the largest
+     * share of the gradient, |product of the local derivatives|) bold and
+     * red, the other paths thin and pale red. NULL highlights nothing.
+     * Needs loss. */
     cr_node *highlight;
     /* 1: also draw the backward nodes that cr_graph_backward and cr_grad
      * built (dashed, grey). Default 0. */

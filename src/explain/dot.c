@@ -81,8 +81,10 @@ typedef struct dot_writer {
     unsigned char *marks; /* per node */
     cr_paths paths;       /* the highlighted chain, when asked */
     int highlighting;
-    int statements; /* the statements or the layers view, built in stm */
-    int layers;     /* the layers view */
+    unsigned char *top; /* per edge of paths: 1 on the strongest path */
+    size_t *place;      /* per node of paths: its place on the strongest path */
+    int statements;     /* the statements or the layers view, built in stm */
+    int layers;         /* the layers view */
     cr_statements stm;
     size_t *group; /* per node: the number its name ends in (0: none) */
     size_t *rep;   /* per node: the first drawn node of its group, or itself */
@@ -92,9 +94,86 @@ typedef struct dot_writer {
     cr_sink raw;         /* scratch for labels before escaping */
 } dot_writer;
 
+/* The highlighting styles: none, on a path (thin), on the strongest path. */
+enum { OFF = 0, THIN = 1, BOLD = 2 };
+
 static int highlighted_node(const dot_writer *w, const cr_node *n)
 {
-    return w->highlighting && cr_paths_on_path(&w->paths, n);
+    if (!w->highlighting || !cr_paths_on_path(&w->paths, n))
+        return OFF;
+    return w->place[n->id - w->paths.lo] ? BOLD : THIN;
+}
+
+/* The style attributes of a highlighted node or edge. */
+static const char *highlight_style(int on, int edge)
+{
+    if (on == BOLD)
+        return edge ? ", color=\"#d62728\", fontcolor=\"#d62728\", penwidth=2.5"
+                    : ", color=\"#d62728\", penwidth=2.5";
+    return edge ? ", color=\"#f08c8c\", fontcolor=\"#c0504d\", penwidth=1.2"
+                : ", color=\"#f08c8c\", penwidth=1.2";
+}
+
+/* Finds the strongest of the paths loss -> ... -> highlight, the one with
+ * the largest share of the gradient: the largest |product of the local
+ * derivatives| (through a tensor edge, the ratio of the gradient norm it
+ * carries to its consumer's). Marks its edges in w->top and numbers its
+ * nodes in w->place from the loss (1) down, counting only drawn kinds of
+ * node (all in the ops view, the kept ones in the others) so that two
+ * consecutive kept nodes have consecutive places. */
+static cr_status strongest_path(dot_writer *w)
+{
+    const cr_paths *p = &w->paths;
+    size_t n = p->hi - p->lo + 1;
+    double *best = cr_malloc(n * sizeof *best);
+    size_t *via = cr_calloc(n, sizeof *via), *from = cr_calloc(n, sizeof *from);
+    w->top = cr_calloc(p->ebase[n] ? p->ebase[n] : 1, 1);
+    w->place = cr_calloc(n, sizeof *w->place);
+    cr_status st = CR_OK;
+    if (!best || !via || !from || !w->top || !w->place) {
+        st = cr_graph_fail(w->g, CR_ENOMEM, "dot: out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < n; k++)
+        best[k] = -1.0;
+    best[n - 1] = 1.0;
+    for (size_t k = n; k-- > 0;) {
+        const cr_node *node = w->g->nodes[p->lo + k];
+        if (!(p->marks[k] & CR_ON_PATH) || best[k] < 0.0 || node->kind != CR_NODE_OP)
+            continue;
+        double gk = !isnan(p->grad[k])    ? fabs(p->grad[k])
+                    : p->acc && p->acc[k] ? cr_tensor_norm(&p->acc[k]->value)
+                                          : 0.0;
+        for (size_t i = 0; i < node->n_inputs; i++) {
+            if (!cr_paths_on_path(p, node->inputs[i]))
+                continue;
+            size_t e = p->ebase[k] + i, c = node->inputs[i]->id - p->lo;
+            double gain = !isnan(p->local[e]) ? fabs(p->local[e])
+                          : gk > 0.0          ? fabs(p->flow[e]) / gk
+                                              : 0.0;
+            if (best[k] * gain > best[c]) {
+                best[c] = best[k] * gain;
+                via[c] = e;
+                from[c] = k;
+            }
+        }
+    }
+    size_t len = 0;
+    for (size_t k = 0; k != n - 1 && best[0] >= 0.0; k = from[k]) {
+        w->top[via[k]] = 1;
+        best[len++] = (double)k; /* the path, from highlight up */
+    }
+    best[len++] = (double)(n - 1);
+    for (size_t j = len, place = 0; j-- > 0 && best[0] >= 0.0;) {
+        size_t k = (size_t)best[j];
+        place += !w->statements || w->stm.kept[p->lo + k];
+        w->place[k] = place;
+    }
+done:
+    cr_free(best);
+    cr_free(via);
+    cr_free(from);
+    return st;
 }
 
 /* Writes a node's value (or shape) and gradient into w->raw, the first
@@ -146,7 +225,7 @@ static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)
     if (n->flags & CR_NODE_BACKWARD)
         cr_sink_printf(s, ", style=dashed, color=\"#888888\", fontcolor=\"#666666\"");
     if (highlighted_node(w, n))
-        cr_sink_printf(s, ", color=\"#d62728\", penwidth=2.5");
+        cr_sink_printf(s, "%s", highlight_style(highlighted_node(w, n), 0));
     cr_sink_put(s, "];\n", 3);
 }
 
@@ -195,7 +274,7 @@ static void edge_line(dot_writer *w, cr_sink *s, const cr_node *parent,
     flush_escaped(s, &w->raw);
     cr_sink_put(s, "\"", 1);
     if (on)
-        cr_sink_printf(s, ", color=\"#d62728\", fontcolor=\"#d62728\", penwidth=2.5");
+        cr_sink_printf(s, "%s", highlight_style(on, 1));
     else if ((parent->flags & CR_NODE_BACKWARD) || (child->flags & CR_NODE_BACKWARD))
         cr_sink_printf(s, ", style=dashed, color=\"#888888\"");
     cr_sink_put(s, "];\n", 3);
@@ -207,6 +286,7 @@ static cr_status put_edge(dot_writer *w, cr_sink *s, cr_node *parent, size_t i)
     cr_node *child = parent->inputs[i];
     size_t e = 0;
     int on = w->highlighting && cr_paths_edge(&w->paths, parent, i, &e);
+    on = on ? (w->top[e] ? BOLD : THIN) : OFF;
     int scalar = parent->value.size == 1 && child->value.size == 1;
     size_t mark = edge_head(w, parent, child);
     cr_sink_local_text(r, parent, i);
@@ -238,7 +318,10 @@ static cr_status put_edge(dot_writer *w, cr_sink *s, cr_node *parent, size_t i)
 static void put_statement_edge(dot_writer *w, cr_sink *s, const cr_chain_edge *e)
 {
     cr_sink *r = &w->raw;
-    int on = highlighted_node(w, e->parent) && highlighted_node(w, e->child);
+    int on = highlighted_node(w, e->parent) && highlighted_node(w, e->child) ? THIN : OFF;
+    size_t pp = on ? w->place[e->parent->id - w->paths.lo] : 0;
+    if (pp && w->place[e->child->id - w->paths.lo] == pp + 1)
+        on = BOLD;
     size_t mark = edge_head(w, e->parent, e->child);
     cr_sink_put(r, e->formula, strlen(e->formula));
     edge_value(w, mark, e->scalar && (w->o->edge_values || on), e->value);
@@ -403,13 +486,14 @@ static void put_layer(dot_writer *w, cr_sink *s, size_t k0, size_t k1)
         cr_sink_put(r, "\n", 1);
         cr_sink_label(r, n);
         put_facts(w, n, " ", ", ");
-        on |= highlighted_node(w, n);
+        if (highlighted_node(w, n) > on)
+            on = highlighted_node(w, n);
     }
     cr_sink_printf(s, "  n%zu [label=\"", w->ord[k0]);
     flush_escaped(s, r);
     cr_sink_printf(s,
                    "\", shape=box, style=\"rounded,filled\", fillcolor=\"#d3f9d8\"%s];\n",
-                   on ? ", color=\"#d62728\", penwidth=2.5" : "");
+                   on ? highlight_style(on, 0) : "");
 }
 
 /* The drawn nodes: one per layer in the layers view, and a box around
@@ -480,6 +564,8 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
     w.statements = w.layers || w.o->view == CR_DOT_VIEW_STATEMENTS;
     if (w.statements && (st = cr_statements_build(&w.stm, g, w.o->loss)) != CR_OK)
         goto done;
+    if (w.highlighting && (st = strongest_path(&w)) != CR_OK)
+        goto done;
     choose(&w);
     if ((w.layers || w.o->clusters) && (st = make_groups(&w)) != CR_OK)
         goto done;
@@ -517,6 +603,8 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
         st = cr_graph_fail(g, s->status, "dot: writing the DOT text failed: %s",
                            strerror(errno));
 done:
+    cr_free(w.top);
+    cr_free(w.place);
     cr_free(w.group);
     cr_free(w.rep);
     cr_free(w.ord);
