@@ -329,27 +329,48 @@ START_TEST(test_max_nodes)
 {
     cr_graph *g = cr_graph_new();
     cr_node *x = cr_param_scalar(g, "x", 0.25);
-    cr_node *acc = x;
-    for (int i = 0; i < 300; i++)
+    cr_node *acc = x, *late = NULL;
+    for (int i = 0; i < 300; i++) {
         acc = cr_add(g, cr_sin(g, acc), cr_scalar(g, 0.01 * i));
+        late = i == 297 ? acc : late; /* add#894 */
+    }
     cr_node_set_name(acc, "E");
     ck_assert_ptr_nonnull(acc);
     cr_dot_options opts;
     cr_dot_options_init(&opts);
     opts.loss = acc;
-    opts.highlight = x;
+    opts.highlight = late;
     opts.max_nodes = 10;
     char *text = dot_text(g, &opts, "capped.dot");
-    /* 10 nodes and the summary node */
+    /* 10 nodes and the summary node: the path E -> add#894 first, then
+     * the latest created */
     ck_assert_uint_eq(count_nodes(text), 10);
     ck_assert_ptr_nonnull(strstr(text, "  collapsed [label=\"891 more nodes not drawn\\n"
-                                       "300 constants\\n591 ops\""));
-    /* kept first: the loss and x, then the chain nearest the loss */
-    ck_assert_ptr_nonnull(strstr(text, "  n0 [label=\"x\\nparameter"));
+                                       "297 constants\\n1 parameter\\n593 ops\""));
     ck_assert_ptr_nonnull(strstr(text, "  n900 [label=\"E\\nadd"));
-    ck_assert_ptr_nonnull(strstr(text, "  n893 [label=\"sin#893"));
-    ck_assert_ptr_null(strstr(text, "  n892 [label="));
-    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n894 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  n894 -> n896 [label="));
+    ck_assert_ptr_nonnull(strstr(text, "  n899 -> n900 [label="));
+    ck_assert_ptr_nonnull(strstr(text, "  n891 [label=\"add#891"));
+    ck_assert_ptr_null(strstr(text, "  n890 [label="));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n891 [style=dashed"));
+    free(text);
+
+    /* the strongest path stays whole beyond the cap: x is not left
+     * floating beside the summary (no dot run: 601 nodes) */
+    opts.highlight = x;
+    FILE *f = tmpfile();
+    ck_assert_int_eq(cr_dot_write(g, f, &opts), CR_OK);
+    long len = ftell(f);
+    rewind(f);
+    text = malloc((size_t)len + 1);
+    ck_assert_uint_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+    text[len] = '\0';
+    fclose(f);
+    ck_assert_uint_eq(count_nodes(text), 601);
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed [label=\"300 more nodes not drawn\\n"
+                                       "300 constants\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n2 [label="));
+    ck_assert_uint_eq(count(text, "penwidth=2.5]"), 601 + 600);
     free(text);
     opts.max_nodes = 0;
     opts.highlight = NULL;

@@ -71,10 +71,12 @@ typedef struct cr_dot_options {
      * graphs). Default 1. */
     int edge_values;
     cr_dot_rankdir rankdir; /* default CR_DOT_LR */
-    /* At most this many graph nodes are drawn (0: no cap, the default).
-     * The ones kept are the highlighted chain, then the nodes nearest the
-     * output (latest created); the rest are replaced by one summary node
-     * saying how many nodes of each kind were collapsed. */
+    /* At most this many graph nodes are drawn (0: no cap, the default),
+     * except that the loss, the highlighted node and the strongest path
+     * between them are always drawn whole. Then come the other highlighted
+     * paths and the nodes nearest the output (latest created); the rest are
+     * replaced by one summary node saying how many nodes of each kind were
+     * collapsed. */
     size_t max_nodes;
     /* A title drawn above the graph (borrowed, escaped; NULL: none). */
     const char *title;

@@ -351,18 +351,22 @@ static void choose(dot_writer *w)
         }
     }
     size_t budget = w->o->max_nodes && w->o->max_nodes < shown ? w->o->max_nodes : shown;
-    /* the loss and the highlighted node, their chain, then the rest */
-    for (int pass = 0; pass < 3; pass++)
-        for (size_t id = w->n; id-- > 0 && budget > 0;) {
+    /* the loss, the highlighted node and the strongest path between them,
+     * whole even beyond the budget (so that it stays connected), then the
+     * other highlighted paths, then the rest */
+    for (int pass = 0; pass < 4; pass++)
+        for (size_t id = w->n; id-- > 0 && (pass < 2 || budget > 0);) {
             const cr_node *n = g->nodes[id];
             if (!(w->marks[id] & SHOW) || (w->marks[id] & KEEP))
                 continue;
             if (pass == 0 && n != w->o->loss && n != w->o->highlight)
                 continue;
-            if (pass == 1 && !highlighted_node(w, n))
+            if (pass == 1 && highlighted_node(w, n) != BOLD)
+                continue;
+            if (pass == 2 && !highlighted_node(w, n))
                 continue;
             w->marks[id] |= KEEP;
-            budget--;
+            budget -= budget > 0;
         }
     for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
