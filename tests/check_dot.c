@@ -116,12 +116,15 @@ static void assert_dot_parses(const char *path)
     remove(cmd);
 }
 
-/* Writes g with opts to name in the temp dir, checks dot parses it, and
- * returns the text (caller frees). */
+/* Writes g with opts to name in the temp dir, checks that the graph is
+ * unchanged and that dot parses the file, and returns the text (caller
+ * frees). */
 static char *dot_text(cr_graph *g, const cr_dot_options *opts, const char *name)
 {
     char *path = tmp_path(name);
+    size_t size = cr_graph_size(g);
     ck_assert_int_eq(cr_dot_write_file(g, path, opts), CR_OK);
+    ck_assert_uint_eq(cr_graph_size(g), size);
     char *text = slurp(path, NULL);
     assert_dot_parses(path);
     return text;
@@ -326,27 +329,48 @@ START_TEST(test_max_nodes)
 {
     cr_graph *g = cr_graph_new();
     cr_node *x = cr_param_scalar(g, "x", 0.25);
-    cr_node *acc = x;
-    for (int i = 0; i < 300; i++)
+    cr_node *acc = x, *late = NULL;
+    for (int i = 0; i < 300; i++) {
         acc = cr_add(g, cr_sin(g, acc), cr_scalar(g, 0.01 * i));
+        late = i == 297 ? acc : late; /* add#894 */
+    }
     cr_node_set_name(acc, "E");
     ck_assert_ptr_nonnull(acc);
     cr_dot_options opts;
     cr_dot_options_init(&opts);
     opts.loss = acc;
-    opts.highlight = x;
+    opts.highlight = late;
     opts.max_nodes = 10;
     char *text = dot_text(g, &opts, "capped.dot");
-    /* 10 nodes and the summary node */
+    /* 10 nodes and the summary node: the path E -> add#894 first, then
+     * the latest created */
     ck_assert_uint_eq(count_nodes(text), 10);
     ck_assert_ptr_nonnull(strstr(text, "  collapsed [label=\"891 more nodes not drawn\\n"
-                                       "300 constants\\n591 ops\""));
-    /* kept first: the loss and x, then the chain nearest the loss */
-    ck_assert_ptr_nonnull(strstr(text, "  n0 [label=\"x\\nparameter"));
+                                       "297 constants\\n1 parameter\\n593 ops\""));
     ck_assert_ptr_nonnull(strstr(text, "  n900 [label=\"E\\nadd"));
-    ck_assert_ptr_nonnull(strstr(text, "  n893 [label=\"sin#893"));
-    ck_assert_ptr_null(strstr(text, "  n892 [label="));
-    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n894 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  n894 -> n896 [label="));
+    ck_assert_ptr_nonnull(strstr(text, "  n899 -> n900 [label="));
+    ck_assert_ptr_nonnull(strstr(text, "  n891 [label=\"add#891"));
+    ck_assert_ptr_null(strstr(text, "  n890 [label="));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n891 [style=dashed"));
+    free(text);
+
+    /* the strongest path stays whole beyond the cap: x is not left
+     * floating beside the summary (no dot run: 601 nodes) */
+    opts.highlight = x;
+    FILE *f = tmpfile();
+    ck_assert_int_eq(cr_dot_write(g, f, &opts), CR_OK);
+    long len = ftell(f);
+    rewind(f);
+    text = malloc((size_t)len + 1);
+    ck_assert_uint_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+    text[len] = '\0';
+    fclose(f);
+    ck_assert_uint_eq(count_nodes(text), 601);
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed [label=\"300 more nodes not drawn\\n"
+                                       "300 constants\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n2 [label="));
+    ck_assert_uint_eq(count(text, "penwidth=2.5]"), 601 + 600);
     free(text);
     opts.max_nodes = 0;
     opts.highlight = NULL;
@@ -358,14 +382,25 @@ START_TEST(test_max_nodes)
 }
 END_TEST
 
-START_TEST(test_tensor_dot)
+/* sigmoid(X W) of an input X [4,2] and a parameter W [2,3] (0.125
+ * everywhere, returned in *W): nodes 0 to 3. */
+static cr_node *tensor_layer(cr_graph *g, cr_node **W)
 {
-    cr_graph *g = cr_graph_new();
     cr_tensor *w = cr_tensor_new(2, (size_t[]){2, 3}, NULL);
     cr_tensor_fill(w, 0.125);
     cr_node *X = cr_input(g, "X", 2, (size_t[]){4, 2});
-    cr_node *W = cr_param(g, "W", w);
-    cr_node *E = cr_sum(g, cr_sigmoid(g, cr_matmul(g, X, W, 0)));
+    *W = cr_param(g, "W", w);
+    cr_tensor_free(w);
+    cr_node *H = cr_sigmoid(g, cr_matmul(g, X, *W, 0));
+    ck_assert_ptr_nonnull(H);
+    return H;
+}
+
+START_TEST(test_tensor_dot)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *W = NULL;
+    cr_node *E = cr_sum(g, tensor_layer(g, &W));
     ck_assert_ptr_nonnull(E);
     ck_assert_int_eq(cr_graph_backward(g, E, 0), CR_OK);
     cr_dot_options opts;
@@ -380,7 +415,6 @@ START_TEST(test_tensor_dot)
                                        "[4,3] x [2,3]\\ngradient flow norm "));
     ck_assert_ptr_nonnull(strstr(text, "diagonal, [4,3] x [4,3]"));
     free(text);
-    cr_tensor_free(w);
     cr_graph_free(g);
 }
 END_TEST
@@ -439,6 +473,7 @@ END_TEST
 
 START_TEST(test_out_of_memory)
 {
+    const cr_dot_view view = _i ? CR_DOT_VIEW_STATEMENTS : CR_DOT_VIEW_OPS;
     for (size_t k = 1;; k++) {
         test_alloc_install(0);
         seed n = seed_build();
@@ -446,6 +481,7 @@ START_TEST(test_out_of_memory)
         cr_dot_options_init(&opts);
         opts.loss = n.E;
         opts.highlight = n.w1;
+        opts.view = view;
         size_t size = cr_graph_size(n.g);
         test_alloc.fail_at = test_alloc.allocations + k;
         FILE *f = tmpfile();
@@ -466,7 +502,280 @@ START_TEST(test_out_of_memory)
 }
 END_TEST
 
+/* ---- the statements view ---- */
+
+/* The seed neuron built by the expression language, as the CLI builds it:
+ * unnamed constants and ops between the statements. */
+static cr_expr_program *seed_program(cr_graph *g)
+{
+    static const char text[] =
+        "s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2";
+    static const struct {
+        const char *name;
+        double value;
+    } at[] = {{"x1", 0.1}, {"x2", 0.3}, {"d", 0.03}, {"w1", 0.5}, {"w2", 0.2}, {"b", 1.83}};
+    cr_expr_program *p = NULL;
+    cr_error err;
+    ck_assert_int_eq(cr_expr_parse(g, text, strlen(text), &p, &err), CR_OK);
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        ck_assert_int_eq(cr_expr_set(p, at[i].name, at[i].value, &err), CR_OK);
+    ck_assert_int_eq(cr_expr_eval(p, &err), CR_OK);
+    return p;
+}
+
+START_TEST(test_statements_seed)
+{
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = seed_program(g);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.loss = cr_expr_output(p)->node;
+    opts.highlight = cr_expr_lookup(p, "w1")->node;
+    char *text = dot_text(g, &opts, "statements.dot");
+    /* 6 inputs and 3 statements; no constant, no unnamed op */
+    ck_assert_uint_eq(count_nodes(text), 9);
+    ck_assert_uint_eq(count(text, " -> "), 8);
+    ck_assert_ptr_null(strstr(text, "const"));
+    ck_assert_ptr_null(strstr(text, "mul#"));
+    ck_assert_ptr_null(strstr(text, "powc#"));
+    /* micrograd-style: the value and d(E)/d(node) on every node, no
+     * backward run */
+    ck_assert_ptr_nonnull(strstr(text, "  n1 [label=\"w1\\n= 0.5\\ngrad = 0.009276093\", "
+                                       "shape=box, style=filled, fillcolor=\"#fff3bf\", "
+                                       "color=\"#d62728\", penwidth=2.5];\n"));
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"s\\n= 1.94\\ngrad = 0.092760926\""));
+    ck_assert_ptr_nonnull(
+        strstr(text, "[label=\"predicted\\n= 0.874352143\\ngrad = 0.844352143\""));
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"d\\n= 0.03\\ngrad = -0.844352143\""));
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"E\\n= 0.356465271\\ngrad = 1\", "
+                                       "shape=doubleoctagon"));
+    /* edges: the composed local derivatives, through the unnamed ops */
+    ck_assert_ptr_nonnull(strstr(text, "  n8 -> n9 [label=\"∂predicted/∂s\\n= "
+                                       "predicted*(1-predicted)\\n= 0.109860473\\ngradient "
+                                       "flow 0.092760926\", color=\"#d62728\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n9 -> n14 [label=\"∂E/∂predicted\\n= "
+                                       "-0.5*2*(d - predicted)^(2-1)\\n= 0.844352143\\n"
+                                       "gradient flow 0.844352143\""));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  n10 -> n14 [label=\"∂E/∂d\\n= "
+                                 "0.5*2*(d - predicted)^(2-1)\\n= -0.844352143\"];\n"));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  n1 -> n8 [label=\"∂s/∂w1\\n= x1\\n= 0.1\\ngradient "
+                                 "flow 0.009276093\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n7 -> n8 [label=\"∂s/∂b\\n= 1\"];\n"));
+    /* edges come by consumer, then input */
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n8 [label=\"∂s/∂x1\\n= w1\\n= 0.5\"];\n"));
+    ck_assert(strstr(text, "  n0 -> n8") < strstr(text, "  n1 -> n8"));
+    ck_assert(strstr(text, "  n7 -> n8") < strstr(text, "  n8 -> n9"));
+    ck_assert_uint_eq(count(text, ", color=\"#d62728\""), 3 + 4);
+    free(text);
+
+    /* values only, gradients only */
+    opts.highlight = NULL;
+    opts.grads = 0;
+    text = dot_text(g, &opts, "values.dot");
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"predicted\\n= 0.874352143\", shape"));
+    ck_assert_ptr_null(strstr(text, "grad"));
+    free(text);
+    opts.grads = 1;
+    opts.values = 0;
+    text = dot_text(g, &opts, "grads.dot");
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"predicted\\ngrad = 0.844352143\", shape"));
+    free(text);
+
+    /* a cap keeps the highlighted chain and counts the rest */
+    opts.values = 1;
+    opts.highlight = cr_expr_lookup(p, "w1")->node;
+    opts.max_nodes = 4;
+    text = dot_text(g, &opts, "capped.dot");
+    ck_assert_uint_eq(count_nodes(text), 4);
+    ck_assert_ptr_nonnull(strstr(text, "\"5 more nodes not drawn\\n5 inputs\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n1 -> n8 [label="));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n8 [style=dashed"));
+    free(text);
+
+    /* errors */
+    opts.max_nodes = 0;
+    opts.loss = NULL;
+    opts.highlight = NULL;
+    ck_assert_int_eq(cr_dot_write(g, stdout, &opts), CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(g)->message, "dot: the statements view needs the loss");
+    opts.view = (cr_dot_view)7;
+    ck_assert_int_eq(cr_dot_write(g, stdout, &opts), CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(g)->message, "dot: unknown view 7");
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_statements_tensor_and_hostile)
+{
+    /* tensors: a composed Jacobian is described, not formed */
+    cr_graph *g = cr_graph_new();
+    cr_node *W = NULL;
+    cr_node *H = tensor_layer(g, &W);
+    cr_node *E = cr_sum(g, cr_mul(g, H, H));
+    ck_assert_int_eq(cr_node_set_name(H, "H"), CR_OK);
+    ck_assert_int_eq(cr_node_set_name(E, "E"), CR_OK);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.loss = E;
+    opts.highlight = W;
+    char *text = dot_text(g, &opts, "tensor.dot");
+    ck_assert_uint_eq(count_nodes(text), 4);
+    ck_assert_ptr_nonnull(strstr(text, "[label=\"W\\n[2,3]\\ngrad norm = "));
+    ck_assert_ptr_nonnull(strstr(text, "∂H/∂W\\n= d(H)/d(W)\\ncomposite, [4,3] x [2,3]"));
+    ck_assert_ptr_nonnull(strstr(text, "∂E/∂H\\n= d(E)/d(H)\\ncomposite, [] x [4,3]"));
+    ck_assert_ptr_nonnull(strstr(text, "gradient flow norm "));
+    free(text);
+    cr_graph_free(g);
+
+    /* hostile names stay escaped in the composed formulas */
+    g = hostile_graph(&opts);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    text = dot_text(g, &opts, "hostile.dot");
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(quote\\\"d)\\n= 0.5\\ngrad = "));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"bad\\\\xFF\\\\xFEutf8\\n= "));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"(}; digraph x {)\\n= "));
+    ck_assert_ptr_nonnull(strstr(text, "∂(E \\\"loss\\\"\\n)/∂(del\\\\x7F)\\n= "));
+    free(text);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* E = a + b with a = 10 w and b = 0.1 w: two paths from E to w, the one
+ * through a carrying 100 times the other's share. The strongest is drawn
+ * bold, the other thin, in the ops and the statements view. */
+START_TEST(test_highlight_strongest)
+{
+    cr_graph *g = cr_graph_new();
+    cr_node *w = cr_param_scalar(g, "w", 0.5);
+    cr_node *a = cr_mul(g, cr_scalar(g, 10.0), w);
+    cr_node *b = cr_mul(g, cr_scalar(g, 0.1), w);
+    cr_node *E = cr_add(g, a, b);
+    ck_assert_ptr_nonnull(E);
+    cr_node_set_name(a, "a");
+    cr_node_set_name(b, "b");
+    cr_node_set_name(E, "E");
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.loss = E;
+    opts.highlight = w;
+    static const char bold[] = "color=\"#d62728\", fontcolor=\"#d62728\", penwidth=2.5]";
+    static const char thin[] = "color=\"#f08c8c\", fontcolor=\"#c0504d\", penwidth=1.2]";
+    char *text = dot_text(g, &opts, "paths.dot");
+    ck_assert_uint_eq(count(text, bold), 2);
+    ck_assert_uint_eq(count(text, thin), 2);
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n2 [label=\"∂a/∂w = const#1\\n= 10\\n"
+                                       "gradient flow 10\", color=\"#d62728\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n4 [label=\"∂b/∂w = const#3\\n= 0.1\\n"
+                                       "gradient flow 0.1\", color=\"#f08c8c\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n4 [label=\"b\\nmul\\n= 0.05\", shape=ellipse, "
+                                       "color=\"#f08c8c\", penwidth=1.2];"));
+    ck_assert_ptr_nonnull(strstr(text, "  n2 [label=\"a\\nmul\\n= 5\", shape=ellipse, "
+                                       "color=\"#d62728\", penwidth=2.5];"));
+    free(text);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    text = dot_text(g, &opts, "paths_statements.dot");
+    ck_assert_uint_eq(count_nodes(text), 4);
+    ck_assert_uint_eq(count(text, bold), 2);
+    ck_assert_uint_eq(count(text, thin), 2);
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n2 [label=\"∂a/∂w\\n= 10\\n"
+                                       "gradient flow 10\", color=\"#d62728\""));
+    ck_assert_ptr_nonnull(strstr(text, "  n4 -> n5 [label=\"∂E/∂b\\n= 1\\n"
+                                       "gradient flow 1\", color=\"#f08c8c\""));
+    free(text);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* The article's 3-7-5-4-1 sigmoid network as chainrule's MLP builds it
+ * (seed 1), evaluated on the article's sample: its graph holds the
+ * batch-1 head x, s1, a1, ..., a4, loss. The caller frees *m. */
+static cr_graph *article_mlp(cr_mlp **m)
+{
+    const double x[3] = {0.1, 0.4, 4.1}, y[1] = {0.2};
+    cr_mlp_spec spec;
+    cr_mlp_spec_init(&spec, 3, 1);
+    spec.n_hidden = 3;
+    spec.hidden[0] = 7;
+    spec.hidden[1] = 5;
+    spec.hidden[2] = 4;
+    cr_error err;
+    *m = cr_mlp_new(&spec, &err);
+    ck_assert_ptr_nonnull(*m);
+    cr_eval_result r;
+    ck_assert_int_eq(cr_mlp_evaluate(*m, x, y, 1, &r, &err), CR_OK);
+    cr_eval_result_free(&r);
+    return cr_mlp_graph(*m);
+}
+
+START_TEST(test_layers_and_clusters)
+{
+    cr_mlp *m = NULL;
+    cr_graph *g = article_mlp(&m);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.view = CR_DOT_VIEW_LAYERS;
+    opts.loss = cr_graph_find(g, "loss");
+    opts.highlight = cr_graph_find(g, "W1");
+    opts.rankdir = CR_DOT_TB;
+    char *text = dot_text(g, &opts, "layers.dot");
+    /* x, y, loss and four layers, drawn as the first node of each */
+    ck_assert_uint_eq(count_nodes(text), 7);
+    ck_assert_uint_eq(count(text, " -> "), 6);
+    ck_assert_ptr_nonnull(strstr(text, "  n0 [label=\"layer 1\\nW1 [3,7], grad norm = "));
+    ck_assert_ptr_nonnull(strstr(text, "\\nb1 [7], grad norm = "));
+    ck_assert_ptr_nonnull(strstr(text, "\\na1 [1,7], grad norm = "));
+    ck_assert_ptr_nonnull(strstr(text, "\\na4 = 0.379071718, grad = 0.179071718\", "
+                                       "shape=box, style=\"rounded,filled\""));
+    /* between layers: the Jacobian's kind and the gradient flowing */
+    ck_assert_ptr_nonnull(strstr(text, "  n0 -> n2 [label=\"∂s2/∂a1\\n= W2\\nlinear: dX = "
+                                       "dS W^T (matrix product), [1,5] x [1,7]\\ngradient "
+                                       "flow norm "));
+    ck_assert_ptr_nonnull(strstr(text, "  n6 -> n18 [label=\"∂loss/∂a4\\n= a4-y\\n= "
+                                       "0.179071718\\ngradient flow 0.179071718\""));
+    ck_assert_ptr_null(strstr(text, "∂a1/∂s1")); /* inside a layer */
+    ck_assert_ptr_null(strstr(text, "subgraph"));
+    free(text);
+
+    /* the statements view with a box per layer */
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.clusters = 1;
+    text = dot_text(g, &opts, "clusters.dot");
+    ck_assert_uint_eq(count_nodes(text), 19);
+    ck_assert_uint_eq(count(text, "  subgraph cluster_"), 4);
+    ck_assert_ptr_nonnull(strstr(text, "  subgraph cluster_1 {\n    label=\"layer 1\"; "
+                                       "style=\"rounded,dashed\"; color=\"#888888\";\n"
+                                       "    n0; n1; n10; n11;\n  }\n"));
+    ck_assert_ptr_nonnull(strstr(text, "∂a1/∂s1\\n= a1*(1-a1)\\ndiagonal, [1,7] x [1,7]"));
+    free(text);
+    opts.view = CR_DOT_VIEW_LAYERS;
+    opts.loss = NULL;
+    opts.highlight = NULL;
+    ck_assert_int_eq(cr_dot_write(g, stdout, &opts), CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(g)->message, "dot: the layers view needs the loss");
+    cr_mlp_free(m);
+}
+END_TEST
+
 /* ---- rendering (libgvc), a TCase of its own ---- */
+
+/* The size in pixels (at 96 per inch, as Graphviz renders PNG) of an SVG
+ * that Graphviz wrote, read from its width and height in points. */
+static void svg_size_px(const char *path, double *width, double *height)
+{
+    char *svg = slurp(path, NULL);
+    const char *tag = strstr(svg, "<svg width=\"");
+    ck_assert_ptr_nonnull(tag);
+    double w = 0.0, h = 0.0;
+    ck_assert_int_eq(sscanf(tag, "<svg width=\"%lfpt\" height=\"%lfpt\"", &w, &h), 2);
+    free(svg);
+    *width = w * 96.0 / 72.0;
+    *height = h * 96.0 / 72.0;
+}
 
 static void assert_magic(const char *path, const char *magic)
 {
@@ -504,6 +813,51 @@ START_TEST(test_render_formats)
     assert_magic(tmp_path("seed.pdf"), "%PDF-");
     ck_assert_uint_eq(dir_count(tmpdir), 3);
     cr_graph_free(n.g);
+}
+END_TEST
+
+/* The issue's sizes: the seed neuron's statements view fits a 16:9 slide
+ * at 1600 px wide (the ops view of the same program does not), the
+ * article's network in the layers view is under 2000 px on its long side,
+ * and the text stays at 11 and 9 points. */
+START_TEST(test_render_sizes)
+{
+    if (!cr_dot_can_render())
+        return;
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = seed_program(g);
+    cr_dot_options opts;
+    cr_dot_options_init(&opts);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.loss = cr_expr_output(p)->node;
+    opts.highlight = cr_expr_lookup(p, "w1")->node;
+    double w = 0.0, h = 0.0;
+    ck_assert_int_eq(cr_dot_render(g, &opts, tmp_path("statements.svg"), "svg"), CR_OK);
+    svg_size_px(tmp_path("statements.svg"), &w, &h);
+    ck_assert_msg(w <= 1600.0 && h <= 900.0, "statements view: %.0f x %.0f px", w, h);
+    ck_assert_msg(w >= 800.0, "statements view: %.0f px wide, text too small?", w);
+    opts.view = CR_DOT_VIEW_OPS;
+    ck_assert_int_eq(cr_dot_render(g, &opts, tmp_path("ops.svg"), "svg"), CR_OK);
+    svg_size_px(tmp_path("ops.svg"), &w, &h);
+    ck_assert_msg(w > 1600.0, "ops view: %.0f x %.0f px", w, h);
+    char *text = dot_text(g, &opts, "fonts.dot");
+    ck_assert_ptr_nonnull(strstr(text, "node [fontname=\"Helvetica\", fontsize=11];"));
+    ck_assert_ptr_nonnull(strstr(text, "edge [fontname=\"Helvetica\", fontsize=9];"));
+    free(text);
+    cr_expr_free(p);
+    cr_graph_free(g);
+
+    cr_mlp *m = NULL;
+    g = article_mlp(&m);
+    cr_dot_options_init(&opts);
+    opts.view = CR_DOT_VIEW_LAYERS;
+    opts.loss = cr_graph_find(g, "loss");
+    opts.highlight = cr_graph_find(g, "W1");
+    opts.rankdir = CR_DOT_TB;
+    ck_assert_int_eq(cr_dot_render(g, &opts, tmp_path("layers.svg"), "svg"), CR_OK);
+    svg_size_px(tmp_path("layers.svg"), &w, &h);
+    ck_assert_msg(w < 2000.0 && h < 2000.0, "layers view: %.0f x %.0f px", w, h);
+    cr_mlp_free(m);
 }
 END_TEST
 
@@ -549,12 +903,17 @@ Suite *dot_suite(void)
     tcase_add_test(tc, test_max_nodes);
     tcase_add_test(tc, test_tensor_dot);
     tcase_add_test(tc, test_write_failures);
-    tcase_add_test(tc, test_out_of_memory);
+    tcase_add_loop_test(tc, test_out_of_memory, 0, 2); /* ops, statements */
+    tcase_add_test(tc, test_statements_seed);
+    tcase_add_test(tc, test_statements_tensor_and_hostile);
+    tcase_add_test(tc, test_layers_and_clusters);
+    tcase_add_test(tc, test_highlight_strongest);
     suite_add_tcase(s, tc);
     TCase *render = tcase_create("render");
     tcase_add_checked_fixture(render, tmp_setup, tmp_teardown);
     tcase_set_timeout(render, 60);
     tcase_add_test(render, test_render_formats);
+    tcase_add_test(render, test_render_sizes);
     tcase_add_test(render, test_render_failures);
     tcase_add_test(render, test_render_hostile);
     suite_add_tcase(s, render);

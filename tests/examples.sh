@@ -2,7 +2,8 @@
 # examples.sh - runs each example program (every examples/*.c) and diffs its
 # whole standard output against examples/expected/<name>.txt, which must
 # exist (automake test protocol: exit 0 pass, 1 fail, 77 skip). The programs run in a scratch directory,
-# since some write files (seed_chain writes seed_chain.dot and .svg).
+# since some write files (seed_chain writes seed_chain.dot and .svg, dot_views
+# seed_statements and article_layers).
 : "${top_srcdir:=.}"
 : "${top_builddir:=.}"
 top_srcdir=$(cd "$top_srcdir" && pwd)
@@ -42,6 +43,10 @@ for src in "$top_srcdir"/examples/*.c; do
     fi
     if [ "$name" = seed_chain ] && ! grep -q '^digraph chainrule' seed_chain.dot; then
         echo "FAIL: seed_chain did not write seed_chain.dot" >&2
+        status=1
+    fi
+    if [ "$name" = dot_views ] && ! grep -q '^digraph chainrule' article_layers.dot; then
+        echo "FAIL: dot_views did not write article_layers.dot" >&2
         status=1
     fi
     if printf '%s\n' "$out" | diff -u "$expected" - >&2; then

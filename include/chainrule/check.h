@@ -173,32 +173,32 @@ typedef struct cr_claim_result {
     const cr_node *of, *wrt; /* borrowed */
     size_t index;
     double claimed;
-    double autodiff;        /* the chain rule, summed over every path (cr_chain) */
-    double numerical;       /* gsl_deriv_central, perturbing wrt alone */
-    double error_estimate;  /* GSL's abserr */
-    int numerical_agrees;   /* autodiff and numerical agree (cr_gradcheck's
-                               default tolerances) */
-    int local;              /* of is computed directly from wrt: a local factor */
-    cr_check_result result; /* CR_CHECK_PASS or CR_CHECK_FAIL */
-    int at_kink;            /* the derivative has a kink here: the one-sided
-                               derivatives (GSL's forward and backward
-                               differences) differ; a claimed value between
-                               them (a subgradient) is right */
+    double autodiff;            /* the chain rule, summed over every path (cr_chain) */
+    double numerical;           /* gsl_deriv_central, perturbing wrt alone */
+    double error_estimate;      /* GSL's abserr */
+    int numerical_agrees;       /* autodiff and numerical agree (cr_gradcheck's
+                                   default tolerances) */
+    int local;                  /* of is computed directly from wrt: a local factor */
+    cr_check_result result;     /* CR_CHECK_PASS or CR_CHECK_FAIL */
+    int at_kink;                /* the derivative has a kink here: the one-sided
+                                   derivatives (GSL's forward and backward
+                                   differences) differ; a claimed value between
+                                   them (a subgradient) is right */
     double kink_low, kink_high; /* the one-sided derivatives, low first */
-    size_t culprit;         /* for a wrong claim spanning several factors: the
-                               index (in the report) of the first claimed
-                               local factor on its chain, from the output,
-                               that is wrong; (size_t)-1 if none */
-    char label[96];         /* "dpredicted/ds", "dE/dW[3]" */
-    char formula[128];      /* local factors: the derivative's text with the
-                               nodes' labels, "predicted*(1-predicted)" */
-    const char *explanation; /* for people: what is wrong and what it should be,
-                                never truncated; "" for a right claim without
-                                a note. Borrowed from the report, valid until
-                                it is freed. A wrong total whose claimed factors
-                                are right shows its chain through the named
-                                nodes, each factor's formula on a line of its
-                                own. */
+    size_t culprit;             /* for a wrong claim spanning several factors: the
+                                   index (in the report) of the first claimed
+                                   local factor on its chain, from the output,
+                                   that is wrong; (size_t)-1 if none */
+    char label[96];             /* "dpredicted/ds", "dE/dW[3]" */
+    char formula[128];          /* local factors: the derivative's text with the
+                                   nodes' labels, "predicted*(1-predicted)" */
+    const char *explanation;    /* for people: what is wrong and what it should be,
+                                   never truncated; "" for a right claim without
+                                   a note. Borrowed from the report, valid until
+                                   it is freed. A wrong total whose claimed factors
+                                   are right shows its chain through the named
+                                   nodes, each factor's formula on a line of its
+                                   own. */
 } cr_claim_result;
 
 typedef struct cr_claim_report cr_claim_report;

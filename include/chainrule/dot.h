@@ -31,6 +31,26 @@ typedef enum cr_dot_rankdir {
     CR_DOT_TB = 1  /* inputs at the top, the loss at the bottom */
 } cr_dot_rankdir;
 
+/* What one drawn node stands for. */
+typedef enum cr_dot_view {
+    /* One node per graph node (every op, constant and leaf); each edge is
+     * one op's local derivative. */
+    CR_DOT_VIEW_OPS = 0,
+    /* One node per named statement, input or parameter that the loss
+     * depends on, with the loss: the unnamed nodes between two of them
+     * collapse into one edge labelled with the composed local derivative
+     * (formula and value, as the named-only chain writes it, see
+     * CR_CHAIN_NAMED_ONLY), and every node shows its value and
+     * d(loss)/d(node), computed by the writer. Needs loss. */
+    CR_DOT_VIEW_STATEMENTS = 1,
+    /* The statements view with the nodes whose names end in the same
+     * number (W1, b1, s1, a1: the MLP's layer 1) drawn as one node,
+     * "layer 1", one line per statement with its shape (or value) and
+     * gradient; every edge between two layers shows its Jacobian and the
+     * gradient flowing along it. max_nodes does not apply. Needs loss. */
+    CR_DOT_VIEW_LAYERS = 2
+} cr_dot_view;
+
 /* Options of the DOT writer. Initialise with cr_dot_options_init(); a NULL
  * options pointer means the defaults. */
 typedef struct cr_dot_options {
@@ -38,9 +58,11 @@ typedef struct cr_dot_options {
      * of the highlighted chain. NULL styles every scalar forward node that
      * no other forward node consumes as a loss. */
     cr_node *loss;
-    /* Highlight every path loss -> ... -> highlight (edges and nodes drawn
-     * bold and red), with the gradient flowing along each highlighted edge;
-     * NULL highlights nothing. Needs loss. */
+    /* Highlight the paths loss -> ... -> highlight, with the gradient
+     * flowing along each highlighted edge: the strongest path (the largest
+     * share of the gradient, |product of the local derivatives|) bold and
+     * red, the other paths thin and pale red. NULL highlights nothing.
+     * Needs loss. */
     cr_node *highlight;
     /* 1: also draw the backward nodes that cr_graph_backward and cr_grad
      * built (dashed, grey). Default 0. */
@@ -49,23 +71,38 @@ typedef struct cr_dot_options {
      * graphs). Default 1. */
     int edge_values;
     cr_dot_rankdir rankdir; /* default CR_DOT_LR */
-    /* At most this many graph nodes are drawn (0: no cap, the default).
-     * The ones kept are the highlighted chain, then the nodes nearest the
-     * output (latest created); the rest are replaced by one summary node
-     * saying how many nodes of each kind were collapsed. */
+    /* At most this many graph nodes are drawn (0: no cap, the default),
+     * except that the loss, the highlighted node and the strongest path
+     * between them are always drawn whole. Then come the other highlighted
+     * paths and the nodes nearest the output (latest created); the rest are
+     * replaced by one summary node saying how many nodes of each kind were
+     * collapsed. */
     size_t max_nodes;
     /* A title drawn above the graph (borrowed, escaped; NULL: none). */
     const char *title;
+    cr_dot_view view; /* default CR_DOT_VIEW_OPS */
+    /* 0: nodes do not show their values. Default 1. */
+    int values;
+    /* 0: nodes do not show their gradients (in the ops view those that a
+     * backward computed; in the statements view d(loss)/d(node) for every
+     * node). Default 1. */
+    int grads;
+    /* 1: draw the nodes whose names end in the same number in one box,
+     * "layer N" (a Graphviz cluster). Default 0. */
+    int clusters;
 } cr_dot_options;
 
 /* Fills opts with the defaults (no loss, no highlight, forward nodes only,
- * edge values on, left to right, no cap, no title). */
+ * edge values on, left to right, no cap, no title, the ops view, node
+ * values and gradients shown, no clusters). */
 CR_API void cr_dot_options_init(cr_dot_options *opts);
 
 /* Writes g as DOT text to out. Evaluating the edge values creates helper
  * nodes that are removed again: the graph is unchanged. Returns CR_OK,
- * CR_EINVAL (NULL g or out, highlight without loss, nodes of another
- * graph), CR_ESHAPE (highlighting from a loss that is not a scalar),
+ * CR_EINVAL (NULL g or out, highlight or the statements or layers view
+ * without loss, nodes of another graph, an unknown view), CR_ESHAPE (highlighting
+ * or the statements view from a loss that is not a scalar), CR_ENOTSUP
+ * (the statements view through an op without derivative),
  * CR_ENOMEM, or CR_EIO if a write to out failed; details in g's error. */
 CR_API cr_status cr_dot_write(cr_graph *g, FILE *out, const cr_dot_options *opts);
 

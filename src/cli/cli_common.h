@@ -54,6 +54,17 @@ typedef struct cli {
     int json, chain, check, unicode;
     int trap;           /* --trap-nonfinite: CR_GRAPH_TRAP_NONFINITE on the graph */
     unsigned long seed; /* --seed: rand() and randn() in --at (default 1) */
+    /* --view, --values, --grads, --rankdir, --title, --max-nodes, --highlight,
+     * --clusters */
+    struct cli_picture {
+        cr_dot_view view;
+        int view_given;
+        cr_dot_rankdir rankdir;
+        const char *title, *highlight;
+        size_t max_nodes;
+        int values, grads; /* given */
+        int clusters;
+    } pic;
     /* the program */
     char *text;
     size_t len;
@@ -346,9 +357,24 @@ void cli_formula_json(const cli_formula_result *r, size_t n, int first);
 /* The format of a --render file from its extension ("svg", "png",
  * "pdf"), or NULL. */
 const char *cli_render_format(const char *path);
-/* DOT options for the program: the output styled as the loss, and the chain
- * to the --wrt variable highlighted when exactly one was given. */
-void cli_dot_options(const cli *c, cr_dot_options *opts);
+/* The picture options in a subcommand's option table (cli_option_use). */
+// clang-format off
+#define CLI_PICTURE_OPTION_USES                                                            \
+    {CLI_OPT_VIEW, NULL, NULL}, {CLI_OPT_VALUES, NULL, NULL}, {CLI_OPT_GRADS, NULL, NULL},  \
+    {CLI_OPT_RANKDIR, NULL, NULL}, {CLI_OPT_TITLE, NULL, NULL},                            \
+    {CLI_OPT_MAX_NODES, NULL, NULL}, {CLI_OPT_HIGHLIGHT, NULL, NULL},                      \
+    {CLI_OPT_CLUSTERS, NULL, NULL}
+// clang-format on
+
+/* Takes the picture options (--view, --values, --grads, --rankdir,
+ * --title, --max-nodes, --highlight, --clusters) into c->pic; any other option is
+ * reported as not handled. Returns an exit status. */
+int cli_picture_option(cli *c, cli_opt id, const char *value);
+/* DOT options for the program: the picture options, the output styled as
+ * the loss, and the chain to --highlight (or to the --wrt variable when
+ * exactly one was given) highlighted. Returns an exit status (an unknown
+ * --highlight name is reported). */
+int cli_dot_options(cli *c, cr_dot_options *opts);
 /* Writes --dot FILE (or dot's -o FILE) and renders --render
  * FILE.svg|png|pdf when given. Returns an exit status. */
 int cli_write_pictures(cli *c);

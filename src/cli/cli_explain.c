@@ -182,7 +182,11 @@ int cli_write_page(cli *c)
                         "--html: this chainrule was built without Graphviz rendering, "
                         "which the page's picture needs");
     cr_dot_options opts;
-    cli_dot_options(c, &opts);
+    int rc = cli_dot_options(c, &opts);
+    if (rc != CLI_OK)
+        return rc;
+    /* the page steps through the graph's op nodes, so it draws them */
+    opts.view = CR_DOT_VIEW_OPS;
     if (cr_explain_html(c->g, &opts, c->html) != CR_OK)
         return cli_fail(c, CLI_USAGE, 0, 0, "--html: %s", cr_graph_error(c->g)->message);
     return CLI_OK;

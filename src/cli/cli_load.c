@@ -217,9 +217,8 @@ static int program_option(cli *c, void *ctx, cli_opt id, const char *value)
         c->seed = (unsigned long)seed;
         break;
     }
-    default: /* an option of the table the program subcommands do not use */
-        return cli_fail(c, CLI_USAGE, 0, 0, "option '%s' is not handled",
-                        cli_option_name(id));
+    default: /* a picture option, or one the program subcommands do not use */
+        return cli_picture_option(c, id, value);
     }
     return CLI_OK;
 }

@@ -51,7 +51,7 @@
       "(right when within --atol + --rtol*|value|), and for a wrong\n"                     \
       "one the first wrong local factor you also claimed is named;\n"                      \
       "a formula in the program's names ('dL/dw = 2*(w*x - y)*x')\n"                       \
-      "is compared element by element at the --at point and at\n"                         \
+      "is compared element by element at the --at point and at\n"                          \
       "--points random points")                                                            \
     X(UNICODE, "unicode", 0, NULL, ARG,                                                    \
       "write the chains with the symbols of the article (∂, ·, ×)")                        \
@@ -124,16 +124,16 @@
       "chain of --debug-param (default W1), on stderr; at the\n"                           \
       "end, that chain in the article's form")                                             \
     X(DEBUG_PARAM, "debug-param", 0, "NAME", ARG,                                          \
-      "the parameter --debug follows (W1, b2, ...)")                                      \
-    /* the higher-order subcommands (jacobian, hessian, hvp, jvp; check --order) */       \
+      "the parameter --debug follows (W1, b2, ...)")                                       \
+    /* the higher-order subcommands (jacobian, hessian, hvp, jvp; check --order) */        \
     X(V, "v", 0, "NAME=VALUE[,NAME=VALUE...]", KEPT,                                       \
-      "the direction v: a value for --wrt variables (a number\n"                          \
+      "the direction v: a value for --wrt variables (a number\n"                           \
       "fills the variable; variables not named are 0)")                                    \
     X(ORDER, "order", 0, "1|2", KEPT,                                                      \
-      "2: check the Hessian against central differences of\n"                             \
-      "the gradient instead (default 1: the gradient)")                                   \
+      "2: check the Hessian against central differences of\n"                              \
+      "the gradient instead (default 1: the gradient)")                                    \
     X(POINTS, "points", 0, "N", KEPT,                                                      \
-      "also check formula claims at N random points, the --wrt\n"                         \
+      "also check formula claims at N random points, the --wrt\n"                          \
       "inputs (default: every input) drawn from N(0, 1) (default 0)")                      \
     X(RTOL, "rtol", 0, "R", KEPT, "relative tolerance of claims (default 1e-7)")           \
     X(ATOL, "atol", 0, "A", KEPT, "absolute tolerance of claims (default 1e-9)")           \
@@ -151,7 +151,27 @@
     X(TEMPERATURE, "temperature", 0, "T", ARG,                                             \
       "divide the logits by T > 0 before sampling (default 1;\n"                           \
       "lower: safer, higher: more varied)")                                                \
-    X(PRIME, "prime", 0, "TEXT", ARG, "text the sample continues (printed first)")
+    X(PRIME, "prime", 0, "TEXT", ARG, "text the sample continues (printed first)")         \
+    /* pictures (dot, grad --dot/--render): cli_picture.c */                               \
+    X(VIEW, "view", 0, "statements|ops|layers", ARG,                                       \
+      "one node per statement or input, edges labelled with\n"                             \
+      "the composed local derivative (default); one node per op;\n"                        \
+      "or one node per layer (statements named W1, b1, s1, a1, ...)")                      \
+    X(VALUES, "values", 0, NULL, ARG,                                                      \
+      "show the nodes' values (alone: not their gradients)")                               \
+    X(GRADS, "grads", 0, NULL, ARG, "show the nodes' gradients (alone: not their values)") \
+    X(RANKDIR, "rankdir", 0, "LR|TB", ARG,                                                 \
+      "layout: left to right (default) or top to bottom")                                  \
+    X(TITLE, "title", 0, "TEXT", ARG, "a title above the picture")                         \
+    X(MAX_NODES, "max-nodes", 0, "N", ARG,                                                 \
+      "draw at most N nodes (the highlighted chain first); the rest\n"                     \
+      "are summarised")                                                                    \
+    X(HIGHLIGHT, "highlight", 0, "NAME", ARG,                                              \
+      "highlight the chain from the output to NAME (default: the\n"                        \
+      "single --wrt variable, if one)")                                                    \
+    X(CLUSTERS, "clusters", 0, NULL, ARG,                                                  \
+      "draw the statements whose names end in the same number\n"                           \
+      "(W1, b1, s1, a1) in one box, \"layer 1\"")
 
 typedef enum cli_opt {
 #define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,

@@ -17,6 +17,7 @@ static const cli_option_use options[] = {
     {CLI_OPT_RENDER, NULL,
      "draw the picture into FILE.svg, FILE.png or FILE.pdf (in\n"
      "process, with Graphviz) instead of writing DOT"},
+    CLI_PICTURE_OPTION_USES,
     {CLI_OPT_FILE, NULL, NULL},
 };
 
@@ -24,12 +25,16 @@ const cli_spec cli_spec_dot = {
     .name = "dot",
     .usage =
         "Usage: chainrule dot [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
-        "                     [-o FILE] [--render FILE] 'PROGRAM' | -f FILE\n"
+        "                     [-o FILE] [--render FILE] [--view statements|ops|layers]\n"
+        "                     [--values] [--grads] [--rankdir LR|TB] [--title TEXT]\n"
+        "                     [--max-nodes N] [--highlight NAME] [--clusters]\n"
+        "                     'PROGRAM' | -f FILE\n"
         "\n"
-        "Writes the program's graph as Graphviz DOT: one node per input, constant and\n"
-        "operation (statements carry their names), with values and gradients; each\n"
-        "edge is labelled with its local derivative. With a single --wrt variable the\n"
-        "chain from the output to it is highlighted.\n"
+        "Writes the program's graph as Graphviz DOT: one node per statement and input,\n"
+        "with its value and gradient, each edge labelled with the local derivative of\n"
+        "a statement with respect to the one it uses (formula and value); --view ops\n"
+        "draws every operation and constant instead. With --highlight NAME, or a\n"
+        "single --wrt variable, the chain from the output to it is highlighted.\n"
         "\n",
     CLI_SPEC_OPTIONS(options),
     .epilogue =
@@ -48,7 +53,8 @@ static int dot_body(cli *c)
     if (c->render || c->output)
         return cli_write_pictures(c);
     cr_dot_options opts;
-    cli_dot_options(c, &opts);
+    if ((rc = cli_dot_options(c, &opts)) != CLI_OK)
+        return rc;
     if (cr_dot_write(c->g, stdout, &opts) != CR_OK)
         return cli_fail(c, CLI_USAGE, 0, 0, "%s", cr_graph_error(c->g)->message);
     return CLI_OK;

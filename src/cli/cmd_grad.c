@@ -19,6 +19,7 @@ static const cli_option_use options[] = {
     {CLI_OPT_CHECK, NULL, NULL},
     {CLI_OPT_DOT, NULL, NULL},
     {CLI_OPT_RENDER, NULL, NULL},
+    CLI_PICTURE_OPTION_USES,
     {CLI_OPT_TRAP, NULL, NULL},
     {CLI_OPT_JSON, NULL,
      "one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
@@ -32,7 +33,9 @@ const cli_spec cli_spec_grad = {
     .usage =
         "Usage: chainrule grad [--at NAME=VALUE[,...]]... [--wrt NAME[,...]] [--of NAME]\n"
         "                      [--chain] [--check] [--dot FILE] [--render FILE] [--json]\n"
-        "                      'PROGRAM' | -f FILE\n"
+        "                      [--view statements|ops|layers] [--values] [--grads]\n"
+        "                      [--rankdir LR|TB] [--title TEXT] [--max-nodes N]\n"
+        "                      [--highlight NAME] [--clusters] 'PROGRAM' | -f FILE\n"
         "\n"
         "Prints the output's value and dOUTPUT/dV for each variable V, by reverse mode.\n"
         "\n",

@@ -23,7 +23,7 @@
     X(predict, "one prediction per data row from a saved model")                           \
     X(evaluate, "a saved model's loss, accuracy and confusion matrix on data")             \
     X(explain, "a page that steps through the forward and backward passes")                \
-    X(jacobian, "the Jacobian of the output with respect to the variables")               \
+    X(jacobian, "the Jacobian of the output with respect to the variables")                \
     X(hessian, "the Hessian of a scalar output with respect to the variables")             \
     X(hvp, "a Hessian-vector product of a scalar output along a direction --v")            \
     X(jvp, "a Jacobian-vector product (forward mode) along a direction --v")               \

@@ -48,6 +48,7 @@ typedef struct builder {
     cr_chain_edge **memo; /* by record */
     int named_only;       /* the named-only view: unnamed inputs in formulas are
                              written as what they compute */
+    int statements;       /* the statements view: every ancestor, leaves kept */
 } builder;
 
 static cr_status push_vedge(builder *b, size_t child, size_t rec)
@@ -62,7 +63,9 @@ static cr_status push_vedge(builder *b, size_t child, size_t rec)
 static int is_kept(const builder *b, size_t k)
 {
     const cr_node *node = b->p.g->nodes[b->p.lo + k];
-    return (b->p.marks[k] & CR_ON_PATH) && (k == 0 || k == b->n - 1 || node->name);
+    int end =
+        b->statements ? node->kind == CR_NODE_INPUT || node->kind == CR_NODE_PARAM : k == 0;
+    return (b->p.marks[k] & CR_ON_PATH) && (end || k == b->n - 1 || node->name);
 }
 
 static int cmp_desc(const void *x, const void *y)
@@ -346,7 +349,8 @@ static cr_chain_edge *edge_get(builder *b, size_t parent, const view_edge *ve)
         e->jacobian = e->scalar ? "scalar" : cr_op_jacobian(e->parent, e->input);
         if (!e->jacobian)
             e->jacobian = "unknown";
-        if (b->named_only)
+        /* unnamed inputs are not drawn: write what they compute */
+        if (b->named_only || b->statements)
             cr_sink_local_expr(&s, e->parent, e->input);
         else
             cr_sink_local_text(&s, e->parent, e->input);
@@ -623,4 +627,81 @@ const cr_tensor *cr_chain_gradient(const cr_chain *c) { return c ? c->gradient :
 const cr_chain_path *cr_chain_path_at(const cr_chain *c, size_t k)
 {
     return c && k < c->n_listed ? &c->paths[k] : NULL;
+}
+
+/* ---- the statements view (dot.c) ---- */
+
+void cr_statements_release(cr_statements *s)
+{
+    cr_chain_free(s->chain);
+    cr_free(s->grad);
+    cr_free(s->kept);
+    memset(s, 0, sizeof *s);
+}
+
+/* Orders edges by consumer, then input, by creation. */
+static int cmp_edges(const void *x, const void *y)
+{
+    const cr_chain_edge *a = *(cr_chain_edge *const *)x, *b = *(cr_chain_edge *const *)y;
+    if (a->parent->id != b->parent->id)
+        return a->parent->id < b->parent->id ? -1 : 1;
+    return (a->child->id > b->child->id) - (a->child->id < b->child->id);
+}
+
+/* Fills s from b, whose paths run from output down to every ancestor. */
+static cr_status statements_fill(cr_statements *s, builder *b)
+{
+    const cr_paths *p = &b->p;
+    for (size_t k = 0; k < b->n; k++) {
+        if (!(p->marks[k] & CR_ON_PATH))
+            continue;
+        s->kept[k] = (unsigned char)is_kept(b, k);
+        s->grad[k] = p->grad[k];
+        if (p->acc && isnan(s->grad[k]))
+            s->grad[k] = p->acc[k] ? cr_tensor_norm(&p->acc[k]->value) : 0.0;
+    }
+    b->vstart = cr_calloc(b->n + 1, sizeof *b->vstart);
+    if (!b->vstart)
+        return cr_chain_oom(p->g);
+    cr_status st = build_named_view(b);
+    if (st != CR_OK)
+        return st;
+    b->memo = cr_calloc(p->ebase[b->n] + b->n_coll + 1, sizeof *b->memo);
+    if (!b->memo)
+        return cr_chain_oom(p->g);
+    for (size_t a = 0; a < b->n; a++)
+        for (size_t v = b->vstart[a]; v < b->vstart[a + 1]; v++)
+            if (!edge_get(b, a, &b->vedges[v]))
+                return cr_chain_oom(p->g);
+    if (b->c->n_edges > 1)
+        qsort(b->c->edges, b->c->n_edges, sizeof *b->c->edges, cmp_edges);
+    return CR_OK;
+}
+
+cr_status cr_statements_build(cr_statements *s, cr_graph *g, cr_node *output)
+{
+    memset(s, 0, sizeof *s);
+    builder b = {.statements = 1};
+    cr_status st = CR_OK;
+    s->n = g->n_nodes;
+    s->chain = b.c = cr_calloc(1, sizeof *b.c);
+    s->grad = cr_malloc(s->n * sizeof *s->grad);
+    s->kept = cr_calloc(s->n, 1);
+    if (!s->chain || !s->grad || !s->kept) {
+        st = cr_chain_oom(g);
+        goto done;
+    }
+    for (size_t id = 0; id < s->n; id++)
+        s->grad[id] = NAN;
+    s->chain->g = g;
+    s->chain->output = output;
+    if ((st = cr_paths_build(&b.p, g, output, NULL)) != CR_OK)
+        goto done;
+    b.n = b.p.hi + 1;
+    st = statements_fill(s, &b);
+done:
+    builder_release(&b);
+    if (st != CR_OK)
+        cr_statements_release(s);
+    return st;
 }

@@ -2,9 +2,9 @@
  * chain_private.h - what the chain and DOT files of src/explain/ share and
  * nobody else needs: the text sink (textsink.c), labels and derivative text
  * (deriv_text.c), the analysis of the paths between two nodes (paths.c),
- * the chain's struct (chain.c, read by chain_print.c), the DOT text as a
- * string (dot.c, for render.c) and the rendered picture in memory
- * (render.c, for html.c).
+ * the chain's struct (chain.c, read by chain_print.c), the statements view
+ * (chain.c, drawn by dot.c), the DOT text as a string (dot.c, for
+ * render.c) and the rendered picture in memory (render.c, for html.c).
  */
 #ifndef CR_CHAIN_PRIVATE_H
 #define CR_CHAIN_PRIVATE_H
@@ -110,8 +110,10 @@ typedef struct cr_paths {
     cr_arena_mark mark;
 } cr_paths;
 
-/* Analyses the paths. CR_OK or an error recorded in g (everything is then
- * released); the graph is as before once cr_paths_release ran. */
+/* Analyses the paths; a NULL wrt takes every ancestor of output (lo is 0,
+ * every node output depends on is on a path, and gradient stays NULL).
+ * CR_OK or an error recorded in g (everything is then released); the
+ * graph is as before once cr_paths_release ran. */
 cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt);
 /* Frees what cr_paths_build made and removes its helper nodes. */
 void cr_paths_release(cr_paths *p);
@@ -141,6 +143,28 @@ struct cr_chain {
     double value, omitted_value;
     cr_tensor *gradient;
 };
+
+/* ---- the statements view of DOT (chain.c, for dot.c) ---- */
+
+/* Everything output depends on, one node per statement: the kept nodes
+ * are output, the named nodes, inputs and parameters; the unnamed nodes
+ * between two kept nodes collapse into one edge, as in the named-only
+ * chain (CR_CHAIN_NAMED_ONLY). For node ids below n, kept[id] is 1 for a
+ * kept node and grad[id] is d(output)/d(node) (its Frobenius norm for a
+ * tensor; NaN when output does not depend on the node). chain->edges
+ * holds every edge between kept nodes (no paths are listed). */
+typedef struct cr_statements {
+    cr_chain *chain;
+    size_t n;
+    unsigned char *kept;
+    double *grad;
+} cr_statements;
+
+/* Builds the view from the current values. CR_OK or an error recorded in
+ * g (everything is then released); the graph is left unchanged. */
+cr_status cr_statements_build(cr_statements *s, cr_graph *g, cr_node *output);
+/* Frees what cr_statements_build made. */
+void cr_statements_release(cr_statements *s);
 
 /* ---- DOT (dot.c) ---- */
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cr_dot_options_init(cr_dot_options *opts)
@@ -19,6 +20,8 @@ void cr_dot_options_init(cr_dot_options *opts)
     memset(opts, 0, sizeof *opts);
     opts->edge_values = 1;
     opts->rankdir = CR_DOT_LR;
+    opts->values = 1;
+    opts->grads = 1;
 }
 
 /* ---- escaping ---- */
@@ -69,7 +72,7 @@ static void flush_escaped(cr_sink *out, cr_sink *raw)
 
 /* ---- the writer ---- */
 
-enum { SHOW = 1, KEEP = 2, CONSUMED = 4, LOSS = 8 };
+enum { SHOW = 1, KEEP = 2, CONSUMED = 4, LOSS = 8, HIDDEN_INPUT = 16 };
 
 typedef struct dot_writer {
     cr_graph *g;
@@ -78,13 +81,119 @@ typedef struct dot_writer {
     unsigned char *marks; /* per node */
     cr_paths paths;       /* the highlighted chain, when asked */
     int highlighting;
+    unsigned char *top; /* per edge of paths: 1 on the strongest path */
+    size_t *place;      /* per node of paths: its place on the strongest path */
+    int statements;     /* the statements or the layers view, built in stm */
+    int layers;         /* the layers view */
+    cr_statements stm;
+    size_t *group; /* per node: the number its name ends in (0: none) */
+    size_t *rep;   /* per node: the first drawn node of its group, or itself */
+    size_t *ord;   /* the drawn nodes of groups, by group, then id */
+    size_t n_ord;
     size_t collapsed[5]; /* not drawn, by kind: const, input, param, op, backward */
     cr_sink raw;         /* scratch for labels before escaping */
 } dot_writer;
 
+/* The highlighting styles: none, on a path (thin), on the strongest path. */
+enum { OFF = 0, THIN = 1, BOLD = 2 };
+
 static int highlighted_node(const dot_writer *w, const cr_node *n)
 {
-    return w->highlighting && cr_paths_on_path(&w->paths, n);
+    if (!w->highlighting || !cr_paths_on_path(&w->paths, n))
+        return OFF;
+    return w->place[n->id - w->paths.lo] ? BOLD : THIN;
+}
+
+/* The style attributes of a highlighted node or edge. */
+static const char *highlight_style(int on, int edge)
+{
+    if (on == BOLD)
+        return edge ? ", color=\"#d62728\", fontcolor=\"#d62728\", penwidth=2.5"
+                    : ", color=\"#d62728\", penwidth=2.5";
+    return edge ? ", color=\"#f08c8c\", fontcolor=\"#c0504d\", penwidth=1.2"
+                : ", color=\"#f08c8c\", penwidth=1.2";
+}
+
+/* Finds the strongest of the paths loss -> ... -> highlight, the one with
+ * the largest share of the gradient: the largest |product of the local
+ * derivatives| (through a tensor edge, the ratio of the gradient norm it
+ * carries to its consumer's). Marks its edges in w->top and numbers its
+ * nodes in w->place from the loss (1) down, counting only drawn kinds of
+ * node (all in the ops view, the kept ones in the others) so that two
+ * consecutive kept nodes have consecutive places. */
+static cr_status strongest_path(dot_writer *w)
+{
+    const cr_paths *p = &w->paths;
+    size_t n = p->hi - p->lo + 1;
+    double *best = cr_malloc(n * sizeof *best);
+    size_t *via = cr_calloc(n, sizeof *via), *from = cr_calloc(n, sizeof *from);
+    w->top = cr_calloc(p->ebase[n] ? p->ebase[n] : 1, 1);
+    w->place = cr_calloc(n, sizeof *w->place);
+    cr_status st = CR_OK;
+    if (!best || !via || !from || !w->top || !w->place) {
+        st = cr_graph_fail(w->g, CR_ENOMEM, "dot: out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < n; k++)
+        best[k] = -1.0;
+    best[n - 1] = 1.0;
+    for (size_t k = n; k-- > 0;) {
+        const cr_node *node = w->g->nodes[p->lo + k];
+        if (!(p->marks[k] & CR_ON_PATH) || best[k] < 0.0 || node->kind != CR_NODE_OP)
+            continue;
+        double gk = !isnan(p->grad[k])    ? fabs(p->grad[k])
+                    : p->acc && p->acc[k] ? cr_tensor_norm(&p->acc[k]->value)
+                                          : 0.0;
+        for (size_t i = 0; i < node->n_inputs; i++) {
+            if (!cr_paths_on_path(p, node->inputs[i]))
+                continue;
+            size_t e = p->ebase[k] + i, c = node->inputs[i]->id - p->lo;
+            double gain = !isnan(p->local[e]) ? fabs(p->local[e])
+                          : gk > 0.0          ? fabs(p->flow[e]) / gk
+                                              : 0.0;
+            if (best[k] * gain > best[c]) {
+                best[c] = best[k] * gain;
+                via[c] = e;
+                from[c] = k;
+            }
+        }
+    }
+    size_t len = 0;
+    for (size_t k = 0; k != n - 1 && best[0] >= 0.0; k = from[k]) {
+        w->top[via[k]] = 1;
+        best[len++] = (double)k; /* the path, from highlight up */
+    }
+    best[len++] = (double)(n - 1);
+    for (size_t j = len, place = 0; j-- > 0 && best[0] >= 0.0;) {
+        size_t k = (size_t)best[j];
+        place += !w->statements || w->stm.kept[p->lo + k];
+        w->place[k] = place;
+    }
+done:
+    cr_free(best);
+    cr_free(via);
+    cr_free(from);
+    return st;
+}
+
+/* Writes a node's value (or shape) and gradient into w->raw, the first
+ * after `first`, the second after `sep`. */
+static void put_facts(dot_writer *w, const cr_node *n, const char *first, const char *sep)
+{
+    cr_sink *r = &w->raw;
+    if (n->value.size != 1)
+        cr_sink_printf(r, "%s%s", first, cr_shape_str(&n->value).text);
+    else if (w->o->values)
+        cr_sink_printf(r, "%s= %s", first, cr_number_str(n->value.data[0]).text);
+    else
+        sep = first;
+    const cr_tensor *grad = w->statements ? NULL : cr_node_grad(n);
+    double gv = w->statements ? w->stm.grad[n->id] : grad ? cr_tensor_norm(grad) : NAN;
+    if (grad && grad->size == 1)
+        gv = grad->data[0];
+    if (w->o->grads && !isnan(gv))
+        cr_sink_printf(r, "%sgrad%s = %s", sep, n->value.size == 1 ? "" : " norm",
+                       cr_number_str(gv).text);
 }
 
 static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)
@@ -92,19 +201,13 @@ static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)
     cr_sink *r = &w->raw;
     static const char *const kinds[] = {"constant", "input", "parameter", "op"};
     cr_sink_label(r, n);
-    if (n->name && n->kind == CR_NODE_OP)
+    if (w->statements)
+        ; /* the styles tell the kinds apart; ops are statements */
+    else if (n->name && n->kind == CR_NODE_OP)
         cr_sink_printf(r, "\n%s", n->op->name);
     else if (n->kind != CR_NODE_OP)
         cr_sink_printf(r, "\n%s", kinds[n->kind]);
-    if (n->value.size == 1)
-        cr_sink_printf(r, "\n= %s", cr_number_str(n->value.data[0]).text);
-    else
-        cr_sink_printf(r, "\n%s", cr_shape_str(&n->value).text);
-    const cr_tensor *grad = cr_node_grad(n);
-    if (grad && grad->size == 1)
-        cr_sink_printf(r, "\ngrad = %s", cr_number_str(grad->data[0]).text);
-    else if (grad)
-        cr_sink_printf(r, "\ngrad norm = %s", cr_number_str(cr_tensor_norm(grad)).text);
+    put_facts(w, n, "\n", "\n");
     cr_sink_printf(s, "  n%zu [label=\"", n->id);
     flush_escaped(s, r);
     cr_sink_put(s, "\"", 1);
@@ -122,7 +225,58 @@ static void put_node(dot_writer *w, cr_sink *s, const cr_node *n)
     if (n->flags & CR_NODE_BACKWARD)
         cr_sink_printf(s, ", style=dashed, color=\"#888888\", fontcolor=\"#666666\"");
     if (highlighted_node(w, n))
-        cr_sink_printf(s, ", color=\"#d62728\", penwidth=2.5");
+        cr_sink_printf(s, "%s", highlight_style(highlighted_node(w, n), 0));
+    cr_sink_put(s, "];\n", 3);
+}
+
+/* Starts an edge's label in w->raw: "∂parent/∂child = ", for the formula
+ * that follows (on a line of its own in the statements view, keeping the
+ * label narrow); returns where " = " begins. */
+static size_t edge_head(dot_writer *w, const cr_node *parent, const cr_node *child)
+{
+    cr_sink *r = &w->raw;
+    cr_sink_printf(r, "\xe2\x88\x82");
+    cr_sink_label(r, parent);
+    cr_sink_printf(r, "/\xe2\x88\x82");
+    cr_sink_label(r, child);
+    size_t mark = r->len;
+    cr_sink_put(r, w->statements ? "\n= " : " = ", 3);
+    return mark;
+}
+
+/* Ends the formula begun by edge_head (dropping " = " when it is empty)
+ * and adds the value line, unless the formula is already the number
+ * ("1"). */
+static void edge_value(dot_writer *w, size_t mark, int with_value, double v)
+{
+    cr_sink *r = &w->raw;
+    if (r->len == mark + 3) /* no formula */
+        r->len = mark;
+    if (!with_value)
+        return;
+    cr_number_text num = cr_number_str(v);
+    size_t len = strlen(num.text);
+    if (r->len != mark + 3 + len || memcmp(r->data + mark + 3, num.text, len) != 0)
+        cr_sink_printf(r, "\n= %s", num.text);
+}
+
+/* The DOT node that draws n: n itself, or the layer it belongs to. */
+static size_t drawn_as(const dot_writer *w, const cr_node *n)
+{
+    return w->layers ? w->rep[n->id] : n->id;
+}
+
+/* Writes the edge child -> parent with the label in w->raw. */
+static void edge_line(dot_writer *w, cr_sink *s, const cr_node *parent,
+                      const cr_node *child, int on)
+{
+    cr_sink_printf(s, "  n%zu -> n%zu [label=\"", drawn_as(w, child), drawn_as(w, parent));
+    flush_escaped(s, &w->raw);
+    cr_sink_put(s, "\"", 1);
+    if (on)
+        cr_sink_printf(s, "%s", highlight_style(on, 1));
+    else if ((parent->flags & CR_NODE_BACKWARD) || (child->flags & CR_NODE_BACKWARD))
+        cr_sink_printf(s, ", style=dashed, color=\"#888888\"");
     cr_sink_put(s, "];\n", 3);
 }
 
@@ -132,50 +286,53 @@ static cr_status put_edge(dot_writer *w, cr_sink *s, cr_node *parent, size_t i)
     cr_node *child = parent->inputs[i];
     size_t e = 0;
     int on = w->highlighting && cr_paths_edge(&w->paths, parent, i, &e);
+    on = on ? (w->top[e] ? BOLD : THIN) : OFF;
     int scalar = parent->value.size == 1 && child->value.size == 1;
-    cr_sink_printf(r, "\xe2\x88\x82");
-    cr_sink_label(r, parent);
-    cr_sink_printf(r, "/\xe2\x88\x82");
-    cr_sink_label(r, child);
-    size_t mark = r->len;
-    cr_sink_put(r, " = ", 3);
+    size_t mark = edge_head(w, parent, child);
     cr_sink_local_text(r, parent, i);
-    if (r->len == mark + 3) /* no formula */
-        r->len = mark;
+    int with_value = parent->op->vjp && scalar && (w->o->edge_values || on);
+    double v = 0.0;
+    if (with_value && on) {
+        v = w->paths.local[e];
+    } else if (with_value) {
+        cr_status st = cr_chain_local_value(parent, i, &v);
+        if (st != CR_OK)
+            return st;
+    }
+    edge_value(w, mark, with_value, v);
     if (!parent->op->vjp) {
         cr_sink_printf(r, "\n(no derivative)");
-    } else if (scalar && (w->o->edge_values || on)) {
-        double v = 0.0;
-        if (on) {
-            v = w->paths.local[e];
-        } else {
-            cr_status st = cr_chain_local_value(parent, i, &v);
-            if (st != CR_OK)
-                return st;
-        }
-        /* a formula that is already the number ("1") needs no value line */
-        cr_number_text num = cr_number_str(v);
-        size_t len = strlen(num.text);
-        if (r->len != mark + 3 + len || memcmp(r->data + mark + 3, num.text, len) != 0)
-            cr_sink_printf(r, "\n= %s", num.text);
     } else if (!scalar) {
         const char *jacobian = cr_op_jacobian(parent, i);
         cr_sink_printf(r, "\n%s, %s x %s", jacobian ? jacobian : "",
                        cr_shape_str(&parent->value).text, cr_shape_str(&child->value).text);
     }
-    if (on && scalar)
-        cr_sink_printf(r, "\ngradient flow %s", cr_number_str(w->paths.flow[e]).text);
-    else if (on)
-        cr_sink_printf(r, "\ngradient flow norm %s", cr_number_str(w->paths.flow[e]).text);
-    cr_sink_printf(s, "  n%zu -> n%zu [label=\"", child->id, parent->id);
-    flush_escaped(s, r);
-    cr_sink_put(s, "\"", 1);
     if (on)
-        cr_sink_printf(s, ", color=\"#d62728\", fontcolor=\"#d62728\", penwidth=2.5");
-    else if ((parent->flags & CR_NODE_BACKWARD) || (child->flags & CR_NODE_BACKWARD))
-        cr_sink_printf(s, ", style=dashed, color=\"#888888\"");
-    cr_sink_put(s, "];\n", 3);
+        cr_sink_printf(r, "\ngradient flow%s %s", scalar ? "" : " norm",
+                       cr_number_str(w->paths.flow[e]).text);
+    edge_line(w, s, parent, child, on);
     return CR_OK;
+}
+
+/* An edge of the statements view: the composed local derivative. */
+static void put_statement_edge(dot_writer *w, cr_sink *s, const cr_chain_edge *e)
+{
+    cr_sink *r = &w->raw;
+    int on = highlighted_node(w, e->parent) && highlighted_node(w, e->child) ? THIN : OFF;
+    size_t pp = on ? w->place[e->parent->id - w->paths.lo] : 0;
+    if (pp && w->place[e->child->id - w->paths.lo] == pp + 1)
+        on = BOLD;
+    size_t mark = edge_head(w, e->parent, e->child);
+    cr_sink_put(r, e->formula, strlen(e->formula));
+    edge_value(w, mark, e->scalar && (w->o->edge_values || on), e->value);
+    if (!e->scalar)
+        cr_sink_printf(r, "\n%s, %s", e->jacobian, e->shape);
+    if ((on || w->layers) && e->scalar)
+        cr_sink_printf(r, "\ngradient flow %s",
+                       cr_number_str(w->stm.grad[e->parent->id] * e->value).text);
+    else if (on || w->layers)
+        cr_sink_printf(r, "\ngradient flow norm %s", cr_number_str(e->flow_norm).text);
+    edge_line(w, s, e->parent, e->child, on);
 }
 
 /* Chooses the drawn nodes: every shown node, or under a cap the
@@ -186,25 +343,30 @@ static void choose(dot_writer *w)
     size_t shown = 0;
     for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
-        int show = w->o->include_backward || !(n->flags & CR_NODE_BACKWARD);
+        int show = w->statements ? w->stm.kept[id]
+                                 : w->o->include_backward || !(n->flags & CR_NODE_BACKWARD);
         if (show) {
             w->marks[id] |= SHOW;
             shown++;
         }
     }
     size_t budget = w->o->max_nodes && w->o->max_nodes < shown ? w->o->max_nodes : shown;
-    /* the loss and the highlighted node, their chain, then the rest */
-    for (int pass = 0; pass < 3; pass++)
-        for (size_t id = w->n; id-- > 0 && budget > 0;) {
+    /* the loss, the highlighted node and the strongest path between them,
+     * whole even beyond the budget (so that it stays connected), then the
+     * other highlighted paths, then the rest */
+    for (int pass = 0; pass < 4; pass++)
+        for (size_t id = w->n; id-- > 0 && (pass < 2 || budget > 0);) {
             const cr_node *n = g->nodes[id];
             if (!(w->marks[id] & SHOW) || (w->marks[id] & KEEP))
                 continue;
             if (pass == 0 && n != w->o->loss && n != w->o->highlight)
                 continue;
-            if (pass == 1 && !highlighted_node(w, n))
+            if (pass == 1 && highlighted_node(w, n) != BOLD)
+                continue;
+            if (pass == 2 && !highlighted_node(w, n))
                 continue;
             w->marks[id] |= KEEP;
-            budget--;
+            budget -= budget > 0;
         }
     for (size_t id = 0; id < w->n; id++) {
         const cr_node *n = g->nodes[id];
@@ -246,28 +408,135 @@ static void put_summary(dot_writer *w, cr_sink *s)
             cr_sink_printf(s, "\\n%zu %s", w->collapsed[k], names[k][w->collapsed[k] != 1]);
     cr_sink_printf(s, "\", shape=note, style=\"filled,dashed\", fillcolor=\"#f8f9fa\"];\n");
     cr_graph *g = w->g;
-    for (size_t id = 0; id < w->n; id++) {
-        if (!(w->marks[id] & KEEP))
-            continue;
+    const cr_chain *c = w->stm.chain;
+    for (size_t k = 0; w->statements && k < c->n_edges; k++)
+        w->marks[c->edges[k]->parent->id] |=
+            (w->marks[c->edges[k]->child->id] & KEEP) ? 0 : HIDDEN_INPUT;
+    for (size_t id = 0; id < w->n && !w->statements; id++) {
         const cr_node *n = g->nodes[id];
         for (size_t i = 0; i < n->n_inputs; i++) {
             unsigned char m = w->marks[n->inputs[i]->id];
-            if ((m & SHOW) && !(m & KEEP)) {
-                cr_sink_printf(
-                    s, "  collapsed -> n%zu [style=dashed, color=\"#888888\"];\n", id);
-                break;
-            }
+            if ((m & SHOW) && !(m & KEEP))
+                w->marks[id] |= HIDDEN_INPUT;
         }
+    }
+    for (size_t id = 0; id < w->n; id++)
+        if ((w->marks[id] & (KEEP | HIDDEN_INPUT)) == (KEEP | HIDDEN_INPUT))
+            cr_sink_printf(s, "  collapsed -> n%zu [style=dashed, color=\"#888888\"];\n",
+                           id);
+}
+
+/* ---- groups: layers and clusters ---- */
+
+/* The number a node's name ends in ("W1", "s12": 1, 12), when something
+ * else comes before it; 0 otherwise. */
+static size_t name_group(const cr_node *n)
+{
+    if (!n->name)
+        return 0;
+    size_t len = strlen(n->name), k = len;
+    while (k > 0 && n->name[k - 1] >= '0' && n->name[k - 1] <= '9')
+        k--;
+    if (k == 0 || k == len || len - k > 9)
+        return 0;
+    size_t v = 0;
+    for (; k < len; k++)
+        v = v * 10 + (size_t)(n->name[k] - '0');
+    return v;
+}
+
+static const size_t *order_group; /* for cmp_grouped only (qsort has no context) */
+
+static int cmp_grouped(const void *x, const void *y)
+{
+    size_t a = *(const size_t *)x, b = *(const size_t *)y;
+    if (order_group[a] != order_group[b])
+        return order_group[a] < order_group[b] ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+/* Groups the drawn nodes by the number their names end in: ord lists the
+ * grouped ones by group, then id, and rep maps each node to the first of
+ * its group (ungrouped nodes to themselves). */
+static cr_status make_groups(dot_writer *w)
+{
+    w->group = cr_calloc(w->n ? w->n : 1, sizeof *w->group);
+    w->rep = cr_calloc(w->n ? w->n : 1, sizeof *w->rep);
+    w->ord = cr_calloc(w->n ? w->n : 1, sizeof *w->ord);
+    if (!w->group || !w->rep || !w->ord)
+        return cr_graph_fail(w->g, CR_ENOMEM, "dot: out of memory");
+    for (size_t id = 0; id < w->n; id++) {
+        w->rep[id] = id;
+        if ((w->marks[id] & KEEP) && (w->group[id] = name_group(w->g->nodes[id])))
+            w->ord[w->n_ord++] = id;
+    }
+    order_group = w->group;
+    qsort(w->ord, w->n_ord, sizeof *w->ord, cmp_grouped);
+    for (size_t k = 1; k < w->n_ord; k++)
+        if (w->group[w->ord[k]] == w->group[w->ord[k - 1]])
+            w->rep[w->ord[k]] = w->rep[w->ord[k - 1]];
+    return CR_OK;
+}
+
+/* One node for the layer of the grouped nodes ord[k0..k1): its number,
+ * then one line per node with its value (or shape) and gradient. */
+static void put_layer(dot_writer *w, cr_sink *s, size_t k0, size_t k1)
+{
+    cr_sink *r = &w->raw;
+    int on = 0;
+    cr_sink_printf(r, "layer %zu", w->group[w->ord[k0]]);
+    for (size_t k = k0; k < k1; k++) {
+        const cr_node *n = w->g->nodes[w->ord[k]];
+        cr_sink_put(r, "\n", 1);
+        cr_sink_label(r, n);
+        put_facts(w, n, " ", ", ");
+        if (highlighted_node(w, n) > on)
+            on = highlighted_node(w, n);
+    }
+    cr_sink_printf(s, "  n%zu [label=\"", w->ord[k0]);
+    flush_escaped(s, r);
+    cr_sink_printf(s,
+                   "\", shape=box, style=\"rounded,filled\", fillcolor=\"#d3f9d8\"%s];\n",
+                   on ? highlight_style(on, 0) : "");
+}
+
+/* The drawn nodes: one per layer in the layers view, and a box around
+ * the nodes of each group when clusters are asked for. */
+static void put_nodes(dot_writer *w, cr_sink *s)
+{
+    for (size_t id = 0; id < w->n; id++)
+        if ((w->marks[id] & KEEP) && !(w->layers && w->group[id]))
+            put_node(w, s, w->g->nodes[id]);
+    for (size_t k0 = 0, k1; k0 < w->n_ord; k0 = k1) {
+        for (k1 = k0 + 1; k1 < w->n_ord && w->group[w->ord[k1]] == w->group[w->ord[k0]];)
+            k1++;
+        if (w->layers) {
+            put_layer(w, s, k0, k1);
+            continue;
+        }
+        cr_sink_printf(s,
+                       "  subgraph cluster_%zu {\n    label=\"layer %zu\"; "
+                       "style=\"rounded,dashed\"; color=\"#888888\";\n   ",
+                       w->group[w->ord[k0]], w->group[w->ord[k0]]);
+        for (size_t k = k0; k < k1; k++)
+            cr_sink_printf(s, " n%zu;", w->ord[k]);
+        cr_sink_printf(s, "\n  }\n");
     }
 }
 
 static cr_status check_args(cr_graph *g, const cr_dot_options *o)
 {
+    int statements = o->view == CR_DOT_VIEW_STATEMENTS || o->view == CR_DOT_VIEW_LAYERS;
+    if ((unsigned)o->view > CR_DOT_VIEW_LAYERS)
+        return cr_graph_fail(g, CR_EINVAL, "dot: unknown view %d", (int)o->view);
     if (o->highlight && !o->loss)
         return cr_graph_fail(g, CR_EINVAL, "dot: highlighting a chain needs the loss");
+    if (statements && !o->loss)
+        return cr_graph_fail(g, CR_EINVAL, "dot: the %s view needs the loss",
+                             o->view == CR_DOT_VIEW_LAYERS ? "layers" : "statements");
     if ((o->loss && o->loss->graph != g) || (o->highlight && o->highlight->graph != g))
         return cr_graph_fail(g, CR_EINVAL, "dot: nodes belong to another graph");
-    if (o->loss && o->highlight && o->loss->value.size != 1) {
+    if (o->loss && (o->highlight || statements) && o->loss->value.size != 1) {
         char label[300];
         cr_node_label(o->loss, label, sizeof label);
         return cr_graph_fail(g, CR_ESHAPE, "dot: the loss %s must be a scalar, got %s",
@@ -295,7 +564,15 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
             goto done;
         w.highlighting = w.paths.any;
     }
+    w.layers = w.o->view == CR_DOT_VIEW_LAYERS;
+    w.statements = w.layers || w.o->view == CR_DOT_VIEW_STATEMENTS;
+    if (w.statements && (st = cr_statements_build(&w.stm, g, w.o->loss)) != CR_OK)
+        goto done;
+    if (w.highlighting && (st = strongest_path(&w)) != CR_OK)
+        goto done;
     choose(&w);
+    if ((w.layers || w.o->clusters) && (st = make_groups(&w)) != CR_OK)
+        goto done;
     cr_sink_printf(s, "digraph chainrule {\n  graph [rankdir=%s, fontname=\"Helvetica\"",
                    w.o->rankdir == CR_DOT_TB ? "TB" : "LR");
     if (w.o->title) {
@@ -305,11 +582,17 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
     }
     cr_sink_printf(s, "];\n  node [fontname=\"Helvetica\", fontsize=11];\n"
                       "  edge [fontname=\"Helvetica\", fontsize=9];\n");
-    for (size_t id = 0; id < w.n; id++)
-        if (w.marks[id] & KEEP)
-            put_node(&w, s, g->nodes[id]);
+    put_nodes(&w, s);
     put_summary(&w, s);
-    for (size_t id = 0; id < w.n && st == CR_OK && s->status == CR_OK; id++) {
+    for (size_t k = 0; w.statements && k < w.stm.chain->n_edges && s->status == CR_OK;
+         k++) {
+        const cr_chain_edge *e = w.stm.chain->edges[k];
+        if ((w.marks[e->parent->id] & KEEP) && (w.marks[e->child->id] & KEEP) &&
+            (!w.layers || w.rep[e->parent->id] != w.rep[e->child->id]))
+            put_statement_edge(&w, s, e);
+    }
+    for (size_t id = 0; id < w.n && !w.statements && st == CR_OK && s->status == CR_OK;
+         id++) {
         if (!(w.marks[id] & KEEP))
             continue;
         cr_node *n = g->nodes[id];
@@ -324,6 +607,12 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
         st = cr_graph_fail(g, s->status, "dot: writing the DOT text failed: %s",
                            strerror(errno));
 done:
+    cr_free(w.top);
+    cr_free(w.place);
+    cr_free(w.group);
+    cr_free(w.rep);
+    cr_free(w.ord);
+    cr_statements_release(&w.stm);
     cr_paths_release(&w.paths);
     cr_sink_release(&w.raw);
     cr_free(w.marks);

@@ -135,9 +135,11 @@ static cr_status sweep_nodes(cr_paths *p)
             if (acc[k] && acc[k]->value.size == 1)
                 p->grad[k] = acc[k]->value.data[0];
         cr_error err;
-        p->gradient = acc[0] ? cr_tensor_copy(&acc[0]->value, &err)
-                             : cr_tensor_new(p->wrt->value.rank, p->wrt->value.shape, &err);
-        if (!p->gradient)
+        if (p->wrt)
+            p->gradient =
+                acc[0] ? cr_tensor_copy(&acc[0]->value, &err)
+                       : cr_tensor_new(p->wrt->value.rank, p->wrt->value.shape, &err);
+        if (p->wrt && !p->gradient)
             st = cr_chain_oom(g);
     }
     return st;
@@ -165,6 +167,8 @@ static cr_status sweep_scalars(cr_paths *p)
         }
     }
     cr_error err;
+    if (!p->wrt)
+        return CR_OK;
     p->gradient = cr_tensor_new_scalar(p->grad[0], &err);
     return p->gradient ? CR_OK : cr_chain_oom(g);
 }
@@ -176,11 +180,11 @@ cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt
     p->output = output;
     p->wrt = wrt;
     cr_error err;
-    if (wrt->id > output->id) { /* made later: cannot influence output */
+    if (wrt && wrt->id > output->id) { /* made later: cannot influence output */
         p->gradient = cr_tensor_new(wrt->value.rank, wrt->value.shape, &err);
         return p->gradient ? CR_OK : cr_chain_oom(g);
     }
-    p->lo = wrt->id;
+    p->lo = wrt ? wrt->id : 0;
     p->hi = output->id;
     size_t n = p->hi - p->lo + 1;
     p->marks = cr_calloc(n, 1);
@@ -198,7 +202,7 @@ cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt
             if (node->inputs[i]->id >= p->lo)
                 p->marks[node->inputs[i]->id - p->lo] |= ANCESTOR;
     }
-    p->marks[0] |= DEPENDS;
+    p->marks[0] |= wrt ? DEPENDS : 0;
     p->all_scalar = 1;
     for (size_t k = 0; k < n; k++) {
         const cr_node *node = g->nodes[p->lo + k];
@@ -206,7 +210,8 @@ cr_status cr_paths_build(cr_paths *p, cr_graph *g, cr_node *output, cr_node *wrt
             if (node->inputs[i]->id >= p->lo &&
                 (p->marks[node->inputs[i]->id - p->lo] & DEPENDS))
                 p->marks[k] |= DEPENDS;
-        if ((p->marks[k] & (ANCESTOR | DEPENDS)) == (ANCESTOR | DEPENDS)) {
+        const unsigned on = wrt ? (ANCESTOR | DEPENDS) : ANCESTOR;
+        if ((p->marks[k] & on) == on) {
             p->marks[k] |= CR_ON_PATH;
             if (node->value.size != 1)
                 p->all_scalar = 0;
