@@ -1,9 +1,10 @@
 /*
  * cmd_train.c - `chainrule train`: builds an MLP from --arch and friends,
  * or a layer model from --layers SPEC (and --shape), trains it on a CSV or
- * IDX data set with a progress display, optionally evaluates it on test
- * data, and writes the model file (atomically, after every epoch), the
- * history and the chart (train_plot.c).
+ * IDX data set (or a character model on a text file, --text) with a
+ * progress display, optionally evaluates it on test data, and writes the
+ * model file (atomically, after every epoch), the history and the chart
+ * (train_plot.c).
  */
 #include "cli_nn.h"
 #include "commands.h"
@@ -27,6 +28,8 @@ static const cli_option_use options[] = {
     {CLI_OPT_TEST_IDX_IMAGES, NULL, NULL},
     {CLI_OPT_TEST_IDX_LABELS, NULL, NULL},
     {CLI_OPT_STANDARDIZE, NULL, NULL},
+    {CLI_OPT_TEXT, NULL, NULL},
+    {CLI_OPT_SEQ, NULL, NULL},
     {CLI_HEADING, NULL, "Model:"},
     {CLI_OPT_ARCH, NULL, NULL},
     {CLI_OPT_LAYERS, NULL, NULL},
@@ -60,7 +63,8 @@ static const cli_option_use options[] = {
 const cli_spec cli_spec_train = {
     .name = "train",
     .usage = "Usage: chainrule train (--data F.csv [--target COL] | --idx-images F "
-             "--idx-labels F)\n"
+             "--idx-labels F |\n"
+             "                        --text F [--seq N])\n"
              "                       (--arch IN,H1,...,OUT | --layers SPEC) [OPTIONS]\n"
              "\n"
              "Trains a multilayer perceptron (--arch) or a network of layers (--layers)\n"
@@ -83,7 +87,11 @@ const cli_spec cli_spec_train = {
         "    --test-idx-labels $D/t10k-labels-idx1-ubyte.gz --model fashion.crm\n"
         "A convolutional network of the same data: --layers 'conv2d:32,3x3,pad=1 relu\n"
         "    maxpool:2 conv2d:64,3x3,pad=1 relu maxpool:2 flatten dense:128 relu\n"
-        "    dropout:0.3 dense:10' --shape 1,28,28 in place of --arch.\n",
+        "    dropout:0.3 dense:10' --shape 1,28,28 in place of --arch.\n"
+        "A character model (the vocabulary, the bytes of the text, is saved in the\n"
+        "model file for chainrule generate; V in the layers is its size):\n"
+        "  chainrule train --text /usr/share/common-licenses/GPL-3 --seq 64 \\\n"
+        "    --layers 'embed:32 lstm:128,seq dense:V' --val-split 0.1 --model gpl.crm\n",
     .column = 22,
 };
 
@@ -92,6 +100,8 @@ typedef struct train_cli {
     cli_nn_data data, test;
     const char *arch, *act, *out, *loss, *init, *opt, *model, *history, *plot;
     const char *debug_param, *layers;
+    const char *text;          /* --text F */
+    size_t seq;                /* --seq N, 0 when not given */
     int rank;                  /* --shape's rank; 0: from the data */
     size_t shape[CR_MAX_RANK]; /* --shape */
     char desc[1024];           /* the model as text, for the summary */
@@ -272,6 +282,11 @@ static int train_option(cli *c, void *ctx, cli_opt id, const char *v)
         break;
     case CLI_OPT_SHAPE:
         return parse_shape(t, v);
+    case CLI_OPT_TEXT:
+        t->text = v;
+        break;
+    case CLI_OPT_SEQ:
+        return cli_option_size(c, id, v, 1, &t->seq) ? CLI_USAGE : CLI_OK;
     case CLI_OPT_EPOCHS:
         return cli_option_size(c, id, v, 0, &t->epochs) ? CLI_USAGE : CLI_OK;
     case CLI_OPT_MAX_ITER: /* 0 would mean "no limit" to the library: refused */
@@ -317,6 +332,30 @@ static int train_option(cli *c, void *ctx, cli_opt id, const char *v)
     return CLI_OK;
 }
 
+/* --text: a character model from --layers, on no other data. */
+static int check_text_options(train_cli *t)
+{
+    const char *other = t->data.csv                                ? "--data"
+                        : t->data.idx_images || t->data.idx_labels ? "--idx-images"
+                        : t->test.csv || t->test.idx_images || t->test.idx_labels
+                            ? "the test data"
+                        : t->arch        ? "--arch"
+                        : t->rank        ? "--shape"
+                        : t->standardize ? "--standardize"
+                        : t->data.target ? "--target"
+                                         : NULL;
+    if (other)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0,
+                        "--text trains a character model: %s does not go with it", other);
+    if (!t->layers)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0,
+                        "--text needs --layers, e.g. --layers 'embed:32 lstm:128,seq "
+                        "dense:V' (V: the text's vocabulary size)");
+    if (!t->seq)
+        t->seq = 64;
+    return CLI_OK;
+}
+
 static int parse(train_cli *t, int argc, char **argv)
 {
     cr_train_options_init(&t->o);
@@ -325,6 +364,10 @@ static int parse(train_cli *t, int argc, char **argv)
     int rc = cli_options_parse(&t->c, &cli_spec_train, argc, argv, train_option, t);
     if (rc != CLI_OK)
         return rc;
+    if (t->text && check_text_options(t) != CLI_OK)
+        return CLI_USAGE;
+    if (t->seq && !t->text)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0, "--seq goes with --text");
     if (!t->arch == !t->layers)
         return cli_fail(&t->c, CLI_USAGE, 0, 0,
                         t->arch ? "give --arch or --layers, not both"
@@ -550,7 +593,8 @@ static int load_bytes(const train_cli *t, size_t n_inputs, size_t n_outputs, siz
 typedef struct train_data {
     cr_dataset *train, *test;
     cr_idx_bytes xb; /* with bytes: the training images */
-    cr_tensor *yb;   /* and their labels */
+    cr_tensor *yb;   /* and their labels; without bytes, --text's targets
+                        when the model predicts one byte per window */
     int bytes;
 } train_data;
 
@@ -612,6 +656,23 @@ static void default_shape(train_cli *t, const cr_layer_spec *first, size_t width
     }
 }
 
+/* The model's layers as text into t->desc, for the summary. */
+static void describe_layers(train_cli *t, const cr_model *m)
+{
+    size_t used = 0;
+    const size_t n = cr_model_num_layers(m);
+    t->desc[0] = '\0';
+    for (size_t i = 0; i < n && used + 1 < sizeof t->desc; i++) {
+        if (i)
+            t->desc[used++] = ' ';
+        int k = cr_layer_spec_format(cr_model_layer(m, i), t->desc + used,
+                                     sizeof t->desc - used);
+        used = k < 0                                ? used
+               : used + (size_t)k >= sizeof t->desc ? sizeof t->desc - 1
+                                                    : used + (size_t)k;
+    }
+}
+
 /* --layers: the layer model and its data. The loss is xent for IDX data
  * or a softmax last, bce for a sigmoid last, mse otherwise (--loss
  * chooses); xent's labels are one-hot rows of the last dense layer's
@@ -670,17 +731,72 @@ static int prepare_layers(train_cli *t, train_data *d, cli_model *cm)
                         cli_nn_data_name(&t->data), tcols, targets);
     if (load_test(t, d, width, targets, classes) != CLI_OK)
         return CLI_USAGE;
-    size_t used = 0;
-    t->desc[0] = '\0';
-    for (size_t i = 0; i < n && used + 1 < sizeof t->desc; i++) {
-        if (i)
-            t->desc[used++] = ' ';
-        int k = cr_layer_spec_format(cr_model_layer(cm->model, i), t->desc + used,
-                                     sizeof t->desc - used);
-        used = k < 0                                ? used
-               : used + (size_t)k >= sizeof t->desc ? sizeof t->desc - 1
-                                                    : used + (size_t)k;
+    describe_layers(t, cm->model);
+    return CLI_OK;
+}
+
+/* --text: the windows of the text and a character model of its
+ * vocabulary (V in the layers), whose loss reads one byte id per
+ * position. A model that predicts every position of a window
+ * (lstm:N,seq) trains on windows that follow each other; one that
+ * predicts one byte (lstm:N: the last state) on windows starting at every
+ * byte, with the byte after the window as the target. */
+static int prepare_text(train_cli *t, train_data *d, cli_model *cm)
+{
+    cr_error err;
+    const cr_text_options to = {.max_input = t->data.max_input};
+    cr_text *text = cr_text_load(cli_input_path(t->text), &to, &err);
+    if (!text)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0, "--text: %s", err.message);
+    const cr_vocab *v = cr_text_vocab(text);
+    cr_model_options mo;
+    cr_model_options_init(&mo);
+    mo.seed = t->seed;
+    mo.batch = t->o.batch;
+    mo.loss = CR_LOSS_XENT_INDEX;
+    int rc = CLI_OK;
+    t->rank = 1;
+    t->shape[0] = t->seq;
+    if (t->loss)
+        rc = cli_fail(&t->c, CLI_USAGE, 0, 0,
+                      "--loss does not go with --text: a character model's loss is "
+                      "xent_index");
+    else if (!(cm->model = cr_model_new_from_spec(t->layers, cr_vocab_size(v), 1, t->shape,
+                                                  &mo, &err)) ||
+             cr_model_set_vocab(cm->model, cr_vocab_symbols(v), cr_vocab_size(v), &err) !=
+                 CR_OK)
+        rc = cli_fail(&t->c, CLI_USAGE, 0, 0, "--layers: %s", err.message);
+    const size_t positions = rc == CLI_OK ? cr_model_target_size(cm->model) : 0;
+    if (rc == CLI_OK && positions != t->seq && positions != 1)
+        rc = cli_fail(&t->c, CLI_USAGE, 0, 0,
+                      "--layers: the model predicts %zu positions; a character model "
+                      "predicts each of the window's %zu (e.g. lstm:128,seq) or one",
+                      positions, t->seq);
+    const size_t classes = positions ? cr_model_output_size(cm->model) / positions : 0;
+    if (rc == CLI_OK && classes != cr_vocab_size(v))
+        rc =
+            cli_fail(&t->c, CLI_USAGE, 0, 0,
+                     "--layers: the model gives %zu classes per position, the text has %zu "
+                     "symbols: end with dense:V",
+                     classes, cr_vocab_size(v));
+    if (rc == CLI_OK &&
+        !(d->train = cr_text_windows(text, t->seq, positions == 1 ? 1 : 0, &err)))
+        rc = cli_fail(&t->c, CLI_USAGE, 0, 0, "--text: %s", err.message);
+    cr_text_free(text);
+    if (rc != CLI_OK || positions != 1) {
+        if (rc == CLI_OK)
+            describe_layers(t, cm->model);
+        return rc;
     }
+    /* one target per window: the byte after it */
+    const size_t rows = cr_dataset_rows(d->train), shape[2] = {rows, 1};
+    if (!(d->yb = cr_tensor_new(2, shape, &err)))
+        return cli_fail(&t->c, CLI_USAGE, 0, 0, "%s", err.message);
+    const double *y = cr_tensor_data(cr_dataset_targets(d->train));
+    double *last = cr_tensor_data_mut(d->yb);
+    for (size_t r = 0; r < rows; r++)
+        last[r] = y[r * t->seq + t->seq - 1];
+    describe_layers(t, cm->model);
     return CLI_OK;
 }
 
@@ -694,8 +810,9 @@ static cr_status train_model(train_cli *t, cli_model *cm, const train_data *d,
                        : cr_model_train_bytes(cm->model, d->xb.data, scale, y, d->xb.items,
                                               &t->o, s, err);
     }
+    /* yb without bytes: --text's one target per window */
     const double *x = cr_tensor_data(cr_dataset_features(d->train)),
-                 *y = cr_tensor_data(cr_dataset_targets(d->train));
+                 *y = cr_tensor_data(d->yb ? d->yb : cr_dataset_targets(d->train));
     const size_t rows = cr_dataset_rows(d->train);
     return cm->mlp ? cr_mlp_train(cm->mlp, x, y, rows, &t->o, s, err)
                    : cr_model_train(cm->model, x, y, rows, &t->o, s, err);
@@ -779,7 +896,9 @@ int cli_cmd_train(int argc, char **argv)
     cli_model cm = {0};
     cr_train_stats s = {0};
     cr_eval_result te = {0};
-    rc = t.arch ? prepare_mlp(&t, &spec, &d, &cm) : prepare_layers(&t, &d, &cm);
+    rc = t.arch   ? prepare_mlp(&t, &spec, &d, &cm)
+         : t.text ? prepare_text(&t, &d, &cm)
+                  : prepare_layers(&t, &d, &cm);
     if (rc == CLI_OK)
         rc = run(&t, &d, &cm, &s, &te);
     cr_idx_bytes_free(&d.xb);
