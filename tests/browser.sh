@@ -21,6 +21,11 @@ if ! command -v "$chromium" > /dev/null 2>&1; then
 fi
 test_name=chainrule-browser
 . "$srcdir/tests/clitest.sh"
+# Graphviz's renderer (pango, fontconfig, glib) is not ours: the sanitizer
+# builds suppress its reports, as tests/cli.sh does for its renders.
+LSAN_OPTIONS="suppressions=$srcdir/tests/render-lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+TSAN_OPTIONS="suppressions=$srcdir/tests/render-tsan.supp${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+export LSAN_OPTIONS TSAN_OPTIONS
 cd "$tmp" || exit 99
 
 seed='s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2'
