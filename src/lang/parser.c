@@ -454,7 +454,9 @@ static cr_status parse_expression(parser *ps)
                 break;
             case T_IDENT: {
                 cr_lexer peek = ps->lx;
-                cr_token nt;
+                /* a token the peek could not read is read again (and its
+                 * error reported) after the identifier */
+                cr_token nt = {.kind = T_EOF};
                 pending *top = ps->n_ops > 0 ? &ps->ops[ps->n_ops - 1] : NULL;
                 if (cr_lex_next(&peek, &nt, NULL) == CR_OK && nt.kind == T_ASSIGN && top &&
                     top->op == O_CALL) {
@@ -544,13 +546,14 @@ static cr_status parse_expression(parser *ps)
         case T_AT:
             bin = O_MATMUL;
             break;
-        case T_LBRACKET:
+        case T_LBRACKET: {
             const size_t before = cr_graph_size(ps->g);
             if ((st = cr_lang_index(ps->g, &ps->lx, ps->err, &t,
                                     &ps->items[ps->n_items - 1])) != CR_OK ||
                 (st = record(ps, before, t.line, t.col)) != CR_OK)
                 return st;
             continue;
+        }
         case T_RBRACKET:
             while (ps->n_ops > 0 && op_prec(ps->ops[ps->n_ops - 1].op) > 0)
                 if ((st = reduce(ps)) != CR_OK)
