@@ -8,8 +8,9 @@
 # must show one (so the check can fail); Next, Previous and the arrow keys
 # move between steps and keep #step=N in the address; a page with hostile names
 # (tests/html_hostile) keeps its two scripts and shows the names as text.
-# With CR_EXPLAIN_PNG=FILE the screenshot (step 15) is kept in FILE (make
-# explain-page-png: docs/explain_page.png).
+# The page is the default one, the statements view (one node per statement
+# or input, collapsed edges). With CR_EXPLAIN_PNG=FILE the screenshot (step
+# 7) is kept in FILE (make explain-page-png: docs/explain_page.png).
 # Exit 77 (skipped) when chromium is not installed or chainrule was built
 # without Graphviz. Chromium is slow to start: five launches in all.
 srcdir=$(cd "${top_srcdir:-.}" && pwd)
@@ -65,8 +66,8 @@ script_errors() {
 
 page="file://$tmp/seed.html"
 # The buttons, the keys and the fragment: a copy of the page whose extra
-# script, run after the page's own, goes from step 4 to 6 with Next twice,
-# to 5 with the left arrow key, 6 with the right one, 5 with Previous, and
+# script, run after the page's own, goes from step 1 to 3 with Next twice,
+# to 2 with the left arrow key, 3 with the right one, 2 with Previous, and
 # shows the fragment in the title.
 sed 's|</body>|<script>\
 document.getElementById("next").click(); document.getElementById("next").click();\
@@ -75,31 +76,32 @@ document.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowRight"}));\
 document.getElementById("prev").click();\
 document.title = location.hash;\
 </script>\n</body>|' seed.html > clicks.html
-browse forward "file://$tmp/clicks.html#step=4"
-check "Next, Next, left, right, Previous from step 4: step 5, #step=5 in the address" \
-    'grep -q "<title>#step=5</title>" forward.dom'
-check "step 5 is the forward step of predicted" \
-    'panel forward step | grep -q "<p>Forward 5 of 8: predicted</p><p>predicted = sigmoid(s = 1.94) = 0.874352143</p>"'
-check "step 5: the position and no chain yet" \
-    'grep -q "id=\"pos\">step 5 of 23<" forward.dom &&
+browse forward "file://$tmp/clicks.html#step=1"
+check "Next, Next, left, right, Previous from step 1: step 2, #step=2 in the address" \
+    'grep -q "<title>#step=2</title>" forward.dom'
+check "step 2 is the forward step of the statement predicted" \
+    'panel forward step | grep -q "<p>Forward 2 of 3: predicted</p><p>from s = 1.94</p><p>predicted = 0.874352143</p>"'
+check "step 2: the position and no chain yet" \
+    'grep -q "id=\"pos\">step 2 of 12<" forward.dom &&
      panel forward chains | grep -q "no gradient is complete yet"'
-check "step 5: the three ops after predicted are faded" \
-    '[ "$(grep -o "class=\"node todo\"" forward.dom | wc -l)" = 3 ]'
-check "step 5: no script error" '! script_errors forward'
+check "step 2: the one statement after predicted (E) is faded" \
+    '[ "$(grep -o "class=\"node todo\"" forward.dom | wc -l)" = 1 ]'
+check "step 2: no script error" '! script_errors forward'
 
-browse backward "$page#step=15" --screenshot="$tmp/shot.png"
-check "step 15: upstream, local derivative and product of the edge s -> predicted" \
-    'panel backward step | grep -q "<p>Backward 6 of 14: the edge s → predicted</p><p>upstream ∂E/∂predicted = 0.844352143</p><p>local ∂predicted/∂s = predicted\*(1-predicted) = 0.109860473</p><p>product 0.844352143 × 0.109860473 = 0.092760926</p>"'
-check "step 15: the chain of s is complete, the one of w1 not yet" \
+browse backward "$page#step=7" --screenshot="$tmp/shot.png"
+check "step 7: upstream, local derivative and product of the edge s -> predicted" \
+    'panel backward step | grep -q "<p>Backward 3 of 8: the edge s → predicted</p><p>upstream ∂E/∂predicted = 0.844352143</p><p>local ∂predicted/∂s = predicted\*(1-predicted) = 0.109860473</p><p>product 0.844352143 × 0.109860473 = 0.092760926</p>"'
+check "step 7: the chain of s is complete, the one of w1 not yet" \
     'panel backward chains | grep -q "<p>∂E/∂s = ∂E/∂predicted · ∂predicted/∂s = 0.844352143 × 0.109860473 = 0.092760926</p>" &&
      ! panel backward chains | grep -q "∂E/∂w1"'
-check "step 15: no script error" '! script_errors backward'
+check "step 7: no script error" '! script_errors backward'
 
-browse last "$page#step=23"
-check "step 23: the last edge, w1's gradient and its chain" \
-    'panel last step | grep -q "<p>∂E/∂w1 = 0.009276093</p>" &&
+browse last "$page#step=9"
+check "step 9: the edge w1 -> s composed through x1*w1, w1's gradient and its chain" \
+    'panel last step | grep -q "<p>local ∂s/∂w1 = x1 = 0.1</p><p>(composed through the unnamed steps between them)</p>" &&
+     panel last step | grep -q "<p>∂E/∂w1 = 0.009276093</p>" &&
      panel last chains | grep -q "<p>∂E/∂w1 = ∂E/∂predicted · ∂predicted/∂s · ∂s/∂w1 = 0.844352143 × 0.109860473 × 0.1 = 0.009276093</p>"'
-check "step 23: no script error" '! script_errors last'
+check "step 9: no script error" '! script_errors last'
 if [ -f shot.png ]; then
     read -r colours inked <<PNG
 $(python3 "$srcdir/tests/png_colours.py" shot.png)

@@ -1,7 +1,8 @@
 /*
  * check_html.c - tests of the step-through page (cr_explain_html) as text:
  * the seed neuron's steps (forward values, each backward edge's upstream
- * gradient, local derivative and product, the chains), the inline SVG and
+ * gradient, local derivative and product, the chains) in the ops and the
+ * statements view, the inline SVG and
  * script, no external reference, hostile names escaped in the HTML and in
  * the script's data, argument errors and atomic files. What a browser does
  * with the page is tests/browser.sh's job. Rendering goes through libgvc,
@@ -11,6 +12,7 @@
 
 #include <chainrule/expr.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +140,89 @@ START_TEST(test_seed_page)
     ck_assert_ptr_nonnull(strstr(data, "\"local ∂mul#2/∂w1 = x1 = 0.1\""));
     free(data);
     free(html);
+    cr_expr_free(prog);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* The statements view: one forward step per statement, one backward step
+ * per edge of the view, each with its local derivative composed through
+ * the unnamed nodes between two statements. */
+START_TEST(test_statements_page)
+{
+    if (!cr_dot_can_render())
+        return;
+    cr_node *E, *w1;
+    cr_expr_program *prog;
+    cr_graph *g = seed_build(&prog, &E, &w1);
+    size_t n_before = cr_graph_size(g);
+    cr_dot_options o;
+    cr_dot_options_init(&o);
+    o.loss = E;
+    o.highlight = w1;
+    o.view = CR_DOT_VIEW_STATEMENTS;
+    char *html = page(g, &o, "seed.html");
+    ck_assert_uint_eq(cr_graph_size(g), n_before);
+    char *data = script_data(html);
+    /* the inputs and 3 statements forward; the seed and 8 edges backward */
+    ck_assert_uint_eq(count(data, "{\"p\": \"forward\""), 4);
+    ck_assert_uint_eq(count(data, "{\"p\": \"backward\""), 9);
+    ck_assert_ptr_nonnull(strstr(data, "\"Forward 2 of 3: predicted\", \"from s = 1.94\", "
+                                       "\"predicted = 0.874352143\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"from predicted = 0.874352143, d = 0.03\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"Backward 3 of 8: the edge s → predicted\", "
+                                       "\"upstream ∂E/∂predicted = 0.844352143\", \"local "
+                                       "∂predicted/∂s = predicted*(1-predicted) = "
+                                       "0.109860473\""));
+    /* w1 -> s stands for w1 -> mul -> add -> add: composed */
+    ck_assert_ptr_nonnull(strstr(data, "\"local ∂s/∂w1 = x1 = 0.1\", \"(composed through "
+                                       "the unnamed steps between them)\", \"product "
+                                       "0.092760926 × 0.1 = 0.009276093\", \"∂E/∂w1 = "
+                                       "0.009276093\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"Backward 8 of 8: the edge b → s\""));
+    ck_assert_ptr_null(strstr(data, "mul#"));
+    ck_assert_ptr_null(strstr(data, "nan"));
+    ck_assert_ptr_nonnull(strstr(data,
+                                 "\"∂E/∂w1 = ∂E/∂predicted · ∂predicted/∂s · ∂s/∂w1 = "
+                                 "0.844352143 × 0.109860473 × 0.1 = 0.009276093\""));
+    /* the script's ops are the 3 statements, its edges the view's 8 */
+    char *ops = between(data, "\"ops\": [", "]");
+    ck_assert_uint_eq(count(ops, "\"n"), 3);
+    free(ops);
+    char *edges = between(data, "\"edges\": [", "]],");
+    ck_assert_uint_eq(count(edges, "["), 8);
+    free(edges);
+    free(data);
+    char *fin = between(html, "<div id=\"step\">", "</div>");
+    ck_assert_ptr_nonnull(strstr(fin, "<p>w1 = 0.5, ∂E/∂w1 = 0.009276093</p>"));
+    ck_assert_ptr_null(strstr(fin, "mul#"));
+    free(fin);
+    free(html);
+    /* a statement used by two others: its gradient accumulates */
+    cr_graph *h = cr_graph_new();
+    cr_node *x = cr_input_scalar(h, "x", 1.5);
+    cr_node *a = cr_sin(h, x);
+    cr_node *b = cr_mul(h, a, a);
+    cr_node *y = cr_add(h, b, a);
+    ck_assert_ptr_nonnull(y);
+    cr_node_set_name(a, "a");
+    cr_node_set_name(b, "b");
+    cr_node_set_name(y, "y");
+    o.loss = y;
+    o.highlight = NULL;
+    html = page(h, &o, "acc.html");
+    data = script_data(html);
+    ck_assert_ptr_nonnull(strstr(data, "\"∂y/∂a so far = 1 (1 more edge to come)\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"∂y/∂a = 1 + 1.994989973 = 2.994989973\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"local ∂b/∂a = a + a = 1.994989973\""));
+    free(data);
+    free(html);
+    /* the layers view has no steps */
+    o.view = CR_DOT_VIEW_LAYERS;
+    ck_assert_int_eq(cr_explain_html(h, &o, test_tmp_path("layers.html")), CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(h)->message, "explain page: the page steps through the "
+                                                 "statements or the ops view, not view 2");
+    cr_graph_free(h);
     cr_expr_free(prog);
     cr_graph_free(g);
 }
@@ -295,12 +380,13 @@ START_TEST(test_errors)
 END_TEST
 
 /* Failing each allocation in turn gives CR_ENOMEM, leaves the graph as it
- * was, leaks nothing and writes no file. */
+ * was, leaks nothing and writes no file, in the ops and the statements
+ * view. */
 START_TEST(test_out_of_memory)
 {
     if (!cr_dot_can_render())
         return;
-    for (size_t k = 1;; k++) {
+    for (size_t k = 1, view = 0; view < 2; k++) {
         test_alloc_install(0);
         cr_graph *g = cr_graph_new();
         cr_node *x = cr_input_scalar(g, "x", 0.5);
@@ -309,6 +395,7 @@ START_TEST(test_out_of_memory)
         cr_dot_options o;
         cr_dot_options_init(&o);
         o.loss = y;
+        o.view = view ? CR_DOT_VIEW_STATEMENTS : CR_DOT_VIEW_OPS;
         size_t size = cr_graph_size(g);
         test_alloc.fail_at = test_alloc.allocations + k;
         cr_status st = cr_explain_html(g, &o, test_tmp_path("oom.html"));
@@ -319,8 +406,11 @@ START_TEST(test_out_of_memory)
         cr_graph_free(g);
         ck_assert_int_eq(test_alloc.live, 0);
         test_alloc_uninstall();
-        if (!failed)
-            break;
+        if (!failed) { /* every allocation failed once: the next view */
+            ck_assert_int_eq(remove(test_tmp_path("oom.html")), 0);
+            view++;
+            k = 0;
+        }
     }
 }
 END_TEST
@@ -332,6 +422,7 @@ Suite *html_suite(void)
     tcase_add_checked_fixture(tc, test_tmpdir_make, test_tmpdir_remove);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_seed_page);
+    tcase_add_test(tc, test_statements_page);
     tcase_add_test(tc, test_accumulation);
     tcase_add_test(tc, test_tensors);
     tcase_add_test(tc, test_hostile_names);

@@ -107,6 +107,14 @@ if env "$lsan" "$tsan" "$bin" dot --at "$at" --render seed.svg "$seed" 2> render
     check "explain --html writes the page, and nothing else" \
         '[ ! -s explain.out ] && [ ! -s explain.err ] && grep -q "<svg" seed.html &&
          grep -q "∂E/∂w1 = ∂E/∂predicted · ∂predicted/∂s · ∂s/∂w1 = 0.844352143 × 0.109860473 × 0.1 = 0.009276093" seed.html'
+    check "explain --html steps through the statements by default" \
+        'grep -q "\"Backward 8 of 8: the edge b → s\"" seed.html &&
+         ! grep -q "mul#2" seed.html'
+    env "$lsan" "$tsan" "$bin" explain --at "$at" --wrt w1 --view ops --html ops.html \
+        "$seed" 2> explain-ops.err
+    check "explain --view ops steps through every op" \
+        '[ ! -s explain-ops.err ] && grep -q "\"Backward 8 of 14: the edge b → s\"" ops.html &&
+         grep -q "\"predicted = sigmoid(s = 1.94) = 0.874352143\"" ops.html'
 else
     check "dot --render says why it cannot render" \
         'grep -q "built without Graphviz rendering" render.err'

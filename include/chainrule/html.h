@@ -20,21 +20,27 @@
 extern "C" {
 #endif
 
-/* A graph with more forward nodes than this behind the loss is refused by
+/* A graph with more nodes of the view than this behind the loss (forward
+ * nodes, or statements and inputs in the statements view) is refused by
  * cr_explain_html (CR_ERANGE): a page is for reading, step by step. */
 #define CR_HTML_MAX_NODES 1000
 
 /* Writes the step-through page of g to the file at path, atomically (as
  * cr_dot_write_file). opts->loss (required, a scalar node) is the output
  * whose forward and backward passes are stepped through; the picture is
- * the one cr_dot_render draws with the same options (highlight, rankdir,
- * title, max_nodes; the title is also the page's). The steps use the
+ * the one cr_dot_render draws with the same options (view, highlight,
+ * rankdir, title, max_nodes; the title is also the page's). The steps
+ * follow the view: CR_DOT_VIEW_OPS goes op by op and along every edge,
+ * CR_DOT_VIEW_STATEMENTS statement by statement and along the view's
+ * edges, each with its local derivative composed through the unnamed
+ * nodes between two statements. The steps use the
  * graph's current values (run cr_graph_forward first if inputs changed);
  * gradients are computed for the page and the graph is left unchanged.
  * Every name is escaped, in the HTML and in the script's data.
  * Returns CR_OK; CR_ENOTSUP "built without Graphviz rendering" when
  * chainrule was configured without libgvc (cr_dot_can_render() is 0);
- * CR_EINVAL for a NULL argument, a missing loss or nodes of another graph;
+ * CR_EINVAL for a NULL argument, a missing loss, nodes of another graph or
+ * the layers view (it has no steps);
  * CR_ESHAPE for a loss that is not a scalar; CR_ERANGE for more than
  * CR_HTML_MAX_NODES nodes behind the loss; CR_EFORMAT when Graphviz cannot
  * lay the graph out; CR_ENOTFOUND, CR_EIO, CR_ENOMEM as cr_dot_write_file.

@@ -14,22 +14,27 @@ static const cli_option_use options[] = {
      "the variables whose gradients the picture shows (default:\n"
      "every input); one name also highlights its chain"},
     {CLI_OPT_OF, NULL, NULL},
+    {CLI_OPT_VIEW, "statements|ops",
+     "the picture and the steps: one node per statement\n"
+     "(default) or per op"},
     {CLI_OPT_FILE, NULL, NULL},
 };
 
 const cli_spec cli_spec_explain = {
     .name = "explain",
-    .usage = "Usage: chainrule explain --html FILE.html [--at NAME=VALUE[,...]]...\n"
-             "                         [--wrt NAME[,...]] [--of NAME] 'PROGRAM' | -f FILE\n"
-             "\n"
-             "Writes one self-contained HTML page (no network, no other file): the\n"
-             "program's graph drawn by Graphviz, and Previous/Next buttons (or the arrow\n"
-             "keys) that step through the forward pass node by node and the backward\n"
-             "pass edge by edge: the upstream gradient, the local derivative and their\n"
-             "product, accumulating at each node, and each gradient's chain in the\n"
-             "article's form. FILE.html#step=N opens step N; without scripts the page\n"
-             "shows the final state.\n"
-             "\n",
+    .usage =
+        "Usage: chainrule explain --html FILE.html [--at NAME=VALUE[,...]]...\n"
+        "                         [--wrt NAME[,...]] [--of NAME] [--view statements|ops]\n"
+        "                         'PROGRAM' | -f FILE\n"
+        "\n"
+        "Writes one self-contained HTML page (no network, no other file): the\n"
+        "program's graph drawn by Graphviz, and Previous/Next buttons (or the arrow\n"
+        "keys) that step through the forward pass statement by statement and the\n"
+        "backward pass edge by edge: the upstream gradient, the local derivative\n"
+        "(composed through unnamed steps) and their product, accumulating at each\n"
+        "node, and each gradient's chain in the article's form. FILE.html#step=N\n"
+        "opens step N; without scripts the page shows the final state.\n"
+        "\n",
     CLI_SPEC_OPTIONS(options),
     .epilogue =
         "\n"

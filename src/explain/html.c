@@ -219,6 +219,11 @@ static cr_status check_args(cr_graph *g, const cr_dot_options *o, const char *pa
     if (o->loss->value.size != 1)
         return cr_graph_fail(g, CR_ESHAPE, "explain page: the loss %s is not a scalar",
                              cr_shape_str(&o->loss->value).text);
+    if (o->view != CR_DOT_VIEW_OPS && o->view != CR_DOT_VIEW_STATEMENTS)
+        return cr_graph_fail(g, CR_EINVAL,
+                             "explain page: the page steps through the statements or the "
+                             "ops view, not view %d",
+                             (int)o->view);
     return CR_OK;
 }
 
@@ -239,7 +244,12 @@ static cr_status explain_html_body(cr_graph *g, const cr_dot_options *o, const c
     cr_sink_init(&page, NULL);
     char *svg = NULL;
     size_t svg_len = 0;
-    st = cr_html_steps(g, o->loss, &data, &lines, &chains);
+    cr_statements stm;
+    memset(&stm, 0, sizeof stm);
+    if (o->view == CR_DOT_VIEW_STATEMENTS)
+        st = cr_statements_build(&stm, g, o->loss);
+    if (st == CR_OK)
+        st = cr_html_steps(g, o->loss, stm.chain ? &stm : NULL, &data, &lines, &chains);
     if (st == CR_OK)
         st = cr_dot_render_data(g, o, "svg", &svg, &svg_len);
     if (st == CR_OK) {
@@ -253,6 +263,7 @@ static cr_status explain_html_body(cr_graph *g, const cr_dot_options *o, const c
     if (st == CR_OK && (st = cr_io_write_atomic(path, page.data, page.len, &werr)) != CR_OK)
         st = cr_graph_fail(g, st, "%s", werr.message);
     cr_free(svg);
+    cr_statements_release(&stm);
     cr_sink_release(&data);
     cr_sink_release(&lines);
     cr_sink_release(&chains);

@@ -3,7 +3,9 @@
  * pass node by node and the backward pass edge by edge, each with the lines
  * of text it shows, the gradients accumulating at each node, and the chain
  * of every node whose gradient is complete, written as JSON for the page's
- * script (every string escaped for a <script> element).
+ * script (every string escaped for a <script> element). In the statements
+ * view the steps go statement by statement and along the view's collapsed
+ * edges, each with its composed local derivative.
  */
 #include "explain/html_private.h"
 
@@ -47,16 +49,20 @@ void cr_html_json_string(cr_sink *s, const char *text, size_t len)
 /* ---- building the steps ---- */
 
 /* One edge of the backward pass: child is input number `input` of parent,
- * drawn as the dup-th DOT edge child -> parent (z*z draws two). */
+ * drawn as the dup-th DOT edge child -> parent (z*z draws two); in the
+ * statements view, the view's edge ce (its local derivative composed
+ * through the unnamed nodes between them; dup 0). */
 typedef struct step_edge {
     cr_node *parent, *child;
     size_t input, dup;
+    const cr_chain_edge *ce;
 } step_edge;
 
 typedef struct steps {
     cr_graph *g;
     cr_node *loss;
-    cr_node **order; /* the nodes behind the loss, in creation order */
+    const cr_statements *stm; /* the statements view, or NULL: the ops view */
+    cr_node **order;          /* the drawn nodes behind the loss, in creation order */
     size_t n;
     double *grad;     /* per order entry: gradient so far (scalars) */
     size_t *left;     /* per order entry: edges still to arrive */
@@ -80,6 +86,13 @@ static void put_id(cr_sink *s, const cr_node *n) { cr_sink_printf(s, "\"n%zu\"",
 static size_t entry(const steps *st, const cr_node *n) { return st->pos[n->id - st->lo]; }
 
 static int is_scalar(const cr_node *n) { return n->value.size == 1; }
+
+/* 1 if the picture draws n (n lies behind the loss). */
+static int drawn(const steps *st, const cr_node *n)
+{
+    return st->stm ? n->id < st->stm->n && st->stm->kept[n->id]
+                   : !(n->flags & CR_NODE_BACKWARD);
+}
 
 /* A node's value as a page shows it: the number, or the shape. */
 static void put_value(cr_sink *s, const cr_node *n)
@@ -128,7 +141,31 @@ static void put_ratio(cr_sink *s, const cr_node *top, const cr_node *bottom)
     cr_sink_label(s, bottom);
 }
 
-/* The forward steps: the leaves, then each op with its inputs' values. */
+/* The lines of a statement's forward step: the drawn nodes it is computed
+ * from, with their values, then its own value. */
+static void statement_lines(steps *st, const cr_node *n)
+{
+    const cr_chain *c = st->stm->chain;
+    size_t from = 0;
+    for (size_t k = 0; k < c->n_edges; k++) {
+        const cr_chain_edge *e = c->edges[k];
+        if (e->parent != n)
+            continue;
+        cr_sink_printf(&st->line, "%s", from++ ? ", " : "from ");
+        cr_sink_label(&st->line, e->child);
+        cr_sink_put(&st->line, " = ", 3);
+        put_value(&st->line, e->child);
+    }
+    if (from)
+        end_line(st, 0);
+    cr_sink_label(&st->line, n);
+    cr_sink_put(&st->line, " = ", 3);
+    put_value(&st->line, n);
+    end_line(st, 0);
+}
+
+/* The forward steps: the leaves, then each op with its inputs' values (in
+ * the statements view each statement, from the statements it uses). */
 static void forward_steps(steps *st)
 {
     begin_step(st, "forward", 0, 0, NULL, -1);
@@ -153,6 +190,11 @@ static void forward_steps(steps *st)
         cr_sink_printf(&st->line, "Forward %zu of %zu: ", f, st->n_ops);
         cr_sink_label(&st->line, n);
         end_line(st, 1);
+        if (st->stm) {
+            statement_lines(st, n);
+            end_step(st);
+            continue;
+        }
         cr_sink_label(&st->line, n);
         cr_sink_printf(&st->line, " = %s(", n->op->name);
         for (size_t i = 0; i < n->n_inputs; i++) {
@@ -208,11 +250,12 @@ static cr_status edge_step(steps *st, size_t b)
 {
     cr_node *p = st->edges[b - 1].parent, *c = st->edges[b - 1].child;
     size_t i = st->edges[b - 1].input;
+    const cr_chain_edge *ce = st->edges[b - 1].ce;
     cr_sink *l = &st->line;
     size_t kp = entry(st, p), kc = entry(st, c);
     int scalar = is_scalar(p) && is_scalar(c);
-    double local = NAN;
-    cr_status vs = scalar ? cr_chain_local_value(p, i, &local) : CR_ESHAPE;
+    double local = ce ? ce->value : NAN;
+    cr_status vs = !scalar ? CR_ESHAPE : ce ? CR_OK : cr_chain_local_value(p, i, &local);
     if (vs == CR_ENOMEM)
         return vs;
     double product = st->grad[kp] * local, before = st->grad[kc];
@@ -240,7 +283,10 @@ static cr_status edge_step(steps *st, size_t b)
     put_ratio(l, p, c);
     cr_sink_put(l, " = ", 3);
     size_t formula_at = l->len;
-    cr_sink_local_text(l, p, i);
+    if (ce)
+        cr_sink_put(l, ce->formula, strlen(ce->formula));
+    else
+        cr_sink_local_text(l, p, i);
     cr_number_text number = cr_number_str(local);
     if (scalar && vs == CR_OK) {
         if (!(l->data && strcmp(l->data + formula_at, number.text) == 0)) /* not "1 = 1" */
@@ -252,6 +298,10 @@ static cr_status edge_step(steps *st, size_t b)
                        cr_shape_str(&c->value).text);
     }
     end_line(st, 0);
+    if (ce && ce->collapsed) {
+        cr_sink_printf(l, "(composed through the unnamed steps between them)");
+        end_line(st, 0);
+    }
     if (scalar && !isnan(product)) {
         cr_sink_printf(l, "product %s \xc3\x97 ", cr_number_str(st->grad[kp]).text);
         cr_sink_printf(l, "%s = %s", cr_number_str(local).text,
@@ -290,7 +340,28 @@ static cr_status backward_steps(steps *st)
     return CR_OK;
 }
 
-/* Collects the forward nodes behind the loss, the edges between them
+/* The statements view's edges for the backward pass: consumers from the
+ * last created, each with its inputs by creation (the view lists them by
+ * consumer, then input), and each node's count of incoming edges. */
+static void statement_edges(steps *st)
+{
+    const cr_chain *c = st->stm->chain;
+    size_t e = 0;
+    for (size_t end = c->n_edges; end > 0;) {
+        size_t start = end;
+        while (start > 0 && c->edges[start - 1]->parent == c->edges[end - 1]->parent)
+            start--;
+        for (size_t k = start; k < end; k++) {
+            cr_chain_edge *ce = c->edges[k];
+            st->edges[e++] = (step_edge){ce->parent, ce->child, ce->input, 0, ce};
+            st->left[entry(st, ce->child)]++;
+            st->incoming[entry(st, ce->child)]++;
+        }
+        end = start;
+    }
+}
+
+/* Collects the forward nodes behind the loss (the drawn ones), the edges between them
  * (consumers in reverse creation order, so that each upstream gradient is
  * complete when it is used), and each node's count of incoming edges. */
 static cr_status collect(steps *st)
@@ -303,7 +374,7 @@ static cr_status collect(steps *st)
     size_t hi = st->loss->id;
     st->lo = hi;
     for (size_t id = 0; id <= hi; id++)
-        if (g->marks[id] && !(g->nodes[id]->flags & CR_NODE_BACKWARD)) {
+        if (g->marks[id] && drawn(st, g->nodes[id])) {
             if (st->n == 0)
                 st->lo = id;
             st->n++;
@@ -323,27 +394,31 @@ static cr_status collect(steps *st)
     size_t k = 0;
     for (size_t id = st->lo; id <= hi; id++) {
         cr_node *n = g->nodes[id];
-        if (!g->marks[id] || (n->flags & CR_NODE_BACKWARD))
+        if (!g->marks[id] || !drawn(st, n))
             continue;
         st->pos[id - st->lo] = k;
         st->order[k++] = n;
         if (n->kind == CR_NODE_OP)
             st->n_ops++;
     }
-    for (k = 0; k < st->n; k++)
+    for (k = 0; k < st->n && !st->stm; k++)
         if (st->order[k]->kind == CR_NODE_OP)
             st->n_edges += st->order[k]->n_inputs;
+    if (st->stm)
+        st->n_edges = st->stm->chain->n_edges;
     st->edges = cr_calloc(st->n_edges ? st->n_edges : 1, sizeof *st->edges);
     if (!st->edges)
         return cr_chain_oom(g);
+    if (st->stm)
+        statement_edges(st);
     size_t e = 0;
-    for (k = st->n; k-- > 0;) {
+    for (k = st->n; k-- > 0 && !st->stm;) {
         cr_node *p = st->order[k];
         for (size_t i = 0; p->kind == CR_NODE_OP && i < p->n_inputs; i++) {
             size_t dup = 0;
             for (size_t j = 0; j < i; j++)
                 dup += p->inputs[j] == p->inputs[i];
-            st->edges[e++] = (step_edge){p, p->inputs[i], i, dup};
+            st->edges[e++] = (step_edge){p, p->inputs[i], i, dup, NULL};
             st->left[entry(st, p->inputs[i])]++;
             st->incoming[entry(st, p->inputs[i])]++;
         }
@@ -405,13 +480,14 @@ static void final_text(steps *st, cr_sink *lines, cr_sink *chains)
         chains->status = st->texts.status;
 }
 
-cr_status cr_html_steps(cr_graph *g, cr_node *loss, cr_sink *out, cr_sink *final_lines,
-                        cr_sink *final_chains)
+cr_status cr_html_steps(cr_graph *g, cr_node *loss, const cr_statements *stm, cr_sink *out,
+                        cr_sink *final_lines, cr_sink *final_chains)
 {
     steps st;
     memset(&st, 0, sizeof st);
     st.g = g;
     st.loss = loss;
+    st.stm = stm;
     cr_sink_init(&st.json, NULL);
     cr_sink_init(&st.chains, NULL);
     cr_sink_init(&st.texts, NULL);
