@@ -145,6 +145,11 @@ static int formula_parse(cli *c, const cli_claim *cl, size_t n, formula_program 
         free(text);
         return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
     }
+    const int bound = cli_bind_tensors(c, fp->g);
+    if (bound != CLI_OK) {
+        free(text);
+        return bound;
+    }
     memcpy(text, c->text, c->len);
     size_t at = c->len;
     text[at++] = '\n';
@@ -170,6 +175,20 @@ static int formula_parse(cli *c, const cli_claim *cl, size_t n, formula_program 
                     cl[k].text, col > 0 ? col : 1, err.message);
 }
 
+/* Gives input s of the formula program value (of its shape): a tensor
+ * input is a node bound before the parse, a scalar one is set by name.
+ * CR_OK or the status, with err (may be NULL) filled. */
+static cr_status set_input(formula_program *fp, const cr_expr_symbol *s,
+                           const cr_tensor *value, cr_error *err)
+{
+    if (cr_tensor_rank(cr_node_value(s->node)) == 0)
+        return cr_expr_set(fp->p, s->name, cr_tensor_scalar(value), err);
+    const cr_status st = cr_node_set_value(s->node, value);
+    if (st != CR_OK && err)
+        *err = *cr_graph_error(fp->g);
+    return st;
+}
+
 /* Gives the formula program's inputs the values of the program's. */
 static int copy_inputs(cli *c, formula_program *fp)
 {
@@ -181,7 +200,7 @@ static int copy_inputs(cli *c, formula_program *fp)
                             "--claim: '%s' is neither a number nor a name of the program",
                             s->name);
         cr_error err;
-        if (cr_expr_set(fp->p, s->name, cr_node_scalar(o->node), &err) != CR_OK)
+        if (set_input(fp, s, cr_node_value(o->node), &err) != CR_OK)
             return cli_fail_error(c, CLI_USAGE, &err);
     }
     return CLI_OK;
@@ -212,7 +231,7 @@ static int draw_point(cli *c, formula_program *fp, cr_graph *rng, size_t point)
             const cr_tensor *t = cr_node_value(s->node);
             cr_node *draw = cr_param_init(rng, NULL, cr_tensor_rank(t), cr_tensor_shape(t),
                                           CR_INIT_NORMAL, 0.0, 1.0);
-            if (!draw || cr_expr_set(fp->p, s->name, cr_node_scalar(draw), NULL) != CR_OK)
+            if (!draw || set_input(fp, s, cr_node_value(draw), NULL) != CR_OK)
                 return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
         }
         if (cr_expr_eval(fp->p, NULL) == CR_OK)
@@ -223,25 +242,44 @@ static int draw_point(cli *c, formula_program *fp, cr_graph *rng, size_t point)
                     point);
 }
 
-/* "a = 0.3, b = -1.2": the inputs at the point, new (free it) or NULL. */
+/* Appends text to s (length *len, capacity *cap); 0, or -1 with s freed. */
+static int append(char **s, size_t *len, size_t *cap, const char *text)
+{
+    const size_t n = strlen(text);
+    if (cli_grow((void **)s, cap, *len + n + 1, 1) != 0) {
+        free(*s);
+        *s = NULL;
+        return -1;
+    }
+    memcpy(*s + *len, text, n + 1);
+    *len += n;
+    return 0;
+}
+
+/* "a = 0.3, w = [0.1, -2]": the inputs at the point (tensors as nested
+ * lists), new (free it) or NULL. */
 static char *point_text(const formula_program *fp)
 {
     size_t cap = 64, len = 0;
     char *s = malloc(cap);
+    if (s)
+        s[0] = '\0';
     for (size_t i = 0; s && i < cr_expr_num_inputs(fp->p); i++) {
         const cr_expr_symbol *in = cr_expr_input(fp->p, i);
+        const cr_tensor *t = cr_node_value(in->node);
         char item[320];
-        const int n = snprintf(item, sizeof item, "%s%s = %.9g", i ? ", " : "", in->name,
-                               cr_node_scalar(in->node));
-        if (cli_grow((void **)&s, &cap, len + (size_t)n + 1, 1) != 0) {
-            free(s);
+        snprintf(item, sizeof item, "%s%s = ", i ? ", " : "", in->name);
+        if (append(&s, &len, &cap, item) != 0)
             return NULL;
+        for (size_t e = 0; e < cr_tensor_size(t); e++) {
+            int open, close;
+            cli_brackets(t, e, &open, &close);
+            snprintf(item, sizeof item, "%s%.*s%.9g%.*s", e ? ", " : "", open, "[[[[",
+                     cr_tensor_get(t, e), close, "]]]]");
+            if (append(&s, &len, &cap, item) != 0)
+                return NULL;
         }
-        memcpy(s + len, item, (size_t)n + 1);
-        len += (size_t)n;
     }
-    if (s && len == 0)
-        s[0] = '\0';
     return s;
 }
 
@@ -303,7 +341,8 @@ static void compare(cli *c, formula_program *fp, const cli_claim *cl, size_t k,
         if (fabs(y - t) <= r->atol + r->rtol * fabs(t))
             continue;
         double lo = t, hi = t;
-        if (size == 1 && wrt->kind == CR_EXPR_INPUT)
+        if (size == 1 && wrt->kind == CR_EXPR_INPUT &&
+            cr_tensor_rank(cr_node_value(wrt->node)) == 0)
             one_sided(fp, of, cl->wrt, &lo, &hi);
         const double slack = 1e-6 * (1.0 + fmax(fabs(lo), fabs(hi)));
         const int kink = hi - lo > 1e-4 * (1.0 + fabs(lo) + fabs(hi));

@@ -155,11 +155,22 @@ static int number_text(char *buf, double v)
     return snprintf(buf, 32, "%s", cli_nonfinite_name(v));
 }
 
+void cli_brackets(const cr_tensor *t, size_t i, int *open, int *close)
+{
+    const int rank = cr_tensor_rank(t);
+    const size_t *shape = cr_tensor_shape(t);
+    *open = *close = 0;
+    for (size_t rest = i; *open < rank && rest % shape[rank - 1 - *open] == 0; (*open)++)
+        rest /= shape[rank - 1 - *open];
+    for (size_t rest = i + 1; *close < rank && rest % shape[rank - 1 - *close] == 0;
+         (*close)++)
+        rest /= shape[rank - 1 - *close];
+}
+
 void cli_print_tensor(FILE *out, const cr_tensor *t, int indent)
 {
     const int rank = cr_tensor_rank(t);
     const size_t n = cr_tensor_size(t);
-    const size_t *shape = cr_tensor_shape(t);
     char buf[32];
     int width = 0;
     for (size_t i = 0; i < n; i++) {
@@ -167,14 +178,8 @@ void cli_print_tensor(FILE *out, const cr_tensor *t, int indent)
         width = w > width ? w : width;
     }
     for (size_t i = 0; i < n; i++) {
-        /* the axes that start at element i open a bracket; those that end
-         * with it close one */
-        int open = 0, close = 0;
-        for (size_t rest = i; open < rank && rest % shape[rank - 1 - open] == 0; open++)
-            rest /= shape[rank - 1 - open];
-        for (size_t rest = i + 1; close < rank && rest % shape[rank - 1 - close] == 0;
-             close++)
-            rest /= shape[rank - 1 - close];
+        int open, close;
+        cli_brackets(t, i, &open, &close);
         fprintf(out, "%.*s", open, "[[[[");
         number_text(buf, cr_tensor_get(t, i));
         fprintf(out, "%*s%.*s", width, buf, close, "]]]]");

@@ -106,6 +106,9 @@ int cli_rows_add(cli_rows *r, const char *label, double value); /* 0 or -1 (no m
 /* A value of any rank (a number for rank 0); t is borrowed until the rows
  * are printed. 0 or -1 (no memory). */
 int cli_rows_add_tensor(cli_rows *r, const char *label, const cr_tensor *t);
+/* How many brackets open before element i of t (the axes that start at
+ * it) and close after it (the axes that end with it), row-major. */
+void cli_brackets(const cr_tensor *t, size_t i, int *open, int *close);
 /* A tensor as nested brackets, its numbers right-aligned in columns, each
  * row after the first indented by indent columns plus its depth; ends
  * without a newline. */
@@ -147,6 +150,17 @@ int cli_run(const cli_spec *spec, int argc, char **argv, int (*body)(cli *c));
  * default). Their gradients are then cr_node_grad(sym->node). Returns an
  * exit status (the error printed). */
 int cli_backward(cli *c);
+
+/* The end of the NAME=VALUE pair (of --at or --v) that starts at p: its
+ * first ',' outside brackets and parentheses ("X=[[1,2],[3,4]],b=0.5" is
+ * two pairs), or the end of the text. */
+const char *cli_pair_end(const char *p);
+
+/* Makes an input node in g of its shape and value for every --at value
+ * that is not a number, named after it; done before a parse into g, the
+ * program's name then refers to it (chainrule/expr.h). Returns an exit
+ * status (the error printed). */
+int cli_bind_tensors(cli *c, cr_graph *g);
 
 /* ---- the files a subcommand reads and writes (cli_files.c) ---- */
 
@@ -272,8 +286,9 @@ int cli_require_scalar_output(cli *c);
  * status. */
 int cli_jacobian_fill(cli *c, cr_node *y, cli_matrix *m, size_t row0);
 /* The direction --v as one constant node per --wrt variable (v has
- * n_wrt_syms entries): a number fills its variable, variables not named
- * are 0. Returns an exit status (errors reported). */
+ * n_wrt_syms entries): each value is read by cr_expr_parse_value (with
+ * --seed); a number fills its variable, a tensor must have its shape;
+ * variables not named are 0. Returns an exit status (errors reported). */
 int cli_direction(cli *c, cr_node **v);
 /* The Jacobian-vector product of y along v (one node per --wrt
  * variable): the sum of cr_jvp over the variables, or NULL after

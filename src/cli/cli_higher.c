@@ -212,13 +212,16 @@ int cli_jacobian_fill(cli *c, cr_node *y, cli_matrix *m, size_t row0)
     return CLI_OK;
 }
 
-/* Reads "NAME=NUMBER[,...]" of --v: one number per named --wrt variable. */
-static int direction_values(cli *c, const char *text, double *value, int *named)
+/* Reads "NAME=VALUE[,...]" of --v into value[i], one per named --wrt
+ * variable (a number, a list, rand or randn: cr_expr_parse_value), a
+ * number filling the variable's shape. */
+static int direction_values(cli *c, const char *text, cr_tensor **value)
 {
     const char *p = text;
+    unsigned long seed = c->seed;
     for (;;) {
-        const char *comma = strchr(p, ',');
-        const size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        const char *end = cli_pair_end(p);
+        const size_t n = (size_t)(end - p);
         const char *eq = memchr(p, '=', n);
         if (!eq || eq == p)
             return cli_fail(c, CLI_USAGE, 0, 0, "--v: expected NAME=VALUE, got '%.*s'",
@@ -231,24 +234,31 @@ static int direction_values(cli *c, const char *text, double *value, int *named)
         if (i == c->n_wrt_syms)
             return cli_fail(c, CLI_USAGE, 0, 0, "--v: '%.*s' is not a --wrt variable",
                             (int)len, p);
-        char num[64];
-        const size_t vlen = n - len - 1;
-        char *end = NULL;
-        snprintf(num, sizeof num, "%.*s", (int)(vlen < sizeof num ? vlen : 0), eq + 1);
-        errno = 0;
-        const double v = vlen && vlen < sizeof num ? strtod(num, &end) : NAN;
-        if (!end || *end != '\0' || !isfinite(v) || errno == ERANGE)
-            return cli_fail(c, CLI_USAGE, 0, 0,
-                            "--v: '%.*s' is not a finite number (in "
-                            "'%.*s')",
-                            (int)vlen, eq + 1, (int)n, p);
-        if (named[i])
+        if (value[i])
             return cli_fail(c, CLI_USAGE, 0, 0, "--v: '%.*s' is given twice", (int)len, p);
-        named[i] = 1;
-        value[i] = v;
-        if (!comma)
+        const char *v = eq + 1;
+        const size_t vlen = n - len - 1;
+        cr_error err;
+        if (cr_expr_parse_value(v, vlen, seed, &value[i], &err) != CR_OK)
+            return err.status == CR_ENOMEM
+                       ? cli_fail(c, CLI_USAGE, 0, 0, "out of memory")
+                       : cli_fail(c, CLI_USAGE, 0, 0, "--v %.*s: %s (column %d of '%.*s')",
+                                  (int)len, p, err.message, err.column, (int)vlen, v);
+        if (strncmp(v, "rand", 4) == 0)
+            seed++;
+        const cr_tensor *x = cr_node_value(c->wrt_syms[i]->node);
+        const cr_tensor *d = value[i];
+        if (cr_tensor_rank(d) > 0 && !cr_tensor_same_shape(d, x)) {
+            char want[64], got[64];
+            cr_shape_format(want, sizeof want, cr_tensor_rank(x), cr_tensor_shape(x));
+            cr_shape_format(got, sizeof got, cr_tensor_rank(d), cr_tensor_shape(d));
+            return cli_fail(c, CLI_USAGE, 0, 0,
+                            "--v %.*s: a value of shape %s, %.*s has %s", (int)len, p, got,
+                            (int)len, p, want);
+        }
+        if (!*end)
             return CLI_OK;
-        p = comma + 1;
+        p = end + 1;
     }
 }
 
@@ -257,22 +267,26 @@ int cli_direction(cli *c, cr_node **v)
     const char *text = c->kept[CLI_OPT_V];
     if (!text)
         return cli_fail(c, CLI_USAGE, 0, 0, "give the direction with --v NAME=VALUE[,...]");
-    double *value = calloc(c->n_wrt_syms, sizeof *value);
-    int *named = calloc(c->n_wrt_syms, sizeof *named);
-    int rc = value && named ? direction_values(c, text, value, named)
-                            : cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
+    cr_tensor **value = calloc(c->n_wrt_syms, sizeof *value);
+    int rc = value ? direction_values(c, text, value)
+                   : cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
     for (size_t i = 0; i < c->n_wrt_syms && rc == CLI_OK; i++) {
         const cr_tensor *x = cr_node_value(c->wrt_syms[i]->node);
-        cr_tensor *t = cr_tensor_new(cr_tensor_rank(x), cr_tensor_shape(x), NULL);
-        if (t)
-            cr_tensor_fill(t, value[i]);
+        cr_tensor *t = value[i];
+        if (!t || cr_tensor_rank(t) == 0) {
+            t = cr_tensor_new(cr_tensor_rank(x), cr_tensor_shape(x), NULL);
+            if (t)
+                cr_tensor_fill(t, value[i] ? cr_tensor_scalar(value[i]) : 0.0);
+        }
         v[i] = t ? cr_constant(c->g, t) : NULL;
-        cr_tensor_free(t);
+        if (t != value[i])
+            cr_tensor_free(t);
         if (!v[i])
             rc = cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
     }
+    for (size_t i = 0; value && i < c->n_wrt_syms; i++)
+        cr_tensor_free(value[i]);
     free(value);
-    free(named);
     return rc;
 }
 

@@ -18,10 +18,7 @@
 
 /* ---- options ---- */
 
-/* The end of the --at pair that starts at p: its first ',' outside
- * brackets and parentheses ("X=[[1,2],[3,4]],b=0.5" is two pairs), or the
- * end of the text. */
-static const char *pair_end(const char *p)
+const char *cli_pair_end(const char *p)
 {
     int depth = 0;
     for (; *p; p++) {
@@ -41,7 +38,7 @@ static int add_at(cli *c, const char *list)
 {
     const char *p = list;
     for (;;) {
-        const char *end = pair_end(p);
+        const char *end = cli_pair_end(p);
         size_t n = (size_t)(end - p);
         const char *eq = memchr(p, '=', n);
         if (!eq || eq == p)
@@ -319,20 +316,17 @@ static int resolve_wrt(cli *c)
     return CLI_OK;
 }
 
-/* Makes an input node of its shape and value for every --at value that
- * is not a number, named after it, before the parse: the program's name
- * then refers to it (chainrule/expr.h). */
-static int bind_tensors(cli *c)
+int cli_bind_tensors(cli *c, cr_graph *g)
 {
     for (size_t i = 0; i < c->n_at; i++) {
         const cli_at *at = &c->at[i];
         if (cr_tensor_rank(at->value) == 0)
             continue;
         cr_node *n =
-            cr_input(c->g, at->name, cr_tensor_rank(at->value), cr_tensor_shape(at->value));
+            cr_input(g, at->name, cr_tensor_rank(at->value), cr_tensor_shape(at->value));
         if (!n || cr_node_set_value(n, at->value) != CR_OK)
             return cli_fail(c, CLI_USAGE, 0, 0, "--at %s: %s", at->name,
-                            cr_graph_error(c->g)->message);
+                            cr_graph_error(g)->message);
     }
     return CLI_OK;
 }
@@ -368,7 +362,7 @@ static int load(cli *c)
         return cli_fail(c, CLI_USAGE, 0, 0, "out of memory");
     if (c->trap)
         cr_graph_set_flags(c->g, cr_graph_flags(c->g) | CR_GRAPH_TRAP_NONFINITE);
-    if ((rc = bind_tensors(c)) != CLI_OK)
+    if ((rc = cli_bind_tensors(c, c->g)) != CLI_OK)
         return rc;
     if (cr_expr_parse(c->g, c->text, c->len, &c->prog, &err) != CR_OK)
         return parse_failed(c, &err);

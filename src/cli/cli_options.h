@@ -106,7 +106,10 @@
       "--max-iter alone)")                                                                 \
     X(MAX_ITER, "max-iter", 0, "N", ARG, "stop after N steps (N >= 1)")                    \
     X(BATCH, "batch", 0, "N", ARG, "rows per step (default 32)")                           \
-    X(SEED, "seed", 0, "N", ARG, "initialisation, shuffling and split (default 1)")        \
+    X(SEED, "seed", 0, "N", ARG,                                                           \
+      "the seed of random values (default 1): rand() and randn()\n"                        \
+      "in --at and --v, the random points of claims, training's\n"                         \
+      "initialisation, shuffling and split")                                               \
     X(VAL_SPLIT, "val-split", 0, "F", ARG,                                                 \
       "fraction of rows held out for validation (default 0)")                              \
     X(PATIENCE, "patience", 0, "N", ARG,                                                   \
@@ -127,17 +130,18 @@
       "the parameter --debug follows (W1, b2, ...)")                                       \
     /* the higher-order subcommands (jacobian, hessian, hvp, jvp; check --order) */        \
     X(V, "v", 0, "NAME=VALUE[,NAME=VALUE...]", KEPT,                                       \
-      "the direction v: a value for --wrt variables (a number\n"                           \
-      "fills the variable; variables not named are 0)")                                    \
+      "the direction v: a value for --wrt variables, read as in\n"                         \
+      "--at (a number fills the variable, a list has its shape;\n"                         \
+      "variables not named are 0)")                                                        \
     X(ORDER, "order", 0, "1|2", KEPT,                                                      \
       "2: check the Hessian against central differences of\n"                              \
       "the gradient instead (default 1: the gradient)")                                    \
     X(POINTS, "points", 0, "N", KEPT,                                                      \
       "also check formula claims at N random points, the --wrt\n"                          \
-      "inputs (default: every input) drawn from N(0, 1) (default 0)")                      \
+      "inputs (default: every input) drawn from N(0, 1) with their\n"                      \
+      "shapes (default 0)")                                                                \
     X(RTOL, "rtol", 0, "R", KEPT, "relative tolerance of claims (default 1e-7)")           \
     X(ATOL, "atol", 0, "A", KEPT, "absolute tolerance of claims (default 1e-9)")           \
-    X(SEED_POINTS, "seed", 0, "N", KEPT, "the seed of the random points (default 1)")      \
     X(LAYERS, "layers", 0, "SPEC", ARG,                                                    \
       "the model as a list of layers instead of --arch, e.g.\n"                            \
       "'conv2d:32,3x3,pad=1 relu maxpool:2 flatten dense:10'\n"                            \

@@ -23,7 +23,9 @@ static const cli_option_use options[] = {
     {CLI_OPT_OF, NULL, NULL},
     {CLI_OPT_CLAIM, NULL, NULL},
     {CLI_OPT_POINTS, NULL, NULL},
-    {CLI_OPT_SEED_POINTS, NULL, NULL},
+    {CLI_OPT_SEED, NULL,
+     "the seed of rand() and randn() in --at and of the random\n"
+     "points (default 1)"},
     {CLI_OPT_RTOL, NULL, NULL},
     {CLI_OPT_ATOL, NULL, NULL},
     {CLI_OPT_ORDER, NULL, NULL},
@@ -109,20 +111,17 @@ static void claims_json(const cr_claim_report *r)
 static int claim_options(cli *c, cli_claim_options *o)
 {
     *o = (cli_claim_options){.rtol = CLAIM_RTOL, .atol = CLAIM_ATOL, .seed = 1};
-    size_t seed = 1;
     const char *const *k = c->kept;
     if ((k[CLI_OPT_RTOL] &&
          cli_option_double(c, CLI_OPT_RTOL, k[CLI_OPT_RTOL], 0, 1, &o->rtol)) ||
         (k[CLI_OPT_ATOL] &&
          cli_option_double(c, CLI_OPT_ATOL, k[CLI_OPT_ATOL], 0, 1e300, &o->atol)) ||
         (k[CLI_OPT_POINTS] &&
-         cli_option_size(c, CLI_OPT_POINTS, k[CLI_OPT_POINTS], 0, &o->points)) ||
-        (k[CLI_OPT_SEED_POINTS] &&
-         cli_option_size(c, CLI_OPT_SEED_POINTS, k[CLI_OPT_SEED_POINTS], 0, &seed)))
+         cli_option_size(c, CLI_OPT_POINTS, k[CLI_OPT_POINTS], 0, &o->points)))
         return CLI_USAGE;
     if (o->points > 100000)
         return cli_fail(c, CLI_USAGE, 0, 0, "--points: at most 100000, got %zu", o->points);
-    o->seed = (unsigned long)seed;
+    o->seed = c->seed;
     return CLI_OK;
 }
 

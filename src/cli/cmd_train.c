@@ -45,7 +45,7 @@ static const cli_option_use options[] = {
     {CLI_OPT_EPOCHS, NULL, NULL},
     {CLI_OPT_MAX_ITER, NULL, NULL},
     {CLI_OPT_BATCH, NULL, NULL},
-    {CLI_OPT_SEED, NULL, NULL},
+    {CLI_OPT_SEED, NULL, "initialisation, shuffling and split (default 1)"},
     {CLI_OPT_VAL_SPLIT, NULL, NULL},
     {CLI_OPT_PATIENCE, NULL, NULL},
     {CLI_OPT_TARGET_LOSS, NULL, NULL},
