@@ -152,7 +152,7 @@
       "before a 2-D first layer: 1,N,N)")                                                  \
     X(TEXT, "text", 0, "F", IN,                                                            \
       "a text file (plain or .gz) to train a character model on:\n"                        \
-      "windows of --seq bytes, each byte's next byte the target")                         \
+      "windows of --seq bytes, each byte's next byte the target")                          \
     X(SEQ, "seq", 0, "N", ARG, "bytes in a window of --text (default 64)")                 \
     /* generate */                                                                         \
     X(LENGTH, "length", 0, "N", ARG, "bytes to generate (default 500)")                    \
