@@ -50,7 +50,7 @@ CR_API cr_gradcheck_options cr_gradcheck_defaults(void);
 typedef enum cr_check_result {
     CR_CHECK_PASS = 0,
     CR_CHECK_FAIL = 1,
-    CR_CHECK_SKIP = 2 /* at a kink: the derivative is not defined there */
+    CR_CHECK_SKIP = 2 /* a kink within the step: central differences straddle it */
 } cr_check_result;
 
 /* One line of a report: an element of a node (node and its row-major
@@ -80,8 +80,14 @@ typedef struct cr_gradcheck_report cr_gradcheck_report;
  * error estimate, which widens the tolerance. An element for which some op
  * flagged as having a kink (relu, abs, sign, relu_bwd and custom ops
  * declared with CR_CUSTOM_KINK at 0; the probability clamp inside bce at
- * 1e-12 and 1 - 1e-12) has its first input reach or cross a kink within
- * [x-h, x+h] is reported as skipped, with the reason, not failed.
+ * 1e-12 and 1 - 1e-12) has its first input exactly at a kink is judged
+ * against the one-sided differences (f(x)-f(x-h))/h and (f(x+h)-f(x))/h:
+ * it passes when the analytic value lies between them, within the
+ * tolerances (a subgradient), and fails otherwise; numerical is their
+ * mean, abs_err the distance from the interval, and the reason names the
+ * op as the graph's names write it ("at a kink of relu(x): ..."). An
+ * element whose perturbation makes such an input reach or cross a kink it
+ * does not sit on is reported as skipped, with the reason, not failed.
  *
  * In fast mode (opts->fast) the gradient is checked along opts->directions
  * random unit directions v drawn from a gsl_rng seeded with opts->seed: the

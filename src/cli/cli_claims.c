@@ -283,23 +283,41 @@ static char *point_text(const formula_program *fp)
     return s;
 }
 
-/* One-sided derivatives of of with respect to input wrt (a scalar) at
- * its value: backward in *lo, forward in *hi (lo <= hi). The program is
- * evaluated again at the point before returning. */
-static void one_sided(formula_program *fp, const cr_expr_symbol *of, const char *wrt,
-                      double *lo, double *hi)
+/* Sets element e of input x to v (the other elements from base, size of
+ * them) and evaluates the program; returns the value of of. */
+static double value_with(formula_program *fp, const cr_expr_symbol *of, cr_node *x,
+                         double *base, size_t size, size_t e, double v)
 {
-    const cr_expr_symbol *x = cr_expr_lookup(fp->p, wrt);
-    const double x0 = cr_node_scalar(x->node), h = 1e-7 * fmax(1.0, fabs(x0));
+    const double keep = base[e];
+    base[e] = v;
+    cr_node_set_data(x, base, size);
+    base[e] = keep;
+    cr_expr_eval(fp->p, NULL);
+    return cr_node_scalar(of->node);
+}
+
+/* One-sided derivatives of of with respect to element e of input wrt at
+ * its value: backward in *lo, forward in *hi (lo <= hi); both the
+ * gradient's value t when out of memory. The program is evaluated again
+ * at the point before returning. */
+static void one_sided(formula_program *fp, const cr_expr_symbol *of,
+                      const cr_expr_symbol *wrt, size_t e, double t, double *lo, double *hi)
+{
+    *lo = *hi = t;
+    const cr_tensor *xt = cr_node_value(wrt->node);
+    const size_t size = cr_tensor_size(xt);
+    double *base = malloc(size * sizeof *base);
+    if (!base)
+        return;
+    for (size_t i = 0; i < size; i++)
+        base[i] = cr_tensor_get(xt, i);
+    const double x0 = base[e], h = 1e-7 * fmax(1.0, fabs(x0));
     const double f0 = cr_node_scalar(of->node);
-    cr_expr_set(fp->p, wrt, x0 - h, NULL);
+    const double back = (f0 - value_with(fp, of, wrt->node, base, size, e, x0 - h)) / h;
+    const double fwd = (value_with(fp, of, wrt->node, base, size, e, x0 + h) - f0) / h;
+    cr_node_set_data(wrt->node, base, size);
     cr_expr_eval(fp->p, NULL);
-    const double back = (f0 - cr_node_scalar(of->node)) / h;
-    cr_expr_set(fp->p, wrt, x0 + h, NULL);
-    cr_expr_eval(fp->p, NULL);
-    const double fwd = (cr_node_scalar(of->node) - f0) / h;
-    cr_expr_set(fp->p, wrt, x0, NULL);
-    cr_expr_eval(fp->p, NULL);
+    free(base);
     *lo = fmin(back, fwd);
     *hi = fmax(back, fwd);
 }
@@ -341,9 +359,8 @@ static void compare(cli *c, formula_program *fp, const cli_claim *cl, size_t k,
         if (fabs(y - t) <= r->atol + r->rtol * fabs(t))
             continue;
         double lo = t, hi = t;
-        if (size == 1 && wrt->kind == CR_EXPR_INPUT &&
-            cr_tensor_rank(cr_node_value(wrt->node)) == 0)
-            one_sided(fp, of, cl->wrt, &lo, &hi);
+        if (wrt->kind == CR_EXPR_INPUT)
+            one_sided(fp, of, wrt, e, t, &lo, &hi);
         const double slack = 1e-6 * (1.0 + fmax(fabs(lo), fabs(hi)));
         const int kink = hi - lo > 1e-4 * (1.0 + fabs(lo) + fabs(hi));
         if (kink && (!r->at_kink || !(y >= lo - slack && y <= hi + slack))) {
@@ -351,6 +368,7 @@ static void compare(cli *c, formula_program *fp, const cli_claim *cl, size_t k,
             r->kink_lo = lo + 0.0; /* + 0.0: no -0 in the text */
             r->kink_hi = hi + 0.0;
             r->kink_point = point;
+            cli_element_label(r->kink_element, sizeof r->kink_element, cl->wrt, truth, e);
         }
         if (kink && y >= lo - slack && y <= hi + slack)
             continue;
@@ -469,9 +487,9 @@ void cli_formula_print(const cli_formula_result *r, size_t n, FILE *out)
         if (f->at_kink && f->right) {
             where_text(f, f->kink_point, where, sizeof where);
             fprintf(out,
-                    "%sat %s the derivative has a kink: its one-sided values are %.9g and "
-                    "%.9g, and any value between them (a subgradient) is right\n",
-                    f->right ? "    " : "", where, f->kink_lo, f->kink_hi);
+                    "%sat %s the derivative has a kink at %s: its one-sided values are "
+                    "%.9g and %.9g, and any value between them (a subgradient) is right\n",
+                    f->right ? "    " : "", where, f->kink_element, f->kink_lo, f->kink_hi);
         }
         if (f->right)
             continue;
@@ -480,9 +498,9 @@ void cli_formula_print(const cli_formula_result *r, size_t n, FILE *out)
                 where, f->element, f->yours, f->truth, f->yours - f->truth);
         if (f->at_kink)
             fprintf(out,
-                    "    a kink: the one-sided derivatives are %.9g and %.9g; only values "
-                    "between them (subgradients) are right\n",
-                    f->kink_lo, f->kink_hi);
+                    "    a kink at %s: the one-sided derivatives are %.9g and %.9g; only "
+                    "values between them (subgradients) are right\n",
+                    f->kink_element, f->kink_lo, f->kink_hi);
         if (f->chain) {
             fprintf(out, "    the chain rule, through your named statements, gives:\n");
             for (const char *line = f->chain; *line;) {

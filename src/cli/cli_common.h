@@ -350,6 +350,7 @@ typedef struct cli_formula_result {
     int at_kink;  /* a kink met: where a value was accepted between the
                      one-sided derivatives, or where the claim is wrong */
     size_t kink_point;
+    char kink_element[300]; /* the element at the kink ("x[0]") */
     double kink_lo, kink_hi;
 } cli_formula_result;
 /* Checks the formula claims among cl (numeric ones are left alone): each

@@ -49,7 +49,9 @@ const cli_spec cli_spec_check = {
         "Checks dOUTPUT/dV from reverse mode against a numerical derivative (GSL's\n"
         "central differences) for each input V. An element passes when\n"
         "|analytic - numerical| <= 1e-5 + 1e-3*|numerical| + GSL's error estimate;\n"
-        "at a kink (relu or abs at 0) it is skipped. Exit status 1 if any fails.\n"
+        "at a kink (relu or abs at 0) it passes when it lies between the one-sided\n"
+        "differences (a subgradient), and it is skipped when the step merely crosses\n"
+        "a nearby kink. Exit status 1 if any fails.\n"
         "With --order 2 each second derivative d2OUTPUT/dV dW is checked the same way,\n"
         "against central differences of the gradient.\n"
         "\n",

@@ -169,9 +169,12 @@ enum {
      * "diagonal" when the op says nothing more, and its derivative text
      * must be an elementwise formula (tests/check_oplist.c) */
     CR_OP_ELEMENTWISE = 1u << 0,
-    CR_OP_KINK = 1u << 1,    /* not differentiable at some points (relu, abs) */
-    CR_OP_LEAF = 1u << 2,    /* constant, input, param */
-    CR_OP_BACKWARD = 1u << 3 /* a helper that appears in gradient graphs */
+    CR_OP_KINK = 1u << 1,     /* not differentiable at some points (relu, abs) */
+    CR_OP_LEAF = 1u << 2,     /* constant, input, param */
+    CR_OP_BACKWARD = 1u << 3, /* a helper that appears in gradient graphs */
+    /* with CR_OP_KINK: a step, not continuous at its kinks (sign,
+     * relu_bwd), so no one-sided derivative exists there either */
+    CR_OP_JUMP = 1u << 4
 };
 
 /* One op = one descriptor. shape() checks the inputs (and the node's

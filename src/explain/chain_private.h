@@ -55,6 +55,10 @@ cr_number_text cr_number_str(double v);
 /* A node's label (name or "op#index") as chain text writes it: parenthesised
  * unless made of letters, digits, '_', '#', '.' and non-ASCII bytes. */
 void cr_sink_label(cr_sink *s, const cr_node *n);
+/* What n computes, in the user's names: "name = relu(s)" for a named op
+ * node, else its op's expression of its inputs ("relu(x)", nested a few
+ * levels deep), or its label. */
+void cr_sink_definition(cr_sink *s, const cr_node *n);
 /* The local derivative text of parent for input i (cr_chain_local_text):
  * the op's template with the role letters replaced by the nodes' labels. */
 void cr_sink_local_text(cr_sink *s, const cr_node *p, size_t i);

@@ -149,6 +149,17 @@ static void sink_expr(cr_sink *s, const cr_node *n, int depth)
         sink_template(s, n, n->op->expr, 1, depth);
 }
 
+void cr_sink_definition(cr_sink *s, const cr_node *n)
+{
+    if (n->name && n->kind == CR_NODE_OP && n->op->expr) {
+        cr_sink_label(s, n);
+        cr_sink_printf(s, " = ");
+        sink_template(s, n, n->op->expr, 1, 0);
+    } else {
+        sink_expr(s, n, 0);
+    }
+}
+
 /* The local derivative text of p for input i; with expressions set,
  * unnamed inputs appear as what they compute instead of their labels. */
 static void sink_local(cr_sink *s, const cr_node *p, size_t i, int expressions)

@@ -126,6 +126,15 @@ void cr_judge_entry(const cr_gradcheck_options *o, cr_gradcheck_entry *e)
     }
 }
 
+/* cr_judge_kink with the report's options and a rounding estimate of the
+ * one-sided differences of f (value f0) with step h, counted. */
+static void judge_kink(cr_gradcheck_report *r, cr_gradcheck_entry *e, double back,
+                       double fwd, double f0, double h)
+{
+    cr_judge_kink(&r->opts, e, back, fwd, 4.0 * DBL_EPSILON * fmax(1.0, fabs(f0)) / h);
+    r->counts[e->result]++;
+}
+
 /* cr_judge_entry with the report's options, counted in the report. */
 static void judge(cr_gradcheck_report *r, cr_gradcheck_entry *e)
 {
@@ -343,10 +352,16 @@ static cr_status check_elements(cr_graph *g, cr_gradcheck_report *r, cr_node *ou
         e->analytic = grad->value.data[idx];
         p.slot = slot;
         if (kinks.n > 0) {
-            cr_probe_eval(save - h, &p);
+            const double f_lo = cr_probe_eval(save - h, &p);
             cr_kinks_snapshot(&kinks, kinks.lo);
-            cr_probe_eval(save + h, &p);
-            if (cr_kinks_hit(&kinks, h, e->reason, sizeof e->reason))
+            const double f_hi = cr_probe_eval(save + h, &p);
+            const int hit = cr_kinks_hit(&kinks, h, e->reason, sizeof e->reason);
+            if (hit == CR_KINK_AT) {
+                const double f0 = cr_probe_eval(save, &p);
+                judge_kink(r, e, (f0 - f_lo) / h, (f_hi - f0) / h, f0, h);
+                continue;
+            }
+            if (hit == CR_KINK_NEAR)
                 e->result = CR_CHECK_SKIP;
         }
         double result = NAN, abserr = 0.0;
@@ -429,7 +444,13 @@ static cr_status check_directions(cr_graph *g, cr_gradcheck_report *r, cr_node *
         const double f_lo = cr_probe_eval(-h, &p);
         cr_kinks_snapshot(&kinks, kinks.lo);
         const double f_hi = cr_probe_eval(h, &p);
-        if (cr_kinks_hit(&kinks, h, e->reason, sizeof e->reason))
+        const int hit = cr_kinks_hit(&kinks, h, e->reason, sizeof e->reason);
+        if (hit == CR_KINK_AT) {
+            const double f0 = cr_probe_eval(0.0, &p);
+            judge_kink(r, e, (f0 - f_lo) / h, (f_hi - f0) / h, f0, h);
+            continue;
+        }
+        if (hit == CR_KINK_NEAR)
             e->result = CR_CHECK_SKIP;
         e->numerical = (f_hi - f_lo) / (2.0 * h);
         e->error_estimate = DBL_EPSILON * (fabs(f_hi) + fabs(f_lo)) / h;

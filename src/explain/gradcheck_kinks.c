@@ -2,10 +2,12 @@
  * gradcheck_kinks.c - kinks for the gradient check: the op nodes flagged
  * CR_OP_KINK whose first input depends on the perturbed values, and
  * whether a perturbation makes such an input reach or cross one of its
- * op's kink points (cr_op.kinks; 0 by default), where finite differences
- * are meaningless.
+ * op's kink points (cr_op.kinks; 0 by default). At the kink the check
+ * accepts any value between the one-sided differences (a subgradient);
+ * near it, where central differences straddle the kink, it skips.
  */
 #include "explain/gradcheck_private.h"
+#include "explain/chain_private.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -80,39 +82,92 @@ static const double *kink_points(const cr_op *op, size_t *n)
     return op->kinks ? op->kinks : &at_zero;
 }
 
+/* The kink node as the user wrote it ("y = relu(s)", "relu(x)"); its
+ * label when out of memory. */
+static void kink_node_text(const cr_node *node, char *buf, size_t size)
+{
+    cr_sink s;
+    cr_sink_init(&s, NULL);
+    cr_sink_definition(&s, node);
+    if (cr_sink_to_buffer(&s, buf, size) < 0)
+        cr_node_label(node, buf, size);
+}
+
 /* With the values at x - h in k->lo, at x in k->base and the current ones
  * at x + h: writes the reason and returns 1 if a kink input reaches or
  * crosses one of its op's kink points on the way. */
 int cr_kinks_hit(const cr_kink_set *k, double h, char *reason, size_t size)
 {
-    for (size_t j = 0, at = 0; j < k->n; j++) {
+    /* a kink sat on is judged only if no other kink makes the element
+     * unjudgeable: the first reason to skip wins, else the first kink */
+    int found = CR_KINK_NONE;
+    for (size_t j = 0, at = 0; j < k->n && found != CR_KINK_NEAR; j++) {
         const cr_node *node = k->nodes[j];
         const cr_tensor *t = &node->inputs[0]->value;
         size_t n_points;
         const double *points = kink_points(node->op, &n_points);
-        for (size_t e = 0; e < t->size; e++) {
+        for (size_t e = 0; e < t->size && found != CR_KINK_NEAR; e++) {
             const double lo = k->lo[at + e], mid = k->base[at + e], hi = t->data[e];
             if (lo == mid && mid == hi)
                 continue; /* not moved by this perturbation */
-            for (size_t q = 0; q < n_points; q++) {
+            for (size_t q = 0; q < n_points && found != CR_KINK_NEAR; q++) {
                 const double c = points[q];
                 if (mid != c && lo != c && hi != c && (lo < c) == (mid < c) &&
                     (mid < c) == (hi < c))
                     continue;
-                char label[300];
-                cr_node_label(node, label, sizeof label);
-                if (mid == c)
-                    snprintf(reason, size, "%.80s input is at its kink %.12g", label, c);
-                else
+                const int jump = (node->op->flags & CR_OP_JUMP) != 0;
+                if (mid == c && !jump && found == CR_KINK_AT)
+                    continue;
+                char what[120];
+                kink_node_text(node, what, sizeof what);
+                if (mid == c && !jump) {
+                    snprintf(reason, size, "at a kink of %s: its input is %.12g", what, c);
+                    found = CR_KINK_AT;
+                } else if (mid == c) {
                     snprintf(reason, size,
-                             "%.80s input reaches its kink %.12g within x +- %.3g", label,
-                             c, h);
-                return 1;
+                             "at a step of %s: its input is %.12g, where no derivative "
+                             "exists",
+                             what, c);
+                    found = CR_KINK_NEAR;
+                } else {
+                    snprintf(reason, size,
+                             "the input of %s reaches its kink %.12g within x +- %.3g",
+                             what, c, h);
+                    found = CR_KINK_NEAR;
+                }
             }
         }
         at += t->size;
     }
-    return 0;
+    return found;
+}
+
+void cr_judge_kink(const cr_gradcheck_options *o, cr_gradcheck_entry *e, double back,
+                   double fwd, double error_estimate)
+{
+    const double lo = fmin(back, fwd) + 0.0, hi = fmax(back, fwd) + 0.0; /* no -0 */
+    e->numerical = 0.5 * (back + fwd);
+    e->error_estimate = error_estimate;
+    e->tolerance = o->atol + o->rtol * fmax(fabs(lo), fabs(hi)) + error_estimate;
+    e->abs_err = e->analytic < lo   ? lo - e->analytic
+                 : e->analytic > hi ? e->analytic - hi
+                                    : 0.0;
+    const double scale = fmax(fabs(e->analytic), fmax(fabs(lo), fabs(hi)));
+    e->rel_err = scale > 0 ? e->abs_err / scale : 0.0;
+    const size_t used = strlen(e->reason);
+    if (!isfinite(e->analytic) || !isfinite(lo) || !isfinite(hi)) {
+        e->result = CR_CHECK_FAIL;
+        snprintf(e->reason + used, sizeof e->reason - used, "; a derivative is not finite");
+    } else if (e->abs_err <= e->tolerance) {
+        e->result = CR_CHECK_PASS;
+        snprintf(e->reason + used, sizeof e->reason - used,
+                 "; one-sided %.6g and %.6g, any value between is a subgradient", lo, hi);
+    } else {
+        e->result = CR_CHECK_FAIL;
+        snprintf(e->reason + used, sizeof e->reason - used,
+                 "; one-sided %.6g and %.6g, and %.6g is not between them", lo, hi,
+                 e->analytic);
+    }
 }
 
 /* Whether n's op has kinks and an element of its first input lies within

@@ -80,10 +80,21 @@ cr_status cr_kinks_collect(cr_graph *g, cr_node *out, cr_node *const *nodes, siz
 void cr_kinks_free(cr_kink_set *k);
 /* Copies the kink nodes' current first inputs into buf (k->base or k->lo). */
 void cr_kinks_snapshot(const cr_kink_set *k, double *buf);
+/* What cr_kinks_hit found. */
+enum { CR_KINK_NONE = 0, CR_KINK_AT = 1, CR_KINK_NEAR = 2 };
 /* With the values at x - h in k->lo, at x in k->base and the current ones
- * at x + h: writes the reason and returns 1 if a kink input reaches or
- * crosses one of its op's kink points on the way. */
+ * at x + h: CR_KINK_AT when a kink input sits on one of its op's kink
+ * points at x (the reason then names the op as the user wrote it, e.g.
+ * "at a kink of relu(x): its input is 0"), CR_KINK_NEAR when it reaches
+ * or crosses one within x +- h, or sits on the step of a CR_OP_JUMP op
+ * (the reason says so; the element is skipped), else CR_KINK_NONE. */
 int cr_kinks_hit(const cr_kink_set *k, double h, char *reason, size_t size);
+/* Judges entry e at a kink from the one-sided differences back and fwd:
+ * analytic between them (with the tolerances of o) passes as a
+ * subgradient, else fails; the reason, which names the kink, is
+ * completed. Sets numerical to their mean and the error fields. */
+void cr_judge_kink(const cr_gradcheck_options *o, cr_gradcheck_entry *e, double back,
+                   double fwd, double error_estimate);
 /* Whether n's op has kinks and an element of its first input lies within
  * two element steps of one: its local check would straddle the kink. */
 int cr_near_kink(const cr_node *n);

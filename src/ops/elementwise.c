@@ -314,7 +314,8 @@ CR_UNARY_OP(exp, exp(v), "y = exp(x)", "exp(x)", "y", 0, exp_scalar_vjp)
 CR_UNARY_OP(log, log(v), "y = log(x)", "log(x)", "1/x", 0, log_scalar_vjp)
 CR_UNARY_OP(sqrt, sqrt(v), "y = sqrt(x)", "sqrt(x)", "1/(2*y)", 0, sqrt_scalar_vjp)
 CR_UNARY_OP(abs, fabs(v), "y = |x|", "abs(x)", "sign(x)", CR_OP_KINK, abs_scalar_vjp)
-CR_UNARY_OP(sign, sign(v), "y = sign(x)", "sign(x)", "0", CR_OP_KINK, sign_scalar_vjp)
+CR_UNARY_OP(sign, sign(v), "y = sign(x)", "sign(x)", "0", CR_OP_KINK | CR_OP_JUMP,
+            sign_scalar_vjp)
 CR_UNARY_OP(sin, sin(v), "y = sin(x)", "sin(x)", "cos(x)", 0, sin_scalar_vjp)
 CR_UNARY_OP(cos, cos(v), "y = cos(x)", "cos(x)", "-sin(x)", 0, cos_scalar_vjp)
 CR_UNARY_OP(tanh, tanh(v), "y = tanh(x)", "tanh(x)", "1-y^2", 0, tanh_scalar_vjp)
@@ -527,8 +528,8 @@ static cr_status silu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
 
 CR_BACKWARD_OP(sigmoid_bwd, (b * a * (1.0 - a)), "y = b*a*(1-a), a = sigmoid output", 0)
 CR_BACKWARD_OP(tanh_bwd, (b * (1.0 - a * a)), "y = b*(1-a^2), a = tanh output", 0)
-CR_BACKWARD_OP(relu_bwd, a > 0 ? b : 0.0, "y = a > 0 ? b : 0", CR_OP_KINK)
-CR_BINARY_ENTRY(leaky_relu_bwd, a > 0 ? b : c * b, CR_OP_BACKWARD | CR_OP_KINK,
+CR_BACKWARD_OP(relu_bwd, a > 0 ? b : 0.0, "y = a > 0 ? b : 0", CR_OP_KINK | CR_OP_JUMP)
+CR_BINARY_ENTRY(leaky_relu_bwd, a > 0 ? b : c * b, CR_OP_BACKWARD | CR_OP_KINK | CR_OP_JUMP,
                 "y = a > 0 ? b : c*b, a = leaky_relu input", NULL, NULL, NULL, "diagonal",
                 cr_shape_same, NULL)
 
