@@ -319,7 +319,7 @@ class Program:
         axis = r.randint(-len(s), len(s) - 1)
         t = list(s)
         if kind == 1:
-            t[axis] = s[axis]  # TODO: other lengths once the language's concat takes them
+            t[axis] = r.randint(1, 3)
         if kind == 0 and len(s) >= 3:
             return None
         b = self.operand(tuple(t))
