@@ -556,7 +556,7 @@ def main():
     ap.add_argument("--chainrule", required=True, help="the chainrule program")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--programs", type=int, default=200)
-    ap.add_argument("--rejects", type=int, default=14)
+    ap.add_argument("--rejects", type=int, default=16)
     ap.add_argument("--program", type=int, default=None, help="run only this program")
     ap.add_argument("--rtol", type=float, default=1e-10)
     ap.add_argument("-v", "--verbose", action="store_true", help="print every program")
