@@ -337,15 +337,18 @@ class Program:
         kinds = [self.unary, self.binary, self.binary, self.matmul, self.matmul,
                  self.reduce, self.reduce, self.index, self.index, self.transpose,
                  self.join]
+        got = None
         for _ in range(20):
             got = self.rng.choice(kinds)()
             if got:
-                name = f"t{len(self.stmts) + 1}"
-                self.stmts.append((name, got[0], got[1], got[2]))
-                self.shapes[name] = got[2]
-                self.uses[name] = 0
-                return
-        raise RuntimeError("no statement could be drawn")
+                break
+        # a function of one argument fits any value (when nothing else fits:
+        # only scalars left and no more inputs, say)
+        got = got or self.unary()
+        name = f"t{len(self.stmts) + 1}"
+        self.stmts.append((name, got[0], got[1], got[2]))
+        self.shapes[name] = got[2]
+        self.uses[name] = 0
 
     def finish(self):
         """The scalar output L: every statement nothing uses yet, reduced,
