@@ -219,6 +219,9 @@ START_TEST(test_tensor_programs)
           -0.12692801104297263}},
         {"y = reshape(X, [4])", 4, {1, 2, 3, 4}},
         {"y = concat([w, w], 0)", 4, {1, -1, 1, -1}},
+        /* concat's list items may differ in length along the axis */
+        {"y = concat([w, [7]])", 3, {1, -1, 7}},
+        {"y = concat([[5], X[1]], 0)", 3, {5, 3, 4}},
         {"y = stack([w, w], axis=1)", 4, {1, 1, -1, -1}},
         {"y = norm(X)", 1, {5.477225575051661}},
         {"y = dot(w, w)", 1, {2}},
@@ -250,6 +253,7 @@ START_TEST(test_tensor_gradients)
         {"L = 3*X[1, 0] + sum(X[:, 1]^2)", {0, 4, 3, 8}},
         {"L = trace(X) + dot(diag(X), [2, 5])", {3, 0, 0, 6}},
         {"L = sum(stack([X[0], X[1]]) * [[1, 2], [3, 4]])", {1, 2, 3, 4}},
+        {"L = sum(concat([X[0], [7], X[1, 1:]]) * [1, 2, 3, 4])", {1, 2, 0, 4}},
         {"L = norm(X)",
          {0.18257418583505536, 0.3651483716701107, 0.5477225575051661, 0.7302967433402214}},
     };
@@ -295,6 +299,15 @@ static const struct value_error program_errors[] = {
     {"y = trace(w)", CR_ESHAPE, 5, "trace: [2] is not a matrix"},
     {"y = concat(w)", CR_EINVAL, 5,
      "concat(): the first argument must be a list [a, b, ...]"},
+    {"y = concat([X, w])", CR_ESHAPE, 5,
+     "concat: input 2 is [2] but input 1 is [2,2] (only the concatenated axis may differ)"},
+    /* a list of items of different lengths is concat's alone */
+    {"y = stack([w, [7]])", CR_ESHAPE, 11,
+     "list: item 1 has the shape [1], item 0 has [2]"},
+    {"y = concat([w, [7]] * 2)", CR_ESHAPE, 21,
+     "list: item 1 has the shape [1], item 0 has [2]"},
+    {"y = concat(-[w, [7]])", CR_ESHAPE, 13,
+     "list: item 1 has the shape [1], item 0 has [2]"},
     /* messages for common mistakes */
     {"y = w**2", CR_ESYNTAX, 6, "'**' is not an operator: use ^ for powers (x^2)"},
     {"y = 2w + 1", CR_ESYNTAX, 5,

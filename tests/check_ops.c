@@ -1302,6 +1302,10 @@ START_TEST(test_shape_errors)
     assert_fails(g, cr_slice(g, A, -1, 2, 1, 1), CR_ESHAPE,
                  "slice: [2,3] axis -1 [2:1:1] selects nothing (a tensor has at least one "
                  "element)");
+    /* x[3:]: the stop "to the end" (LONG_MAX) is left out */
+    assert_fails(g, cr_slice(g, A, 1, 3, LONG_MAX, 1), CR_ESHAPE,
+                 "slice: [2,3] axis 1 [3::1] selects nothing (a tensor has at least one "
+                 "element)");
     assert_fails(g, cr_slice(g, A, -3, 0, 1, 1), CR_EINVAL,
                  "slice: axis -3 out of range for [2,3]");
     assert_fails(g, cr_pad(g, v, 1, 1, 1), CR_EINVAL, "pad: axis 1 out of range for [3]");

@@ -126,57 +126,74 @@ int cr_lang_keyword(const cr_lang_function *f, const char *name, size_t len,
 
 /* ---- builders ---- */
 
+/* 1 if the n nodes have one shape, else 0 with CR_ESHAPE in g naming the
+ * first item that differs. */
+static int list_same_shapes(cr_graph *g, cr_node **nodes, size_t n)
+{
+    const cr_tensor *a = cr_node_value(nodes[0]);
+    for (size_t i = 1; i < n; i++) {
+        const cr_tensor *b = cr_node_value(nodes[i]);
+        if (!cr_tensor_same_shape(a, b)) {
+            cr_graph_fail(g, CR_ESHAPE, "list: item %zu has the shape %s, item 0 has %s", i,
+                          cr_shape_str(b).text, cr_shape_str(a).text);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 cr_node *cr_lang_node(cr_graph *g, cr_lang_value *v)
 {
     if (v->is_lit && !v->node)
         v->node = cr_scalar(g, v->lit);
     if (v->is_missing && !v->node)
         cr_graph_fail(g, CR_EINVAL, "an argument before a keyword argument is missing");
+    /* a list kept for concat, of items that cannot be stacked */
+    if (v->list && !v->node)
+        list_same_shapes(g, v->list, v->n_list);
     return v->node;
 }
 
-cr_node *cr_lang_list(cr_graph *g, cr_lang_value *items, size_t n, cr_lang_value *out)
+int cr_lang_list(cr_graph *g, cr_lang_value *items, size_t n, int joined,
+                 cr_lang_value *out)
 {
     cr_node **nodes = cr_arena_alloc(&g->arena, n * sizeof *nodes, sizeof(void *));
     if (!nodes) {
         cr_graph_fail(g, CR_ENOMEM, "out of memory building a list");
-        return NULL;
+        return 0;
     }
-    int constant = 1;
+    int constant = 1, same = 1;
     for (size_t i = 0; i < n; i++) {
         if (!(nodes[i] = cr_lang_node(g, &items[i])))
-            return NULL;
+            return 0;
         constant &= cr_node_kind_of(nodes[i]) == CR_NODE_CONSTANT;
-        const cr_tensor *a = cr_node_value(nodes[0]), *b = cr_node_value(nodes[i]);
-        if (!cr_tensor_same_shape(a, b)) {
-            cr_graph_fail(g, CR_ESHAPE, "list: item %zu has the shape %s, item 0 has %s", i,
-                          cr_shape_str(b).text, cr_shape_str(a).text);
-            return NULL;
-        }
+        same &= cr_tensor_same_shape(cr_node_value(nodes[0]), cr_node_value(nodes[i]));
     }
+    out->list = nodes;
+    out->n_list = n;
+    if (!same)
+        return joined || list_same_shapes(g, nodes, n);
     const cr_tensor *first = cr_node_value(nodes[0]);
     if (first->rank == CR_MAX_RANK) {
         cr_graph_fail(g, CR_ESHAPE, "list: items of shape %s make a rank above %d",
                       cr_shape_str(first).text, CR_MAX_RANK);
-        return NULL;
+        return 0;
     }
-    out->list = nodes;
-    out->n_list = n;
     if (!constant)
-        return out->node = cr_stack(g, n, nodes, 0);
+        return (out->node = cr_stack(g, n, nodes, 0)) != NULL;
     size_t shape[CR_MAX_RANK] = {n};
     memcpy(shape + 1, first->shape, (size_t)first->rank * sizeof *shape);
     cr_tensor *t = cr_tensor_new(first->rank + 1, shape, NULL);
     if (!t) {
         cr_graph_fail(g, CR_ENOMEM, "out of memory building a list");
-        return NULL;
+        return 0;
     }
     for (size_t i = 0; i < n; i++)
         memcpy(t->data + i * first->size, cr_node_value(nodes[i])->data,
                first->size * sizeof *t->data);
     out->node = cr_constant(g, t);
     cr_tensor_free(t);
-    return out->node;
+    return out->node != NULL;
 }
 
 cr_node *cr_lang_unary(cr_graph *g, const cr_op *op, cr_lang_value *args, int argc)

@@ -129,7 +129,8 @@ typedef struct cr_lang_value {
 } cr_lang_value;
 
 /* The node of a value, making a literal into a constant of g first. NULL on
- * failure (the error is in g). */
+ * failure (the error is in g; for a list whose items differ in shape, the
+ * shape error). */
 cr_node *cr_lang_node(cr_graph *g, cr_lang_value *v);
 
 /* Builds the node of a call of a function of the language with argc
@@ -160,10 +161,15 @@ const char *cr_lang_function_suggest(const char *name, size_t len);
 int cr_lang_keyword(const cr_lang_function *f, const char *name, size_t len,
                     const char **names);
 
-/* The node of the list literal of the n values items: a constant when
- * every item is a number or a constant node (of one shape), else their
- * stack along a new first axis. NULL with the error in g on failure. */
-cr_node *cr_lang_list(cr_graph *g, cr_lang_value *items, size_t n, cr_lang_value *out);
+/* The list literal of the n values items into out: its items' nodes, and
+ * its node: a constant when every item is a number or a constant node (of
+ * one shape), else their stack along a new first axis. With joined set
+ * (the list is concat's first argument, whose items may differ in length
+ * along the axis joined), items of different shapes leave out's node NULL:
+ * cr_lang_node then fails with the shape error if the list is used as a
+ * value after all. 0 with the error in g on failure, else 1. */
+int cr_lang_list(cr_graph *g, cr_lang_value *items, size_t n, int joined,
+                 cr_lang_value *out);
 
 /* ---- indexing (index.c) ---- */
 

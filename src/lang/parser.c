@@ -327,7 +327,11 @@ static cr_status finish_list(parser *ps)
     cr_lang_value *items = &ps->items[ps->n_items - (size_t)list.argc];
     cr_lang_value res = {0};
     const size_t before = cr_graph_size(ps->g);
-    if (!cr_lang_list(ps->g, items, (size_t)list.argc, &res))
+    /* concat's first argument: its items may differ along the axis */
+    const pending *call = ps->n_ops > 0 ? &ps->ops[ps->n_ops - 1] : NULL;
+    const int joined = call && call->op == O_CALL && call->argc == 0 &&
+                       strcmp(call->func->name, "concat") == 0;
+    if (!cr_lang_list(ps->g, items, (size_t)list.argc, joined, &res))
         return graph_failed(ps, list.line, list.col);
     ps->n_items -= (size_t)list.argc;
     ps->items[ps->n_items++] = res;

@@ -14,6 +14,7 @@
 #include "ops/ops_common.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 /* t viewed as [outer, shape[axis], inner]. */
@@ -147,10 +148,13 @@ cr_node *cr_slice(cr_graph *g, cr_node *x, int axis, long start, long stop, long
     const long len = (long)t->shape[a], from = slice_bound(start, len),
                to = slice_bound(stop, len);
     if (to <= from) {
+        char stop_text[24] = ""; /* LONG_MAX, "to the end", is left out as in x[3:] */
+        if (stop != LONG_MAX)
+            snprintf(stop_text, sizeof stop_text, "%ld", stop);
         cr_graph_fail(g, CR_ESHAPE,
-                      "slice: %s axis %d [%ld:%ld:%ld] selects nothing (a tensor has at "
+                      "slice: %s axis %d [%ld:%s:%ld] selects nothing (a tensor has at "
                       "least one element)",
-                      cr_shape_str(t).text, axis, start, stop, step);
+                      cr_shape_str(t).text, axis, start, stop_text, step);
         return NULL;
     }
     size_t shape[CR_MAX_RANK];
