@@ -19,6 +19,7 @@ static const cli_option_use options[] = {
      "process, with Graphviz) instead of writing DOT"},
     CLI_PICTURE_OPTION_USES,
     {CLI_OPT_FILE, NULL, NULL},
+    CLI_MODEL_PICTURE_OPTION_USES,
 };
 
 const cli_spec cli_spec_dot = {

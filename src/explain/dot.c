@@ -428,13 +428,15 @@ static void put_summary(dot_writer *w, cr_sink *s)
 
 /* ---- groups: layers and clusters ---- */
 
-/* The number a node's name ends in ("W1", "s12": 1, 12), when something
- * else comes before it; 0 otherwise. */
+/* The number a node's name ends in ("W1", "s12": 1, 12), or, for a
+ * model builder's name, the part before its first '.' ("L3.gamma": 3),
+ * when something else comes before it; 0 otherwise. */
 static size_t name_group(const cr_node *n)
 {
     if (!n->name)
         return 0;
-    size_t len = strlen(n->name), k = len;
+    const char *dot = strchr(n->name, '.');
+    size_t len = dot ? (size_t)(dot - n->name) : strlen(n->name), k = len;
     while (k > 0 && n->name[k - 1] >= '0' && n->name[k - 1] <= '9')
         k--;
     if (k == 0 || k == len || len - k > 9)
