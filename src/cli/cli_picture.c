@@ -12,6 +12,7 @@
 #endif
 #include "cli_nn.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,7 +192,8 @@ static cr_model *one_row_copy(const cr_model *m, cr_error *err)
 
 /* The row of the picture into x (input_size values, before the input
  * statistics) and t (target_size values): the first of --data, or drawn
- * from N(0, 1) with the target 0 (class 0 of a one-hot classifier). */
+ * from N(0, 1) (an embedding's indices uniformly from its vocabulary) with
+ * the target 0 (class 0 of a one-hot classifier). */
 static int model_row(cli *c, double *x, double *t)
 {
     cr_model *m = c->model;
@@ -212,13 +214,19 @@ static int model_row(cli *c, double *x, double *t)
         cr_dataset_free(ds);
         return CLI_OK;
     }
+    /* an embedding's input is indices: drawn uniformly from its vocabulary */
+    const cr_layer_spec *first = cr_model_layer(m, 0);
+    const size_t vocab = first->kind == CR_LAYER_EMBED ? first->vocab : 0;
     char text[64];
-    snprintf(text, sizeof text, "randn(%zu)", ni);
+    snprintf(text, sizeof text, "%s(%zu)", vocab ? "rand" : "randn", ni);
     cr_tensor *r;
     cr_error err;
     if (cr_expr_parse_value(text, strlen(text), c->seed, &r, &err) != CR_OK)
         return cli_fail(c, CLI_USAGE, 0, 0, "--model: %s", err.message);
-    memcpy(x, cr_tensor_data(r), ni * sizeof *x);
+    for (size_t k = 0; k < ni; k++) {
+        const double v = cr_tensor_data(r)[k];
+        x[k] = vocab ? floor(v * (double)vocab) : v;
+    }
     cr_tensor_free(r);
     memset(t, 0, nt * sizeof *t);
     if (onehot)
