@@ -7,12 +7,13 @@
 # script error, and a copy of the page with a deliberately broken script
 # must show one (so the check can fail); Next, Previous and the arrow keys
 # move between steps and keep #step=N in the address; a page with hostile names
-# (tests/html_hostile) keeps its two scripts and shows the names as text.
+# (tests/html_hostile) keeps its two scripts and shows the names as text;
+# a saved model's page (explain --model) shows its layers' steps.
 # The page is the default one, the statements view (one node per statement
 # or input, collapsed edges). With CR_EXPLAIN_PNG=FILE the screenshot (step
 # 7) is kept in FILE (make explain-page-png: docs/explain_page.png).
 # Exit 77 (skipped) when chromium is not installed or chainrule was built
-# without Graphviz. Chromium is slow to start: five launches in all.
+# without Graphviz. Chromium is slow to start: seven launches in all.
 srcdir=$(cd "${top_srcdir:-.}" && pwd)
 top_builddir=$(cd "${top_builddir:-.}" && pwd)
 chromium=${CHROMIUM:-chromium}
@@ -130,5 +131,31 @@ check "hostile names: shown as text" \
      panel hostile step | grep -q "(quote\"d '"'"'x'"'"' &amp; ∂é→ü)" &&
      grep -q "<h1>&lt;b&gt;title&lt;/b&gt; &amp; \"more\"</h1>" hostile.dom'
 check "hostile names: no script error" '! script_errors hostile'
+
+# A saved model's page (explain --model), layer by layer: the MLP of
+# tests/data/mlp_v1.crm (3-4-2, tanh, softmax) on the row drawn with seed
+# 1. Step 2 is layer 2's forward step, step 13 the backward edge from
+# L1.W into layer 1's box, which completes L1.W's gradient and chain.
+"$CR" explain --html model.html --model "$srcdir/tests/data/mlp_v1.crm" 2> model.err ||
+    fail "explain --model: $(cat model.err)"
+# has NAME PANEL TEXT...: the panel at NAME's step holds every TEXT
+has() {
+    has_name=$1
+    has_panel=$2
+    shift 2
+    for has_text in "$@"; do
+        panel "$has_name" "$has_panel" | grep -q -F "$has_text" || return 1
+    done
+}
+browse model2 "file://$tmp/model.html#step=2"
+check "model page, step 2: layer 2 forward, its output summarised" \
+    'has model2 step "<p>Forward 2 of 4: layer 2, L2</p>" \
+        "<p>L2 = [1,4] (min -0.793180899, mean -0.301292881, max 0.688884244)</p>"'
+browse model13 "file://$tmp/model.html#step=13"
+check "model page, step 13: the edge L1.W -> L1, the gradient norm and the chain in layer terms" \
+    'has model13 step "<p>Backward 8 of 9: the edge L1.W → L1</p>" \
+        "<p>|∂loss/∂L1.W| = 0.241963788, complete</p>" &&
+     has model13 chains "<p>∂loss/∂L1.W = ∂loss/∂L3 · ∂L3/∂L2 · ∂L2/∂L1 · ∂L1/∂L1.W = "'
+check "model page: no script error" '! script_errors model2 && ! script_errors model13'
 
 clitest_end

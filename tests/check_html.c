@@ -2,7 +2,8 @@
  * check_html.c - tests of the step-through page (cr_explain_html) as text:
  * the seed neuron's steps (forward values, each backward edge's upstream
  * gradient, local derivative and product, the chains) in the ops and the
- * statements view, the inline SVG and
+ * statements view, a model builder's model in the layers view, the inline
+ * SVG and
  * script, no external reference, hostile names escaped in the HTML and in
  * the script's data, argument errors and atomic files. What a browser does
  * with the page is tests/browser.sh's job. Rendering goes through libgvc,
@@ -12,6 +13,7 @@
 
 #include <chainrule/expr.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,14 +219,97 @@ START_TEST(test_statements_page)
     ck_assert_ptr_nonnull(strstr(data, "\"local ∂b/∂a = a + a = 1.994989973\""));
     free(data);
     free(html);
-    /* the layers view has no steps */
-    o.view = CR_DOT_VIEW_LAYERS;
-    ck_assert_int_eq(cr_explain_html(h, &o, test_tmp_path("layers.html")), CR_EINVAL);
-    ck_assert_str_eq(cr_graph_error(h)->message, "explain page: the page steps through the "
-                                                 "statements or the ops view, not view 2");
+    o.view = (cr_dot_view)7;
+    ck_assert_int_eq(cr_explain_html(h, &o, test_tmp_path("view.html")), CR_EINVAL);
+    ck_assert_str_eq(cr_graph_error(h)->message, "explain page: unknown view 7");
     cr_graph_free(h);
     cr_expr_free(prog);
     cr_graph_free(g);
+}
+END_TEST
+
+/* A model builder's model (dense:2 relu dense:1, mean squared error) with
+ * known weights, in the layers view: x = [1, 2], L1 = x W1 + b1 = [1, 3],
+ * L2 = relu(L1) = [1, 3], L3 = L2 W3 + b3 = 1 + 3 + 0.5 = 4.5, the target
+ * 0.5. The steps go layer by layer and point at the layer boxes (a
+ * layer's box is its first node, L1.W), with the tensors summarised. */
+START_TEST(test_model_page)
+{
+    if (!cr_dot_can_render())
+        return;
+    cr_layer_spec layers[3];
+    cr_layer_spec_init(&layers[0], CR_LAYER_DENSE);
+    layers[0].units = 2;
+    cr_layer_spec_init(&layers[1], CR_LAYER_ACTIVATION);
+    layers[1].act = CR_ACT_RELU;
+    cr_layer_spec_init(&layers[2], CR_LAYER_DENSE);
+    cr_model_options mo;
+    cr_model_options_init(&mo);
+    mo.loss = CR_LOSS_MSE;
+    mo.batch = 1;
+    cr_model *m = cr_model_new(layers, 3, 1, (size_t[]){2}, &mo, NULL);
+    ck_assert_ptr_nonnull(m);
+    static const double w1[] = {1, 0, 0, 1.5}, b1[] = {0, 0}, w3[] = {1, 1}, b3[] = {0.5};
+    ck_assert_int_eq(cr_node_set_data(cr_model_layer_param(m, 0, 0), w1, 4), CR_OK);
+    ck_assert_int_eq(cr_node_set_data(cr_model_layer_param(m, 0, 1), b1, 2), CR_OK);
+    ck_assert_int_eq(cr_node_set_data(cr_model_layer_param(m, 2, 0), w3, 2), CR_OK);
+    ck_assert_int_eq(cr_node_set_data(cr_model_layer_param(m, 2, 1), b3, 1), CR_OK);
+    ck_assert_int_eq(cr_node_set_data(cr_model_input(m), (double[]){1, 2}, 2), CR_OK);
+    ck_assert_int_eq(cr_node_set_data(cr_model_target(m), (double[]){0.5}, 1), CR_OK);
+    cr_graph *g = cr_model_graph(m);
+    ck_assert_int_eq(cr_graph_forward(g, cr_model_loss(m)), CR_OK);
+    cr_dot_options o;
+    cr_dot_options_init(&o);
+    o.loss = cr_model_loss(m);
+    o.view = CR_DOT_VIEW_LAYERS;
+    size_t n_before = cr_graph_size(g);
+    char *html = page(g, &o, "model.html");
+    ck_assert_uint_eq(cr_graph_size(g), n_before);
+    char *data = script_data(html);
+    /* forward, layer by layer, with the values summarised */
+    ck_assert_ptr_nonnull(strstr(data, "\"Forward 1 of 4: layer 1, L1\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"L1 = [1,2] (min 1, mean 2, max 3)\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"Forward 2 of 4: layer 2, L2\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"Forward 3 of 4: layer 3, L3\""));
+    /* a one-element tensor shows its number */
+    ck_assert_ptr_nonnull(strstr(data, "\"L3 = 4.5\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"loss = 16\""));
+    /* backward: d loss/d L3 = 2 (4.5 - 0.5) = 8 (the mean of the squares);
+     * d loss/d L2 = 8 W3^T = [8, 8], norm 8 sqrt(2); d loss/d W3 = 8 L2^T =
+     * [8, 24]^T, norm 8 sqrt(10); relu passes [8, 8] to L1, and d loss/d x
+     * = [8, 8] W1^T = [8, 12], norm sqrt(208) */
+    ck_assert_ptr_nonnull(strstr(data, "\"∂loss/∂L3 = 8\""));
+    char want[200];
+    snprintf(want, sizeof want, "\"|∂loss/∂L2| = %.9f, complete\"", 8 * sqrt(2.0));
+    ck_assert_msg(strstr(data, want), "%s", want);
+    snprintf(want, sizeof want, "\"gradient flowing to L3.W: norm %.9f\"", 8 * sqrt(10.0));
+    ck_assert_msg(strstr(data, want), "%s", want);
+    snprintf(want, sizeof want, "\"|∂loss/∂x| = %.9f, complete\"", sqrt(208.0));
+    ck_assert_msg(strstr(data, want), "%s", want);
+    /* the chain of the first layer's weights, in layer terms */
+    ck_assert_ptr_nonnull(
+        strstr(data, "\"∂loss/∂L1.W = ∂loss/∂L3 · ∂L3/∂L2 · ∂L2/∂L1 · ∂L1/∂L1.W = "));
+    /* the steps point at the layer boxes: L1, L2, L3 are drawn as their
+     * layer's first node, L1.W (n1), L2 (n3: no parameters), L3.W (n4) */
+    char *ops = between(data, "\"ops\": [", "]");
+    free(data);
+    const cr_node *L1W = cr_model_layer_param(m, 0, 0), *L2 = cr_model_layer_output(m, 1),
+                  *L3W = cr_model_layer_param(m, 2, 0);
+    snprintf(want, sizeof want, "\"n%zu\", \"n%zu\", \"n%zu\"", cr_node_index(L1W),
+             cr_node_index(L2), cr_node_index(L3W));
+    ck_assert_msg(strstr(ops, want) == ops, "%s: %s", ops, want);
+    free(ops);
+    /* the final state without scripts, and every layer in the picture */
+    char *fin = between(html, "<div id=\"step\">", "</div>");
+    ck_assert_ptr_nonnull(strstr(fin, "<p>L2 = [1,2] (min 1, mean 2, max 3)"));
+    ck_assert_ptr_nonnull(strstr(fin, "<p>loss = 16, ∂loss/∂loss = 1</p>"));
+    free(fin);
+    for (int k = 1; k <= 3; k++) {
+        snprintf(want, sizeof want, "layer %d", k);
+        ck_assert_msg(strstr(html, want), "%s", want);
+    }
+    free(html);
+    cr_model_free(m);
 }
 END_TEST
 
@@ -380,22 +465,24 @@ START_TEST(test_errors)
 END_TEST
 
 /* Failing each allocation in turn gives CR_ENOMEM, leaves the graph as it
- * was, leaks nothing and writes no file, in the ops and the statements
- * view. */
+ * was, leaks nothing and writes no file, in the ops, the statements and
+ * the layers view. */
 START_TEST(test_out_of_memory)
 {
     if (!cr_dot_can_render())
         return;
-    for (size_t k = 1, view = 0; view < 2; k++) {
+    static const cr_dot_view views[] = {CR_DOT_VIEW_OPS, CR_DOT_VIEW_STATEMENTS,
+                                        CR_DOT_VIEW_LAYERS};
+    for (size_t k = 1, view = 0; view < 3; k++) {
         test_alloc_install(0);
         cr_graph *g = cr_graph_new();
-        cr_node *x = cr_input_scalar(g, "x", 0.5);
+        cr_node *x = cr_input_scalar(g, "x1", 0.5); /* layer 1 in the layers view */
         cr_node *y = cr_mul(g, cr_sin(g, x), x);
         ck_assert_ptr_nonnull(y);
         cr_dot_options o;
         cr_dot_options_init(&o);
         o.loss = y;
-        o.view = view ? CR_DOT_VIEW_STATEMENTS : CR_DOT_VIEW_OPS;
+        o.view = views[view];
         size_t size = cr_graph_size(g);
         test_alloc.fail_at = test_alloc.allocations + k;
         cr_status st = cr_explain_html(g, &o, test_tmp_path("oom.html"));
@@ -425,6 +512,7 @@ Suite *html_suite(void)
     tcase_add_test(tc, test_statements_page);
     tcase_add_test(tc, test_accumulation);
     tcase_add_test(tc, test_tensors);
+    tcase_add_test(tc, test_model_page);
     tcase_add_test(tc, test_hostile_names);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_out_of_memory);

@@ -44,7 +44,9 @@ typedef enum cr_dot_view {
      * d(loss)/d(node), computed by the writer. Needs loss. */
     CR_DOT_VIEW_STATEMENTS = 1,
     /* The statements view with the nodes whose names end in the same
-     * number (W1, b1, s1, a1: the MLP's layer 1) drawn as one node,
+     * number (W1, b1, s1, a1: the MLP's layer 1), or whose names have
+     * the same number before a '.' (the model builder's L1.W, L1.b and
+     * L1, chainrule/model.h), drawn as one node,
      * "layer 1", one line per statement with its shape (or value) and
      * gradient; every edge between two layers shows its Jacobian and the
      * gradient flowing along it. max_nodes does not apply. Needs loss. */
@@ -87,7 +89,7 @@ typedef struct cr_dot_options {
      * backward computed; in the statements view d(loss)/d(node) for every
      * node). Default 1. */
     int grads;
-    /* 1: draw the nodes whose names end in the same number in one box,
+    /* 1: draw the nodes of the same layer (as the layers view groups them) in one box,
      * "layer N" (a Graphviz cluster). Default 0. */
     int clusters;
 } cr_dot_options;

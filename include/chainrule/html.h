@@ -33,14 +33,17 @@ extern "C" {
  * follow the view: CR_DOT_VIEW_OPS goes op by op and along every edge,
  * CR_DOT_VIEW_STATEMENTS statement by statement and along the view's
  * edges, each with its local derivative composed through the unnamed
- * nodes between two statements. The steps use the
+ * nodes between two statements; CR_DOT_VIEW_LAYERS takes the same steps
+ * on the layer boxes of its picture, with each tensor summarised (shape,
+ * smallest, mean and largest element) and each gradient by its norm
+ * (a model builder's graph: layer by layer). The steps use the
  * graph's current values (run cr_graph_forward first if inputs changed);
  * gradients are computed for the page and the graph is left unchanged.
  * Every name is escaped, in the HTML and in the script's data.
  * Returns CR_OK; CR_ENOTSUP "built without Graphviz rendering" when
  * chainrule was configured without libgvc (cr_dot_can_render() is 0);
  * CR_EINVAL for a NULL argument, a missing loss, nodes of another graph or
- * the layers view (it has no steps);
+ * an unknown view;
  * CR_ESHAPE for a loss that is not a scalar; CR_ERANGE for more than
  * CR_HTML_MAX_NODES nodes behind the loss; CR_EFORMAT when Graphviz cannot
  * lay the graph out; CR_ENOTFOUND, CR_EIO, CR_ENOMEM as cr_dot_write_file.

@@ -31,6 +31,16 @@ typedef struct cli_at {
     cr_tensor *value; /* rank 0 for a number */
 } cli_at;
 
+/* Where the data comes from. */
+typedef struct cli_nn_data {
+    const char *csv;        /* --data F.csv */
+    const char *target;     /* --target COL (name or 1-based index) */
+    const char *idx_images; /* --idx-images F */
+    const char *idx_labels; /* --idx-labels F */
+    int header;             /* --header, --no-header: a cr_csv_header */
+    size_t max_input;       /* --max-input BYTES; 0: the library's default */
+} cli_nn_data;
+
 /* Everything a subcommand was asked to do, and what it loaded. */
 typedef struct cli {
     const char *cmd; /* "grad" */
@@ -65,6 +75,11 @@ typedef struct cli {
         int values, grads; /* given */
         int clusters;
     } pic;
+    /* dot and explain --model: the saved model drawn instead of a program
+     * (cli_picture.c), rebuilt for one row: from --data, or drawn */
+    const char *model_path;
+    cli_nn_data model_data;
+    cr_model *model;
     /* the program */
     char *text;
     size_t len;
@@ -382,9 +397,28 @@ const char *cli_render_format(const char *path);
     {CLI_OPT_CLUSTERS, NULL, NULL}
 // clang-format on
 
+/* The options of a saved model's picture (dot and explain --model). */
+#define CLI_MODEL_PICTURE_OPTION_USES                                                      \
+    {CLI_OPT_MODEL, NULL,                                                                  \
+     "instead of a program, draw this saved model (train --model,\n"                       \
+     "an MLP file too) layer by layer, after one forward and\n"                            \
+     "backward pass on one row: the first row of --data, or an\n"                          \
+     "input drawn from N(0, 1) with --seed and the target 0 (class\n"                      \
+     "0 for a classifier)"},                                                               \
+        {CLI_OPT_DATA, NULL, "with --model: the first row is the input and target"},       \
+        {CLI_OPT_TARGET, NULL, NULL}, {CLI_OPT_HEADER, NULL, NULL},                        \
+        {CLI_OPT_NO_HEADER, NULL, NULL}, {CLI_OPT_MAX_INPUT, NULL, NULL},                  \
+    {                                                                                      \
+        CLI_OPT_SEED, NULL,                                                                \
+            "the seed of rand() and randn() in --at, and of the row\n"                     \
+            "drawn for --model without --data (default 1)"                                 \
+    }
+
 /* Takes the picture options (--view, --values, --grads, --rankdir,
- * --title, --max-nodes, --highlight, --clusters) into c->pic; any other option is
- * reported as not handled. Returns an exit status. */
+ * --title, --max-nodes, --highlight, --clusters) into c->pic, and the
+ * model options (--model and the data options) into c->model_path and
+ * c->model_data; any other option is reported as not handled. Returns an
+ * exit status. */
 int cli_picture_option(cli *c, cli_opt id, const char *value);
 /* DOT options for the program: the picture options, the output styled as
  * the loss, and the chain to --highlight (or to the --wrt variable when
@@ -394,5 +428,17 @@ int cli_dot_options(cli *c, cr_dot_options *opts);
 /* Writes --dot FILE (or dot's -o FILE) and renders --render
  * FILE.svg|png|pdf when given. Returns an exit status. */
 int cli_write_pictures(cli *c);
+
+/* --model: loads the saved model, rebuilds it for one row (in evaluation
+ * mode: dropout off, batch norm on its running statistics), gives it the
+ * row and runs its forward pass; c->g is then the model's graph (owned by
+ * c->model). A program, --at, --wrt or --of beside it is a usage error.
+ * Returns an exit status (the problem reported). */
+int cli_model_picture_load(cli *c);
+/* Frees c->model (and with it c->g, when it is the model's). */
+void cli_model_picture_free(cli *c);
+/* The node the picture and the gradients start from: the model's loss,
+ * or the program's output. */
+cr_node *cli_output_node(const cli *c);
 
 #endif

@@ -185,10 +185,6 @@ int cli_write_page(cli *c)
     int rc = cli_dot_options(c, &opts);
     if (rc != CLI_OK)
         return rc;
-    /* the page steps through the nodes and edges it draws */
-    if (opts.view == CR_DOT_VIEW_LAYERS)
-        return cli_fail(c, CLI_USAGE, 0, 0,
-                        "--view: the page steps through the statements or the ops view");
     if (cr_explain_html(c->g, &opts, c->html) != CR_OK)
         return cli_fail(c, CLI_USAGE, 0, 0, "--html: %s", cr_graph_error(c->g)->message);
     return CLI_OK;

@@ -233,7 +233,9 @@ static int parse(cli *c, const cli_spec *spec, int argc, char **argv)
     if (c->file && c->arg)
         return cli_fail(c, CLI_USAGE, 0, 0,
                         "give the program either with -f FILE or as an argument, not both");
-    if (!c->file && !c->arg)
+    if (c->model_path && (c->file || c->arg))
+        return cli_fail(c, CLI_USAGE, 0, 0, "give either a program or --model, not both");
+    if (!c->file && !c->arg && !c->model_path)
         return cli_fail(c, CLI_USAGE, 0, 0,
                         "no program: give it as the last argument or with -f FILE "
                         "(see 'chainrule help %s')",
@@ -243,6 +245,7 @@ static int parse(cli *c, const cli_spec *spec, int argc, char **argv)
 
 static void program_free(cli *c)
 {
+    cli_model_picture_free(c);
     for (size_t i = 0; i < c->n_at; i++) {
         free(c->at[i].name);
         free(c->at[i].text);
@@ -416,7 +419,7 @@ int cli_run(const cli_spec *spec, int argc, char **argv, int (*body)(cli *c))
     cli c;
     int rc = parse(&c, spec, argc, argv);
     if (rc == CLI_OK)
-        rc = load(&c);
+        rc = c.model_path ? cli_model_picture_load(&c) : load(&c);
     /* --trap-nonfinite covers the gradients too, wherever they are used */
     if (rc == CLI_OK && c.trap && cli_spec_has(spec, CLI_OPT_WRT))
         rc = cli_backward(&c);
@@ -429,6 +432,11 @@ int cli_run(const cli_spec *spec, int argc, char **argv, int (*body)(cli *c))
 
 int cli_backward(cli *c)
 {
+    if (c->model) { /* its parameters are the variables */
+        if (cr_graph_backward(c->g, cli_output_node(c), 0) != CR_OK)
+            return cli_fail(c, CLI_EVAL, 0, 0, "%s", cr_graph_error(c->g)->message);
+        return CLI_OK;
+    }
     const cr_expr_symbol *out = cr_expr_output(c->prog);
     const cr_tensor *v = cr_node_value(out->node);
     if (cr_tensor_size(v) != 1) {

@@ -44,15 +44,8 @@ size_t cli_model_class(const cli_model *m, const double *row);
 /* Saves the model to path (atomically). */
 cr_status cli_model_save(const cli_model *m, const char *path, cr_error *err);
 
-/* Where the data comes from. */
-typedef struct cli_nn_data {
-    const char *csv;        /* --data F.csv */
-    const char *target;     /* --target COL (name or 1-based index) */
-    const char *idx_images; /* --idx-images F */
-    const char *idx_labels; /* --idx-labels F */
-    int header;             /* --header, --no-header: a cr_csv_header */
-    size_t max_input;       /* --max-input BYTES; 0: the library's default */
-} cli_nn_data;
+/* Where the data comes from: cli_nn_data, in cli_common.h (dot --model
+ * reads a row too). */
 
 /* Handles the options that every data source shares (--header,
  * --no-header, --max-input) for d and, when not NULL, also: the test

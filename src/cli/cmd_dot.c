@@ -2,7 +2,7 @@
  * cmd_dot.c - `chainrule dot`: the program's graph as Graphviz DOT, every
  * edge labelled with its local derivative and every node with its value
  * and gradient; written to standard output or -o FILE, or rendered with
- * --render FILE.svg|png|pdf.
+ * --render FILE.svg|png|pdf; or a saved model's (--model), layer by layer.
  */
 #include "cli_common.h"
 #include "commands.h"
@@ -19,6 +19,7 @@ static const cli_option_use options[] = {
      "process, with Graphviz) instead of writing DOT"},
     CLI_PICTURE_OPTION_USES,
     {CLI_OPT_FILE, NULL, NULL},
+    CLI_MODEL_PICTURE_OPTION_USES,
 };
 
 const cli_spec cli_spec_dot = {
@@ -29,18 +30,25 @@ const cli_spec cli_spec_dot = {
         "                     [--values] [--grads] [--rankdir LR|TB] [--title TEXT]\n"
         "                     [--max-nodes N] [--highlight NAME] [--clusters]\n"
         "                     'PROGRAM' | -f FILE\n"
+        "       chainrule dot --model M [--data F.csv | --seed N] [-o FILE] [--render "
+        "FILE]\n"
+        "                     [--view layers|statements|ops] [...]\n"
         "\n"
         "Writes the program's graph as Graphviz DOT: one node per statement and input,\n"
         "with its value and gradient, each edge labelled with the local derivative of\n"
         "a statement with respect to the one it uses (formula and value); --view ops\n"
         "draws every operation and constant instead. With --highlight NAME, or a\n"
         "single --wrt variable, the chain from the output to it is highlighted.\n"
+        "With --model, a saved model is drawn one box per layer (--view layers) after\n"
+        "one forward and backward pass on one row, each edge with its Jacobian's kind\n"
+        "and the norm of the gradient flowing along it.\n"
         "\n",
     CLI_SPEC_OPTIONS(options),
     .epilogue =
         "\n"
         "Example:\n"
-        "  chainrule dot --at x=0.5 --wrt x 'y = sin(x)*x; z = y^2' | dot -Tsvg > z.svg\n",
+        "  chainrule dot --at x=0.5 --wrt x 'y = sin(x)*x; z = y^2' | dot -Tsvg > z.svg\n"
+        "  chainrule dot --model xor.crm --data xor.csv --rankdir TB --render xor.svg\n",
     .column = 16,
     .flags = CLI_SPEC_PROGRAM | CLI_SPEC_WARN_UNUSED,
 };

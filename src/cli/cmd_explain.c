@@ -2,7 +2,7 @@
  * cmd_explain.c - `chainrule explain`: the step-through page of a program
  * (--html FILE.html): its graph, the forward pass node by node and the
  * backward pass edge by edge with the chain rule written out, in one
- * self-contained HTML file.
+ * self-contained HTML file; of a saved model (--model) layer by layer.
  */
 #include "cli_common.h"
 #include "commands.h"
@@ -14,18 +14,26 @@ static const cli_option_use options[] = {
      "the variables whose gradients the picture shows (default:\n"
      "every input); one name also highlights its chain"},
     {CLI_OPT_OF, NULL, NULL},
-    {CLI_OPT_VIEW, "statements|ops",
+    {CLI_OPT_VIEW, NULL,
      "the picture and the steps: one node per statement\n"
-     "(default) or per op"},
+     "(default for a program), per op, or per layer (default\n"
+     "for --model)"},
+    {CLI_OPT_RANKDIR, NULL, NULL},
+    {CLI_OPT_TITLE, NULL, "a title above the picture, and the page's title"},
+    {CLI_OPT_MAX_NODES, NULL, NULL},
     {CLI_OPT_FILE, NULL, NULL},
+    CLI_MODEL_PICTURE_OPTION_USES,
 };
 
 const cli_spec cli_spec_explain = {
     .name = "explain",
     .usage =
         "Usage: chainrule explain --html FILE.html [--at NAME=VALUE[,...]]...\n"
-        "                         [--wrt NAME[,...]] [--of NAME] [--view statements|ops]\n"
-        "                         'PROGRAM' | -f FILE\n"
+        "                         [--wrt NAME[,...]] [--of NAME]\n"
+        "                         [--view statements|ops|layers] [--rankdir LR|TB]\n"
+        "                         [--title TEXT] [--max-nodes N] 'PROGRAM' | -f FILE\n"
+        "       chainrule explain --html FILE.html --model M [--data F.csv] [--seed N]\n"
+        "                         [--view layers|statements|ops] [...]\n"
         "\n"
         "Writes one self-contained HTML page (no network, no other file): the\n"
         "program's graph drawn by Graphviz, and Previous/Next buttons (or the arrow\n"
@@ -33,7 +41,9 @@ const cli_spec cli_spec_explain = {
         "backward pass edge by edge: the upstream gradient, the local derivative\n"
         "(composed through unnamed steps) and their product, accumulating at each\n"
         "node, and each gradient's chain in the article's form. FILE.html#step=N\n"
-        "opens step N; without scripts the page shows the final state.\n"
+        "opens step N; without scripts the page shows the final state. With --model,\n"
+        "a saved model's page goes layer by layer (each layer's output shape and the\n"
+        "smallest, mean and largest value forward; each gradient's norm backward).\n"
         "\n",
     CLI_SPEC_OPTIONS(options),
     .epilogue =

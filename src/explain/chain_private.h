@@ -172,6 +172,11 @@ void cr_statements_release(cr_statements *s);
 
 /* ---- DOT (dot.c) ---- */
 
+/* The layer a node belongs to in the layers view and in clusters: the
+ * number its name ends in ("W1", "s12": 1, 12), or for a model builder's
+ * name the number before its first '.' ("L3.gamma": 3); 0 for none. */
+size_t cr_dot_name_group(const cr_node *n);
+
 /* The whole DOT text of g into a new buffer (cr_free it). */
 cr_status cr_dot_to_string(cr_graph *g, const cr_dot_options *opts, char **text,
                            size_t *len);

@@ -428,13 +428,12 @@ static void put_summary(dot_writer *w, cr_sink *s)
 
 /* ---- groups: layers and clusters ---- */
 
-/* The number a node's name ends in ("W1", "s12": 1, 12), when something
- * else comes before it; 0 otherwise. */
-static size_t name_group(const cr_node *n)
+size_t cr_dot_name_group(const cr_node *n)
 {
     if (!n->name)
         return 0;
-    size_t len = strlen(n->name), k = len;
+    const char *dot = strchr(n->name, '.');
+    size_t len = dot ? (size_t)(dot - n->name) : strlen(n->name), k = len;
     while (k > 0 && n->name[k - 1] >= '0' && n->name[k - 1] <= '9')
         k--;
     if (k == 0 || k == len || len - k > 9)
@@ -467,7 +466,7 @@ static cr_status make_groups(dot_writer *w)
         return cr_graph_fail(w->g, CR_ENOMEM, "dot: out of memory");
     for (size_t id = 0; id < w->n; id++) {
         w->rep[id] = id;
-        if ((w->marks[id] & KEEP) && (w->group[id] = name_group(w->g->nodes[id])))
+        if ((w->marks[id] & KEEP) && (w->group[id] = cr_dot_name_group(w->g->nodes[id])))
             w->ord[w->n_ord++] = id;
     }
     order_group = w->group;

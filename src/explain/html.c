@@ -219,11 +219,8 @@ static cr_status check_args(cr_graph *g, const cr_dot_options *o, const char *pa
     if (o->loss->value.size != 1)
         return cr_graph_fail(g, CR_ESHAPE, "explain page: the loss %s is not a scalar",
                              cr_shape_str(&o->loss->value).text);
-    if (o->view != CR_DOT_VIEW_OPS && o->view != CR_DOT_VIEW_STATEMENTS)
-        return cr_graph_fail(g, CR_EINVAL,
-                             "explain page: the page steps through the statements or the "
-                             "ops view, not view %d",
-                             (int)o->view);
+    if ((unsigned)o->view > CR_DOT_VIEW_LAYERS)
+        return cr_graph_fail(g, CR_EINVAL, "explain page: unknown view %d", (int)o->view);
     return CR_OK;
 }
 
@@ -246,10 +243,11 @@ static cr_status explain_html_body(cr_graph *g, const cr_dot_options *o, const c
     size_t svg_len = 0;
     cr_statements stm;
     memset(&stm, 0, sizeof stm);
-    if (o->view == CR_DOT_VIEW_STATEMENTS)
+    if (o->view != CR_DOT_VIEW_OPS)
         st = cr_statements_build(&stm, g, o->loss);
     if (st == CR_OK)
-        st = cr_html_steps(g, o->loss, stm.chain ? &stm : NULL, &data, &lines, &chains);
+        st = cr_html_steps(g, o->loss, stm.chain ? &stm : NULL,
+                           o->view == CR_DOT_VIEW_LAYERS, &data, &lines, &chains);
     if (st == CR_OK)
         st = cr_dot_render_data(g, o, "svg", &svg, &svg_len);
     if (st == CR_OK) {

@@ -5,7 +5,9 @@
  * of every node whose gradient is complete, written as JSON for the page's
  * script (every string escaped for a <script> element). In the statements
  * view the steps go statement by statement and along the view's collapsed
- * edges, each with its composed local derivative.
+ * edges, each with its composed local derivative; in the layers view the
+ * same steps point at the drawn layer boxes and summarise each tensor (its
+ * shape, smallest, mean and largest element, its gradient's norm).
  */
 #include "explain/html_private.h"
 
@@ -62,6 +64,8 @@ typedef struct steps {
     cr_graph *g;
     cr_node *loss;
     const cr_statements *stm; /* the statements view, or NULL: the ops view */
+    int layers;               /* the layers view (with stm) */
+    size_t *rep;              /* layers: per order entry, the drawn node's id */
     cr_node **order;          /* the drawn nodes behind the loss, in creation order */
     size_t n;
     double *grad;     /* per order entry: gradient so far (scalars) */
@@ -81,9 +85,14 @@ typedef struct steps {
 
 static const char partial[] = "\xe2\x88\x82";
 
-static void put_id(cr_sink *s, const cr_node *n) { cr_sink_printf(s, "\"n%zu\"", n->id); }
-
 static size_t entry(const steps *st, const cr_node *n) { return st->pos[n->id - st->lo]; }
+
+/* The DOT id of the node that draws n: n, or in the layers view its
+ * layer's box. */
+static void put_id(const steps *st, cr_sink *s, const cr_node *n)
+{
+    cr_sink_printf(s, "\"n%zu\"", st->rep ? st->rep[entry(st, n)] : n->id);
+}
 
 static int is_scalar(const cr_node *n) { return n->value.size == 1; }
 
@@ -94,13 +103,27 @@ static int drawn(const steps *st, const cr_node *n)
                    : !(n->flags & CR_NODE_BACKWARD);
 }
 
-/* A node's value as a page shows it: the number, or the shape. */
-static void put_value(cr_sink *s, const cr_node *n)
+/* A node's value as a page shows it: the number, or the shape (in the
+ * layers view with the smallest, mean and largest element). */
+static void put_value(const steps *st, cr_sink *s, const cr_node *n)
 {
-    if (is_scalar(n))
+    if (is_scalar(n)) {
         cr_sink_printf(s, "%s", cr_number_str(n->value.data[0]).text);
-    else
-        cr_sink_printf(s, "%s", cr_shape_str(&n->value).text);
+        return;
+    }
+    cr_sink_printf(s, "%s", cr_shape_str(&n->value).text);
+    if (!st->layers || n->value.size == 0)
+        return;
+    const double *v = n->value.data;
+    double lo = v[0], hi = v[0], sum = 0.0;
+    for (size_t k = 0; k < n->value.size; k++) {
+        lo = v[k] < lo ? v[k] : lo;
+        hi = v[k] > hi ? v[k] : hi;
+        sum += v[k];
+    }
+    cr_sink_printf(s, " (min %s, ", cr_number_str(lo).text);
+    cr_sink_printf(s, "mean %s, ", cr_number_str(sum / (double)n->value.size).text);
+    cr_sink_printf(s, "max %s)", cr_number_str(hi).text);
 }
 
 /* Adds the line in st->line to the step's "lines" array, and empties it. */
@@ -124,7 +147,7 @@ static void begin_step(steps *st, const char *phase, size_t f, size_t b,
     cr_sink_printf(j, "%s\n{\"p\": \"%s\", \"f\": %zu, \"b\": %zu, \"c\": %zu, \"node\": ",
                    st->n_steps ? "," : "", phase, f, b, st->n_chains);
     if (node)
-        put_id(j, node);
+        put_id(st, j, node);
     else
         cr_sink_put(j, "null", 4);
     cr_sink_printf(j, ", \"edge\": %ld, \"lines\": [", edge);
@@ -154,13 +177,13 @@ static void statement_lines(steps *st, const cr_node *n)
         cr_sink_printf(&st->line, "%s", from++ ? ", " : "from ");
         cr_sink_label(&st->line, e->child);
         cr_sink_put(&st->line, " = ", 3);
-        put_value(&st->line, e->child);
+        put_value(st, &st->line, e->child);
     }
     if (from)
         end_line(st, 0);
     cr_sink_label(&st->line, n);
     cr_sink_put(&st->line, " = ", 3);
-    put_value(&st->line, n);
+    put_value(st, &st->line, n);
     end_line(st, 0);
 }
 
@@ -177,7 +200,7 @@ static void forward_steps(steps *st)
             continue;
         cr_sink_label(&st->line, n);
         cr_sink_put(&st->line, " = ", 3);
-        put_value(&st->line, n);
+        put_value(st, &st->line, n);
         end_line(st, 0);
     }
     end_step(st);
@@ -188,6 +211,8 @@ static void forward_steps(steps *st)
             continue;
         begin_step(st, "forward", ++f, 0, n, -1);
         cr_sink_printf(&st->line, "Forward %zu of %zu: ", f, st->n_ops);
+        if (st->layers && cr_dot_name_group(n))
+            cr_sink_printf(&st->line, "layer %zu, ", cr_dot_name_group(n));
         cr_sink_label(&st->line, n);
         end_line(st, 1);
         if (st->stm) {
@@ -202,10 +227,10 @@ static void forward_steps(steps *st)
                 cr_sink_put(&st->line, ", ", 2);
             cr_sink_label(&st->line, n->inputs[i]);
             cr_sink_put(&st->line, " = ", 3);
-            put_value(&st->line, n->inputs[i]);
+            put_value(st, &st->line, n->inputs[i]);
         }
         cr_sink_put(&st->line, ") = ", 4);
-        put_value(&st->line, n);
+        put_value(st, &st->line, n);
         end_line(st, 0);
         end_step(st);
     }
@@ -234,7 +259,7 @@ static cr_status add_chain(steps *st, cr_node *n)
     if (need > 0 && text[need - 1] == '\n')
         text[--need] = '\0';
     cr_sink_printf(&st->chains, "%s\n{\"node\": ", st->n_chains ? "," : "");
-    put_id(&st->chains, n);
+    put_id(st, &st->chains, n);
     cr_sink_put(&st->chains, ", \"text\": ", 10);
     cr_html_json_string(&st->chains, text, (size_t)need);
     cr_sink_put(&st->texts, text, (size_t)need);
@@ -274,10 +299,14 @@ static cr_status edge_step(steps *st, size_t b)
     cr_sink_printf(l, "upstream ");
     put_ratio(l, st->loss, p);
     /* a scalar reached through tensors has no number here: its chain has */
-    cr_sink_printf(l, " = %s",
-                   !is_scalar(p)         ? "(a tensor)"
-                   : isnan(st->grad[kp]) ? "(through tensors: see its chain)"
-                                         : cr_number_str(st->grad[kp]).text);
+    if (st->layers && !is_scalar(p))
+        cr_sink_printf(l, ", a tensor of norm %s",
+                       cr_number_str(st->stm->grad[p->id]).text);
+    else
+        cr_sink_printf(l, " = %s",
+                       !is_scalar(p)         ? "(a tensor)"
+                       : isnan(st->grad[kp]) ? "(through tensors: see its chain)"
+                                             : cr_number_str(st->grad[kp]).text);
     end_line(st, 0);
     cr_sink_printf(l, "local ");
     put_ratio(l, p, c);
@@ -301,6 +330,18 @@ static cr_status edge_step(steps *st, size_t b)
     if (ce && ce->collapsed) {
         cr_sink_printf(l, "(composed through the unnamed steps between them)");
         end_line(st, 0);
+    }
+    if (st->layers && !scalar) {
+        cr_sink_printf(l, "gradient flowing to ");
+        cr_sink_label(l, c);
+        cr_sink_printf(l, ": norm %s", cr_number_str(ce->flow_norm).text);
+        end_line(st, 0);
+        if (!st->left[kc]) {
+            cr_sink_printf(l, "|");
+            put_ratio(l, st->loss, c);
+            cr_sink_printf(l, "| = %s, complete", cr_number_str(st->stm->grad[c->id]).text);
+            end_line(st, 0);
+        }
     }
     if (scalar && !isnan(product)) {
         cr_sink_printf(l, "product %s \xc3\x97 ", cr_number_str(st->grad[kp]).text);
@@ -353,12 +394,34 @@ static void statement_edges(steps *st)
             start--;
         for (size_t k = start; k < end; k++) {
             cr_chain_edge *ce = c->edges[k];
-            st->edges[e++] = (step_edge){ce->parent, ce->child, ce->input, 0, ce};
+            size_t dup = 0; /* layers: the drawn edges between the same boxes before it */
+            for (size_t j = 0; st->rep && j < k; j++)
+                dup += st->rep[entry(st, c->edges[j]->child)] ==
+                           st->rep[entry(st, ce->child)] &&
+                       st->rep[entry(st, c->edges[j]->parent)] ==
+                           st->rep[entry(st, ce->parent)];
+            st->edges[e++] = (step_edge){ce->parent, ce->child, ce->input, dup, ce};
             st->left[entry(st, ce->child)]++;
             st->incoming[entry(st, ce->child)]++;
         }
         end = start;
     }
+}
+
+/* The layers view: each node's drawn box, the first node of its layer
+ * (the layers view draws a layer as its lowest id), or the node itself. */
+static cr_status layer_boxes(steps *st)
+{
+    st->rep = cr_calloc(st->n, sizeof *st->rep);
+    if (!st->rep)
+        return cr_chain_oom(st->g);
+    for (size_t k = 0; k < st->n; k++) {
+        size_t group = cr_dot_name_group(st->order[k]), j = 0;
+        while (group && cr_dot_name_group(st->order[j]) != group)
+            j++;
+        st->rep[k] = st->order[group ? j : k]->id;
+    }
+    return CR_OK;
 }
 
 /* Collects the forward nodes behind the loss (the drawn ones), the edges between them
@@ -401,6 +464,8 @@ static cr_status collect(steps *st)
         if (n->kind == CR_NODE_OP)
             st->n_ops++;
     }
+    if (st->layers && (s = layer_boxes(st)) != CR_OK)
+        return s;
     for (k = 0; k < st->n && !st->stm; k++)
         if (st->order[k]->kind == CR_NODE_OP)
             st->n_edges += st->order[k]->n_inputs;
@@ -436,15 +501,15 @@ static void put_data(steps *st, cr_sink *s)
     for (size_t k = 0; k < st->n; k++)
         if (st->order[k]->kind == CR_NODE_OP) {
             cr_sink_printf(s, "%s", f++ ? ", " : "");
-            put_id(s, st->order[k]);
+            put_id(st, s, st->order[k]);
         }
     /* each edge: [child, parent, which of the DOT edges child -> parent] */
     cr_sink_put(s, "],\n\"edges\": [", 13);
     for (size_t e = 0; e < st->n_edges; e++) {
         cr_sink_printf(s, "%s[", e ? ", " : "");
-        put_id(s, st->edges[e].child);
+        put_id(st, s, st->edges[e].child);
         cr_sink_put(s, ", ", 2);
-        put_id(s, st->edges[e].parent);
+        put_id(st, s, st->edges[e].parent);
         cr_sink_printf(s, ", %zu]", st->edges[e].dup);
     }
     cr_sink_put(s, "],\n\"steps\": [", 13);
@@ -466,11 +531,15 @@ static void final_text(steps *st, cr_sink *lines, cr_sink *chains)
         const cr_node *n = st->order[k];
         cr_sink_label(lines, n);
         cr_sink_put(lines, " = ", 3);
-        put_value(lines, n);
+        put_value(st, lines, n);
         if (is_scalar(n)) {
             cr_sink_put(lines, ", ", 2);
             put_ratio(lines, st->loss, n);
             cr_sink_printf(lines, " = %s", cr_number_str(st->grad[k]).text);
+        } else if (st->layers && !isnan(st->stm->grad[n->id])) {
+            cr_sink_put(lines, ", |", 3);
+            put_ratio(lines, st->loss, n);
+            cr_sink_printf(lines, "| = %s", cr_number_str(st->stm->grad[n->id]).text);
         }
         cr_sink_put(lines, "\n", 1);
     }
@@ -480,14 +549,15 @@ static void final_text(steps *st, cr_sink *lines, cr_sink *chains)
         chains->status = st->texts.status;
 }
 
-cr_status cr_html_steps(cr_graph *g, cr_node *loss, const cr_statements *stm, cr_sink *out,
-                        cr_sink *final_lines, cr_sink *final_chains)
+cr_status cr_html_steps(cr_graph *g, cr_node *loss, const cr_statements *stm, int layers,
+                        cr_sink *out, cr_sink *final_lines, cr_sink *final_chains)
 {
     steps st;
     memset(&st, 0, sizeof st);
     st.g = g;
     st.loss = loss;
     st.stm = stm;
+    st.layers = layers && stm;
     cr_sink_init(&st.json, NULL);
     cr_sink_init(&st.chains, NULL);
     cr_sink_init(&st.texts, NULL);
@@ -517,5 +587,6 @@ cr_status cr_html_steps(cr_graph *g, cr_node *loss, const cr_statements *stm, cr
     cr_free(st.incoming);
     cr_free(st.edges);
     cr_free(st.pos);
+    cr_free(st.rep);
     return s;
 }
