@@ -5,13 +5,14 @@
  * update, with the optimizer (cr_optim, Adam) and with the MLP training
  * loop (cr_mlp_train). A convolution big enough for its kernels to split
  * their work over two threads gives bit-for-bit what one thread gives.
- * test.sh also runs this suite under
- * ThreadSanitizer (build/tsan), which fails on any data race.
+ * test.sh also runs this suite under ThreadSanitizer (build/tsan), which
+ * fails on any data race.
  */
 #include "testutil.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct training {

@@ -140,11 +140,12 @@ static void col2im(const geom *q, const double *restrict col, double *restrict d
  * it saves (starting one takes tens of microseconds). */
 #define TWO_THREAD_WORK (1 << 19)
 
-/* Whether the kernels of q split their work between two threads: when
- * there are two and the work is worth it. */
-static int split_in_two(const geom *q)
+/* Whether a kernel of q splits its work, count items (samples or output
+ * channels), between two threads: when there are two threads, two items
+ * and enough work (else OpenBLAS's own threads serve one big product). */
+static int split_in_two(const geom *q, size_t count)
 {
-    return cr_num_threads() >= 2 &&
+    return count >= 2 && cr_num_threads() >= 2 &&
            (double)q->n * (double)q->o * (double)q->kc * (double)q->l >= TWO_THREAD_WORK;
 }
 
@@ -212,8 +213,10 @@ static void conv_part(void *ctx, size_t index)
         }
 }
 
-/* Runs a kernel's two parts on node n of geometry q. */
-static void run_parts(cr_node *n, const geom *q, void (*part)(void *ctx, size_t index))
+/* Runs a kernel's two parts on node n of geometry q, which split count
+ * items. */
+static void run_parts(cr_node *n, const geom *q, size_t count,
+                      void (*part)(void *ctx, size_t index))
 {
     job j = {.q = *q,
              .a = IN(n, 0),
@@ -221,7 +224,7 @@ static void run_parts(cr_node *n, const geom *q, void (*part)(void *ctx, size_t 
              .bias = n->n_inputs > 2 ? IN(n, 2) : NULL,
              .out = OUT(n),
              .scratch = n->graph->scratch,
-             .split = split_in_two(q)};
+             .split = split_in_two(q, count)};
     cr_run_two_parts(j.split, part, &j);
 }
 
@@ -236,7 +239,7 @@ static void conv_forward(cr_node *n)
             wb[o * (q.kc + 1) + q.kc] = b[o];
         }
     }
-    run_parts(n, &q, conv_part);
+    run_parts(n, &q, q.n, conv_part);
 }
 
 /* conv_input_grad(dY, W) = dX: per sample and group, W^T dY, scattered back
@@ -266,7 +269,7 @@ static void input_grad_part(void *ctx, size_t index)
 static void conv_input_grad_forward(cr_node *n)
 {
     const geom q = geom_of(n->args, &n->value, IN_TENSOR(n, 1), IN_TENSOR(n, 0));
-    run_parts(n, &q, input_grad_part);
+    run_parts(n, &q, q.n, input_grad_part);
 }
 
 /* conv_weight_grad(X, dY) = dW: per group, the sum over samples of
@@ -296,7 +299,7 @@ static void weight_grad_part(void *ctx, size_t index)
 static void conv_weight_grad_forward(cr_node *n)
 {
     const geom q = geom_of(n->args, IN_TENSOR(n, 0), &n->value, IN_TENSOR(n, 1));
-    run_parts(n, &q, weight_grad_part);
+    run_parts(n, &q, q.og, weight_grad_part);
 }
 
 static cr_status conv_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
