@@ -3,12 +3,16 @@
  * independent: two threads each train their own small network and get
  * exactly the numbers a single thread gets, with a hand-written SGD
  * update, with the optimizer (cr_optim, Adam) and with the MLP training
- * loop (cr_mlp_train). test.sh also runs this suite under
- * ThreadSanitizer (build/tsan), which fails on any data race.
+ * loop (cr_mlp_train). A convolution big enough for its kernels to split
+ * their work over two threads gives bit-for-bit what one thread gives.
+ * test.sh also runs this suite under ThreadSanitizer (build/tsan), which
+ * fails on any data race.
  */
 #include "testutil.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct training {
@@ -170,6 +174,76 @@ END_TEST
 START_TEST(test_mlp_train_two_threads) { two_threads(train_mlp, 0, 0.5); }
 END_TEST
 
+/* conv2d of x [n,c,h,h] by w [o,c/groups,3,3] + b with the given stride
+ * and padding 1, loss 1/2 sum (y - G)^2, on `threads` threads: writes y
+ * and the gradients of x, w and b to out (at most cap numbers); returns
+ * how many. */
+static size_t conv_values(int threads, size_t n, size_t c, size_t o, size_t h,
+                          size_t stride, size_t groups, double *out, size_t cap)
+{
+    ck_assert_int_eq(cr_set_num_threads(threads), CR_OK);
+    cr_graph *g = cr_graph_new();
+    const size_t sx[4] = {n, c, h, h}, sw[4] = {o, c / groups, 3, 3}, sb[1] = {o};
+    const size_t st[2] = {stride, stride}, pad[2] = {1, 1};
+    cr_node *x = cr_input(g, "x", 4, sx),
+            *w = cr_param_init(g, "w", 4, sw, CR_INIT_UNIFORM, 0, 0),
+            *b = cr_param_init(g, "b", 1, sb, CR_INIT_UNIFORM, 0, 0);
+    cr_node *in[3] = {x, w, b};
+    double *v = malloc(cap * sizeof *v);
+    for (size_t k = 0; k < 3; k++) {
+        const size_t size = cr_tensor_size(cr_node_value(in[k]));
+        ck_assert_uint_le(size, cap);
+        for (size_t i = 0; i < size; i++)
+            v[i] = sin(0.7 * (double)(i + 31 * k) + 0.1);
+        ck_assert_int_eq(cr_node_set_data(in[k], v, size), CR_OK);
+    }
+    cr_node_require_grad(x, 1);
+    cr_node *y = cr_conv2d(g, x, w, b, st, pad, NULL, groups);
+    ck_assert_ptr_nonnull(y);
+    const cr_tensor *yt = cr_node_value(y);
+    cr_node *G = cr_input(g, "G", cr_tensor_rank(yt), cr_tensor_shape(yt));
+    ck_assert_uint_le(cr_tensor_size(yt), cap);
+    for (size_t i = 0; i < cr_tensor_size(yt); i++)
+        v[i] = cos(0.3 * (double)i);
+    ck_assert_int_eq(cr_node_set_data(G, v, cr_tensor_size(yt)), CR_OK);
+    free(v);
+    cr_node *loss = cr_sq_error(g, y, G);
+    ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    const cr_tensor *parts[4] = {yt, cr_node_grad(x), cr_node_grad(w), cr_node_grad(b)};
+    size_t count = 0;
+    for (size_t k = 0; k < 4; k++) {
+        const size_t size = cr_tensor_size(parts[k]);
+        ck_assert_uint_le(count + size, cap);
+        memcpy(out + count, cr_tensor_data(parts[k]), size * sizeof *out);
+        count += size;
+    }
+    cr_graph_free(g);
+    ck_assert_int_eq(cr_set_num_threads(1), CR_OK);
+    return count;
+}
+
+/* The kernels split at 2^19 multiply-adds (n o 9c/groups OH OW): these
+ * shapes are above that, with an odd batch and odd channel counts so the
+ * halves differ, grouped and strided too. */
+START_TEST(test_conv_two_threads_bit_identical)
+{
+    static const size_t shapes[][6] = {
+        {5, 8, 17, 12, 1, 1}, {4, 8, 16, 32, 2, 2}, {3, 6, 27, 20, 1, 3}};
+    enum { CAP = 60000 };
+    double *one = malloc(CAP * sizeof *one), *two = malloc(CAP * sizeof *two);
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        const size_t *s = shapes[i];
+        const size_t k1 = conv_values(1, s[0], s[1], s[2], s[3], s[4], s[5], one, CAP);
+        const size_t k2 = conv_values(2, s[0], s[1], s[2], s[3], s[4], s[5], two, CAP);
+        ck_assert_uint_eq(k1, k2);
+        ck_assert(memcmp(one, two, k1 * sizeof *one) == 0);
+    }
+    free(one);
+    free(two);
+}
+END_TEST
+
 Suite *threads_suite(void)
 {
     Suite *s = suite_create("threads");
@@ -178,6 +252,7 @@ Suite *threads_suite(void)
     tcase_add_test(tc, test_two_graphs_two_threads);
     tcase_add_test(tc, test_optimizer_two_threads);
     tcase_add_test(tc, test_mlp_train_two_threads);
+    tcase_add_test(tc, test_conv_two_threads_bit_identical);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -108,7 +108,9 @@ CR_API cr_status cr_set_allocator(const cr_allocator *allocator);
  * work of its own should call this (or create its first graph) before
  * starting that work, not while it runs. CR_EINVAL if n is negative or over
  * 1024. Process-wide: call it before starting work, not concurrently with
- * it. */
+ * it. With 2 or more, a large convolution kernel splits its work over two
+ * threads (bit for bit the one-thread result) and holds OpenBLAS to one
+ * thread while it runs, which other threads' BLAS calls see meanwhile. */
 CR_API cr_status cr_set_num_threads(int n);
 /* The thread count in force (deciding it from CR_NUM_THREADS if unset). */
 CR_API int cr_num_threads(void);

@@ -1,6 +1,8 @@
 /*
  * blas.c - the one place chainrule calls CBLAS (OpenBLAS or GSL's reference
- * CBLAS, chosen at configure time). Tiny products, such as the scalar and
+ * CBLAS, chosen at configure time), and the thread count it shares with
+ * the BLAS, including the one way a kernel splits its work over two
+ * threads (cr_run_two_parts). Tiny products, such as the scalar and
  * few-neuron graphs of the seed article, use a plain loop instead, where a
  * BLAS call costs more than the arithmetic.
  */
@@ -90,4 +92,42 @@ void cr_gemm(unsigned flags, size_t m, size_t n, size_t k, double alpha, const d
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                 tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
                 ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, beta, c, (int)n);
+}
+
+typedef struct two_parts {
+    void (*part)(void *ctx, size_t index);
+    void *ctx;
+} two_parts;
+
+static void *second_part(void *arg)
+{
+    const two_parts *t = arg;
+    t->part(t->ctx, 1);
+    return NULL;
+}
+
+void cr_run_two_parts(int two, void (*part)(void *ctx, size_t index), void *ctx)
+{
+    const int threads = cr_num_threads();
+    if (!two || threads < 2) {
+        part(ctx, 0);
+        part(ctx, 1);
+        return;
+    }
+#ifdef CR_HAVE_OPENBLAS
+    /* each part's products on its own thread only; the count in force comes
+     * back after the join */
+    openblas_set_num_threads(1);
+#endif
+    two_parts t = {part, ctx};
+    pthread_t worker;
+    const int started = pthread_create(&worker, NULL, second_part, &t) == 0;
+    part(ctx, 0);
+    if (started)
+        pthread_join(worker, NULL);
+    else
+        part(ctx, 1);
+#ifdef CR_HAVE_OPENBLAS
+    openblas_set_num_threads(threads);
+#endif
 }

@@ -427,6 +427,14 @@ cr_node *cr_channel_scale(cr_graph *g, cr_node *x, cr_node *s, size_t a, size_t 
 /* C[m,n] = alpha op(A) op(B) + beta C, row-major, no aliasing. */
 void cr_gemm(unsigned flags, size_t m, size_t n, size_t k, double alpha, const double *a,
              const double *b, double beta, double *c);
+/* Runs part(ctx, 0) and part(ctx, 1): when two is nonzero and
+ * cr_num_threads() is at least 2, part 1 on a thread started for it while
+ * the caller runs part 0, with the BLAS held to one thread meanwhile (so
+ * each part's products run on its own core, not both on both); otherwise,
+ * or if no thread can be started, one after the other. The parts must
+ * touch disjoint memory; a kernel's results must not depend on which way
+ * they ran. */
+void cr_run_two_parts(int two, void (*part)(void *ctx, size_t index), void *ctx);
 
 #define CR_UNUSED(x) ((void)(x))
 

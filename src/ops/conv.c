@@ -74,7 +74,9 @@ static void valid_range(size_t out, size_t stride, long off, size_t len, size_t 
 }
 
 /* col[(c*KH + i)*KW + j][oy*OW + ox] = x[c, oy*sh - ph + i*dh, ox*sw - pw + j*dw]
- * for the cg channels of one sample's group at x, zero in the padding. */
+ * for the cg channels of one sample's group at x, zero in the padding.
+ * Rows are short (a feature map's width), so plain loops beat a memset and
+ * memcpy call per row. */
 static void im2col(const geom *q, const double *restrict x, double *restrict col)
 {
     for (size_t j = 0; j < q->kw; j++) {
@@ -85,20 +87,24 @@ static void im2col(const geom *q, const double *restrict x, double *restrict col
             for (size_t i = 0; i < q->kh; i++) {
                 double *row = col + ((c * q->kh + i) * q->kw + j) * q->l;
                 for (size_t oy = 0; oy < q->oh; oy++) {
-                    double *r = row + oy * q->ow;
+                    double *restrict r = row + oy * q->ow;
                     const long iy = (long)(oy * q->sh + i * q->dh) - (long)q->ph;
                     if (iy < 0 || iy >= (long)q->h) {
-                        memset(r, 0, q->ow * sizeof *r);
+                        for (size_t ox = 0; ox < q->ow; ox++)
+                            r[ox] = 0.0;
                         continue;
                     }
-                    const double *src = x + (c * q->h + (size_t)iy) * q->w;
-                    memset(r, 0, lo * sizeof *r);
+                    const double *restrict src = x + (c * q->h + (size_t)iy) * q->w;
+                    for (size_t ox = 0; ox < lo; ox++)
+                        r[ox] = 0.0;
                     if (q->sw == 1)
-                        memcpy(r + lo, src + (long)lo + off, (hi - lo) * sizeof *r);
+                        for (size_t ox = lo; ox < hi; ox++)
+                            r[ox] = src[(long)ox + off];
                     else
                         for (size_t ox = lo; ox < hi; ox++)
                             r[ox] = src[(long)(ox * q->sw) + off];
-                    memset(r + hi, 0, (q->ow - hi) * sizeof *r);
+                    for (size_t ox = hi; ox < q->ow; ox++)
+                        r[ox] = 0.0;
                 }
             }
     }
@@ -128,81 +134,172 @@ static void col2im(const geom *q, const double *restrict col, double *restrict d
     }
 }
 
+/* ---- two threads: the kernels split their work in two parts ---- */
+
+/* Multiply-adds of a kernel below which a second thread costs more than
+ * it saves (starting one takes tens of microseconds). */
+#define TWO_THREAD_WORK (1 << 19)
+
+/* Whether a kernel of q splits its work, count items (samples or output
+ * channels), between two threads: when there are two threads, two items
+ * and enough work (else OpenBLAS's own threads serve one big product). */
+static int split_in_two(const geom *q, size_t count)
+{
+    return count >= 2 && cr_num_threads() >= 2 &&
+           (double)q->n * (double)q->o * (double)q->kc * (double)q->l >= TWO_THREAD_WORK;
+}
+
+/* Part index's share [*lo, *hi) of count items: halves when split, else
+ * all of them in part 0. */
+static void part_range(int split, size_t index, size_t count, size_t *lo, size_t *hi)
+{
+    *lo = index == 0 ? 0 : split ? count / 2 : count;
+    *hi = index == 0 && split ? count / 2 : count;
+}
+
+/* Scratch for one node: the columns of one sample and group per part,
+ * each with room for a row of ones under them, after room for the weights
+ * with a bias column. */
+static size_t scratch_need(const geom *q)
+{
+    return q->o * (q->kc + 1) + 2 * (q->kc + 1) * q->l;
+}
+static double *part_cols(const geom *q, double *scratch, size_t index)
+{
+    return scratch + q->o * (q->kc + 1) + index * (q->kc + 1) * q->l;
+}
+
+/* What a kernel's parts share: the geometry, the node's inputs and output
+ * and the scratch space. */
+typedef struct job {
+    geom q;
+    const double *a, *b, *bias; /* the node's inputs, in order */
+    double *out, *scratch;
+    int split; /* split_in_two */
+} job;
+
 /* ---- conv: Y[n,o] = sum_c W[o,c] (*) X[n,c] + b[o], per group ---- */
 
 /* With a bias (and im2col), the bias joins the product as one more column
  * of the weights against a row of ones under the columns, so no pass over
- * the output adds it: scratch holds the columns, that row, then the
- * weights with their bias column, [O, KC+1]. */
-static void conv_forward(cr_node *n)
+ * the output adds it. Each part computes its own samples, so two threads
+ * give the very numbers one does. */
+static void conv_part(void *ctx, size_t index)
 {
-    const geom q = geom_of(n->args, IN_TENSOR(n, 0), IN_TENSOR(n, 1), &n->value);
-    const double *x = IN(n, 0), *w = IN(n, 1), *b = n->n_inputs > 2 ? IN(n, 2) : NULL;
-    double *y = OUT(n), *col = n->graph->scratch;
-    const int cols_are_input = direct(&q);
+    const job *j = ctx;
+    const geom *q = &j->q;
+    const double *x = j->a, *w = j->b, *b = j->bias;
+    double *y = j->out, *col = part_cols(q, j->scratch, index), *wb = j->scratch;
+    const int cols_are_input = direct(q);
     const int fold_bias = b && !cols_are_input;
-    const size_t kc = q.kc + (fold_bias ? 1 : 0);
-    double *wb = col + kc * q.l;
-    if (fold_bias) {
-        for (size_t k = 0; k < q.l; k++)
-            col[q.kc * q.l + k] = 1.0;
-        for (size_t o = 0; o < q.o; o++) {
-            memcpy(wb + o * kc, w + o * q.kc, q.kc * sizeof *wb);
-            wb[o * kc + q.kc] = b[o];
-        }
-    }
-    for (size_t s = 0; s < q.n; s++)
-        for (size_t gi = 0; gi < q.groups; gi++) {
-            const double *xg = x + (s * q.c + gi * q.cg) * q.hw;
+    const size_t kc = q->kc + (fold_bias ? 1 : 0);
+    size_t lo, hi;
+    part_range(j->split, index, q->n, &lo, &hi);
+    if (fold_bias && lo < hi)
+        for (size_t k = 0; k < q->l; k++)
+            col[q->kc * q->l + k] = 1.0;
+    for (size_t s = lo; s < hi; s++)
+        for (size_t gi = 0; gi < q->groups; gi++) {
+            const double *xg = x + (s * q->c + gi * q->cg) * q->hw;
             if (!cols_are_input)
-                im2col(&q, xg, col);
-            double *yg = y + (s * q.o + gi * q.og) * q.l;
+                im2col(q, xg, col);
+            double *yg = y + (s * q->o + gi * q->og) * q->l;
             if (b && !fold_bias)
-                for (size_t o = 0; o < q.og; o++)
-                    for (size_t k = 0; k < q.l; k++)
-                        yg[o * q.l + k] = b[gi * q.og + o];
-            cr_gemm(0, q.og, q.l, kc, 1.0, (fold_bias ? wb : w) + gi * q.og * kc,
+                for (size_t o = 0; o < q->og; o++)
+                    for (size_t k = 0; k < q->l; k++)
+                        yg[o * q->l + k] = b[gi * q->og + o];
+            cr_gemm(0, q->og, q->l, kc, 1.0, (fold_bias ? wb : w) + gi * q->og * kc,
                     cols_are_input ? xg : col, b && !fold_bias ? 1.0 : 0.0, yg);
         }
 }
 
-/* conv_input_grad(dY, W) = dX: per sample and group, W^T dY, scattered back
- * by col2im. */
-static void conv_input_grad_forward(cr_node *n)
+/* Runs a kernel's two parts on node n of geometry q, which split count
+ * items. */
+static void run_parts(cr_node *n, const geom *q, size_t count,
+                      void (*part)(void *ctx, size_t index))
 {
-    const geom q = geom_of(n->args, &n->value, IN_TENSOR(n, 1), IN_TENSOR(n, 0));
-    const double *dy = IN(n, 0), *w = IN(n, 1);
-    double *dx = OUT(n), *col = n->graph->scratch;
-    const int cols_are_input = direct(&q);
+    job j = {.q = *q,
+             .a = IN(n, 0),
+             .b = IN(n, 1),
+             .bias = n->n_inputs > 2 ? IN(n, 2) : NULL,
+             .out = OUT(n),
+             .scratch = n->graph->scratch,
+             .split = split_in_two(q, count)};
+    cr_run_two_parts(j.split, part, &j);
+}
+
+static void conv_forward(cr_node *n)
+{
+    const geom q = geom_of(n->args, IN_TENSOR(n, 0), IN_TENSOR(n, 1), &n->value);
+    if (n->n_inputs > 2 && !direct(&q)) { /* the weights with their bias column */
+        const double *w = IN(n, 1), *b = IN(n, 2);
+        double *wb = n->graph->scratch;
+        for (size_t o = 0; o < q.o; o++) {
+            memcpy(wb + o * (q.kc + 1), w + o * q.kc, q.kc * sizeof *wb);
+            wb[o * (q.kc + 1) + q.kc] = b[o];
+        }
+    }
+    run_parts(n, &q, q.n, conv_part);
+}
+
+/* conv_input_grad(dY, W) = dX: per sample and group, W^T dY, scattered back
+ * by col2im; each part its own samples. */
+static void input_grad_part(void *ctx, size_t index)
+{
+    const job *j = ctx;
+    const geom *q = &j->q;
+    const double *dy = j->a, *w = j->b;
+    double *col = part_cols(q, j->scratch, index);
+    const int cols_are_input = direct(q);
+    size_t lo, hi;
+    part_range(j->split, index, q->n, &lo, &hi);
     if (!cols_are_input)
-        memset(dx, 0, n->value.size * sizeof *dx);
-    for (size_t s = 0; s < q.n; s++)
-        for (size_t gi = 0; gi < q.groups; gi++) {
-            const double *dyg = dy + (s * q.o + gi * q.og) * q.l;
-            double *dxg = dx + (s * q.c + gi * q.cg) * q.hw;
-            cr_gemm(CR_TRANS_A, q.kc, q.l, q.og, 1.0, w + gi * q.og * q.kc, dyg, 0.0,
+        memset(j->out + lo * q->c * q->hw, 0, (hi - lo) * q->c * q->hw * sizeof(double));
+    for (size_t s = lo; s < hi; s++)
+        for (size_t gi = 0; gi < q->groups; gi++) {
+            const double *dyg = dy + (s * q->o + gi * q->og) * q->l;
+            double *dxg = j->out + (s * q->c + gi * q->cg) * q->hw;
+            cr_gemm(CR_TRANS_A, q->kc, q->l, q->og, 1.0, w + gi * q->og * q->kc, dyg, 0.0,
                     cols_are_input ? dxg : col);
             if (!cols_are_input)
-                col2im(&q, col, dxg);
+                col2im(q, col, dxg);
         }
 }
 
+static void conv_input_grad_forward(cr_node *n)
+{
+    const geom q = geom_of(n->args, &n->value, IN_TENSOR(n, 1), IN_TENSOR(n, 0));
+    run_parts(n, &q, q.n, input_grad_part);
+}
+
 /* conv_weight_grad(X, dY) = dW: per group, the sum over samples of
- * dY im2col(X)^T. */
+ * dY im2col(X)^T. The parts split each group's output rows (both make the
+ * columns of every sample), so each entry sums the samples in the same
+ * order whether one thread runs or two. */
+static void weight_grad_part(void *ctx, size_t index)
+{
+    const job *j = ctx;
+    size_t o0, o1;
+    part_range(j->split, index, j->q.og, &o0, &o1);
+    if (o0 == o1)
+        return;
+    const geom *q = &j->q;
+    double *col = part_cols(q, j->scratch, index);
+    for (size_t s = 0; s < q->n; s++)
+        for (size_t gi = 0; gi < q->groups; gi++) {
+            const double *xg = j->a + (s * q->c + gi * q->cg) * q->hw;
+            if (!direct(q))
+                im2col(q, xg, col);
+            cr_gemm(CR_TRANS_B, o1 - o0, q->kc, q->l, 1.0,
+                    j->b + (s * q->o + gi * q->og + o0) * q->l, direct(q) ? xg : col,
+                    s ? 1.0 : 0.0, j->out + (gi * q->og + o0) * q->kc);
+        }
+}
+
 static void conv_weight_grad_forward(cr_node *n)
 {
     const geom q = geom_of(n->args, IN_TENSOR(n, 0), &n->value, IN_TENSOR(n, 1));
-    const double *x = IN(n, 0), *dy = IN(n, 1);
-    double *dw = OUT(n), *col = n->graph->scratch;
-    const int cols_are_input = direct(&q);
-    for (size_t s = 0; s < q.n; s++)
-        for (size_t gi = 0; gi < q.groups; gi++) {
-            const double *xg = x + (s * q.c + gi * q.cg) * q.hw;
-            if (!cols_are_input)
-                im2col(&q, xg, col);
-            cr_gemm(CR_TRANS_B, q.og, q.kc, q.l, 1.0, dy + (s * q.o + gi * q.og) * q.l,
-                    cols_are_input ? xg : col, s ? 1.0 : 0.0, dw + gi * q.og * q.kc);
-        }
+    run_parts(n, &q, q.og, weight_grad_part);
 }
 
 static cr_status conv_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
@@ -323,11 +420,7 @@ static cr_node *conv_node(cr_graph *g, const cr_op *op, cr_node *const *in, size
                       conv_name(rank));
         return NULL;
     }
-    /* the columns; for conv with a bias, a row of ones and the weights
-     * with their bias column */
-    const size_t need =
-        op == &cr_op_conv ? (q.kc + 1) * q.l + q.o * (q.kc + 1) : q.kc * q.l;
-    if (!direct(&q) && cr_graph_reserve_scratch(g, need) != CR_OK)
+    if (!direct(&q) && cr_graph_reserve_scratch(g, scratch_need(&q)) != CR_OK)
         return NULL;
     return cr_node_create_shaped(g, op, in, n_in, args, rank, shape);
 }
