@@ -31,16 +31,11 @@ struct cr_backward_cache {
     cr_node **plan; /* gradient op nodes to evaluate, in creation order */
     size_t n_plan;
     /* A direct build: the active op nodes that get a contribution, from
-     * the loss down; per node id up to the loss a gradient slot (and one
-     * more, the sink that takes contributions nobody reads) and a state
+     * the loss down; per node id up to the loss a gradient slot and a state
      * byte (DIRECT_*); the wanted nodes' gradients as rank-0 tensors over
      * their slots (or over a zero in values, for no contribution). */
     cr_node **sweep;
     size_t n_sweep;
-    /* per node of the sweep: its id, then the slot of each input (the
-     * sink, slot[loss->id + 1], for an input without one) */
-    size_t *route;
-    size_t n_route, cap_route;
     double *slot;
     unsigned char *state;
     cr_tensor *direct;
@@ -226,9 +221,6 @@ static void direct_free(cr_backward_cache *c)
 {
     cr_free(c->sweep);
     cr_free(c->slot);
-    cr_free(c->route);
-    c->route = NULL;
-    c->n_route = c->cap_route = 0;
     cr_free(c->state);
     cr_free(c->direct);
     cr_free(c->values);
@@ -309,15 +301,15 @@ static cr_status nodes_build(cr_graph *g, cr_backward_cache *c)
 
 static int is_direct(const cr_backward_cache *c) { return c->state != NULL; }
 
-/* Starts a direct sweep: every slot -0.0 (the sink's too), the loss's 1
- * (the seed, d(loss)/d(loss)). -0.0 + d is d, bit for bit, for every d: a
- * slot takes its first contribution as it is, as the gradient build does,
- * and adds the others in order. */
+/* Starts a direct sweep: every slot -0.0, the loss's 1 (the seed,
+ * d(loss)/d(loss)). -0.0 + d is d, bit for bit, for every d: a slot takes
+ * its first contribution as it is, as the gradient build does, and adds
+ * the others in order. */
 static void slot_seed(cr_backward_cache *c)
 {
     const size_t top = c->loss->id;
     double *restrict slot = c->slot;
-    CR_FOR_BLOCKED(id, top + 2, slot[id] = -0.0;);
+    CR_FOR_BLOCKED(id, top + 1, slot[id] = -0.0;);
     slot[top] = 1.0;
 }
 
@@ -378,7 +370,7 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
     /* nodes depending on a wanted one: room enough for the plan */
     const size_t count = mark_depends(g, top, c->wanted, c->n_wanted);
     c->sweep = cr_malloc((count ? count : 1) * sizeof *c->sweep);
-    c->slot = cr_malloc((top + 2) * sizeof *c->slot);
+    c->slot = cr_malloc((top + 1) * sizeof *c->slot);
     c->state = cr_malloc(top + 1);
     c->direct = cr_malloc(c->n_wanted * sizeof *c->direct);
     c->values = cr_malloc(c->n_wanted * sizeof *c->values);
@@ -410,28 +402,19 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
         for (size_t i = 0; i < n_in; i++)
             if (n->inputs[i]->value.rank != 0)
                 goto node_road;
-        if ((n_in > c->cap_dx &&
-             cr_grow((void **)&c->dx, &c->cap_dx, n_in, sizeof *c->dx) != CR_OK) ||
-            (c->n_route + 1 + n_in > c->cap_route &&
-             cr_grow((void **)&c->route, &c->cap_route, c->n_route + 1 + n_in,
-                     sizeof *c->route) != CR_OK)) {
+        if (n_in > c->cap_dx &&
+            cr_grow((void **)&c->dx, &c->cap_dx, n_in, sizeof *c->dx) != CR_OK) {
             direct_free(c);
             return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
         }
         c->sweep[c->n_sweep++] = n;
-        size_t *route = c->route + c->n_route;
-        c->n_route += 1 + n_in;
-        route[0] = id;
-        const int gives = n->op->scalar_vjp(n, slot[id], c->dx);
+        if (!n->op->scalar_vjp(n, slot[id], c->dx))
+            continue;
         for (size_t i = 0; i < n_in; i++) {
             const size_t in = n->inputs[i]->id;
-            route[1 + i] = top + 1;
             if (marks[in] & MARK_DEPENDS_ON_WANTED) {
-                route[1 + i] = in;
-                if (gives) {
-                    marks[in] |= MARK_HAS;
-                    slot[in] += c->dx[i];
-                }
+                marks[in] |= MARK_HAS;
+                slot[in] += c->dx[i];
             }
         }
     }
@@ -454,23 +437,19 @@ node_road:
  * wanted nodes' tensors point. Allocates nothing, cannot fail. */
 static void direct_sweep(cr_backward_cache *c)
 {
+    const unsigned char *restrict state = c->state;
     double *restrict slot = c->slot;
     slot_seed(c);
     double *restrict dx = c->dx;
-    const size_t *restrict route = c->route;
     for (size_t k = 0; k < c->n_sweep; k++) {
         const cr_node *n = c->sweep[k];
-        const size_t n_in = n->n_inputs;
-        if (!n->op->scalar_vjp(n, slot[route[0]], dx)) {
-            /* no contribution */
-        } else if (n_in == 2) { /* most nodes of scalar graphs: no loop */
-            slot[route[1]] += dx[0];
-            slot[route[2]] += dx[1];
-        } else {
-            for (size_t i = 0; i < n_in; i++)
-                slot[route[1 + i]] += dx[i];
+        if (!n->op->scalar_vjp(n, slot[n->id], dx))
+            continue;
+        for (size_t i = 0; i < n->n_inputs; i++) {
+            const size_t in = n->inputs[i]->id;
+            if (state[in] & DIRECT_ACTIVE)
+                slot[in] += dx[i];
         }
-        route += 1 + n_in;
     }
 }
 
