@@ -52,7 +52,8 @@ enum {
 enum {
     MARK_LOSS_ANCESTOR = 1,
     MARK_DEPENDS_ON_WANTED = 2,
-    MARK_ACTIVE = MARK_LOSS_ANCESTOR | MARK_DEPENDS_ON_WANTED
+    MARK_ACTIVE = MARK_LOSS_ANCESTOR | MARK_DEPENDS_ON_WANTED,
+    MARK_HAS = 4 /* the direct plan: gets a contribution */
 };
 
 static cr_status require_scalar(cr_graph *g, const char *what, const cr_node *y)
@@ -300,8 +301,59 @@ static cr_status nodes_build(cr_graph *g, cr_backward_cache *c)
 
 static int is_direct(const cr_backward_cache *c) { return c->state != NULL; }
 
-/* Plans c as a direct build when its graph allows one (*ok = 1), or
- * leaves it alone (*ok = 0). CR_ENOMEM recorded in g. */
+/* Starts a direct sweep: every slot -0.0, the loss's 1 (the seed,
+ * d(loss)/d(loss)). -0.0 + d is d, bit for bit, for every d: a slot takes
+ * its first contribution as it is, as the gradient build does, and adds
+ * the others in order. */
+static void slot_seed(cr_backward_cache *c)
+{
+    const size_t top = c->loss->id;
+    double *restrict slot = c->slot;
+    CR_FOR_BLOCKED(id, top + 1, slot[id] = -0.0;);
+    slot[top] = 1.0;
+}
+
+/* Marks in g->marks (reset before) the nodes up to top that depend on a
+ * wanted node (MARK_DEPENDS_ON_WANTED), in one sweep up the creation
+ * order, and returns how many there are. */
+static size_t mark_depends(cr_graph *g, size_t top, cr_node *const *wanted, size_t n_wanted)
+{
+    unsigned char *restrict marks = g->marks;
+    cr_node *const *nodes = g->nodes;
+    for (size_t k = 0; k < n_wanted; k++)
+        if (wanted[k]->id <= top)
+            marks[wanted[k]->id] = MARK_DEPENDS_ON_WANTED;
+    size_t count = 0;
+    for (size_t id = 0; id <= top; id++) {
+        const cr_node *n = nodes[id];
+        if (!marks[id]) {
+            for (size_t i = 0; i < n->n_inputs; i++) {
+                if (marks[n->inputs[i]->id] & MARK_DEPENDS_ON_WANTED) {
+                    marks[id] = MARK_DEPENDS_ON_WANTED;
+                    break;
+                }
+            }
+        }
+        count += marks[id] != 0;
+    }
+    return count;
+}
+
+/* Plans c as a direct build when its graph allows one (*ok = 1), and then
+ * has computed its gradients too; or leaves it alone (*ok = 0). CR_ENOMEM
+ * recorded in g.
+ *
+ * Two sweeps over the graph: one up the creation order marks the nodes
+ * that depend on a wanted node; one down from the loss marks the loss's
+ * ancestors and, since a node's consumers all come after it, finds each
+ * active node's gradient complete when it reaches it: it plans the node
+ * (the sweep list, its state byte) and passes its contributions on in the
+ * same step, in the order direct_sweep does, so the numbers are the same.
+ * Which nodes get a contribution depends on the graph alone (whether a
+ * scalar_vjp gives one depends on its node, never on values): a wanted
+ * node without one holds zero. A node the sweep reaches that is not rank 0
+ * with rank-0 inputs and a scalar_vjp sends the whole backward down the
+ * node road. */
 static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
 {
     *ok = 0;
@@ -314,11 +366,9 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
     cr_status st = cr_graph_marks_reset(g);
     if (st != CR_OK)
         return st;
-    mark_active(g, c->loss, c->wanted, c->n_wanted);
     const size_t top = loss->id;
-    size_t count = 0; /* active nodes: room enough for the plan */
-    for (size_t id = 0; id <= top; id++)
-        count += (g->marks[id] & MARK_ACTIVE) == MARK_ACTIVE;
+    /* nodes depending on a wanted one: room enough for the plan */
+    const size_t count = mark_depends(g, top, c->wanted, c->n_wanted);
     c->sweep = cr_malloc((count ? count : 1) * sizeof *c->sweep);
     c->slot = cr_malloc((top + 1) * sizeof *c->slot);
     c->state = cr_malloc(top + 1);
@@ -329,48 +379,57 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
         return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory for %zu nodes",
                              top + 1);
     }
-    /* Which nodes get a contribution depends on the graph alone (whether a
-     * scalar_vjp gives one depends on its node, never on values): the
-     * sweep visits only those, and a wanted node without one holds zero.
-     * A node the sweep would visit that is not rank 0 with rank-0 inputs
-     * and a scalar_vjp sends the whole backward down the node road. */
-    for (size_t id = 0; id <= top; id++)
-        c->state[id] = (g->marks[id] & MARK_ACTIVE) == MARK_ACTIVE ? DIRECT_ACTIVE : 0;
-    c->state[top] |= c->state[top] ? DIRECT_HAS : 0;
+    unsigned char *restrict marks = g->marks, *restrict state = c->state;
+    double *restrict slot = c->slot;
+    cr_node *const *nodes = g->nodes;
+    slot_seed(c);
+    marks[top] |= MARK_LOSS_ANCESTOR | MARK_HAS;
     for (size_t id = top + 1; id-- > 0;) {
-        cr_node *n = g->nodes[id];
-        if (c->state[id] != (DIRECT_ACTIVE | DIRECT_HAS) || n->kind != CR_NODE_OP)
+        const unsigned char m = marks[id];
+        state[id] = (m & MARK_ACTIVE) == MARK_ACTIVE
+                        ? (unsigned char)(DIRECT_ACTIVE | (m & MARK_HAS ? DIRECT_HAS : 0))
+                        : 0;
+        if (!(m & MARK_LOSS_ANCESTOR))
             continue;
-        if (n->value.rank != 0 || !n->op->scalar_vjp) {
-            direct_free(c);
-            return CR_OK;
-        }
-        c->sweep[c->n_sweep++] = n;
-        if (cr_grow((void **)&c->dx, &c->cap_dx, n->n_inputs, sizeof *c->dx) != CR_OK) {
+        cr_node *n = nodes[id];
+        const size_t n_in = n->n_inputs;
+        for (size_t i = 0; i < n_in; i++)
+            marks[n->inputs[i]->id] |= MARK_LOSS_ANCESTOR;
+        if (state[id] != (DIRECT_ACTIVE | DIRECT_HAS) || n->kind != CR_NODE_OP)
+            continue;
+        if (n->value.rank != 0 || !n->op->scalar_vjp)
+            goto node_road;
+        for (size_t i = 0; i < n_in; i++)
+            if (n->inputs[i]->value.rank != 0)
+                goto node_road;
+        if (n_in > c->cap_dx &&
+            cr_grow((void **)&c->dx, &c->cap_dx, n_in, sizeof *c->dx) != CR_OK) {
             direct_free(c);
             return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
         }
-        for (size_t i = 0; i < n->n_inputs; i++) {
-            if (n->inputs[i]->value.rank != 0) {
-                direct_free(c);
-                return CR_OK;
+        c->sweep[c->n_sweep++] = n;
+        if (!n->op->scalar_vjp(n, slot[id], c->dx))
+            continue;
+        for (size_t i = 0; i < n_in; i++) {
+            const size_t in = n->inputs[i]->id;
+            if (marks[in] & MARK_DEPENDS_ON_WANTED) {
+                marks[in] |= MARK_HAS;
+                slot[in] += c->dx[i];
             }
         }
-        if (!n->op->scalar_vjp(n, 1.0, c->dx))
-            continue;
-        for (size_t i = 0; i < n->n_inputs; i++)
-            if (c->state[n->inputs[i]->id] & DIRECT_ACTIVE)
-                c->state[n->inputs[i]->id] |= DIRECT_HAS;
     }
     for (size_t k = 0; k < c->n_wanted; k++) {
         const size_t id = c->wanted[k]->id;
-        cr_tensor_set_shape(&c->direct[k], 0, NULL, NULL);
         c->values[k] = 0.0;
-        c->direct[k].data =
-            id <= top && (c->state[id] & DIRECT_HAS) ? &c->slot[id] : &c->values[k];
-        c->direct[k].flags = 0;
+        c->direct[k] = (cr_tensor){
+            .size = 1,
+            .data = id <= top && (state[id] & DIRECT_HAS) ? &slot[id] : &c->values[k]};
     }
     *ok = 1;
+    return CR_OK;
+
+node_road:
+    direct_free(c);
     return CR_OK;
 }
 
@@ -378,14 +437,9 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
  * wanted nodes' tensors point. Allocates nothing, cannot fail. */
 static void direct_sweep(cr_backward_cache *c)
 {
-    const size_t top = c->loss->id;
     const unsigned char *restrict state = c->state;
     double *restrict slot = c->slot;
-    /* -0.0 + d is d, bit for bit, for every d: a slot takes its first
-     * contribution as it is, as the gradient build does, and adds the
-     * others in order */
-    CR_FOR_BLOCKED(id, top + 1, slot[id] = -0.0;);
-    slot[top] = 1.0; /* the seed, d(loss)/d(loss) */
+    slot_seed(c);
     double *restrict dx = c->dx;
     for (size_t k = 0; k < c->n_sweep; k++) {
         const cr_node *n = c->sweep[k];
@@ -445,26 +499,34 @@ static cr_backward_cache *cache_build(cr_graph *g, cr_node *loss)
     }
     c->loss = loss;
     c->wants_version = g->wants_version;
-    for (size_t id = 0; id < g->n_nodes; id++)
-        if (g->nodes[id]->flags & CR_NODE_WANTS_GRAD)
-            c->n_wanted++;
-    c->wanted = cr_malloc((c->n_wanted ? c->n_wanted : 1) * sizeof *c->wanted);
-    c->grads = cr_calloc(c->n_wanted ? c->n_wanted : 1, sizeof *c->grads);
-    if (!c->wanted || !c->grads) {
+    /* one sweep over the nodes, the list growing as it goes (parameters,
+     * which always want a gradient, give a first guess of its length) */
+    size_t cap = g->n_params;
+    c->wanted = cr_malloc((cap ? cap : 1) * sizeof *c->wanted);
+    if (!c->wanted) {
         cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
         goto fail;
     }
-    size_t k = 0;
-    for (size_t id = 0; id < g->n_nodes; id++)
-        if (g->nodes[id]->flags & CR_NODE_WANTS_GRAD)
-            c->wanted[k++] = g->nodes[id];
+    for (size_t id = 0; id < g->n_nodes; id++) {
+        if (!(g->nodes[id]->flags & CR_NODE_WANTS_GRAD))
+            continue;
+        if (c->n_wanted == cap && cr_grow((void **)&c->wanted, &cap, c->n_wanted + 1,
+                                          sizeof *c->wanted) != CR_OK) {
+            cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
+            goto fail;
+        }
+        c->wanted[c->n_wanted++] = g->nodes[id];
+    }
+    c->grads = cr_calloc(c->n_wanted ? c->n_wanted : 1, sizeof *c->grads);
+    if (!c->grads) {
+        cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
+        goto fail;
+    }
 
     int direct;
     if (direct_plan(g, c, &direct) != CR_OK)
         goto fail;
-    if (direct)
-        direct_sweep(c);
-    else if (nodes_build(g, c) != CR_OK)
+    if (!direct && nodes_build(g, c) != CR_OK)
         goto fail;
     c->next = g->backwards;
     g->backwards = c;

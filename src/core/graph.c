@@ -417,7 +417,9 @@ static cr_node *leaf_new(cr_graph *g, const cr_op *op, cr_node_kind kind, const 
     if (!g)
         return NULL;
     cr_node *n = node_new(g, op, kind, NULL, 0, NULL, rank, shape, name);
-    if (n && data)
+    if (n && data && n->value.size == 1)
+        n->value.data[0] = data[0]; /* scalar graphs: no call */
+    else if (n && data)
         memcpy(n->value.data, data, n->value.size * sizeof(double));
     return n;
 }

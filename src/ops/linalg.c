@@ -331,6 +331,20 @@ static cr_status sop_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
     CR_VJP_RETURN(cr_matmul_dims(g, x, dy, CR_TRANS_A, k, nn, m, like->rank, like->shape));
 }
 
+/* The direct backward's arithmetic for a rank-0 sop of rank-0 inputs:
+ * sop_vjp's mul(dy, w_p) and mul(dy, x_p), and dy itself for the bias. */
+static int sop_scalar_vjp(const cr_node *n, double dy, double *dx)
+{
+    const size_t pairs = (size_t)n->args->i[0];
+    for (size_t p = 0; p < pairs; p++) {
+        dx[2 * p] = dy * IN(n, 2 * p + 1)[0];
+        dx[2 * p + 1] = dy * IN(n, 2 * p)[0];
+    }
+    if (n->n_inputs > 2 * pairs)
+        dx[2 * pairs] = dy;
+    return 1;
+}
+
 /* ds/dx_i = w_i, ds/dw_i = x_i, ds/db = 1, with the partner's label. */
 static int sop_deriv_text(const cr_node *n, size_t i, char *buf, size_t size)
 {
@@ -359,7 +373,8 @@ const cr_op cr_op_sop = {.name = "sop",
                          .jacobian_of = sop_jacobian,
                          .shape = sop_shape,
                          .forward = sop_forward,
-                         .vjp = sop_vjp};
+                         .vjp = sop_vjp,
+                         .scalar_vjp = sop_scalar_vjp};
 
 cr_node *cr_sop(cr_graph *g, size_t n, cr_node *const *xs, cr_node *const *ws, cr_node *b)
 {
