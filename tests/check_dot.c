@@ -343,16 +343,18 @@ START_TEST(test_max_nodes)
     opts.max_nodes = 10;
     char *text = dot_text(g, &opts, "capped.dot");
     /* 10 nodes and the summary node: the path E -> add#894 first, then
-     * the latest created */
+     * the latest created; E is the only named statement, so every hidden
+     * node is in its group */
     ck_assert_uint_eq(count_nodes(text), 10);
-    ck_assert_ptr_nonnull(strstr(text, "  collapsed [label=\"891 more nodes not drawn\\n"
+    ck_assert_uint_eq(count(text, "not drawn"), 1);
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 [label=\"E: 891 nodes not drawn\\n"
                                        "297 constants\\n1 parameter\\n593 ops\""));
     ck_assert_ptr_nonnull(strstr(text, "  n900 [label=\"E\\nadd"));
     ck_assert_ptr_nonnull(strstr(text, "  n894 -> n896 [label="));
     ck_assert_ptr_nonnull(strstr(text, "  n899 -> n900 [label="));
     ck_assert_ptr_nonnull(strstr(text, "  n891 [label=\"add#891"));
     ck_assert_ptr_null(strstr(text, "  n890 [label="));
-    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n891 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n891 [style=dashed"));
     free(text);
 
     /* the strongest path stays whole beyond the cap: x is not left
@@ -367,7 +369,7 @@ START_TEST(test_max_nodes)
     text[len] = '\0';
     fclose(f);
     ck_assert_uint_eq(count_nodes(text), 601);
-    ck_assert_ptr_nonnull(strstr(text, "  collapsed [label=\"300 more nodes not drawn\\n"
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 [label=\"E: 300 nodes not drawn\\n"
                                        "300 constants\""));
     ck_assert_ptr_nonnull(strstr(text, "  n0 -> n2 [label="));
     ck_assert_uint_eq(count(text, "penwidth=2.5]"), 601 + 600);
@@ -504,12 +506,10 @@ END_TEST
 
 /* ---- the statements view ---- */
 
-/* The seed neuron built by the expression language, as the CLI builds it:
- * unnamed constants and ops between the statements. */
-static cr_expr_program *seed_program(cr_graph *g)
+/* The program text parsed into g, the seed neuron's inputs at the
+ * article's values, evaluated. */
+static cr_expr_program *seed_program_text(cr_graph *g, const char *text)
 {
-    static const char text[] =
-        "s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2";
     static const struct {
         const char *name;
         double value;
@@ -522,6 +522,191 @@ static cr_expr_program *seed_program(cr_graph *g)
     ck_assert_int_eq(cr_expr_eval(p, &err), CR_OK);
     return p;
 }
+
+/* The seed neuron built by the expression language, as the CLI builds it:
+ * unnamed constants and ops between the statements. */
+static cr_expr_program *seed_program(cr_graph *g)
+{
+    return seed_program_text(
+        g, "s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2");
+}
+
+/* The seed neuron with statement group markers (and comments that are
+ * not markers). */
+static cr_expr_program *grouped_seed(cr_graph *g)
+{
+    return seed_program_text(g, "# the seed neuron: u comes before any marker\n"
+                                "u = 2*d\n"
+                                "  # layer 1\n"
+                                "s = x1*w1 + x2*w2 + b # layer 9: after code, a comment\n"
+                                "#layer\n"
+                                "# layers 2\n"
+                                "predicted = sigmoid(s)\n"
+                                "#\tgroup:   loss \"q\"\\  \r\n"
+                                "E = 0.5*(d - predicted)^2\n");
+}
+
+/* Options with p's output as the loss and p's statement groups. */
+static void group_options(cr_expr_program *p, cr_dot_options *opts)
+{
+    cr_dot_options_init(opts);
+    opts->loss = cr_expr_output(p)->node;
+    opts->group_of = cr_expr_node_group;
+    opts->group_ctx = p;
+}
+
+START_TEST(test_group_markers)
+{
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = grouped_seed(g);
+    ck_assert_ptr_null(cr_expr_lookup(p, "u")->group);
+    ck_assert_str_eq(cr_expr_lookup(p, "s")->group, "layer 1");
+    ck_assert_ptr_eq(cr_expr_lookup(p, "predicted")->group, cr_expr_lookup(p, "s")->group);
+    ck_assert_str_eq(cr_expr_lookup(p, "E")->group, "loss \"q\"\\");
+    ck_assert_ptr_null(cr_expr_lookup(p, "x1")->group); /* inputs have none */
+    ck_assert_str_eq(cr_expr_node_group(cr_expr_lookup(p, "E")->node, p), "loss \"q\"\\");
+    ck_assert_ptr_null(cr_expr_node_group(cr_expr_lookup(p, "w1")->node, p));
+    ck_assert_ptr_null(cr_expr_node_group(NULL, p));
+    ck_assert_ptr_null(cr_expr_node_group(cr_expr_lookup(p, "E")->node, NULL));
+    ck_assert_double_eq_tol(cr_node_scalar(cr_expr_output(p)->node), 0.356465271, 1e-9);
+    cr_expr_free(p);
+
+    /* a name met again continues its group; a marker at the end is unused */
+    static const char again[] = "# layer 1\na = x\n# group: two\nb = a\n"
+                                "# layer 1\nc = b\n# group: unused\n";
+    cr_error err;
+    cr_graph_free(g);
+    g = cr_graph_new();
+    ck_assert_int_eq(cr_expr_parse(g, again, strlen(again), &p, &err), CR_OK);
+    ck_assert_ptr_eq(cr_expr_lookup(p, "a")->group, cr_expr_lookup(p, "c")->group);
+    ck_assert_str_eq(cr_expr_lookup(p, "b")->group, "two");
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_group_clusters)
+{
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = grouped_seed(g);
+    cr_dot_options opts;
+    group_options(p, &opts);
+    opts.clusters = 1;
+    /* ops view: a box per group with the ops of its statements and the
+     * inputs they use first (d is used first by u, which has no group) */
+    char *text = dot_text(g, &opts, "groups_ops.dot");
+    ck_assert_uint_eq(count(text, "  subgraph cluster_"), 2);
+    ck_assert_ptr_nonnull(strstr(text, "  subgraph cluster_2 {\n    label=\"layer 1\"; "
+                                       "style=\"rounded,dashed\"; color=\"#888888\";\n"
+                                       "    n3; n4; n5; n6; n7; n8; n9; n10; n11; n12;\n"
+                                       "  }\n"));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  subgraph cluster_3 {\n    label=\"loss \\\"q\\\""
+                                 "\\\\\"; style=\"rounded,dashed\"; color=\"#888888\";\n"
+                                 "    n13; n14; n15; n16;\n  }\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  n0 [label=\"d\\ninput"));
+    ck_assert_ptr_nonnull(strstr(text, "  n12 [label=\"predicted\\nsigmoid"));
+    free(text);
+    /* statements view: the statements and inputs of each group */
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    text = dot_text(g, &opts, "groups_statements.dot");
+    ck_assert_ptr_nonnull(
+        strstr(text, "label=\"layer 1\"; style=\"rounded,dashed\"; color=\"#888888\";\n"
+                     "    n3; n4; n6; n7; n10; n11; n12;\n  }\n"));
+    ck_assert_ptr_nonnull(strstr(text, "color=\"#888888\";\n    n16;\n  }\n"));
+    free(text);
+    /* the layers view draws one node per group */
+    opts.view = CR_DOT_VIEW_LAYERS;
+    text = dot_text(g, &opts, "groups_layers.dot");
+    ck_assert_uint_eq(count_nodes(text), 3); /* d, layer 1, the loss group */
+    ck_assert_ptr_nonnull(strstr(text, "  n3 [label=\"layer 1\\nx1 = 0.1, grad = "));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  n16 [label=\"loss \\\"q\\\"\\\\\\nE = 0.356465271"));
+    free(text);
+    /* a group_of that names no group: numbered layers as before */
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.group_ctx = NULL;
+    text = dot_text(g, &opts, "groups_none.dot");
+    ck_assert_ptr_nonnull(strstr(text, "label=\"layer 1\"; style=\"rounded,dashed\"; "
+                                       "color=\"#888888\";\n    n3; n4;\n  }\n"));
+    free(text);
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Summaries per group under a cap: one per group with its counts, joined
+ * to the drawn nodes and other summaries by dashed edges in the direction
+ * of the data. */
+START_TEST(test_group_summaries)
+{
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = grouped_seed(g);
+    cr_dot_options opts;
+    group_options(p, &opts);
+    opts.highlight = cr_expr_lookup(p, "predicted")->node;
+    opts.max_nodes = 5;
+    char *text = dot_text(g, &opts, "groups_capped.dot");
+    /* E, predicted and the path between them, then the latest */
+    ck_assert_uint_eq(count_nodes(text), 5);
+    ck_assert_uint_eq(count(text, "not drawn"), 2);
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 [label=\"u: 3 nodes not drawn\\n"
+                                       "1 constant\\n1 input\\n1 op\""));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  collapsed_2 [label=\"layer 1: 9 nodes not drawn\\n"
+                                 "5 inputs\\n4 ops\""));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n13 [style=dashed")); /* d */
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_2 -> n12 [style=dashed")); /* s */
+    ck_assert_uint_eq(count(text, "[style=dashed"), 2);
+    free(text);
+    /* a drawn node that feeds hidden ones, and hidden groups feeding each
+     * other: predicted drawn, s hidden behind it */
+    opts.highlight = cr_expr_lookup(p, "w1")->node;
+    opts.max_nodes = 1;
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    text = dot_text(g, &opts, "groups_capped_statements.dot");
+    ck_assert_uint_eq(count_nodes(text), 4); /* w1, s, predicted, E */
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  collapsed_2 [label=\"layer 1: 4 nodes not drawn\\n"
+                                 "4 inputs\""));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  collapsed_1 [label=\"u: 1 node not drawn\\n1 input\""));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n16 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_2 -> n11 [style=dashed"));
+    ck_assert_uint_eq(count(text, "[style=dashed"), 2);
+    free(text);
+
+    /* without groups, a graph built in C: the named ops are the groups;
+     * a hidden node feeding a hidden one of another group links the two
+     * summaries, a drawn node feeding a hidden one points at its summary */
+    cr_graph *h = cr_graph_new();
+    cr_node *x = cr_input_scalar(h, "x", 0.5);
+    cr_node *a = cr_sin(h, cr_mul(h, x, x));
+    cr_node *b = cr_exp(h, cr_neg(h, a));
+    cr_node *c = cr_add(h, cr_mul(h, b, a), x);
+    ck_assert_int_eq(cr_node_set_name(a, "a"), CR_OK);
+    ck_assert_int_eq(cr_node_set_name(b, "b"), CR_OK);
+    ck_assert_int_eq(cr_node_set_name(c, "c"), CR_OK);
+    cr_dot_options_init(&opts);
+    opts.loss = c;
+    opts.highlight = a;
+    opts.max_nodes = 3;
+    text = dot_text(h, &opts, "c_groups.dot");
+    ck_assert_uint_eq(count_nodes(text), 3); /* c, add's mul, a */
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 [label=\"a: 2 nodes not drawn\\n"
+                                       "1 input\\n1 op\""));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  collapsed_2 [label=\"b: 2 nodes not drawn\\n2 ops\""));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n2 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n6 [style=dashed")); /* x -> c */
+    ck_assert_ptr_nonnull(strstr(text, "  n2 -> collapsed_2 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_2 -> n5 [style=dashed"));
+    free(text);
+    cr_graph_free(h);
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
 
 START_TEST(test_statements_seed)
 {
@@ -590,9 +775,15 @@ START_TEST(test_statements_seed)
     opts.max_nodes = 4;
     text = dot_text(g, &opts, "capped.dot");
     ck_assert_uint_eq(count_nodes(text), 4);
-    ck_assert_ptr_nonnull(strstr(text, "\"5 more nodes not drawn\\n5 inputs\""));
+    /* one summary per statement, with the inputs it uses first */
+    ck_assert_ptr_nonnull(
+        strstr(text, "  collapsed_1 [label=\"s: 4 nodes not drawn\\n4 inputs\""));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  collapsed_3 [label=\"E: 1 node not drawn\\n1 input\""));
     ck_assert_ptr_nonnull(strstr(text, "  n1 -> n8 [label="));
-    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n8 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n8 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_3 -> n14 [style=dashed"));
+    ck_assert_uint_eq(count(text, " [style=dashed"), 2);
     free(text);
 
     /* errors */
@@ -908,6 +1099,9 @@ Suite *dot_suite(void)
     tcase_add_test(tc, test_statements_tensor_and_hostile);
     tcase_add_test(tc, test_layers_and_clusters);
     tcase_add_test(tc, test_highlight_strongest);
+    tcase_add_test(tc, test_group_markers);
+    tcase_add_test(tc, test_group_clusters);
+    tcase_add_test(tc, test_group_summaries);
     suite_add_tcase(s, tc);
     TCase *render = tcase_create("render");
     tcase_add_checked_fixture(render, tmp_setup, tmp_teardown);
