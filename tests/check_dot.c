@@ -1052,6 +1052,92 @@ START_TEST(test_render_sizes)
 }
 END_TEST
 
+/* 1 if the solid (not summary) edges of the DOT text lead from node
+ * from to node to: the highlighted weight stays connected to the loss by
+ * drawn edges. */
+static int drawn_path(const char *text, size_t from, size_t to)
+{
+    enum { MAX = 4096 };
+    static unsigned char reached[MAX];
+    memset(reached, 0, sizeof reached);
+    reached[from] = 1;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (const char *p = strstr(text, "\n  n"); p; p = strstr(p + 1, "\n  n")) {
+            size_t a = 0, b = 0;
+            int used = 0;
+            if (sscanf(p, "\n  n%zu -> n%zu [label=%n", &a, &b, &used) == 2 && used > 0 &&
+                a < MAX && b < MAX && reached[a] && !reached[b])
+                reached[b] = changed = 1;
+        }
+    }
+    return reached[to];
+}
+
+/* The DOT identifier's number of the drawn node labelled name. */
+static size_t drawn_id(const char *text, const char *name)
+{
+    char label[128];
+    snprintf(label, sizeof label, " [label=\"%s\\n", name);
+    const char *at = strstr(text, label);
+    ck_assert_ptr_nonnull(at);
+    while (at > text && at[-1] != 'n')
+        at--;
+    return (size_t)strtoul(at, NULL, 10);
+}
+
+/* The article's 3-7-5-4-1 network built from scalars with a group marker
+ * per layer (tests/cli/article_scalars.cr, one statement per weight): 136
+ * statements, 12617 x 1851 px in the ops view (issue 16's 12703 x 1844),
+ * 4555 x 5640 in the statements view uncapped. Capped at
+ * 12 statements, top to bottom, it keeps the chain from w1_1_1 to E whole
+ * and drawn, summarises the rest per layer and is 1167 x 1955 px. */
+START_TEST(test_render_article_scalars)
+{
+    char path[512];
+    const char *top = getenv("top_srcdir");
+    snprintf(path, sizeof path, "%s/tests/cli/article_scalars.cr", top ? top : ".");
+    size_t len = 0;
+    char *program = slurp(path, &len);
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = NULL;
+    cr_error err;
+    ck_assert_int_eq(cr_expr_parse(g, program, len, &p, &err), CR_OK);
+    free(program);
+    ck_assert_int_eq(cr_expr_eval(p, &err), CR_OK);
+    ck_assert_uint_eq(cr_expr_num_statements(p),
+                      3 + 1 + 21 + 7 * 3 + 35 + 5 * 3 + 20 + 4 * 3 + 4 + 1 * 3 + 1);
+    cr_dot_options opts;
+    group_options(p, &opts);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.highlight = cr_expr_lookup(p, "w1_1_1")->node;
+    opts.max_nodes = 12;
+    opts.rankdir = CR_DOT_TB;
+    char *text = dot_text(g, &opts, "article.dot");
+    ck_assert_uint_le(count_nodes(text), 20);
+    ck_assert_uint_eq(count(text, " nodes not drawn"), 5);
+    ck_assert_ptr_nonnull(strstr(text, "label=\"data: 4 nodes not drawn\\n4 constants\""));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"layer 1: 39 nodes not drawn\\n27 constants"
+                                       "\\n12 ops\""));
+    ck_assert_ptr_nonnull(
+        strstr(text, "label=\"layer 4: 5 nodes not drawn\\n5 constants\""));
+    size_t weight = drawn_id(text, "w1_1_1"), loss = drawn_id(text, "E");
+    ck_assert(drawn_path(text, weight, loss));
+    ck_assert(!drawn_path(text, loss, weight));
+    free(text);
+    if (cr_dot_can_render()) {
+        double w = 0.0, h = 0.0;
+        ck_assert_int_eq(cr_dot_render(g, &opts, tmp_path("article.svg"), "svg"), CR_OK);
+        svg_size_px(tmp_path("article.svg"), &w, &h);
+        /* 1167 x 1955 here: the margin is for other fonts */
+        ck_assert_msg(w < 2200.0 && h < 2200.0, "article, capped: %.0f x %.0f px", w, h);
+        ck_assert_msg(w > 600.0 && h > 1000.0, "article, capped: %.0f x %.0f px", w, h);
+    }
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_render_failures)
 {
     seed n = seed_build();
@@ -1109,6 +1195,7 @@ Suite *dot_suite(void)
     tcase_add_test(render, test_render_formats);
     tcase_add_test(render, test_render_sizes);
     tcase_add_test(render, test_render_failures);
+    tcase_add_test(render, test_render_article_scalars);
     tcase_add_test(render, test_render_hostile);
     suite_add_tcase(s, render);
     return s;
