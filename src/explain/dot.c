@@ -1,9 +1,10 @@
 /*
  * dot.c - DOT text of a graph (deterministic, every string escaped), with
  * node styles per kind, edges labelled by their local derivative, the
- * highlighted chain from the loss to one node, a cap on drawn nodes with a
- * summary node, written to a stream, a string or (through fileio.c's
- * atomic writer) a file.
+ * highlighted chain from the loss to one node, groups of nodes (given,
+ * numbered layers or statements) drawn as boxes or layer nodes, a cap on
+ * drawn nodes with one summary node per group, written to a stream, a
+ * string or (through fileio.c's atomic writer) a file.
  */
 #include "explain/chain_private.h"
 #include "io/fileio.h"
