@@ -708,6 +708,44 @@ START_TEST(test_group_summaries)
 }
 END_TEST
 
+/* Running out of memory at every allocation of parsing a program with
+ * group markers and writing it capped, in boxes, per group: CR_ENOMEM,
+ * nothing leaks. */
+START_TEST(test_group_out_of_memory)
+{
+    static const char text[] = "# layer 1\ns = x1*w1 + x2*w2 + b\n# group: out\n"
+                               "predicted = sigmoid(s)\n# layer 1\nE = (d - predicted)^2\n";
+    for (size_t k = 1;; k++) {
+        test_alloc_install(0);
+        cr_graph *g = cr_graph_new();
+        ck_assert_ptr_nonnull(g);
+        test_alloc.fail_at = test_alloc.allocations + k;
+        cr_expr_program *p = NULL;
+        cr_error err;
+        cr_status st = cr_expr_parse(g, text, strlen(text), &p, &err);
+        if (st == CR_OK) {
+            cr_dot_options opts;
+            group_options(p, &opts);
+            opts.view = _i ? CR_DOT_VIEW_STATEMENTS : CR_DOT_VIEW_OPS;
+            opts.highlight = cr_expr_lookup(p, "w1")->node;
+            opts.max_nodes = 2;
+            opts.clusters = 1;
+            FILE *f = tmpfile();
+            st = cr_dot_write(g, f, &opts);
+            fclose(f);
+        }
+        int failed = test_alloc.failures > 0;
+        ck_assert_int_eq(st, failed ? CR_ENOMEM : CR_OK);
+        cr_expr_free(p);
+        cr_graph_free(g);
+        ck_assert_int_eq(test_alloc.live, 0);
+        test_alloc_uninstall();
+        if (!failed)
+            break;
+    }
+}
+END_TEST
+
 START_TEST(test_statements_seed)
 {
     cr_graph *g = cr_graph_new();
@@ -1188,6 +1226,7 @@ Suite *dot_suite(void)
     tcase_add_test(tc, test_group_markers);
     tcase_add_test(tc, test_group_clusters);
     tcase_add_test(tc, test_group_summaries);
+    tcase_add_loop_test(tc, test_group_out_of_memory, 0, 2); /* ops, statements */
     suite_add_tcase(s, tc);
     TCase *render = tcase_create("render");
     tcase_add_checked_fixture(render, tmp_setup, tmp_teardown);
