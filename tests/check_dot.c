@@ -343,16 +343,18 @@ START_TEST(test_max_nodes)
     opts.max_nodes = 10;
     char *text = dot_text(g, &opts, "capped.dot");
     /* 10 nodes and the summary node: the path E -> add#894 first, then
-     * the latest created */
+     * the latest created; E is the only named statement, so every hidden
+     * node is in its group */
     ck_assert_uint_eq(count_nodes(text), 10);
-    ck_assert_ptr_nonnull(strstr(text, "  collapsed [label=\"891 more nodes not drawn\\n"
+    ck_assert_uint_eq(count(text, "not drawn"), 1);
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 [label=\"E: 891 nodes not drawn\\n"
                                        "297 constants\\n1 parameter\\n593 ops\""));
     ck_assert_ptr_nonnull(strstr(text, "  n900 [label=\"E\\nadd"));
     ck_assert_ptr_nonnull(strstr(text, "  n894 -> n896 [label="));
     ck_assert_ptr_nonnull(strstr(text, "  n899 -> n900 [label="));
     ck_assert_ptr_nonnull(strstr(text, "  n891 [label=\"add#891"));
     ck_assert_ptr_null(strstr(text, "  n890 [label="));
-    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n891 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n891 [style=dashed"));
     free(text);
 
     /* the strongest path stays whole beyond the cap: x is not left
@@ -367,7 +369,7 @@ START_TEST(test_max_nodes)
     text[len] = '\0';
     fclose(f);
     ck_assert_uint_eq(count_nodes(text), 601);
-    ck_assert_ptr_nonnull(strstr(text, "  collapsed [label=\"300 more nodes not drawn\\n"
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 [label=\"E: 300 nodes not drawn\\n"
                                        "300 constants\""));
     ck_assert_ptr_nonnull(strstr(text, "  n0 -> n2 [label="));
     ck_assert_uint_eq(count(text, "penwidth=2.5]"), 601 + 600);
@@ -504,12 +506,10 @@ END_TEST
 
 /* ---- the statements view ---- */
 
-/* The seed neuron built by the expression language, as the CLI builds it:
- * unnamed constants and ops between the statements. */
-static cr_expr_program *seed_program(cr_graph *g)
+/* The program text parsed into g, the seed neuron's inputs at the
+ * article's values, evaluated. */
+static cr_expr_program *seed_program_text(cr_graph *g, const char *text)
 {
-    static const char text[] =
-        "s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2";
     static const struct {
         const char *name;
         double value;
@@ -522,6 +522,229 @@ static cr_expr_program *seed_program(cr_graph *g)
     ck_assert_int_eq(cr_expr_eval(p, &err), CR_OK);
     return p;
 }
+
+/* The seed neuron built by the expression language, as the CLI builds it:
+ * unnamed constants and ops between the statements. */
+static cr_expr_program *seed_program(cr_graph *g)
+{
+    return seed_program_text(
+        g, "s = x1*w1 + x2*w2 + b; predicted = sigmoid(s); E = 0.5*(d - predicted)^2");
+}
+
+/* The seed neuron with statement group markers (and comments that are
+ * not markers). */
+static cr_expr_program *grouped_seed(cr_graph *g)
+{
+    return seed_program_text(g, "# the seed neuron: u comes before any marker\n"
+                                "u = 2*d\n"
+                                "  # layer 1\n"
+                                "s = x1*w1 + x2*w2 + b # layer 9: after code, a comment\n"
+                                "#layer\n"
+                                "# layers 2\n"
+                                "predicted = sigmoid(s)\n"
+                                "#\tgroup:   loss \"q\"\\  \r\n"
+                                "E = 0.5*(d - predicted)^2\n");
+}
+
+/* Options with p's output as the loss and p's statement groups. */
+static void group_options(cr_expr_program *p, cr_dot_options *opts)
+{
+    cr_dot_options_init(opts);
+    opts->loss = cr_expr_output(p)->node;
+    opts->group_of = cr_expr_node_group;
+    opts->group_ctx = p;
+}
+
+START_TEST(test_group_markers)
+{
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = grouped_seed(g);
+    ck_assert_ptr_null(cr_expr_lookup(p, "u")->group);
+    ck_assert_str_eq(cr_expr_lookup(p, "s")->group, "layer 1");
+    ck_assert_ptr_eq(cr_expr_lookup(p, "predicted")->group, cr_expr_lookup(p, "s")->group);
+    ck_assert_str_eq(cr_expr_lookup(p, "E")->group, "loss \"q\"\\");
+    ck_assert_ptr_null(cr_expr_lookup(p, "x1")->group); /* inputs have none */
+    ck_assert_str_eq(cr_expr_node_group(cr_expr_lookup(p, "E")->node, p), "loss \"q\"\\");
+    ck_assert_ptr_null(cr_expr_node_group(cr_expr_lookup(p, "w1")->node, p));
+    ck_assert_ptr_null(cr_expr_node_group(NULL, p));
+    ck_assert_ptr_null(cr_expr_node_group(cr_expr_lookup(p, "E")->node, NULL));
+    ck_assert_double_eq_tol(cr_node_scalar(cr_expr_output(p)->node), 0.356465271, 1e-9);
+    cr_expr_free(p);
+
+    /* a name met again continues its group; a marker at the end is unused */
+    static const char again[] = "# layer 1\na = x\n# group: two\nb = a\n"
+                                "# layer 1\nc = b\n# group: unused\n";
+    cr_error err;
+    cr_graph_free(g);
+    g = cr_graph_new();
+    ck_assert_int_eq(cr_expr_parse(g, again, strlen(again), &p, &err), CR_OK);
+    ck_assert_ptr_eq(cr_expr_lookup(p, "a")->group, cr_expr_lookup(p, "c")->group);
+    ck_assert_str_eq(cr_expr_lookup(p, "b")->group, "two");
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_group_clusters)
+{
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = grouped_seed(g);
+    cr_dot_options opts;
+    group_options(p, &opts);
+    opts.clusters = 1;
+    /* ops view: a box per group with the ops of its statements and the
+     * inputs they use first (d is used first by u, which has no group) */
+    char *text = dot_text(g, &opts, "groups_ops.dot");
+    ck_assert_uint_eq(count(text, "  subgraph cluster_"), 2);
+    ck_assert_ptr_nonnull(strstr(text, "  subgraph cluster_2 {\n    label=\"layer 1\"; "
+                                       "style=\"rounded,dashed\"; color=\"#888888\";\n"
+                                       "    n3; n4; n5; n6; n7; n8; n9; n10; n11; n12;\n"
+                                       "  }\n"));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  subgraph cluster_3 {\n    label=\"loss \\\"q\\\""
+                                 "\\\\\"; style=\"rounded,dashed\"; color=\"#888888\";\n"
+                                 "    n13; n14; n15; n16;\n  }\n"));
+    ck_assert_ptr_nonnull(strstr(text, "  n0 [label=\"d\\ninput"));
+    ck_assert_ptr_nonnull(strstr(text, "  n12 [label=\"predicted\\nsigmoid"));
+    free(text);
+    /* statements view: the statements and inputs of each group */
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    text = dot_text(g, &opts, "groups_statements.dot");
+    ck_assert_ptr_nonnull(
+        strstr(text, "label=\"layer 1\"; style=\"rounded,dashed\"; color=\"#888888\";\n"
+                     "    n3; n4; n6; n7; n10; n11; n12;\n  }\n"));
+    ck_assert_ptr_nonnull(strstr(text, "color=\"#888888\";\n    n16;\n  }\n"));
+    free(text);
+    /* the layers view draws one node per group */
+    opts.view = CR_DOT_VIEW_LAYERS;
+    text = dot_text(g, &opts, "groups_layers.dot");
+    ck_assert_uint_eq(count_nodes(text), 3); /* d, layer 1, the loss group */
+    ck_assert_ptr_nonnull(strstr(text, "  n3 [label=\"layer 1\\nx1 = 0.1, grad = "));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  n16 [label=\"loss \\\"q\\\"\\\\\\nE = 0.356465271"));
+    free(text);
+    /* a group_of that names no group: numbered layers as before */
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.group_ctx = NULL;
+    text = dot_text(g, &opts, "groups_none.dot");
+    ck_assert_ptr_nonnull(strstr(text, "label=\"layer 1\"; style=\"rounded,dashed\"; "
+                                       "color=\"#888888\";\n    n3; n4;\n  }\n"));
+    free(text);
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Summaries per group under a cap: one per group with its counts, joined
+ * to the drawn nodes and other summaries by dashed edges in the direction
+ * of the data. */
+START_TEST(test_group_summaries)
+{
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = grouped_seed(g);
+    cr_dot_options opts;
+    group_options(p, &opts);
+    opts.highlight = cr_expr_lookup(p, "predicted")->node;
+    opts.max_nodes = 5;
+    char *text = dot_text(g, &opts, "groups_capped.dot");
+    /* E, predicted and the path between them, then the latest */
+    ck_assert_uint_eq(count_nodes(text), 5);
+    ck_assert_uint_eq(count(text, "not drawn"), 2);
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 [label=\"u: 3 nodes not drawn\\n"
+                                       "1 constant\\n1 input\\n1 op\""));
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  collapsed_2 [label=\"layer 1: 9 nodes not drawn\\n"
+                                 "5 inputs\\n4 ops\""));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n13 [style=dashed")); /* d */
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_2 -> n12 [style=dashed")); /* s */
+    ck_assert_uint_eq(count(text, "[style=dashed"), 2);
+    free(text);
+    /* a drawn node that feeds hidden ones, and hidden groups feeding each
+     * other: predicted drawn, s hidden behind it */
+    opts.highlight = cr_expr_lookup(p, "w1")->node;
+    opts.max_nodes = 1;
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    text = dot_text(g, &opts, "groups_capped_statements.dot");
+    ck_assert_uint_eq(count_nodes(text), 4); /* w1, s, predicted, E */
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "  collapsed_2 [label=\"layer 1: 4 nodes not drawn\\n"
+                                 "4 inputs\""));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  collapsed_1 [label=\"u: 1 node not drawn\\n1 input\""));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n16 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_2 -> n11 [style=dashed"));
+    ck_assert_uint_eq(count(text, "[style=dashed"), 2);
+    free(text);
+
+    /* without groups, a graph built in C: the named ops are the groups;
+     * a hidden node feeding a hidden one of another group links the two
+     * summaries, a drawn node feeding a hidden one points at its summary */
+    cr_graph *h = cr_graph_new();
+    cr_node *x = cr_input_scalar(h, "x", 0.5);
+    cr_node *a = cr_sin(h, cr_mul(h, x, x));
+    cr_node *b = cr_exp(h, cr_neg(h, a));
+    cr_node *c = cr_add(h, cr_mul(h, b, a), x);
+    ck_assert_int_eq(cr_node_set_name(a, "a"), CR_OK);
+    ck_assert_int_eq(cr_node_set_name(b, "b"), CR_OK);
+    ck_assert_int_eq(cr_node_set_name(c, "c"), CR_OK);
+    cr_dot_options_init(&opts);
+    opts.loss = c;
+    opts.highlight = a;
+    opts.max_nodes = 3;
+    text = dot_text(h, &opts, "c_groups.dot");
+    ck_assert_uint_eq(count_nodes(text), 3); /* c, add's mul, a */
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 [label=\"a: 2 nodes not drawn\\n"
+                                       "1 input\\n1 op\""));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  collapsed_2 [label=\"b: 2 nodes not drawn\\n2 ops\""));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n2 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n6 [style=dashed")); /* x -> c */
+    ck_assert_ptr_nonnull(strstr(text, "  n2 -> collapsed_2 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_2 -> n5 [style=dashed"));
+    free(text);
+    cr_graph_free(h);
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
+
+/* Running out of memory at every allocation of parsing a program with
+ * group markers and writing it capped, in boxes, per group: CR_ENOMEM,
+ * nothing leaks. */
+START_TEST(test_group_out_of_memory)
+{
+    static const char text[] = "# layer 1\ns = x1*w1 + x2*w2 + b\n# group: out\n"
+                               "predicted = sigmoid(s)\n# layer 1\nE = (d - predicted)^2\n";
+    for (size_t k = 1;; k++) {
+        test_alloc_install(0);
+        cr_graph *g = cr_graph_new();
+        ck_assert_ptr_nonnull(g);
+        test_alloc.fail_at = test_alloc.allocations + k;
+        cr_expr_program *p = NULL;
+        cr_error err;
+        cr_status st = cr_expr_parse(g, text, strlen(text), &p, &err);
+        if (st == CR_OK) {
+            cr_dot_options opts;
+            group_options(p, &opts);
+            opts.view = _i ? CR_DOT_VIEW_STATEMENTS : CR_DOT_VIEW_OPS;
+            opts.highlight = cr_expr_lookup(p, "w1")->node;
+            opts.max_nodes = 2;
+            opts.clusters = 1;
+            FILE *f = tmpfile();
+            st = cr_dot_write(g, f, &opts);
+            fclose(f);
+        }
+        int failed = test_alloc.failures > 0;
+        ck_assert_int_eq(st, failed ? CR_ENOMEM : CR_OK);
+        cr_expr_free(p);
+        cr_graph_free(g);
+        ck_assert_int_eq(test_alloc.live, 0);
+        test_alloc_uninstall();
+        if (!failed)
+            break;
+    }
+}
+END_TEST
 
 START_TEST(test_statements_seed)
 {
@@ -590,9 +813,15 @@ START_TEST(test_statements_seed)
     opts.max_nodes = 4;
     text = dot_text(g, &opts, "capped.dot");
     ck_assert_uint_eq(count_nodes(text), 4);
-    ck_assert_ptr_nonnull(strstr(text, "\"5 more nodes not drawn\\n5 inputs\""));
+    /* one summary per statement, with the inputs it uses first */
+    ck_assert_ptr_nonnull(
+        strstr(text, "  collapsed_1 [label=\"s: 4 nodes not drawn\\n4 inputs\""));
+    ck_assert_ptr_nonnull(
+        strstr(text, "  collapsed_3 [label=\"E: 1 node not drawn\\n1 input\""));
     ck_assert_ptr_nonnull(strstr(text, "  n1 -> n8 [label="));
-    ck_assert_ptr_nonnull(strstr(text, "  collapsed -> n8 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_1 -> n8 [style=dashed"));
+    ck_assert_ptr_nonnull(strstr(text, "  collapsed_3 -> n14 [style=dashed"));
+    ck_assert_uint_eq(count(text, " [style=dashed"), 2);
     free(text);
 
     /* errors */
@@ -861,6 +1090,92 @@ START_TEST(test_render_sizes)
 }
 END_TEST
 
+/* 1 if the solid (not summary) edges of the DOT text lead from node
+ * from to node to: the highlighted weight stays connected to the loss by
+ * drawn edges. */
+static int drawn_path(const char *text, size_t from, size_t to)
+{
+    enum { MAX = 4096 };
+    static unsigned char reached[MAX];
+    memset(reached, 0, sizeof reached);
+    reached[from] = 1;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (const char *p = strstr(text, "\n  n"); p; p = strstr(p + 1, "\n  n")) {
+            size_t a = 0, b = 0;
+            int used = 0;
+            if (sscanf(p, "\n  n%zu -> n%zu [label=%n", &a, &b, &used) == 2 && used > 0 &&
+                a < MAX && b < MAX && reached[a] && !reached[b])
+                reached[b] = changed = 1;
+        }
+    }
+    return reached[to];
+}
+
+/* The DOT identifier's number of the drawn node labelled name. */
+static size_t drawn_id(const char *text, const char *name)
+{
+    char label[128];
+    snprintf(label, sizeof label, " [label=\"%s\\n", name);
+    const char *at = strstr(text, label);
+    ck_assert_ptr_nonnull(at);
+    while (at > text && at[-1] != 'n')
+        at--;
+    return (size_t)strtoul(at, NULL, 10);
+}
+
+/* The article's 3-7-5-4-1 network built from scalars with a group marker
+ * per layer (tests/cli/article_scalars.cr, one statement per weight): 136
+ * statements, 12617 x 1851 px in the ops view (issue 16's 12703 x 1844),
+ * 4555 x 5640 in the statements view uncapped. Capped at
+ * 12 statements, top to bottom, it keeps the chain from w1_1_1 to E whole
+ * and drawn, summarises the rest per layer and is 1167 x 1955 px. */
+START_TEST(test_render_article_scalars)
+{
+    char path[512];
+    const char *top = getenv("top_srcdir");
+    snprintf(path, sizeof path, "%s/tests/cli/article_scalars.cr", top ? top : ".");
+    size_t len = 0;
+    char *program = slurp(path, &len);
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *p = NULL;
+    cr_error err;
+    ck_assert_int_eq(cr_expr_parse(g, program, len, &p, &err), CR_OK);
+    free(program);
+    ck_assert_int_eq(cr_expr_eval(p, &err), CR_OK);
+    ck_assert_uint_eq(cr_expr_num_statements(p),
+                      3 + 1 + 21 + 7 * 3 + 35 + 5 * 3 + 20 + 4 * 3 + 4 + 1 * 3 + 1);
+    cr_dot_options opts;
+    group_options(p, &opts);
+    opts.view = CR_DOT_VIEW_STATEMENTS;
+    opts.highlight = cr_expr_lookup(p, "w1_1_1")->node;
+    opts.max_nodes = 12;
+    opts.rankdir = CR_DOT_TB;
+    char *text = dot_text(g, &opts, "article.dot");
+    ck_assert_uint_le(count_nodes(text), 20);
+    ck_assert_uint_eq(count(text, " nodes not drawn"), 5);
+    ck_assert_ptr_nonnull(strstr(text, "label=\"data: 4 nodes not drawn\\n4 constants\""));
+    ck_assert_ptr_nonnull(strstr(text, "label=\"layer 1: 39 nodes not drawn\\n27 constants"
+                                       "\\n12 ops\""));
+    ck_assert_ptr_nonnull(
+        strstr(text, "label=\"layer 4: 5 nodes not drawn\\n5 constants\""));
+    size_t weight = drawn_id(text, "w1_1_1"), loss = drawn_id(text, "E");
+    ck_assert(drawn_path(text, weight, loss));
+    ck_assert(!drawn_path(text, loss, weight));
+    free(text);
+    if (cr_dot_can_render()) {
+        double w = 0.0, h = 0.0;
+        ck_assert_int_eq(cr_dot_render(g, &opts, tmp_path("article.svg"), "svg"), CR_OK);
+        svg_size_px(tmp_path("article.svg"), &w, &h);
+        /* 1167 x 1955 here: the margin is for other fonts */
+        ck_assert_msg(w < 2200.0 && h < 2200.0, "article, capped: %.0f x %.0f px", w, h);
+        ck_assert_msg(w > 600.0 && h > 1000.0, "article, capped: %.0f x %.0f px", w, h);
+    }
+    cr_expr_free(p);
+    cr_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_render_failures)
 {
     seed n = seed_build();
@@ -908,6 +1223,10 @@ Suite *dot_suite(void)
     tcase_add_test(tc, test_statements_tensor_and_hostile);
     tcase_add_test(tc, test_layers_and_clusters);
     tcase_add_test(tc, test_highlight_strongest);
+    tcase_add_test(tc, test_group_markers);
+    tcase_add_test(tc, test_group_clusters);
+    tcase_add_test(tc, test_group_summaries);
+    tcase_add_loop_test(tc, test_group_out_of_memory, 0, 2); /* ops, statements */
     suite_add_tcase(s, tc);
     TCase *render = tcase_create("render");
     tcase_add_checked_fixture(render, tmp_setup, tmp_teardown);
@@ -915,6 +1234,7 @@ Suite *dot_suite(void)
     tcase_add_test(render, test_render_formats);
     tcase_add_test(render, test_render_sizes);
     tcase_add_test(render, test_render_failures);
+    tcase_add_test(render, test_render_article_scalars);
     tcase_add_test(render, test_render_hostile);
     suite_add_tcase(s, render);
     return s;

@@ -77,8 +77,12 @@ typedef struct cr_dot_options {
      * except that the loss, the highlighted node and the strongest path
      * between them are always drawn whole. Then come the other highlighted
      * paths and the nodes nearest the output (latest created); the rest are
-     * replaced by one summary node saying how many nodes of each kind were
-     * collapsed. */
+     * summarised per group (see group_of: given groups, the numbered
+     * layers with clusters, else each named statement with the ops and
+     * inputs it takes in): one summary node per group, "layer 2: 118 nodes
+     * not drawn" with how many of each kind, joined by dashed edges to the
+     * drawn nodes and other summaries its hidden nodes feed or use; nodes
+     * of no group share one summary, "N more nodes not drawn". */
     size_t max_nodes;
     /* A title drawn above the graph (borrowed, escaped; NULL: none). */
     const char *title;
@@ -89,14 +93,28 @@ typedef struct cr_dot_options {
      * backward computed; in the statements view d(loss)/d(node) for every
      * node). Default 1. */
     int grads;
-    /* 1: draw the nodes of the same layer (as the layers view groups them) in one box,
-     * "layer N" (a Graphviz cluster). Default 0. */
+    /* 1: draw the nodes of each group in one box (a Graphviz cluster)
+     * labelled with the group's name: the groups group_of gives, or
+     * when it gives none the nodes whose names end in the same number,
+     * "layer N" (or the number before the first '.').
+     * Default 0. */
     int clusters;
+    /* The group of a node (NULL: none), called with group_ctx for every
+     * forward node; groups are told apart by name and drawn in the order
+     * first met. A node without a group joins its earliest grouped
+     * consumer's, so a group given for the statements of a program takes
+     * in their ops and the inputs they use first. The groups make the
+     * clusters, the layers of the layers view and, under max_nodes, the
+     * summaries. cr_expr_node_group with its program as group_ctx gives a
+     * program's statement groups ("# layer 1" markers). NULL (the
+     * default): no given groups. */
+    const char *(*group_of)(const cr_node *node, void *group_ctx);
+    void *group_ctx;
 } cr_dot_options;
 
 /* Fills opts with the defaults (no loss, no highlight, forward nodes only,
  * edge values on, left to right, no cap, no title, the ops view, node
- * values and gradients shown, no clusters). */
+ * values and gradients shown, no clusters, no given groups). */
 CR_API void cr_dot_options_init(cr_dot_options *opts);
 
 /* Writes g as DOT text to out. Evaluating the edge values creates helper

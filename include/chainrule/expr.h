@@ -40,7 +40,9 @@ typedef enum cr_expr_kind {
  * statement's name, or an input's first use. used is 1 when the node
  * feeds the current output (or is it), else 0. has_value is 1 for an input
  * given a value with cr_expr_set (or bound to a node already in the graph),
- * and always 1 for statements. */
+ * and always 1 for statements. group is the name of the statement group a
+ * statement belongs to (see cr_expr_parse), NULL for inputs and for
+ * statements before the first marker. */
 typedef struct cr_expr_symbol {
     const char *name;
     cr_node *node;
@@ -49,6 +51,7 @@ typedef struct cr_expr_symbol {
     int column;
     int used;
     int has_value;
+    const char *group;
 } cr_expr_symbol;
 
 /* Parses the program text (len bytes; it need not be NUL-terminated) and
@@ -74,7 +77,14 @@ typedef struct cr_expr_symbol {
  *   CR_EINVAL   g, text or out is NULL.
  * The parser uses explicit stacks, never recursion, so no input can
  * overflow the C stack; a long sum is built left to right. Inputs start
- * with the value 0 and no value given (see cr_expr_set). */
+ * with the value 0 and no value given (see cr_expr_set).
+ *
+ * Statement groups: a comment alone on its line that reads "# layer NAME"
+ * or "# group: NAME" is a marker; the statements after it, up to the next
+ * marker, belong to the group "layer NAME" or "NAME" (each statement's
+ * symbol names it; two markers with the same name make one group). Every
+ * other comment is only a comment, and a program without markers has no
+ * groups. The DOT writer draws the groups (cr_expr_node_group). */
 CR_API cr_status cr_expr_parse(cr_graph *g, const char *text, size_t len,
                                cr_expr_program **out, cr_error *err);
 
@@ -94,6 +104,12 @@ CR_API const cr_expr_symbol *cr_expr_statement(const cr_expr_program *p, size_t 
 /* The input or statement with this name (borrowed), or NULL (also for a
  * NULL p or name). */
 CR_API const cr_expr_symbol *cr_expr_lookup(const cr_expr_program *p, const char *name);
+
+/* The group of the statement whose node is node (borrowed from the
+ * program, which is passed as void * so that this function can be
+ * cr_dot_options' group_of), or NULL: no such statement, a statement
+ * without group, a NULL argument. */
+CR_API const char *cr_expr_node_group(const cr_node *node, void *program);
 
 /* The output statement (borrowed): the last statement unless changed by
  * cr_expr_set_output. NULL for a NULL p. */

@@ -164,7 +164,8 @@
     X(VIEW, "view", 0, "statements|ops|layers", ARG,                                       \
       "one node per statement or input, edges labelled with\n"                             \
       "the composed local derivative (default); one node per op;\n"                        \
-      "or one node per layer (statements named W1, b1, s1, a1, ...)")                      \
+      "or one node per layer (a statement group, or else the\n"                            \
+      "statements named W1, b1, s1, a1, ...)")                                             \
     X(VALUES, "values", 0, NULL, ARG,                                                      \
       "show the nodes' values (alone: not their gradients)")                               \
     X(GRADS, "grads", 0, NULL, ARG, "show the nodes' gradients (alone: not their values)") \
@@ -173,13 +174,13 @@
     X(TITLE, "title", 0, "TEXT", ARG, "a title above the picture")                         \
     X(MAX_NODES, "max-nodes", 0, "N", ARG,                                                 \
       "draw at most N nodes (the highlighted chain first); the rest\n"                     \
-      "are summarised")                                                                    \
+      "are summarised per group or statement")                                             \
     X(HIGHLIGHT, "highlight", 0, "NAME", ARG,                                              \
       "highlight the chain from the output to NAME (default: the\n"                        \
       "single --wrt variable, if one)")                                                    \
     X(CLUSTERS, "clusters", 0, NULL, ARG,                                                  \
-      "draw the statements whose names end in the same number\n"                           \
-      "(W1, b1, s1, a1) in one box, \"layer 1\"")
+      "a box per statement group (\"# layer 1\" lines), or else per\n"                     \
+      "number the names end in (W1, b1, s1, a1: \"layer 1\")")
 
 typedef enum cli_opt {
 #define CLI_OPT_ENUM(id, name, short_name, value, role, help) CLI_OPT_##id,

@@ -122,6 +122,9 @@ int cli_dot_options(cli *c, cr_dot_options *opts)
     opts->title = p->title;
     opts->max_nodes = p->max_nodes;
     opts->clusters = p->clusters;
+    /* the program's statement groups ("# layer 1" markers), if it has any */
+    opts->group_of = cr_expr_node_group;
+    opts->group_ctx = c->prog;
     if (p->values || p->grads) {
         opts->values = p->values;
         opts->grads = p->grads;

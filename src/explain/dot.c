@@ -1,9 +1,10 @@
 /*
  * dot.c - DOT text of a graph (deterministic, every string escaped), with
  * node styles per kind, edges labelled by their local derivative, the
- * highlighted chain from the loss to one node, a cap on drawn nodes with a
- * summary node, written to a stream, a string or (through fileio.c's
- * atomic writer) a file.
+ * highlighted chain from the loss to one node, groups of nodes (given,
+ * numbered layers or statements) drawn as boxes or layer nodes, a cap on
+ * drawn nodes with one summary node per group, written to a stream, a
+ * string or (through fileio.c's atomic writer) a file.
  */
 #include "explain/chain_private.h"
 #include "io/fileio.h"
@@ -72,7 +73,16 @@ static void flush_escaped(cr_sink *out, cr_sink *raw)
 
 /* ---- the writer ---- */
 
-enum { SHOW = 1, KEEP = 2, CONSUMED = 4, LOSS = 8, HIDDEN_INPUT = 16 };
+enum { SHOW = 1, KEEP = 2, CONSUMED = 4, LOSS = 8, SEEDED = 16 };
+
+/* A group of nodes: given (name), a numbered layer (layer), or one
+ * statement (stmt, the id of its node; box 0: never drawn as a box). */
+typedef struct dot_group {
+    const char *name;
+    size_t layer, stmt;
+    int box;
+    size_t hidden[5]; /* not drawn, by kind: const, input, param, op, backward */
+} dot_group;
 
 typedef struct dot_writer {
     cr_graph *g;
@@ -86,12 +96,14 @@ typedef struct dot_writer {
     int statements;     /* the statements or the layers view, built in stm */
     int layers;         /* the layers view */
     cr_statements stm;
-    size_t *group; /* per node: the number its name ends in (0: none) */
-    size_t *rep;   /* per node: the first drawn node of its group, or itself */
-    size_t *ord;   /* the drawn nodes of groups, by group, then id */
+    size_t *group;   /* per node: its group, an index into gtab (0: none) */
+    dot_group *gtab; /* the groups; [0] stands for no group */
+    size_t n_groups, cap_groups;
+    size_t n_hidden; /* shown nodes not drawn */
+    size_t *rep;     /* per node: the first drawn node of its group, or itself */
+    size_t *ord;     /* the drawn nodes of groups, by group, then id */
     size_t n_ord;
-    size_t collapsed[5]; /* not drawn, by kind: const, input, param, op, backward */
-    cr_sink raw;         /* scratch for labels before escaping */
+    cr_sink raw; /* scratch for labels before escaping */
 } dot_writer;
 
 /* The highlighting styles: none, on a path (thin), on the strongest path. */
@@ -368,11 +380,8 @@ static void choose(dot_writer *w)
             w->marks[id] |= KEEP;
             budget -= budget > 0;
         }
-    for (size_t id = 0; id < w->n; id++) {
-        const cr_node *n = g->nodes[id];
-        if ((w->marks[id] & SHOW) && !(w->marks[id] & KEEP))
-            w->collapsed[(n->flags & CR_NODE_BACKWARD) ? 4 : n->kind]++;
-    }
+    for (size_t id = 0; id < w->n; id++)
+        w->n_hidden += (w->marks[id] & SHOW) && !(w->marks[id] & KEEP);
     /* the loss: given, or every scalar op that no drawn node consumes */
     if (w->o->loss) {
         w->marks[w->o->loss->id] |= LOSS;
@@ -390,43 +399,7 @@ static void choose(dot_writer *w)
     }
 }
 
-static void put_summary(dot_writer *w, cr_sink *s)
-{
-    static const char *const names[][2] = {{"constant", "constants"},
-                                           {"input", "inputs"},
-                                           {"parameter", "parameters"},
-                                           {"op", "ops"},
-                                           {"backward node", "backward nodes"}};
-    size_t total = 0;
-    for (int k = 0; k < 5; k++)
-        total += w->collapsed[k];
-    if (total == 0)
-        return;
-    cr_sink_printf(s, "  collapsed [label=\"%zu more nodes not drawn", total);
-    for (int k = 0; k < 5; k++)
-        if (w->collapsed[k])
-            cr_sink_printf(s, "\\n%zu %s", w->collapsed[k], names[k][w->collapsed[k] != 1]);
-    cr_sink_printf(s, "\", shape=note, style=\"filled,dashed\", fillcolor=\"#f8f9fa\"];\n");
-    cr_graph *g = w->g;
-    const cr_chain *c = w->stm.chain;
-    for (size_t k = 0; w->statements && k < c->n_edges; k++)
-        w->marks[c->edges[k]->parent->id] |=
-            (w->marks[c->edges[k]->child->id] & KEEP) ? 0 : HIDDEN_INPUT;
-    for (size_t id = 0; id < w->n && !w->statements; id++) {
-        const cr_node *n = g->nodes[id];
-        for (size_t i = 0; i < n->n_inputs; i++) {
-            unsigned char m = w->marks[n->inputs[i]->id];
-            if ((m & SHOW) && !(m & KEEP))
-                w->marks[id] |= HIDDEN_INPUT;
-        }
-    }
-    for (size_t id = 0; id < w->n; id++)
-        if ((w->marks[id] & (KEEP | HIDDEN_INPUT)) == (KEEP | HIDDEN_INPUT))
-            cr_sink_printf(s, "  collapsed -> n%zu [style=dashed, color=\"#888888\"];\n",
-                           id);
-}
-
-/* ---- groups: layers and clusters ---- */
+/* ---- groups: layers, statement groups, statements ---- */
 
 size_t cr_dot_name_group(const cr_node *n)
 {
@@ -444,32 +417,97 @@ size_t cr_dot_name_group(const cr_node *n)
     return v;
 }
 
-static const size_t *order_group; /* for cmp_grouped only (qsort has no context) */
+/* Finds or adds the group called name (given groups) or "layer N" (layer
+ * N > 0); 0 when out of memory. */
+static size_t group_index(dot_writer *w, const char *name, size_t layer)
+{
+    for (size_t k = w->n_groups; k-- > 1;) /* the latest first: runs of one group */
+        if (w->gtab[k].box && w->gtab[k].layer == layer &&
+            (!name || strcmp(w->gtab[k].name, name) == 0))
+            return k;
+    if (cr_grow((void **)&w->gtab, &w->cap_groups, w->n_groups + 1, sizeof *w->gtab) !=
+        CR_OK)
+        return 0;
+    w->gtab[w->n_groups] = (dot_group){.name = name, .layer = layer, .box = 1};
+    return w->n_groups++;
+}
+
+static const dot_writer *order_writer; /* for cmp_grouped only (qsort has no context) */
+
+/* The boxed groups in order: layers by number, given groups as met. */
+static size_t group_rank(const dot_writer *w, size_t k)
+{
+    return w->gtab[k].layer ? w->gtab[k].layer : k;
+}
 
 static int cmp_grouped(const void *x, const void *y)
 {
     size_t a = *(const size_t *)x, b = *(const size_t *)y;
-    if (order_group[a] != order_group[b])
-        return order_group[a] < order_group[b] ? -1 : 1;
+    size_t ra = group_rank(order_writer, order_writer->group[a]);
+    size_t rb = group_rank(order_writer, order_writer->group[b]);
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
     return (a > b) - (a < b);
 }
 
-/* Groups the drawn nodes by the number their names end in: ord lists the
- * grouped ones by group, then id, and rep maps each node to the first of
- * its group (ungrouped nodes to themselves). */
+/* Puts every node in a group (w->group, an index into w->gtab; 0: none):
+ * the group opts->group_of names; when it names none, for the layers view
+ * and clusters, the number the name ends in ("layer N"); else, for a named
+ * op, its statement (a group of its own, never drawn as a box). A node
+ * without one takes its earliest grouped consumer's, so that the ops of a
+ * statement and the inputs it uses first join its group (in the numbered
+ * layers only unnamed nodes do). Then ord lists the drawn nodes of the
+ * boxed groups by group, then id, and rep maps each node to the first of
+ * its group (the others to themselves). */
 static cr_status make_groups(dot_writer *w)
 {
+    const cr_dot_options *o = w->o;
+    int given = 0;
+    for (size_t id = 0; id < w->n && o->group_of && !given; id++)
+        given = !(w->g->nodes[id]->flags & CR_NODE_BACKWARD) &&
+                o->group_of(w->g->nodes[id], o->group_ctx);
+    int numbered = !given && (w->layers || o->clusters);
     w->group = cr_calloc(w->n ? w->n : 1, sizeof *w->group);
     w->rep = cr_calloc(w->n ? w->n : 1, sizeof *w->rep);
     w->ord = cr_calloc(w->n ? w->n : 1, sizeof *w->ord);
-    if (!w->group || !w->rep || !w->ord)
+    if (!w->group || !w->rep || !w->ord ||
+        cr_grow((void **)&w->gtab, &w->cap_groups, 1, sizeof *w->gtab) != CR_OK)
         return cr_graph_fail(w->g, CR_ENOMEM, "dot: out of memory");
+    w->gtab[0] = (dot_group){0};
+    w->n_groups = 1;
+    for (size_t id = 0; id < w->n; id++) {
+        const cr_node *n = w->g->nodes[id];
+        if (n->flags & CR_NODE_BACKWARD)
+            continue;
+        const char *name = given ? o->group_of(n, o->group_ctx) : NULL;
+        size_t layer = numbered ? cr_dot_name_group(n) : 0;
+        size_t k = 0;
+        if (name || layer) {
+            if (!(k = group_index(w, name, layer)))
+                return cr_graph_fail(w->g, CR_ENOMEM, "dot: out of memory");
+        } else if (n->name && n->kind == CR_NODE_OP) {
+            if (cr_grow((void **)&w->gtab, &w->cap_groups, w->n_groups + 1,
+                        sizeof *w->gtab) != CR_OK)
+                return cr_graph_fail(w->g, CR_ENOMEM, "dot: out of memory");
+            w->gtab[k = w->n_groups++] = (dot_group){.stmt = id};
+        }
+        w->group[id] = k;
+        w->marks[id] |= k ? SEEDED : 0;
+    }
+    for (size_t id = w->n; id-- > 0;) {
+        const cr_node *n = w->g->nodes[id];
+        for (size_t i = 0; i < n->n_inputs && w->group[id]; i++) {
+            size_t in = n->inputs[i]->id;
+            if (in < w->n && !(w->marks[in] & SEEDED) && !(numbered && n->inputs[i]->name))
+                w->group[in] = w->group[id];
+        }
+    }
     for (size_t id = 0; id < w->n; id++) {
         w->rep[id] = id;
-        if ((w->marks[id] & KEEP) && (w->group[id] = cr_dot_name_group(w->g->nodes[id])))
+        if ((w->marks[id] & KEEP) && w->gtab[w->group[id]].box)
             w->ord[w->n_ord++] = id;
     }
-    order_group = w->group;
+    order_writer = w;
     qsort(w->ord, w->n_ord, sizeof *w->ord, cmp_grouped);
     for (size_t k = 1; k < w->n_ord; k++)
         if (w->group[w->ord[k]] == w->group[w->ord[k - 1]])
@@ -477,13 +515,25 @@ static cr_status make_groups(dot_writer *w)
     return CR_OK;
 }
 
-/* One node for the layer of the grouped nodes ord[k0..k1): its number,
+/* Writes the name of group k into w->raw. */
+static void put_group_name(dot_writer *w, size_t k)
+{
+    const dot_group *grp = &w->gtab[k];
+    if (grp->name)
+        cr_sink_put(&w->raw, grp->name, strlen(grp->name));
+    else if (grp->layer)
+        cr_sink_printf(&w->raw, "layer %zu", grp->layer);
+    else
+        cr_sink_label(&w->raw, w->g->nodes[grp->stmt]);
+}
+
+/* One node for the layer of the grouped nodes ord[k0..k1): its name,
  * then one line per node with its value (or shape) and gradient. */
 static void put_layer(dot_writer *w, cr_sink *s, size_t k0, size_t k1)
 {
     cr_sink *r = &w->raw;
     int on = 0;
-    cr_sink_printf(r, "layer %zu", w->group[w->ord[k0]]);
+    put_group_name(w, w->group[w->ord[k0]]);
     for (size_t k = k0; k < k1; k++) {
         const cr_node *n = w->g->nodes[w->ord[k]];
         cr_sink_put(r, "\n", 1);
@@ -504,23 +554,134 @@ static void put_layer(dot_writer *w, cr_sink *s, size_t k0, size_t k1)
 static void put_nodes(dot_writer *w, cr_sink *s)
 {
     for (size_t id = 0; id < w->n; id++)
-        if ((w->marks[id] & KEEP) && !(w->layers && w->group[id]))
+        if ((w->marks[id] & KEEP) && !(w->layers && w->gtab && w->gtab[w->group[id]].box))
             put_node(w, s, w->g->nodes[id]);
-    for (size_t k0 = 0, k1; k0 < w->n_ord; k0 = k1) {
-        for (k1 = k0 + 1; k1 < w->n_ord && w->group[w->ord[k1]] == w->group[w->ord[k0]];)
+    for (size_t k0 = 0, k1; k0 < w->n_ord && (w->layers || w->o->clusters); k0 = k1) {
+        size_t k = w->group[w->ord[k0]];
+        for (k1 = k0 + 1; k1 < w->n_ord && w->group[w->ord[k1]] == k;)
             k1++;
         if (w->layers) {
             put_layer(w, s, k0, k1);
             continue;
         }
-        cr_sink_printf(s,
-                       "  subgraph cluster_%zu {\n    label=\"layer %zu\"; "
-                       "style=\"rounded,dashed\"; color=\"#888888\";\n   ",
-                       w->group[w->ord[k0]], w->group[w->ord[k0]]);
-        for (size_t k = k0; k < k1; k++)
-            cr_sink_printf(s, " n%zu;", w->ord[k]);
+        cr_sink_printf(s, "  subgraph cluster_%zu {\n    label=\"", group_rank(w, k));
+        put_group_name(w, k);
+        flush_escaped(s, &w->raw);
+        cr_sink_printf(s, "\"; style=\"rounded,dashed\"; color=\"#888888\";\n   ");
+        for (size_t j = k0; j < k1; j++)
+            cr_sink_printf(s, " n%zu;", w->ord[j]);
         cr_sink_printf(s, "\n  }\n");
     }
+}
+
+/* ---- the summaries of the nodes not drawn ---- */
+
+typedef struct summary_edge {
+    size_t from, to; /* a drawn node's id, or w->n + the group of a summary */
+} summary_edge;
+
+static int cmp_summary_edge(const void *x, const void *y)
+{
+    const summary_edge *a = x, *b = y;
+    if (a->from != b->from)
+        return a->from < b->from ? -1 : 1;
+    return (a->to > b->to) - (a->to < b->to);
+}
+
+/* Where an edge end is drawn: the node, or its group's summary. */
+static size_t summary_end(const dot_writer *w, size_t id)
+{
+    return (w->marks[id] & KEEP) ? id : w->n + w->group[id];
+}
+
+/* Notes the edge input -> consumer of the view (data flow) when one end is
+ * not drawn. */
+static void note_summary_edge(dot_writer *w, summary_edge *e, size_t *n_e, size_t input,
+                              size_t consumer)
+{
+    size_t from = summary_end(w, input), to = summary_end(w, consumer);
+    if (from != to && (from >= w->n || to >= w->n))
+        e[(*n_e)++] = (summary_edge){from, to};
+}
+
+static void put_summary_id(cr_sink *s, size_t end, size_t n)
+{
+    if (end < n)
+        cr_sink_printf(s, "n%zu", end);
+    else if (end == n)
+        cr_sink_printf(s, "collapsed");
+    else
+        cr_sink_printf(s, "collapsed_%zu", end - n);
+}
+
+/* One summary node per group with nodes not drawn ("layer 2: 118 nodes not
+ * drawn", then how many of each kind; the nodes of no group: "N more nodes
+ * not drawn"), joined by dashed edges to the drawn nodes and the other
+ * summaries that the hidden nodes feed or use, so that the picture stays
+ * connected. */
+static cr_status put_summaries(dot_writer *w, cr_sink *s)
+{
+    static const char *const names[][2] = {{"constant", "constants"},
+                                           {"input", "inputs"},
+                                           {"parameter", "parameters"},
+                                           {"op", "ops"},
+                                           {"backward node", "backward nodes"}};
+    cr_graph *g = w->g;
+    for (size_t id = 0; id < w->n; id++) {
+        const cr_node *n = g->nodes[id];
+        if ((w->marks[id] & SHOW) && !(w->marks[id] & KEEP))
+            w->gtab[w->group[id]].hidden[(n->flags & CR_NODE_BACKWARD) ? 4 : n->kind]++;
+    }
+    for (size_t k = 0; k < w->n_groups; k++) {
+        const size_t *h = w->gtab[k].hidden;
+        size_t total = h[0] + h[1] + h[2] + h[3] + h[4];
+        if (total == 0)
+            continue;
+        cr_sink_put(s, "  ", 2);
+        put_summary_id(s, w->n + k, w->n);
+        cr_sink_printf(s, " [label=\"");
+        if (k == 0) {
+            cr_sink_printf(s, "%zu more nodes not drawn", total);
+        } else {
+            put_group_name(w, k);
+            flush_escaped(s, &w->raw);
+            cr_sink_printf(s, ": %zu node%s not drawn", total, total == 1 ? "" : "s");
+        }
+        for (int j = 0; j < 5; j++)
+            if (h[j])
+                cr_sink_printf(s, "\\n%zu %s", h[j], names[j][h[j] != 1]);
+        cr_sink_printf(
+            s, "\", shape=note, style=\"filled,dashed\", fillcolor=\"#f8f9fa\"];\n");
+    }
+    /* the edges of the view with a hidden end, each pair of ends once */
+    size_t cap = 0, n_e = 0;
+    const cr_chain *c = w->stm.chain;
+    for (size_t id = 0; id < w->n && !w->statements; id++)
+        cap += (w->marks[id] & SHOW) ? g->nodes[id]->n_inputs : 0;
+    cap = w->statements ? c->n_edges : cap;
+    summary_edge *e = cr_malloc((cap ? cap : 1) * sizeof *e);
+    if (!e)
+        return cr_graph_fail(g, CR_ENOMEM, "dot: out of memory");
+    for (size_t k = 0; w->statements && k < c->n_edges; k++)
+        note_summary_edge(w, e, &n_e, c->edges[k]->child->id, c->edges[k]->parent->id);
+    for (size_t id = 0; id < w->n && !w->statements; id++) {
+        const cr_node *n = g->nodes[id];
+        for (size_t i = 0; i < n->n_inputs && (w->marks[id] & SHOW); i++)
+            if (n->inputs[i]->id < w->n && (w->marks[n->inputs[i]->id] & SHOW))
+                note_summary_edge(w, e, &n_e, n->inputs[i]->id, id);
+    }
+    qsort(e, n_e, sizeof *e, cmp_summary_edge);
+    for (size_t k = 0; k < n_e; k++) {
+        if (k > 0 && cmp_summary_edge(&e[k], &e[k - 1]) == 0)
+            continue;
+        cr_sink_put(s, "  ", 2);
+        put_summary_id(s, e[k].from, w->n);
+        cr_sink_put(s, " -> ", 4);
+        put_summary_id(s, e[k].to, w->n);
+        cr_sink_printf(s, " [style=dashed, color=\"#888888\"];\n");
+    }
+    cr_free(e);
+    return CR_OK;
 }
 
 static cr_status check_args(cr_graph *g, const cr_dot_options *o)
@@ -570,7 +731,7 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
     if (w.highlighting && (st = strongest_path(&w)) != CR_OK)
         goto done;
     choose(&w);
-    if ((w.layers || w.o->clusters) && (st = make_groups(&w)) != CR_OK)
+    if ((w.layers || w.o->clusters || w.n_hidden) && (st = make_groups(&w)) != CR_OK)
         goto done;
     cr_sink_printf(s, "digraph chainrule {\n  graph [rankdir=%s, fontname=\"Helvetica\"",
                    w.o->rankdir == CR_DOT_TB ? "TB" : "LR");
@@ -582,7 +743,8 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
     cr_sink_printf(s, "];\n  node [fontname=\"Helvetica\", fontsize=11];\n"
                       "  edge [fontname=\"Helvetica\", fontsize=9];\n");
     put_nodes(&w, s);
-    put_summary(&w, s);
+    if (w.n_hidden && (st = put_summaries(&w, s)) != CR_OK)
+        goto done;
     for (size_t k = 0; w.statements && k < w.stm.chain->n_edges && s->status == CR_OK;
          k++) {
         const cr_chain_edge *e = w.stm.chain->edges[k];
@@ -609,6 +771,7 @@ done:
     cr_free(w.top);
     cr_free(w.place);
     cr_free(w.group);
+    cr_free(w.gtab);
     cr_free(w.rep);
     cr_free(w.ord);
     cr_statements_release(&w.stm);

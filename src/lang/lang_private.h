@@ -35,6 +35,8 @@ struct cr_expr_program {
     } * pos;          /* where each node the parse built comes from, by id */
     size_t pos_first; /* the id of pos[0] */
     size_t n_pos, cap_pos;
+    char **groups; /* the names of the statement groups (owned) */
+    size_t n_groups, cap_groups;
     cr_node **plan; /* op nodes evaluated by cr_expr_eval, in order */
     size_t n_plan;
     int planned;
@@ -88,6 +90,12 @@ typedef struct cr_lexer {
     const char *text;
     size_t len, pos;
     int line, col; /* of pos; col counts characters, not bytes */
+    /* the name of the last group marker skipped (a comment line "# layer
+     * NAME", named "layer NAME", or "# group: NAME", named NAME) is
+     * text[mark_start..+mark_len) when marked is 1; the parser clears
+     * marked once it used the marker */
+    size_t mark_start, mark_len;
+    int marked;
 } cr_lexer;
 
 /* Fills err (may be NULL) with status st, the message and the position. */
@@ -99,7 +107,8 @@ cr_status cr_lang_graph_failed(cr_graph *g, cr_error *err, int line, int col);
 /* Rejects NUL bytes and invalid UTF-8 anywhere in the text (CR_EFORMAT). */
 cr_status cr_lex_validate(const char *text, size_t len, cr_error *err);
 /* Reads the next token into t. Spaces, tabs, carriage returns and comments
- * are skipped; a newline is a token (it may end a statement). Errors:
+ * are skipped (a comment line that is a group marker is noted in lx, see
+ * cr_lexer); a newline is a token (it may end a statement). Errors:
  * CR_ESYNTAX, CR_EFORMAT, CR_ERANGE (numbers), CR_ENOMEM; err may be NULL. */
 cr_status cr_lex_next(cr_lexer *lx, cr_token *t, cr_error *err);
 

@@ -87,7 +87,7 @@ size_t cr_utf8_length(const unsigned char *s, size_t n)
 
 cr_status cr_lex_validate(const char *text, size_t len, cr_error *err)
 {
-    cr_lexer lx = {text, len, 0, 1, 1};
+    cr_lexer lx = {.text = text, .len = len, .line = 1, .col = 1};
     while (lx.pos < len) {
         const unsigned char *s = (const unsigned char *)text + lx.pos;
         if (*s == 0)
@@ -189,15 +189,51 @@ static const char *character_hint(const char *s, size_t n)
                                        : "";
 }
 
+static int is_blank(int c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Notes the comment text[start..pos) (start at its '#') as a group marker
+ * when it is one: alone on its line, "# layer NAME" or "# group: NAME"
+ * with a NAME that is not empty. Other comments are only comments. */
+static void note_marker(cr_lexer *lx, size_t start)
+{
+    const char *s = lx->text;
+    size_t b = start, e = lx->pos;
+    while (b > 0 && is_blank((unsigned char)s[b - 1]))
+        b--;
+    if (b > 0 && s[b - 1] != '\n')
+        return; /* code before the comment on its line */
+    for (b = start + 1; b < e && is_blank((unsigned char)s[b]);)
+        b++;
+    while (e > b && is_blank((unsigned char)s[e - 1]))
+        e--;
+    int layer =
+        e - b > 6 && memcmp(s + b, "layer", 5) == 0 && is_blank((unsigned char)s[b + 5]);
+    if (!layer && !(e - b > 6 && memcmp(s + b, "group:", 6) == 0))
+        return;
+    if (!layer)
+        for (b += 6; b < e && is_blank((unsigned char)s[b]);)
+            b++;
+    if (b == e)
+        return;
+    lx->mark_start = b;
+    lx->mark_len = e - b;
+    lx->marked = 1;
+}
+
 cr_status cr_lex_next(cr_lexer *lx, cr_token *t, cr_error *err)
 {
     for (;;) {
         int c = lx_peekc(lx, 0);
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+        if (is_blank(c)) {
             lex_advance(lx);
         } else if (c == '#') {
+            size_t start = lx->pos;
             while (lx->pos < lx->len && lx->text[lx->pos] != '\n')
                 lex_advance(lx);
+            note_marker(lx, start);
         } else {
             break;
         }

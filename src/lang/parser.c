@@ -60,7 +60,8 @@ typedef struct parser {
     size_t n_items, cap_items;
     pending *ops;
     size_t n_ops, cap_ops;
-    int depth; /* open parentheses and calls */
+    int depth;         /* open parentheses and calls */
+    const char *group; /* of the statements read now (the last marker's) */
 } parser;
 
 static int op_prec(enum op_kind op)
@@ -359,8 +360,14 @@ static cr_status sym_add(parser *ps, cr_expr_kind kind, const cr_token *t, cr_no
     HASH_ADD_KEYPTR(hh, p->table, e->name, t->len, e);
     if (cr_uthash_oom)
         goto oom;
-    (*arr)[(*n)++] = (cr_expr_symbol){
-        name, node, kind, t->line, t->col, 0, kind == CR_EXPR_STATEMENT || has_value};
+    (*arr)[(*n)++] = (cr_expr_symbol){name,
+                                      node,
+                                      kind,
+                                      t->line,
+                                      t->col,
+                                      0,
+                                      kind == CR_EXPR_STATEMENT || has_value,
+                                      kind == CR_EXPR_STATEMENT ? ps->group : NULL};
     return CR_OK;
 oom:
     cr_free(e);
@@ -730,6 +737,32 @@ static cr_status parse_statement(parser *ps, const cr_token *name)
     return sym_add(ps, CR_EXPR_STATEMENT, name, node, 1);
 }
 
+/* Makes the marker the lexer last skipped the group of the statements
+ * from t on: a group of that name, new or met before. */
+static cr_status take_marker(parser *ps, const cr_token *t)
+{
+    cr_expr_program *p = ps->p;
+    const char *name = ps->lx.text + ps->lx.mark_start;
+    size_t len = ps->lx.mark_len;
+    ps->lx.marked = 0;
+    for (size_t i = 0; i < p->n_groups; i++)
+        if (strlen(p->groups[i]) == len && memcmp(p->groups[i], name, len) == 0) {
+            ps->group = p->groups[i];
+            return CR_OK;
+        }
+    char *copy = cr_malloc(len + 1);
+    if (!copy || cr_grow((void **)&p->groups, &p->cap_groups, p->n_groups + 1,
+                         sizeof *p->groups) != CR_OK) {
+        cr_free(copy);
+        return cr_lang_fail(ps->err, CR_ENOMEM, t->line, t->col,
+                            "out of memory parsing the program");
+    }
+    memcpy(copy, name, len);
+    copy[len] = '\0';
+    ps->group = p->groups[p->n_groups++] = copy;
+    return CR_OK;
+}
+
 static cr_status parse_program(parser *ps)
 {
     cr_token t;
@@ -743,6 +776,8 @@ static cr_status parse_program(parser *ps)
             break;
         if (t.kind != T_IDENT)
             return expect_fail(ps, &t, "a statement NAME = EXPRESSION");
+        if (ps->lx.marked && (st = take_marker(ps, &t)) != CR_OK)
+            return st;
         if ((st = parse_statement(ps, &t)) != CR_OK)
             return st;
     }
@@ -791,7 +826,8 @@ static cr_status expr_parse_body(cr_graph *g, const char *text, size_t len,
     if (!p)
         return cr_error_set(err, CR_ENOMEM, "expr", "out of memory parsing the program");
     p->g = g;
-    parser ps = {.p = p, .g = g, .err = err, .lx = {text, len, 0, 1, 1}};
+    parser ps = {
+        .p = p, .g = g, .err = err, .lx = {.text = text, .len = len, .line = 1, .col = 1}};
     size_t first_id = cr_graph_size(g);
     p->pos_first = first_id;
     cr_arena_mark mark = cr_arena_get_mark(&g->arena);

@@ -50,6 +50,9 @@ void cr_expr_free(cr_expr_program *p)
         cr_free(e->name);
         cr_free(e);
     }
+    for (size_t i = 0; i < p->n_groups; i++)
+        cr_free(p->groups[i]);
+    cr_free(p->groups);
     cr_free(p->inputs);
     cr_free(p->stmts);
     cr_free(p->plan);
@@ -77,6 +80,12 @@ const cr_expr_symbol *cr_expr_lookup(const cr_expr_program *p, const char *name)
         return NULL;
     sym_entry *e = cr_lang_sym_find(p, name, strlen(name));
     return e ? cr_lang_sym_of(p, e) : NULL;
+}
+
+const char *cr_expr_node_group(const cr_node *node, void *program)
+{
+    const cr_expr_symbol *sym = node ? cr_expr_lookup(program, cr_node_name(node)) : NULL;
+    return sym && sym->node == node ? sym->group : NULL;
 }
 
 const cr_expr_symbol *cr_expr_output(const cr_expr_program *p)

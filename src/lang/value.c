@@ -204,7 +204,7 @@ static cr_status parse_value_body(const char *text, size_t len, unsigned long se
     cr_status st = cr_lex_validate(text, len, err);
     if (st != CR_OK)
         return st;
-    value_reader r = {.lx = {text, len, 0, 1, 1}, .err = err};
+    value_reader r = {.lx = {.text = text, .len = len, .line = 1, .col = 1}, .err = err};
     cr_token t, name = {0};
     int rank = 0, random = 0;
     size_t shape[CR_MAX_RANK] = {0};
