@@ -114,7 +114,7 @@ static void model_before_step(void *net)
     }
     for (size_t i = 0; i < m->n_layers; i++)
         if (m->layers[i].on_step)
-            m->layers[i].on_step(m, i, m->cur);
+            m->layers[i].on_step(m, i, m->head);
 }
 
 void cr_model_learner(cr_model *m, cr_learner *l)

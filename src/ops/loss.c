@@ -217,6 +217,18 @@ static cr_status softmax_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_
 static cr_status softmax_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                  cr_node **dx);
 
+/* A view kept in args (an explicit axis) is taken again along its axis. */
+static cr_status view_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    (void)max;
+    (void)rows;
+    if (n->args->i[2] != 0) {
+        const cr_node_args v = view_args(view_along(IN_TENSOR(n, 0), (int)n->args->i[0]));
+        memcpy(((cr_node_args *)n->args)->i, v.i, 4 * sizeof v.i[0]);
+    }
+    return n->op->shape(g, n);
+}
+
 const cr_op cr_op_softmax = {.name = "softmax",
                              .min_inputs = 1,
                              .max_inputs = 1,
@@ -225,7 +237,8 @@ const cr_op cr_op_softmax = {.name = "softmax",
                              .jacobian = "per line along the axis: diag(y) - y y^T",
                              .shape = softmax_shape,
                              .forward = softmax_forward,
-                             .vjp = softmax_vjp};
+                             .vjp = softmax_vjp,
+                             .resize = view_resize};
 const cr_op cr_op_softmax_bwd = {.name = "softmax_bwd",
                                  .min_inputs = 2,
                                  .max_inputs = 2,
@@ -234,7 +247,8 @@ const cr_op cr_op_softmax_bwd = {.name = "softmax_bwd",
                                  .jacobian = "per line along the axis",
                                  .shape = softmax_shape,
                                  .forward = softmax_bwd_forward,
-                                 .vjp = softmax_bwd_vjp};
+                                 .vjp = softmax_bwd_vjp,
+                                 .resize = view_resize};
 
 /* A node of op (softmax, log_softmax, softmax_bwd, ...) with n's view. */
 static cr_node *along(cr_graph *g, const cr_op *op, const cr_node *n, cr_node *const *in,
@@ -342,7 +356,8 @@ const cr_op cr_op_log_softmax = {.name = "log_softmax",
                                  .jacobian = "per line along the axis: I - 1 softmax(x)^T",
                                  .shape = softmax_shape,
                                  .forward = log_softmax_forward,
-                                 .vjp = log_softmax_vjp};
+                                 .vjp = log_softmax_vjp,
+                                 .resize = view_resize};
 
 cr_node *cr_log_softmax(cr_graph *g, cr_node *x, int axis)
 {
@@ -414,7 +429,8 @@ const cr_op cr_op_softmax_xent = {
     .jacobian = "dE/dz = (softmax(z) sum(t) - t) / positions",
     .shape = xent_shape,
     .forward = softmax_xent_forward,
-    .vjp = softmax_xent_vjp};
+    .vjp = softmax_xent_vjp,
+    .resize = view_resize};
 const cr_op cr_op_softmax_xent_bwd = {.name = "softmax_xent_bwd",
                                       .min_inputs = 3,
                                       .max_inputs = 3,
@@ -424,7 +440,8 @@ const cr_op cr_op_softmax_xent_bwd = {.name = "softmax_xent_bwd",
                                       .jacobian = "per line along the axis",
                                       .shape = xent_bwd_shape,
                                       .forward = softmax_xent_bwd_forward,
-                                      .vjp = softmax_xent_bwd_vjp};
+                                      .vjp = softmax_xent_bwd_vjp,
+                                      .resize = view_resize};
 
 cr_node *cr_softmax_xent_axis(cr_graph *g, cr_node *logits, cr_node *targets, int axis)
 {
@@ -682,7 +699,8 @@ const cr_op cr_op_cross_entropy = {.name = "cross_entropy",
                                    .shape = cross_entropy_shape,
                                    .check = class_check,
                                    .forward = cross_entropy_forward,
-                                   .vjp = cross_entropy_vjp};
+                                   .vjp = cross_entropy_vjp,
+                                   .resize = view_resize};
 const cr_op cr_op_cross_entropy_bwd = {.name = "cross_entropy_bwd",
                                        .min_inputs = 3,
                                        .max_inputs = 3,
@@ -693,7 +711,8 @@ const cr_op cr_op_cross_entropy_bwd = {.name = "cross_entropy_bwd",
                                        .shape = cross_entropy_bwd_shape,
                                        .check = class_check,
                                        .forward = cross_entropy_bwd_forward,
-                                       .vjp = cross_entropy_bwd_vjp};
+                                       .vjp = cross_entropy_bwd_vjp,
+                                       .resize = view_resize};
 
 cr_node *cr_cross_entropy(cr_graph *g, cr_node *logits, cr_node *classes)
 {
