@@ -116,6 +116,7 @@ START_TEST(test_lstm_shrunk_matches_built)
     const size_t in[1] = {5};
     shrunk_matches_built("embed:4 lstm:5 dense:V", 1, in, 6, 1);
     shrunk_matches_built("embed:4 gru:5,seq rnn:3 dense:V", 1, in, 6, 1);
+    shrunk_matches_built("embed:4 lstm:5,seq dense:V", 1, in, 6, 1);
 }
 END_TEST
 

@@ -348,15 +348,12 @@ static cr_status build_head(cr_model *m, cr_model_head *h, size_t rows, cr_error
 }
 
 /* The gradient nodes are made at the full batch, before the first smaller
- * one (cr_graph_set_rows wants every node built for the full batch): a
- * backward without a forward evaluates only the new gradient nodes, so
- * nothing a forward keeps (batch norm's statistics, dropout's masks)
- * changes. */
+ * one (cr_nn_build_grads). */
 static cr_status build_gradients(cr_model *m, cr_error *err)
 {
     if (m->grads_built)
         return CR_OK;
-    if (cr_graph_backward(m->g, m->head->loss, 0) != CR_OK)
+    if (cr_nn_build_grads(m->g, m->head->loss) != CR_OK)
         return cr_model_graph_error(m, err);
     m->grads_built = 1;
     return CR_OK;
@@ -378,8 +375,7 @@ cr_model_head *cr_model_head_get(cr_model *m, size_t rows, cr_error *err)
         m->head = h;
     }
     if (rows != h->rows) {
-        if (rows < h->rows && cr_graph_rows(m->g) == m->opts.batch &&
-            build_gradients(m, err) != CR_OK)
+        if (rows < m->opts.batch && build_gradients(m, err) != CR_OK)
             return NULL;
         if (cr_graph_set_rows(m->g, rows) != CR_OK) {
             cr_model_graph_error(m, err);

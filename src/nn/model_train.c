@@ -61,6 +61,11 @@ static void model_debug_request(void *net, void *b, const char *param)
     const size_t first = param_layer(m, param, &p);
     for (size_t i = first; i < m->n_layers; i++)
         cr_node_require_grad(h->out[i], 1);
+    /* the new gradient nodes are made at the full batch; if they cannot be,
+     * the requests are withdrawn (no chains, as when a chain fails) */
+    if (cr_nn_build_grads(m->g, h->loss) != CR_OK)
+        for (size_t i = first; i < m->n_layers; i++)
+            cr_node_require_grad(h->out[i], 0);
 }
 
 static void model_debug_record(void *net, void *b, const char *param, cr_train_debug *d)
@@ -126,6 +131,7 @@ void cr_model_learner(cr_model *m, cr_learner *l)
                       .positions = cr_model_positions(m),
                       .eval_chunk = m->opts.batch,
                       .max_batch = m->opts.batch,
+                      .shrinks = 1,
                       .n_weights = cr_model_num_weights(m),
                       .batch = model_batch,
                       .load = model_load,

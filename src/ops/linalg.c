@@ -114,9 +114,14 @@ static cr_status matmul_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
     const size_t m = (size_t)a->i[1], nn = (size_t)a->i[2], k = (size_t)a->i[3];
     const size_t sa = IN_TENSOR(n, 0)->size, sb = IN_TENSOR(n, 1)->size;
     cr_status st = CR_OK;
-    if (a->i[4] > 1 || a->i[5] > 1)
-        st = CR_ENOTSUP;
-    else if (sa != m * k && sb != k * nn)
+    if (a->i[4] > 1 || a->i[5] > 1) {
+        /* a batch loop holds the batch: its first dim above 1; the output
+         * keeps it unless the products add up over the loop */
+        if (cr_rows_view(g, n, 4, 2, max, rows) < 0)
+            return g->err.status;
+        return n->value.rank > mrank_of(n, MR_Y) ? cr_rows_lead(g, n, max, rows) : CR_OK;
+    }
+    if (sa != m * k && sb != k * nn)
         a->i[3] = (int64_t)cr_rows_scale(k, max, rows);
     else if (sa != m * k) {
         a->i[1] = (int64_t)cr_rows_scale(m, max, rows);

@@ -39,22 +39,23 @@ static void mse_forward(cr_node *n)
     OUT(n)[0] = sum_sq_diff(n) / (double)IN_TENSOR(n, 0)->size;
 }
 
-/* dE/dy = k (y - d), dE/dd = k (d - y): k = 1 for sq_error, 2/n for mse */
+/* dE/dy = k (y - d), dE/dd = k (d - y): k = 1 for sq_error, 2/n for mse
+ * (a factor that follows the batch size) */
 static cr_status difference_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
-                                cr_node **dx, double k)
+                                cr_node **dx, int mean)
 {
     cr_node *diff = cr_sub(g, n->inputs[i], n->inputs[1 - i]);
-    CR_VJP_RETURN(cr_mul(g, dy, k == 1.0 ? diff : cr_scale(g, diff, k)));
+    CR_VJP_RETURN(cr_mul(g, dy, mean ? cr_scale_per_element(g, diff, 2.0) : diff));
 }
 
 static cr_status sq_error_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return difference_vjp(g, n, i, dy, dx, 1.0);
+    return difference_vjp(g, n, i, dy, dx, 0);
 }
 
 static cr_status mse_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return difference_vjp(g, n, i, dy, dx, 2.0 / (double)IN_TENSOR(n, 0)->size);
+    return difference_vjp(g, n, i, dy, dx, 1);
 }
 
 const cr_op cr_op_sq_error = {.name = "sq_error",
@@ -539,26 +540,27 @@ static cr_status clamp_prob_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
 static cr_status bce_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     cr_node *p = n->inputs[0], *t = n->inputs[1];
-    const double inv_n = 1.0 / (double)p->value.size;
     cr_node *q = cr_node_create(g, &cr_op_clamp_prob, &p, 1, NULL);
     cr_node *one_minus_q = cr_sub(g, cr_scalar(g, 1.0), q);
     if (i == 0) /* (p - t) / (q (1 - q) n) */
-        CR_VJP_RETURN(cr_mul(
-            g, dy,
-            cr_scale(g, cr_div(g, cr_sub(g, p, t), cr_mul(g, q, one_minus_q)), inv_n)));
+        CR_VJP_RETURN(
+            cr_mul(g, dy,
+                   cr_scale_per_element(
+                       g, cr_div(g, cr_sub(g, p, t), cr_mul(g, q, one_minus_q)), 1.0)));
     /* (log(1-q) - log q) / n */
-    CR_VJP_RETURN(
-        cr_mul(g, dy, cr_scale(g, cr_sub(g, cr_log(g, one_minus_q), cr_log(g, q)), inv_n)));
+    CR_VJP_RETURN(cr_mul(
+        g, dy,
+        cr_scale_per_element(g, cr_sub(g, cr_log(g, one_minus_q), cr_log(g, q)), 1.0)));
 }
 
 static cr_status bce_logits_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                 cr_node **dx)
 {
     cr_node *z = n->inputs[0], *t = n->inputs[1];
-    const double inv_n = 1.0 / (double)z->value.size;
     if (i == 0) /* (sigmoid(z) - t) / n */
-        CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_sub(g, cr_sigmoid(g, z), t), inv_n)));
-    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, z, -inv_n))); /* -z / n */
+        CR_VJP_RETURN(
+            cr_mul(g, dy, cr_scale_per_element(g, cr_sub(g, cr_sigmoid(g, z), t), 1.0)));
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale_per_element(g, z, -1.0))); /* -z / n */
 }
 
 const cr_op cr_op_bce = {.name = "bce",
@@ -777,10 +779,9 @@ static void huber_forward(cr_node *n)
 /* dE/dy = h'(y - t) / n, dE/dt = -h'(y - t) / n, h'(d) = clamp(d, -delta, delta) */
 static cr_status huber_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    const double delta = n->args->f,
-                 k = (i == 0 ? 1.0 : -1.0) / (double)IN_TENSOR(n, 0)->size;
+    const double delta = n->args->f;
     cr_node *grad = cr_clamp(g, cr_sub(g, n->inputs[0], n->inputs[1]), -delta, delta);
-    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, grad, k)));
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale_per_element(g, grad, i == 0 ? 1.0 : -1.0)));
 }
 
 const cr_op cr_op_huber = {.name = "huber",
