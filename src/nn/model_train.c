@@ -103,6 +103,8 @@ static void model_debug_record(void *net, void *b, const char *param, cr_train_d
 static void model_before_step(void *net)
 {
     cr_model *m = net;
+    if (m->head->rows == m->opts.batch) /* a backward at the full batch built them */
+        m->grads_built = 1;
     double norms[CR_MODEL_MAX_LAYERS];
     cr_model_grad_norms(m, norms, m->n_layers, NULL);
     for (size_t i = 0; i < m->n_layers; i++) {
