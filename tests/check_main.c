@@ -37,6 +37,7 @@ int main(void)
     srunner_add_suite(sr, layers_suite());
     srunner_add_suite(sr, model_spec_suite());
     srunner_add_suite(sr, lang_tensor_suite());
+    srunner_add_suite(sr, rows_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

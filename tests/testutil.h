@@ -38,6 +38,7 @@ Suite *recurrent_suite(void);
 Suite *layers_suite(void);
 Suite *model_spec_suite(void);
 Suite *lang_tensor_suite(void);
+Suite *rows_suite(void);
 
 /* The counting allocator: installed by test_alloc_install(); counts every
  * allocation and fails the k-th one (1-based) when fail_at is k (0: never).

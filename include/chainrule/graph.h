@@ -72,6 +72,37 @@ CR_API unsigned cr_graph_flags(const cr_graph *g);
 CR_API void cr_graph_set_training(cr_graph *g, int on);
 CR_API int cr_graph_training(const cr_graph *g);
 
+/* One graph for every batch size. A graph built for a batch of max rows
+ * (the leading axis of its batch leaves) can run any smaller batch
+ * without being built again: cr_graph_set_rows changes the leading axis of
+ * every batch leaf to rows and works out again, in creation order, the
+ * shape (and the sizes kept in their parameters: a mean's count, a
+ * product's dimensions) of every node that depends on one, the gradient
+ * nodes of backward and cr_grad included. Values keep the storage of the
+ * built size: nothing is allocated, and an input's data are its first
+ * rows. Values are stale after a change: run forward (and backward) again.
+ *
+ * cr_node_mark_batch marks an input or constant of rank >= 1 as a batch
+ * leaf (its axis 0 is the batch; every batch leaf of a graph has the same
+ * length there, max). A constant marked so must hold one value everywhere
+ * (a zero initial state), since its first rows are read. CR_OK, CR_EINVAL
+ * (NULL n), CR_ESTATE (not an input or constant, or the graph is shrunk
+ * now), CR_ESHAPE (rank 0, or a leading axis other than max), with the
+ * message in the graph's error.
+ *
+ * cr_graph_set_rows: CR_OK; CR_EINVAL for a NULL g; CR_ESTATE when there
+ * is no batch leaf, or when nodes were made while the batch was shrunk
+ * (make nodes at the full batch); CR_ESHAPE for rows 0 or above max ("set
+ * rows: 40 rows; the graph was built for 1 to 32"); CR_ENOTSUP when a node
+ * cannot change its batch size (the message names it and its op: a
+ * permute or a batched matmul, for example). On error the graph keeps its
+ * previous batch size. cr_graph_rows gives the current batch size and
+ * cr_graph_max_rows max (0 without batch leaves or for a NULL g). */
+CR_API cr_status cr_node_mark_batch(cr_node *n);
+CR_API cr_status cr_graph_set_rows(cr_graph *g, size_t rows);
+CR_API size_t cr_graph_rows(const cr_graph *g);
+CR_API size_t cr_graph_max_rows(const cr_graph *g);
+
 /* The seed of a new graph's generator. */
 #define CR_DEFAULT_SEED 1UL
 

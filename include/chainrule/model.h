@@ -216,11 +216,12 @@ CR_API cr_node *cr_model_output(const cr_model *m);
 CR_API cr_node *cr_model_loss(const cr_model *m);
 
 /* Makes the next forward and backward of the nodes above work on the
- * first rows rows of the input (1..batch; the rest are ignored), and
- * brings batch norm's running statistics up to date in those nodes: call it
- * before running them yourself after training, prediction or evaluation.
- * CR_EINVAL out of range; for now only rows == batch is supported
- * (CR_ENOTSUP otherwise). */
+ * first rows rows of the input (1..batch): the graph's batch shrinks
+ * (cr_graph_set_rows; the nodes above keep their identity, their leading
+ * axis becomes rows, nothing is allocated). Call it before running them
+ * yourself after training, prediction or evaluation, which leave the last
+ * batch size they ran. CR_EINVAL out of range; a graph error (CR_ENOMEM)
+ * otherwise, with err set. */
 CR_API cr_status cr_model_set_rows(cr_model *m, size_t rows, cr_error *err);
 
 /* Training mode (dropout on, batch norm on batch statistics, the default)

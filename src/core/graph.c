@@ -88,6 +88,7 @@ void cr_graph_free(cr_graph *g)
         cr_rng_close(g->rng);
         cr_free(g->rng);
     }
+    cr_rows_free(g);
     cr_free(g->scratch);
     cr_free(g->marks);
     cr_free(g->params);

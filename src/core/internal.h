@@ -229,6 +229,14 @@ struct cr_op {
      * input. Which of the two depends on the node alone (its op and
      * parameters), never on values. Never allocates, never fails. */
     int (*scalar_vjp)(const cr_node *n, double dy, double *dx);
+    /* Optional, for cr_graph_set_rows (rows.c): called when an input's
+     * batch size changed, on the node as built for max rows (its shape and
+     * args as then) with its inputs already resized to rows; sets
+     * n->value's shape and rewrites the args that hold sizes (a view's
+     * outer count, matmul's m or k, a mean's 1/n). NULL: shape() is run
+     * again, or, for a node made with a given shape, the op cannot change
+     * its batch size (CR_ENOTSUP). Never allocates. */
+    cr_status (*resize)(cr_graph *g, cr_node *n, size_t max, size_t rows);
 };
 
 /* What the Jacobian of node n with respect to its input i is, for chains
@@ -250,7 +258,8 @@ enum {
     CR_NODE_GRAD_ACCUM = 1u << 1,  /* cr_node_grad reads accum */
     CR_NODE_GRAD_FINITE = 1u << 2, /* the last backward's trap scanned grad */
     CR_NODE_BACKWARD = 1u << 3,    /* built by a gradient (cr_grad, backward) */
-    CR_NODE_GRAD_NODE = 1u << 4    /* grad is the value of a gradient node */
+    CR_NODE_GRAD_NODE = 1u << 4,   /* grad is the value of a gradient node */
+    CR_NODE_BATCH = 1u << 5        /* a leaf whose axis 0 is the batch (rows.c) */
 };
 
 /* Integer and real parameters of an op node (axis, transpose flags, matmul
@@ -296,6 +305,7 @@ struct cr_node {
 typedef struct cr_name_entry cr_name_entry; /* uthash entry, graph.c */
 typedef struct cr_plan cr_plan;             /* cached evaluation orders */
 typedef struct cr_backward_cache cr_backward_cache;
+typedef struct cr_rows cr_rows; /* rows.c */
 
 #define CR_PLAN_CACHE 4
 
@@ -324,6 +334,7 @@ struct cr_graph {
     unsigned long seed; /* its seed (cr_graph_set_seed) */
     double *scratch;    /* work space shared by the kernels (im2col columns), */
     size_t cap_scratch; /* grown when a node needing more is built */
+    cr_rows *rows;      /* the batch size's state (rows.c), or NULL */
 };
 
 /* Records an error in g and returns status. */
@@ -422,6 +433,20 @@ cr_node *cr_channel_expand(cr_graph *g, cr_node *x, size_t a, size_t c, size_t b
                            int rank, const size_t *shape);
 cr_node *cr_channel_scale(cr_graph *g, cr_node *x, cr_node *s, size_t a, size_t c,
                           size_t b);
+
+/* ---- the batch size of a graph (rows.c) ----
+ * Helpers of the ops' resize hooks. cr_rows_scale: a size that holds the
+ * batch, built for max rows, for rows rows (0 when built is no multiple of
+ * max). cr_rows_lead scales axis 0 of n->value's shape that way;
+ * cr_rows_view scales the first of args->i[first..first+count) that is
+ * above 1 (the slot of a view {outer, len, inner} or {A, C, B} holding axis
+ * 0: every slot before it is 1), returning its index or -1. Both record
+ * an error in g (CR_ENOTSUP) when the size is no multiple. */
+size_t cr_rows_scale(size_t built, size_t max, size_t rows);
+cr_status cr_rows_lead(cr_graph *g, cr_node *n, size_t max, size_t rows);
+int cr_rows_view(cr_graph *g, cr_node *n, int first, int count, size_t max, size_t rows);
+/* Frees g->rows (cr_graph_free). */
+void cr_rows_free(cr_graph *g);
 
 /* ---- CBLAS (blas.c): the one place that calls it ---- */
 /* C[m,n] = alpha op(A) op(B) + beta C, row-major, no aliasing. */

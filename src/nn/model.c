@@ -143,7 +143,7 @@ cr_node *cr_model_param(cr_model *m, size_t i, size_t j, const char *what, int r
                         size_t fan_out, double a, double b, cr_error *err)
 {
     cr_layer_state *L = &m->layers[i];
-    if (m->n_heads > 0)
+    if (m->head)
         return j < L->n_params ? m->params[L->first_param + j] : NULL;
     if (j == 0)
         L->first_param = m->n_params;
@@ -285,7 +285,7 @@ static cr_status build_head(cr_model *m, cr_model_head *h, size_t rows, cr_error
     shape[0] = rows;
     memcpy(shape + 1, m->in_shape, (size_t)m->in_rank * sizeof *shape);
     h->x = cr_input(g, NULL, m->in_rank + 1, shape);
-    if (!h->x)
+    if (!h->x || cr_node_mark_batch(h->x) != CR_OK)
         return cr_model_graph_error(m, err);
     cr_node *in = h->x;
     for (size_t i = 0; i < m->n_layers; i++) {
@@ -328,64 +328,61 @@ static cr_status build_head(cr_model *m, cr_model_head *h, size_t rows, cr_error
         h->t = cr_input(g, NULL, L->out_rank, tshape);
         /* class 0 everywhere: a valid placeholder for cr_cross_entropy */
     }
-    if (!h->t)
+    if (!h->t || cr_node_mark_batch(h->t) != CR_OK)
         return cr_model_graph_error(m, err);
     cr_status st = make_loss(m, h, err);
     if (st != CR_OK)
         return st;
     /* Names help debugging (chains, DOT); failing to name is not fatal. */
-    const int plain = m->n_heads == 0;
     char name[48];
     for (size_t i = 0; i < m->n_layers; i++) {
-        if (plain)
-            snprintf(name, sizeof name, "L%zu", i + 1);
-        else
-            snprintf(name, sizeof name, "L%zu@%zu", i + 1, rows);
+        snprintf(name, sizeof name, "L%zu", i + 1);
         if (!cr_node_name(h->out[i]))
             cr_node_set_name(h->out[i], name);
     }
-    cr_node_set_name(h->x,
-                     plain ? "x" : (snprintf(name, sizeof name, "x@%zu", rows), name));
-    cr_node_set_name(h->t,
-                     plain ? "y" : (snprintf(name, sizeof name, "y@%zu", rows), name));
-    cr_node_set_name(
-        h->loss, plain ? "loss" : (snprintf(name, sizeof name, "loss@%zu", rows), name));
+    cr_node_set_name(h->x, "x");
+    cr_node_set_name(h->t, "y");
+    cr_node_set_name(h->loss, "loss");
     cr_graph_clear_error(g);
     return CR_OK;
 }
 
-/* Copies batch norm's running statistics of the current head into h. */
-static void follow_state(cr_model *m, cr_model_head *h)
+/* The gradient nodes are made at the full batch, before the first smaller
+ * one (cr_nn_build_grads). */
+static cr_status build_gradients(cr_model *m, cr_error *err)
 {
-    if (!m->cur || m->cur == h)
-        return;
-    for (size_t i = 0; i < m->n_layers; i++)
-        if (m->layers[i].spec.kind == CR_LAYER_BATCHNORM)
-            cr_node_set_state(h->out[i], cr_node_state(m->cur->out[i]));
+    if (m->grads_built)
+        return CR_OK;
+    if (cr_nn_build_grads(m->g, m->head->loss) != CR_OK)
+        return cr_model_graph_error(m, err);
+    m->grads_built = 1;
+    return CR_OK;
 }
 
 cr_model_head *cr_model_head_get(cr_model *m, size_t rows, cr_error *err)
 {
-    cr_model_head *h = NULL;
-    for (size_t i = 0; i < m->n_heads && !h; i++)
-        if (m->heads[i]->rows == rows)
-            h = m->heads[i];
+    cr_model_head *h = m->head;
     if (!h) {
-        if (cr_grow((void **)&m->heads, &m->cap_heads, m->n_heads + 1, sizeof *m->heads) !=
-                CR_OK ||
-            !(h = cr_calloc(1, sizeof *h + m->n_layers * sizeof(cr_node *)))) {
+        if (!(h = cr_calloc(1, sizeof *h + m->n_layers * sizeof(cr_node *)))) {
             cr_error_set(err, CR_ENOMEM, "model", "out of memory for a batch of %zu rows",
                          rows);
             return NULL;
         }
-        if (build_head(m, h, rows, err) != CR_OK) {
+        if (build_head(m, h, m->opts.batch, err) != CR_OK) {
             cr_free(h);
             return NULL;
         }
-        m->heads[m->n_heads++] = h;
+        m->head = h;
     }
-    follow_state(m, h);
-    m->cur = h;
+    if (rows != h->rows) {
+        if (rows < m->opts.batch && build_gradients(m, err) != CR_OK)
+            return NULL;
+        if (cr_graph_set_rows(m->g, rows) != CR_OK) {
+            cr_model_graph_error(m, err);
+            return NULL;
+        }
+        h->rows = rows;
+    }
     return h;
 }
 
@@ -574,9 +571,7 @@ void cr_model_free(cr_model *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n_heads; i++)
-        cr_free(m->heads[i]);
-    cr_free(m->heads);
+    cr_free(m->head);
     for (size_t i = 0; m->layers && i < m->n_layers; i++)
         if (m->layers[i].priv_free)
             m->layers[i].priv_free(m->layers[i].priv);
@@ -614,11 +609,8 @@ int cr_model_layer_shape(const cr_model *m, size_t i, size_t *shape)
     return rank;
 }
 
-/* The head of the model's batch, built with the model. */
-static cr_model_head *main_head(const cr_model *m)
-{
-    return m->n_heads ? m->heads[0] : NULL;
-}
+/* The model's nodes, built with the model. */
+static cr_model_head *main_head(const cr_model *m) { return m->head; }
 
 cr_node *cr_model_layer_output(const cr_model *m, size_t i)
 {
@@ -688,13 +680,6 @@ cr_status cr_model_set_rows(cr_model *m, size_t rows, cr_error *err)
         return cr_error_set(err, CR_EINVAL, "model",
                             "set_rows: %zu rows, the model has 1 to %zu", rows,
                             m->opts.batch);
-    if (rows != m->opts.batch)
-        return cr_error_set(
-            err, CR_ENOTSUP, "model",
-            "set_rows: %zu rows: a batch smaller than the model's %zu is not "
-            "supported yet",
-            rows, m->opts.batch);
-    /* the main head becomes current: batch norm statistics follow */
     if (!cr_model_head_get(m, rows, err))
         return err ? err->status : CR_ENOMEM;
     m->active_rows = rows;

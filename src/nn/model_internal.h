@@ -1,6 +1,6 @@
 /*
  * model_internal.h - what the model builder's files share (model.c: the
- * model, its heads, predict and evaluate; model_layers.c: the builders of
+ * model, its nodes, predict and evaluate; model_layers.c: the builders of
  * the non-recurrent layers; recurrent.c: rnn, gru, lstm; model_train.c and
  * model_file.c): the model struct, the layer table generated from
  * CR_LAYER_LIST, and the parameter helper every builder uses.
@@ -48,12 +48,11 @@ struct cr_model {
     cr_layer_state *layers;
     cr_node **params;
     size_t n_params, cap_params;
-    cr_model_head **heads;
-    size_t n_heads, cap_heads;
-    cr_model_head *cur; /* the head last run (its batch norm statistics are
-                           the current ones) */
-    size_t active_rows; /* rows of the next forward (cr_model_set_rows) */
-    double *mean, *std; /* input statistics, or NULL */
+    cr_model_head *head; /* the nodes, built for opts.batch rows and run on
+                            head->rows of them (cr_graph_set_rows) */
+    int grads_built;     /* the gradient nodes exist (built at the full batch) */
+    size_t active_rows;  /* rows of the next forward (cr_model_set_rows) */
+    double *mean, *std;  /* input statistics, or NULL */
     unsigned char vocab[256];
     size_t n_vocab;
     /* while the first head is built: the generator drawing the weights, or
@@ -64,7 +63,7 @@ struct cr_model {
 
 /* A layer builder: makes layer i's nodes on input `in` (its batch axis
  * first) and sets *out, checking the spec's fields for the kind; the first
- * time (m->n_heads == 0) it creates the layer's parameters with
+ * time (m->head == NULL) it creates the layer's parameters with
  * cr_model_param, later it gets the same ones back from it. Errors: a
  * status with the message in err (the caller prefixes "layer 3 (conv2d)"),
  * graph errors included (cr_model_graph_error). */
@@ -91,9 +90,10 @@ cr_node *cr_model_param(cr_model *m, size_t i, size_t j, const char *what, int r
 /* The graph's last error into err (status returned). */
 cr_status cr_model_graph_error(cr_model *m, cr_error *err);
 
-/* The head for rows rows, built on first use (borrowed), made current:
- * batch norm's running statistics follow from the previous current head.
- * NULL with err set. */
+/* The model's nodes (borrowed), built on first use for opts.batch rows,
+ * set to run rows rows (1..opts.batch: cr_graph_set_rows; the gradient
+ * nodes are built at the full batch before the first smaller one). NULL
+ * with err set. */
 cr_model_head *cr_model_head_get(cr_model *m, size_t rows, cr_error *err);
 
 /* Copies rows as cr_mlp_batch_nodes_load does, into h's input (standardised

@@ -476,14 +476,14 @@ static size_t layered_fixed(size_t n_layers, size_t n_vocab)
     return 16 + 4 + LAYER_RECORD * n_layers + 16 + 8 + 16 + n_vocab;
 }
 
-/* The batch norm layers' running statistics live in the current head's
+/* The batch norm layers' running statistics live in the model's
  * nodes: 2 * channels values each. */
 static size_t state_count(const cr_model *m)
 {
     size_t n = 0;
     for (size_t i = 0; i < m->n_layers; i++)
         if (m->layers[i].spec.kind == CR_LAYER_BATCHNORM)
-            n += cr_tensor_size(cr_node_state(m->cur->out[i]));
+            n += cr_tensor_size(cr_node_state(m->head->out[i]));
     return n;
 }
 
@@ -551,7 +551,7 @@ static cr_status encode_layered(const void *net, unsigned char **out, size_t *si
     for (size_t i = 0; i < m->n_layers; i++) {
         if (m->layers[i].spec.kind != CR_LAYER_BATCHNORM)
             continue;
-        const cr_tensor *t = cr_node_state(m->cur->out[i]);
+        const cr_tensor *t = cr_node_state(m->head->out[i]);
         put_f64s(&w, t->data, t->size);
     }
     if (has_stats) {
@@ -650,7 +650,7 @@ static cr_status fill_layered(cr_model *m, const unsigned char *p, size_t np, si
     for (size_t i = 0; i < m->n_layers; i++) {
         if (m->layers[i].spec.kind != CR_LAYER_BATCHNORM)
             continue;
-        cr_tensor *t = (cr_tensor *)cr_node_state(m->cur->out[i]);
+        cr_tensor *t = (cr_tensor *)cr_node_state(m->head->out[i]);
         for (size_t k = 0; k < t->size; k++, p += 8)
             t->data[k] = get_f64(p);
     }

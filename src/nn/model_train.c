@@ -61,6 +61,11 @@ static void model_debug_request(void *net, void *b, const char *param)
     const size_t first = param_layer(m, param, &p);
     for (size_t i = first; i < m->n_layers; i++)
         cr_node_require_grad(h->out[i], 1);
+    /* the new gradient nodes are made at the full batch; if they cannot be,
+     * the requests are withdrawn (no chains, as when a chain fails) */
+    if (cr_nn_build_grads(m->g, h->loss) != CR_OK)
+        for (size_t i = first; i < m->n_layers; i++)
+            cr_node_require_grad(h->out[i], 0);
 }
 
 static void model_debug_record(void *net, void *b, const char *param, cr_train_debug *d)
@@ -98,6 +103,8 @@ static void model_debug_record(void *net, void *b, const char *param, cr_train_d
 static void model_before_step(void *net)
 {
     cr_model *m = net;
+    if (m->head->rows == m->opts.batch) /* a backward at the full batch built them */
+        m->grads_built = 1;
     double norms[CR_MODEL_MAX_LAYERS];
     cr_model_grad_norms(m, norms, m->n_layers, NULL);
     for (size_t i = 0; i < m->n_layers; i++) {
@@ -114,7 +121,7 @@ static void model_before_step(void *net)
     }
     for (size_t i = 0; i < m->n_layers; i++)
         if (m->layers[i].on_step)
-            m->layers[i].on_step(m, i, m->cur);
+            m->layers[i].on_step(m, i, m->head);
 }
 
 void cr_model_learner(cr_model *m, cr_learner *l)
@@ -126,6 +133,7 @@ void cr_model_learner(cr_model *m, cr_learner *l)
                       .positions = cr_model_positions(m),
                       .eval_chunk = m->opts.batch,
                       .max_batch = m->opts.batch,
+                      .shrinks = 1,
                       .n_weights = cr_model_num_weights(m),
                       .batch = model_batch,
                       .load = model_load,

@@ -493,6 +493,23 @@ static cr_status build_batch_nodes(cr_mlp *m, cr_mlp_batch_nodes *h, size_t rows
     return CR_OK;
 }
 
+cr_status cr_nn_build_grads(cr_graph *g, cr_node *loss)
+{
+    const size_t rows = cr_graph_rows(g), max = cr_graph_max_rows(g);
+    const unsigned flags = cr_graph_flags(g);
+    /* rows past the batch hold old values: no trap for them */
+    cr_graph_set_flags(g, flags & ~(unsigned)CR_GRAPH_TRAP_NONFINITE);
+    cr_status st = rows != max ? cr_graph_set_rows(g, max) : CR_OK;
+    if (st == CR_OK)
+        st = cr_graph_backward(g, loss, 0);
+    if (rows != max) {
+        const cr_status back = cr_graph_set_rows(g, rows);
+        st = st != CR_OK ? st : back;
+    }
+    cr_graph_set_flags(g, flags);
+    return st;
+}
+
 cr_mlp_batch_nodes *cr_mlp_batch_nodes_get(cr_mlp *m, size_t rows, cr_error *err)
 {
     for (size_t i = 0; i < m->n_batch_nodes; i++)
@@ -641,7 +658,8 @@ cr_status cr_learner_predict(const cr_learner *l, const double *x, size_t rows, 
     cr_graph_set_training(l->g, 0);
     for (size_t first = 0; st == CR_OK && first < rows; first += chunk) {
         const size_t n = rows - first < chunk ? rows - first : chunk;
-        size_t padded = chunk; /* rows are independent: pad them */
+        /* rows are independent: pad them, unless the graph shrinks */
+        size_t padded = l->shrinks ? n : chunk;
         if (l->pad_pow2)
             for (padded = 1; padded < n;)
                 padded *= 2;

@@ -39,6 +39,15 @@ struct cr_mlp {
  * the error in err on failure (the graph is left as before). */
 cr_mlp_batch_nodes *cr_mlp_batch_nodes_get(cr_mlp *m, size_t rows, cr_error *err);
 
+/* Builds (or runs) the gradient nodes of loss for the graph's current set
+ * of wanted gradients at the full batch, since cr_graph_set_rows wants
+ * every node made there, then returns to the batch the graph ran. A
+ * backward without a forward evaluates only gradient nodes: nothing a
+ * forward keeps (batch norm's statistics, dropout's masks) changes; the
+ * gradients are overwritten by the next backward. For graphs without batch
+ * leaves (rows 0) it is a plain backward. A graph error status. */
+cr_status cr_nn_build_grads(cr_graph *g, cr_node *loss);
+
 /* Input rows: doubles (f64), or bytes (u8) that become (double)byte *
  * scale as they are loaded: the very doubles cr_idx_read makes of them. */
 typedef struct cr_mlp_rows {
@@ -118,6 +127,8 @@ typedef struct cr_learner {
     size_t max_batch;  /* largest training batch; 0: no limit */
     int pad_pow2;      /* prediction pads a chunk to a power of two rows (else
                           to eval_chunk rows) */
+    int shrinks;       /* the graph runs any batch up to eval_chunk rows
+                          (cr_graph_set_rows): prediction pads nothing */
     size_t n_weights;  /* trainable scalars */
     void *(*batch)(void *net, size_t rows, cr_error *err);
     void (*load)(void *net, void *b, const cr_mlp_rows *x, const double *y,

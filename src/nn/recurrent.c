@@ -292,6 +292,13 @@ cr_node *cr_rnn(cr_graph *g, const cr_rnn_params *p, cr_node *x, const cr_rnn_st
         st.c = cr_constant_fill(g, 2, state_shape, 0.0);
     if (p->cell != CR_RNN_LSTM)
         st.c = NULL;
+    /* zero states of a graph whose batch can shrink (rows.c) shrink with it */
+    if (cr_graph_max_rows(g) == batch && cr_graph_rows(g) == batch) {
+        if (st.h && !init)
+            cr_node_mark_batch(st.h);
+        if (st.c && !(init && init->c))
+            cr_node_mark_batch(st.c);
+    }
     cr_node **outs = every_step ? cr_calloc(steps, sizeof *outs) : NULL;
     if (!st.h || (p->cell == CR_RNN_LSTM && !st.c) || (every_step && !outs)) {
         if (every_step && !outs)
@@ -342,7 +349,7 @@ static cr_status build_layer(cr_model *m, size_t i, cr_node *in, cr_node **out,
                             "bptt %zu: truncating the gradient inside a window of %zu "
                             "steps is not built in yet (bptt 0: the whole window)",
                             s->bptt, steps);
-    const int fresh = m->n_heads == 0 && !m->load;
+    const int fresh = !m->head && !m->load;
     cr_rnn_params p = {.cell = cell, .n_in = f, .hidden = h};
     p.w_ih =
         cr_model_param(m, i, 0, "W_ih", 2, (size_t[]){f, gh}, s->init, f, h, 0, 0, err);

@@ -318,6 +318,13 @@ static const char *conv_jacobian(const cr_node *n, size_t i)
     return "bias: db = dY summed over samples and positions";
 }
 
+/* The geometry comes from the shapes: the batch is axis 0 of the output,
+ * except for the weights' gradient. */
+static cr_status conv_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    return n->op == &cr_op_conv_weight_grad ? CR_OK : cr_rows_lead(g, n, max, rows);
+}
+
 const cr_op cr_op_conv = {.name = "conv",
                           .min_inputs = 2,
                           .max_inputs = 3,
@@ -326,7 +333,8 @@ const cr_op cr_op_conv = {.name = "conv",
                                       "conv_weight_grad)",
                           .jacobian_of = conv_jacobian,
                           .forward = conv_forward,
-                          .vjp = conv_vjp};
+                          .vjp = conv_vjp,
+                          .resize = conv_resize};
 const cr_op cr_op_conv_input_grad = {.name = "conv_input_grad",
                                      .min_inputs = 2,
                                      .max_inputs = 2,
@@ -335,7 +343,8 @@ const cr_op cr_op_conv_input_grad = {.name = "conv_input_grad",
                                                 "convolution",
                                      .jacobian = "linear in dY (adjoint: conv) and in W",
                                      .forward = conv_input_grad_forward,
-                                     .vjp = conv_input_grad_vjp};
+                                     .vjp = conv_input_grad_vjp,
+                                     .resize = conv_resize};
 const cr_op cr_op_conv_weight_grad = {.name = "conv_weight_grad",
                                       .min_inputs = 2,
                                       .max_inputs = 2,
@@ -343,7 +352,8 @@ const cr_op cr_op_conv_weight_grad = {.name = "conv_weight_grad",
                                       .formula = "dW = sum_n dY[n] im2col(X[n])^T",
                                       .jacobian = "linear in X and in dY",
                                       .forward = conv_weight_grad_forward,
-                                      .vjp = conv_weight_grad_vjp};
+                                      .vjp = conv_weight_grad_vjp,
+                                      .resize = conv_resize};
 
 /* The name users know the node by. */
 static const char *conv_name(int rank) { return rank == 3 ? "conv1d" : "conv2d"; }

@@ -59,6 +59,15 @@ static cr_status dropout_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_
     CR_VJP_RETURN(cr_node_create(g, &cr_op_dropout, in, 2, n->args));
 }
 
+/* Shaped like x; the mask's first elements serve. */
+static cr_status dropout_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    (void)max;
+    (void)rows;
+    const cr_tensor *x = IN_TENSOR(n, 0);
+    return cr_tensor_set_shape(&n->value, x->rank, x->shape, &g->err);
+}
+
 const cr_op cr_op_dropout = {.name = "dropout",
                              .min_inputs = 1,
                              .max_inputs = 2,
@@ -67,7 +76,8 @@ const cr_op cr_op_dropout = {.name = "dropout",
                              .jacobian = "diagonal: the mask m",
                              .shape = dropout_shape,
                              .forward = dropout_forward,
-                             .vjp = dropout_vjp};
+                             .vjp = dropout_vjp,
+                             .resize = dropout_resize};
 
 cr_node *cr_dropout(cr_graph *g, cr_node *x, double p)
 {

@@ -332,6 +332,25 @@ static cr_node *unary(cr_graph *g, const cr_op *op, cr_node *x, double c)
     return cr_node_create(g, op, &x, 1, &args);
 }
 
+/* args.i[SCALE_PER_ELEMENT] = 1: f = f2 / the input's element count */
+enum { SCALE_PER_ELEMENT = 7 };
+
+cr_node *cr_scale_per_element(cr_graph *g, cr_node *x, double num)
+{
+    cr_node_args args = {.f = x ? num / (double)x->value.size : num, .f2 = num};
+    args.i[SCALE_PER_ELEMENT] = 1;
+    return cr_node_create(g, &cr_op_scale, &x, 1, &args);
+}
+
+cr_status cr_unary_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    (void)max;
+    (void)rows;
+    if (n->args->i[SCALE_PER_ELEMENT] == 1)
+        ((cr_node_args *)n->args)->f = n->args->f2 / (double)IN_TENSOR(n, 0)->size;
+    return cr_shape_same(g, n);
+}
+
 cr_node *cr_neg(cr_graph *g, cr_node *x) { return unary(g, &cr_op_neg, x, 0); }
 cr_node *cr_scale(cr_graph *g, cr_node *x, double c)
 {

@@ -107,6 +107,20 @@ static cr_status pad_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
                              (size_t)n->args->i[2], x->rank, x->shape));
 }
 
+/* Along an axis other than the batch's, the output keeps the batch first;
+ * index_add along axis 0 (an embedding's gradient) has none. */
+static cr_status place_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    if (n->args->i[0] != 0)
+        return cr_rows_lead(g, n, max, rows);
+    if (n->op == &cr_op_index_add)
+        return CR_OK;
+    return cr_graph_fail(g, CR_ENOTSUP,
+                         "set rows: %s #%zu along the batch axis cannot "
+                         "change its batch size",
+                         n->op->name, n->id);
+}
+
 const cr_op cr_op_slice = {.name = "slice",
                            .min_inputs = 1,
                            .max_inputs = 1,
@@ -114,7 +128,8 @@ const cr_op cr_op_slice = {.name = "slice",
                            .jacobian =
                                "selection: dX = dY at the sliced positions, 0 elsewhere",
                            .forward = slice_forward,
-                           .vjp = slice_vjp};
+                           .vjp = slice_vjp,
+                           .resize = place_resize};
 
 const cr_op cr_op_pad = {.name = "pad",
                          .min_inputs = 1,
@@ -122,7 +137,8 @@ const cr_op cr_op_pad = {.name = "pad",
                          .formula = "Y = X with zeros before and after it along one axis",
                          .jacobian = "selection: dX = dY without the padding",
                          .forward = pad_forward,
-                         .vjp = pad_vjp};
+                         .vjp = pad_vjp,
+                         .resize = place_resize};
 
 /* Python's slice bound: negative counts from the end, then clamped. */
 static long slice_bound(long v, long len)
@@ -445,7 +461,8 @@ const cr_op cr_op_index_add = {.name = "index_add",
                                .formula = "Y = zeros with X's rows added at the indices",
                                .jacobian = "selection: dX = the rows of dY at the indices",
                                .forward = index_add_forward,
-                               .vjp = index_add_vjp};
+                               .vjp = index_add_vjp,
+                               .resize = place_resize};
 
 cr_node *cr_index_select(cr_graph *g, cr_node *x, int axis, cr_node *indices)
 {

@@ -105,6 +105,44 @@ static const char *matmul_jacobian(const cr_node *n, size_t i)
     return i == 0 ? "linear: dA = dY op(B)^T" : "linear: dB = op(A)^T dY";
 }
 
+/* The batch sits in one of m (rows of A and Y), k (a sum over the batch: a
+ * weight's gradient) or n; which one the inputs' sizes tell. Products over
+ * a batch loop keep their size. */
+static cr_status matmul_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    cr_node_args *a = (cr_node_args *)n->args;
+    const size_t m = (size_t)a->i[1], nn = (size_t)a->i[2], k = (size_t)a->i[3];
+    const size_t sa = IN_TENSOR(n, 0)->size, sb = IN_TENSOR(n, 1)->size;
+    cr_status st = CR_OK;
+    if (a->i[4] > 1 || a->i[5] > 1) {
+        /* a batch loop holds the batch: its first dim above 1; the output
+         * keeps it unless the products add up over the loop */
+        if (cr_rows_view(g, n, 4, 2, max, rows) < 0)
+            return g->err.status;
+        return n->value.rank > mrank_of(n, MR_Y) ? cr_rows_lead(g, n, max, rows) : CR_OK;
+    }
+    if (sa != m * k && sb != k * nn)
+        a->i[3] = (int64_t)cr_rows_scale(k, max, rows);
+    else if (sa != m * k) {
+        a->i[1] = (int64_t)cr_rows_scale(m, max, rows);
+        st = cr_rows_lead(g, n, max, rows);
+    } else if (n->value.rank == 2) {
+        a->i[2] = (int64_t)cr_rows_scale(nn, max, rows);
+        size_t shape[2] = {n->value.shape[0], (size_t)a->i[2]};
+        st = cr_tensor_set_shape(&n->value, 2, shape, &g->err);
+    } else
+        st = CR_ENOTSUP;
+    if (st == CR_OK &&
+        (sa != (size_t)(a->i[1] * a->i[3]) || sb != (size_t)(a->i[3] * a->i[2])))
+        st = CR_ENOTSUP;
+    if (st == CR_ENOTSUP)
+        return cr_graph_fail(g, st,
+                             "set rows: matmul #%zu: this product cannot change its "
+                             "batch size",
+                             n->id);
+    return st;
+}
+
 const cr_op cr_op_matmul = {.name = "matmul",
                             .min_inputs = 2,
                             .max_inputs = 2,
@@ -113,7 +151,8 @@ const cr_op cr_op_matmul = {.name = "matmul",
                             .jacobian = "linear: dA = dY op(B)^T, dB = op(A)^T dY",
                             .jacobian_of = matmul_jacobian,
                             .forward = matmul_forward,
-                            .vjp = matmul_vjp};
+                            .vjp = matmul_vjp,
+                            .resize = matmul_resize};
 
 static int dims_fit_int(size_t m, size_t n, size_t k)
 {

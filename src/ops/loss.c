@@ -39,22 +39,23 @@ static void mse_forward(cr_node *n)
     OUT(n)[0] = sum_sq_diff(n) / (double)IN_TENSOR(n, 0)->size;
 }
 
-/* dE/dy = k (y - d), dE/dd = k (d - y): k = 1 for sq_error, 2/n for mse */
+/* dE/dy = k (y - d), dE/dd = k (d - y): k = 1 for sq_error, 2/n for mse
+ * (a factor that follows the batch size) */
 static cr_status difference_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
-                                cr_node **dx, double k)
+                                cr_node **dx, int mean)
 {
     cr_node *diff = cr_sub(g, n->inputs[i], n->inputs[1 - i]);
-    CR_VJP_RETURN(cr_mul(g, dy, k == 1.0 ? diff : cr_scale(g, diff, k)));
+    CR_VJP_RETURN(cr_mul(g, dy, mean ? cr_scale_per_element(g, diff, 2.0) : diff));
 }
 
 static cr_status sq_error_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return difference_vjp(g, n, i, dy, dx, 1.0);
+    return difference_vjp(g, n, i, dy, dx, 0);
 }
 
 static cr_status mse_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    return difference_vjp(g, n, i, dy, dx, 2.0 / (double)IN_TENSOR(n, 0)->size);
+    return difference_vjp(g, n, i, dy, dx, 1);
 }
 
 const cr_op cr_op_sq_error = {.name = "sq_error",
@@ -217,6 +218,18 @@ static cr_status softmax_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_
 static cr_status softmax_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                  cr_node **dx);
 
+/* A view kept in args (an explicit axis) is taken again along its axis. */
+static cr_status view_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    (void)max;
+    (void)rows;
+    if (n->args->i[2] != 0) {
+        const cr_node_args v = view_args(view_along(IN_TENSOR(n, 0), (int)n->args->i[0]));
+        memcpy(((cr_node_args *)n->args)->i, v.i, 4 * sizeof v.i[0]);
+    }
+    return n->op->shape(g, n);
+}
+
 const cr_op cr_op_softmax = {.name = "softmax",
                              .min_inputs = 1,
                              .max_inputs = 1,
@@ -225,7 +238,8 @@ const cr_op cr_op_softmax = {.name = "softmax",
                              .jacobian = "per line along the axis: diag(y) - y y^T",
                              .shape = softmax_shape,
                              .forward = softmax_forward,
-                             .vjp = softmax_vjp};
+                             .vjp = softmax_vjp,
+                             .resize = view_resize};
 const cr_op cr_op_softmax_bwd = {.name = "softmax_bwd",
                                  .min_inputs = 2,
                                  .max_inputs = 2,
@@ -234,7 +248,8 @@ const cr_op cr_op_softmax_bwd = {.name = "softmax_bwd",
                                  .jacobian = "per line along the axis",
                                  .shape = softmax_shape,
                                  .forward = softmax_bwd_forward,
-                                 .vjp = softmax_bwd_vjp};
+                                 .vjp = softmax_bwd_vjp,
+                                 .resize = view_resize};
 
 /* A node of op (softmax, log_softmax, softmax_bwd, ...) with n's view. */
 static cr_node *along(cr_graph *g, const cr_op *op, const cr_node *n, cr_node *const *in,
@@ -342,7 +357,8 @@ const cr_op cr_op_log_softmax = {.name = "log_softmax",
                                  .jacobian = "per line along the axis: I - 1 softmax(x)^T",
                                  .shape = softmax_shape,
                                  .forward = log_softmax_forward,
-                                 .vjp = log_softmax_vjp};
+                                 .vjp = log_softmax_vjp,
+                                 .resize = view_resize};
 
 cr_node *cr_log_softmax(cr_graph *g, cr_node *x, int axis)
 {
@@ -414,7 +430,8 @@ const cr_op cr_op_softmax_xent = {
     .jacobian = "dE/dz = (softmax(z) sum(t) - t) / positions",
     .shape = xent_shape,
     .forward = softmax_xent_forward,
-    .vjp = softmax_xent_vjp};
+    .vjp = softmax_xent_vjp,
+    .resize = view_resize};
 const cr_op cr_op_softmax_xent_bwd = {.name = "softmax_xent_bwd",
                                       .min_inputs = 3,
                                       .max_inputs = 3,
@@ -424,7 +441,8 @@ const cr_op cr_op_softmax_xent_bwd = {.name = "softmax_xent_bwd",
                                       .jacobian = "per line along the axis",
                                       .shape = xent_bwd_shape,
                                       .forward = softmax_xent_bwd_forward,
-                                      .vjp = softmax_xent_bwd_vjp};
+                                      .vjp = softmax_xent_bwd_vjp,
+                                      .resize = view_resize};
 
 cr_node *cr_softmax_xent_axis(cr_graph *g, cr_node *logits, cr_node *targets, int axis)
 {
@@ -522,26 +540,27 @@ static cr_status clamp_prob_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
 static cr_status bce_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
     cr_node *p = n->inputs[0], *t = n->inputs[1];
-    const double inv_n = 1.0 / (double)p->value.size;
     cr_node *q = cr_node_create(g, &cr_op_clamp_prob, &p, 1, NULL);
     cr_node *one_minus_q = cr_sub(g, cr_scalar(g, 1.0), q);
     if (i == 0) /* (p - t) / (q (1 - q) n) */
-        CR_VJP_RETURN(cr_mul(
-            g, dy,
-            cr_scale(g, cr_div(g, cr_sub(g, p, t), cr_mul(g, q, one_minus_q)), inv_n)));
+        CR_VJP_RETURN(
+            cr_mul(g, dy,
+                   cr_scale_per_element(
+                       g, cr_div(g, cr_sub(g, p, t), cr_mul(g, q, one_minus_q)), 1.0)));
     /* (log(1-q) - log q) / n */
-    CR_VJP_RETURN(
-        cr_mul(g, dy, cr_scale(g, cr_sub(g, cr_log(g, one_minus_q), cr_log(g, q)), inv_n)));
+    CR_VJP_RETURN(cr_mul(
+        g, dy,
+        cr_scale_per_element(g, cr_sub(g, cr_log(g, one_minus_q), cr_log(g, q)), 1.0)));
 }
 
 static cr_status bce_logits_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                 cr_node **dx)
 {
     cr_node *z = n->inputs[0], *t = n->inputs[1];
-    const double inv_n = 1.0 / (double)z->value.size;
     if (i == 0) /* (sigmoid(z) - t) / n */
-        CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, cr_sub(g, cr_sigmoid(g, z), t), inv_n)));
-    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, z, -inv_n))); /* -z / n */
+        CR_VJP_RETURN(
+            cr_mul(g, dy, cr_scale_per_element(g, cr_sub(g, cr_sigmoid(g, z), t), 1.0)));
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale_per_element(g, z, -1.0))); /* -z / n */
 }
 
 const cr_op cr_op_bce = {.name = "bce",
@@ -682,7 +701,8 @@ const cr_op cr_op_cross_entropy = {.name = "cross_entropy",
                                    .shape = cross_entropy_shape,
                                    .check = class_check,
                                    .forward = cross_entropy_forward,
-                                   .vjp = cross_entropy_vjp};
+                                   .vjp = cross_entropy_vjp,
+                                   .resize = view_resize};
 const cr_op cr_op_cross_entropy_bwd = {.name = "cross_entropy_bwd",
                                        .min_inputs = 3,
                                        .max_inputs = 3,
@@ -693,7 +713,8 @@ const cr_op cr_op_cross_entropy_bwd = {.name = "cross_entropy_bwd",
                                        .shape = cross_entropy_bwd_shape,
                                        .check = class_check,
                                        .forward = cross_entropy_bwd_forward,
-                                       .vjp = cross_entropy_bwd_vjp};
+                                       .vjp = cross_entropy_bwd_vjp,
+                                       .resize = view_resize};
 
 cr_node *cr_cross_entropy(cr_graph *g, cr_node *logits, cr_node *classes)
 {
@@ -758,10 +779,9 @@ static void huber_forward(cr_node *n)
 /* dE/dy = h'(y - t) / n, dE/dt = -h'(y - t) / n, h'(d) = clamp(d, -delta, delta) */
 static cr_status huber_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
 {
-    const double delta = n->args->f,
-                 k = (i == 0 ? 1.0 : -1.0) / (double)IN_TENSOR(n, 0)->size;
+    const double delta = n->args->f;
     cr_node *grad = cr_clamp(g, cr_sub(g, n->inputs[0], n->inputs[1]), -delta, delta);
-    CR_VJP_RETURN(cr_mul(g, dy, cr_scale(g, grad, k)));
+    CR_VJP_RETURN(cr_mul(g, dy, cr_scale_per_element(g, grad, i == 0 ? 1.0 : -1.0)));
 }
 
 const cr_op cr_op_huber = {.name = "huber",

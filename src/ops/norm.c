@@ -138,6 +138,11 @@ static cr_status channel_expand_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *
 static cr_status channel_scale_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                    cr_node **dx);
 
+/* The view {A, C, B}'s slot holding the batch (batch norm's A = N, layer
+ * norm's groups C) scales; outputs shaped like a gain or a channel sum
+ * over the batch keep their shape. */
+static cr_status norm_resize(cr_graph *g, cr_node *n, size_t max, size_t rows);
+
 const cr_op cr_op_channel_sum = {.name = "channel_sum",
                                  .min_inputs = 1,
                                  .max_inputs = 1,
@@ -146,7 +151,8 @@ const cr_op cr_op_channel_sum = {.name = "channel_sum",
                                  .jacobian = "ones along each channel (adjoint: "
                                              "channel_expand)",
                                  .forward = channel_sum_forward,
-                                 .vjp = channel_sum_vjp};
+                                 .vjp = channel_sum_vjp,
+                                 .resize = norm_resize};
 const cr_op cr_op_channel_expand = {.name = "channel_expand",
                                     .min_inputs = 1,
                                     .max_inputs = 1,
@@ -154,7 +160,8 @@ const cr_op cr_op_channel_expand = {.name = "channel_expand",
                                     .formula = "y[a,c,b] = f * x[c]",
                                     .jacobian = "repetition (adjoint: channel_sum)",
                                     .forward = channel_expand_forward,
-                                    .vjp = channel_expand_vjp};
+                                    .vjp = channel_expand_vjp,
+                                    .resize = norm_resize};
 const cr_op cr_op_channel_scale = {.name = "channel_scale",
                                    .min_inputs = 2,
                                    .max_inputs = 2,
@@ -162,7 +169,8 @@ const cr_op cr_op_channel_scale = {.name = "channel_scale",
                                    .formula = "y[a,c,b] = x[a,c,b] * s[c]",
                                    .jacobian = "diagonal in x; dS = channel_sum(dY * X)",
                                    .forward = channel_scale_forward,
-                                   .vjp = channel_scale_vjp};
+                                   .vjp = channel_scale_vjp,
+                                   .resize = norm_resize};
 
 static cr_node *view_node(cr_graph *g, const cr_op *op, cr_node *const *in, size_t n_in,
                           size_t a, size_t c, size_t b, double f, int rank,
@@ -456,7 +464,8 @@ const cr_op cr_op_layer_norm = {.name = "layer_norm",
                                 .jacobian = "per row: rstd (I - 1 1^T/D - xh xh^T/D)",
                                 .jacobian_of = norm_jacobian,
                                 .forward = norm_forward,
-                                .vjp = norm_vjp};
+                                .vjp = norm_vjp,
+                                .resize = norm_resize};
 const cr_op cr_op_batch_norm = {.name = "batch_norm",
                                 .min_inputs = 1,
                                 .max_inputs = 3,
@@ -468,7 +477,8 @@ const cr_op cr_op_batch_norm = {.name = "batch_norm",
                                             "rstd I when evaluating",
                                 .jacobian_of = norm_jacobian,
                                 .forward = norm_forward,
-                                .vjp = norm_vjp};
+                                .vjp = norm_vjp,
+                                .resize = norm_resize};
 const cr_op cr_op_norm_bwd = {.name = "norm_bwd",
                               .min_inputs = 3,
                               .max_inputs = 4,
@@ -479,7 +489,8 @@ const cr_op cr_op_norm_bwd = {.name = "norm_bwd",
                               .jacobian = "symmetric in u; second derivative of the "
                                           "normalisation in x",
                               .forward = norm_bwd_forward,
-                              .vjp = norm_bwd_vjp};
+                              .vjp = norm_bwd_vjp,
+                              .resize = norm_resize};
 const cr_op cr_op_norm_gain_grad = {.name = "norm_gain_grad",
                                     .min_inputs = 3,
                                     .max_inputs = 3,
@@ -488,7 +499,8 @@ const cr_op cr_op_norm_gain_grad = {.name = "norm_gain_grad",
                                                "gain's axes (statistics of c)",
                                     .jacobian = "linear in dy; through xh in x",
                                     .forward = norm_gain_grad_forward,
-                                    .vjp = norm_gain_grad_vjp};
+                                    .vjp = norm_gain_grad_vjp,
+                                    .resize = norm_resize};
 
 /* The view the gain and bias are indexed in: [C] of batch norm's view, or
  * the trailing D of layer norm's [1, rows, D] as [rows, D, 1]. */
@@ -721,4 +733,14 @@ cr_node *cr_batch_norm(cr_graph *g, cr_node *x, cr_node *gamma, cr_node *beta,
         stats->data[nc + c] = 1.0;
     }
     return n;
+}
+
+static cr_status norm_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    const int k = cr_rows_view(g, n, 0, 3, max, rows);
+    if (k < 0)
+        return g->err.status;
+    if (n->op == &cr_op_norm_gain_grad || (n->op == &cr_op_channel_sum && k != 1))
+        return CR_OK;
+    return cr_rows_lead(g, n, max, rows);
 }

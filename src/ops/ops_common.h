@@ -19,6 +19,11 @@
 
 /* Output shaped like input 0. */
 cr_status cr_shape_same(cr_graph *g, cr_node *n);
+/* x * num / (x's element count) as a scale node whose factor follows
+ * cr_graph_set_rows (the 1/n of a mean's gradient); cr_unary_resize is
+ * the one-input ops' resize hook that works it out again. */
+cr_node *cr_scale_per_element(cr_graph *g, cr_node *x, double num);
+cr_status cr_unary_resize(cr_graph *g, cr_node *n, size_t max, size_t rows);
 /* Output shaped like the broadcast of all the inputs (NumPy's rule, see
  * ops.h); CR_ESHAPE "add: [2,3] and [4,3] do not broadcast" otherwise. */
 cr_status cr_shape_broadcast(cr_graph *g, cr_node *n);
@@ -89,7 +94,8 @@ CR_OP_LIST(CR_DECLARE_OP_, CR_DECLARE_OP_FN_, CR_NOT_AN_OP_)
                                 .shape = cr_shape_same,                                    \
                                 .forward = NAME##_forward,                                 \
                                 .vjp = NAME##_vjp,                                         \
-                                .scalar_vjp = SCALAR_VJP};
+                                .scalar_vjp = SCALAR_VJP,                                  \
+                                .resize = cr_unary_resize};
 
 /* ---- broadcasting (NumPy's rule; elementwise.c) ----
  * Shapes are aligned on their last axes; along each axis the dimensions

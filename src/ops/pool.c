@@ -197,6 +197,12 @@ static cr_status avg_pool_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr
 static cr_status avg_pool_bwd_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,
                                   cr_node **dx);
 
+/* Planes come from the shapes: only the batch axis of the output changes. */
+static cr_status pool_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    return cr_rows_lead(g, n, max, rows);
+}
+
 const cr_op cr_op_max_pool = {.name = "max_pool",
                               .min_inputs = 1,
                               .max_inputs = 1,
@@ -204,7 +210,8 @@ const cr_op cr_op_max_pool = {.name = "max_pool",
                               .jacobian = "selection: 1 at the first maximal element of "
                                           "each window",
                               .forward = max_pool_forward,
-                              .vjp = max_pool_vjp};
+                              .vjp = max_pool_vjp,
+                              .resize = pool_resize};
 const cr_op cr_op_max_pool_scatter = {.name = "max_pool_scatter",
                                       .min_inputs = 2,
                                       .max_inputs = 2,
@@ -215,7 +222,8 @@ const cr_op cr_op_max_pool_scatter = {.name = "max_pool_scatter",
                                           "linear in dy (adjoint: max_pool_gather); "
                                           "zero in x",
                                       .forward = max_pool_scatter_forward,
-                                      .vjp = max_pool_select_vjp};
+                                      .vjp = max_pool_select_vjp,
+                                      .resize = pool_resize};
 const cr_op cr_op_max_pool_gather = {.name = "max_pool_gather",
                                      .min_inputs = 2,
                                      .max_inputs = 2,
@@ -225,7 +233,8 @@ const cr_op cr_op_max_pool_gather = {.name = "max_pool_gather",
                                      .jacobian = "linear in u (adjoint: max_pool_scatter); "
                                                  "zero in x",
                                      .forward = max_pool_gather_forward,
-                                     .vjp = max_pool_select_vjp};
+                                     .vjp = max_pool_select_vjp,
+                                     .resize = pool_resize};
 const cr_op cr_op_avg_pool = {.name = "avg_pool",
                               .min_inputs = 1,
                               .max_inputs = 1,
@@ -234,7 +243,8 @@ const cr_op cr_op_avg_pool = {.name = "avg_pool",
                               .jacobian = "linear: 1/(kh kw) on each window (adjoint: "
                                           "avg_pool_bwd)",
                               .forward = avg_pool_forward,
-                              .vjp = avg_pool_vjp};
+                              .vjp = avg_pool_vjp,
+                              .resize = pool_resize};
 const cr_op cr_op_avg_pool_bwd = {.name = "avg_pool_bwd",
                                   .min_inputs = 1,
                                   .max_inputs = 1,
@@ -242,7 +252,8 @@ const cr_op cr_op_avg_pool_bwd = {.name = "avg_pool_bwd",
                                   .formula = "dx = dy / (kh kw) added over each window",
                                   .jacobian = "linear (adjoint: avg_pool)",
                                   .forward = avg_pool_bwd_forward,
-                                  .vjp = avg_pool_bwd_vjp};
+                                  .vjp = avg_pool_bwd_vjp,
+                                  .resize = pool_resize};
 
 /* A pooling node of op with the window args from x (rank like x) into
  * shape, shaped like the pooled x or like x. */

@@ -66,6 +66,23 @@ static void expand_forward(cr_node *n)
 static cr_status sum_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
 static cr_status expand_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
 
+/* The view's slot holding the batch scales, a mean's factor with its count;
+ * the output keeps the batch unless the reduction summed it away. */
+static cr_status view_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    const int k = cr_rows_view(g, n, 0, 3, max, rows);
+    if (k < 0)
+        return g->err.status;
+    cr_node_args *a = (cr_node_args *)n->args;
+    if (k == 1) {
+        if (a->f != 1.0)
+            a->f = 1.0 / (double)a->i[1];
+        if (n->op != &cr_op_expand)
+            return CR_OK;
+    }
+    return cr_rows_lead(g, n, max, rows);
+}
+
 const cr_op cr_op_sum = {.name = "sum",
                          .min_inputs = 1,
                          .max_inputs = 1,
@@ -73,7 +90,8 @@ const cr_op cr_op_sum = {.name = "sum",
                          .deriv = {"1", NULL},
                          .jacobian = "ones (each output sums its inputs)",
                          .forward = sum_forward,
-                         .vjp = sum_vjp};
+                         .vjp = sum_vjp,
+                         .resize = view_resize};
 const cr_op cr_op_mean = {.name = "mean",
                           .min_inputs = 1,
                           .max_inputs = 1,
@@ -81,7 +99,8 @@ const cr_op cr_op_mean = {.name = "mean",
                           .deriv = {"1/n", NULL},
                           .jacobian = "constant 1/n",
                           .forward = sum_forward,
-                          .vjp = sum_vjp};
+                          .vjp = sum_vjp,
+                          .resize = view_resize};
 const cr_op cr_op_expand = {.name = "expand",
                             .min_inputs = 1,
                             .max_inputs = 1,
@@ -90,7 +109,8 @@ const cr_op cr_op_expand = {.name = "expand",
                             .deriv = {"c", NULL},
                             .jacobian = "repetition (its transpose sums)",
                             .forward = expand_forward,
-                            .vjp = expand_vjp};
+                            .vjp = expand_vjp,
+                            .resize = view_resize};
 
 static cr_node *view_node(cr_graph *g, const cr_op *op, cr_node *x, size_t outer,
                           size_t len, size_t inner, double f, int rank, const size_t *shape)

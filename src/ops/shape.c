@@ -37,6 +37,17 @@ static cr_status reshape_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_
         cr_node_create_shaped(g, &cr_op_reshape, &dy, 1, NULL, x->rank, x->shape));
 }
 
+/* The batch must stay the leading axis of the reshaped tensor. */
+static cr_status reshape_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
+{
+    cr_status st = cr_rows_lead(g, n, max, rows);
+    if (st == CR_OK && n->value.size != IN_TENSOR(n, 0)->size)
+        return cr_graph_fail(g, CR_ENOTSUP,
+                             "set rows: reshape #%zu: the batch is not its leading axis",
+                             n->id);
+    return st;
+}
+
 const cr_op cr_op_reshape = {
     .name = "reshape",
     .min_inputs = 1,
@@ -44,7 +55,8 @@ const cr_op cr_op_reshape = {
     .formula = "Y = X in another shape (same elements, same order)",
     .jacobian = "identity (the elements keep their row-major order)",
     .forward = reshape_forward,
-    .vjp = reshape_vjp};
+    .vjp = reshape_vjp,
+    .resize = reshape_resize};
 
 /* "[2,-1]": the dimensions a caller asked for. */
 static cr_shape_text dims_text(int rank, const long *dims)
