@@ -569,7 +569,7 @@ typedef struct scalar_net {
 } scalar_net;
 
 /* A random scalar graph of SCALAR_OPS nodes, each of the ops that have a
- * scalar_vjp (and sign, powc with exponents 0 and 1: no contribution or
+ * scalar_vjp (and sign, detach, powc with exponents 0 and 1: no contribution or
  * dy itself) on earlier nodes: most on the last few, some on any, so
  * nodes fan out. Each op's input goes through tanh first where its domain
  * or size needs it. Identical for equal seeds. */
@@ -600,7 +600,7 @@ static void scalar_net_build(scalar_net *s, unsigned long net_seed)
                                          cr_node *) = {cr_add, cr_sub, cr_mul};
         enum { N_A = 7, N_T = 3, N_AB = 3 };
         cr_node *t = cr_tanh(g, a), *y;
-        const int op = (int)test_rand_uniform(0, N_A + N_T + N_AB + 9);
+        const int op = (int)test_rand_uniform(0, N_A + N_T + N_AB + 10);
         if (op < N_A)
             y = on_a[op](g, a);
         else if (op < N_A + N_T)
@@ -623,6 +623,8 @@ static void scalar_net_build(scalar_net *s, unsigned long net_seed)
             y = cr_mul(g, cr_sign(g, a), b);
         else if (op == N_A + N_T + N_AB + 7)
             y = cr_log1p(g, cr_abs(g, t));
+        else if (op == N_A + N_T + N_AB + 8) /* no contribution through detach */
+            y = cr_add(g, cr_detach(g, a), cr_mul(g, a, b));
         else /* micrograd's neuron */
             y = cr_add(g, cr_mul(g, a, t), b);
         ck_assert_ptr_nonnull(y);
