@@ -328,6 +328,25 @@ run 2 "$CR" train --data "$tmp/xor.csv" --arch 2,2 --carry-state
 has "$tmp/err" "^chainrule train: --carry-state goes with --text$"
 run 1 "$CR" train $TEXT --layers 'embed:4 gru:8,seq dense:V' --carry-state --batch 64
 has "$tmp/err" "carry_state: 35 training rows, fewer than a batch of 64$"
+# evaluate --text: the loss per byte over the text's windows, the same
+# figure as training's for the same windows (35 following each other;
+# 280 starting at every byte for a model that predicts the next byte)
+run 0 "$CR" train $TEXT --layers 'embed:4 gru:8,seq dense:V' --carry-state --quiet \
+    --model "$tmp/carry0.crm"
+loss=$(sed -n 's/^train       35 rows, loss \([0-9.e-]*\),.*/\1/p' "$tmp/out")
+[ -n "$loss" ] || fail "no training loss: $(cat "$tmp/out")"
+run 0 "$CR" evaluate --model "$tmp/carry0.crm" --text "$tmp/cat.txt"
+has "$tmp/out" "^rows      35$"
+has "$tmp/out" "^loss      $loss$"
+run 0 "$CR" evaluate --model "$tmp/cat1.crm" --text "$tmp/cat.txt" --json
+has "$tmp/out" '^{"rows": 280, "loss": '
+printf 'the cat sat on the zoo.' >"$tmp/hat.txt"
+run 2 "$CR" evaluate --model "$tmp/cat.crm" --text "$tmp/hat.txt"
+has "$tmp/err" "^chainrule evaluate: --text: $tmp/hat.txt: byte 0x7a ('z') at offset 19 is not in the vocabulary$"
+run 2 "$CR" evaluate --model "$tmp/xor.crm" --text "$tmp/cat.txt"
+has "$tmp/err" "^chainrule evaluate: --text: the model has no vocabulary: it was not trained on text$"
+run 2 "$CR" evaluate --model "$tmp/cat.crm" --text "$tmp/cat.txt" --data "$tmp/xor.csv"
+has "$tmp/err" "^chainrule evaluate: --text reads a character model's text: give no other data$"
 # bad text inputs
 : >"$tmp/empty.txt"
 run 2 "$CR" train --text "$tmp/empty.txt" --layers 'embed:4 lstm:8,seq dense:V'
