@@ -569,9 +569,9 @@ typedef struct scalar_net {
 } scalar_net;
 
 /* A random scalar graph of SCALAR_OPS nodes, each of the ops that have a
- * scalar_vjp (and sign, powc with exponents 0 and 1: no contribution or
- * dy itself; sop with and without a bias, an input used twice) on earlier
- * nodes: most on the last few, some on any, so
+ * scalar_vjp (and sign, detach, powc with exponents 0 and 1: no
+ * contribution or dy itself; sop with and without a bias, an input used
+ * twice) on earlier nodes: most on the last few, some on any, so
  * nodes fan out. Each op's input goes through tanh first where its domain
  * or size needs it. Identical for equal seeds. */
 static void scalar_net_build(scalar_net *s, unsigned long net_seed)
@@ -601,7 +601,7 @@ static void scalar_net_build(scalar_net *s, unsigned long net_seed)
                                          cr_node *) = {cr_add, cr_sub, cr_mul};
         enum { N_A = 7, N_T = 3, N_AB = 3 };
         cr_node *t = cr_tanh(g, a), *y;
-        const int op = (int)test_rand_uniform(0, N_A + N_T + N_AB + 11);
+        const int op = (int)test_rand_uniform(0, N_A + N_T + N_AB + 12);
         if (op < N_A)
             y = on_a[op](g, a);
         else if (op < N_A + N_T)
@@ -628,6 +628,8 @@ static void scalar_net_build(scalar_net *s, unsigned long net_seed)
             y = cr_sop(g, 2, (cr_node *[]){a, t}, (cr_node *[]){b, t}, a);
         else if (op == N_A + N_T + N_AB + 9) /* sop without one */
             y = cr_sop(g, 3, (cr_node *[]){t, b, a}, (cr_node *[]){a, t, b}, NULL);
+        else if (op == N_A + N_T + N_AB + 10) /* no contribution through detach */
+            y = cr_add(g, cr_detach(g, a), cr_mul(g, a, b));
         else /* micrograd's neuron */
             y = cr_add(g, cr_mul(g, a, t), b);
         ck_assert_ptr_nonnull(y);

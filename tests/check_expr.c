@@ -244,6 +244,7 @@ START_TEST(test_functions)
         {"y = elu(-x, 0.5)", 0.5 * expm1(-x)},
         {"y = gelu(x)", 0.5 * x * (1 + erf(x / sqrt(2.0)))},
         {"y = silu(x)", x / (1 + exp(-x))},
+        {"y = detach(x) * x + detach(2)", x * x + 2},
         {"y = maximum(x, 0.5) + minimum(x, 0.5)", x + 0.5},
         {"y = clamp(x, -0.5, 0.25) + clamp(-x, -0.5, 0.25)", 0.25 - 0.5},
         {"y = where(gt(x, 1), x, 2*x) + where(0, 1, 2)", 2 * x + 2},
@@ -255,8 +256,9 @@ START_TEST(test_functions)
     ck_assert_str_eq(
         cr_expr_functions(),
         "exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, softplus, square, "
-        "log1p, erf, leaky_relu, elu, gelu, silu, pow, maximum, minimum, clamp, where, gt, "
-        "ge, lt, le, eq, sum, mean, max, min, logsumexp, argmax, reshape, flatten, "
+        "log1p, erf, leaky_relu, elu, gelu, silu, detach, pow, maximum, minimum, clamp, "
+        "where, gt, ge, lt, le, eq, sum, mean, max, min, logsumexp, argmax, reshape, "
+        "flatten, "
         "permute, transpose, slice, pad, concat, stack, index_select, matmul, dot, outer, "
         "norm, diag, trace, softmax, log_softmax");
 }

@@ -553,6 +553,10 @@ static const size_t n_cases = sizeof cases / sizeof cases[0];
 START_TEST(test_every_op_passes)
 {
     const cr_op *op = cr_builtin_ops[_i];
+    /* detach's value follows x but its derivative is 0 by definition:
+     * finite differences cannot agree (check_ops checks its zeros) */
+    if (strcmp(op->name, "detach") == 0)
+        return;
     const op_case *c = NULL;
     for (size_t k = 0; k < n_cases; k++)
         if (strcmp(cases[k].op, op->name) == 0)

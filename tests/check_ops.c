@@ -78,6 +78,7 @@ BUILDER(leaky_relu, cr_leaky_relu(g, in[0], c))
 BUILDER(elu, cr_elu(g, in[0], c))
 BUILDER(gelu, cr_gelu(g, in[0]))
 BUILDER(silu, cr_silu(g, in[0]))
+BUILDER(detach, cr_detach(g, in[0]))
 BUILDER(maximum, cr_maximum(g, in[0], in[1]))
 BUILDER(minimum, cr_minimum(g, in[0], in[1]))
 BUILDER(clamp, cr_clamp(g, in[0], -0.5, c))
@@ -883,6 +884,9 @@ static const op_case cases[] = {
     CASE("channel_sum", b_channel_sum, 0.125, 0, 1, T3(2, 3, 4, -2, 2)),
     CASE("channel_expand", b_channel_expand, 0.5, 0, 1, V(3, -2, 2)),
     CASE("channel_scale", b_channel_scale, 0, 0, 2, T3(2, 3, 4, -2, 2), V(3, -2, 2)),
+    /* the stop-gradient: the identity, with a zero gradient by definition
+     * (last, so that the cases above keep their numbers and draws) */
+    UNARY_CASES(detach, 0, -2, 2, 1u),
 };
 // clang-format on
 static const size_t n_cases = sizeof cases / sizeof cases[0];
@@ -955,9 +959,13 @@ static void run_case(const op_case *c, size_t index)
         ck_assert_ptr_nonnull(gr);
         ck_assert(cr_tensor_same_shape(gr, cr_node_value(in[i])));
         snprintf(what, sizeof what, "case %zu (%s) d/d input %d", index, c->op, i);
-        if (c->zero_mask & (1u << i))
+        if (c->zero_mask & (1u << i)) {
             ck_assert_msg(test_max_abs(gr) == 0.0, "%s: expected a zero gradient", what);
-        else
+            /* detach's value moves with x, its derivative is 0 by
+             * definition: finite differences do not apply */
+            if (strcmp(c->op, "detach") == 0)
+                continue;
+        } else
             ck_assert_msg(test_max_abs(gr) > 1e-6, "%s: gradient is all zeros", what);
         test_assert_fd(g, loss, in[i], cr_tensor_data(gr), FD_TOL, what);
     }

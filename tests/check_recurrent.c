@@ -276,6 +276,22 @@ END_TEST
  * dense, a next-symbol model on [T] indices with xent_index; and a
  * regressor cell (last state) -> dense on [T, 2] sequences with mse.
  * Parameter gradients of the model's loss against finite differences. */
+/* The gradients of layer i's parameters after the last backward of m's
+ * loss: not all zero, and equal to finite differences of the loss. */
+static void assert_layer_fd(cr_model *m, size_t i)
+{
+    for (size_t j = 0; j < cr_model_layer_num_params(m, i); j++) {
+        cr_node *p = cr_model_layer_param(m, i, j);
+        const cr_tensor *gr = cr_node_grad(p);
+        ck_assert_double_gt(test_max_abs(gr), 1e-8);
+        size_t k = cr_tensor_size(gr);
+        double *copy = malloc(k * sizeof *copy);
+        memcpy(copy, cr_tensor_data(gr), k * sizeof *copy);
+        test_assert_fd(cr_model_graph(m), cr_model_loss(m), p, copy, 1e-6, cr_node_name(p));
+        free(copy);
+    }
+}
+
 START_TEST(model_layers)
 {
     const cr_rnn_cell cell = (cr_rnn_cell)(_i % CR_RNN_COUNT);
@@ -327,17 +343,121 @@ START_TEST(model_layers)
     cr_node *loss = cr_model_loss(m);
     ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
     ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
-    for (size_t j = 0; j < cr_model_layer_num_params(m, n - 2); j++) {
-        cr_node *p = cr_model_layer_param(m, n - 2, j);
-        const cr_tensor *gr = cr_node_grad(p);
-        ck_assert_double_gt(test_max_abs(gr), 1e-8);
-        size_t k = cr_tensor_size(gr);
-        double *copy = malloc(k * sizeof *copy);
-        memcpy(copy, cr_tensor_data(gr), k * sizeof *copy);
-        test_assert_fd(g, loss, p, copy, 1e-6, cr_node_name(p));
-        free(copy);
-    }
+    assert_layer_fd(m, n - 2);
     cr_model_free(m);
+}
+END_TEST
+
+/* ---- carried state (cr_model_options.carry_state) ---- */
+
+typedef struct carry_check {
+    cr_model *m;
+    const double *x; /* the windows, 3 ids each */
+    size_t checked;
+} carry_check;
+
+/* After each step: its batch rows read windows r K + k (K = 2), and the
+ * carried state h0 holds the step's last state, value for value. */
+static int carry_on_step(const cr_train_progress *p, void *ctx)
+{
+    carry_check *c = ctx;
+    cr_graph *g = cr_model_graph(c->m);
+    const double *x = cr_tensor_data(cr_node_value(cr_model_input(c->m)));
+    const size_t step = (p->iteration - 1) % 2;
+    for (size_t r = 0; r < 2; r++)
+        for (size_t j = 0; j < 3; j++)
+            ck_assert_double_eq(x[r * 3 + j], c->x[(r * 2 + step) * 3 + j]);
+    const double *h0 = cr_tensor_data(cr_node_value(cr_graph_find(g, "L2.h0")));
+    const double *out = cr_tensor_data(cr_node_value(cr_model_layer_output(c->m, 1)));
+    for (size_t r = 0; r < 2; r++)
+        for (size_t k = 0; k < 4; k++)
+            ck_assert_double_eq(h0[r * 4 + k], out[(r * 3 + 2) * 4 + k]);
+    ck_assert_double_gt(fabs(h0[0]) + fabs(h0[5]), 1e-3);
+    c->checked++;
+    return 0;
+}
+
+START_TEST(model_carries_state)
+{
+    const cr_layer_kind kinds[3] = {CR_LAYER_RNN, CR_LAYER_GRU, CR_LAYER_LSTM};
+    cr_layer_spec l[3];
+    cr_layer_spec_init(&l[0], CR_LAYER_EMBED);
+    l[0].vocab = 5;
+    l[0].units = 3;
+    cr_layer_spec_init(&l[1], kinds[_i]);
+    l[1].units = 4;
+    l[1].sequences = 1;
+    cr_layer_spec_init(&l[2], CR_LAYER_DENSE);
+    l[2].units = 5;
+    cr_model_options o;
+    cr_model_options_init(&o);
+    o.batch = 2;
+    o.loss = CR_LOSS_XENT_INDEX;
+    o.carry_state = 1;
+    const size_t steps = 3;
+    cr_error err;
+    cr_model *m = cr_model_new(l, 3, 1, &steps, &o, &err);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    cr_graph *g = cr_model_graph(m);
+    cr_node *h0 = cr_graph_find(g, "L2.h0"), *c0 = cr_graph_find(g, "L2.c0");
+    ck_assert_ptr_nonnull(h0);
+    ck_assert(_i == 2 ? c0 != NULL : c0 == NULL);
+    /* 4 consecutive windows of a 13-symbol sequence */
+    double seq[13], x[12], y[12];
+    for (size_t j = 0; j < 13; j++)
+        seq[j] = (double)((j * 3 + 1) % 5);
+    memcpy(x, seq, sizeof x);
+    memcpy(y, seq + 1, sizeof y);
+    cr_train_options to;
+    cr_train_options_init(&to);
+    to.batch = 2;
+    to.epochs = 2;
+    to.optim.lr = 0.1;
+    to.shuffle = 1;
+    ck_assert_int_eq(cr_model_train(m, x, y, 4, &to, NULL, &err), CR_EINVAL);
+    ck_assert_str_eq(err.message,
+                     "carry_state: the rows are consecutive windows: shuffle must be 0");
+    to.shuffle = 0;
+    to.batch = 1;
+    ck_assert_int_eq(cr_model_train(m, x, y, 4, &to, NULL, &err), CR_EINVAL);
+    ck_assert_str_eq(err.message,
+                     "carry_state: batch 1: training batches must be the model's 2 rows");
+    to.batch = 2;
+    ck_assert_int_eq(cr_model_train(m, x, y, 1, &to, NULL, &err), CR_EINVAL);
+    ck_assert_str_eq(err.message, "carry_state: 1 training rows, fewer than a batch of 2");
+    carry_check cc = {m, x, 0};
+    to.on_step = carry_on_step;
+    to.ctx = &cc;
+    ck_assert_int_eq(cr_model_train(m, x, y, 4, &to, NULL, &err), CR_OK);
+    ck_assert_uint_eq(cc.checked, 4);
+    /* evaluation ran from zeros, and left zeros */
+    ck_assert_double_eq(test_max_abs(cr_node_value(h0)), 0.0);
+
+    /* Within a window the gradient is exact with the carried state as a
+     * constant, and none reaches the state (nor the previous window). */
+    double hv[8], cv[8];
+    for (size_t j = 0; j < 8; j++) {
+        hv[j] = 0.5 * sin((double)j + 0.3);
+        cv[j] = 0.4 * cos((double)j);
+    }
+    cr_node_set_data(h0, hv, 8);
+    if (c0)
+        cr_node_set_data(c0, cv, 8);
+    cr_node *xi = cr_model_input(m), *ti = cr_model_target(m), *loss = cr_model_loss(m);
+    cr_node_set_data(xi, x + 6, 6);
+    cr_node_set_data(ti, y + 6, 6);
+    ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+    const double with_state = cr_node_scalar(loss);
+    ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+    ck_assert_ptr_null(cr_node_grad(h0));
+    assert_layer_fd(m, 1);
+    /* the state is an input of the window: zeros give another loss */
+    cr_model_reset_state(m);
+    ck_assert_double_eq(test_max_abs(cr_node_value(h0)), 0.0);
+    ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+    ck_assert_double_gt(fabs(cr_node_scalar(loss) - with_state), 1e-6);
+    cr_model_free(m);
+    cr_model_reset_state(NULL);
 }
 END_TEST
 
@@ -439,6 +559,7 @@ Suite *recurrent_suite(void)
     tc = tcase_create("model");
     tcase_add_loop_test(tc, model_layers, 0, 2 * CR_RNN_COUNT);
     tcase_add_test(tc, generate_text);
+    tcase_add_loop_test(tc, model_carries_state, 0, CR_RNN_COUNT);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -103,6 +103,26 @@ START_TEST(text_windows)
                      "abc.txt: 11 bytes: a window of 11 and its next byte need 12");
     ck_assert_ptr_null(cr_text_windows(t, 0, 0, &err));
     ck_assert_int_eq(err.status, CR_EINVAL);
+    /* another vocabulary's ids (c=0 a=1 b=2 z=3), one target per window */
+    cr_vocab *v = cr_vocab_new((const unsigned char *)"cabz", 4, &err);
+    ck_assert_ptr_nonnull(v);
+    ds = cr_text_windows_vocab(t, v, 4, 3, 0, &err);
+    ck_assert_ptr_nonnull(ds);
+    ck_assert_uint_eq(cr_dataset_rows(ds), 3);
+    ck_assert_uint_eq(cr_dataset_num_classes(ds), 4);
+    ck_assert_uint_eq(cr_dataset_cols(ds), 4);
+    ck_assert_uint_eq(cr_tensor_dim(cr_dataset_targets(ds), 1), 1);
+    const double x3[4] = {1, 2, 0, 1}, y3[1] = {2};
+    expect_row(cr_dataset_features(ds), 1, x3, 4);
+    expect_row(cr_dataset_targets(ds), 1, y3, 1);
+    cr_dataset_free(ds);
+    cr_vocab_free(v);
+    v = cr_vocab_new((const unsigned char *)"ab", 2, &err);
+    ck_assert_ptr_null(cr_text_windows_vocab(t, v, 4, 0, 1, &err));
+    ck_assert_int_eq(err.status, CR_ENOTFOUND);
+    ck_assert_str_eq(err.message,
+                     "abc.txt: byte 0x63 ('c') at offset 2 is not in the vocabulary");
+    cr_vocab_free(v);
     cr_text_free(t);
 }
 END_TEST

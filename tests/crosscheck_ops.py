@@ -96,8 +96,11 @@ def torch_side(torch, case, dy, vs):
     y = case.fn(*xs)
     diff = [x for x, (_, d) in zip(xs, case.inputs) if d]
     loss = (y * dy).sum()
-    grads = torch.autograd.grad(loss, diff, create_graph=True, allow_unused=True)
-    grads = [g if g is not None else torch.zeros_like(x) for g, x in zip(grads, diff)]
+    if loss.requires_grad:
+        grads = torch.autograd.grad(loss, diff, create_graph=True, allow_unused=True)
+        grads = [g if g is not None else torch.zeros_like(x) for g, x in zip(grads, diff)]
+    else:  # no path to the inputs (detach): a zero gradient
+        grads = [torch.zeros_like(x) for x in diff]
     dot = sum((g * v).sum() for g, v in zip(grads, vs))
     if isinstance(dot, int) or not dot.requires_grad:
         hs = [torch.zeros_like(x) for x in diff]

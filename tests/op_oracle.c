@@ -134,6 +134,7 @@ UNARY(log1p)
 UNARY(erf)
 UNARY(gelu)
 UNARY(silu)
+UNARY(detach)
 
 static cr_node *build_leaky_relu(cr_graph *g, cr_node **in, const oracle_case *c)
 {
@@ -437,7 +438,7 @@ static const struct {
     /* compare and select, activations (src/ops/compare.c, elementwise.c) */
     ENTRY(maximum) ENTRY(minimum) ENTRY(clamp) ENTRY(where) ENTRY(gt) ENTRY(ge) ENTRY(lt)
         ENTRY(le) ENTRY(eq) ENTRY(square) ENTRY(log1p) ENTRY(erf) ENTRY(leaky_relu)
-            ENTRY(elu) ENTRY(gelu) ENTRY(silu)
+            ENTRY(elu) ENTRY(gelu) ENTRY(silu) ENTRY(detach)
     /* reductions (src/ops/reduce.c) */
     ENTRY(max) ENTRY(min) ENTRY(logsumexp) ENTRY(argmax) ENTRY(sum_dim) ENTRY(mean_dim)
         ENTRY(max_dim) ENTRY(min_dim) ENTRY(logsumexp_dim) ENTRY(argmax_dim)

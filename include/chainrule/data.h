@@ -377,6 +377,14 @@ CR_API const cr_vocab *cr_text_vocab(const cr_text *t);
 CR_API cr_dataset *cr_text_windows(const cr_text *t, size_t seq, size_t stride,
                                    cr_error *err);
 
+/* cr_text_windows with the ids of the vocabulary v (NULL: the text's own),
+ * e.g. a trained model's (cr_model_vocab), and with every_step 0 one
+ * target per window, [rows, 1]: the byte after it. CR_ENOTFOUND, after
+ * the text's name, for a byte of the text that is not in v; otherwise as
+ * cr_text_windows. */
+CR_API cr_dataset *cr_text_windows_vocab(const cr_text *t, const cr_vocab *v, size_t seq,
+                                         size_t stride, int every_step, cr_error *err);
+
 /* ---- sequences: numbers from CSV ---- */
 
 /* Options of the numeric sequence reader. A zeroed struct is valid: one

@@ -131,6 +131,13 @@ typedef struct cr_model_options {
                            of training, and the chunk of prediction and
                            evaluation; default 32 */
     unsigned long seed; /* weights, dropout masks; default 1 */
+    int carry_state;    /* 1: truncated backpropagation through time across
+                           windows: each recurrent layer starts a training
+                           step from the state its previous step ended with
+                           (rows of the batch read consecutive windows, see
+                           cr_model_train), carried as data, so no gradient
+                           crosses windows; 0 (default): every window starts
+                           from zeros. Not saved in model files. */
 } cr_model_options;
 
 /* Fills o with the defaults above. Does nothing for a NULL o. */
@@ -224,6 +231,12 @@ CR_API cr_node *cr_model_loss(const cr_model *m);
  * otherwise, with err set. */
 CR_API cr_status cr_model_set_rows(cr_model *m, size_t rows, cr_error *err);
 
+/* Sets the carried states of a model built with carry_state to zeros (the
+ * start of a text); training does it at the start of every epoch, and
+ * prediction and evaluation run from zeros. Nothing happens for a NULL m
+ * or a model without carried state. */
+CR_API void cr_model_reset_state(cr_model *m);
+
 /* Training mode (dropout on, batch norm on batch statistics, the default)
  * or evaluation mode (on = 0); see cr_graph_set_training. predict and
  * evaluate always run in evaluation mode and restore the mode after.
@@ -266,7 +279,16 @@ CR_API cr_status cr_model_evaluate(cr_model *m, const double *x, const double *y
  * norm per layer with parameters: at most CR_MLP_MAX_HIDDEN + 1 are kept)
  * with o->batch at most the model's batch (CR_EINVAL otherwise). Dropout
  * and batch norm run in training mode during the steps and evaluation mode
- * for the validation and final figures. Errors as cr_mlp_train. */
+ * for the validation and final figures. Errors as cr_mlp_train.
+ *
+ * With carry_state, rows are consecutive windows of one sequence (row
+ * i + 1 continuing row i, as cr_text_windows with stride 0 makes them):
+ * of the n training rows (the first ones; a validation split holds out
+ * the last rows, unshuffled), K = n / B rows for a batch of B are used,
+ * batch row r of step k reading row r K + k, so that each batch row walks
+ * through its own stretch of the sequence; the state is reset to zeros at
+ * every epoch's start. It needs o->batch equal to the model's batch, at
+ * least that many training rows, and o->shuffle 0 (CR_EINVAL otherwise). */
 CR_API cr_status cr_model_train(cr_model *m, const double *x, const double *y, size_t rows,
                                 const cr_train_options *o, cr_train_stats *stats,
                                 cr_error *err);

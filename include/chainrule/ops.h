@@ -91,6 +91,10 @@ CR_API cr_node *cr_elu(cr_graph *g, cr_node *x, double alpha);
 CR_API cr_node *cr_gelu(cr_graph *g, cr_node *x);
 /* y = x*sigmoid(x) (SiLU, swish);  dy/dx = s*(1 + x*(1-s)), s = sigmoid(x) */
 CR_API cr_node *cr_silu(cr_graph *g, cr_node *x);
+/* y = x;  dy/dx = 0: a stop-gradient. The value passes unchanged, but no
+ * derivative of any order flows back through the node (PyTorch's
+ * x.detach()), e.g. a recurrent state carried from the previous window. */
+CR_API cr_node *cr_detach(cr_graph *g, cr_node *x);
 
 /* Comparisons and selection. a and b (and where's cond) broadcast. */
 

@@ -39,6 +39,7 @@ typedef struct cli_nn_data {
     const char *idx_labels; /* --idx-labels F */
     int header;             /* --header, --no-header: a cr_csv_header */
     size_t max_input;       /* --max-input BYTES; 0: the library's default */
+    const char *text;       /* --text F (evaluate: a character model's text) */
 } cli_nn_data;
 
 /* Everything a subcommand was asked to do, and what it loaded. */

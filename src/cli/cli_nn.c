@@ -143,6 +143,44 @@ static cr_dataset *drop_last_column(cr_dataset *ds, cr_error *err)
     return x ? cr_dataset_new(x, NULL, 0, err) : NULL;
 }
 
+cr_dataset *cli_nn_load_text(cli *c, const cli_nn_data *d, const cli_model *m)
+{
+    size_t nv = 0, shape[CR_MAX_RANK];
+    const unsigned char *symbols = m->model ? cr_model_vocab(m->model, &nv) : NULL;
+    if (d->csv || d->idx_images || d->idx_labels) {
+        cli_fail(c, CLI_USAGE, 0, 0,
+                 "--text reads a character model's text: give no "
+                 "other data");
+        return NULL;
+    }
+    if (!symbols) {
+        cli_fail(c, CLI_USAGE, 0, 0,
+                 "--text: the model has no vocabulary: it was not trained on text");
+        return NULL;
+    }
+    const size_t steps = cr_model_input_size(m->model);
+    const size_t positions = cr_model_target_size(m->model);
+    if (cr_model_layer_shape(m->model, (size_t)-1, shape) != 1 ||
+        (positions != steps && positions != 1)) {
+        cli_fail(c, CLI_USAGE, 0, 0,
+                 "--text: the model does not read windows of byte ids and predict each "
+                 "position or the next byte");
+        return NULL;
+    }
+    cr_error err;
+    const cr_text_options to = {.max_input = d->max_input};
+    cr_text *text = cr_text_load(cli_input_path(d->text), &to, &err);
+    cr_vocab *v = text ? cr_vocab_new(symbols, nv, &err) : NULL;
+    const int every = positions == steps && steps > 1;
+    cr_dataset *ds =
+        v ? cr_text_windows_vocab(text, v, steps, every ? 0 : 1, every, &err) : NULL;
+    cr_vocab_free(v);
+    cr_text_free(text);
+    if (!ds)
+        cli_fail(c, CLI_USAGE, 0, 0, "--text: %s", err.message);
+    return ds;
+}
+
 cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_outputs,
                         size_t classes, int targets)
 {
@@ -273,6 +311,9 @@ static int io_option(cli *c, void *ctx, cli_opt id, const char *value)
         break;
     case CLI_OPT_IDX_LABELS:
         o->d->idx_labels = value;
+        break;
+    case CLI_OPT_TEXT:
+        o->d->text = value;
         break;
     case CLI_OPT_HEADER:
     case CLI_OPT_NO_HEADER:

@@ -64,6 +64,16 @@ int cli_nn_data_option(cli *c, cli_opt id, const char *value, cli_nn_data *d,
 cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_outputs,
                         size_t classes, int targets);
 
+/* The windows of the text file d->text for the character model m (one
+ * with a vocabulary, reading windows of T byte ids): encoded with the
+ * model's vocabulary, windows that follow each other with every byte's
+ * next byte as targets when the model predicts every position, else
+ * windows starting at every byte with the byte after each as its target.
+ * Prints the error (a model without a vocabulary or of another shape, a
+ * byte the model does not know, a text too short: exit status 2) and
+ * returns NULL on failure. */
+cr_dataset *cli_nn_load_text(cli *c, const cli_nn_data *d, const cli_model *m);
+
 /* The name of the data in messages: the CSV file, or the IDX images
  * ("<stdin>" for "-"). */
 const char *cli_nn_data_name(const cli_nn_data *d);

@@ -154,6 +154,11 @@
       "a text file (plain or .gz) to train a character model on:\n"                        \
       "windows of --seq bytes, each byte's next byte the target")                          \
     X(SEQ, "seq", 0, "N", ARG, "bytes in a window of --text (default 64)")                 \
+    X(CARRY_STATE, "carry-state", 0, NULL, ARG,                                            \
+      "truncated backpropagation through time: each batch row\n"                           \
+      "reads consecutive windows of --text and the recurrent\n"                            \
+      "layers start a window from the state the row's last one\n"                          \
+      "ended with, without its gradient (reset every epoch)")                              \
     /* generate */                                                                         \
     X(LENGTH, "length", 0, "N", ARG, "bytes to generate (default 500)")                    \
     X(TEMPERATURE, "temperature", 0, "T", ARG,                                             \

@@ -30,6 +30,7 @@ static const cli_option_use options[] = {
     {CLI_OPT_STANDARDIZE, NULL, NULL},
     {CLI_OPT_TEXT, NULL, NULL},
     {CLI_OPT_SEQ, NULL, NULL},
+    {CLI_OPT_CARRY_STATE, NULL, NULL},
     {CLI_HEADING, NULL, "Model:"},
     {CLI_OPT_ARCH, NULL, NULL},
     {CLI_OPT_LAYERS, NULL, NULL},
@@ -64,7 +65,7 @@ const cli_spec cli_spec_train = {
     .name = "train",
     .usage = "Usage: chainrule train (--data F.csv [--target COL] | --idx-images F "
              "--idx-labels F |\n"
-             "                        --text F [--seq N])\n"
+             "                        --text F [--seq N] [--carry-state])\n"
              "                       (--arch IN,H1,...,OUT | --layers SPEC) [OPTIONS]\n"
              "\n"
              "Trains a multilayer perceptron (--arch) or a network of layers (--layers)\n"
@@ -107,6 +108,7 @@ typedef struct train_cli {
     char desc[1024];           /* the model as text, for the summary */
     double lr;
     int has_lr, standardize, no_bias, quiet, debug, tty, no_trap;
+    int carry_state;     /* --carry-state */
     cli_model *cm;       /* the model being trained, saved after every epoch */
     cr_dataset *test_ds; /* test data, evaluated after every epoch */
     size_t saved_epoch;  /* the last epoch saved to --model (0: none) */
@@ -325,6 +327,9 @@ static int train_option(cli *c, void *ctx, cli_opt id, const char *v)
     case CLI_OPT_NO_TRAP:
         t->no_trap = 1;
         break;
+    case CLI_OPT_CARRY_STATE:
+        t->carry_state = 1;
+        break;
     default:
         return cli_fail(c, CLI_USAGE, 0, 0, "option '%s' is not handled",
                         cli_option_name(id));
@@ -368,6 +373,8 @@ static int parse(train_cli *t, int argc, char **argv)
         return CLI_USAGE;
     if (t->seq && !t->text)
         return cli_fail(&t->c, CLI_USAGE, 0, 0, "--seq goes with --text");
+    if (t->carry_state && !t->text)
+        return cli_fail(&t->c, CLI_USAGE, 0, 0, "--carry-state goes with --text");
     if (!t->arch == !t->layers)
         return cli_fail(&t->c, CLI_USAGE, 0, 0,
                         t->arch ? "give --arch or --layers, not both"
@@ -738,9 +745,10 @@ static int prepare_layers(train_cli *t, train_data *d, cli_model *cm)
 /* --text: the windows of the text and a character model of its
  * vocabulary (V in the layers), whose loss reads one byte id per
  * position. A model that predicts every position of a window
- * (lstm:N,seq) trains on windows that follow each other; one that
- * predicts one byte (lstm:N: the last state) on windows starting at every
- * byte, with the byte after the window as the target. */
+ * (lstm:N,seq) trains on windows that follow each other (with
+ * --carry-state, its recurrent state carried from one to the next); one
+ * that predicts one byte (lstm:N: the last state) on windows starting at
+ * every byte, with the byte after the window as the target. */
 static int prepare_text(train_cli *t, train_data *d, cli_model *cm)
 {
     cr_error err;
@@ -754,6 +762,9 @@ static int prepare_text(train_cli *t, train_data *d, cli_model *cm)
     mo.seed = t->seed;
     mo.batch = t->o.batch;
     mo.loss = CR_LOSS_XENT_INDEX;
+    mo.carry_state = t->carry_state;
+    if (t->carry_state)
+        t->o.shuffle = 0; /* each batch row walks through its stretch in order */
     int rc = CLI_OK;
     t->rank = 1;
     t->shape[0] = t->seq;
@@ -772,6 +783,10 @@ static int prepare_text(train_cli *t, train_data *d, cli_model *cm)
                       "--layers: the model predicts %zu positions; a character model "
                       "predicts each of the window's %zu (e.g. lstm:128,seq) or one",
                       positions, t->seq);
+    if (rc == CLI_OK && positions == 1 && t->carry_state)
+        rc = cli_fail(&t->c, CLI_USAGE, 0, 0,
+                      "--carry-state needs a model that predicts every position of its "
+                      "window (e.g. lstm:128,seq): only its windows follow each other");
     const size_t classes = positions ? cr_model_output_size(cm->model) / positions : 0;
     if (rc == CLI_OK && classes != cr_vocab_size(v))
         rc =

@@ -51,6 +51,12 @@ cr_dataset *cr_series_windows(const double *v, size_t n, size_t window, size_t s
 
 cr_dataset *cr_text_windows(const cr_text *t, size_t seq, size_t stride, cr_error *err)
 {
+    return cr_text_windows_vocab(t, NULL, seq, stride, 1, err);
+}
+
+cr_dataset *cr_text_windows_vocab(const cr_text *t, const cr_vocab *v, size_t seq,
+                                  size_t stride, int every_step, cr_error *err)
+{
     if (!t || seq == 0) {
         cr_error_set(err, CR_EINVAL, "text", t ? "the window length is 0" : "text is NULL");
         return NULL;
@@ -61,11 +67,19 @@ cr_dataset *cr_text_windows(const cr_text *t, size_t seq, size_t stride, cr_erro
         cr_error_set(err, CR_ENOMEM, "text", "out of memory");
         return NULL;
     }
-    const cr_vocab *v = cr_text_vocab(t);
+    if (!v)
+        v = cr_text_vocab(t);
     cr_dataset *ds = NULL;
-    if (cr_vocab_encode(v, cr_text_bytes(t), n, ids, err) == CR_OK)
-        ds = cr_series_windows(ids, n, seq, stride ? stride : seq, 1, cr_vocab_size(v),
-                               cr_text_name(t), "bytes", "its next byte", err);
+    cr_status st = cr_vocab_encode(v, cr_text_bytes(t), n, ids, err);
+    if (st == CR_OK)
+        ds = cr_series_windows(ids, n, seq, stride ? stride : seq, every_step != 0,
+                               cr_vocab_size(v), cr_text_name(t), "bytes", "its next byte",
+                               err);
+    else if (err) { /* the file's name in front of the byte that is not known */
+        char msg[sizeof err->message];
+        memcpy(msg, err->message, sizeof msg);
+        cr_error_set(err, st, "text", "%s: %s", cr_text_name(t), msg);
+    }
     cr_free(ids);
     return ds;
 }

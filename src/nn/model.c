@@ -443,6 +443,8 @@ static cr_status check_args(const cr_layer_spec *layers, size_t n_layers, int in
     if (o->batch < 1 || o->batch > ((size_t)1 << 24))
         return cr_error_set(err, CR_EINVAL, w, "batch %zu: 1 to %zu rows", o->batch,
                             (size_t)1 << 24);
+    if (o->carry_state != 0 && o->carry_state != 1)
+        return cr_error_set(err, CR_EINVAL, w, "carry_state %d: 0 or 1", o->carry_state);
     for (size_t i = 0; i < n_layers; i++) {
         const cr_layer_spec *s = &layers[i];
         if ((unsigned)s->kind >= CR_LAYER_COUNT)

@@ -124,6 +124,8 @@ static void model_before_step(void *net)
             m->layers[i].on_step(m, i, m->head);
 }
 
+static void model_reset_state(void *net) { cr_model_reset_state(net); }
+
 void cr_model_learner(cr_model *m, cr_learner *l)
 {
     *l = (cr_learner){.net = m,
@@ -144,7 +146,9 @@ void cr_model_learner(cr_model *m, cr_learner *l)
                       .debug_check = model_debug_check,
                       .debug_request = model_debug_request,
                       .debug_record = model_debug_record,
-                      .before_step = model_before_step};
+                      .before_step = model_before_step,
+                      .carry = m->opts.carry_state,
+                      .reset_state = model_reset_state};
 }
 
 cr_status cr_model_train(cr_model *m, const double *x, const double *y, size_t rows,

@@ -655,6 +655,8 @@ cr_status cr_learner_predict(const cr_learner *l, const double *x, size_t rows, 
     cr_status st = cr_nn_check_data("predict", x, out, rows, err);
     const size_t no = l->n_outputs, chunk = l->eval_chunk;
     const int training = cr_graph_training(l->g);
+    if (l->reset_state)
+        l->reset_state(l->net); /* every window from a zero state */
     cr_graph_set_training(l->g, 0);
     for (size_t first = 0; st == CR_OK && first < rows; first += chunk) {
         const size_t n = rows - first < chunk ? rows - first : chunk;
@@ -704,6 +706,8 @@ cr_status cr_learner_eval_rows(const cr_learner *l, const cr_mlp_rows *x, const 
         cr_nn_check_data("evaluate", x->f64 ? (const void *)x->f64 : x->u8, y, rows, err);
     if (st != CR_OK)
         return st;
+    if (l->reset_state)
+        l->reset_state(l->net); /* every window from a zero state */
     const size_t k = l->n_classes, chunk = l->eval_chunk;
     if (k) {
         res->n_classes = k;

@@ -145,6 +145,12 @@ typedef struct cr_learner {
     void (*debug_record)(void *net, void *b, const char *param, cr_train_debug *d);
     /* after backward, before the optimizer's step (NULL: nothing) */
     void (*before_step)(void *net);
+    /* carry: batches are consecutive windows of a sequence whose state the
+     * network carries between steps (cr_model_options.carry_state);
+     * reset_state zeros it (NULL: nothing), at each epoch's start and
+     * before evaluation and prediction */
+    int carry;
+    void (*reset_state)(void *net);
 } cr_learner;
 
 /* The learner of an MLP. */

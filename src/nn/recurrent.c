@@ -5,7 +5,8 @@
  * an RNN, GRU or LSTM over the steps of a sequence out of ordinary graph
  * ops, one step after the other, so that the graph's reverse mode is
  * backpropagation through time; and the builders of the rnn, gru and lstm
- * kinds of the model builder's layer table (CR_LAYER_LIST, model.h).
+ * kinds of the model builder's layer table (CR_LAYER_LIST, model.h), with
+ * the state they carry across windows (cr_model_reset_state).
  */
 #include "nn/model_internal.h"
 
@@ -327,6 +328,71 @@ done:
 
 /* ---- the model builder's layer kinds ---- */
 
+/* A recurrent layer's carried state (cr_model_options.carry_state), made
+ * with the head of the model's batch: the initial state is two inputs
+ * (h0, and c0 for an LSTM) and after each training step the last state's
+ * values are copied into them, so the next window starts where this one
+ * ended while no gradient reaches the previous window (an input has
+ * none). */
+typedef struct carry {
+    cr_rnn_state init, last;
+} carry;
+
+/* on_step: the state of the step that ran becomes the next one's. */
+static void carry_step(cr_model *m, size_t i, cr_model_head *h)
+{
+    carry *c = m->layers[i].priv;
+    if (!c || !h || h->rows != m->opts.batch)
+        return;
+    for (int k = 0; k < 2; k++) {
+        cr_node *to = k ? c->init.c : c->init.h, *from = k ? c->last.c : c->last.h;
+        if (to)
+            memcpy(to->value.data, from->value.data, to->value.size * sizeof(double));
+    }
+}
+
+void cr_model_reset_state(cr_model *m)
+{
+    for (size_t i = 0; m && i < m->n_layers; i++) {
+        carry *c = m->layers[i].on_step == carry_step ? m->layers[i].priv : NULL;
+        for (int k = 0; c && k < 2; k++) {
+            cr_node *s = k ? c->init.c : c->init.h;
+            if (s)
+                memset(s->value.data, 0, s->value.size * sizeof(double));
+        }
+    }
+}
+
+/* Layer i's carried state on the head of the model's batch (rows x
+ * hidden), as *c's initial state; other heads start from zeros. */
+static cr_status carry_new(cr_model *m, size_t i, cr_rnn_cell cell, size_t rows,
+                           size_t hidden, carry **out, cr_error *err)
+{
+    *out = NULL;
+    if (!m->opts.carry_state || rows != m->opts.batch || m->layers[i].priv)
+        return CR_OK;
+    carry *c = cr_calloc(1, sizeof *c);
+    if (!c)
+        return cr_error_set(err, CR_ENOMEM, "model", "out of memory for a carried state");
+    const size_t shape[2] = {rows, hidden};
+    char name[32];
+    snprintf(name, sizeof name, "L%zu.h0", i + 1);
+    c->init.h = cr_input(m->g, name, 2, shape);
+    if (c->init.h && cell == CR_RNN_LSTM) {
+        snprintf(name, sizeof name, "L%zu.c0", i + 1);
+        c->init.c = cr_input(m->g, name, 2, shape);
+    }
+    if (!c->init.h || (cell == CR_RNN_LSTM && !c->init.c)) {
+        cr_free(c);
+        return cr_model_graph_error(m, err);
+    }
+    m->layers[i].priv = c;
+    m->layers[i].priv_free = cr_free;
+    m->layers[i].on_step = carry_step;
+    *out = c;
+    return CR_OK;
+}
+
 /* Layer i of m as a recurrent layer of the given cell: its input [B, T, F]
  * (or [B, T], F = 1), parameters L<i+1>.W_ih, W_hh, b_ih, b_hh drawn as
  * cr_rnn_params_new draws them (W_ih by the spec's init), its output the
@@ -366,7 +432,11 @@ static cr_status build_layer(cr_model *m, size_t i, cr_node *in, cr_node **out,
         return err->status;
     if (fresh)
         fresh_init(&p);
-    cr_node *y = cr_rnn(m->g, &p, in, NULL, s->sequences, NULL);
+    carry *c;
+    if (carry_new(m, i, cell, x->shape[0], h, &c, err) != CR_OK)
+        return err->status;
+    cr_node *y =
+        cr_rnn(m->g, &p, in, c ? &c->init : NULL, s->sequences, c ? &c->last : NULL);
     if (!y)
         return cr_model_graph_error(m, err);
     *out = y;

@@ -91,6 +91,14 @@ static cr_status check_options(const cr_learner *l, const cr_train_options *o, s
         return cr_error_set(err, CR_EINVAL, w,
                             "batch %zu is larger than the %zu rows the model was built for",
                             o->batch, l->max_batch);
+    if (l->carry && (o->shuffle || o->batch != l->max_batch || rows - n_val < o->batch))
+        return cr_error_set(
+            err, CR_EINVAL, w,
+            o->shuffle ? "carry_state: the rows are consecutive windows: shuffle must be 0"
+            : o->batch != l->max_batch
+                ? "carry_state: batch %zu: training batches must be the model's %zu rows"
+                : "carry_state: %zu training rows, fewer than a batch of %zu",
+            o->batch != l->max_batch ? o->batch : rows - n_val, l->max_batch);
     return cr_optim_check_options(&o->optim, err);
 }
 
@@ -298,6 +306,9 @@ typedef struct trainer {
     const double *y;
     size_t *order; /* all rows: training rows first, then validation */
     size_t n_train, n_val;
+    size_t *steps;  /* the rows of the steps, in order (order, or with carry
+                       the interleaving of cr_model_train) */
+    size_t n_steps; /* rows in steps */
     cr_optim *opt;
     double *best;           /* parameters of the best epoch (patience) */
     void *debug_batches[2]; /* the batches asked for debug gradients */
@@ -369,15 +380,17 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
         if (o->shuffle &&
             (st = cr_data_shuffle(t->order, t->n_train, o->seed + epoch, err)) != CR_OK)
             return st;
+        if (l->reset_state)
+            l->reset_state(l->net); /* a carried state starts from zeros */
         s->epochs = epoch;
         double sum = 0.0;
         size_t correct = 0, seen = 0;
         void *h = NULL;
-        for (size_t first = 0; first < t->n_train; first += batch) {
-            const size_t n = t->n_train - first < batch ? t->n_train - first : batch;
+        for (size_t first = 0; first < t->n_steps; first += batch) {
+            const size_t n = t->n_steps - first < batch ? t->n_steps - first : batch;
             if (!(h = train_batch(t, n, err)))
                 return err ? err->status : CR_ENOMEM;
-            l->load(l->net, h, &t->x, t->y, t->order, first, n);
+            l->load(l->net, h, &t->x, t->y, t->steps, first, n);
             cr_graph_set_training(g, 1);
             if (cr_graph_forward(g, l->loss(h)) != CR_OK ||
                 cr_graph_backward(g, l->loss(h), 0) != CR_OK)
@@ -395,7 +408,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
                 cr_train_progress p = {.epoch = epoch,
                                        .iteration = s->iterations,
                                        .rows_done = seen,
-                                       .train_rows = t->n_train,
+                                       .train_rows = t->n_steps,
                                        .batch_loss = bl,
                                        .epoch_loss = sum / (double)seen,
                                        .epoch_accuracy =
@@ -518,9 +531,27 @@ cr_status cr_learner_train(const cr_learner *l, const cr_mlp_rows *x, const doub
                             rows);
     for (size_t i = 0; i < rows; i++)
         t.order[i] = i;
-    /* The split: a seeded shuffle of all rows, the last n_val held out. */
-    if (t.n_val && (st = cr_data_shuffle(t.order, rows, o->seed, err)) != CR_OK)
+    /* The split: a seeded shuffle of all rows, the last n_val held out
+     * (with carry, the last rows of the sequence, unshuffled). */
+    if (t.n_val && !l->carry &&
+        (st = cr_data_shuffle(t.order, rows, o->seed, err)) != CR_OK)
         goto done;
+    t.steps = t.order;
+    t.n_steps = t.n_train;
+    if (l->carry) {
+        /* batch row r of step k reads row r K + k: B stretches of K
+         * consecutive windows, walked side by side (the tail is left out) */
+        const size_t b = o->batch, k = t.n_train / b;
+        t.n_steps = k * b;
+        if (!(t.steps = cr_malloc(t.n_steps * sizeof *t.steps))) {
+            st = cr_error_set(err, CR_ENOMEM, "train", "out of memory for %zu row indices",
+                              t.n_steps);
+            goto done;
+        }
+        for (size_t step = 0; step < k; step++)
+            for (size_t r = 0; r < b; r++)
+                t.steps[step * b + r] = r * k + step;
+    }
     if (o->patience && o->restore_best) {
         t.best = cr_malloc(l->n_weights * sizeof *t.best);
         if (!t.best) {
@@ -546,6 +577,8 @@ cr_status cr_learner_train(const cr_learner *l, const cr_mlp_rows *x, const doub
 done:
     cr_optim_free(t.opt);
     cr_free(t.best);
+    if (t.steps != t.order)
+        cr_free(t.steps);
     cr_free(t.order);
     if (stats == &local)
         cr_train_stats_free(stats);

@@ -2,7 +2,8 @@
  * elementwise.c - elementwise ops: add, sub, mul, div, pow (with
  * broadcasting), neg, scale, powc, exp, log, sqrt, abs, sign, sin, cos,
  * tanh, sigmoid, relu, softplus, square, log1p, erf, leaky_relu, elu,
- * gelu, silu, and the fused backward helpers sigmoid_bwd, tanh_bwd,
+ * gelu, silu, detach (the stop-gradient), and the fused backward helpers
+ * sigmoid_bwd, tanh_bwd,
  * relu_bwd and leaky_relu_bwd. Also the shared shape rules and the
  * broadcasting iterator (cr_bcast, ops_common.h).
  */
@@ -291,7 +292,7 @@ CR_SCALAR_VJP(softplus, dy * sigmoid(x), 0)
 /* clang-format on */
 
 /* powc's vjp gives nothing for c = 0, dy for c = 1, and otherwise
- * mul(dy, scale(powc(x, c - 1), c)). sign's gives nothing. */
+ * mul(dy, scale(powc(x, c - 1), c)). sign's and detach's give nothing. */
 static int powc_scalar_vjp(const cr_node *n, double dy, double *dx)
 {
     const double p = n->args->f;
@@ -301,7 +302,7 @@ static int powc_scalar_vjp(const cr_node *n, double dy, double *dx)
     return 1;
 }
 
-static int sign_scalar_vjp(const cr_node *n, double dy, double *dx)
+static int no_scalar_vjp(const cr_node *n, double dy, double *dx)
 {
     CR_UNUSED(n), CR_UNUSED(dy), CR_UNUSED(dx);
     return 0;
@@ -315,7 +316,7 @@ CR_UNARY_OP(log, log(v), "y = log(x)", "log(x)", "1/x", 0, log_scalar_vjp)
 CR_UNARY_OP(sqrt, sqrt(v), "y = sqrt(x)", "sqrt(x)", "1/(2*y)", 0, sqrt_scalar_vjp)
 CR_UNARY_OP(abs, fabs(v), "y = |x|", "abs(x)", "sign(x)", CR_OP_KINK, abs_scalar_vjp)
 CR_UNARY_OP(sign, sign(v), "y = sign(x)", "sign(x)", "0", CR_OP_KINK | CR_OP_JUMP,
-            sign_scalar_vjp)
+            no_scalar_vjp)
 CR_UNARY_OP(sin, sin(v), "y = sin(x)", "sin(x)", "cos(x)", 0, sin_scalar_vjp)
 CR_UNARY_OP(cos, cos(v), "y = cos(x)", "cos(x)", "-sin(x)", 0, cos_scalar_vjp)
 CR_UNARY_OP(tanh, tanh(v), "y = tanh(x)", "tanh(x)", "1-y^2", 0, tanh_scalar_vjp)
@@ -461,12 +462,16 @@ CR_UNARY_OP(gelu, gelu(v), "y = x*Phi(x) = x/2*(1 + erf(x/sqrt(2)))", "gelu(x)",
             NULL)
 CR_UNARY_OP(silu, (v * sigmoid(v)), "y = x*sigmoid(x)", "silu(x)",
             "sigmoid(x)*(1 + x*(1 - sigmoid(x)))", 0, NULL)
+/* detach: the value passes, the gradient does not (a stop-gradient) */
+CR_UNARY_OP(detach, v, "y = x, treated as a constant by differentiation", "detach(x)", "0",
+            0, no_scalar_vjp)
 
 cr_node *cr_square(cr_graph *g, cr_node *x) { return unary(g, &cr_op_square, x, 0); }
 cr_node *cr_log1p(cr_graph *g, cr_node *x) { return unary(g, &cr_op_log1p, x, 0); }
 cr_node *cr_erf(cr_graph *g, cr_node *x) { return unary(g, &cr_op_erf, x, 0); }
 cr_node *cr_gelu(cr_graph *g, cr_node *x) { return unary(g, &cr_op_gelu, x, 0); }
 cr_node *cr_silu(cr_graph *g, cr_node *x) { return unary(g, &cr_op_silu, x, 0); }
+cr_node *cr_detach(cr_graph *g, cr_node *x) { return unary(g, &cr_op_detach, x, 0); }
 
 cr_node *cr_leaky_relu(cr_graph *g, cr_node *x, double slope)
 {
@@ -531,6 +536,13 @@ static cr_status silu_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_nod
     cr_node *x = n->inputs[0], *s = cr_sigmoid(g, x), *one = cr_scalar(g, 1.0);
     cr_node *d = cr_mul(g, s, cr_add(g, one, cr_mul(g, x, cr_sub(g, one, s))));
     CR_VJP_RETURN(cr_mul(g, dy, d));
+}
+
+/* detach: no contribution, to any order */
+static cr_status detach_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx)
+{
+    *dx = NULL;
+    return CR_OK;
 }
 
 /* ---- fused backward helpers: f(y_or_x, dy) in one pass ---- */

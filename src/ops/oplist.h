@@ -46,6 +46,7 @@
     OP_FN(elu, 1, 2, cr_lang_elu)                                                          \
     OP_FN(gelu, 1, 1, cr_lang_unary)                                                       \
     OP_FN(silu, 1, 1, cr_lang_unary)                                                       \
+    OP_FN(detach, 1, 1, cr_lang_unary)                                                     \
     /* elementwise, two inputs with broadcasting (elementwise.c) */                        \
     OP(add)                                                                                \
     OP(sub)                                                                                \

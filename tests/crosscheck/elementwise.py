@@ -81,6 +81,7 @@ GENERATORS["log1p"] = unary("log1p", lambda x: x.log1p(), lambda x: x.abs() - 0.
 GENERATORS["erf"] = unary("erf", lambda x: x.erf())
 GENERATORS["gelu"] = unary("gelu", _nn("gelu"))
 GENERATORS["silu"] = unary("silu", _nn("silu"))
+GENERATORS["detach"] = unary("detach", lambda x: x.detach())
 
 
 def _leaky_relu(rng, torch):
