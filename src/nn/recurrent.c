@@ -4,8 +4,7 @@
  * (Glorot input weights, orthogonal recurrent blocks), and the unrolling of
  * an RNN, GRU or LSTM over the steps of a sequence out of ordinary graph
  * ops, one step after the other, so that the graph's reverse mode is
- * backpropagation through time (the input side of every step projected at
- * once, as cuDNN and PyTorch do); and the builders of the rnn, gru and lstm
+ * backpropagation through time; and the builders of the rnn, gru and lstm
  * kinds of the model builder's layer table (CR_LAYER_LIST, model.h).
  */
 #include "nn/model_internal.h"
@@ -231,37 +230,13 @@ static cr_node *block(cr_graph *g, cr_node *a, size_t from, size_t to)
     return cr_slice(g, a, 1, (long)from, (long)to, 1);
 }
 
-/* x [B, T, F] projected for every step at once, one big matrix product
- * instead of T small ones: (x as [B*T, F]) w + b, as [B, T, w's columns]. */
-static cr_node *project(cr_graph *g, cr_node *x, cr_node *w, cr_node *b)
-{
-    const cr_tensor *xt = &x->value;
-    const long batch = (long)xt->shape[0], steps = (long)xt->shape[1];
-    const long f = (long)xt->shape[2], cols = (long)w->value.shape[1];
-    cr_node *rows = cr_reshape(g, x, 2, (long[]){batch * steps, f});
-    cr_node *p = rows ? cr_sop(g, 1, &rows, &w, b) : NULL;
-    return p ? cr_reshape(g, p, 3, (long[]){batch, steps, cols}) : NULL;
-}
-
-/* The input projections of every step (project): xp for the blocks that
- * add the hidden side's product before their nonlinearity (all of them,
- * or the GRU's r and z), and the GRU's n block xn on its own. */
-typedef struct rnn_inputs {
-    cr_node *xp, *xn;
-} rnn_inputs;
-
-/* One step t of the cell from the projected inputs and the state s, into
- * s. Step t's rows are picked by index_select, whose gradients cr_add_n
- * stacks (no zero-padded [B, T, G*H] tensor per step). */
+/* One step of the cell from x_t [B, n_in] and the state s, into s. */
 static cr_status rnn_step(cr_graph *g, const cr_rnn_params *p, const rnn_setup *s,
-                          const rnn_inputs *in, size_t t, cr_rnn_state *st)
+                          cr_node *xt, cr_rnn_state *st)
 {
     const size_t h = p->hidden;
-    cr_node *idx = cr_scalar(g, (double)t);
-    cr_node *xt = idx ? cr_index_select(g, in->xp, 1, idx) : NULL;
-    cr_node *pre = xt ? cr_sop(g, 1, &st->h, &s->w_hh, xt) : NULL;
-    if (!pre)
-        return g->err.status;
+    cr_node *xs[2] = {xt, st->h}, *ws[2] = {s->w_ih, s->w_hh};
+    cr_node *pre = cr_sop(g, 2, xs, ws, s->b);
     switch (p->cell) {
     case CR_RNN_TANH:
         st->h = cr_tanh(g, pre);
@@ -270,7 +245,7 @@ static cr_status rnn_step(cr_graph *g, const cr_rnn_params *p, const rnn_setup *
         cr_node *rz = cr_sigmoid(g, pre);
         cr_node *r = block(g, rz, 0, h), *z = block(g, rz, h, 2 * h);
         cr_node *hn = cr_sop(g, 1, &st->h, &s->w_hn, s->b_hn);
-        cr_node *xn = cr_index_select(g, in->xn, 1, idx);
+        cr_node *xn = cr_sop(g, 1, &xt, &s->w_in, s->b_in);
         cr_node *n = cr_tanh(g, cr_add(g, xn, cr_mul(g, r, hn)));
         /* (1 - z) n + z h = n + z (h - n) */
         st->h = cr_add(g, n, cr_mul(g, z, cr_sub(g, st->h, n)));
@@ -328,14 +303,11 @@ cr_node *cr_rnn(cr_graph *g, const cr_rnn_params *p, cr_node *x, const cr_rnn_st
     cr_node *xr = x;
     if (x->value.rank == 2)
         xr = cr_reshape(g, x, 3, (long[]){(long)batch, (long)steps, 1});
-    rnn_inputs in = {xr ? project(g, xr, s.w_ih, s.b) : NULL, NULL};
-    if (p->cell == CR_RNN_GRU && in.xp)
-        in.xn = project(g, xr, s.w_in, s.b_in);
     cr_node *result = NULL;
-    if (!in.xp || (p->cell == CR_RNN_GRU && !in.xn))
-        goto done;
-    for (size_t t = 0; t < steps; t++) {
-        if (rnn_step(g, p, &s, &in, t, &st) != CR_OK)
+    for (size_t t = 0; xr && t < steps; t++) {
+        cr_node *idx = cr_scalar(g, (double)t);
+        cr_node *xt = idx ? cr_index_select(g, xr, 1, idx) : NULL;
+        if (!xt || rnn_step(g, p, &s, xt, &st) != CR_OK)
             goto done;
         if (outs)
             outs[t] = st.h;
