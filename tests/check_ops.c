@@ -1203,6 +1203,96 @@ START_TEST(test_shape_values)
 }
 END_TEST
 
+/* Every row of an axis picked once by a constant scalar index (a recurrent
+ * layer's steps): the gradient is the stack of the rows' gradients, one
+ * node with no zero-padded tensor per row (cr_add_n), right again after the
+ * cotangents change; rows picked twice or left out still add up. Slices
+ * that tile an axis: the concat of their gradients. */
+START_TEST(test_index_select_rows_stacked)
+{
+    cr_graph *g = cr_graph_new();
+    const size_t s232[3] = {2, 3, 2}, s22[2] = {2, 2};
+    double x[12], c[3][4];
+    for (int i = 0; i < 12; i++)
+        x[i] = 0.1 * i - 0.5;
+    cr_node *X = input_of(g, "X", 3, s232, x);
+    cr_node_require_grad(X, 1);
+    cr_node *C[3], *terms[3];
+    const int order[3] = {2, 0, 1}; /* rows picked out of order */
+    for (int k = 0; k < 3; k++) {
+        for (int j = 0; j < 4; j++)
+            c[k][j] = 1.0 + k + 0.25 * j;
+        const char *names[3] = {"C0", "C1", "C2"};
+        C[k] = input_of(g, names[k], 2, s22, c[k]);
+        cr_node *row = cr_index_select(g, X, 1, cr_scalar(g, order[k]));
+        terms[k] = cr_sum(g, cr_mul(g, row, C[k]));
+    }
+    cr_node *loss = cr_add(g, cr_add(g, terms[0], terms[1]), terms[2]);
+    for (int pass = 0; pass < 2; pass++) {
+        ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+        ck_assert_str_eq(cr_node_op_name(cr_node_grad_node(X)), "stack");
+        const cr_tensor *dX = cr_node_grad(X);
+        for (int k = 0; k < 3; k++)
+            for (int b = 0; b < 2; b++)
+                for (int e = 0; e < 2; e++)
+                    ck_assert_double_eq(
+                        cr_tensor_get(dX, (size_t)(b * 6 + order[k] * 2 + e)),
+                        c[k][b * 2 + e]);
+        for (int j = 0; j < 4; j++) /* new cotangents: the plan re-evaluates */
+            c[1][j] = -3.0 + j;
+        ck_assert_int_eq(cr_node_set_data(C[1], c[1], 4), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+    }
+    cr_graph_free(g);
+
+    /* rows 0, 0 and 2 of 3: no stack, the sum of the placements */
+    g = cr_graph_new();
+    X = input_of(g, "X", 3, s232, x);
+    cr_node_require_grad(X, 1);
+    const int rows[3] = {0, 0, 2};
+    cr_node *sum = NULL;
+    for (int k = 0; k < 3; k++) {
+        cr_node *row = cr_index_select(g, X, 1, cr_scalar(g, rows[k]));
+        cr_node *t = cr_sum(g, cr_scale(g, row, 1.0 + k));
+        sum = sum ? cr_add(g, sum, t) : t;
+    }
+    ck_assert_int_eq(cr_graph_backward(g, sum, 0), CR_OK);
+    ck_assert_str_eq(cr_node_op_name(cr_node_grad_node(X)), "add_n");
+    const cr_tensor *dX = cr_node_grad(X);
+    for (int b = 0; b < 2; b++)
+        for (int e = 0; e < 2; e++) {
+            ck_assert_double_eq(cr_tensor_get(dX, (size_t)(b * 6 + e)), 3.0);
+            ck_assert_double_eq(cr_tensor_get(dX, (size_t)(b * 6 + 2 + e)), 0.0);
+            ck_assert_double_eq(cr_tensor_get(dX, (size_t)(b * 6 + 4 + e)), 3.0);
+        }
+    cr_graph_free(g);
+
+    /* slices [3:5] and [0:3] of an axis of 5 (an LSTM's gate blocks): the
+     * concat of their gradients; [0:2] and [1:5] overlap: the sum */
+    for (int overlap = 0; overlap < 2; overlap++) {
+        g = cr_graph_new();
+        X = input_of(g, "X", 2, (const size_t[]){2, 5}, x);
+        cr_node_require_grad(X, 1);
+        const long from[2] = {3, 0}, to[2] = {5, overlap ? 2 : 3};
+        sum = NULL;
+        for (int k = 0; k < 2; k++) {
+            cr_node *part = cr_slice(g, X, 1, overlap && k == 0 ? 1 : from[k], to[k], 1);
+            cr_node *t = cr_sum(g, cr_scale(g, part, 2.0 + k));
+            sum = sum ? cr_add(g, sum, t) : t;
+        }
+        ck_assert_int_eq(cr_graph_backward(g, sum, 0), CR_OK);
+        ck_assert_str_eq(cr_node_op_name(cr_node_grad_node(X)),
+                         overlap ? "add_n" : "concat");
+        const double want[2][5] = {{3, 3, 3, 2, 2}, {3, 5, 2, 2, 2}};
+        for (int b = 0; b < 2; b++)
+            for (int e = 0; e < 5; e++)
+                ck_assert_double_eq(cr_tensor_get(cr_node_grad(X), (size_t)(b * 5 + e)),
+                                    want[overlap][e]);
+        cr_graph_free(g);
+    }
+}
+END_TEST
+
 /* index_select as an embedding lookup: repeated indices, their gradient
  * scatter-added; indices made invalid after the build select NaNs. */
 START_TEST(test_index_select_values)
@@ -2096,6 +2186,7 @@ Suite *ops_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_shape_values);
     tcase_add_test(tc, test_index_select_values);
+    tcase_add_test(tc, test_index_select_rows_stacked);
     tcase_add_test(tc, test_shape_errors);
     tcase_add_test(tc, test_matmul_batched_values);
     tcase_add_test(tc, test_shape_language);

@@ -253,22 +253,35 @@ void cr_backward_cache_free_all(cr_graph *g)
     }
 }
 
-/* The re-evaluation plan of a build: every op node it made, in creation
- * order. Each of them is an ancestor of some gradient (a contribution is
+/* The re-evaluation plan of a build: every op node it made that some
+ * gradient needs, in creation order. Almost all are (a contribution is
  * made only to a node on a path to a wanted one, whose summed gradient then
- * feeds that node's own vjps or is the wanted gradient), so no marking
- * sweep over the graph is needed. */
+ * feeds that node's own vjps or is the wanted gradient); the exception is a
+ * contribution that cr_add_n sums without reading it (placements joined
+ * from their parts: elementwise.c), so one sweep over the new nodes
+ * alone, from the gradients down, keeps only the needed ones. */
 static cr_status plan_new_ops(cr_graph *g, size_t first_new, cr_backward_cache *c)
 {
-    size_t count = 0;
-    for (size_t id = first_new; id < g->n_nodes; id++)
-        count += g->nodes[id]->kind == CR_NODE_OP;
-    c->plan = cr_malloc((count ? count : 1) * sizeof *c->plan);
-    if (!c->plan)
+    const size_t n_new = g->n_nodes - first_new;
+    unsigned char *need = cr_calloc(n_new ? n_new : 1, 1);
+    c->plan = cr_malloc((n_new ? n_new : 1) * sizeof *c->plan);
+    if (!need || !c->plan) {
+        cr_free(need);
         return cr_graph_fail(g, CR_ENOMEM, "out of memory planning an evaluation");
+    }
+    for (size_t k = 0; k < c->n_wanted; k++)
+        if (c->grads[k] && c->grads[k]->id >= first_new)
+            need[c->grads[k]->id - first_new] = 1;
+    for (size_t id = g->n_nodes; id-- > first_new;) {
+        const cr_node *n = g->nodes[id];
+        for (size_t i = 0; need[id - first_new] && i < n->n_inputs; i++)
+            if (n->inputs[i]->id >= first_new)
+                need[n->inputs[i]->id - first_new] = 1;
+    }
     for (size_t id = first_new; id < g->n_nodes; id++)
-        if (g->nodes[id]->kind == CR_NODE_OP)
+        if (need[id - first_new] && g->nodes[id]->kind == CR_NODE_OP)
             c->plan[c->n_plan++] = g->nodes[id];
+    cr_free(need);
     return CR_OK;
 }
 

@@ -253,10 +253,12 @@ static cr_status rnn_step(cr_graph *g, const cr_rnn_params *p, const rnn_setup *
         break;
     }
     case CR_RNN_LSTM: {
-        cr_node *sg = cr_sigmoid(g, pre);
-        cr_node *i = block(g, sg, 0, h), *f = block(g, sg, h, 2 * h);
+        /* the sigmoid of the i, f and o blocks only: the slices of pre and
+         * of i|f tile their axes, so their gradients are joined (cr_add_n) */
+        cr_node *ifs = cr_sigmoid(g, block(g, pre, 0, 2 * h));
+        cr_node *i = block(g, ifs, 0, h), *f = block(g, ifs, h, 2 * h);
         cr_node *gg = cr_tanh(g, block(g, pre, 2 * h, 3 * h));
-        cr_node *o = block(g, sg, 3 * h, 4 * h);
+        cr_node *o = cr_sigmoid(g, block(g, pre, 3 * h, 4 * h));
         st->c = cr_add(g, cr_mul(g, f, st->c), cr_mul(g, i, gg));
         st->h = cr_mul(g, o, cr_tanh(g, st->c));
         break;
