@@ -331,7 +331,8 @@ START_TEST(test_kink_flag)
     /* exp(hinge(x)) at x = 0: one-sided derivatives 0 and about 1; the
      * custom vjp's value there is judged against them, not skipped */
     char want[64];
-    snprintf(want, sizeof want, "at a kink of hinge#%zu: its input is 0; one-sided 0 and 1.",
+    snprintf(want, sizeof want,
+             "at a kink of hinge#%zu: its input is 0; one-sided 0 and 1.",
              cr_node_index(y));
     const cr_gradcheck_entry *e = cr_gradcheck_report_entry(r, 0);
     ck_assert_int_eq(e->result, CR_CHECK_PASS);
