@@ -344,7 +344,8 @@ typedef struct carry {
 static void carry_step(cr_model *m, size_t i, cr_model_head *h)
 {
     carry *c = m->layers[i].priv;
-    if (!c || !h || h->rows != m->opts.batch)
+    /* only full training batches carry (a shrunk graph's rows are others) */
+    if (!c || !h || cr_graph_rows(m->g) != m->opts.batch)
         return;
     for (int k = 0; k < 2; k++) {
         cr_node *to = k ? c->init.c : c->init.h, *from = k ? c->last.c : c->last.h;
@@ -388,6 +389,10 @@ static cr_status carry_new(cr_model *m, size_t i, cr_rnn_cell cell, size_t rows,
         cr_free(c);
         return cr_model_graph_error(m, err);
     }
+    /* the state shrinks with the batch (rows.c) for evaluation's tails */
+    cr_node_mark_batch(c->init.h);
+    if (c->init.c)
+        cr_node_mark_batch(c->init.c);
     m->layers[i].priv = c;
     m->layers[i].priv_free = cr_free;
     m->layers[i].on_step = carry_step;
