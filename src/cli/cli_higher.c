@@ -359,7 +359,8 @@ int cli_product_report(cli *c, const char *key, const char *prefix, cr_node *con
         return CLI_OK;
     }
     cli_rows rows = {0};
-    int bad = cli_rows_add(&rows, out->name, cr_node_scalar(out->node));
+    /* the output whole: every element of a tensor (jvp's output) */
+    int bad = cli_node_rows(&rows, "", out->name, out->node);
     for (size_t i = 0; i < n && !bad; i++)
         bad = cli_node_rows(&rows, prefix, names[i], result[i]);
     if (!bad)

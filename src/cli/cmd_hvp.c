@@ -17,7 +17,8 @@ static const cli_option_use options[] = {
     {CLI_OPT_TRAP, NULL, NULL},
     {CLI_OPT_JSON, NULL,
      "one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-     "\"v\": {LABEL: NUMBER, ...}, \"hvp\": {LABEL: NUMBER, ...}}"},
+     "\"v\": {NAME: VALUE, ...}, \"hvp\": {NAME: VALUE, ...}}, one entry per\n"
+     "--wrt input; a VALUE is a number or, for a tensor, nested arrays"},
     {CLI_OPT_FILE, NULL, NULL},
 };
 

@@ -14,8 +14,9 @@ static const cli_option_use options[] = {
     {CLI_OPT_SEED, NULL, "the seed of rand() and randn() in --at (default 1)"},
     {CLI_OPT_TRAP, NULL, NULL},
     {CLI_OPT_JSON, NULL,
-     "one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-     "\"jacobian\": {\"rows\": [LABEL, ...], \"columns\": [LABEL, ...],\n"
+     "one JSON object: {\"output\": NAME, \"value\": VALUE (nested arrays\n"
+     "for a tensor), \"jacobian\": {\"rows\": [LABEL, ...],\n"
+     "\"columns\": [LABEL, ...],\n"
      "\"values\": [[NUMBER, ...], ...]}}"},
     {CLI_OPT_FILE, NULL, NULL},
 };

@@ -16,8 +16,9 @@ static const cli_option_use options[] = {
     {CLI_OPT_SEED, NULL, "the seed of rand() and randn() in --at and --v (default 1)"},
     {CLI_OPT_TRAP, NULL, NULL},
     {CLI_OPT_JSON, NULL,
-     "one JSON object: {\"output\": NAME, \"value\": NUMBER,\n"
-     "\"v\": {LABEL: NUMBER, ...}, \"jvp\": {LABEL: NUMBER, ...}}"},
+     "one JSON object: {\"output\": NAME, \"value\": VALUE,\n"
+     "\"v\": {NAME: VALUE, ...}, \"jvp\": {NAME: VALUE}}, v per --wrt input,\n"
+     "jvp for the output; a VALUE is a number or, for a tensor, nested arrays"},
     {CLI_OPT_FILE, NULL, NULL},
 };
 
