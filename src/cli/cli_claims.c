@@ -385,6 +385,62 @@ static void compare(cli *c, formula_program *fp, const cli_claim *cl, size_t k,
     }
 }
 
+/* Whether every path from node from to node to passes through node via
+ * (nodes are made in order, so one sweep over the ids between them). */
+static int passes_through(const cr_graph *g, const cr_node *from, const cr_node *via,
+                          const cr_node *to)
+{
+    const size_t lo = cr_node_index(from), hi = cr_node_index(to);
+    if (hi <= lo)
+        return 0;
+    unsigned char *reach = calloc(hi - lo + 1, 1);
+    if (!reach)
+        return 0;
+    reach[0] = 1;
+    for (size_t id = lo + 1; id <= hi; id++) {
+        const cr_node *node = cr_graph_node(g, id);
+        if (node == via)
+            continue; /* paths through via are blocked */
+        for (size_t i = 0; i < cr_node_num_inputs(node) && !reach[id - lo]; i++) {
+            const size_t in = cr_node_index(cr_node_input(node, i));
+            reach[id - lo] = in >= lo && in <= hi && reach[in - lo];
+        }
+    }
+    const int blocked = !reach[hi - lo];
+    free(reach);
+    return blocked;
+}
+
+/* Claim k is wrong at this point: when another claim dOF/dS, for a
+ * statement S that every path from WRT to OF passes through, is right,
+ * the error is in the step from dOF/dS to dOF/dWRT, the vector-Jacobian
+ * product through S; names it in r[k].step. */
+static void name_wrong_step(formula_program *fp, const cli_claim *cl, size_t n,
+                            cli_formula_result *r, size_t k)
+{
+    const cr_expr_symbol *of = cr_expr_lookup(fp->p, cl[k].of);
+    const cr_expr_symbol *wrt = cr_expr_lookup(fp->p, cl[k].wrt);
+    const cr_expr_symbol *s = NULL; /* the right one nearest to WRT */
+    for (size_t j = 0; j < n; j++) {
+        const cr_expr_symbol *t = cr_expr_lookup(fp->p, cl[j].wrt);
+        if (j != k && cl[j].formula && r[j].right && strcmp(cl[j].of, cl[k].of) == 0 && t &&
+            t->kind == CR_EXPR_STATEMENT && t->node != wrt->node &&
+            (!s || cr_node_index(t->node) < cr_node_index(s->node)) &&
+            passes_through(fp->g, wrt->node, t->node, of->node))
+            s = t;
+    }
+    if (s) {
+        char text[1400];
+        snprintf(text, sizeof text,
+                 "your d%s/d%s is right here, so the wrong step is the one through the "
+                 "statement %s: the vector-Jacobian product d%s/d%s * d%s/d%s gives "
+                 "%.9g at %s, yours %.9g",
+                 cl[k].of, s->name, s->name, cl[k].of, s->name, s->name, cl[k].wrt,
+                 r[k].truth, r[k].element, r[k].yours);
+        r[k].step = strdup(text);
+    }
+}
+
 /* Checks that the names of claim k exist and that of is a scalar and the
  * formula's value has wrt's shape (or one element). */
 static int check_names(cli *c, formula_program *fp, const cli_claim *cl, size_t k)
@@ -447,6 +503,10 @@ int cli_formula_claims(cli *c, const cli_claim *cl, size_t n, const cli_claim_op
             r->points = point + 1;
             compare(c, &fp, &cl[k], k, r, point);
         }
+        for (size_t k = 0; k < n && rc == CLI_OK; k++)
+            if (cl[k].formula && !(*results)[k].right && (*results)[k].point == point &&
+                !(*results)[k].step)
+                name_wrong_step(&fp, cl, n, *results, k);
     }
     cr_expr_free(fp.p);
     cr_graph_free(fp.g);
@@ -459,6 +519,7 @@ void cli_formula_results_free(cli_formula_result *r, size_t n)
     for (size_t i = 0; r && i < n; i++) {
         free(r[i].inputs);
         free(r[i].chain);
+        free(r[i].step);
     }
     free(r);
 }
@@ -496,6 +557,8 @@ void cli_formula_print(const cli_formula_result *r, size_t n, FILE *out)
         where_text(f, f->point, where, sizeof where);
         fprintf(out, "WRONG at %s, element %s: yours %.9g, true %.9g, difference %.3g\n",
                 where, f->element, f->yours, f->truth, f->yours - f->truth);
+        if (f->step)
+            fprintf(out, "    %s\n", f->step);
         if (f->at_kink)
             fprintf(out,
                     "    a kink at %s: the one-sided derivatives are %.9g and %.9g; only "
@@ -542,6 +605,10 @@ void cli_formula_json(const cli_formula_result *r, size_t n, int first)
             if (f->chain) {
                 printf(", \"chain\": ");
                 cli_json_string(stdout, f->chain);
+            }
+            if (f->step) {
+                printf(", \"step\": ");
+                cli_json_string(stdout, f->step);
             }
         }
         printf("}");

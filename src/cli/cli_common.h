@@ -363,6 +363,8 @@ typedef struct cli_formula_result {
     double yours, truth;
     char *inputs; /* wrong at a random point: "a = 0.3, b = -1.2" */
     char *chain;  /* wrong, scalar: the named chain with formulas */
+    char *step;   /* wrong, with a right claim dOF/dS for a statement S that
+                     every path from WRT to OF passes: the wrong step named */
     int at_kink;  /* a kink met: where a value was accepted between the
                      one-sided derivatives, or where the claim is wrong */
     size_t kink_point;
