@@ -36,6 +36,13 @@ awk 'BEGIN { printf "y = "; for (i = 0; i < 200000; i++) printf "(";
 awk 'BEGIN { printf "y = x0"; for (i = 1; i < 200000; i++) printf " + x%d", i % 7;
              printf "\n" }' > sum200k.cr
 
+# Graphviz's renderer leaks inside fontconfig, pango and friends, and
+# fontconfig starts a thread whose races ThreadSanitizer reports: for the
+# runs that may render (explain --html, dot --render, here and among the
+# cases), ignore leaks and races within those libraries only.
+lsan="LSAN_OPTIONS=suppressions=$srcdir/tests/render-lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+tsan="TSAN_OPTIONS=suppressions=$srcdir/tests/render-tsan.supp${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+
 pass=0
 fail=0
 for argsfile in "$cases"/*.args; do
@@ -43,7 +50,7 @@ for argsfile in "$cases"/*.args; do
     input=/dev/null
     [ -f "$cases/$name.in" ] && input="$cases/$name.in"
     eval "set -- $(cat "$argsfile")"
-    "$bin" "$@" < "$input" > "$name.stdout" 2> "$name.stderr"
+    env "$lsan" "$tsan" "$bin" "$@" < "$input" > "$name.stdout" 2> "$name.stderr"
     status=$?
     if [ "${CLI_REGEN:-0}" = 1 ]; then
         cp "$name.stdout" "$cases/$name.out"
@@ -93,11 +100,6 @@ check "dot highlights the chain to w1" \
     'grep -q "^  n1 \[label=\"w1.*penwidth=2.5\]" dot-stdout.dot'
 check "dot labels the sigmoid edge with its local derivative" \
     'grep -q "predicted\*(1-predicted)" dot-stdout.dot'
-# Graphviz's renderer leaks inside fontconfig, pango and friends, and
-# fontconfig starts a thread whose races ThreadSanitizer reports: for the
-# render runs only, ignore leaks and races within those libraries.
-lsan="LSAN_OPTIONS=suppressions=$srcdir/tests/render-lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-tsan="TSAN_OPTIONS=suppressions=$srcdir/tests/render-tsan.supp${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 if env "$lsan" "$tsan" "$bin" dot --at "$at" --render seed.svg "$seed" 2> render.err; then
     check "dot --render writes an SVG" 'grep -q "<svg" seed.svg && [ ! -s render.err ]'
     env "$lsan" "$tsan" "$bin" grad --at "$at" --render grad.pdf "$seed" > /dev/null
