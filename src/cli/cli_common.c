@@ -147,12 +147,11 @@ int cli_rows_add_tensor(cli_rows *r, const char *label, const cr_tensor *t)
     return rc;
 }
 
-/* "%.15g" or nan, inf, -inf into buf (32 bytes); returns its length. */
-static int number_text(char *buf, double v)
+int cli_number_text(char buf[CLI_NUMBER_TEXT], double v)
 {
-    if (isfinite(v))
-        return snprintf(buf, 32, "%.15g", v == 0 ? 0.0 : v); /* no "-0" in a table */
-    return snprintf(buf, 32, "%s", cli_nonfinite_name(v));
+    if (isfinite(v)) /* v == 0 is +0 or -0: both print "0" */
+        return snprintf(buf, CLI_NUMBER_TEXT, "%.15g", v == 0 ? 0.0 : v);
+    return snprintf(buf, CLI_NUMBER_TEXT, "%s", cli_nonfinite_name(v));
 }
 
 void cli_brackets(const cr_tensor *t, size_t i, int *open, int *close)
@@ -171,17 +170,17 @@ void cli_print_tensor(FILE *out, const cr_tensor *t, int indent)
 {
     const int rank = cr_tensor_rank(t);
     const size_t n = cr_tensor_size(t);
-    char buf[32];
+    char buf[CLI_NUMBER_TEXT];
     int width = 0;
     for (size_t i = 0; i < n; i++) {
-        const int w = number_text(buf, cr_tensor_get(t, i));
+        const int w = cli_number_text(buf, cr_tensor_get(t, i));
         width = w > width ? w : width;
     }
     for (size_t i = 0; i < n; i++) {
         int open, close;
         cli_brackets(t, i, &open, &close);
         fprintf(out, "%.*s", open, "[[[[");
-        number_text(buf, cr_tensor_get(t, i));
+        cli_number_text(buf, cr_tensor_get(t, i));
         fprintf(out, "%*s%.*s", width, buf, close, "]]]]");
         if (i + 1 == n)
             break;
@@ -227,10 +226,9 @@ const char *cli_nonfinite_name(double v)
 
 void cli_print_number(FILE *out, double v)
 {
-    if (isfinite(v))
-        fprintf(out, "%.15g", v);
-    else
-        fputs(cli_nonfinite_name(v), out);
+    char buf[CLI_NUMBER_TEXT];
+    cli_number_text(buf, v);
+    fputs(buf, out);
 }
 
 void cli_grad_label(char *buf, size_t size, const char *out, const char *var)

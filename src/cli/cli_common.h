@@ -132,7 +132,12 @@ void cli_print_tensor(FILE *out, const cr_tensor *t, int indent);
 void cli_rows_print(const cli_rows *r, FILE *out);
 void cli_rows_free(cli_rows *r);
 
-/* "%.15g" for people; "nan", "inf", "-inf" for non-finite values. */
+/* A number for people, the one format of every subcommand's text output:
+ * "%.15g", negative zero as "0" (a product with 0 such as -1*0 is -0.0),
+ * "nan", "inf", "-inf" for non-finite values. cli_number_text writes it
+ * into buf and returns its length; cli_print_number writes it to out. */
+enum { CLI_NUMBER_TEXT = 32 };
+int cli_number_text(char buf[CLI_NUMBER_TEXT], double v);
 void cli_print_number(FILE *out, double v);
 
 /* "nan", "inf" or "-inf" for a non-finite v (static storage). */
@@ -207,7 +212,7 @@ int cli_input_read(cli *c, const char *path, size_t max, char **data, size_t *si
 /* ---- JSON (cli_json.c) ---- */
 
 /* Written with jansson. Numbers with 17 significant digits (they
- * round-trip), whole numbers as integers; non-finite numbers as the
+ * round-trip), whole numbers as integers (negative zero as 0); non-finite numbers as the
  * strings "nan", "inf" and "-inf"; tensors as nested arrays (a number for
  * rank 0). Strings are escaped; bytes that are not UTF-8 (from file names)
  * become U+FFFD, so the output is always valid JSON. */

@@ -95,16 +95,9 @@ void cli_matrix_free(cli_matrix *m)
     memset(m, 0, sizeof *m);
 }
 
-/* "%.15g" (or nan, inf) into buf, as cli_print_number writes it. */
-static int number_text(char *buf, size_t size, double v)
-{
-    return isfinite(v) ? snprintf(buf, size, "%.15g", v)
-                       : snprintf(buf, size, "%s", cli_nonfinite_name(v));
-}
-
 void cli_matrix_print(const cli_matrix *m, FILE *out)
 {
-    char num[40];
+    char num[CLI_NUMBER_TEXT];
     size_t first = 0; /* width of the row labels */
     for (size_t i = 0; i < m->nr; i++)
         if (strlen(m->rows[i]) > first)
@@ -113,7 +106,7 @@ void cli_matrix_print(const cli_matrix *m, FILE *out)
     for (size_t j = 0; width && j < m->nc; j++) {
         width[j] = strlen(m->cols[j]);
         for (size_t i = 0; i < m->nr; i++) {
-            const size_t w = (size_t)number_text(num, sizeof num, m->v[i * m->nc + j]);
+            const size_t w = (size_t)cli_number_text(num, m->v[i * m->nc + j]);
             if (w > width[j])
                 width[j] = w;
         }
@@ -125,7 +118,7 @@ void cli_matrix_print(const cli_matrix *m, FILE *out)
     for (size_t i = 0; i < m->nr; i++) {
         fprintf(out, "%-*s", (int)first, m->rows[i]);
         for (size_t j = 0; j < m->nc; j++) {
-            number_text(num, sizeof num, m->v[i * m->nc + j]);
+            cli_number_text(num, m->v[i * m->nc + j]);
             fprintf(out, "  %*s", width ? (int)width[j] : 0, num);
         }
         fputc('\n', out);

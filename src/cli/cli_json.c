@@ -27,13 +27,14 @@ static void dump(FILE *out, json_t *j)
 }
 
 /* A number: an integer when it is a whole number a double holds exactly
- * (5, not 5.0), a real otherwise, a string for NaN and the infinities. New
- * reference (NULL when out of memory). */
+ * (5, not 5.0; negative zero as 0, as in the text output), a real
+ * otherwise, a string for NaN and the infinities. New reference (NULL when
+ * out of memory). */
 static json_t *number_json(double v)
 {
     if (!isfinite(v))
         return json_string(cli_nonfinite_name(v));
-    if (v == floor(v) && fabs(v) < 9007199254740992.0 && !(v == 0 && signbit(v)))
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
         return json_integer((json_int_t)v);
     return json_real(v);
 }

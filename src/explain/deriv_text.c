@@ -221,7 +221,7 @@ static void put_paren(cr_sink *s, const char *text, size_t len, int paren)
 /* Appends to d the term left * right, where left is the text of the
  * derivative reaching a node (NULL or empty: the seed, 1) and right is a
  * local derivative text. Factors of 1 are dropped, a factor of -1 becomes
- * a sign, a factor that would change meaning inside a product is
+ * a sign (of 0: none), a factor that would change meaning inside a product is
  * parenthesised, and a negative term is subtracted. */
 void cr_dtext_add_term(cr_dtext *d, const cr_dtext *left, const char *right,
                        size_t right_len)
@@ -238,6 +238,11 @@ void cr_dtext_add_term(cr_dtext *d, const cr_dtext *left, const char *right,
         cr_sink_put(&term, l, l_len);
     } else if (is_one(l, l_len)) {
         cr_sink_put(&term, right, right_len);
+    } else if ((l_len == 2 && memcmp(l, "-1", 2) == 0 && right_len == 1 &&
+                right[0] == '0') ||
+               (right_len == 2 && memcmp(right, "-1", 2) == 0 && l_len == 1 &&
+                l[0] == '0')) {
+        cr_sink_put(&term, "0", 1); /* -1 * 0: "0", not "-0" */
     } else if (l_len == 2 && memcmp(l, "-1", 2) == 0) {
         cr_sink_put(&term, "-", 1);
         put_paren(&term, right, right_len, needs_parens(right, right_len, 1));
