@@ -464,6 +464,58 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* A program with statement groups in the layers view: the steps name each
+ * statement's group as the program gives it ("encoder", not a number from
+ * its name), point only at nodes the picture draws (the group boxes, the
+ * loss and the target on their own), and the loss is in no group. */
+START_TEST(test_groups_page)
+{
+    if (!cr_dot_can_render())
+        return;
+    static const char text[] = "# group: encoder\nh1 = tanh(x*w1 + b1)\n"
+                               "# group: decoder\nh2 = tanh(h1*w2 + b2)\nE = (h2 - t)^2\n";
+    static const char *const names[] = {"x", "w1", "b1", "w2", "b2", "t"};
+    static const double values[] = {0.5, 0.3, 0.1, -0.7, 0.2, 0.25};
+    cr_graph *g = cr_graph_new();
+    cr_expr_program *prog;
+    ck_assert_int_eq(cr_expr_parse(g, text, sizeof text - 1, &prog, NULL), CR_OK);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_int_eq(cr_expr_set(prog, names[i], values[i], NULL), CR_OK);
+    ck_assert_int_eq(cr_expr_eval(prog, NULL), CR_OK);
+    cr_dot_options o;
+    cr_dot_options_init(&o);
+    o.loss = cr_expr_output(prog)->node;
+    o.view = CR_DOT_VIEW_LAYERS;
+    o.group_of = cr_expr_node_group;
+    o.group_ctx = prog;
+    char *html = page(g, &o, "groups.html");
+    char *data = script_data(html);
+    ck_assert_ptr_nonnull(strstr(data, "\"Forward 1 of 3: encoder, h1\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"Forward 2 of 3: decoder, h2\""));
+    ck_assert_ptr_nonnull(strstr(data, "\"Forward 3 of 3: E\""));
+    ck_assert_ptr_null(strstr(data, "layer "));
+    /* every node the steps point at is drawn: the boxes of encoder (x, its
+     * first node) and decoder (w2), and E */
+    char want[100];
+    const size_t drawn[] = {cr_node_index(cr_expr_lookup(prog, "x")->node),
+                            cr_node_index(cr_expr_lookup(prog, "w2")->node),
+                            cr_node_index(o.loss)};
+    snprintf(want, sizeof want, "\"ops\": [\"n%zu\", \"n%zu\", \"n%zu\"]", drawn[0],
+             drawn[1], drawn[2]);
+    ck_assert_msg(strstr(data, want), "%s", want);
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(want, sizeof want, "<title>n%zu</title>", drawn[k]);
+        ck_assert_msg(strstr(html, want), "%s", want);
+    }
+    /* the loss is its own node, not a line of the decoder's box */
+    ck_assert_ptr_null(strstr(html, "E = 0.049040467, grad"));
+    free(data);
+    free(html);
+    cr_expr_free(prog);
+    cr_graph_free(g);
+}
+END_TEST
+
 /* Failing each allocation in turn gives CR_ENOMEM, leaves the graph as it
  * was, leaks nothing and writes no file, in the ops, the statements and
  * the layers view. */
@@ -513,6 +565,7 @@ Suite *html_suite(void)
     tcase_add_test(tc, test_accumulation);
     tcase_add_test(tc, test_tensors);
     tcase_add_test(tc, test_model_page);
+    tcase_add_test(tc, test_groups_page);
     tcase_add_test(tc, test_hostile_names);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_out_of_memory);

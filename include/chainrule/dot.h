@@ -105,9 +105,11 @@ typedef struct cr_dot_options {
      * consumer's, so a group given for the statements of a program takes
      * in their ops and the inputs they use first. The groups make the
      * clusters, the layers of the layers view and, under max_nodes, the
-     * summaries. cr_expr_node_group with its program as group_ctx gives a
-     * program's statement groups ("# layer 1" markers). NULL (the
-     * default): no given groups. */
+     * summaries. The loss is in none of them (nor are the nodes only it
+     * takes in) unless its given group holds no other named node.
+     * cr_expr_node_group with its program as group_ctx gives a program's
+     * statement groups ("# layer 1" markers). NULL (the default): no
+     * given groups. */
     const char *(*group_of)(const cr_node *node, void *group_ctx);
     void *group_ctx;
 } cr_dot_options;

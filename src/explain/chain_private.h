@@ -172,10 +172,24 @@ void cr_statements_release(cr_statements *s);
 
 /* ---- DOT (dot.c) ---- */
 
-/* The layer a node belongs to in the layers view and in clusters: the
- * number its name ends in ("W1", "s12": 1, 12), or for a model builder's
- * name the number before its first '.' ("L3.gamma": 3); 0 for none. */
-size_t cr_dot_name_group(const cr_node *n);
+/* The groups of a picture as the DOT writer draws them with the same
+ * options (the page's steps point at its nodes): for node ids below n,
+ * rep[id] is the id of the DOT node that draws the node ("n<rep>": in the
+ * layers view its layer's box, else itself), and name[id] the offset in
+ * names.data of its box's or layer's name (NUL-terminated: "layer 2", or
+ * a program's "# group: encoder"), or CR_DOT_NO_LAYER for a node in none
+ * (the loss, and nodes only it uses, are in none). */
+#define CR_DOT_NO_LAYER ((size_t)-1)
+typedef struct cr_dot_layers {
+    size_t n;
+    size_t *rep;
+    size_t *name;
+    cr_sink names;
+} cr_dot_layers;
+/* Builds the map; CR_OK, or the DOT writer's errors (CR_EINVAL, CR_ESHAPE,
+ * CR_ENOMEM) recorded in g, everything then released. */
+cr_status cr_dot_layers_build(cr_dot_layers *m, cr_graph *g, const cr_dot_options *opts);
+void cr_dot_layers_release(cr_dot_layers *m);
 
 /* The whole DOT text of g into a new buffer (cr_free it). */
 cr_status cr_dot_to_string(cr_graph *g, const cr_dot_options *opts, char **text,

@@ -401,7 +401,11 @@ static void choose(dot_writer *w)
 
 /* ---- groups: layers, statement groups, statements ---- */
 
-size_t cr_dot_name_group(const cr_node *n)
+/* The layer a node belongs to in the layers view and in clusters without
+ * given groups: the number its name ends in ("W1", "s12": 1, 12), or for a
+ * model builder's name the number before its first '.' ("L3.gamma": 3); 0
+ * for none. */
+static size_t name_group(const cr_node *n)
 {
     if (!n->name)
         return 0;
@@ -450,13 +454,32 @@ static int cmp_grouped(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+/* 1 when n has a given group that no other named forward node has. */
+static int own_group(const dot_writer *w, const cr_node *n)
+{
+    const cr_dot_options *o = w->o;
+    const char *name = o->group_of ? o->group_of(n, o->group_ctx) : NULL;
+    for (size_t id = 0; id < w->n && name; id++) {
+        const cr_node *m = w->g->nodes[id];
+        const char *other = m == n || !m->name || (m->flags & CR_NODE_BACKWARD)
+                                ? NULL
+                                : o->group_of(m, o->group_ctx);
+        if (other && strcmp(other, name) == 0)
+            return 0;
+    }
+    return name != NULL;
+}
+
 /* Puts every node in a group (w->group, an index into w->gtab; 0: none):
  * the group opts->group_of names; when it names none, for the layers view
  * and clusters, the number the name ends in ("layer N"); else, for a named
- * op, its statement (a group of its own, never drawn as a box). A node
- * without one takes its earliest grouped consumer's, so that the ops of a
+ * op, its statement (a group of its own, never drawn as a box). The loss
+ * is in no boxed group, unless its given group holds nothing else: it is
+ * its own statement. A node without a
+ * group takes its earliest grouped consumer's, so that the ops of a
  * statement and the inputs it uses first join its group (in the numbered
- * layers only unnamed nodes do). Then ord lists the drawn nodes of the
+ * layers only unnamed nodes do); those the loss uses first stay outside
+ * the boxes with it. Then ord lists the drawn nodes of the
  * boxed groups by group, then id, and rep maps each node to the first of
  * its group (the others to themselves). */
 static cr_status make_groups(dot_writer *w)
@@ -479,8 +502,12 @@ static cr_status make_groups(dot_writer *w)
         const cr_node *n = w->g->nodes[id];
         if (n->flags & CR_NODE_BACKWARD)
             continue;
-        const char *name = given ? o->group_of(n, o->group_ctx) : NULL;
-        size_t layer = numbered ? cr_dot_name_group(n) : 0;
+        /* the loss is in no box or layer (where the gradient starts, drawn
+         * on its own even when the last group holds its statement), unless
+         * its given group is its own */
+        const int loss = (w->marks[id] & LOSS) && !own_group(w, n);
+        const char *name = given && !loss ? o->group_of(n, o->group_ctx) : NULL;
+        size_t layer = numbered && !loss ? name_group(n) : 0;
         size_t k = 0;
         if (name || layer) {
             if (!(k = group_index(w, name, layer)))
@@ -705,33 +732,62 @@ static cr_status check_args(cr_graph *g, const cr_dot_options *o)
     return CR_OK;
 }
 
+/* Everything the text needs before it is written, for the options o
+ * (which must outlive w): the highlighted chain, the statements view, the
+ * drawn nodes and their groups. The status is also recorded in g;
+ * writer_release frees what was made, also on failure. */
+static cr_status writer_prepare(dot_writer *w, cr_graph *g, const cr_dot_options *o)
+{
+    memset(w, 0, sizeof *w);
+    w->g = g;
+    w->o = o;
+    cr_sink_init(&w->raw, NULL);
+    cr_status st = check_args(g, o);
+    if (st != CR_OK)
+        return st;
+    w->n = g->n_nodes;
+    w->marks = cr_calloc(w->n ? w->n : 1, 1);
+    if (!w->marks)
+        return cr_graph_fail(g, CR_ENOMEM, "dot: out of memory");
+    if (o->highlight) {
+        if ((st = cr_paths_build(&w->paths, g, o->loss, o->highlight)) != CR_OK)
+            return st;
+        w->highlighting = w->paths.any;
+    }
+    w->layers = o->view == CR_DOT_VIEW_LAYERS;
+    w->statements = w->layers || o->view == CR_DOT_VIEW_STATEMENTS;
+    if (w->statements && (st = cr_statements_build(&w->stm, g, o->loss)) != CR_OK)
+        return st;
+    if (w->highlighting && (st = strongest_path(w)) != CR_OK)
+        return st;
+    choose(w);
+    if (w->layers || o->clusters || w->n_hidden)
+        st = make_groups(w);
+    return st;
+}
+
+static void writer_release(dot_writer *w)
+{
+    cr_free(w->top);
+    cr_free(w->place);
+    cr_free(w->group);
+    cr_free(w->gtab);
+    cr_free(w->rep);
+    cr_free(w->ord);
+    cr_statements_release(&w->stm);
+    cr_paths_release(&w->paths);
+    cr_sink_release(&w->raw);
+    cr_free(w->marks);
+}
+
 /* Writes the DOT text of g into s; the status is also recorded in g. */
 static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
 {
     cr_dot_options defaults;
     cr_dot_options_init(&defaults);
-    dot_writer w = {.g = g, .o = opts ? opts : &defaults};
-    cr_status st = check_args(g, w.o);
+    dot_writer w;
+    cr_status st = writer_prepare(&w, g, opts ? opts : &defaults);
     if (st != CR_OK)
-        return st;
-    cr_sink_init(&w.raw, NULL);
-    w.n = g->n_nodes;
-    w.marks = cr_calloc(w.n ? w.n : 1, 1);
-    if (!w.marks)
-        return cr_graph_fail(g, CR_ENOMEM, "dot: out of memory");
-    if (w.o->highlight) {
-        if ((st = cr_paths_build(&w.paths, g, w.o->loss, w.o->highlight)) != CR_OK)
-            goto done;
-        w.highlighting = w.paths.any;
-    }
-    w.layers = w.o->view == CR_DOT_VIEW_LAYERS;
-    w.statements = w.layers || w.o->view == CR_DOT_VIEW_STATEMENTS;
-    if (w.statements && (st = cr_statements_build(&w.stm, g, w.o->loss)) != CR_OK)
-        goto done;
-    if (w.highlighting && (st = strongest_path(&w)) != CR_OK)
-        goto done;
-    choose(&w);
-    if ((w.layers || w.o->clusters || w.n_hidden) && (st = make_groups(&w)) != CR_OK)
         goto done;
     cr_sink_printf(s, "digraph chainrule {\n  graph [rankdir=%s, fontname=\"Helvetica\"",
                    w.o->rankdir == CR_DOT_TB ? "TB" : "LR");
@@ -768,17 +824,55 @@ static cr_status write_dot(cr_graph *g, cr_sink *s, const cr_dot_options *opts)
         st = cr_graph_fail(g, s->status, "dot: writing the DOT text failed: %s",
                            strerror(errno));
 done:
-    cr_free(w.top);
-    cr_free(w.place);
-    cr_free(w.group);
-    cr_free(w.gtab);
-    cr_free(w.rep);
-    cr_free(w.ord);
-    cr_statements_release(&w.stm);
-    cr_paths_release(&w.paths);
-    cr_sink_release(&w.raw);
-    cr_free(w.marks);
+    writer_release(&w);
     return st;
+}
+
+cr_status cr_dot_layers_build(cr_dot_layers *m, cr_graph *g, const cr_dot_options *opts)
+{
+    memset(m, 0, sizeof *m);
+    cr_sink_init(&m->names, NULL);
+    dot_writer w;
+    size_t *at = NULL; /* per group: the offset of its name, or none */
+    cr_status st = writer_prepare(&w, g, opts);
+    if (st == CR_OK) {
+        m->n = w.n;
+        m->rep = cr_malloc((w.n ? w.n : 1) * sizeof *m->rep);
+        m->name = cr_malloc((w.n ? w.n : 1) * sizeof *m->name);
+        at = cr_malloc((w.n_groups ? w.n_groups : 1) * sizeof *at);
+        if (!m->rep || !m->name || !at)
+            st = cr_graph_fail(g, CR_ENOMEM, "dot: out of memory");
+    }
+    for (size_t k = 0; st == CR_OK && k < w.n_groups; k++) {
+        at[k] = CR_DOT_NO_LAYER;
+        if (k == 0 || !w.gtab[k].box)
+            continue;
+        at[k] = m->names.len;
+        put_group_name(&w, k);
+        if (w.raw.len)
+            cr_sink_put(&m->names, w.raw.data, w.raw.len);
+        cr_sink_put(&m->names, "", 1);
+        w.raw.len = 0;
+        if (m->names.status != CR_OK || w.raw.status != CR_OK)
+            st = cr_graph_fail(g, CR_ENOMEM, "dot: out of memory");
+    }
+    for (size_t id = 0; st == CR_OK && id < w.n; id++) {
+        m->rep[id] = w.layers && w.rep ? w.rep[id] : id;
+        m->name[id] = w.group ? at[w.group[id]] : CR_DOT_NO_LAYER;
+    }
+    cr_free(at);
+    writer_release(&w);
+    if (st != CR_OK)
+        cr_dot_layers_release(m);
+    return st;
+}
+
+void cr_dot_layers_release(cr_dot_layers *m)
+{
+    cr_free(m->rep);
+    cr_free(m->name);
+    cr_sink_release(&m->names);
+    memset(m, 0, sizeof *m);
 }
 
 static cr_status dot_write_body(cr_graph *g, FILE *out, const cr_dot_options *opts)

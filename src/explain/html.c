@@ -249,8 +249,7 @@ static cr_status explain_html_body(cr_graph *g, const cr_dot_options *o, const c
     if (o->view != CR_DOT_VIEW_OPS)
         st = cr_statements_build(&stm, g, o->loss);
     if (st == CR_OK)
-        st = cr_html_steps(g, o->loss, stm.chain ? &stm : NULL,
-                           o->view == CR_DOT_VIEW_LAYERS, &data, &lines, &chains);
+        st = cr_html_steps(g, o, stm.chain ? &stm : NULL, &data, &lines, &chains);
     if (st == CR_OK)
         st = cr_dot_render_data(g, o, "svg", &svg, &svg_len);
     if (st == CR_OK) {

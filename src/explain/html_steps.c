@@ -65,6 +65,7 @@ typedef struct steps {
     cr_node *loss;
     const cr_statements *stm; /* the statements view, or NULL: the ops view */
     int layers;               /* the layers view (with stm) */
+    cr_dot_layers boxes;      /* layers: the picture's layer boxes and names */
     size_t *rep;              /* layers: per order entry, the drawn node's id */
     cr_node **order;          /* the drawn nodes behind the loss, in creation order */
     size_t n;
@@ -211,8 +212,8 @@ static void forward_steps(steps *st)
             continue;
         begin_step(st, "forward", ++f, 0, n, -1);
         cr_sink_printf(&st->line, "Forward %zu of %zu: ", f, st->n_ops);
-        if (st->layers && cr_dot_name_group(n))
-            cr_sink_printf(&st->line, "layer %zu, ", cr_dot_name_group(n));
+        if (st->layers && st->boxes.name[n->id] != CR_DOT_NO_LAYER)
+            cr_sink_printf(&st->line, "%s, ", st->boxes.names.data + st->boxes.name[n->id]);
         cr_sink_label(&st->line, n);
         end_line(st, 1);
         if (st->stm) {
@@ -408,19 +409,15 @@ static void statement_edges(steps *st)
     }
 }
 
-/* The layers view: each node's drawn box, the first node of its layer
- * (the layers view draws a layer as its lowest id), or the node itself. */
+/* The layers view: each node's drawn box (its layer's, as the picture
+ * draws it: st->boxes), or the node itself. */
 static cr_status layer_boxes(steps *st)
 {
     st->rep = cr_calloc(st->n, sizeof *st->rep);
     if (!st->rep)
         return cr_chain_oom(st->g);
-    for (size_t k = 0; k < st->n; k++) {
-        size_t group = cr_dot_name_group(st->order[k]), j = 0;
-        while (group && cr_dot_name_group(st->order[j]) != group)
-            j++;
-        st->rep[k] = st->order[group ? j : k]->id;
-    }
+    for (size_t k = 0; k < st->n; k++)
+        st->rep[k] = st->boxes.rep[st->order[k]->id];
     return CR_OK;
 }
 
@@ -549,20 +546,22 @@ static void final_text(steps *st, cr_sink *lines, cr_sink *chains)
         chains->status = st->texts.status;
 }
 
-cr_status cr_html_steps(cr_graph *g, cr_node *loss, const cr_statements *stm, int layers,
+cr_status cr_html_steps(cr_graph *g, const cr_dot_options *o, const cr_statements *stm,
                         cr_sink *out, cr_sink *final_lines, cr_sink *final_chains)
 {
     steps st;
     memset(&st, 0, sizeof st);
     st.g = g;
-    st.loss = loss;
+    st.loss = o->loss;
     st.stm = stm;
-    st.layers = layers && stm;
+    st.layers = o->view == CR_DOT_VIEW_LAYERS && stm;
     cr_sink_init(&st.json, NULL);
     cr_sink_init(&st.chains, NULL);
     cr_sink_init(&st.texts, NULL);
     cr_sink_init(&st.line, NULL);
-    cr_status s = collect(&st);
+    cr_status s = st.layers ? cr_dot_layers_build(&st.boxes, g, o) : CR_OK;
+    if (s == CR_OK)
+        s = collect(&st);
     if (s == CR_OK) {
         forward_steps(&st);
         s = backward_steps(&st);
@@ -588,5 +587,6 @@ cr_status cr_html_steps(cr_graph *g, cr_node *loss, const cr_statements *stm, in
     cr_free(st.edges);
     cr_free(st.pos);
     cr_free(st.rep);
+    cr_dot_layers_release(&st.boxes);
     return s;
 }
