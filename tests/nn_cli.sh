@@ -35,6 +35,16 @@ run 0 "$CR" train $XOR --epochs 20 --quiet --model "$tmp/a.crm" --seed 4
 run 0 "$CR" train $XOR --epochs 20 --quiet --model "$tmp/b.crm" --seed 4
 cmp -s "$tmp/a.crm" "$tmp/b.crm" || fail "same seed, different model files"
 
+# grad --model: the loss and each parameter's gradient on the first row
+# (0,0: the first layer's weights get none); --dot draws what dot --model
+# draws
+run 0 "$CR" grad --model "$tmp/xor.crm" --data "$tmp/xor.csv" --dot "$tmp/g.dot"
+has "$tmp/out" '^loss  *= '
+has "$tmp/out" '^dloss/dL1.W \[2,8\] = \[\[0, 0, 0, 0, 0, 0, 0, 0\],$'
+has "$tmp/out" '^dloss/dL3.b \[2\]   = '
+run 0 "$CR" dot --model "$tmp/xor.crm" --data "$tmp/xor.csv" -o "$tmp/d.dot"
+cmp -s "$tmp/g.dot" "$tmp/d.dot" || fail "grad --dot --model and dot --model differ"
+
 # predict and evaluate
 run 0 "$CR" predict --model "$tmp/xor.crm" --data "$tmp/xor.csv"
 [ "$(cut -d, -f1 "$tmp/out" | tr '\n' ' ')" = "class 0 1 1 0 " ] ||

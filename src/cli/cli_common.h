@@ -76,7 +76,7 @@ typedef struct cli {
         int values, grads; /* given */
         int clusters;
     } pic;
-    /* dot and explain --model: the saved model drawn instead of a program
+    /* grad, dot and explain --model: the saved model instead of a program
      * (cli_picture.c), rebuilt for one row: from --data, or drawn */
     const char *model_path;
     cli_nn_data model_data;
@@ -405,14 +405,14 @@ const char *cli_render_format(const char *path);
     {CLI_OPT_CLUSTERS, NULL, NULL}
 // clang-format on
 
-/* The options of a saved model's picture (dot and explain --model). */
+/* The options of a saved model run on one row (grad, dot and explain
+ * --model). */
 #define CLI_MODEL_PICTURE_OPTION_USES                                                      \
     {CLI_OPT_MODEL, NULL,                                                                  \
-     "instead of a program, draw this saved model (train --model,\n"                       \
-     "an MLP file too) layer by layer, after one forward and\n"                            \
-     "backward pass on one row: the first row of --data, or an\n"                          \
-     "input drawn from N(0, 1) with --seed and the target 0 (class\n"                      \
-     "0 for a classifier)"},                                                               \
+     "instead of a program, this saved model (train --model, an\n"                         \
+     "MLP file too), after one forward and backward pass on one\n"                         \
+     "row: the first row of --data, or an input drawn from N(0, 1)\n"                      \
+     "with --seed and the target 0 (class 0 for a classifier)"},                           \
         {CLI_OPT_DATA, NULL, "with --model: the first row is the input and target"},       \
         {CLI_OPT_TARGET, NULL, NULL}, {CLI_OPT_HEADER, NULL, NULL},                        \
         {CLI_OPT_NO_HEADER, NULL, NULL}, {CLI_OPT_MAX_INPUT, NULL, NULL},                  \
@@ -446,7 +446,8 @@ int cli_model_picture_load(cli *c);
 /* Frees c->model (and with it c->g, when it is the model's). */
 void cli_model_picture_free(cli *c);
 /* The node the picture and the gradients start from: the model's loss,
- * or the program's output. */
+ * or the program's output; and its name ("loss", or the statement's). */
 cr_node *cli_output_node(const cli *c);
+const char *cli_output_name(const cli *c);
 
 #endif

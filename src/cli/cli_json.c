@@ -156,11 +156,10 @@ void cli_json_member_tensor(size_t i, const char *name, const cr_tensor *t)
 
 void cli_json_begin(const cli *c)
 {
-    const cr_expr_symbol *out = cr_expr_output(c->prog);
     printf("{\"output\": ");
-    cli_json_string(stdout, out->name);
+    cli_json_string(stdout, cli_output_name(c));
     printf(", \"value\": ");
-    cli_json_tensor(stdout, cr_node_value(out->node));
+    cli_json_tensor(stdout, cr_node_value(cli_output_node(c)));
 }
 
 void cli_json_end(cli *c)

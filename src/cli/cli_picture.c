@@ -290,3 +290,8 @@ cr_node *cli_output_node(const cli *c)
 {
     return c->model ? cr_model_loss(c->model) : cr_expr_output(c->prog)->node;
 }
+
+const char *cli_output_name(const cli *c)
+{
+    return c->model ? cr_node_name(cr_model_loss(c->model)) : cr_expr_output(c->prog)->name;
+}
