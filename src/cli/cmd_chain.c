@@ -8,6 +8,7 @@
 
 static const cli_option_use options[] = {
     {CLI_OPT_AT, NULL, NULL},
+    {CLI_OPT_SEED, NULL, "the seed of rand() and randn() in --at (default 1)"},
     {CLI_OPT_WRT, NULL, NULL},
     {CLI_OPT_OF, NULL, NULL},
     {CLI_OPT_UNICODE, NULL, NULL},
