@@ -905,6 +905,62 @@ START_TEST(test_one_graph_grows)
 }
 END_TEST
 
+/* Out of memory at every allocation of a model outgrowing its graph
+ * (evaluated at 256 rows, then trained with batches of 300): CR_ENOMEM
+ * with a message or success, nothing leaks, and the model trains after a
+ * failure. */
+START_TEST(test_one_graph_grows_out_of_memory)
+{
+    enum { ROWS = 400, IN = 2, OUT = 2 };
+    double *x = malloc(ROWS * IN * sizeof *x), *y = malloc(ROWS * OUT * sizeof *y);
+    wave_rows(x, y, ROWS, IN, OUT, 1);
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, IN, OUT);
+    s.n_hidden = 1;
+    s.hidden[0] = 3;
+    s.out_act = CR_ACT_SOFTMAX;
+    s.loss = CR_LOSS_XENT;
+    cr_train_options o;
+    cr_train_options_init(&o);
+    o.epochs = 1;
+    o.batch = 300;
+    o.debug = 1;
+    size_t failures = 0;
+    int done = 0;
+    for (size_t k = 1; k < 5000 && !done; k++) {
+        test_alloc_install(0);
+        cr_error err;
+        cr_mlp *m = make(&s);
+        cr_eval_result r;
+        ck_assert_int_eq(cr_mlp_evaluate(m, x, y, 10, &r, &err), CR_OK);
+        cr_eval_result_free(&r);
+        test_alloc.fail_at = test_alloc.allocations + k;
+        cr_train_stats st;
+        cr_status rc = cr_mlp_train(m, x, y, ROWS, &o, &st, &err);
+        done = test_alloc.failures == 0;
+        test_alloc.fail_at = 0;
+        if (rc != CR_OK) {
+            ck_assert_int_eq(rc, CR_ENOMEM);
+            ck_assert(err.message[0] != '\0');
+            failures++;
+            cr_train_stats_free(&st); /* what the failed call filled */
+            rc = cr_mlp_train(m, x, y, ROWS, &o, &st, &err);
+            ck_assert_msg(rc == CR_OK, "after failure %zu: %s", k, err.message);
+        }
+        ck_assert_uint_eq(cr_graph_max_rows(cr_mlp_graph(m)), 300);
+        cr_train_stats_free(&st);
+        cr_mlp_free(m);
+        ck_assert_msg(test_alloc.live == 0, "failure %zu leaks %d blocks", k,
+                      (int)test_alloc.live);
+        test_alloc_uninstall();
+    }
+    ck_assert(done);
+    ck_assert_uint_gt(failures, 10);
+    free(x);
+    free(y);
+}
+END_TEST
+
 #define FASHION "/usr/share/datasets/fashion-mnist/"
 
 /* Training on bytes scaled as they are loaded gives exactly the numbers of
@@ -1039,6 +1095,7 @@ Suite *nn_suite(void)
     tcase_add_test(tc, test_train_steps_allocate_nothing);
     tcase_add_test(tc, test_one_graph_matches_per_size_copies);
     tcase_add_test(tc, test_one_graph_grows);
+    tcase_add_test(tc, test_one_graph_grows_out_of_memory);
     tcase_add_test(tc, test_out_of_memory_everywhere);
     tcase_add_test(tc, test_train_debug_chain);
     tcase_add_test(tc, test_evaluate_regression);
