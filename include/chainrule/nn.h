@@ -355,7 +355,7 @@ typedef struct cr_train_stats {
  * (cr_graph_backward) and updates the parameters (cr_optim_step). With
  * val_split, round(val_split * rows) rows, picked by a shuffle seeded with
  * seed, are held out and evaluated after every epoch. Steps after the
- * first of each batch size allocate nothing. o may be NULL (defaults).
+ * first allocate nothing, at any batch size. o may be NULL (defaults).
  * Fills *stats (may be NULL; free with cr_train_stats_free). Returns CR_OK,
  * or with err set: CR_EINVAL (bad options, no rows, no epoch or iteration
  * limit, an unknown debug parameter), CR_EDOMAIN (a value or gradient

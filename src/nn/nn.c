@@ -558,8 +558,8 @@ static cr_status grow_batch_nodes(cr_mlp *m, size_t rows, cr_error *err)
     }
     if (old)
         cr_rows_forget(g);
-    /* cannot fail: the rows state exists, or is made now for the first
-     * leaves; every leaf has rows rows */
+    /* only the first leaf of the graph can fail (out of memory for the rows
+     * state), before it is marked: every leaf has rows rows */
     if (cr_node_mark_batch(h->x) != CR_OK || cr_node_mark_batch(h->t) != CR_OK) {
         cr_free(h);
         return cr_mlp_graph_error(m, err);
