@@ -580,10 +580,11 @@ START_TEST(test_train_stops)
 }
 END_TEST
 
-/* After the first step of each batch size, steps allocate nothing. */
+/* After the first step, steps allocate nothing: the last one, of 2 rows,
+ * runs the graph shrunk to another size. */
 START_TEST(test_train_steps_allocate_nothing)
 {
-    enum { ROWS = 64 };
+    enum { ROWS = 62 };
     double x[2 * ROWS], y[3 * ROWS];
     blobs(x, y, ROWS);
     test_alloc_install(0);
@@ -744,17 +745,220 @@ START_TEST(test_evaluate_regression)
     ck_assert_ptr_null(r.confusion);
     ck_assert(isnan(r.accuracy));
     cr_eval_result_free(&r);
-    /* prediction pads its last chunk (44 rows) to 64; rows stay exact */
+    /* one graph of 256 rows runs the chunk, the tail of 44 and 3 rows */
     double out[300];
     ck_assert_int_eq(cr_mlp_predict(m, x, 300, out, &err), CR_OK);
     for (int i = 0; i < 300; i++)
         ck_assert_double_eq_tol(out[i], 2.0 * x[i] + 0.5, 1e-12);
     ck_assert_int_eq(cr_mlp_predict(m, x + 7, 3, out, &err), CR_OK);
     ck_assert_double_eq_tol(out[2], 2.0 * x[9] + 0.5, 1e-12);
-    ck_assert_ptr_nonnull(cr_graph_find(cr_mlp_graph(m), "x@64"));
-    ck_assert_ptr_nonnull(cr_graph_find(cr_mlp_graph(m), "x@4"));
-    ck_assert_ptr_null(cr_graph_find(cr_mlp_graph(m), "x@3"));
+    ck_assert_uint_eq(cr_graph_rows(g), 3);
+    ck_assert_uint_eq(cr_graph_max_rows(g), 256);
+    ck_assert_uint_eq(cr_tensor_dim(cr_node_value(cr_graph_find(g, "x")), 0), 3);
+    ck_assert_ptr_null(cr_graph_find(g, "x@256"));
     cr_mlp_free(m);
+}
+END_TEST
+
+/* Rows for the one-graph tests: x in [-1, 1.5], y one-hot (xent) or in
+ * (0.1, 0.9) (sq_error). */
+static void wave_rows(double *x, double *y, int rows, int in, int out, int onehot)
+{
+    for (int r = 0; r < rows; r++) {
+        double s = 0;
+        for (int j = 0; j < in; j++) {
+            x[r * in + j] = sin(0.7 * r + 1.3 * j) + 0.1 * j;
+            s += x[r * in + j] * (j + 1);
+        }
+        for (int k = 0; k < out; k++)
+            y[r * out + k] =
+                onehot ? (k == ((int)floor(fabs(s) * 3)) % out) : 0.5 + 0.4 * sin(s + k);
+    }
+}
+
+/* The numbers one graph gives for 8-row batches, their 2-row tail, 5
+ * validation rows, 7 evaluation rows and 3 prediction rows are those the
+ * MLP gave when it built a copy of its nodes for each of these sizes
+ * (recorded from that code, printed with %a): exactly. */
+START_TEST(test_one_graph_matches_per_size_copies)
+{
+    static const double want[2][19] = {
+        {0x1.6511f71e12882p+0, 0x1.60dec099981d8p+0, 0x1.1e5d5624abd6ep+0,
+         0x1.1db7288193635p+0, 0x1.5e03e1a687b24p+0, 0x1.1db7288193635p+0,
+         0x1.33a23368a1577p+0, 0x1.8eead6392fb8ep-3, 0x1.157798ae154e8p-1,
+         0x1.0d9b63873d86ap-2, 0x1.b161ea3605e21p-3, 0x1.396ccce71de54p-1,
+         0x1.68eae22d8289p-3, 0x1.29fd958600db6p-2, 0x1.15b53e102c59cp-1,
+         0x1.552fdcb34ce22p-3, -0x1.0d8567de75665p-3, 0x1.4ec99c228c6aap-2,
+         0x1.49b814e39b731p-10},
+        {0x1.b30f9c20a333p-4, 0x1.6c6b56d8b14a6p-4, 0x1.821d9ba68c193p-3,
+         0x1.80e2e4bcf73b6p-3, 0x1.66951ea6d4fc4p-4, 0x1.80e2e4bcf73b6p-3,
+         0x1.d737b9d16ceadp-4, 0x1.3b5d8c570ea4bp-2, 0x1.140d1fc3da8b2p-1,
+         0x1.659bc907bf0a5p-1, 0x1.44a5312fb31e1p-2, 0x1.190936f9038bp-1,
+         0x1.637f85c7c92b7p-1, 0x1.4d6212db560a5p-2, 0x1.1846008962e7ep-1,
+         0x1.62957aeedc0c3p-1, -0x1.0e1ab2cda0f14p-3, 0x1.0e317ce64bf93p-1,
+         0x1.6e26f7bd5efc6p-2}};
+    enum { ROWS = 23, IN = 4, OUT = 3 };
+    for (int xent = 1; xent >= 0; xent--) {
+        double x[ROWS * IN], y[ROWS * OUT], got[19];
+        wave_rows(x, y, ROWS, IN, OUT, xent);
+        cr_mlp_spec s;
+        cr_mlp_spec_init(&s, IN, OUT);
+        s.n_hidden = 2;
+        s.hidden[0] = 6;
+        s.hidden[1] = 5;
+        s.hidden_act = xent ? CR_ACT_TANH : CR_ACT_SIGMOID;
+        s.out_act = xent ? CR_ACT_SOFTMAX : CR_ACT_SIGMOID;
+        s.loss = xent ? CR_LOSS_XENT : CR_LOSS_SQ_ERROR;
+        cr_mlp *m = make(&s);
+        cr_train_options o;
+        cr_train_options_init(&o);
+        o.epochs = 2;
+        o.batch = 8; /* 18 training rows: 8, 8, 2 */
+        o.val_split = 0.2;
+        o.optim = cr_optim_defaults(xent ? CR_OPTIM_ADAM : CR_OPTIM_SGD);
+        if (!xent)
+            o.optim.lr = 0.5;
+        cr_train_stats st;
+        cr_eval_result r;
+        cr_error err;
+        ck_assert_int_eq(cr_mlp_train(m, x, y, ROWS, &o, &st, &err), CR_OK);
+        got[0] = st.loss_history[0];
+        got[1] = st.loss_history[1];
+        got[2] = st.val_loss_history[0];
+        got[3] = st.val_loss_history[1];
+        got[4] = st.train_loss;
+        got[5] = st.val_loss;
+        ck_assert_int_eq(cr_mlp_evaluate(m, x + 3 * IN, y + 3 * OUT, 7, &r, &err), CR_OK);
+        got[6] = r.loss;
+        ck_assert_int_eq(cr_mlp_predict(m, x + 10 * IN, 3, got + 7, &err), CR_OK);
+        got[16] = cr_tensor_get(cr_node_value(cr_mlp_weight(m, 1)), 0);
+        got[17] = cr_tensor_get(cr_node_value(cr_mlp_weight(m, 3)), 14);
+        got[18] = cr_tensor_get(cr_node_value(cr_mlp_bias(m, 3)), 2);
+        for (int i = 0; i < 19; i++)
+            ck_assert_msg(got[i] == want[1 - xent][i], "%s: figure %d is %a, not %a",
+                          xent ? "xent" : "sq_error", i, got[i], want[1 - xent][i]);
+        if (xent) {
+            ck_assert_double_eq(st.train_accuracy, 3.0 / 18.0);
+            ck_assert_double_eq(r.accuracy, 1.0 / 7.0);
+        }
+        cr_graph *g = cr_mlp_graph(m);
+        ck_assert_uint_eq(cr_graph_max_rows(g), 256); /* one evaluation chunk */
+        ck_assert_ptr_null(cr_graph_find(g, "x@8"));
+        cr_eval_result_free(&r);
+        cr_train_stats_free(&st);
+        cr_mlp_free(m);
+    }
+}
+END_TEST
+
+/* A training batch larger than the graph was built for builds the nodes
+ * again for it (the old ones renamed NAME@ROWS, the parameters the same
+ * nodes) and trains as a fresh model does; smaller sizes still shrink. */
+START_TEST(test_one_graph_grows)
+{
+    enum { ROWS = 600, IN = 3, OUT = 2 };
+    double *x = malloc(ROWS * IN * sizeof *x), *y = malloc(ROWS * OUT * sizeof *y);
+    wave_rows(x, y, ROWS, IN, OUT, 1);
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, IN, OUT);
+    s.n_hidden = 1;
+    s.hidden[0] = 4;
+    s.out_act = CR_ACT_SOFTMAX;
+    s.loss = CR_LOSS_XENT;
+    cr_mlp *a = make(&s), *b = make(&s);
+    cr_node *w1 = cr_mlp_weight(a, 1);
+    cr_eval_result r;
+    cr_error err;
+    ck_assert_int_eq(cr_mlp_evaluate(a, x, y, 10, &r, &err), CR_OK); /* 256 rows */
+    cr_eval_result_free(&r);
+    cr_train_options o;
+    cr_train_options_init(&o);
+    o.epochs = 2;
+    o.batch = 400; /* 400 and a tail of 200 */
+    o.debug = 1;
+    o.optim.lr = 0.3;
+    cr_train_stats sa, sb;
+    ck_assert_int_eq(cr_mlp_train(a, x, y, ROWS, &o, &sa, &err), CR_OK);
+    ck_assert_int_eq(cr_mlp_train(b, x, y, ROWS, &o, &sb, &err), CR_OK);
+    ck_assert_double_eq(sa.train_loss, sb.train_loss);
+    ck_assert_double_eq(sa.debug[1].layer_grad_norm[0], sb.debug[1].layer_grad_norm[0]);
+    ck_assert_ptr_nonnull(sa.debug[1].chain_text);
+    ck_assert_ptr_eq(cr_mlp_weight(a, 1), w1);
+    cr_graph *g = cr_mlp_graph(a);
+    ck_assert_uint_eq(cr_graph_max_rows(g), 400);
+    ck_assert_uint_eq(cr_tensor_dim(cr_node_value(cr_graph_find(g, "x@256")), 0), 256);
+    ck_assert_uint_eq(cr_tensor_dim(cr_node_value(cr_graph_find(g, "x")), 0),
+                      cr_graph_rows(g));
+    ck_assert_ptr_nonnull(cr_graph_find(g, "loss@256"));
+    ck_assert_ptr_null(cr_graph_find(cr_mlp_graph(b), "x@256"));
+    double pa[2 * OUT], pb[2 * OUT];
+    ck_assert_int_eq(cr_mlp_predict(a, x, 2, pa, &err), CR_OK);
+    ck_assert_int_eq(cr_mlp_predict(b, x, 2, pb, &err), CR_OK);
+    for (int i = 0; i < 2 * OUT; i++)
+        ck_assert_double_eq(pa[i], pb[i]);
+    ck_assert_uint_eq(cr_graph_rows(g), 2);
+    cr_train_stats_free(&sa);
+    cr_train_stats_free(&sb);
+    cr_mlp_free(a);
+    cr_mlp_free(b);
+    free(x);
+    free(y);
+}
+END_TEST
+
+/* Out of memory at every allocation of a model outgrowing its graph
+ * (evaluated at 256 rows, then trained with batches of 300): CR_ENOMEM
+ * with a message or success, nothing leaks, and the model trains after a
+ * failure. */
+START_TEST(test_one_graph_grows_out_of_memory)
+{
+    enum { ROWS = 400, IN = 2, OUT = 2 };
+    double *x = malloc(ROWS * IN * sizeof *x), *y = malloc(ROWS * OUT * sizeof *y);
+    wave_rows(x, y, ROWS, IN, OUT, 1);
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, IN, OUT);
+    s.n_hidden = 1;
+    s.hidden[0] = 3;
+    s.out_act = CR_ACT_SOFTMAX;
+    s.loss = CR_LOSS_XENT;
+    cr_train_options o;
+    cr_train_options_init(&o);
+    o.epochs = 1;
+    o.batch = 300;
+    o.debug = 1;
+    size_t failures = 0;
+    int done = 0;
+    for (size_t k = 1; k < 5000 && !done; k++) {
+        test_alloc_install(0);
+        cr_error err;
+        cr_mlp *m = make(&s);
+        cr_eval_result r;
+        ck_assert_int_eq(cr_mlp_evaluate(m, x, y, 10, &r, &err), CR_OK);
+        cr_eval_result_free(&r);
+        test_alloc.fail_at = test_alloc.allocations + k;
+        cr_train_stats st;
+        cr_status rc = cr_mlp_train(m, x, y, ROWS, &o, &st, &err);
+        done = test_alloc.failures == 0;
+        test_alloc.fail_at = 0;
+        if (rc != CR_OK) {
+            ck_assert_int_eq(rc, CR_ENOMEM);
+            ck_assert(err.message[0] != '\0');
+            failures++;
+            cr_train_stats_free(&st); /* what the failed call filled */
+            rc = cr_mlp_train(m, x, y, ROWS, &o, &st, &err);
+            ck_assert_msg(rc == CR_OK, "after failure %zu: %s", k, err.message);
+        }
+        ck_assert_uint_eq(cr_graph_max_rows(cr_mlp_graph(m)), 300);
+        cr_train_stats_free(&st);
+        cr_mlp_free(m);
+        ck_assert_msg(test_alloc.live == 0, "failure %zu leaks %d blocks", k,
+                      (int)test_alloc.live);
+        test_alloc_uninstall();
+    }
+    ck_assert(done);
+    ck_assert_uint_gt(failures, 10);
+    free(x);
+    free(y);
 }
 END_TEST
 
@@ -890,6 +1094,9 @@ Suite *nn_suite(void)
     tcase_add_test(tc, test_train_validation_and_callbacks);
     tcase_add_test(tc, test_train_stops);
     tcase_add_test(tc, test_train_steps_allocate_nothing);
+    tcase_add_test(tc, test_one_graph_matches_per_size_copies);
+    tcase_add_test(tc, test_one_graph_grows);
+    tcase_add_test(tc, test_one_graph_grows_out_of_memory);
     tcase_add_test(tc, test_out_of_memory_everywhere);
     tcase_add_test(tc, test_train_debug_chain);
     tcase_add_test(tc, test_evaluate_regression);

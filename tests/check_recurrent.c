@@ -4,7 +4,8 @@
  * cell's gradients (weights, biases, inputs, initial state) against finite
  * differences inside a small model, for the last state and every step,
  * orthogonal recurrent blocks, truncated BPTT's carried state equal to one
- * long unrolling, and the shape errors.
+ * long unrolling, truncated BPTT inside a window against the sum of its
+ * chunks' gradients, and the shape errors.
  */
 #include "testutil.h"
 
@@ -230,6 +231,159 @@ START_TEST(truncated_bptt_carries_state)
         ck_assert_ptr_nonnull(cr_node_grad(p.w_hh));
         cr_graph_free(g);
     }
+}
+END_TEST
+
+/* The gradients of a weighted sum of every step's h under bptt N, for the
+ * parameters and the inputs, against a reference built apart: each chunk
+ * of N steps unrolled from an input holding the state the whole window
+ * reaches there (an input carries no gradient), the chunks' losses
+ * summed. The values are those of bptt 0; a loss on the last step gives
+ * no gradient to the inputs of the chunks before its own. */
+START_TEST(truncated_bptt_inside_window)
+{
+    enum { B = 2, T = 5, F = 2, H = 3, N = 2 };
+    for (int cell = 0; cell < CR_RNN_COUNT; cell++) {
+        cr_graph *g = cr_graph_new();
+        cr_graph_set_seed(g, 8);
+        cr_rnn_params p;
+        ck_assert_int_eq(cr_rnn_params_new(g, "r", (cr_rnn_cell)cell, F, H, 1, &p), CR_OK);
+        cr_rnn_params q = p;
+        q.bptt = N;
+        double xv[B * T * F], wv[B * T * H];
+        test_rand_seed(3);
+        for (int j = 0; j < B * T * F; j++)
+            xv[j] = test_rand_uniform(-1, 1);
+        for (int j = 0; j < B * T * H; j++)
+            wv[j] = test_rand_uniform(-1, 1);
+        cr_tensor *xt = cr_tensor_new(3, (size_t[]){B, T, F}, NULL);
+        memcpy(cr_tensor_data_mut(xt), xv, sizeof xv);
+        cr_node *x = cr_param(g, "x", xt);
+        cr_tensor_free(xt);
+        cr_node *w = cr_input(g, "w", 3, (size_t[]){B, T, H});
+        cr_node_set_data(w, wv, B * T * H);
+        cr_node *full = cr_rnn(g, &p, x, NULL, 1, NULL);
+        cr_node *cut = cr_rnn(g, &q, x, NULL, 1, NULL);
+        ck_assert_ptr_nonnull(cut);
+        cr_node *loss = cr_sum(g, cr_mul(g, cut, w));
+        /* the reference: chunks [0, 2), [2, 4), [4, 5) */
+        cr_node *ref = NULL;
+        for (int a = 0; a < T; a += N) {
+            const int b = a + N < T ? a + N : T;
+            cr_rnn_state init = {NULL, NULL}, last;
+            if (a > 0) {
+                cr_node *prefix = cr_slice(g, x, 1, 0, a, 1);
+                ck_assert_ptr_nonnull(cr_rnn(g, &p, prefix, NULL, 0, &last));
+                ck_assert_int_eq(cr_graph_forward(g, last.h), CR_OK);
+                init.h = cr_input(g, NULL, 2, (size_t[]){B, H});
+                cr_node_set_value(init.h, cr_node_value(last.h));
+                if (last.c) {
+                    ck_assert_int_eq(cr_graph_forward(g, last.c), CR_OK);
+                    init.c = cr_input(g, NULL, 2, (size_t[]){B, H});
+                    cr_node_set_value(init.c, cr_node_value(last.c));
+                }
+            }
+            cr_node *yc = cr_rnn(g, &p, cr_slice(g, x, 1, a, b, 1), &init, 1, NULL);
+            cr_node *part = cr_sum(g, cr_mul(g, yc, cr_slice(g, w, 1, a, b, 1)));
+            ref = ref ? cr_add(g, ref, part) : part;
+        }
+        ck_assert_ptr_nonnull(ref);
+        /* forward: bit for bit the whole window's values */
+        ck_assert_int_eq(cr_graph_forward(g, full), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(g, cut), CR_OK);
+        for (size_t j = 0; j < B * T * H; j++)
+            ck_assert_double_eq(cr_tensor_get(cr_node_value(cut), j),
+                                cr_tensor_get(cr_node_value(full), j));
+        ck_assert_int_eq(cr_graph_forward(g, ref), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+        ck_assert_double_eq_tol(cr_node_scalar(loss), cr_node_scalar(ref), TOL);
+        /* backward: the chunks' gradients */
+        cr_node *wrt[5] = {p.w_ih, p.w_hh, p.b_ih, p.b_hh, x};
+        cr_tensor *want[5];
+        ck_assert_int_eq(cr_graph_backward(g, ref, 0), CR_OK);
+        for (int k = 0; k < 5; k++)
+            want[k] = cr_tensor_copy(cr_node_grad(wrt[k]), NULL);
+        ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+        for (int k = 0; k < 5; k++) {
+            const cr_tensor *got = cr_node_grad(wrt[k]);
+            for (size_t j = 0; j < cr_tensor_size(got); j++)
+                ck_assert_msg(fabs(cr_tensor_get(got, j) - cr_tensor_get(want[k], j)) < TOL,
+                              "%s: d/d%s[%zu] = %.17g, chunks give %.17g",
+                              cr_rnn_cell_name((cr_rnn_cell)cell), cr_node_name(wrt[k]), j,
+                              cr_tensor_get(got, j), cr_tensor_get(want[k], j));
+        }
+        /* not the whole window's gradient */
+        ck_assert_int_eq(cr_graph_backward(g, cr_sum(g, cr_mul(g, full, w)), 0), CR_OK);
+        double diff = 0;
+        for (size_t j = 0; j < cr_tensor_size(want[1]); j++)
+            diff +=
+                fabs(cr_tensor_get(cr_node_grad(p.w_hh), j) - cr_tensor_get(want[1], j));
+        ck_assert_double_gt(diff, 1e-6);
+        for (int k = 0; k < 5; k++)
+            cr_tensor_free(want[k]);
+        /* a loss on the last step: no gradient to steps 0..3, some to 4;
+         * the whole window's reaches step 0 */
+        for (int truncated = 1; truncated >= 0; truncated--) {
+            cr_node *late = cr_sum(g, cr_slice(g, truncated ? cut : full, 1, T - 1, T, 1));
+            ck_assert_int_eq(cr_graph_backward(g, late, 0), CR_OK);
+            const double *dx = cr_tensor_data(cr_node_grad(x));
+            double before = 0, last = 0, first = 0;
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < T; t++)
+                    for (int f = 0; f < F; f++) {
+                        const double v = fabs(dx[(b * T + t) * F + f]);
+                        before += t < T - 1 ? v : 0;
+                        last += t == T - 1 ? v : 0;
+                        first += t == 0 ? v : 0;
+                    }
+            ck_assert_double_gt(last, 1e-6);
+            if (truncated)
+                ck_assert_double_eq(before, 0.0);
+            else
+                ck_assert_double_gt(first, 1e-9);
+        }
+        cr_graph_free(g);
+    }
+}
+END_TEST
+
+/* A model's recurrent layer with bptt shorter than its window builds (it
+ * was refused before): same loss as bptt 0, another gradient. */
+START_TEST(model_bptt_inside_window)
+{
+    double grad[2];
+    double loss[2];
+    for (int k = 0; k < 2; k++) {
+        cr_model_options o;
+        cr_model_options_init(&o);
+        o.batch = 2;
+        o.seed = 4;
+        o.loss = CR_LOSS_XENT_INDEX;
+        cr_error err;
+        const size_t steps = 6;
+        cr_model *m = cr_model_new_from_spec(k ? "embed:3 lstm:4,seq,bptt=2 dense:V"
+                                               : "embed:3 lstm:4,seq dense:V",
+                                             5, 1, &steps, &o, &err);
+        ck_assert_msg(m != NULL, "%s", err.message);
+        cr_node *x = cr_model_input(m), *t = cr_model_target(m);
+        double *xd = cr_tensor_data_mut((cr_tensor *)cr_node_value(x));
+        double *td = cr_tensor_data_mut((cr_tensor *)cr_node_value(t));
+        for (size_t j = 0; j < 12; j++) {
+            xd[j] = (double)((j * 7 + 3) % 5);
+            td[j] = (double)((j * 3 + 1) % 5);
+        }
+        cr_graph *g = cr_model_graph(m);
+        ck_assert_int_eq(cr_graph_forward(g, cr_model_loss(m)), CR_OK);
+        ck_assert_int_eq(cr_graph_backward(g, cr_model_loss(m), 0), CR_OK);
+        loss[k] = cr_node_scalar(cr_model_loss(m));
+        const cr_tensor *gw = cr_node_grad(cr_graph_find(g, "L2.W_hh"));
+        grad[k] = 0;
+        for (size_t j = 0; j < cr_tensor_size(gw); j++)
+            grad[k] += fabs(cr_tensor_get(gw, j));
+        cr_model_free(m);
+    }
+    ck_assert_double_eq(loss[0], loss[1]);
+    ck_assert_double_gt(fabs(grad[0] - grad[1]), 1e-9);
 }
 END_TEST
 
@@ -554,6 +708,8 @@ Suite *recurrent_suite(void)
     tcase_add_loop_test(tc, gradients_in_a_model, 0, 2 * CR_RNN_COUNT);
     tcase_add_test(tc, orthogonal_blocks);
     tcase_add_test(tc, truncated_bptt_carries_state);
+    tcase_add_test(tc, truncated_bptt_inside_window);
+    tcase_add_test(tc, model_bptt_inside_window);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     tc = tcase_create("model");

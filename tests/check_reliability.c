@@ -295,7 +295,7 @@ static cr_status run_train_debug(void *obj)
             if (!s.debug[i].chain_text)
                 optional_lost = 1;
             else
-                ck_assert_ptr_nonnull(strstr(s.debug[i].chain_text, ")/dW1 = d("));
+                ck_assert_ptr_nonnull(strstr(s.debug[i].chain_text, "/dW1 = d"));
     }
     cr_train_stats_free(&s);
     return st;

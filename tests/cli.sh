@@ -26,6 +26,11 @@ fi
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/chainrule-cli.XXXXXX") || exit 99
 trap 'rm -rf "$scratch"' EXIT INT TERM
 cp "$cases"/*.cr "$cases"/*.csv "$cases"/*.json "$scratch"/
+# model files: mlp_v1.crm (an MLP), char_seq.crm and char_last.crm
+# (character models of 'the cat sat on the mat. ' x 12, --seq 8 --batch 4
+# --epochs 3 --lr 0.05, layers 'embed:4 lstm:8,seq dense:V' and
+# 'embed:4 gru:8 dense:V')
+cp "$srcdir"/tests/data/*.crm "$scratch"/
 cd "$scratch" || exit 99
 
 # Inputs that cannot live in the source tree comfortably.

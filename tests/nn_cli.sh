@@ -350,6 +350,18 @@ has "$tmp/out" "^rows      35$"
 has "$tmp/out" "^loss      $loss$"
 run 0 "$CR" evaluate --model "$tmp/cat1.crm" --text "$tmp/cat.txt" --json
 has "$tmp/out" '^{"rows": 280, "loss": '
+# predict --text: one row per window starting at every byte, the last one
+# after the text; for a model that predicts one byte, the rows before it
+# are evaluate's windows, so the share predicted right is its accuracy
+run 0 "$CR" predict --model "$tmp/cat1.crm" --text "$tmp/cat.txt"
+[ "$(wc -l <"$tmp/out")" -eq 282 ] || fail "expected a header and 281 rows"
+has "$tmp/out" '^288,,"[a-z. ]",[01]\.[0-9]*$'
+acc=$(awk -F, 'NR > 1 && $2 != "" { n++; if ($2 == $3) k++ } END { printf "%.4f", k / n }' \
+    "$tmp/out")
+run 0 "$CR" evaluate --model "$tmp/cat1.crm" --text "$tmp/cat.txt"
+has "$tmp/out" "^accuracy  $acc$"
+run 0 "$CR" predict --model "$tmp/cat.crm" --text "$tmp/cat.txt" --json
+has "$tmp/out" '^{"windows": 281, "predictions": \[{"offset": 8, "next": "s", "predicted": '
 printf 'the cat sat on the zoo.' >"$tmp/hat.txt"
 run 2 "$CR" evaluate --model "$tmp/cat.crm" --text "$tmp/hat.txt"
 has "$tmp/err" "^chainrule evaluate: --text: $tmp/hat.txt: byte 0x7a ('z') at offset 19 is not in the vocabulary$"

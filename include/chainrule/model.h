@@ -95,9 +95,11 @@ typedef struct cr_layer_spec {
     int sequences;         /* rnn/gru/lstm: 0 (default) outputs the last state
                               [units], 1 the state of every step [T, units] */
     size_t bptt;           /* rnn/gru/lstm: truncated backpropagation through
-                              time: gradients flow back at most this many steps,
-                              the state being carried across windows without
-                              gradient; 0 (default) = the whole sequence */
+                              time inside the window: N cuts it into chunks of
+                              N steps whose gradients stay inside them (the
+                              state goes through cr_detach between chunks;
+                              values unchanged); 0 (default) = the whole
+                              window (cr_rnn_params.bptt) */
     double clip;           /* any layer with parameters: > 0 scales the layer's
                               parameter gradients to an L2 norm of at most clip
                               before each training step; 0 (default) = off */

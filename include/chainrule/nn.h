@@ -9,16 +9,16 @@
  * s_l = sop(a_{l-1}, W_l, b_l) = a_{l-1} W_l + b_l and a_l = act(s_l), with
  * a_0 the input rows [batch, n_inputs].
  *
- * Batches: the graph holds one "head" (input, targets, layer values, loss)
- * per batch size in use, all sharing the same parameter nodes. A head is
- * built the first time a batch size is needed (training batch, the shorter
- * last batch of an epoch, the evaluation chunk of 256 rows and its tail)
- * and re-used afterwards, so a steady-state training step allocates
- * nothing. Heads stay in the graph until the model is freed; prediction
- * pads its chunks to a power of two, so it needs at most 9 heads whatever
- * the row counts, while training and evaluation use one per exact size.
- * The first head built gets the plain names "x", "y", "s1", "a1", ...,
- * "sL", "aL" and "loss"; later heads get "@ROWS" appended ("x@32").
+ * Batches: one set of batch nodes (input "x", targets "y", layer values
+ * "s1", "a1", ..., "sL", "aL", "loss") serves every batch size. It is built
+ * at the first use for the larger of that batch and the evaluation chunk
+ * of 256 rows; a smaller batch (the shorter last batch of an epoch, an
+ * evaluation tail, a prediction) shrinks its leading axis
+ * (cr_graph_set_rows, chainrule/graph.h), so after the first step a
+ * training step allocates nothing at any size. Only a training batch
+ * larger than any before builds the nodes again for it: the old ones stay
+ * in the graph, unused, renamed "x@ROWS", ..., "loss@ROWS"; the parameter
+ * nodes stay the same.
  *
  * Inputs are raw features: when input statistics are set
  * (cr_mlp_set_input_stats), every call standardises rows on the fly with
@@ -138,7 +138,7 @@ CR_API void cr_mlp_free(cr_mlp *m);
 /* The model's spec (borrowed); NULL for a NULL m. */
 CR_API const cr_mlp_spec *cr_mlp_get_spec(const cr_mlp *m);
 
-/* The graph holding the parameters and the heads (borrowed, owned by m);
+/* The graph holding the parameters and the batch nodes (borrowed, owned by m);
  * NULL for a NULL m. */
 CR_API cr_graph *cr_mlp_graph(cr_mlp *m);
 
@@ -188,9 +188,9 @@ CR_API const double *cr_mlp_input_std(const cr_mlp *m);
  * Runs in chunks of up to 256 rows. CR_OK, or CR_EINVAL (NULL pointer or
  * rows == 0) / CR_ENOMEM with err set, or CR_EDOMAIN when a row's output is
  * NaN or infinite (the message names the row, numbered from 1; out is then
- * filled up to the chunk before it). Not read-only: the first use of a
- * batch size adds that size's nodes to the model's graph for good, so do
- * not call it on one model from several threads at once. */
+ * filled up to the chunk before it). Not read-only: it runs the model's
+ * graph (and builds its batch nodes at the first use), so do not call it
+ * on one model from several threads at once. */
 CR_API cr_status cr_mlp_predict(cr_mlp *m, const double *x, size_t rows, double *out,
                                 cr_error *err);
 
@@ -217,8 +217,8 @@ typedef struct cr_eval_result {
  * contents are ignored; free it with cr_eval_result_free). CR_OK, or
  * CR_EINVAL / CR_ENOMEM with err set, or CR_EDOMAIN when a row's output
  * or the loss is NaN or infinite (the message names the row; no result is
- * given: *res is cleared). Like cr_mlp_predict, it adds nodes
- * to the model's graph for each new batch size. */
+ * given: *res is cleared). Like cr_mlp_predict, it runs the model's
+ * graph. */
 CR_API cr_status cr_mlp_evaluate(cr_mlp *m, const double *x, const double *y, size_t rows,
                                  cr_eval_result *res, cr_error *err);
 
@@ -355,7 +355,7 @@ typedef struct cr_train_stats {
  * (cr_graph_backward) and updates the parameters (cr_optim_step). With
  * val_split, round(val_split * rows) rows, picked by a shuffle seeded with
  * seed, are held out and evaluated after every epoch. Steps after the
- * first of each batch size allocate nothing. o may be NULL (defaults).
+ * first allocate nothing, at any batch size. o may be NULL (defaults).
  * Fills *stats (may be NULL; free with cr_train_stats_free). Returns CR_OK,
  * or with err set: CR_EINVAL (bad options, no rows, no epoch or iteration
  * limit, an unknown debug parameter), CR_EDOMAIN (a value or gradient

@@ -61,6 +61,11 @@ typedef struct cr_rnn_params {
     cr_node *w_hh; /* [hidden, G*hidden] */
     cr_node *b_ih; /* [G*hidden] */
     cr_node *b_hh; /* [G*hidden] */
+    size_t bptt;   /* truncated backpropagation through time inside the
+                      window: 0 (the whole window), or N: the state passes
+                      through cr_detach before steps N, 2N, ..., so each
+                      gradient flows back within its chunk of N steps only;
+                      the values are those of 0 */
 } cr_rnn_params;
 
 /* Creates the parameters of a layer in g, named PREFIX.w_ih, PREFIX.w_hh,
@@ -84,9 +89,10 @@ typedef struct cr_rnn_state {
 
 /* Unrolls the layer p over the steps of x [B, T, n_in] (x [B, T] is read
  * as [B, T, 1]), from the state init (NULL, or NULL members: zeros). For
- * truncated backpropagation through time, make init's nodes inputs and
- * copy the values of *last into them between windows: the state is
- * carried, its gradient is not. Returns the output, a borrowed node: every
+ * truncated backpropagation through time across windows, make init's
+ * nodes inputs and copy the values of *last into them between windows:
+ * the state is carried, its gradient is not; inside the window, set
+ * p->bptt. Returns the output, a borrowed node: every
  * step's h stacked, [B, T, H], when every_step is 1; the last h, [B, H],
  * otherwise. *last (may be NULL) gets the last state. NULL with the error
  * in g: CR_EINVAL (NULL p or x, an unknown cell), CR_ESHAPE (x or a state

@@ -143,30 +143,35 @@ static cr_dataset *drop_last_column(cr_dataset *ds, cr_error *err)
     return x ? cr_dataset_new(x, NULL, 0, err) : NULL;
 }
 
-cr_dataset *cli_nn_load_text(cli *c, const cli_nn_data *d, const cli_model *m)
+int cli_nn_text_model(cli *c, const cli_nn_data *d, const cli_model *m)
 {
     size_t nv = 0, shape[CR_MAX_RANK];
     const unsigned char *symbols = m->model ? cr_model_vocab(m->model, &nv) : NULL;
-    if (d->csv || d->idx_images || d->idx_labels) {
-        cli_fail(c, CLI_USAGE, 0, 0,
-                 "--text reads a character model's text: give no "
-                 "other data");
-        return NULL;
-    }
-    if (!symbols) {
-        cli_fail(c, CLI_USAGE, 0, 0,
-                 "--text: the model has no vocabulary: it was not trained on text");
-        return NULL;
-    }
+    if (d->csv || d->idx_images || d->idx_labels)
+        return cli_fail(c, CLI_USAGE, 0, 0,
+                        "--text reads a character model's text: give no other data");
+    if (!symbols)
+        return cli_fail(c, CLI_USAGE, 0, 0,
+                        "--text: the model has no vocabulary: it was not trained on text");
     const size_t steps = cr_model_input_size(m->model);
     const size_t positions = cr_model_target_size(m->model);
     if (cr_model_layer_shape(m->model, (size_t)-1, shape) != 1 ||
-        (positions != steps && positions != 1)) {
-        cli_fail(c, CLI_USAGE, 0, 0,
-                 "--text: the model does not read windows of byte ids and predict each "
-                 "position or the next byte");
+        (positions != steps && positions != 1) ||
+        cr_model_output_size(m->model) != positions * nv)
+        return cli_fail(c, CLI_USAGE, 0, 0,
+                        "--text: the model does not read windows of byte ids and predict "
+                        "each position or the next byte");
+    return CLI_OK;
+}
+
+cr_dataset *cli_nn_load_text(cli *c, const cli_nn_data *d, const cli_model *m)
+{
+    if (cli_nn_text_model(c, d, m) != CLI_OK)
         return NULL;
-    }
+    size_t nv;
+    const unsigned char *symbols = cr_model_vocab(m->model, &nv);
+    const size_t steps = cr_model_input_size(m->model);
+    const size_t positions = cr_model_target_size(m->model);
     cr_error err;
     const cr_text_options to = {.max_input = d->max_input};
     cr_text *text = cr_text_load(cli_input_path(d->text), &to, &err);

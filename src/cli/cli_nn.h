@@ -64,6 +64,13 @@ int cli_nn_data_option(cli *c, cli_opt id, const char *value, cli_nn_data *d,
 cr_dataset *cli_nn_load(cli *c, const cli_nn_data *d, size_t n_inputs, size_t n_outputs,
                         size_t classes, int targets);
 
+/* Checks that --text comes without other data and that m is a character
+ * model: a layer model with a vocabulary of V bytes reading windows of T
+ * byte ids, whose output is V scores for each of the T positions or for
+ * the next byte. Returns CLI_OK, or exit status 2 with the problem
+ * reported. */
+int cli_nn_text_model(cli *c, const cli_nn_data *d, const cli_model *m);
+
 /* The windows of the text file d->text for the character model m (one
  * with a vocabulary, reading windows of T byte ids): encoded with the
  * model's vocabulary, windows that follow each other with every byte's

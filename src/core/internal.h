@@ -447,6 +447,12 @@ cr_status cr_rows_lead(cr_graph *g, cr_node *n, size_t max, size_t rows);
 int cr_rows_view(cr_graph *g, cr_node *n, int first, int count, size_t max, size_t rows);
 /* Frees g->rows (cr_graph_free). */
 void cr_rows_free(cr_graph *g);
+/* Forgets the batch leaves (their flags are cleared) and the batch size,
+ * keeping the rows state's memory, so that cr_node_mark_batch can mark new
+ * leaves of any row count without allocating. Call it at the full batch
+ * (every node as built); nodes that depended on the old leaves keep their
+ * built shapes. For a network outgrowing its batch (nn.c). */
+void cr_rows_forget(cr_graph *g);
 
 /* ---- CBLAS (blas.c): the one place that calls it ---- */
 /* C[m,n] = alpha op(A) op(B) + beta C, row-major, no aliasing. */

@@ -79,6 +79,17 @@ cr_status cr_node_mark_batch(cr_node *n)
     return CR_OK;
 }
 
+void cr_rows_forget(cr_graph *g)
+{
+    cr_rows *r = g->rows;
+    if (!r)
+        return;
+    for (size_t id = 0; id < g->n_nodes; id++)
+        g->nodes[id]->flags &= ~(unsigned)CR_NODE_BATCH;
+    r->max = r->cur = 0;
+    r->n_built = 0; /* the next cr_graph_set_rows takes every node as built */
+}
+
 size_t cr_rows_scale(size_t built, size_t max, size_t rows)
 {
     return built % max == 0 ? built / max * rows : 0;

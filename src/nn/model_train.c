@@ -53,7 +53,7 @@ static cr_status model_debug_check(void *net, const char *param)
     return param_layer(net, param, &p) == (size_t)-1 ? CR_EINVAL : CR_OK;
 }
 
-static void model_debug_request(void *net, void *b, const char *param)
+static cr_status model_debug_request(void *net, void *b, const char *param, cr_error *err)
 {
     cr_model *m = net;
     cr_model_head *h = b;
@@ -62,10 +62,12 @@ static void model_debug_request(void *net, void *b, const char *param)
     for (size_t i = first; i < m->n_layers; i++)
         cr_node_require_grad(h->out[i], 1);
     /* the new gradient nodes are made at the full batch; if they cannot be,
-     * the requests are withdrawn (no chains, as when a chain fails) */
-    if (cr_nn_build_grads(m->g, h->loss) != CR_OK)
-        for (size_t i = first; i < m->n_layers; i++)
-            cr_node_require_grad(h->out[i], 0);
+     * the requests are withdrawn */
+    if (cr_nn_build_grads(m->g, h->loss) == CR_OK)
+        return CR_OK;
+    for (size_t i = first; i < m->n_layers; i++)
+        cr_node_require_grad(h->out[i], 0);
+    return cr_model_graph_error(m, err);
 }
 
 static void model_debug_record(void *net, void *b, const char *param, cr_train_debug *d)
@@ -135,7 +137,6 @@ void cr_model_learner(cr_model *m, cr_learner *l)
                       .positions = cr_model_positions(m),
                       .eval_chunk = m->opts.batch,
                       .max_batch = m->opts.batch,
-                      .shrinks = 1,
                       .n_weights = cr_model_num_weights(m),
                       .batch = model_batch,
                       .load = model_load,

@@ -1,7 +1,8 @@
 /*
  * nn.c - the MLP builder on the graph's ops (cr_sop for x W + b, the
- * activation ops, the loss ops), seeded initialisation, the per-batch-size
- * the nodes of each batch size, input standardisation, prediction and evaluation.
+ * activation ops, the loss ops), seeded initialisation, the one set of
+ * batch nodes every batch size runs on (shrunk through core/rows.c), input
+ * standardisation, prediction and evaluation.
  */
 #include "nn/nn_internal.h"
 #include "core/rng.h"
@@ -191,10 +192,11 @@ static size_t layer_out(const cr_mlp_spec *s, size_t l)
     return l == s->n_hidden ? s->n_outputs : s->hidden[l];
 }
 
-static cr_status graph_error(cr_mlp *m, cr_error *err)
+cr_status cr_mlp_graph_error(cr_mlp *m, cr_error *err)
 {
     const cr_error *ge = cr_graph_error(m->g);
-    return cr_error_set(err, ge->status, "mlp", "%s", ge->message);
+    return cr_error_set(err, ge->status != CR_OK ? ge->status : CR_ENOMEM, "mlp", "%s",
+                        ge->message);
 }
 
 /* Adds parameter NAME of the given shape: values from *params (advanced
@@ -219,7 +221,7 @@ static cr_node *add_param(cr_mlp *m, const char *name, int rank, const size_t *s
     cr_node *p = cr_param(m->g, name, t);
     cr_tensor_free(t);
     if (!p)
-        graph_error(m, err);
+        cr_mlp_graph_error(m, err);
     return p;
 }
 
@@ -281,9 +283,7 @@ void cr_mlp_free(cr_mlp *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n_batch_nodes; i++)
-        cr_free(m->batch_nodes[i]);
-    cr_free(m->batch_nodes);
+    cr_free(m->head);
     cr_free(m->mean);
     cr_free(m->std);
     cr_graph_free(m->g);
@@ -443,22 +443,12 @@ static cr_node *make_loss(cr_graph *g, const cr_mlp_spec *s, cr_mlp_batch_nodes 
     return NULL;
 }
 
-static void name_node(cr_node *n, const char *base, size_t rows, int plain)
-{
-    char name[64];
-    if (plain)
-        snprintf(name, sizeof name, "%s", base);
-    else
-        snprintf(name, sizeof name, "%s@%zu", base, rows);
-    if (!n->name) /* an identity activation shares s's node */
-        cr_node_set_name(n, name);
-}
-
+/* The batch nodes of h for rows rows (the batch leaves x and t are not
+ * marked yet). On failure the nodes made stay in the graph, unreachable. */
 static cr_status build_batch_nodes(cr_mlp *m, cr_mlp_batch_nodes *h, size_t rows)
 {
     cr_graph *g = m->g;
     const cr_mlp_spec *s = &m->spec;
-    const int plain = m->n_batch_nodes == 0;
     size_t shape[2] = {rows, s->n_inputs};
     h->rows = rows;
     h->x = cr_input(g, NULL, 2, shape);
@@ -478,19 +468,49 @@ static cr_status build_batch_nodes(cr_mlp *m, cr_mlp_batch_nodes *h, size_t rows
     const int fused = s->loss == CR_LOSS_BCE || s->loss == CR_LOSS_XENT;
     h->score = fused ? h->s[m->n_layers - 1] : h->out;
     h->threshold = fused ? 0.0 : 0.5;
-    /* Names are a convenience: a failure to name (out of memory) is not
-     * fatal to these nodes. */
-    char base[32];
-    name_node(h->x, "x", rows, plain);
-    name_node(h->t, "y", rows, plain);
-    for (size_t l = 0; l < m->n_layers; l++) {
-        snprintf(base, sizeof base, "s%zu", l + 1);
-        name_node(h->s[l], base, rows, plain);
-        snprintf(base, sizeof base, "a%zu", l + 1);
-        name_node(h->a[l], base, rows, plain);
-    }
-    name_node(h->loss, "loss", rows, plain);
     return CR_OK;
+}
+
+/* Lists b's nodes (x, y, loss, s1, a1, s2, ...) and their names; returns
+ * how many. */
+static size_t batch_node_list(const cr_mlp *m, const cr_mlp_batch_nodes *b, cr_node **nodes,
+                              char (*names)[16])
+{
+    size_t n = 0;
+    nodes[n] = b->x;
+    snprintf(names[n++], 16, "x");
+    nodes[n] = b->t;
+    snprintf(names[n++], 16, "y");
+    nodes[n] = b->loss;
+    snprintf(names[n++], 16, "loss");
+    for (size_t l = 0; l < m->n_layers; l++) {
+        nodes[n] = b->s[l];
+        snprintf(names[n++], 16, "s%zu", l + 1);
+        nodes[n] = b->a[l];
+        snprintf(names[n++], 16, "a%zu", l + 1);
+    }
+    return n;
+}
+
+/* Gives h's nodes the names x, y, s1, a1, ..., loss, first renaming those
+ * of the batch nodes it replaces (old, or NULL) NAME@ROWS. Names are a
+ * convenience: a failure to name (out of memory) is not fatal. */
+static void name_batch_nodes(const cr_mlp *m, const cr_mlp_batch_nodes *h,
+                             const cr_mlp_batch_nodes *old)
+{
+    cr_node *nodes[2 * CR_MLP_MAX_LAYERS + 3];
+    char names[2 * CR_MLP_MAX_LAYERS + 3][16], name[48];
+    size_t n = old ? batch_node_list(m, old, nodes, names) : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (nodes[i]->name && strcmp(nodes[i]->name, names[i]) == 0) {
+            snprintf(name, sizeof name, "%s@%zu", names[i], old->rows);
+            cr_node_set_name(nodes[i], name);
+        }
+    }
+    n = batch_node_list(m, h, nodes, names);
+    for (size_t i = 0; i < n; i++)
+        if (!nodes[i]->name) /* an identity activation shares s's node */
+            cr_node_set_name(nodes[i], names[i]);
 }
 
 cr_status cr_nn_build_grads(cr_graph *g, cr_node *loss)
@@ -510,31 +530,70 @@ cr_status cr_nn_build_grads(cr_graph *g, cr_node *loss)
     return st;
 }
 
-cr_mlp_batch_nodes *cr_mlp_batch_nodes_get(cr_mlp *m, size_t rows, cr_error *err)
+/* Builds the batch nodes for rows rows (at least an evaluation chunk) and
+ * makes their x and t the graph's batch leaves. When the model has batch
+ * nodes already (built for fewer rows), they are left in the graph,
+ * unreachable from the new ones, renamed NAME@ROWS; the parameters stay
+ * the same nodes. */
+static cr_status grow_batch_nodes(cr_mlp *m, size_t rows, cr_error *err)
 {
-    for (size_t i = 0; i < m->n_batch_nodes; i++)
-        if (m->batch_nodes[i]->rows == rows)
-            return m->batch_nodes[i];
-    if (cr_grow((void **)&m->batch_nodes, &m->cap_batch_nodes, m->n_batch_nodes + 1,
-                sizeof *m->batch_nodes) != CR_OK) {
-        cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for a batch of %zu rows", rows);
-        return NULL;
+    cr_graph *g = m->g;
+    cr_mlp_batch_nodes *old = m->head;
+    if (rows < CR_MLP_EVAL_CHUNK)
+        rows = CR_MLP_EVAL_CHUNK;
+    /* the old nodes back as built, as rows.c wants every node it keeps */
+    if (old && old->rows != cr_graph_max_rows(g)) {
+        if (cr_graph_set_rows(g, cr_graph_max_rows(g)) != CR_OK)
+            return cr_mlp_graph_error(m, err);
+        old->rows = cr_graph_max_rows(g);
     }
     cr_mlp_batch_nodes *h = cr_calloc(1, sizeof *h);
-    if (!h) {
-        cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for a batch of %zu rows", rows);
-        return NULL;
-    }
-    cr_graph_clear_error(m->g);
+    if (!h)
+        return cr_error_set(err, CR_ENOMEM, "mlp", "out of memory for a batch of %zu rows",
+                            rows);
+    cr_graph_clear_error(g);
     if (build_batch_nodes(m, h, rows) != CR_OK) {
-        /* Op constructors leave the graph unchanged on failure, but the
-         * nodes built before the failing one stay; they are unreachable and
-         * harmless. */
-        graph_error(m, err);
         cr_free(h);
-        return NULL;
+        return cr_mlp_graph_error(m, err);
     }
-    m->batch_nodes[m->n_batch_nodes++] = h;
+    if (old)
+        cr_rows_forget(g);
+    /* only the first leaf of the graph can fail (out of memory for the rows
+     * state), before it is marked: every leaf has rows rows */
+    if (cr_node_mark_batch(h->x) != CR_OK || cr_node_mark_batch(h->t) != CR_OK) {
+        cr_free(h);
+        return cr_mlp_graph_error(m, err);
+    }
+    name_batch_nodes(m, h, old);
+    cr_graph_clear_error(g);
+    cr_free(old);
+    m->head = h;
+    m->grads_built = 0;
+    return CR_OK;
+}
+
+cr_mlp_batch_nodes *cr_mlp_batch_nodes_get(cr_mlp *m, size_t rows, cr_error *err)
+{
+    if ((!m->head || rows > cr_graph_max_rows(m->g)) &&
+        grow_batch_nodes(m, rows, err) != CR_OK)
+        return NULL;
+    cr_mlp_batch_nodes *h = m->head;
+    if (rows != h->rows) {
+        /* the gradient nodes are made at the full batch, before the first
+         * smaller one */
+        if (rows < cr_graph_max_rows(m->g) && !m->grads_built) {
+            if (cr_nn_build_grads(m->g, h->loss) != CR_OK) {
+                cr_mlp_graph_error(m, err);
+                return NULL;
+            }
+            m->grads_built = 1;
+        }
+        if (cr_graph_set_rows(m->g, rows) != CR_OK) {
+            cr_mlp_graph_error(m, err);
+            return NULL;
+        }
+        h->rows = rows;
+    }
     return h;
 }
 
@@ -660,12 +719,7 @@ cr_status cr_learner_predict(const cr_learner *l, const double *x, size_t rows, 
     cr_graph_set_training(l->g, 0);
     for (size_t first = 0; st == CR_OK && first < rows; first += chunk) {
         const size_t n = rows - first < chunk ? rows - first : chunk;
-        /* rows are independent: pad them, unless the graph shrinks */
-        size_t padded = l->shrinks ? n : chunk;
-        if (l->pad_pow2)
-            for (padded = 1; padded < n;)
-                padded *= 2;
-        void *h = l->batch(l->net, padded, err);
+        void *h = l->batch(l->net, n, err);
         if (!h) {
             st = err ? err->status : CR_ENOMEM;
             break;

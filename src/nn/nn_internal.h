@@ -1,7 +1,7 @@
 /*
  * nn_internal.h - what nn.c (the MLP builder, predict, evaluate), train.c
  * (the training loop) and model_io.c (model files) share: the model
- * struct, its per-batch-size nodes (cr_mlp_batch_nodes) and the row loader.
+ * struct, its batch nodes (cr_mlp_batch_nodes) and the row loader.
  */
 #ifndef CR_NN_INTERNAL_H
 #define CR_NN_INTERNAL_H
@@ -12,7 +12,8 @@
 #define CR_MLP_MAX_LAYERS (CR_MLP_MAX_HIDDEN + 1)
 #define CR_MLP_EVAL_CHUNK 256
 
-/* The nodes computing one batch size. s[l] and a[l] are layer l+1's sum of
+/* The nodes computing a batch (rows: the rows they run now, up to the graph's
+ * cr_graph_max_rows: x and t are its batch leaves). s[l] and a[l] are layer l+1's sum of
  * products and activation (a[L-1] == out; for a linear layer a[l] == s[l]).
  * score is the node accuracy is read from, on the loss's path: out, or the
  * logits s[L-1] when the loss is fused with the output activation;
@@ -30,14 +31,21 @@ struct cr_mlp {
     cr_graph *g;
     size_t n_layers;
     cr_node *W[CR_MLP_MAX_LAYERS], *b[CR_MLP_MAX_LAYERS];
-    cr_mlp_batch_nodes **batch_nodes;
-    size_t n_batch_nodes, cap_batch_nodes;
-    double *mean, *std; /* input statistics, or NULL */
+    cr_mlp_batch_nodes *head; /* the batch nodes, or NULL before the first use */
+    int grads_built;          /* head's gradient nodes are made (at full batch) */
+    double *mean, *std;       /* input statistics, or NULL */
 };
 
-/* The nodes for this many rows, built on first use (borrowed). NULL with
- * the error in err on failure (the graph is left as before). */
+/* The batch nodes, set to run this many rows (borrowed). They are built on
+ * first use for max(rows, CR_MLP_EVAL_CHUNK) rows, and built again for rows
+ * when more rows are asked for (the old ones stay in the graph, unused);
+ * smaller batches shrink them (cr_graph_set_rows), allocating nothing once
+ * the gradient nodes are made. NULL with the error in err on failure (the
+ * nodes that ran before still do). */
 cr_mlp_batch_nodes *cr_mlp_batch_nodes_get(cr_mlp *m, size_t rows, cr_error *err);
+
+/* The graph's error in err (CR_ENOMEM if the graph has none); its status. */
+cr_status cr_mlp_graph_error(cr_mlp *m, cr_error *err);
 
 /* Builds (or runs) the gradient nodes of loss for the graph's current set
  * of wanted gradients at the full batch, since cr_graph_set_rows wants
@@ -115,20 +123,17 @@ cr_status cr_nn_check_data(const char *what, const void *x, const void *out, siz
  *
  * The training loop (train.c) and evaluation (cr_learner_eval_rows) run on
  * any network through this table: an MLP (cr_mlp_learner) or a model
- * (cr_model_learner, model_train.c). A "batch" is the network's nodes for
- * one batch size (cr_mlp_batch_nodes, cr_model_head). */
+ * (cr_model_learner, model_train.c). A "batch" is the network's nodes set to
+ * run a batch size (cr_mlp_batch_nodes, cr_model_head): one graph serves
+ * every size up to the one it was built for (cr_graph_set_rows). */
 typedef struct cr_learner {
     void *net;
     cr_graph *g;
     size_t n_classes;  /* 0 for a regressor */
     size_t n_outputs;  /* values in an output row */
     size_t positions;  /* classified positions in an output row */
-    size_t eval_chunk; /* rows per evaluation batch */
+    size_t eval_chunk; /* rows per evaluation and prediction batch */
     size_t max_batch;  /* largest training batch; 0: no limit */
-    int pad_pow2;      /* prediction pads a chunk to a power of two rows (else
-                          to eval_chunk rows) */
-    int shrinks;       /* the graph runs any batch up to eval_chunk rows
-                          (cr_graph_set_rows): prediction pads nothing */
     size_t n_weights;  /* trainable scalars */
     void *(*batch)(void *net, size_t rows, cr_error *err);
     void (*load)(void *net, void *b, const cr_mlp_rows *x, const double *y,
@@ -138,10 +143,11 @@ typedef struct cr_learner {
     double (*loss_per_row)(const void *net, const void *b);
     size_t (*correct)(const void *net, const void *b, size_t *confusion);
     /* debug training: is param a parameter the network can debug (CR_OK or
-     * CR_EINVAL); ask batch b's nodes on the chain for their gradients; fill
-     * the record from the last backward of b */
+     * CR_EINVAL); ask batch b's nodes on the chain for their gradients
+     * (CR_OK, or an error in err: the requests are withdrawn); fill the
+     * record from the last backward of b */
     cr_status (*debug_check)(void *net, const char *param);
-    void (*debug_request)(void *net, void *b, const char *param);
+    cr_status (*debug_request)(void *net, void *b, const char *param, cr_error *err);
     void (*debug_record)(void *net, void *b, const char *param, cr_train_debug *d);
     /* after backward, before the optimizer's step (NULL: nothing) */
     void (*before_step)(void *net);

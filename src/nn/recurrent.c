@@ -313,6 +313,12 @@ cr_node *cr_rnn(cr_graph *g, const cr_rnn_params *p, cr_node *x, const cr_rnn_st
         xr = cr_reshape(g, x, 3, (long[]){(long)batch, (long)steps, 1});
     cr_node *result = NULL;
     for (size_t t = 0; xr && t < steps; t++) {
+        if (p->bptt && t && t % p->bptt == 0) { /* no gradient into the chunk before */
+            st.h = cr_detach(g, st.h);
+            st.c = st.c ? cr_detach(g, st.c) : NULL;
+            if (!st.h || (p->cell == CR_RNN_LSTM && !st.c))
+                goto done;
+        }
         cr_node *idx = cr_scalar(g, (double)t);
         cr_node *xt = idx ? cr_index_select(g, xr, 1, idx) : NULL;
         if (!xt || rnn_step(g, p, &s, xt, &st) != CR_OK)
@@ -416,14 +422,9 @@ static cr_status build_layer(cr_model *m, size_t i, cr_node *in, cr_node **out,
         return cr_error_set(err, CR_ESHAPE, "model",
                             "%s needs a [steps, features] or [steps] input",
                             cells[cell].name);
-    const size_t steps = x->shape[1], f = x->rank == 3 ? x->shape[2] : 1;
-    if (s->bptt > 0 && s->bptt < steps)
-        return cr_error_set(err, CR_ENOTSUP, "model",
-                            "bptt %zu: truncating the gradient inside a window of %zu "
-                            "steps is not built in yet (bptt 0: the whole window)",
-                            s->bptt, steps);
+    const size_t f = x->rank == 3 ? x->shape[2] : 1;
     const int fresh = !m->head && !m->load;
-    cr_rnn_params p = {.cell = cell, .n_in = f, .hidden = h};
+    cr_rnn_params p = {.cell = cell, .n_in = f, .hidden = h, .bptt = s->bptt};
     p.w_ih =
         cr_model_param(m, i, 0, "W_ih", 2, (size_t[]){f, gh}, s->init, f, h, 0, 0, err);
     p.w_hh = p.w_ih ? cr_model_param(m, i, 1, "W_hh", 2, (size_t[]){h, gh}, CR_INIT_NORMAL,

@@ -205,18 +205,27 @@ static cr_status mlp_debug_check(void *net, const char *param)
     return debug_plan_make(net, param, &dp);
 }
 
-/* Asks the layer nodes of one batch size for their gradients (once each). */
-static void mlp_debug_request(void *net, void *b, const char *param)
+/* Asks the layer nodes of the batch nodes for their gradients. */
+static cr_status mlp_debug_request(void *net, void *b, const char *param, cr_error *err)
 {
     cr_mlp *m = net;
     cr_mlp_batch_nodes *h = b;
     debug_plan dp;
     if (debug_plan_make(m, param, &dp) != CR_OK)
-        return;
+        return CR_OK; /* refused before training by debug_check */
     for (size_t l = dp.layer; l < m->n_layers; l++) {
         cr_node_require_grad(h->s[l], 1);
         cr_node_require_grad(h->a[l], 1);
     }
+    /* the new gradient nodes are made at the full batch; if they cannot be,
+     * the requests are withdrawn */
+    if (cr_nn_build_grads(m->g, h->loss) == CR_OK)
+        return CR_OK;
+    for (size_t l = dp.layer; l < m->n_layers; l++) {
+        cr_node_require_grad(h->s[l], 0);
+        cr_node_require_grad(h->a[l], 0);
+    }
+    return cr_mlp_graph_error(m, err);
 }
 
 static void mlp_debug_record(void *net, void *b, const char *param, cr_train_debug *d)
@@ -284,7 +293,6 @@ void cr_mlp_learner(cr_mlp *m, cr_learner *l)
                       .n_outputs = m->spec.n_outputs,
                       .positions = 1,
                       .eval_chunk = CR_MLP_EVAL_CHUNK,
-                      .pad_pow2 = 1,
                       .n_weights = cr_mlp_num_weights(m),
                       .batch = mlp_batch,
                       .load = mlp_load,
@@ -310,8 +318,8 @@ typedef struct trainer {
                        the interleaving of cr_model_train) */
     size_t n_steps; /* rows in steps */
     cr_optim *opt;
-    double *best;           /* parameters of the best epoch (patience) */
-    void *debug_batches[2]; /* the batches asked for debug gradients */
+    double *best;      /* parameters of the best epoch (patience) */
+    void *debug_batch; /* the batch nodes asked for debug gradients */
 } trainer;
 
 static void params_copy(cr_graph *g, double *to, int restore)
@@ -346,9 +354,10 @@ static cr_status eval_val(trainer *t, double *loss, double *acc, cr_error *err)
 static void *train_batch(trainer *t, size_t rows, cr_error *err)
 {
     void *h = t->l->batch(t->l->net, rows, err);
-    if (h && t->o->debug && t->debug_batches[0] != h && t->debug_batches[1] != h) {
-        t->l->debug_request(t->l->net, h, t->o->debug_param);
-        t->debug_batches[t->debug_batches[0] ? 1 : 0] = h;
+    if (h && t->o->debug && t->debug_batch != h) {
+        if (t->l->debug_request(t->l->net, h, t->o->debug_param, err) != CR_OK)
+            return NULL;
+        t->debug_batch = h;
     }
     return h;
 }
@@ -430,11 +439,7 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
         }
         const double loss = sum / (double)seen;
         const double acc = k ? (double)correct / (double)(seen * pos) : NAN;
-        double vloss, vacc;
-        if ((st = eval_val(t, &vloss, &vacc, err)) != CR_OK)
-            return st;
-        if ((st = history_push(&hist, loss, acc, vloss, vacc, err)) != CR_OK)
-            return st;
+        /* before validation, which runs the same nodes on other rows */
         if (o->debug) {
             if (cr_grow((void **)&s->debug, &hist.cap_debug, s->n_debug + 1,
                         sizeof *s->debug) != CR_OK)
@@ -446,6 +451,11 @@ static cr_status run(trainer *t, cr_train_stats *s, cr_error *err)
             l->debug_record(l->net, h, o->debug_param, &dbg);
             s->debug[s->n_debug++] = dbg;
         }
+        double vloss, vacc;
+        if ((st = eval_val(t, &vloss, &vacc, err)) != CR_OK)
+            return st;
+        if ((st = history_push(&hist, loss, acc, vloss, vacc, err)) != CR_OK)
+            return st;
         /* early stopping on the validation loss, else the training loss */
         const double watched = t->n_val ? vloss : loss;
         if (watched < best - o->min_delta) {
