@@ -99,12 +99,14 @@ static double time_steps(cr_graph *g, cr_node *loss, double seconds)
  * sample), the weights with a bias column. Per sample, in the order the
  * graph evaluates them:
  *   forward        Y[s] = [W | b] [cols; ones]      O x L x (9C+1)
- *   weight grad    dW += dY[s] cols^T               O x 9C x L
+ *   weight grad    dW += dY[s] cols^T               O x 9C x L, or
+ *                  dW^T += cols dY[s]^T             9C x O x L when 9C < O
  *   input grad     cols = W^T dY[s]                 9C x L x O (with
  *                  input_grad; col2im then scatters cols into dX)
  * What the convolution does besides these products (im2col, col2im, the
- * bias column, the bias gradient's channel sum) is what it costs over
- * this baseline, which is the convolution as if all that were free. */
+ * ones row, the transpose of dW^T, the bias gradient's channel sum) is
+ * what it costs over this baseline, which is the convolution as if all
+ * that were free. */
 typedef struct conv_products {
     int n, c, o, l, input_grad;
     double *wb, *w, *cols, *y, *dy, *dw;
@@ -157,6 +159,8 @@ static void products_run(conv_products *p, int which)
         double *dys = p->dy + s * step;
         if (which == 0)
             cr_gemm(0, p->o, p->l, k + 1, 1.0, p->wb, p->cols, 0.0, p->y + s * step);
+        else if (which == 1 && k < (size_t)p->o) /* conv.c's weight_grad_transposed */
+            cr_gemm(CR_TRANS_B, k, p->o, p->l, 1.0, p->cols, dys, s ? 1.0 : 0.0, p->dw);
         else if (which == 1)
             cr_gemm(CR_TRANS_B, p->o, k, p->l, 1.0, dys, p->cols, s ? 1.0 : 0.0, p->dw);
         else

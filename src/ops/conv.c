@@ -272,10 +272,20 @@ static void conv_input_grad_forward(cr_node *n)
     run_parts(n, &q, q.n, input_grad_part);
 }
 
+/* Whether conv_weight_grad computes dW^T = im2col(X) dY^T (kc x og per
+ * group) and transposes it at the end, rather than dW = dY im2col(X)^T: with
+ * fewer column rows than output channels, such as a first layer's 9
+ * against 32 (W6's conv2d 1->32: the 64 products took 1.16 ms instead of
+ * 1.30 ms, docs/performance.md). The transposed sums go to the scratch
+ * space's first o * kc doubles (the forward's weights-with-bias room),
+ * so the direct (no scratch) form keeps the other way. */
+static int weight_grad_transposed(const geom *q) { return !direct(q) && q->kc < q->og; }
+
 /* conv_weight_grad(X, dY) = dW: per group, the sum over samples of
- * dY im2col(X)^T. The parts split each group's output rows (both make the
- * columns of every sample), so each entry sums the samples in the same
- * order whether one thread runs or two. */
+ * dY im2col(X)^T (or its transpose, weight_grad_transposed). The parts
+ * split each group's output channels (both make the columns of every
+ * sample), so each entry sums the samples in the same order whether one
+ * thread runs or two. */
 static void weight_grad_part(void *ctx, size_t index)
 {
     const job *j = ctx;
@@ -284,15 +294,30 @@ static void weight_grad_part(void *ctx, size_t index)
     if (o0 == o1)
         return;
     const geom *q = &j->q;
+    const size_t rows = o1 - o0;
+    const int transposed = weight_grad_transposed(q);
     double *col = part_cols(q, j->scratch, index);
     for (size_t s = 0; s < q->n; s++)
         for (size_t gi = 0; gi < q->groups; gi++) {
             const double *xg = j->a + (s * q->c + gi * q->cg) * q->hw;
+            const double *dyg = j->b + (s * q->o + gi * q->og + o0) * q->l;
+            /* this part's rows of dW (or its block of dW^T) */
+            const size_t at = (gi * q->og + o0) * q->kc;
             if (!direct(q))
                 im2col(q, xg, col);
-            cr_gemm(CR_TRANS_B, o1 - o0, q->kc, q->l, 1.0,
-                    j->b + (s * q->o + gi * q->og + o0) * q->l, direct(q) ? xg : col,
-                    s ? 1.0 : 0.0, j->out + (gi * q->og + o0) * q->kc);
+            if (transposed)
+                cr_gemm(CR_TRANS_B, q->kc, rows, q->l, 1.0, col, dyg, s ? 1.0 : 0.0,
+                        j->scratch + at);
+            else
+                cr_gemm(CR_TRANS_B, rows, q->kc, q->l, 1.0, dyg, direct(q) ? xg : col,
+                        s ? 1.0 : 0.0, j->out + at);
+        }
+    if (transposed)
+        for (size_t gi = 0; gi < q->groups; gi++) {
+            const size_t at = (gi * q->og + o0) * q->kc;
+            for (size_t r = 0; r < rows; r++)
+                for (size_t k = 0; k < q->kc; k++)
+                    j->out[at + r * q->kc + k] = j->scratch[at + k * rows + r];
         }
 }
 
