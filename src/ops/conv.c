@@ -73,12 +73,83 @@ static void valid_range(size_t out, size_t stride, long off, size_t len, size_t 
         *lo = *hi;
 }
 
+/* Whether im2col can copy each column row as one block: with stride 1 and
+ * no dilation along the width, and output rows as long as the input's
+ * (ow == w, "same" padding, as 3x3 with padding 1), output position
+ * oy*OW + ox of a kernel tap reads input position oy*W + ox plus a fixed
+ * shift, except where ox + shift wraps into a neighbouring row. */
+static int im2col_shifts(const geom *q)
+{
+    return q->sh == 1 && q->sw == 1 && q->dw == 1 && q->ow == q->w;
+}
+
+/* Where column row (c, i, j) reads in the im2col_shifts case: output rows
+ * [y0, y1) read input rows inside the image and, within them, columns
+ * [lo, hi); the block [first, last) of the row, from row y0's column lo to
+ * row y1 - 1's column hi - 1, reads input positions from + [first, last),
+ * all inside the channel. The rest of the row is padding (zero), and so
+ * are the lo + ow - hi entries at each join of two rows of the block, which
+ * read a neighbouring row's end. last == first when no entry reads inside. */
+typedef struct shifted {
+    size_t lo, hi, y0, y1, first, last;
+    long from;
+} shifted;
+
+static shifted shifted_of(const geom *q, size_t i, size_t j)
+{
+    shifted b = {0};
+    const long off = (long)j - (long)q->pw, dy = (long)(i * q->dh) - (long)q->ph;
+    valid_range(q->ow, 1, off, q->w, &b.lo, &b.hi);
+    b.y0 = dy >= 0 ? 0 : (size_t)(-dy) < q->oh ? (size_t)(-dy) : q->oh;
+    b.y1 = (long)q->h - dy > 0 ? (size_t)((long)q->h - dy) : 0;
+    if (b.y1 > q->oh)
+        b.y1 = q->oh;
+    if (b.y1 <= b.y0 || b.hi <= b.lo)
+        return b;
+    b.first = b.y0 * q->ow + b.lo;
+    b.last = (b.y1 - 1) * q->ow + b.hi;
+    b.from = (long)b.first + dy * (long)q->w + off; /* >= 0 */
+    return b;
+}
+
+/* Zeroes the entries of the block of r that read a neighbouring row. */
+static void zero_joins(const geom *q, const shifted *b, double *restrict r)
+{
+    for (size_t oy = b->y0; oy + 1 < b->y1; oy++) {
+        double *restrict e = r + oy * q->ow;
+        for (size_t ox = b->hi; ox < q->ow; ox++)
+            e[ox] = 0.0;
+        for (size_t ox = 0; ox < b->lo; ox++)
+            e[q->ow + ox] = 0.0;
+    }
+}
+
+/* im2col of one column row in the im2col_shifts case: one block copy from
+ * the channel xc. */
+static void im2col_row_shifted(const geom *q, const double *restrict xc, size_t i, size_t j,
+                               double *restrict r)
+{
+    const shifted b = shifted_of(q, i, j);
+    memset(r, 0, b.first * sizeof *r);
+    memcpy(r + b.first, xc + b.from, (b.last - b.first) * sizeof *r);
+    memset(r + b.last, 0, (q->l - b.last) * sizeof *r);
+    zero_joins(q, &b, r);
+}
+
 /* col[(c*KH + i)*KW + j][oy*OW + ox] = x[c, oy*sh - ph + i*dh, ox*sw - pw + j*dw]
  * for the cg channels of one sample's group at x, zero in the padding.
  * Rows are short (a feature map's width), so plain loops beat a memset and
- * memcpy call per row. */
+ * memcpy call per row; im2col_shifts copies a whole column row at once. */
 static void im2col(const geom *q, const double *restrict x, double *restrict col)
 {
+    if (im2col_shifts(q)) {
+        for (size_t c = 0; c < q->cg; c++)
+            for (size_t i = 0; i < q->kh; i++)
+                for (size_t j = 0; j < q->kw; j++)
+                    im2col_row_shifted(q, x + c * q->hw, i, j,
+                                       col + ((c * q->kh + i) * q->kw + j) * q->l);
+        return;
+    }
     for (size_t j = 0; j < q->kw; j++) {
         const long off = (long)(j * q->dw) - (long)q->pw;
         size_t lo, hi;
@@ -111,9 +182,22 @@ static void im2col(const geom *q, const double *restrict x, double *restrict col
 }
 
 /* The adjoint of im2col: adds each column entry to the input position it
- * was read from (dx must be zeroed first). */
-static void col2im(const geom *q, const double *restrict col, double *restrict dx)
+ * was read from (dx must be zeroed first). In the im2col_shifts case each
+ * column row adds as one block, its joins zeroed first (so col, the
+ * kernel's scratch, is changed). */
+static void col2im(const geom *q, double *restrict col, double *restrict dx)
 {
+    if (im2col_shifts(q)) {
+        for (size_t c = 0; c < q->cg; c++)
+            for (size_t i = 0; i < q->kh; i++)
+                for (size_t j = 0; j < q->kw; j++) {
+                    double *r = col + ((c * q->kh + i) * q->kw + j) * q->l;
+                    const shifted b = shifted_of(q, i, j);
+                    zero_joins(q, &b, r);
+                    cr_add_into(dx + c * q->hw + b.from, r + b.first, b.last - b.first);
+                }
+        return;
+    }
     for (size_t j = 0; j < q->kw; j++) {
         const long off = (long)(j * q->dw) - (long)q->pw;
         size_t lo, hi;
