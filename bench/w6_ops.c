@@ -33,6 +33,8 @@
  * times by kernel and by product (medians over the steps).
  *
  * Usage: w6_ops [SECONDS_PER_ROW] [ROW]   (threads from CR_NUM_THREADS)
+ * ROW variants_1x32 or variants_32x64: the ways of making the products
+ * that were compared (below), never run by default.
  */
 #include "core/internal.h"
 
@@ -281,6 +283,78 @@ static void conv_row(const char *row, int c, int o, int hw, int input_grad, doub
     report(row, per_second, per_second >= 0 ? extra : "");
 }
 
+/* ---- the ways of making a convolution's products that were compared ----
+ * Not part of the table (run.py runs the rows above): `w6_ops SECONDS
+ * variants_1x32` (or variants_32x64) times the 64 samples' products of
+ * one step each way, on the buffers of conv_products, in turn within each
+ * step, and prints the median ms of each. docs/performance.md quotes them. */
+
+enum {
+    FWD_BIAS_COLUMN, /* Y = [W | b] [cols; ones], beta 0 (what conv.c does) */
+    FWD_BIAS_FILL,   /* Y = b, then Y += W cols (beta 1) */
+    FWD_BIAS_AFTER,  /* Y = W cols (beta 0), then a pass adding b */
+    WG_DY_COLS,      /* dW += dY cols^T (conv.c when 9C >= O) */
+    WG_COLS_DY,      /* dW^T += cols dY^T (conv.c when 9C < O) */
+    WG_ONES_ROW,     /* [dW | db] += dY [cols; ones]^T: db folded in */
+    N_VARIANTS
+};
+static const char *const variant_names[N_VARIANTS] = {"fwd_bias_column", "fwd_bias_fill",
+                                                      "fwd_bias_after",  "wgrad_dy_cols",
+                                                      "wgrad_cols_dy",   "wgrad_ones_row"};
+
+static void run_variant(void *ctx, int v)
+{
+    conv_products *p = ctx;
+    const size_t k = 9 * (size_t)p->c, step = (size_t)p->o * p->l, l = (size_t)p->l;
+    for (int s = 0; s < p->n; s++) {
+        double *ys = p->y + s * step, *dys = p->dy + s * step;
+        const double beta = s ? 1.0 : 0.0;
+        switch (v) {
+        case FWD_BIAS_COLUMN:
+            cr_gemm(0, p->o, l, k + 1, 1.0, p->wb, p->cols, 0.0, ys);
+            break;
+        case FWD_BIAS_FILL:
+            for (int o = 0; o < p->o; o++)
+                for (size_t i = 0; i < l; i++)
+                    ys[o * l + i] = p->wb[o];
+            cr_gemm(0, p->o, l, k, 1.0, p->w, p->cols, 1.0, ys);
+            break;
+        case FWD_BIAS_AFTER:
+            cr_gemm(0, p->o, l, k, 1.0, p->w, p->cols, 0.0, ys);
+            for (int o = 0; o < p->o; o++)
+                for (size_t i = 0; i < l; i++)
+                    ys[o * l + i] += p->wb[o];
+            break;
+        case WG_DY_COLS:
+            cr_gemm(CR_TRANS_B, p->o, k, l, 1.0, dys, p->cols, beta, p->dw);
+            break;
+        case WG_COLS_DY:
+            cr_gemm(CR_TRANS_B, k, p->o, l, 1.0, p->cols, dys, beta, p->dw);
+            break;
+        default: /* WG_ONES_ROW: O x (9C+1) into the weights' room */
+            cr_gemm(CR_TRANS_B, p->o, k + 1, l, 1.0, dys, p->cols, beta, p->wb);
+            break;
+        }
+    }
+}
+
+static void variants_row(const char *row, int c, int o, int hw, double seconds)
+{
+    conv_products p = {0};
+    double t[N_VARIANTS] = {0};
+    if (products_new(&p, 64, c, o, hw * hw, 0) == 0)
+        time_each(run_variant, &p, N_VARIANTS, seconds, t);
+    products_free(&p);
+    char extra[400];
+    size_t at = 0;
+    for (int v = 0; v < N_VARIANTS && at < sizeof extra; v++)
+        at += (size_t)snprintf(extra + at, sizeof extra - at, ", \"%s_ms\": %.3f",
+                               variant_names[v], 1e3 * t[v]);
+    printf("{\"bench\": \"W6\", \"row\": \"%s\", \"side\": \"chainrule\", \"threads\": "
+           "%d%s}\n",
+           row, cr_num_threads(), extra);
+}
+
 static void pool_row(double seconds)
 {
     cr_graph *g = cr_graph_new();
@@ -329,6 +403,10 @@ int main(int argc, char **argv)
         layer_norm_row(seconds);
     if (ROW("bmm"))
         bmm_row(seconds);
+    if (only && strcmp(only, "variants_1x32") == 0)
+        variants_row(only, 1, 32, 28, seconds);
+    if (only && strcmp(only, "variants_32x64") == 0)
+        variants_row(only, 32, 64, 14, seconds);
 #undef ROW
     return 0;
 }
