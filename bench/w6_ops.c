@@ -97,18 +97,18 @@ static double time_steps(cr_graph *g, cr_node *loss, double seconds)
  * calls: shapes, transposes, betas, order), on buffers of the sizes it
  * really uses: the output Y and the gradient dY each [N,O,L] for the whole
  * batch (dY apart from Y, as in the graph), one sample's im2col columns
- * with a row of ones under them (the conv's scratch, reused for every
- * sample), the weights with a bias column. Per sample, in the order the
- * graph evaluates them:
- *   forward        Y[s] = [W | b] [cols; ones]      O x L x (9C+1)
+ * (the conv's scratch, reused for every sample), the weights. Per sample,
+ * in the order the graph evaluates them:
+ *   forward        Y[s] += W cols (beta 1)          O x L x 9C
  *   weight grad    dW += dY[s] cols^T               O x 9C x L, or
  *                  dW^T += cols dY[s]^T             9C x O x L when 9C < O
  *   input grad     cols = W^T dY[s]                 9C x L x O (with
  *                  input_grad; col2im then scatters cols into dX)
- * What the convolution does besides these products (im2col, col2im, the
- * ones row, the transpose of dW^T, the bias gradient's channel sum) is
- * what it costs over this baseline, which is the convolution as if all
- * that were free. */
+ * What the convolution does besides these products (im2col, col2im,
+ * filling Y[s] with the bias before its product, the transpose of dW^T,
+ * the bias gradient's channel sum) is what it costs over this baseline,
+ * which is the convolution as if all that were free. The bias column and
+ * the row of ones (wb, the last row of cols) serve the variants below. */
 typedef struct conv_products {
     int n, c, o, l, input_grad;
     double *wb, *w, *cols, *y, *dy, *dw;
@@ -159,8 +159,8 @@ static void products_run(conv_products *p, int which)
     const size_t k = 9 * (size_t)p->c, step = (size_t)p->o * p->l;
     for (int s = 0; s < p->n; s++) {
         double *dys = p->dy + s * step;
-        if (which == 0)
-            cr_gemm(0, p->o, p->l, k + 1, 1.0, p->wb, p->cols, 0.0, p->y + s * step);
+        if (which == 0) /* into Y[s] holding the bias */
+            cr_gemm(0, p->o, p->l, k, 1.0, p->w, p->cols, 1.0, p->y + s * step);
         else if (which == 1 && k < (size_t)p->o) /* conv.c's weight_grad_transposed */
             cr_gemm(CR_TRANS_B, k, p->o, p->l, 1.0, p->cols, dys, s ? 1.0 : 0.0, p->dw);
         else if (which == 1)
@@ -290,8 +290,8 @@ static void conv_row(const char *row, int c, int o, int hw, int input_grad, doub
  * step, and prints the median ms of each. docs/performance.md quotes them. */
 
 enum {
-    FWD_BIAS_COLUMN, /* Y = [W | b] [cols; ones], beta 0 (what conv.c does) */
-    FWD_BIAS_FILL,   /* Y = b, then Y += W cols (beta 1) */
+    FWD_BIAS_COLUMN, /* Y = [W | b] [cols; ones], beta 0 (conv.c until 2026-12-04) */
+    FWD_BIAS_FILL,   /* Y = b, then Y += W cols (beta 1): what conv.c does */
     FWD_BIAS_AFTER,  /* Y = W cols (beta 0), then a pass adding b */
     WG_DY_COLS,      /* dW += dY cols^T (conv.c when 9C >= O) */
     WG_COLS_DY,      /* dW^T += cols dY^T (conv.c when 9C < O) */

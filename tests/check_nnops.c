@@ -144,9 +144,10 @@ START_TEST(test_conv_values)
 }
 END_TEST
 
-/* The gradients of a 3x3 convolution with padding (dh, 1) and dilation
- * (dh, 1) (same-size output, the block-copy form of im2col and col2im)
- * against direct sums, for the loss sum(y * G):
+/* The output and gradients of a 3x3 convolution with a bias, padding
+ * (dh, 1) and dilation (dh, 1) (same-size output, the block-copy form of
+ * im2col and col2im) against direct sums, for the loss sum(y * G):
+ *   y[n,o,oy,ox] = b[o] + sum over c, i, j of W[o,c,i,j] x[n, ch, iy, ix]
  *   dW[o,c,i,j] = sum over n, oy, ox of G[n,o,oy,ox] x[n, ch, iy, ix]
  *   dX[n,ch,iy,ix] = the same products summed over o (of ch's group), i, j
  * with ch = group(o) cg + c, iy = oy + dh (i - 1), ix = ox + j - 1 inside
@@ -175,9 +176,14 @@ START_TEST(test_conv_grads_against_sums)
         ck_assert_ptr_nonnull(W);
         ck_assert_int_eq(cr_node_set_data(W, wv, o * cg * 9), CR_OK);
         cr_node_require_grad(X, 1);
+        double bv[32];
+        for (size_t i = 0; i < o; i++)
+            bv[i] = 0.25 * (double)i - 1.0;
+        cr_node *B = input_with(g, 1, (size_t[]){o}, bv);
         cr_node *y =
-            cr_conv2d(g, X, W, NULL, NULL, (size_t[]){dh, 1}, (size_t[]){dh, 1}, groups);
+            cr_conv2d(g, X, W, B, NULL, (size_t[]){dh, 1}, (size_t[]){dh, 1}, groups);
         ck_assert_uint_eq(cr_tensor_size(cr_node_value(y)), n * o * h * h);
+        double *yv = calloc(n * o * h * h, sizeof *yv); /* y = b + the products */
         cr_node *loss = cr_sum(g, cr_mul(g, y, G));
         ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
         const cr_tensor *dw = cr_node_grad(W);
@@ -200,6 +206,7 @@ START_TEST(test_conv_grads_against_sums)
                                         ((s * c + ch) * h + (size_t)iy) * h + (size_t)ix;
                                     want += gy * x[at];
                                     dx[at] += gy * wij;
+                                    yv[((s * o + oo) * h + oy) * h + ox] += wij * x[at];
                                 }
                         const double got =
                             cr_tensor_get(dw, ((oo * cg + cc) * 3 + i) * 3 + j);
@@ -208,6 +215,12 @@ START_TEST(test_conv_grads_against_sums)
         for (size_t k = 0; k < n * c * h * h; k++)
             ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(X), k), dx[k],
                                     1e-12 * (1 + fabs(dx[k])));
+        for (size_t k = 0; k < n * o * h * h; k++) {
+            const double want = yv[k] + bv[k / (h * h) % o];
+            ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(y), k), want,
+                                    1e-12 * (1 + fabs(want)));
+        }
+        free(yv);
         cr_graph_free(g);
     }
 }

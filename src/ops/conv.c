@@ -241,16 +241,13 @@ static void part_range(int split, size_t index, size_t count, size_t *lo, size_t
     *hi = index == 0 && split ? count / 2 : count;
 }
 
-/* Scratch for one node: the columns of one sample and group per part,
- * each with room for a row of ones under them, after room for the weights
- * with a bias column. */
-static size_t scratch_need(const geom *q)
-{
-    return q->o * (q->kc + 1) + 2 * (q->kc + 1) * q->l;
-}
+/* Scratch for one node: room for the transposed weight gradient
+ * (weight_grad_transposed), then the columns of one sample and group per
+ * part. */
+static size_t scratch_need(const geom *q) { return q->o * q->kc + 2 * q->kc * q->l; }
 static double *part_cols(const geom *q, double *scratch, size_t index)
 {
-    return scratch + q->o * (q->kc + 1) + index * (q->kc + 1) * q->l;
+    return scratch + q->o * q->kc + index * q->kc * q->l;
 }
 
 /* What a kernel's parts share: the geometry, the node's inputs and output
@@ -264,36 +261,34 @@ typedef struct job {
 
 /* ---- conv: Y[n,o] = sum_c W[o,c] (*) X[n,c] + b[o], per group ---- */
 
-/* With a bias (and im2col), the bias joins the product as one more column
- * of the weights against a row of ones under the columns, so no pass over
- * the output adds it. Each part computes its own samples, so two threads
- * give the very numbers one does. */
+/* With a bias, each output block is filled with it and the product added
+ * (beta 1): faster than the bias as a column of the weights against a row
+ * of ones, which OpenBLAS zeroes C for (beta 0) and whose extra column
+ * slows its kernel (docs/performance.md, W6). Each part computes its own
+ * samples, so two threads give the very numbers one does. */
 static void conv_part(void *ctx, size_t index)
 {
     const job *j = ctx;
     const geom *q = &j->q;
     const double *x = j->a, *w = j->b, *b = j->bias;
-    double *y = j->out, *col = part_cols(q, j->scratch, index), *wb = j->scratch;
+    double *y = j->out, *col = part_cols(q, j->scratch, index);
     const int cols_are_input = direct(q);
-    const int fold_bias = b && !cols_are_input;
-    const size_t kc = q->kc + (fold_bias ? 1 : 0);
     size_t lo, hi;
     part_range(j->split, index, q->n, &lo, &hi);
-    if (fold_bias && lo < hi)
-        for (size_t k = 0; k < q->l; k++)
-            col[q->kc * q->l + k] = 1.0;
     for (size_t s = lo; s < hi; s++)
         for (size_t gi = 0; gi < q->groups; gi++) {
             const double *xg = x + (s * q->c + gi * q->cg) * q->hw;
             if (!cols_are_input)
                 im2col(q, xg, col);
             double *yg = y + (s * q->o + gi * q->og) * q->l;
-            if (b && !fold_bias)
-                for (size_t o = 0; o < q->og; o++)
-                    for (size_t k = 0; k < q->l; k++)
-                        yg[o * q->l + k] = b[gi * q->og + o];
-            cr_gemm(0, q->og, q->l, kc, 1.0, (fold_bias ? wb : w) + gi * q->og * kc,
-                    cols_are_input ? xg : col, b && !fold_bias ? 1.0 : 0.0, yg);
+            if (b)
+                for (size_t o = 0; o < q->og; o++) {
+                    double *restrict r = yg + o * q->l;
+                    const double v = b[gi * q->og + o];
+                    CR_FOR_BLOCKED(k, q->l, r[k] = v;);
+                }
+            cr_gemm(0, q->og, q->l, q->kc, 1.0, w + gi * q->og * q->kc,
+                    cols_are_input ? xg : col, b ? 1.0 : 0.0, yg);
         }
 }
 
@@ -315,14 +310,6 @@ static void run_parts(cr_node *n, const geom *q, size_t count,
 static void conv_forward(cr_node *n)
 {
     const geom q = geom_of(n->args, IN_TENSOR(n, 0), IN_TENSOR(n, 1), &n->value);
-    if (n->n_inputs > 2 && !direct(&q)) { /* the weights with their bias column */
-        const double *w = IN(n, 1), *b = IN(n, 2);
-        double *wb = n->graph->scratch;
-        for (size_t o = 0; o < q.o; o++) {
-            memcpy(wb + o * (q.kc + 1), w + o * q.kc, q.kc * sizeof *wb);
-            wb[o * (q.kc + 1) + q.kc] = b[o];
-        }
-    }
     run_parts(n, &q, q.n, conv_part);
 }
 
@@ -361,8 +348,8 @@ static void conv_input_grad_forward(cr_node *n)
  * fewer column rows than output channels, such as a first layer's 9
  * against 32 (W6's conv2d 1->32: the 64 products took 1.16 ms instead of
  * 1.30 ms, docs/performance.md). The transposed sums go to the scratch
- * space's first o * kc doubles (the forward's weights-with-bias room),
- * so the direct (no scratch) form keeps the other way. */
+ * space's first o * kc doubles, so the direct (no scratch) form keeps the
+ * other way. */
 static int weight_grad_transposed(const geom *q) { return !direct(q) && q->kc < q->og; }
 
 /* conv_weight_grad(X, dY) = dW: per group, the sum over samples of
@@ -533,7 +520,7 @@ static cr_node *conv_node(cr_graph *g, const cr_op *op, cr_node *const *in, size
     else
         q = geom_of(args, &in[0]->value, &out, &in[1]->value);
     if (q.kc >= INT_MAX || q.l > INT_MAX || q.og > INT_MAX ||
-        ((double)q.kc + 1) * ((double)q.l + (double)q.o) >
+        (double)q.kc * (2.0 * (double)q.l + (double)q.o) > /* scratch_need */
             (double)SIZE_MAX / sizeof(double)) {
         cr_graph_fail(g, CR_ERANGE, "%s: the products exceed the BLAS integer range",
                       conv_name(rank));
