@@ -313,10 +313,12 @@ static void run_variant(void *ctx, int v)
         case FWD_BIAS_COLUMN:
             cr_gemm(0, p->o, l, k + 1, 1.0, p->wb, p->cols, 0.0, ys);
             break;
-        case FWD_BIAS_FILL:
-            for (int o = 0; o < p->o; o++)
-                for (size_t i = 0; i < l; i++)
-                    ys[o * l + i] = p->wb[o];
+        case FWD_BIAS_FILL: /* as conv_part fills it */
+            for (int o = 0; o < p->o; o++) {
+                double *restrict r = ys + o * l;
+                const double bias = p->wb[o];
+                CR_FOR_BLOCKED(i, l, r[i] = bias;);
+            }
             cr_gemm(0, p->o, l, k, 1.0, p->w, p->cols, 1.0, ys);
             break;
         case FWD_BIAS_AFTER:
