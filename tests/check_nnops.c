@@ -144,6 +144,88 @@ START_TEST(test_conv_values)
 }
 END_TEST
 
+/* The output and gradients of a 3x3 convolution with a bias, padding
+ * (dh, 1) and dilation (dh, 1) (same-size output, the block-copy form of
+ * im2col and col2im) against direct sums, for the loss sum(y * G):
+ *   y[n,o,oy,ox] = b[o] + sum over c, i, j of W[o,c,i,j] x[n, ch, iy, ix]
+ *   dW[o,c,i,j] = sum over n, oy, ox of G[n,o,oy,ox] x[n, ch, iy, ix]
+ *   dX[n,ch,iy,ix] = the same products summed over o (of ch's group), i, j
+ * with ch = group(o) cg + c, iy = oy + dh (i - 1), ix = ox + j - 1 inside
+ * the image. Products large enough for BLAS; fewer input channels per
+ * group than output channels (9 cg < og: the transposed weight gradient)
+ * with one group and two, more with one group, and dilation 2 along h. */
+START_TEST(test_conv_grads_against_sums)
+{
+    static const size_t cases[][5] = {
+        {3, 1, 16, 1, 1}, {3, 2, 32, 2, 1}, {2, 4, 3, 1, 1}, {2, 2, 8, 1, 2}};
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+        const size_t n = cases[t][0], c = cases[t][1], o = cases[t][2],
+                     groups = cases[t][3], dh = cases[t][4];
+        const size_t h = 6, cg = c / groups, og = o / groups;
+        const size_t sx[4] = {n, c, h, h}, sw[4] = {o, cg, 3, 3}, sy[4] = {n, o, h, h};
+        double x[3 * 4 * 36], gv[3 * 32 * 36], wv[32 * 9], dx[3 * 4 * 36] = {0};
+        for (size_t i = 0; i < n * c * h * h; i++)
+            x[i] = sin(0.7 * (double)i + 0.2);
+        for (size_t i = 0; i < n * o * h * h; i++)
+            gv[i] = cos(0.3 * (double)i);
+        for (size_t i = 0; i < o * cg * 9; i++)
+            wv[i] = 0.1 * (double)(i % 7) - 0.2;
+        cr_graph *g = cr_graph_new();
+        cr_node *X = input_with(g, 4, sx, x), *G = input_with(g, 4, sy, gv);
+        cr_node *W = cr_param_init(g, "w", 4, sw, CR_INIT_UNIFORM, 0, 0);
+        ck_assert_ptr_nonnull(W);
+        ck_assert_int_eq(cr_node_set_data(W, wv, o * cg * 9), CR_OK);
+        cr_node_require_grad(X, 1);
+        double bv[32];
+        for (size_t i = 0; i < o; i++)
+            bv[i] = 0.25 * (double)i - 1.0;
+        cr_node *B = input_with(g, 1, (size_t[]){o}, bv);
+        cr_node *y =
+            cr_conv2d(g, X, W, B, NULL, (size_t[]){dh, 1}, (size_t[]){dh, 1}, groups);
+        ck_assert_uint_eq(cr_tensor_size(cr_node_value(y)), n * o * h * h);
+        double *yv = calloc(n * o * h * h, sizeof *yv); /* y = b + the products */
+        cr_node *loss = cr_sum(g, cr_mul(g, y, G));
+        ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+        const cr_tensor *dw = cr_node_grad(W);
+        for (size_t oo = 0; oo < o; oo++)
+            for (size_t cc = 0; cc < cg; cc++)
+                for (size_t i = 0; i < 3; i++)
+                    for (size_t j = 0; j < 3; j++) {
+                        const size_t ch = oo / og * cg + cc;
+                        const double wij = wv[((oo * cg + cc) * 3 + i) * 3 + j];
+                        double want = 0.0;
+                        for (size_t s = 0; s < n; s++)
+                            for (size_t oy = 0; oy < h; oy++)
+                                for (size_t ox = 0; ox < h; ox++) {
+                                    const long iy = (long)(oy + dh * i) - (long)dh,
+                                               ix = (long)(ox + j) - 1;
+                                    if (iy < 0 || ix < 0 || iy >= (long)h || ix >= (long)h)
+                                        continue;
+                                    const double gy = gv[((s * o + oo) * h + oy) * h + ox];
+                                    const size_t at =
+                                        ((s * c + ch) * h + (size_t)iy) * h + (size_t)ix;
+                                    want += gy * x[at];
+                                    dx[at] += gy * wij;
+                                    yv[((s * o + oo) * h + oy) * h + ox] += wij * x[at];
+                                }
+                        const double got =
+                            cr_tensor_get(dw, ((oo * cg + cc) * 3 + i) * 3 + j);
+                        ck_assert_double_eq_tol(got, want, 1e-12 * (1 + fabs(want)));
+                    }
+        for (size_t k = 0; k < n * c * h * h; k++)
+            ck_assert_double_eq_tol(cr_tensor_get(cr_node_grad(X), k), dx[k],
+                                    1e-12 * (1 + fabs(dx[k])));
+        for (size_t k = 0; k < n * o * h * h; k++) {
+            const double want = yv[k] + bv[k / (h * h) % o];
+            ck_assert_double_eq_tol(cr_tensor_get(cr_node_value(y), k), want,
+                                    1e-12 * (1 + fabs(want)));
+        }
+        free(yv);
+        cr_graph_free(g);
+    }
+}
+END_TEST
+
 START_TEST(test_conv_errors)
 {
     cr_graph *g = cr_graph_new();
@@ -700,6 +782,7 @@ Suite *nnops_suite(void)
     tcase_add_test(tc, test_param_init);
     tcase_add_test(tc, test_training_switch_and_state);
     tcase_add_test(tc, test_conv_values);
+    tcase_add_test(tc, test_conv_grads_against_sums);
     tcase_add_test(tc, test_conv_errors);
     tcase_add_test(tc, test_pool_values);
     tcase_add_test(tc, test_pool_errors);

@@ -225,12 +225,17 @@ static size_t conv_values(int threads, size_t n, size_t c, size_t o, size_t h,
 
 /* The kernels split at 2^19 multiply-adds (n o 9c/groups OH OW): these
  * shapes are above that, with an odd batch and odd channel counts so the
- * halves differ, grouped and strided too. */
+ * halves differ, grouped and strided too; the last two have fewer column
+ * rows than output channels (9c/groups < o/groups), where the weight
+ * gradient is computed transposed. */
 START_TEST(test_conv_two_threads_bit_identical)
 {
-    static const size_t shapes[][6] = {
-        {5, 8, 17, 12, 1, 1}, {4, 8, 16, 32, 2, 2}, {3, 6, 27, 20, 1, 3}};
-    enum { CAP = 60000 };
+    static const size_t shapes[][6] = {{5, 8, 17, 12, 1, 1},
+                                       {4, 8, 16, 32, 2, 2},
+                                       {3, 6, 27, 20, 1, 3},
+                                       {15, 1, 33, 16, 1, 1},
+                                       {8, 2, 34, 16, 1, 2}};
+    enum { CAP = 150000 };
     double *one = malloc(CAP * sizeof *one), *two = malloc(CAP * sizeof *two);
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         const size_t *s = shapes[i];

@@ -73,12 +73,83 @@ static void valid_range(size_t out, size_t stride, long off, size_t len, size_t 
         *lo = *hi;
 }
 
+/* Whether im2col can copy each column row as one block: with stride 1 and
+ * no dilation along the width, and output rows as long as the input's
+ * (ow == w, "same" padding, as 3x3 with padding 1), output position
+ * oy*OW + ox of a kernel tap reads input position oy*W + ox plus a fixed
+ * shift, except where ox + shift wraps into a neighbouring row. */
+static int im2col_shifts(const geom *q)
+{
+    return q->sh == 1 && q->sw == 1 && q->dw == 1 && q->ow == q->w;
+}
+
+/* Where column row (c, i, j) reads in the im2col_shifts case: output rows
+ * [y0, y1) read input rows inside the image and, within them, columns
+ * [lo, hi); the block [first, last) of the row, from row y0's column lo to
+ * row y1 - 1's column hi - 1, reads input positions from + [first, last),
+ * all inside the channel. The rest of the row is padding (zero), and so
+ * are the lo + ow - hi entries at each join of two rows of the block, which
+ * read a neighbouring row's end. last == first when no entry reads inside. */
+typedef struct shifted {
+    size_t lo, hi, y0, y1, first, last;
+    long from;
+} shifted;
+
+static shifted shifted_of(const geom *q, size_t i, size_t j)
+{
+    shifted b = {0};
+    const long off = (long)j - (long)q->pw, dy = (long)(i * q->dh) - (long)q->ph;
+    valid_range(q->ow, 1, off, q->w, &b.lo, &b.hi);
+    b.y0 = dy >= 0 ? 0 : (size_t)(-dy) < q->oh ? (size_t)(-dy) : q->oh;
+    b.y1 = (long)q->h - dy > 0 ? (size_t)((long)q->h - dy) : 0;
+    if (b.y1 > q->oh)
+        b.y1 = q->oh;
+    if (b.y1 <= b.y0 || b.hi <= b.lo)
+        return b;
+    b.first = b.y0 * q->ow + b.lo;
+    b.last = (b.y1 - 1) * q->ow + b.hi;
+    b.from = (long)b.first + dy * (long)q->w + off; /* >= 0 */
+    return b;
+}
+
+/* Zeroes the entries of the block of r that read a neighbouring row. */
+static void zero_joins(const geom *q, const shifted *b, double *restrict r)
+{
+    for (size_t oy = b->y0; oy + 1 < b->y1; oy++) {
+        double *restrict e = r + oy * q->ow;
+        for (size_t ox = b->hi; ox < q->ow; ox++)
+            e[ox] = 0.0;
+        for (size_t ox = 0; ox < b->lo; ox++)
+            e[q->ow + ox] = 0.0;
+    }
+}
+
+/* im2col of one column row in the im2col_shifts case: one block copy from
+ * the channel xc. */
+static void im2col_row_shifted(const geom *q, const double *restrict xc, size_t i, size_t j,
+                               double *restrict r)
+{
+    const shifted b = shifted_of(q, i, j);
+    memset(r, 0, b.first * sizeof *r);
+    memcpy(r + b.first, xc + b.from, (b.last - b.first) * sizeof *r);
+    memset(r + b.last, 0, (q->l - b.last) * sizeof *r);
+    zero_joins(q, &b, r);
+}
+
 /* col[(c*KH + i)*KW + j][oy*OW + ox] = x[c, oy*sh - ph + i*dh, ox*sw - pw + j*dw]
  * for the cg channels of one sample's group at x, zero in the padding.
  * Rows are short (a feature map's width), so plain loops beat a memset and
- * memcpy call per row. */
+ * memcpy call per row; im2col_shifts copies a whole column row at once. */
 static void im2col(const geom *q, const double *restrict x, double *restrict col)
 {
+    if (im2col_shifts(q)) {
+        for (size_t c = 0; c < q->cg; c++)
+            for (size_t i = 0; i < q->kh; i++)
+                for (size_t j = 0; j < q->kw; j++)
+                    im2col_row_shifted(q, x + c * q->hw, i, j,
+                                       col + ((c * q->kh + i) * q->kw + j) * q->l);
+        return;
+    }
     for (size_t j = 0; j < q->kw; j++) {
         const long off = (long)(j * q->dw) - (long)q->pw;
         size_t lo, hi;
@@ -111,9 +182,22 @@ static void im2col(const geom *q, const double *restrict x, double *restrict col
 }
 
 /* The adjoint of im2col: adds each column entry to the input position it
- * was read from (dx must be zeroed first). */
-static void col2im(const geom *q, const double *restrict col, double *restrict dx)
+ * was read from (dx must be zeroed first). In the im2col_shifts case each
+ * column row adds as one block, its joins zeroed first (so col, the
+ * kernel's scratch, is changed). */
+static void col2im(const geom *q, double *restrict col, double *restrict dx)
 {
+    if (im2col_shifts(q)) {
+        for (size_t c = 0; c < q->cg; c++)
+            for (size_t i = 0; i < q->kh; i++)
+                for (size_t j = 0; j < q->kw; j++) {
+                    double *r = col + ((c * q->kh + i) * q->kw + j) * q->l;
+                    const shifted b = shifted_of(q, i, j);
+                    zero_joins(q, &b, r);
+                    cr_add_into(dx + c * q->hw + b.from, r + b.first, b.last - b.first);
+                }
+        return;
+    }
     for (size_t j = 0; j < q->kw; j++) {
         const long off = (long)(j * q->dw) - (long)q->pw;
         size_t lo, hi;
@@ -157,16 +241,13 @@ static void part_range(int split, size_t index, size_t count, size_t *lo, size_t
     *hi = index == 0 && split ? count / 2 : count;
 }
 
-/* Scratch for one node: the columns of one sample and group per part,
- * each with room for a row of ones under them, after room for the weights
- * with a bias column. */
-static size_t scratch_need(const geom *q)
-{
-    return q->o * (q->kc + 1) + 2 * (q->kc + 1) * q->l;
-}
+/* Scratch for one node: room for the transposed weight gradient
+ * (weight_grad_transposed), then the columns of one sample and group per
+ * part. */
+static size_t scratch_need(const geom *q) { return q->o * q->kc + 2 * q->kc * q->l; }
 static double *part_cols(const geom *q, double *scratch, size_t index)
 {
-    return scratch + q->o * (q->kc + 1) + index * (q->kc + 1) * q->l;
+    return scratch + q->o * q->kc + index * q->kc * q->l;
 }
 
 /* What a kernel's parts share: the geometry, the node's inputs and output
@@ -180,36 +261,34 @@ typedef struct job {
 
 /* ---- conv: Y[n,o] = sum_c W[o,c] (*) X[n,c] + b[o], per group ---- */
 
-/* With a bias (and im2col), the bias joins the product as one more column
- * of the weights against a row of ones under the columns, so no pass over
- * the output adds it. Each part computes its own samples, so two threads
- * give the very numbers one does. */
+/* With a bias, each output block is filled with it and the product added
+ * (beta 1): faster than the bias as a column of the weights against a row
+ * of ones, which OpenBLAS zeroes C for (beta 0) and whose extra column
+ * slows its kernel (docs/performance.md, W6). Each part computes its own
+ * samples, so two threads give the very numbers one does. */
 static void conv_part(void *ctx, size_t index)
 {
     const job *j = ctx;
     const geom *q = &j->q;
     const double *x = j->a, *w = j->b, *b = j->bias;
-    double *y = j->out, *col = part_cols(q, j->scratch, index), *wb = j->scratch;
+    double *y = j->out, *col = part_cols(q, j->scratch, index);
     const int cols_are_input = direct(q);
-    const int fold_bias = b && !cols_are_input;
-    const size_t kc = q->kc + (fold_bias ? 1 : 0);
     size_t lo, hi;
     part_range(j->split, index, q->n, &lo, &hi);
-    if (fold_bias && lo < hi)
-        for (size_t k = 0; k < q->l; k++)
-            col[q->kc * q->l + k] = 1.0;
     for (size_t s = lo; s < hi; s++)
         for (size_t gi = 0; gi < q->groups; gi++) {
             const double *xg = x + (s * q->c + gi * q->cg) * q->hw;
             if (!cols_are_input)
                 im2col(q, xg, col);
             double *yg = y + (s * q->o + gi * q->og) * q->l;
-            if (b && !fold_bias)
-                for (size_t o = 0; o < q->og; o++)
-                    for (size_t k = 0; k < q->l; k++)
-                        yg[o * q->l + k] = b[gi * q->og + o];
-            cr_gemm(0, q->og, q->l, kc, 1.0, (fold_bias ? wb : w) + gi * q->og * kc,
-                    cols_are_input ? xg : col, b && !fold_bias ? 1.0 : 0.0, yg);
+            if (b)
+                for (size_t o = 0; o < q->og; o++) {
+                    double *restrict r = yg + o * q->l;
+                    const double v = b[gi * q->og + o];
+                    CR_FOR_BLOCKED(k, q->l, r[k] = v;);
+                }
+            cr_gemm(0, q->og, q->l, q->kc, 1.0, w + gi * q->og * q->kc,
+                    cols_are_input ? xg : col, b ? 1.0 : 0.0, yg);
         }
 }
 
@@ -231,14 +310,6 @@ static void run_parts(cr_node *n, const geom *q, size_t count,
 static void conv_forward(cr_node *n)
 {
     const geom q = geom_of(n->args, IN_TENSOR(n, 0), IN_TENSOR(n, 1), &n->value);
-    if (n->n_inputs > 2 && !direct(&q)) { /* the weights with their bias column */
-        const double *w = IN(n, 1), *b = IN(n, 2);
-        double *wb = n->graph->scratch;
-        for (size_t o = 0; o < q.o; o++) {
-            memcpy(wb + o * (q.kc + 1), w + o * q.kc, q.kc * sizeof *wb);
-            wb[o * (q.kc + 1) + q.kc] = b[o];
-        }
-    }
     run_parts(n, &q, q.n, conv_part);
 }
 
@@ -272,10 +343,20 @@ static void conv_input_grad_forward(cr_node *n)
     run_parts(n, &q, q.n, input_grad_part);
 }
 
+/* Whether conv_weight_grad computes dW^T = im2col(X) dY^T (kc x og per
+ * group) and transposes it at the end, rather than dW = dY im2col(X)^T: with
+ * fewer column rows than output channels, such as a first layer's 9
+ * against 32 (W6's conv2d 1->32: the 64 products took 1.16 ms instead of
+ * 1.30 ms, docs/performance.md). The transposed sums go to the scratch
+ * space's first o * kc doubles, so the direct (no scratch) form keeps the
+ * other way. */
+static int weight_grad_transposed(const geom *q) { return !direct(q) && q->kc < q->og; }
+
 /* conv_weight_grad(X, dY) = dW: per group, the sum over samples of
- * dY im2col(X)^T. The parts split each group's output rows (both make the
- * columns of every sample), so each entry sums the samples in the same
- * order whether one thread runs or two. */
+ * dY im2col(X)^T (or its transpose, weight_grad_transposed). The parts
+ * split each group's output channels (both make the columns of every
+ * sample), so each entry sums the samples in the same order whether one
+ * thread runs or two. */
 static void weight_grad_part(void *ctx, size_t index)
 {
     const job *j = ctx;
@@ -284,15 +365,30 @@ static void weight_grad_part(void *ctx, size_t index)
     if (o0 == o1)
         return;
     const geom *q = &j->q;
+    const size_t rows = o1 - o0;
+    const int transposed = weight_grad_transposed(q);
     double *col = part_cols(q, j->scratch, index);
     for (size_t s = 0; s < q->n; s++)
         for (size_t gi = 0; gi < q->groups; gi++) {
             const double *xg = j->a + (s * q->c + gi * q->cg) * q->hw;
+            const double *dyg = j->b + (s * q->o + gi * q->og + o0) * q->l;
+            /* this part's rows of dW (or its block of dW^T) */
+            const size_t at = (gi * q->og + o0) * q->kc;
             if (!direct(q))
                 im2col(q, xg, col);
-            cr_gemm(CR_TRANS_B, o1 - o0, q->kc, q->l, 1.0,
-                    j->b + (s * q->o + gi * q->og + o0) * q->l, direct(q) ? xg : col,
-                    s ? 1.0 : 0.0, j->out + (gi * q->og + o0) * q->kc);
+            if (transposed)
+                cr_gemm(CR_TRANS_B, q->kc, rows, q->l, 1.0, col, dyg, s ? 1.0 : 0.0,
+                        j->scratch + at);
+            else
+                cr_gemm(CR_TRANS_B, rows, q->kc, q->l, 1.0, dyg, direct(q) ? xg : col,
+                        s ? 1.0 : 0.0, j->out + at);
+        }
+    if (transposed)
+        for (size_t gi = 0; gi < q->groups; gi++) {
+            const size_t at = (gi * q->og + o0) * q->kc;
+            for (size_t r = 0; r < rows; r++)
+                for (size_t k = 0; k < q->kc; k++)
+                    j->out[at + r * q->kc + k] = j->scratch[at + k * rows + r];
         }
 }
 
@@ -424,7 +520,7 @@ static cr_node *conv_node(cr_graph *g, const cr_op *op, cr_node *const *in, size
     else
         q = geom_of(args, &in[0]->value, &out, &in[1]->value);
     if (q.kc >= INT_MAX || q.l > INT_MAX || q.og > INT_MAX ||
-        ((double)q.kc + 1) * ((double)q.l + (double)q.o) >
+        (double)q.kc * (2.0 * (double)q.l + (double)q.o) > /* scratch_need */
             (double)SIZE_MAX / sizeof(double)) {
         cr_graph_fail(g, CR_ERANGE, "%s: the products exceed the BLAS integer range",
                       conv_name(rank));
