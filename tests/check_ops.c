@@ -10,6 +10,7 @@
 #include "core/internal.h"
 #include "testutil.h"
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -2163,6 +2164,52 @@ START_TEST(test_broadcast_errors)
 }
 END_TEST
 
+/* The vectorised sigmoid and tanh (kernels.c) stay within 4 units in the
+ * last place of long-double references over every range that matters, give
+ * the same bits from the array loops (whole blocks and tails) as one value
+ * at a time, and keep the special values: NaN (its sign too), infinities,
+ * -0, the saturation and the sigmoid's underflow to 0 at -708. */
+START_TEST(test_sigmoid_tanh_kernels)
+{
+    enum { N = 1003 };
+    static double x[N], ys[N], yt[N];
+    const double ranges[] = {1e-300, 1e-9, 1e-3, 0.3, 1.0, 3.0, 10.0, 40.0, 700.0};
+    for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++) {
+        for (size_t i = 0; i < N; i++)
+            x[i] = ranges[r] * sin(0.7 * (double)i + 0.1 * (double)r);
+        cr_sigmoid_array(ys, x, N);
+        cr_tanh_array(yt, x, N);
+        for (size_t i = 0; i < N; i++) {
+            const long double v = x[i], e = expl(-fabsl(v));
+            const double s = (double)(v >= 0 ? 1.0L / (1.0L + e) : e / (1.0L + e));
+            const double t = (double)tanhl(v);
+            ck_assert_msg(fabs(ys[i] - s) <= 4 * DBL_EPSILON * s,
+                          "sigmoid(%.17g) = %.17g, not %.17g", x[i], ys[i], s);
+            ck_assert_msg(fabs(yt[i] - t) <= 4 * DBL_EPSILON * fabs(t),
+                          "tanh(%.17g) = %.17g, not %.17g", x[i], yt[i], t);
+            ck_assert(memcmp(&ys[i], &(double){cr_sigmoid_value(x[i])}, sizeof(double)) ==
+                      0);
+            ck_assert(memcmp(&yt[i], &(double){cr_tanh_value(x[i])}, sizeof(double)) == 0);
+        }
+    }
+    ck_assert(isnan(cr_sigmoid_value(NAN)) && !signbit(cr_sigmoid_value(NAN)));
+    ck_assert(isnan(cr_sigmoid_value(-NAN)) && signbit(cr_sigmoid_value(-NAN)));
+    ck_assert(isnan(cr_tanh_value(NAN)) && !signbit(cr_tanh_value(NAN)));
+    ck_assert(isnan(cr_tanh_value(-NAN)) && signbit(cr_tanh_value(-NAN)));
+    ck_assert_double_eq(cr_sigmoid_value(INFINITY), 1.0);
+    ck_assert_double_eq(cr_sigmoid_value(-INFINITY), 0.0);
+    ck_assert_double_eq(cr_sigmoid_value(0.0), 0.5);
+    ck_assert_double_eq(cr_sigmoid_value(-708.0), 0.0);
+    ck_assert_double_eq(cr_sigmoid_value(-1e308), 0.0);
+    ck_assert_double_eq(cr_sigmoid_value(40.0), 1.0);
+    ck_assert_double_eq(cr_tanh_value(INFINITY), 1.0);
+    ck_assert_double_eq(cr_tanh_value(-INFINITY), -1.0);
+    ck_assert_double_eq(cr_tanh_value(25.0), 1.0);
+    ck_assert(cr_tanh_value(-0.0) == 0.0 && signbit(cr_tanh_value(-0.0)));
+    ck_assert_double_eq(cr_tanh_value(4.9e-324), 4.9e-324);
+}
+END_TEST
+
 Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -2174,6 +2221,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, test_forward_values);
     tcase_add_test(tc, test_broadcast_values);
     tcase_add_test(tc, test_elementwise_points);
+    tcase_add_test(tc, test_sigmoid_tanh_kernels);
     tcase_add_test(tc, test_compare_select);
     tcase_add_test(tc, test_elementwise_errors);
     tcase_add_test(tc, test_reduction_values);

@@ -79,6 +79,13 @@ CR_OP_LIST(CR_DECLARE_OP_, CR_DECLARE_OP_FN_, CR_NOT_AN_OP_)
         }                                                                                  \
         CR_FOR_BLOCKED(i, n->value.size, const double v = x[i]; y[i] = (EXPR););           \
     }                                                                                      \
+    CR_UNARY_OP_DESCRIPTOR(NAME, FORMULA, TEXT, DERIV, FLAGS, KINKS, N_KINKS, SCALAR_VJP)
+
+/* The descriptor cr_op_NAME of a unary elementwise op whose NAME##_forward
+ * is defined before it (by CR_UNARY_OP_KINKS, or by hand for one whose
+ * loop is a kernel of its own). */
+#define CR_UNARY_OP_DESCRIPTOR(NAME, FORMULA, TEXT, DERIV, FLAGS, KINKS, N_KINKS,          \
+                               SCALAR_VJP)                                                 \
     static cr_status NAME##_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy,            \
                                 cr_node **dx);                                             \
     const cr_op cr_op_##NAME = {.name = #NAME,                                             \
