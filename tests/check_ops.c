@@ -1294,6 +1294,66 @@ START_TEST(test_index_select_rows_stacked)
 }
 END_TEST
 
+/* A weight that several products use (a recurrent layer's steps): the sum
+ * of its gradient's products X_t^T dY_t is one product of the stacked
+ * factors, right again after the cotangents change, for short and tall
+ * factors; a product of another form among them leaves the sum an add_n. */
+START_TEST(test_weight_gradient_one_product)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        enum { T = 3, M = 4, N = 5 };
+        const int tall = kind == 1, mixed = kind == 2;
+        const size_t rows = tall ? 8 : 2;
+        cr_graph *g = cr_graph_new();
+        double w[M * N], x[T][8 * M], c[T][8 * N];
+        for (int i = 0; i < M * N; i++)
+            w[i] = 0.5 * i - 3.0;
+        cr_node *W = input_of(g, "W", 2, (const size_t[]){M, N}, w);
+        cr_node_require_grad(W, 1);
+        cr_node *X[T], *C[T], *loss = NULL;
+        for (int t = 0; t < T; t++) {
+            for (size_t i = 0; i < rows * M; i++)
+                x[t][i] = (double)((int)(i * 7 + t * 3) % 11) - 5.0;
+            for (size_t i = 0; i < rows * N; i++)
+                c[t][i] = (double)((int)(i * 5 + t) % 9) - 4.0;
+            char name[2][8];
+            snprintf(name[0], sizeof name[0], "X%d", t);
+            snprintf(name[1], sizeof name[1], "C%d", t);
+            X[t] = input_of(g, name[0], 2, (const size_t[]){rows, M}, x[t]);
+            C[t] = input_of(g, name[1], 2, (const size_t[]){rows, N}, c[t]);
+            /* mixed: the last step's X W as (W^T X^T)^T, whose gradient for
+             * W is a product of another form */
+            cr_node *prod =
+                mixed && t == T - 1
+                    ? cr_transpose(g, cr_matmul(g, W, X[t], CR_TRANS_A | CR_TRANS_B))
+                    : cr_sop(g, 1, &X[t], &W, NULL);
+            cr_node *term = cr_sum(g, cr_mul(g, prod, C[t]));
+            loss = loss ? cr_add(g, loss, term) : term;
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+            ck_assert_str_eq(cr_node_op_name(cr_node_grad_node(W)),
+                             mixed ? "add_n" : "matmul");
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double want = 0; /* small integers: exact in any order */
+                    for (int t = 0; t < T; t++)
+                        for (size_t r = 0; r < rows; r++)
+                            want += x[t][r * M + i] * c[t][r * N + j];
+                    ck_assert_double_eq(cr_tensor_get(cr_node_grad(W), (size_t)(i * N + j)),
+                                        want);
+                }
+            for (size_t i = 0; i < rows * N;
+                 i++) /* new cotangents: the plan re-evaluates */
+                c[1][i] = 2.0 - (double)(i % 4);
+            ck_assert_int_eq(cr_node_set_data(C[1], c[1], rows * N), CR_OK);
+            ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+        }
+        cr_graph_free(g);
+    }
+}
+END_TEST
+
 /* index_select as an embedding lookup: repeated indices, their gradient
  * scatter-added; indices made invalid after the build select NaNs. */
 START_TEST(test_index_select_values)
@@ -2234,6 +2294,7 @@ Suite *ops_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_shape_values);
     tcase_add_test(tc, test_index_select_values);
+    tcase_add_test(tc, test_weight_gradient_one_product);
     tcase_add_test(tc, test_index_select_rows_stacked);
     tcase_add_test(tc, test_shape_errors);
     tcase_add_test(tc, test_matmul_batched_values);

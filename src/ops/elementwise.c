@@ -286,10 +286,11 @@ cr_node *cr_add_n(cr_graph *g, size_t n, cr_node *const *inputs)
 {
     if (n == 1 && inputs && inputs[0])
         return inputs[0];
-    int placed = 0;
-    cr_node *rows =
-        g && inputs && inputs[0] ? join_placements(g, n, inputs, &placed) : NULL;
-    return placed ? rows : cr_node_create(g, &cr_op_add_n, inputs, n, NULL);
+    int joined = 0;
+    cr_node *sum = g && inputs && inputs[0] ? join_placements(g, n, inputs, &joined) : NULL;
+    if (!joined && g && inputs && inputs[0])
+        sum = cr_join_products(g, n, inputs, &joined);
+    return joined ? sum : cr_node_create(g, &cr_op_add_n, inputs, n, NULL);
 }
 
 cr_status cr_vjp_to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx)
