@@ -10,6 +10,7 @@
 #include "core/internal.h"
 #include "testutil.h"
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -1293,6 +1294,66 @@ START_TEST(test_index_select_rows_stacked)
 }
 END_TEST
 
+/* A weight that several products use (a recurrent layer's steps): the sum
+ * of its gradient's products X_t^T dY_t is one product of the stacked
+ * factors, right again after the cotangents change, for short and tall
+ * factors; a product of another form among them leaves the sum an add_n. */
+START_TEST(test_weight_gradient_one_product)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        enum { T = 3, M = 4, N = 5 };
+        const int tall = kind == 1, mixed = kind == 2;
+        const size_t rows = tall ? 8 : 2;
+        cr_graph *g = cr_graph_new();
+        double w[M * N], x[T][8 * M], c[T][8 * N];
+        for (int i = 0; i < M * N; i++)
+            w[i] = 0.5 * i - 3.0;
+        cr_node *W = input_of(g, "W", 2, (const size_t[]){M, N}, w);
+        cr_node_require_grad(W, 1);
+        cr_node *X[T], *C[T], *loss = NULL;
+        for (int t = 0; t < T; t++) {
+            for (size_t i = 0; i < rows * M; i++)
+                x[t][i] = (double)((int)(i * 7 + t * 3) % 11) - 5.0;
+            for (size_t i = 0; i < rows * N; i++)
+                c[t][i] = (double)((int)(i * 5 + t) % 9) - 4.0;
+            char name[2][8];
+            snprintf(name[0], sizeof name[0], "X%d", t);
+            snprintf(name[1], sizeof name[1], "C%d", t);
+            X[t] = input_of(g, name[0], 2, (const size_t[]){rows, M}, x[t]);
+            C[t] = input_of(g, name[1], 2, (const size_t[]){rows, N}, c[t]);
+            /* mixed: the last step's X W as (W^T X^T)^T, whose gradient for
+             * W is a product of another form */
+            cr_node *prod =
+                mixed && t == T - 1
+                    ? cr_transpose(g, cr_matmul(g, W, X[t], CR_TRANS_A | CR_TRANS_B))
+                    : cr_sop(g, 1, &X[t], &W, NULL);
+            cr_node *term = cr_sum(g, cr_mul(g, prod, C[t]));
+            loss = loss ? cr_add(g, loss, term) : term;
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            ck_assert_int_eq(cr_graph_backward(g, loss, 0), CR_OK);
+            ck_assert_str_eq(cr_node_op_name(cr_node_grad_node(W)),
+                             mixed ? "add_n" : "matmul");
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double want = 0; /* small integers: exact in any order */
+                    for (int t = 0; t < T; t++)
+                        for (size_t r = 0; r < rows; r++)
+                            want += x[t][r * M + i] * c[t][r * N + j];
+                    ck_assert_double_eq(cr_tensor_get(cr_node_grad(W), (size_t)(i * N + j)),
+                                        want);
+                }
+            for (size_t i = 0; i < rows * N;
+                 i++) /* new cotangents: the plan re-evaluates */
+                c[1][i] = 2.0 - (double)(i % 4);
+            ck_assert_int_eq(cr_node_set_data(C[1], c[1], rows * N), CR_OK);
+            ck_assert_int_eq(cr_graph_forward(g, loss), CR_OK);
+        }
+        cr_graph_free(g);
+    }
+}
+END_TEST
+
 /* index_select as an embedding lookup: repeated indices, their gradient
  * scatter-added; indices made invalid after the build select NaNs. */
 START_TEST(test_index_select_values)
@@ -2163,6 +2224,52 @@ START_TEST(test_broadcast_errors)
 }
 END_TEST
 
+/* The vectorised sigmoid and tanh (kernels.c) stay within 4 units in the
+ * last place of long-double references over every range that matters, give
+ * the same bits from the array loops (whole blocks and tails) as one value
+ * at a time, and keep the special values: NaN (its sign too), infinities,
+ * -0, the saturation and the sigmoid's underflow to 0 at -708. */
+START_TEST(test_sigmoid_tanh_kernels)
+{
+    enum { N = 1003 };
+    static double x[N], ys[N], yt[N];
+    const double ranges[] = {1e-300, 1e-9, 1e-3, 0.3, 1.0, 3.0, 10.0, 40.0, 700.0};
+    for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++) {
+        for (size_t i = 0; i < N; i++)
+            x[i] = ranges[r] * sin(0.7 * (double)i + 0.1 * (double)r);
+        cr_sigmoid_array(ys, x, N);
+        cr_tanh_array(yt, x, N);
+        for (size_t i = 0; i < N; i++) {
+            const long double v = x[i], e = expl(-fabsl(v));
+            const double s = (double)(v >= 0 ? 1.0L / (1.0L + e) : e / (1.0L + e));
+            const double t = (double)tanhl(v);
+            ck_assert_msg(fabs(ys[i] - s) <= 4 * DBL_EPSILON * s,
+                          "sigmoid(%.17g) = %.17g, not %.17g", x[i], ys[i], s);
+            ck_assert_msg(fabs(yt[i] - t) <= 4 * DBL_EPSILON * fabs(t),
+                          "tanh(%.17g) = %.17g, not %.17g", x[i], yt[i], t);
+            ck_assert(memcmp(&ys[i], &(double){cr_sigmoid_value(x[i])}, sizeof(double)) ==
+                      0);
+            ck_assert(memcmp(&yt[i], &(double){cr_tanh_value(x[i])}, sizeof(double)) == 0);
+        }
+    }
+    ck_assert(isnan(cr_sigmoid_value(NAN)) && !signbit(cr_sigmoid_value(NAN)));
+    ck_assert(isnan(cr_sigmoid_value(-NAN)) && signbit(cr_sigmoid_value(-NAN)));
+    ck_assert(isnan(cr_tanh_value(NAN)) && !signbit(cr_tanh_value(NAN)));
+    ck_assert(isnan(cr_tanh_value(-NAN)) && signbit(cr_tanh_value(-NAN)));
+    ck_assert_double_eq(cr_sigmoid_value(INFINITY), 1.0);
+    ck_assert_double_eq(cr_sigmoid_value(-INFINITY), 0.0);
+    ck_assert_double_eq(cr_sigmoid_value(0.0), 0.5);
+    ck_assert_double_eq(cr_sigmoid_value(-708.0), 0.0);
+    ck_assert_double_eq(cr_sigmoid_value(-1e308), 0.0);
+    ck_assert_double_eq(cr_sigmoid_value(40.0), 1.0);
+    ck_assert_double_eq(cr_tanh_value(INFINITY), 1.0);
+    ck_assert_double_eq(cr_tanh_value(-INFINITY), -1.0);
+    ck_assert_double_eq(cr_tanh_value(25.0), 1.0);
+    ck_assert(cr_tanh_value(-0.0) == 0.0 && signbit(cr_tanh_value(-0.0)));
+    ck_assert_double_eq(cr_tanh_value(4.9e-324), 4.9e-324);
+}
+END_TEST
+
 Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -2174,6 +2281,7 @@ Suite *ops_suite(void)
     tcase_add_test(tc, test_forward_values);
     tcase_add_test(tc, test_broadcast_values);
     tcase_add_test(tc, test_elementwise_points);
+    tcase_add_test(tc, test_sigmoid_tanh_kernels);
     tcase_add_test(tc, test_compare_select);
     tcase_add_test(tc, test_elementwise_errors);
     tcase_add_test(tc, test_reduction_values);
@@ -2186,6 +2294,7 @@ Suite *ops_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_shape_values);
     tcase_add_test(tc, test_index_select_values);
+    tcase_add_test(tc, test_weight_gradient_one_product);
     tcase_add_test(tc, test_index_select_rows_stacked);
     tcase_add_test(tc, test_shape_errors);
     tcase_add_test(tc, test_matmul_batched_values);

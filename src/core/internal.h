@@ -99,6 +99,14 @@ double cr_sum_squares(const double *x, size_t n);
 size_t cr_first_nonfinite(const double *x, size_t n);
 /* y[i] += x[i] for i < n; the arrays must not overlap. */
 void cr_add_into(double *restrict y, const double *restrict x, size_t n);
+/* sigmoid(v) and tanh(v) within a few units in the last place, NaN for
+ * NaN, and y[i] = the same of x[i] for i < n in vectorised loops (the
+ * arrays must not overlap): every sigmoid and tanh of the library, so a
+ * value does not depend on the size of the tensor it sits in. */
+double cr_sigmoid_value(double v);
+double cr_tanh_value(double v);
+void cr_sigmoid_array(double *restrict y, const double *restrict x, size_t n);
+void cr_tanh_array(double *restrict y, const double *restrict x, size_t n);
 /* The Frobenius norm of a tensor: sqrt(cr_sum_squares). */
 double cr_tensor_norm(const cr_tensor *t);
 

@@ -196,9 +196,11 @@ static cr_node *columns(cr_graph *g, const cr_rnn_params *p, cr_node *w, size_t 
     return from == 0 && to == gh ? w : cr_slice(g, w, 1, (long)from, (long)to, 1);
 }
 
-/* What the steps share: per-gate weight slices and summed biases. */
+/* What the steps share: per-gate weight slices and summed biases, and the
+ * input and hidden weights of the gates every step computes from x_t and h
+ * together stacked into one matrix [W_ih; W_hh] (one product per step). */
 typedef struct rnn_setup {
-    cr_node *w_ih, *w_hh, *b;           /* RNN, LSTM: everything; GRU: the r and z blocks */
+    cr_node *w, *b;                     /* RNN, LSTM: every gate; GRU: the r and z blocks */
     cr_node *w_in, *w_hn, *b_in, *b_hn; /* GRU: the n block, input and hidden sides */
 } rnn_setup;
 
@@ -206,14 +208,13 @@ static cr_status rnn_prepare(cr_graph *g, const cr_rnn_params *p, rnn_setup *s)
 {
     const size_t h = p->hidden, gh = cr_rnn_gates(p->cell) * h;
     int failed = 0;
-    if (p->cell != CR_RNN_GRU) {
-        s->w_ih = p->w_ih;
-        s->w_hh = p->w_hh;
-        s->b = bias_sum(g, p, 0, gh, &failed);
-        return failed ? g->err.status : CR_OK;
-    }
-    s->w_ih = columns(g, p, p->w_ih, 0, 2 * h);
-    s->w_hh = columns(g, p, p->w_hh, 0, 2 * h);
+    /* RNN and LSTM: every gate block; GRU: r and z (n has its own products) */
+    const size_t shared = p->cell == CR_RNN_GRU ? 2 * h : gh;
+    cr_node *w[2] = {columns(g, p, p->w_ih, 0, shared), columns(g, p, p->w_hh, 0, shared)};
+    s->w = w[0] && w[1] ? cr_concat(g, 2, w, 0) : NULL;
+    s->b = bias_sum(g, p, 0, shared, &failed);
+    if (p->cell != CR_RNN_GRU)
+        return failed || !s->w ? g->err.status : CR_OK;
     s->w_in = columns(g, p, p->w_ih, 2 * h, gh);
     s->w_hn = columns(g, p, p->w_hh, 2 * h, gh);
     s->b = bias_sum(g, p, 0, 2 * h, &failed);
@@ -221,7 +222,7 @@ static cr_status rnn_prepare(cr_graph *g, const cr_rnn_params *p, rnn_setup *s)
         failed |= !(s->b_in = cr_slice(g, p->b_ih, 0, (long)(2 * h), (long)gh, 1));
     if (p->b_hh)
         failed |= !(s->b_hn = cr_slice(g, p->b_hh, 0, (long)(2 * h), (long)gh, 1));
-    failed |= !s->w_ih || !s->w_hh || !s->w_in || !s->w_hn;
+    failed |= !s->w || !s->w_in || !s->w_hn;
     return failed ? g->err.status : CR_OK;
 }
 
@@ -236,8 +237,10 @@ static cr_status rnn_step(cr_graph *g, const cr_rnn_params *p, const rnn_setup *
                           cr_node *xt, cr_rnn_state *st)
 {
     const size_t h = p->hidden;
-    cr_node *xs[2] = {xt, st->h}, *ws[2] = {s->w_ih, s->w_hh};
-    cr_node *pre = cr_sop(g, 2, xs, ws, s->b);
+    /* [x_t, h] [W_ih; W_hh] + b: one product of the joined inputs */
+    cr_node *xs[2] = {xt, st->h};
+    cr_node *xh = cr_concat(g, 2, xs, 1);
+    cr_node *pre = cr_sop(g, 1, &xh, &s->w, s->b);
     switch (p->cell) {
     case CR_RNN_TANH:
         st->h = cr_tanh(g, pre);

@@ -286,10 +286,11 @@ cr_node *cr_add_n(cr_graph *g, size_t n, cr_node *const *inputs)
 {
     if (n == 1 && inputs && inputs[0])
         return inputs[0];
-    int placed = 0;
-    cr_node *rows =
-        g && inputs && inputs[0] ? join_placements(g, n, inputs, &placed) : NULL;
-    return placed ? rows : cr_node_create(g, &cr_op_add_n, inputs, n, NULL);
+    int joined = 0;
+    cr_node *sum = g && inputs && inputs[0] ? join_placements(g, n, inputs, &joined) : NULL;
+    if (!joined && g && inputs && inputs[0])
+        sum = cr_join_products(g, n, inputs, &joined);
+    return joined ? sum : cr_node_create(g, &cr_op_add_n, inputs, n, NULL);
 }
 
 cr_status cr_vjp_to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx)
@@ -335,13 +336,7 @@ static cr_status pow_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
 
 /* ---- unary ops ---- */
 
-static double sigmoid(double v)
-{
-    if (v >= 0)
-        return 1.0 / (1.0 + exp(-v));
-    double e = exp(v);
-    return e / (1.0 + e);
-}
+static double sigmoid(double v) { return cr_sigmoid_value(v); }
 
 static double softplus(double v) { return v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)); }
 
@@ -390,9 +385,15 @@ CR_UNARY_OP(sign, sign(v), "y = sign(x)", "sign(x)", "0", CR_OP_KINK | CR_OP_JUM
             no_scalar_vjp)
 CR_UNARY_OP(sin, sin(v), "y = sin(x)", "sin(x)", "cos(x)", 0, sin_scalar_vjp)
 CR_UNARY_OP(cos, cos(v), "y = cos(x)", "cos(x)", "-sin(x)", 0, cos_scalar_vjp)
-CR_UNARY_OP(tanh, tanh(v), "y = tanh(x)", "tanh(x)", "1-y^2", 0, tanh_scalar_vjp)
-CR_UNARY_OP(sigmoid, sigmoid(v), "y = 1/(1+exp(-x))", "sigmoid(x)", "y*(1-y)", 0,
-            sigmoid_scalar_vjp)
+/* tanh and sigmoid: the vectorised kernels (kernels.c) */
+static void tanh_forward(cr_node *n) { cr_tanh_array(OUT(n), IN(n, 0), n->value.size); }
+static void sigmoid_forward(cr_node *n)
+{
+    cr_sigmoid_array(OUT(n), IN(n, 0), n->value.size);
+}
+CR_UNARY_OP_DESCRIPTOR(tanh, "y = tanh(x)", "tanh(x)", "1-y^2", 0, NULL, 0, tanh_scalar_vjp)
+CR_UNARY_OP_DESCRIPTOR(sigmoid, "y = 1/(1+exp(-x))", "sigmoid(x)", "y*(1-y)", 0, NULL, 0,
+                       sigmoid_scalar_vjp)
 CR_UNARY_OP(relu, v > 0 ? v : 0.0, "y = max(x, 0)", "relu(x)", "x > 0 ? 1 : 0", CR_OP_KINK,
             relu_scalar_vjp)
 CR_UNARY_OP(softplus, softplus(v), "y = log(1+exp(x))", "softplus(x)", "sigmoid(x)", 0,
