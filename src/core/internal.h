@@ -42,6 +42,14 @@ int cr_text_none(char *buf, size_t size);
  * the first pass over them (a 100,000-node graph's first backward, a data
  * set being read). Only advice: errors are ignored; elsewhere a no-op. */
 void cr_advise_huge(void *p, size_t size);
+/* Asks Linux to fault in the pages of the size bytes at p now, in one call
+ * (madvise(MADV_POPULATE_WRITE), Linux 5.14 and later), instead of one
+ * page fault per page at first touch. Page faults are slow on this
+ * project's VM (tens of microseconds each under load; docs/performance.md),
+ * and the bytes are written soon anyway (a bump allocator's next stretch,
+ * an array about to be filled). Only advice: contents are unchanged,
+ * errors ignored; elsewhere a no-op. */
+void cr_prefault(void *p, size_t size);
 
 /* ---- scans over doubles (kernels.c) ----
  * GCC's -O2, the default CFLAGS, vectorises straight-line code but not a
