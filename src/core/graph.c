@@ -325,16 +325,17 @@ static cr_node *node_new(cr_graph *g, const cr_op *op, cr_node_kind kind,
 
     cr_arena_mark mark = cr_arena_get_mark(&g->arena);
     cr_status st = CR_ENOMEM;
-    /* the node and its input array in one block (sizeof *node is a
-     * multiple of 16, so the array is aligned) */
+    /* the input array and the node in one block, the array first: an
+     * evaluation reads it with the node's first fields (internal.h) */
     if (n > (SIZE_MAX - sizeof(cr_node)) / sizeof *inputs)
         goto fail;
-    cr_node *node = cr_arena_alloc(&g->arena, sizeof *node + n * sizeof *inputs, 16);
-    if (!node)
+    cr_node **block = cr_arena_alloc(&g->arena, n * sizeof *inputs + sizeof(cr_node), 16);
+    if (!block)
         goto fail;
-    node->inputs = n ? (cr_node **)(node + 1) : NULL;
-    if (n)
-        memcpy(node->inputs, inputs, n * sizeof *inputs);
+    cr_node *node = (cr_node *)(block + n);
+    node->inputs = n ? block : NULL;
+    for (size_t i = 0; i < n; i++) /* mostly one or two: no call */
+        block[i] = inputs[i];
     node->op = op;
     node->graph = g;
     node->n_inputs = n;

@@ -292,22 +292,27 @@ typedef struct cr_node_args {
  * nodes) stay small (docs/design.md gives the node's size). */
 extern const cr_node_args cr_no_args;
 
+/* The fields an evaluation and a backward sweep read come first and
+ * together (op, inputs, id, a scalar's value and the value's data
+ * pointer: the first 48 bytes), and a node's input array sits just before
+ * it in the same arena block (node_new), so that re-running a scalar graph
+ * touches mostly one or two cache lines per node. */
 struct cr_node {
     const cr_op *op;
-    cr_graph *graph;
     cr_node **inputs;
     size_t n_inputs;
-    cr_tensor value; /* data in the arena, or &scalar_store for one element */
+    size_t id;           /* creation index */
+    double scalar_store; /* the value of a one-element node */
+    cr_tensor value;     /* data in the arena, or &scalar_store for one element */
     /* The last backward's gradient: a gradient node's value
      * (CR_NODE_GRAD_NODE), a direct backward's tensor, or NULL. */
     const cr_tensor *grad;
+    unsigned kind; /* cr_node_kind */
+    unsigned flags;
+    cr_graph *graph;
     cr_tensor *accum;         /* accumulated gradient (CR_BACKWARD_ACCUMULATE) */
     const char *name;         /* arena string, or NULL */
     const cr_node_args *args; /* an arena copy, or &cr_no_args (all zero) */
-    size_t id;                /* creation index */
-    unsigned kind;            /* cr_node_kind */
-    unsigned flags;
-    double scalar_store;
 };
 
 typedef struct cr_name_entry cr_name_entry; /* uthash entry, graph.c */
