@@ -418,7 +418,9 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
         const size_t n_in = n->n_inputs;
         for (size_t i = 0; i < n_in; i++)
             marks[n->inputs[i]->id] |= MARK_LOSS_ANCESTOR;
-        if (state[id] != (DIRECT_ACTIVE | DIRECT_HAS) || n->kind != CR_NODE_OP)
+        /* a leaf's op says it is one (kind is in the node's second cache
+         * line; the ops' descriptors stay in cache) */
+        if (state[id] != (DIRECT_ACTIVE | DIRECT_HAS) || (n->op->flags & CR_OP_LEAF))
             continue;
         if (n->value.rank != 0 || !n->op->scalar_vjp)
             goto node_road;
@@ -522,8 +524,9 @@ static cr_backward_cache *cache_build(cr_graph *g, cr_node *loss)
     }
     c->loss = loss;
     c->wants_version = g->wants_version;
-    /* one sweep over the nodes, the list growing as it goes (parameters,
-     * which always want a gradient, give a first guess of its length) */
+    /* the parameters when no other node wants a gradient; otherwise one
+     * sweep over the nodes, the list growing as it goes (parameters, which
+     * always want a gradient, give a first guess of its length) */
     size_t cap = g->n_params;
     c->wanted = cr_malloc((cap ? cap : 1) * sizeof *c->wanted);
     if (!c->wanted) {
@@ -532,7 +535,11 @@ static cr_backward_cache *cache_build(cr_graph *g, cr_node *loss)
     }
     if (cap * sizeof *c->wanted >= 65536) /* filled next: fault it in at once */
         cr_prefault(c->wanted, cap * sizeof *c->wanted);
-    for (size_t id = 0; id < g->n_nodes; id++) {
+    if (g->n_wanting == 0) { /* the parameters, in creation order as well */
+        memcpy(c->wanted, g->params, g->n_params * sizeof *c->wanted);
+        c->n_wanted = g->n_params;
+    }
+    for (size_t id = 0; g->n_wanting > 0 && id < g->n_nodes; id++) {
         if (!(g->nodes[id]->flags & CR_NODE_WANTS_GRAD))
             continue;
         if (c->n_wanted == cap && cr_grow((void **)&c->wanted, &cap, c->n_wanted + 1,

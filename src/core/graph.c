@@ -616,6 +616,9 @@ cr_status cr_node_require_grad(cr_node *n, int on)
     }
     if (before != n->flags)
         n->graph->wants_version++;
+    const unsigned wants = n->flags & CR_NODE_WANTS_GRAD;
+    if (wants != (before & CR_NODE_WANTS_GRAD)) /* never for a param */
+        n->graph->n_wanting += wants ? 1 : (size_t)-1;
     return CR_OK;
 }
 
@@ -817,6 +820,14 @@ cr_status cr_graph_forward(cr_graph *g, cr_node *target)
  * fails half-way): nodes made since were unnamed op/constant nodes. */
 void cr_graph_truncate(cr_graph *g, size_t n_nodes, cr_arena_mark mark)
 {
+    /* the lists that count or hold nodes forget the dropped ones */
+    for (size_t id = n_nodes; id < g->n_nodes; id++) {
+        const cr_node *n = g->nodes[id];
+        if (n->kind != CR_NODE_PARAM && (n->flags & CR_NODE_WANTS_GRAD))
+            g->n_wanting--;
+    }
+    while (g->n_params > 0 && g->params[g->n_params - 1]->id >= n_nodes)
+        g->n_params--;
     g->n_nodes = n_nodes;
     cr_arena_rewind(&g->arena, mark);
 }

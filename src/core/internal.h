@@ -155,9 +155,9 @@ enum { CR_TENSOR_OWNS_DATA = 1u << 0 };
 struct cr_tensor {
     double *data;
     size_t size;
-    size_t shape[CR_MAX_RANK];
-    int rank;
+    int rank; /* before shape: a node's value has it in its first cache line */
     unsigned flags;
+    size_t shape[CR_MAX_RANK];
 };
 
 /* Sets t's rank/shape/size (no storage), checking dims and overflow. */
@@ -294,7 +294,7 @@ extern const cr_node_args cr_no_args;
 
 /* The fields an evaluation and a backward sweep read come first and
  * together (op, inputs, id, a scalar's value and the value's data
- * pointer: the first 48 bytes), and a node's input array sits just before
+ * pointer, size and rank: the first 64 bytes), and a node's input array sits just before
  * it in the same arena block (node_new), so that re-running a scalar graph
  * touches mostly one or two cache lines per node. */
 struct cr_node {
@@ -331,7 +331,10 @@ struct cr_graph {
     cr_name_entry *names; /* uthash head */
     cr_error err;
     unsigned wants_version; /* bumps when the set of wanted grads changes */
-    unsigned char *marks;   /* scratch, one byte per node */
+    /* Nodes other than parameters that want a gradient: with none, the
+     * wanted nodes are the parameters (a backward need not visit all). */
+    size_t n_wanting;
+    unsigned char *marks; /* scratch, one byte per node */
     size_t cap_marks;
     cr_plan *plans[CR_PLAN_CACHE];
     unsigned long plan_tick;      /* orders plan uses for eviction */
