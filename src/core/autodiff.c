@@ -44,6 +44,9 @@ struct cr_backward_cache {
     double *values;
     double *dx; /* one node's contributions, cap_dx of them */
     size_t cap_dx;
+    /* g->grads_stamp when this build last set its wanted nodes' gradients
+     * and flags (cr_graph_backward) */
+    unsigned long grads_stamp;
 };
 
 enum {
@@ -462,19 +465,19 @@ node_road:
  * wanted nodes' tensors point. Allocates nothing, cannot fail. */
 static void direct_sweep(cr_backward_cache *c)
 {
-    const unsigned char *restrict state = c->state;
     double *restrict slot = c->slot;
     slot_seed(c);
     double *restrict dx = c->dx;
     for (size_t k = 0; k < c->n_sweep; k++) {
         const cr_node *n = c->sweep[k];
+        const size_t n_in = n->n_inputs;
         if (!n->op->scalar_vjp(n, slot[n->id], dx))
             continue;
-        for (size_t i = 0; i < n->n_inputs; i++) {
-            const size_t in = n->inputs[i]->id;
-            if (state[in] & DIRECT_ACTIVE)
-                slot[in] += dx[i];
-        }
+        /* Every input, active or not: an inactive one (depending on no
+         * wanted node) only passes its slot on to inactive ones, and no
+         * gradient reads theirs. No test, no state byte read. */
+        for (size_t i = 0; i < n_in; i++)
+            slot[n->inputs[i]->id] += dx[i];
     }
 }
 
@@ -493,6 +496,7 @@ static cr_status direct_to_nodes(cr_graph *g, cr_backward_cache *c)
             w->flags |= CR_NODE_GRAD_NODE;
         }
     }
+    g->grads_stamp++;
     direct_free(c);
     return CR_OK;
 }
@@ -667,6 +671,7 @@ static cr_status hold_in_accumulator(cr_graph *g, const char *what, cr_node *w)
     else
         cr_tensor_fill(w->accum, 0.0);
     w->flags |= CR_NODE_GRAD_ACCUM;
+    g->grads_stamp++;
     return CR_OK;
 }
 
@@ -724,6 +729,7 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
     }
     const int accumulating = (flags & CR_BACKWARD_ACCUMULATE) != 0;
     const int trap = (g->flags & CR_GRAPH_TRAP_NONFINITE) != 0;
+    const int built = c == NULL;
     if (c && is_direct(c) && trap && (st = direct_to_nodes(g, c)) != CR_OK)
         return st; /* the trap checks gradient nodes */
     if (c) {
@@ -746,7 +752,13 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
      * left to whoever reads them). */
     const int scanned = trap && !accumulating && !is_direct(c);
     const size_t first_planned = c->n_plan ? c->plan[0]->id : SIZE_MAX;
-    for (size_t k = 0; k < c->n_wanted; k++) {
+    /* A direct re-run, with no gradient or flag of a node changed since
+     * this build last set them (every such change bumps the stamp), would
+     * write what they hold: skipped, so a re-run does not read 50,000
+     * parameters of a scalar network. */
+    const int settled =
+        is_direct(c) && !accumulating && !built && c->grads_stamp == g->grads_stamp;
+    for (size_t k = 0; k < c->n_wanted && !settled; k++) {
         cr_node *w = c->wanted[k];
         /* a direct build leaves grads NULL: not read (fresh zero pages) */
         const cr_node *gn = is_direct(c) ? NULL : c->grads[k];
@@ -767,6 +779,10 @@ cr_status cr_graph_backward(cr_graph *g, cr_node *loss, unsigned flags)
             w->grad = grad;
         if (w->flags != f)
             w->flags = f;
+    }
+    if (!settled) { /* what a plain direct re-run would leave, or not */
+        g->grads_stamp++;
+        c->grads_stamp = is_direct(c) && !accumulating ? g->grads_stamp : 0;
     }
     g->grads_checked = g->values_version;
     return CR_OK;

@@ -606,6 +606,7 @@ cr_status cr_node_require_grad(cr_node *n, int on)
     if (!n)
         return CR_EINVAL;
     unsigned before = n->flags;
+    const cr_tensor *grad_before = n->grad;
     if (on || n->kind == CR_NODE_PARAM) {
         n->flags |= CR_NODE_WANTS_GRAD;
     } else {
@@ -616,6 +617,8 @@ cr_status cr_node_require_grad(cr_node *n, int on)
     }
     if (before != n->flags)
         n->graph->wants_version++;
+    if (before != n->flags || grad_before != n->grad)
+        n->graph->grads_stamp++;
     const unsigned wants = n->flags & CR_NODE_WANTS_GRAD;
     if (wants != (before & CR_NODE_WANTS_GRAD)) /* never for a param */
         n->graph->n_wanting += wants ? 1 : (size_t)-1;

@@ -334,6 +334,10 @@ struct cr_graph {
     /* Nodes other than parameters that want a gradient: with none, the
      * wanted nodes are the parameters (a backward need not visit all). */
     size_t n_wanting;
+    /* Bumped whenever a node's gradient or gradient flags change
+     * (autodiff.c, cr_node_require_grad): a backward's re-run that finds
+     * it as it left it need not set them again. */
+    unsigned long grads_stamp;
     unsigned char *marks; /* scratch, one byte per node */
     size_t cap_marks;
     cr_plan *plans[CR_PLAN_CACHE];
