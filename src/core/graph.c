@@ -334,8 +334,12 @@ static cr_node *node_new(cr_graph *g, const cr_op *op, cr_node_kind kind,
         goto fail;
     cr_node *node = (cr_node *)(block + n);
     node->inputs = n ? block : NULL;
-    for (size_t i = 0; i < n; i++) /* mostly one or two: no call */
-        block[i] = inputs[i];
+    if (n <= 2) { /* most nodes: no call */
+        for (size_t i = 0; i < n; i++)
+            block[i] = inputs[i];
+    } else {
+        memcpy(block, inputs, n * sizeof *inputs);
+    }
     node->op = op;
     node->graph = g;
     node->n_inputs = n;
