@@ -539,7 +539,8 @@ static cr_backward_cache *cache_build(cr_graph *g, cr_node *loss)
     }
     if (cap * sizeof *c->wanted >= 65536) /* filled next: fault it in at once */
         cr_prefault(c->wanted, cap * sizeof *c->wanted);
-    if (g->n_wanting == 0) { /* the parameters, in creation order as well */
+    /* the parameters, in creation order as well (none: params is NULL) */
+    if (g->n_wanting == 0 && g->n_params > 0) {
         memcpy(c->wanted, g->params, g->n_params * sizeof *c->wanted);
         c->n_wanted = g->n_params;
     }
