@@ -23,6 +23,7 @@ struct cr_arena_chunk {
 #define CHUNK_MIN (64u * 1024u)
 #define CHUNK_MAX (32u * 1024u * 1024u)
 #define HUGE_CHUNK (4u * 1024u * 1024u) /* from here on advised onto huge pages */
+#define HUGE_PAGE (2u * 1024u * 1024u)
 static unsigned char *chunk_data(cr_arena_chunk *c)
 {
     return (unsigned char *)c + CHUNK_HEADER;
@@ -37,10 +38,12 @@ static unsigned char *chunk_data(cr_arena_chunk *c)
  * never uses. */
 static void chunk_ready(cr_arena_chunk *c, size_t end)
 {
-    const size_t step = c->size >= HUGE_CHUNK  ? 2u * 1024u * 1024u
+    const size_t step = c->size >= HUGE_CHUNK  ? HUGE_PAGE
                         : c->size / 4 > 16384u ? c->size / 4
                                                : 16384u;
-    size_t ready = (end + step - 1) / step * step; /* end <= size: no overflow */
+    /* to a multiple of step in memory (a huge page's boundary) */
+    const uintptr_t base = (uintptr_t)chunk_data(c);
+    size_t ready = (size_t)((base + end + step - 1) / step * step - base);
     if (ready > c->size)
         ready = c->size;
     cr_prefault(chunk_data(c) + c->ready, ready - c->ready);
@@ -91,18 +94,27 @@ void *cr_arena_alloc(cr_arena *a, size_t size, size_t align)
         return NULL;
     if (want < size + align)
         want = size + align;
+    /* A huge chunk is a huge page longer and starts its data on a huge
+     * page's boundary, so all of it can be on huge pages (the skipped
+     * start is never touched and costs no memory). */
+    const int huge = want >= HUGE_CHUNK && want <= SIZE_MAX - CHUNK_HEADER - HUGE_PAGE;
+    if (huge)
+        want += HUGE_PAGE;
     c = cr_malloc(CHUNK_HEADER + want);
     if (!c)
         return NULL;
+    const size_t skip =
+        huge ? (HUGE_PAGE - (uintptr_t)chunk_data(c) % HUGE_PAGE) % HUGE_PAGE : 0;
     c->next = a->head;
     c->size = want;
-    c->used = 0;
-    c->ready = 0;
+    c->used = skip;
+    c->ready = skip;
     a->head = c;
     a->total += want;
-    cr_advise_huge(c, CHUNK_HEADER + want);
+    if (huge)
+        cr_advise_huge(chunk_data(c) + skip, want - skip);
     uintptr_t base = (uintptr_t)chunk_data(c);
-    size_t start = (size_t)(((base + align - 1) & ~(uintptr_t)(align - 1)) - base);
+    size_t start = (size_t)(((base + skip + align - 1) & ~(uintptr_t)(align - 1)) - base);
     c->used = start + size;
     chunk_ready(c, c->used);
     return memset(chunk_data(c) + start, 0, size);
