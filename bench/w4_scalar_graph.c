@@ -22,6 +22,13 @@
  * --cpu-time measures the process's CPU time instead of the wall clock:
  * on a machine shared with other work, a short phase's wall time is
  * mostly the time spent waiting for a core (docs/performance.md).
+ *
+ * Each phase is a function of its own (build, first_backward,
+ * rerun_backward, steady_steps), so callgrind counts one phase's
+ * instructions, load-independent figures (docs/performance.md):
+ *
+ *   ./libtool --mode=execute valgrind --tool=callgrind --collect-atstart=no \
+ *       --toggle-collect=first_backward ./bench/w4_scalar_graph ops
  */
 #include <chainrule.h>
 
@@ -43,11 +50,20 @@ static double now(void)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+/* Each phase a function that callgrind's --toggle-collect can name: never
+ * inlined, and (GCC's noipa) never merged with one another although
+ * first_backward and rerun_backward are the same code. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PHASE __attribute__((noipa))
+#else
+#define PHASE __attribute__((noinline))
+#endif
+
 static const size_t sizes[LAYERS + 1] = {128, 168, 168, 1};
 
 /* The network's loss; its leaves (inputs, target, parameters) are counted
  * into *leaves. NULL with the error in g. */
-static cr_node *build(cr_graph *g, int sop, size_t *leaves)
+PHASE static cr_node *build(cr_graph *g, int sop, size_t *leaves)
 {
     cr_node *prev[WIDEST], *next[WIDEST], *ws[WIDEST];
     for (size_t i = 0; i < sizes[0]; i++)
@@ -75,6 +91,28 @@ static cr_node *build(cr_graph *g, int sop, size_t *leaves)
     return cr_powc(g, cr_sub(g, prev[0], t), 2.0);
 }
 
+PHASE static cr_status first_backward(cr_graph *g, cr_node *loss)
+{
+    return cr_graph_backward(g, loss, 0);
+}
+
+PHASE static cr_status rerun_backward(cr_graph *g, cr_node *loss)
+{
+    return cr_graph_backward(g, loss, 0);
+}
+
+/* STEADY_RUNS re-runs of forward + backward. */
+PHASE static cr_status steady_steps(cr_graph *g, cr_node *loss)
+{
+    cr_status s = CR_OK;
+    for (int r = 0; r < STEADY_RUNS && s == CR_OK; r++) {
+        s = cr_graph_forward(g, loss);
+        if (s == CR_OK)
+            s = cr_graph_backward(g, loss, 0);
+    }
+    return s;
+}
+
 int main(int argc, char **argv)
 {
     cpu_time = argc > 1 && strcmp(argv[argc - 1], "--cpu-time") == 0;
@@ -94,16 +132,13 @@ int main(int argc, char **argv)
     }
     double t1 = now();
     size_t op_nodes = cr_graph_size(g) - leaves;
-    cr_status s = cr_graph_backward(g, loss, 0);
+    cr_status s = first_backward(g, loss);
     double t2 = now();
     if (s == CR_OK)
-        s = cr_graph_backward(g, loss, 0);
+        s = rerun_backward(g, loss);
     double t3 = now();
-    for (int r = 0; r < STEADY_RUNS && s == CR_OK; r++) {
-        s = cr_graph_forward(g, loss);
-        if (s == CR_OK)
-            s = cr_graph_backward(g, loss, 0);
-    }
+    if (s == CR_OK)
+        s = steady_steps(g, loss);
     double t4 = now();
     if (s != CR_OK) {
         fprintf(stderr, "w4: %s\n", cr_graph_error(g)->message);

@@ -722,6 +722,110 @@ START_TEST(test_direct_scalar_backward)
 }
 END_TEST
 
+/* When only the parameters want gradients, backward takes them as the
+ * wanted list without visiting every node (the graph counts the other
+ * nodes that want one): withdrawing the input's request, twice, after
+ * cr_graph_zero_grad left flags on it, then asking for the other input's
+ * (a set not seen before) give the gradients of the node road bit for
+ * bit, an input's only when asked for. */
+START_TEST(test_wanted_params_only)
+{
+    scalar_net d, t;
+    scalar_net_build(&d, 5);
+    scalar_net_build(&t, 5);
+    cr_node *x = d.leaves[SCALAR_PARAMS], *tx = t.leaves[SCALAR_PARAMS];
+    cr_node *y = d.leaves[SCALAR_PARAMS + 1], *ty = t.leaves[SCALAR_PARAMS + 1];
+    ck_assert_int_eq(cr_graph_backward(d.g, d.loss, 0), CR_OK);
+    ck_assert_int_eq(cr_graph_zero_grad(d.g), CR_OK);
+    for (int round = 0; round < 3; round++) {
+        if (round == 1) /* x, wanting none now, gets an accumulator's flag */
+            ck_assert_int_eq(cr_graph_zero_grad(d.g), CR_OK);
+        for (int twice = 0; twice < 2; twice++) {
+            ck_assert_int_eq(cr_node_require_grad(x, 0), CR_OK);
+            ck_assert_int_eq(cr_node_require_grad(tx, 0), CR_OK);
+            ck_assert_int_eq(cr_node_require_grad(y, round == 2), CR_OK);
+            ck_assert_int_eq(cr_node_require_grad(ty, round == 2), CR_OK);
+        }
+        const double v = 0.3 + 0.2 * round;
+        cr_node_set_scalar(x, v);
+        cr_node_set_scalar(tx, v);
+        ck_assert_int_eq(cr_graph_forward(d.g, d.loss), CR_OK);
+        ck_assert_int_eq(cr_graph_forward(t.g, t.loss), CR_OK);
+        ck_assert_int_eq(cr_graph_backward(d.g, d.loss, 0), CR_OK);
+        ck_assert_int_eq(cr_graph_backward(t.g, t.loss, 0), CR_OK);
+        ck_assert_ptr_nonnull(cr_node_grad_node(t.leaves[0])); /* the node road */
+        for (size_t k = 0; k < SCALAR_PARAMS; k++)
+            ck_assert_msg(grad_bits(d.leaves[k]) == grad_bits(t.leaves[k]),
+                          "round %d, param %zu: %.17g against %.17g", round, k,
+                          cr_tensor_scalar(cr_node_grad(d.leaves[k])),
+                          cr_tensor_scalar(cr_node_grad(t.leaves[k])));
+        ck_assert_ptr_null(cr_node_grad(x));
+        if (round == 2) {
+            ck_assert_ptr_nonnull(cr_node_grad(y));
+            ck_assert(grad_bits(y) == grad_bits(ty));
+            ck_assert(cr_tensor_scalar(cr_node_grad(y)) != 0.0);
+        } else {
+            ck_assert_ptr_null(cr_node_grad(y));
+        }
+    }
+    cr_graph_free(d.g);
+    cr_graph_free(t.g);
+}
+END_TEST
+
+/* A direct re-run that finds the gradients as it left them does not set
+ * them again; whatever changed them in between (an accumulating backward,
+ * cr_graph_zero_grad, another loss's backward, withdrawing a request)
+ * makes the next re-run set them: each backward leaves the gradients of
+ * its loss, bit for bit those of a twin graph that only ever runs that
+ * backward. */
+START_TEST(test_direct_rerun_settles)
+{
+    scalar_net d, t;
+    scalar_net_build(&d, 6);
+    scalar_net_build(&t, 6);
+    cr_node *other = cr_square(d.g, d.loss);
+    ck_assert_ptr_nonnull(other);
+    cr_node *x = d.leaves[SCALAR_PARAMS];
+    ck_assert_int_eq(cr_graph_backward(t.g, t.loss, 0), CR_OK);
+    for (int step = 0; step < 7; step++) {
+        ck_assert_int_eq(cr_graph_backward(d.g, d.loss, 0), CR_OK);
+        ck_assert_int_eq(cr_graph_backward(d.g, d.loss, 0), CR_OK); /* settled */
+        for (size_t k = 0; k <= SCALAR_PARAMS; k++)
+            ck_assert_msg(grad_bits(d.leaves[k]) == grad_bits(t.leaves[k]),
+                          "step %d, leaf %zu: %.17g against %.17g", step, k,
+                          cr_tensor_scalar(cr_node_grad(d.leaves[k])),
+                          cr_tensor_scalar(cr_node_grad(t.leaves[k])));
+        switch (step) { /* what changes the gradients before the next round */
+        case 0:
+            ck_assert_int_eq(cr_graph_backward(d.g, d.loss, CR_BACKWARD_ACCUMULATE), CR_OK);
+            ck_assert(cr_tensor_scalar(cr_node_grad(d.leaves[0])) ==
+                      2 * cr_tensor_scalar(cr_node_grad(t.leaves[0])));
+            break;
+        case 1:
+            ck_assert_int_eq(cr_graph_zero_grad(d.g), CR_OK);
+            ck_assert(cr_tensor_scalar(cr_node_grad(d.leaves[0])) == 0.0);
+            break;
+        case 2:
+        case 3:
+            ck_assert_int_eq(cr_graph_backward(d.g, other, 0), CR_OK);
+            ck_assert(grad_bits(d.leaves[0]) != grad_bits(t.leaves[0]));
+            break;
+        case 4:
+            ck_assert_int_eq(cr_node_require_grad(x, 0), CR_OK);
+            ck_assert_ptr_null(cr_node_grad(x));
+            ck_assert_int_eq(cr_node_require_grad(x, 1), CR_OK);
+            break;
+        default:
+            ck_assert_ptr_nonnull(cr_node_grad_node(d.leaves[1]));
+            break;
+        }
+    }
+    cr_graph_free(d.g);
+    cr_graph_free(t.g);
+}
+END_TEST
+
 /* A scalar loss whose path reaches a vector, or an op without a
  * scalar_vjp, below scalar ops takes the node road, with right values. */
 START_TEST(test_direct_falls_back)
@@ -809,6 +913,8 @@ Suite *autodiff_suite(void)
     tcase_add_test(tc, test_backward_errors);
     tcase_add_test(tc, test_bce_saturated);
     tcase_add_test(tc, test_direct_scalar_backward);
+    tcase_add_test(tc, test_wanted_params_only);
+    tcase_add_test(tc, test_direct_rerun_settles);
     tcase_add_test(tc, test_direct_falls_back);
     tcase_add_test(tc, test_direct_backward_oom);
     suite_add_tcase(s, tc);

@@ -5,7 +5,7 @@
  * failing allocator through cr_set_allocator.
  */
 #ifdef __linux__
-#define _DEFAULT_SOURCE 1 /* madvise's MADV_HUGEPAGE */
+#define _DEFAULT_SOURCE 1 /* madvise's MADV_HUGEPAGE, MADV_POPULATE_WRITE */
 #endif
 #include "core/internal.h"
 
@@ -14,6 +14,7 @@
 #include <string.h>
 #ifdef __linux__
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 static void *libc_malloc(size_t size, void *ctx)
@@ -83,6 +84,10 @@ char *cr_strdup(const char *s)
     return d;
 }
 
+/* Growths from this size on are prefaulted: below it, the call costs more
+ * than the faults it saves. */
+#define PREFAULT_MIN (64u * 1024u)
+
 cr_status cr_grow(void **array, size_t *cap, size_t need, size_t elem_size)
 {
     if (need <= *cap)
@@ -98,6 +103,10 @@ cr_status cr_grow(void **array, size_t *cap, size_t need, size_t elem_size)
     void *p = cr_realloc(*array, new_cap * elem_size);
     if (!p)
         return CR_ENOMEM;
+    /* a large array (a graph's node list) fills its new part next */
+    const size_t grown = (new_cap - *cap) * elem_size;
+    if (grown >= PREFAULT_MIN)
+        cr_prefault((unsigned char *)p + *cap * elem_size, grown);
     *array = p;
     *cap = new_cap;
     return CR_OK;
@@ -114,6 +123,23 @@ void cr_advise_huge(void *p, size_t size)
     uintptr_t hi = ((uintptr_t)p + size) & ~(uintptr_t)(HUGE_PAGE - 1);
     if (hi > lo)
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    CR_UNUSED(p);
+    CR_UNUSED(size);
+#endif
+}
+
+void cr_prefault(void *p, size_t size)
+{
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    if (size == 0)
+        return;
+    /* madvise wants a page-aligned start; the page holding p is mapped
+     * (it holds p), and populating leaves every byte as it was */
+    const long page_size = sysconf(_SC_PAGESIZE);
+    const uintptr_t page = page_size > 0 ? (uintptr_t)page_size : 4096;
+    uintptr_t lo = (uintptr_t)p & ~(page - 1);
+    (void)madvise((void *)lo, (uintptr_t)p + size - lo, MADV_POPULATE_WRITE);
 #else
     CR_UNUSED(p);
     CR_UNUSED(size);

@@ -325,16 +325,21 @@ static cr_node *node_new(cr_graph *g, const cr_op *op, cr_node_kind kind,
 
     cr_arena_mark mark = cr_arena_get_mark(&g->arena);
     cr_status st = CR_ENOMEM;
-    /* the node and its input array in one block (sizeof *node is a
-     * multiple of 16, so the array is aligned) */
+    /* the input array and the node in one block, the array first: an
+     * evaluation reads it with the node's first fields (internal.h) */
     if (n > (SIZE_MAX - sizeof(cr_node)) / sizeof *inputs)
         goto fail;
-    cr_node *node = cr_arena_alloc(&g->arena, sizeof *node + n * sizeof *inputs, 16);
-    if (!node)
+    cr_node **block = cr_arena_alloc(&g->arena, n * sizeof *inputs + sizeof(cr_node), 16);
+    if (!block)
         goto fail;
-    node->inputs = n ? (cr_node **)(node + 1) : NULL;
-    if (n)
-        memcpy(node->inputs, inputs, n * sizeof *inputs);
+    cr_node *node = (cr_node *)(block + n);
+    node->inputs = n ? block : NULL;
+    if (n <= 2) { /* most nodes: no call */
+        for (size_t i = 0; i < n; i++)
+            block[i] = inputs[i];
+    } else {
+        memcpy(block, inputs, n * sizeof *inputs);
+    }
     node->op = op;
     node->graph = g;
     node->n_inputs = n;
@@ -605,6 +610,7 @@ cr_status cr_node_require_grad(cr_node *n, int on)
     if (!n)
         return CR_EINVAL;
     unsigned before = n->flags;
+    const cr_tensor *grad_before = n->grad;
     if (on || n->kind == CR_NODE_PARAM) {
         n->flags |= CR_NODE_WANTS_GRAD;
     } else {
@@ -615,6 +621,11 @@ cr_status cr_node_require_grad(cr_node *n, int on)
     }
     if (before != n->flags)
         n->graph->wants_version++;
+    if (before != n->flags || grad_before != n->grad)
+        n->graph->grads_stamp++;
+    const unsigned wants = n->flags & CR_NODE_WANTS_GRAD;
+    if (wants != (before & CR_NODE_WANTS_GRAD)) /* never for a param */
+        n->graph->n_wanting += wants ? 1 : (size_t)-1;
     return CR_OK;
 }
 
@@ -816,6 +827,14 @@ cr_status cr_graph_forward(cr_graph *g, cr_node *target)
  * fails half-way): nodes made since were unnamed op/constant nodes. */
 void cr_graph_truncate(cr_graph *g, size_t n_nodes, cr_arena_mark mark)
 {
+    /* the lists that count or hold nodes forget the dropped ones */
+    for (size_t id = n_nodes; id < g->n_nodes; id++) {
+        const cr_node *n = g->nodes[id];
+        if (n->kind != CR_NODE_PARAM && (n->flags & CR_NODE_WANTS_GRAD))
+            g->n_wanting--;
+    }
+    while (g->n_params > 0 && g->params[g->n_params - 1]->id >= n_nodes)
+        g->n_params--;
     g->n_nodes = n_nodes;
     cr_arena_rewind(&g->arena, mark);
 }

@@ -42,6 +42,14 @@ int cr_text_none(char *buf, size_t size);
  * the first pass over them (a 100,000-node graph's first backward, a data
  * set being read). Only advice: errors are ignored; elsewhere a no-op. */
 void cr_advise_huge(void *p, size_t size);
+/* Asks Linux to fault in the pages of the size bytes at p now, in one call
+ * (madvise(MADV_POPULATE_WRITE), Linux 5.14 and later), instead of one
+ * page fault per page at first touch. Page faults are slow on this
+ * project's VM (tens of microseconds each under load; docs/performance.md),
+ * and the bytes are written soon anyway (a bump allocator's next stretch,
+ * an array about to be filled). Only advice: contents are unchanged,
+ * errors ignored; elsewhere a no-op. */
+void cr_prefault(void *p, size_t size);
 
 /* ---- scans over doubles (kernels.c) ----
  * GCC's -O2, the default CFLAGS, vectorises straight-line code but not a
@@ -155,9 +163,9 @@ enum { CR_TENSOR_OWNS_DATA = 1u << 0 };
 struct cr_tensor {
     double *data;
     size_t size;
-    size_t shape[CR_MAX_RANK];
-    int rank;
+    int rank; /* before shape: a node's value has it in its first cache line */
     unsigned flags;
+    size_t shape[CR_MAX_RANK];
 };
 
 /* Sets t's rank/shape/size (no storage), checking dims and overflow. */
@@ -292,22 +300,27 @@ typedef struct cr_node_args {
  * nodes) stay small (docs/design.md gives the node's size). */
 extern const cr_node_args cr_no_args;
 
+/* The fields an evaluation and a backward sweep read come first and
+ * together (op, inputs, id, a scalar's value and the value's data
+ * pointer, size and rank: the first 64 bytes), and a node's input array sits just before
+ * it in the same arena block (node_new), so that re-running a scalar graph
+ * touches mostly one or two cache lines per node. */
 struct cr_node {
     const cr_op *op;
-    cr_graph *graph;
     cr_node **inputs;
     size_t n_inputs;
-    cr_tensor value; /* data in the arena, or &scalar_store for one element */
+    size_t id;           /* creation index */
+    double scalar_store; /* the value of a one-element node */
+    cr_tensor value;     /* data in the arena, or &scalar_store for one element */
     /* The last backward's gradient: a gradient node's value
      * (CR_NODE_GRAD_NODE), a direct backward's tensor, or NULL. */
     const cr_tensor *grad;
+    unsigned kind; /* cr_node_kind */
+    unsigned flags;
+    cr_graph *graph;
     cr_tensor *accum;         /* accumulated gradient (CR_BACKWARD_ACCUMULATE) */
     const char *name;         /* arena string, or NULL */
     const cr_node_args *args; /* an arena copy, or &cr_no_args (all zero) */
-    size_t id;                /* creation index */
-    unsigned kind;            /* cr_node_kind */
-    unsigned flags;
-    double scalar_store;
 };
 
 typedef struct cr_name_entry cr_name_entry; /* uthash entry, graph.c */
@@ -326,7 +339,14 @@ struct cr_graph {
     cr_name_entry *names; /* uthash head */
     cr_error err;
     unsigned wants_version; /* bumps when the set of wanted grads changes */
-    unsigned char *marks;   /* scratch, one byte per node */
+    /* Nodes other than parameters that want a gradient: with none, the
+     * wanted nodes are the parameters (a backward need not visit all). */
+    size_t n_wanting;
+    /* Bumped whenever a node's gradient or gradient flags change
+     * (autodiff.c, cr_node_require_grad): a backward's re-run that finds
+     * it as it left it need not set them again. */
+    unsigned long grads_stamp;
+    unsigned char *marks; /* scratch, one byte per node */
     size_t cap_marks;
     cr_plan *plans[CR_PLAN_CACHE];
     unsigned long plan_tick;      /* orders plan uses for eviction */
