@@ -42,8 +42,6 @@ struct cr_backward_cache {
     unsigned char *state;
     cr_tensor *direct;
     double *values;
-    double *dx; /* one node's contributions, cap_dx of them */
-    size_t cap_dx;
     /* g->grads_stamp when this build last set its wanted nodes' gradients
      * and flags (cr_graph_backward) */
     unsigned long grads_stamp;
@@ -225,10 +223,7 @@ out:
 static void direct_free(cr_backward_cache *c)
 {
     cr_free(c->block);
-    cr_free(c->dx);
     c->block = NULL;
-    c->dx = NULL;
-    c->cap_dx = 0;
     c->sweep = NULL;
     c->slot = NULL;
     c->state = NULL;
@@ -443,20 +438,13 @@ static cr_status direct_plan(cr_graph *g, cr_backward_cache *c, int *ok)
         for (size_t i = 0; i < n_in; i++)
             if (n->inputs[i]->value.rank != 0)
                 goto node_road;
-        if (n_in > c->cap_dx &&
-            cr_grow((void **)&c->dx, &c->cap_dx, n_in, sizeof *c->dx) != CR_OK) {
-            direct_free(c);
-            return cr_graph_fail(g, CR_ENOMEM, "backward: out of memory");
-        }
         c->sweep[c->n_sweep++] = n;
-        if (!n->op->scalar_vjp(n, slot[id], c->dx))
+        if (!n->op->scalar_vjp(n, slot))
             continue;
         for (size_t i = 0; i < n_in; i++) {
             const size_t in = n->inputs[i]->id;
-            if (marks[in] & MARK_DEPENDS_ON_WANTED) {
+            if (marks[in] & MARK_DEPENDS_ON_WANTED)
                 marks[in] |= MARK_HAS;
-                slot[in] += c->dx[i];
-            }
         }
     }
     for (size_t k = 0; k < c->n_wanted; k++) {
@@ -480,18 +468,12 @@ static void direct_sweep(cr_backward_cache *c)
 {
     double *restrict slot = c->slot;
     slot_seed(c);
-    double *restrict dx = c->dx;
-    for (size_t k = 0; k < c->n_sweep; k++) {
-        const cr_node *n = c->sweep[k];
-        const size_t n_in = n->n_inputs;
-        if (!n->op->scalar_vjp(n, slot[n->id], dx))
-            continue;
-        /* Every input, active or not: an inactive one (depending on no
-         * wanted node) only passes its slot on to inactive ones, and no
-         * gradient reads theirs. No test, no state byte read. */
-        for (size_t i = 0; i < n_in; i++)
-            slot[n->inputs[i]->id] += dx[i];
-    }
+    /* Each node adds to every input's slot, active or not: an inactive one
+     * (depending on no wanted node) only passes its slot on to inactive
+     * ones, and no gradient reads theirs. No test, no state byte read. */
+    cr_node *const *sweep = c->sweep;
+    for (size_t k = 0; k < c->n_sweep; k++)
+        sweep[k]->op->scalar_vjp(sweep[k], slot);
 }
 
 /* Turns direct build c into one of gradient nodes, built from the graph's

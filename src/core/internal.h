@@ -238,13 +238,15 @@ struct cr_op {
     void (*forward)(cr_node *n);
     cr_status (*vjp)(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node **dx);
     /* Optional: vjp's arithmetic for a rank-0 node whose inputs are rank 0,
-     * for the direct backward of scalar graphs (autodiff.c): dx[i] = the
-     * contribution of upstream gradient dy to input i, for every input,
-     * computed exactly as the nodes vjp builds would compute it (bit for
-     * bit, tested), and 1; or 0 where vjp gives no contribution to any
-     * input. Which of the two depends on the node alone (its op and
-     * parameters), never on values. Never allocates, never fails. */
-    int (*scalar_vjp)(const cr_node *n, double dy, double *dx);
+     * for the direct backward of scalar graphs (autodiff.c). slot holds
+     * one gradient per node id: adds the contribution of the node's
+     * gradient slot[n->id] to slot[id] of every input, in input order,
+     * each computed exactly as the nodes vjp builds would compute it (bit
+     * for bit, tested), and returns 1; or returns 0, touching nothing,
+     * where vjp gives no contribution to any input. Which of the two
+     * depends on the node alone (its op and parameters), never on values.
+     * Never allocates, never fails. */
+    int (*scalar_vjp)(const cr_node *n, double *slot);
     /* Optional, for cr_graph_set_rows (rows.c): called when an input's
      * batch size changed, on the node as built for max rows (its shape and
      * args as then) with its inputs already resized to rows; sets

@@ -145,26 +145,37 @@ cr_status cr_shape_pair_to_scalar(cr_graph *g, cr_node *n)
  * the direct backward of scalar graphs gives their results bit for bit
  * (tests/check_autodiff.c compares the two on random graphs). */
 
-/* The scalar vjp's value at input 0 and at the other inputs: the
- * contribution's expression in dy, the node's value y, its inputs a and b
- * (x for a one-input op) and its constant c. */
-#define CR_SCALAR_VJP(NAME, DX0, DX1)                                                      \
-    static int NAME##_scalar_vjp(const cr_node *n, double dy, double *dx)                  \
+/* The scalar vjp of a two-input op whose contributions to its inputs are
+ * DA and DB, expressions of the node's gradient dy, its value y, its
+ * inputs a and b and its constant c; and of a one-input op whose
+ * contribution is DX, of dy, y, its input x and c. Both contributions are
+ * computed before either slot changes (the inputs may be one node). */
+#define CR_SCALAR_VJP2(NAME, DA, DB)                                                       \
+    static int NAME##_scalar_vjp(const cr_node *n, double *slot)                           \
     {                                                                                      \
-        const double y = n->value.data[0], a = IN(n, 0)[0], x = a, c = n->args->f;         \
-        const double b = n->n_inputs > 1 ? IN(n, 1)[0] : 0.0;                              \
-        (void)y, (void)a, (void)b, (void)x, (void)c;                                       \
-        dx[0] = (DX0);                                                                     \
-        for (size_t i = 1; i < n->n_inputs; i++)                                           \
-            dx[i] = (DX1);                                                                 \
+        const double dy = slot[n->id], y = n->value.data[0], a = IN(n, 0)[0],              \
+                     b = IN(n, 1)[0], c = n->args->f;                                      \
+        (void)y, (void)a, (void)b, (void)c;                                                \
+        const double da = (DA), db = (DB);                                                 \
+        slot[n->inputs[0]->id] += da;                                                      \
+        slot[n->inputs[1]->id] += db;                                                      \
+        return 1;                                                                          \
+    }
+#define CR_SCALAR_VJP1(NAME, DX)                                                           \
+    static int NAME##_scalar_vjp(const cr_node *n, double *slot)                           \
+    {                                                                                      \
+        const double dy = slot[n->id], y = n->value.data[0], x = IN(n, 0)[0],              \
+                     c = n->args->f;                                                       \
+        (void)y, (void)x, (void)c;                                                         \
+        slot[n->inputs[0]->id] += (DX);                                                    \
         return 1;                                                                          \
     }
 
 /* clang-format off */
-CR_SCALAR_VJP(add, dy, dy)
-CR_SCALAR_VJP(sub, dy, -dy)                     /* neg(dy) */
-CR_SCALAR_VJP(mul, dy * b, dy * a)              /* mul(dy, other input) */
-CR_SCALAR_VJP(div, dy / b, -(dy * (y / b)))     /* div(dy, b); neg(mul(dy, div(y, b))) */
+CR_SCALAR_VJP2(add, dy, dy)
+CR_SCALAR_VJP2(sub, dy, -dy)                    /* neg(dy) */
+CR_SCALAR_VJP2(mul, dy * b, dy * a)             /* mul(dy, other input) */
+CR_SCALAR_VJP2(div, dy / b, -(dy * (y / b)))    /* div(dy, b); neg(mul(dy, div(y, b))) */
 /* clang-format on */
 
 CR_BINARY_OP(add, a + b, "y = a + b", "a + b", "1", "1", add_scalar_vjp)
@@ -200,7 +211,14 @@ static cr_status add_n_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_no
     return CR_OK;
 }
 
-CR_SCALAR_VJP(add_n, dy, dy)
+/* every input gets dy */
+static int add_n_scalar_vjp(const cr_node *n, double *slot)
+{
+    const double dy = slot[n->id];
+    for (size_t i = 0; i < n->n_inputs; i++)
+        slot[n->inputs[i]->id] += dy;
+    return 1;
+}
 
 const cr_op cr_op_add_n = {.name = "add_n",
                            .min_inputs = 1,
@@ -343,34 +361,34 @@ static double softplus(double v) { return v > 0 ? v + log1p(exp(-v)) : log1p(exp
 static double sign(double v) { return (double)((v > 0) - (v < 0)); }
 
 /* clang-format off */
-CR_SCALAR_VJP(neg, -dy, 0)
-CR_SCALAR_VJP(scale, c * dy, 0)
-CR_SCALAR_VJP(exp, dy * y, 0)
-CR_SCALAR_VJP(log, dy / x, 0)
-CR_SCALAR_VJP(sqrt, (0.5 * dy) / y, 0)          /* div(scale(dy, 0.5), y) */
-CR_SCALAR_VJP(abs, dy * sign(x), 0)
-CR_SCALAR_VJP(sin, dy * cos(x), 0)
-CR_SCALAR_VJP(cos, -(dy * sin(x)), 0)
-CR_SCALAR_VJP(tanh, dy * (1.0 - y * y), 0)      /* tanh_bwd(y, dy) */
-CR_SCALAR_VJP(sigmoid, dy * y * (1.0 - y), 0)   /* sigmoid_bwd(y, dy) */
-CR_SCALAR_VJP(relu, x > 0 ? dy : 0.0, 0)        /* relu_bwd(x, dy) */
-CR_SCALAR_VJP(softplus, dy * sigmoid(x), 0)
+CR_SCALAR_VJP1(neg, -dy)
+CR_SCALAR_VJP1(scale, c * dy)
+CR_SCALAR_VJP1(exp, dy * y)
+CR_SCALAR_VJP1(log, dy / x)
+CR_SCALAR_VJP1(sqrt, (0.5 * dy) / y)            /* div(scale(dy, 0.5), y) */
+CR_SCALAR_VJP1(abs, dy * sign(x))
+CR_SCALAR_VJP1(sin, dy * cos(x))
+CR_SCALAR_VJP1(cos, -(dy * sin(x)))
+CR_SCALAR_VJP1(tanh, dy * (1.0 - y * y))        /* tanh_bwd(y, dy) */
+CR_SCALAR_VJP1(sigmoid, dy * y * (1.0 - y))     /* sigmoid_bwd(y, dy) */
+CR_SCALAR_VJP1(relu, x > 0 ? dy : 0.0)          /* relu_bwd(x, dy) */
+CR_SCALAR_VJP1(softplus, dy * sigmoid(x))
 /* clang-format on */
 
 /* powc's vjp gives nothing for c = 0, dy for c = 1, and otherwise
  * mul(dy, scale(powc(x, c - 1), c)). sign's and detach's give nothing. */
-static int powc_scalar_vjp(const cr_node *n, double dy, double *dx)
+static int powc_scalar_vjp(const cr_node *n, double *slot)
 {
-    const double p = n->args->f;
+    const double p = n->args->f, dy = slot[n->id];
     if (p == 0.0)
         return 0;
-    dx[0] = p == 1.0 ? dy : dy * (p * pow(IN(n, 0)[0], p - 1.0));
+    slot[n->inputs[0]->id] += p == 1.0 ? dy : dy * (p * pow(IN(n, 0)[0], p - 1.0));
     return 1;
 }
 
-static int no_scalar_vjp(const cr_node *n, double dy, double *dx)
+static int no_scalar_vjp(const cr_node *n, double *slot)
 {
-    CR_UNUSED(n), CR_UNUSED(dy), CR_UNUSED(dx);
+    CR_UNUSED(n), CR_UNUSED(slot);
     return 0;
 }
 
@@ -517,8 +535,8 @@ static double elu(double v, double alpha) { return v > 0 ? v : alpha * expm1(v);
 static double gelu(double v) { return 0.5 * v * (1.0 + erf(v * CR_INV_SQRT2)); }
 
 /* clang-format off */
-CR_SCALAR_VJP(square, dy * (2.0 * x), 0)        /* mul(dy, scale(x, 2)) */
-CR_SCALAR_VJP(log1p, dy / (x + 1.0), 0)         /* div(dy, add(x, 1)) */
+CR_SCALAR_VJP1(square, dy * (2.0 * x))          /* mul(dy, scale(x, 2)) */
+CR_SCALAR_VJP1(log1p, dy / (x + 1.0))           /* div(dy, add(x, 1)) */
 /* clang-format on */
 
 CR_UNARY_OP(square, (v * v), "y = x^2", "square(x)", "2*x", 0, square_scalar_vjp)

@@ -412,15 +412,17 @@ static cr_status sop_vjp(cr_graph *g, cr_node *n, size_t i, cr_node *dy, cr_node
 
 /* The direct backward's arithmetic for a rank-0 sop of rank-0 inputs:
  * sop_vjp's mul(dy, w_p) and mul(dy, x_p), and dy itself for the bias. */
-static int sop_scalar_vjp(const cr_node *n, double dy, double *dx)
+static int sop_scalar_vjp(const cr_node *n, double *slot)
 {
     const size_t pairs = (size_t)n->args->i[0];
-    for (size_t p = 0; p < pairs; p++) {
-        dx[2 * p] = dy * IN(n, 2 * p + 1)[0];
-        dx[2 * p + 1] = dy * IN(n, 2 * p)[0];
+    const double dy = slot[n->id];
+    for (size_t p = 0; p < pairs; p++) { /* from values, never slots: in order */
+        const cr_node *x = n->inputs[2 * p], *w = n->inputs[2 * p + 1];
+        slot[x->id] += dy * w->value.data[0];
+        slot[w->id] += dy * x->value.data[0];
     }
     if (n->n_inputs > 2 * pairs)
-        dx[2 * pairs] = dy;
+        slot[n->inputs[2 * pairs]->id] += dy;
     return 1;
 }
 

@@ -56,6 +56,15 @@ static inline cr_node *cr_op_pair(cr_graph *g, const cr_op *op, cr_node *a, cr_n
 #define CR_NOT_AN_OP_(NAME, MIN, MAX, BUILD)
 CR_OP_LIST(CR_DECLARE_OP_, CR_DECLARE_OP_FN_, CR_NOT_AN_OP_)
 
+/* Keeps a function out of its callers: the loops of a kernel stay out of
+ * the small function that handles one element, which then needs no stack
+ * frame (a scalar graph's forward is mostly such calls). */
+#if defined(__GNUC__)
+#define CR_NOINLINE __attribute__((noinline))
+#else
+#define CR_NOINLINE
+#endif
+
 /* A unary elementwise op: y[i] = EXPR with v = x[i] and c = n->args->f;
  * TEXT is the op's cr_op.expr. The vjp NAME##_vjp is written by hand next
  * to it; SCALAR_VJP is its cr_op.scalar_vjp, or NULL. */
@@ -66,18 +75,23 @@ CR_OP_LIST(CR_DECLARE_OP_, CR_DECLARE_OP_FN_, CR_NOT_AN_OP_)
  * N_KINKS values of x (cr_op.kinks). */
 #define CR_UNARY_OP_KINKS(NAME, EXPR, FORMULA, TEXT, DERIV, FLAGS, KINKS, N_KINKS,         \
                           SCALAR_VJP)                                                      \
-    static void NAME##_forward(cr_node *n)                                                 \
+    static CR_NOINLINE void NAME##_forward_loop(cr_node *n)                                \
     {                                                                                      \
         const double *restrict x = IN(n, 0);                                               \
         double *restrict y = OUT(n);                                                       \
         const double c = n->args->f;                                                       \
         (void)c;                                                                           \
-        if (n->value.size == 1) { /* scalar graphs: no loop */                             \
-            const double v = x[0];                                                         \
-            y[0] = (EXPR);                                                                 \
+        CR_FOR_BLOCKED(i, n->value.size, const double v = x[i]; y[i] = (EXPR););           \
+    }                                                                                      \
+    static void NAME##_forward(cr_node *n)                                                 \
+    {                                                                                      \
+        if (n->value.size != 1) {                                                          \
+            NAME##_forward_loop(n);                                                        \
             return;                                                                        \
         }                                                                                  \
-        CR_FOR_BLOCKED(i, n->value.size, const double v = x[i]; y[i] = (EXPR););           \
+        const double v = IN(n, 0)[0], c = n->args->f; /* scalar graphs: no loop */         \
+        (void)c;                                                                           \
+        OUT(n)[0] = (EXPR);                                                                \
     }                                                                                      \
     CR_UNARY_OP_DESCRIPTOR(NAME, FORMULA, TEXT, DERIV, FLAGS, KINKS, N_KINKS, SCALAR_VJP)
 
@@ -145,11 +159,23 @@ static inline void cr_bcast_next(cr_bcast *it)
  * scalar over anything). */
 int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
 
-/* A binary elementwise op with broadcasting: y = EXPR of a and b. Same
+/* A binary elementwise op with broadcasting: y = EXPR of a and b. One
+ * element (scalar graphs) is computed in NAME##_forward itself; same
  * shapes, a scalar and a repeated block (a row over a matrix) have loops of
  * their own; every other broadcast goes row by row through cr_bcast. */
 #define CR_BINARY_KERNEL(NAME, EXPR)                                                       \
+    static CR_NOINLINE void NAME##_forward_loops(cr_node *n);                              \
     static void NAME##_forward(cr_node *n)                                                 \
+    {                                                                                      \
+        if (n->value.size != 1) {                                                          \
+            NAME##_forward_loops(n);                                                       \
+            return;                                                                        \
+        }                                                                                  \
+        const double a = IN(n, 0)[0], b = IN(n, 1)[0], c = n->args->f;                     \
+        (void)c;                                                                           \
+        OUT(n)[0] = (EXPR);                                                                \
+    }                                                                                      \
+    static CR_NOINLINE void NAME##_forward_loops(cr_node *n)                               \
     {                                                                                      \
         const double *restrict pa = IN(n, 0), *restrict pb = IN(n, 1);                     \
         double *restrict y = OUT(n);                                                       \
@@ -157,11 +183,7 @@ int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
                      nb = IN_TENSOR(n, 1)->size;                                           \
         const double c = n->args->f;                                                       \
         (void)c;                                                                           \
-        if (len == 1) { /* scalar graphs: no loop */                                       \
-            const double a = pa[0];                                                        \
-            const double b = pb[0];                                                        \
-            y[0] = (EXPR);                                                                 \
-        } else if (na == len && nb == len) {                                               \
+        if (na == len && nb == len) {                                                      \
             CR_FOR_BLOCKED(i, len, const double a = pa[i]; const double b = pb[i];         \
                            y[i] = (EXPR););                                                \
         } else if (na == len && nb == 1) {                                                 \
