@@ -247,6 +247,13 @@ struct cr_op {
      * depends on the node alone (its op and parameters), never on values.
      * Never allocates, never fails. */
     int (*scalar_vjp)(const cr_node *n, double *slot);
+    /* Optional: the sum of n >= 2 nodes, the first of this op, as one node
+     * cheaper than their add_n (cr_add_n asks the first input's op): the
+     * placements that fill an axis become one concat or stack, products
+     * A^T B of one size one product of the stacked factors. *done = 0 and
+     * NULL when the n nodes are no case it joins; otherwise *done = 1 and
+     * the node, or NULL after recording the failure in g. */
+    cr_node *(*join_sum)(cr_graph *g, size_t n, cr_node *const *inputs, int *done);
     /* Optional, for cr_graph_set_rows (rows.c): called when an input's
      * batch size changed, on the node as built for max rows (its shape and
      * args as then) with its inputs already resized to rows; sets

@@ -232,82 +232,14 @@ const cr_op cr_op_add_n = {.name = "add_n",
                            .vjp = add_n_vjp,
                            .scalar_vjp = add_n_scalar_vjp};
 
-/* The sum of n placements that fill every row of one axis exactly once,
- * built by copying the placed parts once instead of summing n zero-padded
- * full tensors: index_add placements of one row each (index_select's vjp
- * for a constant scalar index) become the stack of the rows in index order
- * (a recurrent layer's steps: O(T) instead of O(T^2) in the backward), pad
- * placements of consecutive ranges (slice's vjp, step 1) the concat of the
- * ranges in order (the gate blocks of a step). *done = 0 and NULL when the
- * inputs are not such placements; otherwise *done = 1 and the join, or NULL
- * after recording the failure in g. */
-static cr_node *join_placements(cr_graph *g, size_t n, cr_node *const *inputs, int *done)
-{
-    const cr_node *first = inputs[0];
-    const int is_pad = first->op == &cr_op_pad;
-    *done = 0;
-    if (n < 2 || (!is_pad && first->op != &cr_op_index_add))
-        return NULL;
-    const int axis = (int)first->args->i[0];
-    const size_t len = first->value.shape[axis];
-    if (len < n)
-        return NULL;
-    cr_node **at = cr_calloc(len, sizeof *at); /* the part placed from each row */
-    if (!at) {
-        *done = 1;
-        cr_graph_fail(g, CR_ENOMEM, "add_n: out of memory");
-        return NULL;
-    }
-    cr_node *out = NULL;
-    for (size_t k = 0; k < n; k++) {
-        const cr_node *c = inputs[k];
-        if (!c || c->op != first->op || (int)c->args->i[0] != axis)
-            goto end;
-        size_t row;
-        if (is_pad) { /* from start, step 1, as many rows as its input has */
-            if (c->args->i[2] != 1 || c->inputs[0]->value.rank != c->value.rank)
-                goto end;
-            row = (size_t)c->args->i[1];
-        } else {
-            const cr_node *idx = c->inputs[1]; /* a constant: fixed for good */
-            if (idx->kind != CR_NODE_CONSTANT || idx->value.rank != 0)
-                goto end;
-            const double v = idx->value.data[0];
-            if (!(v >= 0 && v < (double)len) || v != (double)(size_t)v)
-                goto end;
-            row = (size_t)v;
-        }
-        if (at[row])
-            goto end;
-        at[row] = c->inputs[0];
-    }
-    /* the parts, in order, must cover the axis without gaps or overlaps */
-    size_t count = 0;
-    for (size_t row = 0; row < len; count++) {
-        if (!at[row])
-            goto end;
-        at[count] = at[row];
-        row += is_pad ? at[row]->value.shape[axis] : 1;
-        if (row > len)
-            goto end;
-    }
-    if (count != n)
-        goto end;
-    *done = 1;
-    out = is_pad ? cr_concat(g, n, at, axis) : cr_stack(g, n, at, axis);
-end:
-    cr_free(at);
-    return out;
-}
-
 cr_node *cr_add_n(cr_graph *g, size_t n, cr_node *const *inputs)
 {
     if (n == 1 && inputs && inputs[0])
         return inputs[0];
     int joined = 0;
-    cr_node *sum = g && inputs && inputs[0] ? join_placements(g, n, inputs, &joined) : NULL;
-    if (!joined && g && inputs && inputs[0])
-        sum = cr_join_products(g, n, inputs, &joined);
+    cr_node *sum = NULL;
+    if (g && inputs && n >= 2 && inputs[0] && inputs[0]->op->join_sum)
+        sum = inputs[0]->op->join_sum(g, n, inputs, &joined);
     return joined ? sum : cr_node_create(g, &cr_op_add_n, inputs, n, NULL);
 }
 

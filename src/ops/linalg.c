@@ -143,6 +143,51 @@ static cr_status matmul_resize(cr_graph *g, cr_node *n, size_t max, size_t rows)
     return st;
 }
 
+/* Whether node c is a plain product A^T B of matrices (no batch loop)
+ * with the dimensions m, n, k of first. */
+static int plain_at_b(const cr_node *c, const cr_node *first)
+{
+    return c && c->op == &cr_op_matmul && c->args->i[0] == CR_TRANS_A &&
+           c->args->i[4] <= 1 && c->args->i[5] <= 1 && c->value.rank == 2 &&
+           IN_TENSOR(c, 0)->rank == 2 && IN_TENSOR(c, 1)->rank == 2 &&
+           memcmp(&c->args->i[1], &first->args->i[1], 3 * sizeof c->args->i[1]) == 0;
+}
+
+/* The sum of n products A_p^T B_p of matrices with the same dimensions
+ * (the gradient of a weight that each step of a recurrent layer uses) as
+ * one product [A_1; ...; A_n]^T [B_1; ...; B_n] of the factors stacked by
+ * rows: one GEMM over n k rows instead of n products and their sum.
+ * matmul's join_sum (internal.h). */
+static cr_node *join_products(cr_graph *g, size_t n, cr_node *const *inputs, int *done)
+{
+    *done = 0;
+    const cr_node *first = inputs[0];
+    if (n < 2 || !plain_at_b(first, first))
+        return NULL;
+    /* Whatever the sizes: k is often the batch, and a graph shrunk to fewer
+     * rows must sum as one built for them does (bit for bit). The copy of
+     * the factors costs no more than the products' reading them. */
+    if ((size_t)first->args->i[3] * n > INT_MAX)
+        return NULL;
+    for (size_t p = 1; p < n; p++)
+        if (!plain_at_b(inputs[p], first))
+            return NULL;
+    *done = 1;
+    cr_node **parts = cr_malloc(2 * n * sizeof *parts);
+    if (!parts) {
+        cr_graph_fail(g, CR_ENOMEM, "add_n: out of memory");
+        return NULL;
+    }
+    for (size_t p = 0; p < n; p++) {
+        parts[p] = inputs[p]->inputs[0];
+        parts[n + p] = inputs[p]->inputs[1];
+    }
+    cr_node *a = cr_concat(g, n, parts, 0);
+    cr_node *b = a ? cr_concat(g, n, parts + n, 0) : NULL;
+    cr_free(parts);
+    return b ? cr_matmul(g, a, b, CR_TRANS_A) : NULL;
+}
+
 const cr_op cr_op_matmul = {.name = "matmul",
                             .min_inputs = 2,
                             .max_inputs = 2,
@@ -152,7 +197,8 @@ const cr_op cr_op_matmul = {.name = "matmul",
                             .jacobian_of = matmul_jacobian,
                             .forward = matmul_forward,
                             .vjp = matmul_vjp,
-                            .resize = matmul_resize};
+                            .resize = matmul_resize,
+                            .join_sum = join_products};
 
 static int dims_fit_int(size_t m, size_t n, size_t k)
 {
@@ -270,46 +316,6 @@ cr_node *cr_matmul(cr_graph *g, cr_node *a, cr_node *b, unsigned flags)
         shape[rank++] = nn;
     return matmul_node(g, a, b, flags, (int[3]){mra, mrb, rank - nb}, m, nn, ka, loop, rank,
                        shape);
-}
-
-/* Whether node c is a plain product A^T B of matrices (no batch loop)
- * with the dimensions m, n, k of first. */
-static int plain_at_b(const cr_node *c, const cr_node *first)
-{
-    return c && c->op == &cr_op_matmul && c->args->i[0] == CR_TRANS_A &&
-           c->args->i[4] <= 1 && c->args->i[5] <= 1 && c->value.rank == 2 &&
-           IN_TENSOR(c, 0)->rank == 2 && IN_TENSOR(c, 1)->rank == 2 &&
-           memcmp(&c->args->i[1], &first->args->i[1], 3 * sizeof c->args->i[1]) == 0;
-}
-
-cr_node *cr_join_products(cr_graph *g, size_t n, cr_node *const *inputs, int *done)
-{
-    *done = 0;
-    const cr_node *first = inputs[0];
-    if (n < 2 || !plain_at_b(first, first))
-        return NULL;
-    /* Whatever the sizes: k is often the batch, and a graph shrunk to fewer
-     * rows must sum as one built for them does (bit for bit). The copy of
-     * the factors costs no more than the products' reading them. */
-    if ((size_t)first->args->i[3] * n > INT_MAX)
-        return NULL;
-    for (size_t p = 1; p < n; p++)
-        if (!plain_at_b(inputs[p], first))
-            return NULL;
-    *done = 1;
-    cr_node **parts = cr_malloc(2 * n * sizeof *parts);
-    if (!parts) {
-        cr_graph_fail(g, CR_ENOMEM, "add_n: out of memory");
-        return NULL;
-    }
-    for (size_t p = 0; p < n; p++) {
-        parts[p] = inputs[p]->inputs[0];
-        parts[n + p] = inputs[p]->inputs[1];
-    }
-    cr_node *a = cr_concat(g, n, parts, 0);
-    cr_node *b = a ? cr_concat(g, n, parts + n, 0) : NULL;
-    cr_free(parts);
-    return b ? cr_matmul(g, a, b, CR_TRANS_A) : NULL;
 }
 
 /* ---- sop: inputs x1, w1, ..., xn, wn [, b]; args.i[0] = n ---- */

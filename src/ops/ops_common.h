@@ -263,14 +263,6 @@ int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
  * along, into *dx. */
 cr_status cr_vjp_to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx);
 
-/* The sum of n products A_p^T B_p of matrices (matmul nodes with
- * CR_TRANS_A alone and the same dimensions: the gradient of a weight that
- * each step of a recurrent layer uses) as one product [A_1; ...; A_n]^T
- * [B_1; ...; B_n] of the factors stacked by rows: one GEMM over n k rows
- * instead of n products and their sum (linalg.c, for cr_add_n). *done = 0 and NULL when
- * the inputs are no such products; otherwise *done = 1 and the product, or
- * NULL after recording the failure in g. */
-cr_node *cr_join_products(cr_graph *g, size_t n, cr_node *const *inputs, int *done);
 
 /* Shorthand for vjp bodies: fail with the graph's status when a builder
  * returned NULL. */
