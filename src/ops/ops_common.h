@@ -263,7 +263,6 @@ int cr_shape_is_block(const cr_tensor *small, const cr_tensor *big);
  * along, into *dx. */
 cr_status cr_vjp_to_input(cr_graph *g, cr_node *n, size_t i, cr_node *full, cr_node **dx);
 
-
 /* Shorthand for vjp bodies: fail with the graph's status when a builder
  * returned NULL. */
 #define CR_VJP_RETURN(expr)                                                                \
