@@ -84,10 +84,6 @@ char *cr_strdup(const char *s)
     return d;
 }
 
-/* Growths from this size on are prefaulted: below it, the call costs more
- * than the faults it saves. */
-#define PREFAULT_MIN (64u * 1024u)
-
 cr_status cr_grow(void **array, size_t *cap, size_t need, size_t elem_size)
 {
     if (need <= *cap)
@@ -103,10 +99,6 @@ cr_status cr_grow(void **array, size_t *cap, size_t need, size_t elem_size)
     void *p = cr_realloc(*array, new_cap * elem_size);
     if (!p)
         return CR_ENOMEM;
-    /* a large array (a graph's node list) fills its new part next */
-    const size_t grown = (new_cap - *cap) * elem_size;
-    if (grown >= PREFAULT_MIN)
-        cr_prefault((unsigned char *)p + *cap * elem_size, grown);
     *array = p;
     *cap = new_cap;
     return CR_OK;

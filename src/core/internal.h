@@ -22,7 +22,10 @@ void *cr_realloc(void *ptr, size_t size);
 void cr_free(void *ptr);
 char *cr_strdup(const char *s);
 /* Grows *array (of elem_size items, capacity *cap) to hold at least need
- * items, doubling. CR_OK, CR_ENOMEM or CR_ERANGE; *array unchanged on error. */
+ * items, doubling. CR_OK, CR_ENOMEM or CR_ERANGE; *array unchanged on error.
+ * The new part is left to fault in as it is used (a caller that knows it
+ * fills it all soon may cr_prefault it: a buffer's last doubling is mostly
+ * never used). */
 cr_status cr_grow(void **array, size_t *cap, size_t need, size_t elem_size);
 
 /* ---- errors (error.c) ---- */
