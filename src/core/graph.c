@@ -311,7 +311,8 @@ static cr_status check_inputs(cr_graph *g, const cr_op *op, cr_node *const *inpu
 static cr_status grow_node_list(cr_graph *g)
 {
     const size_t old_cap = g->cap_nodes;
-    cr_status st = cr_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes);
+    cr_status st =
+        cr_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes);
     const size_t grown = (g->cap_nodes - old_cap) * sizeof *g->nodes;
     if (st == CR_OK && grown >= 64u * 1024u)
         cr_prefault(g->nodes + old_cap, grown);
