@@ -155,8 +155,9 @@ CR_API const cr_gradcheck_suspect *cr_gradcheck_report_suspect(const cr_gradchec
 
 /* Writes the report for people to f: a summary line, one line per entry
  * (node label and index, analytic, numerical, error estimate, absolute and
- * relative error, result and reason), the worst entry and the suspects. Returns CR_OK or
- * CR_EIO if writing failed (CR_EINVAL for NULL arguments). */
+ * relative error, result and reason), the worst entry and the suspects; numbers with
+ * nine significant digits, negative zero as 0. Returns CR_OK or CR_EIO if writing
+ * failed (CR_EINVAL for NULL arguments). */
 CR_API cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f);
 
 /* ---- hand-derived gradients, factor by factor ---- */
@@ -244,7 +245,8 @@ CR_API size_t cr_claim_report_count(const cr_claim_report *r, cr_check_result re
 
 /* Writes the report for people to f: a summary, one line per claim
  * (claimed, chain rule, numerical, verdict) and the explanation of each
- * wrong one. Returns CR_OK, CR_EINVAL (NULL argument) or CR_EIO. */
+ * wrong one; negative zero as 0. Returns CR_OK, CR_EINVAL (NULL argument)
+ * or CR_EIO. */
 CR_API cr_status cr_claim_report_print(const cr_claim_report *r, FILE *f);
 
 #ifdef __cplusplus

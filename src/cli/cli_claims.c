@@ -274,8 +274,9 @@ static char *point_text(const formula_program *fp)
         for (size_t e = 0; e < cr_tensor_size(t); e++) {
             int open, close;
             cli_brackets(t, e, &open, &close);
+            /* "+ 0.0" prints -0 as 0, here and below */
             snprintf(item, sizeof item, "%s%.*s%.9g%.*s", e ? ", " : "", open, "[[[[",
-                     cr_tensor_get(t, e), close, "]]]]");
+                     cr_tensor_get(t, e) + 0.0, close, "]]]]");
             if (append(&s, &len, &cap, item) != 0)
                 return NULL;
         }
@@ -436,7 +437,7 @@ static void name_wrong_step(formula_program *fp, const cli_claim *cl, size_t n,
                  "statement %s: the vector-Jacobian product d%s/d%s * d%s/d%s gives "
                  "%.9g at %s, yours %.9g",
                  cl[k].of, s->name, s->name, cl[k].of, s->name, s->name, cl[k].wrt,
-                 r[k].truth, r[k].element, r[k].yours);
+                 r[k].truth + 0.0, r[k].element, r[k].yours + 0.0);
         r[k].step = strdup(text);
     }
 }
@@ -556,7 +557,8 @@ void cli_formula_print(const cli_formula_result *r, size_t n, FILE *out)
             continue;
         where_text(f, f->point, where, sizeof where);
         fprintf(out, "WRONG at %s, element %s: yours %.9g, true %.9g, difference %.3g\n",
-                where, f->element, f->yours, f->truth, f->yours - f->truth);
+                where, f->element, f->yours + 0.0, f->truth + 0.0,
+                f->yours - f->truth + 0.0);
         if (f->step)
             fprintf(out, "    %s\n", f->step);
         if (f->at_kink)

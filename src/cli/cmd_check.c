@@ -260,7 +260,7 @@ static void hessian_print(const cli *c, const hessian_row *rows, size_t n)
             const cr_gradcheck_entry *e = cr_gradcheck_report_entry(rows[i].report, j);
             second_label(c, &rows[i], e, label, sizeof label);
             printf("  %-*s  %16.9g  %16.9g  %8.2g  %s%s%s\n", (int)width, label,
-                   e->analytic, e->numerical, e->abs_err,
+                   e->analytic + 0.0, e->numerical + 0.0, e->abs_err, /* no -0 */
                    e->result == CR_CHECK_PASS   ? "pass"
                    : e->result == CR_CHECK_FAIL ? "FAIL"
                                                 : "skip",

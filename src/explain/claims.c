@@ -64,8 +64,10 @@ static cr_status claim_report_print_body(const cr_claim_report *r, FILE *f)
             "numerical", "verdict");
     for (size_t i = 0; i < r->n; i++) {
         const cr_claim_result *c = &r->results[i];
-        fprintf(f, "  %-18s %16.9g %16.9g %16.9g  %s\n", c->label, c->claimed, c->autodiff,
-                c->numerical, c->result == CR_CHECK_PASS ? "right" : "WRONG");
+        /* "+ 0.0" prints -0 as 0, here and below */
+        fprintf(f, "  %-18s %16.9g %16.9g %16.9g  %s\n", c->label, c->claimed + 0.0,
+                c->autodiff + 0.0, c->numerical + 0.0,
+                c->result == CR_CHECK_PASS ? "right" : "WRONG");
     }
     for (size_t i = 0; i < r->n; i++) {
         const cr_claim_result *c = &r->results[i];
@@ -218,9 +220,9 @@ static void value_text(const cr_claim_result *c, char *buf, size_t size)
     if (c->formula[0])
         strtod(c->formula, &end);
     if (!c->formula[0] || *end == '\0')
-        snprintf(buf, size, "%.9g", c->autodiff);
+        snprintf(buf, size, "%.9g", c->autodiff + 0.0);
     else
-        snprintf(buf, size, "%s = %.9g", c->formula, c->autodiff);
+        snprintf(buf, size, "%s = %.9g", c->formula, c->autodiff + 0.0);
 }
 
 /* Position of node in the path's node sequence (output first), or -1. */
@@ -307,7 +309,7 @@ static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i,
             more, sizeof more,
             " (note: the numerical derivative %.9g disagrees with the chain rule: a kink, "
             "or an op with a wrong derivative; see cr_gradcheck)",
-            c->numerical);
+            c->numerical + 0.0);
     value_text(c, truth, sizeof truth);
     if (c->at_kink && c->result == CR_CHECK_PASS) {
         cr_sink_printf(

@@ -222,13 +222,14 @@ static cr_status gradcheck_report_print_body(const cr_gradcheck_report *r, FILE 
             r->opts.atol, r->opts.rtol);
     fprintf(f, "  %-20s %16s %16s %9s %9s %9s  %s\n", "element", "analytic", "numerical",
             "est.err", "abs err", "rel err", "result");
+    /* "+ 0.0" prints -0 (a product with 0, such as -1*0) as 0 */
     for (size_t i = 0; i < r->n; i++) {
         const cr_gradcheck_entry *e = &r->entries[i];
         char label[320];
         entry_label(e, label, sizeof label);
-        fprintf(f, "  %-20s %16.9g %16.9g %9.2g %9.2g %9.2g  %s%s%s\n", label, e->analytic,
-                e->numerical, e->error_estimate, e->abs_err, e->rel_err,
-                result_text(e->result), e->reason[0] ? ": " : "", e->reason);
+        fprintf(f, "  %-20s %16.9g %16.9g %9.2g %9.2g %9.2g  %s%s%s\n", label,
+                e->analytic + 0.0, e->numerical + 0.0, e->error_estimate, e->abs_err,
+                e->rel_err, result_text(e->result), e->reason[0] ? ": " : "", e->reason);
     }
     const cr_gradcheck_entry *w = cr_gradcheck_report_worst(r);
     if (w) {
@@ -237,7 +238,7 @@ static cr_status gradcheck_report_print_body(const cr_gradcheck_report *r, FILE 
         fprintf(
             f,
             "  worst: %s: analytic %.9g, numerical %.9g, abs err %.3g (tolerance %.3g)\n",
-            label, w->analytic, w->numerical, w->abs_err, w->tolerance);
+            label, w->analytic + 0.0, w->numerical + 0.0, w->abs_err, w->tolerance);
     }
     for (size_t i = 0; i < r->n_suspects; i++) {
         const cr_gradcheck_suspect *s = &r->suspects[i];
@@ -246,7 +247,8 @@ static cr_status gradcheck_report_print_body(const cr_gradcheck_report *r, FILE 
         fprintf(f,
                 "  suspect: %s (op %s), input %zu: its vector-Jacobian product gives %.9g "
                 "where finite differences give %.9g (element %zu)\n",
-                label, s->node->op->name, s->input, s->analytic, s->numerical, s->index);
+                label, s->node->op->name, s->input, s->analytic + 0.0, s->numerical + 0.0,
+                s->index);
     }
     return ferror(f) ? CR_EIO : CR_OK;
 }
