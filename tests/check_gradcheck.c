@@ -566,7 +566,7 @@ START_TEST(test_every_op_passes)
     cr_graph *g = cr_graph_new();
     cr_node *in[4];
     for (int i = 0; i < c->n_in; i++) {
-        char name[8];
+        char name[16]; /* "in" and any int */
         snprintf(name, sizeof name, "in%d", i);
         in[i] = param_vec(g, name, c->in[i].rank, c->in[i].shape, c->in[i].lo, c->in[i].hi,
                           c->in[i].away);

@@ -471,23 +471,27 @@ static cr_status build_batch_nodes(cr_mlp *m, cr_mlp_batch_nodes *h, size_t rows
     return CR_OK;
 }
 
+/* Room for a batch node's name: "s" or "a" and any size_t layer number
+ * ("s18446744073709551615"), so no snprintf below can truncate. */
+enum { BATCH_NAME_SIZE = 24 };
+
 /* Lists b's nodes (x, y, loss, s1, a1, s2, ...) and their names; returns
  * how many. */
 static size_t batch_node_list(const cr_mlp *m, const cr_mlp_batch_nodes *b, cr_node **nodes,
-                              char (*names)[16])
+                              char (*names)[BATCH_NAME_SIZE])
 {
     size_t n = 0;
     nodes[n] = b->x;
-    snprintf(names[n++], 16, "x");
+    snprintf(names[n++], BATCH_NAME_SIZE, "x");
     nodes[n] = b->t;
-    snprintf(names[n++], 16, "y");
+    snprintf(names[n++], BATCH_NAME_SIZE, "y");
     nodes[n] = b->loss;
-    snprintf(names[n++], 16, "loss");
+    snprintf(names[n++], BATCH_NAME_SIZE, "loss");
     for (size_t l = 0; l < m->n_layers; l++) {
         nodes[n] = b->s[l];
-        snprintf(names[n++], 16, "s%zu", l + 1);
+        snprintf(names[n++], BATCH_NAME_SIZE, "s%zu", l + 1);
         nodes[n] = b->a[l];
-        snprintf(names[n++], 16, "a%zu", l + 1);
+        snprintf(names[n++], BATCH_NAME_SIZE, "a%zu", l + 1);
     }
     return n;
 }
@@ -499,11 +503,12 @@ static void name_batch_nodes(const cr_mlp *m, const cr_mlp_batch_nodes *h,
                              const cr_mlp_batch_nodes *old)
 {
     cr_node *nodes[2 * CR_MLP_MAX_LAYERS + 3];
-    char names[2 * CR_MLP_MAX_LAYERS + 3][16], name[48];
+    char names[2 * CR_MLP_MAX_LAYERS + 3][BATCH_NAME_SIZE], name[BATCH_NAME_SIZE + 24];
     size_t n = old ? batch_node_list(m, old, nodes, names) : 0;
     for (size_t i = 0; i < n; i++) {
         if (nodes[i]->name && strcmp(nodes[i]->name, names[i]) == 0) {
-            snprintf(name, sizeof name, "%s@%zu", names[i], old->rows);
+            snprintf(name, sizeof name, "%.*s@%zu", BATCH_NAME_SIZE - 1, names[i],
+                     old->rows);
             cr_node_set_name(nodes[i], name);
         }
     }
