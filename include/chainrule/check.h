@@ -155,7 +155,7 @@ CR_API const cr_gradcheck_suspect *cr_gradcheck_report_suspect(const cr_gradchec
 
 /* Writes the report for people to f: a summary line, one line per entry
  * (node label and index, analytic, numerical, error estimate, absolute and
- * relative error, result and reason), the worst entry and the suspects; numbers with
+ * relative error, result and reason), the worst entry and the suspects; values with
  * nine significant digits, negative zero as 0. Returns CR_OK or CR_EIO if writing
  * failed (CR_EINVAL for NULL arguments). */
 CR_API cr_status cr_gradcheck_report_print(const cr_gradcheck_report *r, FILE *f);

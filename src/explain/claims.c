@@ -304,6 +304,7 @@ static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i,
     char truth[200], more[200] = "";
     cr_sink s;
     cr_sink_init(&s, NULL);
+    /* "+ 0.0" prints -0 as 0 (kink_low/high have had it when computed) */
     if (!c->numerical_agrees && !c->at_kink)
         snprintf(
             more, sizeof more,
@@ -316,30 +317,31 @@ static cr_status claim_explain(cr_graph *g, cr_claim_report *r, size_t i,
             &s,
             "right at a kink: the one-sided derivatives are %.9g and %.9g, and "
             "any value between them is a subgradient (the chain rule takes %.9g)",
-            c->kink_low, c->kink_high, c->autodiff);
+            c->kink_low, c->kink_high, c->autodiff + 0.0);
     } else if (c->at_kink) {
         cr_sink_printf(
             &s,
             "not %.9g: at a kink the one-sided derivatives are %.9g and %.9g, and "
             "only values between them are right (subgradients; the chain rule "
             "takes %.9g)",
-            c->claimed, c->kink_low, c->kink_high, c->autodiff);
+            c->claimed + 0.0, c->kink_low, c->kink_high, c->autodiff + 0.0);
     } else if (c->result == CR_CHECK_PASS) {
         cr_sink_printf(&s, "%s", more + (more[0] ? 1 : 0));
     } else if (c->local || cr_chain_num_paths(chain) == 0) {
-        cr_sink_printf(&s, "it is %s, not %.9g%s", truth, c->claimed, more);
+        cr_sink_printf(&s, "it is %s, not %.9g%s", truth, c->claimed + 0.0, more);
     } else if ((c->culprit = find_culprit(r, i, chain)) != NO_CULPRIT) {
         const cr_claim_result *w = &r->results[c->culprit];
         value_text(w, truth, sizeof truth);
         cr_sink_printf(&s,
                        "it is %.9g, not %.9g; the first local factor on its chain that "
                        "differs is %s: you have %.9g, it is %s%s",
-                       c->autodiff, c->claimed, w->label, w->claimed, truth, more);
+                       c->autodiff + 0.0, c->claimed + 0.0, w->label, w->claimed + 0.0,
+                       truth, more);
     } else {
         cr_sink_printf(&s,
                        "it is %.9g, not %.9g%s; no factor you claimed on its chain is "
                        "wrong; the chain rule, through your named statements, gives:",
-                       c->autodiff, c->claimed, more);
+                       c->autodiff + 0.0, c->claimed + 0.0, more);
         cr_status st = named_chain_text(g, c, &s);
         if (st != CR_OK) {
             cr_sink_release(&s);
