@@ -104,15 +104,13 @@ cr_status cr_grow(void **array, size_t *cap, size_t need, size_t elem_size)
     return CR_OK;
 }
 
-#define HUGE_PAGE (2u * 1024u * 1024u)
-
 void cr_advise_huge(void *p, size_t size)
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (size < 2 * HUGE_PAGE)
+    if (size < 2 * CR_HUGE_PAGE)
         return;
-    uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    uintptr_t hi = ((uintptr_t)p + size) & ~(uintptr_t)(HUGE_PAGE - 1);
+    uintptr_t lo = ((uintptr_t)p + CR_HUGE_PAGE - 1) & ~(uintptr_t)(CR_HUGE_PAGE - 1);
+    uintptr_t hi = ((uintptr_t)p + size) & ~(uintptr_t)(CR_HUGE_PAGE - 1);
     if (hi > lo)
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 #else

@@ -23,7 +23,6 @@ struct cr_arena_chunk {
 #define CHUNK_MIN (64u * 1024u)
 #define CHUNK_MAX (32u * 1024u * 1024u)
 #define HUGE_CHUNK (4u * 1024u * 1024u) /* from here on advised onto huge pages */
-#define HUGE_PAGE (2u * 1024u * 1024u)
 static unsigned char *chunk_data(cr_arena_chunk *c)
 {
     return (unsigned char *)c + CHUNK_HEADER;
@@ -38,7 +37,7 @@ static unsigned char *chunk_data(cr_arena_chunk *c)
  * never uses. */
 static void chunk_ready(cr_arena_chunk *c, size_t end)
 {
-    const size_t step = c->size >= HUGE_CHUNK  ? HUGE_PAGE
+    const size_t step = c->size >= HUGE_CHUNK  ? CR_HUGE_PAGE
                         : c->size / 4 > 16384u ? c->size / 4
                                                : 16384u;
     /* to a multiple of step in memory (a huge page's boundary) */
@@ -97,14 +96,13 @@ void *cr_arena_alloc(cr_arena *a, size_t size, size_t align)
     /* A huge chunk is a huge page longer and starts its data on a huge
      * page's boundary, so all of it can be on huge pages (the skipped
      * start is never touched and costs no memory). */
-    const int huge = want >= HUGE_CHUNK && want <= SIZE_MAX - CHUNK_HEADER - HUGE_PAGE;
+    const int huge = want >= HUGE_CHUNK && want <= SIZE_MAX - CHUNK_HEADER - CR_HUGE_PAGE;
     if (huge)
-        want += HUGE_PAGE;
+        want += CR_HUGE_PAGE;
     c = cr_malloc(CHUNK_HEADER + want);
     if (!c)
         return NULL;
-    const size_t skip =
-        huge ? (HUGE_PAGE - (uintptr_t)chunk_data(c) % HUGE_PAGE) % HUGE_PAGE : 0;
+    const size_t skip = huge ? cr_huge_page_skip(chunk_data(c)) : 0;
     c->next = a->head;
     c->size = want;
     c->used = skip;

@@ -314,7 +314,7 @@ static cr_status grow_node_list(cr_graph *g)
     cr_status st =
         cr_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes);
     const size_t grown = (g->cap_nodes - old_cap) * sizeof *g->nodes;
-    if (st == CR_OK && grown >= 64u * 1024u)
+    if (st == CR_OK && grown >= CR_PREFAULT_MIN)
         cr_prefault(g->nodes + old_cap, grown);
     return st;
 }

@@ -39,6 +39,19 @@ cr_status cr_error_setv(cr_error *err, cr_status status, const char *where, cons
  * in buf when buf and size allow, and -1. */
 int cr_text_none(char *buf, size_t size);
 
+/* The size of a transparent huge page on x86-64 Linux: what arena chunks
+ * and the direct backward's block align to. */
+#define CR_HUGE_PAGE (2u * 1024u * 1024u)
+/* Arrays about to be filled are prefaulted from this size on (a graph's
+ * node list, a backward's wanted list): below it, the madvise call costs
+ * more than the page faults it saves. */
+#define CR_PREFAULT_MIN (64u * 1024u)
+/* Bytes from p to the next huge page's boundary (0 when p is on one). */
+static inline size_t cr_huge_page_skip(const void *p)
+{
+    return (CR_HUGE_PAGE - (uintptr_t)p % CR_HUGE_PAGE) % CR_HUGE_PAGE;
+}
+
 /* Advises Linux to back the 2 MiB-aligned interior of the size bytes at p
  * (an allocation of at least 4 MiB: arena chunks, large tensors) with
  * transparent huge pages ("madvise" mode): page faults otherwise dominate
