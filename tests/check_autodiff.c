@@ -652,6 +652,18 @@ static uint64_t grad_bits(const cr_node *w)
     return bits;
 }
 
+/* Asserts that leaves 0..n-1 of d and t hold bit-identical gradients,
+ * naming the round (what, round) and the leaf that differs. */
+static void assert_same_grads(const scalar_net *d, const scalar_net *t, size_t n,
+                              const char *what, long round)
+{
+    for (size_t k = 0; k < n; k++)
+        ck_assert_msg(grad_bits(d->leaves[k]) == grad_bits(t->leaves[k]),
+                      "%s %ld, leaf %zu: %.17g against %.17g", what, round, k,
+                      cr_tensor_scalar(cr_node_grad(d->leaves[k])),
+                      cr_tensor_scalar(cr_node_grad(t->leaves[k])));
+}
+
 /* A scalar graph's backward computes its gradients directly (no node
  * added), bit for bit what the gradient nodes compute: on the same graph
  * (whose gradient nodes cr_node_grad_node then builds), and through
@@ -754,11 +766,7 @@ START_TEST(test_wanted_params_only)
         ck_assert_int_eq(cr_graph_backward(d.g, d.loss, 0), CR_OK);
         ck_assert_int_eq(cr_graph_backward(t.g, t.loss, 0), CR_OK);
         ck_assert_ptr_nonnull(cr_node_grad_node(t.leaves[0])); /* the node road */
-        for (size_t k = 0; k < SCALAR_PARAMS; k++)
-            ck_assert_msg(grad_bits(d.leaves[k]) == grad_bits(t.leaves[k]),
-                          "round %d, param %zu: %.17g against %.17g", round, k,
-                          cr_tensor_scalar(cr_node_grad(d.leaves[k])),
-                          cr_tensor_scalar(cr_node_grad(t.leaves[k])));
+        assert_same_grads(&d, &t, SCALAR_PARAMS, "round", round);
         ck_assert_ptr_null(cr_node_grad(x));
         if (round == 2) {
             ck_assert_ptr_nonnull(cr_node_grad(y));
@@ -791,11 +799,7 @@ START_TEST(test_direct_rerun_settles)
     for (int step = 0; step < 7; step++) {
         ck_assert_int_eq(cr_graph_backward(d.g, d.loss, 0), CR_OK);
         ck_assert_int_eq(cr_graph_backward(d.g, d.loss, 0), CR_OK); /* settled */
-        for (size_t k = 0; k <= SCALAR_PARAMS; k++)
-            ck_assert_msg(grad_bits(d.leaves[k]) == grad_bits(t.leaves[k]),
-                          "step %d, leaf %zu: %.17g against %.17g", step, k,
-                          cr_tensor_scalar(cr_node_grad(d.leaves[k])),
-                          cr_tensor_scalar(cr_node_grad(t.leaves[k])));
+        assert_same_grads(&d, &t, SCALAR_PARAMS + 1, "step", step);
         switch (step) { /* what changes the gradients before the next round */
         case 0:
             ck_assert_int_eq(cr_graph_backward(d.g, d.loss, CR_BACKWARD_ACCUMULATE), CR_OK);

@@ -24,6 +24,19 @@ static cr_mlp *make(const cr_mlp_spec *s)
     return m;
 }
 
+/* A classifier spec: in inputs, one hidden layer of `hidden` units (the
+ * default activation), out softmax outputs, cross-entropy loss. */
+static cr_mlp_spec classifier_spec(size_t in, size_t hidden, size_t out)
+{
+    cr_mlp_spec s;
+    cr_mlp_spec_init(&s, in, out);
+    s.n_hidden = 1;
+    s.hidden[0] = hidden;
+    s.out_act = CR_ACT_SOFTMAX;
+    s.loss = CR_LOSS_XENT;
+    return s;
+}
+
 static const double *param_data(cr_mlp *m, const char *name)
 {
     cr_node *n = cr_graph_find(cr_mlp_graph(m), name);
@@ -443,13 +456,8 @@ static void blobs(double *x, double *y, size_t rows)
 
 static cr_mlp *blob_model(void)
 {
-    cr_mlp_spec s;
-    cr_mlp_spec_init(&s, 2, 3);
-    s.n_hidden = 1;
-    s.hidden[0] = 8;
+    cr_mlp_spec s = classifier_spec(2, 8, 3);
     s.hidden_act = CR_ACT_RELU;
-    s.out_act = CR_ACT_SOFTMAX;
-    s.loss = CR_LOSS_XENT;
     s.init = CR_INIT_HE;
     return make(&s);
 }
@@ -622,12 +630,7 @@ START_TEST(test_out_of_memory_everywhere)
     for (size_t k = 1; k < 5000 && !done; k++) {
         test_alloc_install(k);
         cr_error err;
-        cr_mlp_spec s;
-        cr_mlp_spec_init(&s, 2, 3);
-        s.n_hidden = 1;
-        s.hidden[0] = 4;
-        s.out_act = CR_ACT_SOFTMAX;
-        s.loss = CR_LOSS_XENT;
+        cr_mlp_spec s = classifier_spec(2, 4, 3);
         cr_mlp *m = cr_mlp_new(&s, &err);
         cr_status st = m ? CR_OK : err.status;
         cr_train_stats stats = {0};
@@ -862,12 +865,7 @@ START_TEST(test_one_graph_grows)
     enum { ROWS = 600, IN = 3, OUT = 2 };
     double *x = malloc(ROWS * IN * sizeof *x), *y = malloc(ROWS * OUT * sizeof *y);
     wave_rows(x, y, ROWS, IN, OUT, 1);
-    cr_mlp_spec s;
-    cr_mlp_spec_init(&s, IN, OUT);
-    s.n_hidden = 1;
-    s.hidden[0] = 4;
-    s.out_act = CR_ACT_SOFTMAX;
-    s.loss = CR_LOSS_XENT;
+    cr_mlp_spec s = classifier_spec(IN, 4, OUT);
     cr_mlp *a = make(&s), *b = make(&s);
     cr_node *w1 = cr_mlp_weight(a, 1);
     cr_eval_result r;
@@ -918,12 +916,7 @@ START_TEST(test_one_graph_grows_out_of_memory)
     enum { ROWS = 400, IN = 2, OUT = 2 };
     double *x = malloc(ROWS * IN * sizeof *x), *y = malloc(ROWS * OUT * sizeof *y);
     wave_rows(x, y, ROWS, IN, OUT, 1);
-    cr_mlp_spec s;
-    cr_mlp_spec_init(&s, IN, OUT);
-    s.n_hidden = 1;
-    s.hidden[0] = 3;
-    s.out_act = CR_ACT_SOFTMAX;
-    s.loss = CR_LOSS_XENT;
+    cr_mlp_spec s = classifier_spec(IN, 3, OUT);
     cr_train_options o;
     cr_train_options_init(&o);
     o.epochs = 1;
@@ -982,13 +975,8 @@ START_TEST(test_train_bytes_matches_doubles)
     }
     for (size_t r = 0; r < ROWS; r++)
         y[r * 3 + (xb[r * IN] + xb[r * IN + 1]) % 3] = 1.0;
-    cr_mlp_spec s;
-    cr_mlp_spec_init(&s, IN, 3);
-    s.n_hidden = 1;
-    s.hidden[0] = 5;
+    cr_mlp_spec s = classifier_spec(IN, 5, 3);
     s.hidden_act = CR_ACT_RELU;
-    s.out_act = CR_ACT_SOFTMAX;
-    s.loss = CR_LOSS_XENT;
     cr_train_options o;
     cr_train_options_init(&o);
     o.epochs = 3;
@@ -1041,13 +1029,8 @@ START_TEST(test_fashion_subset)
     cr_dataset *test = cr_idx_load(FASHION "t10k-images-idx3-ubyte.gz",
                                    FASHION "t10k-labels-idx1-ubyte.gz", &io, &err);
     ck_assert_msg(test != NULL, "%s", err.message);
-    cr_mlp_spec s;
-    cr_mlp_spec_init(&s, 784, 10);
-    s.n_hidden = 1;
-    s.hidden[0] = 64;
+    cr_mlp_spec s = classifier_spec(784, 64, 10);
     s.hidden_act = CR_ACT_RELU;
-    s.out_act = CR_ACT_SOFTMAX;
-    s.loss = CR_LOSS_XENT;
     s.init = CR_INIT_HE;
     cr_mlp *m = make(&s);
     cr_train_options o;
